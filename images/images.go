@@ -1,0 +1,527 @@
+// Package images resolves a container's image reference to WebAssembly module
+// bytes and a content digest.
+//
+// Supported references (see Resolver.Resolve):
+//
+//   - a path to a .wasm file, absolute or relative to the manifest's directory
+//     (baseDir); a relative path must end in ".wasm" or start with "./" or "../";
+//   - a file:// URL, absolute ("file:///abs/x.wasm") or relative ("file://x.wasm",
+//     resolved against baseDir);
+//   - go://<dir>, a Go main package directory (absolute or relative to baseDir),
+//     built with the local Go toolchain for GOOS=wasip1 GOARCH=wasm and cached on
+//     disk under Resolver.CacheDir, keyed by a hash of every build input.
+//
+// OCI references ("ghcr.io/x/y:1.0") are recognised and rejected with
+// ErrUnsupported for now.
+//
+// Contract: the returned Image's Digest is "sha256:<hex>" of Bytes, and Bytes
+// always start with the WebAssembly magic number and version 1. Every error
+// returned by Resolve is an *Error naming the reference and matching, via
+// errors.Is, exactly one of ErrNotFound, ErrInvalid (ErrUnsupported is also
+// ErrInvalid) or ErrBuild; a go:// resolve cut short by its context is ErrBuild
+// and also matches context.Canceled / DeadlineExceeded. Resolve is safe for
+// concurrent use; concurrent resolves of the same go:// package share one build.
+package images
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sentinel errors for classifying resolve failures with errors.Is.
+var (
+	// ErrNotFound: the file or package directory does not exist.
+	ErrNotFound = errors.New("image not found")
+	// ErrInvalid: the reference is malformed, or the bytes are not a WebAssembly
+	// module, or the go:// directory is not a main package.
+	ErrInvalid = errors.New("invalid image")
+	// ErrUnsupported: a well-formed reference of a kind not supported yet (OCI,
+	// unknown URL schemes). errors.Is(ErrUnsupported, ErrInvalid) is true.
+	ErrUnsupported = fmt.Errorf("%w: unsupported image reference", ErrInvalid)
+	// ErrBuild: building a go:// image failed (compile error, missing toolchain,
+	// go list failure, unwritable cache).
+	ErrBuild = errors.New("image build failed")
+)
+
+// Error is the error type returned by Resolve.
+type Error struct {
+	Ref  string // the image reference as given
+	Kind error  // ErrNotFound, ErrInvalid, ErrUnsupported or ErrBuild
+	Err  error  // the underlying cause, shown in the message
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("image %q: %v", e.Ref, e.Err) }
+
+// Unwrap lets errors.Is match both the Kind sentinel and the cause.
+func (e *Error) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+func newErr(ref string, kind error, format string, args ...any) *Error {
+	return &Error{Ref: ref, Kind: kind, Err: fmt.Errorf(format, args...)}
+}
+
+// Image is a resolved module.
+type Image struct {
+	Ref    string // as written in the manifest
+	Digest string // "sha256:<hex>" of Bytes; the module's identity
+	Bytes  []byte // module bytes; shared between callers, do not modify
+	Path   string // the .wasm file it came from (the cached build artifact for go://)
+}
+
+// Resolver resolves image references. The zero value resolves files; go://
+// references need CacheDir. A Resolver must not be copied after first use.
+type Resolver struct {
+	CacheDir string    // content-addressed cache (go:// build outputs); required for go://
+	Progress io.Writer // progress lines for long work (builds); nil = silent
+	GoCmd    string    // "go" when empty
+
+	mu      sync.Mutex
+	flights map[string]*flight // in-progress go:// resolves by package dir
+
+	builds atomic.Int64 // number of go build runs (for tests)
+}
+
+type flight struct {
+	done chan struct{}
+	img  *Image
+	err  error
+}
+
+// Digest returns "sha256:<hex>" of b.
+func Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+var wasmHeader = []byte{0x00, 'a', 's', 'm'}
+
+// checkWasm reports why b is not a WebAssembly (core, version 1) module, or nil.
+func checkWasm(b []byte) error {
+	if len(b) < 8 || !bytes.Equal(b[:4], wasmHeader) {
+		return errors.New("bad magic number")
+	}
+	if v := binary.LittleEndian.Uint32(b[4:8]); v != 1 {
+		return fmt.Errorf("unsupported version %d (want 1)", v)
+	}
+	return nil
+}
+
+// Resolve turns ref into module bytes. Relative paths are resolved against
+// baseDir (the manifest's directory; the working directory when empty).
+func (r *Resolver) Resolve(ctx context.Context, ref, baseDir string) (*Image, error) {
+	if strings.TrimSpace(ref) == "" {
+		return nil, newErr(ref, ErrInvalid, "empty image reference")
+	}
+	if ref != strings.TrimSpace(ref) {
+		return nil, newErr(ref, ErrInvalid, "image reference has leading or trailing spaces")
+	}
+	switch {
+	case strings.HasPrefix(ref, "go://"):
+		return r.resolveGo(ctx, ref, baseDir)
+	case strings.HasPrefix(ref, "file://"):
+		p, err := fileURLPath(ref)
+		if err != nil {
+			return nil, newErr(ref, ErrInvalid, "%v", err)
+		}
+		return readFile(ref, absPath(baseDir, p))
+	case strings.Contains(ref, "://"):
+		scheme, _, _ := strings.Cut(ref, "://")
+		return nil, &Error{Ref: ref, Kind: ErrUnsupported,
+			Err: fmt.Errorf("unsupported scheme %q; use a path to a .wasm file, file:// or go://", scheme)}
+	case isPath(ref):
+		return readFile(ref, absPath(baseDir, ref))
+	}
+	return nil, &Error{Ref: ref, Kind: ErrUnsupported,
+		Err: errors.New("OCI references are not supported yet; use a path to a .wasm file or go://")}
+}
+
+// isPath reports whether ref (with no scheme) names a file rather than an OCI image.
+func isPath(ref string) bool {
+	if filepath.IsAbs(ref) || strings.HasPrefix(ref, "/") {
+		return true
+	}
+	if ref == "." || ref == ".." || strings.HasPrefix(ref, "./") || strings.HasPrefix(ref, "../") ||
+		strings.HasPrefix(ref, `.\`) || strings.HasPrefix(ref, `..\`) {
+		return true
+	}
+	return strings.HasSuffix(strings.ToLower(ref), ".wasm")
+}
+
+// fileURLPath extracts the (possibly relative) path from a file:// URL.
+func fileURLPath(ref string) (string, error) {
+	rest := strings.TrimPrefix(ref, "file://")
+	if strings.HasPrefix(rest, "localhost/") {
+		rest = rest[len("localhost"):]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if p, err := url.PathUnescape(rest); err == nil {
+		rest = p
+	}
+	if rest == "" {
+		return "", errors.New("file:// URL has no path")
+	}
+	return filepath.FromSlash(rest), nil
+}
+
+func absPath(baseDir, p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}
+
+func readFile(ref, path string) (*Image, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		kind := ErrInvalid
+		if errors.Is(err, fs.ErrNotExist) {
+			kind = ErrNotFound
+		}
+		return nil, &Error{Ref: ref, Kind: kind, Err: err}
+	}
+	if err := checkWasm(b); err != nil {
+		return nil, newErr(ref, ErrInvalid, "%s is not a WebAssembly module (%v)", path, err)
+	}
+	return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: path}, nil
+}
+
+// resolveGo resolves a go:// reference, sharing work between concurrent
+// callers for the same package directory. The shared build runs under the
+// context of the caller that started it.
+func (r *Resolver) resolveGo(ctx context.Context, ref, baseDir string) (*Image, error) {
+	rel := strings.TrimPrefix(ref, "go://")
+	if rel == "" {
+		return nil, newErr(ref, ErrInvalid, "go:// reference has no package path (use go://. for the manifest's directory)")
+	}
+	dir := absPath(baseDir, filepath.FromSlash(rel))
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Ref: ref, Kind: ErrBuild, Err: err}
+	}
+
+	r.mu.Lock()
+	if f, ok := r.flights[dir]; ok {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, &Error{Ref: ref, Kind: ErrBuild, Err: ctx.Err()}
+		}
+		return withRef(f.img, f.err, ref)
+	}
+	f := &flight{done: make(chan struct{})}
+	if r.flights == nil {
+		r.flights = map[string]*flight{}
+	}
+	r.flights[dir] = f
+	r.mu.Unlock()
+
+	f.img, f.err = r.buildGo(ctx, ref, dir)
+
+	r.mu.Lock()
+	delete(r.flights, dir)
+	r.mu.Unlock()
+	close(f.done)
+	return f.img, f.err
+}
+
+// withRef adapts a shared result to a caller whose ref may be spelled differently.
+func withRef(img *Image, err error, ref string) (*Image, error) {
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Ref != ref {
+			c := *e
+			c.Ref = ref
+			return nil, &c
+		}
+		return nil, err
+	}
+	c := *img
+	c.Ref = ref
+	return &c, nil
+}
+
+// goPackage is the subset of `go list -json` output we use.
+type goPackage struct {
+	Dir        string
+	ImportPath string
+	Name       string
+	Standard   bool
+	GoFiles    []string
+	CgoFiles   []string
+	SFiles     []string
+	EmbedFiles []string
+	Module     *struct {
+		Path  string
+		Dir   string
+		GoMod string
+		Main  bool
+	}
+	Error *struct{ Err string }
+}
+
+const (
+	targetOS   = "wasip1"
+	targetArch = "wasm"
+)
+
+// buildFlags are passed to go build and included in the cache key.
+var buildFlags = []string{"-trimpath", "-buildvcs=false"}
+
+func (r *Resolver) goCmd() string {
+	if r.GoCmd != "" {
+		return r.GoCmd
+	}
+	return "go"
+}
+
+func (r *Resolver) command(ctx context.Context, dir string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.goCmd(), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS="+targetOS, "GOARCH="+targetArch)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs cmd and returns its stdout; on failure the error carries stderr.
+func run(cmd *exec.Cmd) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w\n%s", err, msg)
+	}
+	return stdout.Bytes(), nil
+}
+
+func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error) {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, newErr(ref, ErrNotFound, "package directory %s does not exist", dir)
+	case err != nil:
+		return nil, &Error{Ref: ref, Kind: ErrInvalid, Err: err}
+	case !st.IsDir():
+		return nil, newErr(ref, ErrInvalid, "%s is not a directory (go:// names a Go main package directory)", dir)
+	}
+	if r.CacheDir == "" {
+		return nil, newErr(ref, ErrBuild, "no cache directory configured for go:// builds (Resolver.CacheDir)")
+	}
+	if _, err := exec.LookPath(r.goCmd()); err != nil {
+		return nil, newErr(ref, ErrBuild, "Go toolchain not found: %v", err)
+	}
+
+	key, err := r.inputKey(ctx, ref, dir)
+	if err != nil {
+		return nil, err
+	}
+	cacheDir := filepath.Join(r.CacheDir, "go-build")
+	out := filepath.Join(cacheDir, key+".wasm")
+	if b, err := os.ReadFile(out); err == nil && checkWasm(b) == nil {
+		return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: out}, nil
+	}
+
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, newErr(ref, ErrBuild, "creating cache directory: %v", err)
+	}
+	tmp, err := os.CreateTemp(cacheDir, key+".*.tmp")
+	if err != nil {
+		return nil, newErr(ref, ErrBuild, "creating cache file: %v", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName) // no-op after a successful rename
+
+	r.progressf("Building %s for %s/%s...\n", ref, targetOS, targetArch)
+	start := time.Now()
+	r.builds.Add(1)
+	args := append([]string{"build"}, buildFlags...)
+	args = append(args, "-o", tmpName, ".")
+	if _, err := run(r.command(ctx, dir, args...)); err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Ref: ref, Kind: ErrBuild, Err: ctx.Err()}
+		}
+		r.progressf("Failed to build %s in %s\n", ref, roundDuration(time.Since(start)))
+		return nil, newErr(ref, ErrBuild, "go build failed: %v", err)
+	}
+	b, err := os.ReadFile(tmpName)
+	if err != nil {
+		return nil, newErr(ref, ErrBuild, "reading build output: %v", err)
+	}
+	if err := checkWasm(b); err != nil {
+		return nil, newErr(ref, ErrBuild, "go build produced %s, which is not a WebAssembly module (%v)", tmpName, err)
+	}
+	digest := Digest(b)
+	r.progressf("Built %s (%s, %s) in %s\n", ref, humanSize(len(b)), shortDigest(digest), roundDuration(time.Since(start)))
+
+	// Cache the artifact only if the inputs did not change during the build;
+	// otherwise we cannot tell which version was compiled.
+	if key2, err := r.inputKey(ctx, ref, dir); err != nil || key2 != key {
+		stale := filepath.Join(cacheDir, "uncached-"+digest[len("sha256:"):]+".wasm")
+		if err := os.Rename(tmpName, stale); err != nil {
+			return nil, newErr(ref, ErrBuild, "writing build output: %v", err)
+		}
+		return &Image{Ref: ref, Digest: digest, Bytes: b, Path: stale}, nil
+	}
+	if err := os.Rename(tmpName, out); err != nil {
+		return nil, newErr(ref, ErrBuild, "writing cache: %v", err)
+	}
+	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out}, nil
+}
+
+// inputKey hashes everything that determines the build output: toolchain
+// version and settings, target, build flags, the main module's go.mod/go.sum
+// (and go.work, if any) and the contents of every source and embedded file of
+// every non-standard-library package the main package depends on.
+func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error) {
+	envOut, err := run(r.command(ctx, dir, "env", "GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN"))
+	if err != nil {
+		return "", newErr(ref, ErrBuild, "go env failed: %v", err)
+	}
+	listOut, err := run(r.command(ctx, dir, "list", "-e", "-deps",
+		"-json=Dir,ImportPath,Name,Standard,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "."))
+	if err != nil {
+		return "", newErr(ref, ErrBuild, "go list failed: %v", err)
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(bytes.NewReader(listOut))
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", newErr(ref, ErrBuild, "parsing go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) == 0 {
+		return "", newErr(ref, ErrBuild, "go list printed no packages for %s", dir)
+	}
+	// -deps lists packages in post-order: the named package comes last.
+	root := pkgs[len(pkgs)-1]
+	if root.Error != nil && len(root.GoFiles)+len(root.CgoFiles) == 0 {
+		return "", newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err)
+	}
+	if root.Name != "" && root.Name != "main" {
+		return "", newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name)
+	}
+	var pkgErrs []string
+	for _, p := range pkgs {
+		if p.Error != nil {
+			pkgErrs = append(pkgErrs, p.Error.Err)
+		}
+	}
+	if len(pkgErrs) > 0 {
+		return "", newErr(ref, ErrBuild, "go build failed:\n%s", strings.Join(pkgErrs, "\n"))
+	}
+
+	h := sha256.New()
+	fmt.Fprintf(h, "wasmpod-go-build v1\nGOOS=%s GOARCH=%s\nflags=%q\nenv:\n%s\n", targetOS, targetArch, buildFlags, envOut)
+	hashFile := func(label, path string) error {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) && label != "file" {
+			fmt.Fprintf(h, "%s %s absent\n", label, path)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		fmt.Fprintf(h, "%s %s %x\n", label, path, sum)
+		return nil
+	}
+	if root.Module != nil && root.Module.GoMod != "" {
+		if err := hashFile("go.mod", root.Module.GoMod); err != nil {
+			return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		}
+		if err := hashFile("go.sum", filepath.Join(filepath.Dir(root.Module.GoMod), "go.sum")); err != nil {
+			return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		}
+	}
+	if work := strings.TrimSpace(lineN(envOut, 3)); work != "" && work != "off" {
+		for _, f := range []string{work, work + ".sum"} {
+			if err := hashFile("go.work", f); err != nil {
+				return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			}
+		}
+	}
+	for _, p := range pkgs {
+		if p.Standard {
+			continue
+		}
+		fmt.Fprintf(h, "package %s %s\n", p.ImportPath, p.Dir)
+		var files []string
+		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.EmbedFiles} {
+			files = append(files, list...)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if err := hashFile("file", filepath.Join(p.Dir, f)); err != nil {
+				return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// lineN returns the n-th (0-based) line of b.
+func lineN(b []byte, n int) string {
+	lines := strings.Split(string(b), "\n")
+	if n < len(lines) {
+		return lines[n]
+	}
+	return ""
+}
+
+func (r *Resolver) progressf(format string, args ...any) {
+	if r.Progress != nil {
+		fmt.Fprintf(r.Progress, format, args...)
+	}
+}
+
+func humanSize(n int) string {
+	switch {
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1_000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func shortDigest(d string) string {
+	if len(d) > len("sha256:")+12 {
+		return d[:len("sha256:")+12]
+	}
+	return d
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}

@@ -1,0 +1,632 @@
+// Package pods is the node agent (the kubelet's pod workers): it runs one
+// pod's containers on a runtime.Engine with Kubernetes lifecycle semantics
+// and reports the pod's status.
+//
+// Contracts:
+//   - A Worker owns one pod. Run blocks until the pod is terminal (every
+//     container exited for good) or ctx is cancelled; cancelling ctx kills
+//     every container at once.
+//   - Terminate may be called from any goroutine, any number of times; a
+//     later call can only shorten the grace period.
+//   - Config callbacks are called from the worker's goroutine, in order;
+//     they must not block for long.
+//   - Time comes only from Config.Clock, so tests drive back-off, grace
+//     periods and deadlines with a fake clock.
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/logs"
+	"github.com/wasmpod/wasmpod/runtime"
+)
+
+// AnnotationManifestDir holds the directory that relative image references
+// of the pod resolve against (the manifest's directory).
+const AnnotationManifestDir = "wasmpod.io/manifest-dir"
+
+// ImageResolver turns an image reference into module bytes.
+type ImageResolver interface {
+	Resolve(ctx context.Context, ref, baseDir string) (*images.Image, error)
+}
+
+// Config is shared by every worker of a node.
+type Config struct {
+	Engine runtime.Engine
+	Images ImageResolver
+	// Clock is the source of time; clock.RealClock{} when nil.
+	Clock clock.WithTicker
+	// RootDir holds each pod's state: RootDir/<ns>_<name>_<uid>/{logs,volumes}.
+	RootDir  string
+	NodeName string
+	HostIP   string
+	// Allocatable is the node's capacity, used for resourceFieldRef on
+	// containers without limits. Defaults: cpu = host CPUs, memory = 4Gi
+	// (the wasm32 address space).
+	Allocatable corev1.ResourceList
+	// AllowHostPath permits hostPath volumes.
+	AllowHostPath bool
+
+	// OnStatus receives a copy of the pod after each status change.
+	OnStatus func(pod *corev1.Pod)
+	// OnEvent receives the pod's Events (Pulling, Started, BackOff, ...).
+	OnEvent func(pod *corev1.Pod, eventType, reason, message string)
+	// OnLog receives every line a container writes.
+	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
+}
+
+// Worker runs one pod.
+type Worker struct {
+	cfg    *Config
+	clk    clock.WithTicker
+	state  *podState
+	podDir string
+
+	mu   sync.Mutex
+	pod  *corev1.Pod // last published
+	done chan struct{}
+
+	termCh chan time.Duration
+	exits  chan exitEvent
+	insts  map[*ctr]*instance
+	images map[string]*images.Image
+	// backoffSeen remembers the exit a BackOff event was emitted for.
+	backoffSeen map[*ctr]*corev1.ContainerStateTerminated
+}
+
+type instance struct {
+	inst     runtime.Instance
+	termSent bool
+	closeLog func()
+}
+
+type exitEvent struct {
+	c      *ctr
+	status runtime.ExitStatus
+}
+
+// NewWorker prepares a worker for pod, which must be defaulted and valid.
+func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	pod = pod.DeepCopy()
+	return &Worker{
+		cfg:    cfg,
+		clk:    clk,
+		state:  newPodState(pod),
+		podDir: filepath.Join(cfg.RootDir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
+		pod:    pod,
+		done:   make(chan struct{}),
+		termCh: make(chan time.Duration, 8),
+		exits:  make(chan exitEvent, 8),
+		insts:  map[*ctr]*instance{},
+		images: map[string]*images.Image{},
+
+		backoffSeen: map[*ctr]*corev1.ContainerStateTerminated{},
+	}
+}
+
+// Pod returns a copy of the pod with its latest status.
+func (w *Worker) Pod() *corev1.Pod {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod.DeepCopy()
+}
+
+// Done is closed when Run has returned.
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// Terminate asks for graceful termination with the given grace period; a
+// negative grace means the pod's terminationGracePeriodSeconds.
+func (w *Worker) Terminate(grace time.Duration) {
+	select {
+	case w.termCh <- grace:
+	case <-w.done:
+	}
+}
+
+// Dir is the pod's state directory (logs and volumes).
+func (w *Worker) Dir() string { return w.podDir }
+
+// LogPath is the CRI log file of a container instance.
+func (w *Worker) LogPath(container string, restart int32) string {
+	return filepath.Join(w.podDir, "logs", container, fmt.Sprintf("%d.log", restart))
+}
+
+// Run runs the pod until it is terminal or ctx is cancelled.
+func (w *Worker) Run(ctx context.Context) error {
+	defer close(w.done)
+	s := w.state
+	s.startTime = w.clk.Now()
+	if err := w.setupVolumes(); err != nil {
+		// The pod cannot start at all: every container reports the error.
+		for _, c := range s.ctrs {
+			c.waitReason, c.waitMessage = "CreateContainerConfigError", err.Error()
+		}
+		w.event(corev1.EventTypeWarning, "FailedMount", err.Error())
+		s.terminal = true
+		w.publish()
+		return nil
+	}
+	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
+	w.publish()
+	for {
+		now := w.clk.Now()
+		a := s.plan(now)
+		for _, c := range a.start {
+			w.start(ctx, c)
+		}
+		for _, c := range a.terminate {
+			if in := w.insts[c]; in != nil && !in.termSent {
+				in.termSent = true
+				w.event(corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
+				in.inst.Terminate()
+			}
+		}
+		if a.kill {
+			w.killAll()
+		}
+		for _, c := range s.ctrs {
+			if c.waitReason == "CrashLoopBackOff" && c.exited != nil && w.backoffSeen[c] != c.exited {
+				w.backoffSeen[c] = c.exited
+				w.event(corev1.EventTypeWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podRef(s.pod)))
+			}
+		}
+		w.publish()
+		if s.terminal {
+			return nil
+		}
+		if len(a.start) > 0 {
+			continue // plan again: an init container may have finished starting
+		}
+		var timer <-chan time.Time
+		var t clock.Timer
+		if !a.wake.IsZero() {
+			t = w.clk.NewTimer(a.wake.Sub(now))
+			timer = t.C()
+		}
+		select {
+		case ev := <-w.exits:
+			w.recordExit(ev)
+		case g := <-w.termCh:
+			if g < 0 {
+				g = s.gracePeriod()
+			}
+			now := w.clk.Now()
+			s.beginTermination(now, "", g)
+			w.mu.Lock()
+			if w.pod.DeletionTimestamp == nil {
+				ts := metav1.NewTime(now)
+				w.pod.DeletionTimestamp = &ts
+			}
+			secs := int64(s.deadline.Sub(now) / time.Second)
+			w.pod.DeletionGracePeriodSeconds = &secs
+			w.mu.Unlock()
+		case <-timer:
+		case <-ctx.Done():
+			w.killAll()
+			for len(w.insts) > 0 {
+				w.recordExit(<-w.exits)
+			}
+			s.terminal = true
+			w.publish()
+			return ctx.Err()
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+func (w *Worker) killAll() {
+	for _, in := range w.insts {
+		in.inst.Kill()
+	}
+}
+
+func (w *Worker) recordExit(ev exitEvent) {
+	c := ev.c
+	in := w.insts[c]
+	delete(w.insts, c)
+	if in != nil && in.closeLog != nil {
+		in.closeLog()
+	}
+	term := &corev1.ContainerStateTerminated{
+		ExitCode:    int32(ev.status.ExitCode),
+		StartedAt:   metav1.NewTime(c.started),
+		FinishedAt:  metav1.NewTime(w.clk.Now()),
+		ContainerID: c.containerID,
+		Message:     ev.status.Message,
+	}
+	switch {
+	case ev.status.OOMKilled:
+		term.Reason = "OOMKilled"
+	case ev.status.ExitCode == 0:
+		term.Reason = "Completed"
+	default:
+		term.Reason = "Error"
+	}
+	c.running = false
+	c.exited = term
+	c.waitReason, c.waitMessage = "", ""
+}
+
+// start resolves, compiles and starts one container, recording a waiting
+// reason and a retry time when it cannot.
+func (w *Worker) start(ctx context.Context, c *ctr) {
+	now := w.clk.Now()
+	fail := func(b *backoff, reason, msg string) {
+		b.next(now, now)
+		c.retryAt = now.Add(b.delay)
+		c.waitReason, c.waitMessage = reason, msg
+		w.event(corev1.EventTypeWarning, "Failed", msg)
+	}
+	img, err := w.image(ctx, c)
+	if err != nil {
+		reason := "ErrImagePull"
+		if errors.Is(err, images.ErrInvalid) {
+			reason = "InvalidImageName"
+		}
+		fail(&c.pull, reason, fmt.Sprintf("Failed to pull image %q: %v", c.spec.Image, err))
+		return
+	}
+	c.image = img.Digest
+	mod, err := w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
+	if err != nil {
+		fail(&c.pull, "CreateContainerError", "Error: "+err.Error())
+		return
+	}
+	cfg, err := w.containerConfig(c)
+	if err != nil {
+		fail(&c.pull, "CreateContainerConfigError", "Error: "+err.Error())
+		return
+	}
+	restarts := c.restarts
+	if c.exited != nil {
+		restarts++
+	}
+	closeLog, err := w.openLog(c, restarts, &cfg)
+	if err != nil {
+		fail(&c.pull, "CreateContainerError", "Error: "+err.Error())
+		return
+	}
+	w.event(corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
+	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
+	if err != nil {
+		closeLog()
+		fail(&c.pull, "CreateContainerError", "Error: "+err.Error())
+		return
+	}
+	if c.exited != nil {
+		c.crash.next(now, c.exited.FinishedAt.Time)
+		c.last = c.exited
+		c.exited = nil
+		c.restarts = restarts
+	}
+	c.retryAt = time.Time{}
+	c.pull = backoff{}
+	c.running, c.ever, c.started = true, true, now
+	c.waitReason, c.waitMessage = "", ""
+	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.cfg.Engine.Name(), w.state.pod.UID, c.spec.Name, restarts)
+	w.insts[c] = &instance{inst: inst, closeLog: closeLog}
+	w.event(corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
+	go func() {
+		<-inst.Done()
+		w.exits <- exitEvent{c: c, status: inst.Status()}
+	}()
+}
+
+func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
+	if img := w.images[c.spec.Image]; img != nil {
+		return img, nil
+	}
+	w.event(corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
+	t0 := w.clk.Now()
+	img, err := w.cfg.Images.Resolve(ctx, c.spec.Image, w.state.pod.Annotations[AnnotationManifestDir])
+	if err != nil {
+		return nil, err
+	}
+	w.images[c.spec.Image] = img
+	w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
+		c.spec.Image, w.clk.Since(t0).Round(time.Millisecond), len(img.Bytes)))
+	return img, nil
+}
+
+// openLog creates the instance's CRI log file and points cfg's streams at it.
+func (w *Worker) openLog(c *ctr, restart int32, cfg *runtime.ContainerConfig) (func(), error) {
+	path := w.LogPath(c.spec.Name, restart)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	var sink logs.Sink
+	if w.cfg.OnLog != nil {
+		pod, name := w.state.pod, c.spec.Name
+		sink = func(s logs.Stream, line string) { w.cfg.OnLog(pod, name, s, line) }
+	}
+	lf := logs.NewFile(f, w.clk, sink)
+	out, errw := lf.Stream(logs.Stdout), lf.Stream(logs.Stderr)
+	cfg.Stdout, cfg.Stderr = out, errw
+	return func() {
+		out.Close()
+		errw.Close()
+		f.Close()
+	}, nil
+}
+
+func (w *Worker) event(eventType, reason, msg string) {
+	if w.cfg.OnEvent != nil {
+		w.cfg.OnEvent(w.state.pod, eventType, reason, msg)
+	}
+}
+
+// publish recomputes the status and reports it when it changed.
+func (w *Worker) publish() {
+	w.mu.Lock()
+	prev := w.pod.Status
+	st := w.state.status(w.clk.Now(), &prev)
+	st.HostIP = w.cfg.HostIP
+	if st.HostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	changed := !equality.Semantic.DeepEqual(prev, st)
+	if changed {
+		w.pod.Status = st
+		w.pod.Spec.NodeName = w.cfg.NodeName
+	}
+	cp := w.pod.DeepCopy()
+	w.mu.Unlock()
+	if changed && w.cfg.OnStatus != nil {
+		w.cfg.OnStatus(cp)
+	}
+}
+
+// --- volumes, environment, argv -------------------------------------------
+
+func (w *Worker) volumeDir(v *corev1.Volume) string {
+	return filepath.Join(w.podDir, "volumes", v.Name)
+}
+
+func (w *Worker) setupVolumes() error {
+	for i := range w.state.pod.Spec.Volumes {
+		v := &w.state.pod.Spec.Volumes[i]
+		switch {
+		case v.EmptyDir != nil:
+			if err := os.MkdirAll(w.volumeDir(v), 0o777); err != nil {
+				return fmt.Errorf("volume %q: %w", v.Name, err)
+			}
+		case v.HostPath != nil:
+			if !w.cfg.AllowHostPath {
+				return fmt.Errorf("volume %q: hostPath volumes are disabled on this node", v.Name)
+			}
+			t := corev1.HostPathUnset
+			if v.HostPath.Type != nil {
+				t = *v.HostPath.Type
+			}
+			switch t {
+			case corev1.HostPathDirectoryOrCreate:
+				if err := os.MkdirAll(v.HostPath.Path, 0o755); err != nil {
+					return fmt.Errorf("volume %q: %w", v.Name, err)
+				}
+			case corev1.HostPathUnset, corev1.HostPathDirectory:
+				fi, err := os.Stat(v.HostPath.Path)
+				if err != nil {
+					return fmt.Errorf("volume %q: hostPath: %w", v.Name, err)
+				}
+				if !fi.IsDir() {
+					return fmt.Errorf("volume %q: hostPath %s is not a directory (WASI mounts directories only)", v.Name, v.HostPath.Path)
+				}
+			default:
+				return fmt.Errorf("volume %q: hostPath type %q is not supported (WASI mounts directories only)", v.Name, t)
+			}
+		default:
+			return fmt.Errorf("volume %q: unsupported volume source", v.Name)
+		}
+	}
+	return nil
+}
+
+func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
+	env, lookup, err := w.env(c.spec)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	cfg := runtime.ContainerConfig{
+		Name:       w.state.pod.Name + "/" + c.spec.Name,
+		Args:       argv(c.spec, lookup),
+		Env:        env,
+		WorkingDir: c.spec.WorkingDir,
+	}
+	if m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]; ok {
+		cfg.MemoryLimitBytes = m.Value()
+	}
+	for _, vm := range c.spec.VolumeMounts {
+		var host string
+		for i := range w.state.pod.Spec.Volumes {
+			v := &w.state.pod.Spec.Volumes[i]
+			if v.Name != vm.Name {
+				continue
+			}
+			if v.HostPath != nil {
+				host = v.HostPath.Path
+			} else {
+				host = w.volumeDir(v)
+			}
+		}
+		if host == "" {
+			return cfg, fmt.Errorf("volumeMounts %q: no such volume", vm.Name)
+		}
+		if vm.SubPath != "" {
+			if !filepath.IsLocal(vm.SubPath) {
+				return cfg, fmt.Errorf("volumeMounts %q: subPath %q must be a relative path inside the volume", vm.Name, vm.SubPath)
+			}
+			host = filepath.Join(host, vm.SubPath)
+			if err := os.MkdirAll(host, 0o777); err != nil {
+				return cfg, fmt.Errorf("volumeMounts %q: %w", vm.Name, err)
+			}
+		}
+		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+	}
+	return cfg, nil
+}
+
+// argv is the container's argument vector. A WASM module has no image
+// entrypoint: `command` replaces argv entirely (command[0] is argv[0]), and
+// `args` alone follow an argv[0] of the container's name. $(VAR) references
+// expand from the container's environment.
+func argv(c *corev1.Container, lookup func(string) (string, bool)) []string {
+	var out []string
+	if len(c.Command) == 0 {
+		out = append(out, c.Name)
+	}
+	for _, a := range c.Command {
+		out = append(out, expand(a, lookup))
+	}
+	for _, a := range c.Args {
+		out = append(out, expand(a, lookup))
+	}
+	return out
+}
+
+// env resolves the container's environment in order, as the kubelet does:
+// HOSTNAME first, then env entries, each expanded against those before it.
+func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool), error) {
+	pod := w.state.pod
+	vals := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = v
+	}
+	lookup := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
+	host := pod.Name
+	if pod.Spec.Hostname != "" {
+		host = pod.Spec.Hostname
+	}
+	set("HOSTNAME", host)
+	if len(c.EnvFrom) > 0 {
+		return nil, nil, fmt.Errorf("envFrom is not supported yet")
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			set(e.Name, expand(e.Value, lookup))
+			continue
+		}
+		v, err := w.envSource(c, e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("env %q: %w", e.Name, err)
+		}
+		set(e.Name, v)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+vals[k])
+	}
+	return out, lookup, nil
+}
+
+func (w *Worker) envSource(c *corev1.Container, e corev1.EnvVar) (string, error) {
+	pod := w.Pod()
+	src := e.ValueFrom
+	switch {
+	case src.FieldRef != nil:
+		return fieldRef(pod, src.FieldRef.FieldPath)
+	case src.ResourceFieldRef != nil:
+		return w.resourceField(pod, c, src.ResourceFieldRef)
+	case src.ConfigMapKeyRef != nil:
+		return "", fmt.Errorf("configmap %q not found", src.ConfigMapKeyRef.Name)
+	case src.SecretKeyRef != nil:
+		return "", fmt.Errorf("secret %q not found", src.SecretKeyRef.Name)
+	}
+	return "", fmt.Errorf("valueFrom has no source")
+}
+
+// fieldRef resolves a downward-API field path.
+func fieldRef(pod *corev1.Pod, path string) (string, error) {
+	switch path {
+	case "metadata.name":
+		return pod.Name, nil
+	case "metadata.namespace":
+		return pod.Namespace, nil
+	case "metadata.uid":
+		return string(pod.UID), nil
+	case "spec.nodeName":
+		return pod.Spec.NodeName, nil
+	case "spec.serviceAccountName":
+		return pod.Spec.ServiceAccountName, nil
+	case "status.podIP":
+		return pod.Status.PodIP, nil
+	case "status.hostIP":
+		return pod.Status.HostIP, nil
+	case "status.podIPs":
+		var ips []string
+		for _, ip := range pod.Status.PodIPs {
+			ips = append(ips, ip.IP)
+		}
+		return strings.Join(ips, ","), nil
+	case "status.hostIPs":
+		var ips []string
+		for _, ip := range pod.Status.HostIPs {
+			ips = append(ips, ip.IP)
+		}
+		return strings.Join(ips, ","), nil
+	}
+	for prefix, m := range map[string]map[string]string{"metadata.labels": pod.Labels, "metadata.annotations": pod.Annotations} {
+		if strings.HasPrefix(path, prefix+"['") && strings.HasSuffix(path, "']") {
+			return m[path[len(prefix)+2:len(path)-2]], nil
+		}
+	}
+	return "", fmt.Errorf("unsupported fieldPath %q", path)
+}
+
+// expand replaces $(VAR) with its value; $$ escapes a $; references to
+// undefined variables are left as they are (upstream expansion rules).
+func expand(s string, lookup func(string) (string, bool)) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '$' && i+1 < len(s) {
+			switch s[i+1] {
+			case '$':
+				b.WriteByte('$')
+				i++
+				continue
+			case '(':
+				if j := strings.IndexByte(s[i+2:], ')'); j >= 0 {
+					name := s[i+2 : i+2+j]
+					if v, ok := lookup(name); ok {
+						b.WriteString(v)
+					} else {
+						b.WriteString(s[i : i+3+j])
+					}
+					i += 2 + j
+					continue
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,97 @@
+// Package runtime is the WASM sandbox: an engine-neutral interface for
+// compiling WASI preview-1 modules and running container instances of them.
+//
+// Contracts:
+//   - An Engine is safe for concurrent use. Compile is idempotent per digest:
+//     compiling the same digest twice returns the cached module.
+//   - Start instantiates the module synchronously (link errors, bad config
+//     and missing mounts are returned from Start) and then runs the guest's
+//     _start in its own goroutine.
+//   - Cancelling the ctx given to Start kills the instance, exactly as Kill.
+//   - Terminate delivers TERM: the guest's stdin pipe is closed, so a guest
+//     blocked reading stdin sees EOF (see wasm-examples/term). Kill stops the
+//     guest promptly, whatever it is doing (busy loop, sleep, blocked read),
+//     and its status reports exit code 137.
+//   - Mounts are confined: a guest cannot reach host files outside its mounts
+//     through "..", absolute paths or symlinks.
+package runtime
+
+import (
+	"context"
+	"io"
+)
+
+// Engine compiles and runs WASM modules. Backends: wazero (default).
+type Engine interface {
+	// Name identifies the backend, e.g. "wazero".
+	Name() string
+	// Compile compiles wasm (whose sha256 digest is digest, "sha256:<hex>")
+	// or returns the cached compiled module for that digest.
+	Compile(ctx context.Context, digest string, wasm []byte) (CompiledModule, error)
+	// Start instantiates mod with cfg and runs it in the background.
+	Start(ctx context.Context, mod CompiledModule, cfg ContainerConfig) (Instance, error)
+	// Close releases every compiled module and kills running instances.
+	Close(ctx context.Context) error
+}
+
+// CompiledModule is a module ready to instantiate.
+type CompiledModule interface {
+	Digest() string
+}
+
+// Mount makes a host directory visible to the guest at GuestPath.
+type Mount struct {
+	HostPath  string
+	GuestPath string
+	ReadOnly  bool
+}
+
+// ContainerConfig is everything an instance needs from the pod worker.
+type ContainerConfig struct {
+	// Name is for diagnostics only ("pod/container").
+	Name string
+	// Args is argv, argv[0] included.
+	Args []string
+	// Env is "KEY=VALUE" pairs, in order.
+	Env []string
+	// WorkingDir is the guest's current directory (exported to the guest as
+	// PWD, which Go's wasip1 port and wasi-libc honour). Empty means "/".
+	WorkingDir string
+	// Mounts are the guest's preopened directories.
+	Mounts []Mount
+	// MemoryLimitBytes caps the guest's linear memory, rounded down to whole
+	// 64 KiB pages. 0 means no limit beyond the wasm32 maximum.
+	MemoryLimitBytes int64
+	// Stdin, when non-nil, is copied to the guest's stdin; when it reaches
+	// EOF the guest's stdin is closed. When nil the guest's stdin stays open
+	// until Terminate or Kill.
+	Stdin io.Reader
+	// Stdout and Stderr receive the guest's output. Nil discards it.
+	Stdout, Stderr io.Writer
+}
+
+// Instance is one running container instance.
+type Instance interface {
+	// Done is closed when the guest has exited and its resources are freed.
+	Done() <-chan struct{}
+	// Status is the final status; valid after Done is closed.
+	Status() ExitStatus
+	// Terminate delivers TERM (closes the guest's stdin). Idempotent.
+	Terminate()
+	// Kill stops the guest promptly. Idempotent; a no-op after exit.
+	Kill()
+}
+
+// ExitStatus is how an instance ended.
+type ExitStatus struct {
+	// ExitCode is the guest's proc_exit code (0 when _start returned),
+	// 137 when it was killed or ran out of memory, 134 when it trapped.
+	ExitCode int
+	// OOMKilled is true when the guest tried to grow its memory past
+	// MemoryLimitBytes and exited non-zero as a result.
+	OOMKilled bool
+	// Killed is true when Kill (or ctx cancellation) ended the guest.
+	Killed bool
+	// Message describes a trap or failure, empty for a normal exit.
+	Message string
+}

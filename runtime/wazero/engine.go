@@ -1,0 +1,570 @@
+// Package wazero is the default runtime.Engine backend, built on wazero
+// (pure Go, compiler mode).
+//
+// Contracts, beyond those of package runtime:
+//   - One wazero Runtime per Engine, with one RuntimeConfig for every
+//     instance (so on-disk compilation cache entries are always reused).
+//     WASI preview 1 is wazero's built-in wasi_snapshot_preview1, instantiated
+//     once; instances are anonymous, so any number may run concurrently.
+//   - Compiled modules are cached in memory by digest for the Engine's
+//     lifetime, and on disk in Config.CacheDir when it is set, so a new
+//     process pays instantiation only.
+//   - Mounts are served by an os.Root-confined filesystem: "..", absolute
+//     paths and symlinks cannot leave a mount; guests cannot create symlinks
+//     with absolute targets or targets that leave the mount; read-only mounts
+//     refuse writes with EROFS. The guest sees only its mounts: when no
+//     mount is at "/", "/" is an empty read-only directory.
+//   - The guest's stdin is a pipe: Terminate closes its write end (the guest
+//     reads EOF); Kill cancels the instance's context, wakes a guest sleeping
+//     in poll_oneoff or blocked on stdin, and reports exit code 137.
+//   - Per-instance memory limits are enforced by a memory allocator that
+//     refuses growth past ContainerConfig.MemoryLimitBytes; a guest that hit
+//     it and then exits non-zero is reported as OOMKilled with exit code 137.
+//   - Exit codes: return from _start → 0; proc_exit(N) → N; Kill or ctx
+//     cancellation → 137 and Killed; trap → 134 with Message.
+package wazero
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmpod/wasmpod/runtime"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// CacheDir is the on-disk compilation cache; "" keeps compiled code in
+	// memory only.
+	CacheDir string
+}
+
+// Engine is the wazero runtime.Engine. It is safe for concurrent use.
+type Engine struct {
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+
+	mu        sync.Mutex
+	closed    bool
+	modules   map[string]*moduleEntry
+	instances map[*instance]struct{}
+}
+
+type moduleEntry struct {
+	ready chan struct{}
+	mod   *compiledModule
+	err   error
+}
+
+type compiledModule struct {
+	digest   string
+	compiled wazero.CompiledModule
+	minPages uint32
+}
+
+func (m *compiledModule) Digest() string { return m.digest }
+
+var _ runtime.Engine = (*Engine)(nil)
+
+// New creates an Engine. Close it to release its compiled modules and kill
+// its instances.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wazero: cache dir %q: %w", cfg.CacheDir, err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	// Keep this RuntimeConfig identical for every Engine: it is part of the
+	// compilation cache key.
+	rcfg := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(cache)
+	rt := wazero.NewRuntimeWithConfig(ctx, rcfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, fmt.Errorf("wazero: instantiate WASI: %w", err)
+	}
+	return &Engine{
+		rt:        rt,
+		cache:     cache,
+		modules:   map[string]*moduleEntry{},
+		instances: map[*instance]struct{}{},
+	}, nil
+}
+
+// Name implements runtime.Engine.
+func (e *Engine) Name() string { return "wazero" }
+
+// Compile implements runtime.Engine. Concurrent calls for one digest
+// compile once.
+func (e *Engine) Compile(ctx context.Context, digest string, wasm []byte) (runtime.CompiledModule, error) {
+	hexDigest, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok || len(hexDigest) != 64 {
+		return nil, fmt.Errorf("wazero: digest %q: want \"sha256:<64 hex digits>\"", digest)
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("wazero: engine is closed")
+	}
+	if ent, ok := e.modules[digest]; ok {
+		e.mu.Unlock()
+		select {
+		case <-ent.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if ent.err != nil {
+			return nil, ent.err
+		}
+		return ent.mod, nil
+	}
+	ent := &moduleEntry{ready: make(chan struct{})}
+	e.modules[digest] = ent
+	e.mu.Unlock()
+
+	ent.mod, ent.err = e.compile(ctx, digest, hexDigest, wasm)
+	if ent.err != nil {
+		e.mu.Lock()
+		delete(e.modules, digest) // let a later call retry
+		e.mu.Unlock()
+	}
+	close(ent.ready)
+	if ent.err != nil {
+		return nil, ent.err
+	}
+	return ent.mod, nil
+}
+
+func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []byte) (*compiledModule, error) {
+	sum := sha256.Sum256(wasm)
+	if hex.EncodeToString(sum[:]) != strings.ToLower(hexDigest) {
+		return nil, fmt.Errorf("wazero: module bytes do not match digest %s (sha256:%x)", digest, sum)
+	}
+	c, err := e.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
+	}
+	m := &compiledModule{digest: digest, compiled: c}
+	for _, mem := range c.ExportedMemories() {
+		m.minPages = mem.Min()
+	}
+	for _, mem := range c.ImportedMemories() {
+		m.minPages = mem.Min()
+	}
+	return m, nil
+}
+
+// Close implements runtime.Engine: it kills every running instance, waits
+// for them (until ctx is done) and releases the runtime.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	insts := make([]*instance, 0, len(e.instances))
+	for in := range e.instances {
+		insts = append(insts, in)
+	}
+	e.mu.Unlock()
+	for _, in := range insts {
+		in.Kill()
+	}
+	for _, in := range insts {
+		select {
+		case <-in.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := e.rt.Close(ctx)
+	if cerr := e.cache.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Start implements runtime.Engine.
+func (e *Engine) Start(ctx context.Context, mod runtime.CompiledModule, cfg runtime.ContainerConfig) (runtime.Instance, error) {
+	cm, ok := mod.(*compiledModule)
+	if !ok || cm == nil {
+		return nil, fmt.Errorf("wazero: %s: module %T was not compiled by a wazero engine", cfg.Name, mod)
+	}
+	in, err := e.start(ctx, cm, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("wazero: start %s: %w", cfg.Name, err)
+	}
+	return in, nil
+}
+
+func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.ContainerConfig) (_ *instance, err error) {
+	if _, ok := cm.compiled.ExportedFunctions()["_start"]; !ok {
+		return nil, errors.New("module exports no _start function (not a WASI command)")
+	}
+	modCfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+	if len(cfg.Args) > 0 {
+		modCfg = modCfg.WithArgs(cfg.Args...)
+	}
+
+	wd := cfg.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	if !path.IsAbs(wd) {
+		return nil, fmt.Errorf("workingDir %q: must be an absolute path", cfg.WorkingDir)
+	}
+	for i, kv := range cfg.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
+		}
+		if k == "PWD" {
+			continue // WorkingDir decides
+		}
+		modCfg = modCfg.WithEnv(k, v)
+	}
+	modCfg = modCfg.WithEnv("PWD", path.Clean(wd))
+
+	// Limits.
+	var alloc *limitAllocator
+	if cfg.MemoryLimitBytes < 0 {
+		return nil, fmt.Errorf("memoryLimitBytes %d: must not be negative", cfg.MemoryLimitBytes)
+	}
+	if cfg.MemoryLimitBytes > 0 {
+		limitPages := uint64(cfg.MemoryLimitBytes) / pageSize
+		if limitPages < uint64(cm.minPages) {
+			return nil, fmt.Errorf("memoryLimitBytes %d is below the module's initial memory of %d bytes",
+				cfg.MemoryLimitBytes, uint64(cm.minPages)*pageSize)
+		}
+		alloc = &limitAllocator{limit: limitPages * pageSize}
+	}
+
+	// Mounts.
+	var roots []*rootFS
+	defer func() {
+		if err != nil {
+			for _, r := range roots {
+				_ = r.Close()
+			}
+		}
+	}()
+	fsCfg := wazero.NewFSConfig()
+	seen := map[string]bool{}
+	hasRoot := false
+	for i, m := range cfg.Mounts {
+		if !path.IsAbs(m.GuestPath) {
+			return nil, fmt.Errorf("mounts[%d].guestPath %q: must be an absolute path", i, m.GuestPath)
+		}
+		gp := path.Clean(m.GuestPath)
+		if seen[gp] {
+			return nil, fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
+		}
+		seen[gp] = true
+		hasRoot = hasRoot || gp == "/"
+		fi, err := os.Stat(m.HostPath)
+		if err != nil {
+			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("mounts[%d].hostPath %q: not a directory", i, m.HostPath)
+		}
+		r, err := newRootFS(m.HostPath, m.ReadOnly)
+		if err != nil {
+			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
+		}
+		roots = append(roots, r)
+		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(r, gp)
+	}
+	if !hasRoot {
+		// An empty read-only "/" so that "/" and paths outside the mounts
+		// resolve (to nothing) and os.Getwd works in a guest whose working
+		// directory is "/".
+		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(&sysfs.AdaptFS{FS: emptyFS{}}, "/")
+	}
+	modCfg = modCfg.WithFSConfig(fsCfg)
+
+	// Stdio.
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			stdinR.Close()
+			stdinW.Close()
+		}
+	}()
+	modCfg = modCfg.WithStdin(stdinR)
+	if cfg.Stdout != nil {
+		modCfg = modCfg.WithStdout(cfg.Stdout)
+	}
+	if cfg.Stderr != nil {
+		modCfg = modCfg.WithStderr(cfg.Stderr)
+	}
+
+	in := &instance{
+		engine: e,
+		name:   cfg.Name,
+		stdinR: stdinR,
+		stdinW: stdinW,
+		alloc:  alloc,
+		roots:  roots,
+		kill:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	modCfg = modCfg.WithSysNanosleep()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	in.cancel = cancel
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
+	instCtx := runCtx
+	if alloc != nil {
+		instCtx = experimental.WithMemoryAllocator(instCtx, alloc)
+	}
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("engine is closed")
+	}
+	e.instances[in] = struct{}{}
+	e.mu.Unlock()
+	defer func() {
+		if err != nil {
+			e.forget(in)
+		}
+	}()
+
+	apiMod, err := e.rt.InstantiateModule(instCtx, cm.compiled, modCfg)
+	if err != nil {
+		return nil, err
+	}
+	start := apiMod.ExportedFunction("_start")
+	in.mod.Store(&apiMod)
+	// From here on the instance runs; a ctx cancellation is a Kill.
+	stopAfter := context.AfterFunc(runCtx, in.Kill)
+
+	if cfg.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(stdinW, cfg.Stdin)
+			in.closeStdin()
+		}()
+	}
+	go func() {
+		_, callErr := start.Call(runCtx)
+		in.finish(callErr)
+		stopAfter()
+		_ = apiMod.Close(context.Background())
+		in.cleanup()
+		e.forget(in)
+		close(in.done)
+	}()
+	return in, nil
+}
+
+func (e *Engine) forget(in *instance) {
+	e.mu.Lock()
+	delete(e.instances, in)
+	e.mu.Unlock()
+}
+
+// instance is one running guest.
+type instance struct {
+	engine *Engine
+	name   string
+	stdinR *os.File
+	stdinW *os.File
+	alloc  *limitAllocator
+	roots  []*rootFS
+	cancel context.CancelFunc
+	mod    atomic.Pointer[api.Module]
+
+	stdinOnce sync.Once
+	kill      chan struct{}
+	done      chan struct{}
+
+	mu     sync.Mutex
+	exited bool
+	killed bool
+	status runtime.ExitStatus
+}
+
+var _ runtime.Instance = (*instance)(nil)
+
+func (in *instance) Done() <-chan struct{} { return in.done }
+
+func (in *instance) Status() runtime.ExitStatus {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.status
+}
+
+func (in *instance) Terminate() { in.closeStdin() }
+
+// Kill marks the instance killed (unless it already exited), cancels its
+// context (wazero closes the module at the next function call or loop
+// back-edge), wakes a killable sleep and closes stdin, which wakes a guest
+// blocked polling it.
+func (in *instance) Kill() {
+	in.mu.Lock()
+	if in.exited || in.killed {
+		in.mu.Unlock()
+		return
+	}
+	in.killed = true
+	in.mu.Unlock()
+	in.cancel()
+	// Wake blocked host calls only once wazero has marked the module closed
+	// (it does so promptly on ctx cancellation), so a woken guest cannot run
+	// on, e.g. act on the stdin EOF, before it stops.
+	if mod := in.mod.Load(); mod != nil {
+		deadline := time.Now().Add(100 * time.Millisecond)
+		for !(*mod).IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	close(in.kill)
+	in.closeStdin()
+}
+
+func (in *instance) closeStdin() {
+	in.stdinOnce.Do(func() { _ = in.stdinW.Close() })
+}
+
+// nanosleep is the guest's sleep (poll_oneoff with only clock
+// subscriptions, i.e. Go's time.Sleep when idle): it returns early on Kill.
+func (in *instance) nanosleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-in.kill:
+	}
+}
+
+func (in *instance) finish(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.exited = true
+	var st runtime.ExitStatus
+	var exitErr *sys.ExitError
+	switch {
+	case in.killed:
+		st = runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
+	case err == nil:
+		st = runtime.ExitStatus{}
+	case errors.As(err, &exitErr):
+		switch code := exitErr.ExitCode(); code {
+		case sys.ExitCodeContextCanceled, sys.ExitCodeDeadlineExceeded:
+			st = runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
+		default:
+			st = runtime.ExitStatus{ExitCode: int(code)}
+		}
+	default:
+		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
+	}
+	if in.alloc != nil && in.alloc.hitLimit() && st.ExitCode != 0 && !st.Killed {
+		st = runtime.ExitStatus{
+			ExitCode:  137,
+			OOMKilled: true,
+			Message:   fmt.Sprintf("memory limit of %d bytes reached (guest exit %d)", in.alloc.limit, st.ExitCode),
+		}
+	}
+	in.status = st
+}
+
+func (in *instance) cleanup() {
+	in.cancel()
+	in.closeStdin()
+	_ = in.stdinR.Close()
+	for _, r := range in.roots {
+		_ = r.Close()
+	}
+}
+
+const pageSize = 65536
+
+// limitAllocator backs a linear memory with a []byte that never grows past
+// limit bytes; it records a refused growth.
+type limitAllocator struct {
+	limit uint64
+	mu    sync.Mutex
+	hit   bool
+}
+
+func (a *limitAllocator) hitLimit() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.hit
+}
+
+func (a *limitAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
+	capacity = min(capacity, a.limit)
+	return &limitMemory{a: a, buf: make([]byte, 0, capacity)}
+}
+
+type limitMemory struct {
+	a   *limitAllocator
+	buf []byte
+}
+
+func (m *limitMemory) Reallocate(size uint64) []byte {
+	if size > m.a.limit {
+		m.a.mu.Lock()
+		m.a.hit = true
+		m.a.mu.Unlock()
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		old := len(m.buf)
+		m.buf = m.buf[:size]
+		if int(size) > old {
+			clear(m.buf[old:]) // memory.grow yields zeroed pages
+		}
+		return m.buf
+	}
+	newCap := min(max(size, 2*uint64(cap(m.buf))), m.a.limit)
+	nb := make([]byte, size, newCap)
+	copy(nb, m.buf)
+	m.buf = nb
+	return nb
+}
+
+func (m *limitMemory) Free() { m.buf = nil }

@@ -1,0 +1,3 @@
+module github.com/wasmpod/wasmpod/wasm-examples
+
+go 1.24
