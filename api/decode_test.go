@@ -263,3 +263,36 @@ func TestDecodeFileMissing(t *testing.T) {
 		t.Errorf("errors.Is(%v, os.ErrNotExist) = false", err)
 	}
 }
+
+// FuzzDecode checks that no input panics and that every error names the
+// source. Its seeds run with every "go test".
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		"", "{", "[", "}", "---", "--- {a: 1}", "\x00", "\xEF\xBB\xBF" + pod1, "*a", "&a [*a, *a]",
+		"apiVersion: v1\nkind: Pod\nmetadata: &m {name: x, labels: *m}\n",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{resources: {limits: {cpu: {}}}}]}\n",
+		"apiVersion: v1\nkind: List\nitems: [1, null, {kind: Pod}]\n",
+		`{"apiVersion":"v1","kind":"Pod"} {"a":`, `{"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"ports":[{"containerPort":1.5}]}]}}`,
+		"apiVersion: v1\nkind: Pod\n<<: {a: 1}\n", "? [a]\n: b\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		docs, err := Decode([]byte(in), "pod.yaml")
+		for _, e := range Errors(err) {
+			if e.Source != "pod.yaml" || !strings.HasPrefix(e.Error(), "pod.yaml: ") {
+				t.Errorf("error without its source: %v", e)
+			}
+		}
+		if err != nil && len(Errors(err)) == 0 {
+			t.Errorf("error of type %T: %v", err, err)
+		}
+		for _, d := range docs {
+			if d.Object == nil {
+				t.Errorf("document %d has no object", d.Index)
+			}
+			SetDefaults(d.Object)
+		}
+		_, _ = LoadPods(docs, Options{}, "")
+	})
+}

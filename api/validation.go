@@ -623,7 +623,7 @@ func (v *podValidator) resources(r *corev1.ResourceRequirements, p *field.Path) 
 	check(r.Requests, p.Child("requests"))
 	for _, name := range sortedResourceNames(r.Requests) {
 		req := r.Requests[name]
-		if lim, ok := r.Limits[name]; ok && req.Cmp(lim) > 0 {
+		if lim, ok := r.Limits[name]; ok && lim.Sign() >= 0 && req.Cmp(lim) > 0 {
 			v.add(field.Invalid(p.Child("requests").Key(string(name)), req.String(),
 				fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
 		}

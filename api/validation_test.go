@@ -61,9 +61,192 @@ func TestValidatePod(t *testing.T) {
 			p.Annotations = map[string]string{"": "v"}
 		}, want: []string{
 			`metadata.name: Invalid value: "Web_1": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+			"metadata.namespace: Required value",
+			`metadata.labels: Invalid value: "bad key!": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+			`metadata.annotations: Invalid value: "": name part must be non-empty`,
+			`metadata.annotations: Invalid value: "": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
 		}},
 		{name: "no name", mutate: func(p *corev1.Pod) { p.Name = "" }, want: []string{"metadata.name: Required value: name or generateName is required"}},
 		{name: "no containers", mutate: func(p *corev1.Pod) { p.Spec.Containers = nil }, want: []string{"spec.containers: Required value: must contain at least one container"}},
+		{name: "container names", want: []string{
+			"spec.initContainers[1].name: Required value",
+			"spec.containers[0].name: Duplicate value: \"main\"",
+			"spec.containers[1].name: Invalid value: \"Side_Car\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+			"spec.containers[2].image: Invalid value: \" s.wasm\": must not have leading or trailing whitespace",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "main", Image: "i.wasm"}, {Name: "", Image: "i.wasm"}}
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "Side_Car", Image: "s.wasm"}, corev1.Container{Name: "side-car", Image: " s.wasm"})
+			SetDefaultsPod(p)
+		}},
+		{name: "image required", want: []string{
+			"spec.containers[0].image: Required value",
+		}, mutate: func(p *corev1.Pod) { p.Spec.Containers[0].Image = "" }},
+		{name: "ports", want: []string{
+			"spec.containers[0].ports[1].name: Duplicate value: \"http\"",
+			"spec.containers[0].ports[1].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+			"spec.containers[0].ports[2].name: Invalid value: \"Not_OK\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+			"spec.containers[0].ports[2].containerPort: Required value",
+			"spec.containers[0].ports[2].hostPort: Invalid value: -1: must be between 1 and 65535, inclusive",
+			"spec.containers[0].ports[2].protocol: Unsupported value: \"ICMP\": supported values: \"TCP\", \"UDP\", \"SCTP\"",
+			"spec.containers[0].ports[3].protocol: Required value",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{
+				{Name: "http", ContainerPort: 80, Protocol: "TCP"},
+				{Name: "http", ContainerPort: 70000, Protocol: "TCP"},
+				{Name: "Not_OK", ContainerPort: 0, HostPort: -1, Protocol: "ICMP"},
+				{ContainerPort: 81},
+			}
+		}},
+		{name: "env", want: []string{
+			"spec.containers[0].env[0].name: Required value",
+			"spec.containers[0].env[1].name: Invalid value: \"1BAD=\": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')",
+			"spec.containers[0].env[2].valueFrom: Invalid value: \"\": may not be specified when `value` is not empty",
+			"spec.containers[0].env[3].valueFrom: Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+			"spec.containers[0].env[4].valueFrom: Invalid value: \"\": may not have more than one field specified at a time",
+			"spec.containers[0].env[5].valueFrom.fieldRef.fieldPath: Unsupported value: \"metadata.labels\": supported values: \"metadata.annotations['<KEY>']\", \"metadata.labels['<KEY>']\", \"metadata.name\", \"metadata.namespace\", \"metadata.uid\", \"spec.nodeName\", \"spec.serviceAccountName\", \"status.hostIP\", \"status.podIP\", \"status.podIPs\"",
+			"spec.containers[0].env[6].valueFrom.fieldRef.fieldPath: Invalid value: \"metadata.labels['bad key']\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+			"spec.containers[0].env[7].valueFrom.fieldRef.apiVersion: Required value",
+			"spec.containers[0].env[8].valueFrom.configMapKeyRef: Forbidden: not supported by wasmpod: ConfigMaps are not supported yet",
+			"spec.containers[0].env[9].valueFrom.resourceFieldRef.containerName: Not found: \"ghost\"",
+			"spec.containers[0].env[9].valueFrom.resourceFieldRef.resource: Unsupported value: \"limits.gpu\": supported values: \"limits.cpu\", \"limits.memory\", \"requests.cpu\", \"requests.memory\"",
+			"spec.containers[0].env[10].valueFrom.resourceFieldRef.divisor: Invalid value: \"2\": only divisor's values 1m and 1 are supported with the cpu resource",
+		}, mutate: func(p *corev1.Pod) {
+			fr := func(path string) *corev1.EnvVarSource {
+				return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}
+			}
+			p.Spec.Containers[0].Env = []corev1.EnvVar{
+				{Name: ""},
+				{Name: "1BAD=", Value: "x"},
+				{Name: "BOTH", Value: "x", ValueFrom: fr("metadata.name")},
+				{Name: "NONE", ValueFrom: &corev1.EnvVarSource{}},
+				{Name: "TWO", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.uid"}, ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}},
+				{Name: "PATHS", ValueFrom: fr("metadata.labels")},
+				{Name: "LABEL", ValueFrom: fr("metadata.labels['bad key']")},
+				{Name: "NOVER", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+				{Name: "CM", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "k"}}},
+				{Name: "RES", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "ghost", Resource: "limits.gpu"}}},
+				{Name: "DIV", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "requests.cpu", Divisor: resource.MustParse("2")}}},
+			}
+		}},
+		{name: "volume mounts", want: []string{
+			"spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/data/\": must be unique",
+			"spec.containers[0].volumeMounts[2].name: Not found: \"ghost\"",
+			"spec.containers[0].volumeMounts[2].mountPath: Invalid value: \"relative\": must be an absolute path",
+			"spec.containers[0].volumeMounts[3].name: Required value",
+			"spec.containers[0].volumeMounts[3].mountPath: Required value",
+			"spec.containers[0].volumeMounts[4].subPath: Invalid value: \"../up\": must not contain '..'",
+			"spec.containers[0].volumeMounts[5].subPathExpr: Forbidden: not supported by wasmpod: use subPath",
+			"spec.containers[0].volumeMounts[5].mountPropagation: Forbidden: not supported by wasmpod: mounts do not propagate into or out of a WASM module",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
+				{Name: "data", MountPath: "/data"},
+				{Name: "data", MountPath: "/data/"},
+				{Name: "ghost", MountPath: "relative"},
+				{Name: "", MountPath: ""},
+				{Name: "data", MountPath: "/sub", SubPath: "../up"},
+				{Name: "data", MountPath: "/expr", SubPathExpr: "$(POD)", MountPropagation: ptr.To(corev1.MountPropagationBidirectional)},
+			}
+		}},
+		{name: "volumes", want: []string{
+			"spec.volumes[0].emptyDir.medium: Unsupported value: \"HugePages\": supported values: \"\", \"Memory\"",
+			"spec.volumes[1].name: Duplicate value: \"data\"",
+			"spec.volumes[2].name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+			"spec.volumes[2]: Required value: must specify a volume type",
+			"spec.volumes[3].hostPath: Forbidden: not supported by wasmpod: hostPath volumes are disabled (allow them in the configuration)",
+			"spec.volumes[4].configMap: Forbidden: not supported by wasmpod: only emptyDir and hostPath volumes are supported",
+			"spec.volumes[5].secret: Forbidden: may not specify more than 1 volume type",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{
+				{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: "HugePages"}}},
+				{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "Bad_Name"},
+				{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}},
+				{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}},
+				{Name: "two", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}, Secret: &corev1.SecretVolumeSource{}}},
+			}
+		}},
+		{name: "hostPath when allowed", want: []string{
+			"spec.volumes[1].hostPath.path: Invalid value: \"rel\": must be an absolute path",
+			"spec.volumes[2].hostPath.path: Invalid value: \"/x/../y\": must not contain '..'",
+			"spec.volumes[2].hostPath.type: Unsupported value: \"Socket\": supported values: \"\", \"DirectoryOrCreate\", \"Directory\", \"FileOrCreate\", \"File\"",
+			"spec.volumes[3].hostPath.path: Required value",
+		}, opts: Options{AllowHostPath: true}, mutate: func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes,
+				corev1.Volume{Name: "a", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "rel"}}},
+				corev1.Volume{Name: "b", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/x/../y", Type: ptr.To(corev1.HostPathSocket)}}},
+				corev1.Volume{Name: "c", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{}}})
+		}},
+		{name: "pod fields", want: []string{
+			"spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+			"spec.dnsPolicy: Unsupported value: \"Whatever\": supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\"",
+			"spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive",
+			"spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.RestartPolicy = "Sometimes"
+			p.Spec.ActiveDeadlineSeconds = ptr.To[int64](0)
+			p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](-1)
+			p.Spec.DNSPolicy = "Whatever"
+		}},
+		{name: "restartPolicy required", want: []string{
+			"spec.restartPolicy: Required value",
+		}, mutate: func(p *corev1.Pod) { p.Spec.RestartPolicy = "" }},
+		{name: "resources", want: []string{
+			"spec.containers[0].resources.limits[memory]: Invalid value: \"-1\": must be greater than or equal to 0",
+			"spec.containers[0].resources.limits[nvidia.com/gpu]: Unsupported value: \"nvidia.com/gpu\": supported values: \"cpu\", \"ephemeral-storage\", \"memory\"",
+			"spec.containers[0].resources.requests[cpu]: Invalid value: \"1\": must be less than or equal to cpu limit of 500m",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources = corev1.ResourceRequirements{
+				Limits:   corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("-1"), "nvidia.com/gpu": resource.MustParse("1")},
+				Requests: corev1.ResourceList{"cpu": resource.MustParse("1"), "memory": resource.MustParse("1Mi")},
+			}
+		}},
+		{name: "init container restartPolicy and probes", want: []string{
+			"spec.initContainers[0].restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\"",
+			"spec.initContainers[1].livenessProbe: Forbidden: may not be set for init containers without restartPolicy=Always",
+			"spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{
+				{Name: "a", Image: "a.wasm", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyOnFailure)},
+				{Name: "b", Image: "b.wasm", LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"x"}}}, SuccessThreshold: 1}},
+			}
+			p.Spec.Containers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		}},
+		{name: "probes", want: []string{
+			"spec.containers[0].livenessProbe: Required value: must specify a handler type",
+			"spec.containers[0].livenessProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0",
+			"spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
+			"spec.containers[0].readinessProbe.exec.command: Required value",
+			"spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
+			"spec.containers[0].startupProbe.httpGet.port: Invalid value: \"Bad_Port\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+		}, mutate: func(p *corev1.Pod) {
+			c := &p.Spec.Containers[0]
+			c.LivenessProbe = &corev1.Probe{SuccessThreshold: 2, PeriodSeconds: -1}
+			c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{}, TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(0)}}}
+			c.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("Bad_Port")}}, SuccessThreshold: 1}
+		}},
+		{name: "what the sandbox cannot honour", want: []string{
+			"spec.containers[0].envFrom[0].secretRef: Forbidden: not supported by wasmpod: Secrets are not supported yet",
+			"spec.containers[0].volumeDevices: Forbidden: not supported by wasmpod: no block devices can be given to a WASM module",
+			"spec.containers[0].securityContext.privileged: Forbidden: not supported by wasmpod: a WASM module cannot be privileged",
+			"spec.containers[0].securityContext.capabilities.add: Forbidden: not supported by wasmpod: a WASM module has no Linux capabilities",
+			"spec.ephemeralContainers: Forbidden: cannot be set on create",
+			"spec.hostNetwork: Forbidden: not supported by wasmpod: pods get their own network",
+			"spec.hostPID: Forbidden: not supported by wasmpod: a WASM module cannot share the host's processes",
+			"spec.hostIPC: Forbidden: not supported by wasmpod: a WASM module cannot share the host's IPC",
+			"spec.shareProcessNamespace: Forbidden: not supported by wasmpod: WASM modules have no process namespace",
+			"spec.securityContext.sysctls: Forbidden: not supported by wasmpod: WASM modules have no kernel parameters",
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.HostNetwork = true
+			p.Spec.HostPID = true
+			p.Spec.HostIPC = true
+			p.Spec.ShareProcessNamespace = ptr.To(true)
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "net.core.somaxconn", Value: "1024"}}
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{}}
+			c := &p.Spec.Containers[0]
+			c.SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true), Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}, Drop: []corev1.Capability{"ALL"}}}
+			c.VolumeDevices = []corev1.VolumeDevice{{Name: "data", DevicePath: "/dev/xvda"}}
+			c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{}}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

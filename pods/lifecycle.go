@@ -383,22 +383,37 @@ func (c *ctr) status(now time.Time, terminal bool) corev1.ContainerStatus {
 	return st
 }
 
-// phase is the kubelet's getPhase over the reported container statuses.
-func phase(spec *corev1.PodSpec, init, app []corev1.ContainerStatus, podIsTerminal bool) corev1.PodPhase {
-	pendingInit, failedInit := 0, 0
+// phase is the kubelet's getPhase over the reported container statuses
+// (pkg/kubelet/kubelet_pods.go): sidecars (restartable init containers)
+// count as running containers, and once the pod has initialized a
+// restarting sidecar does not put it back to Pending.
+func phase(spec *corev1.PodSpec, init, app []corev1.ContainerStatus, podIsTerminal, podHasInitialized bool) corev1.PodPhase {
+	pendingRegularInit, pendingSidecars, failedInit := 0, 0, 0
+	unknown, running, waiting, stopped, succeeded := 0, 0, 0, 0, 0
 	for i, cs := range init {
 		c := spec.InitContainers[i]
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			if cs.State.Running == nil || cs.Started == nil || !*cs.Started {
-				if cs.LastTerminationState.Terminated == nil && cs.State.Terminated == nil {
-					pendingInit++
+			switch {
+			case cs.State.Running != nil:
+				if cs.Started == nil || !*cs.Started {
+					pendingSidecars++
 				}
+				running++
+			case cs.State.Terminated != nil:
+			case cs.State.Waiting != nil:
+				if cs.LastTerminationState.Terminated == nil {
+					pendingSidecars++
+					waiting++
+				}
+			default:
+				pendingSidecars++
+				unknown++
 			}
 			continue
 		}
 		switch {
 		case cs.State.Running != nil:
-			pendingInit++
+			pendingRegularInit++
 		case cs.State.Terminated != nil:
 			if cs.State.Terminated.ExitCode != 0 {
 				failedInit++
@@ -409,29 +424,24 @@ func phase(spec *corev1.PodSpec, init, app []corev1.ContainerStatus, podIsTermin
 					failedInit++
 				}
 			} else {
-				pendingInit++
+				pendingRegularInit++
 			}
 		default:
-			pendingInit++
+			pendingRegularInit++
 		}
 	}
-	unknown, running, waiting, stopped, succeeded := 0, 0, 0, 0, 0
-	anyStarted := false
 	for _, cs := range app {
 		switch {
 		case cs.State.Running != nil:
 			running++
-			anyStarted = true
 		case cs.State.Terminated != nil:
 			stopped++
-			anyStarted = true
 			if cs.State.Terminated.ExitCode == 0 {
 				succeeded++
 			}
 		case cs.State.Waiting != nil:
 			if cs.LastTerminationState.Terminated != nil {
 				stopped++
-				anyStarted = true
 			} else {
 				waiting++
 			}
@@ -443,7 +453,7 @@ func phase(spec *corev1.PodSpec, init, app []corev1.ContainerStatus, podIsTermin
 		return corev1.PodFailed
 	}
 	switch {
-	case pendingInit > 0 && !anyStarted, waiting > 0:
+	case pendingRegularInit > 0 || (pendingSidecars > 0 && !podHasInitialized), waiting > 0:
 		return corev1.PodPending
 	case running > 0 && unknown == 0:
 		return corev1.PodRunning
@@ -487,7 +497,7 @@ func (s *podState) status(now time.Time, prev *corev1.PodStatus) corev1.PodStatu
 			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 		}
 	}
-	st.Phase = phase(&s.pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, s.terminal)
+	st.Phase = phase(&s.pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, s.terminal, s.initialized)
 	if s.terminal && st.Phase != corev1.PodSucceeded && st.Phase != corev1.PodFailed {
 		st.Phase = corev1.PodFailed
 	}

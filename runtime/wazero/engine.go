@@ -342,7 +342,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		kill:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	modCfg = modCfg.WithSysNanosleep()
+	modCfg = modCfg.WithNanosleep(in.nanosleep)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	in.cancel = cancel
@@ -458,7 +458,6 @@ func (in *instance) Kill() {
 		}
 	}
 	close(in.kill)
-	in.closeStdin()
 }
 
 func (in *instance) closeStdin() {

@@ -1,0 +1,33 @@
+# wasmpod developer tasks. The first two mirror the README's set-up commands.
+
+# Run the demo pod (two containers sharing an emptyDir) on this machine.
+run:
+    go run ./cli/wasmpod run wasm-examples/shared-volume/pod.yaml
+
+# Run every test (the main module, then the guest examples' module).
+test:
+    go test ./... && (cd wasm-examples && go test ./...)
+
+# The checks CI runs: gofmt, vet, tests.
+ci:
+    bash .ci/run
+
+# Benchmarks with ratios to their in-run baselines.
+bench:
+    go test -run '^$' -bench . -benchtime 20x .
+
+# Build the wasmpod binary into ./wasmpod.
+build:
+    go build -o wasmpod ./cli/wasmpod
+
+# Format and vet.
+fmt:
+    gofmt -w $(git ls-files '*.go')
+
+vet:
+    go vet ./...
+    cd wasm-examples && GOOS=wasip1 GOARCH=wasm go vet ./...
+
+# Run any example: just example hello
+example NAME:
+    go run ./cli/wasmpod run wasm-examples/{{NAME}}/pod.yaml
