@@ -35,7 +35,6 @@ package pods
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -272,6 +271,12 @@ func (s *podState) plan(now time.Time) actions {
 // maybeStart queues c for start unless back-off holds it.
 func (s *podState) maybeStart(c *ctr, now time.Time, a *actions) {
 	if !c.retryAt.IsZero() && now.Before(c.retryAt) {
+		if c.waitReason == "ErrImagePull" {
+			// As the kubelet's image manager: between pull attempts the
+			// container waits in ImagePullBackOff.
+			c.waitReason = "ImagePullBackOff"
+			c.waitMessage = fmt.Sprintf("Back-off pulling image %q", c.spec.Image)
+		}
 		a.wakeAt(c.retryAt)
 		return
 	}
@@ -490,7 +495,9 @@ func (s *podState) status(now time.Time, prev *corev1.PodStatus) corev1.PodStatu
 	}
 	st.QOSClass = qosClass(&s.pod.Spec)
 	for _, c := range s.ctrs {
-		cs := c.status(now, s.terminal)
+		// As the kubelet's TerminatePod: containers that never ran are
+		// reported lost only once the pod has initialized.
+		cs := c.status(now, s.terminal && s.initialized && c.kind == kindApp)
 		if c.kind == kindApp {
 			st.ContainerStatuses = append(st.ContainerStatuses, cs)
 		} else {
@@ -548,13 +555,16 @@ func (s *podState) conditions(now time.Time, st *corev1.PodStatus, prev *corev1.
 			}
 		}
 	}
-	list := func(names []string) string { sort.Strings(names); return "[" + strings.Join(names, " ") + "]" }
+	list := func(names []string) string { return "[" + strings.Join(names, " ") + "]" } // spec order, as upstream
 	initOK := s.initialized || len(notInit) == 0
 	initCond := cond(corev1.PodInitialized, initOK, "ContainersNotInitialized", "containers with incomplete status: "+list(notInit))
 	readyOK := len(notReady) == 0 && !done && !s.terminating
 	readyReason, readyMsg := "ContainersNotReady", "containers with unready status: "+list(notReady)
 	if done {
 		readyReason, readyMsg = "PodCompleted", ""
+		if st.Phase == corev1.PodFailed {
+			readyReason = "PodFailed"
+		}
 		if initCond.Status == corev1.ConditionTrue && st.Phase == corev1.PodSucceeded {
 			initCond.Reason = "PodCompleted"
 		}

@@ -1,0 +1,180 @@
+package apiserver
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Resource describes one REST resource the server serves.
+type Resource struct {
+	GVR        schema.GroupVersionResource
+	Kind       string
+	Namespaced bool
+	ShortNames []string
+	// Status is true when the resource has a status subresource (the main
+	// resource then ignores status changes and /status ignores the rest).
+	Status bool
+	// new returns an empty object and list of the kind.
+	newObj  func() runtime.Object
+	newList func() runtime.Object
+	// fields returns the object's selectable fields (metadata.name and
+	// metadata.namespace are always there).
+	fields func(obj runtime.Object) fields.Set
+	// strategy hooks; nil means none.
+	prepareCreate  func(s *Server, obj runtime.Object) error
+	validate       func(s *Server, obj runtime.Object) error
+	validateUpdate func(s *Server, obj, old runtime.Object) error
+}
+
+// GVK is the resource's group, version and kind.
+func (r *Resource) GVK() schema.GroupVersionKind { return r.GVR.GroupVersion().WithKind(r.Kind) }
+
+// Singular is the lower-case kind.
+func (r *Resource) Singular() string { return strings.ToLower(r.Kind) }
+
+func (r *Resource) prefix(ns string) string {
+	p := "/" + r.GVR.Resource + "/"
+	if r.GVR.Group != "" {
+		p = "/" + r.GVR.Group + p
+	}
+	if r.Namespaced && ns != "" {
+		p += ns + "/"
+	}
+	return p
+}
+
+func (r *Resource) key(ns, name string) string {
+	if r.Namespaced {
+		return r.prefix(ns) + name
+	}
+	return r.prefix("") + name
+}
+
+func podFields(obj runtime.Object) fields.Set {
+	p := obj.(*corev1.Pod)
+	return fields.Set{
+		"spec.nodeName":            p.Spec.NodeName,
+		"spec.restartPolicy":       string(p.Spec.RestartPolicy),
+		"spec.schedulerName":       p.Spec.SchedulerName,
+		"spec.serviceAccountName":  p.Spec.ServiceAccountName,
+		"status.phase":             string(p.Status.Phase),
+		"status.podIP":             p.Status.PodIP,
+		"status.nominatedNodeName": p.Status.NominatedNodeName,
+	}
+}
+
+func eventFields(obj runtime.Object) fields.Set {
+	e := obj.(*corev1.Event)
+	return fields.Set{
+		"involvedObject.kind":            e.InvolvedObject.Kind,
+		"involvedObject.namespace":       e.InvolvedObject.Namespace,
+		"involvedObject.name":            e.InvolvedObject.Name,
+		"involvedObject.uid":             string(e.InvolvedObject.UID),
+		"involvedObject.apiVersion":      e.InvolvedObject.APIVersion,
+		"involvedObject.resourceVersion": e.InvolvedObject.ResourceVersion,
+		"involvedObject.fieldPath":       e.InvolvedObject.FieldPath,
+		"reason":                         e.Reason,
+		"reportingComponent":             e.ReportingController,
+		"source":                         e.Source.Component,
+		"type":                           e.Type,
+	}
+}
+
+func nodeFields(obj runtime.Object) fields.Set {
+	n := obj.(*corev1.Node)
+	return fields.Set{"spec.unschedulable": fmt.Sprint(n.Spec.Unschedulable)}
+}
+
+func namespaceFields(obj runtime.Object) fields.Set {
+	n := obj.(*corev1.Namespace)
+	return fields.Set{"status.phase": string(n.Status.Phase)}
+}
+
+// defaultResources is the table of served resources.
+func defaultResources() []*Resource {
+	core := func(res, kind string, namespaced bool, short []string, newObj, newList func() runtime.Object) *Resource {
+		return &Resource{GVR: corev1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: namespaced, ShortNames: short, newObj: newObj, newList: newList}
+	}
+	pods := core("pods", "Pod", true, []string{"po"}, func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} })
+	pods.Status, pods.fields = true, podFields
+	pods.prepareCreate, pods.validate, pods.validateUpdate = preparePodCreate, validatePod, validatePodUpdate
+
+	nodes := core("nodes", "Node", false, []string{"no"}, func() runtime.Object { return &corev1.Node{} }, func() runtime.Object { return &corev1.NodeList{} })
+	nodes.Status, nodes.fields = true, nodeFields
+
+	nss := core("namespaces", "Namespace", false, []string{"ns"}, func() runtime.Object { return &corev1.Namespace{} }, func() runtime.Object { return &corev1.NamespaceList{} })
+	nss.Status, nss.fields = true, namespaceFields
+	nss.prepareCreate = prepareNamespaceCreate
+
+	events := core("events", "Event", true, []string{"ev"}, func() runtime.Object { return &corev1.Event{} }, func() runtime.Object { return &corev1.EventList{} })
+	events.fields = eventFields
+
+	services := core("services", "Service", true, []string{"svc"}, func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} })
+	services.Status = true
+	endpoints := core("endpoints", "Endpoints", true, []string{"ep"}, func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} })
+	configmaps := core("configmaps", "ConfigMap", true, []string{"cm"}, func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} })
+	secrets := core("secrets", "Secret", true, nil, func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} })
+
+	leases := &Resource{GVR: coordinationv1.SchemeGroupVersion.WithResource("leases"), Kind: "Lease", Namespaced: true,
+		newObj: func() runtime.Object { return &coordinationv1.Lease{} }, newList: func() runtime.Object { return &coordinationv1.LeaseList{} }}
+	slices := &Resource{GVR: discoveryv1.SchemeGroupVersion.WithResource("endpointslices"), Kind: "EndpointSlice", Namespaced: true,
+		newObj: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} }}
+	apps := func(res, kind string, short []string, newObj, newList func() runtime.Object) *Resource {
+		return &Resource{GVR: appsv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList}
+	}
+	batch := func(res, kind string, short []string, newObj, newList func() runtime.Object) *Resource {
+		return &Resource{GVR: batchv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList}
+	}
+	return []*Resource{
+		pods, nodes, nss, events, services, endpoints, configmaps, secrets, leases, slices,
+		apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} }),
+		apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} }),
+		apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }),
+		batch("jobs", "Job", nil, func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} }),
+		batch("cronjobs", "CronJob", []string{"cj"}, func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} }),
+	}
+}
+
+// Resources lists the served resources, sorted by group then name.
+func (s *Server) Resources() []*Resource {
+	out := make([]*Resource, 0, len(s.resources))
+	for _, r := range s.resources {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].GVR.Group != out[j].GVR.Group {
+			return out[i].GVR.Group < out[j].GVR.Group
+		}
+		return out[i].GVR.Resource < out[j].GVR.Resource
+	})
+	return out
+}
+
+// Resource finds a served resource by group and plural name.
+func (s *Server) Resource(group, resource string) (*Resource, bool) {
+	r, ok := s.resources[group+"/"+resource]
+	return r, ok
+}
+
+// ResourceFor finds the resource of an object's kind.
+func (s *Server) ResourceFor(gvk schema.GroupVersionKind) (*Resource, bool) {
+	for _, r := range s.resources {
+		if r.GVK() == gvk {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+var _ = metav1.Object(nil)

@@ -1,0 +1,695 @@
+// Package apiserver is the only door to the store: create, get, list,
+// update, patch, delete and watch of Kubernetes objects, with defaulting and
+// validation, generateName, UIDs, resourceVersion compare-and-swap, the
+// status subresource, finalizers and graceful deletion. http.go serves the
+// same operations on Kubernetes REST paths.
+//
+// Contracts:
+//   - A Server is safe for concurrent use.
+//   - resourceVersion is the store revision of the object's last write; an
+//     update or delete with a stale resourceVersion fails with a Conflict
+//     (409), and nothing is written.
+//   - Errors are *k8s.io/apimachinery/pkg/api/errors.StatusError values, so
+//     apierrors.IsNotFound and friends classify them and HTTP maps them to
+//     their status codes unchanged.
+//   - Watches deliver every change after their starting resourceVersion once,
+//     in order; a watch that cannot keep up ends with a 410 Gone error event
+//     and the client re-lists.
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/api"
+	"github.com/wasmpod/wasmpod/store"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Clock stamps creation and deletion times; the real clock when nil.
+	Clock clock.PassiveClock
+	// Validation options for pods (hostPath).
+	Validation api.Options
+}
+
+// Server is the API server.
+type Server struct {
+	store     store.Store
+	clock     clock.PassiveClock
+	opts      Options
+	resources map[string]*Resource
+
+	mu    sync.RWMutex
+	nodes map[string]NodeConnector
+}
+
+// New returns a Server over st and makes sure the system namespaces exist.
+func New(ctx context.Context, st store.Store, opts Options) (*Server, error) {
+	s := &Server{store: st, clock: opts.Clock, opts: opts, resources: map[string]*Resource{}, nodes: map[string]NodeConnector{}}
+	if s.clock == nil {
+		s.clock = clock.RealClock{}
+	}
+	for _, r := range defaultResources() {
+		s.resources[r.GVR.Group+"/"+r.GVR.Resource] = r
+	}
+	nsr := s.resources["/namespaces"]
+	for _, ns := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease} {
+		_, err := s.Create(ctx, nsr, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Store returns the underlying store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Clock returns the server's clock.
+func (s *Server) Clock() clock.PassiveClock { return s.clock }
+
+// --- encoding -------------------------------------------------------------
+
+func (s *Server) encode(r *Resource, obj runtime.Object) ([]byte, error) {
+	obj.GetObjectKind().SetGroupVersionKind(r.GVK())
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	rv := m.GetResourceVersion()
+	m.SetResourceVersion("")
+	b, err := json.Marshal(obj)
+	m.SetResourceVersion(rv)
+	return b, err
+}
+
+func (s *Server) decode(r *Resource, kv store.KV) (runtime.Object, error) {
+	obj := r.newObj()
+	if err := json.Unmarshal(kv.Value, obj); err != nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("decoding %s: %w", kv.Key, err))
+	}
+	obj.GetObjectKind().SetGroupVersionKind(r.GVK())
+	m, _ := meta.Accessor(obj)
+	m.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
+	return obj, nil
+}
+
+func storeErr(r *Resource, name string, err error) error {
+	gr := r.GVR.GroupResource()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return apierrors.NewNotFound(gr, name)
+	case errors.Is(err, store.ErrAlreadyExists):
+		return apierrors.NewAlreadyExists(gr, name)
+	case errors.Is(err, store.ErrConflict):
+		return apierrors.NewConflict(gr, name, errors.New(registryConflictMsg))
+	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return apierrors.NewServiceUnavailable(err.Error())
+	}
+	var se *apierrors.StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	return apierrors.NewInternalError(err)
+}
+
+const registryConflictMsg = "the object has been modified; please apply your changes to the latest version and try again"
+
+func parseRV(rv string) (int64, error) {
+	if rv == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || n < 0 {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", rv))
+	}
+	return n, nil
+}
+
+// --- create ---------------------------------------------------------------
+
+// Create stores a new object. ns is the request's namespace (empty for
+// cluster-scoped resources); an object naming another namespace is refused.
+func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime.Object) (runtime.Object, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if err := s.checkNamespace(ctx, r, ns, m); err != nil {
+		return nil, err
+	}
+	if m.GetName() == "" && m.GetGenerateName() != "" {
+		m.SetName(m.GetGenerateName() + utilrand.String(5))
+	}
+	now := metav1.NewTime(s.clock.Now().Truncate(time.Second))
+	m.SetUID(uuidUID())
+	m.SetCreationTimestamp(now)
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetGeneration(1)
+	if r.prepareCreate != nil {
+		if err := r.prepareCreate(s, obj); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.validateObject(r, obj, nil); err != nil {
+		return nil, err
+	}
+	b, err := s.encode(r, obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	kv, err := s.store.Create(ctx, r.key(m.GetNamespace(), m.GetName()), b)
+	if err != nil {
+		return nil, storeErr(r, m.GetName(), err)
+	}
+	m.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
+	return obj, nil
+}
+
+func (s *Server) checkNamespace(ctx context.Context, r *Resource, ns string, m metav1.Object) error {
+	if !r.Namespaced {
+		m.SetNamespace("")
+		return nil
+	}
+	if m.GetNamespace() == "" {
+		m.SetNamespace(ns)
+	}
+	if m.GetNamespace() == "" {
+		m.SetNamespace(metav1.NamespaceDefault)
+	}
+	if ns != "" && m.GetNamespace() != ns {
+		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	nsObj, err := s.Get(ctx, s.resources["/namespaces"], "", m.GetNamespace())
+	if err != nil {
+		return err
+	}
+	if n := nsObj.(*corev1.Namespace); n.Status.Phase == corev1.NamespaceTerminating && r.GVR.Resource != "events" {
+		return apierrors.NewForbidden(r.GVR.GroupResource(), m.GetName(),
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", n.Name))
+	}
+	return nil
+}
+
+func uuidUID() (u typesUID) { return typesUID(uuid.NewString()) }
+
+// validateObject runs name validation and the resource's validation.
+func (s *Server) validateObject(r *Resource, obj, old runtime.Object) error {
+	m, _ := meta.Accessor(obj)
+	var errs field.ErrorList
+	if m.GetName() == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "name or generateName is required"))
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(r.GVK().GroupKind(), m.GetName(), errs)
+	}
+	if old == nil && r.validate != nil {
+		return r.validate(s, obj)
+	}
+	if old != nil && r.validateUpdate != nil {
+		return r.validateUpdate(s, obj, old)
+	}
+	return nil
+}
+
+// --- read -----------------------------------------------------------------
+
+// Get returns one object.
+func (s *Server) Get(ctx context.Context, r *Resource, ns, name string) (runtime.Object, error) {
+	kv, err := s.store.Get(ctx, r.key(ns, name))
+	if err != nil {
+		return nil, storeErr(r, name, err)
+	}
+	return s.decode(r, kv)
+}
+
+// selector is a parsed label and field selector.
+type selector struct {
+	labels labels.Selector
+	fields fields.Selector
+}
+
+func (s *Server) parseSelector(r *Resource, opts metav1.ListOptions) (selector, error) {
+	sel := selector{labels: labels.Everything(), fields: fields.Everything()}
+	var err error
+	if opts.LabelSelector != "" {
+		if sel.labels, err = labels.Parse(opts.LabelSelector); err != nil {
+			return sel, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		}
+	}
+	if opts.FieldSelector != "" {
+		if sel.fields, err = fields.ParseSelector(opts.FieldSelector); err != nil {
+			return sel, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+		}
+		supported := fields.Set{"metadata.name": "", "metadata.namespace": ""}
+		if r.fields != nil {
+			for k := range r.fields(r.newObj()) {
+				supported[k] = ""
+			}
+		}
+		for _, req := range sel.fields.Requirements() {
+			if _, ok := supported[req.Field]; !ok {
+				return sel, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+		}
+	}
+	return sel, nil
+}
+
+func (sel selector) matches(r *Resource, obj runtime.Object) bool {
+	m, _ := meta.Accessor(obj)
+	if !sel.labels.Empty() && !sel.labels.Matches(labels.Set(m.GetLabels())) {
+		return false
+	}
+	if sel.fields.Empty() {
+		return true
+	}
+	fs := fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}
+	if r.fields != nil {
+		for k, v := range r.fields(obj) {
+			fs[k] = v
+		}
+	}
+	return sel.fields.Matches(fs)
+}
+
+// List returns the objects of r in ns ("" = all namespaces) that match the
+// selectors, as the resource's list kind.
+func (s *Server) List(ctx context.Context, r *Resource, ns string, opts metav1.ListOptions) (runtime.Object, error) {
+	sel, err := s.parseSelector(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	kvs, rev, err := s.store.List(ctx, r.prefix(ns))
+	if err != nil {
+		return nil, storeErr(r, "", err)
+	}
+	var items []runtime.Object
+	for _, kv := range kvs {
+		obj, err := s.decode(r, kv)
+		if err != nil {
+			return nil, err
+		}
+		if sel.matches(r, obj) {
+			items = append(items, obj)
+		}
+	}
+	list := r.newList()
+	if err := meta.SetList(list, items); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	lm, _ := meta.ListAccessor(list)
+	lm.SetResourceVersion(strconv.FormatInt(rev, 10))
+	list.GetObjectKind().SetGroupVersionKind(r.GVR.GroupVersion().WithKind(r.Kind + "List"))
+	return list, nil
+}
+
+// --- update ---------------------------------------------------------------
+
+// Update replaces an object (subresource "" or "status"). An empty
+// resourceVersion is an unconditional update.
+func (s *Server) Update(ctx context.Context, r *Resource, ns string, obj runtime.Object, subresource string) (runtime.Object, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if r.Namespaced && m.GetNamespace() == "" {
+		m.SetNamespace(ns)
+	}
+	if ns != "" && r.Namespaced && m.GetNamespace() != ns {
+		return nil, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	want, err := parseRV(m.GetResourceVersion())
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, r, m.GetNamespace(), m.GetName(), want, func(old runtime.Object) (runtime.Object, error) {
+		return obj.DeepCopyObject(), nil
+	}, subresource)
+}
+
+// update applies mutate to the current object and writes the result with
+// compare-and-swap, retrying on conflicts unless the caller pinned a
+// resourceVersion (want > 0).
+func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want int64, mutate func(old runtime.Object) (runtime.Object, error), subresource string) (runtime.Object, error) {
+	if subresource != "" && subresource != "binding" && !(subresource == "status" && r.Status) {
+		return nil, apierrors.NewNotFound(r.GVR.GroupResource(), name+"/"+subresource)
+	}
+	for attempt := 0; ; attempt++ {
+		kv, err := s.store.Get(ctx, r.key(ns, name))
+		if err != nil {
+			return nil, storeErr(r, name, err)
+		}
+		if want > 0 && kv.ModRevision != want {
+			return nil, storeErr(r, name, store.ErrConflict)
+		}
+		old, err := s.decode(r, kv)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := mutate(old.DeepCopyObject())
+		if err != nil {
+			return nil, err
+		}
+		obj, err = s.prepareUpdate(r, obj, old, subresource)
+		if err != nil {
+			return nil, err
+		}
+		om, _ := meta.Accessor(obj)
+		if om.GetDeletionTimestamp() != nil && len(om.GetFinalizers()) == 0 && s.gracefulDone(r, obj) {
+			// The last finalizer is gone: the object goes.
+			_, err := s.store.Delete(ctx, kv.Key, kv.ModRevision)
+			if errors.Is(err, store.ErrConflict) && want == 0 && attempt < 100 {
+				continue
+			}
+			if err != nil {
+				return nil, storeErr(r, name, err)
+			}
+			return obj, nil
+		}
+		if equality.Semantic.DeepEqual(obj, old) {
+			return old, nil // no-op updates do not bump resourceVersion
+		}
+		b, err := s.encode(r, obj)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		nkv, err := s.store.Update(ctx, kv.Key, b, kv.ModRevision)
+		if errors.Is(err, store.ErrConflict) && want == 0 && attempt < 100 {
+			continue
+		}
+		if err != nil {
+			return nil, storeErr(r, name, err)
+		}
+		om.SetResourceVersion(strconv.FormatInt(nkv.ModRevision, 10))
+		return obj, nil
+	}
+}
+
+// gracefulDone: an object with finalizers removed is deleted at once,
+// except a pod still in its graceful termination (the node agent deletes
+// it when its containers have stopped).
+func (s *Server) gracefulDone(r *Resource, obj runtime.Object) bool {
+	if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" && !podTerminal(p) {
+		return false
+	}
+	return true
+}
+
+// prepareUpdate keeps what the request may not change: identity and
+// creation metadata always; status on the main resource; everything but
+// status on /status.
+func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource string) (runtime.Object, error) {
+	om, _ := meta.Accessor(old)
+	nm, _ := meta.Accessor(obj)
+	if nm.GetName() != om.GetName() {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", nm.GetName(), om.GetName()))
+	}
+	if nm.GetUID() != "" && nm.GetUID() != om.GetUID() {
+		return nil, apierrors.NewConflict(r.GVR.GroupResource(), om.GetName(),
+			fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", nm.GetUID(), om.GetUID()))
+	}
+	obj.GetObjectKind().SetGroupVersionKind(r.GVK())
+	if subresource == "binding" {
+		return obj, nil // built by Bind from the current object
+	}
+	if subresource == "status" {
+		// Only status changes: take the old object and its new status.
+		merged := old.DeepCopyObject()
+		if err := copyField(merged, obj, "Status"); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		return merged, nil
+	}
+	nm.SetUID(om.GetUID())
+	nm.SetCreationTimestamp(om.GetCreationTimestamp())
+	nm.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	nm.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	nm.SetNamespace(om.GetNamespace())
+	nm.SetResourceVersion(om.GetResourceVersion())
+	nm.SetGeneration(om.GetGeneration())
+	if r.Status {
+		if err := copyField(obj, old, "Status"); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+	}
+	if changed, err := specChanged(obj, old); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	} else if changed {
+		nm.SetGeneration(om.GetGeneration() + 1)
+	}
+	if err := s.validateObject(r, obj, old); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// --- delete ---------------------------------------------------------------
+
+// Delete deletes an object. Pods bound to a node are deleted gracefully:
+// the object gets deletionTimestamp and deletionGracePeriodSeconds, and the
+// node agent removes it once its containers have stopped. Objects with
+// finalizers are marked and removed when the last finalizer goes. It
+// returns the object as it was deleted or marked.
+func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts metav1.DeleteOptions) (runtime.Object, error) {
+	for attempt := 0; ; attempt++ {
+		kv, err := s.store.Get(ctx, r.key(ns, name))
+		if err != nil {
+			return nil, storeErr(r, name, err)
+		}
+		obj, err := s.decode(r, kv)
+		if err != nil {
+			return nil, err
+		}
+		m, _ := meta.Accessor(obj)
+		if pc := opts.Preconditions; pc != nil {
+			if pc.UID != nil && *pc.UID != m.GetUID() {
+				return nil, apierrors.NewConflict(r.GVR.GroupResource(), name,
+					fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", *pc.UID, m.GetUID()))
+			}
+			if pc.ResourceVersion != nil && *pc.ResourceVersion != m.GetResourceVersion() {
+				return nil, apierrors.NewConflict(r.GVR.GroupResource(), name,
+					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", *pc.ResourceVersion, m.GetResourceVersion()))
+			}
+		}
+		grace, graceful := s.gracePeriod(r, obj, opts)
+		if graceful || len(m.GetFinalizers()) > 0 {
+			now := s.clock.Now()
+			if dt := m.GetDeletionTimestamp(); dt != nil {
+				// Already terminating: a shorter grace period may shorten it.
+				cur := m.GetDeletionGracePeriodSeconds()
+				if !graceful || (cur != nil && *cur <= grace) {
+					return obj, nil
+				}
+			}
+			ts := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
+			m.SetDeletionTimestamp(&ts)
+			m.SetDeletionGracePeriodSeconds(&grace)
+			if r.GVR.Resource == "namespaces" {
+				obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceTerminating
+			}
+			b, err := s.encode(r, obj)
+			if err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+			nkv, err := s.store.Update(ctx, kv.Key, b, kv.ModRevision)
+			if errors.Is(err, store.ErrConflict) && attempt < 100 {
+				continue
+			}
+			if err != nil {
+				return nil, storeErr(r, name, err)
+			}
+			m.SetResourceVersion(strconv.FormatInt(nkv.ModRevision, 10))
+			return obj, nil
+		}
+		if _, err := s.store.Delete(ctx, kv.Key, kv.ModRevision); err != nil {
+			if errors.Is(err, store.ErrConflict) && attempt < 100 {
+				continue
+			}
+			return nil, storeErr(r, name, err)
+		}
+		return obj, nil
+	}
+}
+
+// gracePeriod decides whether a delete is graceful and for how long, with
+// the rules of the upstream pod strategy.
+func (s *Server) gracePeriod(r *Resource, obj runtime.Object, opts metav1.DeleteOptions) (int64, bool) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		if r.GVR.Resource == "namespaces" {
+			return 0, true // the namespace controller empties it first
+		}
+		return 0, false
+	}
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if opts.GracePeriodSeconds != nil {
+		grace = *opts.GracePeriodSeconds
+	}
+	if pod.Spec.NodeName == "" || podTerminal(pod) || grace <= 0 {
+		return 0, false
+	}
+	return grace, true
+}
+
+func podTerminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// --- watch ----------------------------------------------------------------
+
+// Watch streams changes of r in ns. With resourceVersion "" or "0" it
+// first sends the current objects as ADDED events (as upstream does);
+// with SendInitialEvents it also ends them with the initial-events-end
+// bookmark. Events after a given resourceVersion follow in order.
+func (s *Server) Watch(ctx context.Context, r *Resource, ns string, opts metav1.ListOptions) (watch.Interface, error) {
+	sel, err := s.parseSelector(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	from, err := parseRV(opts.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds > 0 {
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*opts.TimeoutSeconds)*time.Second)
+	}
+	var initial []runtime.Object
+	matched := map[string]bool{}
+	sendInitial := from == 0 || (opts.SendInitialEvents != nil && *opts.SendInitialEvents)
+	if sendInitial || !sel.labels.Empty() || !sel.fields.Empty() {
+		kvs, rev, err := s.store.List(ctx, r.prefix(ns))
+		if err != nil {
+			cancel()
+			return nil, storeErr(r, "", err)
+		}
+		for _, kv := range kvs {
+			obj, err := s.decode(r, kv)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			if sel.matches(r, obj) {
+				matched[kv.Key] = true
+				if sendInitial {
+					initial = append(initial, obj)
+				}
+			}
+		}
+		if sendInitial {
+			from = rev
+		}
+	}
+	events, err := s.store.Watch(ctx, r.prefix(ns), from)
+	if err != nil {
+		cancel()
+		if errors.Is(err, store.ErrCompacted) {
+			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", from))
+		}
+		return nil, storeErr(r, "", err)
+	}
+	everything := sel.labels.Empty() && sel.fields.Empty()
+	w := &watcher{ch: make(chan watch.Event, 100), cancel: cancel}
+	go func() {
+		defer close(w.ch)
+		defer cancel()
+		send := func(ev watch.Event) bool {
+			select {
+			case w.ch <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for _, obj := range initial {
+			if !send(watch.Event{Type: watch.Added, Object: obj}) {
+				return
+			}
+		}
+		if opts.SendInitialEvents != nil && *opts.SendInitialEvents && opts.AllowWatchBookmarks {
+			bm := r.newObj()
+			bm.GetObjectKind().SetGroupVersionKind(r.GVK())
+			bmm, _ := meta.Accessor(bm)
+			bmm.SetResourceVersion(strconv.FormatInt(from, 10))
+			bmm.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+			if !send(watch.Event{Type: watch.Bookmark, Object: bm}) {
+				return
+			}
+		}
+		for ev := range events {
+			if ev.Type == store.Error {
+				send(watch.Event{Type: watch.Error, Object: &apierrors.NewResourceExpired(fmt.Sprintf("watch fell behind: %v", ev.Err)).ErrStatus})
+				return
+			}
+			obj, err := s.decode(r, ev.KV)
+			if err != nil {
+				send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(err).ErrStatus})
+				return
+			}
+			var typ watch.EventType
+			match := sel.matches(r, obj)
+			was := matched[ev.KV.Key] || everything
+			switch {
+			case ev.Type == store.Deleted:
+				if !was {
+					continue
+				}
+				delete(matched, ev.KV.Key)
+				typ = watch.Deleted
+			case match && was:
+				typ = watch.Modified
+			case match:
+				matched[ev.KV.Key] = true
+				typ = watch.Added
+			case was:
+				delete(matched, ev.KV.Key)
+				typ = watch.Deleted
+			default:
+				continue
+			}
+			if ev.Type == store.Added && typ == watch.Modified {
+				typ = watch.Added
+			}
+			if !send(watch.Event{Type: typ, Object: obj}) {
+				return
+			}
+		}
+	}()
+	return w, nil
+}
+
+type watcher struct {
+	ch     chan watch.Event
+	cancel context.CancelFunc
+}
+
+func (w *watcher) Stop()                          { w.cancel() }
+func (w *watcher) ResultChan() <-chan watch.Event { return w.ch }

@@ -1,0 +1,150 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/wasmpod/wasmpod/api"
+)
+
+type typesUID = types.UID
+
+// copyField copies the exported struct field name from src to dst (both
+// pointers to the same struct type).
+func copyField(dst, src runtime.Object, name string) error {
+	dv, sv := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	if dv.Type() != sv.Type() {
+		return fmt.Errorf("copyField: %s vs %s", dv.Type(), sv.Type())
+	}
+	f := dv.FieldByName(name)
+	if !f.IsValid() {
+		return nil
+	}
+	f.Set(sv.FieldByName(name))
+	return nil
+}
+
+// specChanged compares the objects' spec fields (objects without one never
+// change generation).
+func specChanged(a, b runtime.Object) (bool, error) {
+	av, bv := reflect.ValueOf(a).Elem().FieldByName("Spec"), reflect.ValueOf(b).Elem().FieldByName("Spec")
+	if !av.IsValid() || !bv.IsValid() {
+		return false, nil
+	}
+	return !equality.Semantic.DeepEqual(av.Interface(), bv.Interface()), nil
+}
+
+func preparePodCreate(s *Server, obj runtime.Object) error {
+	p := obj.(*corev1.Pod)
+	api.SetDefaultsPod(p)
+	p.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	return nil
+}
+
+func invalid(kind, name string, errs field.ErrorList) error {
+	return apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind(kind).GroupKind(), name, errs)
+}
+
+func validatePod(s *Server, obj runtime.Object) error {
+	p := obj.(*corev1.Pod)
+	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
+		return invalid("Pod", p.Name, errs)
+	}
+	return nil
+}
+
+// validatePodUpdate allows what upstream allows of a pod's spec after
+// creation: container images, activeDeadlineSeconds, added tolerations and
+// the scheduler's nodeName binding (through /binding only).
+func validatePodUpdate(s *Server, obj, old runtime.Object) error {
+	p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
+	api.SetDefaultsPod(p)
+	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
+		return invalid("Pod", p.Name, errs)
+	}
+	a, b := p.Spec.DeepCopy(), o.Spec.DeepCopy()
+	for i := range a.Containers {
+		if i < len(b.Containers) {
+			a.Containers[i].Image = b.Containers[i].Image
+		}
+	}
+	for i := range a.InitContainers {
+		if i < len(b.InitContainers) {
+			a.InitContainers[i].Image = b.InitContainers[i].Image
+		}
+	}
+	a.ActiveDeadlineSeconds = b.ActiveDeadlineSeconds
+	if len(a.Tolerations) >= len(b.Tolerations) && equality.Semantic.DeepEqual(a.Tolerations[:len(b.Tolerations)], b.Tolerations) {
+		a.Tolerations = b.Tolerations
+	}
+	if !equality.Semantic.DeepEqual(a, b) {
+		return invalid("Pod", p.Name, field.ErrorList{field.Forbidden(field.NewPath("spec"),
+			"pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations)")})
+	}
+	return nil
+}
+
+func prepareNamespaceCreate(s *Server, obj runtime.Object) error {
+	ns := obj.(*corev1.Namespace)
+	ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+	if len(ns.Spec.Finalizers) == 0 {
+		ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+	}
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	ns.Labels["kubernetes.io/metadata.name"] = ns.Name
+	return nil
+}
+
+// Bind sets a pending pod's node, as POST pods/NAME/binding does.
+func (s *Server) Bind(ctx context.Context, ns string, b *corev1.Binding) error {
+	r := s.resources["/pods"]
+	if b.Target.Kind != "" && b.Target.Kind != "Node" {
+		return apierrors.NewBadRequest("binding target must be a Node")
+	}
+	if b.Target.Name == "" {
+		return invalid("Binding", b.Name, field.ErrorList{field.Required(field.NewPath("target", "name"), "")})
+	}
+	_, err := s.update(ctx, r, ns, b.Name, 0, func(old runtime.Object) (runtime.Object, error) {
+		p := old.(*corev1.Pod)
+		if b.UID != "" && b.UID != p.UID {
+			return nil, apierrors.NewConflict(r.GVR.GroupResource(), p.Name, fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", b.UID, p.UID))
+		}
+		if p.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(r.GVR.GroupResource(), p.Name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", p.Name))
+		}
+		if p.Spec.NodeName != "" {
+			return nil, apierrors.NewConflict(r.GVR.GroupResource(), p.Name, fmt.Errorf("pod %s is already assigned to node %q", p.Name, p.Spec.NodeName))
+		}
+		p.Spec.NodeName = b.Target.Name
+		setCondition(&p.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(s.clock.Now())})
+		return p, nil
+	}, "binding")
+	return err
+}
+
+func setCondition(st *corev1.PodStatus, c corev1.PodCondition) {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == c.Type {
+			if st.Conditions[i].Status == c.Status {
+				c.LastTransitionTime = st.Conditions[i].LastTransitionTime
+			}
+			st.Conditions[i] = c
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, c)
+}
+
+var _ = json.Marshal
