@@ -25,6 +25,10 @@ import (
 	"github.com/wasmpod/wasmpod/runtime"
 )
 
+// settle is how long a test lets a guest that printed "ready" reach its
+// loop, sleep or blocking read before killing it.
+const settle = 50 * time.Millisecond
+
 // waitTimeout bounds every wait for a guest; a correct engine needs far less.
 const waitTimeout = 30 * time.Second
 
@@ -69,6 +73,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) runtime.Engine) {
 	t.Run("BadConfig", s.testBadConfig)
 	t.Run("Kill", s.testKill)
 	t.Run("ContextCancelKills", s.testContextCancel)
+	t.Run("StartWithCancelledContext", s.testStartCancelled)
 	t.Run("Terminate", s.testTerminate)
 	t.Run("MemoryLimit", s.testMemoryLimit)
 	t.Run("Trap", s.testTrap)
@@ -157,7 +162,11 @@ func (s *suite) start(t *testing.T, ctx context.Context, cfg runtime.ContainerCo
 	}
 	t.Cleanup(func() {
 		inst.Kill()
-		<-inst.Done()
+		select {
+		case <-inst.Done():
+		case <-time.After(killTimeout):
+			t.Errorf("instance %v still running %v after Kill", args, killTimeout)
+		}
 	})
 	return inst, stdout, stderr
 }
@@ -493,7 +502,7 @@ func (s *suite) testBadConfig(t *testing.T) {
 		cfg  runtime.ContainerConfig
 		want string
 	}{
-		"missing host dir": {runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: filepath.Join(dir, "nope"), GuestPath: "/x"}}}, "mounts[0]"},
+		"missing host dir":    {runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: filepath.Join(dir, "nope"), GuestPath: "/x"}}}, "mounts[0]"},
 		"host path is a file": {runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: file, GuestPath: "/x"}}}, "mounts[0]"},
 		"relative guest path": {runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "x"}}}, "mounts[0]"},
 		"env without =":       {runtime.ContainerConfig{Env: []string{"A=1", "NOEQUALS"}}, "env[1]"},
@@ -520,7 +529,7 @@ func (s *suite) testKill(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			inst, stdout, _ := s.start(t, context.Background(), runtime.ContainerConfig{}, mode)
 			stdout.WaitFor(t, "ready", waitTimeout)
-			time.Sleep(20 * time.Millisecond) // let it settle into the loop / sleep / read
+			time.Sleep(settle)
 			inst.Kill()
 			st := wait(t, inst, killTimeout)
 			if st.ExitCode != 137 || !st.Killed || st.OOMKilled {
@@ -553,12 +562,25 @@ func (s *suite) testContextCancel(t *testing.T) {
 			defer cancel()
 			inst, stdout, _ := s.start(t, ctx, runtime.ContainerConfig{}, mode)
 			stdout.WaitFor(t, "ready", waitTimeout)
+			time.Sleep(settle)
 			cancel()
 			st := wait(t, inst, killTimeout)
 			if st.ExitCode != 137 || !st.Killed {
 				t.Fatalf("status %+v, want 137 Killed", st)
 			}
 		})
+	}
+}
+
+func (s *suite) testStartCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	inst, err := s.eng.Start(ctx, s.probe, runtime.ContainerConfig{Name: "t/cancelled", Args: []string{"probe", "sleep"}})
+	if err != nil {
+		return // refusing to start is fine
+	}
+	if st := wait(t, inst, killTimeout); st.ExitCode != 137 || !st.Killed {
+		t.Fatalf("status %+v, want 137 Killed", st)
 	}
 }
 

@@ -366,6 +366,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	defer func() {
 		if err != nil {
 			e.forget(in)
+			close(in.done) // an Engine.Close waiting for it may go on
 		}
 	}()
 
@@ -458,6 +459,7 @@ func (in *instance) Kill() {
 		}
 	}
 	close(in.kill)
+	in.closeStdin()
 }
 
 func (in *instance) closeStdin() {

@@ -2,6 +2,8 @@ package wazero_test
 
 import (
 	"context"
+	"io/fs"
+	"path/filepath"
 	"testing"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
@@ -20,4 +22,53 @@ func newEngine(t *testing.T) runtime.Engine {
 
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, newEngine)
+}
+
+func TestCompileChecksDigest(t *testing.T) {
+	eng := newEngine(t)
+	defer eng.Close(context.Background())
+	wasm := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	for _, d := range []string{"", "sha256:abc", "md5:" + enginetest.Digest(wasm)[7:], enginetest.Digest([]byte("other"))} {
+		if _, err := eng.Compile(context.Background(), d, wasm); err == nil {
+			t.Errorf("Compile with digest %q succeeded", d)
+		}
+	}
+	if _, err := eng.Compile(context.Background(), enginetest.Digest(wasm), wasm); err != nil {
+		t.Errorf("Compile with the right digest: %v", err)
+	}
+}
+
+// TestDiskCache checks that compiled code lands in CacheDir, so that the
+// next process reuses it.
+func TestDiskCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a guest from scratch (~1 s)")
+	}
+	dir := t.TempDir()
+	wasm := testwasm.Build(t, testwasm.GuestDir(t, "probe"))
+	for i := range 2 {
+		eng, err := wazero.New(context.Background(), wazero.Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.Compile(context.Background(), enginetest.Digest(wasm), wasm); err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		filepath.WalkDir(dir, func(_ string, d fs.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() {
+				n++
+			}
+			return nil
+		})
+		if n != 1 {
+			t.Fatalf("engine %d: %d files in the cache dir, want 1", i, n)
+		}
+	}
+	if _, err := wazero.New(context.Background(), wazero.Config{CacheDir: filepath.Join(dir, "f\x00")}); err == nil {
+		t.Error("New with an unusable CacheDir succeeded")
+	}
 }
