@@ -85,6 +85,11 @@ type Framework struct {
 	percentage    int32
 	parallelism   int
 
+	fast bool     // filters and scores are built-ins: use the fused path (fast.go)
+	plan fastPlan // weights for the fused path
+	// parallelMin: nodes per worker below which the fused path stays sequential
+	parallelMin int
+
 	nextStart atomic.Int64 // rotating start index, as upstream's nextStartNodeIndex
 	pool      sync.Pool    // *cycle
 }
@@ -103,6 +108,7 @@ func NewFramework(opts Options) (*Framework, error) {
 		filters:       append([]FilterPlugin(nil), reg.Filters...),
 		percentage:    opts.PercentageOfNodesToScore,
 		parallelism:   opts.Parallelism,
+		parallelMin:   parallelMinNodes,
 	}
 	if f.schedulerName == "" {
 		f.schedulerName = DefaultSchedulerName
@@ -141,6 +147,7 @@ func NewFramework(opts Options) (*Framework, error) {
 			return nil, errors.New("registry: nil filter plugin")
 		}
 	}
+	f.plan, f.fast = newFastPlan(f.filters, f.scores)
 	return f, nil
 }
 
@@ -225,6 +232,9 @@ func (f *Framework) Schedule(snap *Snapshot, pod *corev1.Pod) (string, error) {
 	pi, err := NewPodInfo(pod)
 	if err != nil {
 		return "", err
+	}
+	if f.fast {
+		return f.scheduleFast(snap, pod, pi)
 	}
 	numToFind := f.numFeasibleNodesToFind(n)
 	start := int(f.nextStart.Load() % int64(n))

@@ -63,6 +63,7 @@ type NodeInfo struct {
 	unschedulable    bool           // Node.Spec.Unschedulable
 	name             string         // Node.Name
 	preferTaints     []corev1.Taint // PreferNoSchedule
+	labels           []labelKV      // Node.Labels interned in the Snapshot's labelTable, sorted by key id
 }
 
 // Name is the node's name ("" for a placeholder).
@@ -77,7 +78,17 @@ func (n *NodeInfo) Name() string {
 // including the not-ready / unreachable taint derived from its Ready condition.
 func (n *NodeInfo) NoScheduleTaints() []corev1.Taint { return n.noScheduleTaints }
 
-func (n *NodeInfo) setNode(node *corev1.Node) {
+// setNode replaces the node object, keeping the interned labels in lt in
+// step (lt may be nil for a NodeInfo outside a Snapshot).
+func (n *NodeInfo) setNode(lt *labelTable, node *corev1.Node) {
+	if lt != nil {
+		old := n.labels
+		n.labels = nil
+		if node != nil {
+			n.labels = lt.internLabels(node.Labels)
+		}
+		lt.release(old) // after interning the new ones, so unchanged labels keep their ids
+	}
 	n.Node = node
 	n.Allocatable = Resource{}
 	n.noScheduleTaints, n.preferTaints, n.taintStatus = nil, nil, nil
@@ -188,6 +199,7 @@ func (n *NodeInfo) removePod(key string) bool {
 // incrementally (AddPod, RemovePod, UpdateNode, RemoveNode) and is not safe
 // for concurrent mutation; reads from concurrent Schedule calls are safe.
 type Snapshot struct {
+	labels *labelTable
 	byName map[string]*NodeInfo
 	nodes  []*NodeInfo       // candidates (Node != nil), sorted by name
 	podAt  map[string]string // pod key -> node name
@@ -198,6 +210,7 @@ type Snapshot struct {
 // (empty spec.nodeName) or are terminal (Succeeded/Failed) are ignored.
 func NewSnapshot(nodes []*corev1.Node, pods []*corev1.Pod) *Snapshot {
 	s := &Snapshot{
+		labels: newLabelTable(),
 		byName: make(map[string]*NodeInfo, len(nodes)),
 		podAt:  make(map[string]string, len(pods)),
 		pods:   make(map[string]*corev1.Pod, len(pods)),
@@ -206,11 +219,13 @@ func NewSnapshot(nodes []*corev1.Node, pods []*corev1.Pod) *Snapshot {
 		if n == nil {
 			continue
 		}
-		ni := &NodeInfo{}
-		ni.setNode(n)
-		if _, dup := s.byName[n.Name]; !dup {
-			s.nodes = append(s.nodes, ni)
+		if ni, dup := s.byName[n.Name]; dup { // the last object for a name wins
+			ni.setNode(s.labels, n)
+			continue
 		}
+		ni := &NodeInfo{}
+		ni.setNode(s.labels, n)
+		s.nodes = append(s.nodes, ni)
 		s.byName[n.Name] = ni
 	}
 	sort.Slice(s.nodes, func(i, j int) bool { return s.nodes[i].Node.Name < s.nodes[j].Node.Name })
@@ -247,7 +262,7 @@ func (s *Snapshot) UpdateNode(node *corev1.Node) {
 		s.byName[node.Name] = ni
 	}
 	wasCandidate := ni.Node != nil
-	ni.setNode(node)
+	ni.setNode(s.labels, node)
 	if !wasCandidate {
 		i := sort.Search(len(s.nodes), func(i int) bool { return s.nodes[i].Node.Name >= node.Name })
 		s.nodes = append(s.nodes, nil)
@@ -267,7 +282,7 @@ func (s *Snapshot) RemoveNode(name string) {
 	if i < len(s.nodes) && s.nodes[i] == ni {
 		s.nodes = append(s.nodes[:i], s.nodes[i+1:]...)
 	}
-	ni.setNode(nil)
+	ni.setNode(s.labels, nil)
 	if len(ni.Pods) == 0 {
 		delete(s.byName, name)
 	}
