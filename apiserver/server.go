@@ -391,7 +391,7 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 			}
 			return obj, nil
 		}
-		if equality.Semantic.DeepEqual(obj, old) {
+		if subresource != "binding" && equality.Semantic.DeepEqual(obj, old) {
 			return old, nil // no-op updates do not bump resourceVersion
 		}
 		b, err := s.encode(r, obj)
