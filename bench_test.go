@@ -1,13 +1,20 @@
 package wasmpod
 
-// Benchmarks of pod start against raw wazero, measured in the same run.
+// Benchmarks of pod start, each against a baseline measured in the same run.
 //
 //	go test -run '^$' -bench . -benchtime 20x .
 //
-// BenchmarkPodStart reports ns/op to Succeeded, to-running-ns, the raw
-// baseline (raw-ns) and x-raw, the ratio of pod start to raw
-// instantiate-and-run. BenchmarkColdStart does the same for a module that
-// no cache holds yet, against a raw compile plus run.
+//   - BenchmarkRawInstantiate: the hello module instantiated and run
+//     directly on wazero (the floor).
+//   - BenchmarkPodStart: a pod worker (the node agent's, no control plane)
+//     running the cached hello module, from submission to Running
+//     (to-running-ns) and to Succeeded (ns/op); x-raw is the ratio to the
+//     raw instantiate-and-run.
+//   - BenchmarkPodStartThroughControlPlane: the same pod created through the
+//     API server, scheduled, run by a node agent, observed by a watch;
+//     x-direct is the ratio to BenchmarkPodStart's work in the same run.
+//   - BenchmarkColdStart: a module no cache holds, against a raw wazero
+//     compile plus run.
 
 import (
 	"bytes"
@@ -22,8 +29,15 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
+	"github.com/wasmpod/wasmpod/pods"
+	wruntime "github.com/wasmpod/wasmpod/runtime"
+	wzengine "github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
 // helloWasm writes the hello example's module to dir and returns its path.
@@ -57,19 +71,14 @@ spec:
 	return ps[0]
 }
 
-// rawRun instantiates and runs the hello module directly on wazero, with
-// the same RuntimeConfig and WASI setup a container gets.
+// rawRunner instantiates and runs the hello module directly on wazero.
 type rawRunner struct {
 	rt  wazero.Runtime
 	mod wazero.CompiledModule
 }
 
-func newRawRunner(tb testing.TB, ctx context.Context, wasm []byte, cache wazero.CompilationCache) *rawRunner {
-	rcfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
-	if cache != nil {
-		rcfg = rcfg.WithCompilationCache(cache)
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rcfg)
+func newRawRunner(tb testing.TB, ctx context.Context, wasm []byte) *rawRunner {
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	mod, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
@@ -92,13 +101,25 @@ func (r *rawRunner) run(tb testing.TB, ctx context.Context) {
 	}
 }
 
+// rawNs measures the mean raw instantiate-and-run over n runs.
+func rawNs(tb testing.TB, ctx context.Context, wasm []byte, n int) float64 {
+	raw := newRawRunner(tb, ctx, wasm)
+	defer raw.rt.Close(ctx)
+	raw.run(tb, ctx)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		raw.run(tb, ctx)
+	}
+	return float64(time.Since(t0).Nanoseconds()) / float64(n)
+}
+
 func BenchmarkRawInstantiate(b *testing.B) {
 	ctx := context.Background()
 	wasm, err := os.ReadFile(helloWasm(b, b.TempDir()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := newRawRunner(b, ctx, wasm, nil)
+	r := newRawRunner(b, ctx, wasm)
 	defer r.rt.Close(ctx)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -106,105 +127,164 @@ func BenchmarkRawInstantiate(b *testing.B) {
 	}
 }
 
+// directStarter runs pods on a pod worker without a control plane.
+type directStarter struct {
+	cfg *pods.Config
+	eng wruntime.Engine
+}
+
+func newDirectStarter(tb testing.TB, ctx context.Context, dir string) *directStarter {
+	eng, err := wzengine.New(ctx, wzengine.Config{CacheDir: filepath.Join(dir, "compiled")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &directStarter{eng: eng, cfg: &pods.Config{
+		Engine:   eng,
+		Images:   &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(dir, "images")}, m: map[[2]string]*images.Image{}},
+		RootDir:  filepath.Join(dir, "pods"),
+		NodeName: "bench",
+	}}
+}
+
+// start runs pod to Succeeded and returns the time to Running.
+func (d *directStarter) start(tb testing.TB, ctx context.Context, pod *corev1.Pod) time.Duration {
+	running := make(chan struct{})
+	cfg := *d.cfg
+	var once bool
+	cfg.OnStatus = func(p *corev1.Pod) {
+		if !once && p.Status.Phase != corev1.PodPending {
+			once = true
+			close(running)
+		}
+	}
+	pod = pod.DeepCopy()
+	pod.UID = types.UID(pod.Name)
+	t0 := time.Now()
+	w := pods.NewWorker(&cfg, pod)
+	go w.Run(ctx)
+	<-running
+	toRunning := time.Since(t0)
+	<-w.Done()
+	if p := w.Pod(); p.Status.Phase != corev1.PodSucceeded {
+		tb.Fatalf("pod %s: %s", p.Name, p.Status.Phase)
+	}
+	return toRunning
+}
+
 func BenchmarkPodStart(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	wasmPath := helloWasm(b, dir)
 	wasm, _ := os.ReadFile(wasmPath)
+	raw := rawNs(b, ctx, wasm, 20)
 
-	// Baseline, same run: raw instantiate-and-run of the same module.
-	raw := newRawRunner(b, ctx, wasm, nil)
-	const rawRuns = 20
-	raw.run(b, ctx) // warm
-	t0 := time.Now()
-	for i := 0; i < rawRuns; i++ {
-		raw.run(b, ctx)
-	}
-	rawNs := float64(time.Since(t0).Nanoseconds()) / rawRuns
-	raw.rt.Close(ctx)
-
-	running := make(chan string, 16)
-	c, err := New(ctx, Config{CacheDir: filepath.Join(dir, "cache"), OnStatus: func(p *corev1.Pod) {
-		if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded {
-			select {
-			case running <- p.Name:
-			default:
-			}
-		}
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	// Warm the caches: the module is compiled once, as for a cached image.
-	warm := helloPod(b, wasmPath, "warm")
-	if err := c.Apply(ctx, warm); err != nil {
-		b.Fatal(err)
-	}
-	if p, err := c.Wait(ctx, "default", "warm"); err != nil || p.Status.Phase != corev1.PodSucceeded {
-		b.Fatalf("warm-up pod: %v %v", err, p.Status.Phase)
-	}
-	pods := make([]*corev1.Pod, b.N)
-	for i := range pods {
-		pods[i] = helloPod(b, wasmPath, fmt.Sprintf("hello-%d", i))
+	d := newDirectStarter(b, ctx, dir)
+	defer d.eng.Close(ctx)
+	d.start(b, ctx, helloPod(b, wasmPath, "warm")) // compile once: the module is cached
+	ps := make([]*corev1.Pod, b.N)
+	for i := range ps {
+		ps[i] = helloPod(b, wasmPath, fmt.Sprintf("hello-%d", i))
 	}
 	var toRunning time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for len(running) > 0 {
-			<-running
-		}
+		toRunning += d.start(b, ctx, ps[i])
+	}
+	b.StopTimer()
+	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(float64(toRunning.Nanoseconds())/float64(b.N), "to-running-ns")
+	b.ReportMetric(raw, "raw-ns")
+	b.ReportMetric(perOp/raw, "x-raw")
+}
+
+func BenchmarkPodStartThroughControlPlane(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	wasmPath := helloWasm(b, dir)
+
+	// Baseline, same run: the direct pod start.
+	d := newDirectStarter(b, ctx, dir)
+	d.start(b, ctx, helloPod(b, wasmPath, "warm"))
+	const directRuns = 10
+	t0 := time.Now()
+	for i := 0; i < directRuns; i++ {
+		d.start(b, ctx, helloPod(b, wasmPath, fmt.Sprintf("direct-%d", i)))
+	}
+	direct := float64(time.Since(t0).Nanoseconds()) / directRuns
+	d.eng.Close(ctx)
+
+	c, err := New(ctx, Config{CacheDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Apply(ctx, helloPod(b, wasmPath, "warm")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.WaitPod(ctx, "default", "warm", PodTerminal); err != nil {
+		b.Fatal(err)
+	}
+	w, err := c.Watch(ctx, "pods", "default", metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	ps := make([]*corev1.Pod, b.N)
+	for i := range ps {
+		ps[i] = helloPod(b, wasmPath, fmt.Sprintf("cp-%d", i))
+	}
+	var toRunning time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		if err := c.Apply(ctx, pods[i]); err != nil {
+		if _, err := c.Apply(ctx, ps[i]); err != nil {
 			b.Fatal(err)
 		}
-		for name := range running {
-			if name == pods[i].Name {
+		sawRunning := false
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || p.Name != ps[i].Name || ev.Type == watch.Deleted {
+				continue
+			}
+			if !sawRunning && p.Status.Phase != corev1.PodPending {
+				sawRunning = true
+				toRunning += time.Since(start)
+			}
+			if PodTerminal(p) {
+				if p.Status.Phase != corev1.PodSucceeded {
+					b.Fatalf("pod %s %s", p.Name, p.Status.Phase)
+				}
 				break
 			}
-		}
-		toRunning += time.Since(start)
-		p, err := c.Wait(ctx, "default", pods[i].Name)
-		if err != nil || p.Status.Phase != corev1.PodSucceeded {
-			b.Fatalf("pod %s: %v %s", pods[i].Name, err, p.Status.Phase)
 		}
 	}
 	b.StopTimer()
 	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	b.ReportMetric(float64(toRunning.Nanoseconds())/float64(b.N), "to-running-ns")
-	b.ReportMetric(rawNs, "raw-ns")
-	b.ReportMetric(perOp/rawNs, "x-raw")
+	b.ReportMetric(direct, "direct-ns")
+	b.ReportMetric(perOp/direct, "x-direct")
 }
 
-// BenchmarkColdStart: a module no cache holds, through a fresh Cluster,
-// against a raw wazero compile plus run of the same module.
+// BenchmarkColdStart: a module no cache holds, through a fresh engine and
+// pod worker, against a raw wazero compile plus run of the same module.
 func BenchmarkColdStart(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	wasmPath := helloWasm(b, dir)
 	wasm, _ := os.ReadFile(wasmPath)
-
 	var rawTotal, podTotal time.Duration
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		raw := newRawRunner(b, ctx, wasm, nil)
+		raw := newRawRunner(b, ctx, wasm)
 		raw.run(b, ctx)
 		rawTotal += time.Since(t0)
 		raw.rt.Close(ctx)
 
 		t1 := time.Now()
-		c, err := New(ctx, Config{CacheDir: filepath.Join(dir, fmt.Sprintf("cold-%d", i))})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Apply(ctx, helloPod(b, wasmPath, "cold")); err != nil {
-			b.Fatal(err)
-		}
-		if p, err := c.Wait(ctx, "default", "cold"); err != nil || p.Status.Phase != corev1.PodSucceeded {
-			b.Fatalf("cold pod: %v", err)
-		}
+		d := newDirectStarter(b, ctx, filepath.Join(dir, fmt.Sprintf("cold-%d", i)))
+		d.start(b, ctx, helloPod(b, wasmPath, "cold"))
 		podTotal += time.Since(t1)
-		c.Close()
+		d.eng.Close(ctx)
 	}
 	b.ReportMetric(float64(rawTotal.Nanoseconds())/float64(b.N), "raw-compile-run-ns")
 	b.ReportMetric(float64(podTotal.Nanoseconds())/float64(b.N), "pod-ns")

@@ -1,20 +1,23 @@
 // Package wasmpod runs Kubernetes pods of WebAssembly (WASI preview 1)
-// modules inside a Go program.
+// modules inside a Go program: an in-process control plane (API server over
+// a memory or bbolt store, scheduler, node lifecycle controller) and N node
+// agents that run the pods on wazero.
 //
-//	c, err := wasmpod.New(ctx, wasmpod.Config{})
+//	c, err := wasmpod.New(ctx, wasmpod.Config{Nodes: 1})
 //	defer c.Close()
-//	pods, err := wasmpod.LoadFile("pod.yaml", wasmpod.LoadOptions{})
-//	err = c.Apply(ctx, pods[0])
-//	pod, err := c.Wait(ctx, "default", pods[0].Name)
+//	objs, err := wasmpod.LoadFile("pod.yaml", wasmpod.LoadOptions{})
+//	_, err = c.Apply(ctx, objs[0])
+//	pod, err := c.WaitPod(ctx, "default", "hello", wasmpod.PodTerminal)
 //
 // Contracts:
-//   - A Cluster is safe for concurrent use. It holds no global state; Close
-//     kills every pod it runs and releases the engine.
-//   - Apply resolves the pod's images before it returns (building go://
-//     images, with progress on Config.Progress), so a bad image is an error
-//     of Apply, not a pod stuck in ImagePullBackOff.
-//   - Delete terminates gracefully (TERM, then kill at the grace period)
-//     and returns at once; Wait returns when the pod is terminal.
+//   - A Cluster is safe for concurrent use and holds no global state; Close
+//     stops everything New started. Stopping a Cluster is a node reboot, not
+//     a deletion: with a bbolt store, pods that were running start again
+//     (restartCount incremented, per restartPolicy) when the next Cluster
+//     opens the same DataDir.
+//   - Every operation goes through the API server, as a remote client's
+//     would: defaulting, validation, resourceVersion conflicts and Events.
+//   - ctx cancels the call, not the Cluster.
 package wasmpod
 
 import (
@@ -22,76 +25,105 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
+	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/api"
+	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/pods"
-	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/wazero"
+	wruntime "github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/store"
+	"github.com/wasmpod/wasmpod/store/bbolt"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
-// Errors, checked with errors.Is.
-var (
-	ErrNotFound      = errors.New("not found")
-	ErrAlreadyExists = errors.New("already exists")
+// Store backends.
+const (
+	StoreMemory = "memory"
+	StoreBbolt  = "bbolt"
 )
 
-// Config configures a Cluster. The zero value is usable.
+// Config configures a Cluster. The zero value is usable: memory store, one
+// node, state in a temporary directory.
 type Config struct {
-	// DataDir holds pod state (logs, emptyDir volumes). When empty a
-	// temporary directory is used and removed by Close.
+	// Store is StoreMemory (default) or StoreBbolt (DataDir/wasmpod.db).
+	Store string
+	// DataDir holds the store file and pod state (logs, emptyDirs). A
+	// temporary directory, removed by Close, when empty.
 	DataDir string
-	// CacheDir holds built images and compiled modules; defaults to
-	// $XDG_CACHE_HOME/wasmpod (~/.cache/wasmpod).
+	// CacheDir holds built images and compiled modules; DefaultCacheDir()
+	// when empty.
 	CacheDir string
-	// NodeName names the local node; defaults to the host name.
-	NodeName string
-	// AllowHostPath permits hostPath volumes (off by default).
+	// Nodes is the number of node agents (default 1), named node-1, node-2…
+	// NodeSpecs, when set, describes each node instead.
+	Nodes     int
+	NodeSpecs []NodeSpec
+	// NodeCapacity is each node's capacity (default: cpu = host CPUs,
+	// memory 4Gi, pods 110).
+	NodeCapacity corev1.ResourceList
+	// AllowHostPath permits hostPath volumes.
 	AllowHostPath bool
+	// NodeMonitorGracePeriod: a node whose lease is older is marked
+	// Unknown (default 40 s).
+	NodeMonitorGracePeriod time.Duration
+	// HeartbeatInterval: how often node agents renew their lease (10 s).
+	HeartbeatInterval time.Duration
 	// Clock is the source of time; the real clock when nil.
 	Clock clock.WithTicker
-	// Engine overrides the runtime (default: wazero with CacheDir).
-	Engine runtime.Engine
+	// Engine overrides the runtime (default: wazero over CacheDir).
+	Engine wruntime.Engine
 	// Progress receives progress lines of long work (image builds).
 	Progress io.Writer
-
-	// OnStatus, OnEvent and OnLog observe the pods (see pods.Config).
-	OnStatus func(pod *corev1.Pod)
-	OnEvent  func(pod *corev1.Pod, eventType, reason, message string)
-	OnLog    func(pod *corev1.Pod, container string, stream logs.Stream, line string)
+	// OnLog, when set, receives every container log line of every node.
+	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
 }
 
-// Cluster runs pods on the local node.
+// NodeSpec describes one node agent.
+type NodeSpec struct {
+	Name string `json:"name"`
+	// Capacity overrides Config.NodeCapacity per resource.
+	Capacity corev1.ResourceList `json:"capacity,omitempty"`
+	Labels   map[string]string   `json:"labels,omitempty"`
+	Taints   []corev1.Taint      `json:"taints,omitempty"`
+}
+
+// Cluster is an in-process control plane with its node agents.
 type Cluster struct {
-	cfg      Config
-	podCfg   *pods.Config
-	images   *memoResolver
-	ownsData bool
-	ownsEng  bool
+	cfg     Config
+	store   store.Store
+	server  *apiserver.Server
+	handler http.Handler
+	client  kubernetes.Interface
+	images  *memoResolver
+	agents  []*pods.Agent
 
-	mu      sync.Mutex
-	workers map[string]*pods.Worker // "ns/name"
-	order   []string
-	nextIP  netip.Addr
-	cancel  context.CancelFunc
-	ctx     context.Context
-	wg      sync.WaitGroup
-
-	closeOnce sync.Once
-	closeErr  error
+	ownsData, ownsEngine bool
+	cancel               context.CancelFunc
+	wg                   sync.WaitGroup
+	mu                   sync.Mutex
+	closers              []func()
+	closeOnce            sync.Once
+	closeErr             error
 }
 
 // DefaultCacheDir is where images and compiled modules are cached.
@@ -102,11 +134,22 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "wasmpod-cache")
 }
 
-// New starts a Cluster.
-func New(ctx context.Context, cfg Config) (*Cluster, error) {
-	c := &Cluster{cfg: cfg, workers: map[string]*pods.Worker{}, nextIP: netip.MustParseAddr("10.244.0.1")}
+// New starts a Cluster: store, API server, scheduler, node lifecycle
+// controller and cfg.Nodes node agents. It returns when the nodes have
+// registered.
+func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
+	c := &Cluster{}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Nodes <= 0 {
+		cfg.Nodes = 1
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = DefaultCacheDir()
+	}
+	if cfg.NodeMonitorGracePeriod <= 0 {
+		cfg.NodeMonitorGracePeriod = 40 * time.Second
 	}
 	if cfg.DataDir == "" {
 		d, err := os.MkdirTemp("", "wasmpod-")
@@ -114,35 +157,336 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 			return nil, err
 		}
 		cfg.DataDir, c.ownsData = d, true
+	} else if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
 	}
-	if cfg.NodeName == "" {
-		h, _ := os.Hostname()
-		cfg.NodeName = nodeName(h)
+	c.cfg = cfg
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel = cancel
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+
+	switch cfg.Store {
+	case "", StoreMemory:
+		c.store = memory.New()
+	case StoreBbolt:
+		st, err := bbolt.Open(filepath.Join(cfg.DataDir, "wasmpod.db"), bbolt.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.store = st
+	default:
+		return nil, fmt.Errorf("unknown store %q (want %q or %q)", cfg.Store, StoreMemory, StoreBbolt)
 	}
+	c.onClose(func() { c.store.Close() })
+	if c.server, err = apiserver.New(ctx, c.store, apiserver.Options{Clock: cfg.Clock, Validation: api.Options{AllowHostPath: cfg.AllowHostPath}}); err != nil {
+		return nil, err
+	}
+	c.handler = c.server.Handler(apiserver.HandlerOptions{})
+	if c.client, err = kubernetes.NewForConfig(c.server.InProcessConfig(c.handler)); err != nil {
+		return nil, err
+	}
+
 	if cfg.Engine == nil {
 		eng, err := wazero.New(ctx, wazero.Config{CacheDir: filepath.Join(cfg.CacheDir, "compiled")})
 		if err != nil {
 			return nil, err
 		}
-		cfg.Engine, c.ownsEng = eng, true
+		cfg.Engine, c.ownsEngine = eng, true
+		c.cfg.Engine = eng
 	}
-	c.cfg = cfg
 	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress}, m: map[[2]string]*images.Image{}}
-	c.podCfg = &pods.Config{
-		Engine:        cfg.Engine,
-		Images:        c.images,
-		Clock:         cfg.Clock,
-		RootDir:       filepath.Join(cfg.DataDir, "pods"),
-		NodeName:      cfg.NodeName,
-		HostIP:        "127.0.0.1",
-		AllowHostPath: cfg.AllowHostPath,
-		OnStatus:      cfg.OnStatus,
-		OnEvent:       cfg.OnEvent,
-		OnLog:         cfg.OnLog,
+
+	if err := startScheduler(runCtx, c.client, c); err != nil {
+		return nil, err
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
+	c.goRun(func() { nlc.Run(runCtx) })
+
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
+		corev1.ResourceMemory: resource.MustParse("4Gi"),
+		corev1.ResourcePods:   resource.MustParse("110"),
+	}
+	for k, v := range cfg.NodeCapacity {
+		capacity[k] = v
+	}
+	specs := cfg.NodeSpecs
+	if len(specs) == 0 {
+		for i := 1; i <= cfg.Nodes; i++ {
+			specs = append(specs, NodeSpec{Name: fmt.Sprintf("node-%d", i)})
+		}
+	}
+	for i, spec := range specs {
+		name := spec.Name
+		if name == "" {
+			return nil, fmt.Errorf("nodes[%d].name: Required value", i)
+		}
+		nodeCap := corev1.ResourceList{}
+		for k, v := range capacity {
+			nodeCap[k] = v
+		}
+		for k, v := range spec.Capacity {
+			nodeCap[k] = v
+		}
+		a := pods.NewAgent(pods.AgentConfig{
+			Client:            c.client,
+			NodeName:          name,
+			Capacity:          nodeCap,
+			Labels:            spec.Labels,
+			Taints:            spec.Taints,
+			PodCIDR:           fmt.Sprintf("10.244.%d.0/24", i+1),
+			HeartbeatInterval: cfg.HeartbeatInterval,
+			Clock:             cfg.Clock,
+			Pods: &pods.Config{
+				Engine:        cfg.Engine,
+				Images:        c.images,
+				Clock:         cfg.Clock,
+				RootDir:       filepath.Join(cfg.DataDir, "nodes", name, "pods"),
+				NodeName:      name,
+				HostIP:        "127.0.0.1",
+				AllowHostPath: cfg.AllowHostPath,
+				OnLog:         cfg.OnLog,
+			},
+		})
+		c.agents = append(c.agents, a)
+		c.server.RegisterNode(name, a)
+		c.goRun(func() { a.Run(runCtx) })
+	}
+	// Wait for the nodes to register, so the first pods find them.
+	for _, spec := range specs {
+		if err := waitFor(ctx, 30*time.Second, func() bool {
+			_, err := c.client.CoreV1().Nodes().Get(ctx, spec.Name, metav1.GetOptions{})
+			return err == nil
+		}); err != nil {
+			return nil, fmt.Errorf("node %s did not register: %w", spec.Name, err)
+		}
+	}
 	return c, nil
 }
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return context.DeadlineExceeded
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) goRun(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+func (c *Cluster) onClose(f func()) {
+	c.mu.Lock()
+	c.closers = append(c.closers, f)
+	c.mu.Unlock()
+}
+
+// Client is a client-go clientset talking to the in-process API server.
+func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// Handler serves the Kubernetes-style HTTP API (without authentication:
+// wrap it, or use apiserver.Server.Handler with a token, for TCP).
+func (c *Cluster) Handler() http.Handler { return c.handler }
+
+// Server is the API server.
+func (c *Cluster) Server() *apiserver.Server { return c.server }
+
+// Images resolves image references with the node agents' cache.
+func (c *Cluster) Images() pods.ImageResolver { return c.images }
+
+// Engine is the runtime the node agents use.
+func (c *Cluster) Engine() wruntime.Engine { return c.cfg.Engine }
+
+// Close stops the node agents (their pods are killed, as in a node reboot),
+// the controllers and the store, and removes a temporary DataDir.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+		}
+		c.wg.Wait()
+		c.mu.Lock()
+		closers := c.closers
+		c.mu.Unlock()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		if c.ownsEngine {
+			c.closeErr = c.cfg.Engine.Close(context.Background())
+		}
+		if c.ownsData {
+			c.closeErr = errors.Join(c.closeErr, os.RemoveAll(c.cfg.DataDir))
+		}
+	})
+	return c.closeErr
+}
+
+// --- object operations -------------------------------------------------------
+
+func (c *Cluster) resourceOf(obj runtime.Object) (*apiserver.Resource, error) {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if gvk.Kind == "" {
+		kinds, _, err := api.Scheme.ObjectKinds(obj)
+		if err != nil || len(kinds) == 0 {
+			return nil, fmt.Errorf("unknown object type %T", obj)
+		}
+		gvk = kinds[0]
+	}
+	r, ok := c.server.ResourceFor(gvk)
+	if !ok {
+		return nil, fmt.Errorf("the server doesn't have a resource type for kind %q", gvk.Kind)
+	}
+	return r, nil
+}
+
+// resource finds a resource by kind ("Pod"), plural ("pods") or short
+// name ("po"), case-insensitively.
+func (c *Cluster) resource(kind string) (*apiserver.Resource, error) {
+	k := strings.ToLower(kind)
+	for _, r := range c.server.Resources() {
+		if k == strings.ToLower(r.Kind) || k == r.GVR.Resource {
+			return r, nil
+		}
+		for _, s := range r.ShortNames {
+			if k == s {
+				return r, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("the server doesn't have a resource type %q", kind)
+}
+
+// Apply creates obj, or replaces the existing object of that name (keeping
+// what the server owns: status, identity). It returns the stored object.
+func (c *Cluster) Apply(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+	r, err := c.resourceOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	obj = obj.DeepCopyObject()
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.server.Create(ctx, r, m.GetNamespace(), obj)
+	if !apierrors.IsAlreadyExists(err) {
+		return out, err
+	}
+	cur, err := c.server.Get(ctx, r, m.GetNamespace(), m.GetName())
+	if err != nil {
+		return nil, err
+	}
+	cm, _ := meta.Accessor(cur)
+	m.SetResourceVersion(cm.GetResourceVersion())
+	return c.server.Update(ctx, r, m.GetNamespace(), obj, "")
+}
+
+// Get returns one object; kind is a kind, plural or short name.
+func (c *Cluster) Get(ctx context.Context, kind, namespace, name string) (runtime.Object, error) {
+	r, err := c.resource(kind)
+	if err != nil {
+		return nil, err
+	}
+	return c.server.Get(ctx, r, namespace, name)
+}
+
+// List returns the objects of a kind in namespace ("" = all).
+func (c *Cluster) List(ctx context.Context, kind, namespace string, opts metav1.ListOptions) (runtime.Object, error) {
+	r, err := c.resource(kind)
+	if err != nil {
+		return nil, err
+	}
+	return c.server.List(ctx, r, namespace, opts)
+}
+
+// Watch streams changes of a kind in namespace ("" = all).
+func (c *Cluster) Watch(ctx context.Context, kind, namespace string, opts metav1.ListOptions) (watch.Interface, error) {
+	r, err := c.resource(kind)
+	if err != nil {
+		return nil, err
+	}
+	return c.server.Watch(ctx, r, namespace, opts)
+}
+
+// Delete deletes an object; pods terminate gracefully unless
+// opts.GracePeriodSeconds is 0.
+func (c *Cluster) Delete(ctx context.Context, kind, namespace, name string, opts metav1.DeleteOptions) error {
+	r, err := c.resource(kind)
+	if err != nil {
+		return err
+	}
+	_, err = c.server.Delete(ctx, r, namespace, name, opts)
+	return err
+}
+
+// Logs writes a container's log (see corev1.PodLogOptions).
+func (c *Cluster) Logs(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions, w io.Writer) error {
+	return c.server.PodLogs(ctx, namespace, pod, opts, w)
+}
+
+// Exec runs a command in a pod's sandbox and returns its exit code.
+func (c *Cluster) Exec(ctx context.Context, namespace, pod string, opts *corev1.PodExecOptions, streams apiserver.ExecStreams) (int, error) {
+	return c.server.PodExec(ctx, namespace, pod, opts, streams)
+}
+
+// PodTerminal is a WaitPod condition: the pod Succeeded or Failed.
+func PodTerminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// PodRunning is a WaitPod condition: the pod is Running.
+func PodRunning(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning }
+
+// WaitPod watches a pod until cond holds, and returns it. It fails with
+// NotFound if the pod is deleted first.
+func (c *Cluster) WaitPod(ctx context.Context, namespace, name string, cond func(*corev1.Pod) bool) (*corev1.Pod, error) {
+	r, _ := c.resource("pods")
+	w, err := c.server.Watch(ctx, r, namespace, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	var last *corev1.Pod
+	for {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return c.WaitPod(ctx, namespace, name, cond)
+			}
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				last = ev.Object.(*corev1.Pod)
+				if cond(last) {
+					return last, nil
+				}
+			case watch.Deleted:
+				return ev.Object.(*corev1.Pod), apierrors.NewNotFound(r.GVR.GroupResource(), name)
+			}
+		}
+	}
+}
+
+func isConflict(err error) bool { return apierrors.IsConflict(err) }
+
+// --- manifests ---------------------------------------------------------------
 
 // LoadOptions controls LoadFile.
 type LoadOptions struct {
@@ -196,140 +540,6 @@ func loadDocs(docs []api.Document, base string, opts LoadOptions) ([]*corev1.Pod
 	return ps, nil
 }
 
-func key(ns, name string) string { return ns + "/" + name }
-
-// Apply starts a pod. The pod must have been loaded (defaulted and valid).
-func (c *Cluster) Apply(ctx context.Context, pod *corev1.Pod) error {
-	pod = pod.DeepCopy()
-	if pod.Namespace == "" {
-		pod.Namespace = metav1.NamespaceDefault
-	}
-	if pod.Name == "" && pod.GenerateName != "" {
-		pod.Name = pod.GenerateName + uuid.NewString()[:5]
-	}
-	// Resolve every image first, so bad images fail here.
-	base := pod.Annotations[pods.AnnotationManifestDir]
-	for _, ctr := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
-		img, err := c.images.Resolve(ctx, ctr.Image, base)
-		if err != nil {
-			return fmt.Errorf("pod/%s: container %q: %w", pod.Name, ctr.Name, err)
-		}
-		if _, err := c.cfg.Engine.Compile(ctx, img.Digest, img.Bytes); err != nil {
-			return fmt.Errorf("pod/%s: container %q: image %q: %w", pod.Name, ctr.Name, ctr.Image, err)
-		}
-	}
-	c.mu.Lock()
-	k := key(pod.Namespace, pod.Name)
-	if _, ok := c.workers[k]; ok {
-		c.mu.Unlock()
-		return fmt.Errorf("pods %q %w", pod.Name, ErrAlreadyExists)
-	}
-	pod.UID = types.UID(uuid.NewString())
-	pod.CreationTimestamp = metav1.NewTime(c.now())
-	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, PodIP: c.nextIP.String(), PodIPs: []corev1.PodIP{{IP: c.nextIP.String()}}}
-	c.nextIP = c.nextIP.Next()
-	w := pods.NewWorker(c.podCfg, pod)
-	c.workers[k] = w
-	c.order = append(c.order, k)
-	c.mu.Unlock()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		w.Run(c.ctx)
-	}()
-	return nil
-}
-
-func (c *Cluster) now() time.Time {
-	if c.cfg.Clock != nil {
-		return c.cfg.Clock.Now()
-	}
-	return time.Now()
-}
-
-func (c *Cluster) worker(ns, name string) (*pods.Worker, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	w, ok := c.workers[key(ns, name)]
-	if !ok {
-		return nil, fmt.Errorf("pods %q %w", name, ErrNotFound)
-	}
-	return w, nil
-}
-
-// Get returns the pod with its current status.
-func (c *Cluster) Get(ns, name string) (*corev1.Pod, error) {
-	w, err := c.worker(ns, name)
-	if err != nil {
-		return nil, err
-	}
-	return w.Pod(), nil
-}
-
-// List returns every pod, in the order they were applied.
-func (c *Cluster) List() []*corev1.Pod {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]*corev1.Pod, 0, len(c.order))
-	for _, k := range c.order {
-		out = append(out, c.workers[k].Pod())
-	}
-	return out
-}
-
-// Wait blocks until the pod is terminal (or ctx ends) and returns it.
-func (c *Cluster) Wait(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-	w, err := c.worker(ns, name)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-w.Done():
-		return w.Pod(), nil
-	case <-ctx.Done():
-		return w.Pod(), ctx.Err()
-	}
-}
-
-// Delete terminates the pod gracefully. grace < 0 uses the pod's
-// terminationGracePeriodSeconds.
-func (c *Cluster) Delete(ns, name string, grace time.Duration) error {
-	w, err := c.worker(ns, name)
-	if err != nil {
-		return err
-	}
-	w.Terminate(grace)
-	return nil
-}
-
-// LogPath returns a container instance's CRI log file.
-func (c *Cluster) LogPath(ns, name, container string, restart int32) (string, error) {
-	w, err := c.worker(ns, name)
-	if err != nil {
-		return "", err
-	}
-	return w.LogPath(container, restart), nil
-}
-
-// Close kills every pod, waits for them and releases what New made.
-func (c *Cluster) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.close() })
-	return c.closeErr
-}
-
-func (c *Cluster) close() error {
-	c.cancel()
-	c.wg.Wait()
-	var err error
-	if c.ownsEng {
-		err = c.cfg.Engine.Close(context.Background())
-	}
-	if c.ownsData {
-		err = errors.Join(err, os.RemoveAll(c.cfg.DataDir))
-	}
-	return err
-}
-
 // ExitCode summarises terminal pods as `wasmpod run` does: 0 when every pod
 // Succeeded, else the exit code of the first failed container (init
 // containers first, in pod order), else 1.
@@ -360,8 +570,8 @@ func ExitCode(ps []*corev1.Pod) int {
 	return 1
 }
 
-// memoResolver remembers resolved images for the Cluster's lifetime, so a
-// pod's worker does not rebuild or re-hash what Apply resolved.
+// memoResolver remembers resolved images for the Cluster's lifetime, so
+// pods do not re-hash go:// sources on every start.
 type memoResolver struct {
 	r  *images.Resolver
 	mu sync.Mutex
@@ -384,19 +594,4 @@ func (m *memoResolver) Resolve(ctx context.Context, ref, base string) (*images.I
 	m.m[k] = img
 	m.mu.Unlock()
 	return img, nil
-}
-
-// nodeName turns a host name into a valid node name (a DNS-1123 subdomain).
-func nodeName(host string) string {
-	b := []byte(strings.ToLower(host))
-	for i, ch := range b {
-		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '.') {
-			b[i] = '-'
-		}
-	}
-	n := strings.Trim(string(b), "-.")
-	if n == "" {
-		return "localhost"
-	}
-	return n
 }

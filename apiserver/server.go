@@ -380,7 +380,8 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 			return nil, err
 		}
 		om, _ := meta.Accessor(obj)
-		if om.GetDeletionTimestamp() != nil && len(om.GetFinalizers()) == 0 && s.gracefulDone(r, obj) {
+		oldm, _ := meta.Accessor(old)
+		if om.GetDeletionTimestamp() != nil && len(om.GetFinalizers()) == 0 && len(oldm.GetFinalizers()) > 0 && s.gracefulDone(r, obj) {
 			// The last finalizer is gone: the object goes.
 			_, err := s.store.Delete(ctx, kv.Key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && want == 0 && attempt < 100 {

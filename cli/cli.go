@@ -2,9 +2,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	goruntime "runtime"
 	"runtime/debug"
 
@@ -20,10 +22,20 @@ func App(stdout, stderr io.Writer) *ucli.App {
 		Name:      "wasmpod",
 		Usage:     "run Kubernetes pods of WebAssembly modules",
 		UsageText: "wasmpod [global options] command [command options] [arguments...]",
+		Reader:    os.Stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
+		Flags:     connFlags(),
 		Commands: []*ucli.Command{
 			runCommand(),
+			serveCommand(),
+			getCommand(),
+			describeCommand(),
+			applyCommand(),
+			createCommand(),
+			deleteCommand(),
+			logsCommand(),
+			execCommand(),
 			versionCommand(),
 		},
 		HideHelpCommand: false,
@@ -33,9 +45,28 @@ func App(stdout, stderr io.Writer) *ucli.App {
 
 // Main runs the command line and returns the process exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
-	err := App(stdout, stderr).Run(args)
+	return runApp(App(stdout, stderr), args)
+}
+
+// runApp runs app on args (kubectl-style commands may mix flags and
+// arguments) and returns the exit status, having printed any error to the
+// app's ErrWriter.
+func runApp(app *ucli.App, args []string) int {
+	return runAppContext(context.Background(), app, args)
+}
+
+func runAppContext(ctx context.Context, app *ucli.App, args []string) int {
+	stderr := app.ErrWriter
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return 0
+	}
+	var ce *cmdError
+	if errors.As(err, &ce) {
+		if ce.msg != "" {
+			fmt.Fprintln(stderr, ce.msg)
+		}
+		return ce.code
 	}
 	var ec ucli.ExitCoder
 	if errors.As(err, &ec) {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +11,12 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/logs"
+	"github.com/wasmpod/wasmpod/pods"
 )
 
 func runCommand() *ucli.Command {
@@ -23,8 +25,9 @@ func runCommand() *ucli.Command {
 		Usage:     "Run the Pods of a manifest in the foreground, streaming their logs",
 		ArgsUsage: "FILE|-",
 		Description: `Runs every Pod in FILE (multi-document YAML or JSON; "-" reads standard input)
-on this machine and streams their logs prefixed [pod/container]. A status line is
-printed to standard error whenever a pod's status changes.
+on an in-process control plane (API server, scheduler, one node) and streams
+their logs prefixed [pod/container]. A status line is printed to standard error
+whenever a pod's status changes, with warning events.
 
 Ctrl-C (or SIGTERM) terminates the pods gracefully, honouring each pod's
 terminationGracePeriodSeconds; a second Ctrl-C kills them at once.
@@ -52,8 +55,6 @@ func runAction(c *ucli.Context) error {
 	if len(ps) == 0 {
 		return ucli.Exit(fmt.Sprintf("no pods found in %s", c.Args().First()), 1)
 	}
-
-	pr := &statusPrinter{w: stderr, last: map[string]string{}}
 	var outMu sync.Mutex
 	ctx := c.Context
 	cl, err := wasmpod.New(ctx, wasmpod.Config{
@@ -61,8 +62,6 @@ func runAction(c *ucli.Context) error {
 		CacheDir:      c.String("cache-dir"),
 		AllowHostPath: c.Bool("allow-host-path"),
 		Progress:      stderr,
-		OnStatus:      pr.status,
-		OnEvent:       pr.event,
 		OnLog: func(pod *corev1.Pod, container string, _ logs.Stream, line string) {
 			outMu.Lock()
 			fmt.Fprintf(stdout, "[%s/%s] %s\n", pod.Name, container, line)
@@ -74,71 +73,126 @@ func runAction(c *ucli.Context) error {
 	}
 	defer cl.Close()
 
+	// Resolve and compile every image first: a bad image fails the command
+	// instead of leaving a pod in ImagePullBackOff.
+	for _, p := range ps {
+		for _, ctr := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+			img, err := cl.Images().Resolve(ctx, ctr.Image, p.Annotations[pods.AnnotationManifestDir])
+			if err != nil {
+				return ucli.Exit(fmt.Sprintf("pod/%s: container %q: %v", p.Name, ctr.Name, err), 1)
+			}
+			if _, err := cl.Engine().Compile(ctx, img.Digest, img.Bytes); err != nil {
+				return ucli.Exit(fmt.Sprintf("pod/%s: container %q: image %q: %v", p.Name, ctr.Name, ctr.Image, err), 1)
+			}
+		}
+	}
+
+	pr := &statusPrinter{w: stderr, last: map[string]string{}, events: map[string]int32{}}
+	want := map[string]bool{}
+	for _, p := range ps {
+		want[p.Namespace+"/"+p.Name] = true
+	}
+	podW, err := cl.Watch(ctx, "pods", "", metav1.ListOptions{})
+	if err != nil {
+		return ucli.Exit(err.Error(), 1)
+	}
+	defer podW.Stop()
+	evW, err := cl.Watch(ctx, "events", "", metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err != nil {
+		return ucli.Exit(err.Error(), 1)
+	}
+	defer evW.Stop()
+	go func() {
+		for ev := range evW.ResultChan() {
+			if e, ok := ev.Object.(*corev1.Event); ok && want[e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name] {
+				pr.event(e)
+			}
+		}
+	}()
+
+	for _, p := range ps {
+		if _, err := cl.Apply(ctx, p); err != nil {
+			return ucli.Exit(err.Error(), 1)
+		}
+	}
+
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-
-	var applied []*corev1.Pod
-	for _, p := range ps {
-		if err := cl.Apply(ctx, p); err != nil {
-			terminateAll(cl, applied, nil)
-			return ucli.Exit(err.Error(), 1)
-		}
-		applied = append(applied, p)
-	}
-
-	done := make(chan struct{})
-	go func() {
-		for _, p := range applied {
-			cl.Wait(context.Background(), p.Namespace, p.Name)
-		}
-		close(done)
-	}()
+	final := map[string]*corev1.Pod{}
+	killed := false
 	signalled := 0
-	for {
+	for len(final) < len(ps) {
 		select {
-		case <-done:
-			var final []*corev1.Pod
-			for _, p := range applied {
-				got, err := cl.Get(p.Namespace, p.Name)
-				if err != nil {
-					return ucli.Exit(err.Error(), 1)
-				}
-				final = append(final, got)
+		case ev, ok := <-podW.ResultChan():
+			if !ok {
+				return ucli.Exit("watch of pods ended unexpectedly", 1)
 			}
-			if code := wasmpod.ExitCode(final); code != 0 {
-				return ucli.Exit("", code)
-			}
-			return nil
-		case sig := <-sigs:
-			signalled++
-			if signalled == 1 {
-				fmt.Fprintf(stderr, "%s: terminating pods gracefully (repeat to kill them now)\n", sig)
-				terminateAll(cl, applied, nil)
+			p, isPod := ev.Object.(*corev1.Pod)
+			if !isPod || !want[p.Namespace+"/"+p.Name] {
 				continue
 			}
-			fmt.Fprintf(stderr, "%s: killing pods\n", sig)
-			for _, p := range applied {
-				cl.Delete(p.Namespace, p.Name, 0)
+			k := p.Namespace + "/" + p.Name
+			switch {
+			case ev.Type == watch.Deleted:
+				final[k] = p
+			case ev.Type == watch.Added || ev.Type == watch.Modified:
+				pr.status(p)
+				if wasmpod.PodTerminal(p) {
+					final[k] = p
+				}
+			}
+		case sig := <-sigs:
+			signalled++
+			grace := (*int64)(nil)
+			if signalled == 1 {
+				fmt.Fprintf(stderr, "%s: terminating pods gracefully (repeat to kill them now)\n", sig)
+			} else {
+				fmt.Fprintf(stderr, "%s: killing pods\n", sig)
+				zero := int64(0)
+				grace, killed = &zero, true
+			}
+			for _, p := range ps {
+				if final[p.Namespace+"/"+p.Name] == nil {
+					cl.Delete(context.Background(), "pods", p.Namespace, p.Name, metav1.DeleteOptions{GracePeriodSeconds: grace})
+				}
 			}
 		}
 	}
+	var out []*corev1.Pod
+	for _, p := range ps {
+		out = append(out, final[p.Namespace+"/"+p.Name])
+	}
+	if code := exitCode(out, killed); code != 0 {
+		return ucli.Exit("", code)
+	}
+	return nil
 }
 
-func terminateAll(cl *wasmpod.Cluster, ps []*corev1.Pod, _ error) {
-	for _, p := range ps {
-		if err := cl.Delete(p.Namespace, p.Name, -1); err != nil && !errors.Is(err, wasmpod.ErrNotFound) {
-			continue
+// exitCode is wasmpod.ExitCode, counting containers still running in a
+// pod that was killed (deleted with grace 0) as killed: 137.
+func exitCode(ps []*corev1.Pod, killed bool) int {
+	if killed {
+		for _, p := range ps {
+			if !wasmpod.PodTerminal(p) {
+				for _, cs := range p.Status.ContainerStatuses {
+					if cs.State.Running != nil {
+						return 137
+					}
+				}
+			}
 		}
 	}
+	return wasmpod.ExitCode(ps)
 }
 
 // statusPrinter prints a line when a pod's kubectl-style status changes,
 // and warning events.
 type statusPrinter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	last map[string]string
+	mu     sync.Mutex
+	w      io.Writer
+	last   map[string]string
+	events map[string]int32
 }
 
 func (p *statusPrinter) status(pod *corev1.Pod) {
@@ -157,11 +211,12 @@ func (p *statusPrinter) status(pod *corev1.Pod) {
 	fmt.Fprintln(p.w, line)
 }
 
-func (p *statusPrinter) event(pod *corev1.Pod, eventType, reason, msg string) {
-	if eventType != corev1.EventTypeWarning {
-		return
-	}
+func (p *statusPrinter) event(e *corev1.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s %s pod/%s: %s\n", eventType, reason, pod.Name, msg)
+	if e.Count <= p.events[string(e.UID)] && e.Count != 0 {
+		return
+	}
+	p.events[string(e.UID)] = e.Count
+	fmt.Fprintf(p.w, "%s %s pod/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Name, e.Message)
 }

@@ -108,6 +108,9 @@ type ctr struct {
 	crash, pull backoff
 	retryAt     time.Time // earliest retry after a failed start
 	containerID string
+	// restored: the instance was lost in a node reboot and the container
+	// waits to start again; it reports Waiting with exited as lastState.
+	restored bool
 }
 
 // podState is everything the pure functions decide on.
@@ -347,6 +350,99 @@ func (s *podState) planTermination(now time.Time) actions {
 	return a
 }
 
+// --- restore after a node reboot ------------------------------------------
+
+// Messages for instances lost in a node reboot. The first is the kubelet's
+// (convertToAPIContainerStatuses) for a container that was Running and will
+// start again; the second the kubelet's for a container reported lost when
+// the pod ends.
+const (
+	msgLostRestart  = "The container could not be located when the pod was deleted.  The container used to be Running"
+	msgLostTerminal = "The container could not be located when the pod was terminated"
+)
+
+// restore rebuilds the records from the status the pod had when the node
+// stopped (wasmpod stopped or was killed): every instance is gone, as after
+// a reboot. It reports false when prev has no container statuses (the pod
+// never got going; it starts afresh).
+//
+// Under restartPolicy Always and OnFailure the pod starts again as the
+// kubelet restarts it after a reboot: init containers and sidecars run again
+// and app containers that restartPolicy allows start again, each with
+// restartCount + 1 and the lost instance as lastState (a Running one as
+// ContainerStatusUnknown, exit 137). Under Never, or when the pod is being
+// deleted, nothing starts again: Running containers are reported
+// Terminated (ContainerStatusUnknown, 137) and the pod ends.
+func (s *podState) restore(prev *corev1.PodStatus, now time.Time) bool {
+	if len(prev.ContainerStatuses) == 0 && len(prev.InitContainerStatuses) == 0 {
+		return false
+	}
+	if prev.StartTime != nil {
+		s.startTime = prev.StartTime.Time
+	}
+	byName := map[string]corev1.ContainerStatus{}
+	for _, cs := range append(append([]corev1.ContainerStatus{}, prev.InitContainerStatuses...), prev.ContainerStatuses...) {
+		byName[cs.Name] = cs
+	}
+	final := s.policy() == corev1.RestartPolicyNever || s.pod.DeletionTimestamp != nil
+	appRan := false
+	for _, c := range s.ctrs {
+		cs, ok := byName[c.spec.Name]
+		if !ok {
+			continue
+		}
+		c.image, c.containerID, c.restarts = cs.ImageID, cs.ContainerID, cs.RestartCount
+		if t := cs.LastTerminationState.Terminated; t != nil {
+			c.last = t.DeepCopy()
+		}
+		var end *corev1.ContainerStateTerminated // how the latest instance ended
+		switch {
+		case cs.State.Running != nil:
+			msg := msgLostRestart
+			if final {
+				msg = msgLostTerminal
+			}
+			end = &corev1.ContainerStateTerminated{
+				ExitCode: 137, Reason: "ContainerStatusUnknown", Message: msg,
+				StartedAt: cs.State.Running.StartedAt, ContainerID: cs.ContainerID,
+			}
+		case cs.State.Terminated != nil:
+			end = cs.State.Terminated.DeepCopy()
+		case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
+			// Waiting to restart (CrashLoopBackOff): the exited instance is
+			// the one reported as lastState.
+			end, c.last = cs.LastTerminationState.Terminated.DeepCopy(), nil
+		default:
+			continue // never ran
+		}
+		c.ever = true
+		if c.kind == kindApp {
+			appRan = true
+		}
+		switch {
+		case final || c.kind == kindApp:
+			c.exited = end
+			if !final && s.wantsRestart(c) {
+				c.restored = true
+			}
+		default:
+			// Init containers and sidecars run again, as a new instance.
+			c.restarts++
+			c.last, c.exited = end, nil
+		}
+	}
+	if final {
+		// Whatever ran has ended; nothing starts again.
+		if appRan {
+			s.initialized = true
+		}
+		if s.pod.DeletionTimestamp != nil {
+			s.terminating, s.deadline = true, now
+		}
+	}
+	return true
+}
+
 // --- status --------------------------------------------------------------
 
 func podRef(p *corev1.Pod) string {
@@ -372,6 +468,9 @@ func (c *ctr) status(now time.Time, terminal bool) corev1.ContainerStatus {
 		st.Started = &t
 		st.Ready = true
 		st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.started)}
+	case c.exited != nil && c.restored && !terminal:
+		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waitReason, Message: c.waitMessage}
+		st.LastTerminationState.Terminated = c.exited.DeepCopy()
 	case c.exited != nil && (terminal || c.waitReason != "CrashLoopBackOff"):
 		st.State.Terminated = c.exited.DeepCopy()
 	case c.exited != nil:

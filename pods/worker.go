@@ -85,6 +85,16 @@ type Worker struct {
 	images map[string]*images.Image
 	// backoffSeen remembers the exit a BackOff event was emitted for.
 	backoffSeen map[*ctr]*corev1.ContainerStateTerminated
+
+	// finished: the pod was already Succeeded or Failed when the worker
+	// was made; Run returns at once.
+	finished bool
+	// mods holds each started container's compiled module, for Exec
+	// (guarded by mu).
+	mods map[string]runtime.CompiledModule
+	// logCh is closed and replaced whenever a log line is written or a
+	// container instance exits (guarded by mu); Logs with follow waits on it.
+	logCh chan struct{}
 }
 
 type instance struct {
@@ -99,13 +109,20 @@ type exitEvent struct {
 }
 
 // NewWorker prepares a worker for pod, which must be defaulted and valid.
+//
+// A pod whose status already has container statuses was running when the
+// node stopped (wasmpod was stopped or killed): the worker resumes it as the
+// kubelet does after a reboot (see podState.restore): the old instances are
+// gone, init containers run again and app containers start again per
+// restartPolicy with restartCount + 1. A pod already Succeeded or Failed is
+// left as it is: Run returns at once.
 func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 	clk := cfg.Clock
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
 	pod = pod.DeepCopy()
-	return &Worker{
+	w := &Worker{
 		cfg:    cfg,
 		clk:    clk,
 		state:  newPodState(pod),
@@ -118,7 +135,30 @@ func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 		images: map[string]*images.Image{},
 
 		backoffSeen: map[*ctr]*corev1.ContainerStateTerminated{},
+		mods:        map[string]runtime.CompiledModule{},
+		logCh:       make(chan struct{}),
 	}
+	switch pod.Status.Phase {
+	case corev1.PodSucceeded, corev1.PodFailed:
+		w.finished = true
+	default:
+		w.state.restore(&pod.Status, clk.Now())
+	}
+	return w
+}
+
+// notifyLog wakes the followers of the pod's logs.
+func (w *Worker) notifyLog() {
+	w.mu.Lock()
+	close(w.logCh)
+	w.logCh = make(chan struct{})
+	w.mu.Unlock()
+}
+
+func (w *Worker) logWait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.logCh
 }
 
 // Pod returns a copy of the pod with its latest status.
@@ -151,8 +191,13 @@ func (w *Worker) LogPath(container string, restart int32) string {
 // Run runs the pod until it is terminal or ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
 	defer close(w.done)
+	if w.finished {
+		return nil
+	}
 	s := w.state
-	s.startTime = w.clk.Now()
+	if s.startTime.IsZero() {
+		s.startTime = w.clk.Now()
+	}
 	if err := w.setupVolumes(); err != nil {
 		// The pod cannot start at all: every container reports the error.
 		for _, c := range s.ctrs {
@@ -264,6 +309,7 @@ func (w *Worker) recordExit(ev exitEvent) {
 	c.running = false
 	c.exited = term
 	c.waitReason, c.waitMessage = "", ""
+	w.notifyLog()
 }
 
 // start resolves, compiles and starts one container, recording a waiting
@@ -320,6 +366,10 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	}
 	c.retryAt = time.Time{}
 	c.pull = backoff{}
+	c.restored = false
+	w.mu.Lock()
+	w.mods[c.spec.Name] = mod
+	w.mu.Unlock()
 	c.running, c.ever, c.started = true, true, now
 	c.waitReason, c.waitMessage = "", ""
 	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.cfg.Engine.Name(), w.state.pod.UID, c.spec.Name, restarts)
@@ -357,10 +407,12 @@ func (w *Worker) openLog(c *ctr, restart int32, cfg *runtime.ContainerConfig) (f
 	if err != nil {
 		return nil, err
 	}
-	var sink logs.Sink
-	if w.cfg.OnLog != nil {
-		pod, name := w.state.pod, c.spec.Name
-		sink = func(s logs.Stream, line string) { w.cfg.OnLog(pod, name, s, line) }
+	pod, name := w.state.pod, c.spec.Name
+	sink := func(s logs.Stream, line string) {
+		w.notifyLog()
+		if w.cfg.OnLog != nil {
+			w.cfg.OnLog(pod, name, s, line)
+		}
 	}
 	lf := logs.NewFile(f, w.clk, sink)
 	out, errw := lf.Stream(logs.Stdout), lf.Stream(logs.Stderr)

@@ -1,0 +1,211 @@
+package apiserver
+
+// exec.go serves pods/{name}/exec over WebSocket with the Kubernetes
+// channel protocols v5.channel.k8s.io and v4.channel.k8s.io: every binary
+// message starts with a channel byte — 0 stdin, 1 stdout, 2 stderr,
+// 3 error (a metav1.Status once the command ends), 4 resize (JSON
+// {"Width":w,"Height":h}) — and v5 adds 255, the close signal, whose one
+// data byte names the stream the peer has closed (0: end of stdin).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	execProtocolV5 = "v5.channel.k8s.io"
+	execProtocolV4 = "v4.channel.k8s.io"
+
+	chanStdin  = 0
+	chanStdout = 1
+	chanStderr = 2
+	chanError  = 3
+	chanResize = 4
+	chanClose  = 255
+)
+
+var execUpgrader = websocket.Upgrader{
+	Subprotocols:    []string{execProtocolV5, execProtocolV4},
+	ReadBufferSize:  32 * 1024,
+	WriteBufferSize: 32 * 1024,
+	// The default CheckOrigin (no Origin, or Origin matching Host) keeps
+	// browsers on other sites out.
+}
+
+func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *request) {
+	var opts corev1.PodExecOptions
+	if err := decodeQuery(req.URL.Query(), &opts); err != nil {
+		writeError(w, err)
+		return
+	}
+	if len(opts.Command) == 0 {
+		writeError(w, apierrors.NewBadRequest("you must specify at least 1 command"))
+		return
+	}
+	if !opts.Stdin && !opts.Stdout && !opts.Stderr {
+		writeError(w, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr"))
+		return
+	}
+	if opts.TTY && opts.Stderr {
+		opts.Stderr = false // a terminal merges stderr into stdout, as upstream
+	}
+	if !websocket.IsWebSocketUpgrade(req) {
+		writeError(w, statusErr(http.StatusBadRequest, metav1.StatusReasonBadRequest,
+			"pods/exec needs a WebSocket upgrade with subprotocol "+execProtocolV5+" or "+execProtocolV4+" (SPDY is not supported)"))
+		return
+	}
+	// Check the pod and its node before upgrading, so that errors are
+	// plain HTTP Status responses.
+	if _, _, err := h.s.podNode(req.Context(), rq.ns, rq.name, opts.Container); err != nil {
+		writeError(w, err)
+		return
+	}
+	conn, err := execUpgrader.Upgrade(w, req, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ws := &wsChannels{conn: conn, v5: conn.Subprotocol() == execProtocolV5}
+
+	var stdinR *io.PipeReader
+	var stdinW *io.PipeWriter
+	if opts.Stdin {
+		stdinR, stdinW = io.Pipe()
+	}
+	var resize chan TerminalSize
+	if opts.TTY {
+		resize = make(chan TerminalSize, 4)
+	}
+	// Reader: demultiplex stdin, resize and close; a broken connection
+	// cancels the command.
+	go func() {
+		defer cancel()
+		for {
+			typ, data, err := conn.ReadMessage()
+			if err != nil {
+				if stdinW != nil {
+					stdinW.CloseWithError(io.EOF)
+				}
+				return
+			}
+			if typ != websocket.BinaryMessage || len(data) == 0 {
+				continue
+			}
+			switch data[0] {
+			case chanStdin:
+				if stdinW != nil && len(data) > 1 {
+					stdinW.Write(data[1:])
+				}
+			case chanResize:
+				var sz TerminalSize
+				if resize != nil && json.Unmarshal(data[1:], &sz) == nil {
+					select {
+					case resize <- sz:
+					default:
+					}
+				}
+			case chanClose:
+				if len(data) > 1 && data[1] == chanStdin && stdinW != nil {
+					stdinW.Close()
+				}
+			}
+		}
+	}()
+
+	streams := ExecStreams{Resize: resize}
+	if stdinR != nil {
+		streams.Stdin = stdinR
+	}
+	if opts.Stdout {
+		streams.Stdout = ws.channel(chanStdout)
+	}
+	if opts.Stderr {
+		streams.Stderr = ws.channel(chanStderr)
+	}
+	code, err := h.s.PodExec(ctx, rq.ns, rq.name, &opts, streams)
+	if stdinR != nil {
+		stdinR.Close()
+	}
+	var st metav1.Status
+	switch {
+	case err != nil:
+		st = *statusOf(err)
+	case code != 0:
+		st = metav1.Status{Status: metav1.StatusFailure, Reason: "NonZeroExitCode",
+			Message: fmt.Sprintf("command terminated with non-zero exit code: error executing command [%s], exit code %d", joinArgs(opts.Command), code),
+			Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: "ExitCode", Message: strconv.Itoa(code)}}}}
+	default:
+		st = metav1.Status{Status: metav1.StatusSuccess}
+	}
+	st.Kind, st.APIVersion = "Status", "v1"
+	b, _ := json.Marshal(st)
+	ws.write(chanError, b)
+	ws.mu.Lock()
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	ws.mu.Unlock()
+	// Give the client a moment to read the close before the TCP close.
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+	}
+}
+
+func joinArgs(a []string) string {
+	b, _ := json.Marshal(a)
+	return string(b[1 : len(b)-1])
+}
+
+// wsChannels writes channel-prefixed messages on one connection.
+type wsChannels struct {
+	mu   sync.Mutex
+	conn *websocket.Conn
+	v5   bool
+}
+
+func (c *wsChannels) write(ch byte, p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(60 * time.Second))
+	w, err := c.conn.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte{ch}); err != nil {
+		return err
+	}
+	if _, err := w.Write(p); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+type channelWriter struct {
+	c  *wsChannels
+	ch byte
+}
+
+func (c *wsChannels) channel(ch byte) io.Writer { return &channelWriter{c: c, ch: ch} }
+
+func (w *channelWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := w.c.write(w.ch, p); err != nil {
+		return 0, errors.Join(io.ErrClosedPipe, err)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,873 @@
+package apiserver
+
+// http.go serves the Server on Kubernetes REST paths, with Kubernetes JSON
+// bodies and metav1.Status errors, so that client-go and kubectl can speak
+// to it:
+//
+//	/version /healthz /readyz /livez
+//	/api /api/v1 /apis /apis/{group} /apis/{group}/{version}
+//	/api/v1/[watch/][namespaces/{ns}/]{resource}[/{name}[/{subresource}]]
+//	/apis/{group}/{version}/[watch/][namespaces/{ns}/]{resource}[/{name}[/{subresource}]]
+//
+// Contracts:
+//   - Every error body is a metav1.Status with the code, reason, message
+//     and details kube-apiserver would send; a panic in a handler becomes a
+//     500 Status, never a dropped connection.
+//   - Lists return every matching object (limit is accepted and ignored:
+//     no continue token is ever returned).
+//   - Watches stream metav1.WatchEvent JSON objects, one flush per event,
+//     until the client goes away, timeoutSeconds passes or the core watch
+//     ends (an ERROR event with a Status carries the reason).
+//   - Server-side apply and dryRun are refused (415, 400).
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apimachinery/pkg/watch"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// GitVersion is the version the server reports at /version.
+const GitVersion = "v1.37.2-wasmpod"
+
+// DefaultMaxBodyBytes is the request body limit when HandlerOptions leaves
+// it zero (3 MiB, as kube-apiserver).
+const DefaultMaxBodyBytes = 3 << 20
+
+// HandlerOptions configures the HTTP handler.
+type HandlerOptions struct {
+	// Token, when non-empty, is required as "Authorization: Bearer <token>"
+	// on every request but /healthz, /livez, /readyz and /version (401
+	// otherwise).
+	Token string
+	// MaxBodyBytes limits request bodies (413 beyond); DefaultMaxBodyBytes
+	// when zero.
+	MaxBodyBytes int64
+}
+
+// Handler returns the HTTP handler serving s on Kubernetes REST paths.
+func (s *Server) Handler(opts HandlerOptions) http.Handler {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return &httpHandler{s: s, opts: opts}
+}
+
+type httpHandler struct {
+	s    *Server
+	opts HandlerOptions
+}
+
+// trackingWriter remembers whether the header went out, so a panic can
+// still be answered with a Status.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) { w.wrote = true; w.ResponseWriter.WriteHeader(code) }
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+func (w *trackingWriter) Flush() {
+	w.wrote = true
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	w := &trackingWriter{ResponseWriter: rw}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			if !w.wrote {
+				writeError(w, apierrors.NewInternalError(fmt.Errorf("panic: %v\n%s", p, debug.Stack())))
+			}
+		}
+	}()
+	path := req.URL.Path
+	switch path {
+	case "/healthz", "/livez", "/readyz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		io.WriteString(w, "ok")
+		return
+	case "/version":
+		writeJSON(w, http.StatusOK, version.Info{
+			Major: "1", Minor: "37", GitVersion: GitVersion, GitTreeState: "clean",
+			GoVersion: goruntime.Version(), Compiler: goruntime.Compiler,
+			Platform: goruntime.GOOS + "/" + goruntime.GOARCH,
+		})
+		return
+	}
+	if h.opts.Token != "" && !h.authorized(req) {
+		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusUnauthorized,
+			Reason: metav1.StatusReasonUnauthorized, Message: "Unauthorized"}})
+		return
+	}
+	if req.Body != nil {
+		if req.ContentLength > h.opts.MaxBodyBytes {
+			writeError(w, tooLarge(h.opts.MaxBodyBytes))
+			return
+		}
+		req.Body = http.MaxBytesReader(w, req.Body, h.opts.MaxBodyBytes)
+	}
+	parts := splitPath(path)
+	switch {
+	case len(parts) == 1 && parts[0] == "api":
+		writeJSON(w, http.StatusOK, &metav1.APIVersions{
+			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
+			Versions: []string{"v1"},
+			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{
+				{ClientCIDR: "0.0.0.0/0", ServerAddress: req.Host}},
+		})
+	case len(parts) == 1 && parts[0] == "apis":
+		writeJSON(w, http.StatusOK, h.groupList())
+	case len(parts) == 2 && parts[0] == "api" && parts[1] == "v1":
+		writeJSON(w, http.StatusOK, h.resourceList(corev1.SchemeGroupVersion))
+	case len(parts) == 2 && parts[0] == "apis":
+		for _, g := range h.groupList().Groups {
+			if g.Name == parts[1] {
+				g.Kind, g.APIVersion = "APIGroup", "v1"
+				writeJSON(w, http.StatusOK, &g)
+				return
+			}
+		}
+		writeError(w, notFound())
+	case len(parts) == 3 && parts[0] == "apis":
+		gv := schema.GroupVersion{Group: parts[1], Version: parts[2]}
+		list := h.resourceList(gv)
+		if len(list.APIResources) == 0 {
+			writeError(w, notFound())
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+	case len(parts) > 2 && parts[0] == "api" && parts[1] == "v1":
+		h.serveResource(w, req, corev1.SchemeGroupVersion, parts[2:])
+	case len(parts) > 3 && parts[0] == "apis":
+		h.serveResource(w, req, schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:])
+	default:
+		writeError(w, notFound())
+	}
+}
+
+func (h *httpHandler) authorized(req *http.Request) bool {
+	auth := req.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(auth[len(prefix):])), []byte(h.opts.Token)) == 1
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// --- encoding of responses ---------------------------------------------------
+
+func writeJSON(w http.ResponseWriter, code int, obj any) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// statusOf turns any error into the Status kube-apiserver would send.
+func statusOf(err error) *metav1.Status {
+	var se apierrors.APIStatus
+	if errors.As(err, &se) {
+		st := se.Status()
+		st.Kind, st.APIVersion = "Status", "v1"
+		if st.Status == "" {
+			st.Status = metav1.StatusFailure
+		}
+		if st.Code == 0 {
+			st.Code = http.StatusInternalServerError
+		}
+		return &st
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return statusOf(tooLarge(mbe.Limit))
+	}
+	return statusOf(apierrors.NewInternalError(err))
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	st := statusOf(err)
+	writeJSON(w, int(st.Code), st)
+}
+
+func notFound() error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+		Message: "the server could not find the requested resource", Details: &metav1.StatusDetails{}}}
+}
+
+func tooLarge(limit int64) error {
+	return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", limit))
+}
+
+func statusErr(code int32, reason metav1.StatusReason, msg string) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: msg}}
+}
+
+func methodNotAllowed(method string) error {
+	return apierrors.NewMethodNotSupported(schema.GroupResource{}, strings.ToLower(method))
+}
+
+// --- discovery ----------------------------------------------------------------
+
+func (h *httpHandler) groupList() *metav1.APIGroupList {
+	list := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{}}
+	seen := map[string]int{}
+	for _, r := range h.s.Resources() {
+		g := r.GVR.Group
+		if g == "" {
+			continue
+		}
+		gvd := metav1.GroupVersionForDiscovery{GroupVersion: r.GVR.GroupVersion().String(), Version: r.GVR.Version}
+		i, ok := seen[g]
+		if !ok {
+			list.Groups = append(list.Groups, metav1.APIGroup{Name: g, PreferredVersion: gvd})
+			i = len(list.Groups) - 1
+			seen[g] = i
+		}
+		have := false
+		for _, v := range list.Groups[i].Versions {
+			have = have || v == gvd
+		}
+		if !have {
+			list.Groups[i].Versions = append(list.Groups[i].Versions, gvd)
+		}
+	}
+	return list
+}
+
+var allVerbs = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+
+func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
+	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String(), APIResources: []metav1.APIResource{}}
+	for _, r := range h.s.Resources() {
+		if r.GVR.GroupVersion() != gv {
+			continue
+		}
+		verbs := allVerbs
+		if r.GVR.Resource == "namespaces" {
+			verbs = metav1.Verbs{"create", "delete", "get", "list", "patch", "update", "watch"}
+		}
+		list.APIResources = append(list.APIResources, metav1.APIResource{
+			Name: r.GVR.Resource, SingularName: r.Singular(), Namespaced: r.Namespaced, Kind: r.Kind,
+			Verbs: verbs, ShortNames: r.ShortNames,
+		})
+		sub := func(name, kind string, verbs ...string) {
+			list.APIResources = append(list.APIResources, metav1.APIResource{
+				Name: r.GVR.Resource + "/" + name, Namespaced: r.Namespaced, Kind: kind, Verbs: verbs})
+		}
+		if r.GVR.Resource == "pods" {
+			sub("binding", "Binding", "create")
+			sub("exec", "PodExecOptions", "create", "get")
+			sub("log", "Pod", "get")
+		}
+		if r.Status {
+			sub("status", r.Kind, "get", "patch", "update")
+		}
+	}
+	return list
+}
+
+// --- resources ----------------------------------------------------------------
+
+// request is a parsed resource request.
+type request struct {
+	r           *Resource
+	ns, name    string
+	subresource string
+	watch       bool
+	namespaced  bool // the path named a namespace
+}
+
+// parseResourcePath parses the part of a path after /api/v1 or
+// /apis/{g}/{v}, with the rules of kube-apiserver's RequestInfo.
+func (h *httpHandler) parseResourcePath(gv schema.GroupVersion, parts []string) (*request, error) {
+	rq := &request{}
+	if parts[0] == "watch" {
+		rq.watch = true
+		parts = parts[1:]
+	}
+	if len(parts) >= 2 && parts[0] == "namespaces" {
+		if len(parts) == 2 || parts[2] == "status" || parts[2] == "finalize" {
+			// the namespaces resource itself: namespaces/{name}[/status]
+		} else {
+			rq.ns, rq.namespaced = parts[1], true
+			parts = parts[2:]
+		}
+	}
+	if len(parts) == 0 || len(parts) > 3 {
+		return nil, notFound()
+	}
+	r, ok := h.s.Resource(gv.Group, parts[0])
+	if !ok || r.GVR.Version != gv.Version {
+		return nil, notFound()
+	}
+	rq.r = r
+	if len(parts) > 1 {
+		rq.name = parts[1]
+	}
+	if len(parts) > 2 {
+		rq.subresource = parts[2]
+	}
+	if rq.namespaced && !r.Namespaced {
+		return nil, notFound()
+	}
+	if r.Namespaced && !rq.namespaced && rq.name != "" {
+		return nil, notFound() // namespaced items need a namespace in the path
+	}
+	return rq, nil
+}
+
+func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv schema.GroupVersion, parts []string) {
+	rq, err := h.parseResourcePath(gv, parts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := req.URL.Query()
+	if len(q["dryRun"]) > 0 && req.Method != http.MethodGet {
+		writeError(w, apierrors.NewBadRequest("dryRun is not supported by this server"))
+		return
+	}
+	ctx := req.Context()
+	s, r := h.s, rq.r
+	if rq.watch && req.Method != http.MethodGet {
+		writeError(w, methodNotAllowed(req.Method))
+		return
+	}
+	if rq.name == "" {
+		switch req.Method {
+		case http.MethodGet:
+			opts, err := listOptions(req)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			if rq.watch || opts.Watch {
+				h.serveWatch(w, req, r, rq.ns, opts)
+				return
+			}
+			obj, err := s.List(ctx, r, rq.ns, opts)
+			respond(w, r, http.StatusOK, obj, err)
+		case http.MethodPost:
+			if r.Namespaced && !rq.namespaced {
+				writeError(w, methodNotAllowed(req.Method))
+				return
+			}
+			obj, err := h.decodeBody(req, r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			obj, err = s.Create(ctx, r, rq.ns, obj)
+			respond(w, r, http.StatusCreated, obj, err)
+		case http.MethodDelete:
+			if r.Namespaced && !rq.namespaced {
+				writeError(w, methodNotAllowed(req.Method))
+				return
+			}
+			h.serveDeleteCollection(w, req, rq)
+		default:
+			writeError(w, methodNotAllowed(req.Method))
+		}
+		return
+	}
+	if rq.watch {
+		opts, err := listOptions(req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		sel := "metadata.name=" + rq.name
+		if opts.FieldSelector != "" {
+			sel += "," + opts.FieldSelector
+		}
+		opts.FieldSelector = sel
+		h.serveWatch(w, req, r, rq.ns, opts)
+		return
+	}
+	switch rq.subresource {
+	case "":
+		h.serveItem(w, req, rq)
+	case "status":
+		if !r.Status {
+			writeError(w, notFound())
+			return
+		}
+		h.serveItem(w, req, rq)
+	case "binding":
+		if r.GVR.Resource != "pods" || req.Method != http.MethodPost {
+			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))
+			return
+		}
+		h.serveBinding(w, req, rq)
+	case "log":
+		if r.GVR.Resource != "pods" || req.Method != http.MethodGet {
+			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))
+			return
+		}
+		h.serveLog(w, req, rq)
+	case "exec":
+		if r.GVR.Resource != "pods" || (req.Method != http.MethodGet && req.Method != http.MethodPost) {
+			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))
+			return
+		}
+		h.serveExec(w, req, rq)
+	default:
+		writeError(w, notFound())
+	}
+}
+
+func pick(c bool, a, b error) error {
+	if c {
+		return a
+	}
+	return b
+}
+
+// respond writes obj (with its kind set) or the error.
+func respond(w http.ResponseWriter, r *Resource, code int, obj runtime.Object, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if obj.GetObjectKind().GroupVersionKind().Empty() {
+		obj.GetObjectKind().SetGroupVersionKind(r.GVK())
+	}
+	writeJSON(w, code, obj)
+}
+
+func (h *httpHandler) serveItem(w http.ResponseWriter, req *http.Request, rq *request) {
+	ctx, s, r := req.Context(), h.s, rq.r
+	switch req.Method {
+	case http.MethodGet:
+		obj, err := s.Get(ctx, r, rq.ns, rq.name)
+		respond(w, r, http.StatusOK, obj, err)
+	case http.MethodPut:
+		obj, err := h.decodeBody(req, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		m, _ := meta.Accessor(obj)
+		if m.GetName() == "" {
+			m.SetName(rq.name)
+		}
+		if m.GetName() != rq.name {
+			writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), rq.name)))
+			return
+		}
+		obj, err = s.Update(ctx, r, rq.ns, obj, rq.subresource)
+		respond(w, r, http.StatusOK, obj, err)
+	case http.MethodPatch:
+		ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+		pt := types.PatchType(ct)
+		switch pt {
+		case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+		case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
+			writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+				"server-side apply is not supported by this server; use client-side apply (kubectl apply --server-side=false)"))
+			return
+		default:
+			writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+				fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
+					types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType)))
+			return
+		}
+		data, err := io.ReadAll(req.Body)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		obj, err := s.Patch(ctx, r, rq.ns, rq.name, pt, data, rq.subresource)
+		respond(w, r, http.StatusOK, obj, err)
+	case http.MethodDelete:
+		if rq.subresource != "" {
+			writeError(w, methodNotAllowed(req.Method))
+			return
+		}
+		opts, err := deleteOptions(req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		obj, err := s.Delete(ctx, r, rq.ns, rq.name, opts)
+		code := http.StatusOK
+		if err == nil {
+			if m, _ := meta.Accessor(obj); m != nil && m.GetDeletionTimestamp() != nil {
+				code = http.StatusAccepted // still terminating
+			}
+		}
+		respond(w, r, code, obj, err)
+	default:
+		writeError(w, methodNotAllowed(req.Method))
+	}
+}
+
+func (h *httpHandler) serveDeleteCollection(w http.ResponseWriter, req *http.Request, rq *request) {
+	ctx, s, r := req.Context(), h.s, rq.r
+	lopts, err := listOptions(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	dopts, err := deleteOptions(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	listObj, err := s.List(ctx, r, rq.ns, lopts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items, err := meta.ExtractList(listObj)
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	var deleted []runtime.Object
+	for _, it := range items {
+		m, _ := meta.Accessor(it)
+		obj, err := s.Delete(ctx, r, m.GetNamespace(), m.GetName(), dopts)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		deleted = append(deleted, obj)
+	}
+	out := r.newList()
+	if err := meta.SetList(out, deleted); err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	respond(w, r, http.StatusOK, out, nil)
+}
+
+func (h *httpHandler) serveBinding(w http.ResponseWriter, req *http.Request, rq *request) {
+	body, err := readBody(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b := &corev1.Binding{}
+	if err := decodeInto(body, b, corev1.SchemeGroupVersion.WithKind("Binding")); err != nil {
+		writeError(w, err)
+		return
+	}
+	if b.Name == "" {
+		b.Name = rq.name
+	}
+	if b.Name != rq.name {
+		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", b.Name, rq.name)))
+		return
+	}
+	if b.Namespace != "" && b.Namespace != rq.ns {
+		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return
+	}
+	if err := h.s.Bind(req.Context(), rq.ns, b); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
+// --- request decoding -----------------------------------------------------------
+
+func listOptions(req *http.Request) (metav1.ListOptions, error) {
+	var opts metav1.ListOptions
+	if err := decodeQuery(req.URL.Query(), &opts); err != nil {
+		return opts, err
+	}
+	return opts, nil
+}
+
+func deleteOptions(req *http.Request) (metav1.DeleteOptions, error) {
+	var opts metav1.DeleteOptions
+	body, err := readBody(req)
+	if err != nil {
+		return opts, err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeInto(body, &opts, metav1.SchemeGroupVersion.WithKind("DeleteOptions")); err != nil {
+			return opts, err
+		}
+	}
+	if err := decodeQuery(req.URL.Query(), &opts); err != nil {
+		return opts, err
+	}
+	if len(opts.DryRun) > 0 {
+		return opts, apierrors.NewBadRequest("dryRun is not supported by this server")
+	}
+	return opts, nil
+}
+
+func readBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(mbe.Limit)
+		}
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("reading the request body: %v", err))
+	}
+	return b, nil
+}
+
+// decodeBody reads a JSON or YAML object of r's kind from the body.
+func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object, error) {
+	ct := req.Header.Get("Content-Type")
+	mt := "application/json"
+	if ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("invalid Content-Type %q: %v", ct, err))
+		}
+	}
+	body, err := readBody(req)
+	if err != nil {
+		return nil, err
+	}
+	switch mt {
+	case "application/json", "*/*":
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		j, err := sigsyaml.YAMLToJSON(body)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not valid YAML: %v", err))
+		}
+		body = j
+	default:
+		return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %q)", mt))
+	}
+	obj := r.newObj()
+	if err := decodeInto(body, obj, r.GVK()); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// decodeInto decodes a JSON object into obj, checking that its kind and
+// apiVersion (when given) are want's.
+func decodeInto(body []byte, obj any, want schema.GroupVersionKind) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apierrors.NewBadRequest("the request body is empty; expected a " + want.Kind + " object")
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(body, &tm); err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not a valid %s object: %v", want.Kind, err))
+	}
+	// Options kinds (DeleteOptions, ...) are accepted in every group
+	// version, as kube-apiserver does: client-go sends them as "v1".
+	metaKind := want.Group == metav1.GroupName && strings.HasSuffix(tm.APIVersion, "/"+want.Version) || tm.APIVersion == want.Version
+	if tm.APIVersion != "" && tm.APIVersion != want.GroupVersion().String() && !(want.Group == metav1.GroupName && metaKind) {
+		return apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", tm.APIVersion, want.GroupVersion()))
+	}
+	if tm.Kind != "" && tm.Kind != want.Kind {
+		return apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s) for this URL", tm.Kind, want.Kind))
+	}
+	if err := json.Unmarshal(body, obj); err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not a valid %s object: %v", want.Kind, err))
+	}
+	return nil
+}
+
+// --- watch ------------------------------------------------------------------------
+
+type watchEventJSON struct {
+	Type   watch.EventType `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Resource, ns string, opts metav1.ListOptions) {
+	wi, err := h.s.Watch(req.Context(), r, ns, opts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer wi.Stop()
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case ev, ok := <-wi.ResultChan():
+			if !ok {
+				return
+			}
+			var obj any = ev.Object
+			if st, ok := ev.Object.(*metav1.Status); ok {
+				st.Kind, st.APIVersion = "Status", "v1"
+			} else if ev.Object.GetObjectKind().GroupVersionKind().Empty() {
+				ev.Object.GetObjectKind().SetGroupVersionKind(r.GVK())
+			}
+			b, err := json.Marshal(obj)
+			if err != nil {
+				b, _ = json.Marshal(statusOf(apierrors.NewInternalError(err)))
+				ev.Type = watch.Error
+			}
+			if err := enc.Encode(watchEventJSON{Type: ev.Type, Object: b}); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			if ev.Type == watch.Error {
+				return
+			}
+		}
+	}
+}
+
+// --- logs ---------------------------------------------------------------------------
+
+// lazyWriter sends the 200 header on the first write and flushes every
+// write, so an error before any output can still be a Status.
+type lazyWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.w.Header().Set("Content-Type", "text/plain")
+		l.w.Header().Set("Transfer-Encoding", "chunked")
+		l.w.WriteHeader(http.StatusOK)
+	}
+	n, err := l.w.Write(p)
+	if f, ok := l.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return n, err
+}
+
+func (h *httpHandler) serveLog(w http.ResponseWriter, req *http.Request, rq *request) {
+	var opts corev1.PodLogOptions
+	if err := decodeQuery(req.URL.Query(), &opts); err != nil {
+		writeError(w, err)
+		return
+	}
+	if opts.TailLines != nil && *opts.TailLines < 0 {
+		writeError(w, apierrors.NewBadRequest("tailLines: must be greater than or equal to 0"))
+		return
+	}
+	if opts.LimitBytes != nil && *opts.LimitBytes < 1 {
+		writeError(w, apierrors.NewBadRequest("limitBytes: must be greater than 0"))
+		return
+	}
+	if opts.SinceSeconds != nil && opts.SinceTime != nil {
+		writeError(w, apierrors.NewBadRequest("at most one of `sinceTime` or `sinceSeconds` may be specified"))
+		return
+	}
+	lw := &lazyWriter{w: w}
+	var out io.Writer = lw
+	ctx := req.Context()
+	if opts.LimitBytes != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		out = &limitWriter{w: lw, n: *opts.LimitBytes, done: cancel}
+	}
+	err := h.s.PodLogs(ctx, rq.ns, rq.name, &opts, out)
+	if lw, ok := out.(*limitWriter); ok && lw.n <= 0 {
+		err = nil
+	}
+	if err != nil && !lw.started {
+		writeError(w, err)
+		return
+	}
+	if !lw.started {
+		lw.Write(nil)
+	}
+}
+
+// limitWriter stops the log after n bytes.
+type limitWriter struct {
+	w    io.Writer
+	n    int64
+	done func()
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.ErrShortWrite
+	}
+	full := len(p)
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.w.Write(p)
+	l.n -= int64(n)
+	if err != nil {
+		return n, err
+	}
+	if l.n <= 0 {
+		l.done()
+		if n < full {
+			return n, io.ErrShortWrite
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,783 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
+)
+
+func describeCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "describe",
+		Usage:     "Show details of a specific resource or group of resources",
+		ArgsUsage: "(pod|node) [NAME...] | TYPE/NAME",
+		Description: `Prints a detailed description of pods and nodes, including their recent events.
+Without a NAME, every object of the type (matching -l) is described.
+
+Examples:
+  # Describe a node
+  wasmpod describe nodes node-1
+
+  # Describe a pod
+  wasmpod describe pods/nginx
+
+  # Describe all pods with label name=myLabel
+  wasmpod describe pods -l name=myLabel`,
+		Flags: append(append(connFlags(), nsFlags(true)...),
+			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on"},
+			&ucli.BoolFlag{Name: "show-events", Value: true, Usage: "if true, display events related to the described object"},
+		),
+		Action: describeAction,
+	}
+}
+
+func describeAction(c *ucli.Context) error {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return errorf("You must specify the type of resource to describe. Use \"wasmpod describe pod NAME\" or \"wasmpod describe node NAME\".")
+	}
+	k, err := connect(c)
+	if err != nil {
+		return err
+	}
+	reqs, err := k.parseResourceArgs(args)
+	if err != nil {
+		return k.fail(err)
+	}
+	ns := c.String("namespace")
+	if c.Bool("all-namespaces") {
+		ns = ""
+	}
+	ctx := c.Context
+	w := c.App.Writer
+	first := true
+	var errs []error
+	sep := func() {
+		if !first {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w)
+		}
+		first = false
+	}
+	for _, r := range reqs {
+		gk := r.mapping.GroupVersionKind.GroupKind()
+		if gk.Group != "" || (gk.Kind != "Pod" && gk.Kind != "Node") {
+			return errorf("describe supports pods and nodes; %q is not supported yet", r.mapping.Resource.Resource)
+		}
+		names := r.names
+		if len(names) == 0 {
+			l, err := listAll(ctx, k.resourceClient(r.mapping, ns), metav1.ListOptions{LabelSelector: c.String("selector")})
+			if err != nil {
+				return k.fail(err)
+			}
+			sortItems(r.mapping, l.Items)
+			for _, u := range l.Items {
+				sep()
+				if err := k.describeOne(ctx, w, gk.Kind, u.GetNamespace(), u.GetName(), c.Bool("show-events")); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		for _, n := range names {
+			if err := k.describeOne(ctx, io.Discard, gk.Kind, ns, n, false); err != nil {
+				if isRefused(err) {
+					return k.fail(err)
+				}
+				errs = append(errs, err)
+				continue
+			}
+			sep()
+			if err := k.describeOne(ctx, w, gk.Kind, ns, n, c.Bool("show-events")); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if first && len(errs) == 0 {
+		if ns != "" {
+			fmt.Fprintf(c.App.ErrWriter, "No resources found in %s namespace.\n", ns)
+		} else {
+			fmt.Fprintln(c.App.ErrWriter, "No resources found")
+		}
+	}
+	return k.multiErr(errs)
+}
+
+func (k *conn) describeOne(ctx context.Context, w io.Writer, kind, ns, name string, events bool) error {
+	switch kind {
+	case "Pod":
+		pod, err := k.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var evs []corev1.Event
+		if events {
+			evs = k.eventsFor(ctx, pod.Namespace, pod.Name, string(pod.UID), "Pod")
+		}
+		describePod(w, pod, evs, events, time.Now())
+	case "Node":
+		node, err := k.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		pl, err := k.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", name).String()})
+		if err != nil {
+			return err
+		}
+		var lease string
+		if l, err := k.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			lease = "<unset>"
+			if l.Spec.HolderIdentity != nil {
+				lease = *l.Spec.HolderIdentity
+			}
+			renew := "<unset>"
+			if l.Spec.RenewTime != nil {
+				renew = l.Spec.RenewTime.Time.Format(time.RFC1123Z)
+			}
+			lease = "HolderIdentity:  " + lease + "\n  AcquireTime:     <unset>\n  RenewTime:       " + renew
+		}
+		var evs []corev1.Event
+		if events {
+			evs = k.eventsFor(ctx, "", node.Name, string(node.UID), "Node")
+		}
+		describeNode(w, node, pl.Items, lease, evs, events, time.Now())
+	}
+	return nil
+}
+
+// eventsFor lists the events about an object, oldest first.
+func (k *conn) eventsFor(ctx context.Context, ns, name, uid, kind string) []corev1.Event {
+	sel := fields.Set{"involvedObject.name": name, "involvedObject.kind": kind}
+	if uid != "" {
+		sel["involvedObject.uid"] = uid
+	}
+	if ns != "" {
+		sel["involvedObject.namespace"] = ns
+	}
+	l, err := k.cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.SelectorFromSet(sel).String()})
+	if err != nil {
+		return nil
+	}
+	evs := l.Items
+	sort.SliceStable(evs, func(i, j int) bool { return eventLast(&evs[i]).Before(eventLast(&evs[j])) })
+	return evs
+}
+
+// prefixWriter is kubectl's describe writer: levels of two-space indent
+// over a tab writer.
+type prefixWriter struct{ tw *tabwriter.Writer }
+
+func (p prefixWriter) write(level int, format string, a ...any) {
+	fmt.Fprintf(p.tw, strings.Repeat("  ", level)+format, a...)
+}
+
+func newPrefixWriter(w io.Writer) prefixWriter {
+	return prefixWriter{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+}
+
+func rfc1123(t metav1.Time) string { return t.Time.Format(time.RFC1123Z) }
+
+// writeMap prints labels or annotations, one per line, sorted.
+func (p prefixWriter) writeMap(level int, title string, m map[string]string, sep string) {
+	p.write(level, "%s:\t", title)
+	if len(m) == 0 {
+		p.write(0, "<none>\n")
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		v := m[k]
+		if len(v) > 140 {
+			v = v[:140] + "..."
+		}
+		if i == 0 {
+			p.write(0, "%s%s%s\n", k, sep, v)
+		} else {
+			p.write(level, "\t%s%s%s\n", k, sep, v)
+		}
+	}
+}
+
+func describePod(w io.Writer, pod *corev1.Pod, evs []corev1.Event, showEvents bool, now time.Time) {
+	p := newPrefixWriter(w)
+	p.write(0, "Name:\t%s\n", pod.Name)
+	p.write(0, "Namespace:\t%s\n", pod.Namespace)
+	prio := int32(0)
+	if pod.Spec.Priority != nil {
+		prio = *pod.Spec.Priority
+	}
+	p.write(0, "Priority:\t%d\n", prio)
+	if pod.Spec.PriorityClassName != "" {
+		p.write(0, "Priority Class Name:\t%s\n", pod.Spec.PriorityClassName)
+	}
+	if pod.Spec.RuntimeClassName != nil {
+		p.write(0, "Runtime Class Name:\t%s\n", *pod.Spec.RuntimeClassName)
+	}
+	if pod.Spec.ServiceAccountName != "" {
+		p.write(0, "Service Account:\t%s\n", pod.Spec.ServiceAccountName)
+	}
+	if pod.Spec.NodeName == "" {
+		p.write(0, "Node:\t<none>\n")
+	} else {
+		p.write(0, "Node:\t%s\n", pod.Spec.NodeName+"/"+pod.Status.HostIP)
+	}
+	if pod.Status.StartTime != nil {
+		p.write(0, "Start Time:\t%s\n", rfc1123(*pod.Status.StartTime))
+	}
+	p.writeMap(0, "Labels", pod.Labels, "=")
+	p.writeMap(0, "Annotations", pod.Annotations, ": ")
+	if pod.DeletionTimestamp != nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+		p.write(0, "Status:\tTerminating (lasts %s)\n", duration.HumanDuration(now.Sub(pod.DeletionTimestamp.Time)))
+		if pod.DeletionGracePeriodSeconds != nil {
+			p.write(0, "Termination Grace Period:\t%ds\n", *pod.DeletionGracePeriodSeconds)
+		}
+	} else {
+		p.write(0, "Status:\t%s\n", string(pod.Status.Phase))
+	}
+	if pod.Status.Reason != "" {
+		p.write(0, "Reason:\t%s\n", pod.Status.Reason)
+	}
+	if pod.Status.Message != "" {
+		p.write(0, "Message:\t%s\n", strings.TrimSpace(pod.Status.Message))
+	}
+	p.write(0, "IP:\t%s\n", pod.Status.PodIP)
+	if len(pod.Status.PodIPs) == 0 {
+		p.write(0, "IPs:\t<none>\n")
+	} else {
+		p.write(0, "IPs:\n")
+		for _, ip := range pod.Status.PodIPs {
+			p.write(1, "IP:\t%s\n", ip.IP)
+		}
+	}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		p.write(0, "Controlled By:\t%s/%s\n", ref.Kind, ref.Name)
+	}
+	if pod.Status.NominatedNodeName != "" {
+		p.write(0, "NominatedNodeName:\t%s\n", pod.Status.NominatedNodeName)
+	}
+	if len(pod.Spec.InitContainers) > 0 {
+		describeContainers(p, "Init Containers", pod.Spec.InitContainers, pod.Status.InitContainerStatuses)
+	}
+	describeContainers(p, "Containers", pod.Spec.Containers, pod.Status.ContainerStatuses)
+	if len(pod.Spec.ReadinessGates) > 0 {
+		p.write(0, "Readiness Gates:\n  Type\tStatus\n")
+		for _, g := range pod.Spec.ReadinessGates {
+			st := "<none>"
+			for _, c := range pod.Status.Conditions {
+				if c.Type == g.ConditionType {
+					st = string(c.Status)
+				}
+			}
+			p.write(1, "%v \t%v \n", g.ConditionType, st)
+		}
+	}
+	if len(pod.Status.Conditions) > 0 {
+		p.write(0, "Conditions:\n  Type\tStatus\n")
+		for _, c := range pod.Status.Conditions {
+			p.write(1, "%v \t%v \n", c.Type, c.Status)
+		}
+	}
+	describeVolumes(p, pod.Spec.Volumes)
+	p.write(0, "QoS Class:\t%s\n", qosClass(pod))
+	p.writeMap(0, "Node-Selectors", pod.Spec.NodeSelector, "=")
+	p.write(0, "Tolerations:\t")
+	if len(pod.Spec.Tolerations) == 0 {
+		p.write(0, "<none>\n")
+	}
+	for i, t := range pod.Spec.Tolerations {
+		s := t.Key
+		if t.Value != "" {
+			s += "=" + t.Value
+		} else if t.Operator == corev1.TolerationOpExists && t.Key != "" {
+			s += ""
+		}
+		if t.Effect != "" {
+			s += ":" + string(t.Effect)
+		}
+		if t.Operator == corev1.TolerationOpExists && t.Value == "" {
+			if t.Key == "" {
+				s = "op=Exists" + strings.TrimPrefix(s, "")
+			} else {
+				s += " op=Exists"
+			}
+		}
+		if t.TolerationSeconds != nil {
+			s += fmt.Sprintf(" for %ds", *t.TolerationSeconds)
+		}
+		if i == 0 {
+			p.write(0, "%s\n", s)
+		} else {
+			p.write(0, "\t%s\n", s)
+		}
+	}
+	if showEvents {
+		describeEvents(p, evs, now)
+	}
+	p.tw.Flush()
+}
+
+func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts []corev1.ContainerStatus) {
+	p.write(0, "%s:\n", title)
+	for _, c := range cs {
+		var st *corev1.ContainerStatus
+		for i := range sts {
+			if sts[i].Name == c.Name {
+				st = &sts[i]
+			}
+		}
+		p.write(1, "%v:\n", c.Name)
+		if st != nil {
+			p.write(2, "Container ID:\t%s\n", st.ContainerID)
+		}
+		p.write(2, "Image:\t%s\n", c.Image)
+		if st != nil {
+			p.write(2, "Image ID:\t%s\n", st.ImageID)
+		}
+		ports, hostPorts := []string{}, []string{}
+		for _, pt := range c.Ports {
+			ports = append(ports, fmt.Sprintf("%d/%s", pt.ContainerPort, pt.Protocol))
+			hostPorts = append(hostPorts, fmt.Sprintf("%d/%s", pt.HostPort, pt.Protocol))
+		}
+		if len(ports) == 0 {
+			p.write(2, "Port:\t<none>\n")
+			p.write(2, "Host Port:\t<none>\n")
+		} else {
+			label := "Port"
+			if len(ports) > 1 {
+				label = "Ports"
+			}
+			p.write(2, "%s:\t%s\n", label, strings.Join(ports, ", "))
+			p.write(2, "Host %s:\t%s\n", label, strings.Join(hostPorts, ", "))
+		}
+		for _, pair := range []struct {
+			name string
+			v    []string
+		}{{"Command", c.Command}, {"Args", c.Args}} {
+			if len(pair.v) == 0 {
+				continue
+			}
+			p.write(2, "%s:\n", pair.name)
+			for _, a := range pair.v {
+				for _, ln := range strings.Split(a, "\n") {
+					p.write(3, "%s\n", ln)
+				}
+			}
+		}
+		if st != nil {
+			describeState(p, "State", st.State)
+			if st.LastTerminationState.Running != nil || st.LastTerminationState.Waiting != nil || st.LastTerminationState.Terminated != nil {
+				describeState(p, "Last State", st.LastTerminationState)
+			}
+			p.write(2, "Ready:\t%v\n", printBool(st.Ready))
+			p.write(2, "Restart Count:\t%d\n", st.RestartCount)
+			if st.Started != nil && c.RestartPolicy != nil {
+				p.write(2, "Started:\t%v\n", printBool(*st.Started))
+			}
+		}
+		describeResources(p, "Limits", c.Resources.Limits)
+		describeResources(p, "Requests", c.Resources.Requests)
+		probe := func(name string, pr *corev1.Probe) {
+			if pr == nil {
+				return
+			}
+			p.write(2, "%s:\t%s delay=%ds timeout=%ds period=%ds #success=%d #failure=%d\n", name, probeAction(pr),
+				pr.InitialDelaySeconds, pr.TimeoutSeconds, pr.PeriodSeconds, pr.SuccessThreshold, pr.FailureThreshold)
+		}
+		probe("Liveness", c.LivenessProbe)
+		probe("Readiness", c.ReadinessProbe)
+		probe("Startup", c.StartupProbe)
+		if len(c.EnvFrom) > 0 {
+			p.write(2, "Environment Variables from:\n")
+			for _, e := range c.EnvFrom {
+				switch {
+				case e.ConfigMapRef != nil:
+					p.write(3, "%s\tConfigMap\tOptional: %v\n", e.ConfigMapRef.Name, e.ConfigMapRef.Optional != nil && *e.ConfigMapRef.Optional)
+				case e.SecretRef != nil:
+					p.write(3, "%s\tSecret\tOptional: %v\n", e.SecretRef.Name, e.SecretRef.Optional != nil && *e.SecretRef.Optional)
+				}
+			}
+		}
+		if len(c.Env) == 0 {
+			p.write(2, "Environment:\t<none>\n")
+		} else {
+			p.write(2, "Environment:\n")
+			for _, e := range c.Env {
+				switch {
+				case e.ValueFrom == nil:
+					p.write(3, "%s:\t%s\n", e.Name, e.Value)
+				case e.ValueFrom.FieldRef != nil:
+					p.write(3, "%s:\t (%s:%s)\n", e.Name, e.ValueFrom.FieldRef.APIVersion, e.ValueFrom.FieldRef.FieldPath)
+				case e.ValueFrom.ConfigMapKeyRef != nil:
+					p.write(3, "%s:\t<set to the key '%s' of config map '%s'>\tOptional: %v\n", e.Name, e.ValueFrom.ConfigMapKeyRef.Key, e.ValueFrom.ConfigMapKeyRef.Name, e.ValueFrom.ConfigMapKeyRef.Optional != nil && *e.ValueFrom.ConfigMapKeyRef.Optional)
+				case e.ValueFrom.SecretKeyRef != nil:
+					p.write(3, "%s:\t<set to the key '%s' in secret '%s'>\tOptional: %v\n", e.Name, e.ValueFrom.SecretKeyRef.Key, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Optional != nil && *e.ValueFrom.SecretKeyRef.Optional)
+				case e.ValueFrom.ResourceFieldRef != nil:
+					p.write(3, "%s:\t%s (%s)\n", e.Name, e.ValueFrom.ResourceFieldRef.Resource, c.Name)
+				default:
+					p.write(3, "%s:\t<set>\n", e.Name)
+				}
+			}
+		}
+		if len(c.VolumeMounts) == 0 {
+			p.write(2, "Mounts:\t<none>\n")
+		} else {
+			p.write(2, "Mounts:\n")
+			for _, m := range c.VolumeMounts {
+				access := "rw"
+				if m.ReadOnly {
+					access = "ro"
+				}
+				extra := ""
+				if m.SubPath != "" {
+					extra = ", path = \"" + m.SubPath + "\""
+				}
+				p.write(3, "%s from %s (%s%s)\n", m.MountPath, m.Name, access, extra)
+			}
+		}
+	}
+}
+
+func probeAction(pr *corev1.Probe) string {
+	switch {
+	case pr.Exec != nil:
+		return fmt.Sprintf("exec %v", pr.Exec.Command)
+	case pr.HTTPGet != nil:
+		host := pr.HTTPGet.Host
+		scheme := strings.ToLower(string(pr.HTTPGet.Scheme))
+		if scheme == "" {
+			scheme = "http"
+		}
+		return fmt.Sprintf("http-get %s://%s:%s%s", scheme, host, pr.HTTPGet.Port.String(), pr.HTTPGet.Path)
+	case pr.TCPSocket != nil:
+		return fmt.Sprintf("tcp-socket %s:%s", pr.TCPSocket.Host, pr.TCPSocket.Port.String())
+	case pr.GRPC != nil:
+		return fmt.Sprintf("grpc <pod>:%d", pr.GRPC.Port)
+	}
+	return "unknown"
+}
+
+func printBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+func describeState(p prefixWriter, title string, s corev1.ContainerState) {
+	switch {
+	case s.Running != nil:
+		p.write(2, "%s:\tRunning\n", title)
+		p.write(3, "Started:\t%v\n", rfc1123(s.Running.StartedAt))
+	case s.Waiting != nil:
+		p.write(2, "%s:\tWaiting\n", title)
+		if s.Waiting.Reason != "" {
+			p.write(3, "Reason:\t%s\n", s.Waiting.Reason)
+		}
+		if s.Waiting.Message != "" {
+			p.write(3, "Message:\t%s\n", s.Waiting.Message)
+		}
+	case s.Terminated != nil:
+		p.write(2, "%s:\tTerminated\n", title)
+		if s.Terminated.Reason != "" {
+			p.write(3, "Reason:\t%s\n", s.Terminated.Reason)
+		}
+		if s.Terminated.Message != "" {
+			p.write(3, "Message:\t%s\n", s.Terminated.Message)
+		}
+		p.write(3, "Exit Code:\t%d\n", s.Terminated.ExitCode)
+		if s.Terminated.Signal > 0 {
+			p.write(3, "Signal:\t%d\n", s.Terminated.Signal)
+		}
+		p.write(3, "Started:\t%s\n", rfc1123(s.Terminated.StartedAt))
+		p.write(3, "Finished:\t%s\n", rfc1123(s.Terminated.FinishedAt))
+	default:
+		p.write(2, "%s:\tWaiting\n", title)
+	}
+}
+
+func describeResources(p prefixWriter, title string, rl corev1.ResourceList) {
+	if len(rl) == 0 {
+		return
+	}
+	p.write(2, "%s:\n", title)
+	names := make([]string, 0, len(rl))
+	for n := range rl {
+		names = append(names, string(n))
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		q := rl[corev1.ResourceName(n)]
+		p.write(3, "%s:\t%s\n", n, q.String())
+	}
+}
+
+func describeVolumes(p prefixWriter, vols []corev1.Volume) {
+	if len(vols) == 0 {
+		p.write(0, "Volumes:\t<none>\n")
+		return
+	}
+	p.write(0, "Volumes:\n")
+	for _, v := range vols {
+		p.write(1, "%s:\n", v.Name)
+		switch {
+		case v.EmptyDir != nil:
+			p.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n")
+			p.write(2, "Medium:\t%s\n", v.EmptyDir.Medium)
+			if v.EmptyDir.SizeLimit != nil && v.EmptyDir.SizeLimit.Cmp(resource.Quantity{}) > 0 {
+				p.write(2, "SizeLimit:\t%s\n", v.EmptyDir.SizeLimit.String())
+			} else {
+				p.write(2, "SizeLimit:\t<unset>\n")
+			}
+		case v.HostPath != nil:
+			t := ""
+			if v.HostPath.Type != nil {
+				t = string(*v.HostPath.Type)
+			}
+			p.write(2, "Type:\tHostPath (bare host directory volume)\n")
+			p.write(2, "Path:\t%s\n", v.HostPath.Path)
+			p.write(2, "HostPathType:\t%s\n", t)
+		case v.ConfigMap != nil:
+			p.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n")
+			p.write(2, "Name:\t%s\n", v.ConfigMap.Name)
+			p.write(2, "Optional:\t%v\n", v.ConfigMap.Optional != nil && *v.ConfigMap.Optional)
+		case v.Secret != nil:
+			p.write(2, "Type:\tSecret (a volume populated by a Secret)\n")
+			p.write(2, "SecretName:\t%s\n", v.Secret.SecretName)
+			p.write(2, "Optional:\t%v\n", v.Secret.Optional != nil && *v.Secret.Optional)
+		default:
+			b, _ := yaml.Marshal(v.VolumeSource)
+			p.write(2, "Type:\t%s\n", strings.TrimSpace(strings.SplitN(string(b), ":", 2)[0]))
+		}
+	}
+}
+
+// qosClass computes the pod's QoS class as the kubelet does, unless the
+// status has it.
+func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
+	if pod.Status.QOSClass != "" {
+		return pod.Status.QOSClass
+	}
+	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
+	guaranteed := true
+	any := false
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			r, hasR := c.Resources.Requests[n]
+			l, hasL := c.Resources.Limits[n]
+			if hasR && !r.IsZero() {
+				any = true
+				requests[n] = r
+			}
+			if hasL && !l.IsZero() {
+				any = true
+				limits[n] = l
+			}
+			if !hasL || l.IsZero() {
+				guaranteed = false
+			} else if hasR && r.Cmp(l) != 0 {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case !any:
+		return corev1.PodQOSBestEffort
+	case guaranteed:
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
+}
+
+func describeEvents(p prefixWriter, evs []corev1.Event, now time.Time) {
+	if len(evs) == 0 {
+		p.write(0, "Events:\t<none>\n")
+		return
+	}
+	p.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
+	p.write(1, "----\t------\t----\t----\t-------\n")
+	for i := range evs {
+		e := &evs[i]
+		interval := age(eventFirst(e), now)
+		if e.Count > 1 {
+			interval = fmt.Sprintf("%s (x%d over %s)", age(eventLast(e), now), e.Count, age(eventFirst(e), now))
+		} else if e.Series != nil {
+			interval = fmt.Sprintf("%s (x%d over %s)", age(eventLast(e), now), e.Series.Count, age(eventFirst(e), now))
+		}
+		from := e.Source.Component
+		if from == "" {
+			from = e.ReportingController
+		}
+		if e.Source.Host != "" {
+			from += ", " + e.Source.Host
+		}
+		p.write(1, "%v\t%v\t%s\t%v\t%v\n", e.Type, e.Reason, interval, from, strings.TrimSpace(e.Message))
+	}
+}
+
+func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease string, evs []corev1.Event, showEvents bool, now time.Time) {
+	p := newPrefixWriter(w)
+	p.write(0, "Name:\t%s\n", node.Name)
+	roles := nodeRoles(node)
+	p.write(0, "Roles:\t%s\n", roles)
+	p.writeMap(0, "Labels", node.Labels, "=")
+	p.writeMap(0, "Annotations", node.Annotations, ": ")
+	p.write(0, "CreationTimestamp:\t%s\n", rfc1123(node.CreationTimestamp))
+	p.write(0, "Taints:\t")
+	if len(node.Spec.Taints) == 0 {
+		p.write(0, "<none>\n")
+	}
+	for i, t := range node.Spec.Taints {
+		s := t.Key
+		if t.Value != "" {
+			s += "=" + t.Value
+		}
+		s += ":" + string(t.Effect)
+		if i == 0 {
+			p.write(0, "%s\n", s)
+		} else {
+			p.write(0, "\t%s\n", s)
+		}
+	}
+	p.write(0, "Unschedulable:\t%v\n", node.Spec.Unschedulable)
+	if lease != "" {
+		p.write(0, "Lease:\n")
+		for _, ln := range strings.Split(lease, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(ln), ":")
+			p.write(1, "%s:\t%s\n", k, strings.TrimSpace(v))
+		}
+	} else {
+		p.write(0, "Lease:\t<none>\n")
+	}
+	if len(node.Status.Conditions) > 0 {
+		p.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n")
+		p.write(1, "----\t------\t-----------------\t------------------\t------\t-------\n")
+		for _, c := range node.Status.Conditions {
+			p.write(1, "%v \t%v \t%s \t%s \t%v \t%v\n", c.Type, c.Status, rfc1123(c.LastHeartbeatTime), rfc1123(c.LastTransitionTime), c.Reason, c.Message)
+		}
+	}
+	p.write(0, "Addresses:\n")
+	for _, a := range node.Status.Addresses {
+		p.write(1, "%s:\t%s\n", a.Type, a.Address)
+	}
+	resList := func(title string, rl corev1.ResourceList) {
+		if len(rl) == 0 {
+			return
+		}
+		p.write(0, "%s:\n", title)
+		names := make([]string, 0, len(rl))
+		for n := range rl {
+			names = append(names, string(n))
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			q := rl[corev1.ResourceName(n)]
+			p.write(1, "%s:\t%s\n", n, q.String())
+		}
+	}
+	resList("Capacity", node.Status.Capacity)
+	resList("Allocatable", node.Status.Allocatable)
+	ni := node.Status.NodeInfo
+	p.write(0, "System Info:\n")
+	p.write(1, "Machine ID:\t%s\n", ni.MachineID)
+	p.write(1, "System UUID:\t%s\n", ni.SystemUUID)
+	p.write(1, "Boot ID:\t%s\n", ni.BootID)
+	p.write(1, "Kernel Version:\t%s\n", ni.KernelVersion)
+	p.write(1, "OS Image:\t%s\n", ni.OSImage)
+	p.write(1, "Operating System:\t%s\n", ni.OperatingSystem)
+	p.write(1, "Architecture:\t%s\n", ni.Architecture)
+	p.write(1, "Container Runtime Version:\t%s\n", ni.ContainerRuntimeVersion)
+	p.write(1, "Kubelet Version:\t%s\n", ni.KubeletVersion)
+	p.write(1, "Kube-Proxy Version:\t%s\n", ni.KubeProxyVersion)
+	if node.Spec.PodCIDR != "" {
+		p.write(0, "PodCIDR:\t%s\n", node.Spec.PodCIDR)
+	}
+	if len(node.Spec.PodCIDRs) > 0 {
+		cidrs := []string{}
+		cidrs = append(cidrs, node.Spec.PodCIDRs...)
+		p.write(0, "PodCIDRs:\t%s\n", strings.Join(cidrs, ","))
+	}
+	if node.Spec.ProviderID != "" {
+		p.write(0, "ProviderID:\t%s\n", node.Spec.ProviderID)
+	}
+	var active []corev1.Pod
+	for _, pod := range pods {
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			active = append(active, pod)
+		}
+	}
+	sort.Slice(active, func(i, j int) bool {
+		if active[i].Namespace != active[j].Namespace {
+			return active[i].Namespace < active[j].Namespace
+		}
+		return active[i].Name < active[j].Name
+	})
+	alloc := node.Status.Allocatable
+	pct := func(q resource.Quantity, n corev1.ResourceName) string {
+		total, ok := alloc[n]
+		if !ok || total.IsZero() {
+			return "0%"
+		}
+		if n == corev1.ResourceCPU {
+			return fmt.Sprintf("%d%%", int64(float64(q.MilliValue())/float64(total.MilliValue())*100))
+		}
+		return fmt.Sprintf("%d%%", int64(float64(q.Value())/float64(total.Value())*100))
+	}
+	p.write(0, "Non-terminated Pods:\t(%d in total)\n", len(active))
+	p.write(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
+	p.write(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n")
+	reqs, lims := corev1.ResourceList{}, corev1.ResourceList{}
+	add := func(dst corev1.ResourceList, n corev1.ResourceName, q resource.Quantity) {
+		cur := dst[n]
+		cur.Add(q)
+		dst[n] = cur
+	}
+	for _, pod := range active {
+		pr, pl := corev1.ResourceList{}, corev1.ResourceList{}
+		for _, c := range pod.Spec.Containers {
+			for n, q := range c.Resources.Requests {
+				add(pr, n, q)
+			}
+			for n, q := range c.Resources.Limits {
+				add(pl, n, q)
+			}
+		}
+		for n, q := range pr {
+			add(reqs, n, q)
+		}
+		for n, q := range pl {
+			add(lims, n, q)
+		}
+		cr, cl, mr, ml := pr[corev1.ResourceCPU], pl[corev1.ResourceCPU], pr[corev1.ResourceMemory], pl[corev1.ResourceMemory]
+		p.write(1, "%s\t%s\t\t%s (%s)\t%s (%s)\t%s (%s)\t%s (%s)\t%s\n", pod.Namespace, pod.Name,
+			cr.String(), pct(cr, corev1.ResourceCPU), cl.String(), pct(cl, corev1.ResourceCPU),
+			mr.String(), pct(mr, corev1.ResourceMemory), ml.String(), pct(ml, corev1.ResourceMemory),
+			age(pod.CreationTimestamp.Time, now))
+	}
+	p.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
+	p.write(1, "Resource\tRequests\tLimits\n")
+	p.write(1, "--------\t--------\t------\n")
+	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		r, l := reqs[n], lims[n]
+		p.write(1, "%s\t%s (%s)\t%s (%s)\n", n, r.String(), pct(r, n), l.String(), pct(l, n))
+	}
+	if showEvents {
+		describeEvents(p, evs, now)
+	}
+	p.tw.Flush()
+}

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+)
+
+func execCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "exec",
+		Usage:     "Execute a command in a container",
+		ArgsUsage: "POD [-c CONTAINER] -- COMMAND [args...]",
+		Description: `Runs COMMAND as a new instance of the container's module inside the pod's
+sandbox (same volumes, network and environment). The command's exit code
+becomes wasmpod's exit code.
+
+Examples:
+  # Run 'date' in pod mypod, in its first (or default) container
+  wasmpod exec mypod -- date
+
+  # Run 'ls /data' in the ruby-container of pod mypod
+  wasmpod exec mypod -c ruby-container -- ls /data
+
+  # Pass standard input to the command
+  echo hello | wasmpod exec -i mypod -- cat
+
+  # Open an interactive shell with a terminal
+  wasmpod exec -it mypod -- sh`,
+		Flags: append(append(connFlags(), nsFlags(false)...),
+			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the kubectl.kubernetes.io/default-container annotation or the only container is used"},
+			&ucli.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the container"},
+			&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "stdin is a TTY"},
+			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only print output from the remote session"},
+		),
+		Action: execAction,
+	}
+}
+
+func execAction(c *ucli.Context) error {
+	args := c.Args().Slice()
+	dash := -1
+	for i, a := range args {
+		if a == "--" {
+			dash = i
+			break
+		}
+	}
+	if len(args) == 0 || dash == 0 {
+		return errorf("pod name must be specified; see 'wasmpod exec -h'")
+	}
+	if dash < 0 {
+		return errorf("exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead; see 'wasmpod exec -h'")
+	}
+	if dash > 1 {
+		return errorf("exactly one pod name is expected before --, got %v", args[:dash])
+	}
+	command := args[dash+1:]
+	if len(command) == 0 {
+		return errorf("you must specify at least one command for the container")
+	}
+	name := args[0]
+	if typ, n, ok := strings.Cut(name, "/"); ok {
+		if typ != "pod" && typ != "pods" && typ != "po" {
+			return errorf("cannot exec into %s: only pods are supported", typ)
+		}
+		name = n
+	}
+	k, err := connect(c)
+	if err != nil {
+		return err
+	}
+	ns := c.String("namespace")
+	ctx := c.Context
+	pod, err := k.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return k.fail(err)
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return errorf("cannot exec into a container in a completed pod; current phase is %s", pod.Status.Phase)
+	}
+	container := c.String("container")
+	if container == "" {
+		if container, err = defaultContainerName(pod); err != nil {
+			return err
+		}
+	}
+	stdin := c.Bool("stdin")
+	tty := c.Bool("tty")
+	in := c.App.Reader
+	var stdinFd = -1
+	if f, ok := in.(*os.File); ok {
+		stdinFd = int(f.Fd())
+	}
+	if tty && (!stdin || stdinFd < 0 || !term.IsTerminal(stdinFd)) {
+		if !c.Bool("quiet") {
+			fmt.Fprintln(c.App.ErrWriter, "Unable to use a TTY - input is not a terminal or the right kind of file")
+		}
+		tty = false
+	}
+	opts := &corev1.PodExecOptions{Container: container, Command: command, Stdin: stdin, Stdout: true, Stderr: !tty, TTY: tty}
+	req := k.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(name).SubResource("exec").
+		VersionedParams(opts, scheme.ParameterCodec)
+	ex, err := remotecommand.NewWebSocketExecutor(k.cfg, "GET", req.URL().String())
+	if err != nil {
+		return k.fail(err)
+	}
+	so := remotecommand.StreamOptions{Stdout: c.App.Writer, Tty: tty}
+	if stdin {
+		so.Stdin = in
+	}
+	if !tty {
+		so.Stderr = c.App.ErrWriter
+	}
+	if tty {
+		old, err := term.MakeRaw(stdinFd)
+		if err == nil {
+			defer term.Restore(stdinFd, old)
+		}
+		q := newSizeQueue(stdinFd)
+		defer q.stop()
+		so.TerminalSizeQueue = q
+	}
+	err = ex.StreamWithContext(ctx, so)
+	var ce utilexec.CodeExitError
+	if errors.As(err, &ce) {
+		return &cmdError{msg: fmt.Sprintf("command terminated with exit code %d", ce.Code), code: ce.Code}
+	}
+	return k.fail(err)
+}
+
+// sizeQueue reports the local terminal's size at start and on SIGWINCH.
+type sizeQueue struct {
+	fd   int
+	ch   chan os.Signal
+	done chan struct{}
+	sent bool
+}
+
+func newSizeQueue(fd int) *sizeQueue {
+	q := &sizeQueue{fd: fd, ch: make(chan os.Signal, 1), done: make(chan struct{})}
+	signal.Notify(q.ch, syscall.SIGWINCH)
+	return q
+}
+
+func (q *sizeQueue) stop() {
+	signal.Stop(q.ch)
+	close(q.done)
+}
+
+// Next implements remotecommand.TerminalSizeQueue.
+func (q *sizeQueue) Next() *remotecommand.TerminalSize {
+	if q.sent {
+		select {
+		case <-q.ch:
+		case <-q.done:
+			return nil
+		}
+	}
+	q.sent = true
+	w, h, err := term.GetSize(q.fd)
+	if err != nil {
+		return nil
+	}
+	return &remotecommand.TerminalSize{Width: uint16(w), Height: uint16(h)}
+}

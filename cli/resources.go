@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// mappingFor resolves a resource argument ("po", "pods", "deploy",
+// "deployments.apps", "Pod") through discovery.
+func (k *conn) mappingFor(typ string) (*meta.RESTMapping, error) {
+	m := k.restMapper()
+	gr := schema.ParseGroupResource(strings.ToLower(typ))
+	gvr, err := m.ResourceFor(gr.WithVersion(""))
+	if err != nil {
+		if derr := k.reachable(); derr != nil {
+			return nil, derr
+		}
+		return nil, errorf("the server doesn't have a resource type %q", typ)
+	}
+	gvk, err := m.KindFor(gvr)
+	if err != nil {
+		return nil, errorf("the server doesn't have a resource type %q", typ)
+	}
+	return m.RESTMapping(gvk.GroupKind(), gvk.Version)
+}
+
+// reachable tells a discovery failure (refused, unauthorized) from an
+// unknown resource: it is the error of GET /api, nil if that works.
+func (k *conn) reachable() error {
+	return k.cs.Discovery().RESTClient().Get().AbsPath("/api").Do(context.Background()).Error()
+}
+
+// mappingForGVK resolves a kind (from a manifest).
+func (k *conn) mappingForGVK(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	mp, err := k.restMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		if derr := k.reachable(); derr != nil {
+			return nil, derr
+		}
+		return nil, fmt.Errorf("resource mapping not found for name: %q: no matches for kind %q in version %q", "", gvk.Kind, gvk.GroupVersion().String())
+	}
+	return mp, nil
+}
+
+// resourceClient is the dynamic client of a mapping in namespace ns
+// ("" for all namespaces; ignored for cluster-scoped resources).
+func (k *conn) resourceClient(m *meta.RESTMapping, ns string) dynamic.ResourceInterface {
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return k.dyn.Resource(m.Resource).Namespace(ns)
+	}
+	return k.dyn.Resource(m.Resource)
+}
+
+func namespaced(m *meta.RESTMapping) bool { return m.Scope.Name() == meta.RESTScopeNameNamespace }
+
+// kindName is kubectl's resource/name form: pod/x, deployment.apps/y.
+func kindName(gk schema.GroupKind, name string) string {
+	k := strings.ToLower(gk.Kind)
+	if gk.Group != "" {
+		k += "." + gk.Group
+	}
+	return k + "/" + name
+}
+
+// listAll lists a mapping's objects following continue tokens.
+func listAll(ctx context.Context, rc dynamic.ResourceInterface, opts metav1.ListOptions) (*unstructured.UnstructuredList, error) {
+	var out *unstructured.UnstructuredList
+	for {
+		l, err := rc.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = l
+		} else {
+			out.Items = append(out.Items, l.Items...)
+		}
+		if l.GetContinue() == "" {
+			out.SetContinue("")
+			return out, nil
+		}
+		opts.Continue = l.GetContinue()
+	}
+}

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/apiserver"
+)
+
+func serveCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "serve",
+		Usage: "Run the control plane (API server, store, scheduler, controllers) and node agents",
+		Description: `Serves the Kubernetes-style API on a Unix socket (mode 0600: file permissions are
+the authentication) and, with --listen, on TCP with a bearer token. Objects live
+in a bbolt file under --data-dir and survive restarts: pods that were running
+start again as after a node reboot (restartCount incremented, per restartPolicy).
+
+Use the other commands (get, apply, logs, exec, delete…) against it.`,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], ...); flags override it"},
+			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
+			&ucli.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
+			&ucli.StringFlag{Name: "listen", Usage: "also serve on this TCP address (host:port); requires --token"},
+			&ucli.StringFlag{Name: "token", Usage: "bearer token required on TCP", EnvVars: []string{"WASMPOD_TOKEN"}},
+			&ucli.IntFlag{Name: "nodes", Usage: "number of node agents in this process", Value: 1},
+			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
+			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
+			&ucli.DurationFlag{Name: "node-monitor-grace-period", Usage: "mark a node Unknown when its lease is older than this", Value: 40 * time.Second},
+			&ucli.DurationFlag{Name: "heartbeat-interval", Usage: "how often node agents renew their lease", Value: 10 * time.Second},
+		},
+		Action: serveAction,
+	}
+}
+
+func serveAction(c *ucli.Context) error {
+	stderr := c.App.ErrWriter
+	var nodeSpecs []wasmpod.NodeSpec
+	if path := c.String("config"); path != "" {
+		cfg, err := loadServeConfig(path)
+		if err != nil {
+			return ucli.Exit(err.Error(), 2)
+		}
+		if err := applyServeConfig(c, cfg); err != nil {
+			return ucli.Exit(err.Error(), 2)
+		}
+		if !c.IsSet("nodes") {
+			nodeSpecs = cfg.Nodes
+		}
+	}
+	dataDir := c.String("data-dir")
+	socket := c.String("socket")
+	if socket == "" {
+		socket = filepath.Join(dataDir, "wasmpod.sock")
+	}
+	if c.String("listen") != "" && c.String("token") == "" {
+		return ucli.Exit("--listen serves the API on TCP and needs a bearer token: set --token or WASMPOD_TOKEN", 2)
+	}
+	if c.Int("nodes") < 1 {
+		return ucli.Exit("--nodes must be at least 1", 2)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cl, err := wasmpod.New(ctx, wasmpod.Config{
+		Store:                  wasmpod.StoreBbolt,
+		DataDir:                dataDir,
+		CacheDir:               c.String("cache-dir"),
+		Nodes:                  c.Int("nodes"),
+		NodeSpecs:              nodeSpecs,
+		AllowHostPath:          c.Bool("allow-host-path"),
+		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
+		HeartbeatInterval:      c.Duration("heartbeat-interval"),
+		Progress:               stderr,
+	})
+	if err != nil {
+		return ucli.Exit(err.Error(), 1)
+	}
+	defer cl.Close()
+
+	ul, err := apiserver.ListenUnix(socket)
+	if err != nil {
+		return ucli.Exit(err.Error(), 1)
+	}
+	servers := []*http.Server{{Handler: cl.Handler()}}
+	listeners := []net.Listener{ul}
+	fmt.Fprintf(stderr, "wasmpod serve: API on unix://%s\n", socket)
+	if addr := c.String("listen"); addr != "" {
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			ul.Close()
+			return ucli.Exit(err.Error(), 1)
+		}
+		servers = append(servers, &http.Server{Handler: cl.Server().Handler(apiserver.HandlerOptions{Token: c.String("token")})})
+		listeners = append(listeners, tl)
+		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (bearer token required)\n", tl.Addr())
+	}
+	nodes := c.Int("nodes")
+	if len(nodeSpecs) > 0 {
+		nodes = len(nodeSpecs)
+	}
+	fmt.Fprintf(stderr, "wasmpod serve: %d node(s), data in %s\n", nodes, dataDir)
+
+	errs := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errs <- s.Serve(listeners[i]) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(stderr, "wasmpod serve:", err)
+		}
+	}
+	fmt.Fprintln(stderr, "wasmpod serve: shutting down")
+	// Watches and log streams never go idle: give requests a moment, then cut them.
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if s.Shutdown(sctx) != nil {
+			s.Close()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/wasmpod/wasmpod"
+)
+
+// ServeConfig is the file given to `wasmpod serve --config`. Flags that are
+// set on the command line override it.
+type ServeConfig struct {
+	DataDir                string             `json:"dataDir,omitempty"`
+	CacheDir               string             `json:"cacheDir,omitempty"`
+	Socket                 string             `json:"socket,omitempty"`
+	Listen                 string             `json:"listen,omitempty"`
+	Token                  string             `json:"token,omitempty"`
+	AllowHostPath          bool               `json:"allowHostPath,omitempty"`
+	NodeMonitorGracePeriod string             `json:"nodeMonitorGracePeriod,omitempty"`
+	HeartbeatInterval      string             `json:"heartbeatInterval,omitempty"`
+	Nodes                  []wasmpod.NodeSpec `json:"nodes,omitempty"`
+}
+
+func loadServeConfig(path string) (*ServeConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg ServeConfig
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	for _, d := range []struct{ name, v string }{{"nodeMonitorGracePeriod", cfg.NodeMonitorGracePeriod}, {"heartbeatInterval", cfg.HeartbeatInterval}} {
+		if d.v == "" {
+			continue
+		}
+		if _, err := time.ParseDuration(d.v); err != nil {
+			return nil, fmt.Errorf("%s: %s: invalid duration %q", path, d.name, d.v)
+		}
+	}
+	for i, n := range cfg.Nodes {
+		if n.Name == "" {
+			return nil, fmt.Errorf("%s: nodes[%d].name: Required value", path, i)
+		}
+	}
+	return &cfg, nil
+}
+
+// applyServeConfig sets flags the command line left unset from cfg.
+func applyServeConfig(c *ucli.Context, cfg *ServeConfig) error {
+	set := func(flag, v string) error {
+		if v == "" || c.IsSet(flag) {
+			return nil
+		}
+		return c.Set(flag, v)
+	}
+	for _, kv := range [][2]string{
+		{"data-dir", cfg.DataDir}, {"cache-dir", cfg.CacheDir}, {"socket", cfg.Socket}, {"listen", cfg.Listen},
+		{"token", cfg.Token}, {"node-monitor-grace-period", cfg.NodeMonitorGracePeriod}, {"heartbeat-interval", cfg.HeartbeatInterval},
+	} {
+		if err := set(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	if cfg.AllowHostPath && !c.IsSet("allow-host-path") {
+		return c.Set("allow-host-path", "true")
+	}
+	return nil
+}

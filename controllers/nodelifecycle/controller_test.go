@@ -1,0 +1,171 @@
+package nodelifecycle
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func readyNode(name string) *corev1.Node {
+	now := metav1.NewTime(t0)
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "wasm", Effect: corev1.TaintEffectNoSchedule}}
+	for _, c := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
+		n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: c, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now})
+	}
+	n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now})
+	return n
+}
+
+func lease(name string, renew time.Time) *coordinationv1.Lease {
+	t := metav1.NewMicroTime(renew)
+	secs := int32(40)
+	return &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: LeaseNamespace},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &secs, RenewTime: &t},
+	}
+}
+
+func pod(name, node string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
+		Spec:       corev1.PodSpec{NodeName: node},
+		Status: corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+		}},
+	}
+}
+
+func eventually(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, state := f()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; %s", what, state)
+		}
+		if step > 0 && clk.HasWaiters() {
+			clk.Step(step)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNodeLifecycle(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset(
+		readyNode("lost"), lease("lost", t0),
+		readyNode("alive"), lease("alive", t0),
+		pod("running", "lost", corev1.PodRunning),
+		pod("done", "lost", corev1.PodSucceeded),
+		pod("elsewhere", "alive", corev1.PodRunning),
+	)
+	c := New(client, clk, 40*time.Second)
+	if c.period != 5*time.Second {
+		t.Errorf("period %s, want 5s", c.period)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	get := func(name string) *corev1.Node {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	getPod := func(name string) *corev1.Pod {
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ready := func(n *corev1.Node) corev1.NodeCondition {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c
+			}
+		}
+		return corev1.NodeCondition{}
+	}
+
+	// 30 s in: within grace; "alive" keeps renewing, "lost" does not.
+	renew := func(at time.Time) {
+		if _, err := client.CoordinationV1().Leases(LeaseNamespace).Update(ctx, lease("alive", at), metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, clk, 0, "the ticker", func() (bool, string) { return clk.HasWaiters(), "" })
+	for clk.Since(t0) < 30*time.Second {
+		clk.Step(5 * time.Second)
+		renew(clk.Now())
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := ready(get("lost")); r.Status != corev1.ConditionTrue {
+		t.Fatalf("lost marked before grace: %+v", r)
+	}
+	eventually(t, clk, 5*time.Second, "lost Ready=Unknown", func() (bool, string) {
+		renew(clk.Now())
+		n := get("lost")
+		return ready(n).Status == corev1.ConditionUnknown, fmt.Sprintf("%+v", n.Status.Conditions)
+	})
+	if elapsed := clk.Since(t0); elapsed <= 40*time.Second {
+		t.Errorf("marked after %s, within the grace", elapsed)
+	}
+	n := get("lost")
+	for _, cond := range n.Status.Conditions {
+		if cond.Status != corev1.ConditionUnknown || cond.Reason != "NodeStatusUnknown" || cond.Message != "Kubelet stopped posting node status." {
+			t.Errorf("condition %+v", cond)
+		}
+	}
+	eventually(t, clk, 0, "taints", func() (bool, string) {
+		n := get("lost")
+		return len(n.Spec.Taints) == 3, fmt.Sprint(n.Spec.Taints)
+	})
+	n = get("lost")
+	if n.Spec.Taints[0].Key != "dedicated" || n.Spec.Taints[1] != (corev1.Taint{Key: "node.kubernetes.io/unreachable", Effect: corev1.TaintEffectNoSchedule}) ||
+		n.Spec.Taints[2].Key != "node.kubernetes.io/unreachable" || n.Spec.Taints[2].Effect != corev1.TaintEffectNoExecute || n.Spec.Taints[2].TimeAdded == nil {
+		t.Errorf("taints %+v", n.Spec.Taints)
+	}
+	eventually(t, clk, 0, "pod Unknown", func() (bool, string) {
+		p := getPod("running")
+		return p.Status.Phase == corev1.PodUnknown && p.Status.Conditions[0].Status == corev1.ConditionFalse, fmt.Sprintf("%+v", p.Status)
+	})
+	if p := getPod("done"); p.Status.Phase != corev1.PodSucceeded || p.Status.Conditions[0].Status != corev1.ConditionTrue {
+		t.Errorf("a finished pod was marked: %+v", p.Status)
+	}
+	if p := getPod("elsewhere"); p.Status.Phase != corev1.PodRunning {
+		t.Errorf("a pod of a live node was marked: %+v", p.Status)
+	}
+	if r := ready(get("alive")); r.Status != corev1.ConditionTrue || len(get("alive").Spec.Taints) != 1 {
+		t.Errorf("alive node marked: %+v", get("alive"))
+	}
+
+	// The lost node's agent comes back: the unreachable taints go.
+	if _, err := client.CoordinationV1().Leases(LeaseNamespace).Update(ctx, lease("lost", clk.Now()), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clk, 5*time.Second, "taints removed", func() (bool, string) {
+		n := get("lost")
+		return len(n.Spec.Taints) == 1 && n.Spec.Taints[0].Key == "dedicated", fmt.Sprint(n.Spec.Taints)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}

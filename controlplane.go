@@ -1,0 +1,143 @@
+package wasmpod
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/wasmpod/wasmpod/scheduler"
+)
+
+// schedulerBinder binds through the API, as kube-scheduler's DefaultBinder,
+// and records the scheduler's events.
+type schedulerBinder struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+}
+
+func (b *schedulerBinder) Bind(ctx context.Context, pod *corev1.Pod, node string) error {
+	err := b.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	// Written synchronously, not through the event broadcaster, so that it
+	// precedes the node agent's first events (Pulling) as it does upstream,
+	// where a kubelet is a network hop away.
+	now := metav1.Now()
+	_, err = b.client.CoreV1().Events(pod.Namespace).Create(ctx, &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
+		InvolvedObject:      corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, APIVersion: "v1", ResourceVersion: pod.ResourceVersion},
+		Reason:              "Scheduled",
+		Message:             fmt.Sprintf("Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node),
+		Source:              corev1.EventSource{Component: "default-scheduler"},
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Count:               1,
+		Type:                corev1.EventTypeNormal,
+		ReportingController: "default-scheduler",
+	}, metav1.CreateOptions{})
+	if err != nil {
+		b.recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+	}
+	return nil
+}
+
+func (b *schedulerBinder) Unschedulable(ctx context.Context, pod *corev1.Pod, msg string) error {
+	b.recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, err := b.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.UID != pod.UID || cur.Spec.NodeName != "" {
+			return nil
+		}
+		cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: msg, LastTransitionTime: metav1.Now()}
+		found := false
+		for i, c := range cur.Status.Conditions {
+			if c.Type == corev1.PodScheduled {
+				found = true
+				if c.Status == cond.Status && c.Reason == cond.Reason && c.Message == cond.Message {
+					return nil
+				}
+				if c.Status == cond.Status {
+					cond.LastTransitionTime = c.LastTransitionTime
+				}
+				cur.Status.Conditions[i] = cond
+			}
+		}
+		if !found {
+			cur.Status.Conditions = append(cur.Status.Conditions, cond)
+		}
+		_, err = b.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		if err == nil || !isConflict(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// startScheduler runs the scheduler fed by informers until ctx ends.
+func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster) error {
+	fw, err := scheduler.NewFramework(scheduler.Options{})
+	if err != nil {
+		return err
+	}
+	bc := record.NewBroadcaster(record.WithContext(ctx))
+	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	c.onClose(bc.Shutdown)
+	rec := bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"})
+	s := scheduler.New(fw, &schedulerBinder{client: client, recorder: rec}, c.cfg.Clock)
+
+	f := informers.NewSharedInformerFactory(client, 0)
+	nodeInf := f.Core().V1().Nodes().Informer()
+	nodeInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.OnNodeAdd(o.(*corev1.Node)) },
+		UpdateFunc: func(_, o any) { s.OnNodeUpdate(o.(*corev1.Node)) },
+		DeleteFunc: func(o any) {
+			if n, ok := tombstone(o).(*corev1.Node); ok {
+				s.OnNodeDelete(n)
+			}
+		},
+	})
+	podInf := f.Core().V1().Pods().Informer()
+	podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.OnPodAdd(o.(*corev1.Pod)) },
+		UpdateFunc: func(_, o any) { s.OnPodUpdate(o.(*corev1.Pod)) },
+		DeleteFunc: func(o any) {
+			if p, ok := tombstone(o).(*corev1.Pod); ok {
+				s.OnPodDelete(p)
+			}
+		},
+	})
+	f.Start(ctx.Done())
+	c.onClose(f.Shutdown)
+	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for typ, ok := range f.WaitForCacheSync(syncCtx.Done()) {
+		if !ok {
+			return fmt.Errorf("scheduler: informer for %v did not sync", typ)
+		}
+	}
+	c.goRun(func() { s.Run(ctx) })
+	return nil
+}
+
+func tombstone(o any) any {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return o
+}

@@ -1,0 +1,687 @@
+package pods
+
+// The node agent: the kubelet's API side, over a client-go clientset.
+//
+// Contracts:
+//   - Run registers the Node (creating it, or updating the one that exists),
+//     heartbeats through a Lease in kube-node-lease, refreshes the Node's
+//     status every 5 heartbeats, and runs a Worker for every pod bound to
+//     the node (watched with an informer on spec.nodeName), writing each
+//     status change back with UpdateStatus and the worker's Events through
+//     a client-go EventBroadcaster (source component kubelet).
+//   - Pod IPs come from PodCIDR and are set before the first status write;
+//     a pod keeps its IP across agent restarts when it is still free.
+//   - A pod with a deletionTimestamp is terminated with the grace left
+//     until that timestamp; once its containers have stopped and its final
+//     status is written, the agent deletes it with grace period 0 and a UID
+//     precondition, which completes the graceful deletion. A pod that
+//     disappears from the API has its containers killed.
+//   - Run returns when ctx ends; the Node, its Lease and the pods are left
+//     as they are in the API (a stopped agent is a rebooted node, not a
+//     deleted one): statuses produced by the shutdown are not written. A
+//     new agent over the same API resumes the pods as after a reboot (see
+//     NewWorker).
+//   - Agent implements apiserver.NodeConnector (Logs, Exec) for its pods.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/apiserver"
+)
+
+// Node agent constants.
+const (
+	// NodeLeaseNamespace holds the nodes' heartbeat Leases.
+	NodeLeaseNamespace = "kube-node-lease"
+	// KubeletVersion is reported in node.status.nodeInfo.
+	KubeletVersion = "v1.37.2-wasmpod"
+	// nodeStatusEvery: the Node's status is refreshed every that many
+	// heartbeats.
+	nodeStatusEvery = 5
+)
+
+// AgentConfig configures a node agent.
+type AgentConfig struct {
+	// Client reaches the API server.
+	Client kubernetes.Interface
+	// NodeName is the Node's name (required).
+	NodeName string
+	// Capacity is the node's capacity and allocatable: cpu, memory, pods.
+	// Missing entries default to the host's CPUs, 4Gi and 110.
+	Capacity corev1.ResourceList
+	// Labels are added to kubernetes.io/hostname, os and arch.
+	Labels map[string]string
+	Taints []corev1.Taint
+	// PodCIDR, e.g. 10.244.1.0/24, is where pod IPs come from; empty
+	// leaves pods without an IP.
+	PodCIDR string
+	// Pods configures the workers (engine, images, RootDir, clock...). Its
+	// NodeName, HostIP, Allocatable, OnStatus and OnEvent are set by the
+	// agent; OnStatus and OnEvent, when set, are still called.
+	Pods *Config
+	// HeartbeatInterval is how often the Lease is renewed (default 10 s).
+	HeartbeatInterval time.Duration
+	// LeaseDuration is the Lease's leaseDurationSeconds (default 40 s).
+	LeaseDuration time.Duration
+	// Clock is the agent's time (default: Pods.Clock, else the real clock).
+	Clock clock.WithTicker
+}
+
+// Agent is a node agent.
+type Agent struct {
+	cfg    AgentConfig
+	client kubernetes.Interface
+	clk    clock.WithTicker
+	pcfg   Config
+	ipErr  error
+	ips    *ipam
+
+	ctx      context.Context // Run's
+	recorder record.EventRecorder
+	wg       sync.WaitGroup
+
+	mu   sync.Mutex
+	pods map[types.UID]*podEntry
+}
+
+var _ apiserver.NodeConnector = (*Agent)(nil)
+
+// podEntry is the agent's record of one pod.
+type podEntry struct {
+	uid       types.UID
+	ns, name  string
+	w         *Worker
+	ctx       context.Context // cancelled when the pod leaves the API or the agent stops
+	cancel    context.CancelFunc
+	kick      chan struct{}
+	loopDone  chan struct{}
+	mu        sync.Mutex
+	latest    *corev1.Pod // status not yet written
+	deleting  bool
+	graceSent *metav1.Time // the deletionTimestamp Terminate was called for
+}
+
+func (e *podEntry) poke() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// NewAgent prepares a node agent; Run starts it.
+func NewAgent(cfg AgentConfig) *Agent {
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 10 * time.Second
+	}
+	if cfg.LeaseDuration <= 0 {
+		cfg.LeaseDuration = 40 * time.Second
+	}
+	if cfg.Pods == nil {
+		cfg.Pods = &Config{}
+	}
+	clk := cfg.Clock
+	if clk == nil {
+		clk = cfg.Pods.Clock
+	}
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	capacity := corev1.ResourceList{}
+	for k, v := range cfg.Capacity {
+		capacity[k] = v.DeepCopy()
+	}
+	if _, ok := capacity[corev1.ResourceCPU]; !ok {
+		capacity[corev1.ResourceCPU] = *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI)
+	}
+	if _, ok := capacity[corev1.ResourceMemory]; !ok {
+		capacity[corev1.ResourceMemory] = resource.MustParse("4Gi")
+	}
+	if _, ok := capacity[corev1.ResourcePods]; !ok {
+		capacity[corev1.ResourcePods] = resource.MustParse("110")
+	}
+	cfg.Capacity = capacity
+	a := &Agent{cfg: cfg, client: cfg.Client, clk: clk, pods: map[types.UID]*podEntry{}}
+	a.ips, a.ipErr = newIPAM(cfg.PodCIDR)
+	a.pcfg = *cfg.Pods
+	a.pcfg.Clock = clk
+	a.pcfg.NodeName = cfg.NodeName
+	a.pcfg.HostIP = "127.0.0.1"
+	if a.pcfg.Allocatable == nil {
+		a.pcfg.Allocatable = capacity
+	}
+	onStatus, onEvent := cfg.Pods.OnStatus, cfg.Pods.OnEvent
+	a.pcfg.OnStatus = func(p *corev1.Pod) {
+		a.onStatus(p)
+		if onStatus != nil {
+			onStatus(p)
+		}
+	}
+	a.pcfg.OnEvent = func(p *corev1.Pod, typ, reason, msg string) {
+		if a.recorder != nil {
+			a.recorder.Event(p, typ, reason, msg)
+		}
+		if onEvent != nil {
+			onEvent(p, typ, reason, msg)
+		}
+	}
+	return a
+}
+
+// Run runs the agent until ctx ends. It returns an error when the
+// configuration is invalid or the Node cannot be registered.
+func (a *Agent) Run(ctx context.Context) error {
+	switch {
+	case a.client == nil:
+		return errors.New("node agent: Client is required")
+	case a.cfg.NodeName == "":
+		return errors.New("node agent: NodeName is required")
+	case a.ipErr != nil:
+		return fmt.Errorf("node agent %s: %w", a.cfg.NodeName, a.ipErr)
+	case a.pcfg.Engine == nil || a.pcfg.Images == nil:
+		return fmt.Errorf("node agent %s: Pods.Engine and Pods.Images are required", a.cfg.NodeName)
+	}
+	a.ctx = ctx
+	if err := a.register(ctx); err != nil {
+		return fmt.Errorf("node agent %s: registering the Node: %w", a.cfg.NodeName, err)
+	}
+	if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("node agent %s: creating the Lease: %w", a.cfg.NodeName, err)
+	}
+
+	bc := record.NewBroadcaster(record.WithContext(ctx), record.WithCorrelatorOptions(record.CorrelatorOptions{Clock: a.clk}))
+	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
+	defer bc.Shutdown()
+	a.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
+
+	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName).String()
+		}))
+	inf := factory.Core().V1().Pods().Informer()
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { a.sync(obj) },
+		UpdateFunc: func(_, obj any) { a.sync(obj) },
+		DeleteFunc: func(obj any) { a.forget(obj) },
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer func() {
+		factory.Shutdown()
+		a.mu.Lock()
+		for _, e := range a.pods {
+			e.cancel()
+		}
+		a.mu.Unlock()
+		a.wg.Wait()
+	}()
+
+	tick := a.clk.NewTicker(a.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C():
+		}
+		_ = a.renewLease(ctx) // retried at the next heartbeat
+		if n%nodeStatusEvery == 0 {
+			_ = a.updateNodeStatus(ctx)
+		}
+	}
+}
+
+// --- node -------------------------------------------------------------------
+
+func (a *Agent) nodeConditions(now metav1.Time) []corev1.NodeCondition {
+	c := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
+	}
+	return []corev1.NodeCondition{
+		c(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		c(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		c(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		c(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+	}
+}
+
+// setNodeStatus writes the agent's view into node's status, keeping the
+// lastTransitionTime of conditions whose status did not change.
+func (a *Agent) setNodeStatus(node *corev1.Node) {
+	now := metav1.NewTime(a.clk.Now())
+	conds := a.nodeConditions(now)
+	for i := range conds {
+		for _, old := range node.Status.Conditions {
+			if old.Type == conds[i].Type && old.Status == conds[i].Status && !old.LastTransitionTime.IsZero() {
+				conds[i].LastTransitionTime = old.LastTransitionTime
+			}
+		}
+	}
+	engine := "wazero"
+	if a.pcfg.Engine != nil {
+		engine = a.pcfg.Engine.Name()
+	}
+	runtimeVersion := engine + "://v1.12.0"
+	if engine != "wazero" {
+		runtimeVersion = engine + "://unknown"
+	}
+	node.Status.Capacity = a.cfg.Capacity.DeepCopy()
+	node.Status.Allocatable = a.cfg.Capacity.DeepCopy()
+	node.Status.Conditions = conds
+	node.Status.Phase = ""
+	node.Status.Addresses = []corev1.NodeAddress{
+		{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
+		{Type: corev1.NodeHostName, Address: a.cfg.NodeName},
+	}
+	node.Status.NodeInfo = corev1.NodeSystemInfo{
+		MachineID:               a.cfg.NodeName,
+		KubeletVersion:          KubeletVersion,
+		ContainerRuntimeVersion: runtimeVersion,
+		OperatingSystem:         goruntime.GOOS,
+		Architecture:            goruntime.GOARCH,
+		OSImage:                 "wasmpod",
+		KernelVersion:           goruntime.Version(),
+	}
+}
+
+// setNodeSpec writes labels, taints and podCIDR. Taints under
+// node.kubernetes.io/ that are already there belong to the node lifecycle
+// controller and are kept.
+func (a *Agent) setNodeSpec(node *corev1.Node) {
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	node.Labels[corev1.LabelHostname] = a.cfg.NodeName
+	node.Labels[corev1.LabelOSStable] = goruntime.GOOS
+	node.Labels[corev1.LabelArchStable] = goruntime.GOARCH
+	for k, v := range a.cfg.Labels {
+		node.Labels[k] = v
+	}
+	taints := append([]corev1.Taint(nil), a.cfg.Taints...)
+	for _, t := range node.Spec.Taints {
+		if len(t.Key) > len("node.kubernetes.io/") && t.Key[:len("node.kubernetes.io/")] == "node.kubernetes.io/" && !hasTaint(taints, t) {
+			taints = append(taints, t)
+		}
+	}
+	node.Spec.Taints = taints
+	if a.cfg.PodCIDR != "" {
+		node.Spec.PodCIDR = a.cfg.PodCIDR
+		node.Spec.PodCIDRs = []string{a.cfg.PodCIDR}
+	}
+}
+
+func hasTaint(ts []corev1.Taint, t corev1.Taint) bool {
+	for _, x := range ts {
+		if x.Key == t.Key && x.Effect == t.Effect {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Agent) register(ctx context.Context) error {
+	nodes := a.client.CoreV1().Nodes()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+			a.setNodeSpec(node)
+			a.setNodeStatus(node)
+			node, err = nodes.Create(ctx, node, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		} else {
+			a.setNodeSpec(node)
+			if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+		}
+		// The status subresource: an API server may ignore status on create.
+		a.setNodeStatus(node)
+		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+func (a *Agent) updateNodeStatus(ctx context.Context) error {
+	nodes := a.client.CoreV1().Nodes()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return a.register(ctx) // the Node was deleted: register again
+		}
+		if err != nil {
+			return err
+		}
+		a.setNodeStatus(node)
+		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+func (a *Agent) renewLease(ctx context.Context) error {
+	leases := a.client.CoordinationV1().Leases(NodeLeaseNamespace)
+	now := metav1.NewMicroTime(a.clk.Now())
+	secs := int32(a.cfg.LeaseDuration / time.Second)
+	holder := a.cfg.NodeName
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		l, err := leases.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			l = &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Namespace: NodeLeaseNamespace},
+				Spec: coordinationv1.LeaseSpec{
+					HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now,
+				},
+			}
+			if node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); err == nil {
+				l.OwnerReferences = []metav1.OwnerReference{{
+					APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
+				}}
+			}
+			_, err = leases.Create(ctx, l, metav1.CreateOptions{})
+			if apierrors.IsNotFound(err) {
+				// The namespace is missing: create it, then the Lease.
+				ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: NodeLeaseNamespace}}
+				if _, nerr := a.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); nerr != nil && !apierrors.IsAlreadyExists(nerr) {
+					return nerr
+				}
+				_, err = leases.Create(ctx, l, metav1.CreateOptions{})
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = &holder, &secs, &now
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+// --- pods -------------------------------------------------------------------
+
+func (a *Agent) sync(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName != a.cfg.NodeName {
+		return
+	}
+	a.mu.Lock()
+	e := a.pods[pod.UID]
+	fresh := e == nil
+	if fresh {
+		if a.ctx.Err() != nil {
+			a.mu.Unlock()
+			return
+		}
+		e = a.startPod(pod)
+	}
+	a.mu.Unlock()
+	if !fresh {
+		// Someone else changed the pod's status (the node lifecycle
+		// controller marks pods Unknown while the node is unreachable):
+		// write the worker's view again, as the kubelet's status manager
+		// does.
+		if cur := e.w.Pod(); cur.Status.Phase != "" && statusDiffers(&cur.Status, &pod.Status) {
+			a.onStatus(cur)
+		}
+	}
+	if pod.DeletionTimestamp != nil {
+		a.requestDelete(e, pod)
+	}
+}
+
+// statusDiffers compares what a status reader sees first: the phase and
+// the Ready condition.
+func statusDiffers(mine, api *corev1.PodStatus) bool {
+	ready := func(st *corev1.PodStatus) corev1.ConditionStatus {
+		for _, c := range st.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status
+			}
+		}
+		return ""
+	}
+	return mine.Phase != api.Phase || ready(mine) != ready(api)
+}
+
+// startPod makes the pod's entry and starts its worker; a.mu is held.
+func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
+	pod = pod.DeepCopy()
+	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	if a.ips != nil && !terminal {
+		ip, err := a.ips.allocate(pod.UID, pod.Status.PodIP)
+		if err == nil {
+			pod.Status.PodIP = ip
+			pod.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+		} else if a.recorder != nil {
+			a.recorder.Event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", err.Error())
+		}
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	e := &podEntry{
+		uid: pod.UID, ns: pod.Namespace, name: pod.Name,
+		ctx: ctx, cancel: cancel,
+		kick: make(chan struct{}, 1), loopDone: make(chan struct{}),
+	}
+	a.pods[pod.UID] = e
+	e.w = NewWorker(&a.pcfg, pod)
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		_ = e.w.Run(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.podLoop(e)
+	}()
+	return e
+}
+
+// requestDelete terminates the pod's worker with the grace left until the
+// deletionTimestamp (which the API server sets to now + grace).
+func (a *Agent) requestDelete(e *podEntry, pod *corev1.Pod) {
+	e.mu.Lock()
+	e.deleting = true
+	same := e.graceSent != nil && e.graceSent.Equal(pod.DeletionTimestamp)
+	ts := *pod.DeletionTimestamp
+	e.graceSent = &ts
+	e.mu.Unlock()
+	e.poke()
+	if same {
+		return
+	}
+	// As the kubelet: the grace period is deletionGracePeriodSeconds from
+	// when the deletion is observed (deletionTimestamp has one-second
+	// precision on the wire, too coarse to count down from).
+	grace := ts.Sub(a.clk.Now())
+	if g := pod.DeletionGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	grace = max(grace, 0)
+	go e.w.Terminate(grace) // returns at once when the worker is done
+}
+
+// forget handles a pod that is gone from the API: its containers are
+// killed and its IP freed.
+func (a *Agent) forget(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	e := a.pods[pod.UID]
+	delete(a.pods, pod.UID)
+	a.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.cancel()
+	if a.ips != nil {
+		go func() {
+			<-e.w.Done()
+			a.ips.release(e.uid)
+		}()
+	}
+}
+
+func (a *Agent) onStatus(p *corev1.Pod) {
+	a.mu.Lock()
+	e := a.pods[p.UID]
+	a.mu.Unlock()
+	if e == nil || e.ctx.Err() != nil {
+		return // the agent is stopping (a reboot) or the pod is gone
+	}
+	e.mu.Lock()
+	e.latest = p
+	e.mu.Unlock()
+	e.poke()
+}
+
+// podLoop writes the pod's statuses in order and finalizes its deletion.
+func (a *Agent) podLoop(e *podEntry) {
+	defer close(e.loopDone)
+	done := e.w.Done()
+	finished, finalized := false, false
+	for {
+		select {
+		case <-e.kick:
+		case <-done:
+			done, finished = nil, true
+		case <-e.ctx.Done():
+			return
+		}
+		a.writeStatus(e)
+		e.mu.Lock()
+		deleting := e.deleting
+		e.mu.Unlock()
+		if finished && deleting && !finalized && e.ctx.Err() == nil {
+			finalized = a.finalize(e)
+		}
+		if finished && a.ips != nil {
+			// A terminal pod needs no IP.
+			a.ips.release(e.uid)
+		}
+	}
+}
+
+func (a *Agent) writeStatus(e *podEntry) {
+	e.mu.Lock()
+	p := e.latest
+	e.latest = nil
+	e.mu.Unlock()
+	if p == nil || e.ctx.Err() != nil {
+		return
+	}
+	pods := a.client.CoreV1().Pods(e.ns)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := pods.Get(e.ctx, e.name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.UID != e.uid {
+			return apierrors.NewNotFound(corev1.Resource("pods"), e.name)
+		}
+		cur.Status = p.Status
+		_, err = pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil && !apierrors.IsNotFound(err) && e.ctx.Err() == nil {
+		// Try again with the next status change, or keep this one.
+		e.mu.Lock()
+		if e.latest == nil {
+			e.latest = p
+		}
+		e.mu.Unlock()
+		go func() {
+			select {
+			case <-a.clk.After(time.Second):
+				e.poke()
+			case <-e.ctx.Done():
+			}
+		}()
+	}
+}
+
+// finalize deletes the terminated pod for good (grace 0, UID precondition).
+func (a *Agent) finalize(e *podEntry) bool {
+	zero := int64(0)
+	uid := e.uid
+	err := a.client.CoreV1().Pods(e.ns).Delete(e.ctx, e.name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero,
+		Preconditions:      &metav1.Preconditions{UID: &uid},
+	})
+	return err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err)
+}
+
+// --- NodeConnector ----------------------------------------------------------
+
+func (a *Agent) worker(pod *corev1.Pod) (*Worker, error) {
+	a.mu.Lock()
+	e := a.pods[pod.UID]
+	a.mu.Unlock()
+	if e == nil {
+		return nil, apierrors.NewNotFound(corev1.Resource("pods"), pod.Name)
+	}
+	return e.w, nil
+}
+
+// Logs implements apiserver.NodeConnector.
+func (a *Agent) Logs(ctx context.Context, pod *corev1.Pod, opts *corev1.PodLogOptions, w io.Writer) error {
+	wk, err := a.worker(pod)
+	if err != nil {
+		return err
+	}
+	if err := wk.Logs(ctx, opts, w); err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	return nil
+}
+
+// Exec implements apiserver.NodeConnector. TTY resizes are ignored (WASI
+// has no terminal).
+func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecOptions, streams apiserver.ExecStreams) (int, error) {
+	wk, err := a.worker(pod)
+	if err != nil {
+		return 0, err
+	}
+	var stdout, stderr io.Writer
+	if streams.Stdout != nil {
+		stdout = streams.Stdout
+	}
+	if streams.Stderr != nil {
+		stderr = streams.Stderr
+	}
+	code, err := wk.Exec(ctx, opts.Container, opts.Command, streams.Stdin, stdout, stderr)
+	if err != nil {
+		return 0, apierrors.NewBadRequest(err.Error())
+	}
+	return code, nil
+}

@@ -1,0 +1,222 @@
+package pods
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/wasmpod/wasmpod/logs"
+)
+
+// followPoll is how often Logs with follow re-reads the log file when no
+// notification arrived (a partial line, or a write racing the wake-up). It
+// is real time, independent of Config.Clock.
+const followPoll = 200 * time.Millisecond
+
+// Logs writes a container's log, read from its CRI log files, to out as
+// kubelet's log endpoint does:
+//   - the current instance, or with Previous the one before it (error
+//     `previous terminated container "c" in pod "p" not found` when there
+//     is none);
+//   - TailLines: only the last N records;
+//   - SinceSeconds / SinceTime: only records at or after that time
+//     (SinceSeconds counts back from Config.Clock's now);
+//   - Timestamps: each record prefixed with its RFC 3339 (nanosecond)
+//     timestamp and a space;
+//   - LimitBytes: at most that many bytes in all;
+//   - Follow: keep streaming new records until the instance has exited and
+//     its file is drained, or ctx ends (then it returns nil).
+//
+// An empty Container means the pod's only container.
+func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Writer) error {
+	if opts == nil {
+		opts = &corev1.PodLogOptions{}
+	}
+	pod := w.Pod()
+	name := opts.Container
+	if name == "" {
+		if len(pod.Spec.Containers) != 1 {
+			return fmt.Errorf("a container name must be specified for pod %s", pod.Name)
+		}
+		name = pod.Spec.Containers[0].Name
+	}
+	known := false
+	for _, c := range w.state.ctrs {
+		known = known || c.spec.Name == name
+	}
+	if !known {
+		return fmt.Errorf("container %s is not valid for pod %s", name, pod.Name)
+	}
+	cs := containerStatus(pod, name)
+	var idx int32
+	if cs != nil {
+		idx = cs.RestartCount
+	}
+	if opts.Previous {
+		if cs == nil || idx == 0 {
+			return fmt.Errorf("previous terminated container %q in pod %q not found", name, pod.Name)
+		}
+		idx--
+	}
+	path := w.LogPath(name, idx)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case opts.Previous:
+			return fmt.Errorf("previous terminated container %q in pod %q not found", name, pod.Name)
+		case cs == nil || cs.State.Waiting != nil:
+			reason := "ContainerCreating"
+			if cs != nil {
+				reason = cs.State.Waiting.Reason
+			}
+			return fmt.Errorf("container %q in pod %q is waiting to start: %s", name, pod.Name, reason)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("logs of container %q in pod %q: %w", name, pod.Name, err)
+	}
+	defer f.Close()
+
+	lw := &logWriter{out: out, timestamps: opts.Timestamps, limit: -1}
+	if opts.LimitBytes != nil {
+		lw.limit = *opts.LimitBytes
+	}
+	switch {
+	case opts.SinceTime != nil:
+		lw.since = opts.SinceTime.Time
+	case opts.SinceSeconds != nil:
+		lw.since = w.clk.Now().Add(-time.Duration(*opts.SinceSeconds) * time.Second)
+	}
+
+	r := bufio.NewReader(f)
+	// The first pass reads what is there, keeping only the tail.
+	var recs [][]byte
+	var partial []byte
+	readAvail := func(each func([]byte) error) error {
+		for {
+			line, err := r.ReadBytes('\n')
+			if len(line) > 0 && line[len(line)-1] == '\n' {
+				rec := append(partial, line[:len(line)-1]...)
+				partial = nil
+				if err := each(rec); err != nil {
+					return err
+				}
+			} else {
+				partial = append(partial, line...) // an unfinished write
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if err := readAvail(func(rec []byte) error {
+		recs = append(recs, bytes.Clone(rec))
+		if opts.TailLines != nil && int64(len(recs)) > *opts.TailLines {
+			recs = recs[1:]
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := lw.write(rec); err != nil {
+			return lw.done(err)
+		}
+	}
+	if !opts.Follow || opts.Previous {
+		return nil
+	}
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
+	for {
+		// Decide whether the instance has ended before draining, so that
+		// nothing written before the exit is missed.
+		ended := w.instanceEnded(name, idx)
+		wake := w.logWait()
+		if err := readAvail(lw.write); err != nil {
+			return lw.done(err)
+		}
+		if ended {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-w.done:
+		case <-tick.C:
+		}
+	}
+}
+
+// instanceEnded reports whether instance idx of the container has exited
+// (or will never run).
+func (w *Worker) instanceEnded(name string, idx int32) bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+	}
+	cs := containerStatus(w.Pod(), name)
+	return cs == nil || cs.RestartCount != idx || cs.State.Running == nil
+}
+
+// errLimit stops reading once LimitBytes are written.
+var errLimit = errors.New("log limit reached")
+
+type logWriter struct {
+	out        io.Writer
+	timestamps bool
+	since      time.Time
+	limit      int64 // -1: none
+}
+
+func (l *logWriter) write(rec []byte) error {
+	ln, err := logs.Parse(string(rec))
+	if err != nil {
+		return err
+	}
+	if !l.since.IsZero() && ln.Time.Before(l.since) {
+		return nil
+	}
+	var b []byte
+	if l.timestamps {
+		b = append(b, ln.Time.UTC().Format(time.RFC3339Nano)...)
+		b = append(b, ' ')
+	}
+	b = append(b, ln.Text...)
+	if !ln.Partial {
+		b = append(b, '\n')
+	}
+	if l.limit >= 0 {
+		if int64(len(b)) > l.limit {
+			b = b[:l.limit]
+		}
+		l.limit -= int64(len(b))
+	}
+	if _, err := l.out.Write(b); err != nil {
+		return err
+	}
+	if l.limit == 0 {
+		return errLimit
+	}
+	return nil
+}
+
+func (l *logWriter) done(err error) error {
+	if errors.Is(err, errLimit) {
+		return nil
+	}
+	return err
+}
