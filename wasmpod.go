@@ -46,6 +46,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
@@ -205,6 +206,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
 	c.goRun(func() { nlc.Run(runCtx) })
+	nsc := namespace.New(c.server)
+	c.goRun(func() { nsc.Run(runCtx) })
 
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),

@@ -77,6 +77,15 @@ type env struct {
 	modes  map[string]*rest.Config // "http" and "in-process"
 	node   *fakeNode
 	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	reqs []string // request URIs seen, in order
+}
+
+func (e *env) requests() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.reqs, "\n")
 }
 
 func newEnv(t testing.TB, opts HandlerOptions) *env {
@@ -86,12 +95,19 @@ func newEnv(t testing.TB, opts HandlerOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.Handler(opts)
-	srv := httptest.NewServer(h)
-	e := &env{s: s, h: h, srv: srv, node: &fakeNode{release: make(chan struct{})}, cancel: cancel}
+	e := &env{s: s, node: &fakeNode{release: make(chan struct{})}, cancel: cancel}
+	inner := s.Handler(opts)
+	e.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.reqs = append(e.reqs, r.Method+" "+r.URL.RequestURI())
+		e.mu.Unlock()
+		inner.ServeHTTP(w, r)
+	})
+	srv := httptest.NewServer(e.h)
+	e.srv = srv
 	e.modes = map[string]*rest.Config{
 		"http":       TCPConfig(srv.URL, opts.Token),
-		"in-process": s.InProcessConfig(h),
+		"in-process": s.InProcessConfig(e.h),
 	}
 	if opts.Token != "" {
 		e.modes["in-process"].BearerToken = opts.Token
@@ -426,8 +442,9 @@ func TestClientGoWatchAndInformer(t *testing.T) {
 				}
 			},
 		})
-		factory.Start(ctx.Done())
-		defer factory.Shutdown()
+		stop := make(chan struct{})
+		factory.Start(stop)
+		defer func() { close(stop); factory.Shutdown() }()
 		for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 			if !ok {
 				t.Fatalf("informer for %v did not sync", typ)
@@ -453,6 +470,11 @@ func TestClientGoWatchAndInformer(t *testing.T) {
 		case <-updated:
 		case <-ctx.Done():
 			t.Fatal("informer did not see the update")
+		}
+		// client-go v0.37 informers use watch-list: a watch with initial
+		// events ended by a bookmark, instead of LIST then WATCH.
+		if r := e.requests(); !strings.Contains(r, "sendInitialEvents=true") || !strings.Contains(r, "allowWatchBookmarks=true") {
+			t.Errorf("informer did not use watch-list; requests:\n%s", r)
 		}
 		if got, err := factory.Core().V1().Pods().Lister().Pods("default").Get("pre"); err != nil || got.Labels["stage"] != "2" {
 			t.Fatalf("lister: %v %v", got, err)
@@ -574,6 +596,17 @@ func TestClientGoExecWebSocket(t *testing.T) {
 	var ce exec.CodeExitError
 	if !errors.As(err, &ce) || ce.Code != 3 {
 		t.Fatalf("want CodeExitError 3, got %T %v", err, err)
+	}
+	// The v4 protocol (no close signal) carries the exit code the same way.
+	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("p").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Command: []string{"exit=5"}, Stdout: true}, scheme.ParameterCodec)
+	ex4, err := remotecommand.NewWebSocketExecutorForProtocols(cfg, "GET", req.URL().String(), "v4.channel.k8s.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ex4.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdout: io.Discard})
+	if !errors.As(err, &ce) || ce.Code != 5 {
+		t.Fatalf("v4: want CodeExitError 5, got %T %v", err, err)
 	}
 	// A bad container is refused before the upgrade, as a Status.
 	_, _, err = execIn(t, cfg, cs, &corev1.PodExecOptions{Command: []string{"x"}, Container: "nope", Stdout: true}, "")

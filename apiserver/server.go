@@ -497,6 +497,9 @@ func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts 
 					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", *pc.ResourceVersion, m.GetResourceVersion()))
 			}
 		}
+		if r.GVR.Resource == "namespaces" && immortalNamespaces[name] {
+			return nil, apierrors.NewForbidden(r.GVR.GroupResource(), name, fmt.Errorf("this namespace may not be deleted"))
+		}
 		grace, graceful := s.gracePeriod(r, obj, opts)
 		if graceful || len(m.GetFinalizers()) > 0 {
 			now := s.clock.Now()
@@ -537,13 +540,54 @@ func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts 
 	}
 }
 
+// immortalNamespaces may not be deleted, as upstream.
+var immortalNamespaces = map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSystem: true, metav1.NamespacePublic: true}
+
+// FinalizeNamespace removes the "kubernetes" finalizer of a terminating
+// namespace (the namespaces/finalize subresource); a namespace left with no
+// finalizers is deleted.
+func (s *Server) FinalizeNamespace(ctx context.Context, name string) error {
+	r := s.resources["/namespaces"]
+	for attempt := 0; ; attempt++ {
+		kv, err := s.store.Get(ctx, r.key("", name))
+		if err != nil {
+			return storeErr(r, name, err)
+		}
+		obj, err := s.decode(r, kv)
+		if err != nil {
+			return err
+		}
+		ns := obj.(*corev1.Namespace)
+		var keep []corev1.FinalizerName
+		for _, f := range ns.Spec.Finalizers {
+			if f != corev1.FinalizerKubernetes {
+				keep = append(keep, f)
+			}
+		}
+		ns.Spec.Finalizers = keep
+		if ns.DeletionTimestamp != nil && len(keep) == 0 && len(ns.Finalizers) == 0 {
+			_, err = s.store.Delete(ctx, kv.Key, kv.ModRevision)
+		} else {
+			var b []byte
+			if b, err = s.encode(r, ns); err == nil {
+				_, err = s.store.Update(ctx, kv.Key, b, kv.ModRevision)
+			}
+		}
+		if errors.Is(err, store.ErrConflict) && attempt < 100 {
+			continue
+		}
+		return storeErr(r, name, err)
+	}
+}
+
 // gracePeriod decides whether a delete is graceful and for how long, with
 // the rules of the upstream pod strategy.
 func (s *Server) gracePeriod(r *Resource, obj runtime.Object, opts metav1.DeleteOptions) (int64, bool) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
-		if r.GVR.Resource == "namespaces" {
-			return 0, true // the namespace controller empties it first
+		if ns, ok := obj.(*corev1.Namespace); ok {
+			// The namespace controller empties it, then finalizes it.
+			return 0, len(ns.Spec.Finalizers) > 0
 		}
 		return 0, false
 	}

@@ -368,3 +368,34 @@ func TestPersistsAcrossRestart(t *testing.T) {
 }
 
 var _ runtime.Object = (*corev1.Pod)(nil)
+
+func TestNamespaceDeletion(t *testing.T) {
+	s, _ := newServer(t)
+	ctx := context.Background()
+	nss := res(t, s, "", "namespaces")
+	if _, err := s.Delete(ctx, nss, "", "default", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("deleting default: %v", err)
+	}
+	if _, err := s.Create(ctx, nss, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, res(t, s, "", "configmaps"), "team", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Delete(ctx, nss, "", "team", metav1.DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := obj.(*corev1.Namespace); ns.Status.Phase != corev1.NamespaceTerminating || ns.DeletionTimestamp == nil {
+		t.Fatalf("namespace after delete: %v %v", ns.Status.Phase, ns.DeletionTimestamp)
+	}
+	if _, err := s.Create(ctx, res(t, s, "", "configmaps"), "team", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "d"}}); !apierrors.IsForbidden(err) {
+		t.Fatalf("create in a terminating namespace: %v", err)
+	}
+	if err := s.FinalizeNamespace(ctx, "team"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, nss, "", "team"); !apierrors.IsNotFound(err) {
+		t.Fatalf("namespace still there after finalize: %v", err)
+	}
+}
