@@ -2,6 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +150,11 @@ type unixProxy struct {
 	once sync.Once
 	url  *url.URL
 	err  error
+	// auth is the Proxy-Authorization header value the tunnel requires:
+	// a random secret known only to this process, so other local users
+	// cannot reach the socket (whose file mode is the authentication)
+	// through the loopback port.
+	auth string
 }
 
 func (p *unixProxy) proxy(req *http.Request) (*url.URL, error) {
@@ -158,7 +167,15 @@ func (p *unixProxy) proxy(req *http.Request) (*url.URL, error) {
 			p.err = err
 			return
 		}
-		p.url = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			ln.Close()
+			p.err = err
+			return
+		}
+		pass := hex.EncodeToString(secret)
+		p.url = &url.URL{Scheme: "http", Host: ln.Addr().String(), User: url.UserPassword("wasmpod", pass)}
+		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("wasmpod:"+pass))
 		go func() {
 			for {
 				c, err := ln.Accept()
@@ -178,6 +195,10 @@ func (p *unixProxy) serve(c net.Conn) {
 	req, err := http.ReadRequest(br)
 	if err != nil || req.Method != http.MethodConnect {
 		fmt.Fprint(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(req.Header.Get("Proxy-Authorization")), []byte(p.auth)) != 1 {
+		fmt.Fprint(c, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
 		return
 	}
 	u, err := net.Dial("unix", p.path)
