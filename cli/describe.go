@@ -390,8 +390,8 @@ func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts
 				p.write(2, "Started:\t%v\n", printBool(*st.Started))
 			}
 		}
-		describeResources(p, "Limits", c.Resources.Limits)
-		describeResources(p, "Requests", c.Resources.Requests)
+		describeResources(p, 2, "Limits", c.Resources.Limits)
+		describeResources(p, 2, "Requests", c.Resources.Requests)
 		probe := func(name string, pr *corev1.Probe) {
 			if pr == nil {
 				return
@@ -511,11 +511,13 @@ func describeState(p prefixWriter, title string, s corev1.ContainerState) {
 	}
 }
 
-func describeResources(p prefixWriter, title string, rl corev1.ResourceList) {
+// describeResources prints a resource list titled at indent level, its
+// entries one level deeper, sorted by name.
+func describeResources(p prefixWriter, level int, title string, rl corev1.ResourceList) {
 	if len(rl) == 0 {
 		return
 	}
-	p.write(2, "%s:\n", title)
+	p.write(level, "%s:\n", title)
 	names := make([]string, 0, len(rl))
 	for n := range rl {
 		names = append(names, string(n))
@@ -523,7 +525,7 @@ func describeResources(p prefixWriter, title string, rl corev1.ResourceList) {
 	sort.Strings(names)
 	for _, n := range names {
 		q := rl[corev1.ResourceName(n)]
-		p.write(3, "%s:\t%s\n", n, q.String())
+		p.write(level+1, "%s:\t%s\n", n, q.String())
 	}
 }
 
@@ -675,21 +677,7 @@ func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease strin
 	for _, a := range node.Status.Addresses {
 		p.write(1, "%s:\t%s\n", a.Type, a.Address)
 	}
-	resList := func(title string, rl corev1.ResourceList) {
-		if len(rl) == 0 {
-			return
-		}
-		p.write(0, "%s:\n", title)
-		names := make([]string, 0, len(rl))
-		for n := range rl {
-			names = append(names, string(n))
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			q := rl[corev1.ResourceName(n)]
-			p.write(1, "%s:\t%s\n", n, q.String())
-		}
-	}
+	resList := func(title string, rl corev1.ResourceList) { describeResources(p, 0, title, rl) }
 	resList("Capacity", node.Status.Capacity)
 	resList("Allocatable", node.Status.Allocatable)
 	ni := node.Status.NodeInfo

@@ -144,6 +144,19 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (store.KV,
 	return s.kvs[key], nil
 }
 
+// current returns key's KV if it exists with ModRevision expectedRev (0 =
+// any); s.mu is held.
+func (s *Store) current(key string, expectedRev int64) (store.KV, error) {
+	old, ok := s.kvs[key]
+	if !ok {
+		return store.KV{}, fmt.Errorf("store: %s: %w", key, store.ErrNotFound)
+	}
+	if expectedRev != 0 && old.ModRevision != expectedRev {
+		return store.KV{}, fmt.Errorf("store: %s: %w (have %d, expected %d)", key, store.ErrConflict, old.ModRevision, expectedRev)
+	}
+	return old, nil
+}
+
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRev int64) (store.KV, error) {
 	s.mu.Lock()
@@ -151,12 +164,9 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRe
 	if err := s.check(ctx); err != nil {
 		return store.KV{}, err
 	}
-	old, ok := s.kvs[key]
-	if !ok {
-		return store.KV{}, fmt.Errorf("store: %s: %w", key, store.ErrNotFound)
-	}
-	if expectedRev != 0 && old.ModRevision != expectedRev {
-		return store.KV{}, fmt.Errorf("store: %s: %w (have %d, expected %d)", key, store.ErrConflict, old.ModRevision, expectedRev)
+	old, err := s.current(key, expectedRev)
+	if err != nil {
+		return store.KV{}, err
 	}
 	s.commit(store.Modified, store.KV{Key: key, Value: clone(value), CreateRevision: old.CreateRevision})
 	return s.kvs[key], nil
@@ -169,12 +179,9 @@ func (s *Store) Delete(ctx context.Context, key string, expectedRev int64) (stor
 	if err := s.check(ctx); err != nil {
 		return store.KV{}, err
 	}
-	old, ok := s.kvs[key]
-	if !ok {
-		return store.KV{}, fmt.Errorf("store: %s: %w", key, store.ErrNotFound)
-	}
-	if expectedRev != 0 && old.ModRevision != expectedRev {
-		return store.KV{}, fmt.Errorf("store: %s: %w (have %d, expected %d)", key, store.ErrConflict, old.ModRevision, expectedRev)
+	old, err := s.current(key, expectedRev)
+	if err != nil {
+		return store.KV{}, err
 	}
 	s.commit(store.Deleted, old)
 	old.ModRevision = s.rev
