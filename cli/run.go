@@ -169,17 +169,13 @@ func runAction(c *ucli.Context) error {
 	return nil
 }
 
-// exitCode is wasmpod.ExitCode, counting containers still running in a
-// pod that was killed (deleted with grace 0) as killed: 137.
+// exitCode is wasmpod.ExitCode, counting a pod that was killed (deleted
+// with grace 0) before it finished as killed: 137.
 func exitCode(ps []*corev1.Pod, killed bool) int {
 	if killed {
 		for _, p := range ps {
 			if !wasmpod.PodTerminal(p) {
-				for _, cs := range p.Status.ContainerStatuses {
-					if cs.State.Running != nil {
-						return 137
-					}
-				}
+				return 137 // deleted with grace 0 while it ran (or was starting)
 			}
 		}
 	}
