@@ -1,12 +1,10 @@
 // Package testwasm builds Go guest programs for tests and shares caches
 // between test binaries.
 //
-// Build compiles a Go main package with GOOS=wasip1 GOARCH=wasm and caches
-// the result under os.TempDir()/wasmpod-testwasm, keyed by a hash of the
-// package's .go files, its module's go.mod and the Go version, so repeated
-// test runs (and different test binaries) do not re-link. It is safe for
-// concurrent use, also across processes (the cache file is written to a
-// temporary name and renamed into place).
+// Build compiles a Go main package with GOOS=wasip1 GOARCH=wasm through the
+// images resolver (go:// references) and its content-addressed cache under
+// os.TempDir()/wasmpod-testwasm, so repeated test runs (and different test
+// binaries) do not re-link, and an edited dependency rebuilds.
 //
 // CompileCacheDir is a shared directory for wazero's on-disk compilation
 // cache in tests, so compiled guests survive across test processes.
@@ -14,18 +12,15 @@ package testwasm
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/wasmpod/wasmpod/images"
 )
 
 // ModulePath is the Go module path of the wasmpod repository.
@@ -93,113 +88,22 @@ func CompileCacheDir() string {
 // Build builds the Go main package in pkgDir for wasip1/wasm and returns the
 // module bytes. The build runs with cmd.Dir = pkgDir, so the module that
 // contains pkgDir is used. Results are cached (see the package doc).
+
+// Build builds the Go main package in pkgDir for wasip1/wasm and returns the
+// module bytes. It goes through images.Resolver (go:// references), whose
+// cache under os.TempDir()/wasmpod-testwasm/images is keyed by a hash of
+// every build input (the package and all its non-standard dependencies,
+// go.mod, go.sum, the Go version), so an edited dependency rebuilds.
 func Build(tb testing.TB, pkgDir string) []byte {
 	tb.Helper()
-	wasm, err := build(pkgDir)
+	abs, err := filepath.Abs(pkgDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &images.Resolver{CacheDir: filepath.Join(os.TempDir(), "wasmpod-testwasm", "images")}
+	img, err := r.Resolve(context.Background(), "go://"+abs, "")
 	if err != nil {
 		tb.Fatalf("testwasm: build %s: %v", pkgDir, err)
 	}
-	return wasm
-}
-
-func build(pkgDir string) ([]byte, error) {
-	pkgDir, err := filepath.Abs(pkgDir)
-	if err != nil {
-		return nil, err
-	}
-	key, err := sourceKey(pkgDir)
-	if err != nil {
-		return nil, err
-	}
-	cacheDir := filepath.Join(os.TempDir(), "wasmpod-testwasm", "bin")
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, err
-	}
-	out := filepath.Join(cacheDir, filepath.Base(pkgDir)+"-"+key+".wasm")
-	if b, err := os.ReadFile(out); err == nil && len(b) > 0 {
-		return b, nil
-	}
-	tmp, err := os.CreateTemp(cacheDir, filepath.Base(pkgDir)+"-*.tmp")
-	if err != nil {
-		return nil, err
-	}
-	tmpName := tmp.Name()
-	tmp.Close()
-	defer os.Remove(tmpName)
-
-	cmd := exec.Command(goTool(), "build", "-o", tmpName, ".")
-	cmd.Dir = pkgDir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if outb, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %v\n%s", err, outb)
-	}
-	if err := os.Rename(tmpName, out); err != nil {
-		return nil, err
-	}
-	return os.ReadFile(out)
-}
-
-func goTool() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
-}
-
-// sourceKey hashes the package's .go files, the go.mod of the module that
-// contains it, and the toolchain version.
-func sourceKey(pkgDir string) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "go=%s\n", runtime.Version())
-	entries, err := os.ReadDir(pkgDir)
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") {
-			names = append(names, e.Name())
-		}
-	}
-	if len(names) == 0 {
-		return "", fmt.Errorf("no .go files in %s", pkgDir)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := hashFile(h, n, filepath.Join(pkgDir, n)); err != nil {
-			return "", err
-		}
-	}
-	for dir := pkgDir; ; {
-		gomod := filepath.Join(dir, "go.mod")
-		if _, err := os.Stat(gomod); err == nil {
-			if err := hashFile(h, "go.mod", gomod); err != nil {
-				return "", err
-			}
-			if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
-				if err := hashFile(h, "go.sum", filepath.Join(dir, "go.sum")); err != nil {
-					return "", err
-				}
-			}
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-func hashFile(h io.Writer, name, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fmt.Fprintf(h, "file %s\n", name)
-	_, err = io.Copy(h, f)
-	return err
+	return img.Bytes
 }

@@ -17,21 +17,10 @@ func TestRepoRootAndBuild(t *testing.T) {
 	if !bytes.HasPrefix(a, []byte("\x00asm")) {
 		t.Fatalf("Build returned %d bytes that are not wasm", len(a))
 	}
-	key, err := sourceKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cached := filepath.Join(os.TempDir(), "wasmpod-testwasm", "bin", "probe-"+key+".wasm")
-	if _, err := os.Stat(cached); err != nil {
-		t.Fatalf("no cached build: %v", err)
-	}
 	if b := Build(t, dir); !bytes.Equal(a, b) {
 		t.Fatal("second Build differs")
 	}
 	if fi, err := os.Stat(CompileCacheDir()); err != nil || !fi.IsDir() {
 		t.Fatalf("CompileCacheDir: %v", err)
-	}
-	if _, err := build(t.TempDir()); err == nil {
-		t.Fatal("build of a dir without Go files succeeded")
 	}
 }
