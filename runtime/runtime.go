@@ -19,6 +19,7 @@ package runtime
 import (
 	"context"
 	"io"
+	"net/netip"
 )
 
 // Engine compiles and runs WASM modules. Backends: wazero (default).
@@ -68,6 +69,17 @@ type ContainerConfig struct {
 	Stdin io.Reader
 	// Stdout and Stderr receive the guest's output. Nil discards it.
 	Stdout, Stderr io.Writer
+	// Net is the pod's network namespace (a network.PodNet), handed
+	// unchanged to the engine's WASI socket extension. Nil means no
+	// network: socket calls fail with an errno; files and stdio work.
+	Net Network
+}
+
+// Network is the pod network namespace as the runtime sees it: an opaque
+// value (a network.PodNet) for the WASI socket extension, which
+// type-asserts it. Declared here so that runtime does not import network.
+type Network interface {
+	IP() netip.Addr
 }
 
 // Instance is one running container instance.

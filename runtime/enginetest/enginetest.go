@@ -6,7 +6,10 @@
 // mounts (read-write, read-only, confinement against "..", absolute paths,
 // host and guest-made symlinks), Kill in a busy loop, a sleep and a blocked
 // stdin read, ctx cancellation, Terminate as stdin EOF, memory limits
-// (OOMKilled), traps, link errors and concurrent instances.
+// (OOMKilled), traps, link errors and concurrent instances; and a WASI
+// conformance table (wasi.go): files, directories, readdir, rename, unlink,
+// seek, stat, clocks, random, poll with timeouts, non-blocking and blocking
+// stdin, the fd limit (EMFILE), raw path escapes and bad guest pointers.
 package enginetest
 
 import (
@@ -80,6 +83,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) runtime.Engine) {
 	t.Run("LinkError", s.testLinkError)
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("CloseKillsInstances", s.testClose)
+	t.Run("WASI", s.testWASI)
 }
 
 func (s *suite) engine(t *testing.T) runtime.Engine {
@@ -525,7 +529,7 @@ func (s *suite) testBadConfig(t *testing.T) {
 }
 
 func (s *suite) testKill(t *testing.T) {
-	for _, mode := range []string{"spin", "sleep", "waitterm"} {
+	for _, mode := range []string{"spin", "sleep", "waitterm", "blockread", "pollstdin"} {
 		t.Run(mode, func(t *testing.T) {
 			inst, stdout, _ := s.start(t, context.Background(), runtime.ContainerConfig{}, mode)
 			stdout.WaitFor(t, "ready", waitTimeout)
@@ -535,7 +539,7 @@ func (s *suite) testKill(t *testing.T) {
 			if st.ExitCode != 137 || !st.Killed || st.OOMKilled {
 				t.Fatalf("status %+v, want 137 Killed", st)
 			}
-			if strings.Contains(stdout.String(), "term") || strings.Contains(stdout.String(), "woke") {
+			if out := stdout.String(); strings.Contains(out, "term") || strings.Contains(out, "woke") || strings.Contains(out, "eof") {
 				t.Fatalf("guest ran on after Kill: %q", stdout.String())
 			}
 			inst.Kill()      // idempotent

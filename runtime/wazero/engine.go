@@ -4,19 +4,22 @@
 // Contracts, beyond those of package runtime:
 //   - One wazero Runtime per Engine, with one RuntimeConfig for every
 //     instance (so on-disk compilation cache entries are always reused).
-//     WASI preview 1 is wazero's built-in wasi_snapshot_preview1, instantiated
-//     once; instances are anonymous, so any number may run concurrently.
+//     WASI preview 1 is wasmpod's own layer (package runtime/wasi), bound
+//     once per Engine as the host module wasi_snapshot_preview1 together
+//     with Config.Extensions; each call finds the calling instance's
+//     wasi.System in the call's context. Instances are anonymous, so any
+//     number may run concurrently.
 //   - Compiled modules are cached in memory by digest for the Engine's
 //     lifetime, and on disk in Config.CacheDir when it is set, so a new
 //     process pays instantiation only.
-//   - Mounts are served by an os.Root-confined filesystem: "..", absolute
-//     paths and symlinks cannot leave a mount; guests cannot create symlinks
-//     with absolute targets or targets that leave the mount; read-only mounts
-//     refuse writes with EROFS. The guest sees only its mounts: when no
-//     mount is at "/", "/" is an empty read-only directory.
+//   - Mounts are confined by runtime/wasi (os.Root): "..", absolute paths
+//     and symlinks cannot leave a mount; read-only mounts refuse writes with
+//     EROFS. The guest sees only its mounts: when no mount is at "/", "/" is
+//     an empty read-only directory.
 //   - The guest's stdin is a pipe: Terminate closes its write end (the guest
-//     reads EOF); Kill cancels the instance's context, wakes a guest sleeping
-//     in poll_oneoff or blocked on stdin, and reports exit code 137.
+//     reads EOF); Kill cancels the instance's context, then wakes every
+//     blocked WASI call (poll_oneoff, blocking reads, accept...), and
+//     reports exit code 137.
 //   - Per-instance memory limits are enforced by a memory allocator that
 //     refuses growth past ContainerConfig.MemoryLimitBytes; a guest that hit
 //     it and then exits non-zero is reported as OOMKilled with exit code 137.
@@ -26,13 +29,11 @@ package wazero
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -42,11 +43,10 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
 // Config configures an Engine.
@@ -54,12 +54,19 @@ type Config struct {
 	// CacheDir is the on-disk compilation cache; "" keeps compiled code in
 	// memory only.
 	CacheDir string
+	// Extensions are added to the wasi_snapshot_preview1 host module (e.g.
+	// the socket functions of runtime/wasi/wasisock); one replaces a WASI
+	// function of the same name.
+	Extensions []wasi.HostFunc
+	// MaxFDs is the per-instance fd limit (0: wasi.DefaultMaxFDs).
+	MaxFDs int
 }
 
 // Engine is the wazero runtime.Engine. It is safe for concurrent use.
 type Engine struct {
-	rt    wazero.Runtime
-	cache wazero.CompilationCache
+	rt     wazero.Runtime
+	cache  wazero.CompilationCache
+	maxFDs int
 
 	mu        sync.Mutex
 	closed    bool
@@ -102,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		WithCloseOnContextDone(true).
 		WithCompilationCache(cache)
 	rt := wazero.NewRuntimeWithConfig(ctx, rcfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	if err := instantiateWASI(ctx, rt, cfg.Extensions); err != nil {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
 		return nil, fmt.Errorf("wazero: instantiate WASI: %w", err)
@@ -110,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return &Engine{
 		rt:        rt,
 		cache:     cache,
+		maxFDs:    cfg.MaxFDs,
 		modules:   map[string]*moduleEntry{},
 		instances: map[*instance]struct{}{},
 	}, nil
@@ -226,16 +234,6 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if _, ok := cm.compiled.ExportedFunctions()["_start"]; !ok {
 		return nil, errors.New("module exports no _start function (not a WASI command)")
 	}
-	modCfg := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader)
-	if len(cfg.Args) > 0 {
-		modCfg = modCfg.WithArgs(cfg.Args...)
-	}
-
 	wd := cfg.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -243,17 +241,18 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if !path.IsAbs(wd) {
 		return nil, fmt.Errorf("workingDir %q: must be an absolute path", cfg.WorkingDir)
 	}
+	env := make([]string, 0, len(cfg.Env)+1)
 	for i, kv := range cfg.Env {
-		k, v, ok := strings.Cut(kv, "=")
+		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
 		}
 		if k == "PWD" {
 			continue // WorkingDir decides
 		}
-		modCfg = modCfg.WithEnv(k, v)
+		env = append(env, kv)
 	}
-	modCfg = modCfg.WithEnv("PWD", path.Clean(wd))
+	env = append(env, "PWD="+path.Clean(wd))
 
 	// Limits.
 	var alloc *limitAllocator
@@ -269,82 +268,45 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		alloc = &limitAllocator{limit: limitPages * pageSize}
 	}
 
-	// Mounts.
-	var roots []*rootFS
-	defer func() {
-		if err != nil {
-			for _, r := range roots {
-				_ = r.Close()
-			}
-		}
-	}()
-	fsCfg := wazero.NewFSConfig()
-	seen := map[string]bool{}
-	hasRoot := false
+	// WASI: args, env, mounts, stdio.
+	mounts := make([]wasi.Mount, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
-		if !path.IsAbs(m.GuestPath) {
-			return nil, fmt.Errorf("mounts[%d].guestPath %q: must be an absolute path", i, m.GuestPath)
-		}
-		gp := path.Clean(m.GuestPath)
-		if seen[gp] {
-			return nil, fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
-		}
-		seen[gp] = true
-		hasRoot = hasRoot || gp == "/"
-		fi, err := os.Stat(m.HostPath)
-		if err != nil {
-			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("mounts[%d].hostPath %q: not a directory", i, m.HostPath)
-		}
-		r, err := newRootFS(m.HostPath, m.ReadOnly)
-		if err != nil {
-			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
-		}
-		roots = append(roots, r)
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(r, gp)
+		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly}
 	}
-	if !hasRoot {
-		// An empty read-only "/" so that "/" and paths outside the mounts
-		// resolve (to nothing) and os.Getwd works in a guest whose working
-		// directory is "/".
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(&sysfs.AdaptFS{FS: emptyFS{}}, "/")
+	stdin := wasi.NewPipe()
+	var netw any
+	if cfg.Net != nil {
+		netw = cfg.Net
 	}
-	modCfg = modCfg.WithFSConfig(fsCfg)
-
-	// Stdio.
-	stdinR, stdinW, err := os.Pipe()
+	wsys, err := wasi.New(wasi.Config{
+		Args:   cfg.Args,
+		Env:    env,
+		Mounts: mounts,
+		Stdin:  stdin,
+		Stdout: cfg.Stdout,
+		Stderr: cfg.Stderr,
+		MaxFDs: e.maxFDs,
+		Net:    netw,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("stdin pipe: %w", err)
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			stdinR.Close()
-			stdinW.Close()
+			_ = wsys.Close()
 		}
 	}()
-	modCfg = modCfg.WithStdin(stdinR)
-	if cfg.Stdout != nil {
-		modCfg = modCfg.WithStdout(cfg.Stdout)
-	}
-	if cfg.Stderr != nil {
-		modCfg = modCfg.WithStderr(cfg.Stderr)
-	}
+	modCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
 
 	in := &instance{
 		engine: e,
 		name:   cfg.Name,
-		stdinR: stdinR,
-		stdinW: stdinW,
+		stdin:  stdin,
+		sys:    wsys,
 		alloc:  alloc,
-		roots:  roots,
-		kill:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	modCfg = modCfg.WithNanosleep(in.nanosleep)
-
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(wasi.WithSystem(ctx, wsys))
 	in.cancel = cancel
 	defer func() {
 		if err != nil {
@@ -381,7 +343,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 
 	if cfg.Stdin != nil {
 		go func() {
-			_, _ = io.Copy(stdinW, cfg.Stdin)
+			_, _ = io.Copy(pipeWriter{stdin}, cfg.Stdin)
 			in.closeStdin()
 		}()
 	}
@@ -407,16 +369,13 @@ func (e *Engine) forget(in *instance) {
 type instance struct {
 	engine *Engine
 	name   string
-	stdinR *os.File
-	stdinW *os.File
+	stdin  *wasi.Pipe
+	sys    *wasi.System
 	alloc  *limitAllocator
-	roots  []*rootFS
 	cancel context.CancelFunc
 	mod    atomic.Pointer[api.Module]
 
-	stdinOnce sync.Once
-	kill      chan struct{}
-	done      chan struct{}
+	done chan struct{}
 
 	mu     sync.Mutex
 	exited bool
@@ -458,27 +417,11 @@ func (in *instance) Kill() {
 			time.Sleep(20 * time.Microsecond)
 		}
 	}
-	close(in.kill)
+	in.sys.Kill()
 	in.closeStdin()
 }
 
-func (in *instance) closeStdin() {
-	in.stdinOnce.Do(func() { _ = in.stdinW.Close() })
-}
-
-// nanosleep is the guest's sleep (poll_oneoff with only clock
-// subscriptions, i.e. Go's time.Sleep when idle): it returns early on Kill.
-func (in *instance) nanosleep(ns int64) {
-	if ns <= 0 {
-		return
-	}
-	t := time.NewTimer(time.Duration(ns))
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-in.kill:
-	}
-}
+func (in *instance) closeStdin() { in.stdin.CloseWrite() }
 
 func (in *instance) finish(err error) {
 	in.mu.Lock()
@@ -513,12 +456,15 @@ func (in *instance) finish(err error) {
 
 func (in *instance) cleanup() {
 	in.cancel()
+	in.sys.Kill()
 	in.closeStdin()
-	_ = in.stdinR.Close()
-	for _, r := range in.roots {
-		_ = r.Close()
-	}
+	_ = in.sys.Close()
 }
+
+// pipeWriter copies ContainerConfig.Stdin into the guest's stdin pipe.
+type pipeWriter struct{ p *wasi.Pipe }
+
+func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
 
 const pageSize = 65536
 

@@ -20,6 +20,10 @@
 //	memhog                 allocate and touch 1 MiB blocks forever
 //	trap                   perform an out-of-bounds memory access (a wasm trap)
 //
+// WASI conformance modes (wasi.go): fsops DIR, stat PATH, clocks, random,
+// sleepms N, pollstdin, nonblock, blockread, emfile, rawopen PATH,
+// badptr, readdirbig DIR.
+//
 // A failing file operation prints the error to stderr and exits 1.
 package main
 
@@ -143,6 +147,10 @@ func main() {
 		p := (*byte)(unsafe.Add(unsafe.Pointer(&x[0]), 3<<30))
 		fmt.Println(*p)
 	default:
+		if f, ok := wasiModes[mode]; ok {
+			f(args)
+			return
+		}
 		fail(fmt.Errorf("unknown mode %q", mode))
 	}
 }

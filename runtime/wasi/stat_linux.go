@@ -1,20 +1,14 @@
-package wazero
+package wasi
 
 import (
 	"syscall"
 	"unsafe"
-
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
-const utimeOmit = (1 << 30) - 2 // UTIME_OMIT on Linux
+const utimeOmit = (1 << 30) - 2 // UTIME_OMIT
 
-func utimespec(ns int64) syscall.Timespec {
-	if ns == experimentalsys.UTIME_OMIT {
-		return syscall.Timespec{Nsec: utimeOmit}
-	}
-	return syscall.NsecToTimespec(ns)
-}
+func statAtim(s *syscall.Stat_t) syscall.Timespec { return s.Atim }
+func statCtim(s *syscall.Stat_t) syscall.Timespec { return s.Ctim }
 
 // futimens is utimensat(fd, NULL, ts, 0), which Linux applies to fd itself.
 func futimens(fd int, ts []syscall.Timespec) error {

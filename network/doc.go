@@ -1,0 +1,45 @@
+// Package network is wasmpod's in-process virtual network: the fabric that
+// every pod of one process shares (all node agents of a process use one
+// *Network).
+//
+// Contract:
+//
+//   - Each pod (AddPod) has one IP and one port space per protocol, shared by
+//     all its containers: binding 0.0.0.0, the pod IP or any 127.0.0.0/8
+//     address occupies the pod's port, and a second bind of the same port
+//     fails with EADDRINUSE until the first socket is closed. A listener bound
+//     to a loopback address is reachable only from its own pod (and from
+//     DialPod); one bound to the pod IP only through the pod IP.
+//   - TCP runs in userspace: a connection is a pair of bounded ring buffers
+//     (Config.BufferSize per direction). Connects inside the fabric complete at
+//     once (Connect returns nil) or fail at once (ECONNREFUSED when there is no
+//     listener or its backlog is full). Peers see real pod IPs.
+//   - Sockets are non-blocking; every error is a syscall.Errno. Poll reports the
+//     events that hold now and a channel closed at the next state change of the
+//     socket (replace-on-change), so pollers never busy-wait.
+//   - Services (SetService) are virtual IPs in Config.ServiceCIDR: each TCP
+//     connection (and each UDP datagram) to ClusterIP:port goes to one ready
+//     endpoint, round robin; ECONNREFUSED when there is none. The client sees
+//     the VIP as its peer, the server sees the client pod's IP. A ClusterIP
+//     that no Service holds gives EHOSTUNREACH, and so does an address in
+//     Config.PodCIDRs that no pod holds.
+//   - DNS (PodNet.Lookup) follows the Kubernetes DNS specification with the
+//     search path <ns>.svc.<domain>, svc.<domain>, <domain> and ndots 5.
+//     Names outside the cluster go to the host resolver only when egress is
+//     allowed; otherwise the error wraps ErrNoSuchHost.
+//   - UDP: datagram sockets between pods and to Service VIPs (balanced per
+//     datagram; replies appear to come from the VIP). Receive queues are
+//     bounded (Config.BufferSize bytes, 1024 datagrams); excess datagrams are
+//     dropped. UDP egress is not supported: ENETUNREACH (EACCES when denied).
+//   - After RemovePod, the pod's PodNet refuses new sockets with ENETDOWN.
+//   - Egress: a connect to any other address opens a real host socket in the
+//     background (Connect returns EINPROGRESS; the result is SO_ERROR). With
+//     Config.DenyEgress the connect (or sendto) fails with EACCES, as a
+//     "prohibit" route would.
+//   - Host side: DialPod connects into a pod as port-forward does (through the
+//     pod's loopback), ListenHostPort maps a real host port to a pod port
+//     (hostPort), and a Service port with NodePort > 0 gets a real listener on
+//     Config.HostIP:NodePort. Connections coming from the host appear inside
+//     the pod as coming from Config.HostIP (DialPod: from 127.0.0.1).
+//   - Close releases every socket, listener and goroutine of the Network.
+package network

@@ -1,0 +1,477 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// goAdd registers one Network goroutine; false once the Network is closed.
+func (n *Network) goAdd() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Add(1)
+	return true
+}
+
+// startEgress begins a background dial to a host address; s.mu held.
+func (s *sock) startEgress(addr netip.AddrPort) error {
+	n := s.n
+	ctx, cancel := context.WithCancel(context.Background())
+	if !n.goAdd() {
+		cancel()
+		return syscall.ENETDOWN
+	}
+	s.cancel = cancel
+	s.state = sConnecting
+	s.remote = addr
+	go func() {
+		defer n.wg.Done()
+		defer cancel()
+		conn, err := n.cfg.Dial(ctx, "tcp", addr.String())
+		s.mu.Lock()
+		if s.state != sConnecting {
+			s.mu.Unlock()
+			if conn != nil {
+				conn.Close()
+			}
+			return
+		}
+		s.cancel = nil
+		if err != nil {
+			s.soErr = errnoOf(err)
+			s.state = sFailed
+			s.mu.Unlock()
+			s.note.wake()
+			return
+		}
+		h := newSock(n, nil, s.family, Stream)
+		connectPair(s, h, n.cfg.BufferSize)
+		h.state = sConnected
+		h.local, h.remote = addr, s.local
+		s.state = sConnected
+		s.mu.Unlock()
+		s.note.wake()
+		n.bridge(newSockConn(h), conn)
+	}()
+	return syscall.EINPROGRESS
+}
+
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, context.Canceled):
+		return syscall.ECONNABORTED
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return syscall.ETIMEDOUT
+	case errors.As(err, &dnsErr):
+		return syscall.EHOSTUNREACH
+	}
+	return syscall.ECONNREFUSED
+}
+
+// bridge copies between a fabric connection and a real one until both
+// directions are done, then closes both. It returns at once.
+func (n *Network) bridge(a *sockConn, b net.Conn) {
+	if !n.track(b) {
+		a.s.abort()
+		b.Close()
+		return
+	}
+	var left atomic.Int32
+	left.Store(2)
+	done := func() {
+		if left.Add(-1) == 0 {
+			a.Close()
+			b.Close()
+			n.untrack(b)
+		}
+	}
+	if !n.goAdd() {
+		a.s.abort()
+		b.Close()
+		n.untrack(b)
+		return
+	}
+	go func() { // fabric → host
+		defer n.wg.Done()
+		defer done()
+		_, err := io.Copy(b, a)
+		if err != nil || a.peerClosed() {
+			if err != nil {
+				a.s.abort()
+			}
+			b.Close()
+			return
+		}
+		if cw, ok := b.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			b.Close()
+		}
+	}()
+	if !n.goAdd() {
+		a.s.abort()
+		b.Close()
+		done()
+		return
+	}
+	go func() { // host → fabric
+		defer n.wg.Done()
+		defer done()
+		_, err := io.Copy(a, b)
+		if err != nil {
+			if !errors.Is(err, syscall.EPIPE) {
+				a.s.abort()
+			}
+			b.Close()
+			return
+		}
+		a.CloseWrite()
+	}()
+}
+
+// hostSock returns a host-side stream socket with a fresh local port.
+func (n *Network) hostSock(ip netip.Addr) *sock {
+	h := newSock(n, nil, syscall.AF_INET, Stream)
+	h.local = netip.AddrPortFrom(ip, n.nextHostPort())
+	return h
+}
+
+// hostDial connects from the host (appearing as Config.HostIP) to a pod
+// address or a Service VIP.
+func (n *Network) hostDial(dst netip.AddrPort) (*sockConn, error) {
+	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	h := n.hostSock(n.cfg.HostIP)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	err := error(syscall.ECONNREFUSED)
+	if n.cfg.ServiceCIDR.Contains(dst.Addr()) {
+		eps, ok := n.pickEndpoints(dst, "TCP")
+		if !ok {
+			err = syscall.EHOSTUNREACH
+		}
+		for _, ep := range eps {
+			if t := n.pod(ep.Addr()); t != nil {
+				if err = n.deliverStream(t, ep, dst, h); err == nil {
+					break
+				}
+			}
+		}
+	} else if t := n.pod(dst.Addr()); t != nil {
+		err = n.deliverStream(t, dst, dst, h)
+	} else {
+		err = syscall.EHOSTUNREACH
+	}
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(dst), Err: os.NewSyscallError("connect", err)}
+	}
+	return newSockConn(h), nil
+}
+
+// DialPod connects from the host into a pod's port the way port-forward
+// does: through the pod's loopback, so listeners bound to 127.0.0.1 are
+// reachable and the pod sees the connection coming from 127.0.0.1.
+func (n *Network) DialPod(ctx context.Context, podIP netip.Addr, port int) (net.Conn, error) {
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("network: dial pod %s: port %d out of range", podIP, port)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t := n.pod(podIP.Unmap())
+	if t == nil {
+		return nil, fmt.Errorf("network: dial pod %s: no such pod on the network", podIP)
+	}
+	lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	dst := netip.AddrPortFrom(lo, uint16(port))
+	h := n.hostSock(lo)
+	h.mu.Lock()
+	err := n.deliverStream(t, dst, netip.AddrPortFrom(podIP.Unmap(), uint16(port)), h)
+	h.mu.Unlock()
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(podIP, uint16(port))), Err: os.NewSyscallError("connect", err)}
+	}
+	return newSockConn(h), nil
+}
+
+// hostListener is a real host listener forwarding into the fabric.
+type hostListener struct {
+	n      *Network
+	ln     net.Listener
+	target netip.AddrPort
+	once   sync.Once
+}
+
+func (l *hostListener) serve() {
+	defer l.n.wg.Done()
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		fc, err := l.n.hostDial(l.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		l.n.bridge(fc, c)
+	}
+}
+
+// Close stops accepting; established connections go on.
+func (l *hostListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		err = l.ln.Close()
+		l.n.untrack(l)
+	})
+	return err
+}
+
+// Addr returns the real listening address.
+func (l *hostListener) Addr() net.Addr { return l.ln.Addr() }
+
+func (n *Network) listenHost(hostAddr netip.AddrPort, target netip.AddrPort) (*hostListener, error) {
+	ln, err := net.Listen("tcp", hostAddr.String())
+	if err != nil {
+		return nil, err
+	}
+	l := &hostListener{n: n, ln: ln, target: target}
+	if !n.track(l) {
+		ln.Close()
+		return nil, fmt.Errorf("network: closed")
+	}
+	if !n.goAdd() {
+		l.Close()
+		return nil, fmt.Errorf("network: closed")
+	}
+	go l.serve()
+	return l, nil
+}
+
+// ListenHostPort opens a real host listener on hostAddr (port 0 picks one;
+// the returned Closer then has an Addr() net.Addr method) and forwards every
+// connection to podIP:port, as hostPort does. The pod sees connections
+// coming from Config.HostIP. Only proto "TCP" is supported. Closing stops
+// accepting; established connections last until either side closes.
+func (n *Network) ListenHostPort(hostAddr netip.AddrPort, proto string, podIP netip.Addr, port int) (io.Closer, error) {
+	if proto != "" && proto != "TCP" && proto != "tcp" {
+		return nil, fmt.Errorf("network: hostPort %s: protocol %q not supported (TCP only)", hostAddr, proto)
+	}
+	if !hostAddr.IsValid() {
+		return nil, fmt.Errorf("network: hostPort: invalid host address %q", hostAddr)
+	}
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("network: hostPort %s: containerPort %d out of range", hostAddr, port)
+	}
+	if !podIP.IsValid() {
+		return nil, fmt.Errorf("network: hostPort %s: invalid pod IP", hostAddr)
+	}
+	l, err := n.listenHost(hostAddr, netip.AddrPortFrom(podIP.Unmap(), uint16(port)))
+	if err != nil {
+		return nil, fmt.Errorf("network: hostPort %s: %w", hostAddr, err)
+	}
+	return l, nil
+}
+
+// syncNodePorts opens and closes NodePort listeners to match the Services.
+func (n *Network) syncNodePorts() error {
+	n.npMu.Lock()
+	defer n.npMu.Unlock()
+	n.mu.RLock()
+	if n.closed {
+		n.mu.RUnlock()
+		return nil
+	}
+	want := map[int]netip.AddrPort{}
+	for _, svc := range n.services {
+		if !svc.ClusterIP.IsValid() {
+			continue
+		}
+		for _, sp := range svc.ports {
+			if sp.NodePort > 0 && sp.Protocol == "TCP" {
+				want[sp.NodePort] = netip.AddrPortFrom(svc.ClusterIP, uint16(sp.Port))
+			}
+		}
+	}
+	var stale []*hostListener
+	for np, l := range n.nodePorts {
+		if t, ok := want[np]; !ok || t != l.target {
+			stale = append(stale, l)
+			delete(n.nodePorts, np)
+		} else {
+			delete(want, np)
+		}
+	}
+	n.mu.RUnlock()
+	for _, l := range stale {
+		l.Close()
+	}
+	var errs []error
+	for np, t := range want {
+		l, err := n.listenHost(netip.AddrPortFrom(n.cfg.HostIP, uint16(np)), t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("network: nodePort %d: %w", np, err))
+			continue
+		}
+		n.mu.Lock()
+		n.nodePorts[np] = l
+		n.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// sockConn is a blocking net.Conn over a host-side socket.
+type sockConn struct {
+	s      *sock
+	dlMu   sync.Mutex
+	rdl    time.Time
+	wdl    time.Time
+	dlNote notifier
+}
+
+func newSockConn(s *sock) *sockConn { return &sockConn{s: s} }
+
+func (c *sockConn) wait(ev Events, write bool) error {
+	for {
+		dch := c.dlNote.wait()
+		got, ch := c.s.Poll()
+		if got&(ev|Hangup) != 0 {
+			return nil
+		}
+		c.dlMu.Lock()
+		dl := c.rdl
+		if write {
+			dl = c.wdl
+		}
+		c.dlMu.Unlock()
+		var tc <-chan time.Time
+		if !dl.IsZero() {
+			d := time.Until(dl)
+			if d <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			t := time.NewTimer(d)
+			tc = t.C
+			select {
+			case <-ch:
+			case <-dch:
+			case <-tc:
+			}
+			t.Stop()
+			continue
+		}
+		select {
+		case <-ch:
+		case <-dch:
+		}
+	}
+}
+
+func (c *sockConn) opErr(op string, err error) error {
+	if errors.Is(err, syscall.EBADF) {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+func (c *sockConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.s.Read(p)
+		if err == syscall.EAGAIN {
+			if err := c.wait(Readable, false); err != nil {
+				return 0, c.opErr("read", err)
+			}
+			continue
+		}
+		if err != nil {
+			return n, c.opErr("read", err)
+		}
+		if n == 0 && len(p) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (c *sockConn) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := c.s.Write(p[done:])
+		done += n
+		if err == syscall.EAGAIN {
+			if err := c.wait(Writable, true); err != nil {
+				return done, c.opErr("write", err)
+			}
+			continue
+		}
+		if err != nil {
+			return done, c.opErr("write", err)
+		}
+	}
+	return done, nil
+}
+
+func (c *sockConn) Close() error { return c.s.Close() }
+
+// CloseWrite shuts the sending side (the pod reads EOF).
+func (c *sockConn) CloseWrite() error { return c.s.Shutdown(false, true) }
+
+// peerClosed reports whether the pod-side socket is fully closed.
+func (c *sockConn) peerClosed() bool {
+	c.s.mu.Lock()
+	tx := c.s.tx
+	c.s.mu.Unlock()
+	if tx == nil {
+		return true
+	}
+	st := tx.state()
+	return st.rclosed || st.reset
+}
+
+func (c *sockConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.s.LocalAddr()) }
+func (c *sockConn) RemoteAddr() net.Addr {
+	c.s.mu.Lock()
+	r := c.s.remote
+	c.s.mu.Unlock()
+	return net.TCPAddrFromAddrPort(r)
+}
+
+func (c *sockConn) SetDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	c.rdl, c.wdl = t, t
+	c.dlMu.Unlock()
+	c.dlNote.wake()
+	return nil
+}
+
+func (c *sockConn) SetReadDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	c.rdl = t
+	c.dlMu.Unlock()
+	c.dlNote.wake()
+	return nil
+}
+
+func (c *sockConn) SetWriteDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	c.wdl = t
+	c.dlMu.Unlock()
+	c.dlNote.wake()
+	return nil
+}

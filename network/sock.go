@@ -1,0 +1,655 @@
+package network
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"syscall"
+)
+
+type sockState int
+
+const (
+	sInit sockState = iota
+	sListening
+	sConnecting
+	sConnected
+	sFailed
+	sClosed
+)
+
+const (
+	maxDatagram  = 65507
+	maxDgramQLen = 1024
+	maxBacklog   = 4096
+)
+
+type dgram struct {
+	b    []byte
+	from netip.AddrPort
+}
+
+// sock implements Socket. Lock order: sock.mu → (listener) sock.mu of a
+// different socket → pipe/pod/notifier locks (leaves). A socket never takes
+// the lock of a socket that could hold its own.
+type sock struct {
+	n      *Network
+	pod    *pod // nil for host-side sockets
+	family int
+	typ    SockType
+	note   notifier
+
+	mu      sync.Mutex
+	state   sockState
+	bound   bool // holds a port in pod's port space
+	local   netip.AddrPort
+	remote  netip.AddrPort
+	soErr   syscall.Errno
+	opts    map[[2]int]int
+	rdShut  bool
+	rx, tx  *pipe
+	backlog int
+	queue   []*sock
+	cancel  context.CancelFunc
+	dq      []dgram
+	dqBytes int
+	nat     map[netip.AddrPort]netip.AddrPort
+}
+
+func newSock(n *Network, p *pod, family int, typ SockType) *sock {
+	return &sock{n: n, pod: p, family: family, typ: typ}
+}
+
+// checkAddr validates an address given to the socket.
+func (s *sock) checkAddr(a netip.AddrPort) (netip.AddrPort, error) {
+	if !a.IsValid() {
+		return a, syscall.EINVAL
+	}
+	ip := a.Addr()
+	if ip.Is6() && !ip.Is4In6() {
+		if s.family == syscall.AF_INET {
+			return a, syscall.EAFNOSUPPORT
+		}
+		if ip.Zone() != "" {
+			ip = ip.WithZone("")
+		}
+		return netip.AddrPortFrom(ip, a.Port()), nil
+	}
+	return netip.AddrPortFrom(ip.Unmap(), a.Port()), nil
+}
+
+func (s *sock) unspecified() netip.Addr {
+	if s.family == syscall.AF_INET6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+func loopbackOf(a netip.Addr) netip.Addr {
+	if a.IsUnspecified() {
+		if a.Is6() {
+			return netip.IPv6Loopback()
+		}
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return a
+}
+
+// Bind implements Socket.
+func (s *sock) Bind(addr netip.AddrPort) error {
+	addr, err := s.checkAddr(addr)
+	if err != nil {
+		return err
+	}
+	if s.pod == nil {
+		return syscall.EINVAL
+	}
+	ip := addr.Addr()
+	if !ip.IsUnspecified() && !ip.IsLoopback() && ip != s.pod.info.IP {
+		return syscall.EADDRNOTAVAIL
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == sClosed {
+		return syscall.EBADF
+	}
+	if s.bound || s.state != sInit {
+		return syscall.EINVAL
+	}
+	port, err := s.pod.bindPort(s.typ, addr.Port(), s)
+	if err != nil {
+		return err
+	}
+	s.bound = true
+	s.local = netip.AddrPortFrom(ip, port)
+	return nil
+}
+
+// autoBind binds an ephemeral port with the given local IP; s.mu held.
+func (s *sock) autoBind(ip netip.Addr) error {
+	if s.bound {
+		if s.local.Addr().IsUnspecified() && ip.IsValid() {
+			s.local = netip.AddrPortFrom(ip, s.local.Port())
+		}
+		return nil
+	}
+	port, err := s.pod.bindPort(s.typ, 0, s)
+	if err != nil {
+		return err
+	}
+	if !ip.IsValid() {
+		ip = s.unspecified()
+	}
+	s.bound = true
+	s.local = netip.AddrPortFrom(ip, port)
+	return nil
+}
+
+// Listen implements Socket.
+func (s *sock) Listen(backlog int) error {
+	if s.typ != Stream {
+		return syscall.EOPNOTSUPP
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case sClosed:
+		return syscall.EBADF
+	case sListening:
+		s.backlog = clampBacklog(backlog)
+		return nil
+	case sInit:
+	default:
+		return syscall.EINVAL
+	}
+	if s.pod == nil {
+		return syscall.EINVAL
+	}
+	if err := s.autoBind(netip.Addr{}); err != nil {
+		return err
+	}
+	s.backlog = clampBacklog(backlog)
+	s.state = sListening
+	return nil
+}
+
+func clampBacklog(b int) int {
+	if b < 1 {
+		return 1
+	}
+	return min(b, maxBacklog)
+}
+
+// Accept implements Socket.
+func (s *sock) Accept() (Socket, error) {
+	s.mu.Lock()
+	if s.state == sClosed {
+		s.mu.Unlock()
+		return nil, syscall.EBADF
+	}
+	if s.state != sListening {
+		s.mu.Unlock()
+		return nil, syscall.EINVAL
+	}
+	if len(s.queue) == 0 {
+		s.mu.Unlock()
+		return nil, syscall.EAGAIN
+	}
+	c := s.queue[0]
+	if err := s.pod.addSock(c); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	s.mu.Unlock()
+	return c, nil
+}
+
+// Connect implements Socket.
+func (s *sock) Connect(addr netip.AddrPort) error {
+	addr, err := s.checkAddr(addr)
+	if err != nil {
+		return err
+	}
+	if s.typ == Datagram {
+		return s.connectDgram(addr)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case sClosed:
+		return syscall.EBADF
+	case sConnecting:
+		return syscall.EALREADY
+	case sConnected:
+		return syscall.EISCONN
+	case sListening:
+		return syscall.EINVAL
+	case sFailed:
+		s.state = sInit
+	}
+	if addr.Port() == 0 {
+		return syscall.ECONNREFUSED
+	}
+	dst := addr.Addr()
+	n := s.n
+	switch {
+	case isLoopback(dst):
+		lo := loopbackOf(dst)
+		if err := s.autoBind(lo); err != nil {
+			return err
+		}
+		return n.deliverStream(s.pod, netip.AddrPortFrom(lo, addr.Port()), addr, s)
+	case n.cfg.ServiceCIDR.Contains(dst):
+		if err := s.autoBind(s.pod.info.IP); err != nil {
+			return err
+		}
+		eps, ok := n.pickEndpoints(addr, "TCP")
+		if !ok {
+			return syscall.EHOSTUNREACH
+		}
+		for _, ep := range eps {
+			t := n.pod(ep.Addr())
+			if t == nil {
+				continue
+			}
+			if err := n.deliverStream(t, ep, addr, s); err == nil {
+				return nil
+			}
+		}
+		return syscall.ECONNREFUSED
+	}
+	if t := n.pod(dst); t != nil {
+		if err := s.autoBind(s.pod.info.IP); err != nil {
+			return err
+		}
+		return n.deliverStream(t, addr, addr, s)
+	}
+	if err := n.routable(dst); err != nil {
+		return err
+	}
+	if err := s.autoBind(s.pod.info.IP); err != nil {
+		return err
+	}
+	return s.startEgress(addr)
+}
+
+// routable checks an address outside the fabric for egress.
+func (n *Network) routable(dst netip.Addr) error {
+	switch {
+	case n.inPodCIDR(dst):
+		return syscall.EHOSTUNREACH
+	case dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return syscall.ENETUNREACH
+	case n.cfg.DenyEgress:
+		return syscall.EACCES
+	}
+	return nil
+}
+
+// deliverStream connects client c (s.mu held, local address set) to the
+// listener of target on dialed's port. remote is what c sees as its peer.
+func (n *Network) deliverStream(target *pod, dialed, remote netip.AddrPort, c *sock) error {
+	ls := target.lookupPort(Stream, dialed.Port())
+	if ls == nil || ls == c {
+		return syscall.ECONNREFUSED
+	}
+	ls.mu.Lock()
+	if ls.state != sListening || len(ls.queue) >= ls.backlog {
+		ls.mu.Unlock()
+		return syscall.ECONNREFUSED
+	}
+	bl := ls.local.Addr()
+	if !bl.IsUnspecified() && bl.IsLoopback() != dialed.Addr().IsLoopback() {
+		ls.mu.Unlock()
+		return syscall.ECONNREFUSED
+	}
+	srvLocal := dialed
+	if !dialed.Addr().IsLoopback() {
+		srvLocal = netip.AddrPortFrom(target.info.IP, dialed.Port())
+	}
+	srv := newSock(n, target, ls.family, Stream)
+	srv.state = sConnected
+	srv.local = srvLocal
+	srv.remote = c.local
+	connectPair(c, srv, n.cfg.BufferSize)
+	ls.queue = append(ls.queue, srv)
+	ls.mu.Unlock()
+	ls.note.wake()
+
+	c.state = sConnected
+	c.remote = remote
+	c.note.wake()
+	return nil
+}
+
+// connectPair wires two stream sockets with a pipe per direction.
+func connectPair(a, b *sock, size int) {
+	ab, ba := newPipe(size), newPipe(size)
+	ab.wr, ab.rd = &a.note, &b.note
+	ba.wr, ba.rd = &b.note, &a.note
+	a.tx, a.rx = ab, ba
+	b.tx, b.rx = ba, ab
+}
+
+// Read implements Socket.
+func (s *sock) Read(p []byte) (int, error) {
+	if s.typ == Datagram {
+		n, _, err := s.RecvFrom(p, false)
+		return n, err
+	}
+	return s.readStream(p, false)
+}
+
+func (s *sock) readStream(p []byte, peek bool) (int, error) {
+	s.mu.Lock()
+	st, rx, rdShut := s.state, s.rx, s.rdShut
+	s.mu.Unlock()
+	switch st {
+	case sConnected:
+	case sClosed:
+		return 0, syscall.EBADF
+	case sConnecting:
+		return 0, syscall.EAGAIN
+	default:
+		return 0, syscall.ENOTCONN
+	}
+	if rdShut {
+		return 0, nil
+	}
+	return rx.read(p, peek)
+}
+
+// Write implements Socket.
+func (s *sock) Write(p []byte) (int, error) {
+	if s.typ == Datagram {
+		return s.SendTo(p, netip.AddrPort{})
+	}
+	s.mu.Lock()
+	st, tx := s.state, s.tx
+	s.mu.Unlock()
+	switch st {
+	case sConnected:
+	case sClosed:
+		return 0, syscall.EBADF
+	case sConnecting:
+		return 0, syscall.EAGAIN
+	default:
+		return 0, syscall.ENOTCONN
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return tx.write(p)
+}
+
+// RecvFrom implements Socket.
+func (s *sock) RecvFrom(p []byte, peek bool) (int, netip.AddrPort, error) {
+	if s.typ == Stream {
+		n, err := s.readStream(p, peek)
+		s.mu.Lock()
+		r := s.remote
+		s.mu.Unlock()
+		return n, r, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == sClosed {
+		return 0, netip.AddrPort{}, syscall.EBADF
+	}
+	if len(s.dq) == 0 {
+		if s.rdShut {
+			return 0, netip.AddrPort{}, nil
+		}
+		return 0, netip.AddrPort{}, syscall.EAGAIN
+	}
+	d := s.dq[0]
+	n := copy(p, d.b)
+	if !peek {
+		s.dq[0] = dgram{}
+		s.dq = s.dq[1:]
+		s.dqBytes -= len(d.b)
+	}
+	return n, d.from, nil
+}
+
+// SendTo implements Socket. For stream sockets the address is ignored.
+func (s *sock) SendTo(p []byte, addr netip.AddrPort) (int, error) {
+	if s.typ == Stream {
+		return s.Write(p)
+	}
+	return s.sendDgram(p, addr)
+}
+
+// Shutdown implements Socket.
+func (s *sock) Shutdown(read, write bool) error {
+	if !read && !write {
+		return syscall.EINVAL
+	}
+	s.mu.Lock()
+	switch {
+	case s.state == sClosed:
+		s.mu.Unlock()
+		return syscall.EBADF
+	case s.typ == Stream && s.state != sConnected:
+		s.mu.Unlock()
+		return syscall.ENOTCONN
+	}
+	if read {
+		s.rdShut = true
+	}
+	tx := s.tx
+	s.mu.Unlock()
+	if write && tx != nil {
+		tx.closeWrite()
+	}
+	s.note.wake()
+	return nil
+}
+
+// LocalAddr implements Socket.
+func (s *sock) LocalAddr() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.local.IsValid() {
+		return netip.AddrPortFrom(s.unspecified(), 0)
+	}
+	return s.local
+}
+
+// RemoteAddr implements Socket.
+func (s *sock) RemoteAddr() (netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == sClosed {
+		return netip.AddrPort{}, syscall.EBADF
+	}
+	if s.state != sConnected || !s.remote.IsValid() {
+		return netip.AddrPort{}, syscall.ENOTCONN
+	}
+	return s.remote, nil
+}
+
+func knownOption(typ SockType, level, name int) bool {
+	switch level {
+	case SolSocket:
+		switch name {
+		case SoReuseaddr, SoDontroute, SoBroadcast, SoSndbuf, SoRcvbuf, SoKeepalive,
+			SoOobinline, SoLinger, SoReuseport, SoRcvlowat, SoRcvtimeo, SoSndtimeo:
+			return true
+		}
+	case IPProtoTCP:
+		if typ != Stream {
+			return false
+		}
+		switch name {
+		case TCPNodelay, TCPKeepidle, TCPKeepintvl, TCPKeepcnt:
+			return true
+		}
+	}
+	return false
+}
+
+// SetOption implements Socket. Options are recorded and reported back;
+// buffer sizes are fixed by Config.BufferSize.
+func (s *sock) SetOption(level, name, value int) error {
+	if level == SolSocket && (name == SoType || name == SoError || name == SoAcceptconn) {
+		return syscall.ENOPROTOOPT
+	}
+	if !knownOption(s.typ, level, name) {
+		return syscall.ENOPROTOOPT
+	}
+	if value < 0 {
+		return syscall.EINVAL
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == sClosed {
+		return syscall.EBADF
+	}
+	if s.opts == nil {
+		s.opts = map[[2]int]int{}
+	}
+	s.opts[[2]int{level, name}] = value
+	return nil
+}
+
+// GetOption implements Socket.
+func (s *sock) GetOption(level, name int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == sClosed {
+		return 0, syscall.EBADF
+	}
+	if level == SolSocket {
+		switch name {
+		case SoType:
+			return int(s.typ), nil
+		case SoError:
+			e := s.soErr
+			s.soErr = 0
+			return int(e), nil
+		case SoAcceptconn:
+			if s.state == sListening {
+				return 1, nil
+			}
+			return 0, nil
+		case SoRcvbuf, SoSndbuf:
+			return s.n.cfg.BufferSize, nil
+		}
+	}
+	if !knownOption(s.typ, level, name) {
+		return 0, syscall.ENOPROTOOPT
+	}
+	return s.opts[[2]int{level, name}], nil
+}
+
+// Poll implements Socket.
+func (s *sock) Poll() (Events, <-chan struct{}) {
+	ch := s.note.wait()
+	return s.events(), ch
+}
+
+func (s *sock) events() Events {
+	s.mu.Lock()
+	st, rx, tx, rdShut := s.state, s.rx, s.tx, s.rdShut
+	var ev Events
+	switch st {
+	case sClosed:
+		ev = Hangup
+	case sFailed:
+		ev = Readable | Writable | Hangup
+	case sListening:
+		if len(s.queue) > 0 {
+			ev = Readable
+		}
+	case sInit:
+		if s.typ == Datagram {
+			ev = Writable
+			if len(s.dq) > 0 {
+				ev |= Readable
+			}
+		} else {
+			ev = Writable | Hangup
+		}
+	}
+	s.mu.Unlock()
+	if st != sConnected {
+		return ev
+	}
+	if s.typ == Datagram {
+		s.mu.Lock()
+		ev = Writable
+		if len(s.dq) > 0 || rdShut {
+			ev |= Readable
+		}
+		s.mu.Unlock()
+		return ev
+	}
+	r, t := rx.state(), tx.state()
+	if r.reset || t.reset {
+		return Readable | Writable | Hangup
+	}
+	rdone := r.wclosed || r.rclosed || rdShut
+	wdone := t.wclosed || t.rclosed
+	if r.n > 0 || rdone {
+		ev |= Readable
+	}
+	if t.n < t.size || wdone {
+		ev |= Writable
+	}
+	if rdone && wdone {
+		ev |= Hangup
+	}
+	return ev
+}
+
+// Close implements Socket: an orderly close (EOF to the peer), or a reset
+// when unread data is discarded.
+func (s *sock) Close() error { return s.close(false) }
+
+// abort closes the socket with a reset.
+func (s *sock) abort() { s.close(true) }
+
+func (s *sock) close(reset bool) error {
+	s.mu.Lock()
+	if s.state == sClosed {
+		s.mu.Unlock()
+		return nil
+	}
+	prev := s.state
+	s.state = sClosed
+	if s.bound && s.pod != nil {
+		s.pod.releasePort(s.typ, s.local.Port(), s)
+	}
+	queue := s.queue
+	s.queue = nil
+	rx, tx := s.rx, s.tx
+	cancel := s.cancel
+	s.cancel = nil
+	s.dq, s.dqBytes = nil, 0
+	s.mu.Unlock()
+	for _, c := range queue {
+		c.abort()
+	}
+	if cancel != nil {
+		cancel()
+	}
+	if prev == sConnected && rx != nil {
+		if reset {
+			rx.doReset()
+			tx.doReset()
+		} else if lost := rx.closeRead(); lost {
+			tx.doReset()
+			rx.doReset()
+		} else {
+			tx.closeWrite()
+		}
+	}
+	if s.pod != nil {
+		s.pod.removeSock(s)
+	}
+	s.note.wake()
+	return nil
+}

@@ -1,0 +1,479 @@
+package wasi
+
+import (
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// regFile is a regular file (or other non-directory) opened in a mount.
+type regFile struct {
+	f        *os.File
+	readOnly bool
+}
+
+func (f *regFile) Filetype() Filetype {
+	st, err := f.Stat()
+	if err != nil {
+		return FiletypeRegularFile
+	}
+	return st.Filetype
+}
+
+func (f *regFile) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := f.f.Read(p)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, fileErr(err)
+}
+
+func (f *regFile) Write(p []byte) (int, error) {
+	n, err := f.f.Write(p)
+	return n, fileErr(err)
+}
+
+func (f *regFile) Pread(p []byte, off int64) (int, error) {
+	n, err := f.f.ReadAt(p, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, fileErr(err)
+}
+
+func (f *regFile) Pwrite(p []byte, off int64) (int, error) {
+	n, err := f.f.WriteAt(p, off)
+	return n, fileErr(err)
+}
+
+func (f *regFile) Seek(off int64, whence int) (int64, error) {
+	n, err := f.f.Seek(off, whence)
+	return n, fileErr(err)
+}
+
+func (f *regFile) Stat() (Filestat, error) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		return Filestat{}, err
+	}
+	return statOf(fi), nil
+}
+
+func (f *regFile) Truncate(size int64) error {
+	if f.readOnly {
+		return EROFS
+	}
+	return fileErr(f.f.Truncate(size))
+}
+
+func (f *regFile) Sync() error {
+	if f.readOnly {
+		return nil
+	}
+	return fileErr(f.f.Sync())
+}
+
+func (f *regFile) SetTimes(atim, mtim *time.Time) error {
+	if f.readOnly {
+		return EROFS
+	}
+	return futimes(f.f, atim, mtim)
+}
+
+func (f *regFile) Poll() (Events, <-chan struct{}) { return Readable | Writable, nil }
+func (f *regFile) Close() error                    { return f.f.Close() }
+
+// fileErr maps a file error; writing a read-only fd is EBADF.
+func fileErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return ErrnoOf(err)
+}
+
+// dirFile is a directory fd: an os.Root confining every path below it (nil
+// root: the virtual empty read-only "/").
+type dirFile struct {
+	root     *os.Root
+	f        *os.File // lazily opened for readdir, stat and sync
+	readOnly bool
+	ents     []dirent // the listing of the last readdir at cookie 0
+}
+
+type dirent struct {
+	name string
+	ino  uint64
+	typ  Filetype
+}
+
+func (d *dirFile) Filetype() Filetype              { return FiletypeDirectory }
+func (d *dirFile) Read([]byte) (int, error)        { return 0, EISDIR }
+func (d *dirFile) Write([]byte) (int, error)       { return 0, EISDIR }
+func (d *dirFile) Poll() (Events, <-chan struct{}) { return Readable | Writable, nil }
+
+func (d *dirFile) Close() error {
+	if d.f != nil {
+		_ = d.f.Close()
+	}
+	if d.root != nil {
+		return d.root.Close()
+	}
+	return nil
+}
+
+func (d *dirFile) file() (*os.File, error) {
+	if d.root == nil {
+		return nil, ENOENT
+	}
+	if d.f == nil {
+		f, err := d.root.Open(".")
+		if err != nil {
+			return nil, err
+		}
+		d.f = f
+	}
+	return d.f, nil
+}
+
+func (d *dirFile) Stat() (Filestat, error) {
+	if d.root == nil {
+		return Filestat{Filetype: FiletypeDirectory, Nlink: 1}, nil
+	}
+	f, err := d.file()
+	if err != nil {
+		return Filestat{}, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return Filestat{}, err
+	}
+	return statOf(fi), nil
+}
+
+func (d *dirFile) Sync() error { return nil }
+
+func (d *dirFile) SetTimes(atim, mtim *time.Time) error {
+	if d.readOnly {
+		return EROFS
+	}
+	f, err := d.file()
+	if err != nil {
+		return err
+	}
+	return futimes(f, atim, mtim)
+}
+
+// readdir returns the entries from index cookie on ("." and ".." first).
+func (d *dirFile) readdir(cookie uint64) ([]dirent, error) {
+	if cookie == 0 || d.ents == nil {
+		ents := []dirent{{name: ".", typ: FiletypeDirectory}, {name: "..", typ: FiletypeDirectory}}
+		if d.root != nil {
+			f, err := d.file()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, err
+			}
+			fis, err := f.Readdir(-1)
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			for _, fi := range fis {
+				st := statOf(fi)
+				ents = append(ents, dirent{name: fi.Name(), ino: st.Ino, typ: st.Filetype})
+			}
+		}
+		d.ents = ents
+	}
+	if cookie >= uint64(len(d.ents)) {
+		return nil, nil
+	}
+	return d.ents[cookie:], nil
+}
+
+// name checks a guest path relative to this directory.
+func (d *dirFile) name(p string) (string, Errno) {
+	if p == "" {
+		return "", ENOENT
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", EINVAL
+	}
+	if path.IsAbs(p) {
+		return "", EPERM
+	}
+	return p, 0
+}
+
+// isSelf reports whether p names the directory itself.
+func isSelf(p string) bool { return path.Clean(p) == "." }
+
+// lookup is for paths that must exist; the virtual root has only itself.
+func (d *dirFile) lookup(p string) (string, Errno) {
+	n, e := d.name(p)
+	if e != 0 {
+		return "", e
+	}
+	if d.root == nil && !isSelf(n) {
+		return "", ENOENT
+	}
+	return n, 0
+}
+
+// writable refuses changes in a read-only mount.
+func (d *dirFile) writable(p string) (string, Errno) {
+	n, e := d.name(p)
+	if e != 0 {
+		return "", e
+	}
+	if d.readOnly || d.root == nil {
+		return "", EROFS
+	}
+	return n, 0
+}
+
+// WASI oflags, lookupflags and fdflags.
+const (
+	oflagCreat     = 1
+	oflagDirectory = 2
+	oflagExcl      = 4
+	oflagTrunc     = 8
+
+	lookupSymlinkFollow = 1
+
+	fdflagAppend   = 1
+	fdflagDsync    = 2
+	fdflagNonblock = 4
+	fdflagRsync    = 8
+	fdflagSync     = 16
+
+	rightFdRead  = 1 << 1
+	rightFdWrite = 1 << 6
+	allRights    = 1<<30 - 1
+)
+
+// open opens p (path_open).
+func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fdflags uint16) (File, Errno) {
+	write := rights&rightFdWrite != 0 || fdflags&fdflagAppend != 0
+	read := rights&rightFdRead != 0 || !write
+	changes := write || oflags&(oflagCreat|oflagTrunc) != 0
+	var n string
+	var e Errno
+	if changes {
+		n, e = d.writable(p)
+	} else {
+		n, e = d.lookup(p)
+	}
+	if e != 0 {
+		return nil, e
+	}
+	if d.root == nil { // the virtual root opening itself
+		return &dirFile{readOnly: true}, 0
+	}
+	flag := os.O_RDONLY
+	switch {
+	case write && read:
+		flag = os.O_RDWR
+	case write:
+		flag = os.O_WRONLY
+	}
+	if oflags&oflagCreat != 0 {
+		flag |= os.O_CREATE
+	}
+	if oflags&oflagExcl != 0 {
+		flag |= os.O_EXCL
+	}
+	if oflags&oflagTrunc != 0 {
+		flag |= os.O_TRUNC
+	}
+	if fdflags&fdflagAppend != 0 {
+		flag |= os.O_APPEND
+	}
+	if fdflags&(fdflagSync|fdflagDsync|fdflagRsync) != 0 {
+		flag |= os.O_SYNC
+	}
+	if lookup&lookupSymlinkFollow == 0 {
+		flag |= oNofollow
+	}
+	if oflags&oflagDirectory != 0 {
+		if write {
+			return nil, EISDIR
+		}
+		flag |= oDirectory
+	}
+	f, err := d.root.OpenFile(n, flag, 0o666)
+	if err != nil {
+		e := ErrnoOf(err)
+		if e == ELOOP && oflags&oflagDirectory != 0 {
+			e = ENOTDIR
+		}
+		return nil, e
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, ErrnoOf(err)
+	}
+	if !fi.IsDir() {
+		if oflags&oflagDirectory != 0 {
+			f.Close()
+			return nil, ENOTDIR
+		}
+		return &regFile{f: f, readOnly: d.readOnly}, 0
+	}
+	if write {
+		f.Close()
+		return nil, EISDIR
+	}
+	sub, err := d.root.OpenRoot(n)
+	if err != nil {
+		f.Close()
+		return nil, ErrnoOf(err)
+	}
+	return &dirFile{root: sub, f: f, readOnly: d.readOnly}, 0
+}
+
+func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
+	n, e := d.lookup(p)
+	if e != 0 {
+		return Filestat{}, e
+	}
+	if d.root == nil {
+		return Filestat{Filetype: FiletypeDirectory, Nlink: 1}, 0
+	}
+	var fi os.FileInfo
+	var err error
+	if follow {
+		fi, err = d.root.Stat(n)
+	} else {
+		fi, err = d.root.Lstat(n)
+	}
+	if err != nil {
+		return Filestat{}, ErrnoOf(err)
+	}
+	return statOf(fi), 0
+}
+
+func (d *dirFile) mkdir(p string) Errno {
+	n, e := d.writable(p)
+	if e != 0 {
+		return e
+	}
+	return ErrnoOf(d.root.Mkdir(n, 0o777))
+}
+
+func (d *dirFile) rmdir(p string) Errno {
+	n, e := d.writable(p)
+	if e != 0 {
+		return e
+	}
+	if isSelf(n) {
+		return EINVAL
+	}
+	fi, err := d.root.Lstat(n)
+	if err != nil {
+		return ErrnoOf(err)
+	}
+	if !fi.IsDir() {
+		return ENOTDIR
+	}
+	return ErrnoOf(d.root.Remove(n))
+}
+
+func (d *dirFile) unlink(p string) Errno {
+	n, e := d.writable(p)
+	if e != 0 {
+		return e
+	}
+	fi, err := d.root.Lstat(n)
+	if err != nil {
+		return ErrnoOf(err)
+	}
+	if fi.IsDir() {
+		return EISDIR
+	}
+	return ErrnoOf(d.root.Remove(n))
+}
+
+func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
+	a, e := d.writable(from)
+	if e != 0 {
+		return e
+	}
+	b, e := to.writable(toPath)
+	if e != 0 {
+		return e
+	}
+	if to != d {
+		return EXDEV
+	}
+	return ErrnoOf(d.root.Rename(a, b))
+}
+
+func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
+	a, e := d.writable(from)
+	if e != 0 {
+		return e
+	}
+	b, e := to.writable(toPath)
+	if e != 0 {
+		return e
+	}
+	if to != d {
+		return EXDEV
+	}
+	return ErrnoOf(d.root.Link(a, b))
+}
+
+// symlink refuses absolute targets and targets that leave this directory
+// lexically from the link's directory. (Following is confined anyway.)
+func (d *dirFile) symlink(target, p string) Errno {
+	n, e := d.writable(p)
+	if e != 0 {
+		return e
+	}
+	if target == "" || path.IsAbs(target) || strings.IndexByte(target, 0) >= 0 {
+		return EPERM
+	}
+	resolved := path.Join(path.Dir(path.Clean(n)), target)
+	if resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return EPERM
+	}
+	return ErrnoOf(d.root.Symlink(target, n))
+}
+
+func (d *dirFile) readlink(p string) (string, Errno) {
+	n, e := d.lookup(p)
+	if e != 0 {
+		return "", e
+	}
+	if d.root == nil {
+		return "", EINVAL
+	}
+	t, err := d.root.Readlink(n)
+	if err != nil {
+		return "", ErrnoOf(err)
+	}
+	return t, 0
+}
+
+func (d *dirFile) setTimes(p string, atim, mtim *time.Time) Errno {
+	n, e := d.writable(p)
+	if e != 0 {
+		return e
+	}
+	var a, m time.Time // zero: unchanged
+	if atim != nil {
+		a = *atim
+	}
+	if mtim != nil {
+		m = *mtim
+	}
+	return ErrnoOf(d.root.Chtimes(n, a, m))
+}

@@ -1,0 +1,237 @@
+// Command netprobe is a test guest for wasmpod's socket layer
+// (runtime/wasi/wasisock). Its first argument picks a mode; see usage.
+// Output lines are stable: tests match them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wasmpod/wasmpod/wasm-examples/podnet"
+)
+
+const usage = `usage: netprobe MODE ARGS...
+  echo-server ADDR N      accept N connections, echo each until EOF
+  dial-once ADDR          connect once, print "connected" or "dial: ERROR"
+  echo-client ADDR MSG    connect (retrying 10 s), send MSG, half-close, print "got: REPLY"
+  listen-hold ADDR        listen, print "listening ADDR", wait for TERM (stdin EOF)
+  bind-twice ADDR         listen twice on ADDR, print the second error
+  udp-server ADDR N       answer N datagrams with their upper-case text
+  udp-client ADDR MSG     send MSG, print "got: REPLY"
+  lookup NAME             print the addresses of NAME, one per line
+  http-server ADDR TEXT   serve TEXT on every path until TERM
+  http-get URL N          GET URL N times (new connection each), print each body
+  block-accept ADDR       blocking-mode sock_accept (raw ABI); never returns
+  block-recv ADDR         connect to ADDR, blocking-mode sock_recv; never returns
+  emfile                  open sockets until failure, print the error
+  badinput                call the ABI with bad arguments, print each errno`
+
+func main() {
+	if len(os.Args) < 2 {
+		fail(usage)
+	}
+	args := os.Args[2:]
+	need := func(n int) {
+		if len(args) != n {
+			fail(usage)
+		}
+	}
+	switch os.Args[1] {
+	case "echo-server":
+		need(2)
+		echoServer(args[0], atoi(args[1]))
+	case "echo-client":
+		need(2)
+		echoClient(args[0], args[1])
+	case "dial-once":
+		need(1)
+		c, err := podnet.Dial("tcp", args[0])
+		check("dial", err)
+		fmt.Println("connected")
+		c.Close()
+	case "listen-hold":
+		need(1)
+		ln, err := podnet.Listen("tcp", args[0])
+		check("listen", err)
+		fmt.Println("listening", ln.Addr())
+		io.Copy(io.Discard, os.Stdin)
+		ln.Close()
+	case "bind-twice":
+		need(1)
+		ln, err := podnet.Listen("tcp", args[0])
+		check("first listen", err)
+		defer ln.Close()
+		_, err = podnet.Listen("tcp", args[0])
+		fmt.Println("second listen:", err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			fmt.Println("EADDRINUSE")
+		}
+	case "udp-server":
+		need(2)
+		udpServer(args[0], atoi(args[1]))
+	case "udp-client":
+		need(2)
+		udpClient(args[0], args[1])
+	case "lookup":
+		need(1)
+		addrs, err := podnet.LookupHost(context.Background(), args[0])
+		check("lookup", err)
+		for _, a := range addrs {
+			fmt.Println(a)
+		}
+	case "http-server":
+		need(2)
+		ln, err := podnet.Listen("tcp", args[0])
+		check("listen", err)
+		fmt.Println("listening", ln.Addr())
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, args[1])
+		})}
+		go func() { io.Copy(io.Discard, os.Stdin); srv.Close() }()
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			fail("serve: %v", err)
+		}
+	case "http-get":
+		need(2)
+		httpGet(args[0], atoi(args[1]))
+	case "block-accept":
+		need(1)
+		blockAccept(args[0])
+	case "block-recv":
+		need(1)
+		blockRecv(args[0])
+	case "emfile":
+		need(0)
+		emfile()
+	case "badinput":
+		need(0)
+		badInput()
+	default:
+		fail(usage)
+	}
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", a...)
+	os.Exit(2)
+}
+
+func check(what string, err error) {
+	if err != nil {
+		fmt.Printf("%s: %v\n", what, err)
+		os.Exit(1)
+	}
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		fail("bad number %q", s)
+	}
+	return n
+}
+
+func echoServer(addr string, n int) {
+	ln, err := podnet.Listen("tcp", addr)
+	check("listen", err)
+	fmt.Println("listening", ln.Addr())
+	for i := 0; i < n; i++ {
+		c, err := ln.Accept()
+		check("accept", err)
+		fmt.Println("accepted from", c.RemoteAddr())
+		_, err = io.Copy(c, c)
+		check("echo", err)
+		c.Close()
+	}
+	ln.Close()
+}
+
+func dialRetry(network, addr string) net.Conn {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := podnet.Dial(network, addr)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			check("dial", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func echoClient(addr, msg string) {
+	c := dialRetry("tcp", addr)
+	fmt.Println("connected", c.LocalAddr(), "->", c.RemoteAddr())
+	_, err := io.WriteString(c, msg)
+	check("write", err)
+	check("close-write", c.(interface{ CloseWrite() error }).CloseWrite())
+	b, err := io.ReadAll(c)
+	check("read", err)
+	fmt.Printf("got: %s\n", b)
+	c.Close()
+}
+
+func udpServer(addr string, n int) {
+	pc, err := podnet.ListenPacket("udp", addr)
+	check("listen", err)
+	fmt.Println("listening", pc.LocalAddr())
+	buf := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		k, from, err := pc.ReadFrom(buf)
+		check("recvfrom", err)
+		fmt.Printf("from %v: %s\n", from, buf[:k])
+		_, err = pc.WriteTo([]byte(strings.ToUpper(string(buf[:k]))), from)
+		check("sendto", err)
+	}
+	pc.Close()
+}
+
+func udpClient(addr, msg string) {
+	c, err := podnet.Dial("udp", addr)
+	check("dial", err)
+	buf := make([]byte, 2048)
+	// Datagrams sent before the server binds are lost: resend until a reply.
+	for i := 0; i < 100; i++ {
+		_, err = c.Write([]byte(msg))
+		check("send", err)
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err == nil {
+			fmt.Printf("got: %s\n", buf[:n])
+			return
+		}
+	}
+	fail("no reply")
+}
+
+func httpGet(url string, n int) {
+	tr := podnet.Transport()
+	tr.DisableKeepAlives = true
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < n; {
+		resp, err := client.Get(url)
+		if err != nil {
+			if time.Now().After(deadline) {
+				check("get", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		check("read body", err)
+		fmt.Printf("body: %s\n", b)
+		i++
+	}
+}
