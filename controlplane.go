@@ -3,17 +3,22 @@ package wasmpod
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 
+	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/scheduler"
 )
 
@@ -140,4 +145,85 @@ func tombstone(o any) any {
 		return t.Obj
 	}
 	return o
+}
+
+// startServiceProxy keeps the network's Service table in step with the
+// Services and their EndpointSlices (kube-proxy's job): connections to a
+// ClusterIP:port (or a NodePort) reach the Service's ready endpoints.
+func startServiceProxy(ctx context.Context, client kubernetes.Interface, n *network.Network, c *Cluster) error {
+	f := informers.NewSharedInformerFactory(client, 0)
+	svcInf := f.Core().V1().Services()
+	sliceInf := f.Discovery().V1().EndpointSlices()
+	sync := func(ns, name string) {
+		svc, err := svcInf.Lister().Services(ns).Get(name)
+		if err != nil {
+			n.DeleteService(ns, name)
+			return
+		}
+		slices, _ := sliceInf.Lister().EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name}))
+		if err := n.SetService(proxyService(svc, slices)); err != nil {
+			klog.Errorf("service %s/%s: %v", ns, name, err)
+		}
+	}
+	onSvc := func(o any) {
+		if s, ok := tombstone(o).(*corev1.Service); ok {
+			sync(s.Namespace, s.Name)
+		}
+	}
+	onSlice := func(o any) {
+		if s, ok := tombstone(o).(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
+			sync(s.Namespace, s.Labels[discoveryv1.LabelServiceName])
+		}
+	}
+	svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onSvc, UpdateFunc: func(_, o any) { onSvc(o) }, DeleteFunc: onSvc})
+	sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onSlice, UpdateFunc: func(_, o any) { onSlice(o) }, DeleteFunc: onSlice})
+	f.Start(ctx.Done())
+	c.onClose(f.Shutdown)
+	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for typ, ok := range f.WaitForCacheSync(syncCtx.Done()) {
+		if !ok {
+			return fmt.Errorf("service proxy: informer for %v did not sync", typ)
+		}
+	}
+	return nil
+}
+
+// proxyService translates a Service and its EndpointSlices for the network:
+// each service port gets the ready endpoints of the slice port of the same
+// name.
+func proxyService(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) network.Service {
+	out := network.Service{Namespace: svc.Namespace, Name: svc.Name}
+	if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
+		out.ClusterIP = ip
+	}
+	for _, sp := range svc.Spec.Ports {
+		p := network.ServicePort{Name: sp.Name, Protocol: string(sp.Protocol), Port: int(sp.Port), NodePort: int(sp.NodePort)}
+		for _, sl := range slices {
+			for _, port := range sl.Ports {
+				if port.Port == nil || ptrString(port.Name) != sp.Name {
+					continue
+				}
+				for _, ep := range sl.Endpoints {
+					if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+						continue
+					}
+					for _, a := range ep.Addresses {
+						if ip, err := netip.ParseAddr(a); err == nil {
+							p.Endpoints = append(p.Endpoints, netip.AddrPortFrom(ip, uint16(*port.Port)))
+						}
+					}
+				}
+			}
+		}
+		out.Ports = append(out.Ports, p)
+	}
+	return out
+}
+
+func ptrString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

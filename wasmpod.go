@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -46,12 +47,15 @@ import (
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/controllers/endpoints"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
+	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/pods"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
 	"github.com/wasmpod/wasmpod/runtime/wazero"
 	"github.com/wasmpod/wasmpod/store"
 	"github.com/wasmpod/wasmpod/store/bbolt"
@@ -89,6 +93,10 @@ type Config struct {
 	NodeMonitorGracePeriod time.Duration
 	// HeartbeatInterval: how often node agents renew their lease (10 s).
 	HeartbeatInterval time.Duration
+	// DenyEgress refuses pods' connections to addresses outside the
+	// cluster (the guest gets EACCES); by default egress is allowed, as in
+	// Kubernetes.
+	DenyEgress bool
 	// Clock is the source of time; the real clock when nil.
 	Clock clock.WithTicker
 	// Engine overrides the runtime (default: wazero over CacheDir).
@@ -117,6 +125,7 @@ type Cluster struct {
 	client  kubernetes.Interface
 	images  *memoResolver
 	agents  []*pods.Agent
+	network *network.Network
 
 	ownsData, ownsEngine bool
 	cancel               context.CancelFunc
@@ -191,8 +200,19 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, err
 	}
 
+	c.network = network.New(network.Config{
+		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
+		PodCIDRs:      []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
+		ClusterDomain: "cluster.local",
+		DenyEgress:    cfg.DenyEgress,
+		HostIP:        netip.MustParseAddr("127.0.0.1"),
+	})
+	c.onClose(func() { c.network.Close() })
+	if err := startServiceProxy(runCtx, c.client, c.network, c); err != nil {
+		return nil, err
+	}
 	if cfg.Engine == nil {
-		eng, err := wazero.New(ctx, wazero.Config{CacheDir: filepath.Join(cfg.CacheDir, "compiled")})
+		eng, err := wazero.New(ctx, wazero.Config{CacheDir: filepath.Join(cfg.CacheDir, "compiled"), Extensions: wasisock.Functions()})
 		if err != nil {
 			return nil, err
 		}
@@ -208,6 +228,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { nlc.Run(runCtx) })
 	nsc := namespace.New(c.server)
 	c.goRun(func() { nsc.Run(runCtx) })
+	epc := endpoints.New(c.client)
+	c.goRun(func() { epc.Run(runCtx) })
 
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
@@ -244,6 +266,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			PodCIDR:           fmt.Sprintf("10.244.%d.0/24", i+1),
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			Clock:             cfg.Clock,
+			Network:           c.network,
 			Pods: &pods.Config{
 				Engine:        cfg.Engine,
 				Images:        c.images,
@@ -253,6 +276,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 				HostIP:        "127.0.0.1",
 				AllowHostPath: cfg.AllowHostPath,
 				OnLog:         cfg.OnLog,
+				Network:       c.network,
 			},
 		})
 		c.agents = append(c.agents, a)
@@ -512,6 +536,45 @@ func LoadFile(path string, opts LoadOptions) ([]*corev1.Pod, error) {
 		return nil, err
 	}
 	return loadDocs(docs, base, opts)
+}
+
+// LoadObjects is LoadFile for manifests that mix kinds: Pods are defaulted
+// and validated (and anchored to the manifest's directory); other objects
+// (Services, ConfigMaps, ...) are returned as decoded, for the API server
+// to default and validate. Documents keep their order.
+func LoadObjects(path string, opts LoadOptions) ([]runtime.Object, error) {
+	var docs []api.Document
+	var err error
+	base := filepath.Dir(path)
+	if path == "-" {
+		docs, err = api.DecodeReader(os.Stdin, "<stdin>")
+		base = "."
+	} else {
+		docs, err = api.DecodeFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var podDocs []api.Document
+	for _, d := range docs {
+		if _, ok := d.Object.(*corev1.Pod); ok {
+			podDocs = append(podDocs, d)
+		}
+	}
+	ps, err := loadDocs(podDocs, base, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Object, 0, len(docs))
+	for _, d := range docs {
+		if _, ok := d.Object.(*corev1.Pod); ok {
+			out = append(out, ps[0])
+			ps = ps[1:]
+			continue
+		}
+		out = append(out, d.Object)
+	}
+	return out, nil
 }
 
 // LoadBytes is LoadFile over bytes; baseDir anchors relative images.

@@ -459,6 +459,12 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 			return
 		}
 		h.serveExec(w, req, rq)
+	case "portforward":
+		if r.GVR.Resource != "pods" || (req.Method != http.MethodGet && req.Method != http.MethodPost) {
+			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))
+			return
+		}
+		h.servePortForward(w, req, rq)
 	default:
 		writeError(w, notFound())
 	}

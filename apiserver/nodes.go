@@ -22,6 +22,18 @@ type NodeConnector interface {
 	Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecOptions, streams ExecStreams) (int, error)
 }
 
+// PortForwarder is the optional capability of a NodeConnector to forward
+// a connection into a pod (pods/NAME/portforward). A connector without it
+// answers port-forward requests with ServiceUnavailable.
+type PortForwarder interface {
+	// PortForward connects to port on the pod's IP and copies between that
+	// connection and conn in both directions: the end of conn's input is
+	// passed on as a half-close, and PortForward returns when the pod side
+	// has finished sending (or ctx ends). It does not close conn. An error
+	// before the connection is made (refused, no network) is returned.
+	PortForward(ctx context.Context, pod *corev1.Pod, port int32, conn io.ReadWriteCloser) error
+}
+
 // ExecStreams are the attached streams of an exec.
 type ExecStreams struct {
 	Stdin          io.Reader // nil unless opts.Stdin

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -35,6 +36,10 @@ type Resource struct {
 	prepareCreate  func(s *Server, obj runtime.Object) error
 	validate       func(s *Server, obj runtime.Object) error
 	validateUpdate func(s *Server, obj, old runtime.Object) error
+	// serialize, when set, is held around every create and update of the
+	// resource, so that allocations made by its hooks (Service cluster IPs
+	// and node ports) see the writes before them.
+	serialize *sync.Mutex
 }
 
 // GVK is the resource's group, version and kind.
@@ -122,6 +127,8 @@ func defaultResources() []*Resource {
 
 	services := core("services", "Service", true, []string{"svc"}, func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} })
 	services.Status = true
+	services.prepareCreate, services.validate, services.validateUpdate = prepareServiceCreate, validateService, validateServiceUpdate
+	services.serialize = &sync.Mutex{}
 	endpoints := core("endpoints", "Endpoints", true, []string{"ep"}, func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} })
 	configmaps := core("configmaps", "ConfigMap", true, []string{"cm"}, func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} })
 	secrets := core("secrets", "Secret", true, nil, func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} })

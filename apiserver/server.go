@@ -153,6 +153,10 @@ func parseRV(rv string) (int64, error) {
 // Create stores a new object. ns is the request's namespace (empty for
 // cluster-scoped resources); an object naming another namespace is refused.
 func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime.Object) (runtime.Object, error) {
+	if r.serialize != nil {
+		r.serialize.Lock()
+		defer r.serialize.Unlock()
+	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
@@ -358,6 +362,10 @@ func (s *Server) Update(ctx context.Context, r *Resource, ns string, obj runtime
 func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want int64, mutate func(old runtime.Object) (runtime.Object, error), subresource string) (runtime.Object, error) {
 	if subresource != "" && subresource != "binding" && !(subresource == "status" && r.Status) {
 		return nil, apierrors.NewNotFound(r.GVR.GroupResource(), name+"/"+subresource)
+	}
+	if r.serialize != nil && subresource == "" {
+		r.serialize.Lock()
+		defer r.serialize.Unlock()
 	}
 	for attempt := 0; ; attempt++ {
 		kv, err := s.store.Get(ctx, r.key(ns, name))

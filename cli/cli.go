@@ -36,6 +36,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			deleteCommand(),
 			logsCommand(),
 			execCommand(),
+			portForwardCommand(),
 			versionCommand(),
 		},
 		HideHelpCommand: false,

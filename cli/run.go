@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
 	ucli "github.com/urfave/cli/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/wasmpod/wasmpod"
@@ -22,7 +25,7 @@ import (
 func runCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "run",
-		Usage:     "Run the Pods of a manifest in the foreground, streaming their logs",
+		Usage:     "Run the Pods (and Services, ...) of a manifest in the foreground, streaming their logs",
 		ArgsUsage: "FILE|-",
 		Description: `Runs every Pod in FILE (multi-document YAML or JSON; "-" reads standard input)
 on an in-process control plane (API server, scheduler, one node) and streams
@@ -48,9 +51,18 @@ func runAction(c *ucli.Context) error {
 		return ucli.Exit("run needs exactly one FILE argument (or - for standard input); see 'wasmpod run --help'", 2)
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
-	ps, err := wasmpod.LoadFile(c.Args().First(), wasmpod.LoadOptions{AllowHostPath: c.Bool("allow-host-path")})
+	objs, err := wasmpod.LoadObjects(c.Args().First(), wasmpod.LoadOptions{AllowHostPath: c.Bool("allow-host-path")})
 	if err != nil {
 		return ucli.Exit(err.Error(), 1)
+	}
+	var ps []*corev1.Pod
+	var others []runtime.Object
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			ps = append(ps, p)
+		} else {
+			others = append(others, o)
+		}
 	}
 	if len(ps) == 0 {
 		return ucli.Exit(fmt.Sprintf("no pods found in %s", c.Args().First()), 1)
@@ -110,6 +122,16 @@ func runAction(c *ucli.Context) error {
 		}
 	}()
 
+	// Services, ConfigMaps and the like first, as their pods may need them.
+	for _, o := range others {
+		out, err := cl.Apply(ctx, o)
+		if err != nil {
+			return ucli.Exit(err.Error(), 1)
+		}
+		if m, err := meta.Accessor(out); err == nil {
+			fmt.Fprintf(stderr, "%s/%s created\n", strings.ToLower(out.GetObjectKind().GroupVersionKind().Kind), m.GetName())
+		}
+	}
 	for _, p := range ps {
 		if _, err := cl.Apply(ctx, p); err != nil {
 			return ucli.Exit(err.Error(), 1)

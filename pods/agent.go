@@ -21,13 +21,21 @@ package pods
 //     deleted one): statuses produced by the shutdown are not written. A
 //     new agent over the same API resumes the pods as after a reboot (see
 //     NewWorker).
-//   - Agent implements apiserver.NodeConnector (Logs, Exec) for its pods.
+//   - Agent implements apiserver.NodeConnector (Logs, Exec) and
+//     apiserver.PortForwarder for its pods. Port-forward and hostPort need
+//     AgentConfig.Network (a PodDialer, a HostPortMapper); without it
+//     port-forward is ServiceUnavailable and a pod with a hostPort gets a
+//     FailedToStartHostPort warning.
+//   - Containers get the Service environment variables from a Service
+//     informer, which has synced before the first pod starts.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	goruntime "runtime"
 	"sync"
 	"time"
@@ -38,6 +46,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -87,6 +96,24 @@ type AgentConfig struct {
 	LeaseDuration time.Duration
 	// Clock is the agent's time (default: Pods.Clock, else the real clock).
 	Clock clock.WithTicker
+	// Network is the node's pod network. The agent uses the capabilities
+	// it implements: PodDialer (port-forward) and HostPortMapper
+	// (hostPort). Nil: neither.
+	Network any
+	// HostPortAddress is the host address hostPorts listen on (default
+	// 127.0.0.1; a pod's hostIP field overrides it).
+	HostPortAddress netip.Addr
+}
+
+// PodDialer connects from the host into a pod, for port-forward.
+type PodDialer interface {
+	DialPod(ctx context.Context, podIP netip.Addr, port int) (net.Conn, error)
+}
+
+// HostPortMapper maps a host port into a pod, for hostPort. proto is
+// "TCP" or "UDP"; closing the result unmaps it.
+type HostPortMapper interface {
+	ListenHostPort(hostAddr netip.AddrPort, proto string, podIP netip.Addr, port int) (io.Closer, error)
 }
 
 // Agent is a node agent.
@@ -106,7 +133,10 @@ type Agent struct {
 	pods map[types.UID]*podEntry
 }
 
-var _ apiserver.NodeConnector = (*Agent)(nil)
+var (
+	_ apiserver.NodeConnector = (*Agent)(nil)
+	_ apiserver.PortForwarder = (*Agent)(nil)
+)
 
 // podEntry is the agent's record of one pod.
 type podEntry struct {
@@ -121,6 +151,7 @@ type podEntry struct {
 	latest    *corev1.Pod // status not yet written
 	deleting  bool
 	graceSent *metav1.Time // the deletionTimestamp Terminate was called for
+	hostPorts []io.Closer  // closed when the worker is done
 }
 
 func (e *podEntry) poke() {
@@ -140,6 +171,9 @@ func NewAgent(cfg AgentConfig) *Agent {
 	}
 	if cfg.Pods == nil {
 		cfg.Pods = &Config{}
+	}
+	if !cfg.HostPortAddress.IsValid() {
+		cfg.HostPortAddress = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
 	clk := cfg.Clock
 	if clk == nil {
@@ -214,6 +248,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
 	defer bc.Shutdown()
 	a.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
+
+	// Services for the containers' environment: synced before pods start.
+	if a.cfg.Pods.Services == nil {
+		sf := informers.NewSharedInformerFactory(a.client, 0)
+		svcs := sf.Core().V1().Services()
+		svcInf := svcs.Informer()
+		lister := svcs.Lister()
+		sf.Start(ctx.Done())
+		defer sf.Shutdown()
+		if !cache.WaitForCacheSync(ctx.Done(), svcInf.HasSynced) {
+			return nil
+		}
+		a.pcfg.Services = func(ns string) []*corev1.Service {
+			list, _ := lister.Services(ns).List(labels.Everything())
+			return list
+		}
+	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -489,11 +540,17 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 		kick: make(chan struct{}, 1), loopDone: make(chan struct{}),
 	}
 	a.pods[pod.UID] = e
+	if !terminal {
+		e.hostPorts = a.openHostPorts(pod)
+	}
 	e.w = NewWorker(&a.pcfg, pod)
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
 		_ = e.w.Run(ctx)
+		for _, c := range e.hostPorts {
+			c.Close()
+		}
 	}()
 	go func() {
 		defer a.wg.Done()
@@ -684,4 +741,92 @@ func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecO
 		return 0, apierrors.NewBadRequest(err.Error())
 	}
 	return code, nil
+}
+
+// openHostPorts maps the pod's hostPorts through the node's network. A
+// failure is the pod's Warning event FailedToStartHostPort; the pod runs
+// without that mapping.
+func (a *Agent) openHostPorts(pod *corev1.Pod) []io.Closer {
+	var closers []io.Closer
+	warn := func(msg string) {
+		if a.recorder != nil {
+			a.recorder.Event(pod, corev1.EventTypeWarning, "FailedToStartHostPort", msg)
+		}
+	}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, p := range c.Ports {
+				if p.HostPort == 0 {
+					continue
+				}
+				proto := string(p.Protocol)
+				if proto == "" {
+					proto = string(corev1.ProtocolTCP)
+				}
+				m, ok := a.cfg.Network.(HostPortMapper)
+				if !ok {
+					warn(fmt.Sprintf("hostPort %d/%s of container %s: node %s has no pod network", p.HostPort, proto, c.Name, a.cfg.NodeName))
+					continue
+				}
+				podIP, err := netip.ParseAddr(pod.Status.PodIP)
+				if err != nil {
+					warn(fmt.Sprintf("hostPort %d/%s of container %s: the pod has no IP", p.HostPort, proto, c.Name))
+					continue
+				}
+				host := a.cfg.HostPortAddress
+				if p.HostIP != "" {
+					if h, err := netip.ParseAddr(p.HostIP); err == nil {
+						host = h
+					}
+				}
+				cl, err := m.ListenHostPort(netip.AddrPortFrom(host, uint16(p.HostPort)), proto, podIP, int(p.ContainerPort))
+				if err != nil {
+					warn(fmt.Sprintf("failed to open hostPort %d/%s on %s for container %s: %v", p.HostPort, proto, host, c.Name, err))
+					continue
+				}
+				closers = append(closers, cl)
+			}
+		}
+	}
+	return closers
+}
+
+// PortForward implements apiserver.PortForwarder: it dials port on the
+// pod's IP through the node's network and copies both ways.
+func (a *Agent) PortForward(ctx context.Context, pod *corev1.Pod, port int32, conn io.ReadWriteCloser) error {
+	wk, err := a.worker(pod)
+	if err != nil {
+		return err
+	}
+	d, ok := a.cfg.Network.(PodDialer)
+	if !ok {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("port-forward needs the pod network, which node %s does not have", a.cfg.NodeName))
+	}
+	ip, err := netip.ParseAddr(wk.Pod().Status.PodIP)
+	if err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("pod %s has no IP", pod.Name))
+	}
+	c, err := d.DialPod(ctx, ip, int(port))
+	if err != nil {
+		return fmt.Errorf("error forwarding port %d to pod %s, uid %v: %w", port, pod.Name, pod.UID, err)
+	}
+	defer c.Close()
+	go func() {
+		io.Copy(c, conn)
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(conn, c)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		c.Close()
+		<-done
+	}
+	return nil
 }

@@ -18,8 +18,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +35,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
+	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/runtime"
 )
 
@@ -43,10 +48,20 @@ type ImageResolver interface {
 	Resolve(ctx context.Context, ref, baseDir string) (*images.Image, error)
 }
 
+// Network is the node's pod network (see package network): each pod gets
+// its own namespace there, shared by its containers.
+type Network interface {
+	AddPod(network.PodInfo) (network.PodNet, error)
+	RemovePod(ip netip.Addr)
+}
+
 // Config is shared by every worker of a node.
 type Config struct {
-	Engine runtime.Engine
-	Images ImageResolver
+	// Network, when set, gives every pod with an IP a network namespace
+	// (one IP, one port space, localhost between its containers).
+	Network Network
+	Engine  runtime.Engine
+	Images  ImageResolver
 	// Clock is the source of time; clock.RealClock{} when nil.
 	Clock clock.WithTicker
 	// RootDir holds each pod's state: RootDir/<ns>_<name>_<uid>/{logs,volumes}.
@@ -66,6 +81,10 @@ type Config struct {
 	OnEvent func(pod *corev1.Pod, eventType, reason, message string)
 	// OnLog receives every line a container writes.
 	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
+	// Services, when set, lists the Services of a namespace; a container
+	// gets the environment variables of those that exist when it starts
+	// (see serviceEnv). The node agent fills it from an informer.
+	Services func(namespace string) []*corev1.Service
 }
 
 // Worker runs one pod.
@@ -74,6 +93,10 @@ type Worker struct {
 	clk    clock.WithTicker
 	state  *podState
 	podDir string
+
+	// podNet is the pod's network namespace (nil without a network).
+	podNet network.PodNet
+	podIP  netip.Addr
 
 	mu   sync.Mutex
 	pod  *corev1.Pod // last published
@@ -209,6 +232,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
+	if err := w.setupNetwork(); err != nil {
+		for _, c := range s.ctrs {
+			c.waitReason, c.waitMessage = "CreateContainerError", err.Error()
+		}
+		w.event(corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: "+err.Error())
+		s.terminal = true
+		w.publish()
+		return nil
+	}
+	defer w.teardownNetwork()
 	w.publish()
 	for {
 		now := w.clk.Now()
@@ -451,6 +484,37 @@ func (w *Worker) publish() {
 	}
 }
 
+// --- network, volumes, environment, argv -------------------------------------
+
+// setupNetwork creates the pod's network namespace (its sandbox) when the
+// node has a network and the pod an IP.
+func (w *Worker) setupNetwork() error {
+	if w.cfg.Network == nil {
+		return nil
+	}
+	pod := w.Pod()
+	ip, err := netip.ParseAddr(pod.Status.PodIP)
+	if err != nil {
+		return nil // no IP assigned: the pod runs without a network
+	}
+	host := pod.Name
+	if pod.Spec.Hostname != "" {
+		host = pod.Spec.Hostname
+	}
+	pn, err := w.cfg.Network.AddPod(network.PodInfo{Namespace: pod.Namespace, Name: pod.Name, Hostname: host, Subdomain: pod.Spec.Subdomain, IP: ip})
+	if err != nil {
+		return err
+	}
+	w.podNet, w.podIP = pn, ip
+	return nil
+}
+
+func (w *Worker) teardownNetwork() {
+	if w.podNet != nil {
+		w.cfg.Network.RemovePod(w.podIP)
+	}
+}
+
 // --- volumes, environment, argv -------------------------------------------
 
 func (w *Worker) volumeDir(v *corev1.Volume) string {
@@ -507,6 +571,9 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		Env:        env,
 		WorkingDir: c.spec.WorkingDir,
 	}
+	if w.podNet != nil {
+		cfg.Net = w.podNet
+	}
 	if m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]; ok {
 		cfg.MemoryLimitBytes = m.Value()
 	}
@@ -559,7 +626,9 @@ func argv(c *corev1.Container, lookup func(string) (string, bool)) []string {
 }
 
 // env resolves the container's environment in order, as the kubelet does:
-// HOSTNAME first, then env entries, each expanded against those before it.
+// HOSTNAME first, then the Service variables (serviceEnv), then env
+// entries, each expanded against those before it (an entry of the same
+// name overrides a Service variable).
 func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool), error) {
 	pod := w.state.pod
 	vals := map[string]string{}
@@ -576,6 +645,9 @@ func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool)
 		host = pod.Spec.Hostname
 	}
 	set("HOSTNAME", host)
+	for _, kv := range w.serviceEnv() {
+		set(kv[0], kv[1])
+	}
 	if len(c.EnvFrom) > 0 {
 		return nil, nil, fmt.Errorf("envFrom is not supported yet")
 	}
@@ -595,6 +667,81 @@ func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool)
 		out = append(out, k+"="+vals[k])
 	}
 	return out, lookup, nil
+}
+
+// serviceEnv is the kubelet's Service environment (getServiceEnvVarMap
+// and envvars.FromServices): for every Service of the pod's namespace with
+// a cluster IP when enableServiceLinks is true (the default), and for the
+// "kubernetes" Service of the default namespace always,
+// {SVC}_SERVICE_HOST, {SVC}_SERVICE_PORT, {SVC}_SERVICE_PORT_{NAME} and the
+// Docker link variables {SVC}_PORT, {SVC}_PORT_{port}_{PROTO}[_PROTO|_PORT|_ADDR],
+// with names upper-cased and '-' turned into '_'. Sorted by name.
+func (w *Worker) serviceEnv() [][2]string {
+	if w.cfg.Services == nil {
+		return nil
+	}
+	pod := w.state.pod
+	links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+	chosen := map[string]*corev1.Service{}
+	consider := func(svcs []*corev1.Service) {
+		for _, svc := range svcs {
+			if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+				continue
+			}
+			if svc.Namespace == metav1.NamespaceDefault && svc.Name == "kubernetes" {
+				if _, ok := chosen[svc.Name]; !ok {
+					chosen[svc.Name] = svc
+				}
+			} else if svc.Namespace == pod.Namespace && links {
+				chosen[svc.Name] = svc
+			}
+		}
+	}
+	consider(w.cfg.Services(pod.Namespace))
+	if pod.Namespace != metav1.NamespaceDefault {
+		consider(w.cfg.Services(metav1.NamespaceDefault))
+	}
+	var out [][2]string
+	for _, svc := range chosen {
+		out = append(out, serviceVars(svc)...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+func envName(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
+
+// serviceVars is envvars.FromServices for one Service.
+func serviceVars(svc *corev1.Service) [][2]string {
+	prefix := envName(svc.Name)
+	ip := svc.Spec.ClusterIP
+	out := [][2]string{
+		{prefix + "_SERVICE_HOST", ip},
+		{prefix + "_SERVICE_PORT", strconv.Itoa(int(svc.Spec.Ports[0].Port))},
+	}
+	for _, sp := range svc.Spec.Ports {
+		if sp.Name != "" {
+			out = append(out, [2]string{prefix + "_SERVICE_PORT_" + envName(sp.Name), strconv.Itoa(int(sp.Port))})
+		}
+	}
+	for i, sp := range svc.Spec.Ports {
+		proto := string(corev1.ProtocolTCP)
+		if sp.Protocol != "" {
+			proto = string(sp.Protocol)
+		}
+		url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, strconv.Itoa(int(sp.Port)))
+		if i == 0 {
+			out = append(out, [2]string{prefix + "_PORT", url})
+		}
+		pp := fmt.Sprintf("%s_PORT_%d_%s", prefix, sp.Port, strings.ToUpper(proto))
+		out = append(out,
+			[2]string{pp, url},
+			[2]string{pp + "_PROTO", strings.ToLower(proto)},
+			[2]string{pp + "_PORT", strconv.Itoa(int(sp.Port))},
+			[2]string{pp + "_ADDR", ip},
+		)
+	}
+	return out
 }
 
 func (w *Worker) envSource(c *corev1.Container, e corev1.EnvVar) (string, error) {
