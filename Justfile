@@ -1,8 +1,8 @@
 # wasmpod developer tasks. The first two mirror the README's set-up commands.
 
-# Run the demo pod (two containers sharing an emptyDir) on this machine.
+# Run the demo: a WASM HTTP server reachable from the host (curl http://127.0.0.1:8080/).
 run:
-    go run ./cli/wasmpod run wasm-examples/shared-volume/pod.yaml
+    go run ./cli/wasmpod run wasm-examples/hostport/pod.yaml
 
 # Run every test (the main module, then the guest examples' module).
 test:
