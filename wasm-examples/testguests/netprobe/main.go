@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command netprobe is a test guest for wasmpod's socket layer
 // (runtime/wasi/wasisock). Its first argument picks a mode; see usage.
 // Output lines are stable: tests match them.

@@ -1,3 +1,5 @@
+//go:build wasip1
+
 package main
 
 // Raw WasmEdge socket ABI calls (docs/wasi-sockets.md), for the modes that

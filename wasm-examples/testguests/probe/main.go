@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command probe is a multi-mode test guest for the runtime conformance suite
 // (runtime/enginetest). The first argument selects the mode:
 //
