@@ -13,7 +13,10 @@
 //   - TCP runs in userspace: a connection is a pair of bounded ring buffers
 //     (Config.BufferSize per direction). Connects inside the fabric complete at
 //     once (Connect returns nil) or fail at once (ECONNREFUSED when there is no
-//     listener or its backlog is full). Peers see real pod IPs.
+//     listener). When the listener's accept queue is full the connect waits
+//     (EINPROGRESS; Writable once an accept makes room, ECONNREFUSED in
+//     SO_ERROR if the listener closes first), as Linux delays it rather than
+//     refusing it. Peers see real pod IPs.
 //   - Sockets are non-blocking; every error is a syscall.Errno. Poll reports the
 //     events that hold now and a channel closed at the next state change of the
 //     socket (replace-on-change), so pollers never busy-wait.

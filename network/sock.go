@@ -22,6 +22,9 @@ const (
 	maxDatagram  = 65507
 	maxDgramQLen = 1024
 	maxBacklog   = 4096
+	// maxPending bounds the connects waiting for room in one listener's
+	// accept queue; past it a connect is refused.
+	maxPending = 4096
 )
 
 type dgram struct {
@@ -50,6 +53,10 @@ type sock struct {
 	rx, tx  *pipe
 	backlog int
 	queue   []*sock
+	// pending are connects waiting for room in the accept queue (a full
+	// backlog delays a connect, as Linux's SYN retries do, rather than
+	// refusing it).
+	pending []pendingConn
 	cancel  context.CancelFunc
 	dq      []dgram
 	dqBytes int
@@ -202,7 +209,15 @@ func (s *sock) Accept() (Socket, error) {
 	}
 	s.queue[0] = nil
 	s.queue = s.queue[1:]
+	var waiting []pendingConn
+	if len(s.pending) > 0 && len(s.queue) < s.backlog {
+		waiting = []pendingConn{s.pending[0]}
+		s.pending = s.pending[1:]
+	}
 	s.mu.Unlock()
+	for _, p := range waiting {
+		s.n.completePending(s, p)
+	}
 	return c, nil
 }
 
@@ -296,15 +311,32 @@ func (n *Network) deliverStream(target *pod, dialed, remote netip.AddrPort, c *s
 		return syscall.ECONNREFUSED
 	}
 	ls.mu.Lock()
-	if ls.state != sListening || len(ls.queue) >= ls.backlog {
+	if ls.state != sListening {
 		ls.mu.Unlock()
 		return syscall.ECONNREFUSED
+	}
+	if len(ls.queue) >= ls.backlog {
+		if len(ls.pending) >= maxPending {
+			ls.mu.Unlock()
+			return syscall.ECONNREFUSED
+		}
+		ls.pending = append(ls.pending, pendingConn{c: c, target: target, dialed: dialed, remote: remote})
+		ls.mu.Unlock()
+		c.state = sConnecting
+		return syscall.EINPROGRESS
 	}
 	bl := ls.local.Addr()
 	if !bl.IsUnspecified() && bl.IsLoopback() != dialed.Addr().IsLoopback() {
 		ls.mu.Unlock()
 		return syscall.ECONNREFUSED
 	}
+	n.establish(ls, target, dialed, remote, c)
+	return nil
+}
+
+// establish queues the server side of c's connection on listener ls and
+// connects c. c.mu and ls.mu are held; ls.mu is released.
+func (n *Network) establish(ls *sock, target *pod, dialed, remote netip.AddrPort, c *sock) {
 	srvLocal := dialed
 	if !dialed.Addr().IsLoopback() {
 		srvLocal = netip.AddrPortFrom(target.info.IP, dialed.Port())
@@ -321,7 +353,44 @@ func (n *Network) deliverStream(target *pod, dialed, remote netip.AddrPort, c *s
 	c.state = sConnected
 	c.remote = remote
 	c.note.wake()
-	return nil
+}
+
+// pendingConn is a connect waiting for room in a listener's accept queue.
+type pendingConn struct {
+	c              *sock
+	target         *pod
+	dialed, remote netip.AddrPort
+}
+
+// completePending connects p.c now that ls has room, unless either side
+// went away meanwhile. Lock order c.mu, then ls.mu, as in Connect.
+func (n *Network) completePending(ls *sock, p pendingConn) {
+	c := p.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != sConnecting {
+		return // closed while it waited
+	}
+	ls.mu.Lock()
+	if ls.state != sListening {
+		ls.mu.Unlock()
+		c.state, c.soErr = sFailed, syscall.ECONNREFUSED
+		c.note.wake()
+		return
+	}
+	n.establish(ls, p.target, p.dialed, p.remote, c)
+}
+
+// failPending refuses connects that waited on a listener that closed.
+func failPending(ps []pendingConn) {
+	for _, p := range ps {
+		p.c.mu.Lock()
+		if p.c.state == sConnecting {
+			p.c.state, p.c.soErr = sFailed, syscall.ECONNREFUSED
+		}
+		p.c.mu.Unlock()
+		p.c.note.wake()
+	}
 }
 
 // connectPair wires two stream sockets with a pipe per direction.
@@ -623,8 +692,8 @@ func (s *sock) close(reset bool) error {
 	if s.bound && s.pod != nil {
 		s.pod.releasePort(s.typ, s.local.Port(), s)
 	}
-	queue := s.queue
-	s.queue = nil
+	queue, pending := s.queue, s.pending
+	s.queue, s.pending = nil, nil
 	rx, tx := s.rx, s.tx
 	cancel := s.cancel
 	s.cancel = nil
@@ -633,6 +702,7 @@ func (s *sock) close(reset bool) error {
 	for _, c := range queue {
 		c.abort()
 	}
+	failPending(pending)
 	if cancel != nil {
 		cancel()
 	}

@@ -196,13 +196,31 @@ func TestBacklogAndRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	dial(t, b, ap(ipA, 80))
-	wantErr(t, "backlog full", mustSock(t, b, Stream).Connect(ap(ipA, 80)), syscall.ECONNREFUSED)
+	// A full backlog delays a connect (as Linux's SYN retries do) until an
+	// accept makes room; then it completes and becomes writable.
+	waiting := mustSock(t, b, Stream)
+	wantErr(t, "backlog full", waiting.Connect(ap(ipA, 80)), syscall.EINPROGRESS)
+	if ev, _ := waiting.Poll(); ev&Writable != 0 {
+		t.Fatalf("waiting connect is writable: %v", ev)
+	}
 	accept(t, l)
-	// closing a listener resets its pending connections
+	waitFor(t, waiting, Writable)
+	if v, err := waiting.GetOption(SolSocket, SoError); err != nil || v != 0 {
+		t.Fatalf("SO_ERROR after a delayed connect: %v %v", v, err)
+	}
+	accept(t, l)
+	// Closing a listener resets its queued connections and refuses the
+	// connects still waiting.
 	c := dial(t, b, ap(ipA, 80))
+	refused := mustSock(t, b, Stream)
+	wantErr(t, "backlog full again", refused.Connect(ap(ipA, 80)), syscall.EINPROGRESS)
 	l.Close()
 	waitFor(t, c, Hangup)
 	wantErr(t, "pending connection of a closed listener", func() error { _, err := c.Read(make([]byte, 1)); return err }(), syscall.ECONNRESET)
+	waitFor(t, refused, Writable)
+	if v, err := refused.GetOption(SolSocket, SoError); err != nil || syscall.Errno(v) != syscall.ECONNREFUSED {
+		t.Fatalf("SO_ERROR of a refused delayed connect: %v %v", v, err)
+	}
 	wantErr(t, "unknown pod IP", mustSock(t, b, Stream).Connect(ap(netip.MustParseAddr("10.244.9.9"), 80)), syscall.EHOSTUNREACH)
 	wantErr(t, "port 0", mustSock(t, b, Stream).Connect(ap(ipA, 0)), syscall.ECONNREFUSED)
 }
