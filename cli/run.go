@@ -41,6 +41,7 @@ failed container, or 1 if there is none.`,
 			&ucli.StringFlag{Name: "data-dir", Usage: "directory for pod state (logs, emptyDir volumes); a temporary one when unset"},
 			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
 			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
+			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
 		},
 		Action: runAction,
 	}
@@ -73,6 +74,7 @@ func runAction(c *ucli.Context) error {
 		DataDir:       c.String("data-dir"),
 		CacheDir:      c.String("cache-dir"),
 		AllowHostPath: c.Bool("allow-host-path"),
+		DenyEgress:    c.Bool("deny-egress"),
 		Progress:      stderr,
 		OnLog: func(pod *corev1.Pod, container string, _ logs.Stream, line string) {
 			outMu.Lock()

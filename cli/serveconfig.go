@@ -20,6 +20,7 @@ type ServeConfig struct {
 	Listen                 string             `json:"listen,omitempty"`
 	Token                  string             `json:"token,omitempty"`
 	AllowHostPath          bool               `json:"allowHostPath,omitempty"`
+	DenyEgress             bool               `json:"denyEgress,omitempty"`
 	NodeMonitorGracePeriod string             `json:"nodeMonitorGracePeriod,omitempty"`
 	HeartbeatInterval      string             `json:"heartbeatInterval,omitempty"`
 	Nodes                  []wasmpod.NodeSpec `json:"nodes,omitempty"`
@@ -66,8 +67,15 @@ func applyServeConfig(c *ucli.Context, cfg *ServeConfig) error {
 			return err
 		}
 	}
-	if cfg.AllowHostPath && !c.IsSet("allow-host-path") {
-		return c.Set("allow-host-path", "true")
+	for _, b := range []struct {
+		flag string
+		v    bool
+	}{{"allow-host-path", cfg.AllowHostPath}, {"deny-egress", cfg.DenyEgress}} {
+		if b.v && !c.IsSet(b.flag) {
+			if err := c.Set(b.flag, "true"); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

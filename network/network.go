@@ -79,6 +79,8 @@ type service struct {
 // Network is the fabric shared by every pod of a process.
 type Network struct {
 	cfg Config
+	// realDial: egress uses real host sockets (no Config.Dial hook).
+	realDial bool
 
 	mu        sync.RWMutex
 	closed    bool
@@ -114,7 +116,8 @@ func New(cfg Config) *Network {
 	if cfg.MaxSocketsPerPod <= 0 {
 		cfg.MaxSocketsPerPod = 4096
 	}
-	if cfg.Dial == nil {
+	realDial := cfg.Dial == nil
+	if realDial {
 		d := &net.Dialer{}
 		cfg.Dial = d.DialContext
 	}
@@ -123,6 +126,7 @@ func New(cfg Config) *Network {
 	}
 	return &Network{
 		cfg:       cfg,
+		realDial:  realDial,
 		pods:      map[netip.Addr]*pod{},
 		services:  map[string]*service{},
 		vips:      map[netip.Addr]*service{},

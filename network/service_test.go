@@ -410,3 +410,28 @@ func TestUDP(t *testing.T) {
 		t.Fatalf("localhost datagram %q from %v", buf[:k], from)
 	}
 }
+
+// Documentation addresses (RFC 5737) are refused locally when egress uses
+// real host sockets, so nothing sends traffic there; with egress denied the
+// deny comes first.
+func TestDocumentationAddressesNeverLeave(t *testing.T) {
+	for _, deny := range []bool{false, true} {
+		n := New(Config{DenyEgress: deny})
+		p, err := n.AddPod(PodInfo{Namespace: "default", Name: "a", IP: netip.MustParseAddr("10.244.0.10")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := p.Socket(syscall.AF_INET, Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := syscall.ENETUNREACH
+		if deny {
+			want = syscall.EACCES
+		}
+		if err := s.Connect(netip.MustParseAddrPort("192.0.2.1:80")); err != want {
+			t.Errorf("deny=%v: connect to 192.0.2.1: %v, want %v", deny, err, want)
+		}
+		n.Close()
+	}
+}

@@ -299,8 +299,28 @@ func (n *Network) routable(dst netip.Addr) error {
 		return syscall.ENETUNREACH
 	case n.cfg.DenyEgress:
 		return syscall.EACCES
+	case n.realDial && isDocumentation(dst):
+		// RFC 5737/3849 documentation ranges are never routed: refuse them
+		// here, so nothing (a test, an example) sends traffic there.
+		return syscall.ENETUNREACH
 	}
 	return nil
+}
+
+var documentationPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("2001:db8::/32"),
+}
+
+func isDocumentation(a netip.Addr) bool {
+	for _, p := range documentationPrefixes {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // deliverStream connects client c (s.mu held, local address set) to the

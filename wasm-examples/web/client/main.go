@@ -27,7 +27,10 @@ func main() {
 
 	deadline := time.Now().Add(30 * time.Second)
 	seen := map[string]int{}
-	for i := 1; i <= 6; {
+	// A backend that is still starting joins the Service a moment after
+	// the first: after six answers from one backend, keep calling (until
+	// the deadline) until a second one answers.
+	for i := 1; i <= 6 || len(seen) < 2 && time.Now().Before(deadline); {
 		body, err := get(client, url)
 		if err != nil {
 			if time.Now().After(deadline) {
@@ -40,6 +43,9 @@ func main() {
 		fmt.Printf("request %d: %s\n", i, body)
 		seen[body]++
 		i++
+		if i > 6 && len(seen) < 2 {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	var backends []string
 	for b := range seen {
