@@ -60,17 +60,17 @@ func Functions() []wasi.HostFunc {
 	}
 	errno := []wasi.ValType{i32}
 	return []wasi.HostFunc{
-		{Name: "sock_open", Params: p(3), Results: errno, Fn: sockOpen},
-		{Name: "sock_bind", Params: p(3), Results: errno, Fn: sockBind},
-		{Name: "sock_listen", Params: p(2), Results: errno, Fn: sockListen},
-		{Name: "sock_connect", Params: p(3), Results: errno, Fn: sockConnect},
-		{Name: "sock_getlocaladdr", Params: p(3), Results: errno, Fn: sockGetLocalAddr},
-		{Name: "sock_getpeeraddr", Params: p(3), Results: errno, Fn: sockGetPeerAddr},
-		{Name: "sock_getsockopt", Params: p(5), Results: errno, Fn: sockGetsockopt},
-		{Name: "sock_setsockopt", Params: p(5), Results: errno, Fn: sockSetsockopt},
-		{Name: "sock_getaddrinfo", Params: p(8), Results: errno, Fn: sockGetaddrinfo},
-		{Name: "sock_recv_from", Params: p(8), Results: errno, Fn: sockRecvFrom},
-		{Name: "sock_send_to", Params: p(7), Results: errno, Fn: sockSendTo},
+		{Name: "sock_open", Params: p(3), Results: errno, Fn: errnoFn(sockOpen)},
+		{Name: "sock_bind", Params: p(3), Results: errno, Fn: errnoFn(sockBind)},
+		{Name: "sock_listen", Params: p(2), Results: errno, Fn: errnoFn(sockListen)},
+		{Name: "sock_connect", Params: p(3), Results: errno, Fn: errnoFn(sockConnect)},
+		{Name: "sock_getlocaladdr", Params: p(3), Results: errno, Fn: errnoFn(sockGetLocalAddr)},
+		{Name: "sock_getpeeraddr", Params: p(3), Results: errno, Fn: errnoFn(sockGetPeerAddr)},
+		{Name: "sock_getsockopt", Params: p(5), Results: errno, Fn: errnoFn(sockGetsockopt)},
+		{Name: "sock_setsockopt", Params: p(5), Results: errno, Fn: errnoFn(sockSetsockopt)},
+		{Name: "sock_getaddrinfo", Params: p(8), Results: errno, Fn: errnoFn(sockGetaddrinfo)},
+		{Name: "sock_recv_from", Params: p(8), Results: errno, Fn: errnoFn(sockRecvFrom)},
+		{Name: "sock_send_to", Params: p(7), Results: errno, Fn: errnoFn(sockSendTo)},
 	}
 }
 
@@ -83,7 +83,7 @@ func podNet(c *wasi.Call) network.PodNet {
 }
 
 // sock_open(af, socktype, result_fd *u32) errno
-func sockOpen(_ context.Context, c *wasi.Call) {
+func sockOpen(_ context.Context, c *wasi.Call) wasi.Errno {
 	af, st, out := c.U32(0), c.U32(1), c.U32(2)
 	var family int
 	switch af {
@@ -92,8 +92,7 @@ func sockOpen(_ context.Context, c *wasi.Call) {
 	case afInet6:
 		family = syscall.AF_INET6
 	default:
-		c.SetErrno(wasi.EAFNOSUPPORT)
-		return
+		return wasi.EAFNOSUPPORT
 	}
 	var typ network.SockType
 	switch st {
@@ -102,59 +101,51 @@ func sockOpen(_ context.Context, c *wasi.Call) {
 	case sockDgram:
 		typ = network.Datagram
 	default:
-		c.SetErrno(wasi.EPROTOTYPE)
-		return
+		return wasi.EPROTOTYPE
 	}
 	if _, e := c.Bytes(out, 4); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	pn := podNet(c)
 	if pn == nil {
-		c.SetErrno(wasi.ENOTSUP)
-		return
+		return wasi.ENOTSUP
 	}
 	s, err := pn.Socket(family, typ)
 	if err != nil {
-		c.SetErrno(wasi.ErrnoOf(err))
-		return
+		return wasi.ErrnoOf(err)
 	}
 	fd, e := c.Sys.InsertFD(&sockFile{s: s, family: uint16(af), typ: typ})
 	if e != 0 {
 		s.Close()
-		c.SetErrno(e)
-		return
+		return e
 	}
-	c.SetErrno(c.WriteU32(out, uint32(fd)))
+	return c.WriteU32(out, uint32(fd))
 }
 
 // sock_bind(fd, addr *addr_buf, port) errno
-func sockBind(_ context.Context, c *wasi.Call) {
+func sockBind(_ context.Context, c *wasi.Call) wasi.Errno {
 	f, e := sockOf(c, c.I32(0))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	ap, e := readAddr(c, c.U32(1), c.U32(2))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
-	c.SetErrno(wasi.ErrnoOf(f.s.Bind(ap)))
+	return wasi.ErrnoOf(f.s.Bind(ap))
 }
 
 // sock_listen(fd, backlog) errno
-func sockListen(_ context.Context, c *wasi.Call) {
+func sockListen(_ context.Context, c *wasi.Call) wasi.Errno {
 	f, e := sockOf(c, c.I32(0))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	backlog := int(c.I32(1))
 	if backlog <= 0 || backlog > 4096 {
 		backlog = 4096
 	}
-	c.SetErrno(wasi.ErrnoOf(f.s.Listen(backlog)))
+	return wasi.ErrnoOf(f.s.Listen(backlog))
 }
 
 // sock_connect(fd, addr *addr_buf, port) errno
@@ -162,39 +153,33 @@ func sockListen(_ context.Context, c *wasi.Call) {
 // On a non-blocking socket a connect that does not complete at once returns
 // EINPROGRESS; the socket becomes writable when it completes and SO_ERROR
 // gives the result. A blocking socket waits for the result.
-func sockConnect(_ context.Context, c *wasi.Call) {
+func sockConnect(_ context.Context, c *wasi.Call) wasi.Errno {
 	fd := c.I32(0)
 	f, e := sockOf(c, fd)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	ap, e := readAddr(c, c.U32(1), c.U32(2))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	err := f.s.Connect(ap)
 	if !errors.Is(err, syscall.EINPROGRESS) || c.Sys.Nonblocking(fd) {
-		c.SetErrno(wasi.ErrnoOf(err))
-		return
+		return wasi.ErrnoOf(err)
 	}
 	for {
 		ev, ch := f.s.Poll()
 		if ev&(network.Writable|network.Hangup) != 0 {
 			v, err := f.s.GetOption(network.SolSocket, network.SoError)
 			if err != nil {
-				c.SetErrno(wasi.ErrnoOf(err))
-				return
+				return wasi.ErrnoOf(err)
 			}
 			if v != int(syscall.EINPROGRESS) {
-				c.SetErrno(wasi.ErrnoOf(errnoValue(v)))
-				return
+				return wasi.ErrnoOf(errnoValue(v))
 			}
 		}
 		if e := c.Sys.Wait(ch, noDeadline); e != 0 {
-			c.SetErrno(e)
-			return
+			return e
 		}
 	}
 }
@@ -209,42 +194,37 @@ func errnoValue(v int) error {
 }
 
 // sock_getlocaladdr(fd, addr *addr_buf, port *u32) errno
-func sockGetLocalAddr(_ context.Context, c *wasi.Call) {
+func sockGetLocalAddr(_ context.Context, c *wasi.Call) wasi.Errno {
 	f, e := sockOf(c, c.I32(0))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	out, e := prepareAddrOut(c, c.U32(1), c.U32(2))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	ap := f.s.LocalAddr()
 	if !ap.Addr().IsValid() {
 		ap = f.unspecified()
 	}
-	c.SetErrno(out.put(c, ap, f.family))
+	return out.put(c, ap, f.family)
 }
 
 // sock_getpeeraddr(fd, addr *addr_buf, port *u32) errno
-func sockGetPeerAddr(_ context.Context, c *wasi.Call) {
+func sockGetPeerAddr(_ context.Context, c *wasi.Call) wasi.Errno {
 	f, e := sockOf(c, c.I32(0))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	out, e := prepareAddrOut(c, c.U32(1), c.U32(2))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	ap, err := f.s.RemoteAddr()
 	if err != nil {
-		c.SetErrno(wasi.ErrnoOf(err))
-		return
+		return wasi.ErrnoOf(err)
 	}
-	c.SetErrno(out.put(c, ap, f.family))
+	return out.put(c, ap, f.family)
 }
 
 // optName maps a guest (level, name) to the network's; ENOPROTOOPT if
@@ -268,25 +248,21 @@ func optName(level, name uint32) (int, int, wasi.Errno) {
 //
 // value_len is the size of the value buffer (at least 4), passed by value
 // as stealthrocket/net does. The value is a little-endian i32.
-func sockGetsockopt(_ context.Context, c *wasi.Call) {
+func sockGetsockopt(_ context.Context, c *wasi.Call) wasi.Errno {
 	f, e := sockOf(c, c.I32(0))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	level, name, ptr, n := c.U32(1), c.U32(2), c.U32(3), c.U32(4)
 	if n < 4 {
-		c.SetErrno(wasi.EINVAL)
-		return
+		return wasi.EINVAL
 	}
 	if _, e := c.Bytes(ptr, 4); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	lv, nm, e := optName(level, name)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	var v int
 	switch {
@@ -298,43 +274,42 @@ func sockGetsockopt(_ context.Context, c *wasi.Call) {
 	default:
 		var err error
 		if v, err = f.s.GetOption(lv, nm); err != nil {
-			c.SetErrno(wasi.ErrnoOf(err))
-			return
+			return wasi.ErrnoOf(err)
 		}
 		if lv == network.SolSocket && nm == network.SoError {
 			v = int(wasi.ErrnoOf(errnoValue(v)))
 		}
 	}
-	c.SetErrno(c.WriteU32(ptr, uint32(int32(v))))
+	return c.WriteU32(ptr, uint32(int32(v)))
 }
 
 // sock_setsockopt(fd, level, name, value *i32, value_len u32) errno
-func sockSetsockopt(_ context.Context, c *wasi.Call) {
+func sockSetsockopt(_ context.Context, c *wasi.Call) wasi.Errno {
 	f, e := sockOf(c, c.I32(0))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	level, name, ptr, n := c.U32(1), c.U32(2), c.U32(3), c.U32(4)
 	if n < 4 {
-		c.SetErrno(wasi.EINVAL)
-		return
+		return wasi.EINVAL
 	}
 	raw, e := c.ReadU32(ptr)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	lv, nm, e := optName(level, name)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	if lv == network.SolSocket && (nm == network.SoType || nm == network.SoError || nm == network.SoAcceptconn) {
-		c.SetErrno(wasi.ENOPROTOOPT) // read-only options
-		return
+		return wasi.ENOPROTOOPT // read-only options
 	}
-	c.SetErrno(wasi.ErrnoOf(f.s.SetOption(lv, nm, int(int32(raw)))))
+	return wasi.ErrnoOf(f.s.SetOption(lv, nm, int(int32(raw))))
+}
+
+// errnoFn adapts a function that returns its errno to a HostFunc.
+func errnoFn(f func(context.Context, *wasi.Call) wasi.Errno) func(context.Context, *wasi.Call) {
+	return func(ctx context.Context, c *wasi.Call) { c.SetErrno(f(ctx, c)) }
 }
 
 // maxIO bounds the bytes one sock_send_to or sock_recv_from moves (the
@@ -343,31 +318,26 @@ const maxIO = 65536
 
 // sock_recv_from(fd, iovs, iovs_len, addr *addr_buf, iflags, port *u32,
 // nread *u32, oflags *u16) errno
-func sockRecvFrom(_ context.Context, c *wasi.Call) {
+func sockRecvFrom(_ context.Context, c *wasi.Call) wasi.Errno {
 	fd := c.I32(0)
 	f, e := sockOf(c, fd)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	iovs, e := c.Iovecs(c.U32(1), c.U32(2))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	out, e := prepareAddrOut(c, c.U32(3), c.U32(5))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	flags, nreadPtr, oflagsPtr := c.U32(4), c.U32(6), c.U32(7)
 	if _, e := c.Bytes(nreadPtr, 4); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	if _, e := c.Bytes(oflagsPtr, 2); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	total := 0
 	for _, v := range iovs {
@@ -381,8 +351,7 @@ func sockRecvFrom(_ context.Context, c *wasi.Call) {
 		return err
 	})
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	rest := buf[:n]
 	for _, v := range iovs {
@@ -392,45 +361,39 @@ func sockRecvFrom(_ context.Context, c *wasi.Call) {
 		from = f.unspecified()
 	}
 	if e := out.put(c, from, f.family); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	var oflags [2]byte
 	c.WriteU32(nreadPtr, uint32(n))
-	c.SetErrno(c.Write(oflagsPtr, oflags[:]))
+	return c.Write(oflagsPtr, oflags[:])
 }
 
 // sock_send_to(fd, iovs, iovs_len, addr *addr_buf, port, flags,
 // nwritten *u32) errno
-func sockSendTo(_ context.Context, c *wasi.Call) {
+func sockSendTo(_ context.Context, c *wasi.Call) wasi.Errno {
 	fd := c.I32(0)
 	f, e := sockOf(c, fd)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	iovs, e := c.Iovecs(c.U32(1), c.U32(2))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	to, e := readAddr(c, c.U32(3), c.U32(4))
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	nwrittenPtr := c.U32(6)
 	if _, e := c.Bytes(nwrittenPtr, 4); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	total := 0
 	for _, v := range iovs {
 		total += len(v)
 	}
 	if f.typ == network.Datagram && total > maxIO {
-		c.SetErrno(wasi.EMSGSIZE)
-		return
+		return wasi.EMSGSIZE
 	}
 	buf := make([]byte, 0, min(total, maxIO))
 	for _, v := range iovs {
@@ -442,30 +405,26 @@ func sockSendTo(_ context.Context, c *wasi.Call) {
 		return err
 	})
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
-	c.SetErrno(c.WriteU32(nwrittenPtr, uint32(n)))
+	return c.WriteU32(nwrittenPtr, uint32(n))
 }
 
 // sock_getaddrinfo(node *u8, node_len, service *u8, service_len,
 // hints *addrinfo, res **addrinfo, max_res_len, res_len *u32) errno
-func sockGetaddrinfo(ctx context.Context, c *wasi.Call) {
+func sockGetaddrinfo(ctx context.Context, c *wasi.Call) wasi.Errno {
 	nodePtr, nodeLen, servPtr, servLen := c.U32(0), c.U32(1), c.U32(2), c.U32(3)
 	hintsPtr, resPtr, maxRes, resLenPtr := c.U32(4), c.U32(5), c.U32(6), c.U32(7)
 	if nodeLen > 1024 || servLen > 256 {
-		c.SetErrno(wasi.EINVAL)
-		return
+		return wasi.EINVAL
 	}
 	node, e := cString(c, nodePtr, nodeLen)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	service, e := cString(c, servPtr, servLen)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	var hints struct {
 		flags            uint16
@@ -475,8 +434,7 @@ func sockGetaddrinfo(ctx context.Context, c *wasi.Call) {
 	if hintsPtr != 0 {
 		h, e := c.Bytes(hintsPtr, addrinfoSize)
 		if e != 0 {
-			c.SetErrno(e)
-			return
+			return e
 		}
 		hints.flags = binary.LittleEndian.Uint16(h)
 		hints.family, hints.socktype = h[2], h[3]
@@ -485,8 +443,7 @@ func sockGetaddrinfo(ctx context.Context, c *wasi.Call) {
 	switch hints.family {
 	case afUnspec, afInet, afInet6:
 	default:
-		c.SetErrno(wasi.EAFNOSUPPORT)
-		return
+		return wasi.EAFNOSUPPORT
 	}
 	socktype := uint8(sockStream)
 	protocol := uint32(ipprotoTCP)
@@ -495,28 +452,23 @@ func sockGetaddrinfo(ctx context.Context, c *wasi.Call) {
 	case sockDgram:
 		socktype, protocol = sockDgram, ipprotoUDP
 	default:
-		c.SetErrno(wasi.EPROTOTYPE)
-		return
+		return wasi.EPROTOTYPE
 	}
 	if _, e := c.Bytes(resLenPtr, 4); e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	first, e := c.ReadU32(resPtr)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	if first != 0 && maxRes > 0 {
 		if _, e := c.Bytes(first, addrinfoSize); e != 0 {
-			c.SetErrno(e)
-			return
+			return e
 		}
 	}
 	port, e := servicePort(service, hints.flags&aiNumericServ != 0)
 	if e != 0 {
-		c.SetErrno(e)
-		return
+		return e
 	}
 	var ips []netip.Addr
 	switch ip, err := netip.ParseAddr(node); {
@@ -527,17 +479,14 @@ func sockGetaddrinfo(ctx context.Context, c *wasi.Call) {
 	case err == nil:
 		ips = []netip.Addr{ip.Unmap()}
 	case hints.flags&aiNumericHost != 0:
-		c.SetErrno(wasi.EINVAL)
-		return
+		return wasi.EINVAL
 	default:
 		pn := podNet(c)
 		if pn == nil {
-			c.SetErrno(wasi.ENOTSUP)
-			return
+			return wasi.ENOTSUP
 		}
 		if ips, e = lookup(ctx, c, pn, node); e != 0 {
-			c.SetErrno(e)
-			return
+			return e
 		}
 	}
 	n := uint32(0)
@@ -550,17 +499,15 @@ func sockGetaddrinfo(ctx context.Context, c *wasi.Call) {
 		}
 		next, e := putAddrinfo(c, first, netip.AddrPortFrom(ip, port), socktype, protocol)
 		if e != 0 {
-			c.SetErrno(e)
-			return
+			return e
 		}
 		n++
 		first = next
 	}
 	if n == 0 && len(ips) > 0 {
-		c.SetErrno(wasi.ENOENT) // no address of the requested family
-		return
+		return wasi.ENOENT // no address of the requested family
 	}
-	c.SetErrno(c.WriteU32(resLenPtr, n))
+	return c.WriteU32(resLenPtr, n)
 }
 
 // cString reads a guest string of n bytes, cut at the first NUL.
