@@ -34,10 +34,39 @@ func Functions(ext ...HostFunc) []HostFunc {
 	out := make([]HostFunc, 0, len(byName))
 	for _, f := range byName {
 		f.Fn = guard(f.Fn, len(f.Results) > 0)
+		if handsOff[f.Name] {
+			f.Fn = yieldAfter(f.Fn)
+		}
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// handsOff names the calls that may wake another instance blocked on the
+// pod network (a peer's poll_oneoff or blocking read/accept/connect).
+var handsOff = map[string]bool{
+	"fd_write": true, "fd_close": true,
+	"sock_send": true, "sock_send_to": true, "sock_shutdown": true,
+	"sock_connect": true, "sock_accept": true,
+}
+
+// yieldAfter runs fn, then yields the host thread (runtime.Gosched).
+//
+// A goroutine that a call wakes (closing a notifier channel) is queued in
+// the waker's P "runnext" slot, where it runs only when the waker blocks:
+// another P steals it only after a usleep in the scheduler. A guest keeps
+// executing wasm after such a call (often 100 µs and more), so its peer
+// would sit runnable meanwhile. Yielding lets the woken peer run at once on
+// this thread, and puts the caller on the global run queue, where the idle
+// P that the wake-up started (or this one, once the peer blocks) takes it
+// without the runnext-steal delay. With nothing else runnable the yield is
+// only a trip through the scheduler.
+func yieldAfter(fn func(context.Context, *Call)) func(context.Context, *Call) {
+	return func(ctx context.Context, c *Call) {
+		fn(ctx, c)
+		runtime.Gosched()
+	}
 }
 
 func guard(fn func(context.Context, *Call), hasResult bool) func(context.Context, *Call) {
