@@ -21,6 +21,7 @@ import (
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
 	"github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
@@ -445,12 +446,12 @@ func TestAgentExecAndLogsThroughNodeConnector(t *testing.T) {
 		t.Errorf("exec into an unknown pod succeeded")
 	}
 	// Follow the graceful container until a delete makes it exit.
-	var logs syncBuf
+	logs := enginetest.NewBuffer()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- nc.Logs(context.Background(), p, &corev1.PodLogOptions{Container: "graceful", Follow: true, Timestamps: true}, &logs)
+		errc <- nc.Logs(context.Background(), p, &corev1.PodLogOptions{Container: "graceful", Follow: true, Timestamps: true}, logs)
 	}()
-	waitOutput(t, &logs, " ready\n")
+	waitOutput(t, logs, " ready\n")
 	grace := int64(5)
 	ts := metav1.NewTime(h.clk.Now().Add(5 * time.Second))
 	p = h.getPod("tools")

@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
 )
 
 // Tests of the worker additions: restore after a node reboot, Exec and Logs.
@@ -241,12 +242,12 @@ func TestWorkerExec(t *testing.T) {
 	// Cancelling ctx kills the instance.
 	ctx, cancel := context.WithCancel(context.Background())
 	res := make(chan int, 1)
-	var spinOut syncBuf
+	spinOut := enginetest.NewBuffer()
 	go func() {
-		code, _ := h.w.Exec(ctx, "tools", []string{"probe", "spin"}, nil, &spinOut, nil)
+		code, _ := h.w.Exec(ctx, "tools", []string{"probe", "spin"}, nil, spinOut, nil)
 		res <- code
 	}()
-	waitOutput(t, &spinOut, "ready\n")
+	waitOutput(t, spinOut, "ready\n")
 	cancel()
 	select {
 	case code := <-res:
@@ -369,33 +370,11 @@ func TestWorkerLogsPreviousNotFound(t *testing.T) {
 	}
 }
 
-// syncBuf is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitOutput(t *testing.T, b *syncBuf, want string) {
+// waitOutput waits until b contains want (enginetest.Buffer is the
+// goroutine-safe writer the runtime's conformance suite uses).
+func waitOutput(t *testing.T, b *enginetest.Buffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !strings.Contains(b.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output %q never contained %q", b.String(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	b.WaitFor(t, want, waitLimit)
 }
 
 func TestWorkerLogsFollow(t *testing.T) {
@@ -406,10 +385,10 @@ func TestWorkerLogsFollow(t *testing.T) {
 
 	// Follow until the instance exits: the output ends with the lines
 	// written during termination and Logs returns by itself.
-	var out syncBuf
+	out := enginetest.NewBuffer()
 	errc := make(chan error, 1)
-	go func() { errc <- h.w.Logs(context.Background(), &corev1.PodLogOptions{Follow: true}, &out) }()
-	waitOutput(t, &out, "ready\n")
+	go func() { errc <- h.w.Logs(context.Background(), &corev1.PodLogOptions{Follow: true}, out) }()
+	waitOutput(t, out, "ready\n")
 	select {
 	case err := <-errc:
 		t.Fatalf("follow returned while the container runs: %v", err)
@@ -419,9 +398,9 @@ func TestWorkerLogsFollow(t *testing.T) {
 	// A second follower stops when its ctx ends.
 	ctx, cancel := context.WithCancel(context.Background())
 	errc2 := make(chan error, 1)
-	var out2 syncBuf
+	out2 := enginetest.NewBuffer()
 	go func() {
-		errc2 <- h.w.Logs(ctx, &corev1.PodLogOptions{Follow: true, TailLines: new(int64)}, &out2)
+		errc2 <- h.w.Logs(ctx, &corev1.PodLogOptions{Follow: true, TailLines: new(int64)}, out2)
 	}()
 	cancel()
 	select {

@@ -12,6 +12,7 @@ import (
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
 )
 
 // TestWebExample runs the programs of wasm-examples/web as its app.yaml
@@ -33,7 +34,7 @@ func TestWebExample(t *testing.T) {
 	}
 	server, client := compile("server"), compile("client")
 	startMod := func(mod runtime.CompiledModule, name string, pn network.PodNet, env ...string) *run {
-		out := &syncBuf{}
+		out := enginetest.NewBuffer()
 		inst, err := e.eng.Start(context.Background(), mod, runtime.ContainerConfig{Name: name, Args: []string{name}, Env: env, Stdout: out, Stderr: out, Net: pn})
 		if err != nil {
 			t.Fatal(err)

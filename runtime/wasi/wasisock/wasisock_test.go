@@ -1,7 +1,6 @@
 package wasisock_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,27 +14,10 @@ import (
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
 	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
 	"github.com/wasmpod/wasmpod/runtime/wazero"
 )
-
-// syncBuf is a goroutine-safe output buffer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env struct {
 	t   *testing.T
@@ -84,13 +66,13 @@ type run struct {
 	t    *testing.T
 	name string
 	inst runtime.Instance
-	out  *syncBuf
+	out  *enginetest.Buffer
 }
 
 // start runs netprobe with args in the pod pn (nil: no network).
 func (e *env) start(name string, pn network.PodNet, args ...string) *run {
 	e.t.Helper()
-	out := &syncBuf{}
+	out := enginetest.NewBuffer()
 	cfg := runtime.ContainerConfig{Name: name, Args: append([]string{"netprobe"}, args...), Stdout: out, Stderr: out}
 	if pn != nil {
 		cfg.Net = pn
