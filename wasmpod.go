@@ -97,6 +97,9 @@ type Config struct {
 	// cluster (the guest gets EACCES); by default egress is allowed, as in
 	// Kubernetes.
 	DenyEgress bool
+	// HostPortAddress is the host address that hostPorts and NodePorts
+	// listen on (default 127.0.0.1: reachable from this machine only).
+	HostPortAddress netip.Addr
 	// Clock is the source of time; the real clock when nil.
 	Clock clock.WithTicker
 	// Engine overrides the runtime (default: wazero over CacheDir).
@@ -200,12 +203,16 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, err
 	}
 
+	hostAddr := cfg.HostPortAddress
+	if !hostAddr.IsValid() {
+		hostAddr = netip.MustParseAddr("127.0.0.1")
+	}
 	c.network = network.New(network.Config{
 		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
 		PodCIDRs:      []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
 		ClusterDomain: "cluster.local",
 		DenyEgress:    cfg.DenyEgress,
-		HostIP:        netip.MustParseAddr("127.0.0.1"),
+		HostIP:        hostAddr,
 	})
 	c.onClose(func() { c.network.Close() })
 	if err := startServiceProxy(runCtx, c.client, c.network, c); err != nil {
@@ -267,6 +274,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			Clock:             cfg.Clock,
 			Network:           c.network,
+			HostPortAddress:   hostAddr,
 			Pods: &pods.Config{
 				Engine:        cfg.Engine,
 				Images:        c.images,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +38,7 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&ucli.IntFlag{Name: "nodes", Usage: "number of node agents in this process", Value: 1},
 			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
 			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
+			&ucli.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
 			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
 			&ucli.DurationFlag{Name: "node-monitor-grace-period", Usage: "mark a node Unknown when its lease is older than this", Value: 40 * time.Second},
 			&ucli.DurationFlag{Name: "heartbeat-interval", Usage: "how often node agents renew their lease", Value: 10 * time.Second},
@@ -68,6 +70,10 @@ func serveAction(c *ucli.Context) error {
 	if c.String("listen") != "" && c.String("token") == "" {
 		return ucli.Exit("--listen serves the API on TCP and needs a bearer token: set --token or WASMPOD_TOKEN", 2)
 	}
+	hostPortAddr, err := netip.ParseAddr(c.String("host-port-address"))
+	if err != nil {
+		return ucli.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
+	}
 	if c.Int("nodes") < 1 {
 		return ucli.Exit("--nodes must be at least 1", 2)
 	}
@@ -82,6 +88,7 @@ func serveAction(c *ucli.Context) error {
 		NodeSpecs:              nodeSpecs,
 		AllowHostPath:          c.Bool("allow-host-path"),
 		DenyEgress:             c.Bool("deny-egress"),
+		HostPortAddress:        hostPortAddr,
 		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
 		HeartbeatInterval:      c.Duration("heartbeat-interval"),
 		Progress:               stderr,

@@ -21,6 +21,7 @@ type ServeConfig struct {
 	Token                  string             `json:"token,omitempty"`
 	AllowHostPath          bool               `json:"allowHostPath,omitempty"`
 	DenyEgress             bool               `json:"denyEgress,omitempty"`
+	HostPortAddress        string             `json:"hostPortAddress,omitempty"`
 	NodeMonitorGracePeriod string             `json:"nodeMonitorGracePeriod,omitempty"`
 	HeartbeatInterval      string             `json:"heartbeatInterval,omitempty"`
 	Nodes                  []wasmpod.NodeSpec `json:"nodes,omitempty"`
@@ -61,7 +62,7 @@ func applyServeConfig(c *ucli.Context, cfg *ServeConfig) error {
 	}
 	for _, kv := range [][2]string{
 		{"data-dir", cfg.DataDir}, {"cache-dir", cfg.CacheDir}, {"socket", cfg.Socket}, {"listen", cfg.Listen},
-		{"token", cfg.Token}, {"node-monitor-grace-period", cfg.NodeMonitorGracePeriod}, {"heartbeat-interval", cfg.HeartbeatInterval},
+		{"token", cfg.Token}, {"host-port-address", cfg.HostPortAddress}, {"node-monitor-grace-period", cfg.NodeMonitorGracePeriod}, {"heartbeat-interval", cfg.HeartbeatInterval},
 	} {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
