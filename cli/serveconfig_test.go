@@ -20,9 +20,9 @@ func writeConfig(t *testing.T, content string) string {
 
 func TestServeConfigErrorsNameTheFileAndField(t *testing.T) {
 	for content, want := range map[string]string{
-		"nodes:\n- capacity: {cpu: \"1\"}\n":   "nodes[0].name: Required value",
-		"heartbeatInterval: soon\n":            `heartbeatInterval: invalid duration "soon"`,
-		"listen: 127.0.0.1:1\nbogus: true\n":   `unknown field "bogus"`,
+		"nodes:\n- capacity: {cpu: \"1\"}\n":  "nodes[0].name: Required value",
+		"heartbeatInterval: soon\n":           `heartbeatInterval: invalid duration "soon"`,
+		"listen: 127.0.0.1:1\nbogus: true\n":  `unknown field "bogus"`,
 		"nodes:\n- name: a\n  taints: nope\n": "serve.yaml",
 	} {
 		_, err := loadServeConfig(writeConfig(t, content))
