@@ -113,6 +113,16 @@ func rawNs(tb testing.TB, ctx context.Context, wasm []byte, n int) float64 {
 	return float64(time.Since(t0).Nanoseconds()) / float64(n)
 }
 
+// reportStart stops the timer and reports the mean time to Running and the
+// ratio of ns/op to a baseline (ns) measured in the same run.
+func reportStart(b *testing.B, toRunning time.Duration, baseline string, baseNs float64) {
+	b.StopTimer()
+	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(float64(toRunning.Nanoseconds())/float64(b.N), "to-running-ns")
+	b.ReportMetric(baseNs, baseline+"-ns")
+	b.ReportMetric(perOp/baseNs, "x-"+baseline)
+}
+
 func BenchmarkRawInstantiate(b *testing.B) {
 	ctx := context.Background()
 	wasm, err := os.ReadFile(helloWasm(b, b.TempDir()))
@@ -190,11 +200,7 @@ func BenchmarkPodStart(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		toRunning += d.start(b, ctx, ps[i])
 	}
-	b.StopTimer()
-	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-	b.ReportMetric(float64(toRunning.Nanoseconds())/float64(b.N), "to-running-ns")
-	b.ReportMetric(raw, "raw-ns")
-	b.ReportMetric(perOp/raw, "x-raw")
+	reportStart(b, toRunning, "raw", raw)
 }
 
 func BenchmarkPodStartThroughControlPlane(b *testing.B) {
@@ -258,11 +264,7 @@ func BenchmarkPodStartThroughControlPlane(b *testing.B) {
 			}
 		}
 	}
-	b.StopTimer()
-	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-	b.ReportMetric(float64(toRunning.Nanoseconds())/float64(b.N), "to-running-ns")
-	b.ReportMetric(direct, "direct-ns")
-	b.ReportMetric(perOp/direct, "x-direct")
+	reportStart(b, toRunning, "direct", direct)
 }
 
 // BenchmarkColdStart: a module no cache holds, through a fresh engine and

@@ -528,18 +528,21 @@ type LoadOptions struct {
 	AllowHostPath bool
 }
 
+// decodeManifest decodes a manifest file ("-" is standard input) and
+// returns the directory its relative images resolve against.
+func decodeManifest(path string) ([]api.Document, string, error) {
+	if path == "-" {
+		docs, err := api.DecodeReader(os.Stdin, "<stdin>")
+		return docs, ".", err
+	}
+	docs, err := api.DecodeFile(path)
+	return docs, filepath.Dir(path), err
+}
+
 // LoadFile decodes, defaults and validates the Pods of a manifest file
 // ("-" reads standard input); relative images resolve against its directory.
 func LoadFile(path string, opts LoadOptions) ([]*corev1.Pod, error) {
-	var docs []api.Document
-	var err error
-	base := filepath.Dir(path)
-	if path == "-" {
-		docs, err = api.DecodeReader(os.Stdin, "<stdin>")
-		base = "."
-	} else {
-		docs, err = api.DecodeFile(path)
-	}
+	docs, base, err := decodeManifest(path)
 	if err != nil {
 		return nil, err
 	}
@@ -551,15 +554,7 @@ func LoadFile(path string, opts LoadOptions) ([]*corev1.Pod, error) {
 // (Services, ConfigMaps, ...) are returned as decoded, for the API server
 // to default and validate. Documents keep their order.
 func LoadObjects(path string, opts LoadOptions) ([]runtime.Object, error) {
-	var docs []api.Document
-	var err error
-	base := filepath.Dir(path)
-	if path == "-" {
-		docs, err = api.DecodeReader(os.Stdin, "<stdin>")
-		base = "."
-	} else {
-		docs, err = api.DecodeFile(path)
-	}
+	docs, base, err := decodeManifest(path)
 	if err != nil {
 		return nil, err
 	}

@@ -27,9 +27,10 @@ func runCommand() *ucli.Command {
 		Name:      "run",
 		Usage:     "Run the Pods (and Services, ...) of a manifest in the foreground, streaming their logs",
 		ArgsUsage: "FILE|-",
-		Description: `Runs every Pod in FILE (multi-document YAML or JSON; "-" reads standard input)
-on an in-process control plane (API server, scheduler, one node) and streams
-their logs prefixed [pod/container]. A status line is printed to standard error
+		Description: `Creates every object in FILE (multi-document YAML or JSON; "-" reads standard
+input; Services and other kinds first) on an in-process control plane (API
+server, scheduler, one node), runs its Pods and streams their logs prefixed
+[pod/container]. A status line is printed to standard error
 whenever a pod's status changes, with warning events.
 
 Ctrl-C (or SIGTERM) terminates the pods gracefully, honouring each pod's

@@ -435,19 +435,27 @@ func (s *sock) readStream(p []byte, peek bool) (int, error) {
 	s.mu.Lock()
 	st, rx, rdShut := s.state, s.rx, s.rdShut
 	s.mu.Unlock()
-	switch st {
-	case sConnected:
-	case sClosed:
-		return 0, syscall.EBADF
-	case sConnecting:
-		return 0, syscall.EAGAIN
-	default:
-		return 0, syscall.ENOTCONN
+	if err := streamReady(st); err != nil {
+		return 0, err
 	}
 	if rdShut {
 		return 0, nil
 	}
 	return rx.read(p, peek)
+}
+
+// streamReady is the error of reading or writing a stream socket in state
+// st: none when connected.
+func streamReady(st sockState) error {
+	switch st {
+	case sConnected:
+		return nil
+	case sClosed:
+		return syscall.EBADF
+	case sConnecting:
+		return syscall.EAGAIN
+	}
+	return syscall.ENOTCONN
 }
 
 // Write implements Socket.
@@ -458,14 +466,8 @@ func (s *sock) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	st, tx := s.state, s.tx
 	s.mu.Unlock()
-	switch st {
-	case sConnected:
-	case sClosed:
-		return 0, syscall.EBADF
-	case sConnecting:
-		return 0, syscall.EAGAIN
-	default:
-		return 0, syscall.ENOTCONN
+	if err := streamReady(st); err != nil {
+		return 0, err
 	}
 	if len(p) == 0 {
 		return 0, nil

@@ -402,21 +402,16 @@ func (d *dirFile) unlink(p string) Errno {
 }
 
 func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
-	a, e := d.writable(from)
-	if e != 0 {
-		return e
-	}
-	b, e := to.writable(toPath)
-	if e != 0 {
-		return e
-	}
-	if to != d {
-		return EXDEV
-	}
-	return ErrnoOf(d.root.Rename(a, b))
+	return d.twoPaths(from, to, toPath, d.root.Rename)
 }
 
 func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
+	return d.twoPaths(from, to, toPath, d.root.Link)
+}
+
+// twoPaths checks both paths of a rename or link for writing and runs op
+// within this directory's root (EXDEV across two directory fds).
+func (d *dirFile) twoPaths(from string, to *dirFile, toPath string, op func(a, b string) error) Errno {
 	a, e := d.writable(from)
 	if e != 0 {
 		return e
@@ -428,7 +423,7 @@ func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
 	if to != d {
 		return EXDEV
 	}
-	return ErrnoOf(d.root.Link(a, b))
+	return ErrnoOf(op(a, b))
 }
 
 // symlink refuses absolute targets and targets that leave this directory
