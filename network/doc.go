@@ -33,7 +33,13 @@
 //   - UDP: datagram sockets between pods and to Service VIPs (balanced per
 //     datagram; replies appear to come from the VIP). Receive queues are
 //     bounded (Config.BufferSize bytes, 1024 datagrams); excess datagrams are
-//     dropped. UDP egress is not supported: ENETUNREACH (EACCES when denied).
+//     dropped. UDP egress: a datagram socket that sends to (or connects to)
+//     an address outside the cluster gets its own real host UDP socket
+//     (Config.ListenPacket, unspecified address, a host-chosen port), opened
+//     at that first send or connect; what it receives is queued on the
+//     socket from the real sender's address (a connected socket keeps only
+//     its peer's). Denied egress is EACCES, as for TCP; host errors are
+//     errnos.
 //   - After RemovePod, the pod's PodNet refuses new sockets with ENETDOWN.
 //   - Egress: a connect to any other address opens a real host socket in the
 //     background (Connect returns EINPROGRESS; the result is SO_ERROR). With

@@ -74,6 +74,8 @@ func errnoOf(err error) syscall.Errno {
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.Is(err, net.ErrClosed):
+		return syscall.EBADF
 	case errors.Is(err, context.Canceled):
 		return syscall.ECONNABORTED
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):

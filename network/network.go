@@ -34,6 +34,11 @@ type Config struct {
 	// Dial opens egress connections (default: a net.Dialer). Tests and
 	// embedders may redirect it.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// ListenPacket opens the host UDP socket behind a pod's datagram socket
+	// that sends to an address outside the cluster (default: a
+	// net.ListenConfig; it is called with "udp" and ":0"). Tests and
+	// embedders may redirect it.
+	ListenPacket func(ctx context.Context, network, address string) (net.PacketConn, error)
 	// Resolver resolves names outside the cluster (default net.DefaultResolver).
 	Resolver *net.Resolver
 }
@@ -81,6 +86,9 @@ type Network struct {
 	cfg Config
 	// realDial: egress uses real host sockets (no Config.Dial hook).
 	realDial bool
+	// realListen: UDP egress uses real host sockets (no
+	// Config.ListenPacket hook).
+	realListen bool
 
 	mu        sync.RWMutex
 	closed    bool
@@ -121,18 +129,24 @@ func New(cfg Config) *Network {
 		d := &net.Dialer{}
 		cfg.Dial = d.DialContext
 	}
+	realListen := cfg.ListenPacket == nil
+	if realListen {
+		lc := &net.ListenConfig{}
+		cfg.ListenPacket = lc.ListenPacket
+	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
 	return &Network{
-		cfg:       cfg,
-		realDial:  realDial,
-		pods:      map[netip.Addr]*pod{},
-		services:  map[string]*service{},
-		vips:      map[netip.Addr]*service{},
-		nodePorts: map[int]*hostListener{},
-		closers:   map[io.Closer]struct{}{},
-		hostPort:  32768,
+		cfg:        cfg,
+		realDial:   realDial,
+		realListen: realListen,
+		pods:       map[netip.Addr]*pod{},
+		services:   map[string]*service{},
+		vips:       map[netip.Addr]*service{},
+		nodePorts:  map[int]*hostListener{},
+		closers:    map[io.Closer]struct{}{},
+		hostPort:   32768,
 	}
 }
 

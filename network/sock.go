@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -61,6 +62,9 @@ type sock struct {
 	dq      []dgram
 	dqBytes int
 	nat     map[netip.AddrPort]netip.AddrPort
+	// hostPC is the real host UDP socket of a datagram socket that sent to
+	// (or connected to) an address outside the cluster; nil until then.
+	hostPC net.PacketConn
 }
 
 func newSock(n *Network, p *pod, family int, typ SockType) *sock {
@@ -290,8 +294,12 @@ func (s *sock) Connect(addr netip.AddrPort) error {
 	return s.startEgress(addr)
 }
 
-// routable checks an address outside the fabric for egress.
-func (n *Network) routable(dst netip.Addr) error {
+// routable checks an address outside the fabric for TCP egress.
+func (n *Network) routable(dst netip.Addr) error { return n.routableVia(dst, n.realDial) }
+
+// routableVia checks an address outside the fabric for egress; real means
+// the egress would use real host sockets (no test hook).
+func (n *Network) routableVia(dst netip.Addr, real bool) error {
 	switch {
 	case n.inPodCIDR(dst):
 		return syscall.EHOSTUNREACH
@@ -299,7 +307,7 @@ func (n *Network) routable(dst netip.Addr) error {
 		return syscall.ENETUNREACH
 	case n.cfg.DenyEgress:
 		return syscall.EACCES
-	case n.realDial && isDocumentation(dst):
+	case real && isDocumentation(dst):
 		// RFC 5737/3849 documentation ranges are never routed: refuse them
 		// here, so nothing (a test, an example) sends traffic there.
 		return syscall.ENETUNREACH
@@ -720,7 +728,13 @@ func (s *sock) close(reset bool) error {
 	cancel := s.cancel
 	s.cancel = nil
 	s.dq, s.dqBytes = nil, 0
+	pc := s.hostPC
+	s.hostPC = nil
 	s.mu.Unlock()
+	if pc != nil {
+		pc.Close() // ends its reader goroutine
+		s.n.untrack(pc)
+	}
 	for _, c := range queue {
 		c.abort()
 	}

@@ -1,6 +1,9 @@
 package network
 
 import (
+	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"syscall"
 )
@@ -18,6 +21,7 @@ func (s *sock) connectDgram(addr netip.AddrPort) error {
 	}
 	dst := addr.Addr()
 	var lip netip.Addr
+	egress := false
 	switch {
 	case isLoopback(dst):
 		addr = netip.AddrPortFrom(loopbackOf(dst), addr.Port())
@@ -27,13 +31,22 @@ func (s *sock) connectDgram(addr netip.AddrPort) error {
 	case s.n.pod(dst) != nil:
 		lip = s.pod.info.IP
 	default:
-		if err := s.n.routable(dst); err != nil {
+		if err := s.n.routableVia(dst, s.n.realListen); err != nil {
 			return err
 		}
-		return syscall.ENETUNREACH // UDP egress is not supported
+		if s.bound && s.local.Addr().IsLoopback() {
+			return syscall.EINVAL // no route from a loopback source, as on Linux
+		}
+		lip = s.pod.info.IP
+		egress = true
 	}
 	if err := s.autoBind(lip); err != nil {
 		return err
+	}
+	if egress {
+		if _, err := s.egressConn(); err != nil {
+			return err
+		}
 	}
 	s.remote = addr
 	s.state = sConnected
@@ -103,12 +116,7 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 	default:
 		target = n.pod(dst)
 		if target == nil {
-			err := n.routable(dst)
-			s.mu.Unlock()
-			if err == nil {
-				err = syscall.ENETUNREACH // UDP egress is not supported
-			}
-			return 0, err
+			return s.sendEgress(p, addr)
 		}
 	}
 	if err := s.autoBind(netip.Addr{}); err != nil {
@@ -127,6 +135,116 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 	}
 	t.enqueue(p, from, to.Addr())
 	return len(p), nil
+}
+
+// sendEgress sends a datagram to an address outside the cluster through
+// the socket's host UDP socket (SNAT: the host picks the source port).
+// s.mu is held and released.
+func (s *sock) sendEgress(p []byte, addr netip.AddrPort) (int, error) {
+	if err := s.n.routableVia(addr.Addr(), s.n.realListen); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	if err := s.autoBind(netip.Addr{}); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	if s.local.Addr().IsLoopback() {
+		s.mu.Unlock()
+		return 0, syscall.EINVAL // no route from a loopback source, as on Linux
+	}
+	pc, err := s.egressConn()
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := pc.WriteTo(p, net.UDPAddrFromAddrPort(addr)); err != nil {
+		return 0, errnoOf(err)
+	}
+	return len(p), nil
+}
+
+// egressConn returns the socket's host UDP socket, opening it and starting
+// its reader on first use; s.mu held.
+func (s *sock) egressConn() (net.PacketConn, error) {
+	if s.hostPC != nil {
+		return s.hostPC, nil
+	}
+	n := s.n
+	pc, err := n.cfg.ListenPacket(context.Background(), "udp", ":0")
+	if err != nil {
+		var e syscall.Errno
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, syscall.ENOBUFS
+	}
+	if !n.track(pc) {
+		pc.Close()
+		return nil, syscall.ENETDOWN
+	}
+	if !n.goAdd() {
+		n.untrack(pc)
+		pc.Close()
+		return nil, syscall.ENETDOWN
+	}
+	s.hostPC = pc
+	go s.egressRead(pc)
+	return pc, nil
+}
+
+// egressRead queues what the host UDP socket receives on s, from the real
+// sender's address, until the host socket is closed (with s, or by
+// Network.Close).
+func (s *sock) egressRead(pc net.PacketConn) {
+	defer s.n.wg.Done()
+	defer s.n.untrack(pc)
+	dialed := s.pod.info.IP
+	buf := make([]byte, 1<<16)
+	for {
+		k, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			if icmpError(err) {
+				continue
+			}
+			return
+		}
+		if ap, ok := addrPortOf(from); ok {
+			s.enqueue(buf[:k], ap, dialed)
+		}
+	}
+}
+
+// icmpError reports a receive error that an ICMP message left on a UDP
+// socket: it is reported once and the socket goes on.
+func icmpError(err error) bool {
+	var e syscall.Errno
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e {
+	case syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EMSGSIZE:
+		return true
+	}
+	return false
+}
+
+// addrPortOf converts a host UDP address (IPv4-mapped addresses unmapped).
+func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	case nil:
+		return ap, false
+	default:
+		var err error
+		if ap, err = netip.ParseAddrPort(a.String()); err != nil {
+			return ap, false
+		}
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	return ap, ap.IsValid() && ap.Port() != 0
 }
 
 // enqueue delivers a datagram to s unless filtered or the queue is full.
