@@ -39,7 +39,14 @@
 //     at that first send or connect; what it receives is queued on the
 //     socket from the real sender's address (a connected socket keeps only
 //     its peer's). Denied egress is EACCES, as for TCP; host errors are
-//     errnos.
+//     errnos. UDP hostPorts and NodePorts are real host UDP sockets: each
+//     host client address is a flow (as conntrack keeps one) with its own
+//     Config.HostIP address inside the fabric; a NodePort flow picks its
+//     endpoint once, through the VIP round robin. The pod's datagrams to
+//     that address go back to the client from the host port. A flow expires
+//     after 30 s without traffic (Linux conntrack's UDP default); one host
+//     socket holds at most 4096 flows, datagrams of further clients are
+//     dropped.
 //   - After RemovePod, the pod's PodNet refuses new sockets with ENETDOWN.
 //   - Egress: a connect to any other address opens a real host socket in the
 //     background (Connect returns EINPROGRESS; the result is SO_ERROR). With
@@ -47,8 +54,9 @@
 //     "prohibit" route would.
 //   - Host side: DialPod connects into a pod as port-forward does (through the
 //     pod's loopback), ListenHostPort maps a real host port to a pod port
-//     (hostPort), and a Service port with NodePort > 0 gets a real listener on
-//     Config.HostIP:NodePort. Connections coming from the host appear inside
-//     the pod as coming from Config.HostIP (DialPod: from 127.0.0.1).
+//     (hostPort, TCP or UDP), and a Service port with NodePort > 0 gets a
+//     real listener (UDP: socket) on Config.HostIP:NodePort; TCP and UDP
+//     may share a NodePort number. Traffic coming from the host appears
+//     inside the pod as coming from Config.HostIP (DialPod: from 127.0.0.1).
 //   - Close releases every socket, listener and goroutine of the Network.
 package network

@@ -266,14 +266,27 @@ func (n *Network) listenHost(hostAddr netip.AddrPort, target netip.AddrPort) (*h
 	return l, nil
 }
 
-// ListenHostPort opens a real host listener on hostAddr (port 0 picks one;
-// the returned Closer then has an Addr() net.Addr method) and forwards every
-// connection to podIP:port, as hostPort does. The pod sees connections
-// coming from Config.HostIP. Only proto "TCP" is supported. Closing stops
-// accepting; established connections last until either side closes.
+// ListenHostPort maps a real host port to podIP:port, as hostPort does.
+// hostAddr's port 0 picks one; the returned Closer has an Addr() net.Addr
+// method giving the real address.
+//
+// proto "TCP" (or "tcp", or "") opens a TCP listener and forwards every
+// connection; closing stops accepting, and established connections last
+// until either side closes. proto "UDP" (or "udp") opens a UDP socket:
+// each host client address is a flow with its own source address inside
+// the fabric, its datagrams go to podIP:port and the pod's datagrams back
+// to that source go to the client from the host port; a flow expires after
+// 30 s without traffic, as Linux conntrack's UDP flows do. Closing ends the
+// socket and every flow. Either way the pod sees the traffic coming from
+// Config.HostIP. Other protocols (SCTP) are an error.
 func (n *Network) ListenHostPort(hostAddr netip.AddrPort, proto string, podIP netip.Addr, port int) (io.Closer, error) {
-	if proto != "" && proto != "TCP" && proto != "tcp" {
-		return nil, fmt.Errorf("network: hostPort %s: protocol %q not supported (TCP only)", hostAddr, proto)
+	udp := false
+	switch proto {
+	case "", "TCP", "tcp":
+	case "UDP", "udp":
+		udp = true
+	default:
+		return nil, fmt.Errorf("network: hostPort %s: protocol %q not supported (TCP or UDP)", hostAddr, proto)
 	}
 	if !hostAddr.IsValid() {
 		return nil, fmt.Errorf("network: hostPort: invalid host address %q", hostAddr)
@@ -284,11 +297,27 @@ func (n *Network) ListenHostPort(hostAddr netip.AddrPort, proto string, podIP ne
 	if !podIP.IsValid() {
 		return nil, fmt.Errorf("network: hostPort %s: invalid pod IP", hostAddr)
 	}
-	l, err := n.listenHost(hostAddr, netip.AddrPortFrom(podIP.Unmap(), uint16(port)))
+	target := netip.AddrPortFrom(podIP.Unmap(), uint16(port))
+	var (
+		l   io.Closer
+		err error
+	)
+	if udp {
+		l, err = n.listenHostUDP(hostAddr, target)
+	} else {
+		l, err = n.listenHost(hostAddr, target)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("network: hostPort %s: %w", hostAddr, err)
+		return nil, fmt.Errorf("network: hostPort %s/%s: %w", hostAddr, protoName(udp), err)
 	}
 	return l, nil
+}
+
+func protoName(udp bool) string {
+	if udp {
+		return "UDP"
+	}
+	return "TCP"
 }
 
 // syncNodePorts opens and closes NodePort listeners to match the Services.
@@ -300,39 +329,48 @@ func (n *Network) syncNodePorts() error {
 		n.mu.RUnlock()
 		return nil
 	}
-	want := map[int]netip.AddrPort{}
+	want := map[nodePortKey]netip.AddrPort{}
 	for _, svc := range n.services {
 		if !svc.ClusterIP.IsValid() {
 			continue
 		}
 		for _, sp := range svc.ports {
-			if sp.NodePort > 0 && sp.Protocol == "TCP" {
-				want[sp.NodePort] = netip.AddrPortFrom(svc.ClusterIP, uint16(sp.Port))
+			if sp.NodePort > 0 {
+				want[nodePortKey{sp.NodePort, sp.Protocol}] = netip.AddrPortFrom(svc.ClusterIP, uint16(sp.Port))
 			}
 		}
 	}
-	var stale []*hostListener
-	for np, l := range n.nodePorts {
-		if t, ok := want[np]; !ok || t != l.target {
-			stale = append(stale, l)
-			delete(n.nodePorts, np)
+	var stale []io.Closer
+	for k, np := range n.nodePorts {
+		if t, ok := want[k]; !ok || t != np.target {
+			stale = append(stale, np.c)
+			delete(n.nodePorts, k)
 		} else {
-			delete(want, np)
+			delete(want, k)
 		}
 	}
 	n.mu.RUnlock()
-	for _, l := range stale {
-		l.Close()
+	for _, c := range stale {
+		c.Close()
 	}
 	var errs []error
-	for np, t := range want {
-		l, err := n.listenHost(netip.AddrPortFrom(n.cfg.HostIP, uint16(np)), t)
+	for k, t := range want {
+		addr := netip.AddrPortFrom(n.cfg.HostIP, uint16(k.port))
+		var (
+			c   io.Closer
+			err error
+		)
+		if k.proto == "UDP" {
+			c, err = n.listenHostUDP(addr, t)
+		} else {
+			c, err = n.listenHost(addr, t)
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("network: nodePort %d: %w", np, err))
+			errs = append(errs, fmt.Errorf("network: nodePort %d/%s: %w", k.port, k.proto, err))
 			continue
 		}
 		n.mu.Lock()
-		n.nodePorts[np] = l
+		n.nodePorts[k] = nodePort{c: c, target: t}
 		n.mu.Unlock()
 	}
 	return errors.Join(errs...)

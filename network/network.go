@@ -95,12 +95,25 @@ type Network struct {
 	pods      map[netip.Addr]*pod
 	services  map[string]*service // ns/name
 	vips      map[netip.Addr]*service
-	nodePorts map[int]*hostListener // NodePort → listener
+	nodePorts map[nodePortKey]nodePort
 	closers   map[io.Closer]struct{}
 	hostPort  uint32
 
 	npMu sync.Mutex // serializes syncNodePorts
 	wg   sync.WaitGroup
+	ct   conntrack // UDP flows from hostPorts and NodePorts
+}
+
+// nodePortKey identifies a NodePort: TCP and UDP may share a number.
+type nodePortKey struct {
+	port  int
+	proto string
+}
+
+// nodePort is an open NodePort and the ClusterIP:port it forwards to.
+type nodePort struct {
+	c      io.Closer
+	target netip.AddrPort
 }
 
 // New returns an empty Network.
@@ -144,7 +157,7 @@ func New(cfg Config) *Network {
 		pods:       map[netip.Addr]*pod{},
 		services:   map[string]*service{},
 		vips:       map[netip.Addr]*service{},
-		nodePorts:  map[int]*hostListener{},
+		nodePorts:  map[nodePortKey]nodePort{},
 		closers:    map[io.Closer]struct{}{},
 		hostPort:   32768,
 	}
@@ -201,7 +214,8 @@ func (n *Network) pod(ip netip.Addr) *pod {
 
 // SetService adds or replaces a Service. Port numbers must be 1-65535 and
 // the ClusterIP (unless headless) inside the service CIDR. A NodePort > 0
-// opens a real TCP listener on HostIP:NodePort that balances connections over
+// opens a real TCP listener (a UDP socket for a UDP port) on HostIP:NodePort
+// that balances connections (UDP: flows, one per host client address) over
 // the port's endpoints; it stays open until the Service drops that NodePort
 // or is deleted. An error opening it is returned after the rest of the
 // Service has been applied.
@@ -370,13 +384,13 @@ func (n *Network) Close() error {
 	closers := n.closers
 	n.closers = map[io.Closer]struct{}{}
 	nps := n.nodePorts
-	n.nodePorts = map[int]*hostListener{}
+	n.nodePorts = map[nodePortKey]nodePort{}
 	n.mu.Unlock()
 	for _, p := range pods {
 		p.shutdown()
 	}
-	for _, l := range nps {
-		l.Close()
+	for _, np := range nps {
+		np.c.Close()
 	}
 	for c := range closers {
 		c.Close()

@@ -23,6 +23,9 @@ func (s *sock) connectDgram(addr netip.AddrPort) error {
 	var lip netip.Addr
 	egress := false
 	switch {
+	case s.n.flowFor(s, addr) != nil:
+		// the host client of a hostPort/NodePort flow (maybe at 127.0.0.1)
+		lip = s.pod.info.IP
 	case isLoopback(dst):
 		addr = netip.AddrPortFrom(loopbackOf(dst), addr.Port())
 		lip = addr.Addr()
@@ -82,6 +85,12 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 		return 0, syscall.EINVAL
 	}
 	n := s.n
+	if f := n.flowFor(s, addr); f != nil {
+		// a reply to a host client of a hostPort/NodePort flow
+		s.mu.Unlock()
+		f.reply(p)
+		return len(p), nil
+	}
 	dst := addr.Addr()
 	var (
 		target *pod
