@@ -270,3 +270,39 @@ func TestHostPortProtocols(t *testing.T) {
 		t.Errorf("busy UDP host port: %v", err)
 	}
 }
+
+// Network.Close ends UDP hostPorts, NodePorts and their flows, and the
+// host sockets of egress, without any of them being closed first.
+func TestUDPHostSocketsEndWithNetwork(t *testing.T) {
+	base := runtime.NumGoroutine()
+	n := New(Config{})
+	p := addPod(t, n, "default", "a", ipA)
+	srv := mustSock(t, p, Datagram)
+	if err := srv.Bind(ap(netip.IPv4Unspecified(), 5353)); err != nil {
+		t.Fatal(err)
+	}
+	hp, err := n.ListenHostPort(netip.MustParseAddrPort("127.0.0.1:0"), "udp", ipA, 5353)
+	if err != nil {
+		t.Fatal(err)
+	}
+	np := freeTCPAndUDPPort(t)
+	if err := n.SetService(Service{Name: "dns", ClusterIP: netip.MustParseAddr("10.96.0.10"), Ports: []ServicePort{{Protocol: "UDP", Port: 53, NodePort: np, Endpoints: []netip.AddrPort{ap(ipA, 5353)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []net.Addr{hp.(interface{ Addr() net.Addr }).Addr(), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: np}} {
+		dialUDP(t, addr).Write([]byte("q"))
+		if msg, _ := recvDgram(t, srv); msg != "q" {
+			t.Fatalf("pod got %q", msg)
+		}
+	}
+	n.Close()
+	checkGoroutines(t, base)
+	if n.ct.n.Load() != 0 {
+		t.Errorf("%d conntrack entries left", n.ct.n.Load())
+	}
+	if u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: np}); err != nil {
+		t.Errorf("nodePort still open after Close: %v", err)
+	} else {
+		u.Close()
+	}
+}
