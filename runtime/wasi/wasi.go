@@ -45,6 +45,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -308,6 +309,7 @@ type System struct {
 
 	killOnce sync.Once
 	kill     chan struct{}
+	isKilled atomic.Bool
 }
 
 // New creates a System: it opens the mounts (errors name mounts[i]) and
@@ -392,7 +394,16 @@ func (s *System) Net() any { return s.net }
 
 // Kill wakes every blocked call of the guest for good; later blocking
 // calls return EINTR at once. Idempotent.
-func (s *System) Kill() { s.killOnce.Do(func() { close(s.kill) }) }
+func (s *System) Kill() {
+	s.killOnce.Do(func() {
+		s.isKilled.Store(true)
+		close(s.kill)
+	})
+}
+
+// IsKilled reports whether Kill was called; it is cheaper than polling
+// Killed, for a check on every call.
+func (s *System) IsKilled() bool { return s.isKilled.Load() }
 
 // Killed is closed by Kill.
 func (s *System) Killed() <-chan struct{} { return s.kill }

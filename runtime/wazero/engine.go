@@ -17,9 +17,13 @@
 //     EROFS. The guest sees only its mounts: when no mount is at "/", "/" is
 //     an empty read-only directory.
 //   - The guest's stdin is a pipe: Terminate closes its write end (the guest
-//     reads EOF); Kill cancels the instance's context, then wakes every
-//     blocked WASI call (poll_oneoff, blocking reads, accept...), and
-//     reports exit code 137.
+//     reads EOF). Kill sets the module's interrupt global (package
+//     runtime/interrupt instruments every module at compile time: a check at
+//     each function entry and loop header traps once it is set), wakes every
+//     blocked WASI call (poll_oneoff, blocking reads, accept...) and makes
+//     every later WASI call unwind the guest, and reports exit code 137. A
+//     busy guest stops at its next loop iteration or call; a blocked one at
+//     once.
 //   - Per-instance memory limits are enforced by a memory allocator that
 //     refuses growth past ContainerConfig.MemoryLimitBytes; a guest that hit
 //     it and then exits non-zero is reported as OOMKilled with exit code 137.
@@ -38,7 +42,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -46,6 +49,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/interrupt"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
@@ -81,9 +85,10 @@ type moduleEntry struct {
 }
 
 type compiledModule struct {
-	digest   string
-	compiled wazero.CompiledModule
-	minPages uint32
+	digest    string
+	compiled  wazero.CompiledModule
+	minPages  uint32
+	interrupt string // export name of the interrupt global
 }
 
 func (m *compiledModule) Digest() string { return m.digest }
@@ -104,9 +109,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	// Keep this RuntimeConfig identical for every Engine: it is part of the
-	// compilation cache key.
+	// compilation cache key. No WithCloseOnContextDone: the interrupt
+	// global does its job at a fraction of its cost (package
+	// runtime/interrupt).
 	rcfg := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
 		WithCompilationCache(cache)
 	rt := wazero.NewRuntimeWithConfig(ctx, rcfg)
 	if err := instantiateWASI(ctx, rt, cfg.Extensions); err != nil {
@@ -172,11 +178,21 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 	if hex.EncodeToString(sum[:]) != strings.ToLower(hexDigest) {
 		return nil, fmt.Errorf("wazero: module bytes do not match digest %s (sha256:%x)", digest, sum)
 	}
-	c, err := e.rt.CompileModule(ctx, wasm)
+	inst, name, ierr := interrupt.Instrument(wasm)
+	if ierr != nil {
+		// Prefer wazero's diagnosis of a malformed module.
+		if c, err := e.rt.CompileModule(ctx, wasm); err != nil {
+			return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
+		} else {
+			_ = c.Close(ctx)
+		}
+		return nil, fmt.Errorf("wazero: compile %s: cannot make the module interruptible: %w", digest, ierr)
+	}
+	c, err := e.rt.CompileModule(ctx, inst)
 	if err != nil {
 		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
 	}
-	m := &compiledModule{digest: digest, compiled: c}
+	m := &compiledModule{digest: digest, compiled: c, interrupt: name}
 	for _, mem := range c.ExportedMemories() {
 		m.minPages = mem.Min()
 	}
@@ -337,7 +353,18 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		return nil, err
 	}
 	start := apiMod.ExportedFunction("_start")
-	in.mod.Store(&apiMod)
+	g, ok := apiMod.ExportedGlobal(cm.interrupt).(api.MutableGlobal)
+	if !ok {
+		_ = apiMod.Close(context.Background())
+		return nil, fmt.Errorf("module lacks its interrupt global %q", cm.interrupt)
+	}
+	in.interrupt.Store(&g)
+	in.mu.Lock()
+	killed := in.killed
+	in.mu.Unlock()
+	if killed { // killed while instantiating
+		g.Set(1)
+	}
 	// From here on the instance runs; a ctx cancellation is a Kill.
 	stopAfter := context.AfterFunc(runCtx, in.Kill)
 
@@ -373,7 +400,8 @@ type instance struct {
 	sys    *wasi.System
 	alloc  *limitAllocator
 	cancel context.CancelFunc
-	mod    atomic.Pointer[api.Module]
+	// interrupt is the module's interrupt global, set by Kill.
+	interrupt atomic.Pointer[api.MutableGlobal]
 
 	done chan struct{}
 
@@ -395,10 +423,11 @@ func (in *instance) Status() runtime.ExitStatus {
 
 func (in *instance) Terminate() { in.closeStdin() }
 
-// Kill marks the instance killed (unless it already exited), cancels its
-// context (wazero closes the module at the next function call or loop
-// back-edge), wakes a killable sleep and closes stdin, which wakes a guest
-// blocked polling it.
+// Kill marks the instance killed (unless it already exited), sets its
+// interrupt global (a running guest traps at its next loop iteration or
+// function call), then kills its wasi.System: blocked calls wake, and every
+// later WASI call unwinds the guest before it acts, so a woken guest cannot
+// act on, e.g., the stdin EOF.
 func (in *instance) Kill() {
 	in.mu.Lock()
 	if in.exited || in.killed {
@@ -407,18 +436,12 @@ func (in *instance) Kill() {
 	}
 	in.killed = true
 	in.mu.Unlock()
-	in.cancel()
-	// Wake blocked host calls only once wazero has marked the module closed
-	// (it does so promptly on ctx cancellation), so a woken guest cannot run
-	// on, e.g. act on the stdin EOF, before it stops.
-	if mod := in.mod.Load(); mod != nil {
-		deadline := time.Now().Add(100 * time.Millisecond)
-		for !(*mod).IsClosed() && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Microsecond)
-		}
+	if g := in.interrupt.Load(); g != nil {
+		(*g).Set(1)
 	}
 	in.sys.Kill()
 	in.closeStdin()
+	in.cancel()
 }
 
 func (in *instance) closeStdin() { in.stdin.CloseWrite() }

@@ -50,6 +50,12 @@ func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 				panic(r)
 			}
 		}()
+		sys := wasi.FromContext(ctx)
+		if sys != nil && sys.IsKilled() {
+			// Killed: unwind the guest before the call acts. The interrupt
+			// global stops a guest that makes no calls.
+			panic(sysExit137)
+		}
 		var buf [16]uint64
 		params := buf[:0]
 		if np > len(buf) {
@@ -58,7 +64,7 @@ func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 		c := wasi.Call{
 			Params:  append(params, stack[:np]...),
 			Results: stack[:nr],
-			Sys:     wasi.FromContext(ctx),
+			Sys:     sys,
 		}
 		if m := mod.Memory(); m != nil {
 			c.Mem = m
@@ -68,6 +74,9 @@ func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 		hf.Fn(ctx, &c)
 	}
 }
+
+// sysExit137 unwinds a killed guest (finish reports it as killed).
+var sysExit137 = sys.NewExitError(137)
 
 // noMemory is the memory of a guest that has none.
 type noMemory struct{}

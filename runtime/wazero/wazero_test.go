@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
@@ -27,7 +28,13 @@ func TestConformance(t *testing.T) {
 func TestCompileChecksDigest(t *testing.T) {
 	eng := newEngine(t)
 	defer eng.Close(context.Background())
-	wasm := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	// The smallest WASI command: (func (export "_start")).
+	wasm := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00,
+		1, 4, 1, 0x60, 0, 0, // type section: () -> ()
+		3, 2, 1, 0, // function section
+		7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0, // export section
+		10, 4, 1, 2, 0, 0x0b, // code section
+	}
 	for _, d := range []string{"", "sha256:abc", "md5:" + enginetest.Digest(wasm)[7:], enginetest.Digest([]byte("other"))} {
 		if _, err := eng.Compile(context.Background(), d, wasm); err == nil {
 			t.Errorf("Compile with digest %q succeeded", d)
@@ -35,6 +42,11 @@ func TestCompileChecksDigest(t *testing.T) {
 	}
 	if _, err := eng.Compile(context.Background(), enginetest.Digest(wasm), wasm); err != nil {
 		t.Errorf("Compile with the right digest: %v", err)
+	}
+	// A module that is not a command is refused with a clear error.
+	empty := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	if _, err := eng.Compile(context.Background(), enginetest.Digest(empty), empty); err == nil || !strings.Contains(err.Error(), "not a WASI command") {
+		t.Errorf("Compile of an empty module: err %v, want \"not a WASI command\"", err)
 	}
 }
 
