@@ -299,24 +299,42 @@ func nativeStream(b *testing.B, total int) time.Duration {
 	return time.Since(start)
 }
 
-// nativeConnect is the guest's "connect" mode, natively over loopback.
-func nativeConnect(b *testing.B, n int) time.Duration {
+// nativeConnect is the guest's "connect" mode, natively over loopback; it
+// returns the total time and the time spent in Dial.
+func nativeConnect(b *testing.B, n int) (total, dialing time.Duration) {
 	ln := nativeServe(b, func(c net.Conn) { c.Close() })
 	defer ln.Close()
 	addr := ln.Addr().String()
 	buf := make([]byte, 1)
 	start := time.Now()
 	for range n {
+		t0 := time.Now()
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)
 		}
+		dialing += time.Since(t0)
 		if _, err := c.Read(buf); err != io.EOF {
 			b.Fatalf("read: want EOF, got %v", err)
 		}
 		c.Close()
 	}
-	return time.Since(start)
+	return time.Since(start), dialing
+}
+
+// outputNs returns the value of the guest's "KEY N" output line (ns).
+func outputNs(b *testing.B, out, key string) time.Duration {
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			ns, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || ns < 0 {
+				b.Fatalf("bad %q", line)
+			}
+			return time.Duration(ns)
+		}
+	}
+	b.Fatalf("no %s line:\n%s", key, out)
+	return 0
 }
 
 func BenchmarkPodToPodTCP(b *testing.B) {
@@ -356,12 +374,17 @@ func BenchmarkPodToPodTCP(b *testing.B) {
 		if !strings.Contains(out, fmt.Sprintf("connects %d", n)) {
 			b.Fatalf("client output:\n%s", out)
 		}
-		native := nativeConnect(b, netConnects) // bounded: TIME_WAIT sockets
+		native, nativeDial := nativeConnect(b, netConnects) // bounded: TIME_WAIT sockets
 		guestNs := float64(guestTime.Nanoseconds()) / float64(n)
 		loopNs := float64(native.Nanoseconds()) / netConnects
+		dialNs := float64(outputNs(b, out, "dial-ns").Nanoseconds()) / float64(n)
+		loopDialNs := float64(nativeDial.Nanoseconds()) / netConnects
 		b.ReportMetric(guestNs, "ns/connect")
 		b.ReportMetric(loopNs, "loopback-ns/connect")
 		b.ReportMetric(guestNs/loopNs, "x-loopback")
+		b.ReportMetric(dialNs, "dial-ns")
+		b.ReportMetric(loopDialNs, "loopback-dial-ns")
+		b.ReportMetric(dialNs/loopDialNs, "dial-x-loopback")
 	})
 }
 

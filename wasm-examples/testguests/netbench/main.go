@@ -25,7 +25,8 @@ const usage = `usage: netbench MODE ARGS...
   closer ADDR                 accept connections until TERM; close each at once
   http-server ADDR TEXT       serve TEXT on every path until TERM
   stream ADDR BYTES CHUNK     connect; timed: send BYTES in writes of CHUNK, half-close, wait for EOF
-  connect ADDR N              timed: N times connect, wait for the server's close, close
+  connect ADDR N              timed: N times connect, wait for the server's close, close;
+                              also prints dial-ns (total time in Dial) and read-ns
   http-load URL N KEEPALIVE   one GET (retrying); timed: N GETs (KEEPALIVE true or false);
                               prints "answers K" (K distinct bodies)
 clients print "ready" and wait for a line on stdin before the timed part`
@@ -165,17 +166,24 @@ func connect(addr string, n int) {
 	dialRetry(addr).Close() // the server is up
 	buf := make([]byte, 1)
 	ready()
+	var dialing, reading time.Duration
 	start := time.Now()
 	for i := 0; i < n; i++ {
+		t0 := time.Now()
 		c, err := podnet.Dial("tcp", addr)
 		check("dial", err)
+		t1 := time.Now()
 		if _, err := c.Read(buf); err != io.EOF {
 			check("read", fmt.Errorf("want EOF, got %v", err))
 		}
+		reading += time.Since(t1)
+		dialing += t1.Sub(t0)
 		c.Close()
 	}
 	elapsed := time.Since(start)
 	fmt.Println("connects", n)
+	fmt.Println("dial-ns", dialing.Nanoseconds())
+	fmt.Println("read-ns", reading.Nanoseconds())
 	fmt.Println("elapsed-ns", elapsed.Nanoseconds())
 }
 
