@@ -15,6 +15,11 @@ package wasmpod
 //     x-direct is the ratio to BenchmarkPodStart's work in the same run.
 //   - BenchmarkColdStart: a module no cache holds, against a raw wazero
 //     compile plus run.
+//
+// The raw baseline is wazero configured as a sandbox must be, i.e. able to
+// stop a busy guest: with its own mechanism, WithCloseOnContextDone. The
+// engine uses runtime/interrupt instead (cheaper at run time; it adds the
+// rewrite to a cold compile).
 
 import (
 	"bytes"
@@ -71,7 +76,8 @@ spec:
 	return ps[0]
 }
 
-// rawRunner instantiates and runs the hello module directly on wazero.
+// rawRunner instantiates and runs the hello module directly on wazero,
+// killable with wazero's own WithCloseOnContextDone.
 type rawRunner struct {
 	rt  wazero.Runtime
 	mod wazero.CompiledModule

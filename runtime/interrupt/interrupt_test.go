@@ -137,6 +137,25 @@ func newRuntime(t *testing.T, features api.CoreFeatures) wazero.Runtime {
 	return rt
 }
 
+// instrumented instantiates the instrumented wasm and returns the module and
+// its interrupt global.
+func instrumented(t *testing.T, features api.CoreFeatures, wasm []byte) (api.Module, api.MutableGlobal) {
+	t.Helper()
+	out, exp, err := interrupt.Instrument(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := newRuntime(t, features).InstantiateWithConfig(context.Background(), out, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatalf("instantiate the instrumented module: %v", err)
+	}
+	g, ok := mod.ExportedGlobal(exp).(api.MutableGlobal)
+	if !ok {
+		t.Fatalf("no mutable global exported as %q", exp)
+	}
+	return mod, g
+}
+
 func call(t *testing.T, rt wazero.Runtime, wasm []byte, fn string) (api.Module, uint64) {
 	t.Helper()
 	ctx := context.Background()
@@ -188,23 +207,16 @@ func TestInstrumentKeepsBehaviour(t *testing.T) {
 }
 
 func TestTrapWithinBudget(t *testing.T) {
-	rt := newRuntime(t, api.CoreFeaturesV2)
-	out, exp, err := interrupt.Instrument(spin(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod, g := instrumented(t, api.CoreFeaturesV2, spin(false))
 	ctx := context.Background()
-	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	nop := mod.ExportedFunction("nop") // one check per call
 	for i := 0; i < 3*interrupt.Budget; i++ {
 		if _, err := nop.Call(ctx); err != nil {
 			t.Fatalf("call %d before the interrupt: %v", i, err)
 		}
 	}
-	mod.ExportedGlobal(exp).(api.MutableGlobal).Set(1)
+	g.Set(1)
 	calls := 0
 	for err == nil && calls <= interrupt.Budget {
 		_, err = nop.Call(ctx)
@@ -244,16 +256,8 @@ func TestInterruptStopsSpin(t *testing.T) {
 		tailCall bool
 	}{{"loop", false}, {"return_call", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := newRuntime(t, api.CoreFeaturesV2|experimental.CoreFeaturesTailCall)
-			out, exp, err := interrupt.Instrument(spin(tc.tailCall))
-			if err != nil {
-				t.Fatal(err)
-			}
+			mod, g := instrumented(t, api.CoreFeaturesV2|experimental.CoreFeaturesTailCall, spin(tc.tailCall))
 			ctx := context.Background()
-			mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName(""))
-			if err != nil {
-				t.Fatal(err)
-			}
 			done := make(chan error, 1)
 			go func() {
 				_, err := mod.ExportedFunction("spin").Call(ctx)
@@ -273,7 +277,7 @@ func TestInterruptStopsSpin(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("runtime.GC stalled for 30 s by a spinning guest")
 			}
-			mod.ExportedGlobal(exp).(api.MutableGlobal).Set(1)
+			g.Set(1)
 			select {
 			case err := <-done:
 				if err == nil || !strings.Contains(err.Error(), "unreachable") {
