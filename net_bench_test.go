@@ -11,7 +11,8 @@ package wasmpod
 //     (wasm-examples/testguests/netbench) on wazero with the WasmEdge socket
 //     ABI. throughput: the client streams 128 MiB per op in 32 KiB writes to a
 //     sink (b.SetBytes: MB/s); connect: 1,000 connects per op, each waiting
-//     for the server's close. The baseline is host-native Go doing the same
+//     for the server's close; dial-ns is the time in Dial alone (connect
+//     latency proper), ns/connect the whole cycle. The baseline is host-native Go doing the same
 //     over real loopback TCP; x-loopback is guest/native throughput (higher
 //     is better) or guest/native time per connect (lower is better), both
 //     from the guests' own timing, which leaves out their start-up.
@@ -33,9 +34,7 @@ package wasmpod
 //
 // Measured on the 2-core machine, connect and HTTP are bound by the guests'
 // CPU, not the fabric: a CPU profile puts most of the time in the guests'
-// wasm code, and one guest client connecting to a listener served by Go on
-// the host side of the fabric took about 155 µs per connect, against about
-// 320 µs with the netbench server guest.
+// wasm code (docs/ARCHITECTURE.md has the figures).
 
 import (
 	"context"
