@@ -22,6 +22,12 @@
 //   - Connections and listeners are the net package's own *net.TCPConn and
 //     TCP listener types (through net.FileConn/net.FileListener), so
 //     deadlines, CloseWrite and http.Server work as usual.
+//   - TCP dials call the socket functions directly (parsing the address
+//     once, and taking the peer address from it): a dial is a guest's most
+//     frequent network set-up, and about a quarter cheaper that way than
+//     through stealthrocket/net, which still serves listeners and UDP. A
+//     connect that completes later (egress) is waited for through Go's
+//     poller; a context's deadline or cancellation ends the wait.
 //   - Built for any other GOOS, the package is a thin wrapper over the net
 //     package, so the same program also runs natively.
 package podnet

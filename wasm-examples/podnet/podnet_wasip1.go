@@ -21,7 +21,16 @@ func dialContext(ctx context.Context, network, address string) (net.Conn, error)
 	}
 	var firstErr error
 	for _, ap := range addrs {
-		c, err := wasip1.DialContext(ctx, network, ap.String())
+		var c net.Conn
+		var err error
+		if network[0] == 't' { // tcp, tcp4, tcp6
+			c, err = dialTCP(ctx, ap)
+			if err != nil {
+				err = &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: err}
+			}
+		} else {
+			c, err = wasip1.DialContext(ctx, network, ap.String())
+		}
 		if err == nil {
 			return c, nil
 		}

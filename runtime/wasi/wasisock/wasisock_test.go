@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -309,4 +312,49 @@ func TestBadInput(t *testing.T) {
 		t.Log(out)
 	}
 	_ = fmt.Sprint
+}
+
+// TestEgressFromGuest: a guest's connect out of the cluster completes in
+// the background (EINPROGRESS, then SO_ERROR), as the guest library waits
+// for it; a refused one surfaces as ECONNREFUSED. The egress dialer is
+// routed to a real listener on loopback.
+func TestEgressFromGuest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(c, c)
+				c.Close()
+			}()
+		}
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedAddr := closed.Addr().String()
+	closed.Close()
+	routes := map[string]string{"203.0.113.7:80": ln.Addr().String(), "203.0.113.8:80": refusedAddr}
+	e := newEnv(t, 0)
+	e.net = network.New(network.Config{Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		to, ok := routes[address]
+		if !ok {
+			return nil, syscall.EHOSTUNREACH
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, to)
+	}})
+	t.Cleanup(func() { e.net.Close() })
+	p := e.pod("p", "10.244.0.40")
+	out := e.start("p/egress", p, "echo-client", "203.0.113.7:80", "hello, outside").wait(0)
+	mustContain(t, out, "connected 10.244.0.40:", "-> 203.0.113.7:80", "got: hello, outside")
+	mustContain(t, e.start("p/refused", p, "dial-once", "203.0.113.8:80").wait(1), "connect: Connection refused")
 }
