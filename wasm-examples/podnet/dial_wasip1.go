@@ -4,6 +4,7 @@ package podnet
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -104,10 +105,10 @@ func waitConnected(ctx context.Context, f *os.File) error {
 	switch {
 	case soErr != nil:
 		return os.NewSyscallError("connect", soErr)
-	case werr != nil && ctx.Err() != nil:
-		return ctx.Err()
+	case werr != nil && errors.Is(ctx.Err(), context.Canceled):
+		return ctx.Err() // as net: "operation was canceled"
 	case werr != nil:
-		return werr
+		return werr // the deadline: "i/o timeout", as net's dialer says
 	}
 	return nil
 }

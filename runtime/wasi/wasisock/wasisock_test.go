@@ -345,6 +345,10 @@ func TestEgressFromGuest(t *testing.T) {
 	routes := map[string]string{"203.0.113.7:80": ln.Addr().String(), "203.0.113.8:80": refusedAddr}
 	e := newEnv(t, 0)
 	e.net = network.New(network.Config{Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		if address == "203.0.113.9:80" { // a black hole: the connect never completes
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
 		to, ok := routes[address]
 		if !ok {
 			return nil, syscall.EHOSTUNREACH
@@ -357,4 +361,7 @@ func TestEgressFromGuest(t *testing.T) {
 	out := e.start("p/egress", p, "echo-client", "203.0.113.7:80", "hello, outside").wait(0)
 	mustContain(t, out, "connected 10.244.0.40:", "-> 203.0.113.7:80", "got: hello, outside")
 	mustContain(t, e.start("p/refused", p, "dial-once", "203.0.113.8:80").wait(1), "connect: Connection refused")
+	// The guest's context deadline ends a connect that never completes,
+	// reported as Go's dialer does.
+	mustContain(t, e.start("p/timeout", p, "dial-timeout", "203.0.113.9:80", "200").wait(1), "dial: dial tcp 203.0.113.9:80: i/o timeout")
 }

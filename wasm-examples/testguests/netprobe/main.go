@@ -24,6 +24,7 @@ import (
 const usage = `usage: netprobe MODE ARGS...
   echo-server ADDR N      accept N connections, echo each until EOF
   dial-once ADDR          connect once, print "connected" or "dial: ERROR"
+  dial-timeout ADDR MS    as dial-once, giving up after MS milliseconds
   echo-client ADDR MSG    connect (retrying 10 s), send MSG, half-close, print "got: REPLY"
   listen-hold ADDR        listen, print "listening ADDR", wait for TERM (stdin EOF)
   bind-twice ADDR         listen twice on ADDR, print the second error
@@ -57,6 +58,14 @@ func main() {
 	case "dial-once":
 		need(1)
 		c, err := podnet.Dial("tcp", args[0])
+		check("dial", err)
+		fmt.Println("connected")
+		c.Close()
+	case "dial-timeout":
+		need(2)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(atoi(args[1]))*time.Millisecond)
+		defer cancel()
+		c, err := podnet.DialContext(ctx, "tcp", args[0])
 		check("dial", err)
 		fmt.Println("connected")
 		c.Close()
