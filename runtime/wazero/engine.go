@@ -22,8 +22,8 @@
 //     each function entry and loop header traps once it is set), wakes every
 //     blocked WASI call (poll_oneoff, blocking reads, accept...) and makes
 //     every later WASI call unwind the guest, and reports exit code 137. A
-//     busy guest stops at its next loop iteration or call; a blocked one at
-//     once.
+//     busy guest stops within interrupt.Budget loop iterations or calls (a
+//     few µs to 100 µs of its work); a blocked one at once.
 //   - Per-instance memory limits are enforced by a memory allocator that
 //     refuses growth past ContainerConfig.MemoryLimitBytes; a guest that hit
 //     it and then exits non-zero is reported as OOMKilled with exit code 137.
@@ -181,11 +181,11 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 	inst, name, ierr := interrupt.Instrument(wasm)
 	if ierr != nil {
 		// Prefer wazero's diagnosis of a malformed module.
-		if c, err := e.rt.CompileModule(ctx, wasm); err != nil {
+		c, err := e.rt.CompileModule(ctx, wasm)
+		if err != nil {
 			return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
-		} else {
-			_ = c.Close(ctx)
 		}
+		_ = c.Close(ctx)
 		return nil, fmt.Errorf("wazero: compile %s: cannot make the module interruptible: %w", digest, ierr)
 	}
 	c, err := e.rt.CompileModule(ctx, inst)
@@ -424,8 +424,8 @@ func (in *instance) Status() runtime.ExitStatus {
 func (in *instance) Terminate() { in.closeStdin() }
 
 // Kill marks the instance killed (unless it already exited), sets its
-// interrupt global (a running guest traps at its next loop iteration or
-// function call), then kills its wasi.System: blocked calls wake, and every
+// interrupt global (a running guest traps within interrupt.Budget loop
+// iterations or function calls), then kills its wasi.System: blocked calls wake, and every
 // later WASI call unwinds the guest before it acts, so a woken guest cannot
 // act on, e.g., the stdin EOF.
 func (in *instance) Kill() {
