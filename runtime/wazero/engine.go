@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,7 +189,8 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 		_ = c.Close(ctx)
 		return nil, fmt.Errorf("wazero: compile %s: cannot make the module interruptible: %w", digest, ierr)
 	}
-	c, err := e.rt.CompileModule(ctx, inst)
+	// Compile functions on every core: a cold pod start is mostly this.
+	c, err := e.rt.CompileModule(experimental.WithCompilationWorkers(ctx, goruntime.GOMAXPROCS(0)), inst)
 	if err != nil {
 		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
 	}
