@@ -17,9 +17,10 @@ package wasmpod
 //     compile plus run.
 //
 // The raw baseline is wazero configured as a sandbox must be, i.e. able to
-// stop a busy guest: with its own mechanism, WithCloseOnContextDone. The
-// engine uses runtime/interrupt instead (cheaper at run time; it adds the
-// rewrite to a cold compile).
+// stop a busy guest: with its own mechanism, WithCloseOnContextDone, and
+// wazero's default single compilation worker. The engine uses
+// runtime/interrupt instead (cheaper at run time; it adds the rewrite to a
+// cold compile) and compiles on every core.
 
 import (
 	"bytes"
