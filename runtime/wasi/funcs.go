@@ -273,13 +273,7 @@ func builtin() []HostFunc {
 		}),
 		fn("fd_tell", 2, nil, func(c *Call) Errno { return fdSeek(c, 0, io.SeekCurrent, c.U32(1)) }),
 
-		fn("path_create_directory", 3, nil, func(c *Call) Errno {
-			d, p, e := dirPath(c, 0, 1)
-			if e != 0 {
-				return e
-			}
-			return d.mkdir(p)
-		}),
+		fn("path_create_directory", 3, nil, onePath((*dirFile).mkdir)),
 		fn("path_filestat_get", 5, nil, func(c *Call) Errno {
 			d, p, e := dirPath(c, 0, 2)
 			if e != 0 {
@@ -302,17 +296,7 @@ func builtin() []HostFunc {
 			}
 			return d.setTimes(p, a, m)
 		}),
-		fn("path_link", 7, nil, func(c *Call) Errno {
-			d, p, e := dirPath(c, 0, 2)
-			if e != 0 {
-				return e
-			}
-			d2, p2, e := dirPath(c, 4, 5)
-			if e != 0 {
-				return e
-			}
-			return d.link(p, d2, p2)
-		}),
+		fn("path_link", 7, nil, twoPaths(0, 2, 4, 5, (*dirFile).link)),
 		fn("path_open", 9, []int{5, 6}, pathOpen),
 		fn("path_readlink", 6, nil, func(c *Call) Errno {
 			d, p, e := dirPath(c, 0, 1)
@@ -332,24 +316,8 @@ func builtin() []HostFunc {
 			}
 			return c.WriteU32(c.U32(5), uint32(len(b)))
 		}),
-		fn("path_remove_directory", 3, nil, func(c *Call) Errno {
-			d, p, e := dirPath(c, 0, 1)
-			if e != 0 {
-				return e
-			}
-			return d.rmdir(p)
-		}),
-		fn("path_rename", 6, nil, func(c *Call) Errno {
-			d, p, e := dirPath(c, 0, 1)
-			if e != 0 {
-				return e
-			}
-			d2, p2, e := dirPath(c, 3, 4)
-			if e != 0 {
-				return e
-			}
-			return d.rename(p, d2, p2)
-		}),
+		fn("path_remove_directory", 3, nil, onePath((*dirFile).rmdir)),
+		fn("path_rename", 6, nil, twoPaths(0, 1, 3, 4, (*dirFile).rename)),
 		fn("path_symlink", 5, nil, func(c *Call) Errno {
 			target, e := c.String(c.U32(0), c.U32(1))
 			if e != 0 {
@@ -361,13 +329,7 @@ func builtin() []HostFunc {
 			}
 			return d.symlink(target, p)
 		}),
-		fn("path_unlink_file", 3, nil, func(c *Call) Errno {
-			d, p, e := dirPath(c, 0, 1)
-			if e != 0 {
-				return e
-			}
-			return d.unlink(p)
-		}),
+		fn("path_unlink_file", 3, nil, onePath((*dirFile).unlink)),
 
 		fn("poll_oneoff", 4, nil, pollOneoff),
 
@@ -721,6 +683,33 @@ func (s *System) renumber(from, to int32) Errno {
 
 // dirPath resolves the directory fd at param i and the path (ptr, len) at
 // params j, j+1.
+// onePath is a call (fd, path, path_len) that applies op to the path.
+func onePath(op func(d *dirFile, p string) Errno) func(*Call) Errno {
+	return func(c *Call) Errno {
+		d, p, e := dirPath(c, 0, 1)
+		if e != 0 {
+			return e
+		}
+		return op(d, p)
+	}
+}
+
+// twoPaths is a call with two (fd, path) pairs at params (fd1, path1) and
+// (fd2, path2) (each path followed by its length), such as rename and link.
+func twoPaths(fd1, path1, fd2, path2 int, op func(d *dirFile, p string, d2 *dirFile, p2 string) Errno) func(*Call) Errno {
+	return func(c *Call) Errno {
+		d, p, e := dirPath(c, fd1, path1)
+		if e != 0 {
+			return e
+		}
+		d2, p2, e := dirPath(c, fd2, path2)
+		if e != 0 {
+			return e
+		}
+		return op(d, p, d2, p2)
+	}
+}
+
 func dirPath(c *Call, i, j int) (*dirFile, string, Errno) {
 	f, e := c.Sys.FD(c.I32(i))
 	if e != 0 {
