@@ -28,9 +28,10 @@ package wasmpod
 //     per op. The baseline is host-native net/http over loopback, the client
 //     dialling two servers round robin.
 //
-// The pod-to-pod and Service benchmarks use the engine, network.New and
-// wasisock.Functions() directly (as runtime/wasi/wasisock's tests do): the
-// control plane only configures the data path they measure.
+// The pod-to-pod and Service benchmarks use the engine with the socket
+// functions and an in-process network directly (internal/testnet, as
+// runtime/wasi/wasisock's tests do): the control plane only configures the
+// data path they measure.
 //
 // Measured on the 2-core machine, connect and HTTP are bound by the guests'
 // CPU, not the fabric: a CPU profile puts most of the time in the guests'
@@ -38,8 +39,6 @@ package wasmpod
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -59,12 +58,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wasmpod/wasmpod/internal/testnet"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/network"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
-	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
-	wzengine "github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
 const (
@@ -89,40 +87,15 @@ func netbenchModule(b *testing.B) []byte {
 }
 
 // netEnv is an engine with the socket ABI, the compiled netbench guest and
-// an in-process network.
+// an in-process network that denies egress.
 type netEnv struct {
-	b   *testing.B
-	eng *wzengine.Engine
-	mod wruntime.CompiledModule
-	net *network.Network
+	*testnet.Env
+	b *testing.B
 }
 
 func newNetEnv(b *testing.B) *netEnv {
 	b.Helper()
-	wasm := netbenchModule(b)
-	ctx := context.Background()
-	eng, err := wzengine.New(ctx, wzengine.Config{CacheDir: testwasm.CompileCacheDir(), Extensions: wasisock.Functions()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { eng.Close(context.Background()) })
-	sum := sha256.Sum256(wasm)
-	mod, err := eng.Compile(ctx, "sha256:"+hex.EncodeToString(sum[:]), wasm)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := network.New(network.Config{DenyEgress: true})
-	b.Cleanup(func() { n.Close() })
-	return &netEnv{b: b, eng: eng, mod: mod, net: n}
-}
-
-func (e *netEnv) pod(name, ip string) network.PodNet {
-	e.b.Helper()
-	pn, err := e.net.AddPod(network.PodInfo{Namespace: "default", Name: name, Hostname: name, IP: netip.MustParseAddr(ip)})
-	if err != nil {
-		e.b.Fatal(err)
-	}
-	return pn
+	return &netEnv{Env: testnet.New(b, netbenchModule(b), 0, network.Config{DenyEgress: true}), b: b}
 }
 
 // lineWatch is a goroutine-safe output buffer that signals when a line
@@ -192,7 +165,7 @@ func (e *netEnv) start(name string, pn network.PodNet, args ...string) *netGuest
 	pr, pw := io.Pipe()
 	g := &netGuest{b: e.b, name: name, out: out, stdin: pw}
 	listening, ready := out.on("listening"), out.on("ready")
-	inst, err := e.eng.Start(context.Background(), e.mod, wruntime.ContainerConfig{
+	inst, err := e.Engine.Start(context.Background(), e.Module, wruntime.ContainerConfig{
 		Name: name, Args: append([]string{"netbench"}, args...), Stdin: pr, Stdout: out, Stderr: out, Net: pn})
 	if err != nil {
 		e.b.Fatal(err)
@@ -339,8 +312,8 @@ func outputNs(b *testing.B, out, key string) time.Duration {
 func BenchmarkPodToPodTCP(b *testing.B) {
 	b.Run("throughput", func(b *testing.B) {
 		e := newNetEnv(b)
-		srv := e.pod("server", "10.244.0.10")
-		cli := e.pod("client", "10.244.0.11")
+		srv := e.Pod("server", "10.244.0.10")
+		cli := e.Pod("client", "10.244.0.11")
 		e.start("server/sink", srv, "sink", ":7000")
 		total := b.N * netStreamBytes
 		c := e.start("client/stream", cli, "stream", "10.244.0.10:7000", strconv.Itoa(total), strconv.Itoa(netChunk))
@@ -362,8 +335,8 @@ func BenchmarkPodToPodTCP(b *testing.B) {
 	})
 	b.Run("connect", func(b *testing.B) {
 		e := newNetEnv(b)
-		srv := e.pod("server", "10.244.0.10")
-		cli := e.pod("client", "10.244.0.11")
+		srv := e.Pod("server", "10.244.0.10")
+		cli := e.Pod("client", "10.244.0.11")
 		e.start("server/closer", srv, "closer", ":7000")
 		n := b.N * netConnects
 		c := e.start("client/connect", cli, "connect", "10.244.0.10:7000", strconv.Itoa(n))
@@ -395,12 +368,12 @@ func BenchmarkServiceHTTP(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			e := newNetEnv(b)
-			s1 := e.pod("web-1", "10.244.0.21")
-			s2 := e.pod("web-2", "10.244.0.22")
-			cl := e.pod("client", "10.244.0.23")
+			s1 := e.Pod("web-1", "10.244.0.21")
+			s2 := e.Pod("web-2", "10.244.0.22")
+			cl := e.Pod("client", "10.244.0.23")
 			e.start("web-1/server", s1, "http-server", ":8080", "web-1")
 			e.start("web-2/server", s2, "http-server", ":8080", "web-2")
-			if err := e.net.SetService(network.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.96.0.20"),
+			if err := e.Net.SetService(network.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.96.0.20"),
 				Ports: []network.ServicePort{{Port: 80, Endpoints: []netip.AddrPort{
 					netip.MustParseAddrPort("10.244.0.21:8080"), netip.MustParseAddrPort("10.244.0.22:8080")}}}}); err != nil {
 				b.Fatal(err)

@@ -12,7 +12,7 @@ import (
 // no CPU: poll_oneoff waits on the sockets' readiness.
 func TestIdleServerUsesNoCPU(t *testing.T) {
 	e := newEnv(t, 0)
-	p := e.pod("p", "10.244.0.35")
+	p := e.Pod("p", "10.244.0.35")
 	e.start("p/idle", p, "http-server", ":8080", "idle").waitFor("listening")
 	time.Sleep(100 * time.Millisecond)
 	before := cpuTime()

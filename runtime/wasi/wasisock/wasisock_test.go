@@ -2,8 +2,6 @@ package wasisock_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -14,19 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/testnet"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
-	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
-	"github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
 type env struct {
-	t   *testing.T
-	eng *wazero.Engine
-	mod runtime.CompiledModule
-	net *network.Network
+	*testnet.Env
+	t *testing.T
 }
 
 var (
@@ -34,35 +29,18 @@ var (
 	probeWasm []byte
 )
 
+// newEnv: the netprobe guest on a network that denies egress.
 func newEnv(t *testing.T, maxFDs int) *env {
+	return newEnvWith(t, maxFDs, network.Config{DenyEgress: true})
+}
+
+func newEnvWith(t *testing.T, maxFDs int, cfg network.Config) *env {
 	t.Helper()
 	probeOnce.Do(func() { probeWasm = testwasm.Build(t, testwasm.GuestDir(t, "netprobe")) })
 	if probeWasm == nil {
 		t.Fatal("netprobe did not build")
 	}
-	ctx := context.Background()
-	eng, err := wazero.New(ctx, wazero.Config{CacheDir: testwasm.CompileCacheDir(), Extensions: wasisock.Functions(), MaxFDs: maxFDs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	sum := sha256.Sum256(probeWasm)
-	mod, err := eng.Compile(ctx, "sha256:"+hex.EncodeToString(sum[:]), probeWasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := network.New(network.Config{DenyEgress: true})
-	t.Cleanup(func() { n.Close() })
-	return &env{t: t, eng: eng, mod: mod, net: n}
-}
-
-func (e *env) pod(name, ip string) network.PodNet {
-	e.t.Helper()
-	pn, err := e.net.AddPod(network.PodInfo{Namespace: "default", Name: name, Hostname: name, IP: netip.MustParseAddr(ip)})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return pn
+	return &env{Env: testnet.New(t, probeWasm, maxFDs, cfg), t: t}
 }
 
 type run struct {
@@ -80,7 +58,7 @@ func (e *env) start(name string, pn network.PodNet, args ...string) *run {
 	if pn != nil {
 		cfg.Net = pn
 	}
-	inst, err := e.eng.Start(context.Background(), e.mod, cfg)
+	inst, err := e.Engine.Start(context.Background(), e.Module, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -136,8 +114,8 @@ func mustContain(t *testing.T, out string, subs ...string) {
 
 func TestEchoBetweenPods(t *testing.T) {
 	e := newEnv(t, 0)
-	a := e.pod("a", "10.244.0.10")
-	b := e.pod("b", "10.244.0.11")
+	a := e.Pod("a", "10.244.0.10")
+	b := e.Pod("b", "10.244.0.11")
 	srv := e.start("a/server", a, "echo-server", ":7000", "1")
 	srv.waitFor("listening")
 	cli := e.start("b/client", b, "echo-client", "10.244.0.10:7000", "hello over the fabric")
@@ -148,7 +126,7 @@ func TestEchoBetweenPods(t *testing.T) {
 
 func TestEADDRINUSEWithinPod(t *testing.T) {
 	e := newEnv(t, 0)
-	p := e.pod("p", "10.244.0.20")
+	p := e.Pod("p", "10.244.0.20")
 	mustContain(t, e.start("p/one", p, "bind-twice", ":7001").wait(0), "second listen: listen tcp 0.0.0.0:7001: bind: Address already in use", "EADDRINUSE")
 
 	// Another container of the same pod shares the port space.
@@ -156,20 +134,20 @@ func TestEADDRINUSEWithinPod(t *testing.T) {
 	hold.waitFor("listening")
 	mustContain(t, e.start("p/other", p, "listen-hold", "127.0.0.1:7002").wait(1), "listen: listen tcp 127.0.0.1:7002: bind: Address already in use")
 	// Another pod does not.
-	q := e.pod("q", "10.244.0.21")
+	q := e.Pod("q", "10.244.0.21")
 	e.start("q/free", q, "listen-hold", ":7002").waitFor("listening 0.0.0.0:7002")
 }
 
 func TestLocalhostBetweenContainers(t *testing.T) {
 	e := newEnv(t, 0)
-	p := e.pod("p", "10.244.0.30")
+	p := e.Pod("p", "10.244.0.30")
 	srv := e.start("p/server", p, "echo-server", "127.0.0.1:7003", "1")
 	srv.waitFor("listening")
 	mustContain(t, e.start("p/client", p, "echo-client", "localhost:7003", "ping").wait(0), "got: ping", "-> 127.0.0.1:7003")
 	srv.wait(0)
 
 	// The loopback listener is not reachable from another pod.
-	q := e.pod("q", "10.244.0.31")
+	q := e.Pod("q", "10.244.0.31")
 	srv2 := e.start("p/server2", p, "listen-hold", "127.0.0.1:7004")
 	srv2.waitFor("listening")
 	mustContain(t, e.start("q/dial", q, "dial-once", "10.244.0.30:7004").wait(1), "connect: Connection refused")
@@ -179,8 +157,8 @@ func TestLocalhostBetweenContainers(t *testing.T) {
 
 func TestUDP(t *testing.T) {
 	e := newEnv(t, 0)
-	a := e.pod("a", "10.244.0.40")
-	b := e.pod("b", "10.244.0.41")
+	a := e.Pod("a", "10.244.0.40")
+	b := e.Pod("b", "10.244.0.41")
 	srv := e.start("a/udp", a, "udp-server", ":5300", "1")
 	srv.waitFor("listening")
 	mustContain(t, e.start("b/udp", b, "udp-client", "10.244.0.40:5300", "quiet please").wait(0), "got: QUIET PLEASE")
@@ -189,9 +167,9 @@ func TestUDP(t *testing.T) {
 
 func TestGetaddrinfo(t *testing.T) {
 	e := newEnv(t, 0)
-	p := e.pod("p", "10.244.0.50")
-	e.pod("db-0", "10.244.0.51")
-	if err := e.net.SetService(network.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.96.0.50"),
+	p := e.Pod("p", "10.244.0.50")
+	e.Pod("db-0", "10.244.0.51")
+	if err := e.Net.SetService(network.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.96.0.50"),
 		Ports: []network.ServicePort{{Port: 80}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +190,12 @@ func TestGetaddrinfo(t *testing.T) {
 
 func TestHTTPThroughService(t *testing.T) {
 	e := newEnv(t, 0)
-	s1 := e.pod("web-1", "10.244.0.61")
-	s2 := e.pod("web-2", "10.244.0.62")
-	c := e.pod("client", "10.244.0.63")
+	s1 := e.Pod("web-1", "10.244.0.61")
+	s2 := e.Pod("web-2", "10.244.0.62")
+	c := e.Pod("client", "10.244.0.63")
 	e.start("web-1/server", s1, "http-server", ":8080", "from web-1").waitFor("listening")
 	e.start("web-2/server", s2, "http-server", ":8080", "from web-2").waitFor("listening")
-	if err := e.net.SetService(network.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.96.0.60"),
+	if err := e.Net.SetService(network.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.96.0.60"),
 		Ports: []network.ServicePort{{Port: 80, Endpoints: []netip.AddrPort{
 			netip.MustParseAddrPort("10.244.0.61:8080"), netip.MustParseAddrPort("10.244.0.62:8080")}}}}); err != nil {
 		t.Fatal(err)
@@ -231,8 +209,8 @@ func TestHTTPThroughService(t *testing.T) {
 
 func TestKillWhileBlocked(t *testing.T) {
 	e := newEnv(t, 0)
-	p := e.pod("p", "10.244.0.70")
-	q := e.pod("q", "10.244.0.71")
+	p := e.Pod("p", "10.244.0.70")
+	q := e.Pod("q", "10.244.0.71")
 	killed := func(r *run, what string) {
 		t.Helper()
 		r.waitFor(what)
@@ -261,7 +239,7 @@ func TestKillWhileBlocked(t *testing.T) {
 
 func TestEMFILE(t *testing.T) {
 	e := newEnv(t, 32)
-	p := e.pod("p", "10.244.0.80")
+	p := e.Pod("p", "10.244.0.80")
 	out := e.start("p/emfile", p, "emfile").wait(0)
 	mustContain(t, out, "EMFILE")
 	// stdio and the root preopen take 4 fds.
@@ -277,7 +255,7 @@ func TestNoNetwork(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, 0)
-	p := e.pod("p", "10.244.0.90")
+	p := e.Pod("p", "10.244.0.90")
 	out := e.start("p/bad", p, "badinput").wait(0)
 	for _, want := range []string{
 		"open-family-99: 5 ",          // EAFNOSUPPORT
@@ -343,8 +321,7 @@ func TestEgressFromGuest(t *testing.T) {
 	refusedAddr := closed.Addr().String()
 	closed.Close()
 	routes := map[string]string{"203.0.113.7:80": ln.Addr().String(), "203.0.113.8:80": refusedAddr}
-	e := newEnv(t, 0)
-	e.net = network.New(network.Config{Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+	e := newEnvWith(t, 0, network.Config{Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
 		if address == "203.0.113.9:80" { // a black hole: the connect never completes
 			<-ctx.Done()
 			return nil, ctx.Err()
@@ -356,8 +333,7 @@ func TestEgressFromGuest(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, to)
 	}})
-	t.Cleanup(func() { e.net.Close() })
-	p := e.pod("p", "10.244.0.40")
+	p := e.Pod("p", "10.244.0.40")
 	out := e.start("p/egress", p, "echo-client", "203.0.113.7:80", "hello, outside").wait(0)
 	mustContain(t, out, "connected 10.244.0.40:", "-> 203.0.113.7:80", "got: hello, outside")
 	mustContain(t, e.start("p/refused", p, "dial-once", "203.0.113.8:80").wait(1), "connect: Connection refused")
