@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/scheduler"
 )
@@ -112,7 +113,7 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster
 		AddFunc:    func(o any) { s.OnNodeAdd(o.(*corev1.Node)) },
 		UpdateFunc: func(_, o any) { s.OnNodeUpdate(o.(*corev1.Node)) },
 		DeleteFunc: func(o any) {
-			if n, ok := tombstone(o).(*corev1.Node); ok {
+			if n, ok := kubeutil.Object[*corev1.Node](o); ok {
 				s.OnNodeDelete(n)
 			}
 		},
@@ -122,7 +123,7 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster
 		AddFunc:    func(o any) { s.OnPodAdd(o.(*corev1.Pod)) },
 		UpdateFunc: func(_, o any) { s.OnPodUpdate(o.(*corev1.Pod)) },
 		DeleteFunc: func(o any) {
-			if p, ok := tombstone(o).(*corev1.Pod); ok {
+			if p, ok := kubeutil.Object[*corev1.Pod](o); ok {
 				s.OnPodDelete(p)
 			}
 		},
@@ -138,13 +139,6 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster
 	}
 	c.goRun(func() { s.Run(ctx) })
 	return nil
-}
-
-func tombstone(o any) any {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		return t.Obj
-	}
-	return o
 }
 
 // startServiceProxy keeps the network's Service table in step with the
@@ -165,18 +159,12 @@ func startServiceProxy(ctx context.Context, client kubernetes.Interface, n *netw
 			klog.Errorf("service %s/%s: %v", ns, name, err)
 		}
 	}
-	onSvc := func(o any) {
-		if s, ok := tombstone(o).(*corev1.Service); ok {
-			sync(s.Namespace, s.Name)
+	svcInf.Informer().AddEventHandler(kubeutil.OnEvery(func(s *corev1.Service) { sync(s.Namespace, s.Name) }))
+	sliceInf.Informer().AddEventHandler(kubeutil.OnEvery(func(s *discoveryv1.EndpointSlice) {
+		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+			sync(s.Namespace, name)
 		}
-	}
-	onSlice := func(o any) {
-		if s, ok := tombstone(o).(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
-			sync(s.Namespace, s.Labels[discoveryv1.LabelServiceName])
-		}
-	}
-	svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onSvc, UpdateFunc: func(_, o any) { onSvc(o) }, DeleteFunc: onSvc})
-	sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onSlice, UpdateFunc: func(_, o any) { onSlice(o) }, DeleteFunc: onSlice})
+	}))
 	f.Start(ctx.Done())
 	c.onClose(f.Shutdown)
 	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -58,6 +58,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
 // Node agent constants.
@@ -586,10 +587,7 @@ func (a *Agent) requestDelete(e *podEntry, pod *corev1.Pod) {
 // forget handles a pod that is gone from the API: its containers are
 // killed and its IP freed.
 func (a *Agent) forget(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := kubeutil.Object[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

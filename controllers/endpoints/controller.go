@@ -47,6 +47,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
 // Label values the controller writes.
@@ -149,10 +151,7 @@ func (c *Controller) enqueuePod(o, old any) {
 }
 
 func podOf(o any) *corev1.Pod {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
-	p, _ := o.(*corev1.Pod)
+	p, _ := kubeutil.Object[*corev1.Pod](o)
 	return p
 }
 

@@ -1,0 +1,38 @@
+package kubeutil
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+func TestObject(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a"}}
+	if got, ok := Object[*corev1.Pod](p); !ok || got != p {
+		t.Errorf("plain object: %v, %v", got, ok)
+	}
+	if got, ok := Object[*corev1.Pod](cache.DeletedFinalStateUnknown{Key: "ns/a", Obj: p}); !ok || got != p {
+		t.Errorf("tombstone: %v, %v", got, ok)
+	}
+	if _, ok := Object[*corev1.Node](p); ok {
+		t.Error("a Pod converted to a Node")
+	}
+	if _, ok := Object[*corev1.Pod](cache.DeletedFinalStateUnknown{Key: "ns/a", Obj: "junk"}); ok {
+		t.Error("a tombstone of another type converted")
+	}
+}
+
+func TestOnEvery(t *testing.T) {
+	var got []string
+	h := OnEvery(func(p *corev1.Pod) { got = append(got, p.Name) })
+	h.OnAdd(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "add"}}, false)
+	h.OnUpdate(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "old"}}, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "new"}})
+	h.OnDelete(cache.DeletedFinalStateUnknown{Obj: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gone"}}})
+	h.OnAdd(&corev1.Node{}, false)
+	if want := "add new gone"; strings.Join(got, " ") != want {
+		t.Errorf("calls %q, want %q", strings.Join(got, " "), want)
+	}
+}
