@@ -144,6 +144,16 @@ func (p *proc) waitFor(re string, timeout time.Duration) {
 	p.t.Fatalf("%q did not appear within %s\nstdout:\n%s\nstderr:\n%s", re, timeout, p.stdout, p.stderr)
 }
 
+// interrupt sends SIGINT (Ctrl-C) and fails the test unless wasmpod exits
+// with code want within a minute.
+func (p *proc) interrupt(want int) {
+	p.t.Helper()
+	p.signal(syscall.SIGINT)
+	if code := p.wait(time.Minute); code != want {
+		p.t.Fatalf("exit %d after SIGINT, want %d\nstdout:\n%s\nstderr:\n%s", code, want, p.stdout, p.stderr)
+	}
+}
+
 func (p *proc) signal(sig os.Signal) {
 	p.t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
@@ -211,20 +221,14 @@ func TestRunCrashLoopBackOff(t *testing.T) {
 	if n := strings.Count(p.stdout.String(), "[crash/crash] crashing with exit code 3"); n != 2 {
 		t.Errorf("want 2 runs before the back-off, got %d:\n%s", n, p.stdout)
 	}
-	p.signal(syscall.SIGINT)
-	if code := p.wait(time.Minute); code != 3 {
-		t.Fatalf("exit %d, want the crashed container's 3\nstderr:\n%s", code, p.stderr)
-	}
+	p.interrupt(3) // the crashed container's exit code
 }
 
 func TestRunGracefulTermination(t *testing.T) {
 	t.Parallel()
 	p := start(t, "", "run", "wasm-examples/graceful/pod.yaml")
 	p.waitFor(`\[graceful/graceful\] ready`, runTimeout)
-	p.signal(syscall.SIGINT)
-	if code := p.wait(time.Minute); code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
-	}
+	p.interrupt(0)
 	contains(t, "stdout", p.stdout.String(), "[graceful/graceful] TERM received, cleaning up", "[graceful/graceful] clean exit")
 	contains(t, "stderr", p.stderr.String(), "terminating pods gracefully", "phase: Succeeded")
 }
@@ -251,10 +255,7 @@ func TestRunSecondSignalKills(t *testing.T) {
 	p.waitFor(`\[spin/spin\] spinning`, runTimeout)
 	p.signal(syscall.SIGINT)
 	p.waitFor(`pod/spin Terminating`, time.Minute)
-	p.signal(syscall.SIGINT)
-	if code := p.wait(time.Minute); code != 137 {
-		t.Fatalf("exit %d, want 137\nstderr:\n%s", code, p.stderr)
-	}
+	p.interrupt(137)
 	contains(t, "stderr", p.stderr.String(), "killing pods")
 }
 

@@ -225,10 +225,7 @@ func TestRunWebServiceByName(t *testing.T) {
 			t.Errorf("stdout lacks request %d's answer:\n%s", i, out)
 		}
 	}
-	p.signal(syscall.SIGINT)
-	if code := p.wait(time.Minute); code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
-	}
+	p.interrupt(0)
 	// The servers shut down on TERM.
 	contains(t, "stdout", p.stdout.String(), "[web-1/server] shut down\n", "[web-2/server] shut down\n")
 	contains(t, "stderr", p.stderr.String(), "service/web created", "terminating pods gracefully")
@@ -270,10 +267,7 @@ func TestRunHostPort(t *testing.T) {
 			t.Errorf("GET %d answered %q", i, body)
 		}
 	}
-	p.signal(syscall.SIGINT)
-	if code := p.wait(time.Minute); code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
-	}
+	p.interrupt(0)
 	contains(t, "stdout", p.stdout.String(), "[hostport/server] bye\n")
 }
 
@@ -385,10 +379,7 @@ spec:
 			t.Errorf("svc/web answered %q", body)
 		}
 		for _, p := range []*proc{pf, spf} {
-			p.signal(syscall.SIGINT)
-			if code := p.wait(time.Minute); code != 0 {
-				t.Errorf("port-forward exit %d\nstderr:\n%s", code, p.stderr)
-			}
+			p.interrupt(0)
 			contains(t, "port-forward stdout", p.stdout.String(), "Handling connection for ")
 		}
 	})
