@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wasmpod/wasmpod/wasm-examples/podnet"
+	"github.com/wasmpod/wasmpod/wasm-examples/testguests/guestutil"
 )
 
 const usage = `usage: netbench MODE ARGS...
@@ -33,12 +34,12 @@ clients print "ready" and wait for a line on stdin before the timed part`
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(usage)
+		guestutil.Fail(usage)
 	}
 	args := os.Args[2:]
 	need := func(n int) {
 		if len(args) != n {
-			fail(usage)
+			guestutil.Fail(usage)
 		}
 	}
 	switch os.Args[1] {
@@ -54,58 +55,38 @@ func main() {
 	case "http-server":
 		need(2)
 		ln, err := podnet.Listen("tcp", args[0])
-		check("listen", err)
+		guestutil.Check("listen", err)
 		fmt.Println("listening", ln.Addr())
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, args[1])
 		})}
 		go func() { io.Copy(io.Discard, os.Stdin); srv.Close() }()
 		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			check("serve", err)
+			guestutil.Check("serve", err)
 		}
 	case "stream":
 		need(3)
-		stream(args[0], atoi(args[1]), atoi(args[2]))
+		stream(args[0], guestutil.Atoi(args[1]), guestutil.Atoi(args[2]))
 	case "connect":
 		need(2)
-		connect(args[0], atoi(args[1]))
+		connect(args[0], guestutil.Atoi(args[1]))
 	case "http-load":
 		need(3)
 		keep, err := strconv.ParseBool(args[2])
 		if err != nil {
-			fail("bad KEEPALIVE %q", args[2])
+			guestutil.Fail("bad KEEPALIVE %q", args[2])
 		}
-		httpLoad(args[0], atoi(args[1]), keep)
+		httpLoad(args[0], guestutil.Atoi(args[1]), keep)
 	default:
-		fail(usage)
+		guestutil.Fail(usage)
 	}
-}
-
-func fail(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", a...)
-	os.Exit(2)
-}
-
-func check(what string, err error) {
-	if err != nil {
-		fmt.Printf("%s: %v\n", what, err)
-		os.Exit(1)
-	}
-}
-
-func atoi(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		fail("bad count %q", s)
-	}
-	return n
 }
 
 // serve accepts until stdin reaches EOF (TERM) and hands each connection to
 // handle on its own goroutine.
 func serve(addr string, handle func(net.Conn)) {
 	ln, err := podnet.Listen("tcp", addr)
-	check("listen", err)
+	guestutil.Check("listen", err)
 	fmt.Println("listening", ln.Addr())
 	go func() { io.Copy(io.Discard, os.Stdin); ln.Close() }()
 	for {
@@ -121,22 +102,7 @@ func serve(addr string, handle func(net.Conn)) {
 func ready() {
 	fmt.Println("ready")
 	_, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	check("wait for go", err)
-}
-
-// dialRetry dials until the server listens (up to 10 s).
-func dialRetry(addr string) net.Conn {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := podnet.Dial("tcp", addr)
-		if err == nil {
-			return c
-		}
-		if time.Now().After(deadline) {
-			check("dial", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	guestutil.Check("wait for go", err)
 }
 
 func stream(addr string, total, chunk int) {
@@ -144,18 +110,18 @@ func stream(addr string, total, chunk int) {
 	for i := range buf {
 		buf[i] = byte(i)
 	}
-	c := dialRetry(addr)
+	c := guestutil.DialRetry("tcp", addr)
 	ready()
 	start := time.Now()
 	for sent := 0; sent < total; {
 		n := min(chunk, total-sent)
 		k, err := c.Write(buf[:n])
-		check("write", err)
+		guestutil.Check("write", err)
 		sent += k
 	}
-	check("close-write", c.(interface{ CloseWrite() error }).CloseWrite())
+	guestutil.Check("close-write", c.(interface{ CloseWrite() error }).CloseWrite())
 	_, err := io.Copy(io.Discard, c) // the sink closes after reading everything
-	check("read", err)
+	guestutil.Check("read", err)
 	elapsed := time.Since(start)
 	c.Close()
 	fmt.Println("sent", total)
@@ -163,7 +129,7 @@ func stream(addr string, total, chunk int) {
 }
 
 func connect(addr string, n int) {
-	dialRetry(addr).Close() // the server is up
+	guestutil.DialRetry("tcp", addr).Close() // the server is up
 	buf := make([]byte, 1)
 	ready()
 	var dialing, reading time.Duration
@@ -171,10 +137,10 @@ func connect(addr string, n int) {
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
 		c, err := podnet.Dial("tcp", addr)
-		check("dial", err)
+		guestutil.Check("dial", err)
 		t1 := time.Now()
 		if _, err := c.Read(buf); err != io.EOF {
-			check("read", fmt.Errorf("want EOF, got %v", err))
+			guestutil.Check("read", fmt.Errorf("want EOF, got %v", err))
 		}
 		reading += time.Since(t1)
 		dialing += t1.Sub(t0)
@@ -211,7 +177,7 @@ func httpLoad(url string, n int, keepAlive bool) {
 			break
 		}
 		if time.Now().After(deadline) {
-			check("get", err)
+			guestutil.Check("get", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -220,7 +186,7 @@ func httpLoad(url string, n int, keepAlive bool) {
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		body, err := get()
-		check("get", err)
+		guestutil.Check("get", err)
 		seen[body] = true
 	}
 	elapsed := time.Since(start)

@@ -10,15 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/wasmpod/wasmpod/wasm-examples/podnet"
+	"github.com/wasmpod/wasmpod/wasm-examples/testguests/guestutil"
 )
 
 const usage = `usage: netprobe MODE ARGS...
@@ -40,46 +39,46 @@ const usage = `usage: netprobe MODE ARGS...
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(usage)
+		guestutil.Fail(usage)
 	}
 	args := os.Args[2:]
 	need := func(n int) {
 		if len(args) != n {
-			fail(usage)
+			guestutil.Fail(usage)
 		}
 	}
 	switch os.Args[1] {
 	case "echo-server":
 		need(2)
-		echoServer(args[0], atoi(args[1]))
+		echoServer(args[0], guestutil.Atoi(args[1]))
 	case "echo-client":
 		need(2)
 		echoClient(args[0], args[1])
 	case "dial-once":
 		need(1)
 		c, err := podnet.Dial("tcp", args[0])
-		check("dial", err)
+		guestutil.Check("dial", err)
 		fmt.Println("connected")
 		c.Close()
 	case "dial-timeout":
 		need(2)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(atoi(args[1]))*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(guestutil.Atoi(args[1]))*time.Millisecond)
 		defer cancel()
 		c, err := podnet.DialContext(ctx, "tcp", args[0])
-		check("dial", err)
+		guestutil.Check("dial", err)
 		fmt.Println("connected")
 		c.Close()
 	case "listen-hold":
 		need(1)
 		ln, err := podnet.Listen("tcp", args[0])
-		check("listen", err)
+		guestutil.Check("listen", err)
 		fmt.Println("listening", ln.Addr())
 		io.Copy(io.Discard, os.Stdin)
 		ln.Close()
 	case "bind-twice":
 		need(1)
 		ln, err := podnet.Listen("tcp", args[0])
-		check("first listen", err)
+		guestutil.Check("first listen", err)
 		defer ln.Close()
 		_, err = podnet.Listen("tcp", args[0])
 		fmt.Println("second listen:", err)
@@ -88,32 +87,32 @@ func main() {
 		}
 	case "udp-server":
 		need(2)
-		udpServer(args[0], atoi(args[1]))
+		udpServer(args[0], guestutil.Atoi(args[1]))
 	case "udp-client":
 		need(2)
 		udpClient(args[0], args[1])
 	case "lookup":
 		need(1)
 		addrs, err := podnet.LookupHost(context.Background(), args[0])
-		check("lookup", err)
+		guestutil.Check("lookup", err)
 		for _, a := range addrs {
 			fmt.Println(a)
 		}
 	case "http-server":
 		need(2)
 		ln, err := podnet.Listen("tcp", args[0])
-		check("listen", err)
+		guestutil.Check("listen", err)
 		fmt.Println("listening", ln.Addr())
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, args[1])
 		})}
 		go func() { io.Copy(io.Discard, os.Stdin); srv.Close() }()
 		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			fail("serve: %v", err)
+			guestutil.Fail("serve: %v", err)
 		}
 	case "http-get":
 		need(2)
-		httpGet(args[0], atoi(args[1]))
+		httpGet(args[0], guestutil.Atoi(args[1]))
 	case "block-accept":
 		need(1)
 		blockAccept(args[0])
@@ -127,94 +126,60 @@ func main() {
 		need(0)
 		badInput()
 	default:
-		fail(usage)
+		guestutil.Fail(usage)
 	}
-}
-
-func fail(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", a...)
-	os.Exit(2)
-}
-
-func check(what string, err error) {
-	if err != nil {
-		fmt.Printf("%s: %v\n", what, err)
-		os.Exit(1)
-	}
-}
-
-func atoi(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		fail("bad number %q", s)
-	}
-	return n
 }
 
 func echoServer(addr string, n int) {
 	ln, err := podnet.Listen("tcp", addr)
-	check("listen", err)
+	guestutil.Check("listen", err)
 	fmt.Println("listening", ln.Addr())
 	for i := 0; i < n; i++ {
 		c, err := ln.Accept()
-		check("accept", err)
+		guestutil.Check("accept", err)
 		fmt.Println("accepted from", c.RemoteAddr())
 		_, err = io.Copy(c, c)
-		check("echo", err)
+		guestutil.Check("echo", err)
 		c.Close()
 	}
 	ln.Close()
 }
 
-func dialRetry(network, addr string) net.Conn {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := podnet.Dial(network, addr)
-		if err == nil {
-			return c
-		}
-		if time.Now().After(deadline) {
-			check("dial", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func echoClient(addr, msg string) {
-	c := dialRetry("tcp", addr)
+	c := guestutil.DialRetry("tcp", addr)
 	fmt.Println("connected", c.LocalAddr(), "->", c.RemoteAddr())
 	_, err := io.WriteString(c, msg)
-	check("write", err)
-	check("close-write", c.(interface{ CloseWrite() error }).CloseWrite())
+	guestutil.Check("write", err)
+	guestutil.Check("close-write", c.(interface{ CloseWrite() error }).CloseWrite())
 	b, err := io.ReadAll(c)
-	check("read", err)
+	guestutil.Check("read", err)
 	fmt.Printf("got: %s\n", b)
 	c.Close()
 }
 
 func udpServer(addr string, n int) {
 	pc, err := podnet.ListenPacket("udp", addr)
-	check("listen", err)
+	guestutil.Check("listen", err)
 	fmt.Println("listening", pc.LocalAddr())
 	buf := make([]byte, 2048)
 	for i := 0; i < n; i++ {
 		k, from, err := pc.ReadFrom(buf)
-		check("recvfrom", err)
+		guestutil.Check("recvfrom", err)
 		fmt.Printf("from %v: %s\n", from, buf[:k])
 		_, err = pc.WriteTo([]byte(strings.ToUpper(string(buf[:k]))), from)
-		check("sendto", err)
+		guestutil.Check("sendto", err)
 	}
 	pc.Close()
 }
 
 func udpClient(addr, msg string) {
 	c, err := podnet.Dial("udp", addr)
-	check("dial", err)
+	guestutil.Check("dial", err)
 	buf := make([]byte, 2048)
 	// Datagrams sent before the server binds are lost: resend until a reply.
 	for i := 0; i < 100; i++ {
 		_, err = c.Write([]byte(msg))
-		check("send", err)
+		guestutil.Check("send", err)
 		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		n, err := c.Read(buf)
 		if err == nil {
@@ -222,7 +187,7 @@ func udpClient(addr, msg string) {
 			return
 		}
 	}
-	fail("no reply")
+	guestutil.Fail("no reply")
 }
 
 func httpGet(url string, n int) {
@@ -234,14 +199,14 @@ func httpGet(url string, n int) {
 		resp, err := client.Get(url)
 		if err != nil {
 			if time.Now().After(deadline) {
-				check("get", err)
+				guestutil.Check("get", err)
 			}
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		check("read body", err)
+		guestutil.Check("read body", err)
 		fmt.Printf("body: %s\n", b)
 		i++
 	}
