@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
@@ -109,25 +108,9 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster
 
 	f := informers.NewSharedInformerFactory(client, 0)
 	nodeInf := f.Core().V1().Nodes().Informer()
-	nodeInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { s.OnNodeAdd(o.(*corev1.Node)) },
-		UpdateFunc: func(_, o any) { s.OnNodeUpdate(o.(*corev1.Node)) },
-		DeleteFunc: func(o any) {
-			if n, ok := kubeutil.Object[*corev1.Node](o); ok {
-				s.OnNodeDelete(n)
-			}
-		},
-	})
+	nodeInf.AddEventHandler(kubeutil.Typed(s.OnNodeAdd, s.OnNodeUpdate, s.OnNodeDelete))
 	podInf := f.Core().V1().Pods().Informer()
-	podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { s.OnPodAdd(o.(*corev1.Pod)) },
-		UpdateFunc: func(_, o any) { s.OnPodUpdate(o.(*corev1.Pod)) },
-		DeleteFunc: func(o any) {
-			if p, ok := kubeutil.Object[*corev1.Pod](o); ok {
-				s.OnPodDelete(p)
-			}
-		},
-	})
+	podInf.AddEventHandler(kubeutil.Typed(s.OnPodAdd, s.OnPodUpdate, s.OnPodDelete))
 	f.Start(ctx.Done())
 	c.onClose(f.Shutdown)
 	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -15,13 +15,20 @@ func Object[T any](o any) (T, bool) {
 	return v, ok
 }
 
-// OnEvery returns handlers that call fn with the object of every add,
-// update (the new object) and delete event whose object is a T.
-func OnEvery[T any](fn func(T)) cache.ResourceEventHandlerFuncs {
-	call := func(o any) {
-		if v, ok := Object[T](o); ok {
-			fn(v)
+// Typed returns handlers that call add, update (with the new object) or
+// del with the event's object when it is a T.
+func Typed[T any](add, update, del func(T)) cache.ResourceEventHandlerFuncs {
+	on := func(fn func(T)) func(any) {
+		return func(o any) {
+			if v, ok := Object[T](o); ok {
+				fn(v)
+			}
 		}
 	}
-	return cache.ResourceEventHandlerFuncs{AddFunc: call, UpdateFunc: func(_, o any) { call(o) }, DeleteFunc: call}
+	upd := on(update)
+	return cache.ResourceEventHandlerFuncs{AddFunc: on(add), UpdateFunc: func(_, o any) { upd(o) }, DeleteFunc: on(del)}
 }
+
+// OnEvery returns handlers that call fn with the object of every add,
+// update (the new object) and delete event whose object is a T.
+func OnEvery[T any](fn func(T)) cache.ResourceEventHandlerFuncs { return Typed(fn, fn, fn) }

@@ -36,3 +36,18 @@ func TestOnEvery(t *testing.T) {
 		t.Errorf("calls %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+func TestTyped(t *testing.T) {
+	var got []string
+	rec := func(kind string) func(*corev1.Node) {
+		return func(n *corev1.Node) { got = append(got, kind+":"+n.Name) }
+	}
+	h := Typed(rec("add"), rec("update"), rec("delete"))
+	h.OnAdd(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, false)
+	h.OnUpdate(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "old"}}, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "b"}})
+	h.OnDelete(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c"}})
+	h.OnDelete(&corev1.Pod{})
+	if want := "add:a update:b delete:c"; strings.Join(got, " ") != want {
+		t.Errorf("calls %q, want %q", strings.Join(got, " "), want)
+	}
+}
