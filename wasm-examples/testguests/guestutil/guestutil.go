@@ -4,7 +4,9 @@ package guestutil
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -47,5 +49,20 @@ func DialRetry(network, addr string) net.Conn {
 			Check("dial", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ServeText listens on addr, prints "listening ADDR" and answers every
+// request with text until TERM (stdin EOF).
+func ServeText(addr, text string) {
+	ln, err := podnet.Listen("tcp", addr)
+	Check("listen", err)
+	fmt.Println("listening", ln.Addr())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, text)
+	})}
+	go func() { io.Copy(io.Discard, os.Stdin); srv.Close() }()
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		Check("serve", err)
 	}
 }

@@ -54,16 +54,7 @@ func main() {
 		serve(args[0], func(c net.Conn) { c.Close() })
 	case "http-server":
 		need(2)
-		ln, err := podnet.Listen("tcp", args[0])
-		guestutil.Check("listen", err)
-		fmt.Println("listening", ln.Addr())
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, args[1])
-		})}
-		go func() { io.Copy(io.Discard, os.Stdin); srv.Close() }()
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			guestutil.Check("serve", err)
-		}
+		guestutil.ServeText(args[0], args[1])
 	case "stream":
 		need(3)
 		stream(args[0], guestutil.Atoi(args[1]), guestutil.Atoi(args[2]))

@@ -100,16 +100,7 @@ func main() {
 		}
 	case "http-server":
 		need(2)
-		ln, err := podnet.Listen("tcp", args[0])
-		guestutil.Check("listen", err)
-		fmt.Println("listening", ln.Addr())
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprint(w, args[1])
-		})}
-		go func() { io.Copy(io.Discard, os.Stdin); srv.Close() }()
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			guestutil.Fail("serve: %v", err)
-		}
+		guestutil.ServeText(args[0], args[1])
 	case "http-get":
 		need(2)
 		httpGet(args[0], guestutil.Atoi(args[1]))
