@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Sentinel errors. Backends wrap them (e.g. "store: /pods/a: not found") so
@@ -53,6 +54,10 @@ var (
 	// watch again from the list revision.
 	ErrCompacted = errors.New("revision compacted")
 	ErrClosed    = errors.New("store closed")
+	// ErrCorrupt reports a persistent store whose file fails its checks at
+	// open. The file is left as it is; the error names it and says how to
+	// restore it.
+	ErrCorrupt = errors.New("store file is corrupt")
 )
 
 // KV is one key's value with its revisions.
@@ -127,4 +132,14 @@ type Store interface {
 	// Close releases the store; watch channels close and later calls
 	// return ErrClosed. Close is idempotent.
 	Close() error
+}
+
+// Snapshotter is the optional capability of a persistent backend to write a
+// consistent copy of itself, for backups (found by type assertion).
+type Snapshotter interface {
+	// Snapshot writes a consistent copy of the store to w while reads and
+	// writes continue. start is called once, before the first byte, with
+	// the copy's size in bytes and the revision it holds. Cancelling ctx
+	// stops the copy.
+	Snapshot(ctx context.Context, w io.Writer, start func(size, rev int64)) error
 }

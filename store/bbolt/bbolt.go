@@ -24,6 +24,15 @@
 // Reads (Get, List, Revision) use read-only transactions and run concurrently
 // with writes. Open fails with a clear error naming the path when another
 // process holds the file (after Options.LockTimeout).
+//
+// Open never trusts the file: it checks it read-only first (Check: bbolt's
+// page structure read with bounds-checked code before bbolt maps it, then the
+// store's own invariants) and refuses a corrupt file with store.ErrCorrupt,
+// leaving it untouched. A marker file next to the store records that it held
+// data (marker.go), so a store that was lost, emptied or rolled back is
+// refused (ErrReset) rather than silently replaced by an empty one.
+// Snapshot writes a consistent copy of the file for backups; Restore puts one
+// in place offline.
 package bbolt
 
 import (
@@ -32,7 +41,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +59,8 @@ const (
 	DefaultHistory     = 100_000
 	DefaultLockTimeout = 2 * time.Second
 	DefaultMaxBatch    = 1000
+	// DefaultMarkerInterval: see Options.MarkerInterval.
+	DefaultMarkerInterval = time.Minute
 )
 
 // Options tune a bbolt store. Zero values mean the defaults.
@@ -62,6 +76,14 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxBatch caps the writes committed in one transaction (default 1000).
 	MaxBatch int
+	// MarkerInterval is how often, at most, the committed revision is
+	// recorded in the marker file while writes continue (default
+	// DefaultMarkerInterval). The first write of an empty store is
+	// recorded at once.
+	MarkerInterval time.Duration
+	// AllowReset accepts a store file that is missing, empty or older than
+	// its marker (after a deliberate deletion); the marker is reset.
+	AllowReset bool
 }
 
 var (
@@ -84,6 +106,10 @@ type Store struct {
 	committed chan struct{} // closed when the committer has exited
 	closeOnce sync.Once
 	closeErr  error
+
+	lastRev  atomic.Int64  // the last committed revision
+	markerMu chan struct{} // serialises marker writes
+	marked   atomic.Int64  // the revision the marker records
 }
 
 var _ store.Store = (*Store)(nil)
@@ -109,6 +135,14 @@ type op struct {
 }
 
 // Open opens (creating if needed) the store file at path.
+//
+// An existing file is checked first, read-only (see Check): a file bbolt
+// would crash or loop on, or whose contents break the store's invariants, is
+// refused with an error wrapping store.ErrCorrupt that names it, and is never
+// modified. A file that is missing, empty or older than the revision its
+// marker recorded (see MarkerPath) is refused with ErrReset unless
+// opts.AllowReset is set. A file locked by another process is refused after
+// opts.LockTimeout.
 func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store/bbolt: open: empty path")
@@ -122,10 +156,45 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
+	if opts.MarkerInterval <= 0 {
+		opts.MarkerInterval = DefaultMarkerInterval
+	}
+	mk, err := readMarker(path)
+	if err != nil {
+		return nil, err
+	}
+	var checked int64
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("store/bbolt: open %s: %w", path, err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("store/bbolt: open %s: not a regular file (%s)", path, st.Mode().Type())
+	case st.Size() > 0:
+		if checked, err = Check(path, opts.LockTimeout); err != nil {
+			return nil, err
+		}
+	}
+	if mk.Revision > checked && !opts.AllowReset {
+		what := fmt.Sprintf("is at revision %d, older than", checked)
+		switch {
+		case st == nil:
+			what = "does not exist, but"
+		case st.Size() == 0:
+			what = "is empty (0 bytes), but"
+		case checked == 0:
+			what = "is a freshly initialised, empty store, but"
+		}
+		return nil, fmt.Errorf("store/bbolt: %s %s %s records that it held data up to revision %d (%s): %w. "+
+			"Restore it from a backup made with `wasmpod backup` (`wasmpod restore --data-dir DIR BACKUP`); "+
+			"to start over with an empty store instead, allow it explicitly (`wasmpod serve --allow-store-reset`)",
+			path, what, MarkerPath(path), mk.Revision, mk.Updated.Format(time.RFC3339), ErrReset)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("store/bbolt: open %s: file is locked by another process (waited %v): %w", path, opts.LockTimeout, err)
+			return nil, lockedErr(path, opts.LockTimeout, err)
 		}
 		return nil, fmt.Errorf("store/bbolt: open %s: %w", path, err)
 	}
@@ -143,15 +212,59 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store/bbolt: open %s: %w", path, err)
 	}
+	if rev != mk.Revision {
+		// Record where the store is (after a reset too, so that the
+		// marker never refers to data that is gone).
+		if err := writeMarker(path, rev); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store/bbolt: open %s: writing marker: %w", path, err)
+		}
+	}
 	s := &Store{
 		db: db, path: path, opts: opts,
 		hub:       watch.New(rev, opts.WatchBacklog),
 		reqs:      make(chan *op),
 		closing:   make(chan struct{}),
 		committed: make(chan struct{}),
+		markerMu:  make(chan struct{}, 1),
 	}
+	s.lastRev.Store(rev)
+	s.marked.Store(rev)
 	go s.committer()
+	go s.markerLoop()
 	return s, nil
+}
+
+// mark records rev in the marker if it is newer than the last one recorded
+// (only when nothing was recorded yet, with firstOnly). rev must be
+// committed.
+func (s *Store) mark(rev int64, firstOnly bool) {
+	if firstOnly && s.marked.Load() > 0 {
+		return // the committer's fast path
+	}
+	s.markerMu <- struct{}{}
+	defer func() { <-s.markerMu }()
+	if rev <= s.marked.Load() || (firstOnly && s.marked.Load() > 0) {
+		return
+	}
+	if writeMarker(s.path, rev) == nil {
+		s.marked.Store(rev)
+	}
+}
+
+// markerLoop records the committed revision every MarkerInterval while it
+// changes, until the store closes.
+func (s *Store) markerLoop() {
+	t := time.NewTicker(s.opts.MarkerInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.mark(s.lastRev.Load(), false)
+		case <-s.closing:
+			return
+		}
+	}
 }
 
 // Path returns the file the store was opened on.
@@ -356,6 +469,9 @@ func (s *Store) commit(batch []*op) {
 			o.kv, o.err = store.KV{}, fmt.Errorf("store/bbolt: %s: commit: %w", o.key, err)
 		}
 	} else if len(evs) > 0 {
+		rev := evs[len(evs)-1].KV.ModRevision
+		s.lastRev.Store(rev)
+		s.mark(rev, true) // the first data in an empty store is recorded at once
 		s.hub.Publish(evs...)
 	}
 	for _, o := range batch {
@@ -483,6 +599,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.committed
+		s.mark(s.lastRev.Load(), false)
 		s.hub.Close()
 		s.closeErr = s.db.Close()
 	})
