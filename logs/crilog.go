@@ -53,6 +53,7 @@ type File struct {
 	w     io.Writer
 	clock clock.PassiveClock
 	sink  Sink
+	buf   []byte // the record being written (guarded by mu)
 }
 
 // NewFile writes CRI records to w, timestamped from clk, and passes each
@@ -68,8 +69,17 @@ func (f *File) record(s Stream, partial bool, text []byte) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ts := f.clock.Now().UTC().Format(time.RFC3339Nano)
-	_, err := fmt.Fprintf(f.w, "%s %s %s %s\n", ts, s, tag, text)
+	// One Write per record: a RotatingFile rotates between records.
+	b := f.clock.Now().UTC().AppendFormat(f.buf[:0], time.RFC3339Nano)
+	b = append(b, ' ')
+	b = append(b, s...)
+	b = append(b, ' ')
+	b = append(b, tag...)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, '\n')
+	f.buf = b[:0]
+	_, err := f.w.Write(b)
 	return err
 }
 

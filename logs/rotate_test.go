@@ -1,0 +1,353 @@
+package logs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// writeRecords writes n stdout lines "line <i>" (i from first) through a
+// File over a RotatingFile.
+func writeRecords(t *testing.T, w *File, first, n int) {
+	t.Helper()
+	s := w.Stream(Stdout)
+	for i := first; i < first+n; i++ {
+		if _, err := s.Write([]byte(fmt.Sprintf("line %d\n", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readAllRecords reads every record of the log at path with a Reader.
+func readAllRecords(t *testing.T, path string, tail int64) []string {
+	t.Helper()
+	r, err := OpenReader(path, tail, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []string
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := Parse(string(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l.Text)
+	}
+}
+
+func lineNumbers(t *testing.T, texts []string) []int {
+	t.Helper()
+	var out []int
+	for _, s := range texts {
+		n, err := strconv.Atoi(strings.TrimPrefix(s, "line "))
+		if err != nil {
+			t.Fatalf("record %q", s)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// consecutive checks that nums is first, first+1, ..., last.
+func consecutive(t *testing.T, nums []int, first, last int) {
+	t.Helper()
+	if len(nums) != last-first+1 {
+		t.Fatalf("got %d records (%v...), want %d..%d", len(nums), nums[:min(len(nums), 5)], first, last)
+	}
+	for i, n := range nums {
+		if n != first+i {
+			t.Fatalf("record %d is line %d, want %d", i, n, first+i)
+		}
+	}
+}
+
+func TestRotationBoundsTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	// A fake clock that never moves: every rotation falls in the same
+	// second, so the names need their sequence numbers to stay in order.
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	const maxSize, maxFiles = 1000, 4
+	rf, err := OpenRotating(path, RotatePolicy{MaxSize: maxSize, MaxFiles: maxFiles}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	writeRecords(t, NewFile(rf, clk, nil), 0, n)
+	if err := rf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != maxFiles {
+		t.Fatalf("files %v, want %d", files, maxFiles)
+	}
+	if !strings.HasPrefix(files[0], path+".20260102-030405.") {
+		t.Fatalf("rotated name %s", files[0])
+	}
+	var total int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > maxSize {
+			t.Errorf("%s is %d bytes, over %d", f, st.Size(), maxSize)
+		}
+		total += st.Size()
+	}
+	if total > maxSize*maxFiles {
+		t.Errorf("%d bytes in all, over %d", total, maxSize*maxFiles)
+	}
+	// What is left is the newest records, in order, with no gap.
+	nums := lineNumbers(t, readAllRecords(t, path, -1))
+	consecutive(t, nums, n-len(nums), n-1)
+	if len(nums) < (maxFiles-1)*maxSize/50 {
+		t.Errorf("only %d records kept", len(nums))
+	}
+	// Tail across files.
+	consecutive(t, lineNumbers(t, readAllRecords(t, path, 50)), n-50, n-1)
+	consecutive(t, lineNumbers(t, readAllRecords(t, path, int64(len(nums)-1))), n-len(nums)+1, n-1)
+	if got := readAllRecords(t, path, 0); len(got) != 0 {
+		t.Errorf("tail 0: %v", got)
+	}
+	// Remove takes the rotated files too.
+	if err := Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left after Remove: %v", ents)
+	}
+}
+
+func TestRotatedNamesAsTheKubelet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "2.log")
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 10, MaxFiles: 10}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	for i := 0; i < 4; i++ {
+		if _, err := rf.Write([]byte("0123456789\n")); err != nil {
+			t.Fatal(err)
+		}
+		clk.SetTime(clk.Now().Add(time.Second / 2))
+	}
+	files, err := Files(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{path + ".20260102-030405", path + ".20260102-030406", path + ".20260102-030406.000001", path}
+	if strings.Join(files, " ") != strings.Join(want, " ") {
+		t.Fatalf("files\n%v\nwant\n%v", files, want)
+	}
+	// Files that are not rotated logs of this one are left alone.
+	for _, other := range []string{path + ".tmp", path + ".20260102-030405.gz", filepath.Join(filepath.Dir(path), "12.log.20260102-030405")} {
+		if err := os.WriteFile(other, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, _ := Files(path); strings.Join(again, " ") != strings.Join(want, " ") {
+		t.Fatalf("files with strangers %v", again)
+	}
+}
+
+func TestRotatePolicyValidate(t *testing.T) {
+	for _, p := range []RotatePolicy{{MaxSize: -1}, {MaxFiles: 1}, {MaxFiles: -3}} {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%+v accepted", p)
+		}
+	}
+	if err := (RotatePolicy{}).Validate(); err != nil {
+		t.Error(err)
+	}
+	if p := (RotatePolicy{}).WithDefaults(); p.MaxSize != 10<<20 || p.MaxFiles != 5 {
+		t.Errorf("defaults %+v", p)
+	}
+}
+
+// procReadBytes is the bytes this process has read through read(2)
+// and pread(2) (rchar of /proc/self/io).
+func procReadBytes(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no /proc/self/io: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("no rchar in /proc/self/io")
+	return 0
+}
+
+func TestTailReadsOnlyTheEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	// 64 MiB of records, written directly.
+	rec := []byte("2026-01-02T03:04:05.000000000Z stdout F " + strings.Repeat("x", 983) + "\n")
+	block := bytes.Repeat(rec, 1024)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 64; i++ {
+		if _, err := f.Write(block); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Write([]byte("2026-01-02T03:04:06Z stdout F last\n2026-01-02T03:04:07Z stdout P unfinis"))
+	f.Close()
+
+	before := procReadBytes(t)
+	r, err := OpenReader(path, 5, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		b, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b[len(b)-4:]))
+	}
+	r.Close()
+	read := procReadBytes(t) - before
+	if len(got) != 5 || got[4] != "last" || got[3] != "xxxx" {
+		t.Fatalf("tail 5: %q", got)
+	}
+	// A few read buffers, not the file (other tests of this package do
+	// not run in parallel with this one).
+	if read > 1<<20 {
+		t.Errorf("tail 5 of a 64 MiB log read %d bytes", read)
+	}
+}
+
+func TestFollowAcrossRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	// Enough files that a follower that keeps up loses nothing.
+	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 2000, MaxFiles: 1000}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf := NewFile(rf, clk, nil)
+	writeRecords(t, lf, 0, 10)
+	r, err := OpenReader(path, -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const n = 20000
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := lf.Stream(Stdout)
+		for i := 10; i < n; i++ {
+			s.Write([]byte(fmt.Sprintf("line %d\n", i)))
+		}
+	}()
+	var nums []int
+	deadline := time.Now().Add(time.Minute)
+	for len(nums) < n && time.Now().Before(deadline) {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := Parse(string(rec))
+		if err != nil {
+			t.Fatalf("record %q: %v", rec, err)
+		}
+		nums = append(nums, lineNumbers(t, []string{l.Text})...)
+	}
+	wg.Wait()
+	rf.Close()
+	consecutive(t, nums, 0, n-1)
+	if files, _ := Files(path); len(files) < 50 {
+		t.Errorf("only %d files: the test did not rotate much", len(files))
+	}
+}
+
+func TestSlowFollowerResumesAtTheOldestFileLeft(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 500, MaxFiles: 3}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	lf := NewFile(rf, clk, nil)
+	writeRecords(t, lf, 0, 5)
+	r, err := OpenReader(path, -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var nums []int
+	next := func() bool {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := Parse(string(rec))
+		nums = append(nums, lineNumbers(t, []string{l.Text})...)
+		return true
+	}
+	for next() {
+	}
+	consecutive(t, nums, 0, 4)
+	// Many rotations while the follower is away: the files it had not
+	// read yet are gone, the ones left are read in order.
+	writeRecords(t, lf, 5, 1000)
+	for next() {
+	}
+	left := lineNumbers(t, readAllRecords(t, path, -1))
+	tailNums := nums[5:]
+	// Everything read after the gap is increasing, ends with the last
+	// line, and includes every line still on disk.
+	for i := 1; i < len(tailNums); i++ {
+		if tailNums[i] <= tailNums[i-1] {
+			t.Fatalf("out of order after rotation: %v", tailNums)
+		}
+	}
+	if tailNums[len(tailNums)-1] != 1004 || len(tailNums) < len(left) {
+		t.Fatalf("after rotation read %v; on disk %v", tailNums, left)
+	}
+}
