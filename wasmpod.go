@@ -74,8 +74,13 @@ type Config struct {
 	// Store is StoreMemory (default) or StoreBbolt (DataDir/wasmpod.db).
 	Store string
 	// DataDir holds the store file and pod state (logs, emptyDirs). A
-	// temporary directory, removed by Close, when empty.
+	// temporary directory, removed by Close, when empty. It is made private
+	// (0700); one owned by another user is refused.
 	DataDir string
+	// AllowStoreReset accepts a bbolt store that is missing, empty or older
+	// than the revision its marker recorded (see store/bbolt), to start
+	// over deliberately; by default such a store is refused.
+	AllowStoreReset bool
 	// CacheDir holds built images and compiled modules; DefaultCacheDir()
 	// when empty.
 	CacheDir string
@@ -139,6 +144,9 @@ type Cluster struct {
 	closeErr             error
 }
 
+// StorePath is the bbolt store file under dataDir.
+func StorePath(dataDir string) string { return filepath.Join(dataDir, "wasmpod.db") }
+
 // DefaultCacheDir is where images and compiled modules are cached.
 func DefaultCacheDir() string {
 	if d, err := os.UserCacheDir(); err == nil {
@@ -170,7 +178,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			return nil, err
 		}
 		cfg.DataDir, c.ownsData = d, true
-	} else if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	} else if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	c.cfg = cfg
@@ -186,7 +194,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	case "", StoreMemory:
 		c.store = memory.New()
 	case StoreBbolt:
-		st, err := bbolt.Open(filepath.Join(cfg.DataDir, "wasmpod.db"), bbolt.Options{})
+		st, err := bbolt.Open(StorePath(cfg.DataDir), bbolt.Options{AllowReset: cfg.AllowStoreReset})
 		if err != nil {
 			return nil, err
 		}
