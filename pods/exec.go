@@ -55,6 +55,7 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	if err != nil {
 		return 0, fmt.Errorf("exec in pod %s, container %q: %w", ref, container, err)
 	}
+	defer closeMounts(cfg.Mounts) // the engine holds its own handles
 	cfg.Name += "/exec"
 	cfg.Args = append([]string(nil), argv...)
 	cfg.Stdin, cfg.Stdout, cfg.Stderr = stdin, stdout, stderr

@@ -375,6 +375,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		fail(&c.pull, "CreateContainerConfigError", "Error: "+err.Error())
 		return
 	}
+	defer closeMounts(cfg.Mounts) // the engine holds its own handles
 	restarts := c.restarts
 	if c.exited != nil {
 		restarts++
@@ -591,20 +592,34 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 			}
 		}
 		if host == "" {
+			closeMounts(cfg.Mounts)
 			return cfg, fmt.Errorf("volumeMounts %q: no such volume", vm.Name)
 		}
-		if vm.SubPath != "" {
-			if !filepath.IsLocal(vm.SubPath) {
-				return cfg, fmt.Errorf("volumeMounts %q: subPath %q must be a relative path inside the volume", vm.Name, vm.SubPath)
+		// The directory is opened here, subPath resolved beneath the
+		// volume, and the runtime mounts this very handle.
+		root, err := openVolumePath(host, vm.SubPath)
+		if err != nil {
+			closeMounts(cfg.Mounts)
+			if vm.SubPath != "" {
+				return cfg, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", vm.Name, c.spec.Name, err)
 			}
-			host = filepath.Join(host, vm.SubPath)
-			if err := os.MkdirAll(host, 0o777); err != nil {
-				return cfg, fmt.Errorf("volumeMounts %q: %w", vm.Name, err)
-			}
+			return cfg, fmt.Errorf("volumeMounts %q: %w", vm.Name, err)
 		}
-		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+		if vm.SubPath != "" {
+			host = filepath.Join(host, vm.SubPath)
+		}
+		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root})
 	}
 	return cfg, nil
+}
+
+// closeMounts closes the directories containerConfig opened.
+func closeMounts(ms []runtime.Mount) {
+	for _, m := range ms {
+		if m.Root != nil {
+			m.Root.Close()
+		}
+	}
 }
 
 // argv is the container's argument vector. A WASM module has no image

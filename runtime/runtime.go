@@ -20,6 +20,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"os"
 )
 
 // Engine compiles and runs WASM modules. Backends: wazero (default).
@@ -42,9 +43,17 @@ type CompiledModule interface {
 
 // Mount makes a host directory visible to the guest at GuestPath.
 type Mount struct {
+	// HostPath is the host directory; with Root set it only names the
+	// mount in diagnostics.
 	HostPath  string
 	GuestPath string
 	ReadOnly  bool
+	// Root, when set, is the host directory already opened by the caller
+	// (e.g. a subPath resolved beneath its volume): the engine uses it
+	// instead of opening HostPath, so the directory checked is the
+	// directory mounted (no check-then-use race). The engine takes its own
+	// handle on it; the caller keeps Root and closes it after Start.
+	Root *os.Root
 }
 
 // ContainerConfig is everything an instance needs from the pod worker.

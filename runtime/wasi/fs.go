@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -402,11 +403,153 @@ func (d *dirFile) unlink(p string) Errno {
 }
 
 func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
-	return d.twoPaths(from, to, toPath, d.root.Rename)
+	return d.twoPaths(from, to, toPath, func(a, b string) error {
+		if e := d.checkMove(a, b, true); e != 0 {
+			return e
+		}
+		return d.root.Rename(a, b)
+	})
 }
 
 func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
-	return d.twoPaths(from, to, toPath, d.root.Link)
+	return d.twoPaths(from, to, toPath, func(a, b string) error {
+		if e := d.checkMove(a, b, false); e != 0 {
+			return e
+		}
+		return d.root.Link(a, b)
+	})
+}
+
+// maxMoveWalk bounds the entries checkMove inspects in a directory that
+// moves up; a larger one gets EXDEV, on which mv and rename(3) users fall
+// back to copying (and path_symlink checks every link they recreate).
+const maxMoveWalk = 10000
+
+// checkMove refuses (EPERM, as path_symlink refuses an escaping target) a
+// rename or link that would leave a relative symlink pointing outside this
+// directory from where it lands: a link made harmless deep in a volume and
+// moved to its top must not point above it. Following a link is confined
+// anyway (os.Root); this keeps escaping links from existing at all, for
+// whoever else reads the volume (a subPath, a host process on a hostPath).
+//
+// A moved symlink is checked at its new place. A moved directory is walked
+// (up to maxMoveWalk entries) only when it moves to a shallower place:
+// lexically a link escapes when its ".."s climb above its depth, so a
+// deeper place cannot make an inside link escape. Paths are compared after
+// resolving the symlinks of the destination's parent, since the depth that
+// matters is the real one. Moves by another instance between this check
+// and the rename are not seen; they are confined like any other link.
+func (d *dirFile) checkMove(a, b string, dirs bool) Errno {
+	fi, err := d.root.Lstat(a)
+	if err != nil {
+		return 0 // the operation reports it
+	}
+	newParent, ok := d.realPath(path.Dir(path.Clean(b)))
+	if !ok {
+		return 0 // unresolvable inside the root: the operation fails
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t, err := d.root.Readlink(a)
+		if err != nil {
+			return ErrnoOf(err)
+		}
+		if escapes(newParent, t) {
+			return EPERM
+		}
+	case fi.IsDir() && dirs:
+		oldParent, ok := d.realPath(path.Dir(path.Clean(a)))
+		if !ok || depth(newParent) >= depth(oldParent) {
+			return 0
+		}
+		return d.checkTree(a, path.Join(newParent, path.Base(path.Clean(b))))
+	}
+	return 0
+}
+
+// checkTree checks every symlink under directory a as if a were at dst.
+func (d *dirFile) checkTree(a, dst string) Errno {
+	sub, err := d.root.OpenRoot(a)
+	if err != nil {
+		return 0
+	}
+	defer sub.Close()
+	n := 0
+	var bad Errno
+	_ = fs.WalkDir(sub.FS(), ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if n++; n > maxMoveWalk {
+			bad = EXDEV
+			return fs.SkipAll
+		}
+		if de.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		t, err := sub.Readlink(p)
+		if err == nil && escapes(path.Join(dst, path.Dir(p)), t) {
+			bad = EPERM
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return bad
+}
+
+// escapes reports whether a relative symlink target, read from directory
+// dir (relative to the root), leads above the root.
+func escapes(dir, target string) bool {
+	if path.IsAbs(target) {
+		return false // not relative: its meaning does not depend on its place
+	}
+	r := path.Join(dir, target)
+	return r == ".." || strings.HasPrefix(r, "../")
+}
+
+// depth is the number of components of a clean relative path.
+func depth(p string) int {
+	if p == "." || p == "" {
+		return 0
+	}
+	return strings.Count(p, "/") + 1
+}
+
+// realPath resolves the symlinks of p (relative to the root) as the
+// kernel would, without leaving the root; a missing component is taken
+// as it is. ok is false when p leads outside the root or loops.
+func (d *dirFile) realPath(p string) (string, bool) {
+	var out []string
+	rest := strings.Split(path.Clean(p), "/")
+	for links := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(out) == 0 {
+				return "", false
+			}
+			out = out[:len(out)-1]
+			continue
+		}
+		cur := path.Join(append(out, c)...)
+		fi, err := d.root.Lstat(cur)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			out = append(out, c)
+			continue
+		}
+		if links++; links > 40 {
+			return "", false
+		}
+		t, err := d.root.Readlink(cur)
+		if err != nil || path.IsAbs(t) {
+			return "", false
+		}
+		rest = append(strings.Split(t, "/"), rest...)
+	}
+	return path.Join(out...), true
 }
 
 // twoPaths checks both paths of a rename or link for writing and runs op

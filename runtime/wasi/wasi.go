@@ -263,6 +263,11 @@ type Mount struct {
 	HostPath  string
 	GuestPath string
 	ReadOnly  bool
+	// Root, when set, is the directory already opened: New takes its own
+	// handle on it (HostPath is then for diagnostics) and the caller keeps
+	// Root. A path resolved safely by the caller is thus the directory
+	// mounted, with no re-resolution of HostPath.
+	Root *os.Root
 }
 
 // Config configures a System.
@@ -361,14 +366,7 @@ func New(cfg Config) (_ *System, err error) {
 		}
 		seen[gp] = true
 		hasRoot = hasRoot || gp == "/"
-		fi, err := os.Stat(m.HostPath)
-		if err != nil {
-			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("mounts[%d].hostPath %q: not a directory", i, m.HostPath)
-		}
-		root, err := os.OpenRoot(m.HostPath)
+		root, err := openMount(m)
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
 		}
@@ -378,6 +376,22 @@ func New(cfg Config) (_ *System, err error) {
 		s.fds = append(s.fds, &fdEntry{file: &dirFile{readOnly: true}, preopen: "/", rightsB: allRights, rightsI: allRights, readOnly: true})
 	}
 	return s, nil
+}
+
+// openMount opens a mount's directory: a new handle on m.Root when set,
+// else m.HostPath.
+func openMount(m Mount) (*os.Root, error) {
+	if m.Root != nil {
+		return m.Root.OpenRoot(".")
+	}
+	fi, err := os.Stat(m.HostPath)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%q: not a directory", m.HostPath)
+	}
+	return os.OpenRoot(m.HostPath)
 }
 
 func cutEq(kv string) (string, string, bool) {

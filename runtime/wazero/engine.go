@@ -289,7 +289,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	// WASI: args, env, mounts, stdio.
 	mounts := make([]wasi.Mount, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
-		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly}
+		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root}
 	}
 	stdin := wasi.NewPipe()
 	var netw any

@@ -1,0 +1,102 @@
+package pods
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The subPath tests run the hostile guest (wasm-examples/testguests/hostile)
+// against subPath mounts: a guest plants an escaping symlink, another
+// container mounts it with subPath and tries to read a secret and write a
+// file outside the pod directory.
+
+// hostilePod is a pod of hostile containers in namespace default.
+func hostilePod(t *testing.T, name string) *corev1.Pod {
+	t.Helper()
+	g := int64(30)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: &g,
+		},
+	}
+}
+
+func hostileCtr(name string, mounts []corev1.VolumeMount, args ...string) corev1.Container {
+	return corev1.Container{Name: name, Image: "go://./testguests/hostile", Args: args, VolumeMounts: mounts}
+}
+
+// secrets makes a secret file and an empty directory outside the pod's
+// directory; it returns their host paths.
+func secrets(t *testing.T) (secret, outside string) {
+	t.Helper()
+	dir := t.TempDir()
+	secret = filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("TOPSECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outside = filepath.Join(dir, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return secret, outside
+}
+
+// noEscape checks that no container read the secret and that nothing was
+// written into the outside directory.
+func noEscape(t *testing.T, h *harness, outside string, ctrs ...string) {
+	t.Helper()
+	for _, c := range ctrs {
+		if slices.ContainsFunc(h.logLines(c), func(l string) bool { return strings.Contains(l, "TOPSECRET") }) {
+			t.Errorf("%s read the secret outside the volume: %q", c, h.logLines(c))
+		}
+	}
+	ents, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("a guest wrote outside the volume: %v", ents)
+	}
+}
+
+// TestSubPathSymlinkPlantedByInitContainer is issue 8's escape: an init
+// container makes a symlink deep in an emptyDir, harmless there, and
+// renames it to the volume's top, where it points far above the pod
+// directory; the app container mounts that name with subPath.
+func TestSubPathSymlinkPlantedByInitContainer(t *testing.T) {
+	t.Parallel()
+	secret, outside := secrets(t)
+	pod := hostilePod(t, "subpath-init")
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	pod.Spec.InitContainers = []corev1.Container{
+		hostileCtr("plant", []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}, "plant", "/data", "esc", "30", "30"),
+	}
+	pod.Spec.Containers = []corev1.Container{
+		hostileCtr("app", []corev1.VolumeMount{{Name: "data", MountPath: "/x", SubPath: "esc"}},
+			"do", "cat", "/x"+secret, "--", "write", "/x"+outside+"/pwned", "owned"),
+	}
+	h := newHarness(t, pod)
+	h.run()
+	p := h.waitFor("app to end or fail", func(p *corev1.Pod) bool {
+		return terminal(p) || waiting(p, "app", "CreateContainerConfigError")
+	})
+	noEscape(t, h, outside, "plant", "app")
+	// The rename was refused, so the subPath is an ordinary (new) directory.
+	if got := h.logLines("plant"); !slices.Contains(got, "rename: errno EPERM") {
+		t.Errorf("plant printed %q, want the rename refused with EPERM", got)
+	}
+	wantTerminated(t, p, "app", 0, "Completed")
+	if got := h.logLines("app"); !slices.Contains(got, "cat: errno ENOENT") || !slices.Contains(got, "write: errno ENOENT") {
+		t.Errorf("app printed %q", got)
+	}
+}
