@@ -2,13 +2,15 @@ package pods
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +22,10 @@ import (
 // notification arrived (a partial line, or a write racing the wake-up). It
 // is real time, independent of Config.Clock.
 const followPoll = 200 * time.Millisecond
+
+// logOutputBuffer is the size of the buffer between the log files and the
+// caller's writer.
+const logOutputBuffer = 32 << 10
 
 // Logs writes a container's log, read from its CRI log files, to out as
 // kubelet's log endpoint does:
@@ -67,7 +73,12 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 		idx--
 	}
 	path := w.LogPath(name, idx)
-	f, err := os.Open(path)
+	tail := int64(-1)
+	if opts.TailLines != nil {
+		tail = *opts.TailLines
+	}
+	follow := opts.Follow && !opts.Previous
+	r, err := logs.OpenReader(path, tail, follow)
 	if errors.Is(err, fs.ErrNotExist) {
 		switch {
 		case opts.Previous:
@@ -83,9 +94,13 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 	if err != nil {
 		return fmt.Errorf("logs of container %q in pod %q: %w", name, pod.Name, err)
 	}
-	defer f.Close()
+	defer r.Close()
 
-	lw := &logWriter{out: out, timestamps: opts.Timestamps, limit: -1}
+	// Output is buffered, and flushed whenever the reader has caught up
+	// with the file, so that memory stays bounded and a follower sees
+	// each line soon after it is written.
+	bw := bufio.NewWriterSize(out, logOutputBuffer)
+	lw := &logWriter{out: bw, timestamps: opts.Timestamps, limit: -1}
 	if opts.LimitBytes != nil {
 		lw.limit = *opts.LimitBytes
 	}
@@ -95,47 +110,26 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 	case opts.SinceSeconds != nil:
 		lw.since = w.clk.Now().Add(-time.Duration(*opts.SinceSeconds) * time.Second)
 	}
-
-	r := bufio.NewReader(f)
-	// The first pass reads what is there, keeping only the tail.
-	var recs [][]byte
-	var partial []byte
-	readAvail := func(each func([]byte) error) error {
+	// drain writes every record available now.
+	drain := func() error {
 		for {
-			line, err := r.ReadBytes('\n')
-			if len(line) > 0 && line[len(line)-1] == '\n' {
-				rec := append(partial, line[:len(line)-1]...)
-				partial = nil
-				if err := each(rec); err != nil {
-					return err
-				}
-			} else {
-				partial = append(partial, line...) // an unfinished write
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return bw.Flush()
 			}
-			if err == io.EOF {
-				return nil
+			if err == nil {
+				err = lw.write(rec)
 			}
 			if err != nil {
+				if ferr := bw.Flush(); ferr != nil && errors.Is(err, errLimit) {
+					return ferr
+				}
 				return err
 			}
 		}
 	}
-	if err := readAvail(func(rec []byte) error {
-		recs = append(recs, bytes.Clone(rec))
-		if opts.TailLines != nil && int64(len(recs)) > *opts.TailLines {
-			recs = recs[1:]
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		if err := lw.write(rec); err != nil {
-			return lw.done(err)
-		}
-	}
-	if !opts.Follow || opts.Previous {
-		return nil
+	if err := drain(); err != nil || !follow {
+		return lw.done(err)
 	}
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
@@ -144,7 +138,7 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 		// nothing written before the exit is missed.
 		ended := w.instanceEnded(name, idx)
 		wake := w.logWait()
-		if err := readAvail(lw.write); err != nil {
+		if err := drain(); err != nil {
 			return lw.done(err)
 		}
 		if ended {
@@ -185,7 +179,8 @@ type logWriter struct {
 func (l *logWriter) write(rec []byte) error {
 	ln, err := logs.Parse(string(rec))
 	if err != nil {
-		return err
+		// As the kubelet: a record that does not parse is skipped.
+		return nil
 	}
 	if !l.since.IsZero() && ln.Time.Before(l.since) {
 		return nil
@@ -219,4 +214,30 @@ func (l *logWriter) done(err error) error {
 		return nil
 	}
 	return err
+}
+
+// logPolicy is the rotation policy of the containers' logs.
+func (c *Config) logPolicy() logs.RotatePolicy {
+	return logs.RotatePolicy{MaxSize: c.ContainerLogMaxSize, MaxFiles: c.ContainerLogMaxFiles}.WithDefaults()
+}
+
+// removeOldInstanceLogs removes from a container's log directory the logs
+// (rotated files included) of the instances before keep.
+func removeOldInstanceLogs(dir string, keep int32) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		num, rest, _ := strings.Cut(e.Name(), ".")
+		n, err := strconv.ParseInt(num, 10, 32)
+		if err != nil || int32(n) >= keep || !strings.HasPrefix(rest, "log") || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -74,6 +74,12 @@ type Config struct {
 	Allocatable corev1.ResourceList
 	// AllowHostPath permits hostPath volumes.
 	AllowHostPath bool
+	// ContainerLogMaxSize and ContainerLogMaxFiles bound each container
+	// instance's log as the kubelet's settings of the same names: a file
+	// is rotated before it passes MaxSize bytes and at most MaxFiles files
+	// are kept (defaults 10Mi and 5; see logs.RotatePolicy).
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 
 	// OnStatus receives a copy of the pod after each status change.
 	OnStatus func(pod *corev1.Pod)
@@ -437,7 +443,13 @@ func (w *Worker) openLog(c *ctr, restart int32, cfg *runtime.ContainerConfig) (f
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// As the kubelet's container garbage collection keeps one dead
+	// instance per container: only this instance's log and the previous
+	// one's are kept.
+	if err := removeOldInstanceLogs(filepath.Dir(path), restart-1); err != nil {
+		return nil, err
+	}
+	f, err := logs.OpenRotating(path, w.cfg.logPolicy(), w.clk)
 	if err != nil {
 		return nil, err
 	}
