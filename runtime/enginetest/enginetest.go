@@ -50,6 +50,10 @@ type suite struct {
 	newEngine func(t *testing.T) runtime.Engine
 	probeWasm []byte
 	probe     runtime.CompiledModule
+
+	hostileOnce sync.Once
+	hostile     runtime.CompiledModule
+	hostileErr  error
 }
 
 // Run runs the conformance suite. newEngine is called once for most tests
@@ -84,6 +88,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) runtime.Engine) {
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("CloseKillsInstances", s.testClose)
 	t.Run("WASI", s.testWASI)
+	t.Run("Hostile", s.testHostile)
 }
 
 func (s *suite) engine(t *testing.T) runtime.Engine {

@@ -1,0 +1,192 @@
+package enginetest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wasmpod/wasmpod/internal/testwasm"
+	"github.com/wasmpod/wasmpod/runtime"
+)
+
+// The hostile-guest suite: wasm-examples/testguests/hostile plays symlink
+// and rename games against its mounts. Each case asserts the exact errnos
+// the guest sees, that no secret outside the mount is read and that nothing
+// outside is written.
+
+// hostileEnv is a mount with a secret and an empty directory beside it.
+type hostileEnv struct {
+	mount, outside, secret string
+}
+
+const hostileSecret = "TOPSECRET-HOSTILE"
+
+func newHostileEnv(t *testing.T) hostileEnv {
+	t.Helper()
+	base := t.TempDir()
+	e := hostileEnv{mount: filepath.Join(base, "mount"), outside: filepath.Join(base, "outside")}
+	must(t, os.Mkdir(e.mount, 0o755))
+	must(t, os.Mkdir(e.outside, 0o755))
+	e.secret = filepath.Join(base, "secret")
+	must(t, os.WriteFile(e.secret, []byte(hostileSecret), 0o600))
+	return e
+}
+
+// check fails the test if the guest read the secret or wrote outside.
+func (e hostileEnv) check(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(out, hostileSecret) {
+		t.Errorf("the guest read the secret outside its mount:\n%s", out)
+	}
+	if ents, _ := os.ReadDir(e.outside); len(ents) != 0 {
+		t.Errorf("the guest wrote outside its mount: %v", ents)
+	}
+	if b, _ := os.ReadFile(e.secret); string(b) != hostileSecret {
+		t.Errorf("the secret outside the mount changed to %q", b)
+	}
+}
+
+func (s *suite) hostileModule(t *testing.T) runtime.CompiledModule {
+	t.Helper()
+	s.hostileOnce.Do(func() {
+		wasm := testwasm.Build(t, testwasm.GuestDir(t, "hostile"))
+		s.hostile, s.hostileErr = s.eng.Compile(context.Background(), Digest(wasm), wasm)
+	})
+	if s.hostileErr != nil {
+		t.Fatalf("compile hostile: %v", s.hostileErr)
+	}
+	return s.hostile
+}
+
+// runHostile runs the hostile guest to completion and returns its stdout
+// lines.
+func (s *suite) runHostile(t *testing.T, cfg runtime.ContainerConfig, args ...string) []string {
+	t.Helper()
+	stdout, stderr := NewBuffer(), NewBuffer()
+	cfg.Args = append([]string{"hostile"}, args...)
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	cfg.Name = "hostile/" + args[0]
+	inst, err := s.eng.Start(context.Background(), s.hostileModule(t), cfg)
+	if err != nil {
+		t.Fatalf("Start %v: %v", args, err)
+	}
+	st := wait(t, inst, waitTimeout)
+	if st.ExitCode != 0 {
+		t.Fatalf("hostile %v: status %+v\nstdout %s\nstderr %s", args, st, stdout, stderr)
+	}
+	return strings.Split(strings.TrimSpace(stdout.String()), "\n")
+}
+
+func wantLines(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}
+
+func (s *suite) testHostile(t *testing.T) {
+	t.Run("RenameSymlinkUp", func(t *testing.T) {
+		// Harmless at depth 6, 6 levels above the mount once at its top:
+		// the rename is refused; a rename that keeps it inside is not.
+		e := newHostileEnv(t)
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
+		out := s.runHostile(t, cfg, "do", "plant", "/v", "esc", "6", "6",
+			"--", "rename", "/v/d1/d2/d3/d4/d5/d6/l", "/v/d1/d2/d3/d4/d5/l2",
+			"--", "symlink", "../..", "/v/d1/d2/d3/two",
+			"--", "rename", "/v/d1/d2/d3/two", "/v/d1/two",
+			"--", "rename", "/v/d1/d2/d3/two", "/v/d1/d2/two",
+			"--", "cat", "/v/esc/"+e.secret)
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "plant", out, "mkdir: ok", "symlink: ok", "rename: errno EPERM",
+			"rename: errno EPERM", // one level up: "../../../../../.." from d5 escapes
+			"symlink: ok", "rename: errno EPERM", "rename: ok", "cat: errno ENOENT")
+		if _, err := os.Lstat(filepath.Join(e.mount, "esc")); err == nil {
+			t.Error("the escaping link exists at the mount's top")
+		}
+	})
+	t.Run("LinkSymlinkUp", func(t *testing.T) {
+		e := newHostileEnv(t)
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
+		out := s.runHostile(t, cfg, "do", "mkdir", "/v/a", "--", "mkdir", "/v/a/b",
+			"--", "symlink", "../..", "/v/a/b/l",
+			"--", "link", "/v/a/b/l", "/v/l",
+			"--", "link", "/v/a/b/l", "/v/a/b/l2")
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "link", out, "mkdir: ok", "mkdir: ok", "symlink: ok", "link: errno EPERM", "link: ok")
+	})
+	t.Run("RenameDirectoryUp", func(t *testing.T) {
+		// A directory holding a link to the mount's top moves up two
+		// levels: the link would escape, so the move is refused; moving it
+		// sideways or deeper is allowed.
+		e := newHostileEnv(t)
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
+		out := s.runHostile(t, cfg, "do", "plant", "/v", "unused", "3", "3",
+			"--", "rename", "/v/d1/d2/d3", "/v/d3",
+			"--", "rename", "/v/d1/d2/d3", "/v/d1/d2/e3",
+			"--", "mkdir", "/v/d1/d2/e3/f",
+			"--", "rename", "/v/d1/d2/e3", "/v/d1/d2/e3x",
+			"--", "cat", "/v/d3/l/"+e.secret)
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "directory moves", out, "mkdir: ok", "symlink: ok", "rename: errno EPERM",
+			"rename: errno EPERM", "rename: ok", "mkdir: ok", "rename: ok", "cat: errno ENOENT")
+	})
+	t.Run("RenameThroughSymlinkedParent", func(t *testing.T) {
+		// The destination's parent is a symlink to the top: the real depth,
+		// not the lexical one, decides.
+		e := newHostileEnv(t)
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
+		out := s.runHostile(t, cfg, "do", "mkdir", "/v/x", "--", "mkdir", "/v/x/y",
+			"--", "symlink", "../..", "/v/x/y/top",
+			"--", "mkdir", "/v/q", "--", "mkdir", "/v/q/r",
+			"--", "symlink", "../..", "/v/q/r/l",
+			"--", "rename", "/v/q/r/l", "/v/x/y/top/l",
+			"--", "rename", "/v/q/r/l", "/v/x/y/l")
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "through a symlinked parent", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
+			"mkdir: ok", "mkdir: ok", "symlink: ok", "rename: errno EPERM", "rename: ok")
+	})
+	t.Run("ReadOnlyMount", func(t *testing.T) {
+		e := newHostileEnv(t)
+		must(t, os.MkdirAll(filepath.Join(e.mount, "a", "b"), 0o755))
+		must(t, os.Symlink("../..", filepath.Join(e.mount, "a", "b", "l")))
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v", ReadOnly: true}}}
+		out := s.runHostile(t, cfg, "do", "plant", "/v", "esc", "3", "3",
+			"--", "rename", "/v/a/b/l", "/v/l",
+			"--", "link", "/v/a/b/l", "/v/l",
+			"--", "write", "/v/a/b/l/x", "y",
+			"--", "fill", "/v/f", "4096",
+			"--", "truncate", "/v/a/b/l", "1T")
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "read-only", out, "mkdir: errno EROFS", "symlink: errno EROFS", "rename: errno EROFS",
+			"rename: errno EROFS", "link: errno EROFS", "write: errno EROFS", "fill: errno EROFS", "truncate: errno EROFS")
+		if ents, _ := os.ReadDir(e.mount); len(ents) != 1 {
+			t.Errorf("read-only mount changed: %v", ents)
+		}
+	})
+	t.Run("MountOpenedRoot", func(t *testing.T) {
+		// Mount.Root is what the guest gets, even when HostPath is
+		// replaced by a symlink to elsewhere after the caller opened it.
+		e := newHostileEnv(t)
+		must(t, os.WriteFile(filepath.Join(e.mount, "mine"), []byte("mine"), 0o644))
+		root, err := os.OpenRoot(e.mount)
+		must(t, err)
+		defer root.Close()
+		moved := e.mount + ".moved"
+		must(t, os.Rename(e.mount, moved))
+		must(t, os.Symlink(filepath.Dir(e.secret), e.mount))
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v", Root: root}}}
+		out := s.runHostile(t, cfg, "do", "cat", "/v/mine", "--", "cat", "/v/secret", "--", "write", "/v/new", "x")
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "opened root", out, "cat: ok 4", "mine", "cat: errno ENOENT", "write: ok")
+		if _, err := os.Stat(filepath.Join(moved, "new")); err != nil {
+			t.Errorf("the write did not land in the opened directory: %v", err)
+		}
+		// The caller's root stays usable: the engine took its own handle.
+		if _, err := root.Stat("mine"); err != nil {
+			t.Errorf("caller's root after Start: %v", err)
+		}
+	})
+}
