@@ -72,6 +72,15 @@ type ContainerConfig struct {
 	// MemoryLimitBytes caps the guest's linear memory, rounded down to whole
 	// 64 KiB pages. 0 means no limit beyond the wasm32 maximum.
 	MemoryLimitBytes int64
+	// Memory, when set, is the node's memory budget in bytes: the guest's
+	// linear memory is charged to it as it grows (and released when the
+	// instance ends); growth it refuses fails as growth past
+	// MemoryLimitBytes does (OOMKilled).
+	Memory *Budget
+	// FDs, when set, is the budget of host file descriptors shared with
+	// other instances: every host fd the guest holds (files, directories,
+	// host sockets) is charged to it; past it the guest gets EMFILE.
+	FDs *Budget
 	// Stdin, when non-nil, is copied to the guest's stdin; when it reaches
 	// EOF the guest's stdin is closed. When nil the guest's stdin stays open
 	// until Terminate or Kill.

@@ -678,6 +678,7 @@ func (s *System) renumber(from, to int32) Errno {
 	s.fds[to] = s.fds[from]
 	s.fds[from] = nil
 	_ = old.file.Close()
+	s.uncharge(old)
 	return 0
 }
 

@@ -282,6 +282,9 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// MaxFDs caps the fd table (0 means 1024).
 	MaxFDs int
+	// FDBudget, when set, is the host fd budget shared with other Systems
+	// (see FDBudget): past it opens fail with EMFILE.
+	FDBudget FDBudget
 	// Rand is random_get's source (nil: crypto/rand).
 	Rand io.Reader
 	// Net is the pod network (a network.PodNet) for extensions; the WASI
@@ -299,6 +302,7 @@ type fdEntry struct {
 	rightsB  uint64
 	rightsI  uint64
 	readOnly bool
+	hostFDs  int64 // acquired from System.fdBudget
 }
 
 // System is one guest instance's WASI state.
@@ -308,6 +312,7 @@ type System struct {
 	net       any
 	start     time.Time
 	maxFDs    int
+	fdBudget  FDBudget
 
 	mu  sync.Mutex
 	fds []*fdEntry
@@ -328,6 +333,8 @@ func New(cfg Config) (_ *System, err error) {
 		start:  time.Now(),
 		maxFDs: cfg.MaxFDs,
 		kill:   make(chan struct{}),
+
+		fdBudget: cfg.FDBudget,
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
@@ -370,7 +377,12 @@ func New(cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
 		}
-		s.fds = append(s.fds, &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly}, preopen: gp, rightsB: allRights, rightsI: allRights, readOnly: m.ReadOnly})
+		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly}, preopen: gp, rightsB: allRights, rightsI: allRights, readOnly: m.ReadOnly}
+		if !s.charge(ent) {
+			_ = root.Close()
+			return nil, fmt.Errorf("mounts[%d] %q: the host's file descriptor budget for guests is exhausted", i, m.GuestPath)
+		}
+		s.fds = append(s.fds, ent)
 	}
 	if !hasRoot {
 		s.fds = append(s.fds, &fdEntry{file: &dirFile{readOnly: true}, preopen: "/", rightsB: allRights, rightsI: allRights, readOnly: true})
@@ -432,6 +444,7 @@ func (s *System) Close() error {
 	for _, e := range fds {
 		if e != nil {
 			_ = e.file.Close()
+			s.uncharge(e)
 		}
 	}
 	return nil
@@ -446,14 +459,22 @@ func (s *System) InsertFD(f File) (int32, Errno) {
 func (s *System) insert(e *fdEntry) (int32, Errno) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	free := -1
 	for i, x := range s.fds {
 		if x == nil {
-			s.fds[i] = e
-			return int32(i), 0
+			free = i
+			break
 		}
 	}
-	if len(s.fds) >= s.maxFDs {
+	if free < 0 && len(s.fds) >= s.maxFDs {
 		return -1, EMFILE
+	}
+	if !s.charge(e) {
+		return -1, EMFILE
+	}
+	if free >= 0 {
+		s.fds[free] = e
+		return int32(free), 0
 	}
 	s.fds = append(s.fds, e)
 	return int32(len(s.fds) - 1), 0
@@ -483,7 +504,8 @@ func (s *System) entry(fd int32) (*fdEntry, Errno) {
 	return s.fds[fd], 0
 }
 
-// remove takes fd out of the table.
+// remove takes fd out of the table and releases its host fds from the
+// budget; the caller closes it.
 func (s *System) remove(fd int32) (*fdEntry, Errno) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -492,6 +514,7 @@ func (s *System) remove(fd int32) (*fdEntry, Errno) {
 	}
 	e := s.fds[fd]
 	s.fds[fd] = nil
+	s.uncharge(e)
 	return e, 0
 }
 

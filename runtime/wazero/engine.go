@@ -65,13 +65,23 @@ type Config struct {
 	Extensions []wasi.HostFunc
 	// MaxFDs is the per-instance fd limit (0: wasi.DefaultMaxFDs).
 	MaxFDs int
+	// HostFDs is the budget of host file descriptors all instances share
+	// (ContainerConfig.FDs overrides it per instance). Nil: one derived
+	// from the process's RLIMIT_NOFILE (wasi.ProcessFDLimit,
+	// wasi.FDBudgetSize), so guests can never take the fds the process
+	// needs (API connections, listeners, the store, logs).
+	HostFDs *runtime.Budget
 }
 
 // Engine is the wazero runtime.Engine. It is safe for concurrent use.
 type Engine struct {
-	rt     wazero.Runtime
-	cache  wazero.CompilationCache
-	maxFDs int
+	rt      wazero.Runtime
+	cache   wazero.CompilationCache
+	maxFDs  int
+	hostFDs *runtime.Budget
+	// copyingMemory backs linear memories with the portable growing slice
+	// instead of a reservation (the benchmarks' baseline).
+	copyingMemory bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -121,14 +131,28 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		_ = cache.Close(ctx)
 		return nil, fmt.Errorf("wazero: instantiate WASI: %w", err)
 	}
+	hostFDs := cfg.HostFDs
+	if hostFDs == nil {
+		lim, err := wasi.ProcessFDLimit()
+		if err != nil {
+			_ = rt.Close(ctx)
+			_ = cache.Close(ctx)
+			return nil, fmt.Errorf("wazero: reading RLIMIT_NOFILE: %w", err)
+		}
+		hostFDs = runtime.NewBudget("the host fd budget for guests", wasi.FDBudgetSize(lim))
+	}
 	return &Engine{
 		rt:        rt,
 		cache:     cache,
+		hostFDs:   hostFDs,
 		maxFDs:    cfg.MaxFDs,
 		modules:   map[string]*moduleEntry{},
 		instances: map[*instance]struct{}{},
 	}, nil
 }
+
+// HostFDs is the engine's budget of host file descriptors for guests.
+func (e *Engine) HostFDs() *runtime.Budget { return e.hostFDs }
 
 // Name implements runtime.Engine.
 func (e *Engine) Name() string { return "wazero" }
@@ -272,19 +296,25 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}
 	env = append(env, "PWD="+path.Clean(wd))
 
-	// Limits.
-	var alloc *limitAllocator
+	// Limits: every linear memory is reserved up front and grows in place
+	// (memory.go), within the container's limit and the node's budget.
 	if cfg.MemoryLimitBytes < 0 {
 		return nil, fmt.Errorf("memoryLimitBytes %d: must not be negative", cfg.MemoryLimitBytes)
 	}
+	limit := uint64(maxMemoryBytes)
 	if cfg.MemoryLimitBytes > 0 {
-		limitPages := uint64(cfg.MemoryLimitBytes) / pageSize
-		if limitPages < uint64(cm.minPages) {
+		limit = min(uint64(cfg.MemoryLimitBytes)/pageSize*pageSize, maxMemoryBytes)
+		if limit < uint64(cm.minPages)*pageSize {
 			return nil, fmt.Errorf("memoryLimitBytes %d is below the module's initial memory of %d bytes",
 				cfg.MemoryLimitBytes, uint64(cm.minPages)*pageSize)
 		}
-		alloc = &limitAllocator{limit: limitPages * pageSize}
 	}
+	if need := int64(cm.minPages) * pageSize; cfg.Memory != nil && need > cfg.Memory.Available() {
+		return nil, fmt.Errorf("the module's initial memory of %d bytes exceeds what is left of %s (%d of %d bytes)",
+			need, cfg.Memory.Name(), cfg.Memory.Available(), cfg.Memory.Limit())
+	}
+	alloc := newMemAllocator(limit, cfg.Memory)
+	alloc.copying = e.copyingMemory
 
 	// WASI: args, env, mounts, stdio.
 	mounts := make([]wasi.Mount, len(cfg.Mounts))
@@ -292,6 +322,10 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root}
 	}
 	stdin := wasi.NewPipe()
+	fds := cfg.FDs
+	if fds == nil {
+		fds = e.hostFDs
+	}
 	var netw any
 	if cfg.Net != nil {
 		netw = cfg.Net
@@ -305,6 +339,8 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		Stderr: cfg.Stderr,
 		MaxFDs: e.maxFDs,
 		Net:    netw,
+
+		FDBudget: fds,
 	})
 	if err != nil {
 		return nil, err
@@ -331,10 +367,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 			cancel()
 		}
 	}()
-	instCtx := runCtx
-	if alloc != nil {
-		instCtx = experimental.WithMemoryAllocator(instCtx, alloc)
-	}
+	instCtx := experimental.WithMemoryAllocator(runCtx, alloc)
 
 	e.mu.Lock()
 	if e.closed {
@@ -377,7 +410,9 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}()
 	}
 	go func() {
+		alloc.enterCall()
 		_, callErr := start.Call(runCtx)
+		alloc.exitCall()
 		in.finish(callErr)
 		stopAfter()
 		_ = apiMod.Close(context.Background())
@@ -400,7 +435,7 @@ type instance struct {
 	name   string
 	stdin  *wasi.Pipe
 	sys    *wasi.System
-	alloc  *limitAllocator
+	alloc  *memAllocator
 	cancel context.CancelFunc
 	// interrupt is the module's interrupt global, set by Kill.
 	interrupt atomic.Pointer[api.MutableGlobal]
@@ -469,11 +504,11 @@ func (in *instance) finish(err error) {
 	default:
 		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
 	}
-	if in.alloc != nil && in.alloc.hitLimit() && st.ExitCode != 0 && !st.Killed {
+	if why := in.alloc.hitLimit(); why != "" && st.ExitCode != 0 && !st.Killed {
 		st = runtime.ExitStatus{
 			ExitCode:  137,
 			OOMKilled: true,
-			Message:   fmt.Sprintf("memory limit of %d bytes reached (guest exit %d)", in.alloc.limit, st.ExitCode),
+			Message:   fmt.Sprintf("%s (guest exit %d)", why, st.ExitCode),
 		}
 	}
 	in.status = st
@@ -491,52 +526,9 @@ type pipeWriter struct{ p *wasi.Pipe }
 
 func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
 
-const pageSize = 65536
+// maxMemoryBytes is the wasm32 address space.
+const maxMemoryBytes = 1 << 32
 
-// limitAllocator backs a linear memory with a []byte that never grows past
-// limit bytes; it records a refused growth.
-type limitAllocator struct {
-	limit uint64
-	mu    sync.Mutex
-	hit   bool
-}
-
-func (a *limitAllocator) hitLimit() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.hit
-}
-
-func (a *limitAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
-	capacity = min(capacity, a.limit)
-	return &limitMemory{a: a, buf: make([]byte, 0, capacity)}
-}
-
-type limitMemory struct {
-	a   *limitAllocator
-	buf []byte
-}
-
-func (m *limitMemory) Reallocate(size uint64) []byte {
-	if size > m.a.limit {
-		m.a.mu.Lock()
-		m.a.hit = true
-		m.a.mu.Unlock()
-		return nil
-	}
-	if size <= uint64(cap(m.buf)) {
-		old := len(m.buf)
-		m.buf = m.buf[:size]
-		if int(size) > old {
-			clear(m.buf[old:]) // memory.grow yields zeroed pages
-		}
-		return m.buf
-	}
-	newCap := min(max(size, 2*uint64(cap(m.buf))), m.a.limit)
-	nb := make([]byte, size, newCap)
-	copy(nb, m.buf)
-	m.buf = nb
-	return nb
-}
-
-func (m *limitMemory) Free() { m.buf = nil }
+// MemoryBytes implements runtime.MemoryReporter: the guest's linear memory
+// now.
+func (in *instance) MemoryBytes() int64 { return in.alloc.bytes() }

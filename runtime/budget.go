@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Budget is a count of a host resource shared by instances (the bytes of
+// memory of a node's guests, the host file descriptors of a process's
+// guests) with a limit. Instances Acquire before they use the resource and
+// Release when they stop; a refused Acquire is the guest's failure (a failed
+// memory.grow, EMFILE), never the host's. It is safe for concurrent use.
+type Budget struct {
+	name string
+
+	mu    sync.Mutex
+	limit int64
+	used  int64
+	peak  int64
+}
+
+// NewBudget returns a Budget of limit units (limit <= 0: nothing can be
+// acquired). name is for diagnostics ("node-1 memory").
+func NewBudget(name string, limit int64) *Budget {
+	return &Budget{name: name, limit: max(limit, 0)}
+}
+
+// Acquire takes n units; false (and nothing taken) when fewer than n are
+// left. A nil Budget has no limit.
+func (b *Budget) Acquire(n int64) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.limit-b.used {
+		return false
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	return true
+}
+
+// Release returns n units.
+func (b *Budget) Release(n int64) {
+	if b == nil || n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.used < 0 {
+		panic(fmt.Sprintf("runtime: budget %q released more than it acquired", b.name))
+	}
+}
+
+// SetLimit changes the limit; units already acquired stay acquired.
+func (b *Budget) SetLimit(limit int64) {
+	b.mu.Lock()
+	b.limit = max(limit, 0)
+	b.mu.Unlock()
+}
+
+// Used is the number of units acquired now.
+func (b *Budget) Used() int64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// Peak is the largest Used so far.
+func (b *Budget) Peak() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
+}
+
+// Limit is the budget's limit.
+func (b *Budget) Limit() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit
+}
+
+// Available is Limit minus Used (never negative).
+func (b *Budget) Available() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.limit-b.used, 0)
+}
+
+// Name is the budget's name.
+func (b *Budget) Name() string { return b.name }
+
+// MemoryReporter is implemented by Instances that report the bytes of
+// linear memory they hold now (the eviction manager ranks pods by it).
+type MemoryReporter interface {
+	MemoryBytes() int64
+}

@@ -1,0 +1,157 @@
+package wazero
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasmpod/wasmpod/runtime"
+)
+
+const pageSize = 65536
+
+// memAllocator backs one instance's linear memory. The memory is reserved
+// once at its maximum size (the container's limit, or the module's maximum)
+// and grows in place, so growth never copies and the host holds only the
+// pages the guest has grown into (reservation.go: an mmap'd PROT_NONE
+// reservation made readable page by page where the OS has mmap; a plain
+// growing []byte elsewhere). Growth is charged to the node's memory Budget
+// (node) and refused past the container's limit or the node's budget; the
+// instance then reports OOMKilled when the guest exits non-zero.
+//
+// Free releases the pages and the budget. A Free while the guest's _start
+// is still on the stack (wazero frees memory from proc_exit, or Runtime.Close
+// from another goroutine) only drops the pages (they read as zeros); the
+// address range is unmapped by exitCall, so a late access never faults.
+type memAllocator struct {
+	limit uint64          // bytes; the reservation never exceeds it
+	node  *runtime.Budget // nil: no node budget
+	// copying: back the memory with the portable growing slice.
+	copying bool
+
+	mu      sync.Mutex
+	hit     string // why growth was refused, "" if never
+	mem     *linearMemory
+	inCall  bool
+	pending bool // freed during the call: unmap at exitCall
+}
+
+func newMemAllocator(limit uint64, node *runtime.Budget) *memAllocator {
+	return &memAllocator{limit: limit, node: node}
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (a *memAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMemory {
+	var res reservation
+	if a.copying {
+		res = newSliceReservation(min(maxBytes, a.limit))
+	} else {
+		res = newReservation(min(maxBytes, a.limit))
+	}
+	m := &linearMemory{a: a, res: res}
+	a.mu.Lock()
+	a.mem = m
+	a.mu.Unlock()
+	return m
+}
+
+// refuse records why a growth failed (a.mu held).
+func (a *memAllocator) refuse(why string) {
+	if a.hit == "" {
+		a.hit = why
+	}
+}
+
+// hitLimit returns why growth was refused, "" if it never was.
+func (a *memAllocator) hitLimit() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.hit
+}
+
+// bytes is the linear memory's size now.
+func (a *memAllocator) bytes() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mem == nil {
+		return 0
+	}
+	return int64(a.mem.size)
+}
+
+func (a *memAllocator) enterCall() {
+	a.mu.Lock()
+	a.inCall = true
+	a.mu.Unlock()
+}
+
+// exitCall unmaps a memory freed while the guest ran.
+func (a *memAllocator) exitCall() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inCall = false
+	if a.pending && a.mem != nil {
+		a.mem.res.release()
+		a.pending = false
+	}
+}
+
+// linearMemory implements experimental.LinearMemory over a reservation.
+type linearMemory struct {
+	a     *memAllocator
+	res   reservation
+	size  uint64 // bytes the guest has (charged to the node budget)
+	freed bool
+}
+
+// Reallocate implements experimental.LinearMemory: it grows the memory in
+// place to size bytes, or returns nil when the container's limit or the
+// node's budget refuses.
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	a := m.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.freed {
+		return nil
+	}
+	if size <= m.size {
+		return m.res.bytes(size)
+	}
+	if size > m.res.max() {
+		a.refuse(fmt.Sprintf("memory limit of %d bytes reached", a.limit))
+		return nil
+	}
+	grow := int64(size - m.size)
+	if !a.node.Acquire(grow) {
+		a.refuse(fmt.Sprintf("%s exhausted (%d of %d bytes in use)", a.node.Name(), a.node.Used(), a.node.Limit()))
+		return nil
+	}
+	b, err := m.res.grow(size)
+	if err != nil {
+		a.node.Release(grow)
+		a.refuse(fmt.Sprintf("growing linear memory to %d bytes: %v", size, err))
+		return nil
+	}
+	m.size = size
+	return b
+}
+
+// Free implements experimental.LinearMemory.
+func (m *linearMemory) Free() {
+	a := m.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.freed {
+		return
+	}
+	m.freed = true
+	a.node.Release(int64(m.size))
+	m.size = 0
+	if a.inCall {
+		m.res.drop()
+		a.pending = true
+		return
+	}
+	m.res.release()
+}

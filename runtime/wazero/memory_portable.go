@@ -1,0 +1,5 @@
+//go:build !(linux || darwin || freebsd)
+
+package wazero
+
+func newReservation(limit uint64) reservation { return newSliceReservation(limit) }

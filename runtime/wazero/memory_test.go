@@ -1,0 +1,326 @@
+package wazero
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmpod/wasmpod/internal/testwasm"
+	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
+	"github.com/wasmpod/wasmpod/runtime/wasi"
+)
+
+func buildHostile(tb testing.TB) []byte {
+	tb.Helper()
+	return testwasm.Build(tb, testwasm.GuestDir(tb, "hostile"))
+}
+
+func compileHostile(tb testing.TB, eng *Engine) runtime.CompiledModule {
+	tb.Helper()
+	wasm := buildHostile(tb)
+	mod, err := eng.Compile(context.Background(), enginetest.Digest(wasm), wasm)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return mod
+}
+
+func newTestEngine(tb testing.TB, cfg Config) *Engine {
+	tb.Helper()
+	cfg.CacheDir = testwasm.CompileCacheDir()
+	eng, err := New(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = eng.Close(context.Background()) })
+	return eng
+}
+
+// lines collects a guest's output and signals lines with a prefix.
+type lines struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen chan struct{}
+	want string
+	once sync.Once
+}
+
+func newLines(want string) *lines { return &lines{seen: make(chan struct{}), want: want} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	if l.want != "" && strings.Contains(l.buf.String(), l.want) {
+		l.once.Do(func() { close(l.seen) })
+	}
+	return len(p), nil
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitLine waits for the wanted output or the guest's end.
+func waitLine(tb testing.TB, in runtime.Instance, out, errOut *lines) {
+	tb.Helper()
+	select {
+	case <-out.seen:
+	case <-in.Done():
+		tb.Fatalf("guest ended (%+v) before printing %q; stdout %q stderr %q", in.Status(), out.want, out.String(), errOut.String())
+	case <-time.After(2 * time.Minute):
+		in.Kill()
+		tb.Fatalf("guest did not print %q; stdout %q", out.want, out.String())
+	}
+}
+
+func waitDone(tb testing.TB, in runtime.Instance) runtime.ExitStatus {
+	tb.Helper()
+	select {
+	case <-in.Done():
+		return in.Status()
+	case <-time.After(2 * time.Minute):
+		in.Kill()
+		tb.Fatal("guest did not end")
+	}
+	return runtime.ExitStatus{}
+}
+
+// rssBytes is the process's resident set (VmRSS).
+func rssBytes(tb testing.TB) int64 {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		tb.Skipf("no /proc/self/status: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	tb.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// settle collects garbage and returns freed heap to the OS, so that RSS
+// measures what is live.
+func settle() {
+	goruntime.GC()
+	debug.FreeOSMemory()
+}
+
+// growGuest starts the hostile guest growing by mib MiB and waits until it
+// has; it returns the instance (holding its memory until Terminate).
+func growGuest(tb testing.TB, eng *Engine, mod runtime.CompiledModule, mib int, cfg runtime.ContainerConfig) (runtime.Instance, *lines, *lines) {
+	tb.Helper()
+	out, errOut := newLines(fmt.Sprintf("memgrow: ok %d", mib)), newLines("")
+	cfg.Name = "memgrow"
+	cfg.Args = []string{"hostile", "memgrow", strconv.Itoa(mib)}
+	cfg.Stdout, cfg.Stderr = out, errOut
+	in, err := eng.Start(context.Background(), mod, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	waitLine(tb, in, out, errOut)
+	return in, out, errOut
+}
+
+// TestMemoryGrowsInPlaceAndIsReleased: the host holds a guest's linear
+// memory plus a small overhead while it runs (growth does not copy), and
+// gives it back to the OS as soon as the instance ends. With the old
+// allocator (a []byte grown by copying) the host held the copies and kept
+// the memory in the Go heap after the end.
+func TestMemoryGrowsInPlaceAndIsReleased(t *testing.T) {
+	eng := newTestEngine(t, Config{})
+	mod := compileHostile(t, eng)
+	const mib = 256
+	settle()
+	base := rssBytes(t)
+	in, _, _ := growGuest(t, eng, mod, mib, runtime.ContainerConfig{MemoryLimitBytes: 1 << 30})
+	guest := in.(runtime.MemoryReporter).MemoryBytes()
+	settle()
+	during := rssBytes(t) - base
+	if guest < mib<<20 {
+		t.Fatalf("guest memory %d bytes, want at least %d MiB", guest, mib)
+	}
+	if limit := guest + guest/10 + 16<<20; during > limit {
+		t.Errorf("host RSS grew by %d MiB for %d MiB of guest memory, want at most %d MiB", during>>20, guest>>20, limit>>20)
+	}
+	in.Terminate()
+	if st := waitDone(t, in); st.ExitCode != 0 {
+		t.Fatalf("memgrow: %+v", st)
+	}
+	after := rssBytes(t) - base // no GC: the pages must be gone already
+	if after > 32<<20 {
+		t.Errorf("host RSS %d MiB above the baseline right after the guest ended (it held %d MiB), want under 32 MiB", after>>20, guest>>20)
+	}
+	t.Logf("guest %d MiB, host RSS +%d MiB while running, +%d MiB after the end", guest>>20, during>>20, after>>20)
+}
+
+// TestNodeMemoryBudget: guests without a limit share the node's budget;
+// growth past it fails, the guests are OOMKilled with a message naming the
+// budget, and the budget is whole again when they end.
+func TestNodeMemoryBudget(t *testing.T) {
+	eng := newTestEngine(t, Config{})
+	mod := compileHostile(t, eng)
+	node := runtime.NewBudget("node-x memory", 96<<20)
+	var insts []runtime.Instance
+	var outs []*lines
+	for i := 0; i < 2; i++ {
+		out := newLines("")
+		in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{
+			Name: "memhog", Args: []string{"hostile", "memhog"}, Memory: node, Stdout: out, Stderr: out,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts, outs = append(insts, in), append(outs, out)
+	}
+	for i, in := range insts {
+		st := waitDone(t, in)
+		if !st.OOMKilled || st.ExitCode != 137 || !strings.Contains(st.Message, "node-x memory exhausted") {
+			t.Errorf("memhog %d: status %+v, want OOMKilled 137 naming the node budget; output tail %q", i, st, tail(outs[i].String()))
+		}
+	}
+	if p := node.Peak(); p > 96<<20 {
+		t.Errorf("budget peak %d bytes, over its limit", p)
+	}
+	if u := node.Used(); u != 0 {
+		t.Errorf("budget still has %d bytes in use after the guests ended", u)
+	}
+	// A module whose initial memory does not fit is refused at Start.
+	small := runtime.NewBudget("node-y memory", 64<<10)
+	if _, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{Name: "x", Args: []string{"hostile", "exit", "0"}, Memory: small}); err == nil || !strings.Contains(err.Error(), "node-y memory") {
+		t.Errorf("Start over the node budget: err %v, want one naming the budget", err)
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 400 {
+		return s[len(s)-400:]
+	}
+	return s
+}
+
+// openFDs counts the process's open fds.
+func openFDs(tb testing.TB) int {
+	tb.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		tb.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// TestHostFDBudget: guests hoarding fds in many containers cannot take the
+// process's file descriptors: under a small RLIMIT_NOFILE, and a budget
+// derived from it, they get EMFILE while an HTTP server of the same process
+// still accepts connections (without the budget, 8 hoarders at the
+// per-container cap of 1024 fds used up the limit and the server could not
+// accept).
+func TestHostFDBudget(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	low := uint64(openFDs(t) + 700)
+	if low > lim.Max {
+		t.Skipf("hard RLIMIT_NOFILE %d too low for the test", lim.Max)
+	}
+	budget := runtime.NewBudget("test host fds", wasi.FDBudgetSize(low))
+	eng := newTestEngine(t, Config{HostFDs: budget})
+	mod := compileHostile(t, eng)
+
+	lowered := lim
+	lowered.Cur = low
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Skip(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+
+	const guests = 8
+	var insts []runtime.Instance
+	var outs []*lines
+	for i := 0; i < guests; i++ {
+		out, errOut := newLines("fdhoard: opened"), newLines("")
+		in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{
+			Name:   fmt.Sprintf("hoarder-%d", i),
+			Args:   []string{"hostile", "fdhoard", "/data", "0"},
+			Mounts: []runtime.Mount{{HostPath: t.TempDir(), GuestPath: "/data"}},
+			Stdout: out, Stderr: errOut,
+		})
+		if err != nil {
+			// The budget may be spent by the earlier hoarders: a refused
+			// start is the container's failure, not the host's.
+			if !strings.Contains(err.Error(), "file descriptor budget") {
+				t.Fatalf("start hoarder %d: %v", i, err)
+			}
+			continue
+		}
+		insts, outs = append(insts, in), append(outs, out)
+		waitLine(t, in, out, errOut)
+	}
+	emfile := 0
+	for _, out := range outs {
+		if strings.Contains(out.String(), "fdhoard: errno EMFILE") {
+			emfile++
+		}
+	}
+	if emfile == 0 {
+		t.Errorf("no hoarder got EMFILE; outputs %q", outs[0].String())
+	}
+	if u := budget.Used(); u > budget.Limit() {
+		t.Errorf("budget used %d over its limit %d", u, budget.Limit())
+	}
+	// The server still accepts: 100 connections held at once, then requests.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	var held []io.Closer
+	for i := 0; i < 100; i++ {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(srv.URL)
+		if err != nil {
+			t.Fatalf("connection %d to the HTTP server while guests hoard fds: %v (%d fds open, limit %d)", i, err, openFDs(t), low)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		held = append(held, resp.Body)
+	}
+	for i := 0; i < 20; i++ {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatalf("request %d while guests hoard fds: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	for _, in := range insts {
+		in.Terminate()
+		waitDone(t, in)
+	}
+	if u := budget.Used(); u != 0 {
+		t.Errorf("budget still has %d fds in use after the guests ended", u)
+	}
+}
