@@ -63,12 +63,24 @@ type HandlerOptions struct {
 	// MaxBodyBytes limits request bodies (413 beyond); DefaultMaxBodyBytes
 	// when zero.
 	MaxBodyBytes int64
+	// MaxJSONDepth limits the nesting of arrays and objects in JSON (and
+	// YAML) bodies (400 beyond, before anything is decoded);
+	// DefaultMaxJSONDepth when zero.
+	MaxJSONDepth int
 }
+
+// DefaultMaxJSONDepth is the JSON nesting limit when HandlerOptions leaves
+// it zero. The deepest Kubernetes objects (a pod's node affinity
+// expressions) nest about 10 levels.
+const DefaultMaxJSONDepth = 100
 
 // Handler returns the HTTP handler serving s on Kubernetes REST paths.
 func (s *Server) Handler(opts HandlerOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxJSONDepth <= 0 {
+		opts.MaxJSONDepth = DefaultMaxJSONDepth
 	}
 	return &httpHandler{s: s, opts: opts}
 }
@@ -131,6 +143,9 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			Reason: metav1.StatusReasonUnauthorized, Message: "Unauthorized"}})
 		return
 	}
+	// The connection carried a valid token (or none is needed): it no
+	// longer counts against LimitUnauthenticated's cap.
+	markAuthenticated(req.Context())
 	if req.Body != nil {
 		if req.ContentLength > h.opts.MaxBodyBytes {
 			writeError(w, tooLarge(h.opts.MaxBodyBytes))
@@ -172,6 +187,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		h.serveResource(w, req, corev1.SchemeGroupVersion, parts[2:])
 	case len(parts) > 3 && parts[0] == "apis":
 		h.serveResource(w, req, schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:])
+	case path == BackupPath:
+		h.serveBackup(w, req)
 	default:
 		writeError(w, notFound())
 	}
@@ -526,8 +543,12 @@ func (h *httpHandler) serveItem(w http.ResponseWriter, req *http.Request, rq *re
 					types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType)))
 			return
 		}
-		data, err := io.ReadAll(req.Body)
+		data, err := readBody(req)
 		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := checkJSONDepth(data, h.opts.MaxJSONDepth); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -538,7 +559,7 @@ func (h *httpHandler) serveItem(w http.ResponseWriter, req *http.Request, rq *re
 			writeError(w, methodNotAllowed(req.Method))
 			return
 		}
-		opts, err := deleteOptions(req)
+		opts, err := h.deleteOptions(req)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -563,7 +584,7 @@ func (h *httpHandler) serveDeleteCollection(w http.ResponseWriter, req *http.Req
 		writeError(w, err)
 		return
 	}
-	dopts, err := deleteOptions(req)
+	dopts, err := h.deleteOptions(req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -606,7 +627,7 @@ func (h *httpHandler) serveBinding(w http.ResponseWriter, req *http.Request, rq 
 		return
 	}
 	b := &corev1.Binding{}
-	if err := decodeInto(body, b, corev1.SchemeGroupVersion.WithKind("Binding")); err != nil {
+	if err := decodeInto(body, b, corev1.SchemeGroupVersion.WithKind("Binding"), h.opts.MaxJSONDepth); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -639,14 +660,14 @@ func listOptions(req *http.Request) (metav1.ListOptions, error) {
 	return opts, nil
 }
 
-func deleteOptions(req *http.Request) (metav1.DeleteOptions, error) {
+func (h *httpHandler) deleteOptions(req *http.Request) (metav1.DeleteOptions, error) {
 	var opts metav1.DeleteOptions
 	body, err := readBody(req)
 	if err != nil {
 		return opts, err
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeInto(body, &opts, metav1.SchemeGroupVersion.WithKind("DeleteOptions")); err != nil {
+		if err := decodeInto(body, &opts, metav1.SchemeGroupVersion.WithKind("DeleteOptions"), h.opts.MaxJSONDepth); err != nil {
 			return opts, err
 		}
 	}
@@ -701,17 +722,21 @@ func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object
 			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %q)", mt))
 	}
 	obj := r.newObj()
-	if err := decodeInto(body, obj, r.GVK()); err != nil {
+	if err := decodeInto(body, obj, r.GVK(), h.opts.MaxJSONDepth); err != nil {
 		return nil, err
 	}
 	return obj, nil
 }
 
-// decodeInto decodes a JSON object into obj, checking that its kind and
-// apiVersion (when given) are want's.
-func decodeInto(body []byte, obj any, want schema.GroupVersionKind) error {
+// decodeInto decodes a JSON object into obj, checking that it nests at
+// most maxDepth levels and that its kind and apiVersion (when given) are
+// want's.
+func decodeInto(body []byte, obj any, want schema.GroupVersionKind, maxDepth int) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apierrors.NewBadRequest("the request body is empty; expected a " + want.Kind + " object")
+	}
+	if err := checkJSONDepth(body, maxDepth); err != nil {
+		return err
 	}
 	var tm metav1.TypeMeta
 	if err := json.Unmarshal(body, &tm); err != nil {

@@ -40,6 +40,7 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
 			&ucli.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
 			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
+			&ucli.BoolFlag{Name: "allow-store-reset", Usage: "start even though the store under --data-dir is missing, empty or older than the revision it last recorded (its data is lost): only to start over deliberately; restore a backup with `wasmpod restore` instead"},
 			&ucli.DurationFlag{Name: "node-monitor-grace-period", Usage: "mark a node Unknown when its lease is older than this", Value: 40 * time.Second},
 			&ucli.DurationFlag{Name: "heartbeat-interval", Usage: "how often node agents renew their lease", Value: 10 * time.Second},
 		},
@@ -70,6 +71,11 @@ func serveAction(c *ucli.Context) error {
 	if c.String("listen") != "" && c.String("token") == "" {
 		return ucli.Exit("--listen serves the API on TCP and needs a bearer token: set --token or WASMPOD_TOKEN", 2)
 	}
+	if c.String("listen") != "" {
+		if err := apiserver.CheckToken(c.String("token")); err != nil {
+			return ucli.Exit(fmt.Sprintf("--token (or WASMPOD_TOKEN, or token in --config): %v", err), 2)
+		}
+	}
 	hostPortAddr, err := netip.ParseAddr(c.String("host-port-address"))
 	if err != nil {
 		return ucli.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
@@ -77,6 +83,7 @@ func serveAction(c *ucli.Context) error {
 	if c.Int("nodes") < 1 {
 		return ucli.Exit("--nodes must be at least 1", 2)
 	}
+	privateUmask() // logs, volumes and the store: not readable by other users
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -88,6 +95,7 @@ func serveAction(c *ucli.Context) error {
 		NodeSpecs:              nodeSpecs,
 		AllowHostPath:          c.Bool("allow-host-path"),
 		DenyEgress:             c.Bool("deny-egress"),
+		AllowStoreReset:        c.Bool("allow-store-reset"),
 		HostPortAddress:        hostPortAddr,
 		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
 		HeartbeatInterval:      c.Duration("heartbeat-interval"),
@@ -102,7 +110,7 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return ucli.Exit(err.Error(), 1)
 	}
-	servers := []*http.Server{{Handler: cl.Handler()}}
+	servers := []*http.Server{apiserver.NewHTTPServer(cl.Handler(), apiserver.ServingOptions{})}
 	listeners := []net.Listener{ul}
 	fmt.Fprintf(stderr, "wasmpod serve: API on unix://%s\n", socket)
 	if addr := c.String("listen"); addr != "" {
@@ -111,8 +119,8 @@ func serveAction(c *ucli.Context) error {
 			ul.Close()
 			return ucli.Exit(err.Error(), 1)
 		}
-		servers = append(servers, &http.Server{Handler: cl.Server().Handler(apiserver.HandlerOptions{Token: c.String("token")})})
-		listeners = append(listeners, tl)
+		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: c.String("token")}), apiserver.ServingOptions{}))
+		listeners = append(listeners, apiserver.LimitUnauthenticated(tl, 0))
 		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (bearer token required)\n", tl.Addr())
 	}
 	nodes := c.Int("nodes")

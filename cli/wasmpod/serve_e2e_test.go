@@ -490,13 +490,13 @@ func TestServeTCPWithTokenAndClientGo(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s := serve(t, t.TempDir(), "--listen", addr, "--token", "s3cret")
+	s := serve(t, t.TempDir(), "--listen", addr, "--token", "e2e-token-9f8a7b6c5d4e3f21")
 	ctx := context.Background()
 	bad, _ := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+addr, "wrong"))
 	if _, err := bad.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
 		t.Fatalf("wrong token: %v", err)
 	}
-	cs, err := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+addr, "s3cret"))
+	cs, err := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+addr, "e2e-token-9f8a7b6c5d4e3f21"))
 	if err != nil {
 		t.Fatal(err)
 	}
