@@ -100,3 +100,82 @@ func TestSubPathSymlinkPlantedByInitContainer(t *testing.T) {
 		t.Errorf("app printed %q", got)
 	}
 }
+
+// TestSubPathHostPlantedSymlinkRefused: a subPath that is a symlink leading
+// out of its volume (here planted by the host in a hostPath volume, as a
+// guest's could be by any route) is refused with the kubelet's error for a
+// bad subPath; a symlink that stays inside the volume is followed, as
+// upstream does.
+func TestSubPathHostPlantedSymlinkRefused(t *testing.T) {
+	t.Parallel()
+	secret, outside := secrets(t)
+	vol := t.TempDir()
+	if err := os.Symlink(strings.Repeat("../", 30), filepath.Join(vol, "esc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(vol, "real", "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "real", "dir", "hello"), []byte("hello inside\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real/./dir", filepath.Join(vol, "in")); err != nil {
+		t.Fatal(err)
+	}
+	pod := hostilePod(t, "subpath-hostpath")
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: vol}}}}
+	pod.Spec.Containers = []corev1.Container{
+		hostileCtr("bad", []corev1.VolumeMount{{Name: "host", MountPath: "/x", SubPath: "esc"}},
+			"do", "cat", "/x"+secret, "--", "write", "/x"+outside+"/pwned", "owned"),
+		hostileCtr("bad2", []corev1.VolumeMount{{Name: "host", MountPath: "/x", SubPath: "esc" + outside}},
+			"do", "write", "/x/pwned", "owned"),
+		hostileCtr("good", []corev1.VolumeMount{{Name: "host", MountPath: "/in", SubPath: "in"}}, "cat", "/in/hello"),
+	}
+	h := newHarness(t, pod)
+	h.cfg.AllowHostPath = true
+	h.run()
+	p := h.waitFor("bad refused and good done", func(p *corev1.Pod) bool {
+		return waiting(p, "bad", "CreateContainerConfigError") && waiting(p, "bad2", "CreateContainerConfigError") &&
+			ctrStatus(p, "good").State.Terminated != nil
+	})
+	noEscape(t, h, outside, "bad", "bad2", "good")
+	wantTerminated(t, p, "good", 0, "Completed")
+	if got := h.logLines("good"); !slices.Equal(got, []string{"cat: ok 13", "hello inside"}) {
+		t.Errorf("good printed %q", got)
+	}
+	want := `Error: failed to prepare subPath for volumeMount "host" of container "bad": subPath "esc" leads outside the volume`
+	if msg := ctrStatus(p, "bad").State.Waiting.Message; !strings.HasPrefix(msg, want) {
+		t.Errorf("bad: message %q, want prefix %q", msg, want)
+	}
+	if !h.hasEvent("Warning Failed " + want) {
+		t.Errorf("no Failed event %q in %q", want, h.eventList())
+	}
+}
+
+// TestSubPathRestartingPlanter: a container mounts the volume whole and a
+// subPath of it, replaces the subPath's directory with an escaping link
+// and crashes; its restart must not mount the host.
+func TestSubPathRestartingPlanter(t *testing.T) {
+	t.Parallel()
+	secret, outside := secrets(t)
+	pod := hostilePod(t, "subpath-restart")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	pod.Spec.Containers = []corev1.Container{
+		hostileCtr("c", []corev1.VolumeMount{{Name: "data", MountPath: "/v"}, {Name: "data", MountPath: "/x", SubPath: "x"}},
+			"do", "cat", "/x"+secret, "--", "write", "/x"+outside+"/pwned", "owned",
+			"--", "rmdir", "/v/x", "--", "plant", "/v", "x", "30", "30", "--", "exit", "1"),
+	}
+	h := newHarness(t, pod)
+	h.run()
+	p := h.waitFor("a restart that ran or was refused", func(p *corev1.Pod) bool {
+		cs := ctrStatus(p, "c")
+		return cs.RestartCount >= 1 && cs.State.Running == nil || waiting(p, "c", "CreateContainerConfigError")
+	})
+	noEscape(t, h, outside, "c")
+	if got := h.logLines("c"); !slices.Contains(got, "rename: errno EPERM") || slices.Contains(got, "rename: ok") {
+		t.Errorf("c printed %q; status %s", got, describe(p))
+	}
+}
