@@ -612,12 +612,13 @@ func (h *httpHandler) serveDeleteCollection(w http.ResponseWriter, req *http.Req
 		}
 		deleted = append(deleted, obj)
 	}
-	out := r.newList()
-	if err := meta.SetList(out, deleted); err != nil {
+	// As upstream: the answer is the list (kind PodList, ...) of what was
+	// deleted.
+	if err := meta.SetList(listObj, deleted); err != nil {
 		writeError(w, apierrors.NewInternalError(err))
 		return
 	}
-	respond(w, r, http.StatusOK, out, nil)
+	respond(w, r, http.StatusOK, listObj, nil)
 }
 
 func (h *httpHandler) serveBinding(w http.ResponseWriter, req *http.Request, rq *request) {

@@ -606,7 +606,15 @@ func (s *Server) gracePeriod(r *Resource, obj runtime.Object, opts metav1.Delete
 	if opts.GracePeriodSeconds != nil {
 		grace = *opts.GracePeriodSeconds
 	}
-	if pod.Spec.NodeName == "" || podTerminal(pod) || grace <= 0 {
+	if pod.Spec.NodeName == "" || podTerminal(pod) {
+		return 0, false
+	}
+	if grace < 0 {
+		// As upstream's pod strategy: a negative grace period is 1 s, not
+		// a force delete (only 0 is).
+		grace = 1
+	}
+	if grace == 0 {
 		return 0, false
 	}
 	return grace, true
