@@ -90,6 +90,7 @@ type runKey struct{}
 // runState is what the host functions of one run report to the test.
 type runState struct {
 	sys *wasi.System
+	fx  fixture
 
 	mu       sync.Mutex
 	problems []string
@@ -106,11 +107,15 @@ func (s *runState) problem(format string, args ...any) {
 	}
 }
 
-func newFuzzHost(tb testing.TB) *fuzzHost {
+// newFuzzHost binds funcs (nil: every WASI and socket function, unguarded).
+func newFuzzHost(tb testing.TB, funcs []wasi.HostFunc) *fuzzHost {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
 	tb.Cleanup(func() { rt.Close(context.Background()) })
-	h := &fuzzHost{rt: rt, funcs: wasi.UnguardedFunctions(wasisock.Functions()...)}
+	if funcs == nil {
+		funcs = wasi.UnguardedFunctions(wasisock.Functions()...)
+	}
+	h := &fuzzHost{rt: rt, funcs: funcs}
 	b := rt.NewHostModuleBuilder(wasi.ModuleName)
 	for _, hf := range h.funcs {
 		b.NewFunctionBuilder().
@@ -697,8 +702,8 @@ func (g *egressGuard) config() network.Config {
 }
 
 // runGuest runs one generated guest against a fresh fixture and network
-// and checks the host's invariants.
-func (h *fuzzHost) runGuest(t *testing.T, wasm []byte, trace func() string) {
+// and returns the host's invariants it broke.
+func (h *fuzzHost) runGuest(t *testing.T, wasm []byte) []string {
 	ctx := context.Background()
 	fx := newFixture(t)
 
@@ -753,17 +758,17 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte, trace func() string) {
 	before := snapshot(t, fx.base, fx.data)
 	w := newWatcher(t, fx.base, fx.outside, fx.ro, filepath.Join(fx.ro, "d"))
 
-	st := &runState{sys: sys}
+	st := &runState{sys: sys, fx: fx}
 	compiled, err := h.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		w.drain()
-		t.Fatalf("generated guest does not compile: %v%s", err, trace())
+		t.Fatalf("generated guest does not compile: %v", err)
 	}
 	defer compiled.Close(ctx)
 	mod, err := h.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		w.drain()
-		t.Fatalf("instantiate: %v%s", err, trace())
+		t.Fatalf("instantiate: %v", err)
 	}
 	defer mod.Close(ctx)
 
@@ -781,7 +786,7 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte, trace func() string) {
 	case runErr = <-done:
 	case <-time.After(runBudget + hangBound):
 		w.drain()
-		t.Fatalf("the guest did not end within %v of its kill%s", hangBound, trace())
+		return []string{fmt.Sprintf("the guest did not end within %v of its kill", hangBound)}
 	}
 	events := w.drain()
 
@@ -813,13 +818,11 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte, trace func() string) {
 	for _, l := range st.trace {
 		t.Log(l)
 	}
-	if len(st.problems) > 0 {
-		t.Fatalf("%s\ncalls:%s", strings.Join(st.problems, "\n"), trace())
-	}
+	return st.problems
 }
 
 func FuzzHostCalls(f *testing.F) {
-	h := newFuzzHost(f)
+	h := newFuzzHost(f, nil)
 	d := buildDict()
 	for _, seed := range fuzzSeeds(d, h.funcs) {
 		f.Add(seed)
@@ -827,7 +830,9 @@ func FuzzHostCalls(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		off, patch, calls := plan(in, d, h.funcs)
 		wasm := assemble(h.funcs, d.mem, off, patch, calls)
-		h.runGuest(t, wasm, func() string { return describe(calls, h.funcs) })
+		if problems := h.runGuest(t, wasm); len(problems) > 0 {
+			t.Fatalf("%s\ncalls:%s", strings.Join(problems, "\n"), describe(calls, h.funcs))
+		}
 	})
 }
 
@@ -917,5 +922,57 @@ func fuzzSeeds(d *dict, funcs []wasi.HostFunc) [][]byte {
 		cat(call("fd_read", fdArg(0), ptr(iov), ln(iov), ptr(scratch)), call("fd_read", fdArg(0), ptr(iov), ln(iov), ptr(scratch))),
 		cat(call("args_get", ptr(scratch), ptr(scratch+1)), call("environ_get", []byte{5, 4}, ptr(scratch)),
 			call("random_get", []byte{5, 8}, small(16)), call("fd_prestat_dir_name", fdArg(3), []byte{5, 2}, small(5))),
+	}
+}
+
+// TestHostCallsHarnessCatches checks that FuzzHostCalls's checks fire: a
+// guest calls a deliberately broken host function (sock_listen replaced)
+// that panics, returns a non-errno, reads the file outside the mounts,
+// writes beside the mounts or changes the read-only mount, as its first
+// argument says; each must be reported, and a harmless call must not.
+func TestHostCallsHarnessCatches(t *testing.T) {
+	evil := wasi.HostFunc{Name: "sock_listen", Params: []wasi.ValType{wasi.I32, wasi.I32}, Results: []wasi.ValType{wasi.I32},
+		Fn: func(ctx context.Context, c *wasi.Call) {
+			fx := ctx.Value(runKey{}).(*runState).fx
+			switch c.U32(0) {
+			case 1:
+				var m map[string]int
+				m["x"]++ // a nil map write: a real runtime panic
+			case 2:
+				c.Results[0] = 1000
+				return
+			case 3:
+				os.ReadFile(filepath.Join(fx.outside, "secret.txt"))
+			case 4:
+				os.WriteFile(filepath.Join(fx.base, "planted"), nil, 0o644)
+			case 5:
+				os.Chmod(filepath.Join(fx.ro, "f"), 0o600)
+			}
+			c.SetErrno(0)
+		}}
+	h := newFuzzHost(t, wasi.UnguardedFunctions(append(wasisock.Functions(), evil)...))
+	d := buildDict()
+	fi := -1
+	for i, f := range h.funcs {
+		if f.Name == "sock_listen" {
+			fi = i
+		}
+	}
+	for mode, want := range map[uint64]string{
+		0: "",
+		1: "host panic in sock_listen",
+		2: "not a WASI errno",
+		3: "secret.txt",
+		4: "planted",
+		5: "changed",
+	} {
+		wasm := assemble(h.funcs, d.mem, 0, nil, []guestCall{{fn: fi, args: []uint64{mode, 0}}})
+		problems := strings.Join(h.runGuest(t, wasm), "\n")
+		switch {
+		case want == "" && problems != "":
+			t.Errorf("mode %d (harmless): reported %s", mode, problems)
+		case want != "" && !strings.Contains(problems, want):
+			t.Errorf("mode %d: want a report containing %q, got %q", mode, want, problems)
+		}
 	}
 }
