@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"path"
@@ -25,6 +26,22 @@ type Options struct {
 // notSupported is the start of every Forbidden detail for a field that
 // wasmpod cannot honour.
 const notSupported = "not supported by wasmpod: "
+
+// Bounds on a pod, so that everything the system derives from it (its
+// status above all, which carries one entry per container) fits in the API
+// server's request and storage limits. Upstream has no such counts; its
+// bound is etcd's 1.5 MiB per object, which MaxPodSpecBytes keeps well
+// inside with room for the status.
+const (
+	// MaxContainers bounds spec.containers.
+	MaxContainers = 100
+	// MaxInitContainers bounds spec.initContainers.
+	MaxInitContainers = 100
+	// MaxVolumes bounds spec.volumes.
+	MaxVolumes = 256
+	// MaxPodSpecBytes bounds the JSON encoding of spec.
+	MaxPodSpecBytes = 1 << 20
+)
 
 var (
 	supportedRestartPolicies = []corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}
@@ -75,6 +92,21 @@ func (v *podValidator) add(errs ...*field.Error) { v.errs = append(v.errs, errs.
 
 func (v *podValidator) spec(p *field.Path) field.ErrorList {
 	spec := &v.pod.Spec
+	if n := len(spec.Containers); n > MaxContainers {
+		v.add(field.TooMany(p.Child("containers"), n, MaxContainers))
+	}
+	if n := len(spec.InitContainers); n > MaxInitContainers {
+		v.add(field.TooMany(p.Child("initContainers"), n, MaxInitContainers))
+	}
+	if n := len(spec.Volumes); n > MaxVolumes {
+		v.add(field.TooMany(p.Child("volumes"), n, MaxVolumes))
+	}
+	if b, err := json.Marshal(spec); err == nil && len(b) > MaxPodSpecBytes {
+		v.add(field.TooLong(p, "", MaxPodSpecBytes))
+	}
+	if len(v.errs) > 0 {
+		return v.errs // too big to be worth checking item by item
+	}
 	v.volumes = v.validateVolumes(spec.Volumes, p.Child("volumes"))
 
 	names := sets.New[string]()
@@ -239,9 +271,19 @@ func (v *podValidator) hostPath(h *corev1.HostPathVolumeSource, p *field.Path) {
 		v.add(field.Invalid(p.Child("path"), h.Path, "must be an absolute path"))
 	case hasBackstep(h.Path):
 		v.add(field.Invalid(p.Child("path"), h.Path, "must not contain '..'"))
+	default:
+		v.noNUL(p.Child("path"), h.Path)
 	}
 	if h.Type != nil && !slices.Contains(supportedHostPathTypes, *h.Type) {
 		v.add(field.NotSupported(p.Child("type"), *h.Type, strs(supportedHostPathTypes)))
+	}
+}
+
+// noNUL refuses a NUL byte: argv, the environment and paths reach the
+// guest and the host as C strings, which a NUL would cut short.
+func (v *podValidator) noNUL(p *field.Path, s string) {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		v.add(field.Invalid(p, s, fmt.Sprintf("must not contain a NUL byte (found at byte %d)", i)))
 	}
 }
 
@@ -268,7 +310,16 @@ func (v *podValidator) container(c *corev1.Container, p *field.Path, names sets.
 		v.add(field.Required(p.Child("image"), ""))
 	case c.Image != strings.TrimSpace(c.Image):
 		v.add(field.Invalid(p.Child("image"), c.Image, "must not have leading or trailing whitespace"))
+	default:
+		v.noNUL(p.Child("image"), c.Image)
 	}
+	for i, a := range c.Command {
+		v.noNUL(p.Child("command").Index(i), a)
+	}
+	for i, a := range c.Args {
+		v.noNUL(p.Child("args").Index(i), a)
+	}
+	v.noNUL(p.Child("workingDir"), c.WorkingDir)
 	if c.ImagePullPolicy != "" && !slices.Contains(supportedPullPolicies, c.ImagePullPolicy) {
 		v.add(field.NotSupported(p.Child("imagePullPolicy"), c.ImagePullPolicy, strs(supportedPullPolicies)))
 	}
@@ -379,8 +430,13 @@ func (v *podValidator) handler(exec *corev1.ExecAction, http *corev1.HTTPGetActi
 		}
 		return true
 	}
-	if exec != nil && one("exec") && len(exec.Command) == 0 {
-		v.add(field.Required(p.Child("exec", "command"), ""))
+	if exec != nil && one("exec") {
+		if len(exec.Command) == 0 {
+			v.add(field.Required(p.Child("exec", "command"), ""))
+		}
+		for i, a := range exec.Command {
+			v.noNUL(p.Child("exec", "command").Index(i), a)
+		}
 	}
 	if http != nil && one("httpGet") {
 		v.portRef(http.Port.IntValue(), http.Port.StrVal, p.Child("httpGet", "port"))
@@ -463,6 +519,7 @@ func (v *podValidator) env(env []corev1.EnvVar, p *field.Path) {
 				v.add(field.Invalid(ip.Child("name"), ev.Name, msg))
 			}
 		}
+		v.noNUL(ip.Child("value"), ev.Value)
 		if ev.ValueFrom == nil {
 			continue
 		}
@@ -588,6 +645,8 @@ func (v *podValidator) mounts(mounts []corev1.VolumeMount, p *field.Path) {
 		if m.MountPath != "" {
 			paths.Insert(path.Clean(m.MountPath))
 		}
+		v.noNUL(ip.Child("mountPath"), m.MountPath)
+		v.noNUL(ip.Child("subPath"), m.SubPath)
 		if m.SubPath != "" {
 			switch {
 			case path.IsAbs(m.SubPath):
