@@ -37,6 +37,8 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			logsCommand(),
 			execCommand(),
 			portForwardCommand(),
+			backupCommand(),
+			restoreCommand(),
 			versionCommand(),
 		},
 		HideHelpCommand: false,

@@ -145,3 +145,30 @@ func copyProgress(dst io.Writer, src io.Reader, total int64, progress func(done,
 		}
 	}
 }
+
+// SnapshotFile writes a consistent copy of the store file at path, which no
+// server holds, to w (an offline backup): it checks the file first (see
+// Check) and copies it under a shared lock. start is called as in Snapshot.
+func SnapshotFile(path string, w io.Writer, lockTimeout time.Duration, start func(size, rev int64)) error {
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	if _, err := Check(path, lockTimeout); err != nil {
+		return err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return lockedErr(path, lockTimeout, err)
+		}
+		return corruptErr(path, err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		if start != nil {
+			start(tx.Size(), getInt(tx.Bucket(bucketMeta), keyRev))
+		}
+		_, err := tx.WriteTo(w)
+		return err
+	})
+}

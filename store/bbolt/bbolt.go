@@ -613,6 +613,9 @@ func be(n int64) []byte {
 }
 
 func getInt(b *bolt.Bucket, k []byte) int64 {
+	if b == nil {
+		return 0
+	}
 	v := b.Get(k)
 	if len(v) != 8 {
 		return 0
