@@ -64,7 +64,8 @@ type Config struct {
 	Images  ImageResolver
 	// Clock is the source of time; clock.RealClock{} when nil.
 	Clock clock.WithTicker
-	// RootDir holds each pod's state: RootDir/<ns>_<name>_<uid>/{logs,volumes}.
+	// RootDir holds each pod's state: RootDir/<ns>_<name>_<uid>/{logs,volumes}
+	// (see PodDirName for long names).
 	RootDir  string
 	NodeName string
 	HostIP   string
@@ -155,7 +156,7 @@ func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 		cfg:    cfg,
 		clk:    clk,
 		state:  newPodState(pod),
-		podDir: filepath.Join(cfg.RootDir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
+		podDir: filepath.Join(cfg.RootDir, PodDirName(pod)),
 		pod:    pod,
 		done:   make(chan struct{}),
 		termCh: make(chan time.Duration, 8),
