@@ -656,18 +656,36 @@ func (a *Agent) writeStatus(e *podEntry) {
 		return
 	}
 	pods := a.client.CoreV1().Pods(e.ns)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := pods.Get(e.ctx, e.name, metav1.GetOptions{})
-		if err != nil {
+	status := p.Status.DeepCopy()
+	truncateStatusMessages(p, status) // statuslimits.go
+	write := func() error {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur, err := pods.Get(e.ctx, e.name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if cur.UID != e.uid {
+				return apierrors.NewNotFound(corev1.Resource("pods"), e.name)
+			}
+			cur.Status = *status
+			_, err = pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
 			return err
+		})
+	}
+	err := write()
+	if err != nil && refusedForGood(err) && e.ctx.Err() == nil {
+		// Refused as it is (too large, invalid): once more without any
+		// message; if that is refused too, say so and wait for the next
+		// status change rather than retry the same write forever.
+		stripStatusMessages(status)
+		if err = write(); err != nil && refusedForGood(err) {
+			if a.recorder != nil {
+				a.recorder.Eventf(p, corev1.EventTypeWarning, "FailedStatusUpdate",
+					"the API server refused the pod's status (%v); it is written again when it changes", err)
+			}
+			return
 		}
-		if cur.UID != e.uid {
-			return apierrors.NewNotFound(corev1.Resource("pods"), e.name)
-		}
-		cur.Status = p.Status
-		_, err = pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	}
 	if err != nil && !apierrors.IsNotFound(err) && e.ctx.Err() == nil {
 		// Try again with the next status change, or keep this one.
 		e.mu.Lock()
