@@ -21,6 +21,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+
+	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
 // Engine compiles and runs WASM modules. Backends: wazero (default).
@@ -54,7 +56,27 @@ type Mount struct {
 	// directory mounted (no check-then-use race). The engine takes its own
 	// handle on it; the caller keeps Root and closes it after Start.
 	Root *os.Root
+	// Quota, when set, bounds the bytes of the volume (an emptyDir's
+	// sizeLimit): shared by every mount of the volume, in every instance;
+	// writes, fd_allocate and set_size past it fail with ENOSPC.
+	Quota *VolumeQuota
 }
+
+// VolumeQuota bounds the bytes a volume holds (see wasi.Quota): create one
+// per volume with NewVolumeQuota and put it in every Mount of the volume.
+type VolumeQuota = wasi.Quota
+
+// NewVolumeQuota returns the quota of a volume of limit bytes whose host
+// directory is dir (what it holds already counts). name is for
+// diagnostics, e.g. `pod ns/name volume "cache"`.
+func NewVolumeQuota(name string, limit int64, dir string) (*VolumeQuota, error) {
+	return wasi.NewQuota(name, limit, dir)
+}
+
+// MeasureVolume is a volume directory's usage as a VolumeQuota counts it:
+// per file, directory and symlink wasi.InodeCost bytes plus a regular
+// file's size, holes included.
+func MeasureVolume(dir string) (int64, error) { return wasi.MeasureDir(dir) }
 
 // ContainerConfig is everything an instance needs from the pod worker.
 type ContainerConfig struct {

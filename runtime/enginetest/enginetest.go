@@ -89,6 +89,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) runtime.Engine) {
 	t.Run("CloseKillsInstances", s.testClose)
 	t.Run("WASI", s.testWASI)
 	t.Run("Hostile", s.testHostile)
+	t.Run("VolumeQuota", s.testQuota)
 }
 
 func (s *suite) engine(t *testing.T) runtime.Engine {

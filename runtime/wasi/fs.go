@@ -13,6 +13,10 @@ import (
 type regFile struct {
 	f        *os.File
 	readOnly bool
+	// q, when set, bounds the volume's bytes (Quota); appendMode is
+	// O_APPEND, for the quota to know where a write lands.
+	q          *Quota
+	appendMode bool
 }
 
 func (f *regFile) Filetype() Filetype {
@@ -35,6 +39,10 @@ func (f *regFile) Read(p []byte) (int, error) {
 }
 
 func (f *regFile) Write(p []byte) (int, error) {
+	if f.q != nil {
+		n, err := f.q.write(f.f, f.appendMode, p, -1)
+		return n, fileErr(err)
+	}
 	n, err := f.f.Write(p)
 	return n, fileErr(err)
 }
@@ -48,6 +56,10 @@ func (f *regFile) Pread(p []byte, off int64) (int, error) {
 }
 
 func (f *regFile) Pwrite(p []byte, off int64) (int, error) {
+	if f.q != nil {
+		n, err := f.q.write(f.f, false, p, off)
+		return n, fileErr(err)
+	}
 	n, err := f.f.WriteAt(p, off)
 	return n, fileErr(err)
 }
@@ -69,6 +81,9 @@ func (f *regFile) Truncate(size int64) error {
 	if f.readOnly {
 		return EROFS
 	}
+	if f.q != nil {
+		return fileErr(f.q.truncate(f.f, size))
+	}
 	return fileErr(f.f.Truncate(size))
 }
 
@@ -87,7 +102,14 @@ func (f *regFile) SetTimes(atim, mtim *time.Time) error {
 }
 
 func (f *regFile) Poll() (Events, <-chan struct{}) { return Readable | Writable, nil }
-func (f *regFile) Close() error                    { return f.f.Close() }
+func (f *regFile) Close() error {
+	if f.q != nil {
+		f.q.mu.Lock()
+		f.q.closing(f.f)
+		f.q.mu.Unlock()
+	}
+	return f.f.Close()
+}
 
 // fileErr maps a file error; writing a read-only fd is EBADF.
 func fileErr(err error) error {
@@ -104,6 +126,28 @@ type dirFile struct {
 	f        *os.File // lazily opened for readdir, stat and sync
 	readOnly bool
 	ents     []dirent // the listing of the last readdir at cookie 0
+	q        *Quota   // the volume's quota, nil when unbounded
+}
+
+// locked runs fn with the quota's lock held, if there is a quota: the
+// operations that change the volume's usage are serialized with it.
+func (d *dirFile) locked(fn func() Errno) Errno {
+	if d.q == nil {
+		return fn()
+	}
+	d.q.mu.Lock()
+	defer d.q.mu.Unlock()
+	return fn()
+}
+
+// lstat is the Filestat of p, not following a final symlink (ok false if
+// there is none).
+func (d *dirFile) lstat(p string) (Filestat, bool) {
+	fi, err := d.root.Lstat(p)
+	if err != nil {
+		return Filestat{}, false
+	}
+	return statOf(fi), true
 }
 
 type dirent struct {
@@ -308,8 +352,33 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		}
 		flag |= oDirectory
 	}
+	if d.q != nil && changes {
+		// Creating a file takes an inode's worth, truncating gives its
+		// size back.
+		d.q.mu.Lock()
+		defer d.q.mu.Unlock()
+	}
+	var before Filestat
+	existed := true
+	if d.q != nil && changes {
+		var fi os.FileInfo
+		var err error
+		if lookup&lookupSymlinkFollow != 0 {
+			fi, err = d.root.Stat(n)
+		} else {
+			fi, err = d.root.Lstat(n)
+		}
+		if err == nil {
+			before = statOf(fi)
+		} else if existed = false; oflags&oflagCreat != 0 && !d.q.take(InodeCost) {
+			return nil, ENOSPC
+		}
+	}
 	f, err := d.root.OpenFile(n, flag, 0o666)
 	if err != nil {
+		if !existed && oflags&oflagCreat != 0 {
+			d.q.give(InodeCost)
+		}
 		e := ErrnoOf(err)
 		if e == ELOOP && oflags&oflagDirectory != 0 {
 			e = ENOTDIR
@@ -326,7 +395,19 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 			f.Close()
 			return nil, ENOTDIR
 		}
-		return &regFile{f: f, readOnly: d.readOnly}, 0
+		rf := &regFile{f: f, readOnly: d.readOnly, appendMode: flag&os.O_APPEND != 0}
+		if d.q != nil && fi.Mode().IsRegular() {
+			if !changes {
+				d.q.mu.Lock()
+				defer d.q.mu.Unlock()
+			}
+			if existed && oflags&oflagTrunc != 0 && before.Filetype == FiletypeRegularFile {
+				d.q.give(int64(before.Size))
+			}
+			rf.q = d.q
+			d.q.opened(statOf(fi))
+		}
+		return rf, 0
 	}
 	if write {
 		f.Close()
@@ -337,7 +418,7 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		f.Close()
 		return nil, ErrnoOf(err)
 	}
-	return &dirFile{root: sub, f: f, readOnly: d.readOnly}, 0
+	return &dirFile{root: sub, f: f, readOnly: d.readOnly, q: d.q}, 0
 }
 
 func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
@@ -366,7 +447,16 @@ func (d *dirFile) mkdir(p string) Errno {
 	if e != 0 {
 		return e
 	}
-	return ErrnoOf(d.root.Mkdir(n, 0o777))
+	return d.locked(func() Errno {
+		if d.q != nil && !d.q.take(InodeCost) {
+			return ENOSPC
+		}
+		e := ErrnoOf(d.root.Mkdir(n, 0o777))
+		if e != 0 && d.q != nil {
+			d.q.give(InodeCost)
+		}
+		return e
+	})
 }
 
 func (d *dirFile) rmdir(p string) Errno {
@@ -377,14 +467,20 @@ func (d *dirFile) rmdir(p string) Errno {
 	if isSelf(n) {
 		return EINVAL
 	}
-	fi, err := d.root.Lstat(n)
-	if err != nil {
-		return ErrnoOf(err)
-	}
-	if !fi.IsDir() {
-		return ENOTDIR
-	}
-	return ErrnoOf(d.root.Remove(n))
+	return d.locked(func() Errno {
+		fi, err := d.root.Lstat(n)
+		if err != nil {
+			return ErrnoOf(err)
+		}
+		if !fi.IsDir() {
+			return ENOTDIR
+		}
+		e := ErrnoOf(d.root.Remove(n))
+		if e == 0 && d.q != nil {
+			d.q.dropped(statOf(fi))
+		}
+		return e
+	})
 }
 
 func (d *dirFile) unlink(p string) Errno {
@@ -392,14 +488,20 @@ func (d *dirFile) unlink(p string) Errno {
 	if e != 0 {
 		return e
 	}
-	fi, err := d.root.Lstat(n)
-	if err != nil {
-		return ErrnoOf(err)
-	}
-	if fi.IsDir() {
-		return EISDIR
-	}
-	return ErrnoOf(d.root.Remove(n))
+	return d.locked(func() Errno {
+		fi, err := d.root.Lstat(n)
+		if err != nil {
+			return ErrnoOf(err)
+		}
+		if fi.IsDir() {
+			return EISDIR
+		}
+		e := ErrnoOf(d.root.Remove(n))
+		if e == 0 && d.q != nil {
+			d.q.dropped(statOf(fi))
+		}
+		return e
+	})
 }
 
 func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
@@ -407,7 +509,22 @@ func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
 		if e := d.checkMove(a, b, true); e != 0 {
 			return e
 		}
-		return d.root.Rename(a, b)
+		return d.locked(func() Errno {
+			// A rename over an existing name drops what it named.
+			var replaced Filestat
+			var ok bool
+			if d.q != nil {
+				src, _ := d.lstat(a)
+				if replaced, ok = d.lstat(b); ok && replaced.Ino != 0 && replaced.Dev == src.Dev && replaced.Ino == src.Ino {
+					ok = false // two names of one file: rename does nothing
+				}
+			}
+			e := ErrnoOf(d.root.Rename(a, b))
+			if e == 0 && ok {
+				d.q.dropped(replaced)
+			}
+			return e
+		})
 	})
 }
 
@@ -583,7 +700,16 @@ func (d *dirFile) symlink(target, p string) Errno {
 	if resolved == ".." || strings.HasPrefix(resolved, "../") {
 		return EPERM
 	}
-	return ErrnoOf(d.root.Symlink(target, n))
+	return d.locked(func() Errno {
+		if d.q != nil && !d.q.take(InodeCost) {
+			return ENOSPC
+		}
+		e := ErrnoOf(d.root.Symlink(target, n))
+		if e != 0 && d.q != nil {
+			d.q.give(InodeCost)
+		}
+		return e
+	})
 }
 
 func (d *dirFile) readlink(p string) (string, Errno) {

@@ -268,6 +268,9 @@ type Mount struct {
 	// Root. A path resolved safely by the caller is thus the directory
 	// mounted, with no re-resolution of HostPath.
 	Root *os.Root
+	// Quota, when set, bounds the bytes of the volume this mount shows
+	// (shared by every mount of it, in every System): ENOSPC past it.
+	Quota *Quota
 }
 
 // Config configures a System.
@@ -377,7 +380,7 @@ func New(cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
 		}
-		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly}, preopen: gp, rightsB: allRights, rightsI: allRights, readOnly: m.ReadOnly}
+		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly, q: m.Quota}, preopen: gp, rightsB: allRights, rightsI: allRights, readOnly: m.ReadOnly}
 		if !s.charge(ent) {
 			_ = root.Close()
 			return nil, fmt.Errorf("mounts[%d] %q: the host's file descriptor budget for guests is exhausted", i, m.GuestPath)

@@ -319,7 +319,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	// WASI: args, env, mounts, stdio.
 	mounts := make([]wasi.Mount, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
-		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root}
+		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota}
 	}
 	stdin := wasi.NewPipe()
 	fds := cfg.FDs

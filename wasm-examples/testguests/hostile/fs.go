@@ -100,6 +100,26 @@ func init() {
 			}
 		}
 	})
+	register("unlinkfill", "PATH CHUNK: open PATH, unlink it, append until an error, then close", func(args []string) {
+		f, err := os.OpenFile(arg(args, 0), os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			report("unlinkfill", err)
+			return
+		}
+		report("unlink", os.Remove(arg(args, 0)))
+		buf := make([]byte, atoi(arg(args, 1)))
+		var total int64
+		for {
+			n, err := f.Write(buf)
+			total += int64(n)
+			if err != nil {
+				fmt.Printf("unlinkfill: wrote %d\n", total)
+				report("unlinkfill", err)
+				break
+			}
+		}
+		report("close", f.Close())
+	})
 	register("truncate", "PATH SIZE: fd_filestat_set_size", func(args []string) {
 		f, err := os.OpenFile(arg(args, 0), os.O_WRONLY|os.O_CREATE, 0o644)
 		if err != nil {

@@ -31,6 +31,7 @@
 //	ls DIR                    print the names, one "ls: NAME" a line
 //	fill PATH CHUNK           append CHUNK-byte blocks until an error; print
 //	                          the bytes written and the errno
+//	unlinkfill PATH CHUNK     open PATH, unlink it, fill it through the fd, close
 //	truncate PATH SIZE        fd_filestat_set_size (sparse growth)
 //	allocate PATH OFF LEN     fd_allocate
 //	pwrite PATH OFF TEXT      write TEXT at OFF (sparse)

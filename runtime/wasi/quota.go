@@ -1,0 +1,241 @@
+package wasi
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Quota bounds the bytes a volume holds, as a size-limited tmpfs does: a
+// write, fd_allocate or fd_filestat_set_size that would take the volume
+// past its limit fails with ENOSPC (a write that fits in part is short,
+// and the next one fails). It is shared by every mount of the volume, in
+// every instance (the containers of a pod).
+//
+// Usage counts, per inode, InodeCost bytes of metadata (files,
+// directories and symlinks alike, which bounds how many a guest can make)
+// plus a regular file's size, holes included: a sparse file is charged its
+// whole length, so a 1 TiB set_size cannot pass a 100 MiB limit. A file
+// unlinked while a guest holds it open stays charged until its last fd
+// closes, as its blocks stay allocated. Hard links are charged once.
+//
+// Changes made to the volume by anything but the guests (the host) are not
+// seen until the next MeasureDir; the pod worker measures periodically and
+// evicts a pod over its limit, as the kubelet does.
+//
+// A Quota is safe for concurrent use: the size-changing operations of its
+// mounts are serialized, so concurrent writers cannot both take the last
+// bytes.
+type Quota struct {
+	name  string
+	limit int64
+
+	mu     sync.Mutex
+	used   int64
+	open   map[fileID]int  // fds open on each regular file
+	orphan map[fileID]bool // unlinked while open: released at last close
+}
+
+// InodeCost is what each file, directory and symlink counts besides its
+// size (one block).
+const InodeCost = 4096
+
+type fileID struct{ dev, ino uint64 }
+
+// NewQuota returns the quota of a volume of limit bytes whose host
+// directory is dir; what dir holds already counts (MeasureDir). name is
+// for diagnostics.
+func NewQuota(name string, limit int64, dir string) (*Quota, error) {
+	used, err := MeasureDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Quota{name: name, limit: limit, used: used, open: map[fileID]int{}, orphan: map[fileID]bool{}}, nil
+}
+
+// MeasureDir is the usage of the tree under dir as a Quota counts it (dir
+// itself excluded; symlinks are not followed).
+func MeasureDir(dir string) (int64, error) {
+	seen := map[fileID]bool{}
+	var used int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir {
+				return err
+			}
+			return nil // vanished meanwhile
+		}
+		if p == dir {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		st := statOf(fi)
+		if st.Ino != 0 && st.Nlink > 1 {
+			id := fileID{st.Dev, st.Ino}
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+		}
+		used += InodeCost
+		if fi.Mode().IsRegular() {
+			used += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measuring %s: %w", dir, err)
+	}
+	return used, nil
+}
+
+// Name is the quota's name.
+func (q *Quota) Name() string { return q.name }
+
+// Limit is the quota's limit in bytes.
+func (q *Quota) Limit() int64 { return q.limit }
+
+// Used is the bytes the volume holds as counted by the quota.
+func (q *Quota) Used() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.used
+}
+
+// take charges n bytes (n <= 0: nothing); false when they do not fit.
+// q.mu held.
+func (q *Quota) take(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if n > q.limit-q.used {
+		return false
+	}
+	q.used += n
+	return true
+}
+
+// give releases n bytes. q.mu held.
+func (q *Quota) give(n int64) {
+	q.used = max(q.used-n, 0)
+}
+
+func idOf(st Filestat) (fileID, bool) {
+	return fileID{st.Dev, st.Ino}, st.Ino != 0
+}
+
+// opened records an fd on a regular file. q.mu held.
+func (q *Quota) opened(st Filestat) {
+	if id, ok := idOf(st); ok {
+		q.open[id]++
+	}
+}
+
+// dropped releases what an inode whose last name went away holds: now,
+// or at its last close if it is open. q.mu held.
+func (q *Quota) dropped(st Filestat) {
+	if st.Filetype != FiletypeRegularFile {
+		q.give(InodeCost)
+		return
+	}
+	if st.Nlink > 1 {
+		return // other names keep it
+	}
+	if id, ok := idOf(st); ok && q.open[id] > 0 {
+		q.orphan[id] = true
+		return
+	}
+	q.give(InodeCost + int64(st.Size))
+}
+
+// closing is called before an fd on a regular file closes. q.mu held.
+func (q *Quota) closing(f *os.File) {
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	st := statOf(fi)
+	id, ok := idOf(st)
+	if !ok {
+		return
+	}
+	if q.open[id]--; q.open[id] > 0 {
+		return
+	}
+	delete(q.open, id)
+	if q.orphan[id] {
+		delete(q.orphan, id)
+		q.give(InodeCost + int64(st.Size))
+	}
+}
+
+// write writes p at off (off < 0: at the file's offset, or its end with
+// O_APPEND) within the quota.
+func (q *Quota) write(f *os.File, appendMode bool, p []byte, off int64) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	start := off
+	switch {
+	case off >= 0:
+	case appendMode:
+		start = size
+	default:
+		if start, err = f.Seek(0, io.SeekCurrent); err != nil {
+			return 0, err
+		}
+	}
+	if end := start + int64(len(p)); end > size {
+		if avail := q.limit - q.used; end-size > avail {
+			keep := size + avail - start
+			if keep <= 0 {
+				return 0, ENOSPC
+			}
+			p = p[:keep]
+		}
+	}
+	var n int
+	if off >= 0 {
+		n, err = f.WriteAt(p, off)
+	} else {
+		n, err = f.Write(p)
+	}
+	if end := start + int64(n); end > size {
+		q.used += end - size
+	}
+	return n, err
+}
+
+// truncate sets the file's size within the quota.
+func (q *Quota) truncate(f *os.File, size int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	old := fi.Size()
+	if !q.take(size - old) {
+		return ENOSPC
+	}
+	if err := f.Truncate(size); err != nil {
+		if size > old {
+			q.give(size - old)
+		}
+		return err
+	}
+	if size < old {
+		q.give(old - size)
+	}
+	return nil
+}
