@@ -647,8 +647,10 @@ func ExitCode(ps []*corev1.Pod) int {
 	return 1
 }
 
-// memoResolver remembers resolved images for the Cluster's lifetime, so
-// pods do not re-hash go:// sources on every start.
+// memoResolver remembers resolved images, so that pods of an unchanged
+// image do not re-hash go:// sources on every start; a remembered image is
+// revalidated by stat (images.Resolver.Current) and resolved again (rebuilt
+// only if its sources' hash changed) when its files may have changed.
 type memoResolver struct {
 	r  *images.Resolver
 	mu sync.Mutex
@@ -660,7 +662,7 @@ func (m *memoResolver) Resolve(ctx context.Context, ref, base string) (*images.I
 	m.mu.Lock()
 	img := m.m[k]
 	m.mu.Unlock()
-	if img != nil {
+	if img != nil && m.r.Current(img) {
 		return img, nil
 	}
 	img, err := m.r.Resolve(ctx, ref, base)

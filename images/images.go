@@ -82,6 +82,76 @@ type Image struct {
 	Digest string // "sha256:<hex>" of Bytes; the module's identity
 	Bytes  []byte // module bytes; shared between callers, do not modify
 	Path   string // the .wasm file it came from (the cached build artifact for go://)
+
+	inputs *fingerprint // what it was made from, for Current
+}
+
+// fingerprint records the metadata (size, mtime, mode, inode change) of
+// every file and directory an image was made from, taken before their
+// contents were read, so that Current can tell cheaply, with stats only,
+// whether they may have changed since.
+type fingerprint struct {
+	entries []statEntry
+	// racy: an entry changed so shortly before it was read that a later
+	// change could keep the same mtime (timestamp granularity); such a
+	// fingerprint proves nothing and Current re-resolves.
+	racy bool
+}
+
+type statEntry struct {
+	path string
+	info fs.FileInfo // nil: the path did not exist
+}
+
+// racyWindow: a file modified this close to the moment it was read may be
+// modified again without a visible mtime change (as git's "racy" entries).
+const racyWindow = 2 * time.Second
+
+func newFingerprint() (*fingerprint, time.Time) { return &fingerprint{}, time.Now() }
+
+// add stats path (before it is read) and records it.
+func (f *fingerprint) add(path string, since time.Time) (fs.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil && !st.ModTime().Before(since.Add(-racyWindow)) {
+		f.racy = true
+	}
+	f.entries = append(f.entries, statEntry{path: path, info: st})
+	return st, nil
+}
+
+func sameStat(a, b fs.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode() == b.Mode() && os.SameFile(a, b) && sameCtime(a, b)
+}
+
+// Current reports, with a few stats and no hashing, whether img was made
+// from files that are still as they were: a path image's file; a go://
+// image's every source, embedded and module file, package directory (a
+// file added or removed) and the go command. False means "may have
+// changed": resolve again (which rebuilds only if the content hash of the
+// inputs changed). An Image not made by Resolve is never current.
+func (r *Resolver) Current(img *Image) bool {
+	if img == nil || img.inputs == nil || img.inputs.racy {
+		return false
+	}
+	for _, e := range img.inputs.entries {
+		st, err := os.Stat(e.path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+		if err != nil {
+			st = nil
+		}
+		if !sameStat(e.info, st) {
+			return false
+		}
+	}
+	return true
 }
 
 // Resolver resolves image references. The zero value resolves files; go://
@@ -192,6 +262,10 @@ func absPath(baseDir, p string) string {
 }
 
 func readFile(ref, path string) (*Image, error) {
+	fp, now := newFingerprint()
+	if _, err := fp.add(path, now); err != nil {
+		return nil, &Error{Ref: ref, Kind: ErrInvalid, Err: err}
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		kind := ErrInvalid
@@ -203,7 +277,7 @@ func readFile(ref, path string) (*Image, error) {
 	if err := checkWasm(b); err != nil {
 		return nil, newErr(ref, ErrInvalid, "%s is not a WebAssembly module (%v)", path, err)
 	}
-	return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: path}, nil
+	return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: path, inputs: fp}, nil
 }
 
 // resolveGo resolves a go:// reference, sharing work between concurrent
@@ -334,14 +408,14 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 		return nil, newErr(ref, ErrBuild, "Go toolchain not found: %v", err)
 	}
 
-	key, err := r.inputKey(ctx, ref, dir)
+	key, fp, err := r.inputKey(ctx, ref, dir)
 	if err != nil {
 		return nil, err
 	}
 	cacheDir := filepath.Join(r.CacheDir, "go-build")
 	out := filepath.Join(cacheDir, key+".wasm")
 	if b, err := os.ReadFile(out); err == nil && checkWasm(b) == nil {
-		return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: out}, nil
+		return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: out, inputs: fp}, nil
 	}
 
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
@@ -379,7 +453,7 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 
 	// Cache the artifact only if the inputs did not change during the build;
 	// otherwise we cannot tell which version was compiled.
-	if key2, err := r.inputKey(ctx, ref, dir); err != nil || key2 != key {
+	if key2, _, err := r.inputKey(ctx, ref, dir); err != nil || key2 != key {
 		stale := filepath.Join(cacheDir, "uncached-"+digest[len("sha256:"):]+".wasm")
 		if err := os.Rename(tmpName, stale); err != nil {
 			return nil, newErr(ref, ErrBuild, "writing build output: %v", err)
@@ -389,22 +463,34 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	if err := os.Rename(tmpName, out); err != nil {
 		return nil, newErr(ref, ErrBuild, "writing cache: %v", err)
 	}
-	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out}, nil
+	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: fp}, nil
 }
 
 // inputKey hashes everything that determines the build output: toolchain
 // version and settings, target, build flags, the main module's go.mod/go.sum
 // (and go.work, if any) and the contents of every source and embedded file of
 // every non-standard-library package the main package depends on.
-func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error) {
+//
+// It also returns the fingerprint of those inputs (see Current), taken
+// before each was read.
+func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fingerprint, error) {
+	fp, since := newFingerprint()
+	if goBin, err := exec.LookPath(r.goCmd()); err == nil {
+		if _, err := fp.add(goBin, since); err != nil {
+			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		}
+	}
+	if _, err := fp.add(dir, since); err != nil {
+		return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+	}
 	envOut, err := run(r.command(ctx, dir, "env", "GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN"))
 	if err != nil {
-		return "", newErr(ref, ErrBuild, "go env failed: %v", err)
+		return "", nil, newErr(ref, ErrBuild, "go env failed: %v", err)
 	}
 	listOut, err := run(r.command(ctx, dir, "list", "-e", "-deps",
 		"-json=Dir,ImportPath,Name,Standard,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "."))
 	if err != nil {
-		return "", newErr(ref, ErrBuild, "go list failed: %v", err)
+		return "", nil, newErr(ref, ErrBuild, "go list failed: %v", err)
 	}
 	var pkgs []goPackage
 	dec := json.NewDecoder(bytes.NewReader(listOut))
@@ -413,20 +499,20 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error
 		if err := dec.Decode(&p); err == io.EOF {
 			break
 		} else if err != nil {
-			return "", newErr(ref, ErrBuild, "parsing go list output: %v", err)
+			return "", nil, newErr(ref, ErrBuild, "parsing go list output: %v", err)
 		}
 		pkgs = append(pkgs, p)
 	}
 	if len(pkgs) == 0 {
-		return "", newErr(ref, ErrBuild, "go list printed no packages for %s", dir)
+		return "", nil, newErr(ref, ErrBuild, "go list printed no packages for %s", dir)
 	}
 	// -deps lists packages in post-order: the named package comes last.
 	root := pkgs[len(pkgs)-1]
 	if root.Error != nil && len(root.GoFiles)+len(root.CgoFiles) == 0 {
-		return "", newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err)
+		return "", nil, newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err)
 	}
 	if root.Name != "" && root.Name != "main" {
-		return "", newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name)
+		return "", nil, newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name)
 	}
 	var pkgErrs []string
 	for _, p := range pkgs {
@@ -435,12 +521,15 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error
 		}
 	}
 	if len(pkgErrs) > 0 {
-		return "", newErr(ref, ErrBuild, "go build failed:\n%s", strings.Join(pkgErrs, "\n"))
+		return "", nil, newErr(ref, ErrBuild, "go build failed:\n%s", strings.Join(pkgErrs, "\n"))
 	}
 
 	h := sha256.New()
 	fmt.Fprintf(h, "wasmpod-go-build v1\nGOOS=%s GOARCH=%s\nflags=%q\nenv:\n%s\n", targetOS, targetArch, buildFlags, envOut)
 	hashFile := func(label, path string) error {
+		if _, err := fp.add(path, since); err != nil {
+			return err
+		}
 		b, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) && label != "file" {
 			fmt.Fprintf(h, "%s %s absent\n", label, path)
@@ -455,16 +544,16 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error
 	}
 	if root.Module != nil && root.Module.GoMod != "" {
 		if err := hashFile("go.mod", root.Module.GoMod); err != nil {
-			return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
 		}
 		if err := hashFile("go.sum", filepath.Join(filepath.Dir(root.Module.GoMod), "go.sum")); err != nil {
-			return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
 		}
 	}
 	if work := strings.TrimSpace(lineN(envOut, 3)); work != "" && work != "off" {
 		for _, f := range []string{work, work + ".sum"} {
 			if err := hashFile("go.work", f); err != nil {
-				return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+				return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
 			}
 		}
 	}
@@ -473,6 +562,12 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error
 			continue
 		}
 		fmt.Fprintf(h, "package %s %s\n", p.ImportPath, p.Dir)
+		// A file added to or removed from the package changes its
+		// directory's mtime. (Taken after go list: a racy mtime is caught
+		// by the window.)
+		if _, err := fp.add(p.Dir, since); err != nil {
+			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		}
 		var files []string
 		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.EmbedFiles} {
 			files = append(files, list...)
@@ -480,11 +575,11 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, error
 		sort.Strings(files)
 		for _, f := range files {
 			if err := hashFile("file", filepath.Join(p.Dir, f)); err != nil {
-				return "", newErr(ref, ErrBuild, "hashing inputs: %v", err)
+				return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
 			}
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), fp, nil
 }
 
 // lineN returns the n-th (0-based) line of b.
