@@ -115,14 +115,22 @@ func (r *RotatingFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// rotate renames the current file to its rotated name, opens a new one and
-// removes the rotated files beyond MaxFiles-1. r.mu is held.
+// rotate removes the oldest rotated files so that, with the current one
+// renamed to its rotated name and a new one opened, there are no more than
+// MaxFiles (as the kubelet removes the excess before it rotates). r.mu is
+// held.
 func (r *RotatingFile) rotate() error {
 	rotated, err := RotatedFiles(r.path)
 	if err != nil {
 		return err
 	}
 	name := nextRotatedName(r.path, r.clock.Now(), rotated)
+	for len(rotated) > r.policy.MaxFiles-2 {
+		if err := os.Remove(rotated[0]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing rotated log: %w", err)
+		}
+		rotated = rotated[1:]
+	}
 	if err := os.Rename(r.path, name); err != nil {
 		return fmt.Errorf("rotating log %s: %w", r.path, err)
 	}
@@ -137,15 +145,7 @@ func (r *RotatingFile) rotate() error {
 	}
 	r.f.Close()
 	r.f, r.size, r.err = f, 0, nil
-	rotated = append(rotated, name)
-	var errs []error
-	for len(rotated) > r.policy.MaxFiles-1 {
-		if err := os.Remove(rotated[0]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-		rotated = rotated[1:]
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Close closes the current file.

@@ -267,6 +267,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 
+	// Remove the directories of pods deleted while no agent ran, as the
+	// kubelet's orphaned pod directory cleanup (pods/cleanup.go).
+	if err := a.cleanupOrphanedPodDirs(ctx); err != nil && ctx.Err() == nil {
+		a.recorder.Event(&corev1.ObjectReference{Kind: "Node", Name: a.cfg.NodeName, UID: types.UID(a.cfg.NodeName)},
+			corev1.EventTypeWarning, "FailedPodDirCleanup", err.Error())
+	}
+
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName).String()
@@ -585,7 +592,7 @@ func (a *Agent) requestDelete(e *podEntry, pod *corev1.Pod) {
 }
 
 // forget handles a pod that is gone from the API: its containers are
-// killed and its IP freed.
+// killed, its IP freed and its directory removed.
 func (a *Agent) forget(obj any) {
 	pod, ok := kubeutil.Object[*corev1.Pod](obj)
 	if !ok {
@@ -599,12 +606,17 @@ func (a *Agent) forget(obj any) {
 		return
 	}
 	e.cancel()
-	if a.ips != nil {
-		go func() {
-			<-e.w.Done()
+	go func() {
+		<-e.w.Done()
+		if a.ips != nil {
 			a.ips.release(e.uid)
-		}()
-	}
+		}
+		// The pod is gone from the API: its logs and volumes go too
+		// (pods/cleanup.go). A failure is retried at the next start.
+		if err := a.removePodDir(e.w); err != nil && a.recorder != nil {
+			a.recorder.Event(pod, corev1.EventTypeWarning, "FailedPodDirCleanup", err.Error())
+		}
+	}()
 }
 
 func (a *Agent) onStatus(p *corev1.Pod) {

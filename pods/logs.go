@@ -110,9 +110,15 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 	case opts.SinceSeconds != nil:
 		lw.since = w.clk.Now().Add(-time.Duration(*opts.SinceSeconds) * time.Second)
 	}
+	// As the kubelet, without follow at most TailLines records are written
+	// (records appended since the tail was found are not).
+	left := int64(-1)
+	if tail >= 0 && !follow {
+		left = tail
+	}
 	// drain writes every record available now.
 	drain := func() error {
-		for {
+		for ; left != 0; left-- {
 			rec, err := r.Next()
 			if errors.Is(err, io.EOF) {
 				return bw.Flush()
@@ -127,6 +133,7 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 				return err
 			}
 		}
+		return bw.Flush()
 	}
 	if err := drain(); err != nil || !follow {
 		return lw.done(err)
