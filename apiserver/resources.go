@@ -132,6 +132,8 @@ func defaultResources() []*Resource {
 	endpoints := core("endpoints", "Endpoints", true, []string{"ep"}, func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} })
 	configmaps := core("configmaps", "ConfigMap", true, []string{"cm"}, func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} })
 	secrets := core("secrets", "Secret", true, nil, func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} })
+	limitranges := core("limitranges", "LimitRange", true, []string{"limits"}, func() runtime.Object { return &corev1.LimitRange{} }, func() runtime.Object { return &corev1.LimitRangeList{} })
+	limitranges.prepareCreate, limitranges.validate, limitranges.validateUpdate = prepareLimitRange, validateLimitRange, validateLimitRangeUpdate
 
 	leases := &Resource{GVR: coordinationv1.SchemeGroupVersion.WithResource("leases"), Kind: "Lease", Namespaced: true,
 		newObj: func() runtime.Object { return &coordinationv1.Lease{} }, newList: func() runtime.Object { return &coordinationv1.LeaseList{} }}
@@ -144,7 +146,7 @@ func defaultResources() []*Resource {
 		return &Resource{GVR: batchv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList}
 	}
 	return []*Resource{
-		pods, nodes, nss, events, services, endpoints, configmaps, secrets, leases, slices,
+		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
 		apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} }),
 		apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} }),
 		apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }),

@@ -48,6 +48,12 @@ func preparePodCreate(s *Server, obj runtime.Object) error {
 	p := obj.(*corev1.Pod)
 	api.SetDefaultsPod(p)
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	// LimitRanger's defaults (limitrange.go), after the pod's own.
+	lrs, err := s.limitRanges(context.Background(), p.Namespace)
+	if err != nil {
+		return err
+	}
+	applyLimitRangeDefaults(p, lrs)
 	return nil
 }
 
@@ -60,7 +66,11 @@ func validatePod(s *Server, obj runtime.Object) error {
 	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
 		return invalid("Pod", p.Name, errs)
 	}
-	return nil
+	lrs, err := s.limitRanges(context.Background(), p.Namespace)
+	if err != nil {
+		return err
+	}
+	return checkLimitRanges(p, lrs)
 }
 
 // validatePodUpdate allows what upstream allows of a pod's spec after
