@@ -179,3 +179,47 @@ func TestSubPathRestartingPlanter(t *testing.T) {
 		t.Errorf("c printed %q; status %s", got, describe(p))
 	}
 }
+
+// TestSubPathHostPathAndReadOnly: the same games on a hostPath volume
+// (enabled by the admin) and through a read-only subPath mount: the
+// planting rename is refused, the read-only mount refuses every change,
+// and nothing outside is read or written.
+func TestSubPathHostPathAndReadOnly(t *testing.T) {
+	t.Parallel()
+	secret, outside := secrets(t)
+	vol := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(vol, "ro", "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../..", filepath.Join(vol, "ro", "a", "b", "up")); err != nil {
+		t.Fatal(err)
+	}
+	pod := hostilePod(t, "subpath-hostpath-ro")
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: vol}}}}
+	pod.Spec.InitContainers = []corev1.Container{
+		hostileCtr("plant", []corev1.VolumeMount{{Name: "host", MountPath: "/h"}}, "plant", "/h", "esc", "30", "30"),
+	}
+	pod.Spec.Containers = []corev1.Container{
+		hostileCtr("ro", []corev1.VolumeMount{{Name: "host", MountPath: "/ro", SubPath: "ro", ReadOnly: true}},
+			"do", "rename", "/ro/a/b/up", "/ro/up", "--", "symlink", "a", "/ro/l", "--", "write", "/ro/a/b/up/x", "y",
+			"--", "cat", "/ro/a/b/up/../../"+secret),
+	}
+	h := newHarness(t, pod)
+	h.cfg.AllowHostPath = true
+	h.run()
+	p := h.waitDone()
+	noEscape(t, h, outside, "plant", "ro")
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("status: %s", describe(p))
+	}
+	if got, want := h.logLines("plant"), []string{"mkdir: ok", "symlink: ok", "rename: errno EPERM"}; !slices.Equal(got, want) {
+		t.Errorf("plant printed %q, want %q", got, want)
+	}
+	if got, want := h.logLines("ro"), []string{"rename: errno EROFS", "symlink: errno EROFS", "write: errno EROFS", "cat: errno ENOENT"}; !slices.Equal(got, want) {
+		t.Errorf("ro printed %q, want %q", got, want)
+	}
+	if _, err := os.Lstat(filepath.Join(vol, "esc")); err == nil {
+		t.Error("an escaping link was planted at the hostPath's top")
+	}
+}
