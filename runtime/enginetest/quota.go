@@ -67,6 +67,28 @@ func (s *suite) testQuota(t *testing.T) {
 		}
 		bounded(t, dir, q)
 	})
+	t.Run("LinksAndRenames", func(t *testing.T) {
+		// A hard-linked file is charged once and released with its last
+		// name; a rename over a file releases the file replaced.
+		dir, q := newVol(t)
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/v", Quota: q}}}
+		out := s.runHostile(t, cfg, "do", "fill", "/v/a", "65536",
+			"--", "link", "/v/a", "/v/b",
+			"--", "rm", "/v/a",
+			"--", "write", "/v/c", "x",
+			"--", "rm", "/v/b",
+			"--", "write", "/v/c", "x",
+			"--", "fill", "/v/d", "65536",
+			"--", "rename", "/v/c", "/v/d",
+			"--", "fill", "/v/e", "65536")
+		wantLines(t, "links and renames", out,
+			fmt.Sprintf("fill: wrote %d", limit-wasi.InodeCost), "fill: errno ENOSPC",
+			"link: ok", "rm: ok", "write: errno ENOSPC", "rm: ok", "write: ok",
+			fmt.Sprintf("fill: wrote %d", limit-2*wasi.InodeCost-1), "fill: errno ENOSPC",
+			"rename: ok",
+			fmt.Sprintf("fill: wrote %d", limit-2*wasi.InodeCost-1), "fill: errno ENOSPC")
+		bounded(t, dir, q)
+	})
 	t.Run("UnlinkedWhileOpen", func(t *testing.T) {
 		// Blocks of a file unlinked while open stay allocated until it
 		// closes: the quota keeps them charged until then.

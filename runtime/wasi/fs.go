@@ -17,6 +17,7 @@ type regFile struct {
 	// O_APPEND, for the quota to know where a write lands.
 	q          *Quota
 	appendMode bool
+	id         fileID // the file's inode, for q
 }
 
 func (f *regFile) Filetype() Filetype {
@@ -40,7 +41,7 @@ func (f *regFile) Read(p []byte) (int, error) {
 
 func (f *regFile) Write(p []byte) (int, error) {
 	if f.q != nil {
-		n, err := f.q.write(f.f, f.appendMode, p, -1)
+		n, err := f.q.write(f.f, f.id, f.appendMode, p, -1)
 		return n, fileErr(err)
 	}
 	n, err := f.f.Write(p)
@@ -57,7 +58,7 @@ func (f *regFile) Pread(p []byte, off int64) (int, error) {
 
 func (f *regFile) Pwrite(p []byte, off int64) (int, error) {
 	if f.q != nil {
-		n, err := f.q.write(f.f, false, p, off)
+		n, err := f.q.write(f.f, f.id, false, p, off)
 		return n, fileErr(err)
 	}
 	n, err := f.f.WriteAt(p, off)
@@ -82,7 +83,7 @@ func (f *regFile) Truncate(size int64) error {
 		return EROFS
 	}
 	if f.q != nil {
-		return fileErr(f.q.truncate(f.f, size))
+		return fileErr(f.q.truncate(f.f, f.id, size))
 	}
 	return fileErr(f.f.Truncate(size))
 }
@@ -404,8 +405,9 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 			if existed && oflags&oflagTrunc != 0 && before.Filetype == FiletypeRegularFile {
 				d.q.give(int64(before.Size))
 			}
-			rf.q = d.q
-			d.q.opened(statOf(fi))
+			st := statOf(fi)
+			rf.q, rf.id = d.q, fileID{st.Dev, st.Ino}
+			d.q.opened(st)
 		}
 		return rf, 0
 	}

@@ -35,8 +35,9 @@ type Quota struct {
 
 	mu     sync.Mutex
 	used   int64
-	open   map[fileID]int  // fds open on each regular file
-	orphan map[fileID]bool // unlinked while open: released at last close
+	open   map[fileID]int   // fds open on each regular file
+	sizes  map[fileID]int64 // the size of each open regular file
+	orphan map[fileID]bool  // unlinked while open: released at last close
 }
 
 // InodeCost is what each file, directory and symlink counts besides its
@@ -53,7 +54,7 @@ func NewQuota(name string, limit int64, dir string) (*Quota, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Quota{name: name, limit: limit, used: used, open: map[fileID]int{}, orphan: map[fileID]bool{}}, nil
+	return &Quota{name: name, limit: limit, used: used, open: map[fileID]int{}, sizes: map[fileID]int64{}, orphan: map[fileID]bool{}}, nil
 }
 
 // MeasureDir is the usage of the tree under dir as a Quota counts it (dir
@@ -131,9 +132,32 @@ func idOf(st Filestat) (fileID, bool) {
 }
 
 // opened records an fd on a regular file. q.mu held.
+//
+// While a file is open the quota keeps its size, which only the quota's
+// own operations change (under q.mu), so a write costs no fstat.
 func (q *Quota) opened(st Filestat) {
 	if id, ok := idOf(st); ok {
 		q.open[id]++
+		q.sizes[id] = int64(st.Size)
+	}
+}
+
+// size is the size of an open file: kept, or from fstat when the file
+// has no inode number (non-Linux).
+func (q *Quota) size(f *os.File, id fileID) (int64, error) {
+	if n, ok := q.sizes[id]; ok && id.ino != 0 {
+		return n, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func (q *Quota) setSize(id fileID, n int64) {
+	if _, ok := q.sizes[id]; ok {
+		q.sizes[id] = n
 	}
 }
 
@@ -169,6 +193,7 @@ func (q *Quota) closing(f *os.File) {
 		return
 	}
 	delete(q.open, id)
+	delete(q.sizes, id)
 	if q.orphan[id] {
 		delete(q.orphan, id)
 		q.give(InodeCost + int64(st.Size))
@@ -177,14 +202,13 @@ func (q *Quota) closing(f *os.File) {
 
 // write writes p at off (off < 0: at the file's offset, or its end with
 // O_APPEND) within the quota.
-func (q *Quota) write(f *os.File, appendMode bool, p []byte, off int64) (int, error) {
+func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off int64) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	fi, err := f.Stat()
+	size, err := q.size(f, id)
 	if err != nil {
 		return 0, err
 	}
-	size := fi.Size()
 	start := off
 	switch {
 	case off >= 0:
@@ -212,19 +236,19 @@ func (q *Quota) write(f *os.File, appendMode bool, p []byte, off int64) (int, er
 	}
 	if end := start + int64(n); end > size {
 		q.used += end - size
+		q.setSize(id, end)
 	}
 	return n, err
 }
 
 // truncate sets the file's size within the quota.
-func (q *Quota) truncate(f *os.File, size int64) error {
+func (q *Quota) truncate(f *os.File, id fileID, size int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	fi, err := f.Stat()
+	old, err := q.size(f, id)
 	if err != nil {
 		return err
 	}
-	old := fi.Size()
 	if !q.take(size - old) {
 		return ENOSPC
 	}
@@ -237,5 +261,6 @@ func (q *Quota) truncate(f *os.File, size int64) error {
 	if size < old {
 		q.give(old - size)
 	}
+	q.setSize(id, size)
 	return nil
 }
