@@ -48,6 +48,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	wsys "github.com/tetratelabs/wazero/sys"
 
+	wasiruntime "github.com/wasmpod/wasmpod/runtime"
+
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
@@ -63,6 +65,10 @@ const (
 	runBudget = 40 * time.Millisecond
 	// hangBound is how long a run may take after the kill.
 	hangBound = 10 * time.Second
+	// fuzzQuota is the read-write mount's size limit, fuzzHostFDs the host
+	// fd budget (the two mounts take 4).
+	fuzzQuota   = 256 << 10
+	fuzzHostFDs = 10
 	// maxErrno is the largest WASI preview-1 errno (ENOTCAPABLE).
 	maxErrno = 76
 )
@@ -741,20 +747,39 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte) []string {
 		}
 	}
 
+	// The read-write mount has a size quota (as an emptyDir with a
+	// sizeLimit), the read-only one is mounted from an opened handle (as a
+	// subPath is), and host fds come from a small budget.
+	quota, err := wasi.NewQuota("fuzz volume", fuzzQuota, fx.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roRoot, err := os.OpenRoot(fx.ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer roRoot.Close()
+	fds := wasiruntime.NewBudget("fuzz host fds", fuzzHostFDs)
 	stdin := wasi.NewPipe()
 	sys, err := wasi.New(wasi.Config{
 		Args:   []string{"fuzz", "arg"},
 		Env:    []string{"A=1", "HOSTNAME=guest"},
-		Mounts: []wasi.Mount{{HostPath: fx.data, GuestPath: "/data"}, {HostPath: fx.ro, GuestPath: "/ro", ReadOnly: true}},
+		Mounts: []wasi.Mount{{HostPath: fx.data, GuestPath: "/data", Quota: quota}, {HostPath: fx.ro, GuestPath: "/ro", ReadOnly: true, Root: roRoot}},
 		Stdin:  stdin,
 		Stdout: &limitedWriter{}, Stderr: &limitedWriter{},
-		MaxFDs: fuzzMaxFDs,
-		Net:    pn,
+		MaxFDs:   fuzzMaxFDs,
+		FDBudget: fds,
+		Net:      pn,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sys.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			sys.Close()
+		}
+	}()
 	go func() { _, _ = stdin.HostWrite([]byte("stdin data\n")) }()
 
 	before := snapshot(t, fx.base, fx.data)
@@ -816,6 +841,24 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte) []string {
 	}
 	if after := snapshot(t, fx.base, fx.data); after != before {
 		st.problem("files outside the read-write mount changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// With every fd closed, the budgets are whole again and the quota's
+	// count is the volume's real usage, within its limit.
+	mod.Close(ctx)
+	sys.Close()
+	closed = true
+	if n := fds.Used(); n != 0 {
+		st.problem("%d host fds still charged to the budget after Close", n)
+	}
+	real, err := wasi.MeasureDir(fx.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := quota.Used(); used != real {
+		st.problem("the volume quota counts %d bytes, the volume holds %d", used, real)
+	}
+	if real > fuzzQuota {
+		st.problem("the volume holds %d bytes, over its quota of %d", real, fuzzQuota)
 	}
 	for _, l := range st.trace {
 		t.Log(l)
