@@ -96,6 +96,7 @@ func serveAction(c *ucli.Context) error {
 		AllowHostPath:          c.Bool("allow-host-path"),
 		DenyEgress:             c.Bool("deny-egress"),
 		AllowStoreReset:        c.Bool("allow-store-reset"),
+		OpaqueImageErrors:      true, // pods come over the API: no probing of host paths
 		HostPortAddress:        hostPortAddr,
 		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
 		HeartbeatInterval:      c.Duration("heartbeat-interval"),

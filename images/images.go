@@ -42,6 +42,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -65,6 +66,15 @@ type Error struct {
 	Ref  string // the image reference as given
 	Kind error  // ErrNotFound, ErrInvalid, ErrUnsupported or ErrBuild
 	Err  error  // the underlying cause, shown in the message
+
+	// probe: the cause tells something about the host's files (missing,
+	// unreadable, not a module, not a package), which Resolver.Opaque hides.
+	probe bool
+}
+
+func probe(e *Error) *Error {
+	e.probe = true
+	return e
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("image %q: %v", e.Ref, e.Err) }
@@ -160,6 +170,17 @@ type Resolver struct {
 	CacheDir string    // content-addressed cache (go:// build outputs); required for go://
 	Progress io.Writer // progress lines for long work (builds); nil = silent
 	GoCmd    string    // "go" when empty
+	// Opaque makes every failure to find or read a path or file:// image,
+	// or to find a go:// main package, one ErrNotFound that does not say
+	// whether the path is missing, unreadable, not a regular file, not a
+	// module or not a package, so that whoever writes image references
+	// (clients of the API) cannot probe the host's files; the details go to
+	// Progress, the admin's log. Build failures of a real main package are
+	// reported as they are.
+	Opaque bool
+	// MaxModuleSize bounds the size of a path image (DefaultMaxModuleSize
+	// when zero).
+	MaxModuleSize int64
 
 	mu      sync.Mutex
 	flights map[string]*flight // in-progress go:// resolves by package dir
@@ -192,9 +213,27 @@ func checkWasm(b []byte) error {
 	return nil
 }
 
+// DefaultMaxModuleSize is the default of Resolver.MaxModuleSize.
+const DefaultMaxModuleSize = 512 << 20
+
 // Resolve turns ref into module bytes. Relative paths are resolved against
 // baseDir (the manifest's directory; the working directory when empty).
 func (r *Resolver) Resolve(ctx context.Context, ref, baseDir string) (*Image, error) {
+	img, err := r.resolve(ctx, ref, baseDir)
+	var e *Error
+	if err != nil && r.Opaque && ctx.Err() == nil && errors.As(err, &e) && e.probe {
+		r.progressf("%v\n", err)
+		what := "a readable WebAssembly module"
+		if strings.HasPrefix(ref, "go://") {
+			what = "a Go main package"
+		}
+		return nil, &Error{Ref: ref, Kind: ErrNotFound,
+			Err: fmt.Errorf("not found: no %s there (missing, unreadable or not one; the server's log has the details)", what)}
+	}
+	return img, err
+}
+
+func (r *Resolver) resolve(ctx context.Context, ref, baseDir string) (*Image, error) {
 	if strings.TrimSpace(ref) == "" {
 		return nil, newErr(ref, ErrInvalid, "empty image reference")
 	}
@@ -209,13 +248,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref, baseDir string) (*Image, er
 		if err != nil {
 			return nil, newErr(ref, ErrInvalid, "%v", err)
 		}
-		return readFile(ref, absPath(baseDir, p))
+		return r.readFile(ref, absPath(baseDir, p))
 	case strings.Contains(ref, "://"):
 		scheme, _, _ := strings.Cut(ref, "://")
 		return nil, &Error{Ref: ref, Kind: ErrUnsupported,
 			Err: fmt.Errorf("unsupported scheme %q; use a path to a .wasm file, file:// or go://", scheme)}
 	case isPath(ref):
-		return readFile(ref, absPath(baseDir, ref))
+		return r.readFile(ref, absPath(baseDir, ref))
 	}
 	return nil, &Error{Ref: ref, Kind: ErrUnsupported,
 		Err: errors.New("OCI references are not supported yet; use a path to a .wasm file or go://")}
@@ -261,23 +300,61 @@ func absPath(baseDir, p string) string {
 	return filepath.Clean(p)
 }
 
-func readFile(ref, path string) (*Image, error) {
+// readFile reads the module at path: a regular file only (a FIFO or a
+// device would block or never end), of at most MaxModuleSize bytes, whose
+// header is checked before the rest is read.
+func (r *Resolver) readFile(ref, path string) (*Image, error) {
 	fp, now := newFingerprint()
 	if _, err := fp.add(path, now); err != nil {
-		return nil, &Error{Ref: ref, Kind: ErrInvalid, Err: err}
+		return nil, probe(&Error{Ref: ref, Kind: ErrInvalid, Err: err})
 	}
-	b, err := os.ReadFile(path)
+	b, err := r.readModule(path)
 	if err != nil {
 		kind := ErrInvalid
 		if errors.Is(err, fs.ErrNotExist) {
 			kind = ErrNotFound
 		}
-		return nil, &Error{Ref: ref, Kind: kind, Err: err}
-	}
-	if err := checkWasm(b); err != nil {
-		return nil, newErr(ref, ErrInvalid, "%s is not a WebAssembly module (%v)", path, err)
+		return nil, probe(&Error{Ref: ref, Kind: kind, Err: err})
 	}
 	return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: path, inputs: fp}, nil
+}
+
+func (r *Resolver) readModule(path string) ([]byte, error) {
+	limit := r.MaxModuleSize
+	if limit <= 0 {
+		limit = DefaultMaxModuleSize
+	}
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a module file", path)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file (a device, pipe or socket)", path)
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for a module", path, st.Size(), limit)
+	}
+	head := make([]byte, 8)
+	if n, _ := io.ReadFull(f, head); checkWasm(head[:n]) != nil {
+		return nil, fmt.Errorf("%s is not a WebAssembly module (%v)", path, checkWasm(head[:n]))
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, limit-8+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(rest))+8 > limit {
+		return nil, fmt.Errorf("%s grew over the %d-byte limit for a module", path, limit)
+	}
+	return append(head, rest...), nil
 }
 
 // resolveGo resolves a go:// reference, sharing work between concurrent
@@ -395,11 +472,11 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, newErr(ref, ErrNotFound, "package directory %s does not exist", dir)
+		return nil, probe(newErr(ref, ErrNotFound, "package directory %s does not exist", dir))
 	case err != nil:
-		return nil, &Error{Ref: ref, Kind: ErrInvalid, Err: err}
+		return nil, probe(&Error{Ref: ref, Kind: ErrInvalid, Err: err})
 	case !st.IsDir():
-		return nil, newErr(ref, ErrInvalid, "%s is not a directory (go:// names a Go main package directory)", dir)
+		return nil, probe(newErr(ref, ErrInvalid, "%s is not a directory (go:// names a Go main package directory)", dir))
 	}
 	if r.CacheDir == "" {
 		return nil, newErr(ref, ErrBuild, "no cache directory configured for go:// builds (Resolver.CacheDir)")
@@ -477,20 +554,20 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fing
 	fp, since := newFingerprint()
 	if goBin, err := exec.LookPath(r.goCmd()); err == nil {
 		if _, err := fp.add(goBin, since); err != nil {
-			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			return "", nil, probe(newErr(ref, ErrBuild, "hashing inputs: %v", err))
 		}
 	}
 	if _, err := fp.add(dir, since); err != nil {
-		return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		return "", nil, probe(newErr(ref, ErrBuild, "hashing inputs: %v", err))
 	}
 	envOut, err := run(r.command(ctx, dir, "env", "GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN"))
 	if err != nil {
-		return "", nil, newErr(ref, ErrBuild, "go env failed: %v", err)
+		return "", nil, probe(newErr(ref, ErrBuild, "go env failed: %v", err))
 	}
 	listOut, err := run(r.command(ctx, dir, "list", "-e", "-deps",
 		"-json=Dir,ImportPath,Name,Standard,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "."))
 	if err != nil {
-		return "", nil, newErr(ref, ErrBuild, "go list failed: %v", err)
+		return "", nil, probe(newErr(ref, ErrBuild, "go list failed: %v", err))
 	}
 	var pkgs []goPackage
 	dec := json.NewDecoder(bytes.NewReader(listOut))
@@ -499,20 +576,20 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fing
 		if err := dec.Decode(&p); err == io.EOF {
 			break
 		} else if err != nil {
-			return "", nil, newErr(ref, ErrBuild, "parsing go list output: %v", err)
+			return "", nil, probe(newErr(ref, ErrBuild, "parsing go list output: %v", err))
 		}
 		pkgs = append(pkgs, p)
 	}
 	if len(pkgs) == 0 {
-		return "", nil, newErr(ref, ErrBuild, "go list printed no packages for %s", dir)
+		return "", nil, probe(newErr(ref, ErrBuild, "go list printed no packages for %s", dir))
 	}
 	// -deps lists packages in post-order: the named package comes last.
 	root := pkgs[len(pkgs)-1]
 	if root.Error != nil && len(root.GoFiles)+len(root.CgoFiles) == 0 {
-		return "", nil, newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err)
+		return "", nil, probe(newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err))
 	}
 	if root.Name != "" && root.Name != "main" {
-		return "", nil, newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name)
+		return "", nil, probe(newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name))
 	}
 	var pkgErrs []string
 	for _, p := range pkgs {
