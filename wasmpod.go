@@ -119,6 +119,13 @@ type Config struct {
 	Progress io.Writer
 	// OnLog, when set, receives every container log line of every node.
 	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
+	// ContainerLogMaxSize (bytes) and ContainerLogMaxFiles bound each
+	// container instance's log, as the kubelet's containerLogMaxSize and
+	// containerLogMaxFiles: the file is rotated before it would pass
+	// MaxSize, and at most MaxFiles files (the current one included) are
+	// kept. Defaults 10Mi and 5; MaxFiles must be at least 2.
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 }
 
 // NodeSpec describes one node agent.
@@ -177,6 +184,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	if cfg.NodeMonitorGracePeriod <= 0 {
 		cfg.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	if err := (logs.RotatePolicy{MaxSize: cfg.ContainerLogMaxSize, MaxFiles: cfg.ContainerLogMaxFiles}).Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.DataDir == "" {
 		d, err := os.MkdirTemp("", "wasmpod-")
@@ -299,6 +309,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 				AllowHostPath: cfg.AllowHostPath,
 				OnLog:         cfg.OnLog,
 				Network:       c.network,
+
+				ContainerLogMaxSize:  cfg.ContainerLogMaxSize,
+				ContainerLogMaxFiles: cfg.ContainerLogMaxFiles,
 			},
 		})
 		c.agents = append(c.agents, a)
