@@ -66,9 +66,11 @@ const (
 	// hangBound is how long a run may take after the kill.
 	hangBound = 10 * time.Second
 	// fuzzQuota is the read-write mount's size limit, fuzzHostFDs the host
-	// fd budget (the two mounts take 4).
+	// fd budget (each container's two mounts take 4).
 	fuzzQuota   = 256 << 10
-	fuzzHostFDs = 10
+	fuzzHostFDs = 16
+	// fuzzContainers run the guest at once in one pod.
+	fuzzContainers = 2
 	// maxErrno is the largest WASI preview-1 errno (ENOTCAPABLE).
 	maxErrno = 76
 )
@@ -760,67 +762,81 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte) []string {
 	}
 	defer roRoot.Close()
 	fds := wasiruntime.NewBudget("fuzz host fds", fuzzHostFDs)
-	stdin := wasi.NewPipe()
-	sys, err := wasi.New(wasi.Config{
-		Args:   []string{"fuzz", "arg"},
-		Env:    []string{"A=1", "HOSTNAME=guest"},
-		Mounts: []wasi.Mount{{HostPath: fx.data, GuestPath: "/data", Quota: quota}, {HostPath: fx.ro, GuestPath: "/ro", ReadOnly: true, Root: roRoot}},
-		Stdin:  stdin,
-		Stdout: &limitedWriter{}, Stderr: &limitedWriter{},
-		MaxFDs:   fuzzMaxFDs,
-		FDBudget: fds,
-		Net:      pn,
-	})
+
+	compiled, err := h.rt.CompileModule(ctx, wasm)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("generated guest does not compile: %v", err)
 	}
-	closed := false
+	defer compiled.Close(ctx)
+
+	// Two containers of the pod run the guest at once: they share the
+	// mounts, the quota, the fd budget and the pod network.
+	type container struct {
+		sys *wasi.System
+		mod api.Module
+		st  *runState
+	}
+	var ctrs []*container
 	defer func() {
-		if !closed {
-			sys.Close()
+		for _, c := range ctrs {
+			c.mod.Close(ctx)
+			c.sys.Close()
 		}
 	}()
-	go func() { _, _ = stdin.HostWrite([]byte("stdin data\n")) }()
+	for i := 0; i < fuzzContainers; i++ {
+		stdin := wasi.NewPipe()
+		sys, err := wasi.New(wasi.Config{
+			Args:   []string{"fuzz", "arg"},
+			Env:    []string{"A=1", "HOSTNAME=guest"},
+			Mounts: []wasi.Mount{{HostPath: fx.data, GuestPath: "/data", Quota: quota}, {HostPath: fx.ro, GuestPath: "/ro", ReadOnly: true, Root: roRoot}},
+			Stdin:  stdin,
+			Stdout: &limitedWriter{}, Stderr: &limitedWriter{},
+			MaxFDs:   fuzzMaxFDs,
+			FDBudget: fds,
+			Net:      pn,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = stdin.HostWrite([]byte("stdin data\n")) }()
+		mod, err := h.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		if err != nil {
+			sys.Close()
+			t.Fatalf("instantiate: %v", err)
+		}
+		ctrs = append(ctrs, &container{sys: sys, mod: mod, st: &runState{sys: sys, fx: fx}})
+	}
 
 	before := snapshot(t, fx.base, fx.data)
 	w := newWatcher(t, fx.base, fx.outside, fx.ro, filepath.Join(fx.ro, "d"))
 
-	st := &runState{sys: sys, fx: fx}
-	compiled, err := h.rt.CompileModule(ctx, wasm)
-	if err != nil {
-		w.drain()
-		t.Fatalf("generated guest does not compile: %v", err)
+	st := &runState{fx: fx} // the run's own problems
+	done := make(chan error, len(ctrs))
+	for _, c := range ctrs {
+		runCtx, cancel := context.WithTimeout(context.WithValue(ctx, runKey{}, c.st), runBudget+hangBound)
+		defer cancel()
+		kill := time.AfterFunc(runBudget, c.sys.Kill)
+		defer kill.Stop()
+		go func() {
+			_, err := c.mod.ExportedFunction("_start").Call(runCtx)
+			done <- err
+		}()
 	}
-	defer compiled.Close(ctx)
-	mod, err := h.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
-	if err != nil {
-		w.drain()
-		t.Fatalf("instantiate: %v", err)
-	}
-	defer mod.Close(ctx)
-
-	runCtx, cancel := context.WithTimeout(context.WithValue(ctx, runKey{}, st), runBudget+hangBound)
-	defer cancel()
-	kill := time.AfterFunc(runBudget, sys.Kill)
-	defer kill.Stop()
-	done := make(chan error, 1)
-	go func() {
-		_, err := mod.ExportedFunction("_start").Call(runCtx)
-		done <- err
-	}()
-	var runErr error
-	select {
-	case runErr = <-done:
-	case <-time.After(runBudget + hangBound):
-		w.drain()
-		return []string{fmt.Sprintf("the guest did not end within %v of its kill", hangBound)}
+	hang := time.After(runBudget + hangBound)
+	for range ctrs {
+		var runErr error
+		select {
+		case runErr = <-done:
+		case <-hang:
+			w.drain()
+			return []string{fmt.Sprintf("a guest did not end within %v of its kill", hangBound)}
+		}
+		var exit *wsys.ExitError
+		if runErr != nil && !errors.As(runErr, &exit) {
+			st.problem("a guest ended with %v", runErr)
+		}
 	}
 	events := w.drain()
-
-	var exit *wsys.ExitError
-	if runErr != nil && !errors.As(runErr, &exit) {
-		st.problem("the guest ended with %v", runErr)
-	}
 	if n := eg.attempts.Load(); n != 0 {
 		st.problem("%d attempts to reach outside the machine", n)
 	}
@@ -844,9 +860,13 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte) []string {
 	}
 	// With every fd closed, the budgets are whole again and the quota's
 	// count is the volume's real usage, within its limit.
-	mod.Close(ctx)
-	sys.Close()
-	closed = true
+	for _, c := range ctrs {
+		c.mod.Close(ctx)
+		c.sys.Close()
+		st.problems = append(st.problems, c.st.problems...)
+		st.trace = append(st.trace, c.st.trace...)
+	}
+	ctrs = nil
 	if n := fds.Used(); n != 0 {
 		st.problem("%d host fds still charged to the budget after Close", n)
 	}
