@@ -125,6 +125,9 @@ type Worker struct {
 	// logCh is closed and replaced whenever a log line is written or a
 	// container instance exits (guarded by mu); Logs with follow waits on it.
 	logCh chan struct{}
+	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
+	// set by setupVolumes, guarded by mu).
+	quotas map[string]*runtime.VolumeQuota
 }
 
 type instance struct {
@@ -543,6 +546,18 @@ func (w *Worker) setupVolumes() error {
 			if err := os.MkdirAll(w.volumeDir(v), 0o777); err != nil {
 				return fmt.Errorf("volume %q: %w", v.Name, err)
 			}
+			q, err := w.newVolumeQuota(v)
+			if err != nil {
+				return fmt.Errorf("volume %q: %w", v.Name, err)
+			}
+			if q != nil {
+				w.mu.Lock()
+				if w.quotas == nil {
+					w.quotas = map[string]*runtime.VolumeQuota{}
+				}
+				w.quotas[v.Name] = q
+				w.mu.Unlock()
+			}
 		case v.HostPath != nil:
 			if !w.cfg.AllowHostPath {
 				return fmt.Errorf("volume %q: hostPath volumes are disabled on this node", v.Name)
@@ -621,7 +636,8 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		if vm.SubPath != "" {
 			host = filepath.Join(host, vm.SubPath)
 		}
-		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root})
+		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root,
+			Quota: w.volumeQuota(vm.Name)})
 	}
 	return cfg, nil
 }

@@ -1,0 +1,132 @@
+package pods
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/wasmpod/wasmpod/runtime"
+)
+
+// emptyDir size limits.
+//
+// An emptyDir with a sizeLimit, and every emptyDir of medium Memory, gets a
+// runtime.VolumeQuota: a hard bound in the WASI layer shared by all the
+// pod's mounts of the volume (writes past it get ENOSPC, as on a
+// size-limited tmpfs). As the kubelet's eviction manager does, the worker
+// also measures each sized emptyDir every VolumeCheckInterval and evicts the
+// pod when one holds more than its limit (anything written around the
+// WASI layer, e.g. by the host).
+
+// VolumeCheckInterval is how often the worker measures sized emptyDirs
+// (the kubelet's eviction manager monitors every 10 s).
+const VolumeCheckInterval = 10 * time.Second
+
+// emptyDirMessageFmt is the kubelet's eviction message for an emptyDir over
+// its sizeLimit (pkg/kubelet/eviction).
+const emptyDirMessageFmt = "Usage of EmptyDir volume %q exceeds the limit %q. "
+
+// emptyDirLimit is the bound of an emptyDir in bytes, false when it has
+// none. medium Memory is bounded as upstream sizes its tmpfs: by the
+// pod's memory limit (the node's allocatable memory when a container has
+// no limit), or sizeLimit when that is smaller.
+func (w *Worker) emptyDirLimit(v *corev1.Volume) (int64, bool) {
+	ed := v.EmptyDir
+	var limit int64
+	sized := ed.SizeLimit != nil && ed.SizeLimit.Sign() > 0
+	if sized {
+		limit = ed.SizeLimit.Value()
+	}
+	if ed.Medium == corev1.StorageMediumMemory {
+		mem := w.podMemoryLimit()
+		if !sized || mem < limit {
+			limit = mem
+		}
+		return limit, true
+	}
+	return limit, sized
+}
+
+// podMemoryLimit is the pod's memory limit as upstream computes it (the sum
+// of the app containers' limits, or an init container's if larger), or
+// the node's allocatable memory when a container has none.
+func (w *Worker) podMemoryLimit() int64 {
+	node := w.allocatable(corev1.ResourceMemory)
+	spec := &w.state.pod.Spec
+	var sum int64
+	for _, c := range spec.Containers {
+		q, ok := c.Resources.Limits[corev1.ResourceMemory]
+		if !ok {
+			return node.Value()
+		}
+		sum += q.Value()
+	}
+	for _, c := range spec.InitContainers {
+		q, ok := c.Resources.Limits[corev1.ResourceMemory]
+		if !ok {
+			return node.Value()
+		}
+		sum = max(sum, q.Value())
+	}
+	return min(sum, node.Value())
+}
+
+// newVolumeQuota makes the quota of emptyDir v, nil when it has no bound.
+func (w *Worker) newVolumeQuota(v *corev1.Volume) (*runtime.VolumeQuota, error) {
+	limit, ok := w.emptyDirLimit(v)
+	if !ok {
+		return nil, nil
+	}
+	pod := w.state.pod
+	return runtime.NewVolumeQuota(fmt.Sprintf("pod %s/%s volume %q", pod.Namespace, pod.Name, v.Name), limit, w.volumeDir(v))
+}
+
+// MemoryVolumeUsage is the bytes the pod's emptyDirs of medium Memory hold
+// (their quota's count), for memory accounting: upstream counts a tmpfs
+// emptyDir against the pod's memory.
+func (w *Worker) MemoryVolumeUsage() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for i := range w.state.pod.Spec.Volumes {
+		v := &w.state.pod.Spec.Volumes[i]
+		if q := w.quotas[v.Name]; q != nil && v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			n += q.Used()
+		}
+	}
+	return n
+}
+
+// volumeQuota is the quota of the named volume, nil if none.
+func (w *Worker) volumeQuota(name string) *runtime.VolumeQuota {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.quotas[name]
+}
+
+// emptyDirOverLimit measures the sized emptyDirs and returns the eviction
+// message for the first one over its limit ("" if none is).
+func (w *Worker) emptyDirOverLimit() string {
+	for i := range w.state.pod.Spec.Volumes {
+		v := &w.state.pod.Spec.Volumes[i]
+		if v.EmptyDir == nil {
+			continue
+		}
+		limit, ok := w.emptyDirLimit(v)
+		if !ok {
+			continue
+		}
+		used, err := runtime.MeasureVolume(w.volumeDir(v))
+		if err != nil || used <= limit {
+			continue
+		}
+		shown := resource.NewQuantity(limit, resource.BinarySI)
+		if v.EmptyDir.SizeLimit != nil && v.EmptyDir.SizeLimit.Value() == limit {
+			shown = v.EmptyDir.SizeLimit
+		}
+		return fmt.Sprintf(emptyDirMessageFmt, v.Name, shown.String())
+	}
+	return ""
+}
