@@ -148,6 +148,23 @@ func (s *suite) testHostile(t *testing.T) {
 		wantLines(t, "through a symlinked parent", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
 			"mkdir: ok", "mkdir: ok", "symlink: ok", "rename: errno EPERM", "rename: ok")
 	})
+	t.Run("SymlinkThroughSymlinkedParent", func(t *testing.T) {
+		// path_symlink judges the target from the link's real directory:
+		// made through x/y/top (a link to the top), "../.." leaves the
+		// mount although x/y/top/.. lexically is x/y.
+		e := newHostileEnv(t)
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
+		out := s.runHostile(t, cfg, "do", "mkdir", "/v/x", "--", "mkdir", "/v/x/y",
+			"--", "symlink", "../..", "/v/x/y/top",
+			"--", "symlink", "../..", "/v/x/y/top/l",
+			"--", "symlink", "x/y", "/v/x/y/top/ok")
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "symlink through a symlinked parent", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
+			"symlink: errno EPERM", "symlink: ok")
+		if _, err := os.Lstat(filepath.Join(e.mount, "l")); err == nil {
+			t.Error("an escaping link was made at the mount's top")
+		}
+	})
 	t.Run("ReadOnlyMount", func(t *testing.T) {
 		e := newHostileEnv(t)
 		must(t, os.MkdirAll(filepath.Join(e.mount, "a", "b"), 0o755))

@@ -689,7 +689,7 @@ func (d *dirFile) twoPaths(from string, to *dirFile, toPath string, op func(a, b
 }
 
 // symlink refuses absolute targets and targets that leave this directory
-// lexically from the link's directory. (Following is confined anyway.)
+// lexically from the link's real directory. (Following is confined anyway.)
 func (d *dirFile) symlink(target, p string) Errno {
 	n, e := d.writable(p)
 	if e != 0 {
@@ -698,8 +698,10 @@ func (d *dirFile) symlink(target, p string) Errno {
 	if target == "" || path.IsAbs(target) || strings.IndexByte(target, 0) >= 0 {
 		return EPERM
 	}
-	resolved := path.Join(path.Dir(path.Clean(n)), target)
-	if resolved == ".." || strings.HasPrefix(resolved, "../") {
+	// Judged from the link's real directory: its parent may itself be
+	// reached through a symlink.
+	dir, ok := d.realPath(path.Dir(path.Clean(n)))
+	if !ok || escapes(dir, target) {
 		return EPERM
 	}
 	return d.locked(func() Errno {
