@@ -477,6 +477,19 @@ func TestSoak(t *testing.T) {
 	stop()
 	wg.Wait()
 	check("at the end")
+	// The churn ran real pods: some are running or done.
+	pods, err := cur.Load().client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := map[corev1.PodPhase]int{}
+	for _, p := range pods.Items {
+		phases[p.Status.Phase]++
+	}
+	t.Logf("pods at the end by phase: %v", phases)
+	if len(pods.Items) >= 3 && phases[corev1.PodRunning]+phases[corev1.PodSucceeded] == 0 {
+		t.Errorf("no pod is Running or Succeeded at the end: %v", phases)
+	}
 
 	// Plateau: late samples against early ones, generously bounded.
 	smu.Lock()
