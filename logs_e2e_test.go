@@ -3,8 +3,12 @@ package wasmpod_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +138,95 @@ spec:
 			t.Fatalf("%d log files (%d bytes) left after the pod was deleted", n, size)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// procReadBytes is the bytes this process has read through read(2) and
+// pread(2) (rchar of /proc/self/io).
+func procReadBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no /proc/self/io: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("no rchar in /proc/self/io")
+	return 0
+}
+
+// TestPodLogHTTPStreams: GET pods/NAME/log over HTTP sends the first
+// bytes of a large log before it has read the rest (the server streams
+// from the file; it used to read the whole log into memory first). Not
+// parallel: rchar is the process's.
+func TestPodLogHTTPStreams(t *testing.T) {
+	ctx := context.Background()
+	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
+	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir(), ContainerLogMaxSize: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ps, err := wasmpod.LoadBytes([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: big}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: big
+    image: `+wasm+`
+    args: ["logflood", "64", "1000"]
+`), "big.yaml", filepath.Dir(wasm), wasmpod.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(ctx, ps[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The guest prints "logflood: done" on stderr once its 64 MiB are
+	// written.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var b bytes.Buffer
+		tail := int64(1)
+		err := c.Logs(ctx, "default", "big", &corev1.PodLogOptions{TailLines: &tail}, &b)
+		if err == nil && strings.HasPrefix(b.String(), "logflood: done") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the flood did not finish: %q, %v", b.String(), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	before := procReadBytes(t)
+	resp, err := http.Get(srv.URL + "/api/v1/namespaces/default/pods/big/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	read := procReadBytes(t) - before
+	resp.Body.Close()
+	if !strings.HasPrefix(string(first), "0 xxx") {
+		t.Fatalf("first bytes %q", first[:20])
+	}
+	// The server has read a few buffers of the file, not its 64 MiB
+	// (the response is small until the client reads on).
+	if read > 16<<20 {
+		t.Errorf("%d bytes read before the first 1000 bytes of the log were sent", read)
 	}
 }
