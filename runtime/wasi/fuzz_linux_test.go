@@ -249,7 +249,7 @@ func buildDict() *dict {
 	for _, s := range []string{
 		".", "", "f", "d", "d/f", "new", "d/new", "link", "escape", "escape/x",
 		"..", "../outside/secret.txt", "../../outside", "/etc/passwd", "d/../..",
-		"d/sub", "d/up", "a\x00b", strings.Repeat("a", 300), "d/./f/", "up",
+		"d/sub", "d/up", "d/sub/s", "d/sub/up", "../..", "s/../../../outside/secret.txt", "s", "a\x00b", strings.Repeat("a", 300), "d/./f/", "up",
 		"localhost", "peer", "peer.default.svc.cluster.local", "example.com",
 		"10.244.0.3", "::1", "80", "http", "8080",
 	} {
@@ -592,6 +592,71 @@ func newFixture(tb testing.TB) fixture {
 	return fx
 }
 
+// fixtureLinks are the targets of the host-made links of newFixture that
+// point out of the read-write mount.
+var fixtureLinks = map[string]bool{"../outside/secret.txt": true, "../../outside": true}
+
+// escapingLinks lists the symlinks under root, other than the fixture's,
+// that lead outside root when resolved as the kernel does (a symlinked
+// component followed by ".." climbs from where the link points).
+func escapingLinks(root string) []string {
+	var out []string
+	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		t, err := os.Readlink(p)
+		if err != nil || fixtureLinks[t] {
+			return nil
+		}
+		dir, _ := filepath.Rel(root, filepath.Dir(p))
+		if resolvesOutside(root, dir+"/"+t) {
+			out = append(out, fmt.Sprintf("%s -> %s", p, t))
+		}
+		return nil
+	})
+	return out
+}
+
+// resolvesOutside reports whether p (relative to root) climbs above root
+// when resolved component by component, symlinks expanded in place.
+func resolvesOutside(root, p string) bool {
+	var out []string
+	rest := strings.Split(p, "/")
+	for links := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(out) == 0 {
+				return true
+			}
+			out = out[:len(out)-1]
+			continue
+		}
+		cur := filepath.Join(append([]string{root}, append(out, c)...)...)
+		fi, err := os.Lstat(cur)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			out = append(out, c)
+			continue
+		}
+		if links++; links > 40 {
+			return false // a loop: resolves nowhere
+		}
+		t, err := os.Readlink(cur)
+		if err != nil {
+			return false
+		}
+		if filepath.IsAbs(t) {
+			return true
+		}
+		rest = append(strings.Split(t, "/"), rest...)
+	}
+	return false
+}
+
 // snapshot describes every entry under root except the subtree skip.
 func snapshot(tb testing.TB, root, skip string) string {
 	var b strings.Builder
@@ -858,6 +923,11 @@ func (h *fuzzHost) runGuest(t *testing.T, wasm []byte) []string {
 	if after := snapshot(t, fx.base, fx.data); after != before {
 		st.problem("files outside the read-write mount changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+	// No symlink the guests made points outside the read-write mount, as
+	// the kernel resolves it (a host process may follow it).
+	for _, l := range escapingLinks(fx.data) {
+		st.problem("a symlink in the read-write mount leads outside it: %s", l)
+	}
 	// With every fd closed, the budgets are whole again and the quota's
 	// count is the volume's real usage, within its limit.
 	for _, c := range ctrs {
@@ -993,7 +1063,8 @@ func fuzzSeeds(d *dict, funcs []wasi.HostFunc) [][]byte {
 // TestHostCallsHarnessCatches checks that FuzzHostCalls's checks fire: a
 // guest calls a deliberately broken host function (sock_listen replaced)
 // that panics, returns a non-errno, reads the file outside the mounts,
-// writes beside the mounts or changes the read-only mount, as its first
+// writes beside the mounts, changes the read-only mount or plants a
+// symlink leading out of the read-write mount, as its first
 // argument says; each must be reported, and a harmless call must not.
 func TestHostCallsHarnessCatches(t *testing.T) {
 	evil := wasi.HostFunc{Name: "sock_listen", Params: []wasi.ValType{wasi.I32, wasi.I32}, Results: []wasi.ValType{wasi.I32},
@@ -1012,6 +1083,8 @@ func TestHostCallsHarnessCatches(t *testing.T) {
 				os.WriteFile(filepath.Join(fx.base, "planted"), nil, 0o644)
 			case 5:
 				os.Chmod(filepath.Join(fx.ro, "f"), 0o600)
+			case 6:
+				os.Symlink("../../x", filepath.Join(fx.data, "d", "evil"))
 			}
 			c.SetErrno(0)
 		}}
@@ -1030,6 +1103,7 @@ func TestHostCallsHarnessCatches(t *testing.T) {
 		3: "secret.txt",
 		4: "planted",
 		5: "changed",
+		6: "leads outside",
 	} {
 		wasm := assemble(h.funcs, d.mem, 0, nil, []guestCall{{fn: fi, args: []uint64{mode, 0}}})
 		problems := strings.Join(h.runGuest(t, wasm), "\n")
