@@ -522,7 +522,7 @@ func TestSoak(t *testing.T) {
 	if late.threads > 2*early.threads+16 {
 		t.Errorf("threads grew from %d to %d", early.threads, late.threads)
 	}
-	if ents, err := os.ReadDir(filepath.Join(dir, "pods")); err == nil {
-		t.Logf("pod directories left in the data dir: %d (live pods in the ledger: %d)", len(ents), led.count("pod/", ""))
+	if ents, err := os.ReadDir(filepath.Join(dir, "nodes", "node-1", "pods")); err == nil {
+		t.Logf("pod directories left in the data dir: %d (pods in the store: %d)", len(ents), len(pods.Items))
 	}
 }
