@@ -186,6 +186,55 @@ func Parse(record string) (Line, error) {
 	return l, nil
 }
 
+// Record is a decoded CRI record whose Text aliases the bytes it was
+// parsed from.
+type Record struct {
+	Time    time.Time
+	Stream  Stream
+	Partial bool
+	Text    []byte
+}
+
+// ParseRecord decodes one CRI record (without its newline) as Parse does,
+// without copying its text.
+func ParseRecord(rec []byte) (Record, error) {
+	i := bytes.IndexByte(rec, ' ')
+	if i < 0 {
+		return Record{}, fmt.Errorf("malformed CRI log record %q", rec)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, string(rec[:i]))
+	if err != nil {
+		return Record{}, fmt.Errorf("malformed CRI log timestamp %q: %w", rec[:i], err)
+	}
+	r := Record{Time: ts}
+	rest := rec[i+1:]
+	j := bytes.IndexByte(rest, ' ')
+	if j < 0 {
+		return Record{}, fmt.Errorf("malformed CRI log record %q", rec)
+	}
+	switch string(rest[:j]) {
+	case string(Stdout):
+		r.Stream = Stdout
+	case string(Stderr):
+		r.Stream = Stderr
+	default:
+		return Record{}, fmt.Errorf("malformed CRI log stream %q", rest[:j])
+	}
+	rest = rest[j+1:]
+	tag := rest
+	if k := bytes.IndexByte(rest, ' '); k >= 0 {
+		tag, r.Text = rest[:k], rest[k+1:]
+	}
+	switch string(tag) {
+	case "F":
+	case "P":
+		r.Partial = true
+	default:
+		return Record{}, fmt.Errorf("malformed CRI log tag %q", tag)
+	}
+	return r, nil
+}
+
 // ReadAll decodes every record of r, joining partial records into lines.
 func ReadAll(r io.Reader) ([]Line, error) {
 	var out []Line

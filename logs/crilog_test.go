@@ -72,3 +72,21 @@ func TestParseErrors(t *testing.T) {
 		t.Fatalf("Parse = %+v, %v", l, err)
 	}
 }
+
+func TestParseRecordAgreesWithParse(t *testing.T) {
+	for _, rec := range []string{
+		"", "nonsense", "2026-11-28T12:00:00Z stdin F x", "2026-11-28T12:00:00Z stdout X x", "yesterday stdout F x",
+		"2026-11-28T12:00:00Z stdout F a b  c", "2026-11-28T12:00:00.5Z stderr P part", "2026-11-28T12:00:00Z stdout F",
+		"2026-11-28T12:00:00Z stdout F ", "2026-11-28T12:00:00Z stdout",
+	} {
+		l, err := Parse(rec)
+		r, rerr := ParseRecord([]byte(rec))
+		if (err == nil) != (rerr == nil) {
+			t.Errorf("%q: Parse %v, ParseRecord %v", rec, err, rerr)
+			continue
+		}
+		if err == nil && (!l.Time.Equal(r.Time) || l.Stream != r.Stream || l.Partial != r.Partial || l.Text != string(r.Text)) {
+			t.Errorf("%q: Parse %+v, ParseRecord %+v", rec, l, r)
+		}
+	}
+}

@@ -180,11 +180,12 @@ type logWriter struct {
 	out        io.Writer
 	timestamps bool
 	since      time.Time
-	limit      int64 // -1: none
+	limit      int64  // -1: none
+	buf        []byte // the line being written
 }
 
 func (l *logWriter) write(rec []byte) error {
-	ln, err := logs.Parse(string(rec))
+	ln, err := logs.ParseRecord(rec)
 	if err != nil {
 		// As the kubelet: a record that does not parse is skipped.
 		return nil
@@ -192,15 +193,16 @@ func (l *logWriter) write(rec []byte) error {
 	if !l.since.IsZero() && ln.Time.Before(l.since) {
 		return nil
 	}
-	var b []byte
+	b := l.buf[:0]
 	if l.timestamps {
-		b = append(b, ln.Time.UTC().Format(time.RFC3339Nano)...)
+		b = ln.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, ' ')
 	}
 	b = append(b, ln.Text...)
 	if !ln.Partial {
 		b = append(b, '\n')
 	}
+	l.buf = b
 	if l.limit >= 0 {
 		if int64(len(b)) > l.limit {
 			b = b[:l.limit]
