@@ -81,12 +81,6 @@ type Config struct {
 	// than the revision its marker recorded (see store/bbolt), to start
 	// over deliberately; by default such a store is refused.
 	AllowStoreReset bool
-	// OpaqueImageErrors reports every failure to find or read a path image,
-	// or a go:// package, as one "not found" that does not say whether the
-	// host path is missing, unreadable or not a module, so that API clients
-	// cannot probe the host's files (details go to Progress). `serve` sets
-	// it; `run`, whose manifest is the local user's own, does not.
-	OpaqueImageErrors bool
 	// CacheDir holds built images and compiled modules; DefaultCacheDir()
 	// when empty.
 	CacheDir string
@@ -95,8 +89,19 @@ type Config struct {
 	Nodes     int
 	NodeSpecs []NodeSpec
 	// NodeCapacity is each node's capacity (default: cpu = host CPUs,
-	// memory 4Gi, pods 110).
+	// memory = the host's physical memory divided among the nodes, pods
+	// 110).
 	NodeCapacity corev1.ResourceList
+	// SystemReserved is kept from each node's guests for the process
+	// (default memory: a tenth of the node's capacity). A node's guests
+	// share a memory budget of capacity minus SystemReserved.
+	SystemReserved corev1.ResourceList
+	// EvictionHard are the nodes' hard eviction thresholds, as the
+	// kubelet's evictionHard: "memory.available" (of the guests' budget)
+	// and "nodefs.available" (of the data dir's filesystem), each a
+	// quantity or a percentage. Default: memory.available<100Mi (at most a
+	// tenth of the budget), nodefs.available<10%.
+	EvictionHard map[string]string
 	// AllowHostPath permits hostPath volumes.
 	AllowHostPath bool
 	// NodeMonitorGracePeriod: a node whose lease is older is marked
@@ -119,13 +124,6 @@ type Config struct {
 	Progress io.Writer
 	// OnLog, when set, receives every container log line of every node.
 	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
-	// ContainerLogMaxSize (bytes) and ContainerLogMaxFiles bound each
-	// container instance's log, as the kubelet's containerLogMaxSize and
-	// containerLogMaxFiles: the file is rotated before it would pass
-	// MaxSize, and at most MaxFiles files (the current one included) are
-	// kept. Defaults 10Mi and 5; MaxFiles must be at least 2.
-	ContainerLogMaxSize  int64
-	ContainerLogMaxFiles int
 }
 
 // NodeSpec describes one node agent.
@@ -184,9 +182,6 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	if cfg.NodeMonitorGracePeriod <= 0 {
 		cfg.NodeMonitorGracePeriod = 40 * time.Second
-	}
-	if err := (logs.RotatePolicy{MaxSize: cfg.ContainerLogMaxSize, MaxFiles: cfg.ContainerLogMaxFiles}).Validate(); err != nil {
-		return nil, err
 	}
 	if cfg.DataDir == "" {
 		d, err := os.MkdirTemp("", "wasmpod-")
@@ -250,7 +245,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		cfg.Engine, c.ownsEngine = eng, true
 		c.cfg.Engine = eng
 	}
-	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors}, m: map[[2]string]*images.Image{}}
+	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress}, m: map[[2]string]*images.Image{}}
 
 	if err := startScheduler(runCtx, c.client, c); err != nil {
 		return nil, err
@@ -262,18 +257,24 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	epc := endpoints.New(c.client)
 	c.goRun(func() { epc.Run(runCtx) })
 
+	specs := cfg.NodeSpecs
+	if len(specs) == 0 {
+		for i := 1; i <= cfg.Nodes; i++ {
+			specs = append(specs, NodeSpec{Name: fmt.Sprintf("node-%d", i)})
+		}
+	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
-		corev1.ResourceMemory: resource.MustParse("4Gi"),
+		corev1.ResourceMemory: pods.DefaultNodeMemory(len(specs)),
 		corev1.ResourcePods:   resource.MustParse("110"),
 	}
 	for k, v := range cfg.NodeCapacity {
 		capacity[k] = v
 	}
-	specs := cfg.NodeSpecs
-	if len(specs) == 0 {
-		for i := 1; i <= cfg.Nodes; i++ {
-			specs = append(specs, NodeSpec{Name: fmt.Sprintf("node-%d", i)})
+	var evictionHard []pods.Threshold
+	if cfg.EvictionHard != nil {
+		if evictionHard, err = pods.ParseEvictionHard(cfg.EvictionHard); err != nil {
+			return nil, err
 		}
 	}
 	for i, spec := range specs {
@@ -296,6 +297,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			Taints:            spec.Taints,
 			PodCIDR:           fmt.Sprintf("10.244.%d.0/24", i+1),
 			HeartbeatInterval: cfg.HeartbeatInterval,
+			SystemReserved:    cfg.SystemReserved,
+			Eviction:          pods.EvictionConfig{Hard: evictionHard},
 			Clock:             cfg.Clock,
 			Network:           c.network,
 			HostPortAddress:   hostAddr,
@@ -309,9 +312,6 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 				AllowHostPath: cfg.AllowHostPath,
 				OnLog:         cfg.OnLog,
 				Network:       c.network,
-
-				ContainerLogMaxSize:  cfg.ContainerLogMaxSize,
-				ContainerLogMaxFiles: cfg.ContainerLogMaxFiles,
 			},
 		})
 		c.agents = append(c.agents, a)

@@ -51,8 +51,10 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 func serveAction(c *ucli.Context) error {
 	stderr := c.App.ErrWriter
 	var nodeSpecs []wasmpod.NodeSpec
+	var fileCfg *ServeConfig
 	if path := c.String("config"); path != "" {
 		cfg, err := loadServeConfig(path)
+		fileCfg = cfg
 		if err != nil {
 			return ucli.Exit(err.Error(), 2)
 		}
@@ -87,7 +89,7 @@ func serveAction(c *ucli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cl, err := wasmpod.New(ctx, wasmpod.Config{
+	wcfg := wasmpod.Config{
 		Store:                  wasmpod.StoreBbolt,
 		DataDir:                dataDir,
 		CacheDir:               c.String("cache-dir"),
@@ -101,7 +103,9 @@ func serveAction(c *ucli.Context) error {
 		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
 		HeartbeatInterval:      c.Duration("heartbeat-interval"),
 		Progress:               stderr,
-	})
+	}
+	fileCfg.applyTo(&wcfg)
+	cl, err := wasmpod.New(ctx, wcfg)
 	if err != nil {
 		return ucli.Exit(err.Error(), 1)
 	}

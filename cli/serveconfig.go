@@ -6,9 +6,11 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/pods"
 )
 
 // ServeConfig is the file given to `wasmpod serve --config`. Flags that are
@@ -25,6 +27,19 @@ type ServeConfig struct {
 	NodeMonitorGracePeriod string             `json:"nodeMonitorGracePeriod,omitempty"`
 	HeartbeatInterval      string             `json:"heartbeatInterval,omitempty"`
 	Nodes                  []wasmpod.NodeSpec `json:"nodes,omitempty"`
+	// SystemReserved and EvictionHard are wasmpod.Config's (the kubelet's
+	// systemReserved and evictionHard), for every node.
+	SystemReserved corev1.ResourceList `json:"systemReserved,omitempty"`
+	EvictionHard   map[string]string   `json:"evictionHard,omitempty"`
+}
+
+// applyTo sets the fields of cfg that have no flag.
+func (c *ServeConfig) applyTo(cfg *wasmpod.Config) {
+	if c == nil {
+		return
+	}
+	cfg.SystemReserved = c.SystemReserved
+	cfg.EvictionHard = c.EvictionHard
 }
 
 func loadServeConfig(path string) (*ServeConfig, error) {
@@ -43,6 +58,9 @@ func loadServeConfig(path string) (*ServeConfig, error) {
 		if _, err := time.ParseDuration(d.v); err != nil {
 			return nil, fmt.Errorf("%s: %s: invalid duration %q", path, d.name, d.v)
 		}
+	}
+	if _, err := pods.ParseEvictionHard(cfg.EvictionHard); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	for i, n := range cfg.Nodes {
 		if n.Name == "" {

@@ -59,6 +59,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
+	wruntime "github.com/wasmpod/wasmpod/runtime"
 )
 
 // Node agent constants.
@@ -78,9 +79,20 @@ type AgentConfig struct {
 	Client kubernetes.Interface
 	// NodeName is the Node's name (required).
 	NodeName string
-	// Capacity is the node's capacity and allocatable: cpu, memory, pods.
-	// Missing entries default to the host's CPUs, 4Gi and 110.
+	// Capacity is the node's capacity: cpu, memory, pods. Missing entries
+	// default to the host's CPUs, its physical memory (4Gi if unknown) and
+	// 110.
 	Capacity corev1.ResourceList
+	// SystemReserved is kept from the guests for the process itself (the
+	// kubelet's systemReserved). Default memory: a tenth of the capacity.
+	// The guests of the node share a memory budget of capacity minus
+	// SystemReserved: growth past it fails (OOMKilled), so a container
+	// without limits.memory is bounded by what the others left.
+	// Allocatable (node.status.allocatable) is that budget minus the hard
+	// eviction threshold of memory.available, as upstream.
+	SystemReserved corev1.ResourceList
+	// Eviction configures the eviction manager (eviction.go).
+	Eviction EvictionConfig
 	// Labels are added to kubernetes.io/hostname, os and arch.
 	Labels map[string]string
 	Taints []corev1.Taint
@@ -128,7 +140,14 @@ type Agent struct {
 
 	ctx      context.Context // Run's
 	recorder record.EventRecorder
-	wg       sync.WaitGroup
+
+	// memory is the node's memory budget for guests; allocatable what the
+	// Node reports; eviction the eviction manager (guarded by evictMu).
+	memory      *wruntime.Budget
+	allocatable corev1.ResourceList
+	evictMu     sync.Mutex
+	eviction    *evictionManager
+	wg          sync.WaitGroup
 
 	mu   sync.Mutex
 	pods map[types.UID]*podEntry
@@ -191,7 +210,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		capacity[corev1.ResourceCPU] = *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI)
 	}
 	if _, ok := capacity[corev1.ResourceMemory]; !ok {
-		capacity[corev1.ResourceMemory] = resource.MustParse("4Gi")
+		capacity[corev1.ResourceMemory] = defaultNodeMemory(1)
 	}
 	if _, ok := capacity[corev1.ResourcePods]; !ok {
 		capacity[corev1.ResourcePods] = resource.MustParse("110")
@@ -203,8 +222,9 @@ func NewAgent(cfg AgentConfig) *Agent {
 	a.pcfg.Clock = clk
 	a.pcfg.NodeName = cfg.NodeName
 	a.pcfg.HostIP = "127.0.0.1"
+	a.setupResources()
 	if a.pcfg.Allocatable == nil {
-		a.pcfg.Allocatable = capacity
+		a.pcfg.Allocatable = a.allocatable
 	}
 	onStatus, onEvent := cfg.Pods.OnStatus, cfg.Pods.OnEvent
 	a.pcfg.OnStatus = func(p *corev1.Pod) {
@@ -287,6 +307,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	factory.Start(ctx.Done())
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runEviction(ctx)
+	}()
 	defer func() {
 		factory.Shutdown()
 		a.mu.Lock()
@@ -318,9 +343,18 @@ func (a *Agent) nodeConditions(now metav1.Time) []corev1.NodeCondition {
 	c := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
 	}
+	memPressure, diskPressure := a.pressureConditions()
+	mem := c(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available")
+	if memPressure {
+		mem = c(corev1.NodeMemoryPressure, corev1.ConditionTrue, "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
+	}
+	disk := c(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure")
+	if diskPressure {
+		disk = c(corev1.NodeDiskPressure, corev1.ConditionTrue, "KubeletHasDiskPressure", "kubelet has disk pressure")
+	}
 	return []corev1.NodeCondition{
-		c(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-		c(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		mem,
+		disk,
 		c(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 		c(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 	}
@@ -347,7 +381,7 @@ func (a *Agent) setNodeStatus(node *corev1.Node) {
 		runtimeVersion = engine + "://unknown"
 	}
 	node.Status.Capacity = a.cfg.Capacity.DeepCopy()
-	node.Status.Allocatable = a.cfg.Capacity.DeepCopy()
+	node.Status.Allocatable = a.allocatable.DeepCopy()
 	node.Status.Conditions = conds
 	node.Status.Phase = ""
 	node.Status.Addresses = []corev1.NodeAddress{

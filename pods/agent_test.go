@@ -192,7 +192,9 @@ func TestAgentRegistersAndHeartbeats(t *testing.T) {
 	if len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Key != "dedicated" || n.Spec.PodCIDR != "10.244.1.0/24" {
 		t.Errorf("spec %+v", n.Spec)
 	}
-	if q := n.Status.Allocatable[corev1.ResourceMemory]; q.String() != "8Gi" {
+	// Allocatable: capacity minus the system reservation (a tenth) minus
+	// the memory.available eviction threshold (100Mi), as upstream.
+	if q := n.Status.Allocatable[corev1.ResourceMemory]; q.Value() != 8<<30-(8<<30)/10-100<<20 {
 		t.Errorf("allocatable memory %s", q.String())
 	}
 	if q := n.Status.Capacity[corev1.ResourcePods]; q.Value() != 20 {

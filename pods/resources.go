@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	wruntime "github.com/wasmpod/wasmpod/runtime"
 )
 
 func (w *Worker) allocatable(name corev1.ResourceName) resource.Quantity {
@@ -17,7 +19,7 @@ func (w *Worker) allocatable(name corev1.ResourceName) resource.Quantity {
 	case corev1.ResourceCPU:
 		return *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI)
 	case corev1.ResourceMemory:
-		return resource.MustParse("4Gi")
+		return defaultNodeMemory(1)
 	}
 	return resource.Quantity{}
 }
@@ -68,4 +70,57 @@ func (w *Worker) resourceField(pod *corev1.Pod, c *corev1.Container, ref *corev1
 		return fmt.Sprint(int64(math.Ceil(float64(q.MilliValue()) / float64(divisor.MilliValue())))), nil
 	}
 	return fmt.Sprint(int64(math.Ceil(float64(q.Value()) / float64(divisor.Value())))), nil
+}
+
+// defaultNodeMemory is the memory capacity of one of nodes nodes sharing
+// this host: its physical memory divided among them (4Gi each when the
+// host's memory is unknown).
+func defaultNodeMemory(nodes int) resource.Quantity {
+	m := HostMemory()
+	if m <= 0 {
+		return resource.MustParse("4Gi")
+	}
+	return *resource.NewQuantity(m/int64(max(nodes, 1)), resource.BinarySI)
+}
+
+// DefaultNodeMemory is the default memory capacity of each of nodes node
+// agents in one process: the host's physical memory divided among them.
+func DefaultNodeMemory(nodes int) resource.Quantity { return defaultNodeMemory(nodes) }
+
+// setupResources derives the node's memory budget for guests, its
+// allocatable resources and its eviction manager from the configuration
+// (see AgentConfig.SystemReserved).
+func (a *Agent) setupResources() {
+	capMem := a.cfg.Capacity[corev1.ResourceMemory]
+	reserved := capMem.Value() / 10
+	if q, ok := a.cfg.SystemReserved[corev1.ResourceMemory]; ok {
+		reserved = q.Value()
+	}
+	guests := max(capMem.Value()-reserved, 0)
+	if a.pcfg.NodeMemory != nil {
+		a.memory = a.pcfg.NodeMemory
+		guests = a.memory.Limit()
+	} else {
+		a.memory = wruntime.NewBudget("node "+a.cfg.NodeName+" memory", guests)
+		a.pcfg.NodeMemory = a.memory
+	}
+	ecfg := a.cfg.Eviction
+	if ecfg.Hard == nil {
+		ecfg.Hard = DefaultEvictionHard(guests)
+	}
+	if ecfg.Stats == nil {
+		ecfg.Stats = nodeStats{a}
+	}
+	a.eviction = newEvictionManager(ecfg)
+	a.allocatable = corev1.ResourceList{}
+	for k, v := range a.cfg.Capacity {
+		a.allocatable[k] = v.DeepCopy()
+	}
+	alloc := guests
+	for _, t := range ecfg.Hard {
+		if t.Signal == SignalMemoryAvailable {
+			alloc -= t.value(guests)
+		}
+	}
+	a.allocatable[corev1.ResourceMemory] = *resource.NewQuantity(max(alloc, 0), resource.BinarySI)
 }

@@ -75,6 +75,10 @@ type Config struct {
 	Allocatable corev1.ResourceList
 	// AllowHostPath permits hostPath volumes.
 	AllowHostPath bool
+	// NodeMemory, when set, is the node's memory budget: every container's
+	// linear memory is charged to it (through its pod's budget), so a
+	// container without limits.memory is bounded by what is left.
+	NodeMemory *runtime.Budget
 	// ContainerLogMaxSize and ContainerLogMaxFiles bound each container
 	// instance's log as the kubelet's settings of the same names: a file
 	// is rotated before it passes MaxSize bytes and at most MaxFiles files
@@ -125,9 +129,15 @@ type Worker struct {
 	// logCh is closed and replaced whenever a log line is written or a
 	// container instance exits (guarded by mu); Logs with follow waits on it.
 	logCh chan struct{}
-	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
-	// set by setupVolumes, guarded by mu).
-	quotas map[string]*runtime.VolumeQuota
+
+	// evictCh carries an eviction to Run (eviction.go); evictMsg is the
+	// pod's eviction message once evicted (guarded by mu).
+	evictCh  chan string
+	evictMsg string
+	// mem is the pod's memory budget within Config.NodeMemory, ctrMem
+	// each container's within it (guarded by mu; see containerMemory).
+	mem    *runtime.Budget
+	ctrMem map[string]*runtime.Budget
 }
 
 type instance struct {
@@ -170,6 +180,7 @@ func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 		backoffSeen: map[*ctr]*corev1.ContainerStateTerminated{},
 		mods:        map[string]runtime.CompiledModule{},
 		logCh:       make(chan struct{}),
+		evictCh:     make(chan string, 1),
 	}
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded, corev1.PodFailed:
@@ -305,6 +316,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			secs := int64(s.deadline.Sub(now) / time.Second)
 			w.pod.DeletionGracePeriodSeconds = &secs
 			w.mu.Unlock()
+		case msg := <-w.evictCh:
+			w.beginEviction(msg)
 		case <-timer:
 		case <-ctx.Done():
 			w.killAll()
@@ -485,6 +498,7 @@ func (w *Worker) publish() {
 	w.mu.Lock()
 	prev := w.pod.Status
 	st := w.state.status(w.clk.Now(), &prev)
+	w.applyEviction(&st, &prev)
 	st.HostIP = w.cfg.HostIP
 	if st.HostIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
@@ -546,18 +560,6 @@ func (w *Worker) setupVolumes() error {
 			if err := os.MkdirAll(w.volumeDir(v), 0o777); err != nil {
 				return fmt.Errorf("volume %q: %w", v.Name, err)
 			}
-			q, err := w.newVolumeQuota(v)
-			if err != nil {
-				return fmt.Errorf("volume %q: %w", v.Name, err)
-			}
-			if q != nil {
-				w.mu.Lock()
-				if w.quotas == nil {
-					w.quotas = map[string]*runtime.VolumeQuota{}
-				}
-				w.quotas[v.Name] = q
-				w.mu.Unlock()
-			}
 		case v.HostPath != nil:
 			if !w.cfg.AllowHostPath {
 				return fmt.Errorf("volume %q: hostPath volumes are disabled on this node", v.Name)
@@ -606,6 +608,7 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 	if m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]; ok {
 		cfg.MemoryLimitBytes = m.Value()
 	}
+	cfg.Memory = w.containerMemory(c.spec.Name)
 	for _, vm := range c.spec.VolumeMounts {
 		var host string
 		for i := range w.state.pod.Spec.Volumes {
@@ -636,8 +639,7 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		if vm.SubPath != "" {
 			host = filepath.Join(host, vm.SubPath)
 		}
-		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root,
-			Quota: w.volumeQuota(vm.Name)})
+		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root})
 	}
 	return cfg, nil
 }

@@ -123,8 +123,8 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	grow := int64(size - m.size)
-	if !a.node.Acquire(grow) {
-		a.refuse(fmt.Sprintf("%s exhausted (%d of %d bytes in use)", a.node.Name(), a.node.Used(), a.node.Limit()))
+	if by := a.node.TryAcquire(grow); by != nil {
+		a.refuse(fmt.Sprintf("%s exhausted (%d of %d bytes in use)", by.Name(), by.Used(), by.Limit()))
 		return nil
 	}
 	b, err := m.res.grow(size)

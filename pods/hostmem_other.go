@@ -1,0 +1,6 @@
+//go:build !linux && !darwin
+
+package pods
+
+// HostMemory is the host's physical memory in bytes: unknown here (0).
+func HostMemory() int64 { return 0 }
