@@ -81,6 +81,12 @@ type Config struct {
 	// than the revision its marker recorded (see store/bbolt), to start
 	// over deliberately; by default such a store is refused.
 	AllowStoreReset bool
+	// OpaqueImageErrors reports every failure to find or read a path image,
+	// or a go:// package, as one "not found" that does not say whether the
+	// host path is missing, unreadable or not a module, so that API clients
+	// cannot probe the host's files (details go to Progress). `serve` sets
+	// it; `run`, whose manifest is the local user's own, does not.
+	OpaqueImageErrors bool
 	// CacheDir holds built images and compiled modules; DefaultCacheDir()
 	// when empty.
 	CacheDir string
@@ -124,6 +130,13 @@ type Config struct {
 	Progress io.Writer
 	// OnLog, when set, receives every container log line of every node.
 	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
+	// ContainerLogMaxSize (bytes) and ContainerLogMaxFiles bound each
+	// container instance's log, as the kubelet's containerLogMaxSize and
+	// containerLogMaxFiles: the file is rotated before it would pass
+	// MaxSize, and at most MaxFiles files (the current one included) are
+	// kept. Defaults 10Mi and 5; MaxFiles must be at least 2.
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 }
 
 // NodeSpec describes one node agent.
@@ -182,6 +195,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	if cfg.NodeMonitorGracePeriod <= 0 {
 		cfg.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	if err := (logs.RotatePolicy{MaxSize: cfg.ContainerLogMaxSize, MaxFiles: cfg.ContainerLogMaxFiles}).Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.DataDir == "" {
 		d, err := os.MkdirTemp("", "wasmpod-")
@@ -245,7 +261,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		cfg.Engine, c.ownsEngine = eng, true
 		c.cfg.Engine = eng
 	}
-	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress}, m: map[[2]string]*images.Image{}}
+	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors}, m: map[[2]string]*images.Image{}}
 
 	if err := startScheduler(runCtx, c.client, c); err != nil {
 		return nil, err
@@ -312,6 +328,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 				AllowHostPath: cfg.AllowHostPath,
 				OnLog:         cfg.OnLog,
 				Network:       c.network,
+
+				ContainerLogMaxSize:  cfg.ContainerLogMaxSize,
+				ContainerLogMaxFiles: cfg.ContainerLogMaxFiles,
 			},
 		})
 		c.agents = append(c.agents, a)

@@ -138,6 +138,9 @@ type Worker struct {
 	// each container's within it (guarded by mu; see containerMemory).
 	mem    *runtime.Budget
 	ctrMem map[string]*runtime.Budget
+	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
+	// set by setupVolumes, guarded by mu).
+	quotas map[string]*runtime.VolumeQuota
 }
 
 type instance struct {
@@ -560,6 +563,18 @@ func (w *Worker) setupVolumes() error {
 			if err := os.MkdirAll(w.volumeDir(v), 0o777); err != nil {
 				return fmt.Errorf("volume %q: %w", v.Name, err)
 			}
+			q, err := w.newVolumeQuota(v)
+			if err != nil {
+				return fmt.Errorf("volume %q: %w", v.Name, err)
+			}
+			if q != nil {
+				w.mu.Lock()
+				if w.quotas == nil {
+					w.quotas = map[string]*runtime.VolumeQuota{}
+				}
+				w.quotas[v.Name] = q
+				w.mu.Unlock()
+			}
 		case v.HostPath != nil:
 			if !w.cfg.AllowHostPath {
 				return fmt.Errorf("volume %q: hostPath volumes are disabled on this node", v.Name)
@@ -639,7 +654,8 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		if vm.SubPath != "" {
 			host = filepath.Join(host, vm.SubPath)
 		}
-		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root})
+		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root,
+			Quota: w.volumeQuota(vm.Name)})
 	}
 	return cfg, nil
 }
