@@ -75,8 +75,7 @@ func (a *Agent) cleanupOrphanedPodDirs(ctx context.Context) error {
 	}
 	keep := map[string]bool{}
 	for i := range list.Items {
-		// The directory a worker of this pod uses (whatever its naming).
-		keep[filepath.Base(NewWorker(&a.pcfg, &list.Items[i]).Dir())] = true
+		keep[PodDirName(&list.Items[i])] = true
 	}
 	var errs []error
 	for _, e := range ents {
