@@ -7,9 +7,11 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/pods"
 )
 
@@ -31,6 +33,12 @@ type ServeConfig struct {
 	// systemReserved and evictionHard), for every node.
 	SystemReserved corev1.ResourceList `json:"systemReserved,omitempty"`
 	EvictionHard   map[string]string   `json:"evictionHard,omitempty"`
+	// ContainerLogMaxSize (a quantity, e.g. 10Mi) and ContainerLogMaxFiles
+	// bound each container's log (the kubelet's settings of the same
+	// names; defaults 10Mi and 5).
+	ContainerLogMaxSize  string `json:"containerLogMaxSize,omitempty"`
+	ContainerLogMaxFiles int    `json:"containerLogMaxFiles,omitempty"`
+	logMaxSize           int64  // ContainerLogMaxSize in bytes
 }
 
 // applyTo sets the fields of cfg that have no flag.
@@ -40,6 +48,7 @@ func (c *ServeConfig) applyTo(cfg *wasmpod.Config) {
 	}
 	cfg.SystemReserved = c.SystemReserved
 	cfg.EvictionHard = c.EvictionHard
+	cfg.ContainerLogMaxSize, cfg.ContainerLogMaxFiles = c.logMaxSize, c.ContainerLogMaxFiles
 }
 
 func loadServeConfig(path string) (*ServeConfig, error) {
@@ -60,6 +69,16 @@ func loadServeConfig(path string) (*ServeConfig, error) {
 		}
 	}
 	if _, err := pods.ParseEvictionHard(cfg.EvictionHard); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if cfg.ContainerLogMaxSize != "" {
+		q, err := resource.ParseQuantity(cfg.ContainerLogMaxSize)
+		if err != nil || q.Sign() <= 0 {
+			return nil, fmt.Errorf("%s: containerLogMaxSize: invalid size %q: want a positive quantity such as 10Mi", path, cfg.ContainerLogMaxSize)
+		}
+		cfg.logMaxSize = q.Value()
+	}
+	if err := (logs.RotatePolicy{MaxSize: cfg.logMaxSize, MaxFiles: cfg.ContainerLogMaxFiles}).Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	for i, n := range cfg.Nodes {
