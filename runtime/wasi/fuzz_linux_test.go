@@ -1057,6 +1057,19 @@ func fuzzSeeds(d *dict, funcs []wasi.HostFunc) [][]byte {
 		cat(call("fd_read", fdArg(0), ptr(iov), ln(iov), ptr(scratch)), call("fd_read", fdArg(0), ptr(iov), ln(iov), ptr(scratch))),
 		cat(call("args_get", ptr(scratch), ptr(scratch+1)), call("environ_get", []byte{5, 4}, ptr(scratch)),
 			call("random_get", []byte{5, 8}, small(16)), call("fd_prestat_dir_name", fdArg(3), []byte{5, 2}, small(5))),
+		// The quota: a new file written past the limit, grown sparse,
+		// unlinked while open, then closed.
+		cat(open(fdData, "new", 1, 1<<30-1), call("fd_pwrite", fdArg(6), ptr(iov), ln(iov), raw64(1<<20), ptr(scratch)),
+			call("fd_filestat_set_size", fdArg(6), raw64(1<<17)), call("fd_allocate", fdArg(6), raw64(0), raw64(1<<19)),
+			call("path_unlink_file", append([][]byte{fdArg(fdData)}, path("new")...)...),
+			call("fd_write", fdArg(6), ptr(iov), ln(iov), ptr(scratch)), call("fd_close", fdArg(6))),
+		// The fd budget: directories (two host fds each) until it refuses.
+		cat(open(fdData, "d", 2, 0), open(fdData, "d", 2, 0), open(fdData, "d", 2, 0), open(fdData, "d", 2, 0),
+			open(fdData, "d", 2, 0), open(fdData, "f", 0, 1<<30-1), call("fd_renumber", fdArg(6), fdArg(7)), call("fd_close", fdArg(8))),
+		// A symlinked directory followed by "..": the link must not lead out.
+		cat(call("path_symlink", join(path("../.."), [][]byte{fdArg(fdData)}, path("d/sub/s"))...),
+			call("path_symlink", join(path("s/../../../outside/secret.txt"), [][]byte{fdArg(fdData)}, path("d/up"))...),
+			call("path_rename", join([][]byte{fdArg(fdData)}, path("d/sub"), [][]byte{fdArg(fdData)}, path("new"))...)),
 	}
 }
 
