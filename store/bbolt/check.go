@@ -117,12 +117,12 @@ func checkContents(tx *bolt.Tx) (int64, error) {
 		return 0, fmt.Errorf("revision %d and compaction point %d are inconsistent", rev, compact)
 	}
 	if err := kvb.ForEach(func(k, v []byte) error {
-		kv, err := decodeKV(string(k), v)
-		if err != nil {
-			return err
+		if len(v) < 16 {
+			return fmt.Errorf("corrupt value for key %s (%d bytes)", k, len(v))
 		}
-		if kv.CreateRevision < 1 || kv.CreateRevision > kv.ModRevision || kv.ModRevision > rev {
-			return fmt.Errorf("key %s has revisions %d/%d beyond the store's %d", k, kv.CreateRevision, kv.ModRevision, rev)
+		create, mod := int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
+		if create < 1 || create > mod || mod > rev {
+			return fmt.Errorf("key %s has revisions %d/%d beyond the store's %d", k, create, mod, rev)
 		}
 		return nil
 	}); err != nil {
@@ -138,11 +138,16 @@ func checkContents(tx *bolt.Tx) (int64, error) {
 			return fmt.Errorf("event log has revision %d where %d was expected", r, next)
 		}
 		next++
-		ev, _, err := decodeEvent(r, v, nil)
-		if err == nil && (ev.Type < store.Added || ev.Type > store.Deleted) {
-			err = fmt.Errorf("event log entry at revision %d has type %d", r, ev.Type)
+		if len(v) < 9 {
+			return fmt.Errorf("corrupt event log entry at revision %d", r)
 		}
-		return err
+		if typ := store.EventType(v[0]); typ < store.Added || typ > store.Deleted {
+			return fmt.Errorf("event log entry at revision %d has type %d", r, typ)
+		}
+		if n, w := binary.Uvarint(v[9:]); w <= 0 || uint64(len(v)-9-w) < n {
+			return fmt.Errorf("corrupt event log entry at revision %d", r)
+		}
+		return nil
 	}); err != nil {
 		return 0, err
 	}

@@ -185,14 +185,14 @@ func (v *verifier) page(id uint64, what string) ([]byte, error) {
 	if id < 2 || id >= v.meta.pgid {
 		return nil, corrupt("%s: page id %d out of range [2, %d)", what, id, v.meta.pgid)
 	}
-	hdr := make([]byte, pageHeaderSize)
-	if _, err := v.f.ReadAt(hdr, int64(id)*v.ps); err != nil {
+	buf := make([]byte, v.ps)
+	if _, err := v.f.ReadAt(buf, int64(id)*v.ps); err != nil {
 		return nil, corrupt("%s: reading page %d: %v", what, id, err)
 	}
-	if got := ne.Uint64(hdr); got != id {
+	if got := ne.Uint64(buf); got != id {
 		return nil, corrupt("%s: page %d has id %d", what, id, got)
 	}
-	overflow := uint64(ne.Uint32(hdr[12:]))
+	overflow := uint64(ne.Uint32(buf[12:]))
 	if id+overflow >= v.meta.pgid {
 		return nil, corrupt("%s: page %d overflows past the high-water mark (%d more pages)", what, id, overflow)
 	}
@@ -205,9 +205,11 @@ func (v *verifier) page(id uint64, what string) ([]byte, error) {
 		}
 		v.used[i] = true
 	}
-	buf := make([]byte, int64(overflow+1)*v.ps)
-	if _, err := v.f.ReadAt(buf, int64(id)*v.ps); err != nil {
-		return nil, corrupt("%s: reading page %d: %v", what, id, err)
+	if overflow > 0 {
+		buf = append(buf, make([]byte, int64(overflow)*v.ps)...)
+		if _, err := v.f.ReadAt(buf[v.ps:], int64(id+1)*v.ps); err != nil {
+			return nil, corrupt("%s: reading page %d: %v", what, id, err)
+		}
 	}
 	return buf, nil
 }
