@@ -2,11 +2,13 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -277,22 +279,49 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, in string) {
-		docs, err := Decode([]byte(in), "pod.yaml")
-		for _, e := range Errors(err) {
-			if e.Source != "pod.yaml" || !strings.HasPrefix(e.Error(), "pod.yaml: ") {
-				t.Errorf("error without its source: %v", e)
+	// Real manifests: every example's, and this package's test data.
+	for _, glob := range []string{"../wasm-examples/*/*.yaml", "testdata/*.yaml"} {
+		paths, _ := filepath.Glob(glob)
+		for _, p := range paths {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(string(b))
 			}
 		}
-		if err != nil && len(Errors(err)) == 0 {
-			t.Errorf("error of type %T: %v", err, err)
-		}
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		// Bounded time: a runaway input panics with itself in the report.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				panic(fmt.Sprintf("Decode and LoadPods of %q took more than 10s", in))
+			}
+		}()
+		docs, err := Decode([]byte(in), "pod.yaml")
+		checkFuzzErrors(t, "Decode", err)
 		for _, d := range docs {
 			if d.Object == nil {
 				t.Errorf("document %d has no object", d.Index)
 			}
 			SetDefaults(d.Object)
 		}
-		_, _ = LoadPods(docs, Options{}, "")
+		_, err = LoadPods(docs, Options{}, "")
+		checkFuzzErrors(t, "LoadPods", err)
 	})
+}
+
+// checkFuzzErrors: every error is an api.Error naming the source and a
+// document.
+func checkFuzzErrors(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil && len(Errors(err)) == 0 {
+		t.Errorf("%s: error of type %T: %v", what, err, err)
+	}
+	for _, e := range Errors(err) {
+		if e.Source != "pod.yaml" || e.Index < 0 || !strings.HasPrefix(e.Error(), "pod.yaml: document ") {
+			t.Errorf("%s: error without its source and document: %v", what, e)
+		}
+	}
 }
