@@ -283,8 +283,18 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if !path.IsAbs(wd) {
 		return nil, fmt.Errorf("workingDir %q: must be an absolute path", cfg.WorkingDir)
 	}
+	// argv and the environment reach the guest as C strings: a NUL would
+	// cut one short (the API server refuses them; this is defence in depth).
+	for i, a := range cfg.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, fmt.Errorf("args[%d] %q: contains a NUL byte", i, a)
+		}
+	}
 	env := make([]string, 0, len(cfg.Env)+1)
 	for i, kv := range cfg.Env {
+		if strings.IndexByte(kv, 0) >= 0 {
+			return nil, fmt.Errorf("env[%d] %q: contains a NUL byte", i, kv)
+		}
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
