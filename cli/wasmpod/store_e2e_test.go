@@ -95,8 +95,28 @@ func copyDataDir(t *testing.T, from string) string {
 func TestServeStoreCorruptionBackupRestore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil { // a pre-existing, world-readable data dir
+		t.Fatal(err)
+	}
 	s := serve(t, dir)
 	s.mustCtl(t, unschedulablePods(100), "apply", "-f", "-")
+	// The data dir is made private and nothing in it is readable by others.
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %04o: other users can reach it", p, info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := s.podUIDs(t)
 	if len(want) != 100 {
 		t.Fatalf("%d pods created, want 100", len(want))
