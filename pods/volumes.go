@@ -130,3 +130,38 @@ func (w *Worker) emptyDirOverLimit() string {
 	}
 	return ""
 }
+
+// watchVolumes measures the sized emptyDirs every VolumeCheckInterval (on
+// the worker's clock) and evicts the pod when one is over its limit. It
+// returns a func that stops it; nil when the pod has no sized emptyDir.
+func (w *Worker) watchVolumes() func() {
+	any := false
+	for i := range w.state.pod.Spec.Volumes {
+		v := &w.state.pod.Spec.Volumes[i]
+		if v.EmptyDir != nil {
+			if _, ok := w.emptyDirLimit(v); ok {
+				any = true
+			}
+		}
+	}
+	if !any {
+		return nil
+	}
+	stop := make(chan struct{})
+	tick := w.clk.NewTicker(VolumeCheckInterval)
+	go func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C():
+				if msg := w.emptyDirOverLimit(); msg != "" {
+					w.Evict(msg)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(stop) }
+}

@@ -2,8 +2,11 @@ package pods
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -49,6 +52,46 @@ func TestEmptyDirSizeLimitEnforced(t *testing.T) {
 	}
 	if got, want := h.logLines("b"), []string{"fill: errno ENOSPC"}; !slices.Equal(got, want) {
 		t.Errorf("b printed %q, want %q", got, want)
+	}
+}
+
+// TestEmptyDirEvictedOverLimit: as the kubelet's eviction manager, the
+// worker measures sized emptyDirs periodically and evicts a pod whose
+// emptyDir holds more than its limit (here written by the host, around the
+// WASI bound).
+func TestEmptyDirEvictedOverLimit(t *testing.T) {
+	t.Parallel()
+	pod := hostilePod(t, "evict-emptydir")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{sizedEmptyDir("cache", "1Mi", "")}
+	pod.Spec.Containers = []corev1.Container{
+		hostileCtr("c", []corev1.VolumeMount{{Name: "cache", MountPath: "/cache"}}, "do", "write", "/cache/small", "x", "--", "hold"),
+	}
+	h := newHarness(t, pod)
+	h.run()
+	h.waitLog("c", "ready")
+	// Under the limit: a check changes nothing.
+	h.waitTimer()
+	h.clk.Step(VolumeCheckInterval)
+	if p := h.w.Pod(); p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("status: %s", describe(p))
+	}
+	if err := os.WriteFile(filepath.Join(h.w.Dir(), "volumes", "cache", "big"), make([]byte, 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for h.w.Pod().Status.Reason != "Evicted" && time.Now().Before(deadline) {
+		h.clk.Step(VolumeCheckInterval)
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := h.waitDone()
+	want := `Usage of EmptyDir volume "cache" exceeds the limit "1Mi". `
+	if p.Status.Phase != corev1.PodFailed || p.Status.Reason != "Evicted" || p.Status.Message != want {
+		t.Fatalf("status: %s message %q, want Failed Evicted %q", describe(p), p.Status.Message, want)
+	}
+	if !h.hasEvent("Warning Evicted " + want) {
+		t.Errorf("no Evicted event in %q", h.eventList())
 	}
 }
 

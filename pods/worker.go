@@ -256,6 +256,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
+	if stop := w.watchVolumes(); stop != nil {
+		defer stop()
+	}
 	if err := w.setupNetwork(); err != nil {
 		for _, c := range s.ctrs {
 			c.waitReason, c.waitMessage = "CreateContainerError", err.Error()
