@@ -122,6 +122,9 @@ func backupAction(c *ucli.Context) error {
 		}
 		from = k.server
 		if size, rev, err = downloadBackup(k, tmp, stderr, dst); err != nil {
+			if isRefused(err) {
+				return errorf("the connection to the server %s was refused - is \"wasmpod serve\" running? To back up a data directory no server is using, add --data-dir DIR", k.server)
+			}
 			return k.fail(err)
 		}
 	}

@@ -142,6 +142,18 @@ func TestServeStoreCorruptionBackupRestore(t *testing.T) {
 	contains(t, "restore's stderr", p.stderr.String(), "locked by another process", "stop the wasmpod serve")
 	s.interrupt(0)
 
+	// With the server stopped: the online backup says how to back up
+	// offline, and the offline one works.
+	out, errOut, code = s.ctl(t, "", "backup", backup+".2")
+	if code == 0 || !strings.Contains(errOut, "--data-dir") {
+		t.Fatalf("online backup without a server: exit %d\n%s", code, errOut)
+	}
+	p = start(t, "", "backup", "--data-dir", dir, backup+".offline")
+	if code := p.wait(time.Minute); code != 0 {
+		t.Fatalf("offline backup: exit %d\n%s", code, p.stderr)
+	}
+	contains(t, "offline backup's stderr", p.stderr.String(), "Backing up "+filepath.Join(dir, "wasmpod.db"), "Backup written to "+backup+".offline")
+
 	orig, err := os.ReadFile(filepath.Join(dir, "wasmpod.db"))
 	if err != nil {
 		t.Fatal(err)
