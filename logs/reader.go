@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 )
 
 // MaxRecordSize bounds one CRI record when reading: a MaxLineSize text with
@@ -29,7 +30,8 @@ const readBufferSize = 64 << 10
 type Reader struct {
 	path   string
 	follow bool
-	files  []*os.File // files[0] is being read; the rest come next
+	lock   sync.Locker // the writer's RotationLock, or nil
+	files  []*os.File  // files[0] is being read; the rest come next
 	br     *bufio.Reader
 	rec    []byte // the record being assembled when it spans reads
 }
@@ -43,7 +45,13 @@ const snapshotRetries = 10
 // there: rotation removes the oldest files first). The listing is taken
 // again after opening; when it changed (a rotation in between), the files
 // are opened again, so that no rotated file is missed.
-func snapshot(path string, after os.FileInfo) ([]*os.File, error) {
+func snapshot(path string, after os.FileInfo, lock sync.Locker) ([]*os.File, error) {
+	if lock != nil {
+		// No rotation while the files are listed and opened: the first
+		// listing is the right one.
+		lock.Lock()
+		defer lock.Unlock()
+	}
 	var files []*os.File
 	for try := 0; ; try++ {
 		names, err := filesAfter(path, after)
@@ -67,7 +75,7 @@ func snapshot(path string, after os.FileInfo) ([]*os.File, error) {
 			closeAll(files)
 			return nil, err
 		}
-		if slices.Equal(names, again) || try == snapshotRetries {
+		if lock != nil || slices.Equal(names, again) || try == snapshotRetries {
 			return files, nil
 		}
 		closeAll(files)
@@ -100,17 +108,19 @@ func closeAll(files []*os.File) {
 // OpenReader opens the log at path (the current file of a container
 // instance) for reading. tail < 0 reads every record; tail >= 0 starts at
 // the tail-th complete record from the end, found by reading the files
-// backwards. It fails with an error wrapping os.ErrNotExist when the log
-// has no file at all.
-func OpenReader(path string, tail int64, follow bool) (*Reader, error) {
-	files, err := snapshot(path, nil)
+// backwards. lock, when not nil, is the RotationLock of the log's writer
+// (without it, a reader racing fast rotations retries its listing a few
+// times and may then miss a file). It fails with an error wrapping
+// os.ErrNotExist when the log has no file at all.
+func OpenReader(path string, tail int64, follow bool, lock sync.Locker) (*Reader, error) {
+	files, err := snapshot(path, nil, lock)
 	if err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("log %s: %w", path, os.ErrNotExist)
 	}
-	r := &Reader{path: path, follow: follow, files: files}
+	r := &Reader{path: path, follow: follow, lock: lock, files: files}
 	if tail >= 0 {
 		idx, off, err := tailStart(files, tail)
 		if err != nil {
@@ -303,7 +313,7 @@ func (r *Reader) newer(f *os.File) ([]*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log file %s: %w", f.Name(), err)
 	}
-	return snapshot(r.path, fst)
+	return snapshot(r.path, fst, r.lock)
 }
 
 // Close closes the files still open.

@@ -148,6 +148,11 @@ func (r *RotatingFile) rotate() error {
 	return nil
 }
 
+// RotationLock is held while the file rotates. A Reader given it lists
+// and opens the log's files under it, so that it never misses a file that
+// a rotation renamed or removed meanwhile. Holding it delays writes.
+func (r *RotatingFile) RotationLock() sync.Locker { return &r.mu }
+
 // Close closes the current file.
 func (r *RotatingFile) Close() error {
 	r.mu.Lock()

@@ -31,7 +31,7 @@ func writeRecords(t *testing.T, w *File, first, n int) {
 // readAllRecords reads every record of the log at path with a Reader.
 func readAllRecords(t *testing.T, path string, tail int64) []string {
 	t.Helper()
-	r, err := OpenReader(path, tail, false)
+	r, err := OpenReader(path, tail, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestTailReadsOnlyTheEnd(t *testing.T) {
 	f.Close()
 
 	before := procReadBytes(t)
-	r, err := OpenReader(path, 5, false)
+	r, err := OpenReader(path, 5, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 	}
 	lf := NewFile(rf, clk, nil)
 	writeRecords(t, lf, 0, 10)
-	r, err := OpenReader(path, -1, true)
+	r, err := OpenReader(path, -1, true, rf.RotationLock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestSlowFollowerResumesAtTheOldestFileLeft(t *testing.T) {
 	defer rf.Close()
 	lf := NewFile(rf, clk, nil)
 	writeRecords(t, lf, 0, 5)
-	r, err := OpenReader(path, -1, true)
+	r, err := OpenReader(path, -1, true, rf.RotationLock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,5 +349,60 @@ func TestSlowFollowerResumesAtTheOldestFileLeft(t *testing.T) {
 	}
 	if tailNums[len(tailNums)-1] != 1004 || len(tailNums) < len(left) {
 		t.Fatalf("after rotation read %v; on disk %v", tailNums, left)
+	}
+}
+
+// TestTailUnderFastRotation: with the writer's rotation lock, a reader
+// opening the log while it rotates at every record still finds the last
+// records (without it, its listing raced the rotations and could find
+// only a new, empty current file).
+func TestTailUnderFastRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	// Every record rotates the file; three files are kept.
+	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 1, MaxFiles: 3}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	lf := NewFile(rf, clk, nil)
+	writeRecords(t, lf, 0, 3)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := lf.Stream(Stdout)
+		for i := 3; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.Write([]byte(fmt.Sprintf("line %d\n", i)))
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	for i := 0; i < 500; i++ {
+		r, err := OpenReader(path, 2, false, rf.RotationLock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for len(got) < 2 {
+			rec, err := r.Next()
+			if err != nil {
+				break
+			}
+			got = append(got, string(rec))
+		}
+		r.Close()
+		if len(got) != 2 {
+			t.Fatalf("open %d: tail 2 found %q", i, got)
+		}
+		a, b := lineNumbers(t, []string{got[0][strings.LastIndex(got[0], " F ")+3:]}), lineNumbers(t, []string{got[1][strings.LastIndex(got[1], " F ")+3:]})
+		if b[0] != a[0]+1 {
+			t.Fatalf("open %d: tail 2 found %q", i, got)
+		}
 	}
 }

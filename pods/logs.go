@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,7 +79,13 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 		tail = *opts.TailLines
 	}
 	follow := opts.Follow && !opts.Previous
-	r, err := logs.OpenReader(path, tail, follow)
+	var lock sync.Locker
+	w.mu.Lock()
+	if rf := w.logFiles[path]; rf != nil {
+		lock = rf.RotationLock()
+	}
+	w.mu.Unlock()
+	r, err := logs.OpenReader(path, tail, follow, lock)
 	if errors.Is(err, fs.ErrNotExist) {
 		switch {
 		case opts.Previous:

@@ -129,6 +129,12 @@ type Worker struct {
 	// logCh is closed and replaced whenever a log line is written or a
 	// container instance exits (guarded by mu); Logs with follow waits on it.
 	logCh chan struct{}
+	// logFiles are the running instances' log files by path (guarded by
+	// mu): Logs opens a log under its file's rotation lock.
+	logFiles map[string]*logs.RotatingFile
+	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
+	// set by setupVolumes, guarded by mu).
+	quotas map[string]*runtime.VolumeQuota
 
 	// evictCh carries an eviction to Run (eviction.go); evictMsg is the
 	// pod's eviction message once evicted (guarded by mu).
@@ -138,9 +144,6 @@ type Worker struct {
 	// each container's within it (guarded by mu; see containerMemory).
 	mem    *runtime.Budget
 	ctrMem map[string]*runtime.Budget
-	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
-	// set by setupVolumes, guarded by mu).
-	quotas map[string]*runtime.VolumeQuota
 }
 
 type instance struct {
@@ -486,9 +489,18 @@ func (w *Worker) openLog(c *ctr, restart int32, cfg *runtime.ContainerConfig) (f
 	lf := logs.NewFile(f, w.clk, sink)
 	out, errw := lf.Stream(logs.Stdout), lf.Stream(logs.Stderr)
 	cfg.Stdout, cfg.Stderr = out, errw
+	w.mu.Lock()
+	if w.logFiles == nil {
+		w.logFiles = map[string]*logs.RotatingFile{}
+	}
+	w.logFiles[path] = f
+	w.mu.Unlock()
 	return func() {
 		out.Close()
 		errw.Close()
+		w.mu.Lock()
+		delete(w.logFiles, path)
+		w.mu.Unlock()
 		f.Close()
 	}, nil
 }
