@@ -42,6 +42,11 @@ func TestValidatePodBounds(t *testing.T) {
 				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: fmt.Sprintf("v%d", i), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 			}
 		}, "spec.volumes: Too many: 257: must have at most 256 items"},
+		{"600 KiB of finalizers", func(p *corev1.Pod) {
+			for i := 0; i < 6000; i++ {
+				p.Finalizers = append(p.Finalizers, fmt.Sprintf("example.com/%095d", i))
+			}
+		}, "metadata: Too long: may not be more than 524288 bytes"},
 		{"a 2 MiB environment", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "BIG", Value: strings.Repeat("x", 2<<20)})
 		}, "spec: Too long: may not be more than 1048576 bytes"},

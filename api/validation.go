@@ -41,6 +41,9 @@ const (
 	MaxVolumes = 256
 	// MaxPodSpecBytes bounds the JSON encoding of spec.
 	MaxPodSpecBytes = 1 << 20
+	// MaxPodMetadataBytes bounds the JSON encoding of metadata (whose
+	// annotations alone may take 256 KiB, as upstream).
+	MaxPodMetadataBytes = 512 << 10
 )
 
 var (
@@ -77,6 +80,9 @@ func strs[T ~string](vs []T) []string {
 // problem found, each naming its field.
 func ValidatePod(pod *corev1.Pod, opts Options) field.ErrorList {
 	allErrs := apivalidation.ValidateObjectMeta(&pod.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	if b, err := json.Marshal(&pod.ObjectMeta); err == nil && len(b) > MaxPodMetadataBytes {
+		allErrs = append(allErrs, field.TooLong(field.NewPath("metadata"), "", MaxPodMetadataBytes))
+	}
 	v := &podValidator{pod: pod, opts: opts}
 	return append(allErrs, v.spec(field.NewPath("spec"))...)
 }
