@@ -6,7 +6,8 @@ package pods
 // Contracts:
 //   - Every EvictionConfig.Interval (default 10 s, the kubelet's housekeeping
 //     period) the agent observes the signals memory.available (the node's
-//     memory budget for guests minus what its guests hold) and
+//     memory budget for guests minus what its guests hold, or the host's
+//     MemAvailable when that is less) and
 //     nodefs.available (statfs of the node's RootDir) through
 //     EvictionConfig.Stats, and compares them with the hard thresholds.
 //   - A threshold met sets the node condition MemoryPressure or DiskPressure
@@ -474,9 +475,16 @@ func (w *Worker) memoryByContainer() map[string]int64 {
 // nodeStats is the default EvictionStats of an agent.
 type nodeStats struct{ a *Agent }
 
+// Memory is the node's budget and what is left of it, or what the host
+// has left (MemAvailable) when that is less: pressure on the machine from
+// outside the node's guests counts too, as upstream's signal does.
 func (s nodeStats) Memory() (int64, int64) {
 	m := s.a.memory
-	return m.Limit(), m.Available()
+	avail := m.Available()
+	if host := hostMemAvailable(); host >= 0 {
+		avail = min(avail, host)
+	}
+	return m.Limit(), avail
 }
 
 func (s nodeStats) NodeFS() (int64, int64, error) {
