@@ -542,7 +542,7 @@ func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
 // maxMoveWalk bounds the entries checkMove inspects in a directory that
 // moves up; a larger one gets EXDEV, on which mv and rename(3) users fall
 // back to copying (and path_symlink checks every link they recreate).
-const maxMoveWalk = 10000
+var maxMoveWalk = 10000
 
 // checkMove refuses (EPERM, as path_symlink refuses an escaping target) a
 // rename or link that would leave a relative symlink pointing outside this
