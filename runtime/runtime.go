@@ -13,7 +13,10 @@
 //     guest promptly, whatever it is doing (busy loop, sleep, blocked read),
 //     and its status reports exit code 137.
 //   - Mounts are confined: a guest cannot reach host files outside its mounts
-//     through "..", absolute paths or symlinks.
+//     through "..", absolute paths or symlinks, and cannot make a symlink
+//     that points outside (created, renamed or linked). A Mount with Root
+//     is that opened directory (no re-resolution of HostPath); one with a
+//     Quota is bounded in bytes (ENOSPC past it).
 package runtime
 
 import (

@@ -19,6 +19,12 @@
 //     subtree (as in cap-std/wasmtime): ".." or symlinks leaving it are
 //     refused from that fd. Read-only mounts refuse every write with EROFS. When no mount is at
 //     "/", "/" is an empty read-only directory.
+//   - No escaping link is ever made: path_symlink judges a target from the
+//     link's real directory, and path_rename/path_link refuse (EPERM) to
+//     move a relative symlink, or a directory holding one, where it would
+//     point outside (see dirFile.checkMove).
+//   - A mount with a Quota is bounded as a size-limited tmpfs: ENOSPC past
+//     it, shared by every mount of the volume (see Quota).
 //   - Every fd is non-blocking inside the host. A blocking guest read or
 //     write (fd without FDFLAG_NONBLOCK) and poll_oneoff wait on the
 //     entries' Poll channels, a timer and the kill channel: no busy waiting,
