@@ -16,6 +16,16 @@ ci:
 bench:
     go test -run '^$' -bench . -benchtime 20x .
 
+# The 30-minute soak: serve under churn, log floods, slow clients and kill -9
+# (the test suite runs a 90 s version of it).
+soak:
+    WASMPOD_SOAK_DURATION=30m go test -count=1 -timeout 45m -run 'TestSoak$' -v ./cli/wasmpod/
+
+# Every fuzz target for a while each (CI runs them for a bounded time too):
+# just fuzz 5m
+fuzz TIME="60s":
+    bash .ci/fuzz {{TIME}}
+
 # Build the wasmpod binary into ./wasmpod.
 build:
     go build -o wasmpod ./cli/wasmpod
