@@ -566,6 +566,8 @@ func statusDiffers(mine, api *corev1.PodStatus) bool {
 func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 	pod = pod.DeepCopy()
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	rejected := !terminal && a.rejectUnderPressure(pod) // eviction.go
+	terminal = terminal || rejected
 	if a.ips != nil && !terminal {
 		ip, err := a.ips.allocate(pod.UID, pod.Status.PodIP)
 		if err == nil {
@@ -586,6 +588,10 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 		e.hostPorts = a.openHostPorts(pod)
 	}
 	e.w = NewWorker(&a.pcfg, pod)
+	if rejected {
+		e.latest = pod.DeepCopy() // the podLoop writes it
+		e.poke()
+	}
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()

@@ -520,3 +520,60 @@ func dirUsage(dir string) int64 {
 	})
 	return n
 }
+
+// rejectUnderPressure is the kubelet's eviction admission for a pod that
+// never ran on this node: under MemoryPressure alone, BestEffort pods that
+// do not tolerate the node.kubernetes.io/memory-pressure taint are
+// refused; under DiskPressure every pod is. A refused pod is set Failed
+// with reason Evicted and "The node had condition: [...]. " (and the
+// event); it reports true.
+func (a *Agent) rejectUnderPressure(pod *corev1.Pod) bool {
+	if len(pod.Status.ContainerStatuses) > 0 || len(pod.Status.InitContainerStatuses) > 0 {
+		return false // it ran here before (a node reboot): not an admission
+	}
+	mem, disk := a.pressureConditions()
+	if !mem && !disk {
+		return false
+	}
+	if !disk {
+		if qosClass(&pod.Spec) != corev1.PodQOSBestEffort {
+			return false
+		}
+		for _, t := range pod.Spec.Tolerations {
+			if toleratesMemoryPressure(t) {
+				return false
+			}
+		}
+	}
+	var conds []corev1.NodeConditionType
+	if mem {
+		conds = append(conds, corev1.NodeMemoryPressure)
+	}
+	if disk {
+		conds = append(conds, corev1.NodeDiskPressure)
+	}
+	msg := fmt.Sprintf("The node had condition: %v. ", conds)
+	pod.Status.Phase = corev1.PodFailed
+	pod.Status.Reason = EvictionReason
+	pod.Status.Message = msg
+	if a.recorder != nil {
+		a.recorder.Event(pod, corev1.EventTypeWarning, EvictionReason, msg)
+	}
+	return true
+}
+
+// toleratesMemoryPressure: t tolerates the taint
+// node.kubernetes.io/memory-pressure:NoSchedule (which has no value), by
+// the Toleration matching rules.
+func toleratesMemoryPressure(t corev1.Toleration) bool {
+	if t.Effect != "" && t.Effect != corev1.TaintEffectNoSchedule {
+		return false
+	}
+	if t.Key == "" {
+		return t.Operator == corev1.TolerationOpExists
+	}
+	if t.Key != corev1.TaintNodeMemoryPressure {
+		return false
+	}
+	return t.Operator == corev1.TolerationOpExists || t.Value == ""
+}

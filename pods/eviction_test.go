@@ -397,3 +397,60 @@ func TestEvictionRealMemory(t *testing.T) {
 		t.Errorf("steady: %s", describe(s))
 	}
 }
+
+// TestAgentRejectsUnderPressure: the kubelet's eviction admission. Under
+// MemoryPressure a new BestEffort pod is refused (Failed, Evicted, "The
+// node had condition: [MemoryPressure]. ") and never runs, while a pod
+// with requests and a BestEffort pod tolerating the memory-pressure taint
+// run; under DiskPressure every new pod is refused.
+func TestAgentRejectsUnderPressure(t *testing.T) {
+	t.Parallel()
+	h := newAgentHarness(t)
+	stats := &fakeStats{memCap: mi(1000), memAvail: mi(10), fsCap: 1 << 40, fsAvail: 1 << 39, podMem: map[string]map[string]int64{}}
+	h.a = NewAgent(AgentConfig{
+		Client: h.client, NodeName: "node-1", Pods: h.pcfg, Clock: h.clk,
+		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("24Mi")},
+		Eviction:       EvictionConfig{Stats: stats, Interval: 10 * time.Second},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	h.eventually("MemoryPressure on the Node", func() (bool, string) {
+		h.clk.Step(10 * time.Second)
+		c := nodeCond(h.node(), corev1.NodeMemoryPressure)
+		return c.Status == corev1.ConditionTrue, fmt.Sprintf("%+v", c)
+	})
+	img := "go://" + testwasm.GuestDir(t, "hostile")
+	mk := func(name, req string, tol []corev1.Toleration) {
+		p := evictPod(name, req, "", 0)
+		p.Spec.Containers[0].Image = img
+		p.Spec.Containers[0].Args = []string{"hold"}
+		p.Spec.Tolerations = tol
+		p.Status = corev1.PodStatus{}
+		h.createPod(p)
+	}
+	mk("besteffort", "", nil)
+	mk("burstable", "10Mi", nil)
+	mk("tolerant", "", []corev1.Toleration{{Key: corev1.TaintNodeMemoryPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}})
+	p := h.waitPod("besteffort", "refused", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if p.Status.Reason != "Evicted" || p.Status.Message != "The node had condition: [MemoryPressure]. " || len(p.Status.ContainerStatuses) != 0 {
+		t.Errorf("besteffort: reason %q message %q statuses %+v", p.Status.Reason, p.Status.Message, p.Status.ContainerStatuses)
+	}
+	for _, name := range []string{"burstable", "tolerant"} {
+		h.waitPod(name, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	}
+	// Disk pressure: every new pod is refused.
+	stats.set(func(f *fakeStats) { f.fsAvail = 1 << 30 })
+	h.eventually("DiskPressure on the Node", func() (bool, string) {
+		h.clk.Step(10 * time.Second)
+		c := nodeCond(h.node(), corev1.NodeDiskPressure)
+		return c.Status == corev1.ConditionTrue, fmt.Sprintf("%+v", c)
+	})
+	mk("late", "10Mi", nil)
+	p = h.waitPod("late", "refused", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if p.Status.Reason != "Evicted" || p.Status.Message != "The node had condition: [MemoryPressure DiskPressure]. " {
+		t.Errorf("late: reason %q message %q", p.Status.Reason, p.Status.Message)
+	}
+}
