@@ -165,6 +165,39 @@ func (s *suite) testHostile(t *testing.T) {
 			t.Error("an escaping link was made at the mount's top")
 		}
 	})
+	t.Run("SymlinkThroughPlantedSymlink", func(t *testing.T) {
+		// d1/d2/s -> ../.. is the mount's top; d1/d2/x -> s/../secret is
+		// lexically d1/d2/secret but, as the kernel resolves it, the
+		// secret beside the mount. A ".." after a normal component is
+		// refused, whatever it cancels; "../" prefixes and plain names are
+		// not. A host-made link of that form is not moved either.
+		e := newHostileEnv(t)
+		must(t, os.MkdirAll(filepath.Join(e.mount, "h", "i"), 0o755))
+		must(t, os.Symlink("../..", filepath.Join(e.mount, "h", "i", "s")))
+		must(t, os.Symlink("s/../secret", filepath.Join(e.mount, "h", "i", "old")))
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
+		out := s.runHostile(t, cfg, "do", "mkdir", "/v/d1", "--", "mkdir", "/v/d1/d2",
+			"--", "symlink", "../..", "/v/d1/d2/s",
+			"--", "symlink", "s/../secret", "/v/d1/d2/x",
+			"--", "symlink", "s/../../../../../etc", "/v/d1/d2/y",
+			"--", "symlink", "s/", "/v/d1/d2/z",
+			"--", "symlink", "../../../secret", "/v/d1/d2/direct",
+			"--", "symlink", "a/../b", "/v/d1/d2/cancel",
+			"--", "symlink", "../x", "/v/d1/d2/up",
+			"--", "symlink", "./../a/b/", "/v/d1/d2/ab",
+			"--", "rename", "/v/h/i/old", "/v/h/i/old2",
+			"--", "cat", "/v/d1/d2/x")
+		e.check(t, strings.Join(out, "\n"))
+		wantLines(t, "symlink through a planted symlink", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
+			"symlink: errno EPERM", "symlink: errno EPERM", "symlink: ok", "symlink: errno EPERM",
+			"symlink: errno EPERM", "symlink: ok", "symlink: ok", "rename: errno EPERM", "cat: errno ENOENT")
+		// What a host process (backup, cleanup, an admin's cat) sees.
+		for _, name := range []string{"x", "y"} {
+			if b, err := os.ReadFile(filepath.Join(e.mount, "d1", "d2", name)); err == nil || strings.Contains(string(b), hostileSecret) {
+				t.Errorf("host read of d1/d2/%s: %q, %v; want no such link", name, b, err)
+			}
+		}
+	})
 	t.Run("ReadOnlyMount", func(t *testing.T) {
 		e := newHostileEnv(t)
 		must(t, os.MkdirAll(filepath.Join(e.mount, "a", "b"), 0o755))

@@ -617,13 +617,35 @@ func (d *dirFile) checkTree(a, dst string) Errno {
 }
 
 // escapes reports whether a relative symlink target, read from directory
-// dir (relative to the root), leads above the root.
+// dir (relative to the root, its symlinks resolved), may lead above the
+// root. A target is accepted only in the form ("../")* then normal
+// components: its ".."s climb from the link's real directory, which is
+// known, and must not climb above the root. A ".." after a normal
+// component ("a/../b", "s/../../x") is refused whatever its lexical
+// result: the component may be (or later become) a symlink, and then the
+// ".." climbs from wherever that symlink leads, not from the link's
+// directory, so cancelling it lexically would be wrong (a link
+// "d1/d2/x -> s/../../../y" escapes through "d1/d2/s -> ../.."). Each
+// accepted link stays inside from its own place, so any chain of them
+// does too.
 func escapes(dir, target string) bool {
 	if path.IsAbs(target) {
 		return false // not relative: its meaning does not depend on its place
 	}
-	r := path.Join(dir, target)
-	return r == ".." || strings.HasPrefix(r, "../")
+	up, named := 0, false
+	for _, c := range strings.Split(target, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			if named {
+				return true
+			}
+			up++
+		default:
+			named = true
+		}
+	}
+	return up > depth(path.Clean(dir))
 }
 
 // depth is the number of components of a clean relative path.
@@ -688,8 +710,10 @@ func (d *dirFile) twoPaths(from string, to *dirFile, toPath string, op func(a, b
 	return ErrnoOf(op(a, b))
 }
 
-// symlink refuses absolute targets and targets that leave this directory
-// lexically from the link's real directory. (Following is confined anyway.)
+// symlink refuses absolute targets and targets that may leave this
+// directory (see escapes: only ("../")* then normal components, the ".."s
+// not above it from the link's real directory). Following is confined
+// anyway (os.Root); this keeps host-side readers of the volume inside.
 func (d *dirFile) symlink(target, p string) Errno {
 	n, e := d.writable(p)
 	if e != 0 {

@@ -14,7 +14,9 @@
 //     may be used concurrently from other goroutines.
 //   - Mounts are confined with os.Root: "..", absolute paths and symlinks
 //     (host-made or guest-made) never resolve outside a mount. path_symlink
-//     refuses absolute targets and targets that leave the mount lexically.
+//     refuses absolute targets, targets with a ".." after a normal
+//     component ("a/../b") and targets whose leading ".."s climb above the
+//     mount from the link's real directory (see escapes).
 //     A directory fd opened with path_open is a capability for its own
 //     subtree (as in cap-std/wasmtime): ".." or symlinks leaving it are
 //     refused from that fd. Read-only mounts refuse every write with EROFS. When no mount is at
