@@ -63,7 +63,7 @@ func (s *sock) startEgress(addr netip.AddrPort) error {
 		s.state = sConnected
 		s.mu.Unlock()
 		s.note.wake()
-		n.bridge(newSockConn(h), conn)
+		n.bridge(newSockConn(h), conn, nil)
 	}()
 	return syscall.EINPROGRESS
 }
@@ -87,11 +87,16 @@ func errnoOf(err error) syscall.Errno {
 }
 
 // bridge copies between a fabric connection and a real one until both
-// directions are done, then closes both. It returns at once.
-func (n *Network) bridge(a *sockConn, b net.Conn) {
+// directions are done, then closes both and calls release (if not nil). It
+// returns at once.
+func (n *Network) bridge(a *sockConn, b net.Conn, release func()) {
+	if release == nil {
+		release = func() {}
+	}
 	if !n.track(b) {
 		a.s.abort()
 		b.Close()
+		release()
 		return
 	}
 	var left atomic.Int32
@@ -101,12 +106,14 @@ func (n *Network) bridge(a *sockConn, b net.Conn) {
 			a.Close()
 			b.Close()
 			n.untrack(b)
+			release()
 		}
 	}
 	if !n.goAdd() {
 		a.s.abort()
 		b.Close()
 		n.untrack(b)
+		release()
 		return
 	}
 	go func() { // fabric → host
@@ -155,10 +162,12 @@ func (n *Network) hostSock(ip netip.Addr) *sock {
 }
 
 // hostDial connects from the host (appearing as Config.HostIP) to a pod
-// address or a Service VIP.
-func (n *Network) hostDial(dst netip.AddrPort) (*sockConn, error) {
+// address or a Service VIP. accepted, if not nil, is called when the pod
+// accepts the connection.
+func (n *Network) hostDial(dst netip.AddrPort, accepted func()) (*sockConn, error) {
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	h := n.hostSock(n.cfg.HostIP)
+	h.accepted = accepted
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	err := error(syscall.ECONNREFUSED)
@@ -217,28 +226,79 @@ type hostListener struct {
 	ln     net.Listener
 	target netip.AddrPort
 	once   sync.Once
+	done   chan struct{}
+	// pending counts the connections forwarded to the pod and not yet
+	// accepted by it (bounded by Config.MaxPendingHostConns).
+	pending atomic.Int64
 }
+
+// Accept back-off after a failed accept (EMFILE, ENFILE, ECONNABORTED...),
+// doubling from min to max as net/http's Server does: the loop never spins
+// and never stops while the listener is open.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
 
 func (l *hostListener) serve() {
 	defer l.n.wg.Done()
+	var delay time.Duration
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			return
-		}
-		fc, err := l.n.hostDial(l.target)
-		if err != nil {
-			c.Close()
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-l.done:
+				t.Stop()
+				return
+			}
 			continue
 		}
-		l.n.bridge(fc, c)
+		delay = 0
+		l.forward(c)
 	}
+}
+
+// forward bridges host connection c into the fabric, or closes it at once
+// when the host fd budget, the listener's pending cap or the pod's backlog
+// is full.
+func (l *hostListener) forward(c net.Conn) {
+	release := l.n.acquireHostFD()
+	if release == nil {
+		c.Close()
+		return
+	}
+	if l.pending.Add(1) > int64(l.n.cfg.MaxPendingHostConns) {
+		l.pending.Add(-1)
+		c.Close()
+		release()
+		return
+	}
+	var once sync.Once
+	accepted := func() { once.Do(func() { l.pending.Add(-1) }) }
+	fc, err := l.n.hostDial(l.target, accepted)
+	if err != nil {
+		accepted()
+		c.Close()
+		release()
+		return
+	}
+	l.n.bridge(fc, c, func() {
+		accepted()
+		release()
+	})
 }
 
 // Close stops accepting; established connections go on.
 func (l *hostListener) Close() error {
 	var err error
 	l.once.Do(func() {
+		close(l.done)
 		err = l.ln.Close()
 		l.n.untrack(l)
 	})
@@ -253,7 +313,7 @@ func (n *Network) listenHost(hostAddr netip.AddrPort, target netip.AddrPort) (*h
 	if err != nil {
 		return nil, err
 	}
-	l := &hostListener{n: n, ln: ln, target: target}
+	l := &hostListener{n: n, ln: ln, target: target, done: make(chan struct{})}
 	if !n.track(l) {
 		ln.Close()
 		return nil, fmt.Errorf("network: closed")

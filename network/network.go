@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Config configures a Network. Zero fields take the documented defaults.
@@ -41,6 +42,24 @@ type Config struct {
 	ListenPacket func(ctx context.Context, network, address string) (net.PacketConn, error)
 	// Resolver resolves names outside the cluster (default net.DefaultResolver).
 	Resolver *net.Resolver
+	// HostFDs, when set, is the budget of host file descriptors that
+	// connections bridged from hostPort and NodePort listeners are charged
+	// to, one each for as long as they last (see SetHostFDs). Past it a new
+	// host connection is closed at once. Egress connections are not charged
+	// here: they belong to a guest socket, which the guest's fd table charges.
+	HostFDs FDBudget
+	// MaxPendingHostConns bounds, per hostPort or NodePort listener, the host
+	// connections forwarded to the pod and not yet accepted by it (default
+	// 128). A host connection past it, or past the pod listener's own
+	// backlog, is closed at once, as a full SYN queue refuses a connection.
+	MaxPendingHostConns int
+}
+
+// FDBudget is a count of host file descriptors (a runtime.Budget satisfies
+// it). Acquire takes n (false, and nothing taken, when refused).
+type FDBudget interface {
+	Acquire(n int64) bool
+	Release(n int64)
 }
 
 // PodInfo describes a pod joining the network.
@@ -99,9 +118,10 @@ type Network struct {
 	closers   map[io.Closer]struct{}
 	hostPort  uint32
 
-	npMu sync.Mutex // serializes syncNodePorts
-	wg   sync.WaitGroup
-	ct   conntrack // UDP flows from hostPorts and NodePorts
+	npMu    sync.Mutex // serializes syncNodePorts
+	hostFDs atomic.Pointer[fdBudgetRef]
+	wg      sync.WaitGroup
+	ct      conntrack // UDP flows from hostPorts and NodePorts
 }
 
 // nodePortKey identifies a NodePort: TCP and UDP may share a number.
@@ -137,6 +157,9 @@ func New(cfg Config) *Network {
 	if cfg.MaxSocketsPerPod <= 0 {
 		cfg.MaxSocketsPerPod = 4096
 	}
+	if cfg.MaxPendingHostConns <= 0 {
+		cfg.MaxPendingHostConns = defaultMaxPendingHostConns
+	}
 	realDial := cfg.Dial == nil
 	if realDial {
 		d := &net.Dialer{}
@@ -150,7 +173,7 @@ func New(cfg Config) *Network {
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
-	return &Network{
+	n := &Network{
 		cfg:        cfg,
 		realDial:   realDial,
 		realListen: realListen,
@@ -161,6 +184,40 @@ func New(cfg Config) *Network {
 		closers:    map[io.Closer]struct{}{},
 		hostPort:   32768,
 	}
+	if cfg.HostFDs != nil {
+		n.hostFDs.Store(&fdBudgetRef{cfg.HostFDs})
+	}
+	return n
+}
+
+// defaultMaxPendingHostConns is Config.MaxPendingHostConns's default.
+const defaultMaxPendingHostConns = 128
+
+type fdBudgetRef struct{ b FDBudget }
+
+// SetHostFDs sets (nil: removes) the budget host connections are charged
+// to from now on, replacing Config.HostFDs. Connections already open keep
+// the budget they were charged to.
+func (n *Network) SetHostFDs(b FDBudget) {
+	if b == nil {
+		n.hostFDs.Store(nil)
+		return
+	}
+	n.hostFDs.Store(&fdBudgetRef{b})
+}
+
+// acquireHostFD charges one host fd; it returns the release function, or
+// nil when the budget refuses.
+func (n *Network) acquireHostFD() func() {
+	r := n.hostFDs.Load()
+	if r == nil {
+		return func() {}
+	}
+	if !r.b.Acquire(1) {
+		return nil
+	}
+	var once sync.Once
+	return func() { once.Do(func() { r.b.Release(1) }) }
 }
 
 // Config returns the effective configuration (defaults applied).

@@ -65,6 +65,10 @@ type sock struct {
 	// hostPC is the real host UDP socket of a datagram socket that sent to
 	// (or connected to) an address outside the cluster; nil until then.
 	hostPC net.PacketConn
+	// accepted, set before the socket is used, is called when the pod
+	// accepts the connection (set on a host-side client and copied to its
+	// server side by establish).
+	accepted func()
 }
 
 func newSock(n *Network, p *pod, family int, typ SockType) *sock {
@@ -222,6 +226,9 @@ func (s *sock) Accept() (Socket, error) {
 	for _, p := range waiting {
 		s.n.completePending(s, p)
 	}
+	if c.accepted != nil {
+		c.accepted()
+	}
 	return c, nil
 }
 
@@ -344,7 +351,9 @@ func (n *Network) deliverStream(target *pod, dialed, remote netip.AddrPort, c *s
 		return syscall.ECONNREFUSED
 	}
 	if len(ls.queue) >= ls.backlog {
-		if len(ls.pending) >= maxPending {
+		// A host-side connection (hostPort, NodePort, port-forward) holds
+		// a real host connection: refuse it at once rather than hold it.
+		if c.pod == nil || len(ls.pending) >= maxPending {
 			ls.mu.Unlock()
 			return syscall.ECONNREFUSED
 		}
@@ -373,6 +382,7 @@ func (n *Network) establish(ls *sock, target *pod, dialed, remote netip.AddrPort
 	srv.state = sConnected
 	srv.local = srvLocal
 	srv.remote = c.local
+	srv.accepted = c.accepted
 	connectPair(c, srv, n.cfg.BufferSize)
 	ls.queue = append(ls.queue, srv)
 	ls.mu.Unlock()
