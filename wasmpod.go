@@ -261,6 +261,13 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		cfg.Engine, c.ownsEngine = eng, true
 		c.cfg.Engine = eng
 	}
+	// hostPort and NodePort connections hold host fds: charge them to at
+	// most half of the guests' host fd budget (units come out of it), so
+	// neither guests nor host clients take the fds the process needs.
+	if hf, ok := cfg.Engine.(interface{ HostFDs() *wruntime.Budget }); ok && hf.HostFDs() != nil {
+		b := hf.HostFDs()
+		c.network.SetHostFDs(wruntime.NewChildBudget("the host fd budget for hostPort connections", max(b.Limit()/2, 1), b))
+	}
 	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors}, m: map[[2]string]*images.Image{}}
 
 	if err := startScheduler(runCtx, c.client, c); err != nil {
