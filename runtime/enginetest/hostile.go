@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,6 +197,30 @@ func (s *suite) testHostile(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(e.mount, "d1", "d2", name)); err == nil || strings.Contains(string(b), hostileSecret) {
 				t.Errorf("host read of d1/d2/%s: %q, %v; want no such link", name, b, err)
 			}
+		}
+	})
+	t.Run("ListLargeDirectory", func(t *testing.T) {
+		// fd_readdir streams a directory in bounded batches: a guest's
+		// os.ReadDir of one spanning many of them sees every entry once.
+		e := newHostileEnv(t)
+		dir := filepath.Join(e.mount, "big")
+		must(t, os.Mkdir(dir, 0o755))
+		for i := range 4000 {
+			must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("entry-%05d-%s", i, strings.Repeat("n", i%29))), nil, 0o644))
+		}
+		must(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+		must(t, os.Symlink("sub", filepath.Join(dir, "ln")))
+		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v", ReadOnly: true}}}
+		out := s.runHostile(t, cfg, "do", "ls", "/v/big")
+		e.check(t, strings.Join(out, "\n"))
+		want := []string{"ls: ok 4002"}
+		ents, err := os.ReadDir(dir)
+		must(t, err)
+		for _, de := range ents {
+			want = append(want, "ls: "+de.Name())
+		}
+		if !slices.Equal(out, want) {
+			t.Errorf("guest listing of %d entries: got %d lines, first %q; want %d", len(ents), len(out), out[0], len(want))
 		}
 	})
 	t.Run("ReadOnlyMount", func(t *testing.T) {

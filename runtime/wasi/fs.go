@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -126,9 +127,42 @@ type dirFile struct {
 	root     *os.Root
 	f        *os.File // lazily opened for readdir, stat and sync
 	readOnly bool
-	ents     []dirent // the listing of the last readdir at cookie 0
-	q        *Quota   // the volume's quota, nil when unbounded
+	q        *Quota // the volume's quota, nil when unbounded
+	ls       dirStream
 }
+
+// dirStream is fd_readdir's bounded view of a directory: one batch of
+// entries read from the directory fd (a window), the cookie of its first
+// entry and where the fd's read position is. A guest resuming from a
+// cookie in or after the window reads on; one before it (rewinddir is
+// cookie 0) re-reads from the start. Memory per directory fd is one batch
+// whatever the directory's size (the whole listing was cached before).
+type dirStream struct {
+	win   []dirent // the entries with cookies start, start+1, ...
+	start uint64
+	next  uint64 // the cookie of the entry the fd reads next
+	eof   bool   // the fd is at the end of the directory
+	ready bool   // false: the fd's position is unknown, seek to 0 first
+}
+
+// WASI cookies: 0 is ".", 1 is "..", the directory's entries follow in the
+// order the host lists them.
+const firstEntryCookie = 2
+
+// direntBufSize bounds one batch read from a directory (getdents64's
+// buffer); direntBatch is the entries a batch holds where the buffer is
+// not available.
+const (
+	direntBufSize = 8 << 10
+	direntBatch   = 256
+)
+
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, direntBufSize); return &b }}
+
+var dotEntries = []dirent{{name: ".", typ: FiletypeDirectory}, {name: "..", typ: FiletypeDirectory}}
+
+// reset drops the window; the next read starts from the directory's start.
+func (l *dirStream) reset() { *l = dirStream{} }
 
 // locked runs fn with the quota's lock held, if there is a quota: the
 // operations that change the volume's usage are serialized with it.
@@ -155,6 +189,7 @@ type dirent struct {
 	name string
 	ino  uint64
 	typ  Filetype
+	lazy bool // ino and typ are to be stat'ed when the entry is returned
 }
 
 func (d *dirFile) Filetype() Filetype              { return FiletypeDirectory }
@@ -214,33 +249,56 @@ func (d *dirFile) SetTimes(atim, mtim *time.Time) error {
 	return futimes(f, atim, mtim)
 }
 
-// readdir returns the entries from index cookie on ("." and ".." first).
-func (d *dirFile) readdir(cookie uint64) ([]dirent, error) {
-	if cookie == 0 || d.ents == nil {
-		ents := []dirent{{name: ".", typ: FiletypeDirectory}, {name: "..", typ: FiletypeDirectory}}
-		if d.root != nil {
-			f, err := d.file()
-			if err != nil {
-				return nil, err
-			}
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return nil, err
-			}
-			fis, err := f.Readdir(-1)
-			if err != nil && err != io.EOF {
-				return nil, err
-			}
-			for _, fi := range fis {
-				st := statOf(fi)
-				ents = append(ents, dirent{name: fi.Name(), ino: st.Ino, typ: st.Filetype})
-			}
-		}
-		d.ents = ents
+// readdir returns entries from cookie on: a non-empty batch, nil at the
+// end. Reading on to a cookie past the window reads batch after batch
+// (each bounded), checking killed between them (EINTR).
+func (d *dirFile) readdir(cookie uint64, killed func() bool) ([]dirent, error) {
+	if cookie < firstEntryCookie {
+		return dotEntries[cookie:], nil
 	}
-	if cookie >= uint64(len(d.ents)) {
+	if d.root == nil {
 		return nil, nil
 	}
-	return d.ents[cookie:], nil
+	f, err := d.file()
+	if err != nil {
+		return nil, err
+	}
+	l := &d.ls
+	if cookie < l.start || !l.ready {
+		// Before the window: read again from the start.
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		*l = dirStream{start: firstEntryCookie, next: firstEntryCookie, ready: true}
+	}
+	for cookie >= l.start+uint64(len(l.win)) {
+		if l.eof {
+			return nil, nil
+		}
+		if killed != nil && killed() {
+			return nil, EINTR
+		}
+		ents, eof, err := readDirents(f)
+		if err != nil {
+			return nil, err
+		}
+		l.win, l.start, l.eof = ents, l.next, eof
+		l.next += uint64(len(ents))
+	}
+	return l.win[cookie-l.start:], nil
+}
+
+// entry is ent with its inode and type, stat'ed if the batch left it lazy.
+func (d *dirFile) entry(ent dirent) dirent {
+	if ent.lazy {
+		if st, ok := d.lstat(ent.name); ok {
+			ent.ino, ent.typ = st.Ino, st.Filetype
+		} else {
+			ent.typ = FiletypeUnknown
+		}
+		ent.lazy = false
+	}
+	return ent
 }
 
 // name checks a guest path relative to this directory.

@@ -622,7 +622,7 @@ func fdSeek(c *Call, off int64, whence int, resultPtr uint32) Errno {
 		if off != 0 || whence != io.SeekStart {
 			return EINVAL
 		}
-		sf.ents = nil
+		sf.ls.reset()
 	default:
 		return ESPIPE
 	}
@@ -642,24 +642,34 @@ func fdReaddir(c *Call) Errno {
 	if e != 0 {
 		return e
 	}
+	// The buffer is filled unless the directory ends (a short buffer
+	// means the end to the guest), from batches of bounded size; the last
+	// entry may be cut, the guest then asks again from its cookie.
 	cookie := c.U64(3)
-	ents, err := d.readdir(cookie)
-	if err != nil {
-		return ErrnoOf(err)
-	}
 	used := 0
 	var hdr [24]byte
-	for i, ent := range ents {
-		if used >= len(buf) {
+	for used < len(buf) {
+		ents, err := d.readdir(cookie, c.Sys.IsKilled)
+		if err != nil {
+			return ErrnoOf(err)
+		}
+		if len(ents) == 0 {
 			break
 		}
-		binary.LittleEndian.PutUint64(hdr[0:], cookie+uint64(i)+1)
-		binary.LittleEndian.PutUint64(hdr[8:], ent.ino)
-		binary.LittleEndian.PutUint32(hdr[16:], uint32(len(ent.name)))
-		hdr[20] = byte(ent.typ)
-		hdr[21], hdr[22], hdr[23] = 0, 0, 0
-		used += copy(buf[used:], hdr[:])
-		used += copy(buf[used:], ent.name)
+		for _, ent := range ents {
+			if used >= len(buf) {
+				break
+			}
+			ent = d.entry(ent)
+			cookie++
+			binary.LittleEndian.PutUint64(hdr[0:], cookie)
+			binary.LittleEndian.PutUint64(hdr[8:], ent.ino)
+			binary.LittleEndian.PutUint32(hdr[16:], uint32(len(ent.name)))
+			hdr[20] = byte(ent.typ)
+			hdr[21], hdr[22], hdr[23] = 0, 0, 0
+			used += copy(buf[used:], hdr[:])
+			used += copy(buf[used:], ent.name)
+		}
 	}
 	return c.WriteU32(c.U32(4), uint32(used))
 }

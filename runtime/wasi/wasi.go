@@ -36,6 +36,10 @@
 //     and sockets report real readiness through File.Poll.
 //   - The fd table holds at most Config.MaxFDs entries (default 1024);
 //     opening more fails with EMFILE.
+//   - fd_readdir streams a directory: a directory fd holds one batch of
+//     entries (one 8 KiB getdents64 buffer), never the whole listing;
+//     entries are not stat'ed (d_type); a cookie before the batch re-reads
+//     from the start; Kill stops a long listing between batches (EINTR).
 //   - Bad guest pointers or lengths give EFAULT (or EINVAL), never a host
 //     panic. proc_exit panics with *ProcExit, which the engine binding
 //     recovers to end the guest with that code.
