@@ -29,6 +29,9 @@ type Config struct {
 	// BufferSize is the per-direction buffer of a stream connection and the
 	// receive queue size of a datagram socket (default 256 KiB).
 	BufferSize int
+	// PodSocketBuffers is PodInfo.SocketBuffers for pods that give none
+	// (default 64 MiB; negative: no bound).
+	PodSocketBuffers int64
 	// MaxSocketsPerPod bounds the open sockets of one pod (default 4096);
 	// beyond it Socket and Accept fail with EMFILE.
 	MaxSocketsPerPod int
@@ -67,6 +70,15 @@ type PodInfo struct {
 	Namespace, Name     string
 	Hostname, Subdomain string
 	IP                  netip.Addr
+	// SocketBuffers bounds the host memory, in bytes, the pod's socket
+	// buffers hold together: stream data its sockets wrote and the peer has
+	// not read (data from the host counts for the receiving pod) and
+	// datagrams queued for it. Each stream direction may always hold 4 KiB;
+	// past the bound a write sees a smaller window (EAGAIN, or a short
+	// write, until the peer reads) and a datagram is dropped, as the
+	// kernel does under memory pressure. 0: Config.PodSocketBuffers;
+	// negative: no bound.
+	SocketBuffers int64
 }
 
 // ServicePort is one port of a Service.
@@ -156,6 +168,9 @@ func New(cfg Config) *Network {
 	}
 	if cfg.MaxSocketsPerPod <= 0 {
 		cfg.MaxSocketsPerPod = 4096
+	}
+	if cfg.PodSocketBuffers == 0 {
+		cfg.PodSocketBuffers = 64 << 20
 	}
 	if cfg.MaxPendingHostConns <= 0 {
 		cfg.MaxPendingHostConns = defaultMaxPendingHostConns

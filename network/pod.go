@@ -16,6 +16,7 @@ const (
 type pod struct {
 	n    *Network
 	info PodInfo
+	bufs *bufAcct // socket buffer budget (nil: unlimited)
 
 	mu      sync.Mutex
 	dead    bool
@@ -26,9 +27,14 @@ type pod struct {
 }
 
 func newPod(n *Network, info PodInfo) *pod {
+	limit := info.SocketBuffers
+	if limit == 0 {
+		limit = n.cfg.PodSocketBuffers
+	}
 	return &pod{
 		n:       n,
 		info:    info,
+		bufs:    newBufAcct(limit),
 		tcp:     map[uint16]*sock{},
 		udp:     map[uint16]*sock{},
 		socks:   map[*sock]struct{}{},

@@ -431,9 +431,21 @@ func failPending(ps []pendingConn) {
 	}
 }
 
+// pipeAcct is the socket buffer budget charged for data w writes to r: the
+// writer's pod's, or the reader's pod's when the host writes.
+func pipeAcct(w, r *sock) *bufAcct {
+	if w.pod != nil {
+		return w.pod.bufs
+	}
+	if r.pod != nil {
+		return r.pod.bufs
+	}
+	return nil
+}
+
 // connectPair wires two stream sockets with a pipe per direction.
 func connectPair(a, b *sock, size int) {
-	ab, ba := newPipe(size), newPipe(size)
+	ab, ba := newPipe(size, pipeAcct(a, b)), newPipe(size, pipeAcct(b, a))
 	ab.wr, ab.rd = &a.note, &b.note
 	ba.wr, ba.rd = &b.note, &a.note
 	a.tx, a.rx = ab, ba
@@ -519,6 +531,7 @@ func (s *sock) RecvFrom(p []byte, peek bool) (int, netip.AddrPort, error) {
 		s.dq[0] = dgram{}
 		s.dq = s.dq[1:]
 		s.dqBytes -= len(d.b)
+		s.dgramAcct().release(len(d.b))
 	}
 	return n, d.from, nil
 }
@@ -705,7 +718,7 @@ func (s *sock) events() Events {
 	if r.n > 0 || rdone {
 		ev |= Readable
 	}
-	if t.n < t.size || wdone {
+	if t.writable || wdone {
 		ev |= Writable
 	}
 	if rdone && wdone {
@@ -737,6 +750,7 @@ func (s *sock) close(reset bool) error {
 	rx, tx := s.rx, s.tx
 	cancel := s.cancel
 	s.cancel = nil
+	s.dgramAcct().release(s.dqBytes)
 	s.dq, s.dqBytes = nil, 0
 	pc := s.hostPC
 	s.hostPC = nil

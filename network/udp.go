@@ -257,6 +257,14 @@ func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
 }
 
 // enqueue delivers a datagram to s unless filtered or the queue is full.
+// dgramAcct is the budget queued datagrams of s are charged to.
+func (s *sock) dgramAcct() *bufAcct {
+	if s.pod == nil {
+		return nil
+	}
+	return s.pod.bufs
+}
+
 func (s *sock) enqueue(p []byte, from netip.AddrPort, dialed netip.Addr) {
 	s.mu.Lock()
 	if s.state == sClosed || s.rdShut {
@@ -275,7 +283,7 @@ func (s *sock) enqueue(p []byte, from netip.AddrPort, dialed netip.Addr) {
 		s.mu.Unlock()
 		return
 	}
-	if len(s.dq) >= maxDgramQLen || s.dqBytes+len(p) > s.n.cfg.BufferSize {
+	if len(s.dq) >= maxDgramQLen || s.dqBytes+len(p) > s.n.cfg.BufferSize || !s.dgramAcct().acquire(len(p)) {
 		s.mu.Unlock()
 		return
 	}
