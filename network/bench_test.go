@@ -81,6 +81,47 @@ func BenchmarkPodToPodTCP(b *testing.B) {
 		b.ReportMetric(mb(loop), "loopback-MB/s")
 		b.ReportMetric(mb(fabric)/mb(loop), "x-loopback")
 	})
+	// throughput-budget: pods under the default socket buffer budget (and
+	// under a tight 64 KiB one) against unbudgeted pods, in the same run;
+	// x-unbudgeted is the budgeted figure divided by the unbudgeted one.
+	for _, bc := range []struct {
+		name   string
+		budget int64
+	}{{"throughput-budget-default", 0}, {"throughput-budget-64KiB", 64 << 10}} {
+		b.Run(bc.name, func(b *testing.B) {
+			pair := func(budget int64) (net.Conn, net.Conn) {
+				n := newNet(b, Config{})
+				a, err := n.AddPod(PodInfo{Name: "a", IP: ipA, SocketBuffers: budget})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := n.AddPod(PodInfo{Name: "b", IP: ipB, SocketBuffers: budget})
+				if err != nil {
+					b.Fatal(err)
+				}
+				l := listen(b, a, ap(netip.IPv4Unspecified(), 80))
+				return conn(dial(b, p, ap(ipA, 80))), conn(accept(b, l))
+			}
+			bc1, bs1 := pair(bc.budget)
+			uc, us := pair(-1)
+			b.SetBytes(benchChunk)
+			b.ResetTimer()
+			var budgeted, unbudgeted time.Duration
+			for i, done := 0, 0; done < b.N; i++ {
+				k := min(b.N-done, 256)
+				if i%2 == 0 { // alternate which goes first
+					budgeted += pump(b, bc1, bs1, k)
+					unbudgeted += pump(b, uc, us, k)
+				} else {
+					unbudgeted += pump(b, uc, us, k)
+					budgeted += pump(b, bc1, bs1, k)
+				}
+				done += k
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(unbudgeted)/float64(budgeted), "x-unbudgeted")
+		})
+	}
 	b.Run("connect", func(b *testing.B) {
 		n := newNet(b, Config{})
 		a := addPod(b, n, "default", "a", ipA)
