@@ -5,23 +5,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
-	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
 func buildHostile(tb testing.TB) []byte {
@@ -221,106 +216,4 @@ func tail(s string) string {
 		return s[len(s)-400:]
 	}
 	return s
-}
-
-// openFDs counts the process's open fds.
-func openFDs(tb testing.TB) int {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Skipf("no /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
-// TestHostFDBudget: guests hoarding fds in many containers cannot take the
-// process's file descriptors: under a small RLIMIT_NOFILE, and a budget
-// derived from it, they get EMFILE while an HTTP server of the same process
-// still accepts connections (without the budget, 8 hoarders at the
-// per-container cap of 1024 fds used up the limit and the server could not
-// accept).
-func TestHostFDBudget(t *testing.T) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skip(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	defer srv.Close()
-	low := uint64(openFDs(t) + 700)
-	if low > lim.Max {
-		t.Skipf("hard RLIMIT_NOFILE %d too low for the test", lim.Max)
-	}
-	budget := runtime.NewBudget("test host fds", wasi.FDBudgetSize(low))
-	eng := newTestEngine(t, Config{HostFDs: budget})
-	mod := compileHostile(t, eng)
-
-	lowered := lim
-	lowered.Cur = low
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Skip(err)
-	}
-	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-
-	const guests = 8
-	var insts []runtime.Instance
-	var outs []*lines
-	for i := 0; i < guests; i++ {
-		out, errOut := newLines("fdhoard: opened"), newLines("")
-		in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{
-			Name:   fmt.Sprintf("hoarder-%d", i),
-			Args:   []string{"hostile", "fdhoard", "/data", "0"},
-			Mounts: []runtime.Mount{{HostPath: t.TempDir(), GuestPath: "/data"}},
-			Stdout: out, Stderr: errOut,
-		})
-		if err != nil {
-			// The budget may be spent by the earlier hoarders: a refused
-			// start is the container's failure, not the host's.
-			if !strings.Contains(err.Error(), "file descriptor budget") {
-				t.Fatalf("start hoarder %d: %v", i, err)
-			}
-			continue
-		}
-		insts, outs = append(insts, in), append(outs, out)
-		waitLine(t, in, out, errOut)
-	}
-	emfile := 0
-	for _, out := range outs {
-		if strings.Contains(out.String(), "fdhoard: errno EMFILE") {
-			emfile++
-		}
-	}
-	if emfile == 0 {
-		t.Errorf("no hoarder got EMFILE; outputs %q", outs[0].String())
-	}
-	if u := budget.Used(); u > budget.Limit() {
-		t.Errorf("budget used %d over its limit %d", u, budget.Limit())
-	}
-	// The server still accepts: 100 connections held at once, then requests.
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	var held []io.Closer
-	for i := 0; i < 100; i++ {
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(srv.URL)
-		if err != nil {
-			t.Fatalf("connection %d to the HTTP server while guests hoard fds: %v (%d fds open, limit %d)", i, err, openFDs(t), low)
-		}
-		_, _ = io.ReadAll(resp.Body)
-		held = append(held, resp.Body)
-	}
-	for i := 0; i < 20; i++ {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			t.Fatalf("request %d while guests hoard fds: %v", i, err)
-		}
-		resp.Body.Close()
-	}
-	for _, c := range held {
-		c.Close()
-	}
-	for _, in := range insts {
-		in.Terminate()
-		waitDone(t, in)
-	}
-	if u := budget.Used(); u != 0 {
-		t.Errorf("budget still has %d fds in use after the guests ended", u)
-	}
 }
