@@ -145,3 +145,17 @@ func TestDatagramQueueChargedToPod(t *testing.T) {
 		t.Errorf("after the queue drained a datagram was not delivered: %v", err)
 	}
 }
+
+func TestSocketBuffersFor(t *testing.T) {
+	for _, c := range []struct{ mem, want int64 }{
+		{0, 0},
+		{-1, 0},
+		{1 << 20, 1 << 20},
+		{32 << 20, 8 << 20},
+		{1 << 40, DefaultPodSocketBuffers},
+	} {
+		if got := SocketBuffersFor(c.mem); got != c.want {
+			t.Errorf("SocketBuffersFor(%d) = %d, want %d", c.mem, got, c.want)
+		}
+	}
+}

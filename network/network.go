@@ -170,7 +170,7 @@ func New(cfg Config) *Network {
 		cfg.MaxSocketsPerPod = 4096
 	}
 	if cfg.PodSocketBuffers == 0 {
-		cfg.PodSocketBuffers = 64 << 20
+		cfg.PodSocketBuffers = DefaultPodSocketBuffers
 	}
 	if cfg.MaxPendingHostConns <= 0 {
 		cfg.MaxPendingHostConns = defaultMaxPendingHostConns

@@ -146,3 +146,17 @@ func (p *pod) shutdown() {
 		s.abort()
 	}
 }
+
+// DefaultPodSocketBuffers is Config.PodSocketBuffers's default.
+const DefaultPodSocketBuffers = 64 << 20
+
+// SocketBuffersFor is the socket buffer budget (PodInfo.SocketBuffers) of a
+// pod whose memory limit is memLimit bytes: a quarter of it, at least 1 MiB
+// and at most DefaultPodSocketBuffers; 0 (no limit known) gives 0, the
+// Network's default.
+func SocketBuffersFor(memLimit int64) int64 {
+	if memLimit <= 0 {
+		return 0
+	}
+	return min(max(memLimit/4, 1<<20), DefaultPodSocketBuffers)
+}

@@ -550,7 +550,9 @@ func (w *Worker) setupNetwork() error {
 	if pod.Spec.Hostname != "" {
 		host = pod.Spec.Hostname
 	}
-	pn, err := w.cfg.Network.AddPod(network.PodInfo{Namespace: pod.Namespace, Name: pod.Name, Hostname: host, Subdomain: pod.Spec.Subdomain, IP: ip})
+	// Socket buffers are host memory: a quarter of the pod's memory limit.
+	bufs := network.SocketBuffersFor(w.podMemoryLimit())
+	pn, err := w.cfg.Network.AddPod(network.PodInfo{Namespace: pod.Namespace, Name: pod.Name, Hostname: host, Subdomain: pod.Spec.Subdomain, IP: ip, SocketBuffers: bufs})
 	if err != nil {
 		return err
 	}
