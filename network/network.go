@@ -221,6 +221,14 @@ func (n *Network) SetHostFDs(b FDBudget) {
 	n.hostFDs.Store(&fdBudgetRef{b})
 }
 
+// HostFDs is the budget host connections are charged to (nil: none).
+func (n *Network) HostFDs() FDBudget {
+	if r := n.hostFDs.Load(); r != nil {
+		return r.b
+	}
+	return nil
+}
+
 // acquireHostFD charges one host fd; it returns the release function, or
 // nil when the budget refuses.
 func (n *Network) acquireHostFD() func() {
