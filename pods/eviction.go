@@ -449,16 +449,34 @@ func (w *Worker) containerMemory(name string) *runtime.Budget {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.mem == nil {
-		w.mem = runtime.NewChildBudget("pod "+podRef(w.state.pod)+" memory", 0, w.cfg.NodeMemory)
-		w.ctrMem = map[string]*runtime.Budget{}
-	}
+	w.podMemoryLocked()
 	b := w.ctrMem[name]
 	if b == nil {
 		b = runtime.NewChildBudget("container "+name+" memory", 0, w.mem)
 		w.ctrMem[name] = b
 	}
 	return b
+}
+
+// podMemory is the pod's memory budget within the node's (nil without a
+// node budget): its containers' budgets are its children, and its
+// memory-backed emptyDirs are charged to it directly.
+func (w *Worker) podMemory() *runtime.Budget {
+	if w.cfg.NodeMemory == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.podMemoryLocked()
+}
+
+// podMemoryLocked is podMemory with w.mu held.
+func (w *Worker) podMemoryLocked() *runtime.Budget {
+	if w.mem == nil {
+		w.mem = runtime.NewChildBudget("pod "+podRef(w.state.pod)+" memory", 0, w.cfg.NodeMemory)
+		w.ctrMem = map[string]*runtime.Budget{}
+	}
+	return w.mem
 }
 
 // memoryByContainer is what each container holds now.

@@ -80,7 +80,18 @@ func (w *Worker) newVolumeQuota(v *corev1.Volume) (*runtime.VolumeQuota, error) 
 		return nil, nil
 	}
 	pod := w.state.pod
-	return runtime.NewVolumeQuota(fmt.Sprintf("pod %s/%s volume %q", pod.Namespace, pod.Name, v.Name), limit, w.volumeDir(v))
+	q, err := runtime.NewVolumeQuota(fmt.Sprintf("pod %s/%s volume %q", pod.Namespace, pod.Name, v.Name), limit, w.volumeDir(v))
+	if err != nil {
+		return nil, err
+	}
+	// A memory-backed emptyDir's bytes are the pod's memory, as a tmpfs's
+	// pages count against the pod's memory cgroup upstream.
+	if v.EmptyDir.Medium == corev1.StorageMediumMemory {
+		if mem := w.podMemory(); mem != nil && !q.ChargeTo(mem) {
+			return nil, fmt.Errorf("emptyDir of medium Memory: the %d bytes it holds do not fit in %s", q.Used(), mem.Name())
+		}
+	}
+	return q, nil
 }
 
 // MemoryVolumeUsage is the bytes the pod's emptyDirs of medium Memory hold
@@ -97,6 +108,21 @@ func (w *Worker) MemoryVolumeUsage() int64 {
 		}
 	}
 	return n
+}
+
+// releaseVolumeCharges returns what the pod's memory-backed emptyDirs hold
+// to the pod's memory budget once its containers are gone and its volumes
+// are removed (a tmpfs unmounted).
+func (w *Worker) releaseVolumeCharges() {
+	w.mu.Lock()
+	qs := make([]*runtime.VolumeQuota, 0, len(w.quotas))
+	for _, q := range w.quotas {
+		qs = append(qs, q)
+	}
+	w.mu.Unlock()
+	for _, q := range qs {
+		q.ChargeTo(nil)
+	}
 }
 
 // volumeQuota is the quota of the named volume, nil if none.

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
@@ -118,4 +119,42 @@ func TestMemoryEmptyDirBounded(t *testing.T) {
 	}
 	h.w.Terminate(0)
 	h.waitDone()
+}
+
+// TestMemoryEmptyDirChargesPodMemory: a memory-backed emptyDir's bytes are
+// the pod's memory, as a tmpfs's pages count against the pod's cgroup
+// upstream: they are charged to the node's memory budget with the guests'
+// linear memory, so what does not fit there is ENOSPC even under the
+// volume's own bound, and the charge is returned when the pod ends.
+func TestMemoryEmptyDirChargesPodMemory(t *testing.T) {
+	t.Parallel()
+	pod := hostilePod(t, "memory-emptydir-charged")
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{sizedEmptyDir("shm", "", corev1.StorageMediumMemory)}
+	c := hostileCtr("c", []corev1.VolumeMount{{Name: "shm", MountPath: "/shm"}},
+		"do", "truncate", "/shm/x", "40M", "--", "truncate", "/shm/y", "8M", "--", "hold")
+	c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
+	pod.Spec.Containers = []corev1.Container{c}
+	h := newHarness(t, pod)
+	node := runtime.NewBudget("node-1 memory", 40<<20)
+	h.cfg.NodeMemory = node
+	h.run()
+	h.waitLog("c", "ready")
+	// The volume's own bound is 64Mi (the pod's limit): 40M fits there but
+	// not in the node's 40Mi beside the guest's own memory.
+	if got, want := h.logLines("c"), []string{"truncate: errno ENOSPC", "truncate: ok", "ready"}; !slices.Equal(got, want) {
+		t.Errorf("c printed %q, want %q", got, want)
+	}
+	held := int64(8<<20 + 2*wasi.InodeCost)
+	if got := h.w.MemoryVolumeUsage(); got != held {
+		t.Errorf("MemoryVolumeUsage = %d, want %d", got, held)
+	}
+	if got := node.Used(); got < held {
+		t.Errorf("node memory used = %d while the emptyDir holds %d: the volume is not charged", got, held)
+	}
+	h.w.Terminate(0)
+	h.waitDone()
+	if got := node.Used(); got != 0 {
+		t.Errorf("node memory used = %d after the pod ended, want 0 (the volume's charge returned)", got)
+	}
 }

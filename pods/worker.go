@@ -259,6 +259,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
+	defer w.releaseVolumeCharges()
 	if stop := w.watchVolumes(); stop != nil {
 		defer stop()
 	}

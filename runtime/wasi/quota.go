@@ -38,6 +38,41 @@ type Quota struct {
 	open   map[fileID]int   // fds open on each regular file
 	sizes  map[fileID]int64 // the size of each open regular file
 	orphan map[fileID]bool  // unlinked while open: released at last close
+
+	// charge, when set, is also charged every byte the quota counts
+	// (ChargeTo): a memory-backed volume's bytes are the pod's memory.
+	charge Charger
+}
+
+// Charger is a second account a Quota's bytes are charged to, such as a
+// pod's memory budget (runtime.Budget).
+type Charger interface {
+	// Acquire takes n bytes; false (and nothing taken) when they do not fit.
+	Acquire(n int64) bool
+	// Release returns n bytes taken by Acquire.
+	Release(n int64)
+	// Available is how many bytes Acquire could take now.
+	Available() int64
+}
+
+// ChargeTo makes every byte the quota counts also count against c, from
+// now on and for what the volume already holds; false (and no change) when
+// what it holds does not fit in c.
+func (q *Quota) ChargeTo(c Charger) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.charge != nil {
+		q.charge.Release(q.used)
+		q.charge = nil
+	}
+	if c == nil {
+		return true
+	}
+	if q.used > 0 && !c.Acquire(q.used) {
+		return false
+	}
+	q.charge = c
+	return true
 }
 
 // InodeCost is what each file, directory and symlink counts besides its
@@ -118,13 +153,23 @@ func (q *Quota) take(n int64) bool {
 	if n > q.limit-q.used {
 		return false
 	}
+	if q.charge != nil && !q.charge.Acquire(n) {
+		return false
+	}
 	q.used += n
 	return true
 }
 
 // give releases n bytes. q.mu held.
 func (q *Quota) give(n int64) {
-	q.used = max(q.used-n, 0)
+	n = min(n, q.used)
+	if n <= 0 {
+		return
+	}
+	q.used -= n
+	if q.charge != nil {
+		q.charge.Release(n)
+	}
 }
 
 func idOf(st Filestat) (fileID, bool) {
@@ -219,13 +264,24 @@ func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off int6
 			return 0, err
 		}
 	}
+	// Growth is taken before the write (a short write where only part of
+	// it fits, as on a full tmpfs) and what was not written given back.
+	var grown int64
 	if end := start + int64(len(p)); end > size {
-		if avail := q.limit - q.used; end-size > avail {
+		avail := q.limit - q.used
+		if q.charge != nil {
+			avail = min(avail, q.charge.Available())
+		}
+		if end-size > avail {
 			keep := size + avail - start
 			if keep <= 0 {
 				return 0, ENOSPC
 			}
 			p = p[:keep]
+		}
+		grown = start + int64(len(p)) - size
+		if !q.take(grown) {
+			return 0, ENOSPC
 		}
 	}
 	var n int
@@ -235,8 +291,10 @@ func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off int6
 		n, err = f.Write(p)
 	}
 	if end := start + int64(n); end > size {
-		q.used += end - size
+		q.give(grown - (end - size))
 		q.setSize(id, end)
+	} else {
+		q.give(grown)
 	}
 	return n, err
 }
