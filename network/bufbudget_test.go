@@ -159,3 +159,48 @@ func TestSocketBuffersFor(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketBuffersTakenFromPodMemory: the bytes socket buffers hold beyond
+// the guaranteed minimum also come out of the pod's memory budget; when
+// that refuses, the writer sees a closed window (not writable: no busy
+// poll) until the reader drains, and closing gives every byte back.
+func TestSocketBuffersTakenFromPodMemory(t *testing.T) {
+	mem := &countBudget{limit: 256 << 10}
+	n := newNet(t, Config{})
+	pn, err := n.AddPod(PodInfo{Namespace: "default", Name: "m", IP: ipA, SocketBuffers: 64 << 20, Memory: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := listen(t, pn, ap(ipA, 80))
+	chunk := make([]byte, 64<<10)
+	var socks []Socket
+	written := 0
+	for range 8 {
+		c := dial(t, pn, ap(ipA, 80))
+		s := accept(t, l)
+		socks = append(socks, c, s)
+		written += fill(t, c, chunk)
+		if ev, _ := c.Poll(); ev&Writable != 0 {
+			t.Fatal("a writer whose window is closed polls writable")
+		}
+	}
+	if used, peak := mem.get(); used > mem.limit || peak > mem.limit || used == 0 {
+		t.Errorf("pod memory used %d peak %d, limit %d", used, peak, mem.limit)
+	}
+	if max := int(mem.limit) + 8*minPipeChunk; written > max {
+		t.Errorf("wrote %d unread bytes, bound %d", written, max)
+	}
+	buf := make([]byte, 1<<20)
+	if k, err := socks[1].Read(buf); err != nil || k == 0 {
+		t.Fatalf("read: %d, %v", k, err)
+	}
+	if ev, _ := socks[0].Poll(); ev&Writable == 0 {
+		t.Fatal("not writable after the reader drained")
+	}
+	for _, s := range socks {
+		s.Close()
+	}
+	if used, _ := mem.get(); used != 0 {
+		t.Errorf("pod memory still holds %d bytes after every socket closed", used)
+	}
+}

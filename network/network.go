@@ -79,6 +79,18 @@ type PodInfo struct {
 	// kernel does under memory pressure. 0: Config.PodSocketBuffers;
 	// negative: no bound.
 	SocketBuffers int64
+	// Memory, when set, is the pod's memory budget (a runtime.Budget
+	// within the node's): the bytes SocketBuffers admits are taken from it
+	// too, so socket buffers count as the pod's memory on the node, and a
+	// refusal there is a smaller window as well.
+	Memory MemoryBudget
+}
+
+// MemoryBudget is a count of bytes of memory (a runtime.Budget satisfies
+// it). Acquire takes n (false, and nothing taken, when refused).
+type MemoryBudget interface {
+	Acquire(n int64) bool
+	Release(n int64)
 }
 
 // ServicePort is one port of a Service.

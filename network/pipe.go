@@ -13,17 +13,19 @@ const minPipeChunk = 4 << 10
 
 // bufAcct is a pod's socket buffer budget: the bytes of stream buffers
 // (beyond each direction's minPipeChunk) and of queued datagrams its
-// sockets hold. A nil *bufAcct has no limit.
+// sockets hold, also taken from parent (the pod's memory budget) when set.
+// A nil *bufAcct has no limit.
 type bufAcct struct {
-	limit int64
-	used  atomic.Int64
+	limit  int64 // < 0: none of its own
+	used   atomic.Int64
+	parent MemoryBudget
 }
 
-func newBufAcct(limit int64) *bufAcct {
-	if limit < 0 {
+func newBufAcct(limit int64, parent MemoryBudget) *bufAcct {
+	if limit < 0 && parent == nil {
 		return nil
 	}
-	return &bufAcct{limit: limit}
+	return &bufAcct{limit: limit, parent: parent}
 }
 
 func (a *bufAcct) acquire(n int) bool {
@@ -32,23 +34,33 @@ func (a *bufAcct) acquire(n int) bool {
 	}
 	for {
 		u := a.used.Load()
-		if u+int64(n) > a.limit {
+		if a.limit >= 0 && u+int64(n) > a.limit {
 			return false
 		}
 		if a.used.CompareAndSwap(u, u+int64(n)) {
-			return true
+			break
 		}
 	}
+	if a.parent != nil && !a.parent.Acquire(int64(n)) {
+		a.used.Add(-int64(n))
+		return false
+	}
+	return true
 }
 
 func (a *bufAcct) release(n int) {
 	if a != nil && n > 0 {
 		a.used.Add(-int64(n))
+		if a.parent != nil {
+			a.parent.Release(int64(n))
+		}
 	}
 }
 
+// available reports whether some bytes may be left (without asking the
+// parent, which a write then may).
 func (a *bufAcct) available() int64 {
-	if a == nil {
+	if a == nil || a.limit < 0 {
 		return 1 << 62
 	}
 	return a.limit - a.used.Load()
@@ -67,6 +79,7 @@ type pipe struct {
 	size    int
 	acct    *bufAcct
 	charged int  // bytes of buf charged to acct
+	refused bool // the last growth was refused: not writable until a read
 	wclosed bool // the writer shut down: EOF once drained
 	rclosed bool // the reader is gone: writes fail with EPIPE
 	reset   bool // connection reset: both ends see ECONNRESET
@@ -91,6 +104,7 @@ func (p *pipe) grow(need int) {
 		}
 		// refused: try half the growth, down to 1 KiB
 		if newCap-cur < 2<<10 {
+			p.refused = true
 			return
 		}
 		newCap = cur + (newCap-cur)/2
@@ -101,6 +115,7 @@ func (p *pipe) grow(need int) {
 		copy(nb[c:p.n], p.buf)
 	}
 	p.buf, p.r = nb, 0
+	p.refused = false
 }
 
 // free drops the buffer and its charge (p.mu held).
@@ -119,7 +134,7 @@ func (p *pipe) writable() bool {
 	if len(p.buf) >= p.size {
 		return false
 	}
-	return len(p.buf) < minPipeChunk || p.acct.available() > 0
+	return len(p.buf) < minPipeChunk || !p.refused && p.acct.available() > 0
 }
 
 // write copies as much of p as fits.
@@ -187,6 +202,7 @@ func (p *pipe) read(b []byte, peek bool) (int, error) {
 	}
 	p.r = (p.r + c) % size
 	p.n -= c
+	p.refused = false
 	if p.n == 0 {
 		p.r = 0
 	}

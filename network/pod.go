@@ -34,7 +34,7 @@ func newPod(n *Network, info PodInfo) *pod {
 	return &pod{
 		n:       n,
 		info:    info,
-		bufs:    newBufAcct(limit),
+		bufs:    newBufAcct(limit, info.Memory),
 		tcp:     map[uint16]*sock{},
 		udp:     map[uint16]*sock{},
 		socks:   map[*sock]struct{}{},

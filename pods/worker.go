@@ -552,8 +552,13 @@ func (w *Worker) setupNetwork() error {
 		host = pod.Spec.Hostname
 	}
 	// Socket buffers are host memory: a quarter of the pod's memory limit.
-	bufs := network.SocketBuffersFor(w.podMemoryLimit())
-	pn, err := w.cfg.Network.AddPod(network.PodInfo{Namespace: pod.Namespace, Name: pod.Name, Hostname: host, Subdomain: pod.Spec.Subdomain, IP: ip, SocketBuffers: bufs})
+	// They count as the pod's memory on the node too.
+	info := network.PodInfo{Namespace: pod.Namespace, Name: pod.Name, Hostname: host, Subdomain: pod.Spec.Subdomain, IP: ip,
+		SocketBuffers: network.SocketBuffersFor(w.podMemoryLimit())}
+	if m := w.podMemory(); m != nil {
+		info.Memory = m
+	}
+	pn, err := w.cfg.Network.AddPod(info)
 	if err != nil {
 		return err
 	}
