@@ -16,7 +16,8 @@
 //     listener). When the listener's accept queue is full the connect waits
 //     (EINPROGRESS; Writable once an accept makes room, ECONNREFUSED in
 //     SO_ERROR if the listener closes first), as Linux delays it rather than
-//     refusing it. Peers see real pod IPs.
+//     refusing it; a connection from the host side (hostPort, NodePort,
+//     DialPod) is refused at once instead. Peers see real pod IPs.
 //   - Sockets are non-blocking; every error is a syscall.Errno. Poll reports the
 //     events that hold now and a channel closed at the next state change of the
 //     socket (replace-on-change), so pollers never busy-wait.
@@ -58,5 +59,19 @@
 //     real listener (UDP: socket) on Config.HostIP:NodePort; TCP and UDP
 //     may share a NodePort number. Traffic coming from the host appears
 //     inside the pod as coming from Config.HostIP (DialPod: from 127.0.0.1).
+//   - Host resources are bounded. A pod's socket buffers (stream data
+//     written and not yet read, data from the host counting for the
+//     receiving pod, and queued datagrams) are charged to its budget
+//     (PodInfo.SocketBuffers, default Config.PodSocketBuffers, and
+//     PodInfo.Memory when set); stream buffers grow on demand from a
+//     guaranteed 4 KiB per direction, and when the budget refuses, the
+//     writer's window stays closed (EAGAIN, not Writable) until the peer
+//     reads; a datagram past it is dropped. Every connection a hostPort or
+//     NodePort listener forwards holds one fd of Config.HostFDs for as long
+//     as it lasts; past the budget, past Config.MaxPendingHostConns
+//     connections the pod has not accepted, or past the pod listener's
+//     backlog, a host connection is closed at once. A failing accept
+//     (EMFILE...) backs off (5 ms doubling to 1 s) and never stops the
+//     listener.
 //   - Close releases every socket, listener and goroutine of the Network.
 package network
