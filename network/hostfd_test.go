@@ -150,6 +150,7 @@ func TestHostPortFloodBoundedByFDBudget(t *testing.T) {
 	if held > budgetFDs+16 {
 		t.Errorf("the Network holds %d host fds for %d connections, budget %d", held, total, budgetFDs)
 	}
+	t.Logf("%d host connections: %d refused, %d host fds held (budget %d)", total, closed.Load(), held, budgetFDs)
 	if used, peak := budget.get(); used != budgetFDs || peak > budgetFDs {
 		t.Errorf("budget used %d peak %d, want %d", used, peak, budgetFDs)
 	}

@@ -27,7 +27,8 @@ type Config struct {
 	// from the host appear to come from inside pods (default 127.0.0.1).
 	HostIP netip.Addr
 	// BufferSize is the per-direction buffer of a stream connection and the
-	// receive queue size of a datagram socket (default 256 KiB).
+	// receive queue size of a datagram socket (default 256 KiB). A stream
+	// buffer grows to it on demand, within its pod's SocketBuffers.
 	BufferSize int
 	// PodSocketBuffers is PodInfo.SocketBuffers for pods that give none
 	// (default 64 MiB; negative: no bound).
