@@ -343,3 +343,52 @@ func TestHostPortSurvivesEMFILE(t *testing.T) {
 	s := accept(t, l)
 	s.Close()
 }
+
+// TestNodePortPendingCap: a NodePort whose endpoint never accepts forwards
+// at most MaxPendingHostConns connections and closes the rest at once.
+func TestNodePortPendingCap(t *testing.T) {
+	budget := &countBudget{limit: 1000}
+	n := newNet(t, Config{HostFDs: budget, MaxPendingHostConns: 3})
+	p := addPod(t, n, "default", "a", ipA)
+	l := mustSock(t, p, Stream)
+	if err := l.Bind(ap(ipA, 8080)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Listen(4096); err != nil {
+		t.Fatal(err)
+	}
+	nodePort := freeTCPAndUDPPort(t)
+	vip := netip.MustParseAddr("10.96.0.40")
+	if err := n.SetService(Service{Name: "web", ClusterIP: vip, Ports: []ServicePort{{Port: 80, NodePort: nodePort, Endpoints: []netip.AddrPort{ap(ipA, 8080)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var cs []net.Conn
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for range 10 {
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(lo, uint16(nodePort)).String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	refused := 0
+	for _, c := range cs {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		var b [1]byte
+		_, err := c.Read(b[:])
+		var ne net.Error
+		if !(errors.As(err, &ne) && ne.Timeout()) {
+			refused++
+		}
+	}
+	if refused != 7 {
+		t.Errorf("%d of 10 NodePort connections refused, want 7", refused)
+	}
+	if used, _ := budget.get(); used != 3 {
+		t.Errorf("host fd budget holds %d, want 3", used)
+	}
+}
