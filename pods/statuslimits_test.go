@@ -68,7 +68,8 @@ func TestAgentStatusRefusedForGood(t *testing.T) {
 	pod.Annotations["big"] = strings.Repeat("x", limit)
 	pod.Spec.NodeName = "node-1"
 	podsRes, _ := s.Resource("", "pods")
-	if _, err := s.Create(ctx, podsRes, "default", pod); err != nil {
+	created, err := s.Create(ctx, podsRes, "default", pod)
+	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(waitLimit)
@@ -78,9 +79,30 @@ func TestAgentStatusRefusedForGood(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// No retry loop: time passes, no more writes of the same status.
-	time.Sleep(200 * time.Millisecond) // let the worker's last statuses through
+	// No retry loop: once the pod is terminal its status stops changing;
+	// after the writes of its last status (once whole, once without
+	// messages) have settled, time passes and no more writes come.
+	var w *Worker
+	for w == nil {
+		if w, _ = a.worker(created.(*corev1.Pod)); w == nil && time.Now().After(deadline) {
+			t.Fatal("the agent has no worker for the pod")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case <-w.Done():
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("the pod's worker did not finish")
+	}
 	n := statusWrites.Load()
+	for settled := time.Now(); time.Since(settled) < 500*time.Millisecond; time.Sleep(20 * time.Millisecond) {
+		if m := statusWrites.Load(); m != n {
+			n, settled = m, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("status writes did not settle")
+		}
+	}
 	for i := 0; i < 10; i++ {
 		clk.Step(2 * time.Second)
 		time.Sleep(20 * time.Millisecond)
