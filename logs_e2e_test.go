@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/logs"
 )
@@ -159,27 +159,6 @@ spec:
 	}
 }
 
-// procReadBytes is the bytes this process has read through read(2) and
-// pread(2) (rchar of /proc/self/io).
-func procReadBytes(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		t.Skipf("no /proc/self/io: %v", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no rchar in /proc/self/io")
-	return 0
-}
-
 // TestPodLogHTTPStreams: GET pods/NAME/log over HTTP sends the first
 // bytes of a large log before it has read the rest (the server streams
 // from the file; it used to read the whole log into memory first). Not
@@ -228,7 +207,7 @@ spec:
 	}
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
-	before := procReadBytes(t)
+	before := proctest.ReadBytes(t)
 	resp, err := http.Get(srv.URL + "/api/v1/namespaces/default/pods/big/log")
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +216,7 @@ spec:
 	if _, err := io.ReadFull(resp.Body, first); err != nil {
 		t.Fatal(err)
 	}
-	read := procReadBytes(t) - before
+	read := proctest.ReadBytes(t) - before
 	resp.Body.Close()
 	if !strings.HasPrefix(string(first), "0 xxx") {
 		t.Fatalf("first bytes %q", first[:20])

@@ -1,14 +1,10 @@
 package wasmpod_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,29 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
-
-// vmRSS is this process's resident set (VmRSS of /proc/self/status).
-func vmRSS(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Skip("no VmRSS")
-	return 0
-}
 
 // TestHostileMemoryBounded: pods without limits.memory that allocate
 // forever are bounded by their node's memory (they end OOMKilled or
@@ -62,7 +38,7 @@ func TestHostileMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	base := vmRSS(t)
+	base := proctest.RSS(t)
 	bound := base + nodeMemory + 128<<20
 	for i := 0; i < 2; i++ {
 		ps, err := wasmpod.LoadBytes([]byte(fmt.Sprintf(`apiVersion: v1
@@ -86,7 +62,7 @@ spec:
 	var peak int64
 	deadline := time.Now().Add(3 * time.Minute)
 	for done := 0; done < 2; {
-		if rss := vmRSS(t); rss > peak {
+		if rss := proctest.RSS(t); rss > peak {
 			peak = rss
 			if rss > bound {
 				t.Fatalf("host RSS %d MiB, over the node's %d MiB plus margin (baseline %d MiB)", rss>>20, nodeMemory>>20, base>>20)

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
@@ -37,11 +38,7 @@ func TestHostileFDHoardingBounded(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Skip(err)
 	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip(err)
-	}
-	low := uint64(len(ents) + 900)
+	low := uint64(proctest.OpenFDs(t) + 900)
 	if low > lim.Max {
 		t.Skipf("hard RLIMIT_NOFILE %d too low", lim.Max)
 	}

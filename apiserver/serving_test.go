@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/store/memory"
 )
 
@@ -60,16 +61,6 @@ func serveAPI(t *testing.T, maxUnauth int, opts ServingOptions) *servedAPI {
 	return &servedAPI{s: s, tcp: ll.(*limitListener), url: "http://" + tl.Addr().String(), socket: sock}
 }
 
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
-	}
-	return len(ents)
-}
-
 // answersWithin checks that a client-go List through cs succeeds within d.
 func answersWithin(t *testing.T, what string, cs *kubernetes.Clientset, d time.Duration) {
 	t.Helper()
@@ -94,7 +85,7 @@ func TestSlowlorisIdleConnectionFlood(t *testing.T) {
 	}
 	answersWithin(t, "an authenticated client", early, 5*time.Second)
 
-	before := openFDs(t)
+	before := proctest.OpenFDs(t)
 	conns := make([]net.Conn, 0, flood)
 	defer func() {
 		for _, c := range conns {
@@ -121,7 +112,7 @@ func TestSlowlorisIdleConnectionFlood(t *testing.T) {
 			t.Fatalf("%d unauthenticated connections held, cap %d", n, maxUnauth)
 		}
 		// Every client conn is one fd; the server may hold at most the cap.
-		if extra := openFDs(t) - before - flood; extra <= maxUnauth+8 {
+		if extra := proctest.OpenFDs(t) - before - flood; extra <= maxUnauth+8 {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the server holds %d descriptors for %d idle connections (cap %d)", extra, flood, maxUnauth)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -187,26 +188,6 @@ func TestRotatePolicyValidate(t *testing.T) {
 	}
 }
 
-// procReadBytes is the bytes this process has read through read(2)
-// and pread(2) (rchar of /proc/self/io).
-func procReadBytes(t *testing.T) int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		t.Skipf("no /proc/self/io: %v", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no rchar in /proc/self/io")
-	return 0
-}
-
 func TestTailReadsOnlyTheEnd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "0.log")
 	// 64 MiB of records, written directly.
@@ -224,7 +205,7 @@ func TestTailReadsOnlyTheEnd(t *testing.T) {
 	f.Write([]byte("2026-01-02T03:04:06Z stdout F last\n2026-01-02T03:04:07Z stdout P unfinis"))
 	f.Close()
 
-	before := procReadBytes(t)
+	before := proctest.ReadBytes(t)
 	r, err := OpenReader(path, 5, false, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +222,7 @@ func TestTailReadsOnlyTheEnd(t *testing.T) {
 		got = append(got, string(b[len(b)-4:]))
 	}
 	r.Close()
-	read := procReadBytes(t) - before
+	read := proctest.ReadBytes(t) - before
 	if len(got) != 5 || got[4] != "last" || got[3] != "xxxx" {
 		t.Fatalf("tail 5: %q", got)
 	}

@@ -15,29 +15,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/logs"
 )
-
-// procReadBytes is the bytes this process has read through read(2) and
-// pread(2) (rchar of /proc/self/io).
-func procReadBytes(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		t.Skipf("no /proc/self/io: %v", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no rchar in /proc/self/io")
-	return 0
-}
 
 // TestWorkerLogsTailReadsFromTheEnd: --tail on a large log reads the end
 // of the file, not the whole of it. Not parallel: rchar is the process's.
@@ -60,11 +40,11 @@ func TestWorkerLogsTailReadsFromTheEnd(t *testing.T) {
 
 	var out bytes.Buffer
 	tail := int64(3)
-	before := procReadBytes(t)
+	before := proctest.ReadBytes(t)
 	if err := w.Logs(context.Background(), &corev1.PodLogOptions{TailLines: &tail}, &out); err != nil {
 		t.Fatal(err)
 	}
-	read := procReadBytes(t) - before
+	read := proctest.ReadBytes(t) - before
 	if want := strings.Repeat("x", 1000) + "\nnext to last\nlast\n"; out.String() != want {
 		t.Fatalf("tail 3: %q", out.String())
 	}

@@ -12,7 +12,6 @@ package main
 // a kill every 30 s; `just soak` runs 30m, a kill every 3 min).
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +31,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wasmpod/wasmpod/internal/proctest"
 )
 
 const (
@@ -128,33 +128,6 @@ type sample struct {
 	age         time.Duration // since this serve started
 	rssKB, fds  int
 	threads     int
-}
-
-func readProc(pid int) (rssKB, threads, fds int, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		fields := strings.Fields(v)
-		if len(fields) == 0 {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			rssKB, _ = strconv.Atoi(fields[0])
-		case "Threads":
-			threads, _ = strconv.Atoi(fields[0])
-		}
-	}
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	return rssKB, threads, len(ents), nil
 }
 
 // soakPod is a pod of one of the churn's kinds.
@@ -434,10 +407,10 @@ func TestSoak(t *testing.T) {
 			restarting.RLock()
 			s := cur.Load()
 			age := time.Since(time.Unix(0, started.Load()))
-			rss, th, fds, err := readProc(s.cmd.Process.Pid)
+			u, err := proctest.Read(s.cmd.Process.Pid)
 			if err == nil && age >= warmup {
 				smu.Lock()
-				samples = append(samples, sample{at: time.Since(begin), incarnation: int(incarnation.Load()), age: age, rssKB: rss, fds: fds, threads: th})
+				samples = append(samples, sample{at: time.Since(begin), incarnation: int(incarnation.Load()), age: age, rssKB: int(u.RSS >> 10), fds: u.FDs, threads: u.Threads})
 				smu.Unlock()
 			}
 			t0 := time.Now()

@@ -6,25 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
-
-// openFDs counts the process's open fds.
-func openFDs(tb testing.TB) int {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Skipf("no /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
 
 // TestHostFDBudget: guests hoarding fds in many containers cannot take the
 // process's file descriptors: under a small RLIMIT_NOFILE, and a budget
@@ -39,7 +29,7 @@ func TestHostFDBudget(t *testing.T) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer srv.Close()
-	low := uint64(openFDs(t) + 700)
+	low := uint64(proctest.OpenFDs(t) + 700)
 	if low > lim.Max {
 		t.Skipf("hard RLIMIT_NOFILE %d too low for the test", lim.Max)
 	}
@@ -94,7 +84,7 @@ func TestHostFDBudget(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(srv.URL)
 		if err != nil {
-			t.Fatalf("connection %d to the HTTP server while guests hoard fds: %v (%d fds open, limit %d)", i, err, openFDs(t), low)
+			t.Fatalf("connection %d to the HTTP server while guests hoard fds: %v (%d fds open, limit %d)", i, err, proctest.OpenFDs(t), low)
 		}
 		_, _ = io.ReadAll(resp.Body)
 		held = append(held, resp.Body)

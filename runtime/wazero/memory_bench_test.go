@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/runtime"
 )
 
@@ -52,14 +53,14 @@ func measureRSS(b *testing.B, eng *Engine, mod runtime.CompiledModule, mib int, 
 	eng.copyingMemory = copying
 	defer func() { eng.copyingMemory = false }()
 	settle()
-	base := rssBytes(b)
+	base := proctest.RSS(b)
 	in, _, _ := growGuest(b, eng, mod, mib, runtime.ContainerConfig{})
 	guest := in.(runtime.MemoryReporter).MemoryBytes()
-	grown := rssBytes(b) - base // what the host holds now, garbage included
+	grown := proctest.RSS(b) - base // what the host holds now, garbage included
 	in.Terminate()
 	waitDone(b, in)
 	end := time.Now()
-	for rssBytes(b)-base > 2<<20+base/100 && time.Since(end) < 5*time.Second {
+	for proctest.RSS(b)-base > 2<<20+base/100 && time.Since(end) < 5*time.Second {
 		time.Sleep(time.Millisecond)
 	}
 	releaseMs = float64(time.Since(end).Microseconds()) / 1000

@@ -1,11 +1,9 @@
 package wazero
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
@@ -97,27 +96,6 @@ func waitDone(tb testing.TB, in runtime.Instance) runtime.ExitStatus {
 	return runtime.ExitStatus{}
 }
 
-// rssBytes is the process's resident set (VmRSS).
-func rssBytes(tb testing.TB) int64 {
-	tb.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		tb.Skipf("no /proc/self/status: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	tb.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
-
 // settle collects garbage and returns freed heap to the OS, so that RSS
 // measures what is live.
 func settle() {
@@ -151,11 +129,11 @@ func TestMemoryGrowsInPlaceAndIsReleased(t *testing.T) {
 	mod := compileHostile(t, eng)
 	const mib = 256
 	settle()
-	base := rssBytes(t)
+	base := proctest.RSS(t)
 	in, _, _ := growGuest(t, eng, mod, mib, runtime.ContainerConfig{MemoryLimitBytes: 1 << 30})
 	guest := in.(runtime.MemoryReporter).MemoryBytes()
 	settle()
-	during := rssBytes(t) - base
+	during := proctest.RSS(t) - base
 	if guest < mib<<20 {
 		t.Fatalf("guest memory %d bytes, want at least %d MiB", guest, mib)
 	}
@@ -166,7 +144,7 @@ func TestMemoryGrowsInPlaceAndIsReleased(t *testing.T) {
 	if st := waitDone(t, in); st.ExitCode != 0 {
 		t.Fatalf("memgrow: %+v", st)
 	}
-	after := rssBytes(t) - base // no GC: the pages must be gone already
+	after := proctest.RSS(t) - base // no GC: the pages must be gone already
 	if after > 32<<20 {
 		t.Errorf("host RSS %d MiB above the baseline right after the guest ended (it held %d MiB), want under 32 MiB", after>>20, guest>>20)
 	}
