@@ -15,7 +15,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
-	"github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
 // fakeStats is an injected usage source: no real pressure needed.
@@ -91,6 +90,32 @@ func evictPod(name, memReq, diskReq string, prio int32) *corev1.Pod {
 		},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
+}
+
+// hostileEvictPod is evictPod (memory request memReq) running the hostile
+// guest with args, not yet started (no status).
+func hostileEvictPod(t *testing.T, name, memReq string, args ...string) *corev1.Pod {
+	p := evictPod(name, memReq, "", 0)
+	p.Spec.Containers[0].Image = "go://" + testwasm.GuestDir(t, "hostile")
+	p.Spec.Containers[0].Args = args
+	p.Status = corev1.PodStatus{}
+	return p
+}
+
+// runAgent starts h's agent as node-1 with cfg (Client, NodeName and Pods
+// from h; Clock, unless set, h's fake clock) and stops it when the test
+// ends.
+func (h *agentHarness) runAgent(cfg AgentConfig) {
+	cfg.Client, cfg.NodeName, cfg.Pods = h.client, "node-1", h.pcfg
+	if cfg.Clock == nil {
+		cfg.Clock = h.clk
+	}
+	h.a = NewAgent(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	a := h.a
+	go func() { stopped <- a.Run(ctx) }()
+	h.t.Cleanup(func() { cancel(); <-stopped })
 }
 
 func TestParseEvictionHard(t *testing.T) {
@@ -245,23 +270,14 @@ func TestAgentEvictsUnderPressure(t *testing.T) {
 	t.Parallel()
 	h := newAgentHarness(t)
 	stats := &fakeStats{memCap: mi(1024), memAvail: mi(900), fsCap: 1 << 40, fsAvail: 1 << 39, podMem: map[string]map[string]int64{}}
-	h.a = NewAgent(AgentConfig{
-		Client: h.client, NodeName: "node-1", Pods: h.pcfg, Clock: h.clk,
+	h.runAgent(AgentConfig{
 		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("24Mi")},
 		Eviction:       EvictionConfig{Stats: stats, Interval: 10 * time.Second},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- h.a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-stopped })
 
-	img := "go://" + testwasm.GuestDir(t, "hostile")
-	for _, p := range []*corev1.Pod{evictPod("besteffort", "", "", 0), evictPod("guaranteed", "900Mi", "", 0)} {
-		p.Spec.Containers[0].Image = img
-		p.Spec.Containers[0].Args = []string{"hold"}
+	for _, p := range []*corev1.Pod{hostileEvictPod(t, "besteffort", "", "hold"), hostileEvictPod(t, "guaranteed", "900Mi", "hold")} {
 		p.Spec.RestartPolicy = corev1.RestartPolicyAlways
-		p.Status = corev1.PodStatus{}
 		h.createPod(p)
 		h.waitPod(p.Name, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	}
@@ -338,35 +354,21 @@ func TestAgentEvictsUnderPressure(t *testing.T) {
 // never exceed the budget, and the pod that exceeds its request is evicted
 // before the budget runs out, while the pod within its request runs on.
 func TestEvictionRealMemory(t *testing.T) {
-	eng, err := wazero.New(context.Background(), wazero.Config{CacheDir: testwasm.CompileCacheDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	h := newAgentHarness(t)
-	h.pcfg.Engine = eng
+	h := newAgentHarness(t) // its engine is a real wazero one
 	hard, err := ParseEvictionHard(map[string]string{"memory.available": "40Mi"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.a = NewAgent(AgentConfig{
-		Client: h.client, NodeName: "node-1", Pods: h.pcfg, Clock: clock.RealClock{},
+	h.runAgent(AgentConfig{
+		Clock:          clock.RealClock{},
 		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("160Mi")},
 		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("0")},
 		Eviction:       EvictionConfig{Hard: hard, Interval: 50 * time.Millisecond},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- h.a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-stopped })
 
-	img := "go://" + testwasm.GuestDir(t, "hostile")
 	grow := func(name, req string, mib int) {
-		p := evictPod(name, req, "", 0)
-		p.Spec.Containers[0].Image = img
-		p.Spec.Containers[0].Args = []string{"memgrow", fmt.Sprint(mib)}
+		p := hostileEvictPod(t, name, req, "memgrow", fmt.Sprint(mib))
 		p.Spec.RestartPolicy = corev1.RestartPolicyNever
-		p.Status = corev1.PodStatus{}
 		h.createPod(p)
 	}
 	grow("steady", "100Mi", 80)
@@ -407,16 +409,11 @@ func TestAgentRejectsUnderPressure(t *testing.T) {
 	t.Parallel()
 	h := newAgentHarness(t)
 	stats := &fakeStats{memCap: mi(1000), memAvail: mi(10), fsCap: 1 << 40, fsAvail: 1 << 39, podMem: map[string]map[string]int64{}}
-	h.a = NewAgent(AgentConfig{
-		Client: h.client, NodeName: "node-1", Pods: h.pcfg, Clock: h.clk,
+	h.runAgent(AgentConfig{
 		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("24Mi")},
 		Eviction:       EvictionConfig{Stats: stats, Interval: 10 * time.Second},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- h.a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-stopped })
 	h.eventually("MemoryPressure on the Node", func() (bool, string) {
 		h.clk.Step(10 * time.Second)
 		c := nodeCond(h.node(), corev1.NodeMemoryPressure)
@@ -426,13 +423,9 @@ func TestAgentRejectsUnderPressure(t *testing.T) {
 	// (the clock does not pass it), so admission still refuses, while no
 	// running pod is evicted.
 	stats.set(func(f *fakeStats) { f.memAvail = mi(900) })
-	img := "go://" + testwasm.GuestDir(t, "hostile")
 	mk := func(name, req string, tol []corev1.Toleration) {
-		p := evictPod(name, req, "", 0)
-		p.Spec.Containers[0].Image = img
-		p.Spec.Containers[0].Args = []string{"hold"}
+		p := hostileEvictPod(t, name, req, "hold")
 		p.Spec.Tolerations = tol
-		p.Status = corev1.PodStatus{}
 		h.createPod(p)
 	}
 	mk("besteffort", "", nil)
