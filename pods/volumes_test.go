@@ -96,18 +96,27 @@ func TestEmptyDirEvictedOverLimit(t *testing.T) {
 	}
 }
 
+// shmPod is a hostile pod whose container c (limits.memory 64Mi) mounts
+// a memory-backed emptyDir without a sizeLimit at /shm, truncates /shm/x
+// to x and /shm/y to y (printing "truncate: ok" or the errno of each),
+// then prints "ready" and holds.
+func shmPod(t *testing.T, name, x, y string) *corev1.Pod {
+	pod := hostilePod(t, name)
+	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
+	pod.Spec.Volumes = []corev1.Volume{sizedEmptyDir("shm", "", corev1.StorageMediumMemory)}
+	c := hostileCtr("c", []corev1.VolumeMount{{Name: "shm", MountPath: "/shm"}},
+		"do", "truncate", "/shm/x", x, "--", "truncate", "/shm/y", y, "--", "hold")
+	c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
+	pod.Spec.Containers = []corev1.Container{c}
+	return pod
+}
+
 // TestMemoryEmptyDirBounded: an emptyDir of medium Memory without a
 // sizeLimit is bounded by the pod's memory limit (upstream sizes its tmpfs
 // so), and its usage is reported for the pod's memory accounting.
 func TestMemoryEmptyDirBounded(t *testing.T) {
 	t.Parallel()
-	pod := hostilePod(t, "memory-emptydir")
-	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
-	pod.Spec.Volumes = []corev1.Volume{sizedEmptyDir("shm", "", corev1.StorageMediumMemory)}
-	c := hostileCtr("c", []corev1.VolumeMount{{Name: "shm", MountPath: "/shm"}},
-		"do", "truncate", "/shm/x", "65M", "--", "truncate", "/shm/y", "1M", "--", "hold")
-	c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
-	pod.Spec.Containers = []corev1.Container{c}
+	pod := shmPod(t, "memory-emptydir", "65M", "1M")
 	h := newHarness(t, pod)
 	h.run()
 	h.waitLog("c", "ready")
@@ -128,13 +137,7 @@ func TestMemoryEmptyDirBounded(t *testing.T) {
 // volume's own bound, and the charge is returned when the pod ends.
 func TestMemoryEmptyDirChargesPodMemory(t *testing.T) {
 	t.Parallel()
-	pod := hostilePod(t, "memory-emptydir-charged")
-	pod.Annotations = map[string]string{AnnotationManifestDir: examplesDir(t)}
-	pod.Spec.Volumes = []corev1.Volume{sizedEmptyDir("shm", "", corev1.StorageMediumMemory)}
-	c := hostileCtr("c", []corev1.VolumeMount{{Name: "shm", MountPath: "/shm"}},
-		"do", "truncate", "/shm/x", "40M", "--", "truncate", "/shm/y", "8M", "--", "hold")
-	c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
-	pod.Spec.Containers = []corev1.Container{c}
+	pod := shmPod(t, "memory-emptydir-charged", "40M", "8M")
 	h := newHarness(t, pod)
 	node := runtime.NewBudget("node-1 memory", 40<<20)
 	h.cfg.NodeMemory = node
