@@ -81,6 +81,17 @@ func (s *suite) runHostile(t *testing.T, cfg runtime.ContainerConfig, args ...st
 	return strings.Split(strings.TrimSpace(stdout.String()), "\n")
 }
 
+// runInMount runs the hostile guest with args and m (HostPath e.mount at
+// /v), and fails the test if the guest read the secret or wrote outside
+// (e.check); it returns the guest's output lines.
+func (s *suite) runInMount(t *testing.T, e hostileEnv, m runtime.Mount, args ...string) []string {
+	t.Helper()
+	m.HostPath, m.GuestPath = e.mount, "/v"
+	out := s.runHostile(t, runtime.ContainerConfig{Mounts: []runtime.Mount{m}}, args...)
+	e.check(t, strings.Join(out, "\n"))
+	return out
+}
+
 func wantLines(t *testing.T, what string, got []string, want ...string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
@@ -93,14 +104,12 @@ func (s *suite) testHostile(t *testing.T) {
 		// Harmless at depth 6, 6 levels above the mount once at its top:
 		// the rename is refused; a rename that keeps it inside is not.
 		e := newHostileEnv(t)
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
-		out := s.runHostile(t, cfg, "do", "plant", "/v", "esc", "6", "6",
+		out := s.runInMount(t, e, runtime.Mount{}, "do", "plant", "/v", "esc", "6", "6",
 			"--", "rename", "/v/d1/d2/d3/d4/d5/d6/l", "/v/d1/d2/d3/d4/d5/l2",
 			"--", "symlink", "../..", "/v/d1/d2/d3/two",
 			"--", "rename", "/v/d1/d2/d3/two", "/v/d1/two",
 			"--", "rename", "/v/d1/d2/d3/two", "/v/d1/d2/two",
 			"--", "cat", "/v/esc/"+e.secret)
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "plant", out, "mkdir: ok", "symlink: ok", "rename: errno EPERM",
 			"rename: errno EPERM", // one level up: "../../../../../.." from d5 escapes
 			"symlink: ok", "rename: errno EPERM", "rename: ok", "cat: errno ENOENT")
@@ -110,12 +119,10 @@ func (s *suite) testHostile(t *testing.T) {
 	})
 	t.Run("LinkSymlinkUp", func(t *testing.T) {
 		e := newHostileEnv(t)
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
-		out := s.runHostile(t, cfg, "do", "mkdir", "/v/a", "--", "mkdir", "/v/a/b",
+		out := s.runInMount(t, e, runtime.Mount{}, "do", "mkdir", "/v/a", "--", "mkdir", "/v/a/b",
 			"--", "symlink", "../..", "/v/a/b/l",
 			"--", "link", "/v/a/b/l", "/v/l",
 			"--", "link", "/v/a/b/l", "/v/a/b/l2")
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "link", out, "mkdir: ok", "mkdir: ok", "symlink: ok", "link: errno EPERM", "link: ok")
 	})
 	t.Run("RenameDirectoryUp", func(t *testing.T) {
@@ -123,14 +130,12 @@ func (s *suite) testHostile(t *testing.T) {
 		// levels: the link would escape, so the move is refused; moving it
 		// sideways or deeper is allowed.
 		e := newHostileEnv(t)
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
-		out := s.runHostile(t, cfg, "do", "plant", "/v", "unused", "3", "3",
+		out := s.runInMount(t, e, runtime.Mount{}, "do", "plant", "/v", "unused", "3", "3",
 			"--", "rename", "/v/d1/d2/d3", "/v/d3",
 			"--", "rename", "/v/d1/d2/d3", "/v/d1/d2/e3",
 			"--", "mkdir", "/v/d1/d2/e3/f",
 			"--", "rename", "/v/d1/d2/e3", "/v/d1/d2/e3x",
 			"--", "cat", "/v/d3/l/"+e.secret)
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "directory moves", out, "mkdir: ok", "symlink: ok", "rename: errno EPERM",
 			"rename: errno EPERM", "rename: ok", "mkdir: ok", "rename: ok", "cat: errno ENOENT")
 	})
@@ -138,14 +143,12 @@ func (s *suite) testHostile(t *testing.T) {
 		// The destination's parent is a symlink to the top: the real depth,
 		// not the lexical one, decides.
 		e := newHostileEnv(t)
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
-		out := s.runHostile(t, cfg, "do", "mkdir", "/v/x", "--", "mkdir", "/v/x/y",
+		out := s.runInMount(t, e, runtime.Mount{}, "do", "mkdir", "/v/x", "--", "mkdir", "/v/x/y",
 			"--", "symlink", "../..", "/v/x/y/top",
 			"--", "mkdir", "/v/q", "--", "mkdir", "/v/q/r",
 			"--", "symlink", "../..", "/v/q/r/l",
 			"--", "rename", "/v/q/r/l", "/v/x/y/top/l",
 			"--", "rename", "/v/q/r/l", "/v/x/y/l")
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "through a symlinked parent", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
 			"mkdir: ok", "mkdir: ok", "symlink: ok", "rename: errno EPERM", "rename: ok")
 	})
@@ -154,12 +157,10 @@ func (s *suite) testHostile(t *testing.T) {
 		// made through x/y/top (a link to the top), "../.." leaves the
 		// mount although x/y/top/.. lexically is x/y.
 		e := newHostileEnv(t)
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
-		out := s.runHostile(t, cfg, "do", "mkdir", "/v/x", "--", "mkdir", "/v/x/y",
+		out := s.runInMount(t, e, runtime.Mount{}, "do", "mkdir", "/v/x", "--", "mkdir", "/v/x/y",
 			"--", "symlink", "../..", "/v/x/y/top",
 			"--", "symlink", "../..", "/v/x/y/top/l",
 			"--", "symlink", "x/y", "/v/x/y/top/ok")
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "symlink through a symlinked parent", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
 			"symlink: errno EPERM", "symlink: ok")
 		if _, err := os.Lstat(filepath.Join(e.mount, "l")); err == nil {
@@ -176,8 +177,7 @@ func (s *suite) testHostile(t *testing.T) {
 		must(t, os.MkdirAll(filepath.Join(e.mount, "h", "i"), 0o755))
 		must(t, os.Symlink("../..", filepath.Join(e.mount, "h", "i", "s")))
 		must(t, os.Symlink("s/../secret", filepath.Join(e.mount, "h", "i", "old")))
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v"}}}
-		out := s.runHostile(t, cfg, "do", "mkdir", "/v/d1", "--", "mkdir", "/v/d1/d2",
+		out := s.runInMount(t, e, runtime.Mount{}, "do", "mkdir", "/v/d1", "--", "mkdir", "/v/d1/d2",
 			"--", "symlink", "../..", "/v/d1/d2/s",
 			"--", "symlink", "s/../secret", "/v/d1/d2/x",
 			"--", "symlink", "s/../../../../../etc", "/v/d1/d2/y",
@@ -188,7 +188,6 @@ func (s *suite) testHostile(t *testing.T) {
 			"--", "symlink", "./../a/b/", "/v/d1/d2/ab",
 			"--", "rename", "/v/h/i/old", "/v/h/i/old2",
 			"--", "cat", "/v/d1/d2/x")
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "symlink through a planted symlink", out, "mkdir: ok", "mkdir: ok", "symlink: ok",
 			"symlink: errno EPERM", "symlink: errno EPERM", "symlink: ok", "symlink: errno EPERM",
 			"symlink: errno EPERM", "symlink: ok", "symlink: ok", "rename: errno EPERM", "cat: errno ENOENT")
@@ -210,9 +209,7 @@ func (s *suite) testHostile(t *testing.T) {
 		}
 		must(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
 		must(t, os.Symlink("sub", filepath.Join(dir, "ln")))
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v", ReadOnly: true}}}
-		out := s.runHostile(t, cfg, "do", "ls", "/v/big")
-		e.check(t, strings.Join(out, "\n"))
+		out := s.runInMount(t, e, runtime.Mount{ReadOnly: true}, "do", "ls", "/v/big")
 		want := []string{"ls: ok 4002"}
 		ents, err := os.ReadDir(dir)
 		must(t, err)
@@ -227,14 +224,12 @@ func (s *suite) testHostile(t *testing.T) {
 		e := newHostileEnv(t)
 		must(t, os.MkdirAll(filepath.Join(e.mount, "a", "b"), 0o755))
 		must(t, os.Symlink("../..", filepath.Join(e.mount, "a", "b", "l")))
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v", ReadOnly: true}}}
-		out := s.runHostile(t, cfg, "do", "plant", "/v", "esc", "3", "3",
+		out := s.runInMount(t, e, runtime.Mount{ReadOnly: true}, "do", "plant", "/v", "esc", "3", "3",
 			"--", "rename", "/v/a/b/l", "/v/l",
 			"--", "link", "/v/a/b/l", "/v/l",
 			"--", "write", "/v/a/b/l/x", "y",
 			"--", "fill", "/v/f", "4096",
 			"--", "truncate", "/v/a/b/l", "1T")
-		e.check(t, strings.Join(out, "\n"))
 		wantLines(t, "read-only", out, "mkdir: errno EROFS", "symlink: errno EROFS", "rename: errno EROFS",
 			"rename: errno EROFS", "link: errno EROFS", "write: errno EROFS", "fill: errno EROFS", "truncate: errno EROFS")
 		if ents, _ := os.ReadDir(e.mount); len(ents) != 1 {
@@ -252,9 +247,7 @@ func (s *suite) testHostile(t *testing.T) {
 		moved := e.mount + ".moved"
 		must(t, os.Rename(e.mount, moved))
 		must(t, os.Symlink(filepath.Dir(e.secret), e.mount))
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: e.mount, GuestPath: "/v", Root: root}}}
-		out := s.runHostile(t, cfg, "do", "cat", "/v/mine", "--", "cat", "/v/secret", "--", "write", "/v/new", "x")
-		e.check(t, strings.Join(out, "\n"))
+		out := s.runInMount(t, e, runtime.Mount{Root: root}, "do", "cat", "/v/mine", "--", "cat", "/v/secret", "--", "write", "/v/new", "x")
 		wantLines(t, "opened root", out, "cat: ok 4", "mine", "cat: errno ENOENT", "write: ok")
 		if _, err := os.Stat(filepath.Join(moved, "new")); err != nil {
 			t.Errorf("the write did not land in the opened directory: %v", err)
