@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,14 +33,7 @@ import (
 // accepting.
 func TestHostileFDHoardingBounded(t *testing.T) {
 	ctx := context.Background()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skip(err)
-	}
-	low := uint64(proctest.OpenFDs(t) + 900)
-	if low > lim.Max {
-		t.Skipf("hard RLIMIT_NOFILE %d too low", lim.Max)
-	}
+	low := proctest.FDLimitAbove(t, 900)
 	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
 	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
 		t.Fatal(err)
@@ -60,12 +52,7 @@ func TestHostileFDHoardingBounded(t *testing.T) {
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
 
-	lowered := lim
-	lowered.Cur = low
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Skip(err)
-	}
-	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	defer proctest.LowerFDLimit(t, low)()
 
 	const pods = 8
 	for i := 0; i < pods; i++ {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,26 +22,14 @@ import (
 // per-container cap of 1024 fds used up the limit and the server could not
 // accept).
 func TestHostFDBudget(t *testing.T) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skip(err)
-	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer srv.Close()
-	low := uint64(proctest.OpenFDs(t) + 700)
-	if low > lim.Max {
-		t.Skipf("hard RLIMIT_NOFILE %d too low for the test", lim.Max)
-	}
+	low := proctest.FDLimitAbove(t, 700)
 	budget := runtime.NewBudget("test host fds", wasi.FDBudgetSize(low))
 	eng := newTestEngine(t, Config{HostFDs: budget})
 	mod := compileHostile(t, eng)
 
-	lowered := lim
-	lowered.Cur = low
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Skip(err)
-	}
-	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	defer proctest.LowerFDLimit(t, low)()
 
 	const guests = 8
 	var insts []runtime.Instance
