@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"testing"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/apiserver"
-	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
 // TestHostileBusyLoopDuringTerm: guests that spin without a host call and
@@ -29,10 +26,7 @@ import (
 // deadline every guest is killed (137) and its pod is gone.
 func TestHostileBusyLoopDuringTerm(t *testing.T) {
 	ctx := context.Background()
-	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
-	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := hostileWasm(t)
 	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +48,7 @@ func TestHostileBusyLoopDuringTerm(t *testing.T) {
 	}
 	defer w.Stop()
 	for i := 0; i < n; i++ {
-		ps, err := wasmpod.LoadBytes([]byte(fmt.Sprintf(`apiVersion: v1
+		applyYAML(t, c, wasm, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata: {name: spin-%d}
 spec:
@@ -62,15 +56,9 @@ spec:
   terminationGracePeriodSeconds: 2
   containers:
   - name: spin
-    image: %s
+    image: WASM
     args: ["spin"]
-`, i, wasm)), "spin.yaml", filepath.Dir(wasm), wasmpod.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Apply(ctx, ps[0]); err != nil {
-			t.Fatal(err)
-		}
+`, i))
 	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("spin-%d", i)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/internal/proctest"
-	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/logs"
 )
 
@@ -68,10 +67,7 @@ func logFiles(t *testing.T, dataDir string) (size int64, n int) {
 // the pod removes its directory.
 func TestLogFloodThroughTheCluster(t *testing.T) {
 	ctx := context.Background()
-	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
-	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := hostileWasm(t)
 	const maxSize, maxFiles = 128 << 10, 3
 	dataDir := t.TempDir()
 	c, err := wasmpod.New(ctx, wasmpod.Config{DataDir: dataDir, CacheDir: t.TempDir(), ContainerLogMaxSize: maxSize, ContainerLogMaxFiles: maxFiles})
@@ -79,22 +75,16 @@ func TestLogFloodThroughTheCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ps, err := wasmpod.LoadBytes([]byte(`apiVersion: v1
+	applyYAML(t, c, wasm, `apiVersion: v1
 kind: Pod
 metadata: {name: flood}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: flood
-    image: `+wasm+`
+    image: WASM
     args: ["logflood", "0", "100"]
-`), "flood.yaml", filepath.Dir(wasm), wasmpod.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Apply(ctx, ps[0]); err != nil {
-		t.Fatal(err)
-	}
+`)
 	if _, err := c.WaitPod(ctx, "default", "flood", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning }); err != nil {
 		t.Fatal(err)
 	}
@@ -165,31 +155,22 @@ spec:
 // parallel: rchar is the process's.
 func TestPodLogHTTPStreams(t *testing.T) {
 	ctx := context.Background()
-	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
-	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := hostileWasm(t)
 	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir(), ContainerLogMaxSize: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ps, err := wasmpod.LoadBytes([]byte(`apiVersion: v1
+	applyYAML(t, c, wasm, `apiVersion: v1
 kind: Pod
 metadata: {name: big}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: big
-    image: `+wasm+`
+    image: WASM
     args: ["logflood", "64", "1000"]
-`), "big.yaml", filepath.Dir(wasm), wasmpod.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Apply(ctx, ps[0]); err != nil {
-		t.Fatal(err)
-	}
+`)
 	// The guest prints "logflood: done" on stderr once its 64 MiB are
 	// written.
 	deadline := time.Now().Add(2 * time.Minute)

@@ -3,8 +3,6 @@ package wasmpod_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/internal/proctest"
-	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
 // TestHostileMemoryBounded: pods without limits.memory that allocate
@@ -25,10 +22,7 @@ import (
 // bound.
 func TestHostileMemoryBounded(t *testing.T) {
 	ctx := context.Background()
-	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
-	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := hostileWasm(t)
 	const nodeMemory = 256 << 20
 	c, err := wasmpod.New(ctx, wasmpod.Config{
 		CacheDir:     t.TempDir(),
@@ -41,7 +35,7 @@ func TestHostileMemoryBounded(t *testing.T) {
 	base := proctest.RSS(t)
 	bound := base + nodeMemory + 128<<20
 	for i := 0; i < 2; i++ {
-		ps, err := wasmpod.LoadBytes([]byte(fmt.Sprintf(`apiVersion: v1
+		applyYAML(t, c, wasm, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata: {name: hog-%d}
 spec:
@@ -49,15 +43,9 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: hog
-    image: %s
+    image: WASM
     args: ["memhog"]
-`, i, wasm)), "hog.yaml", filepath.Dir(wasm), wasmpod.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Apply(ctx, ps[0]); err != nil {
-			t.Fatal(err)
-		}
+`, i))
 	}
 	var peak int64
 	deadline := time.Now().Add(3 * time.Minute)

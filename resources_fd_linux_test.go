@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/internal/proctest"
-	"github.com/wasmpod/wasmpod/internal/testwasm"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
@@ -34,10 +32,7 @@ import (
 func TestHostileFDHoardingBounded(t *testing.T) {
 	ctx := context.Background()
 	low := proctest.FDLimitAbove(t, 900)
-	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
-	if err := os.WriteFile(wasm, testwasm.Build(t, testwasm.GuestDir(t, "hostile")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := hostileWasm(t)
 	budget := wruntime.NewBudget("guest fds", wasi.FDBudgetSize(low))
 	eng, err := wazero.New(ctx, wazero.Config{CacheDir: filepath.Join(t.TempDir(), "compiled"), Extensions: wasisock.Functions(), HostFDs: budget})
 	if err != nil {
@@ -56,7 +51,7 @@ func TestHostileFDHoardingBounded(t *testing.T) {
 
 	const pods = 8
 	for i := 0; i < pods; i++ {
-		ps, err := wasmpod.LoadBytes([]byte(fmt.Sprintf(`apiVersion: v1
+		applyYAML(t, c, wasm, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata: {name: hoard-%d}
 spec:
@@ -65,16 +60,10 @@ spec:
   volumes: [{name: data, emptyDir: {}}]
   containers:
   - name: hoard
-    image: %s
+    image: WASM
     args: ["fdhoard", "/data", "0"]
     volumeMounts: [{name: data, mountPath: /data}]
-`, i, wasm)), "hoard.yaml", filepath.Dir(wasm), wasmpod.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Apply(ctx, ps[0]); err != nil {
-			t.Fatal(err)
-		}
+`, i))
 	}
 	// Every hoarder has opened what it could (or failed to start: a
 	// container error, not the host's).
