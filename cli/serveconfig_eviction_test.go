@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,14 +23,9 @@ func TestServeConfigEviction(t *testing.T) {
 	if q := wcfg.SystemReserved[corev1.ResourceMemory]; q.String() != "1Gi" {
 		t.Errorf("systemReserved memory %s", q.String())
 	}
-	for content, want := range map[string]string{
+	wantConfigErrors(t, map[string]string{
 		"evictionHard:\n  imagefs.available: 15%\n": `evictionHard["imagefs.available"]: unsupported signal`,
 		"evictionHard:\n  memory.available: lots\n": `evictionHard["memory.available"]: "lots"`,
 		"evictionHard:\n  nodefs.available: 100%\n": `evictionHard["nodefs.available"]: "100%"`,
-	} {
-		_, err := loadServeConfig(writeConfig(t, content))
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "serve.yaml") {
-			t.Errorf("config %q: error %v, want one naming the file and %q", content, err, want)
-		}
-	}
+	})
 }

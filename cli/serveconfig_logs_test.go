@@ -19,12 +19,19 @@ func TestServeConfigContainerLogLimits(t *testing.T) {
 	if wcfg.ContainerLogMaxSize != 2<<20 || wcfg.ContainerLogMaxFiles != 3 {
 		t.Fatalf("applied %d bytes, %d files", wcfg.ContainerLogMaxSize, wcfg.ContainerLogMaxFiles)
 	}
-	for content, want := range map[string]string{
+	wantConfigErrors(t, map[string]string{
 		"containerLogMaxSize: lots\n":   "containerLogMaxSize: invalid size",
 		"containerLogMaxSize: \"-1\"\n": "containerLogMaxSize: invalid size",
 		"containerLogMaxSize: \"0\"\n":  "containerLogMaxSize: invalid size",
 		"containerLogMaxFiles: 1\n":     "containerLogMaxFiles: Invalid value: 1",
-	} {
+	})
+}
+
+// wantConfigErrors checks that each serve config content (key) is refused
+// with an error naming the file and containing the value.
+func wantConfigErrors(t *testing.T, cases map[string]string) {
+	t.Helper()
+	for content, want := range cases {
 		_, err := loadServeConfig(writeConfig(t, content))
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "serve.yaml") {
 			t.Errorf("config %q: error %v, want one naming the file and %q", content, err, want)
