@@ -89,16 +89,7 @@ func init() {
 		for i := range buf {
 			buf[i] = byte('a' + i%26)
 		}
-		var total int64
-		for {
-			n, err := f.Write(buf)
-			total += int64(n)
-			if err != nil {
-				fmt.Printf("fill: wrote %d\n", total)
-				report("fill", err)
-				return
-			}
-		}
+		writeUntilError("fill", f, buf)
 	})
 	register("unlinkfill", "PATH CHUNK: open PATH, unlink it, append until an error, then close", func(args []string) {
 		f, err := os.OpenFile(arg(args, 0), os.O_WRONLY|os.O_CREATE, 0o644)
@@ -108,16 +99,7 @@ func init() {
 		}
 		report("unlink", os.Remove(arg(args, 0)))
 		buf := make([]byte, atoi(arg(args, 1)))
-		var total int64
-		for {
-			n, err := f.Write(buf)
-			total += int64(n)
-			if err != nil {
-				fmt.Printf("unlinkfill: wrote %d\n", total)
-				report("unlinkfill", err)
-				break
-			}
-		}
+		writeUntilError("unlinkfill", f, buf)
 		report("close", f.Close())
 	})
 	register("truncate", "PATH SIZE: fd_filestat_set_size", func(args []string) {
@@ -178,3 +160,18 @@ func parseSize(s string) uint64 {
 
 //go:wasmimport wasi_snapshot_preview1 fd_allocate
 func fdAllocate(fd int32, offset uint64, length uint64) uint32
+
+// writeUntilError writes buf to f until a write fails, then prints
+// "NAME: wrote BYTES" and reports the error as NAME.
+func writeUntilError(name string, f *os.File, buf []byte) {
+	var total int64
+	for {
+		n, err := f.Write(buf)
+		total += int64(n)
+		if err != nil {
+			fmt.Printf("%s: wrote %d\n", name, total)
+			report(name, err)
+			return
+		}
+	}
+}
