@@ -81,26 +81,13 @@ func TestWorkerLogsReadRotatedFiles(t *testing.T) {
 	writeLog(t, cur+".20250301-120004", t0, "c3")
 	writeLog(t, cur, t0, "c4", "c5")
 	i64 := func(n int64) *int64 { return &n }
-	for _, tc := range []struct {
-		name string
-		opts corev1.PodLogOptions
-		want string
-	}{
+	wantLogs(t, w, []logCase{
 		{"all", corev1.PodLogOptions{}, "c1\nc2\nc3\nc4\nc5\n"},
 		{"tail across files", corev1.PodLogOptions{TailLines: i64(4)}, "c2\nc3\nc4\nc5\n"},
 		{"previous", corev1.PodLogOptions{Previous: true}, "p1\np2\np3\np4\n"},
 		{"previous tail", corev1.PodLogOptions{Previous: true, TailLines: i64(2)}, "p3\np4\n"},
 		{"limit bytes across files", corev1.PodLogOptions{LimitBytes: i64(8)}, "c1\nc2\nc3"},
-	} {
-		var b bytes.Buffer
-		if err := w.Logs(context.Background(), &tc.opts, &b); err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if b.String() != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, b.String(), tc.want)
-		}
-	}
+	})
 }
 
 func TestRemoveOldInstanceLogs(t *testing.T) {
@@ -278,4 +265,27 @@ func (f *floodFollower) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// logCase is a request for the logs of a worker's container and the text
+// it must return.
+type logCase struct {
+	name string
+	opts corev1.PodLogOptions
+	want string
+}
+
+// wantLogs checks that w.Logs returns each case's text.
+func wantLogs(t *testing.T, w *Worker, cases []logCase) {
+	t.Helper()
+	for _, tc := range cases {
+		var b bytes.Buffer
+		if err := w.Logs(context.Background(), &tc.opts, &b); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if b.String() != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, b.String(), tc.want)
+		}
+	}
 }

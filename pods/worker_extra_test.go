@@ -318,11 +318,7 @@ func TestWorkerLogsOptions(t *testing.T) {
 	w, t0 := logWorker(t)
 	i64 := func(n int64) *int64 { return &n }
 	since := metav1.NewTime(t0.Add(6 * time.Second))
-	for _, tc := range []struct {
-		name string
-		opts corev1.PodLogOptions
-		want string
-	}{
+	wantLogs(t, w, []logCase{
 		{"current", corev1.PodLogOptions{}, "two\nthree\nfour\nsix\neight\n"},
 		{"previous", corev1.PodLogOptions{Previous: true}, "old one\nold two\n"},
 		{"tail 2", corev1.PodLogOptions{TailLines: i64(2)}, "six\neight\n"},
@@ -335,16 +331,7 @@ func TestWorkerLogsOptions(t *testing.T) {
 		{"limitBytes", corev1.PodLogOptions{LimitBytes: i64(7)}, "two\nthr"},
 		{"follow of a finished instance", corev1.PodLogOptions{Follow: true, TailLines: i64(1)}, "eight\n"},
 		{"explicit container", corev1.PodLogOptions{Container: "app", TailLines: i64(1)}, "eight\n"},
-	} {
-		var b bytes.Buffer
-		if err := w.Logs(context.Background(), &tc.opts, &b); err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if b.String() != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, b.String(), tc.want)
-		}
-	}
+	})
 	var b bytes.Buffer
 	if err := w.Logs(context.Background(), &corev1.PodLogOptions{Container: "nope"}, &b); err == nil || err.Error() != "container nope is not valid for pod hello" {
 		t.Errorf("unknown container: %v", err)
