@@ -80,17 +80,25 @@ func consecutive(t *testing.T, nums []int, first, last int) {
 	}
 }
 
-func TestRotationBoundsTheFiles(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "0.log")
-	// A fake clock that never moves: every rotation falls in the same
-	// second, so the names need their sequence numbers to stay in order.
+// openRotating opens a RotatingFile of policy p at name in a temporary
+// directory, with a fake clock that never moves.
+func openRotating(t *testing.T, name string, p RotatePolicy) (string, *RotatingFile, *clocktesting.FakePassiveClock) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	const maxSize, maxFiles = 1000, 4
-	rf, err := OpenRotating(path, RotatePolicy{MaxSize: maxSize, MaxFiles: maxFiles}, clk)
+	rf, err := OpenRotating(path, p, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, rf, clk
+}
+
+func TestRotationBoundsTheFiles(t *testing.T) {
+	// The clock never moves: every rotation falls in the same second, so
+	// the names need their sequence numbers to stay in order.
+	const maxSize, maxFiles = 1000, 4
+	path, rf, clk := openRotating(t, "0.log", RotatePolicy{MaxSize: maxSize, MaxFiles: maxFiles})
+	dir := filepath.Dir(path)
 	const n = 5000
 	writeRecords(t, NewFile(rf, clk, nil), 0, n)
 	if err := rf.Close(); err != nil {
@@ -142,12 +150,7 @@ func TestRotationBoundsTheFiles(t *testing.T) {
 }
 
 func TestRotatedNamesAsTheKubelet(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "2.log")
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 10, MaxFiles: 10}, clk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, rf, clk := openRotating(t, "2.log", RotatePolicy{MaxSize: 10, MaxFiles: 10})
 	defer rf.Close()
 	for i := 0; i < 4; i++ {
 		if _, err := rf.Write([]byte("0123456789\n")); err != nil {
@@ -234,13 +237,8 @@ func TestTailReadsOnlyTheEnd(t *testing.T) {
 }
 
 func TestFollowAcrossRotation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "0.log")
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	// Enough files that a follower that keeps up loses nothing.
-	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 2000, MaxFiles: 1000}, clk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, rf, clk := openRotating(t, "0.log", RotatePolicy{MaxSize: 2000, MaxFiles: 1000})
 	lf := NewFile(rf, clk, nil)
 	writeRecords(t, lf, 0, 10)
 	r, err := OpenReader(path, -1, true, rf.RotationLock())
@@ -284,12 +282,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 }
 
 func TestSlowFollowerResumesAtTheOldestFileLeft(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "0.log")
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 500, MaxFiles: 3}, clk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, rf, clk := openRotating(t, "0.log", RotatePolicy{MaxSize: 500, MaxFiles: 3})
 	defer rf.Close()
 	lf := NewFile(rf, clk, nil)
 	writeRecords(t, lf, 0, 5)
@@ -338,13 +331,8 @@ func TestSlowFollowerResumesAtTheOldestFileLeft(t *testing.T) {
 // records (without it, its listing raced the rotations and could find
 // only a new, empty current file).
 func TestTailUnderFastRotation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "0.log")
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	// Every record rotates the file; three files are kept.
-	rf, err := OpenRotating(path, RotatePolicy{MaxSize: 1, MaxFiles: 3}, clk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, rf, clk := openRotating(t, "0.log", RotatePolicy{MaxSize: 1, MaxFiles: 3})
 	defer rf.Close()
 	lf := NewFile(rf, clk, nil)
 	writeRecords(t, lf, 0, 3)
