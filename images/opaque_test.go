@@ -83,37 +83,13 @@ func TestOpaqueErrors(t *testing.T) {
 	if os.Geteuid() != 0 { // root reads a 0000 file
 		refs = append(refs, unreadable)
 	}
-	var first string
-	for _, ref := range refs {
-		_, err := resolveWithin(t, r, ref, "")
-		if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
-			t.Fatalf("%s: error %v, want only ErrNotFound", ref, err)
-		}
-		msg := strings.TrimPrefix(err.Error(), `image "`+ref+`": `)
-		if first == "" {
-			first = msg
-		} else if msg != first {
-			t.Errorf("%s: message %q differs from %q", ref, msg, first)
-		}
-	}
+	first := oneNotFound(t, r, refs)
 	for _, leak := range []string{"no such file", "permission", "magic", "directory", "regular", "pipe"} {
 		if strings.Contains(first, leak) {
 			t.Errorf("opaque message %q tells %q", first, leak)
 		}
 	}
-	var goFirst string
-	for _, ref := range []string{"go://" + filepath.Join(dir, "nodir"), "go://" + notWasm, "go://" + notMain, "go:///proc/self"} {
-		_, err := resolveWithin(t, r, ref, "")
-		if !errors.Is(err, ErrNotFound) {
-			t.Fatalf("%s: error %v, want ErrNotFound", ref, err)
-		}
-		msg := strings.TrimPrefix(err.Error(), `image "`+ref+`": `)
-		if goFirst == "" {
-			goFirst = msg
-		} else if msg != goFirst {
-			t.Errorf("%s: message %q differs from %q", ref, msg, goFirst)
-		}
-	}
+	oneNotFound(t, r, []string{"go://" + filepath.Join(dir, "nodir"), "go://" + notWasm, "go://" + notMain, "go:///proc/self"})
 	// The admin's log has the details.
 	for _, d := range []string{"no such file", "not a WebAssembly module", "not a regular file", "not a Go main package"} {
 		if !strings.Contains(progress.String(), d) {
@@ -128,4 +104,24 @@ func TestOpaqueErrors(t *testing.T) {
 	if img, err := resolveWithin(t, r, good, ""); err != nil || !bytes.Equal(img.Bytes, emptyModule) {
 		t.Fatalf("a valid module under Opaque: %v", err)
 	}
+}
+
+// oneNotFound checks that r refuses every ref with ErrNotFound alone (not
+// ErrInvalid) and one message, which it returns.
+func oneNotFound(t *testing.T, r *Resolver, refs []string) string {
+	t.Helper()
+	var first string
+	for _, ref := range refs {
+		_, err := resolveWithin(t, r, ref, "")
+		if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			t.Fatalf("%s: error %v, want only ErrNotFound", ref, err)
+		}
+		msg := strings.TrimPrefix(err.Error(), `image "`+ref+`": `)
+		if first == "" {
+			first = msg
+		} else if msg != first {
+			t.Errorf("%s: message %q differs from %q", ref, msg, first)
+		}
+	}
+	return first
 }
