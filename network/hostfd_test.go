@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasmpod/wasmpod/internal/proctest"
 )
 
 // countBudget is a host fd budget with a limit (runtime.Budget cannot be
@@ -47,15 +49,6 @@ func (b *countBudget) get() (used, peak int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used, b.peak
-}
-
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	return len(ents)
 }
 
 func hostPortAddr(t testing.TB, n *Network, ip netip.Addr, port int) (io.Closer, string) {
@@ -103,7 +96,7 @@ func TestHostPortFloodBoundedByFDBudget(t *testing.T) {
 			addrs = append(addrs, a)
 		}
 	}
-	base := openFDs(t)
+	base := proctest.OpenFDs(t)
 
 	var (
 		closed  atomic.Int64
@@ -140,13 +133,13 @@ func TestHostPortFloodBoundedByFDBudget(t *testing.T) {
 		if time.Now().After(deadline) {
 			used, _ := budget.get()
 			t.Fatalf("after %d host connections only %d were refused (want %d); budget in use %d, host fds held %d",
-				total, closed.Load(), wantClosed, used, openFDs(t)-base-len(clients))
+				total, closed.Load(), wantClosed, used, proctest.OpenFDs(t)-base-len(clients))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The server side of the flood (fds beyond the clients' own) stays
 	// within the budget.
-	held := openFDs(t) - base - len(clients)
+	held := proctest.OpenFDs(t) - base - len(clients)
 	if held > budgetFDs+16 {
 		t.Errorf("the Network holds %d host fds for %d connections, budget %d", held, total, budgetFDs)
 	}
@@ -272,10 +265,6 @@ func TestHostPortPendingCapAndBacklog(t *testing.T) {
 // (the process is out of fds) backs off and keeps serving once fds are
 // free again, rather than stopping for good or spinning.
 func TestHostPortSurvivesEMFILE(t *testing.T) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skip(err)
-	}
 	n := newNet(t, Config{})
 	p := addPod(t, n, "default", "a", ipA)
 	l := listen(t, p, ap(ipA, 80))
@@ -283,11 +272,7 @@ func TestHostPortSurvivesEMFILE(t *testing.T) {
 
 	// Leave the process a single free fd: the client's dial takes it, so
 	// the hostPort's accept fails with EMFILE.
-	low := lim
-	low.Cur = uint64(openFDs(t)) + 16
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Skip(err)
-	}
+	restoreLimit := proctest.LowerFDLimit(t, proctest.FDLimitAbove(t, 16))
 	var fillers []*os.File
 	restored := false
 	restore := func() {
@@ -296,9 +281,7 @@ func TestHostPortSurvivesEMFILE(t *testing.T) {
 			for _, f := range fillers {
 				f.Close()
 			}
-			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-				t.Fatal(err)
-			}
+			restoreLimit()
 		}
 	}
 	defer restore()
