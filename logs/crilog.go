@@ -28,6 +28,12 @@ import (
 // split into partial records, as the kubelet does (16 KiB).
 const MaxLineSize = 16 * 1024
 
+// MaxSinkLine bounds the text a StreamWriter passes to its Sink as one
+// line: a longer line reaches the sink in pieces of at most this size, so
+// that a guest never ending its line cannot make the host hold it whole
+// (the log file has it as MaxLineSize partial records either way).
+const MaxSinkLine = 4 * MaxLineSize
+
 // Stream names a container output stream.
 type Stream string
 
@@ -138,6 +144,13 @@ func (w *StreamWriter) emit(text []byte, partial bool) error {
 		return err
 	}
 	if partial {
+		if len(w.partial)+len(text) > MaxSinkLine {
+			w.f.sink(w.s, string(w.partial))
+			w.partial = w.partial[:0]
+		}
+		if w.partial == nil {
+			w.partial = make([]byte, 0, MaxSinkLine)
+		}
 		w.partial = append(w.partial, text...)
 		return err
 	}

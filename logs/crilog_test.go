@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,37 @@ func TestParseRecordAgreesWithParse(t *testing.T) {
 		if err == nil && (!l.Time.Equal(r.Time) || l.Stream != r.Stream || l.Partial != r.Partial || l.Text != string(r.Text)) {
 			t.Errorf("%q: Parse %+v, ParseRecord %+v", rec, l, r)
 		}
+	}
+}
+
+// A guest that writes without ever ending its line must not make the
+// writer hold the whole line for the sink (issue 8: host memory outside
+// every budget): the sink gets it in pieces of at most MaxSinkLine, and
+// every byte still reaches it once.
+func TestSinkBoundsUnterminatedLine(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Unix(0, 0))
+	var longest, total int
+	f := NewFile(io.Discard, clk, func(_ Stream, text string) {
+		longest = max(longest, len(text))
+		total += len(text)
+	})
+	w := f.Stream(Stdout)
+	chunk := bytes.Repeat([]byte("y"), 1<<20)
+	const chunks = 32
+	for range chunks {
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if cap(w.partial) > MaxSinkLine {
+			t.Fatalf("writer holds %d bytes of an unterminated line for the sink, want at most %d", cap(w.partial), MaxSinkLine)
+		}
+	}
+	w.Write([]byte("\n"))
+	w.Close()
+	if longest > MaxSinkLine {
+		t.Errorf("sink got a %d-byte line, want at most %d", longest, MaxSinkLine)
+	}
+	if total != chunks*len(chunk) {
+		t.Errorf("sink got %d bytes, want %d", total, chunks*len(chunk))
 	}
 }
