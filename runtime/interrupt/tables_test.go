@@ -1,0 +1,98 @@
+package interrupt_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmpod/wasmpod/runtime/interrupt"
+)
+
+// tableGrower has tables of the given (min, max) limits (max < 0: none) and
+// exports grow(table, delta) -> table.grow's result, with one function per
+// table since table.grow takes its table as an immediate.
+func tableGrower(limits ...[2]int64) []byte {
+	typ := sec(1, vec([]byte{0x60, 1, i32, 1, i32})) // (delta) -> old size or -1
+	var tables, funcs, exports, bodies [][]byte
+	for i, l := range limits {
+		t := cat([]byte{0x70, 0x00}, u32(uint32(l[0])))
+		if l[1] >= 0 {
+			t = cat([]byte{0x70, 0x01}, u32(uint32(l[0])), u32(uint32(l[1])))
+		}
+		tables = append(tables, t)
+		funcs = append(funcs, []byte{0})
+		exports = append(exports, cat(name("grow"+string(rune('0'+i))), []byte{0}, u32(uint32(i))))
+		// ref.null func; local.get 0; table.grow i
+		bodies = append(bodies, body(nil, []byte{0xd0, 0x70, 0x20, 0}, cat([]byte{0xfc, 15}, u32(uint32(i)))))
+	}
+	return module(typ, sec(3, vec(funcs...)), sec(4, vec(tables...)), sec(7, vec(exports...)),
+		sec(10, cat(u32(uint32(len(bodies))), cat(bodies...))))
+}
+
+func grow(t *testing.T, mod api.Module, table int, delta uint32) int32 {
+	t.Helper()
+	res, err := mod.ExportedFunction("grow"+string(rune('0'+table))).Call(context.Background(), uint64(delta))
+	if err != nil {
+		t.Fatalf("grow table %d by %d: %v", table, delta, err)
+	}
+	return int32(res[0])
+}
+
+// A table lives in host memory, outside the pod's memory limit: a guest
+// looping on table.grow of a table without a maximum made the host
+// allocate tens of GiB (issue 8, second attacker round). Instrument caps
+// the tables' elements at MaxTableElements in all.
+func TestTablesBounded(t *testing.T) {
+	const limit = interrupt.MaxTableElements
+	t.Run("no maximum", func(t *testing.T) {
+		mod, _ := instrumented(t, api.CoreFeaturesV2, tableGrower([2]int64{1, -1}))
+		if got := grow(t, mod, 0, limit); got != -1 {
+			t.Fatalf("table.grow to %d elements returned %d, want -1 (past MaxTableElements)", limit+1, got)
+		}
+		if got := grow(t, mod, 0, limit-1); got != 1 {
+			t.Fatalf("table.grow to MaxTableElements returned %d, want 1 (the old size)", got)
+		}
+		if got := grow(t, mod, 0, 1); got != -1 {
+			t.Fatalf("table.grow past MaxTableElements returned %d, want -1", got)
+		}
+	})
+	t.Run("declared maximum kept when smaller", func(t *testing.T) {
+		mod, _ := instrumented(t, api.CoreFeaturesV2, tableGrower([2]int64{0, 10}))
+		if got := grow(t, mod, 0, 11); got != -1 {
+			t.Fatalf("table.grow past the declared maximum returned %d, want -1", got)
+		}
+		if got := grow(t, mod, 0, 10); got != 0 {
+			t.Fatalf("table.grow to the declared maximum returned %d, want 0", got)
+		}
+	})
+	t.Run("shared by the tables", func(t *testing.T) {
+		mod, _ := instrumented(t, api.CoreFeaturesV2, tableGrower([2]int64{0, -1}, [2]int64{0, 1 << 30}))
+		for i := range 2 {
+			if got := grow(t, mod, i, limit/2+1); got != -1 {
+				t.Fatalf("table %d grew past half of MaxTableElements (returned %d), want -1", i, got)
+			}
+			if got := grow(t, mod, i, limit/2); got != 0 {
+				t.Fatalf("table %d: table.grow to half of MaxTableElements returned %d, want 0", i, got)
+			}
+		}
+	})
+	t.Run("too large at start", func(t *testing.T) {
+		_, _, err := interrupt.Instrument(tableGrower([2]int64{limit + 1, -1}))
+		if err == nil || !strings.Contains(err.Error(), "table 0") {
+			t.Fatalf("Instrument of a table starting at %d elements: %v, want an error naming table 0", limit+1, err)
+		}
+	})
+	t.Run("declared maximum below minimum stays invalid", func(t *testing.T) {
+		out, _, err := interrupt.Instrument(tableGrower([2]int64{5, 2}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := wazero.NewRuntime(ctx).CompileModule(ctx, out); err == nil {
+			t.Fatal("a table with maximum below its minimum compiled after Instrument")
+		}
+	})
+}
