@@ -360,6 +360,14 @@ func instrumentCode(p, check []byte) ([]byte, error) {
 	return out, nil
 }
 
+// MaxNesting bounds how deeply a function's blocks, loops, ifs and trys
+// nest. wazero's compile time grows with the square of the nesting depth
+// (a function of 10,000 nested blocks compiles in ~0.4 s, one of 1,000,000
+// in about an hour, and a compilation cannot be cancelled), so a module
+// nested deeper is refused at compile time. Compilers nest only a switch's
+// cases this way: the deepest function of a Go guest (toolbox) nests 549.
+const MaxNesting = 10000
+
 // instrumentBody appends the instrumented body b to out.
 func instrumentBody(out, b, check []byte) ([]byte, error) {
 	r := &reader{b: b}
@@ -373,9 +381,18 @@ func instrumentBody(out, b, check []byte) ([]byte, error) {
 	out = append(out, b[:r.pos]...)
 	out = append(out, check...)
 	copied := r.pos
+	depth := 0
 	for r.pos < len(b) && r.err == nil {
 		op := r.byte()
 		r.skipImmediates(op)
+		switch op {
+		case 0x02, 0x03, 0x04, 0x06, 0x1f: // block, loop, if, try, try_table
+			if depth++; depth > MaxNesting {
+				return nil, fmt.Errorf("offset %d in body: control structures nested deeper than %d", r.pos, MaxNesting)
+			}
+		case 0x0b: // end
+			depth--
+		}
 		if op == 0x03 && r.err == nil { // loop: check at the header
 			out = append(out, b[copied:r.pos]...)
 			out = append(out, check...)

@@ -1,6 +1,7 @@
 package interrupt_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -95,4 +96,27 @@ func TestTablesBounded(t *testing.T) {
 			t.Fatal("a table with maximum below its minimum compiled after Instrument")
 		}
 	})
+}
+
+// nested is a module whose one exported function, f, nests depth empty
+// blocks.
+func nested(depth int) []byte {
+	typ := sec(1, vec([]byte{0x60, 0, 0}))
+	code := cat(bytes.Repeat([]byte{0x02, 0x40}, depth), bytes.Repeat([]byte{0x0b}, depth))
+	return module(typ, sec(3, vec([]byte{0})), sec(7, vec(cat(name("f"), []byte{0}, u32(0)))),
+		sec(10, cat(u32(1), body(nil, code))))
+}
+
+// A function nested a million blocks deep compiled for about an hour (the
+// compile time grows with the square of the depth) and could not be
+// cancelled (issue 8, second attacker round): Instrument refuses nesting
+// past MaxNesting and keeps what is within it.
+func TestNestingBounded(t *testing.T) {
+	if _, _, err := interrupt.Instrument(nested(interrupt.MaxNesting + 1)); err == nil || !strings.Contains(err.Error(), "nested deeper than") {
+		t.Fatalf("Instrument of a function nested %d deep: %v, want an error naming the nesting", interrupt.MaxNesting+1, err)
+	}
+	mod, _ := instrumented(t, api.CoreFeaturesV2, nested(200))
+	if _, err := mod.ExportedFunction("f").Call(context.Background()); err != nil {
+		t.Fatalf("a function nested 200 deep: %v", err)
+	}
 }
