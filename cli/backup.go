@@ -108,8 +108,9 @@ func backupAction(c *ucli.Context) error {
 	var from string
 	if dataDir := c.String("data-dir"); dataDir != "" {
 		from = wasmpod.StorePath(dataDir)
-		err = bbolt.SnapshotFile(from, io.MultiWriter(tmp, &progress{w: stderr, what: "backup"}), 0, func(sz, r int64) {
-			size, rev = sz, r
+		p := &progress{w: stderr, what: "backup"}
+		err = bbolt.SnapshotFile(from, io.MultiWriter(tmp, p), 0, func(sz, r int64) {
+			size, rev, p.total = sz, r, sz
 			fmt.Fprintf(stderr, "Backing up %s (revision %d, %s) to %s\n", from, r, byteSize(sz), dst)
 		})
 		if err != nil {

@@ -152,7 +152,7 @@ func TestServeStoreCorruptionBackupRestore(t *testing.T) {
 	if code := p.wait(time.Minute); code != 0 {
 		t.Fatalf("offline backup: exit %d\n%s", code, p.stderr)
 	}
-	contains(t, "offline backup's stderr", p.stderr.String(), "Backing up "+filepath.Join(dir, "wasmpod.db"), "Backup written to "+backup+".offline")
+	contains(t, "offline backup's stderr", p.stderr.String(), "Backing up "+filepath.Join(dir, "wasmpod.db"), "100%", "Backup written to "+backup+".offline")
 
 	orig, err := os.ReadFile(filepath.Join(dir, "wasmpod.db"))
 	if err != nil {
