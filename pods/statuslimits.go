@@ -31,35 +31,28 @@ func truncateStatusMessages(pod *corev1.Pod, st *corev1.PodStatus) {
 	if n := len(pod.Spec.Containers) + len(pod.Spec.InitContainers) + len(pod.Spec.EphemeralContainers); n > 0 {
 		per /= n
 	}
-	state := func(s *corev1.ContainerState) {
-		if s.Terminated != nil {
-			s.Terminated.Message = truncateUTF8(s.Terminated.Message, per)
-		}
-		if s.Waiting != nil {
-			s.Waiting.Message = truncateUTF8(s.Waiting.Message, per)
-		}
-	}
-	for _, list := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses} {
-		for i := range list {
-			state(&list[i].State)
-			state(&list[i].LastTerminationState)
-		}
-	}
-	st.Message = truncateUTF8(st.Message, maxContainerMessageBytes)
-	for i := range st.Conditions {
-		st.Conditions[i].Message = truncateUTF8(st.Conditions[i].Message, maxContainerMessageBytes)
-	}
+	editStatusMessages(st,
+		func(m string) string { return truncateUTF8(m, per) },
+		func(m string) string { return truncateUTF8(m, maxContainerMessageBytes) })
 }
 
 // stripStatusMessages removes every free-text message of st, keeping the
 // phase, conditions, states, reasons and exit codes.
 func stripStatusMessages(st *corev1.PodStatus) {
+	none := func(string) string { return "" }
+	editStatusMessages(st, none, none)
+}
+
+// editStatusMessages replaces each free-text message of st: the container
+// states' (waiting and terminated, current and last) with ctr's result, the
+// pod's and its conditions' with pod's.
+func editStatusMessages(st *corev1.PodStatus, ctr, pod func(string) string) {
 	state := func(s *corev1.ContainerState) {
 		if s.Terminated != nil {
-			s.Terminated.Message = ""
+			s.Terminated.Message = ctr(s.Terminated.Message)
 		}
 		if s.Waiting != nil {
-			s.Waiting.Message = ""
+			s.Waiting.Message = ctr(s.Waiting.Message)
 		}
 	}
 	for _, list := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses} {
@@ -68,9 +61,9 @@ func stripStatusMessages(st *corev1.PodStatus) {
 			state(&list[i].LastTerminationState)
 		}
 	}
-	st.Message = ""
+	st.Message = pod(st.Message)
 	for i := range st.Conditions {
-		st.Conditions[i].Message = ""
+		st.Conditions[i].Message = pod(st.Conditions[i].Message)
 	}
 }
 
