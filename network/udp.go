@@ -256,7 +256,6 @@ func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
 	return ap, ap.IsValid() && ap.Port() != 0
 }
 
-// enqueue delivers a datagram to s unless filtered or the queue is full.
 // dgramAcct is the budget queued datagrams of s are charged to.
 func (s *sock) dgramAcct() *bufAcct {
 	if s.pod == nil {
@@ -265,6 +264,8 @@ func (s *sock) dgramAcct() *bufAcct {
 	return s.pod.bufs
 }
 
+// enqueue delivers a datagram to s unless filtered, the queue is full or
+// its pod's socket buffer budget refuses it.
 func (s *sock) enqueue(p []byte, from netip.AddrPort, dialed netip.Addr) {
 	s.mu.Lock()
 	if s.state == sClosed || s.rdShut {
