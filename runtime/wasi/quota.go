@@ -206,15 +206,24 @@ func (q *Quota) setSize(id fileID, n int64) {
 	}
 }
 
-// dropped releases what an inode whose last name went away holds: now,
+// dropped is told that a name of st went away (st as lstat saw it before):
+// if it was the inode's last name, what the inode holds is released, now
 // or at its last close if it is open. q.mu held.
+//
+// Any inode but a directory may have other names (path_link of a symlink
+// links the symlink itself); a directory has one name, its link count
+// counts its subdirectories.
 func (q *Quota) dropped(st Filestat) {
-	if st.Filetype != FiletypeRegularFile {
+	if st.Filetype == FiletypeDirectory {
 		q.give(InodeCost)
 		return
 	}
 	if st.Nlink > 1 {
 		return // other names keep it
+	}
+	if st.Filetype != FiletypeRegularFile {
+		q.give(InodeCost)
+		return
 	}
 	if id, ok := idOf(st); ok && q.open[id] > 0 {
 		q.orphan[id] = true
