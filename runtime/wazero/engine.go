@@ -319,12 +319,20 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 				cfg.MemoryLimitBytes, uint64(cm.minPages)*pageSize)
 		}
 	}
-	if need := int64(cm.minPages) * pageSize; cfg.Memory != nil && need > cfg.Memory.Available() {
+	alloc := newMemAllocator(limit, cfg.Memory)
+	alloc.copying = e.copyingMemory
+	// The initial memory is taken from the budget now: wazero cannot fail
+	// the initial allocation (it panics), and another start may take what
+	// a mere check saw left before this instance allocates.
+	if need := int64(cm.minPages) * pageSize; !alloc.prepay(need) {
 		return nil, fmt.Errorf("the module's initial memory of %d bytes exceeds what is left of %s (%d of %d bytes)",
 			need, cfg.Memory.Name(), cfg.Memory.Available(), cfg.Memory.Limit())
 	}
-	alloc := newMemAllocator(limit, cfg.Memory)
-	alloc.copying = e.copyingMemory
+	defer func() {
+		if err != nil {
+			alloc.refund()
+		}
+	}()
 
 	// WASI: args, env, mounts, stdio.
 	mounts := make([]wasi.Mount, len(cfg.Mounts))

@@ -31,6 +31,7 @@ type memAllocator struct {
 	copying bool
 
 	mu      sync.Mutex
+	prepaid int64  // taken from node by Start for the initial memory, not yet grown into
 	hit     string // why growth was refused, "" if never
 	mem     *linearMemory
 	inCall  bool
@@ -54,6 +55,31 @@ func (a *memAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMe
 	a.mem = m
 	a.mu.Unlock()
 	return m
+}
+
+// prepay takes n bytes from the node budget for the memory's initial
+// size before it is allocated; false (nothing taken) when the budget
+// refuses.
+func (a *memAllocator) prepay(n int64) bool {
+	if !a.node.Acquire(n) {
+		return false
+	}
+	a.mu.Lock()
+	a.prepaid += n
+	a.mu.Unlock()
+	return true
+}
+
+// refund returns what prepay took and the memory has not grown into.
+func (a *memAllocator) refund() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refundLocked()
+}
+
+func (a *memAllocator) refundLocked() {
+	a.node.Release(a.prepaid)
+	a.prepaid = 0
 }
 
 // refuse records why a growth failed (a.mu held).
@@ -123,16 +149,18 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	grow := int64(size - m.size)
-	if by := a.node.TryAcquire(grow); by != nil {
+	paid := min(grow, a.prepaid)
+	if by := a.node.TryAcquire(grow - paid); by != nil {
 		a.refuse(fmt.Sprintf("%s exhausted (%d of %d bytes in use)", by.Name(), by.Used(), by.Limit()))
 		return nil
 	}
 	b, err := m.res.grow(size)
 	if err != nil {
-		a.node.Release(grow)
+		a.node.Release(grow - paid)
 		a.refuse(fmt.Sprintf("growing linear memory to %d bytes: %v", size, err))
 		return nil
 	}
+	a.prepaid -= paid
 	m.size = size
 	return b
 }
@@ -147,6 +175,7 @@ func (m *linearMemory) Free() {
 	}
 	m.freed = true
 	a.node.Release(int64(m.size))
+	a.refundLocked()
 	m.size = 0
 	if a.inCall {
 		m.res.drop()

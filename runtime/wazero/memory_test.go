@@ -195,3 +195,50 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// TestStartsRaceForNodeBudget: concurrent starts whose initial memories do
+// not all fit in the node's budget are refused at Start (an error), never
+// by the initial allocation (which wazero cannot fail: it panicked and
+// took the host down when another start took the budget between Start's
+// check and the allocation).
+func TestStartsRaceForNodeBudget(t *testing.T) {
+	eng := newTestEngine(t, Config{})
+	mod := compileHostile(t, eng)
+	need := int64(mod.(*compiledModule).minPages) * pageSize
+	node := runtime.NewBudget("node-z memory", need*3/2)
+	const starts = 32
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	started, refused := 0, 0
+	gate := make(chan struct{})
+	for range starts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{
+				Name: "x", Args: []string{"hostile", "exit", "0"}, Memory: node,
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if !strings.Contains(err.Error(), "node-z memory") {
+					t.Errorf("Start: %v, want an error naming the budget", err)
+				}
+				refused++
+				return
+			}
+			started++
+			waitDone(t, in)
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	if started == 0 {
+		t.Errorf("no start of %d succeeded", starts)
+	}
+	if u := node.Used(); u != 0 {
+		t.Errorf("budget still has %d bytes in use after the guests ended", u)
+	}
+	t.Logf("%d started, %d refused", started, refused)
+}
