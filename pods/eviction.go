@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -580,18 +581,12 @@ func (a *Agent) rejectUnderPressure(pod *corev1.Pod) bool {
 	return true
 }
 
+// memoryPressureTaint is the taint a node under MemoryPressure has.
+var memoryPressureTaint = corev1.Taint{Key: corev1.TaintNodeMemoryPressure, Effect: corev1.TaintEffectNoSchedule}
+
 // toleratesMemoryPressure: t tolerates the taint
-// node.kubernetes.io/memory-pressure:NoSchedule (which has no value), by
-// the Toleration matching rules.
+// node.kubernetes.io/memory-pressure:NoSchedule, by the Toleration
+// matching rules.
 func toleratesMemoryPressure(t corev1.Toleration) bool {
-	if t.Effect != "" && t.Effect != corev1.TaintEffectNoSchedule {
-		return false
-	}
-	if t.Key == "" {
-		return t.Operator == corev1.TolerationOpExists
-	}
-	if t.Key != corev1.TaintNodeMemoryPressure {
-		return false
-	}
-	return t.Operator == corev1.TolerationOpExists || t.Value == ""
+	return t.ToleratesTaint(logr.Discard(), &memoryPressureTaint, false)
 }
