@@ -30,8 +30,8 @@ start again as after a node reboot (restartCount incremented, per restartPolicy)
 
 Use the other commands (get, apply, logs, exec, delete…) against it.`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], ...); flags override it"},
-			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
+			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
+			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes (made 0700; one owned by another user is refused)", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
 			&ucli.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
 			&ucli.StringFlag{Name: "listen", Usage: "also serve on this TCP address (host:port); requires --token"},
 			&ucli.StringFlag{Name: "token", Usage: "bearer token required on TCP: at least 16 random characters (e.g. openssl rand -hex 32); weak tokens are refused", EnvVars: []string{"WASMPOD_TOKEN"}},
