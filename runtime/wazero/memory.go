@@ -14,11 +14,13 @@ const pageSize = 65536
 // memAllocator backs one instance's linear memory. The memory is reserved
 // once at its maximum size (the container's limit, or the module's maximum)
 // and grows in place, so growth never copies and the host holds only the
-// pages the guest has grown into (reservation.go: an mmap'd PROT_NONE
-// reservation made readable page by page where the OS has mmap; a plain
-// growing []byte elsewhere). Growth is charged to the node's memory Budget
-// (node) and refused past the container's limit or the node's budget; the
-// instance then reports OOMKilled when the guest exits non-zero.
+// pages the guest has grown into (memory_mmap.go: an mmap'd PROT_NONE
+// reservation made readable page by page where the OS has mmap;
+// memory_slice.go: a plain growing []byte elsewhere). Growth is charged to
+// ContainerConfig.Memory (node: in production the container's budget
+// within its pod's and node's) and refused past the container's limit or
+// the budget; the instance then reports OOMKilled when the guest exits
+// non-zero. Start prepays the initial memory (prepay).
 //
 // Free releases the pages and the budget. A Free while the guest's _start
 // is still on the stack (wazero frees memory from proc_exit, or Runtime.Close
@@ -26,7 +28,7 @@ const pageSize = 65536
 // address range is unmapped by exitCall, so a late access never faults.
 type memAllocator struct {
 	limit uint64          // bytes; the reservation never exceeds it
-	node  *runtime.Budget // nil: no node budget
+	node  *runtime.Budget // ContainerConfig.Memory; nil: no budget
 	// copying: back the memory with the portable growing slice.
 	copying bool
 
