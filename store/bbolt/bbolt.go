@@ -107,9 +107,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	lastRev  atomic.Int64  // the last committed revision
-	markerMu chan struct{} // serialises marker writes
-	marked   atomic.Int64  // the revision the marker records
+	lastRev  atomic.Int64 // the last committed revision
+	markerMu sync.Mutex   // serialises marker writes
+	marked   atomic.Int64 // the revision the marker records
 }
 
 var _ store.Store = (*Store)(nil)
@@ -226,7 +226,6 @@ func Open(path string, opts Options) (*Store, error) {
 		reqs:      make(chan *op),
 		closing:   make(chan struct{}),
 		committed: make(chan struct{}),
-		markerMu:  make(chan struct{}, 1),
 	}
 	s.lastRev.Store(rev)
 	s.marked.Store(rev)
@@ -242,8 +241,8 @@ func (s *Store) mark(rev int64, firstOnly bool) {
 	if firstOnly && s.marked.Load() > 0 {
 		return // the committer's fast path
 	}
-	s.markerMu <- struct{}{}
-	defer func() { <-s.markerMu }()
+	s.markerMu.Lock()
+	defer s.markerMu.Unlock()
 	if rev <= s.marked.Load() || (firstOnly && s.marked.Load() > 0) {
 		return
 	}
