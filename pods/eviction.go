@@ -136,7 +136,9 @@ type EvictionStats interface {
 	Memory() (capacity, available int64)
 	// NodeFS is the size and free bytes of the node's filesystem.
 	NodeFS() (capacity, available int64, err error)
-	// PodMemory is the memory a pod's containers hold now, by container.
+	// PodMemory is the memory a pod holds now, by container; what the
+	// pod holds beside its containers (memory-backed emptyDirs, socket
+	// buffers) is under "". The pod's usage is the sum.
 	PodMemory(w *Worker) map[string]int64
 	// PodDisk is the bytes a pod holds on the node's filesystem (logs,
 	// volumes).
@@ -480,13 +482,20 @@ func (w *Worker) podMemoryLocked() *runtime.Budget {
 	return w.mem
 }
 
-// memoryByContainer is what each container holds now.
+// memoryByContainer is what each container holds now, and under "" what
+// the pod holds beside its containers (its memory-backed emptyDirs and
+// socket buffers, charged to the pod's budget directly).
 func (w *Worker) memoryByContainer() map[string]int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := map[string]int64{}
+	var ctrs int64
 	for n, b := range w.ctrMem {
 		out[n] = b.Used()
+		ctrs += out[n]
+	}
+	if own := w.mem.Used() - ctrs; own > 0 {
+		out[""] = own
 	}
 	return out
 }

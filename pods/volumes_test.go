@@ -155,6 +155,11 @@ func TestMemoryEmptyDirChargesPodMemory(t *testing.T) {
 	if got := node.Used(); got < held {
 		t.Errorf("node memory used = %d while the emptyDir holds %d: the volume is not charged", got, held)
 	}
+	// The eviction manager ranks the pod by what it holds, the volume
+	// included (upstream's pod memory usage counts its tmpfs pages).
+	if got := (nodeStats{}).PodMemory(h.w)[""]; got != held {
+		t.Errorf("PodMemory[\"\"] = %d, want the emptyDir's %d", got, held)
+	}
 	h.w.Terminate(0)
 	h.waitDone()
 	if got := node.Used(); got != 0 {
