@@ -81,9 +81,17 @@ func TestBackupEndpoint(t *testing.T) {
 		t.Fatalf("pod not in the snapshot (%d keys): %v", len(kvs), err)
 	}
 
-	// A POST is refused; a memory store cannot be backed up.
-	if resp, err := http.Post(srv.URL+BackupPath, "", nil); err != nil || resp.StatusCode == http.StatusOK {
-		t.Fatalf("POST %s: %v %v", BackupPath, resp.Status, err)
+	// A POST, even with the token, is refused; a memory store cannot be
+	// backed up.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+BackupPath, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	post, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST %s with the token: %s, want 405", BackupPath, post.Status)
 	}
 	m, _ := newServer(t)
 	msrv := httptest.NewServer(m.Handler(HandlerOptions{}))
