@@ -74,13 +74,6 @@ func (b *Budget) Release(n int64) {
 	b.parent.Release(n)
 }
 
-// SetLimit changes the limit; units already acquired stay acquired.
-func (b *Budget) SetLimit(limit int64) {
-	b.mu.Lock()
-	b.limit = max(limit, 0)
-	b.mu.Unlock()
-}
-
 // Used is the number of units acquired now.
 func (b *Budget) Used() int64 {
 	if b == nil {

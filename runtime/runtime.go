@@ -102,10 +102,6 @@ type ContainerConfig struct {
 	// instance ends); growth it refuses fails as growth past
 	// MemoryLimitBytes does (OOMKilled).
 	Memory *Budget
-	// FDs, when set, is the budget of host file descriptors shared with
-	// other instances: every host fd the guest holds (files, directories,
-	// host sockets) is charged to it; past it the guest gets EMFILE.
-	FDs *Budget
 	// Stdin, when non-nil, is copied to the guest's stdin; when it reaches
 	// EOF the guest's stdin is closed. When nil the guest's stdin stays open
 	// until Terminate or Kill.

@@ -65,8 +65,8 @@ type Config struct {
 	Extensions []wasi.HostFunc
 	// MaxFDs is the per-instance fd limit (0: wasi.DefaultMaxFDs).
 	MaxFDs int
-	// HostFDs is the budget of host file descriptors all instances share
-	// (ContainerConfig.FDs overrides it per instance). Nil: one derived
+	// HostFDs is the budget of host file descriptors all instances share.
+	// Nil: one derived
 	// from the process's RLIMIT_NOFILE (wasi.ProcessFDLimit,
 	// wasi.FDBudgetSize), so guests can never take the fds the process
 	// needs (API connections, listeners, the store, logs).
@@ -340,10 +340,6 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota}
 	}
 	stdin := wasi.NewPipe()
-	fds := cfg.FDs
-	if fds == nil {
-		fds = e.hostFDs
-	}
 	var netw any
 	if cfg.Net != nil {
 		netw = cfg.Net
@@ -358,7 +354,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		MaxFDs: e.maxFDs,
 		Net:    netw,
 
-		FDBudget: fds,
+		FDBudget: e.hostFDs,
 	})
 	if err != nil {
 		return nil, err
