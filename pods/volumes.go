@@ -94,22 +94,6 @@ func (w *Worker) newVolumeQuota(v *corev1.Volume) (*runtime.VolumeQuota, error) 
 	return q, nil
 }
 
-// MemoryVolumeUsage is the bytes the pod's emptyDirs of medium Memory hold
-// (their quota's count), for memory accounting: upstream counts a tmpfs
-// emptyDir against the pod's memory.
-func (w *Worker) MemoryVolumeUsage() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var n int64
-	for i := range w.state.pod.Spec.Volumes {
-		v := &w.state.pod.Spec.Volumes[i]
-		if q := w.quotas[v.Name]; q != nil && v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory {
-			n += q.Used()
-		}
-	}
-	return n
-}
-
 // releaseVolumeCharges returns what the pod's memory-backed emptyDirs hold
 // to the pod's memory budget once its containers are gone and its volumes
 // are removed (a tmpfs unmounted).
