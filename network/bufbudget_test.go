@@ -46,13 +46,7 @@ func TestSocketBuffersBoundedByPodBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := mustSock(t, pn, Stream)
-	if err := l.Bind(ap(ipA, 80)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Listen(4096); err != nil {
-		t.Fatal(err)
-	}
+	l := listenBacklog(t, pn, ap(ipA, 80), 4096)
 	before := heapInuse()
 	var socks []Socket
 	chunk := make([]byte, 64<<10)

@@ -46,11 +46,17 @@ func mustSock(t testing.TB, p PodNet, typ SockType) Socket {
 
 func listen(t testing.TB, p PodNet, addr netip.AddrPort) Socket {
 	t.Helper()
+	return listenBacklog(t, p, addr, 16)
+}
+
+// listenBacklog is listen with the given backlog.
+func listenBacklog(t testing.TB, p PodNet, addr netip.AddrPort, backlog int) Socket {
+	t.Helper()
 	s := mustSock(t, p, Stream)
 	if err := s.Bind(addr); err != nil {
 		t.Fatalf("bind %s: %v", addr, err)
 	}
-	if err := s.Listen(16); err != nil {
+	if err := s.Listen(backlog); err != nil {
 		t.Fatal(err)
 	}
 	return s

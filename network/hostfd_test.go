@@ -84,13 +84,7 @@ func TestHostPortFloodBoundedByFDBudget(t *testing.T) {
 	for i, ip := range []netip.Addr{ipA, ipB} {
 		p := addPod(t, n, "default", []string{"a", "b"}[i], ip)
 		for port := 9001; port < 9001+ports/2; port++ {
-			l := mustSock(t, p, Stream)
-			if err := l.Bind(ap(ip, uint16(port))); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Listen(4096); err != nil {
-				t.Fatal(err)
-			}
+			l := listenBacklog(t, p, ap(ip, uint16(port)), 4096)
 			listeners = append(listeners, l)
 			_, a := hostPortAddr(t, n, ip, port)
 			addrs = append(addrs, a)
@@ -189,20 +183,8 @@ func TestHostPortFloodBoundedByFDBudget(t *testing.T) {
 func TestHostPortPendingCapAndBacklog(t *testing.T) {
 	n := newNet(t, Config{MaxPendingHostConns: 5})
 	p := addPod(t, n, "default", "a", ipA)
-	big := mustSock(t, p, Stream)
-	if err := big.Bind(ap(ipA, 80)); err != nil {
-		t.Fatal(err)
-	}
-	if err := big.Listen(4096); err != nil {
-		t.Fatal(err)
-	}
-	small := mustSock(t, p, Stream)
-	if err := small.Bind(ap(ipA, 81)); err != nil {
-		t.Fatal(err)
-	}
-	if err := small.Listen(2); err != nil {
-		t.Fatal(err)
-	}
+	big := listenBacklog(t, p, ap(ipA, 80), 4096)
+	small := listenBacklog(t, p, ap(ipA, 81), 2)
 	_, bigAddr := hostPortAddr(t, n, ipA, 80)
 	_, smallAddr := hostPortAddr(t, n, ipA, 81)
 
@@ -333,13 +315,7 @@ func TestNodePortPendingCap(t *testing.T) {
 	budget := &countBudget{limit: 1000}
 	n := newNet(t, Config{HostFDs: budget, MaxPendingHostConns: 3})
 	p := addPod(t, n, "default", "a", ipA)
-	l := mustSock(t, p, Stream)
-	if err := l.Bind(ap(ipA, 8080)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Listen(4096); err != nil {
-		t.Fatal(err)
-	}
+	listenBacklog(t, p, ap(ipA, 8080), 4096) // never accepts
 	nodePort := freeTCPAndUDPPort(t)
 	vip := netip.MustParseAddr("10.96.0.40")
 	if err := n.SetService(Service{Name: "web", ClusterIP: vip, Ports: []ServicePort{{Port: 80, NodePort: nodePort, Endpoints: []netip.AddrPort{ap(ipA, 8080)}}}}); err != nil {
