@@ -102,6 +102,19 @@ func hostileEvictPod(t *testing.T, name, memReq string, args ...string) *corev1.
 	return p
 }
 
+// runFakeStatsAgent runs h's agent with 1Gi of memory (24Mi reserved)
+// and an eviction pass every 10 s observing the fakeStats it returns:
+// memCap and memAvail of memory, 1 TiB of disk half free, no pod usage.
+func (h *agentHarness) runFakeStatsAgent(memCap, memAvail int64) *fakeStats {
+	stats := &fakeStats{memCap: memCap, memAvail: memAvail, fsCap: 1 << 40, fsAvail: 1 << 39, podMem: map[string]map[string]int64{}}
+	h.runAgent(AgentConfig{
+		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("24Mi")},
+		Eviction:       EvictionConfig{Stats: stats, Interval: 10 * time.Second},
+	})
+	return stats
+}
+
 // runAgent starts h's agent as node-1 with cfg (Client, NodeName and Pods
 // from h; Clock, unless set, h's fake clock) and stops it when the test
 // ends.
@@ -269,12 +282,7 @@ func TestEvictionMessageAndPressurePeriod(t *testing.T) {
 func TestAgentEvictsUnderPressure(t *testing.T) {
 	t.Parallel()
 	h := newAgentHarness(t)
-	stats := &fakeStats{memCap: mi(1024), memAvail: mi(900), fsCap: 1 << 40, fsAvail: 1 << 39, podMem: map[string]map[string]int64{}}
-	h.runAgent(AgentConfig{
-		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
-		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("24Mi")},
-		Eviction:       EvictionConfig{Stats: stats, Interval: 10 * time.Second},
-	})
+	stats := h.runFakeStatsAgent(mi(1024), mi(900))
 
 	for _, p := range []*corev1.Pod{hostileEvictPod(t, "besteffort", "", "hold"), hostileEvictPod(t, "guaranteed", "900Mi", "hold")} {
 		p.Spec.RestartPolicy = corev1.RestartPolicyAlways
@@ -408,12 +416,7 @@ func TestEvictionRealMemory(t *testing.T) {
 func TestAgentRejectsUnderPressure(t *testing.T) {
 	t.Parallel()
 	h := newAgentHarness(t)
-	stats := &fakeStats{memCap: mi(1000), memAvail: mi(10), fsCap: 1 << 40, fsAvail: 1 << 39, podMem: map[string]map[string]int64{}}
-	h.runAgent(AgentConfig{
-		Capacity:       corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
-		SystemReserved: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("24Mi")},
-		Eviction:       EvictionConfig{Stats: stats, Interval: 10 * time.Second},
-	})
+	stats := h.runFakeStatsAgent(mi(1000), mi(10))
 	h.eventually("MemoryPressure on the Node", func() (bool, string) {
 		h.clk.Step(10 * time.Second)
 		c := nodeCond(h.node(), corev1.NodeMemoryPressure)
