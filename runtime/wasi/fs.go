@@ -411,9 +411,10 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		}
 		flag |= oDirectory
 	}
-	if d.q != nil && changes {
+	if d.q != nil {
 		// Creating a file takes an inode's worth, truncating gives its
-		// size back.
+		// size back; and the size an open file starts with in the quota
+		// must be read while no other fd of the volume can change it.
 		d.q.mu.Lock()
 		defer d.q.mu.Unlock()
 	}
@@ -456,10 +457,6 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		}
 		rf := &regFile{f: f, readOnly: d.readOnly, appendMode: flag&os.O_APPEND != 0}
 		if d.q != nil && fi.Mode().IsRegular() {
-			if !changes {
-				d.q.mu.Lock()
-				defer d.q.mu.Unlock()
-			}
 			if existed && oflags&oflagTrunc != 0 && before.Filetype == FiletypeRegularFile {
 				d.q.give(int64(before.Size))
 			}

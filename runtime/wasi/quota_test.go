@@ -3,6 +3,7 @@ package wasi
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 // TestQuotaLinkedSymlink: a symlink with several hard links (path_link of a
@@ -63,5 +64,62 @@ func TestQuotaLinkedSymlink(t *testing.T) {
 	}
 	if got, err := MeasureDir(dir); err != nil || got != 0 || q.Used() != 0 {
 		t.Errorf("empty volume: quota %d, measured %d (%v)", q.Used(), got, err)
+	}
+}
+
+// TestQuotaOpenWhileWriting: opening a file while another fd of the volume
+// grows it does not set the quota's size of the file to a stale one (an
+// open without write rights took its fstat before the quota's lock, then
+// recorded it), which let the count drift from what the volume holds.
+func TestQuotaOpenWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	q, err := NewQuota("test", 1<<30, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dirFile{root: root, q: q}
+	w, e := d.open("f", 0, oflagCreat, rightFdWrite, fdflagAppend)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	wf := w.(*regFile)
+	// A write through w in progress: it holds the quota's lock while the
+	// file grows, and the read-only open comes meanwhile.
+	q.mu.Lock()
+	opened := make(chan File, 1)
+	go func() {
+		r, e := d.open("f", 0, 0, rightFdRead, 0)
+		if e != 0 {
+			t.Error(e)
+		}
+		opened <- r
+	}()
+	time.Sleep(100 * time.Millisecond)
+	buf := make([]byte, 64<<10)
+	if !q.take(int64(len(buf))) {
+		t.Fatal("quota refused the write")
+	}
+	if _, err := wf.f.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	q.setSize(wf.id, int64(len(buf)))
+	q.mu.Unlock()
+	r := <-opened
+	if r == nil {
+		t.FailNow()
+	}
+	// Truncating gives back what the quota thinks the file holds.
+	if err := wf.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	w.Close()
+	if got, err := MeasureDir(dir); err != nil || q.Used() != got {
+		t.Errorf("quota counts %d, the volume holds %d (%v)", q.Used(), got, err)
 	}
 }
