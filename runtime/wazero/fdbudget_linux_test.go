@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/internal/proctest"
 	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
@@ -33,9 +34,9 @@ func TestHostFDBudget(t *testing.T) {
 
 	const guests = 8
 	var insts []runtime.Instance
-	var outs []*lines
+	var outs []*enginetest.Buffer
 	for i := 0; i < guests; i++ {
-		out, errOut := newLines("fdhoard: errno"), newLines("") // its last line: n=0 opens until an error
+		out, errOut := enginetest.NewBuffer(), enginetest.NewBuffer()
 		in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{
 			Name:   fmt.Sprintf("hoarder-%d", i),
 			Args:   []string{"hostile", "fdhoard", "/data", "0"},
@@ -51,7 +52,7 @@ func TestHostFDBudget(t *testing.T) {
 			continue
 		}
 		insts, outs = append(insts, in), append(outs, out)
-		waitLine(t, in, out, errOut)
+		waitLine(t, in, out, errOut, "fdhoard: errno") // its last line: n=0 opens until an error
 	}
 	emfile := 0
 	for _, out := range outs {

@@ -1,7 +1,6 @@
 package wazero
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	goruntime "runtime"
@@ -44,43 +43,22 @@ func newTestEngine(tb testing.TB, cfg Config) *Engine {
 	return eng
 }
 
-// lines collects a guest's output and signals lines with a prefix.
-type lines struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	seen chan struct{}
-	want string
-	once sync.Once
-}
-
-func newLines(want string) *lines { return &lines{seen: make(chan struct{}), want: want} }
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	if l.want != "" && strings.Contains(l.buf.String(), l.want) {
-		l.once.Do(func() { close(l.seen) })
-	}
-	return len(p), nil
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitLine waits for the wanted output or the guest's end.
-func waitLine(tb testing.TB, in runtime.Instance, out, errOut *lines) {
+// waitLine waits until the guest's output contains want; it fails if the
+// guest ends first.
+func waitLine(tb testing.TB, in runtime.Instance, out, errOut *enginetest.Buffer, want string) {
 	tb.Helper()
-	select {
-	case <-out.seen:
-	case <-in.Done():
-		tb.Fatalf("guest ended (%+v) before printing %q; stdout %q stderr %q", in.Status(), out.want, out.String(), errOut.String())
-	case <-time.After(2 * time.Minute):
-		in.Kill()
-		tb.Fatalf("guest did not print %q; stdout %q", out.want, out.String())
+	deadline := time.After(2 * time.Minute)
+	for !strings.Contains(out.String(), want) {
+		select {
+		case <-in.Done():
+			if !strings.Contains(out.String(), want) {
+				tb.Fatalf("guest ended (%+v) before printing %q; stdout %q stderr %q", in.Status(), want, out.String(), errOut.String())
+			}
+		case <-deadline:
+			in.Kill()
+			tb.Fatalf("guest did not print %q; stdout %q", want, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -105,9 +83,9 @@ func settle() {
 
 // growGuest starts the hostile guest growing by mib MiB and waits until it
 // has; it returns the instance (holding its memory until Terminate).
-func growGuest(tb testing.TB, eng *Engine, mod runtime.CompiledModule, mib int, cfg runtime.ContainerConfig) (runtime.Instance, *lines, *lines) {
+func growGuest(tb testing.TB, eng *Engine, mod runtime.CompiledModule, mib int, cfg runtime.ContainerConfig) (runtime.Instance, *enginetest.Buffer, *enginetest.Buffer) {
 	tb.Helper()
-	out, errOut := newLines(fmt.Sprintf("memgrow: ok %d", mib)), newLines("")
+	out, errOut := enginetest.NewBuffer(), enginetest.NewBuffer()
 	cfg.Name = "memgrow"
 	cfg.Args = []string{"hostile", "memgrow", strconv.Itoa(mib)}
 	cfg.Stdout, cfg.Stderr = out, errOut
@@ -115,7 +93,7 @@ func growGuest(tb testing.TB, eng *Engine, mod runtime.CompiledModule, mib int, 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	waitLine(tb, in, out, errOut)
+	waitLine(tb, in, out, errOut, fmt.Sprintf("memgrow: ok %d", mib))
 	return in, out, errOut
 }
 
@@ -159,9 +137,9 @@ func TestNodeMemoryBudget(t *testing.T) {
 	mod := compileHostile(t, eng)
 	node := runtime.NewBudget("node-x memory", 96<<20)
 	var insts []runtime.Instance
-	var outs []*lines
+	var outs []*enginetest.Buffer
 	for i := 0; i < 2; i++ {
-		out := newLines("")
+		out := enginetest.NewBuffer()
 		in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{
 			Name: "memhog", Args: []string{"hostile", "memhog"}, Memory: node, Stdout: out, Stderr: out,
 		})
