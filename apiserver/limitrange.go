@@ -13,7 +13,8 @@ package apiserver
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -145,14 +146,7 @@ func validateLimitRange(s *Server, obj runtime.Object) error {
 	return nil
 }
 
-func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
-	out := make([]corev1.ResourceName, 0, len(l))
-	for k := range l {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
+func sortedNames(l corev1.ResourceList) []corev1.ResourceName { return slices.Sorted(maps.Keys(l)) }
 
 // limitRanges returns the LimitRanges of ns.
 func (s *Server) limitRanges(ctx context.Context, ns string) ([]corev1.LimitRange, error) {
