@@ -106,13 +106,12 @@ func checkContents(tx *bolt.Tx) (int64, error) {
 		}
 		return 0, errors.New("not a wasmpod store (its buckets kv, log and meta are missing)")
 	}
-	rev, compact := int64(0), int64(0)
 	for _, k := range [][]byte{keyRev, keyCompact} {
 		if v := meta.Get(k); v != nil && len(v) != 8 {
 			return 0, fmt.Errorf("meta %q is %d bytes, want 8", k, len(v))
 		}
 	}
-	rev, compact = getInt(meta, keyRev), getInt(meta, keyCompact)
+	rev, compact := getInt(meta, keyRev), getInt(meta, keyCompact)
 	if rev < 0 || compact < 0 || compact > rev {
 		return 0, fmt.Errorf("revision %d and compaction point %d are inconsistent", rev, compact)
 	}
