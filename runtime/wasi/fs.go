@@ -107,7 +107,7 @@ func (f *regFile) Poll() (Events, <-chan struct{}) { return Readable | Writable,
 func (f *regFile) Close() error {
 	if f.q != nil {
 		f.q.mu.Lock()
-		f.q.closing(f.f)
+		f.q.closing(f.id)
 		f.q.mu.Unlock()
 	}
 	return f.f.Close()

@@ -232,25 +232,22 @@ func (q *Quota) dropped(st Filestat) {
 	q.give(InodeCost + int64(st.Size))
 }
 
-// closing is called before an fd on a regular file closes. q.mu held.
-func (q *Quota) closing(f *os.File) {
-	fi, err := f.Stat()
-	if err != nil {
-		return
-	}
-	st := statOf(fi)
-	id, ok := idOf(st)
-	if !ok {
-		return
+// closing is called before an fd on the regular file id closes. q.mu
+// held. An orphan is released with the size the quota kept for it (only
+// its fds could change it).
+func (q *Quota) closing(id fileID) {
+	if id.ino == 0 {
+		return // not recorded by opened
 	}
 	if q.open[id]--; q.open[id] > 0 {
 		return
 	}
+	size := q.sizes[id]
 	delete(q.open, id)
 	delete(q.sizes, id)
 	if q.orphan[id] {
 		delete(q.orphan, id)
-		q.give(InodeCost + int64(st.Size))
+		q.give(InodeCost + size)
 	}
 }
 
