@@ -112,9 +112,3 @@ func (b *Budget) Available() int64 {
 
 // Name is the budget's name.
 func (b *Budget) Name() string { return b.name }
-
-// MemoryReporter is implemented by Instances that report the bytes of
-// linear memory they hold now (the eviction manager ranks pods by it).
-type MemoryReporter interface {
-	MemoryBytes() int64
-}

@@ -542,7 +542,3 @@ func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
 
 // maxMemoryBytes is the wasm32 address space.
 const maxMemoryBytes = 1 << 32
-
-// MemoryBytes implements runtime.MemoryReporter: the guest's linear memory
-// now.
-func (in *instance) MemoryBytes() int64 { return in.alloc.bytes() }

@@ -55,7 +55,7 @@ func measureRSS(b *testing.B, eng *Engine, mod runtime.CompiledModule, mib int, 
 	settle()
 	base := proctest.RSS(b)
 	in, _, _ := growGuest(b, eng, mod, mib, runtime.ContainerConfig{})
-	guest := in.(runtime.MemoryReporter).MemoryBytes()
+	guest := in.(*instance).alloc.bytes()
 	grown := proctest.RSS(b) - base // what the host holds now, garbage included
 	in.Terminate()
 	waitDone(b, in)

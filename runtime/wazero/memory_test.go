@@ -109,7 +109,7 @@ func TestMemoryGrowsInPlaceAndIsReleased(t *testing.T) {
 	settle()
 	base := proctest.RSS(t)
 	in, _, _ := growGuest(t, eng, mod, mib, runtime.ContainerConfig{MemoryLimitBytes: 1 << 30})
-	guest := in.(runtime.MemoryReporter).MemoryBytes()
+	guest := in.(*instance).alloc.bytes()
 	settle()
 	during := proctest.RSS(t) - base
 	if guest < mib<<20 {
