@@ -292,20 +292,44 @@ func priority(pod *corev1.Pod) int32 {
 	return 0
 }
 
-// podRequest is the pod's effective request of a resource, as the
-// scheduler computes it: the sum over app containers, or the largest init
-// container's if that is more.
+// podRequest is the pod's effective request of a resource, as upstream's
+// PodRequests (podAmount; a container without one requests 0).
 func podRequest(pod *corev1.Pod, name corev1.ResourceName) int64 {
-	var sum int64
-	for _, c := range pod.Spec.Containers {
+	n, _ := podAmount(&pod.Spec, func(c *corev1.Container) (int64, bool) {
 		q := c.Resources.Requests[name]
-		sum += q.Value()
+		return q.Value(), true
+	})
+	return n
+}
+
+// podAmount aggregates a per-container amount (a request or a limit) to
+// the pod's as upstream's PodRequests and PodLimits do: the app
+// containers' and sidecars' (restartable init containers') sum, or, when
+// larger, a regular init container's plus the sidecars started before it.
+// It reports false when of reports false for a container.
+func podAmount(spec *corev1.PodSpec, of func(*corev1.Container) (int64, bool)) (int64, bool) {
+	var apps, sidecars, inits int64
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		v, ok := of(c)
+		if !ok {
+			return 0, false
+		}
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sidecars += v
+			inits = max(inits, sidecars)
+		} else {
+			inits = max(inits, v+sidecars)
+		}
 	}
-	for _, c := range pod.Spec.InitContainers {
-		q := c.Resources.Requests[name]
-		sum = max(sum, q.Value())
+	for i := range spec.Containers {
+		v, ok := of(&spec.Containers[i])
+		if !ok {
+			return 0, false
+		}
+		apps += v
 	}
-	return sum
+	return max(apps+sidecars, inits), true
 }
 
 // evictionMessage is upstream's: "The node was low on resource: memory.

@@ -457,3 +457,47 @@ func TestAgentRejectsUnderPressure(t *testing.T) {
 		t.Errorf("late: reason %q message %q", p.Status.Reason, p.Status.Message)
 	}
 }
+
+// TestPodAmountsWithSidecars: a pod's memory request (eviction ranking)
+// and limit (a memory emptyDir's bound, its socket buffers) aggregate as
+// upstream's PodRequests and PodLimits: sidecars (restartable init
+// containers) run beside the app containers, so they add to their sum; a
+// regular init container counts with the sidecars started before it.
+func TestPodAmountsWithSidecars(t *testing.T) {
+	t.Parallel()
+	always := corev1.ContainerRestartPolicyAlways
+	mem := func(name, v string, sidecar bool) corev1.Container {
+		q := resource.MustParse(v)
+		c := corev1.Container{Name: name, Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceMemory: q},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: q},
+		}}
+		if sidecar {
+			c.RestartPolicy = &always
+		}
+		return c
+	}
+	pod := func(inits ...corev1.Container) *corev1.Pod {
+		p := hostilePod(t, "sidecars")
+		p.Spec.InitContainers = inits
+		p.Spec.Containers = []corev1.Container{mem("app", "50Mi", false)}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want int64
+	}{
+		{"sidecar beside the app", pod(mem("init", "120Mi", false), mem("side", "100Mi", true)), mi(150)},
+		{"init after a sidecar", pod(mem("side", "100Mi", true), mem("init", "80Mi", false)), mi(180)},
+		{"init larger than all", pod(mem("init", "300Mi", false)), mi(300)},
+	} {
+		if got := podRequest(tc.pod, corev1.ResourceMemory); got != tc.want {
+			t.Errorf("%s: podRequest = %d MiB, want %d MiB", tc.name, got>>20, tc.want>>20)
+		}
+		w := NewWorker(&Config{Allocatable: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}, tc.pod)
+		if got := w.podMemoryLimit(); got != tc.want {
+			t.Errorf("%s: podMemoryLimit = %d MiB, want %d MiB", tc.name, got>>20, tc.want>>20)
+		}
+	}
+}

@@ -49,28 +49,19 @@ func (w *Worker) emptyDirLimit(v *corev1.Volume) (int64, bool) {
 	return limit, sized
 }
 
-// podMemoryLimit is the pod's memory limit as upstream computes it (the sum
-// of the app containers' limits, or an init container's if larger), or
-// the node's allocatable memory when a container has none.
+// podMemoryLimit is the pod's memory limit as upstream computes it
+// (podAmount, sidecars included), at most the node's allocatable memory,
+// which it is when a container has no limit.
 func (w *Worker) podMemoryLimit() int64 {
 	node := w.allocatable(corev1.ResourceMemory)
-	spec := &w.state.pod.Spec
-	var sum int64
-	for _, c := range spec.Containers {
+	limit, ok := podAmount(&w.state.pod.Spec, func(c *corev1.Container) (int64, bool) {
 		q, ok := c.Resources.Limits[corev1.ResourceMemory]
-		if !ok {
-			return node.Value()
-		}
-		sum += q.Value()
+		return q.Value(), ok
+	})
+	if !ok {
+		return node.Value()
 	}
-	for _, c := range spec.InitContainers {
-		q, ok := c.Resources.Limits[corev1.ResourceMemory]
-		if !ok {
-			return node.Value()
-		}
-		sum = max(sum, q.Value())
-	}
-	return min(sum, node.Value())
+	return min(limit, node.Value())
 }
 
 // newVolumeQuota makes the quota of emptyDir v, nil when it has no bound.
