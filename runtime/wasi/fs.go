@@ -136,13 +136,13 @@ type dirFile struct {
 // entry and where the fd's read position is. A guest resuming from a
 // cookie in or after the window reads on; one before it (rewinddir is
 // cookie 0) re-reads from the start. Memory per directory fd is one batch
-// whatever the directory's size (the whole listing was cached before).
+// whatever the directory's size. The zero dirStream (start 0, below any
+// entry's cookie) knows nothing of the fd's position: it seeks to 0 first.
 type dirStream struct {
 	win   []dirent // the entries with cookies start, start+1, ...
 	start uint64
 	next  uint64 // the cookie of the entry the fd reads next
 	eof   bool   // the fd is at the end of the directory
-	ready bool   // false: the fd's position is unknown, seek to 0 first
 }
 
 // WASI cookies: 0 is ".", 1 is "..", the directory's entries follow in the
@@ -264,12 +264,12 @@ func (d *dirFile) readdir(cookie uint64, killed func() bool) ([]dirent, error) {
 		return nil, err
 	}
 	l := &d.ls
-	if cookie < l.start || !l.ready {
+	if cookie < l.start || l.start == 0 {
 		// Before the window: read again from the start.
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
-		*l = dirStream{start: firstEntryCookie, next: firstEntryCookie, ready: true}
+		*l = dirStream{start: firstEntryCookie, next: firstEntryCookie}
 	}
 	for cookie >= l.start+uint64(len(l.win)) {
 		if l.eof {
