@@ -7,10 +7,12 @@ package wasi_test
 // strings, iovecs, addresses and subscriptions laid out in its memory,
 // pointers at and past the end of memory, random values, fds, flags).
 //
-// Each run gets a fresh read-write mount, a read-only mount and, beside
-// them, a directory outside every mount (with a host-made symlink into it
-// from the read-write mount), and a pod network with egress denied whose
-// dialer and resolver fail the test if they are ever used. It asserts:
+// Each run gets a fresh read-write mount with a size quota, a read-only
+// mount opened from a handle (Mount.Root) and, beside them, a directory
+// outside every mount (with host-made symlinks into it from the mounts), a
+// small host fd budget, and a pod network with egress denied whose dialer
+// and resolver count every use. Two containers run the guest at once,
+// sharing all of it. It asserts:
 //   - no host function panics (the functions are bound without the guard
 //     that turns a panic into EFAULT);
 //   - every errno is a WASI errno;
@@ -18,7 +20,11 @@ package wasi_test
 //     within hangBound;
 //   - nothing outside the read-write mount is written, and nothing outside
 //     the mounts is even opened (inotify), the read-only mount is
-//     unchanged, and nothing tried to leave the machine.
+//     unchanged, and nothing tried to leave the machine;
+//   - no guest-made symlink in the read-write mount resolves outside it
+//     as the kernel follows it;
+//   - after Close the fd budget is whole, and the quota counts what the
+//     volume holds (MeasureDir), within its limit.
 //
 // Run it with
 //
