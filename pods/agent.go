@@ -210,7 +210,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		capacity[corev1.ResourceCPU] = *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI)
 	}
 	if _, ok := capacity[corev1.ResourceMemory]; !ok {
-		capacity[corev1.ResourceMemory] = defaultNodeMemory(1)
+		capacity[corev1.ResourceMemory] = DefaultNodeMemory(1)
 	}
 	if _, ok := capacity[corev1.ResourcePods]; !ok {
 		capacity[corev1.ResourcePods] = resource.MustParse("110")

@@ -19,7 +19,7 @@ func (w *Worker) allocatable(name corev1.ResourceName) resource.Quantity {
 	case corev1.ResourceCPU:
 		return *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI)
 	case corev1.ResourceMemory:
-		return defaultNodeMemory(1)
+		return DefaultNodeMemory(1)
 	}
 	return resource.Quantity{}
 }
@@ -72,20 +72,16 @@ func (w *Worker) resourceField(pod *corev1.Pod, c *corev1.Container, ref *corev1
 	return fmt.Sprint(int64(math.Ceil(float64(q.Value()) / float64(divisor.Value())))), nil
 }
 
-// defaultNodeMemory is the memory capacity of one of nodes nodes sharing
-// this host: its physical memory divided among them (4Gi each when the
-// host's memory is unknown).
-func defaultNodeMemory(nodes int) resource.Quantity {
+// DefaultNodeMemory is the default memory capacity of each of nodes node
+// agents in one process: the host's physical memory divided among them
+// (4Gi each when the host's memory is unknown).
+func DefaultNodeMemory(nodes int) resource.Quantity {
 	m := HostMemory()
 	if m <= 0 {
 		return resource.MustParse("4Gi")
 	}
 	return *resource.NewQuantity(m/int64(max(nodes, 1)), resource.BinarySI)
 }
-
-// DefaultNodeMemory is the default memory capacity of each of nodes node
-// agents in one process: the host's physical memory divided among them.
-func DefaultNodeMemory(nodes int) resource.Quantity { return defaultNodeMemory(nodes) }
 
 // setupResources derives the node's memory budget for guests, its
 // allocatable resources and its eviction manager from the configuration
