@@ -330,7 +330,8 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}
 	defer func() {
 		if err != nil {
-			alloc.refund()
+			alloc.exitCall()
+			alloc.abandon()
 		}
 	}()
 
@@ -397,6 +398,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}
 	}()
 
+	alloc.enterCall() // the module's start section is guest code; _start's end exits
 	apiMod, err := e.rt.InstantiateModule(instCtx, cm.compiled, modCfg)
 	if err != nil {
 		return nil, err
@@ -424,7 +426,6 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}()
 	}
 	go func() {
-		alloc.enterCall()
 		_, callErr := start.Call(runCtx)
 		alloc.exitCall()
 		in.finish(callErr)

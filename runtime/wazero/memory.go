@@ -22,9 +22,9 @@ const pageSize = 65536
 // the budget; the instance then reports OOMKilled when the guest exits
 // non-zero. Start prepays the initial memory (prepay).
 //
-// Free releases the pages and the budget. A Free while the guest's _start
-// is still on the stack (wazero frees memory from proc_exit, or Runtime.Close
-// from another goroutine) only drops the pages (they read as zeros); the
+// Free releases the pages and the budget. A Free while guest code is still
+// on the stack (the start section during instantiation, or _start: wazero
+// frees memory from proc_exit) only drops the pages (they read as zeros); the
 // address range is unmapped by exitCall, so a late access never faults.
 type memAllocator struct {
 	limit uint64          // bytes; the reservation never exceeds it
@@ -72,11 +72,18 @@ func (a *memAllocator) prepay(n int64) bool {
 	return true
 }
 
-// refund returns what prepay took and the memory has not grown into.
-func (a *memAllocator) refund() {
+// abandon gives back what a failed start holds: what prepay took and the
+// memory has not grown into, and the memory if it was allocated (wazero
+// does not free it when instantiation fails after allocating it, e.g. on
+// a data segment out of bounds or a trap in the start section).
+func (a *memAllocator) abandon() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	m := a.mem
 	a.refundLocked()
+	a.mu.Unlock()
+	if m != nil {
+		m.Free()
+	}
 }
 
 func (a *memAllocator) refundLocked() {

@@ -220,3 +220,34 @@ func TestStartsRaceForNodeBudget(t *testing.T) {
 	}
 	t.Logf("%d started, %d refused", started, refused)
 }
+
+// TestFailedInstantiationReleasesMemory: a module whose instantiation fails
+// after its memory was allocated (here a data segment past the memory's
+// end) gives the memory and its budget back; they leaked, and a container
+// restarting so drained its node's budget.
+func TestFailedInstantiationReleasesMemory(t *testing.T) {
+	eng := newTestEngine(t, Config{})
+	wasm := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00,
+		1, 4, 1, 0x60, 0, 0, // type () -> ()
+		3, 2, 1, 0, // func 0
+		5, 3, 1, 0x00, 1, // memory of 1 page
+		7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0, // export _start
+		10, 4, 1, 2, 0, 0x0b, // its body: nothing
+		11, 9, 1, 0, 0x41, 0xf0, 0xa2, 0x04, 0x0b, 1, 'x', // one byte at 70000, past the memory
+	}
+	mod, err := eng.Compile(context.Background(), enginetest.Digest(wasm), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := runtime.NewBudget("node-w memory", 1<<20)
+	for range 3 {
+		in, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{Name: "x", Memory: node})
+		if err == nil {
+			waitDone(t, in)
+			t.Fatal("a module with a data segment past its memory started")
+		}
+		if u := node.Used(); u != 0 {
+			t.Fatalf("after a failed start (%v) the budget has %d bytes in use, want 0", err, u)
+		}
+	}
+}
