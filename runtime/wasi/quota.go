@@ -296,7 +296,8 @@ func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off int6
 	} else {
 		n, err = f.Write(p)
 	}
-	if end := start + int64(n); end > size {
+	// A write of nothing, failed, did not move the end even past it.
+	if end := start + int64(n); n > 0 && end > size {
 		q.give(grown - (end - size))
 		q.setSize(id, end)
 	} else {

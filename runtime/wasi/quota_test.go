@@ -123,3 +123,46 @@ func TestQuotaOpenWhileWriting(t *testing.T) {
 		t.Errorf("quota counts %d, the volume holds %d (%v)", q.Used(), got, err)
 	}
 }
+
+// TestQuotaFailedWritePastEnd: a write at an offset past the end that fails
+// with nothing written (here EBADF; on a host disk, ENOSPC or EIO) leaves
+// the file's size, and the quota's count, as they were.
+func TestQuotaFailedWritePastEnd(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/f", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewQuota("test", 1<<20, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(dir + "/f") // read-only: every write fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := statOf(fi)
+	q.mu.Lock()
+	q.opened(st)
+	q.mu.Unlock()
+	id := fileID{st.Dev, st.Ino}
+	if n, err := q.write(f, id, false, []byte("y"), 64<<10); err == nil || n != 0 {
+		t.Fatalf("write to a read-only file: %d, %v", n, err)
+	}
+	if _, err := f.Seek(32<<10, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.write(f, id, false, []byte("y"), -1); err == nil || n != 0 {
+		t.Fatalf("write to a read-only file: %d, %v", n, err)
+	}
+	q.mu.Lock()
+	size := q.sizes[id]
+	q.mu.Unlock()
+	if got, err := MeasureDir(dir); err != nil || q.Used() != got || size != 1 {
+		t.Errorf("after failed writes: quota counts %d and a size of %d, the volume holds %d (%v)", q.Used(), size, got, err)
+	}
+}
