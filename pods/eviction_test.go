@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -333,12 +334,7 @@ func TestAgentEvictsUnderPressure(t *testing.T) {
 	})
 	h.eventually("the Evicted event", func() (bool, string) {
 		ev := h.events("besteffort")
-		for _, r := range ev {
-			if r == "Evicted" {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprint(ev)
+		return slices.Contains(ev, "Evicted"), fmt.Sprint(ev)
 	})
 	// It stays down (restartPolicy Always notwithstanding) and the other
 	// pod runs on.
