@@ -198,3 +198,17 @@ func TestSocketBuffersTakenFromPodMemory(t *testing.T) {
 		t.Errorf("pod memory still holds %d bytes after every socket closed", used)
 	}
 }
+
+// TestPipeGrowsToTheWrite: a write into a stream buffer that already holds
+// data grows it to take the whole write at once (within the size), rather
+// than short of the bytes already buffered.
+func TestPipeGrowsToTheWrite(t *testing.T) {
+	p := newPipe(256<<10, nil)
+	if n, err := p.write([]byte{1}); n != 1 || err != nil {
+		t.Fatalf("first write: %d, %v", n, err)
+	}
+	big := make([]byte, 100<<10)
+	if n, err := p.write(big); n != len(big) || err != nil {
+		t.Fatalf("write of %d bytes into a buffer holding 1 (cap %d): took %d, %v", len(big), len(p.buf), n, err)
+	}
+}

@@ -95,7 +95,7 @@ func (p *pipe) grow(need int) {
 	if cur >= p.size {
 		return
 	}
-	newCap := min(max(2*cur, p.n+need, minPipeChunk), p.size)
+	newCap := min(max(2*cur, cur+need, minPipeChunk), p.size)
 	for {
 		extra := max(newCap-minPipeChunk, 0) - p.charged
 		if p.acct.acquire(extra) {
