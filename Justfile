@@ -21,7 +21,7 @@ bench:
 soak:
     WASMPOD_SOAK_DURATION=30m go test -count=1 -timeout 45m -run 'TestSoak$' -v ./cli/wasmpod/
 
-# Every fuzz target for a while each (CI runs them for a bounded time too):
+# Every fuzz target for a while each (CI runs each for a fixed number of executions):
 # just fuzz 5m
 fuzz TIME="60s":
     bash .ci/fuzz {{TIME}}
