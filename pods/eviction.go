@@ -13,7 +13,8 @@ package pods
 //   - A threshold met sets the node condition MemoryPressure or DiskPressure
 //     (True until PressureTransitionPeriod, default 5 m, after it was last
 //     met, as upstream) and evicts at most one pod per pass, and none while
-//     the last evicted pod is still stopping.
+//     the last evicted pod is still stopping (for at most 30 s, upstream's
+//     podCleanupTimeout).
 //   - Ranking as upstream's rankMemoryPressure / rankDiskPressureFunc: pods
 //     whose usage exceeds their requests first (so BestEffort pods, which
 //     request nothing, come first), then lower priority, then usage above
@@ -63,6 +64,9 @@ const (
 	DefaultPressureTransitionPeriod = 5 * time.Minute
 	// DefaultEvictionInterval is how often the signals are observed.
 	DefaultEvictionInterval = 10 * time.Second
+	// podCleanupTimeout bounds the wait for an evicted pod to stop
+	// before the next eviction (upstream's).
+	podCleanupTimeout = 30 * time.Second
 )
 
 // Threshold is a hard eviction threshold: the signal's available amount
@@ -164,8 +168,10 @@ type evictionManager struct {
 	cfg EvictionConfig
 	// lastMet is when each signal's threshold was last met.
 	lastMet map[string]time.Time
-	// evicting is the pod evicted last, until its worker is done.
-	evicting *Worker
+	// evicting is the pod evicted last, until its worker is done or
+	// podCleanupTimeout after evictedAt.
+	evicting  *Worker
+	evictedAt time.Time
 }
 
 func newEvictionManager(cfg EvictionConfig) *evictionManager {
@@ -223,7 +229,10 @@ func (m *evictionManager) synchronize(now time.Time, workers []*Worker) (*Worker
 		case <-m.evicting.Done():
 			m.evicting = nil
 		default:
-			return nil, "" // wait for the last eviction to take effect
+			if now.Sub(m.evictedAt) < podCleanupTimeout {
+				return nil, "" // wait for the last eviction to take effect
+			}
+			m.evicting = nil // it does not stop: go on without it
 		}
 	}
 	if len(met) == 0 {
@@ -258,7 +267,7 @@ func (m *evictionManager) synchronize(now time.Time, workers []*Worker) (*Worker
 	}
 	rank(cands)
 	victim := cands[0]
-	m.evicting = victim.w
+	m.evicting, m.evictedAt = victim.w, now
 	return victim.w, evictionMessage(o, victim)
 }
 

@@ -497,3 +497,24 @@ func TestPodAmountsWithSidecars(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictionWaitIsBounded: the manager waits for the last evicted pod to
+// stop before it evicts another, but, as upstream's podCleanupTimeout, for
+// at most 30 s: a pod that never stops does not disable eviction.
+func TestEvictionWaitIsBounded(t *testing.T) {
+	cfg := &Config{RootDir: t.TempDir()}
+	stuck, other := NewWorker(cfg, evictPod("stuck", "", "", 0)), NewWorker(cfg, evictPod("other", "", "", 0))
+	stats := &fakeStats{memCap: mi(512), memAvail: mi(20), fsCap: mi(1000), fsAvail: mi(500),
+		podMem: map[string]map[string]int64{"stuck": {"c": mi(300)}, "other": {"c": mi(100)}}}
+	m := newEvictionManager(EvictionConfig{Hard: DefaultEvictionHard(mi(512)), Stats: stats})
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	if v, _ := m.synchronize(t0, []*Worker{stuck, other}); v != stuck {
+		t.Fatalf("evicted %v, want stuck", v)
+	}
+	if v, _ := m.synchronize(t0.Add(20*time.Second), []*Worker{other}); v != nil {
+		t.Errorf("evicted %s 20 s after the last eviction, while it is still stopping", v.Pod().Name)
+	}
+	if v, _ := m.synchronize(t0.Add(30*time.Second), []*Worker{other}); v != other {
+		t.Errorf("evicted %v 30 s after an eviction that never completed, want other", v)
+	}
+}
