@@ -125,9 +125,32 @@ func (l *ledger) count(prefix, kind string) int {
 type sample struct {
 	at          time.Duration // since the soak began
 	incarnation int
-	age         time.Duration // since this serve started
 	rssKB, fds  int
 	threads     int
+}
+
+// peak is the maximum of each reading over ss.
+func peak(ss []sample) (p sample) {
+	for _, s := range ss {
+		p.rssKB = max(p.rssKB, s.rssKB)
+		p.fds = max(p.fds, s.fds)
+		p.threads = max(p.threads, s.threads)
+	}
+	return p
+}
+
+// checkPlateau fails when late readings grew well past early ones.
+func checkPlateau(t *testing.T, when string, early, late sample) {
+	t.Helper()
+	if late.rssKB > 2*early.rssKB+128<<10 {
+		t.Errorf("%s: RSS grew from %d KiB to %d KiB", when, early.rssKB, late.rssKB)
+	}
+	if late.fds > 2*early.fds+64 {
+		t.Errorf("%s: open fds grew from %d to %d", when, early.fds, late.fds)
+	}
+	if late.threads > 2*early.threads+16 {
+		t.Errorf("%s: threads grew from %d to %d", when, early.threads, late.threads)
+	}
 }
 
 // soakPod is a pod of one of the churn's kinds.
@@ -410,7 +433,7 @@ func TestSoak(t *testing.T) {
 			u, err := proctest.Read(s.cmd.Process.Pid)
 			if err == nil && age >= warmup {
 				smu.Lock()
-				samples = append(samples, sample{at: time.Since(begin), incarnation: int(incarnation.Load()), age: age, rssKB: int(u.RSS >> 10), fds: u.FDs, threads: u.Threads})
+				samples = append(samples, sample{at: time.Since(begin), incarnation: int(incarnation.Load()), rssKB: int(u.RSS >> 10), fds: u.FDs, threads: u.Threads})
 				smu.Unlock()
 			}
 			t0 := time.Now()
@@ -464,36 +487,42 @@ func TestSoak(t *testing.T) {
 		t.Errorf("no pod is Running or Succeeded at the end: %v", phases)
 	}
 
-	// Plateau: late samples against early ones, generously bounded.
+	// Plateau: late samples against early ones, generously bounded, over
+	// the whole run and within each serve (a leak that a kill -9 resets
+	// would not show across the run).
 	smu.Lock()
 	defer smu.Unlock()
-	var early, late sample
+	var early, late []sample
+	byServe := map[int][]sample{}
 	for _, s := range samples {
-		into := &late
-		if s.at < dur*2/5 {
-			into = &early
-		} else if s.at < dur*3/5 {
-			continue
+		switch {
+		case s.at < dur*2/5:
+			early = append(early, s)
+		case s.at >= dur*3/5:
+			late = append(late, s)
 		}
-		into.rssKB = max(into.rssKB, s.rssKB)
-		into.fds = max(into.fds, s.fds)
-		into.threads = max(into.threads, s.threads)
+		byServe[s.incarnation] = append(byServe[s.incarnation], s)
 	}
+	first, last := peak(early), peak(late)
 	t.Logf("serve, early vs late (max): RSS %d vs %d KiB (%.2fx), fds %d vs %d, threads %d vs %d; %d samples; slowest GET %v",
-		early.rssKB, late.rssKB, float64(late.rssKB)/float64(max(early.rssKB, 1)), early.fds, late.fds, early.threads, late.threads, len(samples), slowest)
+		first.rssKB, last.rssKB, float64(last.rssKB)/float64(max(first.rssKB, 1)), first.fds, last.fds, first.threads, last.threads, len(samples), slowest)
 	t.Logf("churn: %d creates, %d deletes, %d log reads, %d failed calls (most while serve was down), %d kills; %d half-open connections closed by serve",
 		stats.creates.Load(), stats.deletes.Load(), stats.logReads.Load(), stats.failures.Load(), stats.kills.Load(), stats.slowReopened.Load())
-	if early.rssKB == 0 || late.rssKB == 0 {
+	if first.rssKB == 0 || last.rssKB == 0 {
 		t.Fatalf("too few samples to judge a plateau: %d (raise WASMPOD_SOAK_DURATION)", len(samples))
 	}
-	if late.rssKB > 2*early.rssKB+128<<10 {
-		t.Errorf("RSS grew from %d KiB to %d KiB", early.rssKB, late.rssKB)
+	checkPlateau(t, "over the run", first, last)
+	judged := 0
+	for inc, ss := range byServe {
+		if len(ss) < 5 {
+			continue // killed too soon after its warm-up to judge
+		}
+		judged++
+		n := len(ss) * 2 / 5
+		checkPlateau(t, fmt.Sprintf("within serve #%d", inc), peak(ss[:n]), peak(ss[len(ss)-n:]))
 	}
-	if late.fds > 2*early.fds+64 {
-		t.Errorf("open fds grew from %d to %d", early.fds, late.fds)
-	}
-	if late.threads > 2*early.threads+16 {
-		t.Errorf("threads grew from %d to %d", early.threads, late.threads)
+	if judged == 0 {
+		t.Errorf("no serve lived long enough to judge its plateau (%d samples)", len(samples))
 	}
 	if ents, err := os.ReadDir(filepath.Join(dir, "nodes", "node-1", "pods")); err == nil {
 		t.Logf("pod directories left in the data dir: %d (pods in the store: %d)", len(ents), len(pods.Items))
