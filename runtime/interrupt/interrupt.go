@@ -69,6 +69,12 @@ const Budget = 10000
 // not know (an unsupported proposal); the module is otherwise not touched.
 var ErrUnsupported = errors.New("unsupported instruction")
 
+// ErrBound wraps the refusal of a module past one of this package's bounds
+// (MaxNesting, MaxTableElements): the module must not be handed to the
+// engine at all, not even to diagnose it, since the nesting bound is what
+// keeps its compilation from running for hours.
+var ErrBound = errors.New("module past a host bound")
+
 const (
 	secCustom   = 0
 	secType     = 1
@@ -388,7 +394,7 @@ func instrumentBody(out, b, check []byte) ([]byte, error) {
 		switch op {
 		case 0x02, 0x03, 0x04, 0x06, 0x1f: // block, loop, if, try, try_table
 			if depth++; depth > MaxNesting {
-				return nil, fmt.Errorf("offset %d in body: control structures nested deeper than %d", r.pos, MaxNesting)
+				return nil, fmt.Errorf("offset %d in body: control structures nested deeper than %d: %w", r.pos, MaxNesting, ErrBound)
 			}
 		case 0x0b: // end
 			depth--

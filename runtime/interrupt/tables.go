@@ -33,7 +33,7 @@ func boundTables(p []byte) ([]byte, error) {
 	}
 	share := uint32(MaxTableElements) / n
 	if share == 0 {
-		return nil, fmt.Errorf("table section: %d tables, more than the %d a module may have", n, MaxTableElements)
+		return nil, fmt.Errorf("table section: %d tables, more than the %d a module may have: %w", n, MaxTableElements, ErrBound)
 	}
 	out := appendU32(nil, n)
 	for i := uint32(0); i < n; i++ {
@@ -54,7 +54,7 @@ func boundTables(p []byte) ([]byte, error) {
 			return nil, fmt.Errorf("table section: table %d: %w", i, r.err)
 		}
 		if lo > share {
-			return nil, fmt.Errorf("table section: table %d has %d elements at start, more than the %d allowed (at most %d elements in all a module's tables)", i, lo, share, MaxTableElements)
+			return nil, fmt.Errorf("table section: table %d has %d elements at start, more than the %d allowed (at most %d elements in all a module's tables): %w", i, lo, share, MaxTableElements, ErrBound)
 		}
 		out = append(out, ref, limitsBoth)
 		out = appendU32(out, lo)

@@ -3,6 +3,7 @@ package interrupt_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -82,8 +83,8 @@ func TestTablesBounded(t *testing.T) {
 	})
 	t.Run("too large at start", func(t *testing.T) {
 		_, _, err := interrupt.Instrument(tableGrower([2]int64{limit + 1, -1}))
-		if err == nil || !strings.Contains(err.Error(), "table 0") {
-			t.Fatalf("Instrument of a table starting at %d elements: %v, want an error naming table 0", limit+1, err)
+		if !errors.Is(err, interrupt.ErrBound) || !strings.Contains(err.Error(), "table 0") {
+			t.Fatalf("Instrument of a table starting at %d elements: %v, want an ErrBound naming table 0", limit+1, err)
 		}
 	})
 	t.Run("declared maximum below minimum stays invalid", func(t *testing.T) {
@@ -112,8 +113,8 @@ func nested(depth int) []byte {
 // cancelled (issue 8, second attacker round): Instrument refuses nesting
 // past MaxNesting and keeps what is within it.
 func TestNestingBounded(t *testing.T) {
-	if _, _, err := interrupt.Instrument(nested(interrupt.MaxNesting + 1)); err == nil || !strings.Contains(err.Error(), "nested deeper than") {
-		t.Fatalf("Instrument of a function nested %d deep: %v, want an error naming the nesting", interrupt.MaxNesting+1, err)
+	if _, _, err := interrupt.Instrument(nested(interrupt.MaxNesting + 1)); !errors.Is(err, interrupt.ErrBound) || !strings.Contains(err.Error(), "nested deeper than") {
+		t.Fatalf("Instrument of a function nested %d deep: %v, want an ErrBound naming the nesting", interrupt.MaxNesting+1, err)
 	}
 	mod, _ := instrumented(t, api.CoreFeaturesV2, nested(200))
 	if _, err := mod.ExportedFunction("f").Call(context.Background()); err != nil {

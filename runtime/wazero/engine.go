@@ -205,12 +205,15 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 	}
 	inst, name, ierr := interrupt.Instrument(wasm)
 	if ierr != nil {
-		// Prefer wazero's diagnosis of a malformed module.
-		c, err := e.rt.CompileModule(ctx, wasm)
-		if err != nil {
-			return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
+		// Prefer wazero's diagnosis of a malformed module (not of one past
+		// a bound: compiling it is what the bound prevents).
+		if !errors.Is(ierr, interrupt.ErrBound) {
+			c, err := e.rt.CompileModule(ctx, wasm)
+			if err != nil {
+				return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
+			}
+			_ = c.Close(ctx)
 		}
-		_ = c.Close(ctx)
 		return nil, fmt.Errorf("wazero: compile %s: cannot make the module interruptible: %w", digest, ierr)
 	}
 	// Compile functions on every core: a cold pod start is mostly this.
