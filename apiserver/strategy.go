@@ -48,12 +48,6 @@ func preparePodCreate(s *Server, obj runtime.Object) error {
 	p := obj.(*corev1.Pod)
 	api.SetDefaultsPod(p)
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending}
-	// LimitRanger's defaults (limitrange.go), after the pod's own.
-	lrs, err := s.limitRanges(context.Background(), p.Namespace)
-	if err != nil {
-		return err
-	}
-	applyLimitRangeDefaults(p, lrs)
 	return nil
 }
 
@@ -61,14 +55,19 @@ func invalid(kind, name string, errs field.ErrorList) error {
 	return apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind(kind).GroupKind(), name, errs)
 }
 
+// validatePod admits a new pod (it runs only on create, right after
+// preparePodCreate): LimitRanger's defaults (limitrange.go) after the pod's
+// own, validation, then LimitRanger's checks, with the namespace's
+// LimitRanges listed once.
 func validatePod(s *Server, obj runtime.Object) error {
 	p := obj.(*corev1.Pod)
-	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
-		return invalid("Pod", p.Name, errs)
-	}
 	lrs, err := s.limitRanges(context.Background(), p.Namespace)
 	if err != nil {
 		return err
+	}
+	applyLimitRangeDefaults(p, lrs)
+	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
+		return invalid("Pod", p.Name, errs)
 	}
 	return checkLimitRanges(p, lrs)
 }
