@@ -432,10 +432,12 @@ func (w *Worker) Evict(msg string) {
 	}
 }
 
+// evicted reports whether the pod is evicted or an eviction is on its way
+// to its worker.
 func (w *Worker) evicted() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.evictMsg != ""
+	return w.evictMsg != "" || len(w.evictCh) > 0
 }
 
 // beginEviction runs on the worker's goroutine.

@@ -508,13 +508,19 @@ func TestEvictionWaitIsBounded(t *testing.T) {
 		podMem: map[string]map[string]int64{"stuck": {"c": mi(300)}, "other": {"c": mi(100)}}}
 	m := newEvictionManager(EvictionConfig{Hard: DefaultEvictionHard(mi(512)), Stats: stats})
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	if v, _ := m.synchronize(t0, []*Worker{stuck, other}); v != stuck {
+	v, msg := m.synchronize(t0, []*Worker{stuck, other})
+	if v != stuck {
 		t.Fatalf("evicted %v, want stuck", v)
 	}
-	if v, _ := m.synchronize(t0.Add(20*time.Second), []*Worker{other}); v != nil {
+	stuck.Evict(msg) // its worker never takes it
+	if v, _ := m.synchronize(t0.Add(20*time.Second), []*Worker{stuck, other}); v != nil {
 		t.Errorf("evicted %s 20 s after the last eviction, while it is still stopping", v.Pod().Name)
 	}
-	if v, _ := m.synchronize(t0.Add(30*time.Second), []*Worker{other}); v != other {
-		t.Errorf("evicted %v 30 s after an eviction that never completed, want other", v)
+	if v, _ := m.synchronize(t0.Add(30*time.Second), []*Worker{stuck, other}); v != other {
+		got := "none"
+		if v != nil {
+			got = v.Pod().Name
+		}
+		t.Errorf("evicted %s 30 s after an eviction that never completed, want other", got)
 	}
 }
