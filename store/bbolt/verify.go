@@ -11,7 +11,9 @@ import (
 )
 
 // This file checks a bbolt file's structure by reading it with bounds-checked
-// Go code (ReadAt, never mmap), before bbolt maps it. bbolt trusts its file:
+// Go code (ReadAt, never mmap), before bbolt follows any pointer through its
+// mapping (Check runs it once bbolt has opened the file read-only, which
+// maps it and reads only the two meta pages). bbolt trusts its file:
 // it follows page ids and element offsets through unsafe pointers into the
 // mapping, so a truncated file faults (SIGBUS/SIGSEGV, which no recover can
 // catch) and a corrupt page can send it out of the mapping or around a cycle.
