@@ -258,8 +258,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.publish()
 		return nil
 	}
+	defer w.releaseVolumeCharges() // after the volumes are removed
 	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
-	defer w.releaseVolumeCharges()
 	if stop := w.watchVolumes(); stop != nil {
 		defer stop()
 	}
