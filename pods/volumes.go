@@ -2,6 +2,7 @@ package pods
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -136,16 +137,14 @@ func (w *Worker) emptyDirOverLimit() string {
 // the worker's clock) and evicts the pod when one is over its limit. It
 // returns a func that stops it; nil when the pod has no sized emptyDir.
 func (w *Worker) watchVolumes() func() {
-	any := false
-	for i := range w.state.pod.Spec.Volumes {
-		v := &w.state.pod.Spec.Volumes[i]
-		if v.EmptyDir != nil {
-			if _, ok := w.emptyDirLimit(v); ok {
-				any = true
-			}
+	sized := func(v corev1.Volume) bool {
+		if v.EmptyDir == nil {
+			return false
 		}
+		_, ok := w.emptyDirLimit(&v)
+		return ok
 	}
-	if !any {
+	if !slices.ContainsFunc(w.state.pod.Spec.Volumes, sized) {
 		return nil
 	}
 	stop := make(chan struct{})
