@@ -66,16 +66,22 @@ func TestHostFDBudget(t *testing.T) {
 	if u := budget.Used(); u > budget.Limit() {
 		t.Errorf("budget used %d over its limit %d", u, budget.Limit())
 	}
-	// The server still accepts: 100 connections held at once, then requests.
+	// The server still accepts: 100 connections held at once (their
+	// bodies unread, so that each keeps its connection: one read to EOF
+	// went back to the pool and the next request reused it), then
+	// requests.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	fds := proctest.OpenFDs(t)
 	var held []io.Closer
 	for i := 0; i < 100; i++ {
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(srv.URL)
+		resp, err := client.Get(srv.URL)
 		if err != nil {
 			t.Fatalf("connection %d to the HTTP server while guests hoard fds: %v (%d fds open, limit %d)", i, err, proctest.OpenFDs(t), low)
 		}
-		_, _ = io.ReadAll(resp.Body)
 		held = append(held, resp.Body)
+	}
+	if n := proctest.OpenFDs(t) - fds; n < 100 {
+		t.Fatalf("100 connections held add %d fds, want at least 100", n)
 	}
 	for i := 0; i < 20; i++ {
 		resp, err := client.Get(srv.URL)
