@@ -213,7 +213,7 @@ func (s *server) waitEndpoints(t *testing.T, svc string, ips ...string) {
 
 func TestRunWebServiceByName(t *testing.T) {
 	t.Parallel()
-	p := start(t, "", "run", "wasm-examples/web/app.yaml")
+	p := start(t, "", "run", "wasm-examples/web/pod.yaml")
 	// The servers run until interrupted; the client ends on its own.
 	p.waitFor(`pod/client (Completed|Error) \(phase: (Succeeded|Failed)`, 2*time.Minute)
 	out := p.stdout.String()

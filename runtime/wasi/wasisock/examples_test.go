@@ -15,7 +15,7 @@ import (
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
 )
 
-// TestWebExample runs the programs of wasm-examples/web as its app.yaml
+// TestWebExample runs the programs of wasm-examples/web as its pod.yaml
 // wires them: two servers behind Service web, and the client.
 func TestWebExample(t *testing.T) {
 	if testing.Short() {
