@@ -462,6 +462,11 @@ func (c *Cluster) resource(kind string) (*apiserver.Resource, error) {
 
 // Apply creates obj, or replaces the existing object of that name (keeping
 // what the server owns: status, identity). It returns the stored object.
+//
+// It is a create-or-replace: fields absent from obj are absent from the
+// stored object. `wasmpod apply` (and kubectl apply) merge instead, three
+// ways, with the last-applied-configuration annotation, so that fields set
+// by others survive; use Client() for patches.
 func (c *Cluster) Apply(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
 	r, err := c.resourceOf(obj)
 	if err != nil {
@@ -528,8 +533,12 @@ func (c *Cluster) Logs(ctx context.Context, namespace, pod string, opts *corev1.
 	return c.server.PodLogs(ctx, namespace, pod, opts, w)
 }
 
-// Exec runs a command in a pod's sandbox and returns its exit code.
-func (c *Cluster) Exec(ctx context.Context, namespace, pod string, opts *corev1.PodExecOptions, streams apiserver.ExecStreams) (int, error) {
+// Exec runs a command in a pod's sandbox and returns its exit code: a new
+// instance of the container's module with opts.Command as its argv,
+// sharing the container's volumes, environment and network. The container
+// is opts.Container, else the one named by the pod's
+// kubectl.kubernetes.io/default-container annotation, else the first.
+func (c *Cluster) Exec(ctx context.Context, namespace, pod string, opts *corev1.PodExecOptions, streams ExecStreams) (int, error) {
 	return c.server.PodExec(ctx, namespace, pod, opts, streams)
 }
 
@@ -607,6 +616,22 @@ func LoadFile(path string, opts LoadOptions) ([]*corev1.Pod, error) {
 // (Services, ConfigMaps, ...) are returned as decoded, for the API server
 // to default and validate. Documents keep their order.
 func LoadObjects(path string, opts LoadOptions) ([]runtime.Object, error) {
+	docs, err := LoadDocuments(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Object, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, d.Object)
+	}
+	return out, nil
+}
+
+// LoadDocuments is LoadObjects keeping where each object came from (file,
+// document, List item, line), so that later errors about an object, such
+// as an image that does not resolve, can name its place in the manifest
+// (see api.Error).
+func LoadDocuments(path string, opts LoadOptions) ([]api.Document, error) {
 	docs, base, err := decodeManifest(path)
 	if err != nil {
 		return nil, err
@@ -621,14 +646,13 @@ func LoadObjects(path string, opts LoadOptions) ([]runtime.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]runtime.Object, 0, len(docs))
+	out := make([]api.Document, 0, len(docs))
 	for _, d := range docs {
 		if _, ok := d.Object.(*corev1.Pod); ok {
-			out = append(out, ps[0])
+			d.Object = ps[0]
 			ps = ps[1:]
-			continue
 		}
-		out = append(out, d.Object)
+		out = append(out, d)
 	}
 	return out, nil
 }
