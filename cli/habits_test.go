@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// runMain runs the CLI in-process and returns stdout, stderr and the code.
+func runMain(args ...string) (string, string, int) {
+	var out, errb syncBuffer
+	code := Main(append([]string{"wasmpod"}, args...), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// TestVersionFlag: --version and -v print the version line (as the version
+// command does) and succeed; nothing goes to stderr.
+func TestVersionFlag(t *testing.T) {
+	want := versionString() + "\n"
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"version"}, {"version", "--client"}} {
+		out, errOut, code := runMain(args...)
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("wasmpod %v: exit %d, stdout %q, stderr %q; want 0, %q", args, code, out, errOut, want)
+		}
+	}
+	if !strings.HasPrefix(want, "wasmpod v") {
+		t.Errorf("version line %q", want)
+	}
+}
+
+// TestUnknownCommand: kubectl's (cobra's) unknown-command message, printed
+// once, exit 1, with its suggestions.
+func TestUnknownCommand(t *testing.T) {
+	out, errOut, code := runMain("foo")
+	want := "error: unknown command \"foo\" for \"wasmpod\"\nRun 'wasmpod --help' for usage.\n"
+	if code != 1 || errOut != want || out != "" {
+		t.Errorf("wasmpod foo: exit %d, stdout %q, stderr %q; want 1, %q", code, out, errOut, want)
+	}
+	_, errOut, code = runMain("gett", "pods")
+	want = "error: unknown command \"gett\" for \"wasmpod\"\n\nDid you mean this?\n\tget\n\nRun 'wasmpod --help' for usage.\n"
+	if code != 1 || errOut != want {
+		t.Errorf("wasmpod gett: exit %d, stderr %q; want %q", code, errOut, want)
+	}
+	_, errOut, _ = runMain("desc")
+	if !strings.Contains(errOut, "Did you mean this?\n\tdescribe\n") {
+		t.Errorf("wasmpod desc (a prefix): %q", errOut)
+	}
+	// No command at all prints the help, as kubectl does.
+	out, errOut, code = runMain()
+	if code != 0 || !strings.Contains(out, "USAGE") || errOut != "" {
+		t.Errorf("wasmpod: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+// TestUsageErrorsOnce: a bad flag is reported once, in kubectl's words,
+// without urfave/cli's "Incorrect Usage" and help dump.
+func TestUsageErrorsOnce(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--nope"}, "error: unknown flag: --nope\nSee 'wasmpod --help' for usage.\n"},
+		{[]string{"get", "pods", "--nope"}, "error: unknown flag: --nope\nSee 'wasmpod get --help' for usage.\n"},
+		{[]string{"logs", "-Z", "x"}, "error: unknown shorthand flag: 'Z' in -Z\nSee 'wasmpod logs --help' for usage.\n"},
+		{[]string{"serve", "--bogus"}, "error: unknown flag: --bogus\nSee 'wasmpod serve --help' for usage.\n"},
+	} {
+		out, errOut, code := runMain(c.args...)
+		if code != 1 || errOut != c.want || out != "" {
+			t.Errorf("wasmpod %v: exit %d, stdout %q, stderr %q; want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}
+
+// TestCompletionScripts: each shell's script is printed, and the bash one
+// (and the zsh one, where zsh is installed) parses.
+func TestCompletionScripts(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		out, errOut, code := runMain("completion", sh)
+		if code != 0 || !strings.Contains(out, "--generate-bash-completion") || errOut != "" {
+			t.Fatalf("completion %s: exit %d, %q, %q", sh, code, out, errOut)
+		}
+		if _, err := exec.LookPath(sh); err != nil {
+			if sh == "bash" {
+				t.Fatal("bash is needed to check the bash script")
+			}
+			continue
+		}
+		p := filepath.Join(t.TempDir(), "completion."+sh)
+		if err := os.WriteFile(p, []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := exec.Command(sh, "-n", p).CombinedOutput(); err != nil {
+			t.Errorf("%s -n on its completion script: %v\n%s", sh, err, b)
+		}
+	}
+	_, errOut, code := runMain("completion", "tcsh")
+	if code != 1 || !strings.Contains(errOut, `Unsupported shell type "tcsh"`) {
+		t.Errorf("completion tcsh: %d %q", code, errOut)
+	}
+}
+
+// TestCompletionCandidates: the words a shell is offered, from a real
+// server: commands, flags, resource types, object names.
+func TestCompletionCandidates(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"web-1", "web-2"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "a.wasm"}}}}
+		if _, err := e.cs.CoreV1().Pods("default").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete := func(args ...string) []string {
+		t.Helper()
+		out, _, code := e.run(append(args, completeFlag)...)
+		if code != 0 {
+			t.Fatalf("completing %v: exit %d", args, code)
+		}
+		return strings.Fields(out)
+	}
+	has := func(what string, got []string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			found := false
+			for _, g := range got {
+				found = found || g == w
+			}
+			if !found {
+				t.Errorf("%s: %q lacks %q", what, got, w)
+			}
+		}
+	}
+	has("get", complete("get"), "pods", "nodes", "events")
+	if got := complete("get", "pods"); strings.Join(got, " ") != "web-1 web-2" {
+		t.Errorf("get pods: %q", got)
+	}
+	if got := complete("logs"); strings.Join(got, " ") != "web-1 web-2" {
+		t.Errorf("logs: %q", got)
+	}
+	if got := complete("logs", "web-1"); len(got) != 0 {
+		t.Errorf("logs POD: %q", got)
+	}
+	has("exec --c", complete("exec", "--c"), "--container")
+	out, _, _ := runMain("completion", completeFlag)
+	has("completion", strings.Fields(out), "bash", "zsh", "fish")
+
+	out, _, _ = runMain(completeFlag)
+	has("wasmpod", strings.Fields(out), "get", "logs", "serve", "completion")
+}
