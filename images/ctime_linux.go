@@ -15,3 +15,12 @@ func sameCtime(a, b fs.FileInfo) bool {
 	}
 	return sa.Ctim == sb.Ctim
 }
+
+// statIDs returns the device, inode and inode change time (ns) of a stat,
+// for the on-disk record of a build's inputs.
+func statIDs(fi fs.FileInfo) (dev, ino uint64, ctimeNs int64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev), st.Ino, st.Ctim.Nano()
+	}
+	return 0, 0, 0
+}

@@ -102,6 +102,8 @@ type Image struct {
 // whether they may have changed since.
 type fingerprint struct {
 	entries []statEntry
+	index   map[string]int // entry of each path
+	since   time.Time      // when the first stat was taken
 	// racy: an entry changed so shortly before it was read that a later
 	// change could keep the same mtime (timestamp granularity); such a
 	// fingerprint proves nothing and Current re-resolves.
@@ -111,16 +113,24 @@ type fingerprint struct {
 type statEntry struct {
 	path string
 	info fs.FileInfo // nil: the path did not exist
+	hash []byte      // sha256 of the content read after the stat (files read only)
 }
 
 // racyWindow: a file modified this close to the moment it was read may be
 // modified again without a visible mtime change (as git's "racy" entries).
 const racyWindow = 2 * time.Second
 
-func newFingerprint() (*fingerprint, time.Time) { return &fingerprint{}, time.Now() }
+func newFingerprint() (*fingerprint, time.Time) {
+	now := time.Now()
+	return &fingerprint{since: now, index: map[string]int{}}, now
+}
 
-// add stats path (before it is read) and records it.
+// add stats path (before it is read) and records it; a path already
+// recorded keeps its first stat.
 func (f *fingerprint) add(path string, since time.Time) (fs.FileInfo, error) {
+	if i, ok := f.index[path]; ok {
+		return f.entries[i].info, nil
+	}
 	st, err := os.Stat(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -128,6 +138,7 @@ func (f *fingerprint) add(path string, since time.Time) (fs.FileInfo, error) {
 	if err == nil && !st.ModTime().Before(since.Add(-racyWindow)) {
 		f.racy = true
 	}
+	f.index[path] = len(f.entries)
 	f.entries = append(f.entries, statEntry{path: path, info: st})
 	return st, nil
 }
@@ -422,7 +433,10 @@ type goPackage struct {
 	CgoFiles   []string
 	SFiles     []string
 	EmbedFiles []string
-	Module     *struct {
+	// IgnoredGoFiles, IgnoredOtherFiles: excluded by build constraints.
+	IgnoredGoFiles    []string
+	IgnoredOtherFiles []string
+	Module            *struct {
 		Path  string
 		Dir   string
 		GoMod string
@@ -481,24 +495,42 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	if r.CacheDir == "" {
 		return nil, newErr(ref, ErrBuild, "no cache directory configured for go:// builds (Resolver.CacheDir)")
 	}
-	if _, err := exec.LookPath(r.goCmd()); err != nil {
+	goBin, err := exec.LookPath(r.goCmd())
+	if err != nil {
 		return nil, newErr(ref, ErrBuild, "Go toolchain not found: %v", err)
 	}
+	if abs, err := filepath.Abs(goBin); err == nil {
+		goBin = abs
+	}
+	cacheDir := filepath.Join(r.CacheDir, "go-build")
+	env := goEnv()
+	recPath := recordPath(cacheDir, dir, goBin, env)
+	// A warm start: the record of the last build proves, by stats (and
+	// content hashes for racy entries), that no input changed.
+	if img := r.warm(ref, recPath, dir, goBin, env, cacheDir); img != nil {
+		return img, nil
+	}
+	remember := func(in *buildInputs, digest string) {
+		if rec := newRecord(dir, goBin, env, in.key, digest, in.fp); rec != nil {
+			_ = rec.save(recPath) // best effort: without it the next start runs go list again
+		}
+	}
 
-	key, fp, err := r.inputKey(ctx, ref, dir)
+	in, err := r.inputKey(ctx, ref, dir, goBin)
 	if err != nil {
 		return nil, err
 	}
-	cacheDir := filepath.Join(r.CacheDir, "go-build")
-	out := filepath.Join(cacheDir, key+".wasm")
+	out := filepath.Join(cacheDir, in.key+".wasm")
 	if b, err := os.ReadFile(out); err == nil && checkWasm(b) == nil {
-		return &Image{Ref: ref, Digest: Digest(b), Bytes: b, Path: out, inputs: fp}, nil
+		digest := Digest(b)
+		remember(in, digest)
+		return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in.fp}, nil
 	}
 
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, newErr(ref, ErrBuild, "creating cache directory: %v", err)
 	}
-	tmp, err := os.CreateTemp(cacheDir, key+".*.tmp")
+	tmp, err := os.CreateTemp(cacheDir, in.key+".*.tmp")
 	if err != nil {
 		return nil, newErr(ref, ErrBuild, "creating cache file: %v", err)
 	}
@@ -506,17 +538,14 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	tmp.Close()
 	defer os.Remove(tmpName) // no-op after a successful rename
 
-	r.progressf("Building %s for %s/%s...\n", ref, targetOS, targetArch)
 	start := time.Now()
 	r.builds.Add(1)
-	args := append([]string{"build"}, buildFlags...)
-	args = append(args, "-o", tmpName, ".")
-	if _, err := run(r.command(ctx, dir, args...)); err != nil {
+	if err := r.goBuild(ctx, ref, dir, tmpName, in); err != nil {
 		if ctx.Err() != nil {
 			return nil, &Error{Ref: ref, Kind: ErrBuild, Err: ctx.Err()}
 		}
 		r.progressf("Failed to build %s in %s\n", ref, roundDuration(time.Since(start)))
-		return nil, newErr(ref, ErrBuild, "go build failed: %v", err)
+		return nil, err
 	}
 	b, err := os.ReadFile(tmpName)
 	if err != nil {
@@ -530,7 +559,8 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 
 	// Cache the artifact only if the inputs did not change during the build;
 	// otherwise we cannot tell which version was compiled.
-	if key2, _, err := r.inputKey(ctx, ref, dir); err != nil || key2 != key {
+	in2, err := r.inputKey(ctx, ref, dir, goBin)
+	if err != nil || in2.key != in.key {
 		stale := filepath.Join(cacheDir, "uncached-"+digest[len("sha256:"):]+".wasm")
 		if err := os.Rename(tmpName, stale); err != nil {
 			return nil, newErr(ref, ErrBuild, "writing build output: %v", err)
@@ -540,34 +570,61 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	if err := os.Rename(tmpName, out); err != nil {
 		return nil, newErr(ref, ErrBuild, "writing cache: %v", err)
 	}
-	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: fp}, nil
+	remember(in2, digest)
+	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in2.fp}, nil
 }
+
+// goBuild runs go build for dir, writing the module to out.
+func (r *Resolver) goBuild(ctx context.Context, ref, dir, out string, in *buildInputs) error {
+	r.progressf("Building %s for %s/%s...\n", ref, targetOS, targetArch)
+	args := append([]string{"build"}, buildFlags...)
+	args = append(args, "-o", out, ".")
+	if _, err := run(r.command(ctx, dir, args...)); err != nil {
+		return newErr(ref, ErrBuild, "go build failed: %v", err)
+	}
+	return nil
+}
+
+// buildInputs is what inputKey learns about a go:// package.
+type buildInputs struct {
+	key  string       // hash of every build input
+	fp   *fingerprint // the stat (and content hash) of each input, taken before it was read
+	deps []string     // import paths of the packages built, standard ones included
+}
+
+// goEnvVars are the go env values asked for; the first seven go into the
+// key (the key's format is unchanged since they were the only ones).
+var goEnvVars = []string{"GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN", "GOENV"}
+
+const keyedEnvVars = 7
 
 // inputKey hashes everything that determines the build output: toolchain
 // version and settings, target, build flags, the main module's go.mod/go.sum
 // (and go.work, if any) and the contents of every source and embedded file of
 // every non-standard-library package the main package depends on.
 //
-// It also returns the fingerprint of those inputs (see Current), taken
-// before each was read.
-func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fingerprint, error) {
+// Its fingerprint (see Current and the on-disk record) covers more than the
+// key: the go binary, the go env files, the package, module and embed
+// directories (a file added or removed), the files the build ignores (a
+// changed build constraint), and the go.mod and go.work files that could
+// appear in a parent directory and change the module or workspace.
+func (r *Resolver) inputKey(ctx context.Context, ref, dir, goBin string) (*buildInputs, error) {
 	fp, since := newFingerprint()
-	if goBin, err := exec.LookPath(r.goCmd()); err == nil {
-		if _, err := fp.add(goBin, since); err != nil {
-			return "", nil, probe(newErr(ref, ErrBuild, "hashing inputs: %v", err))
-		}
+	hashErr := func(err error) error { return newErr(ref, ErrBuild, "hashing inputs: %v", err) }
+	if _, err := fp.add(goBin, since); err != nil {
+		return nil, probe(newErr(ref, ErrBuild, "hashing inputs: %v", err))
 	}
 	if _, err := fp.add(dir, since); err != nil {
-		return "", nil, probe(newErr(ref, ErrBuild, "hashing inputs: %v", err))
+		return nil, probe(newErr(ref, ErrBuild, "hashing inputs: %v", err))
 	}
-	envOut, err := run(r.command(ctx, dir, "env", "GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN"))
+	envOut, err := run(r.command(ctx, dir, append([]string{"env"}, goEnvVars...)...))
 	if err != nil {
-		return "", nil, probe(newErr(ref, ErrBuild, "go env failed: %v", err))
+		return nil, probe(newErr(ref, ErrBuild, "go env failed: %v", err))
 	}
 	listOut, err := run(r.command(ctx, dir, "list", "-e", "-deps",
-		"-json=Dir,ImportPath,Name,Standard,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "."))
+		"-json=Dir,ImportPath,Name,Standard,GoFiles,CgoFiles,SFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles,Module,Error", "."))
 	if err != nil {
-		return "", nil, probe(newErr(ref, ErrBuild, "go list failed: %v", err))
+		return nil, probe(newErr(ref, ErrBuild, "go list failed: %v", err))
 	}
 	var pkgs []goPackage
 	dec := json.NewDecoder(bytes.NewReader(listOut))
@@ -576,20 +633,20 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fing
 		if err := dec.Decode(&p); err == io.EOF {
 			break
 		} else if err != nil {
-			return "", nil, probe(newErr(ref, ErrBuild, "parsing go list output: %v", err))
+			return nil, probe(newErr(ref, ErrBuild, "parsing go list output: %v", err))
 		}
 		pkgs = append(pkgs, p)
 	}
 	if len(pkgs) == 0 {
-		return "", nil, probe(newErr(ref, ErrBuild, "go list printed no packages for %s", dir))
+		return nil, probe(newErr(ref, ErrBuild, "go list printed no packages for %s", dir))
 	}
 	// -deps lists packages in post-order: the named package comes last.
 	root := pkgs[len(pkgs)-1]
 	if root.Error != nil && len(root.GoFiles)+len(root.CgoFiles) == 0 {
-		return "", nil, probe(newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err))
+		return nil, probe(newErr(ref, ErrInvalid, "%s is not a Go main package: %s", dir, root.Error.Err))
 	}
 	if root.Name != "" && root.Name != "main" {
-		return "", nil, probe(newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name))
+		return nil, probe(newErr(ref, ErrInvalid, "%s is not a Go main package (it is package %s)", dir, root.Name))
 	}
 	var pkgErrs []string
 	for _, p := range pkgs {
@@ -598,43 +655,93 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fing
 		}
 	}
 	if len(pkgErrs) > 0 {
-		return "", nil, newErr(ref, ErrBuild, "go build failed:\n%s", strings.Join(pkgErrs, "\n"))
+		return nil, newErr(ref, ErrBuild, "go build failed:\n%s", strings.Join(pkgErrs, "\n"))
 	}
 
+	envLines := strings.Split(string(envOut), "\n")
+	keyed := strings.Join(envLines[:min(keyedEnvVars, len(envLines))], "\n") + "\n"
 	h := sha256.New()
-	fmt.Fprintf(h, "wasmpod-go-build v1\nGOOS=%s GOARCH=%s\nflags=%q\nenv:\n%s\n", targetOS, targetArch, buildFlags, envOut)
-	hashFile := func(label, path string) error {
+	fmt.Fprintf(h, "wasmpod-go-build v1\nGOOS=%s GOARCH=%s\nflags=%q\nenv:\n%s\n", targetOS, targetArch, buildFlags, keyed)
+	// hashFile stats path, reads it and records its content hash; keyed
+	// files also go into the key.
+	hashFile := func(label, path string, keyed bool) error {
 		if _, err := fp.add(path, since); err != nil {
 			return err
 		}
 		b, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) && label != "file" {
-			fmt.Fprintf(h, "%s %s absent\n", label, path)
+			if keyed {
+				fmt.Fprintf(h, "%s %s absent\n", label, path)
+			}
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		fmt.Fprintf(h, "%s %s %x\n", label, path, sum)
+		if e := &fp.entries[fp.index[path]]; e.hash == nil {
+			e.hash = sum[:]
+		}
+		if keyed {
+			fmt.Fprintf(h, "%s %s %x\n", label, path, sum)
+		}
 		return nil
 	}
+	// The go env files: the user's (go env -w) and the toolchain's.
+	if f := strings.TrimSpace(lineN(envOut, 7)); f != "" && f != "off" {
+		if _, err := fp.add(f, since); err != nil {
+			return nil, hashErr(err)
+		}
+	}
+	if goroot := strings.TrimSpace(lineN(envOut, 1)); goroot != "" {
+		if _, err := fp.add(filepath.Join(goroot, "go.env"), since); err != nil {
+			return nil, hashErr(err)
+		}
+	}
+	modDir := ""
 	if root.Module != nil && root.Module.GoMod != "" {
-		if err := hashFile("go.mod", root.Module.GoMod); err != nil {
-			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		modDir = filepath.Dir(root.Module.GoMod)
+		if err := hashFile("go.mod", root.Module.GoMod, true); err != nil {
+			return nil, hashErr(err)
 		}
-		if err := hashFile("go.sum", filepath.Join(filepath.Dir(root.Module.GoMod), "go.sum")); err != nil {
-			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+		if err := hashFile("go.sum", filepath.Join(modDir, "go.sum"), true); err != nil {
+			return nil, hashErr(err)
 		}
+		// A vendor directory appearing changes how dependencies resolve.
+		if _, err := fp.add(modDir, since); err != nil {
+			return nil, hashErr(err)
+		}
+	}
+	// A go.mod appearing between the package and its module root, or a
+	// go.work in any parent, changes the build.
+	for d, inModule := dir, true; ; {
+		if inModule {
+			if _, err := fp.add(filepath.Join(d, "go.mod"), since); err != nil {
+				return nil, hashErr(err)
+			}
+		}
+		if d == modDir {
+			inModule = false
+		}
+		if _, err := fp.add(filepath.Join(d, "go.work"), since); err != nil {
+			return nil, hashErr(err)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
 	}
 	if work := strings.TrimSpace(lineN(envOut, 3)); work != "" && work != "off" {
 		for _, f := range []string{work, work + ".sum"} {
-			if err := hashFile("go.work", f); err != nil {
-				return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			if err := hashFile("go.work", f, true); err != nil {
+				return nil, hashErr(err)
 			}
 		}
 	}
+	var deps []string
 	for _, p := range pkgs {
+		deps = append(deps, p.ImportPath)
 		if p.Standard {
 			continue
 		}
@@ -643,7 +750,7 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fing
 		// directory's mtime. (Taken after go list: a racy mtime is caught
 		// by the window.)
 		if _, err := fp.add(p.Dir, since); err != nil {
-			return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			return nil, hashErr(err)
 		}
 		var files []string
 		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.EmbedFiles} {
@@ -651,12 +758,29 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir string) (string, *fing
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			if err := hashFile("file", filepath.Join(p.Dir, f)); err != nil {
-				return "", nil, newErr(ref, ErrBuild, "hashing inputs: %v", err)
+			if err := hashFile("file", filepath.Join(p.Dir, f), true); err != nil {
+				return nil, hashErr(err)
+			}
+		}
+		// A file added to an embedded directory changes what is embedded.
+		for _, f := range p.EmbedFiles {
+			for d := filepath.Dir(filepath.Join(p.Dir, f)); len(d) > len(p.Dir) && strings.HasPrefix(d, p.Dir); d = filepath.Dir(d) {
+				if _, err := fp.add(d, since); err != nil {
+					return nil, hashErr(err)
+				}
+			}
+		}
+		// Files excluded by build constraints: an edited constraint could
+		// bring one in. They are watched, not keyed.
+		for _, list := range [][]string{p.IgnoredGoFiles, p.IgnoredOtherFiles} {
+			for _, f := range list {
+				if err := hashFile("ignored", filepath.Join(p.Dir, f), false); err != nil {
+					return nil, hashErr(err)
+				}
 			}
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), fp, nil
+	return &buildInputs{key: hex.EncodeToString(h.Sum(nil)), fp: fp, deps: deps}, nil
 }
 
 // lineN returns the n-th (0-based) line of b.
