@@ -81,7 +81,7 @@ func TestGoImageRebuiltWhenSourceChanges(t *testing.T) {
 		}
 		return out.String()
 	}
-	builds := func() int { return strings.Count(progress.String(), "Building go://") }
+	builds := func() int { return strings.Count(progress.String(), "Built go://") }
 
 	if out := run("first"); !strings.Contains(out, "running version one") {
 		t.Fatalf("first pod printed %q", out)

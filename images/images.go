@@ -574,15 +574,96 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in2.fp}, nil
 }
 
-// goBuild runs go build for dir, writing the module to out.
+// maxBuildOutput bounds the compiler output kept in a build error.
+const maxBuildOutput = 64 << 10
+
+// goBuild runs go build for dir, writing the module to out, and shows
+// progress: the packages compiled so far (go build -v names each) out of
+// the packages the main package depends on.
 func (r *Resolver) goBuild(ctx context.Context, ref, dir, out string, in *buildInputs) error {
 	r.progressf("Building %s for %s/%s...\n", ref, targetOS, targetArch)
-	args := append([]string{"build"}, buildFlags...)
+	args := append([]string{"build", "-v"}, buildFlags...)
 	args = append(args, "-o", out, ".")
-	if _, err := run(r.command(ctx, dir, args...)); err != nil {
-		return newErr(ref, ErrBuild, "go build failed: %v", err)
+	cmd := r.command(ctx, dir, args...)
+	deps := make(map[string]bool, len(in.deps))
+	for _, d := range in.deps {
+		deps[d] = false
+	}
+	var (
+		mu     sync.Mutex
+		built  int
+		output bytes.Buffer // what go printed, but the package names of -v
+		cut    bool
+	)
+	lines := &lineWriter{line: func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done, ok := deps[line]; ok {
+			if !done {
+				deps[line] = true
+				built++
+			}
+			return
+		}
+		if output.Len()+len(line) >= maxBuildOutput {
+			cut = true
+			return
+		}
+		output.WriteString(line + "\n")
+	}}
+	cmd.Stdout, cmd.Stderr = lines, lines
+	last := -1
+	stop := startTicker(r.Progress, func(elapsed time.Duration) (string, bool) {
+		mu.Lock()
+		n := built
+		mu.Unlock()
+		news := n != last
+		last = n
+		return fmt.Sprintf("Building %s: %d/%d packages (%s)", ref, n, len(in.deps), elapsed.Truncate(time.Second)), news
+	})
+	err := cmd.Run()
+	stop()
+	lines.flush()
+	if err != nil {
+		msg := strings.TrimSpace(output.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		if cut {
+			msg += "\n(more output cut)"
+		}
+		return newErr(ref, ErrBuild, "go build failed:\n%s", msg)
 	}
 	return nil
+}
+
+// lineWriter calls line for each line written to it.
+type lineWriter struct {
+	line func(string)
+	buf  []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.line(strings.TrimSuffix(string(l.buf[:i]), "\r"))
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > maxBuildOutput { // a line without end
+		l.flush()
+	}
+	return len(p), nil
+}
+
+func (l *lineWriter) flush() {
+	if len(l.buf) > 0 {
+		l.line(string(l.buf))
+		l.buf = nil
+	}
 }
 
 // buildInputs is what inputKey learns about a go:// package.

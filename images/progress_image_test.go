@@ -1,0 +1,112 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func fastTicks(t *testing.T, d time.Duration) {
+	old := tickEvery
+	tickEvery = d
+	t.Cleanup(func() { tickEvery = old })
+}
+
+// TestTickerLog: in a log, Ticker prints one line a tick for the first 10
+// ticks, then one every 10, and nothing after stop.
+func TestTickerLog(t *testing.T) {
+	fastTicks(t, 10*time.Millisecond)
+	var out syncBuffer
+	stop := Ticker(&out, "Compiling go://./hello")
+	time.Sleep(350 * time.Millisecond)
+	stop()
+	stop() // idempotent
+	got := out.String()
+	time.Sleep(50 * time.Millisecond)
+	if out.String() != got {
+		t.Fatal("Ticker wrote after stop")
+	}
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	re := regexp.MustCompile(`^Compiling go://\./hello\.\.\. \d+s$`)
+	for _, l := range lines {
+		if !re.MatchString(l) {
+			t.Fatalf("line %q does not match %s\n%s", l, re, got)
+		}
+	}
+	// 35 ticks at most: at most 9 in the first 10 ticks, then one in 10.
+	if len(lines) < 2 || len(lines) > 13 {
+		t.Fatalf("%d lines in 35 ticks, want 2..13:\n%s", len(lines), got)
+	}
+	if strings.Contains(got, "\r") {
+		t.Fatalf("carriage return in a log:\n%q", got)
+	}
+	// A step shorter than a tick prints nothing; a nil writer is fine.
+	var quick syncBuffer
+	Ticker(&quick, "quick")()
+	Ticker(nil, "nil")()
+	if quick.String() != "" {
+		t.Fatalf("a step shorter than a tick printed %q", quick.String())
+	}
+}
+
+// TestBuildProgress: a first build prints the go command's package count
+// against the number of packages the main package depends on, then the
+// final Built line.
+func TestBuildProgress(t *testing.T) {
+	fastTicks(t, 5*time.Millisecond)
+	proj := goProject(t)
+	// A constant of its own, so that the go build cache cannot have it.
+	writeFile(t, filepath.Join(proj, "lib", "lib.go"), fmt.Sprintf("package lib\n\nconst Greeting = \"hello %d\"\n", time.Now().UnixNano()))
+	var out syncBuffer
+	r := &Resolver{CacheDir: t.TempDir(), Progress: &out}
+	if _, err := r.Resolve(context.Background(), "go://./hello", proj); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) < 3 || lines[0] != "Building go://./hello for wasip1/wasm..." || !strings.HasPrefix(lines[len(lines)-1], "Built go://./hello (") {
+		t.Fatalf("progress:\n%s", got)
+	}
+	re := regexp.MustCompile(`^Building go://\./hello: (\d+)/(\d+) packages \(\d+s\)$`)
+	maxBuilt, total := 0, 0
+	for _, l := range lines[1 : len(lines)-1] {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("line %q does not match %s\n%s", l, re, got)
+		}
+		n, _ := strconv.Atoi(m[1])
+		total, _ = strconv.Atoi(m[2])
+		maxBuilt = max(maxBuilt, n)
+		if n > total {
+			t.Fatalf("%d of %d packages:\n%s", n, total, got)
+		}
+	}
+	// fmt alone brings tens of packages; the main package and lib were
+	// compiled before the link, which outlasts a 5 ms tick.
+	if total < 10 || maxBuilt < 1 {
+		t.Fatalf("counts up to %d of %d packages:\n%s", maxBuilt, total, got)
+	}
+}
