@@ -1,0 +1,26 @@
+//go:build !unix
+
+package testkubectl
+
+import (
+	"errors"
+	"os"
+	"time"
+)
+
+// lock creates path exclusively, waiting (up to 30 minutes) while another
+// process holds it, and returns its release.
+func lock(path string) (func(), error) {
+	deadline := time.Now().Add(30 * time.Minute)
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(time.Second)
+	}
+}

@@ -1,0 +1,31 @@
+//go:build unix
+
+package testkubectl
+
+import (
+	"os"
+	"syscall"
+)
+
+// lock takes an exclusive flock on path (created if need be), waiting for
+// other processes that hold it, and returns its release.
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
