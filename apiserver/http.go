@@ -410,8 +410,13 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 				h.serveWatch(w, req, r, rq.ns, opts)
 				return
 			}
+			target, err := negotiateRead(req) // Table, PartialObjectMetadataList (table.go)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
 			obj, err := s.List(ctx, r, rq.ns, opts)
-			respond(w, r, http.StatusOK, obj, err)
+			h.respondRead(w, r, target, obj, err)
 		case http.MethodPost:
 			if r.Namespaced && !rq.namespaced {
 				writeError(w, methodNotAllowed(req.Method))
@@ -510,8 +515,13 @@ func (h *httpHandler) serveItem(w http.ResponseWriter, req *http.Request, rq *re
 	ctx, s, r := req.Context(), h.s, rq.r
 	switch req.Method {
 	case http.MethodGet:
+		target, err := negotiateRead(req) // Table, PartialObjectMetadata (table.go)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 		obj, err := s.Get(ctx, r, rq.ns, rq.name)
-		respond(w, r, http.StatusOK, obj, err)
+		h.respondRead(w, r, target, obj, err)
 	case http.MethodPut:
 		obj, err := h.decodeBody(req, r)
 		if err != nil {
@@ -766,6 +776,11 @@ type watchEventJSON struct {
 }
 
 func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Resource, ns string, opts metav1.ListOptions) {
+	target, err := negotiateRead(req) // one Table per event (table.go)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	wi, err := h.s.Watch(req.Context(), r, ns, opts)
 	if err != nil {
 		writeError(w, err)
@@ -793,6 +808,9 @@ func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Re
 				st.Kind, st.APIVersion = "Status", "v1"
 			} else if ev.Object.GetObjectKind().GroupVersionKind().Empty() {
 				ev.Object.GetObjectKind().SetGroupVersionKind(r.GVK())
+			}
+			if target != nil {
+				obj = target.watchObject(h.s, r, ev.Object)
 			}
 			b, err := json.Marshal(obj)
 			if err != nil {

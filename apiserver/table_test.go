@@ -1,0 +1,429 @@
+package apiserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/wasmpod/wasmpod/store/memory"
+)
+
+// kubectlTableAccept is the Accept header kubectl get sends.
+const kubectlTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+
+// tableEnv is a server on loopback whose clock is fake, with a client-go
+// clientset and a REST client for the core group.
+type tableEnv struct {
+	clock *testingclock.FakeClock
+	url   string
+	cs    *kubernetes.Clientset
+	rc    *rest.RESTClient
+}
+
+func newTableEnv(t *testing.T) *tableEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	clk := testingclock.NewFakeClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	s, err := New(ctx, memory.New(), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler(HandlerOptions{}))
+	t.Cleanup(func() { cancel(); srv.CloseClientConnections(); srv.Close() })
+	cfg := TCPConfig(srv.URL, "")
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := rest.CopyConfig(cfg)
+	rcfg.GroupVersion = &corev1.SchemeGroupVersion
+	rcfg.APIPath = "/api"
+	rcfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	rc, err := rest.RESTClientFor(rcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tableEnv{clock: clk, url: srv.URL, cs: cs, rc: rc}
+}
+
+// decodeTable decodes a Table as kubectl get does: through unstructured,
+// then each row's object into an unstructured object.
+func decodeTable(t *testing.T, raw []byte) *metav1.Table {
+	t.Helper()
+	obj, err := runtime.Decode(unstructured.UnstructuredJSONScheme, raw)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", raw, err)
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || u.GetKind() != "Table" || u.GetAPIVersion() != "meta.k8s.io/v1" {
+		t.Fatalf("not a meta.k8s.io/v1 Table: %s", raw)
+	}
+	table := &metav1.Table{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, table); err != nil {
+		t.Fatal(err)
+	}
+	for i := range table.Rows {
+		row := &table.Rows[i]
+		if row.Object.Raw == nil {
+			continue
+		}
+		if row.Object.Object, err = runtime.Decode(unstructured.UnstructuredJSONScheme, row.Object.Raw); err != nil {
+			t.Fatalf("row %d object: %v", i, err)
+		}
+	}
+	return table
+}
+
+// getTable asks for a Table as kubectl does.
+func (e *tableEnv) getTable(t *testing.T, req *rest.Request) *metav1.Table {
+	t.Helper()
+	raw, err := req.SetHeader("Accept", kubectlTableAccept).Do(context.Background()).Raw()
+	if err != nil {
+		t.Fatalf("table request: %v", err)
+	}
+	return decodeTable(t, raw)
+}
+
+func printTable(t *testing.T, table *metav1.Table, opts printers.PrintOptions) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := printers.NewTablePrinter(opts).PrintObj(table, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func columns(table *metav1.Table) string {
+	var names []string
+	for _, c := range table.ColumnDefinitions {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+// TestTablePodsKubectlOutput: kubectl get pods prints the server's Table;
+// the printed text is kubectl's for the same pods (the header, the
+// column spacing, AGE as 5s, 3m2s, 2d3h, RESTARTS as "5 (10s ago)").
+func TestTablePodsKubectlOutput(t *testing.T) {
+	e := newTableEnv(t)
+	ctx := context.Background()
+	create := func(name string) *corev1.Pod {
+		p, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod(name), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	create("old")
+	e.clock.Step(51*time.Hour - (3*time.Minute + 2*time.Second))
+	crashing := create("mid")
+	e.clock.Step(3*time.Minute + 2*time.Second - 5*time.Second)
+	running := create("new")
+	e.clock.Step(5 * time.Second)
+	now := e.clock.Now()
+
+	crashing.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "10.244.0.7"}}, PodIP: "10.244.0.7",
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "main", RestartCount: 5,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, FinishedAt: metav1.NewTime(now.Add(-10 * time.Second))}}}}}
+	if _, err := e.cs.CoreV1().Pods("default").UpdateStatus(ctx, crashing, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	running.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "10.244.0.8"}}, PodIP: "10.244.0.8",
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "main", Ready: true,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(now)}}}}}
+	if _, err := e.cs.CoreV1().Pods("default").UpdateStatus(ctx, running, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	list := e.getTable(t, e.rc.Get().Namespace("default").Resource("pods"))
+	if got := columns(list); got != "Name,Ready,Status,Restarts,Age,IP,Node,Nominated Node,Readiness Gates" {
+		t.Fatalf("pod columns: %s", got)
+	}
+	if list.ResourceVersion == "" {
+		t.Errorf("the Table of a list has no resourceVersion")
+	}
+	want := "" +
+		"NAME   READY   STATUS             RESTARTS      AGE\n" +
+		"mid    0/1     CrashLoopBackOff   5 (10s ago)   3m2s\n" +
+		"new    1/1     Running            0             5s\n" +
+		"old    0/1     Pending            0             2d3h\n"
+	if got := printTable(t, list, printers.PrintOptions{}); got != want {
+		t.Errorf("kubectl get pods:\n%s\nwant:\n%s", got, want)
+	}
+	// Rows carry PartialObjectMetadata (kubectl's default includeObject).
+	if u := list.Rows[0].Object.Object.(*unstructured.Unstructured); u.GetKind() != "PartialObjectMetadata" || u.GetName() != "mid" || u.GetNamespace() != "default" {
+		t.Errorf("row object: %v", u.Object)
+	}
+	wantWide := "" +
+		"NAME   READY   STATUS             RESTARTS      AGE    IP           NODE     NOMINATED NODE   READINESS GATES\n" +
+		"mid    0/1     CrashLoopBackOff   5 (10s ago)   3m2s   10.244.0.7   <none>   <none>           <none>\n" +
+		"new    1/1     Running            0             5s     10.244.0.8   <none>   <none>           <none>\n" +
+		"old    0/1     Pending            0             2d3h   <none>       <none>   <none>           <none>\n"
+	if got := printTable(t, list, printers.PrintOptions{Wide: true}); got != wantWide {
+		t.Errorf("kubectl get pods -o wide:\n%s\nwant:\n%s", got, wantWide)
+	}
+	wantNS := "" +
+		"NAMESPACE   NAME   READY   STATUS    RESTARTS   AGE   LABELS\n" +
+		"default     new    1/1     Running   0          5s    app=web\n"
+	one := e.getTable(t, e.rc.Get().Namespace("default").Resource("pods").Name("new"))
+	if got := printTable(t, one, printers.PrintOptions{WithNamespace: true, ShowLabels: true}); got != wantNS {
+		t.Errorf("kubectl get pod new -A --show-labels:\n%s\nwant:\n%s", got, wantNS)
+	}
+
+	// The clock moves on: AGE is computed at request time.
+	e.clock.Step(time.Minute)
+	again := e.getTable(t, e.rc.Get().Namespace("default").Resource("pods").Name("new"))
+	if age := again.Rows[0].Cells[4]; age != "65s" {
+		t.Errorf("AGE a minute later = %v, want 65s", age)
+	}
+}
+
+// TestTableServicesAndNodes: the Tables of services and nodes carry
+// upstream's columns and cells.
+func TestTableServicesAndNodes(t *testing.T) {
+	e := newTableEnv(t)
+	ctx := context.Background()
+	svc, err := e.cs.CoreV1().Services("default").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cs.CoreV1().Nodes().Create(ctx, &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node, _ := e.cs.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+	node.Status = corev1.NodeStatus{
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+		NodeInfo:   corev1.NodeSystemInfo{KubeletVersion: "v1.37.2-wasmpod", OSImage: "wasip1", KernelVersion: "6.1", ContainerRuntimeVersion: "wazero://1.12.0"},
+		Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+	}
+	if _, err := e.cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Step(3*time.Minute + 2*time.Second)
+
+	svcs := e.getTable(t, e.rc.Get().Namespace("default").Resource("services"))
+	if got := columns(svcs); got != "Name,Type,Cluster-IP,External-IP,Port(s),Age,Selector" {
+		t.Fatalf("service columns: %s", got)
+	}
+	ip := svc.Spec.ClusterIP
+	if ip == "" {
+		t.Fatal("the service got no cluster IP")
+	}
+	// The CLUSTER-IP column is as wide as the longer of its header and
+	// the allocated address.
+	width := max(len(ip), len("CLUSTER-IP"))
+	want := "" +
+		"NAME   TYPE        " + fmt.Sprintf("%-*s", width, "CLUSTER-IP") + "   EXTERNAL-IP   PORT(S)   AGE    SELECTOR\n" +
+		"web    ClusterIP   " + fmt.Sprintf("%-*s", width, ip) + "   <none>        80/TCP    3m2s   app=web\n"
+	if got := printTable(t, svcs, printers.PrintOptions{Wide: true}); got != want {
+		t.Errorf("kubectl get svc -o wide:\n%s\nwant:\n%s", got, want)
+	}
+
+	nodes := e.getTable(t, e.rc.Get().Resource("nodes"))
+	wantNodes := "" +
+		"NAME     STATUS   ROLES           AGE    VERSION\n" +
+		"node-1   Ready    control-plane   3m2s   v1.37.2-wasmpod\n"
+	if got := printTable(t, nodes, printers.PrintOptions{}); got != wantNodes {
+		t.Errorf("kubectl get nodes:\n%s\nwant:\n%s", got, wantNodes)
+	}
+	wantWide := "" +
+		"NAME     STATUS   ROLES           AGE    VERSION           INTERNAL-IP   EXTERNAL-IP   OS-IMAGE   KERNEL-VERSION   CONTAINER-RUNTIME\n" +
+		"node-1   Ready    control-plane   3m2s   v1.37.2-wasmpod   127.0.0.1     <none>        wasip1     6.1              wazero://1.12.0\n"
+	if got := printTable(t, nodes, printers.PrintOptions{Wide: true}); got != wantWide {
+		t.Errorf("kubectl get nodes -o wide:\n%s\nwant:\n%s", got, wantWide)
+	}
+
+	// A kind without an upstream printer: the default table.
+	lr := e.getTable(t, e.rc.Get().Namespace("kube-system").Resource("limitranges"))
+	if got := columns(lr); got != "Name,Created At" || len(lr.Rows) != 0 {
+		t.Errorf("limitrange table: columns %s, %d rows", got, len(lr.Rows))
+	}
+}
+
+// TestTableWatch: kubectl get -w's watch answers one Table per event,
+// with one row; only the first carries the column definitions.
+func TestTableWatch(t *testing.T) {
+	e := newTableEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod("a"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	list := e.getTable(t, e.rc.Get().Namespace("default").Resource("pods"))
+	stream, err := e.rc.Get().Namespace("default").Resource("pods").
+		Param("watch", "1").Param("resourceVersion", list.ResourceVersion).
+		SetHeader("Accept", kubectlTableAccept).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	for _, name := range []string{"b", "c"} {
+		if _, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod(name), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.cs.CoreV1().Pods("default").Delete(ctx, "a", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	type event struct {
+		Type   string          `json:"type"`
+		Object json.RawMessage `json:"object"`
+	}
+	sc := bufio.NewScanner(stream)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var got []string
+	for i := 0; i < 3 && sc.Scan(); i++ {
+		var ev event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("event %d: %v: %s", i, err, sc.Bytes())
+		}
+		table := decodeTable(t, ev.Object)
+		if len(table.Rows) != 1 {
+			t.Fatalf("event %d: %d rows", i, len(table.Rows))
+		}
+		if (i == 0) != (len(table.ColumnDefinitions) > 0) {
+			t.Errorf("event %d: %d column definitions (only the first event has them)", i, len(table.ColumnDefinitions))
+		}
+		got = append(got, ev.Type+" "+table.Rows[0].Cells[0].(string))
+	}
+	if strings.Join(got, ",") != "ADDED b,ADDED c,DELETED a" {
+		t.Errorf("watch events: %v", got)
+	}
+}
+
+// TestTableNegotiation: the Accept rules and includeObject, as
+// kube-apiserver's.
+func TestTableNegotiation(t *testing.T) {
+	e := newTableEnv(t)
+	ctx := context.Background()
+	if _, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod("p"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, accept string) (int, string, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.url+path, nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		return resp.StatusCode, buf.String(), resp.Header
+	}
+	kindOf := func(body string) schema.GroupVersionKind {
+		var tm metav1.TypeMeta
+		json.Unmarshal([]byte(body), &tm)
+		return tm.GroupVersionKind()
+	}
+
+	// Only an unknown Table version is acceptable: 406.
+	code, body, _ := get("/api/v1/namespaces/default/pods", "application/json;as=Table;v=v2;g=meta.k8s.io")
+	if code != http.StatusNotAcceptable || !strings.Contains(body, `"reason":"NotAcceptable"`) || !strings.Contains(body, "only the following media types are accepted") {
+		t.Errorf("as=Table;v=v2: %d %s", code, body)
+	}
+	code, body, _ = get("/api/v1/namespaces/default/pods/p", "application/json;as=Table;v=v1;g=example.com")
+	if code != http.StatusNotAcceptable {
+		t.Errorf("as=Table;g=example.com: %d %s", code, body)
+	}
+	// ... unless a later clause is: the plain object.
+	code, body, _ = get("/api/v1/namespaces/default/pods", "application/json;as=Table;v=v2;g=meta.k8s.io, application/json")
+	if code != http.StatusOK || kindOf(body).Kind != "PodList" {
+		t.Errorf("fallback to the object: %d %v", code, kindOf(body))
+	}
+	// q values order the clauses.
+	code, body, _ = get("/api/v1/namespaces/default/pods", "application/json;q=0.5, application/json;as=Table;v=v1;g=meta.k8s.io")
+	if code != http.StatusOK || kindOf(body).Kind != "Table" {
+		t.Errorf("q order: %d %v", code, kindOf(body))
+	}
+	// v1beta1, still served upstream.
+	code, body, hdr := get("/api/v1/namespaces/default/pods/p", "application/json;as=Table;v=v1beta1;g=meta.k8s.io")
+	if code != http.StatusOK || kindOf(body) != (schema.GroupVersionKind{Group: "meta.k8s.io", Version: "v1beta1", Kind: "Table"}) || hdr.Get("Content-Type") != "application/json" {
+		t.Errorf("v1beta1 Table: %d %v %s", code, kindOf(body), hdr.Get("Content-Type"))
+	}
+	// includeObject.
+	rowObject := func(query string) string {
+		t.Helper()
+		code, body, _ := get("/api/v1/namespaces/default/pods"+query, kubectlTableAccept)
+		if code != http.StatusOK {
+			t.Fatalf("%s: %d %s", query, code, body)
+		}
+		var tbl struct {
+			Rows []struct {
+				Object json.RawMessage `json:"object"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(body), &tbl); err != nil || len(tbl.Rows) != 1 {
+			t.Fatalf("%s: %v %s", query, err, body)
+		}
+		return string(tbl.Rows[0].Object)
+	}
+	if o := rowObject("?includeObject=Object"); !strings.Contains(o, `"kind":"Pod"`) || !strings.Contains(o, `"apiVersion":"v1"`) || !strings.Contains(o, `"spec"`) {
+		t.Errorf("includeObject=Object: %s", o)
+	}
+	if o := rowObject("?includeObject=None"); o != "null" {
+		t.Errorf("includeObject=None: %s", o)
+	}
+	if o := rowObject(""); !strings.Contains(o, `"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1"`) || strings.Contains(o, `"spec"`) {
+		t.Errorf("default includeObject: %s", o)
+	}
+	code, body, _ = get("/api/v1/namespaces/default/pods?includeObject=Everything", kubectlTableAccept)
+	if code != http.StatusBadRequest || !strings.Contains(body, `includeObject: Unsupported value: \"Everything\"`) {
+		t.Errorf("includeObject=Everything: %d %s", code, body)
+	}
+	// PartialObjectMetadata(List), what client-go's metadata client asks.
+	code, body, _ = get("/api/v1/namespaces/default/pods", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+	if code != http.StatusOK || kindOf(body).Kind != "PartialObjectMetadataList" || !strings.Contains(body, `"name":"p"`) {
+		t.Errorf("PartialObjectMetadataList: %d %s", code, body)
+	}
+	code, body, _ = get("/api/v1/namespaces/default/pods/p", "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io")
+	if code != http.StatusOK || kindOf(body).Kind != "PartialObjectMetadata" {
+		t.Errorf("PartialObjectMetadata: %d %s", code, body)
+	}
+	code, body, _ = get("/api/v1/namespaces/default/pods", "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io")
+	if code != http.StatusNotAcceptable || !strings.Contains(body, "requested object is a list") {
+		t.Errorf("PartialObjectMetadata of a list: %d %s", code, body)
+	}
+	// Errors stay Statuses; other requests are unchanged.
+	code, body, _ = get("/api/v1/namespaces/default/pods/missing", kubectlTableAccept)
+	if code != http.StatusNotFound || kindOf(body).Kind != "Status" {
+		t.Errorf("missing pod as Table: %d %s", code, body)
+	}
+	code, body, _ = get("/api/v1/namespaces/default/pods/p", "application/vnd.kubernetes.protobuf, */*")
+	if code != http.StatusOK || kindOf(body).Kind != "Pod" {
+		t.Errorf("plain get: %d %v", code, kindOf(body))
+	}
+	// An empty list's Table has rows: [] and the columns.
+	code, body, _ = get("/api/v1/namespaces/kube-system/pods", kubectlTableAccept)
+	if code != http.StatusOK || !strings.Contains(body, `"rows":[]`) || !strings.Contains(body, `"name":"Restarts"`) {
+		t.Errorf("empty list table: %d %s", code, body)
+	}
+}
