@@ -57,11 +57,11 @@ func DefaultSocketPath() string { return filepath.Join(DefaultDataDir(), "wasmpo
 // carries them (so they may follow the command name, as with kubectl) and
 // so does the App.
 func connFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append([]ucli.Flag{
 		&ucli.StringFlag{Name: "server", Aliases: []string{"s"}, EnvVars: []string{"WASMPOD_SERVER"},
-			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port", DefaultText: "unix://$WASMPOD_DATA_DIR/wasmpod.sock"},
+			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port (takes precedence over --kubeconfig and the default socket; see 'wasmpod --help')", DefaultText: "found as 'wasmpod --help' says"},
 		&ucli.StringFlag{Name: "token", EnvVars: []string{"WASMPOD_TOKEN"}, Usage: "bearer token for authentication to the API server (TCP only)"},
-	}
+	}, kubeconfigFlags()...)
 }
 
 // nsFlags are -n and -A.
@@ -230,8 +230,12 @@ func connect(c *ucli.Context) (*conn, error) {
 		// errors itself, in kubectl's words.
 		klog.SetLogger(logr.Discard())
 	})
-	cfg, server, err := serverConfig(flagString(c, "server"), flagString(c, "token"))
+	cfg, server, err := locate(c)
 	if err != nil {
+		var ce *cmdError
+		if errors.As(err, &ce) {
+			return nil, ce
+		}
 		return nil, usageErr(err.Error())
 	}
 	cs, err := kubernetes.NewForConfig(cfg)

@@ -572,7 +572,10 @@ func TestConnectionRefused(t *testing.T) {
 	if code := Main([]string{"wasmpod", "--server", "unix://" + missing, "get", "pods"}, &gout, &gerr); code != 1 || !strings.Contains(gerr.String(), "unix://"+missing+" was refused") {
 		t.Errorf("global --server: exit %d, %q", code, gerr.String())
 	}
-	// The default socket comes from WASMPOD_DATA_DIR; a stale socket file refuses too.
+	// The default socket comes from WASMPOD_DATA_DIR; a stale socket file
+	// refuses too, and the error says what was tried (no serve record
+	// either: see discover_test.go).
+	isolate(t)
 	t.Setenv("WASMPOD_DATA_DIR", dir)
 	t.Setenv("WASMPOD_SERVER", "")
 	ln, err := net.Listen("unix", missing)
@@ -583,7 +586,7 @@ func TestConnectionRefused(t *testing.T) {
 	ln.Close()
 	var out, errb bytes.Buffer
 	code := Main([]string{"wasmpod", "get", "pods"}, &out, &errb)
-	if want := fmt.Sprintf("The connection to the server unix://%s was refused - is \"wasmpod serve\" running?\n", missing); code != 1 || errb.String() != want {
+	if want := fmt.Sprintf("error: no wasmpod server found: tried unix://%s (connection refused); start one with 'wasmpod serve' or pass --server\n", missing); code != 1 || errb.String() != want {
 		t.Errorf("default socket: exit %d, %q", code, errb.String())
 	}
 	if DefaultSocketPath() != missing {

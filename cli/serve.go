@@ -133,6 +133,24 @@ func serveAction(c *ucli.Context) error {
 		nodes = len(nodeSpecs)
 	}
 	fmt.Fprintf(stderr, "wasmpod serve: %d node(s), data in %s\n", nodes, dataDir)
+	// Record where this serve listens, so that the client commands find it
+	// whatever its --data-dir (removed on exit; a killed serve's record is
+	// dropped by the next client that finds its pid gone).
+	rec := serveRecord{PID: os.Getpid(), Socket: socket, DataDir: dataDir, Started: time.Now().UTC()}
+	if abs, err := filepath.Abs(socket); err == nil {
+		rec.Socket = abs
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		rec.DataDir = abs
+	}
+	if len(listeners) > 1 {
+		rec.Listen = "http://" + listeners[1].Addr().String()
+	}
+	unrecord, err := recordServe(rec)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmpod serve: cannot record this server in %s (%v): other commands need --server unix://%s\n", serversDir(), err, rec.Socket)
+	}
+	defer unrecord()
 
 	errs := make(chan error, len(servers))
 	for i, s := range servers {

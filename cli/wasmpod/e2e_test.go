@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(tmp)
+		// serve records where it listens under $XDG_RUNTIME_DIR: keep the
+		// records of the tests' serves out of the user's own.
+		os.Setenv("XDG_RUNTIME_DIR", filepath.Join(tmp, "run"))
 		repoRoot, _ = filepath.Abs("../..")
 		binPath = filepath.Join(tmp, "wasmpod")
 		build := exec.Command("go", "build", "-o", binPath, ".")
