@@ -427,3 +427,47 @@ func TestTableNegotiation(t *testing.T) {
 		t.Errorf("empty list table: %d %s", code, body)
 	}
 }
+
+// FuzzNegotiateRead: any Accept header and includeObject value gives the
+// object itself, a Table or PartialObjectMetadata(List) of meta.k8s.io v1
+// or v1beta1, or a 400 or 406 Status; never a panic.
+func FuzzNegotiateRead(f *testing.F) {
+	for _, seed := range [][2]string{
+		{kubectlTableAccept, ""},
+		{kubectlTableAccept, "Object"},
+		{"application/json;as=Table;v=v2;g=meta.k8s.io", ""},
+		{"application/json;q=0.5, application/json;as=Table;v=v1;g=meta.k8s.io", "None"},
+		{"application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json", ""},
+		{"application/vnd.kubernetes.protobuf, */*", ""},
+		{"application/json;as=Table;v=v1;g=meta.k8s.io;q=x", "Everything"},
+		{`*/*;as="Table";g=meta.k8s.io;v=v1beta1`, ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, accept, include string) {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil)
+		req.Header.Set("Accept", accept)
+		q := req.URL.Query()
+		q.Set("includeObject", include)
+		req.URL.RawQuery = q.Encode()
+		target, err := negotiateRead(req)
+		if err != nil {
+			st := statusOf(err)
+			if st.Code != http.StatusBadRequest && st.Code != http.StatusNotAcceptable {
+				t.Fatalf("Accept %q includeObject %q: %d %s", accept, include, st.Code, st.Message)
+			}
+			return
+		}
+		if target == nil {
+			return
+		}
+		switch target.kind {
+		case "Table", "PartialObjectMetadata", "PartialObjectMetadataList":
+		default:
+			t.Fatalf("Accept %q: target kind %q", accept, target.kind)
+		}
+		if target.gv.Group != "meta.k8s.io" || (target.gv.Version != "v1" && target.gv.Version != "v1beta1") {
+			t.Fatalf("Accept %q: target %v", accept, target.gv)
+		}
+	})
+}
