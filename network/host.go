@@ -309,7 +309,7 @@ func (l *hostListener) Close() error {
 func (l *hostListener) Addr() net.Addr { return l.ln.Addr() }
 
 func (n *Network) listenHost(hostAddr netip.AddrPort, target netip.AddrPort) (*hostListener, error) {
-	ln, err := net.Listen("tcp", hostAddr.String())
+	ln, err := net.Listen(hostNetwork("tcp", hostAddr))
 	if err != nil {
 		return nil, err
 	}
@@ -371,6 +371,23 @@ func (n *Network) ListenHostPort(hostAddr netip.AddrPort, proto string, podIP ne
 		return nil, fmt.Errorf("network: hostPort %s/%s: %w", hostAddr, protoName(udp), err)
 	}
 	return l, nil
+}
+
+// hostNetwork is "tcp4" or "udp4" for an IPv4 address and "tcp6" or "udp6"
+// for an IPv6 one ("::" stays dual-stack): a host port binds one address
+// family, as the kubelet's hostport opener does, and its errors say which
+// ("listen tcp4 127.0.0.1:8080: bind: address already in use"). It returns
+// the address to bind too, an IPv4-mapped one unmapped.
+func hostNetwork(proto string, addr netip.AddrPort) (string, string) {
+	ip := addr.Addr().Unmap()
+	a := netip.AddrPortFrom(ip, addr.Port()).String()
+	switch {
+	case ip.Is4():
+		return proto + "4", a
+	case ip.IsUnspecified():
+		return proto, a
+	}
+	return proto + "6", a
 }
 
 func protoName(udp bool) string {

@@ -205,7 +205,7 @@ type hostUDP struct {
 }
 
 func (n *Network) listenHostUDP(hostAddr, target netip.AddrPort) (*hostUDP, error) {
-	pc, err := net.ListenPacket("udp", hostAddr.String())
+	pc, err := net.ListenPacket(hostNetwork("udp", hostAddr))
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,10 @@ package pods
 //     apiserver.PortForwarder for its pods. Port-forward and hostPort need
 //     AgentConfig.Network (a PodDialer, a HostPortMapper); without it
 //     port-forward is ServiceUnavailable and a pod with a hostPort gets a
-//     FailedToStartHostPort warning.
+//     FailedToStartHostPort warning. With it, a pod's hostPorts are bound
+//     with its sandbox, before its containers start; a port that cannot be
+//     bound fails the sandbox (FailedCreatePodSandBox), retried with
+//     back-off (agent_net_sandbox.go).
 //   - Containers get the Service environment variables from a Service
 //     informer, which has synced before the first pod starts.
 
@@ -171,7 +174,6 @@ type podEntry struct {
 	latest    *corev1.Pod // status not yet written
 	deleting  bool
 	graceSent *metav1.Time // the deletionTimestamp Terminate was called for
-	hostPorts []io.Closer  // closed when the worker is done
 }
 
 func (e *podEntry) poke() {
@@ -222,6 +224,12 @@ func NewAgent(cfg AgentConfig) *Agent {
 	a.pcfg.Clock = clk
 	a.pcfg.NodeName = cfg.NodeName
 	a.pcfg.HostIP = "127.0.0.1"
+	if m, ok := cfg.Network.(HostPortMapper); ok && a.pcfg.HostPorts == nil {
+		a.pcfg.HostPorts = m
+	}
+	if !a.pcfg.HostPortAddress.IsValid() {
+		a.pcfg.HostPortAddress = cfg.HostPortAddress
+	}
 	a.setupResources()
 	if a.pcfg.Allocatable == nil {
 		a.pcfg.Allocatable = a.allocatable
@@ -584,9 +592,6 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 		kick: make(chan struct{}, 1), loopDone: make(chan struct{}),
 	}
 	a.pods[pod.UID] = e
-	if !terminal {
-		e.hostPorts = a.openHostPorts(pod)
-	}
 	e.w = NewWorker(&a.pcfg, pod)
 	if rejected {
 		e.latest = pod.DeepCopy() // the podLoop writes it
@@ -595,10 +600,7 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
-		_ = e.w.Run(ctx)
-		for _, c := range e.hostPorts {
-			c.Close()
-		}
+		_ = e.w.Run(ctx) // releases the pod's hostPorts
 	}()
 	go func() {
 		defer a.wg.Done()
@@ -809,54 +811,6 @@ func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecO
 		return 0, apierrors.NewBadRequest(err.Error())
 	}
 	return code, nil
-}
-
-// openHostPorts maps the pod's hostPorts through the node's network. A
-// failure is the pod's Warning event FailedToStartHostPort; the pod runs
-// without that mapping.
-func (a *Agent) openHostPorts(pod *corev1.Pod) []io.Closer {
-	var closers []io.Closer
-	warn := func(msg string) {
-		if a.recorder != nil {
-			a.recorder.Event(pod, corev1.EventTypeWarning, "FailedToStartHostPort", msg)
-		}
-	}
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			for _, p := range c.Ports {
-				if p.HostPort == 0 {
-					continue
-				}
-				proto := string(p.Protocol)
-				if proto == "" {
-					proto = string(corev1.ProtocolTCP)
-				}
-				m, ok := a.cfg.Network.(HostPortMapper)
-				if !ok {
-					warn(fmt.Sprintf("hostPort %d/%s of container %s: node %s has no pod network", p.HostPort, proto, c.Name, a.cfg.NodeName))
-					continue
-				}
-				podIP, err := netip.ParseAddr(pod.Status.PodIP)
-				if err != nil {
-					warn(fmt.Sprintf("hostPort %d/%s of container %s: the pod has no IP", p.HostPort, proto, c.Name))
-					continue
-				}
-				host := a.cfg.HostPortAddress
-				if p.HostIP != "" {
-					if h, err := netip.ParseAddr(p.HostIP); err == nil {
-						host = h
-					}
-				}
-				cl, err := m.ListenHostPort(netip.AddrPortFrom(host, uint16(p.HostPort)), proto, podIP, int(p.ContainerPort))
-				if err != nil {
-					warn(fmt.Sprintf("failed to open hostPort %d/%s on %s for container %s: %v", p.HostPort, proto, host, c.Name, err))
-					continue
-				}
-				closers = append(closers, cl)
-			}
-		}
-	}
-	return closers
 }
 
 // PortForward implements apiserver.PortForwarder: it dials port on the

@@ -86,6 +86,13 @@ type Config struct {
 	ContainerLogMaxSize  int64
 	ContainerLogMaxFiles int
 
+	// HostPorts, when set, binds the pods' hostPorts as part of their
+	// sandbox (agent_net_sandbox.go): a port that cannot be bound fails the
+	// sandbox, retried with back-off. HostPortAddress is the host address a
+	// port without hostIP binds (default 127.0.0.1).
+	HostPorts       HostPortMapper
+	HostPortAddress netip.Addr
+
 	// OnStatus receives a copy of the pod after each status change.
 	OnStatus func(pod *corev1.Pod)
 	// OnEvent receives the pod's Events (Pulling, Started, BackOff, ...).
@@ -108,6 +115,8 @@ type Worker struct {
 	// podNet is the pod's network namespace (nil without a network).
 	podNet network.PodNet
 	podIP  netip.Addr
+	// hostPorts are the pod's bound hostPorts (worker goroutine only).
+	hostPorts hostPortSet
 
 	mu   sync.Mutex
 	pod  *corev1.Pod // last published
@@ -263,14 +272,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	if stop := w.watchVolumes(); stop != nil {
 		defer stop()
 	}
-	if err := w.setupNetwork(); err != nil {
-		for _, c := range s.ctrs {
-			c.waitReason, c.waitMessage = "CreateContainerError", err.Error()
-		}
-		w.event(corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: "+err.Error())
-		s.terminal = true
-		w.publish()
-		return nil
+	// The sandbox (network namespace, hostPorts): retried with back-off
+	// until it is created or the pod ends (agent_net_sandbox.go).
+	if ok, err := w.createSandbox(ctx); !ok {
+		return err
 	}
 	defer w.teardownNetwork()
 	w.publish()
@@ -394,7 +399,13 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		if errors.Is(err, images.ErrInvalid) {
 			reason = "InvalidImageName"
 		}
-		fail(&c.pull, reason, fmt.Sprintf("Failed to pull image %q: %v", c.spec.Image, err))
+		// The whole cause (a build's compiler output) is the waiting
+		// message; the Event gets one line of it.
+		msg, summary := imageFailure(c.spec.Image, err)
+		c.pull.next(now, now)
+		c.retryAt = now.Add(c.pull.delay)
+		c.waitReason, c.waitMessage = reason, msg
+		w.event(corev1.EventTypeWarning, "Failed", summary)
 		return
 	}
 	c.image = img.Digest
@@ -446,6 +457,33 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		<-inst.Done()
 		w.exits <- exitEvent{c: c, status: inst.Status()}
 	}()
+}
+
+// imageFailure words a failed resolve as the kubelet words a failed pull
+// ("Failed to pull image %q: cause"; "Failed to build image" for a go://
+// build): msg with the whole cause, for the container's waiting message,
+// and summary in one line, for the Event (whose message must not break
+// describe's table).
+func imageFailure(ref string, err error) (msg, summary string) {
+	verb := "pull"
+	if errors.Is(err, images.ErrBuild) {
+		verb = "build"
+	}
+	cause, first, more := err.Error(), "", 0
+	if e := (*images.Error)(nil); errors.As(err, &e) {
+		cause = e.Err.Error() // e names the ref, as the prefix does
+		first, more = e.Summary()
+	} else {
+		first, more = (&images.Error{Ref: ref, Err: err}).Summary()
+	}
+	msg = fmt.Sprintf("Failed to %s image %q: %s", verb, ref, cause)
+	summary = fmt.Sprintf("Failed to %s image %q: %s", verb, ref, first)
+	if more == 1 {
+		summary += " (and 1 more line; see the container's waiting message)"
+	} else if more > 1 {
+		summary += fmt.Sprintf(" (and %d more lines; see the container's waiting message)", more)
+	}
+	return msg, summary
 }
 
 func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
@@ -567,8 +605,10 @@ func (w *Worker) setupNetwork() error {
 }
 
 func (w *Worker) teardownNetwork() {
+	w.closeHostPorts()
 	if w.podNet != nil {
 		w.cfg.Network.RemovePod(w.podIP)
+		w.podNet = nil
 	}
 }
 
