@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,7 +40,7 @@ Examples:
   # Open an interactive shell with a terminal
   wasmpod exec -it mypod -- sh`,
 		Flags: append(append(connFlags(), nsFlags(false)...),
-			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the kubectl.kubernetes.io/default-container annotation or the only container is used"},
+			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the one named by the kubectl.kubernetes.io/default-container annotation, else the first container"},
 			&ucli.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the container"},
 			&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "stdin is a TTY"},
 			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only print output from the remote session"},
@@ -92,7 +93,11 @@ func execAction(c *ucli.Context) error {
 	}
 	container := c.String("container")
 	if container == "" {
-		if container, err = defaultContainerName(pod); err != nil {
+		var warn io.Writer = c.App.ErrWriter
+		if c.Bool("quiet") {
+			warn = nil
+		}
+		if container, err = defaultContainerName(pod, warn, false); err != nil {
 			return err
 		}
 	}

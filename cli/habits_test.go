@@ -152,3 +152,45 @@ func TestCompletionCandidates(t *testing.T) {
 	out, _, _ = runMain(completeFlag)
 	has("wasmpod", strings.Fields(out), "get", "logs", "serve", "completion")
 }
+
+// TestDefaultContainer: logs and exec without -c use the annotated
+// default container, else the first one, with kubectl's notice on stderr
+// when there was a choice (exec -q silences it).
+func TestDefaultContainer(t *testing.T) {
+	e := newEnv(t)
+	e.s.RegisterNode("node-1", &fakeNode{})
+	mk := func(name, annotation string) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+			NodeName:       "node-1",
+			InitContainers: []corev1.Container{{Name: "setup", Image: "a.wasm"}},
+			Containers:     []corev1.Container{{Name: "a", Image: "a.wasm"}, {Name: "b", Image: "a.wasm"}},
+		}}
+		if annotation != "" {
+			p.Annotations = map[string]string{"kubectl.kubernetes.io/default-container": annotation}
+		}
+		if _, err := e.cs.CoreV1().Pods("default").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("plain", "")
+	mk("annotated", "b")
+	mk("misannotated", "zz")
+	for _, c := range []struct {
+		args        []string
+		out, stderr string
+	}{
+		{[]string{"logs", "plain"}, "plain/a line 1\nplain/a line 2\n", "Defaulted container \"a\" out of: a, b, setup (init)\n"},
+		{[]string{"logs", "annotated"}, "annotated/b line 1\nannotated/b line 2\n", ""},
+		{[]string{"logs", "misannotated"}, "misannotated/a line 1\nmisannotated/a line 2\n", "Default container name \"zz\" not found in pod misannotated\nDefaulted container \"a\" out of: a, b, setup (init)\n"},
+		{[]string{"logs", "plain", "-c", "b"}, "plain/b line 1\nplain/b line 2\n", ""},
+		{[]string{"exec", "plain", "--", "echo", "hi"}, "a hi\n", "Defaulted container \"a\" out of: a, b, setup (init)\n"},
+		{[]string{"exec", "-q", "plain", "--", "echo", "hi"}, "a hi\n", ""},
+		{[]string{"exec", "annotated", "--", "echo", "hi"}, "b hi\n", ""},
+		{[]string{"exec", "misannotated", "--", "echo", "hi"}, "a hi\n", "Defaulted container \"a\" out of: a, b, setup (init)\n"},
+	} {
+		out, errOut, code := e.run(c.args...)
+		if code != 0 || out != c.out || errOut != c.stderr {
+			t.Errorf("wasmpod %v: exit %d, stdout %q, stderr %q; want 0, %q, %q", c.args, code, out, errOut, c.out, c.stderr)
+		}
+	}
+}

@@ -694,8 +694,9 @@ func TestLogsAndExec(t *testing.T) {
 	if out := e.ok("logs", "pod/two", "-c", "b", "-f"); out != "two/b line 1\ntwo/b line 2\n" {
 		t.Errorf("logs -c: %q", out)
 	}
-	if got := e.fail(1, "logs", "two"); got != "error: a container name must be specified for pod two, choose one of: [a b]\n" {
-		t.Errorf("logs without -c: %q", got)
+	// Without -c, the first container, with kubectl's notice (see TestDefaultContainer).
+	if out, errOut, code := e.run("logs", "two"); code != 0 || out != "two/a line 1\ntwo/a line 2\n" || errOut != "Defaulted container \"a\" out of: a, b\n" {
+		t.Errorf("logs without -c: %d %q %q", code, out, errOut)
 	}
 	if got := e.fail(1, "logs", "nope"); got != "Error from server (NotFound): pods \"nope\" not found\n" {
 		t.Errorf("logs missing pod: %q", got)

@@ -19,8 +19,9 @@ func logsCommand() *ucli.Command {
 		Aliases:   []string{"log"},
 		Usage:     "Print the logs for a container in a pod",
 		ArgsUsage: "POD [-c CONTAINER]",
-		Description: `Prints the logs of a container of a pod. With one container, or the
-kubectl.kubernetes.io/default-container annotation, -c may be left out.
+		Description: `Prints the logs of a container of a pod. Without -c, the container named by
+the pod's kubectl.kubernetes.io/default-container annotation is used, else the
+first container (with a notice on stderr when the pod has others).
 
 Examples:
   # Return snapshot logs from pod nginx with only one container
@@ -97,18 +98,18 @@ func logsAction(c *ucli.Context) error {
 		return err
 	}
 	ns := c.String("namespace")
-	return k.fail(k.streamLogs(c.Context, ns, name, opts, c.App.Writer))
+	return k.fail(k.streamLogs(c.Context, ns, name, opts, c.App.Writer, c.App.ErrWriter))
 }
 
-// streamLogs picks the default container as kubectl does and copies the
-// pods/log stream to w.
-func (k *conn) streamLogs(ctx context.Context, ns, name string, opts *corev1.PodLogOptions, w io.Writer) error {
+// streamLogs picks the default container as kubectl does (its notice goes
+// to warn) and copies the pods/log stream to w.
+func (k *conn) streamLogs(ctx context.Context, ns, name string, opts *corev1.PodLogOptions, w, warn io.Writer) error {
 	pod, err := k.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
 	if opts.Container == "" {
-		c, err := defaultContainerName(pod)
+		c, err := defaultContainerName(pod, warn, true)
 		if err != nil {
 			return err
 		}
@@ -127,20 +128,51 @@ func (k *conn) streamLogs(ctx context.Context, ns, name string, opts *corev1.Pod
 }
 
 // defaultContainerName is kubectl's choice of container when -c is not
-// given: the kubectl.kubernetes.io/default-container annotation, else the
-// only container.
-func defaultContainerName(pod *corev1.Pod) (string, error) {
-	if def := pod.Annotations["kubectl.kubernetes.io/default-container"]; def != "" {
-		return def, nil
+// given (podcmd.FindOrDefaultContainerByName): the container named by the
+// kubectl.kubernetes.io/default-container annotation, else the first
+// container, with kubectl's notice on warn when there was a choice. For
+// logs, an annotation naming no container is reported (as kubectl logs
+// does); exec ignores it silently.
+func defaultContainerName(pod *corev1.Pod, warn io.Writer, forLogs bool) (string, error) {
+	if len(pod.Spec.Containers) == 0 {
+		return "", errorf("pod %s/%s does not have any containers", pod.Namespace, pod.Name)
 	}
-	if len(pod.Spec.Containers) == 1 {
-		return pod.Spec.Containers[0].Name, nil
+	if def := pod.Annotations[defaultContainerAnnotation]; def != "" {
+		for _, ct := range pod.Spec.Containers {
+			if ct.Name == def {
+				return def, nil
+			}
+		}
+		for _, ct := range pod.Spec.InitContainers {
+			if ct.Name == def {
+				return def, nil
+			}
+		}
+		if forLogs && warn != nil {
+			fmt.Fprintf(warn, "Default container name %q not found in pod %s\n", def, pod.Name)
+		}
 	}
-	names := make([]string, 0, len(pod.Spec.Containers))
+	name := pod.Spec.Containers[0].Name
+	if warn != nil && (len(pod.Spec.Containers) > 1 || len(pod.Spec.InitContainers) > 0 || len(pod.Spec.EphemeralContainers) > 0) {
+		fmt.Fprintf(warn, "Defaulted container %q out of: %s\n", name, allContainerNames(pod))
+	}
+	return name, nil
+}
+
+const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+
+// allContainerNames is kubectl's list: containers, then ephemeral ones
+// marked "(ephem)", then init containers marked "(init)".
+func allContainerNames(pod *corev1.Pod) string {
+	var names []string
 	for _, ct := range pod.Spec.Containers {
 		names = append(names, ct.Name)
 	}
-	return "", errorf("a container name must be specified for pod %s, choose one of: %v", pod.Name, names)
+	for _, ct := range pod.Spec.EphemeralContainers {
+		names = append(names, ct.Name+" (ephem)")
+	}
+	for _, ct := range pod.Spec.InitContainers {
+		names = append(names, ct.Name+" (init)")
+	}
+	return strings.Join(names, ", ")
 }
-
-var _ = fmt.Sprint
