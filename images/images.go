@@ -77,7 +77,42 @@ func probe(e *Error) *Error {
 	return e
 }
 
+// Error is `image "<ref>": <cause>`: it names the reference once, so a
+// caller adds where the reference was written (file, document, field) in
+// front, and never repeats the reference. A build failure's cause is
+// "go build failed:" followed by the go command's output, one line each.
 func (e *Error) Error() string { return fmt.Sprintf("image %q: %v", e.Ref, e.Err) }
+
+// maxSummary bounds the line Summary returns.
+const maxSummary = 512
+
+// Summary returns the cause in one line, for an Event or a one-line log:
+// its first informative line (for a build failure, the first compiler
+// message; package headers "# pkg" are skipped), at most 512 bytes, and
+// how many more informative lines the whole cause (e.Err) has.
+func (e *Error) Summary() (first string, more int) {
+	var lines []string
+	for i, l := range strings.Split(e.Err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "# ") || (i == 0 && errors.Is(e.Kind, ErrBuild) && strings.HasSuffix(l, "failed:")) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return strings.TrimSpace(strings.ReplaceAll(e.Err.Error(), "\n", " ")), 0
+	}
+	first = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, lines[0])
+	if len(first) > maxSummary {
+		first = strings.ToValidUTF8(first[:maxSummary], "") + "..."
+	}
+	return first, len(lines) - 1
+}
 
 // Unwrap lets errors.Is match both the Kind sentinel and the cause.
 func (e *Error) Unwrap() []error { return []error{e.Kind, e.Err} }

@@ -278,7 +278,9 @@ func (s *podState) maybeStart(c *ctr, now time.Time, a *actions) {
 			// As the kubelet's image manager: between pull attempts the
 			// container waits in ImagePullBackOff.
 			c.waitReason = "ImagePullBackOff"
-			c.waitMessage = fmt.Sprintf("Back-off pulling image %q", c.spec.Image)
+			// As since Kubernetes 1.32, the message keeps the failed
+			// pull's, so the cause (a build's output) stays visible.
+			c.waitMessage = fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, c.waitMessage)
 		}
 		a.wakeAt(c.retryAt)
 		return

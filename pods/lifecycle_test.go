@@ -538,7 +538,7 @@ func TestImagePullBackOff(t *testing.T) {
 		t.Fatalf("start %q wake %v, want a retry at +10s", names(a.start), a.wake)
 	}
 	cs := statusOf(s.status(t0, nil), "c")
-	if cs.State.Waiting == nil || cs.State.Waiting.Reason != "ImagePullBackOff" || cs.State.Waiting.Message != `Back-off pulling image "c.wasm"` {
+	if cs.State.Waiting == nil || cs.State.Waiting.Reason != "ImagePullBackOff" || cs.State.Waiting.Message != `Back-off pulling image "c.wasm": ErrImagePull: Failed to pull image` {
 		t.Fatalf("state %+v, want ImagePullBackOff", cs.State)
 	}
 	if st := s.status(t0, nil); st.Phase != corev1.PodPending {

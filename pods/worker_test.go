@@ -645,7 +645,7 @@ func TestWorkerMissingImage(t *testing.T) {
 	if p.Status.Phase != corev1.PodPending {
 		t.Errorf("phase %s, want Pending", p.Status.Phase)
 	}
-	if w := ctrStatus(p, "hello").State.Waiting; w.Message != `Back-off pulling image "./missing.wasm"` {
+	if w := ctrStatus(p, "hello").State.Waiting; !strings.HasPrefix(w.Message, `Back-off pulling image "./missing.wasm": ErrImagePull: Failed to pull image "./missing.wasm": `) {
 		t.Errorf("message %q", w.Message)
 	}
 	if !h.hasEvent(`Warning Failed Failed to pull image "./missing.wasm"`) {
