@@ -471,3 +471,60 @@ func FuzzNegotiateRead(f *testing.F) {
 		}
 	})
 }
+
+// TestTableEveryServedKind: every resource the server serves answers a
+// Table list, with its upstream printer's columns (-o wide's included) or,
+// for kinds upstream has no printer for, the default Name/Created At.
+func TestTableEveryServedKind(t *testing.T) {
+	e := newTableEnv(t)
+	want := map[string]string{
+		"Pod":           "Name,Ready,Status,Restarts,Age,IP,Node,Nominated Node,Readiness Gates",
+		"Node":          "Name,Status,Roles,Age,Version,Internal-IP,External-IP,OS-Image,Kernel-Version,Container-Runtime",
+		"Namespace":     "Name,Status,Age",
+		"Event":         "Last Seen,Type,Reason,Object,Subobject,Source,Message,First Seen,Count,Name",
+		"Service":       "Name,Type,Cluster-IP,External-IP,Port(s),Age,Selector",
+		"Endpoints":     "Name,Endpoints,Age",
+		"ConfigMap":     "Name,Data,Age",
+		"Secret":        "Name,Type,Data,Age",
+		"LimitRange":    "Name,Created At",
+		"Lease":         "Name,Holder,Age",
+		"EndpointSlice": "Name,AddressType,Ports,Endpoints,Age",
+		"ReplicaSet":    "Name,Desired,Current,Ready,Age,Containers,Images,Selector",
+		"Deployment":    "Name,Ready,Up-to-date,Available,Age,Containers,Images,Selector",
+		"DaemonSet":     "Name,Desired,Current,Ready,Up-to-date,Available,Node Selector,Age,Containers,Images,Selector",
+		"Job":           "Name,Status,Completions,Duration,Age,Containers,Images,Selector",
+		"CronJob":       "Name,Schedule,Timezone,Suspend,Active,Last Schedule,Age,Containers,Images,Selector",
+	}
+	srv, err := New(context.Background(), memory.New(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range srv.Resources() {
+		path := "/api/" + r.GVR.Version + "/" + r.GVR.Resource
+		if r.GVR.Group != "" {
+			path = "/apis/" + r.GVR.Group + "/" + r.GVR.Version + "/" + r.GVR.Resource
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.url+path, nil)
+		req.Header.Set("Accept", kubectlTableAccept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, buf.String())
+			continue
+		}
+		table := decodeTable(t, buf.Bytes())
+		w, ok := want[r.Kind]
+		if !ok {
+			t.Errorf("%s: kind %s is served but this test does not know its columns (%s)", path, r.Kind, columns(table))
+			continue
+		}
+		if got := columns(table); got != w {
+			t.Errorf("%s columns:\n got %s\nwant %s", r.Kind, got, w)
+		}
+	}
+}
