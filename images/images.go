@@ -9,7 +9,11 @@
 //     resolved against baseDir);
 //   - go://<dir>, a Go main package directory (absolute or relative to baseDir),
 //     built with the local Go toolchain for GOOS=wasip1 GOARCH=wasm and cached on
-//     disk under Resolver.CacheDir, keyed by a hash of every build input.
+//     disk under Resolver.CacheDir, keyed by a hash of every build input. The
+//     inputs the key was computed from are recorded beside it, so a later
+//     resolve, in this process or another, validates them by stat (content
+//     hashes for files changed within 2 s of being read) and uses the cached
+//     module without running the go command.
 //
 // OCI references ("ghcr.io/x/y:1.0") are recognised and rejected with
 // ErrUnsupported for now.

@@ -50,6 +50,9 @@ func newWarmProject(t *testing.T) *warmProject {
 	w := &warmProject{proj: goProject(t), cache: t.TempDir()}
 	bin := t.TempDir()
 	w.goCmd, w.calls = goWrapper(t, bin)
+	// hello embeds a directory too.
+	writeFile(t, filepath.Join(w.proj, "hello", "static", "a.txt"), "a\n")
+	writeFile(t, filepath.Join(w.proj, "hello", "static.go"), "package main\n\nimport \"embed\"\n\n//go:embed static\nvar static embed.FS\n")
 	// hello/off.go is excluded by its build constraint.
 	writeFile(t, filepath.Join(w.proj, "hello", "off.go"), "//go:build never\n\npackage main\n\nfunc init() { println(\"off\") }\n")
 	age(t, w.proj)
@@ -124,6 +127,9 @@ func TestWarmResolveInvalidation(t *testing.T) {
 		}, true},
 		{"edited embedded file", func(t *testing.T, w *warmProject) {
 			writeFile(t, filepath.Join(w.proj, "hello", "msg.txt"), "le monde\n")
+		}, true},
+		{"new file in an embedded directory", func(t *testing.T, w *warmProject) {
+			writeFile(t, filepath.Join(w.proj, "hello", "static", "b.txt"), "b\n")
 		}, true},
 		{"go.mod changed", func(t *testing.T, w *warmProject) {
 			writeFile(t, filepath.Join(w.proj, "go.mod"), "module example.com/proj\n\ngo 1.26.0\n")
