@@ -19,6 +19,8 @@ package apiserver
 //     until the client goes away, timeoutSeconds passes or the core watch
 //     ends (an ERROR event with a Status carries the reason).
 //   - Server-side apply and dryRun are refused (415, 400).
+//   - get, list and watch answer meta.k8s.io Tables, PartialObjectMetadata
+//     and PartialObjectMetadataList when the Accept header asks (table.go).
 
 import (
 	"bytes"

@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	testingclock "k8s.io/utils/clock/testing"
 
@@ -526,5 +527,50 @@ func TestTableEveryServedKind(t *testing.T) {
 		if got := columns(table); got != w {
 			t.Errorf("%s columns:\n got %s\nwant %s", r.Kind, got, w)
 		}
+	}
+}
+
+// TestTableMetadataClient: client-go's metadata client (what metadata
+// informers and garbage collectors use) gets PartialObjectMetadata and
+// PartialObjectMetadataList answers for get, list and watch.
+func TestTableMetadataClient(t *testing.T) {
+	e := newTableEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod("p"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := metadata.NewForConfig(TCPConfig(e.url, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := mc.Resource(corev1.SchemeGroupVersion.WithResource("pods")).Namespace("default")
+	list, err := pods.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Name != "p" || list.Items[0].Labels["app"] != "web" || list.ResourceVersion == "" {
+		t.Fatalf("metadata list: %+v", list)
+	}
+	one, err := pods.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil || one.Name != "p" || one.UID == "" {
+		t.Fatalf("metadata get: %v %+v", err, one)
+	}
+	w, err := pods.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod("q"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		m, ok := ev.Object.(*metav1.PartialObjectMetadata)
+		if !ok || ev.Type != "ADDED" || m.Name != "q" {
+			t.Fatalf("metadata watch event: %s %#v", ev.Type, ev.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no metadata watch event")
 	}
 }
