@@ -30,6 +30,11 @@ type schedulerBinder struct {
 }
 
 func (b *schedulerBinder) Bind(ctx context.Context, pod *corev1.Pod, node string) error {
+	// The Scheduled event is stamped (time and name) before the binding is
+	// written: a node agent that reacts to the binding before Bind returns
+	// here stamps its Pulling later, so kubectl describe's sort (by time,
+	// then name) lists Scheduled first.
+	now := metav1.Now()
 	err := b.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
@@ -40,7 +45,6 @@ func (b *schedulerBinder) Bind(ctx context.Context, pod *corev1.Pod, node string
 	// Written synchronously, not through the event broadcaster, so that it
 	// precedes the node agent's first events (Pulling) as it does upstream,
 	// where a kubelet is a network hop away.
-	now := metav1.Now()
 	_, err = b.client.CoreV1().Events(pod.Namespace).Create(ctx, &corev1.Event{
 		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
 		InvolvedObject:      corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, APIVersion: "v1", ResourceVersion: pod.ResourceVersion},

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
 )
 
@@ -628,8 +629,21 @@ func describeEvents(p prefixWriter, evs []corev1.Event, now time.Time) {
 		if e.Source.Host != "" {
 			from += ", " + e.Source.Host
 		}
-		p.write(1, "%v\t%v\t%s\t%v\t%v\n", e.Type, e.Reason, interval, from, strings.TrimSpace(e.Message))
+		p.write(1, "%v\t%v\t%s\t%v\t%v\n", e.Type, e.Reason, interval, from, eventMessage(e.Message))
 	}
+}
+
+// eventMessage is an event's message as one cell of the Events table:
+// trimmed as kubectl describe does, then cut at its first line break with
+// "..." and with terminal escapes made harmless, as kubectl's table
+// printer does for any cell (a raw newline would break the table; the
+// whole message is in "wasmpod get events -o yaml").
+func eventMessage(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if i := strings.IndexAny(msg, "\f\n\r"); i >= 0 {
+		msg = msg[:i] + "..."
+	}
+	return printers.EscapeTerminal(msg)
 }
 
 func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease string, evs []corev1.Event, showEvents bool, now time.Time) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,5 +193,57 @@ func TestDefaultContainer(t *testing.T) {
 		if code != 0 || out != c.out || errOut != c.stderr {
 			t.Errorf("wasmpod %v: exit %d, stdout %q, stderr %q; want 0, %q, %q", c.args, code, out, errOut, c.out, c.stderr)
 		}
+	}
+}
+
+// TestDescribeMultilineEventMessage: an event whose message spans lines
+// (a compiler's output) stays one row of describe's Events table, cut at
+// its first line break with "...", as kubectl's table printer cuts cells.
+func TestDescribeMultilineEventMessage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "build"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "go://./x"}}}}
+	p, err := e.cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	for i, msg := range []string{
+		"Failed to pull image \"go://./x\": go build failed:\n./main.go:3:1: syntax error\n./main.go:9:2: undefined: x\n",
+		"Error: ImagePullBackOff\r\nsecond",
+		"Back-off \x1b[31mpulling\x1b[0m image",
+	} {
+		ev := &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("build.%d", i)},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "build", UID: p.UID},
+			Reason:         "Failed", Message: msg, Type: corev1.EventTypeWarning,
+			Source:         corev1.EventSource{Component: "kubelet", Host: "node-1"},
+			FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		}
+		if _, err := e.cs.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := e.ok("describe", "pod", "build")
+	_, events, ok := strings.Cut(out, "\nEvents:\n")
+	if !ok {
+		t.Fatalf("no Events table:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimRight(events, "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("Events table has %d lines, want header, rule and 3 rows:\n%s", len(lines), events)
+	}
+	for i, want := range []string{
+		`Failed to pull image "go://./x": go build failed:...`,
+		`Error: ImagePullBackOff...`,
+		`Back-off ^[[31mpulling^[[0m image`,
+	} {
+		row := lines[2+i]
+		if !strings.HasPrefix(row, "  Warning") || !strings.HasSuffix(row, "kubelet, node-1  "+want) {
+			t.Errorf("row %d: %q, want it to end with %q", i, row, want)
+		}
+	}
+	if strings.Contains(out, "syntax error") || strings.Contains(out, "\x1b") {
+		t.Errorf("raw multi-line message or escape in describe:\n%s", out)
 	}
 }
