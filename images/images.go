@@ -273,9 +273,9 @@ func (r *Resolver) Resolve(ctx context.Context, ref, baseDir string) (*Image, er
 	var e *Error
 	if err != nil && r.Opaque && ctx.Err() == nil && errors.As(err, &e) && e.probe {
 		r.progressf("%v\n", err)
-		what := "a readable WebAssembly module"
+		what := "readable WebAssembly module"
 		if strings.HasPrefix(ref, "go://") {
-			what = "a Go main package"
+			what = "Go main package"
 		}
 		return nil, &Error{Ref: ref, Kind: ErrNotFound,
 			Err: fmt.Errorf("not found: no %s there (missing, unreadable or not one; the server's log has the details)", what)}
