@@ -8,5 +8,13 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args, os.Stdout, os.Stderr))
+	os.Exit(run())
+}
+
+func run() int {
+	// Under `go run` in a terminal, Ctrl-C must reach wasmpod alone, or the
+	// go command exits 1 whatever wasmpod returns.
+	restore := cli.ForegroundUnderGoRun()
+	defer restore()
+	return cli.Main(os.Args, os.Stdout, os.Stderr)
 }
