@@ -714,7 +714,7 @@ type buildInputs struct {
 
 // goEnvVars are the go env values asked for; the first seven go into the
 // key (the key's format is unchanged since they were the only ones).
-var goEnvVars = []string{"GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN", "GOENV"}
+var goEnvVars = []string{"GOVERSION", "GOROOT", "GOFLAGS", "GOWORK", "GOWASM", "GOEXPERIMENT", "GOTOOLCHAIN", "GOENV", "GOMODCACHE"}
 
 const keyedEnvVars = 7
 
@@ -859,11 +859,22 @@ func (r *Resolver) inputKey(ctx context.Context, ref, dir, goBin string) (*build
 			}
 		}
 	}
+	// The go.mod of a module outside the module cache (a replace by a
+	// local directory, a workspace module) can change as a source can.
+	modCache := strings.TrimSpace(lineN(envOut, 8))
 	var deps []string
 	for _, p := range pkgs {
 		deps = append(deps, p.ImportPath)
 		if p.Standard {
 			continue
+		}
+		if m := p.Module; m != nil && m.GoMod != "" && (root.Module == nil || m.GoMod != root.Module.GoMod) &&
+			(modCache == "" || !strings.HasPrefix(m.GoMod, modCache+string(filepath.Separator))) {
+			if _, seen := fp.index[m.GoMod]; !seen {
+				if err := hashFile("modfile", m.GoMod, true); err != nil {
+					return nil, hashErr(err)
+				}
+			}
 		}
 		fmt.Fprintf(h, "package %s %s\n", p.ImportPath, p.Dir)
 		// A file added to or removed from the package changes its

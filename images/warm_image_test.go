@@ -213,3 +213,27 @@ func TestWarmResolveRacyFile(t *testing.T) {
 		t.Fatalf("racy source edited again: go ran %d times, %d builds", ran, builds)
 	}
 }
+
+// TestWarmResolveReplacedModule: the go.mod of a dependency replaced by a
+// local directory is an input as a source is: editing it rebuilds.
+func TestWarmResolveReplacedModule(t *testing.T) {
+	w := &warmProject{proj: t.TempDir(), cache: t.TempDir()}
+	writeFile(t, filepath.Join(w.proj, "go.mod"), "module example.com/proj\n\ngo 1.26\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ./dep\n")
+	writeFile(t, filepath.Join(w.proj, "dep", "go.mod"), "module example.com/dep\n\ngo 1.26\n")
+	writeFile(t, filepath.Join(w.proj, "dep", "dep.go"), "package dep\n\nconst Name = \"dep\"\n")
+	writeFile(t, filepath.Join(w.proj, "hello", "main.go"), "package main\n\nimport \"example.com/dep\"\n\nfunc main() { println(dep.Name) }\n")
+	bin := t.TempDir()
+	w.goCmd, w.calls = goWrapper(t, bin)
+	age(t, w.proj)
+	age(t, bin)
+	if _, builds := w.resolve(t); builds != 1 {
+		t.Fatalf("first resolve: %d builds", builds)
+	}
+	if _, builds, ran := w.resolveCountingGo(t); ran != 0 || builds != 0 {
+		t.Fatalf("warm resolve ran go %d times, %d builds", ran, builds)
+	}
+	writeFile(t, filepath.Join(w.proj, "dep", "go.mod"), "module example.com/dep\n\ngo 1.26\n\n// edited\n")
+	if _, builds, ran := w.resolveCountingGo(t); ran == 0 || builds != 1 {
+		t.Fatalf("after the replaced module's go.mod changed: go ran %d times, %d builds", ran, builds)
+	}
+}
