@@ -23,22 +23,33 @@ func execCommand() *ucli.Command {
 		Name:      "exec",
 		Usage:     "Execute a command in a container",
 		ArgsUsage: "POD [-c CONTAINER] -- COMMAND [args...]",
-		Description: `Runs COMMAND as a new instance of the container's module inside the pod's
-sandbox (same volumes, network and environment). The command's exit code
-becomes wasmpod's exit code.
+		Description: `Starts a new instance of the container's WebAssembly module inside the pod's
+sandbox (same volumes, network and environment) with COMMAND as its argv, and
+streams its standard input and output. The command's exit code becomes
+wasmpod's exit code.
+
+How COMMAND is used: there is no shell and no file system of programs in a
+pod. The module is the program: argv[0] (the first word after --) and the rest
+are passed to the container's own module, as os.Args. So "exec POD -- ls /data"
+runs the container's module with argv "ls /data", which does what that module
+does with it; it works with a module that implements such commands, like
+wasm-examples/toolbox, a multi-call guest (ls, cat, echo, env, tee, hostname,
+exit).
 
 Examples:
-  # Run 'date' in pod mypod, in its first (or default) container
-  wasmpod exec mypod -- date
+  # (With the pod of wasm-examples/toolbox running under "wasmpod serve":
+  #  wasmpod apply -f wasm-examples/toolbox/pod.yaml)
+  # List the pod's /data volume
+  wasmpod exec toolbox -- toolbox ls /data
 
-  # Run 'ls /data' in the ruby-container of pod mypod
-  wasmpod exec mypod -c ruby-container -- ls /data
+  # Print the container's environment
+  wasmpod exec toolbox -c toolbox -- toolbox env
 
-  # Pass standard input to the command
-  echo hello | wasmpod exec -i mypod -- cat
+  # Pass standard input to the command: write a file in the pod's volume
+  echo hello | wasmpod exec -i toolbox -- toolbox tee /data/notes.txt
 
-  # Open an interactive shell with a terminal
-  wasmpod exec -it mypod -- sh`,
+  # Read it back; the command's exit code is wasmpod's
+  wasmpod exec toolbox -- toolbox cat /data/notes.txt`,
 		Flags: append(append(connFlags(), nsFlags(false)...),
 			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the one named by the kubectl.kubernetes.io/default-container annotation, else the first container"},
 			&ucli.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the container"},
