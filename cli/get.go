@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -16,8 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/yaml"
+	"k8s.io/cli-runtime/pkg/printers"
 )
 
 func getCommand() *ucli.Command {
@@ -54,9 +52,23 @@ Examples:
   wasmpod get pods -w
 
   # List events, oldest first
-  wasmpod get events`,
+  wasmpod get events
+
+  # The image of every container of every pod
+  wasmpod get pods -o jsonpath='{.items[*].spec.containers[*].image}'
+
+  # Name and node of each pod, oldest first
+  wasmpod get pods -o custom-columns=NAME:.metadata.name,NODE:.spec.nodeName --sort-by=.metadata.creationTimestamp
+
+  # Pods with their app label as a column
+  wasmpod get pods -L app`,
 		Flags: append(append(connFlags(), nsFlags(true)...),
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: json, yaml, wide or name"},
+			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format, one of: (" + strings.Join(allowedFormats(), ", ") + "); jsonpath=TEMPLATE, go-template=TEMPLATE, custom-columns=HEADER:PATH[,...] and their -file forms take the template or its file"},
+			&ucli.StringFlag{Name: "template", Usage: "template string or path to template file to use when -o=go-template, -o=go-template-file, -o=jsonpath or -o=jsonpath-file"},
+			&ucli.BoolFlag{Name: "allow-missing-template-keys", Value: true, Usage: "if true, ignore any errors in templates when a field or map key is missing in the template; only applies to golang and jsonpath output formats"},
+			&ucli.StringSliceFlag{Name: "label-columns", Aliases: []string{"L"}, Usage: "a list of labels to be presented as columns, case-sensitive; -L label1 -L label2 or -L label1,label2"},
+			&ucli.StringFlag{Name: "sort-by", Usage: "if non-empty, sort list types using this field specification, a JSONPath expression (e.g. '{.metadata.name}'); the field must be an integer, a string or a timestamp"},
+			&ucli.BoolFlag{Name: "ignore-not-found", Usage: "if the requested object does not exist the command will return exit code 0"},
 			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector to filter on, e.g. -l key1=value1,key2=value2; supports '=', '==', '!=', 'in', 'notin'"},
 			&ucli.StringFlag{Name: "field-selector", Usage: "field selector to filter on, e.g. --field-selector status.phase=Running"},
 			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing/getting the requested object, watch for changes"},
@@ -119,19 +131,26 @@ func (k *conn) parseResourceArgs(args []string) ([]request, error) {
 	return reqs, nil
 }
 
-func checkOutput(o string) error {
-	switch o {
-	case "", "wide", "yaml", "json", "name":
-		return nil
-	}
-	return errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,name,wide,yaml", o)
-}
-
 func getAction(c *ucli.Context) error {
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
-	out := c.String("output")
-	if err := checkOutput(out); err != nil {
+	out, err := newOutput(outputOptions{
+		format:           c.String("output"),
+		template:         c.String("template"),
+		allowMissingKeys: c.Bool("allow-missing-template-keys"),
+		noHeaders:        c.Bool("no-headers"),
+		showLabels:       c.Bool("show-labels"),
+		labelColumns:     c.StringSlice("label-columns"),
+		sortBy:           c.String("sort-by"),
+	})
+	if err != nil {
 		return err
+	}
+	watching := c.Bool("watch") || c.Bool("watch-only")
+	switch {
+	case c.Bool("watch") && out.opts.sortBy != "":
+		fmt.Fprintf(stderr, "warning: --watch requested, --sort-by will be ignored for watch events received\n")
+	case c.Bool("watch-only") && out.opts.sortBy != "":
+		fmt.Fprintf(stderr, "warning: --watch-only requested, --sort-by will be ignored\n")
 	}
 	args := c.Args().Slice()
 	if len(args) == 0 {
@@ -157,108 +176,207 @@ func getAction(c *ucli.Context) error {
 		return errorf("a resource cannot be retrieved by name across all namespaces")
 	}
 	opts := metav1.ListOptions{LabelSelector: c.String("selector"), FieldSelector: c.String("field-selector")}
-	if c.Bool("watch") || c.Bool("watch-only") {
+	g := &getter{k: k, c: c, out: out, ns: ns, all: all, ignoreNotFound: c.Bool("ignore-not-found")}
+	if g.tc, err = k.tableClient(); err != nil {
+		return k.fail(err)
+	}
+	if watching {
 		if len(reqs) != 1 {
 			return errorf("you may only specify a single resource type")
 		}
-		return k.fail(k.watch(c, reqs[0], ns, all, opts))
+		return k.fail(g.watch(reqs[0], opts))
+	}
+	if out.human {
+		return g.printTables(reqs, opts)
 	}
 	ctx := c.Context
-	type result struct {
-		req   request
-		items []unstructured.Unstructured
-	}
-	var results []result
+	var objs []unstructured.Unstructured
 	var errs []error
 	for _, r := range reqs {
 		rc := k.resourceClient(r.mapping, ns)
-		res := result{req: r}
 		if len(r.names) == 0 {
 			l, err := listAll(ctx, rc, opts)
 			if err != nil {
 				return k.fail(err)
 			}
-			res.items = l.Items
-			sortItems(r.mapping, res.items)
-		} else {
-			for _, n := range r.names {
-				u, err := rc.Get(ctx, n, metav1.GetOptions{})
-				if err != nil {
-					if isRefused(err) {
-						return k.fail(err)
-					}
-					errs = append(errs, err)
-					continue
-				}
-				res.items = append(res.items, *u)
-			}
+			objs = append(objs, l.Items...) // in the server's order, as kubectl prints them
+			continue
 		}
-		results = append(results, res)
-	}
-	var objs []unstructured.Unstructured
-	for _, r := range results {
-		objs = append(objs, r.items...)
-	}
-	switch out {
-	case "yaml", "json":
-		if len(objs) > 0 || !byName {
-			var v any
-			if byName && len(objs) == 1 && len(reqs) == 1 && len(reqs[0].names) == 1 {
-				v = objs[0].Object
-			} else {
-				items := make([]any, len(objs))
-				for i := range objs {
-					items[i] = objs[i].Object
+		for _, n := range r.names {
+			u, err := rc.Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				if isRefused(err) {
+					return k.fail(err)
 				}
-				v = map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{"resourceVersion": ""}, "items": items}
+				if !(g.ignoreNotFound && apierrors.IsNotFound(err)) {
+					errs = append(errs, err)
+				}
+				continue
 			}
-			if err := printObject(stdout, out, v); err != nil {
+			objs = append(objs, *u)
+		}
+	}
+	// As kubectl's printGeneric: one object asked for by name prints as
+	// itself, anything else as a v1 List.
+	var obj runtime.Object
+	if byName && len(objs) == 1 && len(reqs) == 1 && len(reqs[0].names) == 1 {
+		obj = &objs[0]
+	} else {
+		if byName && len(objs) == 0 && len(errs) > 0 {
+			return k.multiErr(errs)
+		}
+		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{"resourceVersion": ""}}}
+		list.Items = objs
+		if out.opts.sortBy != "" && len(objs) > 0 {
+			if err := sortBy(out.opts.sortBy, list.Items); err != nil {
 				return err
 			}
 		}
-	case "name":
-		for _, r := range results {
-			for _, u := range r.items {
-				fmt.Fprintln(stdout, kindName(r.req.mapping.GroupVersionKind.GroupKind(), u.GetName()))
-			}
-		}
-	default:
-		now := time.Now()
-		printed := false
-		for _, r := range results {
-			if len(r.items) == 0 {
-				continue
-			}
-			gk := r.req.mapping.GroupVersionKind.GroupKind()
-			o := tableOptions{wide: out == "wide", noHeaders: c.Bool("no-headers"), showLabels: c.Bool("show-labels"),
-				allNamespaces: all && namespaced(r.req.mapping), withKind: len(reqs) > 1}
-			headers, rows := printerFor(gk).table(r.items, gk, o, now)
-			if o.noHeaders {
-				headers = nil
-			}
-			if printed {
-				fmt.Fprintln(stdout)
-			}
-			writeRows(stdout, headers, rows)
-			printed = true
-		}
+		obj = list
 	}
-	if len(objs) == 0 && len(errs) == 0 && (out == "" || out == "wide" || out == "name") {
-		nsd := false
-		for _, r := range reqs {
-			nsd = nsd || namespaced(r.mapping)
-		}
-		if nsd && !all {
-			fmt.Fprintf(stderr, "No resources found in %s namespace.\n", ns)
-		} else {
-			fmt.Fprintln(stderr, "No resources found")
-		}
+	if err := out.printer.PrintObj(obj, stdout); err != nil {
+		errs = append(errs, err)
 	}
 	return k.multiErr(errs)
 }
 
-// sortItems orders a list as kubectl shows it: by namespace and name,
-// events by the time they were last seen.
+// getter holds what one get command prints with.
+type getter struct {
+	k              *conn
+	c              *ucli.Context
+	tc             *tableClient
+	out            *output
+	ns             string
+	all            bool
+	ignoreNotFound bool
+}
+
+// tablePrinter is cli-runtime's TablePrinter with get's flags for a kind.
+func (g *getter) tablePrinter(m *meta.RESTMapping, withKind, withNamespace bool) printers.ResourcePrinter {
+	return printers.NewTablePrinter(printers.PrintOptions{
+		Kind:          m.GroupVersionKind.GroupKind(),
+		WithKind:      withKind,
+		NoHeaders:     g.out.opts.noHeaders,
+		Wide:          g.out.wide,
+		WithNamespace: withNamespace,
+		ColumnLabels:  g.out.opts.labelColumns,
+		ShowLabels:    g.out.opts.showLabels,
+	})
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
+
+// separatorWriter writes a blank line before the next write once ready:
+// kubectl's blank line between the tables of two kinds.
+type separatorWriter struct {
+	w     io.Writer
+	ready bool
+}
+
+func (s *separatorWriter) Write(p []byte) (int, error) {
+	if s.ready && len(p) > 0 {
+		s.ready = false
+		if _, err := s.w.Write([]byte("\n")); err != nil {
+			return 0, err
+		}
+	}
+	return s.w.Write(p)
+}
+
+// printTables fetches each request as the server's Table and prints the
+// Tables as kubectl's get does: one table per kind, separated by a blank
+// line, kind/name names when several kinds print, a NAMESPACE column with
+// -A, and "No resources found" on standard error when nothing printed.
+func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
+	ctx := g.c.Context
+	type info struct {
+		m   *meta.RESTMapping
+		obj runtime.Object
+	}
+	var infos []info
+	var errs []error
+	for _, r := range reqs {
+		if len(r.names) == 0 {
+			obj, _, err := g.tc.getTable(ctx, r.mapping, g.ns, "", opts, g.out.opts.sortBy)
+			if err != nil {
+				return g.k.fail(err)
+			}
+			infos = append(infos, info{r.mapping, obj})
+			continue
+		}
+		for _, n := range r.names {
+			obj, _, err := g.tc.getTable(ctx, r.mapping, g.ns, n, opts, g.out.opts.sortBy)
+			if err != nil {
+				if isRefused(err) {
+					return g.k.fail(err)
+				}
+				if !(g.ignoreNotFound && apierrors.IsNotFound(err)) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			infos = append(infos, info{r.mapping, obj})
+		}
+	}
+	withKind := false
+	for _, inf := range infos {
+		withKind = withKind || inf.m.GroupVersionKind != infos[0].m.GroupVersionKind
+	}
+	counted := &countingWriter{w: g.c.App.Writer}
+	sep := &separatorWriter{w: counted}
+	tw := printers.GetNewTabWriter(sep)
+	var p printers.ResourcePrinter
+	var last *meta.RESTMapping
+	allNamespaced := !g.all
+	// With -A, kubectl keeps the NAMESPACE column (empty) for the
+	// cluster-scoped kinds that follow a namespaced one: its printer flags
+	// remember it.
+	withNamespace := false
+	for _, inf := range infos {
+		allNamespaced = allNamespaced && namespaced(inf.m)
+		withNamespace = withNamespace || (g.all && namespaced(inf.m))
+		if p == nil || last == nil || inf.m.Resource != last.Resource {
+			tw.Flush()
+			tw.SetRememberedWidths(nil)
+			if last != nil && !g.out.opts.noHeaders && counted.n > 0 {
+				sep.ready = true
+			}
+			p = g.tablePrinter(inf.m, withKind, withNamespace)
+			last = inf.m
+		}
+		if t, ok := inf.obj.(*metav1.Table); ok && g.out.opts.sortBy != "" {
+			if err := sortTableRows(g.out.opts.sortBy, t); err != nil {
+				return err
+			}
+		}
+		if err := p.PrintObj(inf.obj, tw); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	tw.Flush()
+	if counted.n == 0 && !g.ignoreNotFound && len(errs) == 0 {
+		if allNamespaced {
+			fmt.Fprintf(g.c.App.ErrWriter, "No resources found in %s namespace.\n", g.ns)
+		} else {
+			fmt.Fprintln(g.c.App.ErrWriter, "No resources found")
+		}
+	}
+	return g.k.multiErr(errs)
+}
+
+// sortItems orders a list by namespace and name, events by the time they
+// were last seen (describe and delete; get prints the server's order, as
+// kubectl does).
 func sortItems(m *meta.RESTMapping, items []unstructured.Unstructured) {
 	if m.GroupVersionKind.Group == "" && m.GroupVersionKind.Kind == "Event" {
 		last := func(u *unstructured.Unstructured) time.Time {
@@ -277,31 +395,14 @@ func sortItems(m *meta.RESTMapping, items []unstructured.Unstructured) {
 	})
 }
 
-// printObject writes v as YAML or as kubectl's 4-space-indented JSON.
-func printObject(w io.Writer, format string, v any) error {
-	if format == "json" {
-		b, err := json.MarshalIndent(v, "", "    ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	b, err := yaml.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
-}
-
-// watch prints the initial list (unless --watch-only) and then a row per
-// watch event until the watch or the command's context ends.
-func (k *conn) watch(c *ucli.Context, r request, ns string, all bool, opts metav1.ListOptions) error {
-	ctx := c.Context
-	stdout, stderr := c.App.Writer, c.App.ErrWriter
-	out := c.String("output")
-	gk := r.mapping.GroupVersionKind.GroupKind()
+// watch prints the initial list (unless --watch-only) and then the object
+// of each watch event, as kubectl's get -w does: Tables through one table
+// printer and one tab writer (so that columns keep their widths and the
+// header prints once), other formats object by object.
+func (g *getter) watch(r request, opts metav1.ListOptions) error {
+	ctx := g.c.Context
+	stdout := g.c.App.Writer
+	m := r.mapping
 	if len(r.names) > 1 {
 		return errorf("watch is only supported on individual resources and resource collections, but %d resources were found", len(r.names))
 	}
@@ -312,79 +413,63 @@ func (k *conn) watch(c *ucli.Context, r request, ns string, all bool, opts metav
 		}
 		opts.FieldSelector = sel
 	}
-	rc := k.resourceClient(r.mapping, ns)
-	o := tableOptions{wide: out == "wide", noHeaders: c.Bool("no-headers"), showLabels: c.Bool("show-labels"), allNamespaces: all && namespaced(r.mapping)}
-	p := printerFor(gk)
-	headerDone := o.noHeaders
-	emit := func(items []unstructured.Unstructured) error {
-		switch out {
-		case "yaml", "json":
-			for _, u := range items {
-				if out == "yaml" {
-					fmt.Fprintln(stdout, "---")
-				}
-				if err := printObject(stdout, out, u.Object); err != nil {
-					return err
-				}
-			}
-		case "name":
-			for _, u := range items {
-				fmt.Fprintln(stdout, kindName(gk, u.GetName()))
-			}
-		default:
-			headers, rows := p.table(items, gk, o, time.Now())
-			if headerDone {
-				headers = nil
-			}
-			headerDone = true
-			writeRows(stdout, headers, rows)
+	notFound := func() error {
+		if g.ignoreNotFound {
+			return nil
 		}
-		return nil
+		return apierrors.NewNotFound(m.Resource.GroupResource(), r.names[0])
 	}
-	if !c.Bool("watch-only") {
-		l, err := listAll(ctx, rc, opts)
+	printOut := !g.c.Bool("watch-only")
+	if g.out.human {
+		tw := printers.GetNewTabWriter(stdout)
+		p := g.tablePrinter(m, false, g.all && namespaced(m))
+		obj, rv, err := g.tc.getTable(ctx, m, g.ns, "", opts, "")
 		if err != nil {
 			return err
 		}
-		if len(r.names) == 1 && len(l.Items) == 0 {
-			return apierrors.NewNotFound(r.mapping.Resource.GroupResource(), r.names[0])
-		}
-		sortItems(r.mapping, l.Items)
-		if len(l.Items) == 0 {
-			if namespaced(r.mapping) && !all {
-				fmt.Fprintf(stderr, "No resources found in %s namespace.\n", ns)
-			} else {
-				fmt.Fprintln(stderr, "No resources found")
+		if len(r.names) == 1 && meta.LenList(obj) == 0 {
+			if t, ok := obj.(*metav1.Table); !ok || len(t.Rows) == 0 {
+				return notFound()
 			}
-		} else if err := emit(l.Items); err != nil {
-			return err
 		}
-		opts.ResourceVersion = l.GetResourceVersion()
+		if printOut {
+			if err := p.PrintObj(obj, tw); err != nil {
+				return err
+			}
+			tw.Flush()
+		}
+		opts.ResourceVersion = rv
+		return g.tc.watchStream(ctx, m, g.ns, opts, true, func(_ string, u *unstructured.Unstructured) error {
+			var obj runtime.Object = u
+			if isTable(u) {
+				t, err := toTable(u)
+				if err != nil {
+					return err
+				}
+				obj = t
+			}
+			if err := p.PrintObj(obj, tw); err != nil {
+				return err
+			}
+			return tw.Flush()
+		})
 	}
-	opts.Watch = true
-	w, err := rc.Watch(ctx, opts)
+	l, err := listAll(ctx, g.k.resourceClient(m, g.ns), opts)
 	if err != nil {
 		return err
 	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return nil
-			}
-			if ev.Type == watch.Error {
-				return apierrors.FromObject(ev.Object)
-			}
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			if err := emit([]unstructured.Unstructured{*u}); err != nil {
+	if len(r.names) == 1 && len(l.Items) == 0 {
+		return notFound()
+	}
+	if printOut {
+		for i := range l.Items {
+			if err := g.out.printer.PrintObj(&l.Items[i], stdout); err != nil {
 				return err
 			}
 		}
 	}
+	opts.ResourceVersion = l.GetResourceVersion()
+	return g.tc.watchStream(ctx, m, g.ns, opts, false, func(_ string, u *unstructured.Unstructured) error {
+		return g.out.printer.PrintObj(u, stdout)
+	})
 }
