@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -92,39 +91,9 @@ type manifestObject struct {
 func readManifests(c *ucli.Context, files []string, stdin io.Reader) ([]manifestObject, error) {
 	var out []manifestObject
 	for _, f := range files {
-		var paths []string
-		if f == "-" {
-			paths = []string{"-"}
-		} else {
-			st, err := os.Stat(f)
-			if err != nil {
-				return nil, errorf("the path %q does not exist", f)
-			}
-			if st.IsDir() {
-				recursive := c.Bool("recursive")
-				err := filepath.WalkDir(f, func(p string, d os.DirEntry, err error) error {
-					if err != nil {
-						return err
-					}
-					if d.IsDir() {
-						if p != f && !recursive {
-							return filepath.SkipDir
-						}
-						return nil
-					}
-					switch strings.ToLower(filepath.Ext(p)) {
-					case ".yaml", ".yml", ".json":
-						paths = append(paths, p)
-					}
-					return nil
-				})
-				if err != nil {
-					return nil, errorf("%v", err)
-				}
-				sort.Strings(paths)
-			} else {
-				paths = []string{f}
-			}
+		paths, err := manifestFiles(f, c.Bool("recursive"))
+		if err != nil {
+			return nil, err
 		}
 		for _, p := range paths {
 			var data []byte

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/api"
+	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/pods"
 )
@@ -26,9 +29,10 @@ func runCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "run",
 		Usage:     "Run the Pods (and Services, ...) of a manifest in the foreground, streaming their logs",
-		ArgsUsage: "FILE|-",
+		ArgsUsage: "FILE|DIR|-",
 		Description: `Creates every object in FILE (multi-document YAML or JSON; "-" reads standard
-input; Services and other kinds first) on an in-process control plane (API
+input; a directory DIR, its .yaml, .yml and .json files in name order, as
+apply -f does; Services and other kinds first) on an in-process control plane (API
 server, scheduler, one node), runs its Pods and streams their logs prefixed
 [pod/container]. A status line is printed to standard error
 whenever a pod's status changes, with warning events.
@@ -41,6 +45,7 @@ failed container, or 1 if there is none.`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "data-dir", Usage: "directory for pod state (logs, emptyDir volumes); a temporary one when unset"},
 			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
+			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the manifests of DIR's subdirectories too"},
 			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
 			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
 		},
@@ -50,20 +55,28 @@ failed container, or 1 if there is none.`,
 
 func runAction(c *ucli.Context) error {
 	if c.NArg() != 1 {
-		return ucli.Exit("run needs exactly one FILE argument (or - for standard input); see 'wasmpod run --help'", 2)
+		return ucli.Exit("run needs exactly one FILE or DIR argument (or - for standard input); see 'wasmpod run --help'", 2)
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
-	objs, err := wasmpod.LoadObjects(c.Args().First(), wasmpod.LoadOptions{AllowHostPath: c.Bool("allow-host-path")})
+	files, err := manifestFiles(c.Args().First(), c.Bool("recursive"))
 	if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return err
 	}
 	var ps []*corev1.Pod
+	var podDocs []api.Document // where each of ps came from, for errors
 	var others []runtime.Object
-	for _, o := range objs {
-		if p, ok := o.(*corev1.Pod); ok {
-			ps = append(ps, p)
-		} else {
-			others = append(others, o)
+	for _, f := range files {
+		docs, err := wasmpod.LoadDocuments(f, wasmpod.LoadOptions{AllowHostPath: c.Bool("allow-host-path")})
+		if err != nil {
+			return ucli.Exit(err.Error(), 1)
+		}
+		for _, d := range docs {
+			if p, ok := d.Object.(*corev1.Pod); ok {
+				ps = append(ps, p)
+				podDocs = append(podDocs, d)
+			} else {
+				others = append(others, d.Object)
+			}
 		}
 	}
 	if len(ps) == 0 {
@@ -88,18 +101,11 @@ func runAction(c *ucli.Context) error {
 	}
 	defer cl.Close()
 
-	// Resolve and compile every image first: a bad image fails the command
-	// instead of leaving a pod in ImagePullBackOff.
-	for _, p := range ps {
-		for _, ctr := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
-			img, err := cl.Images().Resolve(ctx, ctr.Image, p.Annotations[pods.AnnotationManifestDir])
-			if err != nil {
-				return ucli.Exit(fmt.Sprintf("pod/%s: container %q: %v", p.Name, ctr.Name, err), 1)
-			}
-			if _, err := cl.Engine().Compile(ctx, img.Digest, img.Bytes); err != nil {
-				return ucli.Exit(fmt.Sprintf("pod/%s: container %q: image %q: %v", p.Name, ctr.Name, ctr.Image, err), 1)
-			}
-		}
+	// Resolve and compile every image first: a bad image fails the command,
+	// naming its place in the manifest, instead of leaving a pod in
+	// ImagePullBackOff.
+	if err := prepareImages(ctx, cl, podDocs, stderr); err != nil {
+		return ucli.Exit(err.Error(), 1)
 	}
 
 	pr := &statusPrinter{w: stderr, last: map[string]string{}, events: map[string]int32{}}
@@ -240,4 +246,44 @@ func (p *statusPrinter) event(e *corev1.Event) {
 	}
 	p.events[string(e.UID)] = e.Count
 	fmt.Fprintf(p.w, "%s %s pod/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Name, e.Message)
+}
+
+// prepareImages resolves (building go:// images) and compiles the image of
+// every container of the pods in docs, in order, printing progress to w. An
+// error names the manifest file, document and field of the image, as
+// api.Error does for manifest errors.
+func prepareImages(ctx context.Context, cl *wasmpod.Cluster, docs []api.Document, w io.Writer) error {
+	for _, d := range docs {
+		p := d.Object.(*corev1.Pod)
+		type ref struct {
+			field string
+			image string
+		}
+		var refs []ref
+		for i, ctr := range p.Spec.InitContainers {
+			refs = append(refs, ref{fmt.Sprintf("spec.initContainers[%d].image", i), ctr.Image})
+		}
+		for i, ctr := range p.Spec.Containers {
+			refs = append(refs, ref{fmt.Sprintf("spec.containers[%d].image", i), ctr.Image})
+		}
+		for _, r := range refs {
+			fail := func(err error) error {
+				cause := err
+				if ie := (*images.Error)(nil); errors.As(err, &ie) && ie.Err != nil {
+					cause = ie.Err // its message repeats `image "REF": `
+				}
+				return &api.Error{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line,
+					Kind: "Pod", Name: p.Name, Field: r.field,
+					Detail: fmt.Sprintf("image %q: %v", r.image, cause), Err: err}
+			}
+			img, err := cl.Images().Resolve(ctx, r.image, p.Annotations[pods.AnnotationManifestDir])
+			if err != nil {
+				return fail(err)
+			}
+			if err := compileWithProgress(ctx, cl.Engine(), r.image, img, w); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return nil
 }
