@@ -69,7 +69,12 @@ func reorderArgs(app *ucli.App, args []string) []string {
 			out = append(out, a)
 		case kindValue:
 			out = append(out, a)
-			if !hasValue && i+1 < len(args) {
+			if !hasValue && i+1 >= len(args) {
+				// The value is missing: the flag last, so that the
+				// parser says so (rather than take "--" as its value).
+				return out
+			}
+			if !hasValue {
 				i++
 				out = append(out, args[i])
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
@@ -211,12 +212,26 @@ func levenshtein(a, b string) int {
 // Usage" plus the whole help; runApp prints it once.
 func usageError(c *ucli.Context, err error, _ bool) error {
 	msg := err.Error()
+	dashes := func(name string) string {
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + name
+	}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		if len(name) == 1 {
 			msg = fmt.Sprintf("unknown shorthand flag: %q in -%s", rune(name[0]), name)
 		} else {
 			msg = "unknown flag: --" + name
 		}
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		if len(name) == 1 {
+			msg = fmt.Sprintf("flag needs an argument: %q in -%s", rune(name[0]), name)
+		} else {
+			msg = "flag needs an argument: --" + name
+		}
+	} else if m := invalidFlagValue.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("invalid argument %s for \"%s\" flag: %s", m[1], dashes(m[2]), m[3])
 	}
 	path := c.App.Name
 	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
@@ -224,6 +239,9 @@ func usageError(c *ucli.Context, err error, _ bool) error {
 	}
 	return &cmdError{msg: fmt.Sprintf("error: %s\nSee '%s --help' for usage.", msg, path), code: 1}
 }
+
+// invalidFlagValue is the flag package's `invalid value "x" for flag -n: why`.
+var invalidFlagValue = regexp.MustCompile(`^invalid value (".*") for flag -([^:]+): (.*)$`)
 
 func setUsageErrors(cmds []*ucli.Command) {
 	for _, c := range cmds {

@@ -59,7 +59,7 @@ func DefaultSocketPath() string { return filepath.Join(DefaultDataDir(), "wasmpo
 func connFlags() []ucli.Flag {
 	return append([]ucli.Flag{
 		&ucli.StringFlag{Name: "server", Aliases: []string{"s"}, EnvVars: []string{"WASMPOD_SERVER"},
-			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port (takes precedence over --kubeconfig and the default socket; see 'wasmpod --help')", DefaultText: "found as 'wasmpod --help' says"},
+			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port; wins over --kubeconfig and the default data dir's socket", DefaultText: "found as 'wasmpod --help' lists"},
 		&ucli.StringFlag{Name: "token", EnvVars: []string{"WASMPOD_TOKEN"}, Usage: "bearer token for authentication to the API server (TCP only)"},
 	}, kubeconfigFlags()...)
 }

@@ -62,6 +62,7 @@ func TestUnknownCommand(t *testing.T) {
 // TestUsageErrorsOnce: a bad flag is reported once, in kubectl's words,
 // without urfave/cli's "Incorrect Usage" and help dump.
 func TestUsageErrorsOnce(t *testing.T) {
+	isolate(t)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -70,6 +71,8 @@ func TestUsageErrorsOnce(t *testing.T) {
 		{[]string{"get", "pods", "--nope"}, "error: unknown flag: --nope\nSee 'wasmpod get --help' for usage.\n"},
 		{[]string{"logs", "-Z", "x"}, "error: unknown shorthand flag: 'Z' in -Z\nSee 'wasmpod logs --help' for usage.\n"},
 		{[]string{"serve", "--bogus"}, "error: unknown flag: --bogus\nSee 'wasmpod serve --help' for usage.\n"},
+		{[]string{"get", "pods", "-n"}, "error: flag needs an argument: 'n' in -n\nSee 'wasmpod get --help' for usage.\n"},
+		{[]string{"logs", "x", "--tail", "many"}, "error: invalid argument \"many\" for \"--tail\" flag: parse error\nSee 'wasmpod logs --help' for usage.\n"},
 	} {
 		out, errOut, code := runMain(c.args...)
 		if code != 1 || errOut != c.want || out != "" {

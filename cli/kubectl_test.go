@@ -753,6 +753,7 @@ func TestReorderArgs(t *testing.T) {
 		{"apply -f - -n x", "apply -f - -n x --"},
 		{"run pod.yaml --data-dir d", "run pod.yaml --data-dir d"},
 		{"delete pod x --grace-period=0 --force", "delete --grace-period=0 --force -- pod x"},
+		{"get pods -n", "get -n"}, // the parser reports the missing value
 	} {
 		got := strings.Join(reorderArgs(app, append([]string{"wasmpod"}, strings.Fields(c.in)...))[1:], " ")
 		if got != c.want {
