@@ -470,7 +470,7 @@ func BenchmarkIdleServers(b *testing.B) {
 	var listening atomic.Int64
 	c, err := New(ctx, Config{
 		DataDir:  filepath.Join(dir, "data"),
-		CacheDir: filepath.Join(os.TempDir(), "wasmpod-testwasm"), // compiled modules survive the run
+		CacheDir: testwasm.CacheDir(), // compiled modules survive the run
 		// 100 pods × 64Mi (the web example's limit) exceeds the default 4Gi.
 		NodeCapacity: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Gi")},
 		OnLog: func(_ *corev1.Pod, _ string, stream logs.Stream, line string) {

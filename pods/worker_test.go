@@ -63,7 +63,7 @@ func (m *memoResolver) Resolve(ctx context.Context, ref, baseDir string) (*image
 }
 
 var testImages = &memoResolver{
-	r: images.Resolver{CacheDir: filepath.Join(os.TempDir(), "wasmpod-testwasm", "images")},
+	r: images.Resolver{CacheDir: filepath.Join(testwasm.CacheDir(), "images")},
 	m: map[string]*memoEntry{},
 }
 

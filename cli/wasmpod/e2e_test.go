@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
 var (
@@ -44,8 +46,13 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		// Built images and compiled modules are shared by every test, as a
-		// user's cache is shared by every run.
-		cacheDir = filepath.Join(os.TempDir(), "wasmpod-e2e-cache")
+		// user's cache is shared by every run: the tests' own cache, never
+		// the user's.
+		if err := testwasm.UseTestCache(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cacheDir = testwasm.CacheDir()
 		return m.Run()
 	}())
 }

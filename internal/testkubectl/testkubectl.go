@@ -5,11 +5,11 @@
 // main in a Go module of its own (k8s.io/kubectl and k8s.io/component-base
 // at the release the main module uses), so the main module never depends on
 // kubectl and `go build ./...` never builds it. Path builds it once per
-// machine into a cache directory ($WASMPOD_TEST_CACHE, else
-// os.UserCacheDir()/wasmpod-test), keyed by a hash of that module's go.mod,
-// go.sum and main.go and of the Go version, under a file lock so that
-// parallel test binaries build it once. The first build takes minutes on a
-// small machine; later calls find the binary.
+// machine into a cache directory (CacheDir: the tests' own cache), keyed
+// by a hash of that module's go.mod, go.sum and main.go and of the Go
+// version, under a file lock so that parallel test binaries build it once.
+// The first build takes minutes on a small machine; later calls find the
+// binary.
 package testkubectl
 
 import (
@@ -27,18 +27,10 @@ import (
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
-// CacheDir is the directory kubectl binaries are cached in:
-// $WASMPOD_TEST_CACHE, else os.UserCacheDir()/wasmpod-test, else
-// os.TempDir()/wasmpod-test.
-func CacheDir() string {
-	if d := os.Getenv("WASMPOD_TEST_CACHE"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil && d != "" {
-		return filepath.Join(d, "wasmpod-test")
-	}
-	return filepath.Join(os.TempDir(), "wasmpod-test")
-}
+// CacheDir is the directory kubectl binaries are cached in: kubectl under
+// the tests' own cache, testwasm.TestCacheRoot() ($WASMPOD_TEST_CACHE, else
+// os.TempDir()/wasmpod-test-cache-<uid>), never the user's.
+func CacheDir() string { return filepath.Join(testwasm.TestCacheRoot(), "kubectl") }
 
 // SourceDir is the directory of the kubectl main module.
 func SourceDir(tb testing.TB) string {

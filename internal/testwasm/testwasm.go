@@ -3,7 +3,7 @@
 //
 // Build compiles a Go main package with GOOS=wasip1 GOARCH=wasm through the
 // images resolver (go:// references) and its content-addressed cache under
-// os.TempDir()/wasmpod-testwasm, so repeated test runs (and different test
+// CacheDir() (see TestCacheRoot), so repeated test runs (and different test
 // binaries) do not re-link, and an edited dependency rebuilds.
 //
 // CompileCacheDir is a shared directory for wazero's on-disk compilation
@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,10 +78,44 @@ func GuestDir(tb testing.TB, name string) string {
 	return filepath.Join(RepoRoot(tb), "wasm-examples", "testguests", name)
 }
 
-// CompileCacheDir returns a directory under os.TempDir shared by all test
-// processes for wazero's on-disk compilation cache.
+// TestCacheRoot is the tests' own cache, shared by every test package and
+// test process so that warm runs stay fast: $WASMPOD_TEST_CACHE, else
+// os.TempDir()/wasmpod-test-cache-<uid>. Tests never write to the user's
+// caches (~/.cache/wasmpod): see CacheDir and UseTestCache.
+func TestCacheRoot() string {
+	if d := os.Getenv("WASMPOD_TEST_CACHE"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("wasmpod-test-cache-%d", os.Getuid()))
+}
+
+// CacheDir is the wasmpod cache of tests (images/ and compiled/, as
+// Config.CacheDir and --cache-dir lay it out): TestCacheRoot()/wasmpod,
+// which is wasmpod.DefaultCacheDir() under UseTestCache.
+func CacheDir() string { return filepath.Join(TestCacheRoot(), "wasmpod") }
+
+// UseTestCache points the process's default caches at the tests' own
+// (XDG_CACHE_HOME=TestCacheRoot(), so wasmpod.DefaultCacheDir() is
+// CacheDir()), keeping the go command's build cache where it is. Call it
+// from TestMain of a package whose tests start clusters or the CLI with
+// default cache settings.
+func UseTestCache() error {
+	if os.Getenv("GOCACHE") == "" {
+		out, err := exec.Command("go", "env", "GOCACHE").Output()
+		if err != nil {
+			return fmt.Errorf("go env GOCACHE: %v", err)
+		}
+		if err := os.Setenv("GOCACHE", strings.TrimSpace(string(out))); err != nil {
+			return err
+		}
+	}
+	return os.Setenv("XDG_CACHE_HOME", TestCacheRoot())
+}
+
+// CompileCacheDir returns the directory shared by all test processes for
+// wazero's on-disk compilation cache: CacheDir()/compiled.
 func CompileCacheDir() string {
-	dir := filepath.Join(os.TempDir(), "wasmpod-testwasm", "wazero-cache")
+	dir := filepath.Join(CacheDir(), "compiled")
 	_ = os.MkdirAll(dir, 0o755)
 	return dir
 }
@@ -91,7 +126,7 @@ func CompileCacheDir() string {
 
 // Build builds the Go main package in pkgDir for wasip1/wasm and returns the
 // module bytes. It goes through images.Resolver (go:// references), whose
-// cache under os.TempDir()/wasmpod-testwasm/images is keyed by a hash of
+// cache under CacheDir()/images is keyed by a hash of
 // every build input (the package and all its non-standard dependencies,
 // go.mod, go.sum, the Go version), so an edited dependency rebuilds.
 func Build(tb testing.TB, pkgDir string) []byte {
@@ -100,7 +135,7 @@ func Build(tb testing.TB, pkgDir string) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &images.Resolver{CacheDir: filepath.Join(os.TempDir(), "wasmpod-testwasm", "images")}
+	r := &images.Resolver{CacheDir: filepath.Join(CacheDir(), "images")}
 	img, err := r.Resolve(context.Background(), "go://"+abs, "")
 	if err != nil {
 		tb.Fatalf("testwasm: build %s: %v", pkgDir, err)
