@@ -408,3 +408,32 @@ func TestHostPortPodsOnTwoNodes(t *testing.T) {
 		t.Errorf("after the first pod's deletion, GET answered %q", body)
 	}
 }
+
+// TestSandboxNetworkFailureRetried: any failure to create the sandbox is
+// retried the same way, not only a hostPort's: a pod whose IP another pod
+// of the network still holds (the network refuses it) waits Pending, and
+// starts once the IP is free.
+func TestSandboxNetworkFailureRetried(t *testing.T) {
+	const ip = "10.244.1.9"
+	pod := loadPod(t, "spin")
+	pod.Status.PodIP = ip
+	h := newHarness(t, pod)
+	n := network.New(network.Config{})
+	t.Cleanup(func() { n.Close() })
+	if _, err := n.AddPod(network.PodInfo{Namespace: "default", Name: "squatter", IP: netip.MustParseAddr(ip)}); err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Network, h.cfg.HostPorts = n, n
+	h.run()
+	ev := h.waitSandboxEvents(1)
+	if want := "Warning FailedCreatePodSandBox Failed to create pod sandbox: network: pod default/spin: IP 10.244.1.9 is already used by pod default/squatter"; ev[0] != want {
+		t.Errorf("event %q, want %q", ev[0], want)
+	}
+	h.waitFor("Pending, ContainerCreating", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodPending && waitingReason(p) == "ContainerCreating"
+	})
+	n.RemovePod(netip.MustParseAddr(ip))
+	h.waitTimer()
+	h.clk.Step(15 * time.Second)
+	h.waitFor("Running", func(p *corev1.Pod) bool { return ctrStatus(p, "spin").State.Running != nil })
+}
