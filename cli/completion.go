@@ -121,7 +121,7 @@ fi
 const fishDynamic = `
 function __wasmpod_dynamic
     set -l words (commandline -opc)
-    $words --generate-bash-completion 2>/dev/null
+    command $words[1] $words[2..-1] --generate-bash-completion 2>/dev/null
 end
 complete -c wasmpod -n '__fish_seen_subcommand_from get describe delete logs log exec port-forward completion' -f -a '(__wasmpod_dynamic)'
 `
