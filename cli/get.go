@@ -235,7 +235,7 @@ func getAction(c *ucli.Context) error {
 		obj = list
 	}
 	if err := out.printer.PrintObj(obj, stdout); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, printErr(err))
 	}
 	return k.multiErr(errs)
 }

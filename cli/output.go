@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -26,6 +27,12 @@ func allowedFormats() []string {
 	}
 	sort.Strings(all)
 	return all
+}
+
+// printErr words err as kubectl's CheckErr does: "error: " and the
+// message, ended by one newline (Main adds it when the message has none).
+func printErr(err error) error {
+	return &cmdError{code: 1, msg: strings.TrimSuffix("error: "+err.Error(), "\n")}
 }
 
 // noPrinterErr is kubectl's NoCompatiblePrinterError.
@@ -164,7 +171,7 @@ func customColumnsPrinter(format, template string, noHeaders bool) (printers.Res
 	if name == "custom-columns-file" {
 		f, err := os.Open(value)
 		if err != nil {
-			return nil, true, errorf("error reading template %s, %v\n", value, err)
+			return nil, true, printErr(fmt.Errorf("error reading template %s, %v\n", value, err))
 		}
 		defer f.Close()
 		p, err := columnsFromTemplate(f)
