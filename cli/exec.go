@@ -72,6 +72,9 @@ func execAction(c *ucli.Context) error {
 	if len(args) == 0 || dash == 0 {
 		return errorf("pod name must be specified; see 'wasmpod exec -h'")
 	}
+	if dash < 0 && len(args) == 1 {
+		return errorf("you must specify at least one command for the container")
+	}
 	if dash < 0 {
 		return errorf("exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead; see 'wasmpod exec -h'")
 	}

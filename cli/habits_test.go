@@ -179,6 +179,9 @@ func TestDefaultContainer(t *testing.T) {
 	mk("plain", "")
 	mk("annotated", "b")
 	mk("misannotated", "zz")
+	if got := e.fail(1, "exec", "plain"); got != "error: you must specify at least one command for the container\n" {
+		t.Errorf("exec POD without a command: %q", got)
+	}
 	for _, c := range []struct {
 		args        []string
 		out, stderr string
