@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/printers"
 )
 
@@ -73,6 +74,8 @@ Examples:
 			&ucli.StringFlag{Name: "field-selector", Usage: "field selector to filter on, e.g. --field-selector status.phase=Running"},
 			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing/getting the requested object, watch for changes"},
 			&ucli.BoolFlag{Name: "watch-only", Usage: "watch for changes to the requested object(s), without listing/getting first"},
+			&ucli.BoolFlag{Name: "output-watch-events", Usage: "output watch event objects when --watch or --watch-only is used; existing objects are output as initial ADDED events"},
+			&ucli.BoolFlag{Name: "show-kind", Usage: "if present, list the resource type for the requested object(s)"},
 			&ucli.BoolFlag{Name: "no-headers", Usage: "when using the default or wide output format, don't print headers"},
 			&ucli.BoolFlag{Name: "show-labels", Usage: "when printing, show all labels as the last column"},
 		),
@@ -328,7 +331,7 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 			infos = append(infos, info{r.mapping, obj})
 		}
 	}
-	withKind := false
+	withKind := g.c.Bool("show-kind")
 	for _, inf := range infos {
 		withKind = withKind || inf.m.GroupVersionKind != infos[0].m.GroupVersionKind
 	}
@@ -420,9 +423,20 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 		return apierrors.NewNotFound(m.Resource.GroupResource(), r.names[0])
 	}
 	printOut := !g.c.Bool("watch-only")
+	// One tab writer for the whole watch, flushed after each event, as
+	// kubectl's: columns keep the widths of the first rows printed.
+	tw := printers.GetNewTabWriter(stdout)
+	emit := func(p printers.ResourcePrinter, typ string, obj runtime.Object) error {
+		if g.c.Bool("output-watch-events") {
+			obj = &metav1.WatchEvent{Type: typ, Object: runtime.RawExtension{Object: obj}}
+		}
+		if err := p.PrintObj(obj, tw); err != nil {
+			return err
+		}
+		return tw.Flush()
+	}
 	if g.out.human {
-		tw := printers.GetNewTabWriter(stdout)
-		p := g.tablePrinter(m, false, g.all && namespaced(m))
+		p := g.tablePrinter(m, g.c.Bool("show-kind"), g.all && namespaced(m))
 		obj, rv, err := g.tc.getTable(ctx, m, g.ns, "", opts, "")
 		if err != nil {
 			return err
@@ -433,13 +447,12 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 			}
 		}
 		if printOut {
-			if err := p.PrintObj(obj, tw); err != nil {
+			if err := emit(p, string(watch.Added), obj); err != nil {
 				return err
 			}
-			tw.Flush()
 		}
 		opts.ResourceVersion = rv
-		return g.tc.watchStream(ctx, m, g.ns, opts, true, func(_ string, u *unstructured.Unstructured) error {
+		return g.tc.watchStream(ctx, m, g.ns, opts, true, func(typ string, u *unstructured.Unstructured) error {
 			var obj runtime.Object = u
 			if isTable(u) {
 				t, err := toTable(u)
@@ -448,10 +461,7 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 				}
 				obj = t
 			}
-			if err := p.PrintObj(obj, tw); err != nil {
-				return err
-			}
-			return tw.Flush()
+			return emit(p, typ, obj)
 		})
 	}
 	l, err := listAll(ctx, g.k.resourceClient(m, g.ns), opts)
@@ -463,13 +473,13 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 	}
 	if printOut {
 		for i := range l.Items {
-			if err := g.out.printer.PrintObj(&l.Items[i], stdout); err != nil {
+			if err := emit(g.out.printer, string(watch.Added), &l.Items[i]); err != nil {
 				return err
 			}
 		}
 	}
 	opts.ResourceVersion = l.GetResourceVersion()
-	return g.tc.watchStream(ctx, m, g.ns, opts, false, func(_ string, u *unstructured.Unstructured) error {
-		return g.out.printer.PrintObj(u, stdout)
+	return g.tc.watchStream(ctx, m, g.ns, opts, false, func(typ string, u *unstructured.Unstructured) error {
+		return emit(g.out.printer, typ, u)
 	})
 }

@@ -320,6 +320,8 @@ func TestGoldenGetTables(t *testing.T) {
 		{"get", "events", "--sort-by=.metadata.name", "-A"},
 		{"get", "configmaps", "-o", "wide"},
 		{"get", "pods", "-L", "app", "--show-labels", "-A"},
+		{"get", "pods", "--show-kind"},
+		{"get", "pod", "web", "--show-kind", "-o", "wide"},
 		{"get", "pods", "--sort-by=.status.containerStatuses[0].restartCount", "-A"},
 		{"get", "deployments"},
 		{"get", "serviceaccounts,configmaps", "-n", "team-a"},
@@ -344,7 +346,11 @@ func TestGoldenGetWatch(t *testing.T) {
 		}
 		return p
 	}
-	for _, args := range [][]string{{"get", "pods", "-w"}, {"get", "pods", "-w", "-o", "wide"}, {"get", "pods", "-w", "-o", "name"}, {"get", "pods", "--watch-only"}} {
+	for _, args := range [][]string{{"get", "pods", "-w"}, {"get", "pods", "-w", "-o", "wide"}, {"get", "pods", "-w", "-o", "name"}, {"get", "pods", "--watch-only"},
+		{"get", "pods", "-w", "--output-watch-events"}, {"get", "pods", "-w", "--show-kind", "-A"},
+		{"get", "pods", "-w", "-o", "json", "--output-watch-events"}, {"get", "pods", "-w", "-o", "yaml"},
+		{"get", "pods", "-w", "-o", `jsonpath={.metadata.name}{"\t"}{.status.phase}{"\n"}`},
+		{"get", "pods", "-w", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase"}} {
 		t.Run(strings.Join(args[2:], ""), func(t *testing.T) {
 			first := mk("first")
 			// kubectl in its own process, wasmpod in this one.
