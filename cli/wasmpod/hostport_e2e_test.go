@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // holdHostPort serves HTTP on a free 127.0.0.1 port, as another process on
@@ -78,5 +82,63 @@ func TestRunHostPortTakenInterrupted(t *testing.T) {
 	contains(t, "stderr", p.stderr.String(), "pod/hostport ContainerCreating (phase: Failed")
 	if body := httpGetRetry(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 30*time.Second); body != "the other process" {
 		t.Errorf("after run ended, GET answered %q", body)
+	}
+}
+
+// TestServeHostPortAcrossNodes: the scheduler keeps two pods with one
+// hostPort off the same node (NodePorts), but `serve --nodes 2` runs both
+// nodes on the host's 127.0.0.1, so the second pod's sandbox cannot bind the
+// port: FailedCreatePodSandBox, Pending, and the first keeps the traffic.
+// Deleting the first frees the port and the second starts behind it.
+func TestServeHostPortAcrossNodes(t *testing.T) {
+	t.Parallel()
+	s := serve(t, t.TempDir(), "--nodes", "2")
+	port := freePort(t)
+	pod := func(name string) string {
+		return strings.Replace(hostportManifest(t, port), "name: hostport", "name: "+name, 1)
+	}
+	s.mustCtl(t, pod("first"), "apply", "-f", "-")
+	first := s.waitPod(t, "first", "Running", phaseIs(corev1.PodRunning))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	if body := httpGetRetry(t, url, 30*time.Second); !strings.HasPrefix(body, "hello from first,") {
+		t.Fatalf("GET answered %q", body)
+	}
+
+	s.mustCtl(t, pod("second"), "apply", "-f", "-")
+	second := s.waitPod(t, "second", "scheduled", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
+	if second.Spec.NodeName == first.Spec.NodeName {
+		t.Fatalf("both pods with hostPort %d on %s", port, first.Spec.NodeName)
+	}
+	want := fmt.Sprintf("Failed to create pod sandbox: cannot open hostport %d for pod second_default: listen tcp4 127.0.0.1:%d: bind: address already in use", port, port)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		evs, err := s.client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=second"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range evs.Items {
+			found = found || e.Type == corev1.EventTypeWarning && e.Reason == "FailedCreatePodSandBox" && e.Message == want && e.Source.Host == second.Spec.NodeName
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no FailedCreatePodSandBox %q; events %v", want, podEvents(t, s.client, "second"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p := s.waitPod(t, "second", "Pending", phaseIs(corev1.PodPending)); p.Status.ContainerStatuses[0].State.Waiting == nil ||
+		p.Status.ContainerStatuses[0].State.Waiting.Reason != "ContainerCreating" {
+		t.Errorf("second pod's container: %+v", p.Status.ContainerStatuses[0].State)
+	}
+	if body := httpGetRetry(t, url, 30*time.Second); !strings.HasPrefix(body, "hello from first,") {
+		t.Errorf("with the second pod Pending, GET answered %q", body)
+	}
+
+	s.mustCtl(t, "", "delete", "pod", "first")
+	s.waitPod(t, "second", "Running", phaseIs(corev1.PodRunning))
+	if body := httpGetRetry(t, url, 30*time.Second); !strings.HasPrefix(body, "hello from second,") {
+		t.Errorf("after the first pod's deletion, GET answered %q", body)
 	}
 }
