@@ -550,9 +550,15 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 		return img, nil
 	}
 	remember := func(in *buildInputs, digest string) {
-		if rec := newRecord(dir, goBin, env, in.key, digest, in.fp); rec != nil {
-			_ = rec.save(recPath) // best effort: without it the next start runs go list again
+		rec := newRecord(dir, goBin, env, in.key, digest, in.fp)
+		if rec == nil {
+			return
 		}
+		if st, err := os.Stat(filepath.Join(cacheDir, in.key+".wasm")); err == nil {
+			rec.Artifact = entryOf(filepath.Join(cacheDir, in.key+".wasm"), st)
+			rec.Artifact.Racy = !st.ModTime().Before(time.Now().Add(-racyWindow))
+		}
+		_ = rec.save(recPath) // best effort: without it the next start runs go list again
 	}
 
 	in, err := r.inputKey(ctx, ref, dir, goBin)

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 const recordVersion = 1
@@ -37,6 +38,9 @@ type inputRecord struct {
 	Key     string // the build-input key: the artifact is go-build/<Key>.wasm
 	Digest  string // the artifact's digest
 	Entries []recordEntry
+	// Artifact: the stat of the cached module; unchanged and not racy, it
+	// vouches for Digest without hashing the module again.
+	Artifact recordEntry
 }
 
 type recordEntry struct {
@@ -202,14 +206,31 @@ func (r *Resolver) warm(ref, recPath, dir, goBin string, env []string, cacheDir 
 		return nil
 	}
 	out := filepath.Join(cacheDir, rec.Key+".wasm")
-	b, err := os.ReadFile(out)
-	if err != nil || checkWasm(b) != nil || Digest(b) != rec.Digest {
+	now, save := time.Now(), false
+	st, err := os.Stat(out)
+	if err != nil {
 		return nil
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || checkWasm(b) != nil {
+		return nil
+	}
+	cur := entryOf(out, st)
+	if rec.Artifact.Racy || !rec.Artifact.sameStat(cur) {
+		if Digest(b) != rec.Digest {
+			return nil
+		}
+		if st.ModTime().Before(now.Add(-racyWindow)) {
+			rec.Artifact, save = cur, true
+		}
 	}
 	if refresh {
 		for i := range rec.Entries {
 			rec.Entries[i].Racy = false
 		}
+		save = true
+	}
+	if save {
 		_ = rec.save(recPath) // best effort: the next start hashes again
 	}
 	return &Image{Ref: ref, Digest: rec.Digest, Bytes: b, Path: out, inputs: fp}

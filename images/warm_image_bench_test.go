@@ -37,6 +37,14 @@ func BenchmarkWarmResolveGo(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// A start on a later day: the artifact is older than the racy window
+	// (the first warm start after that hashes it once and records so).
+	if err := os.Chtimes(first.Path, old, old); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := (&Resolver{CacheDir: cache}).Resolve(ctx, "go://./hello", proj); err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	var warm, base time.Duration
 	for range b.N {

@@ -237,3 +237,41 @@ func TestWarmResolveReplacedModule(t *testing.T) {
 		t.Fatalf("after the replaced module's go.mod changed: go ran %d times, %d builds", ran, builds)
 	}
 }
+
+// TestWarmResolveArtifact: the cached module's stat vouches for its
+// digest once it is older than the racy window; a changed module is
+// hashed again, and a broken one rebuilt.
+func TestWarmResolveArtifact(t *testing.T) {
+	w := newWarmProject(t)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(w.first.Path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		img, builds, ran := w.resolveCountingGo(t)
+		if ran != 0 || builds != 0 || img.Digest != w.first.Digest {
+			t.Fatalf("warm resolve %d: go ran %d times, %d builds, digest %s", i, ran, builds, img.Digest)
+		}
+	}
+	// Same size, another content: the stat changed, so the module is
+	// hashed, does not match, and go runs (the image's digest is that of
+	// its bytes, whatever the cache holds).
+	b, err := os.ReadFile(w.first.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(w.first.Path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if img, _, ran := w.resolveCountingGo(t); ran == 0 || img.Digest != Digest(img.Bytes) {
+		t.Fatalf("changed artifact: go ran %d times, digest %s", ran, img.Digest)
+	}
+	// Not a module at all: rebuilt.
+	if err := os.WriteFile(w.first.Path, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if img, builds, _ := w.resolveCountingGo(t); builds != 1 || img.Digest != w.first.Digest {
+		t.Fatalf("broken artifact: %d builds, digest %s, want a rebuild to %s", builds, img.Digest, w.first.Digest)
+	}
+}
