@@ -47,8 +47,9 @@ func (s hostPortSet) close() {
 
 // createSandbox sets up the pod's network namespace and hostPorts,
 // retrying a failure with back-off. It returns false when the pod ended
-// before its sandbox was created (terminated, evicted, or ctx done, whose
-// error it returns); the pod is then terminal and published.
+// before its sandbox was created (terminated, evicted, past its
+// activeDeadlineSeconds, or ctx done, whose error it returns); the pod is
+// then terminal and published.
 func (w *Worker) createSandbox(ctx context.Context) (bool, error) {
 	s := w.state
 	for {
@@ -58,19 +59,39 @@ func (w *Worker) createSandbox(ctx context.Context) (bool, error) {
 		}
 		w.event(corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: "+err.Error())
 		w.publish() // Pending, containers Waiting (ContainerCreating)
-		t := w.clk.NewTimer(wait.Jitter(sandboxBackOff, sandboxBackOffJitter))
-		var ctxErr error
-		select {
-		case <-t.C():
-			continue
-		case <-w.termCh:
-			// Nothing runs: the pod ends at once, whatever the grace.
-		case msg := <-w.evictCh:
-			w.beginEviction(msg)
-		case <-ctx.Done():
-			ctxErr = ctx.Err()
+		now := w.clk.Now()
+		wake := wait.Jitter(sandboxBackOff, sandboxBackOffJitter)
+		var deadline time.Time
+		if d := s.pod.Spec.ActiveDeadlineSeconds; d != nil {
+			deadline = s.startTime.Add(time.Duration(*d) * time.Second)
+			wake = min(wake, deadline.Sub(now))
 		}
-		t.Stop()
+		var ctxErr error
+		stop := false
+		if wake > 0 {
+			t := w.clk.NewTimer(wake)
+			select {
+			case <-t.C():
+			case <-w.termCh:
+				// Nothing runs: the pod ends at once, whatever the grace.
+				stop = true
+			case msg := <-w.evictCh:
+				w.beginEviction(msg)
+				stop = true
+			case <-ctx.Done():
+				ctxErr, stop = ctx.Err(), true
+			}
+			t.Stop()
+		}
+		switch {
+		case stop:
+		case !deadline.IsZero() && !w.clk.Now().Before(deadline):
+			// As the kubelet's active deadline handler: the pod fails
+			// whether or not its sandbox exists.
+			s.beginTermination(w.clk.Now(), "DeadlineExceeded", 0)
+		default:
+			continue // the back-off expired: try again
+		}
 		s.terminal = true
 		w.publish()
 		return false, ctxErr

@@ -437,3 +437,26 @@ func TestSandboxNetworkFailureRetried(t *testing.T) {
 	h.clk.Step(15 * time.Second)
 	h.waitFor("Running", func(p *corev1.Pod) bool { return ctrStatus(p, "spin").State.Running != nil })
 }
+
+// TestHostPortTakenPastActiveDeadline: a pod whose sandbox still waits for
+// its hostPort when activeDeadlineSeconds runs out fails with
+// DeadlineExceeded, as the kubelet's active deadline handler fails it
+// whether or not its sandbox exists.
+func TestHostPortTakenPastActiveDeadline(t *testing.T) {
+	_, port := holdTCP(t)
+	pod := hostportPod(t, "web", "10.244.1.8", port)
+	d := int64(20)
+	pod.Spec.ActiveDeadlineSeconds = &d
+	h := newHarness(t, pod)
+	n := network.New(network.Config{})
+	t.Cleanup(func() { n.Close() })
+	h.cfg.Network, h.cfg.HostPorts = n, n
+	h.run()
+	h.waitSandboxEvents(1)
+	h.waitTimer()
+	h.clk.Step(20 * time.Second)
+	p := h.waitDone()
+	if p.Status.Phase != corev1.PodFailed || p.Status.Reason != "DeadlineExceeded" || waitingReason(p) != "ContainerCreating" {
+		t.Errorf("past its deadline: %s", describe(p))
+	}
+}
