@@ -59,6 +59,10 @@
 //     real listener (UDP: socket) on Config.HostIP:NodePort; TCP and UDP
 //     may share a NodePort number. Traffic coming from the host appears
 //     inside the pod as coming from Config.HostIP (DialPod: from 127.0.0.1).
+//     A host port binds one address family (tcp4/udp4 for an IPv4 address;
+//     "::" stays dual-stack); a port in use is ListenHostPort's error,
+//     wrapping the listen's *net.OpError and EADDRINUSE ("listen tcp4
+//     127.0.0.1:8080: bind: address already in use"), and nothing is bound.
 //   - Host resources are bounded. A pod's socket buffers (stream data
 //     written and not yet read, data from the host counting for the
 //     receiving pod, and queued datagrams) are charged to its budget
