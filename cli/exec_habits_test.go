@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,9 +46,9 @@ func TestExecHelpExamplesWork(t *testing.T) {
 	}
 	repo := testwasm.RepoRoot(t)
 	home := isolate(t)
-	// Built images and compiled modules: a test cache of our own, shared
+	// Built images and compiled modules: the tests' own cache, shared
 	// between runs (the go:// build of toolbox is the slow part).
-	cache := filepath.Join(os.TempDir(), "wasmpod-cli-test-cache")
+	cache := testwasm.CacheDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var serveErr syncBuffer
