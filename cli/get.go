@@ -314,6 +314,19 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 			if err != nil {
 				return g.k.fail(err)
 			}
+			if l, ok := obj.(*unstructured.UnstructuredList); ok {
+				// No Table from the server: each object on its own, as
+				// kubectl's flattened result (an empty list prints nothing).
+				if g.out.opts.sortBy != "" && len(l.Items) > 0 {
+					if err := sortBy(g.out.opts.sortBy, l.Items); err != nil {
+						return err
+					}
+				}
+				for i := range l.Items {
+					infos = append(infos, info{r.mapping, &l.Items[i]})
+				}
+				continue
+			}
 			infos = append(infos, info{r.mapping, obj})
 			continue
 		}

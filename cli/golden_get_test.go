@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -40,6 +41,13 @@ type goldenEnv struct {
 
 func newGoldenEnv(t *testing.T) *goldenEnv {
 	t.Helper()
+	return newGoldenEnvWith(t, nil)
+}
+
+// newGoldenEnvWith serves the API server's handler through wrap (when not
+// nil).
+func newGoldenEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) *goldenEnv {
+	t.Helper()
 	kubectl := testkubectl.Path(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -47,7 +55,11 @@ func newGoldenEnv(t *testing.T) *goldenEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler(apiserver.HandlerOptions{}))
+	h := s.Handler(apiserver.HandlerOptions{})
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cs, err := kubernetes.NewForConfig(apiserver.TCPConfig(srv.URL, ""))
 	if err != nil {
@@ -429,5 +441,34 @@ func TestGoldenGetWatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGoldenGetWithoutServerTables: against a server that sends no Tables
+// (the handler here never sees the Table media type, as an older or
+// minimal server would not know it), kubectl prints the objects' NAME and
+// AGE; so must wasmpod.
+func TestGoldenGetWithoutServerTables(t *testing.T) {
+	g := newGoldenEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.Header.Get("Accept"), "as=Table") {
+				r.Header.Set("Accept", "application/json")
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	seedGolden(t, g.env)
+	for _, args := range [][]string{
+		{"get", "pods"},
+		{"get", "pods", "-o", "wide"},
+		{"get", "pods", "-A", "--show-labels"},
+		{"get", "pods", "-L", "app"},
+		{"get", "pod", "web"},
+		{"get", "pods,nodes"},
+		{"get", "nodes", "--no-headers"},
+		{"get", "pods", "--sort-by=.metadata.name"},
+		{"get", "pods", "-n", "kube-public"},
+	} {
+		g.same(true, args...)
 	}
 }
