@@ -7,6 +7,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -34,9 +36,10 @@ import (
 // with a kubeconfig for kubectl.
 type goldenEnv struct {
 	*env
-	kubectl    string
-	kubeconfig string
-	home       string
+	kubectl       string
+	kubeconfig    string
+	home          string
+	viaKubeconfig bool // wasmpod reads the kubeconfig too (else --server)
 }
 
 func newGoldenEnv(t *testing.T) *goldenEnv {
@@ -114,6 +117,20 @@ func (g *goldenEnv) kubectlRun(args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// wasmpodRun runs the wasmpod CLI in-process with args, pointed at the
+// server by --server (or by the kubeconfig kubectl reads, with
+// viaKubeconfig).
+func (g *goldenEnv) wasmpodRun(args ...string) (string, string, int) {
+	g.t.Helper()
+	if !g.viaKubeconfig {
+		return g.run(args...)
+	}
+	var out, errb syncBuffer
+	full := append([]string{"wasmpod", args[0], "--kubeconfig", g.kubeconfig}, args[1:]...)
+	code := runAppContext(context.Background(), App(&out, &errb), full)
+	return out.String(), errb.String(), code
+}
+
 // same runs `kubectl ARGS` and `wasmpod ARGS` and fails the test unless
 // both print the same standard output and exit with the same code; with
 // sameErr, standard error too. The two runs are a few milliseconds apart:
@@ -126,7 +143,7 @@ func (g *goldenEnv) same(sameErr bool, args ...string) string {
 	var kcode, wcode int
 	for try := 0; try < 5; try++ {
 		kout, kerr, kcode = g.kubectlRun(args...)
-		wout, werr, wcode = g.run(args...)
+		wout, werr, wcode = g.wasmpodRun(args...)
 		if kout == wout && kcode == wcode && (!sameErr || kerr == werr) {
 			g.t.Logf("%s: exit %d, same output:\n%s%s", strings.Join(args, " "), wcode, wout, werr)
 			return wout
@@ -468,6 +485,63 @@ func TestGoldenGetWithoutServerTables(t *testing.T) {
 		{"get", "nodes", "--no-headers"},
 		{"get", "pods", "--sort-by=.metadata.name"},
 		{"get", "pods", "-n", "kube-public"},
+	} {
+		g.same(true, args...)
+	}
+}
+
+// TestGoldenGetOverTLSWithToken: the API server behind TLS with a bearer
+// token, as a remote server is reached; kubectl and wasmpod both read the
+// server, its CA and the token from the same kubeconfig file.
+func TestGoldenGetOverTLSWithToken(t *testing.T) {
+	kubectl := testkubectl.Path(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s, err := apiserver.New(ctx, memory.New(), apiserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "golden-token"
+	srv := httptest.NewTLSServer(s.Handler(apiserver.HandlerOptions{Token: token}))
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: tls
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+contexts:
+- name: tls
+  context: {cluster: tls, user: tls, namespace: default}
+current-context: tls
+users:
+- name: tls
+  user: {token: %s}
+`, srv.URL, base64.StdEncoding.EncodeToString(ca), token)
+	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc := apiserver.TCPConfig(srv.URL, token)
+	rc.TLSClientConfig.CAData = ca
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := &goldenEnv{env: &env{t: t, s: s, server: srv.URL, cs: cs, dir: dir}, kubectl: kubectl, kubeconfig: kc, home: home, viaKubeconfig: true}
+	seedGolden(t, g.env)
+	for _, args := range [][]string{
+		{"get", "pods"},
+		{"get", "pods,services", "-A", "-o", "wide"},
+		{"get", "nodes", "-o", "custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type==\"Ready\")].status"},
+		{"get", "pod", "duo", "-o", "jsonpath={.status.containerStatuses[*].restartCount}"},
 	} {
 		g.same(true, args...)
 	}
