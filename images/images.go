@@ -543,7 +543,7 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	}
 	cacheDir := filepath.Join(r.CacheDir, "go-build")
 	env := goEnv()
-	recPath := recordPath(cacheDir, dir, goBin, env)
+	recPath := recordPath(r.CacheDir, dir, goBin, env)
 	// A warm start: the record of the last build proves, by stats (and
 	// content hashes for racy entries), that no input changed.
 	if img := r.warm(ref, recPath, dir, goBin, env, cacheDir); img != nil {
@@ -616,7 +616,9 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 		return nil, newErr(ref, ErrBuild, "writing cache: %v", err)
 	}
 	remember(in2, digest)
-	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in2.fp}, nil
+	// The image keeps the fingerprint taken before the build: a change
+	// just before it stays racy (not current) however long the build took.
+	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in.fp}, nil
 }
 
 // maxBuildOutput bounds the compiler output kept in a build error.

@@ -5,7 +5,7 @@ package images
 // with stats alone, without running the go command.
 //
 // A record is stored per package directory, go command (resolved path) and
-// go-relevant environment, under CacheDir/go-build/inputs. It holds the
+// go-relevant environment, under CacheDir/go-build-inputs. It holds the
 // build-input key, the artifact's digest and the stat of every input the key
 // was computed from (source, embedded, ignored and module files, package and
 // embed directories, go.mod/go.work candidates in the parent directories,
@@ -88,11 +88,12 @@ func goEnv() []string {
 	return env
 }
 
-// recordPath names the record of dir built by goBin under env.
+// recordPath names the record of dir built by goBin under env (beside
+// go-build, which holds the artifacts only).
 func recordPath(cacheDir, dir, goBin string, env []string) string {
 	h := sha256.New()
 	h.Write([]byte(dir + "\x00" + goBin + "\x00" + strings.Join(env, "\x00")))
-	return filepath.Join(cacheDir, "inputs", hex.EncodeToString(h.Sum(nil))[:32]+".json")
+	return filepath.Join(cacheDir, "go-build-inputs", hex.EncodeToString(h.Sum(nil))[:32]+".json")
 }
 
 // newRecord makes the record of a build whose key was computed from fp, or
