@@ -460,3 +460,32 @@ func TestHostPortTakenPastActiveDeadline(t *testing.T) {
 		t.Errorf("past its deadline: %s", describe(p))
 	}
 }
+
+// TestHostPortSameNumberTwice: one port number as a TCP and a UDP hostPort
+// binds both; the same host port, protocol and address listed twice in a
+// pod is bound once (upstream's validation refuses the duplicate; here it
+// must not block the pod's sandbox forever on itself).
+func TestHostPortSameNumberTwice(t *testing.T) {
+	free, port := holdTCP(t)
+	free.Close()
+	pod := hostportPod(t, "web", "10.244.1.10", port)
+	pod.Spec.Containers[0].Ports = append(pod.Spec.Containers[0].Ports,
+		corev1.ContainerPort{ContainerPort: 8080, HostPort: port, Protocol: corev1.ProtocolTCP},
+		corev1.ContainerPort{ContainerPort: 5353, HostPort: port, Protocol: corev1.ProtocolUDP})
+	h := newHarness(t, pod)
+	n := network.New(network.Config{})
+	t.Cleanup(func() { n.Close() })
+	h.cfg.Network, h.cfg.HostPorts, h.cfg.Engine = n, n, sockEngine(t)
+	h.run()
+	h.waitFor("Running", func(p *corev1.Pod) bool { return ctrStatus(p, "server").State.Running != nil })
+	if ev := h.sandboxEvents(); len(ev) != 0 {
+		t.Errorf("sandbox failed: %v", ev)
+	}
+	if body := httpGetEventually(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !strings.HasPrefix(body, "hello from web,") {
+		t.Errorf("GET answered %q", body)
+	}
+	if c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}); err == nil {
+		c.Close()
+		t.Errorf("UDP hostPort %d is not bound", port)
+	}
+}
