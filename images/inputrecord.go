@@ -34,7 +34,7 @@ type inputRecord struct {
 	Version int
 	Dir     string
 	GoBin   string
-	Env     []string
+	EnvHash string // sha256 of goEnv (the values may hold credentials: not stored)
 	Key     string // the build-input key: the artifact is go-build/<Key>.wasm
 	Digest  string // the artifact's digest
 	Entries []recordEntry
@@ -88,6 +88,11 @@ func goEnv() []string {
 	return env
 }
 
+func envHash(env []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(env, "\x00")))
+	return hex.EncodeToString(sum[:])
+}
+
 // recordPath names the record of dir built by goBin under env (beside
 // go-build, which holds the artifacts only).
 func recordPath(cacheDir, dir, goBin string, env []string) string {
@@ -99,7 +104,7 @@ func recordPath(cacheDir, dir, goBin string, env []string) string {
 // newRecord makes the record of a build whose key was computed from fp, or
 // nil if fp holds a racy entry that its content cannot vouch for.
 func newRecord(dir, goBin string, env []string, key, digest string, fp *fingerprint) *inputRecord {
-	rec := &inputRecord{Version: recordVersion, Dir: dir, GoBin: goBin, Env: env, Key: key, Digest: digest}
+	rec := &inputRecord{Version: recordVersion, Dir: dir, GoBin: goBin, EnvHash: envHash(env), Key: key, Digest: digest}
 	for _, e := range fp.entries {
 		re := entryOf(e.path, e.info)
 		if e.info != nil && !e.info.ModTime().Before(fp.since.Add(-racyWindow)) {
@@ -199,7 +204,7 @@ func (rec *inputRecord) validate() (fp *fingerprint, ok, refresh bool) {
 // unchanged, or nil (no record, changed inputs, missing artifact).
 func (r *Resolver) warm(ref, recPath, dir, goBin string, env []string, cacheDir string) *Image {
 	rec, err := loadRecord(recPath)
-	if err != nil || rec.Dir != dir || rec.GoBin != goBin || strings.Join(rec.Env, "\x00") != strings.Join(env, "\x00") {
+	if err != nil || rec.Dir != dir || rec.GoBin != goBin || rec.EnvHash != envHash(env) {
 		return nil
 	}
 	fp, ok, refresh := rec.validate()
