@@ -27,9 +27,9 @@ import (
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
-// CacheDir is the directory kubectl binaries are cached in: kubectl under
-// the tests' own cache, testwasm.TestCacheRoot() ($WASMPOD_TEST_CACHE, else
-// os.TempDir()/wasmpod-test-cache-<uid>), never the user's.
+// CacheDir is the directory kubectl binaries are cached in: kubectl/ in
+// the tests' own cache, testwasm.TestCacheRoot() ($WASMPOD_TEST_CACHE,
+// else os.TempDir()/wasmpod-test-cache-<uid>), never the user's home.
 func CacheDir() string { return filepath.Join(testwasm.TestCacheRoot(), "kubectl") }
 
 // SourceDir is the directory of the kubectl main module.
