@@ -549,12 +549,14 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	if img := r.warm(ref, recPath, dir, goBin, env, cacheDir); img != nil {
 		return img, nil
 	}
-	remember := func(in *buildInputs, digest string) {
+	// remember records the inputs of the artifact whose digest is digest;
+	// st, if not nil, is the artifact's stat taken before it was read.
+	remember := func(in *buildInputs, digest string, st fs.FileInfo) {
 		rec := newRecord(dir, goBin, env, in.key, digest, in.fp)
 		if rec == nil {
 			return
 		}
-		if st, err := os.Stat(filepath.Join(cacheDir, in.key+".wasm")); err == nil {
+		if st != nil {
 			rec.Artifact = entryOf(filepath.Join(cacheDir, in.key+".wasm"), st)
 			rec.Artifact.Racy = !st.ModTime().Before(time.Now().Add(-racyWindow))
 		}
@@ -566,9 +568,10 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 		return nil, err
 	}
 	out := filepath.Join(cacheDir, in.key+".wasm")
+	st, _ = os.Stat(out)
 	if b, err := os.ReadFile(out); err == nil && checkWasm(b) == nil {
 		digest := Digest(b)
-		remember(in, digest)
+		remember(in, digest, st)
 		return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in.fp}, nil
 	}
 
@@ -592,6 +595,7 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 		r.progressf("Failed to build %s in %s\n", ref, roundDuration(time.Since(start)))
 		return nil, err
 	}
+	built, _ := os.Stat(tmpName)
 	b, err := os.ReadFile(tmpName)
 	if err != nil {
 		return nil, newErr(ref, ErrBuild, "reading build output: %v", err)
@@ -615,7 +619,13 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 	if err := os.Rename(tmpName, out); err != nil {
 		return nil, newErr(ref, ErrBuild, "writing cache: %v", err)
 	}
-	remember(in2, digest)
+	// The file read is the one in place (a rename keeps the inode, and
+	// changes the inode change time, hence the stat again).
+	if st, err := os.Stat(out); err == nil && built != nil && os.SameFile(built, st) && st.Size() == int64(len(b)) {
+		remember(in2, digest, st)
+	} else {
+		remember(in2, digest, nil)
+	}
 	// The image keeps the fingerprint taken before the build: a change
 	// just before it stays racy (not current) however long the build took.
 	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in.fp}, nil
