@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -76,6 +77,8 @@ Examples:
 			&ucli.BoolFlag{Name: "watch-only", Usage: "watch for changes to the requested object(s), without listing/getting first"},
 			&ucli.BoolFlag{Name: "output-watch-events", Usage: "output watch event objects when --watch or --watch-only is used; existing objects are output as initial ADDED events"},
 			&ucli.BoolFlag{Name: "show-kind", Usage: "if present, list the resource type for the requested object(s)"},
+			&ucli.Int64Flag{Name: "chunk-size", Value: 500, Usage: "return large lists in chunks rather than all at once; pass 0 to disable"},
+			&ucli.StringFlag{Name: "raw", Usage: "raw URI to request from the server (GET), printed as the server sends it"},
 			&ucli.BoolFlag{Name: "no-headers", Usage: "when using the default or wide output format, don't print headers"},
 			&ucli.BoolFlag{Name: "show-labels", Usage: "when printing, show all labels as the last column"},
 		),
@@ -136,6 +139,12 @@ func (k *conn) parseResourceArgs(args []string) ([]request, error) {
 
 func getAction(c *ucli.Context) error {
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	if raw := c.String("raw"); raw != "" {
+		return getRaw(c, raw)
+	}
+	if err := validateGet(c); err != nil {
+		return err
+	}
 	out, err := newOutput(outputOptions{
 		format:           c.String("output"),
 		template:         c.String("template"),
@@ -179,6 +188,10 @@ func getAction(c *ucli.Context) error {
 		return errorf("a resource cannot be retrieved by name across all namespaces")
 	}
 	opts := metav1.ListOptions{LabelSelector: c.String("selector"), FieldSelector: c.String("field-selector")}
+	if n := c.Int64("chunk-size"); n > 0 && (out.opts.sortBy == "" || watching) {
+		// kubectl lists in chunks (0 or less: at once), except to sort.
+		opts.Limit = n
+	}
 	g := &getter{k: k, c: c, out: out, ns: ns, all: all, ignoreNotFound: c.Bool("ignore-not-found")}
 	if g.tc, err = k.tableClient(); err != nil {
 		return k.fail(err)
@@ -241,6 +254,56 @@ func getAction(c *ucli.Context) error {
 		errs = append(errs, printErr(err))
 	}
 	return k.multiErr(errs)
+}
+
+// validateGet refuses the flag combinations kubectl's get refuses, in its
+// words.
+func validateGet(c *ucli.Context) error {
+	format := c.String("output")
+	if c.Bool("show-labels") && format != "" && format != "wide" {
+		return errorf("--show-labels option cannot be used with %s printer", format)
+	}
+	if len(c.StringSlice("label-columns")) > 0 && strings.HasPrefix(format, "custom-columns") {
+		return errorf("--label-columns option cannot be used with %s printer", format)
+	}
+	if c.Bool("output-watch-events") && !c.Bool("watch") && !c.Bool("watch-only") {
+		return errorf("--output-watch-events option can only be used with --watch or --watch-only")
+	}
+	return nil
+}
+
+// getRaw is get --raw URI: the server's answer to a GET of the path, as
+// it is.
+func getRaw(c *ucli.Context, raw string) error {
+	if c.Args().Len() > 0 {
+		return errorf("arguments may not be passed when --raw is specified")
+	}
+	if c.Bool("watch") || c.Bool("watch-only") || c.String("selector") != "" {
+		return errorf("--raw may not be specified with other flags that filter the server request or alter the output")
+	}
+	if c.String("output") != "" {
+		return errorf("--raw and --output are mutually exclusive")
+	}
+	if _, err := url.ParseRequestURI(raw); err != nil {
+		return errorf("--raw must be a valid URL path: %v", err)
+	}
+	k, err := connect(c)
+	if err != nil {
+		return err
+	}
+	tc, err := k.tableClient()
+	if err != nil {
+		return k.fail(err)
+	}
+	stream, err := tc.rc.Get().RequestURI(raw).Stream(c.Context)
+	if err != nil {
+		return k.fail(err)
+	}
+	defer stream.Close()
+	if _, err := io.Copy(c.App.Writer, stream); err != nil && err != io.EOF {
+		return k.fail(err)
+	}
+	return nil
 }
 
 // getter holds what one get command prints with.

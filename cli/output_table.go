@@ -162,7 +162,7 @@ type watchEvent struct {
 // Tables. Each event is handed to fn until the stream or ctx ends.
 func (tc *tableClient) watchStream(ctx context.Context, m *meta.RESTMapping, ns string, opts metav1.ListOptions, human bool, fn func(typ string, obj *unstructured.Unstructured) error) error {
 	req := tc.resourceRequest(m, ns, "")
-	opts.Watch = true
+	opts.Watch, opts.Limit, opts.Continue = true, 0, ""
 	req = req.VersionedParams(&opts, metav1.ParameterCodec)
 	if human {
 		req = req.SetHeader("Accept", tableAccept)
