@@ -373,11 +373,16 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 	var errs []error
 	for _, r := range reqs {
 		if len(r.names) == 0 {
-			obj, _, err := g.tc.getTable(ctx, r.mapping, g.ns, "", opts, g.out.opts.sortBy)
+			objs, _, err := g.tc.getTable(ctx, r.mapping, g.ns, "", opts, g.out.opts.sortBy)
 			if err != nil {
 				return g.k.fail(err)
 			}
-			if l, ok := obj.(*unstructured.UnstructuredList); ok {
+			for _, obj := range objs {
+				l, ok := obj.(*unstructured.UnstructuredList)
+				if !ok {
+					infos = append(infos, info{r.mapping, obj})
+					continue
+				}
 				// No Table from the server: each object on its own, as
 				// kubectl's flattened result (an empty list prints nothing).
 				if g.out.opts.sortBy != "" && len(l.Items) > 0 {
@@ -388,13 +393,11 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 				for i := range l.Items {
 					infos = append(infos, info{r.mapping, &l.Items[i]})
 				}
-				continue
 			}
-			infos = append(infos, info{r.mapping, obj})
 			continue
 		}
 		for _, n := range r.names {
-			obj, _, err := g.tc.getTable(ctx, r.mapping, g.ns, n, opts, g.out.opts.sortBy)
+			objs, _, err := g.tc.getTable(ctx, r.mapping, g.ns, n, opts, g.out.opts.sortBy)
 			if err != nil {
 				if isRefused(err) {
 					return g.k.fail(err)
@@ -404,7 +407,9 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 				}
 				continue
 			}
-			infos = append(infos, info{r.mapping, obj})
+			for _, obj := range objs {
+				infos = append(infos, info{r.mapping, obj})
+			}
 		}
 	}
 	withKind := g.c.Bool("show-kind")
@@ -513,18 +518,25 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 	}
 	if g.out.human {
 		p := g.tablePrinter(m, g.c.Bool("show-kind"), g.all && namespaced(m))
-		obj, rv, err := g.tc.getTable(ctx, m, g.ns, "", opts, "")
+		objs, rv, err := g.tc.getTable(ctx, m, g.ns, "", opts, "")
 		if err != nil {
 			return err
 		}
-		if len(r.names) == 1 && meta.LenList(obj) == 0 {
-			if t, ok := obj.(*metav1.Table); !ok || len(t.Rows) == 0 {
+		if len(r.names) == 1 {
+			found := false
+			for _, obj := range objs {
+				t, ok := obj.(*metav1.Table)
+				found = found || (ok && len(t.Rows) > 0) || (!ok && meta.LenList(obj) > 0)
+			}
+			if !found {
 				return notFound()
 			}
 		}
 		if printOut {
-			if err := emit(p, string(watch.Added), obj); err != nil {
-				return err
+			for _, obj := range objs {
+				if err := emit(p, string(watch.Added), obj); err != nil {
+					return err
+				}
 			}
 		}
 		opts.ResourceVersion = rv

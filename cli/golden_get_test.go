@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -557,6 +559,92 @@ users:
 		{"get", "pods,services", "-A", "-o", "wide"},
 		{"get", "nodes", "-o", "custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type==\"Ready\")].status"},
 		{"get", "pod", "duo", "-o", "jsonpath={.status.containerStatuses[*].restartCount}"},
+	} {
+		g.same(true, args...)
+	}
+}
+
+// paginate serves lists in pages of ?limit= objects (Table rows or list
+// items) with an offset as the continue token, as kube-apiserver pages
+// them: the handler under it answers whole lists.
+func paginate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		if r.Method != http.MethodGet || limit <= 0 || q.Get("watch") != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		offset, _ := strconv.Atoi(q.Get("continue"))
+		q.Del("limit")
+		q.Del("continue")
+		r2 := r.Clone(r.Context())
+		r2.URL.RawQuery = q.Encode()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r2)
+		var body map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+			copyResponse(w, rec, rec.Body.Bytes())
+			return
+		}
+		key := "items"
+		if body["kind"] == "Table" {
+			key = "rows"
+		}
+		all, _ := body[key].([]any)
+		end := min(offset+limit, len(all))
+		body[key] = all[min(offset, len(all)):end]
+		md, _ := body["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+			body["metadata"] = md
+		}
+		if end < len(all) {
+			md["continue"] = strconv.Itoa(end)
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		copyResponse(w, rec, b)
+	})
+}
+
+func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(body)
+}
+
+// TestGoldenGetChunked: lists that come in pages (--chunk-size) print as
+// kubectl prints them, page after page through one table printer.
+func TestGoldenGetChunked(t *testing.T) {
+	g := newGoldenEnvWith(t, paginate)
+	seedGolden(t, g.env)
+	// Enough pods that a later page has wider cells than the first.
+	for i := 0; i < 12; i++ {
+		name := fmt.Sprintf("p%d", i)
+		if i > 8 {
+			name = fmt.Sprintf("pod-with-a-much-longer-name-%d", i)
+		}
+		if _, err := g.cs.CoreV1().Pods("team-a").Create(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "a.wasm"}}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"get", "pods", "-A", "--chunk-size=2"},
+		{"get", "pods", "-n", "team-a", "--chunk-size=3", "-o", "wide"},
+		{"get", "pods", "-n", "team-a", "--chunk-size=5", "--no-headers"},
+		{"get", "pods,nodes", "-A", "--chunk-size=4"},
+		{"get", "pods", "-A", "--chunk-size=2", "-o", "name"},
+		{"get", "pods", "-A", "--chunk-size=3", "-o", "custom-columns=N:.metadata.name,NS:.metadata.namespace"},
+		{"get", "pods", "-A", "--chunk-size=2", "--sort-by=.metadata.name"},
 	} {
 		g.same(true, args...)
 	}

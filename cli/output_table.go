@@ -92,13 +92,15 @@ func toTable(u *unstructured.Unstructured) (*metav1.Table, error) {
 	return t, nil
 }
 
-// getTable fetches one object or a list (following continue tokens) as a
-// Table, and the list's resourceVersion. A server that answers with the
-// objects themselves gets them back as they are (kubectl's table printer
-// shows those as NAME and AGE).
-func (tc *tableClient) getTable(ctx context.Context, m *meta.RESTMapping, ns, name string, opts metav1.ListOptions, sortBy string) (runtime.Object, string, error) {
-	var table *metav1.Table
+// getTable fetches one object or a list as the server's Tables, one per
+// chunk of a list (kubectl prints each chunk as it comes, through the same
+// printer), and the list's resourceVersion. A server that answers with the
+// objects themselves gets them back as one list or object (kubectl's table
+// printer shows those as NAME and AGE).
+func (tc *tableClient) getTable(ctx context.Context, m *meta.RESTMapping, ns, name string, opts metav1.ListOptions, sortBy string) ([]runtime.Object, string, error) {
+	var tables []runtime.Object
 	var list *unstructured.UnstructuredList
+	rv := ""
 	for {
 		req := tc.resourceRequest(m, ns, name)
 		if name == "" {
@@ -117,21 +119,21 @@ func (tc *tableClient) getTable(ctx context.Context, m *meta.RESTMapping, ns, na
 		switch o := obj.(type) {
 		case *unstructured.Unstructured:
 			if !isTable(o) {
-				return o, o.GetResourceVersion(), nil
+				return []runtime.Object{o}, o.GetResourceVersion(), nil
 			}
 			t, err := toTable(o)
 			if err != nil {
 				return nil, "", err
 			}
-			if table == nil {
-				table = t
-			} else {
-				table.Rows = append(table.Rows, t.Rows...)
+			if rv == "" {
+				rv = t.ResourceVersion
 			}
-			cont = t.Continue
+			cont, t.Continue = t.Continue, ""
+			tables = append(tables, t)
 		case *unstructured.UnstructuredList:
 			if list == nil {
 				list = o
+				rv = o.GetResourceVersion()
 			} else {
 				list.Items = append(list.Items, o.Items...)
 			}
@@ -146,10 +148,9 @@ func (tc *tableClient) getTable(ctx context.Context, m *meta.RESTMapping, ns, na
 	}
 	if list != nil {
 		list.SetContinue("")
-		return list, list.GetResourceVersion(), nil
+		return []runtime.Object{list}, rv, nil
 	}
-	table.Continue = ""
-	return table, table.ResourceVersion, nil
+	return tables, rv, nil
 }
 
 // watchEvent is one event of a watch stream, its object still undecoded.
