@@ -155,6 +155,9 @@ func TestHostPortTakenFailsSandbox(t *testing.T) {
 	if got := p.Status.PodIP; got != ip {
 		t.Errorf("podIP %q, want %q", got, ip)
 	}
+	if c := condOf(p.Status, corev1.PodReadyToStartContainers); c.Status != corev1.ConditionFalse {
+		t.Errorf("PodReadyToStartContainers %+v without a sandbox, want False", c)
+	}
 	// Nothing of the pod runs: no image pulled, no container created, not
 	// on the network.
 	for _, e := range h.eventList() {
@@ -190,9 +193,12 @@ func TestHostPortTakenFailsSandbox(t *testing.T) {
 	busy.Close()
 	h.waitTimer()
 	h.clk.Step(15 * time.Second)
-	h.waitFor("Running", func(p *corev1.Pod) bool {
+	p = h.waitFor("Running", func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodRunning && ctrStatus(p, "server").State.Running != nil
 	})
+	if c := condOf(p.Status, corev1.PodReadyToStartContainers); c.Status != corev1.ConditionTrue {
+		t.Errorf("PodReadyToStartContainers %+v with the sandbox created, want True", c)
+	}
 	body := httpGetEventually(t, fmt.Sprintf("http://127.0.0.1:%d/through-hostport", freePort))
 	if !strings.HasPrefix(body, "hello from web, a WebAssembly pod (request 1, GET /through-hostport, from 127.0.0.1:") {
 		t.Errorf("GET through the hostPort answered %q", body)

@@ -126,6 +126,11 @@ type podState struct {
 	deadline    time.Time
 	// terminal: nothing runs and nothing will start again.
 	terminal bool
+	// sandboxReady: the pod's sandbox (network namespace, hostPorts)
+	// exists, so containers can start: PodReadyToStartContainers, which is
+	// False before it is created (a sandbox that cannot be created keeps
+	// it False) and after the pod is terminal, as the kubelet reports it.
+	sandboxReady bool
 }
 
 func newPodState(pod *corev1.Pod) *podState {
@@ -671,7 +676,7 @@ func (s *podState) conditions(now time.Time, st *corev1.PodStatus, prev *corev1.
 		}
 	}
 	return []corev1.PodCondition{
-		cond(corev1.PodReadyToStartContainers, !s.terminal, "", ""),
+		cond(corev1.PodReadyToStartContainers, s.sandboxReady && !s.terminal, "", ""),
 		initCond,
 		cond(corev1.PodReady, readyOK, readyReason, readyMsg),
 		cond(corev1.ContainersReady, readyOK, readyReason, readyMsg),

@@ -44,6 +44,7 @@ func mkPod(policy corev1.RestartPolicy, init []corev1.Container, app ...corev1.C
 func newState(pod *corev1.Pod, now time.Time) *podState {
 	s := newPodState(pod)
 	s.startTime = now
+	s.sandboxReady = true // as the worker sets it once the sandbox exists
 	return s
 }
 

@@ -278,6 +278,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer w.teardownNetwork()
+	s.sandboxReady = true
 	w.publish()
 	for {
 		now := w.clk.Now()
