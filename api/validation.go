@@ -125,6 +125,7 @@ func (v *podValidator) spec(p *field.Path) field.ErrorList {
 	for i := range spec.Containers {
 		v.container(&spec.Containers[i], p.Child("containers").Index(i), names, false)
 	}
+	v.hostPortConflicts(spec.Containers, p.Child("containers"))
 	if len(spec.EphemeralContainers) > 0 {
 		v.add(field.Forbidden(p.Child("ephemeralContainers"), "cannot be set on create"))
 	}
@@ -509,6 +510,25 @@ func (v *podValidator) ports(ports []corev1.ContainerPort, p *field.Path) {
 			v.add(field.Required(ip.Child("protocol"), ""))
 		case !slices.Contains(supportedProtocols, port.Protocol):
 			v.add(field.NotSupported(ip.Child("protocol"), port.Protocol, strs(supportedProtocols)))
+		}
+	}
+}
+
+// hostPortConflicts refuses two ports of the containers with the same
+// protocol, hostIP and hostPort, as upstream's checkHostPortConflicts
+// (AccumulateUniqueHostPorts): Duplicate value "TCP//8080".
+func (v *podValidator) hostPortConflicts(ctrs []corev1.Container, p *field.Path) {
+	seen := sets.New[string]()
+	for ci := range ctrs {
+		for pi, port := range ctrs[ci].Ports {
+			if port.HostPort == 0 {
+				continue
+			}
+			key := fmt.Sprintf("%s/%s/%d", port.Protocol, port.HostIP, port.HostPort)
+			if seen.Has(key) {
+				v.add(field.Duplicate(p.Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
+			}
+			seen.Insert(key)
 		}
 	}
 }

@@ -67,6 +67,18 @@ func TestValidatePod(t *testing.T) {
 			`metadata.annotations: Invalid value: "": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
 		}},
 		{name: "no name", mutate: func(p *corev1.Pod) { p.Name = "" }, want: []string{"metadata.name: Required value: name or generateName is required"}},
+		{name: "host port twice (upstream's checkHostPortConflicts)", want: []string{
+			`spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"`,
+		}, mutate: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{
+				{ContainerPort: 80, HostPort: 8080, Protocol: corev1.ProtocolTCP},
+				{ContainerPort: 80, HostPort: 8080, Protocol: corev1.ProtocolUDP},         // another protocol
+				{ContainerPort: 81, HostPort: 8080, HostIP: "127.0.0.2", Protocol: "TCP"}, // another host IP
+			}
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "second", Image: "s.wasm",
+				Ports: []corev1.ContainerPort{{ContainerPort: 90, HostPort: 8080, Protocol: corev1.ProtocolTCP}}})
+			SetDefaultsPod(p)
+		}},
 		{name: "no containers", mutate: func(p *corev1.Pod) { p.Spec.Containers = nil }, want: []string{"spec.containers: Required value: must contain at least one container"}},
 		{name: "container names", want: []string{
 			"spec.initContainers[1].name: Required value",
