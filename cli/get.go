@@ -234,13 +234,14 @@ func getAction(c *ucli.Context) error {
 	}
 	// As kubectl's printGeneric: one object asked for by name prints as
 	// itself, anything else as a v1 List.
+	singleItem := len(reqs) == 1 && len(reqs[0].names) == 1
+	if len(objs) == 0 && (g.ignoreNotFound || (singleItem && len(errs) > 0)) {
+		return k.multiErr(errs)
+	}
 	var obj runtime.Object
-	if byName && len(objs) == 1 && len(reqs) == 1 && len(reqs[0].names) == 1 {
+	if singleItem && len(objs) == 1 {
 		obj = &objs[0]
 	} else {
-		if byName && len(objs) == 0 && len(errs) > 0 {
-			return k.multiErr(errs)
-		}
 		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{"resourceVersion": ""}}}
 		list.Items = objs
 		if out.opts.sortBy != "" && len(objs) > 0 {
