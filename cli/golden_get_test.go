@@ -146,6 +146,8 @@ func (g *goldenEnv) same(sameErr bool, args ...string) string {
 	for try := 0; try < 5; try++ {
 		kout, kerr, kcode = g.kubectlRun(args...)
 		wout, werr, wcode = g.wasmpodRun(args...)
+		// Messages name the program: kubectl's say kubectl.
+		kerr = strings.ReplaceAll(kerr, "kubectl", "wasmpod")
 		if kout == wout && kcode == wcode && (!sameErr || kerr == werr) {
 			g.t.Logf("%s: exit %d, same output:\n%s%s", strings.Join(args, " "), wcode, wout, werr)
 			return wout
@@ -651,6 +653,35 @@ func TestGoldenGetChunked(t *testing.T) {
 		{"get", "pods", "-A", "--chunk-size=2", "-o", "name"},
 		{"get", "pods", "-A", "--chunk-size=3", "-o", "custom-columns=N:.metadata.name,NS:.metadata.namespace"},
 		{"get", "pods", "-A", "--chunk-size=2", "--sort-by=.metadata.name"},
+	} {
+		g.same(true, args...)
+	}
+}
+
+// TestGoldenGetResourceArgs compares how resource arguments (short names,
+// kinds, groups, TYPE/NAME, categories) and selectors resolve.
+func TestGoldenGetResourceArgs(t *testing.T) {
+	g := newGoldenEnv(t)
+	seedGolden(t, g.env)
+	for _, args := range [][]string{
+		{"get", "po"},
+		{"get", "Pod"},
+		{"get", "pods/web", "pod/crash"},
+		{"get", "svc,cm", "-A"},
+		{"get", "no", "node-1", "-o", "wide"},
+		{"get", "ev", "--field-selector", "involvedObject.name=web"},
+		{"get", "po,svc", "-l", "app=web"},
+		{"get", "pods", "-A", "--field-selector", "status.phase=Pending"},
+		{"get", "pods", "-A", "-l", "app in (web, job)", "-o", "name"},
+		{"get", "ns", "default", "-o", "jsonpath={.status.phase}"},
+		{"get", "deployments.apps"},
+		{"get", "deploy,rs,sts,ds,jobs,cronjobs", "-A"},
+		{"get", "leases", "-A"},
+		{"get", "all"},
+		{"get", "all", "-A"},
+		{"get", "widgets"},
+		{"get", "pods", "web", "-A"},
+		{"get", "pod/web", "crash"},
 	} {
 		g.same(true, args...)
 	}

@@ -83,13 +83,15 @@ func build(tb testing.TB) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "kubectl-"+key)
+	// <key>/kubectl: the program is called kubectl, as its messages name
+	// it ("See 'kubectl get -h'").
+	bin := filepath.Join(dir, key, "kubectl")
 	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
 		return bin, nil
 	}
-	unlock, err := lock(bin + ".lock")
+	unlock, err := lock(filepath.Join(dir, key+".lock"))
 	if err != nil {
-		return "", fmt.Errorf("locking %s.lock: %v", bin, err)
+		return "", fmt.Errorf("locking %s.lock: %v", filepath.Join(dir, key), err)
 	}
 	defer unlock()
 	// Another process may have built it while we waited for the lock.
@@ -98,6 +100,9 @@ func build(tb testing.TB) (string, error) {
 	}
 	tb.Logf("testkubectl: building kubectl from %s into %s (first time on this machine: this takes minutes)", src, bin)
 	start := time.Now()
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", err
+	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	defer os.Remove(tmp)
 	cmd := exec.Command("go", "build", "-o", tmp, ".")
