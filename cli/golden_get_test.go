@@ -404,8 +404,14 @@ func TestGoldenGetWatch(t *testing.T) {
 		{"get", "pods", "-w", "--output-watch-events"}, {"get", "pods", "-w", "--show-kind", "-A"},
 		{"get", "pods", "-w", "-o", "json", "--output-watch-events"}, {"get", "pods", "-w", "-o", "yaml"},
 		{"get", "pods", "-w", "-o", `jsonpath={.metadata.name}{"\t"}{.status.phase}{"\n"}`},
-		{"get", "pods", "-w", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase"}} {
-		t.Run(strings.Join(args[2:], ""), func(t *testing.T) {
+		{"get", "pods", "-w", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase"},
+		{"get", "pods", "-w", "--sort-by=.metadata.name"}, {"get", "pod", "first", "-w"}, {"get", "pod", "first", "-w", "-o", "name"}} {
+		// A watch of one pod by name sees only that pod's events.
+		other := 1
+		if args[1] == "pod" {
+			other = 0
+		}
+		t.Run(strings.Join(args[1:], ""), func(t *testing.T) {
 			first := mk("first")
 			// kubectl in its own process, wasmpod in this one.
 			kctx, kcancel := context.WithCancel(ctx)
@@ -445,17 +451,17 @@ func TestGoldenGetWatch(t *testing.T) {
 			}
 			n := strings.Count(wout.String(), "\n")
 			second := mk("second")
-			wait("second's ADDED", lines(n+1))
+			wait("second's ADDED", lines(n+other))
 			first.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.9", ContainerStatuses: []corev1.ContainerStatus{{Name: "c", Ready: true,
 				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
 			if _, err := g.cs.CoreV1().Pods("default").UpdateStatus(ctx, first, metav1.UpdateOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			wait("first's MODIFIED", lines(n+2))
+			wait("first's MODIFIED", lines(n+other+1))
 			if err := g.cs.CoreV1().Pods("default").Delete(ctx, second.Name, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			wait("second's deletion", lines(n+3))
+			wait("second's deletion", lines(n+2*other+1))
 			time.Sleep(200 * time.Millisecond)
 			kcancel()
 			cmd.Wait()
