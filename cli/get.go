@@ -79,7 +79,7 @@ Examples:
 			&ucli.BoolFlag{Name: "show-kind", Usage: "if present, list the resource type for the requested object(s)"},
 			&ucli.Int64Flag{Name: "chunk-size", Value: 500, Usage: "return large lists in chunks rather than all at once; pass 0 to disable"},
 			&ucli.StringFlag{Name: "raw", Usage: "raw URI to request from the server (GET), printed as the server sends it"},
-			&ucli.BoolFlag{Name: "no-headers", Usage: "when using the default or wide output format, don't print headers"},
+			&ucli.BoolFlag{Name: "no-headers", Usage: "when using the default, wide or custom-columns output format, don't print headers"},
 			&ucli.BoolFlag{Name: "show-labels", Usage: "when printing, show all labels as the last column"},
 		),
 		Action: getAction,
