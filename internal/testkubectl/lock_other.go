@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// lock creates path exclusively, waiting (up to 30 minutes) while another
-// process holds it, and returns its release.
-func lock(path string) (func(), error) {
+// lock creates path exclusively, waiting (up to 30 minutes, calling
+// waiting first) while another process holds it, and returns its release.
+func lock(path string, waiting func()) (func(), error) {
 	deadline := time.Now().Add(30 * time.Minute)
-	for {
+	for i := 0; ; i++ {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			f.Close()
@@ -20,6 +20,9 @@ func lock(path string) (func(), error) {
 		}
 		if !errors.Is(err, os.ErrExist) || time.Now().After(deadline) {
 			return nil, err
+		}
+		if i == 0 {
+			waiting()
 		}
 		time.Sleep(time.Second)
 	}

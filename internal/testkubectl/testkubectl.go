@@ -89,7 +89,9 @@ func build(tb testing.TB) (string, error) {
 	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
 		return bin, nil
 	}
-	unlock, err := lock(filepath.Join(dir, key+".lock"))
+	unlock, err := lock(filepath.Join(dir, key+".lock"), func() {
+		tb.Logf("testkubectl: waiting for another test process that is building kubectl into %s", bin)
+	})
 	if err != nil {
 		return "", fmt.Errorf("locking %s.lock: %v", filepath.Join(dir, key), err)
 	}
