@@ -28,10 +28,12 @@ import (
 // sees its job stopped; on `fg` (SIGCONT with the terminal given to the
 // job) it takes the terminal again. With no terminal on standard input,
 // error or output, outside the terminal's foreground, or under any parent
-// but the go command, it does nothing.
+// but the go command, it does nothing; nor when go run is not the leader of
+// its process group, i.e. not a job of its own: in a shell script (no job
+// control) Ctrl-C must still reach the script and stop it.
 func ForegroundUnderGoRun() (restore func()) {
 	noop := func() {}
-	if !parentIsGoCommand() {
+	if syscall.Getpgrp() != os.Getppid() || !parentIsGoCommand() {
 		return noop
 	}
 	fd := -1
