@@ -7,11 +7,13 @@ import (
 	"io"
 	"path"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
@@ -187,6 +189,14 @@ func (tc *tableClient) watchStream(ctx context.Context, m *meta.RESTMapping, ns 
 				return nil
 			}
 			return err
+		}
+		if ev.Type == string(watch.Error) {
+			// The server ends the watch with a Status (e.g. 410 Gone).
+			var st metav1.Status
+			if err := json.Unmarshal(ev.Object, &st); err != nil {
+				return fmt.Errorf("decoding a watch error: %v", err)
+			}
+			return &apierrors.StatusError{ErrStatus: st}
 		}
 		obj, err := runtime.Decode(unstructured.UnstructuredJSONScheme, ev.Object)
 		if err != nil {
