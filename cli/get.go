@@ -50,6 +50,9 @@ Examples:
   # List pods and nodes together
   wasmpod get pods,nodes
 
+  # List the objects that pod.yaml (or every manifest of a directory) names
+  wasmpod get -f pod.yaml
+
   # Watch pods change
   wasmpod get pods -w
 
@@ -64,7 +67,7 @@ Examples:
 
   # Pods with their app label as a column
   wasmpod get pods -L app`,
-		Flags: append(append(connFlags(), nsFlags(true)...),
+		Flags: append(append(append(connFlags(), nsFlags(true)...), fileFlags("get from the server")...),
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format, one of: (" + strings.Join(allowedFormats(), ", ") + "); jsonpath=TEMPLATE, go-template=TEMPLATE, custom-columns=HEADER:PATH[,...] and their -file forms take the template or its file"},
 			&ucli.StringFlag{Name: "template", Usage: "template string or path to template file to use when -o=go-template, -o=go-template-file, -o=jsonpath or -o=jsonpath-file"},
 			&ucli.BoolFlag{Name: "allow-missing-template-keys", Value: true, Usage: "if true, ignore any errors in templates when a field or map key is missing in the template; only applies to golang and jsonpath output formats"},
@@ -90,6 +93,40 @@ Examples:
 type request struct {
 	mapping *meta.RESTMapping
 	names   []string
+	ns      string // the object's namespace (get -f); "" for the command's
+}
+
+// fileRequests reads the objects of get -f FILE...: one request per object,
+// by kind, name and the namespace the manifest gives (else ns). A
+// namespace given with -n that differs from the manifest's is kubectl's
+// error.
+func (k *conn) fileRequests(c *ucli.Context, files []string, ns string) ([]request, error) {
+	objs, err := readManifests(c, files, c.App.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var reqs []request
+	for _, mo := range objs {
+		o := mo.obj
+		m, err := k.mappingForGVK(o.GroupVersionKind())
+		if err != nil {
+			return nil, err
+		}
+		if o.GetName() == "" {
+			return nil, errorf("resource name may not be empty")
+		}
+		objNS := ""
+		if namespaced(m) {
+			objNS = o.GetNamespace()
+			if objNS == "" {
+				objNS = ns
+			} else if c.IsSet("namespace") && objNS != ns {
+				return nil, errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", objNS, ns, objNS)
+			}
+		}
+		reqs = append(reqs, request{mapping: m, names: []string{o.GetName()}, ns: objNS})
+	}
+	return reqs, nil
 }
 
 // parseResourceArgs reads "TYPE[,TYPE] [NAME...]" or "TYPE/NAME...".
@@ -165,18 +202,27 @@ func getAction(c *ucli.Context) error {
 		fmt.Fprintf(stderr, "warning: --watch-only requested, --sort-by will be ignored\n")
 	}
 	args := c.Args().Slice()
-	if len(args) == 0 {
+	files := c.StringSlice("filename")
+	if len(files) > 0 && len(args) > 0 {
+		return errorf("when paths, URLs, or stdin is provided as input, you may not specify resource arguments as well")
+	}
+	if len(args) == 0 && len(files) == 0 {
 		return &cmdError{code: 1, msg: "You must specify the type of resource to get. Use \"wasmpod get pods\", \"wasmpod get nodes\", ...\n\nerror: Required resource not specified."}
 	}
 	k, err := connect(c)
 	if err != nil {
 		return err
 	}
-	reqs, err := k.parseResourceArgs(args)
+	ns, all := c.String("namespace"), c.Bool("all-namespaces")
+	var reqs []request
+	if len(files) > 0 {
+		reqs, err = k.fileRequests(c, files, ns)
+	} else {
+		reqs, err = k.parseResourceArgs(args)
+	}
 	if err != nil {
 		return k.fail(err)
 	}
-	ns, all := c.String("namespace"), c.Bool("all-namespaces")
 	if all {
 		ns = ""
 	}
@@ -209,7 +255,7 @@ func getAction(c *ucli.Context) error {
 	var objs []unstructured.Unstructured
 	var errs []error
 	for _, r := range reqs {
-		rc := k.resourceClient(r.mapping, ns)
+		rc := k.resourceClient(r.mapping, g.nsOf(r))
 		if len(r.names) == 0 {
 			l, err := listAll(ctx, rc, opts)
 			if err != nil {
@@ -307,6 +353,14 @@ func getRaw(c *ucli.Context, raw string) error {
 	return nil
 }
 
+// nsOf is the namespace of a request: its own (get -f), else the command's.
+func (g *getter) nsOf(r request) string {
+	if r.ns != "" {
+		return r.ns
+	}
+	return g.ns
+}
+
 // getter holds what one get command prints with.
 type getter struct {
 	k              *conn
@@ -374,7 +428,7 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 	var errs []error
 	for _, r := range reqs {
 		if len(r.names) == 0 {
-			objs, _, err := g.tc.getTable(ctx, r.mapping, g.ns, "", opts, g.out.opts.sortBy)
+			objs, _, err := g.tc.getTable(ctx, r.mapping, g.nsOf(r), "", opts, g.out.opts.sortBy)
 			if err != nil {
 				return g.k.fail(err)
 			}
@@ -398,7 +452,7 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 			continue
 		}
 		for _, n := range r.names {
-			objs, _, err := g.tc.getTable(ctx, r.mapping, g.ns, n, opts, g.out.opts.sortBy)
+			objs, _, err := g.tc.getTable(ctx, r.mapping, g.nsOf(r), n, opts, g.out.opts.sortBy)
 			if err != nil {
 				if isRefused(err) {
 					return g.k.fail(err)
@@ -519,7 +573,7 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 	}
 	if g.out.human {
 		p := g.tablePrinter(m, g.c.Bool("show-kind"), g.all && namespaced(m))
-		objs, rv, err := g.tc.getTable(ctx, m, g.ns, "", opts, "")
+		objs, rv, err := g.tc.getTable(ctx, m, g.nsOf(r), "", opts, "")
 		if err != nil {
 			return err
 		}
@@ -541,7 +595,7 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 			}
 		}
 		opts.ResourceVersion = rv
-		return g.tc.watchStream(ctx, m, g.ns, opts, true, func(typ string, u *unstructured.Unstructured) error {
+		return g.tc.watchStream(ctx, m, g.nsOf(r), opts, true, func(typ string, u *unstructured.Unstructured) error {
 			var obj runtime.Object = u
 			if isTable(u) {
 				t, err := toTable(u)
@@ -553,7 +607,7 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 			return emit(p, typ, obj)
 		})
 	}
-	l, err := listAll(ctx, g.k.resourceClient(m, g.ns), opts)
+	l, err := listAll(ctx, g.k.resourceClient(m, g.nsOf(r)), opts)
 	if err != nil {
 		return err
 	}
@@ -568,7 +622,7 @@ func (g *getter) watch(r request, opts metav1.ListOptions) error {
 		}
 	}
 	opts.ResourceVersion = l.GetResourceVersion()
-	return g.tc.watchStream(ctx, m, g.ns, opts, false, func(typ string, u *unstructured.Unstructured) error {
+	return g.tc.watchStream(ctx, m, g.nsOf(r), opts, false, func(typ string, u *unstructured.Unstructured) error {
 		return emit(g.out.printer, typ, u)
 	})
 }

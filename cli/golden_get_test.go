@@ -692,3 +692,49 @@ func TestGoldenGetResourceArgs(t *testing.T) {
 		g.same(true, args...)
 	}
 }
+
+// TestGoldenGetFromFiles compares get -f: the objects a manifest names,
+// fetched from the server.
+func TestGoldenGetFromFiles(t *testing.T) {
+	g := newGoldenEnv(t)
+	seedGolden(t, g.env)
+	write := func(name, content string) string {
+		p := filepath.Join(g.dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pod := write("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: main, image: hello.wasm}]\n")
+	multi := write("multi.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: main, image: hello.wasm}]\n---\n"+
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n---\n"+
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: duo}\nspec:\n  containers: [{name: a, image: a.wasm}]\n---\n"+
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
+	other := write("other.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: job-1, namespace: team-a}\nspec:\n  containers: [{name: main, image: job.wasm}]\n")
+	write("dir/a.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  containers: [{name: main, image: hello.wasm}]\n")
+	write("dir/b.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: node-2}\n")
+	missing := write("missing.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: nope}\nspec:\n  containers: [{name: main, image: hello.wasm}]\n")
+	for _, args := range [][]string{
+		{"get", "-f", pod},
+		{"get", "-f", pod, "-o", "wide"},
+		{"get", "-f", pod, "-o", "name"},
+		{"get", "-f", pod, "-o", "jsonpath={.metadata.name}"},
+		{"get", "-f", multi},
+		{"get", "-f", multi, "-o", "name"},
+		{"get", "-f", multi, "-o", "custom-columns=KIND:.kind,NAME:.metadata.name"},
+		{"get", "-f", other},
+		{"get", "-f", other, "-n", "team-a"},
+		{"get", "-f", other, "-n", "default"},
+		{"get", "-f", filepath.Join(g.dir, "dir")},
+		{"get", "-f", pod, "-f", other},
+		{"get", "-f", missing},
+		{"get", "-f", missing, "-o", "json"},
+		{"get", "-f", pod, "-f", missing},
+		{"get", "pods", "-f", pod},
+	} {
+		g.same(true, args...)
+	}
+}
