@@ -75,10 +75,11 @@ type Config struct {
 
 // Engine is the wazero runtime.Engine. It is safe for concurrent use.
 type Engine struct {
-	rt      wazero.Runtime
-	cache   wazero.CompilationCache
-	maxFDs  int
-	hostFDs *runtime.Budget
+	rt       wazero.Runtime
+	cache    wazero.CompilationCache
+	cacheDir string // also holds the interruptible modules (instrumented.go)
+	maxFDs   int
+	hostFDs  *runtime.Budget
 	// copyingMemory backs linear memories with the portable growing slice
 	// instead of a reservation (the benchmarks' baseline).
 	copyingMemory bool
@@ -144,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return &Engine{
 		rt:        rt,
 		cache:     cache,
+		cacheDir:  cfg.CacheDir,
 		hostFDs:   hostFDs,
 		maxFDs:    cfg.MaxFDs,
 		modules:   map[string]*moduleEntry{},
@@ -203,7 +205,7 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 	if hex.EncodeToString(sum[:]) != strings.ToLower(hexDigest) {
 		return nil, fmt.Errorf("wazero: module bytes do not match digest %s (sha256:%x)", digest, sum)
 	}
-	inst, name, ierr := interrupt.Instrument(wasm)
+	inst, name, ierr := e.instrument(hexDigest, wasm)
 	if ierr != nil {
 		// Prefer wazero's diagnosis of a malformed module (not of one past
 		// a bound: compiling it is what the bound prevents).
