@@ -101,10 +101,17 @@ func runAction(c *ucli.Context) error {
 	}
 	defer cl.Close()
 
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
 	// Resolve and compile every image first: a bad image fails the command,
 	// naming its place in the manifest, instead of leaving a pod in
-	// ImagePullBackOff.
-	if err := prepareImages(ctx, cl, podDocs, stderr); err != nil {
+	// ImagePullBackOff. Ctrl-C (or SIGTERM) meanwhile stops the command at
+	// once (a first build and compile take a while): no pod runs yet.
+	if sig, err := prepareInterruptibly(ctx, cl, podDocs, stderr, sigs); sig != nil {
+		return ucli.Exit(fmt.Sprintf("%s: stopped before any pod started", sig), 128+int(sig.(syscall.Signal)))
+	} else if err != nil {
 		return ucli.Exit(err.Error(), 1)
 	}
 
@@ -147,9 +154,6 @@ func runAction(c *ucli.Context) error {
 		}
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	final := map[string]*corev1.Pod{}
 	killed := false
 	signalled := 0
@@ -246,6 +250,28 @@ func (p *statusPrinter) event(e *corev1.Event) {
 	}
 	p.events[string(e.UID)] = e.Count
 	fmt.Fprintf(p.w, "%s %s pod/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Name, e.Message)
+}
+
+// prepareInterruptibly is prepareImages, cancelled by a signal on sigs:
+// then it returns the signal (and a signal that comes after it finished is
+// left on sigs).
+func prepareInterruptibly(ctx context.Context, cl *wasmpod.Cluster, docs []api.Document, w io.Writer, sigs <-chan os.Signal) (os.Signal, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sig os.Signal
+	finished, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case sig = <-sigs:
+			cancel()
+		case <-finished:
+		}
+	}()
+	err := prepareImages(ctx, cl, docs, w)
+	close(finished)
+	<-watched
+	return sig, err
 }
 
 // prepareImages resolves (building go:// images) and compiles the image of

@@ -23,8 +23,21 @@ var quietCompile = time.Second
 func compileWithProgress(ctx context.Context, eng wruntime.Engine, ref string, img *images.Image, w io.Writer) error {
 	start := time.Now()
 	stop := images.Ticker(w, "Compiling "+ref+" with wazero")
-	_, err := eng.Compile(ctx, img.Digest, img.Bytes)
+	done := make(chan error, 1)
+	go func() {
+		_, err := eng.Compile(ctx, img.Digest, img.Bytes)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done(): // the compile may not stop at once: do not wait for it
+		err = ctx.Err()
+	}
 	stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	d := time.Since(start)
 	if d < quietCompile {
 		return err

@@ -248,3 +248,50 @@ func TestCtrlZUnderGoRun(t *testing.T) {
 	}
 	term.typeIn("exit\n")
 }
+
+// TestRunInterruptedBeforeStart: Ctrl-C while a first run builds and
+// compiles its images (which takes a while) stops `run` at once with
+// 128+SIGINT and a message, no pod started (SIGINT killed it outright,
+// before its terminal was given back).
+func TestRunInterruptedBeforeStart(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(binPath, "run", "--cache-dir", t.TempDir(), "wasm-examples/hello/pod.yaml")
+	cmd.Dir = repoRoot
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	// "Building" is printed once run handles signals, and the (cold) build
+	// and compile that follow take seconds.
+	for deadline := time.Now().Add(runTimeout); !strings.Contains(stderr.String(), "Building go://."); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no build within %s:\n%s", runTimeout, stderr)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+		done <- err
+	case <-time.After(time.Minute):
+		t.Fatalf("run did not stop within a minute of SIGINT:\n%s", stderr)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("run ended with %v after SIGINT while preparing, want exit status 130:\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "interrupt: stopped before any pod started") {
+		t.Errorf("stderr does not say why it stopped:\n%s", stderr)
+	}
+	if strings.Contains(stderr.String(), "pod/hello created") || stdout.String() != "" {
+		t.Errorf("a pod started:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+}
