@@ -69,6 +69,7 @@ Examples:
   wasmpod get pods -L app`,
 		Flags: append(append(append(connFlags(), nsFlags(true)...), fileFlags("get from the server")...),
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format, one of: (" + strings.Join(allowedFormats(), ", ") + "); jsonpath=TEMPLATE, go-template=TEMPLATE, custom-columns=HEADER:PATH[,...] and their -file forms take the template or its file"},
+			&ucli.BoolFlag{Name: "show-managed-fields", Usage: "if true, keep the managedFields when printing objects in JSON or YAML format"},
 			&ucli.StringFlag{Name: "template", Usage: "template string or path to template file to use when -o=go-template, -o=go-template-file, -o=jsonpath or -o=jsonpath-file"},
 			&ucli.BoolFlag{Name: "allow-missing-template-keys", Value: true, Usage: "if true, ignore any errors in templates when a field or map key is missing in the template; only applies to golang and jsonpath output formats"},
 			&ucli.StringSliceFlag{Name: "label-columns", Aliases: []string{"L"}, Usage: "a list of labels to be presented as columns, case-sensitive; -L label1 -L label2 or -L label1,label2"},
@@ -190,6 +191,8 @@ func getAction(c *ucli.Context) error {
 		showLabels:       c.Bool("show-labels"),
 		labelColumns:     c.StringSlice("label-columns"),
 		sortBy:           c.String("sort-by"),
+
+		showManagedFields: c.Bool("show-managed-fields"),
 	})
 	if err != nil {
 		return err

@@ -199,6 +199,11 @@ func seedGolden(t *testing.T, e *env) {
 		Data: map[string]string{"a": "1", "b": "2"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "managed",
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "golden", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1"}}},
+		Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.cs.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token"},
 		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"t": []byte("s3cret")}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -258,6 +263,9 @@ func TestGoldenGetFormats(t *testing.T) {
 		{"get", "namespaces", "-o", "name"},
 		{"get", "pods", "-n", "kube-public", "-o", "json"},
 		{"get", "pods", "-o", "kyaml"},
+		{"get", "pod", "web", "-o", "json", "--show-managed-fields"},
+		{"get", "configmap", "managed", "-o", "yaml"},
+		{"get", "configmap", "managed", "-o", "yaml", "--show-managed-fields"},
 		{"get", "--raw", "/api/v1/namespaces/default/pods/web"},
 		{"get", "--raw", "/api/v1/namespaces/default/configmaps"},
 		{"get", "pods", "-A", "-o", "name", "--chunk-size=2"},

@@ -49,6 +49,8 @@ type outputOptions struct {
 	showLabels       bool
 	labelColumns     []string // -L
 	sortBy           string
+	// showManagedFields keeps metadata.managedFields in JSON and YAML.
+	showManagedFields bool
 }
 
 // output is what get prints with: the server's (or the fallback's)
@@ -72,13 +74,20 @@ func newOutput(o outputOptions) (*output, error) {
 	if p, ok, err := templatePrinter(format, o.template, o.allowMissingKeys); ok || err != nil {
 		return &output{opts: o, printer: p}, err
 	}
-	switch lower := strings.ToLower(format); lower {
+	var p printers.ResourcePrinter
+	switch strings.ToLower(format) {
 	case "json":
-		return &output{opts: o, printer: &printers.OmitManagedFieldsPrinter{Delegate: &printers.JSONPrinter{}}}, nil
+		p = &printers.JSONPrinter{}
 	case "yaml":
-		return &output{opts: o, printer: &printers.OmitManagedFieldsPrinter{Delegate: &printers.YAMLPrinter{}}}, nil
+		p = &printers.YAMLPrinter{}
 	case "kyaml":
-		return &output{opts: o, printer: &printers.OmitManagedFieldsPrinter{Delegate: &printers.KYAMLPrinter{}}}, nil
+		p = &printers.KYAMLPrinter{}
+	}
+	if p != nil {
+		if !o.showManagedFields {
+			p = &printers.OmitManagedFieldsPrinter{Delegate: p}
+		}
+		return &output{opts: o, printer: p}, nil
 	}
 	if format == "" || format == "wide" {
 		return &output{opts: o, human: true, wide: format == "wide"}, nil
