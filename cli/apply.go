@@ -256,7 +256,7 @@ func (k *conn) applyOne(c *ucli.Context, mo manifestObject, apply bool) (string,
 	}
 	ns := ""
 	if namespaced(m) {
-		ns = c.String("namespace")
+		ns = k.namespace(c)
 		if on := obj.GetNamespace(); on != "" {
 			if c.IsSet("namespace") && on != ns {
 				return "", errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", on, ns, on)

@@ -93,8 +93,10 @@ func flagString(c *ucli.Context, name string) string {
 type conn struct {
 	server string // as shown in messages, e.g. unix:///run/wasmpod.sock
 	cfg    *rest.Config
-	cs     kubernetes.Interface
-	dyn    dynamic.Interface
+	// contextNS is the kubeconfig context's namespace, the default of -n.
+	contextNS string
+	cs        kubernetes.Interface
+	dyn       dynamic.Interface
 
 	once   sync.Once
 	mapper meta.RESTMapper
@@ -230,7 +232,8 @@ func connect(c *ucli.Context) (*conn, error) {
 		// errors itself, in kubectl's words.
 		klog.SetLogger(logr.Discard())
 	})
-	cfg, server, err := locate(c)
+	loc, err := locate(c)
+	cfg, server := loc.cfg, loc.server
 	if err != nil {
 		var ce *cmdError
 		if errors.As(err, &ce) {
@@ -246,7 +249,16 @@ func connect(c *ucli.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{server: server, cfg: cfg, cs: cs, dyn: dyn}, nil
+	return &conn{server: server, cfg: cfg, cs: cs, dyn: dyn, contextNS: loc.namespace}, nil
+}
+
+// namespace is the namespace of a command: -n, else the kubeconfig
+// context's namespace, else "default", as kubectl chooses it.
+func (k *conn) namespace(c *ucli.Context) string {
+	if !c.IsSet("namespace") && k.contextNS != "" {
+		return k.contextNS
+	}
+	return c.String("namespace")
 }
 
 // restMapper maps kinds and resource names through the server's discovery.

@@ -279,7 +279,7 @@ func objectNames(c *ucli.Context, typ string) []string {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, completionTimeout)
 	defer cancel()
-	l, err := k.resourceClient(m, c.String("namespace")).List(ctx, metav1.ListOptions{})
+	l, err := k.resourceClient(m, k.namespace(c)).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil
 	}

@@ -93,7 +93,7 @@ func deleteAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	ns, allNs := c.String("namespace"), c.Bool("all-namespaces")
+	ns, allNs := k.namespace(c), c.Bool("all-namespaces")
 	var targets []target
 	var errs []error
 	if len(files) > 0 {

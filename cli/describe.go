@@ -57,7 +57,7 @@ func describeAction(c *ucli.Context) error {
 	if err != nil {
 		return k.fail(err)
 	}
-	ns := c.String("namespace")
+	ns := k.namespace(c)
 	if c.Bool("all-namespaces") {
 		ns = ""
 	}

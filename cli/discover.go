@@ -47,12 +47,26 @@ func kubeconfigFlags() []ucli.Flag {
 	}
 }
 
-// locate finds the server as serverLookupHelp says and returns its client
-// configuration and its address as shown in messages.
-func locate(c *ucli.Context) (*rest.Config, string, error) {
+// located is where locate found the server.
+type located struct {
+	cfg    *rest.Config
+	server string // as shown in messages
+	// namespace is the kubeconfig context's namespace ("" without one):
+	// the default of -n, as kubectl takes it.
+	namespace string
+}
+
+// locate finds the server as serverLookupHelp says.
+func locate(c *ucli.Context) (located, error) {
+	cfg, server, ns, err := locateServer(c)
+	return located{cfg: cfg, server: server, namespace: ns}, err
+}
+
+func locateServer(c *ucli.Context) (*rest.Config, string, string, error) {
 	server, token := flagString(c, "server"), flagString(c, "token")
 	if server != "" {
-		return serverConfig(server, token)
+		cfg, addr, err := serverConfig(server, token)
+		return cfg, addr, "", err
 	}
 	kubeconfig := flagString(c, "kubeconfig")
 	var paths []string
@@ -63,14 +77,15 @@ func locate(c *ucli.Context) (*rest.Config, string, error) {
 		return kubeconfigServer(kubeconfig, paths, flagString(c, "context"), token)
 	}
 	if ctxName := flagString(c, "context"); ctxName != "" {
-		return nil, "", fmt.Errorf("--context %q needs a kubeconfig: pass --kubeconfig or set KUBECONFIG (wasmpod never reads ~/.kube/config implicitly)", ctxName)
+		return nil, "", "", fmt.Errorf("--context %q needs a kubeconfig: pass --kubeconfig or set KUBECONFIG (wasmpod never reads ~/.kube/config implicitly)", ctxName)
 	}
-	return discoverServer()
+	cfg, addr, err := discoverServer()
+	return cfg, addr, "", err
 }
 
 // kubeconfigServer reads the kubeconfig named by --kubeconfig (explicit) or
 // $KUBECONFIG (a list, merged as kubectl does) with client-go's clientcmd.
-func kubeconfigServer(explicit string, paths []string, context, token string) (*rest.Config, string, error) {
+func kubeconfigServer(explicit string, paths []string, context, token string) (*rest.Config, string, string, error) {
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: explicit, Precedence: paths}
 	what := "--kubeconfig " + explicit
 	if explicit == "" {
@@ -83,26 +98,31 @@ func kubeconfigServer(explicit string, paths []string, context, token string) (*
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	raw, err := cc.RawConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %v", what, err)
+		return nil, "", "", fmt.Errorf("%s: %v", what, err)
 	}
 	if len(raw.Clusters) == 0 {
-		return nil, "", fmt.Errorf("%s: no clusters defined (file missing or empty?)", what)
+		return nil, "", "", fmt.Errorf("%s: no clusters defined (file missing or empty?)", what)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", "", fmt.Errorf("%s: %v", what, err)
 	}
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %v", what, err)
+		return nil, "", "", fmt.Errorf("%s: %v", what, err)
 	}
 	if strings.HasPrefix(cfg.Host, "unix:") {
 		// client-go cannot dial a socket from a kubeconfig; wasmpod can
 		// (the socket's file mode is the authentication).
-		return serverConfig(cfg.Host, "")
+		ucfg, addr, err := serverConfig(cfg.Host, "")
+		return ucfg, addr, ns, err
 	}
 	if token != "" && !rest.IsConfigTransportTLS(*cfg) {
 		// clientcmd, like kubectl, sends a kubeconfig's credentials only
 		// over TLS; an explicit --token is sent as with --server.
 		cfg.BearerToken = token
 	}
-	return cfg, cfg.Host, nil
+	return cfg, cfg.Host, ns, nil
 }
 
 // probeTimeout bounds the dial that tells a live socket from a stale one.

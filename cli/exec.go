@@ -96,7 +96,7 @@ func execAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	ns := c.String("namespace")
+	ns := k.namespace(c)
 	ctx := c.Context
 	pod, err := k.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {

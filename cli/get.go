@@ -216,7 +216,7 @@ func getAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	ns, all := c.String("namespace"), c.Bool("all-namespaces")
+	ns, all := k.namespace(c), c.Bool("all-namespaces")
 	var reqs []request
 	if len(files) > 0 {
 		reqs, err = k.fileRequests(c, files, ns)

@@ -556,6 +556,8 @@ clusters:
 contexts:
 - name: tls
   context: {cluster: tls, user: tls, namespace: default}
+- name: team
+  context: {cluster: tls, user: tls, namespace: team-a}
 current-context: tls
 users:
 - name: tls
@@ -581,6 +583,11 @@ users:
 		{"get", "pods,services", "-A", "-o", "wide"},
 		{"get", "nodes", "-o", "custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type==\"Ready\")].status"},
 		{"get", "pod", "duo", "-o", "jsonpath={.status.containerStatuses[*].restartCount}"},
+		// A context's namespace is the default of -n, as kubectl takes it.
+		{"get", "pods", "--context", "team"},
+		{"get", "pod", "job-1", "--context", "team", "-o", "name"},
+		{"get", "pods", "--context", "team", "-n", "default"},
+		{"get", "pods", "--context", "team", "-A"},
 	} {
 		g.same(true, args...)
 	}

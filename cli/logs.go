@@ -97,7 +97,7 @@ func logsAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	ns := c.String("namespace")
+	ns := k.namespace(c)
 	return k.fail(k.streamLogs(c.Context, ns, name, opts, c.App.Writer, c.App.ErrWriter))
 }
 

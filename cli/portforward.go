@@ -97,7 +97,7 @@ func portForwardAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	ns := c.String("namespace")
+	ns := k.namespace(c)
 	ctx := c.Context
 	typ, name, found := strings.Cut(args[0], "/")
 	if !found {
