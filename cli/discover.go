@@ -103,11 +103,11 @@ func kubeconfigServer(explicit string, paths []string, context, token string) (*
 	if len(raw.Clusters) == 0 {
 		return nil, "", "", fmt.Errorf("%s: no clusters defined (file missing or empty?)", what)
 	}
-	ns, _, err := cc.Namespace()
+	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, "", "", fmt.Errorf("%s: %v", what, err)
 	}
-	cfg, err := cc.ClientConfig()
+	ns, _, err := cc.Namespace()
 	if err != nil {
 		return nil, "", "", fmt.Errorf("%s: %v", what, err)
 	}
