@@ -7,13 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wasmpod/wasmpod/internal/syncbuf"
 	"github.com/wasmpod/wasmpod/internal/testkubectl"
 )
 
@@ -53,24 +53,8 @@ func (k *kubectlRunner) run(t *testing.T, args ...string) string {
 	return stdout.String()
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for a writer and a poller.
+type syncBuffer = syncbuf.Buffer
 
 // TestTableRealKubectl: upstream kubectl get prints the server's Tables as
 // it prints kube-apiserver's: pods (plain and -o wide), services, nodes, a

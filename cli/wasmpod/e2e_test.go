@@ -4,7 +4,6 @@ package main
 // with real wazero and real modules built from wasm-examples/.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,11 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/syncbuf"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -57,23 +56,8 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for a writer and a poller.
+type syncBuffer = syncbuf.Buffer
 
 type proc struct {
 	t              *testing.T
