@@ -1,7 +1,6 @@
 package wasmpod
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -11,10 +10,4 @@ import (
 // TestMain gives the tests a cache of their own: clusters with the default
 // CacheDir (such as the examples') build and compile into
 // testwasm.CacheDir(), never the user's ~/.cache/wasmpod.
-func TestMain(m *testing.M) {
-	if err := testwasm.UseTestCache(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testwasm.MainWithTestCache(m)) }

@@ -112,6 +112,16 @@ func UseTestCache() error {
 	return os.Setenv("XDG_CACHE_HOME", TestCacheRoot())
 }
 
+// MainWithTestCache is a TestMain body for such a package: UseTestCache,
+// then the tests; it returns the exit code for os.Exit.
+func MainWithTestCache(m interface{ Run() int }) int {
+	if err := UseTestCache(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
 // CompileCacheDir returns the directory shared by all test processes for
 // wazero's on-disk compilation cache: CacheDir()/compiled.
 func CompileCacheDir() string {
