@@ -50,19 +50,7 @@ func BenchmarkWarmRunHello(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := func() {
-		var out bytes.Buffer
-		cfg := wazero.NewModuleConfig().WithArgs("hello", "a", "b").WithEnv("POD_NAME", "raw").
-			WithStdout(&out).WithStderr(io.Discard).WithSysWalltime().WithSysNanotime().WithSysNanosleep()
-		m, err := rt.InstantiateModule(ctx, mod, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.Close(ctx)
-		if !bytes.Contains(out.Bytes(), []byte("hello from raw")) {
-			b.Fatalf("raw run printed %q", out.String())
-		}
-	}
+	raw := func() { runRawHello(b, ctx, rt, mod) }
 	version := func() {
 		if out, err := exec.Command(binPath, "version").CombinedOutput(); err != nil {
 			b.Fatalf("wasmpod version: %v\n%s", err, out)
@@ -83,17 +71,7 @@ func BenchmarkWarmRunHello(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var out bytes.Buffer
-		cfg := wazero.NewModuleConfig().WithArgs("hello", "a", "b").WithEnv("POD_NAME", "raw").
-			WithStdout(&out).WithStderr(io.Discard).WithSysWalltime().WithSysNanotime().WithSysNanosleep()
-		m, err := rt.InstantiateModule(ctx, mod, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.Close(ctx)
-		if !bytes.Contains(out.Bytes(), []byte("hello from raw")) {
-			b.Fatalf("raw run printed %q", out.String())
-		}
+		runRawHello(b, ctx, rt, mod)
 	}
 	rawCached() // fill wazero's file cache
 
@@ -122,4 +100,20 @@ func BenchmarkWarmRunHello(b *testing.B) {
 	b.ReportMetric(float64(runT)/float64(rawCachedT), "x-raw-cached")
 	b.ReportMetric(float64((runT-rawCachedT).Milliseconds())/n, "own-ms")
 	b.ReportMetric(float64(execT.Milliseconds())/n, "exec-ms")
+}
+
+// runRawHello instantiates and runs the hello module on rt, as a pod would
+// run it (args, env, stdout).
+func runRawHello(b *testing.B, ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule) {
+	var out bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithArgs("hello", "a", "b").WithEnv("POD_NAME", "raw").
+		WithStdout(&out).WithStderr(io.Discard).WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	m, err := rt.InstantiateModule(ctx, mod, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Close(ctx)
+	if !bytes.Contains(out.Bytes(), []byte("hello from raw")) {
+		b.Fatalf("raw run printed %q", out.String())
+	}
 }
