@@ -16,6 +16,15 @@ ci:
 bench:
     go test -run '^$' -bench . -benchtime 20x .
 
+# A warm `run` of hello as a user types it, against raw wazero (wasmpod's own time).
+bench-run:
+    go test -run '^$' -bench WarmRunHello -benchtime 10x ./cli/wasmpod/
+
+# The newcomer test (CI runs it): a fresh clone, HOME and cache; the README's main
+# command in a terminal, Ctrl-C, then every example as the README says.
+newcomer:
+    bash .ci/newcomer
+
 # The 30-minute soak: serve under churn, log floods, slow clients and kill -9
 # (the test suite runs a 90 s version of it).
 soak:
