@@ -358,6 +358,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 
 func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(timeout)
+	// From 0.5 ms doubling to 10 ms: a node agent registers within a
+	// millisecond or two, and every `run` waits for it.
+	poll := 500 * time.Microsecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			return context.DeadlineExceeded
@@ -365,8 +368,9 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(poll):
 		}
+		poll = min(2*poll, 10*time.Millisecond)
 	}
 	return nil
 }
