@@ -128,10 +128,12 @@ func TestServeHostPortAcrossNodes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if p := s.waitPod(t, "second", "Pending", phaseIs(corev1.PodPending)); p.Status.ContainerStatuses[0].State.Waiting == nil ||
-		p.Status.ContainerStatuses[0].State.Waiting.Reason != "ContainerCreating" {
-		t.Errorf("second pod's container: %+v", p.Status.ContainerStatuses[0].State)
-	}
+	// The Event may be stored before the agent's status write: wait for the
+	// status, which must be Pending with the container waiting.
+	s.waitPod(t, "second", "Pending, ContainerCreating", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodPending && len(p.Status.ContainerStatuses) == 1 &&
+			p.Status.ContainerStatuses[0].State.Waiting != nil && p.Status.ContainerStatuses[0].State.Waiting.Reason == "ContainerCreating"
+	})
 	if body := httpGetRetry(t, url, 30*time.Second); !strings.HasPrefix(body, "hello from first,") {
 		t.Errorf("with the second pod Pending, GET answered %q", body)
 	}
