@@ -49,7 +49,9 @@ func TestTickerTerminal(t *testing.T) {
 	tty.Write([]byte("END\n"))
 	var got strings.Builder
 	buf := make([]byte, 4096)
-	for !strings.Contains(got.String(), "END") {
+	// Until the whole END line is in: a read can end between "END" and its
+	// line ending (the terminal turns \n into \r\n).
+	for !strings.HasSuffix(got.String(), "END\r\n") && !strings.HasSuffix(got.String(), "END\n") {
 		n, err := ptm.Read(buf)
 		if err != nil {
 			t.Fatal(err)
