@@ -10,7 +10,7 @@ import (
 
 // age sets the mtimes of everything under dir an hour back, so that the
 // fingerprints taken next are not racy.
-func age(t *testing.T, dir string) {
+func age(t testing.TB, dir string) {
 	t.Helper()
 	old := time.Now().Add(-time.Hour)
 	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
@@ -109,22 +109,8 @@ func TestCurrent(t *testing.T) {
 // it again (a warm resolve: the input record validated by stat and the
 // cached module read), measured in the same run.
 func BenchmarkCurrent(b *testing.B) {
-	proj := b.TempDir()
-	for name, content := range map[string]string{
-		"go.mod":        "module example.com/proj\n\ngo 1.26\n",
-		"lib/lib.go":    "package lib\n\nconst Greeting = \"hello\"\n",
-		"hello/main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/proj/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting) }\n",
-	} {
-		p := filepath.Join(proj, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	old := time.Now().Add(-time.Hour)
-	filepath.Walk(proj, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, old, old) })
+	proj := goProject(b)
+	age(b, proj)
 	r := &Resolver{CacheDir: b.TempDir()}
 	ctx := context.Background()
 	img, err := r.Resolve(ctx, "go://./hello", proj)

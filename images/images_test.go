@@ -15,7 +15,7 @@ import (
 // emptyModule is the smallest valid WebAssembly module: magic + version 1.
 var emptyModule = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func writeFile(t *testing.T, path, content string) {
 
 // goProject writes a small Go module with a main package (./hello) that uses a
 // local library package and an embedded file.
-func goProject(t *testing.T) string {
+func goProject(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/proj\n\ngo 1.26\n")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -15,22 +14,9 @@ import (
 // artifact: read it and hash it (os.ReadFile + sha256), measured in the same
 // run.
 func BenchmarkWarmResolveGo(b *testing.B) {
-	proj := b.TempDir()
-	for name, content := range map[string]string{
-		"go.mod":        "module example.com/proj\n\ngo 1.26\n",
-		"lib/lib.go":    "package lib\n\nconst Greeting = \"hello\"\n",
-		"hello/main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/proj/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting) }\n",
-	} {
-		p := filepath.Join(proj, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	proj := goProject(b)
+	age(b, proj)
 	old := time.Now().Add(-time.Hour)
-	filepath.Walk(proj, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, old, old) })
 	cache := b.TempDir()
 	ctx := context.Background()
 	first, err := (&Resolver{CacheDir: cache}).Resolve(ctx, "go://./hello", proj)
