@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"sort"
 	"strings"
 	"time"
 
@@ -31,28 +30,13 @@ func age(t time.Time, now time.Time) string {
 	return duration.HumanDuration(now.Sub(t))
 }
 
-// nodeRoles reads node-role.kubernetes.io/ROLE and kubernetes.io/role labels.
+// nodeRoles is the ROLES of a node, as package printers computes them
+// for the server's node Table (describe's Roles).
 func nodeRoles(n *corev1.Node) string {
-	roles := map[string]bool{}
-	for k, v := range n.Labels {
-		switch {
-		case strings.HasPrefix(k, "node-role.kubernetes.io/"):
-			if r := strings.TrimPrefix(k, "node-role.kubernetes.io/"); r != "" {
-				roles[r] = true
-			}
-		case k == "kubernetes.io/role" && v != "":
-			roles[v] = true
-		}
+	if roles := printers.NodeRoles(n); len(roles) > 0 {
+		return strings.Join(roles, ",")
 	}
-	if len(roles) == 0 {
-		return "<none>"
-	}
-	out := make([]string, 0, len(roles))
-	for r := range roles {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
+	return "<none>"
 }
 
 // eventFirst and eventLast are an event's first and last occurrence.

@@ -155,7 +155,7 @@ func printNode(n *corev1.Node, o *options) []any {
 	if n.Spec.Unschedulable {
 		status = append(status, "SchedulingDisabled")
 	}
-	roles := strings.Join(findNodeRoles(n), ",")
+	roles := strings.Join(NodeRoles(n), ",")
 	if roles == "" {
 		roles = "<none>"
 	}
@@ -183,9 +183,9 @@ func nodeAddress(n *corev1.Node, t corev1.NodeAddressType) string {
 	return "<none>"
 }
 
-// findNodeRoles reads node-role.kubernetes.io/<role> and
+// NodeRoles reads node-role.kubernetes.io/<role> and
 // kubernetes.io/role=<role> labels, sorted.
-func findNodeRoles(n *corev1.Node) []string {
+func NodeRoles(n *corev1.Node) []string {
 	roles := sets.New[string]()
 	for k, v := range n.Labels {
 		switch {
