@@ -77,7 +77,7 @@ func (s *keySorter) Less(i, j int) bool {
 	return less
 }
 
-// sortItems sorts unstructured objects by the --sort-by path.
+// sortBy sorts unstructured objects by the --sort-by path.
 func sortBy(expr string, items []unstructured.Unstructured) error {
 	field, p, err := sortField(expr)
 	if err != nil {
