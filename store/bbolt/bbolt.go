@@ -623,15 +623,20 @@ func getInt(b *bolt.Bucket, k []byte) int64 {
 }
 
 func decodeKV(key string, v []byte) (store.KV, error) {
-	if len(v) < 16 {
+	create, mod, ok := kvRevisions(v)
+	if !ok {
 		return store.KV{}, fmt.Errorf("store/bbolt: corrupt value for key %s (%d bytes)", key, len(v))
 	}
-	return store.KV{
-		Key:            key,
-		CreateRevision: int64(binary.BigEndian.Uint64(v[0:])),
-		ModRevision:    int64(binary.BigEndian.Uint64(v[8:])),
-		Value:          clone(v[16:]),
-	}, nil
+	return store.KV{Key: key, CreateRevision: create, ModRevision: mod, Value: clone(v[16:])}, nil
+}
+
+// kvRevisions reads a stored value's create and mod revisions (false: v is
+// too short to hold them).
+func kvRevisions(v []byte) (create, mod int64, ok bool) {
+	if len(v) < 16 {
+		return 0, 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[0:])), int64(binary.BigEndian.Uint64(v[8:])), true
 }
 
 func encodeEvent(ev store.Event) []byte {
@@ -645,23 +650,30 @@ func encodeEvent(ev store.Event) []byte {
 
 // decodeEvent decodes a log entry; ok is false when its key lacks prefix.
 func decodeEvent(rev int64, v, prefix []byte) (ev store.Event, ok bool, err error) {
-	bad := fmt.Errorf("store/bbolt: corrupt event log entry at revision %d", rev)
-	if len(v) < 9 {
-		return ev, false, bad
+	typ, create, key, value, wellFormed := splitEvent(v)
+	if !wellFormed {
+		return ev, false, fmt.Errorf("store/bbolt: corrupt event log entry at revision %d", rev)
 	}
-	typ := store.EventType(v[0])
-	create := int64(binary.BigEndian.Uint64(v[1:9]))
-	n, w := binary.Uvarint(v[9:])
-	if w <= 0 || uint64(len(v)-9-w) < n {
-		return ev, false, bad
-	}
-	key := v[9+w : 9+w+int(n)]
 	if !bytes.HasPrefix(key, prefix) {
 		return ev, false, nil
 	}
 	return store.Event{Type: typ, KV: store.KV{
-		Key: string(key), Value: clone(v[9+w+int(n):]), CreateRevision: create, ModRevision: rev,
+		Key: string(key), Value: clone(value), CreateRevision: create, ModRevision: rev,
 	}}, true, nil
+}
+
+// splitEvent splits a log entry into its parts without copying them
+// (false: the entry is too short for the lengths it states).
+func splitEvent(v []byte) (typ store.EventType, create int64, key, value []byte, ok bool) {
+	if len(v) < 9 {
+		return 0, 0, nil, nil, false
+	}
+	n, w := binary.Uvarint(v[9:])
+	if w <= 0 || uint64(len(v)-9-w) < n {
+		return 0, 0, nil, nil, false
+	}
+	end := 9 + w + int(n)
+	return store.EventType(v[0]), int64(binary.BigEndian.Uint64(v[1:9])), v[9+w : end], v[end:], true
 }
 
 func clone(b []byte) []byte {

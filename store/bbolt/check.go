@@ -116,10 +116,10 @@ func checkContents(tx *bolt.Tx) (int64, error) {
 		return 0, fmt.Errorf("revision %d and compaction point %d are inconsistent", rev, compact)
 	}
 	if err := kvb.ForEach(func(k, v []byte) error {
-		if len(v) < 16 {
+		create, mod, ok := kvRevisions(v)
+		if !ok {
 			return fmt.Errorf("corrupt value for key %s (%d bytes)", k, len(v))
 		}
-		create, mod := int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
 		if create < 1 || create > mod || mod > rev {
 			return fmt.Errorf("key %s has revisions %d/%d beyond the store's %d", k, create, mod, rev)
 		}
@@ -137,14 +137,12 @@ func checkContents(tx *bolt.Tx) (int64, error) {
 			return fmt.Errorf("event log has revision %d where %d was expected", r, next)
 		}
 		next++
-		if len(v) < 9 {
+		typ, _, _, _, ok := splitEvent(v)
+		if !ok {
 			return fmt.Errorf("corrupt event log entry at revision %d", r)
 		}
-		if typ := store.EventType(v[0]); typ < store.Added || typ > store.Deleted {
+		if typ < store.Added || typ > store.Deleted {
 			return fmt.Errorf("event log entry at revision %d has type %d", r, typ)
-		}
-		if n, w := binary.Uvarint(v[9:]); w <= 0 || uint64(len(v)-9-w) < n {
-			return fmt.Errorf("corrupt event log entry at revision %d", r)
 		}
 		return nil
 	}); err != nil {
