@@ -18,10 +18,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/wasmpod/wasmpod/apiserver"
-	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 // isolate points every directory the CLI may look in (home, XDG dirs, the
@@ -45,21 +43,7 @@ func apiOn(t *testing.T, sock, token string, pods ...string) (addr, tlsURL strin
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, err := apiserver.New(ctx, memory.New(), apiserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := apiserver.ListenUnix(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: s.Handler(apiserver.HandlerOptions{})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	cs, err := kubernetes.NewForConfig(apiserver.UnixSocketConfig(sock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, cs := serveUnix(t, ctx, sock)
 	for _, name := range pods {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "a.wasm"}}}}
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,10 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/wasmpod/wasmpod/apiserver"
-	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 // BenchmarkGetPodsTable times `wasmpod get pods` of 1,000 pods (the
@@ -24,22 +19,8 @@ import (
 func BenchmarkGetPodsTable(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := apiserver.New(ctx, memory.New(), apiserver.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	sock := filepath.Join(b.TempDir(), "wasmpod.sock")
-	ln, err := apiserver.ListenUnix(sock)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: s.Handler(apiserver.HandlerOptions{})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	cs, err := kubernetes.NewForConfig(apiserver.UnixSocketConfig(sock))
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, cs := serveUnix(b, ctx, sock)
 	for i := 0; i < 1000; i++ {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%04d", i), Labels: map[string]string{"app": "bench"}},
 			Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "a", Image: "a.wasm"}, {Name: "b", Image: "b.wasm"}}}}

@@ -45,24 +45,32 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, err := apiserver.New(ctx, memory.New(), apiserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "wasmpod.sock")
+	s, cs := serveUnix(t, ctx, sock)
+	return &env{t: t, s: s, server: "unix://" + sock, cs: cs, dir: dir}
+}
+
+// serveUnix serves a real API server (memory store) on the Unix socket
+// sock until ctx ends and the test is done, and returns it with a client.
+func serveUnix(tb testing.TB, ctx context.Context, sock string) (*apiserver.Server, kubernetes.Interface) {
+	tb.Helper()
+	s, err := apiserver.New(ctx, memory.New(), apiserver.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	ln, err := apiserver.ListenUnix(sock)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := &http.Server{Handler: s.Handler(apiserver.HandlerOptions{})}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	tb.Cleanup(func() { srv.Close() })
 	cs, err := kubernetes.NewForConfig(apiserver.UnixSocketConfig(sock))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return &env{t: t, s: s, server: "unix://" + sock, cs: cs, dir: dir}
+	return s, cs
 }
 
 // run runs the CLI in-process with stdin and returns stdout, stderr and the exit code.
