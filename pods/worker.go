@@ -388,12 +388,15 @@ func (w *Worker) recordExit(ev exitEvent) {
 // reason and a retry time when it cannot.
 func (w *Worker) start(ctx context.Context, c *ctr) {
 	now := w.clk.Now()
-	fail := func(b *backoff, reason, msg string) {
-		b.next(now, now)
-		c.retryAt = now.Add(b.delay)
+	// failWith waits with reason and msg until the pull back-off's retry,
+	// and records the Event event; fail's Event is msg itself.
+	failWith := func(reason, msg, event string) {
+		c.pull.next(now, now)
+		c.retryAt = now.Add(c.pull.delay)
 		c.waitReason, c.waitMessage = reason, msg
-		w.event(corev1.EventTypeWarning, "Failed", msg)
+		w.event(corev1.EventTypeWarning, "Failed", event)
 	}
+	fail := func(reason, msg string) { failWith(reason, msg, msg) }
 	img, err := w.image(ctx, c)
 	if err != nil {
 		reason := "ErrImagePull"
@@ -403,21 +406,18 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		// The whole cause (a build's compiler output) is the waiting
 		// message; the Event gets one line of it.
 		msg, summary := imageFailure(c.spec.Image, err)
-		c.pull.next(now, now)
-		c.retryAt = now.Add(c.pull.delay)
-		c.waitReason, c.waitMessage = reason, msg
-		w.event(corev1.EventTypeWarning, "Failed", summary)
+		failWith(reason, msg, summary)
 		return
 	}
 	c.image = img.Digest
 	mod, err := w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
 	if err != nil {
-		fail(&c.pull, "CreateContainerError", "Error: "+err.Error())
+		fail("CreateContainerError", "Error: "+err.Error())
 		return
 	}
 	cfg, err := w.containerConfig(c)
 	if err != nil {
-		fail(&c.pull, "CreateContainerConfigError", "Error: "+err.Error())
+		fail("CreateContainerConfigError", "Error: "+err.Error())
 		return
 	}
 	defer closeMounts(cfg.Mounts) // the engine holds its own handles
@@ -427,14 +427,14 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	}
 	closeLog, err := w.openLog(c, restarts, &cfg)
 	if err != nil {
-		fail(&c.pull, "CreateContainerError", "Error: "+err.Error())
+		fail("CreateContainerError", "Error: "+err.Error())
 		return
 	}
 	w.event(corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
 	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
 	if err != nil {
 		closeLog()
-		fail(&c.pull, "CreateContainerError", "Error: "+err.Error())
+		fail("CreateContainerError", "Error: "+err.Error())
 		return
 	}
 	if c.exited != nil {
