@@ -38,7 +38,9 @@ server, scheduler, one node), runs its Pods and streams their logs prefixed
 whenever a pod's status changes, with warning events.
 
 Ctrl-C (or SIGTERM) terminates the pods gracefully, honouring each pod's
-terminationGracePeriodSeconds; a second Ctrl-C kills them at once.
+terminationGracePeriodSeconds; a second Ctrl-C kills them at once. Before
+any pod started (while images build and compile) it stops the command at
+once, with exit status 128 plus the signal's number (130 for Ctrl-C).
 
 Exit status: 0 when every pod Succeeded; otherwise the exit code of the first
 failed container, or 1 if there is none.`,
