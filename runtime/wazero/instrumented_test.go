@@ -100,9 +100,9 @@ func TestInterruptibleModuleCached(t *testing.T) {
 	}
 }
 
-// TestFingerprint: the probe module behind interrupt.Fingerprint is one
-// Instrument rewrites (a failing probe would make every fingerprint the
-// same).
+// TestFingerprint: interrupt.Fingerprint, which names the cache
+// directory, is Version, a dash and 16 hex digits, the same on each call
+// (that its probe is rewritten is interrupt's TestFingerprintProbe).
 func TestFingerprint(t *testing.T) {
 	fp := interrupt.Fingerprint()
 	if !strings.HasPrefix(fp, interrupt.Version+"-") || len(fp) != len(interrupt.Version)+17 || fp != interrupt.Fingerprint() {
