@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"sort"
 	"strings"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -514,27 +511,6 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 		}
 	}
 	return g.k.multiErr(errs)
-}
-
-// sortItems orders a list by namespace and name, events by the time they
-// were last seen (describe and delete; get prints the server's order, as
-// kubectl does).
-func sortItems(m *meta.RESTMapping, items []unstructured.Unstructured) {
-	if m.GroupVersionKind.Group == "" && m.GroupVersionKind.Kind == "Event" {
-		last := func(u *unstructured.Unstructured) time.Time {
-			var e corev1.Event
-			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &e)
-			return eventLast(&e)
-		}
-		sort.SliceStable(items, func(i, j int) bool { return last(&items[i]).Before(last(&items[j])) })
-		return
-	}
-	sort.SliceStable(items, func(i, j int) bool {
-		if items[i].GetNamespace() != items[j].GetNamespace() {
-			return items[i].GetNamespace() < items[j].GetNamespace()
-		}
-		return items[i].GetName() < items[j].GetName()
-	})
 }
 
 // watch prints the initial list (unless --watch-only) and then the object

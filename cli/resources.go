@@ -3,11 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
@@ -88,4 +92,25 @@ func listAll(ctx context.Context, rc dynamic.ResourceInterface, opts metav1.List
 		}
 		opts.Continue = l.GetContinue()
 	}
+}
+
+// sortItems orders a list by namespace and name, events by the time they
+// were last seen (describe and delete; get prints the server's order, as
+// kubectl does).
+func sortItems(m *meta.RESTMapping, items []unstructured.Unstructured) {
+	if m.GroupVersionKind.Group == "" && m.GroupVersionKind.Kind == "Event" {
+		last := func(u *unstructured.Unstructured) time.Time {
+			var e corev1.Event
+			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &e)
+			return eventLast(&e)
+		}
+		sort.SliceStable(items, func(i, j int) bool { return last(&items[i]).Before(last(&items[j])) })
+		return
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		if items[i].GetNamespace() != items[j].GetNamespace() {
+			return items[i].GetNamespace() < items[j].GetNamespace()
+		}
+		return items[i].GetName() < items[j].GetName()
+	})
 }
