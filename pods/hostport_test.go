@@ -61,6 +61,21 @@ func hostportPod(t *testing.T, name, ip string, port int32) *corev1.Pod {
 	return pod
 }
 
+// hostPortHarness is a worker harness for pod on a real pod network that
+// binds hostPorts, with the socket functions for its guests when guests is
+// set.
+func hostPortHarness(t *testing.T, pod *corev1.Pod, guests bool) (*harness, *network.Network) {
+	t.Helper()
+	h := newHarness(t, pod)
+	n := network.New(network.Config{})
+	t.Cleanup(func() { n.Close() })
+	h.cfg.Network, h.cfg.HostPorts = n, n
+	if guests {
+		h.cfg.Engine = sockEngine(t)
+	}
+	return h, n
+}
+
 // sandboxEvents are the worker's FailedCreatePodSandBox events.
 func (h *harness) sandboxEvents() []string {
 	var out []string
@@ -138,10 +153,7 @@ func TestHostPortTakenFailsSandbox(t *testing.T) {
 	pod := hostportPod(t, "web", ip, freePort)
 	pod.Spec.Containers[0].Ports = append(pod.Spec.Containers[0].Ports,
 		corev1.ContainerPort{ContainerPort: 8081, HostPort: busyPort, Protocol: corev1.ProtocolTCP})
-	h := newHarness(t, pod)
-	n := network.New(network.Config{})
-	t.Cleanup(func() { n.Close() })
-	h.cfg.Network, h.cfg.HostPorts, h.cfg.Engine = n, n, sockEngine(t)
+	h, n := hostPortHarness(t, pod, true)
 	h.run()
 
 	ev := h.waitSandboxEvents(1)
@@ -243,10 +255,7 @@ func TestHostPortTakenUDP(t *testing.T) {
 		},
 		Status: corev1.PodStatus{PodIP: "10.244.1.6"},
 	}
-	h := newHarness(t, pod)
-	n := network.New(network.Config{})
-	t.Cleanup(func() { n.Close() })
-	h.cfg.Network, h.cfg.HostPorts, h.cfg.Engine = n, n, sockEngine(t)
+	h, _ := hostPortHarness(t, pod, true)
 	h.run()
 
 	ev := h.waitSandboxEvents(1)
@@ -298,10 +307,7 @@ func TestHostPortTakenUDP(t *testing.T) {
 // hold: the other process keeps its port.
 func TestHostPortTakenPodDeleted(t *testing.T) {
 	busy, port := holdTCP(t)
-	h := newHarness(t, hostportPod(t, "web", "10.244.1.7", port))
-	n := network.New(network.Config{})
-	t.Cleanup(func() { n.Close() })
-	h.cfg.Network, h.cfg.HostPorts, h.cfg.Engine = n, n, sockEngine(t)
+	h, _ := hostPortHarness(t, hostportPod(t, "web", "10.244.1.7", port), true)
 	h.run()
 	h.waitSandboxEvents(1)
 	h.w.Terminate(30 * time.Second)
@@ -423,13 +429,10 @@ func TestSandboxNetworkFailureRetried(t *testing.T) {
 	const ip = "10.244.1.9"
 	pod := loadPod(t, "spin")
 	pod.Status.PodIP = ip
-	h := newHarness(t, pod)
-	n := network.New(network.Config{})
-	t.Cleanup(func() { n.Close() })
+	h, n := hostPortHarness(t, pod, false)
 	if _, err := n.AddPod(network.PodInfo{Namespace: "default", Name: "squatter", IP: netip.MustParseAddr(ip)}); err != nil {
 		t.Fatal(err)
 	}
-	h.cfg.Network, h.cfg.HostPorts = n, n
 	h.run()
 	ev := h.waitSandboxEvents(1)
 	if want := "Warning FailedCreatePodSandBox Failed to create pod sandbox: network: pod default/spin: IP 10.244.1.9 is already used by pod default/squatter"; ev[0] != want {
@@ -453,10 +456,7 @@ func TestHostPortTakenPastActiveDeadline(t *testing.T) {
 	pod := hostportPod(t, "web", "10.244.1.8", port)
 	d := int64(20)
 	pod.Spec.ActiveDeadlineSeconds = &d
-	h := newHarness(t, pod)
-	n := network.New(network.Config{})
-	t.Cleanup(func() { n.Close() })
-	h.cfg.Network, h.cfg.HostPorts = n, n
+	h, _ := hostPortHarness(t, pod, false)
 	h.run()
 	h.waitSandboxEvents(1)
 	h.waitTimer()
@@ -478,10 +478,7 @@ func TestHostPortSameNumberTwice(t *testing.T) {
 	pod.Spec.Containers[0].Ports = append(pod.Spec.Containers[0].Ports,
 		corev1.ContainerPort{ContainerPort: 8080, HostPort: port, Protocol: corev1.ProtocolTCP},
 		corev1.ContainerPort{ContainerPort: 5353, HostPort: port, Protocol: corev1.ProtocolUDP})
-	h := newHarness(t, pod)
-	n := network.New(network.Config{})
-	t.Cleanup(func() { n.Close() })
-	h.cfg.Network, h.cfg.HostPorts, h.cfg.Engine = n, n, sockEngine(t)
+	h, _ := hostPortHarness(t, pod, true)
 	h.run()
 	h.waitFor("Running", func(p *corev1.Pod) bool { return ctrStatus(p, "server").State.Running != nil })
 	if ev := h.sandboxEvents(); len(ev) != 0 {
