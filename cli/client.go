@@ -66,7 +66,7 @@ func connFlags() []ucli.Flag {
 
 // nsFlags are -n and -A.
 func nsFlags(all bool) []ucli.Flag {
-	fs := []ucli.Flag{&ucli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace scope for this request", Value: "default"}}
+	fs := []ucli.Flag{&ucli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace scope for this request", Value: "default", DefaultText: `the kubeconfig context's namespace, else "default"`}}
 	if all {
 		fs = append(fs, &ucli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "list the requested object(s) across all namespaces; the namespace in -n is ignored"})
 	}

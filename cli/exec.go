@@ -32,9 +32,9 @@ How COMMAND is used: there is no shell and no file system of programs in a
 pod. The module is the program: argv[0] (the first word after --) and the rest
 are passed to the container's own module, as os.Args. So "exec POD -- ls /data"
 runs the container's module with argv "ls /data", which does what that module
-does with it; it works with a module that implements such commands, like
-wasm-examples/toolbox, a multi-call guest (ls, cat, echo, env, tee, hostname,
-exit).
+does with it. wasm-examples/toolbox is such a module, a multi-call guest that
+reads its command after its own name (toolbox ls, cat, echo, env, tee,
+hostname, exit), as in the examples below.
 
 Examples:
   # (With the pod of wasm-examples/toolbox running under "wasmpod serve":
