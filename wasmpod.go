@@ -242,17 +242,6 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if !hostAddr.IsValid() {
 		hostAddr = netip.MustParseAddr("127.0.0.1")
 	}
-	c.network = network.New(network.Config{
-		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
-		PodCIDRs:      []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
-		ClusterDomain: "cluster.local",
-		DenyEgress:    cfg.DenyEgress,
-		HostIP:        hostAddr,
-	})
-	c.onClose(func() { c.network.Close() })
-	if err := startServiceProxy(runCtx, c.client, c.network, c); err != nil {
-		return nil, err
-	}
 	if cfg.Engine == nil {
 		eng, err := wazero.New(ctx, wazero.Config{CacheDir: filepath.Join(cfg.CacheDir, "compiled"), Extensions: wasisock.Functions()})
 		if err != nil {
@@ -264,9 +253,22 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	// hostPort and NodePort connections hold host fds: charge them to at
 	// most half of the guests' host fd budget (units come out of it), so
 	// neither guests nor host clients take the fds the process needs.
+	var hostFDs network.FDBudget
 	if hf, ok := cfg.Engine.(interface{ HostFDs() *wruntime.Budget }); ok && hf.HostFDs() != nil {
 		b := hf.HostFDs()
-		c.network.SetHostFDs(wruntime.NewChildBudget("the host fd budget for hostPort connections", max(b.Limit()/2, 1), b))
+		hostFDs = wruntime.NewChildBudget("the host fd budget for hostPort connections", max(b.Limit()/2, 1), b)
+	}
+	c.network = network.New(network.Config{
+		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
+		PodCIDRs:      []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
+		ClusterDomain: "cluster.local",
+		DenyEgress:    cfg.DenyEgress,
+		HostIP:        hostAddr,
+		HostFDs:       hostFDs,
+	})
+	c.onClose(func() { c.network.Close() })
+	if err := startServiceProxy(runCtx, c.client, c.network, c); err != nil {
+		return nil, err
 	}
 	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors}, m: map[[2]string]*images.Image{}}
 
