@@ -212,11 +212,7 @@ func toTyped(obj runtime.Object) (runtime.Object, error) {
 			if t, ok := typed[gvk]; ok {
 				if lt := listTypeOf(t); lt != nil {
 					l := reflect.New(lt).Interface().(runtime.Object)
-					if lm, err := meta.ListAccessor(l); err == nil {
-						lm.SetResourceVersion(u.GetResourceVersion())
-						lm.SetContinue(u.GetContinue())
-						lm.SetRemainingItemCount(u.GetRemainingItemCount())
-					}
+					copyListMeta(l, u)
 					return l, nil
 				}
 			}
@@ -245,13 +241,20 @@ func toTyped(obj runtime.Object) (runtime.Object, error) {
 		if err := meta.SetList(l, items); err != nil {
 			return nil, fmt.Errorf("printers: %w", err)
 		}
-		lm, _ := meta.ListAccessor(l)
-		lm.SetResourceVersion(u.GetResourceVersion())
-		lm.SetContinue(u.GetContinue())
-		lm.SetRemainingItemCount(u.GetRemainingItemCount())
+		copyListMeta(l, u)
 		return l, nil
 	}
 	return obj, nil
+}
+
+// copyListMeta gives the typed list l the resourceVersion, continue and
+// remainingItemCount of u.
+func copyListMeta(l runtime.Object, u *unstructured.UnstructuredList) {
+	if lm, err := meta.ListAccessor(l); err == nil {
+		lm.SetResourceVersion(u.GetResourceVersion())
+		lm.SetContinue(u.GetContinue())
+		lm.SetRemainingItemCount(u.GetRemainingItemCount())
+	}
 }
 
 // listTypeOf finds the registered list type whose Items are of type t.
