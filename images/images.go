@@ -568,10 +568,10 @@ func (r *Resolver) buildGo(ctx context.Context, ref, dir string) (*Image, error)
 		return nil, err
 	}
 	out := filepath.Join(cacheDir, in.key+".wasm")
-	st, _ = os.Stat(out)
+	cached, _ := os.Stat(out) // taken before the read
 	if b, err := os.ReadFile(out); err == nil && checkWasm(b) == nil {
 		digest := Digest(b)
-		remember(in, digest, st)
+		remember(in, digest, cached)
 		return &Image{Ref: ref, Digest: digest, Bytes: b, Path: out, inputs: in.fp}, nil
 	}
 
