@@ -15,22 +15,18 @@ func lock(path string, waiting func()) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-		return func() {
-			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-			f.Close()
-		}, nil
-	}
-	waiting()
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		waiting()
+		for {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+			if err != syscall.EINTR {
+				break
+			}
 		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	return func() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
