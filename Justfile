@@ -8,7 +8,7 @@ run:
 test:
     go test ./... && (cd wasm-examples && go test ./...)
 
-# The checks CI runs: gofmt, vet, tests.
+# The checks CI runs: gofmt, vet, tests, the newcomer test, bounded fuzzing.
 ci:
     bash .ci/run
 
