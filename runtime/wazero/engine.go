@@ -66,8 +66,7 @@ type Config struct {
 	// MaxFDs is the per-instance fd limit (0: wasi.DefaultMaxFDs).
 	MaxFDs int
 	// HostFDs is the budget of host file descriptors all instances share.
-	// Nil: one derived
-	// from the process's RLIMIT_NOFILE (wasi.ProcessFDLimit,
+	// Nil: one derived from the process's RLIMIT_NOFILE (wasi.ProcessFDLimit,
 	// wasi.FDBudgetSize), so guests can never take the fds the process
 	// needs (API connections, listeners, the store, logs).
 	HostFDs *runtime.Budget
