@@ -36,8 +36,8 @@ first of these that applies:
      else ~/.local/share/wasmpod/wasmpod.sock.
   4. A "wasmpod serve" of this user started with another --data-dir or
      --socket: each serve records its socket in $XDG_RUNTIME_DIR/wasmpod/servers
-     (else ~/.local/state/wasmpod/servers) while it runs. If several are
-     running, choose one with --server.`
+     (else $XDG_STATE_HOME/wasmpod/servers, else ~/.local/state/wasmpod/servers)
+     while it runs. If several are running, choose one with --server.`
 
 // kubeconfigFlags are --kubeconfig and --context (part of connFlags).
 func kubeconfigFlags() []ucli.Flag {

@@ -295,7 +295,7 @@ func TestHelpShowsServerPrecedence(t *testing.T) {
 	last := -1
 	for _, w := range []string{"1. --server", "2. --kubeconfig", "3. The socket of the default data dir", "4. A \"wasmpod serve\""} {
 		i := strings.Index(out, w)
-		if i < last {
+		if i < 0 || i < last {
 			t.Errorf("--help lacks %q after the previous step:\n%s", w, out)
 		}
 		last = i
