@@ -177,10 +177,9 @@ func (tc *tableClient) watchStream(ctx context.Context, m *meta.RESTMapping, ns 
 		return err
 	}
 	defer rc.Close()
-	go func() {
-		<-ctx.Done()
-		rc.Close()
-	}()
+	// ctx ending unblocks the decoder; the stream ending first leaves no
+	// goroutine waiting on ctx.
+	defer context.AfterFunc(ctx, func() { rc.Close() })()
 	dec := json.NewDecoder(rc)
 	for {
 		var ev watchEvent
