@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Config configures a Network. Zero fields take the documented defaults.
@@ -48,7 +47,7 @@ type Config struct {
 	Resolver *net.Resolver
 	// HostFDs, when set, is the budget of host file descriptors that
 	// connections bridged from hostPort and NodePort listeners are charged
-	// to, one each for as long as they last (see SetHostFDs). Past it a new
+	// to, one each for as long as they last. Past it a new
 	// host connection is closed at once. Egress connections are not charged
 	// here: they belong to a guest socket, which the guest's fd table charges.
 	HostFDs FDBudget
@@ -143,10 +142,9 @@ type Network struct {
 	closers   map[io.Closer]struct{}
 	hostPort  uint32
 
-	npMu    sync.Mutex // serializes syncNodePorts
-	hostFDs atomic.Pointer[fdBudgetRef]
-	wg      sync.WaitGroup
-	ct      conntrack // UDP flows from hostPorts and NodePorts
+	npMu sync.Mutex // serializes syncNodePorts
+	wg   sync.WaitGroup
+	ct   conntrack // UDP flows from hostPorts and NodePorts
 }
 
 // nodePortKey identifies a NodePort: TCP and UDP may share a number.
@@ -201,7 +199,7 @@ func New(cfg Config) *Network {
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
-	n := &Network{
+	return &Network{
 		cfg:        cfg,
 		realDial:   realDial,
 		realListen: realListen,
@@ -212,48 +210,27 @@ func New(cfg Config) *Network {
 		closers:    map[io.Closer]struct{}{},
 		hostPort:   32768,
 	}
-	if cfg.HostFDs != nil {
-		n.hostFDs.Store(&fdBudgetRef{cfg.HostFDs})
-	}
-	return n
 }
 
 // defaultMaxPendingHostConns is Config.MaxPendingHostConns's default.
 const defaultMaxPendingHostConns = 128
 
-type fdBudgetRef struct{ b FDBudget }
-
-// SetHostFDs sets (nil: removes) the budget host connections are charged
-// to from now on, replacing Config.HostFDs. Connections already open keep
-// the budget they were charged to.
-func (n *Network) SetHostFDs(b FDBudget) {
-	if b == nil {
-		n.hostFDs.Store(nil)
-		return
-	}
-	n.hostFDs.Store(&fdBudgetRef{b})
-}
-
-// HostFDs is the budget host connections are charged to (nil: none).
-func (n *Network) HostFDs() FDBudget {
-	if r := n.hostFDs.Load(); r != nil {
-		return r.b
-	}
-	return nil
-}
+// HostFDs is the budget host connections are charged to
+// (Config.HostFDs; nil: none).
+func (n *Network) HostFDs() FDBudget { return n.cfg.HostFDs }
 
 // acquireHostFD charges one host fd; it returns the release function, or
 // nil when the budget refuses.
 func (n *Network) acquireHostFD() func() {
-	r := n.hostFDs.Load()
-	if r == nil {
+	b := n.cfg.HostFDs
+	if b == nil {
 		return func() {}
 	}
-	if !r.b.Acquire(1) {
+	if !b.Acquire(1) {
 		return nil
 	}
 	var once sync.Once
-	return func() { once.Do(func() { r.b.Release(1) }) }
+	return func() { once.Do(func() { b.Release(1) }) }
 }
 
 // Config returns the effective configuration (defaults applied).
