@@ -637,7 +637,7 @@ func LoadObjects(path string, opts LoadOptions) ([]runtime.Object, error) {
 // document, List item, line), so that later errors about an object, such
 // as an image that does not resolve, can name its place in the manifest
 // (see api.Error).
-func LoadDocuments(path string, opts LoadOptions) ([]api.Document, error) {
+func LoadDocuments(path string, opts LoadOptions) ([]Document, error) {
 	docs, base, err := decodeManifest(path)
 	if err != nil {
 		return nil, err
