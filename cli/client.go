@@ -232,8 +232,7 @@ func connect(c *ucli.Context) (*conn, error) {
 		// errors itself, in kubectl's words.
 		klog.SetLogger(logr.Discard())
 	})
-	loc, err := locate(c)
-	cfg, server := loc.cfg, loc.server
+	cfg, server, contextNS, err := locateServer(c)
 	if err != nil {
 		var ce *cmdError
 		if errors.As(err, &ce) {
@@ -249,7 +248,7 @@ func connect(c *ucli.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{server: server, cfg: cfg, cs: cs, dyn: dyn, contextNS: loc.namespace}, nil
+	return &conn{server: server, cfg: cfg, cs: cs, dyn: dyn, contextNS: contextNS}, nil
 }
 
 // namespace is the namespace of a command: -n, else the kubeconfig

@@ -47,21 +47,9 @@ func kubeconfigFlags() []ucli.Flag {
 	}
 }
 
-// located is where locate found the server.
-type located struct {
-	cfg    *rest.Config
-	server string // as shown in messages
-	// namespace is the kubeconfig context's namespace ("" without one):
-	// the default of -n, as kubectl takes it.
-	namespace string
-}
-
-// locate finds the server as serverLookupHelp says.
-func locate(c *ucli.Context) (located, error) {
-	cfg, server, ns, err := locateServer(c)
-	return located{cfg: cfg, server: server, namespace: ns}, err
-}
-
+// locateServer finds the server as serverLookupHelp says: its config, its
+// address as shown in messages and the kubeconfig context's namespace (""
+// without one: the default of -n, as kubectl takes it).
 func locateServer(c *ucli.Context) (*rest.Config, string, string, error) {
 	server, token := flagString(c, "server"), flagString(c, "token")
 	if server != "" {
