@@ -89,8 +89,9 @@ type ContainerConfig struct {
 	Args []string
 	// Env is "KEY=VALUE" pairs, in order.
 	Env []string
-	// WorkingDir is the guest's current directory (exported to the guest as
-	// PWD, which Go's wasip1 port and wasi-libc honour). Empty means "/".
+	// WorkingDir is the guest's current directory, exported to the guest
+	// as PWD (which Go's wasip1 port honours; wasi-libc starts in "/"
+	// whatever PWD says). Empty means "/" and no PWD.
 	WorkingDir string
 	// Mounts are the guest's preopened directories.
 	Mounts []Mount

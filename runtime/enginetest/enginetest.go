@@ -295,6 +295,18 @@ func (s *suite) testArgsEnvCwd(t *testing.T) {
 	if r.stdout != "/\n" {
 		t.Errorf("pwd with no WorkingDir: %q, want /", r.stdout)
 	}
+	// No workingDir, no PWD (the guest's cwd is "/" anyway); a PWD the
+	// spec's env gives is kept then, as any other variable.
+	r = s.run(t, runtime.ContainerConfig{Env: []string{"A=1"}, Mounts: mounts}, "env")
+	r.mustSucceed(t)
+	if strings.Contains(r.stdout, "PWD=") {
+		t.Errorf("env with no WorkingDir has PWD: %q", r.stdout)
+	}
+	r = s.run(t, runtime.ContainerConfig{Env: []string{"PWD=/mine"}}, "env")
+	r.mustSucceed(t)
+	if !containsLine(r.stdout, "PWD=/mine") {
+		t.Errorf("env PWD of the spec not kept without WorkingDir: %q", r.stdout)
+	}
 
 	r = s.run(t, runtime.ContainerConfig{WorkingDir: "/data", Mounts: mounts}, "cat", "rel.txt")
 	r.mustSucceed(t)

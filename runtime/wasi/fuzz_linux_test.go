@@ -81,10 +81,11 @@ const (
 	maxErrno = 76
 )
 
-// Guest fds of a run: stdio, the two mounts and the virtual "/".
+// Guest fds of a run: stdio, the virtual "/" (always the first preopen),
+// then the two mounts.
 const (
-	fdData = 3 // read-write mount at /data
-	fdRO   = 4 // read-only mount at /ro
+	fdData = 4 // read-write mount at /data
+	fdRO   = 5 // read-only mount at /ro
 )
 
 var (

@@ -136,7 +136,7 @@ func TestReaddirCookies(t *testing.T) {
 	if err := os.Symlink("sub", filepath.Join(dir, "ln")); err != nil {
 		t.Fatal(err)
 	}
-	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/m"}}})
+	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
 	fd, e := g.open(3, "d", oflagDirectory, rightFdRead)
 	if e != 0 {
 		t.Fatal(e)
@@ -175,7 +175,7 @@ func TestReaddirCookies(t *testing.T) {
 func TestReaddirMemoryBounded(t *testing.T) {
 	mount := t.TempDir()
 	makeFiles(t, filepath.Join(mount, "big"), 20000)
-	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/m"}}})
+	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
 	const fds = 8
 	var ms runtime.MemStats
 	runtime.GC()
@@ -210,7 +210,7 @@ func TestReaddirMemoryBounded(t *testing.T) {
 func TestReaddirKilled(t *testing.T) {
 	mount := t.TempDir()
 	makeFiles(t, filepath.Join(mount, "big"), 2000)
-	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/m"}}})
+	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
 	fd, e := g.open(3, "big", oflagDirectory, rightFdRead)
 	if e != 0 {
 		t.Fatal(e)
@@ -232,7 +232,7 @@ func BenchmarkReaddir(b *testing.B) {
 	mount := b.TempDir()
 	dir := filepath.Join(mount, "d")
 	makeFiles(b, dir, 10000)
-	s, err := New(Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/m"}}})
+	s, err := New(Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
 	if err != nil {
 		b.Fatal(err)
 	}

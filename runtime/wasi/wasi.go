@@ -376,9 +376,24 @@ func New(cfg Config) (_ *System, err error) {
 			s.Close()
 		}
 	}()
-	seen := map[string]bool{}
-	hasRoot := false
+	// "/" is the first preopen (fd 3), a mount there or the virtual empty
+	// one: Go's wasip1 port starts in the first preopen's directory when
+	// PWD is unset (wasi-libc always starts in "/"), so a guest with no
+	// workingDir starts in "/" whatever its mounts.
+	order := make([]int, 0, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
+		if path.Clean(m.GuestPath) == "/" && path.IsAbs(m.GuestPath) {
+			order = append([]int{i}, order...)
+		} else {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 || path.Clean(cfg.Mounts[order[0]].GuestPath) != "/" {
+		s.fds = append(s.fds, &fdEntry{file: &dirFile{readOnly: true}, preopen: "/", rightsB: allRights, rightsI: allRights, readOnly: true})
+	}
+	seen := map[string]bool{}
+	for _, i := range order {
+		m := cfg.Mounts[i]
 		if !path.IsAbs(m.GuestPath) {
 			return nil, fmt.Errorf("mounts[%d].guestPath %q: must be an absolute path", i, m.GuestPath)
 		}
@@ -387,7 +402,6 @@ func New(cfg Config) (_ *System, err error) {
 			return nil, fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
 		}
 		seen[gp] = true
-		hasRoot = hasRoot || gp == "/"
 		root, err := openMount(m)
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
@@ -398,9 +412,6 @@ func New(cfg Config) (_ *System, err error) {
 			return nil, fmt.Errorf("mounts[%d] %q: the host's file descriptor budget for guests is exhausted", i, m.GuestPath)
 		}
 		s.fds = append(s.fds, ent)
-	}
-	if !hasRoot {
-		s.fds = append(s.fds, &fdEntry{file: &dirFile{readOnly: true}, preopen: "/", rightsB: allRights, rightsI: allRights, readOnly: true})
 	}
 	return s, nil
 }

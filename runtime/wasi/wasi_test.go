@@ -107,7 +107,7 @@ func fixture(t *testing.T) (mount, outside string) {
 
 func TestConfinement(t *testing.T) {
 	mount, outside := fixture(t)
-	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/m"}}})
+	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
 	const read, write = rightFdRead, rightFdWrite
 	for _, p := range []string{"../outside/secret", "dir/../../outside/secret", "abslink", "rellink",
 		"absdir/secret", "reldir/secret", filepath.Join(outside, "secret"), "/etc/passwd", "", "file\x00x"} {
@@ -170,7 +170,7 @@ func TestConfinement(t *testing.T) {
 
 func TestReadOnlyMount(t *testing.T) {
 	mount, _ := fixture(t)
-	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/m", ReadOnly: true}}})
+	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/", ReadOnly: true}}})
 	if _, e := g.open(3, "new", oflagCreat, rightFdWrite); e != EROFS {
 		t.Errorf("create: %v", e)
 	}

@@ -303,12 +303,17 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		if !ok || k == "" {
 			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
 		}
-		if k == "PWD" {
+		if k == "PWD" && cfg.WorkingDir != "" {
 			continue // WorkingDir decides
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "PWD="+path.Clean(wd))
+	// PWD only for a workingDir: Go's wasip1 port and wasi-libc start in
+	// "/" without it, and a container's environment holds what its spec
+	// says (HOSTNAME and the Service variables aside), as upstream.
+	if cfg.WorkingDir != "" {
+		env = append(env, "PWD="+path.Clean(wd))
+	}
 
 	// Limits: every linear memory is reserved up front and grows in place
 	// (memory.go), within the container's limit and the node's budget.

@@ -183,12 +183,24 @@ var wasiModes = map[string]func(args []string){
 		}
 		fail(errors.New("no fd limit"))
 	},
-	// rawopen PATH: path_open on the first preopen (fd 3) with PATH as is
-	// (no cleaning by Go); print the errno.
+	// rawopen PATH: path_open on the first preopen other than "/" (fd 3
+	// is "/") with PATH as is (no cleaning by Go); print the errno.
 	"rawopen": func(args []string) {
 		p := []byte(arg(args, 0))
+		dir := int32(3)
+		for fd := int32(3); fd < 64; fd++ {
+			var pre [2]uint32 // tag, name length
+			if fdPrestatGet(fd, unsafe.Pointer(&pre)) != 0 {
+				break
+			}
+			name := make([]byte, pre[1])
+			if fdPrestatDirName(fd, unsafe.Pointer(unsafe.SliceData(name)), pre[1]) == 0 && string(name) != "/" {
+				dir = fd
+				break
+			}
+		}
 		var fd int32
-		e := pathOpen(3, 1, unsafe.Pointer(unsafe.SliceData(p)), uint32(len(p)), 0, 1<<1, 0, 0, unsafe.Pointer(&fd))
+		e := pathOpen(dir, 1, unsafe.Pointer(unsafe.SliceData(p)), uint32(len(p)), 0, 1<<1, 0, 0, unsafe.Pointer(&fd))
 		fmt.Printf("errno %d\n", e)
 	},
 	// badptr: WASI calls with out-of-bounds pointers and lengths; print
@@ -223,6 +235,12 @@ func check(what string, err error) {
 
 //go:wasmimport wasi_snapshot_preview1 path_open
 func pathOpen(fd int32, dirflags uint32, path unsafe.Pointer, pathLen uint32, oflags uint32, rightsBase uint64, rightsInheriting uint64, fdflags uint32, newfd unsafe.Pointer) uint32
+
+//go:wasmimport wasi_snapshot_preview1 fd_prestat_get
+func fdPrestatGet(fd int32, prestat unsafe.Pointer) uint32
+
+//go:wasmimport wasi_snapshot_preview1 fd_prestat_dir_name
+func fdPrestatDirName(fd int32, path unsafe.Pointer, pathLen uint32) uint32
 
 //go:wasmimport wasi_snapshot_preview1 fd_write
 func fdWrite(fd int32, iovs uint32, iovsLen uint32, nwritten uint32) uint32
