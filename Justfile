@@ -20,6 +20,10 @@ bench:
 bench-run:
     go test -run '^$' -bench WarmRunHello -benchtime 10x ./cli/wasmpod/
 
+# File I/O through a mounted volume, against the same guest on raw wazero's own WASI.
+bench-fileio:
+    go test -run '^$' -bench BenchmarkFileIO -benchtime 1s ./runtime/wazero/
+
 # The newcomer test (CI runs it): a fresh clone, HOME and cache; the README's main
 # command in a terminal, Ctrl-C, then every example as the README says.
 newcomer:
