@@ -92,6 +92,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) runtime.Engine) {
 	t.Run("VolumeQuota", s.testQuota)
 	t.Run("CGuest", s.testCGuest)
 	t.Run("RustGuest", s.testRustGuest)
+	t.Run("ASGuest", s.testASGuest)
 }
 
 func (s *suite) engine(t *testing.T) runtime.Engine {
