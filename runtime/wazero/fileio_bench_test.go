@@ -92,6 +92,39 @@ func BenchmarkFileIO(b *testing.B) {
 	}
 }
 
+// TestFileIOGuest runs every operation of BenchmarkFileIO a few times on
+// both runners and checks what the writes left on the host, so that the
+// benchmark's guest and set-up keep working when the benchmark is not run.
+func TestFileIOGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles the fileio guest")
+	}
+	wasm := testwasm.Build(t, testwasm.GuestDir(t, "fileio"))
+	ctx := context.Background()
+	wpDir, rawDir := fileioVolume(t), fileioVolume(t)
+	guests := map[string]*fileioGuest{
+		wpDir:  startWasmpodFileIO(t, ctx, wasm, wpDir),
+		rawDir: startRawFileIO(t, ctx, wasm, rawDir),
+	}
+	pattern := make([]byte, fileioDataSize)
+	for i := range pattern {
+		pattern[i] = byte(i)
+	}
+	for dir, g := range guests {
+		for _, op := range fileioOps {
+			g.do(t, op, 3)
+		}
+		for name, want := range map[string][]byte{"w4k": pattern[:3*4<<10], "w1m": pattern} {
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Errorf("%s: %v", g.name, err)
+			} else if !bytes.Equal(got, want) {
+				t.Errorf("%s: %s holds %d bytes, not the %d the guest wrote", g.name, name, len(got), len(want))
+			}
+		}
+	}
+}
+
 // fileioVolume makes a volume directory as the guest expects it: "data", a
 // file of 1 MiB, and "d1000", a directory of 1,000 empty files.
 func fileioVolume(tb testing.TB) string {

@@ -44,9 +44,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: fileio DIR (then OP N lines on stdin)")
 		os.Exit(2)
 	}
-	g := &guest{dir: os.Args[1], buf: make([]byte, large)}
-	for i := range g.buf {
-		g.buf[i] = byte(i)
+	// Writes write wbuf (byte i is byte(i)); reads read into rbuf.
+	g := &guest{dir: os.Args[1], wbuf: make([]byte, large), rbuf: make([]byte, large)}
+	for i := range g.wbuf {
+		g.wbuf[i] = byte(i)
 	}
 	defer g.close()
 	in := bufio.NewScanner(os.Stdin)
@@ -73,7 +74,7 @@ func main() {
 
 type guest struct {
 	dir          string
-	buf          []byte
+	wbuf, rbuf   []byte
 	w4k, r4k     *os.File
 	w1m, r1m     *os.File
 	w4kN, r4kOff int
@@ -112,7 +113,7 @@ func (g *guest) do(op string, n int) error {
 				}
 				g.w4kN = 0
 			}
-			if _, err := f.Write(g.buf[:small]); err != nil {
+			if _, err := f.Write(g.wbuf[:small]); err != nil {
 				return err
 			}
 			g.w4kN++
@@ -129,7 +130,7 @@ func (g *guest) do(op string, n int) error {
 				}
 				g.r4kOff = 0
 			}
-			m, err := f.Read(g.buf[:small])
+			m, err := f.Read(g.rbuf[:small])
 			if err != nil {
 				return err
 			}
@@ -144,7 +145,7 @@ func (g *guest) do(op string, n int) error {
 			return err
 		}
 		for range n {
-			if _, err := f.WriteAt(g.buf, 0); err != nil {
+			if _, err := f.WriteAt(g.wbuf, 0); err != nil {
 				return err
 			}
 		}
@@ -154,7 +155,7 @@ func (g *guest) do(op string, n int) error {
 			return err
 		}
 		for range n {
-			if m, err := f.ReadAt(g.buf, 0); err != nil && !(errors.Is(err, io.EOF) && m == large) {
+			if m, err := f.ReadAt(g.rbuf, 0); err != nil && !(errors.Is(err, io.EOF) && m == large) {
 				return err
 			} else if m != large {
 				return fmt.Errorf("read %d bytes, want %d", m, large)
