@@ -391,6 +391,23 @@ function cmdNoFollow(name: string): void {
   check("path_unlink_file", unlink(dir, "target"));
 }
 
+// show DIR NAME: copies the file NAME of the preopened directory DIR to
+// stdout.
+function cmdShow(name: string, file: string): void {
+  let dir = preopen(name);
+  let fd = mustOpen(dir, file, LOOKUP_FOLLOW, 0, FD_READ);
+  let buf = new ArrayBuffer(4096);
+  for (;;) {
+    store<usize>(scratch, changetype<usize>(buf));
+    store<usize>(scratch, buf.byteLength, 4);
+    check("fd_read", fd_read(fd, scratch, 1, scratch + 8));
+    let n = <i32>load<u32>(scratch, 8);
+    if (n == 0) break;
+    process.stdout.write(buf.slice(0, n));
+  }
+  check("fd_close", fd_close(fd));
+}
+
 function now(id: u32): u64 {
   check("clock_time_get", clock_time_get(id, 1, scratch));
   return load<u64>(scratch);
@@ -493,6 +510,8 @@ if (cmd == "args") {
   cmdRandom();
 } else if (cmd == "fs") {
   cmdFS(argv[2]);
+} else if (cmd == "show") {
+  cmdShow(argv[2], argv[3]);
 } else if (cmd == "reopen") {
   cmdReopen(argv[2]);
 } else if (cmd == "nofollow") {
@@ -503,5 +522,5 @@ if (cmd == "args") {
 } else if (cmd == "throw") {
   throw new Error("thrown by as-probe");
 } else {
-  die("usage: as-probe args|env|hello|exit N|cat|waitterm [N]|spin|clocks|random|fs DIR|reopen DIR|nofollow DIR|trap|throw");
+  die("usage: as-probe args|env|hello|exit N|cat|waitterm [N]|spin|clocks|random|fs DIR|show DIR FILE|reopen DIR|nofollow DIR|trap|throw");
 }
