@@ -14,10 +14,41 @@ import (
 // root: the virtual empty read-only "/").
 type dirFile struct {
 	root     *os.Root
-	f        *os.File // lazily opened for readdir, stat and sync
+	f        *os.File // lazily opened for readdir, stat, sync and *at calls
 	readOnly bool
 	q        *Quota // the volume's quota, nil when unbounded
 	ls       dirStream
+	mount    *mountID // shared by a preopen and the directories opened from it
+}
+
+// mountID identifies one mount (one preopen): rename and link work between
+// two directory fds of one mount, and fail with EXDEV between two mounts,
+// as between two mount points of a host (even of one file system).
+type mountID struct{ _ byte } // not zero-sized: each new one is distinct
+
+// mountOf is d's mount, made on first use for a preopen.
+func (d *dirFile) mountOf() *mountID {
+	if d.mount == nil {
+		d.mount = new(mountID)
+	}
+	return d.mount
+}
+
+// splitLast splits a checked guest path into the directory holding its
+// last component (resolved through the root, following symlinks) and that
+// component, which the caller applies with *at calls on the directory's fd:
+// a single name that is not "." or ".." cannot leave the directory, and
+// the calls that must not follow it (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW,
+// rename, link) keep the kernel from following it. slash is whether p
+// ends with "/"; ok is false when the last component is "." or "..".
+func splitLast(p string) (dir, base string, slash, ok bool) {
+	t := strings.TrimRight(p, "/")
+	slash = len(t) < len(p)
+	dir, base = ".", t
+	if i := strings.LastIndexByte(t, '/'); i >= 0 {
+		dir, base = strings.TrimRight(t[:i], "/"), t[i+1:]
+	}
+	return dir, base, slash, base != "." && base != ".." && base != "" && dir != ""
 }
 
 // dirStream is fd_readdir's bounded view of a directory: one batch of
@@ -323,7 +354,16 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 			return nil, ENOSPC
 		}
 	}
-	f, err := d.root.OpenFile(n, flag, 0o666)
+	var f *os.File
+	var err error
+	if dir, base, slash, ok := splitLast(n); ok && !slash && lookup&lookupSymlinkFollow == 0 {
+		// Not following the final symlink: openat(O_NOFOLLOW) on its
+		// directory (os.Root.OpenFile follows it whatever the flags). A
+		// trailing slash resolves the link, as in POSIX: os.Root below.
+		f, err = d.openNoFollow(dir, base, flag)
+	} else {
+		f, err = d.root.OpenFile(n, flag, 0o666)
+	}
 	if err != nil {
 		if !existed && oflags&oflagCreat != 0 {
 			d.q.give(InodeCost)
@@ -364,7 +404,7 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		f.Close()
 		return nil, ErrnoOf(err)
 	}
-	return &dirFile{root: sub, f: f, readOnly: d.readOnly, q: d.q}, 0
+	return &dirFile{root: sub, f: f, readOnly: d.readOnly, q: d.q, mount: d.mountOf()}, 0
 }
 
 func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
@@ -450,9 +490,12 @@ func (d *dirFile) unlink(p string) Errno {
 	})
 }
 
+// rename is path_rename: rename(2) between two directory fds of one mount
+// (a directory replaces an empty one; ENOTEMPTY, EISDIR, ENOTDIR as the
+// host says), each path's directory resolved through its fd's root.
 func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
-	return d.twoPaths(from, to, toPath, func(a, b string) error {
-		if e := d.checkMove(a, b, true); e != 0 {
+	return d.twoPaths(from, to, toPath, func(a, b string) Errno {
+		if e := d.checkMove(a, to, b, true); e != 0 {
 			return e
 		}
 		return d.locked(func() Errno {
@@ -460,12 +503,12 @@ func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
 			var replaced Filestat
 			var ok bool
 			if d.q != nil {
-				src, _ := d.lstat(a)
-				if replaced, ok = d.lstat(b); ok && replaced.Ino != 0 && replaced.Dev == src.Dev && replaced.Ino == src.Ino {
+				src, _ := d.lstat(path.Clean(a))
+				if replaced, ok = to.lstat(path.Clean(b)); ok && replaced.Ino != 0 && replaced.Dev == src.Dev && replaced.Ino == src.Ino {
 					ok = false // two names of one file: rename does nothing
 				}
 			}
-			e := ErrnoOf(d.root.Rename(a, b))
+			e := ErrnoOf(d.renameAt(a, to, b))
 			if e == 0 && ok {
 				d.q.dropped(replaced)
 			}
@@ -474,12 +517,44 @@ func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
 	})
 }
 
+// link is path_link without LOOKUP_SYMLINK_FOLLOW: a final symlink is
+// linked itself.
 func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
-	return d.twoPaths(from, to, toPath, func(a, b string) error {
-		if e := d.checkMove(a, b, false); e != 0 {
+	return d.linkFollow(from, false, to, toPath)
+}
+
+// linkFollow is path_link. With follow (linkat's AT_SYMLINK_FOLLOW) the
+// source's symlinks are resolved inside this directory first (realPath:
+// never outside it) and what they name is linked; wasmtime refuses the
+// flag (EINVAL), POSIX follows. A hard link shares its inode: the quota
+// does not change.
+func (d *dirFile) linkFollow(from string, follow bool, to *dirFile, toPath string) Errno {
+	return d.twoPaths(from, to, toPath, func(a, b string) Errno {
+		if strings.HasSuffix(a, "/") {
+			// "x/" names a directory, and directories have no hard links.
+			fi, err := d.root.Stat(a)
+			switch {
+			case err != nil:
+				return ErrnoOf(err)
+			case !fi.IsDir():
+				return ENOTDIR
+			}
+			return EPERM
+		}
+		if follow {
+			r, e := d.realPath(a)
+			if e != 0 {
+				return e
+			}
+			if r == "." {
+				return EPERM // the directory itself
+			}
+			a = r
+		}
+		if e := d.checkMove(a, to, b, false); e != 0 {
 			return e
 		}
-		return d.root.Link(a, b)
+		return ErrnoOf(d.linkAt(a, to, b))
 	})
 }
 
@@ -502,13 +577,17 @@ var maxMoveWalk = 10000
 // resolving the symlinks of the destination's parent, since the depth that
 // matters is the real one. Moves by another instance between this check
 // and the rename are not seen; they are confined like any other link.
-func (d *dirFile) checkMove(a, b string, dirs bool) Errno {
+//
+// Between two directory fds (of one mount), b is judged in the destination
+// fd's own subtree, as path_symlink from that fd is; a directory moved is
+// then always walked, the two fds' depths being unknown to each other.
+func (d *dirFile) checkMove(a string, to *dirFile, b string, dirs bool) Errno {
 	fi, err := d.root.Lstat(a)
 	if err != nil {
 		return 0 // the operation reports it
 	}
-	newParent, ok := d.realPath(path.Dir(path.Clean(b)))
-	if !ok {
+	newParent, e := to.realPath(path.Dir(path.Clean(b)))
+	if e != 0 {
 		return 0 // unresolvable inside the root: the operation fails
 	}
 	switch {
@@ -521,9 +600,11 @@ func (d *dirFile) checkMove(a, b string, dirs bool) Errno {
 			return EPERM
 		}
 	case fi.IsDir() && dirs:
-		oldParent, ok := d.realPath(path.Dir(path.Clean(a)))
-		if !ok || depth(newParent) >= depth(oldParent) {
-			return 0
+		if to == d {
+			oldParent, e := d.realPath(path.Dir(path.Clean(a)))
+			if e != 0 || depth(newParent) >= depth(oldParent) {
+				return 0
+			}
 		}
 		return d.checkTree(a, path.Join(newParent, path.Base(path.Clean(b))))
 	}
@@ -602,8 +683,9 @@ func depth(p string) int {
 
 // realPath resolves the symlinks of p (relative to the root) as the
 // kernel would, without leaving the root; a missing component is taken
-// as it is. ok is false when p leads outside the root or loops.
-func (d *dirFile) realPath(p string) (string, bool) {
+// as it is. It fails with EPERM when p leads outside the root (as os.Root
+// does), ELOOP when it loops.
+func (d *dirFile) realPath(p string) (string, Errno) {
 	var out []string
 	rest := strings.Split(path.Clean(p), "/")
 	for links := 0; len(rest) > 0; {
@@ -614,7 +696,7 @@ func (d *dirFile) realPath(p string) (string, bool) {
 			continue
 		case "..":
 			if len(out) == 0 {
-				return "", false
+				return "", EPERM
 			}
 			out = out[:len(out)-1]
 			continue
@@ -626,20 +708,23 @@ func (d *dirFile) realPath(p string) (string, bool) {
 			continue
 		}
 		if links++; links > 40 {
-			return "", false
+			return "", ELOOP
 		}
 		t, err := d.root.Readlink(cur)
-		if err != nil || path.IsAbs(t) {
-			return "", false
+		if err != nil {
+			return "", ErrnoOf(err)
+		}
+		if path.IsAbs(t) {
+			return "", EPERM
 		}
 		rest = append(strings.Split(t, "/"), rest...)
 	}
-	return path.Join(out...), true
+	return path.Join(out...), 0
 }
 
 // twoPaths checks both paths of a rename or link for writing and runs op
-// within this directory's root (EXDEV across two directory fds).
-func (d *dirFile) twoPaths(from string, to *dirFile, toPath string, op func(a, b string) error) Errno {
+// (EXDEV across two mounts).
+func (d *dirFile) twoPaths(from string, to *dirFile, toPath string, op func(a, b string) Errno) Errno {
 	a, e := d.writable(from)
 	if e != 0 {
 		return e
@@ -648,10 +733,10 @@ func (d *dirFile) twoPaths(from string, to *dirFile, toPath string, op func(a, b
 	if e != 0 {
 		return e
 	}
-	if to != d {
+	if to != d && to.mountOf() != d.mountOf() {
 		return EXDEV
 	}
-	return ErrnoOf(op(a, b))
+	return op(a, b)
 }
 
 // symlink refuses absolute targets and targets that may leave this
@@ -668,8 +753,8 @@ func (d *dirFile) symlink(target, p string) Errno {
 	}
 	// Judged from the link's real directory: its parent may itself be
 	// reached through a symlink.
-	dir, ok := d.realPath(path.Dir(path.Clean(n)))
-	if !ok || escapes(dir, target) {
+	dir, e := d.realPath(path.Dir(path.Clean(n)))
+	if e != 0 || escapes(dir, target) {
 		return EPERM
 	}
 	return d.locked(func() Errno {
@@ -699,10 +784,15 @@ func (d *dirFile) readlink(p string) (string, Errno) {
 	return t, 0
 }
 
-func (d *dirFile) setTimes(p string, atim, mtim *time.Time) Errno {
+// setTimes is path_filestat_set_times: without follow a final symlink's
+// own times change (utimensat AT_SYMLINK_NOFOLLOW on its directory).
+func (d *dirFile) setTimes(p string, follow bool, atim, mtim *time.Time) Errno {
 	n, e := d.writable(p)
 	if e != 0 {
 		return e
+	}
+	if dir, base, slash, ok := splitLast(n); ok && !slash && !follow {
+		return ErrnoOf(d.setTimesNoFollow(dir, base, atim, mtim))
 	}
 	var a, m time.Time // zero: unchanged
 	if atim != nil {

@@ -32,6 +32,9 @@ func Functions(ext ...HostFunc) []HostFunc {
 func functions(guarded bool, ext []HostFunc) []HostFunc {
 	byName := map[string]HostFunc{}
 	for _, f := range builtin() {
+		if r, ok := pathRights[f.Name]; ok {
+			f.Fn = checkDirRights(r, f.Fn)
+		}
 		byName[f.Name] = f
 	}
 	for _, f := range ext {
@@ -149,11 +152,14 @@ func builtin() []HostFunc {
 		fn("sched_yield", 0, nil, func(*Call) Errno { runtime.Gosched(); return 0 }),
 
 		fn("fd_advise", 4, []int{1, 2}, func(c *Call) Errno {
-			_, e := c.Sys.entry(c.I32(0))
-			if e == 0 && c.U32(3) > 5 {
+			ent, e := c.Sys.entry(c.I32(0))
+			if e != 0 {
+				return e
+			}
+			if c.U32(3) > 5 {
 				return EINVAL
 			}
-			return e
+			return c.Sys.need(ent, rightFdAdvise)
 		}),
 		fn("fd_allocate", 3, []int{1, 2}, fdAllocate),
 		fn("fd_close", 1, nil, func(c *Call) Errno {
@@ -163,8 +169,8 @@ func builtin() []HostFunc {
 			}
 			return ErrnoOf(ent.file.Close())
 		}),
-		fn("fd_datasync", 1, nil, fdSync),
-		fn("fd_sync", 1, nil, fdSync),
+		fn("fd_datasync", 1, nil, func(c *Call) Errno { return fdSync(c, rightFdDatasync) }),
+		fn("fd_sync", 1, nil, func(c *Call) Errno { return fdSync(c, rightFdSync) }),
 		fn("fd_fdstat_get", 2, nil, fdFdstatGet),
 		fn("fd_fdstat_set_flags", 2, nil, func(c *Call) Errno {
 			ent, e := c.Sys.entry(c.I32(0))
@@ -174,6 +180,16 @@ func builtin() []HostFunc {
 			fl := uint16(c.U32(1))
 			if fl&^(fdflagAppend|fdflagDsync|fdflagNonblock|fdflagRsync|fdflagSync) != 0 {
 				return EINVAL
+			}
+			if e := c.Sys.need(ent, rightFdFdstatSetFlags); e != 0 {
+				return e
+			}
+			// APPEND reaches the host file (fcntl), so that its writes
+			// land at the end whoever else writes to it.
+			if rf, ok := ent.file.(*regFile); ok && rf.appendMode != (fl&fdflagAppend != 0) {
+				if err := rf.setAppend(fl&fdflagAppend != 0); err != nil {
+					return ErrnoOf(err)
+				}
 			}
 			c.Sys.mu.Lock()
 			ent.flags = fl
@@ -195,10 +211,14 @@ func builtin() []HostFunc {
 			return 0
 		}),
 		fn("fd_filestat_get", 2, nil, func(c *Call) Errno {
-			f, e := c.Sys.FD(c.I32(0))
+			ent, e := c.Sys.entry(c.I32(0))
 			if e != 0 {
 				return e
 			}
+			if e := c.Sys.need(ent, rightFdFilestatGet); e != 0 {
+				return e
+			}
+			f := ent.file
 			st := Filestat{Filetype: f.Filetype()}
 			if s, ok := f.(Stater); ok {
 				var err error
@@ -209,8 +229,15 @@ func builtin() []HostFunc {
 			return writeFilestat(c, c.U32(1), st)
 		}),
 		fn("fd_filestat_set_size", 2, []int{1}, func(c *Call) Errno {
-			f, e := c.Sys.FD(c.I32(0))
+			ent, e := c.Sys.entry(c.I32(0))
 			if e != 0 {
+				return e
+			}
+			f := ent.file
+			if rf, ok := f.(*regFile); ok && rf.readOnly {
+				return EROFS
+			}
+			if e := c.Sys.need(ent, rightFdFilestatSetSize); e != 0 {
 				return e
 			}
 			t, ok := f.(interface{ Truncate(int64) error })
@@ -223,10 +250,14 @@ func builtin() []HostFunc {
 			return ErrnoOf(t.Truncate(int64(c.U64(1))))
 		}),
 		fn("fd_filestat_set_times", 4, []int{1, 2}, func(c *Call) Errno {
-			f, e := c.Sys.FD(c.I32(0))
+			ent, e := c.Sys.entry(c.I32(0))
 			if e != 0 {
 				return e
 			}
+			if e := c.Sys.need(ent, rightFdFilestatSetTimes); e != 0 {
+				return e
+			}
+			f := ent.file
 			a, m, e := times(c.U64(1), c.U64(2), uint16(c.U32(3)))
 			if e != 0 {
 				return e
@@ -302,9 +333,14 @@ func builtin() []HostFunc {
 			if e != 0 {
 				return e
 			}
-			return d.setTimes(p, a, m)
+			return d.setTimes(p, c.U32(1)&lookupSymlinkFollow != 0, a, m)
 		}),
-		fn("path_link", 7, nil, twoPaths(0, 2, 4, 5, (*dirFile).link)),
+		fn("path_link", 7, nil, func(c *Call) Errno {
+			follow := c.U32(1)&lookupSymlinkFollow != 0
+			return twoPaths(0, 2, 4, 5, func(d *dirFile, p string, d2 *dirFile, p2 string) Errno {
+				return d.linkFollow(p, follow, d2, p2)
+			})(c)
+		}),
 		fn("path_open", 9, []int{5, 6}, pathOpen),
 		fn("path_readlink", 6, nil, func(c *Call) Errno {
 			d, p, e := dirPath(c, 0, 1)
@@ -345,7 +381,7 @@ func builtin() []HostFunc {
 		fn("sock_recv", 6, nil, sockRecv),
 		fn("sock_send", 5, nil, sockSend),
 		fn("sock_shutdown", 2, nil, func(c *Call) Errno {
-			s, e := c.Sys.socket(c.I32(0))
+			s, e := c.Sys.socket(c.I32(0), rightSockShutdown)
 			if e != 0 {
 				return e
 			}
@@ -439,19 +475,22 @@ func times(atim, mtim uint64, fl uint16) (a, m *time.Time, e Errno) {
 	return a, m, 0
 }
 
-func fdSync(c *Call) Errno {
-	f, e := c.Sys.FD(c.I32(0))
+func fdSync(c *Call, right uint64) Errno {
+	ent, e := c.Sys.entry(c.I32(0))
 	if e != 0 {
 		return e
 	}
-	if s, ok := f.(interface{ Sync() error }); ok {
+	if e := c.Sys.need(ent, right); e != 0 {
+		return e
+	}
+	if s, ok := ent.file.(interface{ Sync() error }); ok {
 		return ErrnoOf(s.Sync())
 	}
 	return 0
 }
 
 func fdAllocate(c *Call) Errno {
-	f, e := c.Sys.FD(c.I32(0))
+	ent, e := c.Sys.entry(c.I32(0))
 	if e != 0 {
 		return e
 	}
@@ -459,9 +498,15 @@ func fdAllocate(c *Call) Errno {
 	if off < 0 || n <= 0 || off+n < 0 {
 		return EINVAL
 	}
-	rf, ok := f.(*regFile)
+	rf, ok := ent.file.(*regFile)
 	if !ok {
 		return EBADF
+	}
+	if rf.readOnly {
+		return EROFS
+	}
+	if e := c.Sys.need(ent, rightFdAllocate); e != 0 {
+		return e
 	}
 	st, err := rf.Stat()
 	if err != nil {
@@ -515,8 +560,19 @@ func (s *System) Do(fd int32, f File, want Events, op func() (int, error)) (int,
 
 func fdIO(c *Call, write bool) Errno {
 	fd := c.I32(0)
-	f, e := c.Sys.FD(fd)
+	ent, e := c.Sys.entry(fd)
 	if e != 0 {
+		return e
+	}
+	f := ent.file
+	if _, ok := f.(*dirFile); ok {
+		return EISDIR
+	}
+	right := uint64(rightFdRead)
+	if write {
+		right = rightFdWrite
+	}
+	if e := c.Sys.need(ent, right); e != 0 {
 		return e
 	}
 	vecs, e := c.Iovecs(c.U32(1), c.U32(2))
@@ -569,16 +625,24 @@ type positional interface {
 }
 
 func fdPositional(c *Call, write bool) Errno {
-	f, e := c.Sys.FD(c.I32(0))
+	ent, e := c.Sys.entry(c.I32(0))
 	if e != 0 {
 		return e
 	}
+	f := ent.file
 	pf, ok := f.(positional)
 	if !ok {
 		if f.Filetype() == FiletypeDirectory {
 			return EISDIR
 		}
 		return ESPIPE
+	}
+	right := uint64(rightFdRead | rightFdSeek)
+	if write {
+		right = rightFdWrite | rightFdSeek
+	}
+	if e := c.Sys.need(ent, right); e != 0 {
+		return e
 	}
 	vecs, e := c.Iovecs(c.U32(1), c.U32(2))
 	if e != 0 {
@@ -611,40 +675,51 @@ func fdPositional(c *Call, write bool) Errno {
 	return c.WriteU32(c.U32(4), uint32(total))
 }
 
+// fdSeek is fd_seek, and fd_tell as a seek by 0 from the current
+// position. A directory has no position (EBADF, as wasmtime: fd_readdir's
+// cookies are its positions), a pipe or socket none either (ESPIPE). A
+// seek needs FD_SEEK, except that telling the position (by 0 from the
+// current one) is allowed with FD_TELL too.
 func fdSeek(c *Call, off int64, whence int, resultPtr uint32) Errno {
-	f, e := c.Sys.FD(c.I32(0))
+	ent, e := c.Sys.entry(c.I32(0))
 	if e != 0 {
 		return e
 	}
-	var pos int64
-	switch sf := f.(type) {
-	case interface {
+	if _, ok := ent.file.(*dirFile); ok {
+		return EBADF
+	}
+	sf, ok := ent.file.(interface {
 		Seek(int64, int) (int64, error)
-	}:
-		p, err := sf.Seek(off, whence)
-		if err != nil {
-			return ErrnoOf(err)
-		}
-		pos = p
-	case *dirFile:
-		if off != 0 || whence != io.SeekStart {
-			return EINVAL
-		}
-		sf.ls.reset()
-	default:
+	})
+	if !ok {
 		return ESPIPE
+	}
+	if off == 0 && whence == io.SeekCurrent {
+		e = c.Sys.needAny(ent, rightFdTell|rightFdSeek)
+	} else {
+		e = c.Sys.need(ent, rightFdSeek)
+	}
+	if e != 0 {
+		return e
+	}
+	pos, err := sf.Seek(off, whence)
+	if err != nil {
+		return ErrnoOf(err)
 	}
 	return c.WriteU64(resultPtr, uint64(pos))
 }
 
 func fdReaddir(c *Call) Errno {
-	f, e := c.Sys.FD(c.I32(0))
+	fe, e := c.Sys.entry(c.I32(0))
 	if e != 0 {
 		return e
 	}
-	d, ok := f.(*dirFile)
+	d, ok := fe.file.(*dirFile)
 	if !ok {
 		return ENOTDIR
+	}
+	if e := c.Sys.need(fe, rightFdReaddir); e != 0 {
+		return e
 	}
 	buf, e := c.Bytes(c.U32(1), c.U32(2))
 	if e != 0 {
@@ -669,6 +744,13 @@ func fdReaddir(c *Call) Errno {
 				break
 			}
 			ent = d.entry(ent)
+			if ent.name == "." && cookie == 0 {
+				// "." is the directory itself ("..", which may be
+				// outside the mount, stays 0).
+				if st, err := d.Stat(); err == nil {
+					ent.ino = st.Ino
+				}
+			}
 			cookie++
 			binary.LittleEndian.PutUint64(hdr[0:], cookie)
 			binary.LittleEndian.PutUint64(hdr[8:], ent.ino)
@@ -748,6 +830,13 @@ func dirPath(c *Call, i, j int) (*dirFile, string, Errno) {
 	return d, p, 0
 }
 
+// pathOpen is path_open. The directory fd needs PATH_OPEN, and
+// PATH_CREATE_FILE for O_CREAT and PATH_FILESTAT_SET_SIZE for O_TRUNC. The
+// rights asked for are masked by its inheriting rights; the new fd's
+// rights follow from what it is and how it was opened (openedRights).
+// FDFLAG_APPEND is set on the host file with fcntl once it is open, never
+// through os.OpenFile (Go's WriteAt refuses files opened with O_APPEND,
+// and fd_pwrite and fd_fdstat_set_flags need the flag changeable).
 func pathOpen(c *Call) Errno {
 	d, p, e := dirPath(c, 0, 2)
 	if e != 0 {
@@ -757,12 +846,40 @@ func pathOpen(c *Call) Errno {
 	if oflags&^15 != 0 || fdflags&^31 != 0 {
 		return EINVAL
 	}
-	rights := c.U64(5)
-	f, e := d.open(p, c.U32(1), oflags, rights, fdflags)
+	dent, e := c.Sys.entry(c.I32(0))
 	if e != 0 {
 		return e
 	}
-	fd, e := c.Sys.insert(&fdEntry{file: f, flags: fdflags, rightsB: rights, rightsI: c.U64(6), readOnly: d.readOnly})
+	need := uint64(rightPathOpen)
+	if oflags&oflagCreat != 0 {
+		need |= rightPathCreateFile
+	}
+	if oflags&oflagTrunc != 0 {
+		need |= rightPathFilestatSetSize
+	}
+	if e := c.Sys.need(dent, need); e != 0 {
+		return e
+	}
+	c.Sys.mu.Lock()
+	inh := dent.rightsI
+	c.Sys.mu.Unlock()
+	rights, rightsI := c.U64(5)&inh, c.U64(6)&inh
+	open := rights
+	if fdflags&fdflagAppend != 0 && inh&rightFdWrite != 0 {
+		open |= rightFdWrite // appending is writing
+	}
+	f, e := d.open(p, c.U32(1), oflags, open, fdflags&^fdflagAppend)
+	if e != 0 {
+		return e
+	}
+	if rf, ok := f.(*regFile); ok && fdflags&fdflagAppend != 0 {
+		if err := rf.setAppend(true); err != nil {
+			_ = f.Close()
+			return ErrnoOf(err)
+		}
+	}
+	base, excluded := openedRights(f, rights, inh, open&rightFdWrite != 0)
+	fd, e := c.Sys.insert(&fdEntry{file: f, flags: fdflags, rightsB: base, rightsI: rightsI, excluded: excluded, readOnly: d.readOnly})
 	if e != 0 {
 		_ = f.Close()
 		return e
@@ -776,21 +893,25 @@ func pathOpen(c *Call) Errno {
 	return 0
 }
 
-func (s *System) socket(fd int32) (Socket, Errno) {
-	f, e := s.FD(fd)
+// socket is the Socket at fd, which must hold right.
+func (s *System) socket(fd int32, right uint64) (Socket, Errno) {
+	ent, e := s.entry(fd)
 	if e != 0 {
 		return nil, e
 	}
-	sk, ok := f.(Socket)
+	sk, ok := ent.file.(Socket)
 	if !ok {
 		return nil, ENOTSOCK
+	}
+	if e := s.need(ent, right); e != 0 {
+		return nil, e
 	}
 	return sk, 0
 }
 
 func sockAccept(c *Call) Errno {
 	fd := c.I32(0)
-	sk, e := c.Sys.socket(fd)
+	sk, e := c.Sys.socket(fd, rightSockAccept)
 	if e != 0 {
 		return e
 	}
@@ -807,7 +928,8 @@ func sockAccept(c *Call) Errno {
 	if e != 0 {
 		return e
 	}
-	nfd, e := c.Sys.insert(&fdEntry{file: conn, flags: flags, rightsB: allRights, rightsI: allRights})
+	b, i, x := rightsOf(conn)
+	nfd, e := c.Sys.insert(&fdEntry{file: conn, flags: flags, rightsB: b, rightsI: i, excluded: x})
 	if e != 0 {
 		_ = conn.Close()
 		return e
@@ -827,7 +949,7 @@ const (
 
 func sockRecv(c *Call) Errno {
 	fd := c.I32(0)
-	sk, e := c.Sys.socket(fd)
+	sk, e := c.Sys.socket(fd, rightFdRead)
 	if e != 0 {
 		return e
 	}
@@ -861,7 +983,7 @@ func sockRecv(c *Call) Errno {
 
 func sockSend(c *Call) Errno {
 	fd := c.I32(0)
-	sk, e := c.Sys.socket(fd)
+	sk, e := c.Sys.socket(fd, rightFdWrite)
 	if e != 0 {
 		return e
 	}

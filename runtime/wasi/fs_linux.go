@@ -1,0 +1,124 @@
+package wasi
+
+import (
+	"os"
+	"path"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux a path's directory is resolved through the confined root
+// (os.Root: "..", absolute and escaping symlinks are refused at every
+// component, from an fd held open, so a concurrent rename cannot lead it
+// out) and its last component, a single name, is applied with *at calls
+// on that directory's fd: openat(O_NOFOLLOW), utimensat(AT_SYMLINK_NOFOLLOW),
+// renameat and linkat, which os.Root lacks or does not honour.
+
+// at runs fn on an fd of directory dir (relative to the root, its
+// symlinks followed inside it): this directory's own fd for ".", else one
+// opened for the call (O_DIRECTORY: a FIFO or device there is never
+// opened).
+func (d *dirFile) at(dir string, fn func(fd int) error) error {
+	var f *os.File
+	if dir == "." {
+		var err error
+		if f, err = d.file(); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if f, err = d.root.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// retry repeats a call interrupted by a signal.
+func retry(fn func() error) error {
+	for {
+		if err := fn(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// openNoFollow opens name in directory dir without following it if it is
+// a symlink (ELOOP, or EEXIST with O_CREAT|O_EXCL, as open(2)).
+func (d *dirFile) openNoFollow(dir, name string, flag int) (*os.File, error) {
+	var f *os.File
+	err := d.at(dir, func(pfd int) error {
+		return retry(func() error {
+			fd, err := unix.Openat(pfd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
+			if err != nil {
+				return err
+			}
+			f = os.NewFile(uintptr(fd), path.Join(d.root.Name(), dir, name))
+			return nil
+		})
+	})
+	return f, err
+}
+
+// setTimesNoFollow sets the times of name in dir, of the symlink itself if
+// it is one; nil leaves a time unchanged.
+func (d *dirFile) setTimesNoFollow(dir, name string, atim, mtim *time.Time) error {
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+	if atim != nil {
+		ts[0] = unix.NsecToTimespec(atim.UnixNano())
+	}
+	if mtim != nil {
+		ts[1] = unix.NsecToTimespec(mtim.UnixNano())
+	}
+	return d.at(dir, func(pfd int) error {
+		return retry(func() error { return unix.UtimesNanoAt(pfd, name, ts, unix.AT_SYMLINK_NOFOLLOW) })
+	})
+}
+
+// twoAt runs fn on the directory fds and last components of a (in d) and
+// b (in to). A trailing slash stays on its name: rename and link never
+// follow either last component, and the kernel then wants a directory
+// (or, for a new name, refuses it: ENOENT), as for any other caller.
+func (d *dirFile) twoAt(a string, to *dirFile, b string, dots Errno, fn func(pa int, na string, pb int, nb string) error) error {
+	da, na, sa, oka := splitLast(a)
+	db, nb, sb, okb := splitLast(b)
+	if !oka || !okb {
+		return dots // "." or "..": not a name in a directory
+	}
+	if sa {
+		na += "/"
+	}
+	if sb {
+		nb += "/"
+	}
+	return d.at(da, func(pa int) error {
+		return to.at(db, func(pb int) error {
+			return retry(func() error { return fn(pa, na, pb, nb) })
+		})
+	})
+}
+
+// renameAt renames a (in d) to b (in to, of the same mount).
+func (d *dirFile) renameAt(a string, to *dirFile, b string) error {
+	return d.twoAt(a, to, b, EBUSY, func(pa int, na string, pb int, nb string) error {
+		return unix.Renameat(pa, na, pb, nb)
+	})
+}
+
+// linkAt links b (in to, of the same mount) to a (in d), a final symlink
+// of a itself.
+func (d *dirFile) linkAt(a string, to *dirFile, b string) error {
+	return d.twoAt(a, to, b, EEXIST, func(pa int, na string, pb int, nb string) error {
+		return unix.Linkat(pa, na, pb, nb, 0)
+	})
+}
