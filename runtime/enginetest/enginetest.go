@@ -90,6 +90,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) runtime.Engine) {
 	t.Run("WASI", s.testWASI)
 	t.Run("Hostile", s.testHostile)
 	t.Run("VolumeQuota", s.testQuota)
+	t.Run("WASIConformance", s.testConformance)
 	t.Run("CGuest", s.testCGuest)
 	t.Run("RustGuest", s.testRustGuest)
 	t.Run("ASGuest", s.testASGuest)
