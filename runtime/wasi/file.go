@@ -11,7 +11,9 @@ type regFile struct {
 	f        *os.File
 	readOnly bool
 	// q, when set, bounds the volume's bytes (Quota); appendMode is
-	// O_APPEND, for the quota to know where a write lands.
+	// FDFLAG_APPEND, for the quota to know where a write lands. It is set
+	// on the host file with setAppend (fcntl where there is one), never
+	// with os.O_APPEND at open: Go's WriteAt refuses such a file for good.
 	q          *Quota
 	appendMode bool
 	id         fileID // the file's inode, for q
@@ -37,6 +39,12 @@ func (f *regFile) Read(p []byte) (int, error) {
 }
 
 func (f *regFile) Write(p []byte) (int, error) {
+	if f.appendMode && !hostAppend {
+		// No O_APPEND on the host file: the write goes to the end.
+		if _, err := f.f.Seek(0, io.SeekEnd); err != nil {
+			return 0, fileErr(err)
+		}
+	}
 	if f.q != nil {
 		n, err := f.q.write(f.f, f.id, f.appendMode, p, -1)
 		return n, fileErr(err)
@@ -53,7 +61,21 @@ func (f *regFile) Pread(p []byte, off int64) (int, error) {
 	return n, fileErr(err)
 }
 
+// Pwrite writes p at off; on a file in append mode it appends p whatever
+// off, leaving the position as it was: wasmtime's behaviour, and Linux's
+// pwrite(2) on an O_APPEND file.
 func (f *regFile) Pwrite(p []byte, off int64) (int, error) {
+	if f.appendMode {
+		pos, err := f.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, fileErr(err)
+		}
+		n, err := f.Write(p)
+		if _, serr := f.f.Seek(pos, io.SeekStart); err == nil && serr != nil {
+			err = fileErr(serr)
+		}
+		return n, err
+	}
 	if f.q != nil {
 		n, err := f.q.write(f.f, f.id, false, p, off)
 		return n, fileErr(err)

@@ -159,11 +159,13 @@ func TestReaddirCookies(t *testing.T) {
 			t.Errorf("from cookie %d (the end): %d entries", c, len(got))
 		}
 	}
-	if e := g.call("fd_seek", uint64(fd), 0, uint64(io.SeekStart), 200); e != 0 {
-		t.Fatalf("fd_seek a directory to 0: %v", e)
+	// A directory has no position (EBADF, as wasmtime: issue 10); cookie 0
+	// rewinds it.
+	if e := g.call("fd_seek", uint64(fd), 0, uint64(io.SeekStart), 200); e != EBADF {
+		t.Fatalf("fd_seek a directory to 0: %v, want EBADF", e)
 	}
 	if got := listDir(t, g.callFunc(), g.m, fd, 4096, 0); !slices.Equal(got, full) {
-		t.Errorf("after fd_seek to 0: %d entries, want %d", len(got), len(full))
+		t.Errorf("from cookie 0 again: %d entries, want %d", len(got), len(full))
 	}
 	// The mount's own fd and a read-only one list too.
 	checkListing(t, mount, listDir(t, g.callFunc(), g.m, 3, 4096, 0))

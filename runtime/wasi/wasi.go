@@ -311,11 +311,14 @@ type Config struct {
 const DefaultMaxFDs = 1024
 
 type fdEntry struct {
-	file     File
-	flags    uint16 // FDFLAG_*
-	preopen  string // guest path of a preopened directory, "" otherwise
+	file    File
+	flags   uint16 // FDFLAG_*
+	preopen string // guest path of a preopened directory, "" otherwise
+	// rightsB and rightsI are the fd's base and inheriting rights;
+	// excluded the rights its kind or open mode rules out (see need).
 	rightsB  uint64
 	rightsI  uint64
+	excluded uint64
 	readOnly bool
 	hostFDs  int64 // acquired from System.fdBudget
 }
@@ -367,9 +370,9 @@ func New(cfg Config) (_ *System, err error) {
 		stdin = NewPipe()
 	}
 	s.fds = []*fdEntry{
-		{file: stdin, rightsB: allRights},
-		{file: &writerFile{w: cfg.Stdout}, rightsB: allRights},
-		{file: &writerFile{w: cfg.Stderr}, rightsB: allRights},
+		{file: stdin, rightsB: rightsStdin, rightsI: rightsStdin, excluded: ^uint64(rightsStdin)},
+		{file: &writerFile{w: cfg.Stdout}, rightsB: rightsStdout, rightsI: rightsStdout, excluded: ^uint64(rightsStdout)},
+		{file: &writerFile{w: cfg.Stderr}, rightsB: rightsStdout, rightsI: rightsStdout, excluded: ^uint64(rightsStdout)},
 	}
 	defer func() {
 		if err != nil {
@@ -389,7 +392,7 @@ func New(cfg Config) (_ *System, err error) {
 		}
 	}
 	if len(order) == 0 || path.Clean(cfg.Mounts[order[0]].GuestPath) != "/" {
-		s.fds = append(s.fds, &fdEntry{file: &dirFile{readOnly: true}, preopen: "/", rightsB: allRights, rightsI: allRights, readOnly: true})
+		s.fds = append(s.fds, &fdEntry{file: &dirFile{readOnly: true}, preopen: "/", rightsB: rightsDir, rightsI: rightsDirInheriting, excluded: rightsFileOnly, readOnly: true})
 	}
 	seen := map[string]bool{}
 	for _, i := range order {
@@ -406,7 +409,7 @@ func New(cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
 		}
-		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly, q: m.Quota}, preopen: gp, rightsB: allRights, rightsI: allRights, readOnly: m.ReadOnly}
+		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly, q: m.Quota}, preopen: gp, rightsB: rightsDir, rightsI: rightsDirInheriting, excluded: rightsFileOnly, readOnly: m.ReadOnly}
 		if !s.charge(ent) {
 			_ = root.Close()
 			return nil, fmt.Errorf("mounts[%d] %q: the host's file descriptor budget for guests is exhausted", i, m.GuestPath)
@@ -477,9 +480,11 @@ func (s *System) Close() error {
 }
 
 // InsertFD adds f to the fd table at the lowest free fd; EMFILE past the
-// limit.
+// limit. The fd gets the rights of f's kind: a socket's, a directory's or
+// a file's.
 func (s *System) InsertFD(f File) (int32, Errno) {
-	return s.insert(&fdEntry{file: f, rightsB: allRights, rightsI: allRights})
+	b, i, x := rightsOf(f)
+	return s.insert(&fdEntry{file: f, rightsB: b, rightsI: i, excluded: x})
 }
 
 func (s *System) insert(e *fdEntry) (int32, Errno) {
