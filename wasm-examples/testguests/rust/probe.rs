@@ -12,6 +12,15 @@
 //!     env                 print the environment, one KEY=VALUE a line
 //!     fs DIR              create, write, seek, truncate, append, rename,
 //!                         readdir, symlink and unlink in DIR; print each step
+//!     tree DIR            create_dir_all, nested files, fs::copy, a recursive
+//!                         listing and remove_dir_all under DIR/t
+//!     renamedir DIR       rename a directory to a new name, over an empty
+//!                         directory, over a non-empty one and over a file
+//!     dirfd DIR           open DIR as a File and read, seek and truncate it
+//!                         (each must fail); print the errnos
+//!     errors DIR          print the outcome of file operations that must fail
+//!                         in DIR (each a WASI errno)
+//!     stat PATH           print a file's size, type and modification time
 //!     ls DIR              print the names in DIR, sorted, one a line
 //!     cat PATH            print the file's contents
 //!     write PATH TEXT     write TEXT to PATH (create or truncate)
@@ -74,6 +83,17 @@ fn main() {
             }
         }
         "fs" => fsops(arg(rest, 0)),
+        "tree" => tree(arg(rest, 0)),
+        "renamedir" => renamedir(arg(rest, 0)),
+        "dirfd" => dirfd(arg(rest, 0)),
+        "errors" => errors(arg(rest, 0)),
+        "stat" => {
+            let path = arg(rest, 0);
+            let md = fs::metadata(path).unwrap_or_else(|e| fail(path, e));
+            let mtime = md.modified().unwrap_or_else(|e| fail("mtime", e));
+            let secs = mtime.duration_since(UNIX_EPOCH).unwrap_or_else(|e| fail("mtime", e)).as_secs();
+            println!("size {} dir {} file {} mtime {}", md.len(), md.is_dir(), md.is_file(), secs);
+        }
         "ls" => {
             for name in list(arg(rest, 0)) {
                 println!("{}", name);
@@ -187,6 +207,109 @@ fn fsops(dir: &str) {
         other => fail("stat after unlink", format!("{:?}", other)),
     }
     println!("left {}", list(dir).len());
+}
+
+// tree works on a directory tree under dir/t with the std calls that open
+// directories relative to other directory descriptors (remove_dir_all),
+// and leaves dir as it found it.
+fn tree(dir: &str) {
+    let t = format!("{}/t", dir);
+    fs::create_dir_all(format!("{}/a/b/c", t)).unwrap_or_else(|e| fail("create_dir_all", e));
+    fs::create_dir_all(format!("{}/a/b", t)).unwrap_or_else(|e| fail("create_dir_all again", e));
+    for (i, f) in ["a/1.txt", "a/b/2.txt", "a/b/c/3.txt"].iter().enumerate() {
+        fs::write(format!("{}/{}", t, f), "x".repeat(i + 1)).unwrap_or_else(|e| fail(f, e));
+    }
+    let n = fs::copy(format!("{}/a/b/c/3.txt", t), format!("{}/copy.txt", t)).unwrap_or_else(|e| fail("copy", e));
+    println!("copied {} bytes", n);
+    walk(&t, "");
+    fs::remove_dir_all(&t).unwrap_or_else(|e| fail("remove_dir_all", e));
+    println!("removed {}", !exists(&t));
+    println!("left {}", list(dir).len());
+}
+
+fn walk(root: &str, rel: &str) {
+    let here = if rel.is_empty() { root.to_string() } else { format!("{}/{}", root, rel) };
+    for name in list(&here) {
+        let r = if rel.is_empty() { name.clone() } else { format!("{}/{}", rel, name) };
+        let md = fs::symlink_metadata(format!("{}/{}", root, r)).unwrap_or_else(|e| fail("lstat", e));
+        if md.is_dir() {
+            println!("{}/", r);
+            walk(root, &r);
+        } else {
+            println!("{} {}", r, md.len());
+        }
+    }
+}
+
+// renamedir prints what renaming a directory does in each case ("ok", or
+// the WASI errno of the failure) and leaves dir empty.
+fn renamedir(dir: &str) {
+    let p = |name: &str| format!("{}/{}", dir, name);
+    fs::create_dir(p("src")).unwrap_or_else(|e| fail("mkdir", e));
+    fs::write(p("src/f"), "f").unwrap_or_else(|e| fail("write", e));
+    println!("to a new name: {}", outcome(fs::rename(p("src"), p("new"))));
+    fs::create_dir(p("empty")).unwrap_or_else(|e| fail("mkdir", e));
+    println!("over an empty dir: {}", outcome(fs::rename(p("new"), p("empty"))));
+    println!("moved file: {}", outcome(fs::read_to_string(p("empty/f"))));
+    fs::create_dir(p("full")).unwrap_or_else(|e| fail("mkdir", e));
+    fs::write(p("full/g"), "g").unwrap_or_else(|e| fail("write", e));
+    println!("over a non-empty dir: {}", outcome(fs::rename(p("empty"), p("full"))));
+    println!("over a file: {}", outcome(fs::rename(p("empty"), p("full/g"))));
+    println!("file over a dir: {}", outcome(fs::rename(p("full/g"), p("empty"))));
+    for d in ["empty", "full"] {
+        fs::remove_dir_all(p(d)).unwrap_or_else(|e| fail("remove_dir_all", e));
+    }
+    println!("left {}", list(dir).len());
+}
+
+// dirfd opens a directory as a File (path_open without O_DIRECTORY, as
+// std's File::open does) and prints the outcome of each operation that
+// must fail on it: read, seek, set_len.
+fn dirfd(dir: &str) {
+    let mut f = File::open(dir).unwrap_or_else(|e| fail("open dir", e));
+    let mut buf = [0u8; 16];
+    println!("read {}", outcome(f.read(&mut buf)));
+    println!("seek {}", outcome(f.seek(SeekFrom::Current(0))));
+    println!("set_len {}", outcome(f.set_len(0)));
+    println!("is_dir {}", f.metadata().unwrap_or_else(|e| fail("fstat", e)).is_dir());
+}
+
+// errors prints the outcome of operations that must fail, one a line, and
+// leaves dir empty.
+fn errors(dir: &str) {
+    let p = |name: &str| format!("{}/{}", dir, name);
+    fs::write(p("f"), "data").unwrap_or_else(|e| fail("write", e));
+    fs::create_dir(p("d")).unwrap_or_else(|e| fail("mkdir", e));
+    fs::write(p("d/g"), "").unwrap_or_else(|e| fail("write", e));
+    println!("create_new existing: {}", outcome(OpenOptions::new().write(true).create_new(true).open(p("f")).map(|_| ())));
+    println!("open missing: {}", outcome(File::open(p("missing")).map(|_| ())));
+    println!("open missing dir: {}", outcome(File::open(p("nodir/f")).map(|_| ())));
+    println!("open through a file: {}", outcome(File::open(p("f/x")).map(|_| ())));
+    let mut ro = File::open(p("f")).unwrap_or_else(|e| fail("open", e));
+    println!("write to read-only: {}", outcome(ro.write(b"x")));
+    let mut wo = OpenOptions::new().write(true).open(p("f")).unwrap_or_else(|e| fail("open", e));
+    println!("read from write-only: {}", outcome(wo.read(&mut [0u8; 4])));
+    drop((ro, wo));
+    println!("mkdir existing: {}", outcome(fs::create_dir(p("d"))));
+    println!("rmdir non-empty: {}", outcome(fs::remove_dir(p("d"))));
+    println!("rmdir a file: {}", outcome(fs::remove_dir(p("f"))));
+    println!("unlink a dir: {}", outcome(fs::remove_file(p("d"))));
+    println!("readdir a file: {}", outcome(fs::read_dir(p("f")).map(|_| ())));
+    println!("content kept: {}", outcome(fs::read_to_string(p("f"))));
+    fs::remove_file(p("f")).unwrap_or_else(|e| fail("unlink", e));
+    fs::remove_dir_all(p("d")).unwrap_or_else(|e| fail("remove_dir_all", e));
+    println!("left {}", list(dir).len());
+}
+
+// outcome is "ok VALUE" for a success and "errno N" (WASI's) for a failure.
+fn outcome<T: std::fmt::Debug>(r: io::Result<T>) -> String {
+    match r {
+        Ok(v) => format!("ok {:?}", v),
+        Err(e) => match e.raw_os_error() {
+            Some(n) => format!("errno {}", n),
+            None => format!("error {}", e),
+        },
+    }
 }
 
 fn list(dir: &str) -> Vec<String> {
