@@ -241,17 +241,45 @@ func (s *suite) testASGuest(t *testing.T) {
 			t.Fatalf("fs on a read-only mount: status %+v stdout %q stderr %q", r.status, r.stdout, r.stderr)
 		}
 	})
+	volume := func(t *testing.T) (string, runtime.ContainerConfig) {
+		dir := t.TempDir()
+		return dir, runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}}}
+	}
+	empty := func(t *testing.T, dir string) {
+		t.Helper()
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+			t.Fatalf("host dir after the probe: %v %v, want it empty", ents, err)
+		}
+	}
+	t.Run("DirectorySeekAndInodes", func(t *testing.T) {
+		// Issue 10 defect 4: seeking a directory is EBADF (its fd has no
+		// FD_SEEK right), and fd_readdir gives "." its real inode.
+		dir, cfg := volume(t)
+		g.want(t, cfg, "dir seek errno 8, seek right false\nreaddir inodes: dot true, file true\n", "dirs", "/data")
+		empty(t, dir)
+	})
+	t.Run("RenameDirOntoEmptyDir", func(t *testing.T) {
+		// Issue 10 defect 6: POSIX rename replaces an empty directory.
+		dir, cfg := volume(t)
+		g.want(t, cfg, "rename onto an empty directory errno 0\nold errno 44, new errno 0 dir\n", "renamedir", "/data")
+		empty(t, dir)
+	})
+	t.Run("AppendFlag", func(t *testing.T) {
+		// Issue 10 defect 5: fd_fdstat_set_flags(APPEND) changes where
+		// writes go, as does path_open's APPEND.
+		dir, cfg := volume(t)
+		g.want(t, cfg, "set_flags append true content \"abcd\"\nopen append true content \"abcde\"\n", "append", "/data")
+		empty(t, dir)
+	})
 	t.Run("ReopenDirectory", func(t *testing.T) {
 		// Issue 10 defect 1: a directory reports directory rights, and
 		// reopening it with them succeeds; FD_READ|FD_WRITE on it is EISDIR.
-		t.Skip("issue 10 defect 1: reopening a preopen with the rights fd_fdstat_get reports fails with EISDIR")
 		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: t.TempDir(), GuestPath: "/data"}}}
 		g.want(t, cfg, "directory rights true inheritable true\nreopen ok, 0 entries\nreopen for writing errno 31\n", "reopen", "/data")
 	})
 	t.Run("NoFollow", func(t *testing.T) {
 		// Issue 10 defect 3: without LOOKUP_SYMLINK_FOLLOW a final symlink
 		// is not followed (ELOOP, as O_NOFOLLOW on Linux).
-		t.Skip("issue 10 defect 3: path_open without LOOKUP_SYMLINK_FOLLOW follows a final symlink")
 		dir := t.TempDir()
 		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}}}
 		g.want(t, cfg, "nofollow errno 32\nfollow \"target\"\nfollow as directory errno 54\n", "nofollow", "/data")

@@ -20,6 +20,9 @@ declare function fd_prestat_dir_name(fd: u32, path: usize, pathLen: usize): u16;
 @external("wasi_snapshot_preview1", "fd_fdstat_get")
 declare function fd_fdstat_get(fd: u32, buf: usize): u16;
 // @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "fd_fdstat_set_flags")
+declare function fd_fdstat_set_flags(fd: u32, flags: u16): u16;
+// @ts-ignore: decorator
 @external("wasi_snapshot_preview1", "path_open")
 declare function path_open(fd: u32, lookupflags: u32, path: usize, pathLen: usize, oflags: u16, rightsBase: u64, rightsInheriting: u64, fdflags: u16, opened: usize): u16;
 // @ts-ignore: decorator
@@ -86,6 +89,7 @@ declare function random_get(buf: usize, bufLen: usize): u16;
 // Rights (only those the probe asks for).
 const FD_READ: u64 = 1 << 1;
 const FD_SEEK: u64 = 1 << 2;
+const FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
 const FD_TELL: u64 = 1 << 5;
 const FD_WRITE: u64 = 1 << 6;
 const PATH_CREATE_FILE: u64 = 1 << 10;
@@ -102,7 +106,10 @@ const OFLAG_EXCL: u16 = 4;
 const OFLAG_TRUNC: u16 = 8;
 const LOOKUP_FOLLOW: u32 = 1;
 
+const FDFLAG_APPEND: u16 = 1;
+
 const WHENCE_SET: u8 = 0;
+const WHENCE_CUR: u8 = 1;
 const WHENCE_END: u8 = 2;
 
 const ERRNO_PERM: u16 = 63;
@@ -408,6 +415,80 @@ function cmdShow(name: string, file: string): void {
   check("fd_close", fd_close(fd));
 }
 
+// dirs DIR: a directory fd cannot seek and has no FD_SEEK right (EBADF,
+// as wasmtime); fd_readdir gives "." the directory's inode and a file
+// its own.
+function cmdDirs(name: string): void {
+  let dir = preopen(name);
+  check("path_create_directory", mkdir(dir, "d"));
+  let d = open(dir, "d", 0, OFLAG_DIRECTORY, FD_SEEK | FD_READDIR | FD_FILESTAT_GET | PATH_CREATE_FILE | PATH_OPEN, FILE_RIGHTS);
+  if (d < 0) die("path_open d: errno " + (-d).toString());
+  let errno = fd_seek(d, 0, WHENCE_CUR, scratch);
+  check("fd_fdstat_get", fd_fdstat_get(d, scratch));
+  out("dir seek errno " + errno.toString() + ", seek right " + ((load<u64>(scratch, 8) & FD_SEEK) != 0).toString());
+
+  let f = mustOpen(d, "file", 0, OFLAG_CREAT, FILE_RIGHTS);
+  check("fd_filestat_get", fd_filestat_get(f, stat));
+  let fileIno = load<u64>(stat, 8);
+  check("fd_close", fd_close(f));
+  check("fd_filestat_get", fd_filestat_get(d, stat));
+  let dirIno = load<u64>(stat, 8);
+  let buf = new ArrayBuffer(1024);
+  let base = changetype<usize>(buf);
+  check("fd_readdir", fd_readdir(d, base, 1024, 0, scratch));
+  let used = <i32>load<u32>(scratch);
+  let dot = false, file = false;
+  for (let pos = 0; pos + 24 <= used; ) {
+    let namlen = <i32>load<u32>(base + pos, 16);
+    let ino = load<u64>(base + pos, 8);
+    let n = String.UTF8.decodeUnsafe(base + pos + 24, namlen);
+    if (n == ".") dot = ino == dirIno && ino != 0;
+    if (n == "file") file = ino == fileIno && ino != 0;
+    pos += 24 + namlen;
+  }
+  out("readdir inodes: dot " + dot.toString() + ", file " + file.toString());
+  check("fd_close", fd_close(d));
+  check("path_unlink_file", unlink(dir, "d/file"));
+  check("path_remove_directory", rmdir(dir, "d"));
+}
+
+// renamedir DIR: a directory renames onto an existing empty one (POSIX).
+function cmdRenameDir(name: string): void {
+  let dir = preopen(name);
+  check("path_create_directory", mkdir(dir, "d"));
+  check("path_create_directory", mkdir(dir, "e"));
+  out(errnoOf("rename onto an empty directory", rename(dir, "d", "e")));
+  let gone = pathStat(dir, 0, "d");
+  let there = pathStat(dir, 0, "e");
+  out(errnoOf("old", gone) + ", " + errnoOf("new", there) + " " + typeName(load<u8>(stat, 16)));
+  rmdir(dir, "d");
+  check("path_remove_directory", rmdir(dir, "e"));
+}
+
+// append DIR: fd_fdstat_set_flags(APPEND) makes later writes go to the
+// end, whatever the offset; a file opened with APPEND reports it.
+function cmdAppend(name: string): void {
+  let dir = preopen(name);
+  let fd = mustOpen(dir, "log", 0, OFLAG_CREAT | OFLAG_TRUNC, FILE_RIGHTS | FD_FDSTAT_SET_FLAGS);
+  writeStr(fd, "abc");
+  check("fd_fdstat_set_flags", fd_fdstat_set_flags(fd, FDFLAG_APPEND));
+  check("fd_fdstat_get", fd_fdstat_get(fd, scratch));
+  let flags = load<u16>(scratch, 2);
+  seek(fd, 0, WHENCE_SET);
+  writeStr(fd, "d");
+  out("set_flags append " + (flags == FDFLAG_APPEND).toString() + " content " + quote(preadStr(fd, 16, 0)));
+  check("fd_close", fd_close(fd));
+  let p = String.UTF8.encode("log");
+  check("path_open", path_open(dir, 0, changetype<usize>(p), p.byteLength, 0, FILE_RIGHTS, 0, FDFLAG_APPEND, scratch));
+  fd = load<u32>(scratch);
+  check("fd_fdstat_get", fd_fdstat_get(fd, scratch));
+  flags = load<u16>(scratch, 2);
+  writeStr(fd, "e");
+  out("open append " + (flags == FDFLAG_APPEND).toString() + " content " + quote(preadStr(fd, 16, 0)));
+  check("fd_close", fd_close(fd));
+  check("path_unlink_file", unlink(dir, "log"));
+}
+
 function now(id: u32): u64 {
   check("clock_time_get", clock_time_get(id, 1, scratch));
   return load<u64>(scratch);
@@ -512,6 +593,12 @@ if (cmd == "args") {
   cmdFS(argv[2]);
 } else if (cmd == "show") {
   cmdShow(argv[2], argv[3]);
+} else if (cmd == "dirs") {
+  cmdDirs(argv[2]);
+} else if (cmd == "renamedir") {
+  cmdRenameDir(argv[2]);
+} else if (cmd == "append") {
+  cmdAppend(argv[2]);
 } else if (cmd == "reopen") {
   cmdReopen(argv[2]);
 } else if (cmd == "nofollow") {
@@ -522,5 +609,5 @@ if (cmd == "args") {
 } else if (cmd == "throw") {
   throw new Error("thrown by as-probe");
 } else {
-  die("usage: as-probe args|env|hello|exit N|cat|waitterm [N]|spin|clocks|random|fs DIR|show DIR FILE|reopen DIR|nofollow DIR|trap|throw");
+  die("usage: as-probe args|env|hello|exit N|cat|waitterm [N]|spin|clocks|random|fs DIR|show DIR FILE|dirs DIR|renamedir DIR|append DIR|reopen DIR|nofollow DIR|trap|throw");
 }
