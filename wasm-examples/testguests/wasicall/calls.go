@@ -174,6 +174,47 @@ var commands = map[string]command{
 		r.out = append([]kv{{"used", itoa(int64(used))}}, r.out...)
 		return r
 	}},
+	// fd_readdir_all FD BUFLEN: the whole listing read with a BUFLEN
+	// buffer, resuming from the last whole entry's cookie until a call
+	// returns less than the buffer: the number of entries, of calls, and
+	// of names seen twice.
+	"fd_readdir_all": {"ii", func(a []arg) result {
+		seen := map[string]bool{}
+		b := make([]byte, a[1].i)
+		var cookie uint64
+		calls, dups := 0, 0
+		for calls < 100000 {
+			var used uint32
+			calls++
+			if e := fdReaddir(a[0].fd(), buf(b), uint32(len(b)), cookie, ptr(&used)); e != 0 {
+				return errOnly(e)
+			}
+			rest := b[:min(used, uint32(len(b)))]
+			whole := 0
+			for len(rest) >= 24 {
+				next, n := le.Uint64(rest), le.Uint32(rest[16:])
+				if uint32(len(rest)-24) < n {
+					break
+				}
+				name := string(rest[24 : 24+n])
+				if seen[name] {
+					dups++
+				}
+				seen[name] = true
+				cookie = next
+				whole++
+				rest = rest[24+n:]
+			}
+			if used < uint32(len(b)) || whole == 0 {
+				break
+			}
+		}
+		r := result{value: int64(len(seen))}
+		r.add("n", len(seen))
+		r.add("calls", calls)
+		r.add("dups", dups)
+		return r
+	}},
 	"fd_renumber": {"ii", func(a []arg) result { return errOnly(fdRenumber(a[0].fd(), a[1].fd())) }},
 	"fd_seek": {"iii", func(a []arg) result {
 		var pos uint64

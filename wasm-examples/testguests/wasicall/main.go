@@ -12,7 +12,7 @@
 //
 // Arguments are integers (decimal or 0x hex, possibly negative),
 // symbolic constants joined by "|" (CREAT|EXCL, FD_READ|FD_WRITE, ALL,
-// SET, FOLLOW...; see constants), $var or $var.field (a value bound by an
+// SET, FOLLOW...; see constants) with "&~" before bits to clear, $var or $var.field (a value bound by an
 // earlier line: $var is the call's fd or main result, fields are its
 // outputs), @/guest/path (the preopened fd whose fd_prestat_dir_name is
 // that path) and "quoted strings" (Go syntax). Lines that are empty or
@@ -199,7 +199,13 @@ func str(n int, t string) string {
 	return t
 }
 
+// integer evaluates an integer argument: terms joined by "|", then
+// optionally "&~" and terms to clear (DIR_INHERITING&~FD_READ|FD_WRITE).
 func integer(n int, t string) int64 {
+	set, clear, ok := strings.Cut(t, "&~")
+	if ok {
+		return integer(n, set) &^ integer(n, clear)
+	}
 	var v int64
 	for _, part := range strings.Split(t, "|") {
 		switch {
