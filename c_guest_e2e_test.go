@@ -148,6 +148,9 @@ spec:
   containers:
   - {name: wait, image: WASM, args: [waitterm, "7"]}
 `)
+	if _, err := c.WaitPod(wctx, "default", "c-term", wasmpod.PodRunning); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for out := ""; out != "ready\n"; out = podLogs(t, c, "c-term", "wait") {
 		if time.Now().After(deadline) {

@@ -223,15 +223,13 @@ func (s *suite) testCGuest(t *testing.T) {
 			}
 		}
 	})
-	// Behaviours wasmpod's WASI layer got wrong (issue 10's defects): the
-	// outputs are wasmtime's.
+	// Behaviours wasmpod's WASI layer got wrong until issue 10's defects
+	// 3 to 6 were fixed: the outputs are wasmtime's.
 	t.Run("NoFollow", func(t *testing.T) {
-		t.Skip("issue 10 defect 3: path_open without LOOKUP_SYMLINK_FOLLOW follows a final symlink")
 		_, cfg := cVolume(t)
 		g.want(t, cfg, "symlink: ok\nopen O_NOFOLLOW: errno ELOOP\nopen followed: ok\n", "edge", "nofollow", "/data")
 	})
 	t.Run("RenameDirOntoEmptyDir", func(t *testing.T) {
-		t.Skip("issue 10 defect 6: renaming a directory onto an empty one fails with EEXIST")
 		dir, cfg := cVolume(t)
 		g.want(t, cfg, "rename dir onto empty dir: ok\nstat old: errno ENOENT\nstat moved file: ok\n", "edge", "dirrename", "/data")
 		if _, err := os.Stat(filepath.Join(dir, "b", "x")); err != nil {
@@ -239,7 +237,6 @@ func (s *suite) testCGuest(t *testing.T) {
 		}
 	})
 	t.Run("Append", func(t *testing.T) {
-		t.Skip("issue 10 defect 5: fd_pwrite on an O_APPEND file fails (EIO), fd_fdstat_set_flags(APPEND) leaves the host file as it was")
 		_, cfg := cVolume(t)
 		g.want(t, cfg, `write 2
 seek 0
@@ -255,7 +252,6 @@ content "123456"
 `, "edge", "append", "/data")
 	})
 	t.Run("DirectoryIsNotAFile", func(t *testing.T) {
-		t.Skip("issue 10 defect 4: fd_seek on a directory gives EINVAL or succeeds")
 		// Upstream's suite (dir_fd_op_failures, directory_seek) accepts
 		// any of these errnos; wasmtime gives EBADF.
 		_, cfg := cVolume(t)
