@@ -63,6 +63,12 @@ func (d *dirFile) openNoFollow(dir, name string, flag int) (*os.File, error) {
 			if err != nil {
 				return err
 			}
+			// As os.OpenFile does: a FIFO or device goes to Go's poller
+			// (non-blocking), a regular file or directory stays blocking.
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFREG && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				_ = unix.SetNonblock(fd, true)
+			}
 			f = os.NewFile(uintptr(fd), path.Join(d.root.Name(), dir, name))
 			return nil
 		})

@@ -21,6 +21,11 @@
 //     subtree (as in cap-std/wasmtime): ".." or symlinks leaving it are
 //     refused from that fd. Read-only mounts refuse every write with EROFS. When no mount is at
 //     "/", "/" is an empty read-only directory.
+//   - On Linux a path's directory is resolved through os.Root and its last
+//     component applied with *at calls on that directory's fd (fs_linux.go):
+//     no-follow lookups do not follow a final symlink (O_NOFOLLOW,
+//     AT_SYMLINK_NOFOLLOW), rename is renameat, and rename and link work
+//     between two directory fds of one mount (EXDEV between two mounts).
 //   - No escaping link is ever made: path_symlink judges a target from the
 //     link's real directory, and path_rename/path_link refuse (EPERM) to
 //     move a relative symlink, or a directory holding one, where it would
