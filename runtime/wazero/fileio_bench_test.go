@@ -7,12 +7,15 @@ package wazero_test
 //	go test -run '^$' -bench BenchmarkFileIO -benchtime 1s ./runtime/wazero/
 //
 // One sub-benchmark per operation kind (write4k, read4k, write1m, read1m,
-// stat, readdir1000: see wasm-examples/testguests/fileio). The benchmark
-// starts the guest twice, for all of its sub-benchmarks: one instance on
-// wasmpod's engine (runtime/wazero.Engine, the volume a runtime.Mount) and
-// one on raw wazero (wasi_snapshot_preview1, the volume an
-// FSConfig().WithDirMount), each on its own b.TempDir() of the same
-// contents. A sub-benchmark splits its b.N operations into up to 32 rounds;
+// stat, readdir1000: see wasm-examples/testguests/fileio), and the writes
+// again on a volume with a quota (write4k-quota, write1m-quota: an
+// emptyDir with a sizeLimit, whose writes wasmpod accounts; raw wazero has
+// no such thing, so the ratio is the price of the accounting). The
+// benchmark starts the guest three times, for all of its sub-benchmarks:
+// two instances on wasmpod's engine (runtime/wazero.Engine, the volume a
+// runtime.Mount, with a runtime.VolumeQuota or without) and one on raw
+// wazero (wasi_snapshot_preview1, the volume an FSConfig().WithDirMount),
+// each on its own b.TempDir() of the same contents. A sub-benchmark splits its b.N operations into up to 32 rounds;
 // in each round both instances do the round's share, one after the other
 // (which goes first alternates), so drift in the machine's speed falls on
 // both. The time is the guest's own (its monotonic clock
@@ -68,10 +71,23 @@ const (
 func BenchmarkFileIO(b *testing.B) {
 	wasm := testwasm.Build(b, testwasm.GuestDir(b, "fileio"))
 	ctx := context.Background()
-	wp := startWasmpodFileIO(b, ctx, wasm, fileioVolume(b))
+	wp := startWasmpodFileIO(b, ctx, wasm, fileioVolume(b), false)
+	wpQuota := startWasmpodFileIO(b, ctx, wasm, fileioVolume(b), true)
 	raw := startRawFileIO(b, ctx, wasm, fileioVolume(b))
+	type bench struct {
+		name, op string
+		wp       *fileioGuest
+	}
+	var benches []bench
 	for _, op := range fileioOps {
-		b.Run(op, func(b *testing.B) {
+		benches = append(benches, bench{op, op, wp})
+	}
+	for _, op := range []string{"write4k", "write1m"} {
+		benches = append(benches, bench{op + "-quota", op, wpQuota})
+	}
+	for _, bb := range benches {
+		op, wp := bb.op, bb.wp
+		b.Run(bb.name, func(b *testing.B) {
 			// Warm both up (first-use opens, page faults of new file
 			// blocks) out of the measurement.
 			b.StopTimer()
@@ -108,7 +124,7 @@ func BenchmarkFileIO(b *testing.B) {
 }
 
 // TestFileIOGuest runs every operation of BenchmarkFileIO a few times on
-// both runners and checks what the writes left on the host, so that the
+// its three runners and checks what the writes left on the host, so that the
 // benchmark's guest and set-up keep working when the benchmark is not run.
 func TestFileIOGuest(t *testing.T) {
 	if testing.Short() {
@@ -116,10 +132,11 @@ func TestFileIOGuest(t *testing.T) {
 	}
 	wasm := testwasm.Build(t, testwasm.GuestDir(t, "fileio"))
 	ctx := context.Background()
-	wpDir, rawDir := fileioVolume(t), fileioVolume(t)
+	wpDir, quotaDir, rawDir := fileioVolume(t), fileioVolume(t), fileioVolume(t)
 	guests := map[string]*fileioGuest{
-		wpDir:  startWasmpodFileIO(t, ctx, wasm, wpDir),
-		rawDir: startRawFileIO(t, ctx, wasm, rawDir),
+		wpDir:    startWasmpodFileIO(t, ctx, wasm, wpDir, false),
+		quotaDir: startWasmpodFileIO(t, ctx, wasm, quotaDir, true),
+		rawDir:   startRawFileIO(t, ctx, wasm, rawDir),
 	}
 	pattern := make([]byte, fileioDataSize)
 	for i := range pattern {
@@ -213,9 +230,20 @@ func newFileIOGuest(name string) (g *fileioGuest, stdin io.Reader, stdout *io.Pi
 }
 
 // startWasmpodFileIO starts the guest on wasmpod's engine with dir mounted
-// at /data.
-func startWasmpodFileIO(tb testing.TB, ctx context.Context, wasm []byte, dir string) *fileioGuest {
+// at /data, a volume with a quota (an emptyDir's sizeLimit) of 1 GiB if
+// quota is set.
+func startWasmpodFileIO(tb testing.TB, ctx context.Context, wasm []byte, dir string, quota bool) *fileioGuest {
 	tb.Helper()
+	mount := runtime.Mount{HostPath: dir, GuestPath: "/data"}
+	name := "wasmpod"
+	if quota {
+		q, err := runtime.NewVolumeQuota("the benchmark's volume", 1<<30, dir)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		mount.Quota = q
+		name = "wasmpod (quota)"
+	}
 	eng, err := wazero.New(ctx, wazero.Config{CacheDir: testwasm.CompileCacheDir()})
 	if err != nil {
 		tb.Fatal(err)
@@ -225,11 +253,11 @@ func startWasmpodFileIO(tb testing.TB, ctx context.Context, wasm []byte, dir str
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g, stdin, stdout := newFileIOGuest("wasmpod")
+	g, stdin, stdout := newFileIOGuest(name)
 	inst, err := eng.Start(ctx, mod, runtime.ContainerConfig{
 		Name:   "bench/fileio",
 		Args:   []string{"fileio", "/data"},
-		Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}},
+		Mounts: []runtime.Mount{mount},
 		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: g.stderr,
