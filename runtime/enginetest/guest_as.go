@@ -223,9 +223,20 @@ func (s *suite) testASGuest(t *testing.T) {
 	t.Run("Random", func(t *testing.T) {
 		g.want(t, none, "getRandomValues differ true\nMath.random in [0,1) true\nrandom_get empty errno 0\n", "random")
 	})
-	t.Run("Volume", func(t *testing.T) {
+	// volume is an empty read-write mount at /data; empty checks that the
+	// probe left it empty.
+	volume := func(t *testing.T) (string, runtime.ContainerConfig) {
 		dir := t.TempDir()
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}}}
+		return dir, runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}}}
+	}
+	empty := func(t *testing.T, dir string) {
+		t.Helper()
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+			t.Fatalf("host dir after the probe: %v %v, want it empty", ents, err)
+		}
+	}
+	t.Run("Volume", func(t *testing.T) {
+		dir, cfg := volume(t)
 		g.want(t, cfg, ASVolumeWant, "fs", "/data")
 		ents, err := os.ReadDir(dir)
 		if err != nil || len(ents) != 1 || ents[0].Name() != "kept.txt" {
@@ -241,16 +252,6 @@ func (s *suite) testASGuest(t *testing.T) {
 			t.Fatalf("fs on a read-only mount: status %+v stdout %q stderr %q", r.status, r.stdout, r.stderr)
 		}
 	})
-	volume := func(t *testing.T) (string, runtime.ContainerConfig) {
-		dir := t.TempDir()
-		return dir, runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}}}
-	}
-	empty := func(t *testing.T, dir string) {
-		t.Helper()
-		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
-			t.Fatalf("host dir after the probe: %v %v, want it empty", ents, err)
-		}
-	}
 	t.Run("DirectorySeekAndInodes", func(t *testing.T) {
 		// Issue 10 defect 4: seeking a directory is EBADF (its fd has no
 		// FD_SEEK right), and fd_readdir gives "." its real inode.
@@ -274,17 +275,15 @@ func (s *suite) testASGuest(t *testing.T) {
 	t.Run("ReopenDirectory", func(t *testing.T) {
 		// Issue 10 defect 1: a directory reports directory rights, and
 		// reopening it with them succeeds; FD_READ|FD_WRITE on it is EISDIR.
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: t.TempDir(), GuestPath: "/data"}}}
+		dir, cfg := volume(t)
 		g.want(t, cfg, "directory rights true inheritable true\nreopen ok, 0 entries\nreopen for writing errno 31\n", "reopen", "/data")
+		empty(t, dir)
 	})
 	t.Run("NoFollow", func(t *testing.T) {
 		// Issue 10 defect 3: without LOOKUP_SYMLINK_FOLLOW a final symlink
 		// is not followed (ELOOP, as O_NOFOLLOW on Linux).
-		dir := t.TempDir()
-		cfg := runtime.ContainerConfig{Mounts: []runtime.Mount{{HostPath: dir, GuestPath: "/data"}}}
+		dir, cfg := volume(t)
 		g.want(t, cfg, "nofollow errno 32\nfollow \"target\"\nfollow as directory errno 54\n", "nofollow", "/data")
-		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-			t.Fatalf("host dir not empty after nofollow: %v", ents)
-		}
+		empty(t, dir)
 	})
 }
