@@ -374,6 +374,28 @@ left 0
 			}
 		}
 	})
+	t.Run("Kill", func(t *testing.T) {
+		// rustc's code is instrumented for interruption as Go's is: a loop
+		// without a single call, and a sleep in poll_oneoff, are killed
+		// at once; the loop ignores TERM.
+		for _, mode := range []string{"spin", "sleep"} {
+			inst, stdout, _ := g.start(t, runtime.ContainerConfig{}, mode)
+			stdout.WaitFor(t, "ready\n", waitTimeout)
+			time.Sleep(settle)
+			if mode == "spin" {
+				inst.Terminate()
+				select {
+				case <-inst.Done():
+					t.Fatalf("spin exited on TERM: %+v", inst.Status())
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			inst.Kill()
+			if st := wait(t, inst, killTimeout); st.ExitCode != 137 || !st.Killed || stdout.String() != "ready\n" {
+				t.Fatalf("%s: status %+v stdout %q, want 137 Killed", mode, st, stdout.String())
+			}
+		}
+	})
 	t.Run("TermIsStdinEOF", func(t *testing.T) {
 		for _, code := range []int{0, 5} {
 			inst, stdout, stderr := g.start(t, runtime.ContainerConfig{}, "waitterm", strconv.Itoa(code))

@@ -30,6 +30,8 @@
 //!     random              read random bytes through WASI's random_get
 //!     waitterm [CODE]     print "ready", read stdin to EOF (wasmpod's TERM),
 //!                         print "term" and exit CODE (default 0)
+//!     spin                print "ready" and loop forever without a call
+//!     sleep               print "ready" and sleep for an hour
 //!     trap                execute `unreachable` (a wasm trap)
 //!     abort               std::process::abort()
 //!     panic               panic!("boom")
@@ -139,6 +141,20 @@ fn main() {
             io::stdin().read_to_end(&mut sink).unwrap_or_else(|e| fail("stdin", e));
             println!("term");
             process::exit(code);
+        }
+        "spin" => {
+            println!("ready");
+            let mut n: u64 = 0;
+            loop {
+                // Volatile, so that the optimizer keeps a loop with a
+                // memory access and no call.
+                unsafe { std::ptr::write_volatile(&mut n, std::ptr::read_volatile(&n).wrapping_add(1)) };
+            }
+        }
+        "sleep" => {
+            println!("ready");
+            thread::sleep(Duration::from_secs(3600));
+            println!("woke");
         }
         "trap" => {
             println!("trapping");
