@@ -374,6 +374,19 @@ left 0
 			}
 		}
 	})
+	t.Run("MemoryLimit", func(t *testing.T) {
+		// Rust's allocator sees memory.grow refused at the limit, reports
+		// the failed allocation and aborts (a trap): OOMKilled, 137.
+		const limit = 32 << 20
+		r := g.run(t, runtime.ContainerConfig{MemoryLimitBytes: limit}, "memhog")
+		if !r.status.OOMKilled || r.status.ExitCode != 137 || r.status.Killed {
+			t.Fatalf("memhog: status %+v, want OOMKilled 137; stderr tail %q", r.status, tail(r.stderr))
+		}
+		if !strings.Contains(r.stderr, "allocated 16 MiB") || !strings.Contains(r.stderr, "memory allocation of 1048576 bytes failed") {
+			t.Fatalf("memhog's stderr: %q", tail(r.stderr))
+		}
+		g.runWant(t, runtime.ContainerConfig{MemoryLimitBytes: limit}, "hello\n", "hello")
+	})
 	t.Run("Kill", func(t *testing.T) {
 		// rustc's code is instrumented for interruption as Go's is: a loop
 		// without a single call, and a sleep in poll_oneoff, are killed

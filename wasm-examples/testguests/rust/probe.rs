@@ -32,6 +32,7 @@
 //!                         print "term" and exit CODE (default 0)
 //!     spin                print "ready" and loop forever without a call
 //!     sleep               print "ready" and sleep for an hour
+//!     memhog              allocate and touch 1 MiB blocks until refused
 //!     trap                execute `unreachable` (a wasm trap)
 //!     abort               std::process::abort()
 //!     panic               panic!("boom")
@@ -155,6 +156,19 @@ fn main() {
             println!("ready");
             thread::sleep(Duration::from_secs(3600));
             println!("woke");
+        }
+        "memhog" => {
+            let mut blocks: Vec<Vec<u8>> = Vec::new();
+            for i in 1.. {
+                let mut b = vec![0u8; 1 << 20];
+                for j in (0..b.len()).step_by(4096) {
+                    b[j] = j as u8;
+                }
+                blocks.push(b);
+                if i % 16 == 0 {
+                    eprintln!("allocated {} MiB", i);
+                }
+            }
         }
         "trap" => {
             println!("trapping");
