@@ -191,6 +191,8 @@ fn fsops(dir: &str) {
 
     let mut f = File::create(&a).unwrap_or_else(|e| fail("create", e));
     f.write_all(b"hello world").unwrap_or_else(|e| fail("write", e));
+    f.sync_data().unwrap_or_else(|e| fail("fd_datasync", e));
+    f.sync_all().unwrap_or_else(|e| fail("fd_sync", e));
     drop(f);
     println!("created {} bytes", fs::metadata(&a).unwrap_or_else(|e| fail("stat", e)).len());
 
