@@ -19,10 +19,14 @@ import (
 
 // The Rust guest (issue 10): wasm-examples/testguests/rust/probe.rs, built
 // from source by Debian's rustc with its wasm32-wasi standard library, as a
-// user would build a Rust program for WASI preview 1. Rust's std opens
-// every file relative to a preopen, reopens directories with the rights
-// fd_fdstat_get reports and reads and writes through wasi-libc, so it
-// exercises the WASI layer differently from the Go guests.
+// user would build a Rust program for WASI preview 1 (wasm32-wasip1 on a
+// newer rustc). Rust's std resolves each path to the preopen holding it
+// (wasi-libc's find_relpath), asks path_open for rights of its own choosing
+// (every path right, read or write rights by its OpenOptions), opens
+// directories relative to other directory fds (remove_dir_all) and aborts
+// with a trap, so it exercises the WASI layer differently from the Go
+// guests. The end-to-end tests (rust_guest_e2e_test.go) build the same
+// probe through BuildRustProbe.
 
 // RustTool is the rustc the Rust guests are built with: Debian's, whose
 // wasm32-wasi standard library comes from libstd-rust-dev-wasm32 (a rustup
