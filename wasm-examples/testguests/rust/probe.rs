@@ -1,8 +1,9 @@
 //! probe: the Rust test guest of wasmpod's conformance suite
 //! (runtime/enginetest/guest_rust.go). It is built with Debian's rustc and
-//! its wasm32-wasi standard library, from this one file, with no crates:
+//! its wasm32-wasi standard library, from this one file, with no crates
+//! (the tests use wasm32-wasip1 on a rustc whose std has that name):
 //!
-//!     /usr/bin/rustc --edition 2021 --target wasm32-wasi -O -C debuginfo=0 probe.rs -o probe.wasm
+//!     /usr/bin/rustc --edition 2021 --target wasm32-wasi -O -C debuginfo=0 -C strip=debuginfo probe.rs -o probe.wasm
 //!
 //! The first argument selects the behaviour:
 //!
@@ -37,8 +38,8 @@
 //!     abort               std::process::abort()
 //!     panic               panic!("boom")
 //!
-//! A failing operation prints "probe: <what>: <error> (errno N)" to stderr
-//! and exits 1.
+//! A failing operation prints "probe: <what>: <error>" to stderr (an I/O
+//! error ends with "(os error N)", N the WASI errno) and exits 1.
 
 use std::env;
 use std::fs::{self, File, OpenOptions};
