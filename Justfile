@@ -24,6 +24,12 @@ bench-run:
 bench-fileio:
     go test -run '^$' -bench BenchmarkFileIO -benchtime 1s ./runtime/wazero/
 
+# The upstream WASI preview-1 test suite (a checkout of WebAssembly/wasi-testsuite
+# with its built tests) through wasmpod's engine, and raw wazero's WASI alongside:
+# just wasi-testsuite ~/src/wasi-testsuite
+wasi-testsuite DIR:
+    WASI_TESTSUITE="$(realpath {{DIR}})" WASI_TESTSUITE_WAZERO=1 go test -count=1 -timeout 30m -run 'TestWASITestsuite$' -v ./internal/wasitestsuite/
+
 # The newcomer test (CI runs it): a fresh clone, HOME and cache; the README's main
 # command in a terminal, Ctrl-C, then every example as the README says.
 newcomer:
