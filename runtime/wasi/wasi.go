@@ -30,6 +30,17 @@
 //     link's real directory, and path_rename/path_link refuse (EPERM) to
 //     move a relative symlink, or a directory holding one, where it would
 //     point outside (see dirFile.checkMove).
+//   - Every fd has rights, as in wasmtime (rights.go): a directory holds
+//     directory rights only and passes on directory and file rights, a
+//     file holds file rights less FD_READ/the write rights when not opened
+//     for them; path_open masks the rights asked for with the directory
+//     fd's inheriting rights; fd_fdstat_set_rights only drops rights; each
+//     call checks its right: EBADF when the fd was never open for it,
+//     ENOTCAPABLE when it was dropped. A directory has no position
+//     (fd_seek, fd_tell: EBADF).
+//   - FDFLAG_APPEND is the host file's O_APPEND (set with fcntl, also by
+//     fd_fdstat_set_flags); fd_pwrite on a file in append mode appends and
+//     keeps the position, as wasmtime and Linux's pwrite(2).
 //   - A mount with a Quota is bounded as a size-limited tmpfs: ENOSPC past
 //     it, shared by every mount of the volume (see Quota).
 //   - Every fd is non-blocking inside the host. A blocking guest read or
