@@ -7,9 +7,10 @@
 // wasm-examples/testguests/wasicall, with the host tree it starts from and
 // the output each call must give. runtime/enginetest runs every row on
 // every engine (its WASIConformance test). A row where wasmpod differs
-// from wasmtime on purpose says why in Differs; a row that fails because
-// of a known defect being fixed names it in Pending (the runner skips it,
-// and says so when it passes again).
+// from wasmtime on purpose says why in Differs (and checks wasmpod's
+// behaviour); a row where wasmpod differs from wasmtime by a defect not
+// fixed yet keeps wasmtime's expectation and names the defect in Pending:
+// the runner skips it while it fails, and says so once it passes.
 //
 // Script lines are
 //
@@ -64,8 +65,9 @@ type Row struct {
 	// Differs, when set, is why wasmpod deliberately differs from
 	// wasmtime in this row (the row checks wasmpod's behaviour).
 	Differs string
-	// Pending, when set, names the open defect this row waits for: the
-	// runner skips the row while it fails.
+	// Pending, when set, names the open defect (a difference from
+	// wasmtime) this row waits for: the runner skips the row while it
+	// fails, and asks for the mark's removal once it passes.
 	Pending string
 }
 

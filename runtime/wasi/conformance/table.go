@@ -1036,6 +1036,16 @@ var Rows = []Row{
 			path_open @/data FOLLOW "ld" DIRECTORY 0 0 0 => OK`,
 	},
 	{
+		Name:    "path_open/create-through-symlink",
+		Comment: "CREAT without FOLLOW on a dangling symlink is ELOOP and creates nothing; CREAT|EXCL on any symlink is EEXIST",
+		Tree:    []string{"dl->target", "f=x", "l->f"},
+		Script: `
+			path_open @/data 0 "dl" CREAT FD_WRITE 0 0 => ELOOP
+			path_open @/data 0 "dl" CREAT|EXCL FD_WRITE 0 0 => EEXIST
+			path_open @/data FOLLOW "l" CREAT|EXCL FD_WRITE 0 0 => EEXIST`,
+		Host: []string{"!target", "dl->target", "f=x"},
+	},
+	{
 		Name:    "path_open/symlink-in-the-middle",
 		Comment: "symlinks before the last component are always followed",
 		Tree:    []string{"d/", "d/f=in d", "ld->d"},
