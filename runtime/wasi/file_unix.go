@@ -37,3 +37,23 @@ func (f *regFile) setAppend(on bool) error {
 	f.appendMode = on
 	return nil
 }
+
+// parentIno is the inode of d's parent directory (0 if unknown).
+func parentIno(d *dirFile) uint64 {
+	f, err := d.file()
+	if err != nil {
+		return 0
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var st unix.Stat_t
+	var serr error = unix.ENOENT
+	if rc.Control(func(fd uintptr) {
+		serr = unix.Fstatat(int(fd), "..", &st, unix.AT_SYMLINK_NOFOLLOW)
+	}) != nil || serr != nil {
+		return 0
+	}
+	return uint64(st.Ino)
+}

@@ -754,12 +754,8 @@ func fdReaddir(c *Call) Errno {
 				break
 			}
 			ent = d.entry(ent)
-			if ent.name == "." && cookie == 0 {
-				// "." is the directory itself ("..", which may be
-				// outside the mount, stays 0).
-				if st, err := d.Stat(); err == nil {
-					ent.ino = st.Ino
-				}
+			if cookie < firstEntryCookie {
+				ent.ino = dotIno(d, fe.mountRoot, cookie == 1)
 			}
 			cookie++
 			binary.LittleEndian.PutUint64(hdr[0:], cookie)
@@ -891,7 +887,7 @@ func pathOpen(c *Call) Errno {
 		}
 	}
 	base, excluded := openedRights(f, rights, inh, open&rightFdWrite != 0)
-	fd, e := c.Sys.insert(&fdEntry{file: f, flags: fdflags, rightsB: base, rightsI: rightsI, excluded: excluded, readOnly: d.readOnly})
+	fd, e := c.Sys.insert(&fdEntry{file: f, flags: fdflags, rightsB: base, rightsI: rightsI, excluded: excluded, mountRoot: dent.mountRoot, readOnly: d.readOnly})
 	if e != 0 {
 		_ = f.Close()
 		return e

@@ -217,3 +217,22 @@ func dirRightErr(c *Call, r dirRight) Errno {
 	}
 	return c.Sys.need(ent, r.right)
 }
+
+// dotIno is the inode fd_readdir reports for "." (dotdot false) or ".."
+// of directory d in the mount whose root is root: "." is d itself; ".."
+// is d's parent, or d itself at the mount's root (as "/.." is "/": the
+// host directory above a mount is not the guest's business); 0 when not
+// known.
+func dotIno(d *dirFile, root fileID, dotdot bool) uint64 {
+	st, err := d.Stat()
+	if err != nil {
+		return 0
+	}
+	if !dotdot || (fileID{st.Dev, st.Ino}) == root {
+		return st.Ino
+	}
+	if root == (fileID{}) {
+		return 0
+	}
+	return parentIno(d)
+}

@@ -541,12 +541,18 @@ func TestRightsSyncFlags(t *testing.T) {
 }
 
 // TestRightsReaddirDotInode: fd_readdir reports "." with the directory's
-// own inode (fd_readdir.rs compares it with fd_filestat_get). Before: 0.
+// own inode (fd_readdir.rs compares it with fd_filestat_get) and ".."
+// with its parent's, the mount's root's at the root. Before: both 0.
 func TestRightsReaddirDotInode(t *testing.T) {
 	mount := t.TempDir()
 	if err := os.Mkdir(filepath.Join(mount, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	fi, err := os.Stat(mount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootIno := statOf(fi).Ino
 	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
 	sub := g.mustOpenAt(3, "sub", oflagDirectory, rtFdReaddir|rtFdFilestatGet, 0, 0)
 	for _, fd := range []uint32{3, sub} {
@@ -561,6 +567,12 @@ func TestRightsReaddirDotInode(t *testing.T) {
 		name := string(b[24 : 24+binary.LittleEndian.Uint32(b[16:])])
 		if got := binary.LittleEndian.Uint64(b[8:]); name != "." || got != ino || ino == 0 {
 			t.Errorf("fd %d: first entry %q inode %d, want \".\" inode %d", fd, name, got, ino)
+		}
+		// ".." is the mount's root, for the root itself too (as "/..").
+		b = b[25:]
+		name = string(b[24 : 24+binary.LittleEndian.Uint32(b[16:])])
+		if got := binary.LittleEndian.Uint64(b[8:]); name != ".." || got != rootIno {
+			t.Errorf("fd %d: second entry %q inode %d, want \"..\" inode %d", fd, name, got, rootIno)
 		}
 	}
 }

@@ -335,8 +335,11 @@ type fdEntry struct {
 	rightsB  uint64
 	rightsI  uint64
 	excluded uint64
-	readOnly bool
-	hostFDs  int64 // acquired from System.fdBudget
+	// mountRoot is the (dev, ino) of the mount a directory fd is in (zero
+	// when unknown), for the inode of "..".
+	mountRoot fileID
+	readOnly  bool
+	hostFDs   int64 // acquired from System.fdBudget
 }
 
 // System is one guest instance's WASI state.
@@ -426,6 +429,9 @@ func New(cfg Config) (_ *System, err error) {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
 		}
 		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly, q: m.Quota}, preopen: gp, rightsB: rightsDir, rightsI: rightsDirInheriting, excluded: rightsFileOnly, readOnly: m.ReadOnly}
+		if st, err := ent.file.(*dirFile).Stat(); err == nil {
+			ent.mountRoot = fileID{st.Dev, st.Ino}
+		}
 		if !s.charge(ent) {
 			_ = root.Close()
 			return nil, fmt.Errorf("mounts[%d] %q: the host's file descriptor budget for guests is exhausted", i, m.GuestPath)
