@@ -549,6 +549,18 @@ var Rows = []Row{
 			fd_fdstat_get @/b/c => OK type=DIRECTORY`,
 	},
 	{
+		Name:    "fd_prestat/root-first",
+		Comment: "with mounts but none at /, fd 3 is the empty read-only / and the mounts follow",
+		Script: `
+			fd_prestat_dir_name 3 1 => OK name="/"
+			fd_prestat_dir_name 4 5 => OK name="/data"
+			fd_prestat_get 5 => EBADF`,
+		Differs: "wasmpod always preopens / first (fd 3), the empty read-only one unless a mount is at /, " +
+			"because Go's wasip1 port starts in the first preopen when PWD is unset and a pod's processes " +
+			"start in / (see docs/ARCHITECTURE.md, argv, env and working directory); wasmtime's first " +
+			"preopen is its first --dir.",
+	},
+	{
 		Name:     "fd_prestat/root-without-mount",
 		Comment:  "with no mount at /, the last preopen is an empty read-only / : it lists only . and .., lookups in it are ENOENT and writes EROFS",
 		NoMounts: true,
