@@ -382,6 +382,27 @@ var Rows = []Row{
 		Differs: setRights,
 	},
 
+	{
+		Name:    "fd_fdstat_set_rights/per-call",
+		Comment: "each path call needs its right on the directory fd: without it the call is ENOTCAPABLE and changes nothing",
+		Tree:    []string{"d/", "d/f=x", "d/sub/", "d/l->f"},
+		Script: `
+			$d = path_open @/data 0 "d" DIRECTORY DIR_BASE DIR_INHERITING 0
+			fd_fdstat_set_rights $d DIR_BASE&~PATH_CREATE_DIRECTORY|PATH_UNLINK_FILE|PATH_REMOVE_DIRECTORY|PATH_RENAME_SOURCE|PATH_SYMLINK|PATH_READLINK|PATH_FILESTAT_GET|FD_READDIR DIR_INHERITING => OK
+			path_create_directory $d "n" => ENOTCAPABLE
+			path_unlink_file $d "f" => ENOTCAPABLE
+			path_remove_directory $d "sub" => ENOTCAPABLE
+			path_rename $d "f" $d "g" => ENOTCAPABLE
+			path_symlink "f" $d "l2" => ENOTCAPABLE
+			path_readlink $d "l" 10 => ENOTCAPABLE
+			path_filestat_get $d 0 "f" => ENOTCAPABLE
+			fd_readdir $d 100 0 => ENOTCAPABLE
+			$f = path_open $d 0 "f" 0 FD_READ 0 0 => OK
+			fd_read $f 1 => OK data="x"`,
+		Host:    []string{"d/f=x", "d/sub/", "!d/n", "!d/g", "!d/l2"},
+		Differs: setRights,
+	},
+
 	// fd_filestat_get.
 	{
 		Name:    "fd_filestat_get/types",
