@@ -56,14 +56,14 @@ func TestWASITestsuite(t *testing.T) {
 	t.Cleanup(func() { _ = eng.Close(ctx) })
 
 	type row struct {
-		name           string
+		suite, name    string
 		pod, raw       []string // failures; nil: passed
 		ranRaw         bool
 		podOut, rawOut outcome
 	}
 	rows := make([]*row, 0, len(cases))
 	for _, c := range cases {
-		r := &row{name: c.Suite + "/" + c.Name}
+		r := &row{suite: c.Suite, name: c.Suite + "/" + c.Name}
 		rows = append(rows, r)
 		t.Run(c.Suite+"/"+c.Name, func(t *testing.T) {
 			wasm, err := os.ReadFile(c.Wasm)
@@ -86,12 +86,24 @@ func TestWASITestsuite(t *testing.T) {
 
 	var podPassed, rawPassed int
 	var report strings.Builder
+	type tally struct{ pod, raw, n int }
+	var suites []string
+	bySuite := map[string]*tally{}
 	for _, r := range rows {
+		st := bySuite[r.suite]
+		if st == nil {
+			st = &tally{}
+			bySuite[r.suite] = st
+			suites = append(suites, r.suite)
+		}
+		st.n++
 		if r.pod == nil {
 			podPassed++
+			st.pod++
 		}
 		if r.ranRaw && r.raw == nil {
 			rawPassed++
+			st.raw++
 		}
 		fmt.Fprintf(&report, "%-45s wasmpod=%s", r.name, passFail(r.pod))
 		if r.ranRaw {
@@ -109,6 +121,14 @@ func TestWASITestsuite(t *testing.T) {
 	if f := os.Getenv("WASI_TESTSUITE_REPORT"); f != "" {
 		if err := os.WriteFile(f, []byte(report.String()), 0o644); err != nil {
 			t.Errorf("writing the report: %v", err)
+		}
+	}
+	for _, name := range suites {
+		st := bySuite[name]
+		if *rawWazero {
+			t.Logf("%s: wasmpod %d/%d, raw wazero %d/%d", name, st.pod, st.n, st.raw, st.n)
+		} else {
+			t.Logf("%s: wasmpod %d/%d", name, st.pod, st.n)
 		}
 	}
 	t.Logf("wasmpod passed %d/%d", podPassed, len(rows))
