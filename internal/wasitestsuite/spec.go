@@ -54,11 +54,16 @@ type Spec struct {
 	Root string
 	// ExitCode is the expected exit code.
 	ExitCode int
-	// Stdout, when set, is the exact expected stdout.
-	Stdout *string
-	// Unknown lists fields this runner does not implement (upstream warns
-	// about unknown fields; a spec with one is reported as failing, since
-	// the test cannot be run as written).
+	// Stdout and Stderr, when set, are what the streams must begin with
+	// (upstream's runner reads that many bytes and compares them).
+	Stdout, Stderr *string
+	// Stdin is written to the guest's stdin, which is then closed (empty:
+	// stdin is at EOF from the start).
+	Stdin string
+	// Unknown lists fields and operations this runner does not implement
+	// (sockets, proposals; upstream warns about unknown fields): a spec
+	// with one is reported as failing, since the test cannot be run as
+	// written.
 	Unknown []string
 }
 
@@ -118,6 +123,22 @@ func LoadSpec(file string) (Spec, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return s, fmt.Errorf("%s: %w", file, err)
 	}
+	if err := s.fields(raw, true); err != nil {
+		return s, fmt.Errorf("%s: %w", file, err)
+	}
+	for _, d := range append(append([]string(nil), s.Dirs...), s.Root) {
+		if d != "" && (filepath.IsAbs(d) || strings.Contains(d, "..")) {
+			return s, fmt.Errorf("%s: directory %q: want a name next to the module", file, d)
+		}
+	}
+	return s, nil
+}
+
+// fields reads a spec's fields: the legacy ones at the top level
+// (args, env, dirs, root, exit_code, stdout, stderr) and, in the newer
+// form, a list of operations (run, write stdin, read stdout/stderr, wait)
+// that says the same in steps.
+func (s *Spec) fields(raw map[string]json.RawMessage, top bool) error {
 	fields := make([]string, 0, len(raw))
 	for k := range raw {
 		fields = append(fields, k)
@@ -125,6 +146,7 @@ func LoadSpec(file string) (Spec, error) {
 	sort.Strings(fields)
 	for _, k := range fields {
 		v := raw[k]
+		var err error
 		switch k {
 		case "args":
 			err = json.Unmarshal(v, &s.Args)
@@ -136,23 +158,92 @@ func LoadSpec(file string) (Spec, error) {
 			err = json.Unmarshal(v, &s.ExitCode)
 		case "stdout":
 			err = json.Unmarshal(v, &s.Stdout)
+		case "stderr":
+			err = json.Unmarshal(v, &s.Stderr)
 		case "env":
 			s.Env, err = orderedEnv(v)
 		case "wasi_functions":
 			// Informational upstream (which functions the test calls).
+		case "operations":
+			if !top {
+				s.Unknown = append(s.Unknown, "operations inside an operation")
+				break
+			}
+			err = s.operations(v)
+		case "proposals":
+			var ps []string
+			if err = json.Unmarshal(v, &ps); err == nil && len(ps) > 0 {
+				s.Unknown = append(s.Unknown, fmt.Sprintf("proposals %v", ps))
+			}
 		default:
 			s.Unknown = append(s.Unknown, k)
 		}
 		if err != nil {
-			return s, fmt.Errorf("%s: field %q: %w", file, k, err)
+			return fmt.Errorf("field %q: %w", k, err)
 		}
 	}
-	for _, d := range append(append([]string(nil), s.Dirs...), s.Root) {
-		if d != "" && (filepath.IsAbs(d) || strings.Contains(d, "..")) {
-			return s, fmt.Errorf("%s: directory %q: want a name next to the module", file, d)
+	return nil
+}
+
+// operations reads the newer spec's steps into s: one run, then reads,
+// writes to stdin and a wait. The runner gives stdin all at once and
+// compares each stream's output with its reads put together.
+func (s *Spec) operations(v json.RawMessage) error {
+	var ops []map[string]json.RawMessage
+	if err := json.Unmarshal(v, &ops); err != nil {
+		return err
+	}
+	runs := 0
+	for i, op := range ops {
+		var typ, id, payload string
+		for k, dst := range map[string]*string{"type": &typ, "id": &id, "payload": &payload} {
+			if b, ok := op[k]; ok {
+				if err := json.Unmarshal(b, dst); err != nil {
+					return fmt.Errorf("operations[%d].%s: %w", i, k, err)
+				}
+			}
+		}
+		switch typ {
+		case "run":
+			if runs++; runs > 1 {
+				s.Unknown = append(s.Unknown, "a second run operation")
+				continue
+			}
+			delete(op, "type")
+			if err := s.fields(op, false); err != nil {
+				return fmt.Errorf("operations[%d]: %w", i, err)
+			}
+		case "wait":
+			if b, ok := op["exit_code"]; ok {
+				if err := json.Unmarshal(b, &s.ExitCode); err != nil {
+					return fmt.Errorf("operations[%d].exit_code: %w", i, err)
+				}
+			}
+		case "read":
+			dst := &s.Stdout
+			switch id {
+			case "", "stdout":
+			case "stderr":
+				dst = &s.Stderr
+			default:
+				s.Unknown = append(s.Unknown, "read from "+id)
+				continue
+			}
+			if *dst == nil {
+				*dst = new(string)
+			}
+			**dst += payload
+		case "write":
+			if id != "stdin" {
+				s.Unknown = append(s.Unknown, "write to "+id)
+				continue
+			}
+			s.Stdin += payload
+		default:
+			s.Unknown = append(s.Unknown, "operation "+typ)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // orderedEnv reads a JSON object of strings as KEY=VALUE pairs in the

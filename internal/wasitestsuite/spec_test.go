@@ -26,23 +26,51 @@ func TestLoadSpec(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "t.json")
 	writeFile(t, f, `{"args": ["fs-tests.dir", "x y"], "env": {"z": "1", "a": "new\nline", "m": "q\"q"},
-		"dirs": ["fs-tests.dir"], "exit_code": 33, "stdout": "hello", "wasi_functions": ["fd_write"],
-		"operations": []}`)
+		"dirs": ["fs-tests.dir"], "exit_code": 33, "stdout": "hello", "stderr": "", "wasi_functions": ["fd_write"],
+		"frobnicate": 1}`)
 	s, err := LoadSpec(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello := "hello"
+	hello, empty := "hello", ""
 	want := Spec{
 		Args:     []string{"fs-tests.dir", "x y"},
 		Env:      []string{"z=1", "a=new\nline", `m=q"q`}, // the file's order, not sorted
 		Dirs:     []string{"fs-tests.dir"},
 		ExitCode: 33,
 		Stdout:   &hello,
-		Unknown:  []string{"operations"},
+		Stderr:   &empty,
+		Unknown:  []string{"frobnicate"},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("LoadSpec = %#v, want %#v", s, want)
+	}
+
+	// The newer form: the same in operations.
+	writeFile(t, f, `{"operations": [
+		{"type": "run", "args": ["a"], "env": {"K": "V", "B": "W"}, "dirs": ["d"]},
+		{"type": "write", "id": "stdin", "payload": "in"},
+		{"type": "read", "id": "stdout", "payload": "hel"}, {"type": "read", "payload": "lo"},
+		{"type": "read", "id": "stderr", "payload": "e"},
+		{"type": "connect"},
+		{"type": "wait", "exit_code": 2}], "proposals": ["sockets"]}`)
+	s, err = LoadSpec(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := "e"
+	want = Spec{
+		Args:     []string{"a"},
+		Env:      []string{"K=V", "B=W"},
+		Dirs:     []string{"d"},
+		ExitCode: 2,
+		Stdout:   &hello,
+		Stderr:   &e,
+		Stdin:    "in",
+		Unknown:  []string{"operation connect", "proposals [sockets]"},
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("LoadSpec(operations) = %#v, want %#v", s, want)
 	}
 
 	s, err = LoadSpec(filepath.Join(dir, "missing.json"))
@@ -123,9 +151,9 @@ func TestCopyTree(t *testing.T) {
 
 // TestRunnerDeliversSpec runs the runner's own C guest (testdata/probe.c)
 // from a synthetic checkout: the spec's args, env (in order), dirs (at
-// "/NAME", the argument naming one rewritten to match), root, exit code
-// and stdout reach it and are checked, and the checkout's fixtures stay
-// untouched.
+// "/NAME", the argument naming one rewritten to match), root, stdin, exit
+// code, stdout and stderr reach it and are checked, in both spec forms,
+// and the checkout's fixtures stay untouched.
 func TestRunnerDeliversSpec(t *testing.T) {
 	src, err := filepath.Abs(filepath.Join("testdata", "probe.c"))
 	if err != nil {
@@ -153,6 +181,15 @@ func TestRunnerDeliversSpec(t *testing.T) {
 		"env": {"B": "2", "A": "1", "EXIT": "3"}, "exit_code": 3,
 		"stdout": "preopen /fs-tests.dir\nhello\nB=2\nA=1\nEXIT=3\n"}`)
 	writeFile(t, filepath.Join(dir, "root.json"), `{"root": "fs-tests.dir", "args": ["/"], "stdout": "preopen /\nhello\n"}`)
+	if err := os.WriteFile(filepath.Join(dir, "ops.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "ops.json"), `{"operations": [
+		{"type": "run", "dirs": ["fs-tests.dir"], "args": ["fs-tests.dir"], "env": {"EXIT": "4"}},
+		{"type": "write", "id": "stdin", "payload": "to stdin"},
+		{"type": "read", "payload": "preopen /fs-tests.dir\n"}, {"type": "read", "payload": "hello\n"},
+		{"type": "read", "id": "stderr", "payload": "to stdin"},
+		{"type": "wait", "exit_code": 4}]}`)
 	cases, err := Discover(root)
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +220,9 @@ func TestRunnerDeliversSpec(t *testing.T) {
 		}
 	}
 
+	if len(cases) != 3 || cases[0].Name != "dirs" {
+		t.Fatalf("cases %+v", cases)
+	}
 	// Raw wazero preopens the relative name, as upstream's adapters do.
 	o := runRawWazero(t, cases[0], wasm)
 	if o.err != nil || o.exitCode != 3 || !strings.HasPrefix(o.stdout, "preopen fs-tests.dir\nhello\nB=2\nA=1\nEXIT=3\n") {

@@ -2,8 +2,8 @@
 // the suite's tests rely on, so that runner_test.go can check how a spec
 // reaches the guest. argv[1] is a directory: the guest says whether a
 // preopen has exactly that name (the Rust tests look theirs up so), prints
-// its in.txt, creates out.cleanup in it, prints its environment in order
-// and exits with $EXIT.
+// its in.txt, creates out.cleanup in it, prints its environment in order,
+// copies its stdin to stderr and exits with $EXIT.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +55,11 @@ int main(int argc, char **argv) {
   }
   for (char **e = environ; *e != NULL; e++) {
     printf("%s\n", *e);
+  }
+  fflush(stdout);
+  int ch;
+  while ((ch = getchar()) != EOF) {
+    fputc(ch, stderr);
   }
   const char *code = getenv("EXIT");
   return code == NULL ? 0 : atoi(code);
