@@ -871,12 +871,10 @@ func pathOpen(c *Call) Errno {
 	c.Sys.mu.Lock()
 	inh := dent.rightsI
 	c.Sys.mu.Unlock()
+	// APPEND alone does not open for writing (as wasmtime, and open(2)
+	// with O_RDONLY|O_APPEND): a directory opens with it.
 	rights, rightsI := c.U64(5)&inh, c.U64(6)&inh
-	open := rights
-	if fdflags&fdflagAppend != 0 && inh&rightFdWrite != 0 {
-		open |= rightFdWrite // appending is writing
-	}
-	f, e := d.open(p, c.U32(1), oflags, open, fdflags&^fdflagAppend)
+	f, e := d.open(p, c.U32(1), oflags, rights, fdflags&^fdflagAppend)
 	if e != 0 {
 		return e
 	}
@@ -886,7 +884,7 @@ func pathOpen(c *Call) Errno {
 			return ErrnoOf(err)
 		}
 	}
-	base, excluded := openedRights(f, rights, inh, open&rightFdWrite != 0)
+	base, excluded := openedRights(f, rights, inh, rights&rightFdWrite != 0)
 	fd, e := c.Sys.insert(&fdEntry{file: f, flags: fdflags, rightsB: base, rightsI: rightsI, excluded: excluded, mountRoot: dent.mountRoot, readOnly: d.readOnly})
 	if e != 0 {
 		_ = f.Close()

@@ -206,6 +206,10 @@ func TestRightsOfDirectories(t *testing.T) {
 	if st := g.fdstat(sub); st.base&rtFileOnly != 0 {
 		t.Errorf("directory opened asking for FD_SEEK: base %#x has file rights", st.base)
 	}
+	// APPEND alone does not ask for writing (open(2)'s O_RDONLY|O_APPEND).
+	if st := g.fdstat(g.mustOpenAt(3, "sub", 0, rtFdRead, 0, fdflagAppend)); st.filetype != FiletypeDirectory {
+		t.Errorf("directory opened with APPEND: filetype %d", st.filetype)
+	}
 }
 
 // TestRightsOfFiles: a file reports file rights by how it was opened (no
@@ -256,6 +260,17 @@ func TestRightsOfFiles(t *testing.T) {
 	}
 	if e := g.writeFD(0, "x"); e != EBADF {
 		t.Errorf("fd_write on stdin: %v, want EBADF", e)
+	}
+	// APPEND without FD_WRITE is not open for writing (as wasmtime).
+	fd := g.mustOpenAt(3, "file", 0, rtFdRead, 0, fdflagAppend)
+	if st := g.fdstat(fd); st.base&rtFdWrite != 0 || st.flags&fdflagAppend == 0 {
+		t.Errorf("file opened with APPEND and FD_READ: base %#x flags %#x", st.base, st.flags)
+	}
+	if e := g.writeFD(fd, "x"); e != EBADF {
+		t.Errorf("fd_write on a file opened with APPEND without FD_WRITE: %v, want EBADF", e)
+	}
+	if got := rtContent(t, filepath.Join(mount, "file")); got != "inside" {
+		t.Errorf("file is now %q", got)
 	}
 }
 
