@@ -300,6 +300,16 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 	if d.root == nil { // the virtual root opening itself
 		return &dirFile{readOnly: true}, 0
 	}
+	if dir, _, slash, ok := splitLast(n); ok && slash && oflags&oflagCreat != 0 {
+		// As open(2): O_CREAT with a trailing slash is EISDIR once the
+		// directory resolves, whatever the name is.
+		if fi, err := d.root.Stat(dir); err != nil {
+			return nil, ErrnoOf(err)
+		} else if !fi.IsDir() {
+			return nil, ENOTDIR
+		}
+		return nil, EISDIR
+	}
 	flag := os.O_RDONLY
 	switch {
 	case write && read:
@@ -368,11 +378,7 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		if !existed && oflags&oflagCreat != 0 {
 			d.q.give(InodeCost)
 		}
-		e := ErrnoOf(err)
-		if e == ELOOP && oflags&oflagDirectory != 0 {
-			e = ENOTDIR
-		}
-		return nil, e
+		return nil, ErrnoOf(err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -450,23 +456,23 @@ func (d *dirFile) rmdir(p string) Errno {
 	if e != 0 {
 		return e
 	}
-	if isSelf(n) {
-		return EINVAL
-	}
 	return d.locked(func() Errno {
-		fi, err := d.root.Lstat(n)
-		if err != nil {
-			return ErrnoOf(err)
-		}
-		if !fi.IsDir() {
-			return ENOTDIR
-		}
-		e := ErrnoOf(d.root.Remove(n))
-		if e == 0 && d.q != nil {
-			d.q.dropped(statOf(fi))
+		st, ok := d.removing(n)
+		e := ErrnoOf(d.rmdirAt(n))
+		if e == 0 && ok {
+			d.q.dropped(st)
 		}
 		return e
 	})
+}
+
+// removing is, with a quota, the Filestat of what removing p (a trailing
+// slash or not) takes away; ok false when there is no quota or nothing.
+func (d *dirFile) removing(p string) (Filestat, bool) {
+	if d.q == nil {
+		return Filestat{}, false
+	}
+	return d.lstat(path.Clean(p))
 }
 
 func (d *dirFile) unlink(p string) Errno {
@@ -475,16 +481,10 @@ func (d *dirFile) unlink(p string) Errno {
 		return e
 	}
 	return d.locked(func() Errno {
-		fi, err := d.root.Lstat(n)
-		if err != nil {
-			return ErrnoOf(err)
-		}
-		if fi.IsDir() {
-			return EISDIR
-		}
-		e := ErrnoOf(d.root.Remove(n))
-		if e == 0 && d.q != nil {
-			d.q.dropped(statOf(fi))
+		st, ok := d.removing(n)
+		e := ErrnoOf(d.unlinkAt(n))
+		if e == 0 && ok {
+			d.q.dropped(st)
 		}
 		return e
 	})
@@ -530,8 +530,9 @@ func (d *dirFile) link(from string, to *dirFile, toPath string) Errno {
 // does not change.
 func (d *dirFile) linkFollow(from string, follow bool, to *dirFile, toPath string) Errno {
 	return d.twoPaths(from, to, toPath, func(a, b string) Errno {
-		if strings.HasSuffix(a, "/") {
-			// "x/" names a directory, and directories have no hard links.
+		if _, _, slash, ok := splitLast(a); slash || !ok {
+			// "x/", "x/." and "x/.." name directories, which have no hard
+			// links.
 			fi, err := d.root.Stat(a)
 			switch {
 			case err != nil:
@@ -761,7 +762,14 @@ func (d *dirFile) symlink(target, p string) Errno {
 		if d.q != nil && !d.q.take(InodeCost) {
 			return ENOSPC
 		}
-		e := ErrnoOf(d.root.Symlink(target, n))
+		e := ErrnoOf(d.symlinkAt(target, n))
+		if e == EEXIST && strings.HasSuffix(n, "/") {
+			// As wasmtime (path_symlink_trailing_slashes): "f/" naming
+			// an existing file is ENOTDIR (the kernel says EEXIST).
+			if st, ok := d.lstat(path.Clean(n)); ok && st.Filetype == FiletypeRegularFile {
+				e = ENOTDIR
+			}
+		}
 		if e != 0 && d.q != nil {
 			d.q.give(InodeCost)
 		}

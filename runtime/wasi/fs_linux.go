@@ -91,16 +91,56 @@ func (d *dirFile) setTimesNoFollow(dir, name string, atim, mtim *time.Time) erro
 	})
 }
 
-// twoAt runs fn on the directory fds and last components of a (in d) and
-// b (in to). A trailing slash stays on its name: rename and link never
-// follow either last component, and the kernel then wants a directory
-// (or, for a new name, refuses it: ENOENT), as for any other caller.
-func (d *dirFile) twoAt(a string, to *dirFile, b string, dots Errno, fn func(pa int, na string, pb int, nb string) error) error {
+// lastAt runs fn on the fd of p's directory and p's last name, a trailing
+// slash kept on it (the calls given it never follow a last name, and
+// the kernel then wants a directory, or refuses a new name). A last "."
+// or ".." is not a name in the directory: once the directory resolves
+// (its errors come first, as in the kernel), dots(base) is the answer.
+func (d *dirFile) lastAt(p string, dots func(base string) error, fn func(pfd int, name string) error) error {
+	dir, name, slash, ok := splitLast(p)
+	if slash {
+		name += "/"
+	}
+	return d.at(dir, func(pfd int) error {
+		if !ok {
+			return dots(name)
+		}
+		return retry(func() error { return fn(pfd, name) })
+	})
+}
+
+// unlinkAt removes p, not a directory (EISDIR), a final symlink itself.
+func (d *dirFile) unlinkAt(p string) error {
+	return d.lastAt(p, func(string) error { return EISDIR }, func(pfd int, name string) error {
+		return unix.Unlinkat(pfd, name, 0)
+	})
+}
+
+// rmdirAt removes the empty directory p (not through a final symlink).
+func (d *dirFile) rmdirAt(p string) error {
+	return d.lastAt(p, func(base string) error {
+		if base == "." {
+			return EINVAL
+		}
+		return ENOTEMPTY
+	}, func(pfd int, name string) error {
+		return unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
+	})
+}
+
+// symlinkAt makes p a symlink to target (its checks are the caller's).
+func (d *dirFile) symlinkAt(target, p string) error {
+	return d.lastAt(p, func(string) error { return EEXIST }, func(pfd int, name string) error {
+		return unix.Symlinkat(target, pfd, name)
+	})
+}
+
+// twoAt runs fn on the directory fds and last names of a (in d) and b (in
+// to), trailing slashes kept (see lastAt); a last "." or ".." of a gives
+// dotsA, of b dotsB, once both directories resolve.
+func (d *dirFile) twoAt(a string, to *dirFile, b string, dotsA, dotsB Errno, fn func(pa int, na string, pb int, nb string) error) error {
 	da, na, sa, oka := splitLast(a)
 	db, nb, sb, okb := splitLast(b)
-	if !oka || !okb {
-		return dots // "." or "..": not a name in a directory
-	}
 	if sa {
 		na += "/"
 	}
@@ -109,6 +149,12 @@ func (d *dirFile) twoAt(a string, to *dirFile, b string, dots Errno, fn func(pa 
 	}
 	return d.at(da, func(pa int) error {
 		return to.at(db, func(pb int) error {
+			switch {
+			case !oka:
+				return dotsA
+			case !okb:
+				return dotsB
+			}
 			return retry(func() error { return fn(pa, na, pb, nb) })
 		})
 	})
@@ -116,7 +162,7 @@ func (d *dirFile) twoAt(a string, to *dirFile, b string, dots Errno, fn func(pa 
 
 // renameAt renames a (in d) to b (in to, of the same mount).
 func (d *dirFile) renameAt(a string, to *dirFile, b string) error {
-	return d.twoAt(a, to, b, EBUSY, func(pa int, na string, pb int, nb string) error {
+	return d.twoAt(a, to, b, EBUSY, EBUSY, func(pa int, na string, pb int, nb string) error {
 		return unix.Renameat(pa, na, pb, nb)
 	})
 }
@@ -124,7 +170,7 @@ func (d *dirFile) renameAt(a string, to *dirFile, b string) error {
 // linkAt links b (in to, of the same mount) to a (in d), a final symlink
 // of a itself.
 func (d *dirFile) linkAt(a string, to *dirFile, b string) error {
-	return d.twoAt(a, to, b, EEXIST, func(pa int, na string, pb int, nb string) error {
+	return d.twoAt(a, to, b, EPERM, EEXIST, func(pa int, na string, pb int, nb string) error {
 		return unix.Linkat(pa, na, pb, nb, 0)
 	})
 }

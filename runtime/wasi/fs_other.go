@@ -53,3 +53,32 @@ func (d *dirFile) linkAt(a string, to *dirFile, b string) error {
 	}
 	return d.root.Link(a, b)
 }
+
+func (d *dirFile) unlinkAt(p string) error {
+	fi, err := d.root.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return EISDIR
+	}
+	return d.root.Remove(p)
+}
+
+func (d *dirFile) rmdirAt(p string) error {
+	if isSelf(p) {
+		return EINVAL
+	}
+	fi, err := d.root.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return ENOTDIR
+	}
+	return d.root.Remove(p)
+}
+
+func (d *dirFile) symlinkAt(target, p string) error {
+	return d.root.Symlink(target, p)
+}
