@@ -3,6 +3,7 @@ package enginetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -175,6 +176,43 @@ func (s *suite) testCGuest(t *testing.T) {
 		want := fmt.Sprintf("eof after %d bytes\n", len(input))
 		if r.status != (runtime.ExitStatus{}) || r.stdout != input || r.stderr != want {
 			t.Fatalf("stdin: status %+v, %d bytes out (want %d), stderr %q (want %q)", r.status, len(r.stdout), len(input), r.stderr, want)
+		}
+	})
+	t.Run("PollStdin", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		inst, stdout, stderr := g.start(t, runtime.ContainerConfig{Stdin: pr}, "pollstdin")
+		stdout.WaitFor(t, "ready", waitTimeout)
+		fmt.Fprint(pw, "a\n")
+		stdout.WaitFor(t, "got", waitTimeout)
+		fmt.Fprint(pw, "b\n")
+		pw.Close()
+		st := wait(t, inst, waitTimeout)
+		if want := "timeout 0\nready\ngot \"a\\x0a\"\ngot \"b\\x0a\"\neof\n"; st != (runtime.ExitStatus{}) || stdout.String() != want {
+			t.Fatalf("pollstdin: status %+v stdout %q (want %q) stderr %q", st, stdout.String(), want, stderr.String())
+		}
+	})
+	t.Run("ReaddirMany", func(t *testing.T) {
+		dir, cfg := cVolume(t)
+		for i := range 500 {
+			must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-with-a-longer-name-%04d", i)), nil, 0o644))
+		}
+		g.want(t, cfg, "500 entries, 2 dots\n", "count", "/data")
+	})
+	t.Run("MemoryLimit", func(t *testing.T) {
+		// malloc returns NULL at the limit (memory.grow fails): a guest
+		// that exits non-zero then is OOMKilled, one that copes and exits
+		// 0 is not.
+		const limit = 16 << 20
+		r := g.run(t, runtime.ContainerConfig{MemoryLimitBytes: limit}, "memhog", "1")
+		var mib int
+		_, err := fmt.Sscanf(r.stdout, "malloc failed after %d MiB\n", &mib)
+		if err != nil || mib < 8 || mib >= 16 || r.status.ExitCode != 137 || !r.status.OOMKilled || r.status.Killed {
+			t.Errorf("memhog 1: status %+v stdout %q, want OOMKilled 137 after 8 to 15 MiB", r.status, r.stdout)
+		}
+		r = g.run(t, runtime.ContainerConfig{MemoryLimitBytes: limit}, "memhog", "0")
+		if !strings.HasPrefix(r.stdout, "malloc failed after ") || r.status != (runtime.ExitStatus{}) {
+			t.Errorf("memhog 0: status %+v stdout %q, want exit 0", r.status, r.stdout)
 		}
 	})
 	t.Run("Clocks", func(t *testing.T) {

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,6 +440,65 @@ int main(int argc, char **argv) {
 		// A load far beyond the linear memory traps.
 		volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)0xfffffff0u;
 		printf("%u\n", *p);
+		return 0;
+	}
+	if (strcmp(cmd, "memhog") == 0 && argc == 3) {
+		// Allocates and touches 1 MiB blocks until malloc fails (the
+		// memory cannot grow), then exits with argv[2].
+		int mib = 0;
+		static void *volatile last; // the blocks escape: no elision
+		for (char *b; (b = malloc(1 << 20)) != NULL; mib++) {
+			memset(b, 1, 1 << 20);
+			*(void **)b = last;
+			last = b;
+			if (mib % 4 == 0)
+				fprintf(stderr, "allocated %d MiB\n", mib);
+		}
+		printf("malloc failed after %d MiB\n", mib);
+		fflush(stdout);
+		return atoi(argv[2]);
+	}
+	if (strcmp(cmd, "count") == 0 && argc == 3) {
+		// Counts the entries of a directory (readdir over many
+		// fd_readdir batches), "." and ".." apart.
+		DIR *d = opendir(argv[2]);
+		if (!d)
+			die("opendir");
+		int n = 0, dots = 0;
+		for (struct dirent *e; (e = readdir(d)) != NULL;) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				dots++;
+			else
+				n++;
+		}
+		closedir(d);
+		printf("%d entries, %d dots\n", n, dots);
+		return 0;
+	}
+	if (strcmp(cmd, "pollstdin") == 0) {
+		// poll(2) on stdin: a timeout with no input, then each line as it
+		// comes, then EOF.
+		struct pollfd pfd = {.fd = 0, .events = POLLIN};
+		int r = poll(&pfd, 1, 100);
+		printf("timeout %d\n", r);
+		ready();
+		char buf[256];
+		for (;;) {
+			pfd.revents = 0;
+			r = poll(&pfd, 1, -1);
+			if (r != 1 || !(pfd.revents & (POLLIN | POLLHUP)))
+				die("poll");
+			ssize_t n = read(0, buf, sizeof buf);
+			if (n < 0)
+				die("read");
+			if (n == 0)
+				break;
+			printf("got ");
+			quoted(buf, (size_t)n);
+			printf("\n");
+			fflush(stdout);
+		}
+		puts("eof");
 		return 0;
 	}
 	if (strcmp(cmd, "waitterm") == 0) {
