@@ -24,8 +24,10 @@
 //   - On Linux a path's directory is resolved through os.Root and its last
 //     component applied with *at calls on that directory's fd (fs_linux.go):
 //     no-follow lookups do not follow a final symlink (O_NOFOLLOW,
-//     AT_SYMLINK_NOFOLLOW), rename is renameat, and rename and link work
-//     between two directory fds of one mount (EXDEV between two mounts).
+//     AT_SYMLINK_NOFOLLOW), rename, link, unlink, rmdir and symlink answer
+//     as the kernel does (trailing slashes, "x/.", a directory renamed over
+//     an empty one), and rename and link work between two directory fds of
+//     one mount (EXDEV between two mounts).
 //   - No escaping link is ever made: path_symlink judges a target from the
 //     link's real directory, and path_rename/path_link refuse (EPERM) to
 //     move a relative symlink, or a directory holding one, where it would
