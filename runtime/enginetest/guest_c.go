@@ -155,6 +155,25 @@ func (s *suite) testCGuest(t *testing.T) {
 			t.Errorf("cat /etc/passwd: status %+v stdout %q", r.status, r.stdout)
 		}
 	})
+	t.Run("WorkingDirectory", func(t *testing.T) {
+		// Two mounts; the guest moves between them with chdir. WorkingDir
+		// (PWD) does not apply: wasi-libc starts in "/" whatever PWD says.
+		dir, other := t.TempDir(), t.TempDir()
+		cfg := runtime.ContainerConfig{WorkingDir: "/data", Mounts: []runtime.Mount{
+			{HostPath: dir, GuestPath: "/data"}, {HostPath: other, GuestPath: "/var/other"}}}
+		g.want(t, cfg, `cwd /
+chdir: ok
+cwd /var/other
+chdir ..: errno EPERM
+cwd /var/other
+chdir /data: ok
+cwd /data
+chdir missing: errno ENOENT
+`, "cwd", "/var/other")
+		if b, err := os.ReadFile(filepath.Join(other, "rel.txt")); err != nil || string(b) != "relative" {
+			t.Errorf("host sees %q, %v", b, err)
+		}
+	})
 	t.Run("ReadOnlyVolume", func(t *testing.T) {
 		dir := t.TempDir()
 		must(t, os.WriteFile(filepath.Join(dir, "keep.txt"), []byte("keep"), 0o644))
@@ -230,10 +249,13 @@ func (s *suite) testCGuest(t *testing.T) {
 		g.want(t, runtime.ContainerConfig{}, "random differs 1 nonzero 1\n", "random")
 	})
 	t.Run("Trap", func(t *testing.T) {
-		for cmd, out := range map[string]string{"trap": "trapping\n", "oob": ""} {
+		for cmd, out := range map[string]string{"trap": "trapping\n", "oob": "", "assert": ""} {
 			r := g.run(t, runtime.ContainerConfig{}, cmd)
 			if r.status.ExitCode != 134 || r.status.Message == "" || r.status.Killed || r.status.OOMKilled || r.stdout != out {
 				t.Errorf("%s: status %+v stdout %q, want 134 with a message", cmd, r.status, r.stdout)
+			}
+			if cmd == "assert" && !strings.Contains(r.stderr, "Assertion failed: argc == 99") {
+				t.Errorf("assert: stderr %q, want the assertion", r.stderr)
 			}
 		}
 	})

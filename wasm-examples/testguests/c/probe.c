@@ -7,6 +7,7 @@
 // argv[1] selects a behaviour; every behaviour prints exact lines the tests
 // compare. File system steps print "step: ok" or "step: errno ENAME", so a
 // difference from upstream WASI (wasmtime) shows as the errno it gave.
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -435,6 +436,32 @@ int main(int argc, char **argv) {
 		puts("trapping");
 		fflush(stdout);
 		__builtin_trap();
+	}
+	if (strcmp(cmd, "assert") == 0) {
+		// A failed assert prints its message to stderr and aborts: a trap
+		// in wasi-libc.
+		assert(argc == 99);
+		return 0;
+	}
+	if (strcmp(cmd, "cwd") == 0 && argc == 3) {
+		// wasi-libc keeps the cwd itself ("/" at start; it ignores PWD)
+		// and resolves relative paths against it.
+		char buf[256];
+		printf("cwd %s\n", getcwd(buf, sizeof buf) ? buf : "(error)");
+		if (!step("chdir", chdir(argv[2])))
+			return 1;
+		printf("cwd %s\n", getcwd(buf, sizeof buf) ? buf : "(error)");
+		FILE *f = fopen("rel.txt", "w");
+		if (!f || fputs("relative", f) < 0 || fclose(f) != 0)
+			die("write rel.txt");
+		// wasi-libc resolves ".." from a preopen's top inside that
+		// preopen: it escapes, EPERM (as wasmtime), the cwd unchanged.
+		step("chdir ..", chdir(".."));
+		printf("cwd %s\n", getcwd(buf, sizeof buf) ? buf : "(error)");
+		step("chdir /data", chdir("/data"));
+		printf("cwd %s\n", getcwd(buf, sizeof buf) ? buf : "(error)");
+		step("chdir missing", chdir("missing"));
+		return 0;
 	}
 	if (strcmp(cmd, "oob") == 0) {
 		// A load far beyond the linear memory traps.
