@@ -1,3 +1,5 @@
+//go:build unix
+
 package wazero_test
 
 // BenchmarkFileIO: file I/O through a mounted volume (issue 10), against the
@@ -28,8 +30,15 @@ package wazero_test
 //   - median-ratio: the median over the rounds of wasmpod's time over raw
 //     wazero's in the same round: on a busy machine, a stall of one runner
 //     (another process taking the core) moves it less than the ratio of
-//     the totals. With -benchtime 2x both ratios are mostly noise (one or
-//     two operations, a few µs each): use 1s or more.
+//     the totals.
+//   - cpu-ratio: the process's CPU time (getrusage) while wasmpod's guest
+//     worked over that while raw wazero's did (each includes the command's
+//     round trip, and the garbage collection its allocations cause): on a
+//     machine whose cores other processes share, it stays near the ratio a
+//     quiet machine gives when the time ratios do not.
+//
+// With -benchtime 2x every ratio is mostly noise (one or two operations, a
+// few µs each): use 1s or more.
 //
 // The raw baseline is wazero configured as a sandbox must be, as the pod
 // start benchmarks' (bench_test.go in the repository root): able to stop a
@@ -47,6 +56,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +104,7 @@ func BenchmarkFileIO(b *testing.B) {
 			wp.do(b, op, 2)
 			raw.do(b, op, 2)
 			b.StartTimer()
-			var wpNs, rawNs time.Duration
+			var wpNs, rawNs, wpCPU, rawCPU time.Duration
 			rounds := min(b.N, fileioRounds)
 			ratios := make([]float64, 0, rounds)
 			for r := range rounds {
@@ -102,16 +112,18 @@ func BenchmarkFileIO(b *testing.B) {
 				if r < b.N%rounds {
 					n++
 				}
-				var w, rw time.Duration
+				var w, rw, wc, rc time.Duration
 				if r%2 == 0 {
-					w = wp.do(b, op, n)
-					rw = raw.do(b, op, n)
+					w, wc = wp.do(b, op, n)
+					rw, rc = raw.do(b, op, n)
 				} else {
-					rw = raw.do(b, op, n)
-					w = wp.do(b, op, n)
+					rw, rc = raw.do(b, op, n)
+					w, wc = wp.do(b, op, n)
 				}
 				wpNs += w
 				rawNs += rw
+				wpCPU += wc
+				rawCPU += rc
 				ratios = append(ratios, float64(w)/float64(max(rw, 1)))
 			}
 			slices.Sort(ratios)
@@ -119,6 +131,7 @@ func BenchmarkFileIO(b *testing.B) {
 			b.ReportMetric(float64(rawNs.Nanoseconds())/float64(b.N), "raw-ns/op")
 			b.ReportMetric(float64(wpNs)/float64(max(rawNs, 1)), "ratio-to-raw-wazero")
 			b.ReportMetric(ratios[len(ratios)/2], "median-ratio")
+			b.ReportMetric(float64(wpCPU)/float64(max(rawCPU, 1)), "cpu-ratio")
 		})
 	}
 }
@@ -192,9 +205,11 @@ type fileioGuest struct {
 }
 
 // do has the guest do op n times and returns the time they took, by the
-// guest's clock.
-func (g *fileioGuest) do(tb testing.TB, op string, n int) time.Duration {
+// guest's clock, and the CPU time the process spent meanwhile (command and
+// answer included).
+func (g *fileioGuest) do(tb testing.TB, op string, n int) (wall, cpu time.Duration) {
 	tb.Helper()
+	cpu0 := fileioProcessCPU(tb)
 	if _, err := fmt.Fprintf(g.stdin, "%s %d\n", op, n); err != nil {
 		tb.Fatalf("%s: sending %s: %v (stderr %q)", g.name, op, err, g.stderr)
 	}
@@ -210,7 +225,16 @@ func (g *fileioGuest) do(tb testing.TB, op string, n int) time.Duration {
 	if err != nil || ns < 0 {
 		tb.Fatalf("%s: %s %d answered %q", g.name, op, n, line)
 	}
-	return time.Duration(ns)
+	return time.Duration(ns), fileioProcessCPU(tb) - cpu0
+}
+
+// fileioProcessCPU is the process's CPU time so far (user and system).
+func fileioProcessCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // stop closes the guest's stdin (TERM) and checks that it exits 0.
