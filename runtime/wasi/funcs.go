@@ -873,7 +873,13 @@ func pathOpen(c *Call) Errno {
 	c.Sys.mu.Unlock()
 	// APPEND alone does not open for writing (as wasmtime, and open(2)
 	// with O_RDONLY|O_APPEND): a directory opens with it.
-	rights, rightsI := c.U64(5)&inh, c.U64(6)&inh
+	// The inheriting rights asked for are ignored, as wasmtime does: the
+	// new fd passes on what its kind may pass on, within the directory
+	// fd's inheriting rights, so rights shrink only where a guest dropped
+	// them (fd_fdstat_set_rights), never because it asked for none (a
+	// guest passing 0 would otherwise get a directory that opens files
+	// with no rights at all).
+	rights := c.U64(5) & inh
 	f, e := d.open(p, c.U32(1), oflags, rights, fdflags&^fdflagAppend)
 	if e != 0 {
 		return e
@@ -885,6 +891,8 @@ func pathOpen(c *Call) Errno {
 		}
 	}
 	base, excluded := openedRights(f, rights, inh, rights&rightFdWrite != 0)
+	_, rightsI, _ := rightsOf(f)
+	rightsI &= inh
 	fd, e := c.Sys.insert(&fdEntry{file: f, flags: fdflags, rightsB: base, rightsI: rightsI, excluded: excluded, mountRoot: dent.mountRoot, readOnly: d.readOnly})
 	if e != 0 {
 		_ = f.Close()

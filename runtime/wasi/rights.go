@@ -13,8 +13,11 @@ import "context"
 //     inheriting rights) to what path_open opens from it. A preopen reports
 //     exactly these, so a guest reopening it with the rights it reports
 //     (Rust's std and wasi-libc do at start-up) succeeds.
-//   - path_open masks the requested rights (base and inheriting) with the
-//     directory fd's inheriting rights. As in wasmtime, what a new fd may do
+//   - path_open masks the requested base rights with the directory fd's
+//     inheriting rights, and ignores the inheriting rights asked for (as
+//     wasmtime does): a new directory passes on what its parent passes on,
+//     so rights shrink only where a guest dropped them with
+//     fd_fdstat_set_rights. As in wasmtime, what a new fd may do
 //     follows from what it is and how it was opened, not from each bit
 //     asked for: a file gets rightsFile, less FD_READ unless FD_READ was
 //     asked for and less the write rights (rightsWrite) unless FD_WRITE (or
