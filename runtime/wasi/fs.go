@@ -755,7 +755,10 @@ func (d *dirFile) symlink(target, p string) Errno {
 	// Judged from the link's real directory: its parent may itself be
 	// reached through a symlink.
 	dir, e := d.realPath(path.Dir(path.Clean(n)))
-	if e != 0 || escapes(dir, target) {
+	if e != 0 {
+		return e // a directory above the root (EPERM) or a loop (ELOOP)
+	}
+	if escapes(dir, target) {
 		return EPERM
 	}
 	return d.locked(func() Errno {

@@ -48,7 +48,7 @@ func kerrno(err error) Errno {
 // a directory, a file, nowhere and themselves, missing names, and each
 // with a trailing "/", "/." and "/..".
 func TestPathsMatchKernel(t *testing.T) {
-	names := []string{"file", "dir", "empty", "ls", "lf", "le", "dang", "loop", "missing", "dir/f"}
+	names := []string{"file", "dir", "empty", "ls", "lf", "le", "dang", "loop", "missing", "dir/f", "ls/f", "lf/x", "dang/x", "loop/x"}
 	var paths []string
 	for _, n := range names {
 		for _, s := range []string{"", "/", "/.", "/.."} {
@@ -149,6 +149,7 @@ func TestPathsMatchKernel(t *testing.T) {
 	wasmtime := map[[2]string]Errno{
 		{"symlink at", "file/"}:  ENOTDIR, // path_symlink_trailing_slashes.rs
 		{"symlink at", "dir/f/"}: ENOTDIR,
+		{"symlink at", "ls/f/"}:  ENOTDIR,
 	}
 	n := 0
 	for _, o := range ops {
