@@ -491,15 +491,28 @@ int main(int argc, char **argv) {
 		DIR *d = opendir(argv[2]);
 		if (!d)
 			die("opendir");
-		int n = 0, dots = 0;
+		// d_ino is the inode stat gives, "." included.
+		struct stat st;
+		if (stat(argv[2], &st) < 0)
+			die("stat");
+		int n = 0, dots = 0, inos = 0;
 		for (struct dirent *e; (e = readdir(d)) != NULL;) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
 				dots++;
-			else
-				n++;
+				if (strcmp(e->d_name, ".") == 0)
+					inos += e->d_ino == st.st_ino;
+				continue;
+			}
+			n++;
+			struct stat fst;
+			char *p = join(argv[2], e->d_name);
+			if (lstat(p, &fst) < 0)
+				die("lstat");
+			free(p);
+			inos += e->d_ino == fst.st_ino && fst.st_ino != 0;
 		}
 		closedir(d);
-		printf("%d entries, %d dots\n", n, dots);
+		printf("%d entries, %d dots, %d inodes as stat\n", n, dots, inos);
 		return 0;
 	}
 	if (strcmp(cmd, "pollstdin") == 0) {
