@@ -1051,7 +1051,6 @@ var Rows = []Row{
 		Script: `
 			$d = path_open @/data 0 "d" 0 FD_READ 0 APPEND => OK
 			fd_fdstat_get $d => OK type=DIRECTORY`,
-		Pending: unfixed + "wasmpod treats APPEND as a write and gives EISDIR; wasmtime and Linux open the directory",
 	},
 	{
 		Name:     "path_open/nofollow",
