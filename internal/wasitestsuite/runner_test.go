@@ -44,6 +44,9 @@ func TestWASITestsuite(t *testing.T) {
 	if root == "" {
 		t.Skip("set WASI_TESTSUITE to a checkout of github.com/WebAssembly/wasi-testsuite (just wasi-testsuite DIR)")
 	}
+	if !filepath.IsAbs(root) {
+		t.Fatalf("WASI_TESTSUITE=%q: give an absolute path (go test runs in the package's directory)", root)
+	}
 	cases, err := Discover(root)
 	if err != nil {
 		t.Fatal(err)
