@@ -17,12 +17,12 @@ package wazero_test
 // two instances on wasmpod's engine (runtime/wazero.Engine, the volume a
 // runtime.Mount, with a runtime.VolumeQuota or without) and one on raw
 // wazero (wasi_snapshot_preview1, the volume an FSConfig().WithDirMount),
-// each on its own b.TempDir() of the same contents. A sub-benchmark splits its b.N operations into up to 32 rounds;
-// in each round both instances do the round's share, one after the other
-// (which goes first alternates), so drift in the machine's speed falls on
-// both. The time is the guest's own (its monotonic clock
-// around the operations), which leaves out instance start-up and each
-// command's round trip over stdin/stdout.
+// each on its own b.TempDir() of the same contents. A sub-benchmark splits
+// its b.N operations into up to 32 rounds; in each round both instances do
+// the round's share, one after the other (which goes first alternates), so
+// drift in the machine's speed falls on both. The time is the guest's own
+// (its monotonic clock around the operations), which leaves out instance
+// start-up and each command's round trip over stdin/stdout.
 //
 //   - ns/op: wasmpod's time per operation
 //   - raw-ns/op: raw wazero's
