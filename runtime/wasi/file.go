@@ -17,6 +17,20 @@ type regFile struct {
 	q          *Quota
 	appendMode bool
 	id         fileID // the file's inode, for q
+	// pos is the host file's offset when posKnown, kept by Read, Write and
+	// Seek (nothing else moves it), so that a write at the offset on a
+	// volume with a quota needs no lseek to learn where it lands.
+	pos      int64
+	posKnown bool
+}
+
+// moved records that a read or write at the offset moved it by n.
+func (f *regFile) moved(n int) {
+	if f.appendMode {
+		f.posKnown = false // the write went to the end
+	} else if f.posKnown {
+		f.pos += int64(n)
+	}
 }
 
 func (f *regFile) Filetype() Filetype {
@@ -32,6 +46,9 @@ func (f *regFile) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	n, err := f.f.Read(p)
+	if f.posKnown {
+		f.pos += int64(n)
+	}
 	if err == io.EOF {
 		err = nil
 	}
@@ -46,10 +63,23 @@ func (f *regFile) Write(p []byte) (int, error) {
 		}
 	}
 	if f.q != nil {
-		n, err := f.q.write(f.f, f.id, f.appendMode, p, -1)
+		cur := int64(-1)
+		if !f.appendMode {
+			if !f.posKnown {
+				if pos, err := f.f.Seek(0, io.SeekCurrent); err == nil {
+					f.pos, f.posKnown = pos, true
+				}
+			}
+			if f.posKnown {
+				cur = f.pos
+			}
+		}
+		n, err := f.q.write(f.f, f.id, f.appendMode, p, -1, cur)
+		f.moved(n)
 		return n, fileErr(err)
 	}
 	n, err := f.f.Write(p)
+	f.moved(n)
 	return n, fileErr(err)
 }
 
@@ -71,13 +101,15 @@ func (f *regFile) Pwrite(p []byte, off int64) (int, error) {
 			return 0, fileErr(err)
 		}
 		n, err := f.Write(p)
-		if _, serr := f.f.Seek(pos, io.SeekStart); err == nil && serr != nil {
+		_, serr := f.f.Seek(pos, io.SeekStart)
+		f.pos, f.posKnown = pos, serr == nil
+		if err == nil && serr != nil {
 			err = fileErr(serr)
 		}
 		return n, err
 	}
 	if f.q != nil {
-		n, err := f.q.write(f.f, f.id, false, p, off)
+		n, err := f.q.write(f.f, f.id, false, p, off, -1)
 		return n, fileErr(err)
 	}
 	n, err := f.f.WriteAt(p, off)
@@ -86,6 +118,7 @@ func (f *regFile) Pwrite(p []byte, off int64) (int, error) {
 
 func (f *regFile) Seek(off int64, whence int) (int64, error) {
 	n, err := f.f.Seek(off, whence)
+	f.pos, f.posKnown = n, err == nil
 	return n, fileErr(err)
 }
 

@@ -252,8 +252,10 @@ func (q *Quota) closing(id fileID) {
 }
 
 // write writes p at off (off < 0: at the file's offset, or its end with
-// O_APPEND) within the quota.
-func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off int64) (int, error) {
+// O_APPEND) within the quota. cur is the file's offset when the caller
+// knows it, else -1 (it is then asked of the host, an lseek): only a write
+// at the offset without O_APPEND needs it.
+func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off, cur int64) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	size, err := q.size(f, id)
@@ -265,6 +267,8 @@ func (q *Quota) write(f *os.File, id fileID, appendMode bool, p []byte, off int6
 	case off >= 0:
 	case appendMode:
 		start = size
+	case cur >= 0:
+		start = cur
 	default:
 		if start, err = f.Seek(0, io.SeekCurrent); err != nil {
 			return 0, err

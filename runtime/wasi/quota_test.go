@@ -150,13 +150,13 @@ func TestQuotaFailedWritePastEnd(t *testing.T) {
 	q.opened(st)
 	q.mu.Unlock()
 	id := fileID{st.Dev, st.Ino}
-	if n, err := q.write(f, id, false, []byte("y"), 64<<10); err == nil || n != 0 {
+	if n, err := q.write(f, id, false, []byte("y"), 64<<10, -1); err == nil || n != 0 {
 		t.Fatalf("write to a read-only file: %d, %v", n, err)
 	}
 	if _, err := f.Seek(32<<10, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := q.write(f, id, false, []byte("y"), -1); err == nil || n != 0 {
+	if n, err := q.write(f, id, false, []byte("y"), -1, -1); err == nil || n != 0 {
 		t.Fatalf("write to a read-only file: %d, %v", n, err)
 	}
 	q.mu.Lock()
@@ -165,4 +165,58 @@ func TestQuotaFailedWritePastEnd(t *testing.T) {
 	if got, err := MeasureDir(dir); err != nil || q.Used() != got || size != 1 {
 		t.Errorf("after failed writes: quota counts %d and a size of %d, the volume holds %d (%v)", q.Used(), size, got, err)
 	}
+}
+
+// TestQuotaWriteAtOffset: a write at the file's offset is charged for
+// what it adds past the end wherever reads, writes, seeks and appends left
+// the offset (the regFile keeps it, so that such a write costs no lseek).
+func TestQuotaWriteAtOffset(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	q, err := NewQuota("test", 1<<30, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dirFile{root: root, q: q}
+	f, e := d.open("f", 0, oflagCreat, rightFdRead|rightFdWrite|rightFdSeek, 0)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	rf := f.(*regFile)
+	buf := make([]byte, 4096)
+	check := func(step string) {
+		t.Helper()
+		if got, err := MeasureDir(dir); err != nil || q.Used() != got {
+			t.Fatalf("after %s: quota counts %d, the volume holds %d (%v)", step, q.Used(), got, err)
+		}
+	}
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(rf.Write(buf)) // offset 4096, size 4096
+	check("a write")
+	must(rf.Seek(0, 0))
+	must(rf.Read(buf))  // the read moves the offset to 4096
+	must(rf.Write(buf)) // grows the file to 8192
+	check("seek, read and write")
+	must(rf.Seek(-100, 2))
+	must(rf.Write(buf)) // from 8092: grows it to 12188
+	check("a seek from the end and a write")
+	if e := rf.setAppend(true); e != nil {
+		t.Fatal(e)
+	}
+	must(rf.Pwrite(buf[:10], 0)) // in append mode: appends, keeps the offset
+	if e := rf.setAppend(false); e != nil {
+		t.Fatal(e)
+	}
+	must(rf.Write(buf)) // at 12188: grows it to 16284
+	check("an append and a write")
+	f.Close()
 }
