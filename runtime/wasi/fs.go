@@ -174,6 +174,9 @@ func (d *dirFile) SetTimes(atim, mtim *time.Time) error {
 // (each bounded), checking killed between them (EINTR).
 func (d *dirFile) readdir(cookie uint64, killed func() bool) ([]dirent, error) {
 	if cookie < firstEntryCookie {
+		// Cookie 0 (or 1) is rewinddir: the entries are read again, so a
+		// listing sees what changed since the last one (fd_readdir.rs).
+		d.ls.reset()
 		return dotEntries[cookie:], nil
 	}
 	if d.root == nil {

@@ -171,6 +171,43 @@ func TestReaddirCookies(t *testing.T) {
 	checkListing(t, mount, listDir(t, g.callFunc(), g.m, 3, 4096, 0))
 }
 
+// TestReaddirRewindSeesChanges: cookie 0 is rewinddir, which re-reads the
+// directory (fd_readdir.rs): an entry made after a listing reached the
+// end shows up in the next listing from cookie 0, and a removed one goes.
+func TestReaddirRewindSeesChanges(t *testing.T) {
+	mount := t.TempDir()
+	dir := filepath.Join(mount, "d")
+	makeFiles(t, dir, 2)
+	g := newGuest(t, Config{Mounts: []Mount{{HostPath: mount, GuestPath: "/"}}})
+	fd, e := g.open(3, "d", oflagDirectory, rightFdRead)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	checkListing(t, dir, listDir(t, g.callFunc(), g.m, fd, 4096, 0))
+	if err := os.WriteFile(filepath.Join(dir, "new"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkListing(t, dir, listDir(t, g.callFunc(), g.m, fd, 4096, 0))
+	if err := os.Remove(filepath.Join(dir, "new")); err != nil {
+		t.Fatal(err)
+	}
+	checkListing(t, dir, listDir(t, g.callFunc(), g.m, fd, 4096, 0))
+	// An empty directory read to its end, then given an entry.
+	empty := filepath.Join(mount, "e")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	efd, e := g.open(3, "e", oflagDirectory, rightFdRead)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	checkListing(t, empty, listDir(t, g.callFunc(), g.m, efd, 4096, 0))
+	if err := os.WriteFile(filepath.Join(empty, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkListing(t, empty, listDir(t, g.callFunc(), g.m, efd, 4096, 0))
+}
+
 // TestReaddirMemoryBounded: a directory fd holds one bounded batch of its
 // listing, not the whole listing, whatever the directory's size (before, 40
 // fds reading one entry each of a 100,000-entry directory took ~14 MB each).
