@@ -721,6 +721,17 @@ var Rows = []Row{
 			fd_readdir 99 100 0 => EBADF`,
 	},
 	{
+		Name:     "fd_readdir/rewind-after-end",
+		Comment:  "a listing that reached its end, read again from cookie 0, shows a file created since through path_open",
+		Upstream: "tests/rust/src/bin/fd_readdir.rs",
+		Script: `
+			fd_readdir @/data 4096 0 => OK n=2 ents=.:DIRECTORY,..:DIRECTORY
+			$f = path_open @/data 0 "file" CREAT FD_READ|FD_WRITE 0 0
+			fd_close $f
+			fd_readdir @/data 4096 0 => OK n=3 ents=.:DIRECTORY,..:DIRECTORY,file:REGULAR_FILE cookies=1,2,3
+			fd_readdir @/data 4096 2 => OK n=1 ents=file:REGULAR_FILE`,
+	},
+	{
 		Name:    "fd_readdir/after-changes",
 		Comment: "a listing from cookie 0 sees entries created and removed since the last one",
 		Tree:    []string{"a=1"},
