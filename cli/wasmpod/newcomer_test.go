@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -222,7 +223,9 @@ func TestCtrlZUnderGoRun(t *testing.T) {
 		t.Skip("no bash")
 	}
 	cmd := exec.Command(bash, "--norc", "--noprofile", "-i")
-	cmd.Env = append(os.Environ(), "PS1=$ ", "TERM=dumb")
+	// An interactive bash writes its history on exit: into the test's
+	// own directory, never the user's HOME.
+	cmd.Env = append(os.Environ(), "PS1=$ ", "TERM=dumb", "HISTFILE="+filepath.Join(t.TempDir(), "bash_history"))
 	term := startTerminal(t, cmd)
 	term.typeIn(strings.Join(goRunGracefulArgs(), " ") + " & echo job=$!; fg\n")
 	term.waitOut(`\[graceful/graceful\] working`, coldStart)
