@@ -120,7 +120,10 @@ func podEvents(t *testing.T, cs kubernetes.Interface, name string) []string {
 		if b.EventTime.Time.After(tb) {
 			tb = b.EventTime.Time
 		}
-		if !ta.Equal(tb) {
+		// FirstTimestamp has whole seconds, EventTime microseconds:
+		// compared at the coarser one, then in the order the server
+		// stored them.
+		if ta, tb = ta.Truncate(time.Second), tb.Truncate(time.Second); !ta.Equal(tb) {
 			return ta.Before(tb)
 		}
 		ra, _ := strconv.ParseInt(a.ResourceVersion, 10, 64)
