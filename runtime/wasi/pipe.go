@@ -66,9 +66,11 @@ func (p *Pipe) CloseWrite() {
 	}
 }
 
-// Filetype implements File. Go's wasip1 port polls any fd in non-blocking
-// mode; a character device is what a terminal-like stdin reports.
-func (p *Pipe) Filetype() Filetype { return FiletypeCharacterDevice }
+// Filetype implements File: UNKNOWN, what wasmtime reports for stdio that
+// is not a terminal. A character device would make wasi-libc's isatty()
+// and Rust's IsTerminal say a pod's stdio is a terminal (colour codes in
+// its logs); a container's stdio is a pipe, as upstream without tty.
+func (p *Pipe) Filetype() Filetype { return FiletypeUnknown }
 
 // Read implements File: EAGAIN when empty and open, (0, nil) at EOF.
 func (p *Pipe) Read(b []byte) (int, error) {
@@ -131,7 +133,7 @@ type writerFile struct {
 	w  io.Writer
 }
 
-func (f *writerFile) Filetype() Filetype              { return FiletypeCharacterDevice }
+func (f *writerFile) Filetype() Filetype              { return FiletypeUnknown }
 func (f *writerFile) Read([]byte) (int, error)        { return 0, EBADF }
 func (f *writerFile) Poll() (Events, <-chan struct{}) { return Writable, nil }
 func (f *writerFile) Close() error                    { return nil }

@@ -648,7 +648,6 @@ var Rows = []Row{
 			fd_fdstat_get 0 => OK type=UNKNOWN
 			fd_fdstat_get 1 => OK type=UNKNOWN
 			fd_filestat_get 2 => OK type=UNKNOWN`,
-		Pending: unfixed + "wasmpod reports stdio as CHARACTER_DEVICE, so wasi-libc's isatty() (and Rust's IsTerminal) say a pod's stdout is a terminal; wasmtime reports UNKNOWN when it is not one",
 	},
 	{
 		Name:     "fd_read/directory",
