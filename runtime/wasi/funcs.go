@@ -148,7 +148,7 @@ func builtin() []HostFunc {
 		{Name: "proc_exit", Params: []ValType{I32}, Fn: func(_ context.Context, c *Call) {
 			panic(&ProcExit{Code: c.U32(0)})
 		}},
-		fn("proc_raise", 1, nil, func(*Call) Errno { return ENOSYS }),
+		fn("proc_raise", 1, nil, func(*Call) Errno { return ENOTSUP }), // as wasmtime: no signals in WASI
 		fn("sched_yield", 0, nil, func(*Call) Errno { runtime.Gosched(); return 0 }),
 
 		fn("fd_advise", 4, []int{1, 2}, func(c *Call) Errno {

@@ -396,7 +396,7 @@ func TestBadPointers(t *testing.T) {
 		"fd_seek":             {[]uint64{1, 0, 0, 0}, ESPIPE},
 		"fd_renumber":         {[]uint64{0, 77}, EBADF},
 		"sock_recv":           {[]uint64{1, 0, 0, 0, 0, 0}, ENOTSOCK},
-		"proc_raise":          {[]uint64{9}, ENOSYS},
+		"proc_raise":          {[]uint64{9}, ENOTSUP},
 		"fd_filestat_get":     {[]uint64{1, far}, EFAULT},
 		"path_symlink":        {[]uint64{far, 10, 3, 0, 1}, EFAULT},
 		"fd_prestat_dir_name": {[]uint64{3, 0, 0}, ENAMETOOLONG},
