@@ -51,39 +51,7 @@ func ASProbe(tb testing.TB) []byte {
 }
 
 // asGuest runs the compiled AssemblyScript probe.
-type asGuest struct {
-	s   *suite
-	mod runtime.CompiledModule
-}
-
-// start starts the probe with argv ["as-probe", args...] merged into cfg.
-func (g asGuest) start(t *testing.T, cfg runtime.ContainerConfig, args ...string) (runtime.Instance, *Buffer, *Buffer) {
-	t.Helper()
-	stdout, stderr := NewBuffer(), NewBuffer()
-	cfg.Args = append([]string{"as-probe"}, args...)
-	cfg.Stdout, cfg.Stderr = stdout, stderr
-	cfg.Name = "as/" + strings.Join(args, "-")
-	inst, err := g.s.eng.Start(context.Background(), g.mod, cfg)
-	if err != nil {
-		t.Fatalf("Start AssemblyScript probe %v: %v", args, err)
-	}
-	t.Cleanup(func() {
-		inst.Kill()
-		select {
-		case <-inst.Done():
-		case <-time.After(killTimeout):
-			t.Errorf("AssemblyScript probe %v still running %v after Kill", args, killTimeout)
-		}
-	})
-	return inst, stdout, stderr
-}
-
-func (g asGuest) run(t *testing.T, cfg runtime.ContainerConfig, args ...string) result {
-	t.Helper()
-	inst, stdout, stderr := g.start(t, cfg, args...)
-	st := wait(t, inst, waitTimeout)
-	return result{stdout: stdout.String(), stderr: stderr.String(), status: st}
-}
+type asGuest struct{ foreignGuest }
 
 // want runs the probe with args and wants exit 0 and exactly stdout.
 func (g asGuest) want(t *testing.T, cfg runtime.ContainerConfig, stdout string, args ...string) {
@@ -126,7 +94,7 @@ func (s *suite) testASGuest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compile AssemblyScript probe: %v", err)
 	}
-	g := asGuest{s: s, mod: mod}
+	g := asGuest{foreignGuest{s: s, mod: mod, lang: "AssemblyScript", argv0: "as-probe"}}
 	none := runtime.ContainerConfig{}
 
 	t.Run("Args", func(t *testing.T) {

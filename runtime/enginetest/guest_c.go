@@ -44,38 +44,7 @@ func CProbe(tb testing.TB) []byte {
 }
 
 // cGuest runs the compiled C probe.
-type cGuest struct {
-	s   *suite
-	mod runtime.CompiledModule
-}
-
-func (g cGuest) start(t *testing.T, cfg runtime.ContainerConfig, args ...string) (runtime.Instance, *Buffer, *Buffer) {
-	t.Helper()
-	stdout, stderr := NewBuffer(), NewBuffer()
-	cfg.Args = append([]string{"probe"}, args...)
-	cfg.Stdout, cfg.Stderr = stdout, stderr
-	cfg.Name = "c/" + strings.Join(args, "-")
-	inst, err := g.s.eng.Start(context.Background(), g.mod, cfg)
-	if err != nil {
-		t.Fatalf("Start C probe %v: %v", args, err)
-	}
-	t.Cleanup(func() {
-		inst.Kill()
-		select {
-		case <-inst.Done():
-		case <-time.After(killTimeout):
-			t.Errorf("C probe %v still running %v after Kill", args, killTimeout)
-		}
-	})
-	return inst, stdout, stderr
-}
-
-func (g cGuest) run(t *testing.T, cfg runtime.ContainerConfig, args ...string) result {
-	t.Helper()
-	inst, stdout, stderr := g.start(t, cfg, args...)
-	st := wait(t, inst, waitTimeout)
-	return result{stdout: stdout.String(), stderr: stderr.String(), status: st}
-}
+type cGuest struct{ foreignGuest }
 
 // want runs the probe with args and wants exit 0 and exactly stdout.
 func (g cGuest) want(t *testing.T, cfg runtime.ContainerConfig, stdout string, args ...string) {
@@ -99,7 +68,7 @@ func (s *suite) testCGuest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compile C probe: %v", err)
 	}
-	g := cGuest{s: s, mod: mod}
+	g := cGuest{foreignGuest{s: s, mod: mod, lang: "C", argv0: "probe"}}
 
 	t.Run("Stdio", func(t *testing.T) {
 		r := g.run(t, runtime.ContainerConfig{}, "hello")

@@ -99,38 +99,7 @@ const (
 )
 
 // rustGuest runs the compiled Rust probe.
-type rustGuest struct {
-	s   *suite
-	mod runtime.CompiledModule
-}
-
-func (g rustGuest) start(t *testing.T, cfg runtime.ContainerConfig, args ...string) (runtime.Instance, *Buffer, *Buffer) {
-	t.Helper()
-	stdout, stderr := NewBuffer(), NewBuffer()
-	cfg.Args = append([]string{"probe"}, args...)
-	cfg.Stdout, cfg.Stderr = stdout, stderr
-	cfg.Name = "rust/" + strings.Join(args, "-")
-	inst, err := g.s.eng.Start(context.Background(), g.mod, cfg)
-	if err != nil {
-		t.Fatalf("Start %v: %v", args, err)
-	}
-	t.Cleanup(func() {
-		inst.Kill()
-		select {
-		case <-inst.Done():
-		case <-time.After(killTimeout):
-			t.Errorf("instance %v still running %v after Kill", args, killTimeout)
-		}
-	})
-	return inst, stdout, stderr
-}
-
-func (g rustGuest) run(t *testing.T, cfg runtime.ContainerConfig, args ...string) result {
-	t.Helper()
-	inst, stdout, stderr := g.start(t, cfg, args...)
-	st := wait(t, inst, waitTimeout)
-	return result{stdout: stdout.String(), stderr: stderr.String(), status: st}
-}
+type rustGuest struct{ foreignGuest }
 
 // runWant runs the probe and fails the test unless it exits 0 having
 // printed exactly stdout.
@@ -150,7 +119,7 @@ func (s *suite) testRustGuest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compile the Rust probe: %v", err)
 	}
-	g := rustGuest{s: s, mod: mod}
+	g := rustGuest{foreignGuest{s: s, mod: mod, lang: "Rust", argv0: "probe"}}
 
 	t.Run("Stdio", func(t *testing.T) {
 		r := g.runWant(t, runtime.ContainerConfig{}, "hello\n", "hello")
