@@ -118,6 +118,9 @@ type Call struct {
 	Results []uint64
 	Mem     Memory
 	Sys     *System
+	// quiet is set by a call that could not have woken another instance
+	// (fd_write to a file): no yield after it (see yieldAfter).
+	quiet bool
 }
 
 // U32 returns parameter i as a uint32.
