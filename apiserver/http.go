@@ -4,7 +4,7 @@ package apiserver
 // bodies and metav1.Status errors, so that client-go and kubectl can speak
 // to it:
 //
-//	/version /healthz /readyz /livez
+//	/version /healthz /readyz /livez (health.go)
 //	/api /api/v1 /apis /apis/{group} /apis/{group}/{version}
 //	/api/v1/[watch/][namespaces/{ns}/]{resource}[/{name}[/{subresource}]]
 //	/apis/{group}/{version}/[watch/][namespaces/{ns}/]{resource}[/{name}[/{subresource}]]
@@ -125,13 +125,19 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	path := req.URL.Path
+	if isPublicPath(path) && h.opts.Token != "" && req.Header.Get("Authorization") != "" && !h.authorized(req) {
+		// Public paths are public to anonymous requests; a wrong token is
+		// still refused, as upstream (health.go).
+		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusUnauthorized,
+			Reason: metav1.StatusReasonUnauthorized, Message: "Unauthorized"}})
+		return
+	}
 	switch path {
 	case "/healthz", "/livez", "/readyz":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		io.WriteString(w, "ok")
+		h.serveHealthRoot(w, req, path[1:])
 		return
-	case "/version":
+	case "/version", "/version/":
 		writeJSON(w, http.StatusOK, version.Info{
 			Major: "1", Minor: "37", GitVersion: GitVersion, GitTreeState: "clean",
 			GoVersion: goruntime.Version(), Compiler: goruntime.Compiler,
@@ -191,6 +197,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		h.serveResource(w, req, schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:])
 	case path == BackupPath:
 		h.serveBackup(w, req)
+	case len(parts) == 2 && healthEndpoints[parts[0]] && h.serveHealthCheck(w, req, parts[1]):
+		// /healthz/NAME (health.go)
 	default:
 		writeError(w, notFound())
 	}
