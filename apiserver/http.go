@@ -154,6 +154,7 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// The connection carried a valid token (or none is needed): it no
 	// longer counts against LimitUnauthenticated's cap.
 	markAuthenticated(req.Context())
+	req = req.WithContext(WithUser(req.Context(), AdminUser)) // authreview.go
 	if req.Body != nil {
 		if req.ContentLength > h.opts.MaxBodyBytes {
 			writeError(w, tooLarge(h.opts.MaxBodyBytes))
@@ -186,6 +187,7 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	case len(parts) == 3 && parts[0] == "apis":
 		gv := schema.GroupVersion{Group: parts[1], Version: parts[2]}
 		list := h.resourceList(gv)
+		list.APIResources = append(list.APIResources, reviewAPIResources(gv)...)
 		if len(list.APIResources) == 0 {
 			writeError(w, notFound())
 			return
@@ -193,6 +195,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, list)
 	case len(parts) > 2 && parts[0] == "api" && parts[1] == "v1":
 		h.serveResource(w, req, corev1.SchemeGroupVersion, parts[2:])
+	case len(parts) == 4 && parts[0] == "apis" && h.serveReview(w, req, parts[1], parts[2], parts[3]):
+		// self-subject reviews (authreview.go)
 	case len(parts) > 3 && parts[0] == "apis":
 		h.serveResource(w, req, schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:])
 	case path == BackupPath:
@@ -306,6 +310,7 @@ func (h *httpHandler) groupList() *metav1.APIGroupList {
 			list.Groups[i].Versions = append(list.Groups[i].Versions, gvd)
 		}
 	}
+	addReviewGroups(list) // authreview.go
 	return list
 }
 
