@@ -50,6 +50,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
+	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/network"
@@ -281,6 +282,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { nsc.Run(runCtx) })
 	epc := endpoints.New(c.client)
 	c.goRun(func() { epc.Run(runCtx) })
+	sac := serviceaccount.New(c.client)
+	c.goRun(func() { sac.Run(runCtx) })
 
 	specs := cfg.NodeSpecs
 	if len(specs) == 0 {

@@ -147,6 +147,7 @@ func defaultResources() []*Resource {
 	}
 	return []*Resource{
 		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
+		serviceAccountResource(), // serviceaccounts.go
 		apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} }),
 		apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} }),
 		apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }),
