@@ -54,6 +54,9 @@ func locateServer(c *ucli.Context) (*rest.Config, string, string, error) {
 	server, token := flagString(c, "server"), flagString(c, "token")
 	if server != "" {
 		cfg, addr, err := serverConfig(server, token)
+		if err == nil {
+			trustRecordedCA(cfg, server)
+		}
 		return cfg, addr, "", err
 	}
 	kubeconfig := flagString(c, "kubeconfig")
@@ -176,11 +179,16 @@ func probeSocket(path string) string {
 // serveRecord is what a running "wasmpod serve" records about itself in
 // serversDir, so that the client commands can find it.
 type serveRecord struct {
-	PID     int       `json:"pid"`
-	Socket  string    `json:"socket"`
-	DataDir string    `json:"dataDir"`
-	Listen  string    `json:"listen,omitempty"`
-	Started time.Time `json:"started"`
+	PID     int    `json:"pid"`
+	Socket  string `json:"socket"`
+	DataDir string `json:"dataDir"`
+	Listen  string `json:"listen,omitempty"` // https://host:port of --listen
+	// CAFile is the CA that signed the --listen serving certificate
+	// (generated ones) and Kubeconfig the admin kubeconfig for it: a
+	// client reaching the server on TCP trusts it through either.
+	CAFile     string    `json:"caFile,omitempty"`
+	Kubeconfig string    `json:"kubeconfig,omitempty"`
+	Started    time.Time `json:"started"`
 
 	why string // why it is not usable
 }
@@ -268,4 +276,20 @@ func liveServers() (live, dead []serveRecord) {
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].Started.Before(live[j].Started) })
 	return live, dead
+}
+
+// trustRecordedCA makes cfg, for an https:// --server, trust the CA of the
+// running serve of this user that recorded that address (the generated
+// CA is in no system pool).
+func trustRecordedCA(cfg *rest.Config, server string) {
+	if !strings.HasPrefix(server, "https://") || len(cfg.TLSClientConfig.CAData) > 0 || cfg.TLSClientConfig.CAFile != "" {
+		return
+	}
+	live, _ := liveServers()
+	for _, r := range live {
+		if r.CAFile != "" && strings.TrimSuffix(server, "/") == r.Listen {
+			cfg.TLSClientConfig.CAFile = r.CAFile
+			return
+		}
+	}
 }

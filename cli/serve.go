@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -24,17 +25,33 @@ func serveCommand() *ucli.Command {
 		Name:  "serve",
 		Usage: "Run the control plane (API server, store, scheduler, controllers) and node agents",
 		Description: `Serves the Kubernetes-style API on a Unix socket (mode 0600: file permissions are
-the authentication) and, with --listen, on TCP with a bearer token. Objects live
+the authentication) and, with --listen, on HTTPS with a bearer token. Objects live
 in a bbolt file under --data-dir and survive restarts: pods that were running
 start again as after a node reboot (restartCount incremented, per restartPolicy).
+
+With --listen, serve creates a CA and a serving certificate in <data-dir>/pki
+on first start (reused later; the serving certificate is renewed when the
+listen host changes or it nears expiry) unless --tls-cert-file and
+--tls-private-key-file are given, generates a token in <data-dir>/token when
+none is given, and writes an admin kubeconfig to <data-dir>/kubeconfig
+(mode 0600), which kubectl and wasmpod both use:
+
+  wasmpod serve --listen 127.0.0.1:6443 &
+  export KUBECONFIG=<data-dir>/kubeconfig
+
+Without --listen there is no kubeconfig: the Unix socket has no TLS.
 
 Use the other commands (get, apply, logs, exec, delete…) against it.`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
 			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes (made 0700; one owned by another user is refused)", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
 			&ucli.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
-			&ucli.StringFlag{Name: "listen", Usage: "also serve on this TCP address (host:port); requires --token"},
-			&ucli.StringFlag{Name: "token", Usage: "bearer token required on TCP: at least 16 random characters (e.g. openssl rand -hex 32); weak tokens are refused", EnvVars: []string{"WASMPOD_TOKEN"}},
+			&ucli.StringFlag{Name: "listen", Usage: "also serve HTTPS on this TCP address (host:port) and write <data-dir>/kubeconfig for it"},
+			&ucli.StringFlag{Name: "token", Usage: "bearer token required on TCP: at least 16 random characters (e.g. openssl rand -hex 32); weak tokens are refused (default: generated once into <data-dir>/token)", EnvVars: []string{"WASMPOD_TOKEN"}},
+			&ucli.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) for --listen instead of the generated one in <data-dir>/pki"},
+			&ucli.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
+			&ucli.StringFlag{Name: "write-kubeconfig", Usage: "also write the admin kubeconfig for --listen to this file (merged into it if it is a kubeconfig already)"},
+			&ucli.StringFlag{Name: "insecure-http-listen", Usage: "also serve plain HTTP (bearer token required) on this loopback address (127.0.0.1, ::1 or localhost only)"},
 			&ucli.IntFlag{Name: "nodes", Usage: "number of node agents in this process", Value: 1},
 			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
 			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
@@ -70,10 +87,25 @@ func serveAction(c *ucli.Context) error {
 	if socket == "" {
 		socket = filepath.Join(dataDir, "wasmpod.sock")
 	}
-	if c.String("listen") != "" && c.String("token") == "" {
-		return ucli.Exit("--listen serves the API on TCP and needs a bearer token: set --token or WASMPOD_TOKEN", 2)
+	listen, insecureListen := c.String("listen"), c.String("insecure-http-listen")
+	tcp := listen != "" || insecureListen != ""
+	if listen != "" {
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			return ucli.Exit(fmt.Sprintf("--listen %q: %v", listen, err), 2)
+		}
 	}
-	if c.String("listen") != "" {
+	if insecureListen != "" {
+		if err := checkLoopbackListen(insecureListen); err != nil {
+			return ucli.Exit(err.Error(), 2)
+		}
+	}
+	if (c.String("tls-cert-file") == "") != (c.String("tls-private-key-file") == "") {
+		return ucli.Exit("--tls-cert-file and --tls-private-key-file go together", 2)
+	}
+	if listen == "" && (c.String("tls-cert-file") != "" || c.String("write-kubeconfig") != "") {
+		return ucli.Exit("--tls-cert-file and --write-kubeconfig need --listen (the Unix socket has no TLS)", 2)
+	}
+	if tcp && (c.IsSet("token") || c.String("token") != "") {
 		if err := apiserver.CheckToken(c.String("token")); err != nil {
 			return ucli.Exit(fmt.Sprintf("--token (or WASMPOD_TOKEN, or token in --config): %v", err), 2)
 		}
@@ -110,6 +142,26 @@ func serveAction(c *ucli.Context) error {
 		return ucli.Exit(err.Error(), 1)
 	}
 	defer cl.Close()
+	token := c.String("token")
+	var pki *servingPKI
+	if tcp {
+		if token == "" {
+			if token, err = loadOrCreateToken(dataDir); err != nil {
+				return ucli.Exit(fmt.Sprintf("token: %v", err), 1)
+			}
+		}
+	}
+	if listen != "" {
+		host, _, _ := net.SplitHostPort(listen)
+		if f := c.String("tls-cert-file"); f != "" {
+			pki, err = loadServingFiles(f, c.String("tls-private-key-file"))
+		} else {
+			pki, err = loadOrCreatePKI(filepath.Join(dataDir, pkiDirName), servingHosts(host), time.Now())
+		}
+		if err != nil {
+			return ucli.Exit(fmt.Sprintf("serving certificate: %v", err), 1)
+		}
+	}
 
 	ul, err := apiserver.ListenUnix(socket)
 	if err != nil {
@@ -117,16 +169,57 @@ func serveAction(c *ucli.Context) error {
 	}
 	servers := []*http.Server{apiserver.NewHTTPServer(cl.Handler(), apiserver.ServingOptions{})}
 	listeners := []net.Listener{ul}
+	tlsConfigs := []*tls.Config{nil}
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
 	fmt.Fprintf(stderr, "wasmpod serve: API on unix://%s\n", socket)
-	if addr := c.String("listen"); addr != "" {
-		tl, err := net.Listen("tcp", addr)
+	rec := serveRecord{PID: os.Getpid(), Socket: socket, DataDir: dataDir, Started: time.Now().UTC()}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		rec.DataDir = abs
+	}
+	if listen != "" {
+		tl, err := net.Listen("tcp", listen)
 		if err != nil {
-			ul.Close()
+			closeAll()
 			return ucli.Exit(err.Error(), 1)
 		}
-		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: c.String("token")}), apiserver.ServingOptions{}))
+		host, _, _ := net.SplitHostPort(listen)
+		url := serverURL(host, tl.Addr())
+		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token}), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(tl, 0))
-		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (bearer token required)\n", tl.Addr())
+		tlsConfigs = append(tlsConfigs, pki.tlsConfig())
+		fmt.Fprintf(stderr, "wasmpod serve: API on %s (TLS, bearer token required)\n", url)
+		rec.Listen, rec.CAFile = url, pki.caPath
+		kubeconfigs := []string{filepath.Join(rec.DataDir, kubeconfigName)}
+		if p := c.String("write-kubeconfig"); p != "" {
+			kubeconfigs = append(kubeconfigs, p)
+		}
+		for i, p := range kubeconfigs {
+			if err := writeKubeconfig(p, url, pki.caPEM, token); err != nil {
+				closeAll()
+				return ucli.Exit(fmt.Sprintf("kubeconfig: %v", err), 1)
+			}
+			if i == 0 {
+				rec.Kubeconfig = p
+				fmt.Fprintf(stderr, "wasmpod serve: kubeconfig in %s: export KUBECONFIG=%s\n", p, p)
+			} else {
+				fmt.Fprintf(stderr, "wasmpod serve: kubeconfig also in %s\n", p)
+			}
+		}
+	}
+	if insecureListen != "" {
+		hl, err := net.Listen("tcp", insecureListen)
+		if err != nil {
+			closeAll()
+			return ucli.Exit(err.Error(), 1)
+		}
+		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token}), apiserver.ServingOptions{}))
+		listeners = append(listeners, apiserver.LimitUnauthenticated(hl, 0))
+		tlsConfigs = append(tlsConfigs, nil)
+		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (plain HTTP on loopback, bearer token required)\n", hl.Addr())
 	}
 	nodes := c.Int("nodes")
 	if len(nodeSpecs) > 0 {
@@ -136,15 +229,8 @@ func serveAction(c *ucli.Context) error {
 	// Record where this serve listens, so that the client commands find it
 	// whatever its --data-dir (removed on exit; a killed serve's record is
 	// dropped by the next client that finds its pid gone).
-	rec := serveRecord{PID: os.Getpid(), Socket: socket, DataDir: dataDir, Started: time.Now().UTC()}
 	if abs, err := filepath.Abs(socket); err == nil {
 		rec.Socket = abs
-	}
-	if abs, err := filepath.Abs(dataDir); err == nil {
-		rec.DataDir = abs
-	}
-	if len(listeners) > 1 {
-		rec.Listen = "http://" + listeners[1].Addr().String()
 	}
 	unrecord, err := recordServe(rec)
 	if err != nil {
@@ -154,7 +240,13 @@ func serveAction(c *ucli.Context) error {
 
 	errs := make(chan error, len(servers))
 	for i, s := range servers {
-		go func() { errs <- s.Serve(listeners[i]) }()
+		go func() {
+			if tlsConfigs[i] != nil {
+				errs <- serveTLS(s, listeners[i], tlsConfigs[i])
+				return
+			}
+			errs <- s.Serve(listeners[i])
+		}()
 	}
 	select {
 	case <-ctx.Done():

@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/wasmpod/wasmpod/apiserver"
 )
@@ -495,11 +497,22 @@ func TestServeTCPWithTokenAndClientGo(t *testing.T) {
 	l.Close()
 	s := serve(t, t.TempDir(), "--listen", addr, "--token", "e2e-token-9f8a7b6c5d4e3f21")
 	ctx := context.Background()
-	bad, _ := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+addr, "wrong"))
+	// --listen is HTTPS; the kubeconfig serve writes holds its CA.
+	kcfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kcfg.Host != "https://"+addr || kcfg.BearerToken != "e2e-token-9f8a7b6c5d4e3f21" {
+		t.Fatalf("kubeconfig: server %q token %q", kcfg.Host, kcfg.BearerToken)
+	}
+	kcfg.ContentType = "application/json" // no protobuf yet (issue 11, part 4)
+	wrong := rest.CopyConfig(kcfg)
+	wrong.BearerToken = "wrong"
+	bad, _ := kubernetes.NewForConfig(wrong)
 	if _, err := bad.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
 		t.Fatalf("wrong token: %v", err)
 	}
-	cs, err := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+addr, "e2e-token-9f8a7b6c5d4e3f21"))
+	cs, err := kubernetes.NewForConfig(kcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
