@@ -26,11 +26,13 @@ port-forward) talk to a wasmpod API server; "run" needs none. They use the
 first of these that applies:
 
   1. --server (or $WASMPOD_SERVER): unix:///path/to.sock or http(s)://host:port,
-     with --token (or $WASMPOD_TOKEN) on TCP.
+     with --token (or $WASMPOD_TOKEN) on TCP; the https:// address of a running
+     serve is trusted with the CA that serve recorded.
   2. --kubeconfig (or $KUBECONFIG), with --context: the server, token, client
      certificates and CA of that kubeconfig's context (credentials are sent
      only over https, as kubectl does; --token is sent on http too).
-     ~/.kube/config is never read unless named this way.
+     ~/.kube/config is never read unless named this way. "wasmpod serve
+     --listen" writes one to <data-dir>/kubeconfig (it prints the path).
   3. The socket of the default data dir, if a server answers on it:
      $WASMPOD_DATA_DIR/wasmpod.sock, else $XDG_DATA_HOME/wasmpod/wasmpod.sock,
      else ~/.local/share/wasmpod/wasmpod.sock.

@@ -306,3 +306,26 @@ func TestHelpShowsServerPrecedence(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPSServerTrustsRecordedCA: --server https://... of a running serve
+// that recorded its CA is trusted through that record; without it, the
+// unknown CA is refused.
+func TestHTTPSServerTrustsRecordedCA(t *testing.T) {
+	home := isolate(t)
+	sock := filepath.Join(home, "api.sock")
+	_, tlsURL, caPEM := apiOn(t, sock, "tls-token-0123456789abcdef", "over-tls")
+	args := []string{"--server", tlsURL, "--token", "tls-token-0123456789abcdef"}
+	if _, errOut, code := getPods(args...); code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("unknown CA: exit %d, %q", code, errOut)
+	}
+	caFile := filepath.Join(home, "ca.crt")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recordServe(serveRecord{PID: os.Getpid(), Socket: sock, DataDir: home, Listen: tlsURL, CAFile: caFile}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := getPods(args...); code != 0 || out != "pod/over-tls\n" {
+		t.Fatalf("recorded CA: exit %d, %q %q", code, out, errOut)
+	}
+}
