@@ -14,6 +14,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -397,8 +399,21 @@ func TestSoak(t *testing.T) {
 			}
 			conns = kept
 			for len(conns) < soakSlowClients {
-				c, err := net.DialTimeout("tcp", addr, time.Second)
+				raw, err := net.DialTimeout("tcp", addr, time.Second)
 				if err != nil {
+					break
+				}
+				// --listen is HTTPS: a slow client completes the TLS
+				// handshake, then trickles its headers.
+				pool := x509.NewCertPool()
+				caPEM, _ := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+				pool.AppendCertsFromPEM(caPEM)
+				c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+				hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+				err = c.HandshakeContext(hctx)
+				hcancel()
+				if err != nil {
+					c.Close()
 					break
 				}
 				fmt.Fprintf(c, "GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: %s\r\nX-Slow: ", addr)
