@@ -98,6 +98,14 @@ func (b *schedulerBinder) Unschedulable(ctx context.Context, pod *corev1.Pod, ms
 	return nil
 }
 
+// SetAPIServerAddress tells the cluster where its API server listens for
+// pods and other in-cluster clients (an IP the pods can reach, and the
+// port): the "kubernetes" Service in the default namespace (ClusterIP
+// 10.96.0.1, port 443 "https") gets it as its endpoints, as upstream's
+// advertise address. Until it is called the Service has no endpoints.
+// `serve` calls it with its TCP listener's address.
+func (c *Cluster) SetAPIServerAddress(addr netip.AddrPort) { c.kubeSvc.SetAddress(addr) }
+
 // startScheduler runs the scheduler fed by informers until ctx ends.
 func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster) error {
 	fw, err := scheduler.NewFramework(scheduler.Options{})

@@ -48,6 +48,7 @@ import (
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
+	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
@@ -159,6 +160,7 @@ type Cluster struct {
 	images  *memoResolver
 	agents  []*pods.Agent
 	network *network.Network
+	kubeSvc *kubernetesservice.Controller
 
 	ownsData, ownsEngine bool
 	cancel               context.CancelFunc
@@ -284,6 +286,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { epc.Run(runCtx) })
 	sac := serviceaccount.New(c.client)
 	c.goRun(func() { sac.Run(runCtx) })
+	c.kubeSvc = kubernetesservice.New(c.client) // SetAPIServerAddress (controlplane.go)
+	c.goRun(func() { c.kubeSvc.Run(runCtx) })
 
 	specs := cfg.NodeSpecs
 	if len(specs) == 0 {
