@@ -127,6 +127,16 @@ func TestKubectlWithServeKubeconfig(t *testing.T) {
 		t.Errorf("wasmpod get pods:\n%s", out)
 	}
 
+	// exec over WebSocket through TLS, by kubectl and by wasmpod.
+	mustClient(t, env, binPath, "apply", "-f", "wasm-examples/toolbox/pod.yaml")
+	s.waitPod(t, "toolbox", "Running", phaseIs(corev1.PodRunning))
+	if out := mustClient(t, env, kubectl, "exec", "toolbox", "--", "toolbox", "echo", "via", "kubectl"); out != "via kubectl\n" {
+		t.Errorf("kubectl exec: %q", out)
+	}
+	if out := mustClient(t, env, binPath, "exec", "toolbox", "--", "toolbox", "echo", "via", "wasmpod"); out != "via wasmpod\n" {
+		t.Errorf("wasmpod exec: %q", out)
+	}
+
 	// A wrong token: 401, which kubectl reports as such.
 	cfg, err := clientcmd.LoadFromFile(kc)
 	if err != nil {
