@@ -2,7 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"crypto/x509"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,9 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 func readFile(t *testing.T, path string) []byte {
@@ -148,4 +155,64 @@ func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 			t.Errorf("%s: %v", addr, err)
 		}
 	}
+}
+
+// TestServeTLSCountsAuthenticatedConns: behind TLS, a connection whose
+// request carried the token stops counting as unauthenticated, as on plain
+// TCP, so a flood of idle TLS connections cannot evict it.
+func TestServeTLSCountsAuthenticatedConns(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := apiserver.New(ctx, memory.New(), apiserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki, err := loadOrCreatePKI(t.TempDir(), servingHosts("127.0.0.1"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "tls-count-0123456789abcdef"
+	ll := apiserver.LimitUnauthenticated(tl, 2)
+	srv := apiserver.NewHTTPServer(s.Handler(apiserver.HandlerOptions{Token: token}), apiserver.ServingOptions{})
+	go serveTLS(srv, ll, pki.tlsConfig())
+	defer srv.Close()
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pki.caPEM)
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}}
+	get := func() *http.Response {
+		req, _ := http.NewRequest("GET", "https://"+tl.Addr().String()+"/api/v1/namespaces/default/pods", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp
+	}
+	if resp := get(); resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Fatalf("not TLS 1.2+: %+v", resp.TLS)
+	}
+	if n := ll.(interface{ Unauthenticated() int }).Unauthenticated(); n != 0 {
+		t.Fatalf("after an authenticated request over TLS, %d connection(s) still count as unauthenticated", n)
+	}
+	// Three idle TLS connections: the cap of 2 evicts the oldest idle one,
+	// never the authenticated one.
+	for range 3 {
+		c, err := tls.Dial("tcp", tl.Addr().String(), tlsCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	get()
 }
