@@ -495,8 +495,23 @@ func TestServeTCPWithTokenAndClientGo(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s := serve(t, t.TempDir(), "--listen", addr, "--token", "e2e-token-9f8a7b6c5d4e3f21")
+	l, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainAddr := l.Addr().String()
+	l.Close()
+	s := serve(t, t.TempDir(), "--listen", addr, "--token", "e2e-token-9f8a7b6c5d4e3f21", "--insecure-http-listen", plainAddr)
 	ctx := context.Background()
+	// Plain HTTP on loopback, behind its explicit flag, token required.
+	plain, _ := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+plainAddr, "e2e-token-9f8a7b6c5d4e3f21"))
+	if _, err := plain.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("plain HTTP on loopback: %v", err)
+	}
+	plainBad, _ := kubernetes.NewForConfig(apiserver.TCPConfig("http://"+plainAddr, "wrong"))
+	if _, err := plainBad.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
+		t.Errorf("plain HTTP, wrong token: %v", err)
+	}
 	// --listen is HTTPS; the kubeconfig serve writes holds its CA.
 	kcfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kubeconfig"))
 	if err != nil {
