@@ -336,6 +336,7 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 		}
 		if r.GVR.Resource == "pods" {
 			sub("binding", "Binding", "create")
+			list.APIResources = append(list.APIResources, evictionAPIResource) // eviction.go
 			sub("exec", "PodExecOptions", "create", "get")
 			sub("log", "Pod", "get")
 		}
@@ -496,6 +497,12 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 			return
 		}
 		h.serveExec(w, req, rq)
+	case "eviction":
+		if r.GVR.Resource != "pods" {
+			writeError(w, notFound())
+			return
+		}
+		h.serveEviction(w, req, rq) // eviction.go
 	case "portforward":
 		if r.GVR.Resource != "pods" || (req.Method != http.MethodGet && req.Method != http.MethodPost) {
 			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))
