@@ -60,7 +60,8 @@ const DefaultMaxBodyBytes = 3 << 20
 type HandlerOptions struct {
 	// Token, when non-empty, is required as "Authorization: Bearer <token>"
 	// on every request but /healthz, /livez, /readyz and /version (401
-	// otherwise).
+	// otherwise), which anonymous requests may get; a wrong token is 401
+	// there too (health.go).
 	Token string
 	// MaxBodyBytes limits request bodies (413 beyond); DefaultMaxBodyBytes
 	// when zero.
