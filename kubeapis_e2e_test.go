@@ -57,6 +57,22 @@ func TestClusterKubernetesAPIs(t *testing.T) {
 		sl, err := cs.DiscoveryV1().EndpointSlices("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 		return err == nil && len(sl.Endpoints) == 1 && sl.Endpoints[0].Addresses[0] == "127.0.0.1" && *sl.Ports[0].Port == 6443
 	})
+	// A namespace with its default ServiceAccount is deleted as a whole:
+	// the account the namespace controller deletes is not made again.
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wait("default ServiceAccount in team", func() bool {
+		_, err := cs.CoreV1().ServiceAccounts("team").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil
+	})
+	if err := cs.CoreV1().Namespaces().Delete(ctx, "team", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wait("namespace team gone", func() bool {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, "team", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
 }
 
 // TestClusterKubectlDrainAndAPIs: real kubectl against a Cluster's API:
