@@ -188,6 +188,15 @@ func serveAction(c *ucli.Context) error {
 		}
 		host, _, _ := net.SplitHostPort(listen)
 		url := serverURL(host, tl.Addr())
+		// The kubernetes Service's endpoint: the listener's address (a
+		// wildcard listen is advertised on loopback, as its kubeconfig).
+		if ta, ok := tl.Addr().(*net.TCPAddr); ok {
+			ap := ta.AddrPort()
+			if ap.Addr().IsUnspecified() {
+				ap = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+			}
+			cl.SetAPIServerAddress(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		}
 		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token}), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(tl, 0))
 		tlsConfigs = append(tlsConfigs, pki.tlsConfig())

@@ -94,12 +94,20 @@ func TestKubectlWithServeKubeconfig(t *testing.T) {
 	}
 	env := cleanEnv(t, kc)
 
-	// testkubectl's binary does not carry its release in its version
-	// fields yet, so kubectl's skew check fails on the client's version:
-	// that one failure is tolerated, the server's version must be shown.
-	if out, errOut, code := runClient(t, env, kubectl, "version"); !strings.Contains(out, "Server Version: v1.") ||
-		code != 0 && !strings.Contains(errOut, "client version error") {
+	if out, errOut, code := runClient(t, env, kubectl, "version"); !strings.Contains(out, "Client Version: v1.37.2") ||
+		!strings.Contains(out, "Server Version: v1.") || code != 0 {
 		t.Errorf("kubectl version: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// The kubernetes Service leads to this API server's address.
+	_, port, _ := net.SplitHostPort(addr)
+	var ep string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if ep, _, _ = runClient(t, env, kubectl, "get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}"); ep == "127.0.0.1:"+port {
+			break
+		}
+	}
+	if ep != "127.0.0.1:"+port {
+		t.Errorf("endpoints kubernetes: %q, want 127.0.0.1:%s (this API server)", ep, port)
 	}
 	// The wasmpod CLI with the same KUBECONFIG (and no socket to find).
 	if out := mustClient(t, env, binPath, "apply", "-f", "wasm-examples/hello/pod.yaml"); !strings.Contains(out, "pod/hello created") {

@@ -61,6 +61,21 @@ func Path(tb testing.TB) string {
 	return p
 }
 
+// Version is the kubectl release the tests build (its module's version).
+const Version = "v1.37.2"
+
+// versionLDFlags set the version fields a release build of kubectl has,
+// so that it reports v1.37.2 (`kubectl version`; without them it says
+// v0.0.0-master and exits 1 with "client version error").
+var versionLDFlags = func() string {
+	var fl []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		fl = append(fl, "-X", pkg+".gitVersion="+Version, "-X", pkg+".gitMajor=1", "-X", pkg+".gitMinor=37",
+			"-X", pkg+".gitTreeState=clean")
+	}
+	return strings.Join(fl, " ")
+}()
+
 func build(tb testing.TB) (string, error) {
 	src := SourceDir(tb)
 	goVersion, err := exec.Command("go", "env", "GOVERSION").Output()
@@ -77,6 +92,7 @@ func build(tb testing.TB) (string, error) {
 		h.Write(b)
 	}
 	fmt.Fprintf(h, "go %s\n", strings.TrimSpace(string(goVersion)))
+	fmt.Fprintf(h, "ldflags %s\n", versionLDFlags)
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 
 	dir := CacheDir()
@@ -107,7 +123,7 @@ func build(tb testing.TB) (string, error) {
 	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	defer os.Remove(tmp)
-	cmd := exec.Command("go", "build", "-o", tmp, ".")
+	cmd := exec.Command("go", "build", "-ldflags", versionLDFlags, "-o", tmp, ".")
 	cmd.Dir = src
 	// The kubectl module is its own main module: no workspace, and its
 	// go.sum is complete (no network but the module proxy is needed).
