@@ -18,7 +18,7 @@ package apiserver
 //   - PodDisruptionBudgets do not exist yet, so an eviction is never
 //     refused with upstream's 429 "Cannot evict pod as it would violate the
 //     pod's disruption budget.": every eviction is a graceful delete.
-//   - dryRun is refused (400), as everywhere on this server.
+//   - dryRun=All runs every check and stores nothing (dryrun.go).
 
 import (
 	"context"
@@ -88,8 +88,10 @@ func (h *httpHandler) serveEviction(w http.ResponseWriter, req *http.Request, rq
 		dopts = *opts
 	}
 	if len(dopts.DryRun) > 0 {
-		writeError(w, apierrors.NewBadRequest("dryRun is not supported by this server"))
-		return
+		if err := validateDryRun("DeleteOptions", dopts.DryRun); err != nil { // dryrun.go
+			writeError(w, err)
+			return
+		}
 	}
 	if err := h.s.Evict(req.Context(), rq.ns, rq.name, dopts); err != nil {
 		writeError(w, err)
@@ -102,6 +104,7 @@ func (h *httpHandler) serveEviction(w http.ResponseWriter, req *http.Request, rq
 // Evict evicts a pod: the DisruptionTarget condition, then a delete with
 // opts (see the file comment).
 func (s *Server) Evict(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error {
+	ctx = dryRunDelete(ctx, opts) // dryrun.go: the condition and the delete are dry runs too
 	r := s.resources["/pods"]
 	obj, err := s.Get(ctx, r, ns, name)
 	if err != nil {

@@ -18,7 +18,7 @@ package apiserver
 //   - Watches stream metav1.WatchEvent JSON objects, one flush per event,
 //     until the client goes away, timeoutSeconds passes or the core watch
 //     ends (an ERROR event with a Status carries the reason).
-//   - Server-side apply and dryRun are refused (415, 400).
+//   - Server-side apply is refused (415); dryRun=All is served (dryrun.go).
 //   - get, list and watch answer meta.k8s.io Tables, PartialObjectMetadata
 //     and PartialObjectMetadataList when the Accept header asks (table.go).
 
@@ -404,9 +404,8 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 		writeError(w, err)
 		return
 	}
-	q := req.URL.Query()
-	if len(q["dryRun"]) > 0 && req.Method != http.MethodGet {
-		writeError(w, apierrors.NewBadRequest("dryRun is not supported by this server"))
+	if req, err = dryRunRequest(req); err != nil { // dryrun.go
+		writeError(w, err)
 		return
 	}
 	ctx := req.Context()
@@ -709,7 +708,7 @@ func (h *httpHandler) deleteOptions(req *http.Request) (metav1.DeleteOptions, er
 		return opts, err
 	}
 	if len(opts.DryRun) > 0 {
-		return opts, apierrors.NewBadRequest("dryRun is not supported by this server")
+		return opts, validateDryRun("DeleteOptions", opts.DryRun) // dryrun.go
 	}
 	return opts, nil
 }

@@ -117,7 +117,7 @@ func TestHTTPBodiesAndErrors(t *testing.T) {
 	do(t, e, "PATCH", pods+"/j", "application/merge-patch+json", `{bad`).want(t, 400, metav1.StatusReasonBadRequest, "invalid")
 	do(t, e, "PATCH", pods+"/j", "application/json-patch+json", `{"op":"add"}`).want(t, 400, metav1.StatusReasonBadRequest, "invalid JSON patch")
 	do(t, e, "PATCH", pods+"/j", "application/apply-patch+yaml", "{}").want(t, 415, metav1.StatusReasonUnsupportedMediaType, "client-side apply")
-	do(t, e, "POST", pods+"?dryRun=All", "application/json", strings.Replace(podJSON, "%s", "d", 1)).want(t, 400, metav1.StatusReasonBadRequest, "dryRun")
+	do(t, e, "POST", pods+"?dryRun=Bogus", "application/json", strings.Replace(podJSON, "%s", "d", 1)).want(t, 422, metav1.StatusReasonInvalid, `dryRun: Unsupported value: ["Bogus"]: supported values: "All"`)
 
 	// Unknown paths and resources.
 	for _, p := range []string{"/api/v1/widgets", "/apis/nope/v1/things", "/api/v1/namespaces/default/nodes", "/api/v1/pods/j", "/apis/apps/v2", "/nothing", "/api/v1/namespaces/default/pods/j/bogus"} {

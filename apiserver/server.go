@@ -182,6 +182,12 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 	if err := s.validateObject(r, obj, nil); err != nil {
 		return nil, err
 	}
+	if isDryRun(ctx) { // dryrun.go: everything but the write
+		if _, err := s.store.Get(ctx, r.key(m.GetNamespace(), m.GetName())); err == nil {
+			return nil, storeErr(r, m.GetName(), store.ErrAlreadyExists)
+		}
+		return obj, nil
+	}
 	b, err := s.encode(r, obj)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
@@ -391,6 +397,9 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 		oldm, _ := meta.Accessor(old)
 		if om.GetDeletionTimestamp() != nil && len(om.GetFinalizers()) == 0 && len(oldm.GetFinalizers()) > 0 && s.gracefulDone(r, obj) {
 			// The last finalizer is gone: the object goes.
+			if isDryRun(ctx) {
+				return obj, nil
+			}
 			_, err := s.store.Delete(ctx, kv.Key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && want == 0 && attempt < 100 {
 				continue
@@ -402,6 +411,9 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 		}
 		if subresource != "binding" && equality.Semantic.DeepEqual(obj, old) {
 			return old, nil // no-op updates do not bump resourceVersion
+		}
+		if isDryRun(ctx) {
+			return obj, nil // keeps the current resourceVersion
 		}
 		b, err := s.encode(r, obj)
 		if err != nil {
@@ -485,6 +497,7 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 // finalizers are marked and removed when the last finalizer goes. It
 // returns the object as it was deleted or marked.
 func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts metav1.DeleteOptions) (runtime.Object, error) {
+	ctx = dryRunDelete(ctx, opts) // dryrun.go
 	for attempt := 0; ; attempt++ {
 		kv, err := s.store.Get(ctx, r.key(ns, name))
 		if err != nil {
@@ -524,6 +537,9 @@ func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts 
 			if r.GVR.Resource == "namespaces" {
 				obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceTerminating
 			}
+			if isDryRun(ctx) {
+				return obj, nil
+			}
 			b, err := s.encode(r, obj)
 			if err != nil {
 				return nil, apierrors.NewInternalError(err)
@@ -536,6 +552,9 @@ func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts 
 				return nil, storeErr(r, name, err)
 			}
 			m.SetResourceVersion(strconv.FormatInt(nkv.ModRevision, 10))
+			return obj, nil
+		}
+		if isDryRun(ctx) {
 			return obj, nil
 		}
 		if _, err := s.store.Delete(ctx, kv.Key, kv.ModRevision); err != nil {
