@@ -98,6 +98,7 @@ type httpHandler struct {
 type trackingWriter struct {
 	http.ResponseWriter
 	wrote bool
+	proto bool // the client asked for protobuf (protobuf.go)
 }
 
 func (w *trackingWriter) WriteHeader(code int) { w.wrote = true; w.ResponseWriter.WriteHeader(code) }
@@ -114,7 +115,7 @@ func (w *trackingWriter) Flush() {
 func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	w := &trackingWriter{ResponseWriter: rw}
+	w := &trackingWriter{ResponseWriter: rw, proto: acceptsProtobuf(req)}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -231,6 +232,9 @@ func splitPath(p string) []string {
 // --- encoding of responses ---------------------------------------------------
 
 func writeJSON(w http.ResponseWriter, code int, obj any) {
+	if writeProtobuf(w, code, obj) { // protobuf.go
+		return
+	}
 	b, err := json.Marshal(obj)
 	if err != nil {
 		writeError(w, apierrors.NewInternalError(err))
@@ -744,6 +748,10 @@ func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object
 	}
 	switch mt {
 	case "application/json", "*/*":
+	case runtime.ContentTypeProtobuf: // decodeInto reads the envelope (protobuf.go)
+		if !isProtobufBody(body) && len(body) > 0 {
+			return nil, apierrors.NewBadRequest("the body of the request is not a protobuf " + r.Kind + " object")
+		}
 	case "application/yaml", "application/x-yaml", "text/yaml":
 		j, err := sigsyaml.YAMLToJSON(body)
 		if err != nil {
@@ -752,7 +760,7 @@ func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object
 		body = j
 	default:
 		return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %q)", mt))
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got %q)", mt))
 	}
 	obj := r.newObj()
 	if err := decodeInto(body, obj, r.GVK(), h.opts.MaxJSONDepth); err != nil {
@@ -767,6 +775,9 @@ func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object
 func decodeInto(body []byte, obj any, want schema.GroupVersionKind, maxDepth int) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apierrors.NewBadRequest("the request body is empty; expected a " + want.Kind + " object")
+	}
+	if isProtobufBody(body) {
+		return decodeProtobufInto(body, obj, want) // protobuf.go
 	}
 	if err := checkJSONDepth(body, maxDepth); err != nil {
 		return err
@@ -809,6 +820,10 @@ func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Re
 		return
 	}
 	defer wi.Stop()
+	if target == nil && wantsProtobuf(w) {
+		serveWatchProtobuf(w, req, r, wi) // protobuf.go
+		return
+	}
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Transfer-Encoding", "chunked")
