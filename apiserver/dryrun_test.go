@@ -131,6 +131,27 @@ func TestDryRunClientGo(t *testing.T) {
 			t.Fatalf("dry-run graceful delete marked the pod: %+v %v", b, err)
 		}
 
+		// A dry-run binding answers 201 and leaves the pod pending.
+		err = cs.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("a").SubResource("binding").
+			Param("dryRun", "All").Body(&corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "a"},
+			Target: corev1.ObjectReference{Kind: "Node", Name: "node-1"}}).Do(ctx).Error()
+		if err != nil {
+			t.Fatalf("dry-run binding: %v", err)
+		}
+		if a, err := pods.Get(ctx, "a", metav1.GetOptions{}); err != nil || a.Spec.NodeName != "" || a.ResourceVersion != real.ResourceVersion {
+			t.Fatalf("dry-run binding bound the pod: %+v %v", a, err)
+		}
+		// A namespace's dry-run delete does not start its termination.
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CoreV1().Namespaces().Delete(ctx, "n", metav1.DeleteOptions{DryRun: dryAll}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := cs.CoreV1().Namespaces().Get(ctx, "n", metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil || n.Status.Phase != corev1.NamespaceActive {
+			t.Fatalf("dry-run namespace delete: %+v %v", n, err)
+		}
+
 		// A Service's clusterIP is allocated in the answer only.
 		svc, err := cs.CoreV1().Services("default").Create(ctx, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "s"},
@@ -230,6 +251,16 @@ func TestDryRunRealKubectl(t *testing.T) {
 	p, err := cs.CoreV1().Pods("default").Get(ctx, "x", metav1.GetOptions{})
 	if err != nil || p.Labels["tier"] != "front" || p.DeletionTimestamp != nil {
 		t.Fatalf("after dry runs: %+v %v", p, err)
+	}
+	// A NodePort Service: its allocated clusterIP and nodePort are no
+	// difference.
+	svc := filepath.Join(dir, "svc.yaml")
+	if err := os.WriteFile(svc, []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: NodePort\n  selector:\n    app: web\n  ports:\n  - port: 80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.run(t, "apply", noValidate, "-f", svc)
+	if out, code := k.diff(t, svc); code != 0 || out != "" {
+		t.Fatalf("diff of an unchanged Service: exit %d\n%s", code, out)
 	}
 	// A dry-run that fails validation reports the error.
 	c := k.cmd("patch", "pod", "x", "--dry-run=server", "-p", `{"spec":{"containers":[{"name":"main","image":""}]}}`)
