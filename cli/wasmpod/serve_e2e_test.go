@@ -520,7 +520,6 @@ func TestServeTCPWithTokenAndClientGo(t *testing.T) {
 	if kcfg.Host != "https://"+addr || kcfg.BearerToken != "e2e-token-9f8a7b6c5d4e3f21" {
 		t.Fatalf("kubeconfig: server %q token %q", kcfg.Host, kcfg.BearerToken)
 	}
-	kcfg.ContentType = "application/json" // no protobuf yet (issue 11, part 4)
 	wrong := rest.CopyConfig(kcfg)
 	wrong.BearerToken = "wrong"
 	bad, _ := kubernetes.NewForConfig(wrong)
