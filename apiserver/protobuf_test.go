@@ -16,8 +16,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -285,6 +287,8 @@ func TestProtobufKubectlCreate(t *testing.T) {
 		{[]string{"create", "secret", "generic", "s", "--from-literal=k=v"}, "secret/s created\n"},
 		{[]string{"create", "namespace", "n"}, "namespace/n created\n"},
 		{[]string{"create", "service", "clusterip", "web", "--tcp=80:8080"}, "service/web created\n"},
+		{[]string{"create", "deployment", "d", "--image=app.wasm"}, "deployment.apps/d created\n"},
+		{[]string{"create", "job", "j", "--image=app.wasm"}, "job.batch/j created\n"},
 	} {
 		if got := run(c.args...); got != c.want {
 			t.Errorf("kubectl %v: %q, want %q", c.args, got, c.want)
@@ -304,8 +308,53 @@ func TestProtobufKubectlCreate(t *testing.T) {
 	if svc, err := cs.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{}); err != nil || svc.Spec.Ports[0].TargetPort.IntValue() != 8080 {
 		t.Errorf("service: %v %+v", err, svc)
 	}
+	if d, err := cs.AppsV1().Deployments("default").Get(ctx, "d", metav1.GetOptions{}); err != nil || d.Spec.Template.Spec.Containers[0].Image != "app.wasm" {
+		t.Errorf("deployment: %v %+v", err, d)
+	}
+	if j, err := cs.BatchV1().Jobs("default").Get(ctx, "j", metav1.GetOptions{}); err != nil || j.Spec.Template.Spec.Containers[0].Image != "app.wasm" {
+		t.Errorf("job: %v %+v", err, j)
+	}
 	// kubectl delete sends its DeleteOptions in protobuf too.
 	if got := run("delete", "configmap", "x"); got != "configmap \"x\" deleted\n" && got != "configmap \"x\" deleted from default namespace\n" {
 		t.Errorf("kubectl delete: %q", got)
+	}
+}
+
+// An informer (list, then watch) over protobuf sees objects created later.
+func TestProtobufInformer(t *testing.T) {
+	e, _ := protoEnv(t)
+	cs := protoClient(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, httpPod("before"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := informers.NewSharedInformerFactory(cs, 0)
+	lister := f.Core().V1().Pods().Lister()
+	stop := make(chan struct{})
+	f.Start(stop)
+	defer f.Shutdown()
+	defer close(stop)
+	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			t.Fatalf("%v did not sync", typ)
+		}
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, httpPod("after"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		pods, err := lister.Pods("default").List(labels.Everything())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pods) == 2 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("informer has %d pods", len(pods))
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
