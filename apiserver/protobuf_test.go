@@ -358,3 +358,24 @@ func TestProtobufInformer(t *testing.T) {
 		}
 	}
 }
+
+// FuzzProtobufBody: any bytes after the protobuf magic decode into a Pod or
+// give a 400 or 415 Status; never a panic.
+func FuzzProtobufBody(f *testing.F) {
+	good, err := encodeProtobuf(httpPod("p"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good[len(protobufMagic):])
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0x02, 'v', '1'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		body := append(append([]byte{}, protobufMagic...), data...)
+		err := decodeProtobufInto(body, &corev1.Pod{}, corev1.SchemeGroupVersion.WithKind("Pod"))
+		if err != nil {
+			if c := statusOf(err).Code; c != http.StatusBadRequest && c != http.StatusUnsupportedMediaType {
+				t.Fatalf("%x: %d %v", data, c, err)
+			}
+		}
+	})
+}
