@@ -21,6 +21,8 @@ package apiserver
 //   - Server-side apply is refused (415); dryRun=All is served (dryrun.go).
 //   - get, list and watch answer meta.k8s.io Tables, PartialObjectMetadata
 //     and PartialObjectMetadataList when the Accept header asks (table.go).
+//   - Bodies and answers are Kubernetes protobuf when the Content-Type and
+//     Accept headers ask for it (protobuf.go); JSON otherwise.
 
 import (
 	"bytes"
