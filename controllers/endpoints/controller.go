@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -70,9 +69,7 @@ type Controller struct {
 func New(client kubernetes.Interface) *Controller {
 	return &Controller{
 		client: client,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 10*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoints"}),
+		queue:  kubeutil.NewQueue("endpoints"),
 	}
 }
 

@@ -12,7 +12,6 @@ package serviceaccount
 
 import (
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,9 +40,7 @@ type Controller struct {
 func New(client kubernetes.Interface) *Controller {
 	return &Controller{
 		client: client,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 10*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount"}),
+		queue:  kubeutil.NewQueue("serviceaccount"),
 	}
 }
 
