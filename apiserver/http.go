@@ -335,7 +335,7 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 		}
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: r.GVR.Resource, SingularName: r.Singular(), Namespaced: r.Namespaced, Kind: r.Kind,
-			Verbs: verbs, ShortNames: r.ShortNames,
+			Verbs: verbs, ShortNames: r.ShortNames, Categories: r.Categories,
 		})
 		sub := func(name, kind string, verbs ...string) {
 			list.APIResources = append(list.APIResources, metav1.APIResource{

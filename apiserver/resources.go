@@ -23,6 +23,9 @@ type Resource struct {
 	Kind       string
 	Namespaced bool
 	ShortNames []string
+	// Categories are the discovery categories the resource belongs to
+	// ("all": what `kubectl get all` lists, as upstream's).
+	Categories []string
 	// Status is true when the resource has a status subresource (the main
 	// resource then ignores status changes and /status ignores the rest).
 	Status bool
@@ -145,14 +148,17 @@ func defaultResources() []*Resource {
 	batch := func(res, kind string, short []string, newObj, newList func() runtime.Object) *Resource {
 		return &Resource{GVR: batchv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList}
 	}
+	all := []string{"all"} // upstream's "all": pods, services and the workload kinds
+	pods.Categories, services.Categories = all, all
+	workload := func(r *Resource) *Resource { r.Categories = all; return r }
 	return []*Resource{
 		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
 		serviceAccountResource(), // serviceaccounts.go
-		apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} }),
-		apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} }),
-		apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }),
-		batch("jobs", "Job", nil, func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} }),
-		batch("cronjobs", "CronJob", []string{"cj"}, func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} }),
+		workload(apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} })),
+		workload(apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} })),
+		workload(apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} })),
+		workload(batch("jobs", "Job", nil, func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} })),
+		workload(batch("cronjobs", "CronJob", []string{"cj"}, func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} })),
 	}
 }
 
