@@ -22,6 +22,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -261,6 +262,14 @@ func (k *conn) namespace(c *ucli.Context) string {
 }
 
 // restMapper maps kinds and resource names through the server's discovery.
+// categories expands a discovery category ("all") into its resources;
+// false when typ names no category.
+func (k *conn) categories(typ string) ([]schema.GroupResource, bool) {
+	k.restMapper() // sets k.disc
+	grs, ok := restmapper.NewDiscoveryCategoryExpander(k.disc).Expand(strings.ToLower(typ))
+	return grs, ok && len(grs) > 0
+}
+
 func (k *conn) restMapper() meta.RESTMapper {
 	k.once.Do(func() {
 		k.disc = memory.NewMemCacheClient(k.cs.Discovery())

@@ -158,6 +158,18 @@ func (k *conn) parseResourceArgs(args []string) ([]request, error) {
 		if typ == "" {
 			continue
 		}
+		// A discovery category ("all") stands for its resources, in
+		// discovery's order, as kubectl expands it.
+		if grs, ok := k.categories(typ); ok {
+			for _, gr := range grs {
+				m, err := k.mappingFor(gr.String())
+				if err != nil {
+					return nil, err
+				}
+				reqs = append(reqs, request{mapping: m, names: args[1:]})
+			}
+			continue
+		}
 		m, err := k.mappingFor(typ)
 		if err != nil {
 			return nil, err
