@@ -2,8 +2,6 @@ package wasmpod_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
 )
 
@@ -24,16 +21,9 @@ import (
 // those codes; and a pod deleted while its guest waits on stdin stops
 // gracefully (the guest sees EOF and exits 0, not 137 at its deadline).
 func TestASGuestPod(t *testing.T) {
-	wasm := filepath.Join(t.TempDir(), "as-probe.wasm")
-	if err := os.WriteFile(wasm, enginetest.ASProbe(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := moduleFile(t, "as-probe.wasm", enginetest.ASProbe(t))
 	ctx := context.Background()
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestCluster(t)
 	w, err := c.Watch(ctx, "pods", "default", metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -23,11 +23,7 @@ import (
 // is skipped (failed when $WASMPOD_REQUIRE_TOOLCHAINS is set).
 func cProbeWasm(t *testing.T) string {
 	t.Helper()
-	wasm := filepath.Join(t.TempDir(), "cprobe.wasm")
-	if err := os.WriteFile(wasm, enginetest.CProbe(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return wasm
+	return moduleFile(t, "cprobe.wasm", enginetest.CProbe(t))
 }
 
 // TestCGuestPod runs a C program in pods: init containers that walk an
@@ -39,11 +35,7 @@ func cProbeWasm(t *testing.T) string {
 func TestCGuestPod(t *testing.T) {
 	wasm := cProbeWasm(t)
 	ctx := context.Background()
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestCluster(t)
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a hang guard
 	defer cancel()
 
@@ -226,11 +218,7 @@ func TestHelloCExample(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestCluster(t)
 	pods, err := wasmpod.LoadFile(filepath.Join(dir, "pod.yaml"), wasmpod.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)

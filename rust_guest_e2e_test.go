@@ -34,16 +34,8 @@ const rustPodTimeout = 2 * time.Minute
 // program, exit codes and a trap become the containers' terminated states
 // and the pod phase, and TERM (pod deletion) is EOF on stdin.
 func TestRustGuestPod(t *testing.T) {
-	wasm := filepath.Join(t.TempDir(), "rust-probe.wasm")
-	if err := os.WriteFile(wasm, enginetest.BuildRustProbe(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	wasm := moduleFile(t, "rust-probe.wasm", enginetest.BuildRustProbe(t))
+	c := newTestCluster(t)
 
 	t.Run("Succeeded", func(t *testing.T) {
 		applyYAML(t, c, wasm, `apiVersion: v1
@@ -283,11 +275,7 @@ func TestHelloRustExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestCluster(t)
 	for _, p := range pods {
 		if _, err := c.Apply(ctx, p); err != nil {
 			t.Fatal(err)

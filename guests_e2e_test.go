@@ -1,0 +1,33 @@
+package wasmpod_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wasmpod/wasmpod"
+)
+
+// newTestCluster starts an embedded cluster with a cache of the test's
+// own; it is closed when the test ends.
+func newTestCluster(t *testing.T) *wasmpod.Cluster {
+	t.Helper()
+	c, err := wasmpod.New(context.Background(), wasmpod.Config{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// moduleFile writes a built module to the test's directory and returns
+// its path, which pods name as their image.
+func moduleFile(t *testing.T, name string, module []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, module, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
