@@ -60,3 +60,8 @@ vet:
 # Run any example: just example hello
 example NAME:
     go run ./cli/wasmpod run wasm-examples/{{NAME}}/pod.yaml
+
+# Regenerate internal/openapi's OpenAPI definitions of the served types with
+# k8s.io/kube-openapi's openapi-gen (the version go.mod requires).
+openapi-gen:
+    go generate ./internal/openapi/
