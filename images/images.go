@@ -13,9 +13,11 @@
 //     inputs the key was computed from are recorded beside it, so a later
 //     resolve, in this process or another, validates them by stat (content
 //     hashes for files changed within 2 s of being read) and uses the cached
-//     module without running the go command.
+//     module without running the go command;
+//   - wasmpod.local/NAME[:TAG] or wasmpod.local/NAME@sha256:<hex>, a module
+//     of Resolver.Store (store.go), by tag or by digest.
 //
-// OCI references ("ghcr.io/x/y:1.0") are recognised and rejected with
+// Other OCI references ("ghcr.io/x/y:1.0") are recognised and rejected with
 // ErrUnsupported for now.
 //
 // Contract: the returned Image's Digest is "sha256:<hex>" of Bytes, and Bytes
@@ -132,7 +134,8 @@ type Image struct {
 	Bytes  []byte // module bytes; shared between callers, do not modify
 	Path   string // the .wasm file it came from (the cached build artifact for go://)
 
-	inputs *fingerprint // what it was made from, for Current
+	inputs  *fingerprint // what it was made from, for Current
+	current func() bool  // for Current, instead of inputs (store images)
 }
 
 // fingerprint records the metadata (size, mtime, mode, inode change) of
@@ -196,6 +199,9 @@ func sameStat(a, b fs.FileInfo) bool {
 // changed": resolve again (which rebuilds only if the content hash of the
 // inputs changed). An Image not made by Resolve is never current.
 func (r *Resolver) Current(img *Image) bool {
+	if img != nil && img.current != nil {
+		return img.current()
+	}
 	if img == nil || img.inputs == nil || img.inputs.racy {
 		return false
 	}
@@ -231,6 +237,9 @@ type Resolver struct {
 	// MaxModuleSize bounds the size of a path image (DefaultMaxModuleSize
 	// when zero).
 	MaxModuleSize int64
+	// Store resolves wasmpod.local references (store.go); without it they
+	// are ErrUnsupported.
+	Store *Store
 
 	mu      sync.Mutex
 	flights map[string]*flight // in-progress go:// resolves by package dir
@@ -299,6 +308,8 @@ func (r *Resolver) resolve(ctx context.Context, ref, baseDir string) (*Image, er
 			return nil, newErr(ref, ErrInvalid, "%v", err)
 		}
 		return r.readFile(ref, absPath(baseDir, p))
+	case IsStoreRef(ref):
+		return r.resolveStore(ref)
 	case strings.Contains(ref, "://"):
 		scheme, _, _ := strings.Cut(ref, "://")
 		return nil, &Error{Ref: ref, Kind: ErrUnsupported,

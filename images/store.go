@@ -1,0 +1,384 @@
+package images
+
+// store.go: the module store, content addressed as an OCI image layout's
+// blobs, so that the local image store of OCI images can grow from it:
+//
+//	DIR/blobs/sha256/<hex>   a module, named by the sha256 of its bytes
+//	DIR/tags.json            the name index {"NAME:TAG": "sha256:<hex>"}
+//	DIR/tmp/                 uploads in progress (never visible as blobs)
+//
+// A blob is written to DIR/tmp, synced, checked (WebAssembly header, size
+// bound, digest) and only then renamed into place; tags.json is replaced
+// the same way. A blob is verified against its name again whenever it is
+// read, so a corrupt file is never run.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Store errors, for errors.Is; each is wrapped with the details.
+var (
+	// ErrTooLarge: the module is over the store's size bound.
+	ErrTooLarge = errors.New("module too large")
+	// ErrDigestMismatch: the bytes do not hash to the digest they were sent under.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrNotModule: the bytes are not a WebAssembly (core, version 1) module.
+	ErrNotModule = errors.New("not a WebAssembly module")
+	// ErrUnknown: no blob with that digest, or no such NAME:TAG.
+	ErrUnknown = errors.New("not in the module store")
+)
+
+// Store is a content-addressed store of modules with a name index. It is
+// safe for concurrent use (and concurrent puts of one blob).
+type Store struct {
+	dir string // "" for a memory store
+	max int64
+
+	mu    sync.Mutex
+	blobs map[string][]byte // memory store only
+	tags  map[string]string // "NAME:TAG" -> digest
+}
+
+// OpenStore opens (creating it if needed) the store in dir. Uploads left
+// half-written by a crash are removed.
+func OpenStore(dir string) (*Store, error) {
+	for _, d := range []string{filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("module store: %w", err)
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err == nil {
+		for _, e := range ents {
+			os.Remove(filepath.Join(dir, "tmp", e.Name()))
+		}
+	}
+	s := &Store{dir: dir, max: DefaultMaxModuleSize, tags: map[string]string{}}
+	b, err := os.ReadFile(filepath.Join(dir, "tags.json"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("module store: %w", err)
+	default:
+		if err := json.Unmarshal(b, &s.tags); err != nil {
+			return nil, fmt.Errorf("module store: %s: %w", filepath.Join(dir, "tags.json"), err)
+		}
+	}
+	return s, nil
+}
+
+// NewMemoryStore returns a store that keeps its modules in memory (for an
+// in-process cluster and tests).
+func NewMemoryStore() *Store {
+	return &Store{max: DefaultMaxModuleSize, blobs: map[string][]byte{}, tags: map[string]string{}}
+}
+
+// Dir is the store's directory, "" for a memory store.
+func (s *Store) Dir() string { return s.dir }
+
+// MaxSize is the largest module the store accepts.
+func (s *Store) MaxSize() int64 { return s.max }
+
+// SetMaxSize changes the size bound (for tests); n <= 0 restores the default.
+func (s *Store) SetMaxSize(n int64) {
+	if n <= 0 {
+		n = DefaultMaxModuleSize
+	}
+	s.mu.Lock()
+	s.max = n
+	s.mu.Unlock()
+}
+
+func (s *Store) blobPath(digest string) string {
+	return filepath.Join(s.dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
+}
+
+// Has reports whether the blob digest is stored, and its size.
+func (s *Store) Has(digest string) (int64, bool) {
+	if ValidDigest(digest) != nil {
+		return 0, false
+	}
+	if s.dir == "" {
+		s.mu.Lock()
+		b, ok := s.blobs[digest]
+		s.mu.Unlock()
+		return int64(len(b)), ok
+	}
+	st, err := os.Stat(s.blobPath(digest))
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, false
+	}
+	return st.Size(), true
+}
+
+// Put stores the module read from r. want, when not empty, is the digest
+// the bytes must have (ErrDigestMismatch otherwise). The module must be at
+// most MaxSize bytes (ErrTooLarge) and start with the WebAssembly header
+// (ErrNotModule, found from the first 8 bytes). Nothing is visible until
+// every check passed. ctx cancels a slow put between reads.
+func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest string, size int64, err error) {
+	if want != "" {
+		if err := ValidDigest(want); err != nil {
+			return "", 0, err
+		}
+	}
+	s.mu.Lock()
+	limit := s.max
+	s.mu.Unlock()
+	head := make([]byte, 8)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", 0, err
+	}
+	if cerr := checkWasm(head[:n]); cerr != nil {
+		return "", 0, fmt.Errorf("%w (%v)", ErrNotModule, cerr)
+	}
+	h := sha256.New()
+	h.Write(head)
+	var (
+		sink io.Writer
+		buf  *bytes.Buffer
+		tmp  *os.File
+	)
+	if s.dir == "" {
+		buf = bytes.NewBuffer(append([]byte(nil), head...))
+		sink = buf
+	} else {
+		tmp, err = os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
+		if err != nil {
+			return "", 0, err
+		}
+		defer func() {
+			if tmp != nil {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		if _, err := tmp.Write(head); err != nil {
+			return "", 0, err
+		}
+		sink = tmp
+	}
+	size = 8
+	chunk := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", 0, err
+		}
+		m, rerr := r.Read(chunk)
+		if m > 0 {
+			size += int64(m)
+			if size > limit {
+				return "", 0, fmt.Errorf("%w: over the %d-byte limit for a module", ErrTooLarge, limit)
+			}
+			h.Write(chunk[:m])
+			if _, err := sink.Write(chunk[:m]); err != nil {
+				return "", 0, err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", 0, rerr
+		}
+	}
+	digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if want != "" && digest != want {
+		return "", 0, fmt.Errorf("%w: the %d bytes received have digest %s, not %s", ErrDigestMismatch, size, digest, want)
+	}
+	if s.dir == "" {
+		s.mu.Lock()
+		if _, ok := s.blobs[digest]; !ok {
+			s.blobs[digest] = buf.Bytes()
+		}
+		s.mu.Unlock()
+		return digest, size, nil
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, err
+	}
+	// Concurrent puts of one blob each rename a complete, verified copy.
+	if err := os.Rename(tmp.Name(), s.blobPath(digest)); err != nil {
+		return "", 0, err
+	}
+	tmp = nil
+	syncDir(filepath.Join(s.dir, "blobs", "sha256"))
+	return digest, size, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Get returns the module digest, verified against its digest.
+func (s *Store) Get(digest string) ([]byte, error) {
+	if err := ValidDigest(digest); err != nil {
+		return nil, err
+	}
+	if s.dir == "" {
+		s.mu.Lock()
+		b, ok := s.blobs[digest]
+		s.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("%w: no module %s", ErrUnknown, digest)
+		}
+		return b, nil
+	}
+	b, err := (&Resolver{MaxModuleSize: s.MaxSize()}).readModule(s.blobPath(digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no module %s", ErrUnknown, digest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d := Digest(b); d != digest {
+		return nil, fmt.Errorf("module store: blob %s is corrupt (its bytes have digest %s)", digest, d)
+	}
+	return b, nil
+}
+
+// Tag points NAME:TAG at the stored blob digest.
+func (s *Store) Tag(name, tag, digest string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if err := ValidTag(tag); err != nil {
+		return err
+	}
+	if err := ValidDigest(digest); err != nil {
+		return err
+	}
+	if _, ok := s.Has(digest); !ok {
+		return fmt.Errorf("%w: no module %s (upload it first)", ErrUnknown, digest)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := name + ":" + tag
+	old, had := s.tags[k]
+	s.tags[k] = digest
+	if err := s.saveTags(); err != nil {
+		if had {
+			s.tags[k] = old
+		} else {
+			delete(s.tags, k)
+		}
+		return err
+	}
+	return nil
+}
+
+// saveTags replaces tags.json atomically; s.mu is held.
+func (s *Store) saveTags() error {
+	if s.dir == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(s.tags, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "tags-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, "tags.json")); err != nil {
+		return err
+	}
+	syncDir(s.dir)
+	return nil
+}
+
+// Lookup returns the digest NAME:TAG points at.
+func (s *Store) Lookup(name, tag string) (string, error) {
+	s.mu.Lock()
+	d, ok := s.tags[name+":"+tag]
+	s.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("%w: no image %s/%s:%s (wasmpod image import FILE %s:%s adds it)", ErrUnknown, StoreHost, name, tag, name, tag)
+	}
+	return d, nil
+}
+
+// Tags lists the name index as "NAME:TAG" -> digest, sorted by name.
+func (s *Store) Tags() [][2]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][2]string, 0, len(s.tags))
+	for k, d := range s.tags {
+		out = append(out, [2]string{k, d})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// resolveStore resolves a wasmpod.local reference from r.Store. A digest
+// reference is immutable (always current); a tag reference is current
+// while the tag points at the same digest.
+func (r *Resolver) resolveStore(ref string) (*Image, error) {
+	sr, err := ParseStoreRef(ref)
+	if err != nil {
+		return nil, &Error{Ref: ref, Kind: ErrInvalid, Err: err}
+	}
+	if r.Store == nil {
+		return nil, &Error{Ref: ref, Kind: ErrUnsupported, Err: errors.New("this node has no module store")}
+	}
+	digest := sr.Digest
+	var check func() bool
+	if digest == "" {
+		tag := sr.Tag
+		if tag == "" {
+			tag = DefaultTag
+		}
+		if digest, err = r.Store.Lookup(sr.Name, tag); err != nil {
+			return nil, &Error{Ref: ref, Kind: ErrNotFound, Err: err}
+		}
+		check = func() bool { d, err := r.Store.Lookup(sr.Name, tag); return err == nil && d == digest }
+	}
+	b, err := r.Store.Get(digest)
+	if err != nil {
+		kind := ErrInvalid
+		if errors.Is(err, ErrUnknown) {
+			kind = ErrNotFound
+			err = fmt.Errorf("%w (upload it with wasmpod apply or wasmpod image import)", err)
+		}
+		return nil, &Error{Ref: ref, Kind: kind, Err: err}
+	}
+	path := ""
+	if r.Store.dir != "" {
+		path = r.Store.blobPath(digest)
+	}
+	if check == nil {
+		check = func() bool { return true }
+	}
+	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: path, current: check}, nil
+}
