@@ -72,6 +72,9 @@ type HandlerOptions struct {
 	// YAML) bodies (400 beyond, before anything is decoded);
 	// DefaultMaxJSONDepth when zero.
 	MaxJSONDepth int
+	// noAggregatedDiscovery answers /api and /apis with the unaggregated
+	// documents only (tests and benchmarks compare the two).
+	noAggregatedDiscovery bool
 }
 
 // DefaultMaxJSONDepth is the JSON nesting limit when HandlerOptions leaves
@@ -168,6 +171,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	parts := splitPath(path)
 	switch {
+	case len(parts) == 1 && (parts[0] == "api" || parts[0] == "apis") && h.serveAggregatedDiscovery(w, req, parts[0]):
+		// aggregated discovery, when asked for (discovery_aggregated.go)
 	case len(parts) == 1 && parts[0] == "api":
 		writeJSON(w, http.StatusOK, &metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
@@ -191,7 +196,6 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	case len(parts) == 3 && parts[0] == "apis":
 		gv := schema.GroupVersion{Group: parts[1], Version: parts[2]}
 		list := h.resourceList(gv)
-		list.APIResources = append(list.APIResources, reviewAPIResources(gv)...)
 		if len(list.APIResources) == 0 {
 			writeError(w, notFound())
 			return
@@ -323,6 +327,8 @@ func (h *httpHandler) groupList() *metav1.APIGroupList {
 
 var allVerbs = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
+// resourceList is gv's unaggregated discovery document; the aggregated one
+// is built from it (discovery_aggregated.go).
 func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String(), APIResources: []metav1.APIResource{}}
 	for _, r := range h.s.Resources() {
@@ -351,6 +357,7 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 			sub("status", r.Kind, "get", "patch", "update")
 		}
 	}
+	list.APIResources = append(list.APIResources, reviewAPIResources(gv)...) // authreview.go
 	return list
 }
 

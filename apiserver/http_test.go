@@ -225,9 +225,13 @@ func TestHTTPWatchStream(t *testing.T) {
 
 func TestHTTPDiscoveryDocuments(t *testing.T) {
 	e := newEnv(t, HandlerOptions{})
-	// Aggregated discovery is answered with the legacy document and the
-	// plain JSON type, which clients take as "fall back".
+	// Aggregated discovery when asked first (discovery_aggregated.go), the
+	// unaggregated document for plain JSON.
 	r := do(t, e, "GET", "/api", "", "", "Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
+	if r.code != 200 || r.ctype != "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" || !strings.Contains(r.body, `"kind":"APIGroupDiscoveryList"`) {
+		t.Fatalf("/api aggregated: %s %s", r.ctype, r.body)
+	}
+	r = do(t, e, "GET", "/api", "", "", "Accept", "application/json")
 	if r.code != 200 || r.ctype != "application/json" || !strings.Contains(r.body, `"kind":"APIVersions"`) || !strings.Contains(r.body, `"versions":["v1"]`) {
 		t.Fatalf("/api: %s %s", r.ctype, r.body)
 	}
