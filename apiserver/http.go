@@ -207,6 +207,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		// self-subject reviews (authreview.go)
 	case len(parts) > 3 && parts[0] == "apis":
 		h.serveResource(w, req, schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:])
+	case len(parts) >= 2 && parts[0] == "openapi":
+		h.serveOpenAPI(w, req, parts) // openapi.go
 	case path == BackupPath:
 		h.serveBackup(w, req)
 	case len(parts) == 2 && healthEndpoints[parts[0]] && h.serveHealthCheck(w, req, parts[1]):

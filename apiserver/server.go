@@ -61,6 +61,8 @@ type Server struct {
 
 	mu    sync.RWMutex
 	nodes map[string]NodeConnector
+
+	openapi openAPIDocs // openapi.go: built on first request
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.
