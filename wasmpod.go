@@ -92,6 +92,15 @@ type Config struct {
 	// CacheDir holds built images and compiled modules; DefaultCacheDir()
 	// when empty.
 	CacheDir string
+	// Modules is the module store that wasmpod.local images resolve from
+	// and clients upload to (images.Store); when nil, DataDir/modules with
+	// the bbolt store, else a memory store.
+	Modules *images.Store
+	// RefuseRelativeImages refuses pods whose relative images (./x.wasm,
+	// go://./pkg) have no wasmpod.io/manifest-dir annotation to resolve
+	// against, rather than resolving them against the working directory
+	// (apiserver.Options.RefuseRelativeImages). serve sets it.
+	RefuseRelativeImages bool
 	// Nodes is the number of node agents (default 1), named node-1, node-2…
 	// NodeSpecs, when set, describes each node instead.
 	Nodes     int
@@ -233,7 +242,19 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("unknown store %q (want %q or %q)", cfg.Store, StoreMemory, StoreBbolt)
 	}
 	c.onClose(func() { c.store.Close() })
-	if c.server, err = apiserver.New(ctx, c.store, apiserver.Options{Clock: cfg.Clock, Validation: api.Options{AllowHostPath: cfg.AllowHostPath}}); err != nil {
+	if cfg.Modules == nil {
+		if cfg.Store == StoreBbolt { // a lasting store keeps its modules too
+			cfg.Modules, err = images.OpenStore(filepath.Join(cfg.DataDir, "modules"))
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			cfg.Modules = images.NewMemoryStore()
+		}
+		c.cfg.Modules = cfg.Modules
+	}
+	if c.server, err = apiserver.New(ctx, c.store, apiserver.Options{Clock: cfg.Clock, Validation: api.Options{AllowHostPath: cfg.AllowHostPath},
+		Modules: cfg.Modules, RefuseRelativeImages: cfg.RefuseRelativeImages}); err != nil {
 		return nil, err
 	}
 	c.handler = c.server.Handler(apiserver.HandlerOptions{})
@@ -273,7 +294,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if err := startServiceProxy(runCtx, c.client, c.network, c); err != nil {
 		return nil, err
 	}
-	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors}, m: map[[2]string]*images.Image{}}
+	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors, Store: cfg.Modules}, m: map[[2]string]*images.Image{}}
 
 	if err := startScheduler(runCtx, c.client, c); err != nil {
 		return nil, err
@@ -407,6 +428,9 @@ func (c *Cluster) Handler() http.Handler { return c.handler }
 
 // Server is the API server.
 func (c *Cluster) Server() *apiserver.Server { return c.server }
+
+// Modules is the module store of wasmpod.local images.
+func (c *Cluster) Modules() *images.Store { return c.cfg.Modules }
 
 // Images resolves image references with the node agents' cache.
 func (c *Cluster) Images() pods.ImageResolver { return c.images }

@@ -162,6 +162,10 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// longer counts against LimitUnauthenticated's cap.
 	markAuthenticated(req.Context())
 	req = req.WithContext(WithUser(req.Context(), AdminUser)) // authreview.go
+	if isModulesPath(path) { // modules.go: a module may be larger than MaxBodyBytes
+		h.serveModules(w, req)
+		return
+	}
 	if req.Body != nil {
 		if req.ContentLength > h.opts.MaxBodyBytes {
 			writeError(w, tooLarge(h.opts.MaxBodyBytes))

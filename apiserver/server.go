@@ -41,6 +41,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/api"
+	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/store"
 )
 
@@ -50,6 +51,14 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Validation options for pods (hostPath).
 	Validation api.Options
+	// Modules is the module store that /wasmpod/modules/ and /wasmpod/tags/
+	// serve (modules.go); without it they are 404.
+	Modules *images.Store
+	// RefuseRelativeImages refuses (422) a pod whose image is relative
+	// (./x.wasm, go://./pkg) when it has no wasmpod.io/manifest-dir
+	// annotation to resolve it against (modules.go). serve sets it; an
+	// in-process cluster, whose clients share its files, need not.
+	RefuseRelativeImages bool
 }
 
 // Server is the API server.
@@ -63,6 +72,9 @@ type Server struct {
 	nodes map[string]NodeConnector
 
 	openapi openAPIDocs // openapi.go: built on first request
+
+	uploadsOnce sync.Once
+	uploads     chan struct{} // module uploads in progress (modules.go)
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.

@@ -66,7 +66,7 @@ func validatePod(s *Server, obj runtime.Object) error {
 		return err
 	}
 	applyLimitRangeDefaults(p, lrs)
-	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
+	if errs := append(api.ValidatePod(p, s.opts.Validation), s.relativeImageErrors(p, nil)...); len(errs) > 0 { // modules.go
 		return invalid("Pod", p.Name, errs)
 	}
 	return checkLimitRanges(p, lrs)
@@ -78,7 +78,7 @@ func validatePod(s *Server, obj runtime.Object) error {
 func validatePodUpdate(s *Server, obj, old runtime.Object) error {
 	p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
 	api.SetDefaultsPod(p)
-	if errs := api.ValidatePod(p, s.opts.Validation); len(errs) > 0 {
+	if errs := append(api.ValidatePod(p, s.opts.Validation), s.relativeImageErrors(p, o)...); len(errs) > 0 { // modules.go
 		return invalid("Pod", p.Name, errs)
 	}
 	a, b := p.Spec.DeepCopy(), o.Spec.DeepCopy()

@@ -131,6 +131,7 @@ func serveAction(c *ucli.Context) error {
 		DenyEgress:             c.Bool("deny-egress"),
 		AllowStoreReset:        c.Bool("allow-store-reset"),
 		OpaqueImageErrors:      true, // pods come over the API: no probing of host paths
+		RefuseRelativeImages:   true, // clients upload what they resolve (cli/upload.go)
 		HostPortAddress:        hostPortAddr,
 		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
 		HeartbeatInterval:      c.Duration("heartbeat-interval"),

@@ -438,7 +438,7 @@ func TestServeHeartbeatLoss(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-remote"}, Spec: corev1.PodSpec{NodeName: "remote", Containers: []corev1.Container{{Name: "c", Image: "x.wasm"}}}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-remote"}, Spec: corev1.PodSpec{NodeName: "remote", Containers: []corev1.Container{{Name: "c", Image: "wasmpod.local/x"}}}}
 	if _, err := s.client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,273 @@
+package apiserver
+
+// modules.go: the module store's API (images/store.go), with which a
+// client uploads the modules its manifests name, so that a pod names them
+// as wasmpod.local/NAME@sha256:<hex> and nothing is resolved against the
+// server's files:
+//
+//	HEAD /wasmpod/modules/sha256:<hex>   200 (Content-Length: the size) or 404
+//	PUT  /wasmpod/modules/sha256:<hex>   body: the module; 201 {"digest","size"}
+//	                                     (200 when it was there already)
+//	GET  /wasmpod/tags/NAME:TAG          200 {"name","tag","digest","image"} or 404
+//	PUT  /wasmpod/tags/NAME:TAG          body: {"digest":"sha256:<hex>"}; 200 as GET
+//
+// Errors are Status JSON. A PUT body is streamed to a temporary file under
+// the store's size bound (413 beyond it, told by Content-Length before a
+// byte is read), checked for the WebAssembly header (400) and the digest of
+// its path (400), and only then renamed into place: a partial, lying or
+// refused upload is never visible. A read stalled for uploadIdle, or an
+// upload longer than uploadTimeout, is cut off; at most maxUploads run at
+// once (429 beyond). They are authenticated and authorized as every other
+// path (authn.go, rbac_authz.go).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/wasmpod/wasmpod/images"
+)
+
+// Paths of the module store's API.
+const (
+	ModulesPath = "/wasmpod/modules/"
+	TagsPath    = "/wasmpod/tags/"
+)
+
+// Bounds on uploads (variables for tests).
+var (
+	uploadIdle    = 30 * time.Second
+	uploadTimeout = 10 * time.Minute
+	maxUploads    = 4
+)
+
+// TagInfo is the body of GET and PUT /wasmpod/tags/NAME:TAG.
+type TagInfo struct {
+	Name   string `json:"name,omitempty"`
+	Tag    string `json:"tag,omitempty"`
+	Digest string `json:"digest"`
+	Image  string `json:"image,omitempty"` // wasmpod.local/NAME:TAG, for kubectl
+}
+
+// ModuleInfo is the body of a PUT /wasmpod/modules/ answer.
+type ModuleInfo struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// isModulesPath reports whether path is served by serveModules.
+func isModulesPath(path string) bool {
+	return strings.HasPrefix(path, ModulesPath) || strings.HasPrefix(path, TagsPath)
+}
+
+func badRequest(msg string) error {
+	return statusErr(http.StatusBadRequest, metav1.StatusReasonBadRequest, msg)
+}
+
+// serveModules serves the module store's paths. It runs before the
+// handler's body limit: a module may be larger than an object.
+func (h *httpHandler) serveModules(w http.ResponseWriter, req *http.Request) {
+	st := h.s.opts.Modules
+	if st == nil {
+		writeError(w, statusErr(http.StatusNotFound, metav1.StatusReasonNotFound, "this server has no module store"))
+		return
+	}
+	if rest, ok := strings.CutPrefix(req.URL.Path, ModulesPath); ok {
+		h.serveModule(w, req, st, rest)
+		return
+	}
+	h.serveTag(w, req, st, strings.TrimPrefix(req.URL.Path, TagsPath))
+}
+
+func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *images.Store, digest string) {
+	if err := images.ValidDigest(digest); err != nil {
+		writeError(w, badRequest(fmt.Sprintf("path: %v", err)))
+		return
+	}
+	switch req.Method {
+	case http.MethodHead, http.MethodGet:
+		size, ok := st.Has(digest)
+		if !ok {
+			writeError(w, statusErr(http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("module %s not found", digest)))
+			return
+		}
+		if req.Method == http.MethodHead {
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+			w.Header().Set("Docker-Content-Digest", digest)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		writeJSON(w, http.StatusOK, ModuleInfo{Digest: digest, Size: size})
+	case http.MethodPut:
+		if size, ok := st.Has(digest); ok {
+			writeJSON(w, http.StatusOK, ModuleInfo{Digest: digest, Size: size})
+			return
+		}
+		if req.ContentLength > st.MaxSize() {
+			writeError(w, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the module is %d bytes, over the %d-byte limit for a module", req.ContentLength, st.MaxSize())))
+			return
+		}
+		if !h.acquireUpload() {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, apierrors.NewTooManyRequests(fmt.Sprintf("too many module uploads at once (at most %d)", maxUploads), 1))
+			return
+		}
+		defer h.releaseUpload()
+		ctx, cancel := context.WithTimeout(req.Context(), uploadTimeout)
+		defer cancel()
+		body := &idleReader{r: req.Body, rc: http.NewResponseController(w), idle: uploadIdle}
+		// Past the overall timeout, a blocked read ends too.
+		stop := context.AfterFunc(ctx, func() { body.rc.SetReadDeadline(time.Now()) })
+		defer stop()
+		got, size, err := st.Put(ctx, digest, body)
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusCreated, ModuleInfo{Digest: got, Size: size})
+		case errors.Is(err, images.ErrTooLarge):
+			writeError(w, apierrors.NewRequestEntityTooLargeError(err.Error()))
+		case errors.Is(err, images.ErrDigestMismatch), errors.Is(err, images.ErrNotModule):
+			writeError(w, badRequest(fmt.Sprintf("body: %v", err)))
+		case ctx.Err() != nil:
+			writeError(w, apierrors.NewTimeoutError(fmt.Sprintf("the upload did not finish within %s", uploadTimeout), 0))
+		default:
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() {
+				writeError(w, apierrors.NewTimeoutError(fmt.Sprintf("the upload stalled for %s", uploadIdle), 0))
+				return
+			}
+			writeError(w, badRequest(fmt.Sprintf("body: reading the module: %v", err)))
+		}
+	default:
+		writeError(w, methodNotAllowed(req.Method))
+	}
+}
+
+// idleReader cuts a body off when a read waits longer than idle.
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	_ = r.rc.SetReadDeadline(time.Now().Add(r.idle)) // not every transport has deadlines
+	return r.r.Read(p)
+}
+
+func (h *httpHandler) acquireUpload() bool {
+	h.s.uploadsOnce.Do(func() { h.s.uploads = make(chan struct{}, maxUploads) })
+	select {
+	case h.s.uploads <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (h *httpHandler) releaseUpload() { <-h.s.uploads }
+
+func (h *httpHandler) serveTag(w http.ResponseWriter, req *http.Request, st *images.Store, nameTag string) {
+	name, tag, ok := strings.Cut(nameTag, ":")
+	if !ok {
+		writeError(w, badRequest(fmt.Sprintf("path: %q: want NAME:TAG", nameTag)))
+		return
+	}
+	if err := images.ValidName(name); err != nil {
+		writeError(w, badRequest(fmt.Sprintf("path: %v", err)))
+		return
+	}
+	if err := images.ValidTag(tag); err != nil {
+		writeError(w, badRequest(fmt.Sprintf("path: %v", err)))
+		return
+	}
+	answer := func(code int, digest string) {
+		writeJSON(w, code, TagInfo{Name: name, Tag: tag, Digest: digest, Image: images.StoreRef{Name: name, Tag: tag}.String()})
+	}
+	switch req.Method {
+	case http.MethodGet:
+		d, err := st.Lookup(name, tag)
+		if err != nil {
+			writeError(w, statusErr(http.StatusNotFound, metav1.StatusReasonNotFound, err.Error()))
+			return
+		}
+		answer(http.StatusOK, d)
+	case http.MethodPut:
+		var in TagInfo
+		b, err := io.ReadAll(io.LimitReader(req.Body, 4<<10+1))
+		if err == nil && len(b) > 4<<10 {
+			err = errors.New("over 4 KiB")
+		}
+		if err == nil {
+			err = json.Unmarshal(b, &in)
+		}
+		if err != nil {
+			writeError(w, badRequest(fmt.Sprintf("body: want {\"digest\":\"sha256:<hex>\"}: %v", err)))
+			return
+		}
+		if err := images.ValidDigest(in.Digest); err != nil {
+			writeError(w, badRequest(fmt.Sprintf("digest: %v", err)))
+			return
+		}
+		if err := st.Tag(name, tag, in.Digest); err != nil {
+			if errors.Is(err, images.ErrUnknown) {
+				writeError(w, statusErr(http.StatusNotFound, metav1.StatusReasonNotFound, "digest: "+err.Error()))
+				return
+			}
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		answer(http.StatusOK, in.Digest)
+	default:
+		writeError(w, methodNotAllowed(req.Method))
+	}
+}
+
+// relativeImageErrors (under Options.RefuseRelativeImages) refuses the images of p that only the client that
+// read the manifest can resolve (./x.wasm, go://./server) when p does
+// not say what they are relative to (the wasmpod.io/manifest-dir
+// annotation that wasmpod run sets): without it the server would resolve
+// them against its own working directory. On an update (old not nil) an
+// image the container had already is let be, as upstream ratchets
+// validation, so that a pod stored before this check can still change.
+func (s *Server) relativeImageErrors(p, old *corev1.Pod) field.ErrorList {
+	if !s.opts.RefuseRelativeImages {
+		return nil
+	}
+	if _, ok := p.Annotations[manifestDirAnnotation]; ok {
+		return nil
+	}
+	var errs field.ErrorList
+	check := func(path *field.Path, cs, olds []corev1.Container) {
+		for i, c := range cs {
+			if i < len(olds) && olds[i].Image == c.Image {
+				continue
+			}
+			if images.IsRelative(c.Image) {
+				errs = append(errs, field.Invalid(path.Index(i).Child("image"), c.Image,
+					"a relative image is resolved by the client that read the manifest, not the server: use wasmpod apply -f (which uploads the module), or wasmpod image import FILE|go://PKG NAME and name the image wasmpod.local/NAME"))
+			}
+		}
+	}
+	var oldInit, oldCtrs []corev1.Container
+	if old != nil {
+		oldInit, oldCtrs = old.Spec.InitContainers, old.Spec.Containers
+	}
+	check(field.NewPath("spec", "initContainers"), p.Spec.InitContainers, oldInit)
+	check(field.NewPath("spec", "containers"), p.Spec.Containers, oldCtrs)
+	return errs
+}
+
+// manifestDirAnnotation is pods.AnnotationManifestDir (pods imports this
+// package's clients, not the other way round).
+const manifestDirAnnotation = "wasmpod.io/manifest-dir"
