@@ -1,7 +1,8 @@
 package apiserver
 
 // exec.go serves pods/{name}/exec over WebSocket with the Kubernetes
-// channel protocols v5.channel.k8s.io and v4.channel.k8s.io: every binary
+// channel protocols v5.channel.k8s.io and v4.channel.k8s.io, and over SPDY
+// (exec_spdy.go). WebSocket: every binary
 // message starts with a channel byte — 0 stdin, 1 stdout, 2 stderr,
 // 3 error (a metav1.Status once the command ends), 4 resize (JSON
 // {"Width":w,"Height":h}) — and v5 adds 255, the close signal, whose one
@@ -61,33 +62,80 @@ func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *re
 	if opts.TTY && opts.Stderr {
 		opts.Stderr = false // a terminal merges stderr into stdout, as upstream
 	}
-	if !websocket.IsWebSocketUpgrade(req) {
-		writeError(w, statusErr(http.StatusBadRequest, metav1.StatusReasonBadRequest,
-			"pods/exec needs a WebSocket upgrade with subprotocol "+execProtocolV5+" or "+execProtocolV4+" (SPDY is not supported)"))
-		return
-	}
 	// Check the pod and its node before upgrading, so that errors are
 	// plain HTTP Status responses.
 	if _, _, err := h.s.podNode(req.Context(), rq.ns, rq.name, opts.Container); err != nil {
 		writeError(w, err)
 		return
 	}
+	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, "pods/exec")
+	if sess == nil {
+		return
+	}
+	defer sess.close()
+	code, err := h.s.PodExec(sess.ctx, rq.ns, rq.name, &opts, sess.streams)
+	var st metav1.Status
+	switch {
+	case err != nil:
+		st = *statusOf(err)
+	case code != 0:
+		st = metav1.Status{Status: metav1.StatusFailure, Reason: "NonZeroExitCode",
+			Message: fmt.Sprintf("command terminated with non-zero exit code: error executing command [%s], exit code %d", joinArgs(opts.Command), code),
+			Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: "ExitCode", Message: strconv.Itoa(code)}}}}
+	default:
+		st = metav1.Status{Status: metav1.StatusSuccess}
+	}
+	sess.writeStatus(&st)
+}
+
+// remoteOpts are the streams a remote command (exec, attach) asks for.
+type remoteOpts struct{ stdin, stdout, stderr, tty bool }
+
+// remoteSession is an upgraded exec or attach connection, whatever its
+// protocol: the command's streams, a context that ends when the client
+// goes away, the final status and the teardown.
+type remoteSession struct {
+	ctx     context.Context
+	streams ExecStreams
+	// writeStatus sends the command's outcome on the error stream in the
+	// protocol's form (a Status JSON from v4 on, text before).
+	writeStatus func(st *metav1.Status)
+	close       func()
+}
+
+// upgradeRemoteCommand upgrades an exec or attach request: WebSocket with
+// v5.channel.k8s.io or v4.channel.k8s.io (kubectl's first choice), or
+// SPDY/3.1 with the remotecommand protocols v4, v3 and v2 (the fallback of
+// kubectl and client-go's SPDY executor; exec_spdy.go). It returns nil
+// when it has answered w with an error.
+func upgradeRemoteCommand(w http.ResponseWriter, req *http.Request, ro remoteOpts, what string) *remoteSession {
+	switch {
+	case isSPDYUpgrade(req):
+		return spdyRemoteSession(w, req, ro)
+	case websocket.IsWebSocketUpgrade(req):
+		return wsRemoteSession(w, req, ro)
+	}
+	writeError(w, statusErr(http.StatusBadRequest, metav1.StatusReasonBadRequest,
+		what+" needs an upgrade: WebSocket with subprotocol "+execProtocolV5+" or "+execProtocolV4+", or SPDY/3.1 (X-Stream-Protocol-Version "+remoteCommandV4+", "+remoteCommandV3+" or "+remoteCommandV2+")"))
+	return nil
+}
+
+// wsRemoteSession is the WebSocket channel protocol (v5/v4).
+func wsRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) *remoteSession {
 	conn, err := execUpgrader.Upgrade(w, req, nil)
 	if err != nil {
-		return // the upgrader has answered
+		return nil // the upgrader has answered
 	}
-	defer conn.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ws := &wsChannels{conn: conn, v5: conn.Subprotocol() == execProtocolV5}
 
 	var stdinR *io.PipeReader
 	var stdinW *io.PipeWriter
-	if opts.Stdin {
+	if ro.stdin {
 		stdinR, stdinW = io.Pipe()
 	}
 	var resize chan TerminalSize
-	if opts.TTY {
+	if ro.tty {
 		resize = make(chan TerminalSize, 4)
 	}
 	// Reader: demultiplex stdin, resize and close; a broken connection
@@ -126,42 +174,40 @@ func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *re
 		}
 	}()
 
-	streams := ExecStreams{Resize: resize}
+	sess := &remoteSession{ctx: ctx, streams: ExecStreams{Resize: resize}}
 	if stdinR != nil {
-		streams.Stdin = stdinR
+		sess.streams.Stdin = stdinR
 	}
-	if opts.Stdout {
-		streams.Stdout = ws.channel(chanStdout)
+	if ro.stdout {
+		sess.streams.Stdout = ws.channel(chanStdout)
 	}
-	if opts.Stderr {
-		streams.Stderr = ws.channel(chanStderr)
+	if ro.stderr {
+		sess.streams.Stderr = ws.channel(chanStderr)
 	}
-	code, err := h.s.PodExec(ctx, rq.ns, rq.name, &opts, streams)
-	if stdinR != nil {
-		stdinR.Close()
+	sess.writeStatus = func(st *metav1.Status) {
+		if stdinR != nil {
+			stdinR.Close()
+		}
+		st.Kind, st.APIVersion = "Status", "v1"
+		b, _ := json.Marshal(st)
+		ws.write(chanError, b)
 	}
-	var st metav1.Status
-	switch {
-	case err != nil:
-		st = *statusOf(err)
-	case code != 0:
-		st = metav1.Status{Status: metav1.StatusFailure, Reason: "NonZeroExitCode",
-			Message: fmt.Sprintf("command terminated with non-zero exit code: error executing command [%s], exit code %d", joinArgs(opts.Command), code),
-			Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: "ExitCode", Message: strconv.Itoa(code)}}}}
-	default:
-		st = metav1.Status{Status: metav1.StatusSuccess}
+	sess.close = func() {
+		if stdinR != nil {
+			stdinR.Close()
+		}
+		ws.mu.Lock()
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		ws.mu.Unlock()
+		// Give the client a moment to read the close before the TCP close.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		cancel()
+		conn.Close()
 	}
-	st.Kind, st.APIVersion = "Status", "v1"
-	b, _ := json.Marshal(st)
-	ws.write(chanError, b)
-	ws.mu.Lock()
-	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	ws.mu.Unlock()
-	// Give the client a moment to read the close before the TCP close.
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Second):
-	}
+	return sess
 }
 
 func joinArgs(a []string) string {

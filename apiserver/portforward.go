@@ -12,6 +12,9 @@ package apiserver
 // connection per port; the server closes it when every port's connection
 // has ended.
 //
+// (kubectl's SPDY protocol, plain or tunnelled in WebSocket, is in
+// portforward_spdy.go.)
+//
 // Subprotocols: "v4.channel.k8s.io" (upstream's); "v5.channel.k8s.io"
 // adds the close signal of exec's v5: a message {255, c} from the client
 // says it has no more data for data channel c, which the server passes to
@@ -113,6 +116,12 @@ func parsePorts(req *http.Request) ([]int32, error) {
 }
 
 func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request, rq *request) {
+	if len(spdyTunnelProtocols(req)) > 0 || isSPDYUpgrade(req) {
+		// kubectl's protocol: ports travel in stream headers
+		// (portforward_spdy.go).
+		h.servePortForwardSPDY(w, req, rq)
+		return
+	}
 	ports, err := parsePorts(req)
 	if err != nil {
 		writeError(w, err)
@@ -120,7 +129,7 @@ func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request,
 	}
 	if !websocket.IsWebSocketUpgrade(req) {
 		writeError(w, statusErr(http.StatusBadRequest, "BadRequest",
-			"pods/portforward needs a WebSocket upgrade with subprotocol "+execProtocolV5+" or "+execProtocolV4+" (SPDY is not supported)"))
+			"pods/portforward needs an upgrade: SPDY/3.1 (X-Stream-Protocol-Version "+portForwardProtocolV1+"), or WebSocket with subprotocol "+spdyTunnelPrefix+portForwardProtocolV1+", "+execProtocolV5+" or "+execProtocolV4))
 		return
 	}
 	var pod *corev1.Pod

@@ -120,7 +120,7 @@ func TestPortForwardErrors(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "needs a WebSocket upgrade") {
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "pods/portforward needs an upgrade") {
 		t.Errorf("plain GET: %d %s", resp.StatusCode, body)
 	}
 }
