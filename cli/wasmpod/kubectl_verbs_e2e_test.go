@@ -301,6 +301,99 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 			t.Errorf("after diff: mode %q", got)
 		}
 	})
+	t.Run("apply", func(t *testing.T) {
+		// The user's own manifest: a pod of the web example's server (an
+		// absolute go:// image) and its Service, with kubectl's default
+		// --validate=strict (it downloads /openapi/v3).
+		m := filepath.Join(t.TempDir(), "site.yaml")
+		write := func(extraLabel string) {
+			os.WriteFile(m, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: site
+  labels:
+    app: site`+extraLabel+`
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: server
+    image: go://`+filepath.Join(repoRoot, "wasm-examples", "web", "server")+`
+    ports:
+    - name: http
+      containerPort: 8080
+    env:
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: site
+spec:
+  selector:
+    app: site
+  ports:
+  - name: http
+    port: 80
+    targetPort: http
+`), 0o600)
+		}
+		write("")
+		if out := k.must(t, "apply", "-f", m); out != "pod/site created\nservice/site created\n" {
+			t.Errorf("apply: %q", out)
+		}
+		wantLines(t, "wait", k.must(t, "wait", "--for=condition=Ready", "pod/site", "--timeout=120s"), `pod/site condition met`)
+		wantLines(t, "logs", k.must(t, "logs", "site"), `site listening on \S+:8080`)
+		if out := k.must(t, "apply", "-f", m); out != "pod/site unchanged\nservice/site unchanged\n" {
+			t.Errorf("apply again: %q", out)
+		}
+		write("\n    tier: front")
+		if out, errOut, code := k.run(t, "diff", "-f", m); code != 1 || !regexp.MustCompile(`(?m)^\+    tier: front$`).MatchString(out) {
+			t.Errorf("diff of the changed manifest: exit %d\n%s%s", code, out, errOut)
+		}
+		if out := k.must(t, "apply", "-f", m); out != "pod/site configured\nservice/site unchanged\n" {
+			t.Errorf("apply changed: %q", out)
+		}
+		wantLines(t, "labels", k.must(t, "get", "pod", "site", "--show-labels"), `site\s+1/1\s+Running\s+0\s+\S+\s+app=site,tier=front`)
+	})
+	t.Run("create -f replace edit", func(t *testing.T) {
+		work := t.TempDir()
+		cm := filepath.Join(work, "cm.yaml")
+		os.WriteFile(cm, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  mode: slow\n"), 0o600)
+		if out := k.must(t, "create", "-f", cm); out != "configmap/conf created\n" {
+			t.Errorf("create -f: %q", out)
+		}
+		live := k.must(t, "get", "configmap", "conf", "-o", "yaml")
+		os.WriteFile(cm, []byte(strings.Replace(live, "mode: slow", "mode: fast", 1)), 0o600)
+		if out := k.must(t, "replace", "-f", cm); out != "configmap/conf replaced\n" {
+			t.Errorf("replace: %q", out)
+		}
+		editor := filepath.Join(work, "editor.sh")
+		os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's/mode: fast/mode: edited/' \"$1\"\n"), 0o700)
+		edit := &kubectlUser{bin: k.bin, env: append(append([]string{}, k.env...), "KUBE_EDITOR="+editor)}
+		if out := edit.must(t, "edit", "configmap", "conf"); out != "configmap/conf edited\n" {
+			t.Errorf("edit: %q", out)
+		}
+		if got := k.must(t, "get", "configmap", "conf", "-o", "jsonpath={.data.mode}"); got != "edited" {
+			t.Errorf("after edit: %q", got)
+		}
+		// An edit that changes nothing.
+		noop := &kubectlUser{bin: k.bin, env: append(append([]string{}, k.env...), "KUBE_EDITOR=true")}
+		if out, errOut, code := noop.run(t, "edit", "configmap", "conf"); code != 0 || out != "" || errOut != "Edit cancelled, no changes made.\n" {
+			t.Errorf("edit without change: exit %d %q %q", code, out, errOut)
+		}
+	})
+	t.Run("explain", func(t *testing.T) {
+		wantLines(t, "explain pods", k.must(t, "explain", "pods"), `KIND:\s+Pod`, `VERSION:\s+v1`, `FIELDS:`, `  spec\t<PodSpec>`)
+		wantLines(t, "explain field", k.must(t, "explain", "pod.spec.containers.image"), `FIELD:\s+image <string>`)
+		wantLines(t, "explain deployments", k.must(t, "explain", "deployments.spec.replicas"), `GROUP:\s+apps`, `FIELD:\s+replicas <integer>`)
+		_, errOut, code := k.run(t, "explain", "pods.spec.nope")
+		if code != 1 || !strings.Contains(errOut, `field "nope" does not exist`) {
+			t.Errorf("explain of a missing field: exit %d %q", code, errOut)
+		}
+	})
 	t.Run("expose", func(t *testing.T) {
 		if out := k.must(t, "expose", "pod", "web-1", "--port=8080", "--name=web-1"); out != "service/web-1 exposed\n" {
 			t.Errorf("expose: %q", out)
@@ -350,7 +443,7 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 		// Bare pods: drain refuses without --force, as upstream, and leaves
 		// the node cordoned.
 		_, errOut, code := k.run(t, "drain", nodeName)
-		if code != 1 || !strings.Contains(errOut, "cannot delete Pods that declare no controller (use --force to override): default/web-1") {
+		if code != 1 || !regexp.MustCompile(`(?m)^cannot delete Pods that declare no controller \(use --force to override\): .*default/web-1`).MatchString(errOut) {
 			t.Errorf("drain: exit %d %q", code, errOut)
 		}
 		out := k.must(t, "drain", nodeName, "--force", "--delete-emptydir-data")
