@@ -243,49 +243,59 @@ func TestPortForwardSPDYProtocol(t *testing.T) {
 	}
 }
 
-// TestPortForwardSPDYRealKubectl: an unmodified kubectl port-forward (it
-// tunnels SPDY in WebSocket) forwards connections to two ports.
+// TestPortForwardSPDYRealKubectl: an unmodified kubectl port-forward
+// tunnels SPDY in WebSocket and forwards connections to two ports; with
+// KUBECTL_PORT_FORWARD_WEBSOCKETS=false (as kubectls before 1.31) it
+// upgrades to plain SPDY.
 func TestPortForwardSPDYRealKubectl(t *testing.T) {
-	_, u, upgrades := pfRunningServer(t, &pfNode{})
-	server := u[:strings.Index(u, "/api/")]
-	k := newKubectl(t, server)
-	cmd := k.cmd("port-forward", "pod/web", ":8080", ":8081")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	sc := bufio.NewScanner(stdout)
-	re := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)$`)
-	local := map[string]uint16{}
-	for len(local) < 2 && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			var p uint16
-			fmt.Sscan(m[1], &p)
-			local[m[2]] = p
-		}
-	}
-	if len(local) < 2 {
-		t.Fatalf("kubectl port-forward did not start: %v\n%s", sc.Err(), stderr.String())
-	}
-	go io.Copy(io.Discard, stdout)
-	for i := range 3 {
-		for _, remote := range []string{"8080", "8081"} {
-			msg := fmt.Sprintf("kubectl %d", i)
-			if got := exchange(t, local[remote], msg); got != remote+":"+msg {
-				t.Errorf("via kubectl to %s: %q\n%s", remote, got, stderr.String())
+	for _, c := range []struct{ env, upgrade string }{
+		{"", "websocket SPDY/3.1+portforward.k8s.io"},
+		{"KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "SPDY/3.1 "},
+	} {
+		t.Run(c.upgrade, func(t *testing.T) {
+			_, u, upgrades := pfRunningServer(t, &pfNode{})
+			k := newKubectl(t, u[:strings.Index(u, "/api/")])
+			cmd := k.cmd("port-forward", "pod/web", ":8080", ":8081")
+			if c.env != "" {
+				cmd.Env = append(cmd.Env, c.env)
 			}
-		}
-	}
-	// kubectl tunnelled SPDY in WebSocket (its first choice) and did not
-	// need the plain SPDY fallback.
-	if got := upgrades(); len(got) != 1 || got[0] != "websocket SPDY/3.1+portforward.k8s.io" {
-		t.Errorf("port-forward upgrades: %q", got)
+			stdout, _ := cmd.StdoutPipe()
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}()
+			sc := bufio.NewScanner(stdout)
+			re := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)$`)
+			local := map[string]uint16{}
+			for len(local) < 2 && sc.Scan() {
+				if m := re.FindStringSubmatch(sc.Text()); m != nil {
+					var p uint16
+					fmt.Sscan(m[1], &p)
+					local[m[2]] = p
+				}
+			}
+			if len(local) < 2 {
+				t.Fatalf("kubectl port-forward did not start: %v\n%s", sc.Err(), stderr.String())
+			}
+			go io.Copy(io.Discard, stdout)
+			for i := range 3 {
+				for _, remote := range []string{"8080", "8081"} {
+					msg := fmt.Sprintf("kubectl %d", i)
+					if got := exchange(t, local[remote], msg); got != remote+":"+msg {
+						t.Errorf("via kubectl to %s: %q\n%s", remote, got, stderr.String())
+					}
+				}
+			}
+			// One upgrade, of the kind expected (no fallback needed).
+			if got := upgrades(); len(got) != 1 || got[0] != c.upgrade {
+				t.Errorf("port-forward upgrades: %q", got)
+			}
+		})
 	}
 }
 
