@@ -394,6 +394,16 @@ spec:
 			t.Errorf("explain of a missing field: exit %d %q", code, errOut)
 		}
 	})
+	t.Run("relative image", func(t *testing.T) {
+		// What a user tries first: an example's manifest as it is. Its
+		// go://. image is relative to the manifest, which only the client
+		// read: 422 naming the field and saying what to do instead.
+		k.must(t, "create", "namespace", "kubectl-only")
+		_, errOut, code := k.run(t, "apply", "-n", "kubectl-only", "-f", "wasm-examples/hello/pod.yaml")
+		if code != 1 || !strings.Contains(errOut, `Pod "hello" is invalid: spec.containers[0].image: Invalid value: "go://.": a relative image is resolved by the client that read the manifest, not the server`) {
+			t.Errorf("apply of a relative image: exit %d %q", code, errOut)
+		}
+	})
 	t.Run("expose", func(t *testing.T) {
 		if out := k.must(t, "expose", "pod", "web-1", "--port=8080", "--name=web-1"); out != "service/web-1 exposed\n" {
 			t.Errorf("expose: %q", out)
