@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -357,6 +359,37 @@ spec:
 			t.Errorf("apply changed: %q", out)
 		}
 		wantLines(t, "labels", k.must(t, "get", "pod", "site", "--show-labels"), `site\s+1/1\s+Running\s+0\s+\S+\s+app=site,tier=front`)
+	})
+	t.Run("port-forward", func(t *testing.T) {
+		for _, c := range []struct{ target, remote string }{{"pod/site", "8080"}, {"svc/site", "80"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd, out, errOut := k.start(t, ctx, "port-forward", c.target, ":"+c.remote)
+			re := regexp.MustCompile(`(?m)^Forwarding from 127\.0\.0\.1:(\d+) -> 8080$`)
+			var m []string
+			for deadline := time.Now().Add(30 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				m = re.FindStringSubmatch(out.String())
+			}
+			if m == nil {
+				t.Fatalf("port-forward %s: %q %q", c.target, out.String(), errOut.String())
+			}
+			for i := 0; i < 3; i++ { // a connection each
+				resp, err := http.Get("http://127.0.0.1:" + m[1] + "/")
+				if err != nil {
+					t.Fatalf("port-forward %s: %v\n%s", c.target, err, errOut.String())
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "hello from site\n" {
+					t.Errorf("port-forward %s: %q", c.target, b)
+				}
+			}
+			wantLines(t, "port-forward", out.String(), `Handling connection for `+m[1])
+			if cmd.ProcessState != nil || errOut.String() != "" {
+				t.Errorf("port-forward %s: exited %v, stderr %q", c.target, cmd.ProcessState, errOut.String())
+			}
+			cancel()
+		}
 	})
 	t.Run("create -f replace edit", func(t *testing.T) {
 		work := t.TempDir()
