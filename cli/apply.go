@@ -45,8 +45,12 @@ that do, with a three-way merge of the last applied configuration (kept in the
 kubectl.kubernetes.io/last-applied-configuration annotation), the new one and
 the live object. JSON and YAML are accepted, several documents per file.
 
-Relative image paths and go:// references in pods resolve relative to the
-directory of the manifest (recorded in the wasmpod.io/manifest-dir annotation).
+Images that are files of this machine (.wasm paths and file:// URLs, relative
+to the manifest's directory or absolute, and go:// packages, built here) are
+uploaded to the server's module store (once: a module the server has is not
+sent again) and sent as wasmpod.local/NAME@sha256:<digest>. One that cannot be
+resolved here is sent as written, with the manifest's directory in the
+wasmpod.io/manifest-dir annotation, for the server to resolve.
 
 Examples:
   # Apply the configuration in pod.yaml to a pod
@@ -57,7 +61,7 @@ Examples:
 
   # Apply the YAML passed into stdin
   cat pod.yaml | wasmpod apply -f -`,
-		Flags:  append(append(connFlags(), nsFlags(false)...), fileFlags("apply")...),
+		Flags:  append(append(append(connFlags(), nsFlags(false)...), fileFlags("apply")...), cacheDirFlag()),
 		Action: func(c *ucli.Context) error { return applyOrCreate(c, true) },
 	}
 }
@@ -74,7 +78,7 @@ Examples:
 
   # Create a pod based on the YAML passed into stdin
   cat pod.yaml | wasmpod create -f -`,
-		Flags:  append(append(connFlags(), nsFlags(false)...), fileFlags("create")...),
+		Flags:  append(append(append(connFlags(), nsFlags(false)...), fileFlags("create")...), cacheDirFlag()),
 		Action: func(c *ucli.Context) error { return applyOrCreate(c, false) },
 	}
 }
@@ -83,6 +87,7 @@ Examples:
 type manifestObject struct {
 	obj    *unstructured.Unstructured
 	source string // the file, or "STDIN"
+	dir    string // the file's directory (the working directory for STDIN)
 }
 
 // readManifests reads every object of the -f arguments, in order. Typed
@@ -115,8 +120,7 @@ func readManifests(c *ucli.Context, files []string, stdin io.Reader) ([]manifest
 				return nil, err
 			}
 			for _, o := range objs {
-				setManifestDir(o, dir)
-				out = append(out, manifestObject{obj: o, source: source})
+				out = append(out, manifestObject{obj: o, source: source, dir: dir})
 			}
 		}
 	}
@@ -228,7 +232,15 @@ func applyOrCreate(c *ucli.Context, apply bool) error {
 		return err
 	}
 	var errs []error
+	up := newUploader(c, k) // upload.go
 	for _, mo := range objs {
+		if err := up.prepare(c.Context, mo); err != nil {
+			if isRefused(err) {
+				return k.fail(err)
+			}
+			errs = append(errs, err)
+			continue
+		}
 		msg, err := k.applyOne(c, mo, apply)
 		if err != nil {
 			if isRefused(err) {

@@ -43,6 +43,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			portForwardCommand(),
 			backupCommand(),
 			restoreCommand(),
+			imageCommand(), // image.go
 			versionCommand(),
 			completionCommand(),
 		},
