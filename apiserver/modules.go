@@ -27,13 +27,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/wasmpod/wasmpod/images"
@@ -266,6 +271,73 @@ func (s *Server) relativeImageErrors(p, old *corev1.Pod) field.ErrorList {
 	check(field.NewPath("spec", "initContainers"), p.Spec.InitContainers, oldInit)
 	check(field.NewPath("spec", "containers"), p.Spec.Containers, oldCtrs)
 	return errs
+}
+
+// workloadTemplate returns the pod template a workload runs, and its
+// field path.
+func workloadTemplate(obj runtime.Object) (*corev1.PodTemplateSpec, *field.Path) {
+	tmpl := field.NewPath("spec", "template")
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template, tmpl
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template, tmpl
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template, tmpl
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template, tmpl
+	case *batchv1.Job:
+		return &o.Spec.Template, tmpl
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template, field.NewPath("spec", "jobTemplate", "spec", "template")
+	}
+	return nil, nil
+}
+
+// validateWorkloadImages refuses, as relativeImageErrors does for a pod,
+// the relative images of a workload's pod template (whose pods would
+// all be refused).
+func validateWorkloadImages(s *Server, obj runtime.Object) error {
+	return validateWorkloadImagesUpdate(s, obj, nil)
+}
+
+func validateWorkloadImagesUpdate(s *Server, obj, old runtime.Object) error {
+	t, path := workloadTemplate(obj)
+	if t == nil {
+		return nil
+	}
+	p := &corev1.Pod{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
+	var o *corev1.Pod
+	if old != nil {
+		if ot, _ := workloadTemplate(old); ot != nil {
+			o = &corev1.Pod{Spec: ot.Spec}
+		}
+	}
+	errs := s.relativeImageErrors(p, o)
+	if len(errs) == 0 {
+		return nil
+	}
+	for _, e := range errs { // spec.containers[0].image -> spec.template.spec.containers[0].image
+		e.Field = path.String() + "." + e.Field
+	}
+	m, _ := meta.Accessor(obj)
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if gvk.Kind == "" {
+		if r, ok := s.resourceOf(obj); ok {
+			gvk = r.GVK()
+		}
+	}
+	return apierrors.NewInvalid(gvk.GroupKind(), m.GetName(), errs)
+}
+
+// resourceOf finds the served resource of obj's Go type.
+func (s *Server) resourceOf(obj runtime.Object) (*Resource, bool) {
+	for _, r := range s.resources {
+		if r.newObj != nil && reflect.TypeOf(r.newObj()) == reflect.TypeOf(obj) {
+			return r, true
+		}
+	}
+	return nil, false
 }
 
 // manifestDirAnnotation is pods.AnnotationManifestDir (pods imports this

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -283,6 +285,28 @@ func TestRelativeImageRefused(t *testing.T) {
 	p.Spec.Containers[0].Image = "hello.wasm"
 	if _, err := cs.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.containers[0].image: Invalid value: "hello.wasm"`) {
 		t.Errorf("update to a relative image: %v", err)
+	}
+
+	// A workload's pod template too (its pods would all be refused).
+	labels := map[string]string{"app": "web"}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: labels},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", Image: "wasmpod.local/init"}}, Containers: []corev1.Container{{Name: "c", Image: "./server.wasm"}}}}}}
+	_, err = cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `Deployment.apps "web" is invalid: spec.template.spec.containers[0].image: Invalid value: "./server.wasm": a relative image`) {
+		t.Errorf("deployment with a relative image: %v", err)
+	}
+	dep.Spec.Template.Annotations = map[string]string{manifestDirAnnotation: "/srv/app"}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Errorf("deployment with the manifest's directory: %v", err)
+	}
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "cj"}, Spec: batchv1.CronJobSpec{Schedule: "* * * * *",
+		JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "go://../job"}}}}}}}}
+	_, err = cs.BatchV1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.jobTemplate.spec.template.spec.containers[0].image: Invalid value: "go://../job"`) {
+		t.Errorf("cronjob with a relative image: %v", err)
 	}
 
 	// Real kubectl, default flags.

@@ -143,10 +143,12 @@ func defaultResources() []*Resource {
 	slices := &Resource{GVR: discoveryv1.SchemeGroupVersion.WithResource("endpointslices"), Kind: "EndpointSlice", Namespaced: true,
 		newObj: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} }}
 	apps := func(res, kind string, short []string, newObj, newList func() runtime.Object) *Resource {
-		return &Resource{GVR: appsv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList}
+		return &Resource{GVR: appsv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList,
+			validate: validateWorkloadImages, validateUpdate: validateWorkloadImagesUpdate} // modules.go
 	}
 	batch := func(res, kind string, short []string, newObj, newList func() runtime.Object) *Resource {
-		return &Resource{GVR: batchv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList}
+		return &Resource{GVR: batchv1.SchemeGroupVersion.WithResource(res), Kind: kind, Namespaced: true, ShortNames: short, Status: true, newObj: newObj, newList: newList,
+			validate: validateWorkloadImages, validateUpdate: validateWorkloadImagesUpdate} // modules.go
 	}
 	all := []string{"all"} // upstream's "all": pods, services and the workload kinds
 	pods.Categories, services.Categories = all, all
