@@ -18,7 +18,8 @@ package apiserver
 //   - Watches stream metav1.WatchEvent JSON objects, one flush per event,
 //     until the client goes away, timeoutSeconds passes or the core watch
 //     ends (an ERROR event with a Status carries the reason).
-//   - Server-side apply is refused (415); dryRun=All is served (dryrun.go).
+//   - Server-side apply (apply.go) and managedFields on every write
+//     (managedfields.go); dryRun=All is served (dryrun.go).
 //   - get, list and watch answer meta.k8s.io Tables, PartialObjectMetadata
 //     and PartialObjectMetadataList when the Accept header asks (table.go).
 //   - Bodies and answers are Kubernetes protobuf when the Content-Type and
@@ -356,8 +357,10 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 		if r.GVR.Resource == "pods" {
 			sub("binding", "Binding", "create")
 			list.APIResources = append(list.APIResources, evictionAPIResource) // eviction.go
+			sub("attach", "PodAttachOptions", "create", "get")
 			sub("exec", "PodExecOptions", "create", "get")
 			sub("log", "Pod", "get")
+			sub("portforward", "PodPortForwardOptions", "create", "get")
 		}
 		if r.Status {
 			sub("status", r.Kind, "get", "patch", "update")
@@ -424,6 +427,10 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 		return
 	}
 	if req, err = dryRunRequest(req); err != nil { // dryrun.go
+		writeError(w, err)
+		return
+	}
+	if req, err = fieldManagerRequest(req); err != nil { // managedfields.go
 		writeError(w, err)
 		return
 	}
@@ -528,6 +535,12 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 			return
 		}
 		h.servePortForward(w, req, rq)
+	case "attach":
+		if r.GVR.Resource != "pods" || (req.Method != http.MethodGet && req.Method != http.MethodPost) {
+			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))
+			return
+		}
+		h.serveAttach(w, req, rq) // attach.go
 	default:
 		writeError(w, notFound())
 	}
@@ -585,13 +598,10 @@ func (h *httpHandler) serveItem(w http.ResponseWriter, req *http.Request, rq *re
 		switch pt {
 		case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
 		case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-			writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-				"server-side apply is not supported by this server; use client-side apply (kubectl apply --server-side=false)"))
+			h.serveApply(w, req, rq, pt) // apply.go
 			return
 		default:
-			writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-				fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
-					types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType)))
+			writeError(w, unsupportedPatchType())
 			return
 		}
 		data, err := readBody(req)

@@ -34,6 +34,18 @@ type PortForwarder interface {
 	PortForward(ctx context.Context, pod *corev1.Pod, port int32, conn io.ReadWriteCloser) error
 }
 
+// Attacher is the optional capability of a NodeConnector to attach to a
+// running container (pods/NAME/attach). A connector without it answers
+// attach requests with ServiceUnavailable.
+type Attacher interface {
+	// Attach copies what the container writes to streams.Stdout and
+	// streams.Stderr (both to Stdout with opts.TTY) and, when the
+	// container has stdin, streams.Stdin into it. It returns when the
+	// container instance has exited and its output is delivered, or ctx
+	// ends.
+	Attach(ctx context.Context, pod *corev1.Pod, opts *corev1.PodAttachOptions, streams ExecStreams) error
+}
+
 // ExecStreams are the attached streams of an exec.
 type ExecStreams struct {
 	Stdin          io.Reader // nil unless opts.Stdin

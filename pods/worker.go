@@ -141,6 +141,9 @@ type Worker struct {
 	// logFiles are the running instances' log files by path (guarded by
 	// mu): Logs opens a log under its file's rotation lock.
 	logFiles map[string]*logs.RotatingFile
+	// attach is each container's current instance's attach point, by
+	// container name (attach.go; guarded by mu).
+	attach map[string]*attachState
 	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
 	// set by setupVolumes, guarded by mu).
 	quotas map[string]*runtime.VolumeQuota
@@ -431,8 +434,10 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		return
 	}
 	w.event(corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
+	endStdin := w.attachInstance(c, restarts, &cfg) // attach.go
 	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
 	if err != nil {
+		endStdin()
 		closeLog()
 		fail("CreateContainerError", "Error: "+err.Error())
 		return
@@ -456,6 +461,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	w.event(corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
 	go func() {
 		<-inst.Done()
+		endStdin()
 		w.exits <- exitEvent{c: c, status: inst.Status()}
 	}()
 }

@@ -1,0 +1,76 @@
+package apiserver
+
+// attach.go serves pods/{name}/attach (GET or POST; kubectl attach, and
+// kubectl run -i/--attach): the same upgrades and stream protocols as exec
+// (WebSocket v5/v4, SPDY v4/v3/v2), connected to the running container's
+// own stdio by the node (Attacher). The error stream carries Success when
+// the container has exited (its exit code is in the pod's status, where
+// kubectl run reads it) or the failure.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *request) {
+	var opts corev1.PodAttachOptions
+	if err := decodeQuery(req.URL.Query(), &opts); err != nil {
+		writeError(w, err)
+		return
+	}
+	if !opts.Stdin && !opts.Stdout && !opts.Stderr {
+		writeError(w, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr"))
+		return
+	}
+	if opts.TTY && opts.Stderr {
+		opts.Stderr = false // a terminal merges stderr into stdout, as upstream
+	}
+	// Check the pod, its phase and its node before upgrading, so that
+	// errors are plain HTTP Status responses.
+	if _, _, err := h.s.attachTarget(req.Context(), rq.ns, rq.name, opts.Container); err != nil {
+		writeError(w, err)
+		return
+	}
+	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, "pods/attach")
+	if sess == nil {
+		return
+	}
+	defer sess.close()
+	st := metav1.Status{Status: metav1.StatusSuccess}
+	if err := h.s.PodAttach(sess.ctx, rq.ns, rq.name, &opts, sess.streams); err != nil {
+		st = *statusOf(err)
+	}
+	sess.writeStatus(&st)
+}
+
+func (s *Server) attachTarget(ctx context.Context, ns, name, container string) (*corev1.Pod, Attacher, error) {
+	pod, c, err := s.podNode(ctx, ns, name, container)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("cannot attach to a container in a completed pod; current phase is %s", pod.Status.Phase))
+	}
+	a, ok := c.(Attacher)
+	if !ok {
+		return nil, nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s does not support attach", pod.Spec.NodeName))
+	}
+	return pod, a, nil
+}
+
+// PodAttach attaches streams to a pod's running container
+// (pods/NAME/attach): see Attacher.Attach.
+func (s *Server) PodAttach(ctx context.Context, ns, name string, opts *corev1.PodAttachOptions, streams ExecStreams) error {
+	pod, a, err := s.attachTarget(ctx, ns, name, opts.Container)
+	if err != nil {
+		return err
+	}
+	o := *opts
+	o.Container = defaultContainer(pod, o.Container)
+	return a.Attach(ctx, pod, &o, streams)
+}
