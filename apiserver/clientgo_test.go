@@ -215,9 +215,9 @@ func TestClientGoPods(t *testing.T) {
 		// A patch pinning a stale resourceVersion conflicts.
 		_, err = pods.Patch(ctx, "a", types.MergePatchType, []byte(`{"metadata":{"resourceVersion":"`+p.ResourceVersion+`","labels":{"x":"y"}}}`), metav1.PatchOptions{})
 		wantStatus(t, err, 409, metav1.StatusReasonConflict, "")
-		// Server-side apply is refused with 415.
+		// An apply patch names its kind (apply.go; apply_test.go has the rest).
 		_, err = pods.Patch(ctx, "a", types.ApplyPatchType, []byte(`{}`), metav1.PatchOptions{FieldManager: "t"})
-		wantStatus(t, err, 415, metav1.StatusReasonUnsupportedMediaType, "")
+		wantStatus(t, err, 400, metav1.StatusReasonBadRequest, "invalid object type: /, Kind=")
 
 		// Status subresource: the main resource ignores status, /status takes it.
 		cur, _ := pods.Get(ctx, "a", metav1.GetOptions{})

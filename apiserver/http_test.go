@@ -116,7 +116,7 @@ func TestHTTPBodiesAndErrors(t *testing.T) {
 		want(t, 400, metav1.StatusReasonBadRequest, "does not match the name on the URL")
 	do(t, e, "PATCH", pods+"/j", "application/merge-patch+json", `{bad`).want(t, 400, metav1.StatusReasonBadRequest, "invalid")
 	do(t, e, "PATCH", pods+"/j", "application/json-patch+json", `{"op":"add"}`).want(t, 400, metav1.StatusReasonBadRequest, "invalid JSON patch")
-	do(t, e, "PATCH", pods+"/j", "application/apply-patch+yaml", "{}").want(t, 415, metav1.StatusReasonUnsupportedMediaType, "client-side apply")
+	do(t, e, "PATCH", pods+"/j", "application/apply-patch+yaml", "{}").want(t, 422, metav1.StatusReasonInvalid, "fieldManager: Required value: is required for apply patch")
 	do(t, e, "POST", pods+"?dryRun=Bogus", "application/json", strings.Replace(podJSON, "%s", "d", 1)).want(t, 422, metav1.StatusReasonInvalid, `dryRun: Unsupported value: ["Bogus"]: supported values: "All"`)
 
 	// Unknown paths and resources.

@@ -193,6 +193,9 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 			return nil, err
 		}
 	}
+	if obj, err = s.manageFields(ctx, r, "", nil, obj); err != nil { // managedfields.go
+		return nil, err
+	}
 	if err := s.validateObject(r, obj, nil); err != nil {
 		return nil, err
 	}
@@ -403,10 +406,14 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 		if err != nil {
 			return nil, err
 		}
+		if obj, err = s.manageFields(ctx, r, subresource, old, obj); err != nil { // managedfields.go
+			return nil, err
+		}
 		obj, err = s.prepareUpdate(r, obj, old, subresource)
 		if err != nil {
 			return nil, err
 		}
+		keepTimesOfNoop(old, obj) // managedfields.go
 		om, _ := meta.Accessor(obj)
 		oldm, _ := meta.Accessor(old)
 		if om.GetDeletionTimestamp() != nil && len(om.GetFinalizers()) == 0 && len(oldm.GetFinalizers()) > 0 && s.gracefulDone(r, obj) {
@@ -478,6 +485,8 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 		if err := copyField(merged, obj, "Status"); err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
+		mm, _ := meta.Accessor(merged)
+		mm.SetManagedFields(nm.GetManagedFields()) // manageFields decides what they become
 		return merged, nil
 	}
 	nm.SetUID(om.GetUID())

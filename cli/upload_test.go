@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 // socket, counting the module store's requests.
 type storeEnv struct {
 	server string
+	tcp    string // the same server over plain HTTP on loopback
 	cs     kubernetes.Interface
 	store  *images.Store
 	dir    string
@@ -60,6 +62,9 @@ func newStoreEnv(tb testing.TB) *storeEnv {
 	})}
 	go srv.Serve(ln)
 	tb.Cleanup(func() { srv.Close() })
+	ts := httptest.NewServer(srv.Handler)
+	tb.Cleanup(ts.Close)
+	e.tcp = ts.URL
 	e.server = "unix://" + sock
 	if e.cs, err = kubernetes.NewForConfig(apiserver.UnixSocketConfig(sock)); err != nil {
 		tb.Fatal(err)
@@ -161,6 +166,14 @@ func TestApplyUploadsLocalImages(t *testing.T) {
 	p, _ = e.cs.CoreV1().Pods("default").Get(ctx, "gone", metav1.GetOptions{})
 	if p.Spec.Containers[0].Image != "./missing.wasm" || p.Annotations[pods.AnnotationManifestDir] != filepath.Dir(g) {
 		t.Errorf("missing module: image %q, annotations %v", p.Spec.Containers[0].Image, p.Annotations)
+	}
+
+	// Over TCP the server may not see this machine's files: a warning.
+	var out, errb syncBuffer
+	farCode := runAppContext(ctx, App(&out, &errb), []string{"wasmpod", "create", "--server", e.tcp, "-f", writeApp(t, filepath.Join(t.TempDir(), "far"), "far", "./missing.wasm", nil)})
+	if farCode != 0 || out.String() != "pod/far created\n" || !strings.Contains(errb.String(), `Warning: `) ||
+		!strings.Contains(errb.String(), `far.yaml: Pod/far: spec.containers[0].image: image "./missing.wasm": `) || !strings.HasSuffix(errb.String(), "; sent as written\n") {
+		t.Errorf("create over TCP of a missing module: %d %q %q", farCode, out.String(), errb.String())
 	}
 
 	// An upload the server refuses fails that object, naming it.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,4 +147,14 @@ func TestImagesThroughServe(t *testing.T) {
 	if out := mustClient(t, env, kubectl, "logs", "hello"); out != "hello from hello\nargs: a b\n" {
 		t.Errorf("kubectl logs hello: %q", out)
 	}
+
+	// The store outlives the server: after a restart, the tag still names
+	// the module.
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.wait(time.Minute)
+	s2 := serve(t, dir, "--listen", addr)
+	if out := mustClient(t, env, kubectl, "run", "again", "--image=wasmpod.local/hello:latest", "--restart=Never"); out != "pod/again created\n" {
+		t.Errorf("kubectl run after a restart: %q", out)
+	}
+	s2.waitPod(t, "again", "Succeeded", phaseIs(corev1.PodSucceeded))
 }

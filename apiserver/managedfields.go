@@ -1,0 +1,290 @@
+package apiserver
+
+// managedfields.go: metadata.managedFields on every write, as kube-apiserver
+// keeps them (the field management of server-side apply).
+//
+// Contracts:
+//   - Every create, update and patch (main resource and /status) records
+//     in metadata.managedFields which manager set which fields, with
+//     apimachinery's managedfields.FieldManager (the one kube-apiserver
+//     runs, over sigs.k8s.io/structured-merge-diff): operation Update (or
+//     Apply, apply.go), apiVersion, time, fieldsType FieldsV1, fieldsV1,
+//     and subresource "status" for status writes. pods/binding does not
+//     touch them, as upstream.
+//   - The manager is the request's fieldManager query parameter, else the
+//     User-Agent up to its first "/" ("kubectl-client-side-apply",
+//     "kubectl-edit", ... are what kubectl sends; "kubectl" for
+//     kubectl/v1.37.2), as upstream's managerOrUserAgent. The Server's own
+//     Go API callers with no HTTP request are "kube-apiserver", the name
+//     upstream's own writes carry.
+//   - A fieldManager longer than 128 characters or with an unprintable
+//     character is 422 on CreateOptions/UpdateOptions/PatchOptions, with
+//     upstream's messages; force on a non-apply patch is 422.
+//   - managedFields sent by a client replace the recorded ones when they
+//     decode (an empty list or one empty entry resets them, as upstream);
+//     ones that do not decode are ignored and the stored ones kept; on
+//     /status the client's are always ignored. What is stored is checked
+//     with upstream's ValidateManagedFields (422 naming the entry).
+//   - Status is not tracked on the main resource and only status is
+//     tracked on /status (the reset fields of the resource's strategy).
+//   - A write that changes nothing but managedFields times stores nothing
+//     (upstream's IgnoreManagedFieldsTimestampsTransformer), so a repeated
+//     apply does not bump resourceVersion.
+//
+// The type converter is built once: typeConverter says from what.
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sync"
+	"unicode"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+)
+
+// defaultFieldManager names the writes of callers of the Server's Go API
+// that carry no manager (upstream's own writes are "kube-apiserver").
+const defaultFieldManager = "kube-apiserver"
+
+type fieldManagerNameKey struct{}
+
+// withFieldManagerName returns ctx naming the manager of its writes.
+func withFieldManagerName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, fieldManagerNameKey{}, name)
+}
+
+// fieldManagerName is the manager of ctx's writes.
+func fieldManagerName(ctx context.Context) string {
+	if v, ok := ctx.Value(fieldManagerNameKey{}).(string); ok {
+		return v
+	}
+	return defaultFieldManager
+}
+
+type appliedKey struct{}
+
+// withApplied marks ctx's write as one whose managedFields the apply
+// already computed (apply.go): the write path keeps them.
+func withApplied(ctx context.Context) context.Context {
+	return context.WithValue(ctx, appliedKey{}, true)
+}
+
+func isApplied(ctx context.Context) bool {
+	v, _ := ctx.Value(appliedKey{}).(bool)
+	return v
+}
+
+// fieldManagerRequest validates the fieldManager and force query
+// parameters of a create, update or patch as upstream's
+// Validate{Create,Update,Patch}Options do, and names the request's manager
+// in its context: fieldManager, else the User-Agent's prefix.
+func fieldManagerRequest(req *http.Request) (*http.Request, error) {
+	q := req.URL.Query()
+	manager := q.Get("fieldManager")
+	var errs field.ErrorList
+	switch req.Method {
+	case http.MethodPost:
+		errs = metavalidation.ValidateCreateOptions(&metav1.CreateOptions{FieldManager: manager})
+	case http.MethodPut:
+		errs = metavalidation.ValidateUpdateOptions(&metav1.UpdateOptions{FieldManager: manager})
+	case http.MethodPatch:
+		var opts metav1.PatchOptions
+		if err := decodeQuery(url1(q, "force"), &opts); err != nil {
+			return nil, err
+		}
+		opts.FieldManager = manager
+		errs = metavalidation.ValidatePatchOptions(&opts, patchTypeOf(req))
+	default:
+		return req, nil
+	}
+	if len(errs) > 0 {
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: optionsKind(req.Method)}, "", errs)
+	}
+	return req.WithContext(withFieldManagerName(req.Context(), managerOrUserAgent(manager, req.UserAgent()))), nil
+}
+
+// url1 keeps only the named query parameter.
+func url1(q url.Values, name string) url.Values {
+	if v, ok := q[name]; ok {
+		return url.Values{name: v}
+	}
+	return url.Values{}
+}
+
+// patchTypeOf is the patch type a PATCH's Content-Type names.
+func patchTypeOf(req *http.Request) types.PatchType {
+	ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	return types.PatchType(ct)
+}
+
+// managerOrUserAgent is upstream's: the manager, else the User-Agent up
+// to its first "/", printable characters only, at most 128 bytes.
+func managerOrUserAgent(manager, userAgent string) string {
+	if manager != "" {
+		return manager
+	}
+	out := make([]rune, 0, len(userAgent))
+	n := 0
+	for _, r := range userAgent {
+		if r == '/' {
+			break
+		}
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		l := len(string(r))
+		if n+l > metavalidation.FieldManagerMaxLength {
+			break
+		}
+		n += l
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// --- field managers -----------------------------------------------------------
+
+type fieldManagerKey struct {
+	gvk         schema.GroupVersionKind
+	subresource string
+	status      bool // the resource has a status subresource
+}
+
+var (
+	fieldManagersMu sync.Mutex
+	fieldManagers   = map[fieldManagerKey]*managedfields.FieldManager{}
+	typeConvOnce    sync.Once
+	typeConv        managedfields.TypeConverter
+	typeConvErr     error
+)
+
+// typeConverter is the structured-merge-diff type converter of every
+// served kind, built once. Until the generated OpenAPI definitions are in
+// (internal/openapi), it deduces the structure from the objects: maps and
+// structs merge field by field, lists are atomic.
+func typeConverter() (managedfields.TypeConverter, error) {
+	typeConvOnce.Do(func() {
+		typeConv = managedfields.NewDeducedTypeConverter()
+	})
+	return typeConv, typeConvErr
+}
+
+// fieldManagerFor returns the field manager of r's kind for subresource
+// ("" or "status"), built once per kind.
+func fieldManagerFor(r *Resource, subresource string) (*managedfields.FieldManager, error) {
+	key := fieldManagerKey{gvk: r.GVK(), subresource: subresource, status: r.Status}
+	fieldManagersMu.Lock()
+	defer fieldManagersMu.Unlock()
+	if fm, ok := fieldManagers[key]; ok {
+		return fm, nil
+	}
+	tc, err := typeConverter()
+	if err != nil {
+		return nil, err
+	}
+	fm, err := managedfields.NewDefaultFieldManager(tc, runtime.UnsafeObjectConvertor(scheme.Scheme), scheme.Scheme, scheme.Scheme,
+		key.gvk, key.gvk.GroupVersion(), subresource, resetFields(key))
+	if err != nil {
+		return nil, err
+	}
+	fieldManagers[key] = fm
+	return fm, nil
+}
+
+// resetFields are the fields a write may not set, as the strategies'
+// GetResetFields: status on the main resource of a kind with a status
+// subresource, everything but status on /status.
+func resetFields(key fieldManagerKey) map[fieldpath.APIVersion]fieldpath.Filter {
+	if !key.status {
+		return nil
+	}
+	v := fieldpath.APIVersion(key.gvk.GroupVersion().String())
+	if key.subresource == "status" {
+		return map[fieldpath.APIVersion]fieldpath.Filter{
+			v: fieldpath.NewIncludeMatcherFilter(fieldpath.MakePrefixMatcherOrDie("status")),
+		}
+	}
+	return map[fieldpath.APIVersion]fieldpath.Filter{
+		v: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status"))),
+	}
+}
+
+// manageFields records the write of obj over live (nil for a create) in
+// obj's managedFields: an Update by ctx's manager, unless an apply
+// computed them already. It checks what is to be stored.
+func (s *Server) manageFields(ctx context.Context, r *Resource, subresource string, live, obj runtime.Object) (runtime.Object, error) {
+	if subresource != "" && subresource != "status" {
+		return obj, nil // pods/binding leaves them alone, as upstream
+	}
+	if !isApplied(ctx) {
+		fm, err := fieldManagerFor(r, subresource)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		if live == nil {
+			live = r.newObj()
+		}
+		live.GetObjectKind().SetGroupVersionKind(r.GVK())
+		obj.GetObjectKind().SetGroupVersionKind(r.GVK())
+		out := fm.UpdateNoErrors(live, obj, fieldManagerName(ctx))
+		if out != obj { // the write paths hold obj: keep it the same object
+			reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(out).Elem())
+		}
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if errs := metavalidation.ValidateManagedFields(m.GetManagedFields(), field.NewPath("metadata", "managedFields")); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(r.GVK().GroupKind(), m.GetName(), errs)
+	}
+	return obj, nil
+}
+
+// keepTimesOfNoop gives obj live's managedFields when they differ only in
+// their times and nothing else of the object changed, so that the write
+// is a no-op (upstream's IgnoreManagedFieldsTimestampsTransformer, which
+// also runs after the strategy's update preparation and validation).
+func keepTimesOfNoop(live, obj runtime.Object) {
+	lm, _ := meta.Accessor(live)
+	om, _ := meta.Accessor(obj)
+	if lm == nil || om == nil {
+		return
+	}
+	lf, of := lm.GetManagedFields(), om.GetManagedFields()
+	if len(lf) != len(of) || len(of) == 0 {
+		return
+	}
+	timesDiffer := false
+	for i := range of {
+		a, b := lf[i], of[i]
+		if !a.Time.Equal(b.Time) {
+			timesDiffer = true
+		}
+		a.Time, b.Time = nil, nil
+		if !reflect.DeepEqual(a, b) {
+			return
+		}
+	}
+	if !timesDiffer {
+		return
+	}
+	om.SetManagedFields(lf)
+	if !equality.Semantic.DeepEqual(live, obj) { // as update's no-op check
+		om.SetManagedFields(of)
+	}
+}
