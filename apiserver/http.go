@@ -430,6 +430,10 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 		writeError(w, err)
 		return
 	}
+	if req, err = fieldValidationRequest(req, w); err != nil { // fieldvalidation.go
+		writeError(w, err)
+		return
+	}
 	if req, err = fieldManagerRequest(req); err != nil { // managedfields.go
 		writeError(w, err)
 		return
@@ -771,6 +775,7 @@ func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object
 	if err != nil {
 		return nil, err
 	}
+	original := body
 	switch mt {
 	case "application/json", "*/*":
 	case runtime.ContentTypeProtobuf: // decodeInto reads the envelope (protobuf.go)
@@ -789,6 +794,9 @@ func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object
 	}
 	obj := r.newObj()
 	if err := decodeInto(body, obj, r.GVK(), h.opts.MaxJSONDepth); err != nil {
+		return nil, err
+	}
+	if err := checkBodyFields(req.Context(), r, body, original, mt); err != nil { // fieldvalidation.go
 		return nil, err
 	}
 	return obj, nil

@@ -66,6 +66,9 @@ func (s *Server) Patch(ctx context.Context, r *Resource, ns, name string, pt typ
 		if err := json.Unmarshal(patched, obj); err != nil {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("the patched %s is not valid: %v", r.Kind, err))
 		}
+		if err := checkPatchedFields(ctx, r, pt, data, patched); err != nil { // fieldvalidation.go
+			return nil, err
+		}
 		m, _ := meta.Accessor(obj)
 		if m.GetName() != name {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), name))

@@ -229,3 +229,35 @@ func TestOpenAPIV2(t *testing.T) {
 		t.Errorf("text/html: %d", resp.StatusCode)
 	}
 }
+
+// kubectl explain reads /openapi/v3: a kind, a nested field, a kind of
+// another group and --recursive.
+func TestOpenAPIExplainRealKubectl(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	k := newKubectl(t, e.srv.URL)
+	out := k.run(t, "explain", "pods")
+	for _, want := range []string{"KIND:       Pod\nVERSION:    v1\n", "DESCRIPTION:\n    Pod is a collection of containers that can run on a host.",
+		"FIELDS:\n  apiVersion\t<string>\n", "  spec\t<PodSpec>\n", "  status\t<PodStatus>\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain pods lacks %q:\n%s", want, out)
+		}
+	}
+	out = k.run(t, "explain", "pods.spec.containers")
+	for _, want := range []string{"KIND:       Pod\nVERSION:    v1\n", "FIELD: containers <[]Container>\n",
+		"  image\t<string>\n", "  name\t<string> -required-\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain pods.spec.containers lacks %q:\n%s", want, out)
+		}
+	}
+	out = k.run(t, "explain", "deployment", "--recursive")
+	for _, want := range []string{"GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n", "    replicas\t<integer>\n",
+		"        containers\t<[]Container> -required-\n", "          image\t<string>\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain deployment --recursive lacks %q:\n%s", want, out)
+		}
+	}
+	_, stderr, code := kubectlResult(t, k, "explain", "pods.spec.nosuchfield")
+	if code != 1 || !strings.Contains(stderr, `field "nosuchfield" does not exist`) {
+		t.Errorf("explain of a missing field: exit %d %q", code, stderr)
+	}
+}
