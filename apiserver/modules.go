@@ -143,6 +143,8 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 			writeError(w, apierrors.NewRequestEntityTooLargeError(err.Error()))
 		case errors.Is(err, images.ErrDigestMismatch), errors.Is(err, images.ErrNotModule):
 			writeError(w, badRequest(fmt.Sprintf("body: %v", err)))
+		case errors.Is(err, images.ErrStoreIO):
+			writeError(w, apierrors.NewInternalError(err))
 		case ctx.Err() != nil:
 			writeError(w, apierrors.NewTimeoutError(fmt.Sprintf("the upload did not finish within %s", uploadTimeout), 0))
 		default:

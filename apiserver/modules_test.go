@@ -172,6 +172,10 @@ func TestModulesUploadBounds(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(e.store.Dir(), "tmp")); len(ents) != 0 {
 		t.Errorf("temporary files left: %d", len(ents))
 	}
+	// The store cannot write: the server's fault (500), not the client's.
+	os.RemoveAll(filepath.Join(e.store.Dir(), "tmp"))
+	code, body, _ = e.do(t, "PUT", ModulesPath+images.Digest(m), bytes.NewReader(m), int64(len(m)))
+	wantModStatus(t, code, body, 500, "module store: open ")
 }
 
 // stallReader sends part of a module, then blocks until released.

@@ -39,7 +39,12 @@ var (
 	ErrNotModule = errors.New("not a WebAssembly module")
 	// ErrUnknown: no blob with that digest, or no such NAME:TAG.
 	ErrUnknown = errors.New("not in the module store")
+	// ErrStoreIO: the store could not write (a full or failing disk): the
+	// server's fault, not the module's.
+	ErrStoreIO = errors.New("module store")
 )
+
+func storeIO(err error) error { return fmt.Errorf("%w: %w", ErrStoreIO, err) }
 
 // Store is a content-addressed store of modules with a name index. It is
 // safe for concurrent use (and concurrent puts of one blob).
@@ -158,7 +163,7 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 	} else {
 		tmp, err = os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
 		if err != nil {
-			return "", 0, err
+			return "", 0, storeIO(err)
 		}
 		defer func() {
 			if tmp != nil {
@@ -167,7 +172,7 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 			}
 		}()
 		if _, err := tmp.Write(head); err != nil {
-			return "", 0, err
+			return "", 0, storeIO(err)
 		}
 		sink = tmp
 	}
@@ -185,7 +190,7 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 			}
 			h.Write(chunk[:m])
 			if _, err := sink.Write(chunk[:m]); err != nil {
-				return "", 0, err
+				return "", 0, storeIO(err)
 			}
 		}
 		if rerr == io.EOF {
@@ -208,14 +213,14 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 		return digest, size, nil
 	}
 	if err := tmp.Sync(); err != nil {
-		return "", 0, err
+		return "", 0, storeIO(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return "", 0, err
+		return "", 0, storeIO(err)
 	}
 	// Concurrent puts of one blob each rename a complete, verified copy.
 	if err := os.Rename(tmp.Name(), s.blobPath(digest)); err != nil {
-		return "", 0, err
+		return "", 0, storeIO(err)
 	}
 	tmp = nil
 	syncDir(filepath.Join(s.dir, "blobs", "sha256"))
@@ -288,6 +293,13 @@ func (s *Store) Tag(name, tag, digest string) error {
 
 // saveTags replaces tags.json atomically; s.mu is held.
 func (s *Store) saveTags() error {
+	if err := s.writeTags(); err != nil {
+		return storeIO(err)
+	}
+	return nil
+}
+
+func (s *Store) writeTags() error {
 	if s.dir == "" {
 		return nil
 	}
