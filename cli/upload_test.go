@@ -156,6 +156,23 @@ func TestApplyUploadsLocalImages(t *testing.T) {
 		t.Errorf("image after a change %q", img)
 	}
 
+	// A workload's pod template, init containers included.
+	dep := filepath.Join(filepath.Dir(f), "dep.yaml")
+	os.WriteFile(dep, []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n    spec:\n      initContainers: [{name: i, image: my_mod.wasm}]\n      containers: [{name: c, image: wasmpod.local/other:v1}]\n"), 0o644)
+	if out, errOut, code := e.run(t, "apply", "-f", dep); code != 0 || out != "deployment.apps/d created\n" {
+		t.Fatalf("apply deployment: %d %q %q", code, out, errOut)
+	}
+	d, err := e.cs.AppsV1().Deployments("default").Get(ctx, "d", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.InitContainers[0].Image; img != "wasmpod.local/my-mod@"+images.Digest(mod2) {
+		t.Errorf("deployment init image %q", img)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != "wasmpod.local/other:v1" {
+		t.Errorf("a store image was rewritten: %q", img)
+	}
+
 	// A module this machine does not have: sent as written, with the
 	// manifest's directory for the server (which, on this machine, can
 	// resolve it or say why not).
