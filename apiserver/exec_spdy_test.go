@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	clienthttpstream "k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -122,5 +126,71 @@ func TestExecSPDYRealKubectl(t *testing.T) {
 	}
 	if got := e.requests(); !strings.Contains(got, "POST /api/v1/namespaces/default/pods/p/exec") {
 		t.Errorf("no SPDY (POST) exec among the requests:\n%s", got)
+	}
+}
+
+// TestExecSPDYHostile: a client that upgrades and then opens only some of
+// the streams it asked for is given up after streamCreationTimeout (its
+// error stream says so); one that opens none, or sends garbage, is closed
+// by then or by the idle timeout. Nothing is left running.
+func TestExecSPDYHostile(t *testing.T) {
+	defer func(c, i time.Duration) { streamCreationTimeout, streamIdleTimeout = c, i }(streamCreationTimeout, streamIdleTimeout)
+	streamCreationTimeout, streamIdleTimeout = 300*time.Millisecond, 600*time.Millisecond
+	e := newEnv(t, HandlerOptions{})
+	cs := e.client(t, "http")
+	startBoundPod(t, cs)
+	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("p").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Command: []string{"cat"}, Stdin: true, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	u := req.URL()
+	rt, up, err := spdy.RoundTripperFor(e.modes["http"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() clienthttpstream.Connection {
+		conn, _, err := spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", u).Dial(remoteCommandV4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	warm := dial()
+	warm.Close()
+	time.Sleep(200 * time.Millisecond)
+	base := runtime.NumGoroutine()
+
+	// Only the error stream of four.
+	conn := dial()
+	h := http.Header{}
+	h.Set(corev1.StreamType, corev1.StreamTypeError)
+	es, err := conn.CreateStream(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(es)
+	if string(msg) != "timed out waiting for client to create streams" {
+		t.Errorf("error stream: %q", msg)
+	}
+	select {
+	case <-conn.CloseChan():
+	case <-time.After(5 * time.Second):
+		t.Error("connection not closed after the stream timeout")
+	}
+	conn.Close()
+	// No stream at all: the server gives up too.
+	conn = dial()
+	select {
+	case <-conn.CloseChan():
+	case <-time.After(5 * time.Second):
+		t.Error("idle connection not closed")
+	}
+	conn.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines, %d before\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
