@@ -16,12 +16,11 @@ package apiserver
 // discovery with the single verb "create", as upstream. Bodies may be
 // JSON, YAML or protobuf (client-go's typed clients send protobuf).
 //
-// Identity, until RBAC and token files exist: every request that passed
-// authentication (the bearer token on TCP, the file mode of the Unix
-// socket, or in-process calls) is the admin, AdminUser: user "admin" in
-// the groups system:masters and system:authenticated. kube-apiserver lets
-// system:masters do everything, so every access review is allowed and the
-// rules review lists "*" for every verb, group, resource and URL.
+// Identity: the request's user (authn.go). Access and rules reviews are
+// answered by the authorizer (rbac_authz.go): system:masters may do
+// everything; anyone else what their RBAC bindings allow. The rules review
+// lists the RBAC rules that apply in spec.namespace (cluster-wide ones
+// included), as upstream's.
 
 import (
 	"context"
@@ -36,48 +35,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/kubernetes/scheme"
 )
-
-// UserInfo is an authenticated user, as kube-apiserver's user.Info.
-type UserInfo struct {
-	Username string
-	UID      string
-	Groups   []string
-	Extra    map[string][]string
-}
-
-// Group names, as upstream.
-const (
-	GroupMasters       = "system:masters"
-	GroupAuthenticated = "system:authenticated"
-)
-
-// AdminUser is who every authenticated request is (see the file comment).
-var AdminUser = UserInfo{Username: "admin", Groups: []string{GroupMasters, GroupAuthenticated}}
-
-type userKey struct{}
-
-// WithUser returns ctx carrying u as the request's user.
-func WithUser(ctx context.Context, u UserInfo) context.Context {
-	return context.WithValue(ctx, userKey{}, u)
-}
-
-// UserFrom returns the request's user; a context without one (in-process
-// calls to the Server) is the admin's.
-func UserFrom(ctx context.Context) UserInfo {
-	if u, ok := ctx.Value(userKey{}).(UserInfo); ok {
-		return u
-	}
-	return AdminUser
-}
 
 // reviewResource is a create-only review kind.
 type reviewResource struct {
 	gv     schema.GroupVersion
 	res    metav1.APIResource
 	newObj func() runtime.Object
-	create func(ctx context.Context, obj runtime.Object) (runtime.Object, error)
+	create func(s *Server, ctx context.Context, obj runtime.Object) (runtime.Object, error)
 }
 
 var reviewResources = []reviewResource{
@@ -142,7 +109,7 @@ func (h *httpHandler) serveReview(w http.ResponseWriter, req *http.Request, grou
 			writeError(w, err)
 			return true
 		}
-		out, err := rr.create(req.Context(), obj)
+		out, err := rr.create(h.s, req.Context(), obj)
 		if err != nil {
 			writeError(w, err)
 			return true
@@ -178,14 +145,14 @@ func (h *httpHandler) decodeReview(req *http.Request, rr reviewResource) (runtim
 	return got, nil
 }
 
-func createSelfSubjectReview(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+func createSelfSubjectReview(_ *Server, ctx context.Context, obj runtime.Object) (runtime.Object, error) {
 	u := UserFrom(ctx)
 	out := &authenticationv1.SelfSubjectReview{
 		ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Now()},
 		Status: authenticationv1.SelfSubjectReviewStatus{UserInfo: authenticationv1.UserInfo{
-			Username: u.Username, UID: u.UID, Groups: u.Groups}},
+			Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}},
 	}
-	for k, v := range u.Extra {
+	for k, v := range u.GetExtra() {
 		if out.Status.UserInfo.Extra == nil {
 			out.Status.UserInfo.Extra = map[string]authenticationv1.ExtraValue{}
 		}
@@ -194,18 +161,7 @@ func createSelfSubjectReview(ctx context.Context, obj runtime.Object) (runtime.O
 	return out, nil
 }
 
-// isMaster: system:masters may do everything (upstream's privileged-group
-// authorizer).
-func isMaster(u UserInfo) bool {
-	for _, g := range u.Groups {
-		if g == GroupMasters {
-			return true
-		}
-	}
-	return false
-}
-
-func createSelfSubjectAccessReview(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+func createSelfSubjectAccessReview(s *Server, ctx context.Context, obj runtime.Object) (runtime.Object, error) {
 	sar := obj.(*authorizationv1.SelfSubjectAccessReview)
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
@@ -223,12 +179,19 @@ func createSelfSubjectAccessReview(ctx context.Context, obj runtime.Object) (run
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview").GroupKind(), "", errs)
 	}
-	allowed := isMaster(UserFrom(ctx))
-	sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: allowed}
+	a := authorizer.AttributesRecord{User: UserFrom(ctx)}
+	if ra := sar.Spec.ResourceAttributes; ra != nil {
+		a.Verb, a.Namespace, a.APIGroup, a.APIVersion = ra.Verb, ra.Namespace, ra.Group, ra.Version
+		a.Resource, a.Subresource, a.Name, a.ResourceRequest = ra.Resource, ra.Subresource, ra.Name, true
+	} else {
+		a.Verb, a.Path = sar.Spec.NonResourceAttributes.Verb, sar.Spec.NonResourceAttributes.Path
+	}
+	d := s.authorizeAttrs(ctx, a)
+	sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: d.allowed, Reason: d.reason}
 	return sar, nil
 }
 
-func createSelfSubjectRulesReview(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+func createSelfSubjectRulesReview(s *Server, ctx context.Context, obj runtime.Object) (runtime.Object, error) {
 	srr := obj.(*authorizationv1.SelfSubjectRulesReview)
 	if srr.Spec.Namespace == "" {
 		return nil, apierrors.NewBadRequest("no namespace on request")
@@ -236,9 +199,18 @@ func createSelfSubjectRulesReview(ctx context.Context, obj runtime.Object) (runt
 	out := &authorizationv1.SelfSubjectRulesReview{Spec: srr.Spec}
 	out.Status.ResourceRules = []authorizationv1.ResourceRule{}
 	out.Status.NonResourceRules = []authorizationv1.NonResourceRule{}
-	if isMaster(UserFrom(ctx)) {
-		out.Status.ResourceRules = append(out.Status.ResourceRules, authorizationv1.ResourceRule{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}})
-		out.Status.NonResourceRules = append(out.Status.NonResourceRules, authorizationv1.NonResourceRule{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}})
+	rules, errs := s.rulesFor(ctx, UserFrom(ctx), srr.Spec.Namespace)
+	for _, r := range rules {
+		if len(r.NonResourceURLs) > 0 {
+			out.Status.NonResourceRules = append(out.Status.NonResourceRules, authorizationv1.NonResourceRule{Verbs: r.Verbs, NonResourceURLs: r.NonResourceURLs})
+			continue
+		}
+		out.Status.ResourceRules = append(out.Status.ResourceRules, authorizationv1.ResourceRule{
+			Verbs: r.Verbs, APIGroups: r.APIGroups, Resources: r.Resources, ResourceNames: r.ResourceNames})
+	}
+	if len(errs) > 0 {
+		out.Status.Incomplete = true
+		out.Status.EvaluationError = fmt.Sprint(errs)
 	}
 	return out, nil
 }

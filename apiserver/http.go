@@ -28,7 +28,6 @@ package apiserver
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +48,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -66,6 +66,9 @@ type HandlerOptions struct {
 	// otherwise), which anonymous requests may get; a wrong token is 401
 	// there too (health.go).
 	Token string
+	// Users authenticates other bearer tokens (a --token-auth-file,
+	// LoadTokenFile) as users that RBAC authorizes (authn.go, rbac.go).
+	Users authenticator.Token
 	// MaxBodyBytes limits request bodies (413 beyond); DefaultMaxBodyBytes
 	// when zero.
 	MaxBodyBytes int64
@@ -133,7 +136,7 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	path := req.URL.Path
-	if isPublicPath(path) && h.opts.Token != "" && req.Header.Get("Authorization") != "" && !h.authorized(req) {
+	if isPublicPath(path) && h.authRequired() && req.Header.Get("Authorization") != "" && !h.authenticated(req) {
 		// Public paths are public to anonymous requests; a wrong token is
 		// still refused, as upstream (health.go).
 		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{
@@ -153,7 +156,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		})
 		return
 	}
-	if h.opts.Token != "" && !h.authorized(req) {
+	u, ok := h.authenticate(req) // authn.go
+	if !ok {
 		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{
 			Status: metav1.StatusFailure, Code: http.StatusUnauthorized,
 			Reason: metav1.StatusReasonUnauthorized, Message: "Unauthorized"}})
@@ -162,7 +166,16 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// The connection carried a valid token (or none is needed): it no
 	// longer counts against LimitUnauthenticated's cap.
 	markAuthenticated(req.Context())
-	req = req.WithContext(WithUser(req.Context(), AdminUser)) // authreview.go
+	u, err := h.impersonate(req, u) // authn.go
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req = req.WithContext(WithUser(req.Context(), u))
+	if err := h.authorize(req); err != nil { // rbac_authz.go
+		writeError(w, err)
+		return
+	}
 	if isModulesPath(path) { // modules.go: a module may be larger than MaxBodyBytes
 		h.serveModules(w, req)
 		return
@@ -223,13 +236,9 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 }
 
-func (h *httpHandler) authorized(req *http.Request) bool {
-	auth := req.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(auth[len(prefix):])), []byte(h.opts.Token)) == 1
+func (h *httpHandler) authenticated(req *http.Request) bool {
+	_, ok := h.authenticate(req)
+	return ok
 }
 
 func splitPath(p string) []string {

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -39,6 +40,10 @@ type Resource struct {
 	prepareCreate  func(s *Server, obj runtime.Object) error
 	validate       func(s *Server, obj runtime.Object) error
 	validateUpdate func(s *Server, obj, old runtime.Object) error
+	// admit, when set, runs after validation on create (old nil) and update
+	// with the request's context (its user: RBAC escalation checks,
+	// admin-only pod images).
+	admit func(ctx context.Context, s *Server, obj, old runtime.Object) error
 	// serialize, when set, is held around every create and update of the
 	// resource, so that allocations made by its hooks (Service cluster IPs
 	// and node ports) see the writes before them.
@@ -117,6 +122,7 @@ func defaultResources() []*Resource {
 	pods := core("pods", "Pod", true, []string{"po"}, func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} })
 	pods.Status, pods.fields = true, podFields
 	pods.prepareCreate, pods.validate, pods.validateUpdate = preparePodCreate, validatePod, validatePodUpdate
+	pods.admit = admitHostImages // rbac_images.go
 
 	nodes := core("nodes", "Node", false, []string{"no"}, func() runtime.Object { return &corev1.Node{} }, func() runtime.Object { return &corev1.NodeList{} })
 	nodes.Status, nodes.fields = true, nodeFields
@@ -152,7 +158,7 @@ func defaultResources() []*Resource {
 	}
 	all := []string{"all"} // upstream's "all": pods, services and the workload kinds
 	pods.Categories, services.Categories = all, all
-	workload := func(r *Resource) *Resource { r.Categories = all; return r }
+	workload := func(r *Resource) *Resource { r.Categories, r.admit = all, admitHostImages; return r }
 	return []*Resource{
 		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
 		serviceAccountResource(), // serviceaccounts.go

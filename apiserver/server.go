@@ -83,7 +83,7 @@ func New(ctx context.Context, st store.Store, opts Options) (*Server, error) {
 	if s.clock == nil {
 		s.clock = clock.RealClock{}
 	}
-	for _, r := range defaultResources() {
+	for _, r := range append(defaultResources(), rbacResources()...) { // rbac.go
 		s.resources[r.GVR.Group+"/"+r.GVR.Resource] = r
 	}
 	nsr := s.resources["/namespaces"]
@@ -92,6 +92,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Server, error) {
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
+	}
+	if err := s.bootstrapRBAC(ctx); err != nil { // rbac_bootstrap.go
+		return nil, err
 	}
 	return s, nil
 }
@@ -198,6 +201,11 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 	}
 	if err := s.validateObject(r, obj, nil); err != nil {
 		return nil, err
+	}
+	if r.admit != nil {
+		if err := r.admit(ctx, s, obj, nil); err != nil {
+			return nil, err
+		}
 	}
 	if isDryRun(ctx) { // dryrun.go: everything but the write
 		if _, err := s.store.Get(ctx, r.key(m.GetNamespace(), m.GetName())); err == nil {
@@ -412,6 +420,11 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 		obj, err = s.prepareUpdate(r, obj, old, subresource)
 		if err != nil {
 			return nil, err
+		}
+		if r.admit != nil && subresource == "" {
+			if err := r.admit(ctx, s, obj, old); err != nil {
+				return nil, err
+			}
 		}
 		keepTimesOfNoop(old, obj) // managedfields.go
 		om, _ := meta.Accessor(obj)

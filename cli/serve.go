@@ -15,6 +15,7 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/apiserver"
@@ -48,6 +49,7 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&ucli.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
 			&ucli.StringFlag{Name: "listen", Usage: "also serve HTTPS on this TCP address (host:port) and write <data-dir>/kubeconfig for it"},
 			&ucli.StringFlag{Name: "token", Usage: "bearer token required on TCP: at least 16 random characters (e.g. openssl rand -hex 32); weak tokens are refused (default: generated once into <data-dir>/token)", EnvVars: []string{"WASMPOD_TOKEN"}},
+			&ucli.StringFlag{Name: "token-auth-file", Usage: "static token file of other users, in kube-apiserver's format (CSV lines token,user,uid,\"group1,group2\"), read once at start; RBAC (rbac.authorization.k8s.io Roles and bindings) authorizes them, while --token is the admin (system:masters)"},
 			&ucli.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) for --listen instead of the generated one in <data-dir>/pki"},
 			&ucli.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
 			&ucli.StringFlag{Name: "write-kubeconfig", Usage: "also write the admin kubeconfig for --listen to this file (merged into it if it is a kubeconfig already)"},
@@ -108,6 +110,16 @@ func serveAction(c *ucli.Context) error {
 	if tcp && (c.IsSet("token") || c.String("token") != "") {
 		if err := apiserver.CheckToken(c.String("token")); err != nil {
 			return ucli.Exit(fmt.Sprintf("--token (or WASMPOD_TOKEN, or token in --config): %v", err), 2)
+		}
+	}
+	var users authenticator.Token
+	if f := c.String("token-auth-file"); f != "" {
+		if !tcp {
+			return ucli.Exit("--token-auth-file needs --listen or --insecure-http-listen (on the Unix socket everyone is the admin)", 2)
+		}
+		var err error
+		if users, err = apiserver.LoadTokenFile(f); err != nil {
+			return ucli.Exit(fmt.Sprintf("--token-auth-file: %v", err), 2)
 		}
 	}
 	hostPortAddr, err := netip.ParseAddr(c.String("host-port-address"))
@@ -198,7 +210,7 @@ func serveAction(c *ucli.Context) error {
 			}
 			cl.SetAPIServerAddress(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 		}
-		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token}), apiserver.ServingOptions{}))
+		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users}), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(tl, 0))
 		tlsConfigs = append(tlsConfigs, pki.tlsConfig())
 		fmt.Fprintf(stderr, "wasmpod serve: API on %s (TLS, bearer token required)\n", url)
@@ -226,7 +238,7 @@ func serveAction(c *ucli.Context) error {
 			closeAll()
 			return ucli.Exit(err.Error(), 1)
 		}
-		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token}), apiserver.ServingOptions{}))
+		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users}), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(hl, 0))
 		tlsConfigs = append(tlsConfigs, nil)
 		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (plain HTTP on loopback, bearer token required)\n", hl.Addr())

@@ -23,6 +23,7 @@ type ServeConfig struct {
 	Socket                 string             `json:"socket,omitempty"`
 	Listen                 string             `json:"listen,omitempty"`
 	Token                  string             `json:"token,omitempty"`
+	TokenAuthFile          string             `json:"tokenAuthFile,omitempty"`
 	AllowHostPath          bool               `json:"allowHostPath,omitempty"`
 	DenyEgress             bool               `json:"denyEgress,omitempty"`
 	HostPortAddress        string             `json:"hostPortAddress,omitempty"`
@@ -99,7 +100,7 @@ func applyServeConfig(c *ucli.Context, cfg *ServeConfig) error {
 	}
 	for _, kv := range [][2]string{
 		{"data-dir", cfg.DataDir}, {"cache-dir", cfg.CacheDir}, {"socket", cfg.Socket}, {"listen", cfg.Listen},
-		{"token", cfg.Token}, {"host-port-address", cfg.HostPortAddress}, {"node-monitor-grace-period", cfg.NodeMonitorGracePeriod}, {"heartbeat-interval", cfg.HeartbeatInterval},
+		{"token", cfg.Token}, {"token-auth-file", cfg.TokenAuthFile}, {"host-port-address", cfg.HostPortAddress}, {"node-monitor-grace-period", cfg.NodeMonitorGracePeriod}, {"heartbeat-interval", cfg.HeartbeatInterval},
 	} {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
