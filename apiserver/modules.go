@@ -8,6 +8,7 @@ package apiserver
 //	HEAD /wasmpod/modules/sha256:<hex>   200 (Content-Length: the size) or 404
 //	PUT  /wasmpod/modules/sha256:<hex>   body: the module; 201 {"digest","size"}
 //	                                     (200 when it was there already)
+//	GET  /wasmpod/tags/                  200 {"items":[{"name","tag","digest","image","size"}...]}
 //	GET  /wasmpod/tags/NAME:TAG          200 {"name","tag","digest","image"} or 404
 //	PUT  /wasmpod/tags/NAME:TAG          body: {"digest":"sha256:<hex>"}; 200 as GET
 //
@@ -63,6 +64,12 @@ type TagInfo struct {
 	Tag    string `json:"tag,omitempty"`
 	Digest string `json:"digest"`
 	Image  string `json:"image,omitempty"` // wasmpod.local/NAME:TAG, for kubectl
+	Size   int64  `json:"size,omitempty"`  // in lists: the module's size
+}
+
+// TagList is the body of GET /wasmpod/tags/: every tag, by name.
+type TagList struct {
+	Items []TagInfo `json:"items"`
 }
 
 // ModuleInfo is the body of a PUT /wasmpod/modules/ answer.
@@ -185,6 +192,20 @@ func (h *httpHandler) acquireUpload() bool {
 func (h *httpHandler) releaseUpload() { <-h.s.uploads }
 
 func (h *httpHandler) serveTag(w http.ResponseWriter, req *http.Request, st *images.Store, nameTag string) {
+	if nameTag == "" {
+		if req.Method != http.MethodGet {
+			writeError(w, methodNotAllowed(req.Method))
+			return
+		}
+		list := TagList{Items: []TagInfo{}}
+		for _, t := range st.Tags() {
+			name, tag, _ := strings.Cut(t[0], ":")
+			size, _ := st.Has(t[1])
+			list.Items = append(list.Items, TagInfo{Name: name, Tag: tag, Digest: t[1], Size: size, Image: images.StoreRef{Name: name, Tag: tag}.String()})
+		}
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
 	name, tag, ok := strings.Cut(nameTag, ":")
 	if !ok {
 		writeError(w, badRequest(fmt.Sprintf("path: %q: want NAME:TAG", nameTag)))

@@ -117,6 +117,10 @@ func TestModulesUploadAndTag(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(body), d) {
 		t.Fatalf("GET tag: %d %s", code, body)
 	}
+	code, body, _ = e.do(t, "GET", TagsPath, nil, 0)
+	if want := `{"items":[{"name":"team/hello","tag":"v1","digest":"` + d + `","image":"wasmpod.local/team/hello:v1","size":100000}]}` + "\n"; code != http.StatusOK || string(body) != want {
+		t.Errorf("GET tags: %d %s", code, body)
+	}
 	code, body, _ = e.do(t, "GET", TagsPath+"team/hello:v2", nil, 0)
 	wantModStatus(t, code, body, 404, "no image wasmpod.local/team/hello:v2")
 	code, body, _ = e.do(t, "PUT", TagsPath+"hello:v1", strings.NewReader(`{"digest":"sha256:`+strings.Repeat("0", 64)+`"}`), -1)

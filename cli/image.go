@@ -4,12 +4,16 @@ package cli
 // the server's module store under a name that kubectl accepts.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	ucli "github.com/urfave/cli/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/images"
 )
 
@@ -36,8 +40,46 @@ NAME is lowercase letters and digits, separated by '.', '_' or '-', with
 				Flags:  append(connFlags(), cacheDirFlag()),
 				Action: imageImport,
 			},
+			{
+				Name:    "list",
+				Aliases: []string{"ls"},
+				Usage:   "List the named images of the server's module store",
+				Flags:   connFlags(),
+				Action:  imageList,
+			},
 		},
 	}
+}
+
+func imageList(c *ucli.Context) error {
+	if c.NArg() != 0 {
+		return usageErr("image list takes no arguments")
+	}
+	k, err := connect(c)
+	if err != nil {
+		return err
+	}
+	raw, err := k.restClient().Get().AbsPath(apiserver.TagsPath).Do(c.Context).Raw()
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return &cmdError{msg: fmt.Sprintf("error: the server %s has no module store", k.server), code: 1}
+		}
+		return k.fail(err)
+	}
+	var list apiserver.TagList
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return fmt.Errorf("decoding the server's list: %v", err)
+	}
+	if len(list.Items) == 0 {
+		fmt.Fprintln(c.App.ErrWriter, "No images found in the module store.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tDIGEST\tSIZE")
+	for _, t := range list.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Image, t.Digest, humanBytes(int(t.Size)))
+	}
+	return tw.Flush()
 }
 
 func imageImport(c *ucli.Context) error {

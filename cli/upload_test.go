@@ -204,6 +204,9 @@ func TestApplyUploadsLocalImages(t *testing.T) {
 
 func TestImageImport(t *testing.T) {
 	e := newStoreEnv(t)
+	if out, errOut, code := e.run(t, "image", "ls"); code != 0 || out != "" || errOut != "No images found in the module store.\n" {
+		t.Errorf("image ls of an empty store: %d %q %q", code, out, errOut)
+	}
 	dir := t.TempDir()
 	mod := fakeModule(5000, 4)
 	os.WriteFile(filepath.Join(dir, "x.wasm"), mod, 0o644)
@@ -214,6 +217,9 @@ func TestImageImport(t *testing.T) {
 	}
 	if d, err := e.store.Lookup("team/x", "v1"); err != nil || d != images.Digest(mod) {
 		t.Errorf("tag: %s %v", d, err)
+	}
+	if out, errOut, code := e.run(t, "image", "ls"); code != 0 || out != "IMAGE                     DIGEST                                                                    SIZE\nwasmpod.local/team/x:v1   "+images.Digest(mod)+"   5.0 kB\n" {
+		t.Errorf("image ls: %d %q %q", code, out, errOut)
 	}
 	for _, c := range []struct {
 		args []string
