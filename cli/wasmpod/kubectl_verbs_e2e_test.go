@@ -77,11 +77,12 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	serve(t, dir, "--listen", addr)
 	k := newKubectlUser(t, filepath.Join(dir, "kubeconfig"))
-	wasmpodEnv := cleanEnv(t, filepath.Join(dir, "kubeconfig"))
+	// The wasmpod CLI builds go:// images here, with the tests' warm caches.
+	wasmpodEnv := buildEnv(t, filepath.Join(dir, "kubeconfig"))
 
 	// The pods come from the examples, applied with the wasmpod CLI and the
-	// same kubeconfig (relative go:// images are resolved by the client that
-	// read the manifest).
+	// same kubeconfig (relative go:// images are resolved, built and
+	// uploaded by the client that read the manifest).
 	for _, m := range []string{"wasm-examples/web/pod.yaml", "wasm-examples/toolbox/pod.yaml", "wasm-examples/hello/pod.yaml"} {
 		mustClient(t, wasmpodEnv, binPath, "apply", "-f", m)
 	}
@@ -426,6 +427,32 @@ spec:
 		if code != 1 || !strings.Contains(errOut, `field "nope" does not exist`) {
 			t.Errorf("explain of a missing field: exit %d %q", code, errOut)
 		}
+	})
+	t.Run("apply --server-side", func(t *testing.T) {
+		m := filepath.Join(t.TempDir(), "ssa.yaml")
+		write := func(mode string) {
+			os.WriteFile(m, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  mode: "+mode+"\n"), 0o600)
+		}
+		write("slow")
+		if out := k.must(t, "apply", "--server-side", "-f", m); out != "configmap/ssa serverside-applied\n" {
+			t.Errorf("apply --server-side: %q", out)
+		}
+		if out := k.must(t, "apply", "--server-side", "-f", m); out != "configmap/ssa serverside-applied\n" {
+			t.Errorf("apply --server-side again: %q", out)
+		}
+		write("fast")
+		_, errOut, code := k.run(t, "apply", "--server-side", "--field-manager=other", "-f", m)
+		if code != 1 || !strings.Contains(errOut, `Apply failed with 1 conflict: conflict with "kubectl": .data.mode`) {
+			t.Errorf("conflict: exit %d %q", code, errOut)
+		}
+		if got := k.must(t, "get", "configmap", "ssa", "-o", "jsonpath={.data.mode}"); got != "slow" {
+			t.Errorf("after the conflict: mode %q", got)
+		}
+		if out := k.must(t, "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", m); out != "configmap/ssa serverside-applied\n" {
+			t.Errorf("--force-conflicts: %q", out)
+		}
+		out := k.must(t, "get", "configmap", "ssa", "-o", "yaml", "--show-managed-fields")
+		wantLines(t, "managed fields", out, `  managedFields:`, `    manager: kubectl`, `    manager: other`, `    operation: Apply`, `  mode: fast`)
 	})
 	t.Run("relative image", func(t *testing.T) {
 		// What a user tries first: an example's manifest as it is. Its
