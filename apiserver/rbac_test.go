@@ -1,10 +1,13 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +16,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 // TestRuleAllows: verbs, groups, resources with subresources and "*/sub",
@@ -136,4 +142,52 @@ func httpDo(h http.Handler, method, path, token string) recorded {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return recorded{rec.Code, rec.Body.Bytes()}
+}
+
+// TestRBACModuleStore: any authenticated user may upload a module by
+// digest and read tags (wasmpod:module-uploader); moving a tag, which
+// changes what others' pods run, is the admin's unless granted.
+func TestRBACModuleStore(t *testing.T) {
+	ctx := context.Background()
+	st, err := images.OpenStore(filepath.Join(t.TempDir(), "modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, memory.New(), Options{Modules: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := staticUsers(map[string]*user.DefaultInfo{"bob-token": {Name: "bob"}})
+	srv := httptest.NewServer(s.Handler(HandlerOptions{Token: "admin-token-0123456789", Users: users}))
+	t.Cleanup(srv.Close)
+	mod := append([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, bytes.Repeat([]byte{7}, 64)...)
+	digest := images.Digest(mod)
+	send := func(method, path, token string, body []byte) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := send("PUT", ModulesPath+digest, "bob-token", mod); code != http.StatusCreated {
+		t.Errorf("bob: PUT module: %d %s", code, body)
+	}
+	if code, body := send("HEAD", ModulesPath+digest, "bob-token", nil); code != http.StatusOK {
+		t.Errorf("bob: HEAD module: %d %s", code, body)
+	}
+	tag, _ := json.Marshal(map[string]string{"digest": digest})
+	if code, body := send("PUT", TagsPath+"hello:1", "bob-token", tag); code != http.StatusForbidden ||
+		!strings.Contains(body, `forbidden: User \"bob\" cannot put path \"/wasmpod/tags/hello:1\"`) {
+		t.Errorf("bob: PUT tag: %d %s", code, body)
+	}
+	if code, body := send("PUT", TagsPath+"hello:1", "admin-token-0123456789", tag); code != http.StatusOK {
+		t.Errorf("admin: PUT tag: %d %s", code, body)
+	}
+	if code, body := send("GET", TagsPath+"hello:1", "bob-token", nil); code != http.StatusOK {
+		t.Errorf("bob: GET tag: %d %s", code, body)
+	}
 }
