@@ -81,7 +81,7 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 	v1, v2 := cm("v1", "  a: \"1\"\n  b: \"1\"\n"), cm("v2", "  a: \"2\"\n")
 	other := cm("other", "  a: \"3\"\n  c: \"3\"\n")
 
-	if out := k.run(t, "apply", "--server-side", "--validate=false", "-f", v1); out != "configmap/cfg serverside-applied\n" {
+	if out := k.run(t, "apply", "--server-side", "-f", v1); out != "configmap/cfg serverside-applied\n" {
 		t.Fatalf("first apply: %q", out)
 	}
 	got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{})
@@ -94,21 +94,21 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 	rv := got.ResourceVersion
 	// The same configuration again changes nothing, not even the
 	// resourceVersion.
-	if out := k.run(t, "apply", "--server-side", "--validate=false", "-f", v1); out != "configmap/cfg serverside-applied\n" {
+	if out := k.run(t, "apply", "--server-side", "-f", v1); out != "configmap/cfg serverside-applied\n" {
 		t.Fatalf("second apply: %q", out)
 	}
 	if got, _ := cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{}); got.ResourceVersion != rv {
 		t.Fatalf("a no-op apply moved the resourceVersion %s -> %s", rv, got.ResourceVersion)
 	}
 	// A field the manager no longer applies goes.
-	k.run(t, "apply", "--server-side", "--validate=false", "-f", v2)
+	k.run(t, "apply", "--server-side", "-f", v2)
 	got, _ = cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{})
 	if _, has := got.Data["b"]; has || got.Data["a"] != "2" {
 		t.Fatalf("after applying v2: %v", got.Data)
 	}
 
 	// Another manager setting a.
-	_, stderr, code := k.fail(t, "apply", "--server-side", "--validate=false", "--field-manager=other", "-f", other)
+	_, stderr, code := k.fail(t, "apply", "--server-side", "--field-manager=other", "-f", other)
 	if code != 1 || !strings.Contains(stderr, `Apply failed with 1 conflict: conflict with "kubectl": .data.a`) ||
 		!strings.Contains(stderr, "Please review the fields above--they currently have other managers.") ||
 		!strings.Contains(stderr, "--force-conflicts") {
@@ -117,7 +117,7 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 	if got, _ := cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{}); got.Data["a"] != "2" || got.Data["c"] != "" {
 		t.Fatalf("a refused apply changed the object: %v", got.Data)
 	}
-	if out := k.run(t, "apply", "--server-side", "--validate=false", "--field-manager=other", "--force-conflicts", "-f", other); out != "configmap/cfg serverside-applied\n" {
+	if out := k.run(t, "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", other); out != "configmap/cfg serverside-applied\n" {
 		t.Fatalf("forced apply: %q", out)
 	}
 	got, _ = cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{})
@@ -125,7 +125,7 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 		t.Fatalf("after the forced apply: %v %v", got.Data, managers(got))
 	}
 	// kubectl now owns nothing: applying v2 again conflicts with other.
-	_, stderr, code = k.fail(t, "apply", "--server-side", "--validate=false", "-f", v2)
+	_, stderr, code = k.fail(t, "apply", "--server-side", "-f", v2)
 	if code != 1 || !strings.Contains(stderr, `conflict with "other": .data.a`) {
 		t.Fatalf("conflict the other way: exit %d\n%s", code, stderr)
 	}
@@ -142,13 +142,13 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 
 	// --dry-run=server stores nothing.
 	dry := writeFile(t, dir, "dry.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\ndata:\n  x: z\n")
-	if out := k.run(t, "apply", "--server-side", "--validate=false", "--dry-run=server", "-f", dry); out != "configmap/dry serverside-applied (server dry run)\n" {
+	if out := k.run(t, "apply", "--server-side", "--dry-run=server", "-f", dry); out != "configmap/dry serverside-applied (server dry run)\n" {
 		t.Fatalf("apply --server-side --dry-run=server: %q", out)
 	}
 	if _, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a dry-run apply stored the object: %v", err)
 	}
-	k.run(t, "apply", "--server-side", "--validate=false", "--dry-run=server", "--field-manager=other", "-f", cm("dry2", "  a: \"9\"\n"))
+	k.run(t, "apply", "--server-side", "--dry-run=server", "--field-manager=other", "-f", cm("dry2", "  a: \"9\"\n"))
 	if got, _ := cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{}); got.Data["a"] != "3" || got.ResourceVersion == "" {
 		t.Fatalf("a dry-run apply changed the object: %v", got.Data)
 	}
@@ -166,10 +166,10 @@ func TestClientSideApplyRealKubectl(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	f := writeFile(t, dir, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\n  labels:\n    tier: front\ndata:\n  a: \"1\"\n")
-	if out := k.run(t, "apply", "--validate=false", "-f", f); out != "configmap/csa created\n" {
+	if out := k.run(t, "apply", "-f", f); out != "configmap/csa created\n" {
 		t.Fatalf("client-side apply: %q", out)
 	}
-	if out := k.run(t, "apply", "--validate=false", "-f", f); out != "configmap/csa unchanged\n" {
+	if out := k.run(t, "apply", "-f", f); out != "configmap/csa unchanged\n" {
 		t.Fatalf("client-side apply again: %q", out)
 	}
 	got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "csa", metav1.GetOptions{})
@@ -177,13 +177,13 @@ func TestClientSideApplyRealKubectl(t *testing.T) {
 		t.Fatalf("after client-side apply: %v %v", managers(got), err)
 	}
 	f2 := writeFile(t, dir, "cm2.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\n  labels:\n    tier: back\ndata:\n  a: \"1\"\n")
-	if out := k.run(t, "apply", "--validate=false", "-f", f2); out != "configmap/csa configured\n" {
+	if out := k.run(t, "apply", "-f", f2); out != "configmap/csa configured\n" {
 		t.Fatalf("client-side apply of a change: %q", out)
 	}
 	// The same configuration applied server-side: no conflict with
 	// kubectl-client-side-apply, whose fields kubectl migrates to itself
 	// (kubectl-last-applied is kubectl's own apply of the annotation).
-	if out := k.run(t, "apply", "--server-side", "--validate=false", "-f", f2); out != "configmap/csa serverside-applied\n" {
+	if out := k.run(t, "apply", "--server-side", "-f", f2); out != "configmap/csa serverside-applied\n" {
 		t.Fatalf("server-side apply after client-side: %q", out)
 	}
 	got, _ = cs.CoreV1().ConfigMaps("default").Get(ctx, "csa", metav1.GetOptions{})
@@ -192,7 +192,7 @@ func TestClientSideApplyRealKubectl(t *testing.T) {
 	}
 	// And now the applier may drop and change fields as its own.
 	f3 := writeFile(t, dir, "cm3.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\ndata:\n  a: \"2\"\n")
-	k.run(t, "apply", "--server-side", "--validate=false", "-f", f3)
+	k.run(t, "apply", "--server-side", "-f", f3)
 	got, _ = cs.CoreV1().ConfigMaps("default").Get(ctx, "csa", metav1.GetOptions{})
 	if got.Data["a"] != "2" || got.Labels["tier"] != "" {
 		t.Fatalf("after the server-side change: %v %v", got.Data, got.Labels)

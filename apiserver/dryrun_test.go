@@ -192,9 +192,6 @@ func TestDryRunRealKubectl(t *testing.T) {
 	cs := e.client(t, "http")
 	ctx := context.Background()
 	dir := t.TempDir()
-	// This server has no /openapi yet (issue 11 part 3), which kubectl's
-	// default --validate=strict downloads.
-	noValidate := "--validate=false"
 	write := func(name, tier string) string {
 		p := filepath.Join(dir, name)
 		y := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels:\n    tier: " + tier +
@@ -212,11 +209,11 @@ func TestDryRunRealKubectl(t *testing.T) {
 		}
 	}
 
-	if out := k.run(t, "apply", noValidate, "--dry-run=server", "-f", pod); out != "pod/x created (server dry run)\n" {
+	if out := k.run(t, "apply", "--dry-run=server", "-f", pod); out != "pod/x created (server dry run)\n" {
 		t.Fatalf("apply --dry-run=server: %q", out)
 	}
 	absent("apply --dry-run=server")
-	if out := k.run(t, "create", noValidate, "--dry-run=server", "-f", pod); out != "pod/x created (server dry run)\n" {
+	if out := k.run(t, "create", "--dry-run=server", "-f", pod); out != "pod/x created (server dry run)\n" {
 		t.Fatalf("create --dry-run=server: %q", out)
 	}
 	absent("create --dry-run=server")
@@ -231,7 +228,7 @@ func TestDryRunRealKubectl(t *testing.T) {
 	}
 	absent("diff")
 
-	k.run(t, "apply", noValidate, "-f", pod)
+	k.run(t, "apply", "-f", pod)
 	if out, code := k.diff(t, pod); code != 0 || out != "" {
 		t.Fatalf("diff without changes: exit %d\n%s", code, out)
 	}
@@ -242,7 +239,7 @@ func TestDryRunRealKubectl(t *testing.T) {
 	if p, err := cs.CoreV1().Pods("default").Get(ctx, "x", metav1.GetOptions{}); err != nil || p.Labels["tier"] != "front" {
 		t.Fatalf("diff changed the pod: %+v %v", p, err)
 	}
-	if out := k.run(t, "apply", noValidate, "--dry-run=server", "-f", changed); out != "pod/x configured (server dry run)\n" {
+	if out := k.run(t, "apply", "--dry-run=server", "-f", changed); out != "pod/x configured (server dry run)\n" {
 		t.Fatalf("apply --dry-run=server of a change: %q", out)
 	}
 	if out := k.run(t, "delete", "pod", "x", "--dry-run=server"); out != "pod \"x\" deleted from default namespace (server dry run)\n" {
@@ -258,7 +255,7 @@ func TestDryRunRealKubectl(t *testing.T) {
 	if err := os.WriteFile(svc, []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: NodePort\n  selector:\n    app: web\n  ports:\n  - port: 80\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k.run(t, "apply", noValidate, "-f", svc)
+	k.run(t, "apply", "-f", svc)
 	if out, code := k.diff(t, svc); code != 0 || out != "" {
 		t.Fatalf("diff of an unchanged Service: exit %d\n%s", code, out)
 	}
