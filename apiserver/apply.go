@@ -38,6 +38,10 @@ package apiserver
 //   - A configuration the type converter refuses (a field the schema does
 //     not declare, duplicate keys in a keyed list) is 400 with the
 //     library's message naming the field (upstream answers 500 there).
+//   - fieldValidation: a duplicate field in the configuration is 400
+//     "error strict decoding patch: ..." under Strict (kubectl's default)
+//     and a Warning under Warn; an unknown field is always refused (the
+//     type converter's 400 above).
 //   - application/apply-patch+cbor is 415: client-go sends CBOR only
 //     behind a feature gate that is off, and upstream serves it only
 //     behind one too.
@@ -179,6 +183,18 @@ func (h *httpHandler) serveApply(w http.ResponseWriter, req *http.Request, rq *r
 	if err := checkJSONDepth(j, h.opts.MaxJSONDepth); err != nil {
 		writeError(w, err)
 		return
+	}
+	// fieldValidation (fieldvalidation.go): the configuration is a map, so
+	// only duplicate fields can be found, as upstream's strict YAML
+	// decoding of an apply patch.
+	if d := fieldDirective(req.Context()); d != metav1.FieldValidationIgnore {
+		if err := sigsyaml.UnmarshalStrict(data, &map[string]any{}); err != nil {
+			if d == metav1.FieldValidationStrict {
+				writeError(w, apierrors.NewBadRequest(fmt.Sprintf("error strict decoding patch: %v", err)))
+				return
+			}
+			warnStrict(req.Context(), []error{err})
+		}
 	}
 	obj, created, err := h.s.Apply(req.Context(), rq.r, rq.ns, rq.name, j, opts, rq.subresource)
 	code := http.StatusOK

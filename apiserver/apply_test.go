@@ -121,17 +121,20 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 		t.Fatalf("forced apply: %q", out)
 	}
 	got, _ = cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{})
-	if got.Data["a"] != "3" || got.Data["c"] != "3" || strings.Join(managers(got), ",") != "kubectl/Apply,other/Apply" {
+	if got.Data["a"] != "3" || got.Data["c"] != "3" || strings.Join(managers(got), ",") != "other/Apply" {
 		t.Fatalf("after the forced apply: %v %v", got.Data, managers(got))
 	}
-	// kubectl now owns nothing: applying v2 again conflicts with other.
+	// kubectl owned only .data.a, so it has no entry left, and applying v2
+	// again conflicts with other.
 	_, stderr, code = k.fail(t, "apply", "--server-side", "-f", v2)
 	if code != 1 || !strings.Contains(stderr, `conflict with "other": .data.a`) {
 		t.Fatalf("conflict the other way: exit %d\n%s", code, stderr)
 	}
 
+	k.run(t, "label", "configmap", "cfg", "x=y")
 	out := k.run(t, "get", "configmap", "cfg", "-o", "yaml", "--show-managed-fields")
-	for _, want := range []string{"managedFields:", "manager: kubectl\n", "manager: other\n", "operation: Apply", "fieldsType: FieldsV1", "f:c: {}"} {
+	for _, want := range []string{"managedFields:", "manager: other\n", "operation: Apply", "manager: kubectl-label\n", "operation: Update",
+		"fieldsType: FieldsV1", "f:c: {}", "f:x: {}", "apiVersion: v1\n    fieldsType", "time: \""} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("get --show-managed-fields lacks %q:\n%s", want, out)
 		}
@@ -252,6 +255,7 @@ func TestApplyRefusals(t *testing.T) {
 		{"another name", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n", 400, `the name of the object (d) does not match the name on the URL (c)`},
 		{"generateName", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: c-\n", 400, `the name of the object () does not match the name on the URL (c)`},
 		{"another namespace", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: kube-system\n", 400, `the namespace of the provided object does not match the namespace sent on the request`},
+		{"a duplicate field, Strict", cmPath + "?fieldManager=m&fieldValidation=Strict", apply, cmYAML + "  k: w\n", 400, `error strict decoding patch: error converting YAML to JSON: yaml: unmarshal errors:\n  line 7: key \"k\" already set in map`},
 		{"a number for a string", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: 1\n", 400, `Kind=ConfigMap`},
 		{"managedFields", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  managedFields: []\n", 400, `metadata.managedFields must be nil`},
 		{"uid of nothing", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  uid: \"1234\"\n", 409, `uid mismatch: the provided object specified uid 1234, and no existing object was found`},
@@ -268,6 +272,17 @@ func TestApplyRefusals(t *testing.T) {
 	}
 	if _, err := e.client(t, "http").CoreV1().ConfigMaps("default").Get(context.Background(), "c", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a refused apply stored the object: %v", err)
+	}
+	// Under Warn (the default) a duplicate field is a Warning header.
+	req, _ := http.NewRequest(http.MethodPatch, e.srv.URL+cmPath+"?fieldManager=m", strings.NewReader(cmYAML+"  k: w\n"))
+	req.Header.Set("Content-Type", apply)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if w := resp.Header.Get("Warning"); resp.StatusCode != 201 || !strings.Contains(w, `line 7: key \"k\" already set in map`) {
+		t.Fatalf("a duplicate field under Warn: %d %q", resp.StatusCode, w)
 	}
 }
 
@@ -386,7 +401,7 @@ func TestApplyClientGo(t *testing.T) {
 		}
 		// A second applier sharing a field with the same value: both own it.
 		got, err = cms.Apply(ctx, applycorev1.ConfigMap(name, "default").WithData(map[string]string{"a": "1", "b": "2"}), metav1.ApplyOptions{FieldManager: "two"})
-		if err != nil || fieldsOf(got, "two/Apply") != `{"f:data":{".":{},"f:a":{},"f:b":{}}}` {
+		if err != nil || fieldsOf(got, "two/Apply") != `{"f:data":{"f:a":{},"f:b":{}}}` {
 			t.Fatalf("%s: shared apply: %v %s %v", mode, managers(got), fieldsOf(got, "two/Apply"), err)
 		}
 		// one drops a: two still owns it, so it stays.
@@ -419,5 +434,98 @@ func TestApplyClientGo(t *testing.T) {
 		if err != nil || p.Status.Phase != corev1.PodRunning || strings.Contains(fieldsOf(p, "one/Apply"), "status") {
 			t.Fatalf("%s: status through the main resource: %v %v", mode, p.Status.Phase, err)
 		}
+	}
+}
+
+// TestApplyMergesListsByKey: with the generated OpenAPI schemas, a
+// Deployment's containers merge by name (a second manager's image of one
+// container keeps the other), and an undeclared field is refused.
+func TestApplyMergesListsByKey(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	k := newKubectl(t, e.srv.URL)
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	dir := t.TempDir()
+	full := writeFile(t, dir, "d.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: a
+        image: a1.wasm
+        ports:
+        - containerPort: 80
+      - name: b
+        image: b1.wasm
+`)
+	if out := k.run(t, "apply", "--server-side", "-f", full); out != "deployment.apps/web serverside-applied\n" {
+		t.Fatalf("apply: %q", out)
+	}
+	imager := writeFile(t, dir, "img.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: b
+        image: b2.wasm
+`)
+	_, stderr, code := k.fail(t, "apply", "--server-side", "--field-manager=imager", "-f", imager)
+	if code != 1 || !strings.Contains(stderr, `conflict with "kubectl": .spec.template.spec.containers[name="b"].image`) {
+		t.Fatalf("imager's conflict: exit %d\n%s", code, stderr)
+	}
+	k.run(t, "apply", "--server-side", "--field-manager=imager", "--force-conflicts", "-f", imager)
+	d, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.Spec.Template.Spec.Containers
+	if len(c) != 2 || c[0].Name != "a" || c[0].Image != "a1.wasm" || len(c[0].Ports) != 1 || c[1].Name != "b" || c[1].Image != "b2.wasm" {
+		t.Fatalf("containers after the imager's apply: %+v", c)
+	}
+	if f := fieldsOf(d, "imager/Apply"); !strings.Contains(f, `"k:{\"name\":\"b\"}":{`) || !strings.Contains(f, `"f:image":{}`) || strings.Contains(f, `\"a\"`) {
+		t.Fatalf("imager's fields: %s", f)
+	}
+	// kubectl applies its file again: b's image is now imager's.
+	_, stderr, code = k.fail(t, "apply", "--server-side", "-f", full)
+	if code != 1 || !strings.Contains(stderr, `conflict with "imager": .spec.template.spec.containers[name="b"].image`) {
+		t.Fatalf("kubectl's conflict: exit %d\n%s", code, stderr)
+	}
+	// kubectl drops container a from its configuration: nobody else owns
+	// it, so it goes.
+	only := writeFile(t, dir, "only-b.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: b
+        image: b2.wasm
+`)
+	k.run(t, "apply", "--server-side", "-f", only)
+	d, _ = cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+	if c := d.Spec.Template.Spec.Containers; len(c) != 1 || c[0].Name != "b" {
+		t.Fatalf("containers after dropping a: %+v", c)
+	}
+
+	unknown := writeFile(t, dir, "unknown.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unknown\ndatta:\n  a: \"1\"\n")
+	_, stderr, code = k.fail(t, "apply", "--server-side", "--validate=false", "-f", unknown)
+	if code != 1 || !strings.Contains(stderr, `.datta: field not declared in schema`) {
+		t.Fatalf("an undeclared field: exit %d\n%s", code, stderr)
 	}
 }

@@ -54,6 +54,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/wasmpod/wasmpod/internal/openapi"
 )
 
 // defaultFieldManager names the writes of callers of the Server's Go API
@@ -173,12 +175,14 @@ var (
 )
 
 // typeConverter is the structured-merge-diff type converter of every
-// served kind, built once. Until the generated OpenAPI definitions are in
-// (internal/openapi), it deduces the structure from the objects: maps and
-// structs merge field by field, lists are atomic.
+// served kind, built once from the generated OpenAPI definitions
+// (internal/openapi) as kube-apiserver builds its own: structs and maps
+// merge field by field, lists by their x-kubernetes-list-type and keys
+// (containers by name, ports by containerPort and protocol), atomic
+// where the schema says so; unknown fields are refused.
 func typeConverter() (managedfields.TypeConverter, error) {
 	typeConvOnce.Do(func() {
-		typeConv = managedfields.NewDeducedTypeConverter()
+		typeConv, typeConvErr = managedfields.NewTypeConverter(openapi.Schemas(), false)
 	})
 	return typeConv, typeConvErr
 }
