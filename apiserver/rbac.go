@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +46,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	rbacvalidation "k8s.io/component-helpers/auth/rbac/validation"
+
+	"github.com/wasmpod/wasmpod/store"
 )
 
 // rbacResources are the served RBAC kinds.
@@ -230,14 +233,14 @@ func (s *Server) rbacResource(name string) *Resource { return s.resources[rbacv1
 // visitRules visits the rules that apply to u in namespace ns (cluster-wide
 // rules only when ns is empty), as upstream's VisitRulesFor.
 func (s *Server) visitRules(ctx context.Context, u user.Info, ns string, visit ruleVisitor) {
-	crbList, err := s.List(ctx, s.rbacResource("clusterrolebindings"), "", metav1.ListOptions{})
+	crbs, err := s.rbacList(ctx, "clusterrolebindings", "")
 	if err != nil {
 		if !visit("", nil, err) {
 			return
 		}
 	} else {
-		for i := range crbList.(*rbacv1.ClusterRoleBindingList).Items {
-			b := &crbList.(*rbacv1.ClusterRoleBindingList).Items[i]
+		for _, o := range crbs {
+			b := o.(*rbacv1.ClusterRoleBinding)
 			sub, ok := appliesTo(u, b.Subjects, "")
 			if !ok {
 				continue
@@ -257,13 +260,13 @@ func (s *Server) visitRules(ctx context.Context, u user.Info, ns string, visit r
 	if ns == "" {
 		return
 	}
-	rbList, err := s.List(ctx, s.rbacResource("rolebindings"), ns, metav1.ListOptions{})
+	rbs, err := s.rbacList(ctx, "rolebindings", ns)
 	if err != nil {
 		visit("", nil, err)
 		return
 	}
-	for i := range rbList.(*rbacv1.RoleBindingList).Items {
-		b := &rbList.(*rbacv1.RoleBindingList).Items[i]
+	for _, o := range rbs {
+		b := o.(*rbacv1.RoleBinding)
 		sub, ok := appliesTo(u, b.Subjects, ns)
 		if !ok {
 			continue
@@ -325,13 +328,13 @@ func appliesTo(u user.Info, subjects []rbacv1.Subject, ns string) (*rbacv1.Subje
 func (s *Server) roleRefRules(ctx context.Context, ref rbacv1.RoleRef, ns string) ([]rbacv1.PolicyRule, error) {
 	switch ref.Kind {
 	case "Role":
-		obj, err := s.Get(ctx, s.rbacResource("roles"), ns, ref.Name)
+		obj, err := s.rbacGet(ctx, "roles", ns, ref.Name)
 		if err != nil {
 			return nil, err
 		}
 		return obj.(*rbacv1.Role).Rules, nil
 	case "ClusterRole":
-		obj, err := s.Get(ctx, s.rbacResource("clusterroles"), "", ref.Name)
+		obj, err := s.rbacGet(ctx, "clusterroles", "", ref.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -346,11 +349,10 @@ func (s *Server) clusterRoleRules(ctx context.Context, cr *rbacv1.ClusterRole) (
 	if cr.AggregationRule == nil {
 		return cr.Rules, nil
 	}
-	list, err := s.List(ctx, s.rbacResource("clusterroles"), "", metav1.ListOptions{})
+	all, err := s.rbacList(ctx, "clusterroles", "")
 	if err != nil {
 		return cr.Rules, err
 	}
-	all := list.(*rbacv1.ClusterRoleList).Items
 	seen := map[string]bool{cr.Name: true}
 	rules := append([]rbacv1.PolicyRule(nil), cr.Rules...)
 	queue := []*rbacv1.ClusterRole{cr}
@@ -365,8 +367,8 @@ func (s *Server) clusterRoleRules(ctx context.Context, cr *rbacv1.ClusterRole) (
 			if err != nil {
 				continue
 			}
-			for i := range all {
-				c := &all[i]
+			for _, o := range all {
+				c := o.(*rbacv1.ClusterRole)
 				if seen[c.Name] || !sel.Matches(labels.Set(c.Labels)) {
 					continue
 				}
@@ -377,6 +379,80 @@ func (s *Server) clusterRoleRules(ctx context.Context, cr *rbacv1.ClusterRole) (
 		}
 	}
 	return rules, nil
+}
+
+// rbacCache keeps the RBAC objects decoded, by key and revision: the
+// authorizer reads the bindings and roles on every request, and decoding
+// them each time cost about 18 times a GET of a ConfigMap
+// (BenchmarkRBACGetConfigMap). Cached objects are shared: read only.
+type rbacCache struct {
+	mu   sync.Mutex
+	objs map[string]rbacCached
+}
+
+type rbacCached struct {
+	rev int64
+	obj runtime.Object
+}
+
+func (s *Server) rbacDecode(r *Resource, kv store.KV) (runtime.Object, error) {
+	c := &s.rbac
+	c.mu.Lock()
+	if e, ok := c.objs[kv.Key]; ok && e.rev == kv.ModRevision {
+		c.mu.Unlock()
+		return e.obj, nil
+	}
+	c.mu.Unlock()
+	obj, err := s.decode(r, kv)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.objs == nil {
+		c.objs = map[string]rbacCached{}
+	}
+	c.objs[kv.Key] = rbacCached{kv.ModRevision, obj}
+	c.mu.Unlock()
+	return obj, nil
+}
+
+// rbacList lists an RBAC resource (read only), forgetting the cached
+// objects under its prefix that are gone.
+func (s *Server) rbacList(ctx context.Context, resource, ns string) ([]runtime.Object, error) {
+	r := s.rbacResource(resource)
+	prefix := r.prefix(ns)
+	kvs, _, err := s.store.List(ctx, prefix)
+	if err != nil {
+		return nil, storeErr(r, "", err)
+	}
+	out := make([]runtime.Object, 0, len(kvs))
+	live := make(map[string]bool, len(kvs))
+	for _, kv := range kvs {
+		obj, err := s.rbacDecode(r, kv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+		live[kv.Key] = true
+	}
+	s.rbac.mu.Lock()
+	for k := range s.rbac.objs {
+		if strings.HasPrefix(k, prefix) && !live[k] {
+			delete(s.rbac.objs, k)
+		}
+	}
+	s.rbac.mu.Unlock()
+	return out, nil
+}
+
+// rbacGet gets an RBAC object (read only).
+func (s *Server) rbacGet(ctx context.Context, resource, ns, name string) (runtime.Object, error) {
+	r := s.rbacResource(resource)
+	kv, err := s.store.Get(ctx, r.key(ns, name))
+	if err != nil {
+		return nil, storeErr(r, name, err)
+	}
+	return s.rbacDecode(r, kv)
 }
 
 // rulesFor collects the rules of u in ns.

@@ -75,6 +75,8 @@ type Server struct {
 
 	uploadsOnce sync.Once
 	uploads     chan struct{} // module uploads in progress (modules.go)
+
+	rbac rbacCache // decoded RBAC objects (rbac.go)
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.
