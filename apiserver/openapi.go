@@ -325,6 +325,11 @@ var (
 
 type swaggerDocumented interface{ SwaggerDoc() map[string]string }
 
+// connectOptions are the query options of the connect subresources.
+var connectOptions = map[string]swaggerDocumented{
+	"exec": &corev1.PodExecOptions{}, "attach": &corev1.PodAttachOptions{}, "portforward": &corev1.PodPortForwardOptions{},
+}
+
 // optionParams are the query parameters of an options kind's fields, with
 // the types and descriptions kube-apiserver's installer gives them
 // (scalar fields only; the kind's TypeMeta and nested structs are not
@@ -465,6 +470,13 @@ func (s *Server) openAPIRoutes(gv schema.GroupVersion) *oaContainer {
 		anyType := []string{"*/*"}
 		for _, verb := range ar.Verbs {
 			switch {
+			case connectOptions[sub] != nil && (verb == "get" || verb == "create"):
+				method, opVerb := "GET", "connectGet"
+				if verb == "create" {
+					method, opVerb = "POST", "connectPost"
+				}
+				add(method, item, opVerb+ns+opKind, "connect", "connect "+method+" requests to "+sub+" of "+parentKind,
+					params(itemScope, optionParams(connectOptions[sub])), nil, anyType, anyType, oaResponse{200, ""})
 			case sub == "" && verb == "list" && listObj != nil:
 				add("GET", collection, "list"+ns+opKind, "list", "list or watch objects of kind "+ar.Kind,
 					params(scope, listParams, []common.Parameter{prettyParam}), nil, openAPIWatchProduces, anyType, oaResponse{200, listObj})
@@ -496,10 +508,6 @@ func (s *Server) openAPIRoutes(gv schema.GroupVersion) *oaContainer {
 				add("DELETE", collection, "deleteCollection"+ns+opKind, "deletecollection", "delete collection of "+ar.Kind,
 					params(scope, []common.Parameter{bodyOptParam}, deleteParams, listParams, []common.Parameter{prettyParam}), &metav1.DeleteOptions{},
 					openAPIProduces, anyType, oaResponse{200, status})
-			case verb == "get" && sub == "exec":
-				add("GET", item, "connectGet"+ns+opKind, "connect", "connect GET requests to exec of "+parentKind,
-					params(itemScope, optionParams(&corev1.PodExecOptions{})), nil, []string{"*/*"}, []string{"*/*"}, oaResponse{200, ""})
-			case verb == "create" && sub == "exec":
 			case verb == "get" && sub == "log":
 				add("GET", item, "read"+ns+opKind, "get", "read log of the specified "+parentKind,
 					params(itemScope, optionParams(&corev1.PodLogOptions{}), []common.Parameter{prettyParam}), nil,
@@ -519,19 +527,6 @@ func (s *Server) openAPIRoutes(gv schema.GroupVersion) *oaContainer {
 				add("DELETE", item, "delete"+ns+opKind, "delete", "delete a "+ar.Kind,
 					params(itemScope, []common.Parameter{bodyOptParam}, deleteParams, []common.Parameter{prettyParam}), &metav1.DeleteOptions{},
 					openAPIProduces, anyType, oaResponse{200, obj}, oaResponse{202, obj})
-			}
-		}
-	}
-	// The exec connect POST (as kube-apiserver, next to its GET).
-	for _, ar := range list.APIResources {
-		if ar.Name == "pods/exec" {
-			for _, r := range c.routes {
-				if rt := r.(*oaRoute); strings.HasSuffix(rt.path, "/exec") && rt.method == "GET" {
-					post := *rt
-					post.method, post.op, post.desc = "POST", strings.Replace(rt.op, "connectGet", "connectPost", 1), "connect POST requests to exec of Pod"
-					c.routes = append(c.routes, &post)
-					break
-				}
 			}
 		}
 	}

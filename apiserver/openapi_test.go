@@ -128,6 +128,18 @@ func TestOpenAPIV3ClientGo(t *testing.T) {
 	if _, ok := doc.Components.Schemas["io.k8s.api.apps.v1.Deployment"]; ok {
 		t.Errorf("/openapi/v3/api/v1 has apps' schemas")
 	}
+	if x := doc.Paths.Paths["/api/v1/namespaces/{namespace}/pods/{name}/exec"]; x == nil || x.Get == nil || x.Post == nil ||
+		x.Get.OperationId != "connectCoreV1GetNamespacedPodExec" || x.Post.OperationId != "connectCoreV1PostNamespacedPodExec" {
+		t.Errorf("pods/exec path %+v", x)
+	} else {
+		var names []string
+		for _, prm := range append(x.Parameters, x.Get.Parameters...) { // the common ones are the path's
+			names = append(names, prm.Name)
+		}
+		if got := strings.Join(names, ","); got != "command,container,name,namespace,stderr,stdin,stdout,tty" {
+			t.Errorf("exec parameters %s", got)
+		}
+	}
 	if doc.Paths.Paths["/api/v1/pods"] == nil || doc.Paths.Paths["/api/v1/watch/namespaces/{namespace}/pods/{name}"] == nil ||
 		doc.Paths.Paths["/api/v1/namespaces/{namespace}/pods/{name}/status"] == nil || doc.Paths.Paths["/api/v1/nodes/{name}"] == nil {
 		t.Errorf("missing paths")
@@ -259,5 +271,28 @@ func TestOpenAPIExplainRealKubectl(t *testing.T) {
 	_, stderr, code := kubectlResult(t, k, "explain", "pods.spec.nosuchfield")
 	if code != 1 || !strings.Contains(stderr, `field "nosuchfield" does not exist`) {
 		t.Errorf("explain of a missing field: exit %d %q", code, stderr)
+	}
+}
+
+// /openapi needs the token, as every path but health and version.
+func TestOpenAPIAuthenticated(t *testing.T) {
+	e := newEnv(t, HandlerOptions{Token: "sekrit"})
+	for _, p := range []string{"/openapi/v2", "/openapi/v3", "/openapi/v3/api/v1"} {
+		if resp := openAPIGet(t, e, p, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without a token: %d", p, resp.StatusCode)
+		}
+	}
+	if _, err := openapi3.NewRoot(e.client(t, "http").Discovery().OpenAPIV3()).GVSpec(schema.GroupVersion{Version: "v1"}); err != nil {
+		t.Errorf("with the token: %v", err)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/openapi/v3", nil)
+	req.Header.Set("Authorization", "Bearer sekrit")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /openapi/v3: %d", resp.StatusCode)
 	}
 }
