@@ -134,20 +134,26 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if stdin != nil && st.pipe != nil {
+	if stdin != nil {
 		go func() {
-			_, err := io.Copy(st.pipe, stdin)
-			if st.stdinOnce && (err == nil || ctx.Err() != nil) {
-				// The attach's input ended (or it detached): the guest
-				// reads EOF.
-				st.closeStdin()
+			err := io.ErrClosedPipe // no stdin to write to
+			if st.pipe != nil {
+				_, err = io.Copy(st.pipe, stdin)
+				if st.stdinOnce && (err == nil || ctx.Err() != nil) {
+					// The attach's input ended (or it detached): the
+					// guest reads EOF.
+					st.closeStdin()
+				}
+			}
+			if err != nil {
+				// Keep reading what the client sends: a stream left
+				// unread would hold up the connection's other streams.
+				io.Copy(io.Discard, stdin)
 			}
 		}()
-		defer func() {
-			if st.stdinOnce {
-				st.closeStdin()
-			}
-		}()
+		if st.pipe != nil && st.stdinOnce {
+			defer st.closeStdin()
+		}
 	}
 	if stdout == nil && stderr == nil {
 		// Input only: stay attached until the instance ends.
