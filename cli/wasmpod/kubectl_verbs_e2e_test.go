@@ -452,7 +452,11 @@ spec:
 			t.Errorf("--force-conflicts: %q", out)
 		}
 		out := k.must(t, "get", "configmap", "ssa", "-o", "yaml", "--show-managed-fields")
-		wantLines(t, "managed fields", out, `  managedFields:`, `    manager: kubectl`, `    manager: other`, `    operation: Apply`, `  mode: fast`)
+		// other took .data.mode, kubectl's only field: its entry is gone.
+		wantLines(t, "managed fields", out, `  managedFields:`, `    manager: other`, `    operation: Apply`, `  mode: fast`)
+		if strings.Contains(out, "manager: kubectl") {
+			t.Errorf("kubectl still manages fields:\n%s", out)
+		}
 	})
 	t.Run("relative image", func(t *testing.T) {
 		// What a user tries first: an example's manifest as it is. Its
@@ -463,6 +467,59 @@ spec:
 		if code != 1 || !strings.Contains(errOut, `Pod "hello" is invalid: spec.containers[0].image: Invalid value: "go://.": a relative image is resolved by the client that read the manifest, not the server`) {
 			t.Errorf("apply of a relative image: exit %d %q", code, errOut)
 		}
+	})
+	t.Run("strict validation", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.yaml")
+		os.WriteFile(bad, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndatta:\n  a: b\n"), 0o600)
+		for _, verb := range []string{"apply", "create"} {
+			_, errOut, code := k.run(t, verb, "-f", bad)
+			want := `Error from server (BadRequest): error when creating "` + bad + `": ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datta"` + "\n"
+			if code != 1 || errOut != want {
+				t.Errorf("%s with an unknown field: exit %d %q", verb, code, errOut)
+			}
+		}
+		_, errOut, code := k.run(t, "get", "configmap", "bad")
+		if code != 1 || !strings.Contains(errOut, `configmaps "bad" not found`) {
+			t.Errorf("the refused ConfigMap: exit %d %q", code, errOut)
+		}
+	})
+	t.Run("run", func(t *testing.T) {
+		// kubectl run takes an image reference that passes kubectl's
+		// check: a module imported into the server's store.
+		if out := mustClient(t, wasmpodEnv, binPath, "image", "import", "go://./wasm-examples/hello", "hello"); out != "wasmpod.local/hello:latest\n" {
+			t.Errorf("wasmpod image import: %q", out)
+		}
+		if out := k.must(t, "run", "hi", "--image=wasmpod.local/hello", "--restart=Never", "--", "from", "run"); out != "pod/hi created\n" {
+			t.Errorf("run: %q", out)
+		}
+		wantLines(t, "wait", k.must(t, "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/hi", "--timeout=120s"), `pod/hi condition met`)
+		if out := k.must(t, "logs", "hi"); out != "hello from an unnamed pod\nargs: from run\n" {
+			t.Errorf("logs hi: %q", out)
+		}
+		wantLines(t, "get pod hi -o wide", k.must(t, "get", "pod", "hi", "-o", "wide"), `hi\s+0/1\s+Completed\s+0\s+\S+\s+10\.\S+\s+`+regexp.QuoteMeta(nodeName)+`\s+<none>\s+<none>`)
+		// A path is not an image reference kubectl accepts.
+		_, errOut, code := k.run(t, "run", "bad", "--image=go://./wasm-examples/hello")
+		if code != 1 || errOut != "error: invalid image name \"go://./wasm-examples/hello\": invalid reference format\n" {
+			t.Errorf("run with a go:// image: exit %d %q", code, errOut)
+		}
+	})
+	t.Run("rbac", func(t *testing.T) {
+		if out := k.must(t, "create", "role", "reader", "--verb=get,list", "--resource=pods"); out != "role.rbac.authorization.k8s.io/reader created\n" {
+			t.Errorf("create role: %q", out)
+		}
+		if out := k.must(t, "create", "rolebinding", "alice-reads", "--role=reader", "--user=alice"); out != "rolebinding.rbac.authorization.k8s.io/alice-reads created\n" {
+			t.Errorf("create rolebinding: %q", out)
+		}
+		wantLines(t, "get roles", k.must(t, "get", "roles"), `NAME\s+CREATED AT`, `reader\s+\S+`)
+		wantLines(t, "get rolebindings", k.must(t, "get", "rolebindings", "-o", "wide"),
+			`NAME\s+ROLE\s+AGE\s+USERS\s+GROUPS\s+SERVICEACCOUNTS`, `alice-reads\s+Role/reader\s+\S+\s+alice\s*`)
+		if out, _, code := k.run(t, "auth", "can-i", "list", "pods", "--as=alice"); code != 0 || out != "yes\n" {
+			t.Errorf("can-i list pods --as alice: %d %q", code, out)
+		}
+		if out, _, code := k.run(t, "auth", "can-i", "delete", "pods", "--as=alice"); code != 1 || out != "no\n" {
+			t.Errorf("can-i delete pods --as alice: %d %q", code, out)
+		}
+		wantLines(t, "clusterroles", k.must(t, "get", "clusterroles"), `NAME\s+CREATED AT`, `cluster-admin\s+\S+`, `edit\s+\S+`, `view\s+\S+`)
 	})
 	t.Run("expose", func(t *testing.T) {
 		if out := k.must(t, "expose", "pod", "web-1", "--port=8080", "--name=web-1"); out != "service/web-1 exposed\n" {
