@@ -118,7 +118,7 @@ func validateRole(obj runtime.Object) error {
 		}
 	}
 	if len(errs) > 0 {
-		return invalid(kind, om.Name, errs)
+		return apierrors.NewInvalid(schema.GroupKind{Group: rbacv1.GroupName, Kind: kind}, om.Name, errs)
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func validateBinding(obj, old runtime.Object) error {
 		}
 	}
 	if len(errs) > 0 {
-		return invalid(kind, om.Name, errs)
+		return apierrors.NewInvalid(schema.GroupKind{Group: rbacv1.GroupName, Kind: kind}, om.Name, errs)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -189,5 +190,82 @@ func TestRBACModuleStore(t *testing.T) {
 	}
 	if code, body := send("GET", TagsPath+"hello:1", "bob-token", nil); code != http.StatusOK {
 		t.Errorf("bob: GET tag: %d %s", code, body)
+	}
+}
+
+// TestRBACEscalateAndBindVerbs: without the rules, the escalate verb lets
+// a user write a Role, and bind lets them bind a role, as upstream; an
+// aggregationRule needs escalate; the roleRef cannot change.
+func TestRBACEscalateAndBindVerbs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, HandlerOptions{})
+	s := e.s
+	carol := WithUser(ctx, &user.DefaultInfo{Name: "carol", Groups: []string{GroupAuthenticated}})
+	mk := func(ctx context.Context, res string, obj runtime.Object) error {
+		ns := ""
+		if res == "roles" || res == "rolebindings" {
+			ns = "default"
+		}
+		_, err := s.Create(ctx, s.rbacResource(res), ns, obj)
+		return err
+	}
+	// carol may manage roles and rolebindings in default, nothing else.
+	if err := mk(ctx, "roles", &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "rbac-writer"},
+		Rules: []rbacv1.PolicyRule{rule(readWriteVerbs, rbacv1.GroupName, "roles", "rolebindings")}}); err != nil {
+		t.Fatal(err)
+	}
+	bindCarol := func(name, kind, role string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "carol"}}}
+	}
+	if err := mk(ctx, "rolebindings", bindCarol("carol-rbac", "Role", "rbac-writer")); err != nil {
+		t.Fatal(err)
+	}
+	big := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "big"}, Rules: []rbacv1.PolicyRule{rule([]string{"*"}, "", "secrets")}}
+	err := mk(carol, "roles", big.DeepCopy())
+	if err == nil || !strings.Contains(err.Error(), `roles.rbac.authorization.k8s.io "big" is forbidden: user "carol" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:
+{APIGroups:[""], Resources:["secrets"], Verbs:["*"]}`) {
+		t.Fatalf("escalation: %v", err)
+	}
+	if err := mk(ctx, "roles", &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "escalator"},
+		Rules: []rbacv1.PolicyRule{rule([]string{"escalate"}, rbacv1.GroupName, "roles")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk(ctx, "rolebindings", bindCarol("carol-escalate", "Role", "escalator")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk(carol, "roles", big.DeepCopy()); err != nil {
+		t.Errorf("with escalate: %v", err)
+	}
+	// Binding cluster-admin: refused, then allowed with bind on it.
+	if err := mk(carol, "rolebindings", bindCarol("root", "ClusterRole", "cluster-admin")); err == nil || !strings.Contains(err.Error(), "is attempting to grant RBAC permissions not currently held") {
+		t.Errorf("bind without the verb: %v", err)
+	}
+	if err := mk(ctx, "roles", &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "binder"},
+		Rules: []rbacv1.PolicyRule{{Verbs: []string{"bind"}, APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"}, ResourceNames: []string{"cluster-admin"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk(ctx, "rolebindings", bindCarol("carol-bind", "Role", "binder")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk(carol, "rolebindings", bindCarol("root", "ClusterRole", "cluster-admin")); err != nil {
+		t.Errorf("bind with the verb: %v", err)
+	}
+	// ClusterRoles: carol has nothing cluster-wide; an aggregationRule needs escalate.
+	agg := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "agg"}, AggregationRule: &rbacv1.AggregationRule{
+		ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"x": "y"}}}}}
+	if err := mk(carol, "clusterroles", agg); err == nil {
+		t.Error("carol created a ClusterRole")
+	}
+	// roleRef is immutable.
+	rb, err := s.Get(ctx, s.rbacResource("rolebindings"), "default", "carol-bind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.(*rbacv1.RoleBinding).RoleRef.Name = "escalator"
+	if _, err := s.Update(ctx, s.rbacResource("rolebindings"), "default", rb, ""); err == nil ||
+		!strings.Contains(err.Error(), `RoleBinding.rbac.authorization.k8s.io "carol-bind" is invalid: roleRef: Invalid value:`) || !strings.Contains(err.Error(), "cannot change roleRef") {
+		t.Errorf("roleRef change: %v", err)
 	}
 }
