@@ -287,8 +287,21 @@ func keepTimesOfNoop(live, obj runtime.Object) {
 	if !timesDiffer {
 		return
 	}
+	if changed, err := statusChanged(live, obj); err == nil && changed {
+		return // the common case (a status writer), found without a full comparison
+	}
 	om.SetManagedFields(lf)
 	if !equality.Semantic.DeepEqual(live, obj) { // as update's no-op check
 		om.SetManagedFields(of)
 	}
+}
+
+// statusChanged compares the objects' status fields (false for kinds
+// without one).
+func statusChanged(a, b runtime.Object) (bool, error) {
+	av, bv := reflect.ValueOf(a).Elem().FieldByName("Status"), reflect.ValueOf(b).Elem().FieldByName("Status")
+	if !av.IsValid() || !bv.IsValid() || av.Type() != bv.Type() {
+		return false, nil
+	}
+	return !equality.Semantic.DeepEqual(av.Interface(), bv.Interface()), nil
 }
