@@ -503,6 +503,56 @@ spec:
 			t.Errorf("run with a go:// image: exit %d %q", code, errOut)
 		}
 	})
+	t.Run("cp attach", func(t *testing.T) {
+		// kubectl cp runs tar in the container: the tar test guest answers
+		// it (the examples' toolbox has no tar).
+		work := t.TempDir()
+		m := filepath.Join(work, "tarbox.yaml")
+		os.WriteFile(m, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: tarbox
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - name: data
+    emptyDir: {}
+  containers:
+  - name: tarbox
+    image: go://`+filepath.Join(repoRoot, "wasm-examples", "testguests", "tar")+`
+    args: ["ticker"]
+    volumeMounts:
+    - name: data
+      mountPath: /data
+`), 0o600)
+		k.must(t, "apply", "-f", m)
+		k.must(t, "wait", "--for=condition=Ready", "pod/tarbox", "--timeout=120s")
+		os.MkdirAll(filepath.Join(work, "dir", "sub"), 0o700)
+		os.WriteFile(filepath.Join(work, "dir", "sub", "a.txt"), []byte("copied by kubectl cp\n"), 0o600)
+		os.WriteFile(filepath.Join(work, "note.txt"), []byte("one file\n"), 0o600)
+		k.must(t, "cp", filepath.Join(work, "note.txt"), "tarbox:/data/note.txt")
+		k.must(t, "cp", filepath.Join(work, "dir"), "tarbox:/data/dir")
+		k.must(t, "cp", "tarbox:/data/note.txt", filepath.Join(work, "note-back.txt"))
+		k.must(t, "cp", "tarbox:/data/dir", filepath.Join(work, "dir-back"))
+		if b, err := os.ReadFile(filepath.Join(work, "note-back.txt")); err != nil || string(b) != "one file\n" {
+			t.Errorf("cp of a file, there and back: %q %v", b, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(work, "dir-back", "sub", "a.txt")); err != nil || string(b) != "copied by kubectl cp\n" {
+			t.Errorf("cp of a directory, there and back: %q %v", b, err)
+		}
+		// attach streams the running container's output from now on.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, out, errOut := k.start(t, ctx, "attach", "tarbox")
+		re := regexp.MustCompile(`(?m)^tick (\d+)$`)
+		for deadline := time.Now().Add(30 * time.Second); len(re.FindAllString(out.String(), -1)) < 3 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if ticks := re.FindAllStringSubmatch(out.String(), -1); len(ticks) < 3 || ticks[0][1] == "0" {
+			t.Errorf("attach: %q %q", out.String(), errOut.String())
+		}
+		cancel()
+	})
 	t.Run("rbac", func(t *testing.T) {
 		if out := k.must(t, "create", "role", "reader", "--verb=get,list", "--resource=pods"); out != "role.rbac.authorization.k8s.io/reader created\n" {
 			t.Errorf("create role: %q", out)
