@@ -203,7 +203,7 @@ spec:
 `
 
 // Real kubectl with its default flags (--validate=strict): apply (create,
-// then a patch), create and replace work; a manifest with an unknown field
+// then a patch), create, replace and edit work; a manifest with an unknown field
 // fails with upstream's message, --validate=warn prints the warning and
 // stores, --validate=false stores without a word.
 func TestFieldValidationRealKubectl(t *testing.T) {
@@ -233,6 +233,21 @@ func TestFieldValidationRealKubectl(t *testing.T) {
 	}
 	if c, _ := cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{}); c.Data["a"] != "2" {
 		t.Errorf("replaced data %v", c.Data)
+	}
+
+	// kubectl edit (a patch with fieldValidation=Strict), with an editor
+	// that changes the data.
+	editor := fvWriteFile(t, "editor.sh", "#!/bin/sh\nsed -i 's/^  a: \"2\"/  a: \"3\"/' \"$1\"\n")
+	if err := os.Chmod(editor, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ec := k.cmd("edit", "configmap", "cfg")
+	ec.Env = append(ec.Env, "KUBE_EDITOR="+editor)
+	if out, err := ec.CombinedOutput(); err != nil || string(out) != "configmap/cfg edited\n" {
+		t.Errorf("edit: %v %q", err, out)
+	}
+	if c, _ := cs.CoreV1().ConfigMaps("default").Get(ctx, "cfg", metav1.GetOptions{}); c.Data["a"] != "3" {
+		t.Errorf("edited data %v", c.Data)
 	}
 
 	bad := fvWriteFile(t, "bad.yaml", strings.Replace(strings.Replace(fvDeployment, "name: web\n", "name: bad\n", 1), "  replicas: 2\n", "  replicas: 2\n  foo: bar\n", 1))
