@@ -143,6 +143,45 @@ func TestServerSideApplyRealKubectl(t *testing.T) {
 		t.Fatalf("get -o yaml shows managedFields by default:\n%s", out)
 	}
 
+	// A pod and a namespace: applying the same file again is a no-op, a
+	// new image is an update; kubectl diff --server-side shows it first.
+	pod := func(image string) string {
+		return writeFile(t, dir, "pod-"+image+".yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\nspec:\n  containers:\n  - name: main\n    image: "+image+"\n")
+	}
+	if out := k.run(t, "apply", "--server-side", "-f", pod("a.wasm")); out != "pod/ssa serverside-applied\n" {
+		t.Fatalf("pod apply: %q", out)
+	}
+	p1, _ := cs.CoreV1().Pods("default").Get(ctx, "ssa", metav1.GetOptions{})
+	k.run(t, "apply", "--server-side", "-f", pod("a.wasm"))
+	if p2, _ := cs.CoreV1().Pods("default").Get(ctx, "ssa", metav1.GetOptions{}); p2.ResourceVersion != p1.ResourceVersion {
+		t.Fatalf("re-applying a pod moved its resourceVersion")
+	}
+	if _, err := exec.LookPath("diff"); err == nil {
+		c := k.cmd("diff", "--server-side", "-f", pod("b.wasm"))
+		var stdout bytes.Buffer
+		c.Stdout = &stdout
+		err := c.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		out := stdout.String()
+		if code != 1 || !strings.Contains(out, "-  - image: a.wasm") || !strings.Contains(out, "+  - image: b.wasm") {
+			t.Fatalf("diff --server-side: exit %d\n%s", code, out)
+		}
+	}
+	k.run(t, "apply", "--server-side", "-f", pod("b.wasm"))
+	if p2, _ := cs.CoreV1().Pods("default").Get(ctx, "ssa", metav1.GetOptions{}); p2.Spec.Containers[0].Image != "b.wasm" {
+		t.Fatalf("pod image after apply: %s", p2.Spec.Containers[0].Image)
+	}
+	ns := writeFile(t, dir, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n  labels:\n    owner: me\n")
+	if out := k.run(t, "apply", "--server-side", "-f", ns); out != "namespace/team serverside-applied\n" {
+		t.Fatalf("namespace apply: %q", out)
+	}
+	if n, err := cs.CoreV1().Namespaces().Get(ctx, "team", metav1.GetOptions{}); err != nil || n.Labels["owner"] != "me" || n.Status.Phase != "Active" {
+		t.Fatalf("applied namespace: %+v %v", n, err)
+	}
+
 	// --dry-run=server stores nothing.
 	dry := writeFile(t, dir, "dry.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\ndata:\n  x: z\n")
 	if out := k.run(t, "apply", "--server-side", "--dry-run=server", "-f", dry); out != "configmap/dry serverside-applied (server dry run)\n" {
@@ -204,9 +243,18 @@ func TestClientSideApplyRealKubectl(t *testing.T) {
 	// kubectl's other writers name themselves.
 	k.run(t, "create", "configmap", "made", "--from-literal=k=v")
 	k.run(t, "label", "configmap", "made", "x=y")
+	editor := writeFile(t, dir, "editor.sh", "#!/bin/sh\nsed -i 's/^  k: v$/  k: w/' \"$1\"\n")
+	if err := os.Chmod(editor, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := k.cmd("edit", "configmap", "made")
+	c.Env = append(c.Env, "EDITOR="+editor, "KUBE_EDITOR="+editor)
+	if out, err := c.CombinedOutput(); err != nil || string(out) != "configmap/made edited\n" {
+		t.Fatalf("kubectl edit: %v %s", err, out)
+	}
 	got, _ = cs.CoreV1().ConfigMaps("default").Get(ctx, "made", metav1.GetOptions{})
-	if m := strings.Join(managers(got), ","); m != "kubectl-create/Update,kubectl-label/Update" {
-		t.Fatalf("managers of create and label: %s", m)
+	if m := strings.Join(managers(got), ","); m != "kubectl-create/Update,kubectl-edit/Update,kubectl-label/Update" || got.Data["k"] != "w" {
+		t.Fatalf("managers of create, label and edit: %s %v", m, got.Data)
 	}
 }
 
