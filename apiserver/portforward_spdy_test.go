@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
@@ -384,6 +385,25 @@ func TestPortForwardSPDYHostile(t *testing.T) {
 			t.Errorf("%s: closed after %v", name, d)
 		}
 	}
+	// The same silence inside a WebSocket tunnel.
+	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"SPDY/3.1+portforward.k8s.io"}}).Dial("ws"+strings.TrimPrefix(u, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	t0 := time.Now()
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Errorf("tunnel: not closed by the server")
+			}
+			break
+		}
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("tunnel: closed after %v", d)
+	}
+	ws.Close()
 	for _, c := range clients {
 		c.Close()
 	}
