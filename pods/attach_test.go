@@ -37,6 +37,7 @@ func TestWorkerAttach(t *testing.T) {
 	h.run()
 	h.waitFor("running", podRunning("app"))
 	h.waitLog("app", "hello from the guest")
+	h.waitLog("app", "a warning") // stderr: the guest now waits on stdin
 
 	attach := func(stdin string) (*enginetest.Buffer, *enginetest.Buffer, context.CancelFunc, chan error) {
 		out, errb := enginetest.NewBuffer(), enginetest.NewBuffer()
@@ -79,6 +80,7 @@ func TestWorkerAttachStdinOnce(t *testing.T) {
 	h.run()
 	h.waitFor("running", podRunning("app"))
 	h.waitLog("app", "hello from the guest")
+	h.waitLog("app", "a warning") // stderr: the guest now waits on stdin
 	out, errb := enginetest.NewBuffer(), enginetest.NewBuffer()
 	done := make(chan error, 1)
 	go func() {
