@@ -136,6 +136,14 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	path := req.URL.Path
+	if strings.Contains(path, "//") {
+		// The router drops empty segments and the authorizer's
+		// RequestInfo keeps them: pods/p//status would be authorized as
+		// pods and served as pods/status. Upstream's mux routes no such
+		// path either.
+		writeError(w, notFound())
+		return
+	}
 	if isPublicPath(path) && h.authRequired() && req.Header.Get("Authorization") != "" && !h.authenticated(req) {
 		// Public paths are public to anonymous requests; a wrong token is
 		// still refused, as upstream (health.go).
