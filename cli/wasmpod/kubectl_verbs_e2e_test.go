@@ -46,8 +46,23 @@ func (k *kubectlUser) must(t *testing.T, args ...string) string {
 	return mustClient(t, k.env, k.bin, args...)
 }
 
+// bgKubectl is a kubectl running in the background; exited is closed
+// when it has exited.
+type bgKubectl struct {
+	exited chan struct{}
+}
+
+func (b *bgKubectl) running() bool {
+	select {
+	case <-b.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // start runs kubectl in the background until ctx ends.
-func (k *kubectlUser) start(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+func (k *kubectlUser) start(t *testing.T, ctx context.Context, args ...string) (*bgKubectl, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, k.bin, args...)
 	cmd.Env, cmd.Dir = k.env, repoRoot
@@ -56,8 +71,10 @@ func (k *kubectlUser) start(t *testing.T, ctx context.Context, args ...string) (
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd, out, errOut
+	b := &bgKubectl{exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(b.exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-b.exited })
+	return b, out, errOut
 }
 
 // wantLines fails unless every pattern matches a whole line of out.
@@ -203,8 +220,8 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if cmd.ProcessState != nil || !strings.Contains(out.String(), "web-2 listening on") {
-			t.Errorf("logs -f web-2: exited %v, %q", cmd.ProcessState, out.String())
+		if !cmd.running() || !strings.Contains(out.String(), "web-2 listening on") {
+			t.Errorf("logs -f web-2: running %v, %q", cmd.running(), out.String())
 		}
 	})
 	t.Run("exec", func(t *testing.T) {
@@ -386,8 +403,8 @@ spec:
 				}
 			}
 			wantLines(t, "port-forward", out.String(), `Handling connection for `+m[1])
-			if cmd.ProcessState != nil || errOut.String() != "" {
-				t.Errorf("port-forward %s: exited %v, stderr %q", c.target, cmd.ProcessState, errOut.String())
+			if !cmd.running() || errOut.String() != "" {
+				t.Errorf("port-forward %s: running %v, stderr %q", c.target, cmd.running(), errOut.String())
 			}
 			cancel()
 		}
