@@ -279,7 +279,18 @@ func applyReq(t *testing.T, e *env, path, ctype, ua, body string) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
-// TestApplyRefusals: what upstream refuses, with its codes and messages.
+// aliasBomb is a YAML "billion laughs": ten levels of ten aliases each.
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\na0: &a0 [" + strings.Repeat(`"lol",`, 9) + `"lol"]` + "\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [%s*a%d]\n", i, i, strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), i-1)
+	}
+	return b.String()
+}
+
+// TestApplyRefusals: what upstream refuses, with its codes and messages,
+// and hostile bodies refused early.
 func TestApplyRefusals(t *testing.T) {
 	e := newEnv(t, HandlerOptions{})
 	const apply = "application/apply-patch+yaml"
@@ -310,6 +321,8 @@ func TestApplyRefusals(t *testing.T) {
 		{"status of nothing", "/api/v1/namespaces/default/pods/p/status?fieldManager=m", apply, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nstatus:\n  phase: Running\n", 404, `pods \"p\" not found`},
 		{"no namespace", cmPath[:len("/api/v1/namespaces/")] + "nope/configmaps/c?fieldManager=m", apply, cmYAML, 404, `namespaces \"nope\" not found`},
 		{"deep", cmPath + "?fieldManager=m", apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations: " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\n", 400, "nest"},
+		{"an alias bomb", cmPath + "?fieldManager=m", apply, aliasBomb(), 400, "error decoding patch: yaml: document contains excessive aliasing"},
+		{"deep flow YAML", cmPath + "?fieldManager=m", apply, "x: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n", 400, "exceeded max depth of 10000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := applyReq(t, e, tc.path, tc.ctype, "", tc.body)
@@ -576,4 +589,34 @@ spec:
 	if code != 1 || !strings.Contains(stderr, `.datta: field not declared in schema`) {
 		t.Fatalf("an undeclared field: exit %d\n%s", code, stderr)
 	}
+}
+
+// FuzzApplyBody: any apply body to a ConfigMap or a Pod, existing or not,
+// is answered with an object or a 4xx Status, never a 5xx or a panic.
+func FuzzApplyBody(f *testing.F) {
+	for _, seed := range []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\n",
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"a.wasm"},{"name":"a"}]}}`,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"a":null}},"status":{"phase":1}}`,
+		"a: &a [*a, *a]\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {x: [1]}}\n",
+	} {
+		f.Add(seed, true)
+		f.Add(seed, false)
+	}
+	e := newEnv(f, HandlerOptions{})
+	cs := e.client(f, "http")
+	if _, err := cs.CoreV1().Pods("default").Create(context.Background(), httpPod("p"), metav1.CreateOptions{}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string, pod bool) {
+		path := "/api/v1/namespaces/default/configmaps/c?fieldManager=fuzz&force=true"
+		if pod {
+			path = "/api/v1/namespaces/default/pods/p?fieldManager=fuzz"
+		}
+		code, resp := applyReq(t, e, path, "application/apply-patch+yaml", "", body)
+		if code >= 500 || (code >= 300 && !strings.Contains(resp, `"kind":"Status"`)) {
+			t.Fatalf("%q: %d %s", body, code, resp)
+		}
+	})
 }
