@@ -55,11 +55,21 @@ func TestServeTokenAuthFileRBAC(t *testing.T) {
 	if out := mustClient(t, admin, kubectl, "auth", "whoami"); !strings.Contains(out, "Groups      [system:masters system:authenticated]\n") {
 		t.Errorf("admin: auth whoami:\n%s", out)
 	}
-	// The admin runs a pod and gives the group devs edit in default.
-	mustClient(t, admin, binPath, "apply", "-f", "wasm-examples/hello/pod.yaml")
-	s.waitPod(t, "hello", "Succeeded", phaseIs(corev1.PodSucceeded))
+	// The admin gives the group devs edit in default; alice then runs a
+	// pod with the wasmpod CLI, which uploads its module (by digest: any
+	// user may) and names it wasmpod.local/...@sha256:...
 	if out := mustClient(t, admin, kubectl, "create", "rolebinding", "devs-edit", "--clusterrole=edit", "--group=devs"); out != "rolebinding.rbac.authorization.k8s.io/devs-edit created\n" {
 		t.Errorf("create rolebinding: %q", out)
+	}
+	mustClient(t, alice, binPath, "apply", "-f", "wasm-examples/hello/pod.yaml")
+	if p := s.waitPod(t, "hello", "Succeeded", phaseIs(corev1.PodSucceeded)); !strings.HasPrefix(p.Spec.Containers[0].Image, "wasmpod.local/") {
+		t.Errorf("alice's pod runs %q, want a wasmpod.local image", p.Spec.Containers[0].Image)
+	}
+	// Moving a tag changes what others run: not for alice. (The CLI's
+	// message says only "Forbidden"; the server's Status names the path.)
+	if out, errOut, code := runClient(t, alice, binPath, "image", "import", "go://./wasm-examples/hello", "hello:1"); code == 0 ||
+		!strings.Contains(out+errOut, "Forbidden") {
+		t.Errorf("alice: image import (a tag): exit %d\n%s%s", code, out, errOut)
 	}
 	if out := mustClient(t, alice, kubectl, "logs", "hello"); out != "hello from hello\nargs: a b\n" {
 		t.Errorf("alice: logs hello: %q", out)
