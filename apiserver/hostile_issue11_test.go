@@ -477,3 +477,49 @@ func TestHostileApplyBombs(t *testing.T) {
 	}
 	t.Logf("bombs answered in %s", time.Since(start))
 }
+
+// TestHostileModuleStoreFull: any authenticated user may upload, so the
+// store's total bound (images.Store.MaxTotal) is what stops one from
+// filling the server's disk or memory: 507 Insufficient Storage, told by
+// Content-Length before a byte is read, or while a chunked body streams;
+// nothing is left of the refused upload.
+func TestHostileModuleStoreFull(t *testing.T) {
+	e := newHostileEnv(t, "")
+	const bob = "mallory-token"
+	e.st.SetMaxTotal(1 << 20)
+	var stored int
+	for i := 0; ; i++ {
+		mod := append([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, bytes.Repeat([]byte{byte(i)}, 300<<10)...)
+		r := e.do(t, "PUT", ModulesPath+images.Digest(mod), bob, "", mod)
+		if r.code == http.StatusInsufficientStorage {
+			if i != 3 || !strings.Contains(r.body, `"reason":"InsufficientStorage"`) || !strings.Contains(r.body, "of at most 1048576") {
+				t.Errorf("full after %d: %.300s", i, r.body)
+			}
+			break
+		}
+		if r.code != http.StatusCreated || i > 3 {
+			t.Fatalf("upload %d: %d %.300s", i, r.code, r.body)
+		}
+		stored += len(mod)
+	}
+	// A chunked body (no Content-Length) is cut off while it streams.
+	mod := append([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, bytes.Repeat([]byte{99}, 600<<10)...)
+	req, _ := http.NewRequest("PUT", e.srv.URL+ModulesPath+images.Digest(mod), io.MultiReader(bytes.NewReader(mod)))
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+bob)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInsufficientStorage {
+		t.Errorf("chunked upload over the bound: %d %.300s", resp.StatusCode, b)
+	}
+	if u := e.st.Usage(); u != int64(stored) {
+		t.Errorf("usage %d, want %d", u, stored)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.st.Dir(), "tmp")); len(ents) != 0 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+}

@@ -14,7 +14,8 @@ package apiserver
 //
 // Errors are Status JSON. A PUT body is streamed to a temporary file under
 // the store's size bound (413 beyond it, told by Content-Length before a
-// byte is read), checked for the WebAssembly header (400) and the digest of
+// byte is read) and its total bound (507 Insufficient Storage), checked
+// for the WebAssembly header (400) and the digest of
 // its path (400), and only then renamed into place: a partial, lying or
 // refused upload is never visible. A read stalled for uploadIdle, or an
 // upload longer than uploadTimeout, is cut off; at most maxUploads run at
@@ -130,6 +131,10 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 			writeError(w, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the module is %d bytes, over the %d-byte limit for a module", req.ContentLength, st.MaxSize())))
 			return
 		}
+		if used, max := st.Usage(), st.MaxTotal(); req.ContentLength > 0 && used+req.ContentLength > max {
+			writeError(w, storeFull(fmt.Errorf("%w: %d bytes stored, of at most %d; the module is %d bytes", images.ErrStoreFull, used, max, req.ContentLength)))
+			return
+		}
 		if !h.acquireUpload() {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, apierrors.NewTooManyRequests(fmt.Sprintf("too many module uploads at once (at most %d)", maxUploads), 1))
@@ -150,6 +155,8 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 			writeError(w, apierrors.NewRequestEntityTooLargeError(err.Error()))
 		case errors.Is(err, images.ErrDigestMismatch), errors.Is(err, images.ErrNotModule):
 			writeError(w, badRequest(fmt.Sprintf("body: %v", err)))
+		case errors.Is(err, images.ErrStoreFull):
+			writeError(w, storeFull(err))
 		case errors.Is(err, images.ErrStoreIO):
 			writeError(w, apierrors.NewInternalError(err))
 		case ctx.Err() != nil:
@@ -165,6 +172,12 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 	default:
 		writeError(w, methodNotAllowed(req.Method))
 	}
+}
+
+// storeFull is 507 Insufficient Storage: the store's total bound
+// (images.Store.MaxTotal) would be passed.
+func storeFull(err error) error {
+	return statusErr(http.StatusInsufficientStorage, "InsufficientStorage", err.Error())
 }
 
 // idleReader cuts a body off when a read waits longer than idle.

@@ -42,6 +42,18 @@ var (
 	// ErrStoreIO: the store could not write (a full or failing disk): the
 	// server's fault, not the module's.
 	ErrStoreIO = errors.New("module store")
+	// ErrStoreFull: the module would take the store over its total bound
+	// (MaxTotal).
+	ErrStoreFull = errors.New("module store full")
+)
+
+// Bounds on the total size of a store's modules, so that the users who
+// may upload (any authenticated user, by default) cannot fill the
+// server's disk or memory: the modules stored and those being uploaded
+// count together.
+const (
+	DefaultMaxStoreBytes       int64 = 16 << 30 // a store on disk (OpenStore)
+	DefaultMaxMemoryStoreBytes int64 = 1 << 30  // a memory store (NewMemoryStore)
 )
 
 func storeIO(err error) error { return fmt.Errorf("%w: %w", ErrStoreIO, err) }
@@ -52,9 +64,12 @@ type Store struct {
 	dir string // "" for a memory store
 	max int64
 
-	mu    sync.Mutex
-	blobs map[string][]byte // memory store only
-	tags  map[string]string // "NAME:TAG" -> digest
+	mu       sync.Mutex
+	blobs    map[string][]byte // memory store only
+	tags     map[string]string // "NAME:TAG" -> digest
+	maxTotal int64             // bound on total+pending
+	total    int64             // bytes of the stored blobs
+	pending  int64             // bytes read by uploads in progress
 }
 
 // OpenStore opens (creating it if needed) the store in dir. Uploads left
@@ -70,7 +85,14 @@ func OpenStore(dir string) (*Store, error) {
 			os.Remove(filepath.Join(dir, "tmp", e.Name()))
 		}
 	}
-	s := &Store{dir: dir, max: DefaultMaxModuleSize, tags: map[string]string{}}
+	s := &Store{dir: dir, max: DefaultMaxModuleSize, tags: map[string]string{}, maxTotal: DefaultMaxStoreBytes}
+	if ents, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256")); err == nil {
+		for _, e := range ents {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+				s.total += info.Size()
+			}
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "tags.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -87,7 +109,47 @@ func OpenStore(dir string) (*Store, error) {
 // NewMemoryStore returns a store that keeps its modules in memory (for an
 // in-process cluster and tests).
 func NewMemoryStore() *Store {
-	return &Store{max: DefaultMaxModuleSize, blobs: map[string][]byte{}, tags: map[string]string{}}
+	return &Store{max: DefaultMaxModuleSize, blobs: map[string][]byte{}, tags: map[string]string{}, maxTotal: DefaultMaxMemoryStoreBytes}
+}
+
+// MaxTotal is the bound on the total size of the store's modules.
+func (s *Store) MaxTotal() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxTotal
+}
+
+// SetMaxTotal changes the total bound; n <= 0 restores the default.
+func (s *Store) SetMaxTotal(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case n > 0:
+		s.maxTotal = n
+	case s.dir == "":
+		s.maxTotal = DefaultMaxMemoryStoreBytes
+	default:
+		s.maxTotal = DefaultMaxStoreBytes
+	}
+}
+
+// Usage is the total size of the stored modules.
+func (s *Store) Usage() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// reserve counts n more bytes of an upload in progress against the total
+// bound (ErrStoreFull beyond it).
+func (s *Store) reserve(n int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total+s.pending+n > s.maxTotal {
+		return fmt.Errorf("%w: %d bytes stored and %d being uploaded, of at most %d", ErrStoreFull, s.total, s.pending, s.maxTotal)
+	}
+	s.pending += n
+	return nil
 }
 
 // Dir is the store's directory, "" for a memory store.
@@ -150,6 +212,15 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 	if cerr := checkWasm(head[:n]); cerr != nil {
 		return "", 0, fmt.Errorf("%w (%v)", ErrNotModule, cerr)
 	}
+	if err := s.reserve(8); err != nil {
+		return "", 0, err
+	}
+	reserved := int64(8)
+	defer func() {
+		s.mu.Lock()
+		s.pending -= reserved
+		s.mu.Unlock()
+	}()
 	h := sha256.New()
 	h.Write(head)
 	var (
@@ -188,6 +259,10 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 			if size > limit {
 				return "", 0, fmt.Errorf("%w: over the %d-byte limit for a module", ErrTooLarge, limit)
 			}
+			if err := s.reserve(int64(m)); err != nil {
+				return "", 0, err
+			}
+			reserved += int64(m)
 			h.Write(chunk[:m])
 			if _, err := sink.Write(chunk[:m]); err != nil {
 				return "", 0, storeIO(err)
@@ -208,6 +283,7 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 		s.mu.Lock()
 		if _, ok := s.blobs[digest]; !ok {
 			s.blobs[digest] = buf.Bytes()
+			s.total += size
 		}
 		s.mu.Unlock()
 		return digest, size, nil
@@ -218,10 +294,19 @@ func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest strin
 	if err := tmp.Close(); err != nil {
 		return "", 0, storeIO(err)
 	}
-	// Concurrent puts of one blob each rename a complete, verified copy.
+	// Concurrent puts of one blob each rename a complete, verified copy;
+	// the store's total counts it once.
+	s.mu.Lock()
+	old, statErr := os.Stat(s.blobPath(digest))
 	if err := os.Rename(tmp.Name(), s.blobPath(digest)); err != nil {
+		s.mu.Unlock()
 		return "", 0, storeIO(err)
 	}
+	if statErr == nil && old.Mode().IsRegular() {
+		s.total -= old.Size()
+	}
+	s.total += size
+	s.mu.Unlock()
 	tmp = nil
 	syncDir(filepath.Join(s.dir, "blobs", "sha256"))
 	return digest, size, nil
@@ -252,13 +337,32 @@ func (s *Store) Get(digest string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: no module %s", ErrUnknown, digest)
 	}
+	corrupt := err != nil && strings.Contains(err.Error(), "is not a WebAssembly module")
+	if err == nil {
+		if d := Digest(b); d != digest {
+			err, corrupt = fmt.Errorf("module store: blob %s is corrupt (its bytes have digest %s)", digest, d), true
+		}
+	}
+	if corrupt {
+		// A blob that no longer verifies (a failing disk, a hand edit) is
+		// removed, so that HEAD says it is missing and the next upload of
+		// the module replaces it rather than being told it is there.
+		s.dropCorrupt(digest)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if d := Digest(b); d != digest {
-		return nil, fmt.Errorf("module store: blob %s is corrupt (its bytes have digest %s)", digest, d)
-	}
 	return b, nil
+}
+
+// dropCorrupt removes the blob digest, which failed verification.
+func (s *Store) dropCorrupt(digest string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.blobPath(digest)
+	if st, err := os.Lstat(p); err == nil && os.Remove(p) == nil && st.Mode().IsRegular() {
+		s.total -= st.Size()
+	}
 }
 
 // Tag points NAME:TAG at the stored blob digest.
