@@ -239,6 +239,11 @@ func TestHostImagesAdminOnlyRealKubectl(t *testing.T) {
 	if got := bob.run(t, "run", "ok", "--image=wasmpod.local/hello:1", "-n", "dev"); got != "pod/ok created\n" {
 		t.Errorf("bob: run wasmpod.local image: %q", got)
 	}
+	// Nor by changing an image later, with a patch or server-side apply.
+	bob.wantFail(t, `Error from server (Forbidden): pods "ok" is forbidden: spec.containers[0].image: Forbidden: only an admin`,
+		"patch", "pod", "ok", "-n", "dev", "--type=json", "-p", `[{"op":"replace","path":"/spec/containers/0/image","value":"/abs/path.wasm"}]`)
+	bob.wantFail(t, `pods "ok" is forbidden: spec.containers[0].image: Forbidden: only an admin`,
+		"apply", "--server-side", "--force-conflicts", "-n", "dev", "-f", writeTemp(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: ok, namespace: dev}\nspec:\n  containers:\n  - {name: ok, image: go:///srv/app}\n"))
 	if got := admin.run(t, "create", "-f", absPod); got != "pod/p created\n" {
 		t.Errorf("admin: run host image: %q", got)
 	}
