@@ -416,3 +416,19 @@ func TestPortForwardSPDYHostile(t *testing.T) {
 		t.Errorf("%d goroutines, %d before\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestPortForwardSPDYPendingBound: a client that opens error streams and
+// never their data streams holds at most maxPendingPortForwardPairs
+// requests; the next one is told so on its stream.
+func TestPortForwardSPDYPendingBound(t *testing.T) {
+	_, u, _ := pfRunningServer(t, &pfNode{})
+	conn := spdyConn(t, u)
+	for i := range maxPendingPortForwardPairs {
+		pfStreams(t, conn, "8080", fmt.Sprint(i), false)
+	}
+	errS, _ := pfStreams(t, conn, "8080", "one-too-many", false)
+	b, _ := io.ReadAll(errS)
+	if want := fmt.Sprintf("too many port-forward requests in progress on this connection (at most %d)", maxPendingPortForwardPairs); string(b) != want {
+		t.Errorf("request %d: %q, want %q", maxPendingPortForwardPairs+1, b, want)
+	}
+}
