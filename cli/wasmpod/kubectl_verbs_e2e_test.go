@@ -9,12 +9,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -514,6 +516,18 @@ spec:
 			t.Errorf("logs hi: %q", out)
 		}
 		wantLines(t, "get pod hi -o wide", k.must(t, "get", "pod", "hi", "-o", "wide"), `hi\s+0/1\s+Completed\s+0\s+\S+\s+10\.\S+\s+`+regexp.QuoteMeta(nodeName)+`\s+<none>\s+<none>`)
+		// run -i --rm: the guest greets, copies stdin to stdout and exits
+		// with the given code; the output is printed once, the pod deleted
+		// and the code is kubectl's.
+		mustClient(t, wasmpodEnv, binPath, "image", "import", "go://./wasm-examples/testguests/tar", "guest")
+		for _, code := range []int{0, 3} {
+			name := fmt.Sprintf("greet-%d", code)
+			out, errOut, got := runClientStdin(t, k, "typed line\n", "run", "-i", "--rm", name, "--image=wasmpod.local/guest", "--restart=Never", "--", "greet", strconv.Itoa(code))
+			if got != code || strings.Count(out, "hello from the guest\n") != 1 || strings.Count(out, "typed line\n") != 1 ||
+				!strings.HasSuffix(out, "pod \""+name+"\" deleted from default namespace\n") {
+				t.Errorf("run -i --rm (exit %d): exit %d\nstdout:\n%s\nstderr:\n%s", code, got, out, errOut)
+			}
+		}
 		// A path is not an image reference kubectl accepts.
 		_, errOut, code := k.run(t, "run", "bad", "--image=go://./wasm-examples/hello")
 		if code != 1 || errOut != "error: invalid image name \"go://./wasm-examples/hello\": invalid reference format\n" {
