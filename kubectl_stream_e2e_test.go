@@ -225,11 +225,14 @@ func TestKubectlCp(t *testing.T) {
 		t.Errorf("test -d of a file: exit %d", code)
 	}
 
+	// Into a directory (kubectl asks test -d first): the file keeps its name.
+	e.must(t, "cp", filepath.Join(local, "in.txt"), "box:/data/tree")
+
 	back := t.TempDir()
 	e.must(t, "cp", "box:/data/in.txt", filepath.Join(back, "in.txt"))
 	e.must(t, "cp", "box:/data/tree", filepath.Join(back, "tree"))
 	for name, want := range map[string][]byte{
-		"in.txt": []byte("to the pod\n"), "tree/a.txt": []byte("a\n"), "tree/sub/big.bin": big,
+		"in.txt": []byte("to the pod\n"), "tree/a.txt": []byte("a\n"), "tree/sub/big.bin": big, "tree/in.txt": []byte("to the pod\n"),
 	} {
 		got, err := os.ReadFile(filepath.Join(back, filepath.FromSlash(name)))
 		if err != nil || !bytes.Equal(got, want) {
