@@ -620,3 +620,22 @@ func FuzzApplyBody(f *testing.F) {
 		}
 	})
 }
+
+// TestApplyCreateNeedsCreateRealKubectl: a user who may patch but not
+// create configmaps gets upstream's 403 when an apply would create one,
+// and applies to an existing one.
+func TestApplyCreateNeedsCreateRealKubectl(t *testing.T) {
+	_, admin, alice, _ := newRBACEnv(t)
+	role := writeTemp(t, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: cm-patcher\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [get, patch]\n")
+	admin.run(t, "apply", "-f", role)
+	admin.run(t, "create", "rolebinding", "alice-cm", "--role=cm-patcher", "--user=alice")
+	cm := writeTemp(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  a: \"1\"\n")
+	alice.wantFail(t, `configmaps "shared" is forbidden: User "alice" cannot create resource "configmaps" in API group "" in the namespace "default"`, "apply", "--server-side", "-f", cm)
+	admin.run(t, "create", "configmap", "shared", "--from-literal=b=2")
+	if out := alice.run(t, "apply", "--server-side", "-f", cm); out != "configmap/shared serverside-applied\n" {
+		t.Fatalf("alice's apply to an existing configmap: %q", out)
+	}
+	if out := admin.run(t, "get", "configmap", "shared", "-o", "jsonpath={.data}"); out != `{"a":"1","b":"2"}` {
+		t.Fatalf("data after alice's apply: %s", out)
+	}
+}
