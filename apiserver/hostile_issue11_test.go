@@ -566,3 +566,56 @@ func TestHostileOpenAPIAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileManagedFieldsBomb: managedFields cannot grow without bound,
+// neither by 60 field managers updating an object in turn nor by a client
+// that sends 2,000 entries of its own: Update managers are capped (10, and
+// the rest merged into "ancient-changes", as upstream), and the object
+// stays readable.
+func TestHostileManagedFieldsBomb(t *testing.T) {
+	e := newHostileEnv(t, "edit")
+	const alice = "alice-token"
+	if r := e.do(t, "POST", "/api/v1/namespaces/default/configmaps", alice, "application/json", []byte(`{"metadata":{"name":"cm"},"data":{"k0":"v"}}`)); r.code != http.StatusCreated {
+		t.Fatalf("create: %d %.300s", r.code, r.body)
+	}
+	for i := 0; i < 60; i++ {
+		r := e.do(t, "PATCH", fmt.Sprintf("/api/v1/namespaces/default/configmaps/cm?fieldManager=m%d", i), alice, "application/merge-patch+json",
+			[]byte(fmt.Sprintf(`{"data":{"k%d":"v"}}`, i+1)))
+		if r.code != http.StatusOK {
+			t.Fatalf("patch %d: %d %.300s", i, r.code, r.body)
+		}
+	}
+	var cm struct {
+		Metadata struct {
+			ManagedFields []map[string]any `json:"managedFields"`
+		} `json:"metadata"`
+	}
+	r := e.do(t, "GET", "/api/v1/namespaces/default/configmaps/cm", alice, "", nil)
+	if err := json.Unmarshal([]byte(r.body), &cm); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after 60 managers: %d managedFields entries", len(cm.Metadata.ManagedFields))
+	if n := len(cm.Metadata.ManagedFields); n == 0 || n > 12 {
+		t.Errorf("managedFields after 60 managers: %d entries", n)
+	}
+	// A client's own 2,000 entries on create.
+	var b strings.Builder
+	b.WriteString(`{"metadata":{"name":"bomb","managedFields":[`)
+	for i := 0; i < 2000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"manager":"x%d","operation":"Update","apiVersion":"v1","fieldsType":"FieldsV1","fieldsV1":{"f:data":{"f:k%d":{}}}}`, i, i)
+	}
+	b.WriteString(`]},"data":{"a":"b"}}`)
+	r = e.do(t, "POST", "/api/v1/namespaces/default/configmaps", alice, "application/json", []byte(b.String()))
+	if r.code != http.StatusCreated && r.code != http.StatusBadRequest && r.code != http.StatusUnprocessableEntity {
+		t.Fatalf("create with 2,000 managedFields: %d %.300s", r.code, r.body)
+	}
+	cm.Metadata.ManagedFields = nil
+	json.Unmarshal([]byte(r.body), &cm)
+	t.Logf("create with 2,000 entries (%d bytes): %d, %d stored", b.Len(), r.code, len(cm.Metadata.ManagedFields))
+	if n := len(cm.Metadata.ManagedFields); n > 12 {
+		t.Errorf("stored %d managedFields entries from the client", n)
+	}
+}
