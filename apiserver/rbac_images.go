@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -51,6 +52,28 @@ func podSpecOf(obj runtime.Object) (*corev1.PodSpec, *field.Path) {
 	return nil, nil
 }
 
+// manifestDirOf is the manifest-dir annotation of the pod obj is or makes.
+func manifestDirOf(obj runtime.Object) string {
+	var m metav1.ObjectMeta
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		m = o.ObjectMeta
+	case *appsv1.Deployment:
+		m = o.Spec.Template.ObjectMeta
+	case *appsv1.ReplicaSet:
+		m = o.Spec.Template.ObjectMeta
+	case *appsv1.DaemonSet:
+		m = o.Spec.Template.ObjectMeta
+	case *appsv1.StatefulSet:
+		m = o.Spec.Template.ObjectMeta
+	case *batchv1.Job:
+		m = o.Spec.Template.ObjectMeta
+	case *batchv1.CronJob:
+		m = o.Spec.JobTemplate.Spec.Template.ObjectMeta
+	}
+	return m.Annotations[manifestDirAnnotation]
+}
+
 // hostImageErrors lists the host images of obj that old did not have.
 func hostImageErrors(obj, old runtime.Object) field.ErrorList {
 	ps, p := podSpecOf(obj)
@@ -58,6 +81,9 @@ func hostImageErrors(obj, old runtime.Object) field.ErrorList {
 		return nil
 	}
 	had := map[string]bool{}
+	// A relative image names a file under the manifest-dir annotation: a
+	// moved annotation makes every relative image a new one.
+	moved := old != nil && manifestDirOf(obj) != manifestDirOf(old)
 	if old != nil {
 		if ops, _ := podSpecOf(old); ops != nil {
 			for _, c := range ops.InitContainers {
@@ -73,7 +99,7 @@ func hostImageErrors(obj, old runtime.Object) field.ErrorList {
 	}
 	var errs field.ErrorList
 	check := func(img string, fp *field.Path) {
-		if !had[img] && images.ClassifyRef(img).Host() {
+		if (!had[img] || moved && images.IsRelative(img)) && images.ClassifyRef(img).Host() {
 			errs = append(errs, field.Forbidden(fp, hostImageMsg))
 		}
 	}
