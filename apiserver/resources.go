@@ -12,10 +12,12 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Resource describes one REST resource the server serves.
@@ -114,6 +116,28 @@ func namespaceFields(obj runtime.Object) fields.Set {
 	return fields.Set{"status.phase": string(n.Status.Phase)}
 }
 
+// prepareSecretCreate defaults a Secret's type to Opaque, as upstream's
+// defaulting does (kubectl get secrets prints it in TYPE).
+func prepareSecretCreate(_ *Server, obj runtime.Object) error {
+	if sec := obj.(*corev1.Secret); sec.Type == "" {
+		sec.Type = corev1.SecretTypeOpaque
+	}
+	return nil
+}
+
+// validateSecretUpdate defaults the type as on create and refuses to change
+// it (upstream's "field is immutable"); a Secret stored without a type takes
+// the new one.
+func validateSecretUpdate(s *Server, obj, old runtime.Object) error {
+	prepareSecretCreate(s, obj)
+	sec, was := obj.(*corev1.Secret), old.(*corev1.Secret)
+	if was.Type != "" && sec.Type != was.Type {
+		return apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, sec.Name,
+			field.ErrorList{field.Invalid(field.NewPath("type"), sec.Type, "field is immutable")})
+	}
+	return nil
+}
+
 // defaultResources is the table of served resources.
 func defaultResources() []*Resource {
 	core := func(res, kind string, namespaced bool, short []string, newObj, newList func() runtime.Object) *Resource {
@@ -141,6 +165,7 @@ func defaultResources() []*Resource {
 	endpoints := core("endpoints", "Endpoints", true, []string{"ep"}, func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} })
 	configmaps := core("configmaps", "ConfigMap", true, []string{"cm"}, func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} })
 	secrets := core("secrets", "Secret", true, nil, func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} })
+	secrets.prepareCreate, secrets.validateUpdate = prepareSecretCreate, validateSecretUpdate
 	limitranges := core("limitranges", "LimitRange", true, []string{"limits"}, func() runtime.Object { return &corev1.LimitRange{} }, func() runtime.Object { return &corev1.LimitRangeList{} })
 	limitranges.prepareCreate, limitranges.validate, limitranges.validateUpdate = prepareLimitRange, validateLimitRange, validateLimitRangeUpdate
 

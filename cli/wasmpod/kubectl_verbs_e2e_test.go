@@ -260,13 +260,28 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 			}
 		}
 		wantLines(t, "get cm", k.must(t, "get", "configmap", "settings"), `NAME\s+DATA\s+AGE`, `settings\s+1\s+\S+`)
+		// A Secret's type defaults to Opaque and is immutable, as upstream.
+		wantLines(t, "get secret", k.must(t, "get", "secret", "creds"), `NAME\s+TYPE\s+DATA\s+AGE`, `creds\s+Opaque\s+1\s+\S+`)
+		_, errOut, code := k.run(t, "patch", "secret", "creds", "--type=merge", "-p", `{"type":"kubernetes.io/tls"}`)
+		if code != 1 || !strings.Contains(errOut, `The Secret "creds" is invalid: type: Invalid value: "kubernetes.io/tls": field is immutable`) {
+			t.Errorf("changing a Secret's type: exit %d %q", code, errOut)
+		}
+		live := k.must(t, "get", "secret", "creds", "-o", "yaml")
+		noType := filepath.Join(t.TempDir(), "creds.yaml")
+		os.WriteFile(noType, []byte(strings.Replace(live, "type: Opaque\n", "", 1)), 0o600)
+		if out := k.must(t, "replace", "-f", noType); out != "secret/creds replaced\n" {
+			t.Errorf("replace of a Secret without type: %q", out)
+		}
+		if got := k.must(t, "get", "secret", "creds", "-o", "jsonpath={.type}"); got != "Opaque" {
+			t.Errorf("type after a replace without one: %q", got)
+		}
 		wantLines(t, "get deploy", k.must(t, "get", "deployment", "d1"), `NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`, `d1\s+0/1\s+0\s+0\s+\S+`)
 		wantLines(t, "get ns", k.must(t, "get", "namespace", "team-a"), `NAME\s+STATUS\s+AGE`, `team-a\s+Active\s+\S+`)
 		if out := k.must(t, "get", "configmaps", "-n", "team-a", "-o", "name"); !strings.Contains(out, "configmap/in-team\n") {
 			t.Errorf("get cm -n team-a: %q", out)
 		}
 		// Creating it again: AlreadyExists, exit 1.
-		_, errOut, code := k.run(t, "create", "configmap", "settings")
+		_, errOut, code = k.run(t, "create", "configmap", "settings")
 		if code != 1 || errOut != "error: failed to create configmap: configmaps \"settings\" already exists\n" {
 			t.Errorf("create twice: exit %d %q", code, errOut)
 		}
