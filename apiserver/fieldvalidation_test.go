@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,34 @@ func TestFieldValidationRealKubectl(t *testing.T) {
 			t.Errorf("kubectl never sent %s:\n%s", want, reqs)
 		}
 	}
-	_ = http.MethodGet
+}
+
+// A body with thousands of unknown fields gets a bounded set of Warning
+// headers (4 KiB of text, as kube-apiserver's recorder), not one each.
+func TestFieldValidationWarningsBounded(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	var b strings.Builder
+	b.WriteString(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"many"}`)
+	for i := 0; i < 5000; i++ {
+		b.WriteString(`,"unknownField` + strings.Repeat("x", 20) + string(rune('a'+i%26)) + strconv.Itoa(i) + `":1`)
+	}
+	b.WriteString(`}`)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/namespaces/default/configmaps", strings.NewReader(b.String()))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ws := resp.Header.Values("Warning")
+	total := 0
+	for _, w := range ws {
+		total += len(w)
+	}
+	if resp.StatusCode != http.StatusCreated || len(ws) == 0 || total > 6<<10 {
+		t.Errorf("status %d, %d warnings, %d bytes", resp.StatusCode, len(ws), total)
+	}
+	if !strings.HasPrefix(ws[0], `299 - "unknown field \"unknownField`) {
+		t.Errorf("first warning %q", ws[0])
+	}
 }
