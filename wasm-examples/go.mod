@@ -1,5 +1,11 @@
 module github.com/wasmpod/wasmpod/wasm-examples
 
-go 1.24
+go 1.26.0
 
 require github.com/stealthrocket/net v0.2.1
+
+require (
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/term v0.45.0 // indirect
+	mvdan.cc/sh/v3 v3.14.1 // indirect
+)
