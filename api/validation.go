@@ -234,12 +234,12 @@ func (v *podValidator) volumeSource(s *corev1.VolumeSource, p *field.Path) {
 			v.hostPath(s.HostPath, p.Child("hostPath"))
 		}
 	}
+	v.configVolume(s, p, &n) // validation_config.go
 	others := []struct {
 		name string
 		set  bool
 	}{
-		{"configMap", s.ConfigMap != nil}, {"secret", s.Secret != nil}, {"downwardAPI", s.DownwardAPI != nil},
-		{"projected", s.Projected != nil}, {"persistentVolumeClaim", s.PersistentVolumeClaim != nil},
+		{"persistentVolumeClaim", s.PersistentVolumeClaim != nil},
 		{"ephemeral", s.Ephemeral != nil}, {"image", s.Image != nil}, {"csi", s.CSI != nil},
 		{"nfs", s.NFS != nil}, {"iscsi", s.ISCSI != nil}, {"gitRepo", s.GitRepo != nil},
 		{"gcePersistentDisk", s.GCEPersistentDisk != nil}, {"awsElasticBlockStore", s.AWSElasticBlockStore != nil},
@@ -258,7 +258,7 @@ func (v *podValidator) volumeSource(s *corev1.VolumeSource, p *field.Path) {
 		if n > 1 {
 			v.add(field.Forbidden(p.Child(o.name), "may not specify more than 1 volume type"))
 		} else {
-			v.add(field.Forbidden(p.Child(o.name), notSupported+"only emptyDir and hostPath volumes are supported"))
+			v.add(field.Forbidden(p.Child(o.name), notSupported+"only emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes are supported"))
 		}
 	}
 	if n == 0 {
@@ -377,18 +377,7 @@ func (v *podValidator) container(c *corev1.Container, p *field.Path, names sets.
 
 	v.ports(c.Ports, p.Child("ports"))
 	v.env(c.Env, p.Child("env"))
-	for i, ef := range c.EnvFrom {
-		ip := p.Child("envFrom").Index(i)
-		if ef.ConfigMapRef != nil {
-			v.add(field.Forbidden(ip.Child("configMapRef"), notSupported+"ConfigMaps are not supported yet"))
-		}
-		if ef.SecretRef != nil {
-			v.add(field.Forbidden(ip.Child("secretRef"), notSupported+"Secrets are not supported yet"))
-		}
-		if ef.ConfigMapRef == nil && ef.SecretRef == nil {
-			v.add(field.Required(ip, "must specify one of: `configMapRef` or `secretRef`"))
-		}
-	}
+	v.envFrom(c.EnvFrom, p.Child("envFrom")) // validation_config.go
 	v.mounts(c.VolumeMounts, p.Child("volumeMounts"))
 	if len(c.VolumeDevices) > 0 {
 		v.add(field.Forbidden(p.Child("volumeDevices"), notSupported+"no block devices can be given to a WASM module"))
@@ -565,11 +554,11 @@ func (v *podValidator) env(env []corev1.EnvVar, p *field.Path) {
 		}
 		if vf.ConfigMapKeyRef != nil {
 			n++
-			v.add(field.Forbidden(vp.Child("configMapKeyRef"), notSupported+"ConfigMaps are not supported yet"))
+			v.keyRef(vf.ConfigMapKeyRef.Name, vf.ConfigMapKeyRef.Key, vp.Child("configMapKeyRef"))
 		}
 		if vf.SecretKeyRef != nil {
 			n++
-			v.add(field.Forbidden(vp.Child("secretKeyRef"), notSupported+"Secrets are not supported yet"))
+			v.keyRef(vf.SecretKeyRef.Name, vf.SecretKeyRef.Key, vp.Child("secretKeyRef"))
 		}
 		if vf.FileKeyRef != nil {
 			n++
@@ -681,9 +670,7 @@ func (v *podValidator) mounts(mounts []corev1.VolumeMount, p *field.Path) {
 				v.add(field.Invalid(ip.Child("subPath"), m.SubPath, "must not contain '..'"))
 			}
 		}
-		if m.SubPathExpr != "" {
-			v.add(field.Forbidden(ip.Child("subPathExpr"), notSupported+"use subPath"))
-		}
+		v.subPathExpr(&m, ip) // validation_config.go
 		if m.MountPropagation != nil && *m.MountPropagation != corev1.MountPropagationNone {
 			v.add(field.Forbidden(ip.Child("mountPropagation"), notSupported+"mounts do not propagate into or out of a WASM module"))
 		}

@@ -118,7 +118,7 @@ func TestValidatePod(t *testing.T) {
 			"spec.containers[0].env[5].valueFrom.fieldRef.fieldPath: Unsupported value: \"metadata.labels\": supported values: \"metadata.annotations['<KEY>']\", \"metadata.labels['<KEY>']\", \"metadata.name\", \"metadata.namespace\", \"metadata.uid\", \"spec.nodeName\", \"spec.serviceAccountName\", \"status.hostIP\", \"status.podIP\", \"status.podIPs\"",
 			"spec.containers[0].env[6].valueFrom.fieldRef.fieldPath: Invalid value: \"metadata.labels['bad key']\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
 			"spec.containers[0].env[7].valueFrom.fieldRef.apiVersion: Required value",
-			"spec.containers[0].env[8].valueFrom.configMapKeyRef: Forbidden: not supported by wasmpod: ConfigMaps are not supported yet",
+			"spec.containers[0].env[8].valueFrom.configMapKeyRef.name: Required value",
 			"spec.containers[0].env[9].valueFrom.resourceFieldRef.containerName: Not found: \"ghost\"",
 			"spec.containers[0].env[9].valueFrom.resourceFieldRef.resource: Unsupported value: \"limits.gpu\": supported values: \"limits.cpu\", \"limits.memory\", \"requests.cpu\", \"requests.memory\"",
 			"spec.containers[0].env[10].valueFrom.resourceFieldRef.divisor: Invalid value: \"2\": only divisor's values 1m and 1 are supported with the cpu resource",
@@ -147,7 +147,6 @@ func TestValidatePod(t *testing.T) {
 			"spec.containers[0].volumeMounts[3].name: Required value",
 			"spec.containers[0].volumeMounts[3].mountPath: Required value",
 			"spec.containers[0].volumeMounts[4].subPath: Invalid value: \"../up\": must not contain '..'",
-			"spec.containers[0].volumeMounts[5].subPathExpr: Forbidden: not supported by wasmpod: use subPath",
 			"spec.containers[0].volumeMounts[5].mountPropagation: Forbidden: not supported by wasmpod: mounts do not propagate into or out of a WASM module",
 		}, mutate: func(p *corev1.Pod) {
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
@@ -165,7 +164,7 @@ func TestValidatePod(t *testing.T) {
 			"spec.volumes[2].name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
 			"spec.volumes[2]: Required value: must specify a volume type",
 			"spec.volumes[3].hostPath: Forbidden: not supported by wasmpod: hostPath volumes are disabled (allow them in the configuration)",
-			"spec.volumes[4].configMap: Forbidden: not supported by wasmpod: only emptyDir and hostPath volumes are supported",
+			"spec.volumes[4].configMap.name: Required value",
 			"spec.volumes[5].secret: Forbidden: may not specify more than 1 volume type",
 		}, mutate: func(p *corev1.Pod) {
 			p.Spec.Volumes = []corev1.Volume{
@@ -237,7 +236,7 @@ func TestValidatePod(t *testing.T) {
 			c.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("Bad_Port")}}, SuccessThreshold: 1}
 		}},
 		{name: "what the sandbox cannot honour", want: []string{
-			"spec.containers[0].envFrom[0].secretRef: Forbidden: not supported by wasmpod: Secrets are not supported yet",
+			"spec.containers[0].envFrom[0].secretRef.name: Required value",
 			"spec.containers[0].volumeDevices: Forbidden: not supported by wasmpod: no block devices can be given to a WASM module",
 			"spec.containers[0].securityContext.privileged: Forbidden: not supported by wasmpod: a WASM module cannot be privileged",
 			"spec.containers[0].securityContext.capabilities.add: Forbidden: not supported by wasmpod: a WASM module has no Linux capabilities",
