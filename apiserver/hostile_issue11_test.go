@@ -619,3 +619,41 @@ func TestHostileManagedFieldsBomb(t *testing.T) {
 		t.Errorf("stored %d managedFields entries from the client", n)
 	}
 }
+
+// TestHostileSlowUploadsOneUser: a user's uploads that trickle (each
+// read within the idle bound) hold at most maxUploadsPerUser of the
+// maxUploads slots; another user still uploads. Before the per-user
+// bound, mallory's four trickles kept everyone out for uploadTimeout.
+func TestHostileSlowUploadsOneUser(t *testing.T) {
+	e := newHostileEnv(t, "")
+	mod := append([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, bytes.Repeat([]byte{5}, 1000)...)
+	digest := images.Digest(mod)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < maxUploads; i++ {
+		c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "PUT %s%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mallory-token\r\nContent-Length: %d\r\n\r\n", ModulesPath, digest, len(mod))
+		c.Write(mod[:10])
+	}
+	time.Sleep(300 * time.Millisecond)
+	// Mallory's two first trickles hold their slots; a whole upload of
+	// hers is refused by name (her later trickles were refused too, but a
+	// Go server sends that answer only once it has the body it announced).
+	third := append([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, bytes.Repeat([]byte{7}, 1000)...)
+	if r := e.do(t, "PUT", ModulesPath+images.Digest(third), "mallory-token", "", third); r.code != http.StatusTooManyRequests ||
+		!strings.Contains(r.body, `too many module uploads at once by user \"mallory\" (at most 2)`) || r.hdr.Get("Retry-After") != "1" {
+		t.Errorf("mallory's upload while she trickles: %d %.300s", r.code, r.body)
+	}
+	other := append([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, bytes.Repeat([]byte{6}, 1000)...)
+	if r := e.do(t, "PUT", ModulesPath+images.Digest(other), "alice-token", "", other); r.code != http.StatusCreated {
+		t.Errorf("alice's upload while mallory trickles: %d %.300s", r.code, r.body)
+	}
+}

@@ -19,8 +19,9 @@ package apiserver
 // its path (400), and only then renamed into place: a partial, lying or
 // refused upload is never visible. A read stalled for uploadIdle, or an
 // upload longer than uploadTimeout, is cut off; at most maxUploads run at
-// once (429 beyond). They are authenticated and authorized as every other
-// path (authn.go, rbac_authz.go).
+// once, and maxUploadsPerUser of one user who is not an admin (429
+// beyond). They are authenticated and authorized as every other path
+// (authn.go, rbac_authz.go).
 
 import (
 	"context"
@@ -32,6 +33,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,6 +59,9 @@ var (
 	uploadIdle    = 30 * time.Second
 	uploadTimeout = 10 * time.Minute
 	maxUploads    = 4
+	// maxUploadsPerUser: a user other than an admin has at most this many
+	// of the maxUploads at once (429 beyond).
+	maxUploadsPerUser = 2
 )
 
 // TagInfo is the body of GET and PUT /wasmpod/tags/NAME:TAG.
@@ -135,6 +140,15 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 			writeError(w, storeFull(fmt.Errorf("%w: %d bytes stored, of at most %d; the module is %d bytes", images.ErrStoreFull, used, max, req.ContentLength)))
 			return
 		}
+		u := UserFrom(req.Context())
+		if !isMaster(u) && !h.s.acquireUserUpload(u.GetName()) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, apierrors.NewTooManyRequests(fmt.Sprintf("too many module uploads at once by user %q (at most %d)", u.GetName(), maxUploadsPerUser), 1))
+			return
+		}
+		if !isMaster(u) {
+			defer h.s.releaseUserUpload(u.GetName())
+		}
 		if !h.acquireUpload() {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, apierrors.NewTooManyRequests(fmt.Sprintf("too many module uploads at once (at most %d)", maxUploads), 1))
@@ -203,6 +217,41 @@ func (h *httpHandler) acquireUpload() bool {
 }
 
 func (h *httpHandler) releaseUpload() { <-h.s.uploads }
+
+// userUploads counts each server's uploads in progress by user (not
+// system:masters), so that one user's slow uploads cannot hold every one
+// of the maxUploads slots.
+var userUploads = struct {
+	sync.Mutex
+	m map[*Server]map[string]int
+}{m: map[*Server]map[string]int{}}
+
+func (s *Server) acquireUserUpload(name string) bool {
+	userUploads.Lock()
+	defer userUploads.Unlock()
+	byUser := userUploads.m[s]
+	if byUser == nil {
+		byUser = map[string]int{}
+		userUploads.m[s] = byUser
+	}
+	if byUser[name] >= maxUploadsPerUser {
+		return false
+	}
+	byUser[name]++
+	return true
+}
+
+func (s *Server) releaseUserUpload(name string) {
+	userUploads.Lock()
+	defer userUploads.Unlock()
+	byUser := userUploads.m[s]
+	if byUser[name]--; byUser[name] <= 0 {
+		delete(byUser, name)
+	}
+	if len(byUser) == 0 {
+		delete(userUploads.m, s)
+	}
+}
 
 func (h *httpHandler) serveTag(w http.ResponseWriter, req *http.Request, st *images.Store, nameTag string) {
 	if nameTag == "" {
