@@ -1,96 +1,101 @@
-// Command toolbox is a small multi-call guest for `wasmpod exec`: run with
-// no arguments it serves as a pod's long-running container (it prints
-// "toolbox ready" and waits for TERM); `exec` then starts new instances of
-// the same module with a command as argv:
+// Command toolbox is a busybox-like multi-call guest: a POSIX shell
+// (mvdan.cc/sh's interpreter; WASI has no fork/exec, so the shell runs
+// every command as an applet in the same instance) and the usual
+// applets. The applet is argv[0]'s base name (`sh -c ...`, `ls /data`:
+// how `wasmpod exec` and the busybox image alias start it) or, when
+// argv[0] is not an applet (`toolbox`, a container's name), argv[1]:
 //
-//	wasmpod exec toolbox -- toolbox ls /data
+//	wasmpod exec toolbox -- sh -c 'echo $HOSTNAME; ls /data'
 //	wasmpod exec toolbox -- toolbox cat /data/notes.txt
-//	echo hi | wasmpod exec -i toolbox -- toolbox tee /data/notes.txt
+//	echo hi | wasmpod exec -i toolbox -- tee /data/notes.txt
 //
-// Commands: ls [DIR], cat FILE..., echo ARGS..., env, tee FILE,
-// hostname, exit CODE.
+// Run with no applet it serves as a pod's long-running container: it
+// prints "toolbox ready" and waits for TERM (stdin's EOF).
+//
+// Exit codes are busybox's: 127 for a command that is not found, 126 for
+// one that cannot run, 2 for a usage error, 1 for a failure; messages go
+// to stderr, prefixed with the applet's name.
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"os"
-	"strconv"
+	"path"
+	"sort"
 	"strings"
 
 	"github.com/wasmpod/wasmpod/wasm-examples/term"
 )
 
 func main() {
-	if len(os.Args) < 2 {
+	name, args := appletArgs(os.Args)
+	if name == "" {
+		if len(os.Args) > 1 {
+			fmt.Fprintf(os.Stderr, "toolbox: applet not found: %s\n", os.Args[1])
+			os.Exit(127)
+		}
 		fmt.Println("toolbox ready")
 		<-term.Notify()
 		fmt.Println("toolbox: TERM received, bye")
 		return
 	}
-	if err := run(os.Args[1], os.Args[2:]); err != nil {
-		fmt.Fprintln(os.Stderr, "toolbox:", err)
-		os.Exit(1)
+	wd, _ := os.Getwd()
+	a := &proc{ctx: context.Background(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, dir: wd, env: os.Environ()}
+	os.Exit(a.run(name, args))
+}
+
+// appletArgs picks the applet: argv[0]'s base name when it is one, else
+// argv[1]. It returns "" when neither is.
+func appletArgs(argv []string) (string, []string) {
+	if len(argv) == 0 {
+		return "", nil
+	}
+	if n := path.Base(argv[0]); applets[n] != nil && n != "toolbox" {
+		return n, argv[1:]
+	}
+	if len(argv) > 1 {
+		if n := path.Base(argv[1]); applets[n] != nil && n != "toolbox" {
+			return n, argv[2:]
+		}
+	}
+	return "", nil
+}
+
+// Names lists the applets, sorted.
+func Names() []string {
+	var out []string
+	for n := range applets {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type applet func(p *proc, args []string) int
+
+var applets map[string]applet
+
+func init() {
+	applets = map[string]applet{
+		"sh": shMain, "ash": shMain, "echo": echoMain, "cat": catMain, "ls": lsMain,
+		"mkdir": mkdirMain, "rm": rmMain, "rmdir": rmdirMain, "cp": cpMain, "mv": mvMain,
+		"touch": touchMain, "sleep": sleepMain, "date": dateMain, "env": envMain,
+		"grep": grepMain, "wc": wcMain, "head": headMain, "tail": tailMain, "tar": tarMain,
+		"sed": sedMain, "find": findMain, "test": testMain, "[": testMain, "true": trueMain,
+		"false": falseMain, "wget": wgetMain, "tee": teeMain, "hostname": hostnameMain,
+		"exit": exitMain, "pwd": pwdMain, "printenv": printenvMain, "basename": basenameMain,
+		"dirname": dirnameMain, "toolbox": toolboxMain,
 	}
 }
 
-func run(cmd string, args []string) error {
-	switch cmd {
-	case "ls":
-		dir := "."
-		if len(args) > 0 {
-			dir = args[0]
+func toolboxMain(p *proc, args []string) int {
+	if len(args) == 0 || applets[path.Base(args[0])] == nil || path.Base(args[0]) == "toolbox" {
+		fmt.Fprintf(p.stderr, "Usage: toolbox APPLET [ARGS...]\nApplets: %s\n", strings.Join(Names(), ", "))
+		if len(args) == 0 {
+			return 0
 		}
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			suffix := ""
-			if e.IsDir() {
-				suffix = "/"
-			}
-			fmt.Println(e.Name() + suffix)
-		}
-	case "cat":
-		for _, f := range args {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			os.Stdout.Write(b)
-		}
-	case "echo":
-		fmt.Println(strings.Join(args, " "))
-	case "env":
-		for _, kv := range os.Environ() {
-			fmt.Println(kv)
-		}
-	case "tee":
-		if len(args) != 1 {
-			return fmt.Errorf("usage: tee FILE")
-		}
-		f, err := os.Create(args[0])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(io.MultiWriter(f, os.Stdout), os.Stdin)
-		return err
-	case "hostname":
-		h, err := os.Hostname()
-		if err != nil {
-			h = os.Getenv("HOSTNAME")
-		}
-		fmt.Println(h)
-	case "exit":
-		code, err := strconv.Atoi(strings.Join(args, ""))
-		if err != nil {
-			return fmt.Errorf("usage: exit CODE")
-		}
-		os.Exit(code)
-	default:
-		return fmt.Errorf("unknown command %q (ls, cat, echo, env, tee, hostname, exit)", cmd)
+		return 127
 	}
-	return nil
+	return p.run(path.Base(args[0]), args[1:])
 }

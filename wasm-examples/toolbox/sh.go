@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// shMain is a POSIX shell: sh -c SCRIPT [NAME [ARG]...], sh FILE [ARG]...,
+// or commands read from stdin (interactive, with a prompt and minimal line
+// editing, with -i or when the exec has a TTY: TERM is set). Every command
+// runs as an applet in this instance; one that is not an applet is "not
+// found" (127), a path that exists but is no applet cannot run (126). A
+// script that does not parse fails with exit 2, as sh does.
+func shMain(p *proc, args []string) int {
+	var script, name string
+	hasScript, interactive := false, false
+	var setOpts []string
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
+			break
+		}
+		for _, c := range a[1:] {
+			switch c {
+			case 'c':
+				hasScript = true
+			case 'i':
+				interactive = true
+			case 's':
+			case 'e', 'x', 'u', 'f', 'n':
+				setOpts = append(setOpts, string(a[0])+string(c))
+			default:
+				return p.usage("sh", "illegal option -"+string(c))
+			}
+		}
+	}
+	rest := args[i:]
+	name = "sh"
+	var src io.Reader
+	switch {
+	case hasScript:
+		if len(rest) == 0 {
+			return p.usage("sh", "-c requires an argument")
+		}
+		script, rest = rest[0], rest[1:]
+		if len(rest) > 0 {
+			name, rest = rest[0], rest[1:]
+		}
+		src = strings.NewReader(script)
+	case len(rest) > 0:
+		name = rest[0]
+		b, err := os.ReadFile(p.abs(rest[0]))
+		if err != nil {
+			fmt.Fprintf(p.stderr, "sh: can't open '%s': %s\n", rest[0], errText(err))
+			return 2
+		}
+		rest = rest[1:]
+		src = bytes.NewReader(b)
+	default:
+		if p.getenv("TERM") != "" {
+			interactive = true
+		}
+	}
+	_ = name
+	params := append(setOpts, "--")
+	params = append(params, rest...)
+	stdout, stderr := p.stdout, p.stderr
+	tty := src == nil && interactive && p.getenv("TERM") != ""
+	if tty {
+		stdout, stderr = &crlf{w: stdout}, &crlf{w: stderr}
+	}
+	env := p.env
+	if !hasEnv(env, "PWD") && p.dir != "" {
+		env = append(env, "PWD="+p.dir)
+	}
+	r, err := interp.New(
+		interp.StdIO(p.stdin, stdout, stderr),
+		interp.Env(expand.ListEnviron(env...)),
+		interp.Dir(p.dir),
+		interp.Params(params...),
+		interp.Interactive(interactive),
+		interp.ExecHandlers(execApplet),
+	)
+	if err != nil {
+		fmt.Fprintln(p.stderr, "sh:", err)
+		return 2
+	}
+	if src == nil {
+		if interactive {
+			return interactiveShell(p.ctx, r, p.stdin, stdout, stderr, tty)
+		}
+		src = p.stdin
+	}
+	f, err := syntax.NewParser().Parse(src, "")
+	if err != nil {
+		fmt.Fprintf(p.stderr, "sh: syntax error: %s\n", parseMsg(err))
+		return 2
+	}
+	return status(r.Run(p.ctx, f), p.stderr)
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// parseMsg is a parse error without the parser's "1:5: " position for a
+// one-line script, with it ("line 2: ...") otherwise.
+func parseMsg(err error) string {
+	var pe syntax.ParseError
+	if errors.As(err, &pe) {
+		if pe.Pos.Line() > 1 {
+			return fmt.Sprintf("line %d: %s", pe.Pos.Line(), pe.Text)
+		}
+		return pe.Text
+	}
+	return err.Error()
+}
+
+// status turns Run's error into an exit code.
+func status(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	if code, ok := interp.IsExitStatus(err); ok {
+		return int(code)
+	}
+	fmt.Fprintln(stderr, "sh:", err)
+	return 2
+}
+
+// execApplet runs a simple command that is not a shell builtin: an
+// applet in this instance.
+func execApplet(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		hc := interp.HandlerCtx(ctx)
+		n := path.Base(args[0])
+		if applets[n] == nil || n == "toolbox" && len(args) == 1 {
+			if strings.Contains(args[0], "/") {
+				full := args[0]
+				if !path.IsAbs(full) {
+					full = path.Join(hc.Dir, full)
+				}
+				if _, err := os.Stat(full); err == nil {
+					fmt.Fprintf(hc.Stderr, "sh: %s: Permission denied\n", args[0])
+					return interp.NewExitStatus(126)
+				}
+			}
+			fmt.Fprintf(hc.Stderr, "sh: %s: not found\n", args[0])
+			return interp.NewExitStatus(127)
+		}
+		var env []string
+		hc.Env.Each(func(name string, vr expand.Variable) bool {
+			if vr.Exported && vr.IsSet() {
+				env = append(env, name+"="+vr.String())
+			}
+			return true
+		})
+		sub := &proc{ctx: ctx, stdin: hc.Stdin, stdout: hc.Stdout, stderr: hc.Stderr, dir: hc.Dir, env: env}
+		if sub.stdin == nil {
+			sub.stdin = strings.NewReader("")
+		}
+		if code := sub.run(n, args[1:]); code != 0 {
+			return interp.NewExitStatus(uint8(code))
+		}
+		return nil
+	}
+}
+
+// interactiveShell reads commands a line at a time with a prompt (to
+// stderr, as ash does). With a TTY the client's terminal is raw: the
+// shell echoes, erases on backspace, ends a line on CR or LF, drops the
+// line on ^C and exits on ^D at an empty line.
+func interactiveShell(ctx context.Context, r *interp.Runner, in io.Reader, stdout, stderr io.Writer, tty bool) int {
+	var src io.Reader = in
+	if tty {
+		src = &lineEditor{in: in, echo: stdout}
+	}
+	prompt := func(more bool) {
+		if more {
+			io.WriteString(stderr, "> ")
+			return
+		}
+		dir := r.Dir
+		if home := r.Env.Get("HOME").String(); home != "" && home != "/" && strings.HasPrefix(dir, home) {
+			dir = "~" + dir[len(home):]
+		}
+		fmt.Fprintf(stderr, "%s # ", dir)
+	}
+	parser := syntax.NewParser()
+	prompt(false)
+	last := 0
+	err := parser.Interactive(src, func(stmts []*syntax.Stmt) bool {
+		if parser.Incomplete() {
+			prompt(true)
+			return true
+		}
+		for _, st := range stmts {
+			err := r.Run(ctx, st)
+			last = 0
+			if err != nil {
+				if code, ok := interp.IsExitStatus(err); ok {
+					last = int(code)
+				} else {
+					fmt.Fprintln(stderr, "sh:", err)
+					last = 1
+				}
+			}
+			if r.Exited() {
+				return false
+			}
+		}
+		prompt(false)
+		return true
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "sh: syntax error: %s\n", parseMsg(err))
+		return 2
+	}
+	if !r.Exited() && tty {
+		io.WriteString(stdout, "\n")
+	}
+	return last
+}
+
+// lineEditor turns raw terminal bytes into lines.
+type lineEditor struct {
+	in   io.Reader
+	echo io.Writer
+	buf  []byte // the line being edited
+	out  []byte // a finished line not yet read
+	eof  bool
+}
+
+func (l *lineEditor) Read(b []byte) (int, error) {
+	for len(l.out) == 0 {
+		if l.eof {
+			return 0, io.EOF
+		}
+		var c [256]byte
+		n, err := l.in.Read(c[:])
+		for _, ch := range c[:n] {
+			switch ch {
+			case '\r', '\n':
+				l.echo.Write([]byte("\n"))
+				l.out = append(append(l.out, l.buf...), '\n')
+				l.buf = l.buf[:0]
+			case 0x7f, 0x08:
+				if len(l.buf) > 0 {
+					l.buf = l.buf[:len(l.buf)-1]
+					l.echo.Write([]byte("\b \b"))
+				}
+			case 0x03: // ^C
+				l.echo.Write([]byte("^C\n"))
+				l.buf = l.buf[:0]
+				l.out = append(l.out, '\n')
+			case 0x04: // ^D
+				if len(l.buf) == 0 {
+					l.eof = true
+				}
+			case 0x15: // ^U
+				for range l.buf {
+					l.echo.Write([]byte("\b \b"))
+				}
+				l.buf = l.buf[:0]
+			default:
+				if ch >= 0x20 || ch == '\t' {
+					l.buf = append(l.buf, ch)
+					l.echo.Write([]byte{ch})
+				}
+			}
+			if l.eof {
+				break
+			}
+		}
+		if err != nil {
+			l.eof = true
+		}
+	}
+	n := copy(b, l.out)
+	l.out = l.out[n:]
+	return n, nil
+}
+
+// crlf writes LF as CRLF: the client's terminal is raw, and nothing on
+// our side does a terminal's output processing.
+type crlf struct{ w io.Writer }
+
+func (c *crlf) Write(b []byte) (int, error) {
+	if bytes.IndexByte(b, '\n') < 0 {
+		return c.w.Write(b)
+	}
+	if _, err := c.w.Write(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
