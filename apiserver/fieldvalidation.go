@@ -140,6 +140,13 @@ func checkBodyFields(ctx context.Context, r *Resource, body, original []byte, me
 		r.Kind, r.GVR.Version, r.Kind, runtime.NewStrictDecodingError(errs)))
 }
 
+// unmarshalCaseSensitive decodes a JSON body as upstream's serializer:
+// field names match case-sensitively ("Data" is an unknown field, not
+// data) and numbers in untyped fields stay integers.
+func unmarshalCaseSensitive(body []byte, obj any) error {
+	return kjson.UnmarshalCaseSensitivePreserveInts(body, obj)
+}
+
 type jsonPatchOp struct {
 	Op    string      `json:"op"`
 	Path  string      `json:"path"`

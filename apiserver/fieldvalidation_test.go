@@ -319,3 +319,28 @@ func TestFieldValidationWarningsBounded(t *testing.T) {
 		t.Errorf("first warning %q", ws[0])
 	}
 }
+
+// Field names are case-sensitive, as upstream's decoder: "Data" is an
+// unknown field, dropped (with a warning under Warn), never taken as data.
+func TestFieldValidationCaseSensitive(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	cs := e.client(t, "http")
+	for _, fv := range []string{"Ignore", "Warn"} {
+		name := "cm-" + strings.ToLower(fv)
+		req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/namespaces/default/configmaps?fieldValidation="+fv,
+			strings.NewReader(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"`+name+`"},"Data":{"a":"1"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[string]string{"Ignore": "", "Warn": `299 - "unknown field \"Data\""`}[fv]; resp.StatusCode != 201 || resp.Header.Get("Warning") != want {
+			t.Errorf("%s: %d %q", fv, resp.StatusCode, resp.Header.Get("Warning"))
+		}
+		c, err := cs.CoreV1().ConfigMaps("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil || len(c.Data) != 0 {
+			t.Errorf("%s: stored %v %v", fv, c.Data, err)
+		}
+	}
+}

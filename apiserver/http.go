@@ -845,7 +845,7 @@ func decodeInto(body []byte, obj any, want schema.GroupVersionKind, maxDepth int
 	if tm.Kind != "" && tm.Kind != want.Kind {
 		return apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s) for this URL", tm.Kind, want.Kind))
 	}
-	if err := json.Unmarshal(body, obj); err != nil {
+	if err := unmarshalCaseSensitive(body, obj); err != nil { // fieldvalidation.go
 		return apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not a valid %s object: %v", want.Kind, err))
 	}
 	return nil
