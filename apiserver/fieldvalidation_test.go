@@ -342,5 +342,11 @@ func TestFieldValidationCaseSensitive(t *testing.T) {
 		if err != nil || len(c.Data) != 0 {
 			t.Errorf("%s: stored %v %v", fv, c.Data, err)
 		}
+		// A merge patch's "Data" too.
+		c, err = cs.CoreV1().ConfigMaps("default").Patch(context.Background(), name, types.MergePatchType, []byte(`{"Data":{"b":"2"}}`),
+			metav1.PatchOptions{FieldValidation: fv})
+		if err != nil || len(c.Data) != 0 {
+			t.Errorf("%s: patched %v %v", fv, c.Data, err)
+		}
 	}
 }

@@ -63,7 +63,7 @@ func (s *Server) Patch(ctx context.Context, r *Resource, ns, name string, pt typ
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", r.GVR.GroupResource(), name, err.Error(), 0, false)
 		}
 		obj := r.newObj()
-		if err := json.Unmarshal(patched, obj); err != nil {
+		if err := unmarshalCaseSensitive(patched, obj); err != nil { // fieldvalidation.go
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("the patched %s is not valid: %v", r.Kind, err))
 		}
 		if err := checkPatchedFields(ctx, r, pt, data, patched); err != nil { // fieldvalidation.go
