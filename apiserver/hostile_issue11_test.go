@@ -657,3 +657,56 @@ func TestHostileSlowUploadsOneUser(t *testing.T) {
 		t.Errorf("alice's upload while mallory trickles: %d %.300s", r.code, r.body)
 	}
 }
+
+// TestHostilePortForwardManyPairs: one SPDY port-forward connection holds
+// at most maxPendingPortForwardPairs (256) forwarded connections at once,
+// complete or not (the kubelet sets no such bound): the next is refused
+// with a message, the open ones still echo, a pair fits again once one
+// ends, and closing the connection releases every goroutine.
+func TestHostilePortForwardManyPairs(t *testing.T) {
+	_, u, _ := pfRunningServer(t, &pfNode{})
+	warm := spdyConn(t, u)
+	warm.Close()
+	time.Sleep(200 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	conn := spdyConn(t, u)
+	const pairs = maxPendingPortForwardPairs
+	var datas []io.ReadWriteCloser
+	// Every pair answers (the pod side writes "8080:" first, then echoes);
+	// it is read at once, as spdystream's client blocks its connection on
+	// an unread frame.
+	for i := 0; i < pairs; i++ {
+		_, d := pfStreams(t, conn, "8080", fmt.Sprint(i), true)
+		datas = append(datas, d)
+		b := make([]byte, 5)
+		if _, err := io.ReadFull(d, b); err != nil || string(b) != "8080:" {
+			t.Fatalf("pair %d: %q %v", i, b, err)
+		}
+	}
+	// The first pair still echoes with all of them open.
+	datas[0].Write([]byte("ping"))
+	if b := make([]byte, 4); func() error { _, err := io.ReadFull(datas[0], b); return err }() != nil || string(b) != "ping" {
+		t.Errorf("the first pair's echo: %q", b)
+	}
+	_, over := pfStreams(t, conn, "8080", "over", true)
+	if b, _ := io.ReadAll(over); !strings.Contains(string(b), "too many port-forward requests in progress on this connection (at most 256)") {
+		t.Errorf("pair %d: %q", pairs+1, b)
+	}
+	datas[1].Close()
+	time.Sleep(200 * time.Millisecond)
+	_, last := pfStreams(t, conn, "8080", "last", true)
+	b := make([]byte, 5)
+	if _, err := io.ReadFull(last, b); err != nil || string(b) != "8080:" {
+		t.Fatalf("a pair after one ended: %q %v", b, err)
+	}
+	during := runtime.NumGoroutine()
+	t.Logf("%d open pairs: %d goroutines (%.1f per pair, client and server together)", pairs, during-base, float64(during-base)/pairs)
+	conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+5 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base+5 {
+		t.Errorf("%d goroutines after closing the connection, %d before", n, base)
+	}
+}
