@@ -809,7 +809,7 @@ func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecO
 	if streams.Stderr != nil {
 		stderr = streams.Stderr
 	}
-	code, err := wk.Exec(ctx, opts.Container, opts.Command, streams.Stdin, stdout, stderr)
+	code, err := wk.Exec(WithExecTTY(ctx, opts.TTY), opts.Container, opts.Command, streams.Stdin, stdout, stderr)
 	if err != nil {
 		return 0, apierrors.NewBadRequest(err.Error())
 	}

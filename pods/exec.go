@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
+	"strings"
+
+	"github.com/wasmpod/wasmpod/images"
 
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Exec runs argv (argv[0] included) as a new instance of a running
-// container's module inside the pod's sandbox: the same module (digest),
-// environment, volume mounts, working directory and memory limit as the
-// container. stdin, when non-nil, is copied to the instance's stdin (EOF
+// Exec runs argv (argv[0] included) as a new instance of a module inside
+// the pod's sandbox, with the container's environment, volume mounts,
+// working directory, network and memory limit. The module is chosen from
+// argv[0] (execTarget): the container's own module, or the toolbox for a
+// toolbox applet; any other command exits 127 with the runtime's
+// "executable file not found in $PATH" message on stderr. stdin, when non-nil, is copied to the instance's stdin (EOF
 // closes it); when nil the instance's stdin stays open until it is killed.
 // stdout and stderr may be nil (discarded). It returns the instance's exit
 // code once it has exited. Cancelling ctx, or the pod's worker finishing,
@@ -51,6 +57,24 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	if mod == nil {
 		return 0, fmt.Errorf("exec in pod %s: container %q is not running", ref, container)
 	}
+	switch execTarget(c.spec, argv) {
+	case execToolbox:
+		img, err := w.toolbox(ctx, argv[0])
+		if err == nil && img.Digest != c.image {
+			mod, err = w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
+		}
+		if err != nil {
+			if stderr != nil {
+				fmt.Fprintf(stderr, "exec: %q: executable file not found in $PATH (%v)\n", argv[0], err)
+			}
+			return 127, nil
+		}
+	case execNotFound:
+		if stderr != nil {
+			fmt.Fprintf(stderr, "exec: %q: executable file not found in $PATH\n", argv[0])
+		}
+		return 127, nil
+	}
 	cfg, err := w.containerConfig(c)
 	if err != nil {
 		return 0, fmt.Errorf("exec in pod %s, container %q: %w", ref, container, err)
@@ -59,6 +83,9 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	cfg.Name += "/exec"
 	cfg.Args = append([]string(nil), argv...)
 	cfg.Stdin, cfg.Stdout, cfg.Stderr = stdin, stdout, stderr
+	if execTTY(ctx) && !hasEnvVar(cfg.Env, "TERM") {
+		cfg.Env = append(cfg.Env, "TERM=xterm") // as a runtime sets it for a TTY
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
@@ -84,4 +111,108 @@ func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 		}
 	}
 	return nil
+}
+
+// The exec argv rule. argv[0] names
+//   - the container's own module when it is, exactly, the container's
+//     argv[0] (command[0], or the container's name when it has no command),
+//     or its base name without ".wasm" is the image's base name (the last
+//     path element of the image, without tag, digest or ".wasm":
+//     go://./testguests/probe, probe.wasm and wasmpod.local/probe:v1 are all
+//     "probe"); when the container's image is the toolbox alias (busybox),
+//     argv[0] must be one of its applets (or "toolbox");
+//   - else the toolbox when its base name is a toolbox applet (sh, ls, tar,
+//     ...: toolboxApplets), run in the same sandbox;
+//   - else nothing: exit 127, `exec: "foo": executable file not found in $PATH`.
+type execKind int
+
+const (
+	execOwn execKind = iota
+	execToolbox
+	execNotFound
+)
+
+// toolboxApplets are the applets of wasm-examples/toolbox that exec may run.
+var toolboxApplets = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`sh ash echo cat ls mkdir rm rmdir cp mv touch sleep date env grep wc head
+		tail tar sed find test [ true false wget tee hostname pwd printenv basename dirname`) {
+		toolboxApplets[n] = true
+	}
+}
+
+func execTarget(c *corev1.Container, argv []string) execKind {
+	own := c.Name
+	if len(c.Command) > 0 {
+		own = c.Command[0]
+	}
+	base := strings.TrimSuffix(path.Base(argv[0]), ".wasm")
+	switch {
+	case images.AliasOf(c.Image) == "toolbox":
+		if toolboxApplets[base] || base == "toolbox" {
+			return execOwn
+		}
+	case argv[0] == own, base == imageBase(c.Image):
+		return execOwn
+	case toolboxApplets[base]:
+		return execToolbox
+	}
+	return execNotFound
+}
+
+// imageBase is the last path element of an image reference, without
+// scheme, tag, digest or ".wasm".
+func imageBase(ref string) string {
+	if _, rest, ok := strings.Cut(ref, "://"); ok {
+		ref = rest
+	}
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	ref = strings.TrimRight(ref, "/")
+	b := path.Base(ref)
+	if i := strings.LastIndexByte(b, ':'); i > 0 {
+		b = b[:i]
+	}
+	b = strings.TrimSuffix(b, ".wasm")
+	if b == "." || b == ".." || b == "/" {
+		return ""
+	}
+	return b
+}
+
+// toolbox resolves the toolbox module (images.ResolveToolbox) for exec.
+func (w *Worker) toolbox(ctx context.Context, what string) (*images.Image, error) {
+	return images.ResolveToolbox(ctx, w.cfg.Images.Resolve, what)
+}
+
+// resolveImage resolves a container's image; an alias (busybox) is the
+// toolbox.
+func (w *Worker) resolveImage(ctx context.Context, ref string) (*images.Image, error) {
+	if images.AliasOf(ref) == "toolbox" {
+		return images.ResolveToolbox(ctx, w.cfg.Images.Resolve, ref)
+	}
+	return w.cfg.Images.Resolve(ctx, ref, w.state.pod.Annotations[AnnotationManifestDir])
+}
+
+type execTTYKey struct{}
+
+// WithExecTTY marks ctx as an exec with a TTY: the instance gets TERM.
+func WithExecTTY(ctx context.Context, tty bool) context.Context {
+	if !tty {
+		return ctx
+	}
+	return context.WithValue(ctx, execTTYKey{}, true)
+}
+
+func execTTY(ctx context.Context) bool { v, _ := ctx.Value(execTTYKey{}).(bool); return v }
+
+func hasEnvVar(env []string, k string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
 }

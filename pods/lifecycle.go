@@ -111,6 +111,8 @@ type ctr struct {
 	// restored: the instance was lost in a node reboot and the container
 	// waits to start again; it reports Waiting with exited as lastState.
 	restored bool
+	// probe is the running instance's probe state (probe.go).
+	probe probeStatus
 }
 
 // podState is everything the pure functions decide on.
@@ -131,6 +133,8 @@ type podState struct {
 	// False before it is created (a sandbox that cannot be created keeps
 	// it False) and after the pod is terminal, as the kubelet reports it.
 	sandboxReady bool
+	// preStopExtended: the deadline got its preStop extension (hooks.go).
+	preStopExtended bool
 }
 
 func newPodState(pod *corev1.Pod) *podState {
@@ -471,9 +475,9 @@ func (c *ctr) status(now time.Time, terminal bool) corev1.ContainerStatus {
 	st.Started = &f
 	switch {
 	case c.running:
-		t := true
+		t := c.probe.isStarted()
 		st.Started = &t
-		st.Ready = true
+		st.Ready = c.probe.isReady()
 		st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.started)}
 	case c.exited != nil && c.restored && !terminal:
 		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waitReason, Message: c.waitMessage}
@@ -652,11 +656,11 @@ func (s *podState) conditions(now time.Time, st *corev1.PodStatus, prev *corev1.
 			if !s.initialized && !c.running {
 				notInit = append(notInit, c.spec.Name)
 			}
-			if !c.running {
+			if !c.running || !c.probe.isReady() {
 				notReady = append(notReady, c.spec.Name)
 			}
 		case kindApp:
-			if !c.running {
+			if !c.running || !c.probe.isReady() {
 				notReady = append(notReady, c.spec.Name)
 			}
 		}

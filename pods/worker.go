@@ -156,6 +156,8 @@ type Worker struct {
 	// each container's within it (guarded by mu; see containerMemory).
 	mem    *runtime.Budget
 	ctrMem map[string]*runtime.Budget
+	// probes runs the probes and hooks (probe.go, hooks.go).
+	probes probeSet
 }
 
 type instance struct {
@@ -199,6 +201,7 @@ func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 		mods:        map[string]runtime.CompiledModule{},
 		logCh:       make(chan struct{}),
 		evictCh:     make(chan string, 1),
+		probes:      newProbeSet(),
 	}
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded, corev1.PodFailed:
@@ -291,9 +294,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		for _, c := range a.terminate {
 			if in := w.insts[c]; in != nil && !in.termSent {
-				in.termSent = true
 				w.event(corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
-				in.inst.Terminate()
+				w.terminateInstance(c, in) // preStop, then TERM (hooks.go)
 			}
 		}
 		if a.kill {
@@ -306,6 +308,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		}
 		w.publish()
+		w.launchProbes(ctx) // postStart and probes of the instances just published
 		if s.terminal {
 			return nil
 		}
@@ -335,6 +338,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			secs := int64(s.deadline.Sub(now) / time.Second)
 			w.pod.DeletionGracePeriodSeconds = &secs
 			w.mu.Unlock()
+		case m := <-w.probes.ch:
+			w.onProbe(m)
 		case msg := <-w.evictCh:
 			w.beginEviction(msg)
 		case <-timer:
@@ -458,6 +463,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	c.waitReason, c.waitMessage = "", ""
 	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.cfg.Engine.Name(), w.state.pod.UID, c.spec.Name, restarts)
 	w.insts[c] = &instance{inst: inst, closeLog: closeLog}
+	w.queueProbes(c, w.insts[c])
 	w.event(corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
 	go func() {
 		<-inst.Done()
@@ -499,7 +505,7 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 	}
 	w.event(corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
 	t0 := w.clk.Now()
-	img, err := w.cfg.Images.Resolve(ctx, c.spec.Image, w.state.pod.Annotations[AnnotationManifestDir])
+	img, err := w.resolveImage(ctx, c.spec.Image) // exec.go: knows the busybox alias
 	if err != nil {
 		return nil, err
 	}
