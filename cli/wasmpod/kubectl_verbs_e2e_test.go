@@ -240,6 +240,17 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 		if out := k.must(t, "exec", "toolbox", "--", "toolbox", "env"); !strings.Contains(out, "GREETING=hello from the pod's environment\n") {
 			t.Errorf("exec env: %q", out)
 		}
+		// kubectl cp into and out of the example's toolbox (it has tar).
+		local := filepath.Join(t.TempDir(), "from-cp.txt")
+		os.WriteFile(local, []byte("copied into the toolbox\n"), 0o600)
+		k.must(t, "cp", local, "toolbox:/data/from-cp.txt")
+		if out := k.must(t, "exec", "toolbox", "--", "toolbox", "cat", "/data/from-cp.txt"); out != "copied into the toolbox\n" {
+			t.Errorf("exec cat after cp: %q", out)
+		}
+		k.must(t, "cp", "toolbox:/data/note", local)
+		if b, _ := os.ReadFile(local); string(b) != "written by kubectl exec -i\n" {
+			t.Errorf("cp out of the toolbox: %q", b)
+		}
 		_, errOut, code = k.run(t, "exec", "toolbox", "--", "toolbox", "exit", "3")
 		if code != 3 || !strings.Contains(errOut, "command terminated with exit code 3") {
 			t.Errorf("exec exit 3: exit %d %q", code, errOut)
