@@ -215,8 +215,20 @@ func defaultVolume(v *corev1.Volume) {
 			}
 		}
 	}
-	if v.Projected != nil && v.Projected.DefaultMode == nil {
-		v.Projected.DefaultMode = ptr.To(defaultVolumeMode)
+	if v.Projected != nil {
+		if v.Projected.DefaultMode == nil {
+			v.Projected.DefaultMode = ptr.To(defaultVolumeMode)
+		}
+		for _, src := range v.Projected.Sources {
+			if src.DownwardAPI == nil {
+				continue
+			}
+			for i := range src.DownwardAPI.Items {
+				if f := src.DownwardAPI.Items[i].FieldRef; f != nil && f.APIVersion == "" {
+					f.APIVersion = "v1"
+				}
+			}
+		}
 	}
 }
 

@@ -295,6 +295,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 
+	// ConfigMaps and Secrets for env and volumes: read through the API
+	// when a container starts and at each volume sync (env_config.go).
+	if a.pcfg.ConfigMaps == nil {
+		a.pcfg.ConfigMaps = func(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+			return a.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		}
+	}
+	if a.pcfg.Secrets == nil {
+		a.pcfg.Secrets = func(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+			return a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		}
+	}
+
 	// Remove the directories of pods deleted while no agent ran, as the
 	// kubelet's orphaned pod directory cleanup (pods/cleanup.go).
 	if err := a.cleanupOrphanedPodDirs(ctx); err != nil && ctx.Err() == nil {

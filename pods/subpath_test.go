@@ -145,7 +145,8 @@ func TestSubPathHostPlantedSymlinkRefused(t *testing.T) {
 		t.Errorf("good printed %q", got)
 	}
 	want := `Error: failed to prepare subPath for volumeMount "host" of container "bad": subPath "esc" leads outside the volume`
-	if msg := ctrStatus(p, "bad").State.Waiting.Message; !strings.HasPrefix(msg, want) {
+	// The waiting message is the kubelet's, without the Event's "Error: ".
+	if msg := ctrStatus(p, "bad").State.Waiting.Message; !strings.HasPrefix(msg, strings.TrimPrefix(want, "Error: ")) {
 		t.Errorf("bad: message %q, want prefix %q", msg, want)
 	}
 	if !h.hasEvent("Warning Failed " + want) {

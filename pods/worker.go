@@ -103,6 +103,16 @@ type Config struct {
 	// gets the environment variables of those that exist when it starts
 	// (see serviceEnv). The node agent fills it from an informer.
 	Services func(namespace string) []*corev1.Service
+	// ConfigMaps and Secrets, when set, read an object of a namespace
+	// through the API, for env and volumes (env_config.go,
+	// configvolumes.go); a missing object is a NotFound API error. The
+	// node agent fills them with client-go gets.
+	ConfigMaps func(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+	Secrets    func(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+	// ConfigVolumeSyncPeriod is how often configMap, secret, downwardAPI
+	// and projected volumes are refreshed (DefaultConfigVolumeSyncPeriod
+	// when zero).
+	ConfigVolumeSyncPeriod time.Duration
 }
 
 // Worker runs one pod.
@@ -156,6 +166,8 @@ type Worker struct {
 	// each container's within it (guarded by mu; see containerMemory).
 	mem    *runtime.Budget
 	ctrMem map[string]*runtime.Budget
+	// cfgVols is what the config volumes hold (configvolumes.go).
+	cfgVols configVolumes
 	// probes runs the probes and hooks (probe.go, hooks.go).
 	probes probeSet
 }
@@ -276,6 +288,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.releaseVolumeCharges() // after the volumes are removed
 	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
 	if stop := w.watchVolumes(); stop != nil {
+		defer stop()
+	}
+	// configMap, secret, downwardAPI and projected volumes (configvolumes.go).
+	if ok, err := w.mountConfigVolumes(ctx); !ok {
+		return err
+	}
+	if stop := w.watchConfigVolumes(); stop != nil {
 		defer stop()
 	}
 	// The sandbox (network namespace, hostPorts): retried with back-off
@@ -425,7 +444,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	}
 	cfg, err := w.containerConfig(c)
 	if err != nil {
-		fail("CreateContainerConfigError", "Error: "+err.Error())
+		failWith("CreateContainerConfigError", err.Error(), "Error: "+err.Error())
 		return
 	}
 	defer closeMounts(cfg.Mounts) // the engine holds its own handles
@@ -675,6 +694,8 @@ func (w *Worker) setupVolumes() error {
 			default:
 				return fmt.Errorf("volume %q: hostPath type %q is not supported (WASI mounts directories only)", v.Name, t)
 			}
+		case isConfigVolume(v):
+			// written by mountConfigVolumes (configvolumes.go)
 		default:
 			return fmt.Errorf("volume %q: unsupported volume source", v.Name)
 		}
@@ -701,12 +722,19 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 	}
 	cfg.Memory = w.containerMemory(c.spec.Name)
 	for _, vm := range c.spec.VolumeMounts {
+		if vm.SubPathExpr != "" { // env_config.go
+			if vm.SubPath, err = subPathExpr(vm.SubPathExpr, lookup); err != nil {
+				closeMounts(cfg.Mounts)
+				return cfg, err
+			}
+		}
 		var host string
 		for i := range w.state.pod.Spec.Volumes {
 			v := &w.state.pod.Spec.Volumes[i]
 			if v.Name != vm.Name {
 				continue
 			}
+			vm.ReadOnly = vm.ReadOnly || isConfigVolume(v) // read-only, as upstream
 			if v.HostPath != nil {
 				host = v.HostPath.Path
 			} else {
@@ -786,8 +814,8 @@ func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool)
 	for _, kv := range w.serviceEnv() {
 		set(kv[0], kv[1])
 	}
-	if len(c.EnvFrom) > 0 {
-		return nil, nil, fmt.Errorf("envFrom is not supported yet")
+	if err := w.envFrom(c, set); err != nil { // env_config.go
+		return nil, nil, err
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
@@ -795,6 +823,12 @@ func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool)
 			continue
 		}
 		v, err := w.envSource(c, e)
+		if errors.Is(err, errSkipEnv) {
+			continue
+		}
+		if err != nil && (e.ValueFrom.ConfigMapKeyRef != nil || e.ValueFrom.SecretKeyRef != nil) {
+			return nil, nil, err // the kubelet's message as it is
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("env %q: %w", e.Name, err)
 		}
@@ -890,10 +924,8 @@ func (w *Worker) envSource(c *corev1.Container, e corev1.EnvVar) (string, error)
 		return fieldRef(pod, src.FieldRef.FieldPath)
 	case src.ResourceFieldRef != nil:
 		return w.resourceField(pod, c, src.ResourceFieldRef)
-	case src.ConfigMapKeyRef != nil:
-		return "", fmt.Errorf("configmap %q not found", src.ConfigMapKeyRef.Name)
-	case src.SecretKeyRef != nil:
-		return "", fmt.Errorf("secret %q not found", src.SecretKeyRef.Name)
+	case src.ConfigMapKeyRef != nil, src.SecretKeyRef != nil:
+		return w.keyRefValue(src) // env_config.go
 	}
 	return "", fmt.Errorf("valueFrom has no source")
 }

@@ -1,0 +1,75 @@
+package pods
+
+// downward.go: downwardAPI volume files (the kubelet's downwardapi volume
+// plugin): metadata.labels and metadata.annotations as sorted key="value"
+// lines (fieldpath.FormatMap), single fields as their value, resource
+// fields as in env.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// formatMap is upstream's fieldpath.FormatMap: `k="v"` lines sorted by
+// key, values quoted as Go strings, without a final newline.
+func formatMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	return b.String()
+}
+
+func (w *Worker) downwardFiles(out map[string]volFile, items []corev1.DownwardAPIVolumeFile, def *int32) error {
+	pod := w.Pod()
+	for _, it := range items {
+		var val string
+		switch {
+		case it.FieldRef != nil:
+			switch it.FieldRef.FieldPath {
+			case "metadata.labels":
+				val = formatMap(pod.Labels)
+			case "metadata.annotations":
+				val = formatMap(pod.Annotations)
+			default:
+				v, err := fieldRef(pod, it.FieldRef.FieldPath)
+				if err != nil {
+					return err
+				}
+				val = v
+			}
+		case it.ResourceFieldRef != nil:
+			var c *corev1.Container
+			for _, cs := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+				for i := range cs {
+					if cs[i].Name == it.ResourceFieldRef.ContainerName {
+						c = &cs[i]
+					}
+				}
+			}
+			if c == nil {
+				return fmt.Errorf("resourceFieldRef: no container %q", it.ResourceFieldRef.ContainerName)
+			}
+			v, err := w.resourceField(pod, c, it.ResourceFieldRef)
+			if err != nil {
+				return err
+			}
+			val = v
+		default:
+			continue
+		}
+		out[it.Path] = volFile{data: []byte(val), mode: fileMode(it.Mode, def)}
+	}
+	return nil
+}

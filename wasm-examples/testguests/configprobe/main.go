@@ -1,0 +1,92 @@
+// Command configprobe is the guest of the configuration tests
+// (config_e2e_test.go): it prints what a container gets from ConfigMaps,
+// Secrets and the downward API, one line per argument, in order:
+//
+//	env:NAME     NAME=value, or NAME=<unset>
+//	cat:PATH     PATH=content (quoted as a Go string)
+//	mode:PATH    PATH mode=0644 (permission bits of the file)
+//	write:PATH   PATH write=ok, or PATH write=error (writing must fail on
+//	             a read-only volume)
+//	ls:DIR       DIR ls=a,b,c (sorted, entries starting with ".." left out)
+//	watch:PATH   prints PATH=content now and again whenever it changes,
+//	             forever (every 100 ms)
+//	sleep        sleeps forever (keeps the pod running)
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+func main() {
+	for _, a := range os.Args[1:] {
+		op, arg, _ := strings.Cut(a, ":")
+		switch op {
+		case "env":
+			v, ok := os.LookupEnv(arg)
+			if !ok {
+				v = "<unset>"
+			}
+			fmt.Printf("%s=%s\n", arg, v)
+		case "cat":
+			b, err := os.ReadFile(arg)
+			if err != nil {
+				fmt.Printf("%s error=%v\n", arg, err)
+				continue
+			}
+			fmt.Printf("%s=%q\n", arg, b)
+		case "mode":
+			fi, err := os.Stat(arg)
+			if err != nil {
+				fmt.Printf("%s error=%v\n", arg, err)
+				continue
+			}
+			fmt.Printf("%s mode=%#o\n", arg, fi.Mode().Perm())
+		case "write":
+			err := os.WriteFile(arg, []byte("guest"), 0o644)
+			if err != nil {
+				fmt.Printf("%s write=error\n", arg)
+			} else {
+				fmt.Printf("%s write=ok\n", arg)
+			}
+		case "ls":
+			ents, err := os.ReadDir(arg)
+			if err != nil {
+				fmt.Printf("%s error=%v\n", arg, err)
+				continue
+			}
+			var names []string
+			for _, e := range ents {
+				if !strings.HasPrefix(e.Name(), "..") {
+					names = append(names, e.Name())
+				}
+			}
+			sort.Strings(names)
+			fmt.Printf("%s ls=%s\n", arg, strings.Join(names, ","))
+		case "watch":
+			last := "\x00"
+			for {
+				b, err := os.ReadFile(arg)
+				cur := fmt.Sprintf("%q", b)
+				if err != nil {
+					cur = "error"
+				}
+				if cur != last {
+					fmt.Printf("%s=%s\n", arg, cur)
+					last = cur
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		case "sleep":
+			for {
+				time.Sleep(time.Hour)
+			}
+		default:
+			fmt.Fprintf(os.Stderr, "configprobe: unknown op %q\n", a)
+			os.Exit(2)
+		}
+	}
+}
