@@ -92,7 +92,9 @@ func TestKubectlWithServeKubeconfig(t *testing.T) {
 			t.Errorf("%s: %v %v, want mode 0600", f, fi, err)
 		}
 	}
-	env := cleanEnv(t, kc)
+	// KUBECONFIG alone, plus the tests' Go caches: wasmpod apply builds
+	// go:// images on the client now, and a cold build takes minutes.
+	env := buildEnv(t, kc)
 
 	if out, errOut, code := runClient(t, env, kubectl, "version"); !strings.Contains(out, "Client Version: v1.37.2") ||
 		!strings.Contains(out, "Server Version: v1.") || code != 0 {

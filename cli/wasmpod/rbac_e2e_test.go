@@ -43,7 +43,7 @@ func TestServeTokenAuthFileRBAC(t *testing.T) {
 	s := serve(t, dir, "--listen", addr, "--token-auth-file", tokens)
 	adminKC := filepath.Join(dir, "kubeconfig")
 	admin := cleanEnv(t, adminKC)
-	alice := cleanEnv(t, userKubeconfig(t, adminKC, "alice-0123456789abcdef"))
+	alice := buildEnv(t, userKubeconfig(t, adminKC, "alice-0123456789abcdef")) // warm Go caches for apply's go:// build
 
 	if out := mustClient(t, alice, kubectl, "auth", "whoami"); !strings.Contains(out, "Username    alice\n") || !strings.Contains(out, "Groups      [devs system:authenticated]\n") {
 		t.Errorf("alice: auth whoami:\n%s", out)
