@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -88,21 +90,22 @@ func shMain(p *proc, args []string) int {
 	if !hasEnv(env, "PWD") && p.dir != "" {
 		env = append(env, "PWD="+p.dir)
 	}
+	pl := &pipelines{}
 	r, err := interp.New(
 		interp.StdIO(p.stdin, stdout, stderr),
 		interp.Env(expand.ListEnviron(env...)),
 		interp.Dir(p.dir),
 		interp.Params(params...),
-		interp.Interactive(interactive),
-		interp.ExecHandlers(execApplet),
+		interp.ExecHandlers(pl.handler, execApplet),
 	)
 	if err != nil {
 		fmt.Fprintln(p.stderr, "sh:", err)
 		return 2
 	}
+	pl.root = r
 	if src == nil {
 		if interactive {
-			return interactiveShell(p.ctx, r, p.stdin, stdout, stderr, tty)
+			return interactiveShell(p.ctx, r, pl, p.stdin, stdout, stderr, tty)
 		}
 		src = p.stdin
 	}
@@ -111,7 +114,93 @@ func shMain(p *proc, args []string) int {
 		fmt.Fprintf(p.stderr, "sh: syntax error: %s\n", parseMsg(err))
 		return 2
 	}
+	pl.rewrite(f)
 	return status(r.Run(p.ctx, f), p.stderr)
+}
+
+// pipelines runs `a | b` itself: the interpreter would make an OS pipe,
+// which WASI does not have. rewrite replaces every pipeline with a call
+// of pipeCmd K; handler runs pipeline K's two sides in subshells joined
+// by an in-process pipe, concurrently, with the caller's variables and
+// directory; its status is the right side's.
+type pipelines struct {
+	root *interp.Runner
+	mu   sync.Mutex
+	list []*syntax.BinaryCmd
+}
+
+const pipeCmd = "__toolbox_pipe"
+
+func (pl *pipelines) rewrite(n syntax.Node) {
+	var stmts []*syntax.Stmt
+	syntax.Walk(n, func(n syntax.Node) bool {
+		if st, ok := n.(*syntax.Stmt); ok {
+			if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) {
+				stmts = append(stmts, st)
+			}
+		}
+		return true
+	})
+	for _, st := range stmts {
+		pl.mu.Lock()
+		k := len(pl.list)
+		pl.list = append(pl.list, st.Cmd.(*syntax.BinaryCmd))
+		pl.mu.Unlock()
+		lit := func(s string) *syntax.Word {
+			return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}}
+		}
+		params := &syntax.Word{Parts: []syntax.WordPart{&syntax.DblQuoted{Parts: []syntax.WordPart{
+			&syntax.ParamExp{Short: true, Param: &syntax.Lit{Value: "@"}}}}}} // "$@": the caller's, for the subshells
+		st.Cmd = &syntax.CallExpr{Args: []*syntax.Word{lit(pipeCmd), lit(strconv.Itoa(k)), params}}
+	}
+}
+
+func (pl *pipelines) handler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		if args[0] != pipeCmd || len(args) < 2 {
+			return next(ctx, args)
+		}
+		k, _ := strconv.Atoi(args[1])
+		pl.mu.Lock()
+		b := pl.list[k]
+		pl.mu.Unlock()
+		hc := interp.HandlerCtx(ctx)
+		sub := func(in io.Reader, out, errw io.Writer) *interp.Runner {
+			r := pl.root.Subshell()
+			interp.StdIO(in, out, errw)(r)
+			interp.Dir(hc.Dir)(r)
+			interp.Params(append([]string{"--"}, args[2:]...)...)(r)
+			hc.Env.Each(func(name string, vr expand.Variable) bool {
+				r.Vars[name] = vr
+				return true
+			})
+			return r
+		}
+		pr, pw := io.Pipe()
+		errX := hc.Stderr
+		if b.Op == syntax.PipeAll {
+			errX = pw
+		}
+		left := sub(hc.Stdin, pw, errX)
+		right := sub(pr, hc.Stdout, hc.Stderr)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			left.Run(ctx, b.X)
+			pw.Close()
+		}()
+		err := right.Run(ctx, b.Y)
+		pr.CloseWithError(io.ErrClosedPipe) // the left side's writes now fail
+		<-done
+		if err != nil {
+			if _, ok := interp.IsExitStatus(err); ok {
+				return err
+			}
+			fmt.Fprintln(hc.Stderr, "sh:", err)
+			return interp.NewExitStatus(1)
+		}
+		return nil
+	}
 }
 
 func hasEnv(env []string, k string) bool {
@@ -190,7 +279,7 @@ func execApplet(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 // stderr, as ash does). With a TTY the client's terminal is raw: the
 // shell echoes, erases on backspace, ends a line on CR or LF, drops the
 // line on ^C and exits on ^D at an empty line.
-func interactiveShell(ctx context.Context, r *interp.Runner, in io.Reader, stdout, stderr io.Writer, tty bool) int {
+func interactiveShell(ctx context.Context, r *interp.Runner, pl *pipelines, in io.Reader, stdout, stderr io.Writer, tty bool) int {
 	var src io.Reader = in
 	if tty {
 		src = &lineEditor{in: in, echo: stdout}
@@ -215,6 +304,7 @@ func interactiveShell(ctx context.Context, r *interp.Runner, in io.Reader, stdou
 			return true
 		}
 		for _, st := range stmts {
+			pl.rewrite(st)
 			err := r.Run(ctx, st)
 			last = 0
 			if err != nil {

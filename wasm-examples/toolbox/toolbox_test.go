@@ -48,6 +48,8 @@ func TestShellAndApplets(t *testing.T) {
 		{script: `mkdir x && tar cf - a | tar xf - -C x && cat x/a/b/f`, out: "hi\n"},
 		{script: `toolbox echo via toolbox`, out: "via toolbox\n"},
 		{script: `grep -q zzz l`, code: 1},
+		{script: `printf 'a\nb\nab\n' | grep b | wc -l; f() { echo "$1" | sed s/x/y/; }; f x | cat`, out: "2\ny\n"},
+		{script: `v=in; echo $v | { read w; echo "$w $v"; } | cat; (cd a && ls | cat)`, out: "in in\nb\n"},
 		{script: `ls -z`, errSub: "ls: unrecognized option: z", code: 2},
 	}
 	for _, c := range cases {
