@@ -710,3 +710,31 @@ func TestHostilePortForwardManyPairs(t *testing.T) {
 		t.Errorf("%d goroutines after closing the connection, %d before", n, base)
 	}
 }
+
+// TestHostileViewerExecSmuggling: a user with view (get pods, no
+// pods/exec) cannot reach exec, attach or port-forward over WebSocket (a
+// GET) by any spelling of the path: pods/p//exec was authorized as "get
+// pods" and served as exec until f2ae659 (a path with an empty segment is
+// 404 before authorization).
+func TestHostileViewerExecSmuggling(t *testing.T) {
+	e := newHostileEnv(t, "view")
+	if r := e.do(t, "POST", "/api/v1/namespaces/default/pods", hostileAdminToken, "application/json", hostilePod("p", "wasmpod.local/ok")); r.code != http.StatusCreated {
+		t.Fatalf("pod: %d %s", r.code, r.body)
+	}
+	ws := []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol", "v5.channel.k8s.io"}
+	for _, p := range []string{
+		"/api/v1/namespaces/default/pods/p/exec?command=sh&stdout=1",
+		"/api/v1/namespaces/default/pods/p//exec?command=sh&stdout=1",
+		"/api/v1/namespaces/default/pods/p/./exec?command=sh&stdout=1",
+		"/api/v1/namespaces/default/pods//p/exec?command=sh&stdout=1",
+		"/api/v1//namespaces/default/pods/p/exec?command=sh&stdout=1",
+		"/api/v1/namespaces/default/pods/p//attach?stdout=1",
+		"/api/v1/namespaces/default/pods/p//portforward?ports=80",
+		"/api/v1/namespaces/default/pods/p/exec/?command=sh&stdout=1",
+	} {
+		r := e.do(t, "GET", p, "alice-token", "", nil, ws...)
+		if r.code != http.StatusForbidden && r.code != http.StatusNotFound {
+			t.Errorf("viewer GET %s: %d %.300s", p, r.code, r.body)
+		}
+	}
+}
