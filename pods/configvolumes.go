@@ -234,8 +234,11 @@ func samePayload(a, b map[string]volFile) bool {
 	return true
 }
 
-// writeAtomic writes files into dir with the AtomicWriter layout.
-func writeAtomic(dir string, files map[string]volFile, now time.Time) error {
+// writeAtomic writes files into dir with the AtomicWriter layout. With
+// keepOld the previous payload directory stays: a subPath mount resolved
+// into it keeps reading it (as upstream's bind mount keeps the old files);
+// it goes with the pod's volumes.
+func writeAtomic(dir string, files map[string]volFile, now time.Time, keepOld bool) error {
 	if err := checkPayload(files); err != nil {
 		return err
 	}
@@ -302,7 +305,7 @@ func writeAtomic(dir string, files map[string]volFile, now time.Time) error {
 			os.RemoveAll(filepath.Join(dir, n))
 		}
 	}
-	if old != "" && old != filepath.Base(ts) && strings.HasPrefix(old, "..") && !strings.Contains(old, "/") {
+	if !keepOld && old != "" && old != filepath.Base(ts) && strings.HasPrefix(old, "..") && !strings.Contains(old, "/") {
 		os.RemoveAll(filepath.Join(dir, old))
 	}
 	return nil
@@ -320,7 +323,7 @@ func (w *Worker) syncConfigVolume(v *corev1.Volume) error {
 	if last, ok := cv.last[v.Name]; ok && samePayload(last, files) {
 		return nil
 	}
-	if err := writeAtomic(w.volumeDir(v), files, w.clk.Now()); err != nil {
+	if err := writeAtomic(w.volumeDir(v), files, w.clk.Now(), w.subPathMounted(v.Name)); err != nil {
 		return err
 	}
 	if cv.last == nil {
@@ -328,6 +331,21 @@ func (w *Worker) syncConfigVolume(v *corev1.Volume) error {
 	}
 	cv.last[v.Name] = files
 	return nil
+}
+
+// subPathMounted: a container mounts a subPath of the named volume.
+func (w *Worker) subPathMounted(name string) bool {
+	spec := &w.state.pod.Spec
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			for _, m := range c.VolumeMounts {
+				if m.Name == name && (m.SubPath != "" || m.SubPathExpr != "") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // setupConfigVolumes writes every config volume once; the first error is

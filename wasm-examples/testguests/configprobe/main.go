@@ -8,8 +8,9 @@
 //	write:PATH   PATH write=ok, or PATH write=error (writing must fail on
 //	             a read-only volume)
 //	ls:DIR       DIR ls=a,b,c (sorted, entries starting with ".." left out)
-//	watch:PATH   prints PATH=content now and again whenever it changes,
-//	             forever (every 100 ms)
+//	watch:PATH   once the other arguments are done: prints PATH=content
+//	             now and again whenever it changes, forever (every 100 ms);
+//	             several may be given
 //	sleep        sleeps forever (keeps the pod running)
 package main
 
@@ -22,6 +23,8 @@ import (
 )
 
 func main() {
+	var watched []string
+	defer func() { watch(watched) }()
 	for _, a := range os.Args[1:] {
 		op, arg, _ := strings.Cut(a, ":")
 		switch op {
@@ -67,19 +70,7 @@ func main() {
 			sort.Strings(names)
 			fmt.Printf("%s ls=%s\n", arg, strings.Join(names, ","))
 		case "watch":
-			last := "\x00"
-			for {
-				b, err := os.ReadFile(arg)
-				cur := fmt.Sprintf("%q", b)
-				if err != nil {
-					cur = "error"
-				}
-				if cur != last {
-					fmt.Printf("%s=%s\n", arg, cur)
-					last = cur
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			watched = append(watched, arg)
 		case "sleep":
 			for {
 				time.Sleep(time.Hour)
@@ -88,5 +79,28 @@ func main() {
 			fmt.Fprintf(os.Stderr, "configprobe: unknown op %q\n", a)
 			os.Exit(2)
 		}
+	}
+}
+
+// watch prints each file's content whenever it changes, forever; it
+// returns at once when there is nothing to watch.
+func watch(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	last := map[string]string{}
+	for {
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			cur := fmt.Sprintf("%q", b)
+			if err != nil {
+				cur = "error"
+			}
+			if prev, ok := last[p]; !ok || prev != cur {
+				fmt.Printf("%s=%s\n", p, cur)
+				last[p] = cur
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
