@@ -407,6 +407,35 @@ spec:
 		}
 	})
 
+	// Upstream: "Downward API volume should update labels on
+	// modification" and "should update annotations on modification".
+	t.Run("downward API volume follows labels", func(t *testing.T) {
+		e.apply(t, `apiVersion: v1
+kind: Pod
+metadata:
+  name: labels-pod
+  labels: {stage: one}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: WASM
+    args: [watch:/info/labels, watch:/info/stage]
+    volumeMounts:
+    - {name: info, mountPath: /info}
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: stage, fieldRef: {fieldPath: "metadata.labels['stage']"}}
+`)
+		e.waitLogs(t, "labels-pod", `/info/labels="stage=\"one\""`, 60*time.Second)
+		e.mustKubectl(t, "", "label", "pod", "labels-pod", "stage=two", "extra=yes", "--overwrite")
+		e.waitLogs(t, "labels-pod", `/info/labels="extra=\"yes\"\nstage=\"two\""`, 30*time.Second)
+		e.waitLogs(t, "labels-pod", `/info/stage="two"`, 5*time.Second)
+	})
+
 	// Upstream: "ConfigMap should be consumable from pods in volume" when
 	// the ConfigMap is created after the pod: the pod waits in
 	// ContainerCreating with FailedMount events, then runs.

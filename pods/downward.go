@@ -7,6 +7,7 @@ package pods
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -72,4 +73,14 @@ func (w *Worker) downwardFiles(out map[string]volFile, items []corev1.DownwardAP
 		out[it.Path] = volFile{data: []byte(val), mode: fileMode(it.Mode, def)}
 	}
 	return nil
+}
+
+// SetMetadata takes the pod's current labels and annotations, which the
+// API may change on a running pod: downwardAPI volumes show them at their
+// next sync (as upstream's "should update labels on modification").
+func (w *Worker) SetMetadata(labels, annotations map[string]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pod.Labels = maps.Clone(labels)
+	w.pod.Annotations = maps.Clone(annotations)
 }
