@@ -176,6 +176,40 @@ func TestValidatePod(t *testing.T) {
 				{Name: "two", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}, Secret: &corev1.SecretVolumeSource{}}},
 			}
 		}},
+		{name: "configuration volumes", want: []string{
+			"spec.volumes[1].configMap.defaultMode: Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive",
+			"spec.volumes[1].configMap.items[0].path: Invalid value: \"../escape\": must not contain '..'",
+			"spec.volumes[1].configMap.items[1].path: Invalid value: \"/abs\": must be a relative path",
+			"spec.volumes[1].configMap.items[2].key: Required value",
+			"spec.volumes[1].configMap.items[2].path: Invalid value: \"..data\": must not start with '..'",
+			"spec.volumes[1].configMap.items[3].mode: Invalid value: -1: must be a number between 0 and 0777 (octal), both inclusive",
+			"spec.volumes[2].secret.secretName: Required value",
+			"spec.volumes[3].downwardAPI.items[0].fieldRef.fieldPath: Unsupported value: \"spec.nodeName\": supported values: \"metadata.annotations\", \"metadata.labels\", \"metadata.name\", \"metadata.namespace\", \"metadata.uid\"",
+			"spec.volumes[3].downwardAPI.items[1].resourceFieldRef.containerName: Required value",
+			"spec.volumes[3].downwardAPI.items[2]: Required value: one of fieldRef and resourceFieldRef is required",
+			"spec.volumes[4].projected.sources[1].secret.items[0].path: Invalid value: \"a\": conflicting duplicate paths",
+			"spec.volumes[4].projected.sources[2].serviceAccountToken: Forbidden: not supported by wasmpod: wasmpod issues no ServiceAccount tokens yet",
+			"spec.containers[0].volumeMounts[1].subPathExpr: Invalid value: \"$(X)\": subPathExpr and subPath are mutually exclusive",
+			"spec.containers[0].volumeMounts[2].subPathExpr: Invalid value: \"../$(X)\": must not contain '..'",
+		}, mutate: func(p *corev1.Pod) {
+			fr := func(path string) *corev1.ObjectFieldSelector { return &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path} }
+			p.Spec.Volumes = append(p.Spec.Volumes,
+				corev1.Volume{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, DefaultMode: ptr.To[int32](0o1000),
+					Items: []corev1.KeyToPath{{Key: "a", Path: "../escape"}, {Key: "b", Path: "/abs"}, {Path: "..data"}, {Key: "d", Path: "d", Mode: ptr.To[int32](-1)}}}}},
+				corev1.Volume{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{}}},
+				corev1.Volume{Name: "d", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+					{Path: "n", FieldRef: fr("spec.nodeName")}, {Path: "r", ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}, {Path: "x"}}}}},
+				corev1.Volume{Name: "p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, Items: []corev1.KeyToPath{{Key: "k", Path: "a"}}}},
+					{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []corev1.KeyToPath{{Key: "k", Path: "a"}}}},
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}})
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
+				{Name: "cm", MountPath: "/cm"},
+				{Name: "data", MountPath: "/a", SubPath: "x", SubPathExpr: "$(X)"},
+				{Name: "data", MountPath: "/b", SubPathExpr: "../$(X)"},
+			}
+		}},
 		{name: "hostPath when allowed", want: []string{
 			"spec.volumes[1].hostPath.path: Invalid value: \"rel\": must be an absolute path",
 			"spec.volumes[2].hostPath.path: Invalid value: \"/x/../y\": must not contain '..'",
