@@ -192,7 +192,9 @@ func TestValidatePod(t *testing.T) {
 			"spec.containers[0].volumeMounts[1].subPathExpr: Invalid value: \"$(X)\": subPathExpr and subPath are mutually exclusive",
 			"spec.containers[0].volumeMounts[2].subPathExpr: Invalid value: \"../$(X)\": must not contain '..'",
 		}, mutate: func(p *corev1.Pod) {
-			fr := func(path string) *corev1.ObjectFieldSelector { return &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path} }
+			fr := func(path string) *corev1.ObjectFieldSelector {
+				return &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}
+			}
 			p.Spec.Volumes = append(p.Spec.Volumes,
 				corev1.Volume{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, DefaultMode: ptr.To[int32](0o1000),
