@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/cli"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
@@ -167,5 +168,59 @@ spec:
 	_, errOut, code := e.run(t, "", "exec", "myapp-pod", "--", "nosuchcmd")
 	if code != 127 || !strings.Contains(errOut, `executable file not found in $PATH`) {
 		t.Errorf("busybox unknown command: exit %d %q", code, errOut)
+	}
+}
+
+// TestWasmpodCpBothWays: wasmpod cp, as kubectl cp, into and out of a pod
+// whose own module has no tar (the toolbox's runs), a file and a tree.
+func TestWasmpodCpBothWays(t *testing.T) {
+	e := newToolboxEnv(t)
+	e.startPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: corev1.PodSpec{
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			Containers: []corev1.Container{{Name: "main", Image: e.guestImage,
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}}}})
+	wp := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := cli.Main(append([]string{"wasmpod", "--kubeconfig", e.kc}, args...), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	local := t.TempDir()
+	os.WriteFile(filepath.Join(local, "in.txt"), []byte("to the pod\n"), 0o644)
+	os.MkdirAll(filepath.Join(local, "tree", "sub"), 0o755)
+	big := bytes.Repeat([]byte("wasmpod cp "), 50000)
+	os.WriteFile(filepath.Join(local, "tree", "sub", "big.bin"), big, 0o644)
+	for _, args := range [][]string{
+		{"cp", filepath.Join(local, "in.txt"), "app:/data/in.txt"},
+		{"cp", filepath.Join(local, "tree"), "app:/data/tree"},
+		{"cp", filepath.Join(local, "in.txt"), "app:/data/tree"}, // into a directory: keeps its name
+	} {
+		if out, errOut, code := wp(args...); code != 0 {
+			t.Fatalf("wasmpod %q: exit %d %q %q", args, code, out, errOut)
+		}
+	}
+	if out := e.must(t, "exec", "app", "--", "sh", "-c", "cat /data/in.txt /data/tree/in.txt; wc -c < /data/tree/sub/big.bin"); out != "to the pod\nto the pod\n550000\n" {
+		t.Errorf("after wasmpod cp in: %q", out)
+	}
+	back := t.TempDir()
+	if out, errOut, code := wp("cp", "app:/data/tree", filepath.Join(back, "tree")); code != 0 {
+		t.Fatalf("cp out: exit %d %q %q", code, out, errOut)
+	}
+	if out, errOut, code := wp("cp", "app:/data/in.txt", filepath.Join(back, "in.txt")); code != 0 {
+		t.Fatalf("cp out file: exit %d %q %q", code, out, errOut)
+	}
+	for name, want := range map[string][]byte{"in.txt": []byte("to the pod\n"), "tree/in.txt": []byte("to the pod\n"), "tree/sub/big.bin": big} {
+		if got, err := os.ReadFile(filepath.Join(back, filepath.FromSlash(name))); !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes %v, want %d", name, len(got), err, len(want))
+		}
+	}
+	// Missing in the pod: tar's message, a failing exit.
+	_, errOut, code := wp("cp", "app:/data/nope", filepath.Join(back, "nope"))
+	if code == 0 || !strings.Contains(errOut, "/data/nope") {
+		t.Errorf("cp of a missing file: exit %d %q", code, errOut)
+	}
+	_, errOut, code = wp("cp", "a", "b")
+	if code == 0 || !strings.Contains(errOut, "one of src or dest must be a remote file specification") {
+		t.Errorf("cp local local: exit %d %q", code, errOut)
 	}
 }

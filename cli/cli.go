@@ -40,6 +40,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			deleteCommand(),
 			logsCommand(),
 			execCommand(),
+			cpCommand(),
 			portForwardCommand(),
 			backupCommand(),
 			restoreCommand(),
