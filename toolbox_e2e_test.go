@@ -9,6 +9,7 @@ package wasmpod_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,6 +19,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/cli"
@@ -222,5 +228,44 @@ func TestWasmpodCpBothWays(t *testing.T) {
 	_, errOut, code = wp("cp", "a", "b")
 	if code == 0 || !strings.Contains(errOut, "one of src or dest must be a remote file specification") {
 		t.Errorf("cp local local: exit %d %q", code, errOut)
+	}
+}
+
+// TestToolboxInteractiveShell: exec -it POD -- sh, as kubectl makes it
+// (TTY, stdin, no stderr stream): a prompt, echoed input (the client's
+// terminal is raw), CRLF output, and exit's code.
+func TestToolboxInteractiveShell(t *testing.T) {
+	e := newToolboxEnv(t)
+	e.startPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: e.guestImage}}}})
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("app").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: "main", Command: []string{"sh"}, Stdin: true, Stdout: true, TTY: true}, scheme.ParameterCodec)
+	ex, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Typed as a raw terminal sends it: CR ends a line, DEL erases.
+	in := strings.NewReader("echo hi $((1+2))\recho typx\x7fo\rexit 3\r")
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: in, Stdout: &out, Tty: true})
+	var ce utilexec.CodeExitError
+	if !errors.As(err, &ce) || ce.Code != 3 {
+		t.Errorf("exit: %v, want code 3", err)
+	}
+	got := out.String()
+	for _, want := range []string{"/ # echo hi $((1+2))\r\nhi 3\r\n/ # ", "echo typx\b \bo\r\ntypo\r\n", "/ # exit 3\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the session lacks %q:\n%q", want, got)
+		}
 	}
 }

@@ -84,7 +84,9 @@ func shMain(p *proc, args []string) int {
 	stdout, stderr := p.stdout, p.stderr
 	tty := src == nil && interactive && p.getenv("TERM") != ""
 	if tty {
-		stdout, stderr = &crlf{w: stdout}, &crlf{w: stderr}
+		// A terminal has one output: stderr is the TTY too.
+		stdout = &crlf{w: stdout}
+		stderr = stdout
 	}
 	env := p.env
 	if !hasEnv(env, "PWD") && p.dir != "" {
@@ -338,17 +340,35 @@ type lineEditor struct {
 	echo io.Writer
 	buf  []byte // the line being edited
 	out  []byte // a finished line not yet read
-	eof  bool
+	// pending is input not yet edited; eof: the input ended; eot: ^D.
+	pending  []byte
+	eof, eot bool
+	lastCR   bool
 }
 
 func (l *lineEditor) Read(b []byte) (int, error) {
 	for len(l.out) == 0 {
-		if l.eof {
-			return 0, io.EOF
+		if len(l.pending) == 0 {
+			if l.eof {
+				return 0, io.EOF
+			}
+			var c [256]byte
+			n, err := l.in.Read(c[:])
+			l.pending = append(l.pending, c[:n]...)
+			if err != nil {
+				l.eof = true
+			}
 		}
-		var c [256]byte
-		n, err := l.in.Read(c[:])
-		for _, ch := range c[:n] {
+		// One line at a time: the next line is echoed when the shell
+		// asks for it, after this one's output.
+		for len(l.pending) > 0 && len(l.out) == 0 && !l.eot {
+			ch := l.pending[0]
+			l.pending = l.pending[1:]
+			crlf := ch == '\n' && l.lastCR
+			l.lastCR = ch == '\r'
+			if crlf {
+				continue // the LF of a CRLF
+			}
 			switch ch {
 			case '\r', '\n':
 				l.echo.Write([]byte("\n"))
@@ -365,7 +385,7 @@ func (l *lineEditor) Read(b []byte) (int, error) {
 				l.out = append(l.out, '\n')
 			case 0x04: // ^D
 				if len(l.buf) == 0 {
-					l.eof = true
+					l.eot = true
 				}
 			case 0x15: // ^U
 				for range l.buf {
@@ -378,12 +398,9 @@ func (l *lineEditor) Read(b []byte) (int, error) {
 					l.echo.Write([]byte{ch})
 				}
 			}
-			if l.eof {
-				break
-			}
 		}
-		if err != nil {
-			l.eof = true
+		if l.eot {
+			return 0, io.EOF
 		}
 	}
 	n := copy(b, l.out)
