@@ -269,3 +269,59 @@ func TestToolboxInteractiveShell(t *testing.T) {
 		}
 	}
 }
+
+// TestToolboxMissing: on a node without the toolbox (not in the module
+// store, no source tree) a busybox pod fails to pull with a message that
+// says how to import it, and exec of an applet exits 127 at once.
+func TestToolboxMissing(t *testing.T) {
+	t.Setenv("WASMPOD_TOOLBOX_SRC", t.TempDir()) // an empty directory: no source tree
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := images.NewMemoryStore()
+	digest, _, err := store.Put(ctx, "", bytes.NewReader(testwasm.Build(t, filepath.Join(testwasm.RepoRoot(t), "wasm-examples", "graceful"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Tag("graceful", "v1", digest)
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cs := c.Client()
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bb"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "docker.io/library/busybox:1.36", Command: []string{"sh", "-c", "echo hi"}}}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var msg string
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && msg == "" {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "bb", metav1.GetOptions{})
+		if err == nil && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+			strings.Contains(p.Status.ContainerStatuses[0].State.Waiting.Reason, "ImagePull") {
+			msg = p.Status.ContainerStatuses[0].State.Waiting.Message
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(msg, "wasmpod image import go://./wasm-examples/toolbox toolbox") {
+		t.Errorf("busybox without a toolbox: waiting message %q", msg)
+	}
+
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "wasmpod.local/graceful:v1"}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := c.WaitPod(wctx, "default", "app", wasmpod.PodRunning); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	code, err := c.Exec(wctx, "default", "app", &corev1.PodExecOptions{Container: "c", Command: []string{"sh", "-c", "true"}, Stderr: true},
+		wasmpod.ExecStreams{Stderr: &errb})
+	if err != nil || code != 127 || !strings.Contains(errb.String(), `exec: "sh": executable file not found in $PATH`) ||
+		!strings.Contains(errb.String(), "wasmpod image import") {
+		t.Errorf("exec sh without a toolbox: %d %v %q", code, err, errb.String())
+	}
+}

@@ -54,16 +54,17 @@ func AliasOf(ref string) string {
 }
 
 // ToolboxSource is the toolbox's source directory, "" when it is not on
-// this machine. WASMPOD_TOOLBOX_SRC overrides where it is looked for.
+// this machine: WASMPOD_TOOLBOX_SRC, else wasm-examples/toolbox of the
+// tree this file was compiled from; either only if it holds main.go.
 func ToolboxSource() string {
-	if d := os.Getenv("WASMPOD_TOOLBOX_SRC"); d != "" {
-		return d
+	d := os.Getenv("WASMPOD_TOOLBOX_SRC")
+	if d == "" {
+		_, file, _, ok := runtime.Caller(0) // this file, in the tree wasmpod was built from
+		if !ok || !filepath.IsAbs(file) {
+			return ""
+		}
+		d = filepath.Join(filepath.Dir(filepath.Dir(file)), "wasm-examples", "toolbox")
 	}
-	_, file, _, ok := runtime.Caller(0) // this file, in the tree wasmpod was built from
-	if !ok || !filepath.IsAbs(file) {
-		return ""
-	}
-	d := filepath.Join(filepath.Dir(filepath.Dir(file)), "wasm-examples", "toolbox")
 	if fi, err := os.Stat(filepath.Join(d, "main.go")); err != nil || !fi.Mode().IsRegular() {
 		return ""
 	}
