@@ -63,11 +63,18 @@ func tarMain(p *proc, args []string) int {
 			w = gz
 		}
 		tw := tar.NewWriter(w)
-		code := 0
+		code, added := 0, 0
 		for _, n := range rest {
 			if err := p.tarAdd(tw, dir, n, has(set, 'v')); err != nil {
 				code = p.errf("tar", "%s: %s", n, errText(err))
+			} else {
+				added++
 			}
+		}
+		if added == 0 {
+			// Nothing to archive: no end-of-archive either, so a reader
+			// (kubectl cp) sees a failure, not an empty archive.
+			return code
 		}
 		if err := tw.Close(); err != nil {
 			return p.errf("tar", "%v", err)
