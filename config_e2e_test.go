@@ -478,6 +478,16 @@ spec:
 		wantLines(t, "kubectl logs late-pod", e.mustKubectl(t, "", "logs", "late-pod"), `/c/k="arrived"`)
 	})
 
+	// stringData is write-only: merged into data, never stored (upstream's
+	// "Secrets should patch a secret" relies on data being what is read).
+	t.Run("stringData", func(t *testing.T) {
+		e.apply(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: sd}\ndata: {a: YQ==, b: Yg==}\nstringData: {b: B, c: C}\n")
+		got := e.mustKubectl(t, "", "get", "secret", "sd", "-o", "jsonpath={.data.a} {.data.b} {.data.c} [{.stringData}]")
+		if got != "YQ== Qg== Qw== []" {
+			t.Errorf("kubectl get secret sd: %q, want %q", got, "YQ== Qg== Qw== []")
+		}
+	})
+
 	// Secrets are never printed by describe: kubectl shows their sizes.
 	t.Run("describe secret", func(t *testing.T) {
 		out := e.mustKubectl(t, "", "describe", "secret", "app-secret")
@@ -485,4 +495,64 @@ spec:
 			t.Errorf("kubectl describe secret:\n%s", out)
 		}
 	})
+}
+
+// The same through the embedding API alone (Cluster.Apply of a ConfigMap,
+// a Secret and a pod from one manifest, Cluster.Logs): upstream's
+// "Secrets should be consumable from pods in env vars" and "ConfigMap
+// should be consumable from pods in volume".
+func TestConfigThroughEmbeddingAPI(t *testing.T) {
+	c := newTestCluster(t)
+	wasm := moduleFile(t, "configprobe.wasm", testwasm.Build(t, testwasm.GuestDir(t, "configprobe")))
+	manifest := filepath.Join(filepath.Dir(wasm), "app.yaml")
+	if err := os.WriteFile(manifest, []byte(strings.ReplaceAll(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {token: t0ps3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: embed}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: WASM
+    args: [env:TOKEN, cat:/etc/settings/mode]
+    env:
+    - name: TOKEN
+      valueFrom: {secretKeyRef: {name: creds, key: token}}
+    volumeMounts:
+    - {name: settings, mountPath: /etc/settings}
+  volumes:
+  - name: settings
+    configMap: {name: settings}
+`, "WASM", wasm)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := wasmpod.LoadObjects(manifest, wasmpod.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if _, err := c.Apply(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := c.WaitPod(ctx, "default", "embed", podFinished)
+	if err != nil {
+		cur, _ := c.Get(context.Background(), "Pod", "default", "embed")
+		t.Fatalf("%v: %+v", err, cur.(*corev1.Pod).Status)
+	}
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("phase %s: %+v", p.Status.Phase, p.Status)
+	}
+	wantLines(t, "logs of embed", podLogs(t, c, "embed", "main"), "TOKEN=t0ps3cret", `/etc/settings/mode="fast"`)
 }

@@ -119,9 +119,19 @@ func namespaceFields(obj runtime.Object) fields.Set {
 // prepareSecretCreate defaults a Secret's type to Opaque, as upstream's
 // defaulting does (kubectl get secrets prints it in TYPE).
 func prepareSecretCreate(_ *Server, obj runtime.Object) error {
-	if sec := obj.(*corev1.Secret); sec.Type == "" {
+	sec := obj.(*corev1.Secret)
+	if sec.Type == "" {
 		sec.Type = corev1.SecretTypeOpaque
 	}
+	// stringData is write-only: merged into data (over its keys), never
+	// stored, as upstream's v1 conversion does.
+	if len(sec.StringData) > 0 && sec.Data == nil {
+		sec.Data = map[string][]byte{}
+	}
+	for k, v := range sec.StringData {
+		sec.Data[k] = []byte(v)
+	}
+	sec.StringData = nil
 	return nil
 }
 

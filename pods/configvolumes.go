@@ -414,9 +414,10 @@ func (w *Worker) watchConfigVolumes() func() {
 	if period <= 0 {
 		period = DefaultConfigVolumeSyncPeriod
 	}
-	stop := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	tick := w.clk.NewTicker(period)
 	go func() {
+		defer close(done)
 		defer tick.Stop()
 		for {
 			select {
@@ -431,5 +432,7 @@ func (w *Worker) watchConfigVolumes() func() {
 			}
 		}
 	}()
-	return func() { close(stop) }
+	// Stopping waits for a sync under way, so that none writes after the
+	// pod's volumes are removed.
+	return func() { close(stop); <-done }
 }
