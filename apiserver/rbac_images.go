@@ -27,6 +27,8 @@ import (
 	"github.com/wasmpod/wasmpod/images"
 )
 
+const hostPathMsg = "only an admin (system:masters) may mount host paths, which read and write the server's files"
+
 const hostImageMsg = "only an admin (system:masters) may run host-path or go:// images, which read the server's files; use a wasmpod.local image"
 
 // podSpecOf returns the pod spec an object runs, and its field path.
@@ -111,6 +113,23 @@ func hostImageErrors(obj, old runtime.Object) field.ErrorList {
 	}
 	for i, c := range ps.EphemeralContainers {
 		check(c.Image, p.Child("ephemeralContainers").Index(i).Child("image"))
+	}
+	// hostPath volumes (where the node allows them at all) read and write
+	// the server's files: the admin's too. One the object had is kept.
+	hadPath := map[string]bool{}
+	if old != nil {
+		if ops, _ := podSpecOf(old); ops != nil {
+			for _, v := range ops.Volumes {
+				if v.HostPath != nil {
+					hadPath[v.HostPath.Path] = true
+				}
+			}
+		}
+	}
+	for i, v := range ps.Volumes {
+		if v.HostPath != nil && !hadPath[v.HostPath.Path] {
+			errs = append(errs, field.Forbidden(p.Child("volumes").Index(i).Child("hostPath"), hostPathMsg))
+		}
 	}
 	return errs
 }
