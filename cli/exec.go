@@ -23,18 +23,17 @@ func execCommand() *ucli.Command {
 		Name:      "exec",
 		Usage:     "Execute a command in a container",
 		ArgsUsage: "POD [-c CONTAINER] -- COMMAND [args...]",
-		Description: `Starts a new instance of the container's WebAssembly module inside the pod's
-sandbox (same volumes, network and environment) with COMMAND as its argv, and
-streams its standard input and output. The command's exit code becomes
-wasmpod's exit code.
+		Description: `Starts a new instance of a WebAssembly module inside the pod's sandbox (the
+container's volumes, network, environment and working directory) with COMMAND
+as its argv, and streams its standard input and output. The command's exit
+code becomes wasmpod's exit code.
 
-How COMMAND is used: there is no shell and no file system of programs in a
-pod. The module is the program: argv[0] (the first word after --) and the rest
-are passed to the container's own module, as os.Args. So "exec POD -- ls /data"
-runs the container's module with argv "ls /data", which does what that module
-does with it. wasm-examples/toolbox is such a module, a multi-call guest that
-reads its command after its own name (toolbox ls, cat, echo, env, tee,
-hostname, exit), as in the examples below.
+Which module runs: the container's own module when COMMAND's first word names
+it (the container's command[0], or its image's base name, e.g. "toolbox" for
+an image toolbox.wasm); else, for sh, ls, cat, tar and the other applets of
+wasm-examples/toolbox (a busybox-like program with a POSIX shell), the
+toolbox; anything else exits 127 ("executable file not found in $PATH"). So
+"exec POD -- sh -c '...'" and "exec -it POD -- sh" work in any pod.
 
 Examples:
   # (With the pod of wasm-examples/toolbox running under "wasmpod serve":

@@ -120,9 +120,10 @@ func TestExecHelpExamplesWork(t *testing.T) {
 			t.Errorf("the examples' output lacks %q:\n%s", want, all)
 		}
 	}
-	// The help says how argv is used: argv[0] goes to the container's module.
+	// The help says which module runs COMMAND: the container's own, the
+	// toolbox's applets, else 127.
 	out, _, _ := runMain("exec", "--help")
-	if !strings.Contains(out, "argv[0]") || !strings.Contains(out, "The module is the program") {
+	if !strings.Contains(out, "Which module runs") || !strings.Contains(out, "toolbox") || !strings.Contains(out, "exits 127") {
 		t.Errorf("exec --help does not say how COMMAND is used:\n%s", out)
 	}
 }
