@@ -561,8 +561,9 @@ spec:
 		}
 	})
 	t.Run("cp attach", func(t *testing.T) {
-		// kubectl cp runs tar in the container: the tar test guest answers
-		// it (the examples' toolbox has no tar).
+		// kubectl cp runs tar and test -d in the container: the tar test
+		// guest's pod (exec resolves them to the toolbox's applets, since
+		// the image is not named tar).
 		work := t.TempDir()
 		m := filepath.Join(work, "tarbox.yaml")
 		os.WriteFile(m, []byte(`apiVersion: v1
