@@ -478,6 +478,36 @@ spec:
 		wantLines(t, "kubectl logs late-pod", e.mustKubectl(t, "", "logs", "late-pod"), `/c/k="arrived"`)
 	})
 
+	// Upstream: "KubeletManagedEtcHosts should test kubelet managed
+	// /etc/hosts file" (hostAliases): the aliases resolve in the pod,
+	// before cluster DNS; other names resolve as before; kubectl refuses
+	// an alias that is no IP.
+	t.Run("hostAliases", func(t *testing.T) {
+		e.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: hosts-pod}
+spec:
+  restartPolicy: Never
+  hostAliases:
+  - {ip: 10.1.2.3, hostnames: [foo.local, bar.remote]}
+  - {ip: 10.1.2.4, hostnames: [foo.local]}
+  containers:
+  - name: main
+    image: WASM
+    args: [resolve:foo.local, resolve:BAR.remote, resolve:localhost, resolve:nothing.invalid]
+`)
+		p := e.waitPod(t, "hosts-pod", "the end", podFinished)
+		if p.Status.Phase != corev1.PodSucceeded {
+			t.Fatalf("phase %s", p.Status.Phase)
+		}
+		wantLines(t, "kubectl logs hosts-pod", e.mustKubectl(t, "", "logs", "hosts-pod"),
+			"foo.local resolve=10.1.2.3,10.1.2.4", "BAR.remote resolve=10.1.2.3", "localhost resolve=127.0.0.1", "nothing.invalid resolve=error")
+		out, err := e.kubectl(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: bad-hosts}\nspec:\n  hostAliases: [{ip: not-an-ip, hostnames: [x]}]\n  containers: [{name: main, image: "+e.wasm+"}]\n", "apply", "-f", "-")
+		if err == nil || !strings.Contains(out, "spec.hostAliases[0].ip: Invalid value: \"not-an-ip\"") {
+			t.Errorf("kubectl apply of a bad hostAlias: %v\n%s", err, out)
+		}
+	})
+
 	// stringData is write-only: merged into data, never stored (upstream's
 	// "Secrets should patch a secret" relies on data being what is read).
 	t.Run("stringData", func(t *testing.T) {

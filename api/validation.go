@@ -114,6 +114,7 @@ func (v *podValidator) spec(p *field.Path) field.ErrorList {
 		return v.errs // too big to be worth checking item by item
 	}
 	v.volumes = v.validateVolumes(spec.Volumes, p.Child("volumes"))
+	v.hostAliases(spec.HostAliases, p.Child("hostAliases")) // validation_config.go
 
 	names := sets.New[string]()
 	for i := range spec.InitContainers {

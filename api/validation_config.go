@@ -254,3 +254,19 @@ func (v *podValidator) subPathExpr(m *corev1.VolumeMount, p *field.Path) {
 	}
 	v.noNUL(p.Child("subPathExpr"), m.SubPathExpr)
 }
+
+// hostAliases is upstream's ValidateHostAliases: an IP address and DNS
+// subdomain host names.
+func (v *podValidator) hostAliases(list []corev1.HostAlias, p *field.Path) {
+	for i, ha := range list {
+		ip := p.Index(i)
+		for _, e := range validation.IsValidIP(ip.Child("ip"), ha.IP) {
+			v.add(e)
+		}
+		for j, h := range ha.Hostnames {
+			for _, msg := range validation.IsDNS1123Subdomain(h) {
+				v.add(field.Invalid(ip.Child("hostnames").Index(j), h, msg))
+			}
+		}
+	}
+}

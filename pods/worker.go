@@ -715,7 +715,7 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		WorkingDir: c.spec.WorkingDir,
 	}
 	if w.podNet != nil {
-		cfg.Net = w.podNet
+		cfg.Net = withHostAliases(w.podNet, w.state.pod.Spec.HostAliases) // env_hostaliases.go
 	}
 	if m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]; ok {
 		cfg.MemoryLimitBytes = m.Value()

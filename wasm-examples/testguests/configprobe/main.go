@@ -11,15 +11,20 @@
 //	watch:PATH   once the other arguments are done: prints PATH=content
 //	             now and again whenever it changes, forever (every 100 ms);
 //	             several may be given
+//	resolve:NAME NAME resolve=ip,ip (the pod's name resolution, through
+//	             podnet), or NAME resolve=error
 //	sleep        sleeps forever (keeps the pod running)
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wasmpod/wasmpod/wasm-examples/podnet"
 )
 
 func main() {
@@ -71,6 +76,13 @@ func main() {
 			fmt.Printf("%s ls=%s\n", arg, strings.Join(names, ","))
 		case "watch":
 			watched = append(watched, arg)
+		case "resolve":
+			addrs, err := podnet.LookupHost(context.Background(), arg)
+			if err != nil {
+				fmt.Printf("%s resolve=error\n", arg)
+				continue
+			}
+			fmt.Printf("%s resolve=%s\n", arg, strings.Join(addrs, ","))
 		case "sleep":
 			for {
 				time.Sleep(time.Hour)
