@@ -70,6 +70,11 @@ type volFile struct {
 type configVolumes struct {
 	mu   sync.Mutex
 	last map[string]map[string]volFile // volume -> written payload
+
+	// The pod's latest labels and annotations (SetMetadata, downward.go).
+	metaMu              sync.Mutex
+	labels, annotations map[string]string
+	metaSet             bool
 }
 
 func isConfigVolume(v *corev1.Volume) bool {

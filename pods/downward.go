@@ -33,7 +33,7 @@ func formatMap(m map[string]string) string {
 }
 
 func (w *Worker) downwardFiles(out map[string]volFile, items []corev1.DownwardAPIVolumeFile, def *int32) error {
-	pod := w.Pod()
+	pod := w.podForDownward()
 	for _, it := range items {
 		var val string
 		switch {
@@ -79,8 +79,20 @@ func (w *Worker) downwardFiles(out map[string]volFile, items []corev1.DownwardAP
 // API may change on a running pod: downwardAPI volumes show them at their
 // next sync (as upstream's "should update labels on modification").
 func (w *Worker) SetMetadata(labels, annotations map[string]string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.pod.Labels = maps.Clone(labels)
-	w.pod.Annotations = maps.Clone(annotations)
+	cv := &w.cfgVols
+	cv.metaMu.Lock()
+	defer cv.metaMu.Unlock()
+	cv.labels, cv.annotations, cv.metaSet = maps.Clone(labels), maps.Clone(annotations), true
+}
+
+// podForDownward is the pod with the latest labels and annotations.
+func (w *Worker) podForDownward() *corev1.Pod {
+	pod := w.Pod()
+	cv := &w.cfgVols
+	cv.metaMu.Lock()
+	defer cv.metaMu.Unlock()
+	if cv.metaSet {
+		pod.Labels, pod.Annotations = maps.Clone(cv.labels), maps.Clone(cv.annotations)
+	}
+	return pod
 }
