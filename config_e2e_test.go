@@ -574,7 +574,7 @@ spec:
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	p, err := c.WaitPod(ctx, "default", "embed", podFinished)
 	if err != nil {
