@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,3 +317,88 @@ func TestHooksPreStopBeforeTerm(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime(t testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkProbeCPU: the CPU of probing N serving pods once a second, as a
+// fraction of one core, for httpGet, tcpSocket and exec readiness probes,
+// against the same pods without probes measured in the same run
+// (cores-idle); ratio-to-idle is probed CPU over idle CPU.
+// Run with -benchtime=1x; PROBE_BENCH_PODS sets N (default 20).
+func BenchmarkProbeCPU(b *testing.B) {
+	n := 20
+	if v, err := strconv.Atoi(os.Getenv("PROBE_BENCH_PODS")); err == nil && v > 0 {
+		n = v
+	}
+	image := filepath.Join(b.TempDir(), "probehttp.wasm")
+	if err := os.WriteFile(image, testwasm.Build(b, testwasm.GuestDir(b, "probehttp")), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	c, err := wasmpod.New(context.Background(), wasmpod.Config{CacheDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	cs := c.Client()
+	ctx := context.Background()
+	const window = 5 * time.Second
+	measure := func(kind string, h *corev1.ProbeHandler) float64 {
+		var names []string
+		for i := 0; i < n; i++ {
+			name := fmt.Sprintf("%s-%d", kind, i)
+			names = append(names, name)
+			p := probePod(name, image, func(c *corev1.Container) {
+				if h != nil {
+					c.ReadinessProbe = &corev1.Probe{ProbeHandler: *h, PeriodSeconds: 1}
+				}
+			})
+			if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, name := range names {
+			if _, err := c.WaitPod(ctx, "default", name, func(p *corev1.Pod) bool { return podReady(p) == corev1.ConditionTrue }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second)
+		t0, c0 := time.Now(), cpuTime(b)
+		time.Sleep(window)
+		frac := float64(cpuTime(b)-c0) / float64(time.Since(t0))
+		for _, name := range names {
+			cs.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{})
+		}
+		for _, name := range names {
+			for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				if _, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{}); err != nil {
+					break // gone
+				}
+			}
+		}
+		return frac
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		idle := measure("idle", nil)
+		b.ReportMetric(idle, "cores-idle")
+		for _, k := range []struct {
+			name string
+			h    corev1.ProbeHandler
+		}{
+			{"httpget", httpGet("/healthz")},
+			{"tcp", corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(8080)}}},
+			{"exec", execCmd("check", "/data")},
+		} {
+			f := measure(k.name, &k.h)
+			b.ReportMetric(f, "cores-"+k.name)
+			b.ReportMetric(f/idle, "ratio-"+k.name)
+		}
+	}
+}
