@@ -69,19 +69,8 @@ func (w *Worker) createSandbox(ctx context.Context) (bool, error) {
 		var ctxErr error
 		stop := false
 		if wake > 0 {
-			t := w.clk.NewTimer(wake)
-			select {
-			case <-t.C():
-			case <-w.termCh:
-				// Nothing runs: the pod ends at once, whatever the grace.
-				stop = true
-			case msg := <-w.evictCh:
-				w.beginEviction(msg)
-				stop = true
-			case <-ctx.Done():
-				ctxErr, stop = ctx.Err(), true
-			}
-			t.Stop()
+			// Nothing runs: a termination ends the pod at once, whatever the grace.
+			stop, ctxErr = w.waitToRetry(ctx, wake)
 		}
 		switch {
 		case stop:
@@ -185,4 +174,24 @@ func listenError(err error) error {
 		return op
 	}
 	return err
+}
+
+// waitToRetry waits d on the worker's clock before a set-up step is tried
+// again. It returns stop when the pod was asked to end first (a
+// termination, an eviction, which it begins, or ctx, whose error it
+// returns).
+func (w *Worker) waitToRetry(ctx context.Context, d time.Duration) (stop bool, ctxErr error) {
+	t := w.clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return false, nil
+	case <-w.termCh:
+		return true, nil
+	case msg := <-w.evictCh:
+		w.beginEviction(msg)
+		return true, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
 }

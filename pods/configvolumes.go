@@ -384,21 +384,7 @@ func (w *Worker) mountConfigVolumes(ctx context.Context) (bool, error) {
 		}
 		w.event(corev1.EventTypeWarning, "FailedMount", err.Error())
 		w.publish()
-		t := w.clk.NewTimer(delay)
-		var ctxErr error
-		stop := false
-		select {
-		case <-t.C():
-		case <-w.termCh:
-			stop = true
-		case msg := <-w.evictCh:
-			w.beginEviction(msg)
-			stop = true
-		case <-ctx.Done():
-			ctxErr, stop = ctx.Err(), true
-		}
-		t.Stop()
-		if stop {
+		if stop, ctxErr := w.waitToRetry(ctx, delay); stop {
 			w.state.terminal = true
 			w.publish()
 			return false, ctxErr
