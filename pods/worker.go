@@ -176,6 +176,9 @@ type instance struct {
 	inst     runtime.Instance
 	termSent bool
 	closeLog func()
+	// termFile and logPath: the instance's termination-message file and
+	// log (termination.go).
+	termFile, logPath string
 }
 
 type exitEvent struct {
@@ -405,6 +408,14 @@ func (w *Worker) recordExit(ev exitEvent) {
 	default:
 		term.Reason = "Error"
 	}
+	if in != nil {
+		if m := w.terminationMessage(c, term, in.termFile, in.logPath); m != "" { // termination.go
+			if term.Message != "" {
+				term.Message += ": "
+			}
+			term.Message += m
+		}
+	}
 	c.running = false
 	c.exited = term
 	c.waitReason, c.waitMessage = "", ""
@@ -457,6 +468,12 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		fail("CreateContainerError", "Error: "+err.Error())
 		return
 	}
+	termFile, err := w.terminationMount(c, &cfg) // termination.go
+	if err != nil {
+		closeLog()
+		fail("CreateContainerError", "Error: "+err.Error())
+		return
+	}
 	w.event(corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
 	endStdin := w.attachInstance(c, restarts, &cfg) // attach.go
 	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
@@ -481,7 +498,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	c.running, c.ever, c.started = true, true, now
 	c.waitReason, c.waitMessage = "", ""
 	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.cfg.Engine.Name(), w.state.pod.UID, c.spec.Name, restarts)
-	w.insts[c] = &instance{inst: inst, closeLog: closeLog}
+	w.insts[c] = &instance{inst: inst, closeLog: closeLog, termFile: termFile, logPath: w.LogPath(c.spec.Name, restarts)}
 	w.queueProbes(c, w.insts[c])
 	w.event(corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
 	go func() {

@@ -14,6 +14,9 @@
 //	resolve:NAME NAME resolve=ip,ip (the pod's name resolution, through
 //	             podnet), or NAME resolve=error
 //	sleep        sleeps forever (keeps the pod running)
+//	put:PATH=TXT writes TXT to PATH (the termination tests), printing
+//	             PATH put=ok or PATH put=error
+//	exit:N       exits at once with code N
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +87,16 @@ func main() {
 				continue
 			}
 			fmt.Printf("%s resolve=%s\n", arg, strings.Join(addrs, ","))
+		case "put":
+			path, text, _ := strings.Cut(arg, "=")
+			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+				fmt.Printf("%s put=error\n", path)
+			} else {
+				fmt.Printf("%s put=ok\n", path)
+			}
+		case "exit":
+			n, _ := strconv.Atoi(arg)
+			os.Exit(n)
 		case "sleep":
 			for {
 				time.Sleep(time.Hour)
