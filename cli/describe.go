@@ -397,7 +397,7 @@ func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts
 			if pr == nil {
 				return
 			}
-			p.write(2, "%s:\t%s delay=%ds timeout=%ds period=%ds #success=%d #failure=%d\n", name, probeAction(pr),
+			p.write(2, "%s:\t%s delay=%ds timeout=%ds period=%ds successThreshold=%d failureThreshold=%d\n", name, probeAction(pr),
 				pr.InitialDelaySeconds, pr.TimeoutSeconds, pr.PeriodSeconds, pr.SuccessThreshold, pr.FailureThreshold)
 		}
 		probe("Liveness", c.LivenessProbe)
