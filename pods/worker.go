@@ -162,6 +162,10 @@ type Worker struct {
 	// pod's eviction message once evicted (guarded by mu).
 	evictCh  chan string
 	evictMsg string
+
+	// deadlineCh carries an updated activeDeadlineSeconds to Run
+	// (termination_deadline.go).
+	deadlineCh chan *int64
 	// mem is the pod's memory budget within Config.NodeMemory, ctrMem
 	// each container's within it (guarded by mu; see containerMemory).
 	mem    *runtime.Budget
@@ -216,6 +220,7 @@ func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 		mods:        map[string]runtime.CompiledModule{},
 		logCh:       make(chan struct{}),
 		evictCh:     make(chan string, 1),
+		deadlineCh:  make(chan *int64, 1),
 		probes:      newProbeSet(),
 	}
 	switch pod.Status.Phase {
@@ -364,6 +369,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.onProbe(m)
 		case msg := <-w.evictCh:
 			w.beginEviction(msg)
+		case d := <-w.deadlineCh:
+			w.setActiveDeadline(d) // termination_deadline.go
 		case <-timer:
 		case <-ctx.Done():
 			w.killAll()
