@@ -36,6 +36,7 @@ func TestTerminationMessages(t *testing.T) {
 		args       []string
 		exit       int32
 		want       string
+		logs       []string
 	}{
 		{name: "default-path", args: []string{"put:/dev/termination-log=bye from the guest", "exit:0"}, want: "bye from the guest"},
 		{name: "custom-path", path: "/var/run/why", args: []string{"put:/var/run/why=it failed", "exit:3"}, exit: 3, want: "it failed"},
@@ -43,6 +44,8 @@ func TestTerminationMessages(t *testing.T) {
 		{name: "readfile-error-empty", args: []string{"env:X", "exit:1"}, exit: 1, want: ""},
 		{name: "fallback-error", policy: corev1.TerminationMessageFallbackToLogsOnError, args: append(hundred, "exit:2"), exit: 2, want: last80.String()},
 		{name: "fallback-success", policy: corev1.TerminationMessageFallbackToLogsOnError, args: []string{"env:X", "exit:0"}, want: ""},
+		{name: "bounded", args: []string{"fill:/dev/termination-log=4096", "fill:/dev/termination-log=2000000", "exit:0"},
+			want: strings.Repeat("x", 4096), logs: []string{"/dev/termination-log fill=ok", "/dev/termination-log fill=error"}},
 		{name: "fallback-file-wins", policy: corev1.TerminationMessageFallbackToLogsOnError,
 			args: []string{"env:X", "put:/dev/termination-log=from the file", "exit:1"}, exit: 1, want: "from the file"},
 	}
@@ -75,6 +78,7 @@ func TestTerminationMessages(t *testing.T) {
 		if term.ExitCode != tc.exit {
 			t.Errorf("%s: exit code %d, want %d (logs %q)", tc.name, term.ExitCode, tc.exit, podLogs(t, c, tc.name, "main"))
 		}
+		wantLines(t, tc.name, podLogs(t, c, tc.name, "main"), tc.logs...)
 		if term.Message != tc.want {
 			t.Errorf("%s: message %q, want %q", tc.name, term.Message, tc.want)
 		}

@@ -29,6 +29,10 @@ import (
 const (
 	terminationLogLines = 80
 	terminationLogBytes = 2048
+	// terminationDirBytes bounds what a guest may write in its
+	// termination-message directory (writes past it get ENOSPC): only the
+	// last 4 KiB are read, and the disk is the node's.
+	terminationDirBytes = 1 << 20
 )
 
 // terminationMount adds to cfg the directory holding the container's
@@ -65,7 +69,11 @@ func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string,
 	if err := os.WriteFile(file, nil, 0o666); err != nil {
 		return "", err
 	}
-	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: dir})
+	q, err := runtime.NewVolumeQuota("termination message of "+c.spec.Name, terminationDirBytes, host)
+	if err != nil {
+		return "", err
+	}
+	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: dir, Quota: q})
 	return file, nil
 }
 

@@ -16,6 +16,8 @@
 //	sleep        sleeps forever (keeps the pod running)
 //	put:PATH=TXT writes TXT to PATH (the termination tests), printing
 //	             PATH put=ok or PATH put=error
+//	fill:PATH=N  writes N bytes "x" to PATH, printing PATH fill=ok or
+//	             PATH fill=error
 //	exit:N       exits at once with code N
 package main
 
@@ -93,6 +95,14 @@ func main() {
 				fmt.Printf("%s put=error\n", path)
 			} else {
 				fmt.Printf("%s put=ok\n", path)
+			}
+		case "fill":
+			path, num, _ := strings.Cut(arg, "=")
+			n, _ := strconv.Atoi(num)
+			if err := os.WriteFile(path, []byte(strings.Repeat("x", n)), 0o644); err != nil {
+				fmt.Printf("%s fill=error\n", path)
+			} else {
+				fmt.Printf("%s fill=ok\n", path)
 			}
 		case "exit":
 			n, _ := strconv.Atoi(arg)
