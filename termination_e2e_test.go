@@ -84,3 +84,39 @@ func TestTerminationMessages(t *testing.T) {
 		}
 	}
 }
+
+// The same through the real kubectl: the message in the pod's status, read
+// with a JSONPath, for a message file at a custom path and for a failed
+// container whose message comes from its log.
+func TestTerminationMessageKubectl(t *testing.T) {
+	e := newConfigEnv(t)
+	e.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: msg}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: WASM
+    args: ["put:/var/run/why=disk on fire", "exit:7"]
+    terminationMessagePath: /var/run/why
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fromlogs}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: WASM
+    args: ["env:FIRST", "env:SECOND", "exit:1"]
+    terminationMessagePolicy: FallbackToLogsOnError
+`)
+	for name, want := range map[string]string{"msg": "disk on fire", "fromlogs": "FIRST=<unset>\nSECOND=<unset>\n"} {
+		e.waitPod(t, name, "finished", podFinished)
+		got := e.mustKubectl(t, "", "get", "pod", name, "-o", "jsonpath={.status.containerStatuses[0].state.terminated.message}")
+		if got != want {
+			t.Errorf("kubectl get pod %s: message %q, want %q", name, got, want)
+		}
+	}
+}
