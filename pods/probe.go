@@ -420,15 +420,22 @@ func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 // dialPod connects to port of the pod (host empty or the pod's IP) through
 // the pod network, or to another host from the node.
 func (w *Worker) dialPod(ctx context.Context, host string, port int) (net.Conn, error) {
-	if host != "" && host != w.podIP.String() {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	}
 	d, ok := w.cfg.Network.(PodDialer)
 	if !ok || w.podNet == nil {
 		return nil, fmt.Errorf("dial tcp :%d: the pod has no network", port)
 	}
-	return d.DialPod(ctx, w.podIP, port)
+	ip := w.podIP
+	if host != "" && host != w.podIP.String() {
+		// Another pod of the pod network, never the host's network: a
+		// probe or hook is written by whoever may create pods, and the
+		// server's own ports (its loopback) are not theirs to reach.
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return nil, fmt.Errorf("dial tcp %s: a probe or hook host must be a pod IP (names are not resolved)", net.JoinHostPort(host, strconv.Itoa(port)))
+		}
+		ip = a
+	}
+	return d.DialPod(ctx, ip, port)
 }
 
 // httpProbe is upstream's HTTP prober: GET with the probe's headers
