@@ -81,6 +81,14 @@ func validatePodUpdate(s *Server, obj, old runtime.Object) error {
 	if errs := append(api.ValidatePod(p, s.opts.Validation), s.relativeImageErrors(p, o)...); len(errs) > 0 { // modules.go
 		return invalid("Pod", p.Name, errs)
 	}
+	// activeDeadlineSeconds may only be set or lowered, as upstream's
+	// ValidatePodUpdate.
+	adsPath := field.NewPath("spec", "activeDeadlineSeconds")
+	if nd, od := p.Spec.ActiveDeadlineSeconds, o.Spec.ActiveDeadlineSeconds; nd != nil && od != nil && *od < *nd {
+		return invalid("Pod", p.Name, field.ErrorList{field.Invalid(adsPath, *nd, "must be less than or equal to previous value")})
+	} else if nd == nil && od != nil {
+		return invalid("Pod", p.Name, field.ErrorList{field.Invalid(adsPath, nd, "must not update from a positive integer to a nil value")})
+	}
 	a, b := p.Spec.DeepCopy(), o.Spec.DeepCopy()
 	for i := range a.Containers {
 		if i < len(b.Containers) {

@@ -557,6 +557,7 @@ func (a *Agent) sync(obj any) {
 	a.mu.Unlock()
 	if !fresh {
 		e.w.SetMetadata(pod.Labels, pod.Annotations) // downwardAPI volumes (downward.go)
+		e.w.SetActiveDeadlineSeconds(pod.Spec.ActiveDeadlineSeconds)
 		// Someone else changed the pod's status (the node lifecycle
 		// controller marks pods Unknown while the node is unreachable):
 		// write the worker's view again, as the kubelet's status manager

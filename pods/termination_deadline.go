@@ -9,6 +9,12 @@ package pods
 // activeDeadlineSeconds (nil: none). A deadline already past ends the pod
 // with DeadlineExceeded at once.
 func (w *Worker) SetActiveDeadlineSeconds(d *int64) {
+	w.mu.Lock()
+	cur := w.state.pod.Spec.ActiveDeadlineSeconds
+	w.mu.Unlock()
+	if (cur == nil && d == nil) || (cur != nil && d != nil && *cur == *d) {
+		return // unchanged: every pod update passes here
+	}
 	if d != nil {
 		v := *d
 		d = &v
