@@ -20,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -33,47 +32,24 @@ const hostImageMsg = "only an admin (system:masters) may run host-path or go:// 
 
 // podSpecOf returns the pod spec an object runs, and its field path.
 func podSpecOf(obj runtime.Object) (*corev1.PodSpec, *field.Path) {
-	spec := field.NewPath("spec")
-	tmpl := spec.Child("template", "spec")
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return &o.Spec, spec
-	case *appsv1.Deployment:
-		return &o.Spec.Template.Spec, tmpl
-	case *appsv1.ReplicaSet:
-		return &o.Spec.Template.Spec, tmpl
-	case *appsv1.DaemonSet:
-		return &o.Spec.Template.Spec, tmpl
-	case *appsv1.StatefulSet:
-		return &o.Spec.Template.Spec, tmpl
-	case *batchv1.Job:
-		return &o.Spec.Template.Spec, tmpl
-	case *batchv1.CronJob:
-		return &o.Spec.JobTemplate.Spec.Template.Spec, spec.Child("jobTemplate", "spec", "template", "spec")
+	if o, ok := obj.(*corev1.Pod); ok {
+		return &o.Spec, field.NewPath("spec")
+	}
+	if t, p := workloadTemplate(obj); t != nil { // modules.go
+		return &t.Spec, p.Child("spec")
 	}
 	return nil, nil
 }
 
 // manifestDirOf is the manifest-dir annotation of the pod obj is or makes.
 func manifestDirOf(obj runtime.Object) string {
-	var m metav1.ObjectMeta
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		m = o.ObjectMeta
-	case *appsv1.Deployment:
-		m = o.Spec.Template.ObjectMeta
-	case *appsv1.ReplicaSet:
-		m = o.Spec.Template.ObjectMeta
-	case *appsv1.DaemonSet:
-		m = o.Spec.Template.ObjectMeta
-	case *appsv1.StatefulSet:
-		m = o.Spec.Template.ObjectMeta
-	case *batchv1.Job:
-		m = o.Spec.Template.ObjectMeta
-	case *batchv1.CronJob:
-		m = o.Spec.JobTemplate.Spec.Template.ObjectMeta
+	if o, ok := obj.(*corev1.Pod); ok {
+		return o.Annotations[manifestDirAnnotation]
 	}
-	return m.Annotations[manifestDirAnnotation]
+	if t, _ := workloadTemplate(obj); t != nil {
+		return t.Annotations[manifestDirAnnotation]
+	}
+	return ""
 }
 
 // hostImageErrors lists the host images of obj that old did not have.
