@@ -29,6 +29,8 @@ func TestWorkerActiveDeadlineUpdated(t *testing.T) {
 			h := newHarness(t, pod)
 			h.run()
 			h.waitLog("graceful", "ready")
+			// The log line can come before the worker publishes Running.
+			h.waitFor("Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 			if tc.step > 0 {
 				h.clk.Step(tc.step)
 			}
