@@ -23,12 +23,9 @@ func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *
 		writeError(w, err)
 		return
 	}
-	if !opts.Stdin && !opts.Stdout && !opts.Stderr {
-		writeError(w, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr"))
+	if err := checkRemoteStreams(opts.Stdin, opts.Stdout, &opts.Stderr, opts.TTY); err != nil { // exec.go
+		writeError(w, err)
 		return
-	}
-	if opts.TTY && opts.Stderr {
-		opts.Stderr = false // a terminal merges stderr into stdout, as upstream
 	}
 	// Check the pod, its phase and its node before upgrading, so that
 	// errors are plain HTTP Status responses.

@@ -55,12 +55,9 @@ func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *re
 		writeError(w, apierrors.NewBadRequest("you must specify at least 1 command"))
 		return
 	}
-	if !opts.Stdin && !opts.Stdout && !opts.Stderr {
-		writeError(w, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr"))
+	if err := checkRemoteStreams(opts.Stdin, opts.Stdout, &opts.Stderr, opts.TTY); err != nil {
+		writeError(w, err)
 		return
-	}
-	if opts.TTY && opts.Stderr {
-		opts.Stderr = false // a terminal merges stderr into stdout, as upstream
 	}
 	// Check the pod and its node before upgrading, so that errors are
 	// plain HTTP Status responses.
@@ -86,6 +83,19 @@ func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *re
 		st = metav1.Status{Status: metav1.StatusSuccess}
 	}
 	sess.writeStatus(&st)
+}
+
+// checkRemoteStreams is the check exec and attach make of their streams:
+// at least one, and with a TTY no stderr (a terminal merges it into
+// stdout, as upstream): it clears *stderr then.
+func checkRemoteStreams(stdin, stdout bool, stderr *bool, tty bool) error {
+	if !stdin && !stdout && !*stderr {
+		return apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr")
+	}
+	if tty {
+		*stderr = false
+	}
+	return nil
 }
 
 // remoteOpts are the streams a remote command (exec, attach) asks for.
