@@ -417,17 +417,8 @@ func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 	return 0, fmt.Errorf("couldn't find port: %v in %v", p.StrVal, c.Name)
 }
 
-// NodeDialer connects from the node to a pod IP (or Service VIP) as the
-// kubelet's probes do: a listener bound only to the pod's loopback is not
-// reachable. *network.Network implements it.
-type NodeDialer interface {
-	DialFromNode(ctx context.Context, ip netip.Addr, port int) (net.Conn, error)
-}
-
-// dialPod connects to port of the pod (host empty or the pod's IP), or of
-// another pod, from the node through the pod network, as upstream's
-// probes reach the pod IP: a server listening only on the pod's 127.0.0.1
-// is refused. (A Network without DialFromNode is dialed as port-forward.)
+// dialPod connects to port of the pod (host empty or the pod's IP) through
+// the pod network, or to another host from the node.
 func (w *Worker) dialPod(ctx context.Context, host string, port int) (net.Conn, error) {
 	d, ok := w.cfg.Network.(PodDialer)
 	if !ok || w.podNet == nil {
@@ -443,9 +434,6 @@ func (w *Worker) dialPod(ctx context.Context, host string, port int) (net.Conn, 
 			return nil, fmt.Errorf("dial tcp %s: a probe or hook host must be a pod IP (names are not resolved)", net.JoinHostPort(host, strconv.Itoa(port)))
 		}
 		ip = a
-	}
-	if nd, ok := w.cfg.Network.(NodeDialer); ok {
-		return nd.DialFromNode(ctx, ip, port)
 	}
 	return d.DialPod(ctx, ip, port)
 }
