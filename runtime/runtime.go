@@ -63,6 +63,14 @@ type Mount struct {
 	// sizeLimit): shared by every mount of the volume, in every instance;
 	// writes, fd_allocate and set_size past it fail with ENOSPC.
 	Quota *VolumeQuota
+	// File, when set, makes this a single-file mount (a subPath naming a
+	// file, the termination-message file): the regular file the caller
+	// opened is shown at GuestPath, over a mount point (made if missing)
+	// in the directory mount holding GuestPath's directory, so one such
+	// mount must be there (e.g. at "/"). The engine takes its own handle
+	// (reopened per guest open, so later renames or symlinks at the
+	// file's name in its volume change nothing); the caller closes File.
+	File *os.File
 }
 
 // VolumeQuota bounds the bytes a volume holds (see wasi.Quota): create one

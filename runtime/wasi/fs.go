@@ -18,7 +18,8 @@ type dirFile struct {
 	readOnly bool
 	q        *Quota // the volume's quota, nil when unbounded
 	ls       dirStream
-	mount    *mountID // shared by a preopen and the directories opened from it
+	mount    *mountID    // shared by a preopen and the directories opened from it
+	fm       *fileMounts // the System's file mounts (filemount.go), nil if none
 }
 
 // mountID identifies one mount (one preopen): rename and link work between
@@ -285,11 +286,47 @@ const (
 	allRights    = 1<<30 - 1
 )
 
+// openFlags is the host open flag of a path_open, whether it opens for
+// writing and whether it may change the file (write, create or truncate).
+func openFlags(oflags uint16, rights uint64, fdflags uint16) (flag int, write, changes bool) {
+	write = rights&rightFdWrite != 0 || fdflags&fdflagAppend != 0
+	read := rights&rightFdRead != 0 || !write
+	changes = write || oflags&(oflagCreat|oflagTrunc) != 0
+	flag = os.O_RDONLY
+	switch {
+	case write && read:
+		flag = os.O_RDWR
+	case write:
+		flag = os.O_WRONLY
+	}
+	if oflags&oflagCreat != 0 {
+		flag |= os.O_CREATE
+	}
+	if oflags&oflagExcl != 0 {
+		flag |= os.O_EXCL
+	}
+	if oflags&oflagTrunc != 0 {
+		flag |= os.O_TRUNC
+	}
+	if fdflags&fdflagAppend != 0 {
+		flag |= os.O_APPEND
+	}
+	if fdflags&(fdflagSync|fdflagDsync|fdflagRsync) != 0 {
+		flag |= os.O_SYNC
+	}
+	return flag, write, changes
+}
+
 // open opens p (path_open).
 func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fdflags uint16) (File, Errno) {
-	write := rights&rightFdWrite != 0 || fdflags&fdflagAppend != 0
-	read := rights&rightFdRead != 0 || !write
-	changes := write || oflags&(oflagCreat|oflagTrunc) != 0
+	if d.fm != nil {
+		if n, e := d.name(p); e == 0 {
+			if fm := d.fileMountAt(n, lookup&lookupSymlinkFollow != 0); fm != nil {
+				return fm.open(oflags, rights, fdflags)
+			}
+		}
+	}
+	flag, write, changes := openFlags(oflags, rights, fdflags)
 	var n string
 	var e Errno
 	if changes {
@@ -312,28 +349,6 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 			return nil, ENOTDIR
 		}
 		return nil, EISDIR
-	}
-	flag := os.O_RDONLY
-	switch {
-	case write && read:
-		flag = os.O_RDWR
-	case write:
-		flag = os.O_WRONLY
-	}
-	if oflags&oflagCreat != 0 {
-		flag |= os.O_CREATE
-	}
-	if oflags&oflagExcl != 0 {
-		flag |= os.O_EXCL
-	}
-	if oflags&oflagTrunc != 0 {
-		flag |= os.O_TRUNC
-	}
-	if fdflags&fdflagAppend != 0 {
-		flag |= os.O_APPEND
-	}
-	if fdflags&(fdflagSync|fdflagDsync|fdflagRsync) != 0 {
-		flag |= os.O_SYNC
 	}
 	if lookup&lookupSymlinkFollow == 0 {
 		flag |= oNofollow
@@ -413,7 +428,7 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 		f.Close()
 		return nil, ErrnoOf(err)
 	}
-	return &dirFile{root: sub, f: f, readOnly: d.readOnly, q: d.q, mount: d.mountOf()}, 0
+	return &dirFile{root: sub, f: f, readOnly: d.readOnly, q: d.q, mount: d.mountOf(), fm: d.fm}, 0
 }
 
 func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
@@ -423,6 +438,9 @@ func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
 	}
 	if d.root == nil {
 		return Filestat{Filetype: FiletypeDirectory, Nlink: 1}, 0
+	}
+	if fm := d.fileMountAt(n, follow); fm != nil {
+		return fm.stat()
 	}
 	var fi os.FileInfo
 	var err error
@@ -483,6 +501,9 @@ func (d *dirFile) unlink(p string) Errno {
 	if e != 0 {
 		return e
 	}
+	if d.fileMountAt(n, false) != nil {
+		return EBUSY // a mount point
+	}
 	return d.locked(func() Errno {
 		st, ok := d.removing(n)
 		e := ErrnoOf(d.unlinkAt(n))
@@ -498,6 +519,9 @@ func (d *dirFile) unlink(p string) Errno {
 // host says), each path's directory resolved through its fd's root.
 func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
 	return d.twoPaths(from, to, toPath, func(a, b string) Errno {
+		if d.fileMountAt(a, false) != nil || to.fileMountAt(b, false) != nil {
+			return EBUSY // a mount point
+		}
 		if e := d.checkMove(a, to, b, true); e != 0 {
 			return e
 		}
@@ -544,6 +568,9 @@ func (d *dirFile) linkFollow(from string, follow bool, to *dirFile, toPath strin
 				return ENOTDIR
 			}
 			return EPERM
+		}
+		if d.fileMountAt(a, follow) != nil {
+			return EXDEV // the file is another mount's
 		}
 		if follow {
 			r, e := d.realPath(a)
@@ -801,6 +828,13 @@ func (d *dirFile) readlink(p string) (string, Errno) {
 // setTimes is path_filestat_set_times: without follow a final symlink's
 // own times change (utimensat AT_SYMLINK_NOFOLLOW on its directory).
 func (d *dirFile) setTimes(p string, follow bool, atim, mtim *time.Time) Errno {
+	if d.fm != nil {
+		if n, e := d.name(p); e == 0 {
+			if fm := d.fileMountAt(n, follow); fm != nil {
+				return fm.setTimes(atim, mtim)
+			}
+		}
+	}
 	n, e := d.writable(p)
 	if e != 0 {
 		return e

@@ -304,6 +304,12 @@ type Mount struct {
 	// Quota, when set, bounds the bytes of the volume this mount shows
 	// (shared by every mount of it, in every System): ENOSPC past it.
 	Quota *Quota
+	// File, when set, makes this a single-file mount (filemount.go): the
+	// regular file the caller opened (and checked) is shown at GuestPath,
+	// over a mount point in the directory mount holding GuestPath's
+	// directory, made there if missing. New takes its own handle; the
+	// caller keeps File. Root is then unused.
+	File *os.File
 }
 
 // Config configures a System.
@@ -356,8 +362,9 @@ type System struct {
 	maxFDs    int
 	fdBudget  FDBudget
 
-	mu  sync.Mutex
-	fds []*fdEntry
+	mu    sync.Mutex
+	fds   []*fdEntry
+	files *fileMounts // single-file mounts, nil if none
 
 	killOnce sync.Once
 	kill     chan struct{}
@@ -409,6 +416,9 @@ func New(cfg Config) (_ *System, err error) {
 	// workingDir starts in "/" whatever its mounts.
 	order := make([]int, 0, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
+		if m.File != nil {
+			continue // after the directories (filemount.go)
+		}
 		if path.Clean(m.GuestPath) == "/" && path.IsAbs(m.GuestPath) {
 			order = append([]int{i}, order...)
 		} else {
@@ -443,6 +453,20 @@ func New(cfg Config) (_ *System, err error) {
 			return nil, fmt.Errorf("mounts[%d] %q: the host's file descriptor budget for guests is exhausted", i, m.GuestPath)
 		}
 		s.fds = append(s.fds, ent)
+	}
+	for i, m := range cfg.Mounts {
+		if m.File != nil {
+			if err := s.addFileMount(i, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if s.files != nil {
+		for _, ent := range s.fds {
+			if d, ok := ent.file.(*dirFile); ok && ent.preopen != "" {
+				d.fm = s.files
+			}
+		}
 	}
 	return s, nil
 }
@@ -504,6 +528,11 @@ func (s *System) Close() error {
 			s.uncharge(e)
 		}
 	}
+	s.mu.Lock()
+	files := s.files
+	s.files = nil
+	s.mu.Unlock()
+	files.close()
 	return nil
 }
 

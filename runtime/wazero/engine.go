@@ -347,7 +347,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	// WASI: args, env, mounts, stdio.
 	mounts := make([]wasi.Mount, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
-		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota}
+		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota, File: m.File}
 	}
 	stdin := wasi.NewPipe()
 	var netw any

@@ -1,0 +1,254 @@
+package wasi
+
+// Single-file mounts (a Mount with File): a bind mount of one file, as a
+// Kubernetes subPath naming a file of a volume, or the kubelet's
+// termination-message file. WASI preopens are directories, so a file mount
+// is not a preopen: it covers a mount point, a name in the directory mount
+// that holds its guest directory (the longest preopen above it, as a
+// guest's libc picks it). New makes the mount point there if it is
+// missing, as a container runtime makes a bind mount's target (its
+// directories, then an empty file), and remembers it by the mount, the
+// (dev, ino) of its directory and its name, so that whatever path reaches
+// that name (through "..", symlinks of the mount, a directory fd opened
+// from it, or after the directory was renamed) meets the mounted file, as
+// a mount on a dentry does:
+//
+//   - path_open opens the mounted file: a new host open of the handle the
+//     caller pinned (File, on Linux reopened through /proc/self/fd), never
+//     a path, so what the name of the file in its volume became since
+//     (renamed, replaced by a symlink) does not matter; O_CREAT|O_EXCL is
+//     EEXIST, O_DIRECTORY ENOTDIR, writes to a read-only file mount EROFS
+//     whatever the directory's mount is;
+//   - path_filestat_get and path_filestat_set_times act on the mounted
+//     file;
+//   - unlink and rename of, or over, the mount point are EBUSY, and a hard
+//     link of it EXDEV (another mount), as Linux answers for a mount point.
+//
+// The rest of the directory is the directory mount's, untouched.
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// fileMounts are the file mounts of one System, shared by all its
+// directory fds.
+type fileMounts struct {
+	names map[string]bool // the mount points' names, to skip most paths at once
+	at    map[mountPoint]*fileMount
+}
+
+// mountPoint is a name in a directory of a mount.
+type mountPoint struct {
+	mount *mountID
+	dir   fileID
+	name  string
+}
+
+// fileMount is one mounted file.
+type fileMount struct {
+	f        *os.File // the pinned file (this System's own handle)
+	readOnly bool
+	q        *Quota
+	guest    string
+}
+
+func (m *fileMounts) close() {
+	if m == nil {
+		return
+	}
+	for _, fm := range m.at {
+		_ = fm.f.Close()
+	}
+}
+
+// addFileMount mounts m.File at m.GuestPath over a mount point in the
+// directory mount holding its directory (made if missing).
+func (s *System) addFileMount(i int, m Mount) error {
+	if !path.IsAbs(m.GuestPath) || path.Clean(m.GuestPath) == "/" {
+		return fmt.Errorf("mounts[%d].guestPath %q: a file mounts at an absolute path below /", i, m.GuestPath)
+	}
+	gp := path.Clean(m.GuestPath)
+	fi, err := m.File.Stat()
+	if err != nil {
+		return fmt.Errorf("mounts[%d].file: %w", i, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("mounts[%d] %q: %s is not a regular file", i, gp, m.HostPath)
+	}
+	// The directory mount a guest's libc resolves gp's directory through.
+	var d *dirFile
+	var at string
+	for _, ent := range s.fds {
+		if ent.preopen == "" {
+			continue
+		}
+		if ent.preopen == gp {
+			return fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
+		}
+		if (ent.preopen == "/" || strings.HasPrefix(gp, ent.preopen+"/")) && len(ent.preopen) >= len(at) {
+			d, at = ent.file.(*dirFile), ent.preopen
+		}
+	}
+	if d == nil || d.root == nil {
+		return fmt.Errorf("mounts[%d] %q: no directory mount holds %s", i, gp, path.Dir(gp))
+	}
+	rel := strings.TrimLeft(strings.TrimPrefix(gp, at), "/")
+	dir, name, err := d.mountPoint(rel)
+	if err != nil {
+		return fmt.Errorf("error mounting %q to %q: %w", m.HostPath, gp, err)
+	}
+	own, err := dupFile(m.File)
+	if err != nil {
+		return fmt.Errorf("mounts[%d].file: %w", i, err)
+	}
+	if s.files == nil {
+		s.files = &fileMounts{names: map[string]bool{}, at: map[mountPoint]*fileMount{}}
+	}
+	mp := mountPoint{d.mountOf(), dir, name}
+	if s.files.at[mp] != nil {
+		_ = own.Close()
+		return fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
+	}
+	s.files.names[name] = true
+	s.files.at[mp] = &fileMount{f: own, readOnly: m.ReadOnly, q: m.Quota, guest: gp}
+	return nil
+}
+
+// mountPoint makes (if missing) the mount point rel of a file mount in d:
+// its directories, then an empty file, resolving symlinks inside d only.
+// It returns the (dev, ino) of the mount point's directory and its name.
+func (d *dirFile) mountPoint(rel string) (fileID, string, error) {
+	if err := d.root.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return fileID{}, "", err
+	}
+	r, e := d.realPath(rel)
+	if e != 0 {
+		return fileID{}, "", fmt.Errorf("the mount point leads outside its directory mount (%v)", e)
+	}
+	fi, err := d.root.Lstat(r)
+	switch {
+	case r == "." || err == nil && fi.IsDir():
+		return fileID{}, "", fmt.Errorf("not a directory (the mount point is a directory, the mount a file)")
+	case err != nil && !os.IsNotExist(err):
+		return fileID{}, "", err
+	case err != nil:
+		if e := d.locked(func() Errno {
+			if d.q != nil && !d.q.take(InodeCost) {
+				return ENOSPC
+			}
+			f, err := d.root.OpenFile(r, os.O_CREATE|os.O_RDONLY, 0o644)
+			if err != nil {
+				if d.q != nil {
+					d.q.give(InodeCost)
+				}
+				return ErrnoOf(err)
+			}
+			_ = f.Close()
+			return 0
+		}); e != 0 {
+			return fileID{}, "", e
+		}
+	}
+	di, err := d.root.Stat(path.Dir(r))
+	if err != nil {
+		return fileID{}, "", err
+	}
+	st := statOf(di)
+	return fileID{st.Dev, st.Ino}, path.Base(r), nil
+}
+
+// fileMountAt is the file mounted at p (a checked path relative to d), nil
+// if none is. With follow, a final symlink is followed (inside d) first.
+func (d *dirFile) fileMountAt(p string, follow bool) *fileMount {
+	if d.fm == nil || d.root == nil {
+		return nil
+	}
+	dir, base, slash, ok := splitLast(p)
+	if !ok || slash {
+		return nil // "x/", "x/." name directories: the mount point is a file (ENOTDIR)
+	}
+	if !d.fm.names[base] {
+		if !follow {
+			return nil
+		}
+		fi, err := d.root.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		r, e := d.realPath(p)
+		if e != 0 || r == "." {
+			return nil
+		}
+		dir, base = path.Dir(r), path.Base(r)
+		if !d.fm.names[base] {
+			return nil
+		}
+	}
+	fi, err := d.root.Stat(dir)
+	if err != nil {
+		return nil
+	}
+	st := statOf(fi)
+	return d.fm.at[mountPoint{d.mountOf(), fileID{st.Dev, st.Ino}, base}]
+}
+
+// open is path_open of the mounted file.
+func (m *fileMount) open(oflags uint16, rights uint64, fdflags uint16) (File, Errno) {
+	flag, _, changes := openFlags(oflags, rights, fdflags)
+	switch {
+	case oflags&oflagDirectory != 0:
+		return nil, ENOTDIR
+	case oflags&(oflagCreat|oflagExcl) == oflagCreat|oflagExcl:
+		return nil, EEXIST
+	case changes && m.readOnly:
+		return nil, EROFS
+	}
+	flag &^= os.O_CREATE | os.O_EXCL | oNofollow | oDirectory
+	if m.q != nil {
+		m.q.mu.Lock()
+		defer m.q.mu.Unlock()
+	}
+	var before Filestat
+	if fi, err := m.f.Stat(); err == nil {
+		before = statOf(fi)
+	}
+	f, err := reopen(m.f, flag)
+	if err != nil {
+		return nil, ErrnoOf(err)
+	}
+	rf := &regFile{f: f, readOnly: m.readOnly, appendMode: flag&os.O_APPEND != 0}
+	if m.q != nil {
+		if oflags&oflagTrunc != 0 {
+			m.q.give(int64(before.Size))
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			_ = f.Close()
+			return nil, ErrnoOf(err)
+		}
+		st := statOf(fi)
+		rf.q, rf.id = m.q, fileID{st.Dev, st.Ino}
+		m.q.opened(st)
+	}
+	return rf, 0
+}
+
+func (m *fileMount) stat() (Filestat, Errno) {
+	fi, err := m.f.Stat()
+	if err != nil {
+		return Filestat{}, ErrnoOf(err)
+	}
+	return statOf(fi), 0
+}
+
+func (m *fileMount) setTimes(atim, mtim *time.Time) Errno {
+	if m.readOnly {
+		return EROFS
+	}
+	return ErrnoOf(futimes(m.f, atim, mtim))
+}
