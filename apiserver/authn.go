@@ -5,6 +5,8 @@ package apiserver
 //
 //   - HandlerOptions.Token, the generated admin token, is AdminUser: user
 //     "admin" in system:masters and system:authenticated.
+//   - ServiceAccount tokens of this server's issuer are the service
+//     account's user (tokens.go).
 //   - HandlerOptions.Users (a --token-auth-file, LoadTokenFile) maps other
 //     tokens to users; system:authenticated is added to their groups, as
 //     upstream's authenticated-group adder does.
@@ -107,6 +109,11 @@ func (h *httpHandler) authenticate(req *http.Request) (u user.Info, ok bool) {
 	}
 	if h.opts.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(h.opts.Token)) == 1 {
 		return AdminUser, true
+	}
+	// ServiceAccount tokens (tokens.go); one of another issuer falls
+	// through to the token file.
+	if u, _, ours, err := h.s.authenticateServiceAccountToken(req.Context(), tok, nil); ours {
+		return u, err == nil
 	}
 	if h.opts.Users == nil {
 		return nil, false

@@ -382,6 +382,9 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 		if r.Status {
 			sub("status", r.Kind, "get", "patch", "update")
 		}
+		if r.GVR.Resource == "serviceaccounts" {
+			list.APIResources = append(list.APIResources, tokenAPIResource) // tokens_request.go
+		}
 	}
 	list.APIResources = append(list.APIResources, reviewAPIResources(gv)...) // authreview.go
 	return list
@@ -550,6 +553,12 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 			return
 		}
 		h.serveEviction(w, req, rq) // eviction.go
+	case "token":
+		if r.GVR.Resource != "serviceaccounts" {
+			writeError(w, notFound())
+			return
+		}
+		h.serveTokenRequest(w, req, rq) // tokens_request.go
 	case "portforward":
 		if r.GVR.Resource != "pods" || (req.Method != http.MethodGet && req.Method != http.MethodPost) {
 			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))

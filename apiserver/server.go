@@ -59,6 +59,9 @@ type Options struct {
 	// annotation to resolve it against (modules.go). serve sets it; an
 	// in-process cluster, whose clients share its files, need not.
 	RefuseRelativeImages bool
+	// ServiceAccountTokens signs and verifies ServiceAccount tokens
+	// (tokens.go); a key generated in memory when nil.
+	ServiceAccountTokens *TokenIssuer
 }
 
 // Server is the API server.
@@ -77,6 +80,8 @@ type Server struct {
 	uploads     chan struct{} // module uploads in progress (modules.go)
 
 	rbac rbacCache // decoded RBAC objects (rbac.go)
+
+	tokens tokenState // ServiceAccount tokens and the root CA (tokens.go)
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.
