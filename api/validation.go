@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -85,6 +86,24 @@ func ValidatePod(pod *corev1.Pod, opts Options) field.ErrorList {
 	}
 	v := &podValidator{pod: pod, opts: opts}
 	return append(allErrs, v.spec(field.NewPath("spec"))...)
+}
+
+// ValidatePodTemplateSpec checks a workload's (defaulted) pod template as
+// upstream's ValidatePodTemplateSpec does: its labels and annotations (at
+// fldPath.labels and fldPath.annotations, as upstream's paths), then its
+// spec as ValidatePod checks a pod's, with paths under fldPath.spec.
+func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path, opts Options) field.ErrorList {
+	allErrs := metav1validation.ValidateLabels(t.Labels, fldPath.Child("labels"))
+	allErrs = append(allErrs, apivalidation.ValidateAnnotations(t.Annotations, fldPath.Child("annotations"))...)
+	ephemeral := t.Spec.EphemeralContainers
+	p := &corev1.Pod{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
+	p.Spec.EphemeralContainers = nil
+	v := &podValidator{pod: p, opts: opts}
+	allErrs = append(allErrs, v.spec(fldPath.Child("spec"))...)
+	if len(ephemeral) > 0 {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
+	return allErrs
 }
 
 type podValidator struct {

@@ -379,6 +379,9 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 			sub("log", "Pod", "get")
 			sub("portforward", "PodPortForwardOptions", "create", "get")
 		}
+		if hasScale(r) {
+			list.APIResources = append(list.APIResources, scaleAPIResource(r)) // scale.go
+		}
 		if r.Status {
 			sub("status", r.Kind, "get", "patch", "update")
 		}
@@ -529,6 +532,12 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 			return
 		}
 		h.serveItem(w, req, rq)
+	case "scale":
+		if !hasScale(r) {
+			writeError(w, notFound())
+			return
+		}
+		h.serveScale(w, req, rq) // scale.go
 	case "binding":
 		if r.GVR.Resource != "pods" || req.Method != http.MethodPost {
 			writeError(w, pick(r.GVR.Resource != "pods", notFound(), methodNotAllowed(req.Method)))

@@ -193,7 +193,10 @@ func defaultResources() []*Resource {
 	}
 	all := []string{"all"} // upstream's "all": pods, services and the workload kinds
 	pods.Categories, services.Categories = all, all
-	workload := func(r *Resource) *Resource { r.Categories, r.admit = all, admitHostImages; return r }
+	workload := func(r *Resource) *Resource {
+		r.Categories, r.admit = all, admitHostImages
+		return workloadStrategy(r) // workloads.go: defaults, validation, generated Job selectors
+	}
 	return []*Resource{
 		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
 		serviceAccountResource(), // serviceaccounts.go

@@ -197,7 +197,7 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 	m.SetResourceVersion("")
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetGeneration(1)
+	m.SetGeneration(initialGeneration(obj)) // workloads.go: 1 for the kinds that track it, else none
 	if r.prepareCreate != nil {
 		if err := r.prepareCreate(s, obj); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,12 +35,21 @@ func copyField(dst, src runtime.Object, name string) error {
 	return nil
 }
 
-// specChanged compares the objects' spec fields (objects without one never
-// change generation).
+// specChanged compares the objects' spec fields: a change bumps
+// metadata.generation. Only the kinds that track a generation
+// (tracksGeneration, workloads.go) ever change it; a Deployment's
+// annotations count too, as upstream's deployment strategy (they are copied
+// to its ReplicaSets).
 func specChanged(a, b runtime.Object) (bool, error) {
+	if !tracksGeneration(a) {
+		return false, nil
+	}
 	av, bv := reflect.ValueOf(a).Elem().FieldByName("Spec"), reflect.ValueOf(b).Elem().FieldByName("Spec")
 	if !av.IsValid() || !bv.IsValid() {
 		return false, nil
+	}
+	if da, ok := a.(*appsv1.Deployment); ok && !equality.Semantic.DeepEqual(da.Annotations, b.(*appsv1.Deployment).Annotations) {
+		return true, nil
 	}
 	return !equality.Semantic.DeepEqual(av.Interface(), bv.Interface()), nil
 }

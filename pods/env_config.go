@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -172,12 +174,24 @@ func (w *Worker) keyRefValue(src *corev1.EnvVarSource) (string, error) {
 }
 
 // subPathExpr expands a volumeMount's subPathExpr from the container's
-// environment as the kubelet does ($(VAR) references; the result must be
-// a relative path without "..").
+// environment as the kubelet does (ExpandContainerVolumeMounts: a
+// reference to a variable that is undefined or empty is an error naming
+// them all), then checks the result as makeMounts does (checkSubPath,
+// subpath.go), with the kubelet's messages.
 func subPathExpr(expr string, lookup func(string) (string, bool)) (string, error) {
-	p := expand(expr, lookup)
-	if p == "" || strings.HasPrefix(p, "/") || hasDotDot(p) || strings.IndexByte(p, 0) >= 0 {
-		return "", fmt.Errorf("subPathExpr %q expands to %q, which is not a relative path inside the volume", expr, p)
+	missing := map[string]bool{}
+	p := expand(expr, func(k string) (string, bool) {
+		v, ok := lookup(k)
+		if !ok || v == "" {
+			missing[k] = true
+		}
+		return v, true
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("missing value for %s", strings.Join(slices.Sorted(maps.Keys(missing)), ", "))
+	}
+	if err := checkSubPath(p); err != nil {
+		return "", err
 	}
 	return p, nil
 }

@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/wasmpod/wasmpod/runtime"
 )
 
-// openVolumePath opens the host directory a volumeMount mounts: the
-// volume's directory itself, or its subPath resolved beneath it.
+// openVolumePath opens what a volumeMount mounts: the volume's directory
+// itself, or its subPath resolved beneath it, a directory (root) or a
+// regular file (file, a single-file mount: runtime.Mount.File).
 //
 // The subPath is resolved as the kubelet's safe subpath does
 // (pkg/volume/util/subpath): component by component within the volume, a
@@ -19,30 +24,101 @@ import (
 // confined resolution: openat per component, never a host path walk), and
 // missing directories are created the same way. A subPath that leads
 // outside the volume, through ".." or a symlink planted by a guest, is
-// refused. The directory returned is the one checked: the runtime mounts
-// this handle (runtime.Mount.Root), it does not resolve the path again.
+// refused. What is returned is what was checked: the runtime mounts this
+// handle (runtime.Mount.Root or File), it does not resolve the path again,
+// so a file's name replaced later (by a symlink, a rename, a ConfigMap
+// update) changes nothing: upstream likewise resolves the subPath at
+// start and bind-mounts the file it found, so ConfigMap subPath mounts
+// receive no updates.
 //
-// The caller closes the returned root.
-func openVolumePath(volDir, subPath string) (*os.Root, error) {
+// The caller closes the returned root or file.
+func openVolumePath(volDir, subPath string) (root *os.Root, file *os.File, err error) {
 	vr, err := os.OpenRoot(volDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if subPath == "" {
-		return vr, nil
+		return vr, nil, nil
 	}
 	defer vr.Close()
+	if err := checkSubPath(subPath); err != nil {
+		return nil, nil, err
+	}
 	if !filepath.IsLocal(subPath) {
-		return nil, fmt.Errorf("subPath %q must be a relative path inside the volume", subPath)
+		return nil, nil, fmt.Errorf("subPath %q must be a relative path inside the volume", subPath)
+	}
+	// An existing file is mounted as itself. O_NONBLOCK: a FIFO planted
+	// there must not block the worker (it is refused below).
+	f, err := vr.OpenFile(subPath, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	switch {
+	case err == nil:
+		fi, err := f.Stat()
+		switch {
+		case err != nil:
+			f.Close()
+			return nil, nil, subPathError(subPath, err)
+		case fi.Mode().IsRegular():
+			return nil, f, nil
+		case !fi.IsDir():
+			f.Close()
+			return nil, nil, fmt.Errorf("subPath %q is neither a directory nor a regular file (%v)", subPath, fi.Mode().Type())
+		}
+		f.Close() // a directory: opened as a root below
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, nil, subPathError(subPath, err)
 	}
 	if err := vr.MkdirAll(subPath, 0o777); err != nil {
-		return nil, subPathError(subPath, err)
+		return nil, nil, subPathError(subPath, err)
 	}
 	sr, err := vr.OpenRoot(subPath)
 	if err != nil {
-		return nil, subPathError(subPath, err)
+		return nil, nil, subPathError(subPath, err)
 	}
-	return sr, nil
+	return sr, nil, nil
+}
+
+// checkSubPath is the kubelet's check of a subPath before it is resolved
+// (makeMounts), with its messages: not absolute, no ".." component. (The
+// API refuses both for subPath; a subPathExpr's value is known only here.)
+func checkSubPath(p string) error {
+	switch {
+	case path.IsAbs(p):
+		return fmt.Errorf("error SubPath `%s` must not be an absolute path", p)
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", p)
+	case strings.IndexByte(p, 0) >= 0:
+		return fmt.Errorf("unable to provision SubPath %q: must not contain NUL", p)
+	}
+	return nil
+}
+
+// rootfsMount gives a container that has single-file mounts (subPath
+// files, its termination-message file) and no volume at "/" a read-only
+// "/" of its own, <pod>/rootfs/<container>, where the WASI layer makes
+// their mount points as a container runtime makes them in the image's
+// file system (e.g. /dev/termination-log, /etc/nginx/nginx.conf). Without
+// one, "/" is the empty virtual directory, which holds no mount point.
+func (w *Worker) rootfsMount(c *ctr, cfg *runtime.ContainerConfig) error {
+	files := false
+	for _, m := range cfg.Mounts {
+		if m.File == nil && path.IsAbs(m.GuestPath) && path.Clean(m.GuestPath) == "/" {
+			return nil
+		}
+		files = files || m.File != nil
+	}
+	if !files {
+		return nil
+	}
+	dir := filepath.Join(w.podDir, "rootfs", c.spec.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: dir, GuestPath: "/", ReadOnly: true, Root: root})
+	return nil
 }
 
 // subPathError explains why a subPath cannot be mounted.
@@ -56,7 +132,7 @@ func subPathError(subPath string, err error) error {
 		// os.Root's error for a path that leaves the root.
 		return fmt.Errorf("subPath %q leads outside the volume (through a symlink or \"..\")", subPath)
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("subPath %q is not a directory (WASI mounts directories only)", subPath)
+		return fmt.Errorf("subPath %q: not a directory", subPath)
 	case errors.Is(err, syscall.ELOOP):
 		return fmt.Errorf("subPath %q: too many levels of symbolic links", subPath)
 	}

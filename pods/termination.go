@@ -15,7 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -35,27 +35,21 @@ const (
 	terminationDirBytes = 1 << 20
 )
 
-// terminationMount adds to cfg the directory holding the container's
-// termination-message file, created empty, and returns the file's host
-// path ("" when there is none). WASI mounts directories only, so where the
-// kubelet bind-mounts one file, the file's guest directory (e.g. /dev) is
-// a per-container directory here; when a volumeMount already covers that
-// directory the volume is left visible and no message is collected.
+// terminationMount adds to cfg the container's termination-message file,
+// created empty for this instance, mounted alone at terminationMessagePath
+// (a single-file mount, as the kubelet bind-mounts a host file there
+// whatever the volumes), and returns its host path ("" when there is
+// none). Its mount point is made where the path's directory is: in a
+// volume mounted there, else in the container's read-only "/"
+// (rootfsMount). A path that is a directory (a volume's mount path, or a
+// directory a volume holds) fails the container's start, as runc's file
+// bind mount over a directory does. The guest can write the file, never
+// replace it (unlink, rename or symlink over a mount point fail), and the
+// message is read from the host file, never through a guest's name.
 func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string, error) {
 	p := c.spec.TerminationMessagePath
-	if p == "" || !path.IsAbs(p) {
+	if p == "" || !path.IsAbs(p) || path.Clean(p) == "/" {
 		return "", nil
-	}
-	p = path.Clean(p)
-	dir, base := path.Dir(p), path.Base(p)
-	if dir == "/" {
-		return "", nil
-	}
-	for _, m := range cfg.Mounts {
-		mp := path.Clean(m.GuestPath)
-		if mp == "/" || dir == mp || strings.HasPrefix(dir, mp+"/") {
-			return "", nil
-		}
 	}
 	host := filepath.Join(w.podDir, "termination", c.spec.Name)
 	// The previous instance's message was read when it exited.
@@ -65,17 +59,25 @@ func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string,
 	if err := os.MkdirAll(host, 0o755); err != nil {
 		return "", err
 	}
-	file := filepath.Join(host, base)
-	if err := os.WriteFile(file, nil, 0o666); err != nil {
+	file := filepath.Join(host, terminationFileName)
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o666)
+	if err != nil {
 		return "", err
 	}
 	q, err := runtime.NewVolumeQuota("termination message of "+c.spec.Name, terminationDirBytes, host)
 	if err != nil {
+		f.Close()
 		return "", err
 	}
-	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: dir, Quota: q})
+	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: file, GuestPath: path.Clean(p), File: f, Quota: q})
+	if err := w.rootfsMount(c, cfg); err != nil { // subpath.go
+		return "", err
+	}
 	return file, nil
 }
+
+// terminationFileName is the host name of a termination-message file.
+const terminationFileName = "termination-log"
 
 // terminationMessage is the message of an instance that ended with term:
 // the last 4 KiB of its termination-message file; with
@@ -99,9 +101,10 @@ func (w *Worker) terminationMessage(c *ctr, term *corev1.ContainerStateTerminate
 	return logTail(logPath)
 }
 
-// readTail reads at most the last n bytes of the file at name.
+// readTail reads at most the last n bytes of the file at name (not
+// through a symlink there).
 func readTail(name string, n int64) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -465,7 +465,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		failWith("CreateContainerConfigError", err.Error(), "Error: "+err.Error())
 		return
 	}
-	defer closeMounts(cfg.Mounts) // the engine holds its own handles
+	defer func() { closeMounts(cfg.Mounts) }() // the engine holds its own handles
 	restarts := c.restarts
 	if c.exited != nil {
 		restarts++
@@ -771,7 +771,7 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		}
 		// The directory is opened here, subPath resolved beneath the
 		// volume, and the runtime mounts this very handle.
-		root, err := openVolumePath(host, vm.SubPath)
+		root, file, err := openVolumePath(host, vm.SubPath) // subpath.go
 		if err != nil {
 			closeMounts(cfg.Mounts)
 			if vm.SubPath != "" {
@@ -783,7 +783,11 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 			host = filepath.Join(host, vm.SubPath)
 		}
 		cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: host, GuestPath: vm.MountPath, ReadOnly: vm.ReadOnly, Root: root,
-			Quota: w.volumeQuota(vm.Name)})
+			File: file, Quota: w.volumeQuota(vm.Name)})
+	}
+	if err := w.rootfsMount(c, &cfg); err != nil { // subpath.go
+		closeMounts(cfg.Mounts)
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -793,6 +797,9 @@ func closeMounts(ms []runtime.Mount) {
 	for _, m := range ms {
 		if m.Root != nil {
 			m.Root.Close()
+		}
+		if m.File != nil {
+			m.File.Close()
 		}
 	}
 }
