@@ -220,6 +220,9 @@ func defaultVolume(v *corev1.Volume) {
 			v.Projected.DefaultMode = ptr.To(defaultVolumeMode)
 		}
 		for _, src := range v.Projected.Sources {
+			if t := src.ServiceAccountToken; t != nil && t.ExpirationSeconds == nil {
+				t.ExpirationSeconds = ptr.To[int64](3600) // upstream's SetDefaults_ServiceAccountTokenProjection
+			}
 			if src.DownwardAPI == nil {
 				continue
 			}

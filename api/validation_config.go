@@ -153,9 +153,22 @@ func (v *podValidator) projectedVolume(s *corev1.ProjectedVolumeSource, p *field
 				dup(it.Path, dp.Child("items").Index(j).Child("path"))
 			}
 		}
-		if src.ServiceAccountToken != nil {
+		if t := src.ServiceAccountToken; t != nil {
+			// upstream's validateProjectionSources, field paths included
 			n++
-			v.add(field.Forbidden(sp.Child("serviceAccountToken"), notSupported+"wasmpod issues no ServiceAccount tokens yet"))
+			tp := sp.Child("serviceAccountToken")
+			// (nil is the default, 3600, when the pod was not defaulted)
+			if es := t.ExpirationSeconds; es != nil && *es < 10*60 {
+				v.add(field.Invalid(tp.Child("expirationSeconds"), *es, "may not specify a duration less than 10 minutes"))
+			} else if es != nil && *es > 1<<32 {
+				v.add(field.Invalid(tp.Child("expirationSeconds"), *es, "may not specify a duration larger than 2^32 seconds"))
+			}
+			if t.Path == "" {
+				v.add(field.Required(p.Child("path"), ""))
+			} else {
+				v.localPath(t.Path, p.Child("path"))
+				dup(t.Path, tp.Child("path"))
+			}
 		}
 		if src.ClusterTrustBundle != nil {
 			n++

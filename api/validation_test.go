@@ -188,7 +188,11 @@ func TestValidatePod(t *testing.T) {
 			"spec.volumes[3].downwardAPI.items[1].resourceFieldRef.containerName: Required value",
 			"spec.volumes[3].downwardAPI.items[2]: Required value: one of fieldRef and resourceFieldRef is required",
 			"spec.volumes[4].projected.sources[1].secret.items[0].path: Invalid value: \"a\": conflicting duplicate paths",
-			"spec.volumes[4].projected.sources[2].serviceAccountToken: Forbidden: not supported by wasmpod: wasmpod issues no ServiceAccount tokens yet",
+			"spec.volumes[4].projected.sources[2].serviceAccountToken.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes",
+			"spec.volumes[4].projected.sources[2].serviceAccountToken.path: Invalid value: \"a\": conflicting duplicate paths",
+			"spec.volumes[4].projected.sources[3].serviceAccountToken.expirationSeconds: Invalid value: 8589934592: may not specify a duration larger than 2^32 seconds",
+			"spec.volumes[4].projected.path: Required value",
+			"spec.volumes[4].projected.path: Invalid value: \"../t\": must not contain '..'",
 			"spec.containers[0].volumeMounts[1].subPathExpr: Invalid value: \"$(X)\": subPathExpr and subPath are mutually exclusive",
 			"spec.containers[0].volumeMounts[2].subPathExpr: Invalid value: \"../$(X)\": must not contain '..'",
 		}, mutate: func(p *corev1.Pod) {
@@ -205,7 +209,9 @@ func TestValidatePod(t *testing.T) {
 				corev1.Volume{Name: "p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
 					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, Items: []corev1.KeyToPath{{Key: "k", Path: "a"}}}},
 					{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []corev1.KeyToPath{{Key: "k", Path: "a"}}}},
-					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}})
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "a", ExpirationSeconds: ptr.To[int64](60)}},
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{ExpirationSeconds: ptr.To[int64](1 << 33)}},
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "../t", ExpirationSeconds: ptr.To[int64](600)}}}}}})
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
 				{Name: "cm", MountPath: "/cm"},
 				{Name: "data", MountPath: "/a", SubPath: "x", SubPathExpr: "$(X)"},

@@ -43,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -305,6 +306,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.pcfg.Secrets == nil {
 		a.pcfg.Secrets = func(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 			return a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		}
+	}
+	if a.pcfg.ServiceAccountTokens == nil { // projected tokens, as the kubelet's token manager
+		a.pcfg.ServiceAccountTokens = func(ctx context.Context, ns, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+			return a.client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, tr, metav1.CreateOptions{})
 		}
 	}
 

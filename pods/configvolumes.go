@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
@@ -75,6 +76,11 @@ type configVolumes struct {
 	metaMu              sync.Mutex
 	labels, annotations map[string]string
 	metaSet             bool
+
+	// ServiceAccount tokens of projections, by audience and lifetime
+	// (configvolumes_token.go).
+	tokMu  sync.Mutex
+	tokens map[tokenKey]*authenticationv1.TokenRequest
 }
 
 func isConfigVolume(v *corev1.Volume) bool {
@@ -124,7 +130,7 @@ func (w *Worker) payload(v *corev1.Volume) (map[string]volFile, error) {
 			case src.DownwardAPI != nil:
 				err = w.downwardFiles(out, src.DownwardAPI.Items, p.DefaultMode)
 			case src.ServiceAccountToken != nil:
-				err = errors.New("serviceAccountToken projections are not supported: wasmpod issues no ServiceAccount tokens")
+				err = w.tokenFile(out, src.ServiceAccountToken, p.DefaultMode) // configvolumes_token.go
 			default:
 				err = errors.New("projected volume source of an unsupported type")
 			}

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,6 +110,10 @@ type Config struct {
 	// node agent fills them with client-go gets.
 	ConfigMaps func(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 	Secrets    func(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+	// ServiceAccountTokens, when set, requests a ServiceAccount token
+	// through the API (TokenRequest), for serviceAccountToken projections
+	// (configvolumes_token.go). The node agent fills it with client-go.
+	ServiceAccountTokens func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
 	// ConfigVolumeSyncPeriod is how often configMap, secret, downwardAPI
 	// and projected volumes are refreshed (DefaultConfigVolumeSyncPeriod
 	// when zero).
