@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -91,6 +93,15 @@ func validatePodUpdate(s *Server, obj, old runtime.Object) error {
 	if errs := append(api.ValidatePod(p, s.opts.Validation), s.relativeImageErrors(p, o)...); len(errs) > 0 { // modules.go
 		return invalid("Pod", p.Name, errs)
 	}
+	// Containers keep their number (upstream's ValidateContainerUpdates).
+	for _, n := range []struct {
+		field    string
+		now, was int
+	}{{"containers", len(p.Spec.Containers), len(o.Spec.Containers)}, {"initContainers", len(p.Spec.InitContainers), len(o.Spec.InitContainers)}} {
+		if n.now != n.was {
+			return invalid("Pod", p.Name, field.ErrorList{field.Forbidden(field.NewPath("spec", n.field), "pod updates may not add or remove containers")})
+		}
+	}
 	// activeDeadlineSeconds may only be set or lowered, as upstream's
 	// ValidatePodUpdate.
 	adsPath := field.NewPath("spec", "activeDeadlineSeconds")
@@ -114,11 +125,59 @@ func validatePodUpdate(s *Server, obj, old runtime.Object) error {
 	if len(a.Tolerations) >= len(b.Tolerations) && equality.Semantic.DeepEqual(a.Tolerations[:len(b.Tolerations)], b.Tolerations) {
 		a.Tolerations = b.Tolerations
 	}
+	// schedulingGates may only be removed (upstream's
+	// validateOnlyDeletedSchedulingGates).
+	for i, g := range a.SchedulingGates {
+		if !slices.ContainsFunc(b.SchedulingGates, func(og corev1.PodSchedulingGate) bool { return og.Name == g.Name }) {
+			return invalid("Pod", p.Name, field.ErrorList{field.Forbidden(field.NewPath("spec", "schedulingGates").Index(i).Child("name"),
+				fmt.Sprintf("only deletion is allowed, but found new scheduling gate '%s'", g.Name))})
+		}
+	}
+	a.SchedulingGates = b.SchedulingGates
+	// A negative terminationGracePeriodSeconds may become 1.
+	if og, ng := b.TerminationGracePeriodSeconds, a.TerminationGracePeriodSeconds; og != nil && *og < 0 && ng != nil && *ng == 1 {
+		a.TerminationGracePeriodSeconds = og
+	}
 	if !equality.Semantic.DeepEqual(a, b) {
+		// Upstream appends a diff of the two specs; this names the fields.
 		return invalid("Pod", p.Name, field.ErrorList{field.Forbidden(field.NewPath("spec"),
-			"pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations)")})
+			"pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)\n"+
+				"changed: "+strings.Join(podSpecChanges(b, a), ", "))})
 	}
 	return nil
+}
+
+// podSpecChanges names the fields of a pod spec that differ between old
+// and cur (containers by index and field), by their JSON names.
+func podSpecChanges(old, cur *corev1.PodSpec) []string {
+	var out []string
+	jsonName := func(f reflect.StructField) string {
+		n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		return n
+	}
+	ov, cv := reflect.ValueOf(old).Elem(), reflect.ValueOf(cur).Elem()
+	for i := 0; i < ov.NumField(); i++ {
+		f := ov.Type().Field(i)
+		if equality.Semantic.DeepEqual(ov.Field(i).Interface(), cv.Field(i).Interface()) {
+			continue
+		}
+		name := "spec." + jsonName(f)
+		oc, ok1 := ov.Field(i).Interface().([]corev1.Container)
+		cc, ok2 := cv.Field(i).Interface().([]corev1.Container)
+		if !ok1 || !ok2 || len(oc) != len(cc) {
+			out = append(out, name)
+			continue
+		}
+		for j := range oc {
+			a, b := reflect.ValueOf(&oc[j]).Elem(), reflect.ValueOf(&cc[j]).Elem()
+			for k := 0; k < a.NumField(); k++ {
+				if !equality.Semantic.DeepEqual(a.Field(k).Interface(), b.Field(k).Interface()) {
+					out = append(out, fmt.Sprintf("%s[%d].%s", name, j, jsonName(a.Type().Field(k))))
+				}
+			}
+		}
+	}
+	return out
 }
 
 func prepareNamespaceCreate(s *Server, obj runtime.Object) error {

@@ -564,6 +564,7 @@ func (a *Agent) sync(obj any) {
 	if !fresh {
 		e.w.SetMetadata(pod.Labels, pod.Annotations) // downwardAPI volumes (downward.go)
 		e.w.SetActiveDeadlineSeconds(pod.Spec.ActiveDeadlineSeconds)
+		e.w.SetImages(pod) // a changed image restarts its container (worker.go)
 		// Someone else changed the pod's status (the node lifecycle
 		// controller marks pods Unknown while the node is unreachable):
 		// write the worker's view again, as the kubelet's status manager

@@ -113,6 +113,12 @@ type ctr struct {
 	restored bool
 	// probe is the running instance's probe state (probe.go).
 	probe probeStatus
+	// respawn: the running instance was stopped because its image changed
+	// (Worker.SetImages): it starts again whatever the restartPolicy.
+	respawn bool
+	// runImage is the image the running instance was started from; the
+	// status reports it, as the kubelet reports the runtime's image.
+	runImage string
 }
 
 // podState is everything the pure functions decide on.
@@ -172,6 +178,9 @@ func (s *podState) policy() corev1.RestartPolicy {
 func (s *podState) wantsRestart(c *ctr) bool {
 	if c.exited == nil {
 		return false
+	}
+	if c.respawn {
+		return true // its definition changed (Worker.SetImages)
 	}
 	switch c.kind {
 	case kindSidecar:
@@ -471,6 +480,11 @@ func (c *ctr) status(now time.Time, terminal bool) corev1.ContainerStatus {
 	if c.last != nil {
 		st.LastTerminationState.Terminated = c.last.DeepCopy()
 	}
+	if c.runImage != "" && (c.running || (c.exited != nil && c.waitReason == "")) {
+		// The instance's own image, as the kubelet reports the runtime's,
+		// until it is started again with a changed one (Worker.SetImages).
+		st.Image = c.runImage
+	}
 	f := false
 	st.Started = &f
 	switch {
@@ -482,7 +496,7 @@ func (c *ctr) status(now time.Time, terminal bool) corev1.ContainerStatus {
 	case c.exited != nil && c.restored && !terminal:
 		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waitReason, Message: c.waitMessage}
 		st.LastTerminationState.Terminated = c.exited.DeepCopy()
-	case c.exited != nil && (terminal || c.waitReason != "CrashLoopBackOff"):
+	case c.exited != nil && (terminal || c.waitReason == ""):
 		st.State.Terminated = c.exited.DeepCopy()
 	case c.exited != nil:
 		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waitReason, Message: c.waitMessage}

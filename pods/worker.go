@@ -171,6 +171,8 @@ type Worker struct {
 	// deadlineCh carries an updated activeDeadlineSeconds to Run
 	// (termination_deadline.go).
 	deadlineCh chan *int64
+	// imageCh carries the pod's updated container images to Run (SetImages).
+	imageCh chan map[string]string
 	// mem is the pod's memory budget within Config.NodeMemory, ctrMem
 	// each container's within it (guarded by mu; see containerMemory).
 	mem    *runtime.Budget
@@ -226,6 +228,7 @@ func NewWorker(cfg *Config, pod *corev1.Pod) *Worker {
 		logCh:       make(chan struct{}),
 		evictCh:     make(chan string, 1),
 		deadlineCh:  make(chan *int64, 1),
+		imageCh:     make(chan map[string]string, 1),
 		probes:      newProbeSet(),
 	}
 	switch pod.Status.Phase {
@@ -376,6 +379,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.beginEviction(msg)
 		case d := <-w.deadlineCh:
 			w.setActiveDeadline(d) // termination_deadline.go
+		case imgs := <-w.imageCh:
+			w.setImages(imgs)
 		case <-timer:
 		case <-ctx.Done():
 			w.killAll()
@@ -504,6 +509,8 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	c.retryAt = time.Time{}
 	c.pull = backoff{}
 	c.restored = false
+	c.respawn = false
+	c.runImage = c.spec.Image
 	w.mu.Lock()
 	w.mods[c.spec.Name] = mod
 	w.mu.Unlock()
@@ -561,6 +568,107 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 	w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
 		c.spec.Image, w.clk.Since(t0).Round(time.Millisecond), len(img.Bytes)))
 	return img, nil
+}
+
+// SetImages gives the worker the pod's current container images, as the
+// API allows them to change on a live pod (spec.containers[*].image and
+// spec.initContainers[*].image). Run then acts as the kubelet's
+// computePodActions does on a changed container definition:
+//   - a running app container is stopped as killContainer stops it (preStop,
+//     TERM, KILL after the pod's grace period; Killing "Container NAME
+//     definition changed, will be restarted") and started again with the new
+//     image whatever the restartPolicy, without crash back-off (upstream's
+//     back-off key includes the container's spec hash);
+//   - a running sidecar (restartable init container) likewise, with the
+//     Killing message "Init container NAME definition changed";
+//   - a regular init container is never run again for it: the new image is
+//     used only if it has to run again anyway;
+//   - a container waiting to start (ErrImagePull, ImagePullBackOff,
+//     CrashLoopBackOff) tries the new image at once.
+//
+// A pod that is terminating only records the new image.
+func (w *Worker) SetImages(pod *corev1.Pod) {
+	want := map[string]string{}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			want[cs[i].Name] = cs[i].Image
+		}
+	}
+	w.mu.Lock()
+	changed := false
+	for _, c := range w.state.ctrs {
+		if img, ok := want[c.spec.Name]; ok && img != "" && img != c.spec.Image {
+			changed = true
+		}
+	}
+	w.mu.Unlock()
+	if !changed {
+		return // unchanged: every pod update passes here
+	}
+	for {
+		select {
+		case w.imageCh <- want:
+			return
+		case <-w.imageCh: // a value Run has not taken yet: replace it
+		case <-w.done:
+			return
+		}
+	}
+}
+
+// setImages, in Run, applies SetImages's images.
+func (w *Worker) setImages(want map[string]string) {
+	s := w.state
+	for _, c := range s.ctrs {
+		img, ok := want[c.spec.Name]
+		if !ok || img == "" || img == c.spec.Image {
+			continue
+		}
+		w.mu.Lock()
+		c.spec.Image = img
+		if w.pod != s.pod {
+			setContainerImage(w.pod, c.spec.Name, img)
+		}
+		w.mu.Unlock()
+		if s.terminating || s.terminal {
+			continue
+		}
+		in := w.insts[c]
+		switch {
+		case in == nil:
+			// Not running: the next start uses the new image, now. A pull
+			// back-off and a crash back-off were for the old one.
+			if c.kind != kindInit || !s.initialized {
+				c.retryAt, c.pull, c.crash = time.Time{}, backoff{}, backoff{}
+			}
+		case c.kind == kindInit:
+			// A running regular init container finishes as it is.
+		default:
+			c.respawn = c.kind == kindApp
+			c.crash = backoff{}
+			if in.termSent {
+				continue // already stopping: it starts again with the new image
+			}
+			msg := fmt.Sprintf("Container %s definition changed, will be restarted", c.spec.Name)
+			if c.kind == kindSidecar {
+				msg = fmt.Sprintf("Init container %s definition changed", c.spec.Name)
+			}
+			w.event(corev1.EventTypeNormal, "Killing", msg)
+			w.stopInstance(c, in, s.gracePeriod()) // probe.go: preStop, TERM, KILL
+		}
+	}
+	w.publish()
+}
+
+// setContainerImage sets the image of pod's (init) container name.
+func setContainerImage(pod *corev1.Pod, name, img string) {
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if cs[i].Name == name {
+				cs[i].Image = img
+			}
+		}
+	}
 }
 
 // openLog creates the instance's CRI log file and points cfg's streams at it.
