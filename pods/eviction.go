@@ -480,17 +480,29 @@ func (w *Worker) applyEviction(st *corev1.PodStatus, prev *corev1.PodStatus) {
 }
 
 // containerMemory is the memory budget of one container of the pod, within
-// the pod's, within the node's (nil without a node budget).
+// the pod's, within the node's (nil without a node budget). Its limit is
+// the container's limits.memory: every instance in the container (the
+// container's own and those of exec, exec probes and exec hooks, which
+// upstream run in the container's cgroup) shares it, so together they
+// never hold more than the limit.
 func (w *Worker) containerMemory(name string) *runtime.Budget {
 	if w.cfg.NodeMemory == nil {
 		return nil
+	}
+	var limit int64
+	for _, c := range w.state.ctrs {
+		if c.spec.Name == name {
+			if m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]; ok {
+				limit = m.Value()
+			}
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.podMemoryLocked()
 	b := w.ctrMem[name]
 	if b == nil {
-		b = runtime.NewChildBudget("container "+name+" memory", 0, w.mem)
+		b = runtime.NewChildBudget("container "+name+" memory", limit, w.mem)
 		w.ctrMem[name] = b
 	}
 	return b
