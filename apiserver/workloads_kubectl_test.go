@@ -428,3 +428,23 @@ func TestScaleKubectl(t *testing.T) {
 		t.Errorf("daemonset scale: %s", stderr)
 	}
 }
+
+// TestScaleRBACKubectl: deployments/scale is its own RBAC resource: view
+// may read it, not write it; edit may scale.
+func TestScaleRBACKubectl(t *testing.T) {
+	_, admin, alice, bob := newRBACEnv(t)
+	admin.run(t, "apply", "-f", writeManifest(t, "d.yaml", exampleDeployment))
+	admin.run(t, "create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice")
+	admin.run(t, "create", "rolebinding", "bob-edit", "--clusterrole=edit", "--user=bob")
+	if out := alice.run(t, "get", "--raw", "/apis/apps/v1/namespaces/default/deployments/nginx-deployment/scale"); !strings.Contains(out, `"replicas":3`) {
+		t.Errorf("view: get scale: %s", out)
+	}
+	alice.wantFail(t, `User "alice" cannot patch resource "deployments/scale" in API group "apps" in the namespace "default"`,
+		"scale", "deployment", "nginx-deployment", "--replicas=1")
+	if out := bob.run(t, "scale", "deployment", "nginx-deployment", "--replicas=1"); strings.TrimSpace(out) != "deployment.apps/nginx-deployment scaled" {
+		t.Errorf("edit: kubectl scale: %q", out)
+	}
+	if out := admin.run(t, "get", "deploy", "nginx-deployment", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"); out != "1 2" {
+		t.Errorf("after bob's scale: replicas and generation %q, want \"1 2\"", out)
+	}
+}
