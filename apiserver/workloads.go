@@ -793,7 +793,7 @@ func validateCronJobSpec(spec, old *batchv1.CronJobSpec, p *field.Path, opts api
 		errs = append(errs, field.Required(sp, ""))
 	} else {
 		allowTZ := old != nil && strings.Contains(old.Schedule, "TZ")
-		if _, err := cron.ParseStandard(spec.Schedule); err != nil {
+		if err := parseSchedule(spec.Schedule); err != nil {
 			errs = append(errs, field.Invalid(sp, spec.Schedule, err.Error()))
 		}
 		switch {
@@ -833,6 +833,22 @@ func validateCronJobSpec(spec, old *batchv1.CronJobSpec, p *field.Path, opts api
 		errs = append(errs, apivalidation.ValidateNonnegativeField(int64(*spec.FailedJobsHistoryLimit), p.Child("failedJobsHistoryLimit"))...)
 	}
 	return errs
+}
+
+// parseSchedule parses a cron schedule as upstream (robfig/cron's
+// ParseStandard), without its panic on a TZ= or CRON_TZ= prefix with
+// nothing after it ("TZ=UTC" slices out of range in robfig/cron v3.0.1).
+func parseSchedule(s string) (err error) {
+	if (strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=")) && !strings.Contains(s, " ") {
+		return fmt.Errorf("expected a schedule after the time zone: %s", s)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invalid schedule: %v", r)
+		}
+	}()
+	_, err = cron.ParseStandard(s)
+	return err
 }
 
 // validateTimeZone is upstream's validateTimeZone.

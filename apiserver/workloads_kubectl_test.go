@@ -278,6 +278,8 @@ func TestWorkloadValidationKubectl(t *testing.T) {
 			[]string{`spec.timeZone: Invalid value: "Mars/Olympus_Mons": unknown time zone Mars/Olympus_Mons`}},
 		{"tz-in-schedule", strings.Replace(exampleCronJob, `"* * * * *"`, `"TZ=UTC * * * * *"`, 1),
 			[]string{`spec.schedule: Invalid value: "TZ=UTC * * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone field instead`}},
+		{"tz-alone", strings.Replace(exampleCronJob, `"* * * * *"`, `"TZ=UTC"`, 1), // robfig/cron panics on it
+			[]string{`spec.schedule: Invalid value: "TZ=UTC": expected a schedule after the time zone: TZ=UTC`}},
 		{"concurrency", strings.Replace(exampleCronJob, "  schedule:", "  concurrencyPolicy: Sometimes\n  schedule:", 1),
 			[]string{`spec.concurrencyPolicy: Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace"`}},
 		{"template-hostnetwork", strings.Replace(exampleDeployment, "      containers:", "      hostNetwork: true\n      containers:", 1),
