@@ -1,0 +1,148 @@
+package apiserver
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+func testPodTemplate(labels map[string]string, restart corev1.RestartPolicy) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{RestartPolicy: restart, Containers: []corev1.Container{{Name: "c", Image: "wasmpod.local/x:1"}}}}
+}
+
+// TestWorkloadValidationClientGo: the rules the kubectl test does not
+// cover, each with upstream's field path and message.
+func TestWorkloadValidationClientGo(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	app := map[string]string{"app": "a"}
+	job := func(mut func(j *batchv1.Job)) *batchv1.Job {
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j"}, Spec: batchv1.JobSpec{Template: testPodTemplate(nil, corev1.RestartPolicyNever)}}
+		mut(j)
+		return j
+	}
+	cron := func(mut func(c *batchv1.CronJob)) *batchv1.CronJob {
+		c := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Spec: batchv1.CronJobSpec{Schedule: "@hourly",
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: testPodTemplate(nil, corev1.RestartPolicyOnFailure)}}}}
+		mut(c)
+		return c
+	}
+	ds := func(mut func(d *appsv1.DaemonSet)) *appsv1.DaemonSet {
+		d := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "d"}, Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: app}, Template: testPodTemplate(app, corev1.RestartPolicyAlways)}}
+		mut(d)
+		return d
+	}
+	for _, c := range []struct {
+		name   string
+		create func() error
+		want   string
+	}{
+		{"ds-surge-and-unavailable", func() error {
+			_, err := cs.AppsV1().DaemonSets("default").Create(ctx, ds(func(d *appsv1.DaemonSet) {
+				d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(intstr.FromInt32(1))}
+			}), metav1.CreateOptions{})
+			return err
+		}, `spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero`},
+		{"ds-percent-over-100", func() error {
+			_, err := cs.AppsV1().DaemonSets("default").Create(ctx, ds(func(d *appsv1.DaemonSet) {
+				d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromString("150%"))}
+			}), metav1.CreateOptions{})
+			return err
+		}, `spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "150%": must not be greater than 100%`},
+		{"ds-active-deadline", func() error {
+			_, err := cs.AppsV1().DaemonSets("default").Create(ctx, ds(func(d *appsv1.DaemonSet) {
+				d.Spec.Template.Spec.ActiveDeadlineSeconds = ptr.To[int64](5)
+			}), metav1.CreateOptions{})
+			return err
+		}, `spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in DaemonSet is not Supported`},
+		{"job-indexed-without-completions", func() error {
+			_, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) {
+				j.Spec.Parallelism, j.Spec.CompletionMode = ptr.To[int32](2), ptr.To(batchv1.IndexedCompletion)
+			}), metav1.CreateOptions{})
+			return err
+		}, `spec.completions: Required value: when completion mode is Indexed`},
+		{"job-per-index-nonindexed", func() error {
+			_, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) { j.Spec.BackoffLimitPerIndex = ptr.To[int32](1) }), metav1.CreateOptions{})
+			return err
+		}, `spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode`},
+		{"job-failure-policy-onfailure", func() error {
+			_, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) {
+				j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+				j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailJob,
+					OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}}}}
+			}), metav1.CreateOptions{})
+			return err
+		}, `spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when podFailurePolicy is specified`},
+		{"job-wrong-generated-label", func() error {
+			_, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) { j.Spec.Template.Labels = map[string]string{"job-name": "other"} }), metav1.CreateOptions{})
+			return err
+		}, `spec.template.metadata.labels[job-name]: Invalid value: "other": must be 'j'`},
+		{"cronjob-template-selector", func() error {
+			_, err := cs.BatchV1().CronJobs("default").Create(ctx, cron(func(c *batchv1.CronJob) {
+				c.Spec.JobTemplate.Spec.Selector = &metav1.LabelSelector{MatchLabels: app}
+			}), metav1.CreateOptions{})
+			return err
+		}, "spec.jobTemplate.spec.selector: Invalid value: "},
+		{"cronjob-long-name", func() error {
+			_, err := cs.BatchV1().CronJobs("default").Create(ctx, cron(func(c *batchv1.CronJob) { c.Name = strings.Repeat("c", 53) }), metav1.CreateOptions{})
+			return err
+		}, `metadata.name: Invalid value: "` + strings.Repeat("c", 53) + `": must be no more than 52 characters`},
+		{"cronjob-local-timezone", func() error {
+			_, err := cs.BatchV1().CronJobs("default").Create(ctx, cron(func(c *batchv1.CronJob) { c.Spec.TimeZone = ptr.To("Local") }), metav1.CreateOptions{})
+			return err
+		}, `spec.timeZone: Invalid value: "Local": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.create()
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v\nwant 422 containing %q", err, c.want)
+			}
+		})
+	}
+
+	// A Job with manualSelector keeps its own selector and labels.
+	mj, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) {
+		j.Spec.ManualSelector = ptr.To(true)
+		j.Spec.Selector = &metav1.LabelSelector{MatchLabels: app}
+		j.Spec.Template.Labels = app
+	}), metav1.CreateOptions{})
+	if err != nil || len(mj.Spec.Template.Labels) != 1 || len(mj.Spec.Selector.MatchLabels) != 1 {
+		t.Errorf("manualSelector job: %v %+v", err, mj)
+	}
+	// A valid time zone and an Indexed Job with per-index backoff.
+	if _, err := cs.BatchV1().CronJobs("default").Create(ctx, cron(func(c *batchv1.CronJob) { c.Spec.TimeZone = ptr.To("Europe/Paris") }), metav1.CreateOptions{}); err != nil {
+		t.Errorf("cronjob in Europe/Paris: %v", err)
+	}
+	ij, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) {
+		j.Name = "indexed"
+		j.Spec.Completions, j.Spec.CompletionMode, j.Spec.BackoffLimitPerIndex = ptr.To[int32](3), ptr.To(batchv1.IndexedCompletion), ptr.To[int32](1)
+	}), metav1.CreateOptions{})
+	if err != nil || *ij.Spec.BackoffLimit != 2147483647 || *ij.Spec.Parallelism != 1 {
+		t.Errorf("indexed job with backoffLimitPerIndex: %v, backoffLimit %v", err, ij.Spec.BackoffLimit)
+	}
+	// A suspended Job that never started may change its scheduling
+	// directives; other template fields stay immutable.
+	sj, err := cs.BatchV1().Jobs("default").Create(ctx, job(func(j *batchv1.Job) { j.Name = "suspended"; j.Spec.Suspend = ptr.To(true) }), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sj.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+	if sj, err = cs.BatchV1().Jobs("default").Update(ctx, sj, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("nodeSelector of a suspended job: %v", err)
+	}
+	sj.Spec.Template.Spec.Containers[0].Image = "wasmpod.local/y:1"
+	if _, err = cs.BatchV1().Jobs("default").Update(ctx, sj, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.template: Invalid value: ") {
+		t.Errorf("image of a suspended job: %v", err)
+	}
+}
