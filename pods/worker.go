@@ -556,6 +556,8 @@ func imageFailure(ref string, err error) (msg, summary string) {
 
 func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 	if img := w.images[c.spec.Image]; img != nil {
+		// As the kubelet's image manager for an image it has.
+		w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
 		return img, nil
 	}
 	w.event(corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
