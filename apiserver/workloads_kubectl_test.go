@@ -238,6 +238,14 @@ func TestWorkloadDefaultsKubectl(t *testing.T) {
 	}
 	wantTemplateDefaults(t, "cronjob", cj.Spec.JobTemplate.Spec.Template.Spec, corev1.RestartPolicyOnFailure)
 
+	// kubectl's Job from a CronJob's template gets its selector generated.
+	if out := k.run(t, "create", "job", "manual", "--from=cronjob/hello"); strings.TrimSpace(out) != "job.batch/manual created" {
+		t.Errorf("create job --from=cronjob/hello: %q", out)
+	}
+	if out := k.run(t, "get", "job", "manual", "-o", "jsonpath={.spec.template.metadata.labels.job-name} {.spec.backoffLimit} {.metadata.ownerReferences[0].name}"); out != "manual 6 hello" {
+		t.Errorf("job from cronjob: %q", out)
+	}
+
 	// Other kinds have no generation, as upstream.
 	k.run(t, "create", "configmap", "plain", "--from-literal=a=b")
 	var cm corev1.ConfigMap
