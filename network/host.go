@@ -220,6 +220,26 @@ func (n *Network) DialPod(ctx context.Context, podIP netip.Addr, port int) (net.
 	return newSockConn(h), nil
 }
 
+// DialFromNode connects from the node, appearing inside the pod as
+// Config.HostIP, to ip:port as the kubelet's probes and hooks connect: to
+// the pod IP, so only a listener bound to the pod IP or to the
+// unspecified address is reachable (one bound to a loopback address is
+// refused, as on a real node); a Service VIP reaches one of its endpoints;
+// any other address is unreachable. A full accept queue refuses at once.
+func (n *Network) DialFromNode(ctx context.Context, ip netip.Addr, port int) (net.Conn, error) {
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("network: dial %s: port %d out of range", ip, port)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := n.hostDial(netip.AddrPortFrom(ip, uint16(port)), nil)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // hostListener is a real host listener forwarding into the fabric.
 type hostListener struct {
 	n      *Network

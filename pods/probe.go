@@ -281,7 +281,7 @@ func (w *Worker) probeLoop(ctx context.Context, c *ctr, in *instance, k probeKin
 // onProbe handles a probe or hook outcome on the worker's goroutine.
 func (w *Worker) onProbe(m probeMsg) {
 	if m.eventOnly {
-		w.event(corev1.EventTypeWarning, "Failed"+m.hook.name+"Hook", m.hook.msg)
+		w.event(corev1.EventTypeWarning, "Failed"+m.hook.name+"Hook", m.hook.event())
 		return
 	}
 	if w.insts[m.c] != m.in || m.in.termSent {
@@ -293,7 +293,7 @@ func (w *Worker) onProbe(m probeMsg) {
 	}
 	c := m.c
 	if m.unknown {
-		w.event(corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe errored: %s", m.kind, m.output))
+		w.event(corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe errored and resulted in unknown state: %s", m.kind, m.output))
 		return
 	}
 	if !m.ok {
@@ -417,8 +417,17 @@ func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 	return 0, fmt.Errorf("couldn't find port: %v in %v", p.StrVal, c.Name)
 }
 
-// dialPod connects to port of the pod (host empty or the pod's IP) through
-// the pod network, or to another host from the node.
+// NodeDialer connects from the node to a pod IP (or Service VIP) as the
+// kubelet's probes do: a listener bound only to the pod's loopback is not
+// reachable. *network.Network implements it.
+type NodeDialer interface {
+	DialFromNode(ctx context.Context, ip netip.Addr, port int) (net.Conn, error)
+}
+
+// dialPod connects to port of the pod (host empty or the pod's IP), or of
+// another pod, from the node through the pod network, as upstream's
+// probes reach the pod IP: a server listening only on the pod's 127.0.0.1
+// is refused. (A Network without DialFromNode is dialed as port-forward.)
 func (w *Worker) dialPod(ctx context.Context, host string, port int) (net.Conn, error) {
 	d, ok := w.cfg.Network.(PodDialer)
 	if !ok || w.podNet == nil {
@@ -434,6 +443,9 @@ func (w *Worker) dialPod(ctx context.Context, host string, port int) (net.Conn, 
 			return nil, fmt.Errorf("dial tcp %s: a probe or hook host must be a pod IP (names are not resolved)", net.JoinHostPort(host, strconv.Itoa(port)))
 		}
 		ip = a
+	}
+	if nd, ok := w.cfg.Network.(NodeDialer); ok {
+		return nd.DialFromNode(ctx, ip, port)
 	}
 	return d.DialPod(ctx, ip, port)
 }
