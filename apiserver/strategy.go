@@ -60,7 +60,7 @@ func preparePodCreate(s *Server, obj runtime.Object) error {
 	p := obj.(*corev1.Pod)
 	api.SetDefaultsPod(p)
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending}
-	return nil
+	return s.admitServiceAccount(p) // serviceaccount_admission.go
 }
 
 func invalid(kind, name string, errs field.ErrorList) error {
