@@ -16,8 +16,8 @@ import (
 // the pod's sandbox, with the container's environment, volume mounts,
 // working directory, network and memory limit. The module is chosen from
 // argv[0] (execTarget): the container's own module, or the toolbox for a
-// toolbox applet; any other command exits 127 with the runtime's
-// "executable file not found in $PATH" message on stderr. stdin, when non-nil, is copied to the instance's stdin (EOF
+// toolbox applet; any other command exits 127 with the OCI runtime's
+// "executable file not found in $PATH" message on stderr (ociExecFailed). stdin, when non-nil, is copied to the instance's stdin (EOF
 // closes it); when nil the instance's stdin stays open until it is killed.
 // stdout and stderr may be nil (discarded). It returns the instance's exit
 // code once it has exited. Cancelling ctx, or the pod's worker finishing,
@@ -65,13 +65,13 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 		}
 		if err != nil {
 			if stderr != nil {
-				fmt.Fprintf(stderr, "exec: %q: executable file not found in $PATH (%v)\n", argv[0], err)
+				fmt.Fprintf(stderr, "%sexec: %q: executable file not found in $PATH (%v): unknown\n", ociExecFailed, argv[0], err)
 			}
 			return 127, nil
 		}
 	case execNotFound:
 		if stderr != nil {
-			fmt.Fprintf(stderr, "exec: %q: executable file not found in $PATH\n", argv[0])
+			fmt.Fprintf(stderr, "%sexec: %q: executable file not found in $PATH: unknown\n", ociExecFailed, argv[0])
 		}
 		return 127, nil
 	}
@@ -101,6 +101,13 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	return inst.Status().ExitCode, nil
 }
 
+// ociExecFailed starts the message of an exec whose command cannot start,
+// as runc's through containerd or Docker ("OCI runtime exec failed: exec
+// failed: unable to start container process: exec: "foo": executable file
+// not found in $PATH: unknown"), which upstream users see from kubectl
+// exec and in exec probe and hook failures.
+const ociExecFailed = "OCI runtime exec failed: exec failed: unable to start container process: "
+
 // containerStatus finds a container's status (init or app) in the pod.
 func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses} {
@@ -123,7 +130,9 @@ func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 //     argv[0] must be one of its applets (or "toolbox");
 //   - else the toolbox when its base name is a toolbox applet (sh, ls, tar,
 //     ...: toolboxApplets), run in the same sandbox;
-//   - else nothing: exit 127, `exec: "foo": executable file not found in $PATH`.
+//   - else nothing: exit 127, `OCI runtime exec failed: exec failed: unable
+//     to start container process: exec: "foo": executable file not found in
+//     $PATH: unknown`.
 type execKind int
 
 const (
@@ -137,7 +146,7 @@ var toolboxApplets = map[string]bool{}
 
 func init() {
 	for _, n := range strings.Fields(`sh ash echo cat ls mkdir rm rmdir cp mv touch sleep date env grep wc head
-		tail tar sed find test [ true false wget tee hostname pwd printenv basename dirname`) {
+		tail tar sed find test [ true false wget tee hostname pwd printenv basename dirname httpd`) {
 		toolboxApplets[n] = true
 	}
 }

@@ -29,14 +29,29 @@ import (
 // minGraceAfterPreStop is upstream's minimumGracePeriodInSeconds.
 const minGraceAfterPreStop = 2 * time.Second
 
-// hookResult is a failed hook.
+// hookResult is a failed hook: name is PostStart or PreStop, msg the
+// handler runner's message (upstream's handlers.go: "Exec lifecycle hook
+// ([cmd]) for Container "c" in Pod "p_ns(uid)" failed - error: ...,
+// message: ...", "HTTP lifecycle hook (/path) ... failed - error: ...",
+// "Sleep lifecycle hook (N) ... failed - error: ..."). As the kubelet, the
+// Event does not carry msg, only "PostStartHook failed" or "PreStopHook
+// failed", so that a secret the hook printed does not leak into Events.
 type hookResult struct {
 	name string // PostStart or PreStop
 	msg  string
 }
 
+// event is the failed hook's Event message.
+func (r *hookResult) event() string { return r.name + "Hook failed" }
+
 // runHook runs a hook handler; timeout 0 means no limit but ctx. It
-// returns nil on success.
+// returns nil on success. As upstream, an exec handler's error for a
+// non-zero exit is the CRI's "command 'CMD' exited with N: STDERR" and
+// its message stdout then stderr; a command that is not found exits 127
+// with the runtime's message (exec.go). A preStop cut off by its grace
+// period fails only when it is an exec (its command is killed with the
+// container, as upstream's); a sleep or httpGet cut off is no failure
+// (upstream leaves it running and only logs it).
 func (w *Worker) runHook(ctx context.Context, c *ctr, in *instance, name string, h *corev1.LifecycleHandler, timeout time.Duration) *hookResult {
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -56,21 +71,18 @@ func (w *Worker) runHook(ctx context.Context, c *ctr, in *instance, name string,
 	pod := podRef(w.state.pod)
 	switch {
 	case h.Exec != nil:
-		var out limitedBuffer
-		code, err := w.Exec(ctx, c.spec.Name, h.Exec.Command, strings.NewReader(""), &out, &out)
+		var stdout, stderr limitedBuffer
+		code, err := w.Exec(ctx, c.spec.Name, h.Exec.Command, strings.NewReader(""), &stdout, &stderr)
 		if err == nil && code != 0 {
-			err = fmt.Errorf("command '%s' exited with %d: %s", strings.Join(h.Exec.Command, " "), code, out.String())
-			if ctx.Err() == context.DeadlineExceeded {
-				err = fmt.Errorf("command '%s' timed out", strings.Join(h.Exec.Command, " "))
-			}
+			err = fmt.Errorf("command '%s' exited with %d: %s", strings.Join(h.Exec.Command, " "), code, stderr.String())
 		}
 		if err != nil {
 			return &hookResult{name: name, msg: fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q",
-				h.Exec.Command, c.spec.Name, pod, err, out.String())}
+				h.Exec.Command, c.spec.Name, pod, err, stdout.String()+stderr.String())}
 		}
 	case h.HTTPGet != nil:
 		ok, _, out := w.httpProbe(ctx, c, h.HTTPGet)
-		if !ok {
+		if !ok && !(name == "PreStop" && ctx.Err() != nil) {
 			return &hookResult{name: name, msg: fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v",
 				h.HTTPGet.Path, c.spec.Name, pod, out)}
 		}
@@ -80,25 +92,30 @@ func (w *Worker) runHook(ctx context.Context, c *ctr, in *instance, name string,
 		select {
 		case <-t.C():
 		case <-ctx.Done():
+			if name == "PostStart" {
+				// The container ended first (upstream's runSleepHandler).
+				return &hookResult{name: name, msg: fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: container terminated before sleep hook finished",
+					h.Sleep.Seconds, c.spec.Name, pod)}
+			}
 		}
 	case h.TCPSocket != nil:
 		// Deprecated upstream and never run by the kubelet: it only warns.
 		w.event(corev1.EventTypeWarning, "Failed"+name+"Hook", fmt.Sprintf("TCPSocket lifecycle hook for Container %q in Pod %q is deprecated and is not run", c.spec.Name, pod))
 	}
-	if name == "PreStop" && ctx.Err() == context.DeadlineExceeded {
-		return &hookResult{name: name, msg: fmt.Sprintf("PreStop hook for Container %q in Pod %q did not complete in %s", c.spec.Name, pod, timeout)}
-	}
 	return nil
 }
 
-// onHookFailure handles a failed postStart on the worker's goroutine: the
-// FailedPostStartHook event, then the container is killed.
+// onHookFailure handles a failed postStart on the worker's goroutine, as
+// the kubelet's startContainer: the FailedPostStartHook event ("PostStartHook
+// failed"), then the container is stopped as killContainer does, with a
+// Killing event whose message is "FailedPostStartHook".
 func (w *Worker) onHookFailure(c *ctr, in *instance, r *hookResult) {
-	w.event(corev1.EventTypeWarning, "Failed"+r.name+"Hook", r.msg)
+	w.event(corev1.EventTypeWarning, "Failed"+r.name+"Hook", r.event())
+	w.event(corev1.EventTypeNormal, "Killing", "FailedPostStartHook")
 	c.probe.hold = true
-	// As upstream's killContainer for a failed postStart: no preStop, no grace.
-	in.termSent = true
-	in.inst.Kill()
+	// As upstream's killContainer for reasonFailedPostStartHook: preStop,
+	// then TERM, with the pod's grace period.
+	w.stopInstance(c, in, w.state.gracePeriod())
 }
 
 // terminateInstance delivers the pod's termination to one running
