@@ -138,3 +138,92 @@ func subPathError(subPath string, err error) error {
 	}
 	return fmt.Errorf("subPath %q: %v", subPath, err)
 }
+
+// Pinned subPath mounts. The kubelet resolves a subPath once per container
+// start and bind-mounts what it found; an exec (or exec probe or hook)
+// enters that container's mounts, so it sees the same file or directory
+// even if the volume changed since. The worker keeps, per running
+// container, the subPath mounts its instance started with (pinMounts) and
+// containerConfig hands copies of them to every exec of that instance
+// (pinnedMount); a new instance resolves again (unpinMounts first).
+
+// pinMounts keeps handles on the subPath mounts of the instance of
+// container name that just started.
+func (w *Worker) pinMounts(c *ctr, ms []runtime.Mount) {
+	name := c.spec.Name
+	subPaths := map[string]bool{}
+	for _, vm := range c.spec.VolumeMounts {
+		if vm.SubPath != "" || vm.SubPathExpr != "" {
+			subPaths[vm.MountPath] = true
+		}
+	}
+	var pinned []runtime.Mount
+	for _, m := range ms {
+		if !subPaths[m.GuestPath] {
+			continue
+		}
+		if d, err := dupMount(m); err == nil {
+			pinned = append(pinned, d)
+		}
+	}
+	w.mu.Lock()
+	old := w.pinned[name]
+	if w.pinned == nil {
+		w.pinned = map[string][]runtime.Mount{}
+	}
+	w.pinned[name] = pinned
+	w.mu.Unlock()
+	closeMounts(old)
+}
+
+// unpinMounts drops the pinned mounts of container name (its instance
+// ended, or a new one is about to start).
+func (w *Worker) unpinMounts(name string) {
+	w.mu.Lock()
+	old := w.pinned[name]
+	delete(w.pinned, name)
+	w.mu.Unlock()
+	closeMounts(old)
+}
+
+// pinnedMount is a copy (its own handles, for the caller to close) of the
+// running instance's mount at guestPath, false if there is none.
+func (w *Worker) pinnedMount(name, guestPath string) (runtime.Mount, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.pinned[name] {
+		if m.GuestPath == guestPath {
+			d, err := dupMount(m)
+			return d, err == nil
+		}
+	}
+	return runtime.Mount{}, false
+}
+
+// dupMount is m with handles of its own on the same directory or file.
+func dupMount(m runtime.Mount) (runtime.Mount, error) {
+	if m.Root != nil {
+		r, err := m.Root.OpenRoot(".")
+		if err != nil {
+			return m, err
+		}
+		m.Root = r
+	}
+	if m.File != nil {
+		rc, err := m.File.SyscallConn()
+		if err != nil {
+			return m, err
+		}
+		var fd int
+		var derr error
+		if err := rc.Control(func(f uintptr) { fd, derr = syscall.Dup(int(f)) }); err != nil {
+			return m, err
+		}
+		if derr != nil {
+			return m, derr
+		}
+		syscall.CloseOnExec(fd)
+		m.File = os.NewFile(uintptr(fd), m.File.Name())
+	}
+	return m, nil
+}

@@ -171,6 +171,9 @@ type Worker struct {
 	// deadlineCh carries an updated activeDeadlineSeconds to Run
 	// (termination_deadline.go).
 	deadlineCh chan *int64
+	// pinned holds the subPath mounts of each running container's
+	// instance, which its execs use (subpath.go; guarded by mu).
+	pinned map[string][]runtime.Mount
 	// imageCh carries the pod's updated container images to Run (SetImages).
 	imageCh chan map[string]string
 	// mem is the pod's memory budget within Config.NodeMemory, ctrMem
@@ -410,6 +413,7 @@ func (w *Worker) recordExit(ev exitEvent) {
 	if in != nil && in.closeLog != nil {
 		in.closeLog()
 	}
+	w.unpinMounts(c.spec.Name) // subpath.go
 	term := &corev1.ContainerStateTerminated{
 		ExitCode:    int32(ev.status.ExitCode),
 		StartedAt:   metav1.NewTime(c.started),
@@ -470,6 +474,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		fail("CreateContainerError", "Error: "+err.Error())
 		return
 	}
+	w.unpinMounts(c.spec.Name) // subpath.go: a new instance resolves its subPaths again
 	cfg, err := w.containerConfig(c)
 	if err != nil {
 		failWith("CreateContainerConfigError", err.Error(), "Error: "+err.Error())
@@ -518,6 +523,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	c.waitReason, c.waitMessage = "", ""
 	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.cfg.Engine.Name(), w.state.pod.UID, c.spec.Name, restarts)
 	w.insts[c] = &instance{inst: inst, closeLog: closeLog, termFile: termFile, logPath: w.LogPath(c.spec.Name, restarts)}
+	w.pinMounts(c, cfg.Mounts) // subpath.go
 	w.queueProbes(c, w.insts[c])
 	w.event(corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
 	go func() {
@@ -865,6 +871,13 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 			if vm.SubPath, err = subPathExpr(vm.SubPathExpr, lookup); err != nil {
 				closeMounts(cfg.Mounts)
 				return cfg, err
+			}
+		}
+		if vm.SubPath != "" {
+			// An exec sees its container's instance's subPath mounts.
+			if m, ok := w.pinnedMount(c.spec.Name, vm.MountPath); ok { // subpath.go
+				cfg.Mounts = append(cfg.Mounts, m)
+				continue
 			}
 		}
 		var host string
