@@ -171,8 +171,10 @@ func (h *httpHandler) serveScale(w http.ResponseWriter, req *http.Request, rq *r
 		pt := types.PatchType(ct)
 		switch pt {
 		case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
-		default:
-			writeError(w, unsupportedPatchType())
+		default: // server-side apply of a Scale is not served (upstream's is)
+			writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+				fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
+					types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType)))
 			return
 		}
 		data, err := readBody(req)

@@ -2,6 +2,8 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -144,5 +146,68 @@ func TestWorkloadValidationClientGo(t *testing.T) {
 	sj.Spec.Template.Spec.Containers[0].Image = "wasmpod.local/y:1"
 	if _, err = cs.BatchV1().Jobs("default").Update(ctx, sj, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.template: Invalid value: ") {
 		t.Errorf("image of a suspended job: %v", err)
+	}
+}
+
+// TestScaleHostile: bad requests to the scale subresource get clear
+// Status errors naming what is wrong, never a panic or a write.
+func TestScaleHostile(t *testing.T) {
+	e := newEnv(t, HandlerOptions{MaxBodyBytes: 64 << 10})
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	app := map[string]string{"app": "a"}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: app}, Template: testPodTemplate(app, corev1.RestartPolicyAlways)}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const path = "/apis/apps/v1/namespaces/default/deployments/d/scale"
+	do := func(method, p, ctype, body string) (int, metav1.Status) {
+		req, _ := http.NewRequest(method, e.srv.URL+p, strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st metav1.Status
+		json.NewDecoder(resp.Body).Decode(&st)
+		return resp.StatusCode, st
+	}
+	for _, c := range []struct {
+		name, method, path, ctype, body string
+		code                            int
+		msg                             string
+	}{
+		{"wrong kind", "PUT", path, "application/json", `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"d"}}`, 400, "does not match the expected kind"},
+		{"other name", "PUT", path, "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"x"},"spec":{"replicas":1}}`, 400, "the name of the object (x) does not match the name on the URL (d)"},
+		{"not json", "PUT", path, "application/json", `{"kind":`, 400, "not a valid Scale object"},
+		{"empty", "PUT", path, "application/json", ``, 400, "the request body is empty"},
+		{"too big", "PUT", path, "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"d","annotations":{"a":"` + strings.Repeat("x", 100<<10) + `"}}}`, 413, ""},
+		{"too deep", "PATCH", path, "application/merge-patch+json", strings.Repeat(`{"a":`, 1000) + "1" + strings.Repeat("}", 1000), 400, ""},
+		{"apply patch", "PATCH", path + "?fieldManager=x", "application/apply-patch+yaml", `spec: {replicas: 2}`, 415, "accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"},
+		{"negative by patch", "PATCH", path, "application/json-patch+json", `[{"op":"replace","path":"/spec/replicas","value":-3}]`, 422, "spec.replicas: Invalid value: -3: must be greater than or equal to 0"},
+		{"bad json patch", "PATCH", path, "application/json-patch+json", `[{"op":"frobnicate"}]`, 400, ""},
+		{"rename by patch", "PATCH", path, "application/merge-patch+json", `{"metadata":{"name":"e"}}`, 400, "may not change metadata.name"},
+		{"stale rv by patch", "PATCH", path, "application/merge-patch+json", `{"metadata":{"resourceVersion":"1"},"spec":{"replicas":2}}`, 409, "the object has been modified"},
+		{"delete", "DELETE", path, "", "", 405, ""},
+		{"missing", "GET", "/apis/apps/v1/namespaces/default/deployments/nope/scale", "", "", 404, `deployments.apps "nope" not found`},
+		{"daemonset", "GET", "/apis/apps/v1/namespaces/default/daemonsets/d/scale", "", "", 404, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, st := do(c.method, c.path, c.ctype, c.body)
+			if code != c.code || !strings.Contains(st.Message, c.msg) || st.Kind != "Status" {
+				t.Errorf("%s %s: %d %q, want %d containing %q", c.method, c.path, code, st.Message, c.code, c.msg)
+			}
+		})
+	}
+	d, err := cs.AppsV1().Deployments("default").Get(ctx, "d", metav1.GetOptions{})
+	if err != nil || *d.Spec.Replicas != 1 || d.Generation != 1 {
+		t.Errorf("after the refused requests: %v replicas %d generation %d", err, *d.Spec.Replicas, d.Generation)
+	}
+	// A strategic merge patch works as kubectl's merge patch does.
+	if code, st := do("PATCH", path, "application/strategic-merge-patch+json", `{"spec":{"replicas":4}}`); code != 200 {
+		t.Errorf("strategic patch: %d %s", code, st.Message)
 	}
 }
