@@ -145,7 +145,7 @@ func validateSecretUpdate(s *Server, obj, old runtime.Object) error {
 		return apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, sec.Name,
 			field.ErrorList{field.Invalid(field.NewPath("type"), sec.Type, "field is immutable")})
 	}
-	return nil
+	return secretUpdateErrors(sec, was) // configdata.go
 }
 
 // defaultResources is the table of served resources.
@@ -176,6 +176,8 @@ func defaultResources() []*Resource {
 	configmaps := core("configmaps", "ConfigMap", true, []string{"cm"}, func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} })
 	secrets := core("secrets", "Secret", true, nil, func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} })
 	secrets.prepareCreate, secrets.validateUpdate = prepareSecretCreate, validateSecretUpdate
+	secrets.validate = validateSecret // configdata.go
+	configmaps.validate, configmaps.validateUpdate = validateConfigMap, validateConfigMapUpdate
 	limitranges := core("limitranges", "LimitRange", true, []string{"limits"}, func() runtime.Object { return &corev1.LimitRange{} }, func() runtime.Object { return &corev1.LimitRangeList{} })
 	limitranges.prepareCreate, limitranges.validate, limitranges.validateUpdate = prepareLimitRange, validateLimitRange, validateLimitRangeUpdate
 
