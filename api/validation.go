@@ -467,6 +467,10 @@ func (v *podValidator) handler(exec *corev1.ExecAction, http *corev1.HTTPGetActi
 		for _, msg := range validation.IsValidPortNum(int(grpc.Port)) {
 			v.add(field.Invalid(p.Child("grpc", "port"), grpc.Port, msg))
 		}
+		// mode as upstream with GRPCContainerProbeTLS on (pods/probe_grpc.go dials TLS).
+		if m := grpc.Mode; m != nil && *m != corev1.GRPCProbeModePlaintext && *m != corev1.GRPCProbeModeTLS {
+			v.add(field.NotSupported(p.Child("grpc", "mode"), *m, []string{string(corev1.GRPCProbeModePlaintext), string(corev1.GRPCProbeModeTLS)}))
+		}
 	}
 	if sleep != nil && one("sleep") && sleep.Seconds < 0 {
 		v.add(field.Invalid(p.Child("sleep", "seconds"), sleep.Seconds, "must be greater than or equal to 0"))
