@@ -28,7 +28,9 @@ import (
 // --previous` the old one's; the pod's other container keeps running. A
 // new image that does not exist leaves that container in ErrImagePull /
 // ImagePullBackOff as `kubectl get pod` shows. Fields other than the
-// images are refused with upstream's message.
+// images are refused with upstream's messages (ValidatePodUpdate): the
+// general one naming the changed fields, added containers, added
+// schedulingGates.
 func TestKubectlSetImageOnLivePod(t *testing.T) {
 	t.Parallel()
 	oldImg := probeGuest(t) // probehttp: "serving", then "term prestop=false" on TERM
@@ -67,6 +69,19 @@ func TestKubectlSetImageOnLivePod(t *testing.T) {
 		"`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)") ||
 		!strings.Contains(out, "changed: spec.containers[0].env") {
 		t.Errorf("kubectl set env on a pod: exit %d\n%s", code, out)
+	}
+
+	for _, tc := range []struct{ patch, want string }{
+		{`[{"op":"add","path":"/spec/containers/-","value":{"name":"x","image":"` + newImg + `"}}]`,
+			`The Pod "upd" is invalid: spec.containers: Forbidden: pod updates may not add or remove containers`},
+		{`[{"op":"add","path":"/spec/schedulingGates","value":[{"name":"g"}]}]`,
+			`The Pod "upd" is invalid: spec.schedulingGates[0].name: Forbidden: only deletion is allowed, but found new scheduling gate 'g'`},
+		{`[{"op":"replace","path":"/spec/restartPolicy","value":"Never"}]`,
+			"changed: spec.restartPolicy"},
+	} {
+		if out, code := kubectl("patch", "pod", "upd", "--type=json", "-p", tc.patch); code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("kubectl patch %s: exit %d\n%s\nwant %s", tc.patch, code, out, tc.want)
+		}
 	}
 
 	out, code = kubectl("set", "image", "pod/upd", "main="+newImg)
