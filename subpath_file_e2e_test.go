@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
 `
 
 // newSubPathFileEnv is a streamEnv whose module store has the toolbox
-// (the busybox alias) and the C file probe as wasmpod.local/fileprobe:v1.
+// (the busybox alias) and the C file probe as wasmpod.local/fileprobe:v1;
+// hostPath volumes are allowed.
 func newSubPathFileEnv(t *testing.T) *streamEnv {
 	t.Helper()
 	ctx := context.Background()
@@ -142,7 +143,7 @@ func newSubPathFileEnv(t *testing.T) *streamEnv {
 			t.Fatal(err)
 		}
 	}
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store})
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store, AllowHostPath: true})
 	if err != nil {
 		t.Fatal(err)
 	}

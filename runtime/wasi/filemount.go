@@ -88,7 +88,7 @@ func (s *System) addFileMount(i int, m Mount) error {
 			continue
 		}
 		if ent.preopen == gp {
-			return fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
+			return fmt.Errorf("error mounting %q to %q: not a directory (a directory is mounted there, the mount is a file)", m.HostPath, gp)
 		}
 		if (ent.preopen == "/" || strings.HasPrefix(gp, ent.preopen+"/")) && len(ent.preopen) >= len(at) {
 			d, at = ent.file.(*dirFile), ent.preopen
