@@ -61,21 +61,30 @@ func TestProbesGRPC(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	cs := c.Client()
 	grace := int64(1)
+	// A startup probe holds liveness back until the server answers: a slow
+	// start on a loaded machine is no liveness failure.
+	startup := func() *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: grpcProbe(9000, ""), PeriodSeconds: 1, FailureThreshold: 60}
+	}
 	pods := []*corev1.Pod{
 		// Ready through the service "db"; liveness on the server's overall
 		// status (service "") keeps passing.
 		grpcPod("grpc-ready", image, []string{"db=SERVING"}, func(c *corev1.Container) {
 			c.ReadinessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9000, "db"), PeriodSeconds: 1}
+			c.StartupProbe = startup()
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9000, ""), PeriodSeconds: 1, FailureThreshold: 3}
 		}),
 		// The service the probe names is NOT_SERVING while the server is
 		// SERVING: never Ready, never restarted.
 		grpcPod("grpc-svc-down", image, []string{"db=NOT_SERVING"}, func(c *corev1.Container) {
 			c.ReadinessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9000, "db"), PeriodSeconds: 1, FailureThreshold: 1}
+			c.StartupProbe = startup()
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9000, ""), PeriodSeconds: 1, FailureThreshold: 3}
 		}),
-		// SERVING for 3 s, then NOT_SERVING: the liveness probe kills it.
+		// SERVING for 3 s, then NOT_SERVING: the liveness probe kills it
+		// (the startup probe passed, in those 3 s).
 		grpcPod("grpc-live", image, []string{"-after", "3s"}, func(c *corev1.Container) {
+			c.StartupProbe = startup()
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9000, ""), PeriodSeconds: 1, FailureThreshold: 2, TerminationGracePeriodSeconds: &grace}
 		}),
 		grpcPod("grpc-closed", image, nil, func(c *corev1.Container) {
@@ -104,6 +113,7 @@ func TestProbesGRPC(t *testing.T) {
 			// service defaulted to "" by the API server.
 			`(?m)^    Liveness:\s+grpc <pod>:9000  delay=0s timeout=1s period=1s successThreshold=1 failureThreshold=3$`,
 			`(?m)^    Readiness:\s+grpc <pod>:9000 db delay=0s timeout=1s period=1s successThreshold=1 failureThreshold=3$`,
+			`(?m)^    Startup:\s+grpc <pod>:9000  delay=0s timeout=1s period=1s successThreshold=1 failureThreshold=60$`,
 			`(?m)^    Ready:\s+True$`,
 			`(?m)^    Restart Count:\s+0$`,
 		} {
