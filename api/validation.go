@@ -686,15 +686,18 @@ func (v *podValidator) mounts(mounts []corev1.VolumeMount, p *field.Path) {
 		}
 		v.noNUL(ip.Child("mountPath"), m.MountPath)
 		v.noNUL(ip.Child("subPath"), m.SubPath)
+		// As upstream's validateLocalDescendingPath, both checks, named
+		// without the index (upstream passes volumeMounts' own path:
+		// "spec.containers[0].volumeMounts.subPath").
 		if m.SubPath != "" {
-			switch {
-			case path.IsAbs(m.SubPath):
-				v.add(field.Invalid(ip.Child("subPath"), m.SubPath, "must be a relative path"))
-			case hasBackstep(m.SubPath):
-				v.add(field.Invalid(ip.Child("subPath"), m.SubPath, "must not contain '..'"))
+			if path.IsAbs(m.SubPath) {
+				v.add(field.Invalid(p.Child("subPath"), m.SubPath, "must be a relative path"))
+			}
+			if hasBackstep(m.SubPath) {
+				v.add(field.Invalid(p.Child("subPath"), m.SubPath, "must not contain '..'"))
 			}
 		}
-		v.subPathExpr(&m, ip) // validation_config.go
+		v.subPathExpr(&m, p, ip) // validation_config.go
 		if m.MountPropagation != nil && *m.MountPropagation != corev1.MountPropagationNone {
 			v.add(field.Forbidden(ip.Child("mountPropagation"), notSupported+"mounts do not propagate into or out of a WASM module"))
 		}

@@ -250,22 +250,22 @@ func (v *podValidator) keyRef(name, key string, p *field.Path) {
 }
 
 // subPathExpr is upstream's check of volumeMounts[].subPathExpr: not with
-// subPath, and a relative path without "..".
-func (v *podValidator) subPathExpr(m *corev1.VolumeMount, p *field.Path) {
+// subPath (named with the mount's index ip), and a relative path without
+// ".." (named, as upstream does, with volumeMounts' own path p).
+func (v *podValidator) subPathExpr(m *corev1.VolumeMount, p, ip *field.Path) {
 	if m.SubPathExpr == "" {
 		return
 	}
 	if m.SubPath != "" {
-		v.add(field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "subPathExpr and subPath are mutually exclusive"))
-		return
+		v.add(field.Invalid(ip.Child("subPathExpr"), m.SubPathExpr, "subPathExpr and subPath are mutually exclusive"))
 	}
-	switch {
-	case path.IsAbs(m.SubPathExpr):
+	if path.IsAbs(m.SubPathExpr) {
 		v.add(field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "must be a relative path"))
-	case hasBackstep(m.SubPathExpr):
+	}
+	if hasBackstep(m.SubPathExpr) {
 		v.add(field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "must not contain '..'"))
 	}
-	v.noNUL(p.Child("subPathExpr"), m.SubPathExpr)
+	v.noNUL(ip.Child("subPathExpr"), m.SubPathExpr)
 }
 
 // hostAliases is upstream's ValidateHostAliases: an IP address and DNS

@@ -146,9 +146,20 @@ func TestValidatePod(t *testing.T) {
 			"spec.containers[0].volumeMounts[2].mountPath: Invalid value: \"relative\": must be an absolute path",
 			"spec.containers[0].volumeMounts[3].name: Required value",
 			"spec.containers[0].volumeMounts[3].mountPath: Required value",
-			"spec.containers[0].volumeMounts[4].subPath: Invalid value: \"../up\": must not contain '..'",
+			"spec.containers[0].volumeMounts.subPath: Invalid value: \"../up\": must not contain '..'",
 			"spec.containers[0].volumeMounts[5].mountPropagation: Forbidden: not supported by wasmpod: mounts do not propagate into or out of a WASM module",
+			// Upstream's validateLocalDescendingPath reports both.
+			"spec.containers[0].volumeMounts.subPath: Invalid value: \"/abs/../x\": must be a relative path",
+			"spec.containers[0].volumeMounts.subPath: Invalid value: \"/abs/../x\": must not contain '..'",
+			"spec.containers[0].volumeMounts[7].subPathExpr: Invalid value: \"/$(X)/..\": subPathExpr and subPath are mutually exclusive",
+			"spec.containers[0].volumeMounts.subPathExpr: Invalid value: \"/$(X)/..\": must be a relative path",
+			"spec.containers[0].volumeMounts.subPathExpr: Invalid value: \"/$(X)/..\": must not contain '..'",
 		}, mutate: func(p *corev1.Pod) {
+			defer func() {
+				p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts,
+					corev1.VolumeMount{Name: "data", MountPath: "/both", SubPath: "/abs/../x"},
+					corev1.VolumeMount{Name: "data", MountPath: "/exclusive", SubPath: "s", SubPathExpr: "/$(X)/.."})
+			}()
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
 				{Name: "data", MountPath: "/data"},
 				{Name: "data", MountPath: "/data/"},
@@ -194,7 +205,7 @@ func TestValidatePod(t *testing.T) {
 			"spec.volumes[4].projected.path: Required value",
 			"spec.volumes[4].projected.path: Invalid value: \"../t\": must not contain '..'",
 			"spec.containers[0].volumeMounts[1].subPathExpr: Invalid value: \"$(X)\": subPathExpr and subPath are mutually exclusive",
-			"spec.containers[0].volumeMounts[2].subPathExpr: Invalid value: \"../$(X)\": must not contain '..'",
+			"spec.containers[0].volumeMounts.subPathExpr: Invalid value: \"../$(X)\": must not contain '..'",
 		}, mutate: func(p *corev1.Pod) {
 			fr := func(path string) *corev1.ObjectFieldSelector {
 				return &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}
