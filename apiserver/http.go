@@ -976,6 +976,10 @@ func (h *httpHandler) serveLog(w http.ResponseWriter, req *http.Request, rq *req
 		writeError(w, apierrors.NewBadRequest("at most one of `sinceTime` or `sinceSeconds` may be specified"))
 		return
 	}
+	if isWebSocketUpgrade(req) {
+		h.serveLogWebSocket(w, req, rq, &opts) // logs_ws.go
+		return
+	}
 	lw := &lazyWriter{w: w}
 	var out io.Writer = lw
 	ctx := req.Context()

@@ -509,6 +509,11 @@ func (c *ctr) status(now time.Time, terminal bool) corev1.ContainerStatus {
 	default:
 		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waitReason, Message: c.waitMessage}
 	}
+	// An init container that completed is ready, as the kubelet's prober
+	// manager reports it (UpdatePodStatus); sidecars are probed above.
+	if c.kind == kindInit && st.State.Terminated != nil && st.State.Terminated.ExitCode == 0 {
+		st.Ready = true
+	}
 	return st
 }
 
