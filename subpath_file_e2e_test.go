@@ -20,12 +20,15 @@ package wasmpod_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/images"
@@ -304,4 +307,76 @@ func TestSubPathFileMounts(t *testing.T) {
 		"ls /data/d: app.conf link new",
 		"cat /data/d/app.conf: first|second",
 	)
+}
+
+// TestSubPathErrors: the API refuses a subPath that is absolute or climbs
+// (upstream's messages and field), and a subPathExpr whose value is known
+// only on the node fails the container with CreateContainerConfigError
+// and the kubelet's messages (ExpandContainerVolumeMounts, makeMounts).
+func TestSubPathErrors(t *testing.T) {
+	t.Parallel()
+	e := newSubPathFileEnv(t)
+	bad := func(name, subPath string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "sleep 3600"]
+    volumeMounts: [{name: data, mountPath: /x, subPath: %q}]
+  volumes: [{name: data, emptyDir: {}}]
+`, name, subPath)
+	}
+	for name, tc := range map[string]struct{ subPath, want string }{
+		"absolute": {"/etc", `The Pod "absolute" is invalid: spec.containers[0].volumeMounts.subPath: Invalid value: "/etc": must be a relative path`},
+		"climbs":   {"a/../../b", `The Pod "climbs" is invalid: spec.containers[0].volumeMounts.subPath: Invalid value: "a/../../b": must not contain '..'`},
+	} {
+		_, errOut, code := e.run(t, bad(name, tc.subPath), "apply", "-f", "-")
+		if code == 0 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("%s: exit %d %q, want %q", name, code, errOut, tc.want)
+		}
+	}
+	expr := func(name, value, subPathExpr string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "sleep 3600"]
+    env: [{name: P, value: %q}, {name: EMPTY, value: ""}]
+    volumeMounts: [{name: data, mountPath: /x, subPathExpr: %q}]
+  volumes: [{name: data, emptyDir: {}}]
+`, name, value, subPathExpr)
+	}
+	cases := map[string]struct{ value, expr, want string }{
+		"undefined": {"p", "$(P)/$(NOPE)", "missing value for NOPE"},
+		"empty":     {"p", "$(EMPTY)$(NOPE)/$(P)", "missing value for EMPTY, NOPE"},
+		"abs":       {"/tmp", "$(P)", "error SubPath `/tmp` must not be an absolute path"},
+		"backstep":  {"..", "$(P)", "unable to provision SubPath `..`: must not contain '..'"},
+	}
+	var docs []string
+	for name, tc := range cases {
+		docs = append(docs, expr(name, tc.value, tc.expr))
+	}
+	if _, errOut, code := e.run(t, strings.Join(docs, "---\n"), "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	for name, tc := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		p, err := e.c.WaitPod(ctx, "default", name, func(p *corev1.Pod) bool {
+			w := waitingState(p)
+			return w != nil && w.Reason == "CreateContainerConfigError"
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if w := waitingState(p); w.Message != tc.want {
+			t.Errorf("%s: waiting message %q, want %q", name, w.Message, tc.want)
+		}
+	}
 }
