@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -81,12 +82,15 @@ func shMain(p *proc, args []string) int {
 	_ = name
 	params := append(setOpts, "--")
 	params = append(params, rest...)
-	stdout, stderr := p.stdout, p.stderr
-	tty := src == nil && interactive && p.getenv("TERM") != ""
-	if tty {
-		// A terminal has one output: stderr is the TTY too.
+	stdin, stdout, stderr := p.stdin, p.stdout, p.stderr
+	var ed *lineEditor
+	if src == nil && interactive && p.getenv("TERM") != "" {
+		// A terminal has one output: stderr is the TTY too; its input is
+		// edited lines, for the shell and for the commands it runs.
 		stdout = &crlf{w: stdout}
 		stderr = stdout
+		ed = newLineEditor(p.stdin, stdout)
+		stdin = ed
 	}
 	env := p.env
 	if !hasEnv(env, "PWD") && p.dir != "" {
@@ -94,7 +98,7 @@ func shMain(p *proc, args []string) int {
 	}
 	pl := &pipelines{}
 	r, err := interp.New(
-		interp.StdIO(p.stdin, stdout, stderr),
+		interp.StdIO(stdin, stdout, stderr),
 		interp.Env(expand.ListEnviron(env...)),
 		interp.Dir(p.dir),
 		interp.Params(params...),
@@ -107,7 +111,7 @@ func shMain(p *proc, args []string) int {
 	pl.root = r
 	if src == nil {
 		if interactive {
-			return interactiveShell(p.ctx, r, pl, p.stdin, stdout, stderr, tty)
+			return interactiveShell(p.ctx, r, pl, p.stdin, stdout, stderr, ed)
 		}
 		src = p.stdin
 	}
@@ -278,13 +282,14 @@ func execApplet(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 }
 
 // interactiveShell reads commands a line at a time with a prompt (to
-// stderr, as ash does). With a TTY the client's terminal is raw: the
-// shell echoes, erases on backspace, ends a line on CR or LF, drops the
-// line on ^C and exits on ^D at an empty line.
-func interactiveShell(ctx context.Context, r *interp.Runner, pl *pipelines, in io.Reader, stdout, stderr io.Writer, tty bool) int {
-	var src io.Reader = in
-	if tty {
-		src = &lineEditor{in: in, echo: stdout}
+// stderr, as ash does). With a TTY (ed non-nil) the client's terminal is
+// raw and ed is the line discipline a terminal would be: the shell and the
+// commands it runs read edited lines from it, and a ^C typed while a
+// command runs interrupts that command (status 130), not the shell.
+func interactiveShell(ctx context.Context, r *interp.Runner, pl *pipelines, in io.Reader, stdout, stderr io.Writer, ed *lineEditor) int {
+	src := in
+	if ed != nil {
+		src = ed
 	}
 	prompt := func(more bool) {
 		if more {
@@ -307,8 +312,23 @@ func interactiveShell(ctx context.Context, r *interp.Runner, pl *pipelines, in i
 		}
 		for _, st := range stmts {
 			pl.rewrite(st)
-			err := r.Run(ctx, st)
+			cctx, cancel := context.WithCancel(ctx)
+			var interrupted atomic.Bool
+			if ed != nil {
+				ed.running(func() { interrupted.Store(true); cancel() })
+			}
+			err := r.Run(cctx, st)
+			if ed != nil {
+				ed.running(nil)
+			}
+			cancel()
 			last = 0
+			if interrupted.Load() && ctx.Err() == nil {
+				// ^C: the rest of the line is not run, as a shell
+				// whose foreground job got SIGINT.
+				last = 130
+				break
+			}
 			if err != nil {
 				if code, ok := interp.IsExitStatus(err); ok {
 					last = int(code)
@@ -328,42 +348,104 @@ func interactiveShell(ctx context.Context, r *interp.Runner, pl *pipelines, in i
 		fmt.Fprintf(stderr, "sh: syntax error: %s\n", parseMsg(err))
 		return 2
 	}
-	if !r.Exited() && tty {
+	if !r.Exited() && ed != nil {
 		io.WriteString(stdout, "\n")
 	}
 	return last
 }
 
-// lineEditor turns raw terminal bytes into lines.
+// lineEditor is the line discipline of a terminal in canonical mode, over
+// the raw bytes the client's terminal sends: it echoes, erases on
+// backspace (and the line on ^U), ends a line on CR or LF, and ends the
+// input once on ^D at an empty line. ^C at the prompt drops the line
+// being typed; while a command runs (running) it interrupts that command
+// at once and drops the input typed ahead, as SIGINT and a flush would.
+// Input is read ahead by a goroutine, so that a ^C arrives while nothing
+// reads; the other bytes are edited, and echoed, only when a reader asks
+// for a line, so a line typed ahead is echoed after the output of the
+// one before it.
 type lineEditor struct {
-	in   io.Reader
 	echo io.Writer
-	buf  []byte // the line being edited
-	out  []byte // a finished line not yet read
-	// pending is input not yet edited; eof: the input ended; eot: ^D.
-	pending  []byte
-	eof, eot bool
-	lastCR   bool
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	raw     []byte // input read and not yet edited
+	rawEOF  bool   // the input ended
+	buf     []byte // the line being edited
+	out     []byte // a finished line not yet read
+	eot     bool   // ^D at an empty line: the next read gets EOF
+	lastCR  bool
+	intr    func() // interrupts the running command; nil at the prompt
+	intrGen int    // counts interrupts, to wake readers of the command
+}
+
+func newLineEditor(in io.Reader, echo io.Writer) *lineEditor {
+	l := &lineEditor{echo: echo}
+	l.cond = sync.NewCond(&l.mu)
+	go l.feed(in)
+	return l
+}
+
+func (l *lineEditor) feed(in io.Reader) {
+	b := make([]byte, 4096)
+	for {
+		n, err := in.Read(b)
+		l.mu.Lock()
+		chunk := b[:n]
+		if l.intr != nil {
+			if i := bytes.LastIndexByte(chunk, 0x03); i >= 0 {
+				l.raw, l.buf, l.out = l.raw[:0], l.buf[:0], l.out[:0]
+				chunk = chunk[i+1:]
+				l.echo.Write([]byte("^C\n"))
+				l.intr()
+				l.intr = nil
+				l.intrGen++
+			}
+		}
+		l.raw = append(l.raw, chunk...)
+		if err != nil {
+			l.rawEOF = true
+		}
+		l.cond.Broadcast()
+		l.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// running sets the interrupt of the command that starts (nil when it has
+// ended).
+func (l *lineEditor) running(intr func()) {
+	l.mu.Lock()
+	l.intr = intr
+	l.mu.Unlock()
 }
 
 func (l *lineEditor) Read(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	gen := l.intrGen
 	for len(l.out) == 0 {
-		if len(l.pending) == 0 {
-			if l.eof {
+		if l.intrGen != gen {
+			return 0, io.EOF // the command reading was interrupted
+		}
+		if l.eot {
+			l.eot = false
+			return 0, io.EOF
+		}
+		if len(l.raw) == 0 {
+			if l.rawEOF {
 				return 0, io.EOF
 			}
-			var c [256]byte
-			n, err := l.in.Read(c[:])
-			l.pending = append(l.pending, c[:n]...)
-			if err != nil {
-				l.eof = true
-			}
+			l.cond.Wait()
+			continue
 		}
-		// One line at a time: the next line is echoed when the shell
+		// One line at a time: the next line is echoed when a reader
 		// asks for it, after this one's output.
-		for len(l.pending) > 0 && len(l.out) == 0 && !l.eot {
-			ch := l.pending[0]
-			l.pending = l.pending[1:]
+		for len(l.raw) > 0 && len(l.out) == 0 && !l.eot {
+			ch := l.raw[0]
+			l.raw = l.raw[1:]
 			crlf := ch == '\n' && l.lastCR
 			l.lastCR = ch == '\r'
 			if crlf {
@@ -398,9 +480,6 @@ func (l *lineEditor) Read(b []byte) (int, error) {
 					l.echo.Write([]byte{ch})
 				}
 			}
-		}
-		if l.eot {
-			return 0, io.EOF
 		}
 	}
 	n := copy(b, l.out)
