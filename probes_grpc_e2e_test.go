@@ -47,7 +47,8 @@ func grpcPod(name, image string, args []string, edit func(c *corev1.Container)) 
 // liveness probe that starts failing (the server turns NOT_SERVING) kills
 // and restarts the container with the Unhealthy and Killing events; a
 // closed port and an unknown service are probe failures (Unhealthy
-// events), never agent errors; kubectl describe shows the probe as
+// events), never agent errors; a probe with mode TLS reaches a TLS server
+// (KEP-4939, GRPCContainerProbeTLS); kubectl describe shows the probe as
 // upstream's kubectl does.
 func TestProbesGRPC(t *testing.T) {
 	image := moduleFile(t, "grpchealth.wasm", testwasm.Build(t, filepath.Join(testwasm.RepoRoot(t), "wasm-examples", "grpchealth")))
@@ -87,6 +88,14 @@ func TestProbesGRPC(t *testing.T) {
 			c.StartupProbe = startup()
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9000, ""), PeriodSeconds: 1, FailureThreshold: 2, TerminationGracePeriodSeconds: &grace}
 		}),
+		// A TLS server (self-signed): a probe with mode TLS, which does
+		// not verify the certificate, makes it Ready.
+		grpcPod("grpc-tls", image, []string{"-tls"}, func(c *corev1.Container) {
+			tls := corev1.GRPCProbeModeTLS
+			h := grpcProbe(9000, "")
+			h.GRPC.Mode = &tls
+			c.ReadinessProbe = &corev1.Probe{ProbeHandler: h, PeriodSeconds: 1}
+		}),
 		grpcPod("grpc-closed", image, nil, func(c *corev1.Container) {
 			c.ReadinessProbe = &corev1.Probe{ProbeHandler: grpcProbe(9999, ""), PeriodSeconds: 1, FailureThreshold: 1}
 		}),
@@ -120,6 +129,14 @@ func TestProbesGRPC(t *testing.T) {
 			if !regexp.MustCompile(re).MatchString(out) {
 				t.Errorf("kubectl describe pod lacks %s:\n%s", re, out)
 			}
+		}
+	})
+
+	t.Run("tls", func(t *testing.T) {
+		t.Parallel()
+		waitFor(t, "grpc-tls Ready", 90*time.Second, func() bool { return podReady(getPod(t, cs, "grpc-tls")) == corev1.ConditionTrue })
+		if mode := getPod(t, cs, "grpc-tls").Spec.Containers[0].ReadinessProbe.GRPC.Mode; mode == nil || *mode != corev1.GRPCProbeModeTLS {
+			t.Errorf("the API lost the probe's mode: %v", mode)
 		}
 	})
 

@@ -3,27 +3,36 @@
 // own server and its health service (google.golang.org/grpc/health), on a
 // listener of the pod network (podnet).
 //
-//	grpchealth [-port 9000] [-after D] [-file PATH] [SERVICE=STATUS ...]
+//	grpchealth [-port 9000] [-tls] [-after D] [-file PATH] [SERVICE=STATUS ...]
 //
 // Every SERVICE=STATUS sets a service's status (STATUS is SERVING,
 // NOT_SERVING or UNKNOWN; "=NOT_SERVING" is the server's overall status,
 // the service "" that a probe without a service asks for, SERVING unless
 // set). -after D turns every service NOT_SERVING D after the start (as the
 // health server's Shutdown); while -file PATH exists every service answers
-// NOT_SERVING (checked every 100 ms). It prints "serving on :PORT" once it
+// NOT_SERVING (checked every 100 ms). -tls serves TLS with a self-signed
+// certificate made at start (for probes with mode: TLS). It prints "serving on :PORT" once it
 // listens, "health: STATE" on every change of the overall status, and on
 // TERM stops gracefully, prints "stopped" and exits 0.
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"flag"
 	"fmt"
+	"math/big"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -35,6 +44,7 @@ func main() {
 	port := flag.Int("port", 9000, "port to listen on")
 	after := flag.Duration("after", 0, "turn every service NOT_SERVING after this long (0: never)")
 	file := flag.String("file", "", "every service is NOT_SERVING while this file exists")
+	useTLS := flag.Bool("tls", false, "serve TLS with a self-signed certificate")
 	flag.Parse()
 
 	statuses := map[string]healthpb.HealthCheckResponse_ServingStatus{"": healthpb.HealthCheckResponse_SERVING}
@@ -82,7 +92,16 @@ func main() {
 	}
 	update(func() {})
 
-	srv := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if *useTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "certificate:", err)
+			os.Exit(1)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	}
+	srv := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(srv, hs)
 	if *after > 0 {
 		time.AfterFunc(*after, func() { update(func() { timedOut = true }) })
@@ -101,10 +120,30 @@ func main() {
 		hs.Shutdown()
 		srv.GracefulStop()
 	}()
-	fmt.Printf("serving on :%d\n", *port)
+	if *useTLS {
+		fmt.Printf("serving TLS on :%d\n", *port)
+	} else {
+		fmt.Printf("serving on :%d\n", *port)
+	}
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
 	}
 	fmt.Println("stopped")
+}
+
+// selfSigned makes a certificate for the server: probes with mode TLS do
+// not verify it, as upstream's.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "grpchealth"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
