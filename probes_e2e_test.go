@@ -327,15 +327,47 @@ func cpuTime(t testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// rssMiB is the process's resident memory in MiB (Linux; 0 elsewhere).
+func rssMiB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseFloat(f[1], 64)
+	return pages * float64(os.Getpagesize()) / (1 << 20)
+}
+
 // BenchmarkProbeCPU: the CPU of probing N serving pods once a second, as a
 // fraction of one core, for httpGet, tcpSocket and exec readiness probes,
 // against the same pods without probes measured in the same run
-// (cores-idle); ratio-to-idle is probed CPU over idle CPU.
-// Run with -benchtime=1x; PROBE_BENCH_PODS sets N (default 20).
+// (cores-idle); ratio-to-idle is probed CPU over idle CPU. Issue 12 asks
+// for 1,000 pods: cores-1000pods is the probing of 1,000 pods once a
+// second, extrapolated linearly from N (the CPU above idle per probe,
+// times 1,000 probes a second; so it is also the ms of CPU per probe; the
+// pods' own idle CPU is left out); exec-over-httpget compares the two.
+// MiB-per-pod is the resident memory each pod adds, to size N to the
+// machine.
+//
+// Run with -benchtime=1x; PROBE_BENCH_PODS sets N (default 20; 1,000 pods
+// need about 1000 × MiB-per-pod of memory), PROBE_BENCH_KINDS the probe
+// kinds (default "httpget,tcp,exec"; exec probes cost tens of ms each, so
+// on a small machine they saturate the cores long before httpGet does).
+// Benchmarks are not run by CI's test command.
 func BenchmarkProbeCPU(b *testing.B) {
 	n := 20
 	if v, err := strconv.Atoi(os.Getenv("PROBE_BENCH_PODS")); err == nil && v > 0 {
 		n = v
+	}
+	kinds := map[string]bool{"httpget": true, "tcp": true, "exec": true}
+	if v := os.Getenv("PROBE_BENCH_KINDS"); v != "" {
+		kinds = map[string]bool{}
+		for _, k := range strings.Split(v, ",") {
+			kinds[strings.TrimSpace(k)] = true
+		}
 	}
 	image := filepath.Join(b.TempDir(), "probehttp.wasm")
 	if err := os.WriteFile(image, testwasm.Build(b, testwasm.GuestDir(b, "probehttp")), 0o644); err != nil {
@@ -349,8 +381,10 @@ func BenchmarkProbeCPU(b *testing.B) {
 	cs := c.Client()
 	ctx := context.Background()
 	const window = 5 * time.Second
+	var perPod float64
 	measure := func(kind string, h *corev1.ProbeHandler) float64 {
 		var names []string
+		rss0 := rssMiB()
 		for i := 0; i < n; i++ {
 			name := fmt.Sprintf("%s-%d", kind, i)
 			names = append(names, name)
@@ -369,6 +403,9 @@ func BenchmarkProbeCPU(b *testing.B) {
 			}
 		}
 		time.Sleep(time.Second)
+		if h == nil {
+			perPod = (rssMiB() - rss0) / float64(n)
+		}
 		t0, c0 := time.Now(), cpuTime(b)
 		time.Sleep(window)
 		frac := float64(cpuTime(b)-c0) / float64(time.Since(t0))
@@ -388,6 +425,8 @@ func BenchmarkProbeCPU(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		idle := measure("idle", nil)
 		b.ReportMetric(idle, "cores-idle")
+		b.ReportMetric(perPod, "MiB-per-pod")
+		per := map[string]float64{}
 		for _, k := range []struct {
 			name string
 			h    corev1.ProbeHandler
@@ -396,9 +435,17 @@ func BenchmarkProbeCPU(b *testing.B) {
 			{"tcp", corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(8080)}}},
 			{"exec", execCmd("check", "/data")},
 		} {
+			if !kinds[k.name] {
+				continue
+			}
 			f := measure(k.name, &k.h)
+			per[k.name] = max(f-idle, 0) / float64(n) // cores per pod probed once a second
 			b.ReportMetric(f, "cores-"+k.name)
 			b.ReportMetric(f/idle, "ratio-"+k.name)
+			b.ReportMetric(per[k.name]*1000, "cores-1000pods-"+k.name)
+		}
+		if per["httpget"] > 0 && per["exec"] > 0 {
+			b.ReportMetric(per["exec"]/per["httpget"], "exec-over-httpget")
 		}
 	}
 }
