@@ -28,7 +28,6 @@ package wasi
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -40,6 +39,10 @@ import (
 type fileMounts struct {
 	names map[string]bool // the mount points' names, to skip most paths at once
 	at    map[mountPoint]*fileMount
+	// inodes are the mount points' own files: a path that reaches one
+	// through a final symlink is seen by the inode of what it opened or
+	// stat'ed (no extra call on the common path).
+	inodes map[fileID]*fileMount
 }
 
 // mountPoint is a name in a directory of a mount.
@@ -98,7 +101,7 @@ func (s *System) addFileMount(i int, m Mount) error {
 		return fmt.Errorf("mounts[%d] %q: no directory mount holds %s", i, gp, path.Dir(gp))
 	}
 	rel := strings.TrimLeft(strings.TrimPrefix(gp, at), "/")
-	dir, name, err := d.mountPoint(rel)
+	dir, name, ino, err := d.mountPoint(rel)
 	if err != nil {
 		return fmt.Errorf("error mounting %q to %q: %w", m.HostPath, gp, err)
 	}
@@ -107,35 +110,38 @@ func (s *System) addFileMount(i int, m Mount) error {
 		return fmt.Errorf("mounts[%d].file: %w", i, err)
 	}
 	if s.files == nil {
-		s.files = &fileMounts{names: map[string]bool{}, at: map[mountPoint]*fileMount{}}
+		s.files = &fileMounts{names: map[string]bool{}, at: map[mountPoint]*fileMount{}, inodes: map[fileID]*fileMount{}}
 	}
 	mp := mountPoint{d.mountOf(), dir, name}
 	if s.files.at[mp] != nil {
 		_ = own.Close()
 		return fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
 	}
+	fm := &fileMount{f: own, readOnly: m.ReadOnly, q: m.Quota, guest: gp}
 	s.files.names[name] = true
-	s.files.at[mp] = &fileMount{f: own, readOnly: m.ReadOnly, q: m.Quota, guest: gp}
+	s.files.at[mp] = fm
+	s.files.inodes[ino] = fm
 	return nil
 }
 
 // mountPoint makes (if missing) the mount point rel of a file mount in d:
 // its directories, then an empty file, resolving symlinks inside d only.
-// It returns the (dev, ino) of the mount point's directory and its name.
-func (d *dirFile) mountPoint(rel string) (fileID, string, error) {
+// It returns the (dev, ino) of the mount point's directory, its name and
+// its own (dev, ino).
+func (d *dirFile) mountPoint(rel string) (fileID, string, fileID, error) {
 	if err := d.root.MkdirAll(path.Dir(rel), 0o755); err != nil {
-		return fileID{}, "", err
+		return fileID{}, "", fileID{}, err
 	}
 	r, e := d.realPath(rel)
 	if e != 0 {
-		return fileID{}, "", fmt.Errorf("the mount point leads outside its directory mount (%v)", e)
+		return fileID{}, "", fileID{}, fmt.Errorf("the mount point leads outside its directory mount (%v)", e)
 	}
 	fi, err := d.root.Lstat(r)
 	switch {
 	case r == "." || err == nil && fi.IsDir():
-		return fileID{}, "", fmt.Errorf("not a directory (the mount point is a directory, the mount a file)")
+		return fileID{}, "", fileID{}, fmt.Errorf("not a directory (the mount point is a directory, the mount a file)")
 	case err != nil && !os.IsNotExist(err):
-		return fileID{}, "", err
+		return fileID{}, "", fileID{}, err
 	case err != nil:
 		if e := d.locked(func() Errno {
 			if d.q != nil && !d.q.take(InodeCost) {
@@ -151,43 +157,31 @@ func (d *dirFile) mountPoint(rel string) (fileID, string, error) {
 			_ = f.Close()
 			return 0
 		}); e != 0 {
-			return fileID{}, "", e
+			return fileID{}, "", fileID{}, e
 		}
 	}
 	di, err := d.root.Stat(path.Dir(r))
 	if err != nil {
-		return fileID{}, "", err
+		return fileID{}, "", fileID{}, err
 	}
-	st := statOf(di)
-	return fileID{st.Dev, st.Ino}, path.Base(r), nil
+	fi, err = d.root.Lstat(r)
+	if err != nil {
+		return fileID{}, "", fileID{}, err
+	}
+	st, own := statOf(di), statOf(fi)
+	return fileID{st.Dev, st.Ino}, path.Base(r), fileID{own.Dev, own.Ino}, nil
 }
 
-// fileMountAt is the file mounted at p (a checked path relative to d), nil
-// if none is. With follow, a final symlink is followed (inside d) first.
-func (d *dirFile) fileMountAt(p string, follow bool) *fileMount {
+// fileMountAt is the file mounted at p (a checked path relative to d) by
+// its last name, nil if none is. A path reaching a mount point through a
+// final symlink is caught after the host call by mountedAt.
+func (d *dirFile) fileMountAt(p string) *fileMount {
 	if d.fm == nil || d.root == nil {
 		return nil
 	}
 	dir, base, slash, ok := splitLast(p)
-	if !ok || slash {
+	if !ok || slash || !d.fm.names[base] {
 		return nil // "x/", "x/." name directories: the mount point is a file (ENOTDIR)
-	}
-	if !d.fm.names[base] {
-		if !follow {
-			return nil
-		}
-		fi, err := d.root.Lstat(p)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			return nil
-		}
-		r, e := d.realPath(p)
-		if e != 0 || r == "." {
-			return nil
-		}
-		dir, base = path.Dir(r), path.Base(r)
-		if !d.fm.names[base] {
-			return nil
-		}
 	}
 	fi, err := d.root.Stat(dir)
 	if err != nil {
@@ -195,6 +189,15 @@ func (d *dirFile) fileMountAt(p string, follow bool) *fileMount {
 	}
 	st := statOf(fi)
 	return d.fm.at[mountPoint{d.mountOf(), fileID{st.Dev, st.Ino}, base}]
+}
+
+// mountedAt is the file mounted over the file whose Filestat is st (one
+// a path led to through a symlink), nil if it is no mount point.
+func (d *dirFile) mountedAt(st Filestat) *fileMount {
+	if d.fm == nil || st.Filetype == FiletypeDirectory {
+		return nil
+	}
+	return d.fm.inodes[fileID{st.Dev, st.Ino}]
 }
 
 // open is path_open of the mounted file.

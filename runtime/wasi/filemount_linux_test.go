@@ -156,6 +156,9 @@ func TestFileMountPointIsBusy(t *testing.T) {
 			t.Errorf("read %s = %q, %v; want the mounted data", p, got, e)
 		}
 	}
+	if n, e := g.size(4, "lnk"); e != 0 || n != 4 {
+		t.Errorf("stat through a symlink = %d, %v; want the mounted file's 4 bytes", n, e)
+	}
 	sub := g.mustOpenAt(4, "sub", oflagDirectory, dirRights, allRights, 0)
 	if got, e := g.readPath(sub, "f.txt"); e != 0 || got != "data" {
 		t.Errorf("read f.txt from a directory fd = %q, %v", got, e)

@@ -317,15 +317,29 @@ func openFlags(oflags uint16, rights uint64, fdflags uint16) (flag int, write, c
 	return flag, write, changes
 }
 
-// open opens p (path_open).
+// open opens p (path_open). With file mounts (filemount.go), a path whose
+// last name is a mount point opens the mounted file, and so does one that
+// led to a mount point through a final symlink (seen by the inode opened).
 func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fdflags uint16) (File, Errno) {
-	if d.fm != nil {
-		if n, e := d.name(p); e == 0 {
-			if fm := d.fileMountAt(n, lookup&lookupSymlinkFollow != 0); fm != nil {
-				return fm.open(oflags, rights, fdflags)
-			}
+	if d.fm == nil {
+		return d.openHost(p, lookup, oflags, rights, fdflags, nil)
+	}
+	if n, e := d.name(p); e == 0 {
+		if fm := d.fileMountAt(n); fm != nil {
+			return fm.open(oflags, rights, fdflags)
 		}
 	}
+	var mounted *fileMount
+	f, e := d.openHost(p, lookup, oflags, rights, fdflags, &mounted)
+	if mounted != nil {
+		return mounted.open(oflags, rights, fdflags)
+	}
+	return f, e
+}
+
+// openHost opens p in this directory's mount. When mounted is not nil and
+// what p led to is a mount point, it sets *mounted and opens nothing.
+func (d *dirFile) openHost(p string, lookup uint32, oflags uint16, rights uint64, fdflags uint16, mounted **fileMount) (File, Errno) {
 	flag, write, changes := openFlags(oflags, rights, fdflags)
 	var n string
 	var e Errno
@@ -408,6 +422,12 @@ func (d *dirFile) open(p string, lookup uint32, oflags uint16, rights uint64, fd
 			f.Close()
 			return nil, ENOTDIR
 		}
+		if mounted != nil {
+			if *mounted = d.mountedAt(statOf(fi)); *mounted != nil {
+				f.Close()
+				return nil, 0
+			}
+		}
 		rf := &regFile{f: f, readOnly: d.readOnly, appendMode: flag&os.O_APPEND != 0}
 		if d.q != nil && fi.Mode().IsRegular() {
 			if existed && oflags&oflagTrunc != 0 && before.Filetype == FiletypeRegularFile {
@@ -439,7 +459,7 @@ func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
 	if d.root == nil {
 		return Filestat{Filetype: FiletypeDirectory, Nlink: 1}, 0
 	}
-	if fm := d.fileMountAt(n, follow); fm != nil {
+	if fm := d.fileMountAt(n); fm != nil {
 		return fm.stat()
 	}
 	var fi os.FileInfo
@@ -452,7 +472,11 @@ func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {
 	if err != nil {
 		return Filestat{}, ErrnoOf(err)
 	}
-	return statOf(fi), 0
+	st := statOf(fi)
+	if fm := d.mountedAt(st); fm != nil {
+		return fm.stat() // reached through a symlink
+	}
+	return st, 0
 }
 
 func (d *dirFile) mkdir(p string) Errno {
@@ -501,7 +525,7 @@ func (d *dirFile) unlink(p string) Errno {
 	if e != 0 {
 		return e
 	}
-	if d.fileMountAt(n, false) != nil {
+	if d.fileMountAt(n) != nil {
 		return EBUSY // a mount point
 	}
 	return d.locked(func() Errno {
@@ -519,7 +543,7 @@ func (d *dirFile) unlink(p string) Errno {
 // host says), each path's directory resolved through its fd's root.
 func (d *dirFile) rename(from string, to *dirFile, toPath string) Errno {
 	return d.twoPaths(from, to, toPath, func(a, b string) Errno {
-		if d.fileMountAt(a, false) != nil || to.fileMountAt(b, false) != nil {
+		if d.fileMountAt(a) != nil || to.fileMountAt(b) != nil {
 			return EBUSY // a mount point
 		}
 		if e := d.checkMove(a, to, b, true); e != 0 {
@@ -569,7 +593,7 @@ func (d *dirFile) linkFollow(from string, follow bool, to *dirFile, toPath strin
 			}
 			return EPERM
 		}
-		if d.fileMountAt(a, follow) != nil {
+		if d.fileMountAt(a) != nil {
 			return EXDEV // the file is another mount's
 		}
 		if follow {
@@ -830,7 +854,7 @@ func (d *dirFile) readlink(p string) (string, Errno) {
 func (d *dirFile) setTimes(p string, follow bool, atim, mtim *time.Time) Errno {
 	if d.fm != nil {
 		if n, e := d.name(p); e == 0 {
-			if fm := d.fileMountAt(n, follow); fm != nil {
+			if fm := d.fileMountAt(n); fm != nil {
 				return fm.setTimes(atim, mtim)
 			}
 		}
