@@ -54,7 +54,10 @@
 //     Config.DenyEgress the connect (or sendto) fails with EACCES, as a
 //     "prohibit" route would.
 //   - Host side: DialPod connects into a pod as port-forward does (through the
-//     pod's loopback), ListenHostPort maps a real host port to a pod port
+//     pod's loopback); DialFromNode connects to a pod IP as the kubelet's
+//     probes do (only listeners on the pod IP or the unspecified address;
+//     a Service VIP reaches an endpoint; any other address is
+//     EHOSTUNREACH), ListenHostPort maps a real host port to a pod port
 //     (hostPort, TCP or UDP), and a Service port with NodePort > 0 gets a
 //     real listener (UDP: socket) on Config.HostIP:NodePort; TCP and UDP
 //     may share a NodePort number. Traffic coming from the host appears
