@@ -324,6 +324,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.teardownNetwork()
 	s.sandboxReady = true
 	w.publish()
+	select {
+	case imgs := <-w.imageCh: // changed while the pod was being set up
+		w.setImages(imgs)
+	default:
+	}
 	for {
 		now := w.clk.Now()
 		a := s.plan(now)

@@ -207,3 +207,24 @@ func TestWorkerImageUnchangedNoop(t *testing.T) {
 		t.Errorf("events: %q", h.eventList())
 	}
 }
+
+// TestWorkerImageChangedBeforeStart: an image changed while the pod is
+// still being set up (before any container started) is the one started:
+// nothing is killed and the old image is never pulled.
+func TestWorkerImageChangedBeforeStart(t *testing.T) {
+	t.Parallel()
+	pod := imagePod(t, corev1.RestartPolicyNever, "a")
+	h := newHarness(t, pod)
+	h.w.SetImages(withImage(pod, "a", "go://./hello"))
+	h.run()
+	p := h.waitFor("a done", func(p *corev1.Pod) bool { return ctrStatus(p, "a").State.Terminated != nil })
+	if a := ctrStatus(p, "a"); a.RestartCount != 0 || a.Image != "go://./hello" {
+		t.Errorf("a: image %q, %s", a.Image, describe(p))
+	}
+	for _, e := range h.eventList() {
+		if strings.Contains(e, "Killing") || strings.Contains(e, "go://./graceful") {
+			t.Errorf("events: %q", h.eventList())
+			break
+		}
+	}
+}
