@@ -3,17 +3,16 @@
 // own server and its health service (google.golang.org/grpc/health), on a
 // listener of the pod network (podnet).
 //
-//	grpchealth [-port 9000] [-tls] [-after D] [-file PATH] [SERVICE=STATUS ...]
+//	grpchealth [-port 9000] [-tls] [-after D] [SERVICE=STATUS ...]
 //
 // Every SERVICE=STATUS sets a service's status (STATUS is SERVING,
 // NOT_SERVING or UNKNOWN; "=NOT_SERVING" is the server's overall status,
 // the service "" that a probe without a service asks for, SERVING unless
-// set). -after D turns every service NOT_SERVING D after the start (as the
-// health server's Shutdown); while -file PATH exists every service answers
-// NOT_SERVING (checked every 100 ms). -tls serves TLS with a self-signed
-// certificate made at start (for probes with mode: TLS). It prints "serving on :PORT" once it
-// listens, "health: STATE" on every change of the overall status, and on
-// TERM stops gracefully, prints "stopped" and exits 0.
+// set). -after D turns every service NOT_SERVING D after the start. -tls
+// serves TLS with a self-signed certificate made at start (for probes with
+// mode: TLS). It prints "serving on :PORT" (or "serving TLS on :PORT")
+// once it listens and "health: STATE" when the overall status is set; on
+// TERM it stops gracefully, prints "stopped" and exits 0.
 package main
 
 import (
@@ -28,7 +27,6 @@ import (
 	"math/big"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -43,7 +41,6 @@ import (
 func main() {
 	port := flag.Int("port", 9000, "port to listen on")
 	after := flag.Duration("after", 0, "turn every service NOT_SERVING after this long (0: never)")
-	file := flag.String("file", "", "every service is NOT_SERVING while this file exists")
 	useTLS := flag.Bool("tls", false, "serve TLS with a self-signed certificate")
 	flag.Parse()
 
@@ -64,33 +61,21 @@ func main() {
 		os.Exit(1)
 	}
 	hs := health.NewServer()
-	var mu sync.Mutex
-	var timedOut, fileSeen bool
-	down, first := false, true
-	// update applies the statuses: every service NOT_SERVING once -after
-	// has passed or while -file exists, else as given.
-	update := func(f func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		f()
-		d := timedOut || fileSeen
-		if d == down && !first {
-			return
-		}
-		down, first = d, false
+	// apply sets the statuses as given, or every one NOT_SERVING.
+	apply := func(down bool) {
 		for name, st := range statuses {
-			if d {
+			if down {
 				st = healthpb.HealthCheckResponse_NOT_SERVING
 			}
 			hs.SetServingStatus(name, st)
 		}
-		if d {
+		if down {
 			fmt.Println("health: NOT_SERVING")
 		} else {
 			fmt.Println("health:", statuses[""])
 		}
 	}
-	update(func() {})
+	apply(false)
 
 	var opts []grpc.ServerOption
 	if *useTLS {
@@ -104,16 +89,7 @@ func main() {
 	srv := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(srv, hs)
 	if *after > 0 {
-		time.AfterFunc(*after, func() { update(func() { timedOut = true }) })
-	}
-	if *file != "" {
-		go func() {
-			for {
-				_, err := os.Stat(*file)
-				update(func() { fileSeen = err == nil })
-				time.Sleep(100 * time.Millisecond)
-			}
-		}()
+		time.AfterFunc(*after, func() { apply(true) })
 	}
 	go func() {
 		<-term.Notify()
