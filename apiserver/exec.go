@@ -130,12 +130,19 @@ func upgradeRemoteCommand(w http.ResponseWriter, req *http.Request, ro remoteOpt
 	return nil
 }
 
+// maxWSMessage bounds a message a client sends on an exec, attach or
+// port-forward WebSocket (kubectl sends at most 32 KiB in one).
+const maxWSMessage = 16 << 20
+
 // wsRemoteSession is the WebSocket channel protocol (v5/v4).
 func wsRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) *remoteSession {
 	conn, err := execUpgrader.Upgrade(w, req, nil)
 	if err != nil {
 		return nil // the upgrader has answered
 	}
+	// A message is read whole into memory: bounded, as upstream's wsstream
+	// bounds a frame (a longer one closes the connection, 1009).
+	conn.SetReadLimit(maxWSMessage)
 	ctx, cancel := context.WithCancel(context.Background())
 	ws := &wsChannels{conn: conn, v5: conn.Subprotocol() == execProtocolV5}
 

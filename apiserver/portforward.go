@@ -145,6 +145,7 @@ func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request,
 		return
 	}
 	defer conn.Close()
+	conn.SetReadLimit(maxWSMessage) // exec.go
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ws := &wsChannels{conn: conn, v5: conn.Subprotocol() == execProtocolV5}
