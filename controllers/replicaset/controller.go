@@ -503,4 +503,3 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 	}
 	return nil, err
 }
-
