@@ -51,6 +51,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
+	"github.com/wasmpod/wasmpod/controllers/replicaset"
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
@@ -301,6 +302,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
 	c.goRun(func() { nlc.Run(runCtx) })
+	rsc := replicaset.New(c.client, cfg.Clock)
+	c.goRun(func() { rsc.Run(runCtx) })
 	nsc := namespace.New(c.server)
 	c.goRun(func() { nsc.Run(runCtx) })
 	epc := endpoints.New(c.client)
