@@ -13,7 +13,11 @@ import (
 // own; it is closed when the test ends.
 func newTestCluster(t *testing.T) *wasmpod.Cluster {
 	t.Helper()
-	c, err := wasmpod.New(context.Background(), wasmpod.Config{CacheDir: t.TempDir()})
+	// The node's default nodefs.available<10% would evict test pods on a
+	// developer's machine whose disk is merely full of build caches; the
+	// eviction tests set their own thresholds.
+	c, err := wasmpod.New(context.Background(), wasmpod.Config{CacheDir: t.TempDir(),
+		EvictionHard: map[string]string{"nodefs.available": "1Mi"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -468,7 +469,7 @@ func probeAction(pr *corev1.Probe) string {
 	case pr.TCPSocket != nil:
 		return fmt.Sprintf("tcp-socket %s:%s", pr.TCPSocket.Host, pr.TCPSocket.Port.String())
 	case pr.GRPC != nil:
-		return fmt.Sprintf("grpc <pod>:%d", pr.GRPC.Port)
+		return fmt.Sprintf("grpc <pod>:%d %s", pr.GRPC.Port, ptr.Deref(pr.GRPC.Service, ""))
 	}
 	return "unknown"
 }
