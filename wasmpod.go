@@ -52,6 +52,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/controllers/replicaset"
+	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
@@ -102,6 +103,10 @@ type Config struct {
 	// against, rather than resolving them against the working directory
 	// (apiserver.Options.RefuseRelativeImages). serve sets it.
 	RefuseRelativeImages bool
+	// RootCA, when set, is the PEM bundle that verifies the API server's
+	// serving certificate: see Cluster.SetRootCA, which serve calls once
+	// its TLS certificate is made.
+	RootCA []byte
 	// Nodes is the number of node agents (default 1), named node-1, node-2…
 	// NodeSpecs, when set, describes each node instead.
 	Nodes     int
@@ -171,6 +176,7 @@ type Cluster struct {
 	agents  []*pods.Agent
 	network *network.Network
 	kubeSvc *kubernetesservice.Controller
+	rootCA  *rootcacertpublisher.Controller
 
 	ownsData, ownsEngine bool
 	cancel               context.CancelFunc
@@ -254,8 +260,21 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.cfg.Modules = cfg.Modules
 	}
+	// ServiceAccount tokens: a lasting store keeps its signing key beside
+	// it (<data-dir>/pki/sa.key), so tokens outlive a restart; otherwise
+	// the server makes one in memory.
+	var saTokens *apiserver.TokenIssuer
+	if cfg.Store == StoreBbolt {
+		key, err := apiserver.LoadOrCreateServiceAccountKey(filepath.Join(cfg.DataDir, "pki", "sa.key"))
+		if err != nil {
+			return nil, fmt.Errorf("service account key: %w", err)
+		}
+		if saTokens, err = apiserver.NewTokenIssuer(key, ""); err != nil {
+			return nil, err
+		}
+	}
 	if c.server, err = apiserver.New(ctx, c.store, apiserver.Options{Clock: cfg.Clock, Validation: api.Options{AllowHostPath: cfg.AllowHostPath},
-		Modules: cfg.Modules, RefuseRelativeImages: cfg.RefuseRelativeImages}); err != nil {
+		Modules: cfg.Modules, RefuseRelativeImages: cfg.RefuseRelativeImages, ServiceAccountTokens: saTokens}); err != nil {
 		return nil, err
 	}
 	c.handler = c.server.Handler(apiserver.HandlerOptions{})
@@ -312,6 +331,11 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { sac.Run(runCtx) })
 	c.kubeSvc = kubernetesservice.New(c.client) // SetAPIServerAddress (controlplane.go)
 	c.goRun(func() { c.kubeSvc.Run(runCtx) })
+	c.rootCA = rootcacertpublisher.New(c.client) // SetRootCA
+	c.goRun(func() { c.rootCA.Run(runCtx) })
+	if len(cfg.RootCA) > 0 {
+		c.SetRootCA(cfg.RootCA)
+	}
 
 	specs := cfg.NodeSpecs
 	if len(specs) == 0 {
@@ -431,6 +455,16 @@ func (c *Cluster) Handler() http.Handler { return c.handler }
 
 // Server is the API server.
 func (c *Cluster) Server() *apiserver.Server { return c.server }
+
+// SetRootCA gives the PEM bundle that verifies the API server's serving
+// certificate (serve's CA): every namespace gets it as the kube-root-ca.crt
+// ConfigMap, and pods created from then on get ServiceAccount tokens
+// mounted at /var/run/secrets/kubernetes.io/serviceaccount (the
+// ServiceAccount admission, apiserver/serviceaccount_admission.go).
+func (c *Cluster) SetRootCA(pem []byte) {
+	c.server.SetRootCA(pem)
+	c.rootCA.SetCA(pem)
+}
 
 // Modules is the module store of wasmpod.local images.
 func (c *Cluster) Modules() *images.Store { return c.cfg.Modules }

@@ -4,9 +4,10 @@ package apiserver
 // DNS subdomains (upstream's ValidateServiceAccountName), with upstream's
 // message. The "default" ServiceAccount of every namespace is made by the
 // serviceaccount controller (controllers/serviceaccount), through the API,
-// as upstream's serviceaccounts-controller. Tokens are not minted: wasmpod
-// has no ServiceAccount token authenticator yet, so a pod's
-// serviceAccountName names an object and grants nothing.
+// as upstream's serviceaccounts-controller. Tokens for a service account
+// come from its token subresource (TokenRequest, tokens_request.go) and
+// authenticate as it (tokens.go); pods get one mounted by the
+// ServiceAccount admission (serviceaccount_admission.go).
 
 import (
 	corev1 "k8s.io/api/core/v1"

@@ -174,6 +174,8 @@ func serveAction(c *ucli.Context) error {
 		if err != nil {
 			return ucli.Exit(fmt.Sprintf("serving certificate: %v", err), 1)
 		}
+		// kube-root-ca.crt and the pods' ServiceAccount tokens
+		cl.SetRootCA(pki.caPEM)
 	}
 
 	ul, err := apiserver.ListenUnix(socket)
