@@ -664,6 +664,7 @@ func (h *httpHandler) serveItem(w http.ResponseWriter, req *http.Request, rq *re
 			writeError(w, err)
 			return
 		}
+		ctx = withWarnings(ctx, w) // deletion.go
 		obj, err := s.Delete(ctx, r, rq.ns, rq.name, opts)
 		code := http.StatusOK
 		if err == nil {
@@ -700,6 +701,7 @@ func (h *httpHandler) serveDeleteCollection(w http.ResponseWriter, req *http.Req
 		return
 	}
 	var deleted []runtime.Object
+	ctx = withWarnings(ctx, w) // deletion.go
 	for _, it := range items {
 		m, _ := meta.Accessor(it)
 		obj, err := s.Delete(ctx, r, m.GetNamespace(), m.GetName(), dopts)
@@ -776,9 +778,11 @@ func (h *httpHandler) deleteOptions(req *http.Request) (metav1.DeleteOptions, er
 		return opts, err
 	}
 	if len(opts.DryRun) > 0 {
-		return opts, validateDryRun("DeleteOptions", opts.DryRun) // dryrun.go
+		if err := validateDryRun("DeleteOptions", opts.DryRun); err != nil { // dryrun.go
+			return opts, err
+		}
 	}
-	return opts, nil
+	return opts, validateDeleteOptions(opts) // deletion.go
 }
 
 func readBody(req *http.Request) ([]byte, error) {

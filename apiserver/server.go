@@ -266,6 +266,7 @@ func (s *Server) validateObject(r *Resource, obj, old runtime.Object) error {
 	if m.GetName() == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "name or generateName is required"))
 	}
+	errs = append(errs, validateOwnerRefs(m)...) // deletion.go
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(r.GVK().GroupKind(), m.GetName(), errs)
 	}
@@ -565,16 +566,28 @@ func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts 
 			return nil, apierrors.NewForbidden(r.GVR.GroupResource(), name, fmt.Errorf("this namespace may not be deleted"))
 		}
 		grace, graceful := s.gracePeriod(r, obj, opts)
-		if graceful || len(m.GetFinalizers()) > 0 {
+		warnDefaultOrphan(ctx, r, opts)              // deletion.go
+		gcUpdate, gcFins := gcFinalizers(r, m, opts) // deletion.go
+		if graceful || len(gcFins) > 0 {
 			now := s.clock.Now()
+			ts := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
 			if dt := m.GetDeletionTimestamp(); dt != nil {
-				// Already terminating: a shorter grace period may shorten it.
+				// Already terminating: a shorter grace period may shorten it;
+				// the options may still change the GC finalizers (not of a
+				// pod in its graceful termination), as upstream.
 				cur := m.GetDeletionGracePeriodSeconds()
 				if !graceful || (cur != nil && *cur <= grace) {
-					return obj, nil
+					if graceful || !gcUpdate {
+						return obj, nil
+					}
+					if ts = *dt; dt.Time.After(now) {
+						ts = metav1.NewTime(now)
+					}
 				}
+			} else if !graceful && m.GetGeneration() > 0 {
+				m.SetGeneration(m.GetGeneration() + 1) // markAsDeleting
 			}
-			ts := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
+			m.SetFinalizers(gcFins)
 			m.SetDeletionTimestamp(&ts)
 			m.SetDeletionGracePeriodSeconds(&grace)
 			if r.GVR.Resource == "namespaces" {
