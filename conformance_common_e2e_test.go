@@ -17,7 +17,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,4 +229,36 @@ func fmtStatus(p *corev1.Pod) string {
 	return fmt.Sprintf("phase %s, conditions %+v, init %+v, containers %+v", p.Status.Phase, p.Status.Conditions, p.Status.InitContainerStatuses, p.Status.ContainerStatuses)
 }
 
-var _ = strings.Contains
+// group runs subtests at the same time: each Run starts t.Run in a
+// goroutine and Wait waits for them all. (t.Parallel would let go test's
+// -parallel, GOMAXPROCS by default, bound how many pods the suite waits on
+// at once: two on a 2-core machine, for tests that mostly wait.)
+// At most groupLimit subtests of a group run at once: every pod
+// instantiates the toolbox, and a 2-core machine running them all at once
+// stretches hooks and probes past their timeouts.
+type group struct {
+	t   *testing.T
+	wg  sync.WaitGroup
+	sem chan struct{}
+}
+
+const groupLimit = 8
+
+func newGroup(t *testing.T) *group { return &group{t: t, sem: make(chan struct{}, groupLimit)} }
+
+func (g *group) Run(name string, f func(t *testing.T)) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.sem <- struct{}{}
+		defer func() { <-g.sem }()
+		g.t.Run(name, f)
+	}()
+}
+
+func (g *group) Wait() { g.wg.Wait() }
+
+// probehttpModule is the probehttp guest (probes_e2e_test.go's probeGuest).
+func probehttpModule(t *testing.T) []byte {
+	return testwasm.Build(t, testwasm.GuestDir(t, "probehttp"))
+}

@@ -31,7 +31,10 @@ import (
 )
 
 func TestConformanceConfig(t *testing.T) {
+	t.Parallel()
 	cc := newConformanceCluster(t)
+	g := newGroup(t)
+	defer g.Wait()
 	ctx := context.Background()
 	cms := cc.cs.CoreV1().ConfigMaps("default")
 	secrets := cc.cs.CoreV1().Secrets("default")
@@ -55,8 +58,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] ConfigMap should be consumable via environment variable
 	// [NodeConformance] [Conformance]
-	t.Run("configmap env var", func(t *testing.T) {
-		t.Parallel()
+	g.Run("configmap env var", func(t *testing.T) {
 		newCM(t, "configmap-test-env")
 		p := envPod("pod-configmaps-env")
 		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "CONFIG_DATA_1", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
@@ -66,8 +68,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] ConfigMap should be consumable via the environment
 	// [NodeConformance] [Conformance]
-	t.Run("configmap envFrom", func(t *testing.T) {
-		t.Parallel()
+	g.Run("configmap envFrom", func(t *testing.T) {
 		newCM(t, "configmap-test-envfrom")
 		p := envPod("pod-configmaps-envfrom")
 		ref := &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "configmap-test-envfrom"}}
@@ -78,8 +79,7 @@ func TestConformanceConfig(t *testing.T) {
 	// [sig-node] ConfigMap should fail to create ConfigMap with empty key
 	// [Conformance]; [sig-node] Secrets should fail to create secret due
 	// to empty secret key [Conformance]
-	t.Run("empty key", func(t *testing.T) {
-		t.Parallel()
+	g.Run("empty key", func(t *testing.T) {
 		_, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "configmap-test-emptykey"}, Data: map[string]string{"": "value-1"}}, metav1.CreateOptions{})
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "data[]") {
 			t.Errorf("ConfigMap with an empty key: %v", err)
@@ -91,8 +91,7 @@ func TestConformanceConfig(t *testing.T) {
 	})
 
 	// [sig-node] ConfigMap should run through a ConfigMap lifecycle [Conformance]
-	t.Run("configmap lifecycle", func(t *testing.T) {
-		t.Parallel()
+	g.Run("configmap lifecycle", func(t *testing.T) {
 		name := "test-configmap-lifecycle"
 		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"test-configmap-static": "true"}},
 			Data: map[string]string{"valueName": "value"}}, metav1.CreateOptions{}); err != nil {
@@ -120,8 +119,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] Secrets should be consumable from pods in env vars
 	// [NodeConformance] [Conformance]
-	t.Run("secret env var", func(t *testing.T) {
-		t.Parallel()
+	g.Run("secret env var", func(t *testing.T) {
 		newSecret(t, "default", "secret-test-env")
 		p := envPod("pod-secrets-env")
 		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "SECRET_DATA", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -131,8 +129,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] Secrets should be consumable via the environment
 	// [NodeConformance] [Conformance]
-	t.Run("secret envFrom", func(t *testing.T) {
-		t.Parallel()
+	g.Run("secret envFrom", func(t *testing.T) {
 		newSecret(t, "default", "secret-test-envfrom")
 		p := envPod("pod-secrets-envfrom")
 		ref := &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "secret-test-envfrom"}}
@@ -141,8 +138,7 @@ func TestConformanceConfig(t *testing.T) {
 	})
 
 	// [sig-node] Secrets should patch a secret [Conformance]
-	t.Run("secret patch", func(t *testing.T) {
-		t.Parallel()
+	g.Run("secret patch", func(t *testing.T) {
 		name := "test-secret-patch"
 		if _, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"testsecret-constant": "true"}},
 			Data: map[string][]byte{"key": []byte("value")}, Type: "Opaque"}, metav1.CreateOptions{}); err != nil {
@@ -200,24 +196,21 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] Downward API should provide pod name, namespace and IP
 	// address as env vars [NodeConformance] [Conformance]
-	t.Run("downward env name namespace ip", func(t *testing.T) {
-		t.Parallel()
+	g.Run("downward env name namespace ip", func(t *testing.T) {
 		out := cc.output(t, dapiPod("downward-api-env-name", field("POD_NAME", "metadata.name"), field("POD_NAMESPACE", "metadata.namespace"), field("POD_IP", "status.podIP")))
 		wantRegexp(t, out, `(?m)^POD_NAME=downward-api-env-name$`, `(?m)^POD_NAMESPACE=default$`, `(?m)^POD_IP=\d+\.\d+\.\d+\.\d+$`)
 	})
 
 	// [sig-node] Downward API should provide host IP as an env var
 	// [NodeConformance] [Conformance]
-	t.Run("downward env host ip", func(t *testing.T) {
-		t.Parallel()
+	g.Run("downward env host ip", func(t *testing.T) {
 		wantRegexp(t, cc.output(t, dapiPod("downward-api-env-hostip", field("HOST_IP", "status.hostIP"))), `(?m)^HOST_IP=\d+\.\d+\.\d+\.\d+$`)
 	})
 
 	// [sig-node] Downward API should provide container's
 	// limits.cpu/memory and requests.cpu/memory as env vars
 	// [NodeConformance] [Conformance]
-	t.Run("downward env resources", func(t *testing.T) {
-		t.Parallel()
+	g.Run("downward env resources", func(t *testing.T) {
 		p := dapiPod("downward-api-env-resources", resourceEnv("CPU_LIMIT", "limits.cpu"), resourceEnv("MEMORY_LIMIT", "limits.memory"),
 			resourceEnv("CPU_REQUEST", "requests.cpu"), resourceEnv("MEMORY_REQUEST", "requests.memory"))
 		cc.wantOutput(t, p, "CPU_LIMIT=2", "MEMORY_LIMIT=67108864", "CPU_REQUEST=1", "MEMORY_REQUEST=33554432")
@@ -225,8 +218,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] Downward API should provide default limits.cpu/memory
 	// from node allocatable [NodeConformance] [Conformance]
-	t.Run("downward env default limits", func(t *testing.T) {
-		t.Parallel()
+	g.Run("downward env default limits", func(t *testing.T) {
 		p := envPod("downward-api-env-default")
 		p.Spec.Containers[0].Env = []corev1.EnvVar{resourceEnv("CPU_LIMIT", "limits.cpu"), resourceEnv("MEMORY_LIMIT", "limits.memory")}
 		wantRegexp(t, cc.output(t, p), `(?m)^CPU_LIMIT=[1-9]`, `(?m)^MEMORY_LIMIT=[1-9]`)
@@ -234,8 +226,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-node] Downward API should provide pod UID as env vars
 	// [NodeConformance] [Conformance]
-	t.Run("downward env uid", func(t *testing.T) {
-		t.Parallel()
+	g.Run("downward env uid", func(t *testing.T) {
 		wantRegexp(t, cc.output(t, dapiPod("downward-api-env-uid", field("POD_UID", "metadata.uid"))), `(?m)^POD_UID=[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}$`)
 	})
 
@@ -347,10 +338,10 @@ func TestConformanceConfig(t *testing.T) {
 			p.Spec.Containers[0].Command = p.Spec.Containers[0].Command[:2]
 			cc.create(t, p)
 			want := value(k, 1) + "\n"
-			waitFor(t, "the file's content", time.Minute, func() bool { return cc.tryLogs(name, "c") != "" })
-			time.Sleep(100 * time.Millisecond)
-			if out := cc.tryLogs(name, "c"); out != want {
-				t.Errorf("%s: %q, want %q", file, out, want)
+			for end := time.Now().Add(time.Minute); cc.tryLogs(name, "c") != want; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("%s: %q, want %q", file, cc.tryLogs(name, "c"), want)
+				}
 			}
 			if got := hostMode(t, name, "vol", file); got != wantMode {
 				t.Errorf("mode of %s: %#o, want %#o", file, got, wantMode)
@@ -362,14 +353,12 @@ func TestConformanceConfig(t *testing.T) {
 		// [sig-storage] ConfigMap|Secrets|Projected configMap|Projected
 		// secret should be consumable from pods in volume [NodeConformance]
 		// [Conformance]
-		t.Run(k.name+" plain", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" plain", func(t *testing.T) {
 			consume(t, slug+"-plain", nil, nil, "data-1", 0o644, nil)
 		})
 		// ... should be consumable from pods in volume with defaultMode set
 		// [LinuxOnly] [NodeConformance] [Conformance]
-		t.Run(k.name+" defaultMode", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" defaultMode", func(t *testing.T) {
 			consume(t, slug+"-defaultmode", nil, mode(0o400), "data-1", 0o400, nil)
 		})
 		// ConfigMap, Projected configMap: ... should be consumable from
@@ -378,8 +367,7 @@ func TestConformanceConfig(t *testing.T) {
 		// fsGroup set [LinuxOnly] [NodeConformance] [Conformance]. A wasm
 		// guest has no uid; the pod must run and read the file. The fsGroup
 		// makes the node write the file group-readable (0440).
-		t.Run(k.name+" non-root", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" non-root", func(t *testing.T) {
 			if k.secret {
 				consume(t, slug+"-nonroot", nil, mode(0o440), "data-1", 0o440, func(p *corev1.Pod) { nonRoot(p, true) })
 			} else {
@@ -388,28 +376,24 @@ func TestConformanceConfig(t *testing.T) {
 		})
 		// ... should be consumable from pods in volume with mappings
 		// [NodeConformance] [Conformance]
-		t.Run(k.name+" mappings", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" mappings", func(t *testing.T) {
 			consume(t, slug+"-map", mapping, nil, "path/to/data-2", 0o644, nil)
 		})
 		// ... should be consumable from pods in volume with mappings and
 		// Item mode set [LinuxOnly] [NodeConformance] [Conformance]
-		t.Run(k.name+" mappings item mode", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" mappings item mode", func(t *testing.T) {
 			consume(t, slug+"-map-mode", []corev1.KeyToPath{{Key: "data-1", Path: "path/to/data-2", Mode: mode(0o400)}}, nil, "path/to/data-2", 0o400, nil)
 		})
 		if !k.secret {
 			// ConfigMap, Projected configMap: ... should be consumable from
 			// pods in volume with mappings as non-root [NodeConformance] [Conformance]
-			t.Run(k.name+" mappings non-root", func(t *testing.T) {
-				t.Parallel()
+			g.Run(k.name+" mappings non-root", func(t *testing.T) {
 				consume(t, slug+"-map-nonroot", mapping, nil, "path/to/data-2", 0o644, func(p *corev1.Pod) { nonRoot(p, false) })
 			})
 		}
 		// ... should be consumable in multiple volumes in the same pod
 		// [NodeConformance] [Conformance]
-		t.Run(k.name+" multiple volumes", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" multiple volumes", func(t *testing.T) {
 			name := slug + "-multi"
 			newObj(t, k, name)
 			p := volPod(name, []corev1.Volume{volume(k, "vol-1", name, nil, nil, nil), volume(k, "vol-2", name, nil, nil, nil)},
@@ -422,8 +406,7 @@ func TestConformanceConfig(t *testing.T) {
 		if !k.secret {
 			// ConfigMap, Projected configMap: updates should be reflected in
 			// volume [NodeConformance] [Conformance]
-			t.Run(k.name+" updates", func(t *testing.T) {
-				t.Parallel()
+			g.Run(k.name+" updates", func(t *testing.T) {
 				name := slug + "-upd"
 				newObj(t, k, name)
 				p := busyboxPod(name, "sh", "-c", "while true; do cat "+k.mount+"/data-1; echo; sleep 1; done")
@@ -439,8 +422,7 @@ func TestConformanceConfig(t *testing.T) {
 		// [NodeConformance] [Conformance]: of three optional objects, one
 		// deleted, one updated and one created after the pod, each change
 		// reaches the running container.
-		t.Run(k.name+" optional updates", func(t *testing.T) {
-			t.Parallel()
+		g.Run(k.name+" optional updates", func(t *testing.T) {
 			del, upd, create := slug+"-opt-del", slug+"-opt-upd", slug+"-opt-create"
 			newObj(t, k, del)
 			newObj(t, k, upd)
@@ -475,8 +457,7 @@ func TestConformanceConfig(t *testing.T) {
 
 	// [sig-storage] ConfigMap binary data should be reflected in volume
 	// [NodeConformance] [Conformance]
-	t.Run("configmap volume binary data", func(t *testing.T) {
-		t.Parallel()
+	g.Run("configmap volume binary data", func(t *testing.T) {
 		bin := []byte{0xde, 0xca, 0xfe, 0xba, 0xd0, 0xfe, 0xca, 0xfe, 0xba, 0xd0, 0x00, 0xff}
 		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "configmap-test-binary"}, Data: map[string]string{"data-1": "value-1"},
 			BinaryData: map[string][]byte{"dump.bin": bin}}, metav1.CreateOptions{}); err != nil {
@@ -492,8 +473,7 @@ func TestConformanceConfig(t *testing.T) {
 	// [sig-storage] ConfigMap should be immutable if `immutable` field is
 	// set [Conformance]; [sig-storage] Secrets should be immutable if
 	// `immutable` field is set [Conformance]
-	t.Run("immutable", func(t *testing.T) {
-		t.Parallel()
+	g.Run("immutable", func(t *testing.T) {
 		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "immutable-cm"}, Data: data3}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -529,8 +509,7 @@ func TestConformanceConfig(t *testing.T) {
 	// [sig-storage] Secrets should be able to mount in a volume regardless
 	// of a different secret existing with same name in different namespace
 	// [NodeConformance] [Conformance]
-	t.Run("secret volume other namespace", func(t *testing.T) {
-		t.Parallel()
+	g.Run("secret volume other namespace", func(t *testing.T) {
 		if _, err := cc.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "secret-namespace-2"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -585,8 +564,7 @@ func TestConformanceConfig(t *testing.T) {
 
 		// [sig-storage] Downward API volume | Projected downwardAPI should
 		// provide podname only [NodeConformance] [Conformance]
-		t.Run(prefix+" podname", func(t *testing.T) {
-			t.Parallel()
+		g.Run(prefix+" podname", func(t *testing.T) {
 			name := slug + "-podname"
 			if out := cc.output(t, dpod(name, "cat /etc/podinfo/podname; echo", false, nil, nil)); out != name+"\n" {
 				t.Errorf("podname %q", out)
@@ -596,8 +574,7 @@ func TestConformanceConfig(t *testing.T) {
 		// [Conformance]; ... should set mode on item file [LinuxOnly]
 		// [NodeConformance] [Conformance]
 		for what, modes := range map[string][2]*int32{"defaultmode": {mode(0o400), nil}, "itemmode": {nil, mode(0o400)}} {
-			t.Run(prefix+" "+what, func(t *testing.T) {
-				t.Parallel()
+			g.Run(prefix+" "+what, func(t *testing.T) {
 				name := slug + "-" + what
 				cc.create(t, dpod(name, "cat /etc/podinfo/podname; echo; sleep 3600", false, modes[0], modes[1]))
 				waitFor(t, "the podname", time.Minute, func() bool { return cc.tryLogs(name, "c") == name+"\n" })
@@ -611,8 +588,7 @@ func TestConformanceConfig(t *testing.T) {
 		// [Conformance]; ... should update annotations on modification
 		// [NodeConformance] [Conformance]
 		for _, what := range []string{"labels", "annotations"} {
-			t.Run(prefix+" update "+what, func(t *testing.T) {
-				t.Parallel()
+			g.Run(prefix+" update "+what, func(t *testing.T) {
 				name := slug + "-update-" + what
 				p := dpod(name, "while true; do cat /etc/podinfo/"+what+"; echo; sleep 1; done", false, nil, nil)
 				first, patch, want := `key1="value1"`, `{"metadata":{"labels":{"key3":"value3"}}}`, `key3="value3"`
@@ -632,8 +608,7 @@ func TestConformanceConfig(t *testing.T) {
 		// ... should provide container's cpu limit | memory limit | cpu
 		// request | memory request [NodeConformance] [Conformance]
 		for file, want := range map[string]string{"cpu_limit": "2", "memory_limit": "67108864", "cpu_request": "1", "memory_request": "33554432"} {
-			t.Run(prefix+" "+file, func(t *testing.T) {
-				t.Parallel()
+			g.Run(prefix+" "+file, func(t *testing.T) {
 				name := slug + "-" + strings.ReplaceAll(file, "_", "-")
 				if out := cc.output(t, dpod(name, "cat /etc/podinfo/"+file+"; echo", true, nil, nil)); out != want+"\n" {
 					t.Errorf("%s %q, want %q", file, out, want)
@@ -644,8 +619,7 @@ func TestConformanceConfig(t *testing.T) {
 		// the limit is not set [NodeConformance] [Conformance]; ... (memory)
 		// as default memory limit ...
 		for _, file := range []string{"cpu_limit", "memory_limit"} {
-			t.Run(prefix+" default "+file, func(t *testing.T) {
-				t.Parallel()
+			g.Run(prefix+" default "+file, func(t *testing.T) {
 				name := slug + "-default-" + strings.ReplaceAll(file, "_", "-")
 				if out := cc.output(t, dpod(name, "cat /etc/podinfo/"+file+"; echo", false, nil, nil)); !regexp.MustCompile(`^[1-9][0-9]*\n$`).MatchString(out) {
 					t.Errorf("%s %q, want the node's allocatable", file, out)

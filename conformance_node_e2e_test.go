@@ -28,7 +28,10 @@ import (
 )
 
 func TestConformanceNode(t *testing.T) {
+	t.Parallel()
 	cc := newConformanceCluster(t)
+	g := newGroup(t)
+	defer g.Wait()
 	ctx := context.Background()
 	pods := cc.cs.CoreV1().Pods("default")
 	srv := httptest.NewServer(cc.c.Handler())
@@ -39,8 +42,7 @@ func TestConformanceNode(t *testing.T) {
 
 	// [sig-node] Pods should get a host IP [NodeConformance] [Conformance]
 	// (upstream runs the pause image; busybox sleeping stands in for it).
-	t.Run("pods host IP", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods host IP", func(t *testing.T) {
 		cc.create(t, busyboxPod("pod-hostip", "sh", "-c", "sleep 3600"))
 		p := cc.wait(t, "pod-hostip", "a host IP", time.Minute, func(p *corev1.Pod) bool { return p.Status.HostIP != "" })
 		if net.ParseIP(p.Status.HostIP) == nil || len(p.Status.HostIPs) == 0 || p.Status.HostIPs[0].IP != p.Status.HostIP {
@@ -49,8 +51,7 @@ func TestConformanceNode(t *testing.T) {
 	})
 
 	// [sig-node] Pods should be submitted and removed [NodeConformance] [Conformance]
-	t.Run("pods submitted and removed", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods submitted and removed", func(t *testing.T) {
 		sel := "time=submit-remove"
 		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil || len(list.Items) != 0 {
@@ -61,8 +62,10 @@ func TestConformanceNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.Stop()
-		p := busyboxPod("pod-submit-remove", "sh", "-c", "sleep 3600")
-		p.Labels["time"] = "submit-remove"
+		// Upstream's nginx exits on TERM, as the probehttp guest does
+		// (busybox's sh as the first process ignores it).
+		p := probePod("pod-submit-remove", moduleFile(t, "probehttp.wasm", probehttpModule(t)), nil)
+		p.Labels = map[string]string{"time": "submit-remove"}
 		p.Spec.TerminationGracePeriodSeconds = nil // upstream's default, 30 s
 		cc.create(t, p)
 		if list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel}); err != nil || len(list.Items) != 1 {
@@ -104,8 +107,7 @@ func TestConformanceNode(t *testing.T) {
 	})
 
 	// [sig-node] Pods should be updated [NodeConformance] [Conformance]
-	t.Run("pods updated", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods updated", func(t *testing.T) {
 		p := busyboxPod("pod-update", "sh", "-c", "sleep 3600")
 		p.Labels["time"] = "before"
 		cc.create(t, p)
@@ -125,8 +127,7 @@ func TestConformanceNode(t *testing.T) {
 	// [NodeConformance] [Conformance]: upstream sets 5 s on a running
 	// pod and waits for DeadlineExceeded (TestActiveDeadlineSetOnRunningPod
 	// covers a deadline already passed).
-	t.Run("pods activeDeadlineSeconds updated", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods activeDeadlineSeconds updated", func(t *testing.T) {
 		cc.create(t, busyboxPod("pod-update-activedeadlineseconds", "sh", "-c", "sleep 3600"))
 		cc.wait(t, "pod-update-activedeadlineseconds", "Running", time.Minute, running)
 		cur := cc.get(t, "pod-update-activedeadlineseconds")
@@ -142,8 +143,7 @@ func TestConformanceNode(t *testing.T) {
 
 	// [sig-node] Pods should contain environment variables for services
 	// [NodeConformance] [Conformance]
-	t.Run("pods service env vars", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods service env vars", func(t *testing.T) {
 		srvPod := busyboxPod("server-envvars", "sh", "-c", "sleep 3600")
 		srvPod.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 9376}}
 		cc.create(t, srvPod)
@@ -167,8 +167,7 @@ func TestConformanceNode(t *testing.T) {
 	// [sig-node] Pods should support remote command execution over
 	// websockets [NodeConformance] [Conformance]: the channel.k8s.io
 	// protocol, as upstream's test asks for it.
-	t.Run("pods exec over websockets", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods exec over websockets", func(t *testing.T) {
 		cc.create(t, busyboxPod("pod-exec-websocket", "/bin/sh", "-c", "echo container is alive; sleep 600"))
 		cc.wait(t, "pod-exec-websocket", "Running", time.Minute, running)
 		q := url.Values{"stderr": {"1"}, "stdout": {"1"}, "container": {"c"}, "command": {"echo", "remote execution test"}}
@@ -180,8 +179,7 @@ func TestConformanceNode(t *testing.T) {
 
 	// [sig-node] Pods should support retrieving logs from the container
 	// over websockets [NodeConformance] [Conformance]
-	t.Run("pods logs over websockets", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods logs over websockets", func(t *testing.T) {
 		cc.create(t, busyboxPod("pod-logs-websocket", "/bin/sh", "-c", "echo container is alive; sleep 10000"))
 		cc.wait(t, "pod-logs-websocket", "Running", time.Minute, running)
 		waitFor(t, "the log line", 30*time.Second, func() bool { return cc.logs(t, "pod-logs-websocket", "c") != "" })
@@ -192,8 +190,7 @@ func TestConformanceNode(t *testing.T) {
 	})
 
 	// [sig-node] Pods should delete a collection of pods [Conformance]
-	t.Run("pods delete collection", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods delete collection", func(t *testing.T) {
 		for _, n := range []string{"test-pod-1", "test-pod-2", "test-pod-3"} {
 			p := busyboxPod(n, "sh", "-c", "sleep 3600")
 			p.Labels = map[string]string{"type": "Testing"}
@@ -217,8 +214,7 @@ func TestConformanceNode(t *testing.T) {
 	// the Ready conditions through /status, delete by collection. (The
 	// patched image is another busybox tag: the test needs only that the
 	// spec changes.)
-	t.Run("pods lifecycle and PodStatus", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods lifecycle and PodStatus", func(t *testing.T) {
 		p := busyboxPod("pod-test", "sh", "-c", "sleep 3600")
 		p.Labels = map[string]string{"test-pod-static": "true"}
 		cc.create(t, p)
@@ -282,8 +278,7 @@ func TestConformanceNode(t *testing.T) {
 	})
 
 	// [sig-node] Pods should patch a pod status [Conformance]
-	t.Run("pods patch status", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods patch status", func(t *testing.T) {
 		t.Skip("fails: pods/status drops metadata changes (upstream's podStatusStrategy keeps labels and annotations); see docs/conformance.md")
 		cc.create(t, busyboxPod("pod-patch-status", "sh", "-c", "sleep 3600"))
 		cc.wait(t, "pod-patch-status", "Running", time.Minute, running)
@@ -298,8 +293,7 @@ func TestConformanceNode(t *testing.T) {
 	})
 
 	// [sig-node] Pods should support pod readiness gates [NodeConformance]
-	t.Run("pods readiness gates", func(t *testing.T) {
-		t.Parallel()
+	g.Run("pods readiness gates", func(t *testing.T) {
 		t.Skip("fails: spec.readinessGates are ignored (Ready with gates unset); see docs/conformance.md")
 		p := busyboxPod("pod-ready", "/bin/sh", "-c", "echo container is alive; sleep 10000")
 		p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "k8s.io/test-condition1"}, {ConditionType: "k8s.io/test-condition2"}}
@@ -335,8 +329,7 @@ func TestConformanceNode(t *testing.T) {
 	// that exits should run with the expected status [NodeConformance]
 	// [Conformance]. Upstream's script counts with `wc -l $f | awk
 	// {'print $1'}`; the toolbox has no awk, so `wc -l < $f` counts.
-	t.Run("runtime expected status", func(t *testing.T) {
-		t.Parallel()
+	g.Run("runtime expected status", func(t *testing.T) {
 		script := `f=/restart-count/restartCount
 count=$(echo 'hello' >> $f ; wc -l < $f)
 if [ $count -eq 1 ]; then
@@ -359,9 +352,10 @@ while true; do sleep 1; done
 			{"terminate-cmd-rpof", corev1.RestartPolicyOnFailure, corev1.PodSucceeded, "Terminated", 1, false},
 			{"terminate-cmd-rpn", corev1.RestartPolicyNever, corev1.PodFailed, "Terminated", 0, false},
 		}
+		inner := newGroup(t)
+		defer inner.Wait()
 		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
+			inner.Run(tc.name, func(t *testing.T) {
 				p := busyboxPod(tc.name, "sh", "-c", script)
 				p.Spec.RestartPolicy = tc.policy
 				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "restart-count", MountPath: "/restart-count"}}
@@ -407,8 +401,7 @@ while true; do sleep 1; done
 		// FallbackToLogsOnError is set [NodeConformance] [Conformance]
 		{"termination-message-file", "", "/bin/echo -n OK > /dev/termination-log; /bin/echo DONE; /bin/true", "/dev/termination-log", corev1.TerminationMessageFallbackToLogsOnError, corev1.PodSucceeded, "OK"},
 	} {
-		t.Run("runtime "+tc.name, func(t *testing.T) {
-			t.Parallel()
+		g.Run("runtime "+tc.name, func(t *testing.T) {
 			p := busyboxPod(tc.name, "/bin/sh", "-c")
 			c := &p.Spec.Containers[0]
 			c.Args = []string{tc.args}
@@ -432,8 +425,7 @@ while true; do sleep 1; done
 	// [sig-node] Container Runtime blackbox test when running a container
 	// with a new image should not be able to pull image from invalid
 	// registry [NodeConformance]
-	t.Run("runtime invalid registry", func(t *testing.T) {
-		t.Parallel()
+	g.Run("runtime invalid registry", func(t *testing.T) {
 		p := busyboxPod("image-pull-test", "/bin/sh", "-c", "while true; do sleep 1; done")
 		p.Spec.Containers[0].Image = "invalid.registry.k8s.io/invalid/alpine:3.1"
 		p.Spec.Containers[0].ImagePullPolicy = corev1.PullAlways
@@ -452,8 +444,7 @@ while true; do sleep 1; done
 
 	// InitContainer [NodeConformance] should invoke init containers on a
 	// RestartNever pod [Conformance]
-	t.Run("init RestartNever", func(t *testing.T) {
-		t.Parallel()
+	g.Run("init RestartNever", func(t *testing.T) {
 		p := busyboxPod("pod-init-never", "/bin/true")
 		p.Spec.InitContainers = []corev1.Container{{Name: "init1", Image: "busybox", Command: []string{"/bin/true"}}, {Name: "init2", Image: "busybox", Command: []string{"/bin/true"}}}
 		end := cc.watchInit(t, p, podFinished)
@@ -467,8 +458,7 @@ while true; do sleep 1; done
 	// InitContainer [NodeConformance] should invoke init containers on a
 	// RestartAlways pod [Conformance] (upstream's app container is pause:
 	// busybox sleeping here).
-	t.Run("init RestartAlways", func(t *testing.T) {
-		t.Parallel()
+	g.Run("init RestartAlways", func(t *testing.T) {
 		p := busyboxPod("pod-init-always", "sh", "-c", "sleep 3600")
 		p.Spec.RestartPolicy = corev1.RestartPolicyAlways
 		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: *resource.NewMilliQuantity(100, resource.DecimalSI)}
@@ -482,8 +472,7 @@ while true; do sleep 1; done
 	// init containers fail on a RestartAlways pod [Conformance]: init1
 	// fails and is restarted (restartCount 3, the crash back-off's 10 s
 	// and 20 s between), init2 and the app never start.
-	t.Run("init fails RestartAlways", func(t *testing.T) {
-		t.Parallel()
+	g.Run("init fails RestartAlways", func(t *testing.T) {
 		p := busyboxPod("pod-init-fail-always", "sh", "-c", "sleep 3600")
 		p.Spec.RestartPolicy = corev1.RestartPolicyAlways
 		p.Spec.InitContainers = []corev1.Container{{Name: "init1", Image: "busybox", Command: []string{"/bin/false"}}, {Name: "init2", Image: "busybox", Command: []string{"/bin/true"}}}
@@ -512,8 +501,7 @@ while true; do sleep 1; done
 
 	// InitContainer [NodeConformance] should not start app containers and
 	// fail the pod if init containers fail on a RestartNever pod [Conformance]
-	t.Run("init fails RestartNever", func(t *testing.T) {
-		t.Parallel()
+	g.Run("init fails RestartNever", func(t *testing.T) {
 		p := busyboxPod("pod-init-fail-never", "/bin/true")
 		p.Spec.InitContainers = []corev1.Container{{Name: "init1", Image: "busybox", Command: []string{"/bin/true"}}, {Name: "init2", Image: "busybox", Command: []string{"/bin/false"}}}
 		end := cc.watchInit(t, p, podFinished)
@@ -528,8 +516,7 @@ while true; do sleep 1; done
 
 	// Variable Expansion should allow composing env vars into new env vars
 	// [NodeConformance] [Conformance]
-	t.Run("expansion composing env vars", func(t *testing.T) {
-		t.Parallel()
+	g.Run("expansion composing env vars", func(t *testing.T) {
 		p := busyboxPod("var-expansion-compose", "sh", "-c", "env")
 		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FOO", Value: "foo-value"}, {Name: "BAR", Value: "bar-value"}, {Name: "FOOBAR", Value: "$(FOO);;$(BAR)"}}
 		cc.wantOutput(t, p, "FOO=foo-value", "BAR=bar-value", "FOOBAR=foo-value;;bar-value")
@@ -537,8 +524,7 @@ while true; do sleep 1; done
 
 	// Variable Expansion should allow substituting values in a container's
 	// command [NodeConformance] [Conformance]
-	t.Run("expansion command", func(t *testing.T) {
-		t.Parallel()
+	g.Run("expansion command", func(t *testing.T) {
 		p := busyboxPod("var-expansion-command", "sh", "-c", `TEST_VAR=wrong echo "$(TEST_VAR)"`)
 		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TEST_VAR", Value: "test-value"}}
 		cc.wantOutput(t, p, "test-value")
@@ -546,8 +532,7 @@ while true; do sleep 1; done
 
 	// Variable Expansion should allow substituting values in a container's
 	// args [NodeConformance] [Conformance]
-	t.Run("expansion args", func(t *testing.T) {
-		t.Parallel()
+	g.Run("expansion args", func(t *testing.T) {
 		p := busyboxPod("var-expansion-args", "sh", "-c")
 		p.Spec.Containers[0].Args = []string{`TEST_VAR=wrong echo "$(TEST_VAR)"`}
 		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TEST_VAR", Value: "test-value"}}
@@ -564,8 +549,7 @@ while true; do sleep 1; done
 
 	// Variable Expansion should allow substituting values in a volume
 	// subpath [Conformance]
-	t.Run("expansion volume subpath", func(t *testing.T) {
-		t.Parallel()
+	g.Run("expansion volume subpath", func(t *testing.T) {
 		p := subpathPod("var-expansion-subpath", "var-expansion-subpath", "sh", "-c", "test -d /testcontainer/var-expansion-subpath;echo $?")
 		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "workdir1", MountPath: "/testcontainer"})
 		if out := cc.output(t, p); out != "0\n" {
@@ -578,8 +562,7 @@ while true; do sleep 1; done
 	// path [Slow] [Conformance]: the container fails with
 	// CreateContainerConfigError.
 	for name, value := range map[string]string{"var-expansion-backticks": "..", "var-expansion-absolute": "/tmp"} {
-		t.Run("expansion subpath "+name, func(t *testing.T) {
-			t.Parallel()
+		g.Run("expansion subpath "+name, func(t *testing.T) {
 			cc.create(t, subpathPod(name, value))
 			cc.wait(t, name, "CreateContainerConfigError", time.Minute, func(p *corev1.Pod) bool {
 				w := waitingState(p)
@@ -611,8 +594,7 @@ while true; do sleep 1; done
 
 	// Variable Expansion should verify that a failing subpath expansion can
 	// be modified during the lifecycle of a container [Slow] [Conformance]
-	t.Run("expansion failing subpath modified", func(t *testing.T) {
-		t.Parallel()
+	g.Run("expansion failing subpath modified", func(t *testing.T) {
 		t.Skip("fails: env fieldRefs read the pod as created, so a later annotation never reaches the retried container; see docs/conformance.md")
 		p := annotatedSubpath("var-expansion-modified", map[string]string{"notmysubpath": "mypath"})
 		cc.create(t, p)
@@ -627,8 +609,7 @@ while true; do sleep 1; done
 
 	// Variable Expansion should succeed in writing subpaths in container
 	// [Slow] [Conformance]
-	t.Run("expansion writing subpaths", func(t *testing.T) {
-		t.Parallel()
+	g.Run("expansion writing subpaths", func(t *testing.T) {
 		p := annotatedSubpath("var-expansion-write", map[string]string{"mysubpath": "mypath"})
 		cc.create(t, p)
 		cc.wait(t, p.Name, "Running", time.Minute, running)

@@ -24,7 +24,10 @@ import (
 )
 
 func TestConformanceProbesAndHooks(t *testing.T) {
+	t.Parallel()
 	cc := newConformanceCluster(t, func(c *wasmpod.Config) { c.AllowHostPath = true })
+	g := newGroup(t)
+	defer g.Wait()
 	ctx := context.Background()
 	image := probeGuest(t)
 	running := func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning }
@@ -54,8 +57,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 	// [sig-node] Probing container with readiness probe should not be
 	// ready before initial delay and never restart [NodeConformance]
 	// [Conformance]
-	t.Run("readiness initial delay", func(t *testing.T) {
-		t.Parallel()
+	g.Run("readiness initial delay", func(t *testing.T) {
 		delay := secs(15*time.Second, 3*time.Second)
 		p := webserver("test-webserver-delay", func(c *corev1.Container) {
 			c.ReadinessProbe = &corev1.Probe{ProbeHandler: httpGet("/healthz"), InitialDelaySeconds: delay}
@@ -77,8 +79,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 	// [sig-node] Probing container should be restarted with a exec "cat
 	// /tmp/health" liveness probe [NodeConformance] [Conformance]
-	t.Run("liveness exec restart", func(t *testing.T) {
-		t.Parallel()
+	g.Run("liveness exec restart", func(t *testing.T) {
 		t.Skip("fails: a container has no writable /tmp (its / is read-only or virtual), so upstream's echo ok >/tmp/health fails; see docs/conformance.md")
 		sleep := secs(10*time.Second, 2*time.Second)
 		p := busyBoxPodSpec("liveness-exec", nil, &corev1.Probe{ProbeHandler: execProbe("cat", "/tmp/health"), InitialDelaySeconds: initialDelay, TimeoutSeconds: 5, FailureThreshold: 1},
@@ -88,8 +89,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 	// [sig-node] Probing container should *not* be restarted with a exec
 	// "cat /tmp/health" liveness probe [NodeConformance] [Conformance]
-	t.Run("liveness exec no restart", func(t *testing.T) {
-		t.Parallel()
+	g.Run("liveness exec no restart", func(t *testing.T) {
 		t.Skip("fails: a container has no writable /tmp (its / is read-only or virtual), so upstream's echo ok >/tmp/health fails; see docs/conformance.md")
 		p := busyBoxPodSpec("liveness-exec-ok", nil, &corev1.Probe{ProbeHandler: execProbe("cat", "/tmp/health"), InitialDelaySeconds: initialDelay, TimeoutSeconds: 5, FailureThreshold: 1},
 			"/bin/sh", "-c", "echo ok >/tmp/health; sleep 600")
@@ -101,8 +101,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 	// [sig-node] Probing container should *not* be restarted with a
 	// tcp:8080 liveness probe [NodeConformance] [Conformance]
-	t.Run("liveness tcp no restart", func(t *testing.T) {
-		t.Parallel()
+	g.Run("liveness tcp no restart", func(t *testing.T) {
 		p := webserver("liveness-tcp", func(c *corev1.Container) {
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(8080)}},
 				InitialDelaySeconds: initialDelay + 1, FailureThreshold: 1}
@@ -113,8 +112,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 	// [sig-node] Probing container should have monotonically increasing
 	// restart count [NodeConformance] [Conformance]: upstream waits for 5
 	// restarts (minutes of crash back-off); the short run for 2.
-	t.Run("liveness monotonic restarts", func(t *testing.T) {
-		t.Parallel()
+	g.Run("liveness monotonic restarts", func(t *testing.T) {
 		want := int32(5)
 		if !conformanceFull() {
 			want = 2
@@ -127,8 +125,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 	// [sig-node] Probing container should be restarted with an exec
 	// liveness probe with timeout [MinimumKubeletVersion:1.20] [NodeConformance]
-	t.Run("liveness exec timeout", func(t *testing.T) {
-		t.Parallel()
+	g.Run("liveness exec timeout", func(t *testing.T) {
 		p := busyBoxPodSpec("liveness-exec-timeout", nil, &corev1.Probe{ProbeHandler: execProbe("/bin/sh", "-c", "sleep 10"), InitialDelaySeconds: initialDelay, TimeoutSeconds: 1, FailureThreshold: 1},
 			"/bin/sh", "-c", "sleep 600")
 		cc.runLivenessTest(t, p, 1, observe+time.Minute)
@@ -136,29 +133,29 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 	// [sig-node] Probing container should not be ready with an exec
 	// readiness probe timeout [MinimumKubeletVersion:1.20] [NodeConformance]
-	t.Run("readiness exec timeout", func(t *testing.T) {
-		t.Parallel()
+	g.Run("readiness exec timeout", func(t *testing.T) {
 		p := busyBoxPodSpec("readiness-exec-timeout", &corev1.Probe{ProbeHandler: execProbe("/bin/sh", "-c", "sleep 10"), InitialDelaySeconds: initialDelay, TimeoutSeconds: 1, FailureThreshold: 1}, nil,
 			"/bin/sh", "-c", "sleep 600")
 		cc.create(t, p)
 		cc.wait(t, p.Name, "Running", time.Minute, running)
-		end := time.Now().Add(conformanceScale(time.Minute, 5*time.Second))
-		for time.Now().Before(end) {
+		// Never Ready for the window, which lasts at least until a
+		// readiness probe has failed.
+		end, limit := time.Now().Add(conformanceScale(time.Minute, 5*time.Second)), time.Now().Add(time.Minute)
+		for time.Now().Before(end) || !strings.Contains(podEvents(t, cc.cs, p.Name), "Readiness probe") {
 			if podReady(cc.get(t, p.Name)) == corev1.ConditionTrue {
 				t.Fatal("Ready with a readiness probe that times out")
 			}
+			if time.Now().After(limit) {
+				t.Fatalf("no failed readiness probe:\n%s", podEvents(t, cc.cs, p.Name))
+			}
 			time.Sleep(200 * time.Millisecond)
-		}
-		if ev := podEvents(t, cc.cs, p.Name); !strings.Contains(ev, "Readiness probe") {
-			t.Errorf("no failed readiness probe:\n%s", ev)
 		}
 	})
 
 	// [sig-node] Probing container should override timeoutGracePeriodSeconds
 	// when LivenessProbe field is set [NodeConformance]: the probe's 5 s, not
 	// the pod's 500 s, bounds the kill (nothing listens on 8080).
-	t.Run("liveness probe grace period", func(t *testing.T) {
-		t.Parallel()
+	g.Run("liveness probe grace period", func(t *testing.T) {
 		short, long := int64(5), int64(500)
 		p := busyBoxPodSpec("liveness-grace", nil, &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt(8080)}},
 			InitialDelaySeconds: secs(10*time.Second, time.Second), FailureThreshold: 1, TerminationGracePeriodSeconds: &short}, "/bin/sh", "-c", "sleep 1000")
@@ -168,8 +165,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 	// [sig-node] Probing container should override timeoutGracePeriodSeconds
 	// when StartupProbe field is set [NodeConformance]
-	t.Run("startup probe grace period", func(t *testing.T) {
-		t.Parallel()
+	g.Run("startup probe grace period", func(t *testing.T) {
 		short, long := int64(5), int64(500)
 		p := busyBoxPodSpec("startup-grace", nil, &corev1.Probe{ProbeHandler: execProbe("/bin/true"), InitialDelaySeconds: initialDelay, FailureThreshold: 1}, "/bin/sh", "-c", "sleep 1000")
 		p.Spec.TerminationGracePeriodSeconds = &long
@@ -200,7 +196,9 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 	}
 	readHookLog := func(path string) string { b, _ := os.ReadFile(path); return string(b) }
 
-	t.Run("hooks", func(t *testing.T) {
+	g.Run("hooks", func(t *testing.T) {
+		hg := newGroup(t)
+		defer hg.Wait()
 		cc.create(t, handler)
 		hp := cc.wait(t, handler.Name, "Running", time.Minute, running)
 		handlerIP = hp.Status.PodIP
@@ -209,8 +207,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 		// [sig-node] Container Lifecycle Hook when create a pod with
 		// lifecycle hook should execute poststart exec hook properly
 		// [NodeConformance] [Conformance]
-		t.Run("poststart exec", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("poststart exec", func(t *testing.T) {
 			p, log := hookPod(t, "pod-with-poststart-exec-hook", &corev1.Lifecycle{PostStart: hookCmd("poststart")})
 			cc.create(t, p)
 			cc.wait(t, p.Name, "Running", time.Minute, running)
@@ -225,8 +222,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 		// [sig-node] Container Lifecycle Hook when create a pod with
 		// lifecycle hook should execute prestop exec hook properly
 		// [NodeConformance] [Conformance]
-		t.Run("prestop exec", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("prestop exec", func(t *testing.T) {
 			p, log := hookPod(t, "pod-with-prestop-exec-hook", &corev1.Lifecycle{PreStop: hookCmd("prestop")})
 			cc.create(t, p)
 			cc.wait(t, p.Name, "Running", time.Minute, running)
@@ -244,27 +240,97 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 		// [NodeConformance] [Conformance]: a preStop httpGet to the
 		// handler; one to a path the handler answers 404 shows that the
 		// request reached it (FailedPreStopHook with its status code).
-		t.Run("prestop http", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("prestop http", func(t *testing.T) {
+			inner := newGroup(t)
+			defer inner.Wait()
 			for path, fails := range map[string]bool{"/healthz": false, "/nope": true} {
 				name := "pod-with-prestop-http-hook" + strings.ReplaceAll(path, "/", "-")
-				p := busyboxPod(name, "sh", "-c", "sleep 600")
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: handlerIP, Path: path, Port: intstr.FromInt(8080)}}}
-				cc.create(t, p)
-				cc.wait(t, p.Name, "Running", time.Minute, running)
-				cc.deleteAndWait(t, p.Name, *metav1.NewDeleteOptions(15))
-				ev := podEvents(t, cc.cs, name)
-				// Upstream's event says only "PreStopHook failed" (the
-				// error is not recorded, lest it leak secrets).
-				if got := strings.Contains(ev, "Warning FailedPreStopHook: PreStopHook failed"); got != fails {
-					t.Errorf("preStop GET %s: FailedPreStopHook %v, want %v; events:\n%s", path, got, fails, ev)
-				}
+				inner.Run(name, func(t *testing.T) {
+					p := busyboxPod(name, "sh", "-c", "sleep 600")
+					p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: handlerIP, Path: path, Port: intstr.FromInt(8080)}}}
+					cc.create(t, p)
+					cc.wait(t, p.Name, "Running", time.Minute, running)
+					cc.deleteAndWait(t, p.Name, *metav1.NewDeleteOptions(15))
+					ev := podEvents(t, cc.cs, name)
+					// Upstream's event says only "PreStopHook failed" (the
+					// error is not recorded, lest it leak secrets).
+					if got := strings.Contains(ev, "Warning FailedPreStopHook: PreStopHook failed"); got != fails {
+						t.Errorf("preStop GET %s: FailedPreStopHook %v, want %v; events:\n%s", path, got, fails, ev)
+					}
+				})
 			}
 		})
 
 		// Upstream runs pause, which exits on TERM; busybox's sh as the
 		// container's first process does not (nor does the toolbox's): the
 		// probehttp guest stands in for pause.
+		// [sig-node] Restartable Init Container Lifecycle Hook
+		// [NodeConformance] when create a pod with lifecycle hook should
+		// execute poststart exec hook properly, ... prestop exec hook
+		// properly, ... poststart http hook properly, ... prestop http hook
+		// properly: the hooks of a sidecar (an init container with
+		// restartPolicy Always) beside a main container.
+		sidecar := func(t *testing.T, name string, lc *corev1.Lifecycle) (*corev1.Pod, string) {
+			p, log := hookPod(t, name, lc)
+			always := corev1.ContainerRestartPolicyAlways
+			sc := p.Spec.Containers[0]
+			sc.Name, sc.RestartPolicy = "sidecar", &always
+			p.Spec.InitContainers = []corev1.Container{sc}
+			p.Spec.Containers[0].Lifecycle, p.Spec.Containers[0].VolumeMounts = nil, nil
+			return p, log
+		}
+		hg.Run("sidecar poststart exec", func(t *testing.T) {
+			p, log := sidecar(t, "sidecar-with-poststart-exec-hook", &corev1.Lifecycle{PostStart: hookCmd("poststart")})
+			cc.create(t, p)
+			cc.wait(t, p.Name, "Running", time.Minute, running)
+			waitFor(t, "the sidecar's postStart call", 30*time.Second, func() bool { return readHookLog(log) == "poststart\n" })
+			cc.deleteAndWait(t, p.Name, *metav1.NewDeleteOptions(15))
+		})
+		hg.Run("sidecar prestop exec", func(t *testing.T) {
+			t.Skip("fails: a sidecar's preStop hook never runs when the pod is deleted (no Killing event for it either); see docs/conformance.md")
+			p, log := sidecar(t, "sidecar-with-prestop-exec-hook", &corev1.Lifecycle{PreStop: hookCmd("prestop")})
+			cc.create(t, p)
+			cc.wait(t, p.Name, "Running", time.Minute, running)
+			cc.deleteAndWait(t, p.Name, *metav1.NewDeleteOptions(15))
+			if got := readHookLog(log); got != "prestop\n" {
+				t.Errorf("hook log %q, want the sidecar's preStop call", got)
+			}
+		})
+		hg.Run("sidecar http hooks", func(t *testing.T) {
+			inner := newGroup(t)
+			defer inner.Wait()
+			for _, tc := range []struct {
+				name   string
+				lc     *corev1.Lifecycle
+				reason string
+			}{
+				{"sidecar-poststart-http-404", &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: handlerIP, Path: "/nope", Port: intstr.FromInt(8080)}}}, "FailedPostStartHook"},
+				{"sidecar-poststart-http", &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: handlerIP, Path: "/healthz", Port: intstr.FromInt(8080)}}}, ""},
+				{"sidecar-prestop-http-404", &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: handlerIP, Path: "/nope", Port: intstr.FromInt(8080)}}}, "FailedPreStopHook"},
+				{"sidecar-prestop-http", &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: handlerIP, Path: "/healthz", Port: intstr.FromInt(8080)}}}, ""},
+			} {
+				inner.Run(tc.name, func(t *testing.T) {
+					if tc.lc.PreStop != nil {
+						t.Skip("fails: a sidecar's preStop hook never runs when the pod is deleted; see docs/conformance.md")
+					}
+					p, _ := sidecar(t, tc.name, tc.lc)
+					cc.create(t, p)
+					if tc.reason == "FailedPostStartHook" {
+						waitFor(t, "FailedPostStartHook", time.Minute, func() bool { return strings.Contains(podEvents(t, cc.cs, tc.name), "FailedPostStartHook") })
+					} else {
+						cc.wait(t, p.Name, "Running", time.Minute, running)
+					}
+					cc.deleteAndWait(t, p.Name, *metav1.NewDeleteOptions(15))
+					ev := podEvents(t, cc.cs, tc.name)
+					for _, r := range []string{"FailedPostStartHook", "FailedPreStopHook"} {
+						if got := strings.Contains(ev, "Warning "+r); got != (r == tc.reason) {
+							t.Errorf("%s event %v, want %v; events:\n%s", r, got, r == tc.reason, ev)
+						}
+					}
+				})
+			}
+		})
+
 		sleepHook := func(name string, seconds int64, grace int64) *corev1.Pod {
 			p := webserver(name, nil)
 			p.Spec.TerminationGracePeriodSeconds = &grace
@@ -295,8 +361,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 		// [sig-node] Lifecycle Sleep Hook when create a pod with lifecycle
 		// hook using sleep action valid prestop hook using sleep action
 		// [NodeConformance] (upstream: sleep 50 s, grace 100 s)
-		t.Run("prestop sleep", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("prestop sleep", func(t *testing.T) {
 			sleep, grace := int64(secs(50*time.Second, 3*time.Second)), int64(secs(100*time.Second, 8*time.Second))
 			d := sleepDuration(t, sleepHook("pod-with-prestop-sleep-hook", sleep, grace), metav1.DeleteOptions{}, grace)
 			if d < time.Duration(sleep)*time.Second || d > time.Duration(grace)*time.Second {
@@ -307,8 +372,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 		// [sig-node] Lifecycle Sleep Hook ... reduce GracePeriodSeconds
 		// during runtime [NodeConformance] (upstream: sleep 50 s, spec grace
 		// 100 s, delete with 30 s)
-		t.Run("prestop sleep reduced grace", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("prestop sleep reduced grace", func(t *testing.T) {
 			sleep, grace := int64(secs(50*time.Second, 8*time.Second)), int64(secs(30*time.Second, 3*time.Second))
 			d := sleepDuration(t, sleepHook("pod-with-prestop-sleep-hook-reduced", sleep, 100), *metav1.NewDeleteOptions(grace), grace)
 			// The kill comes at the grace period (plus upstream's 2 s for an
@@ -320,8 +384,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 
 		// [sig-node] Lifecycle Sleep Hook ... ignore terminated container
 		// [NodeConformance]
-		t.Run("prestop sleep terminated container", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("prestop sleep terminated container", func(t *testing.T) {
 			p := busyboxPod("pod-with-prestop-sleep-hook-exited", "/bin/sh", "-c", "sleep 3")
 			grace := int64(30)
 			p.Spec.TerminationGracePeriodSeconds = &grace
@@ -341,8 +404,7 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 		// with lifecycle hook using sleep action with a duration of zero
 		// seconds prestop hook using sleep action with zero duration
 		// [NodeConformance]
-		t.Run("prestop sleep zero", func(t *testing.T) {
-			t.Parallel()
+		hg.Run("prestop sleep zero", func(t *testing.T) {
 			p := webserver("pod-with-prestop-sleep-hook-zero-duration", nil)
 			p.Spec.TerminationGracePeriodSeconds = nil
 			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 0}}}
