@@ -20,7 +20,9 @@
 //     act again until its informer has seen them (or 5 minutes passed), so
 //     a slow cache never causes extra pods.
 //   - Status: replicas, fullyLabeledReplicas (pods matching the template's
-//     labels), readyReplicas, availableReplicas (ready for minReadySeconds
+//     labels), terminatingReplicas (its pods being deleted that are not
+//     yet Succeeded or Failed, as with upstream's
+//     DeploymentReplicaSetTerminatingReplicas, beta and on), readyReplicas, availableReplicas (ready for minReadySeconds
 //     on the injected clock; the ReplicaSet is looked at again when a pod
 //     should become available), observedGeneration, and the
 //     ReplicaFailure condition (reason FailedCreate / FailedDelete, the
@@ -336,12 +338,23 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return err
 	}
+	// Its pods being deleted (DeploymentReplicaSetTerminatingReplicas, on
+	// by default since 1.35): status.terminatingReplicas.
+	var terminating int32
+	for _, p := range all {
+		if p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
+			if ref := metav1.GetControllerOfNoCopy(p); ref != nil && ref.UID == rs.UID && sel.Matches(labels.Set(p.Labels)) {
+				terminating++
+			}
+		}
+	}
 	var manageErr error
 	if needsSync && rs.DeletionTimestamp == nil {
 		manageErr = c.manage(ctx, pods, rs)
 	}
 	rs = rs.DeepCopy()
 	status := calculateStatus(rs, pods, manageErr, c.clk.Now())
+	status.TerminatingReplicas = &terminating
 	updated, err := c.updateStatus(ctx, rs, status)
 	if err != nil {
 		return err
@@ -479,6 +492,7 @@ func condition(st appsv1.ReplicaSetStatus, t appsv1.ReplicaSetConditionType) *ap
 func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st appsv1.ReplicaSetStatus) (*appsv1.ReplicaSet, error) {
 	if rs.Status.Replicas == st.Replicas && rs.Status.FullyLabeledReplicas == st.FullyLabeledReplicas &&
 		rs.Status.ReadyReplicas == st.ReadyReplicas && rs.Status.AvailableReplicas == st.AvailableReplicas &&
+		equality.Semantic.DeepEqual(rs.Status.TerminatingReplicas, st.TerminatingReplicas) &&
 		rs.Generation == rs.Status.ObservedGeneration && equality.Semantic.DeepEqual(st.Conditions, rs.Status.Conditions) {
 		return rs, nil
 	}

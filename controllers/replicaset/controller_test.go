@@ -287,6 +287,11 @@ func TestScaleDownVictims(t *testing.T) {
 	if ps := e.pods(t, "app=v"); ps[0].Name != ready {
 		t.Errorf("left %s, want the ready pod %s", ps[0].Name, ready)
 	}
+	// The two bound victims wait for their (absent) kubelet: terminating.
+	waitFor(t, "terminatingReplicas 2", func() bool {
+		s := e.rs(t, "v").Status
+		return s.TerminatingReplicas != nil && *s.TerminatingReplicas == 2 && s.Replicas == 1
+	})
 	waitFor(t, "3 SuccessfulDelete events", func() bool { return len(e.events(t, "SuccessfulDelete")) == 3 })
 	want := []string{"Deleted pod: " + notReady, "Deleted pod: " + pending, "Deleted pod: " + unassigned}
 	sort.Strings(want)
