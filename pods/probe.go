@@ -296,6 +296,9 @@ func (w *Worker) onProbe(m probeMsg) {
 		w.event(corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe errored and resulted in unknown state: %s", m.kind, m.output))
 		return
 	}
+	if m.ok && strings.HasPrefix(m.output, probeRedirectWarning) {
+		w.event(corev1.EventTypeWarning, "ProbeWarning", fmt.Sprintf("%s probe warning: %s", m.kind, m.output))
+	}
 	if !m.ok {
 		w.event(corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe failed: %s", m.kind, m.output))
 	}
@@ -450,6 +453,11 @@ func (w *Worker) dialPod(ctx context.Context, host string, port int) (net.Conn, 
 	return d.DialPod(ctx, ip, port)
 }
 
+// probeRedirectWarning starts the output of an HTTP probe whose final
+// answer was a redirect (one to another host is not followed): upstream's
+// probe.Warning, a success reported with a ProbeWarning event.
+const probeRedirectWarning = "Probe terminated redirects, Response body: "
+
 // httpProbe is upstream's HTTP prober: GET with the probe's headers
 // (User-Agent kube-probe/1.37, Accept */*), 200–399 is success, redirects
 // followed on the same host (a redirect elsewhere is a success with the
@@ -524,8 +532,9 @@ func (w *Worker) httpProbe(ctx context.Context, c *ctr, g *corev1.HTTPGetAction)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProbeOutput))
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-		if redirectedElsewhere {
-			return true, false, "Probe terminated redirects"
+		if redirectedElsewhere || resp.StatusCode >= 300 {
+			// upstream's probe.Warning: a success, with a ProbeWarning event
+			return true, false, probeRedirectWarning + string(body)
 		}
 		return true, false, string(body)
 	}
