@@ -380,3 +380,79 @@ spec:
 		}
 	}
 }
+
+// TestHostPathFileMounts: hostPath volumes of type File and FileOrCreate
+// (and no type on a file) mount one host file, as upstream; File on a
+// directory fails with the kubelet's type-check message.
+func TestHostPathFileMounts(t *testing.T) {
+	t.Parallel()
+	e := newSubPathFileEnv(t)
+	dir := t.TempDir()
+	conf, created, untyped := filepath.Join(dir, "host.conf"), filepath.Join(dir, "new.conf"), filepath.Join(dir, "untyped")
+	if err := os.WriteFile(conf, []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(untyped, []byte("no type\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: hostfile}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "cat /etc/host.conf /etc/untyped; echo written >> /etc/new.conf; ls /etc"]
+    volumeMounts:
+    - {name: conf, mountPath: /etc/host.conf, readOnly: true}
+    - {name: created, mountPath: /etc/new.conf}
+    - {name: untyped, mountPath: /etc/untyped}
+  volumes:
+  - {name: conf, hostPath: {path: %s, type: File}}
+  - {name: created, hostPath: {path: %s, type: FileOrCreate}}
+  - {name: untyped, hostPath: {path: %s}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: notafile}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "sleep 3600"]
+    volumeMounts: [{name: d, mountPath: /etc/d}]
+  volumes: [{name: d, hostPath: {path: %s, type: File}}]
+`, conf, created, untyped, dir)
+	if _, errOut, code := e.run(t, manifest, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := e.c.WaitPod(ctx, "default", "hostfile", podFinished)
+	if err != nil {
+		out, _, _ := e.run(t, "", "describe", "pod", "hostfile")
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Errorf("hostfile: %s, logs %q", p.Status.Phase, e.must(t, "logs", "hostfile"))
+	}
+	if out := e.must(t, "logs", "hostfile"); out != "from the host\nno type\nhost.conf\nnew.conf\nuntyped\n" {
+		t.Errorf("logs %q", out)
+	}
+	if b, err := os.ReadFile(created); err != nil || string(b) != "written\n" {
+		t.Errorf("FileOrCreate file on the host: %q, %v", b, err)
+	}
+	want := "hostPath type check failed: " + dir + " is not a file"
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := e.must(t, "describe", "pod", "notafile")
+		if strings.Contains(out, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kubectl describe pod notafile never said %q:\n%s", want, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}

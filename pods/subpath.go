@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/wasmpod/wasmpod/runtime"
 )
 
@@ -34,6 +36,18 @@ import (
 // The caller closes the returned root or file.
 func openVolumePath(volDir, subPath string) (root *os.Root, file *os.File, err error) {
 	vr, err := os.OpenRoot(volDir)
+	if fi, serr := os.Stat(volDir); err != nil && subPath == "" && serr == nil && fi.Mode().IsRegular() {
+		// A hostPath volume naming a file: mounted alone.
+		f, err := os.OpenFile(volDir, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s is not a regular file", volDir)
+		}
+		return nil, f, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,6 +89,49 @@ func openVolumePath(volDir, subPath string) (root *os.Root, file *os.File, err e
 		return nil, nil, subPathError(subPath, err)
 	}
 	return sr, nil, nil
+}
+
+// checkHostPath checks a hostPath volume's type as the kubelet's
+// hostPath plugin does before mounting it (checkType), making the
+// directory or the empty file of the ...OrCreate types. A directory is
+// mounted as a directory, a file (File, FileOrCreate, or no type on a
+// file) alone, as a single-file mount (openVolumePath); sockets, char and
+// block devices cannot be mounted into a WASM module.
+func checkHostPath(v *corev1.Volume) error {
+	p := v.HostPath.Path
+	t := corev1.HostPathUnset
+	if v.HostPath.Type != nil {
+		t = *v.HostPath.Type
+	}
+	switch t {
+	case corev1.HostPathDirectoryOrCreate:
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		return nil
+	case corev1.HostPathFileOrCreate:
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDONLY|syscall.O_NONBLOCK, 0o644)
+		if err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		f.Close()
+		t = corev1.HostPathFile
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("volume %q: hostPath: %w", v.Name, err)
+	}
+	switch {
+	case t == corev1.HostPathDirectory && !fi.IsDir():
+		return fmt.Errorf("volume %q: hostPath type check failed: %s is not a directory", v.Name, p)
+	case t == corev1.HostPathFile && !fi.Mode().IsRegular():
+		return fmt.Errorf("volume %q: hostPath type check failed: %s is not a file", v.Name, p)
+	case t != corev1.HostPathUnset && t != corev1.HostPathDirectory && t != corev1.HostPathFile:
+		return fmt.Errorf("volume %q: hostPath type %q is not supported (a WASM module mounts directories and regular files only)", v.Name, t)
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		return fmt.Errorf("volume %q: hostPath %s is neither a directory nor a regular file", v.Name, p)
+	}
+	return nil
 }
 
 // checkSubPath is the kubelet's check of a subPath before it is resolved

@@ -355,13 +355,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		if s.terminal {
 			return nil
 		}
-		if !s.terminating && w.phaseTerminal() {
-			// As the kubelet's syncPod: a pod whose status is Failed or
-			// Succeeded ends (a restartPolicy Never container restarted
-			// for a changed image whose new image cannot be pulled).
-			s.beginTermination(w.clk.Now(), "", s.gracePeriod())
-			continue
-		}
 		if len(a.start) > 0 {
 			continue // plan again: an init container may have finished starting
 		}
@@ -680,14 +673,6 @@ func (w *Worker) setImages(want map[string]string) {
 	w.publish()
 }
 
-// phaseTerminal reports whether the published status is Failed or
-// Succeeded.
-func (w *Worker) phaseTerminal() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pod.Status.Phase == corev1.PodFailed || w.pod.Status.Phase == corev1.PodSucceeded
-}
-
 // setContainerImage sets the image of pod's (init) container name.
 func setContainerImage(pod *corev1.Pod, name, img string) {
 	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
@@ -839,25 +824,8 @@ func (w *Worker) setupVolumes() error {
 			if !w.cfg.AllowHostPath {
 				return fmt.Errorf("volume %q: hostPath volumes are disabled on this node", v.Name)
 			}
-			t := corev1.HostPathUnset
-			if v.HostPath.Type != nil {
-				t = *v.HostPath.Type
-			}
-			switch t {
-			case corev1.HostPathDirectoryOrCreate:
-				if err := os.MkdirAll(v.HostPath.Path, 0o755); err != nil {
-					return fmt.Errorf("volume %q: %w", v.Name, err)
-				}
-			case corev1.HostPathUnset, corev1.HostPathDirectory:
-				fi, err := os.Stat(v.HostPath.Path)
-				if err != nil {
-					return fmt.Errorf("volume %q: hostPath: %w", v.Name, err)
-				}
-				if !fi.IsDir() {
-					return fmt.Errorf("volume %q: hostPath %s is not a directory (WASI mounts directories only)", v.Name, v.HostPath.Path)
-				}
-			default:
-				return fmt.Errorf("volume %q: hostPath type %q is not supported (WASI mounts directories only)", v.Name, t)
+			if err := checkHostPath(v); err != nil { // subpath.go
+				return err
 			}
 		case isConfigVolume(v):
 			// written by mountConfigVolumes (configvolumes.go)
