@@ -43,11 +43,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
+	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
@@ -323,6 +325,12 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { nlc.Run(runCtx) })
 	rsc := replicaset.New(c.client, cfg.Clock)
 	c.goRun(func() { rsc.Run(runCtx) })
+	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
+	if err != nil {
+		return nil, err
+	}
+	gcc := garbagecollector.New(c.client, gcMeta, cfg.Clock)
+	c.goRun(func() { gcc.Run(runCtx) })
 	nsc := namespace.New(c.server)
 	c.goRun(func() { nsc.Run(runCtx) })
 	epc := endpoints.New(c.client)

@@ -637,6 +637,9 @@ func (s *podState) status(now time.Time, prev *corev1.PodStatus) corev1.PodStatu
 	if s.terminal && st.Phase != corev1.PodSucceeded && st.Phase != corev1.PodFailed {
 		st.Phase = corev1.PodFailed
 	}
+	if prev != nil && (prev.Phase == corev1.PodSucceeded || prev.Phase == corev1.PodFailed) {
+		st.Phase = prev.Phase // as the kubelet's status manager: a terminal phase is final
+	}
 	if s.termReason == "DeadlineExceeded" {
 		st.Phase = corev1.PodFailed
 		st.Reason = "DeadlineExceeded"

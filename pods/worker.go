@@ -355,6 +355,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		if s.terminal {
 			return nil
 		}
+		if !s.terminating && w.phaseTerminal() {
+			// As the kubelet's syncPod: a pod whose status is Failed or
+			// Succeeded ends (a restartPolicy Never container restarted
+			// for a changed image whose new image cannot be pulled).
+			s.beginTermination(w.clk.Now(), "", s.gracePeriod())
+			continue
+		}
 		if len(a.start) > 0 {
 			continue // plan again: an init container may have finished starting
 		}
@@ -671,6 +678,14 @@ func (w *Worker) setImages(want map[string]string) {
 		}
 	}
 	w.publish()
+}
+
+// phaseTerminal reports whether the published status is Failed or
+// Succeeded.
+func (w *Worker) phaseTerminal() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod.Status.Phase == corev1.PodFailed || w.pod.Status.Phase == corev1.PodSucceeded
 }
 
 // setContainerImage sets the image of pod's (init) container name.

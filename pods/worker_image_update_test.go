@@ -228,3 +228,33 @@ func TestWorkerImageChangedBeforeStart(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerImageChangeNeverPolicyPullFails: under restartPolicy Never, a
+// lone container restarted for a new image that cannot be pulled leaves
+// the pod Failed (the kubelet's getPhase: a waiting container with a last
+// termination is stopped, not succeeded), and, as the kubelet does with a
+// terminal pod, the worker ends it rather than retrying the pull.
+func TestWorkerImageChangeNeverPolicyPullFails(t *testing.T) {
+	t.Parallel()
+	pod := imagePod(t, corev1.RestartPolicyNever, "a")
+	h := newHarness(t, pod)
+	h.run()
+	h.waitLog("a", "ready")
+	h.waitFor("Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	h.w.SetImages(withImage(pod, "a", "go://./no-such-guest"))
+	p := h.waitDone()
+	if p.Status.Phase != corev1.PodFailed {
+		t.Fatalf("status: %s", describe(p))
+	}
+	for _, q := range h.history() {
+		if q.Status.Phase == corev1.PodFailed {
+			break
+		}
+		if q.Status.Phase != corev1.PodRunning && q.Status.Phase != corev1.PodPending {
+			t.Errorf("phase %s before Failed", q.Status.Phase)
+		}
+	}
+	if !h.hasEvent("Normal Killing Container a definition changed, will be restarted") {
+		t.Errorf("events: %q", h.eventList())
+	}
+}
