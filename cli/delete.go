@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,13 +42,17 @@ Examples:
   wasmpod delete pod foo --grace-period=0 --force
 
   # Delete all pods
-  wasmpod delete pods --all`,
+  wasmpod delete pods --all
+
+  # Delete a ReplicaSet after its pods, keeping it (with deletionTimestamp) until they are gone
+  wasmpod delete rs web --cascade=foreground`,
 		Flags: append(append(append(connFlags(), nsFlags(true)...), fileFlags("delete")...),
 			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on"},
 			&ucli.StringFlag{Name: "field-selector", Usage: "selector (field query) to filter on"},
 			&ucli.BoolFlag{Name: "all", Usage: "delete all resources, in the namespace of the specified resource types"},
 			&ucli.IntFlag{Name: "grace-period", Value: -1, Usage: "period of time in seconds given to the resource to terminate gracefully; ignored if negative; set to 1 for immediate shutdown; can only be set to 0 when --force is true (force deletion)"},
 			&ucli.BoolFlag{Name: "force", Usage: "if true, immediately remove resources from API and bypass graceful deletion"},
+			&ucli.StringFlag{Name: "cascade", Value: "background", Usage: "must be \"background\", \"orphan\", or \"foreground\": how the dependents (objects whose ownerReferences name the deleted one) are treated; background deletes them after the owner, foreground before it (the owner stays, with deletionTimestamp, until they are gone), orphan leaves them without the reference"},
 			&ucli.BoolFlag{Name: "now", Usage: "if true, resources are signaled for immediate shutdown (same as --grace-period=1)"},
 			&ucli.BoolFlag{Name: "wait", Value: true, Usage: "if true, wait for resources to be gone before returning"},
 			&ucli.DurationFlag{Name: "timeout", Usage: "the length of time to wait before giving up on a delete, zero means determine a timeout from the size of the object"},
@@ -79,6 +84,10 @@ func deleteAction(c *ucli.Context) error {
 	}
 	if force && grace < 0 {
 		grace = 0
+	}
+	policy, err := cascadingStrategy(c)
+	if err != nil {
+		return err
 	}
 	files := c.StringSlice("filename")
 	args := c.Args().Slice()
@@ -166,8 +175,7 @@ func deleteAction(c *ucli.Context) error {
 	if grace >= 0 {
 		opts.GracePeriodSeconds = &grace
 	}
-	bg := metav1.DeletePropagationBackground
-	opts.PropagationPolicy = &bg
+	opts.PropagationPolicy = &policy
 	op := "deleted"
 	if grace == 0 && force {
 		op = "force deleted"
@@ -263,4 +271,29 @@ func (k *conn) waitGone(ctx context.Context, t target, uid types.UID) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// cascadingStrategy is kubectl's GetCascadingStrategy: background,
+// foreground or orphan; the deprecated booleans true and false are
+// background and orphan, with kubectl's warning.
+func cascadingStrategy(c *ucli.Context) (metav1.DeletionPropagation, error) {
+	v := c.String("cascade")
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		switch v {
+		case "orphan":
+			return metav1.DeletePropagationOrphan, nil
+		case "foreground":
+			return metav1.DeletePropagationForeground, nil
+		case "background":
+			return metav1.DeletePropagationBackground, nil
+		}
+		return metav1.DeletePropagationBackground, errorf("invalid cascade value (%v). Must be \"background\", \"foreground\", or \"orphan\"", v)
+	}
+	repl, p := "background", metav1.DeletePropagationBackground
+	if !b {
+		repl, p = "orphan", metav1.DeletePropagationOrphan
+	}
+	fmt.Fprintf(c.App.ErrWriter, "warning: --cascade=%v is deprecated (boolean value) and can be replaced with --cascade=%s.\n", v, repl)
+	return p, nil
 }
