@@ -88,4 +88,18 @@ func BenchmarkPodStartServiceAccountToken(b *testing.B) {
 	b.ReportMetric(float64(plain.running.Nanoseconds())/n, "plain-to-running-ns")
 	b.ReportMetric(float64(withSA.running)/float64(plain.running), "x-plain")
 	b.ReportMetric(float64(withSA.succeed)/float64(plain.succeed), "x-plain-to-succeeded")
+	// A volume that failed its first set-up (retried a second later) would
+	// dominate the figures: count them.
+	evs, err := withSA.c.Client().CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedMount"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	failed := 0
+	for _, ev := range evs.Items {
+		if ev.InvolvedObject.Name != "warm" { // warm may wait for kube-root-ca.crt
+			failed++
+			b.Logf("%s: %s", ev.InvolvedObject.Name, ev.Message)
+		}
+	}
+	b.ReportMetric(float64(failed), "failed-mounts")
 }
