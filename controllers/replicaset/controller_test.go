@@ -432,3 +432,30 @@ func TestExpectationsNoExtraPods(t *testing.T) {
 		t.Fatalf("%d creations, want 30", n)
 	}
 }
+
+// TestFailedPodReplaced: a pod that Failed (or Succeeded) is no replica
+// any more (FilterActivePods): the ReplicaSet creates a replacement and
+// counts only the active pods.
+func TestFailedPodReplaced(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "f"}}
+	if _, err := e.cs.AppsV1().ReplicaSets("default").Create(ctx, newRS("f", 2, sel, map[string]string{"app": "f"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "2 pods", func() bool { return len(e.pods(t, "app=f")) == 2 })
+	failed := e.pods(t, "app=f")[0].Name
+	e.setPod(t, failed, "node-1", corev1.PodFailed, false, e.clk.Now())
+	waitFor(t, "a replacement", func() bool {
+		n := 0
+		for _, p := range e.pods(t, "app=f") {
+			if p.Status.Phase != corev1.PodFailed {
+				n++
+			}
+		}
+		return n == 2 && e.rs(t, "f").Status.Replicas == 2
+	})
+	if p, err := e.cs.CoreV1().Pods("default").Get(ctx, failed, metav1.GetOptions{}); err != nil || p.DeletionTimestamp != nil {
+		t.Errorf("the failed pod was deleted (%v): upstream leaves it to the pod GC", err)
+	}
+}
