@@ -279,7 +279,6 @@ func TestConformanceNode(t *testing.T) {
 
 	// [sig-node] Pods should patch a pod status [Conformance]
 	g.Run("pods patch status", func(t *testing.T) {
-		t.Skip("fails: pods/status drops metadata changes (upstream's podStatusStrategy keeps labels and annotations); see docs/conformance.md")
 		cc.create(t, busyboxPod("pod-patch-status", "sh", "-c", "sleep 3600"))
 		cc.wait(t, "pod-patch-status", "Running", time.Minute, running)
 		st, err := pods.Patch(ctx, "pod-patch-status", types.StrategicMergePatchType,

@@ -508,6 +508,14 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 		}
 		mm, _ := meta.Accessor(merged)
 		mm.SetManagedFields(nm.GetManagedFields()) // manageFields decides what they become
+		if r.GVR.Group == "" && r.GVR.Resource == "pods" {
+			// Upstream's podStatusStrategy keeps the request's metadata
+			// (it resets only spec, deletionTimestamp and ownerReferences):
+			// labels and annotations may change through pods/status, as the
+			// conformance test "Pods should patch a pod status" does.
+			mm.SetLabels(nm.GetLabels())
+			mm.SetAnnotations(nm.GetAnnotations())
+		}
 		return merged, nil
 	}
 	nm.SetUID(om.GetUID())

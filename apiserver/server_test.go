@@ -94,7 +94,9 @@ func TestUpdateConflictAndStatus(t *testing.T) {
 	p := obj.(*corev1.Pod)
 	stale := p.DeepCopy()
 
-	// The main resource ignores status; /status ignores spec and labels.
+	// The main resource ignores status; /status ignores spec, and takes a
+	// pod's labels and annotations as upstream's podStatusStrategy does
+	// (conformance: "Pods should patch a pod status").
 	p.Labels["tier"] = "front"
 	p.Status.Phase = corev1.PodRunning
 	obj, err = s.Update(ctx, pods, "default", p, "")
@@ -114,7 +116,7 @@ func TestUpdateConflictAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := obj.(*corev1.Pod); st.Status.Phase != corev1.PodRunning || st.Labels["tier"] != "front" {
+	if st := obj.(*corev1.Pod); st.Status.Phase != corev1.PodRunning || st.Labels["tier"] != "back" {
 		t.Fatalf("status update: phase %v labels %v", st.Status.Phase, st.Labels)
 	}
 	// Pod spec is immutable apart from images and a few fields.
