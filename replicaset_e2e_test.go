@@ -63,6 +63,7 @@ func rsPods(t *testing.T, e *streamEnv, sel, rsName string) ([]corev1.Pod, bool)
 }
 
 func TestReplicaSetKubectl(t *testing.T) {
+	t.Parallel()
 	e := newToolboxEnv(t)
 	cs := e.c.Client()
 	ctx := context.Background()
