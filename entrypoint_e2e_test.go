@@ -126,7 +126,7 @@ spec:
 		t.Fatal(err)
 	}
 	e.must(t, "apply", "-f", manifest)
-	out := e.must(t, "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/entry", "--timeout=120s")
+	out := e.must(t, "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/entry", "--timeout=180s")
 	if !strings.Contains(out, "pod/entry condition met") {
 		t.Fatalf("wait: %q", out)
 	}

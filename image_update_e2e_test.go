@@ -53,7 +53,7 @@ func TestKubectlSetImageOnLivePod(t *testing.T) {
 		}
 		return nil
 	}
-	waitFor(t, "both containers running", 60*time.Second, func() bool {
+	waitFor(t, "both containers running", 120*time.Second, func() bool {
 		p := getPod(t, cs, "upd")
 		return running(p, "main") != nil && running(p, "other") != nil
 	})
