@@ -45,7 +45,7 @@ func TestPodActiveDeadlineUpdate(t *testing.T) {
 	if err := set(n(60)); err == nil || !strings.Contains(err.Error(), "spec.activeDeadlineSeconds: Invalid value: 60: must be less than or equal to previous value") {
 		t.Errorf("raising it: %v", err)
 	}
-	if err := set(nil); err == nil || !strings.Contains(err.Error(), "must not update from a positive integer to a nil value") {
+	if err := set(nil); err == nil || !strings.Contains(err.Error(), "must not update from a positive integer to nil value") {
 		t.Errorf("removing it: %v", err)
 	}
 }

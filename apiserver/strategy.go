@@ -108,7 +108,7 @@ func validatePodUpdate(s *Server, obj, old runtime.Object) error {
 	if nd, od := p.Spec.ActiveDeadlineSeconds, o.Spec.ActiveDeadlineSeconds; nd != nil && od != nil && *od < *nd {
 		return invalid("Pod", p.Name, field.ErrorList{field.Invalid(adsPath, *nd, "must be less than or equal to previous value")})
 	} else if nd == nil && od != nil {
-		return invalid("Pod", p.Name, field.ErrorList{field.Invalid(adsPath, nd, "must not update from a positive integer to a nil value")})
+		return invalid("Pod", p.Name, field.ErrorList{field.Invalid(adsPath, nd, "must not update from a positive integer to nil value")})
 	}
 	a, b := p.Spec.DeepCopy(), o.Spec.DeepCopy()
 	for i := range a.Containers {
