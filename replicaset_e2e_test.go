@@ -9,6 +9,13 @@ package wasmpod_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"regexp"
 	"strings"
 	"testing"
@@ -177,4 +184,59 @@ func TestReplicaSetKubectl(t *testing.T) {
 	if n := len(regexp.MustCompile(`Deleted pod: frontend-[a-z0-9]{5}`).FindAllString(ev, -1)); n != 4 {
 		t.Errorf("%d SuccessfulDelete events for the scale to 0, want 4:\n%s", n, ev)
 	}
+}
+
+// testCAPEM is a self-signed CA certificate: given to the API server as
+// its root CA it turns on the ServiceAccount admission.
+func testCAPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rs-test-ca"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestReplicaSetFailureCondition: upstream's "should surface a failure
+// condition on a common issue like exceeded quota" (ConformanceIt,
+// replica_set.go), with the API's refusal of a pod whose service account
+// does not exist (403 Forbidden, as a quota's) in place of the quota,
+// which wasmpod's API server does not have: the ReplicaFailure condition
+// (FailedCreate, the API's message) and FailedCreate events as kubectl
+// describe shows them; once the account exists the pods are created and
+// the condition goes.
+func TestReplicaSetFailureCondition(t *testing.T) {
+	t.Parallel()
+	e := newToolboxEnv(t)
+	e.c.Server().SetRootCA(testCAPEM(t))
+	manifest := strings.NewReplacer("name: frontend", "name: condition-test", "replicas: 2", "replicas: 3",
+		"terminationGracePeriodSeconds: 1", "terminationGracePeriodSeconds: 1\n      serviceAccountName: missing").Replace(rsManifest)
+	if out, errOut, code := e.run(t, manifest, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply: %d %s%s", code, out, errOut)
+	}
+	waitFor(t, "ReplicaFailure", 60*time.Second, func() bool {
+		out, _, _ := e.run(t, "", "get", "rs", "condition-test", "-o", `jsonpath={.status.conditions[?(@.type=="ReplicaFailure")].reason}`)
+		return out == "FailedCreate"
+	})
+	out := e.must(t, "describe", "rs", "condition-test")
+	for _, re := range []string{
+		`(?m)^\s+ReplicaFailure\s+True\s+FailedCreate$`,
+		`Warning\s+FailedCreate\s+\S+\s+replicaset-controller\s+Error creating: pods "condition-test-\S*" is forbidden: error looking up service account default/missing: serviceaccount "missing" not found`,
+		`(?m)^Replicas:\s+0 current / 3 desired$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("kubectl describe rs lacks %s:\n%s", re, out)
+		}
+	}
+	e.must(t, "create", "serviceaccount", "missing")
+	waitFor(t, "3 pods, the condition gone", 60*time.Second, func() bool {
+		rs, err := e.c.Client().AppsV1().ReplicaSets("default").Get(context.Background(), "condition-test", metav1.GetOptions{})
+		return err == nil && rs.Status.Replicas == 3 && len(rs.Status.Conditions) == 0
+	})
 }
