@@ -366,7 +366,9 @@ spec:
 		t.Fatalf("apply: %s", errOut)
 	}
 	for name, tc := range cases {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// The module is compiled before the mounts are prepared: minutes
+		// on a loaded machine.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		p, err := e.c.WaitPod(ctx, "default", name, func(p *corev1.Pod) bool {
 			w := waitingState(p)
 			return w != nil && w.Reason == "CreateContainerConfigError"
@@ -427,7 +429,7 @@ spec:
 	if _, errOut, code := e.run(t, manifest, "apply", "-f", "-"); code != 0 {
 		t.Fatalf("apply: %s", errOut)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p, err := e.c.WaitPod(ctx, "default", "hostfile", podFinished)
 	if err != nil {

@@ -81,7 +81,7 @@ spec:
 	}
 	wait := func(name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		p, err := e.c.WaitPod(ctx, "default", name, cond)
 		if err != nil {
