@@ -13,8 +13,9 @@
 //     <rs>-<5 random chars> by generateName, in slow-start batches of
 //     1, 2, 4, … that stop at the first failing batch; with more it deletes
 //     the difference (at most BurstReplicas), victims in upstream's order
-//     (controllerutil.ActivePodsWithRanks, ranked by the ReplicaSet's pods
-//     on the same node). Events: SuccessfulCreate "Created pod: X",
+//     (controllerutil.ActivePodsWithRanks, ranked by the pods on the same
+//     node of the ReplicaSets with the same controller, e.g. a
+//     Deployment's old and new ReplicaSets). Events: SuccessfulCreate "Created pod: X",
 //     FailedCreate "Error creating: ERR", SuccessfulDelete "Deleted pod: X".
 //   - Expectations: after asking for creations or deletions it does not
 //     act again until its informer has seen them (or 5 minutes passed), so
@@ -44,6 +45,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -393,7 +395,7 @@ func (c *Controller) manage(ctx context.Context, pods []*corev1.Pod, rs *appsv1.
 		return err
 	case diff > 0:
 		diff = min(diff, c.burst)
-		victims := podsToDelete(pods, pods, diff, c.clk.Now())
+		victims := podsToDelete(pods, c.relatedPods(rs), diff, c.clk.Now())
 		keys := make([]string, len(victims))
 		for i, p := range victims {
 			keys[i] = podKey(p)
@@ -421,6 +423,39 @@ func (c *Controller) manage(ctx context.Context, pods []*corev1.Pod, rs *appsv1.
 		}
 	}
 	return nil
+}
+
+// relatedPods are the pods of the ReplicaSets with the same controller as
+// rs (a Deployment's old and new ones), or of rs alone
+// (getIndirectlyRelatedPods): they rank the victims by how crowded their
+// node is.
+func (c *Controller) relatedPods(rs *appsv1.ReplicaSet) []*corev1.Pod {
+	sets := []*appsv1.ReplicaSet{rs}
+	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil {
+		sets = nil
+		list, _ := c.rsets.ReplicaSets(rs.Namespace).List(labels.Everything())
+		for _, o := range list {
+			if r := metav1.GetControllerOfNoCopy(o); r != nil && r.UID == ref.UID {
+				sets = append(sets, o)
+			}
+		}
+	}
+	seen := map[types.UID]bool{}
+	var out []*corev1.Pod
+	for _, o := range sets {
+		sel, err := metav1.LabelSelectorAsSelector(o.Spec.Selector)
+		if err != nil {
+			continue
+		}
+		pods, _ := c.pods.Pods(o.Namespace).List(sel)
+		for _, p := range pods {
+			if !seen[p.UID] {
+				seen[p.UID] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // podsToDelete picks diff victims (getPodsToDelete): the first of the

@@ -459,3 +459,39 @@ func TestFailedPodReplaced(t *testing.T) {
 		t.Errorf("the failed pod was deleted (%v): upstream leaves it to the pod GC", err)
 	}
 }
+
+// TestScaleDownRanksSiblings: victims are ranked by the pods on their
+// node of every ReplicaSet with the same controller
+// (getIndirectlyRelatedPods), before how long they have been ready: the
+// pod sharing its node with a sibling's pods goes first even though it
+// has been ready longer.
+func TestScaleDownRanksSiblings(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	isCtl := true
+	owner := []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "d", UID: "deploy-uid", Controller: &isCtl}}
+	mk := func(name string, n int32) []corev1.Pod {
+		rs := newRS(name, n, &metav1.LabelSelector{MatchLabels: map[string]string{"rs": name}}, map[string]string{"rs": name})
+		rs.OwnerReferences = owner
+		if _, err := e.cs.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, name+" pods", func() bool { return len(e.pods(t, "rs="+name)) == int(n) })
+		return e.pods(t, "rs="+name)
+	}
+	now := e.clk.Now()
+	sib := mk("sibling", 2)
+	for _, p := range sib {
+		e.setPod(t, p.Name, "node-1", corev1.PodRunning, true, now.Add(-time.Hour))
+	}
+	ps := mk("a", 2)
+	crowded, alone := ps[0].Name, ps[1].Name
+	e.setPod(t, crowded, "node-1", corev1.PodRunning, true, now.Add(-time.Hour))
+	e.setPod(t, alone, "node-2", corev1.PodRunning, true, now.Add(-time.Second))
+	waitFor(t, "a ready", func() bool { return e.rs(t, "a").Status.ReadyReplicas == 2 })
+	e.scale(t, "a", 1)
+	waitFor(t, "a at 1 pod", func() bool { return len(e.pods(t, "rs=a")) == 1 })
+	if left := e.pods(t, "rs=a")[0].Name; left != alone {
+		t.Fatalf("kept %s (on the crowded node), want %s", left, alone)
+	}
+}
