@@ -34,10 +34,25 @@ func formatMap(m map[string]string) string {
 
 func (w *Worker) downwardFiles(out map[string]volFile, items []corev1.DownwardAPIVolumeFile, def *int32) error {
 	pod := w.podForDownward()
+	// A field is rendered once and its bytes shared by every item naming
+	// it, and the payload's bound is checked as items are added: a spec
+	// may name the pod's annotations (256 KiB) in thousands of items.
+	var total int64
+	for _, f := range out {
+		total += int64(len(f.data))
+	}
+	rendered := map[string][]byte{}
 	for _, it := range items {
 		var val string
 		switch {
 		case it.FieldRef != nil:
+			if b, ok := rendered[it.FieldRef.FieldPath]; ok {
+				if total += int64(len(b)); total > MaxConfigVolumeBytes {
+					return fmt.Errorf("the payload is more than %d bytes", MaxConfigVolumeBytes)
+				}
+				out[it.Path] = volFile{data: b, mode: fileMode(it.Mode, def)}
+				continue
+			}
 			switch it.FieldRef.FieldPath {
 			case "metadata.labels":
 				val = formatMap(pod.Labels)
@@ -70,7 +85,14 @@ func (w *Worker) downwardFiles(out map[string]volFile, items []corev1.DownwardAP
 		default:
 			continue
 		}
-		out[it.Path] = volFile{data: []byte(val), mode: fileMode(it.Mode, def)}
+		b := []byte(val)
+		if it.FieldRef != nil {
+			rendered[it.FieldRef.FieldPath] = b
+		}
+		if total += int64(len(b)); total > MaxConfigVolumeBytes {
+			return fmt.Errorf("the payload is more than %d bytes", MaxConfigVolumeBytes)
+		}
+		out[it.Path] = volFile{data: b, mode: fileMode(it.Mode, def)}
 	}
 	return nil
 }
