@@ -569,27 +569,19 @@ func (a *Agent) sync(obj any) {
 		// controller marks pods Unknown while the node is unreachable):
 		// write the worker's view again, as the kubelet's status manager
 		// does.
-		if cur := e.w.Pod(); cur.Status.Phase != "" && statusDiffers(&cur.Status, &pod.Status) {
-			a.onStatus(cur)
+		// A status patch from elsewhere (a readiness gate's condition)
+		// re-evaluates Ready (readiness_gates.go).
+		if cur := e.w.Pod(); cur.Status.Phase != "" {
+			mine := cur.Status.DeepCopy()
+			truncateStatusMessages(cur, mine)
+			if merged := mergeStatus(&pod.Spec, &pod.Status, mine, a.clk.Now()); statusDiffers(&merged, &pod.Status) {
+				a.onStatus(cur)
+			}
 		}
 	}
 	if pod.DeletionTimestamp != nil {
 		a.requestDelete(e, pod)
 	}
-}
-
-// statusDiffers compares what a status reader sees first: the phase and
-// the Ready condition.
-func statusDiffers(mine, api *corev1.PodStatus) bool {
-	ready := func(st *corev1.PodStatus) corev1.ConditionStatus {
-		for _, c := range st.Conditions {
-			if c.Type == corev1.PodReady {
-				return c.Status
-			}
-		}
-		return ""
-	}
-	return mine.Phase != api.Phase || ready(mine) != ready(api)
 }
 
 // startPod makes the pod's entry and starts its worker; a.mu is held.
@@ -743,7 +735,9 @@ func (a *Agent) writeStatus(e *podEntry) {
 			if cur.UID != e.uid {
 				return apierrors.NewNotFound(corev1.Resource("pods"), e.name)
 			}
-			cur.Status = *status
+			// Keep the conditions others set; Ready with the readiness
+			// gates (readiness_gates.go). cur carries the latest metadata.
+			cur.Status = mergeStatus(&cur.Spec, &cur.Status, status, a.clk.Now())
 			_, err = pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
 			return err
 		})
