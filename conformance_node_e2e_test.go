@@ -293,7 +293,6 @@ func TestConformanceNode(t *testing.T) {
 
 	// [sig-node] Pods should support pod readiness gates [NodeConformance]
 	g.Run("pods readiness gates", func(t *testing.T) {
-		t.Skip("fails: spec.readinessGates are ignored (Ready with gates unset); see docs/conformance.md")
 		p := busyboxPod("pod-ready", "/bin/sh", "-c", "echo container is alive; sleep 10000")
 		p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "k8s.io/test-condition1"}, {ConditionType: "k8s.io/test-condition2"}}
 		cc.create(t, p)
