@@ -149,32 +149,23 @@ func checkSubPath(p string) error {
 	return nil
 }
 
-// rootfsMount gives a container that has single-file mounts (subPath
-// files, its termination-message file) and no volume at "/" a read-only
-// "/" of its own, <pod>/rootfs/<container>, where the WASI layer makes
-// their mount points as a container runtime makes them in the image's
-// file system (e.g. /dev/termination-log, /etc/nginx/nginx.conf). Without
-// one, "/" is the empty virtual directory, which holds no mount point.
+// rootfsMount gives a container without a volume at "/" its root file
+// system there (rootfs.go): the writable layer of its instance, read-only
+// with readOnlyRootFilesystem, where the WASI layer also makes the mount
+// points of single-file mounts (subPath files, the termination-message
+// file) as a container runtime makes them in the image's file system
+// (e.g. /dev/termination-log, /etc/nginx/nginx.conf).
 func (w *Worker) rootfsMount(c *ctr, cfg *runtime.ContainerConfig) error {
-	files := false
 	for _, m := range cfg.Mounts {
 		if m.File == nil && path.IsAbs(m.GuestPath) && path.Clean(m.GuestPath) == "/" {
 			return nil
 		}
-		files = files || m.File != nil
 	}
-	if !files {
-		return nil
-	}
-	dir := filepath.Join(w.podDir, "rootfs", c.spec.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(dir)
+	m, err := w.rootfsMountOf(c) // rootfs.go
 	if err != nil {
 		return err
 	}
-	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: dir, GuestPath: "/", ReadOnly: true, Root: root})
+	cfg.Mounts = append(cfg.Mounts, m)
 	return nil
 }
 

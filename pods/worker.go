@@ -162,6 +162,9 @@ type Worker struct {
 	// quotas bounds the pod's sized emptyDirs, by volume name (volumes.go;
 	// set by setupVolumes, guarded by mu).
 	quotas map[string]*runtime.VolumeQuota
+	// rootfs are the containers' current root file system layers, by
+	// name (rootfs.go).
+	rootfs map[string]*rootfsLayer
 
 	// evictCh carries an eviction to Run (eviction.go); evictMsg is the
 	// pod's eviction message once evicted (guarded by mu).
@@ -307,6 +310,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.releaseVolumeCharges() // after the volumes are removed
 	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
 	if stop := w.watchVolumes(); stop != nil {
+		defer stop()
+	}
+	if stop := w.watchRootfs(); stop != nil { // rootfs.go
 		defer stop()
 	}
 	// configMap, secret, downwardAPI and projected volumes (configvolumes.go).
@@ -487,6 +493,11 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		return
 	}
 	w.unpinMounts(c.spec.Name) // subpath.go: a new instance resolves its subPaths again
+	// rootfs.go: a new instance, a new writable layer.
+	if err := w.freshRootfs(c); err != nil {
+		fail("CreateContainerError", "Error: "+err.Error())
+		return
+	}
 	cfg, err := w.containerConfig(c)
 	if err != nil {
 		failWith("CreateContainerConfigError", err.Error(), "Error: "+err.Error())
