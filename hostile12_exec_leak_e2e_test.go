@@ -1,0 +1,66 @@
+package wasmpod_test
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestHostile12ExecEndsWithItsClient: an exec whose client goes away
+// (kubectl killed) ends: its instance does not keep running, holding the
+// container's memory. Observed through the container's memory limit: a
+// 64 MiB container, an exec holding 40 MiB; once its kubectl is killed,
+// another 40 MiB exec must fit within a few seconds.
+func TestHostile12ExecEndsWithItsClient(t *testing.T) {
+	e := newH12Env(t)
+	startH12Pod(t, e, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "leak"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: e.guestImage,
+			Command: []string{"h12"}, Args: []string{"hold"},
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}}}}})
+	for _, mode := range [][]string{{"exec"}, {"exec", "-i"}} {
+		var out lockedBuf
+		cmd := e.kubectl(t, append(mode, "leak", "--", "h12", "memgrow:40", "hold")...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if mode[len(mode)-1] == "-i" {
+			pr, _ := cmd.StdinPipe()
+			defer pr.Close()
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the first exec holds 40 MiB", time.Minute, func() bool { return strings.Contains(out.String(), "memgrow ok 40") })
+		cmd.Process.Kill()
+		cmd.Wait()
+		var last string
+		ok := false
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			o, errOut, code := e.run(t, "", "exec", "leak", "--", "h12", "memgrow:40")
+			if code == 0 && strings.Contains(o, "memgrow ok 40") {
+				ok = true
+				break
+			}
+			last = errOut
+		}
+		if !ok {
+			t.Errorf("%v: 15 s after its kubectl was killed, the exec still holds the container's memory: another 40 MiB exec fails: %.300q", mode, last)
+		}
+	}
+}
