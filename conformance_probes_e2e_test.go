@@ -80,7 +80,6 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 	// [sig-node] Probing container should be restarted with a exec "cat
 	// /tmp/health" liveness probe [NodeConformance] [Conformance]
 	g.Run("liveness exec restart", func(t *testing.T) {
-		t.Skip("fails: a container has no writable /tmp (its / is read-only or virtual), so upstream's echo ok >/tmp/health fails; see docs/conformance.md")
 		sleep := secs(10*time.Second, 2*time.Second)
 		p := busyBoxPodSpec("liveness-exec", nil, &corev1.Probe{ProbeHandler: execProbe("cat", "/tmp/health"), InitialDelaySeconds: initialDelay, TimeoutSeconds: 5, FailureThreshold: 1},
 			"/bin/sh", "-c", fmt.Sprintf("echo ok >/tmp/health; sleep %d; rm -rf /tmp/health; sleep 600", sleep))
@@ -90,7 +89,6 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 	// [sig-node] Probing container should *not* be restarted with a exec
 	// "cat /tmp/health" liveness probe [NodeConformance] [Conformance]
 	g.Run("liveness exec no restart", func(t *testing.T) {
-		t.Skip("fails: a container has no writable /tmp (its / is read-only or virtual), so upstream's echo ok >/tmp/health fails; see docs/conformance.md")
 		p := busyBoxPodSpec("liveness-exec-ok", nil, &corev1.Probe{ProbeHandler: execProbe("cat", "/tmp/health"), InitialDelaySeconds: initialDelay, TimeoutSeconds: 5, FailureThreshold: 1},
 			"/bin/sh", "-c", "echo ok >/tmp/health; sleep 600")
 		cc.runLivenessTest(t, p, 0, observe)
