@@ -185,6 +185,11 @@ func (v *podValidator) spec(p *field.Path) field.ErrorList {
 			v.add(field.Invalid(p.Child("subdomain"), spec.Subdomain, msg))
 		}
 	}
+	for i, g := range spec.ReadinessGates { // upstream's validateReadinessGates
+		for _, msg := range validation.IsQualifiedName(string(g.ConditionType)) {
+			v.add(field.Invalid(p.Child("readinessGates").Index(i).Child("conditionType"), string(g.ConditionType), msg))
+		}
+	}
 	if spec.Resources != nil {
 		v.resources(spec.Resources, p.Child("resources"))
 	}
