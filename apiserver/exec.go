@@ -134,6 +134,9 @@ func upgradeRemoteCommand(w http.ResponseWriter, req *http.Request, ro remoteOpt
 // port-forward WebSocket (kubectl sends at most 32 KiB in one).
 const maxWSMessage = 16 << 20
 
+// wsPingPeriod is how often an exec or attach WebSocket is pinged.
+var wsPingPeriod = 5 * time.Second
+
 // wsRemoteSession is the WebSocket channel protocol (v5/v4).
 func wsRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) *remoteSession {
 	conn, err := execUpgrader.Upgrade(w, req, nil)
@@ -155,6 +158,24 @@ func wsRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) *r
 	if ro.tty {
 		resize = make(chan TerminalSize, 4)
 	}
+	// The reader below blocks while a command does not read its stdin, and
+	// then sees no disconnect: a ping every wsPingPeriod does (its write
+	// fails once the client is gone), ending the command.
+	go func() {
+		t := time.NewTicker(wsPingPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsPingPeriod)) != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	// Reader: demultiplex stdin, resize and close; a broken connection
 	// cancels the command.
 	go func() {
