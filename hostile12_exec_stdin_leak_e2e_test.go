@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-
 // TestHostile12ExecWithUnreadStdinEndsWithItsClient: an exec whose client goes away
 // (kubectl killed) ends: its instance does not keep running, holding the
 // container's memory. Observed through the container's memory limit: a
