@@ -73,10 +73,14 @@ type notFound struct {
 func (e *notFound) Error() string { return fmt.Sprintf("%s %q not found", e.kind, e.name) }
 func (e *notFound) Unwrap() error { return e.err }
 
-// envFrom sets the variables of c's envFrom sources, in order.
-func (w *Worker) envFrom(c *corev1.Container, set func(k, v string)) error {
+// envFrom sets the variables of c's envFrom sources in ev, in order,
+// until they pass its bound (env_bound.go).
+func (w *Worker) envFrom(c *corev1.Container, ev *envVars) error {
 	ns := w.state.pod.Namespace
 	for _, ef := range c.EnvFrom {
+		if ev.over {
+			return ev.err()
+		}
 		var kind, name string
 		data := map[string]string{}
 		switch {
@@ -117,7 +121,7 @@ func (w *Worker) envFrom(c *corev1.Container, set func(k, v string)) error {
 				invalid = append(invalid, name)
 				continue
 			}
-			set(name, data[k])
+			ev.set(name, data[k])
 		}
 		if len(invalid) > 0 {
 			w.event(corev1.EventTypeWarning, "InvalidEnvironmentVariableNames",
@@ -180,13 +184,16 @@ func (w *Worker) keyRefValue(src *corev1.EnvVarSource) (string, error) {
 // subpath.go), with the kubelet's messages.
 func subPathExpr(expr string, lookup func(string) (string, bool)) (string, error) {
 	missing := map[string]bool{}
-	p := expand(expr, func(k string) (string, bool) {
+	p, ok := expandBounded(expr, func(k string) (string, bool) { // env_bound.go
 		v, ok := lookup(k)
 		if !ok || v == "" {
 			missing[k] = true
 		}
 		return v, true
-	})
+	}, maxSubPathBytes)
+	if !ok {
+		return "", fmt.Errorf("subPathExpr after $(VAR) expansion exceeds %d bytes", maxSubPathBytes)
+	}
 	if len(missing) > 0 {
 		return "", fmt.Errorf("missing value for %s", strings.Join(slices.Sorted(maps.Keys(missing)), ", "))
 	}

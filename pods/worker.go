@@ -867,9 +867,13 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
+	args, err := boundedArgv(c.spec, env, lookup) // env_bound.go
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
 	cfg := runtime.ContainerConfig{
 		Name:       w.state.pod.Name + "/" + c.spec.Name,
-		Args:       argv(c.spec, lookup),
+		Args:       args,
 		Env:        env,
 		WorkingDir: c.spec.WorkingDir,
 	}
@@ -946,39 +950,15 @@ func closeMounts(ms []runtime.Mount) {
 	}
 }
 
-// argv is the container's argument vector. A WASM module has no image
-// entrypoint: `command` replaces argv entirely (command[0] is argv[0]), and
-// `args` alone follow an argv[0] of the container's name. $(VAR) references
-// expand from the container's environment.
-func argv(c *corev1.Container, lookup func(string) (string, bool)) []string {
-	var out []string
-	if len(c.Command) == 0 {
-		out = append(out, c.Name)
-	}
-	for _, a := range c.Command {
-		out = append(out, expand(a, lookup))
-	}
-	for _, a := range c.Args {
-		out = append(out, expand(a, lookup))
-	}
-	return out
-}
-
 // env resolves the container's environment in order, as the kubelet does:
 // HOSTNAME first, then the Service variables (serviceEnv), then env
 // entries, each expanded against those before it (an entry of the same
-// name overrides a Service variable).
+// name overrides a Service variable). The environment is bounded by
+// MaxEnvArgsBytes as it is built (env_bound.go).
 func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool), error) {
 	pod := w.state.pod
-	vals := map[string]string{}
-	var order []string
-	set := func(k, v string) {
-		if _, ok := vals[k]; !ok {
-			order = append(order, k)
-		}
-		vals[k] = v
-	}
-	lookup := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
+	ev := newEnvVars(c.Name)
+	set, lookup := ev.set, ev.lookup
 	host := pod.Name
 	if pod.Spec.Hostname != "" {
 		host = pod.Spec.Hostname
@@ -987,12 +967,15 @@ func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool)
 	for _, kv := range w.serviceEnv() {
 		set(kv[0], kv[1])
 	}
-	if err := w.envFrom(c, set); err != nil { // env_config.go
+	if err := w.envFrom(c, ev); err != nil { // env_config.go
 		return nil, nil, err
 	}
 	for _, e := range c.Env {
+		if ev.over {
+			return nil, nil, ev.err()
+		}
 		if e.ValueFrom == nil {
-			set(e.Name, expand(e.Value, lookup))
+			set(e.Name, ev.expand(e.Name, e.Value))
 			continue
 		}
 		v, err := w.envSource(c, e)
@@ -1007,11 +990,10 @@ func (w *Worker) env(c *corev1.Container) ([]string, func(string) (string, bool)
 		}
 		set(e.Name, v)
 	}
-	out := make([]string, 0, len(order))
-	for _, k := range order {
-		out = append(out, k+"="+vals[k])
+	if ev.over {
+		return nil, nil, ev.err()
 	}
-	return out, lookup, nil
+	return ev.list(), lookup, nil
 }
 
 // serviceEnv is the kubelet's Service environment (getServiceEnvVarMap
@@ -1139,36 +1121,4 @@ func fieldRef(pod *corev1.Pod, path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("unsupported fieldPath %q", path)
-}
-
-// expand replaces $(VAR) with its value; $$ escapes a $; references to
-// undefined variables are left as they are (upstream expansion rules).
-func expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '$' && i+1 < len(s) {
-			switch s[i+1] {
-			case '$':
-				b.WriteByte('$')
-				i++
-				continue
-			case '(':
-				if j := strings.IndexByte(s[i+2:], ')'); j >= 0 {
-					name := s[i+2 : i+2+j]
-					if v, ok := lookup(name); ok {
-						b.WriteString(v)
-					} else {
-						b.WriteString(s[i : i+3+j])
-					}
-					i += 2 + j
-					continue
-				}
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
