@@ -10,9 +10,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// TestHostile12ExecWithUnreadStdinEndsWithItsClient: an exec whose client goes away
-// (kubectl killed) ends: its instance does not keep running, holding the
-// container's memory. Observed through the container's memory limit: a
+// TestHostile12ExecWithUnreadStdinEndsWithItsClient: an exec -i whose
+// command never reads its stdin, sent more stdin than the buffers hold
+// (the server's reader then blocks in the stdin write), ends when its
+// client goes away (kubectl killed): its instance does not keep running,
+// holding the container's memory. Observed through the container's memory limit: a
 // 64 MiB container, an exec holding 40 MiB; once its kubectl is killed,
 // another 40 MiB exec must fit within a few seconds.
 func TestHostile12ExecWithUnreadStdinEndsWithItsClient(t *testing.T) {
