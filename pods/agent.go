@@ -7,8 +7,10 @@ package pods
 //     heartbeats through a Lease in kube-node-lease, refreshes the Node's
 //     status every 5 heartbeats, and runs a Worker for every pod bound to
 //     the node (watched with an informer on spec.nodeName), writing each
-//     status change back with UpdateStatus and the worker's Events through
-//     a client-go EventBroadcaster (source component kubelet).
+//     status change back with UpdateStatus (over the latest pod, keeping
+//     the conditions others set, Ready with the readiness gates:
+//     readiness_gates.go) and the worker's Events through a client-go
+//     EventBroadcaster (source component kubelet).
 //   - Pod IPs come from PodCIDR and are set before the first status write;
 //     a pod keeps its IP across agent restarts when it is still free.
 //   - A pod with a deletionTimestamp is terminated with the grace left
