@@ -51,16 +51,19 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	if cs := containerStatus(pod, container); cs == nil || cs.State.Running == nil {
 		return 0, fmt.Errorf("exec in pod %s: container %q is not running", ref, container)
 	}
+	// A live image change (setImages) rewrites the spec's image and the
+	// instance's digest under w.mu: take both under it.
 	w.mu.Lock()
 	mod := w.mods[container]
+	spec, image := *c.spec, c.image
 	w.mu.Unlock()
 	if mod == nil {
 		return 0, fmt.Errorf("exec in pod %s: container %q is not running", ref, container)
 	}
-	switch execTarget(c.spec, argv) {
+	switch execTarget(&spec, argv) {
 	case execToolbox:
 		img, err := w.toolbox(ctx, argv[0])
-		if err == nil && img.Digest != c.image {
+		if err == nil && img.Digest != image {
 			mod, err = w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
 		}
 		if err != nil {

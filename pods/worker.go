@@ -486,7 +486,9 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		failWith(reason, msg, summary)
 		return
 	}
+	w.mu.Lock() // Exec reads it
 	c.image = img.Digest
+	w.mu.Unlock()
 	mod, err := w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
 	if err != nil {
 		fail("CreateContainerError", "Error: "+err.Error())

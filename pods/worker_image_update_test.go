@@ -258,3 +258,40 @@ func TestWorkerImageChangeNeverPolicyPullFails(t *testing.T) {
 		t.Errorf("events: %q", h.eventList())
 	}
 }
+
+// TestWorkerImageChangeDuringExec: execs keep resolving their command (which
+// reads the container's image) while a live image change rewrites it. Under
+// -race it guards Exec's read of the image under the worker's lock; the
+// unlocked read it replaced raced only in a narrow window, which this test
+// does not reliably hit.
+func TestWorkerImageChangeDuringExec(t *testing.T) {
+	t.Parallel()
+	pod := imagePod(t, corev1.RestartPolicyAlways, "a")
+	h := newHarness(t, pod)
+	h.run()
+	h.waitLog("a", "ready")
+	h.waitFor("Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			// Neither the module nor an applet: resolved, then 127.
+			if code, err := h.w.Exec(t.Context(), "a", []string{"no-such-program"}, nil, nil, nil); err == nil && code == 127 {
+				n++
+			}
+		}
+	}()
+	h.w.SetImages(withImage(pod, "a", "go://./hello"))
+	h.waitFor("a restarted", func(p *corev1.Pod) bool { return ctrStatus(p, "a").RestartCount >= 1 })
+	close(stop)
+	if n := <-done; n == 0 {
+		t.Fatal("no exec was resolved while the image changed")
+	}
+}
