@@ -79,7 +79,6 @@ func shMain(p *proc, args []string) int {
 			interactive = true
 		}
 	}
-	_ = name
 	params := append(setOpts, "--")
 	params = append(params, rest...)
 	stdin, stdout, stderr := p.stdin, p.stdout, p.stderr
@@ -115,7 +114,7 @@ func shMain(p *proc, args []string) int {
 		}
 		src = p.stdin
 	}
-	f, err := syntax.NewParser().Parse(src, "")
+	f, err := syntax.NewParser().Parse(src, name) // name is $0
 	if err != nil {
 		fmt.Fprintf(p.stderr, "sh: syntax error: %s\n", parseMsg(err))
 		return 2

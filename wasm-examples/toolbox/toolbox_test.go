@@ -113,3 +113,21 @@ func TestAppletFromArgv0(t *testing.T) {
 		}
 	}
 }
+
+// TestShellDollarZero: `sh -c SCRIPT NAME ARGS...` sets $0 to NAME and $1...
+// to ARGS, as POSIX and busybox; without NAME, $0 is "sh".
+func TestShellDollarZero(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-c", `echo "$0 $1 $#"`, "zero", "one"}, "zero one 1\n"},
+		{[]string{"-c", `echo "$0 $#"`}, "sh 0\n"},
+	} {
+		var out, errb bytes.Buffer
+		p := &proc{ctx: context.Background(), stdin: strings.NewReader(""), stdout: &out, stderr: &errb, dir: t.TempDir()}
+		if code := p.run("sh", tc.args); code != 0 || out.String() != tc.want {
+			t.Errorf("sh %q: exit %d, out %q (stderr %q), want %q", tc.args, code, out.String(), errb.String(), tc.want)
+		}
+	}
+}
