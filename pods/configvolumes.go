@@ -120,19 +120,27 @@ func (w *Worker) payload(v *corev1.Volume) (map[string]volFile, error) {
 		return out, w.downwardFiles(out, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode)
 	case v.Projected != nil:
 		p := v.Projected
+		// Sources may name the same object many times: each is read (and
+		// its data converted) once per build, and the payload's bounds
+		// are checked as sources are added, so a small spec cannot make
+		// the agent hold sources × object size or saturate its API client.
+		memo := &configMemo{}
 		for _, src := range p.Sources {
 			var err error
 			switch {
 			case src.ConfigMap != nil:
-				err = w.configMapFiles(out, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, p.DefaultMode)
+				err = w.configMapFilesMemo(memo, out, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, p.DefaultMode)
 			case src.Secret != nil:
-				err = w.secretFiles(out, src.Secret.Name, src.Secret.Items, src.Secret.Optional, p.DefaultMode)
+				err = w.secretFilesMemo(memo, out, src.Secret.Name, src.Secret.Items, src.Secret.Optional, p.DefaultMode)
 			case src.DownwardAPI != nil:
 				err = w.downwardFiles(out, src.DownwardAPI.Items, p.DefaultMode)
 			case src.ServiceAccountToken != nil:
 				err = w.tokenFile(out, src.ServiceAccountToken, p.DefaultMode) // configvolumes_token.go
 			default:
 				err = errors.New("projected volume source of an unsupported type")
+			}
+			if err == nil {
+				err = payloadWithinBounds(out)
 			}
 			if err != nil {
 				return nil, err
@@ -165,28 +173,74 @@ func keyFiles(out map[string]volFile, data map[string][]byte, items []corev1.Key
 	return nil
 }
 
+// configMemo holds the objects one payload build has read, by name, with
+// a ConfigMap's data converted once.
+type configMemo struct {
+	cms     map[string]map[string][]byte
+	cmErrs  map[string]error
+	secrets map[string]*corev1.Secret
+	secErrs map[string]error
+}
+
 func (w *Worker) configMapFiles(out map[string]volFile, name string, items []corev1.KeyToPath, opt *bool, def *int32) error {
+	return w.configMapFilesMemo(&configMemo{}, out, name, items, opt, def)
+}
+
+func (w *Worker) configMapFilesMemo(memo *configMemo, out map[string]volFile, name string, items []corev1.KeyToPath, opt *bool, def *int32) error {
 	optional := opt != nil && *opt
-	cm, err := w.configMap(name)
+	data, seen := memo.cms[name]
+	err := memo.cmErrs[name]
+	if !seen && err == nil {
+		var cm *corev1.ConfigMap
+		if cm, err = w.configMap(name); err == nil {
+			data = map[string][]byte{}
+			for k, s := range cm.Data {
+				data[k] = []byte(s)
+			}
+			maps.Copy(data, cm.BinaryData)
+			if memo.cms == nil {
+				memo.cms = map[string]map[string][]byte{}
+			}
+			memo.cms[name] = data
+		} else {
+			if memo.cmErrs == nil {
+				memo.cmErrs = map[string]error{}
+			}
+			memo.cmErrs[name] = err
+		}
+	}
 	if err != nil {
 		if optional && apierrors.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
-	data := map[string][]byte{}
-	for k, s := range cm.Data {
-		data[k] = []byte(s)
-	}
-	maps.Copy(data, cm.BinaryData)
 	return keyFiles(out, data, items, optional, def, func(k string) error {
 		return fmt.Errorf("configmap references non-existent config key: %s", k)
 	})
 }
 
 func (w *Worker) secretFiles(out map[string]volFile, name string, items []corev1.KeyToPath, opt *bool, def *int32) error {
+	return w.secretFilesMemo(&configMemo{}, out, name, items, opt, def)
+}
+
+func (w *Worker) secretFilesMemo(memo *configMemo, out map[string]volFile, name string, items []corev1.KeyToPath, opt *bool, def *int32) error {
 	optional := opt != nil && *opt
-	s, err := w.secret(name)
+	s, seen := memo.secrets[name]
+	err := memo.secErrs[name]
+	if !seen && err == nil {
+		if s, err = w.secret(name); err == nil {
+			if memo.secrets == nil {
+				memo.secrets = map[string]*corev1.Secret{}
+			}
+			memo.secrets[name] = s
+		} else {
+			if memo.secErrs == nil {
+				memo.secErrs = map[string]error{}
+			}
+			memo.secErrs[name] = err
+		}
+	}
 	if err != nil {
 		if optional && apierrors.IsNotFound(err) {
 			return nil
@@ -198,14 +252,28 @@ func (w *Worker) secretFiles(out map[string]volFile, name string, items []corev1
 	})
 }
 
-// checkPayload refuses a path that could leave the volume or hide its
-// ..data entries, and a payload over the bounds.
-func checkPayload(files map[string]volFile) error {
+// payloadWithinBounds checks the sizes checkPayload checks, while a
+// projected payload is being built.
+func payloadWithinBounds(files map[string]volFile) error {
 	if len(files) > MaxConfigVolumeFiles {
 		return fmt.Errorf("%d files: more than the %d a volume may hold", len(files), MaxConfigVolumeFiles)
 	}
 	var total int64
-	for p, f := range files {
+	for _, f := range files {
+		if total += int64(len(f.data)); total > MaxConfigVolumeBytes {
+			return fmt.Errorf("the payload is more than %d bytes", MaxConfigVolumeBytes)
+		}
+	}
+	return nil
+}
+
+// checkPayload refuses a path that could leave the volume or hide its
+// ..data entries, and a payload over the bounds.
+func checkPayload(files map[string]volFile) error {
+	if err := payloadWithinBounds(files); err != nil {
+		return err
+	}
+	for p := range files {
 		switch {
 		case p == "" || path.IsAbs(p) || !filepath.IsLocal(p):
 			return fmt.Errorf("invalid path %q: must be a relative path inside the volume", p)
@@ -215,10 +283,6 @@ func checkPayload(files map[string]volFile) error {
 			return fmt.Errorf("invalid path %q: must not start with '..'", p)
 		case strings.IndexByte(p, 0) >= 0:
 			return fmt.Errorf("invalid path %q: must not contain a NUL byte", p)
-		}
-		total += int64(len(f.data))
-		if total > MaxConfigVolumeBytes {
-			return fmt.Errorf("the payload is more than %d bytes", MaxConfigVolumeBytes)
 		}
 	}
 	// A file may not also be a directory of another path.
