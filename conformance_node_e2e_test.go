@@ -593,7 +593,6 @@ while true; do sleep 1; done
 	// Variable Expansion should verify that a failing subpath expansion can
 	// be modified during the lifecycle of a container [Slow] [Conformance]
 	g.Run("expansion failing subpath modified", func(t *testing.T) {
-		t.Skip("fails: env fieldRefs read the pod as created, so a later annotation never reaches the retried container; see docs/conformance.md")
 		p := annotatedSubpath("var-expansion-modified", map[string]string{"notmysubpath": "mypath"})
 		cc.create(t, p)
 		time.Sleep(conformanceScale(2*time.Minute, 3*time.Second)) // upstream: PodStartShortTimeout

@@ -1074,7 +1074,9 @@ func serviceVars(svc *corev1.Service) [][2]string {
 }
 
 func (w *Worker) envSource(c *corev1.Container, e corev1.EnvVar) (string, error) {
-	pod := w.Pod()
+	// As the kubelet, from the pod as it is now: the labels and
+	// annotations the API changed since the pod started (downward.go).
+	pod := w.podForDownward()
 	src := e.ValueFrom
 	switch {
 	case src.FieldRef != nil:
