@@ -37,7 +37,9 @@ func TestDeletePropagation(t *testing.T) {
 	e := newEnv(t, HandlerOptions{})
 	cs := e.client(t, "http")
 	ctx := context.Background()
-	pol := func(p metav1.DeletionPropagation) metav1.DeleteOptions { return metav1.DeleteOptions{PropagationPolicy: &p} }
+	pol := func(p metav1.DeletionPropagation) metav1.DeleteOptions {
+		return metav1.DeleteOptions{PropagationPolicy: &p}
+	}
 	get := func(name string) (*corev1.ConfigMap, error) {
 		return cs.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{})
 	}
