@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -160,7 +161,40 @@ func spdyRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) 
 		}()
 	}
 	errStream := got[corev1.StreamTypeError]
+	// A command that never reads its stdin blocks spdystream's frame
+	// reader in the stdin stream's data hand-off, so a client that goes
+	// away is never seen (its connection's close is never read) and the
+	// command would run on until the 4 h idle timeout. As for WebSockets
+	// (exec.go's ping), a write every wsPingPeriod finds out: an empty
+	// data frame on the error stream (ignored by every spdystream reader);
+	// once it fails the session is cancelled, the command killed.
+	var pingMu sync.Mutex
+	pingStopped := false
+	go func() {
+		t := time.NewTicker(wsPingPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			pingMu.Lock()
+			var err error
+			if !pingStopped {
+				_, err = errStream.Write(nil)
+			}
+			pingMu.Unlock()
+			if err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
 	sess.writeStatus = func(st *metav1.Status) {
+		pingMu.Lock()
+		pingStopped = true
+		pingMu.Unlock()
 		if proto == remoteCommandV4 {
 			st.Kind, st.APIVersion = "Status", "v1"
 			b, _ := json.Marshal(st)
