@@ -203,6 +203,11 @@ type actions struct {
 	terminate []*ctr // deliver TERM to these (running) containers
 	kill      bool   // kill everything still running
 	wake      time.Time
+
+	// prestop: running sidecars whose turn for TERM has not come (an app
+	// container or a later sidecar still runs): their preStop runs now
+	// (termination_order.go).
+	prestop []*ctr
 }
 
 func (a *actions) wakeAt(t time.Time) {
@@ -340,7 +345,10 @@ func (s *podState) beginTermination(now time.Time, reason string, grace time.Dur
 }
 
 // planTermination: TERM the app and init containers, then the sidecars in
-// reverse order once no app container runs; kill all at the deadline.
+// reverse order, each once no app container and no later sidecar runs
+// (their preStop hooks run from the start, as upstream's killContainer
+// runs a sidecar's preStop before it waits for its turn); kill all at the
+// deadline.
 func (s *podState) planTermination(now time.Time) actions {
 	var a actions
 	anyRunning, appRunning := false, false
@@ -360,10 +368,19 @@ func (s *podState) planTermination(now time.Time) actions {
 		a.kill = true
 		return a
 	}
+	laterSidecar := false
 	for i := len(s.ctrs) - 1; i >= 0; i-- {
 		c := s.ctrs[i]
-		if c.running && (c.kind != kindSidecar || !appRunning) {
+		switch {
+		case !c.running:
+		case c.kind != kindSidecar:
 			a.terminate = append(a.terminate, c)
+		case appRunning || laterSidecar:
+			a.prestop = append(a.prestop, c)
+			laterSidecar = true
+		default:
+			a.terminate = append(a.terminate, c)
+			laterSidecar = true
 		}
 	}
 	a.wakeAt(s.deadline)

@@ -594,8 +594,8 @@ func TestTerminationOrderAndKill(t *testing.T) {
 	if len(a.start) != 0 {
 		t.Fatalf("restarted %q while terminating", names(a.start))
 	}
-	if got := names(a.terminate); got != "s2,s1" {
-		t.Fatalf("then TERM to %q, want s2,s1", got)
+	if got := names(a.terminate); got != "s2" || names(a.prestop) != "s1" {
+		t.Fatalf("then TERM to %q (preStop of %q), want s2, and s1 once s2 is gone", got, names(a.prestop))
 	}
 	if a := s.plan(now.Add(sec(20))); !a.kill {
 		t.Fatal("no kill at the deadline")

@@ -192,6 +192,9 @@ type Worker struct {
 type instance struct {
 	inst     runtime.Instance
 	termSent bool
+	// turn, while not nil, holds a stopping sidecar's TERM until its turn
+	// (termination_order.go).
+	turn     chan struct{}
 	closeLog func()
 	// termFile and logPath: the instance's termination-message file and
 	// log (termination.go).
@@ -341,12 +344,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		for _, c := range a.start {
 			w.start(ctx, c)
 		}
-		for _, c := range a.terminate {
-			if in := w.insts[c]; in != nil && !in.termSent {
-				w.event(corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
-				w.terminateInstance(c, in) // preStop, then TERM (hooks.go)
-			}
-		}
+		w.deliverTermination(a) // termination_order.go: Killing, preStop, then TERM in order
 		if a.kill {
 			w.killAll()
 		}
