@@ -154,5 +154,5 @@ var usages = map[string]string{
 	"sed": "sed [-n] [-i] [-e SCRIPT]... [SCRIPT] [FILE]...", "find": "find [PATH]... [-name PATTERN] [-type f|d] [-maxdepth N] [-print]",
 	"wget": "wget [-q] [-O FILE] URL", "tee": "tee [-a] [FILE]...", "sh": "sh [-c SCRIPT [NAME [ARG]...]] | [FILE [ARG]...]",
 	"hostname": "hostname", "exit": "exit [CODE]", "basename": "basename PATH [SUFFIX]", "dirname": "dirname PATH",
-	"httpd": "httpd [-f] [-p [IP:]PORT] [-h HOME]",
+	"httpd": "httpd [-f] [-S] [-p [IP:]PORT] [-h HOME] (-S: HTTPS, self-signed certificate)",
 }
