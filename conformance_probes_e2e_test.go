@@ -328,6 +328,81 @@ func TestConformanceProbesAndHooks(t *testing.T) {
 			}
 		})
 
+		// The HTTPS hooks call a toolbox httpd -S (HTTPS with a
+		// self-signed certificate; upstream's agnhost netexec serves TLS
+		// with its own), which the hooks' GET must not verify, as
+		// upstream's. /nope answers 404, which shows that the request
+		// reached the handler (FailedPostStartHook / FailedPreStopHook);
+		// a plain-http hook to the TLS port fails, which shows the scheme
+		// is honoured.
+		hg.Run("https hooks", func(t *testing.T) {
+			tlsHandler := busyBoxPodSpec("pod-handle-https-request",
+				&corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Scheme: corev1.URISchemeHTTPS, Path: "/healthz", Port: intstr.FromInt(9090)}}, PeriodSeconds: 1},
+				nil, "sh", "-c", "mkdir -p /www && echo ok > /www/healthz && httpd -f -S -p 9090 -h /www")
+			cc.create(t, tlsHandler)
+			hp := cc.wait(t, tlsHandler.Name, "Ready (an HTTPS readiness probe)", time.Minute, func(p *corev1.Pod) bool {
+				for _, c := range p.Status.Conditions {
+					if c.Type == corev1.PodReady {
+						return c.Status == corev1.ConditionTrue
+					}
+				}
+				return false
+			})
+			ip := hp.Status.PodIP
+			get := func(scheme corev1.URIScheme, path string) *corev1.LifecycleHandler {
+				return &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Scheme: scheme, Host: ip, Path: path, Port: intstr.FromInt(9090)}}
+			}
+			https := corev1.URISchemeHTTPS
+			inner := newGroup(t)
+			defer inner.Wait()
+			for _, tc := range []struct {
+				name    string
+				sidecar bool
+				lc      *corev1.Lifecycle
+				reason  string
+			}{
+				// [sig-node] Container Lifecycle Hook when create a pod
+				// with lifecycle hook should execute poststart https hook
+				// properly [NodeConformance]
+				{"pod-with-poststart-https-hook", false, &corev1.Lifecycle{PostStart: get(https, "/healthz")}, ""},
+				{"pod-with-poststart-https-hook-404", false, &corev1.Lifecycle{PostStart: get(https, "/nope")}, "FailedPostStartHook"},
+				{"pod-with-poststart-http-to-tls", false, &corev1.Lifecycle{PostStart: get(corev1.URISchemeHTTP, "/healthz")}, "FailedPostStartHook"},
+				// ... should execute prestop https hook properly [NodeConformance]
+				{"pod-with-prestop-https-hook", false, &corev1.Lifecycle{PreStop: get(https, "/healthz")}, ""},
+				{"pod-with-prestop-https-hook-404", false, &corev1.Lifecycle{PreStop: get(https, "/nope")}, "FailedPreStopHook"},
+				// [sig-node] Restartable Init Container Lifecycle Hook
+				// [NodeConformance] when create a pod with lifecycle hook
+				// should execute poststart https hook properly, ...
+				// prestop https hook properly
+				{"sidecar-poststart-https", true, &corev1.Lifecycle{PostStart: get(https, "/healthz")}, ""},
+				{"sidecar-poststart-https-404", true, &corev1.Lifecycle{PostStart: get(https, "/nope")}, "FailedPostStartHook"},
+				{"sidecar-prestop-https", true, &corev1.Lifecycle{PreStop: get(https, "/healthz")}, ""},
+				{"sidecar-prestop-https-404", true, &corev1.Lifecycle{PreStop: get(https, "/nope")}, "FailedPreStopHook"},
+			} {
+				inner.Run(tc.name, func(t *testing.T) {
+					var p *corev1.Pod
+					if tc.sidecar {
+						p, _ = sidecar(t, tc.name, tc.lc)
+					} else {
+						p, _ = hookPod(t, tc.name, tc.lc)
+					}
+					cc.create(t, p)
+					if tc.reason == "FailedPostStartHook" {
+						waitFor(t, "FailedPostStartHook", time.Minute, func() bool { return strings.Contains(podEvents(t, cc.cs, tc.name), "FailedPostStartHook") })
+					} else {
+						cc.wait(t, p.Name, "Running", time.Minute, running)
+					}
+					cc.deleteAndWait(t, p.Name, *metav1.NewDeleteOptions(15))
+					ev := podEvents(t, cc.cs, tc.name)
+					for _, r := range []string{"FailedPostStartHook", "FailedPreStopHook"} {
+						if got := strings.Contains(ev, "Warning "+r); got != (r == tc.reason) {
+							t.Errorf("%s event %v, want %v; events:\n%s", r, got, r == tc.reason, ev)
+						}
+					}
+				})
+			}
+		})
+
 		sleepHook := func(name string, seconds int64, grace int64) *corev1.Pod {
 			p := webserver(name, nil)
 			p.Spec.TerminationGracePeriodSeconds = &grace
