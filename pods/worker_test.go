@@ -553,12 +553,13 @@ func TestWorkerGracefulTermination(t *testing.T) {
 	h := newHarness(t, loadPod(t, "graceful"))
 	h.run()
 	h.waitLog("graceful", "ready")
-	p := h.w.Pod()
-	if p.Status.Phase != corev1.PodRunning || condOf(p.Status, corev1.PodReady).Status != corev1.ConditionTrue {
-		t.Fatalf("before TERM: %s", describe(p))
-	}
+	// The guest's "ready" line can come before the worker publishes
+	// Running: wait for the status rather than read it at once.
+	h.waitFor("Running and Ready before TERM", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && condOf(p.Status, corev1.PodReady).Status == corev1.ConditionTrue
+	})
 	h.w.Terminate(-1)
-	p = h.waitDone()
+	p := h.waitDone()
 	if h.runErr != nil {
 		t.Fatalf("Run: %v", h.runErr)
 	}
