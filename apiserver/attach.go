@@ -33,6 +33,11 @@ func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *
 		writeError(w, err)
 		return
 	}
+	release, ok := h.acquirePodStream(w, rq.ns, rq.name, "pods/attach") // streamlimit.go
+	if !ok {
+		return
+	}
+	defer release()
 	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, "pods/attach")
 	if sess == nil {
 		return

@@ -65,6 +65,11 @@ func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *re
 		writeError(w, err)
 		return
 	}
+	release, ok := h.acquirePodStream(w, rq.ns, rq.name, "pods/exec") // streamlimit.go
+	if !ok {
+		return
+	}
+	defer release()
 	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, "pods/exec")
 	if sess == nil {
 		return

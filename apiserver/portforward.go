@@ -116,6 +116,11 @@ func parsePorts(req *http.Request) ([]int32, error) {
 }
 
 func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request, rq *request) {
+	release, ok := h.acquirePodStream(w, rq.ns, rq.name, "pods/portforward") // streamlimit.go
+	if !ok {
+		return
+	}
+	defer release()
 	if len(spdyTunnelProtocols(req)) > 0 || isSPDYUpgrade(req) {
 		// kubectl's protocol: ports travel in stream headers
 		// (portforward_spdy.go).
