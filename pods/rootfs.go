@@ -186,23 +186,7 @@ func (w *Worker) watchRootfs() func() {
 	if len(w.rootfsLimited()) == 0 {
 		return nil
 	}
-	stop := make(chan struct{})
-	tick := w.clk.NewTicker(VolumeCheckInterval)
-	go func() {
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C():
-				if msg := w.rootfsOverLimit(); msg != "" {
-					w.Evict(msg)
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(stop) }
+	return w.evictWhenOver(w.rootfsOverLimit)
 }
 
 // rootfsMountOf is the mount of container c's layer at "/" (its quota

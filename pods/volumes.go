@@ -147,6 +147,13 @@ func (w *Worker) watchVolumes() func() {
 	if !slices.ContainsFunc(w.state.pod.Spec.Volumes, sized) {
 		return nil
 	}
+	return w.evictWhenOver(w.emptyDirOverLimit)
+}
+
+// evictWhenOver runs over every VolumeCheckInterval (on the worker's
+// clock) and evicts the pod with its message once it returns one. The
+// returned func stops it.
+func (w *Worker) evictWhenOver(over func() string) func() {
 	stop := make(chan struct{})
 	tick := w.clk.NewTicker(VolumeCheckInterval)
 	go func() {
@@ -156,7 +163,7 @@ func (w *Worker) watchVolumes() func() {
 			case <-stop:
 				return
 			case <-tick.C():
-				if msg := w.emptyDirOverLimit(); msg != "" {
+				if msg := over(); msg != "" {
 					w.Evict(msg)
 					return
 				}
