@@ -153,17 +153,7 @@ func podOf(o any) *corev1.Pod {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil && ctx.Err() == nil {
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return kubeutil.ProcessNext(ctx, c.queue, c.sync)
 }
 
 // sync reconciles one Service's slices and Endpoints.

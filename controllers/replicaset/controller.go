@@ -178,17 +178,7 @@ func (c *Controller) enqueue(o any) {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil && ctx.Err() == nil {
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return kubeutil.ProcessNext(ctx, c.queue, c.sync)
 }
 
 // resolve returns the ReplicaSet a controller reference names, if it is
