@@ -26,6 +26,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -121,17 +122,31 @@ func (h *httpHandler) serveReview(w http.ResponseWriter, req *http.Request, grou
 	return false
 }
 
-// decodeReview reads a review from a JSON, YAML or protobuf body.
-func (h *httpHandler) decodeReview(req *http.Request, rr reviewResource) (runtime.Object, error) {
+// readObjectBody reads the body of a POST of one kind's object: bounded,
+// not empty, nested at most MaxJSONDepth levels.
+func (h *httpHandler) readObjectBody(req *http.Request, kind string) ([]byte, error) {
 	body, err := readBody(req)
 	if err != nil {
 		return nil, err
 	}
-	want := rr.gv.WithKind(rr.res.Kind)
 	if len(body) == 0 {
-		return nil, apierrors.NewBadRequest("the request body is empty; expected a " + want.Kind + " object")
+		article := "a"
+		if strings.ContainsRune("AEIOU", rune(kind[0])) {
+			article = "an"
+		}
+		return nil, apierrors.NewBadRequest("the request body is empty; expected " + article + " " + kind + " object")
 	}
 	if err := checkJSONDepth(body, h.opts.MaxJSONDepth); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// decodeReview reads a review from a JSON, YAML or protobuf body.
+func (h *httpHandler) decodeReview(req *http.Request, rr reviewResource) (runtime.Object, error) {
+	want := rr.gv.WithKind(rr.res.Kind)
+	body, err := h.readObjectBody(req, want.Kind)
+	if err != nil {
 		return nil, err
 	}
 	obj := rr.newObj()

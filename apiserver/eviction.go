@@ -44,16 +44,8 @@ func (h *httpHandler) serveEviction(w http.ResponseWriter, req *http.Request, rq
 		writeError(w, methodNotAllowed(req.Method))
 		return
 	}
-	body, err := readBody(req)
+	body, err := h.readObjectBody(req, "Eviction")
 	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if len(body) == 0 {
-		writeError(w, apierrors.NewBadRequest("the request body is empty; expected an Eviction object"))
-		return
-	}
-	if err := checkJSONDepth(body, h.opts.MaxJSONDepth); err != nil {
 		writeError(w, err)
 		return
 	}

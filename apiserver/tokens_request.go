@@ -62,16 +62,8 @@ func (h *httpHandler) serveTokenRequest(w http.ResponseWriter, req *http.Request
 		writeError(w, methodNotAllowed(req.Method))
 		return
 	}
-	body, err := readBody(req)
+	body, err := h.readObjectBody(req, "TokenRequest")
 	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if len(body) == 0 {
-		writeError(w, apierrors.NewBadRequest("the request body is empty; expected a TokenRequest object"))
-		return
-	}
-	if err := checkJSONDepth(body, h.opts.MaxJSONDepth); err != nil {
 		writeError(w, err)
 		return
 	}
