@@ -6,7 +6,7 @@ run:
 
 # Run every test (the main module, then the guest examples' module).
 test:
-    go test ./... && (cd wasm-examples && go test ./...)
+    go test -timeout 30m ./... && (cd wasm-examples && go test ./...)
 
 # The checks CI runs: gofmt, vet, tests, the newcomer test, bounded fuzzing.
 ci:
