@@ -311,12 +311,14 @@ func TestStoreHostileTotalBound(t *testing.T) {
 			s.SetMaxTotal(stored + 400<<10)
 			pr1, pw1 := io.Pipe()
 			pr2, pw2 := io.Pipe()
-			errs := make(chan error, 2)
-			for _, pr := range []*io.PipeReader{pr1, pr2} {
+			var errs [2]error
+			var done [2]chan struct{}
+			for i, pr := range []*io.PipeReader{pr1, pr2} {
+				done[i] = make(chan struct{})
 				go func() {
-					_, _, err := s.Put(context.Background(), "", pr)
+					defer close(done[i])
+					_, _, errs[i] = s.Put(context.Background(), "", pr)
 					pr.CloseWithError(io.ErrClosedPipe) // the writer goes on
-					errs <- err
 				}()
 			}
 			a, b := hostileModule(50, 300<<10), hostileModule(51, 300<<10)
@@ -325,10 +327,17 @@ func TestStoreHostileTotalBound(t *testing.T) {
 				pw2.Write(b[:200<<10])
 				pw1.Write(a[200<<10:])
 				pw1.Close()
+				// The first upload has ended (a write into a consumed pipe
+				// returns before Put has given back its reservation): only
+				// then the rest of the second, so the outcome does not hang
+				// on which goroutine runs first.
+				<-done[0]
 				pw2.Write(b[200<<10:])
 				pw2.Close()
 			}()
-			e1, e2 := <-errs, <-errs
+			<-done[0]
+			<-done[1]
+			e1, e2 := errs[0], errs[1]
 			if (e1 == nil) == (e2 == nil) || !errors.Is(errors.Join(e1, e2), ErrStoreFull) {
 				t.Errorf("two uploads over the bound together: %v, %v", e1, e2)
 			}
