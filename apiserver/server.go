@@ -35,9 +35,9 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage/names"
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/api"
@@ -189,7 +189,9 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 		return nil, err
 	}
 	if m.GetName() == "" && m.GetGenerateName() != "" {
-		m.SetName(m.GetGenerateName() + utilrand.String(5))
+		// names.SimpleNameGenerator: the base cut to 58 characters, so a
+		// controller with a long name still gets valid pod names.
+		m.SetName(names.SimpleNameGenerator.GenerateName(m.GetGenerateName()))
 	}
 	now := metav1.NewTime(s.clock.Now().Truncate(time.Second))
 	m.SetUID(uuidUID())
