@@ -48,6 +48,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/controllers/deployment"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
 	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
@@ -325,6 +326,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { nlc.Run(runCtx) })
 	rsc := replicaset.New(c.client, cfg.Clock)
 	c.goRun(func() { rsc.Run(runCtx) })
+	dc := deployment.New(c.client, cfg.Clock)
+	c.goRun(func() { dc.Run(runCtx) })
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
 	if err != nil {
 		return nil, err
