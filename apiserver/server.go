@@ -518,6 +518,9 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 			mm.SetLabels(nm.GetLabels())
 			mm.SetAnnotations(nm.GetAnnotations())
 		}
+		if err := validateWorkloadStatus(merged, old); err != nil { // workloads.go
+			return nil, err
+		}
 		return merged, nil
 	}
 	nm.SetUID(om.GetUID())

@@ -123,6 +123,21 @@ func setDefaultsDeployment(d *appsv1.Deployment) {
 	}
 }
 
+// setDaemonSetTemplateGeneration stores spec.templateGeneration (of the
+// internal type) where apps/v1 shows it: the annotation
+// deprecated.daemonset.template.generation (the DaemonSet controller
+// labels its pods pod-template-generation with it). 0 is left out.
+func setDaemonSetTemplateGeneration(ds *appsv1.DaemonSet, g int64) {
+	if g == 0 {
+		delete(ds.Annotations, appsv1.DeprecatedTemplateGeneration)
+		return
+	}
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
+	}
+	ds.Annotations[appsv1.DeprecatedTemplateGeneration] = strconv.FormatInt(g, 10)
+}
+
 // setDefaultsDaemonSet is upstream's SetDefaults_DaemonSet (apps/v1).
 func setDefaultsDaemonSet(ds *appsv1.DaemonSet) {
 	st := &ds.Spec.UpdateStrategy
@@ -253,6 +268,7 @@ func prepareWorkloadCreate(_ *Server, obj runtime.Object) error {
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *appsv1.DaemonSet:
 		o.Status = appsv1.DaemonSetStatus{}
+		setDaemonSetTemplateGeneration(o, 1)
 	case *batchv1.Job:
 		o.Status = batchv1.JobStatus{}
 		if o.Spec.ManualSelector == nil || !*o.Spec.ManualSelector {
@@ -338,6 +354,16 @@ func validateWorkloadUpdate(s *Server, obj, old runtime.Object) error {
 		nm.SetGeneration(om.GetGeneration() + 1)
 	} else {
 		nm.SetGeneration(om.GetGeneration())
+	}
+	if ds, ok := obj.(*appsv1.DaemonSet); ok {
+		// The daemonset strategy's PrepareForUpdate: templateGeneration is
+		// the server's, +1 when the template changed.
+		ods := old.(*appsv1.DaemonSet)
+		g, _ := strconv.ParseInt(ods.Annotations[appsv1.DeprecatedTemplateGeneration], 10, 64)
+		if !equality.Semantic.DeepEqual(ds.Spec.Template, ods.Spec.Template) {
+			g++
+		}
+		setDaemonSetTemplateGeneration(ds, g)
 	}
 	if errs := validateWorkloadObject(s, obj, old); len(errs) > 0 {
 		return workloadInvalid(obj, errs)
@@ -872,4 +898,86 @@ func validateTimeZone(tz *string, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p, *tz, err.Error()))
 	}
 	return errs
+}
+
+// --- status updates -------------------------------------------------------------
+
+// validateWorkloadStatus is upstream's Validate{ReplicaSet,Deployment,
+// DaemonSet}StatusUpdate for a write of /status (obj is the old object
+// with the request's status): counts non-negative, none above
+// status.replicas, available not above ready, collisionCount never
+// decremented. Other kinds are not checked.
+func validateWorkloadStatus(obj, old runtime.Object) error {
+	var errs field.ErrorList
+	sp := field.NewPath("status")
+	nonneg := func(v int64, name string) {
+		errs = append(errs, apivalidation.ValidateNonnegativeField(v, sp.Child(name))...)
+	}
+	notAbove := func(v, limit int32, name, msg string) {
+		if v > limit {
+			errs = append(errs, field.Invalid(sp.Child(name), v, msg))
+		}
+	}
+	const aboveReplicas = "cannot be greater than status.replicas"
+	collision := func(cur, prev *int32) {
+		if cur != nil {
+			nonneg(int64(*cur), "collisionCount")
+		}
+		if prev != nil && (cur == nil || *cur < *prev) {
+			var v int32
+			if cur != nil {
+				v = *cur
+			}
+			errs = append(errs, field.Invalid(sp.Child("collisionCount"), v, "cannot be decremented"))
+		}
+	}
+	switch o := obj.(type) {
+	case *appsv1.ReplicaSet:
+		s := o.Status
+		nonneg(int64(s.Replicas), "replicas")
+		nonneg(int64(s.FullyLabeledReplicas), "fullyLabeledReplicas")
+		nonneg(int64(s.ReadyReplicas), "readyReplicas")
+		nonneg(int64(s.AvailableReplicas), "availableReplicas")
+		if s.TerminatingReplicas != nil {
+			nonneg(int64(*s.TerminatingReplicas), "terminatingReplicas")
+		}
+		nonneg(s.ObservedGeneration, "observedGeneration")
+		notAbove(s.FullyLabeledReplicas, s.Replicas, "fullyLabeledReplicas", aboveReplicas)
+		notAbove(s.ReadyReplicas, s.Replicas, "readyReplicas", aboveReplicas)
+		notAbove(s.AvailableReplicas, s.Replicas, "availableReplicas", aboveReplicas)
+		notAbove(s.AvailableReplicas, s.ReadyReplicas, "availableReplicas", "cannot be greater than readyReplicas")
+	case *appsv1.Deployment:
+		s := o.Status
+		nonneg(s.ObservedGeneration, "observedGeneration")
+		nonneg(int64(s.Replicas), "replicas")
+		nonneg(int64(s.UpdatedReplicas), "updatedReplicas")
+		nonneg(int64(s.ReadyReplicas), "readyReplicas")
+		nonneg(int64(s.AvailableReplicas), "availableReplicas")
+		nonneg(int64(s.UnavailableReplicas), "unavailableReplicas")
+		if s.TerminatingReplicas != nil {
+			nonneg(int64(*s.TerminatingReplicas), "terminatingReplicas")
+		}
+		notAbove(s.UpdatedReplicas, s.Replicas, "updatedReplicas", aboveReplicas)
+		notAbove(s.ReadyReplicas, s.Replicas, "readyReplicas", aboveReplicas)
+		notAbove(s.AvailableReplicas, s.Replicas, "availableReplicas", aboveReplicas)
+		notAbove(s.AvailableReplicas, s.ReadyReplicas, "availableReplicas", "cannot be greater than readyReplicas")
+		collision(s.CollisionCount, old.(*appsv1.Deployment).Status.CollisionCount)
+	case *appsv1.DaemonSet:
+		s := o.Status
+		nonneg(int64(s.CurrentNumberScheduled), "currentNumberScheduled")
+		nonneg(int64(s.NumberMisscheduled), "numberMisscheduled")
+		nonneg(int64(s.DesiredNumberScheduled), "desiredNumberScheduled")
+		nonneg(int64(s.NumberReady), "numberReady")
+		nonneg(s.ObservedGeneration, "observedGeneration")
+		nonneg(int64(s.UpdatedNumberScheduled), "updatedNumberScheduled")
+		nonneg(int64(s.NumberAvailable), "numberAvailable")
+		nonneg(int64(s.NumberUnavailable), "numberUnavailable")
+		collision(s.CollisionCount, old.(*appsv1.DaemonSet).Status.CollisionCount)
+	default:
+		return nil
+	}
+	if len(errs) > 0 {
+		return workloadInvalid(obj, errs)
+	}
+	return nil
 }
