@@ -31,6 +31,9 @@ type PodClaimer struct {
 	// CanAdopt is called once, before the first adoption; an error stops
 	// adoptions (RecheckDeletionTimestamp of a fresh read of the owner).
 	CanAdopt func(ctx context.Context) error
+	// Finalizers are added to an adopted pod with the controller
+	// reference (the Job's batch.kubernetes.io/job-tracking).
+	Finalizers []string
 
 	once     sync.Once
 	adoptErr error
@@ -116,6 +119,7 @@ type patchMeta struct {
 	Metadata struct {
 		OwnerReferences []map[string]any `json:"ownerReferences"`
 		UID             types.UID        `json:"uid"`
+		Finalizers      []string         `json:"finalizers,omitempty"`
 	} `json:"metadata"`
 }
 
@@ -129,6 +133,7 @@ func (m *PodClaimer) adopt(ctx context.Context, p *corev1.Pod) error {
 		"apiVersion": m.GVK.GroupVersion().String(), "kind": m.GVK.Kind, "name": m.Owner.GetName(),
 		"uid": m.Owner.GetUID(), "controller": true, "blockOwnerDeletion": true,
 	}}
+	pm.Metadata.Finalizers = m.Finalizers
 	body, _ := json.Marshal(pm)
 	_, err := m.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, body, metav1.PatchOptions{})
 	return err

@@ -65,7 +65,17 @@ type PodControl struct {
 // "Created pod: NAME", or FailedCreate "Error creating: ERR" unless the
 // namespace is terminating.
 func (c *PodControl) CreatePod(ctx context.Context, t *corev1.PodTemplateSpec, object runtime.Object, meta metav1.Object, ref *metav1.OwnerReference) (*corev1.Pod, error) {
+	return c.CreatePodWithGenerateName(ctx, t, object, meta, ref, "")
+}
+
+// CreatePodWithGenerateName is CreatePod with another generateName than
+// "<owner>-" when generateName is not empty (upstream's
+// CreatePodsWithGenerateName; an Indexed Job's "<job>-<index>-").
+func (c *PodControl) CreatePodWithGenerateName(ctx context.Context, t *corev1.PodTemplateSpec, object runtime.Object, meta metav1.Object, ref *metav1.OwnerReference, generateName string) (*corev1.Pod, error) {
 	p := PodFromTemplate(t, meta.GetNamespace(), meta.GetName(), ref)
+	if generateName != "" {
+		p.GenerateName = generateName
+	}
 	if len(p.Labels) == 0 {
 		return nil, fmt.Errorf("unable to create pods, no labels")
 	}
