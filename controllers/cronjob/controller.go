@@ -39,6 +39,11 @@
 //   - History: finished Jobs beyond successfulJobsHistoryLimit /
 //     failedJobsHistoryLimit are deleted, oldest start time first
 //     (SuccessfulDelete).
+//   - A sync that finds its cached CronJob still at the version its own
+//     last status write replaced (or older than its Jobs) is retried
+//     instead of acted on, so a slow cache never makes a Job twice or
+//     repeats an event (upstream re-reads the CronJob in the second case
+//     only).
 //   - Time comes from the injected clock: each sync requeues the CronJob
 //     at its next schedule time (+100 ms) on that clock, so a fake clock
 //     drives it in tests. The controller only creates and deletes Jobs
