@@ -11,6 +11,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -24,7 +25,7 @@ func describeCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "describe",
 		Usage:     "Show details of a specific resource or group of resources",
-		ArgsUsage: "(pod|node) [NAME...] | TYPE/NAME",
+		ArgsUsage: "(pod|node|rs|deploy|ds|job|cj|pdb) [NAME...] | TYPE/NAME",
 		Description: `Prints a detailed description of pods and nodes, including their recent events.
 Without a NAME, every object of the type (matching -l) is described.
 
@@ -64,50 +65,76 @@ func describeAction(c *ucli.Context) error {
 	}
 	ctx := c.Context
 	w := c.App.Writer
-	first := true
+	// As kubectl's describe: first the objects (its builder's infos), then
+	// each described; events only when there is a single object and no
+	// error, unless --show-events is given.
+	type target struct{ kind, ns, name string }
+	var targets []target
 	var errs []error
-	sep := func() {
-		if !first {
-			fmt.Fprintln(w)
-			fmt.Fprintln(w)
-		}
-		first = false
-	}
 	for _, r := range reqs {
 		gk := r.mapping.GroupVersionKind.GroupKind()
-		if gk.Group != "" || (gk.Kind != "Pod" && gk.Kind != "Node") {
-			return errorf("describe supports pods and nodes; %q is not supported yet", r.mapping.Resource.Resource)
+		if !describable(gk) { // describe_workloads.go
+			return errorf("describe supports pods, nodes, replicasets, deployments, daemonsets, jobs, cronjobs and poddisruptionbudgets; %q is not supported yet", r.mapping.Resource.Resource)
 		}
-		names := r.names
-		if len(names) == 0 {
-			l, err := listAll(ctx, k.resourceClient(r.mapping, ns), metav1.ListOptions{LabelSelector: c.String("selector")})
+		rc := k.resourceClient(r.mapping, ns)
+		if len(r.names) == 0 {
+			opts := metav1.ListOptions{LabelSelector: c.String("selector")}
+			l, err := listAll(ctx, rc, opts)
 			if err != nil {
-				return k.fail(err)
+				return k.fail(enhanceListError(err, opts, r.mapping.Resource.String()))
 			}
 			sortItems(r.mapping, l.Items)
 			for _, u := range l.Items {
-				sep()
-				if err := k.describeOne(ctx, w, gk.Kind, u.GetNamespace(), u.GetName(), c.Bool("show-events")); err != nil {
-					errs = append(errs, err)
-				}
+				targets = append(targets, target{gk.Kind, u.GetNamespace(), u.GetName()})
 			}
 			continue
 		}
-		for _, n := range names {
-			if err := k.describeOne(ctx, io.Discard, gk.Kind, ns, n, false); err != nil {
+		for _, n := range r.names {
+			if _, err := rc.Get(ctx, n, metav1.GetOptions{}); err != nil {
 				if isRefused(err) {
 					return k.fail(err)
 				}
 				errs = append(errs, err)
 				continue
 			}
-			sep()
-			if err := k.describeOne(ctx, w, gk.Kind, ns, n, c.Bool("show-events")); err != nil {
-				errs = append(errs, err)
-			}
+			targets = append(targets, target{gk.Kind, ns, n})
 		}
 	}
-	if first && len(errs) == 0 {
+	events := c.Bool("show-events")
+	if !c.IsSet("show-events") && (len(targets) > 1 || len(errs) > 0) {
+		events = false
+	}
+	// "describe TYPE PREFIX" of no such object describes the objects whose
+	// names begin with PREFIX (kubectl's DescribeMatchingResources).
+	if len(errs) == 1 && apierrors.IsNotFound(errs[0]) && len(args) == 2 && !strings.Contains(args[0], "/") && len(reqs) == 1 {
+		l, err := listAll(ctx, k.resourceClient(reqs[0].mapping, ns), metav1.ListOptions{})
+		if err != nil {
+			return k.fail(err)
+		}
+		sortItems(reqs[0].mapping, l.Items)
+		found := false
+		for _, u := range l.Items {
+			if strings.HasPrefix(u.GetName(), args[1]) {
+				found = true
+				if err := k.describeOne(ctx, w, reqs[0].mapping.GroupVersionKind.Kind, u.GetNamespace(), u.GetName(), events); err != nil {
+					return k.fail(err)
+				}
+				fmt.Fprintln(w)
+			}
+		}
+		if found {
+			return nil
+		}
+	}
+	for i, t := range targets {
+		if i > 0 {
+			fmt.Fprint(w, "\n\n")
+		}
+		if err := k.describeOne(ctx, w, t.kind, t.ns, t.name, events); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(targets) == 0 && len(errs) == 0 {
 		if ns != "" {
 			fmt.Fprintf(c.App.ErrWriter, "No resources found in %s namespace.\n", ns)
 		} else {
@@ -155,6 +182,8 @@ func (k *conn) describeOne(ctx context.Context, w io.Writer, kind, ns, name stri
 			evs = k.eventsFor(ctx, "", node.Name, string(node.UID), "Node")
 		}
 		describeNode(w, node, pl.Items, lease, evs, events, time.Now())
+	default:
+		return k.describeWorkload(ctx, w, kind, ns, name, events)
 	}
 	return nil
 }
@@ -335,7 +364,17 @@ func describePod(w io.Writer, pod *corev1.Pod, evs []corev1.Event, showEvents bo
 }
 
 func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts []corev1.ContainerStatus) {
-	p.write(0, "%s:\n", title)
+	describeContainersIn(p, "", title, cs, sts)
+}
+
+// describeContainersIn is describeContainers with kubectl's space: "  "
+// inside a Pod Template (describe_workloads.go), "" in a pod.
+func describeContainersIn(p prefixWriter, space, title string, cs []corev1.Container, sts []corev1.ContainerStatus) {
+	none := ""
+	if len(cs) == 0 {
+		none = " <none>"
+	}
+	p.write(0, "%s%s:%s\n", space, title, none)
 	for _, c := range cs {
 		var st *corev1.ContainerStatus
 		for i := range sts {
@@ -343,7 +382,7 @@ func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts
 				st = &sts[i]
 			}
 		}
-		p.write(1, "%v:\n", c.Name)
+		p.write(1, "%s%v:\n", strings.Repeat(" ", min(len(space), 1)), c.Name)
 		if st != nil {
 			p.write(2, "Container ID:\t%s\n", st.ContainerID)
 		}
@@ -353,8 +392,12 @@ func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts
 		}
 		ports, hostPorts := []string{}, []string{}
 		for _, pt := range c.Ports {
-			ports = append(ports, fmt.Sprintf("%d/%s", pt.ContainerPort, pt.Protocol))
-			hostPorts = append(hostPorts, fmt.Sprintf("%d/%s", pt.HostPort, pt.Protocol))
+			name := ""
+			if pt.Name != "" {
+				name = " (" + pt.Name + ")"
+			}
+			ports = append(ports, fmt.Sprintf("%d/%s%s", pt.ContainerPort, pt.Protocol, name))
+			hostPorts = append(hostPorts, fmt.Sprintf("%d/%s%s", pt.HostPort, pt.Protocol, name))
 		}
 		if len(ports) == 0 {
 			p.write(2, "Port:\t<none>\n")
@@ -422,7 +465,13 @@ func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts
 			for _, e := range c.Env {
 				switch {
 				case e.ValueFrom == nil:
-					p.write(3, "%s:\t%s\n", e.Name, e.Value)
+					for i, ln := range strings.Split(e.Value, "\n") {
+						if i == 0 {
+							p.write(3, "%s:\t%s\n", e.Name, ln)
+						} else {
+							p.write(3, "\t%s\n", ln)
+						}
+					}
 				case e.ValueFrom.FieldRef != nil:
 					p.write(3, "%s:\t (%s:%s)\n", e.Name, e.ValueFrom.FieldRef.APIVersion, e.ValueFrom.FieldRef.FieldPath)
 				case e.ValueFrom.ConfigMapKeyRef != nil:
@@ -440,16 +489,17 @@ func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts
 			p.write(2, "Mounts:\t<none>\n")
 		} else {
 			p.write(2, "Mounts:\n")
-			for _, m := range c.VolumeMounts {
+			mounts := append([]corev1.VolumeMount(nil), c.VolumeMounts...)
+			sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].MountPath < mounts[j].MountPath })
+			for _, m := range mounts {
 				access := "rw"
 				if m.ReadOnly {
 					access = "ro"
 				}
-				extra := ""
 				if m.SubPath != "" {
-					extra = ", path = \"" + m.SubPath + "\""
+					access += fmt.Sprintf(",path=%q", m.SubPath)
 				}
-				p.write(3, "%s from %s (%s%s)\n", m.MountPath, m.Name, access, extra)
+				p.write(3, "%s from %s (%s)\n", m.MountPath, m.Name, access)
 			}
 		}
 	}
@@ -531,14 +581,18 @@ func describeResources(p prefixWriter, level int, title string, rl corev1.Resour
 	}
 }
 
-func describeVolumes(p prefixWriter, vols []corev1.Volume) {
+func describeVolumes(p prefixWriter, vols []corev1.Volume) { describeVolumesIn(p, "", vols) }
+
+// describeVolumesIn is describeVolumes with kubectl's space ("  " inside a
+// Pod Template).
+func describeVolumesIn(p prefixWriter, space string, vols []corev1.Volume) {
 	if len(vols) == 0 {
-		p.write(0, "Volumes:\t<none>\n")
+		p.write(0, "%sVolumes:\t<none>\n", space)
 		return
 	}
-	p.write(0, "Volumes:\n")
+	p.write(0, "%sVolumes:\n", space)
 	for _, v := range vols {
-		p.write(1, "%s:\n", v.Name)
+		p.write(1, "%s%s:\n", strings.Repeat(" ", min(len(space), 1)), v.Name)
 		switch {
 		case v.EmptyDir != nil:
 			p.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n")
