@@ -51,12 +51,14 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/deployment"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
 	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
+	"github.com/wasmpod/wasmpod/controllers/job"
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/controllers/replicaset"
 	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
+	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/network"
@@ -326,6 +328,10 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { nlc.Run(runCtx) })
 	rsc := replicaset.New(c.client, cfg.Clock)
 	c.goRun(func() { rsc.Run(runCtx) })
+	jc := job.New(c.client, cfg.Clock)
+	c.goRun(func() { jc.Run(runCtx) })
+	ttlc := ttlafterfinished.New(c.client, cfg.Clock)
+	c.goRun(func() { ttlc.Run(runCtx) })
 	dc := deployment.New(c.client, cfg.Clock)
 	c.goRun(func() { dc.Run(runCtx) })
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
