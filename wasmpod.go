@@ -48,6 +48,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/controllers/daemonset"
 	"github.com/wasmpod/wasmpod/controllers/deployment"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
 	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
@@ -332,6 +333,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { jc.Run(runCtx) })
 	ttlc := ttlafterfinished.New(c.client, cfg.Clock)
 	c.goRun(func() { ttlc.Run(runCtx) })
+	dsc := daemonset.New(c.client, cfg.Clock)
+	c.goRun(func() { dsc.Run(runCtx) })
 	dc := deployment.New(c.client, cfg.Clock)
 	c.goRun(func() { dc.Run(runCtx) })
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))

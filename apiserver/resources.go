@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -206,9 +207,51 @@ func defaultResources() []*Resource {
 		workload(apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} })),
 		workload(apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} })),
 		workload(apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} })),
+		controllerRevisionResource(), // apps/v1 ControllerRevision: DaemonSet (and StatefulSet) history
 		workload(batch("jobs", "Job", nil, func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} })),
 		workload(batch("cronjobs", "CronJob", []string{"cj"}, func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} })),
 	}
+}
+
+// controllerRevisionResource serves apps/v1 controllerrevisions (no
+// status, no short name, not in "all"), with upstream's
+// ValidateControllerRevision: data required, revision not negative, data
+// immutable.
+func controllerRevisionResource() *Resource {
+	r := &Resource{GVR: appsv1.SchemeGroupVersion.WithResource("controllerrevisions"), Kind: "ControllerRevision", Namespaced: true,
+		newObj: func() runtime.Object { return &appsv1.ControllerRevision{} }, newList: func() runtime.Object { return &appsv1.ControllerRevisionList{} }}
+	check := func(cr *appsv1.ControllerRevision) field.ErrorList {
+		var errs field.ErrorList
+		if cr.Data.Raw == nil && cr.Data.Object == nil {
+			errs = append(errs, field.Required(field.NewPath("data"), "data is mandatory"))
+		}
+		if cr.Revision < 0 {
+			errs = append(errs, field.Invalid(field.NewPath("revision"), cr.Revision, "must be greater than or equal to 0"))
+		}
+		return errs
+	}
+	invalid := func(cr *appsv1.ControllerRevision, errs field.ErrorList) error {
+		return apierrors.NewInvalid(appsv1.SchemeGroupVersion.WithKind("ControllerRevision").GroupKind(), cr.Name, errs)
+	}
+	r.validate = func(_ *Server, obj runtime.Object) error {
+		cr := obj.(*appsv1.ControllerRevision)
+		if errs := check(cr); len(errs) > 0 {
+			return invalid(cr, errs)
+		}
+		return nil
+	}
+	r.validateUpdate = func(_ *Server, obj, old runtime.Object) error {
+		cr, o := obj.(*appsv1.ControllerRevision), old.(*appsv1.ControllerRevision)
+		errs := check(cr)
+		if !bytes.Equal(cr.Data.Raw, o.Data.Raw) {
+			errs = append(errs, field.Invalid(field.NewPath("data"), "", "field is immutable"))
+		}
+		if len(errs) > 0 {
+			return invalid(cr, errs)
+		}
+		return nil
+	}
+	return r
 }
 
 // Resources lists the served resources, sorted by group then name.

@@ -497,6 +497,8 @@ func TestTableEveryServedKind(t *testing.T) {
 		"DaemonSet":      "Name,Desired,Current,Ready,Up-to-date,Available,Node Selector,Age,Containers,Images,Selector",
 		"Job":            "Name,Status,Completions,Duration,Age,Containers,Images,Selector",
 		"CronJob":        "Name,Schedule,Timezone,Suspend,Active,Last Schedule,Age,Containers,Images,Selector",
+		// apps/v1 ControllerRevision (the DaemonSet's history)
+		"ControllerRevision": "Name,Controller,Revision,Age",
 		// policy (printers/policy.go)
 		"PodDisruptionBudget": "Name,Min Available,Max Unavailable,Allowed Disruptions,Age",
 		// RBAC (printers/rbac.go): upstream prints no columns of its own for roles

@@ -123,6 +123,21 @@ func setDefaultsDeployment(d *appsv1.Deployment) {
 	}
 }
 
+// setDaemonSetTemplateGeneration stores spec.templateGeneration (of the
+// internal type) where apps/v1 shows it: the annotation
+// deprecated.daemonset.template.generation (the DaemonSet controller
+// labels its pods pod-template-generation with it). 0 is left out.
+func setDaemonSetTemplateGeneration(ds *appsv1.DaemonSet, g int64) {
+	if g == 0 {
+		delete(ds.Annotations, appsv1.DeprecatedTemplateGeneration)
+		return
+	}
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
+	}
+	ds.Annotations[appsv1.DeprecatedTemplateGeneration] = strconv.FormatInt(g, 10)
+}
+
 // setDefaultsDaemonSet is upstream's SetDefaults_DaemonSet (apps/v1).
 func setDefaultsDaemonSet(ds *appsv1.DaemonSet) {
 	st := &ds.Spec.UpdateStrategy
@@ -253,6 +268,7 @@ func prepareWorkloadCreate(_ *Server, obj runtime.Object) error {
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *appsv1.DaemonSet:
 		o.Status = appsv1.DaemonSetStatus{}
+		setDaemonSetTemplateGeneration(o, 1)
 	case *batchv1.Job:
 		o.Status = batchv1.JobStatus{}
 		if o.Spec.ManualSelector == nil || !*o.Spec.ManualSelector {
@@ -338,6 +354,16 @@ func validateWorkloadUpdate(s *Server, obj, old runtime.Object) error {
 		nm.SetGeneration(om.GetGeneration() + 1)
 	} else {
 		nm.SetGeneration(om.GetGeneration())
+	}
+	if ds, ok := obj.(*appsv1.DaemonSet); ok {
+		// The daemonset strategy's PrepareForUpdate: templateGeneration is
+		// the server's, +1 when the template changed.
+		ods := old.(*appsv1.DaemonSet)
+		g, _ := strconv.ParseInt(ods.Annotations[appsv1.DeprecatedTemplateGeneration], 10, 64)
+		if !equality.Semantic.DeepEqual(ds.Spec.Template, ods.Spec.Template) {
+			g++
+		}
+		setDaemonSetTemplateGeneration(ds, g)
 	}
 	if errs := validateWorkloadObject(s, obj, old); len(errs) > 0 {
 		return workloadInvalid(obj, errs)

@@ -19,6 +19,7 @@ import (
 	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 )
 
@@ -76,6 +77,21 @@ func init() {
 		return []any{ds.Name, int64(st.DesiredNumberScheduled), int64(st.CurrentNumberScheduled), int64(st.NumberReady),
 			int64(st.UpdatedNumberScheduled), int64(st.NumberAvailable), labels.FormatLabels(ds.Spec.Template.Spec.NodeSelector),
 			translateTimestampSince(ds.CreationTimestamp, o.now), names, images, metav1.FormatLabelSelector(ds.Spec.Selector)}
+	})
+
+	register(apps.WithKind("ControllerRevision"), &appsv1.ControllerRevisionList{}, []metav1.TableColumnDefinition{
+		nameColumn,
+		{Name: "Controller", Type: "string", Description: "Controller of the object"},
+		{Name: "Revision", Type: "string", Description: appsv1.ControllerRevision{}.SwaggerDoc()["revision"]},
+		ageColumn,
+	}, func(cr *appsv1.ControllerRevision, o *options) []any {
+		controller := "<none>"
+		if ref := metav1.GetControllerOf(cr); ref != nil {
+			// upstream's formatResourceName with the kind: "daemonset.apps/NAME"
+			gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+			controller = strings.ToLower(gv.WithKind(ref.Kind).GroupKind().String()) + "/" + ref.Name
+		}
+		return []any{cr.Name, controller, cr.Revision, translateTimestampSince(cr.CreationTimestamp, o.now)}
 	})
 
 	register(apps.WithKind("StatefulSet"), &appsv1.StatefulSetList{}, []metav1.TableColumnDefinition{

@@ -66,6 +66,18 @@ func (e *Expectations) ExpectDeletions(key string, podKeys []string) {
 	e.m[key] = x
 }
 
+// Expect sets both the creations and the deletions (by pod key) expected
+// for key (SetExpectations), as a DaemonSet's sync asks for both at once.
+func (e *Expectations) Expect(key string, creations int, podKeys []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := &expectation{add: int64(creations), del: int64(len(podKeys)), deleting: map[string]bool{}, timestamp: e.clk.Now()}
+	for _, k := range podKeys {
+		x.deleting[k] = true
+	}
+	e.m[key] = x
+}
+
 // CreationObserved lowers the creations expected for key by one.
 func (e *Expectations) CreationObserved(key string) {
 	e.mu.Lock()
