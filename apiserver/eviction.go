@@ -15,9 +15,9 @@ package apiserver
 //     resourceVersion precondition is checked against the pod as it was,
 //     then moved to the version the condition wrote, as upstream). The
 //     answer is 201 with a Success Status.
-//   - PodDisruptionBudgets do not exist yet, so an eviction is never
-//     refused with upstream's 429 "Cannot evict pod as it would violate the
-//     pod's disruption budget.": every eviction is a graceful delete.
+//   - PodDisruptionBudgets are honoured as upstream's EvictionREST does
+//     (pdb_eviction.go: Evict): 429 "Cannot evict pod as it would violate
+//     the pod's disruption budget." when the budget allows no disruption.
 //   - dryRun=All runs every check and stores nothing (dryrun.go).
 
 import (
@@ -93,9 +93,10 @@ func (h *httpHandler) serveEviction(w http.ResponseWriter, req *http.Request, rq
 		Status: metav1.StatusSuccess, Code: http.StatusCreated})
 }
 
-// Evict evicts a pod: the DisruptionTarget condition, then a delete with
-// opts (see the file comment).
-func (s *Server) Evict(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error {
+// addConditionAndDeletePod (upstream's name) evicts a pod once its
+// budget allowed it (pdb_eviction.go): the DisruptionTarget condition, then
+// a delete with opts (see the file comment).
+func (s *Server) addConditionAndDeletePod(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error {
 	ctx = dryRunDelete(ctx, opts) // dryrun.go: the condition and the delete are dry runs too
 	r := s.resources["/pods"]
 	obj, err := s.Get(ctx, r, ns, name)

@@ -44,6 +44,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			portForwardCommand(),
 			backupCommand(),
 			restoreCommand(),
+			scaleCommand(),
 			imageCommand(), // image.go
 			versionCommand(),
 			completionCommand(),
