@@ -46,6 +46,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			restoreCommand(),
 			scaleCommand(),
 			imageCommand(), // image.go
+			rolloutCommand(),
 			versionCommand(),
 			completionCommand(),
 		},

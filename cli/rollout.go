@@ -1,0 +1,564 @@
+package cli
+
+// rollout.go: wasmpod rollout status|history|undo|pause|resume|restart for
+// Deployments, as kubectl rollout does them (kubectl's polymorphichelpers:
+// the status viewer, the history viewer, the client-side rollback that
+// patches the template of an old ReplicaSet into the Deployment, and the
+// pause/resume/restart patches), with kubectl's messages.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+const (
+	revisionAnnotation    = "deployment.kubernetes.io/revision"
+	changeCauseAnnotation = "kubernetes.io/change-cause"
+	restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+)
+
+func rolloutCommand() *ucli.Command {
+	flags := func(extra ...ucli.Flag) []ucli.Flag {
+		return append(append(connFlags(), nsFlags(false)...), extra...)
+	}
+	sub := func(name, usage, args string, action ucli.ActionFunc, extra ...ucli.Flag) *ucli.Command {
+		return &ucli.Command{Name: name, Usage: usage, ArgsUsage: args, Flags: flags(extra...), Action: flagsAfterArgs(action)}
+	}
+	return &ucli.Command{
+		Name:  "rollout",
+		Usage: "Manage the rollout of a deployment",
+		Description: `Manage the rollout of a Deployment (deployment/NAME or deployment NAME).
+
+Examples:
+  # Wait until the rollout of deployment web is complete
+  wasmpod rollout status deployment/web
+
+  # Roll back to the previous revision
+  wasmpod rollout undo deployment/web
+
+  # Pause, change, resume
+  wasmpod rollout pause deployment/web
+  wasmpod rollout resume deployment/web`,
+		Flags: flags(),
+		Subcommands: []*ucli.Command{
+			sub("status", "Show the status of the rollout", "(TYPE NAME | TYPE/NAME)", rolloutStatus,
+				&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Value: true, Usage: "watch the status of the rollout until it's done"},
+				&ucli.Int64Flag{Name: "revision", Usage: "pin to a specific revision for showing its status; defaults to 0 (last revision)"},
+				&ucli.DurationFlag{Name: "timeout", Usage: "the length of time to wait before ending watch, zero means never"}),
+			sub("history", "View rollout history", "(TYPE NAME | TYPE/NAME)", rolloutHistory,
+				&ucli.Int64Flag{Name: "revision", Usage: "see the details, including podTemplate of the revision specified"}),
+			sub("undo", "Undo a previous rollout", "(TYPE NAME | TYPE/NAME) [--to-revision=N]", rolloutUndo,
+				&ucli.Int64Flag{Name: "to-revision", Usage: "the revision to rollback to; default to 0 (last revision)"}),
+			sub("pause", "Mark the provided resource as paused", "(TYPE NAME | TYPE/NAME)", rolloutPause),
+			sub("resume", "Resume a paused resource", "(TYPE NAME | TYPE/NAME)", rolloutResume),
+			sub("restart", "Restart a resource", "(TYPE NAME | TYPE/NAME)", rolloutRestart),
+		},
+	}
+}
+
+// flagsAfterArgs lets flags follow the positional arguments, as kubectl
+// takes them (urfave/cli stops at the first positional): the command runs
+// again with its flags first.
+func flagsAfterArgs(action ucli.ActionFunc) ucli.ActionFunc {
+	return func(c *ucli.Context) error {
+		args := c.Args().Slice()
+		kinds := flagKinds(c.Command.Flags)
+		var fl, pos []string
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			if a == "--" {
+				pos = append(pos, args[i+1:]...)
+				break
+			}
+			if !strings.HasPrefix(a, "-") || a == "-" {
+				pos = append(pos, a)
+				continue
+			}
+			fl = append(fl, a)
+			if name, hasValue := flagName(a); !hasValue && kinds[name] == kindValue && i+1 < len(args) {
+				i++
+				fl = append(fl, args[i])
+			}
+		}
+		if len(fl) == 0 {
+			return action(c)
+		}
+		parent := c
+		if l := c.Lineage(); len(l) > 1 {
+			parent = l[1]
+		}
+		return c.Command.Run(parent, append(append(append([]string{c.Command.Name}, fl...), "--"), pos...)...)
+	}
+}
+
+// rolloutTarget parses deployment/NAME or deployment NAME.
+func rolloutTarget(c *ucli.Context) (string, error) {
+	args := c.Args().Slice()
+	var typ, name string
+	switch len(args) {
+	case 1:
+		var ok bool
+		if typ, name, ok = strings.Cut(args[0], "/"); !ok {
+			return "", usageErr("required resource not specified")
+		}
+	case 2:
+		typ, name = args[0], args[1]
+	default:
+		return "", usageErr("required resource not specified")
+	}
+	switch strings.ToLower(typ) {
+	case "deployment", "deployments", "deploy", "deployment.apps", "deployments.apps":
+	default:
+		return "", errorf("no %s rollout support for %q: only deployments", c.Command.Name, typ)
+	}
+	if name == "" {
+		return "", usageErr("resource name may not be empty")
+	}
+	return name, nil
+}
+
+// rolloutConn connects and reads the Deployment.
+func rolloutConn(c *ucli.Context) (*conn, string, *appsv1.Deployment, error) {
+	name, err := rolloutTarget(c)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	k, err := connect(c)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ns := k.namespace(c)
+	d, err := k.cs.AppsV1().Deployments(ns).Get(c.Context, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, "", nil, k.fail(err)
+	}
+	return k, ns, d, nil
+}
+
+// deploymentStatus is kubectl's DeploymentStatusViewer.Status.
+func deploymentStatus(d *appsv1.Deployment, revision int64) (string, bool, error) {
+	if revision > 0 {
+		if r, _ := strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64); r != revision {
+			return "", false, fmt.Errorf("desired revision (%d) is different from the running revision (%d)", revision, r)
+		}
+	}
+	if d.Generation > d.Status.ObservedGeneration {
+		return "Waiting for deployment spec update to be observed...\n", false, nil
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+			return "", false, fmt.Errorf("deployment %q exceeded its progress deadline", d.Name)
+		}
+	}
+	switch {
+	case d.Spec.Replicas != nil && d.Status.UpdatedReplicas < *d.Spec.Replicas:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d out of %d new replicas have been updated...\n", d.Name, d.Status.UpdatedReplicas, *d.Spec.Replicas), false, nil
+	case d.Status.Replicas > d.Status.UpdatedReplicas:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d old replicas are pending termination...\n", d.Name, d.Status.Replicas-d.Status.UpdatedReplicas), false, nil
+	case d.Status.AvailableReplicas < d.Status.UpdatedReplicas:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d of %d updated replicas are available...\n", d.Name, d.Status.AvailableReplicas, d.Status.UpdatedReplicas), false, nil
+	}
+	return fmt.Sprintf("deployment %q successfully rolled out\n", d.Name), true, nil
+}
+
+func rolloutStatus(c *ucli.Context) error {
+	k, ns, d, err := rolloutConn(c)
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	rev := c.Int64("revision")
+	if rev < 0 {
+		return usageErr("revision must be a positive integer")
+	}
+	ctx := c.Context
+	if t := c.Duration("timeout"); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	last := ""
+	show := func(d *appsv1.Deployment) (bool, error) {
+		msg, done, err := deploymentStatus(d, rev)
+		if err != nil {
+			return false, errorf("%v", err)
+		}
+		if msg != last {
+			fmt.Fprint(out, msg)
+			last = msg
+		}
+		return done, nil
+	}
+	if done, err := show(d); done || err != nil || !c.Bool("watch") {
+		return err
+	}
+	rv := d.ResourceVersion
+	for {
+		w, err := k.cs.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", d.Name).String(), ResourceVersion: rv})
+		if err != nil {
+			if ctx.Err() != nil {
+				return errorf("timed out waiting for the condition")
+			}
+			return k.fail(err)
+		}
+		for ev := range w.ResultChan() {
+			switch ev.Type {
+			case watch.Deleted:
+				w.Stop()
+				return errorf("object has been deleted")
+			case watch.Error:
+				rv = ""
+			case watch.Added, watch.Modified:
+				nd, ok := ev.Object.(*appsv1.Deployment)
+				if !ok {
+					continue
+				}
+				rv = nd.ResourceVersion
+				if done, err := show(nd); done || err != nil {
+					w.Stop()
+					return err
+				}
+			}
+		}
+		w.Stop()
+		if ctx.Err() != nil {
+			return errorf("timed out waiting for the condition")
+		}
+		if rv == "" {
+			nd, err := k.cs.AppsV1().Deployments(ns).Get(ctx, d.Name, metav1.GetOptions{})
+			if err != nil {
+				return k.fail(err)
+			}
+			rv = nd.ResourceVersion
+			if done, err := show(nd); done || err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// ownedReplicaSets are the ReplicaSets the Deployment controls, by
+// revision (deploymentutil.GetAllReplicaSets).
+func ownedReplicaSets(ctx context.Context, k *conn, d *appsv1.Deployment) (map[int64]*appsv1.ReplicaSet, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, err
+	}
+	l, err := k.cs.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]*appsv1.ReplicaSet{}
+	for i := range l.Items {
+		rs := &l.Items[i]
+		if ref := metav1.GetControllerOf(rs); ref == nil || ref.UID != d.UID {
+			continue
+		}
+		r, err := strconv.ParseInt(rs.Annotations[revisionAnnotation], 10, 64)
+		if err != nil {
+			continue
+		}
+		out[r] = rs
+	}
+	return out, nil
+}
+
+func rolloutHistory(c *ucli.Context) error {
+	k, _, d, err := rolloutConn(c)
+	if err != nil {
+		return err
+	}
+	rss, err := ownedReplicaSets(c.Context, k, d)
+	if err != nil {
+		return k.fail(err)
+	}
+	out := c.App.Writer
+	if rev := c.Int64("revision"); rev != 0 {
+		rs, ok := rss[rev]
+		if !ok {
+			return errorf("unable to find the specified revision")
+		}
+		fmt.Fprintf(out, "deployment.apps/%s with revision #%d\n", d.Name, rev)
+		tmpl := rs.Spec.Template.DeepCopy()
+		if cause := rs.Annotations[changeCauseAnnotation]; cause != "" {
+			if tmpl.Annotations == nil {
+				tmpl.Annotations = map[string]string{}
+			}
+			tmpl.Annotations[changeCauseAnnotation] = cause
+		}
+		describeTemplate(out, tmpl)
+		return nil
+	}
+	fmt.Fprintf(out, "deployment.apps/%s \n", d.Name)
+	if len(rss) == 0 {
+		fmt.Fprintln(out, "No rollout history found.")
+		return nil
+	}
+	revs := make([]int64, 0, len(rss))
+	for r := range rss {
+		revs = append(revs, r)
+	}
+	sort.Slice(revs, func(i, j int) bool { return revs[i] < revs[j] })
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "REVISION\tCHANGE-CAUSE\n")
+	for _, r := range revs {
+		cause := rss[r].Annotations[changeCauseAnnotation]
+		if cause == "" {
+			cause = "<none>"
+		}
+		fmt.Fprintf(tw, "%d\t%s\n", r, cause)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "%s\n", b.String())
+	return nil
+}
+
+// describeTemplate prints a pod template as kubectl's DescribePodTemplate
+// (tabs kept, as kubectl rollout history --revision prints them).
+func describeTemplate(out io.Writer, t *corev1.PodTemplateSpec) {
+	fmt.Fprintf(out, "Pod Template:\n")
+	multiline := func(title, sep string, m map[string]string) {
+		fmt.Fprintf(out, "%s:\t", title)
+		if len(m) == 0 {
+			fmt.Fprintf(out, "<none>\n")
+			return
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i > 0 {
+				fmt.Fprintf(out, "\t")
+			}
+			fmt.Fprintf(out, "%s%s%s\n", k, sep, m[k])
+		}
+	}
+	multiline("  Labels", "=", t.Labels)
+	if len(t.Annotations) > 0 {
+		multiline("  Annotations", ": ", t.Annotations)
+	}
+	if t.Spec.ServiceAccountName != "" {
+		fmt.Fprintf(out, "  Service Account:\t%s\n", t.Spec.ServiceAccountName)
+	}
+	containers := func(title string, cs []corev1.Container) {
+		fmt.Fprintf(out, "  %s:\n", title)
+		for _, ct := range cs {
+			fmt.Fprintf(out, "   %s:\n", ct.Name)
+			fmt.Fprintf(out, "    Image:\t%s\n", ct.Image)
+			var ports, hostPorts []string
+			for _, p := range ct.Ports {
+				ports = append(ports, fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol))
+				hostPorts = append(hostPorts, fmt.Sprintf("%d/%s", p.HostPort, p.Protocol))
+			}
+			if len(ports) == 0 {
+				ports, hostPorts = []string{"<none>"}, []string{"<none>"}
+			}
+			fmt.Fprintf(out, "    Port:\t%s\n", strings.Join(ports, ", "))
+			fmt.Fprintf(out, "    Host Port:\t%s\n", strings.Join(hostPorts, ", "))
+			for _, list := range []struct {
+				name string
+				args []string
+			}{{"Command", ct.Command}, {"Args", ct.Args}} {
+				if len(list.args) > 0 {
+					fmt.Fprintf(out, "    %s:\n", list.name)
+					for _, a := range list.args {
+						fmt.Fprintf(out, "      %s\n", a)
+					}
+				}
+			}
+			if len(ct.Env) == 0 {
+				fmt.Fprintf(out, "    Environment:\t<none>\n")
+			} else {
+				fmt.Fprintf(out, "    Environment:\n")
+				for _, e := range ct.Env {
+					fmt.Fprintf(out, "      %s:\t%s\n", e.Name, e.Value)
+				}
+			}
+			if len(ct.VolumeMounts) == 0 {
+				fmt.Fprintf(out, "    Mounts:\t<none>\n")
+			} else {
+				fmt.Fprintf(out, "    Mounts:\n")
+				for _, m := range ct.VolumeMounts {
+					mode := "rw"
+					if m.ReadOnly {
+						mode = "ro"
+					}
+					fmt.Fprintf(out, "      %s from %s (%s)\n", m.MountPath, m.Name, mode)
+				}
+			}
+		}
+	}
+	if len(t.Spec.InitContainers) > 0 {
+		containers("Init Containers", t.Spec.InitContainers)
+	}
+	containers("Containers", t.Spec.Containers)
+	if len(t.Spec.Volumes) == 0 {
+		fmt.Fprintf(out, "  Volumes:\t<none>\n")
+	} else {
+		fmt.Fprintf(out, "  Volumes:\n")
+		for _, v := range t.Spec.Volumes {
+			fmt.Fprintf(out, "   %s:\n", v.Name)
+		}
+	}
+	if t.Spec.PriorityClassName != "" {
+		fmt.Fprintf(out, "  Priority Class Name:\t%s\n", t.Spec.PriorityClassName)
+	}
+	multiline("  Node-Selectors", "=", t.Spec.NodeSelector)
+	tol := map[string]string{}
+	for _, x := range t.Spec.Tolerations {
+		tol[x.Key] = fmt.Sprintf("%s:%s", x.Value, x.Effect)
+	}
+	multiline("  Tolerations", "=", tol)
+	fmt.Fprintln(out)
+}
+
+func rolloutUndo(c *ucli.Context) error {
+	k, ns, d, err := rolloutConn(c)
+	if err != nil {
+		return err
+	}
+	if _, ok := d.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
+		fmt.Fprintf(c.App.ErrWriter, "Warning: resource deployments/%s was previously managed with 'kubectl apply'. Rolling back will not update the kubectl.kubernetes.io/last-applied-configuration annotation, which may cause unexpected behavior on future 'kubectl apply' operations. Consider using 'kubectl apply' with your previous configuration file instead.\n", d.Name)
+	}
+	if d.Spec.Paused {
+		return errorf("you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again")
+	}
+	rss, err := ownedReplicaSets(c.Context, k, d)
+	if err != nil {
+		return k.fail(err)
+	}
+	to := c.Int64("to-revision")
+	if to < 0 {
+		return usageErr("revision must be a positive integer")
+	}
+	var target *appsv1.ReplicaSet
+	if to > 0 {
+		if target = rss[to]; target == nil {
+			return errorf("unable to find specified revision %d in history", to)
+		}
+	} else {
+		// The previous revision: the highest but one.
+		var max, second int64
+		for r := range rss {
+			if r > max {
+				max, second = r, max
+			} else if r > second {
+				second = r
+			}
+		}
+		if second == 0 {
+			return errorf("no rollout history found for deployment %q", d.Name)
+		}
+		to, target = second, rss[second]
+	}
+	tmpl := target.Spec.Template.DeepCopy()
+	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	if equality.Semantic.DeepEqual(tmpl, &d.Spec.Template) {
+		fmt.Fprintf(c.App.Writer, "deployment.apps/%s skipped rollback (current template already matches revision %d)\n", d.Name, to)
+		return nil
+	}
+	// kubectl's rollback: the old template and the annotations the
+	// Deployment would have had (the ReplicaSet's, but the controller's
+	// own), as a JSON patch tested against the Deployment's annotations.
+	ann := map[string]string{}
+	for k, v := range d.Annotations {
+		if skipRollbackAnnotation(k) {
+			ann[k] = v
+		}
+	}
+	for k, v := range target.Annotations {
+		if !skipRollbackAnnotation(k) {
+			ann[k] = v
+		}
+	}
+	patch, _ := json.Marshal([]map[string]any{
+		{"op": "replace", "path": "/spec/template", "value": tmpl},
+		{"op": "replace", "path": "/metadata/annotations", "value": ann},
+	})
+	if _, err := k.cs.AppsV1().Deployments(ns).Patch(c.Context, d.Name, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+		return k.fail(err)
+	}
+	fmt.Fprintf(c.App.Writer, "deployment.apps/%s rolled back\n", d.Name)
+	return nil
+}
+
+// skipRollbackAnnotation: the annotations a rollback does not take from
+// the ReplicaSet (kubectl's annotationsToSkip).
+func skipRollbackAnnotation(k string) bool {
+	switch k {
+	case corev1.LastAppliedConfigAnnotation, revisionAnnotation, "deployment.kubernetes.io/revision-history",
+		"deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to":
+		return true
+	}
+	return false
+}
+
+// rolloutPatch applies a strategic merge patch of the Deployment and
+// prints kubectl's "deployment.apps/NAME VERB".
+func rolloutPatch(c *ucli.Context, k *conn, d *appsv1.Deployment, patch any, verb string) error {
+	body, _ := json.Marshal(patch)
+	if _, err := k.cs.AppsV1().Deployments(d.Namespace).Patch(c.Context, d.Name, types.StrategicMergePatchType, body, metav1.PatchOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return k.fail(err)
+		}
+		return k.fail(err)
+	}
+	fmt.Fprintf(c.App.Writer, "deployment.apps/%s %s\n", d.Name, verb)
+	return nil
+}
+
+func rolloutPause(c *ucli.Context) error {
+	k, _, d, err := rolloutConn(c)
+	if err != nil {
+		return err
+	}
+	if d.Spec.Paused {
+		return errorf("deployments.apps %q is already paused", d.Name)
+	}
+	return rolloutPatch(c, k, d, map[string]any{"spec": map[string]any{"paused": true}}, "paused")
+}
+
+func rolloutResume(c *ucli.Context) error {
+	k, _, d, err := rolloutConn(c)
+	if err != nil {
+		return err
+	}
+	if !d.Spec.Paused {
+		return errorf("deployments.apps %q is not paused", d.Name)
+	}
+	return rolloutPatch(c, k, d, map[string]any{"spec": map[string]any{"paused": nil}}, "resumed")
+}
+
+func rolloutRestart(c *ucli.Context) error {
+	k, _, d, err := rolloutConn(c)
+	if err != nil {
+		return err
+	}
+	if d.Spec.Paused {
+		return errorf("deployments.apps %q can't restart paused deployment (run rollout resume first)", d.Name)
+	}
+	return rolloutPatch(c, k, d, map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+		"annotations": map[string]string{restartedAtAnnotation: time.Now().Format(time.RFC3339)}}}}}, "restarted")
+}
