@@ -284,7 +284,12 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.handler = c.server.Handler(apiserver.HandlerOptions{})
-	if c.client, err = kubernetes.NewForConfig(c.server.InProcessConfig(c.handler)); err != nil {
+	// The control plane's clients read protobuf, as kube-controller-manager's
+	// do: decoding its watch events from JSON was a quarter of its CPU while
+	// a ReplicaSet scaled to 1,000 pods (BenchmarkReplicaSetScale).
+	inProc := c.server.InProcessConfig(c.handler)
+	inProc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	if c.client, err = kubernetes.NewForConfig(inProc); err != nil {
 		return nil, err
 	}
 

@@ -886,7 +886,7 @@ func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Re
 		writeError(w, err)
 		return
 	}
-	wi, err := h.s.Watch(req.Context(), r, ns, opts)
+	wi, err := h.s.watch(req.Context(), r, ns, opts, true) // objects shared, read-only (watchcache.go)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -912,16 +912,25 @@ func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Re
 			if !ok {
 				return
 			}
+			se, _ := ev.Object.(*sharedEvent)
+			if se != nil {
+				ev.Object = se.obj
+			}
 			var obj any = ev.Object
 			if st, ok := ev.Object.(*metav1.Status); ok {
 				st.Kind, st.APIVersion = "Status", "v1"
 			} else if ev.Object.GetObjectKind().GroupVersionKind().Empty() {
 				ev.Object.GetObjectKind().SetGroupVersionKind(r.GVK())
 			}
+			var b []byte
 			if target != nil {
 				obj = target.watchObject(h.s, r, ev.Object)
+				b, err = json.Marshal(obj)
+			} else if se != nil {
+				b, err = se.encodedJSON() // once for every JSON watcher
+			} else {
+				b, err = json.Marshal(obj)
 			}
-			b, err := json.Marshal(obj)
 			if err != nil {
 				b, _ = json.Marshal(statusOf(apierrors.NewInternalError(err)))
 				ev.Type = watch.Error

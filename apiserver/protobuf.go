@@ -170,12 +170,18 @@ func serveWatchProtobuf(w http.ResponseWriter, req *http.Request, r *Resource, w
 			if !ok {
 				return
 			}
-			if st, ok := ev.Object.(*metav1.Status); ok {
-				st.Kind, st.APIVersion = "Status", "v1"
-			} else if ev.Object.GetObjectKind().GroupVersionKind().Empty() {
-				ev.Object.GetObjectKind().SetGroupVersionKind(r.GVK())
+			var b []byte
+			var err error
+			if se, ok := ev.Object.(*sharedEvent); ok {
+				b, err = se.encodedProtobuf() // once for every protobuf watcher (watchcache.go)
+			} else {
+				if st, ok := ev.Object.(*metav1.Status); ok {
+					st.Kind, st.APIVersion = "Status", "v1"
+				} else if ev.Object.GetObjectKind().GroupVersionKind().Empty() {
+					ev.Object.GetObjectKind().SetGroupVersionKind(r.GVK())
+				}
+				b, err = encodeProtobuf(ev.Object)
 			}
-			b, err := encodeProtobuf(ev.Object)
 			if err != nil {
 				b, _ = encodeProtobuf(statusOf(apierrors.NewInternalError(err)))
 				ev.Type = watch.Error

@@ -81,6 +81,8 @@ type Server struct {
 
 	rbac rbacCache // decoded RBAC objects (rbac.go)
 
+	watchEvents watchCache // watch events decoded once for every watcher (watchcache.go)
+
 	tokens tokenState // ServiceAccount tokens and the root CA (tokens.go)
 }
 
@@ -719,6 +721,13 @@ func podTerminal(p *corev1.Pod) bool {
 // with SendInitialEvents it also ends them with the initial-events-end
 // bookmark. Events after a given resourceVersion follow in order.
 func (s *Server) Watch(ctx context.Context, r *Resource, ns string, opts metav1.ListOptions) (watch.Interface, error) {
+	return s.watch(ctx, r, ns, opts, false)
+}
+
+// watch is Watch; with shared, the objects of store events are the
+// read-only *sharedEvent decoded once for all watchers (watchcache.go),
+// for the HTTP encoders; otherwise each is a private copy.
+func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.ListOptions, shared bool) (watch.Interface, error) {
 	sel, err := s.parseSelector(r, opts)
 	if err != nil {
 		return nil, err
@@ -798,13 +807,13 @@ func (s *Server) Watch(ctx context.Context, r *Resource, ns string, opts metav1.
 				send(watch.Event{Type: watch.Error, Object: &apierrors.NewResourceExpired(fmt.Sprintf("watch fell behind: %v", ev.Err)).ErrStatus})
 				return
 			}
-			obj, err := s.decode(r, ev.KV)
-			if err != nil {
-				send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(err).ErrStatus})
+			se := s.decoded(r, ev.KV)
+			if se.err != nil {
+				send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(se.err).ErrStatus})
 				return
 			}
 			var typ watch.EventType
-			match := sel.matches(r, obj)
+			match := sel.matches(r, se.obj)
 			was := matched[ev.KV.Key] || everything
 			switch {
 			case ev.Type == store.Deleted:
@@ -826,6 +835,10 @@ func (s *Server) Watch(ctx context.Context, r *Resource, ns string, opts metav1.
 			}
 			if ev.Type == store.Added && typ == watch.Modified {
 				typ = watch.Added
+			}
+			var obj runtime.Object = se
+			if !shared {
+				obj = se.DeepCopyObject()
 			}
 			if !send(watch.Event{Type: typ, Object: obj}) {
 				return
