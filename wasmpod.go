@@ -48,6 +48,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/controllers/cronjob"
 	"github.com/wasmpod/wasmpod/controllers/daemonset"
 	"github.com/wasmpod/wasmpod/controllers/deployment"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
@@ -342,6 +343,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { dsc.Run(runCtx) })
 	dc := deployment.New(c.client, cfg.Clock)
 	c.goRun(func() { dc.Run(runCtx) })
+	cjc := cronjob.New(c.client, cfg.Clock)
+	c.goRun(func() { cjc.Run(runCtx) })
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
 	if err != nil {
 		return nil, err

@@ -36,7 +36,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			getCommand(),
 			describeCommand(),
 			applyCommand(),
-			createCommand(),
+			withCreateJob(createCommand()), // createjob.go
 			deleteCommand(),
 			logsCommand(),
 			execCommand(),
