@@ -4,9 +4,14 @@
 // Contracts:
 //   - It watches the metadata (k8s.io/client-go/metadata informers) of
 //     every served kind that can be listed, watched and deleted, found by
-//     discovery at Run (events are ignored, as upstream's
-//     DefaultIgnoredResources), and keeps a graph of owners and dependents
-//     by uid from metadata.ownerReferences.
+//     discovery at Run and again every ResyncPeriod (30 s on the injected
+//     clock, upstream's GarbageCollector.Sync): kinds served later (CRDs)
+//     are watched from then on, kinds no longer served stop being watched
+//     (not when discovery answered only in part). Events are ignored, as
+//     upstream's DefaultIgnoredResources. It keeps a graph of owners and
+//     dependents by uid from metadata.ownerReferences; Workers (20,
+//     ConcurrentGCSyncs) attemptToDelete and as many attemptToOrphan
+//     workers act on it.
 //   - A dependent all of whose owners are gone is deleted (attemptToDeleteItem):
 //     an owner is gone when a live GET of its apiVersion/kind/name (in the
 //     dependent's namespace for a namespaced owner kind) is NotFound or
@@ -29,9 +34,9 @@
 //     upstream's Warning event OwnerRefInvalidNamespace
 //     "ownerRef [apiVersion/kind, namespace: ns, name: n, uid: u] does not
 //     exist in namespace \"ns2\"".
-//   - It works through the Kubernetes API only. Kinds added after Run
-//     starts (no CRDs here) are not watched (upstream re-discovers every
-//     30 s).
+//   - It works through the Kubernetes API only. An owner whose kind has no
+//     REST mapping yet is retried (rate-limited), and looked at again as
+//     soon as a rediscovery brings new kinds.
 package garbagecollector
 
 import (
@@ -65,8 +70,12 @@ import (
 const (
 	// Component names the events' source.
 	Component = "garbage-collector-controller"
-	// Workers is --concurrent-gc-syncs (upstream 20; fewer here).
-	Workers = 5
+	// Workers is --concurrent-gc-syncs (ConcurrentGCSyncs, 20): so many
+	// attemptToDelete and so many attemptToOrphan workers.
+	Workers = 20
+	// ResyncPeriod is how often discovery runs again (upstream's
+	// ResourceResyncTime), on the injected clock.
+	ResyncPeriod = 30 * time.Second
 	// absentCacheSize bounds the absent-owner cache (upstream's LRU: 500).
 	absentCacheSize = 500
 )
@@ -101,8 +110,10 @@ type Controller struct {
 	md     metadata.Interface
 	clk    clock.WithTicker
 
-	kinds   map[schema.GroupVersionKind]kindInfo
-	byGroup map[schema.GroupKind]kindInfo
+	kmu      sync.RWMutex // kinds, byGroup, monitors
+	kinds    map[schema.GroupVersionKind]kindInfo
+	byGroup  map[schema.GroupKind]kindInfo
+	monitors map[schema.GroupVersionResource]*monitor
 
 	mu         sync.Mutex
 	nodes      map[types.UID]*node
@@ -161,8 +172,62 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-c.clk.After(time.Second):
 		}
 	}
-	f := metadatainformer.NewSharedInformerFactory(c.md, 0)
-	var synced []cache.InformerSynced
+	defer c.stopMonitors()
+	if !cache.WaitForCacheSync(ctx.Done(), c.syncMonitors(ctx, lists, true)...) {
+		return ctx.Err()
+	}
+	var wg sync.WaitGroup
+	for range Workers {
+		wg.Add(2)
+		go func() { defer wg.Done(); c.work(ctx, c.deleteQ, c.attemptToDelete) }()
+		go func() { defer wg.Done(); c.work(ctx, c.orphanQ, c.attemptToOrphan) }()
+	}
+	// GarbageCollector.Sync: discovery again every ResyncPeriod, so kinds
+	// served later (CRDs) are watched and kinds gone stop being watched.
+	tick := c.clk.NewTicker(ResyncPeriod)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C():
+			lists, err := c.client.Discovery().ServerPreferredResources()
+			if len(lists) == 0 {
+				continue // keep what is watched
+			}
+			// A partial answer (a group failed) removes nothing.
+			synced := c.syncMonitors(ctx, lists, err == nil)
+			if len(synced) == 0 {
+				continue
+			}
+			if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+				done = true
+				break
+			}
+			c.requeueUnmapped()
+		}
+	}
+	tick.Stop()
+	c.deleteQ.ShutDown()
+	c.orphanQ.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// monitor is the metadata informer of one kind (upstream's monitor).
+type monitor struct {
+	stop   chan struct{}
+	synced cache.InformerSynced
+}
+
+// syncMonitors is upstream's resyncMonitors: the REST mapping of every
+// served kind is replaced by lists' (kept for kinds gone unless complete),
+// and every kind that can be listed, watched and deleted gets a metadata
+// informer, started at once; with complete, the informers of kinds no
+// longer served are stopped. It returns the new informers' HasSynced.
+func (c *Controller) syncMonitors(ctx context.Context, lists []*metav1.APIResourceList, complete bool) []cache.InformerSynced {
+	kinds := map[schema.GroupVersionKind]kindInfo{}
+	byGroup := map[schema.GroupKind]kindInfo{}
+	watchable := map[schema.GroupVersionResource][2]string{} // apiVersion, kind
 	for _, l := range lists {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
@@ -173,46 +238,92 @@ func (c *Controller) Run(ctx context.Context) error {
 				continue
 			}
 			info := kindInfo{gvr: gv.WithResource(r.Name), namespaced: r.Namespaced}
-			c.kinds[gv.WithKind(r.Kind)] = info
-			c.byGroup[schema.GroupKind{Group: gv.Group, Kind: r.Kind}] = info
+			kinds[gv.WithKind(r.Kind)] = info
+			byGroup[schema.GroupKind{Group: gv.Group, Kind: r.Kind}] = info
 			if ignored[info.gvr.GroupResource()] || !slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "watch") || !slices.Contains(r.Verbs, "delete") {
 				continue
 			}
-			gvr, apiVersion, kind := info.gvr, gv.String(), r.Kind
-			inf := f.ForResource(gvr).Informer()
-			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-				AddFunc:    func(o any) { c.observe(gvr, apiVersion, kind, o) },
-				UpdateFunc: func(_, o any) { c.observe(gvr, apiVersion, kind, o) },
-				DeleteFunc: func(o any) {
-					if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-						o = t.Obj
-					}
-					if m, err := meta.Accessor(o); err == nil {
-						c.forget(m.GetUID())
-					}
-				},
-			}); err != nil {
-				return err
-			}
-			synced = append(synced, inf.HasSynced)
+			watchable[info.gvr] = [2]string{gv.String(), r.Kind}
 		}
 	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return ctx.Err()
+	c.kmu.Lock()
+	defer c.kmu.Unlock()
+	if !complete {
+		for k, v := range c.kinds {
+			if _, ok := kinds[k]; !ok {
+				kinds[k] = v
+			}
+		}
+		for k, v := range c.byGroup {
+			if _, ok := byGroup[k]; !ok {
+				byGroup[k] = v
+			}
+		}
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(2)
-		go func() { defer wg.Done(); c.work(ctx, c.deleteQ, c.attemptToDelete) }()
-		go func() { defer wg.Done(); c.work(ctx, c.orphanQ, c.attemptToOrphan) }()
+	c.kinds, c.byGroup = kinds, byGroup
+	if c.monitors == nil {
+		c.monitors = map[schema.GroupVersionResource]*monitor{}
 	}
-	<-ctx.Done()
-	c.deleteQ.ShutDown()
-	c.orphanQ.ShutDown()
-	wg.Wait()
-	return nil
+	var synced []cache.InformerSynced
+	for gvr, ak := range watchable {
+		if c.monitors[gvr] != nil {
+			continue
+		}
+		apiVersion, kind := ak[0], ak[1]
+		inf := metadatainformer.NewFilteredMetadataInformer(c.md, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { c.observe(gvr, apiVersion, kind, o) },
+			UpdateFunc: func(_, o any) { c.observe(gvr, apiVersion, kind, o) },
+			DeleteFunc: func(o any) {
+				if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+					o = t.Obj
+				}
+				if m, err := meta.Accessor(o); err == nil {
+					c.forget(m.GetUID())
+				}
+			},
+		}); err != nil {
+			continue
+		}
+		m := &monitor{stop: make(chan struct{}), synced: inf.HasSynced}
+		c.monitors[gvr] = m
+		synced = append(synced, m.synced)
+		go inf.Run(m.stop)
+	}
+	if complete {
+		for gvr, m := range c.monitors {
+			if _, ok := watchable[gvr]; !ok {
+				close(m.stop)
+				delete(c.monitors, gvr)
+			}
+		}
+	}
+	return synced
+}
+
+func (c *Controller) stopMonitors() {
+	c.kmu.Lock()
+	defer c.kmu.Unlock()
+	for gvr, m := range c.monitors {
+		close(m.stop)
+		delete(c.monitors, gvr)
+	}
+}
+
+// requeueUnmapped queues again the objects with an owner whose kind had no
+// REST mapping, which a new kind may have given them (upstream waits for
+// their rate-limited retry).
+func (c *Controller) requeueUnmapped() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for uid, n := range c.nodes {
+		for _, r := range n.owners {
+			if _, err := c.resource(r.APIVersion, r.Kind); err == nil && c.nodes[r.UID] == nil {
+				c.deleteQ.Add(uid)
+				break
+			}
+		}
+	}
 }
 
 func (c *Controller) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.UID], f func(context.Context, types.UID) error) {
@@ -408,6 +519,8 @@ func (c *Controller) resource(apiVersion, kind string) (kindInfo, error) {
 	if err != nil {
 		return kindInfo{}, err
 	}
+	c.kmu.RLock()
+	defer c.kmu.RUnlock()
 	if k, ok := c.kinds[gv.WithKind(kind)]; ok {
 		return k, nil
 	}
