@@ -16,7 +16,9 @@
 //     creation time), upstream's mostRecentScheduleTime. Older missed
 //     times are skipped; more than 100 missed is a TooManyMissedTimes
 //     warning (the Job is still made). A time older than
-//     startingDeadlineSeconds is not run: MissSchedule warning.
+//     startingDeadlineSeconds is not run: as upstream, the deadline raises
+//     the earliest time considered, so such a time is simply not seen (the
+//     MissSchedule warning upstream keeps for it is unreachable, here too).
 //   - The Job is named <cronjob>-<scheduled time in minutes since the
 //     epoch> (the name is the lock against a double creation), carries the
 //     jobTemplate's labels, annotations and spec, the
