@@ -271,7 +271,7 @@ func getAction(c *ucli.Context) error {
 		if len(r.names) == 0 {
 			l, err := listAll(ctx, rc, opts)
 			if err != nil {
-				return k.fail(err)
+				return k.fail(enhanceListError(err, opts, r.mapping.Resource.String()))
 			}
 			objs = append(objs, l.Items...) // in the server's order, as kubectl prints them
 			continue
@@ -442,7 +442,7 @@ func (g *getter) printTables(reqs []request, opts metav1.ListOptions) error {
 		if len(r.names) == 0 {
 			objs, _, err := g.tc.getTable(ctx, r.mapping, g.nsOf(r), "", opts, g.out.opts.sortBy)
 			if err != nil {
-				return g.k.fail(err)
+				return g.k.fail(enhanceListError(err, opts, r.mapping.Resource.String()))
 			}
 			for _, obj := range objs {
 				l, ok := obj.(*unstructured.UnstructuredList)

@@ -7,6 +7,9 @@ package cli
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +287,157 @@ func TestGoldenDescribeWorkloads(t *testing.T) {
 	}
 	for _, a := range args {
 		g.same(true, a...)
+	}
+}
+
+// TestGoldenGetWorkloads compares get's tables for the workload kinds
+// (the server's Tables, upstream's printers columns) with real kubectl's,
+// plain, -o wide, with labels, by set-based selectors and mixed.
+func TestGoldenGetWorkloads(t *testing.T) {
+	g := newGoldenEnv(t)
+	seedWorkloads(t, g.env)
+	args := [][]string{
+		{"get", "deployments"}, {"get", "deploy", "-o", "wide"}, {"get", "deploy", "web", "--show-labels"},
+		{"get", "replicasets"}, {"get", "rs", "-o", "wide"}, {"get", "rs", "-L", "pod-template-hash"},
+		{"get", "daemonsets"}, {"get", "ds", "-o", "wide"},
+		{"get", "jobs"}, {"get", "job", "-o", "wide"},
+		{"get", "cronjobs"}, {"get", "cj", "-o", "wide"},
+		{"get", "deploy,rs,ds,jobs,cj"}, {"get", "deploy,rs,ds,jobs,cj", "-A", "-o", "wide"},
+		{"get", "rs", "-l", "pod-template-hash in (6f8a,7d9f),app,!canary"},
+		{"get", "rs", "-l", "pod-template-hash notin (6f8a),app=web"},
+		{"get", "rs", "-l", "!app"},
+		{"get", "pods", "-l", "pod-template-hash in (7d9f),env!=dev", "-o", "name"},
+		{"get", "deploy", "-l", "app in (web"},
+		{"get", "rs", "-l", "a=b=c"},
+		{"get", "rs", "-l", "app in (web", "-o", "name"},
+		{"get", "rs", "-o", "name"},
+		{"get", "deploy", "web", "-o", "jsonpath={.spec.strategy}"},
+	}
+	if _, err := g.cs.PolicyV1().PodDisruptionBudgets("default").Get(context.Background(), "web-pdb", metav1.GetOptions{}); err == nil {
+		args = append(args, []string{"get", "pdb"}, []string{"get", "poddisruptionbudgets", "-o", "wide"})
+	}
+	for _, a := range args {
+		g.same(true, a...)
+	}
+}
+
+// TestGoldenGetWorkloadsWatch runs `get -w` of kubectl and of wasmpod side
+// by side on the workload kinds while an object changes, comes and goes,
+// and compares what they printed (durations may tick between the two).
+func TestGoldenGetWorkloadsWatch(t *testing.T) {
+	g := newGoldenEnv(t)
+	ctx := context.Background()
+	seedWorkloads(t, g.env)
+	for _, args := range [][]string{{"get", "deploy", "-w"}, {"get", "rs", "-w", "-o", "wide"}, {"get", "jobs", "-w"}, {"get", "cj", "-w", "-o", "wide"}} {
+		t.Run(strings.Join(args[1:], ""), func(t *testing.T) {
+			kctx, kcancel := context.WithCancel(ctx)
+			defer kcancel()
+			cmd := exec.CommandContext(kctx, g.kubectl, append([]string{"--kubeconfig", g.kubeconfig, "--cache-dir", filepath.Join(g.home, "cache")}, args...)...)
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+g.kubeconfig, "HOME="+g.home)
+			var kout, kerr, wout, werr syncBuffer
+			cmd.Stdout, cmd.Stderr = &kout, &kerr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			wctx, wcancel := context.WithCancel(ctx)
+			defer wcancel()
+			done := make(chan int, 1)
+			go func() {
+				done <- runAppContext(wctx, App(&wout, &werr), append([]string{"wasmpod", args[0], "--server", g.server}, args[1:]...))
+			}()
+			wait := func(what string, n int) {
+				t.Helper()
+				deadline := time.Now().Add(20 * time.Second)
+				for strings.Count(kout.String(), "\n") < n || strings.Count(wout.String(), "\n") < n {
+					if time.Now().After(deadline) {
+						t.Fatalf("waiting for %s:\nkubectl:\n%s\nstderr: %s\nwasmpod:\n%s\nstderr: %s", what, kout.String(), kerr.String(), wout.String(), werr.String())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			wait("the initial list", 2)
+			n := strings.Count(wout.String(), "\n")
+			name := "w-" + args[1]
+			switch args[1] {
+			case "deploy":
+				d, err := g.cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UnavailableReplicas = 3, 3, 0
+				if _, err := g.cs.AppsV1().Deployments("default").UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				wait("web's MODIFIED", n+1)
+				if _, err := g.cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name},
+					Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"x": "y"}},
+						Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"x": "y"}}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "a.wasm"}}}}}},
+					metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				wait(name+"'s ADDED", n+2)
+				if err := g.cs.AppsV1().Deployments("default").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			case "rs":
+				rs, err := g.cs.AppsV1().ReplicaSets("default").Get(ctx, "web-7d9f", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = 3, 3
+				if _, err := g.cs.AppsV1().ReplicaSets("default").UpdateStatus(ctx, rs, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				wait("web-7d9f's MODIFIED", n+1)
+				if err := g.cs.AppsV1().ReplicaSets("default").Delete(ctx, "web-stray", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			case "jobs":
+				j, err := g.cs.BatchV1().Jobs("default").Get(ctx, "tick-29000001", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				j.Status.Succeeded = 41
+				if _, err := g.cs.BatchV1().Jobs("default").UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				wait("the job's MODIFIED", n+1)
+				if err := g.cs.BatchV1().Jobs("default").Delete(ctx, "once", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			case "cj":
+				cj, err := g.cs.BatchV1().CronJobs("default").Get(ctx, "bare", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cj.Spec.Suspend = ptr.To(false)
+				if _, err := g.cs.BatchV1().CronJobs("default").Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				wait("bare's MODIFIED", n+1)
+				if err := g.cs.BatchV1().CronJobs("default").Delete(ctx, "bare", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wait("the deletion", n+2+map[bool]int{true: 1}[args[1] == "deploy"])
+			time.Sleep(200 * time.Millisecond)
+			kcancel()
+			cmd.Wait()
+			wcancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("wasmpod %s: exit %d: %s", strings.Join(args, " "), code, werr.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("wasmpod get -w did not end when its context was cancelled")
+			}
+			k, w := kout.String(), wout.String()
+			if k != w && tickless(k) != tickless(w) {
+				t.Errorf("%s:\nkubectl:\n%s\nwasmpod:\n%s", strings.Join(args, " "), k, w)
+			} else {
+				t.Logf("%s: same output:\n%s", strings.Join(args, " "), w)
+			}
+		})
 	}
 }
