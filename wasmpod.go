@@ -51,6 +51,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/cronjob"
 	"github.com/wasmpod/wasmpod/controllers/daemonset"
 	"github.com/wasmpod/wasmpod/controllers/deployment"
+	"github.com/wasmpod/wasmpod/controllers/disruption"
 	"github.com/wasmpod/wasmpod/controllers/endpoints"
 	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
 	"github.com/wasmpod/wasmpod/controllers/job"
@@ -345,6 +346,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.goRun(func() { dc.Run(runCtx) })
 	cjc := cronjob.New(c.client, cfg.Clock)
 	c.goRun(func() { cjc.Run(runCtx) })
+	pdbc := disruption.New(c.client, cfg.Clock)
+	c.goRun(func() { pdbc.Run(runCtx) })
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
 	if err != nil {
 		return nil, err
