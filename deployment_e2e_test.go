@@ -380,4 +380,28 @@ func TestDeploymentRecreate(t *testing.T) {
 	if n := len(deployRSs(t, e, "recreate")); n != 2 {
 		t.Fatalf("%d replica sets after adoption, want the 2 orphans", n)
 	}
+
+	// progressDeadlineSeconds: a Deployment whose image does not exist
+	// times out; kubectl rollout status (and wasmpod's) fail with
+	// kubectl's message.
+	bad := strings.NewReplacer("name: recreate", "name: stuck", "{app: recreate}", "{app: stuck}", "replicas: 2", "replicas: 1\n  progressDeadlineSeconds: 2",
+		"image: busybox", "image: wasmpod.local/no-such-module:v1").Replace(recreateDeployment)
+	e.run(t, bad, "apply", "-f", "-")
+	waitFor(t, "ProgressDeadlineExceeded", 60*time.Second, func() bool {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "stuck", metav1.GetOptions{})
+		c := deployCondition(d, appsv1.DeploymentProgressing)
+		return err == nil && c != nil && c.Reason == "ProgressDeadlineExceeded" && c.Status == corev1.ConditionFalse
+	})
+	const want = "error: deployment \"stuck\" exceeded its progress deadline\n"
+	if out, errOut, code := e.run(t, "", "rollout", "status", "deployment/stuck"); code != 1 || errOut != want {
+		t.Errorf("kubectl rollout status of a stuck deployment: exit %d %q %q", code, out, errOut)
+	}
+	var wout, werr bytes.Buffer
+	if code := cli.Main([]string{"wasmpod", "--kubeconfig", e.kc, "rollout", "status", "deployment/stuck"}, &wout, &werr); code != 1 || werr.String() != want {
+		t.Errorf("wasmpod rollout status of a stuck deployment: exit %d %q %q", code, wout.String(), werr.String())
+	}
+	d, _ = cs.AppsV1().Deployments("default").Get(ctx, "stuck", metav1.GetOptions{})
+	if c := deployCondition(d, appsv1.DeploymentAvailable); c == nil || c.Status != corev1.ConditionFalse || c.Reason != "MinimumReplicasUnavailable" {
+		t.Errorf("Available of a stuck deployment: %+v", c)
+	}
 }
