@@ -423,14 +423,11 @@ func (c *Controller) scale(ctx context.Context, d *appsv1.Deployment, newRS *app
 		allowed = want + maxSurge(d)
 	}
 	toAdd := allowed - sumSpec(all)
-	op := ""
 	switch {
 	case toAdd > 0:
 		sortBySize(all, true)
-		op = "up"
 	case toAdd < 0:
 		sortBySize(all, false)
-		op = "down"
 	}
 	added := int32(0)
 	sizes := map[string]int32{}
@@ -447,7 +444,7 @@ func (c *Controller) scale(ctx context.Context, d *appsv1.Deployment, newRS *app
 		if i == 0 && toAdd != 0 {
 			sizes[rs.Name] = max(sizes[rs.Name]+toAdd-added, 0)
 		}
-		if _, _, err := c.scaleRS(ctx, rs, sizes[rs.Name], d, op); err != nil {
+		if _, _, err := c.scaleRS(ctx, rs, sizes[rs.Name], d); err != nil {
 			return err
 		}
 	}
@@ -459,16 +456,12 @@ func (c *Controller) scaleAndRecord(ctx context.Context, rs *appsv1.ReplicaSet, 
 	if replicas(rs.Spec.Replicas) == n {
 		return false, rs, nil
 	}
-	op := "down"
-	if replicas(rs.Spec.Replicas) < n {
-		op = "up"
-	}
-	return c.scaleRS(ctx, rs, n, d, op)
+	return c.scaleRS(ctx, rs, n, d)
 }
 
 // scaleRS sets rs's size and replicas annotations (scaleReplicaSet);
-// a size change is a ScalingReplicaSet event.
-func (c *Controller) scaleRS(ctx context.Context, rs *appsv1.ReplicaSet, n int32, d *appsv1.Deployment, op string) (bool, *appsv1.ReplicaSet, error) {
+// a size change is a ScalingReplicaSet event, "up" or "down" as rs goes.
+func (c *Controller) scaleRS(ctx context.Context, rs *appsv1.ReplicaSet, n int32, d *appsv1.Deployment) (bool, *appsv1.ReplicaSet, error) {
 	want := replicas(d.Spec.Replicas)
 	sizeChange := replicas(rs.Spec.Replicas) != n
 	if !sizeChange && !replicasAnnotationsNeedUpdate(rs, want, want+maxSurge(d)) {
@@ -483,6 +476,10 @@ func (c *Controller) scaleRS(ctx context.Context, rs *appsv1.ReplicaSet, n int32
 		return false, rs, err
 	}
 	if sizeChange {
+		op := "down"
+		if old < n {
+			op = "up"
+		}
 		c.recorder.Eventf(d, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled %s replica set %s from %d to %d", op, upd.Name, old, n)
 	}
 	return sizeChange, upd, nil
