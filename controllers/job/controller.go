@@ -646,6 +646,11 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	}
 	satisfied := c.exp.Satisfied(k)
+	// The finalizer removals still expected, read before the pods: a
+	// removal observed after this read is in the pods listed after it
+	// (the informer updates its store before it calls the handlers), so
+	// no pod is seen with its finalizer and without its expectation.
+	expectedRm := c.finExp.get(k)
 	pods, err := c.podsForJob(ctx, j)
 	if err != nil {
 		return err
@@ -656,7 +661,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		active:        cu.FilterActivePods(pods),
 		uncountedOK:   uidSet(j.Status.UncountedTerminatedPods.Succeeded),
 		uncountedFail: uidSet(j.Status.UncountedTerminatedPods.Failed),
-		expectedRm:    c.finExp.get(k),
+		expectedRm:    expectedRm,
 	}
 	for _, p := range sc.active {
 		if cu.IsPodReady(p) {

@@ -578,6 +578,9 @@ func TestSuccessPolicy(t *testing.T) {
 	e.create(t, j)
 	waitFor(t, "3 pods", func() bool { return len(e.running(t, "sp")) == 3 })
 	for _, p := range e.running(t, "sp") {
+		e.bind(t, p.Name) // bound: a deletion waits for the (absent) kubelet
+	}
+	for _, p := range e.running(t, "sp") {
 		if p.Annotations[batchv1.JobCompletionIndexAnnotation] == "0" {
 			e.finish(t, p.Name, 0)
 		}

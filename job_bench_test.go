@@ -1,0 +1,183 @@
+package wasmpod
+
+// BenchmarkJobCompletions (issue 13): a Job of N short completions (N =
+// 1,000 unless $WASMPOD_JOB_BENCH_COMPLETIONS says otherwise) with
+// parallelism 50 on a cluster of 4 nodes, the small C sleeper told to exit
+// at once (sleep 0):
+//
+//   - job-completions/s: N ÷ the time from the Job's creation until its
+//     Complete condition (every completion counted through the finalizer
+//     tracking);
+//   - raw-completions/s: the yardstick measured in the same run on the same
+//     cluster: the same guest as bare pods created through the API, 50 in
+//     flight (a new one as each succeeds), N ÷ the time until N succeeded;
+//   - x-raw: job-completions/s ÷ raw-completions/s.
+//
+//	go test -run '^$' -bench BenchmarkJobCompletions -benchtime 1x -timeout 30m .
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+
+	"github.com/wasmpod/wasmpod/images"
+)
+
+const jobBenchParallelism = 50
+
+func BenchmarkJobCompletions(b *testing.B) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("WASMPOD_JOB_BENCH_COMPLETIONS")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	wasm := sleeperWasm(b, dir)
+	store := images.NewMemoryStore()
+	digest, _, err := store.Put(ctx, "", bytes.NewReader(wasm))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.Tag("sleeper", "v1", digest); err != nil {
+		b.Fatal(err)
+	}
+	c, err := New(ctx, Config{CacheDir: filepath.Join(dir, "cache"), Modules: store, Nodes: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	cs := c.Client()
+	spec := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To[int64](1),
+		Containers: []corev1.Container{{Name: "sleeper", Image: "wasmpod.local/sleeper:v1", Args: []string{"0"}}}}
+
+	// raw runs n bare pods, parallelism at a time, and returns the time
+	// until all succeeded.
+	raw := func(round, n int) time.Duration {
+		sel := fmt.Sprintf("raw=r%d", round)
+		w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Stop()
+		created := 0
+		create := func() {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "raw-", Namespace: "default", Labels: map[string]string{"raw": fmt.Sprintf("r%d", round)}}, Spec: spec}
+			if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			created++
+		}
+		t0 := time.Now()
+		for range min(jobBenchParallelism, n) {
+			create()
+		}
+		done := map[string]bool{}
+		deadline := time.After(30 * time.Minute)
+		for len(done) < n {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					b.Fatalf("watch closed at %d succeeded", len(done))
+				}
+				if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted && p.Status.Phase == corev1.PodSucceeded && !done[p.Name] {
+					done[p.Name] = true
+					if created < n {
+						create()
+					}
+				}
+			case <-deadline:
+				b.Fatalf("%d of %d raw pods succeeded after 30 min", len(done), n)
+			}
+		}
+		d := time.Since(t0)
+		if err := cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil {
+			b.Fatal(err)
+		}
+		for { // gone before the Job runs
+			l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: sel})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(l.Items) == 0 {
+				return d
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// job runs a Job of n completions and returns the time until Complete.
+	job := func(round int) time.Duration {
+		name := fmt.Sprintf("bench-%d", round)
+		w, err := cs.BatchV1().Jobs("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Stop()
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: batchv1.JobSpec{
+			Completions: ptr.To(int32(n)), Parallelism: ptr.To[int32](jobBenchParallelism), BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{Spec: spec}}}
+		t0 := time.Now()
+		if _, err := cs.BatchV1().Jobs("default").Create(ctx, j, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.After(30 * time.Minute)
+		for {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					b.Fatal("job watch closed")
+				}
+				j, ok := ev.Object.(*batchv1.Job)
+				if !ok {
+					continue
+				}
+				for _, c := range j.Status.Conditions {
+					if c.Status != corev1.ConditionTrue {
+						continue
+					}
+					switch c.Type {
+					case batchv1.JobComplete:
+						d := time.Since(t0)
+						if j.Status.Succeeded != int32(n) {
+							b.Fatalf("Complete with succeeded %d, want %d", j.Status.Succeeded, n)
+						}
+						if err := cs.BatchV1().Jobs("default").Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+							b.Fatal(err)
+						}
+						return d
+					case batchv1.JobFailed:
+						b.Fatalf("job failed: %s %s", c.Reason, c.Message)
+					}
+				}
+			case <-deadline:
+				b.Fatalf("job not complete after 30 min")
+			}
+		}
+	}
+
+	raw(-1, 2*jobBenchParallelism) // warm: the module compiled, the nodes' caches filled
+	var tRaw, tJob time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		tRaw += raw(i, n)
+		tJob += job(i)
+	}
+	b.StopTimer()
+	rawRate := float64(n*b.N) / tRaw.Seconds()
+	jobRate := float64(n*b.N) / tJob.Seconds()
+	b.ReportMetric(float64(n), "completions")
+	b.ReportMetric(jobRate, "job-completions/s")
+	b.ReportMetric(rawRate, "raw-completions/s")
+	b.ReportMetric(jobRate/rawRate, "x-raw")
+}
