@@ -274,6 +274,18 @@ func TestDeploymentKubectl(t *testing.T) {
 		t.Fatalf("wasmpod rollout status: %d %q %q", code, out, errOut)
 	}
 	onlyRevision(t, e, "nginx-deployment", "app=nginx", "7", 3)
+
+	// kubectl scale (the scale subresource) and kubectl get's columns.
+	if out := e.must(t, "scale", "deployment", "nginx-deployment", "--replicas=4"); !strings.Contains(out, "deployment.apps/nginx-deployment scaled") {
+		t.Fatalf("kubectl scale: %q", out)
+	}
+	rolledOut(t, e, "nginx-deployment")
+	onlyRevision(t, e, "nginx-deployment", "app=nginx", "7", 4)
+	out = e.must(t, "get", "deployment", "nginx-deployment")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !regexp.MustCompile(`^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`^nginx-deployment\s+4/4\s+4\s+4\s+\d+s$`).MatchString(lines[1]) {
+		t.Fatalf("kubectl get deployment:\n%s", out)
+	}
 }
 
 func deployCondition(d *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {
