@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -632,5 +633,40 @@ func TestDaemonSetStatus(t *testing.T) {
 	ds := e.waitStatus("st", "desired=1 current=1 misscheduled=0 ready=1 updated=1 available=1 unavailable=0 observed=true")
 	if len(ds.Status.Conditions) != 1 || ds.Status.Conditions[0].Type != "StatusPatched" {
 		t.Errorf("conditions %+v, want the patched one kept", ds.Status.Conditions)
+	}
+}
+
+// Bad input: apps/v1 ControllerRevisions get upstream's validation
+// (ValidateControllerRevision): data required, revision not negative,
+// data immutable; each error names its field.
+func TestControllerRevisionValidation(t *testing.T) {
+	e := setup(t)
+	crs := e.cs.AppsV1().ControllerRevisions("default")
+	cases := []struct {
+		cr   *appsv1.ControllerRevision
+		want string
+	}{
+		{&appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "nodata"}, Revision: 1}, "data: Required value"},
+		{&appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "negative"}, Revision: -1, Data: runtime.RawExtension{Raw: []byte(`{}`)}},
+			"revision: Invalid value: -1: must be greater than or equal to 0"},
+	}
+	for _, c := range cases {
+		_, err := crs.Create(e.ctx, c.cr, metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want Invalid %q", c.cr.Name, err, c.want)
+		}
+	}
+	cr, err := crs.Create(e.ctx, &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "ok"}, Revision: 1, Data: runtime.RawExtension{Raw: []byte(`{"a":1}`)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr.Data.Raw = []byte(`{"a":2}`)
+	if _, err := crs.Update(e.ctx, cr, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "data: Invalid value") || !strings.Contains(err.Error(), "field is immutable") {
+		t.Errorf("update of data: %v, want Invalid data field is immutable", err)
+	}
+	cr.Data.Raw = []byte(`{"a":1}`)
+	cr.Revision = 7 // the controller renumbers revisions: allowed
+	if _, err := crs.Update(e.ctx, cr, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("revision update: %v", err)
 	}
 }
