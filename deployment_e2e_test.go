@@ -91,7 +91,7 @@ func livePods(t *testing.T, e *streamEnv, sel string) map[string][]corev1.Pod {
 // rolledOut runs kubectl rollout status to its end.
 func rolledOut(t *testing.T, e *streamEnv, name string) {
 	t.Helper()
-	out, errOut, code := e.run(t, "", "rollout", "status", "deployment/"+name, "--timeout=120s")
+	out, errOut, code := e.run(t, "", "rollout", "status", "deployment/"+name, "--timeout=300s")
 	if code != 0 || !strings.Contains(out, `deployment "`+name+`" successfully rolled out`) {
 		dump, _, _ := e.run(t, "", "get", "deploy,rs,pods", "-o", "wide")
 		yaml, _, _ := e.run(t, "", "get", "deploy,rs", "-o", "yaml")
