@@ -7,6 +7,7 @@ package cronjob
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -126,5 +129,39 @@ func TestBadInputNeverPanics(t *testing.T) {
 				t.Fatalf("a job was made: %v", l.Items)
 			}
 		})
+	}
+}
+
+// TestStaleCacheAfterOwnWrite: while the informer still shows the version
+// our last status write replaced, a sync does nothing (no second Job for
+// a time already run, e.g. after that Job was deleted) and is retried.
+func TestStaleCacheAfterOwnWrite(t *testing.T) {
+	now := time.Date(2026, 3, 2, 10, 1, 5, 0, time.UTC)
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "default", UID: "u1", ResourceVersion: "7",
+		CreationTimestamp: metav1.NewTime(now.Add(-time.Minute))},
+		Spec: batchv1.CronJobSpec{Schedule: "* * * * *", ConcurrencyPolicy: batchv1.AllowConcurrent}}
+	cs := fake.NewSimpleClientset(cj)
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	if err := idx.Add(cj); err != nil {
+		t.Fatal(err)
+	}
+	c := &Controller{client: cs, clk: clocktesting.NewFakeClock(now), rec: record.NewFakeRecorder(10),
+		cronJobs: batchlisters.NewCronJobLister(idx),
+		jobs:     batchlisters.NewJobLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}))}
+	c.writtenFrom.Store("default/c", "7")
+	if _, err := c.sync(context.Background(), "default/c"); !errors.Is(err, errStaleCache) {
+		t.Fatalf("sync on a stale cache: %v", err)
+	}
+	if l, _ := cs.BatchV1().Jobs("default").List(context.Background(), metav1.ListOptions{}); len(l.Items) != 0 {
+		t.Fatalf("a job was made from a stale cache: %v", l.Items[0].Name)
+	}
+	// Once the cache moves on, the sync acts.
+	c.writtenFrom.Store("default/c", "6")
+	at, err := c.sync(context.Background(), "default/c")
+	if err != nil || !at.Equal(time.Date(2026, 3, 2, 10, 2, 0, 0, time.UTC).Add(nextScheduleDelta)) {
+		t.Fatalf("sync: next %v err %v", at, err)
+	}
+	if l, _ := cs.BatchV1().Jobs("default").List(context.Background(), metav1.ListOptions{}); len(l.Items) != 1 || l.Items[0].Name != "c-"+minute(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC)) {
+		t.Fatalf("jobs %v", l.Items)
 	}
 }
