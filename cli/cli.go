@@ -38,7 +38,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			applyCommand(),
 			withCreateJob(createCommand()), // createjob.go
 			deleteCommand(),
-			logsCommand(),
+			withLogsSelector(logsCommand()), // describe_workloads_logs.go
 			execCommand(),
 			cpCommand(),
 			portForwardCommand(),
