@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,37 @@ type Options struct {
 	// AllowHostPath permits hostPath volumes (off by default: a host path
 	// gives a guest the host's files).
 	AllowHostPath bool
+	// AllowInvalidPodDeletionCost accepts a pod-deletion-cost annotation
+	// that is no 32-bit integer (upstream's option of the same name: set
+	// on an update of a pod that already has one).
+	AllowInvalidPodDeletionCost bool
+}
+
+// PodDeletionCostAnnotation ranks a controller's victims
+// (controller.kubernetes.io/pod-deletion-cost).
+const PodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+
+// ValidPodDeletionCost is upstream's GetDeletionCostFromPodAnnotations
+// test: absent, or a 32-bit integer with no '+' and no leading zero.
+func ValidPodDeletionCost(annotations map[string]string) bool {
+	v, ok := annotations[PodDeletionCostAnnotation]
+	if !ok {
+		return true
+	}
+	if v == "" || !(v[0] == '-' || v == "0" || (v[0] >= '1' && v[0] <= '9')) {
+		return false
+	}
+	_, err := strconv.ParseInt(v, 10, 32)
+	return err == nil
+}
+
+// validatePodDeletionCost is that part of upstream's
+// ValidatePodSpecificAnnotations, at fldPath (the annotations' path).
+func validatePodDeletionCost(annotations map[string]string, fldPath *field.Path, opts Options) field.ErrorList {
+	if opts.AllowInvalidPodDeletionCost || ValidPodDeletionCost(annotations) {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(fldPath.Key(PodDeletionCostAnnotation), annotations[PodDeletionCostAnnotation], "must be a 32bit integer")}
 }
 
 // notSupported is the start of every Forbidden detail for a field that
@@ -84,6 +116,7 @@ func ValidatePod(pod *corev1.Pod, opts Options) field.ErrorList {
 	if b, err := json.Marshal(&pod.ObjectMeta); err == nil && len(b) > MaxPodMetadataBytes {
 		allErrs = append(allErrs, field.TooLong(field.NewPath("metadata"), "", MaxPodMetadataBytes))
 	}
+	allErrs = append(allErrs, validatePodDeletionCost(pod.Annotations, field.NewPath("metadata", "annotations"), opts)...)
 	v := &podValidator{pod: pod, opts: opts}
 	return append(allErrs, v.spec(field.NewPath("spec"))...)
 }
@@ -95,6 +128,7 @@ func ValidatePod(pod *corev1.Pod, opts Options) field.ErrorList {
 func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path, opts Options) field.ErrorList {
 	allErrs := metav1validation.ValidateLabels(t.Labels, fldPath.Child("labels"))
 	allErrs = append(allErrs, apivalidation.ValidateAnnotations(t.Annotations, fldPath.Child("annotations"))...)
+	allErrs = append(allErrs, validatePodDeletionCost(t.Annotations, fldPath.Child("annotations"), opts)...)
 	ephemeral := t.Spec.EphemeralContainers
 	p := &corev1.Pod{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
 	p.Spec.EphemeralContainers = nil

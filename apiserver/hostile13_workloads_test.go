@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -126,5 +127,41 @@ func TestHostile13WorkloadStatus(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Errorf("scale to 2^31: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestHostile13PodDeletionCost: controller.kubernetes.io/pod-deletion-cost
+// (which ranks a ReplicaSet's victims) must be a 32-bit integer with no
+// '+' or leading zero, on pods and on workload templates, as upstream's
+// ValidatePodSpecificAnnotations ("must be a 32bit integer"); a pod
+// stored with a bad one may still be updated (AllowInvalidPodDeletionCost).
+func TestHostile13PodDeletionCost(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	const key = "controller.kubernetes.io/pod-deletion-cost"
+	for _, v := range []string{"abc", "1e3", "+10", "008", "2147483648", ""} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{key: v}},
+			Spec: testPodTemplate(nil, "Always").Spec}
+		_, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{DryRun: []string{"All"}})
+		want := `metadata.annotations[controller.kubernetes.io/pod-deletion-cost]: Invalid value: "` + v + `": must be a 32bit integer`
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("pod with cost %q: %v", v, err)
+		}
+	}
+	for _, v := range []string{"0", "-5", "2147483647", "-2147483648"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{key: v}},
+			Spec: testPodTemplate(nil, "Always").Spec}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{DryRun: []string{"All"}}); err != nil {
+			t.Errorf("pod with cost %q: %v", v, err)
+		}
+	}
+	app := map[string]string{"app": "a"}
+	tmpl := testPodTemplate(app, "Always")
+	tmpl.Annotations = map[string]string{key: "x"}
+	_, err := cs.AppsV1().ReplicaSets("default").Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "r"},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: app}, Template: tmpl}}, metav1.CreateOptions{})
+	if want := `spec.template.annotations[controller.kubernetes.io/pod-deletion-cost]: Invalid value: "x": must be a 32bit integer`; !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("template with cost x: %v", err)
 	}
 }

@@ -90,7 +90,9 @@ func validatePod(s *Server, obj runtime.Object) error {
 func validatePodUpdate(s *Server, obj, old runtime.Object) error {
 	p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
 	api.SetDefaultsPod(p)
-	if errs := append(api.ValidatePod(p, s.opts.Validation), s.relativeImageErrors(p, o)...); len(errs) > 0 { // modules.go
+	opts := s.opts.Validation
+	opts.AllowInvalidPodDeletionCost = !api.ValidPodDeletionCost(o.Annotations)
+	if errs := append(api.ValidatePod(p, opts), s.relativeImageErrors(p, o)...); len(errs) > 0 { // modules.go
 		return invalid("Pod", p.Name, errs)
 	}
 	// Containers keep their number (upstream's ValidateContainerUpdates).

@@ -382,6 +382,11 @@ func validateWorkloadObject(s *Server, obj, old runtime.Object) field.ErrorList 
 		errs = apivalidation.ValidateObjectMetaUpdate(objectMeta(obj), objectMeta(old), metaPath)
 	}
 	opts := s.opts.Validation
+	if t := podTemplateOf(old); t != nil {
+		// A template stored with a bad pod-deletion-cost may keep it
+		// (GetValidationOptionsFromPodTemplate).
+		opts.AllowInvalidPodDeletionCost = !api.ValidPodDeletionCost(t.Annotations)
+	}
 	specPath := field.NewPath("spec")
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
@@ -424,6 +429,23 @@ func validateWorkloadObject(s *Server, obj, old runtime.Object) field.ErrorList 
 		errs = append(errs, validateCronJobSpec(&o.Spec, oldSpec, specPath, opts)...)
 	}
 	return errs
+}
+
+// podTemplateOf is the pod template of a workload object (nil for none).
+func podTemplateOf(obj runtime.Object) *corev1.PodTemplateSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template
+	case *batchv1.Job:
+		return &o.Spec.Template
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template
+	}
+	return nil
 }
 
 func objectMeta(obj runtime.Object) *metav1.ObjectMeta {
