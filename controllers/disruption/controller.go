@@ -373,7 +373,9 @@ func (c *Controller) controllerScale(ctx context.Context, ref *metav1.OwnerRefer
 		prefix = "/api"
 	}
 	raw, err := c.client.Discovery().RESTClient().Get().
-		AbsPath(prefix, target.gvr.Version, "namespaces", ns, target.gvr.Resource, ref.Name, "scale").Do(ctx).Raw()
+		AbsPath(prefix, target.gvr.Version, "namespaces", ns, target.gvr.Resource, ref.Name, "scale").
+		SetHeader("Accept", "application/json"). // the client may prefer protobuf
+		Do(ctx).Raw()
 	if apierrors.IsNotFound(err) {
 		return "", 0, false, nil
 	}
