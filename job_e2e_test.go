@@ -360,6 +360,24 @@ func TestJobKubectl(t *testing.T) {
 		})
 	})
 
+	// "should manage the lifecycle of a job": a suspended Job labelled,
+	// annotated, listed by label across namespaces, deleted as a collection.
+	t.Run("should manage the lifecycle of a job", func(t *testing.T) {
+		t.Parallel()
+		e.apply(t, jobYAML("lifecycle", "  suspend: true", "echo ok"))
+		e.must(t, "label", "job", "lifecycle", "e2e-job-label=lifecycle")
+		e.must(t, "annotate", "job", "lifecycle", "updated=true")
+		if out := e.must(t, "get", "jobs", "-A", "-l", "e2e-job-label=lifecycle", "-o", "jsonpath={.items[*].metadata.name} {.items[*].metadata.annotations.updated}"); out != "lifecycle true" {
+			t.Fatalf("list by label: %q", out)
+		}
+		if out := e.must(t, "delete", "jobs", "-l", "e2e-job-label=lifecycle"); !strings.Contains(out, `job.batch "lifecycle" deleted`) {
+			t.Fatalf("delete collection: %q", out)
+		}
+		if out := e.must(t, "get", "jobs", "-A", "-l", "e2e-job-label=lifecycle", "-o", "name"); out != "" {
+			t.Fatalf("after the delete: %q", out)
+		}
+	})
+
 	// "should adopt matching orphans and release non-matching pods"
 	t.Run("should adopt matching orphans and release non-matching pods", func(t *testing.T) {
 		t.Parallel()
