@@ -283,7 +283,7 @@ func TestDeploymentKubectl(t *testing.T) {
 	onlyRevision(t, e, "nginx-deployment", "app=nginx", "7", 4)
 	out = e.must(t, "get", "deployment", "nginx-deployment")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !regexp.MustCompile(`^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`^nginx-deployment\s+4/4\s+4\s+4\s+\d+s$`).MatchString(lines[1]) {
+		!regexp.MustCompile(`^nginx-deployment\s+4/4\s+4\s+4\s+\d+[smhd]\S*$`).MatchString(lines[1]) {
 		t.Fatalf("kubectl get deployment:\n%s", out)
 	}
 }
