@@ -23,6 +23,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -508,6 +509,10 @@ func TestDaemonSetKubectl(t *testing.T) {
 		getDSRow(t, e, "fleet", `6\s+6\s+5\s+6\s+5\s+<none>`)
 		e.must(t, "delete", "node", "node-6")
 		waitDSPods(t, e, "default", "fleet", allReady(fiveNodes...))
+		waitFor(t, "node-6's pod gone from the API (no kubelet finishes its deletion)", 30*time.Second, func() bool {
+			_, err := cs.CoreV1().Pods("default").Get(ctx, ps["node-6"][0].Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
 		getDSRow(t, e, "fleet", `5\s+5\s+5\s+5\s+5\s+<none>`)
 		rolloutStatus(t, "fleet")
 		e.must(t, "taint", "node", "node-4", "dedicated-")

@@ -29,7 +29,8 @@
 //     new may run while the new one is not yet available).
 //   - Pods of nodes that no longer exist are deleted (upstream deletes the
 //     unscheduled ones here and leaves the bound ones to the pod garbage
-//     collector, which wasmpod does not have).
+//     collector, which wasmpod does not have: bound ones are deleted at
+//     once, grace period 0, as the pod GC's gcOrphaned does).
 //   - History: the template is kept in ControllerRevisions
 //     <ds>-<hash> (data: the strategic merge patch that restores
 //     spec.template, as kubectl rollout undo applies it; revision numbers
@@ -67,6 +68,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -507,14 +510,23 @@ func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, nodes []*
 		}
 	}
 	sort.Strings(gone)
+	var force map[types.UID]bool
 	for _, n := range gone {
 		for _, p := range byNode[n] {
-			if p.DeletionTimestamp == nil {
-				del = append(del, p)
+			if p.Spec.NodeName != "" {
+				// No kubelet will finish a graceful deletion: the pod
+				// GC's force deletion (grace period 0).
+				if force == nil {
+					force = map[types.UID]bool{}
+				}
+				force[p.UID] = true
+			} else if p.DeletionTimestamp != nil {
+				continue
 			}
+			del = append(del, p)
 		}
 	}
-	return c.syncNodes(ctx, ds, del, create, hash)
+	return c.syncNodes(ctx, ds, del, create, hash, force)
 }
 
 // podsShouldBeOnNode is upstream's podsShouldBeOnNode.
@@ -598,7 +610,7 @@ func (c *Controller) podsShouldBeOnNode(node *corev1.Node, byNode map[string][]*
 
 // syncNodes creates a pod for each node in create and deletes the pods in
 // del, within BurstReplicas each (upstream's syncNodes).
-func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []*corev1.Pod, create []string, hash string) error {
+func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []*corev1.Pod, create []string, hash string, force map[types.UID]bool) error {
 	k := key(ds)
 	createDiff, deleteDiff := min(len(create), c.burst), min(len(del), c.burst)
 	del = del[:deleteDiff]
@@ -639,7 +651,11 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.pc.DeletePod(ctx, ds.Namespace, p.Name, ds); err != nil {
+			del := c.pc.DeletePod
+			if force[p.UID] {
+				del = c.forceDeletePod
+			}
+			if err := del(ctx, ds.Namespace, p.Name, ds); err != nil {
 				c.exp.DeletionObserved(k, podKey(p))
 				if !apierrors.IsNotFound(err) {
 					errs <- err
@@ -656,6 +672,26 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 		return err
 	default:
 	}
+	return nil
+}
+
+// forceDeletePod deletes a pod bound to a node that is gone at once, with
+// the pod's UID as precondition (the pod GC's gcOrphaned), and records
+// PodControl's events.
+func (c *Controller) forceDeletePod(ctx context.Context, namespace, name string, object runtime.Object) error {
+	p, err := c.pods.Pods(namespace).Get(name)
+	if err != nil {
+		return err
+	}
+	err = c.client.CoreV1().Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &p.UID}})
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		return apierrors.NewNotFound(corev1.Resource("pods"), name)
+	case err != nil:
+		c.rec.Eventf(object, corev1.EventTypeWarning, cu.FailedDeletePodReason, "Error deleting: %v", err)
+		return err
+	}
+	c.rec.Eventf(object, corev1.EventTypeNormal, cu.SuccessfulDeletePodReason, "Deleted pod: %v", name)
 	return nil
 }
 

@@ -36,7 +36,11 @@ type env struct {
 	ctx context.Context
 }
 
-func setup(t *testing.T, nodes ...string) *env {
+func setup(t *testing.T, nodes ...string) *env { t.Helper(); return setupKubelet(t, true, nodes...) }
+
+// setupKubelet: kubelet false leaves pods being deleted as they are (no
+// one finishes a graceful deletion).
+func setupKubelet(t *testing.T, kubelet bool, nodes ...string) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st := memory.New()
@@ -64,6 +68,9 @@ func setup(t *testing.T, nodes ...string) *env {
 	}
 	go func() {
 		for ev := range w.ResultChan() {
+			if !kubelet {
+				continue
+			}
 			if p, ok := ev.Object.(*corev1.Pod); ok && p.DeletionTimestamp != nil {
 				cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
 			}
@@ -669,4 +676,21 @@ func TestControllerRevisionValidation(t *testing.T) {
 	if _, err := crs.Update(e.ctx, cr, metav1.UpdateOptions{}); err != nil {
 		t.Errorf("revision update: %v", err)
 	}
+}
+
+// A node that leaves with a pod bound to it and no kubelet to finish a
+// graceful deletion: the pod is deleted at once (the pod GC's part).
+func TestNodeGoneForceDeletesBoundPod(t *testing.T) {
+	e := setupKubelet(t, false, "n1", "n2")
+	e.create(newDS("gone"))
+	pods := e.waitNodes("gone", "n1,n2")
+	e.run(pods["n1"][0])
+	if err := e.cs.CoreV1().Nodes().Delete(e.ctx, "n1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("n1's pod gone from the API", func() bool {
+		_, err := e.cs.CoreV1().Pods("default").Get(e.ctx, pods["n1"][0].Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	e.waitStatus("gone", "desired=1 current=1 misscheduled=0 ready=0 updated=1 available=0 unavailable=1 observed=true")
 }

@@ -363,7 +363,7 @@ func (c *Controller) rollingUpdate(ctx context.Context, ds *appsv1.DaemonSet, no
 			}
 		}
 		remaining := min(max(maxUnavailable-numUnavailable, 0), len(candidates))
-		return c.syncNodes(ctx, ds, append(allowed, candidates[:remaining]...), nil, hash)
+		return c.syncNodes(ctx, ds, append(allowed, candidates[:remaining]...), nil, hash, nil)
 	}
 
 	// Surging: a new pod beside each unavailable old one, and beside
@@ -423,5 +423,5 @@ func (c *Controller) rollingUpdate(ctx context.Context, ds *appsv1.DaemonSet, no
 		oldToDelete = append(oldToDelete, shouldNotRun[:deletable]...)
 	}
 	remaining := min(max(maxSurge-numSurge, 0), len(candidateNodes))
-	return c.syncNodes(ctx, ds, oldToDelete, append(allowedNodes, candidateNodes[:remaining]...), hash)
+	return c.syncNodes(ctx, ds, oldToDelete, append(allowedNodes, candidateNodes[:remaining]...), hash, nil)
 }
