@@ -704,3 +704,53 @@ func TestDeleteJobRemovesFinalizers(t *testing.T) {
 		t.Fatalf("job still there: %v", err)
 	}
 }
+
+// TestHostileStatusAndPods: garbage written to a Job's status
+// (completedIndexes, failedIndexes, uncounted UIDs of no pod) and an
+// orphan with the Job's labels and a bogus completion index never panic
+// the controller: the API refuses the status, or the controller reads
+// what it can (malformed intervals skipped), removes the index-less pod
+// and runs every index to completion.
+func TestHostileStatusAndPods(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	j := newJob("hx", ptr.To[int32](3), ptr.To[int32](3))
+	j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+	j.Spec.BackoffLimitPerIndex = ptr.To[int32](1)
+	j.Spec.Suspend = ptr.To(true)
+	j = e.create(t, j)
+	waitFor(t, "Suspended", func() bool { return cond(e.job(t, "hx"), batchv1.JobSuspended) != nil })
+	for {
+		cur := e.job(t, "hx")
+		cur.Status.CompletedIndexes = "x,5-2,-3,99999999999999999999999,1-,7"
+		cur.Status.FailedIndexes = ptr.To("2-1,abc,-")
+		_, err := e.cs.BatchV1().Jobs("default").UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		if err == nil || apierrors.IsInvalid(err) {
+			break
+		}
+		if !apierrors.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+	orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bogus", Namespace: "default", Labels: j.Spec.Template.Labels,
+		Annotations: map[string]string{batchv1.JobCompletionIndexAnnotation: "not-a-number"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if _, err := e.cs.CoreV1().Pods("default").Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cs.BatchV1().Jobs("default").Patch(ctx, "hx", types.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bogus pod adopted and deleted", func() bool {
+		_, err := e.cs.CoreV1().Pods("default").Get(ctx, "bogus", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	waitFor(t, "3 indexed pods", func() bool { return len(e.running(t, "hx")) == 3 })
+	for _, p := range e.running(t, "hx") {
+		e.finish(t, p.Name, 0)
+	}
+	waitFor(t, "Complete", func() bool { return cond(e.job(t, "hx"), batchv1.JobComplete) != nil })
+	if s := e.job(t, "hx").Status; s.CompletedIndexes != "0-2" || s.Succeeded != 3 {
+		t.Fatalf("status %+v", s)
+	}
+}
