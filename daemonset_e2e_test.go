@@ -313,6 +313,20 @@ func TestDaemonSetKubectl(t *testing.T) {
 			!regexp.MustCompile(`(?m)^ru-[a-z0-9]+\s+daemonset.apps/ru\s+2\s+\d+s$`).MatchString(crs) {
 			t.Errorf("kubectl get controllerrevisions:\n%s", crs)
 		}
+		// kubectl rollout restart: a new revision, every pod replaced.
+		before := names(pods)
+		if out := e.must(t, "rollout", "restart", "ds/ru"); !strings.Contains(out, "daemonset.apps/ru restarted") {
+			t.Fatalf("rollout restart: %q", out)
+		}
+		rolloutStatus(t, "ru")
+		for n, name := range names(waitDSPods(t, e, "default", "ru", allReady(fiveNodes...))) {
+			if before[n] == name {
+				t.Errorf("%s: pod %s not restarted", n, name)
+			}
+		}
+		if hist := e.must(t, "rollout", "history", "ds/ru"); !regexp.MustCompile(`(?s)REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>\n3\s+<none>`).MatchString(hist) {
+			t.Errorf("rollout history after restart:\n%s", hist)
+		}
 		e.must(t, "delete", "ds", "ru")
 	})
 
