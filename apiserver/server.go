@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -130,6 +131,13 @@ func (s *Server) encode(r *Resource, obj runtime.Object) ([]byte, error) {
 }
 
 func (s *Server) decode(r *Resource, kv store.KV) (runtime.Object, error) {
+	if obj := s.cachedCopy(r, kv); obj != nil { // watchcache.go
+		return obj, nil
+	}
+	return s.decodeKV(r, kv)
+}
+
+func (s *Server) decodeKV(r *Resource, kv store.KV) (runtime.Object, error) {
 	obj := r.newObj()
 	if err := json.Unmarshal(kv.Value, obj); err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("decoding %s: %w", kv.Key, err))
@@ -512,12 +520,17 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 		}
 		mm, _ := meta.Accessor(merged)
 		mm.SetManagedFields(nm.GetManagedFields()) // manageFields decides what they become
-		if r.GVR.Group == "" && r.GVR.Resource == "pods" {
-			// Upstream's podStatusStrategy keeps the request's metadata
-			// (it resets only spec, deletionTimestamp and ownerReferences):
-			// labels and annotations may change through pods/status, as the
-			// conformance test "Pods should patch a pod status" does.
-			mm.SetLabels(nm.GetLabels())
+		if _, custom := obj.(*unstructured.Unstructured); !custom {
+			// Upstream's status strategies of the built-in kinds reset
+			// only spec (pods also deletionTimestamp and ownerReferences):
+			// labels and annotations may change through /status, as the
+			// conformance tests "Pods should patch a pod status" and
+			// "CronJob should support CronJob API operations" do. A
+			// Deployment's status strategy resets metadata.labels too; a
+			// custom resource's keeps all of the old metadata.
+			if !(r.GVR.Group == "apps" && r.GVR.Resource == "deployments") {
+				mm.SetLabels(nm.GetLabels())
+			}
 			mm.SetAnnotations(nm.GetAnnotations())
 		}
 		if err := validateWorkloadStatus(merged, old); err != nil { // workloads.go
