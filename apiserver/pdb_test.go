@@ -69,6 +69,22 @@ func TestPDBKubectl(t *testing.T) {
 	if out := k.run(t, "get", "poddisruptionbudgets.policy", "zk-pdb", "-o", "jsonpath={.spec.minAvailable}"); out != "3" {
 		t.Fatalf("minAvailable %q", out)
 	}
+	// kubectl patch (strategic merge, the default) and server-side apply
+	k.run(t, "patch", "pdb", "zk-pdb", "-p", `{"spec":{"minAvailable":"50%"}}`)
+	if out := k.run(t, "get", "pdb", "zk-pdb", "-o", "jsonpath={.spec.minAvailable}/{.metadata.generation}"); out != "50%/3" {
+		t.Fatalf("after patch: %q", out)
+	}
+	// (kubectl-patch still owns minAvailable: the merged spec has both)
+	ssa := writeManifest(t, "pdb-ssa.yaml", strings.Replace(examplePDB, "minAvailable: 2", "maxUnavailable: 1", 1))
+	if _, stderr, code := k.fail(t, "apply", "--server-side", "--force-conflicts", "-f", ssa); code != 1 ||
+		!strings.Contains(stderr, "minAvailable and maxUnavailable cannot be both set") {
+		t.Fatalf("server-side apply over kubectl-patch's minAvailable: exit %d %s", code, stderr)
+	}
+	k.run(t, "patch", "pdb", "zk-pdb", "--type=json", "-p", `[{"op":"remove","path":"/spec/minAvailable"}]`)
+	k.run(t, "apply", "--server-side", "--force-conflicts", "-f", ssa)
+	if out := k.run(t, "get", "pdb", "zk-pdb", "-o", "jsonpath={.spec.minAvailable}/{.spec.maxUnavailable}/{.metadata.generation}"); out != "/1/5" {
+		t.Fatalf("after server-side apply: %q", out)
+	}
 }
 
 func ptrIntOrStr(v intstr.IntOrString) *intstr.IntOrString { return &v }
