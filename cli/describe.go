@@ -614,6 +614,22 @@ func describeVolumesIn(p prefixWriter, space string, vols []corev1.Volume) {
 			p.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n")
 			p.write(2, "Name:\t%s\n", v.ConfigMap.Name)
 			p.write(2, "Optional:\t%v\n", v.ConfigMap.Optional != nil && *v.ConfigMap.Optional)
+		case v.Projected != nil:
+			p.write(2, "Type:\tProjected (a volume that contains injected data from multiple sources)\n")
+			for _, src := range v.Projected.Sources {
+				switch {
+				case src.Secret != nil:
+					p.write(2, "SecretName:\t%v\n", src.Secret.Name)
+					p.write(2, "Optional:\t%v\n", ptr.Deref(src.Secret.Optional, false))
+				case src.DownwardAPI != nil:
+					p.write(2, "DownwardAPI:\ttrue\n")
+				case src.ConfigMap != nil:
+					p.write(2, "ConfigMapName:\t%v\n", src.ConfigMap.Name)
+					p.write(2, "Optional:\t%v\n", ptr.Deref(src.ConfigMap.Optional, false))
+				case src.ServiceAccountToken != nil:
+					p.write(2, "TokenExpirationSeconds:\t%d\n", ptr.Deref(src.ServiceAccountToken.ExpirationSeconds, 0))
+				}
+			}
 		case v.Secret != nil:
 			p.write(2, "Type:\tSecret (a volume populated by a Secret)\n")
 			p.write(2, "SecretName:\t%s\n", v.Secret.SecretName)
