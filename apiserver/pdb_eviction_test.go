@@ -8,6 +8,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,6 +230,21 @@ func TestEvictionHonoursPDB(t *testing.T) {
 		budget(t, cs, "neg", lbl, -1, 2, 1, nil)
 		wantStatus(t, evict(cs, "neg-1"), 403, metav1.StatusReasonForbidden,
 			`poddisruptionbudget.policy "neg" is forbidden: pdb disruptions allowed is negative`)
+	})
+
+	t.Run("too many unconfirmed evictions", func(t *testing.T) {
+		lbl := map[string]string{"app": "big"}
+		runningPod(t, cs, "big-1", true, lbl)
+		pdb := budget(t, cs, "big", lbl, 5, 6, 1, nil)
+		pdb.Status.DisruptedPods = map[string]metav1.Time{}
+		for i := range maxDisruptedPodSize + 1 {
+			pdb.Status.DisruptedPods[fmt.Sprintf("gone-%d", i)] = metav1.Now()
+		}
+		if _, err := pdbs.UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, evict(cs, "big-1"), 403, metav1.StatusReasonForbidden,
+			`poddisruptionbudget.policy "big" is forbidden: DisruptedPods map too big - too many evictions not confirmed by PDB controller`)
 	})
 }
 
