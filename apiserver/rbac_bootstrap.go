@@ -67,9 +67,10 @@ var (
 		rule(readVerbs, "", "configmaps", "endpoints", "pods", "pods/status", "pods/log", "serviceaccounts", "services", "services/status",
 			"events", "limitranges", "namespaces", "namespaces/status", "bindings"),
 		rule(readVerbs, "discovery.k8s.io", "endpointslices"),
-		rule(readVerbs, "apps", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+		rule(readVerbs, "apps", "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
 			"replicasets", "replicasets/scale", "replicasets/status"),
 		rule(readVerbs, "batch", "cronjobs", "cronjobs/status", "jobs", "jobs/status"),
+		rule(readVerbs, "policy", "poddisruptionbudgets", "poddisruptionbudgets/status"),
 	}
 	editRules = []rbacv1.PolicyRule{
 		rule(readVerbs, "", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"),
@@ -79,6 +80,7 @@ var (
 		rule(writeVerbs, "", "configmaps", "events", "secrets", "serviceaccounts", "services", "services/proxy"),
 		rule(writeVerbs, "apps", "daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets", "replicasets/scale"),
 		rule(writeVerbs, "batch", "cronjobs", "jobs"),
+		rule(writeVerbs, "policy", "poddisruptionbudgets"),
 	}
 	adminRules = []rbacv1.PolicyRule{
 		rule(readWriteVerbs, rbacv1.GroupName, "rolebindings", "roles"),

@@ -6,8 +6,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // TestStatusWriteKeepsMetadata: a /status write of a built-in kind keeps the
@@ -50,5 +53,31 @@ func TestStatusWriteKeepsMetadata(t *testing.T) {
 	}
 	if d.Labels["l"] != "0" || d.Annotations["a"] != "1" || *d.Spec.Replicas != 1 {
 		t.Fatalf("deployments/status: labels %v annotations %v replicas %d; want l=0 kept, a=1, spec unchanged", d.Labels, d.Annotations, *d.Spec.Replicas)
+	}
+}
+
+// TestPDBStatusValidated: a poddisruptionbudgets/status write is validated
+// as upstream's ValidatePodDisruptionBudgetStatusUpdate: counts are
+// non-negative (the eviction path trusts disruptionsAllowed).
+func TestPDBStatusValidated(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	min := intstr.FromInt32(1)
+	if _, err := cs.PolicyV1().PodDisruptionBudgets("default").Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "pdb"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: &min, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "a"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cs.PolicyV1().PodDisruptionBudgets("default").Patch(ctx, "pdb", types.MergePatchType,
+		[]byte(`{"status":{"disruptionsAllowed":-1,"expectedPods":-2}}`), metav1.PatchOptions{}, "status")
+	want := `PodDisruptionBudget.policy "pdb" is invalid: [status.disruptionsAllowed: Invalid value: -1: must be greater than or equal to 0, status.expectedPods: Invalid value: -2: must be greater than or equal to 0]`
+	if !apierrors.IsInvalid(err) || err.Error() != want {
+		t.Fatalf("negative PDB status: %v\nwant %s", err, want)
+	}
+	if p, err := cs.PolicyV1().PodDisruptionBudgets("default").Patch(ctx, "pdb", types.MergePatchType,
+		[]byte(`{"status":{"disruptionsAllowed":1,"expectedPods":2}}`), metav1.PatchOptions{}, "status"); err != nil || p.Status.DisruptionsAllowed != 1 {
+		t.Fatalf("valid PDB status: %v", err)
 	}
 }

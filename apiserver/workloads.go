@@ -23,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -329,6 +330,8 @@ func workloadInvalid(obj runtime.Object, errs field.ErrorList) error {
 		gk = batchv1.SchemeGroupVersion.WithKind("Job").GroupKind()
 	case *batchv1.CronJob:
 		gk = batchv1.SchemeGroupVersion.WithKind("CronJob").GroupKind()
+	case *policyv1.PodDisruptionBudget:
+		gk = policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget").GroupKind()
 	}
 	return apierrors.NewInvalid(gk, m.GetName(), errs)
 }
@@ -995,6 +998,14 @@ func validateWorkloadStatus(obj, old runtime.Object) error {
 		nonneg(int64(s.NumberAvailable), "numberAvailable")
 		nonneg(int64(s.NumberUnavailable), "numberUnavailable")
 		collision(s.CollisionCount, old.(*appsv1.DaemonSet).Status.CollisionCount)
+	case *policyv1.PodDisruptionBudget:
+		// upstream's ValidatePodDisruptionBudgetStatusUpdate (policy/v1)
+		s := o.Status
+		nonneg(int64(s.DisruptionsAllowed), "disruptionsAllowed")
+		nonneg(int64(s.CurrentHealthy), "currentHealthy")
+		nonneg(int64(s.DesiredHealthy), "desiredHealthy")
+		nonneg(int64(s.ExpectedPods), "expectedPods")
+		errs = append(errs, metav1validation.ValidateConditions(s.Conditions, sp.Child("conditions"))...)
 	default:
 		return nil
 	}
