@@ -16,11 +16,16 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -37,23 +42,167 @@ func withLogsSelector(cmd *ucli.Command) *ucli.Command {
 
   # Return the last 10 lines of every pod labelled app=nginx, prefixed with their source
   wasmpod logs -l app=nginx --prefix`
+	cmd.Description += `
+
+  # Return the logs of the first pod of deployment nginx (of job pi, ...)
+  wasmpod logs deployment/nginx`
+	cmd.Flags = append(cmd.Flags, &ucli.DurationFlag{Name: "pod-running-timeout", Value: 20 * time.Second,
+		Usage: "the length of time to wait until at least one pod of TYPE/NAME exists"})
 	action := cmd.Action
 	cmd.Action = func(c *ucli.Context) error {
-		if c.String("selector") == "" {
-			return action(c)
+		if c.String("selector") != "" {
+			return logsBySelector(c)
 		}
-		return logsBySelector(c)
+		if typ, name, ok := strings.Cut(c.Args().First(), "/"); ok && workloadLogTypes[strings.ToLower(typ)] {
+			return logsForWorkload(c, typ, name)
+		}
+		return action(c)
 	}
 	return cmd
 }
 
-func logsBySelector(c *ucli.Context) error {
-	sel := c.String("selector")
-	if c.Args().Len() > 0 {
-		return errorf("only a selector (-l) or a POD name is allowed\nSee 'wasmpod logs -h' for help and examples")
+// workloadLogTypes are the TYPE words of TYPE/NAME whose pods logs reads
+// (kubectl's SelectorsForObject kinds).
+var workloadLogTypes = map[string]bool{}
+
+func init() {
+	for _, w := range []string{"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps",
+		"replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps",
+		"daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps",
+		"statefulset", "statefulsets", "sts", "statefulset.apps", "statefulsets.apps",
+		"job", "jobs", "job.batch", "jobs.batch"} {
+		workloadLogTypes[w] = true
 	}
+}
+
+// logsForWorkload is kubectl logs TYPE/NAME of a workload (its
+// LogsForObject and AttachablePodForObject): the logs of one of the pods
+// its selector matches, the most available one (kubectl's ActivePods order,
+// reversed), waiting up to --pod-running-timeout for one to exist.
+func logsForWorkload(c *ucli.Context, typ, name string) error {
+	args := c.Args().Slice()
+	if len(args) > 2 || (len(args) == 2 && c.String("container") != "") {
+		return errorf("only one of -c or an inline [CONTAINER] arg is allowed")
+	}
+	opts, err := logOptionsOf(c, -1)
+	if err != nil {
+		return err
+	}
+	if len(args) == 2 {
+		opts.Container = args[1]
+	}
+	k, err := connect(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
+	ns := k.namespace(c)
+	m, err := k.mappingFor(typ)
+	if err != nil {
+		return k.fail(err)
+	}
+	u, err := k.resourceClient(m, ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return errorf("error from server (NotFound): %v in namespace %q", err, ns)
+	}
+	if err != nil {
+		return k.fail(err)
+	}
+	var ls metav1.LabelSelector
+	if raw, ok, _ := unstructured.NestedMap(u.Object, "spec", "selector"); ok {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+			return k.fail(err)
+		}
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil {
+		return errorf("cannot attach to %s: invalid label selector: %v", m.GroupVersionKind.Kind, err)
+	}
+	deadline := time.Now().Add(c.Duration("pod-running-timeout"))
+	for {
+		l, err := k.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return k.fail(err)
+		}
+		if len(l.Items) > 0 {
+			pods := make([]*corev1.Pod, len(l.Items))
+			for i := range l.Items {
+				pods[i] = &l.Items[i]
+			}
+			sort.SliceStable(pods, func(i, j int) bool { return activePodLess(pods[j], pods[i]) })
+			if len(pods) > 1 {
+				fmt.Fprintf(c.App.ErrWriter, "Found %d pods, using pod/%s\n", len(pods), pods[0].Name)
+			}
+			return k.fail(k.streamLogs(ctx, ns, pods[0].Name, opts, c.App.Writer, c.App.ErrWriter))
+		}
+		if time.Now().After(deadline) {
+			return errorf("timed out waiting for the condition")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// activePodLess is kubectl's podutils.ActivePods order: unassigned <
+// assigned; Pending < Unknown < Running; not ready < ready; deleting <
+// not; ready more recently < longer; more restarts < fewer; newer < older.
+func activePodLess(a, b *corev1.Pod) bool {
+	if a.Spec.NodeName != b.Spec.NodeName && (a.Spec.NodeName == "" || b.Spec.NodeName == "") {
+		return a.Spec.NodeName == ""
+	}
+	phase := map[corev1.PodPhase]int{corev1.PodPending: 0, corev1.PodUnknown: 1, corev1.PodRunning: 2}
+	if phase[a.Status.Phase] != phase[b.Status.Phase] {
+		return phase[a.Status.Phase] < phase[b.Status.Phase]
+	}
+	ready := func(p *corev1.Pod) *corev1.PodCondition {
+		for i := range p.Status.Conditions {
+			if c := &p.Status.Conditions[i]; c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return c
+			}
+		}
+		return nil
+	}
+	ra, rb := ready(a), ready(b)
+	if (ra != nil) != (rb != nil) {
+		return ra == nil
+	}
+	if (a.DeletionTimestamp != nil) != (b.DeletionTimestamp != nil) {
+		return a.DeletionTimestamp != nil
+	}
+	if a.DeletionTimestamp != nil && b.DeletionTimestamp != nil && !a.DeletionTimestamp.Equal(b.DeletionTimestamp) {
+		return a.DeletionTimestamp.Before(b.DeletionTimestamp)
+	}
+	afterOrZero := func(t1, t2 metav1.Time) bool {
+		if t1.IsZero() || t2.IsZero() {
+			return t1.IsZero()
+		}
+		return t1.After(t2.Time)
+	}
+	if ra != nil && rb != nil && !ra.LastTransitionTime.Equal(&rb.LastTransitionTime) {
+		return afterOrZero(ra.LastTransitionTime, rb.LastTransitionTime)
+	}
+	restarts := func(p *corev1.Pod) int32 {
+		n := int32(0)
+		for _, s := range p.Status.ContainerStatuses {
+			n = max(n, s.RestartCount)
+		}
+		return n
+	}
+	if x, y := restarts(a), restarts(b); x != y {
+		return x > y
+	}
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return afterOrZero(a.CreationTimestamp, b.CreationTimestamp)
+	}
+	return false
+}
+
+// logOptionsOf reads the log flags; tail is the --tail default (-1: all).
+func logOptionsOf(c *ucli.Context, tail int64) (*corev1.PodLogOptions, error) {
 	opts := &corev1.PodLogOptions{Container: c.String("container"), Follow: c.Bool("follow"), Previous: c.Bool("previous"), Timestamps: c.Bool("timestamps")}
-	tail := int64(10) // kubectl's default with a selector
 	if c.IsSet("tail") {
 		tail = c.Int64("tail")
 	}
@@ -63,9 +212,32 @@ func logsBySelector(c *ucli.Context) error {
 	if b := c.Int64("limit-bytes"); b > 0 {
 		opts.LimitBytes = &b
 	}
+	if c.IsSet("since") && c.IsSet("since-time") {
+		return nil, errorf("at most one of `sinceTime` or `sinceSeconds` may be specified")
+	}
 	if d := c.Duration("since"); d > 0 {
-		s := int64(d.Round(1e9).Seconds())
+		s := int64(d.Round(time.Second).Seconds())
 		opts.SinceSeconds = &s
+	}
+	if st := c.String("since-time"); st != "" {
+		t, err := time.Parse(time.RFC3339, st)
+		if err != nil {
+			return nil, errorf("invalid --since-time %q: want RFC3339, e.g. 2006-01-02T15:04:05Z", st)
+		}
+		mt := metav1.NewTime(t)
+		opts.SinceTime = &mt
+	}
+	return opts, nil
+}
+
+func logsBySelector(c *ucli.Context) error {
+	sel := c.String("selector")
+	if c.Args().Len() > 0 {
+		return errorf("only a selector (-l) or a POD name is allowed\nSee 'wasmpod logs -h' for help and examples")
+	}
+	opts, err := logOptionsOf(c, 10) // kubectl's --tail default with a selector
+	if err != nil {
+		return err
 	}
 	k, err := connect(c)
 	if err != nil {

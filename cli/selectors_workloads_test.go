@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -67,6 +68,46 @@ func TestGoldenSetBasedSelectors(t *testing.T) {
 		}
 		t.Logf("%s: exit %d, same lines:\n%s%s", strings.Join(args, " "), wcode, wout, werr)
 	}
+	// logs TYPE/NAME of a workload: one of its pods, the most available
+	// (lw-b, Running and Ready, before lw-c, Pending).
+	b, err := g.cs.CoreV1().Pods("default").Get(ctx, "lw-b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+	if _, err := g.cs.CoreV1().Pods("default").UpdateStatus(ctx, b, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := func(tier string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"tier": tier}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "a.wasm"}}}}
+	}
+	if _, err := g.cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "dy"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "y"}}, Template: tmpl("y")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.cs.AppsV1().DaemonSets("default").Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "dx"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"x"}}}},
+			Template: tmpl("x")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"logs", "deploy/dy"},
+		{"logs", "deployment/dy", "side"},
+		{"logs", "ds/dx", "-c", "side", "--tail=1"},
+		{"logs", "rs/nope"},
+		{"logs", "deploy/dy", "main", "-c", "side"},
+	} {
+		kout, kerr, kcode := g.kubectlRun(args...)
+		wout, werr, wcode := g.wasmpodRun(args...)
+		kerr = strings.ReplaceAll(kerr, "kubectl", "wasmpod")
+		if kout != wout || kerr != werr || kcode != wcode {
+			t.Errorf("%s:\nkubectl (exit %d):\n%s\nstderr: %s\nwasmpod (exit %d):\n%s\nstderr: %s", strings.Join(args, " "), kcode, kout, kerr, wcode, wout, werr)
+			continue
+		}
+		t.Logf("%s: exit %d, same output:\n%s%s", strings.Join(args, " "), wcode, wout, werr)
+	}
+
 	// delete: twin namespaces, the same pods deleted and left. (The
 	// messages differ: kubectl v1.37 says `pod "x" deleted from NS
 	// namespace`, wasmpod's delete.go `pod "x" deleted`.)
