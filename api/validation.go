@@ -77,6 +77,9 @@ const (
 	// MaxPodMetadataBytes bounds the JSON encoding of metadata (whose
 	// annotations alone may take 256 KiB, as upstream).
 	MaxPodMetadataBytes = 512 << 10
+	// templateMetadataRoom is what a pod template's metadata leaves of
+	// MaxPodMetadataBytes for the metadata a controller adds to its pods.
+	templateMetadataRoom = 16 << 10
 )
 
 var (
@@ -129,6 +132,21 @@ func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path, opt
 	allErrs := metav1validation.ValidateLabels(t.Labels, fldPath.Child("labels"))
 	allErrs = append(allErrs, apivalidation.ValidateAnnotations(t.Annotations, fldPath.Child("annotations"))...)
 	allErrs = append(allErrs, validatePodDeletionCost(t.Annotations, fldPath.Child("annotations"), opts)...)
+	// Its pods' metadata must fit MaxPodMetadataBytes with what the
+	// controllers add (name, ownerReferences, their labels and
+	// annotations) and the managedFields naming each label and annotation
+	// key again ("f:KEY":{}), or every creation would fail.
+	if b, err := json.Marshal(&t.ObjectMeta); err == nil {
+		n := len(b)
+		for _, m := range []map[string]string{t.Labels, t.Annotations} {
+			for k := range m {
+				n += len(k) + 8
+			}
+		}
+		if n > MaxPodMetadataBytes-templateMetadataRoom {
+			allErrs = append(allErrs, field.TooLong(fldPath.Child("metadata"), "", MaxPodMetadataBytes-templateMetadataRoom))
+		}
+	}
 	ephemeral := t.Spec.EphemeralContainers
 	p := &corev1.Pod{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
 	p.Spec.EphemeralContainers = nil

@@ -5,6 +5,7 @@ package replicaset
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,24 @@ func TestHostile13MaxReplicas(t *testing.T) {
 	})
 	if n := e.creates.Load(); n > 1500 {
 		t.Errorf("%d creations", n)
+	}
+}
+
+// TestHostile13TemplateMetadataTooBig: a template whose labels make every
+// pod's metadata exceed the API's bound on pod metadata
+// (api.MaxPodMetadataBytes) is refused when the ReplicaSet is created,
+// naming spec.template.metadata, instead of being stored and then failing
+// every pod creation for ever (FailedCreate, ReplicaFailure).
+func TestHostile13TemplateMetadataTooBig(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	lbl := map[string]string{"app": "big"}
+	tl := map[string]string{"app": "big"}
+	for i := range 1500 {
+		tl[fmt.Sprintf("%s.example.com/k%04d", strings.Repeat("p", 200), i)] = strings.Repeat("v", 63)
+	}
+	_, err := e.cs.AppsV1().ReplicaSets("default").Create(ctx, newRS("big", 1, &metav1.LabelSelector{MatchLabels: lbl}, tl), metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.template.metadata: Too long: may not be more than") {
+		t.Fatalf("create: %v", err)
 	}
 }
