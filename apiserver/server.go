@@ -131,6 +131,13 @@ func (s *Server) encode(r *Resource, obj runtime.Object) ([]byte, error) {
 }
 
 func (s *Server) decode(r *Resource, kv store.KV) (runtime.Object, error) {
+	if obj := s.cachedCopy(r, kv); obj != nil { // watchcache.go
+		return obj, nil
+	}
+	return s.decodeKV(r, kv)
+}
+
+func (s *Server) decodeKV(r *Resource, kv store.KV) (runtime.Object, error) {
 	obj := r.newObj()
 	if err := json.Unmarshal(kv.Value, obj); err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("decoding %s: %w", kv.Key, err))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -164,8 +165,25 @@ func TestWatchCacheBounds(t *testing.T) {
 		t.Fatalf("decoded %T", a.obj)
 	}
 	small := kv(9001, 10)
-	if e.s.decoded(r, small) != e.s.decoded(r, small) {
+	se := e.s.decoded(r, small)
+	if se != e.s.decoded(r, small) {
 		t.Fatal("a small event was decoded twice")
+	}
+	// The write paths' decode of a revision a watcher decoded is a copy.
+	before = c.decodes.Load()
+	obj, err := e.s.decode(r, small)
+	if err != nil || obj == se.obj || !equality.Semantic.DeepEqual(obj, se.obj) || c.decodes.Load() != before {
+		t.Fatalf("decode of a watched revision: %v, same object %v", err, obj == se.obj)
+	}
+	obj.(*corev1.ConfigMap).Data["k"] = "changed"
+	if se.obj.(*corev1.ConfigMap).Data["k"] == "changed" {
+		t.Fatal("decode returned the shared object")
+	}
+	// Another key's value under the same revision is not taken for it.
+	other := kv(9001, 12)
+	other.Key = "/configmaps/default/other"
+	if obj, err := e.s.decode(r, other); err != nil || len(obj.(*corev1.ConfigMap).Data["k"]) != 12 {
+		t.Fatalf("decode of another key: %v", err)
 	}
 }
 
