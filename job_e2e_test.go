@@ -191,7 +191,7 @@ func TestJobKubectl(t *testing.T) {
 	// exactly the number of failed pods.
 	t.Run("should run a job to completion when tasks sometimes fail and are not locally restarted", func(t *testing.T) {
 		t.Parallel()
-		e.apply(t, jobYAML("sometimes-fail", "  completions: 3\n  parallelism: 3\n  backoffLimit: 6", `case $HOSTNAME in *[0-9]) exit 1;; esac; echo ok`))
+		e.apply(t, jobYAML("sometimes-fail", "  completions: 3\n  parallelism: 3\n  backoffLimit: 10", `case $HOSTNAME in *[0-9]) exit 1;; esac; echo ok`))
 		e.must(t, "wait", "--for=condition=Complete", "job/sometimes-fail", "--timeout=300s")
 		j := e.job(t, "sometimes-fail")
 		var ok, failed int32
@@ -358,6 +358,38 @@ func TestJobKubectl(t *testing.T) {
 			_, err := e.c.Client().BatchV1().Jobs("default").Get(context.Background(), "ttl", metav1.GetOptions{})
 			return err != nil && len(e.jobPods(t, "ttl")) == 0
 		})
+	})
+
+	// "should apply changes to a job status": /status patched (with an
+	// annotation) and updated, read back through the subresource.
+	t.Run("should apply changes to a job status", func(t *testing.T) {
+		t.Parallel()
+		e.apply(t, jobYAML("status", "  parallelism: 2\n  completions: 4", "sleep 3600"))
+		waitFor(t, "2 pods", 60*time.Second, func() bool { return len(e.jobPods(t, "status")) == 2 })
+		now1 := metav1.Now().Rfc3339Copy()
+		e.must(t, "patch", "job", "status", "--subresource=status", "--type=merge", "-p",
+			fmt.Sprintf(`{"metadata":{"annotations":{"patchedstatus":"true"}},"status":{"startTime":%q}}`, now1.UTC().Format(time.RFC3339)))
+		j := e.job(t, "status")
+		if j.Annotations["patchedstatus"] != "true" || !j.Status.StartTime.Equal(&now1) {
+			t.Fatalf("after the status patch: annotations %v, startTime %v, want %v", j.Annotations, j.Status.StartTime, now1)
+		}
+		now2 := metav1.NewTime(now1.Add(-time.Hour))
+		for {
+			j := e.job(t, "status")
+			j.Status.StartTime = &now2
+			_, err := e.c.Client().BatchV1().Jobs("default").UpdateStatus(context.Background(), j, metav1.UpdateOptions{})
+			if err == nil {
+				break
+			}
+			if !strings.Contains(err.Error(), "the object has been modified") {
+				t.Fatal(err)
+			}
+		}
+		got := e.must(t, "get", "job", "status", "--subresource=status", "-o", "jsonpath={.metadata.uid} {.status.startTime}")
+		if want := fmt.Sprintf("%s %s", j.UID, now2.UTC().Format(time.RFC3339)); got != want {
+			t.Fatalf("get --subresource=status: %q, want %q", got, want)
+		}
+		e.must(t, "delete", "job", "status", "--wait=false")
 	})
 
 	// "should manage the lifecycle of a job": a suspended Job labelled,
