@@ -50,7 +50,7 @@ func newToolboxEnv(t *testing.T) *streamEnv {
 			t.Fatal(err)
 		}
 	}
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store})
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store}) // compiled modules shared by the package's clusters
 	if err != nil {
 		t.Fatal(err)
 	}
