@@ -1,6 +1,7 @@
 package kubeutil
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -49,5 +50,26 @@ func TestTyped(t *testing.T) {
 	h.OnDelete(&corev1.Pod{})
 	if want := "add:a update:b delete:c"; strings.Join(got, " ") != want {
 		t.Errorf("calls %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestProcessNextRecoversPanic: a sync that panics is a failure retried
+// with the queue's back-off, and the worker goes on.
+func TestProcessNextRecoversPanic(t *testing.T) {
+	q := NewQueue("test")
+	defer q.ShutDown()
+	q.Add("ns/bad")
+	calls := 0
+	more := ProcessNext(context.Background(), q, func(context.Context, string) error {
+		calls++
+		var m map[string]int
+		m["boom"] = 1 // nil map write: a runtime panic
+		return nil
+	})
+	if !more || calls != 1 {
+		t.Fatalf("ProcessNext after a panic: more=%v calls=%d", more, calls)
+	}
+	if n := q.NumRequeues("ns/bad"); n != 1 {
+		t.Fatalf("requeues after a panic: %d, want 1 (rate-limited retry)", n)
 	}
 }
