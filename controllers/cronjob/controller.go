@@ -260,7 +260,11 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(k)
-	at, err := c.sync(ctx, k)
+	var at time.Time
+	err := kubeutil.SyncRecovering(ctx, k, func(ctx context.Context, k string) (err error) {
+		at, err = c.sync(ctx, k)
+		return err
+	})
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {

@@ -31,7 +31,7 @@ func ProcessNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[str
 		return false
 	}
 	defer q.Done(key)
-	if err := syncRecovering(ctx, key, sync); err != nil && ctx.Err() == nil {
+	if err := SyncRecovering(ctx, key, sync); err != nil && ctx.Err() == nil {
 		q.AddRateLimited(key)
 		return true
 	}
@@ -39,8 +39,9 @@ func ProcessNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[str
 	return true
 }
 
-// syncRecovering runs sync, turning a panic into an error.
-func syncRecovering(ctx context.Context, key string, sync func(context.Context, string) error) (err error) {
+// SyncRecovering runs sync, turning a panic into an error logged with its
+// stack; for controllers whose work loop is not ProcessNext.
+func SyncRecovering(ctx context.Context, key string, sync func(context.Context, string) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic syncing %q: %v", key, r)
