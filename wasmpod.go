@@ -58,6 +58,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
+	"github.com/wasmpod/wasmpod/controllers/podgc"
 	"github.com/wasmpod/wasmpod/controllers/replicaset"
 	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
@@ -334,6 +335,8 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
 	c.goRun(func() { nlc.Run(runCtx) })
+	pgc := podgc.New(c.client, cfg.Clock, podgc.DefaultTerminatedPodThreshold)
+	c.goRun(func() { pgc.Run(runCtx) })
 	rsc := replicaset.New(c.client, cfg.Clock)
 	c.goRun(func() { rsc.Run(runCtx) })
 	jc := job.New(c.client, cfg.Clock)
