@@ -387,3 +387,37 @@ func TestSortForGC(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The quarantine ends with a live GET, not the informer's word: a node
+// the caller's node list lacks but the API server has keeps its pods;
+// once the API server has lost it too, they go. Upstream:
+// TestGCOrphaned "some nodes missing in cache, but exist in API".
+func TestGCOrphanedLiveGet(t *testing.T) {
+	e := setup(t)
+	e.node("real", true)
+	p := e.pod("p", "real", corev1.PodRunning, "")
+	c := New(e.cs, e.clk, 0)
+	defer c.nodeQueue.ShutDown()
+	quarantine := func() {
+		t.Helper()
+		c.gcOrphaned(e.ctx, []*corev1.Pod{p}, nil) // the cache does not know "real"
+		e.clk.Step(QuarantineTime)
+		deadline := time.Now().Add(5 * time.Second)
+		for c.nodeQueue.Len() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("node never left the quarantine")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		c.gcOrphaned(e.ctx, []*corev1.Pod{p}, nil)
+	}
+	quarantine()
+	if got, _ := e.get("p"); got == nil || got.Status.Phase != corev1.PodRunning || got.DeletionTimestamp != nil {
+		t.Fatalf("pod of a node the API server has was touched: %+v", got)
+	}
+	if err := e.cs.CoreV1().Nodes().Delete(e.ctx, "real", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	quarantine()
+	e.waitNames("")
+}
