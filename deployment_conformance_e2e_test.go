@@ -14,11 +14,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -140,6 +142,23 @@ func TestConformanceDeployment(t *testing.T) {
 		if err != nil || scale.Spec.Replicas != 4 || scale.Status.Replicas != 4 {
 			t.Fatalf("scale after the rollout: %v %+v", err, scale)
 		}
+		// Beyond upstream, as kube-apiserver answers: a stale
+		// resourceVersion is a conflict, a negative count is refused
+		// naming spec.replicas, a missing deployment's scale is NotFound.
+		stale := scale.DeepCopy()
+		stale.ResourceVersion = res.ResourceVersion
+		stale.Spec.Replicas = 3
+		if _, err := dc.UpdateScale(ctx, name, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+			t.Fatalf("put scale with a stale resourceVersion: %v, want a conflict", err)
+		}
+		neg := scale.DeepCopy()
+		neg.Spec.Replicas = -1
+		if _, err := dc.UpdateScale(ctx, name, neg, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.replicas") {
+			t.Fatalf("put scale with -1 replicas: %v, want Invalid naming spec.replicas", err)
+		}
+		if _, err := dc.GetScale(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("get scale of a missing deployment: %v, want NotFound", err)
+		}
 	})
 
 	// framework.ConformanceIt("should validate Deployment Status
@@ -205,6 +224,23 @@ func TestConformanceDeployment(t *testing.T) {
 				}
 			}
 			return false
+		}
+		// Beyond upstream: a status write does not change the spec
+		// (deploymentStatusStrategy keeps the old spec).
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d, err := dc.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			five := int32(5)
+			d.Spec.Replicas = &five
+			d, err = dc.UpdateStatus(ctx, d, metav1.UpdateOptions{})
+			if err == nil && *d.Spec.Replicas != 1 {
+				t.Errorf("a status update wrote spec.replicas %d", *d.Spec.Replicas)
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("update status with another spec: %v", err)
 		}
 		untilEvent(t, w, "the StatusUpdate condition", 30*time.Second, func(_ watch.EventType, d *appsv1.Deployment) bool {
 			return d.Name == name && d.Namespace == ns && d.Labels["e2e"] == "testing" && hasCond(d, "StatusUpdate", "E2E", "Set from e2e test")
