@@ -11,6 +11,7 @@ package wasmpod_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -137,13 +138,21 @@ func TestConformanceDisruption(t *testing.T) {
 
 	// evictionCases "too few pods, replicaSet, percentage" (f.It, Serial
 	// upstream): minAvailable 90% of a ReplicaSet of 10 whose pods all
-	// ask for host port 5555, so only one fits on the (single) node; 1
+	// ask for the same host port, so only one fits on the (single) node; 1
 	// healthy of the 9 wanted: the eviction is denied.
 	t.Run("evictions: too few pods, replicaSet, percentage => should not allow an eviction", func(t *testing.T) {
 		t.Parallel()
 		ns := confNamespace(t, cs, "pdb-too-few-rs-pct")
 		rs := confRS("rs", 10, confPDBLabels)
-		rs.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{HostPort: 5555, ContainerPort: 5555}}
+		// Upstream's port is 5555; the node agent really listens on a host
+		// port, so the test takes one free on this machine.
+		l, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := int32(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		rs.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{HostPort: port, ContainerPort: 5555}}
 		if _, err := cs.AppsV1().ReplicaSets(ns).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
