@@ -266,13 +266,7 @@ func (c *Controller) deleteDS(o any) {
 // resolve returns the DaemonSet a controller reference names, if it is
 // the one (same UID) in the cache.
 func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.DaemonSet {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	ds, err := c.dsets.DaemonSets(ns).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
+	ds, _ := cu.ResolveControllerRef(ref, controllerKind.GroupKind(), c.dsets.DaemonSets(ns).Get)
 	return ds
 }
 
@@ -283,15 +277,7 @@ func (c *Controller) matching(p *corev1.Pod) []*appsv1.DaemonSet {
 	if err != nil {
 		return nil
 	}
-	var out []*appsv1.DaemonSet
-	for _, ds := range list {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
-			continue
-		}
-		out = append(out, ds)
-	}
-	return out
+	return cu.Selecting(list, func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, p.Labels)
 }
 
 // addPod (upstream's addPod): a controlled pod is one creation observed;

@@ -393,6 +393,13 @@ func TestRetryCreatingFailedDaemonPods(t *testing.T) {
 	e.create(newDS("retry"))
 	p := e.waitNodes("retry", "n1")["n1"][0]
 	e.run(p)
+	// The back-off key holds status.observedGeneration (upstream's
+	// failedPodsBackoffKey): fail the pods once the status has caught up,
+	// so that both failures share one key.
+	e.waitFor("status.observedGeneration", func() bool {
+		ds, err := e.cs.AppsV1().DaemonSets("default").Get(e.ctx, "retry", metav1.GetOptions{})
+		return err == nil && ds.Status.ObservedGeneration == ds.Generation
+	})
 	e.setStatus(p.Name, corev1.PodFailed, false)
 	var p2 corev1.Pod
 	e.waitFor("a new pod in place of the failed one", func() bool {
@@ -419,7 +426,15 @@ func TestRetryCreatingFailedDaemonPods(t *testing.T) {
 	e.setStatus(p2.Name, corev1.PodFailed, false)
 	time.Sleep(300 * time.Millisecond)
 	if ps := e.pods("retry")["n1"]; len(ps) != 1 || ps[0].Name != p2.Name {
-		t.Fatalf("within the back-off: pods %v, want the failed %s kept", nodesOf(e.pods("retry")), p2.Name)
+		var got []string
+		for _, q := range ps {
+			got = append(got, q.Name+"/"+string(q.Status.Phase))
+		}
+		l, _ := e.cs.CoreV1().Events("default").List(e.ctx, metav1.ListOptions{})
+		for _, ev := range l.Items {
+			got = append(got, ev.Reason+": "+ev.Message)
+		}
+		t.Fatalf("within the back-off: pods on n1 %v, want the failed %s kept", got, p2.Name)
 	}
 	e.clk.Step(3 * time.Second)
 	e.waitFor("the second failed pod replaced after the back-off", func() bool {

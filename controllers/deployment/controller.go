@@ -65,6 +65,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	cu "github.com/wasmpod/wasmpod/internal/controllerutil"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
@@ -205,13 +206,7 @@ func (c *Controller) enqueueAfter(key string, d time.Duration) {
 // resolve returns the Deployment a controller reference names, if it is
 // the one (same UID) in the cache.
 func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.Deployment {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	d, err := c.deploys.Deployments(ns).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
+	d, _ := cu.ResolveControllerRef(ref, controllerKind.GroupKind(), c.deploys.Deployments(ns).Get)
 	return d
 }
 
@@ -222,15 +217,7 @@ func (c *Controller) matching(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
 	if err != nil {
 		return nil
 	}
-	var out []*appsv1.Deployment
-	for _, d := range list {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
+	return cu.Selecting(list, func(o *appsv1.Deployment) *metav1.LabelSelector { return o.Spec.Selector }, rs.Labels)
 }
 
 func key(d *appsv1.Deployment) string { return d.Namespace + "/" + d.Name }

@@ -277,13 +277,7 @@ func (c *Controller) cleanupPodFinalizers(j *batchv1.Job) {
 // resolve returns the Job a controller reference names, if it is the one
 // (same UID) in the cache.
 func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *batchv1.Job {
-	if ref.Kind != controllerKind.Kind {
-		return nil
-	}
-	j, err := c.jobs.Jobs(ns).Get(ref.Name)
-	if err != nil || j.UID != ref.UID {
-		return nil
-	}
+	j, _ := cu.ResolveControllerRef(ref, controllerKind.GroupKind(), c.jobs.Jobs(ns).Get)
 	return j
 }
 
@@ -293,15 +287,7 @@ func (c *Controller) matching(p *corev1.Pod) []*batchv1.Job {
 	if err != nil {
 		return nil
 	}
-	var out []*batchv1.Job
-	for _, j := range list {
-		sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
-			continue
-		}
-		out = append(out, j)
-	}
-	return out
+	return cu.Selecting(list, func(o *batchv1.Job) *metav1.LabelSelector { return o.Spec.Selector }, p.Labels)
 }
 
 func (c *Controller) addPod(o any) {

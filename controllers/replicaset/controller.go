@@ -184,13 +184,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 // resolve returns the ReplicaSet a controller reference names, if it is
 // the one (same UID) in the cache.
 func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	rs, err := c.rsets.ReplicaSets(ns).Get(ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return nil
-	}
+	rs, _ := cu.ResolveControllerRef(ref, controllerKind.GroupKind(), c.rsets.ReplicaSets(ns).Get)
 	return rs
 }
 
@@ -201,15 +195,7 @@ func (c *Controller) matching(p *corev1.Pod) []*appsv1.ReplicaSet {
 	if err != nil {
 		return nil
 	}
-	var out []*appsv1.ReplicaSet
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
-			continue
-		}
-		out = append(out, rs)
-	}
-	return out
+	return cu.Selecting(list, func(o *appsv1.ReplicaSet) *metav1.LabelSelector { return o.Spec.Selector }, p.Labels)
 }
 
 func key(rs *appsv1.ReplicaSet) string { return rs.Namespace + "/" + rs.Name }
