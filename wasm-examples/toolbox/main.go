@@ -85,7 +85,7 @@ func init() {
 		"sed": sedMain, "find": findMain, "test": testMain, "[": testMain, "true": trueMain,
 		"false": falseMain, "wget": wgetMain, "tee": teeMain, "hostname": hostnameMain,
 		"exit": exitMain, "pwd": pwdMain, "printenv": printenvMain, "basename": basenameMain,
-		"dirname": dirnameMain, "httpd": httpdMain, "toolbox": toolboxMain,
+		"dirname": dirnameMain, "httpd": httpdMain, "toolbox": toolboxMain, "expr": exprMain,
 	}
 }
 

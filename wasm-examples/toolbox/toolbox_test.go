@@ -38,6 +38,12 @@ func TestShellAndApplets(t *testing.T) {
 		{script: `if then fi`, errSub: "sh: syntax error", code: 2},
 		{script: `test -d a && [ -f a/b/f ] && echo yes; test -f nope; echo $?`, out: "yes\n1\n"},
 		{script: `cat missing`, errSub: "cat: missing: No such file or directory", code: 1},
+		// expr, as upstream's Job e2e scripts use it (expr ${JOB_COMPLETION_INDEX} % 2)
+		{script: `expr 7 % 2; expr 4 % 2; echo $?; expr 1 + 2 '*' 3; expr '(' 1 + 2 ')' '*' 3; expr 10 - 12`, out: "1\n0\n1\n7\n9\n-2\n"},
+		{script: `expr abc : 'a\(.*\)'; expr abc : 'a.*'; expr abc : 'x'; expr 9 '>' 10; expr b '>' a; expr '' \| 5; expr 3 \& 0`, out: "bc\n3\n0\n0\n1\n5\n0\n", code: 1},
+		{script: `expr 1 / 0`, errSub: "expr: division by zero", code: 2},
+		{script: `expr a + 1`, errSub: "expr: non-integer argument", code: 2},
+		{script: `expr 1 +`, errSub: "expr: syntax error", code: 2},
 		{script: `cp -r a c && mv c d && find d -type f && rm -r d && ls d`, out: "d/b/f\n", errSub: "ls: d: No such file or directory", code: 1},
 		{script: `touch t1 && ls t1 && env | grep -c HOSTNAME=box`, out: "t1\n1\n"},
 		{script: `false || true; exit 3`, code: 3},
