@@ -225,11 +225,17 @@ func TestEvictionHonoursPDB(t *testing.T) {
 	})
 
 	t.Run("negative disruptionsAllowed", func(t *testing.T) {
+		// The status validation refuses a negative count (upstream's
+		// ValidatePodDisruptionBudgetStatusUpdate), so the eviction's own
+		// 403 for one ("pdb disruptions allowed is negative") is a guard
+		// no client can reach through the API.
 		lbl := map[string]string{"app": "neg"}
 		runningPod(t, cs, "neg-1", true, lbl)
-		budget(t, cs, "neg", lbl, -1, 2, 1, nil)
-		wantStatus(t, evict(cs, "neg-1"), 403, metav1.StatusReasonForbidden,
-			`poddisruptionbudget.policy "neg" is forbidden: pdb disruptions allowed is negative`)
+		pdb := budget(t, cs, "neg", lbl, 0, 2, 1, nil)
+		pdb.Status.DisruptionsAllowed = -1
+		_, err := pdbs.UpdateStatus(ctx, pdb, metav1.UpdateOptions{})
+		wantStatus(t, err, 422, metav1.StatusReasonInvalid,
+			`PodDisruptionBudget.policy "neg" is invalid: status.disruptionsAllowed: Invalid value: -1: must be greater than or equal to 0`)
 	})
 
 	t.Run("too many unconfirmed evictions", func(t *testing.T) {

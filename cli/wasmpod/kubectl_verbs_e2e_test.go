@@ -286,7 +286,7 @@ func TestKubectlVerbsDefaultFlags(t *testing.T) {
 		if got := k.must(t, "get", "secret", "creds", "-o", "jsonpath={.type}"); got != "Opaque" {
 			t.Errorf("type after a replace without one: %q", got)
 		}
-		wantLines(t, "get deploy", k.must(t, "get", "deployment", "d1"), `NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`, `d1\s+0/1\s+0\s+0\s+\S+`)
+		wantLines(t, "get deploy", k.must(t, "get", "deployment", "d1"), `NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`, `d1\s+0/1\s+[01]\s+0\s+\S+`) // UP-TO-DATE 1 once the Deployment controller made its ReplicaSet
 		wantLines(t, "get ns", k.must(t, "get", "namespace", "team-a"), `NAME\s+STATUS\s+AGE`, `team-a\s+Active\s+\S+`)
 		if out := k.must(t, "get", "configmaps", "-n", "team-a", "-o", "name"); !strings.Contains(out, "configmap/in-team\n") {
 			t.Errorf("get cm -n team-a: %q", out)
