@@ -176,8 +176,22 @@ func (w *Worker) instanceEnded(name string, idx int32) bool {
 		return true
 	default:
 	}
+	// The status is published after an instance starts, and the guest
+	// may write before it is: a status that has not caught up with
+	// instance idx (no status, an older restartCount, or Waiting with no
+	// termination behind it) is not an end.
 	cs := containerStatus(w.Pod(), name)
-	return cs == nil || cs.RestartCount != idx || cs.State.Running == nil
+	switch {
+	case cs == nil || cs.RestartCount < idx:
+		return false
+	case cs.RestartCount > idx:
+		return true
+	case cs.State.Terminated != nil:
+		return true
+	case cs.State.Waiting != nil:
+		return cs.LastTerminationState.Terminated != nil
+	}
+	return false
 }
 
 // errLimit stops reading once LimitBytes are written.
