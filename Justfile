@@ -16,6 +16,12 @@ ci:
 bench:
     go test -run '^$' -bench . -benchtime 20x .
 
+# The controllers (issue 13), once each: a ReplicaSet 0 -> 1,000 -> 0 against the direct
+# pod start, a Job of 1,000 completions against bare pods, and CPU at rest with 100
+# Deployments against an empty cluster.
+bench-controllers:
+    go test -run '^$' -bench 'BenchmarkReplicaSetScale$|BenchmarkJobCompletions$|BenchmarkControllersAtRest$' -benchtime 1x -timeout 30m .
+
 # A warm `run` of hello as a user types it, against raw wazero (wasmpod's own time).
 bench-run:
     go test -run '^$' -bench WarmRunHello -benchtime 10x ./cli/wasmpod/
