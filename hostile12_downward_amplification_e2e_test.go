@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,10 @@ func TestHostile12DownwardItemsBounded(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		items = append(items, corev1.DownwardAPIVolumeFile{Path: fmt.Sprintf("f%d", i), FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations"}})
 	}
+	// HeapAlloc peaks at up to the GC target, twice the live heap of the
+	// whole test binary at GOGC=100: collect often while measuring, so the
+	// peak follows what is live (the rendering) rather than the pacing.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -41,7 +46,9 @@ func TestHostile12DownwardItemsBounded(t *testing.T) {
 		runtime.ReadMemStats(&m)
 		peak = max(peak, m.HeapAlloc)
 	}
-	if grew := int64(peak) - int64(before.HeapAlloc); grew > 64<<20 {
+	grew := int64(peak) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %d MiB at most while the volume was rendered", grew>>20)
+	if grew > 64<<20 {
 		t.Errorf("the server's heap grew by %d MiB rendering one downwardAPI volume whose payload bound is 16 MiB", grew>>20)
 	}
 	var evs string
