@@ -72,7 +72,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -131,10 +130,9 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 
 // Run watches CronJobs and Jobs and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
-	c.rec = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
+	c.rec = rec
 	c.later = newDelayed(c.clk, c.queue, ctx.Done())
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
@@ -160,18 +158,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), cjInf.Informer().HasSynced, jobInf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	var w kubeutil.Workers
+	w.Loop(Workers, func() bool { return c.processNext(ctx) })
+	w.Wait(ctx, c.queue)
 	return nil
 }
 

@@ -72,8 +72,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -157,11 +155,10 @@ func (c *Controller) addAfter(key string, d time.Duration) {
 // Run watches DaemonSets, ControllerRevisions, Pods and Nodes and
 // reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
 	c.done = ctx.Done()
-	c.rec = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+	c.rec = rec
 	c.pc = &cu.PodControl{Client: c.client, Recorder: c.rec}
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
@@ -210,18 +207,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		podInf.Informer().HasSynced, nodeInf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for kubeutil.ProcessNext(ctx, c.queue, c.sync) {
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() { // failedPodsBackoff.GC every minute
-		defer wg.Done()
+	var w kubeutil.Workers
+	w.Queue(ctx, Workers, c.queue, c.sync)
+	w.Go(func() { // failedPodsBackoff.GC every minute
 		t := c.clk.NewTicker(BackoffGCInterval)
 		defer t.Stop()
 		for {
@@ -232,10 +220,8 @@ func (c *Controller) Run(ctx context.Context) error {
 				c.backoff.GC()
 			}
 		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	})
+	w.Wait(ctx)
 	return nil
 }
 

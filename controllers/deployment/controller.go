@@ -56,8 +56,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -111,10 +109,9 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 // Run watches Deployments, ReplicaSets and Pods and reconciles until ctx
 // ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
-	c.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
+	c.recorder = rec
 	c.done = ctx.Done()
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
@@ -151,18 +148,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for kubeutil.ProcessNext(ctx, c.queue, c.sync) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	var w kubeutil.Workers
+	w.Queue(ctx, Workers, c.queue, c.sync)
+	w.Wait(ctx)
 	return nil
 }
 

@@ -58,8 +58,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	policylisters "k8s.io/client-go/listers/policy/v1"
@@ -133,10 +131,9 @@ func (c *Controller) addAfter(q workqueue.TypedRateLimitingInterface[string], ke
 
 // Run watches PDBs, pods and ReplicaSets and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
-	c.rec = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
+	c.rec = rec
 	c.done = ctx.Done()
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
@@ -186,22 +183,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), pdbInf.Informer().HasSynced, podInf.Informer().HasSynced, rsInf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for _, w := range []struct {
-		q    workqueue.TypedRateLimitingInterface[string]
-		sync func(context.Context, string) error
-	}{{c.queue, c.sync}, {c.stale, c.syncStalePodDisruption}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for kubeutil.ProcessNext(ctx, w.q, w.sync) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.stale.ShutDown()
-	wg.Wait()
+	var w kubeutil.Workers
+	w.Queue(ctx, 1, c.queue, c.sync)
+	w.Queue(ctx, 1, c.stale, c.syncStalePodDisruption)
+	w.Wait(ctx)
 	return nil
 }
 

@@ -106,15 +106,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), svcInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	<-done
+	var w kubeutil.Workers
+	w.Queue(ctx, 1, c.queue, c.sync)
+	w.Wait(ctx)
 	return nil
 }
 
@@ -150,10 +144,6 @@ func (c *Controller) enqueuePod(o, old any) {
 func podOf(o any) *corev1.Pod {
 	p, _ := kubeutil.Object[*corev1.Pod](o)
 	return p
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	return kubeutil.ProcessNext(ctx, c.queue, c.sync)
 }
 
 // sync reconciles one Service's slices and Endpoints.

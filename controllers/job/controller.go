@@ -66,8 +66,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -172,11 +170,10 @@ func (c *Controller) addAfter(key string, d time.Duration) {
 
 // Run watches Jobs and Pods and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
 	c.done = ctx.Done()
-	c.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+	c.recorder = rec
 	c.pc = &cu.PodControl{Client: c.client, Recorder: c.recorder}
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
@@ -203,25 +200,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), jobInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for kubeutil.ProcessNext(ctx, c.queue, c.sync) {
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for kubeutil.ProcessNext(ctx, c.orphans, c.syncOrphanPod) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.orphans.ShutDown()
-	wg.Wait()
+	var w kubeutil.Workers
+	w.Queue(ctx, Workers, c.queue, c.sync)
+	w.Queue(ctx, 1, c.orphans, c.syncOrphanPod)
+	w.Wait(ctx)
 	return nil
 }
 

@@ -48,12 +48,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
@@ -122,11 +119,10 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 
 // Run watches ReplicaSets and Pods and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
 	c.done = ctx.Done()
-	c.pc = &cu.PodControl{Client: c.client, Recorder: bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})}
+	c.pc = &cu.PodControl{Client: c.client, Recorder: rec}
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
 	rsInf, podInf := f.Apps().V1().ReplicaSets(), f.Core().V1().Pods()
@@ -156,18 +152,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), rsInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	var w kubeutil.Workers
+	w.Queue(ctx, Workers, c.queue, c.sync)
+	w.Wait(ctx)
 	return nil
 }
 
@@ -175,10 +162,6 @@ func (c *Controller) enqueue(o any) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(o); err == nil {
 		c.queue.Add(key)
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	return kubeutil.ProcessNext(ctx, c.queue, c.sync)
 }
 
 // resolve returns the ReplicaSet a controller reference names, if it is

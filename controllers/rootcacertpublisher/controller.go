@@ -120,20 +120,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.synced = true
 	c.mu.Unlock()
 	c.enqueueAll()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	<-done
+	var w kubeutil.Workers
+	w.Queue(ctx, 1, c.queue, c.sync)
+	w.Wait(ctx)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	return kubeutil.ProcessNext(ctx, c.queue, c.sync)
 }
 
 // sync makes the namespace's ConfigMap hold the bundle.

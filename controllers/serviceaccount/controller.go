@@ -72,20 +72,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), nsInf.Informer().HasSynced, saInf.Informer().HasSynced) {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	<-done
+	var w kubeutil.Workers
+	w.Queue(ctx, 1, c.queue, c.sync)
+	w.Wait(ctx)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	return kubeutil.ProcessNext(ctx, c.queue, c.sync)
 }
 
 // sync makes sure the namespace, if active, has the default account.

@@ -82,18 +82,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for kubeutil.ProcessNext(ctx, c.queue, c.processJob) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	var w kubeutil.Workers
+	w.Queue(ctx, Workers, c.queue, c.processJob)
+	w.Wait(ctx)
 	return nil
 }
 

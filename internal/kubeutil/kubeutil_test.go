@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,5 +72,39 @@ func TestProcessNextRecoversPanic(t *testing.T) {
 	}
 	if n := q.NumRequeues("ns/bad"); n != 1 {
 		t.Fatalf("requeues after a panic: %d, want 1 (rate-limited retry)", n)
+	}
+}
+
+// TestWorkersWait: Wait returns only after ctx ends, every queue given to
+// Queue or Wait is shut down and every goroutine has returned.
+func TestWorkersWait(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	q1, q2 := NewQueue("a"), NewQueue("b")
+	synced := make(chan string, 1)
+	var w Workers
+	w.Queue(ctx, 2, q1, func(_ context.Context, k string) error { synced <- k; return nil })
+	w.Loop(1, func() bool { _, quit := q2.Get(); return !quit })
+	looped := make(chan struct{})
+	w.Go(func() { <-ctx.Done(); close(looped) })
+	q1.Add("ns/x")
+	if k := <-synced; k != "ns/x" {
+		t.Fatalf("synced %q", k)
+	}
+	done := make(chan struct{})
+	go func() { w.Wait(ctx, q2); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("Wait returned before ctx ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after ctx ended")
+	}
+	<-looped
+	if !q1.ShuttingDown() || !q2.ShuttingDown() {
+		t.Fatalf("queues not shut down: %v %v", q1.ShuttingDown(), q2.ShuttingDown())
 	}
 }
