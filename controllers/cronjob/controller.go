@@ -106,7 +106,7 @@ type Controller struct {
 	cronJobs batchlisters.CronJobLister
 	jobs     batchlisters.JobLister
 	rec      record.EventRecorder
-	later    *delayed
+	later    *kubeutil.Delayed
 	// writtenFrom holds, per CronJob key, the resourceVersion our last
 	// status write replaced: while the cache still shows that version it
 	// has not seen the write, and acting on it could make a Job twice
@@ -133,7 +133,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
 	defer stopEvents()
 	c.rec = rec
-	c.later = newDelayed(c.clk, c.queue, ctx.Done())
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
 	cjInf, jobInf := f.Batch().V1().CronJobs(), f.Batch().V1().Jobs()
@@ -187,7 +187,7 @@ func (c *Controller) updateCronJob(old, cur any) {
 			return
 		}
 		now := c.clk.Now()
-		c.later.addAt(key(n), now.Add(nextScheduleTimeDuration(n, now, sched)))
+		c.later.AddAt(key(n), now.Add(nextScheduleTimeDuration(n, now, sched)))
 		return
 	}
 	c.enqueue(cur)
@@ -261,7 +261,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		}
 	case !at.IsZero():
 		c.queue.Forget(k)
-		c.later.addAt(k, at)
+		c.later.AddAt(k, at)
 	}
 	return true
 }
@@ -276,7 +276,7 @@ func (c *Controller) sync(ctx context.Context, k string) (time.Time, error) {
 	}
 	cj, err := c.cronJobs.CronJobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.later.forget(k)
+		c.later.Forget(k)
 		c.writtenFrom.Delete(k)
 		return time.Time{}, nil
 	}
@@ -519,71 +519,4 @@ func (c *Controller) deleteJob(ctx context.Context, cj *batchv1.CronJob, j *batc
 	deleteFromActiveList(cj, j.UID)
 	c.rec.Eventf(cj, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted job %v", j.Name)
 	return true
-}
-
-// delayed puts keys back on the queue after a delay on the controller's
-// clock (the work queue's own AddAfter runs on the real clock). As the
-// queue's AddAfter, it keeps only the earliest pending time of a key, so
-// there is at most one timer per CronJob.
-type delayed struct {
-	clk   clock.WithTicker
-	queue workqueue.TypedRateLimitingInterface[string]
-	done  <-chan struct{}
-
-	mu      sync.Mutex
-	pending map[string]*pendingAdd
-}
-
-type pendingAdd struct {
-	at   time.Time
-	stop chan struct{}
-}
-
-func newDelayed(clk clock.WithTicker, q workqueue.TypedRateLimitingInterface[string], done <-chan struct{}) *delayed {
-	return &delayed{clk: clk, queue: q, done: done, pending: map[string]*pendingAdd{}}
-}
-
-// addAt queues k at time at (at once when that has come) unless it is
-// due sooner.
-func (l *delayed) addAt(k string, at time.Time) {
-	d := at.Sub(l.clk.Now())
-	if d <= 0 {
-		l.queue.Add(k)
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if p := l.pending[k]; p != nil {
-		if !p.at.After(at) {
-			return
-		}
-		close(p.stop)
-	}
-	p := &pendingAdd{at: at, stop: make(chan struct{})}
-	l.pending[k] = p
-	t := l.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			l.mu.Lock()
-			if l.pending[k] == p {
-				delete(l.pending, k)
-			}
-			l.mu.Unlock()
-			l.queue.Add(k)
-		case <-p.stop:
-		case <-l.done:
-		}
-	}()
-}
-
-// forget drops k's pending time (its CronJob is gone).
-func (l *delayed) forget(k string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if p := l.pending[k]; p != nil {
-		close(p.stop)
-		delete(l.pending, k)
-	}
 }

@@ -121,7 +121,7 @@ type Controller struct {
 	rec     record.EventRecorder
 	backoff *flowcontrol.Backoff
 	burst   int
-	done    <-chan struct{}
+	later   *kubeutil.Delayed // requeues on clk
 }
 
 // New makes a controller over client; clk nil is the real clock.
@@ -139,25 +139,12 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 	}
 }
 
-// addAfter queues key after d on the controller's clock.
-func (c *Controller) addAfter(key string, d time.Duration) {
-	t := c.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			c.queue.Add(key)
-		case <-c.done:
-		}
-	}()
-}
-
 // Run watches DaemonSets, ControllerRevisions, Pods and Nodes and
 // reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
 	defer stopEvents()
-	c.done = ctx.Done()
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 	c.rec = rec
 	c.pc = &cu.PodControl{Client: c.client, Recorder: c.rec}
 
@@ -314,7 +301,7 @@ func (c *Controller) updatePod(old, cur any) {
 		}
 		c.queue.Add(key(ds))
 		if !cu.IsPodReady(op) && cu.IsPodReady(np) && ds.Spec.MinReadySeconds > 0 {
-			c.addAfter(key(ds), time.Duration(ds.Spec.MinReadySeconds)*time.Second+time.Second)
+			c.later.AddAfter(key(ds), time.Duration(ds.Spec.MinReadySeconds)*time.Second+time.Second)
 		}
 		return
 	}
@@ -520,7 +507,7 @@ func (c *Controller) podsShouldBeOnNode(node *corev1.Node, byNode map[string][]*
 				bk := failedPodsBackoffKey(ds, node.Name)
 				now := c.clk.Now()
 				if c.backoff.IsInBackOffSinceUpdate(bk, now) {
-					c.addAfter(key(ds), c.backoff.Get(bk))
+					c.later.AddAfter(key(ds), c.backoff.Get(bk))
 					continue
 				}
 				c.backoff.Next(bk, now)
@@ -715,7 +702,7 @@ func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, nod
 		return err
 	}
 	if ds.Spec.MinReadySeconds > 0 && ready != available {
-		c.addAfter(key(ds), time.Duration(ds.Spec.MinReadySeconds)*time.Second)
+		c.later.AddAfter(key(ds), time.Duration(ds.Spec.MinReadySeconds)*time.Second)
 	}
 	return nil
 }

@@ -46,8 +46,6 @@ package deployment
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -86,10 +84,8 @@ type Controller struct {
 	rsets    appslisters.ReplicaSetLister
 	pods     corelisters.PodLister
 	recorder record.EventRecorder
-	done     <-chan struct{}
+	later    *kubeutil.Delayed // requeues on clk
 
-	mu      sync.Mutex
-	pending map[string]time.Time // enqueueAfter's timers by key
 }
 
 // New makes a controller over client; clk nil is the real clock.
@@ -112,7 +108,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
 	defer stopEvents()
 	c.recorder = rec
-	c.done = ctx.Done()
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
 	dInf, rsInf, podInf := f.Apps().V1().Deployments(), f.Apps().V1().ReplicaSets(), f.Core().V1().Pods()
@@ -158,37 +154,6 @@ func (c *Controller) enqueue(o any) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(o); err == nil {
 		c.queue.Add(key)
 	}
-}
-
-// enqueueAfter queues key after d on the controller's clock; a timer
-// already due no later for the key stands for it (as the queue's AddAfter
-// keeps one entry per key).
-func (c *Controller) enqueueAfter(key string, d time.Duration) {
-	at := c.clk.Now().Add(d)
-	c.mu.Lock()
-	if c.pending == nil {
-		c.pending = map[string]time.Time{}
-	}
-	if t, ok := c.pending[key]; ok && !t.After(at) {
-		c.mu.Unlock()
-		return
-	}
-	c.pending[key] = at
-	c.mu.Unlock()
-	t := c.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			c.mu.Lock()
-			if c.pending[key].Equal(at) {
-				delete(c.pending, key)
-			}
-			c.mu.Unlock()
-			c.queue.Add(key)
-		case <-c.done:
-		}
-	}()
 }
 
 // resolve returns the Deployment a controller reference names, if it is

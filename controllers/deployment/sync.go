@@ -827,5 +827,5 @@ func (c *Controller) requeueStuckDeployment(d *appsv1.Deployment, st appsv1.Depl
 		c.queue.AddRateLimited(key(d))
 		return
 	}
-	c.enqueueAfter(key(d), after+time.Second)
+	c.later.AddAfter(key(d), after+time.Second)
 }

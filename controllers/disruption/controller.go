@@ -86,15 +86,15 @@ const (
 
 // Controller is the disruption controller.
 type Controller struct {
-	client kubernetes.Interface
-	clk    clock.WithTicker
-	queue  workqueue.TypedRateLimitingInterface[string] // PDB keys
-	stale  workqueue.TypedRateLimitingInterface[string] // pod keys
-	pdbs   policylisters.PodDisruptionBudgetLister
-	pods   corelisters.PodLister
-	rsets  appslisters.ReplicaSetLister
-	rec    record.EventRecorder
-	done   <-chan struct{}
+	client            kubernetes.Interface
+	clk               clock.WithTicker
+	queue             workqueue.TypedRateLimitingInterface[string] // PDB keys
+	stale             workqueue.TypedRateLimitingInterface[string] // pod keys
+	pdbs              policylisters.PodDisruptionBudgetLister
+	pods              corelisters.PodLister
+	rsets             appslisters.ReplicaSetLister
+	rec               record.EventRecorder
+	later, laterStale *kubeutil.Delayed // requeues on clk, into queue and stale
 
 	mu        sync.Mutex
 	resources map[schema.GroupVersionKind]scaleTarget // discovery, by kind
@@ -116,25 +116,13 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 		stale: kubeutil.NewQueue("disruption_stale_pod_disruption"), resources: map[schema.GroupVersionKind]scaleTarget{}}
 }
 
-// addAfter queues key on q after d on the controller's clock.
-func (c *Controller) addAfter(q workqueue.TypedRateLimitingInterface[string], key string, d time.Duration) {
-	t := c.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			q.Add(key)
-		case <-c.done:
-		}
-	}()
-}
-
 // Run watches PDBs, pods and ReplicaSets and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
 	defer stopEvents()
 	c.rec = rec
-	c.done = ctx.Done()
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
+	c.laterStale = kubeutil.NewDelayed(c.clk, c.stale.Add, ctx.Done())
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
 	pdbInf, podInf, rsInf := f.Policy().V1().PodDisruptionBudgets(), f.Core().V1().Pods(), f.Apps().V1().ReplicaSets()
@@ -264,7 +252,7 @@ func (c *Controller) trySync(ctx context.Context, pdb *policyv1.PodDisruptionBud
 	healthy := countHealthyPods(pods, disrupted, now)
 	err = c.updateStatus(ctx, pdb, healthy, desired, expected, disrupted)
 	if err == nil && recheck != nil {
-		c.addAfter(c.queue, pdb.Namespace+"/"+pdb.Name, recheck.Sub(now))
+		c.later.AddAfter(pdb.Namespace+"/"+pdb.Name, recheck.Sub(now))
 	}
 	return err
 }
@@ -547,7 +535,7 @@ func (c *Controller) enqueueStale(p *corev1.Pod) {
 	if has, after := staleDisruptionCondition(p, c.clk.Now()); has {
 		key := p.Namespace + "/" + p.Name
 		if after > 0 {
-			c.addAfter(c.stale, key, after)
+			c.laterStale.AddAfter(key, after)
 		} else {
 			c.stale.Add(key)
 		}
@@ -593,7 +581,7 @@ func (c *Controller) syncStalePodDisruption(ctx context.Context, key string) err
 		return nil
 	}
 	if after > 0 {
-		c.addAfter(c.stale, key, after)
+		c.laterStale.AddAfter(key, after)
 		return nil
 	}
 	patch, err := json.Marshal(map[string]any{

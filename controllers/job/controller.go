@@ -107,10 +107,7 @@ type Controller struct {
 	pods     corelisters.PodLister
 	pc       *cu.PodControl
 	recorder record.EventRecorder
-	done     <-chan struct{}
-
-	timersMu sync.Mutex
-	timers   map[string]time.Time // addAfter's pending times
+	later    *kubeutil.Delayed // requeues on clk
 
 	// written holds the Job status each key last wrote: a sync that runs
 	// before the informer has seen that write uses it instead of the
@@ -132,47 +129,14 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 		backoff: &backoffStore{m: map[string]backoffRecord{}},
 		queue:   kubeutil.NewQueue("job"),
 		orphans: kubeutil.NewQueue("job_orphan_pod"),
-		timers:  map[string]time.Time{},
 	}
-}
-
-// addAfter queues key after d on the controller's clock; a key already
-// due at or before then is not timed again (as the delaying queue keeps
-// the earliest time of an item).
-func (c *Controller) addAfter(key string, d time.Duration) {
-	if d <= 0 {
-		c.queue.Add(key)
-		return
-	}
-	at := c.clk.Now().Add(d)
-	c.timersMu.Lock()
-	if prev, ok := c.timers[key]; ok && !prev.After(at) {
-		c.timersMu.Unlock()
-		return
-	}
-	c.timers[key] = at
-	c.timersMu.Unlock()
-	t := c.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			c.timersMu.Lock()
-			if c.timers[key].Equal(at) {
-				delete(c.timers, key)
-			}
-			c.timersMu.Unlock()
-			c.queue.Add(key)
-		case <-c.done:
-		}
-	}()
 }
 
 // Run watches Jobs and Pods and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
 	defer stopEvents()
-	c.done = ctx.Done()
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 	c.recorder = rec
 	c.pc = &cu.PodControl{Client: c.client, Recorder: c.recorder}
 
@@ -230,7 +194,7 @@ func (c *Controller) updateJob(old, cur any) {
 	if nj.Status.StartTime != nil && nj.Spec.ActiveDeadlineSeconds != nil {
 		if oj.Spec.ActiveDeadlineSeconds == nil || *oj.Spec.ActiveDeadlineSeconds != *nj.Spec.ActiveDeadlineSeconds {
 			total := time.Duration(*nj.Spec.ActiveDeadlineSeconds) * time.Second
-			c.addAfter(key(nj), total-c.clk.Since(nj.Status.StartTime.Time))
+			c.later.AddAfter(key(nj), total-c.clk.Since(nj.Status.StartTime.Time))
 		}
 	}
 }
@@ -666,7 +630,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		case c.pastActiveDeadline(j):
 			sc.finished = newCondition(batchv1.JobFailureTarget, corev1.ConditionTrue, batchv1.JobReasonDeadlineExceeded, "Job was active longer than specified deadline", now)
 		case j.Spec.ActiveDeadlineSeconds != nil && !suspended(j):
-			c.addAfter(k, time.Duration(*j.Spec.ActiveDeadlineSeconds)*time.Second-c.clk.Since(j.Status.StartTime.Time))
+			c.later.AddAfter(k, time.Duration(*j.Spec.ActiveDeadlineSeconds)*time.Second-c.clk.Since(j.Status.StartTime.Time))
 		}
 	}
 	if isIndexed(j) {
@@ -984,7 +948,7 @@ func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (i
 	}
 	if !hasBackoffLimitPerIndex(j) {
 		if rem := sc.newBackoff.remaining(c.clk); rem > 0 {
-			c.addAfter(k, rem)
+			c.later.AddAfter(k, rem)
 			return active, nil
 		}
 	}
@@ -1003,7 +967,7 @@ func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (i
 				}
 			}
 			if len(now) == 0 && minRem > 0 {
-				c.addAfter(k, minRem)
+				c.later.AddAfter(k, minRem)
 				return active, nil
 			}
 			indexes = now

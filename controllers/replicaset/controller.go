@@ -83,22 +83,7 @@ type Controller struct {
 	pods   corelisters.PodLister
 	pc     *cu.PodControl
 	burst  int
-	done   <-chan struct{} // Run's ctx.Done()
-}
-
-// addAfter queues key after d on the controller's clock (the queue's own
-// delays, for retries, are on the real clock: a fake clock in tests must
-// not hold back back-off retries).
-func (c *Controller) addAfter(key string, d time.Duration) {
-	t := c.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			c.queue.Add(key)
-		case <-c.done:
-		}
-	}()
+	later  *kubeutil.Delayed // requeues on clk
 }
 
 // New makes a controller over client; clk nil is the real clock.
@@ -121,7 +106,7 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 func (c *Controller) Run(ctx context.Context) error {
 	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
 	defer stopEvents()
-	c.done = ctx.Done()
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 	c.pc = &cu.PodControl{Client: c.client, Recorder: rec}
 
 	f := informers.NewSharedInformerFactory(c.client, 0)
@@ -241,7 +226,7 @@ func (c *Controller) updatePod(old, cur any) {
 		}
 		c.queue.Add(key(rs))
 		if !cu.IsPodReady(op) && cu.IsPodReady(np) && rs.Spec.MinReadySeconds > 0 {
-			c.addAfter(key(rs), (time.Duration(rs.Spec.MinReadySeconds)*time.Second)+time.Second)
+			c.later.AddAfter(key(rs), (time.Duration(rs.Spec.MinReadySeconds)*time.Second)+time.Second)
 		}
 		return
 	}
@@ -322,7 +307,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	}
 	if manageErr == nil && updated.Spec.MinReadySeconds > 0 && updated.Spec.Replicas != nil &&
 		updated.Status.ReadyReplicas == *updated.Spec.Replicas && updated.Status.AvailableReplicas != *updated.Spec.Replicas {
-		c.addAfter(k, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
+		c.later.AddAfter(k, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
 	}
 	return manageErr
 }

@@ -18,7 +18,6 @@ package ttlafterfinished
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -45,10 +44,8 @@ type Controller struct {
 	clk    clock.WithTicker
 	queue  workqueue.TypedRateLimitingInterface[string]
 	jobs   batchlisters.JobLister
-	done   <-chan struct{}
+	later  *kubeutil.Delayed // requeues on clk
 
-	mu     sync.Mutex
-	timers map[string]time.Time
 }
 
 // New makes a controller over client; clk nil is the real clock.
@@ -56,12 +53,12 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Controller{client: client, clk: clk, queue: kubeutil.NewQueue("ttl_jobs_to_delete"), timers: map[string]time.Time{}}
+	return &Controller{client: client, clk: clk, queue: kubeutil.NewQueue("ttl_jobs_to_delete")}
 }
 
 // Run watches Jobs and deletes the expired ones until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	c.done = ctx.Done()
+	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 	f := informers.NewSharedInformerFactory(c.client, 0)
 	inf := f.Batch().V1().Jobs()
 	c.jobs = inf.Lister()
@@ -86,33 +83,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	w.Queue(ctx, Workers, c.queue, c.processJob)
 	w.Wait(ctx)
 	return nil
-}
-
-// addAfter queues key after d on the controller's clock (one timer per
-// key and time).
-func (c *Controller) addAfter(key string, d time.Duration) {
-	at := c.clk.Now().Add(d)
-	c.mu.Lock()
-	if prev, ok := c.timers[key]; ok && !prev.After(at) {
-		c.mu.Unlock()
-		return
-	}
-	c.timers[key] = at
-	c.mu.Unlock()
-	t := c.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			c.mu.Lock()
-			if c.timers[key].Equal(at) {
-				delete(c.timers, key)
-			}
-			c.mu.Unlock()
-			c.queue.Add(key)
-		case <-c.done:
-		}
-	}()
 }
 
 // processJob is upstream's processJob: check the cached Job, then a fresh
@@ -164,7 +134,7 @@ func (c *Controller) processTTL(key string, j *batchv1.Job) (bool, error) {
 	if left <= 0 {
 		return true, nil
 	}
-	c.addAfter(key, left)
+	c.later.AddAfter(key, left)
 	return false, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 func TestObject(t *testing.T) {
@@ -107,4 +108,49 @@ func TestWorkersWait(t *testing.T) {
 	if !q1.ShuttingDown() || !q2.ShuttingDown() {
 		t.Fatalf("queues not shut down: %v %v", q1.ShuttingDown(), q2.ShuttingDown())
 	}
+}
+
+// TestDelayed: a key is added when the injected clock reaches its time; a
+// sooner time replaces a later one, a later one is ignored, Forget drops it.
+func TestDelayed(t *testing.T) {
+	clk := testingclock.NewFakeClock(time.Unix(1000, 0))
+	added := make(chan string, 10)
+	done := make(chan struct{})
+	defer close(done)
+	l := NewDelayed(clk, func(k string) { added <- k }, done)
+	expectNone := func(what string) {
+		t.Helper()
+		select {
+		case k := <-added:
+			t.Fatalf("%s: %q added", what, k)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case k := <-added:
+			if k != want {
+				t.Fatalf("added %q, want %q", k, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q not added", want)
+		}
+	}
+	l.AddAfter("now", 0)
+	expect("now")
+	l.AddAfter("a", 10*time.Second)
+	l.AddAfter("a", 20*time.Second) // later: ignored
+	l.AddAfter("a", 5*time.Second)  // sooner: replaces
+	l.AddAfter("b", 5*time.Second)
+	l.Forget("b")
+	for !clk.HasWaiters() {
+		time.Sleep(time.Millisecond)
+	}
+	clk.Step(4 * time.Second)
+	expectNone("before its time")
+	clk.Step(time.Second)
+	expect("a")
+	clk.Step(time.Minute)
+	expectNone("after the one add (the replaced and forgotten ones)")
 }
