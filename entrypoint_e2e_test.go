@@ -14,7 +14,6 @@ package wasmpod_test
 // (third_party/forked/golang/expansion).
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"time"
 
 	"github.com/wasmpod/wasmpod"
-	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -64,21 +62,8 @@ func TestContainerEntrypointRules(t *testing.T) {
 		},
 		Install: "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32",
 	})
-	store := images.NewMemoryStore()
-	for name, mod := range map[string][]byte{
-		"toolbox:latest": testwasm.Build(t, filepath.Join(testwasm.RepoRoot(t), "wasm-examples", "toolbox")),
-		"argv:v1":        argvWasm,
-	} {
-		digest, _, err := store.Put(ctx, "", bytes.NewReader(mod))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, tag, _ := strings.Cut(name, ":")
-		if err := store.Tag(n, tag, digest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store})
+	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox"), "argv:v1": argvWasm})
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,10 @@ package wasmpod_test
 // the toolbox (the busybox alias and exec's applets).
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmpod/wasmpod"
-	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -27,18 +24,7 @@ func newH12Env(t *testing.T) *streamEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store := images.NewMemoryStore()
-	root := testwasm.RepoRoot(t)
-	for name, pkg := range map[string]string{"toolbox:latest": "toolbox", "h12:v1": "hostile12/h12"} {
-		digest, _, err := store.Put(ctx, "", bytes.NewReader(testwasm.Build(t, filepath.Join(root, "wasm-examples", pkg))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, tag, _ := strings.Cut(name, ":")
-		if err := store.Tag(n, tag, digest); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox"), "h12:v1": exampleModule(t, "hostile12/h12")})
 	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store,
 		// Not the default 10%: the shared test machine's disk is nearly full.
 		EvictionHard: map[string]string{"nodefs.available": "1%"}})

@@ -7,7 +7,6 @@ package wasmpod_test
 // windows of the tracking) are in controllers/job's unit tests.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -24,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmpod/wasmpod"
-	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -34,19 +32,8 @@ func newJobEnv(t *testing.T) *streamEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store := images.NewMemoryStore()
-	root := testwasm.RepoRoot(t)
-	for name, pkg := range map[string]string{"toolbox:latest": "toolbox", "pi:latest": "pi"} {
-		digest, _, err := store.Put(ctx, "", bytes.NewReader(testwasm.Build(t, filepath.Join(root, "wasm-examples", pkg))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, tag, _ := strings.Cut(name, ":")
-		if err := store.Tag(n, tag, digest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store, Nodes: 2})
+	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox"), "pi:latest": exampleModule(t, "pi")})
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store, Nodes: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

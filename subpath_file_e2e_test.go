@@ -18,7 +18,6 @@ package wasmpod_test
 // be removed or renamed over (EBUSY).
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -31,7 +30,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/wasmpod/wasmpod"
-	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -132,21 +130,8 @@ func newSubPathFileEnv(t *testing.T) *streamEnv {
 		},
 		Install: "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32",
 	})
-	store := images.NewMemoryStore()
-	for name, mod := range map[string][]byte{
-		"toolbox:latest": testwasm.Build(t, filepath.Join(testwasm.RepoRoot(t), "wasm-examples", "toolbox")),
-		"fileprobe:v1":   cprobe,
-	} {
-		digest, _, err := store.Put(ctx, "", bytes.NewReader(mod))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, tag, _ := strings.Cut(name, ":")
-		if err := store.Tag(n, tag, digest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: filepath.Join(dir, "cache"), Modules: store, AllowHostPath: true})
+	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox"), "fileprobe:v1": cprobe})
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store, AllowHostPath: true})
 	if err != nil {
 		t.Fatal(err)
 	}

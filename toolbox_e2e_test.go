@@ -34,14 +34,19 @@ import (
 // newToolboxEnv is a streamEnv whose module store has the toolbox as
 // wasmpod.local/toolbox:latest (where the busybox alias and exec find it)
 // and the graceful example (no shell, no tar) as wasmpod.local/graceful:v1.
-func newToolboxEnv(t *testing.T) *streamEnv {
+// exampleModule builds wasm-examples/PKG.
+func exampleModule(t *testing.T, pkg string) []byte {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
+	return testwasm.Build(t, filepath.Join(testwasm.RepoRoot(t), "wasm-examples", pkg))
+}
+
+// moduleStore is a module store holding each module under its
+// "name:tag" (wasmpod.local/name:tag in a pod's image).
+func moduleStore(t *testing.T, mods map[string][]byte) *images.Store {
+	t.Helper()
 	store := images.NewMemoryStore()
-	root := testwasm.RepoRoot(t)
-	for name, pkg := range map[string]string{"toolbox:latest": "toolbox", "graceful:v1": "graceful"} {
-		digest, _, err := store.Put(ctx, "", bytes.NewReader(testwasm.Build(t, filepath.Join(root, "wasm-examples", pkg))))
+	for name, mod := range mods {
+		digest, _, err := store.Put(context.Background(), "", bytes.NewReader(mod))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,6 +55,14 @@ func newToolboxEnv(t *testing.T) *streamEnv {
 			t.Fatal(err)
 		}
 	}
+	return store
+}
+
+func newToolboxEnv(t *testing.T) *streamEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox"), "graceful:v1": exampleModule(t, "graceful")})
 	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store}) // compiled modules shared by the package's clusters
 	if err != nil {
 		t.Fatal(err)
