@@ -51,8 +51,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -1157,13 +1157,12 @@ func (c *Controller) updateStatus(ctx context.Context, j *batchv1.Job) (*batchv1
 	return u, nil
 }
 
-// olderRV: resourceVersion a is before b. wasmpod's store numbers every
-// write from one global revision (etcd's model), so versions of one
-// object compare as integers; anything else is not "older".
+// olderRV: resourceVersion a is before b, compared as apimachinery's
+// CompareResourceVersion does (the comparison kube-apiserver guarantees
+// since v1.34, KEP-5504); versions that do not compare are not "older".
 func olderRV(a, b string) bool {
-	x, err1 := strconv.ParseUint(a, 10, 64)
-	y, err2 := strconv.ParseUint(b, 10, 64)
-	return err1 == nil && err2 == nil && x < y
+	c, err := resourceversion.CompareResourceVersion(a, b)
+	return err == nil && c < 0
 }
 
 // flushAndRemoveFinalizers (flushUncountedAndRemoveFinalizers): write the
