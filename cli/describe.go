@@ -208,14 +208,23 @@ func (k *conn) eventsFor(ctx context.Context, ns, name, uid, kind string) []core
 
 // prefixWriter is kubectl's describe writer: levels of two-space indent
 // over a tab writer.
-type prefixWriter struct{ tw *tabwriter.Writer }
+type prefixWriter struct{ w io.Writer }
 
 func (p prefixWriter) write(level int, format string, a ...any) {
-	fmt.Fprintf(p.tw, strings.Repeat("  ", level)+format, a...)
+	fmt.Fprintf(p.w, strings.Repeat("  ", level)+format, a...)
 }
 
+// flush writes out the aligned columns of a newPrefixWriter.
+func (p prefixWriter) flush() {
+	if tw, ok := p.w.(*tabwriter.Writer); ok {
+		tw.Flush()
+	}
+}
+
+// newPrefixWriter aligns columns as kubectl's describe does; a
+// prefixWriter{w} keeps the tabs, as kubectl's rollout history does.
 func newPrefixWriter(w io.Writer) prefixWriter {
-	return prefixWriter{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+	return prefixWriter{w: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
 }
 
 func rfc1123(t metav1.Time) string { return t.Time.Format(time.RFC1123Z) }
@@ -360,7 +369,7 @@ func describePod(w io.Writer, pod *corev1.Pod, evs []corev1.Event, showEvents bo
 	if showEvents {
 		describeEvents(p, evs, now)
 	}
-	p.tw.Flush()
+	p.flush()
 }
 
 func describeContainers(p prefixWriter, title string, cs []corev1.Container, sts []corev1.ContainerStatus) {
@@ -852,5 +861,5 @@ func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease strin
 	if showEvents {
 		describeEvents(p, evs, now)
 	}
-	p.tw.Flush()
+	p.flush()
 }

@@ -55,7 +55,7 @@ func (k *conn) describeWorkload(ctx context.Context, w io.Writer, kind, ns, name
 		return k.eventsFor(ctx, ns, name, string(uid), kind)
 	}
 	p := newPrefixWriter(w)
-	defer p.tw.Flush()
+	defer p.flush()
 	switch kind {
 	case "ReplicaSet":
 		rs, err := k.cs.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})

@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -305,7 +304,8 @@ func rolloutHistory(c *ucli.Context) error {
 			}
 			tmpl.Annotations[changeCauseAnnotation] = cause
 		}
-		describeTemplate(out, tmpl)
+		describePodTemplate(prefixWriter{w: out}, tmpl) // kubectl's printTemplate: no column alignment
+		fmt.Fprintln(out)
 		return nil
 	}
 	fmt.Fprintf(out, "deployment.apps/%s \n", d.Name)
@@ -331,107 +331,6 @@ func rolloutHistory(c *ucli.Context) error {
 	tw.Flush()
 	fmt.Fprintf(out, "%s\n", b.String())
 	return nil
-}
-
-// describeTemplate prints a pod template as kubectl's DescribePodTemplate
-// (tabs kept, as kubectl rollout history --revision prints them).
-func describeTemplate(out io.Writer, t *corev1.PodTemplateSpec) {
-	fmt.Fprintf(out, "Pod Template:\n")
-	multiline := func(title, sep string, m map[string]string) {
-		fmt.Fprintf(out, "%s:\t", title)
-		if len(m) == 0 {
-			fmt.Fprintf(out, "<none>\n")
-			return
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for i, k := range keys {
-			if i > 0 {
-				fmt.Fprintf(out, "\t")
-			}
-			fmt.Fprintf(out, "%s%s%s\n", k, sep, m[k])
-		}
-	}
-	multiline("  Labels", "=", t.Labels)
-	if len(t.Annotations) > 0 {
-		multiline("  Annotations", ": ", t.Annotations)
-	}
-	if t.Spec.ServiceAccountName != "" {
-		fmt.Fprintf(out, "  Service Account:\t%s\n", t.Spec.ServiceAccountName)
-	}
-	containers := func(title string, cs []corev1.Container) {
-		fmt.Fprintf(out, "  %s:\n", title)
-		for _, ct := range cs {
-			fmt.Fprintf(out, "   %s:\n", ct.Name)
-			fmt.Fprintf(out, "    Image:\t%s\n", ct.Image)
-			var ports, hostPorts []string
-			for _, p := range ct.Ports {
-				ports = append(ports, fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol))
-				hostPorts = append(hostPorts, fmt.Sprintf("%d/%s", p.HostPort, p.Protocol))
-			}
-			if len(ports) == 0 {
-				ports, hostPorts = []string{"<none>"}, []string{"<none>"}
-			}
-			fmt.Fprintf(out, "    Port:\t%s\n", strings.Join(ports, ", "))
-			fmt.Fprintf(out, "    Host Port:\t%s\n", strings.Join(hostPorts, ", "))
-			for _, list := range []struct {
-				name string
-				args []string
-			}{{"Command", ct.Command}, {"Args", ct.Args}} {
-				if len(list.args) > 0 {
-					fmt.Fprintf(out, "    %s:\n", list.name)
-					for _, a := range list.args {
-						fmt.Fprintf(out, "      %s\n", a)
-					}
-				}
-			}
-			if len(ct.Env) == 0 {
-				fmt.Fprintf(out, "    Environment:\t<none>\n")
-			} else {
-				fmt.Fprintf(out, "    Environment:\n")
-				for _, e := range ct.Env {
-					fmt.Fprintf(out, "      %s:\t%s\n", e.Name, e.Value)
-				}
-			}
-			if len(ct.VolumeMounts) == 0 {
-				fmt.Fprintf(out, "    Mounts:\t<none>\n")
-			} else {
-				fmt.Fprintf(out, "    Mounts:\n")
-				for _, m := range ct.VolumeMounts {
-					mode := "rw"
-					if m.ReadOnly {
-						mode = "ro"
-					}
-					fmt.Fprintf(out, "      %s from %s (%s)\n", m.MountPath, m.Name, mode)
-				}
-			}
-		}
-	}
-	if len(t.Spec.InitContainers) > 0 {
-		containers("Init Containers", t.Spec.InitContainers)
-	}
-	containers("Containers", t.Spec.Containers)
-	if len(t.Spec.Volumes) == 0 {
-		fmt.Fprintf(out, "  Volumes:\t<none>\n")
-	} else {
-		fmt.Fprintf(out, "  Volumes:\n")
-		for _, v := range t.Spec.Volumes {
-			fmt.Fprintf(out, "   %s:\n", v.Name)
-		}
-	}
-	if t.Spec.PriorityClassName != "" {
-		fmt.Fprintf(out, "  Priority Class Name:\t%s\n", t.Spec.PriorityClassName)
-	}
-	multiline("  Node-Selectors", "=", t.Spec.NodeSelector)
-	tol := map[string]string{}
-	for _, x := range t.Spec.Tolerations {
-		tol[x.Key] = fmt.Sprintf("%s:%s", x.Value, x.Effect)
-	}
-	multiline("  Tolerations", "=", tol)
-	fmt.Fprintln(out)
 }
 
 func rolloutUndo(c *ucli.Context) error {
