@@ -25,7 +25,7 @@ func TestErrorMessages(t *testing.T) {
 		{ref: "./junk.wasm", cause: filepath.Join(base, "junk.wasm") + " is not a WebAssembly module (bad magic number)"},
 		{ref: "go://./nope", cause: "package directory " + filepath.Join(base, "nope") + " does not exist"},
 		{ref: "go://./lib", cause: filepath.Join(base, "lib") + " is not a Go main package (it is package lib)"},
-		{ref: "ghcr.io/x/y:1", cause: "OCI references are not supported yet; use a path to a .wasm file or go://"},
+		{ref: "ghcr.io/x/y:1", cause: "this node has no module store to pull OCI images into"},
 		{ref: "./nope.wasm", opaque: true, cause: "not found: no readable WebAssembly module there (missing, unreadable or not one; the server's log has the details)"},
 		{ref: "go://./lib", opaque: true, cause: "not found: no Go main package there (missing, unreadable or not one; the server's log has the details)"},
 	} {

@@ -15,10 +15,10 @@
 //     hashes for files changed within 2 s of being read) and uses the cached
 //     module without running the go command;
 //   - wasmpod.local/NAME[:TAG] or wasmpod.local/NAME@sha256:<hex>, a module
-//     of Resolver.Store (store.go), by tag or by digest.
-//
-// Other OCI references ("ghcr.io/x/y:1.0") are recognised and rejected with
-// ErrUnsupported for now.
+//     of Resolver.Store (store.go), by tag or by digest;
+//   - any other OCI reference ("ghcr.io/x/y:1.0", "127.0.0.1:5000/hello@sha256:<hex>"),
+//     pulled from its registry into Resolver.Store by the pull policy of the
+//     context (oci.go, WithPullOptions); its Image.ID is REPO@sha256:<manifest>.
 //
 // Contract: the returned Image's Digest is "sha256:<hex>" of Bytes, and Bytes
 // always start with the WebAssembly magic number and version 1. Every error
@@ -133,6 +133,9 @@ type Image struct {
 	Digest string // "sha256:<hex>" of Bytes; the module's identity
 	Bytes  []byte // module bytes; shared between callers, do not modify
 	Path   string // the .wasm file it came from (the cached build artifact for go://)
+	// ID is the image's ID for a container status (an OCI image's
+	// REGISTRY/REPO@sha256:<manifest>); "" means Digest (ImageID).
+	ID string
 
 	inputs  *fingerprint // what it was made from, for Current
 	current func() bool  // for Current, instead of inputs (store images)
@@ -240,6 +243,9 @@ type Resolver struct {
 	// Store resolves wasmpod.local references (store.go); without it they
 	// are ErrUnsupported.
 	Store *Store
+	// Registry configures pulls of OCI references (oci.go); nil: HTTPS
+	// only, no node credentials, DefaultMaxLayerSize.
+	Registry *RegistryConfig
 
 	mu      sync.Mutex
 	flights map[string]*flight // in-progress go:// resolves by package dir
@@ -317,8 +323,15 @@ func (r *Resolver) resolve(ctx context.Context, ref, baseDir string) (*Image, er
 	case isPath(ref):
 		return r.readFile(ref, absPath(baseDir, ref))
 	}
-	return nil, &Error{Ref: ref, Kind: ErrUnsupported,
-		Err: errors.New("OCI references are not supported yet; use a path to a .wasm file or go://")}
+	return r.resolveOCI(ctx, ref) // oci.go
+}
+
+// ImageID is the image's ID for a container status: ID, else Digest.
+func (img *Image) ImageID() string {
+	if img.ID != "" {
+		return img.ID
+	}
+	return img.Digest
 }
 
 // isPath reports whether ref (with no scheme) names a file rather than an OCI image.

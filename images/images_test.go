@@ -319,7 +319,7 @@ func TestResolveRefErrors(t *testing.T) {
 	_, err := r.Resolve(ctx, "ghcr.io/x/y:1.0", t.TempDir())
 	wantErr(t, err, ErrUnsupported, "")
 	if err != nil {
-		if want := `image "ghcr.io/x/y:1.0": OCI references are not supported yet; use a path to a .wasm file or go://`; err.Error() != want {
+		if want := `image "ghcr.io/x/y:1.0": this node has no module store to pull OCI images into`; err.Error() != want {
 			t.Errorf("got  %q\nwant %q", err, want)
 		}
 		if !errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) {
@@ -327,7 +327,7 @@ func TestResolveRefErrors(t *testing.T) {
 		}
 	}
 	_, err = r.Resolve(ctx, "busybox", "")
-	wantErr(t, err, ErrUnsupported, "OCI references are not supported yet")
+	wantErr(t, err, ErrUnsupported, "no module store to pull OCI images into")
 	_, err = r.Resolve(ctx, "https://example.com/m.wasm", "")
 	wantErr(t, err, ErrUnsupported, `unsupported scheme "https"`)
 

@@ -70,6 +70,8 @@ type Store struct {
 	maxTotal int64             // bound on total+pending
 	total    int64             // bytes of the stored blobs
 	pending  int64             // bytes read by uploads in progress
+
+	oci ociIndex // oci_index.go: pulled OCI images
 }
 
 // OpenStore opens (creating it if needed) the store in dir. Uploads left
