@@ -180,13 +180,22 @@ func TestScaleHostile(t *testing.T) {
 		code                            int
 		msg                             string
 	}{
-		{"wrong kind", "PUT", path, "application/json", `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"d"}}`, 400, "does not match the expected kind"},
+		{"wrong kind", "PUT", path, "application/json", `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"d"}}`, 400, `Pod in version "v1" cannot be handled as a Scale: converting (v1.Pod) to (autoscaling.Scale): unknown conversion`},
 		{"other name", "PUT", path, "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"x"},"spec":{"replicas":1}}`, 400, "the name of the object (x) does not match the name on the URL (d)"},
-		{"not json", "PUT", path, "application/json", `{"kind":`, 400, "not a valid Scale object"},
-		{"empty", "PUT", path, "application/json", ``, 400, "the request body is empty"},
+		// upstream's transformDecodeError wording
+		{"not json", "PUT", path, "application/json", `{"kind":`, 400, "the object provided is unrecognized (must be of type Scale): couldn't get version/kind; json parse error: unexpected end of JSON input ({\"kind\":)"},
+		{"empty", "PUT", path, "application/json", ``, 400, "the object provided is unrecognized (must be of type Scale): couldn't get version/kind; json parse error: unexpected end of JSON input (<empty>)"},
+		{"bad replicas", "PUT", path, "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v1","spec":{"replicas":"two"}}`, 400, `Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of type int32`},
+		{"unknown field", "PUT", path + "?fieldValidation=Strict", "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v1","spec":{"replicas":2,"bogus":1}}`, 400, `Scale in version "v1" cannot be handled as a Scale: strict decoding error: unknown field "spec.bogus"`},
+		{"other version", "PUT", path, "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v2","spec":{"replicas":2}}`, 400, `Scale in version "v2" cannot be handled as a Scale`},
+		{"yaml", "PUT", path, "application/yaml", "kind: Scale\napiVersion: autoscaling/v1\nspec: {replicas: x}", 400, `Scale in version "v1" cannot be handled as a Scale`},
+		{"unknown media type", "PUT", path, "text/plain", `{}`, 415, "the body of the request was in an unknown format - accepted media types include: application/json"},
 		{"too big", "PUT", path, "application/json", `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"d","annotations":{"a":"` + strings.Repeat("x", 100<<10) + `"}}}`, 413, ""},
 		{"too deep", "PATCH", path, "application/merge-patch+json", strings.Repeat(`{"a":`, 1000) + "1" + strings.Repeat("}", 1000), 400, ""},
-		{"apply patch", "PATCH", path + "?fieldManager=x", "application/apply-patch+yaml", `spec: {replicas: 2}`, 415, "accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"},
+		{"apply patch without kind", "PATCH", path + "?fieldManager=x", "application/apply-patch+yaml", `spec: {replicas: 2}`, 400, "invalid object type: /, Kind="},
+		{"apply patch of another kind", "PATCH", path + "?fieldManager=x", "application/apply-patch+yaml", "apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 2}", 400, "invalid object type: apps/v1, Kind=Deployment"},
+		{"apply patch not yaml", "PATCH", path + "?fieldManager=x", "application/apply-patch+yaml", "{", 400, "error decoding patch"},
+		{"cbor apply patch", "PATCH", path + "?fieldManager=x", "application/apply-patch+cbor", "", 415, "accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"},
 		{"negative by patch", "PATCH", path, "application/json-patch+json", `[{"op":"replace","path":"/spec/replicas","value":-3}]`, 422, "spec.replicas: Invalid value: -3: must be greater than or equal to 0"},
 		{"bad json patch", "PATCH", path, "application/json-patch+json", `[{"op":"frobnicate"}]`, 400, ""},
 		{"rename by patch", "PATCH", path, "application/merge-patch+json", `{"metadata":{"name":"e"}}`, 400, "may not change metadata.name"},
