@@ -24,6 +24,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"time"
 
 	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
@@ -121,6 +122,10 @@ type ContainerConfig struct {
 	// unchanged to the engine's WASI socket extension. Nil means no
 	// network: socket calls fail with an errno; files and stdio work.
 	Net Network
+	// CPU is the instance's CPU account and throttle (cpu.go): a meter of
+	// the node's CPUScheduler with the container's requests and limits.
+	// Nil: the engine measures with a meter of its own, with no limit.
+	CPU *CPUMeter
 }
 
 // Network is the pod network namespace as the runtime sees it: an opaque
@@ -140,6 +145,20 @@ type Instance interface {
 	Terminate()
 	// Kill stops the guest promptly. Idempotent; a no-op after exit.
 	Kill()
+}
+
+// CPUReporter is implemented by every engine's Instance: the CPU time its
+// guest code has used so far (cpu.go).
+type CPUReporter interface {
+	CPUUsage() time.Duration
+}
+
+// CPUUsage is inst's CPU time, and false when its engine does not measure.
+func CPUUsage(inst Instance) (time.Duration, bool) {
+	if r, ok := inst.(CPUReporter); ok {
+		return r.CPUUsage(), true
+	}
+	return 0, false
 }
 
 // ExitStatus is how an instance ended.

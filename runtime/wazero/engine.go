@@ -43,6 +43,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -218,7 +219,11 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 		return nil, fmt.Errorf("wazero: compile %s: cannot make the module interruptible: %w", digest, ierr)
 	}
 	// Compile functions on every core: a cold pod start is mostly this.
-	c, err := e.rt.CompileModule(experimental.WithCompilationWorkers(ctx, goruntime.GOMAXPROCS(0)), inst)
+	cctx, err := withSlowListener(ctx, inst) // instrumented.go: CPU accounting
+	if err != nil {
+		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
+	}
+	c, err := e.rt.CompileModule(experimental.WithCompilationWorkers(cctx, goruntime.GOMAXPROCS(0)), inst)
 	if err != nil {
 		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
 	}
@@ -376,8 +381,13 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}()
 	modCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
 
+	cpu := cfg.CPU
+	if cpu == nil {
+		cpu = runtime.NewCPUMeter(cfg.Name, 0)
+	}
 	in := &instance{
 		engine: e,
+		cpu:    cpu,
 		name:   cfg.Name,
 		stdin:  stdin,
 		sys:    wsys,
@@ -435,7 +445,9 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}()
 	}
 	go func() {
-		_, callErr := start.Call(runCtx)
+		in.cpu.Run()
+		_, callErr := start.Call(withMetered(runCtx, in))
+		in.cpu.Stop()
 		alloc.exitCall()
 		in.finish(callErr)
 		stopAfter()
@@ -456,6 +468,7 @@ func (e *Engine) forget(in *instance) {
 // instance is one running guest.
 type instance struct {
 	engine *Engine
+	cpu    *runtime.CPUMeter // instrumented.go, wasihost.go
 	name   string
 	stdin  *wasi.Pipe
 	sys    *wasi.System
@@ -483,6 +496,9 @@ func (in *instance) Status() runtime.ExitStatus {
 }
 
 func (in *instance) Terminate() { in.closeStdin() }
+
+// CPUUsage implements runtime.CPUReporter.
+func (in *instance) CPUUsage() time.Duration { return in.cpu.Usage() }
 
 // Kill marks the instance killed (unless it already exited), sets its
 // interrupt global (a running guest traps within interrupt.Budget loop

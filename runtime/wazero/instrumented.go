@@ -2,9 +2,13 @@ package wazero
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmpod/wasmpod/runtime/interrupt"
 )
@@ -83,4 +87,55 @@ func writeInstrumented(path string, mod []byte, name string) error {
 		return err
 	}
 	return nil
+}
+
+// CPU accounting (runtime.CPUMeter): the interrupt budget's slow path
+// ($slow, interrupt.SlowFunc) is the guest's periodic round trip. The
+// module is compiled with a function listener on $slow alone (no other
+// function pays for it), whose Before charges the guest's CPU time and
+// throttles it (CPUMeter.Yield: it may sleep, and returns at once on a
+// kill, after which $slow traps on the interrupt global). Host calls pause
+// the meter (wasihost.go), so time blocked in WASI is never charged.
+
+// slowListeners is the listener factory of one compilation: $slow only.
+type slowListeners struct{ slow uint32 }
+
+func (f slowListeners) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	if def.Index() == f.slow {
+		return slowListener{}
+	}
+	return nil
+}
+
+// withSlowListener is ctx for compiling the instrumented module mod.
+func withSlowListener(ctx context.Context, mod []byte) (context.Context, error) {
+	slow, err := interrupt.SlowFunc(mod)
+	if err != nil {
+		return nil, err
+	}
+	return experimental.WithFunctionListenerFactory(ctx, slowListeners{slow}), nil
+}
+
+type slowListener struct{}
+
+func (slowListener) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	if in := meteredFrom(ctx); in != nil {
+		in.cpu.Yield(in.sys.Killed())
+	}
+}
+
+func (slowListener) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+
+func (slowListener) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
+
+// meteredKey holds the *instance whose guest the ctx of _start runs.
+type meteredKey struct{}
+
+func withMetered(ctx context.Context, in *instance) context.Context {
+	return context.WithValue(ctx, meteredKey{}, in)
+}
+
+func meteredFrom(ctx context.Context) *instance {
+	in, _ := ctx.Value(meteredKey{}).(*instance)
+	return in
 }

@@ -50,6 +50,11 @@ func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 				panic(r)
 			}
 		}()
+		if in := meteredFrom(ctx); in != nil {
+			// Host calls are not the guest's CPU (instrumented.go).
+			in.cpu.Pause()
+			defer in.cpu.Resume()
+		}
 		sys := wasi.FromContext(ctx)
 		if sys != nil && sys.IsKilled() {
 			// Killed: unwind the guest before the call acts. The interrupt
