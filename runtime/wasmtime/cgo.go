@@ -1,0 +1,105 @@
+//go:build wasmtime && cgo
+
+package wasmtime
+
+// The parts of wasmtime's C API that wasmtime-go does not wrap: the epoch
+// deadline callback (Kill) and the host memory creator (per-instance
+// memory limits and the node's memory budget). The declarations below are
+// copied by hand from wasmtime's C headers (config.h, store.h, error.h of
+// the wasmtime-go version in go.mod); the symbols come from the libwasmtime
+// that wasmtime-go links.
+
+/*
+#include "wp.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"runtime/cgo"
+	"unsafe"
+
+	wt "github.com/bytecodealliance/wasmtime-go/v39"
+)
+
+// rawPtr is the C pointer wasmtime-go keeps as the first field of its
+// Config and Store (an unexported _ptr); wasmtime-go does not expose it.
+func rawPtr[T any](p *T) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(p)) }
+
+// setMemoryCreator makes cfg create every linear memory with wp_new_memory.
+func setMemoryCreator(cfg *wt.Config) {
+	C.wp_set_memory_creator(rawPtr(cfg))
+	runtime.KeepAlive(cfg)
+}
+
+// ctl is an instance's kill flag in C memory (the epoch callback's data).
+type ctl struct{ p *C.wp_ctl }
+
+func newCtl() ctl { return ctl{(*C.wp_ctl)(C.calloc(1, C.size_t(unsafe.Sizeof(C.wp_ctl{}))))} }
+
+func (c ctl) kill() { C.wp_kill(c.p) }
+
+func (c ctl) free() { C.free(unsafe.Pointer(c.p)) }
+
+// watchEpoch makes store call wp_epoch at each epoch deadline: it traps
+// once c is killed, else it moves the deadline one tick on.
+func watchEpoch(store *wt.Store, c ctl) {
+	C.wp_set_epoch_callback(rawPtr(store), c.p)
+	runtime.KeepAlive(store)
+	store.SetEpochDeadline(1)
+}
+
+// instantiateAs runs instantiate on a locked thread whose new memories are
+// accounted to acct.
+func instantiateAs(acct cgo.Handle, instantiate func() (*wt.Instance, error)) (*wt.Instance, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.wp_set_current(C.uintptr_t(acct))
+	defer C.wp_set_current(0)
+	return instantiate()
+}
+
+// memView is a linear memory as runtime/wasi sees it (wasi.Memory).
+type memView struct{ m *C.wp_mem }
+
+func (v memView) Read(off, n uint32) ([]byte, bool) {
+	if v.m == nil || uint64(off)+uint64(n) > uint64(v.m.size) {
+		return nil, false
+	}
+	if n == 0 {
+		return []byte{}, true
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(v.m.base), off)), n), true
+}
+
+func (v memView) Write(off uint32, b []byte) bool {
+	dst, ok := v.Read(off, uint32(len(b)))
+	if !ok || uint64(len(b)) > 1<<32 {
+		return false
+	}
+	copy(dst, b)
+	return true
+}
+
+//export wpMemNew
+func wpMemNew(h C.uintptr_t, m *C.wp_mem, minimum C.size_t) C.int {
+	a := cgo.Handle(h).Value().(*memAcct)
+	if a.newMemory(memView{m}, uint64(minimum)) {
+		return 1
+	}
+	return 0
+}
+
+//export wpMemGrow
+func wpMemGrow(h C.uintptr_t, m *C.wp_mem, oldSize, newSize C.size_t) C.int {
+	a := cgo.Handle(h).Value().(*memAcct)
+	if a.grow(uint64(oldSize), uint64(newSize)) {
+		return 1
+	}
+	return 0
+}
+
+//export wpMemFree
+func wpMemFree(h C.uintptr_t, size C.size_t) {
+	cgo.Handle(h).Value().(*memAcct).free(uint64(size))
+}

@@ -1,0 +1,642 @@
+//go:build wasmtime && cgo
+
+// Package wasmtime is a runtime.Engine backend built on wasmtime
+// (wasmtime-go: Cranelift machine code, cgo). It is in the binary only when
+// built with -tags wasmtime and CGO_ENABLED=1; otherwise New returns
+// ErrNotBuilt (notbuilt.go).
+//
+// Contracts, beyond those of package runtime:
+//   - One wasmtime Engine and one Linker per Engine. WASI preview 1 is
+//     wasmpod's own layer (package runtime/wasi), bound once in the Linker
+//     as the host module wasi_snapshot_preview1 together with
+//     Config.Extensions (e.g. runtime/wasi/wasisock): wasmtime's own WASI is
+//     not used. Each instance has its own Store, whose data is the
+//     instance: each call finds its wasi.System and linear memory there.
+//   - Compiled modules are cached in memory by digest for the Engine's
+//     lifetime, and on disk in Config.CacheDir when it is set
+//     (Module.Serialize, keyed by digest, wasmtime version and this
+//     engine's settings; every entry carries the sha256 of its bytes,
+//     checked before NewModuleDeserialize: a corrupt or truncated entry is
+//     compiled again and rewritten, never run).
+//   - Kill: every Store has an epoch deadline one tick ahead and a deadline
+//     callback (cgo.go) that traps once the instance's kill flag is set and
+//     otherwise moves the deadline one tick on. Kill sets the flag and
+//     increments the engine's epoch, so a busy guest traps at its next
+//     function entry or loop back-edge; a ticker goroutine (running only
+//     while instances run) increments the epoch every EpochTick as well.
+//     Kill also kills the wasi.System: blocked WASI calls wake, and every
+//     later WASI call unwinds the guest before it acts.
+//   - Memory: every linear memory is made by wasmpod's memory creator
+//     (cgo.go): an mmap'd PROT_NONE reservation (wasmtime's reservation and
+//     guard) made readable as it grows. Growth is charged to
+//     ContainerConfig.Memory and refused past MemoryLimitBytes or the budget
+//     (memory.grow returns -1); a guest that hit it and exits non-zero is
+//     OOMKilled with exit code 137.
+//   - Exit codes: return from _start → 0; proc_exit(N) → N; Kill or ctx
+//     cancellation → 137 and Killed; trap → 134 with Message.
+package wasmtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"time"
+
+	wt "github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/wasi"
+)
+
+// EpochTick is how often the engine's epoch advances while instances run.
+const EpochTick = 10 * time.Millisecond
+
+// Config configures an Engine.
+type Config struct {
+	// CacheDir is the on-disk cache of compiled modules; "" keeps compiled
+	// code in memory only.
+	CacheDir string
+	// Extensions are added to the wasi_snapshot_preview1 host module (e.g.
+	// the socket functions of runtime/wasi/wasisock); one replaces a WASI
+	// function of the same name.
+	Extensions []wasi.HostFunc
+	// MaxFDs is the per-instance fd limit (0: wasi.DefaultMaxFDs).
+	MaxFDs int
+	// HostFDs is the budget of host file descriptors all instances share
+	// (nil: one derived from RLIMIT_NOFILE, as runtime/wazero).
+	HostFDs *runtime.Budget
+}
+
+// Engine is the wasmtime runtime.Engine. It is safe for concurrent use.
+type Engine struct {
+	engine   *wt.Engine
+	linker   *wt.Linker
+	cacheDir string
+	maxFDs   int
+	hostFDs  *runtime.Budget
+
+	mu        sync.Mutex
+	closed    bool
+	modules   map[string]*moduleEntry
+	instances map[*instance]struct{}
+	// tick wakes the epoch ticker when the first instance starts.
+	tick chan struct{}
+	stop chan struct{}
+}
+
+type moduleEntry struct {
+	ready chan struct{}
+	mod   *compiledModule
+	err   error
+}
+
+type compiledModule struct {
+	digest string
+	module *wt.Module
+	// minBytes is the initial size of the module's own memory.
+	minBytes uint64
+	// fromCache is true when the module was deserialized from CacheDir.
+	fromCache bool
+}
+
+func (m *compiledModule) Digest() string { return m.digest }
+
+var _ runtime.Engine = (*Engine)(nil)
+
+// newWasmtimeConfig is the wasmtime configuration of every Engine; its
+// settings are part of the disk cache key (configKey).
+func newWasmtimeConfig() *wt.Config {
+	c := wt.NewConfig()
+	c.SetEpochInterruption(true)
+	c.SetParallelCompilation(true)
+	// Memory images (copy-on-write initialisation) need wasmtime's own
+	// mmap'd memories; ours get their data segments copied in.
+	c.SetMemoryInitCOWSet(false)
+	setMemoryCreator(c)
+	return c
+}
+
+// configKey names the settings of newWasmtimeConfig in the cache key.
+const configKey = "epoch+hostmemory+nocow"
+
+// New creates an Engine. Close it to release its compiled modules and kill
+// its instances.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	hostFDs := cfg.HostFDs
+	if hostFDs == nil {
+		lim, err := wasi.ProcessFDLimit()
+		if err != nil {
+			return nil, fmt.Errorf("wasmtime: reading RLIMIT_NOFILE: %w", err)
+		}
+		hostFDs = runtime.NewBudget("the host fd budget for guests", wasi.FDBudgetSize(lim))
+	}
+	if cfg.CacheDir != "" {
+		if err := checkCacheDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("wasmtime: cache dir %q: %w", cfg.CacheDir, err)
+		}
+	}
+	eng := wt.NewEngineWithConfig(newWasmtimeConfig())
+	linker := wt.NewLinker(eng)
+	if err := defineWASI(linker, cfg.Extensions); err != nil {
+		linker.Close()
+		eng.Close()
+		return nil, fmt.Errorf("wasmtime: define WASI: %w", err)
+	}
+	e := &Engine{
+		engine:    eng,
+		linker:    linker,
+		cacheDir:  cfg.CacheDir,
+		maxFDs:    cfg.MaxFDs,
+		hostFDs:   hostFDs,
+		modules:   map[string]*moduleEntry{},
+		instances: map[*instance]struct{}{},
+		tick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+	}
+	go e.ticker()
+	return e, nil
+}
+
+// ticker increments the epoch every EpochTick while instances run.
+func (e *Engine) ticker() {
+	t := time.NewTicker(EpochTick)
+	t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.tick:
+		}
+		t.Reset(EpochTick)
+		for running := true; running; {
+			select {
+			case <-e.stop:
+				t.Stop()
+				return
+			case <-t.C:
+				e.engine.IncrementEpoch()
+				e.mu.Lock()
+				running = len(e.instances) > 0
+				e.mu.Unlock()
+			}
+		}
+		t.Stop()
+	}
+}
+
+// HostFDs is the engine's budget of host file descriptors for guests.
+func (e *Engine) HostFDs() *runtime.Budget { return e.hostFDs }
+
+// Name implements runtime.Engine.
+func (e *Engine) Name() string { return "wasmtime" }
+
+// Version is the wasmtime version of this build (the wasmtime-go module's),
+// e.g. "v39.0.1".
+func Version() string { return wasmtimeVersion() }
+
+// Compile implements runtime.Engine. Concurrent calls for one digest
+// compile once.
+func (e *Engine) Compile(ctx context.Context, digest string, wasm []byte) (runtime.CompiledModule, error) {
+	hexDigest, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok || len(hexDigest) != 64 {
+		return nil, fmt.Errorf("wasmtime: digest %q: want \"sha256:<64 hex digits>\"", digest)
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("wasmtime: engine is closed")
+	}
+	if ent, ok := e.modules[digest]; ok {
+		e.mu.Unlock()
+		select {
+		case <-ent.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if ent.err != nil {
+			return nil, ent.err
+		}
+		return ent.mod, nil
+	}
+	ent := &moduleEntry{ready: make(chan struct{})}
+	e.modules[digest] = ent
+	e.mu.Unlock()
+
+	ent.mod, ent.err = e.compile(digest, strings.ToLower(hexDigest), wasm)
+	if ent.err != nil {
+		e.mu.Lock()
+		delete(e.modules, digest)
+		e.mu.Unlock()
+	}
+	close(ent.ready)
+	if ent.err != nil {
+		return nil, ent.err
+	}
+	return ent.mod, nil
+}
+
+func (e *Engine) compile(digest, hexDigest string, wasm []byte) (*compiledModule, error) {
+	sum := sha256.Sum256(wasm)
+	if hex.EncodeToString(sum[:]) != hexDigest {
+		return nil, fmt.Errorf("wasmtime: module bytes do not match digest %s (sha256:%x)", digest, sum)
+	}
+	mod, fromCache := e.loadCached(hexDigest)
+	if mod == nil {
+		m, err := wt.NewModule(e.engine, wasm)
+		if err != nil {
+			return nil, fmt.Errorf("wasmtime: compile %s: %w", digest, err)
+		}
+		mod = m
+	}
+	cm := &compiledModule{digest: digest, module: mod, fromCache: fromCache}
+	hasStart := false
+	for _, ex := range mod.Exports() {
+		switch ex.Name() {
+		case "_start":
+			hasStart = ex.Type().FuncType() != nil
+		case "memory":
+			if mt := ex.Type().MemoryType(); mt != nil {
+				cm.minBytes = mt.Minimum() * wasmPage
+			}
+		}
+	}
+	if !hasStart {
+		mod.Close()
+		return nil, fmt.Errorf("wasmtime: compile %s: module exports no _start function (not a WASI command)", digest)
+	}
+	if !fromCache {
+		e.storeCached(hexDigest, mod)
+	}
+	return cm, nil
+}
+
+const wasmPage = 65536
+
+// Close implements runtime.Engine: it kills every running instance, waits
+// for them (until ctx is done) and releases the engine.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	insts := make([]*instance, 0, len(e.instances))
+	for in := range e.instances {
+		insts = append(insts, in)
+	}
+	e.mu.Unlock()
+	for _, in := range insts {
+		in.Kill()
+	}
+	for _, in := range insts {
+		select {
+		case <-in.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	close(e.stop)
+	e.mu.Lock()
+	for _, ent := range e.modules {
+		select {
+		case <-ent.ready:
+			if ent.mod != nil {
+				ent.mod.module.Close()
+			}
+		default:
+		}
+	}
+	e.modules = map[string]*moduleEntry{}
+	e.mu.Unlock()
+	e.linker.Close()
+	e.engine.Close()
+	return nil
+}
+
+// Start implements runtime.Engine.
+func (e *Engine) Start(ctx context.Context, mod runtime.CompiledModule, cfg runtime.ContainerConfig) (runtime.Instance, error) {
+	cm, ok := mod.(*compiledModule)
+	if !ok || cm == nil {
+		return nil, fmt.Errorf("wasmtime: %s: module %T was not compiled by a wasmtime engine", cfg.Name, mod)
+	}
+	in, err := e.start(ctx, cm, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("wasmtime: start %s: %w", cfg.Name, err)
+	}
+	return in, nil
+}
+
+// guestEnv checks argv, env and workingDir as runtime/wazero does, and
+// returns the guest's environment (PWD for a workingDir).
+func guestEnv(cfg runtime.ContainerConfig) ([]string, error) {
+	wd := cfg.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	if !path.IsAbs(wd) {
+		return nil, fmt.Errorf("workingDir %q: must be an absolute path", cfg.WorkingDir)
+	}
+	for i, a := range cfg.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, fmt.Errorf("args[%d] %q: contains a NUL byte", i, a)
+		}
+	}
+	env := make([]string, 0, len(cfg.Env)+1)
+	for i, kv := range cfg.Env {
+		if strings.IndexByte(kv, 0) >= 0 {
+			return nil, fmt.Errorf("env[%d] %q: contains a NUL byte", i, kv)
+		}
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
+		}
+		if k == "PWD" && cfg.WorkingDir != "" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	if cfg.WorkingDir != "" {
+		env = append(env, "PWD="+path.Clean(wd))
+	}
+	return env, nil
+}
+
+func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.ContainerConfig) (_ *instance, err error) {
+	env, err := guestEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MemoryLimitBytes < 0 {
+		return nil, fmt.Errorf("memoryLimitBytes %d: must not be negative", cfg.MemoryLimitBytes)
+	}
+	limit := uint64(maxMemoryBytes)
+	if cfg.MemoryLimitBytes > 0 {
+		limit = min(uint64(cfg.MemoryLimitBytes)/wasmPage*wasmPage, maxMemoryBytes)
+		if limit < cm.minBytes {
+			return nil, fmt.Errorf("memoryLimitBytes %d is below the module's initial memory of %d bytes",
+				cfg.MemoryLimitBytes, cm.minBytes)
+		}
+	}
+	acct := &memAcct{limit: limit, node: cfg.Memory}
+	if !acct.prepay(int64(cm.minBytes)) {
+		return nil, fmt.Errorf("the module's initial memory of %d bytes exceeds what is left of %s (%d of %d bytes)",
+			cm.minBytes, cfg.Memory.Name(), cfg.Memory.Available(), cfg.Memory.Limit())
+	}
+	acctHandle := cgo.NewHandle(acct)
+	defer func() {
+		if err != nil {
+			acct.refund()
+			acctHandle.Delete()
+		}
+	}()
+
+	mounts := make([]wasi.Mount, len(cfg.Mounts))
+	for i, m := range cfg.Mounts {
+		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota, File: m.File}
+	}
+	stdin := wasi.NewPipe()
+	var netw any
+	if cfg.Net != nil {
+		netw = cfg.Net
+	}
+	wsys, err := wasi.New(wasi.Config{
+		Args:     cfg.Args,
+		Env:      env,
+		Mounts:   mounts,
+		Stdin:    stdin,
+		Stdout:   cfg.Stdout,
+		Stderr:   cfg.Stderr,
+		MaxFDs:   e.maxFDs,
+		Net:      netw,
+		FDBudget: e.hostFDs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = wsys.Close()
+		}
+	}()
+
+	in := &instance{
+		engine: e,
+		name:   cfg.Name,
+		stdin:  stdin,
+		sys:    wsys,
+		acct:   acct,
+		handle: acctHandle,
+		ctl:    newCtl(),
+		done:   make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			in.ctl.free()
+		}
+	}()
+	runCtx, cancel := context.WithCancel(ctx)
+	in.cancel = cancel
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
+	in.ctx = wasi.WithSystem(runCtx, wsys)
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("engine is closed")
+	}
+	e.instances[in] = struct{}{}
+	first := len(e.instances) == 1
+	e.mu.Unlock()
+	if first {
+		select {
+		case e.tick <- struct{}{}:
+		default:
+		}
+	}
+	defer func() {
+		if err != nil {
+			e.forget(in)
+			close(in.done)
+		}
+	}()
+
+	store := wt.NewStoreWithData(e.engine, in)
+	in.store = store
+	watchEpoch(store, in.ctl)
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
+	if ctx.Err() != nil {
+		in.Kill()
+	}
+	inst, err := instantiateAs(acctHandle, func() (*wt.Instance, error) {
+		return e.linker.Instantiate(store, cm.module)
+	})
+	if err != nil {
+		if in.isKilled() {
+			return nil, errors.New("killed while instantiating")
+		}
+		return nil, err
+	}
+	in.mem = acct.memory()
+	start := inst.GetFunc(store, "_start")
+	if start == nil {
+		return nil, errors.New("module exports no _start function (not a WASI command)")
+	}
+	// From here on the instance runs; a ctx cancellation is a Kill.
+	stopAfter := context.AfterFunc(runCtx, in.Kill)
+
+	if cfg.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(pipeWriter{stdin}, cfg.Stdin)
+			in.closeStdin()
+		}()
+	}
+	go func() {
+		_, callErr := start.Call(store)
+		in.finish(callErr)
+		stopAfter()
+		store.Close() // frees the memories (wpMemFree) before the handle goes
+		in.cleanup()
+		e.forget(in)
+		close(in.done)
+	}()
+	return in, nil
+}
+
+func (e *Engine) forget(in *instance) {
+	e.mu.Lock()
+	delete(e.instances, in)
+	e.mu.Unlock()
+}
+
+// instance is one running guest; it is its Store's data.
+type instance struct {
+	engine *Engine
+	name   string
+	stdin  *wasi.Pipe
+	sys    *wasi.System
+	acct   *memAcct
+	// mem is the guest's WASI memory, set once instantiated.
+	mem    memView
+	handle cgo.Handle
+	ctl    ctl
+	store  *wt.Store
+	ctx    context.Context // the host calls' ctx (holds sys)
+	cancel context.CancelFunc
+
+	// exitCode is proc_exit's code (set on the guest's thread).
+	exitCode *uint32
+
+	done chan struct{}
+
+	mu     sync.Mutex
+	exited bool
+	killed bool
+	status runtime.ExitStatus
+}
+
+var _ runtime.Instance = (*instance)(nil)
+
+func (in *instance) Done() <-chan struct{} { return in.done }
+
+func (in *instance) Status() runtime.ExitStatus {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.status
+}
+
+func (in *instance) Terminate() { in.closeStdin() }
+
+func (in *instance) isKilled() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.killed
+}
+
+// Kill marks the instance killed (unless it already exited), sets its kill
+// flag and advances the epoch (a running guest traps at its next epoch
+// check), then kills its wasi.System: blocked calls wake and every later
+// WASI call unwinds the guest.
+func (in *instance) Kill() {
+	in.mu.Lock()
+	if in.exited || in.killed {
+		in.mu.Unlock()
+		return
+	}
+	in.killed = true
+	// Under in.mu: the instance cannot finish (and free ctl, or let Close
+	// release the engine) meanwhile.
+	in.ctl.kill()
+	in.engine.engine.IncrementEpoch()
+	in.mu.Unlock()
+	in.sys.Kill()
+	in.closeStdin()
+	in.cancel()
+}
+
+func (in *instance) closeStdin() { in.stdin.CloseWrite() }
+
+func (in *instance) finish(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.exited = true
+	var st runtime.ExitStatus
+	switch {
+	case in.killed:
+		st = runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
+	case in.exitCode != nil:
+		st = runtime.ExitStatus{ExitCode: int(*in.exitCode)}
+	case err == nil:
+		st = runtime.ExitStatus{}
+	default:
+		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
+	}
+	if why := in.acct.hitLimit(); why != "" && st.ExitCode != 0 && !st.Killed {
+		st = runtime.ExitStatus{
+			ExitCode:  137,
+			OOMKilled: true,
+			Message:   fmt.Sprintf("%s (guest exit %d)", why, st.ExitCode),
+		}
+	}
+	in.status = st
+}
+
+func (in *instance) cleanup() {
+	in.cancel()
+	in.sys.Kill()
+	in.closeStdin()
+	_ = in.sys.Close()
+	in.acct.refund()
+	in.handle.Delete()
+	in.ctl.free()
+}
+
+// pipeWriter copies ContainerConfig.Stdin into the guest's stdin pipe.
+type pipeWriter struct{ p *wasi.Pipe }
+
+func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
+
+// maxMemoryBytes is the wasm32 address space.
+const maxMemoryBytes = 1 << 32
+
+// ErrNotBuilt is New's error in a build without the wasmtime engine
+// (never returned by this build).
+var ErrNotBuilt = errors.New("engine wasmtime is not in this build (build with -tags wasmtime and CGO_ENABLED=1)")
+
+// Built reports whether this build has the wasmtime engine.
+const Built = true
