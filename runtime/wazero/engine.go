@@ -83,6 +83,9 @@ type Engine struct {
 	// copyingMemory backs linear memories with the portable growing slice
 	// instead of a reservation (the benchmarks' baseline).
 	copyingMemory bool
+	// noCPU compiles and runs without CPU accounting (the benchmarks'
+	// baseline, cpu_bench_test.go).
+	noCPU bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -222,6 +225,9 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 	cctx, err := withSlowListener(ctx, inst) // instrumented.go: CPU accounting
 	if err != nil {
 		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
+	}
+	if e.noCPU {
+		cctx = ctx
 	}
 	c, err := e.rt.CompileModule(experimental.WithCompilationWorkers(cctx, goruntime.GOMAXPROCS(0)), inst)
 	if err != nil {
@@ -445,8 +451,12 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}()
 	}
 	go func() {
+		callCtx := withMetered(runCtx, in)
+		if e.noCPU {
+			callCtx = runCtx
+		}
 		in.cpu.Run()
-		_, callErr := start.Call(withMetered(runCtx, in))
+		_, callErr := start.Call(callCtx)
 		in.cpu.Stop()
 		alloc.exitCall()
 		in.finish(callErr)
