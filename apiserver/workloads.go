@@ -931,7 +931,8 @@ func validateTimeZone(tz *string, p *field.Path) field.ErrorList {
 // DaemonSet}StatusUpdate for a write of /status (obj is the old object
 // with the request's status): counts non-negative, none above
 // status.replicas, available not above ready, collisionCount never
-// decremented. Other kinds are not checked.
+// decremented; PodDisruptionBudget's and Job's (job_status.go) too. Other
+// kinds are not checked.
 func validateWorkloadStatus(obj, old runtime.Object) error {
 	var errs field.ErrorList
 	sp := field.NewPath("status")
@@ -1006,6 +1007,8 @@ func validateWorkloadStatus(obj, old runtime.Object) error {
 		nonneg(int64(s.DesiredHealthy), "desiredHealthy")
 		nonneg(int64(s.ExpectedPods), "expectedPods")
 		errs = append(errs, metav1validation.ValidateConditions(s.Conditions, sp.Child("conditions"))...)
+	case *batchv1.Job:
+		errs = validateJobStatusUpdate(o, old.(*batchv1.Job)) // job_status.go
 	default:
 		return nil
 	}
