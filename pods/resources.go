@@ -119,4 +119,5 @@ func (a *Agent) setupResources() {
 		}
 	}
 	a.allocatable[corev1.ResourceMemory] = *resource.NewQuantity(max(alloc, 0), resource.BinarySI)
+	a.setupCPU() // cpu.go
 }

@@ -80,6 +80,10 @@ type Config struct {
 	// linear memory is charged to it (through its pod's budget), so a
 	// container without limits.memory is bounded by what is left.
 	NodeMemory *runtime.Budget
+	// NodeCPU, when set, is the node's CPU: every container instance is
+	// metered and throttled by it (cpu.go). Nil: each instance is bounded
+	// by its limits.cpu alone.
+	NodeCPU *runtime.CPUScheduler
 	// ContainerLogMaxSize and ContainerLogMaxFiles bound each container
 	// instance's log as the kubelet's settings of the same names: a file
 	// is rotated before it passes MaxSize bytes and at most MaxFiles files
@@ -165,6 +169,8 @@ type Worker struct {
 	// rootfs are the containers' current root file system layers, by
 	// name (rootfs.go).
 	rootfs map[string]*rootfsLayer
+	// cpu is each container's CPU account, by name (cpu.go; guarded by mu).
+	cpu map[string]*cpuAccount
 
 	// evictCh carries an eviction to Run (eviction.go); evictMsg is the
 	// pod's eviction message once evicted (guarded by mu).
@@ -884,6 +890,7 @@ func (w *Worker) containerConfig(c *ctr) (runtime.ContainerConfig, error) {
 		cfg.MemoryLimitBytes = m.Value()
 	}
 	cfg.Memory = w.containerMemory(c.spec.Name)
+	cfg.CPU = w.containerCPU(c.spec) // cpu.go
 	for _, vm := range c.spec.VolumeMounts {
 		if vm.SubPathExpr != "" { // env_config.go
 			if vm.SubPath, err = subPathExpr(vm.SubPathExpr, lookup); err != nil {

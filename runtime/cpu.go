@@ -99,7 +99,7 @@ func (s *CPUScheduler) NewMeter(name string, requestMilli, limitMilli int64) *CP
 	if s == nil {
 		s = NewCPUScheduler(name, 0)
 	}
-	m := &CPUMeter{sched: s, name: name, weight: max(requestMilli, minCPUWeight), quota: math.MaxInt64}
+	m := &CPUMeter{sched: s, name: name, weight: max(requestMilli, minCPUWeight), quota: math.MaxInt64, created: time.Now()}
 	if limitMilli > 0 {
 		// A limit below 1m still runs: 1 ms per second would be absurdly
 		// slow to kill, but never zero.
@@ -118,6 +118,9 @@ func NewCPUMeter(name string, limitMilli int64) *CPUMeter {
 // Usage is the CPU time used by the node's guests: the running ones and
 // those that stopped.
 func (s *CPUScheduler) Usage() time.Duration {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.total
@@ -131,6 +134,9 @@ func (s *CPUScheduler) Usage() time.Duration {
 // guests wanted more than the capacity, which was then shared by
 // requests), and how many periods have been so far.
 func (s *CPUScheduler) Contended() (bool, int64) {
+	if s == nil {
+		return false, 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.contended, s.nContentions
@@ -245,6 +251,9 @@ type CPUMeter struct {
 	epochBlocked atomic.Int64 // wall ns in host calls since the last period
 	blockedSince atomic.Int64 // wallClock at Pause; 0 when not in a host call
 
+	state   atomic.Int32 // meterNew, meterRunning, meterStopped
+	created time.Time
+
 	// The guest goroutine's own.
 	running bool
 	locked  bool
@@ -285,6 +294,7 @@ func (m *CPUMeter) Run() {
 		return
 	}
 	m.running = true
+	m.state.Store(meterRunning)
 	m.sched.add(m)
 	m.startClock()
 }
@@ -298,7 +308,21 @@ func (m *CPUMeter) Stop() {
 	m.blockedSince.Store(0)
 	m.running = false
 	m.sched.remove(m)
+	m.state.Store(meterStopped)
 }
+
+const (
+	meterNew int32 = iota
+	meterRunning
+	meterStopped
+)
+
+// Stopped reports whether the instance has ended (Stop was called).
+func (m *CPUMeter) Stopped() bool { return m.state.Load() == meterStopped }
+
+// Started reports whether the instance ran (Run was called), and when the
+// meter was made.
+func (m *CPUMeter) Started() (bool, time.Time) { return m.state.Load() != meterNew, m.created }
 
 // Pause charges the guest's time so far and stops the clock: a host call
 // begins, in which the guest may block.
