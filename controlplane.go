@@ -106,8 +106,9 @@ func (b *schedulerBinder) Unschedulable(ctx context.Context, pod *corev1.Pod, ms
 // `serve` calls it with its TCP listener's address.
 func (c *Cluster) SetAPIServerAddress(addr netip.AddrPort) { c.kubeSvc.SetAddress(addr) }
 
-// startScheduler runs the scheduler fed by informers until ctx ends.
-func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster) error {
+// startScheduler runs the scheduler fed by informers of f (the factory the
+// control plane shares) until ctx ends.
+func startScheduler(ctx context.Context, client kubernetes.Interface, f informers.SharedInformerFactory, c *Cluster) error {
 	fw, err := scheduler.NewFramework(scheduler.Options{})
 	if err != nil {
 		return err
@@ -118,13 +119,11 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster
 	rec := bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"})
 	s := scheduler.New(fw, &schedulerBinder{client: client, recorder: rec}, c.cfg.Clock)
 
-	f := informers.NewSharedInformerFactory(client, 0)
 	nodeInf := f.Core().V1().Nodes().Informer()
 	nodeInf.AddEventHandler(kubeutil.Typed(s.OnNodeAdd, s.OnNodeUpdate, s.OnNodeDelete))
 	podInf := f.Core().V1().Pods().Informer()
 	podInf.AddEventHandler(kubeutil.Typed(s.OnPodAdd, s.OnPodUpdate, s.OnPodDelete))
 	f.Start(ctx.Done())
-	c.onClose(f.Shutdown)
 	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for typ, ok := range f.WaitForCacheSync(syncCtx.Done()) {
@@ -138,9 +137,9 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, c *Cluster
 
 // startServiceProxy keeps the network's Service table in step with the
 // Services and their EndpointSlices (kube-proxy's job): connections to a
-// ClusterIP:port (or a NodePort) reach the Service's ready endpoints.
-func startServiceProxy(ctx context.Context, client kubernetes.Interface, n *network.Network, c *Cluster) error {
-	f := informers.NewSharedInformerFactory(client, 0)
+// ClusterIP:port (or a NodePort) reach the Service's ready endpoints. Its
+// informers come from f, the factory the control plane shares.
+func startServiceProxy(ctx context.Context, f informers.SharedInformerFactory, n *network.Network, c *Cluster) error {
 	svcInf := f.Core().V1().Services()
 	sliceInf := f.Discovery().V1().EndpointSlices()
 	sync := func(ns, name string) {
@@ -161,7 +160,6 @@ func startServiceProxy(ctx context.Context, client kubernetes.Interface, n *netw
 		}
 	}))
 	f.Start(ctx.Done())
-	c.onClose(f.Shutdown)
 	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for typ, ok := range f.WaitForCacheSync(syncCtx.Done()) {

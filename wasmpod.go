@@ -64,6 +64,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
 	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/pods"
@@ -287,10 +288,13 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.handler = c.server.Handler(apiserver.HandlerOptions{})
-	// The control plane's clients read protobuf, as kube-controller-manager's
-	// do: decoding its watch events from JSON was a quarter of its CPU while
-	// a ReplicaSet scaled to 1,000 pods (BenchmarkReplicaSetScale).
+	// The control plane's clients speak protobuf, as kube-controller-manager's
+	// and the kubelet's do (--kube-api-content-type): decoding its watch
+	// events from JSON was a quarter of its CPU while a ReplicaSet scaled to
+	// 1,000 pods (BenchmarkReplicaSetScale), and JSON request bodies were
+	// half the API server's decoding while Jobs ran (BenchmarkJobCompletions).
 	inProc := c.server.InProcessConfig(c.handler)
+	inProc.ContentType = "application/vnd.kubernetes.protobuf"
 	inProc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	if c.client, err = kubernetes.NewForConfig(inProc); err != nil {
 		return nil, err
@@ -325,31 +329,45 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		HostFDs:       hostFDs,
 	})
 	c.onClose(func() { c.network.Close() })
-	if err := startServiceProxy(runCtx, c.client, c.network, c); err != nil {
+	// One informer factory for the scheduler, the service proxy and the
+	// controllers, as kube-controller-manager's: one watch and one cache per
+	// resource (kubeutil.NewSharedFactory).
+	shared := kubeutil.NewSharedFactory(c.client)
+	c.onClose(shared.Shutdown)
+	if err := startServiceProxy(runCtx, shared, c.network, c); err != nil {
 		return nil, err
 	}
 	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors, Store: cfg.Modules}, m: map[[2]string]*images.Image{}}
 
-	if err := startScheduler(runCtx, c.client, c); err != nil {
+	if err := startScheduler(runCtx, c.client, shared, c); err != nil {
 		return nil, err
 	}
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
+	nlc.Informers = shared
 	c.goRun(func() { nlc.Run(runCtx) })
 	pgc := podgc.New(c.client, cfg.Clock, podgc.DefaultTerminatedPodThreshold)
+	pgc.Informers = shared
 	c.goRun(func() { pgc.Run(runCtx) })
 	rsc := replicaset.New(c.client, cfg.Clock)
+	rsc.Informers = shared
 	c.goRun(func() { rsc.Run(runCtx) })
 	jc := job.New(c.client, cfg.Clock)
+	jc.Informers = shared
 	c.goRun(func() { jc.Run(runCtx) })
 	ttlc := ttlafterfinished.New(c.client, cfg.Clock)
+	ttlc.Informers = shared
 	c.goRun(func() { ttlc.Run(runCtx) })
 	dsc := daemonset.New(c.client, cfg.Clock)
+	dsc.Informers = shared
 	c.goRun(func() { dsc.Run(runCtx) })
 	dc := deployment.New(c.client, cfg.Clock)
+	dc.Informers = shared
 	c.goRun(func() { dc.Run(runCtx) })
 	cjc := cronjob.New(c.client, cfg.Clock)
+	cjc.Informers = shared
 	c.goRun(func() { cjc.Run(runCtx) })
 	pdbc := disruption.New(c.client, cfg.Clock)
+	pdbc.Informers = shared
 	c.goRun(func() { pdbc.Run(runCtx) })
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
 	if err != nil {
@@ -360,8 +378,10 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	nsc := namespace.New(c.server)
 	c.goRun(func() { nsc.Run(runCtx) })
 	epc := endpoints.New(c.client)
+	epc.Informers = shared
 	c.goRun(func() { epc.Run(runCtx) })
 	sac := serviceaccount.New(c.client)
+	sac.Informers = shared
 	c.goRun(func() { sac.Run(runCtx) })
 	c.kubeSvc = kubernetesservice.New(c.client) // SetAPIServerAddress (controlplane.go)
 	c.goRun(func() { c.kubeSvc.Run(runCtx) })

@@ -100,6 +100,10 @@ var errStaleCache = errors.New("the cached CronJob is older than what the contro
 
 // Controller is the CronJob controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client   kubernetes.Interface
 	clk      clock.WithTicker
 	queue    workqueue.TypedRateLimitingInterface[string]
@@ -135,7 +139,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.rec = rec
 	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	cjInf, jobInf := f.Batch().V1().CronJobs(), f.Batch().V1().Jobs()
 	c.cronJobs, c.jobs = cjInf.Lister(), jobInf.Lister()
 	if _, err := cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -153,7 +157,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), cjInf.Informer().HasSynced, jobInf.Informer().HasSynced) {
 		return nil

@@ -109,6 +109,10 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
 
 // Controller is the DaemonSet controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client  kubernetes.Interface
 	clk     clock.WithTicker
 	queue   workqueue.TypedRateLimitingInterface[string]
@@ -148,7 +152,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.rec = rec
 	c.pc = &cu.PodControl{Client: c.client, Recorder: c.rec}
 
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	dsInf, crInf := f.Apps().V1().DaemonSets(), f.Apps().V1().ControllerRevisions()
 	podInf, nodeInf := f.Core().V1().Pods(), f.Core().V1().Nodes()
 	c.dsets, c.history, c.pods, c.nodes = dsInf.Lister(), crInf.Lister(), podInf.Lister(), nodeInf.Lister()
@@ -188,7 +192,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), dsInf.Informer().HasSynced, crInf.Informer().HasSynced,
 		podInf.Informer().HasSynced, nodeInf.Informer().HasSynced) {

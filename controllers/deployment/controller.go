@@ -77,6 +77,10 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
 
 // Controller is the Deployment controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client   kubernetes.Interface
 	clk      clock.WithTicker
 	queue    workqueue.TypedRateLimitingInterface[string]
@@ -110,7 +114,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.recorder = rec
 	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	dInf, rsInf, podInf := f.Apps().V1().Deployments(), f.Apps().V1().ReplicaSets(), f.Core().V1().Pods()
 	c.deploys, c.rsets, c.pods = dInf.Lister(), rsInf.Lister(), podInf.Lister()
 	if _, err := dInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -139,7 +143,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil

@@ -86,6 +86,10 @@ const (
 
 // Controller is the disruption controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client            kubernetes.Interface
 	clk               clock.WithTicker
 	queue             workqueue.TypedRateLimitingInterface[string] // PDB keys
@@ -124,7 +128,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 	c.laterStale = kubeutil.NewDelayed(c.clk, c.stale.Add, ctx.Done())
 
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	pdbInf, podInf, rsInf := f.Policy().V1().PodDisruptionBudgets(), f.Core().V1().Pods(), f.Apps().V1().ReplicaSets()
 	c.pdbs, c.pods, c.rsets = pdbInf.Lister(), podInf.Lister(), rsInf.Lister()
 	if _, err := pdbInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -165,7 +169,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	defer c.stale.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), pdbInf.Informer().HasSynced, podInf.Informer().HasSynced, rsInf.Informer().HasSynced) {

@@ -59,6 +59,10 @@ const (
 
 // Controller is the endpoints controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client   kubernetes.Interface
 	queue    workqueue.TypedRateLimitingInterface[string]
 	services corelisters.ServiceLister
@@ -75,7 +79,7 @@ func New(client kubernetes.Interface) *Controller {
 
 // Run watches Services and Pods and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	svcInf := f.Core().V1().Services()
 	podInf := f.Core().V1().Pods()
 	c.services, c.pods = svcInf.Lister(), podInf.Lister()
@@ -101,7 +105,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), svcInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil

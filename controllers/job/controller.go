@@ -96,6 +96,10 @@ var controllerKind = batchv1.SchemeGroupVersion.WithKind("Job")
 
 // Controller is the Job controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client   kubernetes.Interface
 	clk      clock.WithTicker
 	queue    workqueue.TypedRateLimitingInterface[string]
@@ -140,7 +144,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.recorder = rec
 	c.pc = &cu.PodControl{Client: c.client, Recorder: c.recorder}
 
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	jobInf, podInf := f.Batch().V1().Jobs(), f.Core().V1().Pods()
 	c.jobs, c.pods = jobInf.Lister(), podInf.Lister()
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -158,7 +162,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	defer c.orphans.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), jobInf.Informer().HasSynced, podInf.Informer().HasSynced) {

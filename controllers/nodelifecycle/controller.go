@@ -36,6 +36,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
 // Names used on nodes and pods.
@@ -49,6 +51,10 @@ const (
 
 // Controller is the node lifecycle controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client kubernetes.Interface
 	clk    clock.WithTicker
 	grace  time.Duration
@@ -79,14 +85,14 @@ func New(client kubernetes.Interface, clk clock.WithTicker, grace time.Duration)
 
 // Run watches Nodes and Leases and checks them until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	nf := informers.NewSharedInformerFactory(c.client, 0)
+	nf, shutdown := kubeutil.Factory(c.Informers, c.client)
 	lf := informers.NewSharedInformerFactoryWithOptions(c.client, 0, informers.WithNamespace(LeaseNamespace))
 	nodes := nf.Core().V1().Nodes()
 	leases := lf.Coordination().V1().Leases()
 	nodeInf, leaseInf := nodes.Informer(), leases.Informer()
 	nf.Start(ctx.Done())
 	lf.Start(ctx.Done())
-	defer nf.Shutdown()
+	defer shutdown()
 	defer lf.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, leaseInf.HasSynced) {
 		return nil

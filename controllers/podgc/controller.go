@@ -49,6 +49,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
 // Upstream's constants and strings.
@@ -68,6 +70,10 @@ const (
 
 // Controller is the pod garbage collector.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client    kubernetes.Interface
 	clk       clock.WithTicker
 	threshold int
@@ -99,12 +105,12 @@ func New(client kubernetes.Interface, clk clock.WithTicker, threshold int) *Cont
 // Run watches pods and nodes and collects every CheckPeriod until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.nodeQueue.ShutDown()
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	podInf, nodeInf := f.Core().V1().Pods(), f.Core().V1().Nodes()
 	c.pods, c.nodes = podInf.Lister(), nodeInf.Lister()
 	pi, ni := podInf.Informer(), nodeInf.Informer()
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), pi.HasSynced, ni.HasSynced) {
 		return nil
 	}

@@ -75,6 +75,10 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 
 // Controller is the ReplicaSet controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client kubernetes.Interface
 	clk    clock.WithTicker
 	queue  workqueue.TypedRateLimitingInterface[string]
@@ -109,7 +113,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
 	c.pc = &cu.PodControl{Client: c.client, Recorder: rec}
 
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	rsInf, podInf := f.Apps().V1().ReplicaSets(), f.Core().V1().Pods()
 	c.rsets, c.pods = rsInf.Lister(), podInf.Lister()
 	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -132,7 +136,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), rsInf.Informer().HasSynced, podInf.Informer().HasSynced) {
 		return nil

@@ -30,6 +30,10 @@ const DefaultName = "default"
 
 // Controller keeps a "default" ServiceAccount in every namespace.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client     kubernetes.Interface
 	queue      workqueue.TypedRateLimitingInterface[string]
 	namespaces corelisters.NamespaceLister
@@ -46,7 +50,7 @@ func New(client kubernetes.Interface) *Controller {
 
 // Run watches Namespaces and ServiceAccounts and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	nsInf := f.Core().V1().Namespaces()
 	saInf := f.Core().V1().ServiceAccounts()
 	c.namespaces, c.accounts = nsInf.Lister(), saInf.Lister()
@@ -67,7 +71,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), nsInf.Informer().HasSynced, saInf.Informer().HasSynced) {
 		return nil

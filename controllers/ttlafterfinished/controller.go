@@ -40,6 +40,10 @@ const Workers = 5
 
 // Controller is the TTL-after-finished controller.
 type Controller struct {
+	// Informers, when set before Run, is the informer factory shared with
+	// the other controllers (kubeutil.NewSharedFactory); nil: Run makes its own.
+	Informers informers.SharedInformerFactory
+
 	client kubernetes.Interface
 	clk    clock.WithTicker
 	queue  workqueue.TypedRateLimitingInterface[string]
@@ -59,7 +63,7 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 // Run watches Jobs and deletes the expired ones until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	c.later = kubeutil.NewDelayed(c.clk, c.queue.Add, ctx.Done())
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	inf := f.Batch().V1().Jobs()
 	c.jobs = inf.Lister()
 	on := func(o any) {
@@ -74,7 +78,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	f.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return nil
