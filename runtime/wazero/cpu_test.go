@@ -181,3 +181,38 @@ func TestCPUShares(t *testing.T) {
 		t.Error("the node never saw contention")
 	}
 }
+
+// TestCPUBlockedNotCharged: a guest blocked in WASI (reading stdin, Go's
+// netpoller in poll_oneoff) for a second is charged next to nothing, and
+// the time it took to start (its Go runtime's initialisation) is charged.
+func TestCPUBlockedNotCharged(t *testing.T) {
+	eng := newEngine(t)
+	defer eng.Close(context.Background())
+	wasm := testwasm.Build(t, testwasm.GuestDir(t, "probe"))
+	mod, err := eng.Compile(context.Background(), enginetest.Digest(wasm), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := enginetest.NewBuffer()
+	cpu := runtime.NewCPUMeter("t/idle", 0)
+	inst, err := eng.Start(context.Background(), mod, runtime.ContainerConfig{Name: "t/idle", Args: []string{"probe", "waitterm"}, Stdout: out, CPU: cpu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.WaitFor(t, "ready", 30*time.Second)
+	u0 := cpu.Usage()
+	time.Sleep(time.Second)
+	u1 := cpu.Usage()
+	inst.Terminate()
+	<-inst.Done()
+	t.Logf("start-up %v; blocked for 1 s: %v", u0, u1-u0)
+	if u0 <= 0 {
+		t.Error("the guest's start-up was not charged")
+	}
+	if u1-u0 > 20*time.Millisecond {
+		t.Errorf("a guest blocked on stdin for 1 s was charged %v", u1-u0)
+	}
+	if !cpu.Stopped() {
+		t.Error("the meter was not stopped when the guest ended")
+	}
+}

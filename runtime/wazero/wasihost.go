@@ -38,6 +38,7 @@ func valTypes(ts []wasi.ValType) []api.ValueType {
 
 func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 	np, nr := len(hf.Params), len(hf.Results)
+	parks := parkingCall(hf.Name) // instrumented.go
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -50,8 +51,8 @@ func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 				panic(r)
 			}
 		}()
-		if in := meteredFrom(ctx); in != nil {
-			// Host calls are not the guest's CPU (instrumented.go).
+		if in := meteredFrom(ctx); parks && in != nil {
+			// The guest may wait here: its CPU meter pauses (instrumented.go).
 			in.cpu.Pause()
 			defer in.cpu.Resume()
 		}
