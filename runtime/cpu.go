@@ -22,18 +22,20 @@ import (
 //     time since the last point is charged, and when the container has used
 //     its quota of the current period Yield sleeps until the next period
 //     (or until stop is closed: a kill is never delayed by a throttle);
-//   - Pause and Resume around every host (WASI) call: host calls are not
-//     charged, and the time a guest is blocked in one (poll_oneoff, a
-//     blocking read) is never counted as running.
+//   - Pause and Resume around the host (WASI) calls that may wait
+//     (poll_oneoff, a blocking read, a socket call): the time a guest
+//     waits is never counted as running, and it holds no OS thread while
+//     it waits. Other host calls are charged as the guest's own time.
 //
 // The time charged is the guest thread's CPU time (CLOCK_THREAD_CPUTIME_ID;
 // wall time where the OS has no thread clock): between Run/Resume and the
 // next Yield/Pause the goroutine is locked to its OS thread
 // (runtime.LockOSThread), so both readings are of the same thread's clock,
 // and time the OS gave to other processes is not charged. The lock is taken
-// only while guest code runs, which a Go goroutine cannot leave anyway
-// (compiled wasm is not preemptible); a guest blocked in a host call holds
-// no thread.
+// while guest code and the host calls that do not wait run (compiled wasm
+// is not preemptible anyway); a guest waiting in a host call holds no
+// thread. Where the OS has a thread clock, time the OS gave to other
+// processes is not charged; elsewhere (Windows) it is wall time.
 //
 // Every meter belongs to a CPUScheduler, the node's CPU: periods of
 // CPUPeriod on one grid for all its meters. A meter's allowance in a
