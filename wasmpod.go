@@ -108,6 +108,13 @@ type Config struct {
 	// and clients upload to (images.Store); when nil, DataDir/modules with
 	// the bbolt store, else a memory store.
 	Modules *images.Store
+	// Registry configures pulls of OCI images (images.RegistryConfig:
+	// insecure registries, the node's credentials, the layer size bound).
+	Registry *images.RegistryConfig
+	// ImageGC, when set, collects unused OCI images of Modules as the
+	// kubelet's image GC (images.GCPolicy), after each pull and every
+	// images.ImageGCPeriod.
+	ImageGC *images.GCPolicy
 	// RefuseRelativeImages refuses pods whose relative images (./x.wasm,
 	// go://./pkg) have no wasmpod.io/manifest-dir annotation to resolve
 	// against, rather than resolving them against the working directory
@@ -337,7 +344,15 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if err := startServiceProxy(runCtx, shared, c.network, c); err != nil {
 		return nil, err
 	}
-	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors, Store: cfg.Modules}, m: map[[2]string]*images.Image{}}
+	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors, Store: cfg.Modules, Registry: cfg.Registry}, m: map[[2]string]*images.Image{}}
+	if cfg.ImageGC != nil {
+		logf := func(format string, args ...any) {
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, format+"\n", args...)
+			}
+		}
+		c.goRun(func() { cfg.Modules.RunImageGC(runCtx, *cfg.ImageGC, 0, c.imagesInUse, logf) })
+	}
 
 	if err := startScheduler(runCtx, c.client, shared, c); err != nil {
 		return nil, err
@@ -842,6 +857,30 @@ func ExitCode(ps []*corev1.Pod) int {
 		}
 	}
 	return 1
+}
+
+// imagesInUse names the images of every pod (spec images and container
+// status imageIDs), for image GC: a pod's containers use them until it is
+// deleted.
+func (c *Cluster) imagesInUse(ctx context.Context) ([]string, error) {
+	pl, err := c.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return nil, err
+	}
+	var refs []string
+	for _, p := range pl.Items {
+		for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+			for _, ct := range cs {
+				refs = append(refs, ct.Image)
+			}
+		}
+		for _, st := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+			for _, s := range st {
+				refs = append(refs, s.ImageID)
+			}
+		}
+	}
+	return refs, nil
 }
 
 // memoResolver remembers resolved images, so that pods of an unchanged

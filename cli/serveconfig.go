@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/pods"
 )
@@ -40,6 +41,22 @@ type ServeConfig struct {
 	ContainerLogMaxSize  string `json:"containerLogMaxSize,omitempty"`
 	ContainerLogMaxFiles int    `json:"containerLogMaxFiles,omitempty"`
 	logMaxSize           int64  // ContainerLogMaxSize in bytes
+	// OCI image pulls (images/oci.go): InsecureRegistries are reached over
+	// plain HTTP (host or host:port; every other registry is HTTPS only),
+	// ImageCredentialsFile is the node's docker config.json (credentials
+	// tried after a pod's imagePullSecrets), MaxImageLayerSize bounds a
+	// layer (a quantity; default 256Mi).
+	InsecureRegistries   []string `json:"insecureRegistries,omitempty"`
+	ImageCredentialsFile string   `json:"imageCredentialsFile,omitempty"`
+	MaxImageLayerSize    string   `json:"maxImageLayerSize,omitempty"`
+	// Image garbage collection (images/gc.go), as the kubelet's settings of
+	// the same names; ImageStoreSize (a quantity) is the "disk" the
+	// thresholds are percentages of (default: the store's bound).
+	ImageGCHighThresholdPercent *int   `json:"imageGCHighThresholdPercent,omitempty"`
+	ImageGCLowThresholdPercent  *int   `json:"imageGCLowThresholdPercent,omitempty"`
+	ImageStoreSize              string `json:"imageStoreSize,omitempty"`
+	registry                    *images.RegistryConfig
+	imageGC                     *images.GCPolicy
 }
 
 // applyTo sets the fields of cfg that have no flag.
@@ -50,6 +67,7 @@ func (c *ServeConfig) applyTo(cfg *wasmpod.Config) {
 	cfg.SystemReserved = c.SystemReserved
 	cfg.EvictionHard = c.EvictionHard
 	cfg.ContainerLogMaxSize, cfg.ContainerLogMaxFiles = c.logMaxSize, c.ContainerLogMaxFiles
+	cfg.Registry, cfg.ImageGC = c.registry, c.imageGC
 }
 
 func loadServeConfig(path string) (*ServeConfig, error) {
@@ -80,6 +98,9 @@ func loadServeConfig(path string) (*ServeConfig, error) {
 		cfg.logMaxSize = q.Value()
 	}
 	if err := (logs.RotatePolicy{MaxSize: cfg.logMaxSize, MaxFiles: cfg.ContainerLogMaxFiles}).Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if err := cfg.parseImages(); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	for i, n := range cfg.Nodes {

@@ -36,6 +36,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -293,6 +294,35 @@ func (r *Resolver) pull(ctx context.Context, ref string, nref name.Reference, po
 		nref = pr
 	}
 	opts := cfg.remoteOptions(ctx, po.Keychain)
+	// Progress lines (wasmpod run, image pull): bytes of the module's layer.
+	var done, total atomic.Int64
+	user := po.Progress
+	po.Progress = func(d, t int64) {
+		done.Store(d)
+		total.Store(t)
+		if user != nil {
+			user(d, t)
+		}
+	}
+	start := time.Now()
+	r.progressf("Pulling %s...\n", ref)
+	stop := startTicker(r.Progress, func(elapsed time.Duration) (string, bool) {
+		d, t := done.Load(), total.Load()
+		return fmt.Sprintf("Pulling %s: %s of %s (%s)", ref, humanSize(int(d)), humanSize(int(t)), elapsed.Truncate(time.Second)), d > 0
+	})
+	e, err := r.fetch(ctx, ref, nref, opts, po)
+	stop()
+	if err != nil {
+		r.progressf("Failed to pull %s in %s\n", ref, roundDuration(time.Since(start)))
+		return nil, err
+	}
+	r.progressf("Pulled %s (%s, %s) in %s\n", ref, humanSize(int(e.Size)), shortDigest(e.Module), roundDuration(time.Since(start)))
+	return e, nil
+}
+
+// fetch is pull's work.
+func (r *Resolver) fetch(ctx context.Context, ref string, nref name.Reference, opts []remote.Option, po PullOptions) (*ociEntry, error) {
+	cfg := r.registry()
 	desc, err := remote.Get(nref, opts...)
 	if err != nil {
 		return nil, pullErr(ref, "%v", describeRemoteErr(nref.String(), err))
@@ -365,6 +395,7 @@ func (r *Resolver) pull(ctx context.Context, ref string, nref name.Reference, po
 	if err := idx.put(r.Store, e); err != nil {
 		return nil, pullErr(ref, "recording the image: %v", err)
 	}
+	idx.pulled(e.Ref)
 	return e, nil
 }
 

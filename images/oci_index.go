@@ -50,37 +50,56 @@ type OCIImage struct {
 }
 
 type ociIndex struct {
-	once sync.Once
-	mu   sync.Mutex
-	m    map[string]*ociEntry // by Ref
-	err  error                // loading oci.json
+	once  sync.Once
+	mu    sync.Mutex
+	m     map[string]*ociEntry // by Ref
+	err   error                // loading oci.json
+	stamp fs.FileInfo          // oci.json as last read or written
+	// onPull, when set, is told of each image pulled (RunImageGC).
+	onPull func(ref string)
 }
 
-// ociIndex returns the store's OCI index, loading it on first use.
+// ociIndex returns the store's OCI index, loading it on first use and
+// again whenever another process (wasmpod images, rmi, image build)
+// replaced the file.
 func (s *Store) ociIndex() *ociIndex {
 	x := &s.oci
-	x.once.Do(func() {
-		x.m = map[string]*ociEntry{}
-		if s.dir == "" {
-			return
-		}
-		b, err := os.ReadFile(filepath.Join(s.dir, "oci.json"))
-		if errors.Is(err, fs.ErrNotExist) {
-			return
-		}
-		if err == nil {
-			var list []*ociEntry
-			if err = json.Unmarshal(b, &list); err == nil {
-				for _, e := range list {
-					if e != nil && e.Ref != "" && ValidDigest(e.Module) == nil {
-						x.m[e.Ref] = e
-					}
+	x.once.Do(func() { x.m = map[string]*ociEntry{} })
+	if s.dir != "" {
+		x.refresh(s)
+	}
+	return x
+}
+
+// maxOCIIndex bounds the index file read.
+const maxOCIIndex = 64 << 20
+
+func (x *ociIndex) refresh(s *Store) {
+	p := filepath.Join(s.dir, "oci.json")
+	st, err := os.Stat(p)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err != nil || (x.stamp != nil && sameStat(x.stamp, st)) {
+		return
+	}
+	x.stamp = st
+	m := map[string]*ociEntry{}
+	b, err := os.ReadFile(p)
+	if err == nil && len(b) > maxOCIIndex {
+		err = fmt.Errorf("%s is %d bytes (at most %d)", p, len(b), maxOCIIndex)
+	}
+	if err == nil {
+		var list []*ociEntry
+		if err = json.Unmarshal(b, &list); err == nil {
+			for _, e := range list {
+				if e != nil && e.Ref != "" && ValidDigest(e.Module) == nil {
+					m[e.Ref] = e
 				}
 			}
 		}
-		x.err = err // a broken index starts empty: images are pulled again
-	})
-	return x
+	}
+	x.err = err // a broken index reads as empty: images are pulled again
+	x.m = m
 }
 
 // lookup finds the entry of nref: by its tag, or by repository and
@@ -170,6 +189,9 @@ func (x *ociIndex) save(s *Store) error {
 		return storeIO(err)
 	}
 	syncDir(s.dir)
+	if st, err := os.Stat(filepath.Join(s.dir, "oci.json")); err == nil {
+		x.stamp = st
+	}
 	return nil
 }
 
@@ -301,4 +323,13 @@ func (s *Store) removeBlob(digest string) error {
 		s.total -= st.Size()
 	}
 	return nil
+}
+
+func (x *ociIndex) pulled(ref string) {
+	x.mu.Lock()
+	f := x.onPull
+	x.mu.Unlock()
+	if f != nil {
+		f(ref)
+	}
 }

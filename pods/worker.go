@@ -479,6 +479,18 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	}
 	fail := func(reason, msg string) { failWith(reason, msg, msg) }
 	img, err := w.image(ctx, c)
+	if errors.Is(err, images.ErrNeverPull) {
+		// As the kubelet's image manager: no back-off, the message alone.
+		msg := err.Error()
+		if e := (*images.Error)(nil); errors.As(err, &e) {
+			msg = e.Err.Error()
+		}
+		c.pull.next(now, now)
+		c.retryAt = now.Add(c.pull.delay)
+		c.waitReason, c.waitMessage = "ErrImageNeverPull", msg
+		w.event(corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		return
+	}
 	if err != nil {
 		reason := "ErrImagePull"
 		if errors.Is(err, images.ErrInvalid) {
@@ -491,7 +503,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		return
 	}
 	w.mu.Lock() // Exec reads it
-	c.image = img.Digest
+	c.image = img.ImageID()
 	w.mu.Unlock()
 	mod, err := w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
 	if err != nil {
@@ -595,6 +607,16 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 		w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
 		return img, nil
 	}
+	if images.AliasOf(c.spec.Image) == "" && images.IsOCIRef(c.spec.Image) {
+		// images/pull.go: the pull policy, imagePullSecrets and the events.
+		secrets, missing := w.pullSecrets()
+		img, err := images.PullForPod(ctx, w.cfg.Images.Resolve, images.PodPull{Ref: c.spec.Image,
+			Policy: string(c.spec.ImagePullPolicy), Secrets: secrets, Missing: missing, Event: w.event, Now: w.clk.Now})
+		if err == nil {
+			w.images[c.spec.Image] = img
+		}
+		return img, err
+	}
 	w.event(corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
 	t0 := w.clk.Now()
 	img, err := w.resolveImage(ctx, c.spec.Image) // exec.go: knows the busybox alias
@@ -605,6 +627,22 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 	w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
 		c.spec.Image, w.clk.Since(t0).Round(time.Millisecond), len(img.Bytes)))
 	return img, nil
+}
+
+// pullSecrets reads the docker configs of the pod's imagePullSecrets;
+// missing names those that could not be read.
+func (w *Worker) pullSecrets() (data [][]byte, missing []string) {
+	for _, ref := range w.state.pod.Spec.ImagePullSecrets {
+		s, err := w.secret(ref.Name)
+		if err != nil || s == nil {
+			missing = append(missing, fmt.Sprintf("%s/%s", w.state.pod.Namespace, ref.Name))
+			continue
+		}
+		if b := images.PullSecretData(s.Data); b != nil {
+			data = append(data, b)
+		}
+	}
+	return data, missing
 }
 
 // SetImages gives the worker the pod's current container images, as the

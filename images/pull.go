@@ -1,0 +1,85 @@
+package images
+
+// pull.go: a container's OCI image pull as the kubelet's image manager
+// does it (EnsureImageExists): the pull policy, the pod's imagePullSecrets,
+// and the events Pulling / Pulled / "already present" /
+// FailedToRetrieveImagePullSecret.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// PodPull is one container's pull.
+type PodPull struct {
+	Ref    string // the container's image
+	Policy string // its imagePullPolicy ("" = the API's default)
+	// Secrets holds the data of the pod's imagePullSecrets that could be
+	// read, in order; Missing names those that could not.
+	Secrets [][]byte
+	Missing []string
+	// Event records a pod event (type Normal or Warning, reason, message).
+	Event func(eventType, reason, message string)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// PullForPod resolves p.Ref, an OCI reference, through resolve (a
+// Resolver's Resolve, or a memo of it) with p's policy and secrets,
+// recording the kubelet's events.
+func PullForPod(ctx context.Context, resolve ResolveFunc, p PodPull) (*Image, error) {
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	event := p.Event
+	if event == nil {
+		event = func(string, string, string) {}
+	}
+	if len(p.Missing) > 0 {
+		event("Warning", "FailedToRetrieveImagePullSecret", fmt.Sprintf(
+			"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", strings.Join(p.Missing, ", ")))
+	}
+	var secrets []map[string][]byte
+	for _, s := range p.Secrets {
+		secrets = append(secrets, map[string][]byte{".dockerconfigjson": s})
+	}
+	kc, _ := SecretKeychain(secrets) // a malformed secret is skipped, as the kubelet's keyring does
+	start := now()
+	var pullStart time.Time
+	pulled := false
+	ctx = WithPullOptions(ctx, PullOptions{Policy: p.Policy, Keychain: kc, OnPull: func() {
+		pulled, pullStart = true, now()
+		event("Normal", "Pulling", fmt.Sprintf("Pulling image %q", p.Ref))
+	}})
+	img, err := resolve(ctx, p.Ref, "")
+	if err != nil {
+		return nil, err
+	}
+	if !pulled {
+		event("Normal", "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", p.Ref))
+		return img, nil
+	}
+	end := now()
+	event("Normal", "Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.",
+		p.Ref, roundPull(end.Sub(pullStart)), roundPull(end.Sub(start)), len(img.Bytes)))
+	return img, nil
+}
+
+func roundPull(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// PullSecretData returns the docker config of a Secret's data
+// (.dockerconfigjson, else .dockercfg), nil when it has neither.
+func PullSecretData(data map[string][]byte) []byte {
+	if b, ok := data[".dockerconfigjson"]; ok {
+		return b
+	}
+	return data[".dockercfg"]
+}

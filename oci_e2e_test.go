@@ -1,0 +1,296 @@
+package wasmpod_test
+
+// Issue 14 section 1: pods whose images are OCI references, pulled from a
+// real registry (go-containerregistry's pkg/registry on loopback) into the
+// node's module store, driven by the real kubectl v1.37: kubectl run to
+// Succeeded and its logs, the pull events and imageID, IfNotPresent and
+// Never, a registry behind basic auth with a kubernetes.io/dockerconfigjson
+// Secret, a wrong digest and a non-wasm layer (ErrImagePull, then
+// ImagePullBackOff), and the busybox alias beside them.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/internal/testkubectl"
+	"github.com/wasmpod/wasmpod/internal/testwasm"
+)
+
+type ociEnv struct {
+	c        *wasmpod.Cluster
+	host     string // the registry's host:port
+	dir, kc  string
+	blobGets atomic.Int64
+}
+
+const ociUser, ociPassword = "puller", "s3cret"
+
+// newOCIEnv starts a registry (its /private/ repositories behind basic
+// auth) and a cluster that may reach it over plain HTTP, with the toolbox
+// in its module store for the busybox alias.
+func newOCIEnv(t *testing.T) *ociEnv {
+	t.Helper()
+	e := &ociEnv{dir: t.TempDir()}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v2/private/") {
+			if u, p, ok := r.BasicAuth(); !ok || u != ociUser || p != ociPassword {
+				w.Header().Set("WWW-Authenticate", `Basic realm="wasmpod-test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			e.blobGets.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e.host = strings.TrimPrefix(srv.URL, "http://")
+	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox")})
+	c, err := wasmpod.New(context.Background(), wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store,
+		Registry:     &images.RegistryConfig{Insecure: []string{e.host}},
+		EvictionHard: map[string]string{"nodefs.available": "1Mi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	e.c = c
+	api := httptest.NewServer(c.Handler())
+	t.Cleanup(api.Close)
+	u, _ := url.Parse(api.URL)
+	c.SetAPIServerAddress(netip.MustParseAddrPort(u.Host))
+	e.kc = filepath.Join(e.dir, "kubeconfig")
+	if err := os.WriteFile(e.kc, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: w\n  cluster:\n    server: "+api.URL+
+		"\ncontexts:\n- name: w\n  context:\n    cluster: w\n    user: me\n    namespace: default\ncurrent-context: w\nusers:\n- name: me\n  user: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *ociEnv) kubectl(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(testkubectl.Path(t), append([]string{"--kubeconfig", e.kc, "--cache-dir", filepath.Join(e.dir, "kcache")}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+e.dir, "KUBECONFIG="+e.kc)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (e *ociEnv) mustKubectl(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := e.kubectl(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (e *ociEnv) push(t *testing.T, repoTag string, img v1.Image) string {
+	t.Helper()
+	ref, err := name.ParseReference(e.host+"/"+repoTag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := authn.FromConfig(authn.AuthConfig{Username: ociUser, Password: ociPassword})
+	if err := remote.Write(ref, img, remote.WithAuth(kc)); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, _ := img.Digest()
+	return d.String()
+}
+
+func (e *ociEnv) wait(t *testing.T, pod, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	p, err := e.c.WaitPod(ctx, "default", pod, cond)
+	if err != nil {
+		t.Fatalf("pod %s: waiting for %s: %v\n%s", pod, what, err, e.describe(t, pod))
+	}
+	return p
+}
+
+func (e *ociEnv) describe(t *testing.T, pod string) string {
+	out, _ := e.kubectl(t, "", "describe", "pod", pod)
+	return out
+}
+
+func succeeded(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded }
+
+func waitingFor(reason string) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Waiting != nil && cs.State.Waiting.Reason == reason {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func TestOCIImagesE2E(t *testing.T) {
+	e := newOCIEnv(t)
+	hello := exampleModule(t, "hello")
+	art, err := images.WasmArtifact(hello, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := e.push(t, "hello:v1", art)
+	e.push(t, "private/hello:v1", art)
+	junk, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer([]byte("MZ\x90\x00 not a module"), images.MediaTypeWasmLayer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.push(t, "notwasm:v1", mutate.ConfigMediaType(mutate.MediaType(junk, types.OCIManifestSchema1), images.MediaTypeWasmConfig))
+	cs := e.c.Client()
+
+	t.Run("kubectl run", func(t *testing.T) {
+		ref := e.host + "/hello:v1"
+		out := e.mustKubectl(t, "", "run", "oci-hello", "--image="+ref, "--restart=Never", "--", "a", "b")
+		if !strings.Contains(out, "pod/oci-hello created") {
+			t.Fatalf("kubectl run: %s", out)
+		}
+		p := e.wait(t, "oci-hello", "Succeeded", succeeded)
+		if got := e.mustKubectl(t, "", "logs", "oci-hello"); got != "hello from an unnamed pod\nargs: a b\n" {
+			t.Errorf("logs %q", got)
+		}
+		if id, want := p.Status.ContainerStatuses[0].ImageID, e.host+"/hello@"+manifest; id != want {
+			t.Errorf("imageID %q, want %q", id, want)
+		}
+		if got := e.mustKubectl(t, "", "get", "pod", "oci-hello", "-o", "jsonpath={.spec.containers[0].imagePullPolicy} {.status.containerStatuses[0].imageID}"); got != "IfNotPresent "+e.host+"/hello@"+manifest {
+			t.Errorf("kubectl get -o jsonpath: %q", got)
+		}
+		ev := podEvents(t, cs, "oci-hello")
+		for _, want := range []string{
+			fmt.Sprintf("Normal Pulling: Pulling image %q", ref),
+			fmt.Sprintf("Normal Pulled: Successfully pulled image %q in ", ref),
+			fmt.Sprintf("including waiting). Image size: %d bytes.", len(hello)),
+		} {
+			if !strings.Contains(ev, want) {
+				t.Errorf("events lack %q:\n%s", want, ev)
+			}
+		}
+		// A second pod: IfNotPresent, the node has it; nothing fetched.
+		blobs := e.blobGets.Load()
+		e.mustKubectl(t, "", "run", "oci-hello2", "--image="+ref, "--restart=Never")
+		e.wait(t, "oci-hello2", "Succeeded", succeeded)
+		if ev := podEvents(t, cs, "oci-hello2"); !strings.Contains(ev, fmt.Sprintf("Normal Pulled: Container image %q already present on machine and can be accessed by the pod", ref)) || strings.Contains(ev, "Pulling") {
+			t.Errorf("second pod's events:\n%s", ev)
+		}
+		if n := e.blobGets.Load(); n != blobs {
+			t.Errorf("the second pod fetched %d blobs", n-blobs)
+		}
+		// Never, present: runs.
+		e.mustKubectl(t, "", "run", "oci-never-ok", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
+		e.wait(t, "oci-never-ok", "Succeeded", succeeded)
+	})
+
+	t.Run("never", func(t *testing.T) {
+		ref := e.host + "/absent:v1"
+		e.mustKubectl(t, "", "run", "oci-never", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
+		p := e.wait(t, "oci-never", "ErrImageNeverPull", waitingFor("ErrImageNeverPull"))
+		want := fmt.Sprintf("Container image %q is not present with pull policy of Never", ref)
+		if m := p.Status.ContainerStatuses[0].State.Waiting.Message; m != want {
+			t.Errorf("message %q, want %q", m, want)
+		}
+		if ev := podEvents(t, cs, "oci-never"); !strings.Contains(ev, "Warning ErrImageNeverPull: "+want) {
+			t.Errorf("events:\n%s", ev)
+		}
+		if out := e.mustKubectl(t, "", "get", "pod", "oci-never"); !strings.Contains(out, "ErrImageNeverPull") {
+			t.Errorf("kubectl get: %s", out)
+		}
+	})
+
+	t.Run("auth", func(t *testing.T) {
+		ref := e.host + "/private/hello:v1"
+		e.mustKubectl(t, "", "run", "oci-noauth", "--image="+ref, "--restart=Never")
+		p := e.wait(t, "oci-noauth", "ImagePullBackOff", waitingFor("ImagePullBackOff"))
+		msg := p.Status.ContainerStatuses[0].State.Waiting.Message
+		for _, want := range []string{fmt.Sprintf("Back-off pulling image %q: ErrImagePull: Failed to pull image %q: ", ref, ref), "401 Unauthorized"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("waiting message %q lacks %q", msg, want)
+			}
+		}
+		if ev := podEvents(t, cs, "oci-noauth"); !strings.Contains(ev, fmt.Sprintf("Warning Failed: Failed to pull image %q: ", ref)) {
+			t.Errorf("events:\n%s", ev)
+		}
+		// kubectl create secret docker-registry makes a dockerconfigjson Secret.
+		e.mustKubectl(t, "", "create", "secret", "docker-registry", "regcred", "--docker-server="+e.host, "--docker-username="+ociUser, "--docker-password="+ociPassword)
+		e.mustKubectl(t, `apiVersion: v1
+kind: Pod
+metadata:
+  name: oci-auth
+spec:
+  restartPolicy: Never
+  imagePullSecrets: [{name: missing}, {name: regcred}]
+  containers:
+  - name: main
+    image: `+ref+`
+    args: [private]
+`, "apply", "-f", "-")
+		e.wait(t, "oci-auth", "Succeeded", succeeded)
+		if got := e.mustKubectl(t, "", "logs", "oci-auth"); got != "hello from an unnamed pod\nargs: private\n" {
+			t.Errorf("logs %q", got)
+		}
+		if ev := podEvents(t, cs, "oci-auth"); !strings.Contains(ev, "Warning FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (default/missing); attempting to pull the image may not succeed.") {
+			t.Errorf("events:\n%s", ev)
+		}
+	})
+
+	t.Run("bad images", func(t *testing.T) {
+		for _, tc := range []struct{ pod, ref, want string }{
+			{"oci-notwasm", e.host + "/notwasm:v1", "not a WebAssembly module"},
+			{"oci-wrongdigest", e.host + "/hello@sha256:" + strings.Repeat("0", 64), "not found"},
+		} {
+			e.mustKubectl(t, "", "run", tc.pod, "--image="+tc.ref, "--restart=Never")
+			p := e.wait(t, tc.pod, "ErrImagePull", func(p *corev1.Pod) bool {
+				return waitingFor("ErrImagePull")(p) || waitingFor("ImagePullBackOff")(p)
+			})
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			if !strings.Contains(w.Message, fmt.Sprintf("Failed to pull image %q: ", tc.ref)) || !strings.Contains(w.Message, tc.want) {
+				t.Errorf("%s: waiting %s %q, want it to name %q", tc.pod, w.Reason, w.Message, tc.want)
+			}
+			if out := e.mustKubectl(t, "", "get", "pod", tc.pod); !strings.Contains(out, "ErrImagePull") && !strings.Contains(out, "ImagePullBackOff") {
+				t.Errorf("kubectl get: %s", out)
+			}
+		}
+	})
+
+	t.Run("busybox alias", func(t *testing.T) {
+		e.mustKubectl(t, "", "run", "oci-busybox", "--image=busybox:1.36", "--restart=Never", "--", "sh", "-c", "echo still the toolbox")
+		e.wait(t, "oci-busybox", "Succeeded", succeeded)
+		if got := e.mustKubectl(t, "", "logs", "oci-busybox"); got != "still the toolbox\n" {
+			t.Errorf("logs %q", got)
+		}
+	})
+}
