@@ -1,3 +1,5 @@
+//go:build unix
+
 package wasmpod
 
 // BenchmarkJobCompletions (issue 13): a Job of N short completions (N =
@@ -11,7 +13,9 @@ package wasmpod
 //   - raw-completions/s: the yardstick measured in the same run on the same
 //     cluster: the same guest as bare pods created through the API, 50 in
 //     flight (a new one as each succeeds), N ÷ the time until N succeeded;
-//   - x-raw: job-completions/s ÷ raw-completions/s.
+//   - x-raw: job-completions/s ÷ raw-completions/s;
+//   - job-/raw-cpu-ms/completion and job-/raw-cores: the process's CPU time
+//     per completion, and the cores it kept busy (CPU time ÷ wall time).
 //
 //	go test -run '^$' -bench BenchmarkJobCompletions -benchtime 1x -timeout 30m .
 
@@ -167,11 +171,14 @@ func BenchmarkJobCompletions(b *testing.B) {
 	}
 
 	raw(-1, 2*jobBenchParallelism) // warm: the module compiled, the nodes' caches filled
-	var tRaw, tJob time.Duration
+	var tRaw, tJob, cpuRaw, cpuJob time.Duration
 	b.ResetTimer()
 	for i := range b.N {
+		c0 := processCPU(b)
 		tRaw += raw(i, n)
+		c1 := processCPU(b)
 		tJob += job(i)
+		cpuRaw, cpuJob = cpuRaw+c1-c0, cpuJob+processCPU(b)-c1
 	}
 	b.StopTimer()
 	rawRate := float64(n*b.N) / tRaw.Seconds()
@@ -180,4 +187,10 @@ func BenchmarkJobCompletions(b *testing.B) {
 	b.ReportMetric(jobRate, "job-completions/s")
 	b.ReportMetric(rawRate, "raw-completions/s")
 	b.ReportMetric(jobRate/rawRate, "x-raw")
+	// The process's CPU per completion, and the cores it kept busy: under
+	// 2 on this 2-core machine means the path waits rather than computes.
+	b.ReportMetric(float64(cpuJob.Microseconds())/1000/float64(n*b.N), "job-cpu-ms/completion")
+	b.ReportMetric(float64(cpuRaw.Microseconds())/1000/float64(n*b.N), "raw-cpu-ms/completion")
+	b.ReportMetric(cpuJob.Seconds()/tJob.Seconds(), "job-cores")
+	b.ReportMetric(cpuRaw.Seconds()/tRaw.Seconds(), "raw-cores")
 }
