@@ -525,6 +525,16 @@ func (c *Cluster) Handler() http.Handler { return c.handler }
 // Server is the API server.
 func (c *Cluster) Server() *apiserver.Server { return c.server }
 
+// CPUStats is each node's CPU account (its guests' CPU time, per container
+// too: pods.Agent.NodeCPU), in node order.
+func (c *Cluster) CPUStats() []pods.NodeCPU {
+	out := make([]pods.NodeCPU, 0, len(c.agents))
+	for _, a := range c.agents {
+		out = append(out, a.NodeCPU())
+	}
+	return out
+}
+
 // SetRootCA gives the PEM bundle that verifies the API server's serving
 // certificate (serve's CA): every namespace gets it as the kube-root-ca.crt
 // ConfigMap, and pods created from then on get ServiceAccount tokens

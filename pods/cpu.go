@@ -119,11 +119,33 @@ func (w *Worker) cpuStats() []ContainerCPU {
 	return out
 }
 
+// NodeCPU is a node's CPU account (Agent.NodeCPU).
+type NodeCPU struct {
+	Node string
+	// CapacityMilli is the CPU its guests share (its allocatable cpu).
+	CapacityMilli int64
+	// Usage is the CPU time of all its guests so far, pods that are gone
+	// included.
+	Usage time.Duration
+	// Contended: the node was oversubscribed in the last period, and its
+	// capacity was shared by requests.cpu.
+	Contended bool
+	// Containers are the accounts of its current pods' containers, sorted
+	// by namespace, pod and container.
+	Containers []ContainerCPU
+}
+
+// NodeCPU is the node's CPU account, for the node's metrics.
+func (a *Agent) NodeCPU() NodeCPU {
+	usage, cs, contended := a.CPUStats()
+	return NodeCPU{Node: a.cfg.NodeName, CapacityMilli: a.pcfg.NodeCPU.CapacityMilli(), Usage: usage, Contended: contended, Containers: cs}
+}
+
 // CPUStats is the node's CPU account: the time used by all its guests so
 // far (pods that are gone included), the account of every container of
 // its current pods (sorted by namespace, pod and container), and whether
 // the node was oversubscribed in the last period (its capacity then shared
-// by requests.cpu). It is what the node's metrics read.
+// by requests.cpu).
 func (a *Agent) CPUStats() (node time.Duration, containers []ContainerCPU, contended bool) {
 	a.mu.Lock()
 	workers := make([]*Worker, 0, len(a.pods))
