@@ -177,6 +177,12 @@ type podEntry struct {
 	latest    *corev1.Pod // status not yet written
 	deleting  bool
 	graceSent *metav1.Time // the deletionTimestamp Terminate was called for
+
+	// written is the pod as the last status write returned it (podLoop's
+	// alone): the next write starts from it instead of a GET, as long as
+	// nobody else changed the pod (a conflict says somebody did, and the
+	// retry reads the pod).
+	written *corev1.Pod
 }
 
 func (e *podEntry) poke() {
@@ -729,10 +735,16 @@ func (a *Agent) writeStatus(e *podEntry) {
 	status := p.Status.DeepCopy()
 	truncateStatusMessages(p, status) // statuslimits.go
 	write := func() error {
+		cached := e.written
 		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			cur, err := pods.Get(e.ctx, e.name, metav1.GetOptions{})
-			if err != nil {
-				return err
+			var cur *corev1.Pod
+			if cached != nil {
+				cur, cached = cached.DeepCopy(), nil
+			} else {
+				var err error
+				if cur, err = pods.Get(e.ctx, e.name, metav1.GetOptions{}); err != nil {
+					return err
+				}
 			}
 			if cur.UID != e.uid {
 				return apierrors.NewNotFound(corev1.Resource("pods"), e.name)
@@ -740,7 +752,10 @@ func (a *Agent) writeStatus(e *podEntry) {
 			// Keep the conditions others set; Ready with the readiness
 			// gates (readiness_gates.go). cur carries the latest metadata.
 			cur.Status = mergeStatus(&cur.Spec, &cur.Status, status, a.clk.Now())
-			_, err = pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
+			out, err := pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
+			if err == nil {
+				e.written = out
+			}
 			return err
 		})
 	}
