@@ -36,11 +36,13 @@ func benchEngine(b *testing.B, noCPU bool) (*Engine, func(name string) runtime.C
 //     with limits.cpu 500m used over 2 s, as its meter reports it, divided by
 //     the limit (target 1 ± 0.2); process-share/limit the same from the
 //     process's CPU time;
-//   - metered/unmetered: the process CPU time of a compute-bound guest
-//     (wasm-examples/pi, 2,000 digits) with CPU accounting (no limit)
-//     divided by its CPU time on an
-//     engine compiled and run without it: the cost of the round trip's
-//     listener, the thread-clock reads and the pauses around host calls.
+//   - overhead's metered/unmetered: the process CPU time of a
+//     compute-bound guest (wasm-examples/pi, 2,000 digits) with CPU
+//     accounting (no limit) divided by its CPU time on an engine compiled
+//     and run without it: the cost of the round trip's listener, the
+//     thread-clock reads and the pauses around host calls;
+//     overhead-short-task's the same for wasm-examples/hello (start, two
+//     lines of output, exit: a short task's whole life).
 func BenchmarkCPU(b *testing.B) {
 	b.Run("limit500m", func(b *testing.B) {
 		e, compile := benchEngine(b, false)
@@ -66,24 +68,31 @@ func BenchmarkCPU(b *testing.B) {
 		b.ReportMetric(reported/float64(b.N)/0.5, "share/limit")
 		b.ReportMetric(process/float64(b.N)/0.5, "process-share/limit")
 	})
-	b.Run("overhead", func(b *testing.B) {
+	b.Run("overhead", func(b *testing.B) { overhead(b, "pi", "2000") })
+	b.Run("overhead-short-task", func(b *testing.B) { overhead(b, "hello") })
+}
+
+// overhead reports the CPU time of the guest wasm-examples/name run with
+// args, with CPU accounting, as a ratio to its CPU time without.
+func overhead(b *testing.B, name string, args ...string) {
+	{
 		// CPU time, not wall time: on a loaded machine the wall time is
 		// mostly other processes'.
 		run := func(e *Engine, mod runtime.CompiledModule) time.Duration {
 			start := processCPU(b)
-			inst, err := e.Start(context.Background(), mod, runtime.ContainerConfig{Name: "b/pi", Args: []string{"pi", "2000"}})
+			inst, err := e.Start(context.Background(), mod, runtime.ContainerConfig{Name: "b/" + name, Args: append([]string{name}, args...)})
 			if err != nil {
 				b.Fatal(err)
 			}
 			<-inst.Done()
 			if st := inst.Status(); st.ExitCode != 0 {
-				b.Fatalf("pi: %+v", st)
+				b.Fatalf("%s: %+v", name, st)
 			}
 			return processCPU(b) - start
 		}
 		metered, compileM := benchEngine(b, false)
 		plain, compileP := benchEngine(b, true)
-		mm, mp := compileM("pi"), compileP("pi")
+		mm, mp := compileM(name), compileP(name)
 		run(metered, mm) // warm both
 		run(plain, mp)
 		var tm, tp time.Duration
@@ -94,5 +103,5 @@ func BenchmarkCPU(b *testing.B) {
 		}
 		b.ReportMetric(float64(tm)/float64(tp), "metered/unmetered")
 		b.ReportMetric(float64(tm)/float64(b.N)/1e6, "cpu-ms/metered-run")
-	})
+	}
 }
