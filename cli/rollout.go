@@ -1,7 +1,7 @@
 package cli
 
 // rollout.go: wasmpod rollout status|history|undo|pause|resume|restart for
-// Deployments, as kubectl rollout does them (kubectl's polymorphichelpers:
+// Deployments (DaemonSets: rollout_daemonset.go), as kubectl rollout does them (kubectl's polymorphichelpers:
 // the status viewer, the history viewer, the client-side rollback that
 // patches the template of an old ReplicaSet into the Deployment, and the
 // pause/resume/restart patches), with kubectl's messages.
@@ -22,8 +22,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -43,8 +45,8 @@ func rolloutCommand() *ucli.Command {
 	}
 	return &ucli.Command{
 		Name:  "rollout",
-		Usage: "Manage the rollout of a deployment",
-		Description: `Manage the rollout of a Deployment (deployment/NAME or deployment NAME).
+		Usage: "Manage the rollout of a deployment or daemon set",
+		Description: `Manage the rollout of a Deployment or a DaemonSet (deployment/NAME, daemonset/NAME, ds NAME...).
 
 Examples:
   # Wait until the rollout of deployment web is complete
@@ -58,17 +60,20 @@ Examples:
   wasmpod rollout resume deployment/web`,
 		Flags: flags(),
 		Subcommands: []*ucli.Command{
-			sub("status", "Show the status of the rollout", "(TYPE NAME | TYPE/NAME)", rolloutStatus,
+			sub("status", "Show the status of the rollout", "(TYPE NAME | TYPE/NAME)", byKind(rolloutStatus, dsRolloutStatus),
 				&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Value: true, Usage: "watch the status of the rollout until it's done"},
 				&ucli.Int64Flag{Name: "revision", Usage: "pin to a specific revision for showing its status; defaults to 0 (last revision)"},
 				&ucli.DurationFlag{Name: "timeout", Usage: "the length of time to wait before ending watch, zero means never"}),
-			sub("history", "View rollout history", "(TYPE NAME | TYPE/NAME)", rolloutHistory,
+			sub("history", "View rollout history", "(TYPE NAME | TYPE/NAME)", byKind(rolloutHistory, dsRolloutHistory),
 				&ucli.Int64Flag{Name: "revision", Usage: "see the details, including podTemplate of the revision specified"}),
-			sub("undo", "Undo a previous rollout", "(TYPE NAME | TYPE/NAME) [--to-revision=N]", rolloutUndo,
+			sub("undo", "Undo a previous rollout", "(TYPE NAME | TYPE/NAME) [--to-revision=N]", byKind(rolloutUndo, dsRolloutUndo),
 				&ucli.Int64Flag{Name: "to-revision", Usage: "the revision to rollback to; default to 0 (last revision)"}),
-			sub("pause", "Mark the provided resource as paused", "(TYPE NAME | TYPE/NAME)", rolloutPause),
-			sub("resume", "Resume a paused resource", "(TYPE NAME | TYPE/NAME)", rolloutResume),
-			sub("restart", "Restart a resource", "(TYPE NAME | TYPE/NAME)", rolloutRestart),
+			sub("pause", "Mark the provided resource as paused", "(TYPE NAME | TYPE/NAME)",
+				byKind(rolloutPause, func(c *ucli.Context, n string) error { return dsRolloutPatch(c, n, "paused") })),
+			sub("resume", "Resume a paused resource", "(TYPE NAME | TYPE/NAME)",
+				byKind(rolloutResume, func(c *ucli.Context, n string) error { return dsRolloutPatch(c, n, "resumed") })),
+			sub("restart", "Restart a resource", "(TYPE NAME | TYPE/NAME)",
+				byKind(rolloutRestart, func(c *ucli.Context, n string) error { return dsRolloutPatch(c, n, "restarted") })),
 		},
 	}
 }
@@ -108,35 +113,54 @@ func flagsAfterArgs(action ucli.ActionFunc) ucli.ActionFunc {
 	}
 }
 
-// rolloutTarget parses deployment/NAME or deployment NAME.
-func rolloutTarget(c *ucli.Context) (string, error) {
+// rolloutTarget parses TYPE/NAME or TYPE NAME: the kind ("deployment" or
+// "daemonset") and the name.
+func rolloutTarget(c *ucli.Context) (kind, name string, err error) {
 	args := c.Args().Slice()
-	var typ, name string
+	var typ string
 	switch len(args) {
 	case 1:
 		var ok bool
 		if typ, name, ok = strings.Cut(args[0], "/"); !ok {
-			return "", usageErr("required resource not specified")
+			return "", "", usageErr("required resource not specified")
 		}
 	case 2:
 		typ, name = args[0], args[1]
 	default:
-		return "", usageErr("required resource not specified")
+		return "", "", usageErr("required resource not specified")
 	}
 	switch strings.ToLower(typ) {
 	case "deployment", "deployments", "deploy", "deployment.apps", "deployments.apps":
+		kind = "deployment"
+	case "daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps":
+		kind = "daemonset"
 	default:
-		return "", errorf("no %s rollout support for %q: only deployments", c.Command.Name, typ)
+		return "", "", errorf("no %s rollout support for %q: only deployments and daemonsets", c.Command.Name, typ)
 	}
 	if name == "" {
-		return "", usageErr("resource name may not be empty")
+		return "", "", usageErr("resource name may not be empty")
 	}
-	return name, nil
+	return kind, name, nil
+}
+
+// byKind runs the DaemonSet variant of a rollout subcommand for a
+// daemonset target, else the Deployment one.
+func byKind(deploy func(*ucli.Context) error, ds func(c *ucli.Context, name string) error) ucli.ActionFunc {
+	return func(c *ucli.Context) error {
+		kind, name, err := rolloutTarget(c)
+		if err != nil {
+			return err
+		}
+		if kind == "daemonset" {
+			return ds(c, name)
+		}
+		return deploy(c)
+	}
 }
 
 // rolloutConn connects and reads the Deployment.
 func rolloutConn(c *ucli.Context) (*conn, string, *appsv1.Deployment, error) {
-	name, err := rolloutTarget(c)
+	_, name, err := rolloutTarget(c)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -183,11 +207,29 @@ func rolloutStatus(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := c.App.Writer
 	rev := c.Int64("revision")
 	if rev < 0 {
 		return usageErr("revision must be a positive integer")
 	}
+	return watchRollout(c, k, d, func(obj runtime.Object) (string, bool, error) {
+		nd, ok := obj.(*appsv1.Deployment)
+		if !ok {
+			return "", false, nil
+		}
+		return deploymentStatus(nd, rev)
+	}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		return k.cs.AppsV1().Deployments(ns).Watch(ctx, opts)
+	}, func(ctx context.Context) (runtime.Object, error) {
+		return k.cs.AppsV1().Deployments(ns).Get(ctx, d.Name, metav1.GetOptions{})
+	})
+}
+
+// watchRollout prints status(obj) (each message once) until it says the
+// rollout is done, watching obj from its resourceVersion (get reads it
+// again after a watch error) unless --watch=false, within --timeout.
+func watchRollout(c *ucli.Context, k *conn, obj runtime.Object, status func(runtime.Object) (string, bool, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), get func(context.Context) (runtime.Object, error)) error {
+	out := c.App.Writer
 	ctx := c.Context
 	if t := c.Duration("timeout"); t > 0 {
 		var cancel context.CancelFunc
@@ -195,8 +237,8 @@ func rolloutStatus(c *ucli.Context) error {
 		defer cancel()
 	}
 	last := ""
-	show := func(d *appsv1.Deployment) (bool, error) {
-		msg, done, err := deploymentStatus(d, rev)
+	show := func(o runtime.Object) (bool, error) {
+		msg, done, err := status(o)
 		if err != nil {
 			return false, errorf("%v", err)
 		}
@@ -206,13 +248,13 @@ func rolloutStatus(c *ucli.Context) error {
 		}
 		return done, nil
 	}
-	if done, err := show(d); done || err != nil || !c.Bool("watch") {
+	if done, err := show(obj); done || err != nil || !c.Bool("watch") {
 		return err
 	}
-	rv := d.ResourceVersion
+	m, _ := meta.Accessor(obj)
+	name, rv := m.GetName(), m.GetResourceVersion()
 	for {
-		w, err := k.cs.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", d.Name).String(), ResourceVersion: rv})
+		w, err := watchFn(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), ResourceVersion: rv})
 		if err != nil {
 			if ctx.Err() != nil {
 				return errorf("timed out waiting for the condition")
@@ -227,12 +269,12 @@ func rolloutStatus(c *ucli.Context) error {
 			case watch.Error:
 				rv = ""
 			case watch.Added, watch.Modified:
-				nd, ok := ev.Object.(*appsv1.Deployment)
-				if !ok {
+				em, err := meta.Accessor(ev.Object)
+				if err != nil {
 					continue
 				}
-				rv = nd.ResourceVersion
-				if done, err := show(nd); done || err != nil {
+				rv = em.GetResourceVersion()
+				if done, err := show(ev.Object); done || err != nil {
 					w.Stop()
 					return err
 				}
@@ -243,12 +285,12 @@ func rolloutStatus(c *ucli.Context) error {
 			return errorf("timed out waiting for the condition")
 		}
 		if rv == "" {
-			nd, err := k.cs.AppsV1().Deployments(ns).Get(ctx, d.Name, metav1.GetOptions{})
+			o, err := get(ctx)
 			if err != nil {
 				return k.fail(err)
 			}
-			rv = nd.ResourceVersion
-			if done, err := show(nd); done || err != nil {
+			rv, _ = meta.NewAccessor().ResourceVersion(o)
+			if done, err := show(o); done || err != nil {
 				return err
 			}
 		}

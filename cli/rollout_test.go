@@ -16,7 +16,7 @@ func TestRolloutBadInput(t *testing.T) {
 		{[]string{"rollout", "status"}, "error: required resource not specified"},
 		{[]string{"rollout", "undo", "deployment"}, "error: required resource not specified"},
 		{[]string{"rollout", "pause", "deployment/"}, "error: resource name may not be empty"},
-		{[]string{"rollout", "history", "daemonset/x"}, `error: no history rollout support for "daemonset": only deployments`},
+		{[]string{"rollout", "history", "pod/x"}, `error: no history rollout support for "pod": only deployments and daemonsets`},
 		{[]string{"rollout", "restart", "a", "b", "c"}, "error: required resource not specified"},
 		{[]string{"rollout", "status", "deployment/x", "--revision=abc"}, `error: invalid argument "abc" for "--revision" flag`},
 	} {
