@@ -204,6 +204,7 @@ func defaultResources() []*Resource {
 		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
 		serviceAccountResource(), // serviceaccounts.go
 		pdbResource(),            // pdb.go
+		runtimeClassResource(),   // runtimeclass.go
 		workload(apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} })),
 		workload(apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} })),
 		workload(apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} })),

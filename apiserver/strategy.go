@@ -60,6 +60,9 @@ func preparePodCreate(s *Server, obj runtime.Object) error {
 	p := obj.(*corev1.Pod)
 	api.SetDefaultsPod(p)
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	if err := s.admitRuntimeClass(p); err != nil { // runtimeclass.go
+		return err
+	}
 	return s.admitServiceAccount(p) // serviceaccount_admission.go
 }
 

@@ -501,6 +501,7 @@ func TestTableEveryServedKind(t *testing.T) {
 		"ControllerRevision": "Name,Controller,Revision,Age",
 		// policy (printers/policy.go)
 		"PodDisruptionBudget": "Name,Min Available,Max Unavailable,Allowed Disruptions,Age",
+		"RuntimeClass":        "Name,Handler,Age", // printers/node.go
 		// RBAC (printers/rbac.go): upstream prints no columns of its own for roles
 		"Role":               "Name,Created At",
 		"ClusterRole":        "Name,Created At",

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +36,7 @@ var Scheme = sync.OnceValue(func() *runtime.Scheme {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme,
 		discoveryv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme, authenticationv1.AddToScheme,
-		authorizationv1.AddToScheme, autoscalingv1.AddToScheme, eventsv1.AddToScheme,
+		authorizationv1.AddToScheme, autoscalingv1.AddToScheme, eventsv1.AddToScheme, nodev1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)
