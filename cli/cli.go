@@ -46,6 +46,8 @@ func App(stdout, stderr io.Writer) *ucli.App {
 			restoreCommand(),
 			scaleCommand(),
 			imageCommand(), // image.go
+			imagesCommand(),
+			rmiCommand(),
 			rolloutCommand(),
 			versionCommand(),
 			completionCommand(),

@@ -40,6 +40,7 @@ NAME is lowercase letters and digits, separated by '.', '_' or '-', with
 				Flags:  append(connFlags(), cacheDirFlag()),
 				Action: imageImport,
 			},
+			imageBuildCommand(), imagePushCommand(), imagePullCommand(), // images.go
 			{
 				Name:    "list",
 				Aliases: []string{"ls"},

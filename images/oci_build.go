@@ -85,7 +85,10 @@ func (s *Store) BuildArtifact(ctx context.Context, ref string, module []byte) (s
 	if err != nil {
 		return "", fmt.Errorf("invalid reference %q: %v", ref, err)
 	}
-	img, err := WasmArtifact(module, time.Now())
+	// One creation time for the artifact and its record: Push packs the
+	// same artifact again from them.
+	created := time.Now().UTC().Truncate(time.Second)
+	img, err := WasmArtifact(module, created)
 	if err != nil {
 		return "", err
 	}
@@ -97,7 +100,7 @@ func (s *Store) BuildArtifact(ctx context.Context, ref string, module []byte) (s
 	if err != nil {
 		return "", err
 	}
-	if err := s.RecordOCIImage(nref.Name(), md.String(), digest, time.Now()); err != nil {
+	if err := s.RecordOCIImage(nref.Name(), md.String(), digest, created); err != nil {
 		return "", err
 	}
 	return ociImageID(nref.Context().Name(), md.String()), nil
@@ -149,7 +152,7 @@ func (r *Resolver) Push(ctx context.Context, ref, dest string, kc authn.Keychain
 	err = remote.Write(nref, img, opts...)
 	<-done
 	if err != nil {
-		return "", fmt.Errorf("pushing %s: %v", nref, describeRemoteErr(nref.String(), err))
+		return "", fmt.Errorf("pushing %s: %v", nref, err)
 	}
 	md, err := img.Digest()
 	if err != nil {
