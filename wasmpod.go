@@ -158,8 +158,14 @@ type Config struct {
 	HostPortAddress netip.Addr
 	// Clock is the source of time; the real clock when nil.
 	Clock clock.WithTicker
-	// Engine overrides the runtime (default: wazero over CacheDir).
+	// Engine overrides the runtime (default: wazero over CacheDir). It runs
+	// the pods without a runtimeClassName; its Name() is a runtime handler.
 	Engine wruntime.Engine
+	// Engines are the nodes' other runtime handlers, by RuntimeClass
+	// handler name: a pod picks one with spec.runtimeClassName naming a
+	// RuntimeClass of that handler. Nil: "wasmtime" when the build has it
+	// (-tags wasmtime, CGO_ENABLED=1; engines.go), else none.
+	Engines map[string]wruntime.Engine
 	// Progress receives progress lines of long work (image builds).
 	Progress io.Writer
 	// OnLog, when set, receives every container log line of every node.
@@ -319,6 +325,10 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		cfg.Engine, c.ownsEngine = eng, true
 		c.cfg.Engine = eng
 	}
+	if cfg.Engines, err = c.defaultEngines(ctx, &cfg); err != nil { // engines.go
+		return nil, err
+	}
+	c.cfg.Engines = cfg.Engines
 	// hostPort and NodePort connections hold host fds: charge them to at
 	// most half of the guests' host fd budget (units come out of it), so
 	// neither guests nor host clients take the fds the process needs.
@@ -453,6 +463,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			HostPortAddress:   hostAddr,
 			Pods: &pods.Config{
 				Engine:        cfg.Engine,
+				Engines:       cfg.Engines,
 				Images:        c.images,
 				Clock:         cfg.Clock,
 				RootDir:       filepath.Join(cfg.DataDir, "nodes", name, "pods"),

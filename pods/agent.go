@@ -316,6 +316,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		}
 	}
+	if a.pcfg.RuntimeClasses == nil { // runtimeclass.go
+		a.pcfg.RuntimeClasses = a.getRuntimeClass
+	}
 	if a.pcfg.ServiceAccountTokens == nil { // projected tokens, as the kubelet's token manager
 		a.pcfg.ServiceAccountTokens = func(ctx context.Context, ns, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
 			return a.client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, tr, metav1.CreateOptions{})
@@ -407,14 +410,8 @@ func (a *Agent) setNodeStatus(node *corev1.Node) {
 			}
 		}
 	}
-	engine := "wazero"
-	if a.pcfg.Engine != nil {
-		engine = a.pcfg.Engine.Name()
-	}
-	runtimeVersion := engine + "://v1.12.0"
-	if engine != "wazero" {
-		runtimeVersion = engine + "://unknown"
-	}
+	runtimeVersion := a.pcfg.runtimeVersion() // runtimeclass.go
+	node.Status.RuntimeHandlers = a.pcfg.runtimeHandlers()
 	node.Status.Capacity = a.cfg.Capacity.DeepCopy()
 	node.Status.Allocatable = a.allocatable.DeepCopy()
 	node.Status.Conditions = conds

@@ -53,7 +53,10 @@ func (s hostPortSet) close() {
 func (w *Worker) createSandbox(ctx context.Context) (bool, error) {
 	s := w.state
 	for {
-		err := w.setupSandbox()
+		err := w.resolveRuntime(ctx) // runtimeclass.go: the RuntimeClass's handler
+		if err == nil {
+			err = w.setupSandbox()
+		}
 		if err == nil {
 			return true, nil
 		}

@@ -64,7 +64,7 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	case execToolbox:
 		img, err := w.toolbox(ctx, argv[0])
 		if err == nil && img.Digest != image {
-			mod, err = w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
+			mod, err = w.engine().Compile(ctx, img.Digest, img.Bytes)
 		}
 		if err != nil {
 			if stderr != nil {
@@ -91,7 +91,7 @@ func (w *Worker) Exec(ctx context.Context, container string, argv []string, stdi
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
+	inst, err := w.engine().Start(ctx, mod, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("exec in pod %s, container %q: %w", ref, container, err)
 	}

@@ -30,6 +30,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -61,8 +62,14 @@ type Config struct {
 	// Network, when set, gives every pod with an IP a network namespace
 	// (one IP, one port space, localhost between its containers).
 	Network Network
-	Engine  runtime.Engine
-	Images  ImageResolver
+	// Engine runs the pods without a runtimeClassName (the node's default
+	// runtime handler, named by its Name()); Engines are the node's other
+	// runtime handlers, by RuntimeClass handler name, and RuntimeClasses
+	// reads a RuntimeClass (runtimeclass.go).
+	Engine         runtime.Engine
+	Engines        map[string]runtime.Engine
+	RuntimeClasses func(ctx context.Context, name string) (*nodev1.RuntimeClass, error)
+	Images         ImageResolver
 	// Clock is the source of time; clock.RealClock{} when nil.
 	Clock clock.WithTicker
 	// RootDir holds each pod's state: RootDir/<ns>_<name>_<uid>/{logs,volumes}
@@ -138,7 +145,8 @@ type Worker struct {
 	hostPorts hostPortSet
 
 	mu   sync.Mutex
-	pod  *corev1.Pod // last published
+	pod  *corev1.Pod    // last published
+	eng  runtime.Engine // the pod's RuntimeClass's (runtimeclass.go)
 	done chan struct{}
 
 	termCh chan time.Duration
@@ -505,7 +513,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	w.mu.Lock() // Exec reads it
 	c.image = img.ImageID()
 	w.mu.Unlock()
-	mod, err := w.cfg.Engine.Compile(ctx, img.Digest, img.Bytes)
+	mod, err := w.engine().Compile(ctx, img.Digest, img.Bytes)
 	if err != nil {
 		fail("CreateContainerError", "Error: "+err.Error())
 		return
@@ -539,7 +547,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	}
 	w.event(corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
 	endStdin := w.attachInstance(c, restarts, &cfg) // attach.go
-	inst, err := w.cfg.Engine.Start(ctx, mod, cfg)
+	inst, err := w.engine().Start(ctx, mod, cfg)
 	if err != nil {
 		endStdin()
 		closeLog()
@@ -562,7 +570,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	w.mu.Unlock()
 	c.running, c.ever, c.started = true, true, now
 	c.waitReason, c.waitMessage = "", ""
-	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.cfg.Engine.Name(), w.state.pod.UID, c.spec.Name, restarts)
+	c.containerID = fmt.Sprintf("%s://%s-%s-%d", w.engine().Name(), w.state.pod.UID, c.spec.Name, restarts)
 	w.insts[c] = &instance{inst: inst, closeLog: closeLog, termFile: termFile, logPath: w.LogPath(c.spec.Name, restarts)}
 	w.pinMounts(c, cfg.Mounts) // subpath.go
 	w.queueProbes(c, w.insts[c])
