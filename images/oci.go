@@ -55,6 +55,9 @@ const (
 	MediaTypeWasmLayerAlt = "application/vnd.wasm.content.layer.v1+wasm"
 )
 
+// maxImageConfig bounds an image's config blob.
+const maxImageConfig = 4 << 20
+
 // DefaultMaxLayerSize bounds a layer pulled from a registry
 // (RegistryConfig.MaxLayerSize).
 const DefaultMaxLayerSize int64 = 256 << 20
@@ -64,6 +67,8 @@ var (
 	// not be reached, the image is not a wasm image, a blob was corrupt,
 	// truncated or too large).
 	ErrPull = errors.New("image pull failed")
+	// ErrPullStalled: a pull received nothing for the progress timeout.
+	ErrPullStalled = errors.New("image pull stalled")
 	// ErrNeverPull: the image is not present and the pull policy is Never.
 	ErrNeverPull = errors.New("image not present with pull policy of Never")
 )
@@ -89,6 +94,20 @@ type RegistryConfig struct {
 	// Transport is the HTTP transport (http.DefaultTransport when nil),
 	// for a test's TLS roots.
 	Transport http.RoundTripper
+	// ProgressTimeout cancels a pull that received nothing for that long
+	// (containerd's image_pull_progress_timeout; DefaultPullProgressTimeout
+	// when zero).
+	ProgressTimeout time.Duration
+}
+
+// DefaultPullProgressTimeout is RegistryConfig.ProgressTimeout's default.
+const DefaultPullProgressTimeout = 5 * time.Minute
+
+func (c *RegistryConfig) progressTimeout() time.Duration {
+	if c.ProgressTimeout > 0 {
+		return c.ProgressTimeout
+	}
+	return DefaultPullProgressTimeout
 }
 
 // PullOptions are one pull's options, carried in its context.
@@ -293,11 +312,35 @@ func (r *Resolver) pull(ctx context.Context, ref string, nref name.Reference, po
 	if pr, err := cfg.parseRef(ref); err == nil {
 		nref = pr
 	}
+	// As containerd's image_pull_progress_timeout: a pull that receives
+	// nothing for ProgressTimeout is cancelled (a stalled registry must not
+	// hold the container's start for ever).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var lastProgress atomic.Int64
+	lastProgress.Store(time.Now().UnixNano())
+	pt := cfg.progressTimeout()
+	go func() {
+		t := time.NewTicker(max(pt/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if time.Since(time.Unix(0, lastProgress.Load())) > pt {
+					cancel(fmt.Errorf("%w: cancelled because of no progress in %s", ErrPullStalled, pt))
+					return
+				}
+			}
+		}
+	}()
 	opts := cfg.remoteOptions(ctx, po.Keychain)
 	// Progress lines (wasmpod run, image pull): bytes of the module's layer.
 	var done, total atomic.Int64
 	user := po.Progress
 	po.Progress = func(d, t int64) {
+		lastProgress.Store(time.Now().UnixNano())
 		done.Store(d)
 		total.Store(t)
 		if user != nil {
@@ -312,6 +355,9 @@ func (r *Resolver) pull(ctx context.Context, ref string, nref name.Reference, po
 	})
 	e, err := r.fetch(ctx, ref, nref, opts, po)
 	stop()
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrPullStalled) {
+		err = pullErr(ref, "failed to pull and unpack image %q: %v", nref.Name(), cause)
+	}
 	if err != nil {
 		r.progressf("Failed to pull %s in %s\n", ref, roundDuration(time.Since(start)))
 		return nil, err
@@ -361,6 +407,9 @@ func (r *Resolver) fetch(ctx context.Context, ref string, nref name.Reference, o
 	manifestDigest, err := img.Digest()
 	if err != nil {
 		return nil, pullErr(ref, "failed to pull and unpack image %q: %v", canon, err)
+	}
+	if m.Config.Size > maxImageConfig {
+		return nil, pullErr(ref, "failed to pull and unpack image %q: its config is %d bytes (at most %d)", canon, m.Config.Size, maxImageConfig)
 	}
 	e := &ociEntry{Ref: canon, Repo: repo, Tag: tag, Manifest: manifestDigest.String()}
 	var module []byte

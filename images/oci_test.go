@@ -350,7 +350,7 @@ func TestOCIPullCorruptBlob(t *testing.T) {
 	ref := tr.host + "/hello:v1"
 	push(t, ref, artifact(t, mod))
 	layer := "/blobs/" + images.Digest(mod)
-	serveBlob := func(w http.ResponseWriter, r *http.Request, next http.Handler, edit func(b []byte) (body []byte, cut bool)) bool {
+	serveBlob := func(w http.ResponseWriter, r *http.Request, next http.Handler, stall bool, edit func(b []byte) (body []byte, cut bool)) bool {
 		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, layer) {
 			return false
 		}
@@ -363,6 +363,11 @@ func TestOCIPullCorruptBlob(t *testing.T) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(mod)))
 		w.WriteHeader(rec.Code)
 		w.Write(body)
+		if stall {
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // the client gives up
+			return true
+		}
 		if cut {
 			w.(http.Flusher).Flush()
 			conn, _, err := w.(http.Hijacker).Hijack()
@@ -373,9 +378,10 @@ func TestOCIPullCorruptBlob(t *testing.T) {
 		return true
 	}
 	for _, tc := range []struct {
-		name string
-		edit func(b []byte) ([]byte, bool)
-		want string
+		name  string
+		edit  func(b []byte) ([]byte, bool)
+		want  string
+		stall bool
 	}{
 		{name: "digest mismatch", want: "digest mismatch: reading layer " + images.Digest(mod), edit: func(b []byte) ([]byte, bool) {
 			c := bytes.Clone(b)
@@ -383,14 +389,16 @@ func TestOCIPullCorruptBlob(t *testing.T) {
 			return c, false
 		}},
 		{name: "interrupted", want: "unexpected EOF", edit: func(b []byte) ([]byte, bool) { return b[:len(b)/2], true }},
+		{name: "stalled", want: "image pull stalled: cancelled because of no progress in 300ms", stall: true, edit: func(b []byte) ([]byte, bool) { return b[:len(b)/2], false }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr2 := startRegistry(t) // a registry per case: the edit is per server
 			push(t, tr2.host+"/hello:v1", artifact(t, mod))
 			tr2.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-				return serveBlob(w, r, next, tc.edit)
+				return serveBlob(w, r, next, tc.stall, tc.edit)
 			})
 			r := newResolver(t, tr2)
+			r.Registry.ProgressTimeout = 300 * time.Millisecond
 			_, err := r.Resolve(context.Background(), tr2.host+"/hello:v1", "")
 			wantPullErr(t, err, images.ErrPull, tc.want)
 			noBlobs(t, r)
