@@ -149,6 +149,11 @@ type Config struct {
 	NodeMonitorGracePeriod time.Duration
 	// HeartbeatInterval: how often node agents renew their lease (10 s).
 	HeartbeatInterval time.Duration
+	// TerminatedPodGCThreshold is kube-controller-manager's
+	// --terminated-pod-gc-threshold: the pod GC deletes the oldest
+	// terminated pods beyond it. 0 is upstream's default (12500); negative
+	// turns that collection off (upstream's <= 0).
+	TerminatedPodGCThreshold int
 	// DenyEgress refuses pods' connections to addresses outside the
 	// cluster (the guest gets EACCES); by default egress is allowed, as in
 	// Kubernetes.
@@ -370,7 +375,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
 	nlc.Informers = shared
 	c.goRun(func() { nlc.Run(runCtx) })
-	pgc := podgc.New(c.client, cfg.Clock, podgc.DefaultTerminatedPodThreshold)
+	pgc := podgc.New(c.client, cfg.Clock, podgc.Threshold(cfg.TerminatedPodGCThreshold))
 	pgc.Informers = shared
 	c.goRun(func() { pgc.Run(runCtx) })
 	rsc := replicaset.New(c.client, cfg.Clock)

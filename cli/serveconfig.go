@@ -57,6 +57,11 @@ type ServeConfig struct {
 	ImageStoreSize              string `json:"imageStoreSize,omitempty"`
 	registry                    *images.RegistryConfig
 	imageGC                     *images.GCPolicy
+
+	// TerminatedPodGCThreshold is kube-controller-manager's
+	// --terminated-pod-gc-threshold: terminated pods kept before the pod
+	// GC deletes the oldest (default 12500; 0 or less turns it off).
+	TerminatedPodGCThreshold *int `json:"terminatedPodGCThreshold,omitempty"`
 }
 
 // applyTo sets the fields of cfg that have no flag.
@@ -68,6 +73,12 @@ func (c *ServeConfig) applyTo(cfg *wasmpod.Config) {
 	cfg.EvictionHard = c.EvictionHard
 	cfg.ContainerLogMaxSize, cfg.ContainerLogMaxFiles = c.logMaxSize, c.ContainerLogMaxFiles
 	cfg.Registry, cfg.ImageGC = c.registry, c.imageGC
+	if v := c.TerminatedPodGCThreshold; v != nil {
+		cfg.TerminatedPodGCThreshold = *v
+		if *v <= 0 {
+			cfg.TerminatedPodGCThreshold = -1 // off, as upstream's <= 0
+		}
+	}
 }
 
 func loadServeConfig(path string) (*ServeConfig, error) {
