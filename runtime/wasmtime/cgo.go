@@ -35,7 +35,11 @@ func setMemoryCreator(cfg *wt.Config) {
 // ctl is an instance's kill flag in C memory (the epoch callback's data).
 type ctl struct{ p *C.wp_ctl }
 
-func newCtl() ctl { return ctl{(*C.wp_ctl)(C.calloc(1, C.size_t(unsafe.Sizeof(C.wp_ctl{}))))} }
+func newCtl(inst cgo.Handle) ctl {
+	c := ctl{(*C.wp_ctl)(C.calloc(1, C.size_t(unsafe.Sizeof(C.wp_ctl{}))))}
+	c.p.inst = C.uintptr_t(inst)
+	return c
+}
 
 func (c ctl) kill() { C.wp_kill(c.p) }
 
@@ -79,6 +83,12 @@ func (v memView) Write(off uint32, b []byte) bool {
 	}
 	copy(dst, b)
 	return true
+}
+
+//export wpYield
+func wpYield(h C.uintptr_t) {
+	in := cgo.Handle(h).Value().(*instance)
+	in.cpu.Yield(in.sys.Killed())
 }
 
 //export wpMemNew

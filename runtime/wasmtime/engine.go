@@ -434,12 +434,18 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		sys:    wsys,
 		acct:   acct,
 		handle: acctHandle,
-		ctl:    newCtl(),
+		cpu:    cfg.CPU,
 		done:   make(chan struct{}),
 	}
+	if in.cpu == nil {
+		in.cpu = runtime.NewCPUMeter(cfg.Name, 0)
+	}
+	in.self = cgo.NewHandle(in)
+	in.ctl = newCtl(in.self)
 	defer func() {
 		if err != nil {
 			in.ctl.free()
+			in.self.Delete()
 		}
 	}()
 	runCtx, cancel := context.WithCancel(ctx)
@@ -507,7 +513,9 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}()
 	}
 	go func() {
+		in.cpu.Run() // locks the goroutine to the thread that runs the guest
 		_, callErr := start.Call(store)
+		in.cpu.Stop()
 		in.finish(callErr)
 		stopAfter()
 		store.Close() // frees the memories (wpMemFree) before the handle goes
@@ -533,8 +541,10 @@ type instance struct {
 	acct   *memAcct
 	// mem is the guest's WASI memory, set once instantiated.
 	mem    memView
-	handle cgo.Handle
+	handle cgo.Handle // of acct (the memory creator's)
+	self   cgo.Handle // of the instance (the epoch callback's)
 	ctl    ctl
+	cpu    *runtime.CPUMeter
 	store  *wt.Store
 	ctx    context.Context // the host calls' ctx (holds sys)
 	cancel context.CancelFunc
@@ -561,6 +571,9 @@ func (in *instance) Status() runtime.ExitStatus {
 }
 
 func (in *instance) Terminate() { in.closeStdin() }
+
+// CPUUsage implements runtime.CPUReporter.
+func (in *instance) CPUUsage() time.Duration { return in.cpu.Usage() }
 
 func (in *instance) isKilled() bool {
 	in.mu.Lock()
@@ -624,6 +637,7 @@ func (in *instance) cleanup() {
 	in.acct.refund()
 	in.handle.Delete()
 	in.ctl.free()
+	in.self.Delete()
 }
 
 // pipeWriter copies ContainerConfig.Stdin into the guest's stdin pipe.

@@ -5,12 +5,17 @@
 #include "wp.h"
 #include "_cgo_export.h"
 
-// wp_ctl is one instance's kill flag, read by the epoch callback on the
-// guest's thread and set by Kill on any thread.
 
 static wasmtime_error_t *wp_epoch(wasmtime_context_t *cx, void *data, uint64_t *delta, wasmtime_update_deadline_kind_t *kind) {
-	if (__atomic_load_n(&((wp_ctl *)data)->killed, __ATOMIC_ACQUIRE)) {
+	wp_ctl *c = data;
+	if (__atomic_load_n(&c->killed, __ATOMIC_ACQUIRE)) {
 		return wasmtime_error_new("wasmpod: killed");
+	}
+	if (c->inst) {
+		wpYield(c->inst); // the CPU meter: charge, and throttle
+		if (__atomic_load_n(&c->killed, __ATOMIC_ACQUIRE)) {
+			return wasmtime_error_new("wasmpod: killed");
+		}
 	}
 	*delta = 1;
 	*kind = 0;

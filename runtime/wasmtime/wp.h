@@ -43,7 +43,10 @@ extern void wasmtime_store_epoch_deadline_callback(
 	void *data, void (*finalizer)(void *));
 
 
-typedef struct { int killed; } wp_ctl;
+// wp_ctl is one instance's kill flag, read by the epoch callback on the
+// guest's thread and set by Kill on any thread; inst is the instance's
+// cgo.Handle (its CPU meter's Yield runs at each epoch deadline).
+typedef struct { int killed; uintptr_t inst; } wp_ctl;
 
 typedef struct {
 	uint8_t *base;
