@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	ucli "github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -158,22 +156,24 @@ func execAction(c *ucli.Context) error {
 	return k.fail(err)
 }
 
-// sizeQueue reports the local terminal's size at start and on SIGWINCH.
+// sizeQueue reports the local terminal's size at start and on each resize
+// (notifyResize: SIGWINCH on Unix, polling on Windows).
 type sizeQueue struct {
-	fd   int
-	ch   chan os.Signal
-	done chan struct{}
-	sent bool
+	fd         int
+	ch         chan struct{}
+	done       chan struct{}
+	stopResize func()
+	sent       bool
 }
 
 func newSizeQueue(fd int) *sizeQueue {
-	q := &sizeQueue{fd: fd, ch: make(chan os.Signal, 1), done: make(chan struct{})}
-	signal.Notify(q.ch, syscall.SIGWINCH)
+	q := &sizeQueue{fd: fd, ch: make(chan struct{}, 1), done: make(chan struct{})}
+	q.stopResize = notifyResize(fd, q.ch)
 	return q
 }
 
 func (q *sizeQueue) stop() {
-	signal.Stop(q.ch)
+	q.stopResize()
 	close(q.done)
 }
 
