@@ -39,8 +39,13 @@ var versionOnce = sync.OnceValue(func() string {
 			}
 		}
 	}
-	return "v39"
+	return bindingVersion
 })
+
+// bindingVersion is the wasmtime-go version go.mod requires, for binaries
+// without module information (test binaries); TestBindingVersion keeps it
+// equal to go.mod's.
+const bindingVersion = "v39.0.1"
 
 func wasmtimeVersion() string { return versionOnce() }
 
