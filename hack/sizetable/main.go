@@ -132,7 +132,11 @@ func modules(bin string) ([]string, error) {
 // after the last slash. Symbols with no package (runtime tables, the
 // pclntab's pieces) keep their own name's first word.
 func pkgOf(sym string) string {
-	for _, p := range []string{"type:.eq.", "type:.hash.", "type:.namedata.", "type:.importpath.", "type:", "go:itab.", "go:string.", "go:link.", "go:info.", "go:cuinfo."} {
+	if rest, ok := strings.CutPrefix(sym, "go:itab."); ok {
+		// go:itab.TYPE,INTERFACE: the concrete type's.
+		sym, _, _ = strings.Cut(rest, ",")
+	}
+	for _, p := range []string{"type:.eq.", "type:.hash.", "type:.namedata.", "type:.importpath.", "type:", "go:string.", "go:link.", "go:info.", "go:cuinfo."} {
 		if strings.HasPrefix(sym, p) {
 			sym = strings.TrimPrefix(sym, p)
 			break
