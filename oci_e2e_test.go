@@ -55,7 +55,7 @@ const ociUser, ociPassword = "puller", "s3cret"
 // newOCIEnv starts a registry (its /private/ repositories behind basic
 // auth) and a cluster that may reach it over plain HTTP, with the toolbox
 // in its module store for the busybox alias.
-func newOCIEnv(t *testing.T) *ociEnv {
+func newOCIEnv(t *testing.T, opts ...func(*wasmpod.Config)) *ociEnv {
 	t.Helper()
 	e := &ociEnv{dir: t.TempDir()}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
@@ -75,9 +75,13 @@ func newOCIEnv(t *testing.T) *ociEnv {
 	t.Cleanup(srv.Close)
 	e.host = strings.TrimPrefix(srv.URL, "http://")
 	store := moduleStore(t, map[string][]byte{"toolbox:latest": exampleModule(t, "toolbox")})
-	c, err := wasmpod.New(context.Background(), wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store,
+	cfg := wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store,
 		Registry:     &images.RegistryConfig{Insecure: []string{e.host}},
-		EvictionHard: map[string]string{"nodefs.available": "1Mi"}})
+		EvictionHard: map[string]string{"nodefs.available": "1Mi"}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := wasmpod.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +297,53 @@ spec:
 			t.Errorf("logs %q", got)
 		}
 	})
+}
+
+// TestOCIImageGCE2E: with image GC on a store whose "disk" holds about
+// three modules, the pull that passes 85% removes the least recently used
+// image no pod uses, and keeps the one a pod still uses.
+func TestOCIImageGCE2E(t *testing.T) {
+	hello := exampleModule(t, "hello")
+	var mods [][]byte
+	for i := range 3 {
+		// Distinct modules of the same size: a custom section named by i.
+		mods = append(mods, append(bytes.Clone(hello), 0, 4, 2, 'g', byte('0'+i), 0))
+	}
+	store := int64(len(mods[0])) * 3 * 100 / 90 // three modules are 90% of it
+	e := newOCIEnv(t, func(c *wasmpod.Config) {
+		c.Modules = images.NewMemoryStore() // the OCI images alone
+		c.ImageGC = &images.GCPolicy{Capacity: store, MinAge: -1}
+	})
+	for i, m := range mods {
+		art, err := images.WasmArtifact(m, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.push(t, fmt.Sprintf("gc%d:v1", i), art)
+	}
+	refs := func() string {
+		var names []string
+		for _, im := range e.c.Modules().OCIImages() {
+			names = append(names, strings.TrimPrefix(im.Ref, e.host+"/"))
+		}
+		return strings.Join(names, " ")
+	}
+	// gc0's pod is deleted (its image unused); gc1's pod stays.
+	for i := range 3 {
+		pod := fmt.Sprintf("gc%d", i)
+		e.mustKubectl(t, "", "run", pod, fmt.Sprintf("--image=%s/gc%d:v1", e.host, i), "--restart=Never")
+		e.wait(t, pod, "Succeeded", succeeded)
+		if i == 0 {
+			e.mustKubectl(t, "", "delete", "pod", pod, "--wait=true")
+		}
+		if i < 2 {
+			if got, want := refs(), strings.Join([]string{"gc0:v1", "gc1:v1", "gc2:v1"}[:i+1], " "); got != want {
+				t.Fatalf("after pulling gc%d: images %q, want %q", i, got, want)
+			}
+		}
+	}
+	waitFor(t, "image GC to remove gc0", 30*time.Second, func() bool { return refs() == "gc1:v1 gc2:v1" })
+	if u := e.c.Modules().Usage(); u*100 >= store*80 {
+		t.Errorf("store use %d of %d after GC, want under 80%%", u, store)
+	}
 }
