@@ -29,6 +29,12 @@
 //     it and then exits non-zero is reported as OOMKilled with exit code 137.
 //   - Exit codes: return from _start → 0; proc_exit(N) → N; Kill or ctx
 //     cancellation → 137 and Killed; trap → 134 with Message.
+//   - CPU: every instance runs with a runtime.CPUMeter (ContainerConfig.CPU,
+//     else one of its own, unlimited), whose usage the instance reports
+//     (runtime.CPUReporter). The interrupt budget's slow path carries the
+//     module's only function listener, which charges the guest thread's CPU
+//     time and throttles it (CPUMeter.Yield; a kill wakes it); WASI calls
+//     that may wait pause the meter (instrumented.go).
 package wazero
 
 import (
