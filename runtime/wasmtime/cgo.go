@@ -17,6 +17,7 @@ import "C"
 import (
 	"runtime"
 	"runtime/cgo"
+	"syscall"
 	"unsafe"
 
 	wt "github.com/bytecodealliance/wasmtime-go/v39"
@@ -55,12 +56,38 @@ func watchEpoch(store *wt.Store, c ctl) {
 
 // instantiateAs runs instantiate on a locked thread whose new memories are
 // accounted to acct.
-func instantiateAs(acct cgo.Handle, instantiate func() (*wt.Instance, error)) (*wt.Instance, error) {
+func instantiateAs(acct cgo.Handle, img memImage, instantiate func() (*wt.Instance, error)) (*wt.Instance, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	C.wp_set_current(C.uintptr_t(acct))
-	defer C.wp_set_current(0)
+	C.wp_set_current(C.uintptr_t(acct), C.int(img.fd), C.size_t(img.len))
+	defer C.wp_set_current(0, -1, 0)
 	return instantiate()
+}
+
+// memImage is a module's initial memory image (image.go): a memfd, or fd
+// -1 for none.
+type memImage struct {
+	fd  int
+	len int
+}
+
+var noImage = memImage{fd: -1}
+
+func newMemImage(image []byte) (memImage, bool) {
+	if len(image) == 0 {
+		return memImage{fd: -1}, true
+	}
+	fd := C.wp_image_new(unsafe.Pointer(&image[0]), C.size_t(len(image)))
+	if fd < 0 {
+		return noImage, false
+	}
+	return memImage{fd: int(fd), len: len(image)}, true
+}
+
+func (m memImage) close() {
+	if m.fd >= 0 {
+		_ = syscall.Close(m.fd)
+	}
 }
 
 // memView is a linear memory as runtime/wasi sees it (wasi.Memory).

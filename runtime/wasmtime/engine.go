@@ -104,6 +104,9 @@ type compiledModule struct {
 	minBytes uint64
 	// fromCache is true when the module was deserialized from CacheDir.
 	fromCache bool
+	// image is the initial memory of a module compiled without its data
+	// segments (image.go); fd -1 for a module that keeps them.
+	image memImage
 }
 
 func (m *compiledModule) Digest() string { return m.digest }
@@ -247,15 +250,32 @@ func (e *Engine) compile(digest, hexDigest string, wasm []byte) (*compiledModule
 	if hex.EncodeToString(sum[:]) != hexDigest {
 		return nil, fmt.Errorf("wasmtime: module bytes do not match digest %s (sha256:%x)", digest, sum)
 	}
-	mod, fromCache := e.loadCached(hexDigest)
+	// The module without its data segments and its memory image
+	// (image.go), when it qualifies; else the module as it is.
+	img := noImage
+	key := hexDigest
+	code := wasm
+	if stripped, image, ok := splitImage(wasm); ok {
+		if im, ok := newMemImage(image); ok {
+			img, key, code = im, hexDigest+"-image", stripped
+		}
+	}
+	mod, fromCache := e.loadCached(key)
 	if mod == nil {
-		m, err := wt.NewModule(e.engine, wasm)
+		m, err := wt.NewModule(e.engine, code)
+		if err != nil && img.fd >= 0 {
+			// Not as split: compile the module as it is.
+			img.close()
+			img, key, code = noImage, hexDigest, wasm
+			m, err = wt.NewModule(e.engine, code)
+		}
 		if err != nil {
+			img.close()
 			return nil, fmt.Errorf("wasmtime: compile %s: %w", digest, err)
 		}
 		mod = m
 	}
-	cm := &compiledModule{digest: digest, module: mod, fromCache: fromCache}
+	cm := &compiledModule{digest: digest, module: mod, fromCache: fromCache, image: img}
 	hasStart := false
 	for _, ex := range mod.Exports() {
 		switch ex.Name() {
@@ -269,10 +289,11 @@ func (e *Engine) compile(digest, hexDigest string, wasm []byte) (*compiledModule
 	}
 	if !hasStart {
 		mod.Close()
+		img.close()
 		return nil, fmt.Errorf("wasmtime: compile %s: module exports no _start function (not a WASI command)", digest)
 	}
 	if !fromCache {
-		e.storeCached(hexDigest, mod)
+		e.storeCached(key, mod)
 	}
 	return cm, nil
 }
@@ -310,6 +331,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		case <-ent.ready:
 			if ent.mod != nil {
 				ent.mod.module.Close()
+				ent.mod.image.close()
 			}
 		default:
 		}
@@ -489,7 +511,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if ctx.Err() != nil {
 		in.Kill()
 	}
-	inst, err := instantiateAs(acctHandle, func() (*wt.Instance, error) {
+	inst, err := instantiateAs(acctHandle, cm.image, func() (*wt.Instance, error) {
 		return e.linker.Instantiate(store, cm.module)
 	})
 	if err != nil {

@@ -2,6 +2,9 @@
 
 // The C side of the wasmtime engine: the epoch deadline callback and the
 // host memory creator (see cgo.go).
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <unistd.h>
 #include "wp.h"
 #include "_cgo_export.h"
 
@@ -34,8 +37,34 @@ void wp_kill(wp_ctl *ctl) { __atomic_store_n(&ctl->killed, 1, __ATOMIC_RELEASE);
 
 // The instance being instantiated on this thread (its accounting handle):
 // wasmtime calls new_memory on the instantiating thread.
+// img_fd and img_len are the module's initial memory image (image.go),
+// mapped copy-on-write at the start of the first memory made.
 static __thread uintptr_t wp_current;
-void wp_set_current(uintptr_t h) { wp_current = h; }
+static __thread int wp_img_fd = -1;
+static __thread size_t wp_img_len;
+void wp_set_current(uintptr_t h, int img_fd, size_t img_len) {
+	wp_current = h;
+	wp_img_fd = img_fd;
+	wp_img_len = img_len;
+}
+
+static size_t wp_round(size_t n);
+
+// wp_image_new returns a memfd holding data, its size rounded up to whole
+// wasm pages (zeros past data), or -1.
+int wp_image_new(const void *data, size_t len) {
+	int fd = memfd_create("wasmpod-memory-image", MFD_CLOEXEC);
+	if (fd < 0) return -1;
+	const char *p = data;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n <= 0) { close(fd); return -1; }
+		p += n; left -= n;
+	}
+	if (ftruncate(fd, wp_round(len)) != 0) { close(fd); return -1; }
+	return fd;
+}
 
 
 static uint8_t *wp_mem_get(void *env, size_t *size, size_t *cap) {
@@ -93,6 +122,14 @@ static wasmtime_error_t *wp_new_memory(void *env, const wasm_memorytype_t *ty, s
 		if (m->acct) wpMemFree(m->acct, minimum);
 		munmap(base, maplen); free(m);
 		return wasmtime_error_new("mprotect failed");
+	}
+	if (wp_img_len > 0 && wp_img_fd >= 0 && wp_round(wp_img_len) <= minimum) {
+		if (mmap(base, wp_round(wp_img_len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, wp_img_fd, 0) == MAP_FAILED) {
+			if (m->acct) wpMemFree(m->acct, minimum);
+			munmap(base, maplen); free(m);
+			return wasmtime_error_new("cannot map the memory image (mmap failed)");
+		}
+		wp_img_len = 0; // the module's memory 0 only
 	}
 	m->size = minimum;
 	ret->env = m;

@@ -56,7 +56,8 @@ typedef struct {
 
 void wp_set_epoch_callback(void *store, wp_ctl *ctl);
 void wp_kill(wp_ctl *ctl);
-void wp_set_current(uintptr_t h);
+void wp_set_current(uintptr_t h, int img_fd, size_t img_len);
+int wp_image_new(const void *data, size_t len);
 void wp_set_memory_creator(void *cfg);
 
 #endif
