@@ -31,7 +31,13 @@
 //     guard) made readable as it grows. Growth is charged to
 //     ContainerConfig.Memory and refused past MemoryLimitBytes or the budget
 //     (memory.grow returns -1); a guest that hit it and exits non-zero is
-//     OOMKilled with exit code 137.
+//     OOMKilled with exit code 137. wasmtime's copy-on-write memory images
+//     need its own memories, so the engine makes its own (image.go): a
+//     module's data segments become a memfd that each instance maps
+//     privately, and the module is compiled without them.
+//   - CPU: ContainerConfig.CPU (or a meter of the engine's own) is run on
+//     the guest's thread; each epoch deadline is its Yield (charge and
+//     throttle), and the WASI calls that may wait pause it.
 //   - Exit codes: return from _start → 0; proc_exit(N) → N; Kill or ctx
 //     cancellation → 137 and Killed; trap → 134 with Message.
 package wasmtime
