@@ -290,6 +290,36 @@ spec:
 		}
 	})
 
+	// A single-layer container image (runwasi's shape): the config's
+	// Entrypoint names the module in the layer; Entrypoint and Cmd are the
+	// arguments of a container without command, as upstream.
+	t.Run("container image entrypoint", func(t *testing.T) {
+		img, err := images.ContainerImage(hello, "app/hello.wasm", []string{"/app/hello.wasm", "from-entrypoint"}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Config.Cmd = []string{"from-cmd"}
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			t.Fatal(err)
+		}
+		e.push(t, "ctr/hello:v1", img)
+		ref := e.host + "/ctr/hello:v1"
+		e.mustKubectl(t, "", "run", "oci-ctr", "--image="+ref, "--restart=Never")
+		e.mustKubectl(t, "", "run", "oci-ctr-args", "--image="+ref, "--restart=Never", "--", "mine")
+		e.mustKubectl(t, "", "run", "oci-ctr-command", "--image="+ref, "--restart=Never", "--command", "--", "hello", "own")
+		for pod, want := range map[string]string{"oci-ctr": "args: from-entrypoint from-cmd\n", "oci-ctr-args": "args: from-entrypoint mine\n", "oci-ctr-command": "args: own\n"} {
+			e.wait(t, pod, "Succeeded", succeeded)
+			if got := e.mustKubectl(t, "", "logs", pod); got != "hello from an unnamed pod\n"+want {
+				t.Errorf("%s: logs %q, want ...%q", pod, got, want)
+			}
+		}
+	})
+
 	t.Run("busybox alias", func(t *testing.T) {
 		e.mustKubectl(t, "", "run", "oci-busybox", "--image=busybox:1.36", "--restart=Never", "--", "sh", "-c", "echo still the toolbox")
 		e.wait(t, "oci-busybox", "Succeeded", succeeded)

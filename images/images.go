@@ -136,6 +136,8 @@ type Image struct {
 	// ID is the image's ID for a container status (an OCI image's
 	// REGISTRY/REPO@sha256:<manifest>); "" means Digest (ImageID).
 	ID string
+	// Entrypoint and Cmd are an OCI container image's (see Argv).
+	Entrypoint, Cmd []string
 
 	inputs  *fingerprint // what it was made from, for Current
 	current func() bool  // for Current, instead of inputs (store images)

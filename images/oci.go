@@ -225,7 +225,7 @@ func (r *Resolver) ociImage(ref string, e *ociEntry) (*Image, error) {
 		return nil, pullErr(ref, "reading the module of %s from the store: %v", e.Ref, err)
 	}
 	return &Image{Ref: ref, Digest: e.Module, Bytes: b, ID: e.Repo + "@" + e.Manifest,
-		current: func() bool { return false }}, nil
+		Entrypoint: e.Entrypoint, Cmd: e.Cmd, current: func() bool { return false }}, nil
 }
 
 // ociImageID is the image's ID for a container status: REPO@MANIFEST-DIGEST.

@@ -83,3 +83,32 @@ func PullSecretData(data map[string][]byte) []byte {
 	}
 	return data[".dockercfg"]
 }
+
+// Argv applies the image's Entrypoint and Cmd to a container without a
+// command, as the kubelet does: the Entrypoint (its first element, the
+// module's path in the layer, becomes argv[0]), then the container's args
+// (argv[1:], already expanded) or, when it has none, the image's Cmd. With
+// no Entrypoint, a Cmd stands for the whole command when the container
+// has no args. argv is returned unchanged otherwise. The result is bounded
+// by limit bytes (counted as execve does).
+func (img *Image) Argv(argv []string, hasArgs bool, limit int) ([]string, error) {
+	var out []string
+	switch {
+	case len(img.Entrypoint) > 0 && hasArgs:
+		out = append(append(out, img.Entrypoint...), argv[min(1, len(argv)):]...)
+	case len(img.Entrypoint) > 0:
+		out = append(append(out, img.Entrypoint...), img.Cmd...)
+	case len(img.Cmd) > 0 && !hasArgs:
+		out = append(out, img.Cmd...)
+	default:
+		return argv, nil
+	}
+	n := 0
+	for _, a := range out {
+		n += len(a) + 1
+	}
+	if n > limit {
+		return nil, fmt.Errorf("the image's entrypoint and command with the container's arguments are %d bytes, over %d", n, limit)
+	}
+	return out, nil
+}

@@ -525,6 +525,14 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		return
 	}
 	cfg, err := w.containerConfig(c)
+	if err == nil && len(c.spec.Command) == 0 { // an OCI image's Entrypoint and Cmd
+		var argv []string
+		if argv, err = img.Argv(cfg.Args, len(c.spec.Args) > 0, MaxEnvArgsBytes); err != nil {
+			closeMounts(cfg.Mounts)
+		} else {
+			cfg.Args = argv
+		}
+	}
 	if err != nil {
 		failWith("CreateContainerConfigError", err.Error(), "Error: "+err.Error())
 		return
