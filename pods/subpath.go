@@ -258,20 +258,11 @@ func dupMount(m runtime.Mount) (runtime.Mount, error) {
 		m.Root = r
 	}
 	if m.File != nil {
-		rc, err := m.File.SyscallConn()
+		f, err := dupFile(m.File)
 		if err != nil {
 			return m, err
 		}
-		var fd int
-		var derr error
-		if err := rc.Control(func(f uintptr) { fd, derr = syscall.Dup(int(f)) }); err != nil {
-			return m, err
-		}
-		if derr != nil {
-			return m, derr
-		}
-		syscall.CloseOnExec(fd)
-		m.File = os.NewFile(uintptr(fd), m.File.Name())
+		m.File = f
 	}
 	return m, nil
 }

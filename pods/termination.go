@@ -15,7 +15,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -104,7 +103,7 @@ func (w *Worker) terminationMessage(c *ctr, term *corev1.ContainerStateTerminate
 // readTail reads at most the last n bytes of the file at name (not
 // through a symlink there).
 func readTail(name string, n int64) ([]byte, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openNoFollow(name)
 	if err != nil {
 		return nil, err
 	}
