@@ -132,8 +132,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	// Keep this RuntimeConfig identical for every Engine: it is part of the
 	// compilation cache key. No WithCloseOnContextDone: the interrupt
 	// global does its job at a fraction of its cost (package
-	// runtime/interrupt).
-	rcfg := wazero.NewRuntimeConfigCompiler().
+	// runtime/interrupt). NewRuntimeConfig is the compiler where wazero
+	// has one (amd64, arm64) and the interpreter elsewhere (linux/arm,
+	// riscv64, ...), where NewRuntimeConfigCompiler would panic.
+	rcfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache)
 	rt := wazero.NewRuntimeWithConfig(ctx, rcfg)
 	if err := instantiateWASI(ctx, rt, cfg.Extensions); err != nil {
