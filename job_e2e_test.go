@@ -348,22 +348,39 @@ func TestJobKubectl(t *testing.T) {
 	})
 
 	// "should apply changes to a job status": /status patched (with an
-	// annotation) and updated, read back through the subresource.
+	// annotation) and updated, read back through the subresource. As
+	// upstream's v1.37 test, the status written is a custom condition: the
+	// startTime of a running Job may no longer change (Job status
+	// validation, apiserver/job_status.go).
 	t.Run("should apply changes to a job status", func(t *testing.T) {
 		t.Parallel()
 		e.apply(t, jobYAML("status", "  parallelism: 2\n  completions: 4", "sleep 3600"))
 		waitFor(t, "2 pods", 60*time.Second, func() bool { return len(e.jobPods(t, "status")) == 2 })
+		custom := batchv1.JobConditionType("CustomConditionType")
+		customCond := func(j *batchv1.Job) *batchv1.JobCondition {
+			for i := range j.Status.Conditions {
+				if j.Status.Conditions[i].Type == custom {
+					return &j.Status.Conditions[i]
+				}
+			}
+			return nil
+		}
 		now1 := metav1.Now().Rfc3339Copy()
 		e.must(t, "patch", "job", "status", "--subresource=status", "--type=merge", "-p",
-			fmt.Sprintf(`{"metadata":{"annotations":{"patchedstatus":"true"}},"status":{"startTime":%q}}`, now1.UTC().Format(time.RFC3339)))
+			fmt.Sprintf(`{"metadata":{"annotations":{"patchedstatus":"true"}},"status":{"conditions":[{"type":%q,"status":"True","lastTransitionTime":%q}]}}`,
+				custom, now1.UTC().Format(time.RFC3339)))
 		j := e.job(t, "status")
-		if j.Annotations["patchedstatus"] != "true" || !j.Status.StartTime.Equal(&now1) {
-			t.Fatalf("after the status patch: annotations %v, startTime %v, want %v", j.Annotations, j.Status.StartTime, now1)
+		if c := customCond(j); j.Annotations["patchedstatus"] != "true" || c == nil || !c.LastTransitionTime.Equal(&now1) {
+			t.Fatalf("after the status patch: annotations %v, conditions %+v, want %s at %v", j.Annotations, j.Status.Conditions, custom, now1)
 		}
-		now2 := metav1.NewTime(now1.Add(-time.Hour))
+		now2 := metav1.NewTime(now1.Add(time.Hour))
 		for {
 			j := e.job(t, "status")
-			j.Status.StartTime = &now2
+			c := customCond(j)
+			if c == nil {
+				t.Fatalf("the %s condition is gone: %+v", custom, j.Status.Conditions)
+			}
+			c.LastTransitionTime = now2
 			_, err := e.c.Client().BatchV1().Jobs("default").UpdateStatus(context.Background(), j, metav1.UpdateOptions{})
 			if err == nil {
 				break
@@ -372,7 +389,7 @@ func TestJobKubectl(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := e.must(t, "get", "job", "status", "--subresource=status", "-o", "jsonpath={.metadata.uid} {.status.startTime}")
+		got := e.must(t, "get", "job", "status", "--subresource=status", "-o", `jsonpath={.metadata.uid} {.status.conditions[?(@.type=="CustomConditionType")].lastTransitionTime}`)
 		if want := fmt.Sprintf("%s %s", j.UID, now2.UTC().Format(time.RFC3339)); got != want {
 			t.Fatalf("get --subresource=status: %q, want %q", got, want)
 		}

@@ -23,7 +23,8 @@ package apiserver
 //     overlap, completedIndexes only on Indexed Jobs and failedIndexes
 //     only with backoffLimitPerIndex; a finished Job (Complete or Failed)
 //     has no active, terminating or uncounted pods and has a startTime;
-//     a set startTime changes only while the Job is suspended;
+//     a set startTime changes only while the Job is suspended or in the
+//     write that resumes it (its Suspended condition turning off);
 //     completionTime goes with Complete=True only and not before
 //     startTime; Complete never joins Failed or FailureTarget; Failed
 //     needs FailureTarget and Complete needs SuccessCriteriaMet (the
@@ -210,7 +211,11 @@ func validateJobStatusUpdate(j, old *batchv1.Job) field.ErrorList {
 	if s.CompletionTime != nil && os.CompletionTime != nil && !s.CompletionTime.Equal(os.CompletionTime) {
 		add(field.Invalid(sp.Child("completionTime"), s.CompletionTime, "completionTime cannot be mutated"))
 	}
-	if startChanged && os.StartTime != nil && !ptr.Deref(j.Spec.Suspend, false) {
+	// A resume (Suspended True -> not True in this write) may set a new
+	// startTime: upstream's fix of kubernetes#134521 (PR 134769), so that
+	// the controller's "resumed jobs reset StartTime" is not refused.
+	resumed := jobCondTrue(old, batchv1.JobSuspended) && !jobCondTrue(j, batchv1.JobSuspended)
+	if startChanged && os.StartTime != nil && !ptr.Deref(j.Spec.Suspend, false) && !resumed {
 		add(field.Required(sp.Child("startTime"), "startTime cannot be removed for unsuspended job"))
 	}
 	if oldSuccessMet && !successMet {

@@ -170,3 +170,54 @@ func getJobRV(t *testing.T, cs *kubernetes.Clientset, name string) string {
 	}
 	return j.ResourceVersion
 }
+
+// TestJobStatusResumeResetsStartTime: a Job that ran, was suspended and is
+// resumed gets a new startTime in the status write that turns its
+// Suspended condition off (the controller's "resumed jobs reset
+// StartTime"), as upstream since kubernetes#134521; any other change of a
+// set startTime of an unsuspended Job is still refused.
+func TestJobStatusResumeResetsStartTime(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	jobs := cs.BatchV1().Jobs("default")
+	j, err := jobs.Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "sus"},
+		Spec: batchv1.JobSpec{Template: testPodTemplate(map[string]string{"app": "sus"}, corev1.RestartPolicyNever)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+	t1 := metav1.NewTime(t0.Add(30 * time.Minute))
+	cond := func(s corev1.ConditionStatus, reason string) []batchv1.JobCondition {
+		return []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: s, Reason: reason, LastTransitionTime: t0, LastProbeTime: t0}}
+	}
+	step := func(name string, mutate func(*batchv1.Job), status bool, want string) {
+		t.Helper()
+		cur, err := jobs.Get(ctx, "sus", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mutate(cur)
+		if status {
+			_, err = jobs.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		} else {
+			_, err = jobs.Update(ctx, cur, metav1.UpdateOptions{})
+		}
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("%s: %v", name, err)
+		case want != "" && (!apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want)):
+			t.Fatalf("%s: %v, want 422 containing %q", name, err, want)
+		}
+	}
+	_ = j
+	step("started", func(j *batchv1.Job) { j.Status.StartTime = &t0 }, true, "")
+	step("suspend", func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) }, false, "")
+	step("suspended", func(j *batchv1.Job) { j.Status.Conditions = cond(corev1.ConditionTrue, "JobSuspended") }, true, "")
+	step("resume", func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(false) }, false, "")
+	step("resumed with a new startTime", func(j *batchv1.Job) {
+		j.Status.Conditions, j.Status.StartTime = cond(corev1.ConditionFalse, "JobResumed"), &t1
+	}, true, "")
+	step("startTime changed again", func(j *batchv1.Job) { j.Status.StartTime = &t0 }, true,
+		"status.startTime: Required value: startTime cannot be removed for unsuspended job")
+}
