@@ -55,6 +55,23 @@ fuzz TIME="60s":
 build:
     go build -o wasmpod ./cli/wasmpod
 
+# The release binary (CGO off, no paths, no symbol tables) into ./wasmpod,
+# for another platform with GOOS/GOARCH set: GOOS=linux GOARCH=arm64 just release
+release:
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o wasmpod ./cli/wasmpod
+    @ls -l wasmpod
+
+# The cross-build matrix CI runs (CGO off): linux amd64/arm64/arm(v7)/riscv64,
+# darwin/arm64, windows/amd64.
+cross:
+    bash .ci/cross
+
+# What the release binary is made of, by module (or: just size package):
+# an unstripped build of the same source, summed by hack/sizetable.
+size BY="module":
+    CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/wasmpod-size" ./cli/wasmpod
+    go run ./hack/sizetable -by {{BY}} "${TMPDIR:-/tmp}/wasmpod-size"
+
 # Format and vet.
 fmt:
     gofmt -w $(git ls-files '*.go')
