@@ -3,6 +3,7 @@ package wasmpod_test
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,11 @@ import (
 func TestHostile12EnvExpansionBounded(t *testing.T) {
 	e := newH12Env(t)
 	ctx := context.Background()
+	// HeapAlloc peaks at up to the GC target, twice the live heap of the
+	// whole test binary at GOGC=100 (other tests run beside this one):
+	// collect often while measuring, so the peak follows what is live
+	// rather than the pacing (as TestHostile12DownwardItemsBounded).
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -48,7 +54,9 @@ func TestHostile12EnvExpansionBounded(t *testing.T) {
 			}
 		}
 	}
-	if grew := int64(peak) - int64(before.HeapAlloc); grew > 128<<20 {
+	grew := int64(peak) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %d MiB at most while the environment was refused", grew>>20)
+	if grew > 128<<20 {
 		t.Errorf("the server's heap grew by %d MiB building a container's environment from a 120 KiB spec", grew>>20)
 	}
 	if p == nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil ||
