@@ -426,26 +426,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		}
 	}()
 
-	mounts := make([]wasi.Mount, len(cfg.Mounts))
-	for i, m := range cfg.Mounts {
-		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota, File: m.File}
-	}
-	stdin := wasi.NewPipe()
-	var netw any
-	if cfg.Net != nil {
-		netw = cfg.Net
-	}
-	wsys, err := wasi.New(wasi.Config{
-		Args:     cfg.Args,
-		Env:      env,
-		Mounts:   mounts,
-		Stdin:    stdin,
-		Stdout:   cfg.Stdout,
-		Stderr:   cfg.Stderr,
-		MaxFDs:   e.maxFDs,
-		Net:      netw,
-		FDBudget: e.hostFDs,
-	})
+	wsys, stdin, err := runtime.NewSystem(cfg, env, e.maxFDs, e.hostFDs)
 	if err != nil {
 		return nil, err
 	}
