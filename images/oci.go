@@ -500,6 +500,20 @@ func (r *Resolver) pullWasmArtifact(ctx context.Context, img v1.Image, m *v1.Man
 		return nil, fmt.Errorf("a wasm artifact has exactly one %s layer; this one has %d (of %d layers)", MediaTypeWasmLayer, len(wasm), len(m.Layers))
 	}
 	d := wasm[0]
+	b, err := fetchLayer(img, d, cfg, po)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWasm(b); err != nil {
+		return nil, fmt.Errorf("%w: layer %s (%s): %v", ErrNotModule, d.Digest, d.MediaType, err)
+	}
+	return b, nil
+}
+
+// fetchLayer reads layer d of img whole, compressed as it is stored,
+// refusing it past the layer size limit before and while it is read, and
+// checking its digest at its end (readBlob).
+func fetchLayer(img v1.Image, d v1.Descriptor, cfg *RegistryConfig, po PullOptions) ([]byte, error) {
 	if d.Size > cfg.maxLayer() {
 		return nil, fmt.Errorf("%w: layer %s is %d bytes, over the %d-byte layer size limit", ErrTooLarge, d.Digest, d.Size, cfg.maxLayer())
 	}
@@ -511,14 +525,7 @@ func (r *Resolver) pullWasmArtifact(ctx context.Context, img v1.Image, m *v1.Man
 	if err != nil {
 		return nil, err
 	}
-	b, err := readBlob(rc, d, cfg.maxLayer(), po)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkWasm(b); err != nil {
-		return nil, fmt.Errorf("%w: layer %s (%s): %v", ErrNotModule, d.Digest, d.MediaType, err)
-	}
-	return b, nil
+	return readBlob(rc, d, cfg.maxLayer(), po)
 }
 
 var tarLayerTypes = []types.MediaType{types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer, types.DockerLayer, types.DockerUncompressedLayer}
@@ -551,17 +558,9 @@ func (r *Resolver) pullContainerImage(ctx context.Context, img v1.Image, m *v1.M
 		want = cf.Config.Cmd[0]
 	}
 	want = strings.TrimPrefix(path.Clean("/"+want), "/")
-	l, err := img.LayerByDigest(d.Digest)
-	if err != nil {
-		return nil, err
-	}
 	// The compressed blob is read whole first: its digest is checked at
 	// its end, before anything of it is used.
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	blob, err := readBlob(rc, d, cfg.maxLayer(), po)
+	blob, err := fetchLayer(img, d, cfg, po)
 	if err != nil {
 		return nil, err
 	}
