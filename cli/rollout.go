@@ -355,8 +355,15 @@ func rolloutHistory(c *ucli.Context) error {
 		fmt.Fprintln(out, "No rollout history found.")
 		return nil
 	}
-	revs := make([]int64, 0, len(rss))
-	for r := range rss {
+	fmt.Fprintf(out, "%s\n", historyTable(rss))
+	return nil
+}
+
+// historyTable is kubectl's rollout history table (REVISION CHANGE-CAUSE,
+// revisions ascending) of the objects holding each revision.
+func historyTable[T metav1.Object](byRev map[int64]T) string {
+	revs := make([]int64, 0, len(byRev))
+	for r := range byRev {
 		revs = append(revs, r)
 	}
 	sort.Slice(revs, func(i, j int) bool { return revs[i] < revs[j] })
@@ -364,15 +371,14 @@ func rolloutHistory(c *ucli.Context) error {
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "REVISION\tCHANGE-CAUSE\n")
 	for _, r := range revs {
-		cause := rss[r].Annotations[changeCauseAnnotation]
+		cause := byRev[r].GetAnnotations()[changeCauseAnnotation]
 		if cause == "" {
 			cause = "<none>"
 		}
 		fmt.Fprintf(tw, "%d\t%s\n", r, cause)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "%s\n", b.String())
-	return nil
+	return b.String()
 }
 
 func rolloutUndo(c *ucli.Context) error {

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"text/tabwriter"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -170,23 +169,7 @@ func dsRolloutHistory(c *ucli.Context, name string) error {
 		fmt.Fprintln(out)
 		return nil
 	}
-	revs := make([]int64, 0, len(byRev))
-	for r := range byRev {
-		revs = append(revs, r)
-	}
-	sort.Slice(revs, func(i, j int) bool { return revs[i] < revs[j] })
-	var b bytes.Buffer
-	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "REVISION\tCHANGE-CAUSE\n")
-	for _, r := range revs {
-		cause := byRev[r].Annotations[changeCauseAnnotation]
-		if cause == "" {
-			cause = "<none>"
-		}
-		fmt.Fprintf(tw, "%d\t%s\n", r, cause)
-	}
-	tw.Flush()
-	fmt.Fprintf(out, "%s\n%s\n", header, b.String())
+	fmt.Fprintf(out, "%s\n%s\n", header, historyTable(byRev))
 	return nil
 }
 
