@@ -251,6 +251,7 @@ type Resolver struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // in-progress go:// resolves by package dir
+	ociSeen map[string]*Image  // verified OCI images by reference (oci.go ociImage)
 
 	builds atomic.Int64 // number of go build runs (for tests)
 }

@@ -218,14 +218,35 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref string) (*Image, error) {
 	return r.ociImage(ref, e)
 }
 
-// ociImage reads the module of index entry e from the store.
+// ociImage reads the module of index entry e from the store, verified
+// against its digest (Store.Get) the first time only: a later resolve of
+// ref to the same manifest and module reuses that Image while the store
+// has the blob (a stat), so a pod start under IfNotPresent does not read
+// and hash the module again. The Image is never current (Current): each
+// resolve applies the pull policy, as the kubelet does for each start.
 func (r *Resolver) ociImage(ref string, e *ociEntry) (*Image, error) {
+	id := ociImageID(e.Repo, e.Manifest)
+	r.mu.Lock()
+	img := r.ociSeen[ref]
+	r.mu.Unlock()
+	if img != nil && img.ID == id && img.Digest == e.Module {
+		if _, ok := r.Store.Has(e.Module); ok {
+			return img, nil
+		}
+	}
 	b, err := r.Store.Get(e.Module)
 	if err != nil {
 		return nil, pullErr(ref, "reading the module of %s from the store: %v", e.Ref, err)
 	}
-	return &Image{Ref: ref, Digest: e.Module, Bytes: b, ID: e.Repo + "@" + e.Manifest,
-		Entrypoint: e.Entrypoint, Cmd: e.Cmd, current: func() bool { return false }}, nil
+	img = &Image{Ref: ref, Digest: e.Module, Bytes: b, ID: id,
+		Entrypoint: e.Entrypoint, Cmd: e.Cmd, current: func() bool { return false }}
+	r.mu.Lock()
+	if r.ociSeen == nil {
+		r.ociSeen = map[string]*Image{}
+	}
+	r.ociSeen[ref] = img
+	r.mu.Unlock()
+	return img, nil
 }
 
 // ociImageID is the image's ID for a container status: REPO@MANIFEST-DIGEST.

@@ -12,8 +12,8 @@ import (
 // BenchmarkOCIPull pulls a ~5 MB module (the hello guest with a custom
 // section) from a loopback registry: cold (a new store each time: manifest,
 // config and the layer over HTTP, verified, written as a blob) and warm
-// (IfNotPresent, the store has it: the index and the blob read back and
-// verified), each reported as a ratio to the baseline measured in the
+// (IfNotPresent, the store has it: the index and a stat of the blob, the
+// module read and verified at the pull being reused), each reported as a ratio to the baseline measured in the
 // same run, reading the same bytes from the local store (Store.Get: read
 // and hash the blob).
 func BenchmarkOCIPull(b *testing.B) {

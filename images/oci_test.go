@@ -197,22 +197,40 @@ func TestOCIPullWasmArtifact(t *testing.T) {
 		t.Errorf("index %+v", list)
 	}
 
-	// IfNotPresent (the default for :v1): the store has it, no request.
+	// IfNotPresent (the default for :v1): the store has it, no request,
+	// and the module verified at the pull is not read and hashed again
+	// (the same Image: each pod start resolves it).
 	before := tr.manifestGets.Load() + tr.blobGets.Load()
-	if _, err := r.Resolve(pctx, ref, ""); err != nil {
+	again, err := r.Resolve(pctx, ref, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := tr.manifestGets.Load() + tr.blobGets.Load(); n != before || pulls != 1 {
 		t.Errorf("IfNotPresent of a present image made %d requests, OnPull %d", n-before, pulls)
 	}
+	if again != img {
+		t.Errorf("IfNotPresent of a present image read the module again (a new Image)")
+	}
 	// Always: the manifest is asked for, the blob is not fetched again.
-	blobs := tr.blobGets.Load()
+	manifests, blobs := tr.manifestGets.Load(), tr.blobGets.Load()
 	actx := images.WithPullOptions(ctx, images.PullOptions{Policy: images.PullAlways, OnPull: func() { pulls++ }})
 	if _, err := r.Resolve(actx, ref, ""); err != nil {
 		t.Fatal(err)
 	}
-	if tr.manifestGets.Load() == 0 || tr.blobGets.Load() != blobs || pulls != 2 {
-		t.Errorf("Always: blob GETs %d -> %d, OnPull %d", blobs, tr.blobGets.Load(), pulls)
+	if tr.manifestGets.Load() == manifests || tr.blobGets.Load() != blobs || pulls != 2 {
+		t.Errorf("Always: manifest GETs %d -> %d, blob GETs %d -> %d, OnPull %d", manifests, tr.manifestGets.Load(), blobs, tr.blobGets.Load(), pulls)
+	}
+	// Once the image is removed (wasmpod rmi, image GC), IfNotPresent
+	// pulls it again rather than reusing what it had read.
+	if err := r.Store.RemoveOCIImage(ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	blobs = tr.blobGets.Load()
+	if again, err = r.Resolve(pctx, ref, ""); err != nil {
+		t.Fatal(err)
+	}
+	if pulls != 3 || tr.blobGets.Load() == blobs || !bytes.Equal(again.Bytes, mod) {
+		t.Errorf("IfNotPresent after rmi: OnPull %d, blob GETs %d -> %d", pulls, blobs, tr.blobGets.Load())
 	}
 	// By digest, from a new resolver over the same store directory (the
 	// index is on disk).
