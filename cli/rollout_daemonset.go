@@ -25,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/wasmpod/wasmpod/controllers/daemonset"
 )
 
 // dsConn connects and reads the DaemonSet.
@@ -116,22 +118,6 @@ func applyDSRevision(ds *appsv1.DaemonSet, cr *appsv1.ControllerRevision) (*apps
 	return out, json.Unmarshal(patched, out)
 }
 
-// dsPatch is kubectl's getDaemonSetPatch (the controller's revision data):
-// {"spec":{"template":{...,"$patch":"replace"}}}.
-func dsPatch(ds *appsv1.DaemonSet) ([]byte, error) {
-	b, err := json.Marshal(ds)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
-	tmpl, _ := raw["spec"].(map[string]any)["template"].(map[string]any)
-	tmpl["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
-}
-
 func dsRolloutHistory(c *ucli.Context, name string) error {
 	k, ds, err := dsConn(c, name)
 	if err != nil {
@@ -209,7 +195,7 @@ func dsRolloutUndo(c *ucli.Context, name string) error {
 	if target == nil {
 		return errorf("unable to find specified revision %d in history", to)
 	}
-	cur, err := dsPatch(ds)
+	cur, err := daemonset.RevisionData(ds) // kubectl's getDaemonSetPatch
 	if err != nil {
 		return errorf("%v", err)
 	}

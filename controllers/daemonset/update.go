@@ -82,7 +82,7 @@ func (c *Controller) constructHistory(ctx context.Context, ds *appsv1.DaemonSet)
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := revisionData(ds)
+	data, err := RevisionData(ds)
 	if err != nil {
 		return nil, nil, err
 	}

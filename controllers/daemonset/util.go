@@ -210,12 +210,13 @@ func computeHash(t *corev1.PodTemplateSpec, collisionCount *int32) string {
 	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
 }
 
-// revisionData is what a ControllerRevision of the DaemonSet holds: a
+// RevisionData is what a ControllerRevision of the DaemonSet holds: a
 // strategic merge patch that puts back its spec.template
 // ({"spec":{"template":{...,"$patch":"replace"}}}), byte for byte as
 // upstream's getPatch and kubectl's rollback compute it (JSON object keys
-// sorted), so that kubectl rollout undo recognises the current revision.
-func revisionData(ds *appsv1.DaemonSet) ([]byte, error) {
+// sorted), so that kubectl rollout undo recognises the current revision
+// (and `wasmpod rollout undo` compares the current template with it).
+func RevisionData(ds *appsv1.DaemonSet) ([]byte, error) {
 	b, err := json.Marshal(ds)
 	if err != nil {
 		return nil, err

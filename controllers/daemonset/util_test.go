@@ -88,7 +88,7 @@ func TestPodTemplate(t *testing.T) {
 func TestRevisionData(t *testing.T) {
 	ds := newDS("x")
 	ds.Status = appsv1.DaemonSetStatus{NumberReady: 3}
-	b, err := revisionData(ds)
+	b, err := RevisionData(ds)
 	if err != nil {
 		t.Fatal(err)
 	}
