@@ -3,8 +3,6 @@ package wasmpod_test
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +23,7 @@ func TestHostile12DownwardItemsBounded(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		items = append(items, corev1.DownwardAPIVolumeFile{Path: fmt.Sprintf("f%d", i), FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations"}})
 	}
-	// HeapAlloc peaks at up to the GC target, twice the live heap of the
-	// whole test binary at GOGC=100: collect often while measuring, so the
-	// peak follows what is live (the rendering) rather than the pacing.
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	h := watchHeap(t)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "dw", Annotations: map[string]string{"big": strings.Repeat("y", 250<<10)}},
 		Spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: items}}}},
 			Containers: []corev1.Container{{Name: "main", Image: e.guestImage, Command: []string{"h12"}, Args: []string{"hold"},
@@ -40,13 +32,10 @@ func TestHostile12DownwardItemsBounded(t *testing.T) {
 		t.Logf("refused at admission: %v", err)
 		return
 	}
-	var peak uint64
 	for deadline := time.Now().Add(12 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		peak = max(peak, m.HeapAlloc)
+		h.sample()
 	}
-	grew := int64(peak) - int64(before.HeapAlloc)
+	grew := h.grew()
 	t.Logf("heap grew by %d MiB at most while the volume was rendered", grew>>20)
 	if grew > 64<<20 {
 		t.Errorf("the server's heap grew by %d MiB rendering one downwardAPI volume whose payload bound is 16 MiB", grew>>20)

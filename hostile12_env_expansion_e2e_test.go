@@ -2,8 +2,6 @@ package wasmpod_test
 
 import (
 	"context"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +20,7 @@ import (
 func TestHostile12EnvExpansionBounded(t *testing.T) {
 	e := newH12Env(t)
 	ctx := context.Background()
-	// HeapAlloc peaks at up to the GC target, twice the live heap of the
-	// whole test binary at GOGC=100 (other tests run beside this one):
-	// collect often while measuring, so the peak follows what is live
-	// rather than the pacing (as TestHostile12DownwardItemsBounded).
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	h := watchHeap(t)
 	env := []corev1.EnvVar{
 		{Name: "A", Value: strings.Repeat("x", 64<<10)},
 		{Name: "B", Value: strings.Repeat("$(A)", 8192)},
@@ -41,12 +32,9 @@ func TestHostile12EnvExpansionBounded(t *testing.T) {
 		t.Logf("create refused: %v", err) // refusing it at admission is fine too
 		return
 	}
-	var peak uint64
 	var p *corev1.Pod
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		peak = max(peak, m.HeapAlloc)
+		h.sample()
 		p, _ = e.c.Client().CoreV1().Pods("default").Get(ctx, "bomb", metav1.GetOptions{})
 		if p != nil && len(p.Status.ContainerStatuses) > 0 {
 			if w := p.Status.ContainerStatuses[0].State.Waiting; w != nil && w.Reason == "CreateContainerConfigError" {
@@ -54,7 +42,7 @@ func TestHostile12EnvExpansionBounded(t *testing.T) {
 			}
 		}
 	}
-	grew := int64(peak) - int64(before.HeapAlloc)
+	grew := h.grew()
 	t.Logf("heap grew by %d MiB at most while the environment was refused", grew>>20)
 	if grew > 128<<20 {
 		t.Errorf("the server's heap grew by %d MiB building a container's environment from a 120 KiB spec", grew>>20)

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +25,7 @@ func TestHostile12ExecFloodSlowClient(t *testing.T) {
 	kc, _ := os.ReadFile(e.kc)
 	server := regexp.MustCompile(`server: (\S+)`).FindSubmatch(kc)[1]
 	u := "ws" + strings.TrimPrefix(string(server), "http") + "/api/v1/namespaces/default/pods/flood/exec?command=h12&command=flood:0&stdout=1"
-	// Collect often while measuring, so the heap's peak follows what is
-	// live rather than the GC pacing of the whole test binary (other tests
-	// run beside this one), as TestHostile12DownwardItemsBounded.
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	h := watchHeap(t)
 	d := websocket.Dialer{Subprotocols: []string{"v5.channel.k8s.io"}, ReadBufferSize: 4096}
 	conn, resp, err := d.Dial(u, http.Header{})
 	if err != nil {
@@ -41,14 +33,11 @@ func TestHostile12ExecFloodSlowClient(t *testing.T) {
 	}
 	defer conn.Close()
 	// Never read. Watch the server's heap for 10 s.
-	var peak uint64
 	for i := 0; i < 20; i++ {
 		time.Sleep(500 * time.Millisecond)
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		peak = max(peak, m.HeapAlloc)
+		h.sample()
 	}
-	if grew := int64(peak) - int64(before.HeapAlloc); grew > 64<<20 {
+	if grew := h.grew(); grew > 64<<20 {
 		t.Errorf("an exec printing to a client that never reads grew the server's heap by %d MiB in 10 s", grew>>20)
 	}
 }

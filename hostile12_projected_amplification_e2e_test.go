@@ -3,8 +3,6 @@ package wasmpod_test
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -31,13 +29,7 @@ func TestHostile12ProjectedSourcesBounded(t *testing.T) {
 		srcs = append(srcs, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "big"},
 			Items: []corev1.KeyToPath{{Key: "k", Path: fmt.Sprintf("f%d", i)}}}})
 	}
-	// Collect often while measuring, so the heap's peak follows what is
-	// live rather than the GC pacing of the whole test binary (other tests
-	// run beside this one), as TestHostile12DownwardItemsBounded.
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	h := watchHeap(t)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "proj"},
 		Spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: srcs}}}},
 			Containers: []corev1.Container{{Name: "main", Image: e.guestImage, Command: []string{"h12"}, Args: []string{"hold"},
@@ -46,13 +38,10 @@ func TestHostile12ProjectedSourcesBounded(t *testing.T) {
 		t.Logf("refused at admission: %v", err)
 		return
 	}
-	var peak uint64
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		peak = max(peak, m.HeapAlloc)
+		h.sample()
 	}
-	if grew := int64(peak) - int64(before.HeapAlloc); grew > 128<<20 {
+	if grew := h.grew(); grew > 128<<20 {
 		t.Errorf("the server's heap grew by %d MiB setting up one projected volume of a 1 MiB ConfigMap named 400 times", grew>>20)
 	}
 	var evs string
