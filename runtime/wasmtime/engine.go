@@ -49,9 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"runtime/cgo"
-	"strings"
 	"sync"
 	"time"
 
@@ -88,19 +86,11 @@ type Engine struct {
 	maxFDs   int
 	hostFDs  *runtime.Budget
 
-	mu        sync.Mutex
-	closed    bool
-	modules   map[string]*moduleEntry
-	instances map[*instance]struct{}
+	modules   runtime.ModuleCache[*compiledModule]
+	instances runtime.Instances[*instance]
 	// tick wakes the epoch ticker when the first instance starts.
 	tick chan struct{}
 	stop chan struct{}
-}
-
-type moduleEntry struct {
-	ready chan struct{}
-	mod   *compiledModule
-	err   error
 }
 
 type compiledModule struct {
@@ -159,15 +149,13 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("wasmtime: define WASI: %w", err)
 	}
 	e := &Engine{
-		engine:    eng,
-		linker:    linker,
-		cacheDir:  cfg.CacheDir,
-		maxFDs:    cfg.MaxFDs,
-		hostFDs:   hostFDs,
-		modules:   map[string]*moduleEntry{},
-		instances: map[*instance]struct{}{},
-		tick:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
+		engine:   eng,
+		linker:   linker,
+		cacheDir: cfg.CacheDir,
+		maxFDs:   cfg.MaxFDs,
+		hostFDs:  hostFDs,
+		tick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
 	}
 	go e.ticker()
 	return e, nil
@@ -191,9 +179,7 @@ func (e *Engine) ticker() {
 				return
 			case <-t.C:
 				e.engine.IncrementEpoch()
-				e.mu.Lock()
-				running = len(e.instances) > 0
-				e.mu.Unlock()
+				running = e.instances.Len() > 0
 			}
 		}
 		t.Stop()
@@ -213,42 +199,20 @@ func Version() string { return wasmtimeVersion() }
 // Compile implements runtime.Engine. Concurrent calls for one digest
 // compile once.
 func (e *Engine) Compile(ctx context.Context, digest string, wasm []byte) (runtime.CompiledModule, error) {
-	hexDigest, ok := strings.CutPrefix(digest, "sha256:")
-	if !ok || len(hexDigest) != 64 {
-		return nil, fmt.Errorf("wasmtime: digest %q: want \"sha256:<64 hex digits>\"", digest)
+	hexDigest, err := runtime.ParseDigest(digest)
+	if err != nil {
+		return nil, fmt.Errorf("wasmtime: %w", err)
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errors.New("wasmtime: engine is closed")
+	m, err := e.modules.Get(ctx, digest, func() (*compiledModule, error) {
+		return e.compile(digest, hexDigest, wasm)
+	})
+	if errors.Is(err, runtime.ErrEngineClosed) {
+		return nil, fmt.Errorf("wasmtime: %w", err)
 	}
-	if ent, ok := e.modules[digest]; ok {
-		e.mu.Unlock()
-		select {
-		case <-ent.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if ent.err != nil {
-			return nil, ent.err
-		}
-		return ent.mod, nil
+	if err != nil {
+		return nil, err
 	}
-	ent := &moduleEntry{ready: make(chan struct{})}
-	e.modules[digest] = ent
-	e.mu.Unlock()
-
-	ent.mod, ent.err = e.compile(digest, strings.ToLower(hexDigest), wasm)
-	if ent.err != nil {
-		e.mu.Lock()
-		delete(e.modules, digest)
-		e.mu.Unlock()
-	}
-	close(ent.ready)
-	if ent.err != nil {
-		return nil, ent.err
-	}
-	return ent.mod, nil
+	return m, nil
 }
 
 func (e *Engine) compile(digest, hexDigest string, wasm []byte) (*compiledModule, error) {
@@ -309,41 +273,15 @@ const wasmPage = 65536
 // Close implements runtime.Engine: it kills every running instance, waits
 // for them (until ctx is done) and releases the engine.
 func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	insts := make([]*instance, 0, len(e.instances))
-	for in := range e.instances {
-		insts = append(insts, in)
-	}
-	e.mu.Unlock()
-	for _, in := range insts {
-		in.Kill()
-	}
-	for _, in := range insts {
-		select {
-		case <-in.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	mods := e.modules.Close()
+	if closed, err := e.instances.Close(ctx); !closed || err != nil {
+		return err
 	}
 	close(e.stop)
-	e.mu.Lock()
-	for _, ent := range e.modules {
-		select {
-		case <-ent.ready:
-			if ent.mod != nil {
-				ent.mod.module.Close()
-				ent.mod.image.close()
-			}
-		default:
-		}
+	for _, m := range mods {
+		m.module.Close()
+		m.image.close()
 	}
-	e.modules = map[string]*moduleEntry{}
-	e.mu.Unlock()
 	e.linker.Close()
 	e.engine.Close()
 	return nil
@@ -362,43 +300,8 @@ func (e *Engine) Start(ctx context.Context, mod runtime.CompiledModule, cfg runt
 	return in, nil
 }
 
-// guestEnv checks argv, env and workingDir as runtime/wazero does, and
-// returns the guest's environment (PWD for a workingDir).
-func guestEnv(cfg runtime.ContainerConfig) ([]string, error) {
-	wd := cfg.WorkingDir
-	if wd == "" {
-		wd = "/"
-	}
-	if !path.IsAbs(wd) {
-		return nil, fmt.Errorf("workingDir %q: must be an absolute path", cfg.WorkingDir)
-	}
-	for i, a := range cfg.Args {
-		if strings.IndexByte(a, 0) >= 0 {
-			return nil, fmt.Errorf("args[%d] %q: contains a NUL byte", i, a)
-		}
-	}
-	env := make([]string, 0, len(cfg.Env)+1)
-	for i, kv := range cfg.Env {
-		if strings.IndexByte(kv, 0) >= 0 {
-			return nil, fmt.Errorf("env[%d] %q: contains a NUL byte", i, kv)
-		}
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
-		}
-		if k == "PWD" && cfg.WorkingDir != "" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	if cfg.WorkingDir != "" {
-		env = append(env, "PWD="+path.Clean(wd))
-	}
-	return env, nil
-}
-
 func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.ContainerConfig) (_ *instance, err error) {
-	env, err := guestEnv(cfg)
+	env, err := runtime.GuestEnv(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -466,15 +369,11 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}()
 	in.ctx = wasi.WithSystem(runCtx, wsys)
 
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errors.New("engine is closed")
+	n, err := e.instances.Add(in)
+	if err != nil {
+		return nil, err
 	}
-	e.instances[in] = struct{}{}
-	first := len(e.instances) == 1
-	e.mu.Unlock()
-	if first {
+	if n == 1 {
 		select {
 		case e.tick <- struct{}{}:
 		default:
@@ -535,11 +434,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	return in, nil
 }
 
-func (e *Engine) forget(in *instance) {
-	e.mu.Lock()
-	delete(e.instances, in)
-	e.mu.Unlock()
-}
+func (e *Engine) forget(in *instance) { e.instances.Remove(in) }
 
 // instance is one running guest; it is its Store's data.
 type instance struct {

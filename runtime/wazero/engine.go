@@ -44,9 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	goruntime "runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,16 +91,8 @@ type Engine struct {
 	// baseline, cpu_bench_test.go).
 	noCPU bool
 
-	mu        sync.Mutex
-	closed    bool
-	modules   map[string]*moduleEntry
-	instances map[*instance]struct{}
-}
-
-type moduleEntry struct {
-	ready chan struct{}
-	mod   *compiledModule
-	err   error
+	modules   runtime.ModuleCache[*compiledModule]
+	instances runtime.Instances[*instance]
 }
 
 type compiledModule struct {
@@ -154,13 +144,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		hostFDs = runtime.NewBudget("the host fd budget for guests", wasi.FDBudgetSize(lim))
 	}
 	return &Engine{
-		rt:        rt,
-		cache:     cache,
-		cacheDir:  cfg.CacheDir,
-		hostFDs:   hostFDs,
-		maxFDs:    cfg.MaxFDs,
-		modules:   map[string]*moduleEntry{},
-		instances: map[*instance]struct{}{},
+		rt:       rt,
+		cache:    cache,
+		cacheDir: cfg.CacheDir,
+		hostFDs:  hostFDs,
+		maxFDs:   cfg.MaxFDs,
 	}, nil
 }
 
@@ -173,47 +161,25 @@ func (e *Engine) Name() string { return "wazero" }
 // Compile implements runtime.Engine. Concurrent calls for one digest
 // compile once.
 func (e *Engine) Compile(ctx context.Context, digest string, wasm []byte) (runtime.CompiledModule, error) {
-	hexDigest, ok := strings.CutPrefix(digest, "sha256:")
-	if !ok || len(hexDigest) != 64 {
-		return nil, fmt.Errorf("wazero: digest %q: want \"sha256:<64 hex digits>\"", digest)
+	hexDigest, err := runtime.ParseDigest(digest)
+	if err != nil {
+		return nil, fmt.Errorf("wazero: %w", err)
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errors.New("wazero: engine is closed")
+	m, err := e.modules.Get(ctx, digest, func() (*compiledModule, error) {
+		return e.compile(ctx, digest, hexDigest, wasm)
+	})
+	if errors.Is(err, runtime.ErrEngineClosed) {
+		return nil, fmt.Errorf("wazero: %w", err)
 	}
-	if ent, ok := e.modules[digest]; ok {
-		e.mu.Unlock()
-		select {
-		case <-ent.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if ent.err != nil {
-			return nil, ent.err
-		}
-		return ent.mod, nil
+	if err != nil {
+		return nil, err
 	}
-	ent := &moduleEntry{ready: make(chan struct{})}
-	e.modules[digest] = ent
-	e.mu.Unlock()
-
-	ent.mod, ent.err = e.compile(ctx, digest, hexDigest, wasm)
-	if ent.err != nil {
-		e.mu.Lock()
-		delete(e.modules, digest) // let a later call retry
-		e.mu.Unlock()
-	}
-	close(ent.ready)
-	if ent.err != nil {
-		return nil, ent.err
-	}
-	return ent.mod, nil
+	return m, nil
 }
 
 func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []byte) (*compiledModule, error) {
 	sum := sha256.Sum256(wasm)
-	if hex.EncodeToString(sum[:]) != strings.ToLower(hexDigest) {
+	if hex.EncodeToString(sum[:]) != hexDigest {
 		return nil, fmt.Errorf("wazero: module bytes do not match digest %s (sha256:%x)", digest, sum)
 	}
 	inst, name, ierr := e.instrument(hexDigest, wasm)
@@ -254,26 +220,9 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 // Close implements runtime.Engine: it kills every running instance, waits
 // for them (until ctx is done) and releases the runtime.
 func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	insts := make([]*instance, 0, len(e.instances))
-	for in := range e.instances {
-		insts = append(insts, in)
-	}
-	e.mu.Unlock()
-	for _, in := range insts {
-		in.Kill()
-	}
-	for _, in := range insts {
-		select {
-		case <-in.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	e.modules.Close() // wazero's Runtime holds (and releases) them
+	if closed, err := e.instances.Close(ctx); !closed || err != nil {
+		return err
 	}
 	err := e.rt.Close(ctx)
 	if cerr := e.cache.Close(ctx); err == nil {
@@ -299,39 +248,9 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if _, ok := cm.compiled.ExportedFunctions()["_start"]; !ok {
 		return nil, errors.New("module exports no _start function (not a WASI command)")
 	}
-	wd := cfg.WorkingDir
-	if wd == "" {
-		wd = "/"
-	}
-	if !path.IsAbs(wd) {
-		return nil, fmt.Errorf("workingDir %q: must be an absolute path", cfg.WorkingDir)
-	}
-	// argv and the environment reach the guest as C strings: a NUL would
-	// cut one short (the API server refuses them; this is defence in depth).
-	for i, a := range cfg.Args {
-		if strings.IndexByte(a, 0) >= 0 {
-			return nil, fmt.Errorf("args[%d] %q: contains a NUL byte", i, a)
-		}
-	}
-	env := make([]string, 0, len(cfg.Env)+1)
-	for i, kv := range cfg.Env {
-		if strings.IndexByte(kv, 0) >= 0 {
-			return nil, fmt.Errorf("env[%d] %q: contains a NUL byte", i, kv)
-		}
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("env[%d] %q: want KEY=VALUE", i, kv)
-		}
-		if k == "PWD" && cfg.WorkingDir != "" {
-			continue // WorkingDir decides
-		}
-		env = append(env, kv)
-	}
-	// PWD only for a workingDir: Go's wasip1 port and wasi-libc start in
-	// "/" without it, and a container's environment holds what its spec
-	// says (HOSTNAME and the Service variables aside), as upstream.
-	if cfg.WorkingDir != "" {
-		env = append(env, "PWD="+path.Clean(wd))
+	env, err := runtime.GuestEnv(cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	// Limits: every linear memory is reserved up front and grows in place
@@ -397,13 +316,9 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}()
 	instCtx := experimental.WithMemoryAllocator(runCtx, alloc)
 
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errors.New("engine is closed")
+	if _, err := e.instances.Add(in); err != nil {
+		return nil, err
 	}
-	e.instances[in] = struct{}{}
-	e.mu.Unlock()
 	defer func() {
 		if err != nil {
 			e.forget(in)
@@ -457,11 +372,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	return in, nil
 }
 
-func (e *Engine) forget(in *instance) {
-	e.mu.Lock()
-	delete(e.instances, in)
-	e.mu.Unlock()
-}
+func (e *Engine) forget(in *instance) { e.instances.Remove(in) }
 
 // instance is one running guest.
 type instance struct {
