@@ -165,30 +165,9 @@ func (x *ociIndex) save(s *Store) error {
 		list = append(list, e)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Ref < list[j].Ref })
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "oci-*")
-	if err != nil {
+	if err := s.replaceJSON("oci.json", list); err != nil {
 		return storeIO(err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return storeIO(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return storeIO(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return storeIO(err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, "oci.json")); err != nil {
-		return storeIO(err)
-	}
-	syncDir(s.dir)
 	if st, err := os.Stat(filepath.Join(s.dir, "oci.json")); err == nil {
 		x.stamp = st
 	}

@@ -409,11 +409,17 @@ func (s *Store) writeTags() error {
 	if s.dir == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(s.tags, "", "  ")
+	return s.replaceJSON("tags.json", s.tags)
+}
+
+// replaceJSON writes v as indented JSON to DIR/file atomically: a
+// temporary file in DIR/tmp, synced, renamed over it, the directory synced.
+func (s *Store) replaceJSON(file string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "tags-*")
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), strings.TrimSuffix(file, ".json")+"-*")
 	if err != nil {
 		return err
 	}
@@ -429,7 +435,7 @@ func (s *Store) writeTags() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, "tags.json")); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, file)); err != nil {
 		return err
 	}
 	syncDir(s.dir)
