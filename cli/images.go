@@ -46,7 +46,7 @@ func openLocalStore(c *ucli.Context) (*images.Store, error) {
 	}
 	st, err := images.OpenStore(filepath.Join(dir, "modules"))
 	if err != nil {
-		return nil, &cmdError{msg: "error: " + err.Error(), code: 1}
+		return nil, errorf("%v", err)
 	}
 	return st, nil
 }
@@ -222,11 +222,11 @@ func imageBuild(c *ucli.Context) error {
 	r := &images.Resolver{CacheDir: filepath.Join(c.String("cache-dir"), "images"), Progress: c.App.ErrWriter}
 	img, err := r.Resolve(c.Context, ref, wd)
 	if err != nil {
-		return &cmdError{msg: "error: " + err.Error(), code: 1}
+		return errorf("%v", err)
 	}
 	id, err := st.BuildArtifact(c.Context, tag, img.Bytes)
 	if err != nil {
-		return &cmdError{msg: "error: " + err.Error(), code: 1}
+		return errorf("%v", err)
 	}
 	fmt.Fprintln(c.App.Writer, id)
 	fmt.Fprintf(c.App.ErrWriter, "Built %s from %s (%s, module %s)\n", tag, ref, humanBytes(len(img.Bytes)), img.Digest)
@@ -270,11 +270,7 @@ func imagePush(c *ucli.Context) error {
 	if c.NArg() < 1 || c.NArg() > 2 {
 		return usageErr("image push needs IMAGE [DEST]; see 'wasmpod image push -h'")
 	}
-	st, err := openLocalStore(c)
-	if err != nil {
-		return err
-	}
-	cfg, kc, err := registryConfig(c)
+	r, kc, err := registryResolver(c)
 	if err != nil {
 		return err
 	}
@@ -284,14 +280,27 @@ func imagePush(c *ucli.Context) error {
 		shown = ref
 	}
 	prog, flush := progressPrinter(c.App.ErrWriter, "Pushing", shown)
-	r := &images.Resolver{Store: st, Registry: cfg}
 	digest, err := r.Push(c.Context, ref, dest, kc, prog)
 	flush()
 	if err != nil {
-		return &cmdError{msg: "error: " + err.Error(), code: 1}
+		return errorf("%v", err)
 	}
 	fmt.Fprintf(c.App.Writer, "%s: digest: %s\n", shown, digest)
 	return nil
+}
+
+// registryResolver is image push's and pull's: the module store of
+// --data-dir and the registry flags; kc is the credentials' keychain.
+func registryResolver(c *ucli.Context) (r *images.Resolver, kc authn.Keychain, err error) {
+	st, err := openLocalStore(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, kc, err := registryConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &images.Resolver{Store: st, Registry: cfg}, kc, nil
 }
 
 func imagePullCommand() *ucli.Command {
@@ -312,21 +321,16 @@ func imagePull(c *ucli.Context) error {
 	if !images.IsOCIRef(ref) || images.AliasOf(ref) != "" {
 		return usageErr(fmt.Sprintf("%q is not an OCI image of a registry", ref))
 	}
-	st, err := openLocalStore(c)
+	r, _, err := registryResolver(c)
 	if err != nil {
 		return err
 	}
-	cfg, _, err := registryConfig(c)
+	// The resolver's progress lines: Pulling REF..., what has arrived
+	// every second, Pulled REF (SIZE, DIGEST) in T.
+	r.Progress = c.App.ErrWriter
+	img, err := r.Resolve(images.WithPullOptions(c.Context, images.PullOptions{Policy: images.PullAlways}), ref, "")
 	if err != nil {
-		return err
-	}
-	prog, flush := progressPrinter(c.App.ErrWriter, "Pulling", ref)
-	r := &images.Resolver{Store: st, Registry: cfg, Progress: c.App.ErrWriter}
-	ctx := images.WithPullOptions(c.Context, images.PullOptions{Policy: images.PullAlways, Progress: prog})
-	img, err := r.Resolve(ctx, ref, "")
-	flush()
-	if err != nil {
-		return &cmdError{msg: "error: " + err.Error(), code: 1}
+		return errorf("%v", err)
 	}
 	fmt.Fprintln(c.App.Writer, img.ImageID())
 	return nil
