@@ -19,7 +19,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -39,14 +38,13 @@ import (
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/images"
-	"github.com/wasmpod/wasmpod/internal/testkubectl"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
 type ociEnv struct {
 	c        *wasmpod.Cluster
-	host     string // the registry's host:port
-	dir, kc  string
+	host     string                             // the registry's host:port
+	kubectl  func(args ...string) (string, int) // serveKubectl's: the real kubectl
 	blobGets atomic.Int64
 }
 
@@ -57,7 +55,7 @@ const ociUser, ociPassword = "puller", "s3cret"
 // in its module store for the busybox alias.
 func newOCIEnv(t *testing.T, opts ...func(*wasmpod.Config)) *ociEnv {
 	t.Helper()
-	e := &ociEnv{dir: t.TempDir()}
+	e := &ociEnv{}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v2/private/") {
@@ -87,34 +85,18 @@ func newOCIEnv(t *testing.T, opts ...func(*wasmpod.Config)) *ociEnv {
 	}
 	t.Cleanup(func() { c.Close() })
 	e.c = c
-	api := httptest.NewServer(c.Handler())
-	t.Cleanup(api.Close)
-	u, _ := url.Parse(api.URL)
+	kubectl, api := serveKubectl(t, c)
+	u, _ := url.Parse(api)
 	c.SetAPIServerAddress(netip.MustParseAddrPort(u.Host))
-	e.kc = filepath.Join(e.dir, "kubeconfig")
-	if err := os.WriteFile(e.kc, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: w\n  cluster:\n    server: "+api.URL+
-		"\ncontexts:\n- name: w\n  context:\n    cluster: w\n    user: me\n    namespace: default\ncurrent-context: w\nusers:\n- name: me\n  user: {}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.kubectl = kubectl
 	return e
 }
 
-func (e *ociEnv) kubectl(t *testing.T, stdin string, args ...string) (string, error) {
+func (e *ociEnv) mustKubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(testkubectl.Path(t), append([]string{"--kubeconfig", e.kc, "--cache-dir", filepath.Join(e.dir, "kcache")}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+e.dir, "KUBECONFIG="+e.kc)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func (e *ociEnv) mustKubectl(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	out, err := e.kubectl(t, stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	out, code := e.kubectl(args...)
+	if code != 0 {
+		t.Fatalf("kubectl %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
 	return out
 }
@@ -145,7 +127,7 @@ func (e *ociEnv) wait(t *testing.T, pod, what string, cond func(*corev1.Pod) boo
 }
 
 func (e *ociEnv) describe(t *testing.T, pod string) string {
-	out, _ := e.kubectl(t, "", "describe", "pod", pod)
+	out, _ := e.kubectl("describe", "pod", pod)
 	return out
 }
 
@@ -180,18 +162,18 @@ func TestOCIImagesE2E(t *testing.T) {
 
 	t.Run("kubectl run", func(t *testing.T) {
 		ref := e.host + "/hello:v1"
-		out := e.mustKubectl(t, "", "run", "oci-hello", "--image="+ref, "--restart=Never", "--", "a", "b")
+		out := e.mustKubectl(t, "run", "oci-hello", "--image="+ref, "--restart=Never", "--", "a", "b")
 		if !strings.Contains(out, "pod/oci-hello created") {
 			t.Fatalf("kubectl run: %s", out)
 		}
 		p := e.wait(t, "oci-hello", "Succeeded", succeeded)
-		if got := e.mustKubectl(t, "", "logs", "oci-hello"); got != "hello from an unnamed pod\nargs: a b\n" {
+		if got := e.mustKubectl(t, "logs", "oci-hello"); got != "hello from an unnamed pod\nargs: a b\n" {
 			t.Errorf("logs %q", got)
 		}
 		if id, want := p.Status.ContainerStatuses[0].ImageID, e.host+"/hello@"+manifest; id != want {
 			t.Errorf("imageID %q, want %q", id, want)
 		}
-		if got := e.mustKubectl(t, "", "get", "pod", "oci-hello", "-o", "jsonpath={.spec.containers[0].imagePullPolicy} {.status.containerStatuses[0].imageID}"); got != "IfNotPresent "+e.host+"/hello@"+manifest {
+		if got := e.mustKubectl(t, "get", "pod", "oci-hello", "-o", "jsonpath={.spec.containers[0].imagePullPolicy} {.status.containerStatuses[0].imageID}"); got != "IfNotPresent "+e.host+"/hello@"+manifest {
 			t.Errorf("kubectl get -o jsonpath: %q", got)
 		}
 		ev := podEvents(t, cs, "oci-hello")
@@ -206,7 +188,7 @@ func TestOCIImagesE2E(t *testing.T) {
 		}
 		// A second pod: IfNotPresent, the node has it; nothing fetched.
 		blobs := e.blobGets.Load()
-		e.mustKubectl(t, "", "run", "oci-hello2", "--image="+ref, "--restart=Never")
+		e.mustKubectl(t, "run", "oci-hello2", "--image="+ref, "--restart=Never")
 		e.wait(t, "oci-hello2", "Succeeded", succeeded)
 		if ev := podEvents(t, cs, "oci-hello2"); !strings.Contains(ev, fmt.Sprintf("Normal Pulled: Container image %q already present on machine and can be accessed by the pod", ref)) || strings.Contains(ev, "Pulling") {
 			t.Errorf("second pod's events:\n%s", ev)
@@ -215,13 +197,13 @@ func TestOCIImagesE2E(t *testing.T) {
 			t.Errorf("the second pod fetched %d blobs", n-blobs)
 		}
 		// Never, present: runs.
-		e.mustKubectl(t, "", "run", "oci-never-ok", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
+		e.mustKubectl(t, "run", "oci-never-ok", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
 		e.wait(t, "oci-never-ok", "Succeeded", succeeded)
 	})
 
 	t.Run("never", func(t *testing.T) {
 		ref := e.host + "/absent:v1"
-		e.mustKubectl(t, "", "run", "oci-never", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
+		e.mustKubectl(t, "run", "oci-never", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
 		p := e.wait(t, "oci-never", "ErrImageNeverPull", waitingFor("ErrImageNeverPull"))
 		want := fmt.Sprintf("Container image %q is not present with pull policy of Never", ref)
 		if m := p.Status.ContainerStatuses[0].State.Waiting.Message; m != want {
@@ -230,14 +212,14 @@ func TestOCIImagesE2E(t *testing.T) {
 		if ev := podEvents(t, cs, "oci-never"); !strings.Contains(ev, "Warning ErrImageNeverPull: "+want) {
 			t.Errorf("events:\n%s", ev)
 		}
-		if out := e.mustKubectl(t, "", "get", "pod", "oci-never"); !strings.Contains(out, "ErrImageNeverPull") {
+		if out := e.mustKubectl(t, "get", "pod", "oci-never"); !strings.Contains(out, "ErrImageNeverPull") {
 			t.Errorf("kubectl get: %s", out)
 		}
 	})
 
 	t.Run("auth", func(t *testing.T) {
 		ref := e.host + "/private/hello:v1"
-		e.mustKubectl(t, "", "run", "oci-noauth", "--image="+ref, "--restart=Never")
+		e.mustKubectl(t, "run", "oci-noauth", "--image="+ref, "--restart=Never")
 		p := e.wait(t, "oci-noauth", "ImagePullBackOff", waitingFor("ImagePullBackOff"))
 		msg := p.Status.ContainerStatuses[0].State.Waiting.Message
 		for _, want := range []string{fmt.Sprintf("Back-off pulling image %q: ErrImagePull: Failed to pull image %q: ", ref, ref), "401 Unauthorized"} {
@@ -249,8 +231,9 @@ func TestOCIImagesE2E(t *testing.T) {
 			t.Errorf("events:\n%s", ev)
 		}
 		// kubectl create secret docker-registry makes a dockerconfigjson Secret.
-		e.mustKubectl(t, "", "create", "secret", "docker-registry", "regcred", "--docker-server="+e.host, "--docker-username="+ociUser, "--docker-password="+ociPassword)
-		e.mustKubectl(t, `apiVersion: v1
+		e.mustKubectl(t, "create", "secret", "docker-registry", "regcred", "--docker-server="+e.host, "--docker-username="+ociUser, "--docker-password="+ociPassword)
+		manifest := filepath.Join(t.TempDir(), "oci-auth.yaml")
+		if err := os.WriteFile(manifest, []byte(`apiVersion: v1
 kind: Pod
 metadata:
   name: oci-auth
@@ -261,9 +244,12 @@ spec:
   - name: main
     image: `+ref+`
     args: [private]
-`, "apply", "-f", "-")
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.mustKubectl(t, "apply", "-f", manifest)
 		e.wait(t, "oci-auth", "Succeeded", succeeded)
-		if got := e.mustKubectl(t, "", "logs", "oci-auth"); got != "hello from an unnamed pod\nargs: private\n" {
+		if got := e.mustKubectl(t, "logs", "oci-auth"); got != "hello from an unnamed pod\nargs: private\n" {
 			t.Errorf("logs %q", got)
 		}
 		if ev := podEvents(t, cs, "oci-auth"); !strings.Contains(ev, "Warning FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (default/missing); attempting to pull the image may not succeed.") {
@@ -276,7 +262,7 @@ spec:
 			{"oci-notwasm", e.host + "/notwasm:v1", "not a WebAssembly module"},
 			{"oci-wrongdigest", e.host + "/hello@sha256:" + strings.Repeat("0", 64), "not found"},
 		} {
-			e.mustKubectl(t, "", "run", tc.pod, "--image="+tc.ref, "--restart=Never")
+			e.mustKubectl(t, "run", tc.pod, "--image="+tc.ref, "--restart=Never")
 			p := e.wait(t, tc.pod, "ErrImagePull", func(p *corev1.Pod) bool {
 				return waitingFor("ErrImagePull")(p) || waitingFor("ImagePullBackOff")(p)
 			})
@@ -284,7 +270,7 @@ spec:
 			if !strings.Contains(w.Message, fmt.Sprintf("Failed to pull image %q: ", tc.ref)) || !strings.Contains(w.Message, tc.want) {
 				t.Errorf("%s: waiting %s %q, want it to name %q", tc.pod, w.Reason, w.Message, tc.want)
 			}
-			if out := e.mustKubectl(t, "", "get", "pod", tc.pod); !strings.Contains(out, "ErrImagePull") && !strings.Contains(out, "ImagePullBackOff") {
+			if out := e.mustKubectl(t, "get", "pod", tc.pod); !strings.Contains(out, "ErrImagePull") && !strings.Contains(out, "ImagePullBackOff") {
 				t.Errorf("kubectl get: %s", out)
 			}
 		}
@@ -309,21 +295,21 @@ spec:
 		}
 		e.push(t, "ctr/hello:v1", img)
 		ref := e.host + "/ctr/hello:v1"
-		e.mustKubectl(t, "", "run", "oci-ctr", "--image="+ref, "--restart=Never")
-		e.mustKubectl(t, "", "run", "oci-ctr-args", "--image="+ref, "--restart=Never", "--", "mine")
-		e.mustKubectl(t, "", "run", "oci-ctr-command", "--image="+ref, "--restart=Never", "--command", "--", "hello", "own")
+		e.mustKubectl(t, "run", "oci-ctr", "--image="+ref, "--restart=Never")
+		e.mustKubectl(t, "run", "oci-ctr-args", "--image="+ref, "--restart=Never", "--", "mine")
+		e.mustKubectl(t, "run", "oci-ctr-command", "--image="+ref, "--restart=Never", "--command", "--", "hello", "own")
 		for pod, want := range map[string]string{"oci-ctr": "args: from-entrypoint from-cmd\n", "oci-ctr-args": "args: from-entrypoint mine\n", "oci-ctr-command": "args: own\n"} {
 			e.wait(t, pod, "Succeeded", succeeded)
-			if got := e.mustKubectl(t, "", "logs", pod); got != "hello from an unnamed pod\n"+want {
+			if got := e.mustKubectl(t, "logs", pod); got != "hello from an unnamed pod\n"+want {
 				t.Errorf("%s: logs %q, want ...%q", pod, got, want)
 			}
 		}
 	})
 
 	t.Run("busybox alias", func(t *testing.T) {
-		e.mustKubectl(t, "", "run", "oci-busybox", "--image=busybox:1.36", "--restart=Never", "--", "sh", "-c", "echo still the toolbox")
+		e.mustKubectl(t, "run", "oci-busybox", "--image=busybox:1.36", "--restart=Never", "--", "sh", "-c", "echo still the toolbox")
 		e.wait(t, "oci-busybox", "Succeeded", succeeded)
-		if got := e.mustKubectl(t, "", "logs", "oci-busybox"); got != "still the toolbox\n" {
+		if got := e.mustKubectl(t, "logs", "oci-busybox"); got != "still the toolbox\n" {
 			t.Errorf("logs %q", got)
 		}
 	})
@@ -361,10 +347,10 @@ func TestOCIImageGCE2E(t *testing.T) {
 	// gc0's pod is deleted (its image unused); gc1's pod stays.
 	for i := range 3 {
 		pod := fmt.Sprintf("gc%d", i)
-		e.mustKubectl(t, "", "run", pod, fmt.Sprintf("--image=%s/gc%d:v1", e.host, i), "--restart=Never")
+		e.mustKubectl(t, "run", pod, fmt.Sprintf("--image=%s/gc%d:v1", e.host, i), "--restart=Never")
 		e.wait(t, pod, "Succeeded", succeeded)
 		if i == 0 {
-			e.mustKubectl(t, "", "delete", "pod", pod, "--wait=true")
+			e.mustKubectl(t, "delete", "pod", pod, "--wait=true")
 		}
 		if i < 2 {
 			if got, want := refs(), strings.Join([]string{"gc0:v1", "gc1:v1", "gc2:v1"}[:i+1], " "); got != want {
