@@ -138,5 +138,5 @@ func wpMemGrow(h C.uintptr_t, m *C.wp_mem, oldSize, newSize C.size_t) C.int {
 
 //export wpMemFree
 func wpMemFree(h C.uintptr_t, size C.size_t) {
-	cgo.Handle(h).Value().(*memAcct).free(uint64(size))
+	cgo.Handle(h).Value().(*memAcct).Free(uint64(size))
 }

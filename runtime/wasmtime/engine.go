@@ -268,7 +268,7 @@ func (e *Engine) compile(digest, hexDigest string, wasm []byte) (*compiledModule
 	return cm, nil
 }
 
-const wasmPage = 65536
+const wasmPage = runtime.PageSize
 
 // Close implements runtime.Engine: it kills every running instance, waits
 // for them (until ctx is done) and releases the engine.
@@ -305,26 +305,15 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MemoryLimitBytes < 0 {
-		return nil, fmt.Errorf("memoryLimitBytes %d: must not be negative", cfg.MemoryLimitBytes)
+	ma, err := runtime.NewMemoryAccount(cfg, cm.minBytes)
+	if err != nil {
+		return nil, err
 	}
-	limit := uint64(maxMemoryBytes)
-	if cfg.MemoryLimitBytes > 0 {
-		limit = min(uint64(cfg.MemoryLimitBytes)/wasmPage*wasmPage, maxMemoryBytes)
-		if limit < cm.minBytes {
-			return nil, fmt.Errorf("memoryLimitBytes %d is below the module's initial memory of %d bytes",
-				cfg.MemoryLimitBytes, cm.minBytes)
-		}
-	}
-	acct := &memAcct{limit: limit, node: cfg.Memory}
-	if !acct.prepay(int64(cm.minBytes)) {
-		return nil, fmt.Errorf("the module's initial memory of %d bytes exceeds what is left of %s (%d of %d bytes)",
-			cm.minBytes, cfg.Memory.Name(), cfg.Memory.Available(), cfg.Memory.Limit())
-	}
+	acct := &memAcct{MemoryAccount: ma}
 	acctHandle := cgo.NewHandle(acct)
 	defer func() {
 		if err != nil {
-			acct.refund()
+			acct.Refund()
 			acctHandle.Delete()
 		}
 	}()
@@ -523,14 +512,7 @@ func (in *instance) finish(err error) {
 	default:
 		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
 	}
-	if why := in.acct.hitLimit(); why != "" && st.ExitCode != 0 && !st.Killed {
-		st = runtime.ExitStatus{
-			ExitCode:  137,
-			OOMKilled: true,
-			Message:   fmt.Sprintf("%s (guest exit %d)", why, st.ExitCode),
-		}
-	}
-	in.status = st
+	in.status = in.acct.Status(st)
 }
 
 func (in *instance) cleanup() {
@@ -538,7 +520,7 @@ func (in *instance) cleanup() {
 	in.sys.Kill()
 	in.closeStdin()
 	_ = in.sys.Close()
-	in.acct.refund()
+	in.acct.Refund()
 	in.handle.Delete()
 	in.ctl.free()
 	in.self.Delete()
@@ -548,9 +530,6 @@ func (in *instance) cleanup() {
 type pipeWriter struct{ p *wasi.Pipe }
 
 func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
-
-// maxMemoryBytes is the wasm32 address space.
-const maxMemoryBytes = 1 << 32
 
 // ErrNotBuilt is New's error in a build without the wasmtime engine
 // (never returned by this build).

@@ -254,27 +254,15 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}
 
 	// Limits: every linear memory is reserved up front and grows in place
-	// (memory.go), within the container's limit and the node's budget.
-	if cfg.MemoryLimitBytes < 0 {
-		return nil, fmt.Errorf("memoryLimitBytes %d: must not be negative", cfg.MemoryLimitBytes)
+	// (memory.go), within the container's limit and the node's budget. The
+	// initial memory is taken from the budget now: wazero cannot fail the
+	// initial allocation (it panics).
+	acct, err := runtime.NewMemoryAccount(cfg, uint64(cm.minPages)*pageSize)
+	if err != nil {
+		return nil, err
 	}
-	limit := uint64(maxMemoryBytes)
-	if cfg.MemoryLimitBytes > 0 {
-		limit = min(uint64(cfg.MemoryLimitBytes)/pageSize*pageSize, maxMemoryBytes)
-		if limit < uint64(cm.minPages)*pageSize {
-			return nil, fmt.Errorf("memoryLimitBytes %d is below the module's initial memory of %d bytes",
-				cfg.MemoryLimitBytes, uint64(cm.minPages)*pageSize)
-		}
-	}
-	alloc := newMemAllocator(limit, cfg.Memory)
+	alloc := newMemAllocator(acct)
 	alloc.copying = e.copyingMemory
-	// The initial memory is taken from the budget now: wazero cannot fail
-	// the initial allocation (it panics), and another start may take what
-	// a mere check saw left before this instance allocates.
-	if need := int64(cm.minPages) * pageSize; !alloc.prepay(need) {
-		return nil, fmt.Errorf("the module's initial memory of %d bytes exceeds what is left of %s (%d of %d bytes)",
-			need, cfg.Memory.Name(), cfg.Memory.Available(), cfg.Memory.Limit())
-	}
 	defer func() {
 		if err != nil {
 			alloc.exitCall()
@@ -453,14 +441,7 @@ func (in *instance) finish(err error) {
 	default:
 		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
 	}
-	if why := in.alloc.hitLimit(); why != "" && st.ExitCode != 0 && !st.Killed {
-		st = runtime.ExitStatus{
-			ExitCode:  137,
-			OOMKilled: true,
-			Message:   fmt.Sprintf("%s (guest exit %d)", why, st.ExitCode),
-		}
-	}
-	in.status = st
+	in.status = in.alloc.acct.Status(st)
 }
 
 func (in *instance) cleanup() {
@@ -474,6 +455,3 @@ func (in *instance) cleanup() {
 type pipeWriter struct{ p *wasi.Pipe }
 
 func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
-
-// maxMemoryBytes is the wasm32 address space.
-const maxMemoryBytes = 1 << 32

@@ -9,7 +9,7 @@ import (
 	"github.com/wasmpod/wasmpod/runtime"
 )
 
-const pageSize = 65536
+const pageSize = runtime.PageSize
 
 // memAllocator backs one instance's linear memory. The memory is reserved
 // once at its maximum size (the container's limit, or the module's maximum)
@@ -19,57 +19,42 @@ const pageSize = 65536
 // memory_slice.go: a plain growing []byte elsewhere). Growth is charged to
 // ContainerConfig.Memory (node: in production the container's budget
 // within its pod's and node's) and refused past the container's limit or
-// the budget; the instance then reports OOMKilled when the guest exits
-// non-zero. Start prepays the initial memory (prepay).
+// the budget (acct, a runtime.MemoryAccount); the instance then reports
+// OOMKilled when the guest exits non-zero. Start prepays the initial memory
+// (runtime.NewMemoryAccount).
 //
 // Free releases the pages and the budget. A Free while guest code is still
 // on the stack (the start section during instantiation, or _start: wazero
 // frees memory from proc_exit) only drops the pages (they read as zeros); the
 // address range is unmapped by exitCall, so a late access never faults.
 type memAllocator struct {
-	limit uint64          // bytes; the reservation never exceeds it
-	node  *runtime.Budget // ContainerConfig.Memory; nil: no budget
+	acct *runtime.MemoryAccount // its Limit bounds the reservation
 	// copying: back the memory with the portable growing slice.
 	copying bool
 
 	mu      sync.Mutex
-	prepaid int64  // taken from node by Start for the initial memory, not yet grown into
-	hit     string // why growth was refused, "" if never
 	mem     *linearMemory
 	inCall  bool
 	pending bool // freed during the call: unmap at exitCall
 }
 
-func newMemAllocator(limit uint64, node *runtime.Budget) *memAllocator {
-	return &memAllocator{limit: limit, node: node}
+func newMemAllocator(acct *runtime.MemoryAccount) *memAllocator {
+	return &memAllocator{acct: acct}
 }
 
 // Allocate implements experimental.MemoryAllocator.
 func (a *memAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMemory {
 	var res reservation
 	if a.copying {
-		res = newSliceReservation(min(maxBytes, a.limit))
+		res = newSliceReservation(min(maxBytes, a.acct.Limit()))
 	} else {
-		res = newReservation(min(maxBytes, a.limit))
+		res = newReservation(min(maxBytes, a.acct.Limit()))
 	}
 	m := &linearMemory{a: a, res: res}
 	a.mu.Lock()
 	a.mem = m
 	a.mu.Unlock()
 	return m
-}
-
-// prepay takes n bytes from the node budget for the memory's initial
-// size before it is allocated; false (nothing taken) when the budget
-// refuses.
-func (a *memAllocator) prepay(n int64) bool {
-	if !a.node.Acquire(n) {
-		return false
-	}
-	a.mu.Lock()
-	a.prepaid += n
-	a.mu.Unlock()
-	return true
 }
 
 // abandon gives back what a failed start holds: what prepay took and the
@@ -79,30 +64,11 @@ func (a *memAllocator) prepay(n int64) bool {
 func (a *memAllocator) abandon() {
 	a.mu.Lock()
 	m := a.mem
-	a.refundLocked()
+	a.acct.Refund()
 	a.mu.Unlock()
 	if m != nil {
 		m.Free()
 	}
-}
-
-func (a *memAllocator) refundLocked() {
-	a.node.Release(a.prepaid)
-	a.prepaid = 0
-}
-
-// refuse records why a growth failed (a.mu held).
-func (a *memAllocator) refuse(why string) {
-	if a.hit == "" {
-		a.hit = why
-	}
-}
-
-// hitLimit returns why growth was refused, "" if it never was.
-func (a *memAllocator) hitLimit() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.hit
 }
 
 // bytes is the linear memory's size now.
@@ -154,22 +120,19 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		return m.res.bytes(size)
 	}
 	if size > m.res.max() {
-		a.refuse(fmt.Sprintf("memory limit of %d bytes reached", a.limit))
+		a.acct.Refuse(fmt.Sprintf("memory limit of %d bytes reached", a.acct.Limit()))
 		return nil
 	}
-	grow := int64(size - m.size)
-	paid := min(grow, a.prepaid)
-	if by := a.node.TryAcquire(grow - paid); by != nil {
-		a.refuse(fmt.Sprintf("%s exhausted (%d of %d bytes in use)", by.Name(), by.Used(), by.Limit()))
+	grow := size - m.size
+	if !a.acct.Charge(grow) {
 		return nil
 	}
 	b, err := m.res.grow(size)
 	if err != nil {
-		a.node.Release(grow - paid)
-		a.refuse(fmt.Sprintf("growing linear memory to %d bytes: %v", size, err))
+		a.acct.Free(grow)
+		a.acct.Refuse(fmt.Sprintf("growing linear memory to %d bytes: %v", size, err))
 		return nil
 	}
-	a.prepaid -= paid
 	m.size = size
 	return b
 }
@@ -183,8 +146,8 @@ func (m *linearMemory) Free() {
 		return
 	}
 	m.freed = true
-	a.node.Release(int64(m.size))
-	a.refundLocked()
+	a.acct.Free(m.size)
+	a.acct.Refund()
 	m.size = 0
 	if a.inCall {
 		m.res.drop()
