@@ -1,15 +1,12 @@
 package wasmpod_test
 
 import (
-	"bytes"
 	"context"
 	"regexp"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/wasmpod/wasmpod/cli"
 )
 
 // TestDaemonSetRolloutWasmpod: wasmpod rollout status|history|undo|pause|
@@ -23,20 +20,7 @@ func TestDaemonSetRolloutWasmpod(t *testing.T) {
 	e := newDSEnv(t)
 	cs := e.c.Client()
 	ctx := context.Background()
-	wp := func(args ...string) (string, string, int) {
-		var out, errb bytes.Buffer
-		code := cli.Main(append([]string{"wasmpod", "--kubeconfig", e.kc}, args...), &out, &errb)
-		return out.String(), errb.String(), code
-	}
-	same := func(args ...string) string {
-		t.Helper()
-		kout, kerr, kcode := e.run(t, "", args...)
-		wout, werr, wcode := wp(args...)
-		if kout != wout || kcode != wcode || kerr != werr {
-			t.Errorf("%s:\nkubectl (exit %d):\n%s%s\nwasmpod (exit %d):\n%s%s", strings.Join(args, " "), kcode, kout, kerr, wcode, wout, werr)
-		}
-		return wout
-	}
+	wp := e.wasmpod
 	rolledOut := func(name string) {
 		t.Helper()
 		out, errOut, code := wp("rollout", "status", "ds/"+name, "--timeout=120s")
@@ -57,30 +41,30 @@ func TestDaemonSetRolloutWasmpod(t *testing.T) {
 		t.Fatalf("apply: %d %s%s", code, out, errOut)
 	}
 	rolledOut("wr")
-	same("rollout", "status", "ds/wr")
-	same("rollout", "status", "daemonset", "wr", "--watch=false")
-	if out := same("rollout", "history", "ds/wr"); !regexp.MustCompile(`^daemonset.apps/wr \nREVISION\s+CHANGE-CAUSE\n1\s+<none>\n\n$`).MatchString(out) {
+	e.same(t, "rollout", "status", "ds/wr")
+	e.same(t, "rollout", "status", "daemonset", "wr", "--watch=false")
+	if out := e.same(t, "rollout", "history", "ds/wr"); !regexp.MustCompile(`^daemonset.apps/wr \nREVISION\s+CHANGE-CAUSE\n1\s+<none>\n\n$`).MatchString(out) {
 		t.Errorf("history: %q", out)
 	}
 	e.must(t, "patch", "ds", "wr", "--type=json", "-p", `[{"op":"replace","path":"/spec/template/spec/containers/0/command","value":["sh","-c","sleep 3601"]}]`)
 	e.must(t, "annotate", "controllerrevisions", "-l", "daemonset-name=wr", "kubernetes.io/change-cause=by hand", "--overwrite")
 	rolledOut("wr")
-	same("rollout", "history", "ds/wr")
-	if out := same("rollout", "history", "daemonsets.apps/wr", "--revision=1"); !strings.Contains(out, "daemonset.apps/wr with revision #1\nPod Template:\n") ||
+	e.same(t, "rollout", "history", "ds/wr")
+	if out := e.same(t, "rollout", "history", "daemonsets.apps/wr", "--revision=1"); !strings.Contains(out, "daemonset.apps/wr with revision #1\nPod Template:\n") ||
 		!strings.Contains(out, "sleep 3600") {
 		t.Errorf("history --revision=1:\n%s", out)
 	}
-	same("rollout", "history", "ds", "wr", "--revision=2")
-	same("rollout", "history", "ds/wr", "--revision=9")
-	same("rollout", "undo", "ds/wr", "--to-revision=9")
-	if out := same("rollout", "undo", "ds/wr", "--to-revision=2"); out != "daemonset.apps/wr skipped rollback (current template already matches revision 2)\n" {
+	e.same(t, "rollout", "history", "ds", "wr", "--revision=2")
+	e.same(t, "rollout", "history", "ds/wr", "--revision=9")
+	e.same(t, "rollout", "undo", "ds/wr", "--to-revision=9")
+	if out := e.same(t, "rollout", "undo", "ds/wr", "--to-revision=2"); out != "daemonset.apps/wr skipped rollback (current template already matches revision 2)\n" {
 		t.Errorf("undo to the current revision: %q", out)
 	}
-	same("rollout", "pause", "ds/wr")
-	same("rollout", "resume", "ds/wr")
-	same("rollout", "history", "ds/missing")
-	same("rollout", "undo", "ds/missing")
-	same("rollout", "status", "ds/missing")
+	e.same(t, "rollout", "pause", "ds/wr")
+	e.same(t, "rollout", "resume", "ds/wr")
+	e.same(t, "rollout", "history", "ds/missing")
+	e.same(t, "rollout", "undo", "ds/missing")
+	e.same(t, "rollout", "status", "ds/missing")
 
 	// wasmpod's undo rolls back to revision 1's template (it comes back as
 	// revision 3), with kubectl apply's warning.
@@ -108,16 +92,16 @@ func TestDaemonSetRolloutWasmpod(t *testing.T) {
 	}
 	// Revision 3 is revision 1's ControllerRevision again (annotated by
 	// hand with revision 2's), the restart is 4.
-	if out := same("rollout", "history", "ds/wr"); !regexp.MustCompile(`REVISION\s+CHANGE-CAUSE\n2\s+by hand\n3\s+by hand\n4\s+<none>\n`).MatchString(out) {
+	if out := e.same(t, "rollout", "history", "ds/wr"); !regexp.MustCompile(`REVISION\s+CHANGE-CAUSE\n2\s+by hand\n3\s+by hand\n4\s+<none>\n`).MatchString(out) {
 		t.Errorf("history after undo and restart:\n%s", out)
 	}
-	same("rollout", "status", "ds/wr")
+	e.same(t, "rollout", "status", "ds/wr")
 
 	// OnDelete: no rollout status, as kubectl.
 	if out, errOut, code := e.run(t, dsManifest("od", "  updateStrategy: {type: OnDelete}\n"), "apply", "-f", "-"); code != 0 {
 		t.Fatalf("apply: %d %s%s", code, out, errOut)
 	}
-	same("rollout", "status", "ds/od")
+	e.same(t, "rollout", "status", "ds/od")
 	if _, errOut, code := wp("rollout", "status", "ds/od"); code != 1 || errOut != "error: rollout status is only available for RollingUpdate strategy type\n" {
 		t.Errorf("status of an OnDelete daemon set: %d %q", code, errOut)
 	}

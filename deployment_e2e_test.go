@@ -227,36 +227,23 @@ func TestDeploymentKubectl(t *testing.T) {
 	}
 
 	// wasmpod rollout prints what kubectl rollout prints.
-	wp := func(args ...string) (string, string, int) {
-		var out, errb bytes.Buffer
-		code := cli.Main(append([]string{"wasmpod", "--kubeconfig", e.kc}, args...), &out, &errb)
-		return out.String(), errb.String(), code
-	}
-	same := func(args ...string) string {
-		t.Helper()
-		kout, kerr, kcode := e.run(t, "", args...)
-		wout, werr, wcode := wp(args...)
-		if kout != wout || kcode != wcode || kerr != werr {
-			t.Errorf("%s:\nkubectl (exit %d):\n%s%s\nwasmpod (exit %d):\n%s%s", strings.Join(args, " "), kcode, kout, kerr, wcode, wout, werr)
-		}
-		return wout
-	}
-	same("rollout", "status", "deployment/nginx-deployment")
-	same("rollout", "history", "deployment/nginx-deployment")
-	same("rollout", "history", "deployment", "nginx-deployment", "--revision=2")
-	same("rollout", "history", "deployment/nginx-deployment", "--revision=9")
-	same("rollout", "undo", "deployment/nginx-deployment", "--to-revision=5")
-	same("rollout", "undo", "deployment/nginx-deployment", "--to-revision=9")
+	wp := e.wasmpod
+	e.same(t, "rollout", "status", "deployment/nginx-deployment")
+	e.same(t, "rollout", "history", "deployment/nginx-deployment")
+	e.same(t, "rollout", "history", "deployment", "nginx-deployment", "--revision=2")
+	e.same(t, "rollout", "history", "deployment/nginx-deployment", "--revision=9")
+	e.same(t, "rollout", "undo", "deployment/nginx-deployment", "--to-revision=5")
+	e.same(t, "rollout", "undo", "deployment/nginx-deployment", "--to-revision=9")
 	if out, errOut, code := wp("rollout", "pause", "deployment/nginx-deployment"); code != 0 || out != "deployment.apps/nginx-deployment paused\n" {
 		t.Fatalf("wasmpod rollout pause: %d %q %q", code, out, errOut)
 	}
-	same("rollout", "pause", "deployment/nginx-deployment")
-	same("rollout", "undo", "deployment/nginx-deployment")
-	same("rollout", "restart", "deployment/nginx-deployment")
+	e.same(t, "rollout", "pause", "deployment/nginx-deployment")
+	e.same(t, "rollout", "undo", "deployment/nginx-deployment")
+	e.same(t, "rollout", "restart", "deployment/nginx-deployment")
 	if out, errOut, code := wp("rollout", "resume", "deployment/nginx-deployment"); code != 0 || out != "deployment.apps/nginx-deployment resumed\n" {
 		t.Fatalf("wasmpod rollout resume: %d %q %q", code, out, errOut)
 	}
-	same("rollout", "resume", "deployment/nginx-deployment")
+	e.same(t, "rollout", "resume", "deployment/nginx-deployment")
 	if out, errOut, code := wp("rollout", "undo", "deployment/nginx-deployment", "--to-revision=2"); code != 0 || out != "deployment.apps/nginx-deployment rolled back\n" {
 		t.Fatalf("wasmpod rollout undo: %d %q %q", code, out, errOut)
 	}

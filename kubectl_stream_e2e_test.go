@@ -28,6 +28,8 @@ import (
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testkubectl"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
+
+	"github.com/wasmpod/wasmpod/cli"
 )
 
 // streamEnv is a Cluster served over HTTP, with the tar test guest in its
@@ -88,6 +90,27 @@ func (e *streamEnv) run(t *testing.T, stdin string, args ...string) (string, str
 		t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// wasmpod runs the wasmpod CLI in this process against the same server,
+// returning stdout, stderr and the exit code.
+func (e *streamEnv) wasmpod(args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	code := cli.Main(append([]string{"wasmpod", "--kubeconfig", e.kc}, args...), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// same runs args with the real kubectl and with wasmpod, which must print
+// the same stdout and stderr and exit with the same code; it returns
+// wasmpod's stdout.
+func (e *streamEnv) same(t *testing.T, args ...string) string {
+	t.Helper()
+	kout, kerr, kcode := e.run(t, "", args...)
+	wout, werr, wcode := e.wasmpod(args...)
+	if kout != wout || kcode != wcode || kerr != werr {
+		t.Errorf("%s:\nkubectl (exit %d):\n%s%s\nwasmpod (exit %d):\n%s%s", strings.Join(args, " "), kcode, kout, kerr, wcode, wout, werr)
+	}
+	return wout
 }
 
 func (e *streamEnv) must(t *testing.T, args ...string) string {

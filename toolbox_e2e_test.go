@@ -26,7 +26,6 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/wasmpod/wasmpod"
-	"github.com/wasmpod/wasmpod/cli"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
@@ -199,11 +198,7 @@ func TestWasmpodCpBothWays(t *testing.T) {
 			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 			Containers: []corev1.Container{{Name: "main", Image: e.guestImage,
 				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}}}})
-	wp := func(args ...string) (string, string, int) {
-		var out, errb bytes.Buffer
-		code := cli.Main(append([]string{"wasmpod", "--kubeconfig", e.kc}, args...), &out, &errb)
-		return out.String(), errb.String(), code
-	}
+	wp := e.wasmpod
 	local := t.TempDir()
 	os.WriteFile(filepath.Join(local, "in.txt"), []byte("to the pod\n"), 0o644)
 	os.MkdirAll(filepath.Join(local, "tree", "sub"), 0o755)
