@@ -20,7 +20,7 @@ import (
 func imageCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "image",
-		Usage: "Manage the modules of the server's module store (wasmpod.local images)",
+		Usage: "Manage module images: import and list the server's wasmpod.local images; build, push and pull OCI images in the node's module store (--data-dir)",
 		Flags: append(connFlags(), cacheDirFlag()),
 		Subcommands: []*ucli.Command{
 			{

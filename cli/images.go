@@ -31,12 +31,16 @@ func storeFlags() []ucli.Flag {
 	}
 }
 
-func registryFlags() []ucli.Flag {
-	return []ucli.Flag{
+// registryFlags are image push's and (with pull) image pull's.
+func registryFlags(pull bool) []ucli.Flag {
+	fs := []ucli.Flag{
 		&ucli.StringSliceFlag{Name: "insecure-registry", Usage: "registry (host or host:port) to reach over plain HTTP; every other registry is HTTPS only (repeatable)"},
 		&ucli.StringFlag{Name: "docker-config", Usage: "docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)"},
-		&ucli.StringFlag{Name: "max-layer-size", Usage: "largest layer to pull, in bytes", Value: fmt.Sprint(images.DefaultMaxLayerSize)},
 	}
+	if pull {
+		fs = append(fs, &ucli.StringFlag{Name: "max-layer-size", Usage: "largest layer to pull, in bytes", Value: fmt.Sprint(images.DefaultMaxLayerSize)})
+	}
+	return fs
 }
 
 func openLocalStore(c *ucli.Context) (*images.Store, error) {
@@ -79,7 +83,7 @@ func registryConfig(c *ucli.Context) (*images.RegistryConfig, authn.Keychain, er
 func imagesCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:   "images",
-		Usage:  "List the OCI images of the node's module store (REPOSITORY TAG IMAGE ID CREATED SIZE)",
+		Usage:  "List the images of the node's module store: OCI images pulled or built, and wasmpod.local names (REPOSITORY TAG IMAGE ID CREATED SIZE)",
 		Flags:  append(storeFlags(), &ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print image IDs only"}),
 		Action: imagesList,
 	}
@@ -153,7 +157,9 @@ func rmiCommand() *ucli.Command {
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Description: `IMAGE is a reference (REGISTRY/REPO:TAG or @sha256:...), an image ID
 (REPO@sha256:...) or a unique prefix of the image ID's digest, as wasmpod
-images lists it. The module's blob goes with its last reference.`,
+images lists it. The module's blob goes with its last reference (and is
+kept while a wasmpod.local name points at it); wasmpod.local names are not
+removed by rmi.`,
 		Flags:  storeFlags(),
 		Action: rmi,
 	}
@@ -261,7 +267,7 @@ func imagePushCommand() *ucli.Command {
 		Name:      "push",
 		Usage:     "Push an image of the node's module store to its registry (or to DEST) as a wasm OCI artifact",
 		ArgsUsage: "IMAGE [DEST]",
-		Flags:     append(storeFlags(), registryFlags()...),
+		Flags:     append(storeFlags(), registryFlags(false)...),
 		Action:    imagePush,
 	}
 }
@@ -308,8 +314,12 @@ func imagePullCommand() *ucli.Command {
 		Name:      "pull",
 		Usage:     "Pull an OCI image into the node's module store",
 		ArgsUsage: "REGISTRY/REPO[:TAG|@sha256:DIGEST]",
-		Flags:     append(storeFlags(), registryFlags()...),
-		Action:    imagePull,
+		Description: `Asks the registry for the image's manifest every time (the pull policy
+Always) and fetches its module unless the store has that manifest; a wasm OCI
+artifact or a container image of one layer holding the .wasm. Prints the
+image ID, REGISTRY/REPO@sha256:<manifest>, as a pod's container status shows it.`,
+		Flags:  append(storeFlags(), registryFlags(true)...),
+		Action: imagePull,
 	}
 }
 

@@ -48,6 +48,10 @@ func TestImagesBuildPushPullRmi(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "plain HTTP to registry "+host+" refused") {
 		t.Fatalf("push without --insecure-registry: %d %q %q", code, out, errOut)
 	}
+	// --max-layer-size bounds pulls; push has no such flag.
+	if code, _, errOut = runCLI(t, "image", "push", "--data-dir", a, "--max-layer-size", "1", ref); code != 1 || !strings.Contains(errOut, "unknown flag: --max-layer-size") {
+		t.Errorf("push --max-layer-size: %d %q", code, errOut)
+	}
 	code, out, errOut = runCLI(t, "image", "push", "--data-dir", a, "--docker-config", noCreds, "--insecure-registry", host, ref)
 	if want := ref + ": digest: " + strings.TrimPrefix(id, host+"/team/hello@") + "\n"; code != 0 || out != want {
 		t.Fatalf("push: %d %q %q, want %q", code, out, errOut, want)
