@@ -62,6 +62,21 @@ var handsOff = map[string]bool{
 	"sock_connect": true, "sock_accept": true,
 }
 
+// MayWait reports whether the WASI function name may wait for something
+// other than the guest's own work (a timer, a peer, stdin), or hands the
+// thread to another goroutine (the calls run with yieldAfter): an engine's
+// CPU meter pauses around these, and charges the others as the guest's own
+// time.
+func MayWait(name string) bool {
+	switch name {
+	case "poll_oneoff", "fd_read", "fd_write", "fd_close", "sched_yield",
+		"sock_accept", "sock_recv", "sock_recv_from", "sock_send", "sock_send_to",
+		"sock_shutdown", "sock_connect", "sock_getaddrinfo":
+		return true
+	}
+	return false
+}
+
 // yieldAfter runs fn, then yields the host thread (runtime.Gosched),
 // unless the call marked itself quiet (fd_write to a regular file, which
 // wakes no one: the yield cost 5% of a 4 KiB file write).

@@ -46,7 +46,7 @@ func hostFunc(hf wasi.HostFunc) func(*wt.Caller, []wt.Val) ([]wt.Val, *wt.Trap) 
 	for i, t := range hf.Results {
 		i64[i] = t == wasi.I64
 	}
-	parks := parkingCall(hf.Name)
+	parks := wasi.MayWait(hf.Name)
 	return func(caller *wt.Caller, args []wt.Val) (results []wt.Val, trap *wt.Trap) {
 		in, _ := caller.Data().(*instance)
 		if in == nil {
@@ -107,20 +107,6 @@ func hostFunc(hf wasi.HostFunc) func(*wt.Caller, []wt.Val) ([]wt.Val, *wt.Trap) 
 		}
 		return results, nil
 	}
-}
-
-// parkingCall reports whether the WASI function name may wait for
-// something other than the guest's own work (a timer, a peer, stdin), or
-// hands the thread to another goroutine: the CPU meter pauses around it
-// (as runtime/wazero's). The other calls are charged as the guest's time.
-func parkingCall(name string) bool {
-	switch name {
-	case "poll_oneoff", "fd_read", "fd_write", "fd_close", "sched_yield",
-		"sock_accept", "sock_recv", "sock_recv_from", "sock_send", "sock_send_to",
-		"sock_shutdown", "sock_connect", "sock_getaddrinfo":
-		return true
-	}
-	return false
 }
 
 // noMemory is the memory of a guest that has none.

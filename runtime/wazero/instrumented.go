@@ -96,7 +96,7 @@ func writeInstrumented(path string, mod []byte, name string) error {
 // throttles it (CPUMeter.Yield: it may sleep, and returns at once on a
 // kill, after which $slow traps on the interrupt global).
 //
-// Host calls that may wait (parkingCall) pause the meter (wasihost.go),
+// Host calls that may wait (wasi.MayWait) pause the meter (wasihost.go),
 // so time a guest waits in WASI is never charged, and it holds no OS
 // thread while it waits. The others are charged as the guest's own time
 // (a cgroup counts a process's system time too) and cost nothing: the
@@ -105,19 +105,6 @@ func writeInstrumented(path string, mod []byte, name string) error {
 // (4 to 5 µs each on this project's loaded CI machine: runtime's
 // BenchmarkThreadClock), too much to pay on every clock_time_get, which
 // Go guests call all the time.
-
-// parkingCall reports whether the WASI function name may wait for
-// something other than the guest's own work (a timer, a peer, stdin), or
-// hands the thread to another goroutine (the calls wasi runs yieldAfter).
-func parkingCall(name string) bool {
-	switch name {
-	case "poll_oneoff", "fd_read", "fd_write", "fd_close", "sched_yield",
-		"sock_accept", "sock_recv", "sock_recv_from", "sock_send", "sock_send_to",
-		"sock_shutdown", "sock_connect", "sock_getaddrinfo":
-		return true
-	}
-	return false
-}
 
 // slowListeners is the listener factory of one compilation: $slow only.
 type slowListeners struct{ slow uint32 }

@@ -38,7 +38,7 @@ func valTypes(ts []wasi.ValType) []api.ValueType {
 
 func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 	np, nr := len(hf.Params), len(hf.Results)
-	parks := parkingCall(hf.Name) // instrumented.go
+	parks := wasi.MayWait(hf.Name) // instrumented.go
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		defer func() {
 			if r := recover(); r != nil {
