@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -289,6 +290,68 @@ func TestOCIPullContainerImage(t *testing.T) {
 	}
 }
 
+// TestOCIPullForeignImages: images packed by go-containerregistry alone
+// (not by images.WasmArtifact or ContainerImage), with the media types
+// spelled as the tools that push them do: the wasm artifact with the CNCF
+// layer type application/wasm and with wasm-to-oci's
+// application/vnd.wasm.content.layer.v1+wasm, and a runwasi-style container
+// image (crane.Layer, a Docker gzip layer) whose Entrypoint and Cmd are
+// the pod's argv.
+func TestOCIPullForeignImages(t *testing.T) {
+	t.Parallel()
+	mod := helloModule(t)
+	tr := startRegistry(t)
+	r := newResolver(t, tr)
+	ctx := context.Background()
+	for _, layerType := range []string{"application/wasm", "application/vnd.wasm.content.layer.v1+wasm"} {
+		img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(mod, types.MediaType(layerType))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), "application/vnd.wasm.config.v0+json")
+		ref := tr.host + "/foreign/artifact:" + strings.NewReplacer("/", "-", "+", "-", ".", "-").Replace(layerType)
+		push(t, ref, img)
+		got, err := r.Resolve(ctx, ref, "")
+		if err != nil {
+			t.Fatalf("%s: %v", layerType, err)
+		}
+		if !bytes.Equal(got.Bytes, mod) {
+			t.Errorf("%s: pulled %d bytes, want the module", layerType, len(got.Bytes))
+		}
+	}
+	layer, err := crane.Layer(map[string][]byte{"etc/motd": []byte("hi\n"), "app/main.wasm": mod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "wasip1", "wasm"
+	cf.Config.Entrypoint, cf.Config.Cmd = []string{"/app/main.wasm"}, []string{"--port", "80"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref := tr.host + "/foreign/container:1"
+	push(t, ref, img)
+	got, err := r.Resolve(ctx, ref, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes, mod) {
+		t.Errorf("container image: pulled %d bytes, want the module", len(got.Bytes))
+	}
+	argv, err := got.Argv(nil, false, 1<<10)
+	if want := "/app/main.wasm --port 80"; err != nil || strings.Join(argv, " ") != want {
+		t.Errorf("container image argv %q (%v), want %q", argv, err, want)
+	}
+}
+
 // TestOCIPullRefused: each bad image or registry is an ErrPull naming the
 // cause, and leaves nothing in the store.
 func TestOCIPullRefused(t *testing.T) {
@@ -420,9 +483,6 @@ func TestOCIPullCorruptBlob(t *testing.T) {
 			_, err := r.Resolve(context.Background(), tr2.host+"/hello:v1", "")
 			wantPullErr(t, err, images.ErrPull, tc.want)
 			noBlobs(t, r)
-			if tc.name == "digest mismatch" && !strings.Contains(err.Error(), "digest") {
-				t.Errorf("%v: want the digest named", err)
-			}
 			// The registry mended: the next pull succeeds.
 			tr2.setWrap(nil)
 			if _, err := r.Resolve(context.Background(), tr2.host+"/hello:v1", ""); err != nil {
@@ -457,9 +517,7 @@ func TestOCIPullAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nref, _ := name.ParseReference(ref, name.Insecure)
 	push(t, ref, artifact(t, mod), remote.WithAuthFromKeychain(kc), remote.WithContext(context.Background()))
-	_ = nref
 	ctx := context.Background()
 
 	r := newResolver(t, tr)
