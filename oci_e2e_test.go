@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,6 +47,13 @@ type ociEnv struct {
 	host     string                             // the registry's host:port
 	kubectl  func(args ...string) (string, int) // serveKubectl's: the real kubectl
 	blobGets atomic.Int64
+	// manifestGets counts manifest requests by repository.
+	manifestGets sync.Map // repo -> *atomic.Int64
+}
+
+func (e *ociEnv) manifestRequests(repo string) int64 {
+	n, _ := e.manifestGets.LoadOrStore(repo, new(atomic.Int64))
+	return n.(*atomic.Int64).Load()
 }
 
 const ociUser, ociPassword = "puller", "s3cret"
@@ -67,6 +75,10 @@ func newOCIEnv(t *testing.T, opts ...func(*wasmpod.Config)) *ociEnv {
 		}
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			e.blobGets.Add(1)
+		}
+		if repo, _, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/"); ok {
+			n, _ := e.manifestGets.LoadOrStore(repo, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
 		}
 		reg.ServeHTTP(w, r)
 	}))
@@ -199,6 +211,26 @@ func TestOCIImagesE2E(t *testing.T) {
 		// Never, present: runs.
 		e.mustKubectl(t, "run", "oci-never-ok", "--image="+ref, "--restart=Never", "--image-pull-policy=Never")
 		e.wait(t, "oci-never-ok", "Succeeded", succeeded)
+	})
+
+	// Always: every start of the container pulls (asks the registry for
+	// the manifest), a restart too, as the kubelet's image manager; the
+	// module is not fetched again.
+	t.Run("always at each start", func(t *testing.T) {
+		e.push(t, "always/hello:v1", art)
+		ref := e.host + "/always/hello:v1"
+		pushed := e.manifestRequests("always/hello")
+		e.mustKubectl(t, "run", "oci-always", "--image="+ref, "--restart=Always", "--image-pull-policy=Always")
+		e.wait(t, "oci-always", "a restart", func(p *corev1.Pod) bool {
+			return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+		})
+		if n := e.manifestRequests("always/hello") - pushed; n < 2 {
+			t.Errorf("%d manifest requests for two starts under Always, want a pull at each", n)
+		}
+		if ev := podEvents(t, cs, "oci-always"); strings.Contains(ev, "already present") {
+			t.Errorf("a restart under Always did not pull:\n%s", ev)
+		}
+		e.mustKubectl(t, "delete", "pod", "oci-always", "--wait=false")
 	})
 
 	t.Run("never", func(t *testing.T) {

@@ -618,12 +618,18 @@ func imageFailure(ref string, err error) (msg, summary string) {
 }
 
 func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
-	if img := w.images[c.spec.Image]; img != nil {
+	oci := images.AliasOf(c.spec.Image) == "" && images.IsOCIRef(c.spec.Image)
+	// As the kubelet's image manager, an OCI image of pull policy Always is
+	// pulled at every start of the container (the registry is asked for
+	// its manifest; the module is fetched again only if that changed).
+	always := oci && (c.spec.ImagePullPolicy == corev1.PullAlways ||
+		c.spec.ImagePullPolicy == "" && images.DefaultPullPolicy(c.spec.Image) == images.PullAlways)
+	if img := w.images[c.spec.Image]; img != nil && !always {
 		// As the kubelet's image manager for an image it has.
 		w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
 		return img, nil
 	}
-	if images.AliasOf(c.spec.Image) == "" && images.IsOCIRef(c.spec.Image) {
+	if oci {
 		// images/pull.go: the pull policy, imagePullSecrets and the events.
 		secrets, missing := w.pullSecrets()
 		img, err := images.PullForPod(ctx, w.cfg.Images.Resolve, images.PodPull{Ref: c.spec.Image,
