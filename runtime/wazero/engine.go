@@ -100,6 +100,7 @@ type compiledModule struct {
 	compiled  wazero.CompiledModule
 	minPages  uint32
 	interrupt string // export name of the interrupt global
+	hasStart  bool   // exports _start (wazero builds a map to tell)
 }
 
 func (m *compiledModule) Digest() string { return m.digest }
@@ -207,7 +208,8 @@ func (e *Engine) compile(ctx context.Context, digest, hexDigest string, wasm []b
 	if err != nil {
 		return nil, fmt.Errorf("wazero: compile %s: %w", digest, err)
 	}
-	m := &compiledModule{digest: digest, compiled: c, interrupt: name}
+	_, hasStart := c.ExportedFunctions()["_start"]
+	m := &compiledModule{digest: digest, compiled: c, interrupt: name, hasStart: hasStart}
 	for _, mem := range c.ExportedMemories() {
 		m.minPages = mem.Min()
 	}
@@ -245,7 +247,7 @@ func (e *Engine) Start(ctx context.Context, mod runtime.CompiledModule, cfg runt
 }
 
 func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.ContainerConfig) (_ *instance, err error) {
-	if _, ok := cm.compiled.ExportedFunctions()["_start"]; !ok {
+	if !cm.hasStart {
 		return nil, errors.New("module exports no _start function (not a WASI command)")
 	}
 	env, err := runtime.GuestEnv(cfg)
@@ -280,8 +282,6 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 			_ = wsys.Close()
 		}
 	}()
-	modCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
-
 	cpu := cfg.CPU
 	if cpu == nil {
 		cpu = runtime.NewCPUMeter(cfg.Name, 0)
@@ -315,7 +315,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}()
 
 	alloc.enterCall() // the module's start section is guest code; _start's end exits
-	apiMod, err := e.rt.InstantiateModule(instCtx, cm.compiled, modCfg)
+	apiMod, err := e.rt.InstantiateModule(instCtx, cm.compiled, moduleConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -450,6 +450,12 @@ func (in *instance) cleanup() {
 	in.closeStdin()
 	_ = in.sys.Close()
 }
+
+// moduleConfig is every instance's: anonymous, no start functions (Start
+// calls _start itself), and no WASI of wazero's (runtime/wasi's, in the
+// call's ctx). A ModuleConfig is immutable, so one serves every start
+// (wazero writes to it only for its experimental sockets, unused here).
+var moduleConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
 
 // pipeWriter copies ContainerConfig.Stdin into the guest's stdin pipe.
 type pipeWriter struct{ p *wasi.Pipe }
