@@ -524,7 +524,7 @@ func TestOCIPullAuth(t *testing.T) {
 	_, err = r.Resolve(ctx, ref, "")
 	wantPullErr(t, err, images.ErrPull, "pull access denied, repository does not exist or may require authorization: authorization failed: 401 Unauthorized")
 	for _, cfg := range [][]byte{wrong, other} {
-		skc, err := images.SecretKeychain([]map[string][]byte{{".dockerconfigjson": cfg}})
+		skc, err := images.SecretKeychain([][]byte{cfg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -533,7 +533,10 @@ func TestOCIPullAuth(t *testing.T) {
 	}
 	noBlobs(t, r)
 	// The pod's secret: a wrong one first, the right one second.
-	skc, err := images.SecretKeychain([]map[string][]byte{{".dockercfg": other}, {".dockerconfigjson": good}})
+	skc, err := images.SecretKeychain([][]byte{
+		images.PullSecretData(map[string][]byte{".dockercfg": other}),
+		images.PullSecretData(map[string][]byte{".dockerconfigjson": good, ".dockercfg": []byte("{}")}),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

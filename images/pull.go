@@ -16,8 +16,9 @@ import (
 type PodPull struct {
 	Ref    string // the container's image
 	Policy string // its imagePullPolicy ("" = the API's default)
-	// Secrets holds the data of the pod's imagePullSecrets that could be
-	// read, in order; Missing names those that could not.
+	// Secrets holds the docker configs (PullSecretData) of the pod's
+	// imagePullSecrets that could be read, in order; Missing names those
+	// that could not.
 	Secrets [][]byte
 	Missing []string
 	// Event records a pod event (type Normal or Warning, reason, message).
@@ -42,11 +43,7 @@ func PullForPod(ctx context.Context, resolve ResolveFunc, p PodPull) (*Image, er
 		event("Warning", "FailedToRetrieveImagePullSecret", fmt.Sprintf(
 			"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", strings.Join(p.Missing, ", ")))
 	}
-	var secrets []map[string][]byte
-	for _, s := range p.Secrets {
-		secrets = append(secrets, map[string][]byte{".dockerconfigjson": s})
-	}
-	kc, _ := SecretKeychain(secrets) // a malformed secret is skipped, as the kubelet's keyring does
+	kc, _ := SecretKeychain(p.Secrets) // a malformed secret is skipped, as the kubelet's keyring does
 	start := now()
 	var pullStart time.Time
 	pulled := false
@@ -75,8 +72,9 @@ func roundPull(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// PullSecretData returns the docker config of a Secret's data
-// (.dockerconfigjson, else .dockercfg), nil when it has neither.
+// PullSecretData returns the docker config of a Secret's data:
+// .dockerconfigjson (kubernetes.io/dockerconfigjson), else .dockercfg
+// (kubernetes.io/dockercfg); nil when it has neither.
 func PullSecretData(data map[string][]byte) []byte {
 	if b, ok := data[".dockerconfigjson"]; ok {
 		return b

@@ -174,21 +174,14 @@ func (kc *DockerKeychain) Len() int {
 	return len(kc.entries)
 }
 
-// SecretKeychain builds the keychain of a pod's imagePullSecrets: the
-// .dockerconfigjson (kubernetes.io/dockerconfigjson) or .dockercfg
-// (kubernetes.io/dockercfg) data of each, in order; the first secret with
-// a matching key wins.
-func SecretKeychain(secrets []map[string][]byte) (authn.Keychain, error) {
+// SecretKeychain builds the keychain of a pod's imagePullSecrets from the
+// docker config of each (PullSecretData), in order; the first secret with
+// a matching key wins. A config that does not parse is left out (and
+// named in the error).
+func SecretKeychain(configs [][]byte) (authn.Keychain, error) {
 	var chain []authn.Keychain
 	var errs []error
-	for _, data := range secrets {
-		raw, ok := data[".dockerconfigjson"]
-		if !ok {
-			raw, ok = data[".dockercfg"]
-		}
-		if !ok {
-			continue
-		}
+	for _, raw := range configs {
 		kc, err := DockerConfigKeychain(raw)
 		if err != nil {
 			errs = append(errs, err)
