@@ -115,7 +115,7 @@ func (v memView) Write(off uint32, b []byte) bool {
 //export wpYield
 func wpYield(h C.uintptr_t) {
 	in := cgo.Handle(h).Value().(*instance)
-	in.cpu.Yield(in.sys.Killed())
+	in.CPU().Yield(in.System().Killed())
 }
 
 //export wpMemNew

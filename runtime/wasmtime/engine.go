@@ -48,9 +48,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"runtime/cgo"
-	"sync"
 	"time"
 
 	wt "github.com/bytecodealliance/wasmtime-go/v39"
@@ -329,17 +327,10 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	}()
 
 	in := &instance{
+		Guest:  runtime.NewGuest(ctx, cfg.Name, cfg.CPU, wsys, stdin),
 		engine: e,
-		name:   cfg.Name,
-		stdin:  stdin,
-		sys:    wsys,
 		acct:   acct,
 		handle: acctHandle,
-		cpu:    cfg.CPU,
-		done:   make(chan struct{}),
-	}
-	if in.cpu == nil {
-		in.cpu = runtime.NewCPUMeter(cfg.Name, 0)
 	}
 	in.self = cgo.NewHandle(in)
 	in.ctl = newCtl(in.self)
@@ -349,14 +340,11 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 			in.self.Delete()
 		}
 	}()
-	runCtx, cancel := context.WithCancel(ctx)
-	in.cancel = cancel
 	defer func() {
 		if err != nil {
-			cancel()
+			in.Cancel()
 		}
 	}()
-	in.ctx = wasi.WithSystem(runCtx, wsys)
 
 	n, err := e.instances.Add(in)
 	if err != nil {
@@ -371,7 +359,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	defer func() {
 		if err != nil {
 			e.forget(in)
-			close(in.done)
+			in.SetDone()
 		}
 	}()
 
@@ -390,7 +378,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		return e.linker.Instantiate(store, cm.module)
 	})
 	if err != nil {
-		if in.isKilled() {
+		if in.Killed() {
 			return nil, errors.New("killed while instantiating")
 		}
 		return nil, err
@@ -401,24 +389,21 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		return nil, errors.New("module exports no _start function (not a WASI command)")
 	}
 	// From here on the instance runs; a ctx cancellation is a Kill.
-	stopAfter := context.AfterFunc(runCtx, in.Kill)
+	stopAfter := context.AfterFunc(in.Context(), in.Kill)
 
 	if cfg.Stdin != nil {
-		go func() {
-			_, _ = io.Copy(pipeWriter{stdin}, cfg.Stdin)
-			in.closeStdin()
-		}()
+		in.CopyStdin(cfg.Stdin)
 	}
 	go func() {
-		in.cpu.Run() // locks the goroutine to the thread that runs the guest
+		in.CPU().Run() // locks the goroutine to the thread that runs the guest
 		_, callErr := start.Call(store)
-		in.cpu.Stop()
-		in.finish(callErr)
+		in.CPU().Stop()
+		in.Finish(in.exitStatus(callErr), in.acct.MemoryAccount)
 		stopAfter()
 		store.Close() // frees the memories (wpMemFree) before the handle goes
 		in.cleanup()
 		e.forget(in)
-		close(in.done)
+		in.SetDone()
 	}()
 	return in, nil
 }
@@ -427,109 +412,55 @@ func (e *Engine) forget(in *instance) { e.instances.Remove(in) }
 
 // instance is one running guest; it is its Store's data.
 type instance struct {
-	engine *Engine
-	name   string
-	stdin  *wasi.Pipe
-	sys    *wasi.System
-	acct   *memAcct
+	*runtime.Guest // name, CPU meter, WASI system and ctx (wasihost.go), stdin, status
+	engine         *Engine
+	acct           *memAcct
 	// mem is the guest's WASI memory, set once instantiated.
 	mem    memView
 	handle cgo.Handle // of acct (the memory creator's)
 	self   cgo.Handle // of the instance (the epoch callback's)
 	ctl    ctl
-	cpu    *runtime.CPUMeter
 	store  *wt.Store
-	ctx    context.Context // the host calls' ctx (holds sys)
-	cancel context.CancelFunc
 
 	// exitCode is proc_exit's code (set on the guest's thread).
 	exitCode *uint32
-
-	done chan struct{}
-
-	mu     sync.Mutex
-	exited bool
-	killed bool
-	status runtime.ExitStatus
 }
 
 var _ runtime.Instance = (*instance)(nil)
-
-func (in *instance) Done() <-chan struct{} { return in.done }
-
-func (in *instance) Status() runtime.ExitStatus {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.status
-}
-
-func (in *instance) Terminate() { in.closeStdin() }
-
-// CPUUsage implements runtime.CPUReporter.
-func (in *instance) CPUUsage() time.Duration { return in.cpu.Usage() }
-
-func (in *instance) isKilled() bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.killed
-}
 
 // Kill marks the instance killed (unless it already exited), sets its kill
 // flag and advances the epoch (a running guest traps at its next epoch
 // check), then kills its wasi.System: blocked calls wake and every later
 // WASI call unwinds the guest.
 func (in *instance) Kill() {
-	in.mu.Lock()
-	if in.exited || in.killed {
-		in.mu.Unlock()
-		return
-	}
-	in.killed = true
-	// Under in.mu: the instance cannot finish (and free ctl, or let Close
-	// release the engine) meanwhile.
-	in.ctl.kill()
-	in.engine.engine.IncrementEpoch()
-	in.mu.Unlock()
-	in.sys.Kill()
-	in.closeStdin()
-	in.cancel()
+	// Under the Guest's lock: the instance cannot finish (and free ctl, or
+	// let Close release the engine) meanwhile.
+	in.Guest.Kill(func() {
+		in.ctl.kill()
+		in.engine.engine.IncrementEpoch()
+	})
 }
 
-func (in *instance) closeStdin() { in.stdin.CloseWrite() }
-
-func (in *instance) finish(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.exited = true
-	var st runtime.ExitStatus
+// exitStatus is how _start's call ended, err its error (a kill is the
+// Guest's to tell).
+func (in *instance) exitStatus(err error) runtime.ExitStatus {
 	switch {
-	case in.killed:
-		st = runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
 	case in.exitCode != nil:
-		st = runtime.ExitStatus{ExitCode: int(*in.exitCode)}
+		return runtime.ExitStatus{ExitCode: int(*in.exitCode)}
 	case err == nil:
-		st = runtime.ExitStatus{}
+		return runtime.ExitStatus{}
 	default:
-		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
+		return runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
 	}
-	in.status = in.acct.Status(st)
 }
 
 func (in *instance) cleanup() {
-	in.cancel()
-	in.sys.Kill()
-	in.closeStdin()
-	_ = in.sys.Close()
+	in.Guest.Cleanup()
 	in.acct.Refund()
 	in.handle.Delete()
 	in.ctl.free()
 	in.self.Delete()
 }
-
-// pipeWriter copies ContainerConfig.Stdin into the guest's stdin pipe.
-type pipeWriter struct{ p *wasi.Pipe }
-
-func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }
 
 // ErrNotBuilt is New's error in a build without the wasmtime engine
 // (never returned by this build).

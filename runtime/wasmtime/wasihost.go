@@ -54,10 +54,10 @@ func hostFunc(hf wasi.HostFunc) func(*wt.Caller, []wt.Val) ([]wt.Val, *wt.Trap) 
 		}
 		if parks {
 			// The guest may wait here: its CPU meter pauses.
-			in.cpu.Pause()
-			defer in.cpu.Resume()
+			in.CPU().Pause()
+			defer in.CPU().Resume()
 		}
-		if in.sys.IsKilled() {
+		if in.System().IsKilled() {
 			// Killed: unwind the guest before the call acts. The epoch
 			// deadline stops a guest that makes no calls.
 			return nil, wt.NewTrap(msgKilled)
@@ -85,7 +85,7 @@ func hostFunc(hf wasi.HostFunc) func(*wt.Caller, []wt.Val) ([]wt.Val, *wt.Trap) 
 				params = append(params, uint64(uint32(a.I32())))
 			}
 		}
-		c := wasi.Call{Params: params, Results: rbuf[:nr], Sys: in.sys}
+		c := wasi.Call{Params: params, Results: rbuf[:nr], Sys: in.System()}
 		if in.mem.m != nil {
 			c.Mem = in.mem
 		} else if m := in.acct.memory(); m.m != nil {
@@ -93,8 +93,8 @@ func hostFunc(hf wasi.HostFunc) func(*wt.Caller, []wt.Val) ([]wt.Val, *wt.Trap) 
 		} else {
 			c.Mem = noMemory{}
 		}
-		hf.Fn(in.ctx, &c)
-		if in.sys.IsKilled() {
+		hf.Fn(in.Context(), &c)
+		if in.System().IsKilled() {
 			return nil, wt.NewTrap(msgKilled)
 		}
 		results = make([]wt.Val, nr)

@@ -43,11 +43,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	goruntime "runtime"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -282,24 +279,15 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 			_ = wsys.Close()
 		}
 	}()
-	cpu := cfg.CPU
-	if cpu == nil {
-		cpu = runtime.NewCPUMeter(cfg.Name, 0)
-	}
 	in := &instance{
+		Guest:  runtime.NewGuest(ctx, cfg.Name, cfg.CPU, wsys, stdin),
 		engine: e,
-		cpu:    cpu,
-		name:   cfg.Name,
-		stdin:  stdin,
-		sys:    wsys,
 		alloc:  alloc,
-		done:   make(chan struct{}),
 	}
-	runCtx, cancel := context.WithCancel(wasi.WithSystem(ctx, wsys))
-	in.cancel = cancel
+	runCtx := in.Context()
 	defer func() {
 		if err != nil {
-			cancel()
+			in.Cancel()
 		}
 	}()
 	instCtx := experimental.WithMemoryAllocator(runCtx, alloc)
@@ -310,7 +298,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	defer func() {
 		if err != nil {
 			e.forget(in)
-			close(in.done) // an Engine.Close waiting for it may go on
+			in.SetDone() // an Engine.Close waiting for it may go on
 		}
 	}()
 
@@ -326,36 +314,30 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 		return nil, fmt.Errorf("module lacks its interrupt global %q", cm.interrupt)
 	}
 	in.interrupt.Store(&g)
-	in.mu.Lock()
-	killed := in.killed
-	in.mu.Unlock()
-	if killed { // killed while instantiating
+	if in.Killed() { // killed while instantiating
 		g.Set(1)
 	}
 	// From here on the instance runs; a ctx cancellation is a Kill.
 	stopAfter := context.AfterFunc(runCtx, in.Kill)
 
 	if cfg.Stdin != nil {
-		go func() {
-			_, _ = io.Copy(pipeWriter{stdin}, cfg.Stdin)
-			in.closeStdin()
-		}()
+		in.CopyStdin(cfg.Stdin)
 	}
 	go func() {
 		callCtx := withMetered(runCtx, in)
 		if e.noCPU {
 			callCtx = runCtx
 		}
-		in.cpu.Run()
+		in.CPU().Run()
 		_, callErr := start.Call(callCtx)
-		in.cpu.Stop()
+		in.CPU().Stop()
 		alloc.exitCall()
-		in.finish(callErr)
+		in.Finish(exitStatus(callErr), alloc.acct)
 		stopAfter()
 		_ = apiMod.Close(context.Background())
-		in.cleanup()
+		in.Cleanup()
 		e.forget(in)
-		close(in.done)
+		in.SetDone()
 	}()
 	return in, nil
 }
@@ -364,38 +346,14 @@ func (e *Engine) forget(in *instance) { e.instances.Remove(in) }
 
 // instance is one running guest.
 type instance struct {
-	engine *Engine
-	cpu    *runtime.CPUMeter // instrumented.go, wasihost.go
-	name   string
-	stdin  *wasi.Pipe
-	sys    *wasi.System
-	alloc  *memAllocator
-	cancel context.CancelFunc
+	*runtime.Guest // name, CPU meter (instrumented.go, wasihost.go), WASI system, stdin, status
+	engine         *Engine
+	alloc          *memAllocator
 	// interrupt is the module's interrupt global, set by Kill.
 	interrupt atomic.Pointer[api.MutableGlobal]
-
-	done chan struct{}
-
-	mu     sync.Mutex
-	exited bool
-	killed bool
-	status runtime.ExitStatus
 }
 
 var _ runtime.Instance = (*instance)(nil)
-
-func (in *instance) Done() <-chan struct{} { return in.done }
-
-func (in *instance) Status() runtime.ExitStatus {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.status
-}
-
-func (in *instance) Terminate() { in.closeStdin() }
-
-// CPUUsage implements runtime.CPUReporter.
-func (in *instance) CPUUsage() time.Duration { return in.cpu.Usage() }
 
 // Kill marks the instance killed (unless it already exited), sets its
 // interrupt global (a running guest traps within interrupt.Budget loop
@@ -403,52 +361,30 @@ func (in *instance) CPUUsage() time.Duration { return in.cpu.Usage() }
 // later WASI call unwinds the guest before it acts, so a woken guest cannot
 // act on, e.g., the stdin EOF.
 func (in *instance) Kill() {
-	in.mu.Lock()
-	if in.exited || in.killed {
-		in.mu.Unlock()
-		return
-	}
-	in.killed = true
-	in.mu.Unlock()
-	if g := in.interrupt.Load(); g != nil {
-		(*g).Set(1)
-	}
-	in.sys.Kill()
-	in.closeStdin()
-	in.cancel()
+	in.Guest.Kill(func() {
+		if g := in.interrupt.Load(); g != nil {
+			(*g).Set(1)
+		}
+	})
 }
 
-func (in *instance) closeStdin() { in.stdin.CloseWrite() }
-
-func (in *instance) finish(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.exited = true
-	var st runtime.ExitStatus
+// exitStatus is how _start's call ended, err its error (a kill is the
+// Guest's to tell).
+func exitStatus(err error) runtime.ExitStatus {
 	var exitErr *sys.ExitError
 	switch {
-	case in.killed:
-		st = runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
 	case err == nil:
-		st = runtime.ExitStatus{}
+		return runtime.ExitStatus{}
 	case errors.As(err, &exitErr):
 		switch code := exitErr.ExitCode(); code {
 		case sys.ExitCodeContextCanceled, sys.ExitCodeDeadlineExceeded:
-			st = runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
+			return runtime.ExitStatus{ExitCode: 137, Killed: true, Message: "killed"}
 		default:
-			st = runtime.ExitStatus{ExitCode: int(code)}
+			return runtime.ExitStatus{ExitCode: int(code)}
 		}
 	default:
-		st = runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
+		return runtime.ExitStatus{ExitCode: 134, Message: err.Error()}
 	}
-	in.status = in.alloc.acct.Status(st)
-}
-
-func (in *instance) cleanup() {
-	in.cancel()
-	in.sys.Kill()
-	in.closeStdin()
-	_ = in.sys.Close()
 }
 
 // moduleConfig is every instance's: anonymous, no start functions (Start
@@ -456,8 +392,3 @@ func (in *instance) cleanup() {
 // call's ctx). A ModuleConfig is immutable, so one serves every start
 // (wazero writes to it only for its experimental sockets, unused here).
 var moduleConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
-
-// pipeWriter copies ContainerConfig.Stdin into the guest's stdin pipe.
-type pipeWriter struct{ p *wasi.Pipe }
-
-func (w pipeWriter) Write(b []byte) (int, error) { return w.p.HostWrite(b) }

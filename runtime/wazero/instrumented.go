@@ -129,7 +129,7 @@ type slowListener struct{}
 
 func (slowListener) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
 	if in := meteredFrom(ctx); in != nil {
-		in.cpu.Yield(in.sys.Killed())
+		in.CPU().Yield(in.System().Killed())
 	}
 }
 

@@ -53,8 +53,8 @@ func hostFunc(hf wasi.HostFunc) api.GoModuleFunc {
 		}()
 		if in := meteredFrom(ctx); parks && in != nil {
 			// The guest may wait here: its CPU meter pauses (instrumented.go).
-			in.cpu.Pause()
-			defer in.cpu.Resume()
+			in.CPU().Pause()
+			defer in.CPU().Resume()
 		}
 		sys := wasi.FromContext(ctx)
 		if sys != nil && sys.IsKilled() {
