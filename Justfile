@@ -88,3 +88,8 @@ example NAME:
 # k8s.io/kube-openapi's openapi-gen (the version go.mod requires).
 openapi-gen:
     go generate ./internal/openapi/
+
+# Regenerate internal/kube's typed clientset and informers of the served API
+# group-versions with k8s.io/code-generator (the version of go.mod's client-go).
+kube-gen:
+    go generate ./internal/kube/

@@ -130,8 +130,20 @@ type Config struct {
 	NodeSpecs []NodeSpec
 	// NodeCapacity is each node's capacity (default: cpu = host CPUs,
 	// memory = the host's physical memory divided among the nodes, pods
-	// 110).
+	// MaxPods).
 	NodeCapacity corev1.ResourceList
+	// MaxPods is each node's pod capacity, the kubelet's maxPods (default
+	// 110); NodeCapacity's and a NodeSpec's "pods" override it.
+	MaxPods int
+	// ClusterCIDR and NodeCIDRMaskSize are kube-controller-manager's
+	// --cluster-cidr and --node-cidr-mask-size: the nodes' pod ranges
+	// (node.spec.podCIDR) are the cluster CIDR's ranges of that mask size,
+	// the first node the first. Defaults 10.244.0.0/16 and /24 (/64 for
+	// IPv6): 253 pods a node. A range smaller than a node's pod capacity
+	// is accepted, as upstream: the pods that find no address stay
+	// ContainerCreating (FailedCreatePodSandBox) until one is freed.
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
 	// SystemReserved is kept from each node's guests for the process
 	// (default memory: a tenth of the node's capacity). A node's guests
 	// share a memory budget of capacity minus SystemReserved.
@@ -246,6 +258,25 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if err := (logs.RotatePolicy{MaxSize: cfg.ContainerLogMaxSize, MaxFiles: cfg.ContainerLogMaxFiles}).Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.MaxPods < 0 {
+		return nil, fmt.Errorf("invalid configuration: maxPods (--max-pods) %d must not be a negative number", cfg.MaxPods)
+	}
+	if cfg.MaxPods == 0 {
+		cfg.MaxPods = pods.DefaultMaxPods
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = pods.DefaultClusterCIDR
+	}
+	specs := cfg.NodeSpecs
+	if len(specs) == 0 {
+		for i := 1; i <= cfg.Nodes; i++ {
+			specs = append(specs, NodeSpec{Name: fmt.Sprintf("node-%d", i)})
+		}
+	}
+	clusterCIDR, podCIDRs, err := pods.NodePodCIDRs(cfg.ClusterCIDR, cfg.NodeCIDRMaskSize, len(specs))
+	if err != nil {
+		return nil, err
+	}
 	if cfg.DataDir == "" {
 		d, err := os.MkdirTemp("", "wasmpod-")
 		if err != nil {
@@ -344,7 +375,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}
 	c.network = network.New(network.Config{
 		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
-		PodCIDRs:      []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
+		PodCIDRs:      []netip.Prefix{clusterCIDR},
 		ClusterDomain: "cluster.local",
 		DenyEgress:    cfg.DenyEgress,
 		HostIP:        hostAddr,
@@ -421,16 +452,10 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		c.SetRootCA(cfg.RootCA)
 	}
 
-	specs := cfg.NodeSpecs
-	if len(specs) == 0 {
-		for i := 1; i <= cfg.Nodes; i++ {
-			specs = append(specs, NodeSpec{Name: fmt.Sprintf("node-%d", i)})
-		}
-	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
 		corev1.ResourceMemory: pods.DefaultNodeMemory(len(specs)),
-		corev1.ResourcePods:   resource.MustParse("110"),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(cfg.MaxPods), resource.DecimalSI),
 	}
 	for k, v := range cfg.NodeCapacity {
 		capacity[k] = v
@@ -459,7 +484,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			Capacity:          nodeCap,
 			Labels:            spec.Labels,
 			Taints:            spec.Taints,
-			PodCIDR:           fmt.Sprintf("10.244.%d.0/24", i+1),
+			PodCIDR:           podCIDRs[i].String(),
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			SystemReserved:    cfg.SystemReserved,
 			Eviction:          pods.EvictionConfig{Hard: evictionHard},

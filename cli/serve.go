@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/pods"
 )
 
 func serveCommand() *ucli.Command {
@@ -44,7 +45,7 @@ Without --listen there is no kubeconfig: the Unix socket has no TLS.
 
 Use the other commands (get, apply, logs, exec, delete…) against it.`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
+			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], maxPods, clusterCIDR, nodeCIDRMaskSize, ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
 			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes (made 0700; one owned by another user is refused)", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
 			&ucli.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
 			&ucli.StringFlag{Name: "listen", Usage: "also serve HTTPS on this TCP address (host:port) and write <data-dir>/kubeconfig for it"},
@@ -62,6 +63,9 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&ucli.BoolFlag{Name: "allow-store-reset", Usage: "start even though the store under --data-dir is missing, empty or older than the revision it last recorded (its data is lost): only to start over deliberately; restore a backup with \"wasmpod restore\" instead"},
 			&ucli.DurationFlag{Name: "node-monitor-grace-period", Usage: "mark a node Unknown when its lease is older than this", Value: 40 * time.Second},
 			&ucli.DurationFlag{Name: "heartbeat-interval", Usage: "how often node agents renew their lease", Value: 10 * time.Second},
+			&ucli.IntFlag{Name: "max-pods", Usage: "pods each node can run (its pods capacity, the kubelet's --max-pods); a node's capacity.pods in --config overrides it", Value: pods.DefaultMaxPods},
+			&ucli.StringFlag{Name: "cluster-cidr", Usage: "the pods' address range, split into the nodes' pod ranges (kube-controller-manager's --cluster-cidr)", Value: pods.DefaultClusterCIDR},
+			&ucli.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of each node's pod range (node.spec.podCIDR) within --cluster-cidr; a /N range holds 2^(32-N)-3 pods, and the pods past that wait for an address (ContainerCreating)", DefaultText: "24, or 64 for IPv6"},
 		},
 		Action: serveAction,
 	}
@@ -129,6 +133,16 @@ func serveAction(c *ucli.Context) error {
 	if c.Int("nodes") < 1 {
 		return ucli.Exit("--nodes must be at least 1", 2)
 	}
+	if c.Int("max-pods") < 0 {
+		return ucli.Exit(fmt.Sprintf("invalid configuration: maxPods (--max-pods) %d must not be a negative number", c.Int("max-pods")), 2)
+	}
+	nodeCount := c.Int("nodes")
+	if len(nodeSpecs) > 0 {
+		nodeCount = len(nodeSpecs)
+	}
+	if _, _, err := pods.NodePodCIDRs(c.String("cluster-cidr"), c.Int("node-cidr-mask-size"), nodeCount); err != nil {
+		return ucli.Exit(err.Error(), 2)
+	}
 	privateUmask() // logs, volumes and the store: not readable by other users
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,6 +161,9 @@ func serveAction(c *ucli.Context) error {
 		HostPortAddress:        hostPortAddr,
 		NodeMonitorGracePeriod: c.Duration("node-monitor-grace-period"),
 		HeartbeatInterval:      c.Duration("heartbeat-interval"),
+		MaxPods:                c.Int("max-pods"),
+		ClusterCIDR:            c.String("cluster-cidr"),
+		NodeCIDRMaskSize:       c.Int("node-cidr-mask-size"),
 		Progress:               stderr,
 	}
 	fileCfg.applyTo(&wcfg)

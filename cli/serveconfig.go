@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -31,6 +32,12 @@ type ServeConfig struct {
 	NodeMonitorGracePeriod string             `json:"nodeMonitorGracePeriod,omitempty"`
 	HeartbeatInterval      string             `json:"heartbeatInterval,omitempty"`
 	Nodes                  []wasmpod.NodeSpec `json:"nodes,omitempty"`
+	// MaxPods, ClusterCIDR and NodeCIDRMaskSize are the flags --max-pods,
+	// --cluster-cidr and --node-cidr-mask-size (the kubelet's maxPods,
+	// kube-controller-manager's flags).
+	MaxPods          *int   `json:"maxPods,omitempty"`
+	ClusterCIDR      string `json:"clusterCIDR,omitempty"`
+	NodeCIDRMaskSize *int   `json:"nodeCIDRMaskSize,omitempty"`
 	// SystemReserved and EvictionHard are wasmpod.Config's (the kubelet's
 	// systemReserved and evictionHard), for every node.
 	SystemReserved corev1.ResourceList `json:"systemReserved,omitempty"`
@@ -137,6 +144,19 @@ func applyServeConfig(c *ucli.Context, cfg *ServeConfig) error {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
 		}
+	}
+	for _, n := range []struct {
+		flag string
+		v    *int
+	}{{"max-pods", cfg.MaxPods}, {"node-cidr-mask-size", cfg.NodeCIDRMaskSize}} {
+		if n.v != nil {
+			if err := set(n.flag, strconv.Itoa(*n.v)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := set("cluster-cidr", cfg.ClusterCIDR); err != nil {
+		return err
 	}
 	for _, b := range []struct {
 		flag string

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,8 @@ func TestServeConfigErrorsNameTheFileAndField(t *testing.T) {
 
 // Settings of the file apply unless the command line sets them.
 func TestServeConfigFlagsOverride(t *testing.T) {
-	path := writeConfig(t, "dataDir: /from/file\nsocket: /file.sock\nhostPortAddress: 0.0.0.0\ndenyEgress: true\nallowHostPath: true\nnodes:\n- name: edge\n  labels: {zone: a}\n")
+	path := writeConfig(t, "dataDir: /from/file\nsocket: /file.sock\nhostPortAddress: 0.0.0.0\ndenyEgress: true\nallowHostPath: true\nnodes:\n- name: edge\n  labels: {zone: a}\n"+
+		"maxPods: 1000\nclusterCIDR: 10.0.0.0/8\nnodeCIDRMaskSize: 22\n")
 	cfg, err := loadServeConfig(path)
 	if err != nil {
 		t.Fatal(err)
@@ -50,19 +52,41 @@ func TestServeConfigFlagsOverride(t *testing.T) {
 				return err
 			}
 			got = map[string]string{}
-			for _, f := range []string{"data-dir", "socket", "host-port-address", "deny-egress", "allow-host-path"} {
+			for _, f := range []string{"data-dir", "socket", "host-port-address", "deny-egress", "allow-host-path", "max-pods", "cluster-cidr", "node-cidr-mask-size"} {
 				got[f] = c.String(f)
 			}
 			return nil
 		},
 	}
-	if err := app.Run([]string{"serve", "--socket", "/flag.sock"}); err != nil {
+	if err := app.Run([]string{"serve", "--socket", "/flag.sock", "--node-cidr-mask-size", "20"}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"data-dir": "/from/file", "socket": "/flag.sock", "host-port-address": "0.0.0.0", "deny-egress": "true", "allow-host-path": "true"}
+	want := map[string]string{"data-dir": "/from/file", "socket": "/flag.sock", "host-port-address": "0.0.0.0", "deny-egress": "true", "allow-host-path": "true",
+		"max-pods": "1000", "cluster-cidr": "10.0.0.0/8", "node-cidr-mask-size": "20"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+// Bad pod network settings stop serve before it starts, naming the flag.
+func TestServePodNetworkFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cluster-cidr", "10.0.0.0/33"}, `clusterCIDR (--cluster-cidr) "10.0.0.0/33": invalid CIDR address`},
+		{[]string{"--cluster-cidr", "10.244.0.0/16", "--node-cidr-mask-size", "12"}, "mask size of cluster CIDR must be less than or equal to nodeCIDRMaskSize (--node-cidr-mask-size) 12"},
+		{[]string{"--node-cidr-mask-size", "32"}, "nodeCIDRMaskSize (--node-cidr-mask-size) 32: a /32 pod range has no address for a pod"},
+		{[]string{"--nodes", "3", "--cluster-cidr", "10.244.0.0/24", "--node-cidr-mask-size", "25"}, "too few for 3 nodes"},
+		{[]string{"--max-pods", "-5"}, "maxPods (--max-pods) -5 must not be a negative number"},
+	} {
+		app := &ucli.App{Flags: serveCommand().Flags, Action: serveAction, ExitErrHandler: func(*ucli.Context, error) {}}
+		err := app.Run(append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...))
+		var ec ucli.ExitCoder
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ec) || ec.ExitCode() != 2 {
+			t.Errorf("serve %v: %v, want exit 2 with %q", tc.args, err, tc.want)
 		}
 	}
 }

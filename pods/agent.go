@@ -12,7 +12,9 @@ package pods
 //     readiness_gates.go) and the worker's Events through a client-go
 //     EventBroadcaster (source component kubelet).
 //   - Pod IPs come from PodCIDR and are set before the first status write;
-//     a pod keeps its IP across agent restarts when it is still free.
+//     a pod keeps its IP across agent restarts when it is still free. A
+//     pod that finds none free stays Pending (ContainerCreating,
+//     FailedCreatePodSandBox) until one is released (ipam.go).
 //   - A pod with a deletionTimestamp is terminated with the grace left
 //     until that timestamp; once its containers have stopped and its final
 //     status is written, the agent deletes it with grace period 0 and a UID
@@ -230,6 +232,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 	a := &Agent{cfg: cfg, client: cfg.Client, clk: clk, pods: map[types.UID]*podEntry{}}
 	a.ips, a.ipErr = newIPAM(cfg.PodCIDR)
 	a.pcfg = *cfg.Pods
+	a.pcfg.ips = a.ips
 	a.pcfg.Clock = clk
 	a.pcfg.NodeName = cfg.NodeName
 	a.pcfg.HostIP = "127.0.0.1"
@@ -596,12 +599,12 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 	rejected := !terminal && a.rejectUnderPressure(pod) // eviction.go
 	terminal = terminal || rejected
 	if a.ips != nil && !terminal {
-		ip, err := a.ips.allocate(pod.UID, pod.Status.PodIP)
-		if err == nil {
+		// None free: the worker's sandbox fails and waits for one (ipam.go).
+		if ip, err := a.ips.allocate(pod.UID, pod.Status.PodIP); err == nil {
 			pod.Status.PodIP = ip
 			pod.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-		} else if a.recorder != nil {
-			a.recorder.Event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", err.Error())
+		} else {
+			pod.Status.PodIP, pod.Status.PodIPs = "", nil
 		}
 	}
 	ctx, cancel := context.WithCancel(a.ctx)

@@ -73,7 +73,8 @@ func (w *Worker) createSandbox(ctx context.Context) (bool, error) {
 		stop := false
 		if wake > 0 {
 			// Nothing runs: a termination ends the pod at once, whatever the grace.
-			stop, ctxErr = w.waitToRetry(ctx, wake)
+			// A pod waiting for an IP tries again as soon as one is released.
+			stop, ctxErr = w.waitToRetryOr(ctx, wake, w.ipFreed())
 		}
 		switch {
 		case stop:
@@ -101,6 +102,38 @@ func (w *Worker) setupSandbox() error {
 		return err
 	}
 	return nil
+}
+
+// allocateIP gives the pod an IP from the node's pod CIDR when it has none
+// (the node agent gives one before the pod's first status write when it
+// can); a full range is the sandbox's error (ipam.go).
+func (w *Worker) allocateIP() error {
+	if w.cfg.ips == nil {
+		return nil
+	}
+	w.mu.Lock()
+	uid, have := w.pod.UID, w.pod.Status.PodIP
+	w.mu.Unlock()
+	if have != "" {
+		return nil
+	}
+	ip, err := w.cfg.ips.allocate(uid, "")
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.pod.Status.PodIP, w.pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
+	w.mu.Unlock()
+	return nil
+}
+
+// ipFreed is closed when an address is released for the pod, which found
+// none; nil when it does not wait for one.
+func (w *Worker) ipFreed() <-chan struct{} {
+	if w.cfg.ips == nil {
+		return nil
+	}
+	return w.cfg.ips.wait(w.pod.UID)
 }
 
 func (w *Worker) closeHostPorts() {
@@ -184,10 +217,18 @@ func listenError(err error) error {
 // termination, an eviction, which it begins, or ctx, whose error it
 // returns).
 func (w *Worker) waitToRetry(ctx context.Context, d time.Duration) (stop bool, ctxErr error) {
+	return w.waitToRetryOr(ctx, d, nil)
+}
+
+// waitToRetryOr is waitToRetry that also ends, to retry, when early is
+// closed.
+func (w *Worker) waitToRetryOr(ctx context.Context, d time.Duration, early <-chan struct{}) (stop bool, ctxErr error) {
 	t := w.clk.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
+		return false, nil
+	case <-early:
 		return false, nil
 	case <-w.termCh:
 		return true, nil

@@ -277,7 +277,7 @@ func TestAgentIPsAreDistinctAndFreed(t *testing.T) {
 	if err != nil || ip != "10.244.1.2" {
 		t.Fatalf("first: %q %v", ip, err)
 	}
-	if _, err := m.allocate("b", ""); err == nil || !strings.Contains(err.Error(), "exhausted") {
+	if _, err := m.allocate("b", ""); err == nil || !strings.Contains(err.Error(), "no IP addresses available in range set: 10.244.1.1-10.244.1.2") {
 		t.Errorf("second: %v", err)
 	}
 	m.release("a")

@@ -104,6 +104,9 @@ type Config struct {
 	// port without hostIP binds (default 127.0.0.1).
 	HostPorts       HostPortMapper
 	HostPortAddress netip.Addr
+	// ips, set by the node agent, gives a pod without an IP one when its
+	// sandbox is created; none free fails the sandbox (ipam.go).
+	ips *ipam
 
 	// OnStatus receives a copy of the pod after each status change.
 	OnStatus func(pod *corev1.Pod)
@@ -851,6 +854,9 @@ func (w *Worker) publish() {
 // setupNetwork creates the pod's network namespace (its sandbox) when the
 // node has a network and the pod an IP.
 func (w *Worker) setupNetwork() error {
+	if err := w.allocateIP(); err != nil {
+		return err
+	}
 	if w.cfg.Network == nil {
 		return nil
 	}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Regenerates internal/kube's clientset and informers with k8s.io/code-generator
+# at the version of go.mod's k8s.io/client-go (`just kube-gen`).
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(cd ../.. && pwd)
+ver=$(cd "$root" && go list -m -f '{{.Version}}' k8s.io/client-go)
+pkg=github.com/wasmpod/wasmpod/internal/kube
+# The group-versions wasmpod serves (apiserver's resource table), one per group.
+gvs=core/v1,apps/v1,batch/v1,policy/v1,discovery/v1,coordination/v1,node/v1,rbac/v1,authentication/v1,authorization/v1,autoscaling/v1,events/v1
+inputs=()
+IFS=, read -ra list <<<"$gvs"
+for gv in "${list[@]}"; do inputs+=("k8s.io/api/$gv"); done
+# Everything generated goes; the hand-written *_expansion.go files (the
+# methods client-go's typed clients have beyond the generated ones) stay,
+# and client-gen leaves their interfaces out of generated_expansion.go.
+if [ -d kubernetes ] || [ -d informers ]; then
+	find kubernetes informers -name '*.go' \( ! -name '*_expansion.go' -o -name generated_expansion.go \) -delete
+	find kubernetes informers -type d -empty -delete
+fi
+cd "$root"
+go run "k8s.io/code-generator/cmd/client-gen@$ver" \
+	--go-header-file /dev/null \
+	--clientset-name kubernetes \
+	--input-base k8s.io/api \
+	--input "$gvs" \
+	--output-dir internal/kube \
+	--output-pkg "$pkg"
+# No fakes: wasmpod's tests use real servers.
+rm -rf internal/kube/kubernetes/fake internal/kube/kubernetes/typed/*/*/fake
+# No Discovery(): k8s.io/client-go/discovery imports k8s.io/client-go/kubernetes/scheme,
+# which registers every Kubernetes API group, the cost this package exists to avoid.
+perl -0pi -e '
+	s/\n\tdiscovery "k8s.io\/client-go\/discovery"//;
+	s/\n\tDiscovery\(\) discovery\.DiscoveryInterface\w*//;
+	s/\n\t\*discovery\.DiscoveryClient//;
+	s/\n\/\/ Discovery retrieves the DiscoveryClient\nfunc \(c \*Clientset\) Discovery\(\).*?\n}\n//s;
+	s/\n\tcs\.DiscoveryClient, err = discovery\.NewDiscoveryClientForConfigAndClient\(.*?\n\t}\n//s;
+	s/\n\tcs\.DiscoveryClient = discovery\.NewDiscoveryClient\(c\)\n//;
+' internal/kube/kubernetes/clientset.go
+if grep -n 'discovery\.' internal/kube/kubernetes/clientset.go; then
+	echo "gen.sh: the clientset still uses k8s.io/client-go/discovery" >&2
+	exit 1
+fi
+go run "k8s.io/code-generator/cmd/informer-gen@$ver" \
+	--go-header-file /dev/null \
+	--single-directory \
+	--versioned-clientset-package "$pkg/kubernetes" \
+	--listers-package k8s.io/client-go/listers \
+	--output-dir internal/kube/informers \
+	--output-pkg "$pkg/informers" \
+	"${inputs[@]}"
+gofmt -w internal/kube
