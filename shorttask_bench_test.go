@@ -16,7 +16,9 @@ package wasmpod
 //   - x-raw: pods/s ÷ raw-tasks/s (target ≥ 0.9);
 //   - raw-par-tasks/s, x-raw-par: the raw engine with one runner per core
 //     (the pods use every core, so this is the stricter yardstick);
-//   - pod-/raw-cpu-ms/task: the process's CPU time per task.
+//   - pod-/raw-cpu-ms/task: the process's CPU time per task;
+//   - writes/pod: store writes (the revision's growth, Events included)
+//     from the first create until the last Event of the round, per pod.
 //
 // BenchmarkShortTaskWasmtime (shorttask_wasmtime_bench_test.go, -tags
 // wasmtime with CGO_ENABLED=1) is the same on the wasmtime engine against
@@ -94,6 +96,21 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 				Containers: []corev1.Container{{Name: "hello", Image: "wasmpod.local/hello:v1", Args: []string{"a"}}}}}
 	}
 
+	// revision is the store's revision (a list's resourceVersion): every
+	// write of any kind, Events included, adds one.
+	revision := func() int64 {
+		l, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rv, err := strconv.ParseInt(l.ResourceVersion, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rv
+	}
+	var writes int64
+
 	// through runs n pods through the API and returns the time from the
 	// first create until all of them succeeded.
 	through := func(round string, n int) time.Duration {
@@ -126,6 +143,7 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 			}
 			failed = fmt.Sprintf("watch closed at %d succeeded", len(seen))
 		}()
+		rv0 := revision()
 		t0 := time.Now()
 		for i := range n {
 			if _, err := cs.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("st-%s-%d", round, i), round), metav1.CreateOptions{}); err != nil {
@@ -141,6 +159,8 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 		if failed != "" {
 			b.Fatal(failed)
 		}
+		time.Sleep(200 * time.Millisecond) // the last Events are written
+		writes += revision() - rv0
 		if err := cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil {
 			b.Fatal(err)
 		}
@@ -176,6 +196,7 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 
 	rawN(10, 1)
 	through("warm", 10) // the module compiled, the node's caches filled
+	writes = 0
 	cores := goruntime.GOMAXPROCS(0)
 	var tPods, tRaw, tPar, cpuPods, cpuRaw time.Duration
 	b.ResetTimer()
@@ -197,6 +218,7 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 	b.ReportMetric(podRate/rawRate, "x-raw")
 	b.ReportMetric(parRate, "raw-par-tasks/s")
 	b.ReportMetric(podRate/parRate, "x-raw-par")
+	b.ReportMetric(float64(writes)/tasks, "writes/pod")
 	b.ReportMetric(float64(cpuPods.Microseconds())/1000/tasks, "pod-cpu-ms/task")
 	b.ReportMetric(float64(cpuRaw.Microseconds())/1000/tasks, "raw-cpu-ms/task")
 }
