@@ -227,6 +227,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, list)
+	case len(parts) >= 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "nodes" && parts[4] == "proxy":
+		h.serveNodeProxy(w, req, parts[2:]) // nodeproxy.go
 	case len(parts) > 2 && parts[0] == "api" && parts[1] == "v1":
 		h.serveResource(w, req, corev1.SchemeGroupVersion, parts[2:])
 	case len(parts) == 4 && parts[0] == "apis" && h.serveReview(w, req, parts[1], parts[2], parts[3]):
@@ -378,6 +380,9 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 			sub("exec", "PodExecOptions", "create", "get")
 			sub("log", "Pod", "get")
 			sub("portforward", "PodPortForwardOptions", "create", "get")
+		}
+		if r.GVR.Resource == "nodes" {
+			sub("proxy", "NodeProxyOptions", "create", "delete", "get", "patch", "update") // nodeproxy.go
 		}
 		if hasScale(r) {
 			list.APIResources = append(list.APIResources, scaleAPIResource(r)) // scale.go

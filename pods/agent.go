@@ -159,6 +159,8 @@ type Agent struct {
 
 	mu   sync.Mutex
 	pods map[types.UID]*podEntry
+
+	stats statsSampler // stats.go: the Summary API's CPU rates
 }
 
 var (

@@ -26,6 +26,7 @@ const meterGrace = time.Minute
 // cpuAccount is one container's CPU time: its ended instances' and its
 // live meters'.
 type cpuAccount struct {
+	since             time.Time // the account began (its first instance's meter)
 	ended             time.Duration
 	endedThrottles    int64
 	endedThrottledFor time.Duration
@@ -70,7 +71,7 @@ func (w *Worker) containerCPU(spec *corev1.Container) *runtime.CPUMeter {
 	}
 	acct := w.cpu[spec.Name]
 	if acct == nil {
-		acct = &cpuAccount{}
+		acct = &cpuAccount{since: time.Now()}
 		w.cpu[spec.Name] = acct
 	}
 	acct.fold(time.Now())
@@ -85,6 +86,8 @@ type ContainerCPU struct {
 	// Usage is the CPU time of all the container's instances so far
 	// (the cgroup's cpuacct.usage).
 	Usage time.Duration
+	// Since is when the account began (its usage was zero then).
+	Since time.Time
 	// ThrottledPeriods and Throttled are cpu.stat's nr_throttled and
 	// throttled_usec: the periods an instance used up its quota (or its
 	// share of a contended node) in, and the time it slept for it.
@@ -104,7 +107,7 @@ func (w *Worker) cpuStats() []ContainerCPU {
 	for name, acct := range w.cpu {
 		acct.fold(time.Now())
 		c := ContainerCPU{
-			Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID, Container: name,
+			Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID, Container: name, Since: acct.since,
 			Usage: acct.ended, ThrottledPeriods: acct.endedThrottles, Throttled: acct.endedThrottledFor,
 		}
 		for _, m := range acct.live {
@@ -174,6 +177,7 @@ func (a *Agent) CPUStats() (node time.Duration, containers []ContainerCPU, conte
 
 // setupCPU makes the node's CPU scheduler, of the allocatable CPU.
 func (a *Agent) setupCPU() {
+	a.stats.start = time.Now() // stats.go: the node's usage counts from here
 	if a.pcfg.NodeCPU != nil {
 		return
 	}
