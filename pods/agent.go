@@ -187,6 +187,31 @@ type podEntry struct {
 	// nobody else changed the pod (a conflict says somebody did, and the
 	// retry reads the pod).
 	written *corev1.Pod
+	// ownRVs are the resourceVersions of the agent's last status writes
+	// (guarded by mu): the informer's echo of one of them is not somebody
+	// else's change to write over (sync).
+	ownRVs [4]string
+	ownN   int
+}
+
+// own records a resourceVersion the agent wrote.
+func (e *podEntry) own(rv string) {
+	e.mu.Lock()
+	e.ownRVs[e.ownN%len(e.ownRVs)] = rv
+	e.ownN++
+	e.mu.Unlock()
+}
+
+// isOwn reports whether rv is one the agent wrote lately.
+func (e *podEntry) isOwn(rv string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, o := range e.ownRVs {
+		if o != "" && o == rv {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *podEntry) poke() {
@@ -581,7 +606,9 @@ func (a *Agent) sync(obj any) {
 		// does.
 		// A status patch from elsewhere (a readiness gate's condition)
 		// re-evaluates Ready (readiness_gates.go).
-		if cur := e.w.Pod(); cur.Status.Phase != "" {
+		// The echo of the agent's own write is not such a change: the
+		// worker's newer statuses are on their way (podLoop).
+		if cur := e.w.Pod(); cur.Status.Phase != "" && !e.isOwn(pod.ResourceVersion) {
 			mine := cur.Status.DeepCopy()
 			truncateStatusMessages(cur, mine)
 			if merged := mergeStatus(&pod.Spec, &pod.Status, mine, a.clk.Now()); statusDiffers(&merged, &pod.Status) {
@@ -757,6 +784,7 @@ func (a *Agent) writeStatus(e *podEntry) {
 			out, err := pods.UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
 			if err == nil {
 				e.written = out
+				e.own(out.ResourceVersion)
 			}
 			return err
 		})
