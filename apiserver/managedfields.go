@@ -244,9 +244,20 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 		}
 		live.GetObjectKind().SetGroupVersionKind(r.GVK())
 		obj.GetObjectKind().SetGroupVersionKind(r.GVK())
-		out := fm.UpdateNoErrors(live, obj, fieldManagerName(ctx))
-		if out != obj { // the write paths hold obj: keep it the same object
-			reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(out).Elem())
+		if fl, fo, ok := statusOnly(r, subresource, live, obj); ok {
+			// The same managedFields, computed without the spec.
+			out := fm.UpdateNoErrors(fl, fo, fieldManagerName(ctx))
+			om, _ := meta.Accessor(obj)
+			outm, err := meta.Accessor(out)
+			if err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+			om.SetManagedFields(outm.GetManagedFields())
+		} else {
+			out := fm.UpdateNoErrors(live, obj, fieldManagerName(ctx))
+			if out != obj { // the write paths hold obj: keep it the same object
+				reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(out).Elem())
+			}
 		}
 	}
 	m, err := meta.Accessor(obj)
@@ -257,6 +268,59 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 		return nil, apierrors.NewInvalid(r.GVK().GroupKind(), m.GetName(), errs)
 	}
 	return obj, nil
+}
+
+// statusOnly returns copies of live and obj without their spec, for the
+// field manager of a /status write of a built-in kind: that manager
+// tracks status alone (resetFields), and structured-merge-diff filters
+// the comparison of live and obj with the same filter both for what the
+// writer gains and for what other managers lose, so the spec (half of a
+// pod, converted, validated and compared on every kubelet write) cannot
+// change the result. That holds only while every manager's entry has the
+// request's apiVersion (another version's comparison is not filtered):
+// otherwise, and for custom resources, ok is false and the whole objects
+// are used. TestStatusOnlyManagedFields checks the results are the same.
+func statusOnly(r *Resource, subresource string, live, obj runtime.Object) (l, o runtime.Object, ok bool) {
+	if subresource != "status" || !r.Status {
+		return nil, nil, false
+	}
+	lm, err := meta.Accessor(live)
+	if err != nil {
+		return nil, nil, false
+	}
+	gv := r.GVK().GroupVersion().String()
+	for _, e := range lm.GetManagedFields() {
+		if e.APIVersion != gv {
+			return nil, nil, false
+		}
+	}
+	if l, ok = withoutSpec(live); !ok {
+		return nil, nil, false
+	}
+	if o, ok = withoutSpec(obj); !ok {
+		return nil, nil, false
+	}
+	return l, o, true
+}
+
+// withoutSpec copies a built-in object without its Spec: the struct
+// shallowly, its ObjectMeta deeply (the field manager rewrites metadata).
+func withoutSpec(obj runtime.Object) (runtime.Object, bool) {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	spec, objMeta := v.Elem().FieldByName("Spec"), v.Elem().FieldByName("ObjectMeta")
+	if !spec.IsValid() || !objMeta.IsValid() || objMeta.Type() != reflect.TypeOf(metav1.ObjectMeta{}) {
+		return nil, false
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	cp.Elem().FieldByName("Spec").SetZero()
+	m := objMeta.Addr().Interface().(*metav1.ObjectMeta)
+	m.DeepCopyInto(cp.Elem().FieldByName("ObjectMeta").Addr().Interface().(*metav1.ObjectMeta))
+	out, ok := cp.Interface().(runtime.Object)
+	return out, ok
 }
 
 // keepTimesOfNoop gives obj live's managedFields when they differ only in
