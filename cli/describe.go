@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
+	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
@@ -161,34 +163,37 @@ func (k *conn) describeOne(ctx context.Context, w io.Writer, kind, ns, name stri
 		if err != nil {
 			return err
 		}
-		pl, err := k.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", name).String()})
-		if err != nil {
+		// As kubectl's NodeDescriber: the node's non-terminated pods (nil
+		// when the user may not list pods), its lease, and the events about
+		// it by its UID and by its name as UID (the kubelet's).
+		sel := fields.AndSelectors(fields.OneTermEqualSelector("spec.nodeName", name),
+			fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+			fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
+		var pods []corev1.Pod
+		pl, err := k.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
+		switch {
+		case err == nil:
+			pods = pl.Items
+			if pods == nil {
+				pods = []corev1.Pod{}
+			}
+		case !apierrors.IsForbidden(err):
 			return err
 		}
-		var lease string
-		if l, err := k.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, name, metav1.GetOptions{}); err == nil {
-			lease = "<unset>"
-			if l.Spec.HolderIdentity != nil {
-				lease = *l.Spec.HolderIdentity
-			}
-			renew := "<unset>"
-			if l.Spec.RenewTime != nil {
-				renew = l.Spec.RenewTime.Time.Format(time.RFC1123Z)
-			}
-			lease = "HolderIdentity:  " + lease + "\n  AcquireTime:     <unset>\n  RenewTime:       " + renew
-		}
+		lease, leaseErr := k.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, name, metav1.GetOptions{})
 		var evs []corev1.Event
 		if events {
 			evs = k.eventsFor(ctx, "", node.Name, string(node.UID), "Node")
+			evs = append(evs, k.eventsFor(ctx, "", node.Name, node.Name, "Node")...)
 		}
-		describeNode(w, node, pl.Items, lease, evs, events, time.Now())
+		describeNode(w, node, pods, lease, leaseErr, evs, events, time.Now())
 	default:
 		return k.describeWorkload(ctx, w, kind, ns, name, events)
 	}
 	return nil
 }
 
-// eventsFor lists the events about an object, oldest first.
+// eventsFor lists the events about an object (describeEvents sorts them).
 func (k *conn) eventsFor(ctx context.Context, ns, name, uid, kind string) []corev1.Event {
 	sel := fields.Set{"involvedObject.name": name, "involvedObject.kind": kind}
 	if uid != "" {
@@ -201,9 +206,7 @@ func (k *conn) eventsFor(ctx context.Context, ns, name, uid, kind string) []core
 	if err != nil {
 		return nil
 	}
-	evs := l.Items
-	sort.SliceStable(evs, func(i, j int) bool { return eventLast(&evs[i]).Before(eventLast(&evs[j])) })
-	return evs
+	return l.Items
 }
 
 // prefixWriter is kubectl's describe writer: levels of two-space indent
@@ -692,24 +695,34 @@ func describeEvents(p prefixWriter, evs []corev1.Event, now time.Time) {
 		p.write(0, "Events:\t<none>\n")
 		return
 	}
+	// As kubectl's DescribeEvents: sorted by lastTimestamp, the table
+	// aligned on its own (the writer is flushed first), the source is the
+	// component alone, and a field path prefixes the message.
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].LastTimestamp.Time.Before(evs[j].LastTimestamp.Time) })
+	p.flush()
 	p.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
 	p.write(1, "----\t------\t----\t----\t-------\n")
 	for i := range evs {
 		e := &evs[i]
-		interval := age(eventFirst(e), now)
-		if e.Count > 1 {
-			interval = fmt.Sprintf("%s (x%d over %s)", age(eventLast(e), now), e.Count, age(eventFirst(e), now))
-		} else if e.Series != nil {
-			interval = fmt.Sprintf("%s (x%d over %s)", age(eventLast(e), now), e.Series.Count, age(eventFirst(e), now))
+		first := age(e.EventTime.Time, now)
+		if e.EventTime.IsZero() {
+			first = age(e.FirstTimestamp.Time, now)
+		}
+		interval := first
+		if e.Series != nil {
+			interval = fmt.Sprintf("%s (x%d over %s)", age(e.Series.LastObservedTime.Time, now), e.Series.Count, first)
+		} else if e.Count > 1 {
+			interval = fmt.Sprintf("%s (x%d over %s)", age(e.LastTimestamp.Time, now), e.Count, first)
 		}
 		from := e.Source.Component
 		if from == "" {
 			from = e.ReportingController
 		}
-		if e.Source.Host != "" {
-			from += ", " + e.Source.Host
+		msg := strings.TrimSpace(e.Message)
+		if e.InvolvedObject.FieldPath != "" {
+			msg = e.InvolvedObject.FieldPath + ": " + msg
 		}
-		p.write(1, "%v\t%v\t%s\t%v\t%v\n", e.Type, e.Reason, interval, from, eventMessage(e.Message))
+		p.write(1, "%v\t%v\t%s\t%v\t%v\n", e.Type, e.Reason, interval, from, eventMessage(msg))
 	}
 }
 
@@ -726,7 +739,7 @@ func eventMessage(msg string) string {
 	return printers.EscapeTerminal(msg)
 }
 
-func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease string, evs []corev1.Event, showEvents bool, now time.Time) {
+func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease *coordinationv1.Lease, leaseErr error, evs []corev1.Event, showEvents bool, now time.Time) {
 	p := newPrefixWriter(w)
 	p.write(0, "Name:\t%s\n", node.Name)
 	roles := nodeRoles(node)
@@ -751,14 +764,19 @@ func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease strin
 		}
 	}
 	p.write(0, "Unschedulable:\t%v\n", node.Spec.Unschedulable)
-	if lease != "" {
-		p.write(0, "Lease:\n")
-		for _, ln := range strings.Split(lease, "\n") {
-			k, v, _ := strings.Cut(strings.TrimSpace(ln), ":")
-			p.write(1, "%s:\t%s\n", k, strings.TrimSpace(v))
-		}
+	if leaseErr != nil {
+		p.write(0, "Lease:\tFailed to get lease: %s\n", leaseErr)
 	} else {
-		p.write(0, "Lease:\t<none>\n")
+		unset := func(t *metav1.MicroTime) string {
+			if t == nil {
+				return "<unset>"
+			}
+			return t.Time.Format(time.RFC1123Z)
+		}
+		p.write(0, "Lease:\n")
+		p.write(1, "HolderIdentity:\t%s\n", ptr.Deref(lease.Spec.HolderIdentity, "<unset>"))
+		p.write(1, "AcquireTime:\t%s\n", unset(lease.Spec.AcquireTime))
+		p.write(1, "RenewTime:\t%s\n", unset(lease.Spec.RenewTime))
 	}
 	if len(node.Status.Conditions) > 0 {
 		p.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n")
@@ -785,81 +803,107 @@ func describeNode(w io.Writer, node *corev1.Node, pods []corev1.Pod, lease strin
 	p.write(1, "Architecture:\t%s\n", ni.Architecture)
 	p.write(1, "Container Runtime Version:\t%s\n", ni.ContainerRuntimeVersion)
 	p.write(1, "Kubelet Version:\t%s\n", ni.KubeletVersion)
-	p.write(1, "Kube-Proxy Version:\t%s\n", ni.KubeProxyVersion)
 	if node.Spec.PodCIDR != "" {
 		p.write(0, "PodCIDR:\t%s\n", node.Spec.PodCIDR)
 	}
 	if len(node.Spec.PodCIDRs) > 0 {
-		cidrs := []string{}
-		cidrs = append(cidrs, node.Spec.PodCIDRs...)
-		p.write(0, "PodCIDRs:\t%s\n", strings.Join(cidrs, ","))
+		p.write(0, "PodCIDRs:\t%s\n", strings.Join(node.Spec.PodCIDRs, ","))
 	}
 	if node.Spec.ProviderID != "" {
 		p.write(0, "ProviderID:\t%s\n", node.Spec.ProviderID)
 	}
-	var active []corev1.Pod
-	for _, pod := range pods {
-		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
-			active = append(active, pod)
-		}
-	}
-	sort.Slice(active, func(i, j int) bool {
-		if active[i].Namespace != active[j].Namespace {
-			return active[i].Namespace < active[j].Namespace
-		}
-		return active[i].Name < active[j].Name
-	})
-	alloc := node.Status.Allocatable
-	pct := func(q resource.Quantity, n corev1.ResourceName) string {
-		total, ok := alloc[n]
-		if !ok || total.IsZero() {
-			return "0%"
-		}
-		if n == corev1.ResourceCPU {
-			return fmt.Sprintf("%d%%", int64(float64(q.MilliValue())/float64(total.MilliValue())*100))
-		}
-		return fmt.Sprintf("%d%%", int64(float64(q.Value())/float64(total.Value())*100))
-	}
-	p.write(0, "Non-terminated Pods:\t(%d in total)\n", len(active))
-	p.write(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
-	p.write(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n")
-	reqs, lims := corev1.ResourceList{}, corev1.ResourceList{}
-	add := func(dst corev1.ResourceList, n corev1.ResourceName, q resource.Quantity) {
-		cur := dst[n]
-		cur.Add(q)
-		dst[n] = cur
-	}
-	for _, pod := range active {
-		pr, pl := corev1.ResourceList{}, corev1.ResourceList{}
-		for _, c := range pod.Spec.Containers {
-			for n, q := range c.Resources.Requests {
-				add(pr, n, q)
-			}
-			for n, q := range c.Resources.Limits {
-				add(pl, n, q)
-			}
-		}
-		for n, q := range pr {
-			add(reqs, n, q)
-		}
-		for n, q := range pl {
-			add(lims, n, q)
-		}
-		cr, cl, mr, ml := pr[corev1.ResourceCPU], pl[corev1.ResourceCPU], pr[corev1.ResourceMemory], pl[corev1.ResourceMemory]
-		p.write(1, "%s\t%s\t\t%s (%s)\t%s (%s)\t%s (%s)\t%s (%s)\t%s\n", pod.Namespace, pod.Name,
-			cr.String(), pct(cr, corev1.ResourceCPU), cl.String(), pct(cl, corev1.ResourceCPU),
-			mr.String(), pct(mr, corev1.ResourceMemory), ml.String(), pct(ml, corev1.ResourceMemory),
-			age(pod.CreationTimestamp.Time, now))
-	}
-	p.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
-	p.write(1, "Resource\tRequests\tLimits\n")
-	p.write(1, "--------\t--------\t------\n")
-	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		r, l := reqs[n], lims[n]
-		p.write(1, "%s\t%s (%s)\t%s (%s)\n", n, r.String(), pct(r, n), l.String(), pct(l, n))
+	if pods != nil {
+		describeNodeResource(p, node, pods, now)
+	} else {
+		p.write(0, "Pods:\tnot authorized\n")
 	}
 	if showEvents {
 		describeEvents(p, evs, now)
 	}
 	p.flush()
+}
+
+// describeNodeResource is kubectl's: each non-terminated pod's requests
+// and limits (component-helpers' PodRequests/PodLimits: init containers,
+// sidecars, overhead and pod-level resources counted as the scheduler
+// does) as fractions of the allocatable, then their totals, with
+// ephemeral storage, huge pages and extended resources. The fractions are
+// computed as kubectl computes them, division by a zero allocatable
+// included.
+func describeNodeResource(p prefixWriter, node *corev1.Node, pods []corev1.Pod, now time.Time) {
+	p.write(0, "Non-terminated Pods:\t(%d in total)\n", len(pods))
+	p.write(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
+	p.write(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n")
+	alloc := node.Status.Capacity
+	if len(node.Status.Allocatable) > 0 {
+		alloc = node.Status.Allocatable
+	}
+	for i := range pods {
+		pod := &pods[i]
+		req := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{UseStatusResources: true})
+		lim := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{UseStatusResources: true})
+		cr, cl, mr, ml := req[corev1.ResourceCPU], lim[corev1.ResourceCPU], req[corev1.ResourceMemory], lim[corev1.ResourceMemory]
+		fcr := float64(cr.MilliValue()) / float64(alloc.Cpu().MilliValue()) * 100
+		fcl := float64(cl.MilliValue()) / float64(alloc.Cpu().MilliValue()) * 100
+		fmr := float64(mr.Value()) / float64(alloc.Memory().Value()) * 100
+		fml := float64(ml.Value()) / float64(alloc.Memory().Value()) * 100
+		p.write(1, "%s\t%s\t\t%s (%d%%)\t%s (%d%%)\t%s (%d%%)\t%s (%d%%)\t%s\n", pod.Namespace, pod.Name,
+			cr.String(), int64(fcr), cl.String(), int64(fcl), mr.String(), int64(fmr), ml.String(), int64(fml),
+			age(pod.CreationTimestamp.Time, now))
+	}
+	p.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
+	p.write(1, "Resource\tRequests\tLimits\n")
+	p.write(1, "--------\t--------\t------\n")
+	reqs, lims := map[corev1.ResourceName]resource.Quantity{}, map[corev1.ResourceName]resource.Quantity{}
+	add := func(dst map[corev1.ResourceName]resource.Quantity, src corev1.ResourceList) {
+		for n, q := range src {
+			if cur, ok := dst[n]; ok {
+				cur.Add(q)
+				dst[n] = cur
+			} else {
+				dst[n] = q.DeepCopy()
+			}
+		}
+	}
+	for i := range pods {
+		add(reqs, resourcehelper.PodRequests(&pods[i], resourcehelper.PodResourcesOptions{}))
+		add(lims, resourcehelper.PodLimits(&pods[i], resourcehelper.PodResourcesOptions{}))
+	}
+	frac := func(n corev1.ResourceName, q resource.Quantity) int64 {
+		total := alloc[n]
+		if n == corev1.ResourceCPU {
+			if total.MilliValue() == 0 {
+				return 0
+			}
+			return int64(float64(q.MilliValue()) / float64(total.MilliValue()) * 100)
+		}
+		if total.Value() == 0 {
+			return 0
+		}
+		return int64(float64(q.Value()) / float64(total.Value()) * 100)
+	}
+	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
+		r, l := reqs[n], lims[n]
+		p.write(1, "%s\t%s (%d%%)\t%s (%d%%)\n", n, r.String(), frac(n, r), l.String(), frac(n, l))
+	}
+	var ext, huge []string
+	for n := range alloc {
+		switch {
+		case strings.HasPrefix(string(n), corev1.ResourceHugePagesPrefix):
+			huge = append(huge, string(n))
+		case n != corev1.ResourceCPU && n != corev1.ResourceMemory && n != corev1.ResourceEphemeralStorage && n != corev1.ResourcePods:
+			ext = append(ext, string(n))
+		}
+	}
+	sort.Strings(ext)
+	sort.Strings(huge)
+	for _, h := range huge {
+		n := corev1.ResourceName(h)
+		r, l := reqs[n], lims[n]
+		p.write(1, "%s\t%s (%d%%)\t%s (%d%%)\n", n, r.String(), frac(n, r), l.String(), frac(n, l))
+	}
+	for _, e := range ext {
+		r, l := reqs[corev1.ResourceName(e)], lims[corev1.ResourceName(e)]
+		p.write(1, "%s\t%s\t%s\n", e, r.String(), l.String())
+	}
 }

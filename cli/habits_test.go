@@ -245,7 +245,7 @@ func TestDescribeMultilineEventMessage(t *testing.T) {
 		`Back-off ^[[31mpulling^[[0m image`,
 	} {
 		row := lines[2+i]
-		if !strings.HasPrefix(row, "  Warning") || !strings.HasSuffix(row, "kubelet, node-1  "+want) {
+		if !strings.HasPrefix(row, "  Warning") || !strings.HasSuffix(row, "kubelet  "+want) {
 			t.Errorf("row %d: %q, want it to end with %q", i, row, want)
 		}
 	}
