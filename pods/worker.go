@@ -158,6 +158,9 @@ type Worker struct {
 	images map[string]*images.Image
 	// backoffSeen remembers the exit a BackOff event was emitted for.
 	backoffSeen map[*ctr]*corev1.ContainerStateTerminated
+	// pullBackoffSeen remembers the retry time an image pull's BackOff
+	// event was emitted for.
+	pullBackoffSeen map[*ctr]time.Time
 
 	// finished: the pod was already Succeeded or Failed when the worker
 	// was made; Run returns at once.
@@ -370,6 +373,16 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.backoffSeen[c] = c.exited
 				w.event(corev1.EventTypeWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podRef(s.pod)))
 			}
+			if c.waitReason == "ImagePullBackOff" && w.pullBackoffSeen[c] != c.retryAt {
+				// As the kubelet's image manager while the pull backs off,
+				// and its caller's "Error: " event.
+				if w.pullBackoffSeen == nil {
+					w.pullBackoffSeen = map[*ctr]time.Time{}
+				}
+				w.pullBackoffSeen[c] = c.retryAt
+				w.event(corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image))
+				w.event(corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
+			}
 		}
 		w.publish()
 		w.launchProbes(ctx) // postStart and probes of the instances just published
@@ -511,6 +524,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		// message; the Event gets one line of it.
 		msg, summary := imageFailure(c.spec.Image, err)
 		failWith(reason, msg, summary)
+		w.event(corev1.EventTypeWarning, "Failed", "Error: "+reason) // the kubelet's startContainer
 		return
 	}
 	w.mu.Lock() // Exec reads it

@@ -649,13 +649,18 @@ func TestWorkerMissingImage(t *testing.T) {
 	if w := ctrStatus(p, "hello").State.Waiting; !strings.HasPrefix(w.Message, `Back-off pulling image "./missing.wasm": ErrImagePull: Failed to pull image "./missing.wasm": `) {
 		t.Errorf("message %q", w.Message)
 	}
-	if !h.hasEvent(`Warning Failed Failed to pull image "./missing.wasm"`) {
-		t.Errorf("no Failed event in %q", h.eventList())
+	// The kubelet's events: the failed pull, its "Error: " event, then the
+	// back-off's.
+	for _, ev := range []string{`Warning Failed Failed to pull image "./missing.wasm"`, "Warning Failed Error: ErrImagePull",
+		`Normal BackOff Back-off pulling image "./missing.wasm"`, "Warning Failed Error: ImagePullBackOff"} {
+		if !h.hasEvent(ev) {
+			t.Errorf("no %q event in %q", ev, h.eventList())
+		}
 	}
 
 	// The retry comes when the back-off expires, and fails again.
 	h.waitTimer()
-	if n := len(slices.DeleteFunc(h.eventList(), func(e string) bool { return !strings.HasPrefix(e, "Warning Failed") })); n != 1 {
+	if n := len(slices.DeleteFunc(h.eventList(), func(e string) bool { return !strings.HasPrefix(e, "Warning Failed Failed to pull") })); n != 1 {
 		t.Fatalf("%d failed pulls before the back-off expired, want 1", n)
 	}
 	h.clk.Step(10 * time.Second)
