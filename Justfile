@@ -36,6 +36,11 @@ bench-fileio:
 wasi-testsuite DIR:
     WASI_TESTSUITE="$(realpath {{DIR}})" WASI_TESTSUITE_WAZERO=1 go test -count=1 -timeout 30m -run 'TestWASITestsuite$' -v ./internal/wasitestsuite/
 
+# The same suite and table through the wasmtime engine (cgo, the wasmtime build tag):
+# just wasi-testsuite-wasmtime ~/src/wasi-testsuite
+wasi-testsuite-wasmtime DIR:
+    WASI_TESTSUITE="$(realpath {{DIR}})" WASI_TESTSUITE_ENGINE=wasmtime CGO_ENABLED=1 go test -tags wasmtime -count=1 -timeout 30m -run 'TestWASITestsuite$' -v ./internal/wasitestsuite/
+
 # The newcomer test (CI runs it): a fresh clone, HOME and cache; the README's main
 # command in a terminal, Ctrl-C, then every example as the README says.
 newcomer:

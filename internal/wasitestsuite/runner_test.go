@@ -21,7 +21,6 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmpod/wasmpod/runtime"
-	"github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
 var rawWazero = flag.Bool("wasitestsuite.wazero", os.Getenv("WASI_TESTSUITE_WAZERO") != "",
@@ -33,7 +32,8 @@ var rawWazero = flag.Bool("wasitestsuite.wazero", os.Getenv("WASI_TESTSUITE_WAZE
 const testTimeout = 60 * time.Second
 
 // TestWASITestsuite runs every preview-1 test of the checkout named by
-// $WASI_TESTSUITE through wasmpod's engine (runtime/wazero.Engine), one
+// $WASI_TESTSUITE through wasmpod's engine (runtime/wazero.Engine, or
+// runtime/wasmtime.Engine with $WASI_TESTSUITE_ENGINE=wasmtime), one
 // subtest each, and logs "wasmpod passed N/M". With -wasitestsuite.wazero
 // (or $WASI_TESTSUITE_WAZERO set) each test also runs through raw wazero
 // with its own WASI; its result is logged, not failed.
@@ -47,16 +47,11 @@ func TestWASITestsuite(t *testing.T) {
 	if !filepath.IsAbs(root) {
 		t.Fatalf("WASI_TESTSUITE=%q: give an absolute path (go test runs in the package's directory)", root)
 	}
+	eng := suiteEngine(t) // engine_test.go: $WASI_TESTSUITE_ENGINE
 	cases, err := Discover(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	eng, err := wazero.New(ctx, wazero.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close(ctx) })
 
 	type row struct {
 		suite, name    string
@@ -134,7 +129,7 @@ func TestWASITestsuite(t *testing.T) {
 			t.Logf("%s: wasmpod %d/%d", name, st.pod, st.n)
 		}
 	}
-	t.Logf("wasmpod passed %d/%d", podPassed, len(rows))
+	t.Logf("wasmpod passed %d/%d (engine %s)", podPassed, len(rows), eng.Name())
 	if *rawWazero {
 		t.Logf("raw wazero passed %d/%d", rawPassed, len(rows))
 	}
@@ -220,7 +215,7 @@ func fixtures(t *testing.T, c Case) map[string]string {
 // which the Rust tests compare with the preopen's name, becomes "/D".
 // The spec's Root is mounted at "/". stdin holds the spec's writes to it,
 // then EOF.
-func runWasmpod(t *testing.T, eng *wazero.Engine, c Case, wasm []byte) outcome {
+func runWasmpod(t *testing.T, eng runtime.Engine, c Case, wasm []byte) outcome {
 	t.Helper()
 	ctx := context.Background()
 	hosts := fixtures(t, c)

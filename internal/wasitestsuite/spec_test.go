@@ -1,7 +1,6 @@
 package wasitestsuite
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
-	"github.com/wasmpod/wasmpod/runtime/wazero"
 )
 
 func writeFile(t *testing.T, name, content string) {
@@ -194,29 +192,28 @@ func TestRunnerDeliversSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	eng, err := wazero.New(ctx, wazero.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close(ctx) })
-
-	for _, c := range cases {
-		o := runWasmpod(t, eng, c, wasm)
-		if fails := check(c.Spec, o); fails != nil {
-			t.Errorf("%s through wasmpod: %v\nstdout:\n%s\nstderr:\n%s", c.Name, fails, o.stdout, o.stderr)
-		}
-		// The checks fail a run that differs from the spec.
-		wrong := c.Spec
-		wrong.ExitCode = 7
-		if fails := check(wrong, o); len(fails) != 1 || !strings.Contains(fails[0], "want 7") {
-			t.Errorf("%s: check with exit_code 7 = %v, want one exit code failure", c.Name, fails)
-		}
-		other := "other"
-		wrong = c.Spec
-		wrong.Stdout = &other
-		if fails := check(wrong, o); len(fails) != 1 || !strings.Contains(fails[0], "stdout") {
-			t.Errorf("%s: check with another stdout = %v, want one stdout failure", c.Name, fails)
+	// Through each engine of this build: wazero, and wasmtime with -tags
+	// wasmtime (engine_test.go).
+	for _, name := range builtEngines() {
+		eng := newEngine(t, name)
+		t.Logf("%d cases through %s", len(cases), eng.Name())
+		for _, c := range cases {
+			o := runWasmpod(t, eng, c, wasm)
+			if fails := check(c.Spec, o); fails != nil {
+				t.Errorf("%s through wasmpod on %s: %v\nstdout:\n%s\nstderr:\n%s", c.Name, name, fails, o.stdout, o.stderr)
+			}
+			// The checks fail a run that differs from the spec.
+			wrong := c.Spec
+			wrong.ExitCode = 7
+			if fails := check(wrong, o); len(fails) != 1 || !strings.Contains(fails[0], "want 7") {
+				t.Errorf("%s: check with exit_code 7 = %v, want one exit code failure", c.Name, fails)
+			}
+			other := "other"
+			wrong = c.Spec
+			wrong.Stdout = &other
+			if fails := check(wrong, o); len(fails) != 1 || !strings.Contains(fails[0], "stdout") {
+				t.Errorf("%s: check with another stdout = %v, want one stdout failure", c.Name, fails)
+			}
 		}
 	}
 
