@@ -21,13 +21,14 @@ fi
 cd "$root"
 go run "k8s.io/code-generator/cmd/client-gen@$ver" \
 	--go-header-file /dev/null \
+	--plural-exceptions Endpoints:Endpoints \
 	--clientset-name kubernetes \
 	--input-base k8s.io/api \
 	--input "$gvs" \
 	--output-dir internal/kube \
 	--output-pkg "$pkg"
-# No fakes: wasmpod's tests use real servers.
-rm -rf internal/kube/kubernetes/fake internal/kube/kubernetes/typed/*/*/fake
+# The fakes (kubernetes/fake, typed/*/*/fake) are for the pods agent's
+# tests, which predate this package; only tests import them.
 # No Discovery(): k8s.io/client-go/discovery imports k8s.io/client-go/kubernetes/scheme,
 # which registers every Kubernetes API group, the cost this package exists to avoid.
 perl -0pi -e '
@@ -44,6 +45,7 @@ if grep -n 'discovery\.' internal/kube/kubernetes/clientset.go; then
 fi
 go run "k8s.io/code-generator/cmd/informer-gen@$ver" \
 	--go-header-file /dev/null \
+	--plural-exceptions Endpoints:Endpoints \
 	--single-directory \
 	--versioned-clientset-package "$pkg/kubernetes" \
 	--listers-package k8s.io/client-go/listers \

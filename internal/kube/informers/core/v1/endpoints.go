@@ -18,14 +18,14 @@ import (
 )
 
 // EndpointsInformer provides access to a shared informer and lister for
-// Endpointses. Prefer using the type-safe variant (see [TypedEndpointsInformer]).
+// Endpoints. Prefer using the type-safe variant (see [TypedEndpointsInformer]).
 type EndpointsInformer interface {
 	Informer() cache.SharedIndexInformer
 	Lister() corev1.EndpointsLister
 }
 
 // TypedEndpointsInformer provides access to a shared informer and lister for
-// Endpointses, including the type-safe TypedInformer variant.
+// Endpoints, including the type-safe TypedInformer variant.
 // It is a superset of EndpointsInformer.
 type TypedEndpointsInformer interface {
 	Informer() cache.SharedIndexInformer
@@ -109,25 +109,25 @@ func NewTypedEndpointsInformerWithOptions(client kubernetes.Interface, namespace
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.CoreV1().Endpointses(namespace).List(context.Background(), opts)
+				return client.CoreV1().Endpoints(namespace).List(context.Background(), opts)
 			},
 			WatchFunc: func(opts metav1.ListOptions) (watch.Interface, error) {
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.CoreV1().Endpointses(namespace).Watch(context.Background(), opts)
+				return client.CoreV1().Endpoints(namespace).Watch(context.Background(), opts)
 			},
 			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.CoreV1().Endpointses(namespace).List(ctx, opts)
+				return client.CoreV1().Endpoints(namespace).List(ctx, opts)
 			},
 			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.CoreV1().Endpointses(namespace).Watch(ctx, opts)
+				return client.CoreV1().Endpoints(namespace).Watch(ctx, opts)
 			},
 		}, client),
 		&apicorev1.Endpoints{},

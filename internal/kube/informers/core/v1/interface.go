@@ -12,8 +12,8 @@ type Interface interface {
 	ComponentStatuses() TypedComponentStatusInformer
 	// ConfigMaps returns a ConfigMapInformer.
 	ConfigMaps() TypedConfigMapInformer
-	// Endpointses returns a EndpointsInformer.
-	Endpointses() TypedEndpointsInformer
+	// Endpoints returns a EndpointsInformer.
+	Endpoints() TypedEndpointsInformer
 	// Events returns a EventInformer.
 	Events() TypedEventInformer
 	// LimitRanges returns a LimitRangeInformer.
@@ -63,8 +63,8 @@ func (v *version) ConfigMaps() TypedConfigMapInformer {
 	return &configMapInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
-// Endpointses returns a TypedEndpointsInformer.
-func (v *version) Endpointses() TypedEndpointsInformer {
+// Endpoints returns a TypedEndpointsInformer.
+func (v *version) Endpoints() TypedEndpointsInformer {
 	return &endpointsInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 

@@ -13,10 +13,10 @@ import (
 	gentype "k8s.io/client-go/gentype"
 )
 
-// EndpointsesGetter has a method to return a EndpointsInterface.
+// EndpointsGetter has a method to return a EndpointsInterface.
 // A group's client should implement this interface.
-type EndpointsesGetter interface {
-	Endpointses(namespace string) EndpointsInterface
+type EndpointsGetter interface {
+	Endpoints(namespace string) EndpointsInterface
 }
 
 // EndpointsInterface has methods to work with Endpoints resources.
@@ -32,16 +32,16 @@ type EndpointsInterface interface {
 	EndpointsExpansion
 }
 
-// endpointses implements EndpointsInterface
-type endpointses struct {
+// endpoints implements EndpointsInterface
+type endpoints struct {
 	*gentype.ClientWithList[*corev1.Endpoints, *corev1.EndpointsList]
 }
 
-// newEndpointses returns a Endpointses
-func newEndpointses(c *CoreV1Client, namespace string) *endpointses {
-	return &endpointses{
+// newEndpoints returns a Endpoints
+func newEndpoints(c *CoreV1Client, namespace string) *endpoints {
+	return &endpoints{
 		gentype.NewClientWithList[*corev1.Endpoints, *corev1.EndpointsList](
-			"endpointses",
+			"endpoints",
 			c.RESTClient(),
 			scheme.ParameterCodec,
 			namespace,
