@@ -37,7 +37,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
 // reviewResource is a create-only review kind.

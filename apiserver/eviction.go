@@ -31,7 +31,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
 // evictionAPIResource is pods/eviction in the core discovery document:

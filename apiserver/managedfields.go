@@ -52,9 +52,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 	"github.com/wasmpod/wasmpod/internal/openapi"
 )
 

@@ -33,7 +33,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
 // protoSerializer encodes and decodes the protobuf envelope over the

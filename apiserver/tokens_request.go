@@ -33,7 +33,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
 // tokenAPIResource is serviceaccounts/token in the core discovery
