@@ -24,8 +24,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 // newConfDeployment is upstream's e2edeployment.NewDeployment: replicas of

@@ -25,7 +25,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 func gcPolicy(p metav1.DeletionPropagation) metav1.DeleteOptions {

@@ -16,11 +16,11 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/wasmpod/wasmpod"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 // confJob is upstream's e2ejob.NewTestJob: one busybox container "c"

@@ -21,7 +21,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 // upstream's defaultName and defaultLabels: the budgets select foo=bar.

@@ -18,7 +18,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 func pdbRSManifest(name string, replicas int) string {

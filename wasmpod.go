@@ -42,7 +42,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 
@@ -64,6 +63,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
 	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/network"

@@ -20,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/mergepatch"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/wasmpod/wasmpod/api"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 	"github.com/wasmpod/wasmpod/pods"
 )
 

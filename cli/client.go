@@ -21,17 +21,14 @@ import (
 	"github.com/go-logr/logr"
 	ucli "github.com/urfave/cli/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/klog/v2"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kube/discovery"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 // DefaultDataDir is where wasmpod keeps its state: $WASMPOD_DATA_DIR, else
@@ -100,8 +97,7 @@ type conn struct {
 	dyn       dynamic.Interface
 
 	once   sync.Once
-	mapper meta.RESTMapper
-	disc   discovery.CachedDiscoveryInterface
+	mapper *discovery.Mapper
 }
 
 // serverConfig builds a rest.Config for server ("unix:///path",
@@ -265,18 +261,17 @@ func (k *conn) namespace(c *ucli.Context) string {
 // categories expands a discovery category ("all") into its resources;
 // false when typ names no category.
 func (k *conn) categories(typ string) ([]schema.GroupResource, bool) {
-	k.restMapper() // sets k.disc
-	grs, ok := restmapper.NewDiscoveryCategoryExpander(k.disc).Expand(strings.ToLower(typ))
-	return grs, ok && len(grs) > 0
+	grs, err := k.restMapper().Categories(strings.ToLower(typ))
+	return grs, err == nil && len(grs) > 0
 }
 
-func (k *conn) restMapper() meta.RESTMapper {
-	k.once.Do(func() {
-		k.disc = memory.NewMemCacheClient(k.cs.Discovery())
-		k.mapper = restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(k.disc), k.disc, func(string) {})
-	})
+func (k *conn) restMapper() *discovery.Mapper {
+	k.once.Do(func() { k.mapper = discovery.NewMapper(k.discovery()) })
 	return k.mapper
 }
+
+// discovery reads the server's discovery documents.
+func (k *conn) discovery() *discovery.Client { return discovery.New(k.cs.CoreV1().RESTClient()) }
 
 // cmdError is an error already worded for the user: Main prints it as is
 // (no "error: " prefix) and exits with code.

@@ -243,7 +243,7 @@ func resourceTypes(c *ucli.Context) []string {
 	if err != nil {
 		return nil
 	}
-	lists, err := k.cs.Discovery().ServerPreferredResources()
+	lists, err := k.discovery().ServerPreferredResources()
 	if err != nil && len(lists) == 0 {
 		return nil
 	}

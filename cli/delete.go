@@ -247,7 +247,7 @@ func (k *conn) deleteObject(ctx context.Context, t target, opts metav1.DeleteOpt
 		path += "/namespaces/" + url.PathEscape(t.namespace)
 	}
 	path += "/" + gvr.Resource + "/" + url.PathEscape(t.name)
-	return k.cs.Discovery().RESTClient().Delete().AbsPath(path).SetHeader("Content-Type", "application/json").Body(body).Do(ctx).Error()
+	return k.cs.CoreV1().RESTClient().Delete().AbsPath(path).SetHeader("Content-Type", "application/json").Body(body).Do(ctx).Error()
 }
 
 // waitGone polls until the object named by t with uid no longer exists.

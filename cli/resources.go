@@ -38,7 +38,7 @@ func (k *conn) mappingFor(typ string) (*meta.RESTMapping, error) {
 // reachable tells a discovery failure (refused, unauthorized) from an
 // unknown resource: it is the error of GET /api, nil if that works.
 func (k *conn) reachable() error {
-	return k.cs.Discovery().RESTClient().Get().AbsPath("/api").Do(context.Background()).Error()
+	return k.cs.CoreV1().RESTClient().Get().AbsPath("/api").Do(context.Background()).Error()
 }
 
 // mappingForGVK resolves a kind (from a manifest).

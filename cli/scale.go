@@ -20,13 +20,13 @@ import (
 	ucli "github.com/urfave/cli/v2"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/scale"
+	"k8s.io/client-go/rest"
 )
 
 func scaleCommand() *ucli.Command {
@@ -191,8 +191,7 @@ func scaleAction(c *ucli.Context) error {
 		return errorf("no objects passed to scale")
 	}
 
-	k.restMapper()
-	scales := scale.New(k.cs.CoreV1().RESTClient(), k.mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(k.disc))
+	scales := &scaleClient{rc: k.cs.CoreV1().RESTClient(), mapper: k.restMapper()}
 	var pre *scalePrecondition
 	if current != -1 || c.String("resource-version") != "" {
 		pre = &scalePrecondition{size: current, resourceVersion: c.String("resource-version")}
@@ -275,7 +274,7 @@ func (p *scalePrecondition) check(s *autoscalingv1.Scale) error {
 // server answered: with a precondition, GET, check and PUT, retried (every
 // second, up to 5 minutes) while the PUT conflicts; without, one merge
 // patch (kubectl's genericScaler.ScaleSimple and Scale).
-func scaleOne(ctx context.Context, scales scale.ScalesGetter, ns, name string, n int32, pre *scalePrecondition, gvr schema.GroupVersionResource, dryRun bool) (int32, error) {
+func scaleOne(ctx context.Context, scales *scaleClient, ns, name string, n int32, pre *scalePrecondition, gvr schema.GroupVersionResource, dryRun bool) (int32, error) {
 	var dry []string
 	if dryRun {
 		dry = []string{metav1.DryRunAll}
@@ -314,7 +313,7 @@ func scaleOne(ctx context.Context, scales scale.ScalesGetter, ns, name string, n
 // waitScaled waits (--timeout) until the scale's status has the desired
 // replicas, or someone else changed its spec (kubectl's
 // WaitForScaleHasDesiredReplicas).
-func waitScaled(ctx context.Context, scales scale.ScalesGetter, ns, name string, n int32, gr schema.GroupResource, timeout time.Duration) error {
+func waitScaled(ctx context.Context, scales *scaleClient, ns, name string, n int32, gr schema.GroupResource, timeout time.Duration) error {
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		s, err := scales.Scales(ns).Get(ctx, gr, name, metav1.GetOptions{})
 		if err != nil {
@@ -329,6 +328,76 @@ func waitScaled(ctx context.Context, scales scale.ScalesGetter, ns, name string,
 		return fmt.Errorf("timed out waiting for %q to be synced", name)
 	}
 	return err
+}
+
+// scaleClient reads and writes the scale subresource as client-go's
+// scale.ScalesGetter does, in autoscaling/v1 (the version wasmpod's
+// server answers the subresource in); client-go's package links its
+// discovery client, and with it every Kubernetes API group.
+type scaleClient struct {
+	rc     rest.Interface
+	mapper meta.RESTMapper
+}
+
+type scaleNS struct {
+	c  *scaleClient
+	ns string
+}
+
+func (c *scaleClient) Scales(ns string) scaleNS { return scaleNS{c, ns} }
+
+// req is a request to the scale subresource of gr's name.
+func (s scaleNS) req(r *rest.Request, gr schema.GroupResource, name string) (*rest.Request, error) {
+	gvr, err := s.c.mapper.ResourceFor(gr.WithVersion(""))
+	if err != nil {
+		return nil, err
+	}
+	prefix := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		prefix = []string{"/api", gvr.Version}
+	}
+	if s.ns != "" {
+		prefix = append(prefix, "namespaces", s.ns)
+	}
+	return r.AbsPath(append(prefix, gvr.Resource, name, "scale")...).SetHeader("Accept", "application/json"), nil
+}
+
+func (s scaleNS) do(ctx context.Context, r *rest.Request, err error) (*autoscalingv1.Scale, error) {
+	if err != nil {
+		return nil, err
+	}
+	raw, err := r.Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	out := &autoscalingv1.Scale{}
+	return out, json.Unmarshal(raw, out)
+}
+
+func (s scaleNS) Get(ctx context.Context, gr schema.GroupResource, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error) {
+	r, err := s.req(s.c.rc.Get().VersionedParams(&opts, metav1.ParameterCodec), gr, name)
+	return s.do(ctx, r, err)
+}
+
+func (s scaleNS) Update(ctx context.Context, gr schema.GroupResource, sc *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
+	sc.APIVersion, sc.Kind = autoscalingv1.SchemeGroupVersion.String(), "Scale"
+	body, err := json.Marshal(sc)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.req(s.c.rc.Put().VersionedParams(&opts, metav1.ParameterCodec), gr, sc.Name)
+	if r != nil {
+		r = r.SetHeader("Content-Type", "application/json").Body(body)
+	}
+	return s.do(ctx, r, err)
+}
+
+func (s scaleNS) Patch(ctx context.Context, gvr schema.GroupVersionResource, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions) (*autoscalingv1.Scale, error) {
+	r, err := s.req(s.c.rc.Patch(pt).VersionedParams(&opts, metav1.ParameterCodec), gvr.GroupResource(), name)
+	if r != nil {
+		r = r.Body(data)
+	}
+	return s.do(ctx, r, err)
 }
 
 // scale takes kubectl-style arguments (flags after TYPE NAME, see args.go).

@@ -14,10 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/runtime/wazero"
 	"github.com/wasmpod/wasmpod/store/memory"
-	"k8s.io/client-go/kubernetes"
 )
 
 // TestAgentIgnoresItsOwnEcho: the informer's copy of the agent's own

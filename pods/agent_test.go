@@ -14,12 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/fake"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
 	"github.com/wasmpod/wasmpod/runtime/wazero"
@@ -47,7 +47,7 @@ func newAgentHarness(t *testing.T) *agentHarness {
 	t.Cleanup(func() { eng.Close(context.Background()) })
 	h := &agentHarness{
 		t:      t,
-		client: fake.NewClientset(),
+		client: fake.NewSimpleClientset(),
 		clk:    clocktesting.NewFakeClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	h.pcfg = &Config{Engine: eng, Images: testImages, RootDir: t.TempDir()}

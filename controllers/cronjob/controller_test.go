@@ -26,12 +26,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/store/memory"
 )
 
@@ -44,6 +44,24 @@ type env struct {
 	dyn dynamic.Interface
 	clk *clocktesting.FakeClock
 	ns  string
+}
+
+// apiClient serves a real API server (memory store, clk) for the test's
+// life and returns a client of it.
+func apiClient(t *testing.T, clk *clocktesting.FakeClock) kubernetes.Interface {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st := memory.New()
+	t.Cleanup(func() { cancel(); st.Close() })
+	s, err := apiserver.New(ctx, st, apiserver.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(s.InProcessConfig(s.Handler(apiserver.HandlerOptions{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
 
 func setup(t *testing.T) *env {

@@ -14,7 +14,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -105,7 +104,7 @@ func TestBadInputNeverPanics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
-			cs := fake.NewSimpleClientset()
+			cs := apiClient(t, clocktesting.NewFakeClock(now))
 			rec := record.NewFakeRecorder(10)
 			c := &Controller{client: cs, clk: clocktesting.NewFakeClock(now), rec: rec}
 			cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: "default", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},
@@ -139,8 +138,15 @@ func TestStaleCacheAfterOwnWrite(t *testing.T) {
 	now := time.Date(2026, 3, 2, 10, 1, 5, 0, time.UTC)
 	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "default", UID: "u1", ResourceVersion: "7",
 		CreationTimestamp: metav1.NewTime(now.Add(-time.Minute))},
-		Spec: batchv1.CronJobSpec{Schedule: "* * * * *", ConcurrencyPolicy: batchv1.AllowConcurrent}}
-	cs := fake.NewSimpleClientset(cj)
+		Spec: batchv1.CronJobSpec{Schedule: "* * * * *", ConcurrencyPolicy: batchv1.AllowConcurrent,
+			JobTemplate: newCronJob("c", "* * * * *", batchv1.AllowConcurrent, nil, nil).Spec.JobTemplate}}
+	cs := apiClient(t, clocktesting.NewFakeClock(now))
+	cj.UID, cj.ResourceVersion = "", ""
+	cj, err := cs.BatchV1().CronJobs("default").Create(context.Background(), cj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj.CreationTimestamp = metav1.NewTime(now.Add(-time.Minute))
 	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	if err := idx.Add(cj); err != nil {
 		t.Fatal(err)
@@ -148,7 +154,7 @@ func TestStaleCacheAfterOwnWrite(t *testing.T) {
 	c := &Controller{client: cs, clk: clocktesting.NewFakeClock(now), rec: record.NewFakeRecorder(10),
 		cronJobs: batchlisters.NewCronJobLister(idx),
 		jobs:     batchlisters.NewJobLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}))}
-	c.writtenFrom.Store("default/c", "7")
+	c.writtenFrom.Store("default/c", cj.ResourceVersion)
 	if _, err := c.sync(context.Background(), "default/c"); !errors.Is(err, errStaleCache) {
 		t.Fatalf("sync on a stale cache: %v", err)
 	}
@@ -156,7 +162,7 @@ func TestStaleCacheAfterOwnWrite(t *testing.T) {
 		t.Fatalf("a job was made from a stale cache: %v", l.Items[0].Name)
 	}
 	// Once the cache moves on, the sync acts.
-	c.writtenFrom.Store("default/c", "6")
+	c.writtenFrom.Store("default/c", "an older version")
 	at, err := c.sync(context.Background(), "default/c")
 	if err != nil || !at.Equal(time.Date(2026, 3, 2, 10, 2, 0, 0, time.UTC).Add(nextScheduleDelta)) {
 		t.Fatalf("sync: next %v err %v", at, err)

@@ -56,8 +56,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	policylisters "k8s.io/client-go/listers/policy/v1"
@@ -66,6 +64,9 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/wasmpod/wasmpod/internal/kube/discovery"
+	"github.com/wasmpod/wasmpod/internal/kube/informers"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
@@ -349,7 +350,7 @@ func (c *Controller) controllerScale(ctx context.Context, ref *metav1.OwnerRefer
 	if target.gvr.Group == "" {
 		prefix = "/api"
 	}
-	raw, err := c.client.Discovery().RESTClient().Get().
+	raw, err := c.client.CoreV1().RESTClient().Get().
 		AbsPath(prefix, target.gvr.Version, "namespaces", ns, target.gvr.Resource, ref.Name, "scale").
 		SetHeader("Accept", "application/json"). // the client may prefer protobuf
 		Do(ctx).Raw()
@@ -377,7 +378,7 @@ func (c *Controller) resourceFor(gvk schema.GroupVersionKind) (scaleTarget, erro
 	if ok {
 		return t, nil
 	}
-	list, err := c.client.Discovery().ServerResourcesForGroupVersion(gvk.GroupVersion().String())
+	list, err := discovery.New(c.client.CoreV1().RESTClient()).ServerResourcesForGroupVersion(gvk.GroupVersion().String())
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return t, fmt.Errorf("no matches for kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())

@@ -53,18 +53,21 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/internal/kube/discovery"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
+	typedcorev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
 )
 
 const (
@@ -162,7 +165,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	var lists []*metav1.APIResourceList
 	for {
 		var err error
-		lists, err = c.client.Discovery().ServerPreferredResources()
+		lists, err = discovery.New(c.client.CoreV1().RESTClient()).ServerPreferredResources()
 		if err == nil || len(lists) > 0 {
 			break
 		}
@@ -190,7 +193,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			done = true
 		case <-tick.C():
-			lists, err := c.client.Discovery().ServerPreferredResources()
+			lists, err := discovery.New(c.client.CoreV1().RESTClient()).ServerPreferredResources()
 			if len(lists) == 0 {
 				continue // keep what is watched
 			}
@@ -270,7 +273,7 @@ func (c *Controller) syncMonitors(ctx context.Context, lists []*metav1.APIResour
 			continue
 		}
 		apiVersion, kind := ak[0], ak[1]
-		inf := metadatainformer.NewFilteredMetadataInformer(c.md, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		inf := c.metadataInformer(gvr)
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { c.observe(gvr, apiVersion, kind, o) },
 			UpdateFunc: func(_, o any) { c.observe(gvr, apiVersion, kind, o) },
@@ -842,4 +845,18 @@ func (c *Controller) attemptToOrphan(ctx context.Context, uid types.UID) error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return c.removeFinalizer(ctx, n, metav1.FinalizerOrphanDependents)
+}
+
+// metadataInformer is client-go's metadatainformer.NewFilteredMetadataInformer
+// (all namespaces, no resync): that package imports client-go's informer
+// factory, which links every Kubernetes API group.
+func (c *Controller) metadataInformer(gvr schema.GroupVersionResource) cache.SharedIndexInformer {
+	rc := c.md.Resource(gvr).Namespace(metav1.NamespaceAll)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return rc.List(ctx, o) },
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return rc.Watch(ctx, o)
+		},
+	}
+	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.md), &metav1.PartialObjectMetadata{}, 0, cache.Indexers{})
 }

@@ -15,11 +15,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	testclock "k8s.io/utils/clock/testing"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kube/discovery"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/store/memory"
 )
 
@@ -93,7 +94,7 @@ func TestRediscoveryWatchesNewKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gl, err := cs.Discovery().ServerGroups(); err != nil || slices.ContainsFunc(gl.Groups, func(g metav1.APIGroup) bool { return g.Name == "apps" }) {
+	if gl, err := discovery.New(cs.CoreV1().RESTClient()).ServerGroups(); err != nil || slices.ContainsFunc(gl.Groups, func(g metav1.APIGroup) bool { return g.Name == "apps" }) {
 		t.Fatalf("apps is not hidden: %v", err)
 	}
 

@@ -9,9 +9,11 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -38,8 +40,8 @@ func lease(name string, renew time.Time) *coordinationv1.Lease {
 
 func pod(name, node string, phase corev1.PodPhase) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
-		Spec:       corev1.PodSpec{NodeName: node},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
 		Status: corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{
 			{Type: corev1.PodReady, Status: corev1.ConditionTrue},
 		}},
@@ -64,9 +66,55 @@ func eventually(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, w
 	}
 }
 
+// start serves a real API server (memory store, clk) holding objs, with
+// their statuses as given, and returns a client of it.
+func start(t *testing.T, clk *clocktesting.FakeClock, objs ...any) kubernetes.Interface {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st := memory.New()
+	t.Cleanup(func() { cancel(); st.Close() })
+	s, err := apiserver.New(ctx, st, apiserver.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(s.InProcessConfig(s.Handler(apiserver.HandlerOptions{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1.Node:
+			got, err := cs.CoreV1().Nodes().Create(ctx, o, metav1.CreateOptions{})
+			if err == nil {
+				got.Status = o.Status
+				_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		case *corev1.Pod:
+			got, err := cs.CoreV1().Pods(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+			if err == nil {
+				got.Status = o.Status
+				_, err = cs.CoreV1().Pods(o.Namespace).UpdateStatus(ctx, got, metav1.UpdateOptions{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		case *coordinationv1.Lease:
+			if _, err := cs.CoordinationV1().Leases(o.Namespace).Create(ctx, o, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("start: %T", o)
+		}
+	}
+	return cs
+}
+
 func TestNodeLifecycle(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
-	client := fake.NewClientset(
+	client := start(t, clk,
 		readyNode("lost"), lease("lost", t0),
 		readyNode("alive"), lease("alive", t0),
 		pod("running", "lost", corev1.PodRunning),

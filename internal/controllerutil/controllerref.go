@@ -12,7 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 // NewControllerRef is the ownerReference a controller puts on what it

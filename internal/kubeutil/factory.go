@@ -2,8 +2,9 @@ package kubeutil
 
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/wasmpod/wasmpod/internal/kube/informers"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
 
 // NewSharedFactory makes the informer factory that the control plane's
