@@ -17,7 +17,9 @@ package wasmpod
 //   - to-running-all-s: from the first create to the last pod Running;
 //     single-start-ms one pod's create-to-Running on the same cluster;
 //     x-serial-single the ratio of the first to N × the second.
-//   - goroutines-per-pod, heap-per-pod-KiB: where the host memory goes.
+//   - goroutines-per-pod, heap-per-pod-KiB: where the host memory goes;
+//     host-fds-per-pod the process's open files per pod (the process's
+//     RLIMIT_NOFILE bounds the pods of a node with it).
 //
 // The pod count is $WASMPOD_DENSITY_PODS (default 1000, a few minutes):
 //
@@ -36,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +65,35 @@ func rssBytes(tb testing.TB) float64 {
 	f := strings.Fields(string(b))
 	pages, _ := strconv.ParseFloat(f[1], 64)
 	return pages * float64(os.Getpagesize())
+}
+
+// openFDs is the process's open file descriptors, counted by what they
+// are: the last element of the path with pod directories' names dropped
+// ("termination/idle" for .../default_idle-1_<uid>/termination/idle).
+func openFDs(tb testing.TB) (int, map[string]int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, e := range ents {
+		t, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil {
+			continue
+		}
+		if i := strings.Index(t, "/pods/default_"); i >= 0 {
+			rest := t[i+len("/pods/default_"):]
+			if j := strings.IndexByte(rest, '/'); j >= 0 {
+				t = "pod:" + rest[j:]
+			} else {
+				t = "pod:/"
+			}
+		} else if strings.Contains(t, ":[") {
+			t = t[:strings.Index(t, ":[")]
+		}
+		kinds[t]++
+	}
+	return len(ents), kinds
 }
 
 func heapBytes() float64 {
@@ -167,8 +199,12 @@ func BenchmarkDensity(b *testing.B) {
 	// by the first), and the node idle without pods.
 	const singles = 5
 	var single time.Duration
+	var fdsA, fdsB int
 	for i := range singles + 1 {
 		name := fmt.Sprintf("single-%d", i)
+		if i == 1 {
+			fdsA, _ = openFDs(b)
+		}
 		t0 := time.Now()
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, densityPod(name, wasmPath), metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
@@ -179,6 +215,9 @@ func BenchmarkDensity(b *testing.B) {
 		if i > 0 {
 			single += time.Since(t0)
 		}
+		if i == 1 {
+			fdsB, _ = openFDs(b)
+		}
 		if err := cs.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 			b.Fatal(err)
 		}
@@ -187,15 +226,37 @@ func BenchmarkDensity(b *testing.B) {
 		}
 	}
 	single /= singles
+	// Each idle pod holds host fds (its log, its root directory, its
+	// termination-message file): refuse a count the fd limit cannot hold
+	// rather than wait for pods failing with EMFILE.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatal(err)
+	}
+	if need := uint64(fdsA + n*(fdsB-fdsA)); need > lim.Cur {
+		b.Fatalf("%d pods hold about %d host fds (%d each); RLIMIT_NOFILE is %d (hard %d): lower $WASMPOD_DENSITY_PODS or raise the limit", n, need, fdsB-fdsA, lim.Cur, lim.Max)
+	}
 	time.Sleep(time.Second)
 	idleBase := cpuPercent(b, 3*time.Second)
 	rss0, heap0, g0 := rssBytes(b), heapBytes(), goruntime.NumGoroutine()
+	fd0, _ := openFDs(b)
 
 	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "app=density"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Stop()
+	profDir := os.Getenv("WASMPOD_DENSITY_PROFILE_DIR")
+	if profDir != "" {
+		f, err := os.Create(filepath.Join(profDir, "start.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
 	t0 := time.Now()
 	var next atomic.Int64
 	var cwg sync.WaitGroup
@@ -234,13 +295,18 @@ func BenchmarkDensity(b *testing.B) {
 		}
 	}
 	toAll := time.Since(t0)
+	if profDir != "" {
+		pprof.StopCPUProfile()
+	}
 	cwg.Wait()
 	time.Sleep(2 * time.Second) // status writes and events settle
 	rss1, heap1, g1 := rssBytes(b), heapBytes(), goruntime.NumGoroutine()
+	fd1, fdKinds := openFDs(b)
+	b.Logf("open fds after %d pods: %d (%d before); by kind: %v", n, fd1, fd0, fdKinds)
 
-	// $WASMPOD_DENSITY_PROFILE_DIR gets heap.pprof, goroutines.txt and the
-	// idle window's cpu.pprof.
-	if d := os.Getenv("WASMPOD_DENSITY_PROFILE_DIR"); d != "" {
+	// $WASMPOD_DENSITY_PROFILE_DIR gets the start's start.pprof,
+	// heap.pprof, goroutines.txt and the idle window's cpu.pprof.
+	if d := profDir; d != "" {
 		for name, prof := range map[string]string{"heap.pprof": "heap", "goroutines.txt": "goroutine"} {
 			f, err := os.Create(filepath.Join(d, name))
 			if err != nil {
@@ -279,6 +345,7 @@ func BenchmarkDensity(b *testing.B) {
 	b.ReportMetric((perPod-rawRSS)/1024, "host-beyond-raw-KiB")
 	b.ReportMetric((heap1-heap0)/float64(n)/1024, "heap-per-pod-KiB")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines-per-pod")
+	b.ReportMetric(float64(fd1-fd0)/float64(n), "host-fds-per-pod")
 	b.ReportMetric(float64(busy)/float64(wall)*100, "idle-cpu-%-of-core")
 	b.ReportMetric(idleBase, "baseline-idle-cpu-%-of-core")
 	b.ReportMetric(toAll.Seconds(), "to-running-all-s")
