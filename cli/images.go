@@ -265,7 +265,7 @@ func progressPrinter(w io.Writer, verb, ref string) (func(done, total int64), fu
 func imagePushCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "push",
-		Usage:     "Push an image of the node's module store to its registry (or to DEST) as a wasm OCI artifact",
+		Usage:     "Push an image of the node's module store to its registry (or to DEST): as it was pulled, or, built here, as a wasm OCI artifact",
 		ArgsUsage: "IMAGE [DEST]",
 		Flags:     append(storeFlags(), registryFlags(false)...),
 		Action:    imagePush,

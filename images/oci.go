@@ -460,6 +460,10 @@ func (r *Resolver) fetch(ctx context.Context, ref string, nref name.Reference, o
 		return nil, pullErr(ref, "failed to pull and unpack image %q: storing the module: %v", canon, err)
 	}
 	e.Module, e.Size = digest, size
+	if err := r.Store.recordSource(ctx, e, img, m, e.layerBlob); err != nil { // oci_source.go
+		return nil, pullErr(ref, "failed to pull and unpack image %q: storing the layer: %v", canon, err)
+	}
+	e.layerBlob = nil
 	e.Pulled = time.Now()
 	e.LastUsed = e.Pulled
 	if err := idx.put(r.Store, e); err != nil {
@@ -585,6 +589,7 @@ func (r *Resolver) pullContainerImage(ctx context.Context, img v1.Image, m *v1.M
 	if err != nil {
 		return nil, err
 	}
+	e.layerBlob = blob // kept for push (oci_source.go)
 	urc, err := uncompress(d.MediaType, blob)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %v", d.Digest, err)

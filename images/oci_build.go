@@ -107,7 +107,10 @@ func (s *Store) BuildArtifact(ctx context.Context, ref string, module []byte) (s
 }
 
 // Push pushes the stored image ref (as `wasmpod images` lists it) to its
-// registry, or to dest when dest is not "", as a wasm OCI artifact. The
+// registry, or to dest when dest is not "": a pulled image as it was pulled
+// (the same manifest, config and layer, so the same digest), an image
+// built here (or pulled before its source was kept) as a wasm OCI
+// artifact. The
 // progress callback, when set, is given bytes sent. It returns the pushed
 // manifest's digest.
 func (r *Resolver) Push(ctx context.Context, ref, dest string, kc authn.Keychain, progress func(done, total int64)) (string, error) {
@@ -118,13 +121,21 @@ func (r *Resolver) Push(ctx context.Context, ref, dest string, kc authn.Keychain
 	if !ok {
 		return "", fmt.Errorf("%w: no image %s", ErrUnknown, ref)
 	}
-	b, err := r.Store.Get(im.Module)
-	if err != nil {
-		return "", err
-	}
-	img, err := WasmArtifact(b, im.Created)
-	if err != nil {
-		return "", err
+	var img v1.Image
+	var err error
+	if im.source != nil {
+		// Pulled: pushed as it was pulled (oci_source.go).
+		if img, err = r.Store.sourceImage(im.source, im.Module); err != nil {
+			return "", fmt.Errorf("reading %s from the store: %v", ref, err)
+		}
+	} else {
+		b, err := r.Store.Get(im.Module)
+		if err != nil {
+			return "", err
+		}
+		if img, err = WasmArtifact(b, im.Created); err != nil {
+			return "", err
+		}
 	}
 	if dest == "" {
 		dest = im.Ref

@@ -33,6 +33,11 @@ type ociEntry struct {
 	LastUsed   time.Time `json:"lastUsed"`      // last resolve
 	Entrypoint []string  `json:"entrypoint,omitempty"`
 	Cmd        []string  `json:"cmd,omitempty"`
+	// Source is the image as pulled, for a push that sends it unchanged
+	// (oci_source.go); nil for an image built here.
+	Source *ociSource `json:"source,omitempty"`
+
+	layerBlob []byte // a container image's layer as pulled, until recordSource
 }
 
 // OCIImage describes an image of the OCI index (Store.OCIImages).
@@ -47,6 +52,8 @@ type OCIImage struct {
 	Created  time.Time // from the image config (zero when it has none)
 	Pulled   time.Time
 	LastUsed time.Time
+
+	source *ociSource
 }
 
 type ociIndex struct {
@@ -182,7 +189,8 @@ func (s *Store) OCIImages() []OCIImage {
 	out := make([]OCIImage, 0, len(x.m))
 	for _, e := range x.m {
 		out = append(out, OCIImage{Ref: e.Ref, Repo: e.Repo, Tag: e.Tag, ID: ociImageID(e.Repo, e.Manifest),
-			Manifest: e.Manifest, Module: e.Module, Size: e.Size, Created: e.Created, Pulled: e.Pulled, LastUsed: e.LastUsed})
+			Manifest: e.Manifest, Module: e.Module, Size: e.Size, Created: e.Created, Pulled: e.Pulled, LastUsed: e.LastUsed,
+			source: e.Source})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
 	return out
@@ -258,13 +266,21 @@ func (s *Store) RemoveOCIImage(ref string, inUse func(module string) bool) error
 		x.mu.Unlock()
 		return err
 	}
-	shared := false
+	shared, layerShared := false, false
 	for _, o := range x.m {
 		if o.Module == e.Module {
 			shared = true
 		}
+		if e.Source != nil && o.Source != nil && o.Source.Layer == e.Source.Layer {
+			layerShared = true
+		}
 	}
 	x.mu.Unlock()
+	if e.Source != nil && e.Source.Layer != e.Module && !layerShared {
+		if err := s.removeLayer(e.Source.Layer); err != nil { // oci_source.go
+			return err
+		}
+	}
 	if shared || (inUse != nil && inUse(e.Module)) {
 		return nil
 	}

@@ -66,6 +66,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	blobs    map[string][]byte // memory store only
+	layers   map[string][]byte // memory store only: kept layer blobs (oci_source.go)
 	tags     map[string]string // "NAME:TAG" -> digest
 	maxTotal int64             // bound on total+pending
 	total    int64             // bytes of the stored blobs
@@ -95,6 +96,7 @@ func OpenStore(dir string) (*Store, error) {
 			}
 		}
 	}
+	s.total += layersUsage(dir) // oci_source.go
 	b, err := os.ReadFile(filepath.Join(dir, "tags.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
