@@ -43,6 +43,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/api"
@@ -212,6 +213,7 @@ type Cluster struct {
 	server  *apiserver.Server
 	handler http.Handler
 	client  kubernetes.Interface
+	restCfg *rest.Config
 	images  *memoResolver
 	agents  []*pods.Agent
 	network *network.Network
@@ -348,6 +350,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if c.client, err = kubernetes.NewForConfig(inProc); err != nil {
 		return nil, err
 	}
+	c.restCfg = c.server.InProcessConfig(c.handler)
 
 	hostAddr := cfg.HostPortAddress
 	if !hostAddr.IsValid() {
@@ -556,8 +559,17 @@ func (c *Cluster) onClose(f func()) {
 	c.mu.Unlock()
 }
 
-// Client is a client-go clientset talking to the in-process API server.
+// Client is a typed clientset talking to the in-process API server: the
+// clientset the control plane uses, of the API group-versions wasmpod
+// serves, generated as client-go's is and with the same methods (its type
+// lives in an internal package; for client-go's own clientset, or any
+// other client-go client, use RESTConfig).
 func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// RESTConfig returns a new client-go configuration of the in-process API
+// server, for client-go's clientsets (k8s.io/client-go/kubernetes
+// NewForConfig), dynamic client or informers.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.restCfg) }
 
 // Handler serves the Kubernetes-style HTTP API (without authentication:
 // wrap it, or use apiserver.Server.Handler with a token, for TCP).
