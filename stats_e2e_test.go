@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -129,6 +130,26 @@ func TestStatsSummaryThroughNodeProxy(t *testing.T) {
 	_, busy2 := container(summary(), "busy")
 	if d := time.Duration(*busy2.CPU.UsageCoreNanoSeconds - *busy.CPU.UsageCoreNanoSeconds); d < 50*time.Millisecond || d > 400*time.Millisecond {
 		t.Errorf("the busy container's cumulative usage grew by %v in a second (limit 200m)", d)
+	}
+
+	// /metrics/resource, the Prometheus text metrics-server scrapes: the
+	// same figures, each with its time.
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/node-1/proxy/metrics/resource").DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("GET metrics/resource: %v", err)
+	}
+	for _, re := range []string{
+		`(?m)^# TYPE container_cpu_usage_seconds_total counter$`,
+		`(?m)^container_cpu_usage_seconds_total\{container="main",namespace="default",pod="busy"\} [0-9.e+-]+ [0-9]{13}$`,
+		`(?m)^container_memory_working_set_bytes\{container="main",namespace="default",pod="idle"\} [1-9][0-9.e+]* [0-9]{13}$`,
+		`(?m)^node_cpu_usage_seconds_total [0-9.e+-]+ [0-9]{13}$`,
+		`(?m)^node_memory_working_set_bytes [1-9][0-9.e+]* [0-9]{13}$`,
+		`(?m)^pod_cpu_usage_seconds_total\{namespace="default",pod="busy"\} `,
+		`(?m)^resource_scrape_error 0$`,
+	} {
+		if !regexp.MustCompile(re).Match(raw) {
+			t.Errorf("metrics/resource lacks %s:\n%s", re, raw)
+		}
 	}
 
 	// Other paths: the kubelet's 404; a node that does not exist.

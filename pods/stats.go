@@ -20,9 +20,12 @@ package pods
 // container's account began, when its usage was zero).
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -247,8 +250,9 @@ func (a *Agent) StatsSummary() *statsv1alpha1.Summary {
 }
 
 // ServeNodeProxy answers what the API server proxies to the node
-// (nodes/NAME/proxy/PATH), as the kubelet's server does: GET /stats/summary
-// and /healthz; any other path is the kubelet's plain 404.
+// (nodes/NAME/proxy/PATH), as the kubelet's server does: GET /stats/summary,
+// /metrics/resource and /healthz; any other path is the kubelet's plain
+// 404.
 func (a *Agent) ServeNodeProxy(w http.ResponseWriter, req *http.Request, path string) {
 	switch path {
 	case "/stats/summary", "/stats/summary/":
@@ -263,10 +267,68 @@ func (a *Agent) ServeNodeProxy(w http.ResponseWriter, req *http.Request, path st
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
+	case "/metrics/resource":
+		if req.Method != http.MethodGet {
+			http.Error(w, "405: Method Not Allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Write(resourceMetrics(a.StatsSummary()))
 	case "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok"))
 	default:
 		http.NotFound(w, req)
 	}
+}
+
+// resourceMetrics is the kubelet's /metrics/resource (what metrics-server
+// scrapes for `kubectl top` since its 0.6) from a Summary: the Prometheus
+// text format, each sample with its own time in milliseconds.
+func resourceMetrics(sum *statsv1alpha1.Summary) []byte {
+	var b bytes.Buffer
+	type sample struct {
+		labels string
+		value  float64
+		t      metav1.Time
+	}
+	family := func(name, kind, help string, samples []sample) {
+		fmt.Fprintf(&b, "# HELP %s [STABLE] %s\n# TYPE %s %s\n", name, help, name, kind)
+		for _, s := range samples {
+			fmt.Fprintf(&b, "%s%s %s %d\n", name, s.labels, strconv.FormatFloat(s.value, 'g', -1, 64), s.t.UnixMilli())
+		}
+	}
+	cpu := func(st *statsv1alpha1.CPUStats, labels string, out *[]sample) {
+		if st != nil && st.UsageCoreNanoSeconds != nil {
+			*out = append(*out, sample{labels, float64(*st.UsageCoreNanoSeconds) / 1e9, st.Time})
+		}
+	}
+	mem := func(st *statsv1alpha1.MemoryStats, labels string, out *[]sample) {
+		if st != nil && st.WorkingSetBytes != nil {
+			*out = append(*out, sample{labels, float64(*st.WorkingSetBytes), st.Time})
+		}
+	}
+	var ctrCPU, ctrMem, ctrStart, podCPU, podMem, nodeCPU, nodeMem []sample
+	cpu(sum.Node.CPU, "", &nodeCPU)
+	mem(sum.Node.Memory, "", &nodeMem)
+	for _, p := range sum.Pods {
+		pl := fmt.Sprintf("{namespace=%q,pod=%q}", p.PodRef.Namespace, p.PodRef.Name)
+		cpu(p.CPU, pl, &podCPU)
+		mem(p.Memory, pl, &podMem)
+		for _, c := range p.Containers {
+			cl := fmt.Sprintf("{container=%q,namespace=%q,pod=%q}", c.Name, p.PodRef.Namespace, p.PodRef.Name)
+			cpu(c.CPU, cl, &ctrCPU)
+			mem(c.Memory, cl, &ctrMem)
+			ctrStart = append(ctrStart, sample{cl, float64(c.StartTime.Unix()), c.StartTime})
+		}
+	}
+	family("container_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed by the container in core-seconds", ctrCPU)
+	family("container_memory_working_set_bytes", "gauge", "Current working set of the container in bytes", ctrMem)
+	family("container_start_time_seconds", "gauge", "Start time of the container since unix epoch in seconds", ctrStart)
+	family("node_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed by the node in core-seconds", nodeCPU)
+	family("node_memory_working_set_bytes", "gauge", "Current working set of the node in bytes", nodeMem)
+	family("pod_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed by the pod in core-seconds", podCPU)
+	family("pod_memory_working_set_bytes", "gauge", "Current working set of the pod in bytes", podMem)
+	b.WriteString("# HELP resource_scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise\n# TYPE resource_scrape_error gauge\nresource_scrape_error 0\n")
+	return b.Bytes()
 }
