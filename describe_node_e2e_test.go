@@ -81,7 +81,7 @@ func TestDescribeNodeMatchesKubectl(t *testing.T) {
 		if _, err := cs.CoreV1().Events("default").Create(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-1.%d", i)},
 			InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: "node-1", UID: uid}, Type: corev1.EventTypeNormal,
 			Reason: []string{"RegisteredNode", "NodeHasSufficientMemory"}[i], Message: fmt.Sprintf("event %d about node-1", i),
-			Source: corev1.EventSource{Component: []string{"node-controller", "kubelet"}[i], Host: []string{"", "node-1"}[i]},
+			Source:         corev1.EventSource{Component: []string{"node-controller", "kubelet"}[i], Host: []string{"", "node-1"}[i]},
 			FirstTimestamp: at, LastTimestamp: at, Count: int32(1 + 2*i)}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
