@@ -151,7 +151,8 @@ func (c *Client) ServerGroupsAndResources() ([]*metav1.APIGroup, []*metav1.APIRe
 	return out, got, nil
 }
 
-// ServerPreferredResources returns, for every group, each resource once:
+// ServerPreferredResources returns, for every group, each resource (not
+// subresources) once:
 // from the group's preferred version when it has it there, else from the
 // first version listing it, as client-go's ServerPreferredResources. A
 // partial answer comes with a *GroupDiscoveryFailedError.
@@ -180,6 +181,9 @@ func (c *Client) ServerPreferredResources() ([]*metav1.APIResourceList, error) {
 			}
 			var keep []metav1.APIResource
 			for _, r := range l.APIResources {
+				if strings.Contains(r.Name, "/") {
+					continue // subresources are not listed, as client-go's
+				}
 				if !seen[r.Name] {
 					seen[r.Name] = true
 					keep = append(keep, r)
