@@ -85,6 +85,10 @@ type Engine struct {
 	// copyingMemory backs linear memories with the portable growing slice
 	// instead of a reservation (the benchmarks' baseline).
 	copyingMemory bool
+	// memPool keeps ended instances' reservations for new ones
+	// (memory_pool.go); nil unmaps each at its end (the benchmarks'
+	// baseline).
+	memPool *memPool
 	// noCPU compiles and runs without CPU accounting (the benchmarks'
 	// baseline, cpu_bench_test.go).
 	noCPU bool
@@ -148,6 +152,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cacheDir: cfg.CacheDir,
 		hostFDs:  hostFDs,
 		maxFDs:   cfg.MaxFDs,
+		memPool:  newMemPool(),
 	}, nil
 }
 
@@ -225,6 +230,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		return err
 	}
 	err := e.rt.Close(ctx)
+	e.memPool.close()
 	if cerr := e.cache.Close(ctx); err == nil {
 		err = cerr
 	}
@@ -261,7 +267,7 @@ func (e *Engine) start(ctx context.Context, cm *compiledModule, cfg runtime.Cont
 	if err != nil {
 		return nil, err
 	}
-	alloc := newMemAllocator(acct)
+	alloc := newMemAllocator(acct, e.memPool)
 	alloc.copying = e.copyingMemory
 	defer func() {
 		if err != nil {

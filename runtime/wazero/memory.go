@@ -11,6 +11,18 @@ import (
 
 const pageSize = runtime.PageSize
 
+// Bounds of an Engine's pool of released reservations (memPool).
+const (
+	// poolMaxResident bounds the pages all pooled reservations keep.
+	poolMaxResident = 64 << 20
+	// poolKeep bounds the pages one pooled reservation keeps; the pages
+	// the guest had beyond it are dropped when it is pooled.
+	poolKeep = 16 << 20
+	// poolMaxFree bounds the number of pooled reservations (their address
+	// space; each is at most 4 GiB of PROT_NONE/NORESERVE mappings).
+	poolMaxFree = 64
+)
+
 // memAllocator backs one instance's linear memory. The memory is reserved
 // once at its maximum size (the container's limit, or the module's maximum)
 // and grows in place, so growth never copies and the host holds only the
@@ -23,12 +35,15 @@ const pageSize = runtime.PageSize
 // OOMKilled when the guest exits non-zero. Start prepays the initial memory
 // (runtime.NewMemoryAccount).
 //
-// Free releases the pages and the budget. A Free while guest code is still
-// on the stack (the start section during instantiation, or _start: wazero
-// frees memory from proc_exit) only drops the pages (they read as zeros); the
-// address range is unmapped by exitCall, so a late access never faults.
+// Free releases the budget and gives the reservation back to the Engine's
+// pool (memory_pool.go: zeroed, most of its pages dropped, reused by a later
+// instance) or unmaps it. A Free while guest code is still on the stack (the
+// start section during instantiation, or _start: wazero frees memory from
+// proc_exit, which then unwinds) leaves the range to exitCall, so a late
+// access never faults and no other instance gets it while this one runs.
 type memAllocator struct {
 	acct *runtime.MemoryAccount // its Limit bounds the reservation
+	pool *memPool               // nil: unmap at the end
 	// copying: back the memory with the portable growing slice.
 	copying bool
 
@@ -38,8 +53,8 @@ type memAllocator struct {
 	pending bool // freed during the call: unmap at exitCall
 }
 
-func newMemAllocator(acct *runtime.MemoryAccount) *memAllocator {
-	return &memAllocator{acct: acct}
+func newMemAllocator(acct *runtime.MemoryAccount, pool *memPool) *memAllocator {
+	return &memAllocator{acct: acct, pool: pool}
 }
 
 // Allocate implements experimental.MemoryAllocator.
@@ -48,7 +63,7 @@ func (a *memAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMe
 	if a.copying {
 		res = newSliceReservation(min(maxBytes, a.acct.Limit()))
 	} else {
-		res = newReservation(min(maxBytes, a.acct.Limit()))
+		res = a.pool.reserve(min(maxBytes, a.acct.Limit()))
 	}
 	m := &linearMemory{a: a, res: res}
 	a.mu.Lock()
@@ -87,13 +102,13 @@ func (a *memAllocator) enterCall() {
 	a.mu.Unlock()
 }
 
-// exitCall unmaps a memory freed while the guest ran.
+// exitCall recycles a memory freed while the guest ran.
 func (a *memAllocator) exitCall() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.inCall = false
 	if a.pending && a.mem != nil {
-		a.mem.res.release()
+		a.mem.recycle()
 		a.pending = false
 	}
 }
@@ -103,7 +118,16 @@ type linearMemory struct {
 	a     *memAllocator
 	res   reservation
 	size  uint64 // bytes the guest has (charged to the node budget)
+	used  uint64 // the most bytes it had: all it may have written
 	freed bool
+}
+
+// recycle hands the reservation to the pool (or unmaps it); a.mu is held.
+func (m *linearMemory) recycle() {
+	if m.res != nil {
+		m.a.pool.recycle(m.res, m.used)
+		m.res = nil
+	}
 }
 
 // Reallocate implements experimental.LinearMemory: it grows the memory in
@@ -134,6 +158,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	m.size = size
+	m.used = max(m.used, size)
 	return b
 }
 
@@ -150,9 +175,11 @@ func (m *linearMemory) Free() {
 	a.acct.Refund()
 	m.size = 0
 	if a.inCall {
-		m.res.drop()
+		if a.pool == nil {
+			m.res.drop() // nothing will reuse them: give the pages back now
+		}
 		a.pending = true
 		return
 	}
-	m.res.release()
+	m.recycle()
 }

@@ -17,10 +17,13 @@ type mmapReservation struct {
 	mem       []byte // the whole reservation
 	limit     uint64 // bytes the guest may grow to (<= len(mem))
 	committed uint64 // bytes made accessible (a multiple of the OS page)
+	kept      uint64 // while pooled: the resident (zeroed) bytes it keeps
 }
 
+var osPage = uint64(os.Getpagesize())
+
 func newReservation(limit uint64) reservation {
-	length := roundUp(limit, uint64(os.Getpagesize()))
+	length := roundUp(limit, osPage)
 	if length == 0 || length > 1<<32 {
 		return newSliceReservation(limit)
 	}
@@ -45,7 +48,7 @@ func (r *mmapReservation) grow(size uint64) ([]byte, error) {
 	if r.mem == nil {
 		return nil, os.ErrClosed
 	}
-	end := roundUp(size, uint64(os.Getpagesize()))
+	end := roundUp(size, osPage)
 	if end > r.committed {
 		if err := unix.Mprotect(r.mem[r.committed:end], unix.PROT_READ|unix.PROT_WRITE); err != nil {
 			return nil, err
