@@ -294,16 +294,29 @@ func (s *Store) RemoveOCIImage(ref string, inUse func(module string) bool) error
 
 // removeBlob deletes the blob digest.
 func (s *Store) removeBlob(digest string) error {
+	return s.removeFile(false, digest)
+}
+
+// removeFile deletes the blob digest, or the layer blob if layer, and
+// takes its bytes off the store's total.
+func (s *Store) removeFile(layer bool, digest string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dir == "" {
-		if b, ok := s.blobs[digest]; ok {
-			delete(s.blobs, digest)
+		mem := s.blobs
+		if layer {
+			mem = s.layers
+		}
+		if b, ok := mem[digest]; ok {
+			delete(mem, digest)
 			s.total -= int64(len(b))
 		}
 		return nil
 	}
 	p := s.blobPath(digest)
+	if layer {
+		p = s.layerPath(digest)
+	}
 	st, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

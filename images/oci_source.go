@@ -185,30 +185,7 @@ func (s *Store) getLayer(digest string) ([]byte, error) {
 
 // removeLayer deletes a layer blob.
 func (s *Store) removeLayer(digest string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dir == "" {
-		if b, ok := s.layers[digest]; ok {
-			delete(s.layers, digest)
-			s.total -= int64(len(b))
-		}
-		return nil
-	}
-	p := s.layerPath(digest)
-	st, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return storeIO(err)
-	}
-	if err := os.Remove(p); err != nil {
-		return storeIO(err)
-	}
-	if st.Mode().IsRegular() {
-		s.total -= st.Size()
-	}
-	return nil
+	return s.removeFile(true, digest)
 }
 
 // layersUsage is the bytes of DIR/layers (OpenStore's total).
