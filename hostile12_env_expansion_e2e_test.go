@@ -44,7 +44,11 @@ func TestHostile12EnvExpansionBounded(t *testing.T) {
 	}
 	grew := h.grew()
 	t.Logf("heap grew by %d MiB at most while the environment was refused", grew>>20)
-	if grew > 128<<20 {
+	// B alone expands to 512 MiB. The heap is the whole test process's
+	// (other tests' servers included, GC timing under load: peaks of
+	// 143-156 MiB were seen on a loaded machine with the bound refused
+	// long before), so the bound is half of what building B would take.
+	if grew > 256<<20 {
 		t.Errorf("the server's heap grew by %d MiB building a container's environment from a 120 KiB spec", grew>>20)
 	}
 	if p == nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil ||
