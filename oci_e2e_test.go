@@ -188,7 +188,7 @@ func TestOCIImagesE2E(t *testing.T) {
 		if got := e.mustKubectl(t, "get", "pod", "oci-hello", "-o", "jsonpath={.spec.containers[0].imagePullPolicy} {.status.containerStatuses[0].imageID}"); got != "IfNotPresent "+e.host+"/hello@"+manifest {
 			t.Errorf("kubectl get -o jsonpath: %q", got)
 		}
-		ev := podEvents(t, cs, "oci-hello")
+		ev := podEventsWith(t, cs, "oci-hello", fmt.Sprintf("including waiting). Image size: %d bytes.", len(hello)))
 		for _, want := range []string{
 			fmt.Sprintf("Normal Pulling: Pulling image %q", ref),
 			fmt.Sprintf("Normal Pulled: Successfully pulled image %q in ", ref),
@@ -241,7 +241,7 @@ func TestOCIImagesE2E(t *testing.T) {
 		if m := p.Status.ContainerStatuses[0].State.Waiting.Message; m != want {
 			t.Errorf("message %q, want %q", m, want)
 		}
-		if ev := podEvents(t, cs, "oci-never"); !strings.Contains(ev, "Warning ErrImageNeverPull: "+want) {
+		if ev := podEventsWith(t, cs, "oci-never", "Warning ErrImageNeverPull: "+want); !strings.Contains(ev, "Warning ErrImageNeverPull: "+want) {
 			t.Errorf("events:\n%s", ev)
 		}
 		if out := e.mustKubectl(t, "get", "pod", "oci-never"); !strings.Contains(out, "ErrImageNeverPull") {
@@ -259,8 +259,8 @@ func TestOCIImagesE2E(t *testing.T) {
 				t.Errorf("waiting message %q lacks %q", msg, want)
 			}
 		}
-		if ev := podEvents(t, cs, "oci-noauth"); !strings.Contains(ev, fmt.Sprintf("Warning Failed: Failed to pull image %q: ", ref)) {
-			t.Errorf("events:\n%s", ev)
+		if want := fmt.Sprintf("Warning Failed: Failed to pull image %q: ", ref); !strings.Contains(podEventsWith(t, cs, "oci-noauth", want), want) {
+			t.Errorf("events lack %q:\n%s", want, podEvents(t, cs, "oci-noauth"))
 		}
 		// kubectl create secret docker-registry makes a dockerconfigjson Secret.
 		e.mustKubectl(t, "create", "secret", "docker-registry", "regcred", "--docker-server="+e.host, "--docker-username="+ociUser, "--docker-password="+ociPassword)
@@ -284,7 +284,8 @@ spec:
 		if got := e.mustKubectl(t, "logs", "oci-auth"); got != "hello from an unnamed pod\nargs: private\n" {
 			t.Errorf("logs %q", got)
 		}
-		if ev := podEvents(t, cs, "oci-auth"); !strings.Contains(ev, "Warning FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (default/missing); attempting to pull the image may not succeed.") {
+		const secretWarning = "Warning FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (default/missing); attempting to pull the image may not succeed."
+		if ev := podEventsWith(t, cs, "oci-auth", secretWarning); !strings.Contains(ev, secretWarning) {
 			t.Errorf("events:\n%s", ev)
 		}
 	})

@@ -65,6 +65,21 @@ func podEvents(t *testing.T, cs kubernetes.Interface, name string) string {
 	return b.String()
 }
 
+// podEventsWith is podEvents once they contain want, or after 30 s:
+// the agent records Events asynchronously, as the kubelet's recorder, so
+// one may land after the status that followed it.
+func podEventsWith(t *testing.T, cs kubernetes.Interface, name, want string) string {
+	t.Helper()
+	end := time.Now().Add(30 * time.Second)
+	for {
+		ev := podEvents(t, cs, name)
+		if strings.Contains(ev, want) || time.Now().After(end) {
+			return ev
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func getPod(t *testing.T, cs kubernetes.Interface, name string) *corev1.Pod {
 	t.Helper()
 	p, err := cs.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
