@@ -79,6 +79,17 @@ func TestCronJobKubectl(t *testing.T) {
 		t.Fatalf("%d pods of hello-manual", len(manualPods))
 	}
 
+	// The history keeps the Job that started last, by status.startTime,
+	// which has whole seconds; within one second the name decides (as
+	// upstream's byJobStartTime), and "hello-<minutes>" sorts before
+	// "hello-manual". Let the scheduled Job start in a later second than
+	// the manual one, so that the manual one is the older.
+	mj, err := cs.BatchV1().Jobs("default").Get(ctx, "hello-manual", metav1.GetOptions{})
+	if err != nil || mj.Status.StartTime == nil {
+		t.Fatalf("hello-manual: %v, startTime %v", err, mj)
+	}
+	time.Sleep(time.Until(mj.Status.StartTime.Add(time.Second)))
+
 	// By the schedule: the last schedule time two years back makes the
 	// latest January 1st due now.
 	last := time.Now().AddDate(-2, 0, 0).UTC().Truncate(time.Minute)
