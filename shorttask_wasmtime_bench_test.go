@@ -7,8 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	wt "github.com/bytecodealliance/wasmtime-go/v39"
-
+	"github.com/wasmpod/wasmpod/runtime/enginetest"
 	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
 	"github.com/wasmpod/wasmpod/runtime/wasmtime"
 )
@@ -24,36 +23,7 @@ func BenchmarkShortTaskWasmtime(b *testing.B) {
 	}
 	defer eng.Close(ctx)
 	benchShortTasks(b, eng, func(wasm []byte) func() {
-		engine := wt.NewEngine()
-		linker := wt.NewLinker(engine)
-		if err := linker.DefineWasi(); err != nil {
-			b.Fatal(err)
-		}
-		module, err := wt.NewModule(engine, wasm)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return func() {
-			store := wt.NewStore(engine)
-			defer store.Close()
-			wc := wt.NewWasiConfig()
-			wc.SetArgv([]string{"hello", "a"})
-			wc.SetEnv([]string{"POD_NAME"}, []string{"raw"})
-			if err := wc.SetStdoutFile("/dev/null"); err != nil {
-				b.Fatal(err)
-			}
-			store.SetWasi(wc)
-			inst, err := linker.Instantiate(store, module)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := inst.GetFunc(store, "_start").Call(store); err != nil {
-				if e, ok := err.(*wt.Error); !ok {
-					b.Fatal(err)
-				} else if code, ok := e.ExitStatus(); !ok || code != 0 {
-					b.Fatal(err)
-				}
-			}
-		}
+		raw := enginetest.NewRawWasmtime(b, wasm, []string{"hello", "a"}, map[string]string{"POD_NAME": "raw"})
+		return func() { raw.Run(b) }
 	})
 }

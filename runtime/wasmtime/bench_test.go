@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	wt "github.com/bytecodealliance/wasmtime-go/v39"
 	wz "github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
@@ -18,49 +17,6 @@ import (
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
 	"github.com/wasmpod/wasmpod/runtime/wasmtime"
 )
-
-// rawWasmtime runs a module with wasmtime-go and wasmtime's own WASI, as
-// an embedder would: a Store, the WASI context, instantiate, _start.
-type rawWasmtime struct {
-	engine *wt.Engine
-	linker *wt.Linker
-	module *wt.Module
-}
-
-func newRawWasmtime(b *testing.B, wasm []byte) *rawWasmtime {
-	eng := wt.NewEngine()
-	l := wt.NewLinker(eng)
-	if err := l.DefineWasi(); err != nil {
-		b.Fatal(err)
-	}
-	m, err := wt.NewModule(eng, wasm)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &rawWasmtime{engine: eng, linker: l, module: m}
-}
-
-func (r *rawWasmtime) run(b *testing.B) {
-	store := wt.NewStore(r.engine)
-	defer store.Close()
-	wc := wt.NewWasiConfig()
-	wc.SetArgv([]string{"hello", "a"})
-	if err := wc.SetStdoutFile("/dev/null"); err != nil {
-		b.Fatal(err)
-	}
-	store.SetWasi(wc)
-	inst, err := r.linker.Instantiate(store, r.module)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := inst.GetFunc(store, "_start").Call(store); err != nil {
-		if e, ok := err.(*wt.Error); !ok {
-			b.Fatal(err)
-		} else if code, ok := e.ExitStatus(); !ok || code != 0 {
-			b.Fatal(err)
-		}
-	}
-}
 
 // rawWazero runs a module with wazero and wazero's own WASI.
 type rawWazero struct {
@@ -109,7 +65,7 @@ func BenchmarkStartCached(b *testing.B) {
 	if _, err := eng.Compile(context.Background(), digest, wasm); err != nil {
 		b.Fatal(err)
 	}
-	raw := newRawWasmtime(b, wasm)
+	raw := enginetest.NewRawWasmtime(b, wasm, []string{"hello", "a"}, nil)
 	dir := b.TempDir()
 	var engT, rawT time.Duration
 	b.ResetTimer()
@@ -131,7 +87,7 @@ func BenchmarkStartCached(b *testing.B) {
 			b.Fatalf("status %+v", st)
 		}
 		t1 := time.Now()
-		raw.run(b)
+		raw.Run(b)
 		engT += t1.Sub(t0)
 		rawT += time.Since(t1)
 	}
@@ -146,14 +102,14 @@ func BenchmarkStartCached(b *testing.B) {
 // same run; ratio is wasmtime's rate over wazero's.
 func BenchmarkShortTaskRawWasmtimeVsWazero(b *testing.B) {
 	wasm := helloWasm(b)
-	rwt := newRawWasmtime(b, wasm)
+	rwt := enginetest.NewRawWasmtime(b, wasm, []string{"hello", "a"}, nil)
 	rwz := newRawWazero(b, wasm)
 	defer rwz.rt.Close(context.Background())
 	var wtT, wzT time.Duration
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		rwt.run(b)
+		rwt.Run(b)
 		t1 := time.Now()
 		rwz.run(b)
 		wtT += t1.Sub(t0)
