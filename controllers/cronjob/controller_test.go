@@ -31,6 +31,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/apitest"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/store/memory"
 )
@@ -49,19 +50,7 @@ type env struct {
 // apiClient serves a real API server (memory store, clk) for the test's
 // life and returns a client of it.
 func apiClient(t *testing.T, clk *clocktesting.FakeClock) kubernetes.Interface {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st := memory.New()
-	t.Cleanup(func() { cancel(); st.Close() })
-	s, err := apiserver.New(ctx, st, apiserver.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(s.InProcessConfig(s.Handler(apiserver.HandlerOptions{})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
+	return apitest.Client(t, clk)
 }
 
 func setup(t *testing.T) *env {

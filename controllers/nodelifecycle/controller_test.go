@@ -11,9 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/apitest"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
-	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -70,17 +69,8 @@ func eventually(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, w
 // their statuses as given, and returns a client of it.
 func start(t *testing.T, clk *clocktesting.FakeClock, objs ...any) kubernetes.Interface {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st := memory.New()
-	t.Cleanup(func() { cancel(); st.Close() })
-	s, err := apiserver.New(ctx, st, apiserver.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(s.InProcessConfig(s.Handler(apiserver.HandlerOptions{})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	cs := apitest.Client(t, clk)
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *corev1.Node:
