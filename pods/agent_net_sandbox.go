@@ -74,7 +74,7 @@ func (w *Worker) createSandbox(ctx context.Context) (bool, error) {
 		if wake > 0 {
 			// Nothing runs: a termination ends the pod at once, whatever the grace.
 			// A pod waiting for an IP tries again as soon as one is released.
-			stop, ctxErr = w.waitToRetryOr(ctx, wake, w.ipFreed())
+			stop, ctxErr = w.waitToRetry(ctx, wake, w.ipFreed())
 		}
 		switch {
 		case stop:
@@ -213,16 +213,10 @@ func listenError(err error) error {
 }
 
 // waitToRetry waits d on the worker's clock before a set-up step is tried
-// again. It returns stop when the pod was asked to end first (a
-// termination, an eviction, which it begins, or ctx, whose error it
-// returns).
-func (w *Worker) waitToRetry(ctx context.Context, d time.Duration) (stop bool, ctxErr error) {
-	return w.waitToRetryOr(ctx, d, nil)
-}
-
-// waitToRetryOr is waitToRetry that also ends, to retry, when early is
-// closed.
-func (w *Worker) waitToRetryOr(ctx context.Context, d time.Duration, early <-chan struct{}) (stop bool, ctxErr error) {
+// again, or less when early (nil: never) is closed first. It returns stop
+// when the pod was asked to end first (a termination, an eviction, which
+// it begins, or ctx, whose error it returns).
+func (w *Worker) waitToRetry(ctx context.Context, d time.Duration, early <-chan struct{}) (stop bool, ctxErr error) {
 	t := w.clk.NewTimer(d)
 	defer t.Stop()
 	select {

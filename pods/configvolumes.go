@@ -454,7 +454,7 @@ func (w *Worker) mountConfigVolumes(ctx context.Context) (bool, error) {
 		}
 		w.event(corev1.EventTypeWarning, "FailedMount", err.Error())
 		w.publish()
-		if stop, ctxErr := w.waitToRetry(ctx, delay); stop {
+		if stop, ctxErr := w.waitToRetry(ctx, delay, nil); stop {
 			w.state.terminal = true
 			w.publish()
 			return false, ctxErr
