@@ -148,14 +148,17 @@ func (a *Agent) StatsSummary() *statsv1alpha1.Summary {
 	}
 	a.mu.Unlock()
 	type podCPU struct {
-		cs []ContainerCPU
-		w  *Worker
+		cs   []ContainerCPU
+		w    *Worker
+		disk int64
 	}
+	// Read before the sampler's lock: the disk usage walks each pod's
+	// directory.
+	ns := nodeStats{a}
 	pods := make([]podCPU, 0, len(workers))
 	for _, w := range workers {
-		pods = append(pods, podCPU{cs: w.cpuStats(), w: w})
+		pods = append(pods, podCPU{cs: w.cpuStats(), w: w, disk: ns.PodDisk(w)})
 	}
-	ns := nodeStats{a}
 	s := &a.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,7 +237,7 @@ func (a *Agent) StatsSummary() *statsv1alpha1.Summary {
 		}
 		ps.CPU = s.sample(statsKey{uid: pod.UID}, now, podUsage, podSince)
 		ps.Memory = memStats(now, podMem, 0)
-		disk := uint64(dirUsage(p.w.Dir()))
+		disk := uint64(p.disk)
 		ps.EphemeralStorage = &statsv1alpha1.FsStats{Time: metav1.NewTime(now), UsedBytes: &disk}
 		sum.Pods = append(sum.Pods, ps)
 	}
