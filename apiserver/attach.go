@@ -38,13 +38,22 @@ func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *
 		return
 	}
 	defer release()
-	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, "pods/attach")
+	serveAttachSession(w, req, &opts, "pods/attach", func(ctx context.Context, streams ExecStreams) error {
+		return h.s.PodAttach(ctx, rq.ns, rq.name, &opts, streams)
+	})
+}
+
+// serveAttachSession upgrades an attach request whose options are checked,
+// attaches with run and sends the outcome on the error stream (shared with
+// the kubelet API: ServeAttach).
+func serveAttachSession(w http.ResponseWriter, req *http.Request, opts *corev1.PodAttachOptions, what string, run func(context.Context, ExecStreams) error) {
+	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, what)
 	if sess == nil {
 		return
 	}
 	defer sess.close()
 	st := metav1.Status{Status: metav1.StatusSuccess}
-	if err := h.s.PodAttach(sess.ctx, rq.ns, rq.name, &opts, sess.streams); err != nil {
+	if err := run(sess.ctx, sess.streams); err != nil {
 		st = *statusOf(err)
 	}
 	sess.writeStatus(&st)

@@ -70,12 +70,22 @@ func (h *httpHandler) serveExec(w http.ResponseWriter, req *http.Request, rq *re
 		return
 	}
 	defer release()
-	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, "pods/exec")
+	serveExecSession(w, req, &opts, "pods/exec", func(ctx context.Context, streams ExecStreams) (int, error) {
+		return h.s.PodExec(ctx, rq.ns, rq.name, &opts, streams)
+	})
+}
+
+// serveExecSession upgrades an exec request whose options are checked,
+// runs the command with run and sends its outcome on the error stream: the
+// protocol part of exec, shared with the node agent's kubelet API
+// (ServeExec).
+func serveExecSession(w http.ResponseWriter, req *http.Request, opts *corev1.PodExecOptions, what string, run func(context.Context, ExecStreams) (int, error)) {
+	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, what)
 	if sess == nil {
 		return
 	}
 	defer sess.close()
-	code, err := h.s.PodExec(sess.ctx, rq.ns, rq.name, &opts, sess.streams)
+	code, err := run(sess.ctx, sess.streams)
 	var st metav1.Status
 	switch {
 	case err != nil:

@@ -121,10 +121,33 @@ func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request,
 		return
 	}
 	defer release()
+	servePortForwardStreams(w, req, pfTarget{
+		check: func(ctx context.Context, port int32) error {
+			_, _, err := h.s.portForwardTarget(ctx, rq.ns, rq.name, port)
+			return err
+		},
+		forward: func(ctx context.Context, port int32, conn io.ReadWriteCloser) error {
+			return h.s.PodPortForward(ctx, rq.ns, rq.name, port, conn)
+		},
+	})
+}
+
+// pfTarget is what a port-forward connection reaches: check tells before
+// the upgrade whether port can be forwarded (an error is the plain HTTP
+// answer); forward is PortForwarder.PortForward of the pod.
+type pfTarget struct {
+	check   func(ctx context.Context, port int32) error
+	forward func(ctx context.Context, port int32, conn io.ReadWriteCloser) error
+}
+
+// servePortForwardStreams is the protocol part of port-forward (SPDY,
+// tunnelled SPDY and WebSocket), shared with the kubelet API
+// (ServePortForward).
+func servePortForwardStreams(w http.ResponseWriter, req *http.Request, t pfTarget) {
 	if len(spdyTunnelProtocols(req)) > 0 || isSPDYUpgrade(req) {
 		// kubectl's protocol: ports travel in stream headers
 		// (portforward_spdy.go).
-		h.servePortForwardSPDY(w, req, rq)
+		servePortForwardSPDY(w, req, t)
 		return
 	}
 	ports, err := parsePorts(req)
@@ -137,10 +160,8 @@ func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request,
 			"pods/portforward needs an upgrade: SPDY/3.1 (X-Stream-Protocol-Version "+portForwardProtocolV1+"), or WebSocket with subprotocol "+spdyTunnelPrefix+portForwardProtocolV1+", "+execProtocolV5+" or "+execProtocolV4))
 		return
 	}
-	var pod *corev1.Pod
-	var c NodeConnector
 	for _, p := range ports {
-		if pod, c, err = h.s.portForwardTarget(req.Context(), rq.ns, rq.name, p); err != nil {
+		if err = t.check(req.Context(), p); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -197,7 +218,7 @@ func (h *httpHandler) servePortForward(w http.ResponseWriter, req *http.Request,
 		go func() {
 			defer wg.Done()
 			st := streams[i]
-			err := c.(PortForwarder).PortForward(ctx, pod, p, st)
+			err := t.forward(ctx, p, st)
 			st.in.CloseWithError(io.ErrClosedPipe)
 			if err != nil {
 				ws.write(byte(2*i+1), []byte(err.Error()))

@@ -104,10 +104,10 @@ func (p *pfPair) printError(msg string) {
 
 // servePortForwardSPDY answers a port-forward request that asks for SPDY
 // (tunnelled or plain).
-func (h *httpHandler) servePortForwardSPDY(w http.ResponseWriter, req *http.Request, rq *request) {
+func servePortForwardSPDY(w http.ResponseWriter, req *http.Request, t pfTarget) {
 	// The pod must exist and be forwardable before the upgrade, so that
 	// errors are plain HTTP Status responses (any port will do here).
-	if _, _, err := h.s.portForwardTarget(req.Context(), rq.ns, rq.name, 1); err != nil {
+	if err := t.check(req.Context(), 1); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -208,7 +208,7 @@ func (h *httpHandler) servePortForwardSPDY(w http.ResponseWriter, req *http.Requ
 			go func() {
 				defer wg.Done()
 				defer remove(p)
-				h.portForwardPair(ctx, rq, p)
+				portForwardPair(ctx, t, p)
 			}()
 		}
 	}
@@ -216,11 +216,11 @@ func (h *httpHandler) servePortForwardSPDY(w http.ResponseWriter, req *http.Requ
 
 // portForwardPair forwards one connection: the data stream to the pod's
 // port, a failure as text on the error stream.
-func (h *httpHandler) portForwardPair(ctx context.Context, rq *request, p *pfPair) {
+func portForwardPair(ctx context.Context, t pfTarget, p *pfPair) {
 	defer p.errs.Close()
 	defer p.data.Close()
 	port, _ := strconv.ParseInt(p.data.Headers().Get(corev1.PortHeader), 10, 32)
-	err := h.s.PodPortForward(ctx, rq.ns, rq.name, int32(port), &spdyDataStream{p.data})
+	err := t.forward(ctx, int32(port), &spdyDataStream{p.data})
 	if err != nil {
 		p.errs.Write([]byte(err.Error()))
 	}
