@@ -852,9 +852,6 @@ func (a *Agent) Logs(ctx context.Context, pod *corev1.Pod, opts *corev1.PodLogOp
 	if err := wk.Logs(ctx, opts, w); err != nil {
 		return apierrors.NewBadRequest(err.Error())
 	}
-	if !opts.Follow && !opts.Previous {
-		wk.NoteLogRead(opts.Container) // attach.go
-	}
 	return nil
 }
 

@@ -15,8 +15,16 @@ package pods
 // slow client never blocks the guest. kubectl run -i first prints the log
 // so far, then attaches; so that a line written between the two is neither
 // lost nor printed twice, the first attach to an instance that follows a
-// log read of it (within attachReplayWindow) starts with the records
-// written after that read.
+// log read of it (within attachReplayWindow) starts right after the last
+// record that read delivered, or at the log's start when it delivered
+// none. Records are timestamped in file order under one lock
+// (logs/crilog.go), so the cursor is that record's time and how many
+// records of that time the read delivered (a coarse or fake clock gives
+// several the same time).
+// Such an attach also succeeds when the instance has exited in between:
+// it delivers the rest of the output and returns, rather than making
+// kubectl fall back to a log read since a time truncated to the second,
+// which could print lines twice.
 
 import (
 	"context"
@@ -45,9 +53,18 @@ type attachState struct {
 	pipe   *io.PipeWriter // the guest's stdin; nil without stdin
 	closed bool           // stdin closed (stdinOnce, or the instance ended)
 	// logReadAt is when a log read of this instance (not following) last
-	// ended; attached, whether an attach has connected.
-	logReadAt time.Time
-	attached  bool
+	// ended, and logReadUpTo where it ended; attached, whether an attach
+	// has connected.
+	logReadAt   time.Time
+	logReadUpTo logCursor
+	attached    bool
+}
+
+// logCursor is a position in an instance's log: after the n-th record
+// timestamped t (zero t: the start).
+type logCursor struct {
+	t time.Time
+	n int
 }
 
 func (st *attachState) closeStdin() {
@@ -63,16 +80,17 @@ func (st *attachState) closeStdin() {
 // attach to start where it ended.
 const attachReplayWindow = 10 * time.Second
 
-// NoteLogRead records that a client has just read container's log up to
-// its end (a log request without follow of the current instance), for the
-// attach that kubectl run -i makes next.
-func (w *Worker) NoteLogRead(container string) {
+// noteLogRead records that a client has just read instance idx of
+// container's log to its end, up to upTo, for the attach that kubectl run
+// -i makes next.
+func (w *Worker) noteLogRead(container string, idx int32, upTo logCursor) {
 	w.mu.Lock()
 	st := w.attach[container]
 	w.mu.Unlock()
-	if st != nil {
+	if st != nil && st.idx == idx {
 		st.mu.Lock()
 		st.logReadAt = w.clk.Now()
+		st.logReadUpTo = upTo
 		st.mu.Unlock()
 	}
 }
@@ -112,23 +130,42 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 	if !known {
 		return fmt.Errorf("attach to pod %s: container %q not found in pod", ref, container)
 	}
-	select {
-	case <-w.done:
-		return fmt.Errorf("attach to pod %s: pod is not running (phase %s)", ref, pod.Status.Phase)
-	default:
-	}
 	cs := containerStatus(pod, container)
 	w.mu.Lock()
 	st := w.attach[container]
 	w.mu.Unlock()
-	if cs == nil || cs.State.Running == nil || st == nil || st.idx != cs.RestartCount {
+	// replay: the first attach after a recent log read of this instance.
+	replay := false
+	var since logCursor
+	if st != nil && cs != nil && st.idx == cs.RestartCount {
+		st.mu.Lock()
+		if !st.attached && !st.logReadAt.IsZero() && w.clk.Since(st.logReadAt) < attachReplayWindow {
+			replay, since = true, st.logReadUpTo
+		}
+		st.mu.Unlock()
+	}
+	ended := false
+	select {
+	case <-w.done:
+		ended = true
+	default:
+	}
+	switch {
+	case st == nil || cs == nil || st.idx != cs.RestartCount:
+		if ended {
+			return fmt.Errorf("attach to pod %s: pod is not running (phase %s)", ref, pod.Status.Phase)
+		}
+		return fmt.Errorf("attach to pod %s: container %q is not running", ref, container)
+	case cs.State.Running != nil && !ended:
+	case replay && cs.State.Terminated != nil || replay && ended:
+		// Exited since the log read: deliver the rest of its output
+		// (its stdin is closed: what the client sends is discarded).
+	case ended:
+		return fmt.Errorf("attach to pod %s: pod is not running (phase %s)", ref, pod.Status.Phase)
+	default:
 		return fmt.Errorf("attach to pod %s: container %q is not running", ref, container)
 	}
-	var since time.Time
 	st.mu.Lock()
-	if !st.attached && !st.logReadAt.IsZero() && w.clk.Since(st.logReadAt) < attachReplayWindow {
-		since = st.logReadAt
-	}
 	st.attached = true
 	st.mu.Unlock()
 
@@ -168,13 +205,13 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 		}
 		return nil
 	}
-	return w.streamOutput(ctx, container, st.idx, since, stdout, stderr, tty)
+	return w.streamOutput(ctx, container, st.idx, replay, since, stdout, stderr, tty)
 }
 
 // streamOutput follows instance idx's log — from its current end, or with
-// a non-zero since from the first record after since — and writes each
-// record's text to the writer of its stream.
-func (w *Worker) streamOutput(ctx context.Context, name string, idx int32, since time.Time, stdout, stderr io.Writer, tty bool) error {
+// replay from the first record after since — and writes each record's
+// text to the writer of its stream.
+func (w *Worker) streamOutput(ctx context.Context, name string, idx int32, replay bool, since logCursor, stdout, stderr io.Writer, tty bool) error {
 	path := w.LogPath(name, idx)
 	var lock sync.Locker
 	w.mu.Lock()
@@ -183,7 +220,7 @@ func (w *Worker) streamOutput(ctx context.Context, name string, idx int32, since
 	}
 	w.mu.Unlock()
 	tail := int64(0)
-	if !since.IsZero() {
+	if replay {
 		tail = -1
 	}
 	r, err := logs.OpenReader(path, tail, true, lock)
@@ -210,7 +247,11 @@ func (w *Worker) streamOutput(ctx context.Context, name string, idx int32, since
 			if err != nil {
 				continue // as Logs: a record that does not parse is skipped
 			}
-			if !since.IsZero() && !ln.Time.After(since) {
+			if ln.Time.Before(since.t) {
+				continue
+			}
+			if since.n > 0 && ln.Time.Equal(since.t) {
+				since.n--
 				continue
 			}
 			out := stdout

@@ -104,3 +104,69 @@ func TestWorkerAttachStdinOnce(t *testing.T) {
 		t.Errorf("guest: %s", describe(p))
 	}
 }
+
+// TestWorkerAttachAfterLogRead: kubectl run -i reads the log so far, then
+// attaches; the attach starts right after the last record that read
+// delivered, even when the records share a timestamp (the harness's fake
+// clock never moves), so nothing is lost or printed twice.
+func TestWorkerAttachAfterLogRead(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, greetPod(t, "attach-after-logs", true))
+	h.run()
+	h.waitFor("running", podRunning("app"))
+	h.waitLog("app", "hello from the guest")
+	h.waitLog("app", "a warning") // the guest now waits on stdin
+	var logged strings.Builder
+	if err := h.w.Logs(context.Background(), &corev1.PodLogOptions{Container: "app"}, &logged); err != nil {
+		t.Fatal(err)
+	}
+	if s := logged.String(); s != "hello from the guest\na warning\n" {
+		t.Fatalf("log read: %q", s)
+	}
+	out, errb := enginetest.NewBuffer(), enginetest.NewBuffer()
+	if err := h.w.Attach(context.Background(), "app", strings.NewReader("typed in\n"), out, errb, false); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "typed in\n" || errb.String() != "" {
+		t.Errorf("attach after the log read: stdout %q stderr %q, want only the echo", out.String(), errb.String())
+	}
+	h.waitDone()
+}
+
+// TestWorkerAttachAfterLogReadExited: an instance that exits between the
+// log read and the attach still gives the attach the rest of its output
+// (here: the log read stopped at its limit after the first line), and the
+// attach then returns.
+func TestWorkerAttachAfterLogReadExited(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, greetPod(t, "attach-exited", true))
+	h.run()
+	h.waitFor("running", podRunning("app"))
+	h.waitLog("app", "a warning") // the guest now waits on stdin
+	limit := int64(len("hello from the guest\n"))
+	var logged strings.Builder
+	if err := h.w.Logs(context.Background(), &corev1.PodLogOptions{Container: "app", LimitBytes: &limit}, &logged); err != nil {
+		t.Fatal(err)
+	}
+	if s := logged.String(); s != "hello from the guest\n" {
+		t.Fatalf("log read: %q", s)
+	}
+	// The guest's stdin ends (as if another client's input ended): it
+	// exits before the attach comes.
+	h.w.mu.Lock()
+	st := h.w.attach["app"]
+	h.w.mu.Unlock()
+	st.closeStdin()
+	h.waitDone()
+	out, errb := enginetest.NewBuffer(), enginetest.NewBuffer()
+	if err := h.w.Attach(context.Background(), "app", nil, out, errb, false); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "" || errb.String() != "a warning\n" {
+		t.Errorf("attach: stdout %q stderr %q, want the rest: the warning", out.String(), errb.String())
+	}
+	// Only the first attach after a log read replays.
+	if err := h.w.Attach(context.Background(), "app", nil, out, errb, false); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("second attach to the exited instance: %v", err)
+	}
+}

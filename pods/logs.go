@@ -143,7 +143,12 @@ func (w *Worker) Logs(ctx context.Context, opts *corev1.PodLogOptions, out io.Wr
 		return bw.Flush()
 	}
 	if err := drain(); err != nil || !follow {
-		return lw.done(err)
+		err = lw.done(err)
+		if err == nil && !opts.Previous {
+			// For the attach that kubectl run -i makes next.
+			w.noteLogRead(name, idx, logCursor{lw.last, lw.lastN})
+		}
+		return err
 	}
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
@@ -203,6 +208,11 @@ type logWriter struct {
 	since      time.Time
 	limit      int64  // -1: none
 	buf        []byte // the line being written
+	// last is the time of the last record written (zero: none yet) and
+	// lastN how many records of that time were written: the cursor an
+	// attach after this read starts from (attach.go).
+	last  time.Time
+	lastN int
 }
 
 func (l *logWriter) write(rec []byte) error {
@@ -232,6 +242,11 @@ func (l *logWriter) write(rec []byte) error {
 	}
 	if _, err := l.out.Write(b); err != nil {
 		return err
+	}
+	if ln.Time.Equal(l.last) {
+		l.lastN++
+	} else {
+		l.last, l.lastN = ln.Time, 1
 	}
 	if l.limit == 0 {
 		return errLimit
