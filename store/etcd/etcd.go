@@ -1,0 +1,616 @@
+// Package etcd is a store.Store on an etcd v3 cluster, for control planes
+// that share one store (several `serve` replicas) or that keep their state
+// off the machine. It follows kube-apiserver's storage/etcd3:
+//
+//   - Every key lives under Options.Prefix (default "/wasmpod"): the store's
+//     key k is the etcd key Prefix+"/kv"+k.
+//   - etcd's revision is the store's revision and an object's ModRevision
+//     its resourceVersion, shifted by a constant: the revision at which the
+//     store was first opened on this etcd (recorded in Prefix+"/meta/origin"),
+//     so that a fresh store starts at revision 0 as the store contract says.
+//     When the etcd cluster is used by this store alone, revisions step by
+//     one per write; writes of other etcd users leave gaps, as they do for
+//     kube-apiserver, and revisions stay increasing.
+//   - Create, Update and Delete are one etcd transaction each, compare on
+//     CreateRevision (create) or ModRevision (compare-and-swap); a failed
+//     compare reads the key to report ErrNotFound or ErrConflict.
+//   - List is a paginated range read at one revision (a consistent snapshot).
+//   - Watch is an etcd watch with WithRev and WithPrevKV per watcher. A
+//     watch that ends for any reason other than compaction (etcd restarted,
+//     a leader lost, the connection broken) is opened again from the
+//     revision after the last one delivered, so watchers see neither a gap
+//     nor a duplicate across an etcd restart.
+//   - History: the store compacts etcd to keep the last Options.History
+//     revisions (etcd's own auto-compaction may keep fewer). A Watch from a
+//     compacted revision returns store.ErrCompacted, which the API server
+//     turns into 410 Gone, and the client re-lists.
+//   - Durability is etcd's: a write returns once the cluster's quorum has
+//     committed it to its log.
+//
+// A write whose request times out (etcd unreachable) returns an error
+// wrapping context.DeadlineExceeded (the API server answers 503); it may
+// or may not have been applied, as with any etcd client.
+package etcd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/wasmpod/wasmpod/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrefix         = "/wasmpod"
+	DefaultHistory        = 100_000
+	DefaultWatchBacklog   = 50_000
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
+	// listPage is the number of keys List reads per etcd request, as
+	// kube-apiserver pages its own lists, so that one response stays far
+	// below gRPC's message size limits.
+	listPage = 1000
+)
+
+// Options configure Open. Endpoints is required; the rest have defaults.
+type Options struct {
+	// Endpoints are the etcd client URLs, e.g. https://10.0.0.1:2379.
+	Endpoints []string
+	// TLS is the client TLS configuration (see TLSConfig); nil for plain
+	// http:// endpoints.
+	TLS *tls.Config
+	// Username and Password authenticate to an etcd with auth enabled.
+	Username, Password string
+	// Prefix is the root of this store's keys (default DefaultPrefix).
+	// Stores with different prefixes can share an etcd cluster.
+	Prefix string
+	// History is the number of revisions kept for Watch from an older
+	// revision; the store compacts etcd below that (default
+	// DefaultHistory). Negative turns the store's compaction off (etcd's
+	// auto-compaction, if configured, still applies).
+	History int64
+	// WatchBacklog is the number of undelivered events a watcher may
+	// accumulate before it is cut off with an Error event (default
+	// DefaultWatchBacklog).
+	WatchBacklog int
+	// DialTimeout bounds the connection at Open (default DefaultDialTimeout).
+	DialTimeout time.Duration
+	// RequestTimeout bounds each request (default DefaultRequestTimeout):
+	// while etcd is unreachable, calls fail after it rather than hang.
+	RequestTimeout time.Duration
+	// Logger receives the etcd client's logs; nil discards them (errors
+	// reach the callers).
+	Logger *zap.Logger
+}
+
+// TLSConfig builds the client TLS configuration from PEM files, as etcd's
+// own clients (etcdctl --cert/--key/--cacert) and kube-apiserver
+// (--etcd-certfile/--etcd-keyfile/--etcd-cafile) take them. Any may be
+// empty: certFile and keyFile together give a client certificate, caFile
+// the roots that verify the servers (the system's when empty).
+func TLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("etcd TLS: a client certificate needs both a cert file and a key file (got cert %q, key %q)", certFile, keyFile)
+	}
+	info := transport.TLSInfo{CertFile: certFile, KeyFile: keyFile, TrustedCAFile: caFile}
+	if info.Empty() && caFile == "" {
+		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+	}
+	cfg, err := info.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("etcd TLS (cert %q, key %q, CA %q): %w", certFile, keyFile, caFile, err)
+	}
+	return cfg, nil
+}
+
+// Store is the etcd backend. Open it with Open.
+type Store struct {
+	cli        *clientv3.Client
+	root       string // etcd key prefix of the store's keys
+	origin     string // etcd key whose CreateRevision is the offset
+	off        int64  // etcd revision = store revision + off
+	history    int64
+	backlog    int
+	reqTimeout time.Duration
+
+	compacted  atomic.Int64 // etcd revision the store last compacted to
+	compacting atomic.Bool
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // watchers
+	closed atomic.Bool
+	once   sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to etcd and opens the store under o.Prefix, recording its
+// origin revision on first use. It fails with an error naming the
+// endpoints if etcd cannot be reached within DialTimeout.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("etcd store: no endpoints")
+	}
+	for _, ep := range o.Endpoints {
+		if strings.TrimSpace(ep) == "" {
+			return nil, fmt.Errorf("etcd store: empty endpoint in %q", o.Endpoints)
+		}
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	o.Prefix = strings.TrimSuffix(o.Prefix, "/")
+	if o.Prefix == "" || !strings.HasPrefix(o.Prefix, "/") {
+		return nil, fmt.Errorf("etcd store: prefix %q must start with / and name more than the root", o.Prefix)
+	}
+	if o.History == 0 {
+		o.History = DefaultHistory
+	}
+	if o.WatchBacklog <= 0 {
+		o.WatchBacklog = DefaultWatchBacklog
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            o.Endpoints,
+		TLS:                  o.TLS,
+		Username:             o.Username,
+		Password:             o.Password,
+		DialTimeout:          o.DialTimeout,
+		DialKeepAliveTime:    30 * time.Second,
+		DialKeepAliveTimeout: 10 * time.Second,
+		Logger:               o.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd store %v: %w", o.Endpoints, err)
+	}
+	s := &Store{cli: cli, root: o.Prefix + "/kv", origin: o.Prefix + "/meta/origin", history: o.History,
+		backlog: o.WatchBacklog, reqTimeout: o.RequestTimeout}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	octx, cancel := context.WithTimeout(ctx, max(o.DialTimeout, o.RequestTimeout))
+	defer cancel()
+	resp, err := cli.Txn(octx).If(clientv3.Compare(clientv3.CreateRevision(s.origin), "=", 0)).
+		Then(clientv3.OpPut(s.origin, "")).Else(clientv3.OpGet(s.origin)).Commit()
+	if err != nil {
+		cli.Close()
+		s.cancel()
+		return nil, fmt.Errorf("etcd store %v: opening %s: %w", o.Endpoints, o.Prefix, err)
+	}
+	if resp.Succeeded {
+		s.off = resp.Header.Revision
+	} else {
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) != 1 {
+			cli.Close()
+			s.cancel()
+			return nil, fmt.Errorf("etcd store %v: origin key %s vanished during open", o.Endpoints, s.origin)
+		}
+		s.off = kvs[0].CreateRevision
+	}
+	s.compacted.Store(s.off)
+	return s, nil
+}
+
+// Client returns the underlying etcd client (for tests and tools).
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// readCtx bounds a read by the request timeout and the caller's ctx.
+func (s *Store) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.reqTimeout)
+}
+
+// writeCtx bounds a write by the request timeout only: once handed to etcd
+// a write is carried through to its outcome, whatever the caller's ctx.
+func (s *Store) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.reqTimeout)
+}
+
+// fail wraps an etcd error for key: ErrClosed once the store is closed,
+// otherwise the error as it is (a timeout wraps context.DeadlineExceeded).
+func (s *Store) fail(op, key string, err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("store: %s %s: %w", op, key, store.ErrClosed)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("store: %s %s: etcd did not answer within %v: %w", op, key, s.reqTimeout, err)
+	}
+	return fmt.Errorf("store: %s %s: etcd: %w", op, key, err)
+}
+
+func (s *Store) kv(key string, ekv interface {
+	GetValue() []byte
+	GetCreateRevision() int64
+	GetModRevision() int64
+}) store.KV {
+	v := ekv.GetValue()
+	if v == nil {
+		v = []byte{}
+	}
+	return store.KV{Key: key, Value: v, CreateRevision: ekv.GetCreateRevision() - s.off, ModRevision: ekv.GetModRevision() - s.off}
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (store.KV, error) {
+	if err := s.check(ctx); err != nil {
+		return store.KV{}, err
+	}
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(rctx, s.root+key)
+	if err != nil {
+		return store.KV{}, s.fail("get", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return store.KV{}, fmt.Errorf("store: %s: %w", key, store.ErrNotFound)
+	}
+	return s.kv(key, resp.Kvs[0]), nil
+}
+
+// List implements store.Store: pages of listPage keys, all read at the
+// revision of the first page.
+func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	for attempt := 0; ; attempt++ {
+		kvs, rev, err := s.list(ctx, prefix)
+		// A compaction between two pages (History revisions written
+		// while one list ran) restarts the list at the new revision.
+		if errors.Is(err, rpctypes.ErrCompacted) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, 0, s.fail("list", prefix, err)
+		}
+		return kvs, rev, nil
+	}
+}
+
+func (s *Store) list(ctx context.Context, prefix string) ([]store.KV, int64, error) {
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	from := s.root + prefix
+	end := clientv3.GetPrefixRangeEnd(from)
+	var out []store.KV
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(listPage)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.cli.Get(rctx, from, opts...)
+		if err != nil {
+			return nil, 0, err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, ekv := range resp.Kvs {
+			out = append(out, s.kv(string(ekv.Key[len(s.root):]), ekv))
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, rev - s.off, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// Revision implements store.Store: a linearizable read's header revision.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	rev, err := s.etcdRevision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return rev - s.off, nil
+}
+
+func (s *Store) etcdRevision(ctx context.Context) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(rctx, s.origin, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, s.fail("revision", s.origin, err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, key string, value []byte) (store.KV, error) {
+	if err := s.check(ctx); err != nil {
+		return store.KV{}, err
+	}
+	k := s.root + key
+	wctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Txn(wctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(value))).Commit()
+	if err != nil {
+		return store.KV{}, s.fail("create", key, err)
+	}
+	if !resp.Succeeded {
+		return store.KV{}, fmt.Errorf("store: %s: %w", key, store.ErrAlreadyExists)
+	}
+	rev := resp.Header.Revision
+	s.maybeCompact(rev)
+	return store.KV{Key: key, Value: clone(value), CreateRevision: rev - s.off, ModRevision: rev - s.off}, nil
+}
+
+// cas runs op on key if it exists with ModRevision expectedRev (0 = any),
+// and otherwise reads it to tell ErrNotFound from ErrConflict.
+func (s *Store) cas(ctx context.Context, verb, key string, expectedRev int64, op clientv3.Op) (*clientv3.TxnResponse, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	k := s.root + key
+	cmp := clientv3.Compare(clientv3.CreateRevision(k), ">", 0)
+	if expectedRev != 0 {
+		cmp = clientv3.Compare(clientv3.ModRevision(k), "=", expectedRev+s.off)
+	}
+	wctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Txn(wctx).If(cmp).Then(op).Else(clientv3.OpGet(k)).Commit()
+	if err != nil {
+		return nil, s.fail(verb, key, err)
+	}
+	if !resp.Succeeded {
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			return nil, fmt.Errorf("store: %s: %w", key, store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("store: %s: %w (have %d, expected %d)", key, store.ErrConflict, kvs[0].ModRevision-s.off, expectedRev)
+	}
+	s.maybeCompact(resp.Header.Revision)
+	return resp, nil
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRev int64) (store.KV, error) {
+	resp, err := s.cas(ctx, "update", key, expectedRev, clientv3.OpPut(s.root+key, string(value), clientv3.WithPrevKV()))
+	if err != nil {
+		return store.KV{}, err
+	}
+	prev := resp.Responses[0].GetResponsePut().PrevKv
+	if prev == nil {
+		return store.KV{}, fmt.Errorf("store: update %s: etcd returned no previous value", key)
+	}
+	rev := resp.Header.Revision - s.off
+	return store.KV{Key: key, Value: clone(value), CreateRevision: prev.CreateRevision - s.off, ModRevision: rev}, nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, key string, expectedRev int64) (store.KV, error) {
+	resp, err := s.cas(ctx, "delete", key, expectedRev, clientv3.OpDelete(s.root+key, clientv3.WithPrevKV()))
+	if err != nil {
+		return store.KV{}, err
+	}
+	prevs := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	if len(prevs) != 1 {
+		return store.KV{}, fmt.Errorf("store: delete %s: etcd returned %d previous values", key, len(prevs))
+	}
+	kv := s.kv(key, prevs[0])
+	kv.ModRevision = resp.Header.Revision - s.off
+	return kv, nil
+}
+
+// maybeCompact compacts etcd to keep s.history revisions below etcdRev,
+// once every tenth of the history, from one writer at a time. It is in the
+// write path (not a timer) so that the history bound holds as the store
+// contract states; a compaction is one small raft entry.
+func (s *Store) maybeCompact(etcdRev int64) {
+	if s.history < 0 {
+		return
+	}
+	target := etcdRev - s.history
+	if target-s.compacted.Load() < max(s.history/10, 1) || !s.compacting.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.compacting.Store(false)
+	ctx, cancel := context.WithTimeout(s.ctx, s.reqTimeout)
+	defer cancel()
+	_, err := s.cli.Compact(ctx, target)
+	// ErrCompacted: another replica (or etcd's auto-compaction) got there
+	// first. Other errors are left for the next write to retry.
+	if err == nil || errors.Is(err, rpctypes.ErrCompacted) {
+		s.compacted.Store(target)
+	}
+}
+
+// Watch implements store.Store.
+func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan store.Event, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if afterRev < 0 {
+		return nil, fmt.Errorf("store: watch %s: negative revision %d", prefix, afterRev)
+	}
+	var start int64 // first etcd revision to deliver
+	if afterRev == 0 {
+		// "From now": every write that returned before Watch did is
+		// excluded, every later one included.
+		cur, err := s.etcdRevision(ctx)
+		if err != nil {
+			return nil, err
+		}
+		start = cur + 1
+	} else {
+		start = afterRev + s.off + 1
+		// A range read at start fails exactly when a watch from start
+		// would be compacted (start < etcd's compact revision). A future
+		// revision is fine: the watch waits for it.
+		rctx, cancel := s.readCtx(ctx)
+		_, err := s.cli.Get(rctx, s.origin, clientv3.WithRev(start), clientv3.WithCountOnly())
+		cancel()
+		switch {
+		case errors.Is(err, rpctypes.ErrCompacted):
+			return nil, fmt.Errorf("store: watch %s from revision %d: %w", prefix, afterRev, store.ErrCompacted)
+		case err != nil && !errors.Is(err, rpctypes.ErrFutureRev):
+			return nil, s.fail("watch", prefix, err)
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	out := make(chan store.Event)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		defer stop()
+		defer cancel()
+		s.watch(wctx, prefix, start, out)
+	}()
+	return out, nil
+}
+
+// watch feeds out with the events of keys with prefix from etcd revision
+// next on, re-opening the etcd watch from the next undelivered revision
+// whenever it ends short of a compaction, until ctx is done.
+func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<- store.Event) {
+	var (
+		pending []store.Event
+		wch     clientv3.WatchChan
+		wcancel context.CancelFunc = func() {}
+		retry   <-chan time.Time
+		backoff = 50 * time.Millisecond
+	)
+	open := func() {
+		var wctx context.Context
+		// WithRequireLeader ends the watch when the member loses its
+		// leader, rather than leaving it silent; it is then re-opened.
+		wctx, wcancel = context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch = s.cli.Watch(wctx, s.root+prefix, clientv3.WithPrefix(), clientv3.WithRev(next), clientv3.WithPrevKV())
+	}
+	defer func() { wcancel() }()
+	fail := func(err error) {
+		wcancel()
+		select {
+		case out <- store.Event{Type: store.Error, Err: err}:
+		case <-ctx.Done():
+		}
+	}
+	open()
+	for {
+		var sendc chan<- store.Event
+		var first store.Event
+		if len(pending) > 0 {
+			sendc, first = out, pending[0]
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case sendc <- first:
+			pending[0] = store.Event{}
+			pending = pending[1:]
+		case <-retry:
+			retry = nil
+			open()
+		case resp, ok := <-wch:
+			if ok && resp.CompactRevision != 0 {
+				fail(fmt.Errorf("store: watch %s from revision %d: %w (etcd compacted to %d)", prefix, next-s.off-1, store.ErrCompacted, resp.CompactRevision-s.off))
+				return
+			}
+			if !ok || resp.Canceled || resp.Err() != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				// Re-open from next after a pause, growing to 2s.
+				wcancel()
+				wch = nil
+				retry = time.After(backoff)
+				backoff = min(2*backoff, 2*time.Second)
+				continue
+			}
+			backoff = 50 * time.Millisecond
+			for _, ev := range resp.Events {
+				if ev.Kv.ModRevision < next {
+					continue // already delivered before a re-open
+				}
+				e, err := s.event(ev)
+				if err != nil {
+					fail(err)
+					return
+				}
+				next = ev.Kv.ModRevision + 1
+				pending = append(pending, e)
+			}
+			if len(pending) > s.backlog {
+				pending = nil
+				fail(fmt.Errorf("%w: watcher fell more than %d events behind", store.ErrCompacted, s.backlog))
+				return
+			}
+		}
+	}
+}
+
+func (s *Store) event(ev *clientv3.Event) (store.Event, error) {
+	key := string(ev.Kv.Key[len(s.root):])
+	switch {
+	case ev.Type == clientv3.EventTypeDelete:
+		if ev.PrevKv == nil {
+			// etcd sends no previous value when it was compacted away;
+			// the watcher cannot be told what was deleted, so it re-lists.
+			return store.Event{}, fmt.Errorf("store: watch: deletion of %s at %d without its last value: %w", key, ev.Kv.ModRevision-s.off, store.ErrCompacted)
+		}
+		kv := s.kv(key, ev.PrevKv)
+		kv.ModRevision = ev.Kv.ModRevision - s.off
+		return store.Event{Type: store.Deleted, KV: kv}, nil
+	case ev.IsCreate():
+		return store.Event{Type: store.Added, KV: s.kv(key, ev.Kv)}, nil
+	default:
+		return store.Event{Type: store.Modified, KV: s.kv(key, ev.Kv)}, nil
+	}
+}
+
+// Close implements store.Store: watch channels close, later calls fail
+// with store.ErrClosed, and the etcd client is closed.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		s.wg.Wait()
+		err = s.cli.Close()
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	})
+	return err
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return append([]byte(nil), b...)
+}
