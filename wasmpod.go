@@ -81,13 +81,17 @@ import (
 const (
 	StoreMemory = "memory"
 	StoreBbolt  = "bbolt"
+	StoreEtcd   = "etcd"
 )
 
 // Config configures a Cluster. The zero value is usable: memory store, one
 // node, state in a temporary directory.
 type Config struct {
-	// Store is StoreMemory (default) or StoreBbolt (DataDir/wasmpod.db).
+	// Store is StoreMemory (default), StoreBbolt (DataDir/wasmpod.db) or
+	// StoreEtcd (an etcd cluster, Etcd); Etcd.Servers alone selects etcd.
 	Store string
+	// Etcd configures the etcd store (store/etcd).
+	Etcd EtcdConfig
 	// DataDir holds the store file and pod state (logs, emptyDirs). A
 	// temporary directory, removed by Close, when empty. It is made private
 	// (0700); one owned by another user is refused.
@@ -297,7 +301,18 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 	}()
 
+	if len(cfg.Etcd.Servers) > 0 && cfg.Store != StoreEtcd {
+		if cfg.Store != "" {
+			return nil, fmt.Errorf("Etcd.Servers is set but Store is %q: etcd servers select the etcd store", cfg.Store)
+		}
+		cfg.Store = StoreEtcd
+	}
+	lasting := cfg.Store == StoreBbolt || cfg.Store == StoreEtcd
 	switch cfg.Store {
+	case StoreEtcd:
+		if c.store, err = openEtcdStore(ctx, cfg.Etcd); err != nil {
+			return nil, err
+		}
 	case "", StoreMemory:
 		c.store = memory.New()
 	case StoreBbolt:
@@ -307,11 +322,11 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.store = st
 	default:
-		return nil, fmt.Errorf("unknown store %q (want %q or %q)", cfg.Store, StoreMemory, StoreBbolt)
+		return nil, fmt.Errorf("unknown store %q (want %q, %q or %q)", cfg.Store, StoreMemory, StoreBbolt, StoreEtcd)
 	}
 	c.onClose(func() { c.store.Close() })
 	if cfg.Modules == nil {
-		if cfg.Store == StoreBbolt { // a lasting store keeps its modules too
+		if lasting { // a lasting store keeps its modules too
 			cfg.Modules, err = images.OpenStore(filepath.Join(cfg.DataDir, "modules"))
 			if err != nil {
 				return nil, err
@@ -325,7 +340,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	// it (<data-dir>/pki/sa.key), so tokens outlive a restart; otherwise
 	// the server makes one in memory.
 	var saTokens *apiserver.TokenIssuer
-	if cfg.Store == StoreBbolt {
+	if lasting {
 		key, err := apiserver.LoadOrCreateServiceAccountKey(filepath.Join(cfg.DataDir, "pki", "sa.key"))
 		if err != nil {
 			return nil, fmt.Errorf("service account key: %w", err)
