@@ -66,6 +66,12 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&ucli.IntFlag{Name: "max-pods", Usage: "pods each node can run (its pods capacity, the kubelet's --max-pods); a node's capacity.pods in --config overrides it", Value: pods.DefaultMaxPods},
 			&ucli.StringFlag{Name: "cluster-cidr", Usage: "the pods' address range, split into the nodes' pod ranges (kube-controller-manager's --cluster-cidr)", Value: pods.DefaultClusterCIDR},
 			&ucli.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of each node's pod range (node.spec.podCIDR) within --cluster-cidr; a /N range holds 2^(32-N)-3 pods, and the pods past that wait for an address (ContainerCreating)", DefaultText: "24, or 64 for IPv6"},
+			&ucli.StringSliceFlag{Name: "etcd-servers", Usage: "keep the cluster's state in etcd instead of <data-dir>: its client URLs, comma-separated (kube-apiserver's --etcd-servers); several serve processes may share it"},
+			&ucli.StringFlag{Name: "etcd-cafile", Usage: "CA (PEM) that verifies the etcd servers' certificates"},
+			&ucli.StringFlag{Name: "etcd-certfile", Usage: "client certificate (PEM) for etcd"},
+			&ucli.StringFlag{Name: "etcd-keyfile", Usage: "private key (PEM) of --etcd-certfile"},
+			&ucli.StringFlag{Name: "etcd-username", Usage: "user for an etcd with auth enabled (its password from $WASMPOD_ETCD_PASSWORD)", EnvVars: []string{"WASMPOD_ETCD_USERNAME"}},
+			&ucli.StringFlag{Name: "etcd-prefix", Usage: "root of the cluster's keys in etcd", Value: "/wasmpod"},
 		},
 		Action: serveAction,
 	}
@@ -167,6 +173,20 @@ func serveAction(c *ucli.Context) error {
 		Progress:               stderr,
 	}
 	fileCfg.applyTo(&wcfg)
+	if servers := c.StringSlice("etcd-servers"); len(servers) > 0 { // store/etcd instead of bbolt
+		if (c.String("etcd-certfile") == "") != (c.String("etcd-keyfile") == "") {
+			return ucli.Exit("--etcd-certfile and --etcd-keyfile go together", 2)
+		}
+		wcfg.Store = wasmpod.StoreEtcd
+		wcfg.Etcd = wasmpod.EtcdConfig{Servers: servers, CAFile: c.String("etcd-cafile"), CertFile: c.String("etcd-certfile"), KeyFile: c.String("etcd-keyfile"),
+			Username: c.String("etcd-username"), Password: os.Getenv("WASMPOD_ETCD_PASSWORD"), Prefix: c.String("etcd-prefix")}
+	} else {
+		for _, f := range []string{"etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username", "etcd-prefix"} {
+			if c.IsSet(f) {
+				return ucli.Exit(fmt.Sprintf("--%s needs --etcd-servers", f), 2)
+			}
+		}
+	}
 	cl, err := wasmpod.New(ctx, wcfg)
 	if err != nil {
 		return ucli.Exit(err.Error(), 1)

@@ -330,6 +330,55 @@ func TestEtcdRestartMidWatch(t *testing.T) {
 	}
 }
 
+// TestTLSAndAuth: an etcd that requires client certificates is reached
+// with TLSConfig's files and refused without them; an etcd with auth
+// enabled is reached with Username/Password and refused a wrong password.
+func TestTLSAndAuth(t *testing.T) {
+	ctx := context.Background()
+	files := etcdtest.WriteTLS(t, t.TempDir())
+	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{TLS: files.ServerTLS()})
+	tlsCfg, err := etcd.TLSConfig(files.ClientCert, files.ClientKey, files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := testOpts(srv)
+	o.TLS = tlsCfg
+	s := openStore(t, o)
+	if kv, err := s.Create(ctx, "/pods/tls", []byte("v")); err != nil || kv.ModRevision != 1 {
+		t.Fatalf("Create over TLS: %+v, %v", kv, err)
+	}
+	caOnly, err := etcd.TLSConfig("", "", files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.TLS, o.DialTimeout, o.RequestTimeout = caOnly, time.Second, time.Second
+	if _, err := etcd.Open(ctx, o); err == nil {
+		t.Fatal("Open without a client certificate succeeded against --client-cert-auth")
+	}
+
+	plain := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
+	admin := openStore(t, testOpts(plain)).Client()
+	if _, err := admin.UserAdd(ctx, "root", "s3cret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.UserGrantRole(ctx, "root", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AuthEnable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o = testOpts(plain)
+	o.Prefix, o.Username, o.Password = "/authed", "root", "s3cret-pw"
+	a := openStore(t, o)
+	if _, err := a.Create(ctx, "/pods/auth", []byte("v")); err != nil {
+		t.Fatalf("Create with username/password: %v", err)
+	}
+	o.Password = "wrong"
+	if _, err := etcd.Open(ctx, o); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("Open with a wrong password: %v", err)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	if _, err := etcd.Open(context.Background(), etcd.Options{}); err == nil {
 		t.Fatal("Open with no endpoints succeeded")
