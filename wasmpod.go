@@ -133,6 +133,11 @@ type Config struct {
 	// NodeSpecs, when set, describes each node instead.
 	Nodes     int
 	NodeSpecs []NodeSpec
+	// NoLocalNodes runs the control plane without node agents in this
+	// process (serve --nodes 0): nodes join over the API as `wasmpod
+	// agent` processes, and the API server reaches their kubelet API
+	// (apiserver/remotenode.go). Nodes and NodeSpecs are ignored.
+	NoLocalNodes bool
 	// NodeCapacity is each node's capacity (default: cpu = host CPUs,
 	// memory = the host's physical memory divided among the nodes, pods
 	// MaxPods).
@@ -274,7 +279,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		cfg.ClusterCIDR = pods.DefaultClusterCIDR
 	}
 	specs := cfg.NodeSpecs
-	if len(specs) == 0 {
+	if cfg.NoLocalNodes {
+		specs = nil
+	} else if len(specs) == 0 {
 		for i := 1; i <= cfg.Nodes; i++ {
 			specs = append(specs, NodeSpec{Name: fmt.Sprintf("node-%d", i)})
 		}

@@ -39,9 +39,7 @@ func (h *httpHandler) serveNodeProxy(w http.ResponseWriter, req *http.Request, p
 		writeError(w, err)
 		return
 	}
-	h.s.mu.RLock()
-	c := h.s.nodes[name]
-	h.s.mu.RUnlock()
+	c, _ := h.s.nodeConnector(req.Context(), name) // remotenode.go
 	p, ok := c.(NodeProxier)
 	if !ok {
 		writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach service: node %s is not connected", name)))

@@ -92,11 +92,9 @@ func (s *Server) podNode(ctx context.Context, ns, name, container string) (*core
 	if pod.Spec.NodeName == "" {
 		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
 	}
-	s.mu.RLock()
-	c := s.nodes[pod.Spec.NodeName]
-	s.mu.RUnlock()
-	if c == nil {
-		return nil, nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s is not connected", pod.Spec.NodeName))
+	c, err := s.nodeConnector(ctx, pod.Spec.NodeName) // remotenode.go
+	if err != nil {
+		return nil, nil, err
 	}
 	return pod, c, nil
 }

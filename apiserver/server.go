@@ -85,6 +85,8 @@ type Server struct {
 	watchEvents watchCache // watch events decoded once for every watcher (watchcache.go)
 
 	tokens tokenState // ServiceAccount tokens and the root CA (tokens.go)
+
+	kubelet kubeletClient // remote nodes' kubelet API (remotenode.go)
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.

@@ -33,6 +33,7 @@ func App(stdout, stderr io.Writer) *ucli.App {
 		Commands: []*ucli.Command{
 			runCommand(),
 			serveCommand(),
+			agentCommand(), // agent.go
 			getCommand(),
 			describeCommand(),
 			applyCommand(),

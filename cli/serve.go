@@ -55,7 +55,7 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&ucli.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
 			&ucli.StringFlag{Name: "write-kubeconfig", Usage: "also write the admin kubeconfig for --listen to this file (merged into it if it is a kubeconfig already)"},
 			&ucli.StringFlag{Name: "insecure-http-listen", Usage: "also serve plain HTTP (bearer token required) on this loopback address (127.0.0.1, ::1 or localhost only)"},
-			&ucli.IntFlag{Name: "nodes", Usage: "number of node agents in this process", Value: 1},
+			&ucli.IntFlag{Name: "nodes", Usage: "number of node agents in this process (0: none, a control plane that `wasmpod agent` nodes join over --listen)", Value: 1},
 			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
 			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
 			&ucli.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
@@ -136,8 +136,15 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return ucli.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
 	}
-	if c.Int("nodes") < 1 {
-		return ucli.Exit("--nodes must be at least 1", 2)
+	if c.Int("nodes") < 0 {
+		return ucli.Exit("--nodes must not be negative (0: a control plane alone, which `wasmpod agent` nodes join)", 2)
+	}
+	noNodes := c.IsSet("nodes") && c.Int("nodes") == 0
+	if noNodes {
+		if listen == "" {
+			return ucli.Exit("--nodes 0 needs --listen: nodes join over HTTPS (wasmpod agent)", 2)
+		}
+		nodeSpecs = nil
 	}
 	if c.Int("max-pods") < 0 {
 		return ucli.Exit(fmt.Sprintf("invalid configuration: maxPods (--max-pods) %d must not be a negative number", c.Int("max-pods")), 2)
@@ -159,6 +166,7 @@ func serveAction(c *ucli.Context) error {
 		CacheDir:               c.String("cache-dir"),
 		Nodes:                  c.Int("nodes"),
 		NodeSpecs:              nodeSpecs,
+		NoLocalNodes:           noNodes,
 		AllowHostPath:          c.Bool("allow-host-path"),
 		DenyEgress:             c.Bool("deny-egress"),
 		AllowStoreReset:        c.Bool("allow-store-reset"),
@@ -213,6 +221,17 @@ func serveAction(c *ucli.Context) error {
 		}
 		// kube-root-ca.crt and the pods' ServiceAccount tokens
 		cl.SetRootCA(pki.caPEM)
+		// The kubelet client certificate for `wasmpod agent` nodes: only
+		// with serve's own CA, which the agents' kubeconfig trusts.
+		if c.String("tls-cert-file") == "" {
+			certPEM, keyPEM, err := kubeletClientCert(filepath.Join(dataDir, pkiDirName), time.Now()) // agent_pki.go
+			if err == nil {
+				err = cl.Server().SetKubeletClient(certPEM, keyPEM)
+			}
+			if err != nil {
+				return ucli.Exit(fmt.Sprintf("kubelet client certificate: %v", err), 1)
+			}
+		}
 	}
 
 	ul, err := apiserver.ListenUnix(socket)
@@ -286,7 +305,11 @@ func serveAction(c *ucli.Context) error {
 	if len(nodeSpecs) > 0 {
 		nodes = len(nodeSpecs)
 	}
-	fmt.Fprintf(stderr, "wasmpod serve: %d node(s), data in %s\n", nodes, dataDir)
+	if noNodes {
+		fmt.Fprintf(stderr, "wasmpod serve: no nodes of its own (nodes join with wasmpod agent), data in %s\n", dataDir)
+	} else {
+		fmt.Fprintf(stderr, "wasmpod serve: %d node(s), data in %s\n", nodes, dataDir)
+	}
 	// Record where this serve listens, so that the client commands find it
 	// whatever its --data-dir (removed on exit; a killed serve's record is
 	// dropped by the next client that finds its pid gone).

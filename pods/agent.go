@@ -124,6 +124,11 @@ type AgentConfig struct {
 	// HostPortAddress is the host address hostPorts listen on (default
 	// 127.0.0.1; a pod's hostIP field overrides it).
 	HostPortAddress netip.Addr
+	// NodeIP is the node's InternalIP and its pods' hostIP (default
+	// 127.0.0.1); KubeletPort, when set, is the port of its kubelet API
+	// (status.daemonEndpoints.kubeletEndpoint.port; kubeletapi.go).
+	NodeIP      netip.Addr
+	KubeletPort int32
 }
 
 // PodDialer connects from the host into a pod, for port-forward.
@@ -262,7 +267,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 	a.pcfg.ips = a.ips
 	a.pcfg.Clock = clk
 	a.pcfg.NodeName = cfg.NodeName
-	a.pcfg.HostIP = "127.0.0.1"
+	a.pcfg.HostIP = a.nodeIP()
 	if m, ok := cfg.Network.(HostPortMapper); ok && a.pcfg.HostPorts == nil {
 		a.pcfg.HostPorts = m
 	}
@@ -447,9 +452,10 @@ func (a *Agent) setNodeStatus(node *corev1.Node) {
 	node.Status.Conditions = conds
 	node.Status.Phase = ""
 	node.Status.Addresses = []corev1.NodeAddress{
-		{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
+		{Type: corev1.NodeInternalIP, Address: a.nodeIP()},
 		{Type: corev1.NodeHostName, Address: a.cfg.NodeName},
 	}
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = a.cfg.KubeletPort
 	node.Status.NodeInfo = corev1.NodeSystemInfo{
 		MachineID:               a.cfg.NodeName,
 		KubeletVersion:          KubeletVersion,

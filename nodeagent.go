@@ -1,0 +1,326 @@
+package wasmpod
+
+// nodeagent.go: a node agent as its own process (`wasmpod agent`), joined to
+// a control plane over HTTPS: the in-process agent (pods.Agent) with its own
+// engine, image resolver, pod network and service proxy, speaking only the
+// Kubernetes API, and serving the kubelet API (pods/kubeletapi.go) through
+// which the API server reaches its pods (apiserver/remotenode.go).
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
+	"github.com/wasmpod/wasmpod/network"
+	"github.com/wasmpod/wasmpod/pods"
+	wruntime "github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
+	"github.com/wasmpod/wasmpod/runtime/wazero"
+)
+
+// AgentOptions configures a node agent process (RunAgent).
+type AgentOptions struct {
+	// API is the API server and the agent's credential (a kubeconfig's, or
+	// --server and --token with the CA). Its CA is the cluster CA that
+	// verifies client certificates on the kubelet API.
+	API *rest.Config
+	// NodeName is the Node's name (required).
+	NodeName string
+	// DataDir holds the node's pod state (made 0700). CacheDir holds built
+	// images and compiled modules (DefaultCacheDir when empty).
+	DataDir, CacheDir string
+	// NodeIP is the address the node reports (InternalIP) and its kubelet
+	// API is reached at.
+	NodeIP netip.Addr
+	// KubeletListener is where the kubelet API is served (TLS is added
+	// here); its port is reported in status.daemonEndpoints.
+	KubeletListener net.Listener
+	// KubeletCert is the kubelet API's serving certificate; a self-signed
+	// one for NodeIP and NodeName when empty (as the kubelet without
+	// --tls-cert-file).
+	KubeletCert *tls.Certificate
+	// PodCIDR is the node's pod range; when empty, the Node's
+	// spec.podCIDR if it has one, else the first range of ClusterCIDR
+	// (split into NodeCIDRMaskSize ranges) that no Node holds.
+	PodCIDR          string
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
+	// Capacity, Labels and Taints of the Node (pods.AgentConfig).
+	Capacity corev1.ResourceList
+	Labels   map[string]string
+	Taints   []corev1.Taint
+	// HeartbeatInterval is how often the Lease is renewed (10 s).
+	HeartbeatInterval time.Duration
+	// HostPortAddress is where hostPorts and NodePorts listen (127.0.0.1).
+	HostPortAddress netip.Addr
+	AllowHostPath   bool
+	DenyEgress      bool
+	// Registry configures pulls of OCI images.
+	Registry *images.RegistryConfig
+	// Progress receives the agent's log lines.
+	Progress io.Writer
+}
+
+// RunAgent runs a node agent until ctx ends: it registers the Node, runs
+// the pods bound to it and serves the kubelet API. Pods keep running while
+// the API server is unreachable; the agent's informers relist when it is
+// back. It returns an error when the configuration is invalid or the Node
+// cannot be registered.
+func RunAgent(ctx context.Context, o AgentOptions) (err error) {
+	switch {
+	case o.API == nil:
+		return errors.New("agent: the API server's configuration is required")
+	case o.NodeName == "":
+		return errors.New("agent: --node-name is required")
+	case o.DataDir == "":
+		return errors.New("agent: --data-dir is required")
+	case o.KubeletListener == nil:
+		return errors.New("agent: the kubelet API's listener is required")
+	case !o.NodeIP.IsValid():
+		return errors.New("agent: --address (the node's IP) is required")
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = DefaultCacheDir()
+	}
+	if o.ClusterCIDR == "" {
+		o.ClusterCIDR = pods.DefaultClusterCIDR
+	}
+	if !o.HostPortAddress.IsValid() {
+		o.HostPortAddress = netip.MustParseAddr("127.0.0.1")
+	}
+	logf := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "wasmpod agent: "+format+"\n", args...)
+		}
+	}
+	if err := prepareDataDir(o.DataDir); err != nil {
+		return err
+	}
+	clusterCIDR, _, err := pods.NodePodCIDRs(o.ClusterCIDR, o.NodeCIDRMaskSize, 1)
+	if err != nil {
+		return err
+	}
+	apiCfg := rest.CopyConfig(o.API)
+	apiCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	apiCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	client, err := kubernetes.NewForConfig(apiCfg)
+	if err != nil {
+		return fmt.Errorf("agent: API client: %w", err)
+	}
+	podCIDR := o.PodCIDR
+	if podCIDR == "" {
+		if podCIDR, err = choosePodCIDR(ctx, client, o.NodeName, o.ClusterCIDR, o.NodeCIDRMaskSize); err != nil {
+			return err
+		}
+	}
+	clientCA, err := caOf(o.API)
+	if err != nil {
+		return err
+	}
+
+	// The Cluster is only the holder of what the agent closes (engines).
+	holder := &Cluster{}
+	defer holder.Close()
+	eng, err := wazero.New(ctx, wazero.Config{CacheDir: filepath.Join(o.CacheDir, "compiled"), Extensions: wasisock.Functions()})
+	if err != nil {
+		return err
+	}
+	defer eng.Close(context.Background())
+	ecfg := Config{Engine: eng, CacheDir: o.CacheDir}
+	engines, err := holder.defaultEngines(ctx, &ecfg) // engines.go
+	if err != nil {
+		return err
+	}
+	var hostFDs network.FDBudget
+	if b := hostFDsOf(eng); b != nil {
+		hostFDs = wruntime.NewChildBudget("the host fd budget for hostPort connections", max(b.Limit()/2, 1), b)
+	}
+	netw := network.New(network.Config{
+		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
+		PodCIDRs:      []netip.Prefix{clusterCIDR},
+		ClusterDomain: "cluster.local",
+		DenyEgress:    o.DenyEgress,
+		HostIP:        o.HostPortAddress,
+		HostFDs:       hostFDs,
+	})
+	defer netw.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	shared := kubeutil.NewSharedFactory(client)
+	defer shared.Shutdown()
+	if err := startServiceProxy(runCtx, shared, netw, holder); err != nil { // controlplane.go
+		return fmt.Errorf("agent: %w", err)
+	}
+	resolver := &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(o.CacheDir, "images"), Progress: o.Progress, Opaque: true, Registry: o.Registry}, m: map[[2]string]*images.Image{}}
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
+		corev1.ResourceMemory: pods.DefaultNodeMemory(1),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(pods.DefaultMaxPods), resource.DecimalSI),
+	}
+	for k, v := range o.Capacity {
+		capacity[k] = v
+	}
+	port := 0
+	if ta, ok := o.KubeletListener.Addr().(*net.TCPAddr); ok {
+		port = ta.Port
+	}
+	a := pods.NewAgent(pods.AgentConfig{
+		Client:            client,
+		NodeName:          o.NodeName,
+		Capacity:          capacity,
+		Labels:            o.Labels,
+		Taints:            o.Taints,
+		PodCIDR:           podCIDR,
+		HeartbeatInterval: o.HeartbeatInterval,
+		Network:           netw,
+		HostPortAddress:   o.HostPortAddress,
+		NodeIP:            o.NodeIP,
+		KubeletPort:       int32(port),
+		Pods: &pods.Config{
+			Engine:        eng,
+			Engines:       engines,
+			Images:        resolver,
+			RootDir:       filepath.Join(o.DataDir, "pods"),
+			AllowHostPath: o.AllowHostPath,
+			Network:       netw,
+		},
+	})
+
+	cert := o.KubeletCert
+	if cert == nil {
+		c, err := selfSignedKubeletCert(o.NodeName, o.NodeIP, time.Now())
+		if err != nil {
+			return err
+		}
+		cert = &c
+	}
+	tlsCfg, err := pods.KubeletTLSConfig(*cert, clientCA)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.KubeletHandler(pods.KubeletAPIConfig{APIServer: o.API}),
+		ReadHeaderTimeout: 30 * time.Second,
+	}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(tls.NewListener(o.KubeletListener, tlsCfg)) }()
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+		defer c()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
+	logf("node %s: kubelet API on https://%s, pod CIDR %s, API server %s", o.NodeName, net.JoinHostPort(o.NodeIP.String(), fmt.Sprint(port)), podCIDR, o.API.Host)
+	agentErr := make(chan error, 1)
+	go func() { agentErr <- a.Run(runCtx) }()
+	select {
+	case err := <-agentErr:
+		return err
+	case err := <-srvErr:
+		cancel()
+		<-agentErr
+		return fmt.Errorf("agent: kubelet API: %w", err)
+	}
+}
+
+// choosePodCIDR is the Node's spec.podCIDR when it has one, else the first
+// range of the cluster CIDR no Node holds. (Two agents registering at the
+// same moment may pick the same range: a node IPAM controller, issue 15
+// §5, is the lasting answer; --pod-cidr sets it.)
+func choosePodCIDR(ctx context.Context, client kubernetes.Interface, name, clusterCIDR string, mask int) (string, error) {
+	if n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil && n.Spec.PodCIDR != "" {
+		return n.Spec.PodCIDR, nil
+	} else if err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("agent: reading Node %s: %w", name, err)
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("agent: listing Nodes for a free pod CIDR: %w", err)
+	}
+	used := map[string]bool{}
+	for _, n := range nodes.Items {
+		if n.Spec.PodCIDR != "" {
+			used[n.Spec.PodCIDR] = true
+		}
+	}
+	_, ranges, err := pods.NodePodCIDRs(clusterCIDR, mask, len(used)+1)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range ranges {
+		if !used[r.String()] {
+			return r.String(), nil
+		}
+	}
+	return "", fmt.Errorf("agent: no free pod range in %s", clusterCIDR)
+}
+
+// caOf is the PEM CA of an API configuration (its CAData or CAFile).
+func caOf(cfg *rest.Config) ([]byte, error) {
+	if len(cfg.CAData) > 0 {
+		return cfg.CAData, nil
+	}
+	if cfg.CAFile != "" {
+		b, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("agent: the cluster CA: %w", err)
+		}
+		return b, nil
+	}
+	return nil, nil
+}
+
+// selfSignedKubeletCert is a serving certificate for the kubelet API signed
+// by itself, as the kubelet makes one when it has none.
+func selfSignedKubeletCert(node string, ip netip.Addr, now time.Time) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: node + "@" + fmt.Sprint(now.Unix())},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{node},
+		IPAddresses:           []net.IP{net.IP(ip.AsSlice())},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
