@@ -30,11 +30,11 @@ import (
 
 // serveControlPlane starts `wasmpod serve --nodes 0` and waits until its
 // API answers (it has no node to wait for).
-func serveControlPlane(t *testing.T, dir, addr string) *server {
+func serveControlPlane(t *testing.T, dir, addr string, extra ...string) *server {
 	t.Helper()
 	s := &server{dir: dir, socket: filepath.Join(dir, "wasmpod.sock")}
-	s.proc = start(t, "", "serve", "--data-dir", dir, "--socket", s.socket, "--cache-dir", cacheDir,
-		"--listen", addr, "--nodes", "0", "--node-monitor-grace-period", "4s")
+	s.proc = start(t, "", append([]string{"serve", "--data-dir", dir, "--socket", s.socket, "--cache-dir", cacheDir,
+		"--listen", addr, "--nodes", "0", "--node-monitor-grace-period", "4s"}, extra...)...)
 	cs, err := kubernetes.NewForConfig(apiserver.UnixSocketConfig(s.socket))
 	if err != nil {
 		t.Fatal(err)
@@ -118,9 +118,14 @@ spec:
 func TestAgentsJoinServe(t *testing.T) {
 	t.Parallel()
 	dir, addr := t.TempDir(), freeAddr(t)
-	s := serveControlPlane(t, dir, addr)
+	users := filepath.Join(t.TempDir(), "tokens.csv")
+	const viewerToken = "viewer-0123456789abcdef"
+	if err := os.WriteFile(users, []byte(viewerToken+",viewer,1002,\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := serveControlPlane(t, dir, addr, "--token-auth-file", users)
 	kc := filepath.Join(dir, "kubeconfig")
-	startAgent(t, kc, "edge-1")
+	a1 := startAgent(t, kc, "edge-1")
 	a2 := startAgent(t, kc, "edge-2", "--node-labels", "example.com/zone=b", "--register-with-taints", "example.com/edge=true:NoSchedule")
 	k := newKubectlUser(t, kc)
 
@@ -234,11 +239,44 @@ func TestAgentsJoinServe(t *testing.T) {
 		}
 	}
 
+	// Another user's token: the agent asks the API server whether it may
+	// get nodes/proxy (403, then 200 once RBAC allows it).
+	kubeletGet := func(token, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, kubelet+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := kubeletGet(viewerToken, "/pods"); code != http.StatusForbidden || !strings.Contains(body, "user=viewer, verb=get, resource=nodes, subresource=proxy") {
+		t.Errorf("kubelet /pods as viewer without RBAC: %d %q, want 403", code, body)
+	}
+	if code, _ := kubeletGet(viewerToken, "/stats/summary"); code != http.StatusForbidden {
+		t.Errorf("kubelet /stats/summary as viewer without RBAC: %d, want 403", code)
+	}
+	k.must(t, "create", "clusterrole", "node-stats", "--verb=get", "--resource=nodes/stats")
+	k.must(t, "create", "clusterrolebinding", "viewer-node-stats", "--clusterrole=node-stats", "--user=viewer")
+	code := 0
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && code != http.StatusOK; time.Sleep(500 * time.Millisecond) {
+		code, _ = kubeletGet(viewerToken, "/stats/summary") // a denial is cached for 10 s
+	}
+	if code != http.StatusOK {
+		t.Errorf("kubelet /stats/summary as viewer with get nodes/stats: %d, want 200", code)
+	}
+	if code, _ := kubeletGet(viewerToken, "/pods"); code != http.StatusForbidden {
+		t.Errorf("kubelet /pods as viewer with only nodes/stats: %d, want 403", code)
+	}
+
 	// A restart of serve: the agents' pods keep running (same container
 	// start, no restart), and the agents reconnect.
 	s.interrupt(0)
 	time.Sleep(2 * time.Second) // the agents see the API gone
-	s = serveControlPlane(t, dir, addr)
+	s = serveControlPlane(t, dir, addr, "--token-auth-file", users)
 	for _, p := range []string{"p1", "p2"} {
 		pod, err := s.client.CoreV1().Pods("default").Get(context.Background(), p, metav1.GetOptions{})
 		if err != nil {
@@ -251,6 +289,32 @@ func TestAgentsJoinServe(t *testing.T) {
 	}
 	waitNode(t, s.client, "edge-1", "Ready after the restart", func(n *corev1.Node) bool { return nodeReady(n) == corev1.ConditionTrue })
 	check("after the restart")
+
+	// A partitioned agent reconciles when it is back: edge-1 is stopped
+	// while serve restarts (its watches break) and p1 is force-deleted;
+	// resumed, it relists, kills p1 and runs p3, bound meanwhile.
+	a1.signal(syscall.SIGSTOP)
+	s.interrupt(0)
+	s = serveControlPlane(t, dir, addr, "--token-auth-file", users)
+	k.must(t, "delete", "pod", "p1", "--grace-period=0", "--force")
+	p3 := strings.ReplaceAll(strings.Split(agentPods, "---\n")[0], "p1", "p3")
+	if out, errOut, code := runClientStdin(t, k, p3, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("kubectl apply p3: exit %d\n%s%s", code, out, errOut)
+	}
+	a1.signal(syscall.SIGCONT)
+	s.waitPod(t, "p3", "Running", phaseIs(corev1.PodRunning))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		_, body := kubeletGet(strings.TrimSpace(string(token)), "/pods")
+		if !strings.Contains(body, `"name":"p1"`) && strings.Contains(body, `"name":"p3"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edge-1 still runs p1, or not p3, a minute after it resumed: %.400s", body)
+		}
+	}
+	if out := k.must(t, "logs", "p3"); !strings.HasPrefix(out, "hello from p3\n") {
+		t.Errorf("kubectl logs p3: %q", out)
+	}
 
 	// A killed agent: its Node goes NotReady (Unknown) once its Lease is
 	// older than the grace period.
