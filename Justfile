@@ -60,10 +60,16 @@ fuzz TIME="60s":
 build:
     go build -o wasmpod ./cli/wasmpod
 
+# Build tags of the release: grpc-go without golang.org/x/net/trace (and the
+# html/template it links), urfave/cli without its man/markdown generator
+# (blackfriday). Neither is used by wasmpod; BenchmarkReleaseFootprint
+# builds with the same tags.
+release_tags := "grpcnotrace,urfave_cli_no_docs"
+
 # The release binary (CGO off, no paths, no symbol tables) into ./wasmpod,
 # for another platform with GOOS/GOARCH set: GOOS=linux GOARCH=arm64 just release
 release:
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o wasmpod ./cli/wasmpod
+    CGO_ENABLED=0 go build -tags {{release_tags}} -trimpath -ldflags "-s -w" -o wasmpod ./cli/wasmpod
     @ls -l wasmpod
 
 # The cross-build matrix CI runs (CGO off): linux amd64/arm64/arm(v7)/riscv64,
@@ -74,7 +80,7 @@ cross:
 # What the release binary is made of, by module (or: just size package):
 # an unstripped build of the same source, summed by hack/sizetable.
 size BY="module":
-    CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/wasmpod-size" ./cli/wasmpod
+    CGO_ENABLED=0 go build -tags {{release_tags}} -trimpath -o "${TMPDIR:-/tmp}/wasmpod-size" ./cli/wasmpod
     go run ./hack/sizetable -by {{BY}} "${TMPDIR:-/tmp}/wasmpod-size"
 
 # Format and vet.

@@ -13,9 +13,12 @@ import (
 	"github.com/wasmpod/wasmpod/internal/syncbuf"
 )
 
+// releaseTags are the Justfile's release_tags.
+const releaseTags = "grpcnotrace,urfave_cli_no_docs"
+
 // BenchmarkReleaseFootprint reports issue 14's two footprint figures for
 // the release binary (built here as `just release` builds it: CGO off,
-// -trimpath, -ldflags "-s -w"): its size on disk (release_MB, target ≤ 40)
+// -tags releaseTags, -trimpath, -ldflags "-s -w"): its size on disk (release_MB, target ≤ 40)
 // and the resident set of `serve --nodes 1` once idle (idle_RSS_MB, target
 // ≤ 40): /proc/PID/status VmRSS 5 s after serve says it is up, with no
 // pods. Figures, not assertions: run it with -benchtime 1x.
@@ -24,7 +27,7 @@ import (
 func BenchmarkReleaseFootprint(b *testing.B) {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "wasmpod")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build := exec.Command("go", "build", "-tags", releaseTags, "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building the release binary: %v\n%s", err, out)
