@@ -55,9 +55,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/reference"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 
@@ -285,15 +287,29 @@ func NewAgent(cfg AgentConfig) *Agent {
 			onStatus(p)
 		}
 	}
-	a.pcfg.OnEvent = func(p *corev1.Pod, typ, reason, msg string) {
+	a.pcfg.OnEvent = func(p *corev1.Pod, fieldPath, typ, reason, msg string) {
 		if a.recorder != nil {
-			a.recorder.Event(p, typ, reason, msg)
+			a.recorder.Event(eventObject(p, fieldPath), typ, reason, msg)
 		}
 		if onEvent != nil {
-			onEvent(p, typ, reason, msg)
+			onEvent(p, fieldPath, typ, reason, msg)
 		}
 	}
 	return a
+}
+
+// eventObject is what an Event about the pod's field fieldPath (a
+// container, as the kubelet's container references; "" for the pod
+// itself) is recorded against.
+func eventObject(p *corev1.Pod, fieldPath string) k8sruntime.Object {
+	if fieldPath == "" {
+		return p
+	}
+	ref, err := reference.GetPartialReference(scheme.Scheme, p, fieldPath)
+	if err != nil {
+		return p
+	}
+	return ref
 }
 
 // Run runs the agent until ctx ends. It returns an error when the

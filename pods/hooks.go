@@ -100,7 +100,7 @@ func (w *Worker) runHook(ctx context.Context, c *ctr, in *instance, name string,
 		}
 	case h.TCPSocket != nil:
 		// Deprecated upstream and never run by the kubelet: it only warns.
-		w.event(corev1.EventTypeWarning, "Failed"+name+"Hook", fmt.Sprintf("TCPSocket lifecycle hook for Container %q in Pod %q is deprecated and is not run", c.spec.Name, pod))
+		w.ctrEvent(c, corev1.EventTypeWarning, "Failed"+name+"Hook", fmt.Sprintf("TCPSocket lifecycle hook for Container %q in Pod %q is deprecated and is not run", c.spec.Name, pod))
 	}
 	return nil
 }
@@ -110,8 +110,8 @@ func (w *Worker) runHook(ctx context.Context, c *ctr, in *instance, name string,
 // failed"), then the container is stopped as killContainer does, with a
 // Killing event whose message is "FailedPostStartHook".
 func (w *Worker) onHookFailure(c *ctr, in *instance, r *hookResult) {
-	w.event(corev1.EventTypeWarning, "Failed"+r.name+"Hook", r.event())
-	w.event(corev1.EventTypeNormal, "Killing", "FailedPostStartHook")
+	w.ctrEvent(c, corev1.EventTypeWarning, "Failed"+r.name+"Hook", r.event())
+	w.ctrEvent(c, corev1.EventTypeNormal, "Killing", "FailedPostStartHook")
 	c.probe.hold = true
 	// As upstream's killContainer for reasonFailedPostStartHook: preStop,
 	// then TERM, with the pod's grace period.

@@ -281,7 +281,7 @@ func (w *Worker) probeLoop(ctx context.Context, c *ctr, in *instance, k probeKin
 // onProbe handles a probe or hook outcome on the worker's goroutine.
 func (w *Worker) onProbe(m probeMsg) {
 	if m.eventOnly {
-		w.event(corev1.EventTypeWarning, "Failed"+m.hook.name+"Hook", m.hook.event())
+		w.ctrEvent(m.c, corev1.EventTypeWarning, "Failed"+m.hook.name+"Hook", m.hook.event())
 		return
 	}
 	if w.insts[m.c] != m.in || m.in.termSent {
@@ -293,14 +293,14 @@ func (w *Worker) onProbe(m probeMsg) {
 	}
 	c := m.c
 	if m.unknown {
-		w.event(corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe errored and resulted in unknown state: %s", m.kind, m.output))
+		w.ctrEvent(c, corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe errored and resulted in unknown state: %s", m.kind, m.output))
 		return
 	}
 	if m.ok && strings.HasPrefix(m.output, probeRedirectWarning) {
-		w.event(corev1.EventTypeWarning, "ProbeWarning", fmt.Sprintf("%s probe warning: %s", m.kind, m.output))
+		w.ctrEvent(c, corev1.EventTypeWarning, "ProbeWarning", fmt.Sprintf("%s probe warning: %s", m.kind, m.output))
 	}
 	if !m.ok {
-		w.event(corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe failed: %s", m.kind, m.output))
+		w.ctrEvent(c, corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe failed: %s", m.kind, m.output))
 	}
 	spec := probeSpec(c.spec, m.kind)
 	switch c.probe.observe(m.kind, spec, m.ok) {
@@ -311,7 +311,7 @@ func (w *Worker) onProbe(m probeMsg) {
 			}
 		}
 	case verdictKill:
-		w.event(corev1.EventTypeNormal, "Killing", fmt.Sprintf("Container %s failed %s probe, will be restarted", c.spec.Name, strings.ToLower(m.kind.String())))
+		w.ctrEvent(c, corev1.EventTypeNormal, "Killing", fmt.Sprintf("Container %s failed %s probe, will be restarted", c.spec.Name, strings.ToLower(m.kind.String())))
 		grace := w.state.gracePeriod()
 		if spec.TerminationGracePeriodSeconds != nil {
 			grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second

@@ -27,7 +27,7 @@ func (w *Worker) deliverTermination(a actions) {
 		if in == nil || in.termSent {
 			continue
 		}
-		w.event(corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
+		w.ctrEvent(c, corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
 		in.turn = make(chan struct{})
 		w.stopInTurn(c, in, in.turn)
 	}
@@ -39,7 +39,7 @@ func (w *Worker) deliverTermination(a actions) {
 			close(in.turn) // its preStop ran or runs: TERM once it ends
 			in.turn = nil
 		case !in.termSent:
-			w.event(corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
+			w.ctrEvent(c, corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
 			w.terminateInstance(c, in) // preStop, then TERM (hooks.go)
 		}
 	}

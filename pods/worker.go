@@ -110,8 +110,10 @@ type Config struct {
 
 	// OnStatus receives a copy of the pod after each status change.
 	OnStatus func(pod *corev1.Pod)
-	// OnEvent receives the pod's Events (Pulling, Started, BackOff, ...).
-	OnEvent func(pod *corev1.Pod, eventType, reason, message string)
+	// OnEvent receives the pod's Events (Pulling, Started, BackOff, ...);
+	// fieldPath is the involved object's field path: the container an
+	// Event is about (spec.containers{NAME}), or "" for the pod.
+	OnEvent func(pod *corev1.Pod, fieldPath, eventType, reason, message string)
 	// OnLog receives every line a container writes.
 	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
 	// Services, when set, lists the Services of a namespace; a container
@@ -371,7 +373,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		for _, c := range s.ctrs {
 			if c.waitReason == "CrashLoopBackOff" && c.exited != nil && w.backoffSeen[c] != c.exited {
 				w.backoffSeen[c] = c.exited
-				w.event(corev1.EventTypeWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podRef(s.pod)))
+				w.ctrEvent(c, corev1.EventTypeWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podRef(s.pod)))
 			}
 			if c.waitReason == "ImagePullBackOff" && w.pullBackoffSeen[c] != c.retryAt {
 				// As the kubelet's image manager while the pull backs off,
@@ -380,8 +382,8 @@ func (w *Worker) Run(ctx context.Context) error {
 					w.pullBackoffSeen = map[*ctr]time.Time{}
 				}
 				w.pullBackoffSeen[c] = c.retryAt
-				w.event(corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image))
-				w.event(corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
+				w.ctrEvent(c, corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image))
+				w.ctrEvent(c, corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
 			}
 		}
 		w.publish()
@@ -499,7 +501,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		c.pull.next(now, now)
 		c.retryAt = now.Add(c.pull.delay)
 		c.waitReason, c.waitMessage = reason, msg
-		w.event(corev1.EventTypeWarning, "Failed", event)
+		w.ctrEvent(c, corev1.EventTypeWarning, "Failed", event)
 	}
 	fail := func(reason, msg string) { failWith(reason, msg, msg) }
 	img, err := w.image(ctx, c)
@@ -512,7 +514,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		c.pull.next(now, now)
 		c.retryAt = now.Add(c.pull.delay)
 		c.waitReason, c.waitMessage = "ErrImageNeverPull", msg
-		w.event(corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		w.ctrEvent(c, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
 		return
 	}
 	if err != nil {
@@ -524,7 +526,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		// message; the Event gets one line of it.
 		msg, summary := imageFailure(c.spec.Image, err)
 		failWith(reason, msg, summary)
-		w.event(corev1.EventTypeWarning, "Failed", "Error: "+reason) // the kubelet's startContainer
+		w.ctrEvent(c, corev1.EventTypeWarning, "Failed", "Error: "+reason) // the kubelet's startContainer
 		return
 	}
 	w.mu.Lock() // Exec reads it
@@ -570,7 +572,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		fail("CreateContainerError", "Error: "+err.Error())
 		return
 	}
-	w.event(corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
+	w.ctrEvent(c, corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
 	endStdin := w.attachInstance(c, restarts, &cfg) // attach.go
 	inst, err := w.engine().Start(ctx, mod, cfg)
 	if err != nil {
@@ -599,7 +601,7 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	w.insts[c] = &instance{inst: inst, closeLog: closeLog, termFile: termFile, logPath: w.LogPath(c.spec.Name, restarts)}
 	w.pinMounts(c, cfg.Mounts) // subpath.go
 	w.queueProbes(c, w.insts[c])
-	w.event(corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
+	w.ctrEvent(c, corev1.EventTypeNormal, "Started", "Started container "+c.spec.Name)
 	go func() {
 		<-inst.Done()
 		endStdin()
@@ -643,7 +645,7 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 		c.spec.ImagePullPolicy == "" && images.DefaultPullPolicy(c.spec.Image) == images.PullAlways)
 	if img := w.images[c.spec.Image]; img != nil && !always {
 		// As the kubelet's image manager for an image it has.
-		w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
+		w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
 		return img, nil
 	}
 	if oci {
@@ -656,14 +658,14 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 		}
 		return img, err
 	}
-	w.event(corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
+	w.ctrEvent(c, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
 	t0 := w.clk.Now()
 	img, err := w.resolveImage(ctx, c.spec.Image) // exec.go: knows the busybox alias
 	if err != nil {
 		return nil, err
 	}
 	w.images[c.spec.Image] = img
-	w.event(corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
+	w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
 		c.spec.Image, w.clk.Since(t0).Round(time.Millisecond), len(img.Bytes)))
 	return img, nil
 }
@@ -767,7 +769,7 @@ func (w *Worker) setImages(want map[string]string) {
 			if c.kind == kindSidecar {
 				msg = fmt.Sprintf("Init container %s definition changed", c.spec.Name)
 			}
-			w.event(corev1.EventTypeNormal, "Killing", msg)
+			w.ctrEvent(c, corev1.EventTypeNormal, "Killing", msg)
 			w.stopInstance(c, in, s.gracePeriod()) // probe.go: preStop, TERM, KILL
 		}
 	}
@@ -835,10 +837,29 @@ func (w *Worker) openLog(c *ctr, restart int32, cfg *runtime.ContainerConfig) (f
 	}, nil
 }
 
+// event records an Event about the pod.
 func (w *Worker) event(eventType, reason, msg string) {
 	if w.cfg.OnEvent != nil {
-		w.cfg.OnEvent(w.state.pod, eventType, reason, msg)
+		w.cfg.OnEvent(w.state.pod, "", eventType, reason, msg)
 	}
+}
+
+// ctrEvent records an Event about container c of the pod: its
+// involvedObject.fieldPath names the container, as the kubelet's
+// container references do (spec.containers{NAME},
+// spec.initContainers{NAME}).
+func (w *Worker) ctrEvent(c *ctr, eventType, reason, msg string) {
+	if w.cfg.OnEvent != nil {
+		w.cfg.OnEvent(w.state.pod, ctrFieldPath(c), eventType, reason, msg)
+	}
+}
+
+// ctrFieldPath is the field path of c in its pod's spec.
+func ctrFieldPath(c *ctr) string {
+	if c.kind == kindApp {
+		return "spec.containers{" + c.spec.Name + "}"
+	}
+	return "spec.initContainers{" + c.spec.Name + "}"
 }
 
 // publish recomputes the status and reports it when it changed.

@@ -135,7 +135,7 @@ func newHarness(t *testing.T, pod *corev1.Pod) *harness {
 			h.statuses = append(h.statuses, p)
 			h.mu.Unlock()
 		},
-		OnEvent: func(_ *corev1.Pod, typ, reason, msg string) {
+		OnEvent: func(_ *corev1.Pod, _, typ, reason, msg string) {
 			h.mu.Lock()
 			h.events = append(h.events, typ+" "+reason+" "+msg)
 			h.mu.Unlock()
