@@ -57,6 +57,9 @@ const (
 	DefaultWatchBacklog   = 50_000
 	DefaultDialTimeout    = 5 * time.Second
 	DefaultRequestTimeout = 10 * time.Second
+	// DefaultProgressInterval is how often the store asks etcd to confirm
+	// its watchers' progress (see Options.ProgressInterval).
+	DefaultProgressInterval = time.Second
 	// listPage is the number of keys List reads per etcd request, as
 	// kube-apiserver pages its own lists, so that one response stays far
 	// below gRPC's message size limits.
@@ -89,6 +92,14 @@ type Options struct {
 	// RequestTimeout bounds each request (default DefaultRequestTimeout):
 	// while etcd is unreachable, calls fail after it rather than hang.
 	RequestTimeout time.Duration
+	// ProgressInterval is how often the store asks etcd for a progress
+	// notification on its watchers (clientv3 RequestProgress, one request
+	// and one broadcast answer per interval), so that a watcher of a quiet
+	// prefix knows how far it is current: re-opened after an etcd
+	// restart, it then starts after the latest compaction instead of
+	// failing with ErrCompacted (default DefaultProgressInterval; negative
+	// turns it off).
+	ProgressInterval time.Duration
 	// Logger receives the etcd client's logs; nil discards them (errors
 	// reach the callers).
 	Logger *zap.Logger
@@ -126,10 +137,12 @@ type Store struct {
 
 	compacted  atomic.Int64 // etcd revision the store last compacted to
 	compacting atomic.Bool
+	watchers   atomic.Int64 // open watches
+	progress   atomic.Int64 // highest etcd revision of a progress notification a watcher received
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // watchers
+	wg     sync.WaitGroup // watchers and the progress requester
 	closed atomic.Bool
 	once   sync.Once
 }
@@ -166,6 +179,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.ProgressInterval == 0 {
+		o.ProgressInterval = DefaultProgressInterval
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -207,7 +223,43 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.off = kvs[0].CreateRevision
 	}
 	s.compacted.Store(s.off)
+	if o.ProgressInterval > 0 {
+		s.wg.Add(1)
+		go s.requestProgress(o.ProgressInterval)
+	}
 	return s, nil
+}
+
+// watchCtx is the context of every etcd watch the store opens: clientv3
+// multiplexes watches whose contexts carry the same metadata on one
+// stream, which RequestProgress with this context reaches.
+func watchCtx(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+
+// requestProgress asks etcd every interval, while watches are open, to
+// send their stream a progress notification (the current revision, once
+// every watcher on it has caught up with it).
+func (s *Store) requestProgress(interval time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if s.watchers.Load() > 0 {
+				s.RequestProgress()
+			}
+		}
+	}
+}
+
+// RequestProgress asks etcd for a progress notification on the store's
+// watch stream now (the store does it every Options.ProgressInterval).
+func (s *Store) RequestProgress() {
+	ctx, cancel := context.WithTimeout(watchCtx(s.ctx), s.reqTimeout)
+	defer cancel()
+	s.cli.RequestProgress(ctx) // an error (etcd down) is retried at the next tick
 }
 
 // Client returns the underlying etcd client (for tests and tools).
@@ -482,21 +534,37 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 	wctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel)
 	out := make(chan store.Event)
+	opened := make(chan struct{})
 	s.wg.Add(1)
+	s.watchers.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer s.watchers.Add(-1)
 		defer close(out)
 		defer stop()
 		defer cancel()
-		s.watch(wctx, prefix, start, out)
+		s.watch(wctx, prefix, start, out, opened)
 	}()
+	// clientv3's Watch returns once etcd has registered the watch. Waiting
+	// for it here means the watch is live (in sync, if no write came
+	// between) when Watch returns, so that neither a compaction nor a
+	// progress request finds it still replaying; an etcd that does not
+	// answer leaves it opening in the background.
+	t := time.NewTimer(s.reqTimeout)
+	defer t.Stop()
+	select {
+	case <-opened:
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	return out, nil
 }
 
 // watch feeds out with the events of keys with prefix from etcd revision
 // next on, re-opening the etcd watch from the next undelivered revision
 // whenever it ends short of a compaction, until ctx is done.
-func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<- store.Event) {
+func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<- store.Event, opened chan<- struct{}) {
 	var (
 		pending []store.Event
 		wch     clientv3.WatchChan
@@ -508,7 +576,7 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 		var wctx context.Context
 		// WithRequireLeader ends the watch when the member loses its
 		// leader, rather than leaving it silent; it is then re-opened.
-		wctx, wcancel = context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wctx, wcancel = context.WithCancel(watchCtx(ctx))
 		wch = s.cli.Watch(wctx, s.root+prefix, clientv3.WithPrefix(), clientv3.WithRev(next), clientv3.WithPrevKV())
 	}
 	defer func() { wcancel() }()
@@ -520,6 +588,7 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 		}
 	}
 	open()
+	close(opened)
 	for {
 		var sendc chan<- store.Event
 		var first store.Event
@@ -552,6 +621,14 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 				continue
 			}
 			backoff = 50 * time.Millisecond
+			if resp.IsProgressNotify() {
+				// Every event up to the header's revision has been
+				// delivered: a re-open may start after it.
+				next = max(next, resp.Header.Revision+1)
+				for p := s.progress.Load(); p < resp.Header.Revision && !s.progress.CompareAndSwap(p, resp.Header.Revision); p = s.progress.Load() {
+				}
+				continue
+			}
 			for _, ev := range resp.Events {
 				if ev.Kv.ModRevision < next {
 					continue // already delivered before a re-open

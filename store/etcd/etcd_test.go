@@ -379,6 +379,63 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 }
 
+// TestQuietWatcherSurvivesCompactionAndRestart: a watcher of a prefix
+// that sees no change while others are written, compacted away and etcd
+// restarts, resumes after the restart (it knows, from etcd's progress
+// notifications, that it had missed nothing) instead of failing with
+// ErrCompacted.
+func TestQuietWatcherSurvivesCompactionAndRestart(t *testing.T) {
+	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
+	o := testOpts(srv)
+	o.History = -1
+	o.ProgressInterval = -1 // only the explicit RequestProgress below
+	s := openStore(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	quiet, err := s.Watch(ctx, "/quiet/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := s.Create(ctx, fmt.Sprintf("/busy/%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compactTo(t, s, mustRevision(t, s))
+	// Wait until the progress notification has reached the watcher.
+	for want, deadline := etcd.EtcdRevision(s, mustRevision(t, s)), time.Now().Add(10*time.Second); etcd.ProgressRevision(s) < want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress notification up to etcd revision %d (have %d)", want, etcd.ProgressRevision(s))
+		}
+		s.RequestProgress()
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Stop()
+	srv.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err = s.Create(ctx, "/quiet/a", []byte("v")); err == nil || errors.Is(err, store.ErrAlreadyExists) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writes did not recover: %v", err)
+		}
+	}
+	ev := recv(t, quiet)
+	if ev.Type != store.Added || ev.KV.Key != "/quiet/a" {
+		t.Fatalf("quiet watcher after compaction and restart: %v %s (%v), want ADDED /quiet/a", ev.Type, ev.KV.Key, ev.Err)
+	}
+}
+
+func mustRevision(t *testing.T, s *etcd.Store) int64 {
+	t.Helper()
+	r, err := s.Revision(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestOpenErrors(t *testing.T) {
 	if _, err := etcd.Open(context.Background(), etcd.Options{}); err == nil {
 		t.Fatal("Open with no endpoints succeeded")
