@@ -557,6 +557,8 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 	case <-t.C:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-s.ctx.Done():
+		return nil, store.ErrClosed
 	}
 	return out, nil
 }
@@ -571,13 +573,20 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 		wcancel context.CancelFunc = func() {}
 		retry   <-chan time.Time
 		backoff = 50 * time.Millisecond
+		openc   = make(chan clientv3.WatchChan, 1)
 	)
+	// open opens the etcd watch from next in the background (clientv3's
+	// Watch waits for etcd to register it), so that events already
+	// received keep being delivered meanwhile; the channel comes on openc.
 	open := func() {
-		var wctx context.Context
 		// WithRequireLeader ends the watch when the member loses its
 		// leader, rather than leaving it silent; it is then re-opened.
-		wctx, wcancel = context.WithCancel(watchCtx(ctx))
-		wch = s.cli.Watch(wctx, s.root+prefix, clientv3.WithPrefix(), clientv3.WithRev(next), clientv3.WithPrevKV())
+		wctx, cancel := context.WithCancel(watchCtx(ctx))
+		wcancel = cancel
+		from := next
+		go func() {
+			openc <- s.cli.Watch(wctx, s.root+prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
+		}()
 	}
 	defer func() { wcancel() }()
 	fail := func(err error) {
@@ -588,7 +597,6 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 		}
 	}
 	open()
-	close(opened)
 	for {
 		var sendc chan<- store.Event
 		var first store.Event
@@ -604,6 +612,11 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 		case <-retry:
 			retry = nil
 			open()
+		case wch = <-openc:
+			if opened != nil {
+				close(opened)
+				opened = nil
+			}
 		case resp, ok := <-wch:
 			if ok && resp.CompactRevision != 0 {
 				fail(fmt.Errorf("store: watch %s from revision %d: %w (etcd compacted to %d)", prefix, next-s.off-1, store.ErrCompacted, resp.CompactRevision-s.off))
