@@ -1,8 +1,11 @@
 package openapi
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
+	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/kube-openapi/pkg/common"
@@ -40,6 +43,29 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		resolveRefs(&d.Schema, ref)
 		out[name] = common.OpenAPIDefinition{Schema: d.Schema, Dependencies: d.Dependencies}
 	}
+	return out
+}
+
+// definitionNames returns the names of definitions.json, sorted: each
+// line after the first starts with one, as a JSON string followed by ':'
+// (hack/openapidefs writes it so).
+func definitionNames() []string {
+	var out []string
+	for line := range bytes.Lines(definitionsJSON) {
+		if len(line) == 0 || line[0] != '"' {
+			continue
+		}
+		end := bytes.Index(line, []byte(`":`))
+		if end < 0 {
+			panic("openapi: definitions.json: a line without a name: " + string(line[:min(len(line), 80)]))
+		}
+		name, err := strconv.Unquote(string(line[:end+1]))
+		if err != nil {
+			panic("openapi: definitions.json: " + err.Error())
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -86,8 +112,10 @@ func resolveRefs(s *spec.Schema, ref common.ReferenceCallback) {
 		resolveRefs(s.AdditionalItems.Schema, ref)
 	}
 	for k, d := range s.Dependencies {
-		resolveRefs(d.Schema, ref)
-		s.Dependencies[k] = d
+		if ptrHasPlaceholder(d.Schema) {
+			resolveRefs(d.Schema, ref)
+			s.Dependencies[k] = d
+		}
 	}
 }
 
@@ -97,9 +125,61 @@ func resolveAll(l []spec.Schema, ref common.ReferenceCallback) {
 	}
 }
 
+// resolveMap resolves the schemas of m, copying out (a map's values are
+// not addressable) only those that hold a reference.
 func resolveMap(m map[string]spec.Schema, ref common.ReferenceCallback) {
-	for k, s := range m {
-		resolveRefs(&s, ref)
-		m[k] = s
+	for k := range m {
+		if s := m[k]; hasPlaceholder(s) {
+			resolveRefs(&s, ref)
+			m[k] = s
+		}
 	}
+}
+
+// hasPlaceholder reports whether s or a schema it holds has a placeholder
+// reference or a v2 form still to convert. It takes schemas by value, so
+// the map walk allocates nothing.
+func hasPlaceholder(s spec.Schema) bool {
+	if strings.HasPrefix(s.Ref.String(), RefPlaceholder) {
+		return true
+	}
+	if _, ok := s.Extensions[common.ExtensionV2Schema]; ok {
+		return true
+	}
+	if s.Items != nil && (ptrHasPlaceholder(s.Items.Schema) || anyPlaceholder(s.Items.Schemas)) {
+		return true
+	}
+	if anyPlaceholder(s.AllOf) || anyPlaceholder(s.OneOf) || anyPlaceholder(s.AnyOf) || ptrHasPlaceholder(s.Not) {
+		return true
+	}
+	for _, m := range [...]map[string]spec.Schema{s.Properties, s.PatternProperties, s.Definitions} {
+		for _, p := range m {
+			if hasPlaceholder(p) {
+				return true
+			}
+		}
+	}
+	if s.AdditionalProperties != nil && ptrHasPlaceholder(s.AdditionalProperties.Schema) {
+		return true
+	}
+	if s.AdditionalItems != nil && ptrHasPlaceholder(s.AdditionalItems.Schema) {
+		return true
+	}
+	for _, d := range s.Dependencies {
+		if ptrHasPlaceholder(d.Schema) {
+			return true
+		}
+	}
+	return false
+}
+
+func ptrHasPlaceholder(s *spec.Schema) bool { return s != nil && hasPlaceholder(*s) }
+
+func anyPlaceholder(l []spec.Schema) bool {
+	for _, s := range l {
+		if hasPlaceholder(s) {
+			return true
+		}
+	}
+	return false
 }

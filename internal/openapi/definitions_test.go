@@ -3,6 +3,7 @@ package openapi
 import (
 	"encoding/json"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/wasmpod/wasmpod/internal/openapi/generated"
@@ -51,5 +52,19 @@ func TestDefinitionsMatchGenerated(t *testing.T) {
 	a["io.k8s.api.core.v1.Pod"].Schema.Properties["spec"] = spec.Schema{}
 	if b := GetOpenAPIDefinitions(func(string) spec.Ref { return spec.Ref{} }); len(b["io.k8s.api.core.v1.Pod"].Schema.Properties["spec"].Description) == 0 {
 		t.Error("a change to one call's definitions is seen by the next")
+	}
+}
+
+// TestNamesWithoutDecoding: Names, read from the lines of
+// definitions.json, are the keys the full decode gives.
+func TestNamesWithoutDecoding(t *testing.T) {
+	defs := GetOpenAPIDefinitions(func(string) spec.Ref { return spec.Ref{} })
+	var want []string
+	for n := range defs {
+		want = append(want, n)
+	}
+	sort.Strings(want)
+	if got := definitionNames(); !reflect.DeepEqual(got, want) {
+		t.Errorf("names from the lines (%d) differ from the decoded keys (%d):\n%v\n%v", len(got), len(want), got, want)
 	}
 }

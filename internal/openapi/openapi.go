@@ -109,16 +109,10 @@ func Definitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefiniti
 	return GetOpenAPIDefinitions(ref)
 }
 
-// Names returns every definition name, sorted.
-var Names = sync.OnceValue(func() []string {
-	defs := GetOpenAPIDefinitions(func(string) spec.Ref { return spec.Ref{} })
-	out := make([]string, 0, len(defs))
-	for n := range defs {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-})
+// Names returns every definition name, sorted: the keys of
+// definitions.json, read from the start of its lines without decoding the
+// schemas.
+var Names = sync.OnceValue(definitionNames)
 
 // V3Config returns a new kube-openapi v3 builder config over the
 // generated definitions.
