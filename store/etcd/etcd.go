@@ -204,23 +204,32 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	octx, cancel := context.WithTimeout(ctx, max(o.DialTimeout, o.RequestTimeout))
 	defer cancel()
-	resp, err := cli.Txn(octx).If(clientv3.Compare(clientv3.CreateRevision(s.origin), "=", 0)).
-		Then(clientv3.OpPut(s.origin, "")).Else(clientv3.OpGet(s.origin)).Commit()
-	if err != nil {
+	// The origin is recorded once, when the prefix holds no key: an origin
+	// missing beside existing keys (deleted by hand, or keys written by
+	// something else) would restart the revisions, so resourceVersions
+	// would go backwards; that is refused.
+	resp, err := cli.Txn(octx).If(clientv3.Compare(clientv3.CreateRevision(s.origin), "=", 0),
+		clientv3.Compare(clientv3.CreateRevision(s.root), "=", 0).WithPrefix()).
+		Then(clientv3.OpPut(s.origin, "")).
+		Else(clientv3.OpGet(s.origin), clientv3.OpGet(s.root, clientv3.WithPrefix(), clientv3.WithCountOnly())).Commit()
+	fail := func(err error) (*Store, error) {
 		cli.Close()
 		s.cancel()
-		return nil, fmt.Errorf("etcd store %v: opening %s: %w", o.Endpoints, o.Prefix, err)
+		return nil, err
+	}
+	if err != nil {
+		return fail(fmt.Errorf("etcd store %v: opening %s: %w", o.Endpoints, o.Prefix, err))
 	}
 	if resp.Succeeded {
 		s.off = resp.Header.Revision
 	} else {
-		kvs := resp.Responses[0].GetResponseRange().Kvs
-		if len(kvs) != 1 {
-			cli.Close()
-			s.cancel()
-			return nil, fmt.Errorf("etcd store %v: origin key %s vanished during open", o.Endpoints, s.origin)
+		origin := resp.Responses[0].GetResponseRange().Kvs
+		if len(origin) != 1 {
+			n := resp.Responses[1].GetResponseRange().Count
+			return fail(fmt.Errorf("etcd store %v: %d keys under %s but no origin record %s: refusing to start, as revisions would restart "+
+				"and resourceVersions go backwards (restore the etcd snapshot, or use another --etcd-prefix)", o.Endpoints, n, s.root, s.origin))
 		}
-		s.off = kvs[0].CreateRevision
+		s.off = origin[0].CreateRevision
 	}
 	s.compacted.Store(s.off)
 	if o.ProgressInterval > 0 {

@@ -436,6 +436,25 @@ func mustRevision(t *testing.T, s *etcd.Store) int64 {
 	return r
 }
 
+// TestMissingOriginRefused: keys under the prefix without the origin
+// record (deleted by hand) are refused at Open, naming the key, since the
+// revisions would restart and resourceVersions go backwards.
+func TestMissingOriginRefused(t *testing.T) {
+	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
+	o := testOpts(srv)
+	s := openStore(t, o)
+	if _, err := s.Create(context.Background(), "/pods/a", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client().Delete(context.Background(), "/wasmpod/meta/origin"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := etcd.Open(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "/wasmpod/meta/origin") || !strings.Contains(err.Error(), "1 keys under /wasmpod/kv") {
+		t.Fatalf("Open with keys and no origin: %v", err)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	if _, err := etcd.Open(context.Background(), etcd.Options{}); err == nil {
 		t.Fatal("Open with no endpoints succeeded")
