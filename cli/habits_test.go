@@ -43,8 +43,10 @@ func TestUnknownCommand(t *testing.T) {
 	if code != 1 || errOut != want || out != "" {
 		t.Errorf("wasmpod foo: exit %d, stdout %q, stderr %q; want 1, %q", code, out, errOut, want)
 	}
+	// Cobra suggests the commands within Levenshtein distance 2 (agent is
+	// too: drop the a, n→t), in the command list's order.
 	_, errOut, code = runMain("gett", "pods")
-	want = "error: unknown command \"gett\" for \"wasmpod\"\n\nDid you mean this?\n\tget\n\nRun 'wasmpod --help' for usage.\n"
+	want = "error: unknown command \"gett\" for \"wasmpod\"\n\nDid you mean this?\n\tagent\n\tget\n\nRun 'wasmpod --help' for usage.\n"
 	if code != 1 || errOut != want {
 		t.Errorf("wasmpod gett: exit %d, stderr %q; want %q", code, errOut, want)
 	}
