@@ -19,7 +19,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -32,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
@@ -222,10 +222,9 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.KubeletHandler(pods.KubeletAPIConfig{APIServer: o.API}),
-		ReadHeaderTimeout: 30 * time.Second,
-	}
+	// The API server's serving bounds (header and idle timeouts, header
+	// size; the TLS handshake is bounded by the header timeout).
+	srv := apiserver.NewHTTPServer(a.KubeletHandler(pods.KubeletAPIConfig{APIServer: o.API}), apiserver.ServingOptions{})
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(tls.NewListener(o.KubeletListener, tlsCfg)) }()
 	defer func() {

@@ -756,7 +756,13 @@ func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(*opts.TimeoutSeconds)*time.Second)
 	}
 	var initial []runtime.Object
+	// matched: the keys whose latest version the client has, by the
+	// selector, as of the list below. A watch resumed from a revision
+	// replays the events up to that list (replayedUntil), whose previous
+	// versions it does not know (replaySeen: the keys seen since).
 	matched := map[string]bool{}
+	var replayedUntil int64
+	replaySeen := map[string]bool{}
 	sendInitial := from == 0 || (opts.SendInitialEvents != nil && *opts.SendInitialEvents)
 	if sendInitial || !sel.labels.Empty() || !sel.fields.Empty() {
 		kvs, rev, err := s.store.List(ctx, r.prefix(ns))
@@ -779,6 +785,8 @@ func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.
 		}
 		if sendInitial {
 			from = rev
+		} else {
+			replayedUntil = rev
 		}
 	}
 	events, err := s.store.Watch(ctx, r.prefix(ns), from)
@@ -830,6 +838,29 @@ func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.
 			var typ watch.EventType
 			match := sel.matches(r, se.obj)
 			was := matched[ev.KV.Key] || everything
+			if !everything && ev.KV.ModRevision <= replayedUntil && !replaySeen[ev.KV.Key] {
+				// A replayed event of a key this watch has not seen yet:
+				// its previous version is unknown (the list is of now, not
+				// of the resumed revision). As upstream's filter on the
+				// previous object: a deletion is sent when the deleted
+				// (last) version matched, a creation had none; a change is
+				// sent as MODIFIED when it matches and as DELETED when it
+				// does not (the client may hold an older, matching one).
+				replaySeen[ev.KV.Key] = true
+				switch ev.Type {
+				case store.Deleted:
+					was = match
+				case store.Added:
+					was = false
+				default:
+					was = true
+				}
+				if was {
+					matched[ev.KV.Key] = true
+				} else {
+					delete(matched, ev.KV.Key)
+				}
+			}
 			switch {
 			case ev.Type == store.Deleted:
 				if !was {
