@@ -87,6 +87,8 @@ type Server struct {
 	tokens tokenState // ServiceAccount tokens and the root CA (tokens.go)
 
 	kubelet kubeletClient // remote nodes' kubelet API (remotenode.go)
+
+	nameGen names.NameGenerator // generateName's suffixes; nil: names.SimpleNameGenerator
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.
@@ -193,6 +195,20 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 		r.serialize.Lock()
 		defer r.serialize.Unlock()
 	}
+	// A generated name that is taken is generated again, 8 tries in all,
+	// as kube-apiserver does since v1.32 (KEP-4420, RetryGenerateName).
+	if m, err := meta.Accessor(obj); err == nil && m.GetName() == "" && m.GetGenerateName() != "" && !isDryRun(ctx) {
+		for range 7 {
+			out, err := s.create(ctx, r, ns, obj.DeepCopyObject())
+			if !apierrors.IsAlreadyExists(err) {
+				return out, err
+			}
+		}
+	}
+	return s.create(ctx, r, ns, obj)
+}
+
+func (s *Server) create(ctx context.Context, r *Resource, ns string, obj runtime.Object) (runtime.Object, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
@@ -203,7 +219,11 @@ func (s *Server) Create(ctx context.Context, r *Resource, ns string, obj runtime
 	if m.GetName() == "" && m.GetGenerateName() != "" {
 		// names.SimpleNameGenerator: the base cut to 58 characters, so a
 		// controller with a long name still gets valid pod names.
-		m.SetName(names.SimpleNameGenerator.GenerateName(m.GetGenerateName()))
+		gen := s.nameGen
+		if gen == nil {
+			gen = names.SimpleNameGenerator
+		}
+		m.SetName(gen.GenerateName(m.GetGenerateName()))
 	}
 	now := metav1.NewTime(s.clock.Now().Truncate(time.Second))
 	m.SetUID(uuidUID())
