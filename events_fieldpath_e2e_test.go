@@ -62,3 +62,56 @@ func TestEventsNameTheirContainer(t *testing.T) {
 		t.Errorf("kubectl get events -o wide:\n%s", wide)
 	}
 }
+
+// TestNodeEvents: as a kubelet and kube-controller-manager do, the node
+// agent records Starting, its conditions' events, NodeAllocatableEnforced
+// and NodeReady about its Node, and the node lifecycle controller
+// RegisteredNode; kubectl describe node shows them.
+func TestNodeEvents(t *testing.T) {
+	e := newStreamEnv(t)
+	want := map[string]string{
+		"Starting":                "Starting kubelet.",
+		"NodeHasSufficientMemory": "Node node-1 status is now: NodeHasSufficientMemory",
+		"NodeHasNoDiskPressure":   "Node node-1 status is now: NodeHasNoDiskPressure",
+		"NodeHasSufficientPID":    "Node node-1 status is now: NodeHasSufficientPID",
+		"NodeAllocatableEnforced": "Updated Node Allocatable limit across pods",
+		"NodeReady":               "Node node-1 status is now: NodeReady",
+		"RegisteredNode":          "Node node-1 event: Registered Node node-1 in Controller",
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := e.c.Client().CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Node,involvedObject.name=node-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, ev := range l.Items {
+			got[ev.Reason] = ev.Message
+			wantSource := "kubelet"
+			if ev.Reason == "RegisteredNode" {
+				wantSource = "node-controller"
+			}
+			if ev.Source.Component != wantSource || ev.Count != 1 {
+				t.Errorf("event %s: source %q count %d, want %q once", ev.Reason, ev.Source.Component, ev.Count, wantSource)
+			}
+		}
+		missing := false
+		for r, m := range want {
+			missing = missing || got[r] != m
+		}
+		if !missing && len(got) == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node events %v, want %v", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := e.must(t, "describe", "node", "node-1")
+	for _, m := range want {
+		if !strings.Contains(out, m) {
+			t.Errorf("kubectl describe node has no %q:\n%s", m, out)
+		}
+	}
+}

@@ -326,17 +326,21 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("node agent %s: Pods.Engine and Pods.Images are required", a.cfg.NodeName)
 	}
 	a.ctx = ctx
-	if err := a.register(ctx); err != nil {
-		return fmt.Errorf("node agent %s: registering the Node: %w", a.cfg.NodeName, err)
-	}
-	if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("node agent %s: creating the Lease: %w", a.cfg.NodeName, err)
-	}
-
 	bc := record.NewBroadcaster(record.WithContext(ctx), record.WithCorrelatorOptions(record.CorrelatorOptions{Clock: a.clk}))
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
 	defer bc.Shutdown()
 	a.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
+	// As the kubelet: Starting, the conditions' events as the Node's
+	// status is first written (register), then NodeAllocatableEnforced
+	// (the guests' shared memory budget is the node's allocatable).
+	a.recorder.Event(a.nodeRef(), corev1.EventTypeNormal, "Starting", "Starting kubelet.")
+	if err := a.register(ctx); err != nil {
+		return fmt.Errorf("node agent %s: registering the Node: %w", a.cfg.NodeName, err)
+	}
+	a.recorder.Event(a.nodeRef(), corev1.EventTypeNormal, "NodeAllocatableEnforced", "Updated Node Allocatable limit across pods")
+	if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("node agent %s: creating the Lease: %w", a.cfg.NodeName, err)
+	}
 
 	// Services for the containers' environment: synced before pods start.
 	if a.cfg.Pods.Services == nil {
@@ -379,8 +383,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Remove the directories of pods deleted while no agent ran, as the
 	// kubelet's orphaned pod directory cleanup (pods/cleanup.go).
 	if err := a.cleanupOrphanedPodDirs(ctx); err != nil && ctx.Err() == nil {
-		a.recorder.Event(&corev1.ObjectReference{Kind: "Node", Name: a.cfg.NodeName, UID: types.UID(a.cfg.NodeName)},
-			corev1.EventTypeWarning, "FailedPodDirCleanup", err.Error())
+		a.recorder.Event(a.nodeRef(), corev1.EventTypeWarning, "FailedPodDirCleanup", err.Error())
 	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
@@ -522,6 +525,7 @@ func (a *Agent) register(ctx context.Context) error {
 	nodes := a.client.CoreV1().Nodes()
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+		var before []corev1.NodeCondition
 		if apierrors.IsNotFound(err) {
 			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
 			a.setNodeSpec(node)
@@ -533,6 +537,7 @@ func (a *Agent) register(ctx context.Context) error {
 		} else if err != nil {
 			return err
 		} else {
+			before = node.Status.Conditions
 			a.setNodeSpec(node)
 			if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
 				return err
@@ -540,7 +545,9 @@ func (a *Agent) register(ctx context.Context) error {
 		}
 		// The status subresource: an API server may ignore status on create.
 		a.setNodeStatus(node)
-		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		if _, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err == nil {
+			a.nodeStatusEvents(before, node.Status.Conditions)
+		}
 		return err
 	})
 }
@@ -555,10 +562,56 @@ func (a *Agent) updateNodeStatus(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		before := node.Status.Conditions
 		a.setNodeStatus(node)
-		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		if _, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err == nil {
+			a.nodeStatusEvents(before, node.Status.Conditions)
+		}
 		return err
 	})
+}
+
+// nodeRef is the Node as the involved object of its Events (the
+// kubelet's nodeRef: the node's name as its UID).
+func (a *Agent) nodeRef() *corev1.ObjectReference {
+	return &corev1.ObjectReference{Kind: "Node", Name: a.cfg.NodeName, UID: types.UID(a.cfg.NodeName)}
+}
+
+// nodeStatusEvents records, as the kubelet's condition setters, an Event
+// for each condition whose status the agent has just written differs
+// from before (or was not there): NodeHasSufficientMemory,
+// NodeHasNoDiskPressure, NodeHasSufficientPID, NodeReady and their
+// opposites, "Node NAME status is now: REASON".
+func (a *Agent) nodeStatusEvents(before, after []corev1.NodeCondition) {
+	if a.recorder == nil {
+		return
+	}
+	for _, c := range after {
+		changed := true
+		for _, b := range before {
+			if b.Type == c.Type && b.Status == c.Status {
+				changed = false
+			}
+		}
+		if !changed {
+			continue
+		}
+		var reason string
+		pressure := c.Status == corev1.ConditionTrue
+		switch c.Type {
+		case corev1.NodeMemoryPressure:
+			reason = map[bool]string{false: "NodeHasSufficientMemory", true: "NodeHasInsufficientMemory"}[pressure]
+		case corev1.NodeDiskPressure:
+			reason = map[bool]string{false: "NodeHasNoDiskPressure", true: "NodeHasDiskPressure"}[pressure]
+		case corev1.NodePIDPressure:
+			reason = map[bool]string{false: "NodeHasSufficientPID", true: "NodeHasInsufficientPID"}[pressure]
+		case corev1.NodeReady:
+			reason = map[bool]string{false: "NodeNotReady", true: "NodeReady"}[pressure]
+		default:
+			continue
+		}
+		a.recorder.Eventf(a.nodeRef(), corev1.EventTypeNormal, reason, "Node %s status is now: %s", a.cfg.NodeName, reason)
+	}
 }
 
 func (a *Agent) renewLease(ctx context.Context) error {

@@ -23,6 +23,7 @@ package nodelifecycle
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -31,7 +32,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 
@@ -47,6 +50,8 @@ const (
 	ReasonUnknown    = "NodeStatusUnknown"
 	MessageUnknown   = "Kubelet stopped posting node status."
 	DefaultGrace     = 40 * time.Second
+	// Component is the source of its Events, as upstream's.
+	Component = "node-controller"
 )
 
 // Controller is the node lifecycle controller.
@@ -62,6 +67,10 @@ type Controller struct {
 
 	mu     sync.Mutex
 	probes map[string]probe // by node name
+
+	recorder record.EventRecorder
+	// registered are the nodes it has seen (RegisteredNode recorded).
+	registered map[string]string // name → UID
 }
 
 type probe struct {
@@ -80,7 +89,7 @@ func New(client kubernetes.Interface, clk clock.WithTicker, grace time.Duration)
 	}
 	period := min(grace/8, 5*time.Second)
 	period = max(period, 10*time.Millisecond)
-	return &Controller{client: client, clk: clk, grace: grace, period: period, probes: map[string]probe{}}
+	return &Controller{client: client, clk: clk, grace: grace, period: period, probes: map[string]probe{}, registered: map[string]string{}}
 }
 
 // Run watches Nodes and Leases and checks them until ctx ends.
@@ -97,11 +106,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, leaseInf.HasSynced) {
 		return nil
 	}
+	rec, stopRec := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopRec()
+	c.recorder = rec
 	tick := c.clk.NewTicker(c.period)
 	defer tick.Stop()
 	for {
 		list, err := nodes.Lister().List(labels.Everything())
 		if err == nil {
+			c.registerNodes(list)
 			for _, n := range list {
 				if ctx.Err() != nil {
 					return nil
@@ -120,6 +133,37 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-tick.C():
 		}
 	}
+}
+
+// registerNodes records, as upstream's node lifecycle controller, a
+// RegisteredNode Event for each node it sees for the first time and a
+// RemovingNode Event for each node that is gone.
+func (c *Controller) registerNodes(list []*corev1.Node) {
+	seen := make(map[string]bool, len(list))
+	for _, n := range list {
+		seen[n.Name] = true
+		if uid, ok := c.registered[n.Name]; ok && uid == string(n.UID) {
+			continue
+		}
+		c.registered[n.Name] = string(n.UID)
+		c.nodeEvent(n.Name, string(n.UID), "RegisteredNode", fmt.Sprintf("Registered Node %s in Controller", n.Name))
+	}
+	for name, uid := range c.registered {
+		if !seen[name] {
+			delete(c.registered, name)
+			c.mu.Lock()
+			delete(c.probes, name)
+			c.mu.Unlock()
+			c.nodeEvent(name, uid, "RemovingNode", fmt.Sprintf("Removing Node %s from Controller", name))
+		}
+	}
+}
+
+// nodeEvent is upstream's nodeutil.RecordNodeEvent: "Node NAME event:
+// EVENT" about the Node.
+func (c *Controller) nodeEvent(name, uid, reason, event string) {
+	ref := &corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: name, UID: types.UID(uid)}
+	c.recorder.Eventf(ref, corev1.EventTypeNormal, reason, "Node %s event: %s", name, event)
 }
 
 // check decides on one node given its Lease's renewTime.
@@ -161,9 +205,11 @@ func (c *Controller) markUnknown(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		changed := false
-		types := []corev1.NodeConditionType{corev1.NodeReady, corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure}
-		for _, t := range types {
+		changed, wasReady := false, false
+		for _, cond := range n.Status.Conditions {
+			wasReady = wasReady || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue
+		}
+		for _, t := range []corev1.NodeConditionType{corev1.NodeReady, corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
 			i := -1
 			for j := range n.Status.Conditions {
 				if n.Status.Conditions[j].Type == t {
@@ -185,6 +231,11 @@ func (c *Controller) markUnknown(ctx context.Context, name string) error {
 		if changed {
 			if n, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 				return err
+			}
+			if wasReady && c.recorder != nil {
+				// upstream's nodeutil.RecordNodeStatusChange
+				ref := &corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID}
+				c.recorder.Eventf(ref, corev1.EventTypeNormal, "NodeNotReady", "Node %s status is now: %s", n.Name, "NodeNotReady")
 			}
 		}
 		if hasUnreachable(n) {

@@ -207,3 +207,51 @@ func TestNodeLifecycle(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestNodeControllerEvents: as upstream's node lifecycle controller, the
+// controller records RegisteredNode for each node it first sees,
+// NodeNotReady when it marks a Ready node Unknown, and RemovingNode when a
+// node is deleted ("Node NAME event: ..." from node-controller).
+func TestNodeControllerEvents(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	client := start(t, clk, readyNode("gone"), lease("gone", t0))
+	c := New(client, clk, 40*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	count := map[string]int32{}
+	events := func() (map[string]string, string) {
+		l, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		clear(count)
+		for _, e := range l.Items {
+			if e.Source.Component == "node-controller" && e.InvolvedObject.Kind == "Node" && e.InvolvedObject.Name == "gone" {
+				got[e.Reason] = e.Message
+				count[e.Reason] += e.Count
+			}
+		}
+		return got, fmt.Sprint(got)
+	}
+	eventually(t, clk, 0, "RegisteredNode", func() (bool, string) {
+		got, s := events()
+		return got["RegisteredNode"] == "Node gone event: Registered Node gone in Controller", s
+	})
+	eventually(t, clk, 5*time.Second, "NodeNotReady", func() (bool, string) {
+		got, s := events()
+		return got["NodeNotReady"] == "Node gone status is now: NodeNotReady", s
+	})
+	if err := client.CoreV1().Nodes().Delete(ctx, "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clk, 5*time.Second, "RemovingNode", func() (bool, string) {
+		got, s := events()
+		return got["RemovingNode"] == "Node gone event: Removing Node gone from Controller", s
+	})
+	got, _ := events()
+	if len(got) != 3 || count["RegisteredNode"] != 1 || count["NodeNotReady"] != 1 || count["RemovingNode"] != 1 {
+		t.Errorf("events %v (counts %v), want RegisteredNode, NodeNotReady, RemovingNode once each", got, count)
+	}
+}
