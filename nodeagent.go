@@ -131,6 +131,9 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("agent: API client: %w", err)
 	}
+	if err := waitForAPI(ctx, client, o.NodeName, logf); err != nil {
+		return err
+	}
 	podCIDR := o.PodCIDR
 	if podCIDR == "" {
 		if podCIDR, err = choosePodCIDR(ctx, client, o.NodeName, o.ClusterCIDR, o.NodeCIDRMaskSize); err != nil {
@@ -244,6 +247,32 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 		cancel()
 		<-agentErr
 		return fmt.Errorf("agent: kubelet API: %w", err)
+	}
+}
+
+// waitForAPI waits until the API server answers, as the kubelet keeps
+// trying to register: an agent may start before its control plane is
+// reachable. A refused credential (401, 403) is no reason to wait: it is
+// returned at once.
+func waitForAPI(ctx context.Context, client kubernetes.Interface, node string, logf func(string, ...any)) error {
+	delay := 500 * time.Millisecond
+	for {
+		_, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		switch {
+		case err == nil || apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsUnauthorized(err):
+			return fmt.Errorf("agent: the API server refuses the agent's credential (401 Unauthorized): check --token or the kubeconfig's user")
+		case apierrors.IsForbidden(err):
+			return fmt.Errorf("agent: the agent's credential may not read Node %s: %v", node, err)
+		}
+		logf("waiting for the API server: %v", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
 	}
 }
 

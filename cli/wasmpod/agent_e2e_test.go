@@ -55,11 +55,16 @@ func serveControlPlane(t *testing.T, dir, addr string, extra ...string) *server 
 	}
 }
 
-// startAgent starts `wasmpod agent` with serve's kubeconfig.
+// startAgent starts `wasmpod agent` with serve's kubeconfig ("": extra
+// gives the server and credential).
 func startAgent(t *testing.T, kubeconfig, name string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"agent", "--kubeconfig", kubeconfig, "--node-name", name, "--data-dir", filepath.Join(t.TempDir(), name),
-		"--cache-dir", cacheDir, "--kubelet-port", "0", "--address", "127.0.0.1", "--heartbeat-interval", "1s"}, extra...)
+	args := []string{"agent"}
+	if kubeconfig != "" {
+		args = append(args, "--kubeconfig", kubeconfig)
+	}
+	args = append(append(args, "--node-name", name, "--data-dir", filepath.Join(t.TempDir(), name),
+		"--cache-dir", cacheDir, "--kubelet-port", "0", "--address", "127.0.0.1", "--heartbeat-interval", "1s"), extra...)
 	p := start(t, "", args...)
 	p.waitFor(`node `+name+`: kubelet API on https://`, time.Minute)
 	return p
@@ -126,8 +131,32 @@ func TestAgentsJoinServe(t *testing.T) {
 	s := serveControlPlane(t, dir, addr, "--token-auth-file", users)
 	kc := filepath.Join(dir, "kubeconfig")
 	a1 := startAgent(t, kc, "edge-1")
-	a2 := startAgent(t, kc, "edge-2", "--node-labels", "example.com/zone=b", "--register-with-taints", "example.com/edge=true:NoSchedule")
+	// edge-2 joins with --server, --token and --certificate-authority.
+	token, err := os.ReadFile(filepath.Join(dir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverFlags := []string{"--server", "https://" + addr, "--certificate-authority", filepath.Join(dir, "pki", "ca.crt")}
+	a2 := startAgent(t, "", "edge-2", append(serverFlags, "--token", strings.TrimSpace(string(token)),
+		"--node-labels", "example.com/zone=b", "--register-with-taints", "example.com/edge=true:NoSchedule")...)
 	k := newKubectlUser(t, kc)
+
+	// Bad input: a wrong token, a plain-HTTP server.
+	bad := start(t, "", append([]string{"agent", "--node-name", "bad", "--data-dir", t.TempDir(), "--kubelet-port", "0", "--address", "127.0.0.1",
+		"--token", "0123456789abcdef0123456789abcdef"}, serverFlags...)...)
+	if code := bad.wait(time.Minute); code != 1 || !strings.Contains(bad.stderr.String(), "the API server refuses the agent's credential (401 Unauthorized)") {
+		t.Errorf("agent with a wrong token: exit %d\n%s", code, bad.stderr)
+	}
+	// An API server not up yet: the agent waits for it (and stops on
+	// SIGINT meanwhile).
+	early := start(t, "", "agent", "--server", "https://"+freeAddr(t), "--certificate-authority", filepath.Join(dir, "pki", "ca.crt"),
+		"--token", strings.TrimSpace(string(token)), "--node-name", "early", "--data-dir", t.TempDir(), "--kubelet-port", "0", "--address", "127.0.0.1")
+	early.waitFor(`wasmpod agent: waiting for the API server: .*connection refused`, time.Minute)
+	early.interrupt(0)
+	bad = start(t, "", "agent", "--server", "http://"+addr, "--token", "x", "--node-name", "bad", "--data-dir", t.TempDir())
+	if code := bad.wait(time.Minute); code != 2 || !strings.Contains(bad.stderr.String(), "an agent joins over HTTPS") {
+		t.Errorf("agent with an http:// server: exit %d\n%s", code, bad.stderr)
+	}
 
 	// The Nodes, as the kubelet registers them.
 	ports := map[string]int32{}
@@ -217,10 +246,6 @@ func TestAgentsJoinServe(t *testing.T) {
 	kubelet := fmt.Sprintf("https://127.0.0.1:%d", ports["edge-1"])
 	if resp, err := hc.Get(kubelet + "/pods"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("kubelet API without credentials: %v %v, want 401", resp, err)
-	}
-	token, err := os.ReadFile(filepath.Join(dir, "token"))
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		token string
