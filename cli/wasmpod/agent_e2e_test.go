@@ -221,6 +221,11 @@ func TestAgentsJoinServe(t *testing.T) {
 		}
 	}
 	check("before the restart")
+	// attach, through kubectl run -i --rm (edge-2's taint leaves edge-1).
+	if out, errOut, code := runClientStdin(t, k, "typed input\n", "run", "att", "--image=busybox", "--restart=Never", "-i", "--rm", "--",
+		"sh", "-c", "read x; echo got: $x; exit 0"); code != 0 || !strings.Contains(out, "got: typed input\n") {
+		t.Errorf("kubectl run -i --rm: exit %d\n%s%s", code, out, errOut)
+	}
 
 	local := freeAddr(t)
 	_, lport, _ := net.SplitHostPort(local)
