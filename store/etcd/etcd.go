@@ -143,6 +143,7 @@ type Store struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // watchers and the progress requester
+	mu     sync.Mutex     // orders wg.Add of a new watcher before Close's wg.Wait
 	closed atomic.Bool
 	once   sync.Once
 }
@@ -544,7 +545,15 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 	stop := context.AfterFunc(s.ctx, cancel)
 	out := make(chan store.Event)
 	opened := make(chan struct{})
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		stop()
+		cancel()
+		return nil, store.ErrClosed
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	s.watchers.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -696,7 +705,9 @@ func (s *Store) event(ev *clientv3.Event) (store.Event, error) {
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.mu.Lock()
 		s.closed.Store(true)
+		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
 		err = s.cli.Close()
