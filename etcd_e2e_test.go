@@ -26,12 +26,14 @@ import (
 // sees the completed pod with its status, and does not run it again. Then
 // etcd is compacted under a watcher's resourceVersion: the watch gets 410
 // Gone, and a re-list and a watch from its resourceVersion see new changes.
+// Last, etcd stops: API calls get 503, and once it is back they succeed
+// again and the open watch goes on.
 func TestEtcdControlPlanePersists(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{Fsync: true})
 	cfg := func() wasmpod.Config {
-		return wasmpod.Config{Etcd: wasmpod.EtcdConfig{Servers: srv.Endpoints()}, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir()}
+		return wasmpod.Config{Etcd: wasmpod.EtcdConfig{Servers: srv.Endpoints(), RequestTimeout: 2 * time.Second}, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir()}
 	}
 
 	dir := t.TempDir()
@@ -146,6 +148,36 @@ spec:
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no event after relist")
+	}
+
+	// etcd unavailable: API calls fail with 503 within the request
+	// timeout, and recover by themselves when it is back; the open watch
+	// resumes where it was, across the restart.
+	srv.Stop()
+	_, err = cs.CoreV1().ConfigMaps("default").Get(ctx, "cm0", metav1.GetOptions{})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Fatalf("GET while etcd is down: %v, want 503", err)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "after-restart"}}, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("API writes did not recover after etcd came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case ev, ok := <-w.ResultChan():
+		cm, isCM := ev.Object.(*corev1.ConfigMap)
+		if !ok || ev.Type != watch.Added || !isCM || cm.Name != "after-restart" {
+			t.Fatalf("watch across the etcd restart: %v %v %+v", ok, ev.Type, ev.Object)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watch opened before the etcd restart saw nothing after it")
 	}
 
 	// The completed pod was not run again by the second control plane.
