@@ -18,8 +18,8 @@ package wasmpod
 //     single-start-ms one pod's create-to-Running on the same cluster;
 //     x-serial-single the ratio of the first to N × the second.
 //   - goroutines-per-pod, heap-per-pod-KiB: where the host memory goes;
-//     host-fds-per-pod the process's open files per pod (the process's
-//     RLIMIT_NOFILE bounds the pods of a node with it).
+//     host-fds-per-pod the process's open files per idle pod (the
+//     process's RLIMIT_NOFILE bounds the pods of a node with it).
 //
 // The pod count is $WASMPOD_DENSITY_PODS (default 1000, a few minutes):
 //
@@ -50,6 +50,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
+	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/pods"
 	"github.com/wasmpod/wasmpod/runtime/enginetest"
 )
@@ -271,9 +272,9 @@ func BenchmarkDensity(b *testing.B) {
 			if ok && ev.Type != watch.Deleted && p.Status.Phase == corev1.PodRunning {
 				running[p.Name] = true
 			}
-			// Each idle pod holds host fds (its log, its root directory,
-			// its termination-message file): stop at the first pod the fd
-			// limit refuses rather than wait for the rest.
+			// Each pod holds host fds (its root directory; its log until
+			// it has been idle for logs.IdleClose): stop at the first pod
+			// the fd limit refuses rather than wait for the rest.
 			for _, st := range p.Status.ContainerStatuses {
 				if w := st.State.Waiting; ok && w != nil && (strings.Contains(w.Message, "too many open files") || strings.Contains(w.Message, "wasi: mfile")) {
 					var lim syscall.Rlimit
@@ -294,7 +295,9 @@ func BenchmarkDensity(b *testing.B) {
 		pprof.StopCPUProfile()
 	}
 	cwg.Wait()
-	time.Sleep(2 * time.Second) // status writes and events settle
+	// Status writes and events settle, and the logs of the pods, idle
+	// since they started, are closed (logs.IdleClose).
+	time.Sleep(logs.IdleClose + 2*time.Second)
 	rss1, heap1, g1 := rssBytes(b), heapBytes(), goruntime.NumGoroutine()
 	fd1, fdKinds := openFDs(b)
 	b.Logf("open fds after %d pods: %d (%d before); by kind: %v", n, fd1, fd0, fdKinds)

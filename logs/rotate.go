@@ -68,15 +68,27 @@ func (p RotatePolicy) WithDefaults() RotatePolicy {
 // RotatePolicy. Each Write is one record (File writes a record with one
 // call); rotation happens between records, so every rotated file ends
 // with a complete record. It is safe for concurrent use.
+//
+// A file no record was written to for IdleClose is closed, and reopened
+// (appending) by the next write: an idle container holds no host fd for
+// its log, so that the fds of a node's many idle pods do not bound it.
 type RotatingFile struct {
 	mu     sync.Mutex
 	path   string
 	policy RotatePolicy
 	clock  clock.PassiveClock
-	f      *os.File
+	f      *os.File // nil when closed, or idle (closed is false)
+	closed bool
 	size   int64
 	err    error // a failed rotation, reported with every later write
+	// last is the real time of the last write; idle the timer that
+	// closes the file once it has been idle for IdleClose.
+	last time.Time
+	idle *time.Timer
 }
+
+// IdleClose is how long a log file is kept open with no record written.
+var IdleClose = 10 * time.Second
 
 // OpenRotating opens (creating, or appending to) the log file at path.
 func OpenRotating(path string, policy RotatePolicy, clk clock.PassiveClock) (*RotatingFile, error) {
@@ -89,7 +101,25 @@ func OpenRotating(path string, policy RotatePolicy, clk clock.PassiveClock) (*Ro
 		f.Close()
 		return nil, err
 	}
-	return &RotatingFile{path: path, policy: policy.WithDefaults(), clock: clk, f: f, size: st.Size()}, nil
+	r := &RotatingFile{path: path, policy: policy.WithDefaults(), clock: clk, f: f, size: st.Size(), last: time.Now()}
+	r.idle = time.AfterFunc(IdleClose, r.closeIfIdle)
+	return r, nil
+}
+
+// closeIfIdle closes the file when nothing was written for IdleClose, or
+// waits again for the rest of it.
+func (r *RotatingFile) closeIfIdle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f == nil {
+		return
+	}
+	if left := IdleClose - time.Since(r.last); left > 0 {
+		r.idle.Reset(left)
+		return
+	}
+	_ = r.f.Close()
+	r.f = nil
 }
 
 // Write appends one record, rotating first when it would take the file
@@ -97,8 +127,17 @@ func OpenRotating(path string, policy RotatePolicy, clk clock.PassiveClock) (*Ro
 func (r *RotatingFile) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.f == nil {
+	if r.closed {
 		return 0, os.ErrClosed
+	}
+	r.last = time.Now()
+	if r.f == nil { // closed while idle
+		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return 0, err
+		}
+		r.f = f
+		r.idle.Reset(IdleClose)
 	}
 	if r.size > 0 && r.size+int64(len(p)) > r.policy.MaxSize {
 		if err := r.rotate(); err != nil {
@@ -157,6 +196,11 @@ func (r *RotatingFile) RotationLock() sync.Locker { return &r.mu }
 func (r *RotatingFile) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.idle.Stop()
 	if r.f == nil {
 		return nil
 	}

@@ -157,7 +157,7 @@ func checkSubPath(p string) error {
 // (e.g. /dev/termination-log, /etc/nginx/nginx.conf).
 func (w *Worker) rootfsMount(c *ctr, cfg *runtime.ContainerConfig) error {
 	for _, m := range cfg.Mounts {
-		if m.File == nil && path.IsAbs(m.GuestPath) && path.Clean(m.GuestPath) == "/" {
+		if m.File == nil && !m.FileByPath && path.IsAbs(m.GuestPath) && path.Clean(m.GuestPath) == "/" {
 			return nil
 		}
 	}

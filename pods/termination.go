@@ -63,12 +63,14 @@ func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string,
 	if err != nil {
 		return "", err
 	}
+	f.Close()
 	q, err := runtime.NewVolumeQuota("termination message of "+c.spec.Name, terminationDirBytes, host)
 	if err != nil {
-		f.Close()
 		return "", err
 	}
-	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: file, GuestPath: path.Clean(p), File: f, Quota: q})
+	// Opened by path at each guest use: no guest reaches its directory,
+	// and an idle instance then holds no fd for it.
+	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: file, GuestPath: path.Clean(p), FileByPath: true, Quota: q})
 	if err := w.rootfsMount(c, cfg); err != nil { // subpath.go
 		return "", err
 	}

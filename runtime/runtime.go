@@ -72,6 +72,12 @@ type Mount struct {
 	// (reopened per guest open, so later renames or symlinks at the
 	// file's name in its volume change nothing); the caller closes File.
 	File *os.File
+	// FileByPath makes this a single-file mount of the regular file at
+	// HostPath, opened by that path at each guest use rather than held
+	// open (an idle instance holds no fd for it). Only for a file in a host
+	// directory no guest reaches (the termination-message file); a file a
+	// guest could rename or replace needs File.
+	FileByPath bool
 }
 
 // VolumeQuota bounds the bytes a volume holds (see wasi.Quota): create one

@@ -9,7 +9,7 @@ import "github.com/wasmpod/wasmpod/runtime/wasi"
 func NewSystem(cfg ContainerConfig, env []string, maxFDs int, fds wasi.FDBudget) (sys *wasi.System, stdin *wasi.Pipe, err error) {
 	mounts := make([]wasi.Mount, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
-		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota, File: m.File}
+		mounts[i] = wasi.Mount{HostPath: m.HostPath, GuestPath: m.GuestPath, ReadOnly: m.ReadOnly, Root: m.Root, Quota: m.Quota, File: m.File, FileByPath: m.FileByPath}
 	}
 	stdin = wasi.NewPipe()
 	var netw any

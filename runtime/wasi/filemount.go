@@ -55,6 +55,7 @@ type mountPoint struct {
 // fileMount is one mounted file.
 type fileMount struct {
 	f        *os.File // the pinned file (this System's own handle)
+	path     string   // with f nil: the host file, opened by path (FileByPath)
 	readOnly bool
 	q        *Quota
 	guest    string
@@ -65,7 +66,9 @@ func (m *fileMounts) close() {
 		return
 	}
 	for _, fm := range m.at {
-		_ = fm.f.Close()
+		if fm.f != nil {
+			_ = fm.f.Close()
+		}
 	}
 }
 
@@ -76,7 +79,13 @@ func (s *System) addFileMount(i int, m Mount) error {
 		return fmt.Errorf("mounts[%d].guestPath %q: a file mounts at an absolute path below /", i, m.GuestPath)
 	}
 	gp := path.Clean(m.GuestPath)
-	fi, err := m.File.Stat()
+	var fi os.FileInfo
+	var err error
+	if m.File != nil {
+		fi, err = m.File.Stat()
+	} else {
+		fi, err = os.Lstat(m.HostPath)
+	}
 	if err != nil {
 		return fmt.Errorf("mounts[%d].file: %w", i, err)
 	}
@@ -105,19 +114,26 @@ func (s *System) addFileMount(i int, m Mount) error {
 	if err != nil {
 		return fmt.Errorf("error mounting %q to %q: %w", m.HostPath, gp, err)
 	}
-	own, err := dupFile(m.File)
-	if err != nil {
-		return fmt.Errorf("mounts[%d].file: %w", i, err)
+	var own *os.File
+	if m.File != nil {
+		if own, err = dupFile(m.File); err != nil {
+			return fmt.Errorf("mounts[%d].file: %w", i, err)
+		}
 	}
 	if s.files == nil {
 		s.files = &fileMounts{names: map[string]bool{}, at: map[mountPoint]*fileMount{}, inodes: map[fileID]*fileMount{}}
 	}
 	mp := mountPoint{d.mountOf(), dir, name}
 	if s.files.at[mp] != nil {
-		_ = own.Close()
+		if own != nil {
+			_ = own.Close()
+		}
 		return fmt.Errorf("mounts[%d].guestPath %q: mounted twice", i, m.GuestPath)
 	}
 	fm := &fileMount{f: own, readOnly: m.ReadOnly, q: m.Quota, guest: gp}
+	if own == nil {
+		fm.path = m.HostPath
+	}
 	s.files.names[name] = true
 	s.files.at[mp] = fm
 	s.files.inodes[ino] = fm
@@ -217,10 +233,16 @@ func (m *fileMount) open(oflags uint16, rights uint64, fdflags uint16) (File, Er
 		defer m.q.mu.Unlock()
 	}
 	var before Filestat
-	if fi, err := m.f.Stat(); err == nil {
-		before = statOf(fi)
+	if st, e := m.stat(); e == 0 {
+		before = st
 	}
-	f, err := reopen(m.f, flag)
+	var f *os.File
+	var err error
+	if m.f != nil {
+		f, err = reopen(m.f, flag)
+	} else {
+		f, err = os.OpenFile(m.path, flag|oNofollow, 0)
+	}
 	if err != nil {
 		return nil, ErrnoOf(err)
 	}
@@ -242,7 +264,13 @@ func (m *fileMount) open(oflags uint16, rights uint64, fdflags uint16) (File, Er
 }
 
 func (m *fileMount) stat() (Filestat, Errno) {
-	fi, err := m.f.Stat()
+	var fi os.FileInfo
+	var err error
+	if m.f != nil {
+		fi, err = m.f.Stat()
+	} else {
+		fi, err = os.Lstat(m.path)
+	}
 	if err != nil {
 		return Filestat{}, ErrnoOf(err)
 	}
@@ -252,6 +280,14 @@ func (m *fileMount) stat() (Filestat, Errno) {
 func (m *fileMount) setTimes(atim, mtim *time.Time) Errno {
 	if m.readOnly {
 		return EROFS
+	}
+	if m.f == nil {
+		f, err := os.OpenFile(m.path, os.O_RDONLY|oNofollow, 0)
+		if err != nil {
+			return ErrnoOf(err)
+		}
+		defer f.Close()
+		return ErrnoOf(futimes(f, atim, mtim))
 	}
 	return ErrnoOf(futimes(m.f, atim, mtim))
 }

@@ -11,7 +11,8 @@ import (
 // fileMountFixture mounts a read-only, empty "/" (fd 3), a volume at /data
 // (fd 4) and three single files: the volume's conf at /etc/app/app.conf
 // (read-only, over a mount point made in "/"), a file outside every mount
-// at /dev/termination-log (writable, in the read-only "/") and the
+// at /dev/termination-log (writable, in the read-only "/", by path as the
+// node agent mounts it) and the
 // volume's f.txt at /data/sub/f.txt (writable, in the volume itself).
 func fileMountFixture(t *testing.T) (g *guest, root, vol, term string) {
 	t.Helper()
@@ -43,7 +44,7 @@ func fileMountFixture(t *testing.T) (g *guest, root, vol, term string) {
 		{HostPath: root, GuestPath: "/", ReadOnly: true},
 		{HostPath: vol, GuestPath: "/data"},
 		{HostPath: filepath.Join(vol, "conf"), GuestPath: "/etc/app/app.conf", ReadOnly: true, File: open(filepath.Join(vol, "conf"))},
-		{HostPath: term, GuestPath: "/dev/termination-log", File: open(term)},
+		{HostPath: term, GuestPath: "/dev/termination-log", FileByPath: true},
 		{HostPath: filepath.Join(vol, "f.txt"), GuestPath: "/data/sub/f.txt", File: open(filepath.Join(vol, "f.txt"))},
 	}})
 	return g, root, vol, term
@@ -117,6 +118,45 @@ func TestFileMountWritableInReadOnlyDirectory(t *testing.T) {
 	}
 	if e := g.onePath("path_unlink_file", 3, "dev/termination-log"); e != EROFS {
 		t.Errorf("unlink in the read-only / = %v, want EROFS", e)
+	}
+}
+
+// TestFileMountByPathHoldsNoFD: a FileByPath mount keeps no host fd open
+// while the guest has it closed (the pinned mounts keep one each), and
+// its stat and times are the host file's.
+func TestFileMountByPathHoldsNoFD(t *testing.T) {
+	g, _, vol, term := fileMountFixture(t)
+	open := func() map[string]int {
+		n := map[string]int{}
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil {
+				n[l]++
+			}
+		}
+		return n
+	}
+	fds := open()
+	if fds[term] != 0 {
+		t.Errorf("%d host fds on the by-path file, want 0", fds[term])
+	}
+	if fds[filepath.Join(vol, "f.txt")] == 0 {
+		t.Errorf("no host fd on the pinned file: the fd census is wrong")
+	}
+	if err := os.WriteFile(term, []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, e := g.size(3, "dev/termination-log"); e != 0 || n != 5 {
+		t.Errorf("stat size = %d, %v; want the host file's 5", n, e)
+	}
+	if got, e := g.readPath(3, "dev/termination-log"); e != 0 || got != "12345" {
+		t.Errorf("read = %q, %v", got, e)
+	}
+	if fds := open(); fds[term] != 0 {
+		t.Errorf("%d host fds on the by-path file after a read, want 0", fds[term])
 	}
 }
 

@@ -310,7 +310,16 @@ type Mount struct {
 	// directory, made there if missing. New takes its own handle; the
 	// caller keeps File. Root is then unused.
 	File *os.File
+	// FileByPath makes this a single-file mount of the regular file at
+	// HostPath, opened by that path at each use instead of held open, so
+	// that an idle guest holds no host fd for it. Only for a file in a
+	// host directory no guest reaches (the termination-message file): a
+	// name a guest could change is what File (pinned) is for.
+	FileByPath bool
 }
+
+// isFile reports whether m is a single-file mount.
+func (m *Mount) isFile() bool { return m.File != nil || m.FileByPath }
 
 // Config configures a System.
 type Config struct {
@@ -416,7 +425,7 @@ func New(cfg Config) (_ *System, err error) {
 	// workingDir starts in "/" whatever its mounts.
 	order := make([]int, 0, len(cfg.Mounts))
 	for i, m := range cfg.Mounts {
-		if m.File != nil {
+		if m.isFile() {
 			continue // after the directories (filemount.go)
 		}
 		if path.Clean(m.GuestPath) == "/" && path.IsAbs(m.GuestPath) {
@@ -455,7 +464,7 @@ func New(cfg Config) (_ *System, err error) {
 		s.fds = append(s.fds, ent)
 	}
 	for i, m := range cfg.Mounts {
-		if m.File != nil {
+		if m.isFile() {
 			if err := s.addFileMount(i, m); err != nil {
 				return nil, err
 			}
