@@ -10,7 +10,8 @@ import (
 // BackupPath serves, on GET, a consistent snapshot of the store (for
 // `wasmpod backup`): with a bbolt store, the bbolt file as of one read
 // transaction, which does not stop writers. It answers 501 for a store that
-// cannot snapshot itself (the memory store).
+// cannot snapshot itself (the memory store; the etcd store, saying how it
+// is backed up instead).
 //
 // Only the admin reaches it: it is served behind the same authentication
 // as every API path (the Unix socket's file permissions, the bearer token
@@ -30,7 +31,11 @@ func (h *httpHandler) serveBackup(w http.ResponseWriter, req *http.Request) {
 	}
 	sn, ok := h.s.store.(store.Snapshotter)
 	if !ok {
-		writeError(w, statusErr(http.StatusNotImplemented, "NotImplemented", "this server's store cannot be backed up (it is not persistent): back up a server that runs with a bbolt store"))
+		msg := "this server's store cannot be backed up (it is not persistent): back up a server that runs with a bbolt store"
+		if r, ok := h.s.store.(store.SnapshotRefuser); ok {
+			msg = r.SnapshotRefusal()
+		}
+		writeError(w, statusErr(http.StatusNotImplemented, "NotImplemented", msg))
 		return
 	}
 	started := false

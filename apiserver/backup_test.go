@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/wasmpod/wasmpod/store"
 	"github.com/wasmpod/wasmpod/store/bbolt"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 // TestBackupEndpoint: GET BackupPath streams a checked snapshot of a bbolt
@@ -98,5 +101,32 @@ func TestBackupEndpoint(t *testing.T) {
 	defer msrv.Close()
 	if resp, err := http.Get(msrv.URL + BackupPath); err != nil || resp.StatusCode != http.StatusNotImplemented {
 		t.Fatalf("backup of a memory store: %v %v, want 501", resp.Status, err)
+	}
+}
+
+// refusingStore is a store that is no Snapshotter and says why.
+type refusingStore struct{ store.Store }
+
+func (refusingStore) SnapshotRefusal() string { return "back it up with etcdctl snapshot save" }
+
+// TestBackupRefusalMessage: a store that cannot snapshot through the API
+// but says how it is backed up (the etcd store) gets its message in the
+// 501, not the memory store's "not persistent".
+func TestBackupRefusalMessage(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(ctx, refusingStore{memory.New()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler(HandlerOptions{}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + BackupPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(b), "etcdctl snapshot save") || strings.Contains(string(b), "not persistent") {
+		t.Fatalf("backup: %s %s", resp.Status, b)
 	}
 }

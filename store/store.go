@@ -134,6 +134,12 @@ type Store interface {
 	Close() error
 }
 
+// SnapshotRefuser is the optional capability of a backend that is no
+// Snapshotter to say why, and how it is backed up instead.
+type SnapshotRefuser interface {
+	SnapshotRefusal() string
+}
+
 // Snapshotter is the optional capability of a persistent backend to write a
 // consistent copy of itself, for backups (found by type assertion).
 type Snapshotter interface {

@@ -700,6 +700,14 @@ func (s *Store) event(ev *clientv3.Event) (store.Event, error) {
 	}
 }
 
+// SnapshotRefusal implements store.SnapshotRefuser: the cluster's state is
+// etcd's, backed up as a kube-apiserver's etcd is.
+func (s *Store) SnapshotRefusal() string {
+	return fmt.Sprintf("this server keeps its state in etcd (%s): back it up with etcd's own tools (etcdctl snapshot save)", strings.Join(s.cli.Endpoints(), ","))
+}
+
+var _ store.SnapshotRefuser = (*Store)(nil)
+
 // Close implements store.Store: watch channels close, later calls fail
 // with store.ErrClosed, and the etcd client is closed.
 func (s *Store) Close() error {

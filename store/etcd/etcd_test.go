@@ -522,3 +522,20 @@ func BenchmarkCreate(b *testing.B) {
 			return s
 		})
 }
+
+// TestSnapshotRefusal: the etcd store is no Snapshotter (the API's backup
+// answers 501) and says how it is backed up instead, naming its etcd.
+func TestSnapshotRefusal(t *testing.T) {
+	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
+	var s store.Store = openStore(t, testOpts(srv))
+	if _, ok := s.(store.Snapshotter); ok {
+		t.Fatal("the etcd store is a Snapshotter")
+	}
+	r, ok := s.(store.SnapshotRefuser)
+	if !ok {
+		t.Fatal("the etcd store is no SnapshotRefuser")
+	}
+	if msg := r.SnapshotRefusal(); !strings.Contains(msg, "etcdctl snapshot save") || !strings.Contains(msg, srv.Endpoints()[0]) {
+		t.Errorf("refusal %q: want etcdctl snapshot save and the endpoint", msg)
+	}
+}
