@@ -415,13 +415,8 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 		mt := metav1.NewTime(t)
 		opts.SinceTime = &mt
 	}
-	pod, err := k.a.podByName(ns, name, "")
-	if err != nil {
-		apiserver.WriteError(w, err)
-		return
-	}
-	if !hasContainerNamed(pod, container) {
-		apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name)))
+	pod, ok := k.podContainer(w, ns, name, "", container)
+	if !ok {
 		return
 	}
 	ctx := req.Context()
@@ -433,7 +428,7 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 		defer cancel()
 		out = &limitedWriter{w: lw, n: *opts.LimitBytes, done: cancel}
 	}
-	err = k.a.Logs(ctx, pod, opts, out)
+	err := k.a.Logs(ctx, pod, opts, out)
 	if lim, ok := out.(*limitedWriter); ok && lim.n <= 0 {
 		err = nil
 	}
@@ -444,6 +439,21 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 	if !lw.started {
 		lw.start()
 	}
+}
+
+// podContainer is the agent's pod ns/name (of that UID, unless uid is
+// empty) that has the container, or false once it has written the error.
+func (k *kubeletAPI) podContainer(w http.ResponseWriter, ns, name, uid, container string) (*corev1.Pod, bool) {
+	pod, err := k.a.podByName(ns, name, uid)
+	if err != nil {
+		apiserver.WriteError(w, err)
+		return nil, false
+	}
+	if !hasContainerNamed(pod, container) {
+		apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name)))
+		return nil, false
+	}
+	return pod, true
 }
 
 func hasContainerNamed(pod *corev1.Pod, name string) bool {
@@ -516,13 +526,8 @@ func (k *kubeletAPI) serveExec(w http.ResponseWriter, req *http.Request, ns, nam
 	q := req.URL.Query()
 	opts := &corev1.PodExecOptions{Container: container, Command: q["command"],
 		Stdin: queryBool(q, "input"), Stdout: queryBool(q, "output"), Stderr: queryBool(q, "error"), TTY: queryBool(q, "tty")}
-	pod, err := k.a.podByName(ns, name, uid)
-	if err != nil {
-		apiserver.WriteError(w, err)
-		return
-	}
-	if !hasContainerNamed(pod, container) {
-		apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name)))
+	pod, ok := k.podContainer(w, ns, name, uid, container)
+	if !ok {
 		return
 	}
 	apiserver.ServeExec(w, req, opts, func(ctx context.Context, streams apiserver.ExecStreams) (int, error) {
@@ -534,13 +539,8 @@ func (k *kubeletAPI) serveAttach(w http.ResponseWriter, req *http.Request, ns, n
 	q := req.URL.Query()
 	opts := &corev1.PodAttachOptions{Container: container,
 		Stdin: queryBool(q, "input"), Stdout: queryBool(q, "output"), Stderr: queryBool(q, "error"), TTY: queryBool(q, "tty")}
-	pod, err := k.a.podByName(ns, name, uid)
-	if err != nil {
-		apiserver.WriteError(w, err)
-		return
-	}
-	if !hasContainerNamed(pod, container) {
-		apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name)))
+	pod, ok := k.podContainer(w, ns, name, uid, container)
+	if !ok {
 		return
 	}
 	apiserver.ServeAttach(w, req, opts, func(ctx context.Context, streams apiserver.ExecStreams) error {
