@@ -276,7 +276,7 @@ func BenchmarkDensity(b *testing.B) {
 			// it has been idle for logs.IdleClose): stop at the first pod
 			// the fd limit refuses rather than wait for the rest.
 			for _, st := range p.Status.ContainerStatuses {
-				if w := st.State.Waiting; ok && w != nil && (strings.Contains(w.Message, "too many open files") || strings.Contains(w.Message, "wasi: mfile")) {
+				if w := st.State.Waiting; ok && w != nil && (strings.Contains(w.Message, "too many open files") || strings.Contains(w.Message, "wasi: mfile") || strings.Contains(w.Message, "file descriptor budget")) {
 					var lim syscall.Rlimit
 					syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 					fds, _ := openFDs(b)

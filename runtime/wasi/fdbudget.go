@@ -3,9 +3,11 @@ package wasi
 // FDBudget is a count of host file descriptors shared by Systems (a
 // runtime.Budget satisfies it). Every fd table entry that holds host fds
 // acquires them when it enters the table and releases them when it leaves:
-// a regular file 1, a directory 2 (its os.Root and the handle opened for
-// readdir and stat), a socket 1 (any socket may become an egress connection
-// to a real host socket). Pipes, stdio and the virtual "/" hold none. When
+// a regular file 1, a directory 1 for its os.Root plus 1 for its handle
+// for readdir and stat (a preopen opens that handle at its first use, and
+// takes the fd from the budget then: an idle guest's mounts hold one fd
+// each), a socket 1 (any socket may become an egress connection to a real
+// host socket). Pipes, stdio and the virtual "/" hold none. When
 // the budget refuses, the guest gets EMFILE (and New fails for a mount), so
 // the host process keeps the fds it needs.
 type FDBudget interface {
@@ -39,10 +41,13 @@ func hostFDs(f File) int64 {
 	case *regFile:
 		return 1
 	case *dirFile:
-		if f.root != nil {
+		if f.root == nil {
+			return 0
+		}
+		if f.f != nil {
 			return 2
 		}
-		return 0
+		return 1 // its handle, opened later, charges itself (dirFile.file)
 	case Socket:
 		return 1
 	}

@@ -13,8 +13,12 @@ import (
 // dirFile is a directory fd: an os.Root confining every path below it (nil
 // root: the virtual empty read-only "/").
 type dirFile struct {
-	root     *os.Root
-	f        *os.File // lazily opened for readdir, stat, sync and *at calls
+	root *os.Root
+	f    *os.File // lazily opened for readdir, stat, sync and *at calls
+	// budget is the System's host fd budget (nil: none); lazy is set when
+	// f was opened lazily and took its fd from it (Close gives it back).
+	budget   FDBudget
+	lazy     bool
 	readOnly bool
 	q        *Quota // the volume's quota, nil when unbounded
 	ls       dirStream
@@ -121,6 +125,11 @@ func (d *dirFile) Poll() (Events, <-chan struct{}) { return Readable | Writable,
 func (d *dirFile) Close() error {
 	if d.f != nil {
 		_ = d.f.Close()
+		d.f = nil
+	}
+	if d.lazy {
+		d.lazy = false
+		d.budget.Release(1)
 	}
 	if d.root != nil {
 		return d.root.Close()
@@ -133,11 +142,17 @@ func (d *dirFile) file() (*os.File, error) {
 		return nil, ENOENT
 	}
 	if d.f == nil {
+		if d.budget != nil && !d.budget.Acquire(1) {
+			return nil, EMFILE
+		}
 		f, err := d.root.Open(".")
 		if err != nil {
+			if d.budget != nil {
+				d.budget.Release(1)
+			}
 			return nil, err
 		}
-		d.f = f
+		d.f, d.lazy = f, d.budget != nil
 	}
 	return d.f, nil
 }
@@ -448,7 +463,7 @@ func (d *dirFile) openHost(p string, lookup uint32, oflags uint16, rights uint64
 		f.Close()
 		return nil, ErrnoOf(err)
 	}
-	return &dirFile{root: sub, f: f, readOnly: d.readOnly, q: d.q, mount: d.mountOf(), fm: d.fm}, 0
+	return &dirFile{root: sub, f: f, budget: d.budget, readOnly: d.readOnly, q: d.q, mount: d.mountOf(), fm: d.fm}, 0
 }
 
 func (d *dirFile) stat(p string, follow bool) (Filestat, Errno) {

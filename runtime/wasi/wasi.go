@@ -452,7 +452,7 @@ func New(cfg Config) (_ *System, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d].hostPath: %w", i, err)
 		}
-		ent := &fdEntry{file: &dirFile{root: root, readOnly: m.ReadOnly, q: m.Quota}, preopen: gp, rightsB: rightsDir, rightsI: rightsDirInheriting, excluded: rightsFileOnly, readOnly: m.ReadOnly}
+		ent := &fdEntry{file: &dirFile{root: root, budget: s.fdBudget, readOnly: m.ReadOnly, q: m.Quota}, preopen: gp, rightsB: rightsDir, rightsI: rightsDirInheriting, excluded: rightsFileOnly, readOnly: m.ReadOnly}
 		if fi, err := root.Stat("."); err == nil { // no fd kept open (the budget counts one per mount)
 			st := statOf(fi)
 			ent.mountRoot = fileID{st.Dev, st.Ino}
