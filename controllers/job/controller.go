@@ -43,12 +43,6 @@
 //     kubernetes.io/job-controller are left alone.
 //   - Pod events are not batched by upstream's 1 s delay: the work queue
 //     already coalesces the events of a Job that arrive while it syncs.
-//   - Its creations are not gated on the informer showing the last
-//     sync's: the pods the create calls returned count with the
-//     informer's until it shows them (createdPods), where upstream's
-//     expectations make the next sync wait for them. They run beside the
-//     sync's status tracking (the uncounted write and the finalizer
-//     removals), and the sync's last status write counts them as active.
 //   - It works through the Kubernetes API only (client-go); time comes
 //     from the injected clock. Run returns when ctx ends.
 package job
@@ -112,7 +106,6 @@ type Controller struct {
 	orphans  workqueue.TypedRateLimitingInterface[string]
 	exp      *cu.Expectations
 	finExp   *uidExpectations
-	created  *createdPods
 	backoff  *backoffStore
 	jobs     batchlisters.JobLister
 	pods     corelisters.PodLister
@@ -137,7 +130,6 @@ func New(client kubernetes.Interface, clk clock.WithTicker) *Controller {
 		clk:     clk,
 		exp:     cu.NewExpectations(clk),
 		finExp:  &uidExpectations{m: map[string]map[types.UID]bool{}},
-		created: &createdPods{clk: clk, m: map[string]map[types.UID]createdPod{}},
 		backoff: &backoffStore{m: map[string]backoffRecord{}},
 		queue:   kubeutil.NewQueue("job"),
 		orphans: kubeutil.NewQueue("job_orphan_pod"),
@@ -257,9 +249,9 @@ func (c *Controller) addPod(o any) {
 		c.deletePod(p, false)
 		return
 	}
-	c.created.seen(p)
 	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
 		if j := c.resolve(p.Namespace, ref); j != nil {
+			c.exp.CreationObserved(key(j))
 			c.queue.Add(key(j))
 		} else if hasFinalizer(p) {
 			c.orphans.Add(key(p))
@@ -280,7 +272,6 @@ func (c *Controller) updatePod(old, cur any) {
 	if !ok1 || !ok2 || op.ResourceVersion == np.ResourceVersion {
 		return
 	}
-	c.created.seen(np)
 	if np.DeletionTimestamp != nil {
 		c.deletePod(np, false)
 		return
@@ -327,7 +318,6 @@ func (c *Controller) deletePod(o any, final bool) {
 	if !ok {
 		return
 	}
-	c.created.seen(p)
 	ref := metav1.GetControllerOfNoCopy(p)
 	fin := hasFinalizer(p)
 	if ref == nil {
@@ -518,104 +508,6 @@ func (u *uidExpectations) delete(k string) {
 	delete(u.m, k)
 }
 
-// createdPods are the pods each Job's syncs created that the pod informer
-// has not shown yet, as the create calls returned them. A sync counts them
-// with the informer's pods, so the next sync need not wait for the
-// informer to catch up with the last one's creations (upstream's
-// ControllerExpectations make it wait; this holds the same pods instead of
-// their number, so no more pods are ever created than upstream would).
-// A pod leaves when any pod event at or after its resourceVersion
-// arrives: its own (the informer's store has it before the handlers run),
-// or a later one, which means the informer relisted past the pod's whole
-// life (created and deleted while it was not watching); and, where
-// resourceVersions do not compare, after upstream's ExpectationsTimeout.
-type createdPods struct {
-	clk    clock.PassiveClock
-	mu     sync.Mutex
-	m      map[string]map[types.UID]createdPod // Job key -> pods
-	seenRV string                              // the newest pod event's resourceVersion
-}
-
-type createdPod struct {
-	pod *corev1.Pod
-	at  time.Time
-}
-
-func (u *createdPods) add(k string, p *corev1.Pod) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if notAfter(p.ResourceVersion, u.seenRV) {
-		return // its event has arrived already
-	}
-	s := u.m[k]
-	if s == nil {
-		s = map[types.UID]createdPod{}
-		u.m[k] = s
-	}
-	s[p.UID] = createdPod{pod: p, at: u.clk.Now()}
-}
-
-// seen records a pod event (after the informer's store has it).
-func (u *createdPods) seen(p *corev1.Pod) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.seenRV == "" || olderRV(u.seenRV, p.ResourceVersion) {
-		u.seenRV = p.ResourceVersion
-	}
-	if len(u.m) == 0 {
-		return
-	}
-	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
-		k := p.Namespace + "/" + ref.Name
-		delete(u.m[k], p.UID)
-		if len(u.m[k]) == 0 {
-			delete(u.m, k)
-		}
-	}
-}
-
-// get returns the Job's pods not yet shown, dropping those older than
-// the newest event seen.
-func (u *createdPods) get(k string) []*corev1.Pod {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	var out []*corev1.Pod
-	for id, c := range u.m[k] {
-		if notAfter(c.pod.ResourceVersion, u.seenRV) || u.clk.Since(c.at) > cu.ExpectationsTimeout {
-			delete(u.m[k], id)
-			continue
-		}
-		out = append(out, c.pod)
-	}
-	if len(u.m[k]) == 0 {
-		delete(u.m, k)
-	}
-	return out
-}
-
-func (u *createdPods) delete(k string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	delete(u.m, k)
-}
-
-// withUnseen adds to the informer's pods the created ones it lacks.
-func withUnseen(pods, unseen []*corev1.Pod) []*corev1.Pod {
-	if len(unseen) == 0 {
-		return pods
-	}
-	have := make(map[types.UID]bool, len(pods))
-	for _, p := range pods {
-		have[p.UID] = true
-	}
-	for _, p := range unseen {
-		if !have[p.UID] {
-			pods = append(pods, p)
-		}
-	}
-	return pods
-}
-
 // --- sync ---------------------------------------------------------------------
 
 // syncCtx is one sync's view of a Job (syncJobCtx).
@@ -637,8 +529,6 @@ type syncCtx struct {
 	delayedPerIndex map[int]*corev1.Pod
 	terminating     int32
 	ready           int32
-	creating        *creations // manage's creations still running
-	createErr       error
 }
 
 func uidSet(l []types.UID) map[types.UID]bool {
@@ -658,7 +548,6 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	shared, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.written.Delete(k)
-		c.created.delete(k)
 		c.exp.Delete(k)
 		c.finExp.delete(k)
 		c.backoff.remove(k)
@@ -696,16 +585,12 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	// The finalizer removals still expected, read before the pods: a
 	// removal observed after this read is in the pods listed after it
 	// (the informer updates its store before it calls the handlers), so
-	// no pod is seen with its finalizer and without its expectation. The
-	// pods created but not yet shown by the informer are read before the
-	// pods for the same reason.
+	// no pod is seen with its finalizer and without its expectation.
 	expectedRm := c.finExp.get(k)
-	unseen := c.created.get(k)
 	pods, err := c.podsForJob(ctx, j)
 	if err != nil {
 		return err
 	}
-	pods = withUnseen(pods, unseen)
 	sc := &syncCtx{
 		job:           j,
 		pods:          pods,
@@ -714,11 +599,6 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		uncountedFail: uidSet(j.Status.UncountedTerminatedPods.Failed),
 		expectedRm:    expectedRm,
 	}
-	defer func() { // a sync that failed before joining its creations
-		if cr := sc.creating; cr != nil {
-			<-cr.done
-		}
-	}()
 	for _, p := range sc.active {
 		if cu.IsPodReady(p) {
 			sc.ready++
@@ -796,11 +676,9 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 			managed = true
 		}
 		var complete bool
-		switch {
-		case sc.creating != nil: // pods are being created: not complete
-		case j.Spec.Completions == nil:
+		if j.Spec.Completions == nil {
 			complete = sc.succeeded > 0 && active == 0
-		default:
+		} else {
 			complete = sc.succeeded >= *j.Spec.Completions && active == 0
 		}
 		switch {
@@ -830,9 +708,6 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	j.Status.Terminating = ptr.To(sc.terminating)
 	if err := c.trackStatus(ctx, sc, needsUpdate); err != nil {
 		return fmt.Errorf("tracking status: %w", err)
-	}
-	if manageErr == nil {
-		manageErr = sc.createErr
 	}
 	return manageErr
 }
@@ -1034,8 +909,7 @@ func activePodsForRemoval(j *batchv1.Job, pods []*corev1.Pod, atLeast int) []*co
 }
 
 // manage creates or deletes pods towards the wanted active count
-// (manageJob); it returns the active count after its deletions. Its
-// creations it starts in sc.creating, for the sync to join.
+// (manageJob); it returns the active count after it.
 func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (int32, error) {
 	k := key(j)
 	active := int32(len(sc.active))
@@ -1107,6 +981,7 @@ func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (i
 			return active, nil
 		}
 	}
+	c.exp.ExpectCreations(k, int(diff))
 	tmpl := j.Spec.Template.DeepCopy()
 	if isIndexed(j) {
 		addCompletionIndexEnv(tmpl)
@@ -1114,62 +989,29 @@ func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (i
 	if !hasTemplateFinalizer(tmpl.Finalizers) {
 		tmpl.Finalizers = append(tmpl.Finalizers, batchv1.JobTrackingFinalizer)
 	}
-	// The creations run beside the status tracking (sync joins them
-	// before its last status write): on a copy of the Job, which the
-	// tracking rewrites.
-	j = j.DeepCopy()
 	ref := cu.NewControllerRef(j, controllerKind)
-	delayed := sc.delayedPerIndex
-	cr := &creations{done: make(chan struct{})}
-	sc.creating = cr
-	go func() {
-		defer close(cr.done)
-		var next atomic.Int32
-		n, err := cu.SlowStartBatch(int(diff), cu.SlowStartInitialBatchSize, func() error {
-			t, gen := tmpl, ""
-			if indexes != nil {
-				ix := indexes[next.Add(1)-1]
-				t = tmpl.DeepCopy()
-				setCompletionIndex(t, j.Name, ix)
-				gen = generateNameWithIndex(j.Name, ix)
-				if hasBackoffLimitPerIndex(j) {
-					setIndexFailureCounts(t, j, delayed[ix])
-				}
+	var next atomic.Int32
+	created, err := cu.SlowStartBatch(int(diff), cu.SlowStartInitialBatchSize, func() error {
+		t, gen := tmpl, ""
+		if indexes != nil {
+			ix := indexes[next.Add(1)-1]
+			t = tmpl.DeepCopy()
+			setCompletionIndex(t, j.Name, ix)
+			gen = generateNameWithIndex(j.Name, ix)
+			if hasBackoffLimitPerIndex(j) {
+				setIndexFailureCounts(t, j, sc.delayedPerIndex[ix])
 			}
-			p, err := c.pc.CreatePodWithGenerateName(ctx, t, j, j, ref, gen)
-			if err == nil {
-				c.created.add(k, p)
-			} else if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-				return nil
-			}
-			return err
-		})
-		cr.created, cr.err = int32(n), err
-	}()
-	return active, nil
-}
-
-// creations are the pod creations one sync's manage started.
-type creations struct {
-	done    chan struct{}
-	created int32
-	err     error
-}
-
-// joinCreations waits for the sync's creations, if any, and counts the
-// pods created as active in the status about to be written.
-func joinCreations(sc *syncCtx, needsFlush *bool) {
-	cr := sc.creating
-	if cr == nil {
-		return
+		}
+		_, err := c.pc.CreatePodWithGenerateName(ctx, t, j, j, ref, gen)
+		if err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			return nil
+		}
+		return err
+	})
+	for range int(diff) - created {
+		c.exp.CreationObserved(k)
 	}
-	sc.creating = nil
-	<-cr.done
-	sc.createErr = cr.err
-	if cr.created > 0 {
-		sc.job.Status.Active += cr.created
-		*needsFlush = true
-	}
+	return active + int32(created), err
 }
 
 func hasTemplateFinalizer(fs []string) bool {
@@ -1293,7 +1135,6 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bo
 	if err := c.flushAndRemoveFinalizers(ctx, sc, toRemove, withFinalizer, &needsFlush); err != nil {
 		return err
 	}
-	joinCreations(sc, &needsFlush)
 	finished := !reachedMax && c.enactFinished(sc)
 	if finished {
 		needsFlush = true
@@ -1328,21 +1169,11 @@ func olderRV(a, b string) bool {
 	return err == nil && c < 0
 }
 
-// notAfter: resourceVersion a is b or before it; false when they do not
-// compare.
-func notAfter(a, b string) bool {
-	c, err := resourceversion.CompareResourceVersion(a, b)
-	return err == nil && c <= 0
-}
-
 // flushAndRemoveFinalizers (flushUncountedAndRemoveFinalizers): write the
 // uncounted pods and interim conditions, remove the finalizers, count the
 // pods whose finalizer is gone (and write that again if a removal failed).
 func (c *Controller) flushAndRemoveFinalizers(ctx context.Context, sc *syncCtx, toRemove []*corev1.Pod, withFinalizer map[types.UID]bool, needsFlush *bool) error {
 	k := key(sc.job)
-	if len(toRemove) == 0 {
-		joinCreations(sc, needsFlush) // nothing to do beside them: one write
-	}
 	if *needsFlush {
 		updated, err := c.updateStatus(ctx, sc.job)
 		if err != nil {

@@ -10,10 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	cu "github.com/wasmpod/wasmpod/internal/controllerutil"
 )
 
 func ownedPod(uid, rv string) *corev1.Pod {
@@ -27,52 +25,6 @@ func uids(ps []*corev1.Pod) map[types.UID]bool {
 		m[p.UID] = true
 	}
 	return m
-}
-
-// TestCreatedPods: a created pod counts until the informer shows it (its
-// own event), until an event past its resourceVersion shows the informer
-// relisted past its whole life, or, where resourceVersions do not
-// compare, until upstream's ExpectationsTimeout; a pod whose event came
-// before its create call returned is not held at all.
-func TestCreatedPods(t *testing.T) {
-	clk := clocktesting.NewFakeClock(time.Now())
-	u := &createdPods{clk: clk, m: map[string]map[types.UID]createdPod{}}
-	const k = "default/j"
-	u.add(k, ownedPod("a", "10"))
-	u.add(k, ownedPod("b", "11"))
-	if got := uids(u.get(k)); len(got) != 2 || !got["a"] || !got["b"] {
-		t.Fatalf("held %v, want a and b", got)
-	}
-	u.seen(ownedPod("a", "10"))
-	if got := uids(u.get(k)); len(got) != 1 || !got["b"] {
-		t.Fatalf("after a's event: held %v, want b", got)
-	}
-	other := ownedPod("x", "15")
-	other.OwnerReferences = nil
-	u.seen(other) // a later event of any pod: b's was missed (a relist)
-	if got := u.get(k); len(got) != 0 {
-		t.Fatalf("after rv 15: held %v", uids(got))
-	}
-	u.add(k, ownedPod("c", "14")) // its event (<= 15) is in already
-	if got := u.get(k); len(got) != 0 {
-		t.Fatalf("c (rv 14 <= seen 15) held")
-	}
-	u.add(k, ownedPod("d", "not-a-number"))
-	if got := uids(u.get(k)); !got["d"] {
-		t.Fatal("d (rv does not compare) not held")
-	}
-	clk.Step(cu.ExpectationsTimeout + time.Second)
-	if got := u.get(k); len(got) != 0 {
-		t.Fatal("d held past the expectations timeout")
-	}
-	u.add(k, ownedPod("e", "20"))
-	u.delete(k)
-	if got := u.get(k); len(got) != 0 {
-		t.Fatal("held after delete")
-	}
-	if got := withUnseen([]*corev1.Pod{ownedPod("a", "10")}, []*corev1.Pod{ownedPod("a", "10"), ownedPod("f", "21")}); len(got) != 2 {
-		t.Fatalf("withUnseen: %d pods, want 2 (a once, f)", len(got))
-	}
 }
 
 // TestFastCompletionsNeverExceedParallelism: pods that finish as soon as
