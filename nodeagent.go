@@ -136,7 +136,7 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	}
 	podCIDR := o.PodCIDR
 	if podCIDR == "" {
-		if podCIDR, err = choosePodCIDR(ctx, client, o.NodeName, o.ClusterCIDR, o.NodeCIDRMaskSize); err != nil {
+		if podCIDR, err = assignedPodCIDR(ctx, client, o.NodeName, podCIDRWait, logf); err != nil {
 			return err
 		}
 	}
@@ -276,36 +276,50 @@ func waitForAPI(ctx context.Context, client kubernetes.Interface, node string, l
 	}
 }
 
-// choosePodCIDR is the Node's spec.podCIDR when it has one, else the first
-// range of the cluster CIDR no Node holds. (Two agents registering at the
-// same moment may pick the same range: a node IPAM controller, issue 15
-// §5, is the lasting answer; --pod-cidr sets it.)
-func choosePodCIDR(ctx context.Context, client kubernetes.Interface, name, clusterCIDR string, mask int) (string, error) {
-	if n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil && n.Spec.PodCIDR != "" {
-		return n.Spec.PodCIDR, nil
-	} else if err != nil && !apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("agent: reading Node %s: %w", name, err)
-	}
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", fmt.Errorf("agent: listing Nodes for a free pod CIDR: %w", err)
-	}
-	used := map[string]bool{}
-	for _, n := range nodes.Items {
-		if n.Spec.PodCIDR != "" {
-			used[n.Spec.PodCIDR] = true
+// podCIDRWait bounds how long an agent waits for its pod range.
+var podCIDRWait = time.Minute
+
+// assignedPodCIDR is the Node's spec.podCIDR: an agent whose Node has none
+// creates its Node (bare, if it does not exist yet) and waits for the node
+// IPAM controller to assign one (serve's controllers/nodeipam, as
+// kube-controller-manager's --allocate-node-cidrs), so that two agents
+// joining at once never share a range. A control plane that assigns none
+// within wait (a kube-apiserver cluster without --allocate-node-cidrs) is
+// an error that says to pass --pod-cidr.
+func assignedPodCIDR(ctx context.Context, client kubernetes.Interface, name string, wait time.Duration, logf func(string, ...any)) (string, error) {
+	nodes := client.CoreV1().Nodes()
+	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		n, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			n, err = nodes.Get(ctx, name, metav1.GetOptions{})
 		}
 	}
-	_, ranges, err := pods.NodePodCIDRs(clusterCIDR, mask, len(used)+1)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("agent: registering Node %s: %w", name, err)
 	}
-	for _, r := range ranges {
-		if !used[r.String()] {
-			return r.String(), nil
+	deadline := time.Now().Add(wait)
+	logged := false
+	for n.Spec.PodCIDR == "" {
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("agent: Node %s got no pod CIDR from the control plane within %s (no node IPAM controller: pass --pod-cidr)", name, wait)
+		}
+		if !logged {
+			logf("node %s: waiting for a pod CIDR from the control plane", name)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if n, err = nodes.Get(ctx, name, metav1.GetOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("agent: reading Node %s: %w", name, err)
+		} else if err != nil {
+			n = &corev1.Node{}
 		}
 	}
-	return "", fmt.Errorf("agent: no free pod range in %s", clusterCIDR)
+	return n.Spec.PodCIDR, nil
 }
 
 // caOf is the PEM CA of an API configuration (its CAData or CAFile).

@@ -57,6 +57,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/job"
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
 	"github.com/wasmpod/wasmpod/controllers/namespace"
+	"github.com/wasmpod/wasmpod/controllers/nodeipam"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
 	"github.com/wasmpod/wasmpod/controllers/podgc"
 	"github.com/wasmpod/wasmpod/controllers/replicaset"
@@ -431,6 +432,19 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
 	nlc.Informers = shared
 	c.goRun(func() { nlc.Run(runCtx) })
+	// Pod ranges for Nodes that join without one (wasmpod agent), as
+	// kube-controller-manager's --allocate-node-cidrs; the in-process
+	// nodes' configured ranges are reserved.
+	reserved := make([]string, len(specs))
+	for i := range specs {
+		reserved[i] = podCIDRs[i].String()
+	}
+	ipam, err := nodeipam.New(c.client, cfg.ClusterCIDR, cfg.NodeCIDRMaskSize, reserved)
+	if err != nil {
+		return nil, err
+	}
+	ipam.Informers = shared
+	c.goRun(func() { ipam.Run(runCtx) })
 	pgc := podgc.New(c.client, cfg.Clock, podgc.Threshold(cfg.TerminatedPodGCThreshold))
 	pgc.Informers = shared
 	c.goRun(func() { pgc.Run(runCtx) })
