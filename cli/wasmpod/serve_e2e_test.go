@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/wasmpod/wasmpod/apiserver"
 )
@@ -267,14 +268,18 @@ status:
 `
 	s.mustCtl(t, node, "apply", "-f", "-")
 	// apply does not write status; set it as a node agent would.
-	n, err := s.client.CoreV1().Nodes().Get(context.Background(), "huge", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Status.Capacity = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")}
-	n.Status.Allocatable = n.Status.Capacity
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now()}}
-	if _, err := s.client.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+	// (retrying on a conflict: the node IPAM controller writes its range)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := s.client.CoreV1().Nodes().Get(context.Background(), "huge", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status.Capacity = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")}
+		n.Status.Allocatable = n.Status.Capacity
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now()}}
+		_, err = s.client.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitPod(t, "too-big", "scheduled onto huge", func(p *corev1.Pod) bool { return p.Spec.NodeName == "huge" })
@@ -424,10 +429,18 @@ func TestServeHeartbeatLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, _ := s.client.CoreV1().Nodes().Get(ctx, "remote", metav1.GetOptions{})
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now()}}
-	n.Status.Allocatable = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")}
-	if _, err := s.client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	// The node IPAM controller writes the Node too (its pod range): retry
+	// on a conflict, as a kubelet does.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := s.client.CoreV1().Nodes().Get(ctx, "remote", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now()}}
+		n.Status.Allocatable = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")}
+		_, err = s.client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	dur := int32(3)
