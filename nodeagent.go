@@ -64,8 +64,9 @@ type AgentOptions struct {
 	// --tls-cert-file).
 	KubeletCert *tls.Certificate
 	// PodCIDR is the node's pod range; when empty, the Node's
-	// spec.podCIDR if it has one, else the first range of ClusterCIDR
-	// (split into NodeCIDRMaskSize ranges) that no Node holds.
+	// spec.podCIDR, which the control plane's node IPAM controller assigns
+	// (assignedPodCIDR). ClusterCIDR is the pods' range of the whole
+	// cluster (the pod network's); NodeCIDRMaskSize is only checked with it.
 	PodCIDR          string
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
