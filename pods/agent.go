@@ -577,6 +577,15 @@ func (a *Agent) nodeRef() *corev1.ObjectReference {
 	return &corev1.ObjectReference{Kind: "Node", Name: a.cfg.NodeName, UID: types.UID(a.cfg.NodeName)}
 }
 
+// nodeConditionEvents are the kubelet's Event reasons of a node condition
+// whose status is not True and True.
+var nodeConditionEvents = map[corev1.NodeConditionType][2]string{
+	corev1.NodeMemoryPressure: {"NodeHasSufficientMemory", "NodeHasInsufficientMemory"},
+	corev1.NodeDiskPressure:   {"NodeHasNoDiskPressure", "NodeHasDiskPressure"},
+	corev1.NodePIDPressure:    {"NodeHasSufficientPID", "NodeHasInsufficientPID"},
+	corev1.NodeReady:          {"NodeNotReady", "NodeReady"},
+}
+
 // nodeStatusEvents records, as the kubelet's condition setters, an Event
 // for each condition whose status the agent has just written differs
 // from before (or was not there): NodeHasSufficientMemory,
@@ -596,19 +605,13 @@ func (a *Agent) nodeStatusEvents(before, after []corev1.NodeCondition) {
 		if !changed {
 			continue
 		}
-		var reason string
-		pressure := c.Status == corev1.ConditionTrue
-		switch c.Type {
-		case corev1.NodeMemoryPressure:
-			reason = map[bool]string{false: "NodeHasSufficientMemory", true: "NodeHasInsufficientMemory"}[pressure]
-		case corev1.NodeDiskPressure:
-			reason = map[bool]string{false: "NodeHasNoDiskPressure", true: "NodeHasDiskPressure"}[pressure]
-		case corev1.NodePIDPressure:
-			reason = map[bool]string{false: "NodeHasSufficientPID", true: "NodeHasInsufficientPID"}[pressure]
-		case corev1.NodeReady:
-			reason = map[bool]string{false: "NodeNotReady", true: "NodeReady"}[pressure]
-		default:
+		reasons, ok := nodeConditionEvents[c.Type]
+		if !ok {
 			continue
+		}
+		reason := reasons[0]
+		if c.Status == corev1.ConditionTrue {
+			reason = reasons[1]
 		}
 		a.recorder.Eventf(a.nodeRef(), corev1.EventTypeNormal, reason, "Node %s status is now: %s", a.cfg.NodeName, reason)
 	}

@@ -157,7 +157,7 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 		}
 		return fmt.Errorf("attach to pod %s: container %q is not running", ref, container)
 	case cs.State.Running != nil && !ended:
-	case replay && cs.State.Terminated != nil || replay && ended:
+	case replay && (cs.State.Terminated != nil || ended):
 		// Exited since the log read: deliver the rest of its output
 		// (its stdin is closed: what the client sends is discarded).
 	case ended:

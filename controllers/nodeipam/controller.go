@@ -21,7 +21,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +47,11 @@ type Controller struct {
 	Informers informers.SharedInformerFactory
 
 	client kubernetes.Interface
-	ranges []netip.Prefix
+	// cidr and mask make the ranges (pods.NodePodCIDRs); total is how many
+	// there are (at most 1<<16 are handed out: no fleet here is larger).
+	cidr  string
+	mask  int
+	total int
 	// taken maps a range to the Node holding it ("" for a reserved one).
 	taken    map[string]string
 	recorder record.EventRecorder
@@ -57,24 +60,12 @@ type Controller struct {
 // New makes a controller for the ranges of clusterCIDR at maskSize (0:
 // the default), reserved being taken from the start.
 func New(client kubernetes.Interface, clusterCIDR string, maskSize int, reserved []string) (*Controller, error) {
-	cluster, _, err := pods.NodePodCIDRs(clusterCIDR, maskSize, 0)
+	cluster, first, err := pods.NodePodCIDRs(clusterCIDR, maskSize, 1)
 	if err != nil {
 		return nil, err
 	}
-	if maskSize == 0 {
-		maskSize = pods.DefaultNodeCIDRMaskSizeIPv4
-		if cluster.Addr().Is6() {
-			maskSize = pods.DefaultNodeCIDRMaskSizeIPv6
-		}
-	}
-	// Every range, up to 1<<16 of them (a /16 of /24s; more would only
-	// cost memory: no node fleet here is that large).
-	n := 1 << min(maskSize-cluster.Bits(), 16)
-	_, ranges, err := pods.NodePodCIDRs(clusterCIDR, maskSize, n)
-	if err != nil {
-		return nil, err
-	}
-	c := &Controller{client: client, ranges: ranges, taken: map[string]string{}}
+	total := 1 << min(first[0].Bits()-cluster.Bits(), 16)
+	c := &Controller{client: client, cidr: clusterCIDR, mask: maskSize, total: total, taken: map[string]string{}}
 	for _, r := range reserved {
 		c.taken[r] = ""
 	}
@@ -164,7 +155,12 @@ func (c *Controller) sync(ctx context.Context, get func(string) (*corev1.Node, e
 			return c.patch(ctx, n, r)
 		}
 	}
-	for _, r := range c.ranges {
+	// The lowest free range is among the first len(taken)+1.
+	_, ranges, err := pods.NodePodCIDRs(c.cidr, c.mask, min(len(c.taken)+1, c.total))
+	if err != nil {
+		return err
+	}
+	for _, r := range ranges {
 		if _, ok := c.taken[r.String()]; !ok {
 			c.taken[r.String()] = name
 			return c.patch(ctx, n, r.String())
