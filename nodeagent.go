@@ -17,12 +17,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/images"
@@ -70,10 +74,24 @@ type AgentOptions struct {
 	PodCIDR          string
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
-	// Capacity, Labels and Taints of the Node (pods.AgentConfig).
+	// Capacity, Labels and Taints of the Node (pods.AgentConfig). Labels
+	// in the kubernetes.io and k8s.io namespaces must be ones a kubelet
+	// may set on itself (k8s.io/kubelet's IsKubeletLabel), as the
+	// kubelet's --node-labels: the NodeRestriction admission plugin
+	// refuses the others. Taints are set when the Node is registered; an
+	// existing Node's taints are left alone, as the kubelet's
+	// --register-with-taints (NodeRestriction refuses a node's own taint
+	// changes).
 	Capacity corev1.ResourceList
 	Labels   map[string]string
 	Taints   []corev1.Taint
+	// WasmArch registers the Node by the Krustlet convention for a
+	// WebAssembly node in a cluster whose other nodes run containers: the
+	// label kubernetes.io/arch=wasm32-wasi and the taints
+	// kubernetes.io/arch=wasm32-wasi:NoSchedule and :NoExecute
+	// (WasmArchTaints), so that only pods that select and tolerate it
+	// land there.
+	WasmArch bool
 	// HeartbeatInterval is how often the Lease is renewed (10 s).
 	HeartbeatInterval time.Duration
 	// HostPortAddress is where hostPorts and NodePorts listen (127.0.0.1).
@@ -103,6 +121,21 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 		return errors.New("agent: the kubelet API's listener is required")
 	case !o.NodeIP.IsValid():
 		return errors.New("agent: --address (the node's IP) is required")
+	}
+	if err := checkNodeLabels(o.Labels); err != nil {
+		return err
+	}
+	if o.WasmArch {
+		o.Labels = maps.Clone(o.Labels)
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
+		o.Labels[corev1.LabelArchStable] = WasmArch
+		for _, t := range WasmArchTaints() {
+			if !slices.ContainsFunc(o.Taints, func(x corev1.Taint) bool { return x.MatchTaint(&t) }) {
+				o.Taints = append(o.Taints, t)
+			}
+		}
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = DefaultCacheDir()
@@ -137,7 +170,11 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	}
 	podCIDR := o.PodCIDR
 	if podCIDR == "" {
-		if podCIDR, err = assignedPodCIDR(ctx, client, o.NodeName, podCIDRWait, logf); err != nil {
+		// The Node is registered with its taints (and labels) before the
+		// wait: they are the registration's (pods.Agent keeps an existing
+		// Node's taints).
+		bare := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: o.NodeName, Labels: maps.Clone(o.Labels)}, Spec: corev1.NodeSpec{Taints: o.Taints}}
+		if podCIDR, err = assignedPodCIDR(ctx, client, bare, podCIDRWait, logf); err != nil {
 			return err
 		}
 	}
@@ -176,7 +213,15 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	defer cancel()
 	shared := kubeutil.NewSharedFactory(client)
 	defer shared.Shutdown()
-	if err := startServiceProxy(runCtx, shared, netw, holder); err != nil { // controlplane.go
+	// The service proxy reads EndpointSlices, which a kube-apiserver's
+	// Node authorizer does not let a node read (kube-proxy has a
+	// credential of its own, with the ClusterRole system:node-proxier):
+	// without them the agent runs its pods with no service proxy, and
+	// says so.
+	if _, err := client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{Limit: 1}); apierrors.IsForbidden(err) {
+		logf("node %s: no service proxy (Services do not reach pods): the agent's credential may not list EndpointSlices: "+
+			"bind it the ClusterRole system:node-proxier, as kube-proxy's (%v)", o.NodeName, err)
+	} else if err := startServiceProxy(runCtx, shared, netw, holder); err != nil { // controlplane.go
 		return fmt.Errorf("agent: %w", err)
 	}
 	resolver := &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(o.CacheDir, "images"), Progress: o.Progress, Opaque: true, Registry: o.Registry}, m: map[[2]string]*images.Image{}}
@@ -251,6 +296,45 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	}
 }
 
+// WasmArch is the kubernetes.io/arch of a Node registered with
+// AgentOptions.WasmArch (Krustlet's wasm32-wasi).
+const WasmArch = "wasm32-wasi"
+
+// WasmArchTaints are the taints of a Node registered with
+// AgentOptions.WasmArch: kubernetes.io/arch=wasm32-wasi with the effects
+// NoSchedule and NoExecute, as Krustlet's. A pod for such a node
+// tolerates both and selects kubernetes.io/arch: wasm32-wasi.
+func WasmArchTaints() []corev1.Taint {
+	return []corev1.Taint{
+		{Key: corev1.LabelArchStable, Value: WasmArch, Effect: corev1.TaintEffectNoSchedule},
+		{Key: corev1.LabelArchStable, Value: WasmArch, Effect: corev1.TaintEffectNoExecute},
+	}
+}
+
+// checkNodeLabels refuses, as the kubelet does for --node-labels, labels
+// in the kubernetes.io and k8s.io namespaces that a kubelet may not set on
+// its own Node: the NodeRestriction admission plugin of a real cluster
+// would refuse the registration.
+func checkNodeLabels(labels map[string]string) error {
+	var bad []string
+	for k := range labels {
+		ns, _, ok := strings.Cut(k, "/")
+		if !ok {
+			continue
+		}
+		kube := ns == "kubernetes.io" || strings.HasSuffix(ns, ".kubernetes.io") || ns == "k8s.io" || strings.HasSuffix(ns, ".k8s.io")
+		if kube && !kubeletapis.IsKubeletLabel(k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	return fmt.Errorf("agent: --node-labels: unknown 'kubernetes.io' or 'k8s.io' labels %s: a node may set only %s, or labels under %s",
+		strings.Join(bad, ", "), strings.Join(kubeletapis.KubeletLabels(), ", "), strings.Join(kubeletapis.KubeletLabelNamespaces(), ", "))
+}
+
 // waitForAPI waits until the API server answers, as the kubelet keeps
 // trying to register: an agent may start before its control plane is
 // reachable. A refused credential (401, 403) is no reason to wait: it is
@@ -281,17 +365,19 @@ func waitForAPI(ctx context.Context, client kubernetes.Interface, node string, l
 var podCIDRWait = time.Minute
 
 // assignedPodCIDR is the Node's spec.podCIDR: an agent whose Node has none
-// creates its Node (bare, if it does not exist yet) and waits for the node
+// creates its Node (bare: bare's name, labels and taints, if it does not
+// exist yet) and waits for the node
 // IPAM controller to assign one (serve's controllers/nodeipam, as
 // kube-controller-manager's --allocate-node-cidrs), so that two agents
 // joining at once never share a range. A control plane that assigns none
 // within wait (a kube-apiserver cluster without --allocate-node-cidrs) is
 // an error that says to pass --pod-cidr.
-func assignedPodCIDR(ctx context.Context, client kubernetes.Interface, name string, wait time.Duration, logf func(string, ...any)) (string, error) {
+func assignedPodCIDR(ctx context.Context, client kubernetes.Interface, bare *corev1.Node, wait time.Duration, logf func(string, ...any)) (string, error) {
 	nodes := client.CoreV1().Nodes()
+	name := bare.Name
 	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		n, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		n, err = nodes.Create(ctx, bare, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			n, err = nodes.Get(ctx, name, metav1.GetOptions{})
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -30,11 +31,11 @@ func TestAgentWaitsForAssignedPodCIDR(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	got, err := assignedPodCIDR(ctx, cs, "edge", 20*time.Second, logf)
+	got, err := assignedPodCIDR(ctx, cs, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}, 20*time.Second, logf)
 	if err != nil || got != "10.244.7.0/24" {
 		t.Fatalf("assigned: %q, %v", got, err)
 	}
-	_, err = assignedPodCIDR(ctx, cs, "lonely", 300*time.Millisecond, logf)
+	_, err = assignedPodCIDR(ctx, cs, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "lonely"}}, 300*time.Millisecond, logf)
 	if err == nil || !strings.Contains(err.Error(), "--pod-cidr") {
 		t.Fatalf("no IPAM: %v, want an error naming --pod-cidr", err)
 	}

@@ -538,7 +538,13 @@ func (a *Agent) register(ctx context.Context) error {
 			return err
 		} else {
 			before = node.Status.Conditions
+			// As the kubelet's --register-with-taints, the taints are the
+			// registration's: an existing Node's stay as they are (a real
+			// cluster's NodeRestriction refuses a node's changes to its
+			// own taints; kubectl taint changes them).
+			taints := node.Spec.Taints
 			a.setNodeSpec(node)
+			node.Spec.Taints = taints
 			if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
 				return err
 			}
