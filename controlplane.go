@@ -10,9 +10,26 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
+	"github.com/wasmpod/wasmpod/controllers/cronjob"
+	"github.com/wasmpod/wasmpod/controllers/daemonset"
+	"github.com/wasmpod/wasmpod/controllers/deployment"
+	"github.com/wasmpod/wasmpod/controllers/disruption"
+	"github.com/wasmpod/wasmpod/controllers/endpoints"
+	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
+	"github.com/wasmpod/wasmpod/controllers/job"
+	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
+	"github.com/wasmpod/wasmpod/controllers/namespace"
+	"github.com/wasmpod/wasmpod/controllers/nodeipam"
+	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
+	"github.com/wasmpod/wasmpod/controllers/podgc"
+	"github.com/wasmpod/wasmpod/controllers/replicaset"
+	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
+	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
+	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
@@ -103,19 +120,30 @@ func (b *schedulerBinder) Unschedulable(ctx context.Context, pod *corev1.Pod, ms
 // port): the "kubernetes" Service in the default namespace (ClusterIP
 // 10.96.0.1, port 443 "https") gets it as its endpoints, as upstream's
 // advertise address. Until it is called the Service has no endpoints.
-// `serve` calls it with its TCP listener's address.
-func (c *Cluster) SetAPIServerAddress(addr netip.AddrPort) { c.kubeSvc.SetAddress(addr) }
+// `serve` calls it with its TCP listener's address. In an HA control
+// plane the replica that leads kube-controller-manager keeps the Service,
+// with its own address.
+func (c *Cluster) SetAPIServerAddress(addr netip.AddrPort) {
+	c.mu.Lock()
+	c.apiAddr = addr
+	ks := c.kubeSvc
+	c.mu.Unlock()
+	if ks != nil {
+		ks.SetAddress(addr)
+	}
+}
 
-// startScheduler runs the scheduler fed by informers of f (the factory the
-// control plane shares) until ctx ends.
-func startScheduler(ctx context.Context, client kubernetes.Interface, f informers.SharedInformerFactory, c *Cluster) error {
+// startScheduler runs the scheduler fed by the plane's informers until
+// its context ends.
+func (c *Cluster) startScheduler(p *plane) error {
+	ctx, client, f := p.ctx, c.client, p.informers
 	fw, err := scheduler.NewFramework(scheduler.Options{})
 	if err != nil {
 		return err
 	}
 	bc := record.NewBroadcaster(record.WithContext(ctx))
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	c.onClose(bc.Shutdown)
+	p.onStop(bc.Shutdown)
 	rec := bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"})
 	s := scheduler.New(fw, &schedulerBinder{client: client, recorder: rec}, c.cfg.Clock)
 
@@ -131,7 +159,90 @@ func startScheduler(ctx context.Context, client kubernetes.Interface, f informer
 			return fmt.Errorf("scheduler: informer for %v did not sync", typ)
 		}
 	}
-	c.goRun(func() { s.Run(ctx) })
+	p.goRun(func() { s.Run(ctx) })
+	return nil
+}
+
+// startControllers runs kube-controller-manager's controllers (and the
+// kubernetes Service's reconciler) on the plane's informers until its
+// context ends. reserved are the pod ranges of this process's own nodes,
+// which the node IPAM controller does not hand out.
+func (c *Cluster) startControllers(p *plane, reserved []string) error {
+	ctx, cfg, shared := p.ctx, c.cfg, p.informers
+	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
+	nlc.Informers = shared
+	p.goRun(func() { nlc.Run(ctx) })
+	// Pod ranges for Nodes that join without one (wasmpod agent), as
+	// kube-controller-manager's --allocate-node-cidrs; the in-process
+	// nodes' configured ranges are reserved.
+	ipam, err := nodeipam.New(c.client, cfg.ClusterCIDR, cfg.NodeCIDRMaskSize, reserved)
+	if err != nil {
+		return err
+	}
+	ipam.Informers = shared
+	p.goRun(func() { ipam.Run(ctx) })
+	pgc := podgc.New(c.client, cfg.Clock, podgc.Threshold(cfg.TerminatedPodGCThreshold))
+	pgc.Informers = shared
+	p.goRun(func() { pgc.Run(ctx) })
+	rsc := replicaset.New(c.client, cfg.Clock)
+	rsc.Informers = shared
+	p.goRun(func() { rsc.Run(ctx) })
+	jc := job.New(c.client, cfg.Clock)
+	jc.Informers = shared
+	p.goRun(func() { jc.Run(ctx) })
+	ttlc := ttlafterfinished.New(c.client, cfg.Clock)
+	ttlc.Informers = shared
+	p.goRun(func() { ttlc.Run(ctx) })
+	dsc := daemonset.New(c.client, cfg.Clock)
+	dsc.Informers = shared
+	p.goRun(func() { dsc.Run(ctx) })
+	dc := deployment.New(c.client, cfg.Clock)
+	dc.Informers = shared
+	p.goRun(func() { dc.Run(ctx) })
+	cjc := cronjob.New(c.client, cfg.Clock)
+	cjc.Informers = shared
+	p.goRun(func() { cjc.Run(ctx) })
+	pdbc := disruption.New(c.client, cfg.Clock)
+	pdbc.Informers = shared
+	p.goRun(func() { pdbc.Run(ctx) })
+	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
+	if err != nil {
+		return err
+	}
+	gcc := garbagecollector.New(c.client, gcMeta, cfg.Clock)
+	p.goRun(func() { gcc.Run(ctx) })
+	nsc := namespace.New(c.server)
+	p.goRun(func() { nsc.Run(ctx) })
+	epc := endpoints.New(c.client)
+	epc.Informers = shared
+	p.goRun(func() { epc.Run(ctx) })
+	sac := serviceaccount.New(c.client)
+	sac.Informers = shared
+	p.goRun(func() { sac.Run(ctx) })
+
+	// The kubernetes Service (SetAPIServerAddress) and kube-root-ca.crt
+	// (SetRootCA) of this plane, given what the cluster was told so far.
+	ks := kubernetesservice.New(c.client)
+	rc := rootcacertpublisher.New(c.client)
+	c.mu.Lock()
+	c.kubeSvc, c.rootCA = ks, rc
+	addr, ca := c.apiAddr, c.rootCAPEM
+	c.mu.Unlock()
+	p.onStop(func() {
+		c.mu.Lock()
+		if c.kubeSvc == ks {
+			c.kubeSvc, c.rootCA = nil, nil
+		}
+		c.mu.Unlock()
+	})
+	if addr.IsValid() {
+		ks.SetAddress(addr)
+	}
+	if len(ca) > 0 {
+		rc.SetCA(ca)
+	}
+	p.goRun(func() { ks.Run(ctx) })
+	p.goRun(func() { rc.Run(ctx) })
 	return nil
 }
 

@@ -42,28 +42,14 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/api"
 	"github.com/wasmpod/wasmpod/apiserver"
-	"github.com/wasmpod/wasmpod/controllers/cronjob"
-	"github.com/wasmpod/wasmpod/controllers/daemonset"
-	"github.com/wasmpod/wasmpod/controllers/deployment"
-	"github.com/wasmpod/wasmpod/controllers/disruption"
-	"github.com/wasmpod/wasmpod/controllers/endpoints"
-	"github.com/wasmpod/wasmpod/controllers/garbagecollector"
-	"github.com/wasmpod/wasmpod/controllers/job"
 	"github.com/wasmpod/wasmpod/controllers/kubernetesservice"
-	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodeipam"
-	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
-	"github.com/wasmpod/wasmpod/controllers/podgc"
-	"github.com/wasmpod/wasmpod/controllers/replicaset"
 	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
-	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
-	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
@@ -93,6 +79,11 @@ type Config struct {
 	Store string
 	// Etcd configures the etcd store (store/etcd).
 	Etcd EtcdConfig
+	// LeaderElection configures the election of the replica that runs the
+	// scheduler and of the one that runs the controllers, among the
+	// control planes that share an etcd (an HA control plane): on by
+	// default with the etcd store, as upstream's --leader-elect.
+	LeaderElection LeaderElectionConfig
 	// DataDir holds the store file and pod state (logs, emptyDirs). A
 	// temporary directory, removed by Close, when empty. It is made private
 	// (0700); one owned by another user is refused.
@@ -227,8 +218,16 @@ type Cluster struct {
 	images  *memoResolver
 	agents  []*pods.Agent
 	network *network.Network
-	kubeSvc *kubernetesservice.Controller
-	rootCA  *rootcacertpublisher.Controller
+	// The current plane's kubernetes Service reconciler and root CA
+	// publisher (nil while this replica does not lead the controllers),
+	// and what they were told; under mu.
+	kubeSvc   *kubernetesservice.Controller
+	rootCA    *rootcacertpublisher.Controller
+	apiAddr   netip.AddrPort
+	rootCAPEM []byte
+	// elected: the scheduler and the controllers run under leader
+	// election (leaderelection.go).
+	elected bool
 
 	ownsData, ownsEngine bool
 	cancel               context.CancelFunc
@@ -300,6 +299,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	} else if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if err := cfg.LeaderElection.setDefaults(); err != nil {
+		return nil, err
+	}
 	c.cfg = cfg
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
@@ -321,6 +323,13 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		if c.store, err = openEtcdStore(ctx, cfg.Etcd); err != nil {
 			return nil, err
 		}
+		// The replicas sharing this etcd share the cluster's secrets
+		// (etcd.go), and elect who runs the scheduler and the controllers.
+		if err := shareClusterSecrets(ctx, c.store, cfg.DataDir); err != nil {
+			c.store.Close()
+			return nil, err
+		}
+		c.elected = !cfg.LeaderElection.Disabled
 	case "", StoreMemory:
 		c.store = memory.New()
 	case StoreBbolt:
@@ -426,69 +435,37 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		c.goRun(func() { cfg.Modules.RunImageGC(runCtx, *cfg.ImageGC, 0, c.imagesInUse, logf) })
 	}
 
-	if err := startScheduler(runCtx, c.client, shared, c); err != nil {
-		return nil, err
+	if len(cfg.RootCA) > 0 {
+		c.SetRootCA(cfg.RootCA)
 	}
-	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
-	nlc.Informers = shared
-	c.goRun(func() { nlc.Run(runCtx) })
-	// Pod ranges for Nodes that join without one (wasmpod agent), as
-	// kube-controller-manager's --allocate-node-cidrs; the in-process
-	// nodes' configured ranges are reserved.
+	// The in-process nodes' pod ranges, which the node IPAM controller
+	// does not hand out.
 	reserved := make([]string, len(specs))
 	for i := range specs {
 		reserved[i] = podCIDRs[i].String()
 	}
-	ipam, err := nodeipam.New(c.client, cfg.ClusterCIDR, cfg.NodeCIDRMaskSize, reserved)
-	if err != nil {
-		return nil, err
-	}
-	ipam.Informers = shared
-	c.goRun(func() { ipam.Run(runCtx) })
-	pgc := podgc.New(c.client, cfg.Clock, podgc.Threshold(cfg.TerminatedPodGCThreshold))
-	pgc.Informers = shared
-	c.goRun(func() { pgc.Run(runCtx) })
-	rsc := replicaset.New(c.client, cfg.Clock)
-	rsc.Informers = shared
-	c.goRun(func() { rsc.Run(runCtx) })
-	jc := job.New(c.client, cfg.Clock)
-	jc.Informers = shared
-	c.goRun(func() { jc.Run(runCtx) })
-	ttlc := ttlafterfinished.New(c.client, cfg.Clock)
-	ttlc.Informers = shared
-	c.goRun(func() { ttlc.Run(runCtx) })
-	dsc := daemonset.New(c.client, cfg.Clock)
-	dsc.Informers = shared
-	c.goRun(func() { dsc.Run(runCtx) })
-	dc := deployment.New(c.client, cfg.Clock)
-	dc.Informers = shared
-	c.goRun(func() { dc.Run(runCtx) })
-	cjc := cronjob.New(c.client, cfg.Clock)
-	cjc.Informers = shared
-	c.goRun(func() { cjc.Run(runCtx) })
-	pdbc := disruption.New(c.client, cfg.Clock)
-	pdbc.Informers = shared
-	c.goRun(func() { pdbc.Run(runCtx) })
-	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
-	if err != nil {
-		return nil, err
-	}
-	gcc := garbagecollector.New(c.client, gcMeta, cfg.Clock)
-	c.goRun(func() { gcc.Run(runCtx) })
-	nsc := namespace.New(c.server)
-	c.goRun(func() { nsc.Run(runCtx) })
-	epc := endpoints.New(c.client)
-	epc.Informers = shared
-	c.goRun(func() { epc.Run(runCtx) })
-	sac := serviceaccount.New(c.client)
-	sac.Informers = shared
-	c.goRun(func() { sac.Run(runCtx) })
-	c.kubeSvc = kubernetesservice.New(c.client) // SetAPIServerAddress (controlplane.go)
-	c.goRun(func() { c.kubeSvc.Run(runCtx) })
-	c.rootCA = rootcacertpublisher.New(c.client) // SetRootCA
-	c.goRun(func() { c.rootCA.Run(runCtx) })
-	if len(cfg.RootCA) > 0 {
-		c.SetRootCA(cfg.RootCA)
+	if c.elected {
+		// An HA control plane (leaderelection.go): the scheduler and the
+		// controllers run in the replica that holds their Lease, each
+		// term on informers of its own.
+		if _, err := nodeipam.New(c.client, cfg.ClusterCIDR, cfg.NodeCIDRMaskSize, reserved); err != nil {
+			return nil, err // a configuration error, found before the election
+		}
+		c.goRun(func() { c.elect(runCtx, SchedulerLease, c.startScheduler) })
+		c.goRun(func() {
+			c.elect(runCtx, ControllerManagerLease, func(p *plane) error { return c.startControllers(p, reserved) })
+		})
+	} else {
+		// One plane for the cluster's life, on the informer factory the
+		// service proxy shares.
+		p := &plane{ctx: runCtx, informers: shared}
+		c.onClose(p.stop)
+		if err := c.startScheduler(p); err != nil {
+			return nil, err
+		}
+		if err := c.startControllers(p, reserved); err != nil {
+			return nil, err
+		}
 	}
 
 	capacity := corev1.ResourceList{
@@ -631,7 +608,13 @@ func (c *Cluster) CPUStats() []pods.NodeCPU {
 // ServiceAccount admission, apiserver/serviceaccount_admission.go).
 func (c *Cluster) SetRootCA(pem []byte) {
 	c.server.SetRootCA(pem)
-	c.rootCA.SetCA(pem)
+	c.mu.Lock()
+	c.rootCAPEM = pem
+	rc := c.rootCA
+	c.mu.Unlock()
+	if rc != nil {
+		rc.SetCA(pem)
+	}
 }
 
 // Modules is the module store of wasmpod.local images.

@@ -130,6 +130,7 @@ type Store struct {
 	cli        *clientv3.Client
 	root       string // etcd key prefix of the store's keys
 	origin     string // etcd key whose CreateRevision is the offset
+	meta       string // etcd key prefix of records beside the keyspace (MetaKey)
 	off        int64  // etcd revision = store revision + off
 	history    int64
 	backlog    int
@@ -200,7 +201,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd store %v: %w", o.Endpoints, err)
 	}
-	s := &Store{cli: cli, root: o.Prefix + "/kv", origin: o.Prefix + "/meta/origin", history: o.History,
+	s := &Store{cli: cli, root: o.Prefix + "/kv", origin: o.Prefix + "/meta/origin", meta: o.Prefix + "/meta/", history: o.History,
 		backlog: o.WatchBacklog, reqTimeout: o.RequestTimeout}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	octx, cancel := context.WithTimeout(ctx, max(o.DialTimeout, o.RequestTimeout))
@@ -274,6 +275,11 @@ func (s *Store) RequestProgress() {
 
 // Client returns the underlying etcd client (for tests and tools).
 func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// MetaKey is the etcd key of a record named name that users of the store
+// keep beside its keyspace (<prefix>/meta/<name>): the store's methods,
+// and so the API, never reach it. Read and write it with Client.
+func (s *Store) MetaKey(name string) string { return s.meta + name }
 
 func (s *Store) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
