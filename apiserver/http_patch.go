@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	kjson "sigs.k8s.io/json"
 )
 
 // Patch applies a patch of type pt (JSON patch, JSON merge patch or
@@ -37,10 +39,18 @@ func (s *Server) Patch(ctx context.Context, r *Resource, ns, name string, pt typ
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid JSON patch: %v", err))
 		}
 	}
+	drop, finalizersOnly := finalizerDeletion(pt, data, subresource)
 	for attempt := 0; ; attempt++ {
 		cur, err := s.Get(ctx, r, ns, name)
 		if err != nil {
 			return nil, err
+		}
+		if finalizersOnly {
+			out, err := s.Update(ctx, r, ns, withoutFinalizers(cur, drop), subresource)
+			if apierrors.IsConflict(err) && attempt < 10 {
+				continue
+			}
+			return out, err
 		}
 		orig, err := json.Marshal(cur)
 		if err != nil {
@@ -110,4 +120,49 @@ func patchPinsRV(pt types.PatchType, data []byte) (bool, error) {
 		return false, apierrors.NewBadRequest(fmt.Sprintf("invalid %s patch: %v", pt, err))
 	}
 	return p.Metadata != nil && p.Metadata.ResourceVersion != nil && *p.Metadata.ResourceVersion != "", nil
+}
+
+// finalizerDeletion recognises the Job controller's finalizer patch (its
+// removeTrackingFinalizerPatch, also what kubectl and other controllers
+// send to drop a finalizer): a strategic merge patch of the main resource
+// that is exactly {"metadata":{"$deleteFromPrimitiveList/finalizers":[...]}}
+// with strings, and returns those. Patch applies it to the decoded object
+// (withoutFinalizers) instead of a JSON round trip of the whole object
+// through the strategic merge (four JSON passes over a pod, a third of the
+// patch's cost); TestFinalizerDeletionPatch checks the results are the
+// same. Anything else, duplicate keys included, takes the general path.
+func finalizerDeletion(pt types.PatchType, data []byte, subresource string) ([]string, bool) {
+	if pt != types.StrategicMergePatchType || subresource != "" {
+		return nil, false
+	}
+	var p map[string]map[string][]string
+	strict, err := kjson.UnmarshalStrict(data, &p)
+	if err != nil || len(strict) > 0 || len(p) != 1 || len(p["metadata"]) != 1 {
+		return nil, false
+	}
+	drop, ok := p["metadata"]["$deleteFromPrimitiveList/finalizers"]
+	return drop, ok && drop != nil
+}
+
+// withoutFinalizers removes every occurrence of drop's values from obj's
+// finalizers, as the strategic merge's $deleteFromPrimitiveList: a list
+// emptied stays an empty list, an absent one absent.
+func withoutFinalizers(obj runtime.Object, drop []string) runtime.Object {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return obj
+	}
+	f := m.GetFinalizers()
+	if len(f) == 0 {
+		m.SetFinalizers(nil) // as the JSON of the object, which omits it
+		return obj
+	}
+	kept := []string{}
+	for _, v := range f {
+		if !slices.Contains(drop, v) {
+			kept = append(kept, v)
+		}
+	}
+	m.SetFinalizers(kept)
+	return obj
 }

@@ -244,8 +244,8 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 		}
 		live.GetObjectKind().SetGroupVersionKind(r.GVK())
 		obj.GetObjectKind().SetGroupVersionKind(r.GVK())
-		if fl, fo, ok := statusOnly(r, subresource, live, obj); ok {
-			// The same managedFields, computed without the spec.
+		if fl, fo, ok := trimmed(r, subresource, live, obj); ok {
+			// The same managedFields, computed over less.
 			out := fm.UpdateNoErrors(fl, fo, fieldManagerName(ctx))
 			om, _ := meta.Accessor(obj)
 			outm, err := meta.Accessor(out)
@@ -270,55 +270,88 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 	return obj, nil
 }
 
-// statusOnly returns copies of live and obj without their spec, for the
-// field manager of a /status write of a built-in kind: that manager
-// tracks status alone (resetFields), and structured-merge-diff filters
-// the comparison of live and obj with the same filter both for what the
-// writer gains and for what other managers lose, so the spec (half of a
-// pod, converted, validated and compared on every kubelet write) cannot
-// change the result. That holds only while every manager's entry has the
-// request's apiVersion (another version's comparison is not filtered):
-// otherwise, and for custom resources, ok is false and the whole objects
-// are used. TestStatusOnlyManagedFields checks the results are the same.
-func statusOnly(r *Resource, subresource string, live, obj runtime.Object) (l, o runtime.Object, ok bool) {
-	if subresource != "status" || !r.Status {
-		return nil, nil, false
-	}
-	lm, err := meta.Accessor(live)
-	if err != nil {
+// trimmed returns copies of live and obj without what cannot change the
+// field manager's result, for a write of a built-in kind with a status
+// subresource: that manager tracks status alone on /status and all but
+// status on the main resource (resetFields), and structured-merge-diff
+// filters its comparison of live and obj with the same filter both for
+// what the writer gains and for what other managers lose. So a /status
+// write is computed over status and managedFields alone (the spec and the
+// rest of metadata are half or more of a pod, converted, validated and
+// compared on every kubelet write), and a write of the main resource
+// without status, and without spec when the spec is unchanged (identical
+// subtrees add nothing to a comparison: the Job controller's finalizer
+// patch compares metadata alone). The managers' field sets are reconciled
+// with the schema, not with the objects, so they do not see the cut
+// either. That holds only while every manager's entry has the request's
+// apiVersion (another version's comparison is not filtered): otherwise,
+// and for custom resources, ok is false and the whole objects are used.
+// TestTrimmedManagedFields checks the results are the same.
+func trimmed(r *Resource, subresource string, live, obj runtime.Object) (l, o runtime.Object, ok bool) {
+	if !r.Status || (subresource != "" && subresource != "status") {
 		return nil, nil, false
 	}
 	gv := r.GVK().GroupVersion().String()
-	for _, e := range lm.GetManagedFields() {
-		if e.APIVersion != gv {
+	for _, x := range []runtime.Object{live, obj} {
+		if x == obj && subresource == "status" {
+			continue // a subresource's field manager reads live's entries only
+		}
+		m, err := meta.Accessor(x)
+		if err != nil {
 			return nil, nil, false
 		}
+		for _, e := range m.GetManagedFields() {
+			if e.APIVersion != gv {
+				return nil, nil, false
+			}
+		}
 	}
-	if l, ok = withoutSpec(live); !ok {
+	lv, ov := reflect.ValueOf(live), reflect.ValueOf(obj)
+	if lv.Kind() != reflect.Pointer || ov.Type() != lv.Type() || lv.Elem().Kind() != reflect.Struct {
 		return nil, nil, false
 	}
-	if o, ok = withoutSpec(obj); !ok {
+	t := lv.Elem().Type()
+	if f, ok := t.FieldByName("ObjectMeta"); !ok || f.Type != reflect.TypeOf(metav1.ObjectMeta{}) {
+		return nil, nil, false
+	}
+	if _, ok := t.FieldByName("Spec"); !ok {
+		return nil, nil, false
+	}
+	if _, ok := t.FieldByName("Status"); !ok {
+		return nil, nil, false
+	}
+	status := subresource == "status"
+	spec := !status && !reflect.DeepEqual(lv.Elem().FieldByName("Spec").Interface(), ov.Elem().FieldByName("Spec").Interface())
+	if l, ok = trimmedCopy(lv, spec, status); !ok {
+		return nil, nil, false
+	}
+	if o, ok = trimmedCopy(ov, spec, status); !ok {
 		return nil, nil, false
 	}
 	return l, o, true
 }
 
-// withoutSpec copies a built-in object without its Spec: the struct
-// shallowly, its ObjectMeta deeply (the field manager rewrites metadata).
-func withoutSpec(obj runtime.Object) (runtime.Object, bool) {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return nil, false
-	}
-	spec, objMeta := v.Elem().FieldByName("Spec"), v.Elem().FieldByName("ObjectMeta")
-	if !spec.IsValid() || !objMeta.IsValid() || objMeta.Type() != reflect.TypeOf(metav1.ObjectMeta{}) {
-		return nil, false
-	}
+// trimmedCopy copies a built-in object (a pointer to a struct with
+// ObjectMeta, Spec and Status) shallowly, its ObjectMeta deeply (the field
+// manager rewrites metadata), with Spec unless !spec, and with Status and
+// nothing of metadata but managedFields if status, else without Status.
+func trimmedCopy(v reflect.Value, spec, status bool) (runtime.Object, bool) {
 	cp := reflect.New(v.Elem().Type())
 	cp.Elem().Set(v.Elem())
-	cp.Elem().FieldByName("Spec").SetZero()
-	m := objMeta.Addr().Interface().(*metav1.ObjectMeta)
-	m.DeepCopyInto(cp.Elem().FieldByName("ObjectMeta").Addr().Interface().(*metav1.ObjectMeta))
+	if !spec {
+		cp.Elem().FieldByName("Spec").SetZero()
+	}
+	m := v.Elem().FieldByName("ObjectMeta").Addr().Interface().(*metav1.ObjectMeta)
+	cm := cp.Elem().FieldByName("ObjectMeta").Addr().Interface().(*metav1.ObjectMeta)
+	if status {
+		*cm = metav1.ObjectMeta{}
+		for i := range m.ManagedFields {
+			cm.ManagedFields = append(cm.ManagedFields, *m.ManagedFields[i].DeepCopy())
+		}
+	} else {
+		cp.Elem().FieldByName("Status").SetZero()
+		m.DeepCopyInto(cm)
+	}
 	out, ok := cp.Interface().(runtime.Object)
 	return out, ok
 }

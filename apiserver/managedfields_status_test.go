@@ -13,32 +13,40 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// TestStatusOnlyManagedFields: the managedFields of /status writes, which
-// manageFields computes without the objects' spec (statusOnly), are what
-// the field manager computes over the whole objects, as kube-apiserver
-// does: through a pod's life (the kubelet's writes, a second manager's
-// condition taken over, a condition removed, a writer sending a stale
-// spec), a Deployment's and a Node's status writes.
-func TestStatusOnlyManagedFields(t *testing.T) {
+// TestTrimmedManagedFields: the managedFields of /status writes, which
+// manageFields computes over status and managedFields alone (trimmed), are
+// what the field manager computes over the whole objects, as
+// kube-apiserver does: through a pod's life (the kubelet's writes, a
+// second manager's condition taken over, a condition removed, a writer
+// sending a stale spec), a Deployment's and a Node's status writes; and so
+// are those of writes of the main resource, computed without status and
+// without an unchanged spec (a finalizer removed by patch, labels, a
+// changed spec, a status sent to the main resource).
+func TestTrimmedManagedFields(t *testing.T) {
 	e := newEnv(t, HandlerOptions{})
 	s := e.s
 	ctx := context.Background()
 	as := func(m string) context.Context { return withFieldManagerName(ctx, m) }
 
+	var write func(r *Resource, ns, manager string, obj runtime.Object, sub string) runtime.Object
 	// writeStatus writes obj's status as manager and checks the stored
 	// managedFields against the whole-object computation over the same
 	// live object.
 	writeStatus := func(r *Resource, ns, manager string, obj runtime.Object) runtime.Object {
+		t.Helper()
+		return write(r, ns, manager, obj, "status")
+	}
+	write = func(r *Resource, ns, manager string, obj runtime.Object, sub string) runtime.Object {
 		t.Helper()
 		om, _ := meta.Accessor(obj)
 		live, err := s.Get(ctx, r, ns, om.GetName())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, ok := statusOnly(r, "status", live, obj); !ok {
-			t.Fatalf("%s %s: statusOnly not taken", r.Kind, om.GetName())
+		if _, _, ok := trimmed(r, sub, live, obj); !ok {
+			t.Fatalf("%s %s: trimmed not taken", r.Kind, om.GetName())
 		}
-		fm, err := fieldManagerFor(r, "status")
+		fm, err := fieldManagerFor(r, sub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +54,7 @@ func TestStatusOnlyManagedFields(t *testing.T) {
 		l.GetObjectKind().SetGroupVersionKind(r.GVK())
 		o.GetObjectKind().SetGroupVersionKind(r.GVK())
 		want, _ := meta.Accessor(fm.UpdateNoErrors(l, o, manager))
-		out, err := s.Update(as(manager), r, ns, obj.DeepCopyObject(), "status")
+		out, err := s.Update(as(manager), r, ns, obj.DeepCopyObject(), sub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,11 +132,43 @@ func TestStatusOnlyManagedFields(t *testing.T) {
 	// An entry of another apiVersion: the whole objects are used.
 	live := p.DeepCopy()
 	live.ManagedFields = append(live.ManagedFields, metav1.ManagedFieldsEntry{Manager: "old", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1beta1"})
-	if _, _, ok := statusOnly(pods, "status", live, p); ok {
-		t.Error("statusOnly taken with a managedFields entry of another apiVersion")
+	if _, _, ok := trimmed(pods, "status", live, p); ok {
+		t.Error("trimmed taken with a managedFields entry of another apiVersion")
 	}
-	if _, _, ok := statusOnly(pods, "", p, p); ok {
-		t.Error("statusOnly taken for a write of the main resource")
+	if _, _, ok := trimmed(pods, "", live, p); ok {
+		t.Error("trimmed taken for the main resource with a live managedFields entry of another apiVersion")
+	}
+	if _, _, ok := trimmed(pods, "", p, live); ok {
+		t.Error("trimmed taken for the main resource with a sent managedFields entry of another apiVersion")
+	}
+
+	// Writes of the main resource: a pod with the Job controller's
+	// finalizer, removed by its patch; labels by another manager; a
+	// changed spec; a status sent to the main resource (not kept).
+	jp := httpPod("job-pod")
+	jp.Finalizers = []string{"batch.kubernetes.io/job-tracking", "example.com/other"}
+	jp.Labels["job-name"] = "j"
+	obj, err = s.Create(as("job-controller"), pods, "default", jp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jp = obj.(*corev1.Pod)
+	jp.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}}
+	jp = writeStatus(pods, "default", "kubelet", jp).(*corev1.Pod)
+	jp.Finalizers = jp.Finalizers[1:]
+	jp = write(pods, "default", "job-controller", jp, "").(*corev1.Pod)
+	jp.Labels["extra"] = "x"
+	jp.Annotations = map[string]string{"a": "b"}
+	jp = write(pods, "default", "labeller", jp, "").(*corev1.Pod)
+	jp.Spec.ActiveDeadlineSeconds = ptr.To[int64](30)
+	jp.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
+	jp = write(pods, "default", "editor", jp, "").(*corev1.Pod)
+	jp.Status.Message = "sent to the main resource"
+	delete(jp.Labels, "extra")
+	jp.Finalizers = nil
+	write(pods, "default", "job-controller", jp, "")
+	if _, _, ok := trimmed(pods, "scale", jp, jp); ok {
+		t.Error("trimmed taken for another subresource")
 	}
 }
 

@@ -89,6 +89,8 @@ type Server struct {
 	kubelet kubeletClient // remote nodes' kubelet API (remotenode.go)
 
 	nameGen names.NameGenerator // generateName's suffixes; nil: names.SimpleNameGenerator
+
+	namespaces namespaceCache // decoded Namespaces for the create check (namespace)
 }
 
 // New returns a Server over st and makes sure the system namespaces exist.
@@ -280,15 +282,55 @@ func (s *Server) checkNamespace(ctx context.Context, r *Resource, ns string, m m
 	if ns != "" && m.GetNamespace() != ns {
 		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
-	nsObj, err := s.Get(ctx, s.resources["/namespaces"], "", m.GetNamespace())
+	n, err := s.namespace(ctx, m.GetNamespace())
 	if err != nil {
 		return err
 	}
-	if n := nsObj.(*corev1.Namespace); n.Status.Phase == corev1.NamespaceTerminating && r.GVR.Resource != "events" {
+	if n.Status.Phase == corev1.NamespaceTerminating && r.GVR.Resource != "events" {
 		return apierrors.NewForbidden(r.GVR.GroupResource(), m.GetName(),
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", n.Name))
 	}
 	return nil
+}
+
+// namespace is the stored Namespace name, read-only: decoded once per
+// resourceVersion (every namespaced create reads it, Events included, and
+// a JSON decode of it cost more than the rest of an Event's create check).
+func (s *Server) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	r := s.resources["/namespaces"]
+	kv, err := s.store.Get(ctx, r.key("", name))
+	if err != nil {
+		return nil, storeErr(r, name, err)
+	}
+	c := &s.namespaces
+	c.mu.Lock()
+	n, ok := c.m[name]
+	c.mu.Unlock()
+	if ok && n.rev == kv.ModRevision {
+		return n.ns, nil
+	}
+	obj, err := s.decode(r, kv)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= 1024 { // a bound; the entries are re-read
+		c.m = map[string]decodedNamespace{}
+	}
+	c.m[name] = decodedNamespace{rev: kv.ModRevision, ns: obj.(*corev1.Namespace)}
+	c.mu.Unlock()
+	return obj.(*corev1.Namespace), nil
+}
+
+// namespaceCache holds decoded Namespaces by name (Server.namespace).
+type namespaceCache struct {
+	mu sync.Mutex
+	m  map[string]decodedNamespace
+}
+
+type decodedNamespace struct {
+	rev int64
+	ns  *corev1.Namespace
 }
 
 func uuidUID() (u typesUID) { return typesUID(uuid.NewString()) }

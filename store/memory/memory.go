@@ -41,7 +41,8 @@ type Store struct {
 	closed    bool
 	rev       int64
 	kvs       map[string]store.KV
-	hist      []store.Event // ring buffer, oldest at hist[start]
+	dirs      map[string]map[string]struct{} // the keys of kvs by dir(key)
+	hist      []store.Event                  // ring buffer, oldest at hist[start]
 	start     int
 	compacted int64 // highest revision dropped from hist
 }
@@ -56,7 +57,8 @@ func NewWithOptions(o Options) *Store {
 	if o.History <= 0 {
 		o.History = DefaultHistory
 	}
-	return &Store{history: o.History, hub: watch.New(0, o.WatchBacklog), kvs: map[string]store.KV{}}
+	return &Store{history: o.History, hub: watch.New(0, o.WatchBacklog), kvs: map[string]store.KV{},
+		dirs: map[string]map[string]struct{}{}}
 }
 
 func (s *Store) check(ctx context.Context) error {
@@ -83,7 +85,10 @@ func (s *Store) Get(ctx context.Context, key string) (store.KV, error) {
 	return kv, nil
 }
 
-// List implements store.Store.
+// List implements store.Store. It looks only at the keys of the dirs
+// (see dir) that can hold keys with prefix, not at every key: the API
+// server lists a namespace's LimitRanges on every pod create, in a store
+// that also holds thousands of Events and pods.
 func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -91,13 +96,29 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 		return nil, 0, err
 	}
 	var out []store.KV
-	for k, kv := range s.kvs {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, kv)
+	for d, keys := range s.dirs {
+		switch {
+		case strings.HasPrefix(d, prefix): // every key of d
+			for k := range keys {
+				out = append(out, s.kvs[k])
+			}
+		case strings.HasPrefix(prefix, d): // the prefix ends inside d's names
+			for k := range keys {
+				if strings.HasPrefix(k, prefix) {
+					out = append(out, s.kvs[k])
+				}
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, s.rev, nil
+}
+
+// dir is key up to and including its last "/" ("" if it has none): a key
+// is its dir and a name without "/", so a key has a prefix p exactly when
+// its dir has p or p has its dir and the key has p.
+func dir(key string) string {
+	return key[:strings.LastIndexByte(key, '/')+1]
 }
 
 // Revision implements store.Store.
@@ -115,10 +136,23 @@ func (s *Store) commit(typ store.EventType, kv store.KV) {
 	s.rev++
 	kv.ModRevision = s.rev
 	ev := store.Event{Type: typ, KV: kv}
+	d := dir(kv.Key)
 	if typ == store.Deleted {
 		delete(s.kvs, kv.Key)
+		if keys := s.dirs[d]; keys != nil {
+			delete(keys, kv.Key)
+			if len(keys) == 0 {
+				delete(s.dirs, d)
+			}
+		}
 	} else {
 		s.kvs[kv.Key] = kv
+		keys := s.dirs[d]
+		if keys == nil {
+			keys = map[string]struct{}{}
+			s.dirs[d] = keys
+		}
+		keys[kv.Key] = struct{}{}
 	}
 	if len(s.hist) < s.history {
 		s.hist = append(s.hist, ev)

@@ -270,6 +270,33 @@ func testList(t *testing.T, s store.Store) {
 	if err != nil || len(none) != 0 || rev != 7 {
 		t.Fatalf("List(/nothing/) = %v @%d, %v", keys(none), rev, err)
 	}
+	// Prefixes that end inside a name or a "directory" are prefixes of
+	// the keys' bytes, as etcd's.
+	for prefix, want := range map[string]string{
+		"/pods/a":   "[/pods/a/0 /pods/a/1]",
+		"/pods/a/1": "[/pods/a/1]",
+		"/pods/c":   "[/pods/c]",
+		"/pod":      "[/pods/a/0 /pods/a/1 /pods/b/2 /pods/c /podsx/a]",
+		"/s":        "[/svc/a]",
+		"/pods/a/2": "[]",
+	} {
+		kvs, _, err := s.List(ctx, prefix)
+		if got := fmt.Sprint(keys(kvs)); err != nil || got != want {
+			t.Fatalf("List(%s) = %s, %v; want %s", prefix, got, err, want)
+		}
+	}
+	// A deleted key is listed no more, under any prefix.
+	if _, err := s.Delete(ctx, "/pods/b/2", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"/pods/b/", "/pods/b", "/pods/b/2"} {
+		if kvs, _, err := s.List(ctx, prefix); err != nil || len(kvs) != 0 {
+			t.Fatalf("List(%s) after delete = %v, %v", prefix, keys(kvs), err)
+		}
+	}
+	if kvs, _, err := s.List(ctx, "/pods/"); err != nil || len(kvs) != 3 {
+		t.Fatalf("List(/pods/) after delete = %v, %v", keys(kvs), err)
+	}
 }
 
 func testCancelledContext(t *testing.T, s store.Store) {
