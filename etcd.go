@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,6 +135,9 @@ func shareClusterSecrets(ctx context.Context, st store.Store, dataDir string) er
 			return fmt.Errorf("cluster secrets in etcd (%s): not a record of this version of wasmpod", key)
 		}
 	}
+	// Check every file before writing any, so that a refused data dir
+	// is left as it was.
+	var missing []string
 	for _, f := range clusterSecretFiles {
 		want := shared[f.field]
 		if want == "" {
@@ -143,14 +147,19 @@ func shareClusterSecrets(ctx context.Context, st store.Store, dataDir string) er
 		have, err := os.ReadFile(path)
 		switch {
 		case err == nil && strings.TrimSpace(string(have)) == strings.TrimSpace(want):
-			continue
 		case err == nil:
 			return fmt.Errorf("%s differs from the cluster's %s, which the control planes sharing etcd %s hold: remove it to take the cluster's", path, f.field, key)
-		case !errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, fs.ErrNotExist):
+			missing = append(missing, f.field)
+		default:
 			return err
 		}
-		if err := writeSecretFile(path, []byte(want)); err != nil {
-			return err
+	}
+	for _, f := range clusterSecretFiles {
+		if slices.Contains(missing, f.field) {
+			if err := writeSecretFile(filepath.Join(dataDir, f.path), []byte(shared[f.field])); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

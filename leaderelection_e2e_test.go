@@ -221,3 +221,44 @@ func TestHAControlPlaneHandsOver(t *testing.T) {
 		}
 	}
 }
+
+// TestHAConfigErrors: leader election durations that cannot work, and a
+// replica whose data dir holds a secret other than the cluster's, are
+// refused with errors naming the setting or the file.
+func TestHAConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
+	for _, tc := range []struct {
+		le   wasmpod.LeaderElectionConfig
+		want string
+	}{
+		{wasmpod.LeaderElectionConfig{LeaseDuration: 10 * time.Second, RenewDeadline: 10 * time.Second}, "leaderElection.leaseDuration (--leader-elect-lease-duration) 10s must be greater than renewDeadline"},
+		{wasmpod.LeaderElectionConfig{RenewDeadline: 2 * time.Second, RetryPeriod: 2 * time.Second}, "leaderElection.renewDeadline (--leader-elect-renew-deadline) 2s must be greater than 1.2 times retryPeriod"},
+		{wasmpod.LeaderElectionConfig{LeaseDuration: 500 * time.Millisecond, RenewDeadline: 400 * time.Millisecond, RetryPeriod: 100 * time.Millisecond}, "the lease duration at least 1s"},
+	} {
+		_, err := wasmpod.New(ctx, wasmpod.Config{Etcd: wasmpod.EtcdConfig{Servers: srv.Endpoints()}, NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir(), LeaderElection: tc.le})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error with %q", tc.le, err, tc.want)
+		}
+	}
+
+	a, err := wasmpod.New(ctx, wasmpod.Config{Etcd: wasmpod.EtcdConfig{Servers: srv.Endpoints()}, NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = wasmpod.New(ctx, wasmpod.Config{Etcd: wasmpod.EtcdConfig{Servers: srv.Endpoints()}, NoLocalNodes: true, DataDir: dir, CacheDir: testwasm.CacheDir()})
+	if want := filepath.Join(dir, "token") + " differs from the cluster's token"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a data dir with another token: %v, want %q", err, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "token")); string(b) != "0123456789abcdef0123456789abcdef\n" {
+		t.Errorf("the refused data dir's token was changed: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pki", "ca.key")); err == nil {
+		t.Error("the cluster's CA key was written into the refused data dir")
+	}
+}
