@@ -61,8 +61,14 @@ type AgentOptions struct {
 	// API is reached at.
 	NodeIP netip.Addr
 	// KubeletListener is where the kubelet API is served (TLS is added
-	// here); its port is reported in status.daemonEndpoints.
+	// here); its port is reported in status.daemonEndpoints. With
+	// ReverseTunnel it may be nil (the Node then reports port 0).
 	KubeletListener net.Listener
+	// ReverseTunnel keeps a tunnel open to the API server
+	// (apiserver.TunnelPath, yamux), through which the API server reaches
+	// the kubelet API: for an agent that cannot be dialled (behind NAT).
+	// It is re-opened when it drops (the CLI's --reverse-tunnel).
+	ReverseTunnel bool
 	// KubeletCert is the kubelet API's serving certificate; a self-signed
 	// one for NodeIP and NodeName when empty (as the kubelet without
 	// --tls-cert-file).
@@ -117,8 +123,8 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 		return errors.New("agent: --node-name is required")
 	case o.DataDir == "":
 		return errors.New("agent: --data-dir is required")
-	case o.KubeletListener == nil:
-		return errors.New("agent: the kubelet API's listener is required")
+	case o.KubeletListener == nil && !o.ReverseTunnel:
+		return errors.New("agent: the kubelet API's listener is required (or --reverse-tunnel)")
 	case !o.NodeIP.IsValid():
 		return errors.New("agent: --address (the node's IP) is required")
 	}
@@ -234,8 +240,10 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 		capacity[k] = v
 	}
 	port := 0
-	if ta, ok := o.KubeletListener.Addr().(*net.TCPAddr); ok {
-		port = ta.Port
+	if o.KubeletListener != nil {
+		if ta, ok := o.KubeletListener.Addr().(*net.TCPAddr); ok {
+			port = ta.Port
+		}
 	}
 	a := pods.NewAgent(pods.AgentConfig{
 		Client:            client,
@@ -275,7 +283,12 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	// size; the TLS handshake is bounded by the header timeout).
 	srv := apiserver.NewHTTPServer(a.KubeletHandler(pods.KubeletAPIConfig{APIServer: o.API}), apiserver.ServingOptions{})
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(tls.NewListener(o.KubeletListener, tlsCfg)) }()
+	if o.KubeletListener != nil {
+		go func() { srvErr <- srv.Serve(tls.NewListener(o.KubeletListener, tlsCfg)) }()
+	}
+	if o.ReverseTunnel {
+		go apiserver.RunTunnel(runCtx, o.API, o.NodeName, srv, tlsCfg, logf)
+	}
 	defer func() {
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
 		defer c()
@@ -283,7 +296,13 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 			srv.Close()
 		}
 	}()
-	logf("node %s: kubelet API on https://%s, pod CIDR %s, API server %s", o.NodeName, net.JoinHostPort(o.NodeIP.String(), fmt.Sprint(port)), podCIDR, o.API.Host)
+	where := "https://" + net.JoinHostPort(o.NodeIP.String(), fmt.Sprint(port))
+	if o.KubeletListener == nil {
+		where = "the reverse tunnel"
+	} else if o.ReverseTunnel {
+		where += " and the reverse tunnel"
+	}
+	logf("node %s: kubelet API on %s, pod CIDR %s, API server %s", o.NodeName, where, podCIDR, o.API.Host)
 	agentErr := make(chan error, 1)
 	go func() { agentErr <- a.Run(runCtx) }()
 	select {

@@ -239,6 +239,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		h.serveOpenAPI(w, req, parts) // openapi.go
 	case path == BackupPath:
 		h.serveBackup(w, req)
+	case strings.HasPrefix(path, TunnelPath):
+		h.serveTunnel(w, req, strings.TrimPrefix(path, TunnelPath)) // tunnel.go
 	case len(parts) == 2 && healthEndpoints[parts[0]] && h.serveHealthCheck(w, req, parts[1]):
 		// /healthz/NAME (health.go)
 	default:

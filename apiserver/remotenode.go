@@ -43,6 +43,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 	utilexec "k8s.io/client-go/util/exec"
+
+	httpstreamspdy "k8s.io/apimachinery/pkg/util/httpstream/spdy"
 )
 
 // kubeletClient is how the API server reaches remote nodes (Server.kubelet).
@@ -91,6 +93,9 @@ func (s *Server) nodeConnector(ctx context.Context, name string) (NodeConnector,
 		return nil, err
 	}
 	node := obj.(*corev1.Node)
+	if t := s.tunnelTo(name); t != nil { // tunnel.go: the agent dialled us
+		return &remoteNode{name: name, base: "https://" + net.JoinHostPort(name, "10250"), cfg: t.cfg, http: t.http, upgrade: t.upgrade}, nil
+	}
 	host, port := kubeletEndpoint(node)
 	if host == "" || port == 0 {
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s is not connected: it reports no kubelet endpoint (an address and status.daemonEndpoints.kubeletEndpoint.port)", name))
@@ -127,6 +132,26 @@ type remoteNode struct {
 	base string // https://host:port
 	cfg  *rest.Config
 	http *http.Client
+	// upgrade, for a node reached through its reverse tunnel
+	// (tunnel.go), dials the streaming (SPDY) connections through it.
+	upgrade http.RoundTripper
+}
+
+// spdyTransport is the round tripper and upgrader of a streaming request
+// (exec, attach, port-forward) to the node.
+func (r *remoteNode) spdyTransport() (http.RoundTripper, spdy.Upgrader, error) {
+	if r.upgrade == nil {
+		return spdy.RoundTripperFor(r.cfg)
+	}
+	rt, err := httpstreamspdy.NewRoundTripperWithConfig(httpstreamspdy.RoundTripperConfig{UpgradeTransport: r.upgrade, PingPeriod: 5 * time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
+	wrapper, err := rest.HTTPWrappersForConfig(r.cfg, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return wrapper, rt, nil
 }
 
 var (
@@ -240,7 +265,11 @@ func streamQuery(stdin, stdout, stderr, tty bool) url.Values {
 // stream runs a remote command on the kubelet with client-go's SPDY
 // executor (remotecommand v5..v1).
 func (r *remoteNode) stream(ctx context.Context, u *url.URL, tty bool, streams ExecStreams) error {
-	ex, err := remotecommand.NewSPDYExecutor(r.cfg, http.MethodPost, u)
+	transport, upgrader, err := r.spdyTransport()
+	if err != nil {
+		return err
+	}
+	ex, err := remotecommand.NewSPDYExecutorForTransports(transport, upgrader, http.MethodPost, u)
 	if err != nil {
 		return err
 	}
@@ -315,7 +344,7 @@ const portForwardProtocol = "portforward.k8s.io"
 // kubelet's /portForward per forwarded connection, with the error and
 // data stream pair of the protocol.
 func (r *remoteNode) PortForward(ctx context.Context, pod *corev1.Pod, port int32, conn io.ReadWriteCloser) error {
-	transport, upgrader, err := spdy.RoundTripperFor(r.cfg)
+	transport, upgrader, err := r.spdyTransport()
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,8 @@ type Server struct {
 
 	mu    sync.RWMutex
 	nodes map[string]NodeConnector
+	// tunnels are the remote agents' reverse tunnels (tunnel.go).
+	tunnels map[string]*tunnel
 
 	openapi openAPIDocs // openapi.go: built on first request
 
