@@ -17,6 +17,10 @@
 //   - When the Lease is renewed again the controller removes the
 //     unreachable taints; the node agent's own status refresh sets Ready
 //     back to True and rewrites its pods' statuses.
+//   - A reachable node has the node.kubernetes.io/not-ready NoSchedule
+//     taint exactly while its Ready condition is False (upstream's
+//     condition tainting pass, for Ready only): kube-apiserver's
+//     TaintNodesByCondition admission puts it on every new Node.
 //   - Time comes only from the injected clock: the check runs every
 //     grace/8 (at most every 5 s), so a fake clock drives it in tests.
 package nodelifecycle
@@ -24,6 +28,7 @@ package nodelifecycle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -185,7 +190,44 @@ func (c *Controller) check(ctx context.Context, node *corev1.Node, renew string)
 	if hasUnreachable(node) {
 		return c.removeTaints(ctx, node.Name)
 	}
-	return nil
+	return c.notReadyTaint(ctx, node)
+}
+
+// notReadyTaint keeps the node.kubernetes.io/not-ready NoSchedule taint in
+// step with the Ready condition the node agent reports, as upstream's
+// condition tainting pass (doNoScheduleTaintingPass): there while Ready is
+// False, removed once it is True. kube-apiserver's TaintNodesByCondition
+// admission plugin puts it on every Node as it registers, so without this
+// nothing is ever scheduled to a Node of a real kube-apiserver.
+func (c *Controller) notReadyTaint(ctx context.Context, node *corev1.Node) error {
+	want := false
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			want = cond.Status == corev1.ConditionFalse
+		}
+	}
+	notReady := func(t corev1.Taint) bool {
+		return t.Key == corev1.TaintNodeNotReady && t.Effect == corev1.TaintEffectNoSchedule
+	}
+	if slices.ContainsFunc(node.Spec.Taints, notReady) == want {
+		return nil
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := c.client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(n.Spec.Taints, notReady) == want {
+			return nil
+		}
+		if want {
+			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule})
+		} else {
+			n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, notReady)
+		}
+		_, err = c.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 func hasUnreachable(n *corev1.Node) bool {
