@@ -6,6 +6,7 @@ package realkube_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -60,8 +61,8 @@ var wasmNodes = []string{"wasm-a", "wasm-b"}
 //   - a Service gets EndpointSlices from wasmpod's endpoints controller
 //     and a pod reaches it by name;
 //   - a Job completes under wasmpod's job controller;
-//   - kubectl logs, exec and port-forward reach the agents through the
-//     real API server's kubelet client.
+//   - kubectl logs, exec, port-forward and attach (kubectl run -i --rm)
+//     reach the agents through the real API server's kubelet client.
 func TestAgentsJoinRealAPIServer(t *testing.T) {
 	srv := realkube.Start(t, realkube.Options{Nodes: wasmNodes})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -271,6 +272,17 @@ func TestAgentsJoinRealAPIServer(t *testing.T) {
 		t.Errorf("kubectl exec -i web cat: exit %d, %q %q", code, out, errOut)
 	}
 	portForward(t, k, "web", 8080, "served by web\n")
+	// attach, through kubectl run -i --rm (placed by the scheduler).
+	var att corev1.PodSpec
+	wasm(&att)
+	overrides, err := json.Marshal(map[string]any{"spec": map[string]any{"nodeSelector": att.NodeSelector, "tolerations": att.Tolerations}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := k.run(strings.NewReader("typed input\n"), "run", "att", "--image=busybox", "--restart=Never", "-i", "--rm",
+		"--overrides", string(overrides), "--", "sh", "-c", "read x; echo got: $x"); code != 0 || !strings.Contains(out, "got: typed input\n") {
+		t.Errorf("kubectl run -i --rm: exit %d\n%s%s", code, out, errOut)
+	}
 
 	// A Job under wasmpod's job controller, its pods placed by the
 	// scheduler on the wasm nodes.

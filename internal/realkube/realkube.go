@@ -166,6 +166,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	setPdeathsig(s.cmd)
+	started := time.Now()
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
 		tb.Fatalf("starting kube-apiserver: %v", err)
@@ -184,6 +185,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	if err := s.waitReady(tb, time.Minute); err != nil {
 		tb.Fatalf("kube-apiserver at %s: %v", s.URL, err)
 	}
+	tb.Logf("realkube: kube-apiserver %s at %s ready in %s", Version, s.URL, time.Since(started).Round(100*time.Millisecond))
 	return s
 }
 
