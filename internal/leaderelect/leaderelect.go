@@ -1,49 +1,33 @@
-/*
-Copyright 2015 The Kubernetes Authors.
-
-Licensed under the Apache License, Version 2.0 (the "License");
-you may not use this file except in compliance with the License.
-You may obtain a copy of the License at
-
-    http://www.apache.org/licenses/LICENSE-2.0
-
-Unless required by applicable law or agreed to in writing, software
-distributed under the License is distributed on an "AS IS" BASIS,
-WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-See the License for the specific language governing permissions and
-limitations under the License.
-*/
-
-// Package leaderelect is client-go's tools/leaderelection (v0.37.2) over a
-// coordination.k8s.io Lease, as kube-scheduler and kube-controller-manager
-// elect their leader, for this module's generated clientset (internal/kube).
+// Package leaderelect elects one leader among the replicas of a component
+// through a coordination.k8s.io Lease, with the semantics kube-scheduler
+// and kube-controller-manager get from client-go's tools/leaderelection:
 //
-// It is a port, not an import: client-go's leaderelection and resourcelock
-// packages import client-go's whole typed clientset (resourcelock.New takes
-// a clientset, leasecandidate.go its informers), which added 10.6 MB
-// (+22%) to the release binary; this package adds what the algorithm
-// needs. The algorithm is upstream's, line for line (tryAcquireOrRenew,
-// acquire, renew, release): a candidate takes the Lease when its
-// holderIdentity is empty or when it has not seen the record change for
-// leaseDurationSeconds (measured on its own clock from when it observed
-// the last change, so clocks need not agree); the leader renews every
-// RetryPeriod and stops leading when it could not renew within
-// RenewDeadline.
+//   - the Lease's spec names the holder, when it was acquired and last
+//     renewed, its duration and the number of transitions;
+//   - a candidate takes the Lease when it has no holder, or when the
+//     candidate has not seen its spec change for leaseDurationSeconds,
+//     measured on the candidate's own clock from when it saw the change
+//     (so the replicas' clocks need not agree);
+//   - the leader renews every RetryPeriod, and stops leading when no
+//     renewal succeeded within RenewDeadline;
+//   - every write is a compare-and-swap on the Lease's resourceVersion, so
+//     two candidates cannot both take it.
 //
-// Left out: coordinated leader election (LeaseCandidate, Strategy,
-// PreferredHolder), metrics and the healthz adaptor. Changed: Run waits
-// for OnStartedLeading to return (the components it started have stopped)
-// before it releases the Lease (ReleaseOnCancel) and returns, so that a
-// graceful handover never has two leaders' components running at once;
-// upstream releases first and lets the process exit. Clock is
-// configurable.
+// It is written over internal/kube's Lease client rather than imported:
+// client-go's leaderelection and resourcelock packages link client-go's
+// whole typed clientset and its scheme (10.6 MB of the release binary).
+// It differs from upstream where wasmpod needs it to: Run waits for
+// OnStartedLeading to return (the term's components have stopped) before
+// it releases the Lease and returns, so a graceful handover never runs
+// two leaders' components at once; a release writes only over a Lease
+// this candidate still holds. Coordinated leader election (LeaseCandidate)
+// is not implemented.
 package leaderelect
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -52,132 +36,33 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	typedcoordinationv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/coordination/v1"
 )
 
-// JitterFactor is the jitter of the candidates' retries, as upstream.
+// JitterFactor is how much longer than RetryPeriod a candidate may wait
+// between attempts (up to RetryPeriod × (1+JitterFactor)), as upstream's,
+// so that candidates started together do not keep colliding.
 const JitterFactor = 1.2
 
-// Record is the election record a Lease's spec holds
-// (resourcelock.LeaderElectionRecord).
-type Record struct {
-	HolderIdentity       string      `json:"holderIdentity"`
-	LeaseDurationSeconds int         `json:"leaseDurationSeconds"`
-	AcquireTime          metav1.Time `json:"acquireTime"`
-	RenewTime            metav1.Time `json:"renewTime"`
-	LeaderTransitions    int         `json:"leaderTransitions"`
-}
-
-// EventRecorder records the "<identity> became leader" and "stopped
-// leading" Events on the Lease.
+// EventRecorder records the "<identity> became leader" and "<identity>
+// stopped leading" Events on the Lease.
 type EventRecorder interface {
 	Eventf(obj runtime.Object, eventType, reason, message string, args ...any)
 }
 
-// LeaseLock is resourcelock.LeaseLock over internal/kube's Lease client.
+// LeaseLock names the Lease a candidate campaigns for and who it is.
 type LeaseLock struct {
 	// LeaseMeta names the Lease (its namespace and name).
 	LeaseMeta metav1.ObjectMeta
 	Client    typedcoordinationv1.LeasesGetter
-	// Identity is this candidate's holderIdentity.
+	// Identity is this candidate's holderIdentity (unique per process:
+	// upstream's is hostname_UUID).
 	Identity string
 	// EventRecorder, when set, records the election's Events.
 	EventRecorder EventRecorder
-
-	lease *coordinationv1.Lease
-}
-
-// Get returns the record of the Lease, and its bytes (a change of which
-// is a renewal).
-func (ll *LeaseLock) Get(ctx context.Context) (*Record, []byte, error) {
-	lease, err := ll.Client.Leases(ll.LeaseMeta.Namespace).Get(ctx, ll.LeaseMeta.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, nil, err
-	}
-	ll.lease = lease
-	r := specToRecord(&lease.Spec)
-	raw, err := json.Marshal(*r)
-	if err != nil {
-		return nil, nil, err
-	}
-	return r, raw, nil
-}
-
-// Create creates the Lease with the record.
-func (ll *LeaseLock) Create(ctx context.Context, r Record) error {
-	lease, err := ll.Client.Leases(ll.LeaseMeta.Namespace).Create(ctx, &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: ll.LeaseMeta.Name, Namespace: ll.LeaseMeta.Namespace},
-		Spec:       recordToSpec(&r),
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	ll.lease = lease
-	return nil
-}
-
-// Update writes the record over the Lease last read (a conflict if it
-// changed since).
-func (ll *LeaseLock) Update(ctx context.Context, r Record) error {
-	if ll.lease == nil {
-		return errors.New("lease not initialized, call get or create first")
-	}
-	ll.lease.Spec = recordToSpec(&r)
-	lease, err := ll.Client.Leases(ll.LeaseMeta.Namespace).Update(ctx, ll.lease, metav1.UpdateOptions{})
-	if err != nil {
-		return err
-	}
-	ll.lease = lease
-	return nil
-}
-
-// RecordEvent records "<identity> <s>" on the Lease.
-func (ll *LeaseLock) RecordEvent(s string) {
-	if ll.EventRecorder == nil || ll.lease == nil {
-		return
-	}
-	subject := &coordinationv1.Lease{ObjectMeta: ll.lease.ObjectMeta}
-	subject.Kind, subject.APIVersion = "Lease", coordinationv1.SchemeGroupVersion.String()
-	ll.EventRecorder.Eventf(subject, corev1.EventTypeNormal, "LeaderElection", "%v %v", ll.Identity, s)
-}
-
-// Describe names the Lease, namespace/name.
-func (ll *LeaseLock) Describe() string { return ll.LeaseMeta.Namespace + "/" + ll.LeaseMeta.Name }
-
-func specToRecord(spec *coordinationv1.LeaseSpec) *Record {
-	var r Record
-	if spec.HolderIdentity != nil {
-		r.HolderIdentity = *spec.HolderIdentity
-	}
-	if spec.LeaseDurationSeconds != nil {
-		r.LeaseDurationSeconds = int(*spec.LeaseDurationSeconds)
-	}
-	if spec.LeaseTransitions != nil {
-		r.LeaderTransitions = int(*spec.LeaseTransitions)
-	}
-	if spec.AcquireTime != nil {
-		r.AcquireTime = metav1.Time{Time: spec.AcquireTime.Time}
-	}
-	if spec.RenewTime != nil {
-		r.RenewTime = metav1.Time{Time: spec.RenewTime.Time}
-	}
-	return &r
-}
-
-func recordToSpec(r *Record) coordinationv1.LeaseSpec {
-	d, t := int32(r.LeaseDurationSeconds), int32(r.LeaderTransitions)
-	holder := r.HolderIdentity
-	return coordinationv1.LeaseSpec{
-		HolderIdentity:       &holder,
-		LeaseDurationSeconds: &d,
-		AcquireTime:          &metav1.MicroTime{Time: r.AcquireTime.Time},
-		RenewTime:            &metav1.MicroTime{Time: r.RenewTime.Time},
-		LeaseTransitions:     &t,
-	}
 }
 
 // Callbacks are called as leadership changes.
@@ -185,261 +70,314 @@ type Callbacks struct {
 	// OnStartedLeading runs (in a goroutine of its own) once the Lease is
 	// acquired; ctx ends when leadership ends, and it must return then.
 	OnStartedLeading func(ctx context.Context)
-	// OnNewLeader, when set, is told each leader observed.
+	// OnNewLeader, when set, is told each holder this candidate observes.
 	OnNewLeader func(identity string)
 }
 
-// Config configures a LeaderElector (leaderelection.LeaderElectionConfig).
+// Config configures a LeaderElector.
 type Config struct {
 	Lock *LeaseLock
 	// LeaseDuration is how long a candidate waits, from when it saw the
-	// record last change, before it takes the Lease over; RenewDeadline
-	// how long the leader retries renewing before it gives up leading;
+	// Lease last change, before it takes the Lease over; RenewDeadline how
+	// long the leader keeps trying to renew before it stops leading;
 	// RetryPeriod the interval between attempts.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	Callbacks                                 Callbacks
-	// ReleaseOnCancel releases the Lease (holderIdentity emptied, a
-	// one-second duration) when Run's ctx ends while leading, once
-	// OnStartedLeading has returned: a follower takes over on its next
-	// retry.
+	// ReleaseOnCancel releases the Lease (no holder, a one-second
+	// duration) when Run's ctx ends while leading, once OnStartedLeading
+	// has returned: a follower takes over on its next attempt instead of
+	// after LeaseDuration.
 	ReleaseOnCancel bool
-	// Clock is the time source (default the real clock).
+	// Clock measures lease durations (default the real clock). Attempts
+	// are paced by real time.
 	Clock clock.Clock
 }
 
-// LeaderElector is a candidate for one Lease.
+// LeaderElector is one candidate for one Lease.
 type LeaderElector struct {
-	config Config
-	clock  clock.Clock
+	cfg Config
+	clk clock.Clock
 
-	observedRecord     Record
-	observedRawRecord  []byte
-	observedTime       time.Time
-	reportedLeader     string
-	observedRecordLock sync.RWMutex
+	mu sync.Mutex
+	// lease is the Lease as last read or written.
+	lease *coordinationv1.Lease
+	// changedAt is when (on clk) this candidate saw lease's spec change.
+	changedAt time.Time
+	// reported is the holder last told to OnNewLeader.
+	reported string
 }
 
-// New checks config and returns its LeaderElector.
-func New(config Config) (*LeaderElector, error) {
+// New checks cfg and returns its LeaderElector.
+func New(cfg Config) (*LeaderElector, error) {
 	switch {
-	case config.LeaseDuration <= config.RenewDeadline:
-		return nil, errors.New("leaseDuration must be greater than renewDeadline")
-	case config.RenewDeadline <= time.Duration(JitterFactor*float64(config.RetryPeriod)):
-		return nil, errors.New("renewDeadline must be greater than retryPeriod*JitterFactor")
-	case config.LeaseDuration < 1 || config.RenewDeadline < 1 || config.RetryPeriod < 1:
-		return nil, errors.New("leaseDuration, renewDeadline and retryPeriod must be greater than zero")
-	case config.Callbacks.OnStartedLeading == nil:
-		return nil, errors.New("OnStartedLeading callback must not be nil")
-	case config.Lock == nil:
-		return nil, errors.New("lock must not be nil")
-	case config.Lock.Identity == "":
-		return nil, errors.New("lock identity is empty")
+	case cfg.Lock == nil:
+		return nil, errors.New("leader election: no lock")
+	case cfg.Lock.Identity == "":
+		return nil, errors.New("leader election: the lock has no identity")
+	case cfg.Callbacks.OnStartedLeading == nil:
+		return nil, errors.New("leader election: no OnStartedLeading callback")
+	case cfg.LeaseDuration <= 0 || cfg.RenewDeadline <= 0 || cfg.RetryPeriod <= 0:
+		return nil, errors.New("leader election: the lease duration, renew deadline and retry period must be positive")
+	case cfg.LeaseDuration <= cfg.RenewDeadline:
+		return nil, errors.New("leader election: the lease duration must be longer than the renew deadline")
+	case cfg.RenewDeadline <= time.Duration(JitterFactor*float64(cfg.RetryPeriod)):
+		return nil, errors.New("leader election: the renew deadline must be longer than JitterFactor times the retry period")
 	}
-	c := config.Clock
-	if c == nil {
-		c = clock.RealClock{}
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
 	}
-	return &LeaderElector{config: config, clock: c}, nil
+	return &LeaderElector{cfg: cfg, clk: clk}, nil
 }
 
-// Run campaigns until the Lease is acquired or ctx ends; once acquired it
-// runs OnStartedLeading and renews until ctx ends or a renewal fails
-// within RenewDeadline. It returns, having waited for OnStartedLeading
-// (and released the Lease with ReleaseOnCancel), whether it led.
+// Run campaigns until this candidate holds the Lease or ctx ends. Holding
+// it, it runs OnStartedLeading and renews until ctx ends or no renewal
+// succeeds within RenewDeadline; then it ends OnStartedLeading's ctx,
+// waits for it to return, releases the Lease if ReleaseOnCancel, and
+// returns true. It returns false if ctx ended before the Lease was held.
 func (le *LeaderElector) Run(ctx context.Context) bool {
-	if !le.acquire(ctx) {
-		return false // ctx ended
+	if !le.campaign(ctx) {
+		return false
 	}
-	lctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	le.event("became leader")
+	term, end := context.WithCancel(ctx)
+	stopped := make(chan struct{})
 	go func() {
-		defer close(done)
-		le.config.Callbacks.OnStartedLeading(lctx)
+		defer close(stopped)
+		le.cfg.Callbacks.OnStartedLeading(term)
 	}()
-	le.renew(lctx)
-	cancel()
-	<-done
-	if le.config.ReleaseOnCancel {
+	le.hold(term)
+	end()
+	<-stopped
+	le.event("stopped leading")
+	if le.cfg.ReleaseOnCancel && ctx.Err() != nil {
 		le.release()
 	}
 	return true
 }
 
-// GetLeader is the identity of the last leader observed ("" if none).
-func (le *LeaderElector) GetLeader() string { return le.getObservedRecord().HolderIdentity }
-
-// IsLeader reports whether the last leader observed is this candidate.
-func (le *LeaderElector) IsLeader() bool {
-	return le.getObservedRecord().HolderIdentity == le.config.Lock.Identity
+// GetLeader is the holder of the Lease as last observed ("" if none).
+func (le *LeaderElector) GetLeader() string {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	return holderOf(le.lease)
 }
 
-// acquire loops calling tryAcquireOrRenew and returns true as soon as it
-// succeeds, false if ctx ends first.
-func (le *LeaderElector) acquire(ctx context.Context) bool {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	succeeded := false
-	desc := le.config.Lock.Describe()
-	logger := klog.FromContext(ctx)
-	logger.Info("Attempting to acquire leader lease...", "lock", desc)
-	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
-		succeeded = le.tryAcquireOrRenew(ctx)
-		le.maybeReportTransition()
-		if !succeeded {
-			logger.V(4).Info("Failed to acquire lease", "lock", desc)
-			return
-		}
-		le.config.Lock.RecordEvent("became leader")
-		logger.Info("Successfully acquired lease", "lock", desc)
-		cancel()
-	}, le.config.RetryPeriod, JitterFactor, true)
-	return succeeded
-}
+// IsLeader reports whether this candidate held the Lease when it last
+// observed it.
+func (le *LeaderElector) IsLeader() bool { return le.GetLeader() == le.cfg.Lock.Identity }
 
-// renew loops calling tryAcquireOrRenew and returns when a renewal did not
-// succeed within RenewDeadline or ctx ends.
-func (le *LeaderElector) renew(ctx context.Context) {
-	defer le.config.Lock.RecordEvent("stopped leading")
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	logger := klog.FromContext(ctx)
-	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		err := wait.PollUntilContextTimeout(ctx, le.config.RetryPeriod, le.config.RenewDeadline, true, func(ctx context.Context) (bool, error) {
-			if err := ctx.Err(); err != nil {
-				return false, err
-			}
-			return le.tryAcquireOrRenew(ctx), nil
-		})
-		le.maybeReportTransition()
-		desc := le.config.Lock.Describe()
-		if err == nil {
-			logger.V(5).Info("Successfully renewed lease", "lock", desc)
-			return
-		}
-		logger.Info("Failed to renew lease", "lock", desc, "err", err)
-		cancel()
-	}, le.config.RetryPeriod)
-}
-
-// release gives the Lease up if this candidate holds it, retrying on
-// conflict (a renewal racing the cancellation).
-func (le *LeaderElector) release() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), le.config.RenewDeadline)
-	defer cancel()
-	return le.tryRelease(ctx)
-}
-
-func (le *LeaderElector) tryRelease(ctx context.Context) bool {
-	logger := klog.FromContext(ctx)
-	old, _, err := le.config.Lock.Get(ctx)
-	if err != nil {
-		if !apierrors.IsNotFound(err) {
-			logger.Error(err, "error retrieving resource lock", "lock", le.config.Lock.Describe())
-		}
-		return false
-	}
-	if !le.IsLeader() {
-		return true
-	}
-	now := metav1.NewTime(le.clock.Now())
-	r := Record{LeaderTransitions: old.LeaderTransitions, LeaseDurationSeconds: 1, RenewTime: now, AcquireTime: now}
-	if err := le.config.Lock.Update(ctx, r); err != nil {
-		if apierrors.IsConflict(err) && ctx.Err() == nil {
-			return le.tryRelease(ctx)
-		}
-		logger.Error(err, "Failed to release lease", "lock", le.config.Lock.Describe())
-		return false
-	}
-	le.setObservedRecord(&r)
-	return true
-}
-
-// tryAcquireOrRenew acquires the Lease if it is free or expired, or
-// renews it if this candidate holds it; it reports success.
-func (le *LeaderElector) tryAcquireOrRenew(ctx context.Context) bool {
-	logger := klog.FromContext(ctx)
-	now := metav1.NewTime(le.clock.Now())
-	r := Record{
-		HolderIdentity:       le.config.Lock.Identity,
-		LeaseDurationSeconds: int(le.config.LeaseDuration / time.Second),
-		RenewTime:            now,
-		AcquireTime:          now,
-	}
-	// 1. The leader updates optimistically, assuming the record it
-	// observed last is current.
-	if le.IsLeader() && le.isLeaseValid(now.Time) {
-		old := le.getObservedRecord()
-		r.AcquireTime, r.LeaderTransitions = old.AcquireTime, old.LeaderTransitions
-		err := le.config.Lock.Update(ctx, r)
-		if err == nil {
-			le.setObservedRecord(&r)
+// campaign attempts to take the Lease every RetryPeriod (jittered) until
+// it succeeds (true) or ctx ends (false).
+func (le *LeaderElector) campaign(ctx context.Context) bool {
+	klog.FromContext(ctx).Info("Campaigning for the leader lease", "lease", le.describe(), "identity", le.cfg.Lock.Identity)
+	for {
+		if le.attempt(ctx) {
+			klog.FromContext(ctx).Info("Acquired the leader lease", "lease", le.describe())
 			return true
 		}
-		logger.V(2).Info("Failed to update lease optimistically, falling back to slow path", "lock", le.config.Lock.Describe(), "err", err)
+		if !sleep(ctx, jittered(le.cfg.RetryPeriod)) {
+			return false
+		}
 	}
-	// 2. Get or create the record.
-	old, oldRaw, err := le.config.Lock.Get(ctx)
-	if err != nil {
-		if !apierrors.IsNotFound(err) {
-			logger.Error(err, "Error retrieving lease lock", "lock", le.config.Lock.Describe())
+}
+
+// hold renews the Lease every RetryPeriod until ctx ends or no renewal
+// succeeded for RenewDeadline (of real time: a renewal's own deadline).
+func (le *LeaderElector) hold(ctx context.Context) {
+	last := time.Now()
+	for sleep(ctx, le.cfg.RetryPeriod) {
+		rctx, cancel := context.WithDeadline(ctx, last.Add(le.cfg.RenewDeadline))
+		ok := le.attempt(rctx)
+		cancel()
+		switch {
+		case ok:
+			last = time.Now()
+		case ctx.Err() != nil:
+			return
+		case time.Since(last) >= le.cfg.RenewDeadline:
+			klog.FromContext(ctx).Info("Could not renew the leader lease within the renew deadline; stopping leading", "lease", le.describe(), "renewDeadline", le.cfg.RenewDeadline)
+			return
+		}
+	}
+}
+
+// attempt reads the Lease and writes this candidate in as its holder if
+// the Lease is free, expired or already this candidate's; it reports
+// whether this candidate holds the Lease afterwards. Conflicts and
+// errors count as not holding it (the next attempt reads afresh).
+func (le *LeaderElector) attempt(ctx context.Context) bool {
+	leases := le.cfg.Lock.Client.Leases(le.cfg.Lock.LeaseMeta.Namespace)
+	now := le.clk.Now()
+	cur, err := leases.Get(ctx, le.cfg.Lock.LeaseMeta.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		created, err := leases.Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Namespace: le.cfg.Lock.LeaseMeta.Namespace, Name: le.cfg.Lock.LeaseMeta.Name},
+			Spec:       le.heldSpec(coordinationv1.LeaseSpec{}, now, true, true),
+		}, metav1.CreateOptions{})
+		if err != nil {
+			klog.FromContext(ctx).V(2).Info("Could not create the leader lease", "lease", le.describe(), "err", err)
 			return false
 		}
-		if err = le.config.Lock.Create(ctx, r); err != nil {
-			logger.Error(err, "Error initially creating lease lock", "lock", le.config.Lock.Describe())
-			return false
-		}
-		le.setObservedRecord(&r)
+		le.observe(created, now)
 		return true
 	}
-	// 3. A changed record restarts the lease duration.
-	if !bytes.Equal(le.observedRawRecord, oldRaw) {
-		le.setObservedRecord(old)
-		le.observedRawRecord = oldRaw
-	}
-	if len(old.HolderIdentity) > 0 && le.isLeaseValid(now.Time) && !le.IsLeader() {
-		logger.V(4).Info("Lease is held by and has not yet expired", "lock", le.config.Lock.Describe(), "holder", old.HolderIdentity)
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Could not read the leader lease", "lease", le.describe(), "err", err)
 		return false
 	}
-	// 4. Take or renew it.
-	if le.IsLeader() {
-		r.AcquireTime, r.LeaderTransitions = old.AcquireTime, old.LeaderTransitions
-	} else {
-		r.LeaderTransitions = old.LeaderTransitions + 1
-	}
-	if err = le.config.Lock.Update(ctx, r); err != nil {
-		logger.Error(err, "Failed to update lease", "lock", le.config.Lock.Describe())
+	le.observe(cur, now)
+	holder := holderOf(cur)
+	if holder != "" && holder != le.cfg.Lock.Identity && !le.expired(now) {
 		return false
 	}
-	le.setObservedRecord(&r)
+	next := cur.DeepCopy()
+	next.Spec = le.heldSpec(cur.Spec, now, false, holder != le.cfg.Lock.Identity)
+	updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Could not write the leader lease", "lease", le.describe(), "err", err)
+		return false
+	}
+	le.observe(updated, now)
 	return true
 }
 
-func (le *LeaderElector) maybeReportTransition() {
-	holder := le.getObservedRecord().HolderIdentity
-	if holder == le.reportedLeader {
+// heldSpec is spec with this candidate holding the Lease, renewed at now.
+// A Lease taken from another holder (or from none, after a release) sets
+// its acquire time and counts a transition; a new Lease (created) starts
+// at none.
+func (le *LeaderElector) heldSpec(spec coordinationv1.LeaseSpec, now time.Time, created, taken bool) coordinationv1.LeaseSpec {
+	id := le.cfg.Lock.Identity
+	secs := int32(le.cfg.LeaseDuration / time.Second)
+	at := metav1.NewMicroTime(now)
+	var transitions int32
+	if spec.LeaseTransitions != nil {
+		transitions = *spec.LeaseTransitions
+	}
+	if taken && !created {
+		transitions++
+	}
+	if taken || spec.AcquireTime == nil {
+		spec.AcquireTime = &at
+	}
+	spec.HolderIdentity = &id
+	spec.LeaseDurationSeconds = &secs
+	spec.RenewTime = &at
+	spec.LeaseTransitions = &transitions
+	return spec
+}
+
+// observe records lease as read or written at now: a spec other than the
+// one seen before restarts the lease's duration on this candidate's clock.
+// A new holder is told to OnNewLeader.
+func (le *LeaderElector) observe(lease *coordinationv1.Lease, now time.Time) {
+	le.mu.Lock()
+	if le.lease == nil || !sameSpec(&le.lease.Spec, &lease.Spec) {
+		le.changedAt = now
+	}
+	le.lease = lease
+	holder := holderOf(lease)
+	tell := le.cfg.Callbacks.OnNewLeader != nil && holder != le.reported
+	le.reported = holder
+	le.mu.Unlock()
+	if tell {
+		go le.cfg.Callbacks.OnNewLeader(holder)
+	}
+}
+
+// expired reports whether the Lease last observed has gone unchanged for
+// its duration by now.
+func (le *LeaderElector) expired(now time.Time) bool {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	var secs int32
+	if le.lease != nil && le.lease.Spec.LeaseDurationSeconds != nil {
+		secs = *le.lease.Spec.LeaseDurationSeconds
+	}
+	return !now.Before(le.changedAt.Add(time.Duration(secs) * time.Second))
+}
+
+// release gives the Lease up, if this candidate still holds it, so that a
+// follower need not wait for it to expire: no holder, a one-second
+// duration, the transitions kept. A conflict (the Lease changed since it
+// was read) is retried within RenewDeadline.
+func (le *LeaderElector) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), le.cfg.RenewDeadline)
+	defer cancel()
+	leases := le.cfg.Lock.Client.Leases(le.cfg.Lock.LeaseMeta.Namespace)
+	for ctx.Err() == nil {
+		cur, err := leases.Get(ctx, le.cfg.Lock.LeaseMeta.Name, metav1.GetOptions{})
+		if err != nil || holderOf(cur) != le.cfg.Lock.Identity {
+			return // gone, unreadable, or already another's
+		}
+		now := le.clk.Now()
+		at := metav1.NewMicroTime(now)
+		none, one := "", int32(1)
+		next := cur.DeepCopy()
+		next.Spec.HolderIdentity = &none
+		next.Spec.LeaseDurationSeconds = &one
+		next.Spec.AcquireTime, next.Spec.RenewTime = &at, &at
+		updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})
+		if err == nil {
+			le.observe(updated, now)
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			klog.Info("Could not release the leader lease", "lease", le.describe(), "err", err)
+			return
+		}
+	}
+}
+
+// event records "<identity> <what>" on the Lease last observed.
+func (le *LeaderElector) event(what string) {
+	le.mu.Lock()
+	lease := le.lease
+	le.mu.Unlock()
+	if le.cfg.Lock.EventRecorder == nil || lease == nil {
 		return
 	}
-	le.reportedLeader = holder
-	if le.config.Callbacks.OnNewLeader != nil {
-		go le.config.Callbacks.OnNewLeader(holder)
+	subject := &coordinationv1.Lease{ObjectMeta: lease.ObjectMeta}
+	subject.Kind, subject.APIVersion = "Lease", coordinationv1.SchemeGroupVersion.String()
+	le.cfg.Lock.EventRecorder.Eventf(subject, corev1.EventTypeNormal, "LeaderElection", "%v %v", le.cfg.Lock.Identity, what)
+}
+
+func (le *LeaderElector) describe() string {
+	return le.cfg.Lock.LeaseMeta.Namespace + "/" + le.cfg.Lock.LeaseMeta.Name
+}
+
+func holderOf(lease *coordinationv1.Lease) string {
+	if lease == nil || lease.Spec.HolderIdentity == nil {
+		return ""
 	}
+	return *lease.Spec.HolderIdentity
 }
 
-func (le *LeaderElector) isLeaseValid(now time.Time) bool {
-	le.observedRecordLock.RLock()
-	defer le.observedRecordLock.RUnlock()
-	return le.observedTime.Add(time.Second * time.Duration(le.observedRecord.LeaseDurationSeconds)).After(now)
+// sameSpec compares the election's fields of two Lease specs.
+func sameSpec(a, b *coordinationv1.LeaseSpec) bool {
+	return eqPtr(a.HolderIdentity, b.HolderIdentity) && eqPtr(a.LeaseDurationSeconds, b.LeaseDurationSeconds) &&
+		eqPtr(a.LeaseTransitions, b.LeaseTransitions) && eqTime(a.AcquireTime, b.AcquireTime) && eqTime(a.RenewTime, b.RenewTime)
 }
 
-func (le *LeaderElector) setObservedRecord(r *Record) {
-	le.observedRecordLock.Lock()
-	defer le.observedRecordLock.Unlock()
-	le.observedRecord = *r
-	le.observedTime = le.clock.Now()
+func eqPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func eqTime(a, b *metav1.MicroTime) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(b))
 }
 
-func (le *LeaderElector) getObservedRecord() Record {
-	le.observedRecordLock.RLock()
-	defer le.observedRecordLock.RUnlock()
-	return le.observedRecord
+// jittered is d lengthened by up to JitterFactor × d.
+func jittered(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Float64()*JitterFactor*float64(d))
+}
+
+// sleep waits d of real time, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
