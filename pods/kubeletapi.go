@@ -29,10 +29,11 @@ package pods
 // it); a token's user is checked with a SelfSubjectAccessReview, made with
 // its token, of the verb (GET get, POST create, ...) on the node's
 // subresource: stats for /stats, metrics for /metrics, log for /logs,
-// proxy for everything else. Answers are cached for a minute (allowed) or
-// ten seconds (denied, or unknown tokens). A certificate user outside
-// system:masters is refused (403): the agent has no SubjectAccessReview
-// to ask about another user.
+// proxy for everything else; a certificate's user with a
+// SubjectAccessReview made with the agent's own credential (which a
+// kube-apiserver's Node authorizer allows a node; an agent without a
+// client refuses them, 403). Answers are cached for a minute (allowed) or
+// ten seconds (denied, or unknown tokens).
 
 import (
 	"bytes"
@@ -188,10 +189,29 @@ func (k *kubeletAPI) authorize(ctx context.Context, u *kubeletUser, verb, sub st
 	if slices.Contains(u.groups, "system:masters") {
 		return true, ""
 	}
-	if u.token == "" {
-		return false, "only system:masters certificates are accepted"
-	}
 	node := k.a.cfg.NodeName
+	if u.token == "" {
+		// A certificate's user: a SubjectAccessReview made with the
+		// agent's own credential, as the kubelet's webhook authorizer
+		// (a node may create them: upstream's NodeRules).
+		if k.a.client == nil {
+			return false, "only system:masters certificates are accepted"
+		}
+		e := k.cached("sar\x00"+u.name+"\x00"+strings.Join(u.groups, "\x00")+"\x00"+verb+"\x00"+sub, func() reviewEntry {
+			out, err := k.a.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+				Spec: authorizationv1.SubjectAccessReviewSpec{User: u.name, Groups: u.groups, ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Verb: verb, Resource: "nodes", Subresource: sub, Name: node}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				return reviewEntry{err: err}
+			}
+			return reviewEntry{allowed: out.Status.Allowed, reason: out.Status.Reason}
+		})
+		if e.err != nil {
+			return false, e.err.Error()
+		}
+		return e.allowed, e.reason
+	}
 	e := k.cached("authz\x00"+u.token+"\x00"+verb+"\x00"+sub, func() reviewEntry {
 		in := &authorizationv1.SelfSubjectAccessReview{
 			TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectAccessReview"},

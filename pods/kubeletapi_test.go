@@ -64,7 +64,8 @@ func (ca *testCA) issue(t *testing.T, cn string, groups []string, server bool) t
 
 // TestKubeletAPIAuthentication: the kubelet API over real TLS. A client
 // certificate of the cluster CA in system:masters is served; one of
-// another group is 403 (no SubjectAccessReview for certificate users);
+// another group is 403 (an agent without an API client cannot ask a
+// SubjectAccessReview about it);
 // none is 401, and a bearer token with no API server to review it too.
 func TestKubeletAPIAuthentication(t *testing.T) {
 	ca := newTestCA(t)

@@ -6,6 +6,7 @@ package realkube_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,7 +63,9 @@ var wasmNodes = []string{"wasm-a", "wasm-b"}
 //     and a pod reaches it by name;
 //   - a Job completes under wasmpod's job controller;
 //   - kubectl logs, exec, port-forward and attach (kubectl run -i --rm)
-//     reach the agents through the real API server's kubelet client.
+//     reach the agents through the real API server's kubelet client;
+//   - the kubelet API authorizes other certificate users by a
+//     SubjectAccessReview that the node's credential may make.
 func TestAgentsJoinRealAPIServer(t *testing.T) {
 	srv := realkube.Start(t, realkube.Options{Nodes: wasmNodes})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -146,6 +149,47 @@ func TestAgentsJoinRealAPIServer(t *testing.T) {
 	other := kubernetes.NewForConfigOrDie(srv.NodeConfig("wasm-a"))
 	if _, err := other.CoreV1().Nodes().Patch(ctx, "wasm-b", "application/merge-patch+json", []byte(`{"metadata":{"labels":{"x":"y"}}}`), metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("wasm-a patching Node wasm-b: %v, want 403", err)
+	}
+
+	// The kubelet API authorizes a certificate user outside system:masters
+	// with a SubjectAccessReview (made with the node's credential) of
+	// nodes/proxy: RBAC grants it to readers, not to others.
+	if _, err := admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-proxy-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes/proxy"}, Verbs: []string{"get"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-proxy-readers"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "node-proxy-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "readers"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nodeA, err := admin.CoreV1().Nodes().Get(ctx, "wasm-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeletURL := fmt.Sprintf("https://127.0.0.1:%d/pods", nodeA.Status.DaemonEndpoints.KubeletEndpoint.Port)
+	for _, c := range []struct {
+		user, group string
+		code        int
+	}{{"reader", "readers", http.StatusOK}, {"stranger", "others", http.StatusForbidden}} {
+		cert := srv.ClientCertificate(t, c.user, c.group)
+		// As kube-apiserver without --kubelet-certificate-authority, the
+		// agent's self-signed serving certificate is not verified.
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}}}
+		resp, err := hc.Get(kubeletURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("kubelet API /pods as %s (%s): %s %s, want %d", c.user, c.group, resp.Status, body, c.code)
+		}
 	}
 
 	// The default ServiceAccount (wasmpod's serviceaccount controller):

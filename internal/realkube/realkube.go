@@ -26,6 +26,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -69,6 +70,8 @@ type Server struct {
 	Etcd *etcdtest.Server
 
 	dir    string
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
 	tokens map[string]string // user → token
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -89,7 +92,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	s := &Server{Etcd: etcd, dir: dir, tokens: map[string]string{}, exited: make(chan struct{}), log: filepath.Join(dir, "kube-apiserver.log")}
 
 	ca, caKey := newCA(tb)
-	s.CA = pemCert(ca.Raw)
+	s.CA, s.ca, s.caKey = pemCert(ca.Raw), ca, caKey
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -343,6 +346,18 @@ func issue(tb testing.TB, ca *x509.Certificate, caKey *ecdsa.PrivateKey, tmpl x5
 		tb.Fatal(err)
 	}
 	return der, key
+}
+
+// ClientCertificate is a client certificate of the cluster CA for user
+// in groups (its CN and O), as kube-apiserver's --client-ca-file and a
+// kubelet API read them.
+func (s *Server) ClientCertificate(tb testing.TB, user string, groups ...string) tls.Certificate {
+	tb.Helper()
+	der, key := issue(tb, s.ca, s.caKey, x509.Certificate{
+		Subject:     pkix.Name{CommonName: user, Organization: groups},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func serial(tb testing.TB) *big.Int {
