@@ -900,7 +900,11 @@ func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Re
 	}
 	defer wi.Stop()
 	if target == nil && wantsProtobuf(w) {
-		serveWatchProtobuf(w, req, r, wi) // protobuf.go
+		serveWatchProtobuf(w, req, r, wi, nil) // protobuf.go
+		return
+	}
+	if watchesMetadataProtobuf(req, target) { // protobuf.go
+		serveWatchProtobuf(w, req, r, wi, func(obj runtime.Object) runtime.Object { return target.watchObject(h.s, r, obj) })
 		return
 	}
 	flusher, _ := w.(http.Flusher)

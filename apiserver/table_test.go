@@ -586,3 +586,63 @@ func TestTableMetadataClient(t *testing.T) {
 		t.Fatal("no metadata watch event")
 	}
 }
+
+// TestMetadataWatchProtobuf: a watch whose Accept prefers
+// PartialObjectMetadata in protobuf (client-go's metadata client's) streams
+// protobuf frames, as upstream's, and the metadata client reads from it
+// what the JSON stream gave: each event's type, name, labels, uid and
+// resourceVersion, deletions included; an Accept that prefers JSON gets
+// JSON.
+func TestMetadataWatchProtobuf(t *testing.T) {
+	e := newTableEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for accept, want := range map[string]string{
+		"application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json": "application/vnd.kubernetes.protobuf;stream=watch",
+		"application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1":                  "application/json",
+		"application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1":             "application/json",
+	} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/api/v1/namespaces/default/pods?watch=1", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type"); got != want {
+			t.Errorf("Accept %s: Content-Type %q, want %q", accept, got, want)
+		}
+	}
+
+	mc, err := metadata.NewForConfig(TCPConfig(e.url, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := mc.Resource(corev1.SchemeGroupVersion.WithResource("pods")).Namespace("default")
+	w, err := pods.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	p, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod("q"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cs.CoreV1().Pods("default").Delete(ctx, "q", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"ADDED", "DELETED"} {
+		select {
+		case ev := <-w.ResultChan():
+			m, ok := ev.Object.(*metav1.PartialObjectMetadata)
+			if !ok || string(ev.Type) != typ || m.Name != "q" || m.UID != p.UID || m.Labels["app"] != "web" || m.ResourceVersion == "" {
+				t.Fatalf("metadata watch event: %s %#v, want %s of q", ev.Type, ev.Object, typ)
+			}
+			if typ == "ADDED" && m.ResourceVersion != p.ResourceVersion {
+				t.Errorf("ADDED at resourceVersion %s, created at %s", m.ResourceVersion, p.ResourceVersion)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s metadata watch event", typ)
+		}
+	}
+}
