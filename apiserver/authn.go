@@ -101,7 +101,8 @@ func (h *httpHandler) authenticate(req *http.Request) (u user.Info, ok bool) {
 	auth := req.Header.Get("Authorization")
 	const prefix = "Bearer "
 	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return nil, false
+		// A client certificate of the cluster CA (bootstrap.go).
+		return h.s.authenticateClientCert(req)
 	}
 	tok := strings.TrimSpace(auth[len(prefix):])
 	if tok == "" {
@@ -109,6 +110,10 @@ func (h *httpHandler) authenticate(req *http.Request) (u user.Info, ok bool) {
 	}
 	if h.opts.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(h.opts.Token)) == 1 {
 		return AdminUser, true
+	}
+	// Bootstrap tokens (bootstrap.go).
+	if u, ours := h.s.authenticateBootstrapToken(req.Context(), tok); ours {
+		return u, u != nil
 	}
 	// ServiceAccount tokens (tokens.go); one of another issuer falls
 	// through to the token file.

@@ -165,6 +165,10 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	u, ok := h.authenticate(req) // authn.go
+	anonymous := false
+	if !ok && path == ClusterInfoPath && req.Method == http.MethodGet && req.Header.Get("Authorization") == "" {
+		u, ok, anonymous = anonymousUser, true, true // kubeadm's discovery (bootstrap.go)
+	}
 	if !ok {
 		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{
 			Status: metav1.StatusFailure, Code: http.StatusUnauthorized,
@@ -173,7 +177,9 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	// The connection carried a valid token (or none is needed): it no
 	// longer counts against LimitUnauthenticated's cap.
-	markAuthenticated(req.Context())
+	if !anonymous {
+		markAuthenticated(req.Context())
+	}
 	u, err := h.impersonate(req, u) // authn.go
 	if err != nil {
 		writeError(w, err)
@@ -239,6 +245,8 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		h.serveOpenAPI(w, req, parts) // openapi.go
 	case path == BackupPath:
 		h.serveBackup(w, req)
+	case path == NodeCredentialPath:
+		h.serveNodeCredential(w, req) // bootstrap.go
 	case strings.HasPrefix(path, TunnelPath):
 		h.serveTunnel(w, req, strings.TrimPrefix(path, TunnelPath)) // tunnel.go
 	case len(parts) == 2 && healthEndpoints[parts[0]] && h.serveHealthCheck(w, req, parts[1]):

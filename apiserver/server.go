@@ -76,6 +76,8 @@ type Server struct {
 	nodes map[string]NodeConnector
 	// tunnels are the remote agents' reverse tunnels (tunnel.go).
 	tunnels map[string]*tunnel
+	// ca verifies client certificates and signs nodes' (bootstrap.go).
+	ca clusterCA
 
 	openapi openAPIDocs // openapi.go: built on first request
 

@@ -1,0 +1,281 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/store/memory"
+)
+
+// TestJWSMatchesUpstream: cluster-info's signatures are
+// k8s.io/cluster-bootstrap/token/jws's (its test vectors), so kubeadm's
+// discovery would accept ours and ours kubeadm's.
+func TestJWSMatchesUpstream(t *testing.T) {
+	const content, secret, id = "Hello from the other side. I must have called a thousand times.", "my voice is my passcode", "joshua"
+	for _, c := range []struct{ content, secret, want string }{
+		{content, secret, "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..VShe2taLd-YTrmWuRkcL_8QTNDHYxQIEBsAYYiIj1_8"},
+		{"", secret, "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..7Ui1ALizW4jXphVUB7xUqC9vLYLL9RZeOFfVLoB7Tgk"},
+		{content, "", "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..UfkqvDGiIFxrMnFseDj9LYJOLNrvjW8aHhF71mvvAs8"},
+	} {
+		if got := detachedSignature(c.content, id, c.secret); got != c.want {
+			t.Errorf("signature of %q with %q: %s, want %s", c.content, c.secret, got, c.want)
+		}
+		if !detachedSignatureValid(c.want, c.content, id, c.secret) || detachedSignatureValid(c.want, c.content+"x", id, c.secret) {
+			t.Errorf("validity of %q with %q is wrong", c.content, c.secret)
+		}
+	}
+}
+
+const adminToken = "bootstrap-test-admin-token-0123456789"
+
+type cluster struct {
+	admin  *rest.Config
+	cs     kubernetes.Interface
+	clock  *clocktesting.FakeClock
+	url    string
+	caPEM  []byte
+	caHash string
+}
+
+// newCluster serves an API server over TLS that asks for client
+// certificates, with a cluster CA, as `serve --listen`.
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	clk := clocktesting.NewFakeClock(time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	st := memory.New()
+	t.Cleanup(func() { cancel(); st.Close() })
+	s, err := apiserver.New(ctx, st, apiserver.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := cert.NewSelfSignedCACert(cert.Config{CommonName: "wasmpod-ca"}, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := cert.EncodeCertificates(ca)
+	caKeyPEM, _ := keyutil.MarshalPrivateKeyToPEM(caKey)
+	if err := s.SetClusterCA(caPEM, caKeyPEM); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "apiserver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(s.Handler(apiserver.HandlerOptions{Token: adminToken}))
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, ClientAuth: tls.RequestClientCert}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	admin := &rest.Config{Host: ts.URL, BearerToken: adminToken, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}}
+	cs, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := CACertHash(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cluster{admin: admin, cs: cs, clock: clk, url: ts.URL, caPEM: caPEM, caHash: hash}
+}
+
+// TestJoinWithToken: a token from CreateToken bootstraps a node (CA pinned
+// by the token's signature and by hash), whose credential may act as its
+// own node and nothing more.
+func TestJoinWithToken(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	tok, err := CreateToken(ctx, c.admin, TokenOptions{Description: "edge fleet", Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`).MatchString(tok) {
+		t.Fatalf("token %q is not in kubeadm's format", tok)
+	}
+	id, _, _ := strings.Cut(tok, ".")
+	sec, err := c.cs.CoreV1().Secrets("kube-system").Get(ctx, "bootstrap-token-"+id, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := time.Parse(time.RFC3339, string(sec.Data["expiration"]))
+	if sec.Type != bootstrapapi.SecretTypeBootstrapToken || string(sec.Data["usage-bootstrap-authentication"]) != "true" || err != nil ||
+		exp.Sub(c.clock.Now()) < 23*time.Hour || exp.Sub(c.clock.Now()) > DefaultTTL || string(sec.Data["description"]) != "edge fleet" {
+		t.Errorf("the token's Secret: type %s, data %q", sec.Type, sec.Data)
+	}
+
+	cred, err := Bootstrap(ctx, Options{Server: c.url, Token: tok, NodeName: "edge-1", CACertHashes: []string{c.caHash}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cred.CAPEM) != string(c.caPEM) {
+		t.Error("the pinned CA is not the cluster's")
+	}
+	leaf, _ := cert.ParseCertsPEM(cred.CertPEM)
+	if s := leaf[0].Subject; s.CommonName != "system:node:edge-1" || len(s.Organization) != 1 || s.Organization[0] != "system:nodes" {
+		t.Errorf("the node credential's subject: %v", s)
+	}
+	if _, err := Bootstrap(ctx, Options{Server: c.url, Token: tok, NodeName: "edge-2"}); err != nil {
+		t.Errorf("without a pinned hash (trusting the token's signature): %v", err)
+	}
+
+	// The credential is the node's user: its own Node and Lease, not others'.
+	kc, err := cred.Kubeconfig("edge-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := node.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil || review.Status.UserInfo.Username != "system:node:edge-1" {
+		t.Fatalf("whoami with the node credential: %v, %v", review, err)
+	}
+	for _, n := range []string{"edge-1", "other"} {
+		if _, err := c.cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	own, err := node.CoreV1().Nodes().Get(ctx, "edge-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Status.Phase = corev1.NodeRunning
+	if _, err := node.CoreV1().Nodes().UpdateStatus(ctx, own, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("the node updating its own status: %v", err)
+	}
+	other, _ := node.CoreV1().Nodes().Get(ctx, "other", metav1.GetOptions{})
+	if _, err := node.CoreV1().Nodes().UpdateStatus(ctx, other, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("edge-1 updating node other's status: %v, want 403", err)
+	}
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "edge-1", Namespace: "kube-node-lease"}}
+	if lease, err = node.CoordinationV1().Leases("kube-node-lease").Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.CoordinationV1().Leases("kube-node-lease").Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("renewing its own Lease: %v", err)
+	}
+	if err := node.CoordinationV1().Leases("kube-node-lease").Delete(ctx, "other", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("deleting another node's Lease: %v, want 403", err)
+	}
+	// Secrets: only those of its pods.
+	for _, name := range []string{"mine", "theirs"} {
+		if _, err := c.cs.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}, Spec: corev1.PodSpec{NodeName: "edge-1",
+		Containers: []corev1.Container{{Name: "c", Image: "x.wasm", EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mine"}}}}}}}}
+	if _, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.CoreV1().Secrets("default").Get(ctx, "mine", metav1.GetOptions{}); err != nil {
+		t.Errorf("a secret of its pod: %v", err)
+	}
+	if _, err := node.CoreV1().Secrets("default").Get(ctx, "theirs", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("a secret of no pod of its: %v, want 403", err)
+	}
+	if _, err := node.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing secrets: %v, want 403", err)
+	}
+	// Its reverse tunnel: its own, not another node's.
+	if _, err := apiserver.DialTunnel(ctx, cfg, "other"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("edge-1 opening node other's tunnel: %v, want 403", err)
+	}
+	// The bootstrap token itself only joins.
+	tokCfg := &rest.Config{Host: c.url, BearerToken: tok, TLSClientConfig: rest.TLSClientConfig{CAData: c.caPEM}}
+	tcs, _ := kubernetes.NewForConfig(tokCfg)
+	if _, err := tcs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the bootstrap token listing pods: %v, want 403", err)
+	}
+}
+
+// TestJoinErrors: a malformed, unknown, wrong or expired token and a CA
+// that matches no pin each fail with an error that says so.
+func TestJoinErrors(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	if _, err := Bootstrap(ctx, Options{Server: c.url, Token: "abcdef.0123456789abcdef", NodeName: "n"}); err == nil || !strings.Contains(err.Error(), "no token was created yet") {
+		t.Errorf("before any token: %v", err)
+	}
+	tok, err := CreateToken(ctx, c.admin, TokenOptions{TTL: time.Hour, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, secret, _ := strings.Cut(tok, ".")
+	wrongSecret := id + "." + strings.Repeat("z", 16)
+	if secret == strings.Repeat("z", 16) {
+		wrongSecret = id + "." + strings.Repeat("y", 16)
+	}
+	for _, c2 := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"malformed token", Options{Token: "not-a-token"}, "--token: not a bootstrap token"},
+		{"unknown token", Options{Token: "zzzzzz.0123456789abcdef"}, `does not know token ID "zzzzzz"`},
+		{"wrong secret", Options{Token: wrongSecret}, "does not match the token's secret"},
+		{"CA mismatch", Options{Token: tok, CACertHashes: []string{"sha256:" + strings.Repeat("ab", 32)}}, "--discovery-token-ca-cert-hash: the cluster CA's hash is " + c.caHash + ", which matches none"},
+		{"bad pin", Options{Token: tok, CACertHashes: []string{"md5:abc"}}, "the format is sha256:<64 hex digits>"},
+		{"no node name", Options{Token: tok, NodeName: "-"}, "node name"},
+		{"http", Options{Token: tok, Server: "http://127.0.0.1:1"}, "https:// URL is required"},
+	} {
+		o := c2.o
+		if o.Server == "" {
+			o.Server = c.url
+		}
+		if o.NodeName == "" {
+			o.NodeName = "n"
+		}
+		if _, err := Bootstrap(ctx, o); err == nil || !strings.Contains(err.Error(), c2.want) {
+			t.Errorf("%s: %v, want an error containing %q", c2.name, err, c2.want)
+		}
+	}
+	c.clock.Step(2 * time.Hour)
+	if _, err := Bootstrap(ctx, Options{Server: c.url, Token: tok, NodeName: "n"}); err == nil || !strings.Contains(err.Error(), "refused the token (401): it is wrong, expired or deleted") {
+		t.Errorf("expired token: %v", err)
+	}
+	if _, err := CreateToken(ctx, c.admin, TokenOptions{Now: c.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := c.cs.CoreV1().ConfigMaps("kube-public").Get(ctx, "cluster-info", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cm.Data["jws-kubeconfig-"+id]; ok {
+		t.Error("the expired token's signature is still in cluster-info")
+	}
+}
