@@ -11,7 +11,8 @@ package apiserver
 // Lease; write the status of, and delete, pods bound to it; create and
 // patch Events; get the ConfigMaps, Secrets, PersistentVolumeClaims and
 // ServiceAccounts its pods reference, and request tokens for those
-// ServiceAccounts; open its own reverse tunnel. Differences from upstream:
+// ServiceAccounts; create TokenReviews and SubjectAccessReviews (its
+// kubelet API's delegated checks); open its own reverse tunnel. Differences from upstream:
 // creates (a Node, a Lease) are not checked by name, which upstream's
 // NodeRestriction admission does, and references are found by listing the
 // node's pods at each request instead of upstream's graph.
@@ -74,6 +75,8 @@ func (s *Server) authorizeJoining(ctx context.Context, a authorizer.AttributesRe
 		}
 	case "/events", "events.k8s.io/events":
 		return a.Verb == "create" || write
+	case "authorization.k8s.io/subjectaccessreviews", "authentication.k8s.io/tokenreviews":
+		return a.Verb == "create" // the kubelet API's delegated authn/authz, as the system:node role
 	case "/services", "/endpoints", "discovery.k8s.io/endpointslices", "node.k8s.io/runtimeclasses", "/namespaces":
 		return read
 	case "/configmaps", "/secrets", "/persistentvolumeclaims", "/serviceaccounts":
