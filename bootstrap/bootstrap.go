@@ -25,8 +25,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -369,4 +372,40 @@ func statusMessage(b []byte) string {
 		return st.Message
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// LoadOrBootstrap is the agent's credential kept at path (a kubeconfig,
+// the kubelet's --kubeconfig beside --bootstrap-kubeconfig): read from
+// there when the file exists, else obtained with Bootstrap and written
+// there (0600) before it is returned, so a restarted agent does not need
+// its token again.
+func LoadOrBootstrap(ctx context.Context, path string, o Options) (*rest.Config, error) {
+	if _, err := os.Stat(path); err == nil {
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+		}
+		return cfg, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	cred, err := Bootstrap(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := cred.Kubeconfig(o.NodeName)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, kc, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return cred.RESTConfig(), nil
 }

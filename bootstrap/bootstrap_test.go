@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"net"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -277,5 +279,52 @@ func TestJoinErrors(t *testing.T) {
 	}
 	if _, ok := cm.Data["jws-kubeconfig-"+id]; ok {
 		t.Error("the expired token's signature is still in cluster-info")
+	}
+}
+
+// TestLoadOrBootstrap: the first start trades the token for a credential
+// kept as a 0600 kubeconfig; the next start reads it and needs no valid
+// token (this one has expired meanwhile).
+func TestLoadOrBootstrap(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	tok, err := CreateToken(ctx, c.admin, TokenOptions{TTL: time.Hour, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "agent", "kubeconfig")
+	o := Options{Server: c.url, Token: tok, NodeName: "edge-1", CACertHashes: []string{c.caHash}}
+	whoami := func(cfg *rest.Config) string {
+		t.Helper()
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Status.UserInfo.Username
+	}
+	cfg, err := LoadOrBootstrap(ctx, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := whoami(cfg); u != "system:node:edge-1" {
+		t.Errorf("first start: %s", u)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the kept credential: %v, %v", st, err)
+	}
+	c.clock.Step(2 * time.Hour)
+	cfg, err = LoadOrBootstrap(ctx, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := whoami(cfg); u != "system:node:edge-1" {
+		t.Errorf("restart: %s", u)
+	}
+	if _, err := LoadOrBootstrap(ctx, filepath.Join(t.TempDir(), "k"), o); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("a new node with the expired token: %v", err)
 	}
 }
