@@ -181,10 +181,15 @@ func (n *Network) hostDial(dst netip.AddrPort, accepted func()) (*sockConn, erro
 				if err = n.deliverStream(t, ep, dst, h); err == nil {
 					break
 				}
+			} else if r := n.route(ep.Addr()); r != nil {
+				err = n.hostDialRemote(h, r, ep, dst) // an endpoint on another node
+				break
 			}
 		}
 	} else if t := n.pod(dst.Addr()); t != nil {
 		err = n.deliverStream(t, dst, dst, h)
+	} else if r := n.route(dst.Addr()); r != nil {
+		err = n.hostDialRemote(h, r, dst, dst)
 	} else {
 		err = syscall.EHOSTUNREACH
 	}

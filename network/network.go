@@ -145,6 +145,7 @@ type Network struct {
 	npMu sync.Mutex // serializes syncNodePorts
 	wg   sync.WaitGroup
 	ct   conntrack // UDP flows from hostPorts and NodePorts
+	rt   routes    // other nodes' pod ranges (route.go)
 }
 
 // nodePortKey identifies a NodePort: TCP and UDP may share a number.

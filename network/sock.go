@@ -278,6 +278,9 @@ func (s *sock) Connect(addr netip.AddrPort) error {
 		for _, ep := range eps {
 			t := n.pod(ep.Addr())
 			if t == nil {
+				if r := n.route(ep.Addr()); r != nil {
+					return s.startRemote(r, ep, addr) // an endpoint on another node
+				}
 				continue
 			}
 			if err := n.deliverStream(t, ep, addr, s); err == nil {
@@ -291,6 +294,12 @@ func (s *sock) Connect(addr netip.AddrPort) error {
 			return err
 		}
 		return n.deliverStream(t, addr, addr, s)
+	}
+	if r := n.route(dst); r != nil {
+		if err := s.autoBind(s.pod.info.IP); err != nil {
+			return err
+		}
+		return s.startRemote(r, addr, addr) // a pod of another node
 	}
 	if err := n.routable(dst); err != nil {
 		return err

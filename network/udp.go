@@ -31,7 +31,7 @@ func (s *sock) connectDgram(addr netip.AddrPort) error {
 		lip = addr.Addr()
 	case s.n.cfg.ServiceCIDR.Contains(dst):
 		lip = s.pod.info.IP
-	case s.n.pod(dst) != nil:
+	case s.n.pod(dst) != nil, s.n.route(dst) != nil:
 		lip = s.pod.info.IP
 	default:
 		if err := s.n.routableVia(dst, s.n.realListen); err != nil {
@@ -94,6 +94,7 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 	dst := addr.Addr()
 	var (
 		target *pod
+		via    Remote // another node's pod
 		to     = addr
 		lip    = s.pod.info.IP
 	)
@@ -113,8 +114,12 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 				target, to = t, ep
 				break
 			}
+			if r := n.route(ep.Addr()); r != nil {
+				via, to = r, ep // an endpoint on another node
+				break
+			}
 		}
-		if target == nil {
+		if target == nil && via == nil {
 			s.mu.Unlock()
 			return 0, syscall.ECONNREFUSED
 		}
@@ -125,7 +130,9 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 	default:
 		target = n.pod(dst)
 		if target == nil {
-			return s.sendEgress(p, addr)
+			if via = n.route(dst); via == nil {
+				return s.sendEgress(p, addr)
+			}
 		}
 	}
 	if err := s.autoBind(netip.Addr{}); err != nil {
@@ -138,6 +145,10 @@ func (s *sock) sendDgram(p []byte, addr netip.AddrPort) (int, error) {
 	}
 	s.mu.Unlock()
 
+	if via != nil {
+		via.SendDatagram(from, to, p)
+		return len(p), nil
+	}
 	t := target.lookupPort(Datagram, to.Port())
 	if t == nil {
 		return len(p), nil
