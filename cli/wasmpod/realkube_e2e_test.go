@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,8 @@ import (
 // registers its Node with kube-apiserver v1.37.2 under Node,RBAC and
 // NodeRestriction, runs a pod bound to it, whose logs come back through
 // kube-apiserver's kubelet client; a label a kubelet may not set on itself
-// is refused before the agent registers anything.
+// is refused before the agent registers anything; restarted with another
+// taint, it registers again and leaves the Node's taints alone.
 func TestAgentProcessJoinsRealAPIServer(t *testing.T) {
 	srv := realkube.Start(t, realkube.Options{Nodes: []string{"wasm-p"}})
 	ctx := context.Background()
@@ -53,7 +55,7 @@ func TestAgentProcessJoinsRealAPIServer(t *testing.T) {
 	for _, tn := range wasmpod.WasmArchTaints() {
 		taints = append(taints, tn.ToString())
 	}
-	startAgent(t, "", "wasm-p", append(flags, "--node-labels", "kubernetes.io/arch="+wasmpod.WasmArch,
+	agent := startAgent(t, "", "wasm-p", append(flags, "--node-labels", "kubernetes.io/arch="+wasmpod.WasmArch,
 		"--register-with-taints", strings.Join(taints, ","))...)
 	n := waitNode(t, admin, "wasm-p", "Ready", func(n *corev1.Node) bool { return nodeReady(n) == corev1.ConditionTrue })
 	for _, want := range wasmpod.WasmArchTaints() {
@@ -93,5 +95,30 @@ func TestAgentProcessJoinsRealAPIServer(t *testing.T) {
 	logs, err := admin.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil || string(logs) != "hello from wasm-p\n" {
 		t.Errorf("logs of hello through kube-apiserver: %q, %v", logs, err)
+	}
+
+	// Restarted with another taint, the agent registers again and keeps
+	// the Node's taints, as the kubelet's --register-with-taints
+	// (NodeRestriction refuses a node's own taint changes).
+	agent.interrupt(0)
+	restarted := time.Now()
+	agent = startAgent(t, "", "wasm-p", append(flags, "--node-labels", "kubernetes.io/arch="+wasmpod.WasmArch,
+		"--register-with-taints", strings.Join(append(taints, "example.com/extra=x:NoSchedule"), ","))...)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		l, err := admin.CoordinationV1().Leases("kube-node-lease").Get(ctx, "wasm-p", metav1.GetOptions{})
+		if err == nil && l.Spec.RenewTime != nil && l.Spec.RenewTime.After(restarted.Add(time.Second)) {
+			break
+		}
+		select {
+		case <-agent.done:
+			t.Fatalf("the restarted agent exited\n%s", agent.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted agent renewed no Lease: %v %v\n%s", l, err, agent.stderr)
+		}
+	}
+	if n2, err := admin.CoreV1().Nodes().Get(ctx, "wasm-p", metav1.GetOptions{}); err != nil || fmt.Sprint(n2.Spec.Taints) != fmt.Sprint(n.Spec.Taints) {
+		t.Errorf("taints after the restart: %v (%v), want %v", n2.Spec.Taints, err, n.Spec.Taints)
 	}
 }
