@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/filelock"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -117,7 +118,7 @@ func build(tb testing.TB, bin, key string) error {
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return err
 	}
-	unlock, err := lock(filepath.Join(dir, key+".lock"), func() {
+	unlock, err := filelock.Lock(filepath.Join(dir, key+".lock"), func() {
 		tb.Logf("realkube: waiting for another test process that is building kube-apiserver into %s", bin)
 	})
 	if err != nil {

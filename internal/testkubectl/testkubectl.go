@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmpod/wasmpod/internal/filelock"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 )
 
@@ -105,7 +106,7 @@ func build(tb testing.TB) (string, error) {
 	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
 		return bin, nil
 	}
-	unlock, err := lock(filepath.Join(dir, key+".lock"), func() {
+	unlock, err := filelock.Lock(filepath.Join(dir, key+".lock"), func() {
 		tb.Logf("testkubectl: waiting for another test process that is building kubectl into %s", bin)
 	})
 	if err != nil {

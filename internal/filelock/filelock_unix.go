@@ -1,16 +1,18 @@
 //go:build unix
 
-package testkubectl
+// Package filelock serialises work across processes (test binaries building a
+// shared, cached tool once) with a lock file.
+package filelock
 
 import (
 	"os"
 	"syscall"
 )
 
-// lock takes an exclusive flock on path (created if need be), waiting for
+// Lock takes an exclusive flock on path (created if need be), waiting for
 // other processes that hold it (calling waiting first), and returns its
 // release.
-func lock(path string, waiting func()) (func(), error) {
+func Lock(path string, waiting func()) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package realkube
+package filelock
 
 import (
 	"errors"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// lock creates path exclusively, waiting (up to 30 minutes, calling
+// Lock creates path exclusively, waiting (up to 30 minutes, calling
 // waiting first) while another process holds it, and returns its release.
-func lock(path string, waiting func()) (func(), error) {
+func Lock(path string, waiting func()) (func(), error) {
 	deadline := time.Now().Add(30 * time.Minute)
 	for i := 0; ; i++ {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
