@@ -104,6 +104,17 @@ type AgentOptions struct {
 	HostPortAddress netip.Addr
 	AllowHostPath   bool
 	DenyEgress      bool
+	// TunnelListener is the pod network's tunnel port (the CLI's
+	// --tunnel-port): pods of other agents reach this node's pods through
+	// it, and the agent routes to theirs (nodeagent_overlay.go). Nil: the
+	// node's pods reach only each other, Services' endpoints on this node
+	// and egress. TunnelCert is the node certificate the tunnels present
+	// (CN system:node:<NodeName>, signed by the cluster CA; default: the
+	// API credential's client certificate) and TunnelCA the cluster CA's
+	// PEM that verifies the peers' (default: the API's CA).
+	TunnelListener net.Listener
+	TunnelCert     *tls.Certificate
+	TunnelCA       []byte
 	// Registry configures pulls of OCI images.
 	Registry *images.RegistryConfig
 	// Progress receives the agent's log lines.
@@ -229,6 +240,13 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 			"bind it the ClusterRole system:node-proxier, as kube-proxy's (%v)", o.NodeName, err)
 	} else if err := startServiceProxy(runCtx, shared, netw, holder); err != nil { // controlplane.go
 		return fmt.Errorf("agent: %w", err)
+	}
+	if o.TunnelListener != nil {
+		ov, err := startPodOverlay(runCtx, &o, client, shared, netw, logf) // nodeagent_overlay.go
+		if err != nil {
+			return err
+		}
+		defer ov.Close()
 	}
 	resolver := &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(o.CacheDir, "images"), Progress: o.Progress, Opaque: true, Registry: o.Registry}, m: map[[2]string]*images.Image{}}
 	capacity := corev1.ResourceList{

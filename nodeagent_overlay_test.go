@@ -1,0 +1,176 @@
+package wasmpod
+
+// Issue 15 §5, the pod network across nodes: two agents (RunAgent) of one
+// TLS control plane, each with its own pod network and a tunnel port,
+// publish their tunnel ports on their Nodes, learn each other's routes
+// from the Nodes, and a pod on one reaches a pod on the other by pod IP
+// and by Service name (TCP), and by pod IP over UDP, through the
+// agents' mTLS tunnel authenticated by their node certificates.
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+
+	"github.com/wasmpod/wasmpod/apiserver"
+)
+
+func TestAgentsPodNetworkAcrossNodes(t *testing.T) {
+	ca := newTestCA(t)
+	const token = "overlay-test-admin-token-0123456789"
+	cl, ts := tlsControlPlane(t, ca, apiserver.HandlerOptions{Token: token})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	logs := map[string]*lockedBuffer{}
+	for i, name := range []string{"node-a", "node-b"} {
+		certPEM, keyPEM := ca.leaf(t, "system:node:"+name, []string{"system:nodes"}, nil)
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[name] = startAgent(t, AgentOptions{
+			API:      &rest.Config{Host: ts.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}},
+			NodeName: name, ReverseTunnel: true, PodCIDR: fmt.Sprintf("10.244.%d.0/24", 31+i),
+			TunnelListener: ln, TunnelCert: &pair,
+		})
+	}
+	agentLogs := func() string { return "node-a:\n" + logs["node-a"].String() + "\nnode-b:\n" + logs["node-b"].String() }
+	cs := cl.Client()
+	// Both Nodes publish their tunnel ports.
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		for _, name := range []string{"node-a", "node-b"} {
+			n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil || n.Annotations[TunnelPortAnnotation] == "" {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatalf("tunnel ports not published: %v\n%s", err, agentLogs())
+	}
+
+	servers := `apiVersion: v1
+kind: Pod
+metadata: {name: web-b, labels: {app: web}}
+spec:
+  nodeName: node-b
+  containers:
+  - name: web
+    image: go://./wasm-examples/testguests/netprobe
+    args: [http-server, ":8080", "hello from node-b"]
+    ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: udp-b}
+spec:
+  nodeName: node-b
+  containers:
+  - name: udp
+    image: go://./wasm-examples/testguests/netprobe
+    args: [udp-server, ":5353", "100"]
+`
+	overlayApply(t, ctx, cl, servers)
+	if _, err := cs.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	webB, err := cl.WaitPod(ctx, "default", "web-b", PodRunning)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, agentLogs())
+	}
+	udpB, err := cl.WaitPod(ctx, "default", "udp-b", PodRunning)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, agentLogs())
+	}
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var out bytes.Buffer
+		cl.Logs(ctx, "default", "web-b", &corev1.PodLogOptions{}, &out)
+		return out.Len() > 0, nil // netprobe's http-server says it listens
+	}); err != nil {
+		t.Fatal(err)
+	}
+	client := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: client-a}
+spec:
+  nodeName: node-a
+  restartPolicy: Never
+  containers:
+  - name: by-ip
+    image: go://./wasm-examples/testguests/netprobe
+    args: [http-get, "http://%s:8080/", "2"]
+  - name: by-name
+    image: go://./wasm-examples/testguests/netprobe
+    args: [http-get, "http://web.default.svc.cluster.local/", "2"]
+  - name: udp
+    image: go://./wasm-examples/testguests/netprobe
+    args: [udp-client, "%s:5353", "ping across"]
+`, webB.Status.PodIP, udpB.Status.PodIP)
+	// The Service's endpoints reach node-a's proxy through its watch:
+	// wait for the EndpointSlice before the client starts.
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		l, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
+		return err == nil && len(l.Items) > 0 && len(l.Items[0].Endpoints) > 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the agent's informer follows the slice
+	overlayApply(t, ctx, cl, client)
+	p, err := cl.WaitPod(ctx, "default", "client-a", PodTerminal)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, agentLogs())
+	}
+	for _, c := range []struct{ container, want string }{
+		{"by-ip", "body: hello from node-b"},
+		{"by-name", "body: hello from node-b"},
+		{"udp", "got: PING ACROSS\n"},
+	} {
+		var out bytes.Buffer
+		if err := cl.Logs(ctx, "default", "client-a", &corev1.PodLogOptions{Container: c.container}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("client-a/%s on node-a printed %q, want %q", c.container, out.String(), c.want)
+		}
+	}
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Errorf("client-a: %s\n%s", p.Status.Phase, agentLogs())
+	}
+	for _, name := range []string{"node-a", "node-b"} {
+		if !strings.Contains(logs[name].String(), "pod network tunnel on port") {
+			t.Errorf("%s's log does not say it published its tunnel port:\n%s", name, logs[name])
+		}
+	}
+	if !strings.Contains(logs["node-a"].String(), "tunnel to node node-b at 127.0.0.1:") {
+		t.Errorf("node-a did not open its tunnel to node-b:\n%s", logs["node-a"])
+	}
+}
+
+func overlayApply(t *testing.T, ctx context.Context, cl *Cluster, yaml string) {
+	t.Helper()
+	objs, err := LoadBytes([]byte(yaml), "manifest.yaml", ".", LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if _, err := cl.Apply(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
