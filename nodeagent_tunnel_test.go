@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"net/http/httptest"
@@ -163,13 +164,17 @@ func TestAgentReverseTunnel(t *testing.T) {
 	ca := newTestCA(t)
 	const token = "tunnel-test-admin-token-0123456789"
 	cl, ts := tlsControlPlane(t, ca, apiserver.HandlerOptions{Token: token})
-	logs := startAgent(t, AgentOptions{API: &rest.Config{Host: ts.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}},
+	// The agent reaches serve through a TCP relay, as through a NAT, which
+	// the test cuts later.
+	relay := newRelay(t, strings.TrimPrefix(ts.URL, "https://"))
+	apiURL := "https://" + relay.addr
+	logs := startAgent(t, AgentOptions{API: &rest.Config{Host: apiURL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}},
 		NodeName: "behind-nat", ReverseTunnel: true, PodCIDR: "10.244.9.0/24"})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cs := cl.Client()
 	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		return strings.Contains(logs.String(), "reverse tunnel to "+ts.URL+" open"), nil
+		return strings.Count(logs.String(), "reverse tunnel to "+apiURL+" open") == 1, nil
 	}); err != nil {
 		t.Fatalf("no tunnel: %v\nagent log:\n%s", err, logs)
 	}
@@ -198,16 +203,82 @@ func TestAgentReverseTunnel(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("logs through the tunnel: %q, %v", out.String(), err)
 	}
-	for i := range 5 { // SPDY upgrades through the tunnel (they used to fail at random)
-		out.Reset()
-		code, err := cl.Exec(ctx, "default", "natted", &corev1.PodExecOptions{Command: []string{"sh", "-c", "echo exec through the tunnel; exit 4"}, Stdout: true},
-			ExecStreams{Stdout: &out})
-		if err != nil || code != 4 || out.String() != "exec through the tunnel\n" {
-			t.Fatalf("exec %d through the tunnel: exit %d, %v, %q", i, code, err, out.String())
+	execs := func(when string) {
+		t.Helper()
+		for i := range 5 { // SPDY upgrades through the tunnel (they used to fail at random)
+			out.Reset()
+			code, err := cl.Exec(ctx, "default", "natted", &corev1.PodExecOptions{Command: []string{"sh", "-c", "echo exec through the tunnel; exit 4"}, Stdout: true},
+				ExecStreams{Stdout: &out})
+			if err != nil || code != 4 || out.String() != "exec through the tunnel\n" {
+				t.Fatalf("%s: exec %d through the tunnel: exit %d, %v, %q", when, i, code, err, out.String())
+			}
 		}
 	}
+	execs("first tunnel")
+	// The network drops every connection: the agent opens its tunnel again
+	// and the API server uses the new one.
+	relay.cut()
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		return strings.Count(logs.String(), "reverse tunnel to "+apiURL+" open") == 2, nil
+	}); err != nil {
+		t.Fatalf("the tunnel was not re-opened: %v\nagent log:\n%s", err, logs)
+	}
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		out.Reset()
+		code, err := cl.Exec(ctx, "default", "natted", &corev1.PodExecOptions{Command: []string{"sh", "-c", "exit 4"}, Stdout: true}, ExecStreams{Stdout: &out})
+		return err == nil && code == 4, nil
+	}); err != nil {
+		t.Fatalf("no exec after the tunnel was re-opened: %v", err)
+	}
+	execs("second tunnel")
 	b, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/behind-nat/proxy/healthz").DoRaw(ctx)
 	if err != nil || string(b) != "ok" {
 		t.Errorf("nodes/behind-nat/proxy/healthz: %q, %v", b, err)
 	}
+}
+
+// relay forwards TCP connections to a target until cut, which closes them
+// all (the listener stays).
+type relay struct {
+	addr  string
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newRelay(t *testing.T, target string) *relay {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{addr: l.Addr().String()}
+	t.Cleanup(func() { l.Close(); r.cut() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, c, u)
+			r.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return r
+}
+
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
 }
