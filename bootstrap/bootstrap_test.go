@@ -328,3 +328,41 @@ func TestLoadOrBootstrap(t *testing.T) {
 		t.Errorf("a new node with the expired token: %v", err)
 	}
 }
+
+// TestListAndDeleteTokens: a deleted token no longer authenticates nor
+// signs cluster-info; an expired one is listed as such.
+func TestListAndDeleteTokens(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	a, err := CreateToken(ctx, c.admin, TokenOptions{TTL: time.Hour, Description: "a", Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := CreateToken(ctx, c.admin, TokenOptions{TTL: 3 * time.Hour, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Step(2 * time.Hour)
+	list, err := ListTokens(ctx, c.admin, c.clock.Now())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+	for _, ti := range list {
+		tok := map[bool]string{true: a, false: b}[ti.Description == "a"]
+		if !strings.HasPrefix(tok, ti.ID+".") || ti.Expired != (tok == a) || len(ti.Usages) != 2 || len(ti.Groups) != 2 || ti.Groups[0] != "system:bootstrappers" || ti.Groups[1] != ExtraGroup {
+			t.Errorf("listed %+v for token %s", ti, tok)
+		}
+	}
+	if err := DeleteToken(ctx, c.admin, b, c.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Bootstrap(ctx, Options{Server: c.url, Token: b, NodeName: "n"}); err == nil || !strings.Contains(err.Error(), "does not know token ID") {
+		t.Errorf("joining with a deleted token: %v", err)
+	}
+	if err := DeleteToken(ctx, c.admin, b, c.clock.Now()); err == nil || !strings.Contains(err.Error(), "no such bootstrap token") {
+		t.Errorf("deleting it again: %v", err)
+	}
+	if err := DeleteToken(ctx, c.admin, "NOPE", c.clock.Now()); err == nil || !strings.Contains(err.Error(), "not a bootstrap token ID") {
+		t.Errorf("deleting a malformed ID: %v", err)
+	}
+}
