@@ -29,6 +29,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/replicaset"
 	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
+	"github.com/wasmpod/wasmpod/controllers/tainteviction"
 	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
@@ -172,6 +173,11 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
 	nlc.Informers = shared
 	p.goRun(func() { nlc.Run(ctx) })
+	// Taint-based eviction of the pods of nodes with NoExecute taints
+	// (the unreachable one above), after their tolerationSeconds.
+	tec := tainteviction.New(c.client, cfg.Clock)
+	tec.Informers = shared
+	p.goRun(func() { tec.Run(ctx) })
 	// Pod ranges for Nodes that join without one (wasmpod agent), as
 	// kube-controller-manager's --allocate-node-cidrs; the in-process
 	// nodes' configured ranges are reserved.

@@ -161,7 +161,7 @@ func TestTrimmedManagedFields(t *testing.T) {
 	jp.Annotations = map[string]string{"a": "b"}
 	jp = write(pods, "default", "labeller", jp, "").(*corev1.Pod)
 	jp.Spec.ActiveDeadlineSeconds = ptr.To[int64](30)
-	jp.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
+	jp.Spec.Tolerations = append(jp.Spec.Tolerations, corev1.Toleration{Key: "k", Operator: corev1.TolerationOpExists})
 	jp = write(pods, "default", "editor", jp, "").(*corev1.Pod)
 	jp.Status.Message = "sent to the main resource"
 	delete(jp.Labels, "extra")

@@ -60,6 +60,7 @@ func preparePodCreate(s *Server, obj runtime.Object) error {
 	p := obj.(*corev1.Pod)
 	api.SetDefaultsPod(p)
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	admitDefaultTolerationSeconds(p)               // defaulttolerationseconds.go
 	if err := s.admitRuntimeClass(p); err != nil { // runtimeclass.go
 		return err
 	}
