@@ -1,7 +1,8 @@
 package wasmpod
 
 // Issue 15 §5, the pod network across nodes: two agents (RunAgent) of one
-// TLS control plane, each with its own pod network and a tunnel port,
+// TLS control plane, joined with a token (bootstrap), each with its own
+// pod network and a tunnel port,
 // publish their tunnel ports on their Nodes, learn each other's routes
 // from the Nodes, and a pod on one reaches a pod on the other by pod IP
 // and by Service name (TCP), and by pod IP over UDP, through the
@@ -10,7 +11,6 @@ package wasmpod
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -22,20 +22,36 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/keyutil"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/bootstrap"
 )
 
 func TestAgentsPodNetworkAcrossNodes(t *testing.T) {
 	ca := newTestCA(t)
 	const token = "overlay-test-admin-token-0123456789"
 	cl, ts := tlsControlPlane(t, ca, apiserver.HandlerOptions{Token: token})
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Server().SetClusterCA(ca.pem, keyPEM); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	admin := &rest.Config{Host: ts.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}}
+	joinToken, err := bootstrap.CreateToken(ctx, admin, bootstrap.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := map[string]*lockedBuffer{}
 	for i, name := range []string{"node-a", "node-b"} {
-		certPEM, keyPEM := ca.leaf(t, "system:node:"+name, []string{"system:nodes"}, nil)
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		// Each agent joins with the token: its only credential is its node
+		// certificate, which its tunnel presents too (TunnelCert's default),
+		// and what it does is what the Node authorizer lets a node do.
+		cred, err := bootstrap.Bootstrap(ctx, bootstrap.Options{Server: ts.URL, Token: joinToken, NodeName: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,9 +60,8 @@ func TestAgentsPodNetworkAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		logs[name] = startAgent(t, AgentOptions{
-			API:      &rest.Config{Host: ts.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}},
-			NodeName: name, ReverseTunnel: true, PodCIDR: fmt.Sprintf("10.244.%d.0/24", 31+i),
-			TunnelListener: ln, TunnelCert: &pair,
+			API: cred.RESTConfig(), NodeName: name, ReverseTunnel: true, PodCIDR: fmt.Sprintf("10.244.%d.0/24", 31+i),
+			TunnelListener: ln,
 		})
 	}
 	agentLogs := func() string { return "node-a:\n" + logs["node-a"].String() + "\nnode-b:\n" + logs["node-b"].String() }
