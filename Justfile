@@ -61,10 +61,9 @@ build:
     go build -o wasmpod ./cli/wasmpod
 
 # Build tags of the release: grpc-go without golang.org/x/net/trace (and the
-# html/template it links), urfave/cli without its man/markdown generator
-# (blackfriday). Neither is used by wasmpod; BenchmarkReleaseFootprint
-# builds with the same tags.
-release_tags := "grpcnotrace,urfave_cli_no_docs"
+# html/template it links), which wasmpod does not use;
+# BenchmarkReleaseFootprint builds with the same tags.
+release_tags := "grpcnotrace"
 
 # The release binary (CGO off, no paths, no symbol tables) into ./wasmpod,
 # for another platform with GOOS/GOARCH set: GOOS=linux GOARCH=arm64 just release

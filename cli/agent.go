@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -25,8 +25,8 @@ import (
 	"github.com/wasmpod/wasmpod/pods"
 )
 
-func agentCommand() *ucli.Command {
-	return &ucli.Command{
+func agentCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:  "agent",
 		Usage: "Run a node agent that joins a control plane over HTTPS",
 		Description: `Registers a Node with the API server given by --kubeconfig (or --server with
@@ -45,40 +45,40 @@ wasmpod.local images (uploaded to serve's module store) cannot run on an agent:
 use OCI images, go:// references or absolute paths present on the agent's
 machine.`,
 		Flags: append(connFlags(),
-			&ucli.StringFlag{Name: "certificate-authority", Usage: "PEM file of the cluster CA that verifies --server (a kubeconfig carries its own)"},
-			&ucli.StringFlag{Name: "node-name", Usage: "the Node's name", DefaultText: "the host name"},
-			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the node's pod state (made 0700)", DefaultText: "<default data dir>/agent-<node-name>"},
-			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
-			&ucli.IntFlag{Name: "kubelet-port", Usage: "TCP port of the kubelet API (0: any free port, reported in the Node's status)", Value: 10250},
-			&ucli.StringFlag{Name: "address", Usage: "IP address the kubelet API listens on and the Node reports (InternalIP)", DefaultText: "the local address of the route to the API server"},
-			&ucli.StringFlag{Name: "pod-cidr", Usage: "the node's pod range (the kubelet's --pod-cidr)", DefaultText: "the Node's spec.podCIDR, as the control plane's node IPAM controller assigns it"},
-			&ucli.StringFlag{Name: "cluster-cidr", Usage: "the pods' address range of the whole cluster", Value: pods.DefaultClusterCIDR},
-			&ucli.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of the cluster's pod ranges (checked against --cluster-cidr; the node's range comes from --pod-cidr or the control plane)", DefaultText: "24, or 64 for IPv6"},
-			&ucli.StringSliceFlag{Name: "node-labels", Usage: "labels to add to the Node, KEY=VALUE (repeatable, or comma-separated)"},
-			&ucli.StringSliceFlag{Name: "register-with-taints", Usage: "taints of the Node, KEY[=VALUE]:EFFECT (repeatable, or comma-separated)"},
-			&ucli.IntFlag{Name: "max-pods", Usage: "pods the node can run (its pods capacity)", Value: pods.DefaultMaxPods},
-			&ucli.DurationFlag{Name: "heartbeat-interval", Usage: "how often the Node's Lease is renewed", Value: 10 * time.Second},
-			&ucli.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
-			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
-			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster"},
+			&cmdline.StringFlag{Name: "certificate-authority", Usage: "PEM file of the cluster CA that verifies --server (a kubeconfig carries its own)"},
+			&cmdline.StringFlag{Name: "node-name", Usage: "the Node's name", DefaultText: "the host name"},
+			&cmdline.StringFlag{Name: "data-dir", Usage: "directory for the node's pod state (made 0700)", DefaultText: "<default data dir>/agent-<node-name>"},
+			&cmdline.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
+			&cmdline.IntFlag{Name: "kubelet-port", Usage: "TCP port of the kubelet API (0: any free port, reported in the Node's status)", Value: 10250},
+			&cmdline.StringFlag{Name: "address", Usage: "IP address the kubelet API listens on and the Node reports (InternalIP)", DefaultText: "the local address of the route to the API server"},
+			&cmdline.StringFlag{Name: "pod-cidr", Usage: "the node's pod range (the kubelet's --pod-cidr)", DefaultText: "the Node's spec.podCIDR, as the control plane's node IPAM controller assigns it"},
+			&cmdline.StringFlag{Name: "cluster-cidr", Usage: "the pods' address range of the whole cluster", Value: pods.DefaultClusterCIDR},
+			&cmdline.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of the cluster's pod ranges (checked against --cluster-cidr; the node's range comes from --pod-cidr or the control plane)", DefaultText: "24, or 64 for IPv6"},
+			&cmdline.StringSliceFlag{Name: "node-labels", Usage: "labels to add to the Node, KEY=VALUE (repeatable, or comma-separated)"},
+			&cmdline.StringSliceFlag{Name: "register-with-taints", Usage: "taints of the Node, KEY[=VALUE]:EFFECT (repeatable, or comma-separated)"},
+			&cmdline.IntFlag{Name: "max-pods", Usage: "pods the node can run (its pods capacity)", Value: pods.DefaultMaxPods},
+			&cmdline.DurationFlag{Name: "heartbeat-interval", Usage: "how often the Node's Lease is renewed", Value: 10 * time.Second},
+			&cmdline.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
+			&cmdline.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
+			&cmdline.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster"},
 		),
 		Action: agentAction,
 	}
 }
 
-func agentAction(c *ucli.Context) error {
+func agentAction(c *cmdline.Context) error {
 	stderr := c.App.ErrWriter
 	cfg, server, _, err := locateServer(c) // discover.go
 	if err != nil {
-		return ucli.Exit(fmt.Sprintf("wasmpod agent: the API server: %v", err), 2)
+		return cmdline.Exit(fmt.Sprintf("wasmpod agent: the API server: %v", err), 2)
 	}
 	if u, err := url.Parse(cfg.Host); err != nil || u.Scheme != "https" {
-		return ucli.Exit(fmt.Sprintf("wasmpod agent: the API server %s: an agent joins over HTTPS (--server https://HOST:PORT, or a kubeconfig)", server), 2)
+		return cmdline.Exit(fmt.Sprintf("wasmpod agent: the API server %s: an agent joins over HTTPS (--server https://HOST:PORT, or a kubeconfig)", server), 2)
 	}
 	if f := c.String("certificate-authority"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return ucli.Exit(fmt.Sprintf("--certificate-authority: %v", err), 2)
+			return cmdline.Exit(fmt.Sprintf("--certificate-authority: %v", err), 2)
 		}
 		cfg.CAData, cfg.CAFile, cfg.Insecure = b, "", false
 	}
@@ -86,7 +86,7 @@ func agentAction(c *ucli.Context) error {
 	if name == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {
-			return ucli.Exit("--node-name: required (the host name is unknown)", 2)
+			return cmdline.Exit("--node-name: required (the host name is unknown)", 2)
 		}
 		name = strings.ToLower(h)
 	}
@@ -96,25 +96,25 @@ func agentAction(c *ucli.Context) error {
 	}
 	port := c.Int("kubelet-port")
 	if port < 0 || port > 65535 {
-		return ucli.Exit(fmt.Sprintf("--kubelet-port %d: must be between 0 and 65535", port), 2)
+		return cmdline.Exit(fmt.Sprintf("--kubelet-port %d: must be between 0 and 65535", port), 2)
 	}
 	var ip netip.Addr
 	if a := c.String("address"); a != "" {
 		if ip, err = netip.ParseAddr(a); err != nil {
-			return ucli.Exit(fmt.Sprintf("--address %q: not an IP address", a), 2)
+			return cmdline.Exit(fmt.Sprintf("--address %q: not an IP address", a), 2)
 		}
 	} else if ip, err = routeAddr(cfg.Host); err != nil {
-		return ucli.Exit(fmt.Sprintf("--address: cannot find the local address towards %s (%v): give --address", cfg.Host, err), 2)
+		return cmdline.Exit(fmt.Sprintf("--address: cannot find the local address towards %s (%v): give --address", cfg.Host, err), 2)
 	}
 	hostPortAddr, err := netip.ParseAddr(c.String("host-port-address"))
 	if err != nil {
-		return ucli.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
+		return cmdline.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
 	}
 	labels := map[string]string{}
 	for _, kv := range splitList(c.StringSlice("node-labels")) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return ucli.Exit(fmt.Sprintf("--node-labels %q: want KEY=VALUE", kv), 2)
+			return cmdline.Exit(fmt.Sprintf("--node-labels %q: want KEY=VALUE", kv), 2)
 		}
 		labels[k] = v
 	}
@@ -122,16 +122,16 @@ func agentAction(c *ucli.Context) error {
 	for _, s := range splitList(c.StringSlice("register-with-taints")) {
 		t, err := parseTaint(s)
 		if err != nil {
-			return ucli.Exit(fmt.Sprintf("--register-with-taints %q: %v", s, err), 2)
+			return cmdline.Exit(fmt.Sprintf("--register-with-taints %q: %v", s, err), 2)
 		}
 		taints = append(taints, t)
 	}
 	if c.Int("max-pods") < 1 {
-		return ucli.Exit(fmt.Sprintf("--max-pods %d: must be at least 1", c.Int("max-pods")), 2)
+		return cmdline.Exit(fmt.Sprintf("--max-pods %d: must be at least 1", c.Int("max-pods")), 2)
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
 	if err != nil {
-		return ucli.Exit(fmt.Sprintf("wasmpod agent: the kubelet API: %v", err), 1)
+		return cmdline.Exit(fmt.Sprintf("wasmpod agent: the kubelet API: %v", err), 1)
 	}
 	privateUmask()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -156,7 +156,7 @@ func agentAction(c *ucli.Context) error {
 		Progress:          stderr,
 	})
 	if err != nil && ctx.Err() == nil {
-		return ucli.Exit("wasmpod agent: "+err.Error(), 1)
+		return cmdline.Exit("wasmpod agent: "+err.Error(), 1)
 	}
 	fmt.Fprintln(stderr, "wasmpod agent: stopped")
 	return nil

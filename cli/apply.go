@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,15 +29,15 @@ import (
 // lastAppliedAnnotation holds the configuration apply last sent.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-func fileFlags(verb string) []ucli.Flag {
-	return []ucli.Flag{
-		&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "the files, directories or - (standard input) that contain the configuration to " + verb},
-		&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "process the directory used in -f recursively"},
+func fileFlags(verb string) []cmdline.Flag {
+	return []cmdline.Flag{
+		&cmdline.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "the files, directories or - (standard input) that contain the configuration to " + verb},
+		&cmdline.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "process the directory used in -f recursively"},
 	}
 }
 
-func applyCommand() *ucli.Command {
-	return &ucli.Command{
+func applyCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:  "apply",
 		Usage: "Apply a configuration to a resource by file name or stdin",
 		Description: `Creates the objects of the manifests that do not exist yet and updates the ones
@@ -62,12 +62,12 @@ Examples:
   # Apply the YAML passed into stdin
   cat pod.yaml | wasmpod apply -f -`,
 		Flags:  append(append(append(connFlags(), nsFlags(false)...), fileFlags("apply")...), cacheDirFlag()),
-		Action: func(c *ucli.Context) error { return applyOrCreate(c, true) },
+		Action: func(c *cmdline.Context) error { return applyOrCreate(c, true) },
 	}
 }
 
-func createCommand() *ucli.Command {
-	return &ucli.Command{
+func createCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:  "create",
 		Usage: "Create a resource from a file or from stdin",
 		Description: `Creates the objects of the manifests; an object that exists already is an error.
@@ -79,7 +79,7 @@ Examples:
   # Create a pod based on the YAML passed into stdin
   cat pod.yaml | wasmpod create -f -`,
 		Flags:  append(append(append(connFlags(), nsFlags(false)...), fileFlags("create")...), cacheDirFlag()),
-		Action: func(c *ucli.Context) error { return applyOrCreate(c, false) },
+		Action: func(c *cmdline.Context) error { return applyOrCreate(c, false) },
 	}
 }
 
@@ -93,7 +93,7 @@ type manifestObject struct {
 // readManifests reads every object of the -f arguments, in order. Typed
 // kinds are checked by api.Decode (strict: unknown fields, bad values);
 // other kinds pass as unstructured objects for the server to judge.
-func readManifests(c *ucli.Context, files []string, stdin io.Reader) ([]manifestObject, error) {
+func readManifests(c *cmdline.Context, files []string, stdin io.Reader) ([]manifestObject, error) {
 	var out []manifestObject
 	for _, f := range files {
 		paths, err := manifestFiles(f, c.Bool("recursive"))
@@ -208,7 +208,7 @@ func setManifestDir(u *unstructured.Unstructured, dir string) {
 	_ = unstructured.SetNestedStringMap(u.Object, ann, path...)
 }
 
-func applyOrCreate(c *ucli.Context, apply bool) error {
+func applyOrCreate(c *cmdline.Context, apply bool) error {
 	verb := "create"
 	if apply {
 		verb = "apply"
@@ -255,7 +255,7 @@ func applyOrCreate(c *ucli.Context, apply bool) error {
 }
 
 // applyOne creates or patches one object and returns kubectl's message.
-func (k *conn) applyOne(c *ucli.Context, mo manifestObject, apply bool) (string, error) {
+func (k *conn) applyOne(c *cmdline.Context, mo manifestObject, apply bool) (string, error) {
 	ctx := c.Context
 	obj := mo.obj
 	gvk := obj.GroupVersionKind()

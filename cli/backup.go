@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
@@ -19,8 +19,8 @@ import (
 	"github.com/wasmpod/wasmpod/store/bbolt"
 )
 
-func backupCommand() *ucli.Command {
-	return &ucli.Command{
+func backupCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "backup",
 		Usage:     "Write a snapshot of the store to FILE",
 		ArgsUsage: "FILE",
@@ -33,22 +33,22 @@ Offline (--data-dir): copies the store of a data directory no server is using.
 The snapshot is checked before FILE is written (atomically: FILE appears
 complete or not at all). Restore it with "wasmpod restore".`,
 		Flags: append(connFlags(),
-			&ucli.StringFlag{Name: "data-dir", Usage: "back up this data directory's store offline, instead of asking the server"},
+			&cmdline.StringFlag{Name: "data-dir", Usage: "back up this data directory's store offline, instead of asking the server"},
 		),
 		Action: backupAction,
 	}
 }
 
-func restoreCommand() *ucli.Command {
-	return &ucli.Command{
+func restoreCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "restore",
 		Usage:     "Put a snapshot made by \"wasmpod backup\" in place of a data directory's store (offline)",
 		ArgsUsage: "FILE",
 		Description: `Checks FILE, then replaces the store of --data-dir with it. Refused while a
 server uses the data directory: stop it first, restore, start it again. The
 store it replaces is kept next to it (wasmpod.db.before-restore-<time>).`,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "data-dir", Usage: "data directory to restore into", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
+		Flags: []cmdline.Flag{
+			&cmdline.StringFlag{Name: "data-dir", Usage: "data directory to restore into", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
 		},
 		Action: restoreAction,
 	}
@@ -91,7 +91,7 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func backupAction(c *ucli.Context) error {
+func backupAction(c *cmdline.Context) error {
 	stderr := c.App.ErrWriter
 	if c.NArg() != 1 {
 		return usageErr("backup needs one argument, the file to write (wasmpod backup FILE)")
@@ -198,7 +198,7 @@ func statusMessage(b []byte) string {
 	return st.Message
 }
 
-func restoreAction(c *ucli.Context) error {
+func restoreAction(c *cmdline.Context) error {
 	stderr := c.App.ErrWriter
 	if c.NArg() != 1 {
 		return usageErr("restore needs one argument, the backup file (wasmpod restore --data-dir DIR FILE)")

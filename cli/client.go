@@ -19,7 +19,7 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -54,37 +54,21 @@ func DefaultSocketPath() string { return filepath.Join(DefaultDataDir(), "wasmpo
 // connFlags are the flags that locate the server; every client command
 // carries them (so they may follow the command name, as with kubectl) and
 // so does the App.
-func connFlags() []ucli.Flag {
-	return append([]ucli.Flag{
-		&ucli.StringFlag{Name: "server", Aliases: []string{"s"}, EnvVars: []string{"WASMPOD_SERVER"},
+func connFlags() []cmdline.Flag {
+	return append([]cmdline.Flag{
+		&cmdline.StringFlag{Name: "server", Aliases: []string{"s"}, EnvVars: []string{"WASMPOD_SERVER"},
 			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port; wins over --kubeconfig and the default data dir's socket", DefaultText: "found as 'wasmpod --help' lists"},
-		&ucli.StringFlag{Name: "token", EnvVars: []string{"WASMPOD_TOKEN"}, Usage: "bearer token for authentication to the API server (TCP only)"},
+		&cmdline.StringFlag{Name: "token", EnvVars: []string{"WASMPOD_TOKEN"}, Usage: "bearer token for authentication to the API server (TCP only)"},
 	}, kubeconfigFlags()...)
 }
 
 // nsFlags are -n and -A.
-func nsFlags(all bool) []ucli.Flag {
-	fs := []ucli.Flag{&ucli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace scope for this request", Value: "default", DefaultText: `the kubeconfig context's namespace, else "default"`}}
+func nsFlags(all bool) []cmdline.Flag {
+	fs := []cmdline.Flag{&cmdline.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace scope for this request", Value: "default", DefaultText: `the kubeconfig context's namespace, else "default"`}}
 	if all {
-		fs = append(fs, &ucli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "list the requested object(s) across all namespaces; the namespace in -n is ignored"})
+		fs = append(fs, &cmdline.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "list the requested object(s) across all namespaces; the namespace in -n is ignored"})
 	}
 	return fs
-}
-
-// flagString returns the value of a string flag from the innermost context
-// where it was set (command, then app), else the command's default.
-func flagString(c *ucli.Context, name string) string {
-	for _, x := range c.Lineage() {
-		if x.Command == nil && x.App == nil {
-			continue
-		}
-		for _, n := range x.LocalFlagNames() {
-			if n == name {
-				return x.String(name)
-			}
-		}
-	}
-	return c.String(name)
 }
 
 // conn is a connection to the API server.
@@ -223,7 +207,7 @@ func closeWrite(c net.Conn) {
 var quietKlog sync.Once
 
 // connect builds the clients for the server named by the flags.
-func connect(c *ucli.Context) (*conn, error) {
+func connect(c *cmdline.Context) (*conn, error) {
 	quietKlog.Do(func() {
 		// client-go logs discovery failures through klog; the CLI reports
 		// errors itself, in kubectl's words.
@@ -250,7 +234,7 @@ func connect(c *ucli.Context) (*conn, error) {
 
 // namespace is the namespace of a command: -n, else the kubeconfig
 // context's namespace, else "default", as kubectl chooses it.
-func (k *conn) namespace(c *ucli.Context) string {
+func (k *conn) namespace(c *cmdline.Context) string {
 	if !c.IsSet("namespace") && k.contextNS != "" {
 		return k.contextNS
 	}

@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
@@ -23,8 +23,8 @@ import (
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
-func cpCommand() *ucli.Command {
-	return &ucli.Command{
+func cpCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "cp",
 		Usage:     "Copy files and directories to and from containers",
 		ArgsUsage: "SRC DEST (one of them POD:PATH)",
@@ -41,7 +41,7 @@ Examples:
   # Copy a file out of a pod's container
   wasmpod cp toolbox:/data/notes.txt ./notes.txt -c toolbox`,
 		Flags: append(append(connFlags(), nsFlags(false)...),
-			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the one named by the kubectl.kubernetes.io/default-container annotation, else the first container"},
+			&cmdline.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the one named by the kubectl.kubernetes.io/default-container annotation, else the first container"},
 		),
 		Action: cpAction,
 	}
@@ -60,7 +60,7 @@ func parseCpSpec(s string) cpSpec {
 	return cpSpec{path: s}
 }
 
-func cpAction(c *ucli.Context) error {
+func cpAction(c *cmdline.Context) error {
 	args := c.Args().Slice()
 	if len(args) != 2 {
 		return usageErr("source and destination are required")

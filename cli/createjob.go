@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -20,10 +20,10 @@ const instantiateAnnotation = "cronjob.kubernetes.io/instantiate"
 // withCreateJob gives the create command kubectl's "create job" form:
 // "create job NAME --from=cronjob/X" (a first argument "job"); any other
 // use of create is the command as it was.
-func withCreateJob(cmd *ucli.Command) *ucli.Command {
+func withCreateJob(cmd *cmdline.Command) *cmdline.Command {
 	cmd.Flags = append(cmd.Flags,
-		&ucli.StringFlag{Name: "from", Usage: "create job only: the name of the resource to create a Job from (only CronJob is supported), as cronjob/NAME"},
-		&ucli.StringFlag{Name: "image", Usage: "create job only: not supported by wasmpod (use --from, or a manifest with -f)", Hidden: true},
+		&cmdline.StringFlag{Name: "from", Usage: "create job only: the name of the resource to create a Job from (only CronJob is supported), as cronjob/NAME"},
+		&cmdline.StringFlag{Name: "image", Usage: "create job only: not supported by wasmpod (use --from, or a manifest with -f)", Hidden: true},
 	)
 	cmd.UsageText = "wasmpod create -f FILENAME\n   wasmpod create job NAME --from=cronjob/CRONJOB"
 	cmd.Description += `
@@ -32,7 +32,7 @@ func withCreateJob(cmd *ucli.Command) *ucli.Command {
   # cronjob.kubernetes.io/instantiate=manual, owned by the cron job)
   wasmpod create job test-job --from=cronjob/a-cronjob`
 	action := cmd.Action
-	cmd.Action = func(c *ucli.Context) error {
+	cmd.Action = func(c *cmdline.Context) error {
 		if c.Args().First() == "job" {
 			return createJob(c)
 		}
@@ -46,7 +46,7 @@ func withCreateJob(cmd *ucli.Command) *ucli.Command {
 
 // createJob is kubectl's CreateJobOptions Complete, Validate and Run for
 // --from.
-func createJob(c *ucli.Context) error {
+func createJob(c *cmdline.Context) error {
 	args := c.Args().Slice()[1:]
 	if len(args) == 0 {
 		return usageErr("NAME is required\nSee 'wasmpod create -h' for help and examples")

@@ -9,15 +9,15 @@ import (
 	"strings"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-func deleteCommand() *ucli.Command {
-	return &ucli.Command{
+func deleteCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "delete",
 		Usage:     "Delete resources by file names, stdin, resources and names, or by resources and label selector",
 		ArgsUsage: "([-f FILENAME] | TYPE [(NAME | -l label | --all)])",
@@ -47,17 +47,17 @@ Examples:
   # Delete a ReplicaSet after its pods, keeping it (with deletionTimestamp) until they are gone
   wasmpod delete rs web --cascade=foreground`,
 		Flags: append(append(append(connFlags(), nsFlags(true)...), fileFlags("delete")...),
-			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on"},
-			&ucli.StringFlag{Name: "field-selector", Usage: "selector (field query) to filter on"},
-			&ucli.BoolFlag{Name: "all", Usage: "delete all resources, in the namespace of the specified resource types"},
-			&ucli.IntFlag{Name: "grace-period", Value: -1, Usage: "period of time in seconds given to the resource to terminate gracefully; ignored if negative; set to 1 for immediate shutdown; can only be set to 0 when --force is true (force deletion)"},
-			&ucli.BoolFlag{Name: "force", Usage: "if true, immediately remove resources from API and bypass graceful deletion"},
-			&ucli.StringFlag{Name: "cascade", Value: "background", Usage: "must be \"background\", \"orphan\", or \"foreground\": how the dependents (objects whose ownerReferences name the deleted one) are treated; background deletes them after the owner, foreground before it (the owner stays, with deletionTimestamp, until they are gone), orphan leaves them without the reference"},
-			&ucli.BoolFlag{Name: "now", Usage: "if true, resources are signaled for immediate shutdown (same as --grace-period=1)"},
-			&ucli.BoolFlag{Name: "wait", Value: true, Usage: "if true, wait for resources to be gone before returning"},
-			&ucli.DurationFlag{Name: "timeout", Usage: "the length of time to wait before giving up on a delete, zero means determine a timeout from the size of the object"},
-			&ucli.BoolFlag{Name: "ignore-not-found", Usage: "treat \"resource not found\" as a successful delete"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: name"},
+			&cmdline.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on"},
+			&cmdline.StringFlag{Name: "field-selector", Usage: "selector (field query) to filter on"},
+			&cmdline.BoolFlag{Name: "all", Usage: "delete all resources, in the namespace of the specified resource types"},
+			&cmdline.IntFlag{Name: "grace-period", Value: -1, Usage: "period of time in seconds given to the resource to terminate gracefully; ignored if negative; set to 1 for immediate shutdown; can only be set to 0 when --force is true (force deletion)"},
+			&cmdline.BoolFlag{Name: "force", Usage: "if true, immediately remove resources from API and bypass graceful deletion"},
+			&cmdline.StringFlag{Name: "cascade", Value: "background", Usage: "must be \"background\", \"orphan\", or \"foreground\": how the dependents (objects whose ownerReferences name the deleted one) are treated; background deletes them after the owner, foreground before it (the owner stays, with deletionTimestamp, until they are gone), orphan leaves them without the reference"},
+			&cmdline.BoolFlag{Name: "now", Usage: "if true, resources are signaled for immediate shutdown (same as --grace-period=1)"},
+			&cmdline.BoolFlag{Name: "wait", Value: true, Usage: "if true, wait for resources to be gone before returning"},
+			&cmdline.DurationFlag{Name: "timeout", Usage: "the length of time to wait before giving up on a delete, zero means determine a timeout from the size of the object"},
+			&cmdline.BoolFlag{Name: "ignore-not-found", Usage: "treat \"resource not found\" as a successful delete"},
+			&cmdline.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: name"},
 		),
 		Action: deleteAction,
 	}
@@ -70,7 +70,7 @@ type target struct {
 	name      string
 }
 
-func deleteAction(c *ucli.Context) error {
+func deleteAction(c *cmdline.Context) error {
 	grace := int64(c.Int("grace-period"))
 	force := c.Bool("force")
 	if c.Bool("now") {
@@ -276,7 +276,7 @@ func (k *conn) waitGone(ctx context.Context, t target, uid types.UID) error {
 // cascadingStrategy is kubectl's GetCascadingStrategy: background,
 // foreground or orphan; the deprecated booleans true and false are
 // background and orphan, with kubectl's warning.
-func cascadingStrategy(c *ucli.Context) (metav1.DeletionPropagation, error) {
+func cascadingStrategy(c *cmdline.Context) (metav1.DeletionPropagation, error) {
 	v := c.String("cascade")
 	b, err := strconv.ParseBool(v)
 	if err != nil {

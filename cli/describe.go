@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func describeCommand() *ucli.Command {
-	return &ucli.Command{
+func describeCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "describe",
 		Usage:     "Show details of a specific resource or group of resources",
 		ArgsUsage: "(pod|node|rs|deploy|ds|job|cj|pdb) [NAME...] | TYPE/NAME",
@@ -41,14 +41,14 @@ Examples:
   # Describe all pods with label name=myLabel
   wasmpod describe pods -l name=myLabel`,
 		Flags: append(append(connFlags(), nsFlags(true)...),
-			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on"},
-			&ucli.BoolFlag{Name: "show-events", Value: true, Usage: "if true, display events related to the described object"},
+			&cmdline.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on"},
+			&cmdline.BoolFlag{Name: "show-events", Value: true, Usage: "if true, display events related to the described object"},
 		),
 		Action: describeAction,
 	}
 }
 
-func describeAction(c *ucli.Context) error {
+func describeAction(c *cmdline.Context) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return errorf("You must specify the type of resource to describe. Use \"wasmpod describe pod NAME\" or \"wasmpod describe node NAME\".")

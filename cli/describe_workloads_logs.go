@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,11 +31,11 @@ import (
 
 // withLogsSelector gives the logs command -l/--selector, --prefix and
 // --max-log-requests.
-func withLogsSelector(cmd *ucli.Command) *ucli.Command {
+func withLogsSelector(cmd *cmdline.Command) *cmdline.Command {
 	cmd.Flags = append(cmd.Flags,
-		&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on, e.g. -l 'app=web' or -l 'env in (a,b),!canary'; the logs of every matching pod"},
-		&ucli.BoolFlag{Name: "prefix", Usage: "prefix each log line with the log source (pod name and container name)"},
-		&ucli.IntFlag{Name: "max-log-requests", Value: 5, Usage: "maximum number of concurrent logs to follow when using a selector"},
+		&cmdline.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on, e.g. -l 'app=web' or -l 'env in (a,b),!canary'; the logs of every matching pod"},
+		&cmdline.BoolFlag{Name: "prefix", Usage: "prefix each log line with the log source (pod name and container name)"},
+		&cmdline.IntFlag{Name: "max-log-requests", Value: 5, Usage: "maximum number of concurrent logs to follow when using a selector"},
 	)
 	cmd.ArgsUsage = "[-f] [-p] (POD | -l SELECTOR) [-c CONTAINER]"
 	cmd.Description += `
@@ -46,10 +46,10 @@ func withLogsSelector(cmd *ucli.Command) *ucli.Command {
 
   # Return the logs of the first pod of deployment nginx (of job pi, ...)
   wasmpod logs deployment/nginx`
-	cmd.Flags = append(cmd.Flags, &ucli.DurationFlag{Name: "pod-running-timeout", Value: 20 * time.Second,
+	cmd.Flags = append(cmd.Flags, &cmdline.DurationFlag{Name: "pod-running-timeout", Value: 20 * time.Second,
 		Usage: "the length of time to wait until at least one pod of TYPE/NAME exists"})
 	action := cmd.Action
-	cmd.Action = func(c *ucli.Context) error {
+	cmd.Action = func(c *cmdline.Context) error {
 		if c.String("selector") != "" {
 			return logsBySelector(c)
 		}
@@ -79,7 +79,7 @@ func init() {
 // LogsForObject and AttachablePodForObject): the logs of one of the pods
 // its selector matches, the most available one (kubectl's ActivePods order,
 // reversed), waiting up to --pod-running-timeout for one to exist.
-func logsForWorkload(c *ucli.Context, typ, name string) error {
+func logsForWorkload(c *cmdline.Context, typ, name string) error {
 	args := c.Args().Slice()
 	if len(args) > 2 || (len(args) == 2 && c.String("container") != "") {
 		return errorf("only one of -c or an inline [CONTAINER] arg is allowed")
@@ -201,7 +201,7 @@ func activePodLess(a, b *corev1.Pod) bool {
 }
 
 // logOptionsOf reads the log flags; tail is the --tail default (-1: all).
-func logOptionsOf(c *ucli.Context, tail int64) (*corev1.PodLogOptions, error) {
+func logOptionsOf(c *cmdline.Context, tail int64) (*corev1.PodLogOptions, error) {
 	opts := &corev1.PodLogOptions{Container: c.String("container"), Follow: c.Bool("follow"), Previous: c.Bool("previous"), Timestamps: c.Bool("timestamps")}
 	if c.IsSet("tail") {
 		tail = c.Int64("tail")
@@ -230,7 +230,7 @@ func logOptionsOf(c *ucli.Context, tail int64) (*corev1.PodLogOptions, error) {
 	return opts, nil
 }
 
-func logsBySelector(c *ucli.Context) error {
+func logsBySelector(c *cmdline.Context) error {
 	sel := c.String("selector")
 	if c.Args().Len() > 0 {
 		return errorf("only a selector (-l) or a POD name is allowed\nSee 'wasmpod logs -h' for help and examples")

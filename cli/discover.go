@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -42,18 +42,18 @@ first of these that applies:
      while it runs. If several are running, choose one with --server.`
 
 // kubeconfigFlags are --kubeconfig and --context (part of connFlags).
-func kubeconfigFlags() []ucli.Flag {
-	return []ucli.Flag{
-		&ucli.StringFlag{Name: "kubeconfig", Usage: "path to a kubeconfig file to take the server and credentials from (default: $KUBECONFIG; ~/.kube/config is never read implicitly)"},
-		&ucli.StringFlag{Name: "context", Usage: "the name of the kubeconfig context to use"},
+func kubeconfigFlags() []cmdline.Flag {
+	return []cmdline.Flag{
+		&cmdline.StringFlag{Name: "kubeconfig", Usage: "path to a kubeconfig file to take the server and credentials from (default: $KUBECONFIG; ~/.kube/config is never read implicitly)"},
+		&cmdline.StringFlag{Name: "context", Usage: "the name of the kubeconfig context to use"},
 	}
 }
 
 // locateServer finds the server as serverLookupHelp says: its config, its
 // address as shown in messages and the kubeconfig context's namespace (""
 // without one: the default of -n, as kubectl takes it).
-func locateServer(c *ucli.Context) (*rest.Config, string, string, error) {
-	server, token := flagString(c, "server"), flagString(c, "token")
+func locateServer(c *cmdline.Context) (*rest.Config, string, string, error) {
+	server, token := c.String("server"), c.String("token")
 	if server != "" {
 		cfg, addr, err := serverConfig(server, token)
 		if err == nil {
@@ -61,15 +61,15 @@ func locateServer(c *ucli.Context) (*rest.Config, string, string, error) {
 		}
 		return cfg, addr, "", err
 	}
-	kubeconfig := flagString(c, "kubeconfig")
+	kubeconfig := c.String("kubeconfig")
 	var paths []string
 	if kubeconfig == "" {
 		paths = filepath.SplitList(os.Getenv("KUBECONFIG"))
 	}
 	if kubeconfig != "" || len(paths) > 0 {
-		return kubeconfigServer(kubeconfig, paths, flagString(c, "context"), token)
+		return kubeconfigServer(kubeconfig, paths, c.String("context"), token)
 	}
-	if ctxName := flagString(c, "context"); ctxName != "" {
+	if ctxName := c.String("context"); ctxName != "" {
 		return nil, "", "", fmt.Errorf("--context %q needs a kubeconfig: pass --kubeconfig or set KUBECONFIG (wasmpod never reads ~/.kube/config implicitly)", ctxName)
 	}
 	cfg, addr, err := discoverServer()

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,8 +17,8 @@ import (
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
-func execCommand() *ucli.Command {
-	return &ucli.Command{
+func execCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "exec",
 		Usage:     "Execute a command in a container",
 		ArgsUsage: "POD [-c CONTAINER] -- COMMAND [args...]",
@@ -49,16 +49,16 @@ Examples:
   # Read it back; the command's exit code is wasmpod's
   wasmpod exec toolbox -- toolbox cat /data/notes.txt`,
 		Flags: append(append(connFlags(), nsFlags(false)...),
-			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the one named by the kubectl.kubernetes.io/default-container annotation, else the first container"},
-			&ucli.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the container"},
-			&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "stdin is a TTY"},
-			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only print output from the remote session"},
+			&cmdline.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name; if omitted, the one named by the kubectl.kubernetes.io/default-container annotation, else the first container"},
+			&cmdline.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the container"},
+			&cmdline.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "stdin is a TTY"},
+			&cmdline.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only print output from the remote session"},
 		),
 		Action: execAction,
 	}
 }
 
-func execAction(c *ucli.Context) error {
+func execAction(c *cmdline.Context) error {
 	args := c.Args().Slice()
 	dash := -1
 	for i, a := range args {

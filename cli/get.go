@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,8 +17,8 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 )
 
-func getCommand() *ucli.Command {
-	return &ucli.Command{
+func getCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "get",
 		Usage:     "Display one or many resources",
 		ArgsUsage: "TYPE[,TYPE...] [NAME...] | TYPE/NAME...",
@@ -65,23 +65,23 @@ Examples:
   # Pods with their app label as a column
   wasmpod get pods -L app`,
 		Flags: append(append(append(connFlags(), nsFlags(true)...), fileFlags("get from the server")...),
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format, one of: (" + strings.Join(allowedFormats(), ", ") + "); jsonpath=TEMPLATE, go-template=TEMPLATE, custom-columns=HEADER:PATH[,...] and their -file forms take the template or its file"},
-			&ucli.BoolFlag{Name: "show-managed-fields", Usage: "if true, keep the managedFields when printing objects in JSON or YAML format"},
-			&ucli.StringFlag{Name: "template", Usage: "template string or path to template file to use when -o=go-template, -o=go-template-file, -o=jsonpath or -o=jsonpath-file"},
-			&ucli.BoolFlag{Name: "allow-missing-template-keys", Value: true, Usage: "if true, ignore any errors in templates when a field or map key is missing in the template; only applies to golang and jsonpath output formats"},
-			&ucli.StringSliceFlag{Name: "label-columns", Aliases: []string{"L"}, Usage: "a list of labels to be presented as columns, case-sensitive; -L label1 -L label2 or -L label1,label2"},
-			&ucli.StringFlag{Name: "sort-by", Usage: "if non-empty, sort list types using this field specification, a JSONPath expression (e.g. '{.metadata.name}'); the field must be an integer, a string or a timestamp"},
-			&ucli.BoolFlag{Name: "ignore-not-found", Usage: "if the requested object does not exist the command will return exit code 0"},
-			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector to filter on, e.g. -l key1=value1,key2=value2; supports '=', '==', '!=', 'in', 'notin'"},
-			&ucli.StringFlag{Name: "field-selector", Usage: "field selector to filter on, e.g. --field-selector status.phase=Running"},
-			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing/getting the requested object, watch for changes"},
-			&ucli.BoolFlag{Name: "watch-only", Usage: "watch for changes to the requested object(s), without listing/getting first"},
-			&ucli.BoolFlag{Name: "output-watch-events", Usage: "output watch event objects when --watch or --watch-only is used; existing objects are output as initial ADDED events"},
-			&ucli.BoolFlag{Name: "show-kind", Usage: "if present, list the resource type for the requested object(s)"},
-			&ucli.Int64Flag{Name: "chunk-size", Value: 500, Usage: "return large lists in chunks rather than all at once; pass 0 to disable"},
-			&ucli.StringFlag{Name: "raw", Usage: "raw URI to request from the server (GET), printed as the server sends it"},
-			&ucli.BoolFlag{Name: "no-headers", Usage: "when using the default, wide or custom-columns output format, don't print headers"},
-			&ucli.BoolFlag{Name: "show-labels", Usage: "when printing, show all labels as the last column"},
+			&cmdline.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format, one of: (" + strings.Join(allowedFormats(), ", ") + "); jsonpath=TEMPLATE, go-template=TEMPLATE, custom-columns=HEADER:PATH[,...] and their -file forms take the template or its file"},
+			&cmdline.BoolFlag{Name: "show-managed-fields", Usage: "if true, keep the managedFields when printing objects in JSON or YAML format"},
+			&cmdline.StringFlag{Name: "template", Usage: "template string or path to template file to use when -o=go-template, -o=go-template-file, -o=jsonpath or -o=jsonpath-file"},
+			&cmdline.BoolFlag{Name: "allow-missing-template-keys", Value: true, Usage: "if true, ignore any errors in templates when a field or map key is missing in the template; only applies to golang and jsonpath output formats"},
+			&cmdline.StringSliceFlag{Name: "label-columns", Aliases: []string{"L"}, Usage: "a list of labels to be presented as columns, case-sensitive; -L label1 -L label2 or -L label1,label2"},
+			&cmdline.StringFlag{Name: "sort-by", Usage: "if non-empty, sort list types using this field specification, a JSONPath expression (e.g. '{.metadata.name}'); the field must be an integer, a string or a timestamp"},
+			&cmdline.BoolFlag{Name: "ignore-not-found", Usage: "if the requested object does not exist the command will return exit code 0"},
+			&cmdline.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector to filter on, e.g. -l key1=value1,key2=value2; supports '=', '==', '!=', 'in', 'notin'"},
+			&cmdline.StringFlag{Name: "field-selector", Usage: "field selector to filter on, e.g. --field-selector status.phase=Running"},
+			&cmdline.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing/getting the requested object, watch for changes"},
+			&cmdline.BoolFlag{Name: "watch-only", Usage: "watch for changes to the requested object(s), without listing/getting first"},
+			&cmdline.BoolFlag{Name: "output-watch-events", Usage: "output watch event objects when --watch or --watch-only is used; existing objects are output as initial ADDED events"},
+			&cmdline.BoolFlag{Name: "show-kind", Usage: "if present, list the resource type for the requested object(s)"},
+			&cmdline.Int64Flag{Name: "chunk-size", Value: 500, Usage: "return large lists in chunks rather than all at once; pass 0 to disable"},
+			&cmdline.StringFlag{Name: "raw", Usage: "raw URI to request from the server (GET), printed as the server sends it"},
+			&cmdline.BoolFlag{Name: "no-headers", Usage: "when using the default, wide or custom-columns output format, don't print headers"},
+			&cmdline.BoolFlag{Name: "show-labels", Usage: "when printing, show all labels as the last column"},
 		),
 		Action: getAction,
 	}
@@ -98,7 +98,7 @@ type request struct {
 // by kind, name and the namespace the manifest gives (else ns). A
 // namespace given with -n that differs from the manifest's is kubectl's
 // error.
-func (k *conn) fileRequests(c *ucli.Context, files []string, ns string) ([]request, error) {
+func (k *conn) fileRequests(c *cmdline.Context, files []string, ns string) ([]request, error) {
 	objs, err := readManifests(c, files, c.App.Reader)
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func (k *conn) parseResourceArgs(args []string) ([]request, error) {
 	return reqs, nil
 }
 
-func getAction(c *ucli.Context) error {
+func getAction(c *cmdline.Context) error {
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	if raw := c.String("raw"); raw != "" {
 		return getRaw(c, raw)
@@ -317,7 +317,7 @@ func getAction(c *ucli.Context) error {
 
 // validateGet refuses the flag combinations kubectl's get refuses, in its
 // words.
-func validateGet(c *ucli.Context) error {
+func validateGet(c *cmdline.Context) error {
 	format := c.String("output")
 	if c.Bool("show-labels") && format != "" && format != "wide" {
 		return errorf("--show-labels option cannot be used with %s printer", format)
@@ -333,7 +333,7 @@ func validateGet(c *ucli.Context) error {
 
 // getRaw is get --raw URI: the server's answer to a GET of the path, as
 // it is.
-func getRaw(c *ucli.Context, raw string) error {
+func getRaw(c *cmdline.Context, raw string) error {
 	if c.Args().Len() > 0 {
 		return errorf("arguments may not be passed when --raw is specified")
 	}
@@ -376,7 +376,7 @@ func (g *getter) nsOf(r request) string {
 // getter holds what one get command prints with.
 type getter struct {
 	k              *conn
-	c              *ucli.Context
+	c              *cmdline.Context
 	tc             *tableClient
 	out            *output
 	ns             string

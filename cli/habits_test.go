@@ -56,13 +56,13 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	// No command at all prints the help, as kubectl does.
 	out, errOut, code = runMain()
-	if code != 0 || !strings.Contains(out, "USAGE") || errOut != "" {
+	if code != 0 || !strings.Contains(out, "Usage:") || errOut != "" {
 		t.Errorf("wasmpod: exit %d, %q %q", code, out, errOut)
 	}
 }
 
-// TestUsageErrorsOnce: a bad flag is reported once, in kubectl's words,
-// without urfave/cli's "Incorrect Usage" and help dump.
+// TestUsageErrorsOnce: a bad flag is reported once, in kubectl's words
+// (pflag's), without the whole help.
 func TestUsageErrorsOnce(t *testing.T) {
 	isolate(t)
 	for _, c := range []struct {
@@ -74,7 +74,7 @@ func TestUsageErrorsOnce(t *testing.T) {
 		{[]string{"logs", "-Z", "x"}, "error: unknown shorthand flag: 'Z' in -Z\nSee 'wasmpod logs --help' for usage.\n"},
 		{[]string{"serve", "--bogus"}, "error: unknown flag: --bogus\nSee 'wasmpod serve --help' for usage.\n"},
 		{[]string{"get", "pods", "-n"}, "error: flag needs an argument: 'n' in -n\nSee 'wasmpod get --help' for usage.\n"},
-		{[]string{"logs", "x", "--tail", "many"}, "error: invalid argument \"many\" for \"--tail\" flag: parse error\nSee 'wasmpod logs --help' for usage.\n"},
+		{[]string{"logs", "x", "--tail", "many"}, "error: invalid argument \"many\" for \"--tail\" flag: strconv.ParseInt: parsing \"many\": invalid syntax\nSee 'wasmpod logs --help' for usage.\n"},
 	} {
 		out, errOut, code := runMain(c.args...)
 		if code != 1 || errOut != c.want || out != "" {
@@ -88,7 +88,7 @@ func TestUsageErrorsOnce(t *testing.T) {
 func TestCompletionScripts(t *testing.T) {
 	for _, sh := range []string{"bash", "zsh", "fish"} {
 		out, errOut, code := runMain("completion", sh)
-		if code != 0 || !strings.Contains(out, "--generate-bash-completion") || errOut != "" {
+		if code != 0 || !strings.Contains(out, "__complete") || errOut != "" {
 			t.Fatalf("completion %s: exit %d, %q, %q", sh, code, out, errOut)
 		}
 		if _, err := exec.LookPath(sh); err != nil {
@@ -123,11 +123,11 @@ func TestCompletionCandidates(t *testing.T) {
 	}
 	complete := func(args ...string) []string {
 		t.Helper()
-		out, _, code := e.run(append(args, completeFlag)...)
+		out, _, code := e.run(completeWords(args...)...)
 		if code != 0 {
 			t.Fatalf("completing %v: exit %d", args, code)
 		}
-		return strings.Fields(out)
+		return candidates(out)
 	}
 	has := func(what string, got []string, want ...string) {
 		t.Helper()
@@ -152,11 +152,36 @@ func TestCompletionCandidates(t *testing.T) {
 		t.Errorf("logs POD: %q", got)
 	}
 	has("exec --c", complete("exec", "--c"), "--container")
-	out, _, _ := runMain("completion", completeFlag)
-	has("completion", strings.Fields(out), "bash", "zsh", "fish")
+	out, _, _ := runMain(completeWords("completion")...)
+	has("completion", candidates(out), "bash", "zsh", "fish")
 
-	out, _, _ = runMain(completeFlag)
-	has("wasmpod", strings.Fields(out), "get", "logs", "serve", "completion")
+	out, _, _ = runMain(completeWords()...)
+	has("wasmpod", candidates(out), "get", "logs", "serve", "completion")
+}
+
+// completeWords is what cobra's completion scripts run for the words
+// typed so far: "__complete WORDS... PARTIAL" (PARTIAL "" unless the last
+// word is a flag being typed).
+func completeWords(words ...string) []string {
+	out := append([]string{"__complete"}, words...)
+	if len(words) == 0 || !strings.HasPrefix(words[len(words)-1], "-") {
+		out = append(out, "")
+	}
+	return out
+}
+
+// candidates reads cobra's __complete output: a candidate a line (a tab
+// before its description), then ":DIRECTIVE".
+func candidates(out string) []string {
+	var c []string
+	for _, ln := range strings.Split(strings.TrimSpace(out), "\n") {
+		if ln == "" || strings.HasPrefix(ln, ":") {
+			continue
+		}
+		name, _, _ := strings.Cut(ln, "\t")
+		c = append(c, name)
+	}
+	return c
 }
 
 // TestDefaultContainer: logs and exec without -c use the annotated

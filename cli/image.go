@@ -10,19 +10,19 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/images"
 )
 
-func imageCommand() *ucli.Command {
-	return &ucli.Command{
+func imageCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:  "image",
 		Usage: "Manage module images: import and list the server's wasmpod.local images; build, push and pull OCI images in the node's module store (--data-dir)",
 		Flags: append(connFlags(), cacheDirFlag()),
-		Subcommands: []*ucli.Command{
+		Subcommands: []*cmdline.Command{
 			{
 				Name:      "import",
 				Usage:     "Upload a module (a .wasm file or a go:// package, built here) and name it",
@@ -52,7 +52,7 @@ NAME is lowercase letters and digits, separated by '.', '_' or '-', with
 	}
 }
 
-func imageList(c *ucli.Context) error {
+func imageList(c *cmdline.Context) error {
 	if c.NArg() != 0 {
 		return usageErr("image list takes no arguments")
 	}
@@ -83,7 +83,7 @@ func imageList(c *ucli.Context) error {
 	return tw.Flush()
 }
 
-func imageImport(c *ucli.Context) error {
+func imageImport(c *cmdline.Context) error {
 	if c.NArg() != 2 {
 		return usageErr("image import needs FILE.wasm|go://PKG and NAME[:TAG]; see 'wasmpod image import -h'")
 	}

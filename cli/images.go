@@ -19,31 +19,31 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/wasmpod/wasmpod/images"
 )
 
-func storeFlags() []ucli.Flag {
-	return []ucli.Flag{
-		&ucli.StringFlag{Name: "data-dir", Usage: "the data directory whose module store (<data-dir>/modules) holds the images", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
+func storeFlags() []cmdline.Flag {
+	return []cmdline.Flag{
+		&cmdline.StringFlag{Name: "data-dir", Usage: "the data directory whose module store (<data-dir>/modules) holds the images", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
 	}
 }
 
 // registryFlags are image push's and (with pull) image pull's.
-func registryFlags(pull bool) []ucli.Flag {
-	fs := []ucli.Flag{
-		&ucli.StringSliceFlag{Name: "insecure-registry", Usage: "registry (host or host:port) to reach over plain HTTP; every other registry is HTTPS only (repeatable)"},
-		&ucli.StringFlag{Name: "docker-config", Usage: "docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)"},
+func registryFlags(pull bool) []cmdline.Flag {
+	fs := []cmdline.Flag{
+		&cmdline.StringSliceFlag{Name: "insecure-registry", Usage: "registry (host or host:port) to reach over plain HTTP; every other registry is HTTPS only (repeatable)"},
+		&cmdline.StringFlag{Name: "docker-config", Usage: "docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)"},
 	}
 	if pull {
-		fs = append(fs, &ucli.StringFlag{Name: "max-layer-size", Usage: "largest layer to pull, in bytes", Value: fmt.Sprint(images.DefaultMaxLayerSize)})
+		fs = append(fs, &cmdline.StringFlag{Name: "max-layer-size", Usage: "largest layer to pull, in bytes", Value: fmt.Sprint(images.DefaultMaxLayerSize)})
 	}
 	return fs
 }
 
-func openLocalStore(c *ucli.Context) (*images.Store, error) {
+func openLocalStore(c *cmdline.Context) (*images.Store, error) {
 	dir := c.String("data-dir")
 	if dir == "" {
 		return nil, usageErr("no --data-dir")
@@ -55,7 +55,7 @@ func openLocalStore(c *ucli.Context) (*images.Store, error) {
 	return st, nil
 }
 
-func registryConfig(c *ucli.Context) (*images.RegistryConfig, authn.Keychain, error) {
+func registryConfig(c *cmdline.Context) (*images.RegistryConfig, authn.Keychain, error) {
 	cfg := &images.RegistryConfig{Insecure: c.StringSlice("insecure-registry")}
 	if s := c.String("max-layer-size"); s != "" {
 		var n int64
@@ -80,11 +80,11 @@ func registryConfig(c *ucli.Context) (*images.RegistryConfig, authn.Keychain, er
 	return cfg, kc, nil
 }
 
-func imagesCommand() *ucli.Command {
-	return &ucli.Command{
+func imagesCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:   "images",
 		Usage:  "List the images of the node's module store: OCI images pulled or built, and wasmpod.local names (REPOSITORY TAG IMAGE ID CREATED SIZE)",
-		Flags:  append(storeFlags(), &ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print image IDs only"}),
+		Flags:  append(storeFlags(), &cmdline.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print image IDs only"}),
 		Action: imagesList,
 	}
 }
@@ -109,7 +109,7 @@ func humanSize4(n int64) string {
 	return fmt.Sprintf("%.4g%s", f, units[i])
 }
 
-func imagesList(c *ucli.Context) error {
+func imagesList(c *cmdline.Context) error {
 	if c.NArg() != 0 {
 		return usageErr("images takes no arguments")
 	}
@@ -150,8 +150,8 @@ func imagesList(c *ucli.Context) error {
 	return tw.Flush()
 }
 
-func rmiCommand() *ucli.Command {
-	return &ucli.Command{
+func rmiCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "rmi",
 		Usage:     "Remove OCI images from the node's module store",
 		ArgsUsage: "IMAGE [IMAGE...]",
@@ -165,7 +165,7 @@ removed by rmi.`,
 	}
 }
 
-func rmi(c *ucli.Context) error {
+func rmi(c *cmdline.Context) error {
 	if c.NArg() == 0 {
 		return usageErr("rmi needs at least one IMAGE; see 'wasmpod rmi -h'")
 	}
@@ -194,8 +194,8 @@ func rmi(c *ucli.Context) error {
 	return nil
 }
 
-func imageBuildCommand() *ucli.Command {
-	return &ucli.Command{
+func imageBuildCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "build",
 		Usage:     "Pack a module (a .wasm file or a go:// package, built here) as a wasm OCI artifact in the node's module store",
 		ArgsUsage: "FILE.wasm|go://PKG -t REGISTRY/REPO[:TAG]",
@@ -203,12 +203,12 @@ func imageBuildCommand() *ucli.Command {
 application/wasm layer, the module. Prints its image ID; 'wasmpod image push'
 sends it to its registry.`,
 		Flags: append(storeFlags(), cacheDirFlag(),
-			&ucli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "the image's reference, REGISTRY/REPO[:TAG]", Required: true}),
+			&cmdline.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "the image's reference, REGISTRY/REPO[:TAG]", Required: true}),
 		Action: imageBuild,
 	}
 }
 
-func imageBuild(c *ucli.Context) error {
+func imageBuild(c *cmdline.Context) error {
 	if c.NArg() != 1 {
 		return usageErr("image build needs FILE.wasm|go://PKG; see 'wasmpod image build -h'")
 	}
@@ -262,8 +262,8 @@ func progressPrinter(w io.Writer, verb, ref string) (func(done, total int64), fu
 		}
 }
 
-func imagePushCommand() *ucli.Command {
-	return &ucli.Command{
+func imagePushCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "push",
 		Usage:     "Push an image of the node's module store to its registry (or to DEST): as it was pulled, or, built here, as a wasm OCI artifact",
 		ArgsUsage: "IMAGE [DEST]",
@@ -272,7 +272,7 @@ func imagePushCommand() *ucli.Command {
 	}
 }
 
-func imagePush(c *ucli.Context) error {
+func imagePush(c *cmdline.Context) error {
 	if c.NArg() < 1 || c.NArg() > 2 {
 		return usageErr("image push needs IMAGE [DEST]; see 'wasmpod image push -h'")
 	}
@@ -297,7 +297,7 @@ func imagePush(c *ucli.Context) error {
 
 // registryResolver is image push's and pull's: the module store of
 // --data-dir and the registry flags; kc is the credentials' keychain.
-func registryResolver(c *ucli.Context) (r *images.Resolver, kc authn.Keychain, err error) {
+func registryResolver(c *cmdline.Context) (r *images.Resolver, kc authn.Keychain, err error) {
 	st, err := openLocalStore(c)
 	if err != nil {
 		return nil, nil, err
@@ -309,8 +309,8 @@ func registryResolver(c *ucli.Context) (r *images.Resolver, kc authn.Keychain, e
 	return &images.Resolver{Store: st, Registry: cfg}, kc, nil
 }
 
-func imagePullCommand() *ucli.Command {
-	return &ucli.Command{
+func imagePullCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "pull",
 		Usage:     "Pull an OCI image into the node's module store",
 		ArgsUsage: "REGISTRY/REPO[:TAG|@sha256:DIGEST]",
@@ -323,7 +323,7 @@ image ID, REGISTRY/REPO@sha256:<manifest>, as a pod's container status shows it.
 	}
 }
 
-func imagePull(c *ucli.Context) error {
+func imagePull(c *cmdline.Context) error {
 	if c.NArg() != 1 {
 		return usageErr("image pull needs one image reference; see 'wasmpod image pull -h'")
 	}

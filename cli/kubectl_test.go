@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +22,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/spf13/pflag"
+
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/syncbuf"
 	"github.com/wasmpod/wasmpod/pods"
@@ -738,20 +742,41 @@ func TestLogsAndExec(t *testing.T) {
 	}
 }
 
-func TestReorderArgs(t *testing.T) {
-	app := App(io.Discard, io.Discard)
+// TestKubectlArgs: flags may follow the positional arguments, short
+// booleans combine (-it), a short flag's value may be attached (-owide),
+// global flags may precede the command, and "--" stays among exec's
+// arguments.
+func TestKubectlArgs(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
-		{"get pods -n kube-system -owide", "get -n kube-system -o=wide -- pods"},
-		{"--server unix:///s get po x -A", "--server unix:///s get -A -- po x"},
-		{"exec -it p -c c -- ls -l", "exec -i -t -c c -- p -- ls -l"},
-		{"apply -f - -n x", "apply -f - -n x --"},
-		{"run pod.yaml --data-dir d", "run pod.yaml --data-dir d"},
-		{"delete pod x --grace-period=0 --force", "delete --grace-period=0 --force -- pod x"},
-		{"get pods -n", "get -n"}, // the parser reports the missing value
+		{"get pods -n kube-system -owide", "[pods] namespace=kube-system output=wide"},
+		{"--server unix:///s get po x -A", "[po x] all-namespaces=true server=unix:///s"},
+		{"exec -it p -c c -- ls -l", "[p -- ls -l] container=c stdin=true tty=true"},
+		{"apply -f - -n x", "[] filename=[-] namespace=x"},
+		{"run pod.yaml --data-dir d", "[pod.yaml] data-dir=d"},
+		{"delete pod x --grace-period=0 --force", "[pod x] force=true grace-period=0"},
+		{"rollout status deployment/web --watch=false -n x", "[deployment/web] namespace=x watch=false"},
 	} {
-		got := strings.Join(reorderArgs(app, append([]string{"wasmpod"}, strings.Fields(c.in)...))[1:], " ")
-		if got != c.want {
-			t.Errorf("reorderArgs(%q) = %q, want %q", c.in, got, c.want)
+		app := App(io.Discard, io.Discard)
+		var got string
+		record := func(c *cmdline.Context) error {
+			var set []string
+			c.Cobra().Flags().Visit(func(f *pflag.Flag) { set = append(set, f.Name+"="+f.Value.String()) })
+			sort.Strings(set)
+			got = strings.TrimSpace(fmt.Sprintf("%v %s", c.Args().Slice(), strings.Join(set, " ")))
+			return nil
+		}
+		var setAll func([]*cmdline.Command)
+		setAll = func(cmds []*cmdline.Command) {
+			for _, cmd := range cmds {
+				if cmd.Action != nil {
+					cmd.Action = record
+				}
+				setAll(cmd.Subcommands)
+			}
+		}
+		setAll(app.Commands)
+		if err := app.Run(append([]string{"wasmpod"}, strings.Fields(c.in)...)); err != nil || got != c.want {
+			t.Errorf("%s: %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
 }

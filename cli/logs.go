@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func logsCommand() *ucli.Command {
-	return &ucli.Command{
+func logsCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "logs",
 		Aliases:   []string{"log"},
 		Usage:     "Print the logs for a container in a pod",
@@ -39,20 +39,20 @@ Examples:
   # Show all logs from pod nginx written in the last hour
   wasmpod logs --since=1h nginx`,
 		Flags: append(append(connFlags(), nsFlags(false)...),
-			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "print the logs of this container"},
-			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "specify if the logs should be streamed"},
-			&ucli.BoolFlag{Name: "previous", Aliases: []string{"p"}, Usage: "print the logs for the previous instance of the container in a pod if it exists"},
-			&ucli.Int64Flag{Name: "tail", Value: -1, Usage: "lines of recent log file to display; -1 shows all lines"},
-			&ucli.BoolFlag{Name: "timestamps", Usage: "include timestamps on each line in the log output"},
-			&ucli.DurationFlag{Name: "since", Usage: "only return logs newer than a relative duration like 5s, 2m, or 3h; defaults to all logs"},
-			&ucli.StringFlag{Name: "since-time", Usage: "only return logs after a specific date (RFC3339)"},
-			&ucli.Int64Flag{Name: "limit-bytes", Usage: "maximum bytes of logs to return; defaults to no limit"},
+			&cmdline.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "print the logs of this container"},
+			&cmdline.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "specify if the logs should be streamed"},
+			&cmdline.BoolFlag{Name: "previous", Aliases: []string{"p"}, Usage: "print the logs for the previous instance of the container in a pod if it exists"},
+			&cmdline.Int64Flag{Name: "tail", Value: -1, Usage: "lines of recent log file to display; -1 shows all lines"},
+			&cmdline.BoolFlag{Name: "timestamps", Usage: "include timestamps on each line in the log output"},
+			&cmdline.DurationFlag{Name: "since", Usage: "only return logs newer than a relative duration like 5s, 2m, or 3h; defaults to all logs"},
+			&cmdline.StringFlag{Name: "since-time", Usage: "only return logs after a specific date (RFC3339)"},
+			&cmdline.Int64Flag{Name: "limit-bytes", Usage: "maximum bytes of logs to return; defaults to no limit"},
 		),
 		Action: logsAction,
 	}
 }
 
-func logsAction(c *ucli.Context) error {
+func logsAction(c *cmdline.Context) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return errorf("expected POD or TYPE/NAME; see 'wasmpod logs -h' for help and examples")

@@ -15,7 +15,7 @@ import (
 	"syscall"
 
 	gwebsocket "github.com/gorilla/websocket"
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -25,8 +25,8 @@ import (
 	"github.com/wasmpod/wasmpod/apiserver"
 )
 
-func portForwardCommand() *ucli.Command {
-	return &ucli.Command{
+func portForwardCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "port-forward",
 		Usage:     "Forward one or more local ports to a pod",
 		ArgsUsage: "TYPE/NAME [LOCAL_PORT:]REMOTE_PORT [...[LOCAL_PORT_N:]REMOTE_PORT_N]",
@@ -48,7 +48,7 @@ Examples:
   # Listen on port 8443 locally, forwarding to the target port of the Service's port 443
   wasmpod port-forward svc/web 8443:443`,
 		Flags: append(append(connFlags(), nsFlags(false)...),
-			&ucli.StringFlag{Name: "address", Value: "localhost", Usage: "addresses to listen on (comma separated); localhost means 127.0.0.1"},
+			&cmdline.StringFlag{Name: "address", Value: "localhost", Usage: "addresses to listen on (comma separated); localhost means 127.0.0.1"},
 		),
 		Action: portForwardAction,
 	}
@@ -80,7 +80,7 @@ func parsePortSpec(s string) (forwardSpec, error) {
 	return f, nil
 }
 
-func portForwardAction(c *ucli.Context) error {
+func portForwardAction(c *cmdline.Context) error {
 	args := c.Args().Slice()
 	if len(args) < 2 {
 		return errorf("TYPE/NAME and list of ports are required for port-forward")

@@ -17,7 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -36,14 +36,14 @@ const (
 	restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 )
 
-func rolloutCommand() *ucli.Command {
-	flags := func(extra ...ucli.Flag) []ucli.Flag {
+func rolloutCommand() *cmdline.Command {
+	flags := func(extra ...cmdline.Flag) []cmdline.Flag {
 		return append(append(connFlags(), nsFlags(false)...), extra...)
 	}
-	sub := func(name, usage, args string, action ucli.ActionFunc, extra ...ucli.Flag) *ucli.Command {
-		return &ucli.Command{Name: name, Usage: usage, ArgsUsage: args, Flags: flags(extra...), Action: flagsAfterArgs(action)}
+	sub := func(name, usage, args string, action cmdline.ActionFunc, extra ...cmdline.Flag) *cmdline.Command {
+		return &cmdline.Command{Name: name, Usage: usage, ArgsUsage: args, Flags: flags(extra...), Action: action}
 	}
-	return &ucli.Command{
+	return &cmdline.Command{
 		Name:  "rollout",
 		Usage: "Manage the rollout of a deployment or daemon set",
 		Description: `Manage the rollout of a Deployment or a DaemonSet (deployment/NAME, daemonset/NAME, ds NAME...).
@@ -59,63 +59,28 @@ Examples:
   wasmpod rollout pause deployment/web
   wasmpod rollout resume deployment/web`,
 		Flags: flags(),
-		Subcommands: []*ucli.Command{
+		Subcommands: []*cmdline.Command{
 			sub("status", "Show the status of the rollout", "(TYPE NAME | TYPE/NAME)", byKind(rolloutStatus, dsRolloutStatus),
-				&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Value: true, Usage: "watch the status of the rollout until it's done"},
-				&ucli.Int64Flag{Name: "revision", Usage: "pin to a specific revision for showing its status; defaults to 0 (last revision)"},
-				&ucli.DurationFlag{Name: "timeout", Usage: "the length of time to wait before ending watch, zero means never"}),
+				&cmdline.BoolFlag{Name: "watch", Aliases: []string{"w"}, Value: true, Usage: "watch the status of the rollout until it's done"},
+				&cmdline.Int64Flag{Name: "revision", Usage: "pin to a specific revision for showing its status; defaults to 0 (last revision)"},
+				&cmdline.DurationFlag{Name: "timeout", Usage: "the length of time to wait before ending watch, zero means never"}),
 			sub("history", "View rollout history", "(TYPE NAME | TYPE/NAME)", byKind(rolloutHistory, dsRolloutHistory),
-				&ucli.Int64Flag{Name: "revision", Usage: "see the details, including podTemplate of the revision specified"}),
+				&cmdline.Int64Flag{Name: "revision", Usage: "see the details, including podTemplate of the revision specified"}),
 			sub("undo", "Undo a previous rollout", "(TYPE NAME | TYPE/NAME) [--to-revision=N]", byKind(rolloutUndo, dsRolloutUndo),
-				&ucli.Int64Flag{Name: "to-revision", Usage: "the revision to rollback to; default to 0 (last revision)"}),
+				&cmdline.Int64Flag{Name: "to-revision", Usage: "the revision to rollback to; default to 0 (last revision)"}),
 			sub("pause", "Mark the provided resource as paused", "(TYPE NAME | TYPE/NAME)",
-				byKind(rolloutPause, func(c *ucli.Context, n string) error { return dsRolloutPatch(c, n, "paused") })),
+				byKind(rolloutPause, func(c *cmdline.Context, n string) error { return dsRolloutPatch(c, n, "paused") })),
 			sub("resume", "Resume a paused resource", "(TYPE NAME | TYPE/NAME)",
-				byKind(rolloutResume, func(c *ucli.Context, n string) error { return dsRolloutPatch(c, n, "resumed") })),
+				byKind(rolloutResume, func(c *cmdline.Context, n string) error { return dsRolloutPatch(c, n, "resumed") })),
 			sub("restart", "Restart a resource", "(TYPE NAME | TYPE/NAME)",
-				byKind(rolloutRestart, func(c *ucli.Context, n string) error { return dsRolloutPatch(c, n, "restarted") })),
+				byKind(rolloutRestart, func(c *cmdline.Context, n string) error { return dsRolloutPatch(c, n, "restarted") })),
 		},
-	}
-}
-
-// flagsAfterArgs lets flags follow the positional arguments, as kubectl
-// takes them (urfave/cli stops at the first positional): the command runs
-// again with its flags first.
-func flagsAfterArgs(action ucli.ActionFunc) ucli.ActionFunc {
-	return func(c *ucli.Context) error {
-		args := c.Args().Slice()
-		kinds := flagKinds(c.Command.Flags)
-		var fl, pos []string
-		for i := 0; i < len(args); i++ {
-			a := args[i]
-			if a == "--" {
-				pos = append(pos, args[i+1:]...)
-				break
-			}
-			if !strings.HasPrefix(a, "-") || a == "-" {
-				pos = append(pos, a)
-				continue
-			}
-			fl = append(fl, a)
-			if name, hasValue := flagName(a); !hasValue && kinds[name] == kindValue && i+1 < len(args) {
-				i++
-				fl = append(fl, args[i])
-			}
-		}
-		if len(fl) == 0 {
-			return action(c)
-		}
-		parent := c
-		if l := c.Lineage(); len(l) > 1 {
-			parent = l[1]
-		}
-		return c.Command.Run(parent, append(append(append([]string{c.Command.Name}, fl...), "--"), pos...)...)
 	}
 }
 
 // rolloutTarget parses TYPE/NAME or TYPE NAME: the kind ("deployment" or
 // "daemonset") and the name.
-func rolloutTarget(c *ucli.Context) (kind, name string, err error) {
+func rolloutTarget(c *cmdline.Context) (kind, name string, err error) {
 	args := c.Args().Slice()
 	var typ string
 	switch len(args) {
@@ -145,8 +110,8 @@ func rolloutTarget(c *ucli.Context) (kind, name string, err error) {
 
 // byKind runs the DaemonSet variant of a rollout subcommand for a
 // daemonset target, else the Deployment one.
-func byKind(deploy func(*ucli.Context) error, ds func(c *ucli.Context, name string) error) ucli.ActionFunc {
-	return func(c *ucli.Context) error {
+func byKind(deploy func(*cmdline.Context) error, ds func(c *cmdline.Context, name string) error) cmdline.ActionFunc {
+	return func(c *cmdline.Context) error {
 		kind, name, err := rolloutTarget(c)
 		if err != nil {
 			return err
@@ -159,7 +124,7 @@ func byKind(deploy func(*ucli.Context) error, ds func(c *ucli.Context, name stri
 }
 
 // rolloutConn connects and reads the Deployment.
-func rolloutConn(c *ucli.Context) (*conn, string, *appsv1.Deployment, error) {
+func rolloutConn(c *cmdline.Context) (*conn, string, *appsv1.Deployment, error) {
 	_, name, err := rolloutTarget(c)
 	if err != nil {
 		return nil, "", nil, err
@@ -202,7 +167,7 @@ func deploymentStatus(d *appsv1.Deployment, revision int64) (string, bool, error
 	return fmt.Sprintf("deployment %q successfully rolled out\n", d.Name), true, nil
 }
 
-func rolloutStatus(c *ucli.Context) error {
+func rolloutStatus(c *cmdline.Context) error {
 	k, ns, d, err := rolloutConn(c)
 	if err != nil {
 		return err
@@ -227,7 +192,7 @@ func rolloutStatus(c *ucli.Context) error {
 // watchRollout prints status(obj) (each message once) until it says the
 // rollout is done, watching obj from its resourceVersion (get reads it
 // again after a watch error) unless --watch=false, within --timeout.
-func watchRollout(c *ucli.Context, k *conn, obj runtime.Object, status func(runtime.Object) (string, bool, error),
+func watchRollout(c *cmdline.Context, k *conn, obj runtime.Object, status func(runtime.Object) (string, bool, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), get func(context.Context) (runtime.Object, error)) error {
 	out := c.App.Writer
 	ctx := c.Context
@@ -323,7 +288,7 @@ func ownedReplicaSets(ctx context.Context, k *conn, d *appsv1.Deployment) (map[i
 	return out, nil
 }
 
-func rolloutHistory(c *ucli.Context) error {
+func rolloutHistory(c *cmdline.Context) error {
 	k, _, d, err := rolloutConn(c)
 	if err != nil {
 		return err
@@ -381,7 +346,7 @@ func historyTable[T metav1.Object](byRev map[int64]T) string {
 	return b.String()
 }
 
-func rolloutUndo(c *ucli.Context) error {
+func rolloutUndo(c *cmdline.Context) error {
 	k, ns, d, err := rolloutConn(c)
 	if err != nil {
 		return err
@@ -464,7 +429,7 @@ func skipRollbackAnnotation(k string) bool {
 
 // rolloutPatch applies a strategic merge patch of the Deployment and
 // prints kubectl's "deployment.apps/NAME VERB".
-func rolloutPatch(c *ucli.Context, k *conn, d *appsv1.Deployment, patch any, verb string) error {
+func rolloutPatch(c *cmdline.Context, k *conn, d *appsv1.Deployment, patch any, verb string) error {
 	body, _ := json.Marshal(patch)
 	if _, err := k.cs.AppsV1().Deployments(d.Namespace).Patch(c.Context, d.Name, types.StrategicMergePatchType, body, metav1.PatchOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -476,7 +441,7 @@ func rolloutPatch(c *ucli.Context, k *conn, d *appsv1.Deployment, patch any, ver
 	return nil
 }
 
-func rolloutPause(c *ucli.Context) error {
+func rolloutPause(c *cmdline.Context) error {
 	k, _, d, err := rolloutConn(c)
 	if err != nil {
 		return err
@@ -487,7 +452,7 @@ func rolloutPause(c *ucli.Context) error {
 	return rolloutPatch(c, k, d, map[string]any{"spec": map[string]any{"paused": true}}, "paused")
 }
 
-func rolloutResume(c *ucli.Context) error {
+func rolloutResume(c *cmdline.Context) error {
 	k, _, d, err := rolloutConn(c)
 	if err != nil {
 		return err
@@ -498,7 +463,7 @@ func rolloutResume(c *ucli.Context) error {
 	return rolloutPatch(c, k, d, map[string]any{"spec": map[string]any{"paused": nil}}, "resumed")
 }
 
-func rolloutRestart(c *ucli.Context) error {
+func rolloutRestart(c *cmdline.Context) error {
 	k, _, d, err := rolloutConn(c)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 	"sort"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,7 +30,7 @@ import (
 )
 
 // dsConn connects and reads the DaemonSet.
-func dsConn(c *ucli.Context, name string) (*conn, *appsv1.DaemonSet, error) {
+func dsConn(c *cmdline.Context, name string) (*conn, *appsv1.DaemonSet, error) {
 	k, err := connect(c)
 	if err != nil {
 		return nil, nil, err
@@ -61,7 +61,7 @@ func daemonSetStatus(ds *appsv1.DaemonSet) (string, bool, error) {
 	return fmt.Sprintf("daemon set %q successfully rolled out\n", ds.Name), true, nil
 }
 
-func dsRolloutStatus(c *ucli.Context, name string) error {
+func dsRolloutStatus(c *cmdline.Context, name string) error {
 	k, ds, err := dsConn(c, name)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func dsRolloutStatus(c *ucli.Context, name string) error {
 
 // dsHistory is kubectl's daemonSetHistory: the ControllerRevisions
 // selected by the DaemonSet's selector that it controls.
-func dsHistory(c *ucli.Context, k *conn, ds *appsv1.DaemonSet) ([]*appsv1.ControllerRevision, error) {
+func dsHistory(c *cmdline.Context, k *conn, ds *appsv1.DaemonSet) ([]*appsv1.ControllerRevision, error) {
 	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
 	if err != nil {
 		return nil, errorf("failed to create selector for DaemonSet %s: %v", ds.Name, err)
@@ -118,7 +118,7 @@ func applyDSRevision(ds *appsv1.DaemonSet, cr *appsv1.ControllerRevision) (*apps
 	return out, json.Unmarshal(patched, out)
 }
 
-func dsRolloutHistory(c *ucli.Context, name string) error {
+func dsRolloutHistory(c *cmdline.Context, name string) error {
 	k, ds, err := dsConn(c, name)
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ func dsRolloutHistory(c *ucli.Context, name string) error {
 	return nil
 }
 
-func dsRolloutUndo(c *ucli.Context, name string) error {
+func dsRolloutUndo(c *cmdline.Context, name string) error {
 	k, ds, err := dsConn(c, name)
 	if err != nil {
 		return err
@@ -213,7 +213,7 @@ func dsRolloutUndo(c *ucli.Context, name string) error {
 // dsRolloutPatch is kubectl's pause, resume and restart of a DaemonSet:
 // pause and resume are not supported (objectpauser, objectresumer); a
 // restart stamps the template with restartedAt.
-func dsRolloutPatch(c *ucli.Context, name, verb string) error {
+func dsRolloutPatch(c *cmdline.Context, name, verb string) error {
 	k, ds, err := dsConn(c, name)
 	if err != nil {
 		return err

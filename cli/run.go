@@ -11,7 +11,7 @@ import (
 	"sync"
 	"syscall"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,8 +25,8 @@ import (
 	"github.com/wasmpod/wasmpod/pods"
 )
 
-func runCommand() *ucli.Command {
-	return &ucli.Command{
+func runCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "run",
 		Usage:     "Run the Pods (and Services, ...) of a manifest in the foreground, streaming their logs",
 		ArgsUsage: "FILE|DIR|-",
@@ -44,20 +44,20 @@ once, with exit status 128 plus the signal's number (130 for Ctrl-C).
 
 Exit status: 0 when every pod Succeeded; otherwise the exit code of the first
 failed container, or 1 if there is none.`,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "data-dir", Usage: "directory for pod state (logs, emptyDir volumes); a temporary one when unset"},
-			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
-			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the manifests of DIR's subdirectories too"},
-			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
-			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
+		Flags: []cmdline.Flag{
+			&cmdline.StringFlag{Name: "data-dir", Usage: "directory for pod state (logs, emptyDir volumes); a temporary one when unset"},
+			&cmdline.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
+			&cmdline.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the manifests of DIR's subdirectories too"},
+			&cmdline.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
+			&cmdline.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
 		},
 		Action: runAction,
 	}
 }
 
-func runAction(c *ucli.Context) error {
+func runAction(c *cmdline.Context) error {
 	if c.NArg() != 1 {
-		return ucli.Exit("run needs exactly one FILE or DIR argument (or - for standard input); see 'wasmpod run --help'", 2)
+		return cmdline.Exit("run needs exactly one FILE or DIR argument (or - for standard input); see 'wasmpod run --help'", 2)
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	files, err := manifestFiles(c.Args().First(), c.Bool("recursive"))
@@ -70,7 +70,7 @@ func runAction(c *ucli.Context) error {
 	for _, f := range files {
 		docs, err := wasmpod.LoadDocuments(f, wasmpod.LoadOptions{AllowHostPath: c.Bool("allow-host-path")})
 		if err != nil {
-			return ucli.Exit(err.Error(), 1)
+			return cmdline.Exit(err.Error(), 1)
 		}
 		for _, d := range docs {
 			if p, ok := d.Object.(*corev1.Pod); ok {
@@ -82,7 +82,7 @@ func runAction(c *ucli.Context) error {
 		}
 	}
 	if len(ps) == 0 {
-		return ucli.Exit(fmt.Sprintf("no pods found in %s", c.Args().First()), 1)
+		return cmdline.Exit(fmt.Sprintf("no pods found in %s", c.Args().First()), 1)
 	}
 	var outMu sync.Mutex
 	ctx := c.Context
@@ -99,7 +99,7 @@ func runAction(c *ucli.Context) error {
 		},
 	})
 	if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return cmdline.Exit(err.Error(), 1)
 	}
 	defer cl.Close()
 
@@ -112,9 +112,9 @@ func runAction(c *ucli.Context) error {
 	// ImagePullBackOff. Ctrl-C (or SIGTERM) meanwhile stops the command at
 	// once (a first build and compile take a while): no pod runs yet.
 	if sig, err := prepareInterruptibly(ctx, cl, podDocs, stderr, sigs); sig != nil {
-		return ucli.Exit(fmt.Sprintf("%s: stopped before any pod started", sig), 128+int(sig.(syscall.Signal)))
+		return cmdline.Exit(fmt.Sprintf("%s: stopped before any pod started", sig), 128+int(sig.(syscall.Signal)))
 	} else if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return cmdline.Exit(err.Error(), 1)
 	}
 
 	pr := &statusPrinter{w: stderr, last: map[string]string{}, events: map[string]int32{}}
@@ -124,12 +124,12 @@ func runAction(c *ucli.Context) error {
 	}
 	podW, err := cl.Watch(ctx, "pods", "", metav1.ListOptions{})
 	if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return cmdline.Exit(err.Error(), 1)
 	}
 	defer podW.Stop()
 	evW, err := cl.Watch(ctx, "events", "", metav1.ListOptions{FieldSelector: "type=Warning"})
 	if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return cmdline.Exit(err.Error(), 1)
 	}
 	defer evW.Stop()
 	go func() {
@@ -144,7 +144,7 @@ func runAction(c *ucli.Context) error {
 	for _, o := range others {
 		out, err := cl.Apply(ctx, o)
 		if err != nil {
-			return ucli.Exit(err.Error(), 1)
+			return cmdline.Exit(err.Error(), 1)
 		}
 		if m, err := meta.Accessor(out); err == nil {
 			fmt.Fprintf(stderr, "%s/%s created\n", strings.ToLower(out.GetObjectKind().GroupVersionKind().Kind), m.GetName())
@@ -152,7 +152,7 @@ func runAction(c *ucli.Context) error {
 	}
 	for _, p := range ps {
 		if _, err := cl.Apply(ctx, p); err != nil {
-			return ucli.Exit(err.Error(), 1)
+			return cmdline.Exit(err.Error(), 1)
 		}
 	}
 
@@ -163,7 +163,7 @@ func runAction(c *ucli.Context) error {
 		select {
 		case ev, ok := <-podW.ResultChan():
 			if !ok {
-				return ucli.Exit("watch of pods ended unexpectedly", 1)
+				return cmdline.Exit("watch of pods ended unexpectedly", 1)
 			}
 			p, isPod := ev.Object.(*corev1.Pod)
 			if !isPod || !want[p.Namespace+"/"+p.Name] {
@@ -201,7 +201,7 @@ func runAction(c *ucli.Context) error {
 		out = append(out, final[p.Namespace+"/"+p.Name])
 	}
 	if code := exitCode(out, killed); code != 0 {
-		return ucli.Exit("", code)
+		return cmdline.Exit("", code)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,8 +29,8 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-func scaleCommand() *ucli.Command {
-	return &ucli.Command{
+func scaleCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:      "scale",
 		Usage:     "Set a new size for a deployment, replica set or stateful set",
 		ArgsUsage: "[--resource-version=version] [--current-replicas=count] --replicas=COUNT (-f FILENAME | TYPE NAME)",
@@ -58,14 +58,14 @@ Examples:
   # Scale every deployment labelled tier in (web,api) to 0
   wasmpod scale deployments -l 'tier in (web,api)' --replicas=0`,
 		Flags: append(append(append(connFlags(), nsFlags(false)...), fileFlags("identifying the resource to set a new size")...),
-			&ucli.IntFlag{Name: "replicas", Value: -1, Usage: "the new desired number of replicas; required"},
-			&ucli.IntFlag{Name: "current-replicas", Value: -1, Usage: "precondition for current size: requires that the current size of the resource match this value in order to scale; -1 (default) for no condition"},
-			&ucli.StringFlag{Name: "resource-version", Usage: "precondition for resource version: requires that the current resource version match this value in order to scale"},
-			&ucli.BoolFlag{Name: "all", Usage: "select all resources in the namespace of the specified resource types"},
-			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin' and set-based requirements (e.g. -l 'env in (a,b),!canary')"},
-			&ucli.DurationFlag{Name: "timeout", Usage: "the length of time to wait before giving up on a scale operation, zero means don't wait; other values need a unit (e.g. 1s, 2m, 3h)"},
-			&ucli.StringFlag{Name: "dry-run", Value: "none", Usage: "must be \"none\", \"server\", or \"client\"; with client, only print the object that would be sent; with server, submit a server-side request without persisting it"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: one of (json, yaml, name)"},
+			&cmdline.IntFlag{Name: "replicas", Value: -1, Usage: "the new desired number of replicas; required"},
+			&cmdline.IntFlag{Name: "current-replicas", Value: -1, Usage: "precondition for current size: requires that the current size of the resource match this value in order to scale; -1 (default) for no condition"},
+			&cmdline.StringFlag{Name: "resource-version", Usage: "precondition for resource version: requires that the current resource version match this value in order to scale"},
+			&cmdline.BoolFlag{Name: "all", Usage: "select all resources in the namespace of the specified resource types"},
+			&cmdline.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin' and set-based requirements (e.g. -l 'env in (a,b),!canary')"},
+			&cmdline.DurationFlag{Name: "timeout", Usage: "the length of time to wait before giving up on a scale operation, zero means don't wait; other values need a unit (e.g. 1s, 2m, 3h)"},
+			&cmdline.StringFlag{Name: "dry-run", Value: "none", Usage: "must be \"none\", \"server\", or \"client\"; with client, only print the object that would be sent; with server, submit a server-side request without persisting it"},
+			&cmdline.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: one of (json, yaml, name)"},
 		),
 		Action: scaleAction,
 	}
@@ -77,7 +77,7 @@ type scaleTarget struct {
 	obj *unstructured.Unstructured
 }
 
-func scaleAction(c *ucli.Context) error {
+func scaleAction(c *cmdline.Context) error {
 	if !c.IsSet("replicas") {
 		return errorf("required flag(s) \"replicas\" not set")
 	}
@@ -399,6 +399,3 @@ func (s scaleNS) Patch(ctx context.Context, gvr schema.GroupVersionResource, nam
 	}
 	return s.do(ctx, r, err)
 }
-
-// scale takes kubectl-style arguments (flags after TYPE NAME, see args.go).
-func init() { kubectlCommands["scale"] = true }

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 
 	"github.com/wasmpod/wasmpod"
@@ -22,8 +22,8 @@ import (
 	"github.com/wasmpod/wasmpod/pods"
 )
 
-func serveCommand() *ucli.Command {
-	return &ucli.Command{
+func serveCommand() *cmdline.Command {
+	return &cmdline.Command{
 		Name:  "serve",
 		Usage: "Run the control plane (API server, store, scheduler, controllers) and node agents",
 		Description: `Serves the Kubernetes-style API on a Unix socket (mode 0600: file permissions are
@@ -44,40 +44,40 @@ none is given, and writes an admin kubeconfig to <data-dir>/kubeconfig
 Without --listen there is no kubeconfig: the Unix socket has no TLS.
 
 Use the other commands (get, apply, logs, exec, delete…) against it.`,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], maxPods, clusterCIDR, nodeCIDRMaskSize, ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
-			&ucli.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes (made 0700; one owned by another user is refused)", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
-			&ucli.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
-			&ucli.StringFlag{Name: "listen", Usage: "also serve HTTPS on this TCP address (host:port) and write <data-dir>/kubeconfig for it"},
-			&ucli.StringFlag{Name: "token", Usage: "bearer token required on TCP: at least 16 random characters (e.g. openssl rand -hex 32); weak tokens are refused (default: generated once into <data-dir>/token)", EnvVars: []string{"WASMPOD_TOKEN"}},
-			&ucli.StringFlag{Name: "token-auth-file", Usage: "static token file of other users, in kube-apiserver's format (CSV lines token,user,uid,\"group1,group2\"), read once at start; RBAC (rbac.authorization.k8s.io Roles and bindings) authorizes them, while --token is the admin (system:masters)"},
-			&ucli.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) for --listen instead of the generated one in <data-dir>/pki"},
-			&ucli.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
-			&ucli.StringFlag{Name: "write-kubeconfig", Usage: "also write the admin kubeconfig for --listen to this file (merged into it if it is a kubeconfig already)"},
-			&ucli.StringFlag{Name: "insecure-http-listen", Usage: "also serve plain HTTP (bearer token required) on this loopback address (127.0.0.1, ::1 or localhost only)"},
-			&ucli.IntFlag{Name: "nodes", Usage: "number of node agents in this process (0: none, a control plane that `wasmpod agent` nodes join over --listen)", Value: 1},
-			&ucli.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
-			&ucli.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
-			&ucli.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
-			&ucli.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
-			&ucli.BoolFlag{Name: "allow-store-reset", Usage: "start even though the store under --data-dir is missing, empty or older than the revision it last recorded (its data is lost): only to start over deliberately; restore a backup with \"wasmpod restore\" instead"},
-			&ucli.DurationFlag{Name: "node-monitor-grace-period", Usage: "mark a node Unknown when its lease is older than this", Value: 40 * time.Second},
-			&ucli.DurationFlag{Name: "heartbeat-interval", Usage: "how often node agents renew their lease", Value: 10 * time.Second},
-			&ucli.IntFlag{Name: "max-pods", Usage: "pods each node can run (its pods capacity, the kubelet's --max-pods); a node's capacity.pods in --config overrides it", Value: pods.DefaultMaxPods},
-			&ucli.StringFlag{Name: "cluster-cidr", Usage: "the pods' address range, split into the nodes' pod ranges (kube-controller-manager's --cluster-cidr)", Value: pods.DefaultClusterCIDR},
-			&ucli.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of each node's pod range (node.spec.podCIDR) within --cluster-cidr; a /N range holds 2^(32-N)-3 pods, and the pods past that wait for an address (ContainerCreating)", DefaultText: "24, or 64 for IPv6"},
-			&ucli.StringSliceFlag{Name: "etcd-servers", Usage: "keep the cluster's state in etcd instead of <data-dir>: its client URLs, comma-separated (kube-apiserver's --etcd-servers); several serve processes may share it"},
-			&ucli.StringFlag{Name: "etcd-cafile", Usage: "CA (PEM) that verifies the etcd servers' certificates"},
-			&ucli.StringFlag{Name: "etcd-certfile", Usage: "client certificate (PEM) for etcd"},
-			&ucli.StringFlag{Name: "etcd-keyfile", Usage: "private key (PEM) of --etcd-certfile"},
-			&ucli.StringFlag{Name: "etcd-username", Usage: "user for an etcd with auth enabled (its password from $WASMPOD_ETCD_PASSWORD)", EnvVars: []string{"WASMPOD_ETCD_USERNAME"}},
-			&ucli.StringFlag{Name: "etcd-prefix", Usage: "root of the cluster's keys in etcd", Value: "/wasmpod"},
+		Flags: []cmdline.Flag{
+			&cmdline.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], maxPods, clusterCIDR, nodeCIDRMaskSize, ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
+			&cmdline.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes (made 0700; one owned by another user is refused)", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
+			&cmdline.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
+			&cmdline.StringFlag{Name: "listen", Usage: "also serve HTTPS on this TCP address (host:port) and write <data-dir>/kubeconfig for it"},
+			&cmdline.StringFlag{Name: "token", Usage: "bearer token required on TCP: at least 16 random characters (e.g. openssl rand -hex 32); weak tokens are refused (default: generated once into <data-dir>/token)", EnvVars: []string{"WASMPOD_TOKEN"}},
+			&cmdline.StringFlag{Name: "token-auth-file", Usage: "static token file of other users, in kube-apiserver's format (CSV lines token,user,uid,\"group1,group2\"), read once at start; RBAC (rbac.authorization.k8s.io Roles and bindings) authorizes them, while --token is the admin (system:masters)"},
+			&cmdline.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) for --listen instead of the generated one in <data-dir>/pki"},
+			&cmdline.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
+			&cmdline.StringFlag{Name: "write-kubeconfig", Usage: "also write the admin kubeconfig for --listen to this file (merged into it if it is a kubeconfig already)"},
+			&cmdline.StringFlag{Name: "insecure-http-listen", Usage: "also serve plain HTTP (bearer token required) on this loopback address (127.0.0.1, ::1 or localhost only)"},
+			&cmdline.IntFlag{Name: "nodes", Usage: "number of node agents in this process (0: none, a control plane that `wasmpod agent` nodes join over --listen)", Value: 1},
+			&cmdline.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
+			&cmdline.BoolFlag{Name: "allow-host-path", Usage: "permit hostPath volumes"},
+			&cmdline.StringFlag{Name: "host-port-address", Usage: "host address that hostPorts and NodePorts listen on", Value: "127.0.0.1"},
+			&cmdline.BoolFlag{Name: "deny-egress", Usage: "refuse pods' connections to addresses outside the cluster (the guest gets EACCES)"},
+			&cmdline.BoolFlag{Name: "allow-store-reset", Usage: "start even though the store under --data-dir is missing, empty or older than the revision it last recorded (its data is lost): only to start over deliberately; restore a backup with \"wasmpod restore\" instead"},
+			&cmdline.DurationFlag{Name: "node-monitor-grace-period", Usage: "mark a node Unknown when its lease is older than this", Value: 40 * time.Second},
+			&cmdline.DurationFlag{Name: "heartbeat-interval", Usage: "how often node agents renew their lease", Value: 10 * time.Second},
+			&cmdline.IntFlag{Name: "max-pods", Usage: "pods each node can run (its pods capacity, the kubelet's --max-pods); a node's capacity.pods in --config overrides it", Value: pods.DefaultMaxPods},
+			&cmdline.StringFlag{Name: "cluster-cidr", Usage: "the pods' address range, split into the nodes' pod ranges (kube-controller-manager's --cluster-cidr)", Value: pods.DefaultClusterCIDR},
+			&cmdline.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of each node's pod range (node.spec.podCIDR) within --cluster-cidr; a /N range holds 2^(32-N)-3 pods, and the pods past that wait for an address (ContainerCreating)", DefaultText: "24, or 64 for IPv6"},
+			&cmdline.StringSliceFlag{Name: "etcd-servers", Usage: "keep the cluster's state in etcd instead of <data-dir>: its client URLs, comma-separated (kube-apiserver's --etcd-servers); several serve processes may share it"},
+			&cmdline.StringFlag{Name: "etcd-cafile", Usage: "CA (PEM) that verifies the etcd servers' certificates"},
+			&cmdline.StringFlag{Name: "etcd-certfile", Usage: "client certificate (PEM) for etcd"},
+			&cmdline.StringFlag{Name: "etcd-keyfile", Usage: "private key (PEM) of --etcd-certfile"},
+			&cmdline.StringFlag{Name: "etcd-username", Usage: "user for an etcd with auth enabled (its password from $WASMPOD_ETCD_PASSWORD)", EnvVars: []string{"WASMPOD_ETCD_USERNAME"}},
+			&cmdline.StringFlag{Name: "etcd-prefix", Usage: "root of the cluster's keys in etcd", Value: "/wasmpod"},
 		},
 		Action: serveAction,
 	}
 }
 
-func serveAction(c *ucli.Context) error {
+func serveAction(c *cmdline.Context) error {
 	stderr := c.App.ErrWriter
 	var nodeSpecs []wasmpod.NodeSpec
 	var fileCfg *ServeConfig
@@ -85,10 +85,10 @@ func serveAction(c *ucli.Context) error {
 		cfg, err := loadServeConfig(path)
 		fileCfg = cfg
 		if err != nil {
-			return ucli.Exit(err.Error(), 2)
+			return cmdline.Exit(err.Error(), 2)
 		}
 		if err := applyServeConfig(c, cfg); err != nil {
-			return ucli.Exit(err.Error(), 2)
+			return cmdline.Exit(err.Error(), 2)
 		}
 		if !c.IsSet("nodes") {
 			nodeSpecs = cfg.Nodes
@@ -103,58 +103,58 @@ func serveAction(c *ucli.Context) error {
 	tcp := listen != "" || insecureListen != ""
 	if listen != "" {
 		if _, _, err := net.SplitHostPort(listen); err != nil {
-			return ucli.Exit(fmt.Sprintf("--listen %q: %v", listen, err), 2)
+			return cmdline.Exit(fmt.Sprintf("--listen %q: %v", listen, err), 2)
 		}
 	}
 	if insecureListen != "" {
 		if err := checkLoopbackListen(insecureListen); err != nil {
-			return ucli.Exit(err.Error(), 2)
+			return cmdline.Exit(err.Error(), 2)
 		}
 	}
 	if (c.String("tls-cert-file") == "") != (c.String("tls-private-key-file") == "") {
-		return ucli.Exit("--tls-cert-file and --tls-private-key-file go together", 2)
+		return cmdline.Exit("--tls-cert-file and --tls-private-key-file go together", 2)
 	}
 	if listen == "" && (c.String("tls-cert-file") != "" || c.String("write-kubeconfig") != "") {
-		return ucli.Exit("--tls-cert-file and --write-kubeconfig need --listen (the Unix socket has no TLS)", 2)
+		return cmdline.Exit("--tls-cert-file and --write-kubeconfig need --listen (the Unix socket has no TLS)", 2)
 	}
 	if tcp && (c.IsSet("token") || c.String("token") != "") {
 		if err := apiserver.CheckToken(c.String("token")); err != nil {
-			return ucli.Exit(fmt.Sprintf("--token (or WASMPOD_TOKEN, or token in --config): %v", err), 2)
+			return cmdline.Exit(fmt.Sprintf("--token (or WASMPOD_TOKEN, or token in --config): %v", err), 2)
 		}
 	}
 	var users authenticator.Token
 	if f := c.String("token-auth-file"); f != "" {
 		if !tcp {
-			return ucli.Exit("--token-auth-file needs --listen or --insecure-http-listen (on the Unix socket everyone is the admin)", 2)
+			return cmdline.Exit("--token-auth-file needs --listen or --insecure-http-listen (on the Unix socket everyone is the admin)", 2)
 		}
 		var err error
 		if users, err = apiserver.LoadTokenFile(f); err != nil {
-			return ucli.Exit(fmt.Sprintf("--token-auth-file: %v", err), 2)
+			return cmdline.Exit(fmt.Sprintf("--token-auth-file: %v", err), 2)
 		}
 	}
 	hostPortAddr, err := netip.ParseAddr(c.String("host-port-address"))
 	if err != nil {
-		return ucli.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
+		return cmdline.Exit(fmt.Sprintf("--host-port-address: %v", err), 2)
 	}
 	if c.Int("nodes") < 0 {
-		return ucli.Exit("--nodes must not be negative (0: a control plane alone, which `wasmpod agent` nodes join)", 2)
+		return cmdline.Exit("--nodes must not be negative (0: a control plane alone, which `wasmpod agent` nodes join)", 2)
 	}
 	noNodes := c.IsSet("nodes") && c.Int("nodes") == 0
 	if noNodes {
 		if listen == "" {
-			return ucli.Exit("--nodes 0 needs --listen: nodes join over HTTPS (wasmpod agent)", 2)
+			return cmdline.Exit("--nodes 0 needs --listen: nodes join over HTTPS (wasmpod agent)", 2)
 		}
 		nodeSpecs = nil
 	}
 	if c.Int("max-pods") < 0 {
-		return ucli.Exit(fmt.Sprintf("invalid configuration: maxPods (--max-pods) %d must not be a negative number", c.Int("max-pods")), 2)
+		return cmdline.Exit(fmt.Sprintf("invalid configuration: maxPods (--max-pods) %d must not be a negative number", c.Int("max-pods")), 2)
 	}
 	nodeCount := c.Int("nodes")
 	if len(nodeSpecs) > 0 {
 		nodeCount = len(nodeSpecs)
 	}
 	if _, _, err := pods.NodePodCIDRs(c.String("cluster-cidr"), c.Int("node-cidr-mask-size"), nodeCount); err != nil {
-		return ucli.Exit(err.Error(), 2)
+		return cmdline.Exit(err.Error(), 2)
 	}
 	privateUmask() // logs, volumes and the store: not readable by other users
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -183,7 +183,7 @@ func serveAction(c *ucli.Context) error {
 	fileCfg.applyTo(&wcfg)
 	if servers := c.StringSlice("etcd-servers"); len(servers) > 0 { // store/etcd instead of bbolt
 		if (c.String("etcd-certfile") == "") != (c.String("etcd-keyfile") == "") {
-			return ucli.Exit("--etcd-certfile and --etcd-keyfile go together", 2)
+			return cmdline.Exit("--etcd-certfile and --etcd-keyfile go together", 2)
 		}
 		wcfg.Store = wasmpod.StoreEtcd
 		wcfg.Etcd = wasmpod.EtcdConfig{Servers: servers, CAFile: c.String("etcd-cafile"), CertFile: c.String("etcd-certfile"), KeyFile: c.String("etcd-keyfile"),
@@ -191,13 +191,13 @@ func serveAction(c *ucli.Context) error {
 	} else {
 		for _, f := range []string{"etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username", "etcd-prefix"} {
 			if c.IsSet(f) {
-				return ucli.Exit(fmt.Sprintf("--%s needs --etcd-servers", f), 2)
+				return cmdline.Exit(fmt.Sprintf("--%s needs --etcd-servers", f), 2)
 			}
 		}
 	}
 	cl, err := wasmpod.New(ctx, wcfg)
 	if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return cmdline.Exit(err.Error(), 1)
 	}
 	defer cl.Close()
 	token := c.String("token")
@@ -205,7 +205,7 @@ func serveAction(c *ucli.Context) error {
 	if tcp {
 		if token == "" {
 			if token, err = loadOrCreateToken(dataDir); err != nil {
-				return ucli.Exit(fmt.Sprintf("token: %v", err), 1)
+				return cmdline.Exit(fmt.Sprintf("token: %v", err), 1)
 			}
 		}
 	}
@@ -217,7 +217,7 @@ func serveAction(c *ucli.Context) error {
 			pki, err = loadOrCreatePKI(filepath.Join(dataDir, pkiDirName), servingHosts(host), time.Now())
 		}
 		if err != nil {
-			return ucli.Exit(fmt.Sprintf("serving certificate: %v", err), 1)
+			return cmdline.Exit(fmt.Sprintf("serving certificate: %v", err), 1)
 		}
 		// kube-root-ca.crt and the pods' ServiceAccount tokens
 		cl.SetRootCA(pki.caPEM)
@@ -229,14 +229,14 @@ func serveAction(c *ucli.Context) error {
 				err = cl.Server().SetKubeletClient(certPEM, keyPEM)
 			}
 			if err != nil {
-				return ucli.Exit(fmt.Sprintf("kubelet client certificate: %v", err), 1)
+				return cmdline.Exit(fmt.Sprintf("kubelet client certificate: %v", err), 1)
 			}
 		}
 	}
 
 	ul, err := apiserver.ListenUnix(socket)
 	if err != nil {
-		return ucli.Exit(err.Error(), 1)
+		return cmdline.Exit(err.Error(), 1)
 	}
 	servers := []*http.Server{apiserver.NewHTTPServer(cl.Handler(), apiserver.ServingOptions{})}
 	listeners := []net.Listener{ul}
@@ -255,7 +255,7 @@ func serveAction(c *ucli.Context) error {
 		tl, err := net.Listen("tcp", listen)
 		if err != nil {
 			closeAll()
-			return ucli.Exit(err.Error(), 1)
+			return cmdline.Exit(err.Error(), 1)
 		}
 		host, _, _ := net.SplitHostPort(listen)
 		url := serverURL(host, tl.Addr())
@@ -280,7 +280,7 @@ func serveAction(c *ucli.Context) error {
 		for i, p := range kubeconfigs {
 			if err := writeKubeconfig(p, url, pki.caPEM, token); err != nil {
 				closeAll()
-				return ucli.Exit(fmt.Sprintf("kubeconfig: %v", err), 1)
+				return cmdline.Exit(fmt.Sprintf("kubeconfig: %v", err), 1)
 			}
 			if i == 0 {
 				rec.Kubeconfig = p
@@ -294,7 +294,7 @@ func serveAction(c *ucli.Context) error {
 		hl, err := net.Listen("tcp", insecureListen)
 		if err != nil {
 			closeAll()
-			return ucli.Exit(err.Error(), 1)
+			return cmdline.Exit(err.Error(), 1)
 		}
 		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users}), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(hl, 0))

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
@@ -130,7 +130,7 @@ func loadServeConfig(path string) (*ServeConfig, error) {
 }
 
 // applyServeConfig sets flags the command line left unset from cfg.
-func applyServeConfig(c *ucli.Context, cfg *ServeConfig) error {
+func applyServeConfig(c *cmdline.Context, cfg *ServeConfig) error {
 	set := func(flag, v string) error {
 		if v == "" || c.IsSet(flag) {
 			return nil

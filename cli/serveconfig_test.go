@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 )
 
 func writeConfig(t *testing.T, content string) string {
@@ -45,9 +45,9 @@ func TestServeConfigFlagsOverride(t *testing.T) {
 		t.Fatalf("nodes: %+v", cfg.Nodes)
 	}
 	var got map[string]string
-	app := &ucli.App{
+	app := &cmdline.App{
 		Flags: serveCommand().Flags,
-		Action: func(c *ucli.Context) error {
+		Action: func(c *cmdline.Context) error {
 			if err := applyServeConfig(c, cfg); err != nil {
 				return err
 			}
@@ -82,9 +82,9 @@ func TestServePodNetworkFlagErrors(t *testing.T) {
 		{[]string{"--nodes", "3", "--cluster-cidr", "10.244.0.0/24", "--node-cidr-mask-size", "25"}, "too few for 3 nodes"},
 		{[]string{"--max-pods", "-5"}, "maxPods (--max-pods) -5 must not be a negative number"},
 	} {
-		app := &ucli.App{Flags: serveCommand().Flags, Action: serveAction, ExitErrHandler: func(*ucli.Context, error) {}}
+		app := &cmdline.App{Flags: serveCommand().Flags, Action: serveAction}
 		err := app.Run(append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...))
-		var ec ucli.ExitCoder
+		var ec cmdline.ExitCoder
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ec) || ec.ExitCode() != 2 {
 			t.Errorf("serve %v: %v, want exit 2 with %q", tc.args, err, tc.want)
 		}

@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	ucli "github.com/urfave/cli/v2"
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -33,8 +33,8 @@ import (
 )
 
 // cacheDirFlag is where apply, create and image import build go:// images.
-func cacheDirFlag() ucli.Flag {
-	return &ucli.StringFlag{Name: "cache-dir", EnvVars: []string{"WASMPOD_CACHE_DIR"}, Usage: "directory for go:// images built on this machine", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"}
+func cacheDirFlag() cmdline.Flag {
+	return &cmdline.StringFlag{Name: "cache-dir", EnvVars: []string{"WASMPOD_CACHE_DIR"}, Usage: "directory for go:// images built on this machine", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"}
 }
 
 // errNoModuleStore: the server does not serve /wasmpod/modules/.
@@ -56,10 +56,10 @@ type uploader struct {
 	present map[string]bool
 }
 
-func newUploader(c *ucli.Context, k *conn) *uploader {
+func newUploader(c *cmdline.Context, k *conn) *uploader {
 	return &uploader{
 		k:        k,
-		resolver: &images.Resolver{CacheDir: filepath.Join(flagString(c, "cache-dir"), "images"), Progress: c.App.ErrWriter},
+		resolver: &images.Resolver{CacheDir: filepath.Join(c.String("cache-dir"), "images"), Progress: c.App.ErrWriter},
 		progress: c.App.ErrWriter,
 		remote:   strings.HasPrefix(k.server, "http"),
 		done:     map[[2]string]string{},

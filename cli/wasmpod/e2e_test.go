@@ -340,6 +340,6 @@ func TestVersionAndHelp(t *testing.T) {
 		if code := p.wait(time.Minute); code != 0 {
 			t.Fatalf("%v exit %d", args, code)
 		}
-		contains(t, "help", p.stdout.String(), "USAGE")
+		contains(t, "help", p.stdout.String(), "Usage:")
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // releaseTags are the Justfile's release_tags.
-const releaseTags = "grpcnotrace,urfave_cli_no_docs"
+const releaseTags = "grpcnotrace"
 
 // BenchmarkReleaseFootprint reports issue 14's two footprint figures for
 // the release binary (built here as `just release` builds it: CGO off,

@@ -28,7 +28,7 @@ import (
 )
 
 func main() {
-	tags := flag.String("tags", "grpcnotrace,urfave_cli_no_docs", "build tags (the Justfile's release_tags)")
+	tags := flag.String("tags", "grpcnotrace", "build tags (the Justfile's release_tags)")
 	depth := flag.Int("depth", 40, "callers to print for each")
 	flag.Parse()
 	pkg := "./cli/wasmpod"
