@@ -431,12 +431,16 @@ func (app *App) cobraCommand(c *Command, inherited []Flag) *cobra.Command {
 		DisableFlagsInUseLine: c.UsageText != "",
 	}
 	if c.UsageText != "" {
-		// "PROG NAME ARGS" lines: cobra prints Use after "PROG".
+		// "PROG [PARENT...] NAME ARGS" lines: cobra prints the command's
+		// path, then Use from the name on.
 		lines := strings.Split(c.UsageText, "\n")
 		for i, l := range lines {
 			lines[i] = strings.TrimSpace(l)
 		}
-		_, cc.Use, _ = strings.Cut(strings.Join(lines, "\n  "), " ")
+		if i := strings.Index(lines[0]+" ", " "+c.Name+" "); i >= 0 {
+			lines[0] = lines[0][i+1:]
+		}
+		cc.Use = strings.Join(lines, "\n  ")
 	}
 	if len(c.Subcommands) > 0 {
 		addFlags(cc.PersistentFlags(), c.Flags)
