@@ -25,7 +25,8 @@
 // Bounds: handshakes are bounded in time (HandshakeTimeout) and number
 // (MaxHandshakes); a header must arrive within HeaderTimeout; a peer holds
 // at most MaxStreamsPerPeer streams of ours at once (past it a stream is
-// closed at once; yamux's own accept backlog bounds the rest); each inbound
+// closed at once; yamux's own accept backlog bounds the rest), 4 of them
+// datagram streams; each inbound
 // flow holds one fd of the Network's HostFDs budget and its bytes count
 // against the receiving pod's socket buffers; outbound datagrams queue up
 // to 1 MiB per peer and are dropped past it.
@@ -340,6 +341,9 @@ const (
 	frameHead = 2 + 2*addrLen
 	// maxDatagram is the largest UDP payload (IPv4's).
 	maxDatagram = 65507
+	// maxDatagramStreams bounds a peer's datagram streams at once (it
+	// opens one; a new one may overlap an old one that is ending).
+	maxDatagramStreams = 4
 	// maxQueuedDatagramBytes bounds a peer's outbound datagram queue.
 	maxQueuedDatagramBytes = 1 << 20
 )

@@ -215,7 +215,13 @@ func TestOverlayPeerRestartResets(t *testing.T) {
 	b.stop() // the agent dies: its process's connections close
 
 	ev := waitEv(t, s, network.Hangup, 10*time.Second)
-	if _, err := s.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
+	_, err := s.Read(make([]byte, 8))
+	for deadline := time.Now().Add(5 * time.Second); errors.Is(err, syscall.EAGAIN) && time.Now().Before(deadline); {
+		// the reset reaches the two directions one after the other
+		time.Sleep(time.Millisecond)
+		_, err = s.Read(make([]byte, 8))
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("read after the peer restarted: %v (events %b), want ECONNRESET", err, ev)
 	}
 	b2 := startNode(t, ca, "b", addr, nil)
@@ -407,6 +413,22 @@ func TestOverlayHostilePeerIsBounded(t *testing.T) {
 	ds.Write(make([]byte, frameHead-2))
 	if !closed(ds) {
 		t.Error("an oversized datagram frame left the stream open")
+	}
+	// datagram streams past four are closed at once
+	var dss []*yamux.Stream
+	for range 4 {
+		ds, _ := s.OpenStream()
+		ds.Write(header(kindUDP, netip.AddrPort{}, netip.AddrPort{}))
+		dss = append(dss, ds)
+	}
+	time.Sleep(50 * time.Millisecond)
+	ds5, _ := s.OpenStream()
+	ds5.Write(header(kindUDP, netip.AddrPort{}, netip.AddrPort{}))
+	if !closed(ds5) {
+		t.Error("a fifth datagram stream stays open")
+	}
+	for _, ds := range dss {
+		ds.Close()
 	}
 	// the session and the node still serve
 	pa := addPod(t, a, "pa", ipA1)

@@ -112,7 +112,7 @@ func (o *Overlay) serveSession(node string, s *yamux.Session) {
 		o.mu.Unlock()
 		s.Close()
 	}()
-	var open atomic.Int64
+	var open, dgram atomic.Int64
 	for {
 		st, err := s.AcceptStream()
 		if err != nil {
@@ -126,7 +126,7 @@ func (o *Overlay) serveSession(node string, s *yamux.Session) {
 		go func() {
 			defer o.wg.Done()
 			defer open.Add(-1)
-			o.serveStream(node, &conn{Conn: st, sess: s})
+			o.serveStream(node, &conn{Conn: st, sess: s}, &dgram)
 		}()
 	}
 }
@@ -143,7 +143,7 @@ func (o *Overlay) allowedSource(node string, a netip.Addr) bool {
 
 // serveStream reads a stream's header and serves it. A malformed header
 // closes the stream; a source the peer may not claim is refused (EACCES).
-func (o *Overlay) serveStream(node string, c *conn) {
+func (o *Overlay) serveStream(node string, c *conn, dgram *atomic.Int64) {
 	var h [headerLen]byte
 	c.SetReadDeadline(time.Now().Add(o.cfg.HeaderTimeout))
 	if _, err := io.ReadFull(c, h[:]); err != nil || h[0] != version || (h[1] != kindTCP && h[1] != kindUDP) {
@@ -152,6 +152,13 @@ func (o *Overlay) serveStream(node string, c *conn) {
 	}
 	c.SetReadDeadline(time.Time{})
 	if h[1] == kindUDP {
+		// A peer needs one datagram stream; each holds a 64 KiB buffer.
+		if dgram.Add(1) > maxDatagramStreams {
+			dgram.Add(-1)
+			c.Close()
+			return
+		}
+		defer dgram.Add(-1)
 		o.serveDatagrams(node, c)
 		return
 	}
