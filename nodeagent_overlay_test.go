@@ -1,12 +1,12 @@
 package wasmpod
 
 // Issue 15 §5, the pod network across nodes: two agents (RunAgent) of one
-// TLS control plane, joined with a token (bootstrap), each with its own
-// pod network and a tunnel port,
-// publish their tunnel ports on their Nodes, learn each other's routes
-// from the Nodes, and a pod on one reaches a pod on the other by pod IP
-// and by Service name (TCP), and by pod IP over UDP, through the
-// agents' mTLS tunnel authenticated by their node certificates.
+// TLS control plane, joined with a token (bootstrap), each with its own pod
+// network and a tunnel port, publish their tunnel ports on their Nodes and
+// learn each other's routes from the Nodes. A pod on one reaches a pod on
+// the other by pod IP, a Service with a pod on each node by name (balanced
+// over both), and a pod over UDP, through the agents' mTLS tunnel
+// authenticated by their node certificates.
 
 import (
 	"bytes"
@@ -81,6 +81,17 @@ func TestAgentsPodNetworkAcrossNodes(t *testing.T) {
 
 	servers := `apiVersion: v1
 kind: Pod
+metadata: {name: web-a, labels: {app: web}}
+spec:
+  nodeName: node-a
+  containers:
+  - name: web
+    image: go://./wasm-examples/testguests/netprobe
+    args: [http-server, ":8080", "hello from node-a"]
+    ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: web-b, labels: {app: web}}
 spec:
   nodeName: node-b
@@ -132,7 +143,7 @@ spec:
     args: [http-get, "http://%s:8080/", "2"]
   - name: by-name
     image: go://./wasm-examples/testguests/netprobe
-    args: [http-get, "http://web.default.svc.cluster.local/", "2"]
+    args: [http-get, "http://web.default.svc.cluster.local/", "6"]
   - name: udp
     image: go://./wasm-examples/testguests/netprobe
     args: [udp-client, "%s:5353", "ping across"]
@@ -141,7 +152,15 @@ spec:
 	// wait for the EndpointSlice before the client starts.
 	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		l, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
-		return err == nil && len(l.Items) > 0 && len(l.Items[0].Endpoints) > 0, nil
+		ready := 0
+		for _, sl := range l.Items {
+			for _, e := range sl.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		return err == nil && ready == 2, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +172,7 @@ spec:
 	}
 	for _, c := range []struct{ container, want string }{
 		{"by-ip", "body: hello from node-b"},
+		{"by-name", "body: hello from node-a"}, // balanced over both nodes
 		{"by-name", "body: hello from node-b"},
 		{"udp", "got: PING ACROSS\n"},
 	} {
