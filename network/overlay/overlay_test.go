@@ -559,3 +559,75 @@ func TestOverlayCloseLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A node that does not answer never hangs a connect: one that accepts TCP
+// but never completes the TLS handshake is EHOSTUNREACH after DialTimeout,
+// and one whose session is up but never answers a flow is ETIMEDOUT after
+// network.RemoteDialTimeout.
+func TestOverlaySilentPeerTimesOut(t *testing.T) {
+	ca := newCA(t, "cluster")
+	a := startNode(t, ca, "a", "", func(c *Config) { c.DialTimeout = 300 * time.Millisecond })
+	pa := addPod(t, a, "pa", ipA1)
+	old := network.RemoteDialTimeout
+	network.RemoteDialTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { network.RemoteDialTimeout = old })
+
+	mute := mustListen(t) // accepts, says nothing
+	t.Cleanup(func() { mute.Close() })
+	var (
+		mu   sync.Mutex
+		held []io.Closer
+	)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	stuck := mustListen(t) // a session, no answers
+	t.Cleanup(func() { stuck.Close() })
+	bcert := ca.nodeCert(t, NodeUserPrefix+"b")
+	go func() {
+		for {
+			c, err := stuck.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{bcert}, ClientAuth: tls.RequireAnyClientCert})
+			cfg := yamux.DefaultConfig()
+			cfg.LogOutput = io.Discard
+			if s, err := yamux.Server(tc, cfg); err == nil {
+				mu.Lock()
+				held = append(held, s)
+				mu.Unlock()
+			}
+		}
+	}()
+	for _, tc := range []struct {
+		ln   net.Listener
+		want syscall.Errno
+	}{{mute, syscall.EHOSTUNREACH}, {stuck, syscall.ETIMEDOUT}} {
+		if err := a.ov.SetPeers([]Peer{{Node: "b", Addr: tc.ln.Addr().(*net.TCPAddr).AddrPort(), PodCIDRs: []netip.Prefix{cidrB}}}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, e := connect(t, pa, netip.AddrPortFrom(ipB1, 80)); e != tc.want {
+			t.Errorf("peer at %s: connect %v, want %v", tc.ln.Addr(), e, tc.want)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("peer at %s: the connect took %v", tc.ln.Addr(), d)
+		}
+	}
+}
