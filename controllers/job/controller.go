@@ -109,6 +109,7 @@ type Controller struct {
 	backoff  *backoffStore
 	jobs     batchlisters.JobLister
 	pods     corelisters.PodLister
+	podIndex cache.Indexer // pods by controller UID (podControllerUIDIndex)
 	pc       *cu.PodControl
 	recorder record.EventRecorder
 	later    *kubeutil.Delayed // requeues on clk
@@ -147,6 +148,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	jobInf, podInf := f.Batch().V1().Jobs(), f.Core().V1().Pods()
 	c.jobs, c.pods = jobInf.Lister(), podInf.Lister()
+	if err := addPodControllerUIDIndex(podInf.Informer()); err != nil {
+		return err
+	}
+	c.podIndex = podInf.Informer().GetIndexer()
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: c.updateJob,
@@ -213,12 +218,12 @@ func (c *Controller) deleteJob(o any) {
 // cleanupPodFinalizers queues the Job's pods that still have the
 // finalizer for the orphan worker.
 func (c *Controller) cleanupPodFinalizers(j *batchv1.Job) {
-	pods, err := c.pods.Pods(j.Namespace).List(labels.Everything())
+	pods, err := c.podsOwnedBy(j, false)
 	if err != nil {
 		return
 	}
 	for _, p := range pods {
-		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && ref.UID == j.UID && hasFinalizer(p) {
+		if hasFinalizer(p) {
 			c.orphans.Add(key(p))
 		}
 	}
@@ -719,7 +724,7 @@ func (c *Controller) podsForJob(ctx context.Context, j *batchv1.Job) ([]*corev1.
 	if err != nil {
 		return nil, fmt.Errorf("couldn't convert Job selector: %v", err)
 	}
-	all, err := c.pods.Pods(j.Namespace).List(labels.Everything())
+	all, err := c.podsOwnedBy(j, true)
 	if err != nil {
 		return nil, err
 	}
@@ -1288,4 +1293,58 @@ func (c *Controller) recordFinished(j *batchv1.Job, f *batchv1.JobCondition) {
 		return
 	}
 	c.recorder.Event(j, corev1.EventTypeWarning, f.Reason, f.Message)
+}
+
+// podControllerUIDIndex indexes pods by their controller's UID, and the
+// pods without a controller under orphanPodIndexKey (upstream's
+// controller.PodControllerUIDIndex and OrphanPodIndexKey).
+const (
+	podControllerUIDIndex = "podControllerUID"
+	orphanPodIndexKey     = "_ORPHAN_POD"
+)
+
+// addPodControllerUIDIndex adds the index to the (maybe shared) pod
+// informer unless it has it (upstream's AddPodControllerUIDIndexer).
+func addPodControllerUIDIndex(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[podControllerUIDIndex]; ok {
+		return nil
+	}
+	err := inf.AddIndexers(cache.Indexers{podControllerUIDIndex: func(obj any) ([]string, error) {
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			return nil, nil
+		}
+		if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
+			return []string{string(ref.UID)}, nil
+		}
+		return []string{orphanPodIndexKey}, nil
+	}})
+	if _, ok := inf.GetIndexer().GetIndexers()[podControllerUIDIndex]; ok {
+		return nil // added here or, concurrently, by another user of the informer
+	}
+	return err
+}
+
+// podsOwnedBy are the pods of j's namespace whose controller is j and,
+// with orphans, those without a controller (upstream's
+// FilterPodsByOwner): what ClaimPods can keep or adopt, without listing
+// the namespace's every pod on every sync.
+func (c *Controller) podsOwnedBy(j *batchv1.Job, orphans bool) ([]*corev1.Pod, error) {
+	keys := []string{string(j.UID)}
+	if orphans {
+		keys = append(keys, orphanPodIndexKey)
+	}
+	var out []*corev1.Pod
+	for _, k := range keys {
+		objs, err := c.podIndex.ByIndex(podControllerUIDIndex, k)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			if p, ok := o.(*corev1.Pod); ok && p.Namespace == j.Namespace {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
