@@ -106,6 +106,9 @@ func startPodOverlay(ctx context.Context, o *AgentOptions, client kubernetes.Int
 			case <-kick:
 			case <-time.After(10 * time.Second): // retry a failed annotation
 			}
+			if ctx.Err() != nil {
+				return
+			}
 			if !nodes.Informer().HasSynced() {
 				continue
 			}
