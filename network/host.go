@@ -27,19 +27,30 @@ func (n *Network) goAdd() bool {
 
 // startEgress begins a background dial to a host address; s.mu held.
 func (s *sock) startEgress(addr netip.AddrPort) error {
-	n := s.n
 	ctx, cancel := context.WithCancel(context.Background())
+	return s.connectInBackground(ctx, cancel, addr, func(ctx context.Context) (net.Conn, error) {
+		return s.n.cfg.Dial(ctx, "tcp", addr.String())
+	})
+}
+
+// connectInBackground connects s (s.mu held, bound) through dial in a
+// goroutine of the Network, ctx bounding the dial and cancel ending it
+// (Close of a connecting socket calls it): s is connecting (EINPROGRESS)
+// with shown as its peer, then connected to a host-side socket bridged to
+// the dialed conn, or failed with the dial's errno in SO_ERROR.
+func (s *sock) connectInBackground(ctx context.Context, cancel context.CancelFunc, shown netip.AddrPort, dial func(context.Context) (net.Conn, error)) error {
+	n := s.n
 	if !n.goAdd() {
 		cancel()
 		return syscall.ENETDOWN
 	}
 	s.cancel = cancel
 	s.state = sConnecting
-	s.remote = addr
+	s.remote = shown
 	go func() {
 		defer n.wg.Done()
 		defer cancel()
-		conn, err := n.cfg.Dial(ctx, "tcp", addr.String())
+		conn, err := dial(ctx)
 		s.mu.Lock()
 		if s.state != sConnecting {
 			s.mu.Unlock()
@@ -59,7 +70,7 @@ func (s *sock) startEgress(addr netip.AddrPort) error {
 		h := newSock(n, nil, s.family, Stream)
 		connectPair(s, h, n.cfg.BufferSize)
 		h.state = sConnected
-		h.local, h.remote = addr, s.local
+		h.local, h.remote = shown, s.local
 		s.state = sConnected
 		s.mu.Unlock()
 		s.note.wake()

@@ -88,46 +88,11 @@ func (n *Network) route(a netip.Addr) Remote {
 // startRemote connects s (s.mu held, bound) through r to dst in the
 // background; s sees shown as its peer (a Service VIP, or dst).
 func (s *sock) startRemote(r Remote, dst, shown netip.AddrPort) error {
-	n := s.n
 	ctx, cancel := context.WithTimeout(context.Background(), RemoteDialTimeout)
-	if !n.goAdd() {
-		cancel()
-		return syscall.ENETDOWN
-	}
-	s.cancel = cancel
-	s.state = sConnecting
-	s.remote = shown
 	src := netip.AddrPortFrom(s.pod.info.IP, s.local.Port())
-	go func() {
-		defer n.wg.Done()
-		defer cancel()
-		conn, err := r.DialStream(ctx, src, dst)
-		s.mu.Lock()
-		if s.state != sConnecting {
-			s.mu.Unlock()
-			if conn != nil {
-				conn.Close()
-			}
-			return
-		}
-		s.cancel = nil
-		if err != nil {
-			s.soErr = errnoOf(err)
-			s.state = sFailed
-			s.mu.Unlock()
-			s.note.wake()
-			return
-		}
-		h := newSock(n, nil, s.family, Stream)
-		connectPair(s, h, n.cfg.BufferSize)
-		h.state = sConnected
-		h.local, h.remote = shown, s.local
-		s.state = sConnected
-		s.mu.Unlock()
-		s.note.wake()
-		n.bridge(newSockConn(h), conn, nil)
-	}()
-	return syscall.EINPROGRESS
+	return s.connectInBackground(ctx, cancel, shown, func(ctx context.Context) (net.Conn, error) {
+		return r.DialStream(ctx, src, dst)
+	})
 }
 
 // hostDialRemote connects host-side socket h (h.mu held; a NodePort's or a
