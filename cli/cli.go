@@ -32,6 +32,7 @@ func App(stdout, stderr io.Writer) *cmdline.App {
 			runCommand(),
 			serveCommand(),
 			agentCommand(), // agent.go
+			tokenCommand(), // token.go
 			getCommand(),
 			describeCommand(),
 			applyCommand(),

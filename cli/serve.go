@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +46,7 @@ Without --listen there is no kubeconfig: the Unix socket has no TLS.
 
 Use the other commands (get, apply, logs, exec, delete…) against it.`,
 		Flags: []cmdline.Flag{
-			&cmdline.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], maxPods, clusterCIDR, nodeCIDRMaskSize, ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
+			&cmdline.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], maxPods, clusterCIDR, nodeCIDRMaskSize, leaderElection: {leaderElect, leaseDuration, renewDeadline, retryPeriod}, ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
 			&cmdline.StringFlag{Name: "data-dir", Usage: "directory for the store, pod logs and volumes (made 0700; one owned by another user is refused)", Value: DefaultDataDir(), EnvVars: []string{"WASMPOD_DATA_DIR"}},
 			&cmdline.StringFlag{Name: "socket", Usage: "Unix socket to serve the API on (default: <data-dir>/wasmpod.sock)"},
 			&cmdline.StringFlag{Name: "listen", Usage: "also serve HTTPS on this TCP address (host:port) and write <data-dir>/kubeconfig for it"},
@@ -72,6 +73,10 @@ Use the other commands (get, apply, logs, exec, delete…) against it.`,
 			&cmdline.StringFlag{Name: "etcd-keyfile", Usage: "private key (PEM) of --etcd-certfile"},
 			&cmdline.StringFlag{Name: "etcd-username", Usage: "user for an etcd with auth enabled (its password from $WASMPOD_ETCD_PASSWORD)", EnvVars: []string{"WASMPOD_ETCD_USERNAME"}},
 			&cmdline.StringFlag{Name: "etcd-prefix", Usage: "root of the cluster's keys in etcd", Value: "/wasmpod"},
+			&cmdline.BoolFlag{Name: "leader-elect", Usage: "with --etcd-servers: elect, among the serve replicas sharing the etcd, the one that runs the scheduler and the one that runs the controllers, through the Leases kube-system/kube-scheduler and kube-system/kube-controller-manager (kube-scheduler's and kube-controller-manager's flag); --leader-elect=false runs them here without an election, only for a control plane that is the etcd's single user", Value: true},
+			&cmdline.DurationFlag{Name: "leader-elect-lease-duration", Usage: "how long a replica waits after the leader's last renewal before it takes the Lease over (at least 1s, more than --leader-elect-renew-deadline)", Value: wasmpod.DefaultLeaseDuration},
+			&cmdline.DurationFlag{Name: "leader-elect-renew-deadline", Usage: "how long the leader retries a renewal before it stops leading (more than 1.2 times --leader-elect-retry-period)", Value: wasmpod.DefaultRenewDeadline},
+			&cmdline.DurationFlag{Name: "leader-elect-retry-period", Usage: "the interval between a replica's attempts to acquire or renew the Lease", Value: wasmpod.DefaultRetryPeriod},
 		},
 		Action: serveAction,
 	}
@@ -179,6 +184,17 @@ func serveAction(c *cmdline.Context) error {
 		ClusterCIDR:            c.String("cluster-cidr"),
 		NodeCIDRMaskSize:       c.Int("node-cidr-mask-size"),
 		Progress:               stderr,
+		LeaderElection: wasmpod.LeaderElectionConfig{
+			Disabled:      !c.Bool("leader-elect"),
+			LeaseDuration: c.Duration("leader-elect-lease-duration"),
+			RenewDeadline: c.Duration("leader-elect-renew-deadline"),
+			RetryPeriod:   c.Duration("leader-elect-retry-period"),
+		},
+	}
+	for _, f := range []string{"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period"} {
+		if d := c.Duration(f); d <= 0 {
+			return cmdline.Exit(fmt.Sprintf("invalid configuration: --%s %v: must be positive", f, d), 2)
+		}
 	}
 	fileCfg.applyTo(&wcfg)
 	if servers := c.StringSlice("etcd-servers"); len(servers) > 0 { // store/etcd instead of bbolt
@@ -189,7 +205,8 @@ func serveAction(c *cmdline.Context) error {
 		wcfg.Etcd = wasmpod.EtcdConfig{Servers: servers, CAFile: c.String("etcd-cafile"), CertFile: c.String("etcd-certfile"), KeyFile: c.String("etcd-keyfile"),
 			Username: c.String("etcd-username"), Password: os.Getenv("WASMPOD_ETCD_PASSWORD"), Prefix: c.String("etcd-prefix")}
 	} else {
-		for _, f := range []string{"etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username", "etcd-prefix"} {
+		for _, f := range []string{"etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username", "etcd-prefix",
+			"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period"} {
 			if c.IsSet(f) {
 				return cmdline.Exit(fmt.Sprintf("--%s needs --etcd-servers", f), 2)
 			}
@@ -197,7 +214,11 @@ func serveAction(c *cmdline.Context) error {
 	}
 	cl, err := wasmpod.New(ctx, wcfg)
 	if err != nil {
-		return cmdline.Exit(err.Error(), 1)
+		code := 1
+		if strings.HasPrefix(err.Error(), "invalid configuration: ") {
+			code = 2 // e.g. the --leader-elect-* durations' relations
+		}
+		return cmdline.Exit(err.Error(), code)
 	}
 	defer cl.Close()
 	token := c.String("token")
@@ -221,15 +242,25 @@ func serveAction(c *cmdline.Context) error {
 		}
 		// kube-root-ca.crt and the pods' ServiceAccount tokens
 		cl.SetRootCA(pki.caPEM)
-		// The kubelet client certificate for `wasmpod agent` nodes: only
+		// The kubelet client certificate for `wasmpod agent` nodes, and the
+		// cluster CA that signs joining nodes' credentials and verifies
+		// client certificates (kube-apiserver's --client-ca-file): only
 		// with serve's own CA, which the agents' kubeconfig trusts.
 		if c.String("tls-cert-file") == "" {
-			certPEM, keyPEM, err := kubeletClientCert(filepath.Join(dataDir, pkiDirName), time.Now()) // agent_pki.go
+			pkiDir := filepath.Join(dataDir, pkiDirName)
+			certPEM, keyPEM, err := kubeletClientCert(pkiDir, time.Now()) // agent_pki.go
 			if err == nil {
 				err = cl.Server().SetKubeletClient(certPEM, keyPEM)
 			}
 			if err != nil {
 				return cmdline.Exit(fmt.Sprintf("kubelet client certificate: %v", err), 1)
+			}
+			caKeyPEM, err := os.ReadFile(filepath.Join(pkiDir, caKeyFile))
+			if err == nil {
+				err = cl.Server().SetClusterCA(pki.caPEM, caKeyPEM)
+			}
+			if err != nil {
+				return cmdline.Exit(fmt.Sprintf("cluster CA: %v", err), 1)
 			}
 		}
 	}

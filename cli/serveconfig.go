@@ -69,6 +69,21 @@ type ServeConfig struct {
 	// --terminated-pod-gc-threshold: terminated pods kept before the pod
 	// GC deletes the oldest (default 12500; 0 or less turns it off).
 	TerminatedPodGCThreshold *int `json:"terminatedPodGCThreshold,omitempty"`
+
+	// LeaderElection is kube-scheduler's and kube-controller-manager's
+	// leaderElection (component-base's LeaderElectionConfiguration):
+	// the flags --leader-elect, --leader-elect-lease-duration,
+	// --leader-elect-renew-deadline and --leader-elect-retry-period.
+	LeaderElection *ServeLeaderElection `json:"leaderElection,omitempty"`
+}
+
+// ServeLeaderElection is ServeConfig.LeaderElection; durations are Go
+// durations ("15s"), as metav1.Duration in upstream's files.
+type ServeLeaderElection struct {
+	LeaderElect   *bool  `json:"leaderElect,omitempty"`
+	LeaseDuration string `json:"leaseDuration,omitempty"`
+	RenewDeadline string `json:"renewDeadline,omitempty"`
+	RetryPeriod   string `json:"retryPeriod,omitempty"`
 }
 
 // applyTo sets the fields of cfg that have no flag.
@@ -97,7 +112,12 @@ func loadServeConfig(path string) (*ServeConfig, error) {
 	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	for _, d := range []struct{ name, v string }{{"nodeMonitorGracePeriod", cfg.NodeMonitorGracePeriod}, {"heartbeatInterval", cfg.HeartbeatInterval}} {
+	durations := []struct{ name, v string }{{"nodeMonitorGracePeriod", cfg.NodeMonitorGracePeriod}, {"heartbeatInterval", cfg.HeartbeatInterval}}
+	if le := cfg.LeaderElection; le != nil {
+		durations = append(durations, []struct{ name, v string }{{"leaderElection.leaseDuration", le.LeaseDuration},
+			{"leaderElection.renewDeadline", le.RenewDeadline}, {"leaderElection.retryPeriod", le.RetryPeriod}}...)
+	}
+	for _, d := range durations {
 		if d.v == "" {
 			continue
 		}
@@ -157,6 +177,18 @@ func applyServeConfig(c *cmdline.Context, cfg *ServeConfig) error {
 	}
 	if err := set("cluster-cidr", cfg.ClusterCIDR); err != nil {
 		return err
+	}
+	if le := cfg.LeaderElection; le != nil {
+		for _, kv := range [][2]string{{"leader-elect-lease-duration", le.LeaseDuration}, {"leader-elect-renew-deadline", le.RenewDeadline}, {"leader-elect-retry-period", le.RetryPeriod}} {
+			if err := set(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		if le.LeaderElect != nil {
+			if err := set("leader-elect", strconv.FormatBool(*le.LeaderElect)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, b := range []struct {
 		flag string

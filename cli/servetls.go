@@ -228,12 +228,16 @@ func loadServingFiles(certFile, keyFile string) (*servingPKI, error) {
 }
 
 // tlsConfig is the serving TLS configuration: TLS 1.2 and up, HTTP/2 and
-// HTTP/1.1 (exec and port-forward upgrades use the latter).
+// HTTP/1.1 (exec and port-forward upgrades use the latter). It asks for a
+// client certificate without requiring one: the API server authenticates
+// those of the cluster CA (joined agents' node credentials; see
+// apiserver.Server.SetClusterCA), and bearer tokens otherwise.
 func (p *servingPKI) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{p.cert},
 		NextProtos:   []string{"h2", "http/1.1"},
+		ClientAuth:   tls.RequestClientCert,
 	}
 }
 
