@@ -169,6 +169,13 @@ func TestAgentJoinWithToken(t *testing.T) {
 		regexp.QuoteMeta(bootstrap.ExtraGroup) + `$`).MatchString(list) {
 		t.Errorf("token list:\n%s", list)
 	}
+	// Beside serve, over its socket: the kubeconfig serve recorded gives
+	// the HTTPS address and CA.
+	home := t.TempDir()
+	sockEnv := []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + os.Getenv("XDG_RUNTIME_DIR"), "PATH=" + os.Getenv("PATH")}
+	if out := mustClient(t, sockEnv, binPath, "token", "list", "--server", "unix://"+s.socket); !strings.Contains(out, id+" ") {
+		t.Errorf("token list over serve's socket:\n%s", out)
+	}
 	if out := mustClient(t, env, binPath, "token", "delete", tok); out != `bootstrap token "`+id+`" deleted`+"\n" {
 		t.Errorf("token delete: %q", out)
 	}
