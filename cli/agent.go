@@ -7,6 +7,7 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -84,6 +85,8 @@ images, go:// references or absolute paths present on the agent's machine.`,
 			&cmdline.StringFlag{Name: "data-dir", Usage: "directory for the node's pod state and, with --join, its credential (made 0700)", DefaultText: "<default data dir>/agent-<node-name>"},
 			&cmdline.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
 			&cmdline.IntFlag{Name: "kubelet-port", Usage: "TCP port of the kubelet API (0: any free port, reported in the Node's status)", Value: 10250},
+			&cmdline.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) of the kubelet API, instead of a self-signed one for --address and --node-name (the kubelet's flag)"},
+			&cmdline.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
 			&cmdline.BoolFlag{Name: "reverse-tunnel", Usage: "serve the kubelet API only through a tunnel the agent keeps open to the API server (for an agent behind NAT): no TCP port is opened, and the Node reports port 0"},
 			&cmdline.IntFlag{Name: "tunnel-port", Usage: "serve the pod network's tunnel on this TCP port (0: any free port; published in the Node's annotation wasmpod.io/tunnel-port), so that pods of other agents reach this node's pods and this node's pods reach theirs; needs the node's own certificate (--join); without it the node's pods reach only each other, Services' endpoints on this node and egress"},
 			&cmdline.StringFlag{Name: "address", Usage: "IP address the kubelet API listens on and the Node reports (InternalIP)", DefaultText: "the local address of the route to the API server"},
@@ -204,6 +207,17 @@ func agentAction(c *cmdline.Context) error {
 	if c.Int("max-pods") < 1 {
 		return cmdline.Exit(fmt.Sprintf("--max-pods %d: must be at least 1", c.Int("max-pods")), 2)
 	}
+	var kubeletCert *tls.Certificate
+	if certFile, keyFile := c.String("tls-cert-file"), c.String("tls-private-key-file"); certFile != "" || keyFile != "" {
+		if certFile == "" || keyFile == "" {
+			return cmdline.Exit("--tls-cert-file and --tls-private-key-file go together", 2)
+		}
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return cmdline.Exit(fmt.Sprintf("--tls-cert-file/--tls-private-key-file: %v", err), 2)
+		}
+		kubeletCert = &pair
+	}
 	privateUmask()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -238,6 +252,7 @@ func agentAction(c *cmdline.Context) error {
 		CacheDir:          c.String("cache-dir"),
 		NodeIP:            ip,
 		KubeletListener:   l,
+		KubeletCert:       kubeletCert,
 		ReverseTunnel:     reverse,
 		TunnelListener:    tl,
 		PodCIDR:           c.String("pod-cidr"),

@@ -44,6 +44,8 @@ func TestAgentJoinBadInput(t *testing.T) {
 		{append(server, "--tunnel-port", "70000"), "--tunnel-port 70000: must be between 0 and 65535"},
 		{append(server, "--tunnel-port", "0"), "--tunnel-port needs the node's own certificate"},
 		{append(join, "--token", tok, "--discovery-token-unsafe-skip-ca-verification", "--address", "x"), `--address "x"`},
+		{append(server, "--tls-cert-file", kc), "--tls-cert-file and --tls-private-key-file go together"},
+		{append(server, "--tls-cert-file", kc, "--tls-private-key-file", kc), "--tls-cert-file/--tls-private-key-file: tls: failed to find any PEM data"},
 	} {
 		var stderr bytes.Buffer
 		code := runServe(t, append([]string{"wasmpod"}, tc.args...), &stderr) // serve_token_test.go

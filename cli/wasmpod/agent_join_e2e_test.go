@@ -9,8 +9,12 @@ package main
 // pods by pod IP.
 
 import (
+	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +24,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/cert"
 
 	"github.com/wasmpod/wasmpod/bootstrap"
 )
@@ -97,9 +102,18 @@ func TestAgentJoinWithToken(t *testing.T) {
 		}
 	}
 
-	// The printed command joins two nodes, with the pod network tunnel.
+	// The printed command joins two nodes, with the pod network tunnel;
+	// joined-1 serves its kubelet API with a certificate of its own.
+	certPEM, keyPEM, err := cert.GenerateSelfSignedCertKey("joined-1", []net.IP{net.ParseIP("127.0.0.1")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(t.TempDir(), "kubelet.crt"), filepath.Join(t.TempDir(), "kubelet.key")
+	if os.WriteFile(certFile, certPEM, 0o600) != nil || os.WriteFile(keyFile, keyPEM, 0o600) != nil {
+		t.Fatal("writing the kubelet certificate")
+	}
 	data1 := filepath.Join(t.TempDir(), "joined-1")
-	a1 := start(t, "", append(joinCmd, agentArgs("joined-1", data1, "--tunnel-port", "0")...)...)
+	a1 := start(t, "", append(joinCmd, agentArgs("joined-1", data1, "--tunnel-port", "0", "--tls-cert-file", certFile, "--tls-private-key-file", keyFile)...)...)
 	a2 := start(t, "", append(joinCmd, agentArgs("joined-2", filepath.Join(t.TempDir(), "joined-2"), "--tunnel-port", "0", "--wasm-arch")...)...)
 	for _, a := range []*proc{a1, a2} {
 		a.waitFor(`kubelet API on https://`, time.Minute)
@@ -133,6 +147,17 @@ func TestAgentJoinWithToken(t *testing.T) {
 		})
 		if name == "joined-2" && (n.Labels["kubernetes.io/arch"] != "wasm32-wasi" || len(n.Spec.Taints) < 2) {
 			t.Errorf("--wasm-arch node: labels %v, taints %v", n.Labels, n.Spec.Taints)
+		}
+		if name == "joined-1" {
+			conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", n.Status.DaemonEndpoints.KubeletEndpoint.Port), &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatalf("the kubelet API of joined-1: %v", err)
+			}
+			leaf := conn.ConnectionState().PeerCertificates[0]
+			conn.Close()
+			if blk, _ := pem.Decode(certPEM); !bytes.Equal(leaf.Raw, blk.Bytes) {
+				t.Errorf("joined-1's kubelet API serves %v, not its --tls-cert-file", leaf.Subject)
+			}
 		}
 	}
 
