@@ -108,8 +108,8 @@ func (w *Worker) rootfsLayer(c *ctr) (*rootfsLayer, error) {
 	if l := w.rootfs[name]; l != nil {
 		return l, nil
 	}
-	dir := w.rootfsDir(name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := w.podSubdir("rootfs", name) // podfs.go
+	if err != nil {
 		return nil, err
 	}
 	root, err := os.OpenRoot(dir)
@@ -118,11 +118,16 @@ func (w *Worker) rootfsLayer(c *ctr) (*rootfsLayer, error) {
 	}
 	defer root.Close()
 	for _, d := range rootfsSkeleton {
-		if err := root.Mkdir(d.name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		made := true
+		if err := root.Mkdir(d.name, 0o755); errors.Is(err, fs.ErrExist) {
+			made = false // left by an earlier agent: its mode is set again
+		} else if err != nil {
 			return nil, err
 		}
-		if err := root.Chmod(d.name, d.mode); err != nil { // past the umask
-			return nil, err
+		if !made || needsChmod(d.mode) { // past the umask; sticky
+			if err := root.Chmod(d.name, d.mode); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// A runtime makes a missing working directory in the container's

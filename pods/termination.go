@@ -55,7 +55,7 @@ func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string,
 	if err := os.RemoveAll(host); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(host, 0o755); err != nil {
+	if _, err := w.podSubdir("termination", c.spec.Name); err != nil { // podfs.go
 		return "", err
 	}
 	file := filepath.Join(host, terminationFileName)

@@ -185,6 +185,10 @@ type Worker struct {
 	// rootfs are the containers' current root file system layers, by
 	// name (rootfs.go).
 	rootfs map[string]*rootfsLayer
+	// subdirs are the directories of podDir this worker made (podfs.go),
+	// under dirMu (taken with or without mu).
+	dirMu   sync.Mutex
+	subdirs map[string]bool
 	// cpu is each container's CPU account, by name (cpu.go; guarded by mu).
 	cpu map[string]*cpuAccount
 
@@ -798,14 +802,17 @@ func setContainerImage(pod *corev1.Pod, name, img string) {
 // openLog creates the instance's CRI log file and points cfg's streams at it.
 func (w *Worker) openLog(c *ctr, restart int32, cfg *runtime.ContainerConfig) (func(), error) {
 	path := w.LogPath(c.spec.Name, restart)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := w.logDir(c.spec.Name); err != nil {
 		return nil, err
 	}
 	// As the kubelet's container garbage collection keeps one dead
 	// instance per container: only this instance's log and the previous
-	// one's are kept.
-	if err := removeOldInstanceLogs(filepath.Dir(path), restart-1); err != nil {
-		return nil, err
+	// one's are kept (none is older than the previous one before the
+	// third instance).
+	if restart >= 2 {
+		if err := removeOldInstanceLogs(filepath.Dir(path), restart-1); err != nil {
+			return nil, err
+		}
 	}
 	f, err := logs.OpenRotating(path, w.cfg.logPolicy(), w.clk)
 	if err != nil {
