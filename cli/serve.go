@@ -44,6 +44,14 @@ none is given, and writes an admin kubeconfig to <data-dir>/kubeconfig
 
 Without --listen there is no kubeconfig: the Unix socket has no TLS.
 
+With --listen and serve's own CA, nodes on other machines join as with
+kubeadm: 'wasmpod token create --print-join-command' prints the
+'wasmpod agent --join ...' command to run on them; serve signs their node
+credentials with its CA and authenticates them by those certificates.
+
+With --etcd-servers, several serve replicas share the cluster and elect the
+one that runs the scheduler and the controllers (--leader-elect*).
+
 Use the other commands (get, apply, logs, exec, delete…) against it.`,
 		Flags: []cmdline.Flag{
 			&cmdline.StringFlag{Name: "config", Usage: "YAML configuration file (dataDir, socket, listen, token, nodes: [{name, capacity, labels, taints}], maxPods, clusterCIDR, nodeCIDRMaskSize, leaderElection: {leaderElect, leaseDuration, renewDeadline, retryPeriod}, ...; and, with no flag: systemReserved, evictionHard, containerLogMaxSize, containerLogMaxFiles); flags override it"},
