@@ -404,6 +404,13 @@ func (s *Server) parseSelector(r *Resource, opts metav1.ListOptions) (selector, 
 }
 
 func (sel selector) matches(r *Resource, obj runtime.Object) bool {
+	return sel.matchesWith(obj, func() fields.Set { return objectFields(r, obj) })
+}
+
+// matchesWith is matches with the object's field set made by fs, called
+// only when the field selector needs it (a shared event's is made once for
+// every watcher: sharedEvent.fieldSet).
+func (sel selector) matchesWith(obj runtime.Object, fs func() fields.Set) bool {
 	m, _ := meta.Accessor(obj)
 	if !sel.labels.Empty() && !sel.labels.Matches(labels.Set(m.GetLabels())) {
 		return false
@@ -411,13 +418,19 @@ func (sel selector) matches(r *Resource, obj runtime.Object) bool {
 	if sel.fields.Empty() {
 		return true
 	}
+	return sel.fields.Matches(fs())
+}
+
+// objectFields is the object's field set for field selectors.
+func objectFields(r *Resource, obj runtime.Object) fields.Set {
+	m, _ := meta.Accessor(obj)
 	fs := fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}
 	if r.fields != nil {
 		for k, v := range r.fields(obj) {
 			fs[k] = v
 		}
 	}
-	return sel.fields.Matches(fs)
+	return fs
 }
 
 // List returns the objects of r in ns ("" = all namespaces) that match the
@@ -902,7 +915,7 @@ func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.
 				return
 			}
 			var typ watch.EventType
-			match := sel.matches(r, se.obj)
+			match := sel.matchesWith(se.obj, se.fieldSet)
 			was := matched[ev.KV.Key] || everything
 			if !everything && ev.KV.ModRevision <= replayedUntil && !replaySeen[ev.KV.Key] {
 				// A replayed event of a key this watch has not seen yet:
