@@ -7,6 +7,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -137,7 +139,13 @@ func tokenCreate(c *cmdline.Context) error {
 	if err != nil {
 		return errorf("the cluster CA: %v", err)
 	}
-	fmt.Fprintf(c.App.Writer, "wasmpod agent --join %s --token %s --discovery-token-ca-cert-hash %s\n", strings.TrimSuffix(admin.Host, "/"), tok, hash)
+	server := strings.TrimSuffix(admin.Host, "/")
+	fmt.Fprintf(c.App.Writer, "wasmpod agent --join %s --token %s --discovery-token-ca-cert-hash %s\n", server, tok, hash)
+	if u, err := url.Parse(server); err == nil {
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+			fmt.Fprintf(c.App.ErrWriter, "note: %s is a loopback address, which other machines do not reach: there, give --join an address of this server they reach (its serving certificate names the --listen host, or every local address for a wildcard --listen)\n", server)
+		}
+	}
 	return nil
 }
 

@@ -60,7 +60,10 @@ func TestAgentJoinWithToken(t *testing.T) {
 	kc := filepath.Join(dir, "kubeconfig")
 	env := cleanEnv(t, kc)
 
-	out := mustClient(t, env, binPath, "token", "create", "--print-join-command", "--description", "e2e join", "--ttl", "1h")
+	out, errOut, code := runClient(t, env, binPath, "token", "create", "--print-join-command", "--description", "e2e join", "--ttl", "1h")
+	if code != 0 || !strings.Contains(errOut, "note: https://"+addr+" is a loopback address, which other machines do not reach") {
+		t.Errorf("token create --print-join-command: exit %d, stderr %q; want a note on the loopback address", code, errOut)
+	}
 	m := regexp.MustCompile(`^wasmpod agent --join (https://\S+) --token ([a-z0-9]{6})\.([a-z0-9]{16}) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})\n$`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("token create --print-join-command printed %q", out)
@@ -220,7 +223,7 @@ func TestAgentJoinWithToken(t *testing.T) {
 	a1 = start(t, "", append([]string{"agent", "--join", "https://" + addr}, agentArgs("joined-1", data1)...)...)
 	a1.waitFor(`node joined-1: using its credential in `, time.Minute)
 	a1.waitFor(`node joined-1: kubelet API on https://`, time.Minute)
-	var code int
+	code = -1
 	var restartOut, restartErr string
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		if restartOut, restartErr, code = k.run(t, "exec", "client", "--", "echo", "after the restart"); code == 0 {
