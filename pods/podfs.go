@@ -23,20 +23,9 @@ import (
 // container or instance costs one mkdir instead of MkdirAll's stat of
 // every parent.
 func (w *Worker) podSubdir(sub, name string) (string, error) {
-	parent := filepath.Join(w.podDir, sub)
-	w.dirMu.Lock()
-	made := w.subdirs[sub]
-	w.dirMu.Unlock()
-	if !made {
-		if err := mkdirOnce(w.podDir, parent); err != nil {
-			return "", err
-		}
-		w.dirMu.Lock()
-		if w.subdirs == nil {
-			w.subdirs = map[string]bool{}
-		}
-		w.subdirs[sub] = true
-		w.dirMu.Unlock()
+	parent, err := w.podPart(sub)
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Join(parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -45,6 +34,28 @@ func (w *Worker) podSubdir(sub, name string) (string, error) {
 		return dir, os.MkdirAll(dir, 0o755)
 	}
 	return dir, nil
+}
+
+// podPart makes podDir/sub (and podDir) once per worker and returns its
+// path.
+func (w *Worker) podPart(sub string) (string, error) {
+	parent := filepath.Join(w.podDir, sub)
+	w.dirMu.Lock()
+	made, madePod := w.subdirs[sub], w.subdirs[""]
+	w.dirMu.Unlock()
+	if made {
+		return parent, nil
+	}
+	if err := mkdirOnce(w.podDir, parent, madePod); err != nil {
+		return "", err
+	}
+	w.dirMu.Lock()
+	if w.subdirs == nil {
+		w.subdirs = map[string]bool{}
+	}
+	w.subdirs[""], w.subdirs[sub] = true, true
+	w.dirMu.Unlock()
+	return parent, nil
 }
 
 // logDir makes container name's log directory (podDir/logs/name), once
@@ -67,11 +78,14 @@ func (w *Worker) logDir(name string) error {
 }
 
 // mkdirOnce makes dir, a directory of podDir, trying mkdir(2) on podDir
-// and dir before falling back to os.MkdirAll (RootDir missing, or
-// something not a directory in the way).
-func mkdirOnce(podDir, dir string) error {
-	if err := os.Mkdir(podDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return os.MkdirAll(dir, 0o755)
+// (unless madePod: the worker made it already) and dir before falling
+// back to os.MkdirAll (RootDir missing, or something not a directory in
+// the way).
+func mkdirOnce(podDir, dir string, madePod bool) error {
+	if !madePod {
+		if err := os.Mkdir(podDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return os.MkdirAll(dir, 0o755)
+		}
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return os.MkdirAll(dir, 0o755)

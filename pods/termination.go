@@ -20,6 +20,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/runtime"
+	"github.com/wasmpod/wasmpod/runtime/wasi"
 )
 
 // The kubelet's bounds on a log-derived termination message
@@ -50,35 +51,33 @@ func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string,
 	if p == "" || !path.IsAbs(p) || path.Clean(p) == "/" {
 		return "", nil
 	}
-	host := filepath.Join(w.podDir, "termination", c.spec.Name)
-	// The previous instance's message was read when it exited.
-	if err := os.RemoveAll(host); err != nil {
+	// One file per container, podDir/termination/<container> (no
+	// directory of its own to make and remove at each start).
+	dir, err := w.podPart("termination") // podfs.go
+	if err != nil {
 		return "", err
 	}
-	if _, err := w.podSubdir("termination", c.spec.Name); err != nil { // podfs.go
+	file := filepath.Join(dir, c.spec.Name)
+	// The previous instance's message was read when it exited. (RemoveAll:
+	// also a directory an earlier agent made there.)
+	if err := os.RemoveAll(file); err != nil {
 		return "", err
 	}
-	file := filepath.Join(host, terminationFileName)
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o666)
 	if err != nil {
 		return "", err
 	}
 	f.Close()
-	q, err := runtime.NewVolumeQuota("termination message of "+c.spec.Name, terminationDirBytes, host)
-	if err != nil {
-		return "", err
-	}
-	// Opened by path at each guest use: no guest reaches its directory,
-	// and an idle instance then holds no fd for it.
+	// All the guest can write is that file, empty now.
+	q := wasi.NewQuotaUsed("termination message of "+c.spec.Name, terminationDirBytes, wasi.InodeCost)
+	// Opened by path at each guest use: no guest reaches the directory
+	// it is in, and an idle instance then holds no fd for it.
 	cfg.Mounts = append(cfg.Mounts, runtime.Mount{HostPath: file, GuestPath: path.Clean(p), FileByPath: true, Quota: q})
 	if err := w.rootfsMount(c, cfg); err != nil { // subpath.go
 		return "", err
 	}
 	return file, nil
 }
-
-// terminationFileName is the host name of a termination-message file.
-const terminationFileName = "termination-log"
 
 // terminationMessage is the message of an instance that ended with term:
 // the last 4 KiB of its termination-message file; with

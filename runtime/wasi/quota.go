@@ -89,7 +89,13 @@ func NewQuota(name string, limit int64, dir string) (*Quota, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Quota{name: name, limit: limit, used: used, open: map[fileID]int{}, sizes: map[fileID]int64{}, orphan: map[fileID]bool{}}, nil
+	return NewQuotaUsed(name, limit, used), nil
+}
+
+// NewQuotaUsed is NewQuota for a directory whose usage (as MeasureDir
+// counts it) the caller knows, having just made what it holds: no walk.
+func NewQuotaUsed(name string, limit, used int64) *Quota {
+	return &Quota{name: name, limit: limit, used: used, open: map[fileID]int{}, sizes: map[fileID]int64{}, orphan: map[fileID]bool{}}
 }
 
 // MeasureDir is the usage of the tree under dir as a Quota counts it (dir
