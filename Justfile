@@ -71,6 +71,12 @@ release:
     CGO_ENABLED=0 go build -tags {{release_tags}} -trimpath -ldflags "-s -w" -o wasmpod ./cli/wasmpod
     @ls -l wasmpod
 
+# The node agent alone (`wasmpod agent` without the control plane and kubectl verbs),
+# built as the release is, into ./wasmpod-agent (BenchmarkAgentFootprint measures it).
+agent:
+    CGO_ENABLED=0 go build -tags {{release_tags}} -trimpath -ldflags "-s -w" -o wasmpod-agent ./cmd/wasmpod-agent
+    @ls -l wasmpod-agent
+
 # The cross-build matrix CI runs (CGO off): linux amd64/arm64/arm(v7)/riscv64,
 # darwin/arm64, windows/amd64.
 cross:
