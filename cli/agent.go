@@ -281,7 +281,11 @@ func agentAction(c *cmdline.Context) error {
 func joinOptions(c *cmdline.Context, join, node, credPath string) (bootstrap.Options, error) {
 	for _, f := range []string{"kubeconfig", "server", "certificate-authority", "context"} {
 		if c.IsSet(f) {
-			return bootstrap.Options{}, fmt.Errorf("--join and --%s exclude each other: a joining agent gets its own credential with the bootstrap token (--token) and keeps it in <data-dir>/%s", f, agentCredentialFile)
+			what := "--" + f
+			if f == "server" && os.Getenv("WASMPOD_SERVER") != "" {
+				what += " (or $WASMPOD_SERVER)"
+			}
+			return bootstrap.Options{}, fmt.Errorf("--join and %s exclude each other: a joining agent gets its own credential with the bootstrap token (--token) and keeps it in <data-dir>/%s", what, agentCredentialFile)
 		}
 	}
 	if u, err := url.Parse(join); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {

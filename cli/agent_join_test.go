@@ -53,6 +53,11 @@ func TestAgentJoinBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
 	}
+	t.Setenv("WASMPOD_SERVER", "https://127.0.0.1:3")
+	var stderr bytes.Buffer
+	if code := runServe(t, append([]string{"wasmpod"}, append(join, "--token", tok)...), &stderr); code != 2 || !strings.Contains(stderr.String(), "--join and --server (or $WASMPOD_SERVER) exclude each other") {
+		t.Errorf("--join with WASMPOD_SERVER set: exit %d, stderr %q", code, stderr.String())
+	}
 }
 
 // TestAgentJoinRetriesUnreachable: an API server that does not answer yet
