@@ -234,3 +234,19 @@ func TestAgentJoinWithToken(t *testing.T) {
 		t.Errorf("exec after the joined agent's restart: exit %d, %q %q", code, restartOut, restartErr)
 	}
 }
+
+// TestAgentJoinWaitsForServe: an agent joining while the API server is
+// down waits for it, saying so, and joins once it is back.
+func TestAgentJoinWaitsForServe(t *testing.T) {
+	t.Parallel()
+	dir, addr := t.TempDir(), freeAddr(t)
+	s := serveControlPlane(t, dir, addr)
+	join := strings.Fields(mustClient(t, cleanEnv(t, filepath.Join(dir, "kubeconfig")), binPath, "token", "create", "--print-join-command"))
+	s.interrupt(0)
+	a := start(t, "", append(join[1:], "--node-name", "patient", "--data-dir", filepath.Join(t.TempDir(), "patient"), "--cache-dir", cacheDir,
+		"--kubelet-port", "0", "--address", "127.0.0.1", "--heartbeat-interval", "1s")...)
+	a.waitFor(`(?s)wasmpod agent: waiting for the API server https://`+regexp.QuoteMeta(addr)+` to join: .*connection refused.*waiting for the API server`, time.Minute)
+	s = serveControlPlane(t, dir, addr)
+	a.waitFor(`node patient: kubelet API on https://`, time.Minute)
+	waitNode(t, s.client, "patient", "Ready", func(n *corev1.Node) bool { return nodeReady(n) == corev1.ConditionTrue })
+}
