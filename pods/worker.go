@@ -337,7 +337,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	defer w.releaseVolumeCharges() // after the volumes are removed
-	defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
+	// Without volumes no volumes directory was ever made.
+	if len(w.state.pod.Spec.Volumes) > 0 {
+		defer os.RemoveAll(filepath.Join(w.podDir, "volumes"))
+	}
 	if stop := w.watchVolumes(); stop != nil {
 		defer stop()
 	}
