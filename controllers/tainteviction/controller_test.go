@@ -90,13 +90,17 @@ func TestTaintEviction(t *testing.T) {
 	cs := apitest.Client(t, clk)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for _, n := range []string{"lost", "alive"} {
+	for _, n := range []string{"lost", "alive", "broken"} {
 		if _, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, p := range []*corev1.Pod{
-		pod("untolerating", "lost"),
+		// The API server's DefaultTolerationSeconds admission gives every
+		// pod without its own a 300 s toleration of the unreachable and
+		// not-ready taints, so the pod that tolerates nothing is on a node
+		// with a taint of another key.
+		pod("untolerating", "broken"),
 		pod("tolerates-30s", "lost", unreachableFor(30)),
 		pod("tolerates-60s-and-forever", "lost", unreachableFor(60), corev1.Toleration{Operator: corev1.TolerationOpExists}),
 		pod("tolerates-0s", "lost", unreachableFor(0)),
@@ -121,6 +125,7 @@ func TestTaintEviction(t *testing.T) {
 	}
 
 	setTaints(t, cs, "lost", unreachable)
+	setTaints(t, cs, "broken", []corev1.Taint{{Key: "example.com/broken", Effect: corev1.TaintEffectNoExecute}})
 	waitFor(t, "the untolerating pods' eviction", func() bool {
 		d := deleting(t, cs)
 		return d["untolerating"] && d["tolerates-0s"]
