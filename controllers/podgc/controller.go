@@ -32,7 +32,6 @@ package podgc
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"sync"
 	"time"
@@ -42,12 +41,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/wasmpod/wasmpod/internal/controllerutil"
 	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
@@ -272,9 +271,9 @@ func (c *Controller) markFailedAndDelete(ctx context.Context, p *corev1.Pod, con
 		st := p.Status.DeepCopy()
 		st.Phase = corev1.PodFailed
 		if cond != nil {
-			updateCondition(st, *cond, metav1.NewTime(c.clk.Now()))
+			controllerutil.UpdatePodCondition(st, *cond, metav1.NewTime(c.clk.Now()))
 		}
-		patch, err := statusPatch(p.UID, &p.Status, st)
+		patch, err := controllerutil.PodStatusPatch(p.UID, &p.Status, st)
 		if err != nil {
 			return err
 		}
@@ -284,47 +283,6 @@ func (c *Controller) markFailedAndDelete(ctx context.Context, p *corev1.Pod, con
 	}
 	grace := int64(0)
 	return pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
-}
-
-// statusPatch is a two-way strategic merge patch from old to new status
-// with the pod's UID as a precondition (upstream's util/pod.PatchPodStatus).
-func statusPatch(uid types.UID, old, cur *corev1.PodStatus) ([]byte, error) {
-	a, err := json.Marshal(corev1.Pod{Status: *old})
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(corev1.Pod{Status: *cur})
-	if err != nil {
-		return nil, err
-	}
-	patch, err := strategicpatch.CreateTwoWayMergePatch(a, b, corev1.Pod{})
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(patch, &m); err != nil {
-		return nil, err
-	}
-	m["metadata"] = map[string]any{"uid": string(uid)}
-	return json.Marshal(m)
-}
-
-// updateCondition sets cond in st, keeping lastTransitionTime when the
-// status does not change (upstream's api/v1/pod.UpdatePodCondition).
-func updateCondition(st *corev1.PodStatus, cond corev1.PodCondition, now metav1.Time) {
-	cond.LastTransitionTime = now
-	for i := range st.Conditions {
-		old := &st.Conditions[i]
-		if old.Type != cond.Type {
-			continue
-		}
-		if old.Status == cond.Status {
-			cond.LastTransitionTime = old.LastTransitionTime
-		}
-		*old = cond
-		return
-	}
-	st.Conditions = append(st.Conditions, cond)
 }
 
 // sortForGC orders pods as upstream's byEvictionAndCreationTimestamp:

@@ -27,7 +27,6 @@ package tainteviction
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -36,12 +35,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/wasmpod/wasmpod/internal/controllerutil"
 	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
@@ -292,8 +291,8 @@ func (c *Controller) evict(ctx context.Context, pod *corev1.Pod) error {
 	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonEviction, "Marking for deletion Pod %s/%s", pod.Namespace, pod.Name)
 	pods := c.client.CoreV1().Pods(pod.Namespace)
 	st := pod.Status.DeepCopy()
-	if setCondition(st, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: ReasonDeletionByTaints, Message: MessageDeletion}, metav1.NewTime(c.clk.Now())) {
-		patch, err := statusPatch(pod.UID, &pod.Status, st)
+	if controllerutil.UpdatePodCondition(st, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: ReasonDeletionByTaints, Message: MessageDeletion}, metav1.NewTime(c.clk.Now())) {
+		patch, err := controllerutil.PodStatusPatch(pod.UID, &pod.Status, st)
 		if err != nil {
 			return err
 		}
@@ -309,49 +308,4 @@ func (c *Controller) evict(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	return err
-}
-
-// setCondition sets cond in st, reporting whether anything changed
-// (lastTransitionTime kept when the status does not change).
-func setCondition(st *corev1.PodStatus, cond corev1.PodCondition, now metav1.Time) bool {
-	cond.LastTransitionTime = now
-	for i := range st.Conditions {
-		c := &st.Conditions[i]
-		if c.Type != cond.Type {
-			continue
-		}
-		if c.Status == cond.Status && c.Reason == cond.Reason && c.Message == cond.Message {
-			return false
-		}
-		if c.Status == cond.Status {
-			cond.LastTransitionTime = c.LastTransitionTime
-		}
-		*c = cond
-		return true
-	}
-	st.Conditions = append(st.Conditions, cond)
-	return true
-}
-
-// statusPatch is a two-way strategic merge patch of the status with the
-// pod's UID as a precondition (upstream's util/pod.PatchPodStatus).
-func statusPatch(uid types.UID, old, cur *corev1.PodStatus) ([]byte, error) {
-	a, err := json.Marshal(corev1.Pod{Status: *old})
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(corev1.Pod{Status: *cur})
-	if err != nil {
-		return nil, err
-	}
-	patch, err := strategicpatch.CreateTwoWayMergePatch(a, b, corev1.Pod{})
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(patch, &m); err != nil {
-		return nil, err
-	}
-	m["metadata"] = map[string]any{"uid": string(uid)}
-	return json.Marshal(m)
 }
