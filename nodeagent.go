@@ -52,6 +52,11 @@ type AgentOptions struct {
 	// --server and --token with the CA). Its CA is the cluster CA that
 	// verifies client certificates on the kubelet API.
 	API *rest.Config
+	// APIServers, when set, are the URLs of the API servers of an HA
+	// control plane (API's among them): connections go to the first that
+	// accepts one, from the last that did (FailoverConfig). The CLI flag to
+	// wire: a repeated --server.
+	APIServers []string
 	// NodeName is the Node's name (required).
 	NodeName string
 	// DataDir holds the node's pod state (made 0700). CacheDir holds built
@@ -141,6 +146,11 @@ func RunAgent(ctx context.Context, o AgentOptions) (err error) {
 	}
 	if err := checkNodeLabels(o.Labels); err != nil {
 		return err
+	}
+	if len(o.APIServers) > 0 {
+		if o.API, err = FailoverConfig(o.API, o.APIServers); err != nil {
+			return err
+		}
 	}
 	if o.WasmArch {
 		o.Labels = maps.Clone(o.Labels)

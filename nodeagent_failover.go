@@ -1,0 +1,89 @@
+package wasmpod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// failoverDialTimeout bounds one connection attempt to one API server.
+const failoverDialTimeout = 5 * time.Second
+
+// FailoverConfig returns a copy of cfg whose connections go to the first of
+// servers that accepts one, starting with the one that accepted the last:
+// an agent given the API servers of an HA control plane's replicas (issue 15
+// §4) moves to another when its current one stops answering, as kubelets
+// behind a load-balanced address do. Requests on a connection that breaks
+// fail as before; client-go's retries and the informers' relists open a
+// new one. servers are URLs of cfg.Host's scheme (https://HOST:PORT); TLS
+// is verified as for cfg.Host, so each replica's serving certificate must
+// name cfg.Host's host (kubeadm's controlPlaneEndpoint). A server that
+// accepts connections but does not answer is not detected here (HTTP/2's
+// health checks end such a connection).
+func FailoverConfig(cfg *rest.Config, servers []string) (*rest.Config, error) {
+	if cfg.Dial != nil {
+		return nil, errors.New("agent: API server failover: the configuration already has its own dialer")
+	}
+	base, err := url.Parse(cfg.Host)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("agent: API server failover: the API server %q is not a URL", cfg.Host)
+	}
+	d := &failoverDialer{}
+	for _, s := range servers {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || u.Scheme != base.Scheme || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("agent: --server %q: want %s://HOST:PORT as the other servers", s, base.Scheme)
+		}
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443", "http": "80"}[u.Scheme])
+		}
+		d.addrs = append(d.addrs, addr)
+	}
+	if len(d.addrs) == 0 {
+		return nil, errors.New("agent: API server failover: no servers")
+	}
+	out := rest.CopyConfig(cfg)
+	out.Dial = d.dial
+	return out, nil
+}
+
+type failoverDialer struct {
+	addrs []string
+	d     net.Dialer
+
+	mu  sync.Mutex
+	cur int // the index of the server that accepted the last connection
+}
+
+// dial ignores the address asked for (cfg.Host's) and tries the servers
+// from the current one on.
+func (f *failoverDialer) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	f.mu.Lock()
+	start := f.cur
+	f.mu.Unlock()
+	var errs []error
+	for i := range f.addrs {
+		j := (start + i) % len(f.addrs)
+		dctx, cancel := context.WithTimeout(ctx, failoverDialTimeout)
+		c, err := f.d.DialContext(dctx, network, f.addrs[j])
+		cancel()
+		if err == nil {
+			f.mu.Lock()
+			f.cur = j
+			f.mu.Unlock()
+			return c, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
