@@ -208,12 +208,27 @@ func shorthand(name string, aliases []string) string {
 func finish(fs *pflag.FlagSet, name, defaultText string, hidden bool) {
 	f := fs.Lookup(name)
 	if defaultText != "" {
-		f.DefValue = ""
+		// pflag prints "(default X)" unless DefValue is its type's zero
+		// value; the text in the usage replaces it.
+		f.DefValue = zeroText(f.Value.Type())
 		f.Usage += " (default: " + defaultText + ")"
 	}
 	if hidden {
 		f.Hidden = true
 	}
+}
+
+// zeroText is how pflag writes the zero value of a flag of type typ.
+func zeroText(typ string) string {
+	switch typ {
+	case "bool":
+		return "false"
+	case "duration":
+		return "0s"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "count":
+		return "0"
+	}
+	return ""
 }
 
 // StringFlag is --NAME VALUE.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run runs args through an app with one command "cmd" (flags -n, --count,
@@ -91,5 +92,38 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}
+	}
+}
+
+// TestDefaultTextOfEveryType: a flag whose help gives its default as text
+// shows only that text, whatever its type (pflag adds "(default X)" to a
+// flag whose DefValue is not its type's zero value: for an int that was
+// once "(default )").
+func TestDefaultTextOfEveryType(t *testing.T) {
+	var out bytes.Buffer
+	app := &App{
+		Name: "prog", Writer: &out, ErrWriter: &out,
+		Commands: []*Command{{
+			Name: "cmd", Usage: "a command",
+			Flags: []Flag{
+				&StringFlag{Name: "s", Value: "x", DefaultText: "text-s"},
+				&IntFlag{Name: "i", Value: 24, DefaultText: "text-i"},
+				&BoolFlag{Name: "b", Value: true, DefaultText: "text-b"},
+				&DurationFlag{Name: "d", Value: time.Minute, DefaultText: "text-d"},
+			},
+			Action: func(*Context) error { return nil },
+		}},
+	}
+	if err := app.Run([]string{"prog", "cmd", "--help"}); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, n := range []string{"s", "i", "b", "d"} {
+		if !strings.Contains(help, "(default: text-"+n+")") {
+			t.Errorf("--%s's default text missing:\n%s", n, help)
+		}
+	}
+	if strings.Contains(help, "(default )") || strings.Contains(help, "(default 24)") || strings.Contains(help, "(default true)") || strings.Contains(help, "(default 1m0s)") {
+		t.Errorf("pflag's own default shown beside the text:\n%s", help)
 	}
 }
