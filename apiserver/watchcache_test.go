@@ -145,7 +145,7 @@ func TestWatchCacheBounds(t *testing.T) {
 	if n != watchCacheEntries || m != watchCacheEntries {
 		t.Fatalf("%d kept (%d by revision), want %d", n, m, watchCacheEntries)
 	}
-	for i := range int64(40) {
+	for i := range int64(2 * watchCacheBytes / (200 << 10)) {
 		e.s.decoded(r, kv(5000+i, 200<<10))
 	}
 	c.mu.Lock()
