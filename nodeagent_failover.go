@@ -38,7 +38,7 @@ func FailoverConfig(cfg *rest.Config, servers []string) (*rest.Config, error) {
 	for _, s := range servers {
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" || u.Scheme != base.Scheme || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("agent: --server %q: want %s://HOST:PORT as the other servers", s, base.Scheme)
+			return nil, fmt.Errorf("agent: --failover-server %q: want %s://HOST:PORT as the other servers", s, base.Scheme)
 		}
 		addr := u.Host
 		if u.Port() == "" {

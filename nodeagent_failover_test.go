@@ -89,7 +89,7 @@ func TestFailoverConfig(t *testing.T) {
 		servers []string
 		want    string
 	}{
-		{"https://" + addrA, []string{"http://" + addrB}, `--server "http://` + addrB + `": want https://HOST:PORT`},
+		{"https://" + addrA, []string{"http://" + addrB}, `--failover-server "http://` + addrB + `": want https://HOST:PORT`},
 		{"https://" + addrA, []string{addrB}, `want https://HOST:PORT`},
 		{"https://" + addrA, []string{"https://" + addrB + "/prefix"}, `want https://HOST:PORT`},
 		{"https://" + addrA, nil, "no servers"},

@@ -95,6 +95,7 @@ images, go:// references or absolute paths present on the agent's machine.`,
 			&cmdline.IntFlag{Name: "node-cidr-mask-size", Usage: "mask size of the cluster's pod ranges (checked against --cluster-cidr; the node's range comes from --pod-cidr or the control plane)", DefaultText: "24, or 64 for IPv6"},
 			&cmdline.StringSliceFlag{Name: "node-labels", Usage: "labels to add to the Node, KEY=VALUE (repeatable, or comma-separated)"},
 			&cmdline.StringSliceFlag{Name: "register-with-taints", Usage: "taints of the Node, KEY[=VALUE]:EFFECT (repeatable, or comma-separated)"},
+			&cmdline.StringSliceFlag{Name: "failover-server", Usage: "another API server of the same HA control plane (https://HOST:PORT, repeatable, or comma-separated): the agent's connections go to the first server that accepts one, starting from the last that did; its certificate must name the kubeconfig's server host"},
 			&cmdline.BoolFlag{Name: "wasm-arch", Usage: "register the Node by the Krustlet convention for a WebAssembly node among container nodes: label kubernetes.io/arch=wasm32-wasi and taints kubernetes.io/arch=wasm32-wasi:NoSchedule and :NoExecute, so that only pods that select and tolerate it land there"},
 			&cmdline.IntFlag{Name: "max-pods", Usage: "pods the node can run (its pods capacity)", Value: pods.DefaultMaxPods},
 			&cmdline.DurationFlag{Name: "heartbeat-interval", Usage: "how often the Node's Lease is renewed", Value: 10 * time.Second},
@@ -204,6 +205,12 @@ func agentAction(c *cmdline.Context) error {
 		}
 		taints = append(taints, t)
 	}
+	failover := splitList(c.StringSlice("failover-server"))
+	for _, f := range failover {
+		if u, err := url.Parse(f); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return cmdline.Exit(fmt.Sprintf("--failover-server %q: want another API server as https://HOST:PORT", f), 2)
+		}
+	}
 	if c.Int("max-pods") < 1 {
 		return cmdline.Exit(fmt.Sprintf("--max-pods %d: must be at least 1", c.Int("max-pods")), 2)
 	}
@@ -247,6 +254,7 @@ func agentAction(c *cmdline.Context) error {
 	}
 	err = wasmpod.RunAgent(ctx, wasmpod.AgentOptions{
 		API:               cfg,
+		APIServers:        failover,
 		NodeName:          name,
 		DataDir:           dataDir,
 		CacheDir:          c.String("cache-dir"),

@@ -45,6 +45,8 @@ func TestAgentJoinBadInput(t *testing.T) {
 		{append(server, "--tunnel-port", "0"), "--tunnel-port needs the node's own certificate"},
 		{append(join, "--token", tok, "--discovery-token-unsafe-skip-ca-verification", "--address", "x"), `--address "x"`},
 		{append(server, "--tls-cert-file", kc), "--tls-cert-file and --tls-private-key-file go together"},
+		{append(server, "--failover-server", "https://127.0.0.1:2,http://127.0.0.1:3"), `--failover-server "http://127.0.0.1:3": want another API server as https://HOST:PORT`},
+		{append(server, "--failover-server", "127.0.0.1:3"), `--failover-server "127.0.0.1:3"`},
 		{append(server, "--tls-cert-file", kc, "--tls-private-key-file", kc), "--tls-cert-file/--tls-private-key-file: tls: failed to find any PEM data"},
 	} {
 		var stderr bytes.Buffer
