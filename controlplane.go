@@ -169,15 +169,13 @@ func (c *Cluster) startScheduler(p *plane) error {
 // context ends. reserved are the pod ranges of this process's own nodes,
 // which the node IPAM controller does not hand out.
 func (c *Cluster) startControllers(p *plane, reserved []string) error {
-	ctx, cfg, shared := p.ctx, c.cfg, p.informers
+	ctx, cfg := p.ctx, c.cfg
 	nlc := nodelifecycle.New(c.client, cfg.Clock, cfg.NodeMonitorGracePeriod)
-	nlc.Informers = shared
-	p.goRun(func() { nlc.Run(ctx) })
+	p.runController(&nlc.Informers, nlc.Run)
 	// Taint-based eviction of the pods of nodes with NoExecute taints
 	// (the unreachable one above), after their tolerationSeconds.
 	tec := tainteviction.New(c.client, cfg.Clock)
-	tec.Informers = shared
-	p.goRun(func() { tec.Run(ctx) })
+	p.runController(&tec.Informers, tec.Run)
 	// Pod ranges for Nodes that join without one (wasmpod agent), as
 	// kube-controller-manager's --allocate-node-cidrs; the in-process
 	// nodes' configured ranges are reserved.
@@ -185,32 +183,23 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 	if err != nil {
 		return err
 	}
-	ipam.Informers = shared
-	p.goRun(func() { ipam.Run(ctx) })
+	p.runController(&ipam.Informers, ipam.Run)
 	pgc := podgc.New(c.client, cfg.Clock, podgc.Threshold(cfg.TerminatedPodGCThreshold))
-	pgc.Informers = shared
-	p.goRun(func() { pgc.Run(ctx) })
+	p.runController(&pgc.Informers, pgc.Run)
 	rsc := replicaset.New(c.client, cfg.Clock)
-	rsc.Informers = shared
-	p.goRun(func() { rsc.Run(ctx) })
+	p.runController(&rsc.Informers, rsc.Run)
 	jc := job.New(c.client, cfg.Clock)
-	jc.Informers = shared
-	p.goRun(func() { jc.Run(ctx) })
+	p.runController(&jc.Informers, jc.Run)
 	ttlc := ttlafterfinished.New(c.client, cfg.Clock)
-	ttlc.Informers = shared
-	p.goRun(func() { ttlc.Run(ctx) })
+	p.runController(&ttlc.Informers, ttlc.Run)
 	dsc := daemonset.New(c.client, cfg.Clock)
-	dsc.Informers = shared
-	p.goRun(func() { dsc.Run(ctx) })
+	p.runController(&dsc.Informers, dsc.Run)
 	dc := deployment.New(c.client, cfg.Clock)
-	dc.Informers = shared
-	p.goRun(func() { dc.Run(ctx) })
+	p.runController(&dc.Informers, dc.Run)
 	cjc := cronjob.New(c.client, cfg.Clock)
-	cjc.Informers = shared
-	p.goRun(func() { cjc.Run(ctx) })
+	p.runController(&cjc.Informers, cjc.Run)
 	pdbc := disruption.New(c.client, cfg.Clock)
-	pdbc.Informers = shared
-	p.goRun(func() { pdbc.Run(ctx) })
+	p.runController(&pdbc.Informers, pdbc.Run)
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
 	if err != nil {
 		return err
@@ -220,11 +209,9 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 	nsc := namespace.New(c.server)
 	p.goRun(func() { nsc.Run(ctx) })
 	epc := endpoints.New(c.client)
-	epc.Informers = shared
-	p.goRun(func() { epc.Run(ctx) })
+	p.runController(&epc.Informers, epc.Run)
 	sac := serviceaccount.New(c.client)
-	sac.Informers = shared
-	p.goRun(func() { sac.Run(ctx) })
+	p.runController(&sac.Informers, sac.Run)
 
 	// The kubernetes Service (SetAPIServerAddress) and kube-root-ca.crt
 	// (SetRootCA) of this plane, given what the cluster was told so far.

@@ -108,6 +108,14 @@ func (p *plane) goRun(f func()) {
 	}()
 }
 
+// runController runs a controller that returns an error (logged by the
+// controller itself; it returns when the plane's context ends) on the
+// plane's shared informer factory.
+func (p *plane) runController(informers *informers.SharedInformerFactory, run func(context.Context) error) {
+	*informers = p.informers
+	p.goRun(func() { _ = run(p.ctx) })
+}
+
 func (p *plane) onStop(f func()) {
 	p.mu.Lock()
 	p.stops = append(p.stops, f)
