@@ -171,6 +171,17 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Output is positioned before any input is written, so that what the
+	// guest writes in answer to it cannot come before the attach's start.
+	var out *logs.Reader
+	if stdout != nil || stderr != nil {
+		r, err := w.openOutput(container, st.idx, replay)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		out = r
+	}
 	if stdin != nil {
 		go func() {
 			err := io.ErrClosedPipe // no stdin to write to
@@ -192,7 +203,7 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 			defer st.closeStdin()
 		}
 	}
-	if stdout == nil && stderr == nil {
+	if out == nil {
 		// Input only: stay attached until the instance ends.
 		for !w.instanceEnded(container, st.idx) {
 			select {
@@ -205,13 +216,12 @@ func (w *Worker) Attach(ctx context.Context, container string, stdin io.Reader, 
 		}
 		return nil
 	}
-	return w.streamOutput(ctx, container, st.idx, replay, since, stdout, stderr, tty)
+	return w.streamOutput(ctx, out, container, st.idx, since, stdout, stderr, tty)
 }
 
-// streamOutput follows instance idx's log — from its current end, or with
-// replay from the first record after since — and writes each record's
-// text to the writer of its stream.
-func (w *Worker) streamOutput(ctx context.Context, name string, idx int32, replay bool, since logCursor, stdout, stderr io.Writer, tty bool) error {
+// openOutput opens instance idx's log for following: at its current end,
+// or with replay at its start.
+func (w *Worker) openOutput(name string, idx int32, replay bool) (*logs.Reader, error) {
 	path := w.LogPath(name, idx)
 	var lock sync.Locker
 	w.mu.Lock()
@@ -225,12 +235,15 @@ func (w *Worker) streamOutput(ctx context.Context, name string, idx int32, repla
 	}
 	r, err := logs.OpenReader(path, tail, true, lock)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("container %q is not running", name)
+		return nil, fmt.Errorf("container %q is not running", name)
 	}
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+	return r, err
+}
+
+// streamOutput follows instance idx's log from r's position, skipping
+// what comes before since, and writes each record's text to the writer of
+// its stream.
+func (w *Worker) streamOutput(ctx context.Context, r *logs.Reader, name string, idx int32, since logCursor, stdout, stderr io.Writer, tty bool) error {
 	if tty {
 		stderr = stdout
 	}
