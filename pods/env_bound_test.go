@@ -22,9 +22,9 @@ func allocated(f func()) uint64 {
 	return b.TotalAlloc - a.TotalAlloc
 }
 
-func boundWorker(cms map[string]*corev1.ConfigMap, gets *atomic.Int64) *Worker {
+func boundWorker(t *testing.T, cms map[string]*corev1.ConfigMap, gets *atomic.Int64) *Worker {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}}
-	return NewWorker(&Config{ConfigMaps: func(_ context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return NewWorker(&Config{RootDir: t.TempDir(), ConfigMaps: func(_ context.Context, ns, name string) (*corev1.ConfigMap, error) {
 		gets.Add(1)
 		cm, ok := cms[name]
 		if !ok {
@@ -40,7 +40,7 @@ const boundMsg = "container main: the environment and arguments after $(VAR) exp
 // refused with the bound's message, having allocated about the bound.
 func TestEnvExpansionBounded(t *testing.T) {
 	var gets atomic.Int64
-	w := boundWorker(nil, &gets)
+	w := boundWorker(t, nil, &gets)
 	c := &corev1.Container{Name: "main", Env: []corev1.EnvVar{
 		{Name: "A", Value: strings.Repeat("x", 64<<10)},
 		{Name: "B", Value: strings.Repeat("$(A)", 8192)}, // 512 MiB
@@ -64,7 +64,7 @@ func TestEnvExpansionBounded(t *testing.T) {
 // built; one byte more is refused, whether in env or in args.
 func TestEnvBoundExact(t *testing.T) {
 	var gets atomic.Int64
-	w := boundWorker(nil, &gets)
+	w := boundWorker(t, nil, &gets)
 	host := len("HOSTNAME=p") + 1
 	argv0 := len("main") + 1
 	half := 512 << 10
@@ -109,7 +109,7 @@ func TestEnvBoundConfigMapValues(t *testing.T) {
 	big := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "big", Namespace: "ns"},
 		Data: map[string]string{"k": strings.Repeat("v", 1<<20)}}
 	var gets atomic.Int64
-	w := boundWorker(map[string]*corev1.ConfigMap{"big": big}, &gets)
+	w := boundWorker(t, map[string]*corev1.ConfigMap{"big": big}, &gets)
 	ref := &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "big"}, Key: "k"}}
 	c := &corev1.Container{Name: "main"}
 	for i := range 10000 {

@@ -16,7 +16,7 @@ import (
 func TestEnvFieldRefCurrentMetadata(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns",
 		Labels: map[string]string{"tier": "old"}, Annotations: map[string]string{"other": "x"}}}
-	w := NewWorker(&Config{}, pod)
+	w := NewWorker(&Config{RootDir: t.TempDir()}, pod)
 	ref := func(path string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}
 	}
