@@ -205,6 +205,7 @@ func defaultResources() []*Resource {
 		serviceAccountResource(), // serviceaccounts.go
 		pdbResource(),            // pdb.go
 		runtimeClassResource(),   // runtimeclass.go
+		hpaResource(),            // hpa.go
 		workload(apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} })),
 		workload(apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} })),
 		workload(apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} })),

@@ -502,6 +502,8 @@ func TestTableEveryServedKind(t *testing.T) {
 		// policy (printers/policy.go)
 		"PodDisruptionBudget": "Name,Min Available,Max Unavailable,Allowed Disruptions,Age",
 		"RuntimeClass":        "Name,Handler,Age", // printers/node.go
+		// autoscaling/v2 (printers/autoscaling.go)
+		"HorizontalPodAutoscaler": "Name,Reference,Targets,MinPods,MaxPods,Replicas,Age",
 		// RBAC (printers/rbac.go): upstream prints no columns of its own for roles
 		"Role":               "Name,Created At",
 		"ClusterRole":        "Name,Created At",

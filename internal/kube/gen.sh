@@ -7,7 +7,7 @@ root=$(cd ../.. && pwd)
 ver=$(cd "$root" && go list -m -f '{{.Version}}' k8s.io/client-go)
 pkg=github.com/wasmpod/wasmpod/internal/kube
 # The group-versions wasmpod serves (apiserver's resource table), one per group.
-gvs=core/v1,apps/v1,batch/v1,policy/v1,discovery/v1,coordination/v1,node/v1,rbac/v1,authentication/v1,authorization/v1,autoscaling/v1,events/v1
+gvs=core/v1,apps/v1,batch/v1,policy/v1,discovery/v1,coordination/v1,node/v1,rbac/v1,authentication/v1,authorization/v1,autoscaling/v1,autoscaling/v2,events/v1
 inputs=()
 IFS=, read -ra list <<<"$gvs"
 for gv in "${list[@]}"; do inputs+=("k8s.io/api/$gv"); done

@@ -10,6 +10,7 @@ import (
 	authenticationv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/authentication/v1"
 	authorizationv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/authorization/v1"
 	autoscalingv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/autoscaling/v1"
+	autoscalingv2 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/autoscaling/v2"
 	batchv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/batch/v1"
 	coordinationv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/coordination/v1"
 	corev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
@@ -27,6 +28,7 @@ type Interface interface {
 	AuthenticationV1() authenticationv1.AuthenticationV1Interface
 	AuthorizationV1() authorizationv1.AuthorizationV1Interface
 	AutoscalingV1() autoscalingv1.AutoscalingV1Interface
+	AutoscalingV2() autoscalingv2.AutoscalingV2Interface
 	BatchV1() batchv1.BatchV1Interface
 	CoordinationV1() coordinationv1.CoordinationV1Interface
 	CoreV1() corev1.CoreV1Interface
@@ -43,6 +45,7 @@ type Clientset struct {
 	authenticationV1 *authenticationv1.AuthenticationV1Client
 	authorizationV1  *authorizationv1.AuthorizationV1Client
 	autoscalingV1    *autoscalingv1.AutoscalingV1Client
+	autoscalingV2    *autoscalingv2.AutoscalingV2Client
 	batchV1          *batchv1.BatchV1Client
 	coordinationV1   *coordinationv1.CoordinationV1Client
 	coreV1           *corev1.CoreV1Client
@@ -71,6 +74,11 @@ func (c *Clientset) AuthorizationV1() authorizationv1.AuthorizationV1Interface {
 // AutoscalingV1 retrieves the AutoscalingV1Client
 func (c *Clientset) AutoscalingV1() autoscalingv1.AutoscalingV1Interface {
 	return c.autoscalingV1
+}
+
+// AutoscalingV2 retrieves the AutoscalingV2Client
+func (c *Clientset) AutoscalingV2() autoscalingv2.AutoscalingV2Interface {
+	return c.autoscalingV2
 }
 
 // BatchV1 retrieves the BatchV1Client
@@ -165,6 +173,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 	if err != nil {
 		return nil, err
 	}
+	cs.autoscalingV2, err = autoscalingv2.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 	cs.batchV1, err = batchv1.NewForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
 		return nil, err
@@ -217,6 +229,7 @@ func New(c rest.Interface) *Clientset {
 	cs.authenticationV1 = authenticationv1.New(c)
 	cs.authorizationV1 = authorizationv1.New(c)
 	cs.autoscalingV1 = autoscalingv1.New(c)
+	cs.autoscalingV2 = autoscalingv2.New(c)
 	cs.batchV1 = batchv1.New(c)
 	cs.coordinationV1 = coordinationv1.New(c)
 	cs.coreV1 = corev1.New(c)

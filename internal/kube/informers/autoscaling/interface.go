@@ -4,6 +4,7 @@ package autoscaling
 
 import (
 	v1 "github.com/wasmpod/wasmpod/internal/kube/informers/autoscaling/v1"
+	v2 "github.com/wasmpod/wasmpod/internal/kube/informers/autoscaling/v2"
 	internalinterfaces "github.com/wasmpod/wasmpod/internal/kube/informers/internalinterfaces"
 )
 
@@ -11,6 +12,8 @@ import (
 type Interface interface {
 	// V1 provides access to shared informers for resources in V1.
 	V1() v1.Interface
+	// V2 provides access to shared informers for resources in V2.
+	V2() v2.Interface
 }
 
 type group struct {
@@ -27,4 +30,9 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // V1 returns a new v1.Interface.
 func (g *group) V1() v1.Interface {
 	return v1.New(g.factory, g.namespace, g.tweakListOptions)
+}
+
+// V2 returns a new v2.Interface.
+func (g *group) V2() v2.Interface {
+	return v2.New(g.factory, g.namespace, g.tweakListOptions)
 }

@@ -12,6 +12,8 @@ import (
 	fakeauthorizationv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/authorization/v1/fake"
 	autoscalingv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/autoscaling/v1"
 	fakeautoscalingv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/autoscaling/v1/fake"
+	autoscalingv2 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/autoscaling/v2"
+	fakeautoscalingv2 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/autoscaling/v2/fake"
 	batchv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/batch/v1"
 	fakebatchv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/batch/v1/fake"
 	coordinationv1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/coordination/v1"
@@ -119,6 +121,11 @@ func (c *Clientset) AuthorizationV1() authorizationv1.AuthorizationV1Interface {
 // AutoscalingV1 retrieves the AutoscalingV1Client
 func (c *Clientset) AutoscalingV1() autoscalingv1.AutoscalingV1Interface {
 	return &fakeautoscalingv1.FakeAutoscalingV1{Fake: &c.Fake}
+}
+
+// AutoscalingV2 retrieves the AutoscalingV2Client
+func (c *Clientset) AutoscalingV2() autoscalingv2.AutoscalingV2Interface {
+	return &fakeautoscalingv2.FakeAutoscalingV2{Fake: &c.Fake}
 }
 
 // BatchV1 retrieves the BatchV1Client
