@@ -25,6 +25,7 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/namespace"
 	"github.com/wasmpod/wasmpod/controllers/nodeipam"
 	"github.com/wasmpod/wasmpod/controllers/nodelifecycle"
+	"github.com/wasmpod/wasmpod/controllers/podautoscaler"
 	"github.com/wasmpod/wasmpod/controllers/podgc"
 	"github.com/wasmpod/wasmpod/controllers/replicaset"
 	"github.com/wasmpod/wasmpod/controllers/rootcacertpublisher"
@@ -200,6 +201,8 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 	p.runController(&cjc.Informers, cjc.Run)
 	pdbc := disruption.New(c.client, cfg.Clock)
 	p.runController(&pdbc.Informers, pdbc.Run)
+	hpac := podautoscaler.New(c.client, cfg.Clock)
+	p.runController(&hpac.Informers, hpac.Run)
 	gcMeta, err := metadata.NewForConfig(c.server.InProcessConfig(c.handler))
 	if err != nil {
 		return err
