@@ -99,6 +99,9 @@ func (h *httpHandler) authenticate(req *http.Request) (u user.Info, ok bool) {
 		return AdminUser, true
 	}
 	auth := req.Header.Get("Authorization")
+	if auth == "" {
+		auth = websocketBearer(req) // a browser's WebSocket (authn_ws.go)
+	}
 	const prefix = "Bearer "
 	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
 		// A client certificate of the cluster CA (bootstrap.go).
