@@ -71,6 +71,7 @@ var (
 			"replicasets", "replicasets/scale", "replicasets/status"),
 		rule(readVerbs, "batch", "cronjobs", "cronjobs/status", "jobs", "jobs/status"),
 		rule(readVerbs, "policy", "poddisruptionbudgets", "poddisruptionbudgets/status"),
+		rule(readVerbs, "autoscaling", "horizontalpodautoscalers", "horizontalpodautoscalers/status"),
 	}
 	editRules = []rbacv1.PolicyRule{
 		rule(readVerbs, "", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"),
@@ -81,6 +82,7 @@ var (
 		rule(writeVerbs, "apps", "daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets", "replicasets/scale"),
 		rule(writeVerbs, "batch", "cronjobs", "jobs"),
 		rule(writeVerbs, "policy", "poddisruptionbudgets"),
+		rule(writeVerbs, "autoscaling", "horizontalpodautoscalers"),
 	}
 	adminRules = []rbacv1.PolicyRule{
 		rule(readWriteVerbs, rbacv1.GroupName, "rolebindings", "roles"),
@@ -114,6 +116,14 @@ func bootstrapClusterRoles() []*rbacv1.ClusterRole {
 		{ObjectMeta: bootstrapMeta("system:aggregate-to-view", aggregateTo("view")), Rules: viewRules},
 		{ObjectMeta: bootstrapMeta("system:discovery", nil), Rules: []rbacv1.PolicyRule{
 			urlRule([]string{"get"}, "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/")}},
+		// Upstream's system:monitoring (bound to the group of that name)
+		// reads /metrics (metrics.go) and the health checks' details.
+		{ObjectMeta: bootstrapMeta("system:monitoring", nil), Rules: []rbacv1.PolicyRule{
+			urlRule([]string{"get"}, "/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*")}},
+		// What metrics-server's system:aggregated-metrics-reader adds to
+		// view, edit and admin: the resource metrics API (metrics_api.go).
+		{ObjectMeta: bootstrapMeta("system:aggregated-metrics-reader", aggregateTo("view")), Rules: []rbacv1.PolicyRule{
+			rule([]string{"get", "list", "watch"}, "metrics.k8s.io", "pods", "nodes")}},
 		{ObjectMeta: bootstrapMeta("system:basic-user", nil), Rules: []rbacv1.PolicyRule{
 			rule([]string{"create"}, "authorization.k8s.io", "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule([]string{"create"}, "authentication.k8s.io", "selfsubjectreviews")}},
@@ -145,6 +155,7 @@ func bootstrapClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		bind("system:basic-user", user.AllAuthenticated),
 		bind("system:public-info-viewer", user.AllAuthenticated, user.AllUnauthenticated),
 		bind("wasmpod:module-uploader", user.AllAuthenticated),
+		bind("system:monitoring", "system:monitoring"),
 	}
 }
 

@@ -588,7 +588,7 @@ type podMetricsList struct {
 // podUsage lists the PodMetrics of the selected pods from the metrics API.
 func (c *Controller) podUsage(ctx context.Context, ns string, sel labels.Selector) (map[string]podUsage, error) {
 	raw, err := c.client.AutoscalingV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", ns, "pods").
-		Param("labelSelector", sel.String()).DoRaw(ctx)
+		Param("labelSelector", sel.String()).SetHeader("Accept", "application/json").DoRaw(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("unable to get metrics for resource: unable to fetch metrics from resource metrics API: %w", err)
 	}
