@@ -14,6 +14,9 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/controllers/cronjob"
 	"github.com/wasmpod/wasmpod/controllers/daemonset"
 	"github.com/wasmpod/wasmpod/controllers/deployment"
@@ -37,6 +40,7 @@ import (
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 	typedcorev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
+	"github.com/wasmpod/wasmpod/internal/metrics"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/scheduler"
 )
@@ -148,6 +152,11 @@ func (c *Cluster) startScheduler(p *plane) error {
 	p.onStop(bc.Shutdown)
 	rec := bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"})
 	s := scheduler.New(fw, &schedulerBinder{client: client, recorder: rec}, c.cfg.Clock)
+	// This plane's scheduler counts in the cluster's registry until the
+	// plane ends (a replica that leads again starts from zero).
+	if _, err := scheduler.NewMetrics(&unregistering{Registerer: c.metrics, p: p}, s); err != nil {
+		return err
+	}
 
 	nodeInf := f.Core().V1().Nodes().Informer()
 	nodeInf.AddEventHandler(kubeutil.Typed(s.OnNodeAdd, s.OnNodeUpdate, s.OnNodeDelete))
@@ -314,4 +323,38 @@ func ptrString(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// setupMetrics makes the control plane's registry: the API server's
+// request metrics and the controllers' workqueues (internal/metrics); the
+// scheduler adds its own while it runs (startScheduler).
+func (c *Cluster) setupMetrics() (err error) {
+	c.metrics = metrics.NewRegistry()
+	if c.apiMetrics, err = apiserver.NewMetrics(c.metrics); err != nil {
+		return err
+	}
+	return metrics.RegisterWorkqueue(c.metrics)
+}
+
+// Metrics is the API server's metrics (HandlerOptions.Metrics of the
+// handlers serve makes over the same server), serving the control plane's
+// registry at /metrics.
+func (c *Cluster) Metrics() *apiserver.Metrics { return c.apiMetrics }
+
+// MetricsRegistry is the control plane's registry.
+func (c *Cluster) MetricsRegistry() *prometheus.Registry { return c.metrics }
+
+// unregistering registers collectors and unregisters them when the plane
+// ends.
+type unregistering struct {
+	prometheus.Registerer
+	p *plane
+}
+
+func (u *unregistering) Register(col prometheus.Collector) error {
+	if err := u.Registerer.Register(col); err != nil {
+		return err
+	}
+	u.p.onStop(func() { u.Registerer.Unregister(col) })
+	return nil
 }

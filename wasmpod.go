@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -218,6 +219,10 @@ type Cluster struct {
 	images  *memoResolver
 	agents  []*pods.Agent
 	network *network.Network
+	// metrics is the control plane's registry (its /metrics), apiMetrics
+	// the API server's requests in it (controlplane.go).
+	metrics    *prometheus.Registry
+	apiMetrics *apiserver.Metrics
 	// The current plane's kubernetes Service reconciler and root CA
 	// publisher (nil while this replica does not lead the controllers),
 	// and what they were told; under mu.
@@ -370,7 +375,10 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		Modules: cfg.Modules, RefuseRelativeImages: cfg.RefuseRelativeImages, ServiceAccountTokens: saTokens}); err != nil {
 		return nil, err
 	}
-	c.handler = c.server.Handler(apiserver.HandlerOptions{})
+	if err := c.setupMetrics(); err != nil { // controlplane.go
+		return nil, err
+	}
+	c.handler = c.server.Handler(apiserver.HandlerOptions{Metrics: c.apiMetrics})
 	// The control plane's clients speak protobuf, as kube-controller-manager's
 	// and the kubelet's do (--kube-api-content-type): decoding its watch
 	// events from JSON was a quarter of its CPU while a ReplicaSet scaled to

@@ -76,6 +76,9 @@ type HandlerOptions struct {
 	// YAML) bodies (400 beyond, before anything is decoded);
 	// DefaultMaxJSONDepth when zero.
 	MaxJSONDepth int
+	// Metrics, when set, counts the handler's requests and serves GET
+	// /metrics (metrics.go); nil: /metrics is 404.
+	Metrics *Metrics
 	// noAggregatedDiscovery answers /api and /apis with the unaggregated
 	// documents only (tests and benchmarks compare the two).
 	noAggregatedDiscovery bool
@@ -94,7 +97,11 @@ func (s *Server) Handler(opts HandlerOptions) http.Handler {
 	if opts.MaxJSONDepth <= 0 {
 		opts.MaxJSONDepth = DefaultMaxJSONDepth
 	}
-	return &httpHandler{s: s, opts: opts}
+	h := &httpHandler{s: s, opts: opts}
+	if opts.Metrics != nil {
+		return &instrumented{next: h, m: opts.Metrics, s: s} // metrics.go
+	}
+	return h
 }
 
 type httpHandler struct {
@@ -239,10 +246,14 @@ func (h *httpHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		h.serveResource(w, req, corev1.SchemeGroupVersion, parts[2:])
 	case len(parts) == 4 && parts[0] == "apis" && h.serveReview(w, req, parts[1], parts[2], parts[3]):
 		// self-subject reviews (authreview.go)
+	case len(parts) > 3 && parts[0] == "apis" && parts[1] == metricsGroup:
+		h.serveMetricsAPI(w, req, parts[2], parts[3:]) // metrics_api.go
 	case len(parts) > 3 && parts[0] == "apis":
 		h.serveResource(w, req, schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:])
 	case len(parts) >= 2 && parts[0] == "openapi":
 		h.serveOpenAPI(w, req, parts) // openapi.go
+	case path == "/metrics":
+		h.serveMetrics(w, req) // metrics.go
 	case path == BackupPath:
 		h.serveBackup(w, req)
 	case path == NodeCredentialPath:
@@ -358,6 +369,7 @@ func (h *httpHandler) groupList() *metav1.APIGroupList {
 		}
 	}
 	addReviewGroups(list) // authreview.go
+	addMetricsGroup(list) // metrics_api.go
 	return list
 }
 
@@ -404,7 +416,8 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 			list.APIResources = append(list.APIResources, tokenAPIResource) // tokens_request.go
 		}
 	}
-	list.APIResources = append(list.APIResources, reviewAPIResources(gv)...) // authreview.go
+	list.APIResources = append(list.APIResources, reviewAPIResources(gv)...)  // authreview.go
+	list.APIResources = append(list.APIResources, metricsAPIResources(gv)...) // metrics_api.go
 	return list
 }
 

@@ -45,6 +45,7 @@ func App(stdout, stderr io.Writer) *cmdline.App {
 			backupCommand(),
 			restoreCommand(),
 			scaleCommand(),
+			topCommand(),   // top.go
 			imageCommand(), // image.go
 			imagesCommand(),
 			rmiCommand(),

@@ -168,6 +168,8 @@ type Agent struct {
 	pods map[types.UID]*podEntry
 
 	stats statsSampler // stats.go: the Summary API's CPU rates
+
+	metrics *agentMetrics // metrics.go: its /metrics
 }
 
 var (
@@ -264,6 +266,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 	}
 	cfg.Capacity = capacity
 	a := &Agent{cfg: cfg, client: cfg.Client, clk: clk, pods: map[types.UID]*podEntry{}}
+	a.metrics = newAgentMetrics(a)
 	a.ips, a.ipErr = newIPAM(cfg.PodCIDR)
 	a.pcfg = *cfg.Pods
 	a.pcfg.ips = a.ips
@@ -727,6 +730,7 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 		kick: make(chan struct{}, 1), loopDone: make(chan struct{}),
 	}
 	a.pods[pod.UID] = e
+	a.metrics.podSeen(pod, a.clk.Now())
 	e.w = NewWorker(&a.pcfg, pod)
 	if rejected {
 		e.latest = pod.DeepCopy() // the podLoop writes it
@@ -779,6 +783,7 @@ func (a *Agent) forget(obj any) {
 	e := a.pods[pod.UID]
 	delete(a.pods, pod.UID)
 	a.mu.Unlock()
+	a.metrics.podGone(pod.UID)
 	if e == nil {
 		return
 	}
@@ -803,6 +808,7 @@ func (a *Agent) onStatus(p *corev1.Pod) {
 	if e == nil || e.ctx.Err() != nil {
 		return // the agent is stopping (a reboot) or the pod is gone
 	}
+	a.metrics.podStatus(p, a.clk.Now())
 	e.mu.Lock()
 	e.latest = p
 	e.mu.Unlock()
@@ -844,6 +850,7 @@ func (a *Agent) writeStatus(e *podEntry) {
 	if p == nil || e.ctx.Err() != nil {
 		return
 	}
+	defer a.metrics.observeSync(time.Now())
 	pods := a.client.CoreV1().Pods(e.ns)
 	status := p.Status.DeepCopy()
 	truncateStatusMessages(p, status) // statuslimits.go

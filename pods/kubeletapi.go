@@ -7,6 +7,7 @@ package pods
 //	GET      /healthz                                   "ok"
 //	GET      /pods                                      the node's pods (a v1 PodList)
 //	GET      /stats/summary, /metrics/resource          stats.go
+//	GET      /metrics                                   metrics.go
 //	GET      /containerLogs/NS/POD/CONTAINER            ?follow&previous&tailLines&timestamps&sinceSeconds&sinceTime&limitBytes
 //	GET|POST /exec/NS/POD[/UID]/CONTAINER               ?command=..&input=1&output=1&error=1&tty=1
 //	GET|POST /attach/NS/POD[/UID]/CONTAINER             ?input=1&output=1&error=1&tty=1
@@ -331,8 +332,8 @@ func (k *kubeletAPI) route(w http.ResponseWriter, req *http.Request) {
 		io.WriteString(w, "ok")
 	case p == "/pods" || p == "/pods/":
 		k.servePods(w, req)
-	case strings.HasPrefix(p, "/stats/") || strings.HasPrefix(p, "/metrics/"):
-		k.a.ServeNodeProxy(w, req, p) // stats.go
+	case strings.HasPrefix(p, "/stats/") || p == "/metrics" || strings.HasPrefix(p, "/metrics/"):
+		k.a.ServeNodeProxy(w, req, p) // stats.go, metrics.go
 	case parts[0] == "containerLogs" && len(parts) == 4:
 		k.serveLogs(w, req, parts[1], parts[2], parts[3])
 	case (parts[0] == "exec" || parts[0] == "attach") && (len(parts) == 4 || len(parts) == 5):

@@ -253,9 +253,9 @@ func (a *Agent) StatsSummary() *statsv1alpha1.Summary {
 }
 
 // ServeNodeProxy answers what the API server proxies to the node
-// (nodes/NAME/proxy/PATH), as the kubelet's server does: GET /stats/summary,
-// /metrics/resource and /healthz; any other path is the kubelet's plain
-// 404.
+// (nodes/NAME/proxy/PATH), as the kubelet's server does: GET
+// /stats/summary, /metrics, /metrics/resource and /healthz; any other path
+// is the kubelet's plain 404.
 func (a *Agent) ServeNodeProxy(w http.ResponseWriter, req *http.Request, path string) {
 	switch path {
 	case "/stats/summary", "/stats/summary/":
@@ -277,6 +277,12 @@ func (a *Agent) ServeNodeProxy(w http.ResponseWriter, req *http.Request, path st
 		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Write(resourceMetrics(a.StatsSummary()))
+	case "/metrics":
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			http.Error(w, "405: Method Not Allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		a.metrics.handler.ServeHTTP(w, req) // metrics.go
 	case "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
@@ -47,6 +48,8 @@ type Scheduler struct {
 	// OnError, when set, receives errors the loop cannot return (a failed
 	// Bind or Unschedulable call, a scheduling error). Called from any goroutine.
 	OnError func(pod *corev1.Pod, err error)
+
+	metrics *Metrics // metrics.go; nil: none
 }
 
 // New returns a Scheduler. clk may be nil for the real clock.
@@ -188,6 +191,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 func (s *Scheduler) scheduleOne(ctx context.Context, qp QueuedPod) {
 	pod := qp.Pod
 	key := podKey(pod)
+	start := time.Now()
 	s.mu.Lock()
 	if _, ok := s.assumed[key]; ok || pod.DeletionTimestamp != nil {
 		s.mu.Unlock()
@@ -207,6 +211,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp QueuedPod) {
 		var fe *FitError
 		if errors.As(err, &fe) || errors.Is(err, ErrNoNodesAvailable) {
 			s.queue.AddUnschedulable(pod, qp.Attempts)
+			s.metrics.attempt("unschedulable", start)
 			s.async(ctx, func() {
 				if uerr := s.binder.Unschedulable(ctx, pod, err.Error()); uerr != nil {
 					s.reportError(pod, uerr)
@@ -215,6 +220,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp QueuedPod) {
 			return
 		}
 		s.reportError(pod, err)
+		s.metrics.attempt("error", start)
 		s.queue.AddBackoff(pod, qp.Attempts)
 		return
 	}
@@ -222,9 +228,11 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp QueuedPod) {
 		berr := s.binder.Bind(ctx, pod, node)
 		if berr == nil {
 			s.queue.Done(pod)
+			s.metrics.attempt("scheduled", start)
 			return
 		}
 		s.reportError(pod, berr)
+		s.metrics.attempt("error", start)
 		s.mu.Lock()
 		a, still := s.assumed[key]
 		if still {
