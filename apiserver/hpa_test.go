@@ -119,6 +119,11 @@ func TestHPAKubectl(t *testing.T) {
 	if out := k.run(t, "get", "hpa", "php-apache", "--no-headers"); !regexp.MustCompile(`^php-apache\s+Deployment/php-apache\s+cpu: 72%/50%\s+1\s+5\s+2\s+\S+\n$`).MatchString(out) {
 		t.Fatalf("kubectl get hpa after status:\n%s", out)
 	}
+	// kubectl describe reads it through autoscaling/v2 with its events.
+	if out := k.run(t, "describe", "hpa", "php-apache"); !regexp.MustCompile(`(?m)^Reference:\s+Deployment/php-apache$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^Min replicas:\s+1$`).MatchString(out) || !regexp.MustCompile(`(?m)^Deployment pods:\s+2 current / 3 desired$`).MatchString(out) {
+		t.Fatalf("kubectl describe hpa:\n%s", out)
+	}
 	k.run(t, "apply", "-f", writeManifest(t, "hpa.yaml", exampleHPA))
 	if out := k.run(t, "get", "horizontalpodautoscalers.autoscaling", "php-apache", "-o", "jsonpath={.spec.maxReplicas} {.spec.behavior.scaleUp.policies[0].type} {.status.currentReplicas}"); out != "10 Pods 2" {
 		t.Fatalf("after apply: %q", out)
