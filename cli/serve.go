@@ -21,6 +21,7 @@ import (
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/pods"
+	"github.com/wasmpod/wasmpod/ui"
 )
 
 func serveCommand() *cmdline.Command {
@@ -307,7 +308,7 @@ func serveAction(c *cmdline.Context) error {
 			}
 			cl.SetAPIServerAddress(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 		}
-		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()}), apiserver.ServingOptions{}))
+		servers = append(servers, apiserver.NewHTTPServer(ui.Mount(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()})), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(tl, 0))
 		tlsConfigs = append(tlsConfigs, pki.tlsConfig())
 		fmt.Fprintf(stderr, "wasmpod serve: API on %s (TLS, bearer token required)\n", url)
@@ -335,7 +336,7 @@ func serveAction(c *cmdline.Context) error {
 			closeAll()
 			return cmdline.Exit(err.Error(), 1)
 		}
-		servers = append(servers, apiserver.NewHTTPServer(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()}), apiserver.ServingOptions{}))
+		servers = append(servers, apiserver.NewHTTPServer(ui.Mount(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()})), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(hl, 0))
 		tlsConfigs = append(tlsConfigs, nil)
 		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (plain HTTP on loopback, bearer token required)\n", hl.Addr())

@@ -1,0 +1,351 @@
+package ui_test
+
+// The dashboard in headless Chromium (Debian's chromium, driven with
+// chromedp) against a real in-process control plane and node agent on
+// loopback, with real toolbox pods: log in, a pod appears within 2 s of
+// its creation through the API, its logs follow, `echo hi` runs in the
+// exec terminal (WebSocket, token in the bearer subprotocol), a Deployment
+// scaled from the page changes the pod list, YAML applies server-side, and
+// XSS payloads (an event message, a log line) render as text; the layout
+// holds on a phone-sized screen. (Without a browser: ui_test.go.)
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Chromium (WASMPOD_CHROMIUM, else on PATH); without
+// it the test skips, except in CI (CI set, or WASMPOD_REQUIRE_TOOLCHAINS as
+// .ci/run sets it), where .ci/run installs it and its absence is a failure.
+func chromiumPath(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("WASMPOD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" || os.Getenv("WASMPOD_REQUIRE_TOOLCHAINS") != "" {
+		tb.Fatal("chromium not found (CI or WASMPOD_REQUIRE_TOOLCHAINS is set: .ci/run installs Debian's chromium; apt-get install -y chromium)")
+	}
+	tb.Skip("chromium not found: apt-get install -y chromium (Debian) to run the dashboard's browser tests")
+	return ""
+}
+
+// browser starts headless Chromium; ctx is its tab.
+func browser(tb testing.TB, w, h int) context.Context {
+	tb.Helper()
+	// Chromium's profile, caches and NSS database go to a temporary
+	// directory: the tests must leave HOME untouched (.ci/run checks).
+	dir := tb.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(tb)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(w, h), chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.Env("HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache")))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	tb.Cleanup(func() { cancel(); cancelA() })
+	var mu sync.Mutex
+	var logs []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var line string
+		switch ev := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			line = "exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				line += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *cdpruntime.EventConsoleAPICalled:
+			line = "console." + string(ev.Type) + ":"
+			for _, a := range ev.Args {
+				line += " " + string(a.Value) + a.Description
+			}
+		default:
+			return
+		}
+		mu.Lock()
+		logs = append(logs, line)
+		mu.Unlock()
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if tb.Failed() {
+			for _, l := range logs {
+				tb.Log("browser: " + l)
+			}
+		}
+	})
+	return ctx
+}
+
+func run(tb testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	tb.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(tctx, steps...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// waitJS polls the JavaScript expression until it is true.
+func waitJS(tb testing.TB, ctx context.Context, what, expr string, timeout time.Duration) {
+	tb.Helper()
+	tctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
+		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('main').innerText.slice(0, 2000)`))
+		tb.Fatalf("%s: %v (page: %q)", what, err, diag)
+	}
+}
+
+func evalJS[T any](tb testing.TB, ctx context.Context, expr string) T {
+	tb.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+func login(tb testing.TB, ctx context.Context, base string) {
+	tb.Helper()
+	run(tb, ctx, chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible("#token"))
+	// A wrong token is refused, and the page says so.
+	run(tb, ctx, chromedp.SendKeys("#token", "not-a-token"), chromedp.Click("#login"))
+	waitJS(tb, ctx, "wrong token refused", `document.getElementById('login-error').textContent.includes('401')`, 5*time.Second)
+	run(tb, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('token').value = ''`), chromedp.SendKeys("#token", adminToken), chromedp.Click("#login"),
+		chromedp.WaitVisible("#nodes"))
+}
+
+const xssLog = `<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script>`
+
+func TestDashboardInBrowser(t *testing.T) {
+	chromiumPath(t)
+	e := newEnv(t)
+	ctx := browser(t, 1280, 900)
+	var dialogs atomic.Int32
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	login(t, ctx, e.srv.URL)
+	if got := evalJS[string](t, ctx, `sessionStorage.getItem('wasmpod.token')`); got != adminToken {
+		t.Errorf("token in sessionStorage: %q", got)
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#nodes tbody tr').length`); n < 1 {
+		t.Errorf("overview: %d node rows", n)
+	}
+
+	// A pod created through the API is on the page within 2 s.
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	t0 := time.Now()
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("web", map[string]string{"app": "web"},
+		[]string{"sh", "-c", "echo '" + xssLog + "'; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"}))
+	waitJS(t, ctx, "pod row", `!!document.querySelector('table#pods tr[data-name="web"]')`, 2*time.Second)
+	t.Logf("pod on the page %v after its POST", time.Since(t0).Round(time.Millisecond))
+	waitJS(t, ctx, "pod Running on the page", `(document.querySelector('table#pods tr[data-name="web"] .c-status')||{}).textContent === 'Running'`, 30*time.Second)
+	if lab := evalJS[string](t, ctx, `document.querySelector('table#pods tr[data-name="web"] .c-labels').textContent`); lab != "app=web" {
+		t.Errorf("labels cell: %q", lab)
+	}
+
+	// A label cannot carry markup (the API server refuses it, as upstream);
+	// a label value that looks like code still renders as text.
+	if code, out := e.do(t, adminToken, "POST", "/api/v1/namespaces/default/pods", "", podJSON("xss-label", map[string]string{"x": "<img src=x onerror=alert(1)>"}, nil)); code != http.StatusUnprocessableEntity {
+		t.Errorf("label with markup: %d %s (want 422)", code, out)
+	}
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("odd-label", map[string]string{"a.b/c-d": "x_y-z.1"}, []string{"sleep", "3600"}))
+	waitJS(t, ctx, "odd label", `(document.querySelector('table#pods tr[data-name="odd-label"] .c-labels')||{}).textContent === 'a.b/c-d=x_y-z.1'`, 5*time.Second)
+
+	// An event whose message is markup renders as text on the Events page.
+	e.must(t, "POST", "/api/v1/namespaces/default/events", map[string]any{
+		"metadata":       map[string]any{"name": "web.xss"},
+		"involvedObject": map[string]any{"kind": "Pod", "namespace": "default", "name": "web"},
+		"reason":         "Test", "message": xssLog, "type": "Warning", "count": 1,
+		"firstTimestamp": time.Now().UTC().Format(time.RFC3339), "lastTimestamp": time.Now().UTC().Format(time.RFC3339),
+	})
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/events?ns=default"), chromedp.WaitVisible("table#events"))
+	waitJS(t, ctx, "event message as text", `Array.from(document.querySelectorAll('table#events .c-message')).some(td => td.textContent === `+jsString(xssLog)+`)`, 5*time.Second)
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#main img, #main script').length`); n != 0 {
+		t.Errorf("events page: %d injected img/script elements", n)
+	}
+
+	// The pod's page: logs follow, with the markup line as text.
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pod/default/web"), chromedp.WaitVisible("#logs"))
+	waitJS(t, ctx, "log line", `document.getElementById('logs').textContent.includes('tick 1')`, 10*time.Second)
+	before := evalJS[string](t, ctx, `document.getElementById('logs').textContent`)
+	waitJS(t, ctx, "log follows", `(() => { const m = document.getElementById('logs').textContent.match(/tick (\d+)/g); return m && m.length >= 4; })()`, 10*time.Second)
+	if !strings.Contains(before, xssLog+"\n") {
+		t.Errorf("log's markup line not shown as text: %q", before)
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#logs *, #main img').length`); n != 0 {
+		t.Errorf("logs: %d elements injected", n)
+	}
+	run(t, ctx, chromedp.Click("#tab-events"))
+	waitJS(t, ctx, "pod events tab", `Array.from(document.querySelectorAll('#pod-events .c-message')).some(td => td.textContent === `+jsString(xssLog)+`)`, 5*time.Second)
+	run(t, ctx, chromedp.Click("#tab-yaml"))
+	waitJS(t, ctx, "yaml", `/^kind: Pod$/m.test(document.getElementById('yaml').textContent) && document.getElementById('yaml').textContent.includes('app: web')`, 5*time.Second)
+
+	// The exec terminal: sh over the WebSocket, echo hi.
+	run(t, ctx, chromedp.Click("#tab-terminal"), chromedp.WaitVisible("#term-connect"), chromedp.Click("#term-connect"))
+	waitJS(t, ctx, "terminal connected", `document.getElementById('term-state').textContent.startsWith('connected (v5.channel.k8s.io)')`, 10*time.Second)
+	waitJS(t, ctx, "shell prompt", `document.getElementById('term').textContent.length > 0`, 10*time.Second)
+	run(t, ctx, chromedp.SendKeys("#term-input", "echo hi\r"))
+	waitJS(t, ctx, "echo hi output", `document.getElementById('term').textContent.split('\n').some(l => l.trim() === 'hi')`, 10*time.Second)
+	run(t, ctx, chromedp.SendKeys("#term-input", "exit\r"))
+	waitJS(t, ctx, "shell exit", `/exited|closed/.test(document.getElementById('term-state').textContent)`, 10*time.Second)
+
+	// Scale a Deployment from the page; the pod list follows.
+	e.must(t, "POST", "/apis/apps/v1/namespaces/default/deployments", map[string]any{
+		"metadata": map[string]any{"name": "scaler"},
+		"spec": map[string]any{"replicas": 1, "selector": map[string]any{"matchLabels": map[string]any{"app": "scaler"}},
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "scaler"}},
+				"spec": map[string]any{"terminationGracePeriodSeconds": 1, "containers": []any{map[string]any{"name": "main", "image": "wasmpod.local/toolbox:latest"}}}}},
+	})
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/workloads?ns=default"), chromedp.WaitVisible("table#deployments"))
+	waitJS(t, ctx, "deployment complete", `(document.querySelector('table#deployments tr[data-name="scaler"] .c-rollout')||{}).textContent === 'complete'`, 30*time.Second)
+	run(t, ctx, chromedp.Click(`table#deployments tr[data-name="scaler"] button[data-action="scale"]`), chromedp.WaitVisible("#modal-input"),
+		chromedp.SetValue("#modal-input", "3"), chromedp.Click("#modal-ok"))
+	waitJS(t, ctx, "deployment ready 3/3", `(document.querySelector('table#deployments tr[data-name="scaler"] .c-ready')||{}).textContent === '3/3'`, 30*time.Second)
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	waitJS(t, ctx, "3 scaler pods", `document.querySelectorAll('table#pods tr[data-name^="scaler-"]').length === 3`, 10*time.Second)
+	var d struct {
+		Spec struct {
+			Replicas int `json:"replicas"`
+		} `json:"spec"`
+	}
+	json.Unmarshal(e.must(t, "GET", "/apis/apps/v1/namespaces/default/deployments/scaler", nil), &d)
+	if d.Spec.Replicas != 3 {
+		t.Errorf("deployment replicas after scaling from the page: %d", d.Spec.Replicas)
+	}
+	// Cancelled actions do nothing; a confirmed restart stamps the template.
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/workloads?ns=default"), chromedp.WaitVisible(`table#deployments tr[data-name="scaler"]`),
+		chromedp.Click(`table#deployments tr[data-name="scaler"] button[data-action="delete"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-cancel"),
+		chromedp.Click(`table#deployments tr[data-name="scaler"] button[data-action="restart"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
+	waitJS(t, ctx, "restart done", `(document.getElementById('flash')||{}).textContent === 'Restart: done'`, 10*time.Second)
+	var dt struct {
+		Spec struct {
+			Template struct {
+				Metadata struct {
+					Annotations map[string]string `json:"annotations"`
+				} `json:"metadata"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	json.Unmarshal(e.must(t, "GET", "/apis/apps/v1/namespaces/default/deployments/scaler", nil), &dt)
+	if _, err := time.Parse(time.RFC3339, dt.Spec.Template.Metadata.Annotations["kubectl.kubernetes.io/restartedAt"]); err != nil {
+		t.Errorf("restartedAt after a rollout restart from the page: %v", dt.Spec.Template.Metadata.Annotations)
+	}
+
+	// Apply YAML (server-side apply, field manager wasmpod-ui).
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/apply?ns=default"), chromedp.WaitVisible("#apply-text"),
+		chromedp.SetValue("#apply-text", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-ui\n  labels:\n    a: b\ndata:\n  k: v\n"),
+		chromedp.Click("#apply"), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
+	waitJS(t, ctx, "applied", `document.getElementById('apply-result').textContent.includes('configmap/from-ui serverside-applied')`, 10*time.Second)
+	if cm := string(e.must(t, "GET", "/api/v1/namespaces/default/configmaps/from-ui", nil)); !strings.Contains(cm, `"manager":"wasmpod-ui"`) || !strings.Contains(cm, `"k":"v"`) {
+		t.Errorf("applied ConfigMap: %s", cm)
+	}
+
+	// Delete a pod from its page, with confirmation.
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pod/default/odd-label"), chromedp.WaitVisible("#pod-delete"),
+		chromedp.Click("#pod-delete"), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _ := e.do(t, adminToken, "GET", "/api/v1/namespaces/default/pods/odd-label", "", nil)
+		if code == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod deleted from its page still there: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if v := evalJS[any](t, ctx, `window.__xss === undefined ? null : window.__xss`); v != nil {
+		t.Errorf("injected script ran: window.__xss = %v", v)
+	}
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d JavaScript dialogs opened (injected alert?)", n)
+	}
+
+	// Logging out forgets the token.
+	run(t, ctx, chromedp.Click("#logout"), chromedp.WaitVisible("#token"))
+	if got := evalJS[any](t, ctx, `sessionStorage.getItem('wasmpod.token')`); got != nil {
+		t.Errorf("token after logout: %v", got)
+	}
+}
+
+// TestDashboardLayout: the structure of the overview and pod list on a
+// desktop and on a phone-sized viewport, checked on the DOM and on a
+// screenshot's dimensions (not its pixels). WASMPOD_UI_SCREENSHOT=PATH
+// writes the desktop pod list's screenshot (docs/ui-pods.png).
+func TestDashboardLayout(t *testing.T) {
+	chromiumPath(t)
+	e := newEnv(t)
+	for _, name := range []string{"api-7d4b9", "worker-0", "worker-1"} {
+		e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON(name, map[string]string{"app": strings.SplitN(name, "-", 2)[0], "tier": "demo"}, nil))
+	}
+	ctx := browser(t, 1100, 640)
+	login(t, ctx, e.srv.URL)
+	waitJS(t, ctx, "overview charts", `document.querySelectorAll('.chart svg').length === 3 && document.querySelectorAll('#nodes tbody tr').length >= 1`, 10*time.Second)
+	for _, sel := range []string{"#nav a[href='#/pods']", "#nav a[href='#/workloads']", "#nav a[href='#/services']", "#nav a[href='#/events']", "#nav a[href='#/apply']", "#ns", "#logout", "#live"} {
+		if !evalJS[bool](t, ctx, `!!document.querySelector(`+jsString(sel)+`)`) {
+			t.Errorf("overview: no %s", sel)
+		}
+	}
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	waitJS(t, ctx, "three running pods", `Array.from(document.querySelectorAll('table#pods .c-status')).filter(x => x.textContent === 'Running').length === 3`, 30*time.Second)
+	heads := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('table#pods th')).map(th => th.textContent)`)
+	if got := strings.Join(heads, ","); got != "Name,Ready,Status,Restarts,Age,Node,IP,Labels," {
+		t.Errorf("pod list columns: %s", got)
+	}
+	run(t, ctx, chromedp.EmulateViewport(1100, 640))
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 1100 || b.Dy() != 640 {
+		t.Errorf("screenshot %v", b)
+	}
+	if p := os.Getenv("WASMPOD_UI_SCREENSHOT"); p != "" {
+		if err := os.WriteFile(p, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d bytes)", p, len(shot))
+	}
+	// A phone: optional columns hidden, nothing wider than the screen.
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	waitJS(t, ctx, "phone layout", `getComputedStyle(document.querySelector('table#pods td.c-node')).display === 'none'`, 5*time.Second)
+	if w := evalJS[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("phone: page %d px wide on a 390 px screen", w)
+	}
+	if !evalJS[bool](t, ctx, `getComputedStyle(document.querySelector('table#pods td.c-status')).display !== 'none'`) {
+		t.Error("phone: the status column is hidden")
+	}
+}
