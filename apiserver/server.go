@@ -63,6 +63,9 @@ type Options struct {
 	// ServiceAccountTokens signs and verifies ServiceAccount tokens
 	// (tokens.go); a key generated in memory when nil.
 	ServiceAccountTokens *TokenIssuer
+	// WatchCacheEvents is the number of recent events the watch cache
+	// keeps a resource (cacher.go); 0 is cacheRingEvents.
+	WatchCacheEvents int
 }
 
 // Server is the API server.
@@ -87,6 +90,8 @@ type Server struct {
 	rbac rbacCache // decoded RBAC objects (rbac.go)
 
 	watchEvents watchCache // watch events decoded once for every watcher (watchcache.go)
+
+	cache *watchCacheSet // the watch cache serving LIST and WATCH (cacher.go); nil: the store
 
 	tokens tokenState // ServiceAccount tokens and the root CA (tokens.go)
 
@@ -115,6 +120,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Server, error) {
 	}
 	if err := s.bootstrapRBAC(ctx); err != nil { // rbac_bootstrap.go
 		return nil, err
+	}
+	if err := s.startWatchCache(ctx); err != nil { // cacher.go
+		return nil, fmt.Errorf("starting the watch cache: %w", err)
 	}
 	return s, nil
 }
@@ -439,6 +447,14 @@ func (s *Server) List(ctx context.Context, r *Resource, ns string, opts metav1.L
 	sel, err := s.parseSelector(r, opts)
 	if err != nil {
 		return nil, err
+	}
+	if c := s.cacherFor(r); c != nil { // cacher.go
+		if obj, ok, err := c.list(ctx, ns, sel, opts); ok || err != nil {
+			if err != nil {
+				return nil, storeErr(r, "", err)
+			}
+			return obj, nil
+		}
 	}
 	kvs, rev, err := s.store.List(ctx, r.prefix(ns))
 	if err != nil {
@@ -825,6 +841,14 @@ func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.
 	sel, err := s.parseSelector(r, opts)
 	if err != nil {
 		return nil, err
+	}
+	if c := s.cacherFor(r); c != nil { // cacher.go
+		if w, ok, err := c.watch(ctx, ns, sel, opts, shared); ok || err != nil {
+			if err != nil {
+				return nil, storeErr(r, "", err)
+			}
+			return w, nil
+		}
 	}
 	from, err := parseRV(opts.ResourceVersion)
 	if err != nil {

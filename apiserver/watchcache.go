@@ -55,6 +55,10 @@ type sharedEvent struct {
 	rev  int64
 	size int
 
+	// s and kv: the value decoded on first use (decode), then dropped.
+	s  *Server
+	kv store.KV
+
 	once  sync.Once
 	obj   runtime.Object
 	err   error
@@ -74,6 +78,25 @@ type sharedEvent struct {
 	// plane's CPU in BenchmarkHollowNodes).
 	fieldsOnce sync.Once
 	fields     fields.Set
+}
+
+// decode decodes the object once for everyone; false if it failed (err).
+func (e *sharedEvent) decode() bool {
+	e.once.Do(func() {
+		e.s.watchEvents.decodes.Add(1)
+		e.obj, e.err = e.s.decodeKV(e.r, e.kv)
+		e.kv.Value = nil
+		e.ready.Store(e.err == nil)
+	})
+	return e.err == nil
+}
+
+// decodedShared is a sharedEvent of an object already decoded.
+func decodedShared(r *Resource, key string, rev int64, obj runtime.Object) *sharedEvent {
+	e := &sharedEvent{r: r, key: key, rev: rev, obj: obj}
+	e.once.Do(func() {})
+	e.ready.Store(true)
+	return e
 }
 
 // fieldSet is objectFields of the decoded object, made once; read-only.
@@ -121,7 +144,7 @@ func (s *Server) decoded(r *Resource, kv store.KV) *sharedEvent {
 	c.mu.Lock()
 	e := c.byRev[kv.ModRevision]
 	if e == nil || e.r != r || e.key != kv.Key || c.off {
-		e = &sharedEvent{r: r, key: kv.Key, rev: kv.ModRevision, size: len(kv.Value)}
+		e = &sharedEvent{r: r, key: kv.Key, rev: kv.ModRevision, size: len(kv.Value), s: s, kv: kv}
 		if e.size <= watchCacheBytes/16 && !c.off {
 			if c.byRev == nil {
 				c.byRev = map[int64]*sharedEvent{}
@@ -143,11 +166,7 @@ func (s *Server) decoded(r *Resource, kv store.KV) *sharedEvent {
 		}
 	}
 	c.mu.Unlock()
-	e.once.Do(func() {
-		c.decodes.Add(1)
-		e.obj, e.err = s.decodeKV(r, kv)
-		e.ready.Store(e.err == nil)
-	})
+	e.decode()
 	return e
 }
 
@@ -160,6 +179,11 @@ func (s *Server) cachedCopy(r *Resource, kv store.KV) runtime.Object {
 	c := &s.watchEvents
 	if c.off {
 		return nil
+	}
+	if wc := s.cacherFor(r); wc != nil { // the watch cache's current object (cacher.go)
+		if e := wc.current(kv.Key, kv.ModRevision); e != nil {
+			return e.obj.DeepCopyObject()
+		}
 	}
 	c.mu.Lock()
 	e := c.byRev[kv.ModRevision]
