@@ -178,6 +178,7 @@ func TestHPAScalesBurningDeployment(t *testing.T) {
 	if out := e.must(t, "get", "hpa", "burn", "--no-headers"); !regexp.MustCompile(`^burn\s+Deployment/burn\s+cpu: \d+%/50%\s+1\s+4\s+\d\s+\S+\n$`).MatchString(out) {
 		t.Fatalf("kubectl get hpa: %q", out)
 	}
+	e.same(t, "get", "hpa") // the wasmpod CLI prints what kubectl prints
 
 	// Stop the burn: idle pods roll out. The HPA's status shows each
 	// sync's utilization: the last one above the target is the last
