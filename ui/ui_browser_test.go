@@ -309,7 +309,10 @@ func TestDashboardLayout(t *testing.T) {
 	}
 	ctx := browser(t, 1100, 640)
 	login(t, ctx, e.srv.URL)
-	waitJS(t, ctx, "overview charts", `document.querySelectorAll('.chart svg').length === 3 && document.querySelectorAll('#nodes tbody tr').length >= 1`, 10*time.Second)
+	waitJS(t, ctx, "overview charts", `document.querySelectorAll('#pod-charts .chart svg').length === 3 && document.querySelectorAll('#nodes tbody tr').length >= 1`, 10*time.Second)
+	// Node usage from metrics.k8s.io: a CPU figure in the nodes table and
+	// two charts, once the agent has a sample (its window is 10 s).
+	waitJS(t, ctx, "node usage", `document.querySelectorAll('#node-usage .chart svg').length === 2 && /^\d+m \(\d+%\)$/.test(document.querySelector('#nodes td.c-cpuuse').textContent)`, 45*time.Second)
 	for _, sel := range []string{"#nav a[href='#/pods']", "#nav a[href='#/workloads']", "#nav a[href='#/services']", "#nav a[href='#/events']", "#nav a[href='#/apply']", "#ns", "#logout", "#live"} {
 		if !evalJS[bool](t, ctx, `!!document.querySelector(`+jsString(sel)+`)`) {
 			t.Errorf("overview: no %s", sel)
@@ -339,6 +342,12 @@ func TestDashboardLayout(t *testing.T) {
 		}
 		t.Logf("wrote %s (%d bytes)", p, len(shot))
 	}
+	// A pod's CPU and memory from metrics.k8s.io, drawn as lines over
+	// the samples taken while the page is open.
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pod/default/api-7d4b9"), chromedp.WaitVisible("#usage"))
+	waitJS(t, ctx, "pod usage charts", `document.querySelectorAll('#usage .chart svg').length === 2 && /^CPU: \d+m$/.test(document.querySelector('#usage .chart h3').textContent) && /^Memory: [\d.]+[MG]i$/.test(document.querySelectorAll('#usage .chart h3')[1].textContent)`, 45*time.Second)
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods tr[data-name='api-7d4b9']"))
+
 	// A phone: optional columns hidden, nothing wider than the screen.
 	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	waitJS(t, ctx, "phone layout", `getComputedStyle(document.querySelector('table#pods td.c-node')).display === 'none'`, 5*time.Second)

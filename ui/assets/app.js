@@ -392,19 +392,47 @@
         return el('span', { class: 'chip ' + (good ? 's-ok' : 's-bad'), title: c.message || '', text: c.type + '=' + c.status });
       }) },
       { t: 'Pods', f: (n) => (podsByNode.get(n.metadata.name) || 0) + ' / ' + (((n.status || {}).allocatable || {}).pods || '?') },
+      { t: 'CPU use', cls: 'c-cpuuse', f: (n) => useCell(n, 'cpu', parseCPU, fmtCPU) },
+      { t: 'Memory use', cls: 'c-memuse', opt: true, f: (n) => useCell(n, 'memory', parseMem, fmtMem) },
       { t: 'CPU', opt: true, f: (n) => ((n.status || {}).allocatable || {}).cpu || '' },
-      { t: 'Memory', opt: true, f: (n) => ((n.status || {}).allocatable || {}).memory || '' },
+      { t: 'Memory', opt: true, f: (n) => { const q = ((n.status || {}).allocatable || {}).memory; return q ? fmtMem(parseMem(q)) : ''; } },
       { t: 'Version', opt: true, f: (n) => ((n.status || {}).nodeInfo || {}).kubeletVersion || '' },
       { t: 'Age', f: (n) => age(n.metadata.creationTimestamp) },
     ]);
     const podsByNode = new Map();
+    const nodeUse = new Map(); // name -> metrics.k8s.io NodeMetrics
+    function useCell(n, res, parse, fmt) {
+      const m = nodeUse.get(n.metadata.name);
+      if (!m) return '';
+      const used = parse((m.usage || {})[res]), alloc = parse(((n.status || {}).allocatable || {})[res]);
+      return fmt(used) + (alloc ? ' (' + Math.round(100 * used / alloc) + '%)' : '');
+    }
     const ne = errBox();
     const pe = errBox();
-    const charts = el('div', { class: 'charts' });
+    const charts = el('div', { class: 'charts', id: 'pod-charts' });
     main.append(el('h1', { text: 'Overview' }), section('Nodes', [ne, nodes.el]), section('Pods', [pe, charts]));
     let nodeStore = new Map();
     const redraw = () => nodes.update(Array.from(nodeStore.values()).sort(byName));
     nodeStore = watchList(coll('nodes'), sig, redraw, showErr(ne));
+    const useCharts = el('div', { class: 'charts', id: 'node-usage' });
+    main.append(section('Node usage', useCharts));
+    poll(sig, 15000, async () => {
+      let l;
+      try { l = await api('GET', '/apis/metrics.k8s.io/v1beta1/nodes'); } catch (e) {
+        useCharts.replaceChildren(el('p', { class: 'mut', text: 'No metrics: ' + e.message }));
+        return e.status !== 403;
+      }
+      nodeUse.clear();
+      for (const m of l.items || []) nodeUse.set(m.metadata.name, m);
+      const pct = (res, parse) => Array.from(nodeStore.values()).sort(byName).map((n) => {
+        const m = nodeUse.get(n.metadata.name), alloc = parse(((n.status || {}).allocatable || {})[res]);
+        return { label: n.metadata.name, value: m && alloc ? Math.round(100 * parse((m.usage || {})[res]) / alloc) : 0 };
+      });
+      useCharts.replaceChildren(barChart('CPU use, % of allocatable', pct('cpu', parseCPU)), barChart('Memory use, % of allocatable', pct('memory', parseMem)));
+      tick++;
+      redraw();
+      return true;
+    });
     watchList(coll('pods', currentNS()), sig, (s) => {
       const pods = Array.from(s.values());
       podsByNode.clear();
@@ -443,6 +471,73 @@
       s.append(svg('text', { x: x + bw / 2, y: H - 8, 'text-anchor': 'middle' }, d.label.length > 14 ? d.label.slice(0, 13) + '…' : d.label));
     });
     return el('div', { class: 'chart' }, el('h3', { text: title }), s);
+  }
+
+  // Resource quantities: CPU in cores, memory in bytes.
+  function parseCPU(q) {
+    const m = /^([0-9.]+)([numkMG]?)$/.exec(q || '');
+    return m ? parseFloat(m[1]) * { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9 }[m[2]] : 0;
+  }
+  function parseMem(q) {
+    const m = /^([0-9.]+)(Ki|Mi|Gi|Ti|k|M|G|T|)$/.exec(q || '');
+    return m ? parseFloat(m[1]) * { Ki: 1024, Mi: 1048576, Gi: 1073741824, Ti: 1099511627776, k: 1e3, M: 1e6, G: 1e9, T: 1e12, '': 1 }[m[2]] : 0;
+  }
+  const fmtCPU = (c) => Math.round(c * 1000) + 'm';
+  const fmtMem = (b) => (b >= 1073741824 ? (b / 1073741824).toFixed(1) + 'Gi' : Math.round(b / 1048576) + 'Mi');
+  // sleepFor waits ms, or less when sig aborts.
+  function sleepFor(ms, sig) {
+    return new Promise((res) => {
+      const t = setTimeout(res, ms);
+      sig.addEventListener('abort', () => { clearTimeout(t); res(); }, { once: true });
+    });
+  }
+  // poll calls fn now and every ms until sig aborts or fn returns false.
+  async function poll(sig, ms, fn) {
+    while (!sig.aborted) {
+      if ((await fn()) === false) return;
+      await sleepFor(ms, sig);
+    }
+  }
+  // lineChart: an SVG line of [time ms, value] points.
+  function lineChart(title, pts, fmt) {
+    const W = 320, H = 150, L = 44, B = 20, T = 10;
+    const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': title });
+    const t0 = pts.length ? pts[0][0] : 0, t1 = pts.length ? Math.max(pts[pts.length - 1][0], t0 + 60000) : 1;
+    const max = Math.max(1e-9, ...pts.map((p) => p[1])) * 1.15;
+    const x = (t) => L + (W - L - 4) * (t - t0) / (t1 - t0), y = (v) => H - B - (H - B - T) * v / max;
+    s.append(svg('line', { x1: L, y1: H - B, x2: W - 4, y2: H - B, stroke: '#b8bfcc' }), svg('line', { x1: L, y1: T, x2: L, y2: H - B, stroke: '#b8bfcc' }));
+    s.append(svg('text', { x: L - 4, y: T + 8, 'text-anchor': 'end' }, fmt(max)), svg('text', { x: L - 4, y: H - B, 'text-anchor': 'end' }, '0'));
+    s.append(svg('text', { x: L, y: H - 5 }, pts.length ? new Date(t0).toLocaleTimeString() : ''), svg('text', { x: W - 4, y: H - 5, 'text-anchor': 'end' }, pts.length ? new Date(pts[pts.length - 1][0]).toLocaleTimeString() : ''));
+    if (pts.length === 1) s.append(svg('circle', { class: 'pt', cx: x(pts[0][0]), cy: y(pts[0][1]), r: 3 }));
+    else if (pts.length > 1) s.append(svg('polyline', { class: 'line', fill: 'none', points: pts.map((p) => x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1)).join(' ') }));
+    const last = pts.length ? fmt(pts[pts.length - 1][1]) : 'no samples yet';
+    return el('div', { class: 'chart' }, el('h3', { text: title + ': ' + last }), s);
+  }
+  // usage keeps each pod's samples from the metrics API for an hour, for
+  // as long as the tab lives (the API serves only the latest window).
+  const usage = new Map();
+  function usageSection(sig, ns, name) {
+    const box = el('div', { class: 'charts', id: 'usage' }, el('p', { class: 'mut', text: 'Waiting for the metrics API…' }));
+    const k = ns + '/' + name;
+    poll(sig, 10000, async () => {
+      let m;
+      try {
+        m = await api('GET', '/apis/metrics.k8s.io/v1beta1/namespaces/' + enc(ns) + '/pods/' + enc(name));
+      } catch (e) {
+        if (e.status !== 404 || !(usage.get(k) || []).length) box.replaceChildren(el('p', { class: 'mut', text: 'No metrics: ' + e.message }));
+        return e.status !== 403;
+      }
+      let cpu = 0, mem = 0;
+      for (const c of m.containers || []) { cpu += parseCPU((c.usage || {}).cpu); mem += parseMem((c.usage || {}).memory); }
+      const ss = usage.get(k) || [];
+      const t = Date.parse(m.timestamp) || Date.now();
+      if (!ss.length || ss[ss.length - 1].t !== t) ss.push({ t: t, cpu: cpu, mem: mem });
+      while (ss.length && ss[0].t < Date.now() - 3600000) ss.shift();
+      usage.set(k, ss);
+      box.replaceChildren(lineChart('CPU', ss.map((p) => [p.t, p.cpu]), fmtCPU), lineChart('Memory', ss.map((p) => [p.t, p.mem]), fmtMem));
+      return true;
+    });
+    return box;
   }
 
   function deployRollout(d) {
@@ -568,6 +663,7 @@
     main.append(el('h1', { id: 'pod-title', text: 'Pod ' + ns + '/' + name }),
       section('Pod', [eb, head, el('div', { class: 'toolbar' },
         el('button', { type: 'button', class: 'danger', id: 'pod-delete', text: 'Delete', onclick: () => pod && delObj('pods', pod) }))]),
+      section('Usage (metrics.k8s.io, sampled while this tab is open)', usageSection(sig, ns, name)),
       tabsEl, body);
     const show = (tname) => {
       if (tabCtl) tabCtl.abort();
