@@ -40,6 +40,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/wasmpod/wasmpod/images"
+	"github.com/wasmpod/wasmpod/internal/nodeutil"
 	"github.com/wasmpod/wasmpod/internal/testwasm"
 	"github.com/wasmpod/wasmpod/pods"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
@@ -157,7 +158,7 @@ func newDirectStarter(tb testing.TB, ctx context.Context, dir string) *directSta
 	}
 	return &directStarter{eng: eng, cfg: &pods.Config{
 		Engine:   eng,
-		Images:   &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(dir, "images")}, m: map[[2]string]*images.Image{}},
+		Images:   nodeutil.NewMemoResolver(&images.Resolver{CacheDir: filepath.Join(dir, "images")}),
 		RootDir:  filepath.Join(dir, "pods"),
 		NodeName: "bench",
 	}}

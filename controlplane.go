@@ -7,12 +7,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/klog/v2"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,13 +32,11 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/serviceaccount"
 	"github.com/wasmpod/wasmpod/controllers/tainteviction"
 	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
-	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 	typedcorev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
 	"github.com/wasmpod/wasmpod/internal/metrics"
-	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/scheduler"
 )
 
@@ -249,80 +244,6 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 	p.goRun(func() { ks.Run(ctx) })
 	p.goRun(func() { rc.Run(ctx) })
 	return nil
-}
-
-// startServiceProxy keeps the network's Service table in step with the
-// Services and their EndpointSlices (kube-proxy's job): connections to a
-// ClusterIP:port (or a NodePort) reach the Service's ready endpoints. Its
-// informers come from f, the factory the control plane shares.
-func startServiceProxy(ctx context.Context, f informers.SharedInformerFactory, n *network.Network, c *Cluster) error {
-	svcInf := f.Core().V1().Services()
-	sliceInf := f.Discovery().V1().EndpointSlices()
-	sync := func(ns, name string) {
-		svc, err := svcInf.Lister().Services(ns).Get(name)
-		if err != nil {
-			n.DeleteService(ns, name)
-			return
-		}
-		slices, _ := sliceInf.Lister().EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name}))
-		if err := n.SetService(proxyService(svc, slices)); err != nil {
-			klog.Errorf("service %s/%s: %v", ns, name, err)
-		}
-	}
-	svcInf.Informer().AddEventHandler(kubeutil.OnEvery(func(s *corev1.Service) { sync(s.Namespace, s.Name) }))
-	sliceInf.Informer().AddEventHandler(kubeutil.OnEvery(func(s *discoveryv1.EndpointSlice) {
-		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
-			sync(s.Namespace, name)
-		}
-	}))
-	f.Start(ctx.Done())
-	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for typ, ok := range f.WaitForCacheSync(syncCtx.Done()) {
-		if !ok {
-			return fmt.Errorf("service proxy: informer for %v did not sync", typ)
-		}
-	}
-	return nil
-}
-
-// proxyService translates a Service and its EndpointSlices for the network:
-// each service port gets the ready endpoints of the slice port of the same
-// name.
-func proxyService(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) network.Service {
-	out := network.Service{Namespace: svc.Namespace, Name: svc.Name}
-	if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
-		out.ClusterIP = ip
-	}
-	for _, sp := range svc.Spec.Ports {
-		p := network.ServicePort{Name: sp.Name, Protocol: string(sp.Protocol), Port: int(sp.Port), NodePort: int(sp.NodePort)}
-		for _, sl := range slices {
-			for _, port := range sl.Ports {
-				if port.Port == nil || ptrString(port.Name) != sp.Name {
-					continue
-				}
-				for _, ep := range sl.Endpoints {
-					if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-						continue
-					}
-					for _, a := range ep.Addresses {
-						if ip, err := netip.ParseAddr(a); err == nil {
-							p.Endpoints = append(p.Endpoints, netip.AddrPortFrom(ip, uint16(*port.Port)))
-						}
-					}
-				}
-			}
-		}
-		out.Ports = append(out.Ports, p)
-	}
-	return out
-}
-
-func ptrString(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // setupMetrics makes the control plane's registry: the API server's

@@ -2,38 +2,25 @@ package wasmpod
 
 import (
 	"context"
-	"path/filepath"
 
+	"github.com/wasmpod/wasmpod/internal/nodeutil"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
-	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
-	"github.com/wasmpod/wasmpod/runtime/wasmtime"
 )
 
 // defaultEngines returns the nodes' runtime handlers beside the default
-// engine when Config.Engines is nil: "wasmtime" over CacheDir/compiled
-// when the build has it (-tags wasmtime, CGO_ENABLED=1), else none. The
-// engines made here are closed with the cluster.
+// engine when Config.Engines is nil (nodeutil.Engines). The engines made
+// here are closed with the cluster.
 func (c *Cluster) defaultEngines(ctx context.Context, cfg *Config) (map[string]wruntime.Engine, error) {
-	if cfg.Engines != nil || !wasmtime.Built || (cfg.Engine != nil && cfg.Engine.Name() == "wasmtime") {
-		return cfg.Engines, nil
-	}
-	eng, err := wasmtime.New(ctx, wasmtime.Config{
-		CacheDir:   filepath.Join(cfg.CacheDir, "compiled"),
-		Extensions: wasisock.Functions(),
-		HostFDs:    hostFDsOf(cfg.Engine),
-	})
+	engines, closeFn, err := nodeutil.Engines(ctx, cfg.Engine, cfg.Engines, cfg.CacheDir)
 	if err != nil {
 		return nil, err
 	}
-	c.onClose(func() { _ = eng.Close(context.Background()) })
-	return map[string]wruntime.Engine{"wasmtime": eng}, nil
+	if closeFn != nil {
+		c.onClose(closeFn)
+	}
+	return engines, nil
 }
 
 // hostFDsOf is an engine's budget of host fds for guests, nil if it has
 // none; engines of one node share it.
-func hostFDsOf(e wruntime.Engine) *wruntime.Budget {
-	if hf, ok := e.(interface{ HostFDs() *wruntime.Budget }); ok {
-		return hf.HostFDs()
-	}
-	return nil
-}
+func hostFDsOf(e wruntime.Engine) *wruntime.Budget { return nodeutil.HostFDsOf(e) }

@@ -54,6 +54,7 @@ import (
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
+	"github.com/wasmpod/wasmpod/internal/nodeutil"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/network"
 	"github.com/wasmpod/wasmpod/pods"
@@ -247,12 +248,7 @@ type Cluster struct {
 func StorePath(dataDir string) string { return filepath.Join(dataDir, "wasmpod.db") }
 
 // DefaultCacheDir is where images and compiled modules are cached.
-func DefaultCacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "wasmpod")
-	}
-	return filepath.Join(os.TempDir(), "wasmpod-cache")
-}
+func DefaultCacheDir() string { return nodeutil.DefaultCacheDir() }
 
 // New starts a Cluster: store, API server, scheduler, node lifecycle
 // controller and cfg.Nodes node agents. It returns when the nodes have
@@ -430,10 +426,10 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	// resource (kubeutil.NewSharedFactory).
 	shared := kubeutil.NewSharedFactory(c.client)
 	c.onClose(shared.Shutdown)
-	if err := startServiceProxy(runCtx, shared, c.network, c); err != nil {
+	if err := nodeutil.StartServiceProxy(runCtx, shared, c.network); err != nil {
 		return nil, err
 	}
-	c.images = &memoResolver{r: &images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors, Store: cfg.Modules, Registry: cfg.Registry}, m: map[[2]string]*images.Image{}}
+	c.images = nodeutil.NewMemoResolver(&images.Resolver{CacheDir: filepath.Join(cfg.CacheDir, "images"), Progress: cfg.Progress, Opaque: cfg.OpaqueImageErrors, Store: cfg.Modules, Registry: cfg.Registry})
 	if cfg.ImageGC != nil {
 		logf := func(format string, args ...any) {
 			if cfg.Progress != nil {
@@ -973,30 +969,5 @@ func (c *Cluster) imagesInUse(ctx context.Context) ([]string, error) {
 	return refs, nil
 }
 
-// memoResolver remembers resolved images, so that pods of an unchanged
-// image do not re-hash go:// sources on every start; a remembered image is
-// revalidated by stat (images.Resolver.Current) and resolved again (rebuilt
-// only if its sources' hash changed) when its files may have changed.
-type memoResolver struct {
-	r  *images.Resolver
-	mu sync.Mutex
-	m  map[[2]string]*images.Image
-}
-
-func (m *memoResolver) Resolve(ctx context.Context, ref, base string) (*images.Image, error) {
-	k := [2]string{ref, base}
-	m.mu.Lock()
-	img := m.m[k]
-	m.mu.Unlock()
-	if img != nil && m.r.Current(img) {
-		return img, nil
-	}
-	img, err := m.r.Resolve(ctx, ref, base)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	m.m[k] = img
-	m.mu.Unlock()
-	return img, nil
-}
+// memoResolver remembers resolved images (nodeutil.MemoResolver).
+type memoResolver = nodeutil.MemoResolver

@@ -14,7 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *request) {
@@ -23,7 +24,7 @@ func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *
 		writeError(w, err)
 		return
 	}
-	if err := checkRemoteStreams(opts.Stdin, opts.Stdout, &opts.Stderr, opts.TTY); err != nil { // exec.go
+	if err := streaming.CheckRemoteStreams(opts.Stdin, opts.Stdout, &opts.Stderr, opts.TTY); err != nil { // exec.go
 		writeError(w, err)
 		return
 	}
@@ -38,25 +39,9 @@ func (h *httpHandler) serveAttach(w http.ResponseWriter, req *http.Request, rq *
 		return
 	}
 	defer release()
-	serveAttachSession(w, req, &opts, "pods/attach", func(ctx context.Context, streams ExecStreams) error {
+	streaming.AttachSession(w, req, &opts, "pods/attach", writeError, func(ctx context.Context, streams ExecStreams) error {
 		return h.s.PodAttach(ctx, rq.ns, rq.name, &opts, streams)
 	})
-}
-
-// serveAttachSession upgrades an attach request whose options are checked,
-// attaches with run and sends the outcome on the error stream (shared with
-// the kubelet API: ServeAttach).
-func serveAttachSession(w http.ResponseWriter, req *http.Request, opts *corev1.PodAttachOptions, what string, run func(context.Context, ExecStreams) error) {
-	sess := upgradeRemoteCommand(w, req, remoteOpts{stdin: opts.Stdin, stdout: opts.Stdout, stderr: opts.Stderr, tty: opts.TTY}, what)
-	if sess == nil {
-		return
-	}
-	defer sess.close()
-	st := metav1.Status{Status: metav1.StatusSuccess}
-	if err := run(sess.ctx, sess.streams); err != nil {
-		st = *statusOf(err)
-	}
-	sess.writeStatus(&st)
 }
 
 func (s *Server) attachTarget(ctx context.Context, ns, name, container string) (*corev1.Pod, Attacher, error) {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/wasmpod/wasmpod/internal/restconfig"
 )
 
 // InProcessConfig returns a client-go config whose requests are served by
@@ -36,23 +38,11 @@ func (s *Server) InProcessConfig(h http.Handler) *rest.Config {
 
 // UnixSocketConfig returns a client-go config that talks HTTP over the Unix
 // socket at path (the socket's file mode is the authentication).
-func UnixSocketConfig(path string) *rest.Config {
-	return &rest.Config{
-		Host:          "http://localhost",
-		ContentConfig: rest.ContentConfig{ContentType: "application/json"},
-		QPS:           -1,
-		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}
-}
+func UnixSocketConfig(path string) *rest.Config { return restconfig.UnixSocket(path) }
 
 // TCPConfig returns a client-go config for url (http://host:port) with a
 // bearer token (none when empty).
-func TCPConfig(url, token string) *rest.Config {
-	return &rest.Config{Host: url, BearerToken: token, ContentConfig: rest.ContentConfig{ContentType: "application/json"}, QPS: -1}
-}
+func TCPConfig(url, token string) *rest.Config { return restconfig.TCP(url, token) }
 
 // ListenUnix listens on a Unix socket at path with file mode 0600. A stale
 // socket file (nothing listening) is removed first; a socket someone is

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 	utilexec "k8s.io/client-go/util/exec"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 // spdyExecIn runs opts through client-go's SPDY executor, offering only
@@ -130,12 +132,12 @@ func TestExecSPDYRealKubectl(t *testing.T) {
 }
 
 // TestExecSPDYHostile: a client that upgrades and then opens only some of
-// the streams it asked for is given up after streamCreationTimeout (its
+// the streams it asked for is given up after streaming.StreamCreationTimeout (its
 // error stream says so); one that opens none, or sends garbage, is closed
 // by then or by the idle timeout. Nothing is left running.
 func TestExecSPDYHostile(t *testing.T) {
-	defer func(c, i time.Duration) { streamCreationTimeout, streamIdleTimeout = c, i }(streamCreationTimeout, streamIdleTimeout)
-	streamCreationTimeout, streamIdleTimeout = 300*time.Millisecond, 600*time.Millisecond
+	defer func(c, i time.Duration) { streaming.StreamCreationTimeout, streaming.StreamIdleTimeout = c, i }(streaming.StreamCreationTimeout, streaming.StreamIdleTimeout)
+	streaming.StreamCreationTimeout, streaming.StreamIdleTimeout = 300*time.Millisecond, 600*time.Millisecond
 	e := newEnv(t, HandlerOptions{})
 	cs := e.client(t, "http")
 	startBoundPod(t, cs)
@@ -147,7 +149,7 @@ func TestExecSPDYHostile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dial := func() clienthttpstream.Connection {
-		conn, _, err := spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", u).Dial(remoteCommandV4)
+		conn, _, err := spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", u).Dial("v4.channel.k8s.io")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,15 +5,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 // TestHostile12SPDYPingsKeepLiveSessions: the empty data frames that
-// SPDY exec sessions write on their error stream every wsPingPeriod (to
+// SPDY exec sessions write on their error stream every streaming.PingPeriod (to
 // see a vanished client, exec_spdy.go) do not disturb a live client: the
 // real kubectl over SPDY, idle across many pings, streams and exits 0.
 func TestHostile12SPDYPingsKeepLiveSessions(t *testing.T) {
-	defer func(p time.Duration) { wsPingPeriod = p }(wsPingPeriod)
-	wsPingPeriod = 50 * time.Millisecond
+	defer func(p time.Duration) { streaming.PingPeriod = p }(streaming.PingPeriod)
+	streaming.PingPeriod = 50 * time.Millisecond
 	e := newEnv(t, HandlerOptions{})
 	startBoundPod(t, e.client(t, "http"))
 	k := newKubectl(t, e.srv.URL)

@@ -27,6 +27,8 @@ import (
 
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/store/memory"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 const hostileAdminToken = "admin-token-0123456789abcdef"
@@ -659,7 +661,7 @@ func TestHostileSlowUploadsOneUser(t *testing.T) {
 }
 
 // TestHostilePortForwardManyPairs: one SPDY port-forward connection holds
-// at most maxPendingPortForwardPairs (256) forwarded connections at once,
+// at most streaming.MaxPendingPortForwardPairs (256) forwarded connections at once,
 // complete or not (the kubelet sets no such bound): the next is refused
 // with a message, the open ones still echo, a pair fits again once one
 // ends, and closing the connection releases every goroutine.
@@ -670,7 +672,7 @@ func TestHostilePortForwardManyPairs(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	base := runtime.NumGoroutine()
 	conn := spdyConn(t, u)
-	const pairs = maxPendingPortForwardPairs
+	const pairs = streaming.MaxPendingPortForwardPairs
 	var datas []io.ReadWriteCloser
 	// Every pair answers (the pod side writes "8080:" first, then echoes);
 	// it is read at once, as spdystream's client blocks its connection on

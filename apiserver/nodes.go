@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 // NodeConnector is how the API server reaches a node agent for the pod
@@ -46,16 +48,12 @@ type Attacher interface {
 	Attach(ctx context.Context, pod *corev1.Pod, opts *corev1.PodAttachOptions, streams ExecStreams) error
 }
 
-// ExecStreams are the attached streams of an exec.
-type ExecStreams struct {
-	Stdin          io.Reader // nil unless opts.Stdin
-	Stdout, Stderr io.Writer // nil unless requested
-	// Resize delivers terminal size changes when opts.TTY (may be nil).
-	Resize <-chan TerminalSize
-}
+// ExecStreams are the attached streams of an exec (internal/streaming's,
+// shared with the node agent's kubelet API).
+type ExecStreams = streaming.ExecStreams
 
 // TerminalSize is a tty size in characters.
-type TerminalSize struct{ Width, Height uint16 }
+type TerminalSize = streaming.TerminalSize
 
 // RegisterNode connects a node agent; UnregisterNode disconnects it.
 func (s *Server) RegisterNode(name string, c NodeConnector) {

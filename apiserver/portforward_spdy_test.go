@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 // pfRunningServer is pfServer with the pod Running (kubectl port-forward
@@ -166,11 +168,11 @@ func spdyConn(t *testing.T, u string) httpstream.Connection {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, proto, err := spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", pfURL).Dial(portForwardProtocolV1)
+	conn, proto, err := spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", pfURL).Dial("portforward.k8s.io")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if proto != portForwardProtocolV1 {
+	if proto != "portforward.k8s.io" {
 		t.Fatalf("protocol %q", proto)
 	}
 	t.Cleanup(func() { conn.Close() })
@@ -202,8 +204,8 @@ func pfStreams(t *testing.T, conn httpstream.Connection, port, id string, data b
 // connection goes on serving; a pair left incomplete times out with
 // upstream's message; streams with bad headers are refused.
 func TestPortForwardSPDYProtocol(t *testing.T) {
-	defer func(d time.Duration) { streamCreationTimeout = d }(streamCreationTimeout)
-	streamCreationTimeout = 300 * time.Millisecond
+	defer func(d time.Duration) { streaming.StreamCreationTimeout = d }(streaming.StreamCreationTimeout)
+	streaming.StreamCreationTimeout = 300 * time.Millisecond
 	_, u, _ := pfRunningServer(t, &pfNode{})
 	conn := spdyConn(t, u)
 
@@ -223,7 +225,7 @@ func TestPortForwardSPDYProtocol(t *testing.T) {
 	if b, _ := io.ReadAll(errS); len(b) != 0 {
 		t.Fatalf("error stream of a good forward: %q", b)
 	}
-	// Only the error stream: given up after streamCreationTimeout.
+	// Only the error stream: given up after streaming.StreamCreationTimeout.
 	errS, _ = pfStreams(t, conn, "8080", "3", false)
 	msg, _ = io.ReadAll(errS)
 	if !strings.Contains(string(msg), "request=3) timed out waiting for streams") {
@@ -346,8 +348,8 @@ func TestPortForwardSPDYRealKubectlRefused(t *testing.T) {
 // nothing, half a frame, or garbage holds nothing beyond the idle timeout:
 // the connection is closed and the goroutines end.
 func TestPortForwardSPDYHostile(t *testing.T) {
-	defer func(d time.Duration) { streamIdleTimeout = d }(streamIdleTimeout)
-	streamIdleTimeout = 500 * time.Millisecond
+	defer func(d time.Duration) { streaming.StreamIdleTimeout = d }(streaming.StreamIdleTimeout)
+	streaming.StreamIdleTimeout = 500 * time.Millisecond
 	_, u, _ := pfRunningServer(t, &pfNode{})
 	pfURL, _ := url.Parse(u)
 	// Warm up the server's connection machinery, then measure.
@@ -418,17 +420,17 @@ func TestPortForwardSPDYHostile(t *testing.T) {
 }
 
 // TestPortForwardSPDYPendingBound: a client that opens error streams and
-// never their data streams holds at most maxPendingPortForwardPairs
+// never their data streams holds at most streaming.MaxPendingPortForwardPairs
 // requests; the next one is told so on its stream.
 func TestPortForwardSPDYPendingBound(t *testing.T) {
 	_, u, _ := pfRunningServer(t, &pfNode{})
 	conn := spdyConn(t, u)
-	for i := range maxPendingPortForwardPairs {
+	for i := range streaming.MaxPendingPortForwardPairs {
 		pfStreams(t, conn, "8080", fmt.Sprint(i), false)
 	}
 	errS, _ := pfStreams(t, conn, "8080", "one-too-many", false)
 	b, _ := io.ReadAll(errS)
-	if want := fmt.Sprintf("too many port-forward requests in progress on this connection (at most %d)", maxPendingPortForwardPairs); string(b) != want {
-		t.Errorf("request %d: %q, want %q", maxPendingPortForwardPairs+1, b, want)
+	if want := fmt.Sprintf("too many port-forward requests in progress on this connection (at most %d)", streaming.MaxPendingPortForwardPairs); string(b) != want {
+		t.Errorf("request %d: %q, want %q", streaming.MaxPendingPortForwardPairs+1, b, want)
 	}
 }

@@ -26,33 +26,42 @@ package apiserver
 // TCP connection does (TestTunnelCarriesStreams).
 
 import (
-	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/yamux"
 	"k8s.io/client-go/rest"
+
+	rtunnel "github.com/wasmpod/wasmpod/internal/tunnel"
 )
 
 const (
 	// TunnelPath + NODE is where an agent opens its reverse tunnel.
-	TunnelPath = "/wasmpod/tunnel/"
+	TunnelPath = rtunnel.Path
 	// TunnelProtocol is the Upgrade token of a tunnel.
-	TunnelProtocol = "wasmpod-tunnel"
+	TunnelProtocol = rtunnel.Protocol
 )
 
 // TunnelConfig is the yamux configuration of both ends of a tunnel.
-func TunnelConfig() *yamux.Config {
-	c := yamux.DefaultConfig()
-	c.LogOutput = io.Discard
-	c.ConnectionWriteTimeout = 30 * time.Second
-	return c
+func TunnelConfig() *yamux.Config { return rtunnel.Config() }
+
+// TunnelListener is the agent's end of a tunnel (internal/tunnel.Listener).
+func TunnelListener(sess *yamux.Session) net.Listener { return rtunnel.Listener(sess) }
+
+// RunTunnel is the agent's end of a reverse tunnel (internal/tunnel.Run).
+func RunTunnel(ctx context.Context, api *rest.Config, node string, srv *http.Server, tlsCfg *tls.Config, logf func(string, ...any)) {
+	rtunnel.Run(ctx, api, node, srv, tlsCfg, logf)
+}
+
+// DialTunnel opens a tunnel's connection (internal/tunnel.Dial).
+func DialTunnel(ctx context.Context, api *rest.Config, node string) (net.Conn, error) {
+	return rtunnel.Dial(ctx, api, node)
 }
 
 // tunnel is one node's open reverse tunnel, with the kubelet client that
@@ -62,67 +71,6 @@ type tunnel struct {
 	cfg     *rest.Config
 	http    *http.Client
 	upgrade *http.Transport // for streaming upgrades (remoteNode.spdyTransport)
-}
-
-// tunnelConn is a stream of a tunnel's session whose deadline errors are
-// os.ErrDeadlineExceeded (see the top of this file).
-type tunnelConn struct{ net.Conn }
-
-func (c tunnelConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	return n, deadlineErr(err)
-}
-
-func (c tunnelConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	return n, deadlineErr(err)
-}
-
-func deadlineErr(err error) error {
-	if err == yamux.ErrTimeout {
-		return os.ErrDeadlineExceeded
-	}
-	return err
-}
-
-// openStream opens a stream of sess as a connection.
-func openStream(sess *yamux.Session) (net.Conn, error) {
-	c, err := sess.Open()
-	if err != nil {
-		return nil, err
-	}
-	return tunnelConn{c}, nil
-}
-
-// TunnelListener is the agent's end of a tunnel: the streams the API server
-// opens on sess, as connections to serve the kubelet API on.
-func TunnelListener(sess *yamux.Session) net.Listener { return tunnelListener{sess} }
-
-type tunnelListener struct{ *yamux.Session }
-
-func (l tunnelListener) Accept() (net.Conn, error) {
-	c, err := l.Session.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return tunnelConn{c}, nil
-}
-
-// bufferedConn is a connection whose first bytes were read into r.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// BufferedConn is conn, read through r (the reader that already holds its
-// first bytes, e.g. after an HTTP upgrade's response).
-func BufferedConn(conn net.Conn, r *bufio.Reader) net.Conn {
-	if r == nil || r.Buffered() == 0 {
-		return conn
-	}
-	return &bufferedConn{Conn: conn, r: r}
 }
 
 func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node string) {
@@ -159,13 +107,13 @@ func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node
 		conn.Close()
 		return
 	}
-	sess, err := yamux.Client(BufferedConn(conn, brw.Reader), TunnelConfig())
+	sess, err := yamux.Client(rtunnel.BufferedConn(conn, brw.Reader), TunnelConfig())
 	if err != nil {
 		conn.Close()
 		return
 	}
 	tc := rest.CopyConfig(cfg)
-	tc.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) { return openStream(sess) }
+	tc.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) { return rtunnel.OpenStream(sess) }
 	hc, err := rest.HTTPClientFor(tc)
 	if err != nil {
 		sess.Close()

@@ -17,6 +17,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
+	rtunnel "github.com/wasmpod/wasmpod/internal/tunnel"
 )
 
 // tunnelPair is a yamux session over an in-memory connection: the API
@@ -46,7 +49,7 @@ func tunnelPair(t *testing.T, h http.Handler) *yamux.Session {
 func tunnelNode(t *testing.T, sess *yamux.Session) *remoteNode {
 	t.Helper()
 	cfg := &rest.Config{TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
-	cfg.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) { return openStream(sess) }
+	cfg.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) { return rtunnel.OpenStream(sess) }
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -70,13 +73,13 @@ func TestTunnelCarriesStreams(t *testing.T) {
 	mux.HandleFunc("/exec/", func(w http.ResponseWriter, req *http.Request) {
 		q := req.URL.Query()
 		opts := &corev1.PodExecOptions{Command: q["command"], Stdout: q.Get("output") == "1", Stderr: q.Get("error") == "1"}
-		ServeExec(w, req, opts, func(ctx context.Context, s ExecStreams) (int, error) {
+		streaming.ServeExec(w, req, opts, func(ctx context.Context, s ExecStreams) (int, error) {
 			io.WriteString(s.Stdout, "hi through the tunnel "+q.Get("command")+"\n")
 			return 3, nil
 		})
 	})
 	mux.HandleFunc("/portForward/", func(w http.ResponseWriter, req *http.Request) {
-		ServePortForward(w, req, func(context.Context, int32) error { return nil },
+		streaming.ServePortForward(w, req, func(context.Context, int32) error { return nil },
 			func(ctx context.Context, port int32, conn io.ReadWriteCloser) error {
 				defer conn.Close()
 				b, err := io.ReadAll(conn) // until the client's half-close

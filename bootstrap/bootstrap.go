@@ -46,8 +46,22 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	bootstrapsecretutil "k8s.io/cluster-bootstrap/util/secrets"
 
-	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+)
+
+// The API server's side of the join (apiserver/bootstrap.go), named here so
+// that the agent, which imports this package, links no part of the API
+// server; TestBootstrapPathsMatchAPIServer holds them equal.
+const (
+	// clusterInfoPath is the kube-public/cluster-info ConfigMap, readable
+	// without credentials.
+	clusterInfoPath = "/api/v1/namespaces/kube-public/configmaps/" + bootstrapapi.ConfigMapClusterInfo
+	// nodeCredentialPath is where a bootstrapping node posts its CSR.
+	nodeCredentialPath = "/wasmpod/bootstrap/node-credential"
+	// groupNodes and nodeUserPrefix name a node's user:
+	// system:node:<name> in system:nodes.
+	groupNodes     = "system:nodes"
+	nodeUserPrefix = "system:node:"
 )
 
 // DefaultTTL is a token's life when TokenOptions.TTL is 0 (kubeadm's).
@@ -205,8 +219,8 @@ func (c *Credential) RESTConfig() *rest.Config {
 func (c *Credential) Kubeconfig(node string) ([]byte, error) {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["wasmpod"] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: c.CAPEM}
-	kc.AuthInfos[apiserver.NodeUserPrefix+node] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertPEM, ClientKeyData: c.KeyPEM}
-	kc.Contexts["default"] = &clientcmdapi.Context{Cluster: "wasmpod", AuthInfo: apiserver.NodeUserPrefix + node}
+	kc.AuthInfos[nodeUserPrefix+node] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertPEM, ClientKeyData: c.KeyPEM}
+	kc.Contexts["default"] = &clientcmdapi.Context{Cluster: "wasmpod", AuthInfo: nodeUserPrefix + node}
 	kc.CurrentContext = "default"
 	return clientcmd.Write(*kc)
 }
@@ -255,7 +269,7 @@ func Bootstrap(ctx context.Context, o Options) (*Credential, error) {
 	insecure := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // #nosec: verified by the JWS and pins below
 	defer insecure.CloseIdleConnections()
 	cm := &corev1.ConfigMap{}
-	if err := getJSON(ctx, insecure, server+apiserver.ClusterInfoPath, cm); err != nil {
+	if err := getJSON(ctx, insecure, server+clusterInfoPath, cm); err != nil {
 		return nil, fmt.Errorf("reading the cluster's discovery information (kube-public/cluster-info) from %s: %w", o.Server, err)
 	}
 	kubeconfig, ok := cm.Data[bootstrapapi.KubeConfigKey]
@@ -300,11 +314,11 @@ func Bootstrap(ctx context.Context, o Options) (*Credential, error) {
 		return nil, err
 	}
 	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: apiserver.NodeUserPrefix + o.NodeName, Organization: []string{apiserver.GroupNodes}}}, key)
+		Subject: pkix.Name{CommonName: nodeUserPrefix + o.NodeName, Organization: []string{groupNodes}}}, key)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+apiserver.NodeCredentialPath,
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+nodeCredentialPath,
 		bytes.NewReader(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})))
 	if err != nil {
 		return nil, err

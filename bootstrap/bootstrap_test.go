@@ -366,3 +366,18 @@ func TestListAndDeleteTokens(t *testing.T) {
 		t.Errorf("deleting a malformed ID: %v", err)
 	}
 }
+
+// The join's paths and the node's user, named in this package so that the
+// agent links no part of the API server, are the API server's.
+func TestBootstrapPathsMatchAPIServer(t *testing.T) {
+	for _, c := range []struct{ name, got, want string }{
+		{"cluster-info path", clusterInfoPath, apiserver.ClusterInfoPath},
+		{"node credential path", nodeCredentialPath, apiserver.NodeCredentialPath},
+		{"nodes group", groupNodes, apiserver.GroupNodes},
+		{"node user prefix", nodeUserPrefix, apiserver.NodeUserPrefix},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: bootstrap has %q, apiserver %q", c.name, c.got, c.want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/wasmpod/wasmpod/cli/agentcmd"
 )
 
 // TestAgentMainIsAgentCommand: wasmpod-agent takes `wasmpod agent`'s flags
@@ -16,7 +18,7 @@ func TestAgentMainIsAgentCommand(t *testing.T) {
 		{"--bogus"},
 	} {
 		var aOut, aErr, fOut, fErr bytes.Buffer
-		code := AgentMain(append([]string{"wasmpod-agent"}, args...), &aOut, &aErr)
+		code := agentcmd.Main(append([]string{"wasmpod-agent"}, args...), &aOut, &aErr)
 		want := Main(append([]string{"wasmpod", "agent"}, args...), &fOut, &fErr)
 		if code == 0 || code != want {
 			t.Errorf("%q: wasmpod-agent exits %d, wasmpod agent %d\n%s", args, code, want, aErr.String())

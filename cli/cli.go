@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/wasmpod/wasmpod/cli/agentcmd"
 	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 )
 
@@ -31,7 +32,7 @@ func App(stdout, stderr io.Writer) *cmdline.App {
 		Commands: []*cmdline.Command{
 			runCommand(),
 			serveCommand(),
-			agentCommand(), // agent.go
+			agentcmd.Command(),
 			tokenCommand(), // token.go
 			getCommand(),
 			describeCommand(),

@@ -1,19 +1,9 @@
 package cli
 
 import (
-	"bufio"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,41 +16,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
-	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/kube/discovery"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 )
-
-// DefaultDataDir is where wasmpod keeps its state: $WASMPOD_DATA_DIR, else
-// $XDG_DATA_HOME/wasmpod, else ~/.local/share/wasmpod.
-func DefaultDataDir() string {
-	if d := os.Getenv("WASMPOD_DATA_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "wasmpod")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return filepath.Join(os.TempDir(), "wasmpod")
-	}
-	return filepath.Join(home, ".local", "share", "wasmpod")
-}
-
-// DefaultSocketPath is the Unix socket the CLI connects to by default and
-// "wasmpod serve" listens on: DefaultDataDir()/wasmpod.sock.
-func DefaultSocketPath() string { return filepath.Join(DefaultDataDir(), "wasmpod.sock") }
-
-// connFlags are the flags that locate the server; every client command
-// carries them (so they may follow the command name, as with kubectl) and
-// so does the App.
-func connFlags() []cmdline.Flag {
-	return append([]cmdline.Flag{
-		&cmdline.StringFlag{Name: "server", Aliases: []string{"s"}, EnvVars: []string{"WASMPOD_SERVER"},
-			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port; wins over --kubeconfig and the default data dir's socket", DefaultText: "found as 'wasmpod --help' lists"},
-		&cmdline.StringFlag{Name: "token", EnvVars: []string{"WASMPOD_TOKEN"}, Usage: "bearer token for authentication to the API server (TCP only)"},
-	}, kubeconfigFlags()...)
-}
 
 // nsFlags are -n and -A.
 func nsFlags(all bool) []cmdline.Flag {
@@ -82,126 +40,6 @@ type conn struct {
 
 	once   sync.Once
 	mapper *discovery.Mapper
-}
-
-// serverConfig builds a rest.Config for server ("unix:///path",
-// "http://host:port", "https://host:port") and token.
-func serverConfig(server, token string) (*rest.Config, string, error) {
-	if server == "" {
-		server = "unix://" + DefaultSocketPath()
-	}
-	u, err := url.Parse(server)
-	if err != nil {
-		return nil, server, fmt.Errorf("invalid --server %q: %v", server, err)
-	}
-	switch u.Scheme {
-	case "unix":
-		path := u.Path
-		if u.Host != "" { // unix://relative/path
-			path = u.Host + u.Path
-		}
-		if path == "" {
-			return nil, server, fmt.Errorf("invalid --server %q: no socket path", server)
-		}
-		return unixConfig(path), server, nil
-	case "http", "https":
-		if u.Host == "" {
-			return nil, server, fmt.Errorf("invalid --server %q: no host", server)
-		}
-		return apiserver.TCPConfig(server, token), server, nil
-	case "":
-		if strings.HasPrefix(server, "/") {
-			return unixConfig(server), "unix://" + server, nil
-		}
-	}
-	return nil, server, fmt.Errorf("invalid --server %q: want unix:///path/to.sock or http(s)://host:port", server)
-}
-
-// unixConfig is apiserver.UnixSocketConfig plus exec support: client-go's
-// WebSocket dialer (pods/exec) cannot be given a dial function, so it is
-// pointed at an in-process HTTP CONNECT proxy on loopback that tunnels to
-// the socket (started on first use, only by exec).
-func unixConfig(path string) *rest.Config {
-	cfg := apiserver.UnixSocketConfig(path)
-	p := &unixProxy{path: path}
-	cfg.Proxy = p.proxy
-	return cfg
-}
-
-type unixProxy struct {
-	path string
-	once sync.Once
-	url  *url.URL
-	err  error
-	// auth is the Proxy-Authorization header value the tunnel requires:
-	// a random secret known only to this process, so other local users
-	// cannot reach the socket (whose file mode is the authentication)
-	// through the loopback port.
-	auth string
-}
-
-func (p *unixProxy) proxy(req *http.Request) (*url.URL, error) {
-	if !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
-		return nil, nil // plain requests dial the socket directly
-	}
-	p.once.Do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			p.err = err
-			return
-		}
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			ln.Close()
-			p.err = err
-			return
-		}
-		pass := hex.EncodeToString(secret)
-		p.url = &url.URL{Scheme: "http", Host: ln.Addr().String(), User: url.UserPassword("wasmpod", pass)}
-		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("wasmpod:"+pass))
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go p.serve(c)
-			}
-		}()
-	})
-	return p.url, p.err
-}
-
-func (p *unixProxy) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	req, err := http.ReadRequest(br)
-	if err != nil || req.Method != http.MethodConnect {
-		fmt.Fprint(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(req.Header.Get("Proxy-Authorization")), []byte(p.auth)) != 1 {
-		fmt.Fprint(c, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
-		return
-	}
-	u, err := net.Dial("unix", p.path)
-	if err != nil {
-		fmt.Fprint(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-		return
-	}
-	defer u.Close()
-	fmt.Fprint(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(u, br); closeWrite(u); done <- struct{}{} }()
-	go func() { io.Copy(c, u); closeWrite(c); done <- struct{}{} }()
-	<-done
-	<-done
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
 }
 
 var quietKlog sync.Once

@@ -63,12 +63,12 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 
-	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 	typedcorev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
+	"github.com/wasmpod/wasmpod/internal/streaming"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
 )
 
@@ -171,11 +171,6 @@ type Agent struct {
 
 	metrics *agentMetrics // metrics.go: its /metrics
 }
-
-var (
-	_ apiserver.NodeConnector = (*Agent)(nil)
-	_ apiserver.PortForwarder = (*Agent)(nil)
-)
 
 // podEntry is the agent's record of one pod.
 type podEntry struct {
@@ -948,7 +943,7 @@ func (a *Agent) Logs(ctx context.Context, pod *corev1.Pod, opts *corev1.PodLogOp
 
 // Exec implements apiserver.NodeConnector. TTY resizes are ignored (WASI
 // has no terminal).
-func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecOptions, streams apiserver.ExecStreams) (int, error) {
+func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecOptions, streams streaming.ExecStreams) (int, error) {
 	wk, err := a.worker(pod)
 	if err != nil {
 		return 0, err

@@ -38,7 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/streaming"
 	"github.com/wasmpod/wasmpod/logs"
 	"github.com/wasmpod/wasmpod/runtime"
 )
@@ -308,7 +308,7 @@ func (w *Worker) streamOutput(ctx context.Context, r *logs.Reader, name string, 
 
 // Attach implements apiserver.Attacher: TTY resizes are ignored (WASI
 // has no terminal).
-func (a *Agent) Attach(ctx context.Context, pod *corev1.Pod, opts *corev1.PodAttachOptions, streams apiserver.ExecStreams) error {
+func (a *Agent) Attach(ctx context.Context, pod *corev1.Pod, opts *corev1.PodAttachOptions, streams streaming.ExecStreams) error {
 	wk, err := a.worker(pod)
 	if err != nil {
 		return err
@@ -318,5 +318,3 @@ func (a *Agent) Attach(ctx context.Context, pod *corev1.Pod, opts *corev1.PodAtt
 	}
 	return nil
 }
-
-var _ apiserver.Attacher = (*Agent)(nil)

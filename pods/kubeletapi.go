@@ -14,7 +14,7 @@ package pods
 //	GET|POST /portForward/NS/POD[/UID]                  SPDY portforward.k8s.io, or WebSocket ?port=P
 //
 // exec, attach and port-forward speak the API server's stream protocols
-// (apiserver.ServeExec, ServeAttach, ServePortForward: WebSocket v5/v4 and
+// (streaming.ServeExec, ServeAttach, ServePortForward: WebSocket v5/v4 and
 // SPDY/3.1).
 //
 // Authentication, as the kubelet's with --client-ca-file and webhook
@@ -59,7 +59,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 // nodeIP is the node's InternalIP (AgentConfig.NodeIP, default 127.0.0.1).
@@ -421,7 +421,7 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 		if v := q.Get(f.key); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < f.min {
-				apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("%s: must be an integer of at least %d, not %q", f.key, f.min, v)))
+				streaming.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("%s: must be an integer of at least %d, not %q", f.key, f.min, v)))
 				return
 			}
 			*f.dst = &n
@@ -430,7 +430,7 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 	if v := q.Get("sinceTime"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("sinceTime: %v", err)))
+			streaming.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("sinceTime: %v", err)))
 			return
 		}
 		mt := metav1.NewTime(t)
@@ -454,7 +454,7 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 		err = nil
 	}
 	if err != nil && !lw.started {
-		apiserver.WriteError(w, err)
+		streaming.WriteError(w, err)
 		return
 	}
 	if !lw.started {
@@ -467,11 +467,11 @@ func (k *kubeletAPI) serveLogs(w http.ResponseWriter, req *http.Request, ns, nam
 func (k *kubeletAPI) podContainer(w http.ResponseWriter, ns, name, uid, container string) (*corev1.Pod, bool) {
 	pod, err := k.a.podByName(ns, name, uid)
 	if err != nil {
-		apiserver.WriteError(w, err)
+		streaming.WriteError(w, err)
 		return nil, false
 	}
 	if !hasContainerNamed(pod, container) {
-		apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name)))
+		streaming.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name)))
 		return nil, false
 	}
 	return pod, true
@@ -551,7 +551,7 @@ func (k *kubeletAPI) serveExec(w http.ResponseWriter, req *http.Request, ns, nam
 	if !ok {
 		return
 	}
-	apiserver.ServeExec(w, req, opts, func(ctx context.Context, streams apiserver.ExecStreams) (int, error) {
+	streaming.ServeExec(w, req, opts, func(ctx context.Context, streams streaming.ExecStreams) (int, error) {
 		return k.a.Exec(ctx, pod, opts, streams)
 	})
 }
@@ -564,7 +564,7 @@ func (k *kubeletAPI) serveAttach(w http.ResponseWriter, req *http.Request, ns, n
 	if !ok {
 		return
 	}
-	apiserver.ServeAttach(w, req, opts, func(ctx context.Context, streams apiserver.ExecStreams) error {
+	streaming.ServeAttach(w, req, opts, func(ctx context.Context, streams streaming.ExecStreams) error {
 		return k.a.Attach(ctx, pod, opts, streams)
 	})
 }
@@ -572,10 +572,10 @@ func (k *kubeletAPI) serveAttach(w http.ResponseWriter, req *http.Request, ns, n
 func (k *kubeletAPI) servePortForward(w http.ResponseWriter, req *http.Request, ns, name, uid string) {
 	pod, err := k.a.podByName(ns, name, uid)
 	if err != nil {
-		apiserver.WriteError(w, err)
+		streaming.WriteError(w, err)
 		return
 	}
-	apiserver.ServePortForward(w, req,
+	streaming.ServePortForward(w, req,
 		func(ctx context.Context, port int32) error {
 			if port < 1 || port > 65535 {
 				return apierrors.NewBadRequest(fmt.Sprintf("port %d must be between 1 and 65535", port))

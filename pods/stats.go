@@ -33,11 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
-
-	"github.com/wasmpod/wasmpod/apiserver"
 )
-
-var _ apiserver.NodeProxier = (*Agent)(nil)
 
 // statsWindow is the sampling window of usageNanoCores (cadvisor's
 // housekeeping interval, which the kubelet's figures follow).

@@ -1,8 +1,10 @@
-package cli
-
-// agent.go: `wasmpod agent`, a node agent as its own process joining a
-// control plane (`wasmpod serve`, with --nodes 0 for one without nodes of
-// its own) over HTTPS (wasmpod.RunAgent).
+// Package agentcmd is `wasmpod agent`, a node agent as its own process
+// joining a control plane (`wasmpod serve`, with --nodes 0 for one without
+// nodes of its own) over HTTPS (nodeagent.Run): the command of the full
+// CLI (package cli) and, alone, of cmd/wasmpod-agent (Main), with one
+// implementation and one set of flags. It links neither the control plane
+// nor the rest of the CLI.
+package agentcmd
 
 import (
 	"context"
@@ -24,17 +26,20 @@ import (
 	"time"
 
 	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
+	"github.com/wasmpod/wasmpod/cli/internal/locate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/rest"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
-	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/bootstrap"
+	"github.com/wasmpod/wasmpod/internal/nodeutil"
+	"github.com/wasmpod/wasmpod/nodeagent"
 	"github.com/wasmpod/wasmpod/pods"
 )
 
-func agentCommand() *cmdline.Command {
+// Command is the agent command (`wasmpod agent`).
+func Command() *cmdline.Command {
 	return &cmdline.Command{
 		Name:  "agent",
 		Usage: "Run a node agent that joins a control plane over HTTPS",
@@ -76,14 +81,14 @@ authenticated by their node credentials: it needs --join, or a kubeconfig
 whose user is the node's client certificate). Pods that use wasmpod.local
 images (uploaded to serve's module store) cannot run on an agent: use OCI
 images, go:// references or absolute paths present on the agent's machine.`,
-		Flags: append(connFlags(),
+		Flags: append(locate.ConnFlags(),
 			&cmdline.StringFlag{Name: "join", Usage: "join the cluster whose API server is at this https://HOST:PORT with the bootstrap token --token (kubeadm join); excludes --kubeconfig, --server and --certificate-authority"},
 			&cmdline.StringSliceFlag{Name: "discovery-token-ca-cert-hash", Usage: "with --join: the pin of the cluster CA, sha256:<hex of its public key> as 'wasmpod token create --print-join-command' prints it (repeatable, or comma-separated: any one matching is trusted)"},
 			&cmdline.BoolFlag{Name: "discovery-token-unsafe-skip-ca-verification", Usage: "with --join: trust the cluster CA that the token signed without a --discovery-token-ca-cert-hash pin (anyone who knows the token could then pose as the API server)"},
 			&cmdline.StringFlag{Name: "certificate-authority", Usage: "PEM file of the cluster CA that verifies --server (a kubeconfig carries its own)"},
 			&cmdline.StringFlag{Name: "node-name", Usage: "the Node's name", DefaultText: "the host name"},
 			&cmdline.StringFlag{Name: "data-dir", Usage: "directory for the node's pod state and, with --join, its credential (made 0700)", DefaultText: "<default data dir>/agent-<node-name>"},
-			&cmdline.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: wasmpod.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
+			&cmdline.StringFlag{Name: "cache-dir", Usage: "directory for built images and compiled modules", Value: nodeutil.DefaultCacheDir(), DefaultText: "$XDG_CACHE_HOME/wasmpod"},
 			&cmdline.IntFlag{Name: "kubelet-port", Usage: "TCP port of the kubelet API (0: any free port, reported in the Node's status)", Value: 10250},
 			&cmdline.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) of the kubelet API, instead of a self-signed one for --address and --node-name (the kubelet's flag)"},
 			&cmdline.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
@@ -123,7 +128,7 @@ func agentAction(c *cmdline.Context) error {
 	}
 	dataDir := c.String("data-dir")
 	if dataDir == "" {
-		dataDir = DefaultDataDir() + "/agent-" + name
+		dataDir = locate.DefaultDataDir() + "/agent-" + name
 	}
 	join := c.String("join")
 	var cfg *rest.Config // nil with --join until the agent has joined
@@ -143,7 +148,7 @@ func agentAction(c *cmdline.Context) error {
 		}
 		var server string
 		var err error
-		cfg, server, _, err = locateServer(c) // discover.go
+		cfg, server, _, err = locate.Server(c)
 		if err != nil {
 			return cmdline.Exit(fmt.Sprintf("wasmpod agent: the API server: %v", err), 2)
 		}
@@ -252,7 +257,7 @@ func agentAction(c *cmdline.Context) error {
 			return cmdline.Exit(fmt.Sprintf("wasmpod agent: the pod network tunnel (--tunnel-port): %v", err), 1)
 		}
 	}
-	err = wasmpod.RunAgent(ctx, wasmpod.AgentOptions{
+	err = nodeagent.Run(ctx, nodeagent.Options{
 		API:               cfg,
 		APIServers:        failover,
 		NodeName:          name,

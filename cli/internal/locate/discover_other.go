@@ -1,6 +1,6 @@
 //go:build !unix
 
-package cli
+package locate
 
 // processAlive cannot probe a pid here: the socket probe decides.
 func processAlive(int) bool { return true }

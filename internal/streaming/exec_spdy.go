@@ -1,4 +1,4 @@
-package apiserver
+package streaming
 
 // exec_spdy.go: exec and attach over SPDY/3.1, the kubelet's remotecommand
 // protocols v4.channel.k8s.io, v3.channel.k8s.io and v2.channel.k8s.io
@@ -40,7 +40,7 @@ type spdyStreamArrival struct {
 	replySent <-chan struct{}
 }
 
-// spdyRemoteSession upgrades to SPDY and waits (streamCreationTimeout) for
+// spdyRemoteSession upgrades to SPDY and waits (StreamCreationTimeout) for
 // the streams ro asks for. It returns nil when the upgrade or the streams
 // failed (w is answered, or the connection closed).
 func spdyRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) *remoteSession {
@@ -62,7 +62,7 @@ func spdyRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) 
 	if err != nil {
 		close(closed)
 		if !errors.Is(err, errUpgradeAnswered) {
-			writeError(w, err)
+			ro.errw.write(w, err)
 		}
 		return nil
 	}
@@ -86,7 +86,7 @@ func spdyRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) 
 	}
 	got := map[string]httpstream.Stream{}
 	var replies []<-chan struct{}
-	timeout := time.NewTimer(streamCreationTimeout)
+	timeout := time.NewTimer(StreamCreationTimeout)
 	defer timeout.Stop()
 	for len(got) < len(want) {
 		select {
@@ -165,13 +165,13 @@ func spdyRemoteSession(w http.ResponseWriter, req *http.Request, ro remoteOpts) 
 	// reader in the stdin stream's data hand-off, so a client that goes
 	// away is never seen (its connection's close is never read) and the
 	// command would run on until the 4 h idle timeout. As for WebSockets
-	// (exec.go's ping), a write every wsPingPeriod finds out: an empty
+	// (exec.go's ping), a write every PingPeriod finds out: an empty
 	// data frame on the error stream (ignored by every spdystream reader);
 	// once it fails the session is cancelled, the command killed.
 	var pingMu sync.Mutex
 	pingStopped := false
 	go func() {
-		t := time.NewTicker(wsPingPeriod)
+		t := time.NewTicker(PingPeriod)
 		defer t.Stop()
 		for {
 			select {

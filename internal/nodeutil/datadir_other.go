@@ -1,6 +1,6 @@
 //go:build !unix
 
-package wasmpod
+package nodeutil
 
 import "os"
 

@@ -1,4 +1,4 @@
-package wasmpod
+package nodeagent
 
 import (
 	"context"
@@ -21,13 +21,13 @@ func TestAgentRefusesNonKubeletLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	o := AgentOptions{API: &rest.Config{Host: "https://127.0.0.1:1"}, NodeName: "n", DataDir: t.TempDir(),
+	o := Options{API: &rest.Config{Host: "https://127.0.0.1:1"}, NodeName: "n", DataDir: t.TempDir(),
 		NodeIP: netip.MustParseAddr("127.0.0.1"), KubeletListener: l,
 		Labels: map[string]string{"node-role.kubernetes.io/worker": "", "node-restriction.kubernetes.io/pool": "a",
 			"kubernetes.io/arch": "wasm32-wasi", "node.kubernetes.io/instance-type": "edge", "example.com/zone": "b"}}
-	err = RunAgent(context.Background(), o)
+	err = Run(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "--node-labels: unknown 'kubernetes.io' or 'k8s.io' labels node-restriction.kubernetes.io/pool, node-role.kubernetes.io/worker:") {
-		t.Errorf("RunAgent with labels %v: %v", o.Labels, err)
+		t.Errorf("Run with labels %v: %v", o.Labels, err)
 	}
 	if err := checkNodeLabels(map[string]string{"kubernetes.io/arch": "wasm32-wasi", "node.kubernetes.io/instance-type": "edge",
 		"kubelet.kubernetes.io/x": "y", "topology.kubernetes.io/zone": "z", "example.com/zone": "b"}); err != nil {

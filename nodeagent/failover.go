@@ -1,4 +1,4 @@
-package wasmpod
+package nodeagent
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package apiserver
+package streaming
 
 // spdy.go: the server side of SPDY/3.1 stream upgrades, as the kubelet
 // serves them (k8s.io/streaming's spdystream connection; no framing of
@@ -34,8 +34,8 @@ const spdyTunnelPrefix = "SPDY/3.1+"
 // it has opened the first, and how long an upgraded connection may carry
 // no frame at all (client-go pings every 5 s) before it is closed.
 var (
-	streamCreationTimeout = 30 * time.Second
-	streamIdleTimeout     = 4 * time.Hour
+	StreamCreationTimeout = 30 * time.Second
+	StreamIdleTimeout     = 4 * time.Hour
 )
 
 // isSPDYUpgrade reports whether req asks for a plain SPDY/3.1 upgrade.
@@ -102,7 +102,7 @@ func upgradeSPDY(w http.ResponseWriter, req *http.Request, protocols []string, n
 			ws.Close()
 			return nil, "", errUpgradeAnswered
 		}
-		conn.SetIdleTimeout(streamIdleTimeout)
+		conn.SetIdleTimeout(StreamIdleTimeout)
 		return conn, proto, nil
 	}
 	if !isSPDYUpgrade(req) {
@@ -116,7 +116,7 @@ func upgradeSPDY(w http.ResponseWriter, req *http.Request, protocols []string, n
 	if conn == nil {
 		return nil, "", errUpgradeAnswered
 	}
-	conn.SetIdleTimeout(streamIdleTimeout)
+	conn.SetIdleTimeout(StreamIdleTimeout)
 	return conn, proto, nil
 }
 

@@ -1,6 +1,6 @@
-package wasmpod
+package nodeagent
 
-// nodeagent_overlay.go: the pod network across agents (issue 15 §5). An
+// overlay.go: the pod network across agents (issue 15 §5). An
 // agent with a tunnel listener publishes its tunnel port in its own Node's
 // annotation TunnelPortAnnotation, watches the Nodes, and routes each other
 // Node's spec.podCIDRs to that Node's InternalIP and tunnel port through
@@ -40,7 +40,7 @@ const TunnelPortAnnotation = "wasmpod.io/tunnel-port"
 // tunnelCertOf is the agent's node certificate for the tunnel: the given
 // one, or the API credential's client certificate (what a join with a
 // token gives: system:node:<name>, signed by the cluster CA).
-func tunnelCertOf(o *AgentOptions) (tls.Certificate, error) {
+func tunnelCertOf(o *Options) (tls.Certificate, error) {
 	if o.TunnelCert != nil {
 		return *o.TunnelCert, nil
 	}
@@ -65,7 +65,7 @@ func tunnelCertOf(o *AgentOptions) (tls.Certificate, error) {
 
 // startPodOverlay starts the agent's end of the pod network tunnels and
 // keeps its peers and its own Node's annotation in step with the Nodes.
-func startPodOverlay(ctx context.Context, o *AgentOptions, client kubernetes.Interface, shared informers.SharedInformerFactory, netw *network.Network, logf func(string, ...any)) (*overlay.Overlay, error) {
+func startPodOverlay(ctx context.Context, o *Options, client kubernetes.Interface, shared informers.SharedInformerFactory, netw *network.Network, logf func(string, ...any)) (*overlay.Overlay, error) {
 	cert, err := tunnelCertOf(o)
 	if err != nil {
 		return nil, fmt.Errorf("agent: the pod network tunnel needs the node's certificate: %w", err)

@@ -1,4 +1,4 @@
-package apiserver
+package streaming
 
 // portforward_spdy.go serves pods/{name}/portforward over SPDY (protocol
 // "portforward.k8s.io"), plain or tunnelled in WebSocket, as the kubelet's
@@ -8,7 +8,7 @@ package apiserver
 // copies between it and the data stream. A dial failure is written as text
 // on the error stream ("error forwarding port P to pod NAME, uid UID: ...")
 // and the SPDY connection stays up for the next request. A pair whose
-// second stream does not arrive within streamCreationTimeout is given up
+// second stream does not arrive within StreamCreationTimeout is given up
 // with "timed out waiting for streams" on its error stream.
 
 import (
@@ -26,10 +26,10 @@ import (
 
 const portForwardProtocolV1 = "portforward.k8s.io"
 
-// maxPendingPortForwardPairs bounds the requests of one connection that
+// MaxPendingPortForwardPairs bounds the requests of one connection that
 // have only one of their two streams (each holds a timer until
-// streamCreationTimeout).
-const maxPendingPortForwardPairs = 256
+// StreamCreationTimeout).
+const MaxPendingPortForwardPairs = 256
 
 // portForwardStreamReceived checks a new stream's headers as the kubelet
 // does (a valid port, a known stream type) and hands it to streams.
@@ -108,7 +108,7 @@ func servePortForwardSPDY(w http.ResponseWriter, req *http.Request, t pfTarget) 
 	// The pod must exist and be forwardable before the upgrade, so that
 	// errors are plain HTTP Status responses (any port will do here).
 	if err := t.check(req.Context(), 1); err != nil {
-		writeError(w, err)
+		t.errw.write(w, err)
 		return
 	}
 	closed := make(chan struct{})
@@ -117,7 +117,7 @@ func servePortForwardSPDY(w http.ResponseWriter, req *http.Request, t pfTarget) 
 	if err != nil {
 		close(closed)
 		if !errors.Is(err, errUpgradeAnswered) {
-			writeError(w, err)
+			t.errw.write(w, err)
 		}
 		return
 	}
@@ -165,9 +165,9 @@ func servePortForwardSPDY(w http.ResponseWriter, req *http.Request, t pfTarget) 
 		mu.Lock()
 		p, ok := pairs[id]
 		if !ok {
-			if len(pairs) >= maxPendingPortForwardPairs {
+			if len(pairs) >= MaxPendingPortForwardPairs {
 				mu.Unlock()
-				st.Write([]byte(fmt.Sprintf("too many port-forward requests in progress on this connection (at most %d)", maxPendingPortForwardPairs)))
+				st.Write([]byte(fmt.Sprintf("too many port-forward requests in progress on this connection (at most %d)", MaxPendingPortForwardPairs)))
 				st.Reset()
 				conn.RemoveStreams(st)
 				continue
@@ -177,7 +177,7 @@ func servePortForwardSPDY(w http.ResponseWriter, req *http.Request, t pfTarget) 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				t := time.NewTimer(streamCreationTimeout)
+				t := time.NewTimer(StreamCreationTimeout)
 				defer t.Stop()
 				select {
 				case <-t.C:

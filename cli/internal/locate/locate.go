@@ -1,27 +1,43 @@
-package cli
+// Package locate finds the wasmpod API server a command talks to (its
+// flags --server, --token, --kubeconfig and --context, the default data
+// dir's socket, and the servers that "wasmpod serve" records), for the
+// CLI's client commands and the node agent (cli/agentcmd), which links no
+// other part of the CLI.
+package locate
 
 import (
+	"bufio"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
+	"github.com/wasmpod/wasmpod/internal/restconfig"
 )
 
-// serverLookupHelp is the App's description: how the client commands find
+// Help is the App's description: how the client commands find
 // the server, in order of precedence.
-const serverLookupHelp = `The client commands (get, describe, apply, create, delete, logs, exec,
+const Help = `The client commands (get, describe, apply, create, delete, logs, exec,
 port-forward) talk to a wasmpod API server; "run" needs none. They use the
 first of these that applies:
 
@@ -41,21 +57,21 @@ first of these that applies:
      (else $XDG_STATE_HOME/wasmpod/servers, else ~/.local/state/wasmpod/servers)
      while it runs. If several are running, choose one with --server.`
 
-// kubeconfigFlags are --kubeconfig and --context (part of connFlags).
-func kubeconfigFlags() []cmdline.Flag {
+// KubeconfigFlags are --kubeconfig and --context (part of ConnFlags).
+func KubeconfigFlags() []cmdline.Flag {
 	return []cmdline.Flag{
 		&cmdline.StringFlag{Name: "kubeconfig", Usage: "path to a kubeconfig file to take the server and credentials from (default: $KUBECONFIG; ~/.kube/config is never read implicitly)"},
 		&cmdline.StringFlag{Name: "context", Usage: "the name of the kubeconfig context to use"},
 	}
 }
 
-// locateServer finds the server as serverLookupHelp says: its config, its
+// Server finds the server as Help says: its config, its
 // address as shown in messages and the kubeconfig context's namespace (""
 // without one: the default of -n, as kubectl takes it).
-func locateServer(c *cmdline.Context) (*rest.Config, string, string, error) {
+func Server(c *cmdline.Context) (*rest.Config, string, string, error) {
 	server, token := c.String("server"), c.String("token")
 	if server != "" {
-		cfg, addr, err := serverConfig(server, token)
+		cfg, addr, err := ServerConfig(server, token)
 		if err == nil {
 			trustRecordedCA(cfg, server)
 		}
@@ -67,7 +83,7 @@ func locateServer(c *cmdline.Context) (*rest.Config, string, string, error) {
 		paths = filepath.SplitList(os.Getenv("KUBECONFIG"))
 	}
 	if kubeconfig != "" || len(paths) > 0 {
-		return kubeconfigServer(kubeconfig, paths, c.String("context"), token)
+		return KubeconfigServer(kubeconfig, paths, c.String("context"), token)
 	}
 	if ctxName := c.String("context"); ctxName != "" {
 		return nil, "", "", fmt.Errorf("--context %q needs a kubeconfig: pass --kubeconfig or set KUBECONFIG (wasmpod never reads ~/.kube/config implicitly)", ctxName)
@@ -76,9 +92,9 @@ func locateServer(c *cmdline.Context) (*rest.Config, string, string, error) {
 	return cfg, addr, "", err
 }
 
-// kubeconfigServer reads the kubeconfig named by --kubeconfig (explicit) or
+// KubeconfigServer reads the kubeconfig named by --kubeconfig (explicit) or
 // $KUBECONFIG (a list, merged as kubectl does) with client-go's clientcmd.
-func kubeconfigServer(explicit string, paths []string, context, token string) (*rest.Config, string, string, error) {
+func KubeconfigServer(explicit string, paths []string, context, token string) (*rest.Config, string, string, error) {
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: explicit, Precedence: paths}
 	what := "--kubeconfig " + explicit
 	if explicit == "" {
@@ -107,7 +123,7 @@ func kubeconfigServer(explicit string, paths []string, context, token string) (*
 	if strings.HasPrefix(cfg.Host, "unix:") {
 		// client-go cannot dial a socket from a kubeconfig; wasmpod can
 		// (the socket's file mode is the authentication).
-		ucfg, addr, err := serverConfig(cfg.Host, "")
+		ucfg, addr, err := ServerConfig(cfg.Host, "")
 		return ucfg, addr, ns, err
 	}
 	if token != "" && !rest.IsConfigTransportTLS(*cfg) {
@@ -127,16 +143,16 @@ func discoverServer() (*rest.Config, string, error) {
 	def := DefaultSocketPath()
 	why := probeSocket(def)
 	if why == "" {
-		return serverConfig("unix://"+def, "")
+		return ServerConfig("unix://"+def, "")
 	}
 	tried := []string{fmt.Sprintf("unix://%s (%s)", def, why)}
-	live, dead := liveServers()
+	live, dead := LiveServers()
 	for _, r := range dead {
 		if r.Socket != def {
 			tried = append(tried, fmt.Sprintf("unix://%s (%s)", r.Socket, r.why))
 		}
 	}
-	var others []serveRecord
+	var others []ServeRecord
 	for _, r := range live {
 		if r.Socket != def {
 			others = append(others, r)
@@ -144,15 +160,15 @@ func discoverServer() (*rest.Config, string, error) {
 	}
 	switch len(others) {
 	case 0:
-		return nil, "", &cmdError{code: 1, msg: fmt.Sprintf("error: no wasmpod server found: tried %s; start one with 'wasmpod serve' or pass --server", strings.Join(tried, ", "))}
+		return nil, "", &Error{Code: 1, Msg: fmt.Sprintf("error: no wasmpod server found: tried %s; start one with 'wasmpod serve' or pass --server", strings.Join(tried, ", "))}
 	case 1:
-		return serverConfig("unix://"+others[0].Socket, "")
+		return ServerConfig("unix://"+others[0].Socket, "")
 	}
 	lines := []string{fmt.Sprintf("error: %d wasmpod servers are running; choose one with --server:", len(others))}
 	for _, r := range others {
 		lines = append(lines, fmt.Sprintf("  --server unix://%s   (pid %d, data dir %s)", r.Socket, r.PID, r.DataDir))
 	}
-	return nil, "", &cmdError{code: 1, msg: strings.Join(lines, "\n")}
+	return nil, "", &Error{Code: 1, Msg: strings.Join(lines, "\n")}
 }
 
 // probeSocket returns "" if a server accepts connections on path, else
@@ -178,9 +194,9 @@ func probeSocket(path string) string {
 	return err.Error()
 }
 
-// serveRecord is what a running "wasmpod serve" records about itself in
-// serversDir, so that the client commands can find it.
-type serveRecord struct {
+// ServeRecord is what a running "wasmpod serve" records about itself in
+// ServersDir, so that the client commands can find it.
+type ServeRecord struct {
 	PID     int    `json:"pid"`
 	Socket  string `json:"socket"`
 	DataDir string `json:"dataDir"`
@@ -195,10 +211,10 @@ type serveRecord struct {
 	why string // why it is not usable
 }
 
-// serversDir is where serve records itself: $XDG_RUNTIME_DIR/wasmpod/servers
+// ServersDir is where serve records itself: $XDG_RUNTIME_DIR/wasmpod/servers
 // (a per-user tmpfs, emptied at logout), else
 // $XDG_STATE_HOME/wasmpod/servers, else ~/.local/state/wasmpod/servers.
-func serversDir() string {
+func ServersDir() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "wasmpod", "servers")
 	}
@@ -212,10 +228,10 @@ func serversDir() string {
 	return filepath.Join(home, ".local", "state", "wasmpod", "servers")
 }
 
-// recordServe writes r as serversDir()/serve-<pid>.json (mode 0600, in a
+// RecordServe writes r as ServersDir()/serve-<pid>.json (mode 0600, in a
 // 0700 directory) and returns the function that removes it.
-func recordServe(r serveRecord) (func(), error) {
-	dir := serversDir()
+func RecordServe(r ServeRecord) (func(), error) {
+	dir := ServersDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return func() {}, err
 	}
@@ -241,12 +257,12 @@ func recordServe(r serveRecord) (func(), error) {
 	return func() { os.Remove(path) }, nil
 }
 
-// liveServers reads the records in serversDir: live ones answer on their
+// LiveServers reads the records in ServersDir: live ones answer on their
 // socket; a record whose process is gone is removed (a serve that was
 // killed); one whose process lives but whose socket refuses is reported
 // dead and left in place.
-func liveServers() (live, dead []serveRecord) {
-	dir := serversDir()
+func LiveServers() (live, dead []ServeRecord) {
+	dir := ServersDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil
@@ -261,7 +277,7 @@ func liveServers() (live, dead []serveRecord) {
 		if err != nil {
 			continue
 		}
-		var r serveRecord
+		var r ServeRecord
 		if json.Unmarshal(b, &r) != nil || r.Socket == "" || r.PID <= 0 ||
 			name != "serve-"+strconv.Itoa(r.PID)+".json" {
 			continue
@@ -287,7 +303,7 @@ func trustRecordedCA(cfg *rest.Config, server string) {
 	if !strings.HasPrefix(server, "https://") || len(cfg.TLSClientConfig.CAData) > 0 || cfg.TLSClientConfig.CAFile != "" {
 		return
 	}
-	live, _ := liveServers()
+	live, _ := LiveServers()
 	for _, r := range live {
 		if r.CAFile != "" && strings.TrimSuffix(server, "/") == r.Listen {
 			cfg.TLSClientConfig.CAFile = r.CAFile
@@ -295,3 +311,164 @@ func trustRecordedCA(cfg *rest.Config, server string) {
 		}
 	}
 }
+
+// DefaultDataDir is where wasmpod keeps its state: $WASMPOD_DATA_DIR, else
+// $XDG_DATA_HOME/wasmpod, else ~/.local/share/wasmpod.
+func DefaultDataDir() string {
+	if d := os.Getenv("WASMPOD_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "wasmpod")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return filepath.Join(os.TempDir(), "wasmpod")
+	}
+	return filepath.Join(home, ".local", "share", "wasmpod")
+}
+
+// DefaultSocketPath is the Unix socket the CLI connects to by default and
+// "wasmpod serve" listens on: DefaultDataDir()/wasmpod.sock.
+func DefaultSocketPath() string { return filepath.Join(DefaultDataDir(), "wasmpod.sock") }
+
+// ConnFlags are the flags that locate the server; every client command
+// carries them (so they may follow the command name, as with kubectl) and
+// so does the App.
+func ConnFlags() []cmdline.Flag {
+	return append([]cmdline.Flag{
+		&cmdline.StringFlag{Name: "server", Aliases: []string{"s"}, EnvVars: []string{"WASMPOD_SERVER"},
+			Usage: "the address of the wasmpod API server: unix:///path/to.sock or http(s)://host:port; wins over --kubeconfig and the default data dir's socket", DefaultText: "found as 'wasmpod --help' lists"},
+		&cmdline.StringFlag{Name: "token", EnvVars: []string{"WASMPOD_TOKEN"}, Usage: "bearer token for authentication to the API server (TCP only)"},
+	}, KubeconfigFlags()...)
+}
+
+// ServerConfig builds a rest.Config for server ("unix:///path",
+// "http://host:port", "https://host:port") and token.
+func ServerConfig(server, token string) (*rest.Config, string, error) {
+	if server == "" {
+		server = "unix://" + DefaultSocketPath()
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, server, fmt.Errorf("invalid --server %q: %v", server, err)
+	}
+	switch u.Scheme {
+	case "unix":
+		path := u.Path
+		if u.Host != "" { // unix://relative/path
+			path = u.Host + u.Path
+		}
+		if path == "" {
+			return nil, server, fmt.Errorf("invalid --server %q: no socket path", server)
+		}
+		return unixConfig(path), server, nil
+	case "http", "https":
+		if u.Host == "" {
+			return nil, server, fmt.Errorf("invalid --server %q: no host", server)
+		}
+		return restconfig.TCP(server, token), server, nil
+	case "":
+		if strings.HasPrefix(server, "/") {
+			return unixConfig(server), "unix://" + server, nil
+		}
+	}
+	return nil, server, fmt.Errorf("invalid --server %q: want unix:///path/to.sock or http(s)://host:port", server)
+}
+
+// unixConfig is restconfig.UnixSocket plus exec support: client-go's
+// WebSocket dialer (pods/exec) cannot be given a dial function, so it is
+// pointed at an in-process HTTP CONNECT proxy on loopback that tunnels to
+// the socket (started on first use, only by exec).
+func unixConfig(path string) *rest.Config {
+	cfg := restconfig.UnixSocket(path)
+	p := &unixProxy{path: path}
+	cfg.Proxy = p.proxy
+	return cfg
+}
+
+type unixProxy struct {
+	path string
+	once sync.Once
+	url  *url.URL
+	err  error
+	// auth is the Proxy-Authorization header value the tunnel requires:
+	// a random secret known only to this process, so other local users
+	// cannot reach the socket (whose file mode is the authentication)
+	// through the loopback port.
+	auth string
+}
+
+func (p *unixProxy) proxy(req *http.Request) (*url.URL, error) {
+	if !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
+		return nil, nil // plain requests dial the socket directly
+	}
+	p.once.Do(func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			p.err = err
+			return
+		}
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			ln.Close()
+			p.err = err
+			return
+		}
+		pass := hex.EncodeToString(secret)
+		p.url = &url.URL{Scheme: "http", Host: ln.Addr().String(), User: url.UserPassword("wasmpod", pass)}
+		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("wasmpod:"+pass))
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go p.serve(c)
+			}
+		}()
+	})
+	return p.url, p.err
+}
+
+func (p *unixProxy) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil || req.Method != http.MethodConnect {
+		fmt.Fprint(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(req.Header.Get("Proxy-Authorization")), []byte(p.auth)) != 1 {
+		fmt.Fprint(c, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	u, err := net.Dial("unix", p.path)
+	if err != nil {
+		fmt.Fprint(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	defer u.Close()
+	fmt.Fprint(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(u, br); closeWrite(u); done <- struct{}{} }()
+	go func() { io.Copy(c, u); closeWrite(c); done <- struct{}{} }()
+	<-done
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// Error is an error already worded for the user ("error: ..."): the CLI
+// prints it as is and exits with Code.
+type Error struct {
+	Msg  string
+	Code int
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) ExitCode() int { return e.Code }

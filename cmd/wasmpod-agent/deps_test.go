@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestAgentLinksNoControlPlane: the agent's binary links no part of the
+// control plane (the API server, the store backends and their databases,
+// the controllers, the scheduler, the control plane's root package) nor the
+// rest of the CLI, which is what keeps it small (issue 15's footprint;
+// BenchmarkAgentFootprint measures it). A new import that pulls one in
+// fails here, naming the chain that brought it.
+func TestAgentLinksNoControlPlane(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/wasmpod/wasmpod"
+	forbidden := func(p string) bool {
+		switch p {
+		case mod, mod + "/apiserver", mod + "/cli", mod + "/scheduler":
+			return true
+		}
+		for _, prefix := range []string{mod + "/store", mod + "/controllers/", mod + "/internal/controllerutil", mod + "/internal/leaderelect",
+			"go.etcd.io/bbolt", "go.etcd.io/etcd/", "k8s.io/apiserver/pkg/server"} {
+			if strings.HasPrefix(p, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	importers := map[string]string{} // package -> a package that imports it
+	var pkgs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkgs = append(pkgs, f[0])
+		for _, imp := range f[1:] {
+			if _, ok := importers[imp]; !ok {
+				importers[imp] = f[0]
+			}
+		}
+	}
+	linked := map[string]bool{}
+	for _, p := range pkgs {
+		linked[p] = true
+	}
+	for _, want := range []string{mod + "/nodeagent", mod + "/pods", mod + "/cli/agentcmd"} {
+		if !linked[want] {
+			t.Fatalf("go list -deps does not list %s: the check below would be vacuous", want)
+		}
+	}
+	for _, p := range pkgs {
+		if !forbidden(p) {
+			continue
+		}
+		chain := []string{p}
+		for q := importers[p]; q != "" && len(chain) < 20; q = importers[q] {
+			chain = append(chain, q)
+		}
+		t.Errorf("cmd/wasmpod-agent links %s, imported through %s", p, strings.Join(chain[1:], " <- "))
+	}
+}
