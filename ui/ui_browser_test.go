@@ -358,3 +358,50 @@ func TestDashboardLayout(t *testing.T) {
 		t.Error("phone: the status column is hidden")
 	}
 }
+
+// TestDashboardRBAC: logged in with a ServiceAccount's token, the page
+// sees what RBAC lets the account see and nothing more: a Role with
+// get/list/watch on pods in default shows default's pods; nodes and other
+// namespaces show the API's Forbidden; a delete from the page is refused
+// (403, shown) and the pod stays.
+func TestDashboardRBAC(t *testing.T) {
+	chromiumPath(t)
+	e := newEnv(t)
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("visible", nil, nil))
+	e.must(t, "POST", "/api/v1/namespaces/default/serviceaccounts", map[string]any{"metadata": map[string]any{"name": "viewer"}})
+	e.must(t, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", map[string]any{
+		"metadata": map[string]any{"name": "pod-reader"},
+		"rules":    []any{map[string]any{"apiGroups": []string{""}, "resources": []string{"pods", "pods/log"}, "verbs": []string{"get", "list", "watch"}}},
+	})
+	e.must(t, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", map[string]any{
+		"metadata": map[string]any{"name": "viewer-pod-reader"},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "viewer", "namespace": "default"}},
+	})
+	var tr struct {
+		Status struct {
+			Token string `json:"token"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(e.must(t, "POST", "/api/v1/namespaces/default/serviceaccounts/viewer/token",
+		map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": map[string]any{}}), &tr); err != nil || tr.Status.Token == "" {
+		t.Fatalf("token request: %v %q", err, tr.Status.Token)
+	}
+
+	ctx := browser(t, 1280, 900)
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/"), chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#token", tr.Status.Token), chromedp.Click("#login"), chromedp.WaitVisible("#nodes"))
+	waitJS(t, ctx, "nodes forbidden", `Array.from(document.querySelectorAll('#main p.err')).some(p => !p.hidden && /forbidden/.test(p.textContent) && /nodes/.test(p.textContent))`, 10*time.Second)
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#nodes tbody tr').length`); n != 0 {
+		t.Errorf("a ServiceAccount without access to nodes sees %d node rows", n)
+	}
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	waitJS(t, ctx, "default's pods", `!!document.querySelector('table#pods tr[data-name="visible"]')`, 10*time.Second)
+	run(t, ctx, chromedp.Click(`table#pods tr[data-name="visible"] button[data-action="delete"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
+	waitJS(t, ctx, "delete refused", `/^Delete: .*forbidden/.test((document.getElementById('flash')||{}).textContent || '')`, 10*time.Second)
+	if code, _ := e.do(t, adminToken, "GET", "/api/v1/namespaces/default/pods/visible", "", nil); code != http.StatusOK {
+		t.Errorf("pod after a forbidden delete from the page: %d", code)
+	}
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=kube-system"), chromedp.WaitVisible("table#pods"))
+	waitJS(t, ctx, "kube-system forbidden", `Array.from(document.querySelectorAll('#main p.err')).some(p => !p.hidden && /forbidden/.test(p.textContent))`, 10*time.Second)
+}
