@@ -133,6 +133,14 @@ func TestMetricsAfterKnownWork(t *testing.T) {
 			t.Errorf("node /metrics %s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
 		}
 	}
+	// One module for N pods: compiled at least once, then found in the
+	// engine's cache (the process's figures: other tests' modules too).
+	if v, _ := node.Value("wasmpod_module_compile_duration_seconds", map[string]string{"result": "success"}); v < 1 {
+		t.Errorf("wasmpod_module_compile_duration_seconds{result=success} count %v, want at least 1", v)
+	}
+	if v, _ := node.Value("wasmpod_module_cache_hits_total", nil); v < N-1 {
+		t.Errorf("wasmpod_module_cache_hits_total %v, want at least %d", v, N-1)
+	}
 	if v, _ := node.Value("kubelet_pod_worker_duration_seconds", map[string]string{"operation": "sync"}); v < N {
 		t.Errorf("kubelet_pod_worker_duration_seconds{operation=sync} count %v, want at least one status write a pod", v)
 	}

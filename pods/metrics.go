@@ -13,7 +13,10 @@ package pods
 //	                                              the agent's counterpart of the kubelet's pod worker sync
 //	kubelet_started_pods_total                    pods the agent started
 //
-// The containers' CPU and memory are /metrics/resource's (stats.go).
+// Its own: the process's module compilations (runtime/metrics.go),
+// wasmpod_module_cache_hits_total, wasmpod_module_cache_misses_total,
+// wasmpod_module_compile_duration_seconds{result}. The containers' CPU and
+// memory are /metrics/resource's (stats.go).
 
 import (
 	"net/http"
@@ -25,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/wasmpod/wasmpod/internal/metrics"
+	wruntime "github.com/wasmpod/wasmpod/runtime"
 )
 
 // agentMetrics are an agent's metrics.
@@ -64,6 +68,7 @@ func newAgentMetrics(a *Agent) *agentMetrics {
 		seen:       map[types.UID]time.Time{},
 	}
 	m.reg.MustRegister(m.startDur, m.workerDur, m.started, (*runningCollector)(m))
+	m.reg.MustRegister(wruntime.ModuleMetrics()...) // the process's engines
 	m.handler = metrics.Handler(m.reg)
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrEngineClosed is the error of a Compile or Start on a closed Engine.
@@ -50,6 +51,7 @@ func (c *ModuleCache[M]) Get(ctx context.Context, digest string, compile func() 
 	}
 	if ent, ok := c.modules[digest]; ok {
 		c.mu.Unlock()
+		moduleCacheHits.Inc() // metrics.go
 		select {
 		case <-ent.ready:
 		case <-ctx.Done():
@@ -64,7 +66,10 @@ func (c *ModuleCache[M]) Get(ctx context.Context, digest string, compile func() 
 	c.modules[digest] = ent
 	c.mu.Unlock()
 
+	moduleCacheMisses.Inc()
+	start := time.Now()
 	ent.mod, ent.err = compile()
+	observeCompile(start, ent.err)
 	if ent.err != nil {
 		ent.mod = zero
 		c.mu.Lock()
