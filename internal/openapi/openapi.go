@@ -135,18 +135,17 @@ func V2Config() *common.Config {
 	}
 }
 
-var schemas = sync.OnceValues(func() (map[string]*spec.Schema, error) {
-	return builder3.BuildOpenAPIDefinitionsForResources(V3Config(), Names()...)
-})
-
 // Schemas returns the OpenAPI v3 schema of every generated definition,
 // keyed by kube-apiserver's definition names ("io.k8s.api.core.v1.Pod"),
 // with references as "#/components/schemas/NAME" and every kind carrying
 // x-kubernetes-group-version-kind: what kube-apiserver hands to
-// managedfields.NewTypeConverter. The map is built once and shared: do not
-// modify it or its schemas.
+// managedfields.NewTypeConverter. Each call builds them anew and this
+// package keeps nothing of them: the API server's one caller (its type
+// converter, built once) keeps only the converted form, so the ~2 MB of
+// decoded schemas are not resident in an idle server
+// (TestSchemasNotRetained).
 func Schemas() map[string]*spec.Schema {
-	m, err := schemas()
+	m, err := builder3.BuildOpenAPIDefinitionsForResources(V3Config(), Names()...)
 	if err != nil {
 		panic("openapi: the generated definitions do not build: " + err.Error())
 	}

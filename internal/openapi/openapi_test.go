@@ -2,7 +2,9 @@ package openapi
 
 import (
 	"reflect"
+	goruntime "runtime"
 	"testing"
+	"weak"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -110,4 +112,25 @@ func toJSONish(v interface{}) interface{} {
 		out = append(out, e.(map[string]interface{}))
 	}
 	return out
+}
+
+// TestSchemasNotRetained: the decoded schemas are garbage once the caller
+// drops them (the package memoizes none of them), so that an idle server,
+// whose type converter has been built, does not keep them resident.
+func TestSchemasNotRetained(t *testing.T) {
+	s := Schemas()
+	pod, ok := s["io.k8s.api.core.v1.Pod"]
+	if !ok {
+		t.Fatal("no schema io.k8s.api.core.v1.Pod")
+	}
+	wp := weak.Make(pod)
+	s, pod = nil, nil
+	_ = s
+	for range 5 {
+		goruntime.GC()
+		if wp.Value() == nil {
+			return
+		}
+	}
+	t.Error("the Pod schema is still reachable after the caller dropped the map: Schemas' results are retained")
 }
