@@ -112,7 +112,18 @@ func waitJS(tb testing.TB, ctx context.Context, what, expr string, timeout time.
 	tb.Helper()
 	tctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		_, err = chromedp.Run(tctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		// A navigation can replace the page's JavaScript context under the
+		// poll: poll again in the new one.
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
 		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('main').innerText.slice(0, 2000)`))
 		tb.Fatalf("%s: %v (page: %q)", what, err, diag)
 	}
