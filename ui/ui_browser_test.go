@@ -190,6 +190,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("odd-label", map[string]string{"a.b/c-d": "x_y-z.1"}, []string{"sleep", "3600"}))
 	waitJS(t, ctx, "odd label", `(document.querySelector('table#pods tr[data-name="odd-label"] .c-labels')||{}).textContent === 'a.b/c-d=x_y-z.1'`, 5*time.Second)
 
+	// A Service with the pod as its endpoint.
+	e.must(t, "POST", "/api/v1/namespaces/default/services", map[string]any{
+		"metadata": map[string]any{"name": "web"},
+		"spec":     map[string]any{"selector": map[string]any{"app": "web"}, "ports": []any{map[string]any{"port": 80, "targetPort": 8080}}},
+	})
+	var wp struct {
+		Status struct {
+			PodIP string `json:"podIP"`
+		} `json:"status"`
+	}
+	json.Unmarshal(e.must(t, "GET", "/api/v1/namespaces/default/pods/web", nil), &wp)
+	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/services?ns=default"), chromedp.WaitVisible("table#services"))
+	waitJS(t, ctx, "service endpoints", `(document.querySelector('table#services tr[data-name="web"] .c-endpoints')||{}).textContent === `+jsString(wp.Status.PodIP+":8080"), 15*time.Second)
+	if ports := evalJS[string](t, ctx, `document.querySelector('table#services tr[data-name="web"] .c-ports').textContent`); ports != "80/TCP" {
+		t.Errorf("service ports cell: %q", ports)
+	}
+
 	// An event whose message is markup renders as text on the Events page.
 	e.must(t, "POST", "/api/v1/namespaces/default/events", map[string]any{
 		"metadata":       map[string]any{"name": "web.xss"},
