@@ -379,7 +379,7 @@ func (c *cacher) reset(kvs []store.KV, rev int64) {
 	}
 	c.mu.Lock()
 	c.objs, c.idx, c.rev, c.startRev = objs, idx, rev, rev
-	c.ring = make([]*cacheEvent, c.set.ringSize)
+	c.ring = nil // grows to ringSize as events come (an idle resource keeps none)
 	c.head, c.n, c.bytes = 0, 0, 0
 	c.ready = true
 	c.mu.Unlock()
@@ -434,6 +434,13 @@ func (c *cacher) apply(sev store.Event) {
 	}
 	c.rev = ev.rev
 	// The ring.
+	if c.n == len(c.ring) && len(c.ring) < c.set.ringSize {
+		grown := make([]*cacheEvent, min(max(2*len(c.ring), 64), c.set.ringSize))
+		for i := range c.n {
+			grown[i] = c.ring[(c.head+i)%len(c.ring)]
+		}
+		c.ring, c.head = grown, 0
+	}
 	for c.n == len(c.ring) || (c.n > 0 && c.bytes+ev.size > cacheRingBytes) {
 		old := c.ring[c.head]
 		c.ring[c.head] = nil

@@ -131,7 +131,7 @@ func TestWatchCache(t *testing.T) {
 func testWatchCache(t *testing.T, backend store.Store) {
 	ctx := context.Background()
 	st := &listCounting{Store: backend}
-	s, err := New(ctx, st, Options{WatchCacheEvents: 64})
+	s, err := New(ctx, st, Options{WatchCacheEvents: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func testWatchCache(t *testing.T, backend store.Store) {
 	}
 
 	// A watch from before the ring: 410 Gone.
-	for i := range 70 {
+	for i := range 120 { // past the ring (100; grown from 64)
 		p := pod("x"+strconv.Itoa(i), "n3", "x")
 		mustCreate(p)
 	}
