@@ -129,6 +129,12 @@ func waitJS(tb testing.TB, ctx context.Context, what, expr string, timeout time.
 	}
 }
 
+// hash moves the logged-in page to another view (a same-document
+// navigation: chromedp's Navigate can wait for a load that never comes).
+func hash(h string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`location.hash = ` + jsString(h))
+}
+
 func evalJS[T any](tb testing.TB, ctx context.Context, expr string) T {
 	tb.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
@@ -162,6 +168,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A container that exits and restarts, for the previous instance's log
+	// at the end (its restart waits for the back-off).
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("crasher", nil, []string{"sh", "-c", "echo instance $(date); sleep 1; exit 3"}))
 	login(t, ctx, e.srv.URL)
 	if got := evalJS[string](t, ctx, `sessionStorage.getItem('wasmpod.token')`); got != adminToken {
 		t.Errorf("token in sessionStorage: %q", got)
@@ -171,7 +180,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// A pod created through the API is on the page within 2 s.
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	t0 := time.Now()
 	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("web", map[string]string{"app": "web"},
 		[]string{"sh", "-c", "echo '" + xssLog + "'; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"}))
@@ -201,7 +210,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		} `json:"status"`
 	}
 	json.Unmarshal(e.must(t, "GET", "/api/v1/namespaces/default/pods/web", nil), &wp)
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/services?ns=default"), chromedp.WaitVisible("table#services"))
+	run(t, ctx, hash("#/services?ns=default"), chromedp.WaitVisible("table#services"))
 	waitJS(t, ctx, "service endpoints", `(document.querySelector('table#services tr[data-name="web"] .c-endpoints')||{}).textContent === `+jsString(wp.Status.PodIP+":8080"), 15*time.Second)
 	if ports := evalJS[string](t, ctx, `document.querySelector('table#services tr[data-name="web"] .c-ports').textContent`); ports != "80/TCP" {
 		t.Errorf("service ports cell: %q", ports)
@@ -214,14 +223,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		"reason":         "Test", "message": xssLog, "type": "Warning", "count": 1,
 		"firstTimestamp": time.Now().UTC().Format(time.RFC3339), "lastTimestamp": time.Now().UTC().Format(time.RFC3339),
 	})
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/events?ns=default"), chromedp.WaitVisible("table#events"))
+	run(t, ctx, hash("#/events?ns=default"), chromedp.WaitVisible("table#events"))
 	waitJS(t, ctx, "event message as text", `Array.from(document.querySelectorAll('table#events .c-message')).some(td => td.textContent === `+jsString(xssLog)+`)`, 5*time.Second)
 	if n := evalJS[int](t, ctx, `document.querySelectorAll('#main img, #main script').length`); n != 0 {
 		t.Errorf("events page: %d injected img/script elements", n)
 	}
 
 	// The pod's page: logs follow, with the markup line as text.
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pod/default/web"), chromedp.WaitVisible("#logs"))
+	run(t, ctx, hash("#/pod/default/web"), chromedp.WaitVisible("#logs"))
 	waitJS(t, ctx, "log line", `document.getElementById('logs').textContent.includes('tick 1')`, 10*time.Second)
 	before := evalJS[string](t, ctx, `document.getElementById('logs').textContent`)
 	waitJS(t, ctx, "log follows", `(() => { const m = document.getElementById('logs').textContent.match(/tick (\d+)/g); return m && m.length >= 4; })()`, 10*time.Second)
@@ -252,12 +261,12 @@ func TestDashboardInBrowser(t *testing.T) {
 			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "scaler"}},
 				"spec": map[string]any{"terminationGracePeriodSeconds": 1, "containers": []any{map[string]any{"name": "main", "image": "wasmpod.local/toolbox:latest"}}}}},
 	})
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/workloads?ns=default"), chromedp.WaitVisible("table#deployments"))
+	run(t, ctx, hash("#/workloads?ns=default"), chromedp.WaitVisible("table#deployments"))
 	waitJS(t, ctx, "deployment complete", `(document.querySelector('table#deployments tr[data-name="scaler"] .c-rollout')||{}).textContent === 'complete'`, 30*time.Second)
 	run(t, ctx, chromedp.Click(`table#deployments tr[data-name="scaler"] button[data-action="scale"]`), chromedp.WaitVisible("#modal-input"),
 		chromedp.SetValue("#modal-input", "3"), chromedp.Click("#modal-ok"))
 	waitJS(t, ctx, "deployment ready 3/3", `(document.querySelector('table#deployments tr[data-name="scaler"] .c-ready')||{}).textContent === '3/3'`, 30*time.Second)
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "3 scaler pods", `document.querySelectorAll('table#pods tr[data-name^="scaler-"]').length === 3`, 10*time.Second)
 	var d struct {
 		Spec struct {
@@ -269,7 +278,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("deployment replicas after scaling from the page: %d", d.Spec.Replicas)
 	}
 	// Cancelled actions do nothing; a confirmed restart stamps the template.
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/workloads?ns=default"), chromedp.WaitVisible(`table#deployments tr[data-name="scaler"]`),
+	run(t, ctx, hash("#/workloads?ns=default"), chromedp.WaitVisible(`table#deployments tr[data-name="scaler"]`),
 		chromedp.Click(`table#deployments tr[data-name="scaler"] button[data-action="delete"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-cancel"),
 		chromedp.Click(`table#deployments tr[data-name="scaler"] button[data-action="restart"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
 	waitJS(t, ctx, "restart done", `(document.getElementById('flash')||{}).textContent === 'Restart: done'`, 10*time.Second)
@@ -288,7 +297,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// Apply YAML (server-side apply, field manager wasmpod-ui).
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/apply?ns=default"), chromedp.WaitVisible("#apply-text"),
+	run(t, ctx, hash("#/apply?ns=default"), chromedp.WaitVisible("#apply-text"),
 		chromedp.SetValue("#apply-text", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-ui\n  labels:\n    a: b\ndata:\n  k: v\n"),
 		chromedp.Click("#apply"), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
 	waitJS(t, ctx, "applied", `document.getElementById('apply-result').textContent.includes('configmap/from-ui serverside-applied')`, 10*time.Second)
@@ -297,7 +306,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// Delete a pod from its page, with confirmation.
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pod/default/odd-label"), chromedp.WaitVisible("#pod-delete"),
+	run(t, ctx, hash("#/pod/default/odd-label"), chromedp.WaitVisible("#pod-delete"),
 		chromedp.Click("#pod-delete"), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -309,6 +318,17 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatalf("pod deleted from its page still there: %d", code)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The previous instance's log, from the pod's page.
+	run(t, ctx, hash("#/pod/default/crasher"), chromedp.WaitVisible("#logs"))
+	waitJS(t, ctx, "a restart", `Number((document.querySelector('dd.f-restarts')||{}).textContent) >= 1`, 60*time.Second)
+	run(t, ctx, chromedp.Click("#previous"))
+	waitJS(t, ctx, "previous instance's log", `/^instance \S.*\n$/.test(document.getElementById('logs').textContent) && document.getElementById('logs-state').textContent === 'end of log'`, 10*time.Second)
+	// The same bytes as the API's previous log (each instance prints its
+	// own date; the next restart is 20 s of back-off away).
+	if ui, prev := evalJS[string](t, ctx, `document.getElementById('logs').textContent`), string(e.must(t, "GET", "/api/v1/namespaces/default/pods/crasher/log?previous=true", nil)); ui != prev {
+		t.Errorf("previous instance's log on the page %q, from the API %q", ui, prev)
 	}
 
 	if v := evalJS[any](t, ctx, `window.__xss === undefined ? null : window.__xss`); v != nil {
@@ -346,7 +366,7 @@ func TestDashboardLayout(t *testing.T) {
 			t.Errorf("overview: no %s", sel)
 		}
 	}
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "three running pods", `Array.from(document.querySelectorAll('table#pods .c-status')).filter(x => x.textContent === 'Running').length === 3`, 30*time.Second)
 	heads := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('table#pods th')).map(th => th.textContent)`)
 	if got := strings.Join(heads, ","); got != "Name,Ready,Status,Restarts,Age,Node,IP,Labels," {
@@ -372,9 +392,9 @@ func TestDashboardLayout(t *testing.T) {
 	}
 	// A pod's CPU and memory from metrics.k8s.io, drawn as lines over
 	// the samples taken while the page is open.
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pod/default/api-7d4b9"), chromedp.WaitVisible("#usage"))
+	run(t, ctx, hash("#/pod/default/api-7d4b9"), chromedp.WaitVisible("#usage"))
 	waitJS(t, ctx, "pod usage charts", `document.querySelectorAll('#usage .chart svg').length === 2 && /^CPU: \d+m$/.test(document.querySelector('#usage .chart h3').textContent) && /^Memory: [\d.]+[MG]i$/.test(document.querySelectorAll('#usage .chart h3')[1].textContent)`, 45*time.Second)
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods tr[data-name='api-7d4b9']"))
+	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods tr[data-name='api-7d4b9']"))
 
 	// A phone: optional columns hidden, nothing wider than the screen.
 	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
@@ -423,13 +443,13 @@ func TestDashboardRBAC(t *testing.T) {
 	if n := evalJS[int](t, ctx, `document.querySelectorAll('#nodes tbody tr').length`); n != 0 {
 		t.Errorf("a ServiceAccount without access to nodes sees %d node rows", n)
 	}
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
+	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "default's pods", `!!document.querySelector('table#pods tr[data-name="visible"]')`, 10*time.Second)
 	run(t, ctx, chromedp.Click(`table#pods tr[data-name="visible"] button[data-action="delete"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
 	waitJS(t, ctx, "delete refused", `/^Delete: .*forbidden/.test((document.getElementById('flash')||{}).textContent || '')`, 10*time.Second)
 	if code, _ := e.do(t, adminToken, "GET", "/api/v1/namespaces/default/pods/visible", "", nil); code != http.StatusOK {
 		t.Errorf("pod after a forbidden delete from the page: %d", code)
 	}
-	run(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/#/pods?ns=kube-system"), chromedp.WaitVisible("table#pods"))
+	run(t, ctx, hash("#/pods?ns=kube-system"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "kube-system forbidden", `Array.from(document.querySelectorAll('#main p.err')).some(p => !p.hidden && /forbidden/.test(p.textContent))`, 10*time.Second)
 }
