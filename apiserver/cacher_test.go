@@ -328,3 +328,47 @@ func mustRV(t *testing.T, p *corev1.Pod) int64 {
 	}
 	return rv
 }
+
+// TestWatchCacheBookmarks: with allowWatchBookmarks a cache watcher gets a
+// BOOKMARK of the cache's revision (not older than the last event it got)
+// every bookmark interval, and none without it; sendInitialEvents ends the
+// initial objects with the annotated bookmark.
+func TestWatchCacheBookmarks(t *testing.T) {
+	s, _ := newServer(t)
+	ctx := context.Background()
+	pods := res(t, s, "", "pods")
+	s.cache.bookmarkEvery = 100 * time.Millisecond
+	yes := true
+	w, err := s.Watch(ctx, pods, "default", metav1.ListOptions{SendInitialEvents: &yes, AllowWatchBookmarks: true, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	plain, err := s.Watch(ctx, pods, "default", metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Stop()
+	ev := nextEvent(t, w)
+	if m, _ := meta.Accessor(ev.Object); ev.Type != watch.Bookmark || m.GetAnnotations()[metav1.InitialEventsAnnotationKey] != "true" {
+		t.Fatalf("first event %s, want the initial-events-end bookmark", ev.Type)
+	}
+	obj, err := s.Create(ctx, pods, "default", testPod("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := mustRV(t, obj.(*corev1.Pod))
+	if ev := nextEvent(t, w); ev.Type != watch.Added {
+		t.Fatalf("got %s, want ADDED p", ev.Type)
+	}
+	ev = nextEvent(t, w)
+	m, _ := meta.Accessor(ev.Object)
+	rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+	if ev.Type != watch.Bookmark || rv < created {
+		t.Fatalf("got %s at %s, want a BOOKMARK at >= %d", ev.Type, m.GetResourceVersion(), created)
+	}
+	if ev := nextEvent(t, plain); ev.Type != watch.Added {
+		t.Fatalf("watch without bookmarks: %s, want ADDED p", ev.Type)
+	}
+	noEvent(t, plain)
+}
