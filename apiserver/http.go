@@ -50,6 +50,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/wasmpod/wasmpod/internal/streaming"
 )
 
 // GitVersion is the version the server reports at /version.
@@ -299,26 +301,9 @@ func writeJSON(w http.ResponseWriter, code int, obj any) {
 	w.Write(append(b, '\n'))
 }
 
-// statusOf turns any error into the Status kube-apiserver would send.
-func statusOf(err error) *metav1.Status {
-	var se apierrors.APIStatus
-	if errors.As(err, &se) {
-		st := se.Status()
-		st.Kind, st.APIVersion = "Status", "v1"
-		if st.Status == "" {
-			st.Status = metav1.StatusFailure
-		}
-		if st.Code == 0 {
-			st.Code = http.StatusInternalServerError
-		}
-		return &st
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return statusOf(tooLarge(mbe.Limit))
-	}
-	return statusOf(apierrors.NewInternalError(err))
-}
+// statusOf turns any error into the Status kube-apiserver would send
+// (streaming.StatusOf: the node agent's streaming server answers the same).
+func statusOf(err error) *metav1.Status { return streaming.StatusOf(err) }
 
 func writeError(w http.ResponseWriter, err error) {
 	st := statusOf(err)
