@@ -138,10 +138,12 @@ type Config struct {
 
 // Worker runs one pod.
 type Worker struct {
-	cfg    *Config
-	clk    clock.WithTicker
-	state  *podState
-	podDir string
+	cfg *Config
+	// summaryDisk: the pod directory's usage for the stats Summary.
+	summaryDisk diskReading
+	clk         clock.WithTicker
+	state       *podState
+	podDir      string
 
 	// podNet is the pod's network namespace (nil without a network).
 	podNet network.PodNet
