@@ -69,16 +69,19 @@ type cluster struct {
 // certificates, with a cluster CA, as `serve --listen`.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := cert.NewSelfSignedCACert(cert.Config{CommonName: "wasmpod-ca"}, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake clock starts after the CA's NotBefore (whole seconds, of
+	// the real clock): made before it, across a second's tick, the server
+	// saw the CA as not yet valid and refused the node's certificate.
 	clk := clocktesting.NewFakeClock(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	st := memory.New()
 	t.Cleanup(func() { cancel(); st.Close() })
 	s, err := apiserver.New(ctx, st, apiserver.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca, err := cert.NewSelfSignedCACert(cert.Config{CommonName: "wasmpod-ca"}, caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
