@@ -38,10 +38,16 @@ func TestVersionFlag(t *testing.T) {
 // TestUnknownCommand: kubectl's (cobra's) unknown-command message, printed
 // once, exit 1, with its suggestions.
 func TestUnknownCommand(t *testing.T) {
-	out, errOut, code := runMain("foo")
-	want := "error: unknown command \"foo\" for \"wasmpod\"\nRun 'wasmpod --help' for usage.\n"
+	out, errOut, code := runMain("frobnicate")
+	want := "error: unknown command \"frobnicate\" for \"wasmpod\"\nRun 'wasmpod --help' for usage.\n"
 	if code != 1 || errOut != want || out != "" {
-		t.Errorf("wasmpod foo: exit %d, stdout %q, stderr %q; want 1, %q", code, out, errOut, want)
+		t.Errorf("wasmpod frobnicate: exit %d, stdout %q, stderr %q; want 1, %q", code, out, errOut, want)
+	}
+	// kubectl 1.37 answers `kubectl foo` with the same suggestion.
+	_, errOut, code = runMain("foo")
+	want = "error: unknown command \"foo\" for \"wasmpod\"\n\nDid you mean this?\n\ttop\n\nRun 'wasmpod --help' for usage.\n"
+	if code != 1 || errOut != want {
+		t.Errorf("wasmpod foo: exit %d, stderr %q; want 1, %q", code, errOut, want)
 	}
 	// Cobra suggests the commands within Levenshtein distance 2 (agent is
 	// too: drop the a, n→t), in the command list's order.
