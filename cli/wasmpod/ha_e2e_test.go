@@ -207,18 +207,30 @@ func TestHAServeKill9Leader(t *testing.T) {
 	for _, e := range evs.Items {
 		scheduled[string(e.InvolvedObject.UID)] += e.Count
 	}
-	if len(scheduled) < 8 {
-		t.Errorf("%d pods scheduled, want at least 8 (4 a revision)", len(scheduled))
-	}
 	for uid, n := range scheduled {
 		if n != 1 {
 			t.Errorf("pod %s scheduled %d times", uid, n)
 		}
 	}
+	// Events are best effort, as upstream's: the leader killed with -9 may
+	// have bound a pod and died before its recorder wrote the Scheduled
+	// event (seen once in CI: a running pod with none). At most the few
+	// in flight at the kill may lack one; none may have two.
+	lost := 0
 	for _, p := range pods {
-		if scheduled[string(p.UID)] != 1 {
-			t.Errorf("pod %s: %d Scheduled events", p.Name, scheduled[string(p.UID)])
+		switch n := scheduled[string(p.UID)]; {
+		case n == 0:
+			lost++
+			t.Logf("pod %s: no Scheduled event (bound by the killed leader?)", p.Name)
+		case n != 1:
+			t.Errorf("pod %s: %d Scheduled events", p.Name, n)
 		}
+	}
+	if lost > 2 {
+		t.Errorf("%d running pods have no Scheduled event, want at most the 2 a killed leader can leave unwritten", lost)
+	}
+	if len(scheduled)+lost < 8 {
+		t.Errorf("%d pods scheduled (%d more without their event), want at least 8 (4 a revision)", len(scheduled), lost)
 	}
 	// The kubernetes Service now leads to the surviving API server (the
 	// new controller manager's replica).
