@@ -321,7 +321,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		go func() { srvErr <- srv.Serve(tls.NewListener(o.KubeletListener, tlsCfg)) }()
 	}
 	if o.ReverseTunnel {
-		go tunnel.Run(runCtx, o.API, o.NodeName, srv, tlsCfg, logf)
+		targets, err := tunnelTargets(o.API, o.APIServers)
+		if err != nil {
+			return err
+		}
+		for _, api := range targets {
+			go tunnel.Run(runCtx, api, o.NodeName, srv, tlsCfg, logf)
+		}
 	}
 	defer func() {
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)

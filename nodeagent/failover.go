@@ -87,3 +87,40 @@ func (f *failoverDialer) dial(ctx context.Context, network, _ string) (net.Conn,
 	}
 	return nil, errors.Join(errs...)
 }
+
+// tunnelTargets are the API configurations an agent with a reverse tunnel
+// opens one to: api's server and every failover server, each dialled
+// directly (none through the failover dialer) and verified under api's
+// host name, as FailoverConfig's connections are. Every replica of an HA
+// control plane reaches the agent's kubelet API only through a tunnel the
+// agent opened to that replica (apiserver/tunnel.go keeps them in
+// memory), so the agent keeps one to each, as upstream's konnectivity
+// agents keep one to every konnectivity server. A load-balanced address
+// naming several replicas is one target here: only the replica the
+// balancer picks gets a tunnel.
+func tunnelTargets(api *rest.Config, servers []string) ([]*rest.Config, error) {
+	base, err := url.Parse(api.Host)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("agent: reverse tunnel: the API server %q is not a URL", api.Host)
+	}
+	seen := map[string]bool{}
+	var out []*rest.Config
+	for _, s := range append([]string{api.Host}, servers...) {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("agent: reverse tunnel: the API server %q is not a URL", s)
+		}
+		if seen[u.Host] {
+			continue
+		}
+		seen[u.Host] = true
+		c := rest.CopyConfig(api)
+		c.Dial = nil
+		c.Host = u.Scheme + "://" + u.Host + base.Path
+		if c.TLSClientConfig.ServerName == "" {
+			c.TLSClientConfig.ServerName = base.Hostname()
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

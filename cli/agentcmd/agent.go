@@ -73,7 +73,8 @@ The agent joins in one of two ways:
 
 An agent that cannot be dialled (behind NAT) runs with --reverse-tunnel: it
 opens no kubelet port and keeps a multiplexed tunnel open to the API server,
-which reaches its kubelet API through it.
+which reaches its kubelet API through it; with --failover-server it keeps one
+to each API server, so that every replica of an HA control plane reaches it.
 
 Pods on different agents reach each other's pod IPs and Services when the
 agents run with --tunnel-port (mutual-TLS tunnels between agents,
