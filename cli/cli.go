@@ -3,7 +3,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,27 +73,7 @@ func runApp(app *cmdline.App, args []string) int {
 }
 
 func runAppContext(ctx context.Context, app *cmdline.App, args []string) int {
-	stderr := app.ErrWriter
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return 0
-	}
-	var ce *cmdError
-	if errors.As(err, &ce) {
-		if ce.msg != "" {
-			fmt.Fprintln(stderr, ce.msg)
-		}
-		return ce.code
-	}
-	var ec cmdline.ExitCoder
-	if errors.As(err, &ec) {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "error:", msg)
-		}
-		return ec.ExitCode()
-	}
-	fmt.Fprintln(stderr, "error:", err)
-	return 1
+	return app.RunMain(ctx, args)
 }
 
 func versionCommand() *cmdline.Command {

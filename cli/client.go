@@ -104,6 +104,7 @@ type cmdError struct {
 
 func (e *cmdError) Error() string { return e.msg }
 func (e *cmdError) ExitCode() int { return e.code }
+func (e *cmdError) Worded()       {}
 
 // usageErr is kubectl's "error: ..." for bad input, exit 1.
 func usageErr(msg string) error { return &cmdError{msg: "error: " + msg, code: 1} }

@@ -6,7 +6,6 @@ package agentcmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,38 +34,11 @@ func App(stdout, stderr io.Writer) *cmdline.App {
 // `wasmpod agent` with the same arguments would (the full CLI's runApp:
 // an error is printed once, "error: " first unless it is worded already).
 func Main(args []string, stdout, stderr io.Writer) int {
-	app := App(stdout, stderr)
-	err := app.RunContext(context.Background(), args)
-	if err == nil {
-		return 0
-	}
-	var we *wordedError
-	if errors.As(err, &we) {
-		fmt.Fprintln(stderr, we.msg)
-		return we.code
-	}
-	var ec cmdline.ExitCoder
-	if errors.As(err, &ec) {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "error:", msg)
-		}
-		return ec.ExitCode()
-	}
-	fmt.Fprintln(stderr, "error:", err)
-	return 1
+	return App(stdout, stderr).RunMain(context.Background(), args)
 }
 
 // usageError words a flag-parsing error as kubectl does (the full CLI's
 // usageError): pflag's message and where to look.
 func usageError(c *cmdline.Context, err error) error {
-	return &wordedError{msg: fmt.Sprintf("error: %s\nSee '%s --help' for usage.", err, c.Cobra().CommandPath()), code: 1}
+	return cmdline.Worded(fmt.Sprintf("error: %s\nSee '%s --help' for usage.", err, c.Cobra().CommandPath()), 1)
 }
-
-// wordedError is an error already worded for the user, printed as is.
-type wordedError struct {
-	msg  string
-	code int
-}
-
-func (e *wordedError) Error() string { return e.msg }
-func (e *wordedError) ExitCode() int { return e.code }

@@ -11,6 +11,7 @@ package cmdline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -359,6 +360,50 @@ func (e *exitError) ExitCode() int { return e.code }
 // Exit is an error that makes the process exit with code, after printing
 // msg (if not empty).
 func Exit(msg string, code int) ExitCoder { return &exitError{msg: msg, code: code} }
+
+// WordedError is an error already worded for the user, as kubectl words
+// its own: RunMain prints its message as is, with no "error: " before it.
+type WordedError interface {
+	ExitCoder
+	Worded()
+}
+
+type wordedError struct{ exitError }
+
+func (*wordedError) Worded() {}
+
+// Worded is an error already worded for the user: RunMain prints msg as
+// is (nothing if empty) and the process exits with code.
+func Worded(msg string, code int) WordedError {
+	return &wordedError{exitError{msg: msg, code: code}}
+}
+
+// RunMain runs app with args and returns the process's exit status,
+// printing the error to app.ErrWriter as kubectl does: a WordedError as
+// is, any other after "error: "; an ExitCoder sets the status, anything
+// else exits 1.
+func (app *App) RunMain(ctx context.Context, args []string) int {
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	var we WordedError
+	if errors.As(err, &we) {
+		if msg := we.Error(); msg != "" {
+			fmt.Fprintln(app.ErrWriter, msg)
+		}
+		return we.ExitCode()
+	}
+	var ec ExitCoder
+	if errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(app.ErrWriter, "error:", msg)
+		}
+		return ec.ExitCode()
+	}
+	fmt.Fprintln(app.ErrWriter, "error:", err)
+	return 1
+}
 
 // Cobra builds the cobra command tree of app.
 func (app *App) Cobra() *cobra.Command {
