@@ -3,6 +3,7 @@ package wasmpod_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/cli"
@@ -30,12 +32,14 @@ import (
 type metricsEnv struct {
 	c       *wasmpod.Cluster
 	dir, kc string
+	module  int // the pods' module's size
 }
 
 func newMetricsEnv(t *testing.T, n int) *metricsEnv {
 	t.Helper()
 	ctx := context.Background()
-	store := moduleStore(t, map[string][]byte{"graceful:v1": exampleModule(t, "graceful")})
+	mod := exampleModule(t, "graceful")
+	store := moduleStore(t, map[string][]byte{"graceful:v1": mod})
 	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store,
 		EvictionHard: map[string]string{"nodefs.available": "1Mi"}})
 	if err != nil {
@@ -73,7 +77,7 @@ func newMetricsEnv(t *testing.T, n int) *metricsEnv {
 		"\ncontexts:\n- name: w\n  context:\n    cluster: w\n    user: me\n    namespace: default\ncurrent-context: w\nusers:\n- name: me\n  user: {}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &metricsEnv{c: c, dir: dir, kc: kc}
+	return &metricsEnv{c: c, dir: dir, kc: kc, module: len(mod)}
 }
 
 // raw GETs an API path (the control plane's /metrics, a node proxy path).
@@ -144,6 +148,22 @@ func TestMetricsAfterKnownWork(t *testing.T) {
 	if v, _ := node.Value("kubelet_pod_worker_duration_seconds", map[string]string{"operation": "sync"}); v < N {
 		t.Errorf("kubelet_pod_worker_duration_seconds{operation=sync} count %v, want at least one status write a pod", v)
 	}
+	// Each pod pulled the module once: N pulls of its size, all under
+	// upstream's smallest size range.
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"wasmpod_image_pulls_total", map[string]string{"result": "success"}, N},
+		{"wasmpod_image_pulls_total", map[string]string{"result": "failure"}, 0},
+		{"wasmpod_image_pull_bytes_total", nil, float64(N * e.module)},
+		{"kubelet_image_pull_duration_seconds", map[string]string{"image_size_in_bytes": "0-10MB"}, N},
+	} {
+		if v, ok := node.Value(c.name, c.labels); !ok || v != c.want {
+			t.Errorf("node /metrics %s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
+		}
+	}
 
 	plane := promtest.Parse(t, e.raw(t, "/metrics"))
 	if v, _ := plane.Value("scheduler_schedule_attempts_total", map[string]string{"result": "scheduled", "profile": "default-scheduler"}); v != N {
@@ -164,6 +184,21 @@ func TestMetricsAfterKnownWork(t *testing.T) {
 	// The binding of each pod is a POST of pods/binding.
 	if v, _ := plane.Value("apiserver_request_total", map[string]string{"verb": "POST", "resource": "pods", "subresource": "binding", "code": "201"}); v != N {
 		t.Errorf("apiserver_request_total{POST pods/binding 201} = %v, want %d", v, N)
+	}
+	// The store holds exactly the N pods, and the namespaces made at
+	// start; apiserver_storage_objects counts them as the cache has them.
+	if v, ok := plane.Value("apiserver_storage_objects", map[string]string{"resource": "pods"}); !ok || v != N {
+		t.Errorf("apiserver_storage_objects{resource=pods} = %v (present %v), want %d", v, ok, N)
+	}
+	nss, err := e.c.Client().CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := plane.Value("apiserver_storage_objects", map[string]string{"resource": "namespaces"}); v != float64(len(nss.Items)) {
+		t.Errorf("apiserver_storage_objects{resource=namespaces} = %v, want %d", v, len(nss.Items))
+	}
+	if _, ok := plane.Value("apiserver_storage_objects", map[string]string{"resource": "deployments.apps"}); !ok {
+		t.Errorf("apiserver_storage_objects has no deployments.apps series")
 	}
 	// The controllers' queues: the service account controller synced the
 	// default namespace at least.
@@ -250,4 +285,101 @@ func columnWidths(table string) string {
 		}
 	}
 	return strings.Join(starts, ",")
+}
+
+// TestPodNetworkMetrics: a client pod fetches a file of known size from a
+// server pod over the pod network (the toolbox's wget and httpd, the file
+// a ConfigMap's); the node's /metrics says the server sent and the client
+// received at least its bytes, over at least one connection each way, and
+// the Summary's pod network stats agree.
+func TestPodNetworkMetrics(t *testing.T) {
+	e := newToolboxEnv(t)
+	cs := e.c.Client()
+	ctx := context.Background()
+	const size = 200_000
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "www"},
+		Data: map[string]string{"big": strings.Repeat("x", size)}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httpdPod("srv", "8080")
+	srv.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "www"}}}
+	srv.Spec.Containers[0].ReadinessProbe, srv.Spec.Containers[0].StartupProbe = nil, nil
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, srv, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ip string
+	waitFor(t, "pod srv Running with an IP", 180*time.Second, func() bool {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "srv", metav1.GetOptions{})
+		ip = ""
+		if err == nil && p.Status.Phase == corev1.PodRunning {
+			ip = p.Status.PodIP
+		}
+		return ip != ""
+	})
+	zero := int64(0)
+	client := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client"}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure, TerminationGracePeriodSeconds: &zero,
+		Containers: []corev1.Container{{Name: "wget", Image: "busybox:1.36",
+			Command: []string{"sh", "-c", "wget -q -O - http://" + ip + ":8080/big | wc -c"}}}}}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, client, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pod client Succeeded", 180*time.Second, func() bool {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "client", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodSucceeded
+	})
+	if out := e.must(t, "logs", "client"); strings.TrimSpace(out) != fmt.Sprint(size) {
+		t.Fatalf("the client read %q bytes, want %d", out, size)
+	}
+	b, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/node-1/proxy/metrics").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := promtest.Parse(t, string(b))
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		min    float64
+	}{
+		{"wasmpod_pod_network_transmit_bytes_total", map[string]string{"namespace": "default", "pod": "srv"}, size},
+		{"wasmpod_pod_network_receive_bytes_total", map[string]string{"namespace": "default", "pod": "client"}, size},
+		{"wasmpod_pod_network_connections_total", map[string]string{"namespace": "default", "pod": "srv", "direction": "inbound"}, 1},
+		{"wasmpod_pod_network_connections_total", map[string]string{"namespace": "default", "pod": "client", "direction": "outbound"}, 1},
+		{"wasmpod_pod_network_receive_bytes_total", map[string]string{"namespace": "default", "pod": "srv"}, 1}, // the request
+	} {
+		if v, ok := m.Value(c.name, c.labels); !ok || v < c.min {
+			t.Errorf("%s%v = %v (present %v), want at least %v", c.name, c.labels, v, ok, c.min)
+		}
+	}
+	// The server sent the file, not received it; the client the other way.
+	if v, _ := m.Value("wasmpod_pod_network_receive_bytes_total", map[string]string{"pod": "srv"}); v >= size {
+		t.Errorf("srv received %v bytes, more than the file it sent", v)
+	}
+	if v, _ := m.Value("wasmpod_pod_network_connections_total", map[string]string{"pod": "client", "direction": "inbound"}); v != 0 {
+		t.Errorf("client accepted %v connections, want 0", v)
+	}
+	// The client exited: its connection is closed.
+	if v, ok := m.Value("wasmpod_pod_network_open_connections", map[string]string{"pod": "client"}); !ok || v != 0 {
+		t.Errorf("client's open connections = %v (present %v), want 0", v, ok)
+	}
+	// The Summary reports the same counters as the pods' eth0.
+	b, err = cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/node-1/proxy/stats/summary").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum statsv1alpha1.Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range sum.Pods {
+		if p.PodRef.Name == "srv" {
+			found = true
+			if p.Network == nil || p.Network.Name != "eth0" || p.Network.TxBytes == nil || *p.Network.TxBytes < size {
+				t.Errorf("Summary network of srv: %+v", p.Network)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no pod srv in the Summary")
+	}
 }

@@ -101,6 +101,7 @@ func (s *Server) Handler(opts HandlerOptions) http.Handler {
 	}
 	h := &httpHandler{s: s, opts: opts}
 	if opts.Metrics != nil {
+		opts.Metrics.storage.s.Store(s)
 		return &instrumented{next: h, m: opts.Metrics, s: s} // metrics.go
 	}
 	return h

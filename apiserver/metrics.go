@@ -12,6 +12,13 @@ package apiserver
 //	apiserver_request_duration_seconds{verb,dry_run,group,version,resource,subresource,scope,component}
 //	apiserver_longrunning_requests{verb,group,version,resource,subresource,scope,component}
 //	apiserver_registered_watchers{group,version,kind}
+//	apiserver_storage_objects{resource}
+//
+// apiserver_storage_objects is each stored resource's object count, its
+// label the group-resource ("pods", "deployments.apps"), read from the
+// watch cache (cacher.go) at each scrape rather than counted in the store
+// on a timer as upstream; -1 while a resource's cache is not ready (being
+// re-listed), as upstream reports a count it could not fetch.
 //
 // The duration histogram leaves out WATCH and CONNECT (exec, attach,
 // port-forward, node proxy): they last as long as their clients keep them,
@@ -25,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +51,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	longrunning *prometheus.GaugeVec
 	watchers    *prometheus.GaugeVec
+	storage     *storageCollector
 }
 
 // NewMetrics registers the API server's metrics in reg, and serves reg's
@@ -70,8 +79,11 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 			Name: "apiserver_registered_watchers",
 			Help: "Number of currently registered watchers for a given resources",
 		}, []string{"group", "version", "kind"}),
+		storage: &storageCollector{desc: prometheus.NewDesc("apiserver_storage_objects",
+			"Number of stored objects at the time of last check split by kind. In case of a fetching error, the value will be -1.",
+			[]string{"resource"}, nil)},
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.longrunning, m.watchers} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.longrunning, m.watchers, m.storage} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -236,4 +248,40 @@ func reportedVerb(req *http.Request, verb string, resource bool, sub string) str
 		return "PATCH"
 	}
 	return "other"
+}
+
+// storageCollector reports the object counts of the server whose handler
+// the Metrics instrument (the last one made, Server.Handler).
+type storageCollector struct {
+	desc *prometheus.Desc
+	s    atomic.Pointer[Server]
+}
+
+func (c *storageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s.Load()
+	if s == nil || s.cache == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, cc := range s.cache.byPrefix {
+		gr := cc.r.GVR.GroupResource().String()
+		if seen[gr] {
+			continue
+		}
+		seen[gr] = true
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(cc.objectCount()), gr)
+	}
+}
+
+// objectCount is the number of objects the cache holds, -1 when it is not
+// ready.
+func (c *cacher) objectCount() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.ready {
+		return -1
+	}
+	return len(c.objs)
 }

@@ -25,6 +25,10 @@ type PodPull struct {
 	Event func(eventType, reason, message string)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Observe, when set, is told of each pull from the registry (not of an
+	// image the store has): how long it took, the module's size, and its
+	// error (nil for a success).
+	Observe func(d time.Duration, size int, err error)
 }
 
 // PullForPod resolves p.Ref, an OCI reference, through resolve (a
@@ -53,6 +57,9 @@ func PullForPod(ctx context.Context, resolve ResolveFunc, p PodPull) (*Image, er
 	}})
 	img, err := resolve(ctx, p.Ref, "")
 	if err != nil {
+		if pulled && p.Observe != nil {
+			p.Observe(now().Sub(pullStart), 0, err)
+		}
 		return nil, err
 	}
 	if !pulled {
@@ -60,6 +67,9 @@ func PullForPod(ctx context.Context, resolve ResolveFunc, p PodPull) (*Image, er
 		return img, nil
 	}
 	end := now()
+	if p.Observe != nil {
+		p.Observe(end.Sub(pullStart), len(img.Bytes), nil)
+	}
 	event("Normal", "Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.",
 		p.Ref, roundPull(end.Sub(pullStart)), roundPull(end.Sub(start)), len(img.Bytes)))
 	return img, nil

@@ -72,6 +72,7 @@ func (s *sock) connectInBackground(ctx context.Context, cancel context.CancelFun
 		h.state = sConnected
 		h.local, h.remote = shown, s.local
 		s.state = sConnected
+		s.countConn(false, s.remote)
 		s.mu.Unlock()
 		s.note.wake()
 		n.bridge(newSockConn(h), conn, nil)

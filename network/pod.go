@@ -17,6 +17,8 @@ type pod struct {
 	n    *Network
 	info PodInfo
 	bufs *bufAcct // socket buffer budget (nil: unlimited)
+	// stats are the pod's traffic counters (stats.go).
+	stats podCounters
 
 	mu      sync.Mutex
 	dead    bool

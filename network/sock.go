@@ -69,6 +69,9 @@ type sock struct {
 	// accepts the connection (set on a host-side client and copied to its
 	// server side by establish).
 	accepted func()
+	// connCounted: the socket is counted in its pod's open connections
+	// (stats.go).
+	connCounted bool
 }
 
 func newSock(n *Network, p *pod, family int, typ SockType) *sock {
@@ -226,6 +229,11 @@ func (s *sock) Accept() (Socket, error) {
 	for _, p := range waiting {
 		s.n.completePending(s, p)
 	}
+	c.mu.Lock()
+	if c.state == sConnected {
+		c.countConn(true, c.remote)
+	}
+	c.mu.Unlock()
 	if c.accepted != nil {
 		c.accepted()
 	}
@@ -399,6 +407,7 @@ func (n *Network) establish(ls *sock, target *pod, dialed, remote netip.AddrPort
 
 	c.state = sConnected
 	c.remote = remote
+	c.countConn(false, remote)
 	c.note.wake()
 }
 
@@ -472,7 +481,7 @@ func (s *sock) Read(p []byte) (int, error) {
 
 func (s *sock) readStream(p []byte, peek bool) (int, error) {
 	s.mu.Lock()
-	st, rx, rdShut := s.state, s.rx, s.rdShut
+	st, rx, rdShut, peer := s.state, s.rx, s.rdShut, s.remote
 	s.mu.Unlock()
 	if err := streamReady(st); err != nil {
 		return 0, err
@@ -480,7 +489,11 @@ func (s *sock) readStream(p []byte, peek bool) (int, error) {
 	if rdShut {
 		return 0, nil
 	}
-	return rx.read(p, peek)
+	n, err := rx.read(p, peek)
+	if !peek {
+		s.countRx(n, peer)
+	}
+	return n, err
 }
 
 // streamReady is the error of reading or writing a stream socket in state
@@ -503,7 +516,7 @@ func (s *sock) Write(p []byte) (int, error) {
 		return s.SendTo(p, netip.AddrPort{})
 	}
 	s.mu.Lock()
-	st, tx := s.state, s.tx
+	st, tx, peer := s.state, s.tx, s.remote
 	s.mu.Unlock()
 	if err := streamReady(st); err != nil {
 		return 0, err
@@ -511,7 +524,9 @@ func (s *sock) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	return tx.write(p)
+	n, err := tx.write(p)
+	s.countTx(n, peer)
+	return n, err
 }
 
 // RecvFrom implements Socket.
@@ -541,6 +556,7 @@ func (s *sock) RecvFrom(p []byte, peek bool) (int, netip.AddrPort, error) {
 		s.dq = s.dq[1:]
 		s.dqBytes -= len(d.b)
 		s.dgramAcct().release(len(d.b))
+		s.countRx(len(d.b), d.from)
 	}
 	return n, d.from, nil
 }
@@ -550,7 +566,16 @@ func (s *sock) SendTo(p []byte, addr netip.AddrPort) (int, error) {
 	if s.typ == Stream {
 		return s.Write(p)
 	}
-	return s.sendDgram(p, addr)
+	n, err := s.sendDgram(p, addr)
+	if n > 0 && s.pod != nil {
+		if !addr.IsValid() {
+			s.mu.Lock()
+			addr = s.remote
+			s.mu.Unlock()
+		}
+		s.countTx(n, addr)
+	}
+	return n, err
 }
 
 // Shutdown implements Socket.
@@ -751,6 +776,10 @@ func (s *sock) close(reset bool) error {
 	}
 	prev := s.state
 	s.state = sClosed
+	if s.connCounted {
+		s.connCounted = false
+		s.pod.stats.open.Add(-1)
+	}
 	if s.bound && s.pod != nil {
 		s.pod.releasePort(s.typ, s.local.Port(), s)
 	}

@@ -278,7 +278,13 @@ func NewAgent(cfg AgentConfig) *Agent {
 	if a.pcfg.Allocatable == nil {
 		a.pcfg.Allocatable = a.allocatable
 	}
-	onStatus, onEvent := cfg.Pods.OnStatus, cfg.Pods.OnEvent
+	onStatus, onEvent, onPull := cfg.Pods.OnStatus, cfg.Pods.OnEvent, cfg.Pods.OnImagePull
+	a.pcfg.OnImagePull = func(d time.Duration, size int, err error) {
+		a.metrics.imagePull(d, size, err)
+		if onPull != nil {
+			onPull(d, size, err)
+		}
+	}
 	a.pcfg.OnStatus = func(p *corev1.Pod) {
 		a.onStatus(p)
 		if onStatus != nil {

@@ -12,11 +12,23 @@ package pods
 //	kubelet_pod_worker_duration_seconds{operation} one status write of the pod's loop (operation "sync"),
 //	                                              the agent's counterpart of the kubelet's pod worker sync
 //	kubelet_started_pods_total                    pods the agent started
+//	kubelet_image_pull_duration_seconds{image_size_in_bytes}
+//	                                              successful pulls, by upstream's size ranges ("0-10MB", ...)
 //
 // Its own: the process's module compilations (runtime/metrics.go),
 // wasmpod_module_cache_hits_total, wasmpod_module_cache_misses_total,
-// wasmpod_module_compile_duration_seconds{result}. The containers' CPU and
-// memory are /metrics/resource's (stats.go).
+// wasmpod_module_compile_duration_seconds{result}; the agent's image pulls
+// (not images already present), wasmpod_image_pulls_total{result} (success,
+// failure) and wasmpod_image_pull_bytes_total (the modules' bytes); and each
+// pod's network, read from its netstack counters at the scrape
+// (network/stats.go: traffic past the pod's loopback):
+//
+//	wasmpod_pod_network_receive_bytes_total{namespace,pod}
+//	wasmpod_pod_network_transmit_bytes_total{namespace,pod}
+//	wasmpod_pod_network_connections_total{namespace,pod,direction}  inbound (accepted), outbound (opened)
+//	wasmpod_pod_network_open_connections{namespace,pod}
+//
+// The containers' CPU and memory are /metrics/resource's (stats.go).
 
 import (
 	"net/http"
@@ -28,6 +40,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/wasmpod/wasmpod/internal/metrics"
+	"github.com/wasmpod/wasmpod/network"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
 )
 
@@ -38,6 +51,13 @@ type agentMetrics struct {
 	startDur   prometheus.Histogram
 	workerDur  *prometheus.HistogramVec
 	started    prometheus.Counter
+	pullDur    *prometheus.HistogramVec
+	pulls      *prometheus.CounterVec
+	pullBytes  prometheus.Counter
+	netRx      *prometheus.Desc
+	netTx      *prometheus.Desc
+	netConns   *prometheus.Desc
+	netOpen    *prometheus.Desc
 	runningPod *prometheus.Desc
 	runningCtr *prometheus.Desc
 	a          *Agent
@@ -63,11 +83,28 @@ func newAgentMetrics(a *Agent) *agentMetrics {
 		started: prometheus.NewCounter(prometheus.CounterOpts{
 			Subsystem: "kubelet", Name: "started_pods_total", Help: "Cumulative number of pods started",
 		}),
+		pullDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Subsystem: "kubelet", Name: "image_pull_duration_seconds",
+			Help:    "Duration in seconds to pull an image.",
+			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600},
+		}, []string{"image_size_in_bytes"}),
+		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmpod_image_pulls_total", Help: "Image pulls by the node agent (not images already present), by result (success, failure).",
+		}, []string{"result"}),
+		pullBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wasmpod_image_pull_bytes_total", Help: "Bytes of the modules the node agent pulled.",
+		}),
+		netRx:      prometheus.NewDesc("wasmpod_pod_network_receive_bytes_total", "Bytes a pod received past its loopback.", []string{"namespace", "pod"}, nil),
+		netTx:      prometheus.NewDesc("wasmpod_pod_network_transmit_bytes_total", "Bytes a pod sent past its loopback.", []string{"namespace", "pod"}, nil),
+		netConns:   prometheus.NewDesc("wasmpod_pod_network_connections_total", "Stream connections a pod accepted (inbound) and opened (outbound) past its loopback.", []string{"namespace", "pod", "direction"}, nil),
+		netOpen:    prometheus.NewDesc("wasmpod_pod_network_open_connections", "A pod's stream connections past its loopback open now.", []string{"namespace", "pod"}, nil),
 		runningPod: prometheus.NewDesc("kubelet_running_pods", "Number of pods that have a running pod sandbox", nil, nil),
 		runningCtr: prometheus.NewDesc("kubelet_running_containers", "Number of containers currently running", []string{"container_state"}, nil),
 		seen:       map[types.UID]time.Time{},
 	}
-	m.reg.MustRegister(m.startDur, m.workerDur, m.started, (*runningCollector)(m))
+	m.pulls.WithLabelValues("success")
+	m.pulls.WithLabelValues("failure")
+	m.reg.MustRegister(m.startDur, m.workerDur, m.started, m.pullDur, m.pulls, m.pullBytes, (*runningCollector)(m))
 	m.reg.MustRegister(wruntime.ModuleMetrics()...) // the process's engines
 	m.handler = metrics.Handler(m.reg)
 	return m
@@ -115,12 +152,47 @@ func (m *agentMetrics) observeSync(start time.Time) {
 	m.workerDur.WithLabelValues("sync").Observe(time.Since(start).Seconds())
 }
 
+// imagePull records one pull (Config.OnImagePull).
+func (m *agentMetrics) imagePull(d time.Duration, size int, err error) {
+	if err != nil {
+		m.pulls.WithLabelValues("failure").Inc()
+		return
+	}
+	m.pulls.WithLabelValues("success").Inc()
+	m.pullBytes.Add(float64(size))
+	m.pullDur.WithLabelValues(imageSizeRange(int64(size))).Observe(d.Seconds())
+}
+
+// imageSizeRanges are upstream's image_size_in_bytes label values, by
+// their lower bounds.
+var imageSizeRanges = []struct {
+	from  int64
+	label string
+}{
+	{100 << 30, "GT100GB"}, {60 << 30, "60GB-100GB"}, {40 << 30, "40GB-60GB"}, {30 << 30, "30GB-40GB"},
+	{20 << 30, "20GB-30GB"}, {10 << 30, "10GB-20GB"}, {5 << 30, "5GB-10GB"}, {1 << 30, "1GB-5GB"},
+	{500 << 20, "500MB-1GB"}, {100 << 20, "100MB-500MB"}, {10 << 20, "10MB-100MB"}, {0, "0-10MB"},
+}
+
+func imageSizeRange(size int64) string {
+	for _, r := range imageSizeRanges {
+		if size >= r.from {
+			return r.label
+		}
+	}
+	return "0-10MB"
+}
+
 // runningCollector counts the running pods and containers at each scrape.
 type runningCollector agentMetrics
 
 func (c *runningCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.runningPod
 	ch <- c.runningCtr
+	ch <- c.netRx
+	ch <- c.netTx
+	ch <- c.netConns
+	ch <- c.netOpen
 }
 
 func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
@@ -142,6 +214,13 @@ func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
 		running += r
 		exited += ex
 		created += cr
+		if ns, name, st, ok := w.netCounters(); ok {
+			ch <- prometheus.MustNewConstMetric(c.netRx, prometheus.CounterValue, float64(st.RxBytes), ns, name)
+			ch <- prometheus.MustNewConstMetric(c.netTx, prometheus.CounterValue, float64(st.TxBytes), ns, name)
+			ch <- prometheus.MustNewConstMetric(c.netConns, prometheus.CounterValue, float64(st.ConnectionsIn), ns, name, "inbound")
+			ch <- prometheus.MustNewConstMetric(c.netConns, prometheus.CounterValue, float64(st.ConnectionsOut), ns, name, "outbound")
+			ch <- prometheus.MustNewConstMetric(c.netOpen, prometheus.GaugeValue, float64(st.OpenConnections), ns, name)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.runningPod, prometheus.GaugeValue, float64(pods))
 	ch <- prometheus.MustNewConstMetric(c.runningCtr, prometheus.GaugeValue, float64(running), "running")
@@ -171,4 +250,16 @@ func (w *Worker) containerCounts() (running, exited, created int, podRunning boo
 		}
 	}
 	return running, exited, created, st.Phase == corev1.PodRunning
+}
+
+// netCounters are the pod network's counters, with the pod's namespace and
+// name; ok is false for a pod without a network.
+func (w *Worker) netCounters() (namespace, name string, st network.Stats, ok bool) {
+	w.mu.Lock()
+	sr, pod := w.netStats, w.pod
+	w.mu.Unlock()
+	if sr == nil || pod == nil {
+		return "", "", st, false
+	}
+	return pod.Namespace, pod.Name, sr.NetStats(), true
 }

@@ -264,6 +264,13 @@ func (a *Agent) StatsSummary() *statsv1alpha1.Summary {
 		ps.Memory = memStats(now, podMem, 0)
 		disk := uint64(p.disk)
 		ps.EphemeralStorage = &statsv1alpha1.FsStats{Time: metav1.NewTime(p.diskAt), UsedBytes: &disk}
+		if _, _, st, ok := p.w.netCounters(); ok {
+			// The pod's traffic past its loopback (network/stats.go), as
+			// the kubelet reports the pod's eth0.
+			rx, tx := st.RxBytes, st.TxBytes
+			ps.Network = &statsv1alpha1.NetworkStats{Time: metav1.NewTime(now),
+				InterfaceStats: statsv1alpha1.InterfaceStats{Name: "eth0", RxBytes: &rx, TxBytes: &tx}}
+		}
 		sum.Pods = append(sum.Pods, ps)
 	}
 	s.prune()

@@ -114,6 +114,11 @@ type Config struct {
 	// fieldPath is the involved object's field path: the container an
 	// Event is about (spec.containers{NAME}), or "" for the pod.
 	OnEvent func(pod *corev1.Pod, fieldPath, eventType, reason, message string)
+	// OnImagePull, when set, is told of each image pull (not of an image
+	// the worker or the store already has): its duration, the module's
+	// size, and its error (nil for a success). The agent counts them
+	// (metrics.go).
+	OnImagePull func(d time.Duration, size int, err error)
 	// OnLog receives every line a container writes.
 	OnLog func(pod *corev1.Pod, container string, stream logs.Stream, line string)
 	// Services, when set, lists the Services of a namespace; a container
@@ -148,6 +153,9 @@ type Worker struct {
 	// podNet is the pod's network namespace (nil without a network).
 	podNet network.PodNet
 	podIP  netip.Addr
+	// netStats reads the pod network's counters (guarded by mu; nil
+	// without a network).
+	netStats network.StatsReader
 	// hostPorts are the pod's bound hostPorts (worker goroutine only).
 	hostPorts hostPortSet
 
@@ -661,7 +669,8 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 		// images/pull.go: the pull policy, imagePullSecrets and the events.
 		secrets, missing := w.pullSecrets()
 		img, err := images.PullForPod(ctx, w.cfg.Images.Resolve, images.PodPull{Ref: c.spec.Image,
-			Policy: string(c.spec.ImagePullPolicy), Secrets: secrets, Missing: missing, Event: w.event, Now: w.clk.Now})
+			Policy: string(c.spec.ImagePullPolicy), Secrets: secrets, Missing: missing, Event: w.event, Now: w.clk.Now,
+			Observe: w.cfg.OnImagePull})
 		if err == nil {
 			w.images[c.spec.Image] = img
 		}
@@ -671,7 +680,13 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 	t0 := w.clk.Now()
 	img, err := w.resolveImage(ctx, c.spec.Image) // exec.go: knows the busybox alias
 	if err != nil {
+		if w.cfg.OnImagePull != nil {
+			w.cfg.OnImagePull(w.clk.Since(t0), 0, err)
+		}
 		return nil, err
+	}
+	if w.cfg.OnImagePull != nil {
+		w.cfg.OnImagePull(w.clk.Since(t0), len(img.Bytes), nil)
 	}
 	w.images[c.spec.Image] = img
 	w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
@@ -928,6 +943,11 @@ func (w *Worker) setupNetwork() error {
 		return err
 	}
 	w.podNet, w.podIP = pn, ip
+	if sr, ok := pn.(network.StatsReader); ok {
+		w.mu.Lock()
+		w.netStats = sr // kept after the sandbox goes, for the last reading
+		w.mu.Unlock()
+	}
 	return nil
 }
 
