@@ -16,11 +16,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -148,17 +151,78 @@ func validateLimitRange(s *Server, obj runtime.Object) error {
 
 func sortedNames(l corev1.ResourceList) []corev1.ResourceName { return slices.Sorted(maps.Keys(l)) }
 
-// limitRanges returns the LimitRanges of ns.
+// limitRanges returns the LimitRanges of ns, as upstream's LimitRanger
+// finds them: from its informer's cache (here the watch cache, read at
+// resourceVersion 0: no store read, no wait), and only when that has none
+// from a live lookup, whose answer is kept for limitRangeLiveTTL (upstream's
+// liveLookupCache: it covers a cache that has not yet seen a LimitRange
+// another server wrote). A pod create used to make a consistent LIST (a
+// quorum read on etcd and a wait on the watch cache) for every pod.
+//
+// Beyond upstream, the cache is first brought up to this server's latest
+// LimitRange write (it almost always is: it lags by the time one event
+// takes to apply), so a LimitRange created or deleted through this server
+// before a pod's create is always seen by it, and a live answer taken
+// before such a write is not used after it.
 func (s *Server) limitRanges(ctx context.Context, ns string) ([]corev1.LimitRange, error) {
 	r, ok := s.resources["/limitranges"]
 	if !ok {
 		return nil, nil
+	}
+	wrote := r.lastWrite.Load()
+	if c := s.cacherFor(r); c != nil && c.set.waitFor(ctx, wrote) {
+		obj, ok, err := c.list(ctx, ns, selector{labels: labels.Everything(), fields: fields.Everything()}, metav1.ListOptions{ResourceVersion: "0"})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if items := obj.(*corev1.LimitRangeList).Items; len(items) > 0 {
+				return items, nil
+			}
+			return s.limitRangesLive(ctx, r, ns, wrote)
+		}
 	}
 	obj, err := s.List(ctx, r, ns, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
 	return obj.(*corev1.LimitRangeList).Items, nil
+}
+
+// limitRangeLiveTTL is how long a live lookup's answer is used (upstream's
+// liveTTL).
+const limitRangeLiveTTL = 30 * time.Second
+
+// limitRangeLive is a live lookup's answer for a namespace.
+type limitRangeLive struct {
+	expiry time.Time
+	wrote  int64 // r.lastWrite when it was taken
+	items  []corev1.LimitRange
+}
+
+// limitRangesLive is the live lookup of ns's LimitRanges (a consistent
+// LIST), or its answer taken within limitRangeLiveTTL and since this
+// server's last LimitRange write.
+func (s *Server) limitRangesLive(ctx context.Context, r *Resource, ns string, wrote int64) ([]corev1.LimitRange, error) {
+	now := s.clock.Now()
+	s.lrLiveMu.Lock()
+	e, ok := s.lrLive[ns]
+	s.lrLiveMu.Unlock()
+	if ok && now.Before(e.expiry) && e.wrote == wrote {
+		return slices.Clone(e.items), nil
+	}
+	obj, err := s.List(ctx, r, ns, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	items := obj.(*corev1.LimitRangeList).Items
+	s.lrLiveMu.Lock()
+	if s.lrLive == nil || len(s.lrLive) >= 10000 { // upstream's LRU holds 10,000
+		s.lrLive = map[string]limitRangeLive{}
+	}
+	s.lrLive[ns] = limitRangeLive{expiry: now.Add(limitRangeLiveTTL), wrote: wrote, items: items}
+	s.lrLiveMu.Unlock()
+	return slices.Clone(items), nil
 }
 
 // applyLimitRangeDefaults fills the containers' missing requests and

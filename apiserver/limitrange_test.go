@@ -2,14 +2,20 @@ package apiserver
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/wasmpod/wasmpod/store"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 func rl(kv ...string) corev1.ResourceList {
@@ -129,4 +135,88 @@ func TestLimitRange(t *testing.T) {
 			t.Fatalf("type Node: %v", err)
 		}
 	})
+}
+
+// revisionCountingStore counts the store-revision reads a consistent read
+// makes (a quorum read on etcd).
+type revisionCountingStore struct {
+	store.Store
+	revisions atomic.Int64
+}
+
+func (c *revisionCountingStore) Revision(ctx context.Context) (int64, error) {
+	c.revisions.Add(1)
+	return c.Store.Revision(ctx)
+}
+
+// TestLimitRangeFromCache: LimitRanger finds a namespace's LimitRanges in
+// the watch cache, as upstream's reads its informer: pod creates in a
+// namespace without any make one live lookup (a consistent read) per
+// limitRangeLiveTTL, not one each. A LimitRange created just before a pod
+// applies to it though the live lookup's empty answer is still fresh, one
+// deleted just before does not, and one written to the store by another
+// server (past this one's writes) is found once the cache has it.
+func TestLimitRangeFromCache(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &revisionCountingStore{Store: memory.New()}
+	s, err := New(ctx, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(s.InProcessConfig(s.Handler(HandlerOptions{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, lrs := cs.CoreV1().Pods("default"), cs.CoreV1().LimitRanges("default")
+	defaulted := func(name string) bool {
+		t.Helper()
+		p, err := pods.Create(ctx, httpPod(name), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qtyIs(p.Spec.Containers[0].Resources.Limits, "cpu", "500m")
+	}
+	before := st.revisions.Load()
+	for i := range 20 {
+		if defaulted("plain-" + strconv.Itoa(i)) {
+			t.Fatal("a pod got defaults with no LimitRange")
+		}
+	}
+	if n := st.revisions.Load() - before; n > 2 {
+		t.Errorf("20 pod creates without LimitRanges read the store's revision %d times, want at most 2 (one live lookup)", n)
+	}
+	lr := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "limits"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Default: rl("cpu", "500m")}}}}
+	for i := range 20 {
+		if _, err := lrs.Create(ctx, lr, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !defaulted("after-create-" + strconv.Itoa(i)) {
+			t.Fatalf("round %d: a pod created right after a LimitRange did not get its defaults", i)
+		}
+		if err := lrs.Delete(ctx, "limits", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if defaulted("after-delete-" + strconv.Itoa(i)) {
+			t.Fatalf("round %d: a pod created right after its LimitRange's deletion got its defaults", i)
+		}
+	}
+	// Another server's write: straight into the store.
+	r, _ := s.Resource("", "limitranges")
+	b, err := s.encode(r, &corev1.LimitRange{TypeMeta: metav1.TypeMeta{Kind: "LimitRange", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{
+		Name: "remote", Namespace: "default", UID: "u-remote", CreationTimestamp: metav1.Now()}, Spec: lr.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, r.key("default", "remote"), b); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; !defaulted("remote-" + strconv.Itoa(i)); i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("a LimitRange written by another server was not applied after 20 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

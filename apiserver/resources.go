@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -51,6 +52,19 @@ type Resource struct {
 	// resource, so that allocations made by its hooks (Service cluster IPs
 	// and node ports) see the writes before them.
 	serialize *sync.Mutex
+	// lastWrite is the revision of this server's latest write of the
+	// resource (wrote), for reads that must see it (limitRanges).
+	lastWrite atomic.Int64
+}
+
+// wrote records a write of the resource at rev by this server.
+func (r *Resource) wrote(rev int64) {
+	for {
+		cur := r.lastWrite.Load()
+		if rev <= cur || r.lastWrite.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
 }
 
 // GVK is the resource's group, version and kind.

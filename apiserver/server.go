@@ -91,6 +91,9 @@ type Server struct {
 
 	watchEvents watchCache // watch events decoded once for every watcher (watchcache.go)
 
+	lrLiveMu sync.Mutex
+	lrLive   map[string]limitRangeLive // LimitRanger's live lookups by namespace (limitrange.go)
+
 	cache *watchCacheSet // the watch cache serving LIST and WATCH (cacher.go); nil: the store
 
 	tokens tokenState // ServiceAccount tokens and the root CA (tokens.go)
@@ -276,6 +279,7 @@ func (s *Server) create(ctx context.Context, r *Resource, ns string, obj runtime
 	if err != nil {
 		return nil, storeErr(r, m.GetName(), err)
 	}
+	r.wrote(kv.ModRevision)
 	m.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 	return obj, nil
 }
@@ -551,13 +555,14 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 			if isDryRun(ctx) {
 				return obj, nil
 			}
-			_, err := s.store.Delete(ctx, kv.Key, kv.ModRevision)
+			dkv, err := s.store.Delete(ctx, kv.Key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && want == 0 && attempt < 100 {
 				continue
 			}
 			if err != nil {
 				return nil, storeErr(r, name, err)
 			}
+			r.wrote(dkv.ModRevision)
 			return obj, nil
 		}
 		if subresource != "binding" && equality.Semantic.DeepEqual(obj, old) {
@@ -577,6 +582,7 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 		if err != nil {
 			return nil, storeErr(r, name, err)
 		}
+		r.wrote(nkv.ModRevision)
 		om.SetResourceVersion(strconv.FormatInt(nkv.ModRevision, 10))
 		return obj, nil
 	}
@@ -732,18 +738,21 @@ func (s *Server) Delete(ctx context.Context, r *Resource, ns, name string, opts 
 			if err != nil {
 				return nil, storeErr(r, name, err)
 			}
+			r.wrote(nkv.ModRevision)
 			m.SetResourceVersion(strconv.FormatInt(nkv.ModRevision, 10))
 			return obj, nil
 		}
 		if isDryRun(ctx) {
 			return obj, nil
 		}
-		if _, err := s.store.Delete(ctx, kv.Key, kv.ModRevision); err != nil {
+		dkv, err := s.store.Delete(ctx, kv.Key, kv.ModRevision)
+		if err != nil {
 			if errors.Is(err, store.ErrConflict) && attempt < 100 {
 				continue
 			}
 			return nil, storeErr(r, name, err)
 		}
+		r.wrote(dkv.ModRevision)
 		return obj, nil
 	}
 }
