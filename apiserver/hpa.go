@@ -20,7 +20,10 @@ package apiserver
 //     and ≥ minReplicas, scaleTargetRef kind and name (path segments) and
 //     an apiVersion that parses, the metric sources and targets, and the behavior
 //     rules (windows 0..3600 s, periods 1..1800 s, policy types and select
-//     policies).
+//     policies);
+//   - a /status write's currentReplicas and desiredReplicas are not
+//     negative (validateHPAStatusUpdate, from workloads.go's status
+//     validation).
 
 import (
 	"fmt"
@@ -29,6 +32,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -116,6 +120,17 @@ func validateHPAUpdate(_ *Server, obj, _ runtime.Object) error {
 	hpa := obj.(*autoscalingv2.HorizontalPodAutoscaler)
 	SetHPADefaults(hpa)
 	return hpaInvalid(hpa, ValidateHPASpec(&hpa.Spec, field.NewPath("spec")))
+}
+
+// validateHPAStatusUpdate is upstream's
+// ValidateHorizontalPodAutoscalerStatusUpdate: a /status write's
+// currentReplicas and desiredReplicas are not negative.
+func validateHPAStatusUpdate(st *autoscalingv2.HorizontalPodAutoscalerStatus) field.ErrorList {
+	p := field.NewPath("status")
+	var errs field.ErrorList
+	errs = append(errs, apivalidation.ValidateNonnegativeField(int64(st.CurrentReplicas), p.Child("currentReplicas"))...)
+	errs = append(errs, apivalidation.ValidateNonnegativeField(int64(st.DesiredReplicas), p.Child("desiredReplicas"))...)
+	return errs
 }
 
 func hpaInvalid(hpa *autoscalingv2.HorizontalPodAutoscaler, errs field.ErrorList) error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -162,5 +163,37 @@ func TestHPAValidationKubectl(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, c.want)
 			}
 		})
+	}
+}
+
+// TestHPAStatusValidation: a /status write with a negative currentReplicas
+// or desiredReplicas is refused with upstream's field errors (through
+// client-go and kubectl's --subresource=status patch); a sound one passes.
+func TestHPAStatusValidation(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	k := newKubectl(t, e.srv.URL)
+	k.run(t, "apply", "-f", writeManifest(t, "hpa.yaml", exampleHPA))
+	cs := e.client(t, "http")
+	ctx := context.Background()
+	hpas := cs.AutoscalingV2().HorizontalPodAutoscalers("default")
+	hpa, err := hpas.Get(ctx, "php-apache", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := hpa.DeepCopy()
+	bad.Status.CurrentReplicas, bad.Status.DesiredReplicas = -1, -3
+	_, err = hpas.UpdateStatus(ctx, bad, metav1.UpdateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `status.currentReplicas: Invalid value: -1: must be greater than or equal to 0`) ||
+		!strings.Contains(err.Error(), `status.desiredReplicas: Invalid value: -3: must be greater than or equal to 0`) {
+		t.Fatalf("negative replicas through /status: %v", err)
+	}
+	_, stderr, code := k.fail(t, "patch", "hpa", "php-apache", "--subresource=status", "--type=merge", "-p", `{"status":{"desiredReplicas":-2}}`)
+	if code != 1 || !strings.Contains(stderr, `The HorizontalPodAutoscaler "php-apache" is invalid: status.desiredReplicas: Invalid value: -2: must be greater than or equal to 0`) {
+		t.Fatalf("kubectl patch --subresource=status: exit %d\n%s", code, stderr)
+	}
+	good := hpa.DeepCopy()
+	good.Status.CurrentReplicas, good.Status.DesiredReplicas = 2, 3
+	if got, err := hpas.UpdateStatus(ctx, good, metav1.UpdateOptions{}); err != nil || got.Status.DesiredReplicas != 3 {
+		t.Fatalf("a sound status: %v %+v", err, got)
 	}
 }

@@ -12,6 +12,7 @@ package apiserver
 
 import (
 	"fmt"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"math"
 	"regexp"
 	"strconv"
@@ -1009,6 +1010,8 @@ func validateWorkloadStatus(obj, old runtime.Object) error {
 		errs = append(errs, metav1validation.ValidateConditions(s.Conditions, sp.Child("conditions"))...)
 	case *batchv1.Job:
 		errs = validateJobStatusUpdate(o, old.(*batchv1.Job)) // job_status.go
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return hpaInvalid(o, validateHPAStatusUpdate(&o.Status)) // hpa.go
 	default:
 		return nil
 	}
