@@ -12,7 +12,6 @@ package apiserver
 
 import (
 	"fmt"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"math"
 	"regexp"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
