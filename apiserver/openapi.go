@@ -8,10 +8,12 @@ package apiserver
 // x-kubernetes-group-version-kind), and the documents are built by
 // kube-openapi's own builders (builder for v2, builder3 for v3) from the
 // discovery lists, so they follow the resource table. Each document is built
-// once, on its first request, and cached with its ETag; v3 group-version
-// documents are served by kube-openapi's handler3 (the ?hash= URLs of the
-// /openapi/v3 discovery document are immutable: Cache-Control public,
-// immutable; a stale hash redirects to the current one).
+// once, on its first request, and cached with its ETag (the SHA-512 of its
+// JSON, as kube-openapi's handler3 computes it); the protobuf forms
+// (gnostic's openapi.v2/v3 Document messages) are encoded from the JSON by
+// internal/openapipb on their first request. The ?hash= URLs of the
+// /openapi/v3 discovery document are immutable (Cache-Control public,
+// immutable); a stale hash redirects to the current one.
 
 import (
 	"bytes"
@@ -19,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -26,44 +29,90 @@ import (
 	"time"
 	"unicode"
 
-	openapi_v2 "github.com/google/gnostic-models/openapiv2"
 	"github.com/munnerz/goautoneg"
-	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/kube-openapi/pkg/builder"
 	"k8s.io/kube-openapi/pkg/builder3"
-	"k8s.io/kube-openapi/pkg/cached"
 	"k8s.io/kube-openapi/pkg/common"
-	"k8s.io/kube-openapi/pkg/handler3"
 	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"github.com/wasmpod/wasmpod/internal/openapi"
+	"github.com/wasmpod/wasmpod/internal/openapipb"
 )
 
 // openAPIDocs holds a Server's OpenAPI documents, built on first use.
 type openAPIDocs struct {
 	once sync.Once
-	v3   *handler3.OpenAPIService
-	gvs  map[string]bool // "api/v1", "apis/apps/v1", ...
-
-	v2once  sync.Once
-	v2json  []byte
-	v2etag  string
-	v2err   error
-	v2time  time.Time
-	v2proto struct {
+	gvs  map[string]*openAPIDoc // v3: "api/v1", "apis/apps/v1", ...
+	// v3disc is the /openapi/v3 discovery document: every group version's
+	// path with its document's hash.
+	v3disc struct {
 		once sync.Once
-		b    []byte
-		err  error
+		openAPIBytes
 	}
+	v2 openAPIDoc
 }
+
+// openAPIBytes is a document in one encoding.
+type openAPIBytes struct {
+	b    []byte
+	etag string
+	time time.Time
+	err  error
+}
+
+// openAPIDoc is one document: its JSON, built by build on first use, and
+// its protobuf form, encoded from the JSON on first use. Both carry the
+// JSON's ETag.
+type openAPIDoc struct {
+	build    func() (any, error) // *spec.Swagger or *spec3.OpenAPI
+	toProto  func([]byte) ([]byte, error)
+	jsonOnce sync.Once
+	json     openAPIBytes
+	pbOnce   sync.Once
+	pb       openAPIBytes
+}
+
+func (d *openAPIDoc) getJSON() *openAPIBytes {
+	d.jsonOnce.Do(func() {
+		doc, err := d.build()
+		if err == nil {
+			d.json.b, err = json.Marshal(doc)
+		}
+		if err != nil {
+			d.json.err = err
+			return
+		}
+		d.json.etag = computeETag(d.json.b)
+		d.json.time = time.Now()
+	})
+	return &d.json
+}
+
+func (d *openAPIDoc) getProto() *openAPIBytes {
+	d.pbOnce.Do(func() {
+		j := d.getJSON()
+		if j.err != nil {
+			d.pb.err = j.err
+			return
+		}
+		d.pb.b, d.pb.err = d.toProto(j.b)
+		d.pb.etag, d.pb.time = j.etag, j.time
+	})
+	return &d.pb
+}
+
+// computeETag is kube-openapi's ETag of a document: its SHA-512 in hex.
+func computeETag(b []byte) string { return fmt.Sprintf("%X", sha512.Sum512(b)) }
 
 const (
 	mimeOpenAPIV2Proto           = "com.github.proto-openapi.spec.v2.v1.0+protobuf"
 	mimeOpenAPIV2ProtoDeprecated = "com.github.proto-openapi.spec.v2@v1.0+protobuf"
+	mimeOpenAPIV3Proto           = "com.github.proto-openapi.spec.v3.v1.0+protobuf"
+	mimeOpenAPIV3ProtoDeprecated = "com.github.proto-openapi.spec.v3@v1.0+protobuf"
 )
 
 // serveOpenAPI serves GET /openapi/v2, /openapi/v3 and
@@ -78,29 +127,40 @@ func (h *httpHandler) serveOpenAPI(w http.ResponseWriter, req *http.Request, par
 	case len(parts) == 2 && parts[1] == "v2":
 		h.serveOpenAPIV2(w, req, docs)
 	case len(parts) == 2 && parts[1] == "v3":
-		docs.v3.HandleDiscovery(w, req)
-	case len(parts) > 2 && parts[1] == "v3" && docs.gvs[strings.Join(parts[2:], "/")]:
-		docs.v3.HandleGroupVersion(w, req)
+		serveOpenAPIV3Discovery(w, req, docs)
+	case len(parts) > 2 && parts[1] == "v3" && docs.gvs[strings.Join(parts[2:], "/")] != nil:
+		p := strings.Join(parts[2:], "/")
+		serveOpenAPIV3(w, req, p, docs.gvs[p])
 	default:
 		writeError(w, notFound())
 	}
 }
 
 // openAPI returns the server's documents, setting them up on first use
-// (the group-version documents themselves are built when first asked).
+// (the documents themselves are built when first asked).
 func (s *Server) openAPI() *openAPIDocs {
 	d := &s.openapi
 	d.once.Do(func() {
-		d.v3 = handler3.NewOpenAPIService()
-		d.gvs = map[string]bool{}
-		for _, gv := range s.openAPIGroupVersions() {
+		d.gvs = map[string]*openAPIDoc{}
+		gvs := s.openAPIGroupVersions()
+		for _, gv := range gvs {
 			gv := gv
-			p := gvPath(gv)
-			d.gvs[p] = true
-			d.v3.UpdateGroupVersionLazy(p, cached.Once(cached.Func(func() (*spec3.OpenAPI, string, error) {
-				doc, err := builder3.BuildOpenAPISpecFromRoutes([]common.RouteContainer{s.openAPIRoutes(gv)}, openAPIV3Config())
-				return doc, p, err
-			})))
+			d.gvs[gvPath(gv)] = &openAPIDoc{
+				build: func() (any, error) {
+					return builder3.BuildOpenAPISpecFromRoutes([]common.RouteContainer{s.openAPIRoutes(gv)}, openAPIV3Config())
+				},
+				toProto: openapipb.V3,
+			}
+		}
+		d.v2 = openAPIDoc{
+			build: func() (any, error) {
+				var cs []common.RouteContainer
+				for _, gv := range gvs {
+					cs = append(cs, s.openAPIRoutes(gv))
+				}
+				return builder.BuildOpenAPISpecFromRoutes(cs, openAPIV2Config())
+			},
+			toProto: openapipb.V2,
 		}
 	})
 	return d
@@ -125,25 +185,48 @@ func gvPath(gv schema.GroupVersion) string {
 	return "apis/" + gv.Group + "/" + gv.Version
 }
 
-func (h *httpHandler) serveOpenAPIV2(w http.ResponseWriter, req *http.Request, d *openAPIDocs) {
-	d.v2once.Do(func() {
-		var cs []common.RouteContainer
-		for _, gv := range h.s.openAPIGroupVersions() {
-			cs = append(cs, h.s.openAPIRoutes(gv))
+// openAPIV3URL is a group version's document URL with its hash, as
+// kube-openapi's handler3 makes it.
+func openAPIV3URL(p, etag string) string {
+	return (&url.URL{Path: "/openapi/v3/" + p, RawQuery: url.Values{"hash": {etag}}.Encode()}).String()
+}
+
+// serveOpenAPIV3Discovery serves /openapi/v3: {"paths": {"api/v1":
+// {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}, ...}}, which
+// builds every group version's document for its hash.
+func serveOpenAPIV3Discovery(w http.ResponseWriter, req *http.Request, docs *openAPIDocs) {
+	disc := &docs.v3disc
+	disc.once.Do(func() {
+		type gvEntry struct {
+			ServerRelativeURL string `json:"serverRelativeURL"`
 		}
-		sw, err := builder.BuildOpenAPISpecFromRoutes(cs, openAPIV2Config())
-		if err != nil {
-			d.v2err = err
-			return
+		paths := map[string]gvEntry{}
+		for p, d := range docs.gvs {
+			j := d.getJSON()
+			if j.err != nil {
+				disc.err = fmt.Errorf("building the OpenAPI v3 document of %s: %w", p, j.err)
+				return
+			}
+			paths[p] = gvEntry{openAPIV3URL(p, j.etag)}
 		}
-		d.v2json, d.v2err = json.Marshal(sw)
-		d.v2etag = fmt.Sprintf("%X", sha512.Sum512(d.v2json))
-		d.v2time = time.Now()
+		disc.b, disc.err = json.Marshal(struct {
+			Paths map[string]gvEntry `json:"paths"`
+		}{paths})
+		disc.etag, disc.time = computeETag(disc.b), time.Now()
 	})
-	if d.v2err != nil {
-		writeError(w, fmt.Errorf("building the OpenAPI v2 document: %w", d.v2err))
+	if disc.err != nil {
+		writeError(w, disc.err)
 		return
 	}
+	w.Header().Set("Etag", strconv.Quote(disc.etag))
+	w.Header().Set("Content-Type", "application/json")
+	http.ServeContent(w, req, "", disc.time, bytes.NewReader(disc.b))
+}
+
+// serveOpenAPIV3 serves a group version's document, in JSON or protobuf
+// as Accept asks (handler3's negotiation: the first clause that matches
+// application/json or the protobuf types, wildcards included).
+func serveOpenAPIV3(w http.ResponseWriter, req *http.Request, p string, d *openAPIDoc) {
 	accept := req.Header.Get("Accept")
 	if accept == "" {
 		accept = "*/*"
@@ -153,31 +236,64 @@ func (h *httpHandler) serveOpenAPIV2(w http.ResponseWriter, req *http.Request, d
 		if c.Type != "application" && c.Type != "*" {
 			continue
 		}
-		var body []byte
+		var doc *openAPIBytes
+		var ctype string
 		switch c.SubType {
 		case "json", "*":
-			body = d.v2json
-			w.Header().Set("Content-Type", "application/json")
-		case mimeOpenAPIV2Proto, mimeOpenAPIV2ProtoDeprecated:
-			d.v2proto.once.Do(func() {
-				doc, err := openapi_v2.ParseDocument(d.v2json)
-				if err != nil {
-					d.v2proto.err = err
-					return
-				}
-				d.v2proto.b, d.v2proto.err = proto.Marshal(doc)
-			})
-			if d.v2proto.err != nil {
-				writeError(w, fmt.Errorf("encoding the OpenAPI v2 document in protobuf: %w", d.v2proto.err))
-				return
-			}
-			body = d.v2proto.b
-			w.Header().Set("Content-Type", "application/"+mimeOpenAPIV2Proto)
+			doc, ctype = d.getJSON(), "application/json"
+		case mimeOpenAPIV3Proto, mimeOpenAPIV3ProtoDeprecated:
+			doc, ctype = d.getProto(), "application/"+mimeOpenAPIV3Proto
 		default:
 			continue
 		}
-		w.Header().Set("Etag", strconv.Quote(d.v2etag))
-		http.ServeContent(w, req, "", d.v2time, bytes.NewReader(body))
+		if doc.err != nil {
+			writeError(w, fmt.Errorf("building the OpenAPI v3 document of %s: %w", p, doc.err))
+			return
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Etag", strconv.Quote(doc.etag))
+		if hash := req.URL.Query().Get("hash"); hash != "" {
+			if hash != doc.etag {
+				http.Redirect(w, req, openAPIV3URL(p, doc.etag), http.StatusMovedPermanently)
+				return
+			}
+			w.Header().Set("Cache-Control", "public, immutable")
+			w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).Format(time.RFC1123))
+		}
+		http.ServeContent(w, req, "", doc.time, bytes.NewReader(doc.b))
+		return
+	}
+	writeError(w, statusErr(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable,
+		"only the following media types are accepted: application/json, application/"+mimeOpenAPIV3Proto))
+}
+
+func (h *httpHandler) serveOpenAPIV2(w http.ResponseWriter, req *http.Request, d *openAPIDocs) {
+	accept := req.Header.Get("Accept")
+	if accept == "" {
+		accept = "*/*"
+	}
+	w.Header().Add("Vary", "Accept")
+	for _, c := range goautoneg.ParseAccept(accept) {
+		if c.Type != "application" && c.Type != "*" {
+			continue
+		}
+		var doc *openAPIBytes
+		var ctype string
+		switch c.SubType {
+		case "json", "*":
+			doc, ctype = d.v2.getJSON(), "application/json"
+		case mimeOpenAPIV2Proto, mimeOpenAPIV2ProtoDeprecated:
+			doc, ctype = d.v2.getProto(), "application/"+mimeOpenAPIV2Proto
+		default:
+			continue
+		}
+		if doc.err != nil {
+			writeError(w, fmt.Errorf("building the OpenAPI v2 document: %w", doc.err))
+			return
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Etag", strconv.Quote(doc.etag))
+		http.ServeContent(w, req, "", doc.time, bytes.NewReader(doc.b))
 		return
 	}
 	writeError(w, statusErr(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable,

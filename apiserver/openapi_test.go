@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
+	openapi_v3 "github.com/google/gnostic-models/openapiv3"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/openapi3"
@@ -239,6 +240,63 @@ func TestOpenAPIV2(t *testing.T) {
 	resp = openAPIGet(t, e, "/openapi/v2", "text/html")
 	if resp.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("text/html: %d", resp.StatusCode)
+	}
+}
+
+// The protobuf documents (internal/openapipb's encoding of the JSON) are
+// what gnostic makes of the JSON documents, for /openapi/v2 and every
+// group version of /openapi/v3: equal messages, and the same bytes as
+// gnostic's proto.Marshal.
+func TestOpenAPIProtobufMatchesGnostic(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	get := func(path, accept, wantType string) []byte {
+		t.Helper()
+		resp := openAPIGet(t, e, path, accept)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != wantType {
+			t.Fatalf("%s as %s: %d %s %.200s", path, accept, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		return b
+	}
+	check := func(name string, pb []byte, want, got proto.Message) {
+		t.Helper()
+		if err := proto.Unmarshal(pb, got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !proto.Equal(want, got) {
+			t.Errorf("%s: the protobuf document is not gnostic's reading of the JSON one", name)
+		}
+		if wb, _ := proto.Marshal(want); !bytes.Equal(wb, pb) {
+			t.Errorf("%s: %d bytes, gnostic's are %d", name, len(pb), len(wb))
+		}
+	}
+	j := get("/openapi/v2", "application/json", "application/json")
+	want2, err := openapi_v2.ParseDocument(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, accept := range []string{"application/com.github.proto-openapi.spec.v2@v1.0+protobuf", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"} {
+		check("/openapi/v2 "+accept, get("/openapi/v2", accept, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"), want2, &openapi_v2.Document{})
+	}
+	var disc struct {
+		Paths map[string]struct {
+			URL string `json:"serverRelativeURL"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(get("/openapi/v3", "", "application/json"), &disc); err != nil {
+		t.Fatal(err)
+	}
+	if len(disc.Paths) < 10 {
+		t.Fatalf("only %d group versions in /openapi/v3", len(disc.Paths))
+	}
+	for gv, p := range disc.Paths {
+		j := get(p.URL, "application/json", "application/json")
+		want3, err := openapi_v3.ParseDocument(j)
+		if err != nil {
+			t.Fatalf("%s: %v", gv, err)
+		}
+		pb := get(p.URL, "application/com.github.proto-openapi.spec.v3@v1.0+protobuf", "application/com.github.proto-openapi.spec.v3.v1.0+protobuf")
+		check(gv, pb, want3, &openapi_v3.Document{})
 	}
 }
 
