@@ -36,8 +36,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/wasmpod/wasmpod/internal/metrics"
 	"github.com/wasmpod/wasmpod/network"
@@ -214,12 +216,16 @@ func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
 		running += r
 		exited += ex
 		created += cr
-		if ns, name, st, ok := w.netCounters(); ok {
-			ch <- prometheus.MustNewConstMetric(c.netRx, prometheus.CounterValue, float64(st.RxBytes), ns, name)
-			ch <- prometheus.MustNewConstMetric(c.netTx, prometheus.CounterValue, float64(st.TxBytes), ns, name)
-			ch <- prometheus.MustNewConstMetric(c.netConns, prometheus.CounterValue, float64(st.ConnectionsIn), ns, name, "inbound")
-			ch <- prometheus.MustNewConstMetric(c.netConns, prometheus.CounterValue, float64(st.ConnectionsOut), ns, name, "outbound")
-			ch <- prometheus.MustNewConstMetric(c.netOpen, prometheus.GaugeValue, float64(st.OpenConnections), ns, name)
+		// A pod whose network has carried nothing has no series yet, as a
+		// CounterVec's child appears at its first use: idle pods cost a
+		// scrape nothing.
+		if labels, st, ok := w.netCounters(); ok && st != (network.Stats{}) {
+			ls, in, out := labels[:], []*dto.LabelPair{inboundLabel, labels[0], labels[1]}, []*dto.LabelPair{outboundLabel, labels[0], labels[1]}
+			ch <- &podNetMetric{c.netRx, ls, true, float64(st.RxBytes)}
+			ch <- &podNetMetric{c.netTx, ls, true, float64(st.TxBytes)}
+			ch <- &podNetMetric{c.netConns, in, true, float64(st.ConnectionsIn)}
+			ch <- &podNetMetric{c.netConns, out, true, float64(st.ConnectionsOut)}
+			ch <- &podNetMetric{c.netOpen, ls, false, float64(st.OpenConnections)}
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.runningPod, prometheus.GaugeValue, float64(pods))
@@ -253,13 +259,45 @@ func (w *Worker) containerCounts() (running, exited, created int, podRunning boo
 }
 
 // netCounters are the pod network's counters, with the pod's namespace and
-// name; ok is false for a pod without a network.
-func (w *Worker) netCounters() (namespace, name string, st network.Stats, ok bool) {
+// pod labels (made once a worker); ok is false for a pod without a
+// network.
+func (w *Worker) netCounters() (labels *[2]*dto.LabelPair, st network.Stats, ok bool) {
 	w.mu.Lock()
 	sr, pod := w.netStats, w.pod
-	w.mu.Unlock()
-	if sr == nil || pod == nil {
-		return "", "", st, false
+	if sr != nil && pod != nil && w.netLabels == nil {
+		w.netLabels = &[2]*dto.LabelPair{{Name: ptr.To("namespace"), Value: ptr.To(pod.Namespace)}, {Name: ptr.To("pod"), Value: ptr.To(pod.Name)}}
 	}
-	return pod.Namespace, pod.Name, sr.NetStats(), true
+	labels = w.netLabels
+	w.mu.Unlock()
+	if sr == nil || labels == nil {
+		return nil, st, false
+	}
+	return labels, sr.NetStats(), true
+}
+
+var (
+	inboundLabel  = &dto.LabelPair{Name: ptr.To("direction"), Value: ptr.To("inbound")}
+	outboundLabel = &dto.LabelPair{Name: ptr.To("direction"), Value: ptr.To("outbound")}
+)
+
+// podNetMetric is one pod network series: its label pairs are the
+// worker's, made once, rather than a const metric's, made and checked at
+// every scrape. Labels are sorted by name, as the registry wants them.
+type podNetMetric struct {
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair
+	counter bool
+	v       float64
+}
+
+func (m *podNetMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *podNetMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	if m.counter {
+		out.Counter = &dto.Counter{Value: &m.v}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &m.v}
+	}
+	return nil
 }

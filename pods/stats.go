@@ -264,7 +264,7 @@ func (a *Agent) StatsSummary() *statsv1alpha1.Summary {
 		ps.Memory = memStats(now, podMem, 0)
 		disk := uint64(p.disk)
 		ps.EphemeralStorage = &statsv1alpha1.FsStats{Time: metav1.NewTime(p.diskAt), UsedBytes: &disk}
-		if _, _, st, ok := p.w.netCounters(); ok {
+		if _, st, ok := p.w.netCounters(); ok {
 			// The pod's traffic past its loopback (network/stats.go), as
 			// the kubelet reports the pod's eth0.
 			rx, tx := st.RxBytes, st.TxBytes

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -156,6 +157,9 @@ type Worker struct {
 	// netStats reads the pod network's counters (guarded by mu; nil
 	// without a network).
 	netStats network.StatsReader
+	// netLabels are its series' namespace and pod labels (metrics.go;
+	// guarded by mu).
+	netLabels *[2]*dto.LabelPair
 	// hostPorts are the pod's bound hostPorts (worker goroutine only).
 	hostPorts hostPortSet
 
