@@ -247,9 +247,13 @@ func testWatchCache(t *testing.T, backend store.Store) {
 	}
 
 	// A watch from before the ring: 410 Gone.
+	var lastX *corev1.Pod
 	for i := range 120 { // past the ring (100; grown from 64)
-		p := pod("x"+strconv.Itoa(i), "n3", "x")
-		mustCreate(p)
+		lastX = mustCreate(pod("x"+strconv.Itoa(i), "n3", "x"))
+	}
+	// Once the cache has applied them (a create does not wait for it).
+	if rev, _ := strconv.ParseInt(lastX.ResourceVersion, 10, 64); !s.cache.waitFor(ctx, rev) {
+		t.Fatalf("the cache has not reached revision %d", rev)
 	}
 	_, err = s.Watch(ctx, pods, "default", metav1.ListOptions{ResourceVersion: first.ResourceVersion})
 	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,7 +90,7 @@ type Server struct {
 
 	rbac rbacCache // decoded RBAC objects (rbac.go)
 
-	watchEvents watchCache // watch events decoded once for every watcher (watchcache.go)
+	watchDecodes atomic.Int64 // store values decoded for the watch cache and watchers (tests)
 
 	lrLiveMu sync.Mutex
 	lrLive   map[string]limitRangeLive // LimitRanger's live lookups by namespace (limitrange.go)

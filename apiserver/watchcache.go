@@ -1,23 +1,21 @@
 package apiserver
 
-// watchcache.go: a watch event is decoded and serialized once, whoever
-// watches it (upstream's watch cache does the same with its cachingObject).
-//
-// Every watcher has its own store watch, so without sharing each store event
-// was decoded from JSON once per watcher (the node agents' field-selected
-// watches decode every pod event to test spec.nodeName) and its object
-// encoded again once per HTTP watcher: with ~15 pod watchers that was ~30%
-// of the control plane's CPU while a ReplicaSet scaled to 1,000 pods
-// (BenchmarkReplicaSetScale). Now the first watcher to reach a store event
-// decodes it into a sharedEvent, which the others find by revision; the
-// HTTP watch encoders (serveWatch, serveWatchProtobuf) cache the event's
-// JSON and protobuf bytes in it.
+// watchcache.go: a store event's object decoded once, with its wire
+// encodings made once for all watchers (upstream's cachingObject does the
+// same). The watch cache (cacher.go) keeps one sharedEvent per current
+// object and per recent event, and every watcher it serves shares it: the
+// node agents' field-selected watches test its field set, made once
+// (fieldSet), and the HTTP watch encoders (serveWatch, serveWatchProtobuf)
+// cache its JSON and protobuf bytes in it.
 //
 // Shared objects are read-only: Server.Watch hands its callers deep copies;
 // only the HTTP encoders, which read, see the shared object (watchShared).
-// The cache is bounded by count and by bytes (a few large ConfigMaps must
-// not pin much memory); an event that is not, or no longer, cached is
-// decoded by the watcher that needs it, as before.
+//
+// An older cache here kept the last 4,096 decoded events by revision for
+// the watchers of the store itself; the watch cache serves every resource's
+// watches since, so it held nothing but the events of the rare watch the
+// store serves (the cache off or re-listing). It is gone: such a watch
+// decodes its events for itself (decoded).
 
 import (
 	"encoding/json"
@@ -29,20 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/wasmpod/wasmpod/store"
-)
-
-const (
-	// watchCacheEntries bounds the events kept decoded; watchers lagging
-	// further behind decode for themselves. On etcd every watcher has its
-	// own etcd watch, so 500 node agents' watches drift apart by seconds:
-	// with 512 entries and 4 MiB most of them missed and decoded each pod
-	// event for themselves (57% of the control plane's CPU in
-	// BenchmarkHollowNodes on etcd, 500 nodes; 4,096 and 32 MiB: 0.32x
-	// the CPU a pod, +45 MB RSS).
-	watchCacheEntries = 4096
-	// watchCacheBytes bounds the stored bytes of the events kept (the
-	// decoded object and its encodings are a small multiple of it).
-	watchCacheBytes = 32 << 20
 )
 
 // sharedEvent is one store event's object, decoded once, with its wire
@@ -83,7 +67,7 @@ type sharedEvent struct {
 // decode decodes the object once for everyone; false if it failed (err).
 func (e *sharedEvent) decode() bool {
 	e.once.Do(func() {
-		e.s.watchEvents.decodes.Add(1)
+		e.s.watchDecodes.Add(1)
 		e.obj, e.err = e.s.decodeKV(e.r, e.kv)
 		e.kv.Value = nil
 		e.ready.Store(e.err == nil)
@@ -124,72 +108,23 @@ func (e *sharedEvent) encodedProtobuf() ([]byte, error) {
 	return e.pb, e.pbErr
 }
 
-// watchCache holds the most recent shared events by revision (a store
-// revision names one write of one key).
-type watchCache struct {
-	mu    sync.Mutex
-	byRev map[int64]*sharedEvent
-	ring  [watchCacheEntries]*sharedEvent // insertion order from head
-	head  int                             // oldest entry
-	n     int
-	bytes int
-
-	decodes atomic.Int64 // store events decoded for watchers (tests)
-	off     bool         // every watcher decodes for itself (benchmark baseline)
-}
-
-// decoded returns the event's object decoded once for all watchers of r.
+// decoded is a store event's object decoded for the watch the store
+// serves (the watch cache off or re-listing): one watcher's, not shared.
 func (s *Server) decoded(r *Resource, kv store.KV) *sharedEvent {
-	c := &s.watchEvents
-	c.mu.Lock()
-	e := c.byRev[kv.ModRevision]
-	if e == nil || e.r != r || e.key != kv.Key || c.off {
-		e = &sharedEvent{r: r, key: kv.Key, rev: kv.ModRevision, size: len(kv.Value), s: s, kv: kv}
-		if e.size <= watchCacheBytes/16 && !c.off {
-			if c.byRev == nil {
-				c.byRev = map[int64]*sharedEvent{}
-			}
-			for c.n == watchCacheEntries || (c.n > 0 && c.bytes+e.size > watchCacheBytes) {
-				old := c.ring[c.head]
-				c.ring[c.head] = nil
-				c.head = (c.head + 1) % watchCacheEntries
-				c.n--
-				c.bytes -= old.size
-				if c.byRev[old.rev] == old {
-					delete(c.byRev, old.rev)
-				}
-			}
-			c.byRev[e.rev] = e
-			c.ring[(c.head+c.n)%watchCacheEntries] = e
-			c.n++
-			c.bytes += e.size
-		}
-	}
-	c.mu.Unlock()
+	e := &sharedEvent{r: r, key: kv.Key, rev: kv.ModRevision, size: len(kv.Value), s: s, kv: kv}
 	e.decode()
 	return e
 }
 
-// cachedCopy is a private copy of kv's object if a watcher has decoded
-// it (a revision names one value of one key, so it is the same object):
-// the write paths' reads of the current object mostly find the one their
-// previous write's watchers decoded, and a deep copy costs a fraction of a
-// JSON decode.
+// cachedCopy is a private copy of kv's object if the watch cache has it
+// decoded at kv's revision (a revision names one value of one key, so it is
+// the same object): the write paths' reads of the current object mostly
+// find it, and a deep copy costs a fraction of a JSON decode.
 func (s *Server) cachedCopy(r *Resource, kv store.KV) runtime.Object {
-	c := &s.watchEvents
-	if c.off {
-		return nil
-	}
-	if wc := s.cacherFor(r); wc != nil { // the watch cache's current object (cacher.go)
+	if wc := s.cacherFor(r); wc != nil { // cacher.go
 		if e := wc.current(kv.Key, kv.ModRevision); e != nil {
 			return e.obj.DeepCopyObject()
 		}
 	}
-	c.mu.Lock()
-	e := c.byRev[kv.ModRevision]
-	c.mu.Unlock()
-	if e == nil || e.r != r || e.key != kv.Key || !e.ready.Load() {
-		return nil
-	}
-	return e.obj.DeepCopyObject()
+	return nil
 }

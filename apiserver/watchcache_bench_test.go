@@ -19,14 +19,17 @@ import (
 // client-go JSON watchers (the scheduler, controllers and node agents of a
 // 10-node cluster watch pods), from the first write until every watcher has
 // every event, against the same with each watcher decoding and encoding for
-// itself (x-unshared), in the same run.
+// itself (x-unshared: the watch cache off, the store serving every watch
+// and each watcher decoding and encoding its events), in the same run.
 //
 //	go test -run '^$' -bench WatchFanout ./apiserver/
 func BenchmarkWatchFanout(b *testing.B) {
 	const watchers, writes = 15, 300
 	run := func(off bool) time.Duration {
 		e := newEnv(b, HandlerOptions{})
-		e.s.watchEvents.off = off
+		if off {
+			e.s.cache = nil
+		}
 		ctx := context.Background()
 		cs := e.client(b, "in-process")
 		pod, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p",

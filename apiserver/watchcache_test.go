@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +87,7 @@ func TestWatchEventsDecodedOnce(t *testing.T) {
 		direct = append(direct, w)
 	}
 	time.Sleep(100 * time.Millisecond) // the HTTP watches are open before the writes
-	before := e.s.watchEvents.decodes.Load()
+	before := e.s.watchDecodes.Load()
 	const n = 20
 	var rvs []string
 	for i := range n {
@@ -121,68 +120,59 @@ func TestWatchEventsDecodedOnce(t *testing.T) {
 	for i, w := range clients {
 		check(fmt.Sprintf("client %d", i), collectEvents(t, w, n))
 	}
-	if got := e.s.watchEvents.decodes.Load() - before; got != n {
+	if got := e.s.watchDecodes.Load() - before; got != n {
 		t.Errorf("%d decodes for %d events watched 10 times, want %d", got, n, n)
 	}
 }
 
-// TestWatchCacheBounds: the shared events kept are bounded by count and by
-// bytes; an event too large to keep is decoded for each watcher.
-func TestWatchCacheBounds(t *testing.T) {
+// TestCachedCopy: a write path's read of an object at the revision the
+// watch cache holds is a private copy of the cache's decoded object (no
+// JSON decode); another key's value under the same revision is not taken
+// for it.
+func TestCachedCopy(t *testing.T) {
 	e := newEnv(t, HandlerOptions{})
+	ctx := context.Background()
+	cs := e.client(t, "in-process")
+	cm, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"},
+		Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, _ := e.s.Resource("", "configmaps")
-	c := &e.s.watchEvents
-	kv := func(rev int64, size int) store.KV {
-		return store.KV{Key: "/configmaps/default/c" + strconv.FormatInt(rev, 10), ModRevision: rev,
-			Value: []byte(`{"metadata":{"name":"c"},"data":{"k":"` + strings.Repeat("x", size) + `"}}`)}
+	kv, err := e.s.store.Get(ctx, r.key("default", "c"))
+	if err != nil || strconv.FormatInt(kv.ModRevision, 10) != cm.ResourceVersion {
+		t.Fatalf("store: %v, revision %d, want %s", err, kv.ModRevision, cm.ResourceVersion)
 	}
-	for i := range int64(2 * watchCacheEntries) {
-		e.s.decoded(r, kv(1000+i, 10))
+	c := e.s.cacherFor(r)
+	var se *sharedEvent
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c.current(kv.Key, kv.ModRevision) == nil {
+			c.mu.RLock()
+			if o := c.objs[kv.Key]; o != nil {
+				o.decode() // configmaps are decoded on first use
+			}
+			c.mu.RUnlock()
+		}
+		if se = c.current(kv.Key, kv.ModRevision); se != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watch cache has not decoded the configmap after 20 s")
+		}
 	}
-	c.mu.Lock()
-	n, m := c.n, len(c.byRev)
-	c.mu.Unlock()
-	if n != watchCacheEntries || m != watchCacheEntries {
-		t.Fatalf("%d kept (%d by revision), want %d", n, m, watchCacheEntries)
-	}
-	for i := range int64(2 * watchCacheBytes / (200 << 10)) {
-		e.s.decoded(r, kv(5000+i, 200<<10))
-	}
-	c.mu.Lock()
-	b := c.bytes
-	c.mu.Unlock()
-	if b > watchCacheBytes || b < watchCacheBytes/2 {
-		t.Fatalf("%d bytes kept, want at most %d (and most of it used)", b, watchCacheBytes)
-	}
-	before := c.decodes.Load()
-	big := kv(9000, watchCacheBytes/8)
-	a, a2 := e.s.decoded(r, big), e.s.decoded(r, big)
-	if a == a2 || c.decodes.Load()-before != 2 {
-		t.Fatalf("a %d-byte event was kept", len(big.Value))
-	}
-	if cm, ok := a.obj.(*corev1.ConfigMap); !ok || len(cm.Data["k"]) != watchCacheBytes/8 || cm.ResourceVersion != "9000" {
-		t.Fatalf("decoded %T", a.obj)
-	}
-	small := kv(9001, 10)
-	se := e.s.decoded(r, small)
-	if se != e.s.decoded(r, small) {
-		t.Fatal("a small event was decoded twice")
-	}
-	// The write paths' decode of a revision a watcher decoded is a copy.
-	before = c.decodes.Load()
-	obj, err := e.s.decode(r, small)
-	if err != nil || obj == se.obj || !equality.Semantic.DeepEqual(obj, se.obj) || c.decodes.Load() != before {
-		t.Fatalf("decode of a watched revision: %v, same object %v", err, obj == se.obj)
+	before := e.s.watchDecodes.Load()
+	obj, err := e.s.decode(r, kv)
+	if err != nil || obj == se.obj || !equality.Semantic.DeepEqual(obj, se.obj) || e.s.watchDecodes.Load() != before {
+		t.Fatalf("decode of a cached revision: %v, same object %v", err, obj == se.obj)
 	}
 	obj.(*corev1.ConfigMap).Data["k"] = "changed"
-	if se.obj.(*corev1.ConfigMap).Data["k"] == "changed" {
+	if se.obj.(*corev1.ConfigMap).Data["k"] != "v" {
 		t.Fatal("decode returned the shared object")
 	}
-	// Another key's value under the same revision is not taken for it.
-	other := kv(9001, 12)
-	other.Key = "/configmaps/default/other"
-	if obj, err := e.s.decode(r, other); err != nil || len(obj.(*corev1.ConfigMap).Data["k"]) != 12 {
-		t.Fatalf("decode of another key: %v", err)
+	other := store.KV{Key: r.key("default", "other"), ModRevision: kv.ModRevision,
+		Value: []byte(`{"metadata":{"name":"other","namespace":"default"},"data":{"k":"other"}}`)}
+	if obj, err := e.s.decode(r, other); err != nil || obj.(*corev1.ConfigMap).Data["k"] != "other" {
+		t.Fatalf("decode of another key under the same revision: %v %v", obj, err)
 	}
 }
 
