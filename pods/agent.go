@@ -186,10 +186,12 @@ type podEntry struct {
 	deleting  bool
 	graceSent *metav1.Time // the deletionTimestamp Terminate was called for
 
-	// written is the pod as the last status write returned it (podLoop's
-	// alone): the next write starts from it instead of a GET, as long as
-	// nobody else changed the pod (a conflict says somebody did, and the
-	// retry reads the pod).
+	// written is the pod as the last status write returned it, or as the
+	// informer had it when the pod started (podLoop's alone; read-only):
+	// the next write starts from it instead of a GET, as long as nobody
+	// else changed the pod (a conflict says somebody did, and the retry
+	// reads the pod). Upstream's status manager GETs the pod before each
+	// write; this saves the first one of every pod.
 	written *corev1.Pod
 	// ownRVs are the resourceVersions of the agent's last status writes
 	// (guarded by mu): the informer's echo of one of them is not somebody
@@ -711,6 +713,7 @@ func (a *Agent) sync(obj any) {
 
 // startPod makes the pod's entry and starts its worker; a.mu is held.
 func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
+	api := pod // the informer's (read-only): the first status write starts from it
 	pod = pod.DeepCopy()
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	rejected := !terminal && a.rejectUnderPressure(pod) // eviction.go
@@ -729,6 +732,7 @@ func (a *Agent) startPod(pod *corev1.Pod) *podEntry {
 		uid: pod.UID, ns: pod.Namespace, name: pod.Name,
 		ctx: ctx, cancel: cancel,
 		kick: make(chan struct{}, 1), loopDone: make(chan struct{}),
+		written: api,
 	}
 	a.pods[pod.UID] = e
 	a.metrics.podSeen(pod, a.clk.Now())
