@@ -8,8 +8,8 @@ package apiserver
 //   - namespaced, short name hpa, in the "all" category, a status
 //     subresource (controllers/podautoscaler writes it); create clears the
 //     status, an update keeps the stored one;
-//   - only autoscaling/v2 is served (the resource table serves one version
-//     of a group; kubectl autoscale and client-go use v2);
+//   - autoscaling/v2 is the stored and preferred version; autoscaling/v1
+//     is served too, converted at the HTTP layer (hpa_v1.go);
 //   - defaults, on every request body: minReplicas 1, a cpu Utilization 80%
 //     metric when there is none, and a given behavior filled in with
 //     upstream's rules (scale up: stabilization 0 s, select Max of 4 pods

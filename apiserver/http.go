@@ -354,8 +354,9 @@ func (h *httpHandler) groupList() *metav1.APIGroupList {
 			list.Groups[i].Versions = append(list.Groups[i].Versions, gvd)
 		}
 	}
-	addReviewGroups(list) // authreview.go
-	addMetricsGroup(list) // metrics_api.go
+	h.s.addHPAV1Group(list) // hpa_v1.go
+	addReviewGroups(list)   // authreview.go
+	addMetricsGroup(list)   // metrics_api.go
 	return list
 }
 
@@ -402,6 +403,7 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 			list.APIResources = append(list.APIResources, tokenAPIResource) // tokens_request.go
 		}
 	}
+	list.APIResources = append(list.APIResources, h.s.hpaV1Resources(gv)...) // hpa_v1.go
 	list.APIResources = append(list.APIResources, reviewAPIResources(gv)...)  // authreview.go
 	list.APIResources = append(list.APIResources, metricsAPIResources(gv)...) // metrics_api.go
 	return list
@@ -460,6 +462,9 @@ func (h *httpHandler) parseResourcePath(gv schema.GroupVersion, parts []string) 
 func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv schema.GroupVersion, parts []string) {
 	rq, err := h.parseResourcePath(gv, parts)
 	if err != nil {
+		if h.serveHPAV1(w, req, gv, parts) { // autoscaling/v1 (hpa_v1.go)
+			return
+		}
 		writeError(w, err)
 		return
 	}
