@@ -98,7 +98,7 @@ func TestRunCompileProgress(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	if !regexp.MustCompile(`(?m)^(Compiling go://\. with wazero\.\.\. \d+s\n)*Compiled go://\. in \d+(\.\d+)?m?s\npod/hello created\n`).MatchString(stderr) {
+	if !regexp.MustCompile(`(?m)^(Compiling go://\. \(\d+\.\d (k|M)B\) with wazero\.\.\. \d+s\n)*Compiled go://\. in \d+(\.\d+)?m?s\npod/hello created\n`).MatchString(stderr) {
 		t.Errorf("stderr does not report the compile before the pod starts:\n%s", stderr)
 	}
 }

@@ -703,7 +703,7 @@ func (r *Resolver) goBuild(ctx context.Context, ref, dir, out string, in *buildI
 		mu.Unlock()
 		news := n != last
 		last = n
-		return fmt.Sprintf("Building %s: %d/%d packages (%s)", ref, n, len(in.deps), elapsed.Truncate(time.Second)), news
+		return buildStatus(ref, n, len(in.deps), elapsed), news
 	})
 	err := cmd.Run()
 	stop()

@@ -370,9 +370,12 @@ func (r *Resolver) pull(ctx context.Context, ref string, nref name.Reference, po
 	}
 	start := time.Now()
 	r.progressf("Pulling %s...\n", ref)
+	last := int64(-1)
 	stop := startTicker(r.Progress, func(elapsed time.Duration) (string, bool) {
 		d, t := done.Load(), total.Load()
-		return fmt.Sprintf("Pulling %s: %s of %s (%s)", ref, humanSize(int(d)), humanSize(int(t)), elapsed.Truncate(time.Second)), d > 0
+		news := d > 0 && d != last
+		last = d
+		return pullStatus(ref, d, t, elapsed), news
 	})
 	e, err := r.fetch(ctx, ref, nref, opts, po)
 	stop()

@@ -1,10 +1,19 @@
 package images
 
 // progress.go: progress lines for long steps (a go build, a module's
-// compilation). On a terminal one line is rewritten in place every second;
-// in a log (any other writer) a line is printed when there is news, at
-// most once a second, and at least every 10 s while the step lasts, so
-// that the log stays readable.
+// compilation, an OCI pull). On a terminal one line is rewritten in place
+// every second; in a log (any other writer) a line is printed when there
+// is news, at most once a second, and at least every 10 s while the step
+// lasts, so that the log stays readable. Nothing is printed for a step
+// shorter than a second. The lines (elapsed time in whole seconds):
+//
+//	Building REF: 12/40 packages (30%, 5s)            the first build of a go:// reference (buildStatus)
+//	Pulling REF: 1.2 MB of 3.4 MB (35%, 2s)           an OCI pull, the module's layer (pullStatus;
+//	                                                  "Pulling REF: 1.2 MB (2s)" while its size is unknown)
+//	Compiling REF (3.4 MB) with wazero... 3s          a module's compilation (cli/runprogress.go)
+//
+// each followed, when the step ends, by a line saying how it ended
+// ("Built ...", "Pulled ...", "Compiled ...", or "Failed to ...").
 
 import (
 	"fmt"
@@ -87,4 +96,27 @@ func startTicker(w io.Writer, status func(elapsed time.Duration) (line string, n
 			<-finished
 		})
 	}
+}
+
+// percent is done of total in whole percent, at most 100.
+func percent(done, total int64) int64 {
+	if total <= 0 {
+		return 0
+	}
+	return min(done*100/total, 100)
+}
+
+// buildStatus is a go build's progress line: packages built of those the
+// main package depends on.
+func buildStatus(ref string, built, total int, elapsed time.Duration) string {
+	return fmt.Sprintf("Building %s: %d/%d packages (%d%%, %s)", ref, built, total, percent(int64(built), int64(total)), elapsed.Truncate(time.Second))
+}
+
+// pullStatus is an OCI pull's progress line: the bytes of the module's
+// layer received, of its size when known.
+func pullStatus(ref string, done, total int64, elapsed time.Duration) string {
+	if total <= 0 {
+		return fmt.Sprintf("Pulling %s: %s (%s)", ref, humanSize(int(done)), elapsed.Truncate(time.Second))
+	}
+	return fmt.Sprintf("Pulling %s: %s of %s (%d%%, %s)", ref, humanSize(int(done)), humanSize(int(total)), percent(done, total), elapsed.Truncate(time.Second))
 }

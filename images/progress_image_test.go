@@ -80,7 +80,7 @@ func TestBuildProgress(t *testing.T) {
 	if len(lines) < 3 || lines[0] != "Building go://./hello for wasip1/wasm..." || !strings.HasPrefix(lines[len(lines)-1], "Built go://./hello (") {
 		t.Fatalf("progress:\n%s", got)
 	}
-	re := regexp.MustCompile(`^Building go://\./hello: (\d+)/(\d+) packages \(\d+s\)$`)
+	re := regexp.MustCompile(`^Building go://\./hello: (\d+)/(\d+) packages \((\d+)%, \d+s\)$`)
 	maxBuilt, total := 0, 0
 	for _, l := range lines[1 : len(lines)-1] {
 		m := re.FindStringSubmatch(l)
@@ -93,10 +93,31 @@ func TestBuildProgress(t *testing.T) {
 		if n > total {
 			t.Fatalf("%d of %d packages:\n%s", n, total, got)
 		}
+		if pct, _ := strconv.Atoi(m[3]); pct != n*100/total {
+			t.Fatalf("%d of %d packages said as %d%%:\n%s", n, total, pct, got)
+		}
 	}
 	// fmt alone brings tens of packages; the main package and lib were
 	// compiled before the link, which outlasts a 5 ms tick.
 	if total < 10 || maxBuilt < 1 {
 		t.Fatalf("counts up to %d of %d packages:\n%s", maxBuilt, total, got)
+	}
+}
+
+// TestProgressLines: the pull and build lines' documented format (bytes,
+// percentage, elapsed whole seconds), a size not yet known, and a
+// percentage that never passes 100.
+func TestProgressLines(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{pullStatus("r.example/app:v1", 1_200_000, 3_400_000, 2500*time.Millisecond), "Pulling r.example/app:v1: 1.2 MB of 3.4 MB (35%, 2s)"},
+		{pullStatus("r.example/app:v1", 3_400_000, 3_400_000, 4*time.Second), "Pulling r.example/app:v1: 3.4 MB of 3.4 MB (100%, 4s)"},
+		{pullStatus("r.example/app:v1", 512, 0, time.Second), "Pulling r.example/app:v1: 512 B (1s)"},
+		{pullStatus("r.example/app:v1", 5_000, 4_000, time.Second), "Pulling r.example/app:v1: 5.0 kB of 4.0 kB (100%, 1s)"},
+		{buildStatus("go://./hello", 12, 40, 5900*time.Millisecond), "Building go://./hello: 12/40 packages (30%, 5s)"},
+		{buildStatus("go://./hello", 0, 0, 0), "Building go://./hello: 0/0 packages (0%, 0s)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
 	}
 }
