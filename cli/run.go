@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/wasmpod/wasmpod/cli/internal/cmdline"
 	corev1 "k8s.io/api/core/v1"
@@ -84,7 +85,8 @@ func runAction(c *cmdline.Context) error {
 	if len(ps) == 0 {
 		return cmdline.Exit(fmt.Sprintf("no pods found in %s", c.Args().First()), 1)
 	}
-	var outMu sync.Mutex
+	// The status lines, the spinner and the pods' logs take turns.
+	pr := &statusPrinter{w: stderr, last: map[string]string{}, events: map[string]int32{}, tty: isTTY(stderr)}
 	ctx := c.Context
 	cl, err := wasmpod.New(ctx, wasmpod.Config{
 		DataDir:       c.String("data-dir"),
@@ -93,9 +95,7 @@ func runAction(c *cmdline.Context) error {
 		DenyEgress:    c.Bool("deny-egress"),
 		Progress:      stderr,
 		OnLog: func(pod *corev1.Pod, container string, _ logs.Stream, line string) {
-			outMu.Lock()
-			fmt.Fprintf(stdout, "[%s/%s] %s\n", pod.Name, container, line)
-			outMu.Unlock()
+			pr.printf(stdout, "[%s/%s] %s\n", pod.Name, container, line)
 		},
 	})
 	if err != nil {
@@ -117,7 +117,6 @@ func runAction(c *cmdline.Context) error {
 		return cmdline.Exit(err.Error(), 1)
 	}
 
-	pr := &statusPrinter{w: stderr, last: map[string]string{}, events: map[string]int32{}}
 	want := map[string]bool{}
 	for _, p := range ps {
 		want[p.Namespace+"/"+p.Name] = true
@@ -155,6 +154,11 @@ func runAction(c *cmdline.Context) error {
 			return cmdline.Exit(err.Error(), 1)
 		}
 	}
+	if pr.tty {
+		stopSpin, spinDone := make(chan struct{}), make(chan struct{})
+		go func() { pr.spin(stopSpin); close(spinDone) }()
+		defer func() { close(stopSpin); <-spinDone }()
+	}
 
 	final := map[string]*corev1.Pod{}
 	killed := false
@@ -183,9 +187,9 @@ func runAction(c *cmdline.Context) error {
 			signalled++
 			grace := (*int64)(nil)
 			if signalled == 1 {
-				fmt.Fprintf(stderr, "%s: terminating pods gracefully (repeat to kill them now)\n", sig)
+				pr.printf(stderr, "%s: terminating pods gracefully (repeat to kill them now)\n", sig)
 			} else {
-				fmt.Fprintf(stderr, "%s: killing pods\n", sig)
+				pr.printf(stderr, "%s: killing pods\n", sig)
 				zero := int64(0)
 				grace, killed = &zero, true
 			}
@@ -226,6 +230,15 @@ type statusPrinter struct {
 	w      io.Writer
 	last   map[string]string
 	events map[string]int32
+
+	// The spinner (runspinner.go): on a terminal only; the pods not yet
+	// Running, the frame, whether it is on the screen, since when.
+	tty     bool
+	waiting map[string]bool
+	frame   int
+	shown   bool
+	start   time.Time
+	since   time.Time
 }
 
 func (p *statusPrinter) status(pod *corev1.Pod) {
@@ -233,14 +246,17 @@ func (p *statusPrinter) status(pod *corev1.Pod) {
 	line := fmt.Sprintf("pod/%s %s (phase: %s, ready: %d/%d, restarts: %d)", pod.Name, st, pod.Status.Phase, ready, total, restarts)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.waitingFor(pod)
 	prev, seen := p.last[pod.Name]
 	if !seen {
+		p.erase()
 		fmt.Fprintf(p.w, "pod/%s created\n", pod.Name)
 	}
 	if prev == line {
 		return
 	}
 	p.last[pod.Name] = line
+	p.erase()
 	fmt.Fprintln(p.w, line)
 }
 
@@ -251,6 +267,7 @@ func (p *statusPrinter) event(e *corev1.Event) {
 		return
 	}
 	p.events[string(e.UID)] = e.Count
+	p.erase()
 	fmt.Fprintf(p.w, "%s %s pod/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Name, e.Message)
 }
 
