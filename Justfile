@@ -73,8 +73,11 @@ release:
 
 # The node agent alone (`wasmpod agent` without the control plane and kubectl verbs),
 # built as the release is, into ./wasmpod-agent (BenchmarkAgentFootprint measures it).
+# The tag wasmpod_node gives it internal/kube's clientset, scheme and informer
+# factory of the node's API groups only (internal/kube/gen.sh).
+agent_tags := release_tags + ",wasmpod_node"
 agent:
-    CGO_ENABLED=0 go build -tags {{release_tags}} -trimpath -ldflags "-s -w" -o wasmpod-agent ./cmd/wasmpod-agent
+    CGO_ENABLED=0 go build -tags {{agent_tags}} -trimpath -ldflags "-s -w" -o wasmpod-agent ./cmd/wasmpod-agent
     @ls -l wasmpod-agent
 
 # The cross-build matrix CI runs (CGO off): linux amd64/arm64/arm(v7)/riscv64,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -60,5 +61,41 @@ func TestAgentLinksNoControlPlane(t *testing.T) {
 			chain = append(chain, q)
 		}
 		t.Errorf("cmd/wasmpod-agent links %s, imported through %s", p, strings.Join(chain[1:], " <- "))
+	}
+}
+
+// TestAgentNodeGroupsOnly: built as `just agent` builds it (the tag
+// wasmpod_node), the agent imports no k8s.io/api group but those a node
+// uses: each such package registers all its kinds in its init, which links
+// their code (internal/kube/gen.sh's *_node.go files). The build itself is
+// the check that nothing in the agent asks the clientset or the informer
+// factory for another group.
+func TestAgentNodeGroupsOnly(t *testing.T) {
+	if out, err := exec.Command("go", "build", "-tags", "grpcnotrace,wasmpod_node", "-o", os.DevNull, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags wasmpod_node: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "list", "-tags", "grpcnotrace,wasmpod_node", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := map[string]bool{
+		"core/v1": true, "coordination/v1": true, "discovery/v1": true, "node/v1": true,
+		"authentication/v1": true, "authorization/v1": true,
+		// the core/v1 typed client's eviction and scale subresources
+		"policy/v1": true, "autoscaling/v1": true,
+	}
+	seen := 0
+	for _, p := range strings.Fields(string(out)) {
+		gv, ok := strings.CutPrefix(p, "k8s.io/api/")
+		if !ok {
+			continue
+		}
+		seen++
+		if !allowed[gv] {
+			t.Errorf("the node build imports %s", p)
+		}
+	}
+	if seen < 6 {
+		t.Fatalf("go list -deps lists %d k8s.io/api packages: the check would be vacuous", seen)
 	}
 }

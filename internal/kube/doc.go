@@ -17,6 +17,15 @@
 //   - kube/kubernetes/typed/GROUP/VERSION: the typed clients;
 //   - kube/informers: the shared informer factory.
 //
+// The node agent's binary (cmd/wasmpod-agent built with the tag
+// wasmpod_node, as `just agent` builds it) gets the *_node.go variants of
+// the clientset, the scheme, the informer factory and the generic informer:
+// generated over the groups a node uses (core, coordination, discovery,
+// node, authentication, authorization), so it imports no other k8s.io/api
+// package. Each of those registers all its kinds in its init, which links
+// their code whether or not they are used: 1.57 MB of the agent's binary.
+// Under the tag only the node's packages build.
+//
 // Regenerate with `just kube-gen` (or `go generate ./internal/kube/`).
 package kube
 
