@@ -399,6 +399,9 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 		if r.Status {
 			sub("status", r.Kind, "get", "patch", "update")
 		}
+		if r.approval {
+			sub("approval", r.Kind, "get", "patch", "update")
+		}
 		if r.GVR.Resource == "serviceaccounts" {
 			list.APIResources = append(list.APIResources, tokenAPIResource) // tokens_request.go
 		}
@@ -551,6 +554,12 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 			return
 		}
 		h.serveItem(w, req, rq)
+	case "approval":
+		if !r.approval {
+			writeError(w, notFound())
+			return
+		}
+		h.serveCSRApproval(w, req, rq) // csr.go
 	case "scale":
 		if !hasScale(r) {
 			writeError(w, notFound())

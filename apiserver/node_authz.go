@@ -51,6 +51,13 @@ func (s *Server) authorizeJoining(ctx context.Context, a authorizer.AttributesRe
 	if !a.ResourceRequest && a.Path == NodeCredentialPath && inGroup(a.User, bootstrapapi.BootstrapDefaultGroup) {
 		return true
 	}
+	// kubeadm's bindings for bootstrap tokens: system:node-bootstrapper
+	// (create, get, list, watch CSRs) and the nodeclient ClusterRole
+	// (csr.go approves their node client requests).
+	if a.ResourceRequest && a.APIGroup == "certificates.k8s.io" && a.Resource == "certificatesigningrequests" && inGroup(a.User, bootstrapapi.BootstrapDefaultGroup) {
+		return a.Subresource == "" && (a.Verb == "create" || a.Verb == "get" || a.Verb == "list" || a.Verb == "watch") ||
+			a.Subresource == "nodeclient" && a.Verb == "create"
+	}
 	node := nodeName(a.User)
 	if node == "" {
 		return false
@@ -73,6 +80,10 @@ func (s *Server) authorizeJoining(ctx context.Context, a authorizer.AttributesRe
 			p, err := s.Get(ctx, s.resources["/pods"], a.Namespace, a.Name)
 			return err == nil && p.(*corev1.Pod).Spec.NodeName == node
 		}
+	case "certificates.k8s.io/certificatesigningrequests":
+		// upstream's system:node role, and the selfnodeclient ClusterRole
+		// kubeadm binds to system:nodes (csr.go).
+		return (read || a.Verb == "create") && a.Subresource == "" || a.Verb == "create" && a.Subresource == "selfnodeclient"
 	case "/events", "events.k8s.io/events":
 		return a.Verb == "create" || write
 	case "authorization.k8s.io/subjectaccessreviews", "authentication.k8s.io/tokenreviews":

@@ -14,12 +14,12 @@ package apiserver
 //
 // The API server has already authorized the caller for the pod or node
 // subresource; the agent authenticates the API server's certificate
-// (pods/kubeletapi.go). As kube-apiserver without
-// --kubelet-certificate-authority, the agent's serving certificate is not
-// verified (it is self-signed until agents get serving certificates from
-// the cluster CA with the join work): the client certificate is what
-// protects the connection's other end, and the caller's own credentials
-// are never passed on.
+// (pods/kubeletapi.go). With SetKubeletCA (serve: the cluster CA), the
+// agent's serving certificate is verified as kube-apiserver's
+// --kubelet-certificate-authority does, for the Node's address (for the
+// node's name through its reverse tunnel); agents get theirs from the
+// cluster CA through a kubelet-serving CSR (csr.go). The caller's own
+// credentials are never passed on.
 
 import (
 	"context"
@@ -72,6 +72,27 @@ func (s *Server) SetKubeletClient(certPEM, keyPEM []byte) error {
 	s.kubelet.mu.Lock()
 	s.kubelet.cfg, s.kubelet.http = cfg, hc
 	s.kubelet.mu.Unlock()
+	return nil
+}
+
+// SetKubeletCA makes the kubelet client verify agents' serving
+// certificates against caPEM (kube-apiserver's
+// --kubelet-certificate-authority): serve gives it the cluster CA, which
+// signs the serving certificates agents request (csr.go,
+// kubernetes.io/kubelet-serving). It follows SetKubeletClient.
+func (s *Server) SetKubeletCA(caPEM []byte) error {
+	s.kubelet.mu.Lock()
+	defer s.kubelet.mu.Unlock()
+	if s.kubelet.cfg == nil {
+		return errors.New("kubelet CA: no kubelet client certificate")
+	}
+	cfg := rest.CopyConfig(s.kubelet.cfg)
+	cfg.Insecure, cfg.CAData = false, caPEM
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return fmt.Errorf("kubelet CA: %w", err)
+	}
+	s.kubelet.cfg, s.kubelet.http = cfg, hc
 	return nil
 }
 

@@ -34,6 +34,11 @@ type Resource struct {
 	// Status is true when the resource has a status subresource (the main
 	// resource then ignores status changes and /status ignores the rest).
 	Status bool
+	// approval: the resource has the approval subresource (CSRs), which
+	// updates status as /status does; prepareStatus, when set, adjusts and
+	// checks an update through /status or /approval (sub) of old to obj.
+	approval      bool
+	prepareStatus func(sub string, obj, old runtime.Object) error
 	// new returns an empty object and list of the kind.
 	newObj  func() runtime.Object
 	newList func() runtime.Object
@@ -220,6 +225,7 @@ func defaultResources() []*Resource {
 		pdbResource(),            // pdb.go
 		runtimeClassResource(),   // runtimeclass.go
 		hpaResource(),            // hpa.go
+		csrResource(),            // csr.go
 		workload(apps("replicasets", "ReplicaSet", []string{"rs"}, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} })),
 		workload(apps("deployments", "Deployment", []string{"deploy"}, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} })),
 		workload(apps("daemonsets", "DaemonSet", []string{"ds"}, func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} })),

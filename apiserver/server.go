@@ -526,7 +526,7 @@ func (s *Server) Update(ctx context.Context, r *Resource, ns string, obj runtime
 // compare-and-swap, retrying on conflicts unless the caller pinned a
 // resourceVersion (want > 0).
 func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want int64, mutate func(old runtime.Object) (runtime.Object, error), subresource string) (runtime.Object, error) {
-	if subresource != "" && subresource != "binding" && !(subresource == "status" && r.Status) {
+	if subresource != "" && subresource != "binding" && !(subresource == "status" && r.Status) && !(subresource == "approval" && r.approval) {
 		return nil, apierrors.NewNotFound(r.GVR.GroupResource(), name+"/"+subresource)
 	}
 	if r.serialize != nil && subresource == "" {
@@ -629,7 +629,7 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 	if subresource == "binding" {
 		return obj, nil // built by Bind from the current object
 	}
-	if subresource == "status" {
+	if subresource == "status" || subresource == "approval" {
 		// Only status changes: take the old object and its new status.
 		merged := old.DeepCopyObject()
 		if err := copyField(merged, obj, "Status"); err != nil {
@@ -652,6 +652,11 @@ func (s *Server) prepareUpdate(r *Resource, obj, old runtime.Object, subresource
 		}
 		if err := validateWorkloadStatus(merged, old); err != nil { // workloads.go
 			return nil, err
+		}
+		if r.prepareStatus != nil {
+			if err := r.prepareStatus(subresource, merged, old); err != nil { // csr.go
+				return nil, err
+			}
 		}
 		return merged, nil
 	}

@@ -500,8 +500,9 @@ func TestTableEveryServedKind(t *testing.T) {
 		// apps/v1 ControllerRevision (the DaemonSet's history)
 		"ControllerRevision": "Name,Controller,Revision,Age",
 		// policy (printers/policy.go)
-		"PodDisruptionBudget": "Name,Min Available,Max Unavailable,Allowed Disruptions,Age",
-		"RuntimeClass":        "Name,Handler,Age", // printers/node.go
+		"PodDisruptionBudget":       "Name,Min Available,Max Unavailable,Allowed Disruptions,Age",
+		"RuntimeClass":              "Name,Handler,Age",                                          // printers/node.go
+		"CertificateSigningRequest": "Name,Age,SignerName,Requestor,RequestedDuration,Condition", // printers/certificates.go
 		// autoscaling/v2 (printers/autoscaling.go)
 		"HorizontalPodAutoscaler": "Name,Reference,Targets,MinPods,MaxPods,Replicas,Age",
 		// RBAC (printers/rbac.go): upstream prints no columns of its own for roles

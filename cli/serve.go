@@ -268,6 +268,9 @@ func serveAction(c *cmdline.Context) error {
 			if err == nil {
 				err = cl.Server().SetClusterCA(pki.caPEM, caKeyPEM)
 			}
+			if err == nil {
+				err = cl.Server().SetKubeletCA(pki.caPEM)
+			}
 			if err != nil {
 				return cmdline.Exit(fmt.Sprintf("cluster CA: %v", err), 1)
 			}

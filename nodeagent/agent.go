@@ -39,6 +39,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
+	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
@@ -301,16 +302,23 @@ func Run(ctx context.Context, o Options) (err error) {
 	})
 
 	cert := o.KubeletCert
+	var serving *ServingCerts
 	if cert == nil {
 		c, err := selfSignedKubeletCert(o.NodeName, o.NodeIP, time.Now())
 		if err != nil {
 			return err
 		}
 		cert = &c
+		// The cluster CA's certificate, once issued (servingcert.go).
+		serving = NewServingCerts(client.CoreV1().RESTClient(), o.NodeName, net.IP(o.NodeIP.AsSlice()), cert, clock.RealClock{}, logf)
 	}
 	tlsCfg, err := pods.KubeletTLSConfig(*cert, clientCA)
 	if err != nil {
 		return err
+	}
+	if serving != nil {
+		tlsCfg.Certificates, tlsCfg.GetCertificate = nil, serving.GetCertificate
+		go serving.Run(runCtx)
 	}
 	// The API server's serving bounds (apiserver.Default*: header and idle
 	// timeouts, header size; the TLS handshake is bounded by the header

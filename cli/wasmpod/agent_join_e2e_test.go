@@ -24,7 +24,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/cert"
 
 	"github.com/wasmpod/wasmpod/bootstrap"
 )
@@ -106,11 +105,10 @@ func TestAgentJoinWithToken(t *testing.T) {
 	}
 
 	// The printed command joins two nodes, with the pod network tunnel;
-	// joined-1 serves its kubelet API with a certificate of its own.
-	certPEM, keyPEM, err := cert.GenerateSelfSignedCertKey("joined-1", []net.IP{net.ParseIP("127.0.0.1")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// joined-1 serves its kubelet API with a certificate of its own, which
+	// the cluster CA signed (serve verifies kubelets' certificates against
+	// it).
+	certPEM, keyPEM := clusterSignedServingCert(t, dir, "joined-1", net.ParseIP("127.0.0.1"))
 	certFile, keyFile := filepath.Join(t.TempDir(), "kubelet.crt"), filepath.Join(t.TempDir(), "kubelet.key")
 	if os.WriteFile(certFile, certPEM, 0o600) != nil || os.WriteFile(keyFile, keyPEM, 0o600) != nil {
 		t.Fatal("writing the kubelet certificate")

@@ -1,0 +1,257 @@
+package nodeagent
+
+// servingcert.go: the kubelet API's serving certificate from the cluster
+// CA, as the kubelet's serverTLSBootstrap: the agent creates a
+// certificates.k8s.io/v1 CertificateSigningRequest for the signer
+// kubernetes.io/kubelet-serving (CN system:node:NAME, O system:nodes, the
+// node's name and IP as SANs, a new P-256 key), waits for the
+// certificate, serves it, and requests the next one once 70–90% of its
+// lifetime has passed (upstream's certificate manager's jitter). Until
+// the first arrives (a control plane that approves none: a kube-apiserver
+// without the approval, or an admin who has not approved it yet) it
+// serves its self-signed certificate. serve's controller approves such a
+// request on its own when its names are the Node's (apiserver/csr.go).
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+)
+
+const csrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+
+// csrObject is the part of a certificates.k8s.io/v1
+// CertificateSigningRequest the agent writes and reads, in JSON: the
+// agent does not link k8s.io/api/certificates/v1 (0.2 MB) for it.
+type csrObject struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name         string `json:"name,omitempty"`
+		GenerateName string `json:"generateName,omitempty"`
+	} `json:"metadata"`
+	Spec struct {
+		Request    []byte   `json:"request"`
+		SignerName string   `json:"signerName"`
+		Usages     []string `json:"usages"`
+	} `json:"spec"`
+	Status struct {
+		Conditions []struct {
+			Type    string                 `json:"type"`
+			Status  corev1.ConditionStatus `json:"status"`
+			Reason  string                 `json:"reason,omitempty"`
+			Message string                 `json:"message,omitempty"`
+		} `json:"conditions,omitempty"`
+		Certificate []byte `json:"certificate,omitempty"`
+	} `json:"status"`
+}
+
+// ServingCerts requests and rotates a node's kubelet serving certificate.
+type ServingCerts struct {
+	rest     rest.Interface // any of the clientset's REST clients: paths are absolute
+	node     string
+	ip       net.IP
+	clock    clock.Clock
+	logf     func(string, ...any)
+	fallback *tls.Certificate
+	cur      atomic.Pointer[tls.Certificate]
+}
+
+// NewServingCerts is the serving certificates of node at ip, requested
+// through c (a REST client of the API server, e.g. the clientset's
+// CoreV1().RESTClient()), served as fallback until the first arrives;
+// clk times the rotations.
+func NewServingCerts(c rest.Interface, node string, ip net.IP, fallback *tls.Certificate, clk clock.Clock, logf func(string, ...any)) *ServingCerts {
+	return &ServingCerts{rest: c, node: node, ip: ip, clock: clk, logf: logf, fallback: fallback}
+}
+
+// GetCertificate is the tls.Config hook: the current certificate.
+func (m *ServingCerts) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c := m.cur.Load(); c != nil {
+		return c, nil
+	}
+	return m.fallback, nil
+}
+
+// Current is the certificate from the cluster CA, nil before the first.
+func (m *ServingCerts) Current() *x509.Certificate {
+	if c := m.cur.Load(); c != nil {
+		return c.Leaf
+	}
+	return nil
+}
+
+// RotationDeadline is when a certificate is renewed: after 70–90% of its
+// lifetime (upstream's nextRotationDeadline, jitter 0.2 over 0.7).
+func RotationDeadline(leaf *x509.Certificate, jitter float64) time.Time {
+	total := float64(leaf.NotAfter.Sub(leaf.NotBefore))
+	return leaf.NotBefore.Add(time.Duration(total * (0.7 + 0.2*jitter)))
+}
+
+// Run requests a certificate, then each next one at its rotation
+// deadline, until ctx ends.
+func (m *ServingCerts) Run(ctx context.Context) {
+	delay := time.Second
+	lastErr := ""
+	for ctx.Err() == nil {
+		c, err := m.request(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if err.Error() != lastErr {
+				m.logf("node %s: kubelet serving certificate: %v (retrying)", m.node, err)
+				lastErr = err.Error()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, time.Minute)
+			continue
+		}
+		delay, lastErr = time.Second, ""
+		m.cur.Store(c)
+		j, _ := rand.Int(rand.Reader, big.NewInt(1<<20))
+		deadline := RotationDeadline(c.Leaf, float64(j.Int64())/(1<<20))
+		m.logf("node %s: kubelet serving certificate from the cluster CA, valid until %s, renewed at %s", m.node,
+			c.Leaf.NotAfter.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339))
+		t := m.clock.NewTimer(deadline.Sub(m.clock.Now()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// waitForAddress waits (up to 30 s) until the Node reports the agent's
+// IP, which serve's approver checks the request's names against: a request
+// made before would wait for the approver's next pass.
+func (m *ServingCerts) waitForAddress(ctx context.Context) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		var n corev1.Node
+		b, err := m.rest.Get().AbsPath("/api/v1/nodes", m.node).SetHeader("Accept", "application/json").Do(ctx).Raw()
+		if err == nil && json.Unmarshal(b, &n) == nil {
+			for _, a := range n.Status.Addresses {
+				if ip := net.ParseIP(a.Address); ip != nil && ip.Equal(m.ip) {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// request creates a CSR and waits until it is signed, denied or failed.
+func (m *ServingCerts) request(ctx context.Context) (*tls.Certificate, error) {
+	if m.cur.Load() == nil {
+		m.waitForAddress(ctx)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.CertificateRequest{
+		Subject:     pkix.Name{CommonName: "system:node:" + m.node, Organization: []string{"system:nodes"}},
+		DNSNames:    []string{m.node},
+		IPAddresses: []net.IP{m.ip},
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		return nil, err
+	}
+	csr := &csrObject{APIVersion: "certificates.k8s.io/v1", Kind: "CertificateSigningRequest"}
+	csr.Metadata.GenerateName = "csr-"
+	csr.Spec.Request = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	csr.Spec.SignerName = "kubernetes.io/kubelet-serving"
+	csr.Spec.Usages = []string{"digital signature", "server auth"}
+	body, _ := json.Marshal(csr)
+	if err := m.do(ctx, m.rest.Post().AbsPath(csrPath).Body(body), csr); err != nil {
+		return nil, fmt.Errorf("creating its CertificateSigningRequest: %w", err)
+	}
+	name := csr.Metadata.Name
+	waiting := false
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		for _, c := range csr.Status.Conditions {
+			if (c.Type == "Denied" || c.Type == "Failed") && c.Status == corev1.ConditionTrue {
+				return nil, fmt.Errorf("CertificateSigningRequest %s: %s: %s", name, c.Reason, c.Message)
+			}
+		}
+		if len(csr.Status.Certificate) > 0 {
+			return keyPair(csr.Status.Certificate, key)
+		}
+		if !waiting && wait >= 4*time.Second {
+			m.logf("node %s: waiting for CertificateSigningRequest %s to be approved (kubectl certificate approve %s)", m.node, name, name)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		if err := m.do(ctx, m.rest.Get().AbsPath(csrPath, name), csr); err != nil {
+			return nil, fmt.Errorf("reading CertificateSigningRequest %s: %w", name, err)
+		}
+	}
+}
+
+// do sends req as JSON and decodes its answer into out.
+func (m *ServingCerts) do(ctx context.Context, req *rest.Request, out *csrObject) error {
+	b, err := req.SetHeader("Content-Type", "application/json").SetHeader("Accept", "application/json").Do(ctx).Raw()
+	if err != nil {
+		return err
+	}
+	*out = csrObject{}
+	return json.Unmarshal(b, out)
+}
+
+// keyPair is the signed chain with key, its leaf parsed.
+func keyPair(chainPEM []byte, key *ecdsa.PrivateKey) (*tls.Certificate, error) {
+	var c tls.Certificate
+	for rest := chainPEM; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type == "CERTIFICATE" {
+			c.Certificate = append(c.Certificate, blk.Bytes)
+		}
+	}
+	if len(c.Certificate) == 0 {
+		return nil, errors.New("the issued certificate holds no PEM CERTIFICATE")
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("the issued certificate is not for the requested key")
+	}
+	c.PrivateKey, c.Leaf = key, leaf
+	return &c, nil
+}
