@@ -76,7 +76,7 @@ func describeAction(c *cmdline.Context) error {
 	for _, r := range reqs {
 		gk := r.mapping.GroupVersionKind.GroupKind()
 		if !describable(gk) { // describe_workloads.go
-			return errorf("describe supports pods, nodes, replicasets, deployments, daemonsets, jobs, cronjobs and poddisruptionbudgets; %q is not supported yet", r.mapping.Resource.Resource)
+			return errorf("describe supports pods, nodes, replicasets, deployments, daemonsets, jobs, cronjobs, poddisruptionbudgets and horizontalpodautoscalers; %q is not supported yet", r.mapping.Resource.Resource)
 		}
 		rc := k.resourceClient(r.mapping, ns)
 		if len(r.names) == 0 {

@@ -38,7 +38,8 @@ func describable(gk schema.GroupKind) bool {
 	case schema.GroupKind{Kind: "Pod"}, schema.GroupKind{Kind: "Node"},
 		schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}, schema.GroupKind{Group: "apps", Kind: "Deployment"},
 		schema.GroupKind{Group: "apps", Kind: "DaemonSet"}, schema.GroupKind{Group: "batch", Kind: "Job"},
-		schema.GroupKind{Group: "batch", Kind: "CronJob"}, schema.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"}:
+		schema.GroupKind{Group: "batch", Kind: "CronJob"}, schema.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},
+		schema.GroupKind{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}:
 		return true
 	}
 	return false
@@ -118,6 +119,13 @@ func (k *conn) describeWorkload(ctx context.Context, w io.Writer, kind, ns, name
 		}
 		describePDB(p, pdb)
 		describeEventsIf(p, events, evs(pdb.UID), now)
+	case "HorizontalPodAutoscaler":
+		h, err := k.cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		describeHPA(p, h) // describe_hpa.go
+		describeEventsIf(p, events, evs(h.UID), now)
 	default:
 		return errorf("describe does not support %q", kind)
 	}
