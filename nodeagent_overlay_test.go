@@ -5,7 +5,8 @@ package wasmpod
 // network and a tunnel port, publish their tunnel ports on their Nodes and
 // learn each other's routes from the Nodes. A pod on one reaches a pod on
 // the other by pod IP, a Service with a pod on each node by name (balanced
-// over both), and a pod over UDP, through the agents' mTLS tunnel
+// over both), a pod on the other node by its hostname.subdomain of a
+// headless Service, and a pod over UDP, through the agents' mTLS tunnel
 // authenticated by their node certificates.
 
 import (
@@ -95,6 +96,8 @@ kind: Pod
 metadata: {name: web-b, labels: {app: web}}
 spec:
   nodeName: node-b
+  hostname: b
+  subdomain: hl
   containers:
   - name: web
     image: go://./wasm-examples/testguests/netprobe
@@ -114,6 +117,12 @@ spec:
 	overlayApply(t, ctx, cl, servers)
 	if _, err := cs.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The headless Service of web-b's subdomain: b.hl.default.svc
+	// resolves on node-a to the pod on node-b.
+	if _, err := cs.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hl"},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 8080}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	webB, err := cl.WaitPod(ctx, "default", "web-b", PodRunning)
@@ -147,20 +156,26 @@ spec:
   - name: udp
     image: go://./wasm-examples/testguests/netprobe
     args: [udp-client, "%s:5353", "ping across"]
+  - name: by-hostname
+    image: go://./wasm-examples/testguests/netprobe
+    args: [http-get, "http://b.hl.default.svc.cluster.local:8080/", "1"]
 `, webB.Status.PodIP, udpB.Status.PodIP)
 	// The Service's endpoints reach node-a's proxy through its watch:
 	// wait for the EndpointSlice before the client starts.
 	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		l, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
-		ready := 0
+		l, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name in (web,hl)"})
+		ready, named := 0, 0
 		for _, sl := range l.Items {
 			for _, e := range sl.Endpoints {
 				if e.Conditions.Ready != nil && *e.Conditions.Ready {
 					ready++
+					if e.Hostname != nil && *e.Hostname == "b" {
+						named++
+					}
 				}
 			}
 		}
-		return err == nil && ready == 2, nil
+		return err == nil && ready == 4 && named == 1, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +190,7 @@ spec:
 		{"by-name", "body: hello from node-a"}, // balanced over both nodes
 		{"by-name", "body: hello from node-b"},
 		{"udp", "got: PING ACROSS\n"},
+		{"by-hostname", "body: hello from node-b"}, // hostname.subdomain of a pod on the other node
 	} {
 		var out bytes.Buffer
 		if err := cl.Logs(ctx, "default", "client-a", &corev1.PodLogOptions{Container: c.container}, &out); err != nil {

@@ -114,7 +114,10 @@ func (n *Network) resolveCluster(rel string) []netip.Addr {
 		if svc == nil || !svc.Headless() {
 			return nil
 		}
-		for _, p := range n.pods {
+		if a, ok := svc.Hostnames[l[0]]; ok { // an endpoint's hostname, any node's pod
+			return []netip.Addr{a}
+		}
+		for _, p := range n.pods { // this node's pods (a Service without endpoints yet)
 			if p.info.Namespace != l[2] || p.info.Hostname != l[0] || p.info.Subdomain != l[1] {
 				continue
 			}

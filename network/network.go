@@ -109,6 +109,13 @@ type Service struct {
 	Namespace, Name string
 	ClusterIP       netip.Addr
 	Ports           []ServicePort
+	// Hostnames are the ready endpoints that have a hostname (an
+	// EndpointSlice endpoint's hostname: the endpoints controller sets a
+	// pod's spec.hostname when its spec.subdomain is the Service): a
+	// headless Service's HOSTNAME.SERVICE.NS.svc resolves to the address,
+	// on whichever node the pod runs, as CoreDNS answers from the
+	// EndpointSlices.
+	Hostnames map[string]netip.Addr
 }
 
 // Headless reports whether the Service has no virtual IP.
@@ -304,7 +311,15 @@ func (n *Network) SetService(s Service) error {
 		}
 	}
 	svc := &service{Service: s}
-	svc.Ports = nil
+	svc.Ports, svc.Hostnames = nil, nil
+	for h, a := range s.Hostnames {
+		if a.IsValid() {
+			if svc.Hostnames == nil {
+				svc.Hostnames = map[string]netip.Addr{}
+			}
+			svc.Hostnames[h] = a.Unmap()
+		}
+	}
 	for i, sp := range s.Ports {
 		if sp.Port < 1 || sp.Port > 65535 {
 			return fmt.Errorf("network: service %s/%s: ports[%d].port %d out of range", s.Namespace, s.Name, i, sp.Port)

@@ -192,6 +192,21 @@ func proxyService(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) netw
 		}
 		out.Ports = append(out.Ports, p)
 	}
+	// hostname.subdomain records (network.Service.Hostnames), from the
+	// ready endpoints of every slice, with ports or none.
+	for _, sl := range slices {
+		for _, ep := range sl.Endpoints {
+			if ep.Hostname == nil || *ep.Hostname == "" || len(ep.Addresses) == 0 || (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) {
+				continue
+			}
+			if ip, err := netip.ParseAddr(ep.Addresses[0]); err == nil {
+				if out.Hostnames == nil {
+					out.Hostnames = map[string]netip.Addr{}
+				}
+				out.Hostnames[*ep.Hostname] = ip
+			}
+		}
+	}
 	return out
 }
 
