@@ -14,7 +14,8 @@ import (
 
 // TestGoldenDescribeHPA compares describe of HorizontalPodAutoscalers with
 // real kubectl's: every metric source with and without a current value, a
-// behavior, conditions, labels and annotations, events, and a bare one.
+// behavior, conditions, labels and annotations, events, and a bare one;
+// and get's table and an autoscaling/v1 read.
 func TestGoldenDescribeHPA(t *testing.T) {
 	g := newGoldenEnv(t)
 	ctx := context.Background()
@@ -71,12 +72,24 @@ func TestGoldenDescribeHPA(t *testing.T) {
 		metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// With a Service, get all lists the kinds in kubectl's order.
+	if _, err := g.cs.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range [][]string{
 		{"describe", "hpa", "web"},
 		{"describe", "hpa", "bare"},
 		{"describe", "horizontalpodautoscalers"},
 		{"describe", "hpa/web", "--show-events=false"},
 		{"describe", "hpa", "nope"},
+		{"get", "hpa"},
+		{"get", "hpa", "-o", "wide"},
+		{"get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "yaml"},
+		{"get", "hpa.v1.autoscaling", "web", "-o", "jsonpath={.apiVersion}"},
+		{"get", "horizontalpodautoscalers.v2.autoscaling", "bare", "-o", "jsonpath={.apiVersion}"},
+		{"get", "horizontalpodautoscalers.v9.autoscaling"},
+		{"get", "all"},
 	} {
 		g.same(true, a...)
 	}

@@ -17,14 +17,24 @@ import (
 )
 
 // mappingFor resolves a resource argument ("po", "pods", "deploy",
-// "deployments.apps", "Pod") through discovery.
+// "deployments.apps", "Pod", "horizontalpodautoscalers.v1.autoscaling")
+// through discovery. As kubectl's builder, RESOURCE.VERSION.GROUP names
+// that version when the server serves it.
 func (k *conn) mappingFor(typ string) (*meta.RESTMapping, error) {
 	m := k.restMapper()
-	gr := schema.ParseGroupResource(strings.ToLower(typ))
+	full, gr := schema.ParseResourceArg(strings.ToLower(typ))
+	if full != nil {
+		if gvk, err := m.KindFor(*full); err == nil && !gvk.Empty() {
+			return m.RESTMapping(gvk.GroupKind(), gvk.Version)
+		}
+	}
 	gvr, err := m.ResourceFor(gr.WithVersion(""))
 	if err != nil {
 		if derr := k.reachable(); derr != nil {
 			return nil, derr
+		}
+		if gr.Group != "" {
+			return nil, errorf("the server doesn't have a resource type %q in group %q", gr.Resource, gr.Group)
 		}
 		return nil, errorf("the server doesn't have a resource type %q", typ)
 	}

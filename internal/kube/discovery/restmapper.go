@@ -120,8 +120,9 @@ func (m *Mapper) expand(r schema.GroupVersionResource) schema.GroupVersionResour
 	}
 	for _, s := range m.short {
 		if (r.Group == "" || r.Group == s.short.Group) && r.Resource == s.short.Resource {
-			r.Group, r.Resource = s.long.Group, s.long.Resource
-			return r
+			// kubectl's expansion keeps no version: "hpa.v1.autoscaling"
+			// is the preferred version's.
+			return schema.GroupVersionResource{Group: s.long.Group, Resource: s.long.Resource}
 		}
 	}
 	if r.Group == "" {
