@@ -6,6 +6,9 @@ package apiserver
 // server's files:
 //
 //	HEAD /wasmpod/modules/sha256:<hex>   200 (Content-Length: the size) or 404
+//	GET  /wasmpod/modules/sha256:<hex>   200 {"digest","size"}; with Accept:
+//	                                     application/wasm, the module (node
+//	                                     agents pull wasmpod.local images so)
 //	PUT  /wasmpod/modules/sha256:<hex>   body: the module; 201 {"digest","size"}
 //	                                     (200 when it was there already)
 //	GET  /wasmpod/tags/                  200 {"items":[{"name","tag","digest","image","size"}...]}
@@ -52,6 +55,9 @@ import (
 const (
 	ModulesPath = "/wasmpod/modules/"
 	TagsPath    = "/wasmpod/tags/"
+	// ModuleContentType, accepted on GET ModulesPath+DIGEST, answers the
+	// module's bytes.
+	ModuleContentType = "application/wasm"
 )
 
 // Bounds on uploads (variables for tests).
@@ -124,6 +130,19 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 			w.Header().Set("Docker-Content-Digest", digest)
 			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if req.Header.Get("Accept") == ModuleContentType { // the module itself: node agents pull it
+			b, err := st.Get(digest)
+			if err != nil {
+				writeError(w, apierrors.NewInternalError(err))
+				return
+			}
+			w.Header().Set("Content-Type", ModuleContentType)
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Header().Set("Docker-Content-Digest", digest)
+			w.WriteHeader(http.StatusOK)
+			w.Write(b)
 			return
 		}
 		writeJSON(w, http.StatusOK, ModuleInfo{Digest: digest, Size: size})

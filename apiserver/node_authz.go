@@ -12,7 +12,8 @@ package apiserver
 // patch Events; get the ConfigMaps, Secrets, PersistentVolumeClaims and
 // ServiceAccounts its pods reference, and request tokens for those
 // ServiceAccounts; create TokenReviews and SubjectAccessReviews (its
-// kubelet API's delegated checks); open its own reverse tunnel. Differences from upstream:
+// kubelet API's delegated checks); open its own reverse tunnel; read the
+// module store (GET /wasmpod/modules/, /wasmpod/tags/). Differences from upstream:
 // creates (a Node, a Lease) are not checked by name, which upstream's
 // NodeRestriction admission does, and references are found by listing the
 // node's pods at each request instead of upstream's graph.
@@ -63,7 +64,9 @@ func (s *Server) authorizeJoining(ctx context.Context, a authorizer.AttributesRe
 		return false
 	}
 	if !a.ResourceRequest {
-		return a.Path == TunnelPath+node && a.Verb == "get"
+		// Its own reverse tunnel; reading the module store, from which it
+		// pulls wasmpod.local images (nodeagent/modules.go).
+		return a.Verb == "get" && (a.Path == TunnelPath+node || strings.HasPrefix(a.Path, ModulesPath) || strings.HasPrefix(a.Path, TagsPath))
 	}
 	read := a.Verb == "get" || a.Verb == "list" || a.Verb == "watch"
 	write := a.Verb == "update" || a.Verb == "patch"

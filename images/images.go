@@ -245,6 +245,12 @@ type Resolver struct {
 	// Store resolves wasmpod.local references (store.go); without it they
 	// are ErrUnsupported.
 	Store *Store
+	// StoreSource, when set, is where Store's wasmpod.local references
+	// come from: tags are looked up there and modules missing from Store
+	// are fetched from it into Store, as a kubelet pulls from a registry
+	// into its node's image store (a node agent's Store caches serve's
+	// module store, nodeagent/modules.go).
+	StoreSource StoreSource
 	// Registry configures pulls of OCI references (oci.go); nil: HTTPS
 	// only, no node credentials, DefaultMaxLayerSize.
 	Registry *RegistryConfig

@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Store errors, for errors.Is; each is wrapped with the details.
@@ -480,15 +481,37 @@ func (r *Resolver) resolveStore(ref string) (*Image, error) {
 	}
 	digest := sr.Digest
 	var check func() bool
+	ctx, cancel := context.WithTimeout(context.Background(), storeSourceTimeout)
+	defer cancel()
 	if digest == "" {
 		tag := sr.Tag
 		if tag == "" {
 			tag = DefaultTag
 		}
-		if digest, err = r.Store.Lookup(sr.Name, tag); err != nil {
+		if r.StoreSource != nil {
+			if digest, err = r.StoreSource.Lookup(ctx, sr.Name, tag); err != nil {
+				return nil, &Error{Ref: ref, Kind: ErrNotFound, Err: err}
+			}
+			src := r.StoreSource
+			// Current while the source's tag is the same digest (or the
+			// source cannot be asked: the module in hand keeps running).
+			check = func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), storeSourceTimeout)
+				defer cancel()
+				d, err := src.Lookup(ctx, sr.Name, tag)
+				return err != nil || d == digest
+			}
+		} else {
+			if digest, err = r.Store.Lookup(sr.Name, tag); err != nil {
+				return nil, &Error{Ref: ref, Kind: ErrNotFound, Err: err}
+			}
+			check = func() bool { d, err := r.Store.Lookup(sr.Name, tag); return err == nil && d == digest }
+		}
+	}
+	if _, ok := r.Store.Has(digest); !ok && r.StoreSource != nil {
+		if err := r.fetchFromSource(ctx, digest); err != nil {
 			return nil, &Error{Ref: ref, Kind: ErrNotFound, Err: err}
 		}
-		check = func() bool { d, err := r.Store.Lookup(sr.Name, tag); return err == nil && d == digest }
 	}
 	b, err := r.Store.Get(digest)
 	if err != nil {
@@ -507,4 +530,30 @@ func (r *Resolver) resolveStore(ref string) (*Image, error) {
 		check = func() bool { return true }
 	}
 	return &Image{Ref: ref, Digest: digest, Bytes: b, Path: path, current: check}, nil
+}
+
+// StoreSource is where a Store's wasmpod.local modules come from
+// (Resolver.StoreSource).
+type StoreSource interface {
+	// Lookup is the digest of NAME:TAG.
+	Lookup(ctx context.Context, name, tag string) (digest string, err error)
+	// Fetch opens the module of digest.
+	Fetch(ctx context.Context, digest string) (io.ReadCloser, error)
+}
+
+// storeSourceTimeout bounds one lookup or fetch from a StoreSource.
+var storeSourceTimeout = 2 * time.Minute
+
+// fetchFromSource copies the module of digest from r.StoreSource into
+// r.Store, which checks its size bounds, header and digest.
+func (r *Resolver) fetchFromSource(ctx context.Context, digest string) error {
+	rc, err := r.StoreSource.Fetch(ctx, digest)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", digest, err)
+	}
+	defer rc.Close()
+	if _, _, err := r.Store.Put(ctx, digest, rc); err != nil {
+		return fmt.Errorf("fetching %s: %w", digest, err)
+	}
+	return nil
 }

@@ -264,7 +264,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		defer ov.Close()
 	}
-	resolver := nodeutil.NewMemoResolver(&images.Resolver{CacheDir: filepath.Join(o.CacheDir, "images"), Progress: o.Progress, Opaque: true, Registry: o.Registry})
+	// wasmpod.local images: the node's own store, filled from serve's
+	// (modules.go).
+	modules, err := images.OpenStore(filepath.Join(o.DataDir, "modules"))
+	if err != nil {
+		return fmt.Errorf("agent: the module store: %w", err)
+	}
+	resolver := nodeutil.NewMemoResolver(&images.Resolver{CacheDir: filepath.Join(o.CacheDir, "images"), Progress: o.Progress, Opaque: true, Registry: o.Registry,
+		Store: modules, StoreSource: apiModules{client.CoreV1().RESTClient()}})
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
 		corev1.ResourceMemory: pods.DefaultNodeMemory(1),
