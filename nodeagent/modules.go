@@ -17,7 +17,10 @@ import (
 	"fmt"
 	"io"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
+
+	"github.com/wasmpod/wasmpod/images"
 )
 
 // The module store API's paths (apiserver/modules.go).
@@ -33,7 +36,7 @@ type apiModules struct{ rest rest.Interface }
 func (m apiModules) Lookup(ctx context.Context, name, tag string) (string, error) {
 	b, err := m.rest.Get().AbsPath(tagsAPIPath+name+":"+tag).SetHeader("Accept", "application/json").Do(ctx).Raw()
 	if err != nil {
-		return "", fmt.Errorf("the control plane's module store: %s:%s: %w", name, tag, err)
+		return "", fmt.Errorf("the control plane's module store: %s:%s: %w", name, tag, unknown(err))
 	}
 	var info struct {
 		Digest string `json:"digest"`
@@ -47,7 +50,18 @@ func (m apiModules) Lookup(ctx context.Context, name, tag string) (string, error
 func (m apiModules) Fetch(ctx context.Context, digest string) (io.ReadCloser, error) {
 	rc, err := m.rest.Get().AbsPath(modulesAPIPath+digest).SetHeader("Accept", "application/wasm").Stream(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("the control plane's module store: %w", err)
+		return nil, fmt.Errorf("the control plane's module store: %w", unknown(err))
 	}
 	return rc, nil
+}
+
+// unknown is err, wrapping images.ErrUnknown when the API server has no
+// such tag or module (404: also a control plane without a module store,
+// as a kube-apiserver), so that the toolbox alias falls back to its source
+// tree as without a store (images.ResolveToolbox).
+func unknown(err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w: %w", images.ErrUnknown, err)
+	}
+	return err
 }
