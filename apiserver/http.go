@@ -406,7 +406,7 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 			list.APIResources = append(list.APIResources, tokenAPIResource) // tokens_request.go
 		}
 	}
-	list.APIResources = append(list.APIResources, h.s.hpaV1Resources(gv)...) // hpa_v1.go
+	list.APIResources = append(list.APIResources, h.s.hpaV1Resources(gv)...)  // hpa_v1.go
 	list.APIResources = append(list.APIResources, reviewAPIResources(gv)...)  // authreview.go
 	list.APIResources = append(list.APIResources, metricsAPIResources(gv)...) // metrics_api.go
 	return list
