@@ -223,10 +223,12 @@ func serveOpenAPIV3Discovery(w http.ResponseWriter, req *http.Request, docs *ope
 	http.ServeContent(w, req, "", disc.time, bytes.NewReader(disc.b))
 }
 
-// serveOpenAPIV3 serves a group version's document, in JSON or protobuf
-// as Accept asks (handler3's negotiation: the first clause that matches
-// application/json or the protobuf types, wildcards included).
-func serveOpenAPIV3(w http.ResponseWriter, req *http.Request, p string, d *openAPIDoc) {
+// negotiateOpenAPI picks d's encoding that Accept asks for, as handler3
+// negotiates: the first clause that matches application/json or the
+// protobuf media type (or its deprecated name), wildcards included. It
+// sets Vary and Content-Type; when nothing matches (406) or the document
+// failed to build (500, naming what) it answers itself and returns nil.
+func negotiateOpenAPI(w http.ResponseWriter, req *http.Request, d *openAPIDoc, protoMime, protoDeprecated, what string) *openAPIBytes {
 	accept := req.Header.Get("Accept")
 	if accept == "" {
 		accept = "*/*"
@@ -241,63 +243,46 @@ func serveOpenAPIV3(w http.ResponseWriter, req *http.Request, p string, d *openA
 		switch c.SubType {
 		case "json", "*":
 			doc, ctype = d.getJSON(), "application/json"
-		case mimeOpenAPIV3Proto, mimeOpenAPIV3ProtoDeprecated:
-			doc, ctype = d.getProto(), "application/"+mimeOpenAPIV3Proto
+		case protoMime, protoDeprecated:
+			doc, ctype = d.getProto(), "application/"+protoMime
 		default:
 			continue
 		}
 		if doc.err != nil {
-			writeError(w, fmt.Errorf("building the OpenAPI v3 document of %s: %w", p, doc.err))
-			return
+			writeError(w, fmt.Errorf("building the OpenAPI %s: %w", what, doc.err))
+			return nil
 		}
 		w.Header().Set("Content-Type", ctype)
 		w.Header().Set("Etag", strconv.Quote(doc.etag))
-		if hash := req.URL.Query().Get("hash"); hash != "" {
-			if hash != doc.etag {
-				http.Redirect(w, req, openAPIV3URL(p, doc.etag), http.StatusMovedPermanently)
-				return
-			}
-			w.Header().Set("Cache-Control", "public, immutable")
-			w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).Format(time.RFC1123))
-		}
-		http.ServeContent(w, req, "", doc.time, bytes.NewReader(doc.b))
-		return
+		return doc
 	}
 	writeError(w, statusErr(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable,
-		"only the following media types are accepted: application/json, application/"+mimeOpenAPIV3Proto))
+		"only the following media types are accepted: application/json, application/"+protoMime))
+	return nil
+}
+
+// serveOpenAPIV3 serves a group version's document, in JSON or protobuf
+// as Accept asks.
+func serveOpenAPIV3(w http.ResponseWriter, req *http.Request, p string, d *openAPIDoc) {
+	doc := negotiateOpenAPI(w, req, d, mimeOpenAPIV3Proto, mimeOpenAPIV3ProtoDeprecated, "v3 document of "+p)
+	if doc == nil {
+		return
+	}
+	if hash := req.URL.Query().Get("hash"); hash != "" {
+		if hash != doc.etag {
+			http.Redirect(w, req, openAPIV3URL(p, doc.etag), http.StatusMovedPermanently)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, immutable")
+		w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).Format(time.RFC1123))
+	}
+	http.ServeContent(w, req, "", doc.time, bytes.NewReader(doc.b))
 }
 
 func (h *httpHandler) serveOpenAPIV2(w http.ResponseWriter, req *http.Request, d *openAPIDocs) {
-	accept := req.Header.Get("Accept")
-	if accept == "" {
-		accept = "*/*"
-	}
-	w.Header().Add("Vary", "Accept")
-	for _, c := range goautoneg.ParseAccept(accept) {
-		if c.Type != "application" && c.Type != "*" {
-			continue
-		}
-		var doc *openAPIBytes
-		var ctype string
-		switch c.SubType {
-		case "json", "*":
-			doc, ctype = d.v2.getJSON(), "application/json"
-		case mimeOpenAPIV2Proto, mimeOpenAPIV2ProtoDeprecated:
-			doc, ctype = d.v2.getProto(), "application/"+mimeOpenAPIV2Proto
-		default:
-			continue
-		}
-		if doc.err != nil {
-			writeError(w, fmt.Errorf("building the OpenAPI v2 document: %w", doc.err))
-			return
-		}
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Etag", strconv.Quote(doc.etag))
+	if doc := negotiateOpenAPI(w, req, &d.v2, mimeOpenAPIV2Proto, mimeOpenAPIV2ProtoDeprecated, "v2 document"); doc != nil {
 		http.ServeContent(w, req, "", doc.time, bytes.NewReader(doc.b))
-		return
 	}
-	writeError(w, statusErr(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable,
-		"only the following media types are accepted: application/json, application/"+mimeOpenAPIV2Proto))
 }
 
 var openAPIInfo = &spec.Info{InfoProps: spec.InfoProps{Title: "Kubernetes", Version: GitVersion}}
