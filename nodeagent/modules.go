@@ -56,11 +56,13 @@ func (m apiModules) Fetch(ctx context.Context, digest string) (io.ReadCloser, er
 }
 
 // unknown is err, wrapping images.ErrUnknown when the API server has no
-// such tag or module (404: also a control plane without a module store,
-// as a kube-apiserver), so that the toolbox alias falls back to its source
-// tree as without a store (images.ResolveToolbox).
+// such tag or module for this node (404), or no module store it lets a
+// node read (403: a kube-apiserver's node authorizer refuses the
+// non-resource path), so that the toolbox alias falls back to its source
+// tree as without a store (images.ResolveToolbox); the message keeps the
+// API server's answer.
 func unknown(err error) error {
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 		return fmt.Errorf("%w: %w", images.ErrUnknown, err)
 	}
 	return err
