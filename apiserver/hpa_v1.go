@@ -41,7 +41,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 )
@@ -146,24 +145,11 @@ func setBody(req *http.Request, body []byte) {
 // hpaV1Body reads a v1 HorizontalPodAutoscaler body and returns its v2
 // JSON.
 func hpaV1Body(req *http.Request) ([]byte, error) {
-	mt := "application/json"
-	if ct := req.Header.Get("Content-Type"); ct != "" {
-		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("invalid Content-Type %q: %v", ct, err))
-		}
-	}
-	body, err := readBody(req)
+	body, _, mt, err := readObjectBody(req)
 	if err != nil {
 		return nil, err
 	}
-	switch mt {
-	case "application/json", "*/*":
-	case "application/yaml", "application/x-yaml", "text/yaml":
-		if body, err = sigsyaml.YAMLToJSON(body); err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not valid YAML: %v", err))
-		}
-	default:
+	if mt != "application/json" && mt != "*/*" && !isYAML(mt) {
 		return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
 			fmt.Sprintf("the body of an autoscaling/v1 request must be application/json or application/yaml (got %q)", mt))
 	}

@@ -828,33 +828,46 @@ func readBody(req *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeBody reads a JSON or YAML object of r's kind from the body.
-func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object, error) {
-	ct := req.Header.Get("Content-Type")
-	mt := "application/json"
-	if ct != "" {
-		var err error
+// readObjectBody reads a request's body and its media type (from
+// Content-Type; JSON when there is none). A YAML body is turned into
+// JSON; original is the body as sent. Any other type is returned as read,
+// for the caller to accept or refuse.
+func readObjectBody(req *http.Request) (body, original []byte, mt string, err error) {
+	mt = "application/json"
+	if ct := req.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("invalid Content-Type %q: %v", ct, err))
+			return nil, nil, "", statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("invalid Content-Type %q: %v", ct, err))
 		}
 	}
-	body, err := readBody(req)
+	if body, err = readBody(req); err != nil {
+		return nil, nil, "", err
+	}
+	original = body
+	if isYAML(mt) {
+		if body, err = sigsyaml.YAMLToJSON(body); err != nil {
+			return nil, nil, "", apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not valid YAML: %v", err))
+		}
+	}
+	return body, original, mt, nil
+}
+
+// isYAML reports whether mt is one of YAML's media types.
+func isYAML(mt string) bool {
+	return mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml"
+}
+
+// decodeBody reads a JSON or YAML object of r's kind from the body.
+func (h *httpHandler) decodeBody(req *http.Request, r *Resource) (runtime.Object, error) {
+	body, original, mt, err := readObjectBody(req)
 	if err != nil {
 		return nil, err
 	}
-	original := body
-	switch mt {
-	case "application/json", "*/*":
-	case runtime.ContentTypeProtobuf: // decodeInto reads the envelope (protobuf.go)
+	switch {
+	case mt == "application/json" || mt == "*/*" || isYAML(mt):
+	case mt == runtime.ContentTypeProtobuf: // decodeInto reads the envelope (protobuf.go)
 		if !isProtobufBody(body) && len(body) > 0 {
 			return nil, apierrors.NewBadRequest("the body of the request is not a protobuf " + r.Kind + " object")
 		}
-	case "application/yaml", "application/x-yaml", "text/yaml":
-		j, err := sigsyaml.YAMLToJSON(body)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not valid YAML: %v", err))
-		}
-		body = j
 	default:
 		return nil, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
 			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got %q)", mt))
