@@ -215,8 +215,10 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 	p.goRun(func() { gcc.Run(ctx) })
 	nsc := namespace.New(c.server)
 	p.goRun(func() { nsc.Run(ctx) })
-	// csrapproving and csrsigning with the cluster CA (apiserver/csr.go).
+	// csrapproving and csrsigning with the cluster CA, and csrcleaner
+	// (apiserver/csr.go).
 	p.goRun(func() { c.server.RunCSRController(ctx, cfg.Clock) })
+	p.goRun(func() { c.server.RunCSRCleaner(ctx, cfg.Clock) })
 	epc := endpoints.New(c.client)
 	p.runController(&epc.Informers, epc.Run)
 	sac := serviceaccount.New(c.client)

@@ -251,3 +251,92 @@ func TestCSRApprovalRules(t *testing.T) {
 		}
 	}
 }
+
+// TestCSRCleaner: serve's csrcleaner (apiserver/csr.go), on a fake clock,
+// with upstream's periods: an issued request an hour after its approval, a
+// denied one an hour after the denial, an issued one whose certificate
+// expired (sooner), and a pending one after a day.
+func TestCSRCleaner(t *testing.T) {
+	ca := newTestCA(t)
+	t0 := time.Now().Truncate(time.Second)
+	clk := clocktesting.NewFakeClock(t0)
+	cl, err := New(context.Background(), Config{NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	keyPEM, _ := keyutil.MarshalPrivateKeyToPEM(ca.key)
+	if err := cl.Server().SetClusterCA(ca.pem, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	csrs := kubernetes.NewForConfigOrDie(cl.RESTConfig()).CertificatesV1().CertificateSigningRequests()
+	create := func(name, signer string, expire *int32) {
+		t.Helper()
+		_, err := csrs.Create(ctx, &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: certificatesv1.CertificateSigningRequestSpec{Request: csrFor(t, "system:node:c-1", []string{"system:nodes"}, nil, nil), SignerName: signer,
+				Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}, ExpirationSeconds: expire}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	decide := func(name string, how certificatesv1.RequestConditionType) {
+		t.Helper()
+		c, err := csrs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := metav1.NewTime(clk.Now()) // as kubectl certificate approve|deny stamps it
+		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{Type: how, Status: corev1.ConditionTrue,
+			Reason: "Test", LastUpdateTime: now, LastTransitionTime: now})
+		if _, err := csrs.UpdateApproval(ctx, name, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIssued := func(name string) {
+		t.Helper()
+		if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+			c, err := csrs.Get(ctx, name, metav1.GetOptions{})
+			return err == nil && len(c.Status.Certificate) > 0, nil
+		}); err != nil {
+			t.Fatalf("CSR %s not issued: %v", name, err)
+		}
+	}
+	// waitLeft waits until exactly the names are left.
+	waitLeft := func(when string, names ...string) {
+		t.Helper()
+		var got []string
+		if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+			l, err := csrs.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err
+			}
+			got = nil
+			for _, c := range l.Items {
+				got = append(got, c.Name)
+			}
+			return strings.Join(got, ",") == strings.Join(names, ","), nil
+		}); err != nil {
+			t.Fatalf("%s: CSRs %v, want %v", when, got, names)
+		}
+	}
+	create("pending", "example.com/elsewhere", nil)
+	create("issued", certificatesv1.KubeAPIServerClientKubeletSignerName, nil)
+	create("denied", "example.com/elsewhere", nil)
+	decide("issued", certificatesv1.CertificateApproved)
+	decide("denied", certificatesv1.CertificateDenied)
+	waitIssued("issued")
+	clk.SetTime(t0.Add(59 * time.Minute))
+	waitLeft("before an hour", "denied", "issued", "pending")
+	clk.SetTime(t0.Add(61 * time.Minute)) // the hourly pass
+	waitLeft("an hour after approval and denial", "pending")
+	ten := int32(600)
+	create("short", certificatesv1.KubeAPIServerClientKubeletSignerName, &ten)
+	decide("short", certificatesv1.CertificateApproved)
+	waitIssued("short")
+	clk.SetTime(t0.Add(2*time.Hour + time.Minute)) // the next pass: approved 60 min ago, expired 50 min ago
+	waitLeft("after the certificate expired", "pending")
+	clk.SetTime(t0.Add(24*time.Hour + time.Minute))
+	waitLeft("a day after creation")
+}

@@ -36,6 +36,12 @@ package apiserver
 //     signer (an admin-credentialed agent): a node gets a serving certificate
 //     only for the names the API already knows it by.
 // Anything else waits for `kubectl certificate approve|deny`.
+//
+// RunCSRCleaner is kube-controller-manager's csrcleaner: every hour it
+// deletes issued requests approved more than an hour ago, denied and
+// failed ones an hour after the condition, pending ones a day after their
+// creation, and any whose certificate has expired, so that rotating
+// agents do not pile requests up.
 
 import (
 	"context"
@@ -343,6 +349,63 @@ func (s *Server) RunCSRController(ctx context.Context, clk clock.PassiveClock) {
 		tick.Stop()
 		w.Stop()
 	}
+}
+
+// The csrcleaner's periods (pkg/controller/certificates/cleaner).
+const (
+	csrCleanInterval      = time.Hour
+	csrApprovedExpiration = time.Hour
+	csrDeniedExpiration   = time.Hour
+	csrPendingExpiration  = 24 * time.Hour
+)
+
+// RunCSRCleaner deletes finished and stale CertificateSigningRequests (see
+// the top of this file) at once and then every hour of clk, until ctx
+// ends.
+func (s *Server) RunCSRCleaner(ctx context.Context, clk clock.WithTicker) {
+	r, _ := s.Resource(certificatesv1.GroupName, "certificatesigningrequests")
+	tick := clk.NewTicker(csrCleanInterval)
+	defer tick.Stop()
+	for {
+		if list, err := s.List(ctx, r, "", metav1.ListOptions{}); err == nil {
+			for i := range list.(*certificatesv1.CertificateSigningRequestList).Items {
+				csr := &list.(*certificatesv1.CertificateSigningRequestList).Items[i]
+				if csrStale(csr, clk.Now()) {
+					s.Delete(ctx, r, "", csr.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &csr.UID}})
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C():
+		}
+	}
+}
+
+// csrStale: the cleaner deletes csr at now.
+func csrStale(csr *certificatesv1.CertificateSigningRequest, now time.Time) bool {
+	older := func(t metav1.Time, d time.Duration) bool { return !t.IsZero() && now.Sub(t.Time) > d }
+	issued := len(csr.Status.Certificate) > 0
+	if len(csr.Status.Conditions) == 0 && older(csr.CreationTimestamp, csrPendingExpiration) {
+		return true
+	}
+	for _, c := range csr.Status.Conditions {
+		switch {
+		case c.Type == certificatesv1.CertificateApproved && issued && older(c.LastUpdateTime, csrApprovedExpiration),
+			c.Type == certificatesv1.CertificateDenied && older(c.LastUpdateTime, csrDeniedExpiration),
+			c.Type == certificatesv1.CertificateFailed && older(c.LastUpdateTime, csrDeniedExpiration):
+			return true
+		}
+	}
+	if issued && csrCondition(csr, certificatesv1.CertificateApproved) {
+		if blk, _ := pem.Decode(csr.Status.Certificate); blk != nil {
+			if c, err := x509.ParseCertificate(blk.Bytes); err == nil && now.After(c.NotAfter) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func csrCondition(csr *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
