@@ -5,9 +5,9 @@
 // paths (/api/v1/..., /apis/apps/v1/...) with "Authorization: Bearer", so
 // authentication, RBAC and admission apply to it exactly as to kubectl.
 // Lists stay live through watches (?watch=1, JSON lines over fetch);
-// the exec terminal speaks v5.channel.k8s.io over a WebSocket, with the
-// token in the base64url.bearer.authorization.k8s.io subprotocol
-// (apiserver/authn_ws.go).
+// the exec terminal (a VT emulator of our own, assets/vt.js) speaks
+// v5.channel.k8s.io over a WebSocket, with the token in the
+// base64url.bearer.authorization.k8s.io subprotocol (apiserver/authn_ws.go).
 //
 // The shell itself (these files) is public, as upstream dashboards' are:
 // every data path behind it answers 401 without a token. Pages build DOM

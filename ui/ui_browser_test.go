@@ -14,10 +14,13 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +30,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // chromiumPath finds Chromium (WASMPOD_CHROMIUM, else on PATH); without
@@ -248,9 +253,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The exec terminal: sh over the WebSocket, echo hi.
 	run(t, ctx, chromedp.Click("#tab-terminal"), chromedp.WaitVisible("#term-connect"), chromedp.Click("#term-connect"))
 	waitJS(t, ctx, "terminal connected", `document.getElementById('term-state').textContent.startsWith('connected (v5.channel.k8s.io)')`, 10*time.Second)
-	waitJS(t, ctx, "shell prompt", `document.getElementById('term').textContent.length > 0`, 10*time.Second)
+	waitJS(t, ctx, "shell prompt", termRows+`.some(l => / #$/.test(l))`, 10*time.Second)
 	run(t, ctx, chromedp.SendKeys("#term-input", "echo hi\r"))
-	waitJS(t, ctx, "echo hi output", `document.getElementById('term').textContent.split('\n').some(l => l.trim() === 'hi')`, 10*time.Second)
+	waitJS(t, ctx, "echo hi output", termRows+`.some(l => l.trim() === 'hi')`, 10*time.Second)
 	run(t, ctx, chromedp.SendKeys("#term-input", "exit\r"))
 	waitJS(t, ctx, "shell exit", `/exited|closed/.test(document.getElementById('term-state').textContent)`, 10*time.Second)
 
@@ -368,6 +373,8 @@ func TestDashboardLayout(t *testing.T) {
 	}
 	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "three running pods", `Array.from(document.querySelectorAll('table#pods .c-status')).filter(x => x.textContent === 'Running').length === 3`, 30*time.Second)
+	checkPodStartChart(t, ctx, e, 3)
+	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	heads := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('table#pods th')).map(th => th.textContent)`)
 	if got := strings.Join(heads, ","); got != "Name,Ready,Status,Restarts,Age,Node,IP,Labels," {
 		t.Errorf("pod list columns: %s", got)
@@ -452,4 +459,114 @@ func TestDashboardRBAC(t *testing.T) {
 	}
 	run(t, ctx, hash("#/pods?ns=kube-system"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "kube-system forbidden", `Array.from(document.querySelectorAll('#main p.err')).some(p => !p.hidden && /forbidden/.test(p.textContent))`, 10*time.Second)
+}
+
+// checkPodStartChart: the overview's pod-start histogram shows the node
+// agent's kubelet_pod_start_duration_seconds, read from the API's node
+// proxy as the page reads it: each bar is its bucket's own count (the
+// cumulative counts differenced), at least `pods` pods counted.
+func checkPodStartChart(t *testing.T, ctx context.Context, e *env, pods int) {
+	t.Helper()
+	run(t, ctx, hash("#/overview"), chromedp.WaitVisible("#pod-start"))
+	// The page scrapes every 10 s: wait for a chart that has the pods.
+	bars := `Array.from(document.querySelectorAll('#pod-start rect.bar')).map(r => [r.getAttribute('data-label'), Number(r.getAttribute('data-value'))])`
+	waitJS(t, ctx, "pod-start chart", `(() => { const b = `+bars+`; return b.length > 0 && b.reduce((a, x) => a + x[1], 0) >= `+strconv.Itoa(pods)+`; })()`, 45*time.Second)
+	// No pod starts while we compare: the page's last scrape and ours agree.
+	var page [][]any
+	var want []bucket
+	for try := 0; ; try++ {
+		page = evalJS[[][]any](t, ctx, bars)
+		want = scrapePodStart(t, e)
+		if len(page) <= len(want) && len(page) > 0 {
+			ok := true
+			for i, b := range page {
+				if b[0] != want[i].label || b[1] != float64(want[i].n) {
+					ok = false
+				}
+			}
+			if ok {
+				break
+			}
+		}
+		if try == 30 {
+			t.Fatalf("pod-start chart %v, the agent's /metrics %v", page, want)
+		}
+		time.Sleep(time.Second)
+	}
+	var total, shown uint64
+	for i, b := range want {
+		total += b.n
+		if i < len(page) {
+			shown += b.n
+		}
+	}
+	if shown != total || total < uint64(pods) {
+		t.Errorf("chart shows %d of %d pod starts (want all, at least %d): %v", shown, total, pods, page)
+	}
+	if title := evalJS[string](t, ctx, `document.querySelector('#pod-start h3').textContent`); !strings.Contains(title, "("+strconv.FormatUint(total, 10)+" pods, mean ") {
+		t.Errorf("pod-start chart title %q, want %d pods", title, total)
+	}
+	t.Logf("pod-start chart: %v", page)
+}
+
+type bucket struct {
+	label string
+	n     uint64
+}
+
+// scrapePodStart reads every node's kubelet_pod_start_duration_seconds
+// through the node proxy, parsed by Prometheus's text parser, as
+// per-bucket counts labelled as the chart labels them.
+func scrapePodStart(t *testing.T, e *env) []bucket {
+	t.Helper()
+	var nodes struct {
+		Items []struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(e.must(t, "GET", "/api/v1/nodes", nil), &nodes); err != nil {
+		t.Fatal(err)
+	}
+	cum := map[float64]uint64{}
+	for _, n := range nodes.Items {
+		code, body := e.do(t, adminToken, "GET", "/api/v1/nodes/"+n.Metadata.Name+"/proxy/metrics", "", nil)
+		if code != http.StatusOK {
+			t.Fatalf("node %s metrics: %d %s", n.Metadata.Name, code, body)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := fams["kubelet_pod_start_duration_seconds"]
+		if f == nil {
+			t.Fatalf("node %s: no kubelet_pod_start_duration_seconds", n.Metadata.Name)
+		}
+		for _, m := range f.GetMetric() {
+			for _, b := range m.GetHistogram().GetBucket() {
+				if !math.IsInf(b.GetUpperBound(), 1) { // +Inf is the sample count
+					cum[b.GetUpperBound()] += b.GetCumulativeCount()
+				}
+			}
+			cum[math.Inf(1)] += m.GetHistogram().GetSampleCount()
+		}
+	}
+	les := make([]float64, 0, len(cum))
+	for le := range cum {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	var out []bucket
+	var prev uint64
+	for i, le := range les {
+		label := "≤" + strconv.FormatFloat(le, 'g', -1, 64) + "s"
+		if math.IsInf(le, 1) {
+			label = ">" + strconv.FormatFloat(les[i-1], 'g', -1, 64) + "s"
+		}
+		out = append(out, bucket{label, cum[le] - prev})
+		prev = cum[le]
+	}
+	return out
 }

@@ -433,6 +433,20 @@
       redraw();
       return true;
     });
+    const startBox = el('div', { class: 'charts', id: 'pod-start' }, el('p', { class: 'mut', text: 'Waiting for the nodes…' }));
+    main.append(section('Pod start latency (kubelet_pod_start_duration_seconds)', startBox));
+    let scraped = 0;
+    poll(sig, 1000, async () => { // every 10 s once there are nodes
+      const names = Array.from(nodeStore.values()).map((n) => n.metadata.name).sort();
+      if (!names.length || Date.now() - scraped < 10000) return true;
+      scraped = Date.now();
+      const h = await podStartHistogram(names.slice(0, MAX_SCRAPE), startBox);
+      if (h === false) return false;
+      if (!h) return true;
+      const more = names.length > MAX_SCRAPE ? ', ' + MAX_SCRAPE + ' of ' + names.length + ' nodes' : '';
+      startBox.replaceChildren(barChart('Pod start, agent first seeing the pod to Running (' + h.count + ' pods, mean ' + (h.count ? (h.sum / h.count).toFixed(2) : '0') + ' s' + more + ')', h.bars));
+      return true;
+    });
     watchList(coll('pods', currentNS()), sig, (s) => {
       const pods = Array.from(s.values());
       podsByNode.clear();
@@ -457,7 +471,66 @@
     }, showErr(pe));
   }
 
-  // barChart: an SVG bar chart of [{label, value}].
+  // The pod-start histogram reads at most this many nodes' /metrics.
+  const MAX_SCRAPE = 50;
+  // podStartHistogram scrapes the nodes' agents through the API's node
+  // proxy (GET /api/v1/nodes/NAME/proxy/metrics, RBAC's nodes/proxy, as
+  // Prometheus scrapes kubelets through kube-apiserver) and adds their
+  // kubelet_pod_start_duration_seconds histograms. It answers the bars
+  // (each bucket's own count, not the cumulative one, up to 10 s and then
+  // up to the last bucket holding a pod), the count and the sum; null when
+  // no node answered (the reason shown in box), false on 403 (no access:
+  // stop asking).
+  async function podStartHistogram(names, box) {
+    const cum = new Map(); // le -> cumulative count, summed over nodes
+    let count = 0, sum = 0, ok = 0, lastErr = null;
+    await Promise.all(names.map(async (n) => {
+      let text;
+      try { text = await apiText('/api/v1/nodes/' + enc(n) + '/proxy/metrics'); } catch (e) { lastErr = e; return; }
+      ok++;
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('kubelet_pod_start_duration_seconds')) continue;
+        const m = /^kubelet_pod_start_duration_seconds_(bucket|count|sum)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+        if (!m) continue;
+        const v = parseFloat(m[3]);
+        if (m[1] === 'count') count += v;
+        else if (m[1] === 'sum') sum += v;
+        else {
+          const le = /(?:^|,)le="([^"]*)"/.exec(m[2] || '');
+          if (le) { const b = le[1] === '+Inf' ? Infinity : parseFloat(le[1]); cum.set(b, (cum.get(b) || 0) + v); }
+        }
+      }
+    }));
+    if (!ok) {
+      box.replaceChildren(el('p', { class: 'mut', text: 'No node metrics: ' + (lastErr ? lastErr.message : 'no nodes') }));
+      return lastErr && lastErr.status === 403 ? false : null;
+    }
+    const les = Array.from(cum.keys()).sort((a, b) => a - b);
+    const bars = [];
+    let prev = 0, last = 0;
+    les.forEach((le, i) => {
+      const c = cum.get(le);
+      bars.push({ label: le === Infinity ? '>' + les[i - 1] + 's' : '≤' + le + 's', value: c - prev, le: String(le === Infinity ? '+Inf' : le) });
+      if (c - prev > 0) last = i;
+      prev = c;
+    });
+    const upTo = Math.max(last, les.findIndex((le) => le >= 10));
+    return { bars: bars.slice(0, upTo + 1), count: count, sum: sum };
+  }
+  async function apiText(path) {
+    const r = await fetch(path, { headers: headers({ Accept: 'text/plain' }), cache: 'no-store', credentials: 'omit' });
+    const text = await r.text();
+    if (r.status === 401) logout('The API server refused the token (401 Unauthorized).');
+    if (!r.ok) {
+      let msg = text || r.statusText;
+      try { msg = JSON.parse(text).message || msg; } catch (e) { /* text */ }
+      throw new APIError(r.status, msg);
+    }
+    return text;
+  }
+
+  // barChart: an SVG bar chart of [{label, value}]; each bar carries its
+  // label and value as data-label and data-value.
   function barChart(title, data) {
     const W = 320, H = 150, pad = 22;
     const max = Math.max(1, ...data.map((d) => d.value));
@@ -466,7 +539,7 @@
     data.forEach((d, i) => {
       const h = Math.round((H - 2 * pad) * d.value / max);
       const x = pad / 2 + i * bw;
-      s.append(svg('rect', { class: 'bar', x: x + 3, y: H - pad - h, width: Math.max(2, bw - 6), height: h }));
+      s.append(svg('rect', { class: 'bar', x: x + 3, y: H - pad - h, width: Math.max(2, bw - 6), height: h, 'data-label': d.label, 'data-value': d.value }));
       s.append(svg('text', { x: x + bw / 2, y: H - pad - h - 3, 'text-anchor': 'middle' }, d.value));
       s.append(svg('text', { x: x + bw / 2, y: H - 8, 'text-anchor': 'middle' }, d.label.length > 14 ? d.label.slice(0, 13) + '…' : d.label));
     });
@@ -749,7 +822,7 @@
     function tabTerminal(tsig) {
       const sel = containerSelect();
       const cmd = el('input', { id: 'term-cmd', value: 'sh', spellcheck: 'false' });
-      const screen = el('pre', { class: 'term', id: 'term', tabindex: '0' });
+      const screen = el('div', { class: 'term', id: 'term', tabindex: '0', role: 'log', 'aria-label': 'terminal' });
       const line = el('input', { id: 'term-input', placeholder: 'type a line, Enter sends it', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off' });
       const state = el('span', { class: 'mut', id: 'term-state' });
       let term = null;
@@ -763,23 +836,54 @@
         if (e.key === 'Enter' && term) { term.send(line.value + '\r'); line.value = ''; e.preventDefault(); }
       });
       screen.addEventListener('keydown', (e) => { if (term && term.key(e)) e.preventDefault(); });
+      screen.addEventListener('paste', (e) => {
+        if (!term) return;
+        term.send(e.clipboardData.getData('text').replace(/\r?\n/g, '\r'));
+        e.preventDefault();
+      });
       body.append(el('div', { class: 'toolbar' }, el('label', null, 'Container ', sel), el('label', null, 'Command ', cmd),
         el('button', { type: 'button', id: 'term-connect', class: 'primary', text: 'Connect', onclick: connect }), state),
       screen, el('div', { class: 'term-line' }, line));
     }
   }
 
-  // Terminal: a small terminal over the exec WebSocket (v5/v4
-  // channel.k8s.io; the token rides in the bearer subprotocol, as browsers
-  // cannot set Authorization). It understands CR, LF, BS, TAB and the
-  // common erase/cursor CSI sequences; other escapes are dropped.
+  // Terminal: a VT terminal (vt.js: WasmpodVT.Screen, drawn by its View)
+  // over the exec WebSocket (v5/v4 channel.k8s.io; the token rides in the
+  // bearer subprotocol, as browsers cannot set Authorization). Channel 1
+  // and 2 bytes go to the screen, each channel with its own UTF-8 stream
+  // (a character split across frames is drawn once); keys go out on
+  // channel 0 as a terminal sends them (arrows as CSI, or SS3 in
+  // application cursor mode; Ctrl-letter as its control byte); the
+  // screen's size goes out on channel 4 ({"Width","Height"}) on connect
+  // and whenever the element's size changes.
   class Terminal {
     constructor(screen, state) {
-      this.screen = screen; this.state = state;
-      this.lines = ['']; this.col = 0; this.esc = ''; this.ws = null;
-      this.dec = new TextDecoder();
+      this.screen = screen; this.state = state; this.ws = null;
       this.enc = new TextEncoder();
-      screen.textContent = '';
+      this.decs = { 1: new TextDecoder(), 2: new TextDecoder() };
+      const sz = this.fit();
+      this.vt = new WasmpodVT.Screen(sz.rows, sz.cols, {
+        onReply: (r) => this.send(r),
+        onScrollOut: (row) => this.view.scrolledOut(row),
+      });
+      this.view = new WasmpodVT.View(screen, this.vt);
+      this.view.draw();
+      screen.vt = this.vt; // for the tests and the console
+      this.ro = new ResizeObserver(() => this.resize());
+      this.ro.observe(screen);
+    }
+    // fit: the rows and columns that fill the element, from a probe's size.
+    fit() {
+      const probe = document.createElement('div');
+      probe.className = 'vt-row vt-probe';
+      probe.textContent = 'MMMMMMMMMM';
+      this.screen.append(probe);
+      const r = probe.getBoundingClientRect();
+      probe.remove();
+      const cs = getComputedStyle(this.screen);
+      const w = this.screen.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 14; // 14: a scrollbar
+      const h = this.screen.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+      return { cols: Math.max(20, Math.floor(w / ((r.width / 10) || 7.2))), rows: Math.max(5, Math.floor(h / (r.height || 16))) };
     }
     open(ns, name, container, command) {
       if (!command.length) { this.state.textContent = 'no command'; return; }
@@ -795,29 +899,37 @@
       this.state.textContent = 'connecting…';
       ws.onopen = () => {
         this.state.textContent = 'connected (' + ws.protocol + ')';
-        this.resize();
+        this.sendSize();
         this.screen.focus();
       };
-      ws.onmessage = (ev) => {
-        const b = new Uint8Array(ev.data);
-        if (!b.length) return;
-        if (b[0] === 1 || b[0] === 2) this.write(this.dec.decode(b.subarray(1), { stream: true }));
-        else if (b[0] === 3 && b.length > 1) {
-          let msg = this.dec.decode(b.subarray(1));
-          try { const st = JSON.parse(msg); msg = st.status === 'Success' ? 'exited' : (st.message || 'failed'); } catch (e) { /* text */ }
-          this.state.textContent = msg;
-        }
-      };
+      ws.onmessage = (ev) => this.frameIn(new Uint8Array(ev.data));
       ws.onclose = (ev) => {
         if (!/exit|fail|command/.test(this.state.textContent)) this.state.textContent = 'closed' + (ev.code !== 1000 && ev.code !== 1005 ? ' (' + ev.code + ')' : '');
         this.ws = null;
       };
       ws.onerror = () => { this.state.textContent = 'connection failed (401/403? see the API server)'; };
     }
-    resize() {
-      const w = Math.max(20, Math.floor(this.screen.clientWidth / 7.3)), h = Math.max(5, Math.floor(this.screen.clientHeight / 16));
-      this.frame(4, this.enc.encode(JSON.stringify({ Width: w, Height: h })));
+    // frameIn: one WebSocket message, its first byte the channel.
+    frameIn(b) {
+      if (!b.length) return;
+      const ch = b[0];
+      if (ch === 1 || ch === 2) {
+        this.vt.write(this.decs[ch].decode(b.subarray(1), { stream: true }));
+        this.view.schedule();
+      } else if (ch === 3 && b.length > 1) {
+        let msg = new TextDecoder().decode(b.subarray(1));
+        try { const st = JSON.parse(msg); msg = st.status === 'Success' ? 'exited' : (st.message || 'failed'); } catch (e) { /* text */ }
+        this.state.textContent = msg;
+      }
     }
+    resize() {
+      const sz = this.fit();
+      if (sz.rows === this.vt.rows && sz.cols === this.vt.cols) return;
+      this.vt.resize(sz.rows, sz.cols);
+      this.view.draw();
+      this.sendSize();
+    }
+    sendSize() { this.frame(4, this.enc.encode(JSON.stringify({ Width: this.vt.cols, Height: this.vt.rows }))); }
     frame(ch, data) {
       if (!this.ws || this.ws.readyState !== 1) return;
       const b = new Uint8Array(data.length + 1);
@@ -826,57 +938,22 @@
     }
     send(s) { this.frame(0, this.enc.encode(s)); }
     close() {
+      this.ro.disconnect();
       if (this.ws) { this.frame(255, new Uint8Array([0])); this.ws.close(); }
     }
     key(e) {
-      if (e.metaKey) return false;
-      const map = { Enter: '\r', Backspace: '\x7f', Tab: '\t', Escape: '\x1b', ArrowUp: '\x1b[A', ArrowDown: '\x1b[B', ArrowRight: '\x1b[C', ArrowLeft: '\x1b[D', Home: '\x1b[H', End: '\x1b[F', Delete: '\x1b[3~' };
+      if (e.metaKey || e.isComposing) return false;
+      const cur = this.vt.appCursor ? '\x1bO' : '\x1b[';
+      const map = { Enter: '\r', Backspace: '\x7f', Tab: '\t', Escape: '\x1b', ArrowUp: cur + 'A', ArrowDown: cur + 'B', ArrowRight: cur + 'C', ArrowLeft: cur + 'D',
+        Home: cur + 'H', End: cur + 'F', Delete: '\x1b[3~', Insert: '\x1b[2~', PageUp: '\x1b[5~', PageDown: '\x1b[6~' };
       let s = map[e.key];
-      if (!s && e.ctrlKey && e.key.length === 1 && /[a-z@\[\]\\^_]/i.test(e.key)) s = String.fromCharCode(e.key.toUpperCase().charCodeAt(0) & 31);
-      else if (!s && e.key.length === 1 && !e.ctrlKey && !e.altKey) s = e.key;
+      if (s && e.key === 'Tab' && e.shiftKey) s = '\x1b[Z';
+      if (!s && e.ctrlKey && !e.altKey && e.key.length === 1 && /[a-z@\[\]\\^_ ]/i.test(e.key)) s = String.fromCharCode(e.key === ' ' ? 0 : e.key.toUpperCase().charCodeAt(0) & 31);
+      // A character (one code point); Ctrl+Alt is AltGr on some layouts.
+      else if (!s && [...e.key].length === 1 && (!e.ctrlKey || e.altKey)) s = e.key;
       if (!s) return false;
       this.send(s);
       return true;
-    }
-    write(s) {
-      for (const ch of s) {
-        if (this.esc) {
-          this.esc += ch;
-          if (this.esc.length === 2 && ch !== '[' && ch !== ']') this.esc = '';
-          else if (this.esc[1] === '[' && /[@-~]/.test(ch) && this.esc.length > 2) { this.csi(this.esc.slice(2, -1), ch); this.esc = ''; }
-          else if (this.esc[1] === ']' && (ch === '\x07' || this.esc.length > 200)) this.esc = '';
-          continue;
-        }
-        const cur = this.lines.length - 1;
-        if (ch === '\x1b') this.esc = ch;
-        else if (ch === '\r') this.col = 0;
-        else if (ch === '\n') { this.lines.push(''); this.col = 0; }
-        else if (ch === '\b') this.col = Math.max(0, this.col - 1);
-        else if (ch === '\t') this.put(cur, ' '.repeat(8 - (this.col % 8)));
-        else if (ch >= ' ' || ch > '\x7f') this.put(cur, ch);
-      }
-      if (this.lines.length > 2000) this.lines.splice(0, this.lines.length - 2000);
-      this.screen.textContent = this.lines.join('\n');
-      this.screen.scrollTop = this.screen.scrollHeight;
-    }
-    put(row, s) {
-      let l = this.lines[row];
-      if (l.length < this.col) l += ' '.repeat(this.col - l.length);
-      this.lines[row] = l.slice(0, this.col) + s + l.slice(this.col + s.length);
-      this.col += s.length;
-    }
-    csi(args, fin) {
-      const cur = this.lines.length - 1;
-      const n = parseInt(args, 10) || 1;
-      if (fin === 'K') {
-        const l = this.lines[cur];
-        if (args === '' || args === '0') this.lines[cur] = l.slice(0, this.col);
-        else if (args === '2') this.lines[cur] = '';
-      } else if (fin === 'D') this.col = Math.max(0, this.col - n);
-      else if (fin === 'C') this.col += n;
-      else if (fin === 'G') this.col = n - 1;
-      else if (fin === 'J' && args === '2') { this.lines = ['']; this.col = 0; }
-      else if (fin === 'P') { const l = this.lines[cur]; this.lines[cur] = l.slice(0, this.col) + l.slice(this.col + n); }
     }
   }
 

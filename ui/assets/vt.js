@@ -1,0 +1,380 @@
+// vt.js: the dashboard's terminal emulator, written for wasmpod (no
+// third-party code). WasmpodVT.Screen is the model: rows×cols cells with
+// a cursor, fed bytes (UTF-8, a character may be split across calls) and
+// answering with the VT100/xterm subset common programs emit. Controls:
+// BEL, BS, HT, LF/VT/FF, CR. ESC: 7 8 (save/restore cursor), D E M (index,
+// next line, reverse index), c (reset), ( ) * + X (charset: ignored), ]
+// (OSC, ignored up to BEL or ST). CSI: @ A B C D E F G H J K L M P S T X
+// a d e f m n r s u and ?h/?l for 1 (application cursor keys), 7
+// (autowrap), 25 (cursor visible), 47/1047/1049 (alternate screen; 1049
+// also saves the cursor). SGR: 0 1 2 3 4 7 22 23 24 27, 30-37 38;5;N
+// 38;2;R;G;B 39, 40-47 48;5;N 48;2;R;G;B 49, 90-97, 100-107.
+// Characters are one cell each (no double-width or combining marks).
+// WasmpodVT.View draws a Screen into an element: a div per row, each run
+// of cells with the same attributes a span with classes vt-fN/vt-bN (the
+// 16 colours), vt-bold, vt-dim, vt-italic, vt-ul, vt-rev, and a CSSOM
+// color for the 256-colour and direct colours (the page's CSP allows no
+// style attributes); rows that scroll off the main screen's top are kept
+// above it (scrollback).
+'use strict';
+(function () {
+  const BOLD = 1, DIM = 2, ITALIC = 4, UL = 8, REV = 16;
+  const DEF = -1; // the default colour
+  const blank = (bg) => ({ c: ' ', fg: DEF, bg: bg == null ? DEF : bg, f: 0 }); // an erased cell takes the current background, as xterm's
+
+  class Screen {
+    // opts.onReply(str): answers to queries (CSI 6n, 5n, c);
+    // opts.onScrollOut(row): a row leaving the main screen's top.
+    constructor(rows, cols, opts) {
+      this.opts = opts || {};
+      this.dec = new TextDecoder();
+      this.rows = Math.max(1, rows | 0); this.cols = Math.max(1, cols | 0);
+      this.reset();
+    }
+    reset() {
+      this.fg = DEF; this.bg = DEF; this.f = 0;
+      this.main = this.grid(this.rows); this.alt = null;
+      this.buf = this.main;
+      this.x = 0; this.y = 0; this.wrapNext = false;
+      this.top = 0; this.bot = this.rows - 1;
+      this.cursorVisible = true; this.autowrap = true; this.appCursor = false;
+      this.saved = null; this.savedMain = null;
+      this.state = 0; this.params = ''; this.osc = '';
+      this.dirty = true;
+    }
+    grid(n) { const g = []; for (let i = 0; i < n; i++) g.push(this.row()); return g; }
+    row() { const r = []; for (let i = 0; i < this.cols; i++) r.push(blank(this.bg)); return r; }
+    get altActive() { return this.buf !== this.main; }
+
+    // write feeds output: a Uint8Array (UTF-8, streamed) or a string.
+    write(data) {
+      const s = typeof data === 'string' ? data : this.dec.decode(data, { stream: true });
+      for (const ch of s) this.char(ch);
+      this.dirty = true;
+    }
+    char(ch) {
+      const code = ch.codePointAt(0);
+      switch (this.state) {
+        case 1: this.escape(ch); return; // after ESC
+        case 2: // CSI parameters
+          if (code >= 0x30 && code <= 0x3f) { this.params += ch; return; }
+          if (code >= 0x20 && code <= 0x2f) { this.params += ch; return; } // intermediates
+          if (code >= 0x40 && code <= 0x7e) { this.state = 0; this.csi(this.params, ch); return; }
+          if (code === 0x1b) { this.state = 1; return; }
+          if (code < 0x20) { this.control(code); return; } // executed inside CSI, as a VT does
+          this.state = 0; return;
+        case 3: // OSC: ignored up to BEL or ESC \
+          if (code === 7) this.state = 0;
+          else if (code === 0x1b) this.state = 4;
+          else if (this.osc.length < 4096) this.osc += ch;
+          else this.state = 0;
+          return;
+        case 4: this.state = ch === '\\' ? 0 : 3; return;
+        case 5: this.state = 0; return; // the charset after ESC ( ) * +
+      }
+      if (code < 0x20 || code === 0x7f) { this.control(code); return; }
+      if (code >= 0x80 && code < 0xa0) return; // C1 controls: dropped
+      this.print(ch);
+    }
+    control(code) {
+      switch (code) {
+        case 0x1b: this.state = 1; this.params = ''; this.osc = ''; break;
+        case 0x0d: this.x = 0; this.wrapNext = false; break;
+        case 0x0a: case 0x0b: case 0x0c: this.lf(); break;
+        case 0x08: if (this.x > 0) this.x--; this.wrapNext = false; break;
+        case 0x09: this.x = Math.min(this.cols - 1, (Math.floor(this.x / 8) + 1) * 8); this.wrapNext = false; break;
+        default: // BEL, NUL, SO/SI, DEL...: nothing to draw
+      }
+    }
+    print(ch) {
+      if (this.wrapNext) {
+        if (this.autowrap) { this.x = 0; this.lf(); }
+        this.wrapNext = false;
+      }
+      this.buf[this.y][this.x] = { c: ch, fg: this.fg, bg: this.bg, f: this.f };
+      if (this.x === this.cols - 1) this.wrapNext = true;
+      else this.x++;
+    }
+    lf() {
+      this.wrapNext = false;
+      if (this.y === this.bot) this.scrollUp(1);
+      else if (this.y < this.rows - 1) this.y++;
+    }
+    ri() {
+      if (this.y === this.top) this.scrollDown(1);
+      else if (this.y > 0) this.y--;
+    }
+    scrollUp(n) {
+      for (let i = 0; i < n; i++) {
+        const [gone] = this.buf.splice(this.top, 1);
+        this.buf.splice(this.bot, 0, this.row());
+        if (this.top === 0 && !this.altActive && this.opts.onScrollOut) this.opts.onScrollOut(gone);
+      }
+    }
+    scrollDown(n) {
+      for (let i = 0; i < n; i++) {
+        this.buf.splice(this.bot, 1);
+        this.buf.splice(this.top, 0, this.row());
+      }
+    }
+    escape(ch) {
+      this.state = 0;
+      switch (ch) {
+        case '[': this.state = 2; this.params = ''; break;
+        case ']': this.state = 3; this.osc = ''; break;
+        case '(': case ')': case '*': case '+': this.state = 5; break;
+        case '7': this.saveCursor(); break;
+        case '8': this.restoreCursor(); break;
+        case 'D': this.lf(); break;
+        case 'E': this.x = 0; this.lf(); break;
+        case 'M': this.wrapNext = false; this.ri(); break;
+        case 'c': this.reset(); break;
+        default: // ESC = >, and the rest: ignored
+      }
+    }
+    saveCursor() { this.saved = { x: this.x, y: this.y, fg: this.fg, bg: this.bg, f: this.f, wrapNext: this.wrapNext }; }
+    restoreCursor() {
+      const s = this.saved || { x: 0, y: 0, fg: DEF, bg: DEF, f: 0, wrapNext: false };
+      this.x = Math.min(s.x, this.cols - 1); this.y = Math.min(s.y, this.rows - 1);
+      this.fg = s.fg; this.bg = s.bg; this.f = s.f; this.wrapNext = s.wrapNext;
+    }
+    moveTo(y, x) {
+      this.y = Math.max(0, Math.min(this.rows - 1, y));
+      this.x = Math.max(0, Math.min(this.cols - 1, x));
+      this.wrapNext = false;
+    }
+    clearCells(y, from, to) { // [from, to)
+      const r = this.buf[y];
+      for (let i = Math.max(0, from); i < Math.min(this.cols, to); i++) r[i] = blank(this.bg);
+    }
+    csi(raw, fin) {
+      const priv = raw[0] === '?' ? '?' : (/^[<=>]/.test(raw) ? raw[0] : '');
+      const inter = /[ -\/]+$/.exec(raw);
+      if (inter) return; // CSI with intermediates (DECSCUSR...): ignored
+      const ps = (priv ? raw.slice(1) : raw).split(';').map((p) => (p === '' ? NaN : parseInt(p, 10)));
+      const p = (i, d) => (Number.isNaN(ps[i]) || ps[i] === undefined ? d : ps[i]);
+      const n = Math.max(1, p(0, 1));
+      if (priv === '?') {
+        if (fin === 'h' || fin === 'l') for (const m of ps) this.decMode(m, fin === 'h');
+        return;
+      }
+      if (priv) return; // CSI > c and friends
+      switch (fin) {
+        case 'A': this.moveTo(Math.max(this.y - n, this.y >= this.top ? this.top : 0), this.x); break;
+        case 'B': case 'e': this.moveTo(Math.min(this.y + n, this.y <= this.bot ? this.bot : this.rows - 1), this.x); break;
+        case 'C': case 'a': this.moveTo(this.y, this.x + n); break;
+        case 'D': this.moveTo(this.y, Math.min(this.x, this.cols - 1) - n); break;
+        case 'E': this.moveTo(this.y + n, 0); break;
+        case 'F': this.moveTo(this.y - n, 0); break;
+        case 'G': case '`': this.moveTo(this.y, n - 1); break;
+        case 'd': this.moveTo(n - 1, this.x); break;
+        case 'H': case 'f': this.moveTo(Math.max(1, p(0, 1)) - 1, Math.max(1, p(1, 1)) - 1); break;
+        case 'J': {
+          const m = p(0, 0);
+          if (m === 0) { this.clearCells(this.y, this.x, this.cols); for (let y = this.y + 1; y < this.rows; y++) this.clearCells(y, 0, this.cols); }
+          else if (m === 1) { this.clearCells(this.y, 0, this.x + 1); for (let y = 0; y < this.y; y++) this.clearCells(y, 0, this.cols); }
+          else if (m === 2 || m === 3) for (let y = 0; y < this.rows; y++) this.clearCells(y, 0, this.cols);
+          break;
+        }
+        case 'K': {
+          const m = p(0, 0);
+          if (m === 0) this.clearCells(this.y, this.x, this.cols);
+          else if (m === 1) this.clearCells(this.y, 0, this.x + 1);
+          else if (m === 2) this.clearCells(this.y, 0, this.cols);
+          break;
+        }
+        case 'X': this.clearCells(this.y, this.x, this.x + n); break;
+        case '@': { const r = this.buf[this.y]; for (let i = 0; i < n; i++) { r.splice(this.x, 0, blank(this.bg)); r.pop(); } break; }
+        case 'P': { const r = this.buf[this.y]; for (let i = 0; i < n; i++) { r.splice(this.x, 1); r.push(blank(this.bg)); } break; }
+        case 'L': case 'M':
+          if (this.y >= this.top && this.y <= this.bot) {
+            const t = this.top; this.top = this.y;
+            if (fin === 'L') this.scrollDown(Math.min(n, this.bot - this.y + 1)); else this.scrollUp(Math.min(n, this.bot - this.y + 1));
+            this.top = t; this.x = 0; this.wrapNext = false;
+          }
+          break;
+        case 'S': this.scrollUp(n); break;
+        case 'T': this.scrollDown(n); break;
+        case 'r': {
+          const t = p(0, 1) - 1, b = p(1, this.rows) - 1;
+          if (t >= 0 && b < this.rows && t < b) { this.top = t; this.bot = b; this.moveTo(0, 0); }
+          break;
+        }
+        case 's': this.saveCursor(); break;
+        case 'u': this.restoreCursor(); break;
+        case 'm': this.sgr(ps); break;
+        case 'n':
+          if (p(0, 0) === 6) this.reply('\x1b[' + (this.y + 1) + ';' + (this.x + 1) + 'R');
+          else if (p(0, 0) === 5) this.reply('\x1b[0n');
+          break;
+        case 'c': if (p(0, 0) === 0) this.reply('\x1b[?1;2c'); break; // a VT100 with AVO
+        default: // h/l (ANSI modes), t, q...: ignored
+      }
+    }
+    reply(s) { if (this.opts.onReply) this.opts.onReply(s); }
+    decMode(m, on) {
+      switch (m) {
+        case 1: this.appCursor = on; break;
+        case 7: this.autowrap = on; if (!on) this.wrapNext = false; break;
+        case 25: this.cursorVisible = on; break;
+        case 47: case 1047: case 1049:
+          if (on && !this.altActive) {
+            if (m === 1049) { this.saveCursor(); this.savedMain = this.saved; }
+            this.alt = this.grid(this.rows); this.buf = this.alt;
+            if (m === 1049) this.moveTo(0, 0);
+          } else if (!on && this.altActive) {
+            this.buf = this.main; this.alt = null;
+            if (m === 1049 && this.savedMain) { this.saved = this.savedMain; this.restoreCursor(); }
+          }
+          break;
+        default:
+      }
+    }
+    sgr(ps) {
+      if (!ps.length) ps = [0];
+      for (let i = 0; i < ps.length; i++) {
+        const v = Number.isNaN(ps[i]) ? 0 : ps[i];
+        if (v === 0) { this.fg = DEF; this.bg = DEF; this.f = 0; }
+        else if (v === 1) this.f |= BOLD;
+        else if (v === 2) this.f |= DIM;
+        else if (v === 3) this.f |= ITALIC;
+        else if (v === 4) this.f |= UL;
+        else if (v === 7) this.f |= REV;
+        else if (v === 22) this.f &= ~(BOLD | DIM);
+        else if (v === 23) this.f &= ~ITALIC;
+        else if (v === 24) this.f &= ~UL;
+        else if (v === 27) this.f &= ~REV;
+        else if (v >= 30 && v <= 37) this.fg = v - 30;
+        else if (v >= 40 && v <= 47) this.bg = v - 40;
+        else if (v >= 90 && v <= 97) this.fg = v - 90 + 8;
+        else if (v >= 100 && v <= 107) this.bg = v - 100 + 8;
+        else if (v === 39) this.fg = DEF;
+        else if (v === 49) this.bg = DEF;
+        else if (v === 38 || v === 48) {
+          let c = null;
+          if (ps[i + 1] === 5 && ps[i + 2] >= 0 && ps[i + 2] <= 255) { c = ps[i + 2]; i += 2; }
+          else if (ps[i + 1] === 2 && ps.length >= i + 5) {
+            const [r, g, b] = [ps[i + 2], ps[i + 3], ps[i + 4]].map((x) => Math.max(0, Math.min(255, x | 0)));
+            c = 0x1000000 | (r << 16) | (g << 8) | b; i += 4;
+          } else break; // malformed: the rest of the sequence is dropped
+          if (v === 38) this.fg = c; else this.bg = c;
+        }
+      }
+    }
+    // resize keeps the cells that still fit; rows cut from the bottom of
+    // the main screen under the cursor go to the scrollback first.
+    resize(rows, cols) {
+      rows = Math.max(1, rows | 0); cols = Math.max(1, cols | 0);
+      if (rows === this.rows && cols === this.cols) return;
+      const fit = (g) => {
+        for (const r of g) { while (r.length < cols) r.push(blank()); r.length = cols; }
+        return g;
+      };
+      const oldRows = this.rows;
+      this.cols = cols;
+      for (const g of [this.main, this.alt]) {
+        if (!g) continue;
+        fit(g);
+        while (g.length < rows) g.push(this.row());
+      }
+      if (rows < oldRows) {
+        // Drop rows under the cursor first, then from the top.
+        const spare = (g) => { while (g.length > rows && g.length - 1 > this.y) g.pop(); };
+        spare(this.main); if (this.alt) spare(this.alt);
+        while (this.main.length > rows) { const r = this.main.shift(); if (this.opts.onScrollOut) this.opts.onScrollOut(r); }
+        if (this.alt) while (this.alt.length > rows) this.alt.shift();
+        this.y = Math.min(this.y, rows - 1);
+      }
+      this.rows = rows;
+      this.top = 0; this.bot = rows - 1;
+      this.x = Math.min(this.x, cols - 1);
+      this.wrapNext = false;
+      this.dirty = true;
+    }
+    // lines: the screen's text, a string per row, trailing blanks cut.
+    lines() { return this.buf.map((r) => r.map((c) => c.c).join('').replace(/ +$/, '')); }
+    cell(y, x) { return this.buf[y] && this.buf[y][x]; }
+  }
+
+  // The xterm 256-colour palette beyond the 16 classes: a 6×6×6 cube,
+  // then 24 greys.
+  function rgb256(n) {
+    if (n >= 232) { const g = 8 + 10 * (n - 232); return 'rgb(' + g + ',' + g + ',' + g + ')'; }
+    n -= 16;
+    const lv = (v) => (v ? 55 + 40 * v : 0);
+    return 'rgb(' + lv(Math.floor(n / 36)) + ',' + lv(Math.floor(n / 6) % 6) + ',' + lv(n % 6) + ')';
+  }
+  const colour = (c) => (c & 0x1000000 ? 'rgb(' + ((c >> 16) & 255) + ',' + ((c >> 8) & 255) + ',' + (c & 255) + ')' : rgb256(c));
+
+  // View: a Screen drawn into el (a div per row inside .vt-scrollback and
+  // .vt-screen), redrawn on the next animation frame after a change.
+  class View {
+    constructor(el, screen, maxScrollback) {
+      this.el = el; this.s = screen; this.max = maxScrollback || 1000;
+      this.back = document.createElement('div'); this.back.className = 'vt-scrollback';
+      this.scr = document.createElement('div'); this.scr.className = 'vt-screen';
+      el.replaceChildren(this.back, this.scr);
+      this.focused = false;
+      this.pending = false;
+    }
+    // scrolledOut: a row that left the top (Screen's onScrollOut).
+    scrolledOut(r) {
+      this.back.append(this.rowEl(r, -1));
+      while (this.back.childElementCount > this.max) this.back.firstElementChild.remove();
+    }
+    schedule() {
+      if (this.pending) return;
+      this.pending = true;
+      requestAnimationFrame(() => { this.pending = false; this.draw(); });
+    }
+    draw() {
+      const s = this.s;
+      const stick = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - 4;
+      const rows = [];
+      for (let y = 0; y < s.rows; y++) rows.push(this.rowEl(s.buf[y], y === s.y && s.cursorVisible ? Math.min(s.x, s.cols - 1) : -1));
+      this.scr.replaceChildren(...rows);
+      this.scr.classList.toggle('vt-alt', s.altActive);
+      s.dirty = false;
+      if (stick) this.el.scrollTop = this.el.scrollHeight;
+    }
+    rowEl(r, cx) {
+      const d = document.createElement('div');
+      d.className = 'vt-row';
+      let end = r.length;
+      while (end > 0 && r[end - 1].c === ' ' && r[end - 1].bg === DEF && !(r[end - 1].f & (REV | UL))) end--;
+      if (cx >= end) end = cx + 1;
+      let i = 0;
+      while (i < end) {
+        const a = r[i];
+        let j = i + 1;
+        if (i !== cx) while (j < end && j !== cx && r[j].fg === a.fg && r[j].bg === a.bg && r[j].f === a.f) j++;
+        let text = '';
+        for (let k = i; k < j; k++) text += r[k].c;
+        if (a.fg === DEF && a.bg === DEF && !a.f && i !== cx) d.append(text);
+        else d.append(this.span(text, a, i === cx));
+        i = j;
+      }
+      return d;
+    }
+    span(text, a, cursor) {
+      const e = document.createElement('span');
+      let fg = a.fg, bg = a.bg;
+      const cls = [];
+      if (a.f & REV) { [fg, bg] = [bg, fg]; cls.push('vt-rev'); }
+      if (fg === DEF && (a.f & REV)) cls.push('vt-fdbg'); // reversed default: the default background as text colour
+      if (bg === DEF && (a.f & REV)) cls.push('vt-bdfg');
+      if (fg >= 0 && fg < 16) cls.push('vt-f' + fg); else if (fg >= 16) e.style.color = colour(fg);
+      if (bg >= 0 && bg < 16) cls.push('vt-b' + bg); else if (bg >= 16) e.style.backgroundColor = colour(bg);
+      if (a.f & BOLD) cls.push('vt-bold');
+      if (a.f & DIM) cls.push('vt-dim');
+      if (a.f & ITALIC) cls.push('vt-italic');
+      if (a.f & UL) cls.push('vt-ul');
+      if (cursor) cls.push('vt-cursor');
+      e.className = cls.join(' ');
+      e.textContent = text;
+      return e;
+    }
+  }
+
+  window.WasmpodVT = { Screen: Screen, View: View, rgb256: rgb256 };
+})();
