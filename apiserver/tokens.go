@@ -3,7 +3,7 @@ package apiserver
 // tokens.go: ServiceAccount tokens, as kube-apiserver's bound service
 // account tokens (pkg/serviceaccount):
 //
-//   - A TokenIssuer signs JWTs (ES256, go-jose) with one key: serve keeps
+//   - A TokenIssuer signs JWTs (ES256, golang-jwt) with one key: serve keeps
 //     it in <data-dir>/pki/sa.key (LoadOrCreateServiceAccountKey), an
 //     in-memory cluster generates one (Options.ServiceAccountTokens nil).
 //     The "kid" header is upstream's: the base64url SHA-256 of the public
@@ -18,7 +18,8 @@ package apiserver
 //     TokenRequest still reports the 3607 s, which the kubelet refreshes.
 //   - Authentication (authenticateServiceAccountToken): a token whose
 //     issuer is ours must carry our signature, be within its validity
-//     (one minute of leeway, as go-jose's default), name one of the
+//     (one minute of leeway, as go-jose's default, which upstream uses;
+//     the checks are go-jose's, in its order), name one of the
 //     audiences asked for (the API server's own: the issuer), and its
 //     service account and bound objects must still exist with the same
 //     uids and not be deleted for more than the leeway; the messages are
@@ -45,8 +46,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,7 +68,7 @@ const (
 	// extendedExpirationSeconds is what such a token really lasts.
 	extendedExpirationSeconds = 24 * 365 * 60 * 60
 	// tokenLeeway is go-jose's jwt.DefaultLeeway, which upstream uses for
-	// exp/nbf and for objects deleted "before now".
+	// exp/nbf/iat and for objects deleted "before now".
 	tokenLeeway = time.Minute
 )
 
@@ -79,7 +79,6 @@ const maxServiceAccountKeyBytes = 64 << 10
 type TokenIssuer struct {
 	key       *ecdsa.PrivateKey
 	kid       string
-	signer    jose.Signer
 	issuer    string
 	audiences []string
 }
@@ -100,12 +99,7 @@ func NewTokenIssuer(key *ecdsa.PrivateKey, issuer string) (*TokenIssuer, error) 
 	}
 	sum := sha256.Sum256(der)
 	kid := base64.RawURLEncoding.EncodeToString(sum[:])
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		return nil, err
-	}
-	return &TokenIssuer{key: key, kid: kid, signer: signer, issuer: issuer, audiences: []string{issuer}}, nil
+	return &TokenIssuer{key: key, kid: kid, issuer: issuer, audiences: []string{issuer}}, nil
 }
 
 // Issuer is the iss claim of the tokens.
@@ -257,7 +251,9 @@ type k8sClaims struct {
 	WarnAfter      *jwt.NumericDate `json:"warnafter,omitempty"`
 }
 
-type privateClaims struct {
+// tokenClaims are a token's claims as authentication reads them.
+type tokenClaims struct {
+	jwt.RegisteredClaims
 	Kubernetes *k8sClaims `json:"kubernetes.io,omitempty"`
 }
 
@@ -289,18 +285,60 @@ func (t *TokenIssuer) issue(sa *corev1.ServiceAccount, b tokenBinding, expSecond
 		expSeconds = extendedExpirationSeconds
 	}
 	now = now.Truncate(time.Second)
-	sc := jwt.Claims{
-		Issuer:    t.issuer,
-		Subject:   serviceaccount.MakeUsername(sa.Namespace, sa.Name),
-		Audience:  jwt.Audience(auds),
-		Expiry:    jwt.NewNumericDate(now.Add(time.Duration(expSeconds) * time.Second)),
-		IssuedAt:  jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now),
-		ID:        uuid.NewString(),
+	// A map, as upstream's go-jose builder merges its claims into one:
+	// the same bytes, keys sorted; aud is always a list, as upstream's.
+	claims := jwt.MapClaims{
+		"iss":           t.issuer,
+		"sub":           serviceaccount.MakeUsername(sa.Namespace, sa.Name),
+		"aud":           append([]string{}, auds...),
+		"exp":           now.Add(time.Duration(expSeconds) * time.Second).Unix(),
+		"iat":           now.Unix(),
+		"nbf":           now.Unix(),
+		"jti":           uuid.NewString(),
+		"kubernetes.io": pc,
 	}
-	// aud is always a list, as upstream's tokens (go-jose v4 writes a
-	// single audience as a string).
-	return jwt.Signed(t.signer).Claims(sc).Claims(privateClaims{Kubernetes: pc}).Claims(map[string]any{"aud": auds}).Serialize()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["kid"] = t.kid
+	return tok.SignedString(t.key)
+}
+
+// tokenAlgs are the signature algorithms a token of ours may name, as
+// upstream's authenticator accepts them; a token naming another is not
+// parsed as ours.
+var tokenAlgs = []string{"ES256", "RS256", "ES384", "ES512", "PS256"}
+
+// Time claim errors, checked as go-jose's Claims.ValidateWithLeeway does.
+var (
+	errTokenExpired      = errors.New("expired")
+	errTokenNotValidYet  = errors.New("not valid yet")
+	errTokenIssuedFuture = errors.New("issued in the future")
+	errTokenDateRange    = errors.New("numeric date out of range")
+)
+
+// maxTokenNumericDate is go-jose's bound on a numeric date (2^62 s): past
+// it time.Unix wraps, and a far nbf would compare as a past one.
+const maxTokenNumericDate = int64(1) << 62
+
+func tokenDateInRange(d *jwt.NumericDate) bool {
+	return d == nil || (d.Unix() < maxTokenNumericDate && d.Unix() > -maxTokenNumericDate)
+}
+
+// validateTokenTimes checks nbf, exp and iat against now with the
+// leeway, in go-jose's order (upstream's checks).
+func validateTokenTimes(c *jwt.RegisteredClaims, now time.Time) error {
+	if !tokenDateInRange(c.NotBefore) || !tokenDateInRange(c.ExpiresAt) || !tokenDateInRange(c.IssuedAt) {
+		return errTokenDateRange
+	}
+	if c.NotBefore != nil && now.Add(tokenLeeway).Before(c.NotBefore.Time) {
+		return errTokenNotValidYet
+	}
+	if c.ExpiresAt != nil && now.Add(-tokenLeeway).After(c.ExpiresAt.Time) {
+		return errTokenExpired
+	}
+	if c.IssuedAt != nil && now.Add(tokenLeeway).Before(c.IssuedAt.Time) {
+		return errTokenIssuedFuture
+	}
+	return nil
 }
 
 func sameAudiences(a, b []string) bool {
@@ -332,19 +370,26 @@ func (s *Server) authenticateServiceAccountToken(ctx context.Context, tok string
 	if err != nil || iss == nil || len(tok) > maxTokenBytes || strings.Count(tok, ".") != 2 {
 		return nil, nil, false, nil
 	}
-	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.ES384, jose.ES512, jose.PS256})
+	// A token that does not parse, names another algorithm or another
+	// issuer is not ours; once the issuer is ours, any failure (the
+	// signature) refuses it.
+	var claims tokenClaims
+	issuerOurs := false
+	parser := jwt.NewParser(jwt.WithValidMethods(tokenAlgs), jwt.WithoutClaimsValidation())
+	_, err = parser.ParseWithClaims(tok, &claims, func(*jwt.Token) (any, error) {
+		if claims.Issuer != iss.issuer {
+			return nil, errors.New("another issuer")
+		}
+		issuerOurs = true
+		return &iss.key.PublicKey, nil
+	})
+	if !issuerOurs {
+		return nil, nil, false, nil
+	}
 	if err != nil {
-		return nil, nil, false, nil
-	}
-	var unverified jwt.Claims
-	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil || unverified.Issuer != iss.issuer {
-		return nil, nil, false, nil
-	}
-	var public jwt.Claims
-	var private privateClaims
-	if err := parsed.Claims(&iss.key.PublicKey, &public, &private); err != nil {
 		return nil, nil, true, err
 	}
+	public, private := &claims.RegisteredClaims, &claims
 	if len(auds) == 0 {
 		auds = iss.audiences
 	}
@@ -364,13 +409,13 @@ func (s *Server) authenticateServiceAccountToken(ctx context.Context, tok string
 		return nil, nil, true, fmt.Errorf("token audiences %q is invalid for the target audiences %q", tokenAuds, auds)
 	}
 	now := s.clock.Now()
-	switch err := public.Validate(jwt.Expected{Time: now}); {
+	switch err := validateTokenTimes(public, now); {
 	case err == nil:
-	case errors.Is(err, jwt.ErrExpired):
+	case errors.Is(err, errTokenExpired):
 		return nil, nil, true, errors.New("service account token has expired")
-	case errors.Is(err, jwt.ErrNotValidYet):
+	case errors.Is(err, errTokenNotValidYet):
 		return nil, nil, true, errors.New("service account token is not valid yet")
-	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+	case errors.Is(err, errTokenIssuedFuture):
 		return nil, nil, true, errors.New("service account token is issued in the future")
 	default:
 		return nil, nil, true, errors.New("service account token claims could not be validated due to unexpected validation error")

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -443,5 +446,96 @@ func TestServiceAccountKeyFile(t *testing.T) {
 	}
 	if _, err := LoadOrCreateServiceAccountKey(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("directory as key: %v", err)
+	}
+}
+
+// TestTokenGoJoseCompat: tokens are upstream's format both ways. A token
+// the server issues verifies with go-jose (upstream kube-apiserver's JWT
+// library) and carries upstream's header and claims; a token go-jose signs
+// with the server's key, as upstream's issuer does, authenticates, with
+// go-jose's nbf/iat checks (one minute of leeway); a token naming an
+// algorithm upstream does not accept is not ours.
+func TestTokenGoJoseCompat(t *testing.T) {
+	e := newTokenEnv(t)
+	ctx := context.Background()
+	iss, err := e.s.TokenIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := e.admin.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := e.admin.CoreV1().ServiceAccounts("default").CreateToken(ctx, "default", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := josejwt.ParseSigned(tr.Status.Token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := parsed.Headers[0]; h.KeyID != iss.kid || h.ExtraHeaders["typ"] != "JWT" {
+		t.Errorf("header: kid %q typ %v, want %q JWT", h.KeyID, h.ExtraHeaders["typ"], iss.kid)
+	}
+	var public josejwt.Claims
+	var private struct {
+		K8s struct {
+			Namespace      string            `json:"namespace"`
+			ServiceAccount map[string]string `json:"serviceaccount"`
+		} `json:"kubernetes.io"`
+	}
+	if err := parsed.Claims(&iss.key.PublicKey, &public, &private); err != nil {
+		t.Fatalf("go-jose cannot verify the server's token: %v", err)
+	}
+	if public.Issuer != DefaultServiceAccountIssuer || public.Subject != "system:serviceaccount:default:default" ||
+		public.ID == "" || public.Expiry == nil || public.IssuedAt == nil || public.NotBefore == nil ||
+		private.K8s.Namespace != "default" || private.K8s.ServiceAccount["uid"] != string(sa.UID) {
+		t.Errorf("claims: %+v %+v", public, private)
+	}
+	if aud := claimPath(jwtPayload(t, tr.Status.Token), "aud"); fmt.Sprint(aud) != "["+DefaultServiceAccountIssuer+"]" {
+		t.Errorf("aud %#v, want a list", aud)
+	}
+
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: iss.key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clk.Now()
+	upstream := func(nbf, iat time.Time) string {
+		t.Helper()
+		tok, err := josejwt.Signed(signer).Claims(josejwt.Claims{
+			Issuer: DefaultServiceAccountIssuer, Subject: "system:serviceaccount:default:default",
+			Audience: josejwt.Audience{DefaultServiceAccountIssuer}, ID: "abc",
+			Expiry: josejwt.NewNumericDate(now.Add(time.Hour)), NotBefore: josejwt.NewNumericDate(nbf), IssuedAt: josejwt.NewNumericDate(iat),
+		}).Claims(map[string]any{"kubernetes.io": map[string]any{"namespace": "default",
+			"serviceaccount": map[string]string{"name": "default", "uid": string(sa.UID)}}}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	if st := e.review(t, upstream(now, now)); !st.Authenticated || st.User.Username != "system:serviceaccount:default:default" {
+		t.Errorf("go-jose's token: %+v", st)
+	}
+	if st := e.review(t, upstream(now.Add(50*time.Second), now)); !st.Authenticated {
+		t.Errorf("nbf within the leeway: %+v", st)
+	}
+	if st := e.review(t, upstream(now.Add(2*time.Minute), now)); st.Authenticated || st.Error != "service account token is not valid yet" {
+		t.Errorf("nbf in the future: %+v", st)
+	}
+	if st := e.review(t, upstream(now, now.Add(2*time.Minute))); st.Authenticated || st.Error != "service account token is issued in the future" {
+		t.Errorf("iat in the future: %+v", st)
+	}
+
+	hs, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("0123456789abcdef0123456789abcdef")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsTok, err := josejwt.Signed(hs).Claims(josejwt.Claims{Issuer: DefaultServiceAccountIssuer, Subject: "system:serviceaccount:default:default"}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := e.review(t, hsTok); st.Authenticated || st.Error != "[invalid bearer token, token lookup failed]" {
+		t.Errorf("HS256 token: %+v", st)
 	}
 }
