@@ -41,8 +41,14 @@
 //   - Finished Jobs and deleted ones: the finalizers of their pods are
 //     removed (orphan queue). Jobs with spec.managedBy other than
 //     kubernetes.io/job-controller are left alone.
-//   - Pod events are not batched by upstream's 1 s delay: the work queue
-//     already coalesces the events of a Job that arrive while it syncs.
+//   - Syncs are batched as upstream's (syncJobBatchPeriod, 1 s on the
+//     injected clock): a Job's creation, deletion or spec change
+//     (metadata.generation) syncs it at once; a pod's creation, update or
+//     deletion and a Job update that leaves the generation alone (its
+//     status writes) sync it 1 s later, so every event of that second is
+//     taken by one sync and one round of status writes. A pod's finalizer
+//     removal is recorded in the expectations at once. A re-creation
+//     back-off waits its remaining time, at least the batch period.
 //   - It works through the Kubernetes API only (client-go); time comes
 //     from the injected clock. Run returns when ctx ends.
 package job
@@ -90,6 +96,9 @@ const (
 	Component = "job-controller"
 	// ControllerName is the spec.managedBy value of the Jobs it syncs.
 	ControllerName = "kubernetes.io/job-controller"
+	// syncJobBatchPeriod is the delay of a sync caused by a pod event or a
+	// Job status update: the events within it make one sync.
+	syncJobBatchPeriod = time.Second
 )
 
 var controllerKind = batchv1.SchemeGroupVersion.WithKind("Job")
@@ -153,7 +162,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.podIndex = podInf.Informer().GetIndexer()
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
+		AddFunc:    c.enqueueImmediately,
 		UpdateFunc: c.updateJob,
 		DeleteFunc: c.deleteJob,
 	}); err != nil {
@@ -182,21 +191,38 @@ func (c *Controller) Run(ctx context.Context) error {
 
 func key(j metav1.Object) string { return j.GetNamespace() + "/" + j.GetName() }
 
-func (c *Controller) enqueue(o any) {
+// enqueueImmediately syncs a Job now: its creation, deletion or spec
+// change. o may be a tombstone.
+func (c *Controller) enqueueImmediately(o any) {
 	if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(o); err == nil {
 		c.queue.Add(k)
 	}
 }
 
-// updateJob (upstream's updateJob): sync, clean the pods of a finished
-// Job, and look again when activeDeadlineSeconds changed.
+// enqueueBatched syncs the Job k after the batch period (a sooner sync
+// already due is kept): pod events and Job status updates.
+func (c *Controller) enqueueBatched(k string) { c.later.AddAfter(k, syncJobBatchPeriod) }
+
+// enqueueWithDelay syncs the Job k after d, at least the batch period:
+// a pod re-creation delayed by the failure back-off.
+func (c *Controller) enqueueWithDelay(k string, d time.Duration) {
+	c.later.AddAfter(k, max(d, syncJobBatchPeriod))
+}
+
+// updateJob (upstream's updateJob): sync (at once when the spec changed,
+// batched otherwise), clean the pods of a finished Job, and look again
+// when activeDeadlineSeconds changed.
 func (c *Controller) updateJob(old, cur any) {
 	oj, ok1 := old.(*batchv1.Job)
 	nj, ok2 := cur.(*batchv1.Job)
 	if !ok1 || !ok2 {
 		return
 	}
-	c.queue.Add(key(nj))
+	if nj.Generation == oj.Generation {
+		c.enqueueBatched(key(nj))
+	} else {
+		c.queue.Add(key(nj))
+	}
 	if isFinished(nj) {
 		c.cleanupPodFinalizers(nj)
 	}
@@ -209,7 +235,7 @@ func (c *Controller) updateJob(old, cur any) {
 }
 
 func (c *Controller) deleteJob(o any) {
-	c.enqueue(o)
+	c.enqueueImmediately(o)
 	if j, ok := kubeutil.Object[*batchv1.Job](o); ok {
 		c.cleanupPodFinalizers(j)
 	}
@@ -257,7 +283,7 @@ func (c *Controller) addPod(o any) {
 	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
 		if j := c.resolve(p.Namespace, ref); j != nil {
 			c.exp.CreationObserved(key(j))
-			c.queue.Add(key(j))
+			c.enqueueBatched(key(j))
 		} else if hasFinalizer(p) {
 			c.orphans.Add(key(p))
 		}
@@ -267,7 +293,7 @@ func (c *Controller) addPod(o any) {
 		c.orphans.Add(key(p))
 	}
 	for _, j := range c.matching(p) {
-		c.queue.Add(key(j))
+		c.enqueueBatched(key(j))
 	}
 }
 
@@ -289,7 +315,7 @@ func (c *Controller) updatePod(old, cur any) {
 			if finRemoved {
 				c.finExp.observed(key(j), np.UID)
 			}
-			c.queue.Add(key(j))
+			c.enqueueBatched(key(j))
 		}
 	}
 	if curRef != nil {
@@ -303,7 +329,7 @@ func (c *Controller) updatePod(old, cur any) {
 		if finRemoved {
 			c.finExp.observed(key(j), np.UID)
 		}
-		c.queue.Add(key(j))
+		c.enqueueBatched(key(j))
 		return
 	}
 	if hasFinalizer(np) {
@@ -311,7 +337,7 @@ func (c *Controller) updatePod(old, cur any) {
 	}
 	if refChanged || !equality.Semantic.DeepEqual(op.Labels, np.Labels) {
 		for _, j := range c.matching(np) {
-			c.queue.Add(key(j))
+			c.enqueueBatched(key(j))
 		}
 	}
 }
@@ -343,7 +369,7 @@ func (c *Controller) deletePod(o any, final bool) {
 	if final || !fin {
 		c.finExp.observed(k, p.UID)
 	}
-	c.queue.Add(k)
+	c.enqueueBatched(k)
 }
 
 // syncOrphanPod removes the tracking finalizer from a pod whose Job is
@@ -957,7 +983,7 @@ func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (i
 	}
 	if !hasBackoffLimitPerIndex(j) {
 		if rem := sc.newBackoff.remaining(c.clk); rem > 0 {
-			c.later.AddAfter(k, rem)
+			c.enqueueWithDelay(k, rem)
 			return active, nil
 		}
 	}
@@ -976,7 +1002,7 @@ func (c *Controller) manage(ctx context.Context, j *batchv1.Job, sc *syncCtx) (i
 				}
 			}
 			if len(now) == 0 && minRem > 0 {
-				c.later.AddAfter(k, minRem)
+				c.enqueueWithDelay(k, minRem)
 				return active, nil
 			}
 			indexes = now

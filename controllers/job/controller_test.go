@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
@@ -28,10 +31,61 @@ import (
 
 type env struct {
 	cs     kubernetes.Interface
-	clk    *clocktesting.FakeClock
+	clk    *batchClock
 	start  func() // starts a controller (again)
 	stop   func() // stops the running one
 	server *apiserver.Server
+	ctrl   *Controller // the running one
+}
+
+// batchClock is the fake clock with the deadlines of the timers the
+// controller made, so that a test can let time pass up to a batched sync
+// (syncJobBatchPeriod) and no further.
+type batchClock struct {
+	*clocktesting.FakeClock
+	mu     sync.Mutex
+	timers []*batchTimer
+}
+
+type batchTimer struct {
+	clock.Timer
+	at      time.Time
+	stopped atomic.Bool
+}
+
+func (t *batchTimer) Stop() bool { t.stopped.Store(true); return t.Timer.Stop() }
+
+func (c *batchClock) NewTimer(d time.Duration) clock.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &batchTimer{Timer: c.FakeClock.NewTimer(d), at: c.FakeClock.Now().Add(d)}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// stepBatch moves the clock to the earliest pending timer due within the
+// batch period, as a second of real time would; false when there is none.
+func (c *batchClock) stepBatch() bool {
+	c.mu.Lock()
+	now := c.FakeClock.Now()
+	var next time.Time
+	live := c.timers[:0]
+	for _, t := range c.timers {
+		if t.stopped.Load() || !t.at.After(now) {
+			continue
+		}
+		live = append(live, t)
+		if !t.at.After(now.Add(syncJobBatchPeriod)) && (next.IsZero() || t.at.Before(next)) {
+			next = t.at
+		}
+	}
+	c.timers = live
+	c.mu.Unlock()
+	if next.IsZero() {
+		return false
+	}
+	c.Step(next.Sub(now))
+	return true
 }
 
 func setup(t *testing.T) *env {
@@ -42,7 +96,7 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{clk: clocktesting.NewFakeClock(time.Now()), server: s}
+	e := &env{clk: &batchClock{FakeClock: clocktesting.NewFakeClock(time.Now())}, server: s}
 	cs, err := kubernetes.NewForConfig(s.InProcessConfig(s.Handler(apiserver.HandlerOptions{})))
 	if err != nil {
 		t.Fatal(err)
@@ -54,9 +108,11 @@ func setup(t *testing.T) *env {
 		cctx, cc := context.WithCancel(ctx)
 		ccancel, done = cc, make(chan struct{})
 		d := done
+		c := New(cs, e.clk)
+		e.ctrl = c
 		go func() {
 			defer close(d)
-			New(cs, e.clk).Run(cctx)
+			c.Run(cctx)
 		}()
 	}
 	e.stop = func() {
@@ -106,6 +162,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// waitBatched is waitFor for what a pod event or a Job status update
+// brings: the clock moves to each batched sync (syncJobBatchPeriod) due
+// while cond is false, never further than a batch period at a time.
+func (e *env) waitBatched(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (fake clock %v)", what, e.clk.Now())
+		}
+		e.clk.stepBatch()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// settle lets the controller take what it was sent: for d of real time
+// the clock moves to each batched sync due (the batched counterpart of a
+// sleep before a check that nothing happened).
+func (e *env) settle(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		e.clk.stepBatch()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pump moves the clock to each batched sync as it comes due until the
+// test ends: for tests that react to the watch rather than wait.
+func (e *env) pump(t *testing.T) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+				e.clk.stepBatch()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
 }
 
 func (e *env) job(t *testing.T, name string) *batchv1.Job {
@@ -253,9 +353,9 @@ func TestRunToCompletion(t *testing.T) {
 		}
 		e.finish(t, ps[0].Name, 0)
 		done++
-		waitFor(t, fmt.Sprintf("succeeded %d", done), func() bool { return e.job(t, "ok").Status.Succeeded == int32(done) })
+		e.waitBatched(t, fmt.Sprintf("succeeded %d", done), func() bool { return e.job(t, "ok").Status.Succeeded == int32(done) })
 	}
-	waitFor(t, "Complete", func() bool { return cond(e.job(t, "ok"), batchv1.JobComplete) != nil })
+	e.waitBatched(t, "Complete", func() bool { return cond(e.job(t, "ok"), batchv1.JobComplete) != nil })
 	j = e.job(t, "ok")
 	sc, c := cond(j, batchv1.JobSuccessCriteriaMet), cond(j, batchv1.JobComplete)
 	if sc == nil || sc.Reason != "CompletionsReached" || sc.Message != "Reached expected number of succeeded pods" || c.Reason != "CompletionsReached" {
@@ -288,8 +388,9 @@ func TestRunToCompletion(t *testing.T) {
 // TestBackoffLimitNever: "should run a job to completion when tasks
 // sometimes fail and are not locally restarted" and the backoffLimit:
 // under restartPolicy Never exactly backoffLimit+1 pods fail, the
-// replacements wait 10 s, then 20 s (fake clock), and the Job fails with
-// BackoffLimitExceeded.
+// replacements wait 10 s, then 20 s after the failure (fake clock; the
+// failure itself is seen by the batched sync 1 s after it), and the Job
+// fails with BackoffLimitExceeded.
 func TestBackoffLimitNever(t *testing.T) {
 	e := setup(t)
 	j := newJob("bl", ptr.To[int32](1), ptr.To[int32](1))
@@ -297,25 +398,30 @@ func TestBackoffLimitNever(t *testing.T) {
 	e.create(t, j)
 	for i := 0; i < 3; i++ {
 		waitFor(t, fmt.Sprintf("pod %d", i+1), func() bool { return len(e.running(t, "bl")) == 1 })
+		failedAt := e.clk.Now()
 		e.finish(t, e.running(t, "bl")[0].Name, 1)
-		waitFor(t, fmt.Sprintf("failed %d", i+1), func() bool { return e.job(t, "bl").Status.Failed == int32(i+1) })
+		e.waitBatched(t, fmt.Sprintf("failed %d", i+1), func() bool { return e.job(t, "bl").Status.Failed == int32(i+1) })
 		if i == 2 {
 			break
 		}
-		// back-off: no replacement before 10 s << i.
+		// back-off: no replacement before 10 s << i after the failure.
 		wait := DefaultPodFailureBackOff << i
 		time.Sleep(100 * time.Millisecond)
 		if n := len(e.running(t, "bl")); n != 0 {
 			t.Fatalf("failure %d: a replacement before the back-off", i+1)
 		}
-		e.clk.Step(wait - time.Second)
+		if at := failedAt.Add(wait - time.Second); e.clk.Now().After(at) {
+			t.Fatalf("failure %d: the clock at %v, past 1 s before the back-off", i+1, e.clk.Now().Sub(failedAt))
+		} else {
+			e.clk.SetTime(at)
+		}
 		time.Sleep(100 * time.Millisecond)
 		if n := len(e.running(t, "bl")); n != 0 {
 			t.Fatalf("failure %d: a replacement 1 s before the %v back-off", i+1, wait)
 		}
 		e.clk.Step(time.Second)
 	}
-	waitFor(t, "Failed", func() bool { return cond(e.job(t, "bl"), batchv1.JobFailed) != nil })
+	e.waitBatched(t, "Failed", func() bool { return cond(e.job(t, "bl"), batchv1.JobFailed) != nil })
 	j = e.job(t, "bl")
 	f, ft := cond(j, batchv1.JobFailed), cond(j, batchv1.JobFailureTarget)
 	if f.Reason != "BackoffLimitExceeded" || f.Message != "Job has reached the specified backoff limit" || ft == nil || ft.Reason != f.Reason {
@@ -349,18 +455,18 @@ func TestBackoffLimitOnFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		if restarts == 1 {
-			time.Sleep(100 * time.Millisecond)
+			e.settle(100 * time.Millisecond)
 			if cond(e.job(t, "of"), batchv1.JobFailureTarget) != nil {
 				t.Fatal("failed after 1 restart with backoffLimit 2")
 			}
 		}
 	}
-	waitFor(t, "FailureTarget BackoffLimitExceeded", func() bool {
+	e.waitBatched(t, "FailureTarget BackoffLimitExceeded", func() bool {
 		c := cond(e.job(t, "of"), batchv1.JobFailureTarget)
 		return c != nil && c.Reason == "BackoffLimitExceeded"
 	})
 	// unbound, so deleted at once once its finalizer is removed
-	waitFor(t, "the pod deleted", func() bool { return len(e.running(t, "of")) == 0 })
+	e.waitBatched(t, "the pod deleted", func() bool { return len(e.running(t, "of")) == 0 })
 }
 
 // TestActiveDeadline: "should fail when exceeds active deadline": at
@@ -386,7 +492,7 @@ func TestActiveDeadline(t *testing.T) {
 		return c != nil && c.Reason == "DeadlineExceeded" && c.Message == "Job was active longer than specified deadline"
 	})
 	// No kubelet here: the deleted pods stay terminating, so Failed waits.
-	waitFor(t, "terminating 2", func() bool {
+	e.waitBatched(t, "terminating 2", func() bool {
 		s := e.job(t, "dl").Status
 		return s.Terminating != nil && *s.Terminating == 2 && s.Active == 0
 	})
@@ -396,7 +502,7 @@ func TestActiveDeadline(t *testing.T) {
 	for _, p := range e.pods(t, "dl") {
 		e.finish(t, p.Name, 137)
 	}
-	waitFor(t, "Failed DeadlineExceeded", func() bool {
+	e.waitBatched(t, "Failed DeadlineExceeded", func() bool {
 		c := cond(e.job(t, "dl"), batchv1.JobFailed)
 		return c != nil && c.Reason == "DeadlineExceeded"
 	})
@@ -429,13 +535,13 @@ func TestSuspend(t *testing.T) {
 		}
 	}
 	setSuspend(false)
-	waitFor(t, "2 pods and Resumed", func() bool {
+	e.waitBatched(t, "2 pods and Resumed", func() bool {
 		j := e.job(t, "sus")
 		c := findCondition(j.Status.Conditions, batchv1.JobSuspended)
 		return len(e.running(t, "sus")) == 2 && c != nil && c.Status == corev1.ConditionFalse && c.Reason == "JobResumed" && j.Status.StartTime != nil
 	})
 	setSuspend(true)
-	waitFor(t, "pods deleted, Suspended again", func() bool {
+	e.waitBatched(t, "pods deleted, Suspended again", func() bool {
 		return len(e.running(t, "sus")) == 0 && cond(e.job(t, "sus"), batchv1.JobSuspended) != nil
 	})
 	waitFor(t, "events", func() bool {
@@ -471,12 +577,12 @@ func TestIndexed(t *testing.T) {
 	e.finish(t, seen["0"], 0)
 	e.finish(t, seen["1"], 0)
 	e.finish(t, seen["3"], 0)
-	waitFor(t, "completedIndexes 0,1,3", func() bool {
+	e.waitBatched(t, "completedIndexes 0,1,3", func() bool {
 		s := e.job(t, "ix").Status
 		return s.CompletedIndexes == "0,1,3" && s.Succeeded == 3
 	})
 	e.finish(t, seen["2"], 0)
-	waitFor(t, "Complete", func() bool { return cond(e.job(t, "ix"), batchv1.JobComplete) != nil })
+	e.waitBatched(t, "Complete", func() bool { return cond(e.job(t, "ix"), batchv1.JobComplete) != nil })
 	if s := e.job(t, "ix").Status; s.CompletedIndexes != "0-3" || s.Succeeded != 4 {
 		t.Fatalf("status %+v", s)
 	}
@@ -502,21 +608,27 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 		return m
 	}
 	m := byIx()
+	failedAt := e.clk.Now()
 	e.finish(t, m["1"].Name, 1)
 	e.finish(t, m["0"].Name, 0)
-	e.clk.Step(DefaultPodFailureBackOff)
+	e.waitBatched(t, "completedIndexes 0", func() bool { return e.job(t, "pi").Status.CompletedIndexes == "0" })
+	time.Sleep(100 * time.Millisecond)
+	if _, ok := byIx()["1"]; ok {
+		t.Fatal("index 1 replaced before the back-off")
+	}
+	e.clk.SetTime(failedAt.Add(DefaultPodFailureBackOff))
 	waitFor(t, "index 1 replaced", func() bool { _, ok := byIx()["1"]; return ok })
 	r := byIx()["1"]
 	if r.Annotations[batchv1.JobIndexFailureCountAnnotation] != "1" {
 		t.Fatalf("replacement annotations %v", r.Annotations)
 	}
 	e.finish(t, r.Name, 1)
-	waitFor(t, "failedIndexes 1", func() bool {
+	e.waitBatched(t, "failedIndexes 1", func() bool {
 		s := e.job(t, "pi").Status
 		return s.FailedIndexes != nil && *s.FailedIndexes == "1"
 	})
 	e.finish(t, byIx()["2"].Name, 0)
-	waitFor(t, "Failed FailedIndexes", func() bool {
+	e.waitBatched(t, "Failed FailedIndexes", func() bool {
 		c := cond(e.job(t, "pi"), batchv1.JobFailed)
 		return c != nil && c.Reason == "FailedIndexes" && c.Message == "Job has failed indexes"
 	})
@@ -542,7 +654,7 @@ func TestPodFailurePolicy(t *testing.T) {
 	first := e.running(t, "pfp")[0].Name
 	e.finish(t, first, 137, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI"})
 	// upstream's back-off record takes every new failure, ignored ones too
-	waitFor(t, "the ignored failure seen", func() bool {
+	e.waitBatched(t, "the ignored failure seen", func() bool {
 		p, _ := e.cs.CoreV1().Pods("default").Get(context.Background(), first, metav1.GetOptions{})
 		return p == nil || !hasFin(p)
 	})
@@ -553,7 +665,7 @@ func TestPodFailurePolicy(t *testing.T) {
 	}
 	second := e.running(t, "pfp")[0].Name
 	e.finish(t, second, 42)
-	waitFor(t, "Failed PodFailurePolicy", func() bool {
+	e.waitBatched(t, "Failed PodFailurePolicy", func() bool {
 		c := cond(e.job(t, "pfp"), batchv1.JobFailed)
 		return c != nil && c.Reason == "PodFailurePolicy"
 	})
@@ -585,17 +697,17 @@ func TestSuccessPolicy(t *testing.T) {
 			e.finish(t, p.Name, 0)
 		}
 	}
-	waitFor(t, "SuccessCriteriaMet", func() bool {
+	e.waitBatched(t, "SuccessCriteriaMet", func() bool {
 		c := cond(e.job(t, "sp"), batchv1.JobSuccessCriteriaMet)
 		return c != nil && c.Reason == "SuccessPolicy" && c.Message == "Matched rules at index 0"
 	})
-	waitFor(t, "others deleted", func() bool { return len(e.running(t, "sp")) == 0 })
+	e.waitBatched(t, "others deleted", func() bool { return len(e.running(t, "sp")) == 0 })
 	for _, p := range e.pods(t, "sp") {
 		if p.DeletionTimestamp != nil {
 			e.finish(t, p.Name, 137)
 		}
 	}
-	waitFor(t, "Complete", func() bool {
+	e.waitBatched(t, "Complete", func() bool {
 		c := cond(e.job(t, "sp"), batchv1.JobComplete)
 		return c != nil && c.Reason == "SuccessPolicy"
 	})
@@ -617,7 +729,7 @@ func TestAdoptAndRelease(t *testing.T) {
 	if _, err := e.cs.CoreV1().Pods("default").Patch(ctx, p.Name, types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/ownerReferences"},{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "adopted with the finalizer", func() bool {
+	e.waitBatched(t, "adopted with the finalizer", func() bool {
 		cur, _ := e.cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
 		ref := metav1.GetControllerOf(cur)
 		return ref != nil && ref.UID == j.UID && hasFin(cur)
@@ -626,11 +738,11 @@ func TestAdoptAndRelease(t *testing.T) {
 	if _, err := e.cs.CoreV1().Pods("default").Patch(ctx, p.Name, types.MergePatchType, []byte(`{"metadata":{"labels":{"batch.kubernetes.io/controller-uid":null,"controller-uid":null}}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "released", func() bool {
+	e.waitBatched(t, "released", func() bool {
 		cur, _ := e.cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
 		return metav1.GetControllerOf(cur) == nil
 	})
-	waitFor(t, "the released pod's finalizer removed, a replacement", func() bool {
+	e.waitBatched(t, "the released pod's finalizer removed, a replacement", func() bool {
 		cur, _ := e.cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
 		owned := 0
 		for _, q := range e.running(t, "ad") {
@@ -672,7 +784,7 @@ func TestRestartCountsOnce(t *testing.T) {
 		return s.Succeeded == 2 && s.UncountedTerminatedPods != nil && len(s.UncountedTerminatedPods.Succeeded) == 0
 	})
 	e.finish(t, ps[2].Name, 0)
-	waitFor(t, "Complete", func() bool { return cond(e.job(t, "rs"), batchv1.JobComplete) != nil })
+	e.waitBatched(t, "Complete", func() bool { return cond(e.job(t, "rs"), batchv1.JobComplete) != nil })
 	if s := e.job(t, "rs").Status; s.Succeeded != 3 {
 		t.Fatalf("succeeded %d, want 3", s.Succeeded)
 	}
@@ -741,15 +853,15 @@ func TestHostileStatusAndPods(t *testing.T) {
 	if _, err := e.cs.BatchV1().Jobs("default").Patch(ctx, "hx", types.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the bogus pod adopted and deleted", func() bool {
+	e.waitBatched(t, "the bogus pod adopted and deleted", func() bool {
 		_, err := e.cs.CoreV1().Pods("default").Get(ctx, "bogus", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
-	waitFor(t, "3 indexed pods", func() bool { return len(e.running(t, "hx")) == 3 })
+	e.waitBatched(t, "3 indexed pods", func() bool { return len(e.running(t, "hx")) == 3 })
 	for _, p := range e.running(t, "hx") {
 		e.finish(t, p.Name, 0)
 	}
-	waitFor(t, "Complete", func() bool { return cond(e.job(t, "hx"), batchv1.JobComplete) != nil })
+	e.waitBatched(t, "Complete", func() bool { return cond(e.job(t, "hx"), batchv1.JobComplete) != nil })
 	if s := e.job(t, "hx").Status; s.CompletedIndexes != "0-2" || s.Succeeded != 3 {
 		t.Fatalf("status %+v", s)
 	}

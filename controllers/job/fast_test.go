@@ -32,6 +32,7 @@ func uids(ps []*corev1.Pod) map[types.UID]bool {
 // unfinished, and exactly completions pods exist in the end.
 func TestFastCompletionsNeverExceedParallelism(t *testing.T) {
 	e := setup(t)
+	e.pump(t) // each batched sync as it comes due
 	ctx := context.Background()
 	w, err := e.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=fast"})
 	if err != nil {

@@ -29,7 +29,7 @@ func TestHostile13PodsDeletedBehindItsBack(t *testing.T) {
 		}
 		gone = append(gone, p.Name)
 	}
-	waitFor(t, "the deleted pods gone (finalizer removed)", func() bool {
+	e.waitBatched(t, "the deleted pods gone (finalizer removed)", func() bool {
 		for _, n := range gone {
 			if _, err := e.cs.CoreV1().Pods("default").Get(ctx, n, metav1.GetOptions{}); err == nil {
 				return false
@@ -64,7 +64,7 @@ func TestHostile13HugeJob(t *testing.T) {
 		j = e.job(t, "huge")
 		j.Spec.Suspend = ptr.To(true)
 	}
-	waitFor(t, "suspended: no active pods", func() bool {
+	e.waitBatched(t, "suspended: no active pods", func() bool {
 		return len(e.running(t, "huge")) == 0 && e.job(t, "huge").Status.Active == 0
 	})
 }
@@ -92,7 +92,7 @@ func TestHostile13BackoffLimitHuge(t *testing.T) {
 		e.finish(t, name, 1)
 		if i >= 60 {
 			// Past the cap a new pod may come only after 6 minutes.
-			time.Sleep(50 * time.Millisecond)
+			e.settle(50 * time.Millisecond)
 			if r := e.running(t, "bo"); len(r) != 0 && r[0].Name != name {
 				t.Fatalf("failure %d: a new pod at once (back-off wrapped?)", i)
 			}
