@@ -923,6 +923,7 @@
       }
     }
     resize() {
+      if (!this.screen.isConnected || !this.screen.clientWidth) return; // not shown
       const sz = this.fit();
       if (sz.rows === this.vt.rows && sz.cols === this.vt.cols) return;
       this.vt.resize(sz.rows, sz.cols);
@@ -942,7 +943,8 @@
       if (this.ws) { this.frame(255, new Uint8Array([0])); this.ws.close(); }
     }
     key(e) {
-      if (e.metaKey || e.isComposing) return false;
+      // Meta, and Ctrl+Shift (copy and paste in terminals), stay the browser's.
+      if (e.metaKey || e.isComposing || (e.ctrlKey && e.shiftKey)) return false;
       const cur = this.vt.appCursor ? '\x1bO' : '\x1b[';
       const map = { Enter: '\r', Backspace: '\x7f', Tab: '\t', Escape: '\x1b', ArrowUp: cur + 'A', ArrowDown: cur + 'B', ArrowRight: cur + 'C', ArrowLeft: cur + 'D',
         Home: cur + 'H', End: cur + 'F', Delete: '\x1b[3~', Insert: '\x1b[2~', PageUp: '\x1b[5~', PageDown: '\x1b[6~' };
