@@ -127,6 +127,17 @@ type Options struct {
 	TunnelListener net.Listener
 	TunnelCert     *tls.Certificate
 	TunnelCA       []byte
+	// RotateCertificates renews the API credential's client certificate,
+	// when it is the node's own (CN system:node:<NodeName>), through
+	// CertificateSigningRequests at 70–90% of its lifetime (clientcert.go,
+	// the kubelet's --rotate-certificates), and keeps the kubelet serving
+	// certificate it got from the cluster CA across restarts. Both are
+	// kept in CertDir (<DataDir>/pki when empty) as
+	// kubelet-client-current.pem and kubelet-server-current.pem.
+	RotateCertificates bool
+	CertDir            string
+	// Clock times the certificates' renewals (the real clock when nil).
+	Clock clock.Clock
 	// Registry configures pulls of OCI images.
 	Registry *images.RegistryConfig
 	// Progress receives the agent's log lines.
@@ -159,6 +170,12 @@ func Run(ctx context.Context, o Options) (err error) {
 			return err
 		}
 	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.CertDir == "" {
+		o.CertDir = filepath.Join(o.DataDir, "pki")
+	}
 	if o.WasmArch {
 		o.Labels = maps.Clone(o.Labels)
 		if o.Labels == nil {
@@ -188,6 +205,17 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := nodeutil.PrepareDataDir(o.DataDir); err != nil {
 		return err
 	}
+	var clientCerts *ClientCerts
+	if o.RotateCertificates {
+		// From here on, every connection reads the client certificate
+		// from the cert dir (clientcert.go).
+		if clientCerts, o.API, err = NewClientCerts(o.API, o.NodeName, o.CertDir, o.Clock, logf); err != nil {
+			return err
+		}
+		if clientCerts == nil {
+			logf("node %s: its credential is not the node's client certificate (CN system:node:%s): not rotated", o.NodeName, o.NodeName)
+		}
+	}
 	clusterCIDR, _, err := pods.NodePodCIDRs(o.ClusterCIDR, o.NodeCIDRMaskSize, 1)
 	if err != nil {
 		return err
@@ -201,6 +229,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if err := waitForAPI(ctx, client, o.NodeName, logf); err != nil {
 		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if clientCerts != nil {
+		go clientCerts.Run(runCtx, client.CoreV1().RESTClient())
 	}
 	podCIDR := o.PodCIDR
 	if podCIDR == "" {
@@ -242,8 +275,6 @@ func Run(ctx context.Context, o Options) (err error) {
 		HostFDs:       hostFDs,
 	})
 	defer netw.Close()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	shared := kubeutil.NewSharedFactory(client)
 	defer shared.Shutdown()
 	// The service proxy reads EndpointSlices, which a kube-apiserver's
@@ -258,7 +289,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("agent: %w", err)
 	}
 	if o.TunnelListener != nil {
-		ov, err := startPodOverlay(runCtx, &o, client, shared, netw, logf) // overlay.go
+		ov, err := startPodOverlay(runCtx, &o, clientCerts, client, shared, netw, logf) // overlay.go
 		if err != nil {
 			return err
 		}
@@ -317,7 +348,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		cert = &c
 		// The cluster CA's certificate, once issued (servingcert.go).
-		serving = NewServingCerts(client.CoreV1().RESTClient(), o.NodeName, net.IP(o.NodeIP.AsSlice()), cert, clock.RealClock{}, logf)
+		serving = NewServingCerts(client.CoreV1().RESTClient(), o.NodeName, net.IP(o.NodeIP.AsSlice()), cert, o.Clock, logf)
+		if o.RotateCertificates {
+			serving.SetCertDir(o.CertDir)
+		}
 	}
 	tlsCfg, err := pods.KubeletTLSConfig(*cert, clientCA)
 	if err != nil {
@@ -341,7 +375,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			return err
 		}
 		for _, api := range targets {
-			go tunnel.Run(runCtx, api, o.NodeName, srv, tlsCfg, logf)
+			runTunnel(runCtx, clientCerts, api, o.NodeName, srv, tlsCfg, logf)
 		}
 	}
 	defer func() {
@@ -368,6 +402,37 @@ func Run(ctx context.Context, o Options) (err error) {
 		<-agentErr
 		return fmt.Errorf("agent: kubelet API: %w", err)
 	}
+}
+
+// runTunnel keeps a reverse tunnel to api open; with clientCerts, it is
+// re-opened with each renewed client certificate.
+func runTunnel(ctx context.Context, clientCerts *ClientCerts, api *rest.Config, node string, srv *http.Server, tlsCfg *tls.Config, logf func(string, ...any)) {
+	if clientCerts == nil {
+		go tunnel.Run(ctx, api, node, srv, tlsCfg, logf)
+		return
+	}
+	renewed := make(chan struct{}, 1)
+	clientCerts.OnRotate(func() {
+		select {
+		case renewed <- struct{}{}:
+		default:
+		}
+	})
+	go func() {
+		for ctx.Err() == nil {
+			tctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { tunnel.Run(tctx, api, node, srv, tlsCfg, logf); close(done) }()
+			select {
+			case <-renewed:
+			case <-done: // ctx ended or srv closed
+				stop()
+				return
+			}
+			stop()
+			<-done
+		}
+	}()
 }
 
 // WasmArch is the kubernetes.io/arch of a Node registered with

@@ -65,8 +65,15 @@ func tunnelCertOf(o *Options) (tls.Certificate, error) {
 
 // startPodOverlay starts the agent's end of the pod network tunnels and
 // keeps its peers and its own Node's annotation in step with the Nodes.
-func startPodOverlay(ctx context.Context, o *Options, client kubernetes.Interface, shared informers.SharedInformerFactory, netw *network.Network, logf func(string, ...any)) (*overlay.Overlay, error) {
-	cert, err := tunnelCertOf(o)
+func startPodOverlay(ctx context.Context, o *Options, clientCerts *ClientCerts, client kubernetes.Interface, shared informers.SharedInformerFactory, netw *network.Network, logf func(string, ...any)) (*overlay.Overlay, error) {
+	var cert tls.Certificate
+	var err error
+	var current func() *tls.Certificate
+	if clientCerts != nil && o.TunnelCert == nil {
+		cert, current = *clientCerts.Current(), clientCerts.Current
+	} else {
+		cert, err = tunnelCertOf(o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("agent: the pod network tunnel needs the node's certificate: %w", err)
 	}
@@ -80,7 +87,7 @@ func startPodOverlay(ctx context.Context, o *Options, client kubernetes.Interfac
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("agent: the pod network tunnel needs the cluster CA (PEM)")
 	}
-	ov, err := overlay.New(overlay.Config{Network: netw, NodeName: o.NodeName, Certificate: cert, CA: pool, Listener: o.TunnelListener,
+	ov, err := overlay.New(overlay.Config{Network: netw, NodeName: o.NodeName, Certificate: cert, CurrentCertificate: current, CA: pool, Listener: o.TunnelListener,
 		Logf: func(f string, a ...any) { logf("node %s: "+f, append([]any{o.NodeName}, a...)...) }})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)

@@ -24,8 +24,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +71,32 @@ type ServingCerts struct {
 	logf     func(string, ...any)
 	fallback *tls.Certificate
 	cur      atomic.Pointer[tls.Certificate]
+	dir      string
+}
+
+// SetCertDir keeps the certificates in dir as kubelet-server-current.pem
+// (clientcert.go's store): Run starts from a still valid one there, for
+// the node's name and address, instead of a new request, as the kubelet
+// does after a restart.
+func (m *ServingCerts) SetCertDir(dir string) { m.dir = dir }
+
+// stored is the still valid certificate in the cert dir, nil if none.
+func (m *ServingCerts) stored() *tls.Certificate {
+	if m.dir == "" {
+		return nil
+	}
+	c, err := loadPair(CurrentCertPath(m.dir, ServingCertPrefix))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			m.logf("node %s: ignoring its stored serving certificate: %v", m.node, err)
+		}
+		return nil
+	}
+	leaf, err := leafOf(c)
+	if err != nil || !m.clock.Now().Before(leaf.NotAfter) || leaf.VerifyHostname(m.node) != nil || leaf.VerifyHostname(m.ip.String()) != nil {
+		return nil
+	}
+	return c
 }
 
 // NewServingCerts is the serving certificates of node at ip, requested
@@ -109,8 +135,16 @@ func RotationDeadline(leaf *x509.Certificate, jitter float64) time.Time {
 func (m *ServingCerts) Run(ctx context.Context) {
 	delay := time.Second
 	lastErr := ""
+	kept := m.stored()
 	for ctx.Err() == nil {
-		c, err := m.request(ctx)
+		c, err := kept, error(nil)
+		if kept != nil {
+			kept = nil
+		} else if c, err = m.request(ctx); err == nil && m.dir != "" {
+			if err := storePair(m.dir, ServingCertPrefix, c, m.clock.Now()); err != nil {
+				m.logf("node %s: keeping its serving certificate: %v", m.node, err)
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -129,8 +163,7 @@ func (m *ServingCerts) Run(ctx context.Context) {
 		}
 		delay, lastErr = time.Second, ""
 		m.cur.Store(c)
-		j, _ := rand.Int(rand.Reader, big.NewInt(1<<20))
-		deadline := RotationDeadline(c.Leaf, float64(j.Int64())/(1<<20))
+		deadline := jitteredDeadline(c.Leaf)
 		m.logf("node %s: kubelet serving certificate from the cluster CA, valid until %s, renewed at %s", m.node,
 			c.Leaf.NotAfter.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339))
 		t := m.clock.NewTimer(deadline.Sub(m.clock.Now()))
@@ -170,14 +203,23 @@ func (m *ServingCerts) request(ctx context.Context) (*tls.Certificate, error) {
 	if m.cur.Load() == nil {
 		m.waitForAddress(ctx)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.CertificateRequest{
+	return requestCert(ctx, m.rest, &x509.CertificateRequest{
 		Subject:     pkix.Name{CommonName: "system:node:" + m.node, Organization: []string{"system:nodes"}},
 		DNSNames:    []string{m.node},
 		IPAddresses: []net.IP{m.ip},
+	}, "kubernetes.io/kubelet-serving", []string{"digital signature", "server auth"}, func(name string) {
+		m.logf("node %s: waiting for CertificateSigningRequest %s to be approved (kubectl certificate approve %s)", m.node, name, name)
+	})
+}
+
+// requestCert creates a CertificateSigningRequest of a new P-256 key for
+// tmpl through c, for signer with usages, and waits until it is signed
+// (the key pair), denied or failed (an error); waiting is told the
+// request's name once it has waited a few seconds.
+func requestCert(ctx context.Context, c rest.Interface, tmpl *x509.CertificateRequest, signer string, usages []string, waiting func(string)) (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
@@ -186,14 +228,14 @@ func (m *ServingCerts) request(ctx context.Context) (*tls.Certificate, error) {
 	csr := &csrObject{APIVersion: "certificates.k8s.io/v1", Kind: "CertificateSigningRequest"}
 	csr.Metadata.GenerateName = "csr-"
 	csr.Spec.Request = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-	csr.Spec.SignerName = "kubernetes.io/kubelet-serving"
-	csr.Spec.Usages = []string{"digital signature", "server auth"}
+	csr.Spec.SignerName = signer
+	csr.Spec.Usages = usages
 	body, _ := json.Marshal(csr)
-	if err := m.do(ctx, m.rest.Post().AbsPath(csrPath).Body(body), csr); err != nil {
+	if err := doCSR(ctx, c.Post().AbsPath(csrPath).Body(body), csr); err != nil {
 		return nil, fmt.Errorf("creating its CertificateSigningRequest: %w", err)
 	}
 	name := csr.Metadata.Name
-	waiting := false
+	told := false
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
 		for _, c := range csr.Status.Conditions {
 			if (c.Type == "Denied" || c.Type == "Failed") && c.Status == corev1.ConditionTrue {
@@ -203,23 +245,23 @@ func (m *ServingCerts) request(ctx context.Context) (*tls.Certificate, error) {
 		if len(csr.Status.Certificate) > 0 {
 			return keyPair(csr.Status.Certificate, key)
 		}
-		if !waiting && wait >= 4*time.Second {
-			m.logf("node %s: waiting for CertificateSigningRequest %s to be approved (kubectl certificate approve %s)", m.node, name, name)
-			waiting = true
+		if !told && wait >= 4*time.Second && waiting != nil {
+			waiting(name)
+			told = true
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(wait):
 		}
-		if err := m.do(ctx, m.rest.Get().AbsPath(csrPath, name), csr); err != nil {
+		if err := doCSR(ctx, c.Get().AbsPath(csrPath, name), csr); err != nil {
 			return nil, fmt.Errorf("reading CertificateSigningRequest %s: %w", name, err)
 		}
 	}
 }
 
-// do sends req as JSON and decodes its answer into out.
-func (m *ServingCerts) do(ctx context.Context, req *rest.Request, out *csrObject) error {
+// doCSR sends req as JSON and decodes its answer into out.
+func doCSR(ctx context.Context, req *rest.Request, out *csrObject) error {
 	b, err := req.SetHeader("Content-Type", "application/json").SetHeader("Accept", "application/json").Do(ctx).Raw()
 	if err != nil {
 		return err

@@ -63,7 +63,11 @@ The agent joins in one of two ways:
     is the pinned one, then trades the token for its own node credential (user
     system:node:<node-name>, which may act only as that node), kept in
     <data-dir>/kubeconfig: a restarted agent uses it and needs no token. An
-    API server not reachable yet is retried.
+    API server not reachable yet is retried. The agent renews that
+    certificate through a CertificateSigningRequest at 70-90% of its
+    lifetime and keeps the current one in <data-dir>/pki (--cert-dir), as
+    the kubelet's kubelet-client-current.pem; serve approves a node's
+    request for itself.
   - with an existing credential: --kubeconfig (e.g. serve's admin kubeconfig,
     <data-dir>/kubeconfig of 'wasmpod serve --listen'), or --server with
     --token and --certificate-authority.
@@ -93,6 +97,8 @@ images, go:// references or absolute paths present on the agent's machine.`,
 			&cmdline.IntFlag{Name: "kubelet-port", Usage: "TCP port of the kubelet API (0: any free port, reported in the Node's status)", Value: 10250},
 			&cmdline.StringFlag{Name: "tls-cert-file", Usage: "serving certificate (PEM, with its chain) of the kubelet API, instead of one the cluster CA issues through a kubelet-serving CertificateSigningRequest (the kubelet's flag); serve verifies it against the cluster CA"},
 			&cmdline.StringFlag{Name: "tls-private-key-file", Usage: "private key (PEM) of --tls-cert-file"},
+			&cmdline.BoolFlag{Name: "rotate-certificates", Value: true, Usage: "renew the node's client certificate (its credential from --join, or a kubeconfig's for system:node:<node-name>) through a kube-apiserver-client-kubelet CertificateSigningRequest at 70-90% of its lifetime, and keep the kubelet serving certificate across restarts, both in --cert-dir (the kubelet's --rotate-certificates, on as kubeadm's kubelets); --rotate-certificates=false keeps the credential as it is"},
+			&cmdline.StringFlag{Name: "cert-dir", Usage: "directory of the node's certificates: kubelet-client-current.pem and kubelet-server-current.pem (the kubelet's --cert-dir)", DefaultText: "<data-dir>/pki"},
 			&cmdline.BoolFlag{Name: "reverse-tunnel", Usage: "serve the kubelet API only through tunnels the agent keeps open to the API server and to each --failover-server (for an agent behind NAT): no TCP port is opened, and the Node reports port 0"},
 			&cmdline.IntFlag{Name: "tunnel-port", Usage: "serve the pod network's tunnel on this TCP port (0: any free port; published in the Node's annotation wasmpod.io/tunnel-port), so that pods of other agents reach this node's pods and this node's pods reach theirs; needs the node's own certificate (--join); without it the node's pods reach only each other, Services' endpoints on this node and egress"},
 			&cmdline.StringFlag{Name: "address", Usage: "IP address the kubelet API listens on and the Node reports (InternalIP)", DefaultText: "the local address of the route to the API server"},
@@ -259,28 +265,30 @@ func agentAction(c *cmdline.Context) error {
 		}
 	}
 	err = nodeagent.Run(ctx, nodeagent.Options{
-		API:               cfg,
-		APIServers:        failover,
-		NodeName:          name,
-		DataDir:           dataDir,
-		CacheDir:          c.String("cache-dir"),
-		NodeIP:            ip,
-		KubeletListener:   l,
-		KubeletCert:       kubeletCert,
-		ReverseTunnel:     reverse,
-		TunnelListener:    tl,
-		PodCIDR:           c.String("pod-cidr"),
-		ClusterCIDR:       c.String("cluster-cidr"),
-		NodeCIDRMaskSize:  c.Int("node-cidr-mask-size"),
-		Capacity:          corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(int64(c.Int("max-pods")), resource.DecimalSI)},
-		Labels:            labels,
-		Taints:            taints,
-		WasmArch:          c.Bool("wasm-arch"),
-		HeartbeatInterval: c.Duration("heartbeat-interval"),
-		HostPortAddress:   hostPortAddr,
-		AllowHostPath:     c.Bool("allow-host-path"),
-		DenyEgress:        c.Bool("deny-egress"),
-		Progress:          stderr,
+		API:                cfg,
+		APIServers:         failover,
+		NodeName:           name,
+		DataDir:            dataDir,
+		CacheDir:           c.String("cache-dir"),
+		NodeIP:             ip,
+		KubeletListener:    l,
+		KubeletCert:        kubeletCert,
+		RotateCertificates: c.Bool("rotate-certificates"),
+		CertDir:            c.String("cert-dir"),
+		ReverseTunnel:      reverse,
+		TunnelListener:     tl,
+		PodCIDR:            c.String("pod-cidr"),
+		ClusterCIDR:        c.String("cluster-cidr"),
+		NodeCIDRMaskSize:   c.Int("node-cidr-mask-size"),
+		Capacity:           corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(int64(c.Int("max-pods")), resource.DecimalSI)},
+		Labels:             labels,
+		Taints:             taints,
+		WasmArch:           c.Bool("wasm-arch"),
+		HeartbeatInterval:  c.Duration("heartbeat-interval"),
+		HostPortAddress:    hostPortAddr,
+		AllowHostPath:      c.Bool("allow-host-path"),
+		DenyEgress:         c.Bool("deny-egress"),
+		Progress:           stderr,
 	})
 	if err != nil && ctx.Err() == nil {
 		return cmdline.Exit("wasmpod agent: "+err.Error(), 1)

@@ -68,6 +68,10 @@ type Config struct {
 	// Certificate is this node's certificate (CN system:node:<NodeName>,
 	// signed by CA), presented on both ends of its tunnels.
 	Certificate tls.Certificate
+	// CurrentCertificate, when set, is asked for the certificate at each
+	// handshake instead (a rotated node certificate: sessions already
+	// open keep theirs); Certificate is then the first one.
+	CurrentCertificate func() *tls.Certificate
 	// CA is the cluster CA that signs node certificates.
 	CA *x509.CertPool
 	// Listener is the tunnel port (plain TCP; TLS is added here). Nil: the
@@ -170,9 +174,11 @@ func New(cfg Config) (*Overlay, error) {
 	empty := map[string][]netip.Prefix{}
 	o.allowed.Store(&empty)
 	o.server = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cfg.Certificate},
-		ClientAuth:   tls.RequireAnyClientCert,
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return o.certificate(), nil
+		},
+		ClientAuth: tls.RequireAnyClientCert,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("no client certificate")
@@ -185,6 +191,16 @@ func New(cfg Config) (*Overlay, error) {
 		go o.serve()
 	}
 	return o, nil
+}
+
+// certificate is the node certificate to present now.
+func (o *Overlay) certificate() *tls.Certificate {
+	if o.cfg.CurrentCertificate != nil {
+		if c := o.cfg.CurrentCertificate(); c != nil {
+			return c
+		}
+	}
+	return &o.cfg.Certificate
 }
 
 func rawOf(cs []*x509.Certificate) [][]byte {

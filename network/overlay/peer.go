@@ -107,8 +107,10 @@ func (p *peer) dial(ctx context.Context) (*yamux.Session, error) {
 	}
 	want := NodeUserPrefix + p.name
 	tc := tls.Client(raw, &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{o.cfg.Certificate},
+		MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return o.certificate(), nil
+		},
 		InsecureSkipVerify: true, // verified below: the chain to the cluster CA and the route's Node's name, not a host name
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
