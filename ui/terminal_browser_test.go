@@ -228,14 +228,29 @@ func TestDashboardTerminal(t *testing.T) {
 	run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.__sent = []`),
 		chromedp.KeyEvent(kb.ArrowUp+kb.ArrowLeft), chromedp.KeyEvent("u", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.KeyEvent("x\tyz"+kb.Backspace), chromedp.KeyEvent("u", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
-	waitJS(t, ctx, "keys sent", `window.__sent.length >= 8`, 5*time.Second)
+	waitJS(t, ctx, "keys sent", `window.__sent.length >= 9`, 5*time.Second)
 	if got, want := jsonString(evalJS[[][]int](t, ctx, `window.__sent`)), jsonString([][]int{{0, 27, 91, 65}, {0, 27, 91, 68}, {0, 21}, {0, 'x'}, {0, 9}, {0, 'y'}, {0, 'z'}, {0, 127}, {0, 21}}); got != want {
 		t.Errorf("keys sent %s, want %s", got, want)
 	}
 	run(t, ctx, chromedp.KeyEvent("sleep 60; echo not-interrupted\r"))
 	waitJS(t, ctx, "sleep running", termRows+`.some(l => l.endsWith('sleep 60; echo not-interrupted'))`, 10*time.Second)
-	run(t, ctx, chromedp.KeyEvent("c", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
-	waitJS(t, ctx, "^C interrupts", `(() => { const r = `+termRows+`; const i = r.findIndex(l => l === '^C'); return i > 0 && / #$/.test(r[i + 1]); })()`, 15*time.Second)
+	// The echo comes just before the shell starts the command: a ^C in
+	// between reaches the prompt's line instead, so ^C again until one
+	// interrupts (each is one 0x03 frame).
+	interrupted := `(() => { const r = ` + termRows + `; const i = r.findIndex(l => l === '^C'); return i > 0 && / #$/.test(r[i + 1]); })()`
+	for try := 0; ; try++ {
+		run(t, ctx, chromedp.KeyEvent("c", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+		if got := evalJS[[]int](t, ctx, `window.__sent[window.__sent.length - 1]`); jsonString(got) != "[0,3]" {
+			t.Fatalf("Ctrl-C sent %v", got)
+		}
+		ok, err := chromedp.Run(ctx, chromedp.Poll[bool](interrupted, chromedp.WithPollingTimeout(3*time.Second)))
+		if err == nil && ok {
+			break
+		}
+		if try == 5 {
+			waitJS(t, ctx, "^C interrupts", interrupted, time.Second)
+		}
+	}
 	run(t, ctx, chromedp.KeyEvent("echo $?\r"))
 	waitJS(t, ctx, "status 130", termRows+`.includes('130')`, 10*time.Second)
 	if evalJS[bool](t, ctx, termRows+`.includes('not-interrupted')`) {
