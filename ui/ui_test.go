@@ -140,17 +140,22 @@ func TestDashboardAuth(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("CSP %q", csp)
 	}
-	for _, p := range []string{"/ui", "/ui/app.js", "/ui/app.css", "/ui/pods/whatever"} {
+	for _, p := range []string{"/ui", "/ui/app.js", "/ui/vt.js", "/ui/app.css", "/ui/pods/whatever"} {
 		code, _ := e.do(t, "", "GET", p, "", nil)
 		if code != 200 && code != http.StatusMovedPermanently {
 			t.Errorf("GET %s: %d", p, code)
 		}
 	}
+	// vt.js is the terminal emulator's file, not index.html's fallback.
+	if code, out := e.do(t, "", "GET", "/ui/vt.js", "", nil); code != 200 || !strings.Contains(string(out), "window.WasmpodVT = ") {
+		t.Errorf("GET /ui/vt.js: %d %.80q", code, out)
+	}
 	if code, _ := e.do(t, "", "POST", "/ui/", "", "x"); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /ui/: %d", code)
 	}
 	for _, p := range []string{"/api/v1/pods", "/api/v1/namespaces/default/pods?watch=1", "/api/v1/nodes", "/apis/apps/v1/deployments",
-		"/api/v1/events", "/api/v1/services", "/api/v1/endpoints", "/apis/batch/v1/jobs", "/api/v1/namespaces/default/pods/p/log", "/api", "/apis"} {
+		"/api/v1/events", "/api/v1/services", "/api/v1/endpoints", "/apis/batch/v1/jobs", "/api/v1/namespaces/default/pods/p/log", "/api", "/apis",
+		"/api/v1/nodes/node-1/proxy/metrics"} {
 		if code, out := e.do(t, "", "GET", p, "", nil); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without a token: %d %.100s", p, code, out)
 		}
