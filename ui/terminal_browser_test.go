@@ -100,6 +100,21 @@ const vtCases = `(() => {
     ['rgb(0,0,0)', 'rgb(255,0,0)', 'rgb(255,255,255)', 'rgb(8,8,8)', 'rgb(238,238,238)']);
   box.remove();
 
+  // Rows scrolled off the main screen go to the view's scrollback, the
+  // last max of them; the alternate screen's do not.
+  const sb = document.createElement('div'); document.body.append(sb);
+  let view;
+  s = mk(2, 10, { onScrollOut: (r) => view.scrolledOut(r) });
+  view = new WasmpodVT.View(sb, s, 3);
+  const back = () => Array.from(sb.querySelectorAll('.vt-scrollback .vt-row')).map((e) => e.textContent);
+  s.write('\x1b[32m1\x1b[m\r\n2\r\n3\r\n4'); view.draw();
+  eq('scrollback', [back(), (sb.querySelector('.vt-scrollback .vt-f2') || {}).textContent], [['1', '2'], '1']);
+  s.write('\r\n5\r\n6\r\n7\r\n8'); view.draw();
+  eq('scrollback keeps the last 3', back(), ['4', '5', '6']);
+  s.write('\x1b[?1049h1\r\n2\r\n3\r\n4'); view.draw();
+  eq('alternate screen adds no scrollback', back(), ['4', '5', '6']);
+  sb.remove();
+
   // UTF-8 split at every byte across writes draws each character once.
   const text = 'é€😀x';
   const b = bytes(text);

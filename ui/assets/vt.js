@@ -314,13 +314,14 @@
       this.back = document.createElement('div'); this.back.className = 'vt-scrollback';
       this.scr = document.createElement('div'); this.scr.className = 'vt-screen';
       el.replaceChildren(this.back, this.scr);
-      this.focused = false;
+      this.gone = [];
       this.pending = false;
     }
-    // scrolledOut: a row that left the top (Screen's onScrollOut).
+    // scrolledOut: a row that left the top (Screen's onScrollOut), drawn
+    // into the scrollback at the next draw (only the last max of a burst).
     scrolledOut(r) {
-      this.back.append(this.rowEl(r, -1));
-      while (this.back.childElementCount > this.max) this.back.firstElementChild.remove();
+      this.gone.push(r);
+      if (this.gone.length > 2 * this.max) this.gone.splice(0, this.gone.length - this.max);
     }
     schedule() {
       if (this.pending) return;
@@ -330,6 +331,11 @@
     draw() {
       const s = this.s;
       const stick = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - 4;
+      if (this.gone.length) {
+        this.back.append(...this.gone.slice(-this.max).map((r) => this.rowEl(r, -1)));
+        this.gone = [];
+        for (let n = this.back.childElementCount - this.max; n > 0; n--) this.back.firstElementChild.remove();
+      }
       const rows = [];
       for (let y = 0; y < s.rows; y++) rows.push(this.rowEl(s.buf[y], y === s.y && s.cursorVisible ? Math.min(s.x, s.cols - 1) : -1));
       this.scr.replaceChildren(...rows);
