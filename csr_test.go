@@ -203,6 +203,20 @@ func TestCSRApprovalRules(t *testing.T) {
 		certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth)
 	create("foreign-serving", certificatesv1.KubeletServingSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, []string{"n-1"}, []net.IP{net.IPv4(10, 9, 9, 9)}),
 		certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth)
+	// A node's client request for itself, but with a SAN, or with an
+	// extra usage (server auth), or for another group, and serving
+	// requests with a name not the Node's or a client usage: left to the
+	// admin; all but the extra name refused by the signer if approved.
+	create("self-client-san", certificatesv1.KubeAPIServerClientKubeletSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, []string{"n-1"}, nil),
+		certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth)
+	create("self-client-server-usage", certificatesv1.KubeAPIServerClientKubeletSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, nil, nil),
+		certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth, certificatesv1.UsageServerAuth)
+	create("self-client-masters", certificatesv1.KubeAPIServerClientKubeletSignerName, csrFor(t, "system:node:n-1", []string{"system:masters"}, nil, nil),
+		certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth)
+	create("serving-extra-san", certificatesv1.KubeletServingSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, []string{"n-1", "kubernetes.default"}, local),
+		certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth)
+	create("serving-client-usage", certificatesv1.KubeletServingSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, []string{"n-1"}, local),
+		certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth, certificatesv1.UsageClientAuth)
 	create("self-client", certificatesv1.KubeAPIServerClientKubeletSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, nil, nil),
 		certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth)
 	create("own-serving", certificatesv1.KubeletServingSignerName, csrFor(t, "system:node:n-1", []string{"system:nodes"}, []string{"n-1"}, local),
@@ -218,10 +232,33 @@ func TestCSRApprovalRules(t *testing.T) {
 	}
 	// The controller, which handles the requests in order, has seen the
 	// two made before: they are still pending.
-	for _, name := range []string{"other-client", "foreign-serving"} {
+	// (A serving request naming a DNS name not the Node's is pending only:
+	// the kubelet-serving signer allows any DNS names once approved.)
+	hostile := []string{"self-client-san", "self-client-server-usage", "self-client-masters", "serving-client-usage"}
+	for _, name := range append([]string{"other-client", "foreign-serving", "serving-extra-san"}, hostile...) {
 		c, err := node.Get(ctx, name, metav1.GetOptions{})
 		if err != nil || len(c.Status.Conditions) != 0 || len(c.Status.Certificate) != 0 {
 			t.Errorf("CSR %s: %v %+v, want pending", name, err, c)
+		}
+	}
+	// Approved by the admin, the signer still refuses them (Failed).
+	for _, name := range hostile {
+		c, err := csrs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "Admin"}}
+		if _, err := csrs.UpdateApproval(ctx, name, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range hostile {
+		var c *certificatesv1.CertificateSigningRequest
+		if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+			c, err = csrs.Get(ctx, name, metav1.GetOptions{})
+			return err == nil && csrHas(c, certificatesv1.CertificateFailed), nil
+		}); err != nil || len(c.Status.Certificate) != 0 {
+			t.Errorf("CSR %s approved by the admin: %v %+v, want Failed and no certificate", name, err, c.Status)
 		}
 	}
 	// A node may not approve.
@@ -259,6 +296,16 @@ func TestCSRApprovalRules(t *testing.T) {
 			t.Errorf("a bad CSR: %v, want %q", err, want)
 		}
 	}
+}
+
+// csrHas: c has condition ty.
+func csrHas(c *certificatesv1.CertificateSigningRequest, ty certificatesv1.RequestConditionType) bool {
+	for _, cond := range c.Status.Conditions {
+		if cond.Type == ty && cond.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // TestCSRCleaner: serve's csrcleaner (apiserver/csr.go), on a fake clock,
