@@ -20,9 +20,9 @@ import (
 //
 // A finished pod that still exists keeps its directory, so its logs stay
 // readable. Removal never leaves RootDir and never follows a symlink: an
-// entry of RootDir that is not a directory is left alone, and
-// os.RemoveAll unlinks the symlinks it meets (a guest may have planted
-// some in a volume) without following them.
+// entry of RootDir that is not a directory is left alone, and removeTree
+// (removetree_unix.go) unlinks the symlinks it meets (a guest may have
+// planted some in a volume) without following them.
 
 // removePodDir removes the state directory of the pod w ran.
 func (a *Agent) removePodDir(w *Worker) error {
@@ -39,17 +39,7 @@ func removeUnderRoot(root, dir string) error {
 	if filepath.Dir(cdir) != croot || filepath.Base(cdir) == "." || filepath.Base(cdir) == ".." {
 		return fmt.Errorf("refusing to remove %s: not a pod directory of %s", dir, root)
 	}
-	st, err := os.Lstat(cdir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return os.Remove(cdir)
-	}
-	return os.RemoveAll(cdir)
+	return removeTree(cdir) // a file or symlink is unlinked; missing: nil
 }
 
 // cleanupOrphanedPodDirs removes the directories under RootDir of pods

@@ -46,7 +46,8 @@ func (w *Worker) podPart(sub string) (string, error) {
 	if made {
 		return parent, nil
 	}
-	if err := mkdirOnce(w.podDir, parent, madePod); err != nil {
+	fresh, err := mkdirOnce(w.podDir, parent, madePod)
+	if err != nil {
 		return "", err
 	}
 	w.dirMu.Lock()
@@ -54,8 +55,33 @@ func (w *Worker) podPart(sub string) (string, error) {
 		w.subdirs = map[string]bool{}
 	}
 	w.subdirs[""], w.subdirs[sub] = true, true
+	if fresh {
+		w.subdirs[sub+"/"] = true
+	}
 	w.dirMu.Unlock()
 	return parent, nil
+}
+
+// mayExist reports whether podDir/sub/name may exist, making podDir/sub
+// (podPart) first: it cannot when this worker made podDir/sub itself
+// (its mkdir succeeded: it was empty) and never made name in it
+// (madeEntry). A container's first start then has no previous root file
+// system or termination-message file to remove, and skips the removal's
+// failing system calls.
+func (w *Worker) mayExist(sub, name string) (bool, error) {
+	if _, err := w.podPart(sub); err != nil {
+		return true, err
+	}
+	w.dirMu.Lock()
+	defer w.dirMu.Unlock()
+	return !w.subdirs[sub+"/"] || w.subdirs[sub+"/"+name], nil
+}
+
+// madeEntry records that this worker made podDir/sub/name.
+func (w *Worker) madeEntry(sub, name string) {
+	w.dirMu.Lock()
+	w.subdirs[sub+"/"+name] = true // podPart made the map
+	w.dirMu.Unlock()
 }
 
 // logDir makes container name's log directory (podDir/logs/name), once
@@ -80,17 +106,17 @@ func (w *Worker) logDir(name string) error {
 // mkdirOnce makes dir, a directory of podDir, trying mkdir(2) on podDir
 // (unless madePod: the worker made it already) and dir before falling
 // back to os.MkdirAll (RootDir missing, or something not a directory in
-// the way).
-func mkdirOnce(podDir, dir string, madePod bool) error {
+// the way). fresh: dir's mkdir succeeded (it is empty).
+func mkdirOnce(podDir, dir string, madePod bool) (fresh bool, err error) {
 	if !madePod {
 		if err := os.Mkdir(podDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return os.MkdirAll(dir, 0o755)
+			return false, os.MkdirAll(dir, 0o755)
 		}
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return os.MkdirAll(dir, 0o755)
+		return false, os.MkdirAll(dir, 0o755)
 	}
-	return nil
+	return true, nil
 }
 
 // processUmask is the process's umask, read once (-1 when it cannot be

@@ -91,9 +91,13 @@ func (w *Worker) freshRootfs(c *ctr) error {
 	w.mu.Lock()
 	delete(w.rootfs, name)
 	w.mu.Unlock()
-	// RemoveAll unlinks symlinks the guest made without following them.
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("removing the previous root file system of container %q: %w", name, err)
+	// removeTree unlinks symlinks the guest made without following them.
+	if may, err := w.mayExist("rootfs", name); err != nil {
+		return err
+	} else if may {
+		if err := removeTree(dir); err != nil {
+			return fmt.Errorf("removing the previous root file system of container %q: %w", name, err)
+		}
 	}
 	_, err := w.rootfsLayer(c)
 	return err
@@ -112,6 +116,7 @@ func (w *Worker) rootfsLayer(c *ctr) (*rootfsLayer, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.madeEntry("rootfs", name)
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err

@@ -58,15 +58,20 @@ func (w *Worker) terminationMount(c *ctr, cfg *runtime.ContainerConfig) (string,
 		return "", err
 	}
 	file := filepath.Join(dir, c.spec.Name)
-	// The previous instance's message was read when it exited. (RemoveAll:
+	// The previous instance's message was read when it exited. (removeTree:
 	// also a directory an earlier agent made there.)
-	if err := os.RemoveAll(file); err != nil {
+	if may, err := w.mayExist("termination", c.spec.Name); err != nil {
 		return "", err
+	} else if may {
+		if err := removeTree(file); err != nil {
+			return "", err
+		}
 	}
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o666)
 	if err != nil {
 		return "", err
 	}
+	w.madeEntry("termination", c.spec.Name)
 	f.Close()
 	// All the guest can write is that file, empty now.
 	q := wasi.NewQuotaUsed("termination message of "+c.spec.Name, terminationDirBytes, wasi.InodeCost)
