@@ -17,7 +17,9 @@ package pods
 //
 // Its own: the process's module compilations (runtime/metrics.go),
 // wasmpod_module_cache_hits_total, wasmpod_module_cache_misses_total,
-// wasmpod_module_compile_duration_seconds{result}; the agent's image pulls
+// wasmpod_module_compile_duration_seconds{result}, and wazero's interrupt
+// round trips, wasmpod_interrupt_round_trip_interval_seconds (the guest
+// CPU time between two, charged to the container there); the agent's image pulls
 // (not images already present), wasmpod_image_pulls_total{result} (success,
 // failure) and wasmpod_image_pull_bytes_total (the modules' bytes); and each
 // pod's network, read from its netstack counters at the scrape

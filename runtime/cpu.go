@@ -368,17 +368,23 @@ func (m *CPUMeter) startClock() {
 // Yield is the periodic round trip of a running guest: it charges the time
 // since the last point and, when the period's allowance is used up, sleeps
 // until a period allows more or stop is closed.
-func (m *CPUMeter) Yield(stop <-chan struct{}) {
+func (m *CPUMeter) Yield(stop <-chan struct{}) { m.RoundTrip(stop) }
+
+// RoundTrip is Yield, also returning the time it charged: the guest's
+// CPU time since its last point (Run, Resume or the previous round trip);
+// ok is false when the meter was not running the guest (nothing charged).
+func (m *CPUMeter) RoundTrip(stop <-chan struct{}) (charged time.Duration, ok bool) {
 	if m == nil || !m.locked {
-		return
+		return 0, false
 	}
 	now := threadClock()
+	charged = time.Duration(now - m.start)
 	m.charge(now - m.start)
 	m.start = now
 	s := m.sched
 	s.advance()
 	if m.epochUsed.Load() < m.allowance.Load() {
-		return
+		return charged, true
 	}
 	m.stopClock()
 	defer m.startClock()
@@ -392,10 +398,11 @@ func (m *CPUMeter) Yield(stop <-chan struct{}) {
 		case <-t.C:
 		case <-stop:
 			t.Stop()
-			return
+			return charged, true
 		}
 		s.advance()
 	}
+	return charged, true
 }
 
 func (m *CPUMeter) charge(d int64) {

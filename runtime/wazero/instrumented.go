@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/interrupt"
 )
 
@@ -129,7 +130,9 @@ type slowListener struct{}
 
 func (slowListener) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
 	if in := meteredFrom(ctx); in != nil {
-		in.CPU().Yield(in.System().Killed())
+		if d, ok := in.CPU().RoundTrip(in.System().Killed()); ok {
+			runtime.ObserveRoundTrip(d) // wasmpod_interrupt_round_trip_interval_seconds
+		}
 	}
 }
 
