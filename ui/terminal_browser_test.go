@@ -124,7 +124,22 @@ const vtCases = `(() => {
       eq('UTF-8 split at ' + i + ',' + j, s.lines(), [text]);
     }
   }
-  eq('one cell per character', [s.cell(0, 2).c, s.x], ['😀', 4]);
+  eq('an emoji is two cells', [s.cell(0, 2).c, s.cell(0, 3).c, s.cell(0, 4).c, s.x], ['😀', '', 'x', 5]);
+
+  // Wide characters take two cells, wrap whole; combining marks join
+  // the cell before them; overwriting half a wide character blanks it.
+  s = mk(2, 5); s.write('a中b');
+  eq('wide', [s.lines(), s.x], [['a中b', ''], 4]);
+  s = mk(2, 4); s.write('abc中');
+  eq('wide wraps whole', [s.lines(), s.y, s.x], [['abc', '中'], 1, 2]);
+  s = mk(2, 4); s.write('ab中c');
+  eq('wide fills the row', s.lines(), ['ab中', 'c']);
+  s = mk(1, 5); s.write('e\u0301x');
+  eq('combining', [s.cell(0, 0).c, s.cell(0, 1).c, s.x], ['e\u0301', 'x', 2]);
+  s = mk(1, 5); s.write('中\x1b[2Gz');
+  eq('half overwritten', s.lines(), [' z']);
+  s = mk(1, 5); s.write('中字\x1b[2Gz');
+  eq('right half overwritten', s.lines(), [' z字']);
 
   // The alternate screen: 1049 saves the cursor and clears; leaving it
   // brings the main screen and the cursor back.

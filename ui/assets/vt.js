@@ -9,7 +9,8 @@
 // (autowrap), 25 (cursor visible), 47/1047/1049 (alternate screen; 1049
 // also saves the cursor). SGR: 0 1 2 3 4 7 22 23 24 27, 30-37 38;5;N
 // 38;2;R;G;B 39, 40-47 48;5;N 48;2;R;G;B 49, 90-97, 100-107.
-// Characters are one cell each (no double-width or combining marks).
+// East Asian wide characters and emoji take two cells (the second holds
+// ''), combining marks join the cell before them (cellWidth).
 // WasmpodVT.View draws a Screen into an element: a div per row, each run
 // of cells with the same attributes a span with classes vt-fN/vt-bN (the
 // 16 colours), vt-bold, vt-dim, vt-italic, vt-ul, vt-rev, and a CSSOM
@@ -21,6 +22,23 @@
   const BOLD = 1, DIM = 2, ITALIC = 4, UL = 8, REV = 16;
   const DEF = -1; // the default colour
   const blank = (bg) => ({ c: ' ', fg: DEF, bg: bg == null ? DEF : bg, f: 0 }); // an erased cell takes the current background, as xterm's
+
+  // cellWidth: 0 for combining marks and zero-width characters, 2 for the
+  // East Asian wide and fullwidth blocks and emoji, else 1 (a
+  // simplification of Unicode's East_Asian_Width).
+  const zeroWidth = /^[\p{Mn}\p{Me}\u200B-\u200F\u2060\uFE00-\uFE0F]$/u;
+  const WIDE = [[0x1100, 0x115f], [0x231a, 0x231b], [0x2329, 0x232a], [0x23e9, 0x23ec], [0x2614, 0x2615], [0x2e80, 0x303e], [0x3041, 0x33ff],
+    [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xa000, 0xa4cf], [0xa960, 0xa97f], [0xac00, 0xd7a3], [0xf900, 0xfaff], [0xfe10, 0xfe19],
+    [0xfe30, 0xfe6f], [0xff00, 0xff60], [0xffe0, 0xffe6], [0x1f300, 0x1f64f], [0x1f680, 0x1f6ff], [0x1f900, 0x1f9ff], [0x1fa70, 0x1faff],
+    [0x20000, 0x3fffd]];
+  function cellWidth(ch) {
+    const cp = ch.codePointAt(0);
+    if (cp < 0x300) return 1;
+    if (zeroWidth.test(ch)) return 0;
+    if (cp < 0x1100) return 1;
+    for (const [a, b] of WIDE) { if (cp < a) return 1; if (cp <= b) return 2; }
+    return 1;
+  }
 
   class Screen {
     // opts.onReply(str): answers to queries (CSI 6n, 5n, c);
@@ -87,13 +105,35 @@
       }
     }
     print(ch) {
-      if (this.wrapNext) {
-        if (this.autowrap) { this.x = 0; this.lf(); }
+      const w = cellWidth(ch);
+      if (w === 0) { // a combining mark joins the character before it
+        const x = this.wrapNext ? this.x : this.x - 1;
+        let c = this.buf[this.y][x];
+        if (c && c.c === '' && x > 0) c = this.buf[this.y][x - 1];
+        if (c && c.c !== '') c.c += ch;
+        return;
+      }
+      const wide = w === 2 && this.cols > 1;
+      if (this.wrapNext || (wide && this.x === this.cols - 1)) {
+        if (this.autowrap) {
+          if (!this.wrapNext) this.put(this.x, { c: ' ', fg: DEF, bg: this.bg, f: 0 }); // no room for both halves
+          this.x = 0; this.lf();
+        } else if (wide) this.x = this.cols - 2;
         this.wrapNext = false;
       }
-      this.buf[this.y][this.x] = { c: ch, fg: this.fg, bg: this.bg, f: this.f };
-      if (this.x === this.cols - 1) this.wrapNext = true;
-      else this.x++;
+      this.put(this.x, { c: ch, fg: this.fg, bg: this.bg, f: this.f, w: wide ? 2 : 1 });
+      if (wide) this.put(this.x + 1, { c: '', fg: this.fg, bg: this.bg, f: this.f }); // the right half
+      const next = this.x + (wide ? 2 : 1);
+      if (next >= this.cols) { this.x = this.cols - 1; this.wrapNext = true; } else this.x = next;
+    }
+    // put writes a cell, blanking the other half of a wide character it
+    // overwrites half of.
+    put(x, cell) {
+      const r = this.buf[this.y];
+      const old = r[x];
+      if (old.c === '' && x > 0 && r[x - 1].w === 2) r[x - 1] = blank(this.bg);
+      if (old.w === 2 && x + 1 < this.cols && r[x + 1].c === '') r[x + 1] = blank(this.bg);
+      r[x] = cell;
     }
     lf() {
       this.wrapNext = false;
@@ -355,7 +395,7 @@
         let j = i + 1;
         if (i !== cx) while (j < end && j !== cx && r[j].fg === a.fg && r[j].bg === a.bg && r[j].f === a.f) j++;
         let text = '';
-        for (let k = i; k < j; k++) text += r[k].c;
+        for (let k = i; k < j; k++) text += r[k].c === '' && !(k > 0 && r[k - 1].w === 2) ? ' ' : r[k].c; // an orphaned right half is a blank
         if (a.fg === DEF && a.bg === DEF && !a.f && i !== cx) d.append(text);
         else d.append(this.span(text, a, i === cx));
         i = j;
