@@ -130,6 +130,11 @@ const vtCases = `(() => {
   // the cell before them; overwriting half a wide character blanks it.
   s = mk(2, 5); s.write('a中b');
   eq('wide', [s.lines(), s.x], [['a中b', ''], 4]);
+  const wb = document.createElement('div'); wb.className = 'term'; document.body.append(wb);
+  new WasmpodVT.View(wb, s).draw();
+  const ws = wb.querySelector('.vt-w'), probe = document.createElement('span'); probe.textContent = 'ab'; wb.querySelector('.vt-row').append(probe);
+  eq('a wide character is drawn two cells wide', [ws && ws.textContent, ws && Math.abs(ws.getBoundingClientRect().width - probe.getBoundingClientRect().width) < 0.5], ['中', true]);
+  wb.remove();
   s = mk(2, 4); s.write('abc中');
   eq('wide wraps whole', [s.lines(), s.y, s.x], [['abc', '中'], 1, 2]);
   s = mk(2, 4); s.write('ab中c');

@@ -392,12 +392,19 @@
       let i = 0;
       while (i < end) {
         const a = r[i];
-        let j = i + 1;
-        if (i !== cx) while (j < end && j !== cx && r[j].fg === a.fg && r[j].bg === a.bg && r[j].f === a.f) j++;
+        // A wide character is a span of its own, two cells wide (2ch) whatever
+        // the font's glyph; the other runs are cells of the same attributes.
+        const wide = a.w === 2 && i + 1 < r.length && r[i + 1].c === '';
+        let j = i + (wide ? 2 : 1);
+        if (i !== cx && !wide) while (j < end && j !== cx && r[j].w !== 2 && r[j].fg === a.fg && r[j].bg === a.bg && r[j].f === a.f) j++;
         let text = '';
         for (let k = i; k < j; k++) text += r[k].c === '' && !(k > 0 && r[k - 1].w === 2) ? ' ' : r[k].c; // an orphaned right half is a blank
-        if (a.fg === DEF && a.bg === DEF && !a.f && i !== cx) d.append(text);
-        else d.append(this.span(text, a, i === cx));
+        if (a.fg === DEF && a.bg === DEF && !a.f && i !== cx && !wide) d.append(text);
+        else {
+          const e = this.span(text, a, i === cx);
+          if (wide) e.classList.add('vt-w');
+          d.append(e);
+        }
         i = j;
       }
       return d;
