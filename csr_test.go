@@ -64,19 +64,11 @@ func registerTestNode(t *testing.T, ctx context.Context, cl *Cluster, name, ip s
 // cluster CA for a year, is kept until 70% of its life has passed and
 // replaced by a new one once 90% has (fake clock).
 func TestServingCertRotation(t *testing.T) {
-	ca := newTestCA(t)
 	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
-	cl, err := New(context.Background(), Config{NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir(), Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	keyPEM, _ := keyutil.MarshalPrivateKeyToPEM(ca.key)
-	if err := cl.Server().SetClusterCA(ca.pem, keyPEM); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	p := newJoinPlane(t, ctx, clk, "rot-0")
+	cl, ca := p.cl, p.ca
 	registerTestNode(t, ctx, cl, "rot-1", "127.0.0.1")
 	fallback, err := tls.X509KeyPair(ca.leaf(t, "fallback", nil, net.IPv4(127, 0, 0, 1)))
 	if err != nil {
@@ -165,25 +157,11 @@ func csrFor(t *testing.T, cn string, org []string, dns []string, ips []net.IP) [
 // credential, a bad request names the field, Approved and Denied exclude
 // each other and stay, and /status cannot approve.
 func TestCSRApprovalRules(t *testing.T) {
-	ca := newTestCA(t)
-	const token = "csr-test-admin-token-0123456789ab"
-	cl, ts := tlsControlPlane(t, ca, apiserver.HandlerOptions{Token: token})
-	keyPEM, _ := keyutil.MarshalPrivateKeyToPEM(ca.key)
-	if err := cl.Server().SetClusterCA(ca.pem, keyPEM); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin := &rest.Config{Host: ts.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}}
-	tok, err := bootstrap.CreateToken(ctx, admin, bootstrap.TokenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := bootstrap.CACertHash(ca.pem)
-	cred, err := bootstrap.Bootstrap(ctx, bootstrap.Options{Server: ts.URL, Token: tok, NodeName: "n-1", CACertHashes: []string{hash}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newJoinPlane(t, ctx, clock.RealClock{}, "n-1")
+	cl, admin, cred := p.cl, p.admin, p.cred
+	var err error
 	registerTestNode(t, ctx, cl, "n-1", "127.0.0.1")
 	node := kubernetes.NewForConfigOrDie(cred.RESTConfig()).CertificatesV1().CertificateSigningRequests()
 	csrs := kubernetes.NewForConfigOrDie(admin).CertificatesV1().CertificateSigningRequests()
@@ -313,20 +291,11 @@ func csrHas(c *certificatesv1.CertificateSigningRequest, ty certificatesv1.Reque
 // denied one an hour after the denial, an issued one whose certificate
 // expired (sooner), and a pending one after a day.
 func TestCSRCleaner(t *testing.T) {
-	ca := newTestCA(t)
 	t0 := time.Now().Truncate(time.Second)
 	clk := clocktesting.NewFakeClock(t0)
-	cl, err := New(context.Background(), Config{NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir(), Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	keyPEM, _ := keyutil.MarshalPrivateKeyToPEM(ca.key)
-	if err := cl.Server().SetClusterCA(ca.pem, keyPEM); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	cl := newJoinPlane(t, ctx, clk, "c-0").cl
 	csrs := kubernetes.NewForConfigOrDie(cl.RESTConfig()).CertificatesV1().CertificateSigningRequests()
 	create := func(name, signer string, expire *int32) {
 		t.Helper()

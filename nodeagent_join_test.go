@@ -16,11 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/keyutil"
-
-	"github.com/wasmpod/wasmpod/apiserver"
-	"github.com/wasmpod/wasmpod/bootstrap"
+	"k8s.io/utils/clock"
 )
 
 const joinPodYAML = `apiVersion: v1
@@ -39,28 +35,10 @@ spec:
 `
 
 func TestAgentJoinsWithToken(t *testing.T) {
-	ca := newTestCA(t)
-	const token = "join-test-admin-token-0123456789"
-	cl, ts := tlsControlPlane(t, ca, apiserver.HandlerOptions{Token: token})
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Server().SetClusterCA(ca.pem, keyPEM); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin := &rest.Config{Host: ts.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}}
-	tok, err := bootstrap.CreateToken(ctx, admin, bootstrap.TokenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := bootstrap.CACertHash(ca.pem)
-	cred, err := bootstrap.Bootstrap(ctx, bootstrap.Options{Server: ts.URL, Token: tok, NodeName: "joined-1", CACertHashes: []string{hash}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newJoinPlane(t, ctx, clock.RealClock{}, "joined-1")
+	cl, ts, cred := p.cl, p.ts, p.cred
 	logs := startAgent(t, AgentOptions{API: cred.RESTConfig(), NodeName: "joined-1", ReverseTunnel: true, PodCIDR: "10.244.11.0/24"})
 	cs := cl.Client()
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"greeting": "hi"}}, metav1.CreateOptions{}); err != nil {
