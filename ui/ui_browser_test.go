@@ -450,6 +450,7 @@ func TestDashboardRBAC(t *testing.T) {
 	if n := evalJS[int](t, ctx, `document.querySelectorAll('#nodes tbody tr').length`); n != 0 {
 		t.Errorf("a ServiceAccount without access to nodes sees %d node rows", n)
 	}
+	waitJS(t, ctx, "no pod-start chart without nodes", `/^No node metrics: .*forbidden/.test(document.getElementById('pod-start').textContent)`, 10*time.Second)
 	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	waitJS(t, ctx, "default's pods", `!!document.querySelector('table#pods tr[data-name="visible"]')`, 10*time.Second)
 	run(t, ctx, chromedp.Click(`table#pods tr[data-name="visible"] button[data-action="delete"]`), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))

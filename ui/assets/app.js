@@ -413,7 +413,8 @@
     main.append(el('h1', { text: 'Overview' }), section('Nodes', [ne, nodes.el]), section('Pods', [pe, charts]));
     let nodeStore = new Map();
     const redraw = () => nodes.update(Array.from(nodeStore.values()).sort(byName));
-    nodeStore = watchList(coll('nodes'), sig, redraw, showErr(ne));
+    let nodesErr = null;
+    nodeStore = watchList(coll('nodes'), sig, redraw, (e) => { nodesErr = e; showErr(ne)(e); });
     const useCharts = el('div', { class: 'charts', id: 'node-usage' });
     main.append(section('Node usage', useCharts));
     poll(sig, 15000, async () => {
@@ -438,6 +439,10 @@
     let scraped = 0;
     poll(sig, 1000, async () => { // every 10 s once there are nodes
       const names = Array.from(nodeStore.values()).map((n) => n.metadata.name).sort();
+      if (!names.length && nodesErr) {
+        startBox.replaceChildren(el('p', { class: 'mut', text: 'No node metrics: ' + nodesErr.message }));
+        return nodesErr.status !== 403;
+      }
       if (!names.length || Date.now() - scraped < 10000) return true;
       scraped = Date.now();
       const h = await podStartHistogram(names.slice(0, MAX_SCRAPE), startBox);
