@@ -45,8 +45,10 @@ func TestCSRServingCertsAndKubectlApprove(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	join := strings.Fields(mustClient(t, cleanEnv(t, kc), binPath, "token", "create", "--print-join-command"))
-	a := start(t, "", append(join[1:], "--node-name", "csr-1", "--data-dir", filepath.Join(t.TempDir(), "csr-1"),
-		"--cache-dir", cacheDir, "--kubelet-port", "0", "--address", "127.0.0.1", "--heartbeat-interval", "1s")...)
+	agentDir := filepath.Join(t.TempDir(), "csr-1")
+	agentArgs := append(join[1:], "--node-name", "csr-1", "--data-dir", agentDir,
+		"--cache-dir", cacheDir, "--kubelet-port", "0", "--address", "127.0.0.1", "--heartbeat-interval", "1s")
+	a := start(t, "", agentArgs...)
 	a.waitFor(`node csr-1: kubelet serving certificate from the cluster CA`, time.Minute)
 	n := waitNode(t, s.client, "csr-1", "Ready", func(n *corev1.Node) bool { return nodeReady(n) == corev1.ConditionTrue })
 
@@ -96,6 +98,33 @@ func TestCSRServingCertsAndKubectlApprove(t *testing.T) {
 	}
 	if o := k.must(t, "get", "--raw", "/api/v1/nodes/csr-1/proxy/healthz"); o != "ok" {
 		t.Errorf("nodes/csr-1/proxy/healthz: %q", o)
+	}
+
+	// The agent keeps its certificates in <data-dir>/pki (0600), and,
+	// restarted, serves the same serving certificate without a new request.
+	for _, f := range []string{"kubelet-client-current.pem", "kubelet-server-current.pem"} {
+		if fi, err := os.Stat(filepath.Join(agentDir, "pki", f)); err != nil || fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("the agent's %s: %v %v", f, err, fi)
+		}
+	}
+	a.interrupt(0)
+	a = start(t, "", agentArgs...)
+	a.waitFor(`node csr-1: kubelet serving certificate from the cluster CA`, time.Minute)
+	var healthz string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && healthz != "ok"; time.Sleep(200 * time.Millisecond) {
+		healthz, _, _ = k.run(t, "get", "--raw", "/api/v1/nodes/csr-1/proxy/healthz")
+	}
+	if healthz != "ok" {
+		t.Errorf("nodes/csr-1/proxy/healthz after the agent's restart: %q\n%s", healthz, a.stderr)
+	}
+	serving := 0
+	for _, l := range strings.Split(k.must(t, "get", "csr"), "\n") {
+		if strings.Contains(l, "kubernetes.io/kubelet-serving") && strings.Contains(l, "system:node:csr-1") {
+			serving++
+		}
+	}
+	if serving != 1 {
+		t.Errorf("%d kubelet-serving CSRs of csr-1 after its restart, want 1 (the kept certificate)", serving)
 	}
 
 	// A user's client certificate: Pending until kubectl approves it.
