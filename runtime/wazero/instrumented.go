@@ -14,9 +14,10 @@ import (
 	"github.com/wasmpod/wasmpod/runtime/interrupt"
 )
 
-// The interruptible module (interrupt.Instrument's rewrite) is cached on
-// disk beside wazero's compiled code, keyed by the original module's
-// digest and interrupt.Fingerprint, so that a warm start neither rewrites
+// The interruptible module (interrupt.Instrument's rewrite, its data
+// segments then merged: datamerge.go) is cached on disk beside wazero's
+// compiled code, keyed by the original module's digest,
+// interrupt.Fingerprint and dataMergeVersion, so that a warm start neither rewrites
 // the module again nor misses wazero's cache, which is keyed by the
 // rewritten bytes. The cache directory is trusted as wazero's own is (it
 // holds machine code that wazero runs unchecked).
@@ -29,7 +30,7 @@ func (e *Engine) instrumentedPath(hexDigest string) string {
 	if e.cacheDir == "" {
 		return ""
 	}
-	return filepath.Join(e.cacheDir, "interruptible-"+interrupt.Fingerprint(), hexDigest)
+	return filepath.Join(e.cacheDir, "interruptible-"+interrupt.Fingerprint()+"-"+dataMergeVersion, hexDigest)
 }
 
 // instrument returns the interruptible form of wasm (whose sha256 is
@@ -45,8 +46,12 @@ func (e *Engine) instrument(hexDigest string, wasm []byte) ([]byte, string, erro
 		}
 	}
 	out, name, err := interrupt.Instrument(wasm)
-	if err != nil || path == "" {
+	if err != nil {
 		return out, name, err
+	}
+	out = mergeDataSegments(out) // datamerge.go: fewer segments to apply per start
+	if path == "" {
+		return out, name, nil
 	}
 	writeInstrumented(path, out, name) // best effort: a cache
 	return out, name, nil

@@ -65,7 +65,7 @@ func TestInterruptibleModuleCached(t *testing.T) {
 		t.Fatalf("trapping module: %+v, want a failure", st)
 	}
 	entry := func(wasm []byte) string {
-		return filepath.Join(dir, "interruptible-"+interrupt.Fingerprint(), strings.TrimPrefix(enginetest.Digest(wasm), "sha256:"))
+		return filepath.Join(dir, "interruptible-"+interrupt.Fingerprint()+"-"+wazero.DataMergeVersion, strings.TrimPrefix(enginetest.Digest(wasm), "sha256:"))
 	}
 	okEntry, err := os.ReadFile(entry(ok))
 	if err != nil {

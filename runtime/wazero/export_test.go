@@ -1,0 +1,4 @@
+package wazero
+
+// DataMergeVersion is dataMergeVersion, for the cache tests.
+const DataMergeVersion = dataMergeVersion
