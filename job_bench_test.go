@@ -17,7 +17,9 @@ package wasmpod
 //   - job-/raw-cpu-ms/completion and job-/raw-cores: the process's CPU time
 //     per completion, and the cores it kept busy (CPU time ÷ wall time);
 //   - job-writes/completion: the Job's writes (its watch's MODIFIED
-//     events: the controller's status writes) per completion.
+//     events: the controller's status writes) per completion;
+//   - idle-cores: the cores the cluster keeps busy with nothing to run
+//     (3 s after the warm-up), what a slower Job pays for its extra time.
 //
 //	go test -run '^$' -bench BenchmarkJobCompletions -benchtime 1x -timeout 30m .
 
@@ -188,6 +190,9 @@ func BenchmarkJobCompletions(b *testing.B) {
 	}
 
 	raw(-1, 2*jobBenchParallelism) // warm: the module compiled, the nodes' caches filled
+	i0, t0 := processCPU(b), time.Now()
+	time.Sleep(3 * time.Second)
+	idle := (processCPU(b) - i0).Seconds() / time.Since(t0).Seconds()
 	var tRaw, tJob, cpuRaw, cpuJob time.Duration
 	b.ResetTimer()
 	for i := range b.N {
@@ -211,4 +216,5 @@ func BenchmarkJobCompletions(b *testing.B) {
 	b.ReportMetric(float64(jobWrites)/float64(n*b.N), "job-writes/completion")
 	b.ReportMetric(cpuJob.Seconds()/tJob.Seconds(), "job-cores")
 	b.ReportMetric(cpuRaw.Seconds()/tRaw.Seconds(), "raw-cores")
+	b.ReportMetric(idle, "idle-cores")
 }
