@@ -18,7 +18,9 @@ package wasmpod
 //     (the pods use every core, so this is the stricter yardstick);
 //   - pod-/raw-cpu-ms/task: the process's CPU time per task;
 //   - writes/pod: store writes (the revision's growth, Events included)
-//     from the first create until the last Event of the round, per pod.
+//     from the first create until the last Event of the round, per pod;
+//   - requests/pod: API requests (apiserver_request_total, the
+//     benchmark's own included), logged by verb, resource and code.
 //
 // BenchmarkShortTaskWasmtime (shorttask_wasmtime_bench_test.go, -tags
 // wasmtime with CGO_ENABLED=1) is the same on the wasmtime engine against
@@ -199,6 +201,7 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 	writes = 0
 	cores := goruntime.GOMAXPROCS(0)
 	var tPods, tRaw, tPar, cpuPods, cpuRaw time.Duration
+	req0 := apiRequests(b, c)
 	b.ResetTimer()
 	for i := range b.N {
 		c0 := processCPU(b)
@@ -211,6 +214,13 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 	}
 	b.StopTimer()
 	tasks := float64(n * b.N)
+	req1, total := apiRequests(b, c), 0.0
+	for k, v := range req1 {
+		if d := v - req0[k]; d > 0 {
+			total += d
+			b.Logf("%-40s %6.2f/pod", k, d/tasks)
+		}
+	}
 	podRate, rawRate, parRate := tasks/tPods.Seconds(), tasks/tRaw.Seconds(), tasks/tPar.Seconds()
 	b.ReportMetric(float64(n), "pods")
 	b.ReportMetric(podRate, "pods/s")
@@ -219,6 +229,31 @@ func benchShortTasks(b *testing.B, engine wruntime.Engine, raw func(wasm []byte)
 	b.ReportMetric(parRate, "raw-par-tasks/s")
 	b.ReportMetric(podRate/parRate, "x-raw-par")
 	b.ReportMetric(float64(writes)/tasks, "writes/pod")
+	b.ReportMetric(total/tasks, "requests/pod")
 	b.ReportMetric(float64(cpuPods.Microseconds())/1000/tasks, "pod-cpu-ms/task")
 	b.ReportMetric(float64(cpuRaw.Microseconds())/1000/tasks, "raw-cpu-ms/task")
+}
+
+// apiRequests is the API server's request count by verb and resource
+// (apiserver_request_total), watches included, the benchmark's own
+// requests too (creates, the lists between rounds).
+func apiRequests(b *testing.B, c *Cluster) map[string]float64 {
+	mfs, err := c.MetricsRegistry().Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "apiserver_request_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			out[l["verb"]+" "+l["resource"]+"/"+l["subresource"]+" "+l["code"]] += m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
