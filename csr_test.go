@@ -377,11 +377,15 @@ type joinPlane struct {
 	cred  *bootstrap.Credential
 }
 
-func newJoinPlane(t *testing.T, ctx context.Context, clk clock.WithTicker, node string) *joinPlane {
+func newJoinPlane(t *testing.T, ctx context.Context, clk clock.WithTicker, node string, opts ...func(*Config)) *joinPlane {
 	t.Helper()
 	p := &joinPlane{ca: newTestCA(t)}
+	cfg := Config{NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir(), Clock: clk}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var err error
-	if p.cl, err = New(context.Background(), Config{NoLocalNodes: true, DataDir: t.TempDir(), CacheDir: testwasm.CacheDir(), Clock: clk}); err != nil {
+	if p.cl, err = New(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.cl.Close() })
@@ -465,7 +469,8 @@ func TestClientCertRotation(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	p := newJoinPlane(t, ctx, clk, "rot-c")
+	const signing = 30 * 24 * time.Hour // serve's clusterSigningDuration
+	p := newJoinPlane(t, ctx, clk, "rot-c", func(c *Config) { c.ClusterSigningDuration = signing })
 	dataDir := t.TempDir()
 	certDir := filepath.Join(dataDir, "pki")
 	logs, _ := runAgentUntil(t, AgentOptions{API: p.cred.RESTConfig(), NodeName: "rot-c", DataDir: dataDir, ReverseTunnel: true,
@@ -502,6 +507,9 @@ func TestClientCertRotation(t *testing.T) {
 		return n
 	}
 	life := first.NotAfter.Sub(first.NotBefore)
+	if life != signing+5*time.Minute {
+		t.Errorf("the joined credential lasts %s, want the signing duration and the 5 min backdate", life)
+	}
 	clk.SetTime(first.NotBefore.Add(life * 69 / 100))
 	time.Sleep(500 * time.Millisecond) // a renewal now would be early; give it the chance to show
 	if n := clientCSRs(); n != 0 || !storedLeaf(t, certDir, nodeagent.ClientCertPrefix).Equal(first) {
@@ -521,6 +529,9 @@ func TestClientCertRotation(t *testing.T) {
 	}
 	if n := clientCSRs(); n != 1 {
 		t.Errorf("%d client CSRs, want 1", n)
+	}
+	if l := second.NotAfter.Sub(second.NotBefore); l != signing+5*time.Minute {
+		t.Errorf("the renewed certificate lasts %s, want the signing duration and the 5 min backdate", l)
 	}
 	poll("the reverse tunnel re-opened with the new certificate", func() bool { return tunnels() >= 2 })
 	// The old certificate keeps working until it expires.

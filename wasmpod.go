@@ -179,6 +179,10 @@ type Config struct {
 	HostPortAddress netip.Addr
 	// Clock is the source of time; the real clock when nil.
 	Clock clock.WithTicker
+	// ClusterSigningDuration is the longest certificate serve's CSR signer
+	// issues and a joined node's credential's life (a year when 0;
+	// kube-controller-manager's --cluster-signing-duration).
+	ClusterSigningDuration time.Duration
 	// Engine overrides the runtime (default: wazero over CacheDir). It runs
 	// the pods without a runtimeClassName; its Name() is a runtime handler.
 	Engine wruntime.Engine
@@ -367,7 +371,7 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if c.server, err = apiserver.New(ctx, c.store, apiserver.Options{Clock: cfg.Clock, Validation: api.Options{AllowHostPath: cfg.AllowHostPath},
+	if c.server, err = apiserver.New(ctx, c.store, apiserver.Options{Clock: cfg.Clock, ClusterSigningDuration: cfg.ClusterSigningDuration, Validation: api.Options{AllowHostPath: cfg.AllowHostPath},
 		Modules: cfg.Modules, RefuseRelativeImages: cfg.RefuseRelativeImages, ServiceAccountTokens: saTokens}); err != nil {
 		return nil, err
 	}

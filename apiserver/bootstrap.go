@@ -240,6 +240,9 @@ func (s *Server) signNodeCSR(b []byte) ([]byte, error) {
 	}
 	now := s.now()
 	notAfter := now.Add(NodeCredentialLife)
+	if d := s.opts.ClusterSigningDuration; d > 0 {
+		notAfter = now.Add(d)
+	}
 	if notAfter.After(caCert.NotAfter) {
 		notAfter = caCert.NotAfter
 	}

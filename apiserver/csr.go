@@ -17,7 +17,8 @@ package apiserver
 // controller manager) signs approved requests for
 // kubernetes.io/kube-apiserver-client, kubernetes.io/kube-apiserver-client-kubelet
 // and kubernetes.io/kubelet-serving with the cluster CA, for at most a year
-// (kube-controller-manager's --cluster-signing-duration) or the request's
+// (kube-controller-manager's --cluster-signing-duration:
+// Options.ClusterSigningDuration, serve's clusterSigningDuration) or the request's
 // expirationSeconds, backdated 5 minutes; a request its signer's rules
 // refuse gets the Failed condition. It approves on its own, as upstream's
 // csrapproving controller:
@@ -455,6 +456,14 @@ func (s *Server) syncCSR(ctx context.Context, r *Resource, csr *certificatesv1.C
 	s.Update(ctx, r, "", c, "status")
 }
 
+// signingDuration is the longest certificate the signer issues.
+func (s *Server) signingDuration() time.Duration {
+	if d := s.opts.ClusterSigningDuration; d > 0 {
+		return d
+	}
+	return CSRSigningDuration
+}
+
 // usagesWithin: every usage is in allowed and must is among them.
 func usagesWithin(usages []certificatesv1.KeyUsage, must certificatesv1.KeyUsage, allowed ...certificatesv1.KeyUsage) bool {
 	return slices.Contains(usages, must) && !slices.ContainsFunc(usages, func(u certificatesv1.KeyUsage) bool { return !slices.Contains(allowed, u) })
@@ -594,7 +603,7 @@ func (s *Server) signCSR(csr *certificatesv1.CertificateSigningRequest, req *x50
 	if caCert == nil {
 		return nil, ""
 	}
-	life := CSRSigningDuration
+	life := s.signingDuration()
 	if e := csr.Spec.ExpirationSeconds; e != nil && time.Duration(*e)*time.Second < life {
 		life = time.Duration(*e) * time.Second
 	}

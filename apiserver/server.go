@@ -52,6 +52,10 @@ import (
 type Options struct {
 	// Clock stamps creation and deletion times; the real clock when nil.
 	Clock clock.PassiveClock
+	// ClusterSigningDuration is the longest certificate the CSR signer
+	// issues, and a node credential's life (kube-controller-manager's
+	// --cluster-signing-duration; CSRSigningDuration, a year, when 0).
+	ClusterSigningDuration time.Duration
 	// Validation options for pods (hostPath).
 	Validation api.Options
 	// Modules is the module store that /wasmpod/modules/ and /wasmpod/tags/

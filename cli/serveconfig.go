@@ -69,6 +69,11 @@ type ServeConfig struct {
 	// --terminated-pod-gc-threshold: terminated pods kept before the pod
 	// GC deletes the oldest (default 12500; 0 or less turns it off).
 	TerminatedPodGCThreshold *int `json:"terminatedPodGCThreshold,omitempty"`
+	// ClusterSigningDuration is kube-controller-manager's
+	// --cluster-signing-duration (a Go duration, default a year): the
+	// longest certificate the CSR signer issues, and the life of a joined
+	// node's credential, which agents renew at 70-90% of it.
+	ClusterSigningDuration string `json:"clusterSigningDuration,omitempty"`
 
 	// LeaderElection is kube-scheduler's and kube-controller-manager's
 	// leaderElection (component-base's LeaderElectionConfiguration):
@@ -95,6 +100,9 @@ func (c *ServeConfig) applyTo(cfg *wasmpod.Config) {
 	cfg.EvictionHard = c.EvictionHard
 	cfg.ContainerLogMaxSize, cfg.ContainerLogMaxFiles = c.logMaxSize, c.ContainerLogMaxFiles
 	cfg.Registry, cfg.ImageGC = c.registry, c.imageGC
+	if d, err := time.ParseDuration(c.ClusterSigningDuration); err == nil {
+		cfg.ClusterSigningDuration = d
+	}
 	if v := c.TerminatedPodGCThreshold; v != nil {
 		cfg.TerminatedPodGCThreshold = *v
 		if *v <= 0 {
@@ -123,6 +131,11 @@ func loadServeConfig(path string) (*ServeConfig, error) {
 		}
 		if _, err := time.ParseDuration(d.v); err != nil {
 			return nil, fmt.Errorf("%s: %s: invalid duration %q", path, d.name, d.v)
+		}
+	}
+	if v := cfg.ClusterSigningDuration; v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d < 10*time.Minute {
+			return nil, fmt.Errorf("%s: clusterSigningDuration: %q: want a duration of at least 10m (a Go duration, e.g. 8760h)", path, v)
 		}
 	}
 	if _, err := pods.ParseEvictionHard(cfg.EvictionHard); err != nil {
