@@ -473,8 +473,9 @@ func TestClientCertRotation(t *testing.T) {
 	p := newJoinPlane(t, ctx, clk, "rot-c", func(c *Config) { c.ClusterSigningDuration = signing })
 	dataDir := t.TempDir()
 	certDir := filepath.Join(dataDir, "pki")
-	logs, _ := runAgentUntil(t, AgentOptions{API: p.cred.RESTConfig(), NodeName: "rot-c", DataDir: dataDir, ReverseTunnel: true,
-		PodCIDR: "10.244.13.0/24", RotateCertificates: true, Clock: clk})
+	o := AgentOptions{API: p.cred.RESTConfig(), NodeName: "rot-c", DataDir: dataDir, ReverseTunnel: true,
+		PodCIDR: "10.244.13.0/24", RotateCertificates: true, Clock: clk}
+	logs, stop := runAgentUntil(t, o)
 	tunnels := func() int { return strings.Count(logs.String(), "reverse tunnel to "+p.ts.URL+" open") }
 	poll := func(what string, cond func() bool) {
 		t.Helper()
@@ -567,6 +568,14 @@ func TestClientCertRotation(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "Unauthorized") {
 		t.Errorf("the agent was refused:\n%s", logs)
+	}
+	// Restarted with its joined (now expired) credential, the agent uses
+	// the renewed certificate of its cert dir.
+	stop()
+	logs, _ = runAgentUntil(t, o)
+	poll("the restarted agent's tunnel", func() bool { return tunnels() >= 1 })
+	if got := storedLeaf(t, certDir, nodeagent.ClientCertPrefix); !got.Equal(second) {
+		t.Errorf("the restarted agent replaced the renewed certificate")
 	}
 }
 

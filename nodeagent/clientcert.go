@@ -229,12 +229,14 @@ func (m *ClientCerts) Run(ctx context.Context, client rest.Interface) {
 		deadline := jitteredDeadline(leaf)
 		m.logf("node %s: client certificate valid until %s, renewed at %s", m.node,
 			leaf.NotAfter.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339))
-		t := m.clock.NewTimer(deadline.Sub(m.clock.Now()))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C():
+		if d := deadline.Sub(m.clock.Now()); d > 0 {
+			t := m.clock.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C():
+			}
 		}
 		delay, lastErr := time.Second, ""
 		for ctx.Err() == nil {

@@ -166,12 +166,14 @@ func (m *ServingCerts) Run(ctx context.Context) {
 		deadline := jitteredDeadline(c.Leaf)
 		m.logf("node %s: kubelet serving certificate from the cluster CA, valid until %s, renewed at %s", m.node,
 			c.Leaf.NotAfter.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339))
-		t := m.clock.NewTimer(deadline.Sub(m.clock.Now()))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C():
+		if d := deadline.Sub(m.clock.Now()); d > 0 {
+			t := m.clock.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C():
+			}
 		}
 	}
 }
