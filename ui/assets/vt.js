@@ -21,6 +21,11 @@
 (function () {
   const BOLD = 1, DIM = 2, ITALIC = 4, UL = 8, REV = 16;
   const DEF = -1; // the default colour
+  // Bounds a hostile guest's output cannot push the page past: the screen's
+  // size, a CSI sequence's parameter bytes (a longer one is consumed and
+  // ignored, as xterm drops one beyond its parameter limit), the OSC
+  // string kept, and the combining marks one cell gathers.
+  const MAX_ROWS = 500, MAX_COLS = 1000, MAX_PARAMS = 256, MAX_OSC = 4096, MAX_CELL = 32;
   const blank = (bg) => ({ c: ' ', fg: DEF, bg: bg == null ? DEF : bg, f: 0 }); // an erased cell takes the current background, as xterm's
 
   // cellWidth: 0 for combining marks and zero-width characters, 2 for the
@@ -46,7 +51,7 @@
     constructor(rows, cols, opts) {
       this.opts = opts || {};
       this.dec = new TextDecoder();
-      this.rows = Math.max(1, rows | 0); this.cols = Math.max(1, cols | 0);
+      this.rows = Math.min(MAX_ROWS, Math.max(1, rows | 0)); this.cols = Math.min(MAX_COLS, Math.max(1, cols | 0));
       this.reset();
     }
     reset() {
@@ -75,17 +80,19 @@
       switch (this.state) {
         case 1: this.escape(ch); return; // after ESC
         case 2: // CSI parameters
-          if (code >= 0x30 && code <= 0x3f) { this.params += ch; return; }
-          if (code >= 0x20 && code <= 0x2f) { this.params += ch; return; } // intermediates
-          if (code >= 0x40 && code <= 0x7e) { this.state = 0; this.csi(this.params, ch); return; }
+          if (code >= 0x20 && code <= 0x3f) { // parameters and intermediates
+            if (this.params.length < MAX_PARAMS) this.params += ch; else this.tooLong = true;
+            return;
+          }
+          if (code >= 0x40 && code <= 0x7e) { this.state = 0; if (!this.tooLong) this.csi(this.params, ch); return; }
           if (code === 0x1b) { this.state = 1; return; }
+          if (code === 0x18 || code === 0x1a) { this.state = 0; return; } // CAN, SUB: the sequence is cancelled
           if (code < 0x20) { this.control(code); return; } // executed inside CSI, as a VT does
           this.state = 0; return;
-        case 3: // OSC: ignored up to BEL or ESC \
-          if (code === 7) this.state = 0;
+        case 3: // OSC: ignored up to BEL or ESC \ (or CAN, SUB); what is past MAX_OSC is dropped, never drawn
+          if (code === 7 || code === 0x18 || code === 0x1a) this.state = 0;
           else if (code === 0x1b) this.state = 4;
-          else if (this.osc.length < 4096) this.osc += ch;
-          else this.state = 0;
+          else if (this.osc.length < MAX_OSC) this.osc += ch;
           return;
         case 4: this.state = ch === '\\' ? 0 : 3; return;
         case 5: this.state = 0; return; // the charset after ESC ( ) * +
@@ -110,7 +117,7 @@
         const x = this.wrapNext ? this.x : this.x - 1;
         let c = this.buf[this.y][x];
         if (c && c.c === '' && x > 0) c = this.buf[this.y][x - 1];
-        if (c && c.c !== '') c.c += ch;
+        if (c && c.c !== '' && c.c.length < MAX_CELL) c.c += ch;
         return;
       }
       const wide = w === 2 && this.cols > 1;
@@ -160,7 +167,7 @@
     escape(ch) {
       this.state = 0;
       switch (ch) {
-        case '[': this.state = 2; this.params = ''; break;
+        case '[': this.state = 2; this.params = ''; this.tooLong = false; break;
         case ']': this.state = 3; this.osc = ''; break;
         case '(': case ')': case '*': case '+': this.state = 5; break;
         case '7': this.saveCursor(); break;
@@ -189,8 +196,7 @@
     }
     csi(raw, fin) {
       const priv = raw[0] === '?' ? '?' : (/^[<=>]/.test(raw) ? raw[0] : '');
-      const inter = /[ -\/]+$/.exec(raw);
-      if (inter) return; // CSI with intermediates (DECSCUSR...): ignored
+      if (/[ -\/]/.test(raw)) return; // CSI with intermediates (DECSCUSR...): ignored
       const ps = (priv ? raw.slice(1) : raw).split(';').map((p) => (p === '' ? NaN : parseInt(p, 10)));
       const p = (i, d) => (Number.isNaN(ps[i]) || ps[i] === undefined ? d : ps[i]);
       const n = Math.max(1, p(0, 1));
@@ -224,8 +230,8 @@
           break;
         }
         case 'X': this.clearCells(this.y, this.x, this.x + n); break;
-        case '@': { const r = this.buf[this.y]; for (let i = 0; i < n; i++) { r.splice(this.x, 0, blank(this.bg)); r.pop(); } break; }
-        case 'P': { const r = this.buf[this.y]; for (let i = 0; i < n; i++) { r.splice(this.x, 1); r.push(blank(this.bg)); } break; }
+        case '@': { const r = this.buf[this.y]; for (let i = 0; i < Math.min(n, this.cols - this.x); i++) { r.splice(this.x, 0, blank(this.bg)); r.pop(); } break; }
+        case 'P': { const r = this.buf[this.y]; for (let i = 0; i < Math.min(n, this.cols - this.x); i++) { r.splice(this.x, 1); r.push(blank(this.bg)); } break; }
         case 'L': case 'M':
           if (this.y >= this.top && this.y <= this.bot) {
             const t = this.top; this.top = this.y;
@@ -233,8 +239,8 @@
             this.top = t; this.x = 0; this.wrapNext = false;
           }
           break;
-        case 'S': this.scrollUp(n); break;
-        case 'T': this.scrollDown(n); break;
+        case 'S': this.scrollUp(Math.min(n, this.bot - this.top + 1)); break; // more would only scroll blank rows
+        case 'T': this.scrollDown(Math.min(n, this.bot - this.top + 1)); break;
         case 'r': {
           const t = p(0, 1) - 1, b = p(1, this.rows) - 1;
           if (t >= 0 && b < this.rows && t < b) { this.top = t; this.bot = b; this.moveTo(0, 0); }
@@ -304,7 +310,7 @@
     // resize keeps the cells that still fit; rows cut from the bottom of
     // the main screen under the cursor go to the scrollback first.
     resize(rows, cols) {
-      rows = Math.max(1, rows | 0); cols = Math.max(1, cols | 0);
+      rows = Math.min(MAX_ROWS, Math.max(1, rows | 0)); cols = Math.min(MAX_COLS, Math.max(1, cols | 0));
       if (rows === this.rows && cols === this.cols) return;
       const fit = (g) => {
         for (const r of g) { while (r.length < cols) r.push(blank()); r.length = cols; }
