@@ -180,3 +180,49 @@ func TestTerminalGuestHTML(t *testing.T) {
 		t.Errorf("markup not escaped: %.300s", h)
 	}
 }
+
+// TestTerminalHostileGuestExec: the same through a real exec: a toolbox
+// pod's shell prints an environment variable of hostile sequences (huge
+// ICH, DCH, IL, SU and CUP counts, a long parameter list, a 64 KB OSC
+// string, markup) 20 times; the terminal then draws what the shell
+// prints next (a marker the command line itself does not contain), and
+// the markup is text.
+func TestTerminalHostileGuestExec(t *testing.T) {
+	chromiumPath(t)
+	e := newEnv(t)
+	seq := "\x1b[999999999@\x1b[999999999P\x1b[99999999L\x1b[9999999999S\x1b[999999;999999r\x1b[9999999999999999999H" +
+		"\x1b[" + strings.Repeat("1;", 20000) + "m\x1b]0;" + strings.Repeat("T", 64<<10) + "\x07" +
+		"\x1b[H\x1b[2J<img src=x onerror=\"window.__xss=1\">" + strings.Repeat("\u0301", 5000) + "\r\n"
+	pod := podJSON("hostile", nil, []string{"sleep", "3600"})
+	ctr := pod["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+	ctr["env"] = []any{map[string]any{"name": "SEQ", "value": seq}}
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", pod)
+	ctx := browser(t, 1100, 800)
+	login(t, ctx, e.srv.URL)
+	run(t, ctx, hash("#/pod/default/hostile"), chromedp.WaitVisible("#tab-terminal"))
+	waitJS(t, ctx, "pod running", `(document.querySelector('dd.f-status')||{}).textContent === 'Running'`, 30*time.Second)
+	run(t, ctx, chromedp.Click("#tab-terminal"), chromedp.WaitVisible("#term-connect"), chromedp.Click("#term-connect"))
+	waitJS(t, ctx, "shell prompt", termRows+`.some(l => / #$/.test(l))`, 15*time.Second)
+	run(t, ctx, chromedp.Click("#term"), chromedp.KeyEvent("for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do printenv SEQ; done; echo after-$((6*7))\r"))
+	// Not waitJS: its diagnosis would wait on a hung tab for ever.
+	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](termRows+`.some(l => l.startsWith('after-42'))`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("the output after the hostile sequences is not drawn (the tab hung?): %v", err)
+	}
+	if got := evalJS[bool](t, ctx, `document.getElementById('term').textContent.includes('<img src=x onerror="window.__xss=1">')`); !got {
+		t.Errorf("the markup is not drawn as text: %q", evalJS[[]string](t, ctx, termRows))
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#term img').length`); n != 0 {
+		t.Errorf("%d img elements from the guest's output", n)
+	}
+	if evalJS[bool](t, ctx, `document.getElementById('term').textContent.includes('TTTTTTTT')`) {
+		t.Error("the OSC string is drawn")
+	}
+	if x := evalJS[any](t, ctx, `window.__xss === undefined ? null : window.__xss`); x != nil {
+		t.Errorf("the guest's script ran: %v", x)
+	}
+	// The terminal still answers keys.
+	run(t, ctx, chromedp.KeyEvent("echo still-$((7*6))x\r"))
+	waitJS(t, ctx, "a later command drawn", termRows+`.some(l => l.startsWith('still-42x'))`, 30*time.Second)
+}
