@@ -35,7 +35,11 @@ package apiserver
 //     Node's Hostname addresses and whose IPs are among the Node's
 //     addresses, made by node NAME itself or by a user who may approve the
 //     signer (an admin-credentialed agent): a node gets a serving certificate
-//     only for the names the API already knows it by.
+//     only for the names the API already knows it by. The addresses are the
+//     node's own claim, so the API server's in-cluster names, Service DNS
+//     names, other Nodes' names and Service-range IPs are never approved
+//     this way (servingNamesClaimed); an IP shared with another node or the
+//     API server (all of them on one host) is.
 // Anything else waits for `kubectl certificate approve|deny`.
 //
 // RunCSRCleaner is kube-controller-manager's csrcleaner: every hour it
@@ -54,6 +58,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -559,9 +564,42 @@ func (s *Server) autoApproval(ctx context.Context, csr *certificatesv1.Certifica
 				return ""
 			}
 		}
+		if s.servingNamesClaimed(ctx, node, req) {
+			return ""
+		}
 		return "Auto approving kubelet serving certificate: its names are Node " + node + "'s own."
 	}
 	return ""
+}
+
+// servingNamesClaimed: req names what is not node's to claim, whatever
+// its Node's status.addresses say (a node writes those itself, so they are
+// self-asserted): the API server's in-cluster names (kubernetes,
+// kubernetes.default[.svc[.DOMAIN]]), a Service's DNS name (NAME.NS.svc...),
+// another Node's name, or an address of the Service range (the kubernetes
+// Service's IP among them). A node could otherwise buy a cluster-CA
+// server certificate that in-cluster clients accept for the API server or
+// another node. Such a request waits for the admin.
+func (s *Server) servingNamesClaimed(ctx context.Context, node string, req *x509.CertificateRequest) bool {
+	for _, ip := range req.IPAddresses {
+		if a, ok := netip.AddrFromSlice(ip); ok && ServiceCIDR.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	for _, d := range req.DNSNames {
+		l := strings.ToLower(strings.TrimSuffix(d, "."))
+		if l == "kubernetes" || l == "kubernetes.default" || strings.HasPrefix(l, "kubernetes.default.") ||
+			strings.HasSuffix(l, ".svc") || strings.Contains(l, ".svc.") {
+			return true
+		}
+		if l == strings.ToLower(node) {
+			continue
+		}
+		if _, err := s.Get(ctx, s.resources["/nodes"], "", l); !apierrors.IsNotFound(err) {
+			return true // another Node's name (or the lookup failed: leave it to the admin)
+		}
+	}
+	return false
 }
 
 // csrRequester is the user who created csr.
