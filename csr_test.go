@@ -249,11 +249,19 @@ func TestCSRApprovalRules(t *testing.T) {
 	if _, err := csrs.UpdateStatus(ctx, c, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := csrs.Get(ctx, c.Name, metav1.GetOptions{}); len(got.Status.Conditions) != 0 {
+	got, err := csrs.Get(ctx, c.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Conditions) != 0 {
 		t.Errorf("/status set conditions %+v", got.Status.Conditions)
 	}
-	// The admin approves; it is issued; a denial after it is refused.
-	if _, err := csrs.UpdateApproval(ctx, c.Name, c, metav1.UpdateOptions{}); err != nil {
+	// The admin approves; it is issued; a denial after it is refused. (The
+	// refused /status write still recorded its manager in managedFields, as
+	// upstream's field manager runs before the status strategy: a new
+	// resourceVersion, so the approval starts from the stored object.)
+	got.Status.Conditions = c.Status.Conditions
+	if _, err := csrs.UpdateApproval(ctx, got.Name, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
@@ -308,14 +316,19 @@ func TestCSRCleaner(t *testing.T) {
 	}
 	decide := func(name string, how certificatesv1.RequestConditionType) {
 		t.Helper()
-		c, err := csrs.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := metav1.NewTime(clk.Now()) // as kubectl certificate approve|deny stamps it
-		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{Type: how, Status: corev1.ConditionTrue,
-			Reason: "Test", LastUpdateTime: now, LastTransitionTime: now})
-		if _, err := csrs.UpdateApproval(ctx, name, c, metav1.UpdateOptions{}); err != nil {
+		// As kubectl certificate approve|deny: on a conflict (the signer or
+		// the approver wrote meanwhile), again from the stored request.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			c, err := csrs.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			now := metav1.NewTime(clk.Now()) // as kubectl certificate approve|deny stamps it
+			c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{Type: how, Status: corev1.ConditionTrue,
+				Reason: "Test", LastUpdateTime: now, LastTransitionTime: now})
+			_, err = csrs.UpdateApproval(ctx, name, c, metav1.UpdateOptions{})
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
