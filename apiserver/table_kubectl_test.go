@@ -131,7 +131,7 @@ func TestTableRealKubectl(t *testing.T) {
 	if _, err := e.cs.CoreV1().Pods("default").Create(ctx, httpPod("web-2"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("web-2")
+	waitFor("web-2   0/1     Pending   0             0s\n") // the whole row: kubectl may write it in pieces
 	want := "" +
 		"NAME    READY   STATUS    RESTARTS      AGE\n" +
 		"web-1   1/1     Running   5 (10s ago)   3m2s\n" +

@@ -116,9 +116,15 @@ func TestRunSpinnerTerminal(t *testing.T) {
 	spin := regexp.MustCompile("(\r\x1b\\[K)?[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Waiting for pod/hello to be Running\\.\\.\\. \\d+s(\r\x1b\\[K)?")
 	shown := spin.ReplaceAllString(raw, "")
 	shown = strings.ReplaceAll(shown, "\r\x1b[K", "")
-	strip := func(s string) string { // lines of the run, without compile timings
+	// Lines of the run, without compile timings, nor the states a pod
+	// passes through while Pending (Pending, ContainerCreating): two runs'
+	// watches may see different ones.
+	strip := func(s string) string {
 		var keep []string
 		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, "(phase: Pending") {
+				continue
+			}
 			if strings.HasPrefix(l, "pod/") || strings.HasPrefix(l, "Warning") {
 				keep = append(keep, l)
 			}
