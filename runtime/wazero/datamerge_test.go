@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmpod/wasmpod/internal/testwasm"
+	"github.com/wasmpod/wasmpod/runtime/wasmdata"
 )
 
 // memoryAfterInstantiate is module wasm's memory 0 right after it was
@@ -94,9 +95,8 @@ func module(importMem, dataCount bool, segs ...[]byte) []byte {
 
 // active is an active segment on memory 0 at off.
 func active(off int32, init string) []byte {
-	b := appendSleb32([]byte{0x00, 0x41}, off)
-	b = append(b, 0x0b, byte(len(init)))
-	return append(b, init...)
+	// a data section's contents of this one segment, without its count (1)
+	return wasmdata.AppendSegments(nil, []wasmdata.Segment{{Offset: uint32(off), Init: []byte(init)}})[1:]
 }
 
 func TestMergeDataSegments(t *testing.T) {
