@@ -224,43 +224,63 @@ func (m *ClientCerts) OnRotate(f func()) {
 // returned, e.g. the clientset's CoreV1().RESTClient(): paths are
 // absolute).
 func (m *ClientCerts) Run(ctx context.Context, client rest.Interface) {
-	for ctx.Err() == nil {
+	for {
 		leaf, _ := leafOf(m.cur.Load())
 		deadline := jitteredDeadline(leaf)
 		m.logf("node %s: client certificate valid until %s, renewed at %s", m.node,
 			leaf.NotAfter.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339))
-		if d := deadline.Sub(m.clock.Now()); d > 0 {
-			t := m.clock.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C():
-			}
+		if !waitUntil(ctx, m.clock, deadline) {
+			return
 		}
-		delay, lastErr := time.Second, ""
-		for ctx.Err() == nil {
-			err := m.renew(ctx, client)
-			if err == nil {
-				break
+		if !retry(ctx, func() error { return m.renew(ctx, client) }, func(err error) {
+			if m.clock.Now().After(leaf.NotAfter) {
+				err = fmt.Errorf("%w (its certificate expired at %s: join again with a new token, or give it a valid credential)", err, leaf.NotAfter.UTC().Format(time.RFC3339))
 			}
-			if ctx.Err() != nil {
-				return
-			}
-			if err.Error() != lastErr {
-				if now := m.clock.Now(); now.After(leaf.NotAfter) {
-					err = fmt.Errorf("%w (its certificate expired at %s: join again with a new token, or give it a valid credential)", err, leaf.NotAfter.UTC().Format(time.RFC3339))
-				}
-				m.logf("node %s: renewing its client certificate: %v (retrying)", m.node, err)
-				lastErr = err.Error()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, time.Minute)
+			m.logf("node %s: renewing its client certificate: %v (retrying)", m.node, err)
+		}) {
+			return
 		}
+	}
+}
+
+// waitUntil waits on clk until t; false when ctx ends first.
+func waitUntil(ctx context.Context, clk clock.Clock, t time.Time) bool {
+	d := t.Sub(clk.Now())
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := clk.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C():
+		return true
+	}
+}
+
+// retry calls try until it succeeds, 1 s apart doubling to a minute,
+// giving each new error to logErr; false when ctx ends first.
+func retry(ctx context.Context, try func() error, logErr func(error)) bool {
+	delay, last := time.Second, ""
+	for {
+		err := try()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if err.Error() != last {
+			logErr(err)
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Minute)
 	}
 }
 

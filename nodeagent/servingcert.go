@@ -133,48 +133,29 @@ func RotationDeadline(leaf *x509.Certificate, jitter float64) time.Time {
 // Run requests a certificate, then each next one at its rotation
 // deadline, until ctx ends.
 func (m *ServingCerts) Run(ctx context.Context) {
-	delay := time.Second
-	lastErr := ""
-	kept := m.stored()
-	for ctx.Err() == nil {
-		c, err := kept, error(nil)
-		if kept != nil {
-			kept = nil
-		} else if c, err = m.request(ctx); err == nil && m.dir != "" {
-			if err := storePair(m.dir, ServingCertPrefix, c, m.clock.Now()); err != nil {
-				m.logf("node %s: keeping its serving certificate: %v", m.node, err)
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
+	c := m.stored()
+	for {
+		if c == nil {
+			if !retry(ctx, func() (err error) {
+				c, err = m.request(ctx)
+				return err
+			}, func(err error) { m.logf("node %s: kubelet serving certificate: %v (retrying)", m.node, err) }) {
 				return
 			}
-			if err.Error() != lastErr {
-				m.logf("node %s: kubelet serving certificate: %v (retrying)", m.node, err)
-				lastErr = err.Error()
+			if m.dir != "" {
+				if err := storePair(m.dir, ServingCertPrefix, c, m.clock.Now()); err != nil {
+					m.logf("node %s: keeping its serving certificate: %v", m.node, err)
+				}
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, time.Minute)
-			continue
 		}
-		delay, lastErr = time.Second, ""
 		m.cur.Store(c)
 		deadline := jitteredDeadline(c.Leaf)
 		m.logf("node %s: kubelet serving certificate from the cluster CA, valid until %s, renewed at %s", m.node,
 			c.Leaf.NotAfter.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339))
-		if d := deadline.Sub(m.clock.Now()); d > 0 {
-			t := m.clock.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C():
-			}
+		if !waitUntil(ctx, m.clock, deadline) {
+			return
 		}
+		c = nil
 	}
 }
 
