@@ -5,6 +5,7 @@ package ui_test
 // real toolbox pod whose shell prints escape sequences.
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"strconv"
@@ -179,12 +180,20 @@ const vtCases = `(() => {
   return fails;
 })()`
 
-func TestTerminalEmulator(t *testing.T) {
+// emulatorPage is the dashboard's login page in a browser tab: vt.js
+// loaded, no API behind it (the emulator's own tests).
+func emulatorPage(t *testing.T) context.Context {
+	t.Helper()
 	chromiumPath(t)
 	srv := httptest.NewServer(ui.Handler())
 	t.Cleanup(srv.Close)
 	ctx := browser(t, 800, 600)
 	run(t, ctx, chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible("#token"))
+	return ctx
+}
+
+func TestTerminalEmulator(t *testing.T) {
+	ctx := emulatorPage(t)
 	fails := evalJS[[]string](t, ctx, vtCases)
 	for _, f := range fails {
 		t.Error(f)

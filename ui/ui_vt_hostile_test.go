@@ -11,14 +11,11 @@ package ui_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/wasmpod/wasmpod/ui"
 )
 
 // vtHostileHarness defines window.__hostile(input, rows, cols): input
@@ -67,11 +64,7 @@ window.__invalidUTF8 = (n) => { const b = new Uint8Array(n); for (let i = 0; i <
 true`
 
 func TestTerminalHostileGuest(t *testing.T) {
-	chromiumPath(t)
-	srv := httptest.NewServer(ui.Handler())
-	t.Cleanup(srv.Close)
-	ctx := browser(t, 800, 600)
-	run(t, ctx, chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible("#token"))
+	ctx := emulatorPage(t)
 	evalJS[bool](t, ctx, vtHostileHarness)
 
 	mb := "1048576"
@@ -139,11 +132,7 @@ func TestTerminalHostileGuest(t *testing.T) {
 // and make no element, handler or script run, also inside coloured runs
 // and wide-character spans.
 func TestTerminalGuestHTML(t *testing.T) {
-	chromiumPath(t)
-	srv := httptest.NewServer(ui.Handler())
-	t.Cleanup(srv.Close)
-	ctx := browser(t, 800, 600)
-	run(t, ctx, chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible("#token"))
+	ctx := emulatorPage(t)
 	payloads := []string{
 		`<img src=x onerror="window.__xss=1">`,
 		`<script>window.__xss=2</script>`,
