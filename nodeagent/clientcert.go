@@ -90,11 +90,19 @@ func storePair(dir, prefix string, c *tls.Certificate, now time.Time) error {
 		return err
 	}
 	name := prefix + "-" + now.UTC().Format("2006-01-02-15-04-05.000000000") + ".pem"
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := os.CreateTemp(dir, "."+name+".*") // 0600, created anew (O_EXCL): never through a planted link
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return err
 	}
 	link := filepath.Join(dir, prefix+"-updated.pem")
