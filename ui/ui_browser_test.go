@@ -180,9 +180,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := evalJS[string](t, ctx, `sessionStorage.getItem('wasmpod.token')`); got != adminToken {
 		t.Errorf("token in sessionStorage: %q", got)
 	}
-	if n := evalJS[int](t, ctx, `document.querySelectorAll('#nodes tbody tr').length`); n < 1 {
-		t.Errorf("overview: %d node rows", n)
-	}
+	// The table shows at login; its rows come with the nodes' watch.
+	waitJS(t, ctx, "the overview's node rows", `document.querySelectorAll('#nodes tbody tr').length >= 1`, 15*time.Second)
 
 	// A pod created through the API is on the page within 2 s.
 	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
