@@ -5,7 +5,8 @@ package nodeagent
 // annotation TunnelPortAnnotation, watches the Nodes, and routes each other
 // Node's spec.podCIDRs to that Node's InternalIP and tunnel port through
 // network/overlay's mTLS tunnels, authenticated by the node certificates
-// of the cluster CA.
+// of the cluster CA; when the node's client certificate is renewed, the
+// open tunnels are made again with it (Overlay.Reconnect).
 
 import (
 	"context"
@@ -91,6 +92,15 @@ func startPodOverlay(ctx context.Context, o *Options, clientCerts *ClientCerts, 
 		Logf: func(f string, a ...any) { logf("node %s: "+f, append([]any{o.NodeName}, a...)...) }})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if current != nil {
+		// Open tunnels keep the certificate of their handshake: make them
+		// again with the renewed one (their flows reset, as kubelet
+		// connections are closed on a rotation).
+		clientCerts.OnRotate(func() {
+			logf("node %s: pod network tunnels re-opened with the renewed certificate", o.NodeName)
+			ov.Reconnect()
+		})
 	}
 	port := o.TunnelListener.Addr().(*net.TCPAddr).Port
 	want := strconv.Itoa(port)

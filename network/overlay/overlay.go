@@ -20,7 +20,9 @@
 // and then carries the flow's bytes both ways; a UDP stream (one per
 // session, opened by the sender) carries framed datagrams, each with its
 // source and destination. When a session ends (the peer restarted, or its
-// connection broke), every flow on it is reset in the pods.
+// connection broke), every flow on it is reset in the pods. After the
+// node certificate rotates, Reconnect makes the tunnels again with the new
+// one (their flows reset).
 //
 // Bounds: handshakes are bounded in time (HandshakeTimeout) and number
 // (MaxHandshakes); a header must arrive within HeaderTimeout; a peer holds
@@ -33,6 +35,7 @@
 package overlay
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -70,7 +73,8 @@ type Config struct {
 	Certificate tls.Certificate
 	// CurrentCertificate, when set, is asked for the certificate at each
 	// handshake instead (a rotated node certificate: sessions already
-	// open keep theirs); Certificate is then the first one.
+	// open keep theirs until Reconnect); Certificate is then the first
+	// one.
 	CurrentCertificate func() *tls.Certificate
 	// CA is the cluster CA that signs node certificates.
 	CA *x509.CertPool
@@ -203,6 +207,18 @@ func (o *Overlay) certificate() *tls.Certificate {
 	return &o.cfg.Certificate
 }
 
+// serialOf is c's leaf's serial number ("none" without one), for logs.
+func serialOf(c *tls.Certificate) string {
+	if c == nil || len(c.Certificate) == 0 {
+		return "none"
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return "unparsable"
+	}
+	return leaf.SerialNumber.String()
+}
+
 func rawOf(cs []*x509.Certificate) [][]byte {
 	out := make([][]byte, len(cs))
 	for i, c := range cs {
@@ -301,6 +317,41 @@ func (o *Overlay) SetPeers(ps []Peer) error {
 		p.close()
 	}
 	return o.cfg.Network.SetRoutes(routes)
+}
+
+// Reconnect closes every open session so that the tunnels are made again
+// with the certificate CurrentCertificate gives now (after a rotation of
+// the node certificate: a session keeps the certificate of its
+// handshake). The flows on them are reset, as when a peer restarts; the
+// sessions this node had dialed are dialed again at once, and the peers
+// dial theirs again at their next flow.
+func (o *Overlay) Reconnect() {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	inbound := o.inbound
+	o.inbound = map[string]*yamux.Session{}
+	peers := make([]*peer, 0, len(o.peers))
+	for _, p := range o.peers {
+		peers = append(peers, p)
+	}
+	o.mu.Unlock()
+	for _, s := range inbound {
+		s.Close()
+	}
+	for _, p := range peers {
+		if !p.dropSession() || !o.goAdd() {
+			continue
+		}
+		go func() {
+			defer o.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), o.cfg.DialTimeout)
+			defer cancel()
+			p.session(ctx) // a failure is logged; the next flow dials again
+		}()
+	}
 }
 
 // Close stops the listener and closes every session (flows on them reset).

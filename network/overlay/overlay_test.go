@@ -3,13 +3,16 @@ package overlay
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -630,4 +633,133 @@ func TestOverlaySilentPeerTimesOut(t *testing.T) {
 			t.Errorf("peer at %s: the connect took %v", tc.ln.Addr(), d)
 		}
 	}
+}
+
+// logBuf collects an Overlay's log lines.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) logf(t testing.TB, name string) func(string, ...any) {
+	return func(f string, a ...any) {
+		line := fmt.Sprintf(f, a...)
+		t.Logf("node %s: %s", name, line)
+		l.mu.Lock()
+		l.b.WriteString(line + "\n")
+		l.mu.Unlock()
+	}
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitLog waits for a line of l holding every part.
+func waitLog(t *testing.T, l *logBuf, parts ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for _, line := range strings.Split(l.String(), "\n") {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(line, p)
+			}
+			if ok {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q in:\n%s", parts, l)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitReset waits for s's flow to be reset: ECONNRESET, not a hang.
+func waitReset(t *testing.T, s network.Socket, what string) {
+	t.Helper()
+	ev := waitEv(t, s, network.Hangup, 10*time.Second)
+	_, err := s.Read(make([]byte, 8))
+	for deadline := time.Now().Add(5 * time.Second); errors.Is(err, syscall.EAGAIN) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // the reset reaches the two directions one after the other
+		_, err = s.Read(make([]byte, 8))
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("%s: read after the rotation: %v (events %b), want ECONNRESET", what, err, ev)
+	}
+}
+
+// TestOverlayReconnectAfterRotation: after a node's certificate rotates,
+// Reconnect makes its tunnels again with the new one, those it dialed at
+// once and those its peer dialed at the peer's next flow; the flows open
+// on the old sessions are reset (ECONNRESET, not a hang) and new flows
+// work, both ways. The peer's rotation likewise.
+func TestOverlayReconnectAfterRotation(t *testing.T) {
+	ca := newCA(t, "cluster")
+	var curA, curB atomic.Pointer[tls.Certificate]
+	var logA, logB logBuf
+	a := startNode(t, ca, "a", "", func(c *Config) { c.CurrentCertificate, c.Logf = curA.Load, logA.logf(t, "a") })
+	b := startNode(t, ca, "b", "", func(c *Config) { c.CurrentCertificate, c.Logf = curB.Load, logB.logf(t, "b") })
+	link(t, a, b)
+	pa, pb := addPod(t, a, "pa", ipA1), addPod(t, b, "pb", ipB1)
+	la, lb := listen(t, pa, 9090), listen(t, pb, 9090)
+	// A flow each way: a→b on the session a dialed, b→a on b's.
+	ab, e := connect(t, pa, netip.AddrPortFrom(ipB1, 9090))
+	if e != 0 {
+		t.Fatal(e)
+	}
+	accept(t, lb)
+	ba, e := connect(t, pb, netip.AddrPortFrom(ipA1, 9090))
+	if e != 0 {
+		t.Fatal(e)
+	}
+	accept(t, la)
+	old := subjectSerial(t, a.ov.cfg.Certificate)
+	waitLog(t, &logB, "tunnel from node a", "its certificate serial "+old+")")
+
+	a2 := ca.nodeCert(t, NodeUserPrefix+"a")
+	curA.Store(&a2)
+	a.ov.Reconnect()
+	waitReset(t, ab, "a's flow to b")
+	waitReset(t, ba, "b's flow to a")
+	// a dialed its session to b again with the new certificate, before
+	// any new flow.
+	waitLog(t, &logB, "tunnel from node a", "its certificate serial "+subjectSerial(t, a2)+")")
+	echo(t, la, "from-a")
+	echo(t, lb, "from-b")
+	if got := readN(t, mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090)), 6); got != "from-b" {
+		t.Errorf("a to b after a's rotation: %q", got)
+	}
+	// b's next flow to a dials again and a serves the new certificate.
+	if got := readN(t, mustConnect(t, pb, netip.AddrPortFrom(ipA1, 9090)), 6); got != "from-a" {
+		t.Errorf("b to a after a's rotation: %q", got)
+	}
+	waitLog(t, &logB, "tunnel to node a", "its certificate serial "+subjectSerial(t, a2)+",")
+
+	// b rotates: a's session to b, which b served with its old
+	// certificate, is closed, and a's next flow gets the new one.
+	ab2 := mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090))
+	readN(t, ab2, 6)
+	b2 := ca.nodeCert(t, NodeUserPrefix+"b")
+	curB.Store(&b2)
+	b.ov.Reconnect()
+	ab2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := ab2.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("a's flow to b after b's rotation: %v, want ECONNRESET", err)
+	}
+	if got := readN(t, mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090)), 6); got != "from-b" {
+		t.Errorf("a to b after b's rotation: %q", got)
+	}
+	waitLog(t, &logA, "tunnel to node b", "its certificate serial "+subjectSerial(t, b2)+",")
+}
+
+func subjectSerial(t *testing.T, c tls.Certificate) string {
+	t.Helper()
+	l, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.SerialNumber.String()
 }

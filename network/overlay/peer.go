@@ -106,10 +106,12 @@ func (p *peer) dial(ctx context.Context) (*yamux.Session, error) {
 		return nil, errnoError("tunnel to "+p.name, syscall.EHOSTUNREACH, err)
 	}
 	want := NodeUserPrefix + p.name
+	var used *tls.Certificate // ours, presented in the handshake
 	tc := tls.Client(raw, &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return o.certificate(), nil
+			used = o.certificate()
+			return used, nil
 		},
 		InsecureSkipVerify: true, // verified below: the chain to the cluster CA and the route's Node's name, not a host name
 		VerifyConnection: func(cs tls.ConnectionState) error {
@@ -129,7 +131,8 @@ func (p *peer) dial(ctx context.Context) (*yamux.Session, error) {
 		tc.Close()
 		return nil, errnoError("tunnel to "+p.name, syscall.EHOSTUNREACH, err)
 	}
-	o.cfg.Logf("tunnel to node %s at %s open", p.name, p.addr)
+	o.cfg.Logf("tunnel to node %s at %s open (its certificate serial %s, ours %s)", p.name, p.addr,
+		tc.ConnectionState().PeerCertificates[0].SerialNumber, serialOf(used))
 	return s, nil
 }
 
@@ -289,6 +292,22 @@ func (p *peer) sendDatagrams(wake chan struct{}) {
 			}
 		}
 	}
+}
+
+// dropSession closes the peer's session, if one is open, and reports
+// whether one was; the next flow dials a new one.
+func (p *peer) dropSession() bool {
+	p.mu.Lock()
+	s := p.sess
+	p.sess = nil
+	closed := p.closed
+	p.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	open := !s.IsClosed()
+	s.Close()
+	return open && !closed
 }
 
 // close ends the peer's session (its flows reset) and its datagram sender.

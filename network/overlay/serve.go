@@ -97,7 +97,7 @@ func (o *Overlay) handshake(raw net.Conn) {
 	if old != nil {
 		old.Close()
 	}
-	o.cfg.Logf("tunnel from node %s (%s) open", node, raw.RemoteAddr())
+	o.cfg.Logf("tunnel from node %s (%s) open (its certificate serial %s)", node, raw.RemoteAddr(), tc.ConnectionState().PeerCertificates[0].SerialNumber)
 	o.serveSession(node, s)
 }
 
