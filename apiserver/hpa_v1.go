@@ -16,8 +16,16 @@ package apiserver
 //   - PATCH (JSON, merge and strategic merge): applied to the object's v1
 //     form, converted and written as an update of the version read (a
 //     conflict with another writer re-reads and re-applies, as the v2
-//     PATCH does); server-side apply at v1 is refused with 415 (apply at
-//     autoscaling/v2).
+//     PATCH does);
+//   - server-side apply (application/apply-patch+yaml): the v2 apply
+//     (apply.go) with autoscaling/v1's field manager (hpaV1FieldManager),
+//     as upstream applies at the request's version: the live object is
+//     converted to v1, the v1 configuration merged, the result converted
+//     back; the applier's managedFields entry has apiVersion
+//     autoscaling/v1, and conflicts with managers of either version are
+//     found in each manager's own version (the conversions are in the
+//     field managers' scheme, hpa_v1convert.go, so a v2 write also keeps
+//     and updates v1 entries).
 //
 // Discovery lists v1 after v2, so the OpenAPI documents (openapi.go, built
 // from discovery) have autoscaling/v1's paths and definitions; RBAC is
@@ -26,6 +34,7 @@ package apiserver
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,16 +42,21 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
 
 // hpaV1GV is the view's group version.
@@ -193,8 +207,12 @@ func (h *httpHandler) patchHPAV1(w http.ResponseWriter, req, inner *http.Request
 	switch pt {
 	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
 	case types.ApplyPatchType, types.ApplyCBORPatchType:
-		writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-			"server-side apply of autoscaling/v1 HorizontalPodAutoscalers is not supported: apply them at autoscaling/v2"))
+		// The v2 request path with the v1 field manager; the v2 path
+		// refuses CBOR with upstream's 415.
+		inner = inner.WithContext(withHPAV1Apply(inner.Context()))
+		rec := newBufferedResponse()
+		h.serveResource(rec, inner, autoscalingv2.SchemeGroupVersion, parts)
+		rec.writeV1(w)
 		return
 	default:
 		writeError(w, statusErr(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("unsupported patch type %q", ct)))
@@ -275,6 +293,48 @@ func (h *httpHandler) patchHPAV1(w http.ResponseWriter, req, inner *http.Request
 		rec.writeV1(w)
 		return
 	}
+}
+
+type hpaV1ApplyKey struct{}
+
+// withHPAV1Apply marks ctx's apply as one at autoscaling/v1.
+func withHPAV1Apply(ctx context.Context) context.Context {
+	return context.WithValue(ctx, hpaV1ApplyKey{}, true)
+}
+
+func isHPAV1Apply(ctx context.Context) bool {
+	v, _ := ctx.Value(hpaV1ApplyKey{}).(bool)
+	return v
+}
+
+var (
+	hpaV1FieldManagersMu sync.Mutex
+	hpaV1FieldManagers   = map[string]*managedfields.FieldManager{}
+)
+
+// hpaV1FieldManager is the field manager of an apply at autoscaling/v1
+// (subresource "" or "status"): the configuration and the entry it writes
+// are v1, the objects it takes and returns v2 (the hub), with the same
+// type converter, scheme and reset fields as the v2 field managers
+// (managedfields.go).
+func hpaV1FieldManager(subresource string) (*managedfields.FieldManager, error) {
+	hpaV1FieldManagersMu.Lock()
+	defer hpaV1FieldManagersMu.Unlock()
+	if fm, ok := hpaV1FieldManagers[subresource]; ok {
+		return fm, nil
+	}
+	tc, err := typeConverter()
+	if err != nil {
+		return nil, err
+	}
+	gvk := hpaV1GV.WithKind("HorizontalPodAutoscaler")
+	fm, err := managedfields.NewDefaultFieldManager(tc, runtime.UnsafeObjectConvertor(scheme.Scheme), scheme.Scheme, scheme.Scheme,
+		gvk, autoscalingv2.SchemeGroupVersion, subresource, resetFields(fieldManagerKey{gvk: gvk, subresource: subresource, status: true}))
+	if err != nil {
+		return nil, err
+	}
+	hpaV1FieldManagers[subresource] = fm
+	return fm, nil
 }
 
 // bufferedResponse holds a v2 answer to convert.

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 )
@@ -185,14 +186,141 @@ func TestHPAV1(t *testing.T) {
 	if _, err := hpas1.UpdateStatus(ctx, v1, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "status.desiredReplicas") {
 		t.Fatalf("v1 /status with desiredReplicas -1: %v", err)
 	}
-	_, stderr, code = k.fail(t, "apply", "--server-side", "-f", writeManifest(t, "v1.yaml", exampleHPAV1))
-	if code != 1 || !strings.Contains(stderr, "apply them at autoscaling/v2") {
-		t.Fatalf("server-side apply at v1: exit %d\n%s", code, stderr)
-	}
 	if err := hpas1.Delete(ctx, "php-v1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := hpas1.List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 1 || l.Items[0].Name != "rich" || l.APIVersion != "" && l.APIVersion != "autoscaling/v1" {
 		t.Fatalf("v1 list after delete: %v %+v", err, l)
+	}
+}
+
+// hpaEntry is obj's managedFields entry of manager with operation op
+// (nil when there is none).
+func hpaEntry(m metav1.Object, manager string, op metav1.ManagedFieldsOperationType) *metav1.ManagedFieldsEntry {
+	for _, e := range m.GetManagedFields() {
+		if e.Manager == manager && e.Operation == op && e.Subresource == "" {
+			return &e
+		}
+	}
+	return nil
+}
+
+// TestHPAV1ServerSideApply: kubectl apply --server-side of an
+// autoscaling/v1 HorizontalPodAutoscaler works as against kube-apiserver
+// (it was 415): it creates the object, whose applier's managedFields entry
+// is at autoscaling/v1; a second apply changes a field and removes one it
+// no longer applies; managers at v2 and at v1 that apply another value to
+// a field the v1 applier owns get kubectl's conflict, found in each
+// manager's version (.spec.maxReplicas for a v2 manager,
+// .spec.targetCPUUtilizationPercentage for a v1 one), and take it with
+// --force-conflicts, the v1 applier's entry losing it; a status write at
+// v2 (the HPA controller's) keeps the v1 entries; an apply at v1 of a v2
+// configuration is upstream's 400.
+func TestHPAV1ServerSideApply(t *testing.T) {
+	e := newEnv(t, HandlerOptions{})
+	k := newKubectl(t, e.srv.URL)
+	ctx := context.Background()
+	cs := e.client(t, "http")
+	hpas1 := cs.AutoscalingV1().HorizontalPodAutoscalers("default")
+	hpas2 := cs.AutoscalingV2().HorizontalPodAutoscalers("default")
+	get := func() (*autoscalingv1.HorizontalPodAutoscaler, *autoscalingv2.HorizontalPodAutoscaler) {
+		t.Helper()
+		v1, err := hpas1.Get(ctx, "php-v1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err := hpas2.Get(ctx, "php-v1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v1, v2
+	}
+	owns := func(m metav1.Object, manager string, field string) bool {
+		t.Helper()
+		en := hpaEntry(m, manager, metav1.ManagedFieldsOperationApply)
+		return en != nil && en.FieldsV1 != nil && strings.Contains(string(en.FieldsV1.Raw), `"f:`+field+`"`)
+	}
+
+	if out := k.run(t, "apply", "--server-side", "-f", writeManifest(t, "v1.yaml", exampleHPAV1)); !strings.Contains(out, "horizontalpodautoscaler.autoscaling/php-v1 serverside-applied") {
+		t.Fatalf("kubectl apply --server-side at v1: %q", out)
+	}
+	v1, v2 := get()
+	if *v1.Spec.TargetCPUUtilizationPercentage != 60 || *v1.Spec.MinReplicas != 2 || v1.Spec.MaxReplicas != 5 ||
+		len(v2.Spec.Metrics) != 1 || *v2.Spec.Metrics[0].Resource.Target.AverageUtilization != 60 || len(v2.Annotations) != 0 {
+		t.Fatalf("after the first apply: v1 %+v, v2 %+v %v", v1.Spec, v2.Spec, v2.Annotations)
+	}
+	en := hpaEntry(v1, "kubectl", metav1.ManagedFieldsOperationApply)
+	if en == nil || en.APIVersion != "autoscaling/v1" || !owns(v1, "kubectl", "targetCPUUtilizationPercentage") || !owns(v1, "kubectl", "minReplicas") {
+		t.Fatalf("the applier's entry: %+v", v1.ManagedFields)
+	}
+	rv := v1.ResourceVersion
+	k.run(t, "apply", "--server-side", "-f", writeManifest(t, "v1.yaml", exampleHPAV1))
+	if v1, _ = get(); v1.ResourceVersion != rv {
+		t.Fatalf("the same apply again wrote: resourceVersion %s -> %s", rv, v1.ResourceVersion)
+	}
+
+	// A change, and minReplicas no longer applied (back to its default).
+	changed := strings.Replace(strings.Replace(exampleHPAV1, "targetCPUUtilizationPercentage: 60", "targetCPUUtilizationPercentage: 65", 1), "  minReplicas: 2\n", "", 1)
+	k.run(t, "apply", "--server-side", "-f", writeManifest(t, "v1.yaml", changed))
+	v1, v2 = get()
+	if *v1.Spec.TargetCPUUtilizationPercentage != 65 || *v1.Spec.MinReplicas != 1 || *v2.Spec.Metrics[0].Resource.Target.AverageUtilization != 65 ||
+		owns(v1, "kubectl", "minReplicas") || !owns(v1, "kubectl", "targetCPUUtilizationPercentage") {
+		t.Fatalf("after the second apply: %+v %+v", v1.Spec, v1.ManagedFields)
+	}
+
+	// A v2 manager conflicts on maxReplicas, then forces it.
+	v2cfg := `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: php-v1
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: php-apache
+  maxReplicas: 9
+`
+	_, stderr, code := k.fail(t, "apply", "--server-side", "--field-manager=other", "-f", writeManifest(t, "v2.yaml", v2cfg))
+	if code != 1 || !strings.Contains(stderr, `conflict with "kubectl"`) || !strings.Contains(stderr, ".spec.maxReplicas") {
+		t.Fatalf("a v2 manager's conflicting apply: exit %d\n%s", code, stderr)
+	}
+	k.run(t, "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", writeManifest(t, "v2.yaml", v2cfg))
+	v1, _ = get()
+	if o := hpaEntry(v1, "other", metav1.ManagedFieldsOperationApply); v1.Spec.MaxReplicas != 9 || o == nil || o.APIVersion != "autoscaling/v2" ||
+		!owns(v1, "other", "maxReplicas") || owns(v1, "kubectl", "maxReplicas") || !owns(v1, "kubectl", "targetCPUUtilizationPercentage") {
+		t.Fatalf("after the forced v2 apply: %+v %+v", v1.Spec, v1.ManagedFields)
+	}
+
+	// A v1 manager conflicts on the CPU target, then forces it.
+	v1cfg := strings.Replace(changed, "targetCPUUtilizationPercentage: 65", "targetCPUUtilizationPercentage: 90", 1)
+	v1cfg = strings.Replace(v1cfg, "  maxReplicas: 5\n", "  maxReplicas: 9\n", 1)
+	_, stderr, code = k.fail(t, "apply", "--server-side", "--field-manager=third", "-f", writeManifest(t, "v1b.yaml", v1cfg))
+	if code != 1 || !strings.Contains(stderr, `conflict with "kubectl"`) || !strings.Contains(stderr, ".spec.targetCPUUtilizationPercentage") ||
+		strings.Contains(stderr, ".spec.maxReplicas") {
+		t.Fatalf("a v1 manager's conflicting apply: exit %d\n%s", code, stderr)
+	}
+	k.run(t, "apply", "--server-side", "--field-manager=third", "--force-conflicts", "-f", writeManifest(t, "v1b.yaml", v1cfg))
+	v1, v2 = get()
+	if *v1.Spec.TargetCPUUtilizationPercentage != 90 || *v2.Spec.Metrics[0].Resource.Target.AverageUtilization != 90 ||
+		!owns(v1, "third", "targetCPUUtilizationPercentage") || owns(v1, "kubectl", "targetCPUUtilizationPercentage") || !owns(v1, "kubectl", "scaleTargetRef") {
+		t.Fatalf("after the forced v1 apply: %+v %+v", v1.Spec, v1.ManagedFields)
+	}
+
+	// The HPA controller's status write at v2 keeps the v1 entries.
+	v2.Status = autoscalingv2.HorizontalPodAutoscalerStatus{CurrentReplicas: 2, DesiredReplicas: 3}
+	if _, err := hpas2.UpdateStatus(ctx, v2, metav1.UpdateOptions{FieldManager: "horizontal-pod-autoscaler"}); err != nil {
+		t.Fatal(err)
+	}
+	v1, _ = get()
+	if v1.Status.DesiredReplicas != 3 || !owns(v1, "kubectl", "scaleTargetRef") || !owns(v1, "third", "targetCPUUtilizationPercentage") || !owns(v1, "other", "maxReplicas") {
+		t.Fatalf("after a v2 status write: %+v", v1.ManagedFields)
+	}
+
+	// A v2 configuration sent to the v1 path.
+	var status int
+	res := cs.RESTClient().Patch(types.ApplyPatchType).AbsPath("/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/php-v1").
+		Param("fieldManager", "x").Body([]byte(v2cfg)).Do(ctx).StatusCode(&status)
+	if b, _ := res.Raw(); status != 400 || !strings.Contains(string(b), `"message":"invalid object type: autoscaling/v2, Kind=HorizontalPodAutoscaler"`) {
+		t.Fatalf("a v2 configuration at v1: %d %s", status, b)
 	}
 }

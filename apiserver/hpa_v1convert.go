@@ -17,6 +17,13 @@ package apiserver
 // and drops them. A v1 object without a CPU target and without other
 // metrics gets the 80% CPU utilization metric, as upstream's conversion
 // applies v1's implicit default.
+//
+// Both directions are conversion functions of the field managers' scheme
+// (internal/kube's), as upstream's scheme converts every served version
+// through the internal one: structured-merge-diff converts the objects to
+// each managedFields entry's apiVersion to find conflicts and ownership
+// changes, so a write at either version keeps the other version's
+// entries (without them the field manager failed and dropped them all).
 
 import (
 	"encoding/json"
@@ -25,8 +32,29 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/conversion"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/utils/ptr"
+
+	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
 )
+
+func init() {
+	utilruntime.Must(scheme.Scheme.AddConversionFunc((*autoscalingv2.HorizontalPodAutoscaler)(nil), (*autoscalingv1.HorizontalPodAutoscaler)(nil),
+		func(a, b any, _ conversion.Scope) error {
+			out, err := hpaToV1(a.(*autoscalingv2.HorizontalPodAutoscaler).DeepCopy())
+			if err != nil {
+				return err
+			}
+			*b.(*autoscalingv1.HorizontalPodAutoscaler) = *out
+			return nil
+		}))
+	utilruntime.Must(scheme.Scheme.AddConversionFunc((*autoscalingv1.HorizontalPodAutoscaler)(nil), (*autoscalingv2.HorizontalPodAutoscaler)(nil),
+		func(a, b any, _ conversion.Scope) error {
+			*b.(*autoscalingv2.HorizontalPodAutoscaler) = *hpaFromV1(a.(*autoscalingv1.HorizontalPodAutoscaler).DeepCopy())
+			return nil
+		}))
+}
 
 // Upstream's round-trip annotations.
 const (
