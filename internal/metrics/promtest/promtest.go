@@ -1,6 +1,7 @@
 // Package promtest reads a Prometheus text exposition in tests: Parse
 // checks it as `promtool check metrics` would have it (it parses, every
-// family has HELP and TYPE, no series twice) and Value finds one sample.
+// family has HELP and TYPE, no series twice, and promtool's linter,
+// promlint, finds nothing) and Value finds one sample.
 package promtest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -26,6 +28,15 @@ func Parse(t testing.TB, body string) Families {
 	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("exposition does not parse: %v\n%s", err, body)
+	}
+	// promtool check metrics' linter: naming conventions (counters end
+	// in _total, base units, no reserved suffixes), HELP text.
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatalf("promlint: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("promtool check metrics: %s: %s", p.Metric, p.Text)
 	}
 	for name, f := range fams {
 		if f.GetHelp() == "" || !strings.Contains(body, "# HELP "+name+" ") {
