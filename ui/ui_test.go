@@ -155,7 +155,10 @@ func TestDashboardAuth(t *testing.T) {
 	}
 	for _, p := range []string{"/api/v1/pods", "/api/v1/namespaces/default/pods?watch=1", "/api/v1/nodes", "/apis/apps/v1/deployments",
 		"/api/v1/events", "/api/v1/services", "/api/v1/endpoints", "/apis/batch/v1/jobs", "/api/v1/namespaces/default/pods/p/log", "/api", "/apis",
-		"/api/v1/nodes/node-1/proxy/metrics"} {
+		"/api/v1/nodes/node-1/proxy/metrics", "/api/v1/nodes/node-1/proxy/stats/summary", "/apis/metrics.k8s.io/v1beta1/pods",
+		"/apis/metrics.k8s.io/v1beta1/nodes", "/apis/autoscaling/v2/horizontalpodautoscalers", "/apis/autoscaling/v1/horizontalpodautoscalers",
+		"/api/v1/namespaces/default/pods/p/exec?command=sh&stdout=true", "/api/v1/namespaces/default/pods/p/log?follow=true",
+		"/openapi/v2", "/openapi/v3", "/metrics", "/apis/apps/v1/namespaces/default/deployments/x/scale"} {
 		if code, out := e.do(t, "", "GET", p, "", nil); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without a token: %d %.100s", p, code, out)
 		}
