@@ -22,8 +22,10 @@ import (
 //
 //   - every segment is active, on memory 0, at an i32.const offset, and
 //     no two overlap (so their order does not matter);
-//   - there is no data count section (which memory.init and data.drop,
-//     the only instructions that name a segment, need);
+//   - no instruction names a segment by its index (memory.init and
+//     data.drop, which need the data count section that clang, Rust and
+//     AssemblyScript always write; wasmdata.NamesSegments): then the data
+//     count section, if any, is rewritten to the new number of segments;
 //   - the memory is not imported (a failed instantiation's partial
 //     writes cannot be seen).
 //
@@ -34,13 +36,13 @@ const dataMergeGap = 1024
 
 // dataMergeVersion is part of the instrumented modules' cache key
 // (instrumented.go): bump it with any change to mergeDataSegments.
-const dataMergeVersion = "d1"
+const dataMergeVersion = "d2"
 
 // mergeDataSegments is wasm with its data segments merged where possible.
 func mergeDataSegments(wasm []byte) []byte {
 	l, ok := wasmdata.Read(wasm)
-	if !ok || l.CountStart != 0 { // a data count section: segments may be named by instructions
-		return wasm
+	if !ok || (l.CountStart != 0 && (l.NamesSegments(wasm) || l.CountStart > l.DataStart)) {
+		return wasm // an instruction names segments by index (or sections out of order)
 	}
 	segs, ok := l.Segments(wasm)
 	if !ok || len(segs) < 2 {
@@ -68,7 +70,16 @@ func mergeDataSegments(wasm []byte) []byte {
 	}
 	body := wasmdata.AppendSegments(nil, merged)
 	out := make([]byte, 0, len(wasm)-(l.DataEnd-l.DataStart)+len(body)+6)
-	out = append(out, wasm[:l.DataStart]...)
+	if l.CountStart != 0 { // before the code section, so before the data section
+		count := binary.AppendUvarint(nil, uint64(len(merged)))
+		out = append(out, wasm[:l.CountStart]...)
+		out = append(out, wasmdata.SecDataCount)
+		out = binary.AppendUvarint(out, uint64(len(count)))
+		out = append(out, count...)
+		out = append(out, wasm[l.CountEnd:l.DataStart]...)
+	} else {
+		out = append(out, wasm[:l.DataStart]...)
+	}
 	out = append(out, wasmdata.SecData)
 	out = binary.AppendUvarint(out, uint64(len(body)))
 	out = append(out, body...)
