@@ -176,6 +176,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	// A container that exits and restarts, for the previous instance's log
 	// at the end (its restart waits for the back-off).
 	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("crasher", nil, []string{"sh", "-c", "echo instance $(date); sleep 1; exit 3"}))
+	// Two containers, for the logs of each.
+	two := podJSON("two", nil, []string{"sh", "-c", "while true; do echo main-says-hi; sleep 1; done"})
+	two["spec"].(map[string]any)["containers"] = append(two["spec"].(map[string]any)["containers"].([]any),
+		map[string]any{"name": "side", "image": "wasmpod.local/toolbox:latest", "command": []string{"sh", "-c", "while true; do echo side-says-hi; sleep 1; done"}})
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", two)
 	login(t, ctx, e.srv.URL)
 	if got := evalJS[string](t, ctx, `sessionStorage.getItem('wasmpod.token')`); got != adminToken {
 		t.Errorf("token in sessionStorage: %q", got)
@@ -186,8 +191,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	// A pod created through the API is on the page within 2 s.
 	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods"))
 	t0 := time.Now()
-	e.must(t, "POST", "/api/v1/namespaces/default/pods", podJSON("web", map[string]string{"app": "web"},
-		[]string{"sh", "-c", "echo '" + xssLog + "'; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"}))
+	web := podJSON("web", map[string]string{"app": "web"},
+		[]string{"sh", "-c", "echo '" + xssLog + "'; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"})
+	// An annotation may carry markup (a label may not: below).
+	web["metadata"].(map[string]any)["annotations"] = map[string]string{"note": xssLog}
+	e.must(t, "POST", "/api/v1/namespaces/default/pods", web)
 	waitJS(t, ctx, "pod row", `!!document.querySelector('table#pods tr[data-name="web"]')`, 2*time.Second)
 	t.Logf("pod on the page %v after its POST", time.Since(t0).Round(time.Millisecond))
 	waitJS(t, ctx, "pod Running on the page", `(document.querySelector('table#pods tr[data-name="web"] .c-status')||{}).textContent === 'Running'`, 30*time.Second)
@@ -248,6 +256,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitJS(t, ctx, "pod events tab", `Array.from(document.querySelectorAll('#pod-events .c-message')).some(td => td.textContent === `+jsString(xssLog)+`)`, 5*time.Second)
 	run(t, ctx, chromedp.Click("#tab-yaml"))
 	waitJS(t, ctx, "yaml", `/^kind: Pod$/m.test(document.getElementById('yaml').textContent) && document.getElementById('yaml').textContent.includes('app: web')`, 5*time.Second)
+	if !evalJS[bool](t, ctx, `document.getElementById('yaml').textContent.includes('<script>window.__xss=2</script>')`) {
+		t.Errorf("the markup annotation is not in the YAML as text: %q", evalJS[string](t, ctx, `document.getElementById('yaml').textContent`))
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#yaml *, #main img, #main script').length`); n != 0 {
+		t.Errorf("yaml: %d elements injected", n)
+	}
 
 	// The exec terminal: sh over the WebSocket, echo hi.
 	run(t, ctx, chromedp.Click("#tab-terminal"), chromedp.WaitVisible("#term-connect"), chromedp.Click("#term-connect"))
@@ -334,6 +348,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	if ui, prev := evalJS[string](t, ctx, `document.getElementById('logs').textContent`), string(e.must(t, "GET", "/api/v1/namespaces/default/pods/crasher/log?previous=true", nil)); ui != prev {
 		t.Errorf("previous instance's log on the page %q, from the API %q", ui, prev)
 	}
+
+	// Each container's logs: the select picks the side container's.
+	run(t, ctx, hash("#/pod/default/two"), chromedp.WaitVisible("#logs"))
+	waitJS(t, ctx, "main container's log", `document.getElementById('logs').textContent.includes('main-says-hi')`, 30*time.Second)
+	if got := evalJS[string](t, ctx, `Array.from(document.querySelectorAll('#container option')).map(o => o.value).join(',')`); got != "main,side" {
+		t.Errorf("container choices: %q", got)
+	}
+	run(t, ctx, chromedp.SetValue("#container", "side"), chromedp.Evaluate[chromedp.Void](`document.getElementById('container').dispatchEvent(new Event('change'))`))
+	waitJS(t, ctx, "side container's log", `(t => t.includes('side-says-hi') && !t.includes('main-says-hi'))(document.getElementById('logs').textContent)`, 10*time.Second)
 
 	if v := evalJS[any](t, ctx, `window.__xss === undefined ? null : window.__xss`); v != nil {
 		t.Errorf("injected script ran: window.__xss = %v", v)
