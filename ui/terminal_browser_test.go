@@ -136,6 +136,22 @@ const vtCases = `(() => {
   const ws = wb.querySelector('.vt-w'), probe = document.createElement('span'); probe.textContent = 'ab'; wb.querySelector('.vt-row').append(probe);
   eq('a wide character is drawn two cells wide', [ws && ws.textContent, ws && Math.abs(ws.getBoundingClientRect().width - probe.getBoundingClientRect().width) < 0.5], ['中', true]);
   wb.remove();
+  // A run of wide characters is one span, 2ch a character, each glyph
+  // starting on its own cell.
+  s = mk(1, 12); s.write('a中字😀b\x1b[?25l');
+  const rb = document.createElement('div'); rb.className = 'term'; document.body.append(rb);
+  new WasmpodVT.View(rb, s).draw();
+  const cp = document.createElement('span'); cp.textContent = 'abcdefgh'; rb.append(cp);
+  const runs = Array.from(rb.querySelectorAll('.vt-w')), cellw = cp.getBoundingClientRect().width / 8;
+  cp.remove();
+  const row0 = rb.querySelector('.vt-row').getBoundingClientRect().left;
+  const at = (node, i, n) => { const g = document.createRange(); g.setStart(node, i); g.setEnd(node, i + n); return g.getBoundingClientRect().left - row0; };
+  const near = (got, want) => Math.abs(got - want) < 0.75;
+  const run = runs[0], tn = run && run.firstChild;
+  eq('a wide run is one span', runs.map((e) => e.textContent), ['中字😀']);
+  eq('wide run widths and glyph cells', tn ? [cellw > 0, near(run.getBoundingClientRect().width, 6 * cellw), near(at(tn, 0, 1), cellw), near(at(tn, 1, 1), 3 * cellw), near(at(tn, 2, 2), 5 * cellw)] : null, [true, true, true, true, true]);
+  eq('after a wide run', (() => { const last = rb.querySelector('.vt-row').lastChild; return last && near(at(last, last.textContent.length - 1, 1), 7 * cellw); })(), true);
+  rb.remove();
   s = mk(2, 4); s.write('abc中');
   eq('wide wraps whole', [s.lines(), s.y, s.x], [['abc', '中'], 1, 2]);
   s = mk(2, 4); s.write('ab中c');
@@ -182,7 +198,7 @@ const vtCases = `(() => {
 
 // emulatorPage is the dashboard's login page in a browser tab: vt.js
 // loaded, no API behind it (the emulator's own tests).
-func emulatorPage(t *testing.T) context.Context {
+func emulatorPage(t testing.TB) context.Context {
 	t.Helper()
 	chromiumPath(t)
 	srv := httptest.NewServer(ui.Handler())
