@@ -230,3 +230,40 @@ func TestNoMetrics(t *testing.T) {
 		t.Fatalf("replicas %d, want 2", got)
 	}
 }
+
+// TestReplicaSetTarget: an HPA scales a ReplicaSet through its scale
+// subresource as it scales a Deployment (issue 16 §3: Deployments and
+// ReplicaSets).
+func TestReplicaSetTarget(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	labels := map[string]string{"app": "rs"}
+	if _, err := e.cs.AppsV1().ReplicaSets("default").Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "rs"},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](8), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "c", Image: "wasmpod.local/web:1"}}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "rs"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 5,
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs"}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got int32
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		rs, err := e.cs.AppsV1().ReplicaSets("default").Get(ctx, "rs", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = *rs.Spec.Replicas; got == 5 {
+			break
+		}
+	}
+	if got != 5 {
+		t.Fatalf("replicaset rs has %d replicas, want 5", got)
+	}
+	e.waitEvent(t, "rs", "SuccessfulRescale", "New size: 5; reason: Current number of replicas above Spec.MaxReplicas")
+	e.waitCondition(t, "rs", autoscalingv2.AbleToScale, corev1.ConditionTrue, "SucceededRescale")
+}
