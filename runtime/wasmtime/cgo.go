@@ -17,7 +17,6 @@ import "C"
 import (
 	"runtime"
 	"runtime/cgo"
-	"syscall"
 	"unsafe"
 
 	wt "github.com/bytecodealliance/wasmtime-go/v39"
@@ -27,11 +26,31 @@ import (
 // Config and Store (an unexported _ptr); wasmtime-go does not expose it.
 func rawPtr[T any](p *T) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(p)) }
 
-// setMemoryCreator makes cfg create every linear memory with wp_new_memory.
-func setMemoryCreator(cfg *wt.Config) {
-	C.wp_set_memory_creator(rawPtr(cfg))
+// memPool is an engine's pool of freed linear memories, kept resident and
+// reset for the next instance (wp.c); the engine's config owns it.
+type memPool struct{ p *C.wp_pool }
+
+// setMemoryCreator makes cfg create every linear memory with wp_new_memory,
+// reusing memories from the pool it returns.
+func setMemoryCreator(cfg *wt.Config) memPool {
+	p := C.wp_pool_new()
+	C.wp_set_memory_creator(rawPtr(cfg), p)
 	runtime.KeepAlive(cfg)
+	return memPool{p}
 }
+
+// trim unmaps the pooled memories.
+func (p memPool) trim() { C.wp_pool_trim(p.p) }
+
+// close trims the pool and pools nothing after (it is freed with the
+// engine).
+func (p memPool) close() { C.wp_pool_close(p.p) }
+
+// len is the number of pooled memories.
+func (p memPool) len() int { return int(C.wp_pool_len(p.p)) }
+
+// bytes is the size of the pooled memories' resident pages.
+func (p memPool) bytes() int { return int(C.wp_pool_bytes(p.p)) }
 
 // ctl is an instance's kill flag in C memory (the epoch callback's data).
 type ctl struct{ p *C.wp_ctl }
@@ -59,34 +78,37 @@ func watchEpoch(store *wt.Store, c ctl) {
 func instantiateAs(acct cgo.Handle, img memImage, instantiate func() (*wt.Instance, error)) (*wt.Instance, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	C.wp_set_current(C.uintptr_t(acct), C.int(img.fd), C.size_t(img.len))
-	defer C.wp_set_current(0, -1, 0)
+	C.wp_set_current(C.uintptr_t(acct), img.p)
+	defer C.wp_set_current(0, nil)
 	return instantiate()
 }
 
-// memImage is a module's initial memory image (image.go): a memfd, or fd
-// -1 for none.
+// memImage is a module's initial memory image (image.go): split is true
+// for a module compiled without its data segments, p its image (a memfd;
+// nil when the segments were empty).
 type memImage struct {
-	fd  int
-	len int
+	p     *C.wp_image
+	split bool
 }
 
-var noImage = memImage{fd: -1}
+var noImage = memImage{}
 
 func newMemImage(image []byte) (memImage, bool) {
 	if len(image) == 0 {
-		return memImage{fd: -1}, true
+		return memImage{split: true}, true
 	}
-	fd := C.wp_image_new(unsafe.Pointer(&image[0]), C.size_t(len(image)))
-	if fd < 0 {
+	p := C.wp_image_new(unsafe.Pointer(&image[0]), C.size_t(len(image)))
+	if p == nil {
 		return noImage, false
 	}
-	return memImage{fd: int(fd), len: len(image)}, true
+	return memImage{p: p, split: true}, true
 }
 
+// close drops the module's reference: the image goes with the last memory
+// that maps it.
 func (m memImage) close() {
-	if m.fd >= 0 {
-		_ = syscall.Close(m.fd)
+	if m.p != nil {
+		C.wp_image_release(m.p)
 	}
 }
 

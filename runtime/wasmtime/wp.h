@@ -48,16 +48,40 @@ extern void wasmtime_store_epoch_deadline_callback(
 // cgo.Handle (its CPU meter's Yield runs at each epoch deadline).
 typedef struct { int killed; uintptr_t inst; } wp_ctl;
 
+// wp_image is a module's initial memory image (image.go): a memfd of
+// mlen bytes (len rounded up to whole wasm pages), a read-only shared
+// mapping of it, and a reference count (the module's and one per memory
+// that maps it).
 typedef struct {
+	int fd;
+	size_t len, mlen;
+	const uint8_t *ro;
+	int refs;
+} wp_image;
+
+typedef struct wp_pool wp_pool;
+
+typedef struct wp_mem {
 	uint8_t *base;
 	size_t size, cap, maplen;
+	size_t hwm; // the largest size it ever had: pages past it were never accessible
 	uintptr_t acct;
+	wp_image *img; // mapped at [0, img->mlen), or NULL
+	wp_pool *pool;
+	size_t kept; // in the pool: the bytes of its resident pages
+	struct wp_mem *next;
 } wp_mem;
 
 void wp_set_epoch_callback(void *store, wp_ctl *ctl);
 void wp_kill(wp_ctl *ctl);
-void wp_set_current(uintptr_t h, int img_fd, size_t img_len);
-int wp_image_new(const void *data, size_t len);
-void wp_set_memory_creator(void *cfg);
+void wp_set_current(uintptr_t h, wp_image *img);
+wp_image *wp_image_new(const void *data, size_t len);
+void wp_image_release(wp_image *img);
+wp_pool *wp_pool_new(void);
+void wp_pool_trim(wp_pool *p);
+void wp_pool_close(wp_pool *p);
+size_t wp_pool_len(wp_pool *p);
+size_t wp_pool_bytes(wp_pool *p);
+void wp_set_memory_creator(void *cfg, wp_pool *pool);
 
 #endif
