@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 
@@ -105,12 +104,12 @@ func shareClusterSecrets(ctx context.Context, st store.Store, dataDir string) er
 	key := es.MetaKey(clusterSecretsKey)
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := es.Client().Get(rctx, key)
+	record, found, err := es.MetaGet(rctx, clusterSecretsKey)
 	if err != nil {
 		return fmt.Errorf("cluster secrets in etcd (%s): %w", key, err)
 	}
 	var shared map[string]string
-	if len(resp.Kvs) == 0 {
+	if !found {
 		mine, err := localClusterSecrets(dataDir)
 		if err != nil {
 			return err
@@ -119,19 +118,18 @@ func shareClusterSecrets(ctx context.Context, st store.Store, dataDir string) er
 		if err != nil {
 			return err
 		}
-		tx, err := es.Client().Txn(rctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, string(b))).Else(clientv3.OpGet(key)).Commit()
+		stored, created, err := es.MetaCreate(rctx, clusterSecretsKey, b)
 		if err != nil {
 			return fmt.Errorf("cluster secrets in etcd (%s): %w", key, err)
 		}
-		if tx.Succeeded {
+		if created {
 			shared = mine
 		} else { // another replica recorded its own first
-			resp.Kvs = tx.Responses[0].GetResponseRange().Kvs
+			record = stored
 		}
 	}
 	if shared == nil {
-		if len(resp.Kvs) != 1 || json.Unmarshal(resp.Kvs[0].Value, &shared) != nil {
+		if json.Unmarshal(record, &shared) != nil {
 			return fmt.Errorf("cluster secrets in etcd (%s): not a record of this version of wasmpod", key)
 		}
 	}

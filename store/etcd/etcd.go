@@ -35,19 +35,17 @@ package etcd
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"go.etcd.io/etcd/client/pkg/v3/transport"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
 	"github.com/wasmpod/wasmpod/store"
+	"github.com/wasmpod/wasmpod/store/etcd/internal/etcdwire"
 )
 
 // Defaults of Options.
@@ -93,16 +91,13 @@ type Options struct {
 	// while etcd is unreachable, calls fail after it rather than hang.
 	RequestTimeout time.Duration
 	// ProgressInterval is how often the store asks etcd for a progress
-	// notification on its watchers (clientv3 RequestProgress, one request
-	// and one broadcast answer per interval), so that a watcher of a quiet
+	// notification on its watchers (a progress request on each watch's
+	// stream, and one answer each, per interval), so that a watcher of a quiet
 	// prefix knows how far it is current: re-opened after an etcd
 	// restart, it then starts after the latest compaction instead of
 	// failing with ErrCompacted (default DefaultProgressInterval; negative
 	// turns it off).
 	ProgressInterval time.Duration
-	// Logger receives the etcd client's logs; nil discards them (errors
-	// reach the callers).
-	Logger *zap.Logger
 }
 
 // TLSConfig builds the client TLS configuration from PEM files, as etcd's
@@ -114,20 +109,39 @@ func TLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 	if (certFile == "") != (keyFile == "") {
 		return nil, fmt.Errorf("etcd TLS: a client certificate needs both a cert file and a key file (got cert %q, key %q)", certFile, keyFile)
 	}
-	info := transport.TLSInfo{CertFile: certFile, KeyFile: keyFile, TrustedCAFile: caFile}
-	if info.Empty() && caFile == "" {
-		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd TLS: CA file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd TLS: CA file %s holds no PEM certificate", caFile)
+		}
 	}
-	cfg, err := info.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("etcd TLS (cert %q, key %q, CA %q): %w", certFile, keyFile, caFile, err)
+	if certFile != "" {
+		// Checked now; read again at each handshake, as etcd's own
+		// clients do, so that a renewed certificate is used without a
+		// restart.
+		load := func() (*tls.Certificate, error) {
+			c, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("etcd TLS: client certificate (cert %s, key %s): %w", certFile, keyFile, err)
+			}
+			return &c, nil
+		}
+		if _, err := load(); err != nil {
+			return nil, err
+		}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return load() }
 	}
 	return cfg, nil
 }
 
 // Store is the etcd backend. Open it with Open.
 type Store struct {
-	cli        *clientv3.Client
+	cli        *etcdwire.Client
 	root       string // etcd key prefix of the store's keys
 	origin     string // etcd key whose CreateRevision is the offset
 	meta       string // etcd key prefix of records beside the keyspace (MetaKey)
@@ -147,6 +161,9 @@ type Store struct {
 	mu     sync.Mutex     // orders wg.Add of a new watcher before Close's wg.Wait
 	closed atomic.Bool
 	once   sync.Once
+
+	streamsMu sync.Mutex
+	streams   map[*etcdwire.Watch]struct{} // open etcd watches, for RequestProgress
 }
 
 var _ store.Store = (*Store)(nil)
@@ -185,24 +202,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.ProgressInterval == 0 {
 		o.ProgressInterval = DefaultProgressInterval
 	}
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            o.Endpoints,
-		TLS:                  o.TLS,
-		Username:             o.Username,
-		Password:             o.Password,
-		DialTimeout:          o.DialTimeout,
-		DialKeepAliveTime:    30 * time.Second,
-		DialKeepAliveTimeout: 10 * time.Second,
-		Logger:               o.Logger,
+	cli, err := etcdwire.New(etcdwire.Config{
+		Endpoints:        o.Endpoints,
+		TLS:              o.TLS,
+		Username:         o.Username,
+		Password:         o.Password,
+		KeepAliveTime:    30 * time.Second,
+		KeepAliveTimeout: 10 * time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd store %v: %w", o.Endpoints, err)
 	}
 	s := &Store{cli: cli, root: o.Prefix + "/kv", origin: o.Prefix + "/meta/origin", meta: o.Prefix + "/meta/", history: o.History,
-		backlog: o.WatchBacklog, reqTimeout: o.RequestTimeout}
+		backlog: o.WatchBacklog, reqTimeout: o.RequestTimeout, streams: map[*etcdwire.Watch]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	octx, cancel := context.WithTimeout(ctx, max(o.DialTimeout, o.RequestTimeout))
 	defer cancel()
@@ -210,10 +222,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	// missing beside existing keys (deleted by hand, or keys written by
 	// something else) would restart the revisions, so resourceVersions
 	// would go backwards; that is refused.
-	resp, err := cli.Txn(octx).If(clientv3.Compare(clientv3.CreateRevision(s.origin), "=", 0),
-		clientv3.Compare(clientv3.CreateRevision(s.root), "=", 0).WithPrefix()).
-		Then(clientv3.OpPut(s.origin, "")).
-		Else(clientv3.OpGet(s.origin), clientv3.OpGet(s.root, clientv3.WithPrefix(), clientv3.WithCountOnly())).Commit()
+	resp, err := cli.Txn(octx, &etcdwire.TxnRequest{
+		Compare: []etcdwire.Compare{
+			{Target: etcdwire.TargetCreate, Key: []byte(s.origin)},
+			{Target: etcdwire.TargetCreate, Key: []byte(s.root), RangeEnd: prefixEnd([]byte(s.root))},
+		},
+		Success: []etcdwire.Op{{Put: &etcdwire.PutRequest{Key: []byte(s.origin)}}},
+		Failure: []etcdwire.Op{{Range: &etcdwire.RangeRequest{Key: []byte(s.origin)}},
+			{Range: &etcdwire.RangeRequest{Key: []byte(s.root), RangeEnd: prefixEnd([]byte(s.root)), CountOnly: true}}},
+	})
 	fail := func(err error) (*Store, error) {
 		cli.Close()
 		s.cancel()
@@ -225,9 +242,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if resp.Succeeded {
 		s.off = resp.Header.Revision
 	} else {
-		origin := resp.Responses[0].GetResponseRange().Kvs
+		origin := rangeKvs(resp, 0)
 		if len(origin) != 1 {
-			n := resp.Responses[1].GetResponseRange().Count
+			var n int64
+			if len(resp.Responses) > 1 && resp.Responses[1].Range != nil {
+				n = resp.Responses[1].Range.Count
+			}
 			return fail(fmt.Errorf("etcd store %v: %d keys under %s but no origin record %s: refusing to start, as revisions would restart "+
 				"and resourceVersions go backwards (restore the etcd snapshot, or use another --etcd-prefix)", o.Endpoints, n, s.root, s.origin))
 		}
@@ -241,10 +261,25 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	return s, nil
 }
 
-// watchCtx is the context of every etcd watch the store opens: clientv3
-// multiplexes watches whose contexts carry the same metadata on one
-// stream, which RequestProgress with this context reaches.
-func watchCtx(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+// prefixEnd is the end of the range of keys that start with prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return []byte{0} // every key from prefix on
+}
+
+// rangeKvs are the keys of a transaction's i-th response, a range read's.
+func rangeKvs(resp *etcdwire.TxnResponse, i int) []*etcdwire.KeyValue {
+	if i >= len(resp.Responses) || resp.Responses[i].Range == nil {
+		return nil
+	}
+	return resp.Responses[i].Range.Kvs
+}
 
 // requestProgress asks etcd every interval, while watches are open, to
 // send their stream a progress notification (the current revision, once
@@ -265,21 +300,72 @@ func (s *Store) requestProgress(interval time.Duration) {
 	}
 }
 
-// RequestProgress asks etcd for a progress notification on the store's
-// watch stream now (the store does it every Options.ProgressInterval).
+// RequestProgress asks etcd for a progress notification on each of the
+// store's watch streams now (the store does it every
+// Options.ProgressInterval).
 func (s *Store) RequestProgress() {
-	ctx, cancel := context.WithTimeout(watchCtx(s.ctx), s.reqTimeout)
-	defer cancel()
-	s.cli.RequestProgress(ctx) // an error (etcd down) is retried at the next tick
+	s.streamsMu.Lock()
+	ws := make([]*etcdwire.Watch, 0, len(s.streams))
+	for w := range s.streams {
+		ws = append(ws, w)
+	}
+	s.streamsMu.Unlock()
+	for _, w := range ws {
+		w.RequestProgress() // an error (the stream ended) is the watch's to handle
+	}
 }
-
-// Client returns the underlying etcd client (for tests and tools).
-func (s *Store) Client() *clientv3.Client { return s.cli }
 
 // MetaKey is the etcd key of a record named name that users of the store
 // keep beside its keyspace (<prefix>/meta/<name>): the store's methods,
-// and so the API, never reach it. Read and write it with Client.
+// and so the API, never reach it. Read it with MetaGet, write it with
+// MetaCreate.
 func (s *Store) MetaKey(name string) string { return s.meta + name }
+
+// MetaGet reads the record name (MetaKey); found is false when there is
+// none.
+func (s *Store) MetaGet(ctx context.Context, name string) (value []byte, found bool, err error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: []byte(s.MetaKey(name))})
+	if err != nil {
+		return nil, false, s.fail("get", s.MetaKey(name), err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, false, nil
+	}
+	return clone(resp.Kvs[0].Value), true, nil
+}
+
+// MetaCreate records value as the record name (MetaKey) unless there is
+// one, atomically: stored is the record as it then is, created tells
+// whether it is value.
+func (s *Store) MetaCreate(ctx context.Context, name string, value []byte) (stored []byte, created bool, err error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	k := []byte(s.MetaKey(name))
+	wctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Txn(wctx, &etcdwire.TxnRequest{
+		Compare: []etcdwire.Compare{{Target: etcdwire.TargetCreate, Key: k}},
+		Success: []etcdwire.Op{{Put: &etcdwire.PutRequest{Key: k, Value: value}}},
+		Failure: []etcdwire.Op{{Range: &etcdwire.RangeRequest{Key: k}}},
+	})
+	if err != nil {
+		return nil, false, s.fail("create", string(k), err)
+	}
+	if resp.Succeeded {
+		return clone(value), true, nil
+	}
+	kvs := rangeKvs(resp, 0)
+	if len(kvs) != 1 {
+		return nil, false, fmt.Errorf("store: create %s: etcd returned %d records after a failed create", k, len(kvs))
+	}
+	return clone(kvs[0].Value), false, nil
+}
 
 func (s *Store) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -314,16 +400,12 @@ func (s *Store) fail(op, key string, err error) error {
 	return fmt.Errorf("store: %s %s: etcd: %w", op, key, err)
 }
 
-func (s *Store) kv(key string, ekv interface {
-	GetValue() []byte
-	GetCreateRevision() int64
-	GetModRevision() int64
-}) store.KV {
-	v := ekv.GetValue()
+func (s *Store) kv(key string, ekv *etcdwire.KeyValue) store.KV {
+	v := ekv.Value
 	if v == nil {
 		v = []byte{}
 	}
-	return store.KV{Key: key, Value: v, CreateRevision: ekv.GetCreateRevision() - s.off, ModRevision: ekv.GetModRevision() - s.off}
+	return store.KV{Key: key, Value: v, CreateRevision: ekv.CreateRevision - s.off, ModRevision: ekv.ModRevision - s.off}
 }
 
 // Get implements store.Store.
@@ -333,7 +415,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.KV, error) {
 	}
 	rctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(rctx, s.root+key)
+	resp, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: []byte(s.root + key)})
 	if err != nil {
 		return store.KV{}, s.fail("get", key, err)
 	}
@@ -353,7 +435,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 		kvs, rev, err := s.list(ctx, prefix)
 		// A compaction between two pages (History revisions written
 		// while one list ran) restarts the list at the new revision.
-		if errors.Is(err, rpctypes.ErrCompacted) && attempt < 3 {
+		if errors.Is(err, etcdwire.ErrCompacted) && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -366,16 +448,12 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 func (s *Store) list(ctx context.Context, prefix string) ([]store.KV, int64, error) {
 	rctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	from := s.root + prefix
-	end := clientv3.GetPrefixRangeEnd(from)
+	from := []byte(s.root + prefix)
+	end := prefixEnd(from)
 	var out []store.KV
 	var rev int64
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(listPage)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := s.cli.Get(rctx, from, opts...)
+		resp, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: from, RangeEnd: end, Limit: listPage, Revision: rev})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -388,7 +466,8 @@ func (s *Store) list(ctx context.Context, prefix string) ([]store.KV, int64, err
 		if !resp.More || len(resp.Kvs) == 0 {
 			return out, rev - s.off, nil
 		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		last := resp.Kvs[len(resp.Kvs)-1].Key
+		from = append(last[:len(last):len(last)], 0)
 	}
 }
 
@@ -407,7 +486,7 @@ func (s *Store) etcdRevision(ctx context.Context) (int64, error) {
 	}
 	rctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(rctx, s.origin, clientv3.WithCountOnly())
+	resp, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: []byte(s.origin), CountOnly: true})
 	if err != nil {
 		return 0, s.fail("revision", s.origin, err)
 	}
@@ -419,11 +498,13 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (store.KV,
 	if err := s.check(ctx); err != nil {
 		return store.KV{}, err
 	}
-	k := s.root + key
+	k := []byte(s.root + key)
 	wctx, cancel := s.writeCtx(ctx)
 	defer cancel()
-	resp, err := s.cli.Txn(wctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(value))).Commit()
+	resp, err := s.cli.Txn(wctx, &etcdwire.TxnRequest{
+		Compare: []etcdwire.Compare{{Target: etcdwire.TargetCreate, Key: k}},
+		Success: []etcdwire.Op{{Put: &etcdwire.PutRequest{Key: k, Value: value}}},
+	})
 	if err != nil {
 		return store.KV{}, s.fail("create", key, err)
 	}
@@ -437,23 +518,24 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (store.KV,
 
 // cas runs op on key if it exists with ModRevision expectedRev (0 = any),
 // and otherwise reads it to tell ErrNotFound from ErrConflict.
-func (s *Store) cas(ctx context.Context, verb, key string, expectedRev int64, op clientv3.Op) (*clientv3.TxnResponse, error) {
+func (s *Store) cas(ctx context.Context, verb, key string, expectedRev int64, op etcdwire.Op) (*etcdwire.TxnResponse, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	k := s.root + key
-	cmp := clientv3.Compare(clientv3.CreateRevision(k), ">", 0)
+	k := []byte(s.root + key)
+	cmp := etcdwire.Compare{Result: etcdwire.Greater, Target: etcdwire.TargetCreate, Key: k}
 	if expectedRev != 0 {
-		cmp = clientv3.Compare(clientv3.ModRevision(k), "=", expectedRev+s.off)
+		cmp = etcdwire.Compare{Target: etcdwire.TargetMod, Key: k, Operand: expectedRev + s.off}
 	}
 	wctx, cancel := s.writeCtx(ctx)
 	defer cancel()
-	resp, err := s.cli.Txn(wctx).If(cmp).Then(op).Else(clientv3.OpGet(k)).Commit()
+	resp, err := s.cli.Txn(wctx, &etcdwire.TxnRequest{Compare: []etcdwire.Compare{cmp},
+		Success: []etcdwire.Op{op}, Failure: []etcdwire.Op{{Range: &etcdwire.RangeRequest{Key: k}}}})
 	if err != nil {
 		return nil, s.fail(verb, key, err)
 	}
 	if !resp.Succeeded {
-		kvs := resp.Responses[0].GetResponseRange().Kvs
+		kvs := rangeKvs(resp, 0)
 		if len(kvs) == 0 {
 			return nil, fmt.Errorf("store: %s: %w", key, store.ErrNotFound)
 		}
@@ -465,11 +547,14 @@ func (s *Store) cas(ctx context.Context, verb, key string, expectedRev int64, op
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRev int64) (store.KV, error) {
-	resp, err := s.cas(ctx, "update", key, expectedRev, clientv3.OpPut(s.root+key, string(value), clientv3.WithPrevKV()))
+	resp, err := s.cas(ctx, "update", key, expectedRev, etcdwire.Op{Put: &etcdwire.PutRequest{Key: []byte(s.root + key), Value: value, PrevKv: true}})
 	if err != nil {
 		return store.KV{}, err
 	}
-	prev := resp.Responses[0].GetResponsePut().PrevKv
+	var prev *etcdwire.KeyValue
+	if len(resp.Responses) == 1 && resp.Responses[0].Put != nil {
+		prev = resp.Responses[0].Put.PrevKv
+	}
 	if prev == nil {
 		return store.KV{}, fmt.Errorf("store: update %s: etcd returned no previous value", key)
 	}
@@ -479,11 +564,14 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRe
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, key string, expectedRev int64) (store.KV, error) {
-	resp, err := s.cas(ctx, "delete", key, expectedRev, clientv3.OpDelete(s.root+key, clientv3.WithPrevKV()))
+	resp, err := s.cas(ctx, "delete", key, expectedRev, etcdwire.Op{Delete: &etcdwire.DeleteRangeRequest{Key: []byte(s.root + key), PrevKv: true}})
 	if err != nil {
 		return store.KV{}, err
 	}
-	prevs := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	var prevs []*etcdwire.KeyValue
+	if len(resp.Responses) == 1 && resp.Responses[0].Delete != nil {
+		prevs = resp.Responses[0].Delete.PrevKvs
+	}
 	if len(prevs) != 1 {
 		return store.KV{}, fmt.Errorf("store: delete %s: etcd returned %d previous values", key, len(prevs))
 	}
@@ -510,7 +598,7 @@ func (s *Store) maybeCompact(etcdRev int64) {
 	_, err := s.cli.Compact(ctx, target)
 	// ErrCompacted: another replica (or etcd's auto-compaction) got there
 	// first. Other errors are left for the next write to retry.
-	if err == nil || errors.Is(err, rpctypes.ErrCompacted) {
+	if err == nil || errors.Is(err, etcdwire.ErrCompacted) {
 		s.compacted.Store(target)
 	}
 }
@@ -538,12 +626,12 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 		// would be compacted (start < etcd's compact revision). A future
 		// revision is fine: the watch waits for it.
 		rctx, cancel := s.readCtx(ctx)
-		_, err := s.cli.Get(rctx, s.origin, clientv3.WithRev(start), clientv3.WithCountOnly())
+		_, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: []byte(s.origin), Revision: start, CountOnly: true})
 		cancel()
 		switch {
-		case errors.Is(err, rpctypes.ErrCompacted):
+		case errors.Is(err, etcdwire.ErrCompacted):
 			return nil, fmt.Errorf("store: watch %s from revision %d: %w", prefix, afterRev, store.ErrCompacted)
-		case err != nil && !errors.Is(err, rpctypes.ErrFutureRev):
+		case err != nil && !errors.Is(err, etcdwire.ErrFutureRev):
 			return nil, s.fail("watch", prefix, err)
 		}
 	}
@@ -569,7 +657,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 		defer cancel()
 		s.watch(wctx, prefix, start, out, opened)
 	}()
-	// clientv3's Watch returns once etcd has registered the watch. Waiting
+	// The etcd watch opens once etcd has registered it. Waiting
 	// for it here means the watch is live (in sync, if no write came
 	// between) when Watch returns, so that neither a compaction nor a
 	// progress request finds it still replaying; an etcd that does not
@@ -591,30 +679,56 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 // next on, re-opening the etcd watch from the next undelivered revision
 // whenever it ends short of a compaction, until ctx is done.
 func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<- store.Event, opened chan<- struct{}) {
+	type opening struct {
+		w   *etcdwire.Watch
+		err error
+	}
 	var (
 		pending []store.Event
-		wch     clientv3.WatchChan
+		cur     *etcdwire.Watch // the open etcd watch, registered for RequestProgress
+		wch     <-chan *etcdwire.WatchResponse
 		wcancel context.CancelFunc = func() {}
 		retry   <-chan time.Time
 		backoff = 50 * time.Millisecond
-		openc   = make(chan clientv3.WatchChan, 1)
+		openc   = make(chan opening, 1)
+		key     = []byte(s.root + prefix)
+		end     = prefixEnd(key)
 	)
-	// open opens the etcd watch from next in the background (clientv3's
-	// Watch waits for etcd to register it), so that events already
-	// received keep being delivered meanwhile; the channel comes on openc.
+	// open opens the etcd watch from next in the background (the etcd
+	// client's Watch waits for etcd to register it), so that events
+	// already received keep being delivered meanwhile; the watch comes on
+	// openc.
 	open := func() {
-		// WithRequireLeader ends the watch when the member loses its
-		// leader, rather than leaving it silent; it is then re-opened.
-		wctx, cancel := context.WithCancel(watchCtx(ctx))
+		wctx, cancel := context.WithCancel(ctx)
 		wcancel = cancel
-		from := next
+		req := &etcdwire.WatchCreateRequest{Key: key, RangeEnd: end, StartRevision: next, PrevKv: true}
 		go func() {
-			openc <- s.cli.Watch(wctx, s.root+prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
+			// requireLeader ends the watch when the member loses its
+			// leader, rather than leaving it silent; it is then re-opened.
+			w, err := s.cli.Watch(wctx, req, true)
+			openc <- opening{w, err}
 		}()
 	}
-	defer func() { wcancel() }()
-	fail := func(err error) {
+	// closeWatch ends the etcd watch and unregisters it.
+	closeWatch := func() {
 		wcancel()
+		wch = nil
+		if cur != nil {
+			s.streamsMu.Lock()
+			delete(s.streams, cur)
+			s.streamsMu.Unlock()
+			cur = nil
+		}
+	}
+	reopen := func() {
+		// Re-open from next after a pause, growing to 2s.
+		closeWatch()
+		retry = time.After(backoff)
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	defer closeWatch()
+	fail := func(err error) {
+		closeWatch()
 		select {
 		case out <- store.Event{Type: store.Error, Err: err}:
 		case <-ctx.Done():
@@ -636,25 +750,32 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 		case <-retry:
 			retry = nil
 			open()
-		case wch = <-openc:
+		case o := <-openc:
+			if o.err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				reopen()
+				continue
+			}
+			cur, wch = o.w, o.w.C
+			s.streamsMu.Lock()
+			s.streams[cur] = struct{}{}
+			s.streamsMu.Unlock()
 			if opened != nil {
 				close(opened)
 				opened = nil
 			}
 		case resp, ok := <-wch:
-			if ok && resp.CompactRevision != 0 {
+			if ok && resp.Err == nil && resp.CompactRevision != 0 {
 				fail(fmt.Errorf("store: watch %s from revision %d: %w (etcd compacted to %d)", prefix, next-s.off-1, store.ErrCompacted, resp.CompactRevision-s.off))
 				return
 			}
-			if !ok || resp.Canceled || resp.Err() != nil {
+			if !ok || resp.Canceled || resp.Err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				// Re-open from next after a pause, growing to 2s.
-				wcancel()
-				wch = nil
-				retry = time.After(backoff)
-				backoff = min(2*backoff, 2*time.Second)
+				reopen()
 				continue
 			}
 			backoff = 50 * time.Millisecond
@@ -667,7 +788,7 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 				continue
 			}
 			for _, ev := range resp.Events {
-				if ev.Kv.ModRevision < next {
+				if ev.Kv != nil && ev.Kv.ModRevision < next {
 					continue // already delivered before a re-open
 				}
 				e, err := s.event(ev)
@@ -687,10 +808,13 @@ func (s *Store) watch(ctx context.Context, prefix string, next int64, out chan<-
 	}
 }
 
-func (s *Store) event(ev *clientv3.Event) (store.Event, error) {
+func (s *Store) event(ev *etcdwire.Event) (store.Event, error) {
+	if ev.Kv == nil || len(ev.Kv.Key) < len(s.root) {
+		return store.Event{}, fmt.Errorf("store: watch: etcd sent an event without a key of %s", s.root)
+	}
 	key := string(ev.Kv.Key[len(s.root):])
 	switch {
-	case ev.Type == clientv3.EventTypeDelete:
+	case ev.Type == etcdwire.EventDelete:
 		if ev.PrevKv == nil {
 			// etcd sends no previous value when it was compacted away;
 			// the watcher cannot be told what was deleted, so it re-lists.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/wasmpod/wasmpod/store"
 	"github.com/wasmpod/wasmpod/store/bbolt"
 	"github.com/wasmpod/wasmpod/store/etcd"
@@ -19,6 +21,18 @@ import (
 func testOpts(srv *etcdtest.Server) etcd.Options {
 	return etcd.Options{Endpoints: srv.Endpoints(), History: storetest.History, WatchBacklog: storetest.WatchBacklog,
 		RequestTimeout: 5 * time.Second}
+}
+
+// etcdClient is a clientv3 client of srv, for what the tests do to etcd
+// beside the store (as an operator's etcdctl would).
+func etcdClient(t testing.TB, srv *etcdtest.Server) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func openStore(t testing.TB, o etcd.Options) *etcd.Store {
@@ -157,7 +171,7 @@ func TestCompactionThenRelist(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur, _ := s.Revision(ctx)
-	compactTo(t, s, 8)
+	compactTo(t, srv, s, 8)
 	if _, err := s.Watch(ctx, "/pods/", 2); !errors.Is(err, store.ErrCompacted) {
 		t.Fatalf("Watch from compacted revision 2: %v, want ErrCompacted", err)
 	}
@@ -226,7 +240,7 @@ func TestHistoryCompaction(t *testing.T) {
 	}
 }
 
-func compactTo(t *testing.T, s *etcd.Store, rev int64) {
+func compactTo(t *testing.T, srv *etcdtest.Server, s *etcd.Store, rev int64) {
 	t.Helper()
 	// The store's revision r is etcd's r+origin; read the origin from a
 	// fresh key's revisions.
@@ -234,12 +248,13 @@ func compactTo(t *testing.T, s *etcd.Store, rev int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := s.Client().Get(context.Background(), "/wasmpod/kv/compact-probe")
+	ec := etcdClient(t, srv)
+	resp, err := ec.Get(context.Background(), "/wasmpod/kv/compact-probe")
 	if err != nil {
 		t.Fatal(err)
 	}
 	off := resp.Kvs[0].ModRevision - kv.ModRevision
-	if _, err := s.Client().Compact(context.Background(), rev+off); err != nil {
+	if _, err := ec.Compact(context.Background(), rev+off); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -357,7 +372,7 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 
 	plain := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
-	admin := openStore(t, testOpts(plain)).Client()
+	admin := etcdClient(t, plain)
 	if _, err := admin.UserAdd(ctx, "root", "s3cret-pw"); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +416,7 @@ func TestQuietWatcherSurvivesCompactionAndRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	compactTo(t, s, mustRevision(t, s))
+	compactTo(t, srv, s, mustRevision(t, s))
 	// Wait until the progress notification has reached the watcher.
 	for want, deadline := etcd.EtcdRevision(s, mustRevision(t, s)), time.Now().Add(10*time.Second); etcd.ProgressRevision(s) < want; {
 		if time.Now().After(deadline) {
@@ -446,7 +461,7 @@ func TestMissingOriginRefused(t *testing.T) {
 	if _, err := s.Create(context.Background(), "/pods/a", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Client().Delete(context.Background(), "/wasmpod/meta/origin"); err != nil {
+	if _, err := etcdClient(t, srv).Delete(context.Background(), "/wasmpod/meta/origin"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := etcd.Open(context.Background(), o)
