@@ -68,6 +68,9 @@ const EpochTick = 10 * time.Millisecond
 // pooled linear memories.
 const PoolIdle = 10 * time.Second
 
+// poolIdle is PoolIdle for the engines New makes (the tests' is shorter).
+var poolIdle = PoolIdle
+
 // Config configures an Engine.
 type Config struct {
 	// CacheDir is the on-disk cache of compiled modules; "" keeps compiled
@@ -171,17 +174,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	go e.ticker()
+	go e.ticker(poolIdle)
 	return e, nil
 }
 
 // ticker increments the epoch every EpochTick while instances run, and
-// trims the memory pool once no instance has run for PoolIdle.
-func (e *Engine) ticker() {
+// trims the memory pool once no instance has run for idleAfter.
+func (e *Engine) ticker(idleAfter time.Duration) {
 	defer close(e.stopped)
 	t := time.NewTicker(EpochTick)
 	t.Stop()
-	idle := time.NewTimer(PoolIdle)
+	idle := time.NewTimer(idleAfter)
 	defer idle.Stop()
 	for {
 		select {
@@ -207,7 +210,7 @@ func (e *Engine) ticker() {
 			}
 		}
 		t.Stop()
-		idle.Reset(PoolIdle)
+		idle.Reset(idleAfter)
 	}
 }
 

@@ -185,3 +185,29 @@ func TestMemoryPoolBounds(t *testing.T) {
 		t.Errorf("%d memories pooled after Close", n)
 	}
 }
+
+// TestMemoryPoolIdleTrim: once no instance has run for the idle period,
+// the pool is unmapped; an instance after it starts on a new memory.
+func TestMemoryPoolIdleTrim(t *testing.T) {
+	defer func(d time.Duration) { poolIdle = d }(poolIdle)
+	poolIdle = 100 * time.Millisecond
+	e, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	wasm := poolGuest(t, 2, 100, 50, 1, true, true)
+	if st := runPooled(t, e, wasm); st.ExitCode != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for e.pool.len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d memories still pooled a minute after the last instance", e.pool.len())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := runPooled(t, e, wasm); st.ExitCode != 0 {
+		t.Fatalf("after the trim: %+v", st)
+	}
+}
