@@ -15,7 +15,8 @@
 //     CreateRevision (create) or ModRevision (compare-and-swap); a failed
 //     compare reads the key to report ErrNotFound or ErrConflict.
 //   - List is a paginated range read at one revision (a consistent snapshot).
-//   - Watch is an etcd watch with WithRev and WithPrevKV per watcher. A
+//   - Watch is an etcd watch from a revision, with the previous values
+//     (prev_kv), on a gRPC stream of its own (store/etcd/internal/etcdwire). A
 //     watch that ends for any reason other than compaction (etcd restarted,
 //     a leader lost, the connection broken) is opened again from the
 //     revision after the last one delivered, so watchers see neither a gap

@@ -165,6 +165,20 @@ func TestClientAgainstEtcd(t *testing.T) {
 	}
 }
 
+// TestClientSendLimit: a request over the 2 MiB send limit (clientv3's; etcd
+// takes 1.5 MiB by default) fails at the client, naming the sizes, and the
+// client goes on working.
+func TestClientSendLimit(t *testing.T) {
+	srv := etcdtest.Start(t, t.TempDir(), etcdtest.Options{})
+	c := newClient(t, Config{Endpoints: srv.Endpoints()})
+	big := make([]byte, 2<<20)
+	_, err := c.Txn(ctxT(t), &TxnRequest{Success: []Op{{Put: &PutRequest{Key: []byte("/big"), Value: big}}}})
+	if err == nil || !strings.Contains(err.Error(), "trying to send message larger than max") {
+		t.Fatalf("a request over 2 MiB: %v", err)
+	}
+	create(t, c, "/small", "v")
+}
+
 // TestClientEtcdRestart: a watch ends with an error when etcd stops, reads
 // wait for it (within their context) and succeed once it is back.
 func TestClientEtcdRestart(t *testing.T) {
