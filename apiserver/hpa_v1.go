@@ -17,6 +17,8 @@ package apiserver
 //     form, converted and written as an update of the version read (a
 //     conflict with another writer re-reads and re-applies, as the v2
 //     PATCH does);
+//   - managedFields: every write at v1 records its entry at
+//     autoscaling/v1 (hpaV1FieldManager), as upstream;
 //   - server-side apply (application/apply-patch+yaml): the v2 apply
 //     (apply.go) with autoscaling/v1's field manager (hpaV1FieldManager),
 //     as upstream applies at the request's version: the live object is
@@ -112,7 +114,7 @@ func (h *httpHandler) serveHPAV1(w http.ResponseWriter, req *http.Request, gv sc
 	if len(rest) == 0 || rest[0] != "horizontalpodautoscalers" {
 		return false
 	}
-	inner := req.Clone(req.Context())
+	inner := req.Clone(withHPAV1Apply(req.Context())) // its writes' managedFields entries are v1's
 	inner.URL.Path = "/apis/" + autoscalingv2.SchemeGroupVersion.String() + "/" + strings.Join(parts, "/")
 	inner.URL.RawPath = ""
 	inner.RequestURI = inner.URL.RequestURI()
@@ -209,7 +211,6 @@ func (h *httpHandler) patchHPAV1(w http.ResponseWriter, req, inner *http.Request
 	case types.ApplyPatchType, types.ApplyCBORPatchType:
 		// The v2 request path with the v1 field manager; the v2 path
 		// refuses CBOR with upstream's 415.
-		inner = inner.WithContext(withHPAV1Apply(inner.Context()))
 		rec := newBufferedResponse()
 		h.serveResource(rec, inner, autoscalingv2.SchemeGroupVersion, parts)
 		rec.writeV1(w)
@@ -297,7 +298,10 @@ func (h *httpHandler) patchHPAV1(w http.ResponseWriter, req, inner *http.Request
 
 type hpaV1ApplyKey struct{}
 
-// withHPAV1Apply marks ctx's apply as one at autoscaling/v1.
+// withHPAV1Apply marks ctx's writes (an apply, a create, an update, a
+// patch) as ones at autoscaling/v1: their managedFields entries are
+// recorded by hpaV1FieldManager, at v1, as upstream records each write at
+// its request's version.
 func withHPAV1Apply(ctx context.Context) context.Context {
 	return context.WithValue(ctx, hpaV1ApplyKey{}, true)
 }

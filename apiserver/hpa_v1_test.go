@@ -39,7 +39,8 @@ spec:
 // as a metric, gets, patches and prints it at v1; a v2 HPA with what v1
 // cannot express (a memory metric, a behavior, conditions) reads at v1 with
 // upstream's round-trip annotations, and an update of that v1 object keeps
-// them all at v2; a v1 watch sees v1 objects; v1 bodies are validated
+// them all at v2; writes at v1 record managedFields entries at v1; a v1
+// watch sees v1 objects; v1 bodies are validated
 // (unknown fields with Strict, /status replicas).
 func TestHPAV1(t *testing.T) {
 	e := newEnv(t, HandlerOptions{})
@@ -94,6 +95,14 @@ func TestHPAV1(t *testing.T) {
 	v2, _ = cs.AutoscalingV2().HorizontalPodAutoscalers("default").Get(ctx, "php-v1", metav1.GetOptions{})
 	if *v2.Spec.Metrics[0].Resource.Target.AverageUtilization != 70 || v2.Spec.MaxReplicas != 6 {
 		t.Fatalf("after the v1 patches: %+v", v2.Spec)
+	}
+	// Writes at v1 record their managedFields entries at v1, as upstream.
+	versions := map[string]string{}
+	for _, en := range v2.ManagedFields {
+		versions[en.Manager+"/"+string(en.Operation)] = en.APIVersion
+	}
+	if versions["kubectl-create/Update"] != "autoscaling/v1" || versions["kubectl-patch/Update"] != "autoscaling/v1" {
+		t.Fatalf("managedFields of writes at v1: %v", versions)
 	}
 
 	// What v1 cannot express rides in the annotations and survives a v1

@@ -287,6 +287,10 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 	}
 	if !isApplied(ctx) {
 		fm, err := fieldManagerFor(r, subresource)
+		v1 := isHPAV1Apply(ctx) // a write at autoscaling/v1: its entry is v1's (hpa_v1.go)
+		if v1 {
+			fm, err = hpaV1FieldManager(subresource)
+		}
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
@@ -295,7 +299,7 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 		}
 		live.GetObjectKind().SetGroupVersionKind(r.GVK())
 		obj.GetObjectKind().SetGroupVersionKind(r.GVK())
-		if fl, fo, ok := trimmed(r, subresource, live, obj); ok {
+		if fl, fo, ok := trimmed(r, subresource, live, obj); ok && !v1 {
 			// The same managedFields, computed over less.
 			out := fm.UpdateNoErrors(fl, fo, fieldManagerName(ctx))
 			om, _ := meta.Accessor(obj)
