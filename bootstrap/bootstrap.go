@@ -47,6 +47,7 @@ import (
 	bootstrapsecretutil "k8s.io/cluster-bootstrap/util/secrets"
 
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/nodeagent/certstore"
 )
 
 // The API server's side of the join (apiserver/bootstrap.go), named here so
@@ -201,6 +202,15 @@ type Options struct {
 	CACertHashes []string
 	// Timeout bounds each request (30 s when 0).
 	Timeout time.Duration
+	// CertDir is where LoadOrBootstrap keeps the node's client
+	// certificate, as kubelet-client-current.pem (the kubelet's
+	// --cert-dir; <the kubeconfig's directory>/pki when empty).
+	CertDir string
+	// Now is the clock the credential's validity is checked on (time.Now
+	// when nil).
+	Now func() time.Time
+	// Logf receives LoadOrBootstrap's notes (nil: none).
+	Logf func(format string, args ...any)
 }
 
 // Credential is a node's credential, with the pinned cluster CA.
@@ -215,11 +225,25 @@ func (c *Credential) RESTConfig() *rest.Config {
 }
 
 // Kubeconfig is the credential as a kubeconfig (the kubelet's
-// kubelet.conf), for the agent to keep.
+// kubelet.conf), for the agent to keep, with the client certificate and
+// key embedded.
 func (c *Credential) Kubeconfig(node string) ([]byte, error) {
+	return c.kubeconfig(node, &clientcmdapi.AuthInfo{ClientCertificateData: c.CertPEM, ClientKeyData: c.KeyPEM})
+}
+
+// KubeconfigFor is the credential as a kubeconfig whose client certificate
+// and key are read from pairFile (both in one file), as the kubelet's
+// bootstrap writes kubelet.conf naming
+// <cert-dir>/kubelet-client-current.pem: a renewed certificate put there
+// is the kubeconfig's.
+func (c *Credential) KubeconfigFor(node, pairFile string) ([]byte, error) {
+	return c.kubeconfig(node, &clientcmdapi.AuthInfo{ClientCertificate: pairFile, ClientKey: pairFile})
+}
+
+func (c *Credential) kubeconfig(node string, user *clientcmdapi.AuthInfo) ([]byte, error) {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["wasmpod"] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: c.CAPEM}
-	kc.AuthInfos[nodeUserPrefix+node] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertPEM, ClientKeyData: c.KeyPEM}
+	kc.AuthInfos[nodeUserPrefix+node] = user
 	kc.Contexts["default"] = &clientcmdapi.Context{Cluster: "wasmpod", AuthInfo: nodeUserPrefix + node}
 	kc.CurrentContext = "default"
 	return clientcmd.Write(*kc)
@@ -344,7 +368,11 @@ func Bootstrap(ctx context.Context, o Options) (*Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the node credential: %w", err)
 	}
-	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	vo := x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if o.Now != nil {
+		vo.CurrentTime = o.Now()
+	}
+	if _, err := certs[0].Verify(vo); err != nil {
 		return nil, fmt.Errorf("the node credential is not signed by the cluster CA: %w", err)
 	}
 	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
@@ -390,16 +418,49 @@ func statusMessage(b []byte) string {
 
 // LoadOrBootstrap is the agent's credential kept at path (a kubeconfig,
 // the kubelet's --kubeconfig beside --bootstrap-kubeconfig): read from
-// there when the file exists, else obtained with Bootstrap and written
-// there (0600) before it is returned, so a restarted agent does not need
-// its token again.
+// there when the file exists and its client certificate has not expired,
+// else obtained with Bootstrap. The new pair goes to o.CertDir as
+// kubelet-client-current.pem (certstore) and the kubeconfig written to
+// path (0600) names that file, as the kubelet's bootstrap writes it: the
+// certificate the agent renews there is the kubeconfig's, also after a
+// restart without rotation. A kubeconfig with the certificate embedded (as
+// agents wrote it before) still works; when its certificate expired and
+// the cert dir holds a valid one of the node (renewed), it is rewritten to
+// name that one. An expired (or missing) certificate is replaced by
+// joining again when o has a token, as the kubelet bootstraps again with
+// --bootstrap-kubeconfig; without one the error names the file and the
+// expiry. A certificate file that cannot be read as one (garbage, not a
+// regular file, a cert dir link leading outside it) is an error naming it.
 func LoadOrBootstrap(ctx context.Context, path string, o Options) (*rest.Config, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	certDir := o.CertDir
+	if certDir == "" {
+		certDir = filepath.Join(filepath.Dir(path), "pki")
+	}
+	certDir, err := filepath.Abs(certDir)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(path); err == nil {
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+		cfg, err := loadCredential(path, certDir, o.NodeName, now())
+		if err == nil {
+			return cfg, nil
 		}
-		return cfg, nil
+		var exp *certstore.Expired
+		if !errors.As(err, &exp) && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if o.Token == "" {
+			return nil, fmt.Errorf("%w: join again with a bootstrap token (--token, from 'wasmpod token create')", err)
+		}
+		logf("%v: joining again with the bootstrap token", err)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -407,19 +468,119 @@ func LoadOrBootstrap(ctx context.Context, path string, o Options) (*rest.Config,
 	if err != nil {
 		return nil, err
 	}
-	kc, err := cred.Kubeconfig(o.NodeName)
+	pair, err := certstore.StorePEM(certDir, certstore.ClientPrefix, append(append([]byte{}, cred.CertPEM...), cred.KeyPEM...), now())
 	if err != nil {
+		return nil, fmt.Errorf("keeping the node credential in %s: %w", certDir, err)
+	}
+	if err := writeKubeconfig(path, cred, o.NodeName, pair); err != nil {
 		return nil, err
+	}
+	return &rest.Config{Host: cred.Server, TLSClientConfig: rest.TLSClientConfig{CAData: cred.CAPEM, CertFile: pair, KeyFile: pair}}, nil
+}
+
+// writeKubeconfig writes cred's kubeconfig naming pair to path (0600),
+// atomically.
+func writeKubeconfig(path string, cred *Credential, node, pair string) error {
+	kc, err := cred.KubeconfigFor(node, pair)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*") // 0600, O_EXCL
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(kc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// loadCredential reads the kubeconfig at path and checks its client
+// certificate: readable, a certificate with its key, not expired at now
+// (*certstore.Expired), the file present (fs.ErrNotExist otherwise). A
+// cert dir link leading outside the cert dir is refused. An embedded
+// certificate that expired is replaced by certDir's current one when that
+// is the node's and valid (the kubeconfig is rewritten to name it).
+func loadCredential(path, certDir, node string, now time.Time) (*rest.Config, error) {
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+	}
+	if err := clientcmd.ResolveLocalPaths(kc); err != nil {
+		return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+	}
+	var user *clientcmdapi.AuthInfo
+	var cluster *clientcmdapi.Cluster
+	if ctx := kc.Contexts[kc.CurrentContext]; ctx != nil {
+		user, cluster = kc.AuthInfos[ctx.AuthInfo], kc.Clusters[ctx.Cluster]
+	}
+	build := func() (*rest.Config, error) {
+		cfg, err := clientcmd.NewDefaultClientConfig(*kc, &clientcmd.ConfigOverrides{}).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+		}
+		return cfg, nil
+	}
+	if user == nil || cluster == nil {
+		return build()
+	}
+	var pair *tls.Certificate
+	file := ""
+	switch {
+	case len(user.ClientCertificateData) > 0:
+		c, err := tls.X509KeyPair(user.ClientCertificateData, user.ClientKeyData)
+		if err != nil {
+			return nil, fmt.Errorf("the node credential in %s: client-certificate-data: %w", path, err)
+		}
+		pair = &c
+	case user.ClientCertificate != "":
+		file = user.ClientCertificate
+		if filepath.Base(file) == certstore.ClientPrefix+"-current.pem" {
+			if err := certstore.CheckLink(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+			}
+		}
+		key := user.ClientKey
+		if key == "" {
+			key = file
+		}
+		if pair, err = certstore.LoadPair(file, key); err != nil {
+			return nil, fmt.Errorf("the node credential in %s: its client certificate: %w", path, err)
+		}
+	default:
+		return build() // not a certificate: the agent's business
+	}
+	err = certstore.CheckValid(pair, file, now)
+	var exp *certstore.Expired
+	if err == nil {
+		return build()
+	}
+	if !errors.As(err, &exp) || file != "" {
+		return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+	}
+	// An embedded certificate that expired: the cert dir's renewed one?
+	stored, serr := certstore.LoadCurrent(certDir, certstore.ClientPrefix)
+	if serr != nil || stored.Leaf.Subject.CommonName != nodeUserPrefix+node || certstore.CheckValid(stored, "", now) != nil {
+		return nil, fmt.Errorf("the node credential in %s: %w", path, err)
+	}
+	cred := &Credential{Server: cluster.Server, CAPEM: cluster.CertificateAuthorityData}
+	if len(cred.CAPEM) == 0 && cluster.CertificateAuthority != "" {
+		if cred.CAPEM, err = certstore.ReadFile(cluster.CertificateAuthority); err != nil {
+			return nil, fmt.Errorf("the node credential in %s: its CA: %w", path, err)
+		}
+	}
+	if err := writeKubeconfig(path, cred, node, certstore.CurrentPath(certDir, certstore.ClientPrefix)); err != nil {
 		return nil, err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, kc, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, err
-	}
-	return cred.RESTConfig(), nil
+	return loadCredential(path, certDir, node, now)
 }

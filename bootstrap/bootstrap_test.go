@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"net/http/httptest"
@@ -15,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
@@ -32,6 +38,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/nodeagent/certstore"
 	"github.com/wasmpod/wasmpod/store/memory"
 )
 
@@ -383,4 +390,283 @@ func TestBootstrapPathsMatchAPIServer(t *testing.T) {
 			t.Errorf("%s: bootstrap has %q, apiserver %q", c.name, c.got, c.want)
 		}
 	}
+}
+
+// kubeconfigUser is the user of the kubeconfig at path.
+func kubeconfigUser(t *testing.T, path string) *clientcmdapi.AuthInfo {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]
+}
+
+// leafOfFile is the leaf of a PEM pair file.
+func leafOfFile(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	c, err := certstore.LoadPair(path, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Leaf
+}
+
+// TestLoadOrBootstrapNamesCertDir: the joined credential's kubeconfig
+// names <cert-dir>/kubelet-client-current.pem (no embedded data), as the
+// kubelet's bootstrap writes it, so a pair renewed there is the
+// kubeconfig's at the next start; an old kubeconfig with the pair
+// embedded still works, and once its certificate expired, the cert dir's
+// renewed one takes its place (the kubeconfig is rewritten to name it).
+func TestLoadOrBootstrapNamesCertDir(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	tok, err := CreateToken(ctx, c.admin, TokenOptions{TTL: 800 * 24 * time.Hour, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubeconfig")
+	certDir := filepath.Join(dir, "pki")
+	cur := filepath.Join(certDir, "kubelet-client-current.pem")
+	o := Options{Server: c.url, Token: tok, NodeName: "edge-2", CACertHashes: []string{c.caHash}, Now: c.clock.Now}
+	cfg, err := LoadOrBootstrap(ctx, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := whoamiOf(t, cfg); u != "system:node:edge-2" {
+		t.Errorf("first start: %s", u)
+	}
+	u := kubeconfigUser(t, path)
+	if u.ClientCertificate != cur || u.ClientKey != cur || len(u.ClientCertificateData) > 0 || len(u.ClientKeyData) > 0 {
+		t.Fatalf("the kubeconfig's user: cert %q key %q, %d bytes embedded; want %s for both, none embedded", u.ClientCertificate, u.ClientKey, len(u.ClientCertificateData), cur)
+	}
+	if fi, err := os.Lstat(cur); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s: %v, want a link to the pair (certstore)", cur, err)
+	}
+	first := leafOfFile(t, cur)
+	// A renewal (as the agent's rotation does) puts a new pair there.
+	c.clock.Step(time.Hour)
+	cred, err := Bootstrap(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certstore.StorePEM(certDir, certstore.ClientPrefix, append(cred.CertPEM, cred.KeyPEM...), c.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	o.Token = "" // a restart
+	cfg, err = LoadOrBootstrap(ctx, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil || !bytes.Equal(got.Certificate[0], mustLeafDER(t, cred.CertPEM)) {
+		t.Fatalf("the restart's certificate is not the renewed one: %v", err)
+	}
+	if u := whoamiOf(t, cfg); u != "system:node:edge-2" {
+		t.Errorf("restart: %s", u)
+	}
+
+	// A kubeconfig written before (the pair embedded) still works.
+	if err := os.WriteFile(path, mustKubeconfig(t, cred, "edge-2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = LoadOrBootstrap(ctx, path, o); err != nil || len(cfg.CertData) == 0 {
+		t.Fatalf("an embedded kubeconfig: %v", err)
+	}
+	if u := whoamiOf(t, cfg); u != "system:node:edge-2" {
+		t.Errorf("an embedded kubeconfig: %s", u)
+	}
+	// Its certificate expired, the cert dir holds a valid renewed one:
+	// the kubeconfig names it from now on.
+	old, err := Bootstrap(ctx, Options{Server: c.url, Token: tok, NodeName: "edge-2", CACertHashes: []string{c.caHash}, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, mustKubeconfig(t, old, "edge-2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Step(time.Hour)
+	renewed, err := Bootstrap(ctx, Options{Server: c.url, Token: tok, NodeName: "edge-2", CACertHashes: []string{c.caHash}, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certstore.StorePEM(certDir, certstore.ClientPrefix, append(renewed.CertPEM, renewed.KeyPEM...), c.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	oldLeaf, _ := x509.ParseCertificate(mustLeafDER(t, old.CertPEM))
+	at := oldLeaf.NotAfter.Add(time.Second)
+	o.Now = func() time.Time { return at }
+	if cfg, err = LoadOrBootstrap(ctx, path, o); err != nil {
+		t.Fatalf("an expired embedded kubeconfig beside a valid renewed pair: %v", err)
+	}
+	if u := kubeconfigUser(t, path); u.ClientCertificate != cur || len(u.ClientCertificateData) > 0 || cfg.CertFile != cur {
+		t.Errorf("the expired embedded kubeconfig was not rewritten to name %s: %+v", cur, u)
+	}
+	if !leafOfFile(t, cur).Equal(mustParse(t, renewed.CertPEM)) || leafOfFile(t, cur).Equal(first) {
+		t.Error("the cert dir's pair is not the renewed one")
+	}
+}
+
+// TestLoadOrBootstrapJoinsAgainWhenExpired: a kept credential whose
+// certificate expired (or whose certificate file is gone) is replaced by
+// joining again when a token is given, as the kubelet bootstraps again
+// with --bootstrap-kubeconfig; without a token, the error names the file
+// and the expiry.
+func TestLoadOrBootstrapJoinsAgainWhenExpired(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	tok, err := CreateToken(ctx, c.admin, TokenOptions{TTL: 800 * 24 * time.Hour, Now: c.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubeconfig")
+	cur := filepath.Join(dir, "pki", "kubelet-client-current.pem")
+	var notes []string
+	o := Options{Server: c.url, Token: tok, NodeName: "edge-3", CACertHashes: []string{c.caHash}, Now: c.clock.Now,
+		Logf: func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }}
+	if _, err := LoadOrBootstrap(ctx, path, o); err != nil {
+		t.Fatal(err)
+	}
+	first := leafOfFile(t, cur)
+	c.clock.SetTime(first.NotAfter.Add(time.Minute)) // the server's clock too: the certificate is refused there
+	noToken := o
+	noToken.Token = ""
+	_, err = LoadOrBootstrap(ctx, path, noToken)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), cur) ||
+		!strings.Contains(err.Error(), "expired at "+first.NotAfter.UTC().Format(time.RFC3339)) || !strings.Contains(err.Error(), "--token") {
+		t.Fatalf("an expired credential without a token: %v, want the kubeconfig, the certificate file, the expiry and --token named", err)
+	}
+	cfg, err := LoadOrBootstrap(ctx, path, o)
+	if err != nil {
+		t.Fatalf("an expired credential with a token: %v", err)
+	}
+	second := leafOfFile(t, cur)
+	if !second.NotAfter.After(c.clock.Now()) || second.Equal(first) {
+		t.Fatalf("joined again: valid until %s, clock at %s", second.NotAfter, c.clock.Now())
+	}
+	if u := whoamiOf(t, cfg); u != "system:node:edge-3" {
+		t.Errorf("joined again: %s", u)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "expired") || !strings.Contains(notes[0], "joining again") {
+		t.Errorf("notes: %q", notes)
+	}
+	// The certificate file is gone (a wiped cert dir).
+	if err := os.RemoveAll(filepath.Dir(cur)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrBootstrap(ctx, path, noToken); err == nil || !strings.Contains(err.Error(), cur) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing certificate file without a token: %v", err)
+	}
+	if cfg, err = LoadOrBootstrap(ctx, path, o); err != nil {
+		t.Fatalf("a missing certificate file with a token: %v", err)
+	}
+	if u := whoamiOf(t, cfg); u != "system:node:edge-3" {
+		t.Errorf("joined again after the loss: %s", u)
+	}
+}
+
+// TestLoadOrBootstrapHostileCertFile: a kept kubeconfig whose certificate
+// file is a link out of the cert dir, a device, a FIFO, a directory, too
+// large, or garbage is refused with an error naming the file, without a
+// hang, and without joining again (a token is given; no server runs).
+func TestLoadOrBootstrapHostileCertFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubeconfig")
+	certDir := filepath.Join(dir, "pki")
+	cur := filepath.Join(certDir, "kubelet-client-current.pem")
+	ca := newTestPair(t)
+	cred := &Credential{Server: "https://127.0.0.1:1", CAPEM: ca}
+	kc, err := cred.KubeconfigFor("edge-4", cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "other.pem")
+	os.WriteFile(elsewhere, ca, 0o600)
+	o := Options{Server: cred.Server, Token: "abcdef.0123456789abcdef", NodeName: "edge-4", Timeout: time.Second}
+	for _, tc := range []struct {
+		name  string
+		setup func() error
+		want  string
+	}{
+		{"a link out of the cert dir", func() error { return os.Symlink(elsewhere, cur) }, "outside its cert dir"},
+		{"a link to a device", func() error { return os.Symlink("/dev/zero", cur) }, "outside its cert dir"},
+		{"a link in the dir to a device", func() error {
+			os.Symlink("/dev/zero", filepath.Join(certDir, "zero"))
+			return os.Symlink("zero", cur)
+		}, "not a regular file"},
+		{"a FIFO", func() error { return syscall.Mkfifo(cur, 0o600) }, "not a regular file"},
+		{"a directory", func() error { return os.Mkdir(cur, 0o700) }, "not a regular file"},
+		{"too large", func() error { return os.WriteFile(cur, bytes.Repeat([]byte("A"), certstore.MaxFileSize+1), 0o600) }, "larger than"},
+		{"garbage", func() error { return os.WriteFile(cur, []byte("-----BEGIN CERTIFICATE-----\ngarbage\n"), 0o600) }, "PEM"},
+		{"a certificate without its key", func() error { return os.WriteFile(cur, ca, 0o600) }, "key"},
+	} {
+		os.RemoveAll(certDir)
+		if err := os.MkdirAll(certDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.setup(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_, err := LoadOrBootstrap(context.Background(), path, o)
+		t.Logf("%s: %v", tc.name, err)
+		if err == nil || !strings.Contains(err.Error(), cur) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s and %s, with %q", tc.name, err, path, cur, tc.want)
+		}
+		if strings.Contains(fmt.Sprint(err), "cluster-info") {
+			t.Errorf("%s: joined again instead: %v", tc.name, err)
+		}
+	}
+}
+
+func whoamiOf(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(context.Background(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Status.UserInfo.Username
+}
+
+func mustLeafDER(t *testing.T, certPEM []byte) []byte {
+	t.Helper()
+	return mustParse(t, certPEM).Raw
+}
+
+func mustParse(t *testing.T, certPEM []byte) *x509.Certificate {
+	t.Helper()
+	cs, err := cert.ParseCertsPEM(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs[0]
+}
+
+func mustKubeconfig(t *testing.T, c *Credential, node string) []byte {
+	t.Helper()
+	b, err := c.Kubeconfig(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newTestPair is a self-signed certificate (PEM) without its key.
+func newTestPair(t *testing.T) []byte {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := cert.NewSelfSignedCACert(cert.Config{CommonName: "x"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := cert.EncodeCertificates(c)
+	return b
 }

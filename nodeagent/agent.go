@@ -47,6 +47,7 @@ import (
 	"github.com/wasmpod/wasmpod/internal/nodeutil"
 	"github.com/wasmpod/wasmpod/internal/tunnel"
 	"github.com/wasmpod/wasmpod/network"
+	"github.com/wasmpod/wasmpod/nodeagent/certstore"
 	"github.com/wasmpod/wasmpod/pods"
 	wruntime "github.com/wasmpod/wasmpod/runtime"
 	"github.com/wasmpod/wasmpod/runtime/wasi/wasisock"
@@ -214,6 +215,19 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		if clientCerts == nil {
 			logf("node %s: its credential is not the node's client certificate (CN system:node:%s): not rotated", o.NodeName, o.NodeName)
+		}
+	}
+	if clientCerts == nil {
+		// An expired certificate would only be refused, request after
+		// request: say so at once (the kubelet exits on one).
+		c, file, err := clientCertOf(o.API)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if c != nil {
+			if err := certstore.CheckValid(c, file, o.Clock.Now()); err != nil {
+				return fmt.Errorf("agent: %w: give the node a valid credential (or join again with --join and --token)", err)
+			}
 		}
 	}
 	clusterCIDR, _, err := pods.NodePodCIDRs(o.ClusterCIDR, o.NodeCIDRMaskSize, 1)

@@ -19,13 +19,11 @@ package nodeagent
 // running. The old certificate stays valid until it expires.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -37,80 +35,71 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/clock"
+
+	"github.com/wasmpod/wasmpod/nodeagent/certstore"
 )
 
-// The cert dir's files (the kubelet's --cert-dir names).
+// The cert dir's files (the kubelet's --cert-dir names, certstore's).
 const (
-	ClientCertPrefix  = "kubelet-client"
-	ServingCertPrefix = "kubelet-server"
+	ClientCertPrefix  = certstore.ClientPrefix
+	ServingCertPrefix = certstore.ServingPrefix
 )
 
 // CurrentCertPath is the current pair of prefix in dir.
-func CurrentCertPath(dir, prefix string) string {
-	return filepath.Join(dir, prefix+"-current.pem")
-}
+func CurrentCertPath(dir, prefix string) string { return certstore.CurrentPath(dir, prefix) }
 
-// loadPair reads a PEM file holding a certificate chain and its key.
+// loadPair reads a cert dir's PEM file holding a certificate chain and its
+// key.
 func loadPair(path string) (*tls.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := certstore.CheckLink(path); err != nil {
 		return nil, err
 	}
-	c, err := tls.X509KeyPair(b, b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &c, nil
+	return certstore.LoadPair(path, path)
 }
 
-// pairPEM is c's chain and key in PEM.
-func pairPEM(c *tls.Certificate) ([]byte, error) {
-	var b bytes.Buffer
-	for _, der := range c.Certificate {
-		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	}
-	k, err := keyutil.MarshalPrivateKeyToPEM(c.PrivateKey)
-	if err != nil {
-		return nil, err
-	}
-	b.Write(k)
-	return b.Bytes(), nil
-}
-
-// storePair writes c to dir as prefix-<time>.pem (0600) and points
-// prefix-current.pem at it, replacing the link atomically.
+// storePair writes c to dir as prefix-<time>.pem and points
+// prefix-current.pem at it (certstore.Store).
 func storePair(dir, prefix string, c *tls.Certificate, now time.Time) error {
-	b, err := pairPEM(c)
+	_, err := certstore.Store(dir, prefix, c, now)
+	return err
+}
+
+// clientCertOf is cfg's client certificate and the file it comes from
+// ("" when embedded); nil without one. Errors name the file.
+func clientCertOf(cfg *rest.Config) (*tls.Certificate, string, error) {
+	c := cfg.TLSClientConfig
+	certPEM, keyPEM := c.CertData, c.KeyData
+	var err error
+	file := ""
+	if len(certPEM) == 0 && c.CertFile != "" {
+		if err := certstore.CheckLink(c.CertFile); err != nil && filepath.Base(c.CertFile) == ClientCertPrefix+"-current.pem" {
+			return nil, c.CertFile, fmt.Errorf("the client certificate: %w", err)
+		}
+		if certPEM, err = certstore.ReadFile(c.CertFile); err != nil {
+			return nil, c.CertFile, fmt.Errorf("the client certificate: %w", err)
+		}
+		file = c.CertFile
+	}
+	if len(keyPEM) == 0 && c.KeyFile != "" {
+		if keyPEM, err = certstore.ReadFile(c.KeyFile); err != nil {
+			return nil, c.KeyFile, fmt.Errorf("the client key: %w", err)
+		}
+	}
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return nil, "", nil
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return err
+		if file != "" {
+			return nil, file, fmt.Errorf("the client certificate %s: %w", file, err)
+		}
+		return nil, "", fmt.Errorf("the client certificate (client-certificate-data): %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	if _, err := leafOf(&pair); err != nil {
+		return nil, file, fmt.Errorf("the client certificate %s: %w", file, err)
 	}
-	name := prefix + "-" + now.UTC().Format("2006-01-02-15-04-05.000000000") + ".pem"
-	f, err := os.CreateTemp(dir, "."+name+".*") // 0600, created anew (O_EXCL): never through a planted link
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	link := filepath.Join(dir, prefix+"-updated.pem")
-	os.Remove(link)
-	if err := os.Symlink(name, link); err != nil {
-		return err
-	}
-	return os.Rename(link, CurrentCertPath(dir, prefix))
+	return &pair, file, nil
 }
 
 // leafOf is c's parsed leaf.
@@ -157,39 +146,30 @@ type ClientCerts struct {
 // dir (a restarted agent's renewed one). The returned configuration is
 // api's reading the certificate from dir; use it for every connection.
 func NewClientCerts(api *rest.Config, node, dir string, clk clock.Clock, logf func(string, ...any)) (*ClientCerts, *rest.Config, error) {
-	c := api.TLSClientConfig
-	certPEM, keyPEM := c.CertData, c.KeyData
-	var err error
-	if len(certPEM) == 0 && c.CertFile != "" {
-		if certPEM, err = os.ReadFile(c.CertFile); err != nil {
-			return nil, nil, err
-		}
-	}
-	if len(keyPEM) == 0 && c.KeyFile != "" {
-		if keyPEM, err = os.ReadFile(c.KeyFile); err != nil {
-			return nil, nil, err
-		}
-	}
-	if len(certPEM) == 0 || len(keyPEM) == 0 {
-		return nil, api, nil
-	}
-	given, err := tls.X509KeyPair(certPEM, keyPEM)
+	given, file, err := clientCertOf(api)
 	if err != nil {
-		return nil, nil, fmt.Errorf("agent: the client certificate: %w", err)
+		return nil, nil, fmt.Errorf("agent: %w", err)
 	}
-	leaf, err := leafOf(&given)
-	if err != nil || leaf.Subject.CommonName != "system:node:"+node {
+	if given == nil {
 		return nil, api, nil
 	}
-	cur := &given
-	if stored, err := loadPair(CurrentCertPath(dir, ClientCertPrefix)); err == nil {
-		if sl, err := leafOf(stored); err == nil && sl.Subject.CommonName == leaf.Subject.CommonName && sl.NotAfter.After(leaf.NotAfter) {
-			cur = stored
+	leaf := given.Leaf
+	if leaf.Subject.CommonName != "system:node:"+node {
+		return nil, api, nil
+	}
+	path := CurrentCertPath(dir, ClientCertPrefix)
+	cur := given
+	if stored, err := loadPair(path); err == nil {
+		if sl, err := leafOf(stored); err == nil && sl.Subject.CommonName == leaf.Subject.CommonName && !sl.NotAfter.Before(leaf.NotAfter) {
+			cur, file = stored, path
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		logf("node %s: ignoring its stored client certificate: %v", node, err)
 	}
-	if cur == &given {
+	if err := certstore.CheckValid(cur, file, clk.Now()); err != nil {
+		return nil, nil, fmt.Errorf("agent: %w: join again with a bootstrap token (--join and --token), or give the node a valid credential", err)
+	}
+	if cur == given {
 		if err := storePair(dir, ClientCertPrefix, cur, clk.Now()); err != nil {
 			return nil, nil, fmt.Errorf("agent: the cert dir: %w", err)
 		}
@@ -197,7 +177,6 @@ func NewClientCerts(api *rest.Config, node, dir string, clk clock.Clock, logf fu
 	m := &ClientCerts{node: node, dir: dir, clock: clk, logf: logf}
 	m.cur.Store(cur)
 	out := rest.CopyConfig(api)
-	path := CurrentCertPath(dir, ClientCertPrefix)
 	out.CertData, out.KeyData, out.CertFile, out.KeyFile = nil, nil, path, path
 	m.conns = &connTracker{dial: out.Dial, conns: map[*trackedConn]struct{}{}}
 	if m.conns.dial == nil {

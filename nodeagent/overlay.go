@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,23 +44,14 @@ func tunnelCertOf(o *Options) (tls.Certificate, error) {
 	if o.TunnelCert != nil {
 		return *o.TunnelCert, nil
 	}
-	c := o.API.TLSClientConfig
-	certPEM, keyPEM := c.CertData, c.KeyData
-	var err error
-	if len(certPEM) == 0 && c.CertFile != "" {
-		if certPEM, err = os.ReadFile(c.CertFile); err != nil {
-			return tls.Certificate{}, err
-		}
+	c, _, err := clientCertOf(o.API)
+	if err != nil {
+		return tls.Certificate{}, err
 	}
-	if len(keyPEM) == 0 && c.KeyFile != "" {
-		if keyPEM, err = os.ReadFile(c.KeyFile); err != nil {
-			return tls.Certificate{}, err
-		}
-	}
-	if len(certPEM) == 0 || len(keyPEM) == 0 {
+	if c == nil {
 		return tls.Certificate{}, errors.New("the API credential has no client certificate (join with a token, or give the node certificate)")
 	}
-	return tls.X509KeyPair(certPEM, keyPEM)
+	return *c, nil
 }
 
 // startPodOverlay starts the agent's end of the pod network tunnels and

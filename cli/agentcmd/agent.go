@@ -61,13 +61,18 @@ The agent joins in one of two ways:
 
     The agent trusts the cluster CA only when the token signed it and its hash
     is the pinned one, then trades the token for its own node credential (user
-    system:node:<node-name>, which may act only as that node), kept in
-    <data-dir>/kubeconfig: a restarted agent uses it and needs no token. An
+    system:node:<node-name>, which may act only as that node): the
+    certificate and its key go to --cert-dir as kubelet-client-current.pem
+    and <data-dir>/kubeconfig names that file, as the kubelet's bootstrap
+    writes its kubeconfig. A restarted agent uses it and needs no token; when
+    its certificate has expired (or the file is gone), an agent given
+    --token joins again, and one without says which file expired when. An
     API server not reachable yet is retried. The agent renews that
     certificate through a CertificateSigningRequest at 70-90% of its
-    lifetime and keeps the current one in <data-dir>/pki (--cert-dir), as
-    the kubelet's kubelet-client-current.pem; serve approves a node's
-    request for itself.
+    lifetime into the same file (serve approves a node's request for
+    itself), so the kubeconfig always names the current one, also for an
+    agent restarted with --rotate-certificates=false; the pod network's
+    open tunnels are then made again with it (their connections reset).
   - with an existing credential: --kubeconfig (e.g. serve's admin kubeconfig,
     <data-dir>/kubeconfig of 'wasmpod serve --listen'), or --server with
     --token and --certificate-authority.
@@ -137,6 +142,10 @@ func agentAction(c *cmdline.Context) error {
 	if dataDir == "" {
 		dataDir = locate.DefaultDataDir() + "/agent-" + name
 	}
+	certDir := c.String("cert-dir")
+	if certDir == "" {
+		certDir = filepath.Join(dataDir, "pki")
+	}
 	join := c.String("join")
 	var cfg *rest.Config // nil with --join until the agent has joined
 	var apiHost string   // the API server's URL
@@ -145,6 +154,10 @@ func agentAction(c *cmdline.Context) error {
 		var err error
 		if joinOpts, err = joinOptions(c, join, name, filepath.Join(dataDir, agentCredentialFile)); err != nil {
 			return cmdline.Exit(err.Error(), 2)
+		}
+		joinOpts.CertDir = certDir
+		joinOpts.Logf = func(f string, a ...any) {
+			fmt.Fprintf(stderr, "wasmpod agent: node %s: "+f+"\n", append([]any{name}, a...)...)
 		}
 		apiHost = join
 	} else {
@@ -274,7 +287,7 @@ func agentAction(c *cmdline.Context) error {
 		KubeletListener:    l,
 		KubeletCert:        kubeletCert,
 		RotateCertificates: c.Bool("rotate-certificates"),
-		CertDir:            c.String("cert-dir"),
+		CertDir:            certDir,
 		ReverseTunnel:      reverse,
 		TunnelListener:     tl,
 		PodCIDR:            c.String("pod-cidr"),

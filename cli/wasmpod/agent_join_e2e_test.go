@@ -120,7 +120,9 @@ func TestAgentJoinWithToken(t *testing.T) {
 		a.waitFor(`kubelet API on https://`, time.Minute)
 	}
 	// Each has its own node credential: a 0600 kubeconfig whose user is a
-	// client certificate system:node:<name> in system:nodes, no token.
+	// client certificate system:node:<name> in system:nodes, no token, kept
+	// in <data-dir>/pki/kubelet-client-current.pem (0600), which the
+	// kubeconfig names, as the kubelet's bootstrap writes it.
 	cred := filepath.Join(data1, "kubeconfig")
 	if st, err := os.Stat(cred); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("the joined agent's credential %s: %v %v", cred, st, err)
@@ -129,8 +131,16 @@ func TestAgentJoinWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pair := filepath.Join(data1, "pki", "kubelet-client-current.pem")
 	for name, ai := range kcfg.AuthInfos {
-		blk, _ := pem.Decode(ai.ClientCertificateData)
+		if ai.ClientCertificate != pair || ai.ClientKey != pair || len(ai.ClientCertificateData) > 0 {
+			t.Fatalf("credential user %s: client-certificate %q, client-key %q, want %s for both", name, ai.ClientCertificate, ai.ClientKey, pair)
+		}
+		b, err := os.ReadFile(pair)
+		if st, serr := os.Stat(pair); err != nil || serr != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v %v", pair, st, err, serr)
+		}
+		blk, _ := pem.Decode(b)
 		if blk == nil || ai.Token != "" {
 			t.Fatalf("credential user %s: no client certificate, or a token", name)
 		}
