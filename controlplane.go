@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -251,12 +252,30 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 }
 
 // setupMetrics makes the control plane's registry: the API server's
-// request metrics and the controllers' workqueues (internal/metrics); the
-// scheduler adds its own while it runs (startScheduler).
+// request metrics, the storage's size and the controllers' workqueues
+// (internal/metrics); the scheduler adds its own while it runs
+// (startScheduler).
 func (c *Cluster) setupMetrics() (err error) {
 	c.metrics = metrics.NewRegistry()
 	if c.apiMetrics, err = apiserver.NewMetrics(c.metrics); err != nil {
 		return err
+	}
+	if c.cfg.Store == StoreBbolt {
+		// Upstream's apiserver_storage_size_bytes (etcd's database file;
+		// here the bbolt file's size, read at each scrape). A memory store
+		// has no file; an etcd store's size is etcd's own metric.
+		path := StorePath(c.cfg.DataDir)
+		if err := c.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "apiserver_storage_size_bytes",
+			Help:        "Size of the storage database file physically allocated in bytes.",
+			ConstLabels: prometheus.Labels{"storage_cluster_id": "bbolt"}}, func() float64 {
+			fi, err := os.Stat(path)
+			if err != nil {
+				return 0
+			}
+			return float64(fi.Size())
+		})); err != nil {
+			return err
+		}
 	}
 	return metrics.RegisterWorkqueue(c.metrics)
 }
