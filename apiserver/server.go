@@ -380,6 +380,9 @@ func (s *Server) validateObject(r *Resource, obj, old runtime.Object) error {
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(r.GVK().GroupKind(), m.GetName(), errs)
 	}
+	if err := validateMeta(r, m, old == nil); err != nil { // objectmeta.go
+		return err
+	}
 	if old == nil && r.validate != nil {
 		return r.validate(s, obj)
 	}
