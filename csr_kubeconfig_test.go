@@ -31,7 +31,8 @@ import (
 // and with --rotate-certificates=false works on the renewed certificate.
 // Once that one expired too, the kept credential is refused with the file
 // and the expiry named, by the join and by the agent itself; given its
-// token, the agent joins again and runs.
+// token, the agent joins again and runs. (The renewal re-opens the pod
+// network's tunnels: network/overlay's TestOverlayReconnectAfterRotation.)
 func TestJoinedKubeconfigFollowsRotation(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -56,7 +57,11 @@ func TestJoinedKubeconfigFollowsRotation(t *testing.T) {
 		t.Fatalf("the kubeconfig does not name %s:\n%s", cur, kc)
 	}
 	o := AgentOptions{API: cfg, NodeName: "kc-1", DataDir: dataDir, ReverseTunnel: true, PodCIDR: "10.244.15.0/24", RotateCertificates: true, Clock: clk}
-	logs, stop := runAgentUntil(t, o)
+	first1 := o // with a pod network tunnel, re-opened on the renewal
+	if first1.TunnelListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	logs, stop := runAgentUntil(t, first1)
 	poll := func(what string, cond func() bool) {
 		t.Helper()
 		if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) { return cond(), nil }); err != nil {
@@ -70,7 +75,8 @@ func TestJoinedKubeconfigFollowsRotation(t *testing.T) {
 	var second = first
 	poll("the renewed certificate", func() bool {
 		second = storedLeaf(t, certDir, nodeagent.ClientCertPrefix)
-		return second != nil && !second.Equal(first) && strings.Contains(logs.String(), "client certificate renewed")
+		return second != nil && !second.Equal(first) && strings.Contains(logs.String(), "client certificate renewed") &&
+			strings.Contains(logs.String(), "pod network tunnels re-opened with the renewed certificate")
 	})
 	stop()
 
