@@ -338,12 +338,23 @@ func (s *Server) PodMetrics(ctx context.Context, ns string, opts metav1.ListOpti
 			if p == nil || p.Spec.NodeName != node || len(ps.Containers) == 0 {
 				continue
 			}
+			// Only running containers have usage, as the kubelet's
+			// resource metrics (CRI stats drop exited containers) and
+			// metrics-server (a pod with none is left out): a Completed
+			// or Error pod is not listed by kubectl top.
+			running := map[string]bool{}
+			for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+				running[cs.Name] = cs.State.Running != nil // sidecars too
+			}
 			pm := metricsv1beta1.PodMetrics{
 				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
 				Window:     metav1.Duration{Duration: metricsWindow},
 				Containers: []metricsv1beta1.ContainerMetrics{},
 			}
 			for _, c := range ps.Containers {
+				if !running[c.Name] {
+					continue
+				}
 				cpu, t := cpuQuantity(c.CPU)
 				if t.After(pm.Timestamp.Time) {
 					pm.Timestamp = t
@@ -352,6 +363,9 @@ func (s *Server) PodMetrics(ctx context.Context, ns string, opts metav1.ListOpti
 					Name:  c.Name,
 					Usage: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: memQuantity(c.Memory)},
 				})
+			}
+			if len(pm.Containers) == 0 {
+				continue
 			}
 			pm.CreationTimestamp = pm.Timestamp
 			out.Items = append(out.Items, pm)
