@@ -524,15 +524,22 @@ func (s *Server) Update(ctx context.Context, r *Resource, ns string, obj runtime
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, r, m.GetNamespace(), m.GetName(), want, func(old runtime.Object) (runtime.Object, error) {
+	return s.updateFrom(ctx, r, m.GetNamespace(), m.GetName(), want, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
-	}, subresource)
+	}, subresource, false)
 }
 
 // update applies mutate to the current object and writes the result with
 // compare-and-swap, retrying on conflicts unless the caller pinned a
 // resourceVersion (want > 0).
 func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want int64, mutate func(old runtime.Object) (runtime.Object, error), subresource string) (runtime.Object, error) {
+	return s.updateFrom(ctx, r, ns, name, want, mutate, subresource, true)
+}
+
+// updateFrom is update; mutate is handed a copy of the current object
+// when copyOld, else the current object itself, which it must not change
+// (Update's, which replaces it, does not read it).
+func (s *Server) updateFrom(ctx context.Context, r *Resource, ns, name string, want int64, mutate func(old runtime.Object) (runtime.Object, error), subresource string, copyOld bool) (runtime.Object, error) {
 	if subresource != "" && subresource != "binding" && !(subresource == "status" && r.Status) && !(subresource == "approval" && r.approval) {
 		return nil, apierrors.NewNotFound(r.GVR.GroupResource(), name+"/"+subresource)
 	}
@@ -552,7 +559,11 @@ func (s *Server) update(ctx context.Context, r *Resource, ns, name string, want 
 		if err != nil {
 			return nil, err
 		}
-		obj, err := mutate(old.DeepCopyObject())
+		cur := old
+		if copyOld {
+			cur = old.DeepCopyObject()
+		}
+		obj, err := mutate(cur)
 		if err != nil {
 			return nil, err
 		}
