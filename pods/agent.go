@@ -864,7 +864,11 @@ func (a *Agent) writeStatus(e *podEntry) {
 		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var cur *corev1.Pod
 			if cached != nil {
-				cur, cached = cached.DeepCopy(), nil
+				// A shallow copy: only its status is replaced below, and
+				// neither mergeStatus nor the client changes what it
+				// shares with e.written (read-only).
+				c := *cached
+				cur, cached = &c, nil
 			} else {
 				var err error
 				if cur, err = pods.Get(e.ctx, e.name, metav1.GetOptions{}); err != nil {
