@@ -101,6 +101,18 @@ func TestHostile16ObjectMeta(t *testing.T) {
 	if code, st := post("/apis/rbac.authorization.k8s.io/v1/clusterroles", obj("rbac.authorization.k8s.io/v1", "ClusterRole", `{"name":"system:custom:Role_1"}`, "")); code != http.StatusCreated {
 		t.Errorf("ClusterRole system:custom:Role_1: %d %s", code, st.Message)
 	}
+	// An update may not bring in what a create may not.
+	req, _ := http.NewRequest(http.MethodPatch, srv.URL+"/api/v1/namespaces/default/configmaps/good-name-1", strings.NewReader(`{"metadata":{"labels":{"a b":"c"}}}`))
+	req.Header.Set("Content-Type", "application/merge-patch+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "metadata.labels") {
+		t.Errorf("a patch labelling a ConfigMap 'a b': %d %s, want 422 naming metadata.labels", resp.StatusCode, b)
+	}
 	// A CSR: any name (upstream's ValidateCertificateRequestName), but a
 	// key's segment.
 	csr := func(name string) string {
