@@ -21,8 +21,14 @@ package wasmpod
 //     per completion, and the cores it kept busy (CPU time ÷ wall time);
 //   - job-writes/completion: the Job's writes (its watch's MODIFIED
 //     events: the controller's status writes) per completion;
+//   - job-/raw-requests/completion: the API server's requests per
+//     completion (apiserver_request_total), each half's;
+//     $WASMPOD_JOB_BENCH_REQUESTS=1 logs them by verb, resource and code;
 //   - idle-cores: the cores the cluster keeps busy with nothing to run
 //     (3 s after the warm-up), what a slower Job pays for its extra time.
+//
+// $WASMPOD_JOB_BENCH_CPUPROFILE=PREFIX writes each half's CPU profile to
+// PREFIX-raw-0.prof and PREFIX-job-0.prof.
 //
 //	go test -run '^$' -bench BenchmarkJobCompletions -benchtime 1x -timeout 30m .
 
@@ -30,8 +36,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -198,15 +207,46 @@ func BenchmarkJobCompletions(b *testing.B) {
 	time.Sleep(3 * time.Second)
 	idle := (processCPU(b) - i0).Seconds() / time.Since(t0).Seconds()
 	var tRaw, tJob, cpuRaw, cpuJob time.Duration
+	reqRaw, reqJob := map[string]float64{}, map[string]float64{}
 	b.ResetTimer()
 	for i := range b.N {
+		// The request counts are read outside the CPU measured (a
+		// Gather of the cluster's registry is not the cluster's work).
+		r0 := apiRequests(b, c)
 		c0 := processCPU(b)
+		stop := halfProfile(b, "raw", i)
 		tRaw += raw(i, n)
+		stop()
+		cpuRaw += processCPU(b) - c0
+		r1 := apiRequests(b, c)
 		c1 := processCPU(b)
+		stop = halfProfile(b, "job", i)
 		tJob += job(i)
-		cpuRaw, cpuJob = cpuRaw+c1-c0, cpuJob+processCPU(b)-c1
+		stop()
+		cpuJob += processCPU(b) - c1
+		r2 := apiRequests(b, c)
+		for k, v := range r1 {
+			reqRaw[k] += v - r0[k]
+		}
+		for k, v := range r2 {
+			reqJob[k] += v - r1[k]
+		}
 	}
 	b.StopTimer()
+	if os.Getenv("WASMPOD_JOB_BENCH_REQUESTS") != "" {
+		// API requests a completion by verb, resource and code.
+		for _, half := range []struct {
+			name string
+			m    map[string]float64
+		}{{"raw", reqRaw}, {"job", reqJob}} {
+			keys := slices.Sorted(maps.Keys(half.m))
+			for _, k := range keys {
+				if v := half.m[k] / float64(n*b.N); v >= 0.005 {
+					b.Logf("%s %-50s %.3f", half.name, k, v)
+				}
+			}
+		}
+	}
 	rawRate := float64(n*b.N) / tRaw.Seconds()
 	jobRate := float64(n*b.N) / tJob.Seconds()
 	b.ReportMetric(float64(n), "completions")
@@ -219,7 +259,38 @@ func BenchmarkJobCompletions(b *testing.B) {
 	b.ReportMetric(float64(cpuJob.Microseconds())/1000/float64(n*b.N), "job-cpu-ms/completion")
 	b.ReportMetric(float64(cpuRaw.Microseconds())/1000/float64(n*b.N), "raw-cpu-ms/completion")
 	b.ReportMetric(float64(jobWrites)/float64(n*b.N), "job-writes/completion")
+	sum := func(m map[string]float64) (t float64) {
+		for _, v := range m {
+			t += v
+		}
+		return t / float64(n*b.N)
+	}
+	b.ReportMetric(sum(reqJob), "job-requests/completion")
+	b.ReportMetric(sum(reqRaw), "raw-requests/completion")
 	b.ReportMetric(cpuJob.Seconds()/tJob.Seconds(), "job-cores")
 	b.ReportMetric(cpuRaw.Seconds()/tRaw.Seconds(), "raw-cores")
 	b.ReportMetric(idle, "idle-cores")
+}
+
+// halfProfile writes a CPU profile of one half of a round to
+// $WASMPOD_JOB_BENCH_CPUPROFILE-HALF-ROUND.prof when that is set (without
+// -cpuprofile, which covers the whole run), and returns what stops it.
+func halfProfile(b *testing.B, half string, round int) func() {
+	prefix := os.Getenv("WASMPOD_JOB_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%s-%d.prof", prefix, half, round))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
