@@ -776,32 +776,12 @@ func (c *Controller) podsForJob(ctx context.Context, j *batchv1.Job) ([]*corev1.
 	if err != nil {
 		return nil, err
 	}
-	// The pods j controls whose labels match keep being j's (ClaimPods
-	// would keep them as they are): they are found without the claimer's
-	// general selector, once per pod and sync (a Job of N completions
-	// keeps its finished pods, so that is N²/parallelism checks). The
-	// others, orphans and pods to release, go through the claimer.
-	var kept []*corev1.Pod
-	if match, ok := labelsOnly(j.Spec.Selector); ok {
-		rest := all[:0:0]
-		for _, p := range all {
-			if ref := metav1.GetControllerOfNoCopy(p); ref != nil && ref.UID == j.UID && match(p.Labels) {
-				kept = append(kept, p)
-			} else {
-				rest = append(rest, p)
-			}
-		}
-		all = rest
-	}
 	claimer := &cu.PodClaimer{Client: c.client, Owner: j, GVK: controllerKind, Selector: sel,
 		Finalizers: []string{batchv1.JobTrackingFinalizer},
 		CanAdopt: cu.RecheckDeletionTimestamp(func(ctx context.Context) (metav1.Object, error) {
 			return c.client.BatchV1().Jobs(j.Namespace).Get(ctx, j.Name, metav1.GetOptions{})
 		}, j)}
 	pods, err := claimer.ClaimPods(ctx, all)
-	if len(kept) > 0 {
-		pods = append(kept, pods...)
-	}
 	for i, p := range pods {
 		if metav1.GetControllerOfNoCopy(p) == nil && !hasFinalizer(p) { // just adopted
 			pods[i] = p.DeepCopy()
@@ -809,33 +789,6 @@ func (c *Controller) podsForJob(ctx context.Context, j *batchv1.Job) ([]*corev1.
 		}
 	}
 	return pods, err
-}
-
-// labelsOnly returns whether a pod's labels match the selector when it
-// has matchLabels alone (a Job's generated selector: its controller-uid):
-// each of those labels with its value, as labels.Selector's Equals.
-func labelsOnly(sel *metav1.LabelSelector) (func(map[string]string) bool, bool) {
-	if sel == nil || len(sel.MatchExpressions) > 0 || len(sel.MatchLabels) == 0 {
-		return nil, false
-	}
-	want := sel.MatchLabels
-	if len(want) == 1 {
-		var k, v string
-		for k, v = range want {
-		}
-		return func(ls map[string]string) bool {
-			got, ok := ls[k]
-			return ok && got == v
-		}, true
-	}
-	return func(ls map[string]string) bool {
-		for k, v := range want {
-			if got, ok := ls[k]; !ok || got != v {
-				return false
-			}
-		}
-		return true
-	}, true
 }
 
 // newFinishedPods are the succeeded and failed pods not counted yet
