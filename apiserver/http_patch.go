@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	kjson "sigs.k8s.io/json"
@@ -68,6 +69,12 @@ func (s *Server) Patch(ctx context.Context, r *Resource, ns, name string, pt typ
 			return nil, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure,
 				Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
 				Message: fmt.Sprintf("unsupported patch type %q", pt)}}
+		}
+		if err != nil && pt == types.JSONPatchType {
+			// Upstream's applyJSPatch names no resource: kubectl prints
+			// "The request is invalid", not "The deployments "web" is
+			// invalid", and the message has no "( deployments.apps web)".
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}
 		if err != nil {
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", r.GVR.GroupResource(), name, err.Error(), 0, false)
