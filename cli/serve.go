@@ -22,6 +22,7 @@ import (
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/pods"
 	"github.com/wasmpod/wasmpod/ui"
+	"k8s.io/utils/clock"
 )
 
 func serveCommand() *cmdline.Command {
@@ -230,6 +231,10 @@ func serveAction(c *cmdline.Context) error {
 		return cmdline.Exit(err.Error(), code)
 	}
 	defer cl.Close()
+	// The dashboard's usage history (ui/history.go), as upstream's
+	// dashboard-metrics-scraper: one sample a minute per pod, an hour kept.
+	hist := ui.NewSampler(cl.Server(), clock.RealClock{}, ui.SamplerOptions{})
+	go hist.Run(ctx)
 	token := c.String("token")
 	var pki *servingPKI
 	if tcp {
@@ -311,7 +316,7 @@ func serveAction(c *cmdline.Context) error {
 			}
 			cl.SetAPIServerAddress(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 		}
-		servers = append(servers, apiserver.NewHTTPServer(ui.Mount(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()})), apiserver.ServingOptions{}))
+		servers = append(servers, apiserver.NewHTTPServer(ui.MountWithHistory(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()}), hist), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(tl, 0))
 		tlsConfigs = append(tlsConfigs, pki.tlsConfig())
 		fmt.Fprintf(stderr, "wasmpod serve: API on %s (TLS, bearer token required)\n", url)
@@ -339,7 +344,7 @@ func serveAction(c *cmdline.Context) error {
 			closeAll()
 			return cmdline.Exit(err.Error(), 1)
 		}
-		servers = append(servers, apiserver.NewHTTPServer(ui.Mount(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()})), apiserver.ServingOptions{}))
+		servers = append(servers, apiserver.NewHTTPServer(ui.MountWithHistory(cl.Server().Handler(apiserver.HandlerOptions{Token: token, Users: users, Metrics: cl.Metrics()}), hist), apiserver.ServingOptions{}))
 		listeners = append(listeners, apiserver.LimitUnauthenticated(hl, 0))
 		tlsConfigs = append(tlsConfigs, nil)
 		fmt.Fprintf(stderr, "wasmpod serve: API on http://%s (plain HTTP on loopback, bearer token required)\n", hl.Addr())

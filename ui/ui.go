@@ -91,9 +91,21 @@ func Handler() http.Handler {
 
 // Mount returns api with the dashboard at /ui and /ui/...; every other
 // path goes to api unchanged.
-func Mount(api http.Handler) http.Handler {
+func Mount(api http.Handler) http.Handler { return MountWithHistory(api, nil) }
+
+// MountWithHistory is Mount with hist's usage history served under
+// /ui/api/ (history.go); nil serves none (404).
+func MountWithHistory(api http.Handler, hist *Sampler) http.Handler {
 	ui := Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, Prefix+"/api/") {
+			if hist == nil {
+				jsonStatus(w, http.StatusNotFound, "NotFound", "no usage history is kept")
+				return
+			}
+			hist.serveHistory(api, w, req)
+			return
+		}
 		if p := req.URL.Path; p == Prefix || strings.HasPrefix(p, Prefix+"/") {
 			ui.ServeHTTP(w, req)
 			return

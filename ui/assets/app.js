@@ -591,13 +591,30 @@
     const last = pts.length ? fmt(pts[pts.length - 1][1]) : 'no samples yet';
     return el('div', { class: 'chart' }, el('h3', { text: title + ': ' + last }), s);
   }
-  // usage keeps each pod's samples from the metrics API for an hour, for
-  // as long as the tab lives (the API serves only the latest window).
+  // usage keeps each pod's samples for an hour: first the server's
+  // history (one a minute, ui/history.go), then the metrics API's live
+  // figures (the API serves only the latest window).
   const usage = new Map();
   function usageSection(sig, ns, name) {
     const box = el('div', { class: 'charts', id: 'usage' }, el('p', { class: 'mut', text: 'Waiting for the metrics API…' }));
     const k = ns + '/' + name;
+    let seeded = false;
     poll(sig, 10000, async () => {
+      if (!seeded) {
+        seeded = true;
+        try {
+          const h = await api('GET', '/ui/api/v1/namespaces/' + enc(ns) + '/pods/' + enc(name) + '/metrics-history');
+          const have = usage.get(k) || [];
+          const seen = new Set(have.map((p) => p.t));
+          for (const x of (h && h.samples) || []) {
+            const t = Date.parse(x.timestamp);
+            if (t && !seen.has(t)) have.push({ t: t, cpu: x.cpuMillicores / 1000, mem: x.memoryBytes, hist: true });
+          }
+          have.sort((a, b) => a.t - b.t);
+          usage.set(k, have);
+          if (have.length) box.replaceChildren(lineChart('CPU', have.map((p) => [p.t, p.cpu]), fmtCPU), lineChart('Memory', have.map((p) => [p.t, p.mem]), fmtMem));
+        } catch (e) { /* no history: live samples only */ }
+      }
       let m;
       try {
         m = await api('GET', '/apis/metrics.k8s.io/v1beta1/namespaces/' + enc(ns) + '/pods/' + enc(name));
@@ -741,7 +758,7 @@
     main.append(el('h1', { id: 'pod-title', text: 'Pod ' + ns + '/' + name }),
       section('Pod', [eb, head, el('div', { class: 'toolbar' },
         el('button', { type: 'button', class: 'danger', id: 'pod-delete', text: 'Delete', onclick: () => pod && delObj('pods', pod) }))]),
-      section('Usage (metrics.k8s.io, sampled while this tab is open)', usageSection(sig, ns, name)),
+      section('Usage (metrics.k8s.io, last hour)', usageSection(sig, ns, name)),
       tabsEl, body);
     const show = (tname) => {
       if (tabCtl) tabCtl.abort();
