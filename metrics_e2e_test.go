@@ -39,8 +39,14 @@ func newMetricsEnv(t *testing.T, n int) *metricsEnv {
 	t.Helper()
 	ctx := context.Background()
 	mod := exampleModule(t, "graceful")
-	store := moduleStore(t, map[string][]byte{"graceful:v1": mod})
-	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(), Modules: store,
+	// A module file: each pod's worker reads it, a pull of its own (a
+	// wasmpod.local module already in the node's store is no pull, as an
+	// image already present on a kubelet's node).
+	modPath := filepath.Join(t.TempDir(), "graceful.wasm")
+	if err := os.WriteFile(modPath, mod, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := wasmpod.New(ctx, wasmpod.Config{CacheDir: testwasm.CacheDir(),
 		EvictionHard: map[string]string{"nodefs.available": "1Mi"}})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func newMetricsEnv(t *testing.T, n int) *metricsEnv {
 	zero := int64(0)
 	for i := range n {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("idle-%d", i), Namespace: "default", Labels: map[string]string{"app": "idle"}},
-			Spec: corev1.PodSpec{TerminationGracePeriodSeconds: &zero, Containers: []corev1.Container{{Name: "main", Image: "wasmpod.local/graceful:v1",
+			Spec: corev1.PodSpec{TerminationGracePeriodSeconds: &zero, Containers: []corev1.Container{{Name: "main", Image: modPath,
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}}}}}
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)

@@ -324,7 +324,7 @@ func (r *Resolver) resolve(ctx context.Context, ref, baseDir string) (*Image, er
 		}
 		return r.readFile(ref, absPath(baseDir, p))
 	case IsStoreRef(ref):
-		return r.resolveStore(ref)
+		return r.resolveStore(ctx, ref)
 	case strings.Contains(ref, "://"):
 		scheme, _, _ := strings.Cut(ref, "://")
 		return nil, &Error{Ref: ref, Kind: ErrUnsupported,

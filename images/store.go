@@ -471,7 +471,10 @@ func (s *Store) Tags() [][2]string {
 // resolveStore resolves a wasmpod.local reference from r.Store. A digest
 // reference is immutable (always current); a tag reference is current
 // while the tag points at the same digest.
-func (r *Resolver) resolveStore(ref string) (*Image, error) {
+//
+// A module fetched from r.StoreSource is a pull: the PullOptions of pctx
+// (WithPullOptions) are told of it, as an OCI pull tells them.
+func (r *Resolver) resolveStore(pctx context.Context, ref string) (*Image, error) {
 	sr, err := ParseStoreRef(ref)
 	if err != nil {
 		return nil, &Error{Ref: ref, Kind: ErrInvalid, Err: err}
@@ -509,6 +512,9 @@ func (r *Resolver) resolveStore(ref string) (*Image, error) {
 		}
 	}
 	if _, ok := r.Store.Has(digest); !ok && r.StoreSource != nil {
+		if po := pullOptionsFrom(pctx); po.OnPull != nil {
+			po.OnPull()
+		}
 		if err := r.fetchFromSource(ctx, digest); err != nil {
 			return nil, &Error{Ref: ref, Kind: ErrNotFound, Err: err}
 		}
