@@ -434,6 +434,14 @@ func (f field) string(dst *string) error {
 }
 
 // message decodes a sub-message into a new *T with dec.
+// header decodes f, an embedded ResponseHeader, into h.
+func (f field) header(h *ResponseHeader) error {
+	if f.typ != protowire.BytesType {
+		return errWireType
+	}
+	return h.decode(f.b)
+}
+
 func message[T any](f field, dec func(*T, []byte) error) (*T, error) {
 	if f.typ != protowire.BytesType {
 		return nil, errWireType
@@ -505,10 +513,7 @@ func (m *RangeResponse) decode(b []byte) error {
 	return walk(b, func(f field) error {
 		switch f.num {
 		case 1:
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		case 2:
 			kv, err := message(f, (*KeyValue).decode)
 			m.Kvs = append(m.Kvs, kv)
@@ -527,10 +532,7 @@ func (m *PutResponse) decode(b []byte) error {
 	return walk(b, func(f field) (err error) {
 		switch f.num {
 		case 1:
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		case 2:
 			m.PrevKv, err = message(f, (*KeyValue).decode)
 		}
@@ -543,10 +545,7 @@ func (m *DeleteRangeResponse) decode(b []byte) error {
 	return walk(b, func(f field) error {
 		switch f.num {
 		case 1:
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		case 2:
 			return f.int64(&m.Deleted)
 		case 3:
@@ -578,10 +577,7 @@ func (m *TxnResponse) decode(b []byte) error {
 	return walk(b, func(f field) error {
 		switch f.num {
 		case 1:
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		case 2:
 			return f.bool(&m.Succeeded)
 		case 3:
@@ -602,10 +598,7 @@ func (m *CompactionResponse) decode(b []byte) error {
 	*m = CompactionResponse{}
 	return walk(b, func(f field) error {
 		if f.num == 1 {
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		}
 		return nil
 	})
@@ -616,10 +609,7 @@ func (m *WatchResponse) decode(b []byte) error {
 	return walk(b, func(f field) error {
 		switch f.num {
 		case 1:
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		case 2:
 			return f.int64(&m.WatchID)
 		case 3:
@@ -646,10 +636,7 @@ func (m *AuthenticateResponse) decode(b []byte) error {
 	return walk(b, func(f field) error {
 		switch f.num {
 		case 1:
-			if f.typ != protowire.BytesType {
-				return errWireType
-			}
-			return m.Header.decode(f.b)
+			return f.header(&m.Header)
 		case 2:
 			return f.string(&m.Token)
 		}
