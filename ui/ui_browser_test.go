@@ -419,9 +419,12 @@ func TestDashboardLayout(t *testing.T) {
 		}
 		t.Logf("wrote %s (%d bytes)", p, len(shot))
 	}
-	// A pod's CPU and memory from metrics.k8s.io, drawn as lines over
-	// the samples taken while the page is open.
+	// A pod's CPU and memory from metrics.k8s.io, drawn as lines from the
+	// server's history (5 samples a minute apart) on the page's opening,
+	// then the samples taken while the page is open.
+	e.sampleHistory(t, "api-7d4b9", 5)
 	run(t, ctx, hash("#/pod/default/api-7d4b9"), chromedp.WaitVisible("#usage"))
+	waitJS(t, ctx, "pod usage from history", `document.querySelectorAll('#usage polyline').length === 2 && Array.from(document.querySelectorAll('#usage polyline')).every(l => l.getAttribute('points').split(' ').length >= 5)`, 10*time.Second)
 	waitJS(t, ctx, "pod usage charts", `document.querySelectorAll('#usage .chart svg').length === 2 && /^CPU: \d+m$/.test(document.querySelector('#usage .chart h3').textContent) && /^Memory: [\d.]+[MG]i$/.test(document.querySelectorAll('#usage .chart h3')[1].textContent)`, 45*time.Second)
 	run(t, ctx, hash("#/pods?ns=default"), chromedp.WaitVisible("table#pods tr[data-name='api-7d4b9']"))
 

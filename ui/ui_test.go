@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/wasmpod/wasmpod"
 	"github.com/wasmpod/wasmpod/apiserver"
@@ -37,6 +38,10 @@ const adminToken = "ui-admin-token-0123456789abcdef"
 type env struct {
 	srv *httptest.Server
 	c   *wasmpod.Cluster
+	// hist is the dashboard's usage history, sampling only when fc is
+	// stepped (sampleHistory).
+	hist *ui.Sampler
+	fc   *clocktesting.FakeClock
 }
 
 // newEnv: a cluster whose module store has the toolbox as
@@ -60,9 +65,39 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	srv := httptest.NewServer(ui.Mount(c.Server().Handler(apiserver.HandlerOptions{Token: adminToken})))
+	// The history's clock starts an hour back, so that stepped samples
+	// sit before the page's live ones.
+	fc := clocktesting.NewFakeClock(time.Now().Add(-time.Hour))
+	hist := ui.NewSampler(c.Server(), fc, ui.SamplerOptions{})
+	hctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	go hist.Run(hctx)
+	srv := httptest.NewServer(ui.MountWithHistory(c.Server().Handler(apiserver.HandlerOptions{Token: adminToken}), hist))
 	tb.Cleanup(srv.Close)
-	return &env{srv: srv, c: c}
+	return &env{srv: srv, c: c, hist: hist, fc: fc}
+}
+
+// sampleHistory steps the history's clock a minute at a time until pod
+// default/name has n samples.
+func (e *env) sampleHistory(tb testing.TB, name string, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !e.hist.Stats().Running {
+		if time.Now().After(deadline) {
+			tb.Fatal("the history sampler is not running")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for len(e.hist.History("default", name)) < n {
+		ticks := e.hist.Stats().Ticks
+		e.fc.Step(time.Minute)
+		for e.hist.Stats().Ticks == ticks {
+			if time.Now().After(deadline) {
+				tb.Fatalf("pod %s: %d history samples after 60 s, want %d", name, len(e.hist.History("default", name)), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // do sends a request with the admin token (token "" sends none).
@@ -158,7 +193,8 @@ func TestDashboardAuth(t *testing.T) {
 		"/api/v1/nodes/node-1/proxy/metrics", "/api/v1/nodes/node-1/proxy/stats/summary", "/apis/metrics.k8s.io/v1beta1/pods",
 		"/apis/metrics.k8s.io/v1beta1/nodes", "/apis/autoscaling/v2/horizontalpodautoscalers", "/apis/autoscaling/v1/horizontalpodautoscalers",
 		"/api/v1/namespaces/default/pods/p/exec?command=sh&stdout=true", "/api/v1/namespaces/default/pods/p/log?follow=true",
-		"/openapi/v2", "/openapi/v3", "/metrics", "/apis/apps/v1/namespaces/default/deployments/x/scale"} {
+		"/openapi/v2", "/openapi/v3", "/metrics", "/apis/apps/v1/namespaces/default/deployments/x/scale",
+		"/ui/api/v1/namespaces/default/pods/p/metrics-history"} {
 		if code, out := e.do(t, "", "GET", p, "", nil); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without a token: %d %.100s", p, code, out)
 		}
