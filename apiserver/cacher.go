@@ -92,7 +92,8 @@ type watchCacheSet struct {
 	nwait  atomic.Int32
 
 	bookmarkEvery time.Duration
-	ringSize      int // events kept a resource
+	freshWait     time.Duration // cacheFreshWait; tests shorten it
+	ringSize      int           // events kept a resource
 
 	// tests: cancelWatch ends the current store watch; hold, when set,
 	// is received from before the watch is resumed.
@@ -152,7 +153,7 @@ func (ev *cacheEvent) prevAtRev() *sharedEvent {
 // startWatchCache lists every resource and starts the store watch that
 // keeps them current. A failure leaves the cache off (the store serves).
 func (s *Server) startWatchCache(ctx context.Context) error {
-	cs := &watchCacheSet{s: s, byPrefix: map[string]*cacher{}, tick: make(chan struct{}), bookmarkEvery: cacheBookmarkEvery, ringSize: cacheRingEvents}
+	cs := &watchCacheSet{s: s, byPrefix: map[string]*cacher{}, tick: make(chan struct{}), bookmarkEvery: cacheBookmarkEvery, freshWait: cacheFreshWait, ringSize: cacheRingEvents}
 	if s.opts.WatchCacheEvents > 0 {
 		cs.ringSize = s.opts.WatchCacheEvents
 	}
@@ -311,7 +312,7 @@ func (cs *watchCacheSet) waitFor(ctx context.Context, rev int64) bool {
 	}
 	cs.nwait.Add(1)
 	defer cs.nwait.Add(-1)
-	t := time.NewTimer(cacheFreshWait)
+	t := time.NewTimer(cs.freshWait)
 	defer t.Stop()
 	for {
 		cs.waitMu.Lock()
@@ -654,6 +655,21 @@ func (c *cacher) watch(ctx context.Context, ns string, sel selector, opts metav1
 		return nil, true, err
 	}
 	sendInitial := from == 0 || (opts.SendInitialEvents != nil && *opts.SendInitialEvents)
+	if sendInitial && from > 0 && !c.set.waitFor(ctx, from) {
+		// A watch-list from a revision the cache has not reached: as
+		// upstream's cacher (waitUntilFreshLocked), it waits up to
+		// freshWait, then the watch's one event is an ERROR: 504 "Too
+		// large resource version" with the ResourceVersionTooLarge cause
+		// client-go's reflector looks for. A plain watch from a future
+		// revision waits for it silently, as upstream's.
+		if err := ctx.Err(); err != nil {
+			return nil, true, err
+		}
+		if !c.set.live.Load() {
+			return nil, false, nil
+		}
+		return errWatcher(tooLargeRV(from, c.set.seen.Load())), true, nil
+	}
 	if sendInitial && opts.ResourceVersion == "" {
 		// Initial events of "now": a consistent read.
 		if ok, err := c.freshFor(ctx, ""); !ok || err != nil {
@@ -694,7 +710,8 @@ func (c *cacher) watch(ctx context.Context, ns string, sel selector, opts metav1
 
 	ctx, cancel := context.WithCancel(ctx)
 	var deadline <-chan time.Time
-	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds > 0 {
+	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds != 0 {
+		// A negative timeout has passed: the watch ends at once, as upstream's.
 		d := time.Duration(*opts.TimeoutSeconds) * time.Second
 		ctx, cancel = context.WithTimeout(ctx, d)
 		if opts.AllowWatchBookmarks && d > 4*time.Second {
@@ -710,6 +727,9 @@ func (c *cacher) serve(ctx context.Context, w *cacheWatcher, out *watcher, opts 
 	defer close(out.ch)
 	defer out.cancel()
 	defer c.unregister(w)
+	if ctx.Err() != nil {
+		return // a negative timeoutSeconds: nothing is sent
+	}
 	send := func(ev watch.Event) bool {
 		select {
 		case out.ch <- ev:
@@ -855,4 +875,22 @@ func (w *cacheWatcher) filter(ev *cacheEvent) (watch.EventType, *sharedEvent, bo
 		return watch.Deleted, ev.prevAtRev(), true
 	}
 	return "", nil, false
+}
+
+// tooLargeRV is upstream's storage.NewTooLargeResourceVersionError: a 504
+// Timeout asking the client to retry after a second, with the
+// ResourceVersionTooLarge cause.
+func tooLargeRV(want, have int64) *apierrors.StatusError {
+	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", want, have), 1)
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}
+	return err
+}
+
+// errWatcher is a watch whose one event is err's ERROR (upstream's
+// cacher newErrWatcher).
+func errWatcher(err *apierrors.StatusError) watch.Interface {
+	out := &watcher{ch: make(chan watch.Event, 1), cancel: func() {}}
+	out.ch <- watch.Event{Type: watch.Error, Object: &err.ErrStatus}
+	close(out.ch)
+	return out
 }

@@ -788,7 +788,7 @@ func listOptions(req *http.Request) (metav1.ListOptions, error) {
 	if err := decodeQuery(req.URL.Query(), &opts); err != nil {
 		return opts, err
 	}
-	return opts, nil
+	return opts, validateListOptions(&opts) // http_query.go
 }
 
 func (h *httpHandler) deleteOptions(req *http.Request) (metav1.DeleteOptions, error) {

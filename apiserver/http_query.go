@@ -9,7 +9,10 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metainternalvalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 var (
@@ -101,6 +104,27 @@ func setQueryField(fv reflect.Value, vals []string) error {
 		fv.SetInt(n)
 	default:
 		return fmt.Errorf("unsupported parameter type %s", fv.Type())
+	}
+	return nil
+}
+
+// validateListOptions is kube-apiserver's check of a list or watch's
+// options (handlers/get.go listOpts, with the WatchList feature on, as
+// upstream's default): apimachinery's ValidateListOptions, a 422 on the
+// meta.k8s.io ListOptions kind. sendInitialEvents on a list,
+// sendInitialEvents without resourceVersionMatch=NotOlderThan, and
+// resourceVersionMatch on a watch without sendInitialEvents are refused.
+// As upstream, "watch" is the query parameter (a /watch/ path is not).
+func validateListOptions(opts *metav1.ListOptions) error {
+	in := internalversion.ListOptions{
+		Watch:                opts.Watch,
+		ResourceVersion:      opts.ResourceVersion,
+		ResourceVersionMatch: opts.ResourceVersionMatch,
+		Continue:             opts.Continue,
+		SendInitialEvents:    opts.SendInitialEvents,
+	}
+	if errs := metainternalvalidation.ValidateListOptions(&in, true); len(errs) > 0 {
+		return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "ListOptions"}, "", errs)
 	}
 	return nil
 }

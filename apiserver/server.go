@@ -901,7 +901,9 @@ func (s *Server) watch(ctx context.Context, r *Resource, ns string, opts metav1.
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds > 0 {
+	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds != 0 {
+		// A negative timeout has passed: the watch ends at once, as
+		// upstream's (handlers/get.go handleWatch's context and timer).
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(*opts.TimeoutSeconds)*time.Second)
 	}
 	var initial []runtime.Object
