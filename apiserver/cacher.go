@@ -525,6 +525,16 @@ func (c *cacher) list(ctx context.Context, ns string, sel selector, opts metav1.
 		return nil, false, nil
 	}
 	if ok, err := c.freshFor(ctx, opts.ResourceVersion); !ok || err != nil {
+		if err == nil && ctx.Err() == nil {
+			// Not older than a revision the store has not reached either:
+			// 504 "Too large resource version", as upstream's cacher
+			// (waitUntilFreshAndBlock), not the store's older list.
+			if want, perr := parseRV(opts.ResourceVersion); perr == nil && want > 0 {
+				if have, rerr := c.set.s.store.Revision(ctx); rerr == nil && have < want {
+					return nil, true, tooLargeRV(want, have)
+				}
+			}
+		}
 		return nil, false, err
 	}
 	var found []*sharedEvent

@@ -36,7 +36,8 @@ import (
 //     store's is one ERROR event: 504 Timeout "Too large resource version"
 //     with the ResourceVersionTooLarge cause (it sent the current objects),
 //     after the cache's fresh wait (shortened here); a plain watch from a
-//     future resourceVersion still waits for it and gets what follows.
+//     future resourceVersion still waits for it and gets what follows; a
+//     list not older than it is the same 504 (it was the current list).
 func TestWatchParams(t *testing.T) {
 	ctx := context.Background()
 	st, err := bbolt.Open(filepath.Join(t.TempDir(), "wasmpod.db"), bbolt.Options{})
@@ -132,6 +133,21 @@ func TestWatchParams(t *testing.T) {
 			status.Details == nil || len(status.Details.Causes) != 1 || status.Details.Causes[0].Type != metav1.CauseTypeResourceVersionTooLarge ||
 			status.Details.RetryAfterSeconds != 1 {
 			t.Fatalf("watch-list from %s: %+v, want 504 Timeout %q with the ResourceVersionTooLarge cause", future, status, want)
+		}
+		// A list not older than it is the same 504, as an HTTP status
+		// (it was the store's list at its older revision).
+		for _, q := range []string{"resourceVersion=" + future, "resourceVersion=" + future + "&resourceVersionMatch=NotOlderThan"} {
+			resp, err := client.Get(srv.URL + cms + "?" + q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var status metav1.Status
+			err = json.NewDecoder(resp.Body).Decode(&status)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusGatewayTimeout || status.Message != want || status.Details == nil ||
+				len(status.Details.Causes) != 1 || status.Details.Causes[0].Type != metav1.CauseTypeResourceVersionTooLarge {
+				t.Fatalf("list %s: %d %+v %v, want 504 %q with the ResourceVersionTooLarge cause", q, resp.StatusCode, status, err, want)
+			}
 		}
 		// A plain watch from two revisions ahead waits for them.
 		ahead := strconv.FormatInt(rv+2, 10)
