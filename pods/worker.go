@@ -384,8 +384,24 @@ func (w *Worker) Run(ctx context.Context) error {
 	for {
 		now := w.clk.Now()
 		a := s.plan(now)
+		// Each start runs under a context a termination request cancels
+		// (startWatched): as the kubelet's pod workers cancel the running
+		// SyncPod when the pod starts terminating, a pod deleted while its
+		// image is pulled or its module compiled starts no container.
+		var graces []time.Duration
 		for _, c := range a.start {
-			w.start(ctx, c)
+			if graces = w.startWatched(ctx, c); len(graces) > 0 {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return w.abort(ctx) // a start cut short by it
+		}
+		if len(graces) > 0 {
+			for _, g := range graces {
+				w.terminate(g)
+			}
+			continue // plan again: the pod is terminating
 		}
 		w.deliverTermination(a) // termination_order.go: Killing, preStop, then TERM in order
 		if a.kill {
@@ -432,19 +448,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case ev := <-w.exits:
 			w.recordExit(ev)
 		case g := <-w.termCh:
-			if g < 0 {
-				g = s.gracePeriod()
-			}
-			now := w.clk.Now()
-			s.beginTermination(now, "", g)
-			w.mu.Lock()
-			if w.pod.DeletionTimestamp == nil {
-				ts := metav1.NewTime(now)
-				w.pod.DeletionTimestamp = &ts
-			}
-			secs := int64(s.deadline.Sub(now) / time.Second)
-			w.pod.DeletionGracePeriodSeconds = &secs
-			w.mu.Unlock()
+			w.terminate(g)
 		case m := <-w.probes.ch:
 			w.onProbe(m)
 		case msg := <-w.evictCh:
@@ -455,17 +459,95 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.setImages(imgs)
 		case <-timer:
 		case <-ctx.Done():
-			w.killAll()
-			for len(w.insts) > 0 {
-				w.recordExit(<-w.exits)
-			}
-			s.terminal = true
-			w.publish()
-			return ctx.Err()
+			return w.abort(ctx)
 		}
 		if t != nil {
 			t.Stop()
 		}
+	}
+}
+
+// abort, in Run, ends the pod when Run's ctx is cancelled: every container
+// is killed at once.
+func (w *Worker) abort(ctx context.Context) error {
+	w.killAll()
+	for len(w.insts) > 0 {
+		w.recordExit(<-w.exits)
+	}
+	w.state.terminal = true
+	w.publish()
+	return ctx.Err()
+}
+
+// terminate, in Run, begins the pod's termination for a Terminate request
+// of grace g (negative: the pod's own grace period).
+func (w *Worker) terminate(g time.Duration) {
+	s := w.state
+	if g < 0 {
+		g = s.gracePeriod()
+	}
+	now := w.clk.Now()
+	s.beginTermination(now, "", g)
+	w.mu.Lock()
+	if w.pod.DeletionTimestamp == nil {
+		ts := metav1.NewTime(now)
+		w.pod.DeletionTimestamp = &ts
+	}
+	secs := int64(s.deadline.Sub(now) / time.Second)
+	w.pod.DeletionGracePeriodSeconds = &secs
+	w.mu.Unlock()
+}
+
+// startWatched runs start(ctx, setup, c) with setup a context of ctx that a
+// Terminate arriving meanwhile cancels; it returns the grace periods of the
+// Terminate requests it took (none when start ran to its end untouched).
+// A cancelled start creates and starts no container and records nothing
+// of the attempt (start).
+func (w *Worker) startWatched(ctx context.Context, c *ctr) []time.Duration {
+	setup, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	got := make(chan []time.Duration, 1)
+	go func() {
+		var gs []time.Duration
+		defer func() { got <- gs }()
+		for {
+			select {
+			case g := <-w.termCh:
+				gs = append(gs, g)
+				cancel()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	w.start(ctx, setup, c)
+	close(stop)
+	return <-got
+}
+
+// compile compiles img on the pod's engine, giving up when setup is done.
+// The engine's Compile is given setup, but a compilation may not stop for
+// it (wazero's does not): it then goes on, on its own goroutine, to its
+// end and into the engine's module cache, where the next start of that
+// module finds it. A worker leaves at most one such compilation behind: a
+// cancelled setup means the pod is ending and starts nothing more.
+func (w *Worker) compile(setup context.Context, img *images.Image) (runtime.CompiledModule, error) {
+	type result struct {
+		mod runtime.CompiledModule
+		err error
+	}
+	eng := w.engine()
+	done := make(chan result, 1)
+	go func() {
+		mod, err := eng.Compile(setup, img.Digest, img.Bytes)
+		done <- result{mod, err}
+	}()
+	select {
+	case r := <-done:
+		return r.mod, r.err
+	case <-setup.Done():
+		return nil, setup.Err()
 	}
 }
 
@@ -513,8 +595,11 @@ func (w *Worker) recordExit(ev exitEvent) {
 }
 
 // start resolves, compiles and starts one container, recording a waiting
-// reason and a retry time when it cannot.
-func (w *Worker) start(ctx context.Context, c *ctr) {
+// reason and a retry time when it cannot. The image and the compilation
+// are had under setup; once setup is cancelled (the pod is terminating,
+// startWatched) start returns without creating or starting the container
+// and without recording a failure. The instance itself runs under ctx.
+func (w *Worker) start(ctx, setup context.Context, c *ctr) {
 	now := w.clk.Now()
 	// failWith waits with reason and msg until the pull back-off's retry,
 	// and records the Event event; fail's Event is msg itself.
@@ -525,7 +610,10 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 		w.ctrEvent(c, corev1.EventTypeWarning, "Failed", event)
 	}
 	fail := func(reason, msg string) { failWith(reason, msg, msg) }
-	img, err := w.image(ctx, c)
+	img, err := w.image(setup, c)
+	if setup.Err() != nil {
+		return // terminating: the pull's outcome does not matter
+	}
 	if errors.Is(err, images.ErrNeverPull) {
 		// As the kubelet's image manager: no back-off, the message alone.
 		msg := err.Error()
@@ -553,7 +641,10 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	w.mu.Lock() // Exec reads it
 	c.image = img.ImageID()
 	w.mu.Unlock()
-	mod, err := w.engine().Compile(ctx, img.Digest, img.Bytes)
+	mod, err := w.compile(setup, img)
+	if setup.Err() != nil {
+		return // terminating: no container is created
+	}
 	if err != nil {
 		fail("CreateContainerError", "Error: "+err.Error())
 		return
@@ -591,6 +682,10 @@ func (w *Worker) start(ctx context.Context, c *ctr) {
 	if err != nil {
 		closeLog()
 		fail("CreateContainerError", "Error: "+err.Error())
+		return
+	}
+	if setup.Err() != nil {
+		closeLog() // terminating: no container is created
 		return
 	}
 	w.ctrEvent(c, corev1.EventTypeNormal, "Created", "Created container: "+c.spec.Name)
