@@ -160,8 +160,11 @@ func TestServeCreationFlow(t *testing.T) {
 	if !scheduled {
 		t.Errorf("no PodScheduled=True condition: %+v", p.Status.Conditions)
 	}
-	// The creation flow's events, in order.
-	want := []string{"Scheduled", "Pulling", "Pulled", "Created", "Started"}
+	// The creation flow's events, in order. apply uploaded the go://
+	// module to the module store, so the image is already on the node:
+	// one Pulled "already present on machine", no Pulling, as the
+	// kubelet's IfNotPresent with the image present.
+	want := []string{"Scheduled", "Pulled", "Created", "Started"}
 	deadline := time.Now().Add(30 * time.Second)
 	var got []string
 	for time.Now().Before(deadline) {
@@ -182,7 +185,7 @@ func TestServeCreationFlow(t *testing.T) {
 		t.Errorf("get pods:\n%s", getOut)
 	}
 	desc := s.mustCtl(t, "", "describe", "pod", "hello")
-	for _, w := range []string{"Name:", "hello", "Node:", "node-1", "Successfully assigned default/hello to node-1", "Started"} {
+	for _, w := range []string{"Name:", "hello", "Node:", "node-1", "Successfully assigned default/hello to node-1", "already present on machine", "Started"} {
 		if !strings.Contains(desc, w) {
 			t.Errorf("describe lacks %q:\n%s", w, desc)
 		}
