@@ -30,6 +30,9 @@ func TestHostile13LongName(t *testing.T) {
 	if err != nil || len(revs.Items) != 1 {
 		t.Fatalf("controller revisions: %v %d", err, len(revs.Items))
 	}
+	if n := revs.Items[0].Name; len(n) > 253 || !strings.HasPrefix(n, strings.Repeat("d", 223)+"-") {
+		t.Errorf("controller revision name %q (%d characters)", n, len(n))
+	}
 }
 
 // TestHostile13NodeChurn: 30 nodes join and leave in quick succession:

@@ -182,7 +182,7 @@ func (c *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, revisio
 	lbls[RevisionHashLabel] = hash
 	h := &appsv1.ControllerRevision{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            ds.Name + "-" + hash,
+			Name:            controllerRevisionName(ds.Name, hash),
 			Namespace:       ds.Namespace,
 			Labels:          lbls,
 			Annotations:     maps.Clone(ds.Annotations),
@@ -424,4 +424,14 @@ func (c *Controller) rollingUpdate(ctx context.Context, ds *appsv1.DaemonSet, no
 	}
 	remaining := min(max(maxSurge-numSurge, 0), len(candidateNodes))
 	return c.syncNodes(ctx, ds, oldToDelete, append(allowedNodes, candidateNodes[:remaining]...), hash, nil)
+}
+
+// controllerRevisionName is upstream's history.ControllerRevisionName: the
+// prefix is cut to 223 characters so that "-<hash>" keeps the name a DNS
+// subdomain (at most 253) for a DaemonSet of the longest valid name.
+func controllerRevisionName(prefix, hash string) string {
+	if len(prefix) > 223 {
+		prefix = prefix[:223]
+	}
+	return prefix + "-" + hash
 }
