@@ -324,7 +324,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// Delete a pod from its page, with confirmation.
-	run(t, ctx, hash("#/pod/default/odd-label"), chromedp.WaitVisible("#pod-delete"),
+	run(t, ctx, hash("#/pod/default/odd-label"), chromedp.WaitEnabled("#pod-delete"),
 		chromedp.Click("#pod-delete"), chromedp.WaitVisible("#modal-ok"), chromedp.Click("#modal-ok"))
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -755,9 +755,10 @@
     const body = el('div', { id: 'pod-tab' });
     let tabCtl = null;
     const tabs = { Logs: tabLogs, Events: tabEvents, YAML: tabYAML, Terminal: tabTerminal };
+    // Delete is enabled once the pod is loaded (a click before did nothing).
+    const delBtn = el('button', { type: 'button', class: 'danger', id: 'pod-delete', text: 'Delete', disabled: true, onclick: () => pod && delObj('pods', pod) });
     main.append(el('h1', { id: 'pod-title', text: 'Pod ' + ns + '/' + name }),
-      section('Pod', [eb, head, el('div', { class: 'toolbar' },
-        el('button', { type: 'button', class: 'danger', id: 'pod-delete', text: 'Delete', onclick: () => pod && delObj('pods', pod) }))]),
+      section('Pod', [eb, head, el('div', { class: 'toolbar' }, delBtn)]),
       section('Usage (metrics.k8s.io, last hour)', usageSection(sig, ns, name)),
       tabsEl, body);
     const show = (tname) => {
@@ -773,6 +774,7 @@
     let first = true;
     watchList(coll('pods', ns, 'fieldSelector=' + enc('metadata.name=' + name)), sig, (s) => {
       pod = s.get(ns + '/' + name) || null;
+      delBtn.disabled = !pod;
       if (!pod) { head.replaceChildren(el('dt', { text: 'State' }), el('dd', { class: 'err', text: 'not found (deleted?)' })); return; }
       const st = pod.status || {};
       const rows = [['Status', statusSpan(podStatus(pod))], ['Ready', podReady(pod)], ['Restarts', String(restarts(pod))],
