@@ -4,18 +4,14 @@ package apiserver
 // and annotation rules, not only pods, services and workloads.
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/wasmpod/wasmpod/store/bbolt"
 )
 
 // TestHostile16ObjectMeta: over HTTP, against a bbolt store, a ConfigMap,
@@ -28,16 +24,7 @@ import (
 // are not; 40,000 bytes is past maxNameBytes); a CSR may have any name but
 // one that cannot be a key ("a/b": 400). Good names still go in.
 func TestHostile16ObjectMeta(t *testing.T) {
-	ctx := context.Background()
-	st, err := bbolt.Open(filepath.Join(t.TempDir(), "wasmpod.db"), bbolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(ctx, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newBboltServer(t)
 	srv := httptest.NewServer(s.Handler(HandlerOptions{}))
 	defer srv.Close()
 	post := func(path, body string) (int, metav1.Status) {

@@ -30,6 +30,22 @@ func newServer(t *testing.T) (*Server, *clocktesting.FakeClock) {
 	return s, clk
 }
 
+// newBboltServer is a Server with its default options over a bbolt file in
+// t.TempDir().
+func newBboltServer(t *testing.T) *Server {
+	t.Helper()
+	st, err := bbolt.Open(filepath.Join(t.TempDir(), "wasmpod.db"), bbolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := New(context.Background(), st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func testPod(name string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "web"}},

@@ -7,21 +7,17 @@ package apiserver
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/wasmpod/wasmpod/store/bbolt"
 )
 
 // TestWatchParams: over HTTP against a bbolt store,
@@ -39,16 +35,7 @@ import (
 //     future resourceVersion still waits for it and gets what follows; a
 //     list not older than it is the same 504 (it was the current list).
 func TestWatchParams(t *testing.T) {
-	ctx := context.Background()
-	st, err := bbolt.Open(filepath.Join(t.TempDir(), "wasmpod.db"), bbolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(ctx, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newBboltServer(t)
 	if s.cache == nil {
 		t.Fatal("no watch cache")
 	}
