@@ -233,8 +233,12 @@ func serveAction(c *cmdline.Context) error {
 	defer cl.Close()
 	// The dashboard's usage history (ui/history.go), as upstream's
 	// dashboard-metrics-scraper: one sample a minute per pod, an hour kept.
+	// Only where a TCP listener serves the dashboard: without one nobody
+	// reads it, and each sample asks every node for its summary.
 	hist := ui.NewSampler(cl.Server(), clock.RealClock{}, ui.SamplerOptions{})
-	go hist.Run(ctx)
+	if tcp {
+		go hist.Run(ctx)
+	}
 	token := c.String("token")
 	var pki *servingPKI
 	if tcp {
