@@ -760,8 +760,7 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 	always := oci && (c.spec.ImagePullPolicy == corev1.PullAlways ||
 		c.spec.ImagePullPolicy == "" && images.DefaultPullPolicy(c.spec.Image) == images.PullAlways)
 	if img := w.images[c.spec.Image]; img != nil && !always {
-		// As the kubelet's image manager for an image it has.
-		w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
+		w.alreadyPresent(c) // as the kubelet's image manager for an image it has
 		return img, nil
 	}
 	if oci {
@@ -775,52 +774,46 @@ func (w *Worker) image(ctx context.Context, c *ctr) (*images.Image, error) {
 		}
 		return img, err
 	}
+	// A path, file:// or go:// image is read (or built) at each first use
+	// in the pod: a pull. A wasmpod.local module is on the node's module
+	// store, or fetched from the control plane's (images.StoreSource): as
+	// the kubelet's image manager, an image already on the node is no
+	// pull, and the events and pull metrics are a pull's only when the
+	// module had to be fetched (OnPull).
 	t0 := w.clk.Now()
-	if images.IsStoreRef(c.spec.Image) {
-		// A wasmpod.local module is on the node's module store, or fetched
-		// from the control plane's (images.StoreSource). As the kubelet's
-		// image manager, an image already on the node is no pull: the
-		// events and the pull metrics are a pull's only when the module
-		// had to be fetched.
-		fetched := false
-		ctx = images.WithPullOptions(ctx, images.PullOptions{OnPull: func() {
-			fetched, t0 = true, w.clk.Now()
-			w.ctrEvent(c, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
-		}})
-		img, err := w.resolveImage(ctx, c.spec.Image)
-		if err != nil {
-			if fetched && w.cfg.OnImagePull != nil {
-				w.cfg.OnImagePull(w.clk.Since(t0), 0, err)
-			}
-			return nil, err
-		}
-		w.images[c.spec.Image] = img
-		if !fetched {
-			w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
-			return img, nil
-		}
-		if w.cfg.OnImagePull != nil {
-			w.cfg.OnImagePull(w.clk.Since(t0), len(img.Bytes), nil)
-		}
-		w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
-			c.spec.Image, w.clk.Since(t0).Round(time.Millisecond), len(img.Bytes)))
-		return img, nil
+	pulling := func() {
+		t0 = w.clk.Now()
+		w.ctrEvent(c, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
 	}
-	w.ctrEvent(c, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.spec.Image))
+	pulled := !images.IsStoreRef(c.spec.Image)
+	if pulled {
+		pulling()
+	} else {
+		ctx = images.WithPullOptions(ctx, images.PullOptions{OnPull: func() { pulled = true; pulling() }})
+	}
 	img, err := w.resolveImage(ctx, c.spec.Image) // exec.go: knows the busybox alias
 	if err != nil {
-		if w.cfg.OnImagePull != nil {
+		if pulled && w.cfg.OnImagePull != nil {
 			w.cfg.OnImagePull(w.clk.Since(t0), 0, err)
 		}
 		return nil, err
 	}
+	w.images[c.spec.Image] = img
+	if !pulled {
+		w.alreadyPresent(c)
+		return img, nil
+	}
 	if w.cfg.OnImagePull != nil {
 		w.cfg.OnImagePull(w.clk.Since(t0), len(img.Bytes), nil)
 	}
-	w.images[c.spec.Image] = img
 	w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.",
 		c.spec.Image, w.clk.Since(t0).Round(time.Millisecond), len(img.Bytes)))
 	return img, nil
+}
+
+// alreadyPresent records the kubelet's event for an image the node has.
+func (w *Worker) alreadyPresent(c *ctr) {
+	w.ctrEvent(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.spec.Image))
 }
 
 // pullSecrets reads the docker configs of the pod's imagePullSecrets;
