@@ -88,7 +88,7 @@ func (s *Server) Apply(ctx context.Context, r *Resource, ns, name string, patch 
 		return nil, false, err
 	}
 	fm, err := fieldManagerFor(r, subresource)
-	if isHPAV1Apply(ctx) {
+	if isHPAV1Write(ctx) {
 		fm, err = hpaV1FieldManager(subresource) // an apply at autoscaling/v1 (hpa_v1.go)
 	}
 	if err != nil {

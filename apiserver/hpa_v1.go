@@ -114,7 +114,7 @@ func (h *httpHandler) serveHPAV1(w http.ResponseWriter, req *http.Request, gv sc
 	if len(rest) == 0 || rest[0] != "horizontalpodautoscalers" {
 		return false
 	}
-	inner := req.Clone(withHPAV1Apply(req.Context())) // its writes' managedFields entries are v1's
+	inner := req.Clone(withHPAV1Write(req.Context())) // its writes' managedFields entries are v1's
 	inner.URL.Path = "/apis/" + autoscalingv2.SchemeGroupVersion.String() + "/" + strings.Join(parts, "/")
 	inner.URL.RawPath = ""
 	inner.RequestURI = inner.URL.RequestURI()
@@ -296,18 +296,18 @@ func (h *httpHandler) patchHPAV1(w http.ResponseWriter, req, inner *http.Request
 	}
 }
 
-type hpaV1ApplyKey struct{}
+type hpaV1WriteKey struct{}
 
-// withHPAV1Apply marks ctx's writes (an apply, a create, an update, a
+// withHPAV1Write marks ctx's writes (an apply, a create, an update, a
 // patch) as ones at autoscaling/v1: their managedFields entries are
 // recorded by hpaV1FieldManager, at v1, as upstream records each write at
 // its request's version.
-func withHPAV1Apply(ctx context.Context) context.Context {
-	return context.WithValue(ctx, hpaV1ApplyKey{}, true)
+func withHPAV1Write(ctx context.Context) context.Context {
+	return context.WithValue(ctx, hpaV1WriteKey{}, true)
 }
 
-func isHPAV1Apply(ctx context.Context) bool {
-	v, _ := ctx.Value(hpaV1ApplyKey{}).(bool)
+func isHPAV1Write(ctx context.Context) bool {
+	v, _ := ctx.Value(hpaV1WriteKey{}).(bool)
 	return v
 }
 

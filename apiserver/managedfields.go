@@ -287,7 +287,7 @@ func (s *Server) manageFields(ctx context.Context, r *Resource, subresource stri
 	}
 	if !isApplied(ctx) {
 		fm, err := fieldManagerFor(r, subresource)
-		v1 := isHPAV1Apply(ctx) // a write at autoscaling/v1: its entry is v1's (hpa_v1.go)
+		v1 := isHPAV1Write(ctx) // a write at autoscaling/v1: its entry is v1's (hpa_v1.go)
 		if v1 {
 			fm, err = hpaV1FieldManager(subresource)
 		}
