@@ -126,26 +126,17 @@ func TestMemoryPoolBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	small := poolGuest(t, 1, 0, 0, 1, false, true)
-	var insts []runtime.Instance
 	mod, err := e.Compile(context.Background(), digestOf(small), small)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 40 {
-		inst, err := e.Start(context.Background(), mod, runtime.ContainerConfig{Name: "t/bounds"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		insts = append(insts, inst)
-	}
-	for _, in := range insts {
-		<-in.Done()
-		if st := in.Status(); st.ExitCode != 0 {
-			t.Fatalf("status %+v", st)
-		}
-	}
-	if n := e.pool.len(); n != 16 {
-		t.Errorf("%d memories pooled after 40 instances, want 16", n)
+	runAll(t, e, mod, 40, "t/bounds")
+	// As many memories as were live at once are freed, at most 16 kept.
+	// The 40 start together, but the first can end (and its memory be
+	// reused) before the last starts: fewer than 16 may have been live
+	// (14, once in 40 runs), so only the bound is exact.
+	if n := e.pool.len(); n < 1 || n > 16 {
+		t.Errorf("%d memories pooled after 40 instances, want 1 to 16", n)
 	}
 	e.pool.trim()
 	// 16 memories of 5 MiB, every page written: 80 MiB.
@@ -153,20 +144,7 @@ func TestMemoryPoolBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insts = insts[:0]
-	for range 16 {
-		inst, err := e.Start(context.Background(), mod5, runtime.ContainerConfig{Name: "t/bounds5"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		insts = append(insts, inst)
-	}
-	for _, in := range insts {
-		<-in.Done()
-		if st := in.Status(); st.ExitCode != 0 {
-			t.Fatalf("status %+v", st)
-		}
-	}
+	runAll(t, e, mod5, 16, "t/bounds5")
 	if n, b := e.pool.len(), e.pool.bytes(); n == 0 || n > 12 || b > 64<<20 {
 		t.Errorf("%d memories of 5 MiB pooled, %d bytes resident; want 1 to 12, at most 64 MiB", n, b)
 	}
@@ -209,5 +187,24 @@ func TestMemoryPoolIdleTrim(t *testing.T) {
 	}
 	if st := runPooled(t, e, wasm); st.ExitCode != 0 {
 		t.Fatalf("after the trim: %+v", st)
+	}
+}
+
+// runAll starts n instances of mod at once and waits for each to exit 0.
+func runAll(t *testing.T, e *Engine, mod runtime.CompiledModule, n int, name string) {
+	t.Helper()
+	var insts []runtime.Instance
+	for range n {
+		inst, err := e.Start(context.Background(), mod, runtime.ContainerConfig{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, inst)
+	}
+	for _, in := range insts {
+		<-in.Done()
+		if st := in.Status(); st.ExitCode != 0 {
+			t.Fatalf("status %+v", st)
+		}
 	}
 }
