@@ -129,7 +129,7 @@ type Controller struct {
 	backoff  *backoffStore
 	jobs     batchlisters.JobLister
 	pods     corelisters.PodLister
-	podIndex cache.Indexer // pods by controller UID (podControllerUIDIndex)
+	podIndex cache.Indexer // pods by controller UID (jobPodIndex)
 	pc       *cu.PodControl
 	recorder record.EventRecorder
 	later    *kubeutil.Delayed // requeues on clk
@@ -141,6 +141,14 @@ type Controller struct {
 	written sync.Map // string -> *batchv1.Job
 	// wroteAt is the clock's time of each key's last status write.
 	wroteAt sync.Map // string -> time.Time
+	// claimedAll holds the UID of each Job whose counted pods a sync has
+	// claimed since this controller started; recheck, the Jobs one of
+	// whose counted pods was added or relabeled since. A sync claims the
+	// counted pods only when its Job is in recheck or not in claimedAll:
+	// the only thing a claim does to them is to release one whose labels
+	// stopped matching (the Job's selector is immutable).
+	claimedAll sync.Map // string -> types.UID
+	recheck    sync.Map // string -> struct{}
 }
 
 // New makes a controller over client; clk nil is the real clock.
@@ -170,7 +178,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	jobInf, podInf := f.Batch().V1().Jobs(), f.Core().V1().Pods()
 	c.jobs, c.pods = jobInf.Lister(), podInf.Lister()
-	if err := addPodControllerUIDIndex(podInf.Informer()); err != nil {
+	if err := addJobPodIndex(podInf.Informer()); err != nil {
 		return err
 	}
 	c.podIndex = podInf.Informer().GetIndexer()
@@ -257,7 +265,7 @@ func (c *Controller) deleteJob(o any) {
 // cleanupPodFinalizers queues the Job's pods that still have the
 // finalizer for the orphan worker.
 func (c *Controller) cleanupPodFinalizers(j *batchv1.Job) {
-	pods, err := c.podsOwnedBy(j, false)
+	pods, err := c.podsOwnedBy(j, false, false) // counted pods have no finalizer
 	if err != nil {
 		return
 	}
@@ -296,6 +304,7 @@ func (c *Controller) addPod(o any) {
 	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
 		if j := c.resolve(p.Namespace, ref); j != nil {
 			c.exp.CreationObserved(key(j))
+			c.recheckCounted(j, p)
 			c.queue.Add(key(j))
 		} else if hasFinalizer(p) {
 			c.orphans.Add(key(p))
@@ -342,6 +351,7 @@ func (c *Controller) updatePod(old, cur any) {
 		if finRemoved {
 			c.finExp.observed(key(j), np.UID)
 		}
+		c.recheckCounted(j, np)
 		c.queue.Add(key(j))
 		return
 	}
@@ -352,6 +362,20 @@ func (c *Controller) updatePod(old, cur any) {
 		for _, j := range c.matching(np) {
 			c.queue.Add(key(j))
 		}
+	}
+}
+
+// recheckCounted makes j's next sync claim its counted pods when p is one
+// that j's selector does not match (its labels changed, or changed before
+// its finalizer went and no sync has claimed it since), so that the claim
+// releases it as upstream's, which claims every pod on every sync.
+func (c *Controller) recheckCounted(j *batchv1.Job, p *corev1.Pod) {
+	if !countedPod(p) {
+		return
+	}
+	sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
+	if err != nil || !sel.Matches(labels.Set(p.Labels)) {
+		c.recheck.Store(key(j), struct{}{})
 	}
 }
 
@@ -593,6 +617,8 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	if apierrors.IsNotFound(err) {
 		c.written.Delete(k)
 		c.wroteAt.Delete(k)
+		c.claimedAll.Delete(k)
+		c.recheck.Delete(k)
 		c.exp.Delete(k)
 		c.finExp.delete(k)
 		c.backoff.remove(k)
@@ -766,13 +792,19 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 }
 
 // podsForJob claims the Job's pods (getPodsForJob): adopted pods get the
-// tracking finalizer.
+// tracking finalizer. Its counted pods are read and claimed only when
+// claimedAll and recheck say a claim could release one; otherwise they are
+// left out of the pods it returns, which no later step reads (countedPod).
 func (c *Controller) podsForJob(ctx context.Context, j *batchv1.Job) ([]*corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't convert Job selector: %v", err)
 	}
-	all, err := c.podsOwnedBy(j, true)
+	k := key(j)
+	_, again := c.recheck.LoadAndDelete(k) // before reading the pods
+	uid, ok := c.claimedAll.Load(k)
+	counted := again || !ok || uid.(types.UID) != j.UID
+	all, err := c.podsOwnedBy(j, true, counted)
 	if err != nil {
 		return nil, err
 	}
@@ -782,6 +814,13 @@ func (c *Controller) podsForJob(ctx context.Context, j *batchv1.Job) ([]*corev1.
 			return c.client.BatchV1().Jobs(j.Namespace).Get(ctx, j.Name, metav1.GetOptions{})
 		}, j)}
 	pods, err := claimer.ClaimPods(ctx, all)
+	if counted {
+		if err != nil {
+			c.recheck.Store(k, struct{}{})
+		} else {
+			c.claimedAll.Store(k, j.UID)
+		}
+	}
 	for i, p := range pods {
 		if metav1.GetControllerOfNoCopy(p) == nil && !hasFinalizer(p) { // just adopted
 			pods[i] = p.DeepCopy()
@@ -1354,48 +1393,72 @@ func (c *Controller) recordFinished(j *batchv1.Job, f *batchv1.JobCondition) {
 	c.recorder.Event(j, corev1.EventTypeWarning, f.Reason, f.Message)
 }
 
-// podControllerUIDIndex indexes pods by their controller's UID, and the
-// pods without a controller under orphanPodIndexKey (upstream's
-// controller.PodControllerUIDIndex and OrphanPodIndexKey).
+// jobPodIndex indexes pods by their controller's UID (upstream's
+// controller.PodControllerUIDIndex), the pods without a controller under
+// orphanPodIndexKey (OrphanPodIndexKey), and the counted pods (see
+// countedPod) under countedPrefix+UID: a Job keeps its finished pods, and
+// a sync that read all of them would read every earlier completion again
+// (~N/2 pods a sync over a Job of N completions).
 const (
-	podControllerUIDIndex = "podControllerUID"
-	orphanPodIndexKey     = "_ORPHAN_POD"
+	jobPodIndex       = "jobPodsByControllerUID"
+	orphanPodIndexKey = "_ORPHAN_POD"
+	countedPrefix     = "counted/"
 )
 
-// addPodControllerUIDIndex adds the index to the (maybe shared) pod
-// informer unless it has it (upstream's AddPodControllerUIDIndexer).
-func addPodControllerUIDIndex(inf cache.SharedIndexInformer) error {
-	if _, ok := inf.GetIndexer().GetIndexers()[podControllerUIDIndex]; ok {
+// countedPod: a succeeded pod without the tracking finalizer and not being
+// deleted. Nothing in a sync reads such a pod but the claim (which
+// releases it if its labels stop matching): active, ready and terminating
+// pods, new finished pods, succeeded and failed indexes, uncounted pods
+// and finalizer removals all look at pods that are unfinished, failed,
+// deleted, or hold the finalizer; a pod in uncounted whose finalizer is
+// gone counts alike whether it is read without the finalizer or not read.
+func countedPod(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded && p.DeletionTimestamp == nil && !hasFinalizer(p)
+}
+
+func jobPodIndexKeys(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	ref := metav1.GetControllerOfNoCopy(p)
+	switch {
+	case ref == nil:
+		return []string{orphanPodIndexKey}, nil
+	case countedPod(p):
+		return []string{countedPrefix + string(ref.UID)}, nil
+	}
+	return []string{string(ref.UID)}, nil
+}
+
+// addJobPodIndex adds the index to the (maybe shared) pod informer unless
+// it has it.
+func addJobPodIndex(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[jobPodIndex]; ok {
 		return nil
 	}
-	err := inf.AddIndexers(cache.Indexers{podControllerUIDIndex: func(obj any) ([]string, error) {
-		p, ok := obj.(*corev1.Pod)
-		if !ok {
-			return nil, nil
-		}
-		if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
-			return []string{string(ref.UID)}, nil
-		}
-		return []string{orphanPodIndexKey}, nil
-	}})
-	if _, ok := inf.GetIndexer().GetIndexers()[podControllerUIDIndex]; ok {
+	err := inf.AddIndexers(cache.Indexers{jobPodIndex: jobPodIndexKeys})
+	if _, ok := inf.GetIndexer().GetIndexers()[jobPodIndex]; ok {
 		return nil // added here or, concurrently, by another user of the informer
 	}
 	return err
 }
 
-// podsOwnedBy are the pods of j's namespace whose controller is j and,
-// with orphans, those without a controller (upstream's
-// FilterPodsByOwner): what ClaimPods can keep or adopt, without listing
-// the namespace's every pod on every sync.
-func (c *Controller) podsOwnedBy(j *batchv1.Job, orphans bool) ([]*corev1.Pod, error) {
+// podsOwnedBy are the pods of j's namespace whose controller is j, but for
+// the counted ones unless counted, and, with orphans, those without a
+// controller (upstream's FilterPodsByOwner): what ClaimPods can keep or
+// adopt, without listing the namespace's every pod on every sync.
+func (c *Controller) podsOwnedBy(j *batchv1.Job, orphans, counted bool) ([]*corev1.Pod, error) {
 	keys := []string{string(j.UID)}
 	if orphans {
 		keys = append(keys, orphanPodIndexKey)
 	}
+	if counted {
+		keys = append(keys, countedPrefix+string(j.UID))
+	}
 	var out []*corev1.Pod
 	for _, k := range keys {
-		objs, err := c.podIndex.ByIndex(podControllerUIDIndex, k)
+		objs, err := c.podIndex.ByIndex(jobPodIndex, k)
 		if err != nil {
 			return nil, err
 		}
