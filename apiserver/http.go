@@ -374,6 +374,9 @@ func (h *httpHandler) resourceList(gv schema.GroupVersion) *metav1.APIResourceLi
 		if r.GVR.Resource == "namespaces" {
 			verbs = metav1.Verbs{"create", "delete", "get", "list", "patch", "update", "watch"}
 		}
+		if r.listOnly != "" {
+			verbs = listOnlyVerbs // listonly.go
+		}
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: r.GVR.Resource, SingularName: r.Singular(), Namespaced: r.Namespaced, Kind: r.Kind,
 			Verbs: verbs, ShortNames: r.ShortNames, Categories: r.Categories,
@@ -487,6 +490,14 @@ func (h *httpHandler) serveResource(w http.ResponseWriter, req *http.Request, gv
 	s, r := h.s, rq.r
 	if rq.watch && req.Method != http.MethodGet {
 		writeError(w, methodNotAllowed(req.Method))
+		return
+	}
+	if r.listOnly != "" && req.Method != http.MethodGet {
+		verb := map[string]string{http.MethodPost: "create", http.MethodPut: "update", http.MethodPatch: "patch", http.MethodDelete: "delete"}[req.Method]
+		if verb == "" {
+			verb = strings.ToLower(req.Method)
+		}
+		writeError(w, refuseListOnly(r, verb)) // listonly.go
 		return
 	}
 	if rq.name == "" {

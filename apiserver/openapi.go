@@ -522,6 +522,15 @@ func (s *Server) openAPIRoutes(gv schema.GroupVersion) *oaContainer {
 			list.APIResources = append(list.APIResources, rr)
 		}
 	}
+	for i, ar := range list.APIResources {
+		if r, ok := s.Resource(gv.Group, ar.Name); ok && r.listOnly != "" {
+			// A list-only kind (listonly.go) keeps its create and patch routes
+			// here, so that kubectl apply, finding fieldValidation on the patch
+			// route, sends the object and shows the server's 405 saying why,
+			// instead of failing its client-side check on the missing CRD API.
+			list.APIResources[i].Verbs = append(metav1.Verbs{"create", "patch"}, ar.Verbs...)
+		}
+	}
 	prefix := "/" + gvPath(gv)
 	c := &oaContainer{root: prefix}
 	sch := openapi.Scheme()

@@ -60,6 +60,9 @@ type Resource struct {
 	// lastWrite is the revision of this server's latest write of the
 	// resource (wrote), for reads that must see it (limitRanges).
 	lastWrite atomic.Int64
+	// listOnly, when set, says why the resource is served with the verbs
+	// get, list and watch only (listonly.go): writes are refused.
+	listOnly string
 }
 
 // wrote records a write of the resource at rev by this server.
@@ -219,7 +222,7 @@ func defaultResources() []*Resource {
 		r.Categories, r.admit = all, admitHostImages
 		return workloadStrategy(r) // workloads.go: defaults, validation, generated Job selectors
 	}
-	return []*Resource{
+	return append([]*Resource{
 		pods, nodes, nss, events, services, endpoints, configmaps, secrets, limitranges, leases, slices,
 		serviceAccountResource(), // serviceaccounts.go
 		pdbResource(),            // pdb.go
@@ -232,7 +235,7 @@ func defaultResources() []*Resource {
 		controllerRevisionResource(), // apps/v1 ControllerRevision: DaemonSet (and StatefulSet) history
 		workload(batch("jobs", "Job", nil, func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} })),
 		workload(batch("cronjobs", "CronJob", []string{"cj"}, func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} })),
-	}
+	}, listOnlyResources()...) // listonly.go: kubectl's default prune allowlist
 }
 
 // controllerRevisionResource serves apps/v1 controllerrevisions (no
