@@ -10,9 +10,12 @@
 //   - a Node that has a podCIDR keeps it (the API server refuses to change
 //     it), and its range counts as taken, as do the reserved ranges (the
 //     in-process nodes' configured ones, taken before they register);
-//   - allocation is serial and remembered in memory until the informer
-//     shows it, so informer lag never gives a range twice; a deleted Node's
-//     range is free again;
+//   - allocation is serial (under a lock) and remembered in memory until
+//     the informer shows it, so informer lag never gives a range twice; a
+//     deleted Node's range is free again;
+//   - the patches that record the ranges are sent by 30 workers, as
+//     upstream's cidrUpdateWorkers: at 5,000 Nodes registering at once a
+//     single worker waited out one store commit a Node;
 //   - spec.podCIDR and spec.podCIDRs are set by one patch; with no range
 //     left the Node gets a CIDRNotAvailable Event and is retried.
 package nodeipam
@@ -21,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +44,10 @@ import (
 // Component is the source of its Events, as upstream's.
 const Component = "cidrAllocator"
 
+// Workers is how many Nodes are synced at once (upstream's
+// cidrUpdateWorkers).
+const Workers = 30
+
 // Controller allocates pod ranges to Nodes.
 type Controller struct {
 	// Informers, when set before Run, is the informer factory shared with
@@ -49,12 +57,21 @@ type Controller struct {
 	client kubernetes.Interface
 	// cidr and mask make the ranges (pods.NodePodCIDRs); total is how many
 	// there are (at most 1<<16 are handed out: no fleet here is larger).
-	cidr  string
-	mask  int
-	total int
-	// taken maps a range to the Node holding it ("" for a reserved one).
-	taken    map[string]string
+	cidr     string
+	mask     int
+	total    int
 	recorder record.EventRecorder
+
+	mu sync.Mutex
+	// taken maps a range to the Node holding it ("" for a reserved one).
+	taken map[string]string
+	// pending maps a Node to the range allocated to it that its informer
+	// copy does not show yet.
+	pending map[string]string
+	// ranges are the first ranges, in order (grown as needed); every range
+	// before index low is taken.
+	ranges []string
+	low    int
 }
 
 // New makes a controller for the ranges of clusterCIDR at maskSize (0:
@@ -65,7 +82,7 @@ func New(client kubernetes.Interface, clusterCIDR string, maskSize int, reserved
 		return nil, err
 	}
 	total := 1 << min(first[0].Bits()-cluster.Bits(), 16)
-	c := &Controller{client: client, cidr: clusterCIDR, mask: maskSize, total: total, taken: map[string]string{}}
+	c := &Controller{client: client, cidr: clusterCIDR, mask: maskSize, total: total, taken: map[string]string{}, pending: map[string]string{}}
 	for _, r := range reserved {
 		c.taken[r] = ""
 	}
@@ -108,19 +125,26 @@ func (c *Controller) Run(ctx context.Context) error {
 		<-ctx.Done()
 		q.ShutDown()
 	}()
-	for {
-		name, quit := q.Get()
-		if quit {
-			return nil
-		}
-		err := c.sync(ctx, nodes.Lister().Get, name)
-		if err != nil && ctx.Err() == nil {
-			q.AddRateLimited(name)
-		} else {
-			q.Forget(name)
-		}
-		q.Done(name)
+	var wg sync.WaitGroup
+	for range Workers {
+		wg.Go(func() {
+			for {
+				name, quit := q.Get()
+				if quit {
+					return
+				}
+				err := c.sync(ctx, nodes.Lister().Get, name)
+				if err != nil && ctx.Err() == nil {
+					q.AddRateLimited(name)
+				} else {
+					q.Forget(name)
+				}
+				q.Done(name)
+			}
+		})
 	}
+	wg.Wait()
+	return nil
 }
 
 func (c *Controller) enqueue(q workqueue.TypedRateLimitingInterface[string], obj any) {
@@ -133,48 +157,80 @@ func (c *Controller) enqueue(q workqueue.TypedRateLimitingInterface[string], obj
 }
 
 // sync gives Node name a range if it has none, and frees the range of a
-// Node that is gone.
+// Node that is gone. The workqueue never syncs one Node in two workers at
+// once; the allocation is under c.mu, the patch is not.
 func (c *Controller) sync(ctx context.Context, get func(string) (*corev1.Node, error), name string) error {
+	r, err := c.allocate(get, name)
+	if r == "" || err != nil {
+		return err
+	}
+	return c.patch(ctx, name, r)
+}
+
+// allocate returns the range to patch onto Node name ("": nothing to do).
+func (c *Controller) allocate(get func(string) (*corev1.Node, error), name string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n, err := get(name)
 	if err != nil { // gone: its range is free
 		for r, holder := range c.taken {
 			if holder == name {
-				delete(c.taken, r)
+				c.free(r)
 			}
 		}
-		return nil
+		delete(c.pending, name)
+		return "", nil
 	}
 	if n.Spec.PodCIDR != "" {
 		if holder, ok := c.taken[n.Spec.PodCIDR]; !ok || holder == "" {
 			c.taken[n.Spec.PodCIDR] = n.Name
 		}
-		return nil
-	}
-	for r, holder := range c.taken {
-		if holder == name { // allocated, not in the informer yet: patch again
-			return c.patch(ctx, n, r)
+		if p, ok := c.pending[name]; ok {
+			// The Node shows a range: ours if the patch took, otherwise
+			// (podCIDR is set once) ours was never recorded and is free.
+			if p != n.Spec.PodCIDR && c.taken[p] == name {
+				c.free(p)
+			}
+			delete(c.pending, name)
 		}
+		return "", nil
 	}
-	// The lowest free range is among the first len(taken)+1.
-	_, ranges, err := pods.NodePodCIDRs(c.cidr, c.mask, min(len(c.taken)+1, c.total))
-	if err != nil {
-		return err
+	if r, ok := c.pending[name]; ok { // allocated, not in the informer yet: patch again
+		return r, nil
 	}
-	for _, r := range ranges {
-		if _, ok := c.taken[r.String()]; !ok {
-			c.taken[r.String()] = name
-			return c.patch(ctx, n, r.String())
+	for i := c.low; i < c.total; i++ {
+		if i == len(c.ranges) {
+			_, more, err := pods.NodePodCIDRs(c.cidr, c.mask, min(max(2*len(c.ranges), 256), c.total))
+			if err != nil {
+				return "", err
+			}
+			c.ranges = c.ranges[:0]
+			for _, p := range more {
+				c.ranges = append(c.ranges, p.String())
+			}
+		}
+		c.low = i + 1
+		r := c.ranges[i]
+		if _, ok := c.taken[r]; !ok {
+			c.taken[r], c.pending[name] = name, r
+			return r, nil
 		}
 	}
 	c.recorder.Eventf(&corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID},
 		corev1.EventTypeNormal, "CIDRNotAvailable", "Node %s status is now: CIDRNotAvailable", n.Name)
-	return fmt.Errorf("no pod range left for node %s", name)
+	return "", fmt.Errorf("no pod range left for node %s", name)
 }
 
-func (c *Controller) patch(ctx context.Context, n *corev1.Node, cidr string) error {
+// free makes range r available again (c.mu held).
+func (c *Controller) free(r string) {
+	delete(c.taken, r)
+	c.low = 0
+}
+
+func (c *Controller) patch(ctx context.Context, name, cidr string) error {
 	body, _ := json.Marshal(map[string]any{"spec": map[string]any{"podCIDR": cidr, "podCIDRs": []string{cidr}}})
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err := c.client.CoreV1().Nodes().Patch(ctx, n.Name, types.StrategicMergePatchType, body, metav1.PatchOptions{})
+	_, err := c.client.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, body, metav1.PatchOptions{})
 	return err
 }

@@ -3,6 +3,8 @@ package nodeipam
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +13,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 
+	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/apitest"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/store/memory"
 )
 
 func podCIDROf(t *testing.T, cs kubernetes.Interface, name string) string {
@@ -132,5 +136,71 @@ func TestNoRangeLeft(t *testing.T) {
 	}
 	if _, err := New(cs, "10.244.0.0/33", 24, nil); err == nil {
 		t.Error("an invalid cluster CIDR was accepted")
+	}
+}
+
+// TestPatchesInParallel: the patches that record the ranges of Nodes
+// registering at once are in flight together (upstream's 30
+// cidrUpdateWorkers), not one store commit after another: the API server
+// holds every Node PATCH until 8 are in flight at once, and the 8 Nodes
+// still get distinct ranges. Serial patches never reach the 8.
+func TestPatchesInParallel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := memory.New()
+	defer st.Close()
+	s, err := apiserver.New(ctx, st, apiserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = 8
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	all := make(chan struct{})
+	h := s.Handler(apiserver.HandlerOptions{})
+	gate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/api/v1/nodes/") {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			if inFlight == want {
+				close(all)
+			}
+			mu.Unlock()
+			select {
+			case <-all:
+			case <-time.After(20 * time.Second): // fails below
+			}
+			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		}
+		h.ServeHTTP(w, r)
+	})
+	cs, err := kubernetes.NewForConfig(s.InProcessConfig(gate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(cs, "10.244.0.0/16", 24, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.Run(ctx)
+	for i := range want {
+		if _, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n-%d", i)}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]string{}
+	for i := range want {
+		name := fmt.Sprintf("n-%d", i)
+		r := podCIDROf(t, cs, name)
+		if other, dup := got[r]; dup {
+			t.Errorf("%s and %s both got %s", name, other, r)
+		}
+		got[r] = name
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < want {
+		t.Errorf("at most %d Node patches in flight at once, want %d", most, want)
 	}
 }
