@@ -46,7 +46,8 @@ package wasmpod
 // $WASMPOD_HOLLOW_STORE picks bbolt or etcd (default: both, as
 // sub-benchmarks); etcd is embedded (store/etcd/etcdtest, fsync on) in the
 // benchmark's process. $WASMPOD_HOLLOW_CPUPROFILE=FILE writes the control
-// plane's CPU profile (of the pod phase only).
+// plane's CPU profile (of the pod phase only); $WASMPOD_HOLLOW_PPROF=ADDR
+// serves the control plane's net/http/pprof on ADDR (any phase).
 //
 //	go test -run '^$' -bench BenchmarkHollowNodes -benchtime 1x -timeout 60m .
 
@@ -58,6 +59,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -133,6 +135,14 @@ func TestHollowControlPlaneChild(t *testing.T) {
 	srv := apiserver.NewHTTPServer(c.Server().Handler(apiserver.HandlerOptions{Token: hollowToken}), apiserver.ServingOptions{})
 	go srv.Serve(l)
 	defer srv.Close()
+	if addr := os.Getenv("WASMPOD_HOLLOW_PPROF"); addr != "" {
+		// Profiles of any phase: go tool pprof http://ADDR/debug/pprof/profile.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+		go http.ListenAndServe(addr, mux)
+	}
 	fmt.Printf("HOLLOW-LISTEN %s\n", l.Addr())
 	// Commands on stdin: "profile FILE" starts the CPU profile, "stop"
 	// ends it; EOF ends the process.
