@@ -16,7 +16,8 @@ package apiserver
 //   - Lists return every matching object (limit is accepted and ignored:
 //     no continue token is ever returned).
 //   - Watches stream metav1.WatchEvent JSON objects, one flush per event,
-//     until the client goes away, timeoutSeconds passes or the core watch
+//     until the client goes away, timeoutSeconds (without one: 1 to 2 ×
+//     MinRequestTimeout, as upstream) passes or the core watch
 //     ends (an ERROR event with a Status carries the reason).
 //   - Server-side apply (apply.go) and managedFields on every write
 //     (managedfields.go); dryRun=All is served (dryrun.go).
@@ -32,12 +33,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,6 +81,12 @@ type HandlerOptions struct {
 	// YAML) bodies (400 beyond, before anything is decoded);
 	// DefaultMaxJSONDepth when zero.
 	MaxJSONDepth int
+	// MinRequestTimeout bounds a watch that gives no timeoutSeconds (or
+	// 0): it ends after a random time between it and twice it, as with
+	// kube-apiserver's --min-request-timeout (handlers/get.go), so that no
+	// watch outlives its authorization forever and clients spread their
+	// re-watches; DefaultMinRequestTimeout when zero.
+	MinRequestTimeout time.Duration
 	// Metrics, when set, counts the handler's requests and serves GET
 	// /metrics (metrics.go); nil: /metrics is 404.
 	Metrics *Metrics
@@ -85,6 +94,10 @@ type HandlerOptions struct {
 	// documents only (tests and benchmarks compare the two).
 	noAggregatedDiscovery bool
 }
+
+// DefaultMinRequestTimeout is kube-apiserver's --min-request-timeout
+// default (1800 s).
+const DefaultMinRequestTimeout = 1800 * time.Second
 
 // DefaultMaxJSONDepth is the JSON nesting limit when HandlerOptions leaves
 // it zero. The deepest Kubernetes objects (a pod's node affinity
@@ -98,6 +111,9 @@ func (s *Server) Handler(opts HandlerOptions) http.Handler {
 	}
 	if opts.MaxJSONDepth <= 0 {
 		opts.MaxJSONDepth = DefaultMaxJSONDepth
+	}
+	if opts.MinRequestTimeout <= 0 {
+		opts.MinRequestTimeout = DefaultMinRequestTimeout
 	}
 	h := &httpHandler{s: s, opts: opts}
 	if opts.Metrics != nil {
@@ -937,6 +953,11 @@ func (h *httpHandler) serveWatch(w http.ResponseWriter, req *http.Request, r *Re
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if opts.TimeoutSeconds == nil || *opts.TimeoutSeconds == 0 {
+		// No timeout asked: MinRequestTimeout times 1 to 2, as upstream.
+		t := max(1, int64((h.opts.MinRequestTimeout.Seconds() * (1 + rand.Float64()))))
+		opts.TimeoutSeconds = &t
 	}
 	wi, err := h.s.watch(req.Context(), r, ns, opts, true) // objects shared, read-only (watchcache.go)
 	if err != nil {

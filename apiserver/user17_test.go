@@ -1,9 +1,17 @@
 package apiserver
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestUser17PruneDefaultAllowlistRealKubectl: `kubectl apply --prune -l`
@@ -46,5 +54,41 @@ func TestUser17PruneDefaultAllowlistRealKubectl(t *testing.T) {
 	}
 	if out := k.run(t, "api-resources", "--verbs=create", "-o", "name"); strings.Contains(out, "statefulsets") {
 		t.Fatalf("discovery offers create on statefulsets:\n%s", out)
+	}
+}
+
+// TestUser17WatchDefaultTimeoutRealKubectl: a watch without timeoutSeconds
+// (kubectl get -w sends none) ends after 1 to 2 × MinRequestTimeout, as
+// kube-apiserver's (--min-request-timeout, 1800 s by default), instead of
+// never: kubectl get -w then exits 0 by itself, as against a real cluster.
+// A watch with timeoutSeconds=0 is bounded the same way.
+func TestUser17WatchDefaultTimeoutRealKubectl(t *testing.T) {
+	s := newBboltServer(t)
+	srv := httptest.NewServer(s.Handler(HandlerOptions{MinRequestTimeout: time.Second}))
+	t.Cleanup(srv.Close)
+	k := newKubectl(t, srv.URL)
+	if _, err := s.Create(context.Background(), res(t, s, "", "configmaps"), "default",
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The guard only turns a hang (the defect) into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := k.cmd("get", "configmaps", "-w", "-o", "name")
+	c = exec.CommandContext(ctx, c.Path, c.Args[1:]...)
+	c.Env = k.cmd().Env
+	out, err := c.CombinedOutput()
+	if err != nil || string(out) != "configmap/a\n" {
+		t.Fatalf("kubectl get -w: %v\n%s", err, out)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=0", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || !strings.Contains(string(b), `"type":"ADDED"`) {
+		t.Fatalf("watch with timeoutSeconds=0: %v %s", err, b)
 	}
 }
