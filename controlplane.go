@@ -34,8 +34,6 @@ import (
 	"github.com/wasmpod/wasmpod/controllers/tainteviction"
 	"github.com/wasmpod/wasmpod/controllers/ttlafterfinished"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
-	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
-	typedcorev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
 	"github.com/wasmpod/wasmpod/internal/metrics"
 	"github.com/wasmpod/wasmpod/scheduler"
@@ -143,10 +141,8 @@ func (c *Cluster) startScheduler(p *plane) error {
 	if err != nil {
 		return err
 	}
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	p.onStop(bc.Shutdown)
-	rec := bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"})
+	rec, stopEvents := kubeutil.EventRecorder(ctx, client, "default-scheduler")
+	p.onStop(stopEvents)
 	s := scheduler.New(fw, &schedulerBinder{client: client, recorder: rec}, c.cfg.Clock)
 	// This plane's scheduler counts in the cluster's registry until the
 	// plane ends (a replica that leads again starts from zero).

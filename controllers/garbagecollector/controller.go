@@ -66,8 +66,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/internal/kube/discovery"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
-	"github.com/wasmpod/wasmpod/internal/kube/kubernetes/scheme"
-	typedcorev1 "github.com/wasmpod/wasmpod/internal/kube/kubernetes/typed/core/v1"
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
 
 const (
@@ -155,10 +154,9 @@ var ignored = map[schema.GroupResource]bool{{Group: "", Resource: "events"}: tru
 
 // Run discovers the kinds, watches them and collects until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer bc.Shutdown()
-	c.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+	rec, stopEvents := kubeutil.EventRecorder(ctx, c.client, Component)
+	defer stopEvents()
+	c.recorder = rec
 	defer c.deleteQ.ShutDown()
 	defer c.orphanQ.ShutDown()
 

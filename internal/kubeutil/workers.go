@@ -63,11 +63,55 @@ func (w *Workers) Wait(ctx context.Context, queues ...workqueue.TypedInterface[s
 	w.wg.Wait()
 }
 
-// EventRecorder starts an event broadcaster that writes component's
-// events through client, as kube-controller-manager's controllers do, and
-// returns its recorder and the broadcaster's Shutdown.
+// EventRecorder returns a recorder of component's events, written through
+// client, and its release. The controllers of one client share one event
+// broadcaster (started by the first, shut down at the last release)
+// instead of one each as in kube-controller-manager: a broadcaster is three
+// goroutines and two 1,000-event queues (~64 KiB), so ten controllers'
+// came to 0.8 MB of an idle serve's ~6 MB live heap. Each recorder keeps
+// its own source component, which keys the correlator's aggregation and
+// spam filter, so a controller's events are limited as before.
 func EventRecorder(ctx context.Context, client kubernetes.Interface, component string) (record.EventRecorder, func()) {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	return bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}), bc.Shutdown
+	eventSinks.Lock()
+	defer eventSinks.Unlock()
+	s := eventSinks.m[client]
+	if s == nil {
+		// Not the first controller's ctx: the broadcaster outlives it
+		// while other controllers record.
+		bc := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
+		bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+		s = &eventSink{bc: bc}
+		if eventSinks.m == nil {
+			eventSinks.m = map[kubernetes.Interface]*eventSink{}
+		}
+		eventSinks.m[client] = s
+	}
+	s.users++
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			eventSinks.Lock()
+			s.users--
+			last := s.users == 0
+			if last {
+				delete(eventSinks.m, client)
+			}
+			eventSinks.Unlock()
+			if last {
+				s.bc.Shutdown()
+			}
+		})
+	}
+	return s.bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}), release
+}
+
+// eventSinks are the shared broadcasters of EventRecorder, by client.
+var eventSinks struct {
+	sync.Mutex
+	m map[kubernetes.Interface]*eventSink
+}
+
+type eventSink struct {
+	bc    record.EventBroadcaster
+	users int
 }
