@@ -522,7 +522,7 @@ func (c *cacher) candidates(ns string, sel selector, each func(*sharedEvent)) {
 // list serves a LIST from the cache; ok false when the store must.
 func (c *cacher) list(ctx context.Context, ns string, sel selector, opts metav1.ListOptions) (runtime.Object, bool, error) {
 	if opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
-		return nil, false, nil
+		return c.listExact(ctx, ns, sel, opts) // exactlist.go
 	}
 	if ok, err := c.freshFor(ctx, opts.ResourceVersion); !ok || err != nil {
 		if err == nil && ctx.Err() == nil {

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,4 +92,58 @@ func TestUser17WatchDefaultTimeoutRealKubectl(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"type":"ADDED"`) {
 		t.Fatalf("watch with timeoutSeconds=0: %v %s", err, b)
 	}
+}
+
+// TestUser17ListExactResourceVersion: resourceVersionMatch=Exact lists the
+// objects as they were at that resourceVersion, with it as the list's (it
+// listed the current ones, under the current revision, before); one older
+// than the watch cache keeps is 410 Gone, one not reached yet 504, as
+// upstream's api-concepts say. Through real kubectl's get --raw.
+func TestUser17ListExactResourceVersion(t *testing.T) {
+	s := newBboltServer(t)
+	srv := httptest.NewServer(s.Handler(HandlerOptions{}))
+	t.Cleanup(srv.Close)
+	k := newKubectl(t, srv.URL)
+	ctx := context.Background()
+	cms := res(t, s, "", "configmaps")
+	cm := func(name, v string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"v": v}}
+	}
+	if _, err := s.Create(ctx, cms, "default", cm("a", "1")); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.List(ctx, cms, "default", metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	then := l.(*corev1.ConfigMapList).ResourceVersion
+	if _, err := s.Create(ctx, cms, "default", cm("b", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, cms, "default", cm("a", "2"), ""); err != nil {
+		t.Fatal(err)
+	}
+	list := func(rv string) *corev1.ConfigMapList {
+		t.Helper()
+		var got corev1.ConfigMapList
+		out := k.run(t, "get", "--raw", "/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact&resourceVersion="+rv)
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return &got
+	}
+	got := list(then)
+	var names []string
+	for _, c := range got.Items {
+		if c.Name != "kube-root-ca.crt" {
+			names = append(names, c.Name+"="+c.Data["v"])
+		}
+	}
+	if got.ResourceVersion != then || strings.Join(names, ",") != "a=1" {
+		t.Fatalf("Exact at %s: resourceVersion %s, items %v; want %s and [a=1]", then, got.ResourceVersion, names, then)
+	}
+	k.wantFail(t, "Error from server (Expired): The resourceVersion for the provided list is too old", "get", "--raw",
+		"/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact&resourceVersion=1")
+	k.wantFail(t, "Too large resource version", "get", "--raw",
+		"/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact&resourceVersion=99999999")
 }
