@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/util/keyutil"
 
 	"github.com/wasmpod/wasmpod/apiserver"
+	"github.com/wasmpod/wasmpod/images"
 	"github.com/wasmpod/wasmpod/store"
 	"github.com/wasmpod/wasmpod/store/etcd"
 )
@@ -246,4 +247,39 @@ func writeSecretFile(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// sharedModules is the shared backing of the module store on st, nil
+// when st is not etcd.
+func sharedModules(st store.Store) images.SharedKV {
+	if es, ok := st.(*etcd.Store); ok {
+		return etcdModules{es}
+	}
+	return nil
+}
+
+// etcdModules is the module store's shared backing (images.SharedKV) on
+// the etcd store's records beside the API's keyspace (MetaKey), which the
+// API never reaches.
+type etcdModules struct{ es *etcd.Store }
+
+func (m etcdModules) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return m.es.MetaGet(ctx, key)
+}
+
+func (m etcdModules) Put(ctx context.Context, key string, value []byte) error {
+	return m.es.MetaPut(ctx, key, value)
+}
+
+func (m etcdModules) Create(ctx context.Context, key string, value []byte) (bool, error) {
+	_, created, err := m.es.MetaCreate(ctx, key, value)
+	return created, err
+}
+
+func (m etcdModules) Update(ctx context.Context, key string, f func([]byte, bool) ([]byte, error)) error {
+	return m.es.MetaUpdate(ctx, key, f)
+}
+
+func (m etcdModules) List(ctx context.Context, prefix string, limit int) (map[string][]byte, error) {
+	return m.es.MetaList(ctx, prefix, limit)
 }

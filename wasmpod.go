@@ -358,6 +358,12 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.cfg.Modules = cfg.Modules
 	}
+	if kv := sharedModules(c.store); kv != nil {
+		// The replicas of an HA control plane share their modules through
+		// etcd (images/shared.go): any replica serves a module uploaded to
+		// another, also once that one is gone.
+		cfg.Modules.SetShared(kv, 0, 0)
+	}
 	// ServiceAccount tokens: a lasting store keeps its signing key beside
 	// it (<data-dir>/pki/sa.key), so tokens outlive a restart; otherwise
 	// the server makes one in memory.

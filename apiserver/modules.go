@@ -121,7 +121,7 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 	}
 	switch req.Method {
 	case http.MethodHead, http.MethodGet:
-		size, ok := st.Has(digest)
+		size, ok := st.Published(digest)
 		if !ok {
 			writeError(w, statusErr(http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("module %s not found", digest)))
 			return
@@ -147,7 +147,7 @@ func (h *httpHandler) serveModule(w http.ResponseWriter, req *http.Request, st *
 		}
 		writeJSON(w, http.StatusOK, ModuleInfo{Digest: digest, Size: size})
 	case http.MethodPut:
-		if size, ok := st.Has(digest); ok {
+		if size, ok := st.Published(digest); ok {
 			writeJSON(w, http.StatusOK, ModuleInfo{Digest: digest, Size: size})
 			return
 		}
@@ -281,7 +281,7 @@ func (h *httpHandler) serveTag(w http.ResponseWriter, req *http.Request, st *ima
 		list := TagList{Items: []TagInfo{}}
 		for _, t := range st.Tags() {
 			name, tag, _ := strings.Cut(t[0], ":")
-			size, _ := st.Has(t[1])
+			size, _ := st.Published(t[1])
 			list.Items = append(list.Items, TagInfo{Name: name, Tag: tag, Digest: t[1], Size: size, Image: images.StoreRef{Name: name, Tag: tag}.String()})
 		}
 		writeJSON(w, http.StatusOK, list)

@@ -458,7 +458,7 @@ func (r *Resolver) fetch(ctx context.Context, ref string, nref name.Reference, o
 			}
 		}
 	}
-	digest, size, err := r.Store.Put(ctx, "", bytes.NewReader(module))
+	digest, size, err := r.Store.putLocal(ctx, "", bytes.NewReader(module)) // an OCI pull: this node's, not the replicas' shared store
 	if err != nil {
 		return nil, pullErr(ref, "failed to pull and unpack image %q: storing the module: %v", canon, err)
 	}

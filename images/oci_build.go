@@ -96,7 +96,7 @@ func (s *Store) BuildArtifact(ctx context.Context, ref string, module []byte) (s
 	if err != nil {
 		return "", err
 	}
-	digest, _, err := s.Put(ctx, Digest(module), bytes.NewReader(module))
+	digest, _, err := s.putLocal(ctx, Digest(module), bytes.NewReader(module))
 	if err != nil {
 		return "", err
 	}

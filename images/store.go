@@ -74,6 +74,8 @@ type Store struct {
 	pending  int64             // bytes read by uploads in progress
 
 	oci ociIndex // oci_index.go: pulled OCI images
+
+	shared *sharedStore // shared.go: the replicas' store, when set
 }
 
 // OpenStore opens (creating it if needed) the store in dir. Uploads left
@@ -177,11 +179,33 @@ func (s *Store) blobPath(digest string) string {
 	return filepath.Join(s.dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
 }
 
-// Has reports whether the blob digest is stored, and its size.
+// Has reports whether the blob digest is stored, and its size: here, or
+// with a shared store (SetShared) there.
 func (s *Store) Has(digest string) (int64, bool) {
 	if ValidDigest(digest) != nil {
 		return 0, false
 	}
+	if n, ok := s.hasLocal(digest); ok {
+		return n, ok
+	}
+	return s.Published(digest)
+}
+
+// Published reports whether the blob digest can be had from every
+// replica, and its size: with a shared store (SetShared), whether the
+// shared store has it, else whether this store has it.
+func (s *Store) Published(digest string) (int64, bool) {
+	if ValidDigest(digest) != nil {
+		return 0, false
+	}
+	if sh := s.sharedBacking(); sh != nil {
+		rec, found, err := s.sharedRecord(context.Background(), sh, digest)
+		return rec.Size, err == nil && found
+	}
+	return s.hasLocal(digest)
+}
+
+func (s *Store) hasLocal(digest string) (int64, bool) {
 	if s.dir == "" {
 		s.mu.Lock()
 		b, ok := s.blobs[digest]
@@ -199,8 +223,28 @@ func (s *Store) Has(digest string) (int64, bool) {
 // the bytes must have (ErrDigestMismatch otherwise). The module must be at
 // most MaxSize bytes (ErrTooLarge) and start with the WebAssembly header
 // (ErrNotModule, found from the first 8 bytes). Nothing is visible until
-// every check passed. ctx cancels a slow put between reads.
+// every check passed. ctx cancels a slow put between reads. With a
+// shared store (SetShared) the module is written to it too before Put
+// returns.
 func (s *Store) Put(ctx context.Context, want string, r io.Reader) (digest string, size int64, err error) {
+	sh := s.sharedBacking()
+	_, had := s.hasLocal(want)
+	digest, size, err = s.putLocal(ctx, want, r)
+	if err != nil {
+		return "", 0, err
+	}
+	if sh != nil {
+		if err := s.publish(ctx, sh, digest, size); err != nil {
+			if want == "" || !had { // not kept: the upload failed
+				s.dropCorrupt(digest)
+			}
+			return "", 0, err
+		}
+	}
+	return digest, size, nil
+}
+
+func (s *Store) putLocal(ctx context.Context, want string, r io.Reader) (digest string, size int64, err error) {
 	if want != "" {
 		if err := ValidDigest(want); err != nil {
 			return "", 0, err
@@ -324,8 +368,24 @@ func syncDir(dir string) {
 	}
 }
 
-// Get returns the module digest, verified against its digest.
+// Get returns the module digest, verified against its digest. With a
+// shared store (SetShared), a module this store lacks is first copied
+// from it.
 func (s *Store) Get(digest string) ([]byte, error) {
+	b, err := s.getLocal(digest)
+	if sh := s.sharedBacking(); sh != nil && errors.Is(err, ErrUnknown) {
+		ctx, cancel := context.WithTimeout(context.Background(), storeSourceTimeout)
+		defer cancel()
+		if found, ferr := s.fetchShared(ctx, sh, digest); ferr != nil {
+			return nil, ferr
+		} else if found {
+			return s.getLocal(digest)
+		}
+	}
+	return b, err
+}
+
+func (s *Store) getLocal(digest string) ([]byte, error) {
 	if err := ValidDigest(digest); err != nil {
 		return nil, err
 	}
@@ -381,8 +441,11 @@ func (s *Store) Tag(name, tag, digest string) error {
 	if err := ValidDigest(digest); err != nil {
 		return err
 	}
-	if _, ok := s.Has(digest); !ok {
+	if _, ok := s.Published(digest); !ok {
 		return fmt.Errorf("%w: no module %s (upload it first)", ErrUnknown, digest)
+	}
+	if sh := s.sharedBacking(); sh != nil {
+		return s.sharedTag(context.Background(), sh, name, tag, digest)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -447,9 +510,18 @@ func (s *Store) replaceJSON(file string, v any) error {
 
 // Lookup returns the digest NAME:TAG points at.
 func (s *Store) Lookup(name, tag string) (string, error) {
-	s.mu.Lock()
-	d, ok := s.tags[name+":"+tag]
-	s.mu.Unlock()
+	var d string
+	var ok bool
+	if sh := s.sharedBacking(); sh != nil {
+		var err error
+		if d, ok, err = s.sharedLookup(context.Background(), sh, name, tag); err != nil {
+			return "", err
+		}
+	} else {
+		s.mu.Lock()
+		d, ok = s.tags[name+":"+tag]
+		s.mu.Unlock()
+	}
 	if !ok {
 		return "", fmt.Errorf("%w: no image %s/%s:%s (wasmpod image import FILE %s:%s adds it)", ErrUnknown, StoreHost, name, tag, name, tag)
 	}
@@ -458,10 +530,18 @@ func (s *Store) Lookup(name, tag string) (string, error) {
 
 // Tags lists the name index as "NAME:TAG" -> digest, sorted by name.
 func (s *Store) Tags() [][2]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][2]string, 0, len(s.tags))
-	for k, d := range s.tags {
+	tags := s.tags
+	if sh := s.sharedBacking(); sh != nil {
+		var err error
+		if tags, err = s.sharedTags(context.Background(), sh); err != nil {
+			tags = nil
+		}
+	} else {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	out := make([][2]string, 0, len(tags))
+	for k, d := range tags {
 		out = append(out, [2]string{k, d})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })

@@ -368,6 +368,84 @@ func (s *Store) MetaCreate(ctx context.Context, name string, value []byte) (stor
 	return clone(kvs[0].Value), false, nil
 }
 
+// MetaPut records value as the record name (MetaKey), replacing any.
+func (s *Store) MetaPut(ctx context.Context, name string, value []byte) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	wctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	if _, err := s.cli.Txn(wctx, &etcdwire.TxnRequest{Success: []etcdwire.Op{{Put: &etcdwire.PutRequest{Key: []byte(s.MetaKey(name)), Value: value}}}}); err != nil {
+		return s.fail("put", s.MetaKey(name), err)
+	}
+	return nil
+}
+
+// MetaUpdate replaces the record name (MetaKey) by f of its value (found
+// false and old nil when there is none) with a compare-and-swap on its
+// ModRevision, calling f again when another writer came first. An error
+// of f is returned as it is, and nothing is written.
+func (s *Store) MetaUpdate(ctx context.Context, name string, f func(old []byte, found bool) ([]byte, error)) error {
+	k := []byte(s.MetaKey(name))
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		rctx, cancel := s.readCtx(ctx)
+		resp, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: k})
+		cancel()
+		if err != nil {
+			return s.fail("get", string(k), err)
+		}
+		var old []byte
+		var mod int64
+		if len(resp.Kvs) > 0 {
+			old, mod = clone(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
+		}
+		value, err := f(old, len(resp.Kvs) > 0)
+		if err != nil {
+			return err
+		}
+		cmp := etcdwire.Compare{Target: etcdwire.TargetMod, Key: k, Operand: mod}
+		wctx, cancel := s.writeCtx(ctx)
+		tresp, err := s.cli.Txn(wctx, &etcdwire.TxnRequest{Compare: []etcdwire.Compare{cmp},
+			Success: []etcdwire.Op{{Put: &etcdwire.PutRequest{Key: k, Value: value}}}})
+		cancel()
+		if err != nil {
+			return s.fail("update", string(k), err)
+		}
+		if tresp.Succeeded {
+			return nil
+		}
+	}
+}
+
+// MetaList returns the records whose names start with prefix, by name
+// without the prefix, reading at most limit of them (ErrTooMany past it).
+func (s *Store) MetaList(ctx context.Context, prefix string, limit int) (map[string][]byte, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	from := []byte(s.MetaKey(prefix))
+	resp, err := s.cli.Range(rctx, &etcdwire.RangeRequest{Key: from, RangeEnd: prefixEnd(from), Limit: int64(limit)})
+	if err != nil {
+		return nil, s.fail("list", string(from), err)
+	}
+	if resp.More {
+		return nil, fmt.Errorf("store: list %s: %w: more than %d records", from, ErrTooMany, limit)
+	}
+	out := make(map[string][]byte, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out[string(kv.Key[len(from):])] = clone(kv.Value)
+	}
+	return out, nil
+}
+
+// ErrTooMany: MetaList found more records than its limit.
+var ErrTooMany = errors.New("too many records")
+
 func (s *Store) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
