@@ -209,6 +209,7 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 		return err
 	}
 	gcc := garbagecollector.New(c.client, gcMeta, cfg.Clock)
+	gcc.Shared = p.informers
 	p.goRun(func() { gcc.Run(ctx) })
 	nsc := namespace.New(c.server)
 	p.goRun(func() { nsc.Run(ctx) })

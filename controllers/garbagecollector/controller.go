@@ -65,6 +65,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/wasmpod/wasmpod/internal/kube/discovery"
+	"github.com/wasmpod/wasmpod/internal/kube/informers"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
 	"github.com/wasmpod/wasmpod/internal/kubeutil"
 )
@@ -111,6 +112,14 @@ type Controller struct {
 	client kubernetes.Interface
 	md     metadata.Interface
 	clk    clock.WithTicker
+
+	// Shared, when set before Run, is the control plane's informer
+	// factory: the kinds in sharedKinds are monitored through its typed
+	// informers, which the other controllers hold anyway, as upstream's
+	// garbage collector takes the shared informer of a kind that has one
+	// (informerfactory.ForResource). The other kinds get metadata
+	// informers of their own.
+	Shared informers.SharedInformerFactory
 
 	kmu      sync.RWMutex // kinds, byGroup, monitors
 	kinds    map[schema.GroupVersionKind]kindInfo
@@ -218,6 +227,64 @@ func (c *Controller) Run(ctx context.Context) error {
 type monitor struct {
 	stop   chan struct{}
 	synced cache.InformerSynced
+	remove func() // a shared informer's: removes the handler
+}
+
+func (m *monitor) close() {
+	close(m.stop)
+	if m.remove != nil {
+		m.remove()
+	}
+}
+
+// sharedKinds are the kinds whose typed informers the control plane's
+// controllers register on the shared factory (the scheduler, pod GC,
+// ReplicaSet, Deployment, DaemonSet, Job, CronJob, disruption, HPA,
+// endpoints, service account and node controllers). A kind outside it
+// would cost a typed cache of full objects where a metadata one does.
+var sharedKinds = map[schema.GroupVersionResource]func(informers.SharedInformerFactory) cache.SharedIndexInformer{
+	{Version: "v1", Resource: "pods"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().Pods().Informer()
+	},
+	{Version: "v1", Resource: "nodes"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().Nodes().Informer()
+	},
+	{Version: "v1", Resource: "services"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().Services().Informer()
+	},
+	{Version: "v1", Resource: "namespaces"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().Namespaces().Informer()
+	},
+	{Version: "v1", Resource: "serviceaccounts"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().ServiceAccounts().Informer()
+	},
+	{Group: "apps", Version: "v1", Resource: "replicasets"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Apps().V1().ReplicaSets().Informer()
+	},
+	{Group: "apps", Version: "v1", Resource: "deployments"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Apps().V1().Deployments().Informer()
+	},
+	{Group: "apps", Version: "v1", Resource: "daemonsets"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Apps().V1().DaemonSets().Informer()
+	},
+	{Group: "apps", Version: "v1", Resource: "controllerrevisions"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Apps().V1().ControllerRevisions().Informer()
+	},
+	{Group: "batch", Version: "v1", Resource: "jobs"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Batch().V1().Jobs().Informer()
+	},
+	{Group: "batch", Version: "v1", Resource: "cronjobs"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Batch().V1().CronJobs().Informer()
+	},
+	{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Policy().V1().PodDisruptionBudgets().Informer()
+	},
+	{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Discovery().V1().EndpointSlices().Informer()
+	},
+	{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Autoscaling().V2().HorizontalPodAutoscalers().Informer()
+	},
 }
 
 // syncMonitors is upstream's resyncMonitors: the REST mapping of every
@@ -266,13 +333,20 @@ func (c *Controller) syncMonitors(ctx context.Context, lists []*metav1.APIResour
 		c.monitors = map[schema.GroupVersionResource]*monitor{}
 	}
 	var synced []cache.InformerSynced
+	startShared := false
 	for gvr, ak := range watchable {
 		if c.monitors[gvr] != nil {
 			continue
 		}
 		apiVersion, kind := ak[0], ak[1]
-		inf := c.metadataInformer(gvr)
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		var inf cache.SharedIndexInformer
+		typed := sharedKinds[gvr]
+		if c.Shared != nil && typed != nil {
+			inf = typed(c.Shared)
+		} else {
+			typed, inf = nil, c.metadataInformer(gvr)
+		}
+		reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { c.observe(gvr, apiVersion, kind, o) },
 			UpdateFunc: func(_, o any) { c.observe(gvr, apiVersion, kind, o) },
 			DeleteFunc: func(o any) {
@@ -283,18 +357,28 @@ func (c *Controller) syncMonitors(ctx context.Context, lists []*metav1.APIResour
 					c.forget(m.GetUID())
 				}
 			},
-		}); err != nil {
+		})
+		if err != nil {
 			continue
 		}
 		m := &monitor{stop: make(chan struct{}), synced: inf.HasSynced}
+		if typed != nil {
+			m.synced = reg.HasSynced
+			m.remove = func() { _ = inf.RemoveEventHandler(reg) }
+			startShared = true
+		} else {
+			go inf.Run(m.stop)
+		}
 		c.monitors[gvr] = m
 		synced = append(synced, m.synced)
-		go inf.Run(m.stop)
+	}
+	if startShared {
+		c.Shared.Start(ctx.Done()) // the informers no controller started yet
 	}
 	if complete {
 		for gvr, m := range c.monitors {
 			if _, ok := watchable[gvr]; !ok {
-				close(m.stop)
+				m.close()
 				delete(c.monitors, gvr)
 			}
 		}
@@ -306,7 +390,7 @@ func (c *Controller) stopMonitors() {
 	c.kmu.Lock()
 	defer c.kmu.Unlock()
 	for gvr, m := range c.monitors {
-		close(m.stop)
+		m.close()
 		delete(c.monitors, gvr)
 	}
 }
