@@ -244,7 +244,7 @@ func (c *Cluster) startControllers(p *plane, reserved []string) error {
 		rc.SetCA(ca)
 	}
 	p.goRun(func() { ks.Run(ctx) })
-	p.goRun(func() { rc.Run(ctx) })
+	p.runController(&rc.Informers, rc.Run)
 	return nil
 }
 

@@ -43,6 +43,10 @@ const (
 
 // Controller keeps kube-root-ca.crt in every namespace.
 type Controller struct {
+	// Informers, when set before Run, is the control plane's shared
+	// factory: its Namespace informer is the other controllers'.
+	Informers informers.SharedInformerFactory
+
 	client     kubernetes.Interface
 	queue      workqueue.TypedRateLimitingInterface[string]
 	namespaces corelisters.NamespaceLister
@@ -85,7 +89,7 @@ func (c *Controller) enqueueAll() {
 
 // Run watches Namespaces and ConfigMaps and reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactory(c.client, 0)
+	f, shutdown := kubeutil.Factory(c.Informers, c.client)
 	nsInf := f.Core().V1().Namespaces()
 	// Only the ConfigMaps it owns: a watch of every ConfigMap would copy
 	// them all into this process.
@@ -110,7 +114,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	f.Start(ctx.Done())
 	cmf.Start(ctx.Done())
-	defer f.Shutdown()
+	defer shutdown()
 	defer cmf.Shutdown()
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), nsInf.Informer().HasSynced, cmInf.Informer().HasSynced) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmpod/wasmpod/apiserver"
 	"github.com/wasmpod/wasmpod/internal/kube/kubernetes"
+	"github.com/wasmpod/wasmpod/internal/kubeutil"
 	"github.com/wasmpod/wasmpod/store/memory"
 )
 
@@ -80,5 +81,34 @@ func TestPublisher(t *testing.T) {
 	c.SetCA([]byte("CA2"))
 	for _, ns := range []string{"default", "before", "after"} {
 		waitCM(t, cs, ns, "CA2", "")
+	}
+}
+
+// TestSharedFactory: with the control plane's factory as Informers, the
+// controller watches Namespaces through it (the informer is started and
+// synced by Run, not by the test) and publishes as with its own.
+func TestSharedFactory(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st := memory.New()
+	s, err := apiserver.New(ctx, st, apiserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler(apiserver.HandlerOptions{}))
+	t.Cleanup(srv.Close)
+	cs, err := kubernetes.NewForConfig(apiserver.TCPConfig(srv.URL, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := kubeutil.NewSharedFactory(cs)
+	c := New(cs)
+	c.Informers = f
+	c.SetCA([]byte("CA1"))
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; f.Shutdown(); st.Close() })
+	waitCM(t, cs, "default", "CA1", "")
+	if !f.Core().V1().Namespaces().Informer().HasSynced() {
+		t.Fatal("the shared factory's Namespace informer is not synced: Run watched through a factory of its own")
 	}
 }
