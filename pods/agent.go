@@ -44,6 +44,7 @@ import (
 	"net"
 	"net/netip"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -969,7 +970,14 @@ func (a *Agent) Exec(ctx context.Context, pod *corev1.Pod, opts *corev1.PodExecO
 	if streams.Stderr != nil {
 		stderr = streams.Stderr
 	}
-	code, err := wk.Exec(WithExecTTY(ctx, opts.TTY), opts.Container, opts.Command, streams.Stdin, stdout, stderr)
+	stdin := streams.Stdin
+	if stdin == nil {
+		// No stdin asked (exec without -i): an empty one, as a runtime's
+		// /dev/null, so a command reading it ends (Worker.Exec keeps a
+		// nil stdin open, as a container's, until the instance is killed).
+		stdin = strings.NewReader("")
+	}
+	code, err := wk.Exec(WithExecTTY(ctx, opts.TTY), opts.Container, opts.Command, stdin, stdout, stderr)
 	if err != nil {
 		return 0, apierrors.NewBadRequest(err.Error())
 	}
