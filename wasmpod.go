@@ -381,6 +381,9 @@ func New(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		Modules: cfg.Modules, RefuseRelativeImages: cfg.RefuseRelativeImages, ServiceAccountTokens: saTokens}); err != nil {
 		return nil, err
 	}
+	if reg := c.tunnelRegistry(); reg != nil { // tunnels.go: replicas relay to each other's tunnels
+		c.server.SetTunnelRegistry(reg)
+	}
 	if err := c.setupMetrics(); err != nil { // controlplane.go
 		return nil, err
 	}

@@ -118,6 +118,11 @@ func (s *Server) nodeConnector(ctx context.Context, name string) (NodeConnector,
 		return &remoteNode{name: name, base: "https://" + net.JoinHostPort(name, "10250"), cfg: t.cfg, http: t.http, upgrade: t.upgrade}, nil
 	}
 	host, port := kubeletEndpoint(node)
+	if t, err := s.relayedTunnel(ctx, name, host == "" || port == 0); err != nil {
+		return nil, err
+	} else if t != nil { // tunnelrelay.go: the agent dialled another replica
+		return &remoteNode{name: name, base: "https://" + net.JoinHostPort(name, "10250"), cfg: t.cfg, http: t.http, upgrade: t.upgrade}, nil
+	}
 	if host == "" || port == 0 {
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s is not connected: it reports no kubelet endpoint (an address and status.daemonEndpoints.kubeletEndpoint.port)", name))
 	}

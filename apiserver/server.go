@@ -85,6 +85,10 @@ type Server struct {
 	nodes map[string]NodeConnector
 	// tunnels are the remote agents' reverse tunnels (tunnel.go).
 	tunnels map[string]*tunnel
+	// tunnelReg records the holders of tunnels, relays the cached clients
+	// through the other replicas (tunnelrelay.go).
+	tunnelReg TunnelRegistry
+	relays    map[string]*tunnel
 	// ca verifies client certificates and signs nodes' (bootstrap.go).
 	ca clusterCA
 

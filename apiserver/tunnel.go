@@ -71,6 +71,7 @@ type tunnel struct {
 	cfg     *rest.Config
 	http    *http.Client
 	upgrade *http.Transport // for streaming upgrades (remoteNode.spdyTransport)
+	holder  string          // a relayed tunnel (tunnelrelay.go): the replica holding it
 }
 
 func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node string) {
@@ -80,6 +81,10 @@ func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node
 	}
 	if node == "" || strings.Contains(node, "/") {
 		writeError(w, statusErr(http.StatusBadRequest, "BadRequest", "a tunnel is opened at "+TunnelPath+"NODE"))
+		return
+	}
+	if strings.EqualFold(req.Header.Get("Upgrade"), RelayProtocol) { // tunnelrelay.go: a peer API server
+		h.serveRelay(w, req, node)
 		return
 	}
 	if !strings.EqualFold(req.Header.Get("Upgrade"), TunnelProtocol) {
@@ -112,20 +117,13 @@ func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node
 		conn.Close()
 		return
 	}
-	tc := rest.CopyConfig(cfg)
-	tc.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) { return rtunnel.OpenStream(sess) }
-	hc, err := rest.HTTPClientFor(tc)
+	t, err := newTunnelClients(cfg, func(ctx context.Context, _, _ string) (net.Conn, error) { return rtunnel.OpenStream(sess) })
 	if err != nil {
 		sess.Close()
 		return
 	}
-	tlsCfg, err := rest.TLSConfigFor(tc)
-	if err != nil {
-		sess.Close()
-		return
-	}
-	ut := &http.Transport{TLSClientConfig: tlsCfg, DialContext: tc.Dial}
-	t := &tunnel{sess: sess, cfg: tc, http: hc, upgrade: ut}
+	t.sess = sess
+	hc, ut := t.http, t.upgrade
 	h.s.mu.Lock()
 	if h.s.tunnels == nil {
 		h.s.tunnels = map[string]*tunnel{}
@@ -136,6 +134,7 @@ func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node
 	if old != nil {
 		old.sess.Close()
 	}
+	go h.s.recordTunnel(node) // tunnelrelay.go: the other replicas relay through this one
 	go func() {
 		<-sess.CloseChan()
 		hc.CloseIdleConnections()
@@ -146,6 +145,22 @@ func (h *httpHandler) serveTunnel(w http.ResponseWriter, req *http.Request, node
 		}
 		h.s.mu.Unlock()
 	}()
+}
+
+// newTunnelClients are the kubelet clients of cfg that reach the node
+// through dial.
+func newTunnelClients(cfg *rest.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*tunnel, error) {
+	tc := rest.CopyConfig(cfg)
+	tc.Dial = dial
+	hc, err := rest.HTTPClientFor(tc)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := rest.TLSConfigFor(tc)
+	if err != nil {
+		return nil, err
+	}
+	return &tunnel{cfg: tc, http: hc, upgrade: &http.Transport{TLSClientConfig: tlsCfg, DialContext: tc.Dial}}, nil
 }
 
 // tunnelTo is node's open tunnel, nil if none.
