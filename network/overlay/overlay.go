@@ -22,7 +22,8 @@
 // source and destination. When a session ends (the peer restarted, or its
 // connection broke), every flow on it is reset in the pods. After the
 // node certificate rotates, Reconnect makes the tunnels again with the new
-// one (their flows reset).
+// one and drains the old ones: new flows go to the new sessions, the old
+// ones close once their flows have ended, or after DrainTimeout.
 //
 // Bounds: handshakes are bounded in time (HandshakeTimeout) and number
 // (MaxHandshakes); a header must arrive within HeaderTimeout; a peer holds
@@ -90,6 +91,10 @@ type Config struct {
 	// its handshake (default 5 s each); HeaderTimeout bounds the wait for a
 	// stream's header (default 5 s).
 	HandshakeTimeout, DialTimeout, HeaderTimeout time.Duration
+	// DrainTimeout bounds how long a session replaced after a rotation
+	// (Reconnect) or by the peer's new one keeps the flows open on it
+	// (default 5 min); past it they are reset.
+	DrainTimeout time.Duration
 	// Logf receives the Overlay's log lines (nil: none).
 	Logf func(format string, args ...any)
 }
@@ -114,11 +119,14 @@ type Overlay struct {
 	closed  bool
 	peers   map[string]*peer          // by node name
 	inbound map[string]*yamux.Session // by node name: the session a peer dialed
-	conns   map[io.Closer]struct{}    // handshaking connections
-	hsSem   chan struct{}
-	wg      sync.WaitGroup
-	muxCfg  *yamux.Config
-	allowed atomic.Pointer[map[string][]netip.Prefix] // node → sources its flows may claim
+	// draining are replaced sessions whose flows may still run
+	// (drain.go), by direction and node name: one each at most.
+	draining map[string]*yamux.Session
+	conns    map[io.Closer]struct{} // handshaking connections
+	hsSem    chan struct{}
+	wg       sync.WaitGroup
+	muxCfg   *yamux.Config
+	allowed  atomic.Pointer[map[string][]netip.Prefix] // node → sources its flows may claim
 }
 
 // New starts an Overlay (serving Listener, if set). Close stops it.
@@ -158,6 +166,9 @@ func New(cfg Config) (*Overlay, error) {
 	if cfg.HeaderTimeout <= 0 {
 		cfg.HeaderTimeout = 5 * time.Second
 	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 5 * time.Minute
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -172,8 +183,10 @@ func New(cfg Config) (*Overlay, error) {
 		peers:   map[string]*peer{},
 		inbound: map[string]*yamux.Session{},
 		conns:   map[io.Closer]struct{}{},
-		hsSem:   make(chan struct{}, cfg.MaxHandshakes),
-		muxCfg:  mc,
+
+		draining: map[string]*yamux.Session{},
+		hsSem:    make(chan struct{}, cfg.MaxHandshakes),
+		muxCfg:   mc,
 	}
 	empty := map[string][]netip.Prefix{}
 	o.allowed.Store(&empty)
@@ -319,12 +332,14 @@ func (o *Overlay) SetPeers(ps []Peer) error {
 	return o.cfg.Network.SetRoutes(routes)
 }
 
-// Reconnect closes every open session so that the tunnels are made again
-// with the certificate CurrentCertificate gives now (after a rotation of
-// the node certificate: a session keeps the certificate of its
-// handshake). The flows on them are reset, as when a peer restarts; the
-// sessions this node had dialed are dialed again at once, and the peers
-// dial theirs again at their next flow.
+// Reconnect makes the tunnels again with the certificate
+// CurrentCertificate gives now (after a rotation of the node certificate:
+// a session keeps the certificate of its handshake), draining the open
+// sessions rather than resetting their flows: the sessions this node had
+// dialed are dialed again at once and new flows go to them; those its
+// peers dialed get a yamux GoAway, so each peer's next flow dials a new
+// one. An old session closes once no stream is open on it, or after
+// DrainTimeout (the flows still on it are reset then).
 func (o *Overlay) Reconnect() {
 	o.mu.Lock()
 	if o.closed {
@@ -338,11 +353,11 @@ func (o *Overlay) Reconnect() {
 		peers = append(peers, p)
 	}
 	o.mu.Unlock()
-	for _, s := range inbound {
-		s.Close()
+	for node, s := range inbound {
+		o.drain("in/"+node, s)
 	}
 	for _, p := range peers {
-		if !p.dropSession() || !o.goAdd() {
+		if !p.retireSession() || !o.goAdd() {
 			continue
 		}
 		go func() {
@@ -368,7 +383,12 @@ func (o *Overlay) Close() error {
 	o.inbound = map[string]*yamux.Session{}
 	conns := o.conns
 	o.conns = map[io.Closer]struct{}{}
+	draining := o.draining
+	o.draining = map[string]*yamux.Session{}
 	o.mu.Unlock()
+	for _, s := range draining {
+		s.Close()
+	}
 	o.cfg.Network.SetRoutes(nil)
 	if o.cfg.Listener != nil {
 		o.cfg.Listener.Close()

@@ -693,9 +693,10 @@ func waitReset(t *testing.T, s network.Socket, what string) {
 
 // TestOverlayReconnectAfterRotation: after a node's certificate rotates,
 // Reconnect makes its tunnels again with the new one, those it dialed at
-// once and those its peer dialed at the peer's next flow; the flows open
-// on the old sessions are reset (ECONNRESET, not a hang) and new flows
-// work, both ways. The peer's rotation likewise.
+// once and those its peer dialed at the peer's next flow (a GoAway on the
+// old one); the flows open on the old sessions keep running (drained, not
+// reset), both ways, while new flows take the new sessions; the old
+// sessions close once their flows have ended. The peer's rotation likewise.
 func TestOverlayReconnectAfterRotation(t *testing.T) {
 	ca := newCA(t, "cluster")
 	var curA, curB atomic.Pointer[tls.Certificate]
@@ -705,28 +706,38 @@ func TestOverlayReconnectAfterRotation(t *testing.T) {
 	link(t, a, b)
 	pa, pb := addPod(t, a, "pa", ipA1), addPod(t, b, "pb", ipB1)
 	la, lb := listen(t, pa, 9090), listen(t, pb, 9090)
-	// A flow each way: a→b on the session a dialed, b→a on b's.
-	ab, e := connect(t, pa, netip.AddrPortFrom(ipB1, 9090))
-	if e != 0 {
-		t.Fatal(e)
+	// A long-lived flow each way: a→b on the session a dialed, b→a on b's.
+	ab := mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090))
+	abS := accept(t, lb)
+	ba := mustConnect(t, pb, netip.AddrPortFrom(ipA1, 9090))
+	baS := accept(t, la)
+	roundTrip := func(what string, c, srv net.Conn, msg string) {
+		t.Helper()
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatalf("%s: write: %v", what, err)
+		}
+		if got := readN(t, srv, len(msg)); got != msg {
+			t.Fatalf("%s: server read %q", what, got)
+		}
+		if _, err := srv.Write([]byte(msg)); err != nil {
+			t.Fatalf("%s: server write: %v", what, err)
+		}
+		if got := readN(t, c, len(msg)); got != msg {
+			t.Fatalf("%s: read %q", what, got)
+		}
 	}
-	accept(t, lb)
-	ba, e := connect(t, pb, netip.AddrPortFrom(ipA1, 9090))
-	if e != 0 {
-		t.Fatal(e)
-	}
-	accept(t, la)
+	roundTrip("a's flow to b", ab, abS, "before")
 	old := subjectSerial(t, a.ov.cfg.Certificate)
 	waitLog(t, &logB, "tunnel from node a", "its certificate serial "+old+")")
 
 	a2 := ca.nodeCert(t, NodeUserPrefix+"a")
 	curA.Store(&a2)
 	a.ov.Reconnect()
-	waitReset(t, ab, "a's flow to b")
-	waitReset(t, ba, "b's flow to a")
 	// a dialed its session to b again with the new certificate, before
 	// any new flow.
 	waitLog(t, &logB, "tunnel from node a", "its certificate serial "+subjectSerial(t, a2)+")")
+	roundTrip("a's flow to b after a's rotation", ab, abS, "after-a")
+	roundTrip("b's flow to a after a's rotation", ba, baS, "after-a")
 	echo(t, la, "from-a")
 	echo(t, lb, "from-b")
 	if got := readN(t, mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090)), 6); got != "from-b" {
@@ -737,22 +748,87 @@ func TestOverlayReconnectAfterRotation(t *testing.T) {
 		t.Errorf("b to a after a's rotation: %q", got)
 	}
 	waitLog(t, &logB, "tunnel to node a", "its certificate serial "+subjectSerial(t, a2)+",")
+	roundTrip("a's flow to b, still", ab, abS, "still")
+	roundTrip("b's flow to a, still", ba, baS, "still")
+	// Once the old flows end, the old sessions close.
+	for _, c := range []net.Conn{ab, abS, ba, baS} {
+		c.Close()
+	}
+	waitDrained(t, a)
+	waitDrained(t, b)
 
-	// b rotates: a's session to b, which b served with its old
-	// certificate, is closed, and a's next flow gets the new one.
+	// b rotates: a's flow on its session to b, which b served with its
+	// old certificate, keeps running, and a's next flow gets the new one.
 	ab2 := mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090))
 	readN(t, ab2, 6)
 	b2 := ca.nodeCert(t, NodeUserPrefix+"b")
 	curB.Store(&b2)
 	b.ov.Reconnect()
-	ab2.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := ab2.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
-		t.Errorf("a's flow to b after b's rotation: %v, want ECONNRESET", err)
+	if _, err := ab2.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, ab2, 4); got != "ping" {
+		t.Errorf("a's flow to b after b's rotation: %q", got)
 	}
 	if got := readN(t, mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090)), 6); got != "from-b" {
 		t.Errorf("a to b after b's rotation: %q", got)
 	}
 	waitLog(t, &logA, "tunnel to node b", "its certificate serial "+subjectSerial(t, b2)+",")
+	if _, err := ab2.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, ab2, 4); got != "pong" {
+		t.Errorf("a's old flow to b after a's new one: %q", got)
+	}
+}
+
+// TestOverlayDrainIsBounded: a flow still open on a drained session when
+// DrainTimeout passes is reset (ECONNRESET, not a hang), so a rotation
+// leaves no old session behind for longer than that.
+func TestOverlayDrainIsBounded(t *testing.T) {
+	ca := newCA(t, "cluster")
+	var curA atomic.Pointer[tls.Certificate]
+	a := startNode(t, ca, "a", "", func(c *Config) { c.CurrentCertificate, c.DrainTimeout = curA.Load, time.Millisecond })
+	b := startNode(t, ca, "b", "", nil)
+	link(t, a, b)
+	pa, pb := addPod(t, a, "pa", ipA1), addPod(t, b, "pb", ipB1)
+	la, lb := listen(t, pa, 9090), listen(t, pb, 9090)
+	ab, e := connect(t, pa, netip.AddrPortFrom(ipB1, 9090))
+	if e != 0 {
+		t.Fatal(e)
+	}
+	accept(t, lb)
+	ba, e := connect(t, pb, netip.AddrPortFrom(ipA1, 9090))
+	if e != 0 {
+		t.Fatal(e)
+	}
+	accept(t, la)
+	a2 := ca.nodeCert(t, NodeUserPrefix+"a")
+	curA.Store(&a2)
+	a.ov.Reconnect()
+	waitReset(t, ab, "a's flow to b")
+	waitReset(t, ba, "b's flow to a")
+	waitDrained(t, a)
+	echo(t, lb, "from-b")
+	if got := readN(t, mustConnect(t, pa, netip.AddrPortFrom(ipB1, 9090)), 6); got != "from-b" {
+		t.Errorf("a to b after the drain: %q", got)
+	}
+}
+
+// waitDrained waits until n has no draining session left.
+func waitDrained(t *testing.T, n *node) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n.ov.mu.Lock()
+		left := len(n.ov.draining)
+		n.ov.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions still draining", left)
+		}
+	}
 }
 
 func subjectSerial(t *testing.T, c tls.Certificate) string {

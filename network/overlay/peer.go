@@ -143,6 +143,13 @@ func (p *peer) DialStream(ctx context.Context, src, dst netip.AddrPort) (net.Con
 		return nil, err
 	}
 	st, err := s.OpenStream()
+	if errors.Is(err, yamux.ErrRemoteGoAway) { // the peer drains it (its Reconnect): a new session
+		p.retire(s)
+		if s, err = p.session(ctx); err != nil {
+			return nil, err
+		}
+		st, err = s.OpenStream()
+	}
 	if err != nil {
 		return nil, errnoError("tunnel to "+p.name, syscall.EHOSTUNREACH, err)
 	}
@@ -269,6 +276,9 @@ func (p *peer) sendDatagrams(wake chan struct{}) {
 			}
 			raw, err := s.OpenStream()
 			if err != nil {
+				if errors.Is(err, yamux.ErrRemoteGoAway) {
+					p.retire(s)
+				}
 				continue
 			}
 			st = &conn{Conn: raw, sess: s}
@@ -308,6 +318,39 @@ func (p *peer) dropSession() bool {
 	open := !s.IsClosed()
 	s.Close()
 	return open && !closed
+}
+
+// retireSession drains the peer's session, if one is open, and reports
+// whether one was; the next flow dials a new one. The datagram stream on
+// it is closed (the next datagram opens one on the new session).
+func (p *peer) retireSession() bool {
+	p.mu.Lock()
+	s := p.sess
+	closed := p.closed
+	p.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	open := !s.IsClosed()
+	p.retire(s)
+	return open && !closed
+}
+
+// retire drains s, if it is still the peer's session, so that new flows
+// dial a new one.
+func (p *peer) retire(s *yamux.Session) {
+	p.mu.Lock()
+	if p.sess == s {
+		p.sess = nil
+	}
+	p.mu.Unlock()
+	p.dgMu.Lock()
+	if c, ok := p.dgStream.(*conn); ok && c.sess == s {
+		c.Close()
+		p.dgStream = nil
+	}
+	p.dgMu.Unlock()
+	p.o.drain("out/"+p.name, s)
 }
 
 // close ends the peer's session (its flows reset) and its datagram sender.

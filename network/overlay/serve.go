@@ -88,14 +88,15 @@ func (o *Overlay) handshake(raw net.Conn) {
 		s.Close()
 		return
 	}
-	// One session a peer: a new one (the peer restarted, or lost its
-	// connection) replaces the old.
+	// One session a peer: a new one (the peer rotated its certificate,
+	// restarted, or lost its connection) replaces the old, which drains
+	// (a dead one ends by itself: its connection reset, or keepalives).
 	old := o.inbound[node]
 	o.inbound[node] = s
 	o.wg.Add(1)
 	o.mu.Unlock()
 	if old != nil {
-		old.Close()
+		o.drain("in/"+node, old)
 	}
 	o.cfg.Logf("tunnel from node %s (%s) open (its certificate serial %s)", node, raw.RemoteAddr(), tc.ConnectionState().PeerCertificates[0].SerialNumber)
 	o.serveSession(node, s)
