@@ -18,6 +18,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/wasmpod/wasmpod/store/etcd/etcdtest"
 )
@@ -40,10 +42,35 @@ func TestHATunnelRelayedThroughEachReplica(t *testing.T) {
 
 	// The agent knows replica A only (a load-balanced address that picked A).
 	join := strings.Fields(mustClient(t, cleanEnv(t, filepath.Join(rs[0].dir, "kubeconfig")), binPath, "token", "create", "--print-join-command"))
-	ag := start(t, "", append(join[1:], "--node-name", "behind-nat", "--data-dir", filepath.Join(t.TempDir(), "nat"),
+	natDir := filepath.Join(t.TempDir(), "nat")
+	ag := start(t, "", append(join[1:], "--node-name", "behind-nat", "--data-dir", natDir,
 		"--cache-dir", cacheDir, "--reverse-tunnel", "--address", "127.0.0.1", "--heartbeat-interval", "1s")...)
 	ag.waitFor(`node behind-nat: reverse tunnel to https://`+regexp.QuoteMeta(rs[0].addr)+` open`, time.Minute)
 	waitNode(t, first.client, "behind-nat", "Ready", func(n *corev1.Node) bool { return nodeReady(n) == corev1.ConditionTrue })
+
+	// Only the API servers (system:masters) relay: the node's own
+	// credential, which may open its tunnel, may not relay through it.
+	ncfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(natDir, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ncfg.Host = "https://" + rs[0].addr
+	ncfg.TLSClientConfig.NextProtos = []string{"http/1.1"} // an upgrade
+	hc, err := rest.HTTPClientFor(ncfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, ncfg.Host+"/wasmpod/tunnel/behind-nat", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "wasmpod-relay")
+	if resp, err := hc.Do(req); err != nil {
+		t.Errorf("a relay asked with the node's credential: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a relay asked with the node's credential: %s, want 403", resp.Status)
+		}
+	}
 
 	kA := newKubectlUser(t, filepath.Join(rs[0].dir, "kubeconfig"))
 	if out, errOut, code := runClientStdin(t, kA, tunnelPod, "apply", "-f", "-"); code != 0 {

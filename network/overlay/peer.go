@@ -304,22 +304,6 @@ func (p *peer) sendDatagrams(wake chan struct{}) {
 	}
 }
 
-// dropSession closes the peer's session, if one is open, and reports
-// whether one was; the next flow dials a new one.
-func (p *peer) dropSession() bool {
-	p.mu.Lock()
-	s := p.sess
-	p.sess = nil
-	closed := p.closed
-	p.mu.Unlock()
-	if s == nil {
-		return false
-	}
-	open := !s.IsClosed()
-	s.Close()
-	return open && !closed
-}
-
 // retireSession drains the peer's session, if one is open, and reports
 // whether one was; the next flow dials a new one. The datagram stream on
 // it is closed (the next datagram opens one on the new session).
