@@ -22,7 +22,9 @@ func TestServedKindsInScheme(t *testing.T) {
 	n := 0
 	for _, r := range s.resources {
 		gvk := r.GVR.GroupVersion().WithKind(r.Kind)
-		if r.Kind == "" {
+		if r.Kind == "" || r.listOnly != "" {
+			// listonly.go's kinds are never written: no field manager or
+			// stored encoding converts them.
 			continue
 		}
 		n++

@@ -510,6 +510,14 @@ func TestTableEveryServedKind(t *testing.T) {
 		"ClusterRole":        "Name,Created At",
 		"RoleBinding":        "Name,Role,Age,Users,Groups,ServiceAccounts",
 		"ClusterRoleBinding": "Name,Role,Age,Users,Groups,ServiceAccounts",
+		// listonly.go's kinds (kubectl's default prune allowlist), whose lists
+		// are always empty: upstream's columns where the printer has them
+		// (printers/storage.go, apps.go), the default ones otherwise.
+		"PersistentVolumeClaim": "Name,Status,Volume,Capacity,Access Modes,StorageClass,VolumeAttributesClass,Age,VolumeMode",
+		"StatefulSet":           "Name,Ready,Age,Containers,Images",
+		"PersistentVolume":      "Name,Created At",
+		"ReplicationController": "Name,Created At",
+		"Ingress":               "Name,Created At",
 	}
 	srv, err := New(context.Background(), memory.New(), Options{})
 	if err != nil {
