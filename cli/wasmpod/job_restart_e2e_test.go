@@ -40,7 +40,7 @@ spec:
       containers:
       - name: c
         image: busybox
-        command: ["sh", "-c", "sleep 0.3; echo done"]
+        command: ["sh", "-c", "sleep 1; echo done"]
 `
 
 func TestJobSurvivesKill9(t *testing.T) {
@@ -51,11 +51,13 @@ func TestJobSurvivesKill9(t *testing.T) {
 	if out, errOut, code := runClientStdin(t, k, restartJob, "apply", "-f", "-"); code != 0 || !strings.Contains(out, "job.batch/work created") {
 		t.Fatalf("kubectl apply: exit %d\n%s%s", code, out, errOut)
 	}
-	// Mid-run: some completions counted, pods active.
+	// Mid-run: some completions counted, pods active. The Job's status is
+	// written at most once a second (syncJobBatchPeriod), so each pod runs
+	// a second and any count short of the end is mid-run.
 	deadline := time.Now().Add(120 * time.Second)
 	for {
 		j, err := s.client.BatchV1().Jobs("default").Get(context.Background(), "work", metav1.GetOptions{})
-		if err == nil && j.Status.Succeeded >= 5 && j.Status.Succeeded <= 20 && j.Status.Active > 0 {
+		if err == nil && j.Status.Succeeded >= 1 && j.Status.Succeeded <= 25 && j.Status.Active > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
