@@ -45,7 +45,21 @@ func TestHASharedModules(t *testing.T) {
 		`--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"shared-mod"}}}`, "--", "x")
 	// B takes the scheduler's Lease once A's has expired (15 s).
 	b.waitPod(t, "hi", "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
-	if out := k.must(t, "logs", "hi"); out != "hello from an unnamed pod\nargs: x\n" {
-		t.Errorf("kubectl logs hi through replica B: %q", out)
+	// The agent's kubelet serving certificate comes from a CSR that the
+	// leading replica's controller approves and signs: when A led and died
+	// before signing it, the agent serves its self-signed certificate until
+	// B has taken over and signed it (upstream's kubelet, with
+	// serverTLSBootstrap, serves nothing until then). So the logs are
+	// retried, for a bounded time, while B cannot verify the kubelet.
+	var out, errOut string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var code int
+		out, errOut, code = k.run(t, "logs", "hi")
+		if code == 0 || !strings.Contains(errOut, "x509") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if out != "hello from an unnamed pod\nargs: x\n" {
+		t.Errorf("kubectl logs hi through replica B: %q %s", out, errOut)
 	}
 }
