@@ -42,24 +42,8 @@ import (
 	"github.com/wasmpod/wasmpod/store/etcd/etcdtest"
 )
 
-const haSuiteDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 6
-  minReadySeconds: 2
-  strategy:
-    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: c
-        image: busybox
-        command: ["sh", "-c", "while true; do sleep 1; done"]
-`
+// haSuiteDeployment is ha_e2e_test.go's Deployment at 6 replicas.
+var haSuiteDeployment = strings.Replace(haDeployment, "replicas: 4", "replicas: 6", 1)
 
 // haSuitePinned is a pod pinned to node NODE that counts a line a second.
 const haSuitePinned = `apiVersion: v1
